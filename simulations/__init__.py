@@ -1,0 +1,26 @@
+"""simulations: a simulated audience with known tastes, online simulation, offline replay/OPE, the CLI.
+
+This is the only package that may import both `imaging` and `bandit`. Public names load lazily.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "load_scenario": "simulations.scenarios",
+    "Environment": "simulations.environment",
+    "run_simulation": "simulations.runner",
+    "run_replay": "simulations.ope",
+    "run_demo": "simulations.demo",
+    "SimulationError": "simulations.errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'simulations' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
