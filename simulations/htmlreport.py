@@ -1,0 +1,87 @@
+"""Self-contained HTML reports: one file that opens from disk, every image inlined as a data URI.
+
+Shared by `artbandit simulate` and `artbandit replay` so both reports look and behave the same.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import mimetypes
+from pathlib import Path
+from typing import Any, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers/CI; must happen before pyplot is imported anywhere
+
+from imaging.atomic import write_text_atomic  # noqa: E402
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;
+color:#222;line-height:1.45;padding:0 1em}
+h1{font-size:1.6em;border-bottom:2px solid #444;padding-bottom:.2em}
+h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}
+img{max-width:100%;height:auto}
+.flag{color:#b00;font-weight:600}.note{color:#555;font-size:.9em}
+.thumbs{display:flex;flex-wrap:wrap;gap:.6em}.thumbs figure{margin:0;text-align:center;font-size:.8em}
+.thumbs img{height:150px;border:1px solid #ccc}
+"""
+
+
+def png_data_uri(fig_or_path: Any, *, dpi: int = 100) -> str:
+    """A `data:` URI for a matplotlib Figure (rendered to PNG, then closed) or an image file on disk.
+
+    Inlining keeps the report a single file that still shows its plots after being mailed or moved.
+    """
+    if isinstance(fig_or_path, (str, Path)):
+        path = Path(fig_or_path)
+        mime = mimetypes.guess_type(path.name)[0] or "image/png"
+        data = path.read_bytes()
+    else:
+        import matplotlib.pyplot as plt
+
+        buf = io.BytesIO()
+        fig_or_path.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+        plt.close(fig_or_path)
+        mime, data = "image/png", buf.getvalue()
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def img_tag(fig_or_path: Any, alt: str = "", *, dpi: int = 100) -> str:
+    """An <img> element with the figure or file inlined."""
+    return f'<img alt="{html.escape(alt)}" src="{png_data_uri(fig_or_path, dpi=dpi)}">'
+
+
+def html_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, digits: int = 4) -> str:
+    """A plain HTML table; floats are rounded to `digits`, everything is escaped."""
+
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:.{digits}g}" if abs(value) >= 1e4 else f"{value:.{digits}f}"
+        return html.escape(str(value))
+
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def write_report(path: str | Path, title: str, sections: list[tuple[str, str]]) -> None:
+    """Write a self-contained HTML page atomically.
+
+    `sections` is a list of (heading, html_body); bodies are trusted HTML built by the caller
+    (use `html.escape`, `html_table` and `img_tag` to build them).
+    """
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
+    for heading, body in sections:
+        parts.append(f"<section><h2>{html.escape(heading)}</h2>\n{body}\n</section>")
+    parts.append("</body></html>\n")
+    write_text_atomic(Path(path), "\n".join(parts))
