@@ -1,0 +1,175 @@
+"""VW text for contexts and actions, and a registry that formats each action once.
+
+Why: building example strings is most of the per-decision cost in Python, so an action's VW line
+(and its JSON for the event log) is computed once per (id, features) and reused. Names and string
+values are percent-escaped (`%`, space, `:`, `|`, `=`, tabs, newlines) because VW's text format has no
+escapes; percent-encoding is injective, so distinct names never collide.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from bandit.errors import BanditError
+
+Context = dict[str, dict[str, "float | str"]]
+Action = dict[str, Any]
+
+# Every context namespace is written as "c_<name>": they all share VW namespace index 'c' (hashes
+# still differ by full name), so one interaction `-q cA` crosses every context feature with every
+# action feature. Actions live in namespace "A" together with their id (`id=<id>`).
+CONTEXT_PREFIX = "c_"
+ACTION_NAMESPACE = "A"
+
+_ESCAPES = {"%": "%25", " ": "%20", ":": "%3A", "|": "%7C", "=": "%3D", "\t": "%09", "\n": "%0A",
+            "\r": "%0D"}
+_TABLE = str.maketrans(_ESCAPES)
+_escaped: dict[str, str] = {}
+
+
+def escape(text: str) -> str:
+    """Make `text` safe as a VW feature or namespace name (injective percent-encoding)."""
+    out = _escaped.get(text)
+    if out is None:
+        out = text.translate(_TABLE)
+        if len(_escaped) < 100_000:
+            _escaped[text] = out
+    return out
+
+
+def format_features(features: Mapping[str, Any], where: str) -> str:
+    """`name:value` for numbers, `name=value` for strings; NaN/inf and other types are errors."""
+    parts = []
+    for name, value in features.items():
+        if type(name) is not str:
+            raise BanditError(f"{where}: feature names must be strings, got {name!r}")
+        kind = type(value)
+        if kind is str:
+            parts.append(f"{escape(name)}={escape(value)}")
+        elif kind is float or kind is int:
+            if not math.isfinite(value):
+                raise BanditError(f"{where}: feature {name!r} is {value} (must be finite)")
+            parts.append(f"{escape(name)}:{value}")
+        elif kind is bool:
+            parts.append(f"{escape(name)}:{int(value)}")
+        elif value is None:
+            continue
+        else:
+            try:
+                number = float(value)  # numpy scalars and other real numbers
+            except (TypeError, ValueError):
+                raise BanditError(
+                    f"{where}: feature {name!r} has unsupported type {kind.__name__} "
+                    "(use a number or a string)"
+                ) from None
+            if not math.isfinite(number):
+                raise BanditError(f"{where}: feature {name!r} is {value} (must be finite)")
+            parts.append(f"{escape(name)}:{number}")
+    return " ".join(parts)
+
+
+def check_context(context: Any) -> Context:
+    """Validate the shape namespace -> {feature: value}; returns it unchanged."""
+    if not isinstance(context, Mapping):
+        raise BanditError(f"context must be a mapping of namespace -> features, got {type(context).__name__}")
+    for ns, feats in context.items():
+        if type(ns) is not str or not ns:
+            raise BanditError(f"context namespace names must be non-empty strings, got {ns!r}")
+        if not isinstance(feats, Mapping):
+            raise BanditError(f"context namespace {ns!r} must map feature names to values")
+    return context  # type: ignore[return-value]
+
+
+def context_line(context: Mapping[str, Mapping[str, Any]]) -> str:
+    """The VW `shared` line for a context (namespaces in the given order)."""
+    parts = ["shared"]
+    for ns, feats in context.items():
+        parts.append(f"|{CONTEXT_PREFIX}{escape(ns)} {format_features(feats, f'context[{ns!r}]')}")
+    if len(parts) == 1:
+        parts.append(f"|{CONTEXT_PREFIX}")
+    return " ".join(parts)
+
+
+def plain(value: Any) -> Any:
+    """A JSON-safe copy of a feature value (numpy scalars become floats)."""
+    if type(value) in (str, float, int, bool) or value is None:
+        return value
+    return float(value)
+
+
+@dataclass
+class ActionEntry:
+    """One action as seen by the policies: its id, a private copy of its features, cached text."""
+
+    uid: int
+    id: str
+    features: dict[str, Any]
+    vw_line: str
+    json_text: str
+    extra: dict[str, Any] = field(default_factory=dict)  # per-policy caches (e.g. LinUCB vectors)
+
+
+class ActionRegistry:
+    """Remembers each action id's latest features so repeated actions cost one dict comparison."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, ActionEntry] = {}
+        self._next_uid = 0
+
+    def lookup(self, actions: Sequence[Mapping[str, Any]]) -> list[ActionEntry]:
+        """Validate `actions` and return their entries (creating or refreshing as needed)."""
+        if not isinstance(actions, Sequence) or isinstance(actions, (str, bytes)) or not actions:
+            raise BanditError("actions must be a non-empty list of {'id': str, 'features': {...}}")
+        entries = []
+        by_id = self._by_id
+        for action in actions:
+            try:
+                action_id = action["id"]
+                feats = action.get("features") or {}
+            except (TypeError, KeyError, AttributeError):
+                raise BanditError(f"each action needs an 'id' and 'features' mapping, got {action!r}") from None
+            entry = by_id.get(action_id)
+            if entry is None or entry.features != feats:
+                entry = self._make(action_id, feats)
+            entries.append(entry)
+        if len(entries) > 1 and len({e.id for e in entries}) != len(entries):
+            raise BanditError("action ids must be unique within one rank call")
+        return entries
+
+    def feature_names(self) -> list[str]:
+        """Sorted union of the feature names of every known action."""
+        names: set[str] = set()
+        for entry in self._by_id.values():
+            names.update(entry.features)
+        return sorted(names)
+
+    def _make(self, action_id: Any, feats: Any) -> ActionEntry:
+        if type(action_id) is not str or not action_id:
+            raise BanditError(f"action id must be a non-empty string, got {action_id!r}")
+        if not isinstance(feats, Mapping):
+            raise BanditError(f"action {action_id!r}: 'features' must be a mapping")
+        copy = {str(k): plain(v) for k, v in feats.items()}
+        body = format_features(copy, f"action {action_id!r}")
+        line = f"|{ACTION_NAMESPACE} id={escape(action_id)} {body}".rstrip()
+        entry = ActionEntry(
+            uid=self._next_uid,
+            id=action_id,
+            features=copy,
+            vw_line=line,
+            json_text=json.dumps({"id": action_id, "features": copy}, separators=(",", ":")),
+        )
+        self._next_uid += 1
+        if len(self._by_id) >= 1_000_000:  # a runaway catalogue: start over rather than grow forever
+            self._by_id.clear()
+        self._by_id[action_id] = entry
+        return entry
+
+
+def example_text(shared: str, entries: Sequence[ActionEntry], chosen: int = -1, label: str = "") -> str:
+    """The multi-line cb_explore_adf example; `label` ("0:cost:p ") goes on the chosen action."""
+    lines = [shared]
+    for i, entry in enumerate(entries):
+        lines.append(label + entry.vw_line if i == chosen else entry.vw_line)
+    return "\n".join(lines)

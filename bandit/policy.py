@@ -1,0 +1,368 @@
+"""The Rank/Reward machinery every policy shares: event ids, pending events, reward windows,
+expiry with a default reward, validation, the probability floor, sampling, logging and privacy.
+
+Subclasses only say how to score (`_pmf`) and how to learn (`_update`). Keeping this in one place
+means the VW personalizer and the baselines log and handle rewards identically, so simulations
+compare policies, not bookkeeping.
+"""
+from __future__ import annotations
+
+import heapq
+import json
+import math
+import os
+import random
+import time as _time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from bandit.errors import (
+    BanditError,
+    DuplicateRewardError,
+    ExpiredEventError,
+    InvalidRewardError,
+    UnknownEventError,
+)
+from bandit.eventlog import EventLog
+from bandit.features import ActionEntry, ActionRegistry, check_context
+from bandit.privacy import UserHasher
+
+AGGREGATIONS = ("first", "sum")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What `rank` chose and why: the full pmf and the probability the choice was sampled with."""
+
+    event_id: str
+    action_id: str
+    index: int            # index into the actions list given to rank
+    probability: float
+    pmf: list[float]      # in the order of the given actions
+    ranking: list[str]    # action ids, most to least probable
+
+
+@dataclass
+class _Pending:
+    context: dict
+    prepared: Any
+    entries: list[ActionEntry]
+    index: int
+    probability: float
+    deadline: float
+    seq: int = 0
+    total: float = 0.0
+    rewarded: bool = False
+
+
+def apply_floor(pmf: np.ndarray, floor: float) -> np.ndarray:
+    """Mix with uniform just enough that every action has at least `floor` probability.
+
+    Why: a logged probability near zero makes inverse-propensity weights explode, and an action
+    that is never shown can never be learned about. Capped at uniform when K * floor >= 1.
+    """
+    k = pmf.shape[0]
+    pmf = np.clip(pmf, 0.0, None)
+    total = pmf.sum()
+    pmf = pmf / total if total > 0 else np.full(k, 1.0 / k)
+    floor = min(floor, 1.0 / k)
+    low = pmf.min()
+    if low < floor:
+        # smallest mixing weight w with (1 - w) * low + w / k >= floor
+        w = (floor - low) / (1.0 / k - low)
+        pmf = (1.0 - w) * pmf + w / k
+    return pmf
+
+
+class Policy:
+    """Common base: rank/reward/expire/predict/learn/close with event bookkeeping and logging."""
+
+    name = "policy"
+
+    def __init__(
+        self,
+        *,
+        min_probability: float = 0.01,
+        log: str | os.PathLike | EventLog | None = None,
+        reward_wait_s: float = 0.0,
+        default_reward: float = 0.0,
+        reward_range: tuple[float, float] = (0.0, 1.0),
+        aggregation: str = "first",
+        seed: int = 0,
+        secret: str | bytes | None = None,
+        context_allowlist: Sequence[str] | None = None,
+        remember_closed: int = 100_000,
+    ) -> None:
+        lo, hi = (float(reward_range[0]), float(reward_range[1]))
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise BanditError(f"reward_range must be two finite numbers low < high, got {reward_range!r}")
+        if aggregation not in AGGREGATIONS:
+            raise BanditError(f"aggregation must be one of {', '.join(AGGREGATIONS)}, got {aggregation!r}")
+        if not (0.0 <= float(min_probability) < 1.0):
+            raise BanditError(f"min_probability must be in [0, 1), got {min_probability!r}")
+        if not (float(reward_wait_s) >= 0.0):
+            raise BanditError(f"reward_wait_s must be >= 0, got {reward_wait_s!r}")
+        self.reward_range = (lo, hi)
+        self.default_reward = self._check_value(default_reward, "default_reward")
+        self.min_probability = float(min_probability)
+        self.reward_wait_s = float(reward_wait_s)
+        self.aggregation = aggregation
+        self.seed = int(seed)
+        self.context_allowlist = None if context_allowlist is None else frozenset(context_allowlist)
+        self.n_learned = 0
+        self.model_id = random.Random(self.seed ^ 0x5EED).getrandbits(48).to_bytes(6, "big").hex()
+        self._rng = np.random.default_rng(self.seed)
+        self._ids = random.Random(self.seed)
+        self._hasher = UserHasher(secret)
+        self._registry = ActionRegistry()
+        self._ctx_schema: dict[str, set[str]] = {}
+        self._pending: dict[str, _Pending] = {}
+        self._heap: list[tuple[float, int, str]] = []
+        self._seq = 0
+        self._closed: OrderedDict[str, str] = OrderedDict()  # event id -> "rewarded" | "expired"
+        self._remember_closed = int(remember_closed)
+        self.log: EventLog | None = None
+        if log is not None:
+            self.log = log if isinstance(log, EventLog) else EventLog(log)
+
+    # -- what subclasses provide -------------------------------------------------------------
+    def _prepare(self, context: dict) -> Any:
+        """The context in the form `_pmf`/`_update` want (computed once per decision)."""
+        return context
+
+    def _pmf(self, prepared: Any, entries: list[ActionEntry]) -> np.ndarray:
+        raise NotImplementedError
+
+    def _update(self, prepared: Any, entries: list[ActionEntry], index: int, reward01: float,
+                probability: float) -> None:
+        raise NotImplementedError
+
+    # -- public API ----------------------------------------------------------------------------
+    @property
+    def spec(self) -> str:
+        return self.name
+
+    @property
+    def model_version(self) -> str:
+        """Model id plus number of learned events: exactly which model made a decision."""
+        return f"{self.model_id}.{self.n_learned}"
+
+    def predict(self, context: Mapping, actions: Sequence[Mapping]) -> np.ndarray:
+        """The pmf over `actions` (floor applied): no sampling, no logging, no state change."""
+        prepared = self._prepare(self._filter(context))
+        return apply_floor(np.asarray(self._pmf(prepared, self._registry.lookup(actions)), dtype=float),
+                           self.min_probability)
+
+    def rank(
+        self,
+        context: Mapping,
+        actions: Sequence[Mapping],
+        *,
+        user_id: str | None = None,
+        event_id: str | None = None,
+        now: float | None = None,
+    ) -> Decision:
+        """Choose an action by sampling the pmf, remember the event until its reward, log it."""
+        now = _time.time() if now is None else float(now)
+        if self._heap and self._heap[0][0] < now:
+            self.expire(now=now)
+        ctx = self._filter(context)
+        schema = self._ctx_schema
+        for ns, feats in ctx.items():
+            names = schema.get(ns)
+            if names is None:
+                names = schema[ns] = set()
+            names.update(feats)
+        prepared = self._prepare(ctx)
+        entries = self._registry.lookup(actions)
+        pmf = apply_floor(np.asarray(self._pmf(prepared, entries), dtype=float), self.min_probability)
+        probs = pmf.tolist()
+        u = self._rng.random()
+        index = len(probs) - 1
+        acc = 0.0
+        for i, p in enumerate(probs):
+            acc += p
+            if u < acc:
+                index = i
+                break
+        if event_id is None:
+            event_id = "%032x" % self._ids.getrandbits(128)
+        elif type(event_id) is not str or not event_id:
+            raise BanditError(f"event_id must be a non-empty string, got {event_id!r}")
+        if event_id in self._pending or event_id in self._closed:
+            raise BanditError(f"event id {event_id!r} was already used")
+        probability = probs[index]
+        deadline = now + self.reward_wait_s
+        self._seq += 1
+        self._pending[event_id] = _Pending(ctx, prepared, entries, index, probability, deadline, self._seq)
+        heapq.heappush(self._heap, (deadline, self._seq, event_id))
+        order = sorted(range(len(probs)), key=probs.__getitem__, reverse=True)
+        if self.log is not None:
+            self.log.append(
+                event_id, now, self.model_version, self.spec,
+                None if user_id is None else self._hasher(user_id),
+                json.dumps(ctx, separators=(",", ":")),
+                tuple(e.uid for e in entries), [e.json_text for e in entries],
+                probs, index, entries[index].id, probability,
+            )
+        return Decision(event_id, entries[index].id, index, probability, probs,
+                        [entries[i].id for i in order])
+
+    def reward(self, event_id: str, value: float, *, now: float | None = None) -> None:
+        """Record the reward of a ranked event. 'first': final at once and learned; 'sum': added
+        up until the window closes. Unknown/expired/duplicate events and bad values raise."""
+        value = self._check_value(value, "reward")
+        now = _time.time() if now is None else float(now)
+        if self._heap and self._heap[0][0] < now:
+            self.expire(now=now)
+        pending = self._pending.get(event_id)
+        if pending is None:
+            state = self._closed.get(event_id)
+            if state == "expired":
+                raise ExpiredEventError(f"event {event_id!r}: reward window closed, default reward was used")
+            if state == "rewarded":
+                raise DuplicateRewardError(f"event {event_id!r} already has its final reward")
+            raise UnknownEventError(f"unknown event id {event_id!r}")
+        if self.aggregation == "first":
+            self._close(event_id, pending, value, now, defaulted=False)
+        else:
+            pending.total += value
+            pending.rewarded = True
+
+    def expire(self, *, now: float | None = None) -> int:
+        """Close every reward window that ended before `now`: events without a reward learn the
+        default reward, 'sum' events learn their total. Returns how many events closed."""
+        now = _time.time() if now is None else float(now)
+        n = 0
+        heap = self._heap
+        while heap and heap[0][0] < now:
+            deadline, _, event_id = heapq.heappop(heap)
+            pending = self._pending.get(event_id)
+            if pending is None:
+                continue
+            if pending.rewarded:
+                self._close(event_id, pending, pending.total, deadline, defaulted=False)
+            else:
+                self._close(event_id, pending, self.default_reward, deadline, defaulted=True)
+            n += 1
+        return n
+
+    def learn(self, context: Mapping, actions: Sequence[Mapping], chosen_index: int, reward: float,
+              probability: float) -> None:
+        """Off-policy update from a logged event (warm start, replay): reward in reward_range,
+        probability = the logging policy's probability of the chosen action."""
+        reward = self._check_value(reward, "reward")
+        entries = self._registry.lookup(actions)
+        if not (0 <= int(chosen_index) < len(entries)):
+            raise BanditError(f"chosen_index {chosen_index} out of range for {len(entries)} actions")
+        probability = float(probability)
+        if not (0.0 < probability <= 1.0):
+            raise BanditError(f"probability must be in (0, 1], got {probability!r}")
+        self._update(self._prepare(self._filter(context)), entries, int(chosen_index), self._to01(reward),
+                     probability)
+        self.n_learned += 1
+
+    def flush(self) -> None:
+        """Commit the event log's buffered rows."""
+        if self.log is not None:
+            self.log.flush()
+
+    def close(self) -> None:
+        """Flush and close the event log (pending events stay pending; call expire() first to
+        learn from them)."""
+        if self.log is not None:
+            self.log.close()
+
+    def feature_schema(self) -> dict[str, Any]:
+        """Feature names seen in ranked contexts (per namespace) and in current actions."""
+        return {
+            "context": {ns: sorted(names) for ns, names in sorted(self._ctx_schema.items())},
+            "actions": self._registry.feature_names(),
+        }
+
+    @property
+    def pending_count(self) -> int:
+        return len(self._pending)
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _close(self, event_id: str, pending: _Pending, value: float, when: float, defaulted: bool) -> None:
+        del self._pending[event_id]
+        lo, hi = self.reward_range
+        value = min(max(value, lo), hi)  # a 'sum' can overshoot the range
+        self._update(pending.prepared, pending.entries, pending.index, self._to01(value), pending.probability)
+        self.n_learned += 1
+        closed = self._closed
+        closed[event_id] = "expired" if defaulted else "rewarded"
+        if len(closed) > self._remember_closed:
+            closed.popitem(last=False)
+        if self.log is not None:
+            self.log.set_reward(event_id, value, when, defaulted)
+
+    def _to01(self, value: float) -> float:
+        lo, hi = self.reward_range
+        return (value - lo) / (hi - lo)
+
+    def _check_value(self, value: Any, what: str) -> float:
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise InvalidRewardError(f"{what} must be a number, got {value!r}") from None
+        lo, hi = self.reward_range
+        if not math.isfinite(value):
+            raise InvalidRewardError(f"{what} is {value} (must be finite)")
+        if not (lo <= value <= hi):
+            raise InvalidRewardError(f"{what} {value} is outside the reward range [{lo}, {hi}]")
+        return value
+
+    def _filter(self, context: Mapping) -> dict:
+        check_context(context)
+        allow = self.context_allowlist
+        if allow is None:
+            return context if type(context) is dict else dict(context)
+        return {ns: f for ns, f in context.items() if ns in allow}
+
+    # -- state for save/load -------------------------------------------------------------------
+    def _base_state(self) -> dict:
+        return {
+            "n_learned": self.n_learned,
+            "model_id": self.model_id,
+            "rng": self._rng.bit_generator.state,
+            "ids": _random_state_to_json(self._ids.getstate()),
+            "seq": self._seq,
+            "pending": [
+                {"event_id": eid, "context": p.context,
+                 "actions": [{"id": e.id, "features": e.features} for e in p.entries],
+                 "index": p.index, "probability": p.probability, "deadline": p.deadline,
+                 "seq": p.seq, "total": p.total, "rewarded": p.rewarded}
+                for eid, p in self._pending.items()
+            ],
+            "closed": list(self._closed.items()),
+            "context_schema": {ns: sorted(n) for ns, n in self._ctx_schema.items()},
+        }
+
+    def _restore_base_state(self, state: dict) -> None:
+        self.n_learned = int(state["n_learned"])
+        self.model_id = state["model_id"]
+        self._rng.bit_generator.state = state["rng"]
+        self._ids.setstate(_random_state_from_json(state["ids"]))
+        self._seq = int(state["seq"])
+        for item in state.get("pending", []):
+            entries = self._registry.lookup(item["actions"])
+            p = _Pending(item["context"], self._prepare(item["context"]), entries, item["index"], item["probability"], item["deadline"],
+                         item["seq"], item["total"], item["rewarded"])
+            self._pending[item["event_id"]] = p
+        self._heap = [(p.deadline, p.seq, eid) for eid, p in self._pending.items()]
+        heapq.heapify(self._heap)
+        self._closed = OrderedDict((k, v) for k, v in state.get("closed", []))
+        self._ctx_schema = {ns: set(n) for ns, n in state.get("context_schema", {}).items()}
+
+
+def _random_state_to_json(state: tuple) -> list:
+    return [state[0], list(state[1]), state[2]]
+
+
+def _random_state_from_json(state: list) -> tuple:
+    return (state[0], tuple(state[1]), state[2])
