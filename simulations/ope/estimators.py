@@ -1,0 +1,237 @@
+"""Off-policy estimators on per-event arrays: replay, IPS, SNIPS, DM and DR, with intervals and diagnostics.
+
+Every estimator here is a ratio of sums, value = sum(num_i) / sum(den_i) (den_i = 1 for the plain means),
+so ONE interval routine serves all of them: the delta method (asymptotic normal) or a percentile
+bootstrap over events. Diagnostics and support warnings come with every estimate because an OPE number
+without its effective sample size is not an honest number.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from statistics import NormalDist
+
+import numpy as np
+
+from simulations.errors import SimulationError
+
+ESTIMATORS: tuple[str, ...] = ("replay", "ips", "snips", "dm", "dr")
+# Above this logged probability an event is treated as a deterministic (non-exploring) decision.
+DETERMINISTIC_P = 0.999
+# Warn when the effective sample size falls below this share of the events (or below 30).
+TINY_OVERLAP = 0.05
+
+
+@dataclass
+class OPEArrays:
+    """Per-event inputs of the estimators for ONE target policy (length n each).
+
+    reward: logged reward r_i; logged_p: logging probability of the logged action mu(a_i|x_i);
+    target_p: the target policy's probability of the logged action pi(a_i|x_i);
+    matched: replay only, whether the target's sampled action equals the logged action;
+    dm: sum_a pi(a|x_i) q(x_i, a) from a reward model fitted on other events; q_logged: q(x_i, a_i);
+    zero_support: target probability mass on actions the logger could not take (p = 0);
+    n_candidates: size of each event's candidate set (to check that a replay log is uniform).
+    """
+
+    reward: np.ndarray
+    logged_p: np.ndarray
+    target_p: np.ndarray
+    matched: np.ndarray | None = None
+    dm: np.ndarray | None = None
+    q_logged: np.ndarray | None = None
+    zero_support: np.ndarray | None = None
+    n_candidates: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.reward = np.asarray(self.reward, dtype=np.float64)
+        self.logged_p = np.asarray(self.logged_p, dtype=np.float64)
+        self.target_p = np.asarray(self.target_p, dtype=np.float64)
+        n = len(self.reward)
+        for name in ("logged_p", "target_p", "matched", "dm", "q_logged", "zero_support", "n_candidates"):
+            arr = getattr(self, name)
+            if arr is not None and len(arr) != n:
+                raise SimulationError(f"OPE arrays: {name} has {len(arr)} values, reward has {n}")
+        if n and not np.all((self.logged_p > 0) & (self.logged_p <= 1 + 1e-9)):
+            raise SimulationError("OPE arrays: logged probabilities must lie in (0, 1]")
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Importance weights pi(a_i|x_i) / mu(a_i|x_i)."""
+        return self.target_p / self.logged_p
+
+
+@dataclass
+class Diagnostics:
+    """How much the log supports an estimate (printed with every estimate)."""
+
+    events: int
+    events_used: int
+    ess: float
+    max_weight: float
+    mean_weight: float
+    zero_support_share: float | None
+    deterministic_share: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Estimate:
+    """One estimator's value for one target policy, with its interval, diagnostics and warnings."""
+
+    estimator: str
+    value: float
+    low: float
+    high: float
+    stderr: float
+    interval: str
+    confidence: float
+    diagnostics: Diagnostics
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["diagnostics"] = self.diagnostics.to_dict()
+        return out
+
+
+def terms(name: str, data: OPEArrays) -> tuple[np.ndarray, np.ndarray]:
+    """Numerator and denominator terms whose sums' ratio is the estimator `name`."""
+    r, w = data.reward, data.weights
+    ones = np.ones_like(r)
+    if name == "replay":
+        if data.matched is None:
+            raise SimulationError("the replay estimator needs the target's sampled actions (matched)")
+        m = data.matched.astype(np.float64)
+        return r * m, m
+    if name == "ips":
+        return w * r, ones
+    if name == "snips":
+        return w * r, w
+    if name in ("dm", "dr"):
+        if data.dm is None or (name == "dr" and data.q_logged is None):
+            raise SimulationError(f"the {name} estimator needs reward-model predictions")
+        if name == "dm":
+            return data.dm.astype(np.float64), ones
+        return data.dm + w * (r - data.q_logged), ones
+    raise SimulationError(f"unknown estimator {name!r}; valid: {', '.join(ESTIMATORS)}")
+
+
+def ratio_interval(
+    num: np.ndarray, den: np.ndarray, *, confidence: float = 0.95, bootstrap: int = 0, seed: int = 0
+) -> tuple[float, float, float, float, str]:
+    """(value, low, high, stderr, method) for sum(num)/sum(den).
+
+    Asymptotic: the delta method, se = sd(num - value*den) / (sqrt(n) * mean(den)).
+    Bootstrap (bootstrap > 0): percentile interval over events resampled with replacement.
+    """
+    n = len(num)
+    total_den = float(np.sum(den))
+    if n == 0 or total_den <= 0:
+        return float("nan"), float("nan"), float("nan"), float("nan"), "none"
+    value = float(np.sum(num)) / total_den
+    resid = num - value * den
+    if n > 1:
+        se = float(np.std(resid, ddof=1)) / (np.sqrt(n) * (total_den / n))
+    else:
+        se = float("nan")
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    if bootstrap <= 0:
+        return value, value - z * se, value + z * se, se, "asymptotic"
+    rng = np.random.default_rng(seed)
+    stats = np.empty(bootstrap)
+    for b in range(bootstrap):
+        idx = rng.integers(0, n, size=n)
+        d = den[idx].sum()
+        stats[b] = num[idx].sum() / d if d > 0 else np.nan
+    stats = stats[np.isfinite(stats)]
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(stats, [alpha, 1 - alpha]) if len(stats) else (np.nan, np.nan)
+    return value, float(low), float(high), float(np.std(stats, ddof=1)) if len(stats) > 1 else se, "bootstrap"
+
+
+def diagnostics(name: str, data: OPEArrays) -> Diagnostics:
+    """Events used, effective sample size, weight extremes and the share without logging support."""
+    n = len(data.reward)
+    w = data.weights
+    if name == "replay" and data.matched is not None:
+        used = int(np.sum(data.matched))
+        ess = float(used)
+    else:
+        used = n
+        sw, sw2 = float(np.sum(w)), float(np.sum(w * w))
+        ess = sw * sw / sw2 if sw2 > 0 else 0.0
+    zero = float(np.mean(data.zero_support)) if data.zero_support is not None and n else None
+    return Diagnostics(
+        events=n,
+        events_used=used,
+        ess=ess,
+        max_weight=float(np.max(w)) if n else 0.0,
+        mean_weight=float(np.mean(w)) if n else 0.0,
+        zero_support_share=zero,
+        deterministic_share=float(np.mean(data.logged_p >= DETERMINISTIC_P)) if n else 0.0,
+    )
+
+
+def support_warnings(name: str, data: OPEArrays, diag: Diagnostics) -> list[str]:
+    """Plain-language reasons why the log may not support this estimate."""
+    out: list[str] = []
+    n = diag.events
+    if n == 0:
+        return ["no events: nothing to estimate"]
+    if diag.deterministic_share >= 0.5:
+        out.append(
+            f"logging policy looks deterministic (p >= {DETERMINISTIC_P} on {diag.deterministic_share:.0%} "
+            "of events): actions it never took cannot be evaluated"
+        )
+    if diag.zero_support_share is not None and diag.zero_support_share > 0.01:
+        out.append(
+            f"{diag.zero_support_share:.1%} of the target's probability is on actions the logger never "
+            "chose with p > 0: IPS/SNIPS/DR/replay are biased there and DM extrapolates"
+        )
+    if name == "replay":
+        if diag.events_used < 100:
+            out.append(f"only {diag.events_used} events matched the target's choices: the replay interval is wide")
+        if data.n_candidates is not None:
+            off = np.abs(data.logged_p * data.n_candidates - 1.0) > 0.01
+            if np.mean(off) > 0.01:
+                out.append(
+                    f"replay assumes a uniformly random logger but {np.mean(off):.0%} of events were not "
+                    "logged uniformly: use ips, snips or dr"
+                )
+    elif name != "dm":
+        if diag.ess < max(30.0, TINY_OVERLAP * n):
+            out.append(
+                f"tiny overlap: effective sample size {diag.ess:.0f} of {n} events ({diag.ess / n:.1%}); "
+                "the target rarely takes the actions the logger took"
+            )
+        if diag.max_weight > max(100.0, 0.05 * n):
+            out.append(f"max importance weight {diag.max_weight:.0f}: a single event dominates the estimate")
+    return out
+
+
+def estimate(
+    name: str, data: OPEArrays, *, confidence: float = 0.95, bootstrap: int = 0, seed: int = 0
+) -> Estimate:
+    """The estimator `name` (replay, ips, snips, dm, dr) on `data`, with interval and diagnostics."""
+    num, den = terms(name, data)
+    value, low, high, se, method = ratio_interval(num, den, confidence=confidence, bootstrap=bootstrap, seed=seed)
+    diag = diagnostics(name, data)
+    warnings = support_warnings(name, data, diag)
+    if name == "dm":
+        warnings.append("DM's interval ignores the reward model's own error (bias); prefer DR or SNIPS")
+    return Estimate(name, value, low, high, se, method, confidence, diag, warnings)
+
+
+def cumulative_curve(name: str, data: OPEArrays, points: int = 100) -> tuple[list[int], list[float]]:
+    """The estimate over the first k events, at ~`points` checkpoints: the learning curve."""
+    num, den = terms(name, data)
+    n = len(num)
+    if n == 0:
+        return [], []
+    ks = np.unique(np.linspace(1, n, num=min(points, n)).astype(int))
+    cn, cd = np.cumsum(num)[ks - 1], np.cumsum(den)[ks - 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        vals = np.where(cd > 0, cn / np.where(cd > 0, cd, 1), np.nan)
+    return ks.tolist(), [None if not np.isfinite(v) else float(v) for v in vals]

@@ -1,0 +1,135 @@
+"""Small known worlds for the replay tests: logs with exact propensities and exact policy values."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass
+class World:
+    """S user segments (uniform) x K actions with click probabilities click_p[s, a]."""
+
+    click_p: np.ndarray
+
+    @property
+    def segments(self) -> int:
+        return self.click_p.shape[0]
+
+    @property
+    def k(self) -> int:
+        return self.click_p.shape[1]
+
+    def value(self, pi: np.ndarray) -> float:
+        """Exact value of a fixed policy given as pi[s, a]."""
+        return float(np.mean(np.sum(pi * self.click_p, axis=1)))
+
+
+def make_world(seed: int = 0, segments: int = 3, k: int = 4) -> World:
+    rng = np.random.default_rng(seed)
+    return World(rng.uniform(0.05, 0.6, size=(segments, k)))
+
+
+def softmax(x: np.ndarray, beta: float) -> np.ndarray:
+    z = np.exp(beta * (x - x.max(axis=-1, keepdims=True)))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+def logger_pmf(world: World, kind: str) -> np.ndarray:
+    """Logging policy per segment: uniform, softmax of the true click rates, or deterministic."""
+    if kind == "uniform":
+        return np.full(world.click_p.shape, 1.0 / world.k)
+    if kind == "softmax":
+        return softmax(world.click_p, 8.0)
+    if kind == "deterministic":
+        pmf = np.zeros(world.click_p.shape)
+        pmf[np.arange(world.segments), np.argmin(world.click_p, axis=1)] = 1.0
+        return pmf
+    raise ValueError(kind)
+
+
+def simulate_log(world: World, n: int, logger: str, seed: int) -> dict[str, np.ndarray]:
+    """segment, action, propensity, reward per event (rewards drawn from the true click rates)."""
+    rng = np.random.default_rng(seed)
+    mu = logger_pmf(world, logger)
+    seg = rng.integers(0, world.segments, size=n)
+    cum = np.cumsum(mu[seg], axis=1)
+    act = np.minimum((rng.random(n)[:, None] > cum).sum(axis=1), world.k - 1)
+    reward = (rng.random(n) < world.click_p[seg, act]).astype(float)
+    return {"segment": seg, "action": act, "propensity": mu[seg, act], "reward": reward, "pmf": mu[seg]}
+
+
+class TablePolicy:
+    """A fixed target policy pi[segment, action]; reads the segment from context['user']['segment']."""
+
+    def __init__(self, pi: np.ndarray, name: str = "table") -> None:
+        self.pi = pi
+        self.name = name
+        self.learned = 0
+
+    def predict(self, context: dict, actions: list[dict]) -> np.ndarray:
+        s = int(str(context["user"]["segment"])[1:])
+        order = [int(a["id"][1:]) for a in actions]
+        return self.pi[s, order]
+
+    def learn(self, *args, **kwargs) -> None:
+        self.learned += 1
+
+
+def greedy_pi(world: World) -> np.ndarray:
+    pi = np.zeros(world.click_p.shape)
+    pi[np.arange(world.segments), np.argmax(world.click_p, axis=1)] = 1.0
+    return pi
+
+
+def smooth_pi(world: World) -> np.ndarray:
+    return softmax(world.click_p, 4.0)
+
+
+def write_jsonl(path: Path, log: dict[str, np.ndarray], world: World) -> Path:
+    """artbandit-like generic JSONL: context as a nested object, candidates as a list."""
+    with open(path, "w") as fh:
+        for i in range(len(log["action"])):
+            fh.write(json.dumps({
+                "user": {"segment": f"s{log['segment'][i]}"},
+                "candidates": [f"a{a}" for a in range(world.k)],
+                "action": f"a{log['action'][i]}",
+                "propensity": float(log["propensity"][i]),
+                "reward": float(log["reward"][i]),
+                "t": i,
+            }) + "\n")
+    return path
+
+
+def hashed(value: str) -> str:
+    return hashlib.sha1(value.encode()).hexdigest()[:10]
+
+
+def write_foreign_csv(path: Path, log: dict[str, np.ndarray], world: World, seed: int = 0) -> Path:
+    """A log from 'another system': its own column names, hashed categorical user features,
+    a noise numeric column, propensities in their own column, candidates not logged."""
+    rng = np.random.default_rng(seed)
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["ts", "uid_hash", "seg_hash", "u_age", "item_shown", "prob_logged", "clicked"])
+        for i in range(len(log["action"])):
+            w.writerow([
+                1_700_000_000 + i, hashed(f"user{rng.integers(1_000_000)}"), hashed(f"seg{log['segment'][i]}"),
+                round(float(rng.uniform(18, 70)), 1), f"art-{log['action'][i]}",
+                repr(float(log["propensity"][i])), int(log["reward"][i]),
+            ])
+    return path
+
+
+class HashedSegmentPolicy(TablePolicy):
+    """TablePolicy for the foreign CSV: segment comes hashed, actions are 'art-<k>'."""
+
+    def predict(self, context: dict, actions: list[dict]) -> np.ndarray:
+        h = context["context"]["seg_hash"]
+        s = next(i for i in range(self.pi.shape[0]) if hashed(f"seg{i}") == h)
+        order = [int(a["id"].split("-")[1]) for a in actions]
+        return self.pi[s, order]
