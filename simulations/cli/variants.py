@@ -1,0 +1,78 @@
+"""`artbandit variants`: crops, titles and colour treatments of source images, with features."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from simulations.cli.common import progress, quiet_option, say
+
+_DEFAULT_ASPECTS = ("16:9", "2:3", "1:1", "4:5")
+_TREATMENTS = ("none", "warm", "cool", "high-contrast", "muted")
+
+
+def _check_aspects(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    from imaging.crop import parse_aspect
+    from imaging.errors import ImagingError
+
+    for v in value:
+        try:
+            parse_aspect(v)
+        except ImagingError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
+@click.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False, path_type=str),
+              help="Output folder (variants.json, one JPEG per variant, variants_sheet.png).")
+@click.option("--aspect", "aspects", multiple=True, callback=_check_aspects,
+              help="W:H crop (repeatable; e.g. 16:9, 2:3, 1.85:1). Default: 16:9 2:3 1:1 4:5.")
+@click.option("--width", type=click.IntRange(min=1), default=640, show_default=True,
+              help="Output width in px (rounded to a multiple of the ratio's W; never > 1.5x the crop).")
+@click.option("--title", default=None, help="Title text to render on every variant.")
+@click.option("--treatment", "treatments", multiple=True, type=click.Choice(_TREATMENTS),
+              help="Colour treatment (repeatable). Default: none.")
+@click.option("--force", is_flag=True, help="Replace a non-empty output folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
+@quiet_option
+def variants(sources: tuple[str, ...], out: str, aspects: tuple[str, ...], width: int, title: str | None,
+             treatments: tuple[str, ...], force: bool, as_json: bool, quiet: bool) -> None:
+    """Make artwork variants of SOURCE images (files, folders, or `artbandit extract` output folders).
+
+    Every source x aspect x treatment becomes one variant: a smart crop that keeps faces whole,
+    optionally titled, with image features for the bandit, listed in OUT/variants.json.
+    """
+    from imaging.variants import collect_sources, make_variants
+
+    n_sources = len(collect_sources(sources)[0])
+    with progress(length=max(1, n_sources), label="variants", quiet=quiet or as_json) as bar:
+        result = make_variants(
+            sources, out,
+            aspects=aspects or _DEFAULT_ASPECTS,
+            width=width,
+            title=title,
+            treatments=treatments or ("none",),
+            force=force,
+            on_source=lambda _src: bar.update(1),
+        )
+    for note in result.notes:
+        say(f"note: {note}", quiet)
+    for failure in result.failures:
+        click.echo(f"failed: {' '.join(str(failure['error']).split())}", err=True)
+    if as_json:
+        click.echo(json.dumps({
+            "out": str(result.out_dir),
+            "variants_json": str(result.out_dir / "variants.json"),
+            "sheet": str(result.out_dir / "variants_sheet.png"),
+            "variants": len(result.variants),
+            "failures": result.failures,
+        }, indent=2))
+    else:
+        say(f"{len(result.variants)} variants -> {result.out_dir}/variants.json "
+            f"(sheet: variants_sheet.png)", quiet)
+    if result.failures:
+        say(f"{len(result.failures)} item(s) failed", quiet)
+        sys.exit(1)
