@@ -1,0 +1,29 @@
+"""Offline replay and off-policy evaluation: readers, estimators, progressive replay, run_replay.
+
+Names load lazily so `import simulations.ope` stays cheap (no VW, no matplotlib until used).
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "run_replay": "simulations.ope.run",
+    "evaluate_log": "simulations.ope.run",
+    "open_log": "simulations.ope.readers",
+    "ColumnMapping": "simulations.ope.readers",
+    "ReplayEvent": "simulations.ope.readers",
+    "OPEArrays": "simulations.ope.estimators",
+    "Estimate": "simulations.ope.estimators",
+    "estimate": "simulations.ope.estimators",
+    "ESTIMATORS": "simulations.ope.estimators",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'simulations.ope' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,173 @@
+"""Target policies replayed through a log in time order (progressive replay).
+
+For every logged event, in order: pmf = policy.predict(context, candidates) is what the policy WOULD
+have done (it feeds the estimators), then policy.learn(...) shows it what the log actually recorded,
+so a learning policy is evaluated on data it has not trained on yet, like online. With
+learn_on="matched" it only learns from events where its sampled action equals the logged one, which
+is exactly Li et al.'s (2011) replay of a learning policy on a uniformly random log.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+
+from simulations.errors import SimulationError
+from simulations.ope.readers import ReplayEvent
+
+BASELINES: tuple[str, ...] = ("uniform", "best-fixed", "ts-per-title", "linucb")
+LEARN_ON: tuple[str, ...] = ("all", "matched")
+
+
+class TargetPolicy(Protocol):
+    """What replay needs from a policy (bandit.Policy has both)."""
+
+    def predict(self, context: dict, actions: list[dict]) -> np.ndarray: ...
+
+    def learn(self, context: dict, actions: list[dict], chosen_index: int, reward: float, probability: float) -> None: ...
+
+
+class FrozenPolicy:
+    """A saved model evaluated as it is: predicts, never learns."""
+
+    def __init__(self, policy: Any) -> None:
+        self.policy = policy
+
+    def predict(self, context: dict, actions: list[dict]) -> np.ndarray:
+        return self.policy.predict(context, actions)
+
+    def learn(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def close(self) -> None:
+        close = getattr(self.policy, "close", None)
+        if close:
+            close()
+
+
+class BestFixedPolicy:
+    """The best fixed action in hindsight: per event, the candidate with the highest logged mean reward.
+
+    A reference point (what one fixed artwork per title would have earned), not a deployable policy:
+    its action values are IPS means over the whole log, computed before the replay pass.
+    """
+
+    def __init__(self, values: dict[str, float]) -> None:
+        self.values = values
+
+    def predict(self, context: dict, actions: list[dict]) -> np.ndarray:
+        vals = np.array([self.values.get(a["id"], -np.inf) for a in actions])
+        pmf = np.zeros(len(actions))
+        pmf[int(np.argmax(vals))] = 1.0
+        return pmf
+
+    def learn(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class ActionValueTally:
+    """IPS estimate of 'always show action a' for every action id, accumulated in one pass."""
+
+    def __init__(self) -> None:
+        self.num: dict[str, float] = {}
+        self.den: dict[str, int] = {}
+
+    def add(self, ev: ReplayEvent) -> None:
+        for a in ev.action_ids:
+            self.den[a] = self.den.get(a, 0) + 1
+        a = ev.action_ids[ev.chosen_index]
+        self.num[a] = self.num.get(a, 0.0) + ev.reward / ev.probability
+
+    def values(self) -> dict[str, float]:
+        return {a: self.num.get(a, 0.0) / d for a, d in self.den.items()}
+
+
+@dataclass
+class PolicySlot:
+    """One target policy in a replay run: its display name, the object, and its per-event outputs."""
+
+    name: str
+    policy: Any
+    needs_tally: bool = False
+    target_p: list[np.ndarray] = field(default_factory=list)
+    matched: list[np.ndarray] = field(default_factory=list)
+    dm: list[np.ndarray] = field(default_factory=list)
+    zero_support: list[np.ndarray] = field(default_factory=list)
+
+
+def resolve_policy(spec: Any, *, seed: int = 0) -> PolicySlot:
+    """A PolicySlot for a spec string (make_policy spec, 'best-fixed', 'model:DIR' or a model folder)
+    or a ready policy object (anything with predict and learn)."""
+    if not isinstance(spec, str):
+        if not (hasattr(spec, "predict") and hasattr(spec, "learn")):
+            raise SimulationError(f"policy {spec!r} has no predict/learn methods")
+        return PolicySlot(getattr(spec, "name", type(spec).__name__), spec)
+    if spec == "best-fixed":
+        return PolicySlot(spec, None, needs_tally=True)
+    model_dir = spec[len("model:"):] if spec.startswith("model:") else spec
+    if spec.startswith("model:") or Path(model_dir).is_dir():
+        from bandit import Personalizer
+
+        if not Path(model_dir).is_dir():
+            raise SimulationError(f"{model_dir}: no such saved model folder")
+        return PolicySlot(f"model:{Path(model_dir).name}", FrozenPolicy(Personalizer.load(model_dir)))
+    from bandit import make_policy
+    from bandit.errors import BanditError
+
+    try:
+        policy = make_policy(spec, seed=seed)
+    except BanditError as exc:
+        raise SimulationError(f"{exc}; replay also accepts best-fixed and model:DIR") from None
+    return PolicySlot(spec, policy)
+
+
+def score_chunk(
+    slots: Sequence[PolicySlot],
+    chunk: list[ReplayEvent],
+    uniforms: np.ndarray,
+    q_hat: list[np.ndarray] | None,
+    learn_on: str = "all",
+) -> None:
+    """Run every policy over one chunk in order, appending its per-event outputs to its slot.
+
+    uniforms: one U(0,1) per event shared by all policies (common random numbers for replay's sampled
+    actions, so two policies that agree get the same matched events).
+    """
+    n = len(chunk)
+    last_ids: Any = None
+    actions: list[dict] = []
+    for slot in slots:
+        tp = np.empty(n)
+        mt = np.zeros(n, dtype=bool)
+        dm = np.empty(n) if q_hat is not None else None
+        zs = np.zeros(n)
+        predict, learn = slot.policy.predict, slot.policy.learn
+        for i, ev in enumerate(chunk):
+            if ev.action_ids is not last_ids:
+                last_ids, actions = ev.action_ids, ev.actions
+            pmf = np.asarray(predict(ev.context, actions), dtype=np.float64)
+            if pmf.shape != (len(actions),):
+                raise SimulationError(
+                    f"policy {slot.name}: predict returned {pmf.shape} probabilities for {len(actions)} actions"
+                )
+            c = ev.chosen_index
+            tp[i] = pmf[c]
+            total = pmf.sum()
+            sampled = int(np.searchsorted(np.cumsum(pmf), uniforms[i] * total, side="right"))
+            match = min(sampled, len(pmf) - 1) == c
+            mt[i] = match
+            if dm is not None:
+                dm[i] = float(pmf @ q_hat[i])  # type: ignore[index]
+            if ev.pmf is not None:
+                zs[i] = float(pmf[np.asarray(ev.pmf) <= 0].sum())
+            elif ev.probability >= 1.0:
+                zs[i] = 1.0 - pmf[c]
+            if learn_on == "all" or match:
+                learn(ev.context, actions, c, ev.reward, ev.probability)
+        slot.target_p.append(tp)
+        slot.matched.append(mt)
+        if dm is not None:
+            slot.dm.append(dm)
+        slot.zero_support.append(zs)

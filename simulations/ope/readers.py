@@ -1,0 +1,588 @@
+"""Streaming readers turning decision logs into ReplayEvents, in chunks, whatever system wrote them.
+
+Formats: artbandit's SQLite event log (through bandit.EventLog), VW DSJSON, and generic CSV / JSONL /
+Parquet logs whose columns are named by a ColumnMapping. Every reader yields lists of at most
+`chunk_size` events, so a log larger than memory is never held whole; a LogSource can be read several
+times (the reward model and the policies each make a pass).
+"""
+from __future__ import annotations
+
+import csv
+import fnmatch
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from simulations.errors import SimulationError
+
+FORMATS: tuple[str, ...] = ("auto", "sqlite", "dsjson", "csv", "jsonl", "parquet")
+DEFAULT_NAMESPACE = "context"
+
+
+@dataclass(slots=True)
+class ReplayEvent:
+    """One logged decision: what was shown (chosen_index into action_ids), with what probability, and the reward."""
+
+    context: dict
+    action_ids: list[str]
+    action_features: list[dict]
+    chosen_index: int
+    probability: float
+    reward: float
+    time: float | None = None
+    pmf: list[float] | None = None
+
+    @property
+    def actions(self) -> list[dict]:
+        """The candidate list in bandit form: [{"id", "features"}]."""
+        return [{"id": a, "features": f} for a, f in zip(self.action_ids, self.action_features)]
+
+
+@dataclass
+class ColumnMapping:
+    """Which columns of a generic CSV/JSONL/Parquet log hold what.
+
+    context_cols are names or glob patterns; empty means every column not mapped to something else.
+    Without candidates_col the candidate set of every event is all actions seen in the log (sorted).
+    """
+
+    action_col: str = "action"
+    reward_col: str = "reward"
+    propensity_col: str | None = "propensity"
+    context_cols: Sequence[str] = ()
+    candidates_col: str | None = None
+    timestamp_col: str | None = None
+    action_features: str | Path | None = None
+    action_key: str = "action"
+
+
+@dataclass
+class LogSource:
+    """A re-readable decision log: `chunks()` streams it; `notes` collects data-quality remarks."""
+
+    path: Path
+    format: str
+    mapping: ColumnMapping = field(default_factory=ColumnMapping)
+    chunk_size: int = 10_000
+    notes: list[str] = field(default_factory=list)
+    _reader: Any = None
+
+    def chunks(self) -> Iterator[list[ReplayEvent]]:
+        """Stream the log as lists of ReplayEvents in file (time) order."""
+        return self._reader.chunks(self.chunk_size)
+
+    def __iter__(self) -> Iterator[ReplayEvent]:
+        for chunk in self.chunks():
+            yield from chunk
+
+
+def open_log(
+    path: str | Path, fmt: str = "auto", mapping: ColumnMapping | None = None, *, chunk_size: int = 10_000
+) -> LogSource:
+    """A LogSource for `path`; fmt 'auto' guesses from the extension and the first bytes."""
+    path = Path(path)
+    if not path.is_file():
+        raise SimulationError(f"{path}: no such log file")
+    if fmt not in FORMATS:
+        raise SimulationError(f"unknown log format {fmt!r}; valid: {', '.join(FORMATS)}")
+    if fmt == "auto":
+        fmt = detect_format(path)
+    mapping = mapping or ColumnMapping()
+    source = LogSource(path, fmt, mapping, chunk_size)
+    readers = {
+        "sqlite": SqliteReader,
+        "dsjson": DsjsonReader,
+        "csv": TableReader,
+        "jsonl": TableReader,
+        "parquet": TableReader,
+    }
+    source._reader = readers[fmt](source)
+    return source
+
+
+def detect_format(path: Path) -> str:
+    """Guess a log's format: SQLite magic, Parquet magic, extension, then the first JSON line's keys."""
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if head.startswith(b"SQLite format 3\x00"):
+        return "sqlite"
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".tsv"):
+        return "csv"
+    if suffix in (".sqlite", ".db", ".sqlite3"):
+        return "sqlite"
+    if suffix == ".parquet":
+        return "parquet"
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        first = fh.readline().strip()
+    if first.startswith("{"):
+        try:
+            obj = json.loads(first)
+        except json.JSONDecodeError as exc:
+            raise SimulationError(f"{path}: first line is not valid JSON ({exc.msg})") from None
+        if "_label_cost" in obj or ("c" in obj and isinstance(obj.get("c"), dict) and "_multi" in obj["c"]):
+            return "dsjson"
+        return "jsonl"
+    if "," in first:
+        return "csv"
+    raise SimulationError(f"{path}: cannot tell the log format; pass --format")
+
+
+# ---------------------------------------------------------------- artbandit SQLite
+
+
+class SqliteReader:
+    """artbandit's own event log, read through bandit.EventLog (one reader of that schema, not two)."""
+
+    def __init__(self, source: LogSource) -> None:
+        self.source = source
+        self.missing_rewards = 0
+
+    def chunks(self, size: int) -> Iterator[list[ReplayEvent]]:
+        from bandit import EventLog
+
+        try:
+            log = EventLog(self.source.path)
+        except Exception as exc:  # noqa: BLE001 - any failure to open is a bad-input error here
+            raise SimulationError(f"{self.source.path}: not a readable artbandit event log ({exc})") from None
+        missing = 0
+        try:
+            chunk: list[ReplayEvent] = []
+            for ev in log.iter_events(batch_size=size):
+                reward = ev.reward
+                if reward is None:
+                    missing += 1
+                    reward = 0.0
+                if not ev.action_ids or not 0 <= ev.chosen_index < len(ev.action_ids):
+                    continue
+                chunk.append(
+                    ReplayEvent(
+                        ev.context,
+                        list(ev.action_ids),
+                        list(ev.action_features),
+                        ev.chosen_index,
+                        float(ev.probability),
+                        float(reward),
+                        ev.time,
+                        list(ev.pmf) if ev.pmf else None,
+                    )
+                )
+                if len(chunk) >= size:
+                    yield chunk
+                    chunk = []
+            if chunk:
+                yield chunk
+        finally:
+            log.close()
+        _note_missing(self.source, missing)
+
+
+def _note_missing(source: LogSource, missing: int) -> None:
+    note = f"{missing} events had no reward; counted as reward 0 (the default reward)"
+    source.notes[:] = [n for n in source.notes if "had no reward" not in n]
+    if missing:
+        source.notes.append(note)
+
+
+# ---------------------------------------------------------------- VW DSJSON
+
+
+class DsjsonReader:
+    """VW decision-service JSON (one cb_explore_adf decision per line, cost = -reward).
+
+    `_labelIndex` (0-based) or `_label_Action` (1-based) is the chosen action, `_label_probability` its
+    probability, `a`/`p` the ranking and its probabilities; action ids come from `id` or `_tag` in each
+    `c._multi` entry (else `a<index>`). Reward-only lines (no `c`) are skipped.
+    """
+
+    def __init__(self, source: LogSource) -> None:
+        self.source = source
+
+    def chunks(self, size: int) -> Iterator[list[ReplayEvent]]:
+        path = self.source.path
+        chunk: list[ReplayEvent] = []
+        with open(path, encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise SimulationError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
+                ev = self._event(obj, path, lineno)
+                if ev is None:
+                    continue
+                chunk.append(ev)
+                if len(chunk) >= size:
+                    yield chunk
+                    chunk = []
+        if chunk:
+            yield chunk
+
+    @staticmethod
+    def _event(obj: dict, path: Path, lineno: int) -> ReplayEvent | None:
+        c = obj.get("c")
+        if not isinstance(c, dict) or obj.get("_skipLearn"):
+            return None
+        multi = c.get("_multi")
+        if not isinstance(multi, list) or not multi:
+            raise SimulationError(f"{path}:{lineno}: DSJSON line without c._multi actions")
+        try:
+            if "_labelIndex" in obj:
+                chosen = int(obj["_labelIndex"])
+            else:
+                chosen = int(obj["_label_Action"]) - 1
+            prob = float(obj["_label_probability"])
+            reward = -float(obj["_label_cost"])
+        except (KeyError, TypeError, ValueError):
+            raise SimulationError(
+                f"{path}:{lineno}: DSJSON line needs _label_cost, _label_probability and _labelIndex/_label_Action"
+            ) from None
+        if not 0 <= chosen < len(multi):
+            raise SimulationError(f"{path}:{lineno}: chosen action {chosen + 1} outside the {len(multi)} actions")
+        if not 0 < prob <= 1:
+            raise SimulationError(f"{path}:{lineno}: probability {prob} outside (0, 1]")
+        ids, feats = [], []
+        for i, action in enumerate(multi):
+            action = action if isinstance(action, dict) else {"value": action}
+            aid = action.get("id", action.get("_tag"))
+            feat = flatten({k: v for k, v in action.items() if k not in ("id", "_tag")})
+            if aid is None:  # artbandit's own export writes the id as an indicator feature "id=<id>"
+                tagged = [k for k in feat if k.rpartition(".")[2].startswith("id=")]
+                aid = tagged[0].rpartition(".")[2][3:] if tagged else f"a{i}"
+            ids.append(str(aid))
+            feats.append(feat)
+        context = namespaces({k: v for k, v in c.items() if not k.startswith("_")})
+        pmf = None
+        a, p = obj.get("a"), obj.get("p")
+        if isinstance(a, list) and isinstance(p, list) and len(a) == len(p) == len(multi):
+            pmf = [0.0] * len(multi)
+            for act, pr in zip(a, p):
+                if 1 <= int(act) <= len(multi):
+                    pmf[int(act) - 1] = float(pr)
+        ts = obj.get("Timestamp")
+        return ReplayEvent(context, ids, feats, chosen, prob, reward, parse_time(ts) if ts else None, pmf)
+
+
+def flatten(obj: Any, prefix: str = "") -> dict[str, float | str]:
+    """Nested JSON features as one flat dict: numbers stay numbers, everything else a category."""
+    out: dict[str, float | str] = {}
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if str(k).startswith("_"):
+                continue
+            out.update(flatten(v, f"{prefix}{k}." if isinstance(v, (dict, list)) else f"{prefix}{k}"))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            out.update(flatten(v, f"{prefix}{i}"))
+    elif isinstance(obj, bool):
+        out[prefix or "value"] = str(obj).lower()
+    elif isinstance(obj, (int, float)):
+        out[prefix or "value"] = float(obj)
+    elif obj is not None:
+        out[prefix or "value"] = str(obj)
+    return out
+
+
+def namespaces(obj: dict) -> dict[str, dict[str, float | str]]:
+    """Top-level JSON objects become namespaces; loose scalars go to the default namespace."""
+    out: dict[str, dict[str, float | str]] = {}
+    loose: dict[str, Any] = {}
+    for k, v in obj.items():
+        if isinstance(v, dict):
+            out[str(k)] = flatten(v)
+        else:
+            loose[k] = v
+    if loose:
+        out.setdefault(DEFAULT_NAMESPACE, {}).update(flatten(loose))
+    return out
+
+
+def parse_time(value: Any) -> float | None:
+    """Seconds from a number or an ISO-8601 string (DSJSON's Timestamp)."""
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        pass
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------- generic CSV / JSONL / Parquet
+
+
+def _rows_csv(path: Path, size: int) -> Iterator[list[dict]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        sample = fh.read(4096)
+        fh.seek(0)
+        delimiter = "\t" if path.suffix.lower() == ".tsv" or (sample.count("\t") > sample.count(",")) else ","
+        reader = csv.DictReader(fh, delimiter=delimiter)
+        if not reader.fieldnames:
+            raise SimulationError(f"{path}: empty CSV (no header)")
+        batch: list[dict] = []
+        for row in reader:
+            batch.append(row)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+
+def _rows_jsonl(path: Path, size: int) -> Iterator[list[dict]]:
+    with open(path, encoding="utf-8") as fh:
+        batch: list[dict] = []
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise SimulationError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise SimulationError(f"{path}:{lineno}: each JSONL line must be an object")
+            batch.append(row)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+
+def _rows_parquet(path: Path, size: int) -> Iterator[list[dict]]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise SimulationError(
+            f"{path}: reading Parquet needs pyarrow (pip install 'artbandit[parquet]')"
+        ) from None
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a bad file
+        raise SimulationError(f"{path}: not a readable Parquet file ({exc})") from None
+    for batch in pf.iter_batches(batch_size=size):
+        yield batch.to_pylist()
+
+
+ROW_READERS = {"csv": _rows_csv, "jsonl": _rows_jsonl, "parquet": _rows_parquet}
+
+
+def _split_list(value: Any) -> list[str]:
+    """A candidates cell: a JSON list, a list, or ids separated by | ; or spaces."""
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    text = str(value).strip()
+    if text.startswith("["):
+        try:
+            return [str(v) for v in json.loads(text)]
+        except json.JSONDecodeError:
+            pass
+    for sep in ("|", ";", " ", ","):
+        if sep in text:
+            return [t for t in (s.strip() for s in text.split(sep)) if t]
+    return [text] if text else []
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+class TableReader:
+    """CSV, JSONL and Parquet logs with one decision per row, mapped by a ColumnMapping.
+
+    Column types are fixed from the first chunk: a column is numeric when all its values there parse
+    as numbers, otherwise categorical (so hashed ids like '3e5a1f' never turn into floats midway).
+    """
+
+    def __init__(self, source: LogSource) -> None:
+        self.source = source
+        self.m = source.mapping
+        self.rows = ROW_READERS[source.format]
+        self._catalog: list[str] | None = None
+        self._action_table = self._load_action_table() if self.m.action_features else {}
+
+    # -- action features table
+    def _load_action_table(self) -> dict[str, dict]:
+        path = Path(self.m.action_features)  # type: ignore[arg-type]
+        if not path.is_file():
+            raise SimulationError(f"{path}: no such action-features file")
+        fmt = "csv" if path.suffix.lower() in (".csv", ".tsv") else "parquet" if path.suffix == ".parquet" else "jsonl"
+        table: dict[str, dict] = {}
+        numeric: dict[str, bool] | None = None
+        for batch in ROW_READERS[fmt](path, 10_000):
+            if numeric is None:
+                numeric = self._column_types(batch, [k for k in batch[0] if k != self.m.action_key])
+            for row in batch:
+                if self.m.action_key not in row:
+                    raise SimulationError(f"{path}: no column {self.m.action_key!r} (--action-key)")
+                key = str(row[self.m.action_key])
+                table[key] = self._features(row, [k for k in row if k != self.m.action_key], numeric, flat=True)
+        return table
+
+    # -- column selection
+    def _context_columns(self, columns: list[str]) -> list[str]:
+        m = self.m
+        mapped = {m.action_col, m.reward_col, m.propensity_col, m.candidates_col, m.timestamp_col}
+        if not m.context_cols:
+            return [c for c in columns if c not in mapped]
+        chosen: list[str] = []
+        for pattern in m.context_cols:
+            hits = [c for c in columns if fnmatch.fnmatchcase(c, pattern) and c not in mapped]
+            if not hits:
+                raise SimulationError(f"{self.source.path}: --context-cols {pattern!r} matches no column")
+            chosen += [c for c in hits if c not in chosen]
+        return chosen
+
+    @staticmethod
+    def _column_types(batch: list[dict], columns: list[str]) -> dict[str, bool]:
+        types = {}
+        for c in columns:
+            values = [row.get(c) for row in batch if row.get(c) not in (None, "")]
+            types[c] = bool(values) and all(
+                _number(v) is not None for v in values if not isinstance(v, (dict, list))
+            ) and not any(isinstance(v, (dict, list)) for v in values)
+        return types
+
+    @staticmethod
+    def _features(row: dict, columns: list[str], numeric: dict[str, bool], flat: bool = False) -> dict:
+        """Namespaced context (or a flat dict when flat): 'ns.feature' columns go to namespace ns."""
+        out: dict[str, dict] = {}
+        flat_out: dict[str, float | str] = {}
+        for c in columns:
+            v = row.get(c)
+            if v is None or v == "":
+                continue
+            if isinstance(v, dict):
+                if flat:
+                    flat_out.update({f"{c}.{k}": x for k, x in flatten(v).items()})
+                else:
+                    out.setdefault(c, {}).update(flatten(v))
+                continue
+            if numeric.get(c):
+                num = _number(v)
+                val: float | str = num if num is not None else str(v)
+            elif isinstance(v, list):
+                if flat:
+                    flat_out.update({f"{c}{k}": x for k, x in flatten(v).items()})
+                else:
+                    out.setdefault(DEFAULT_NAMESPACE, {}).update({f"{c}{k}": x for k, x in flatten(v).items()})
+                continue
+            else:
+                val = str(v)
+            if flat:
+                flat_out[c] = val
+            else:
+                ns, _, name = c.rpartition(".")
+                out.setdefault(ns or DEFAULT_NAMESPACE, {})[name] = val
+        return flat_out if flat else out
+
+    def catalog(self) -> list[str]:
+        """All actions seen in the log (sorted): the candidate set when candidates are not logged."""
+        if self._catalog is None:
+            seen: set[str] = set()
+            for batch in self.rows(self.source.path, 50_000):
+                col = self.m.action_col
+                for i, row in enumerate(batch):
+                    v = row.get(col)
+                    if v is None or v == "":
+                        raise SimulationError(f"{self.source.path}: row without a value in --action-col {col!r}")
+                    seen.add(str(v))
+            self._catalog = sorted(seen)
+        return self._catalog
+
+    def chunks(self, size: int) -> Iterator[list[ReplayEvent]]:
+        m, path = self.m, self.source.path
+        columns: list[str] | None = None
+        numeric: dict[str, bool] = {}
+        shared_actions: tuple[list[str], list[dict], dict[str, int]] | None = None
+        missing = 0
+        rowno = 0
+        last_time = -math.inf
+        unordered = False
+        for batch in self.rows(path, size):
+            if columns is None:
+                columns = list(batch[0].keys())
+                for need, flag in ((m.action_col, "--action-col"), (m.reward_col, "--reward-col")):
+                    if need not in columns:
+                        raise SimulationError(
+                            f"{path}: no column {need!r} ({flag}); columns are {', '.join(columns[:20])}"
+                        )
+                for opt, flag in (
+                    (m.propensity_col, "--propensity-col"),
+                    (m.candidates_col, "--candidates-col"),
+                    (m.timestamp_col, "--timestamp-col"),
+                ):
+                    if opt and opt not in columns and not (flag == "--propensity-col" and opt == "propensity"):
+                        raise SimulationError(f"{path}: no column {opt!r} ({flag})")
+                if m.propensity_col not in columns:
+                    self._note("no propensity column: the logger is assumed uniform over each candidate set")
+                ctx_cols = self._context_columns(columns)
+                numeric = self._column_types(batch, ctx_cols)
+                if not m.candidates_col:
+                    ids = self.catalog()
+                    shared_actions = (ids, [self._action_table.get(a, {}) for a in ids], {a: i for i, a in enumerate(ids)})
+            has_p = m.propensity_col in columns
+            out: list[ReplayEvent] = []
+            for row in batch:
+                rowno += 1
+                action = row.get(m.action_col)
+                action = "" if action is None else str(action)
+                if shared_actions is not None:
+                    ids, feats, index = shared_actions
+                else:
+                    ids = _split_list(row.get(m.candidates_col, ""))
+                    feats = [self._action_table.get(a, {}) for a in ids]
+                    index = {a: i for i, a in enumerate(ids)}
+                if action not in index:
+                    raise SimulationError(f"{path}: row {rowno}: action {action!r} is not among its candidates")
+                r = _number(row.get(m.reward_col))
+                if r is None:
+                    if row.get(m.reward_col) not in (None, ""):
+                        raise SimulationError(
+                            f"{path}: row {rowno}: reward {row.get(m.reward_col)!r} is not a number"
+                        )
+                    missing += 1
+                    r = 0.0
+                if has_p:
+                    p = _number(row.get(m.propensity_col))
+                    if p is None or not 0 < p <= 1:
+                        raise SimulationError(
+                            f"{path}: row {rowno}: propensity {row.get(m.propensity_col)!r} is not in (0, 1]"
+                        )
+                else:
+                    p = 1.0 / len(ids)
+                t = parse_time(row.get(m.timestamp_col)) if m.timestamp_col else None
+                if t is not None:
+                    if t < last_time:
+                        unordered = True
+                    last_time = t
+                out.append(ReplayEvent(self._features(row, ctx_cols, numeric), ids, feats, index[action], p, r, t))
+            if out:
+                yield out
+        if columns is None:
+            raise SimulationError(f"{path}: the log has no events")
+        _note_missing(self.source, missing)
+        if unordered:
+            self._note(f"{path}: timestamps are not in order; events were replayed in file order")
+
+    def _note(self, text: str) -> None:
+        if text not in self.source.notes:
+            self.source.notes.append(text)
