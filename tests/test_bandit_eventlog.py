@@ -1,0 +1,209 @@
+"""The SQLite event store: crash safety, privacy, streaming, exports that VW itself reads."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import vowpalwabbit
+
+import bandit
+from bandit import BanditError, EventLog, make_policy
+from bandit_helpers import Stream, make_actions
+
+SECRET = "test-secret-0123456789"
+TESTS = Path(__file__).parent
+
+
+def _fill(path: Path, n: int = 300, spec: str = "vw", **options) -> list[bandit.Decision]:
+    options.setdefault("reward_wait_s", 3600.0)
+    policy = make_policy(spec, seed=0, log=path, secret=SECRET, **options)
+    stream = Stream(0)
+    decisions = []
+    for t in range(n):
+        user_id, context, click_p = stream.next()
+        d = policy.rank(context, make_actions(), user_id=user_id, now=1_700_000_000.0 + t)
+        decisions.append(d)
+        if t % 4:  # every 4th event never gets a reward
+            policy.reward(d.event_id, float(click_p[d.index] > 0.5), now=1_700_000_000.0 + t)
+    policy.close()
+    return decisions
+
+
+def test_every_decision_is_logged_exactly_as_made(tmp_path):
+    decisions = _fill(tmp_path / "e.sqlite")
+    log = EventLog(tmp_path / "e.sqlite", readonly=True)
+    assert len(log) == len(decisions)
+    events = list(log.iter_events(batch_size=7))  # several batches, order kept
+    assert [e.event_id for e in events] == [d.event_id for d in decisions]
+    for d, e in zip(decisions, events):
+        assert e.pmf == d.pmf and e.chosen_index == d.index and e.probability == d.probability
+        assert e.action_ids == [a["id"] for a in make_actions()]
+        assert e.action_features == [a["features"] for a in make_actions()]
+        assert e.policy == "vw:squarecb" and e.model_version.count(".") == 1
+        assert e.user and len(e.user) == 32
+    rewarded = [e for i, e in enumerate(events) if i % 4]
+    assert all(e.reward in (0.0, 1.0) and e.reward_time is not None for e in rewarded)
+    assert all(e.reward is None for i, e in enumerate(events) if i % 4 == 0)
+    # the model version counts learned events at decision time
+    assert int(events[-1].model_version.split(".")[1]) > int(events[10].model_version.split(".")[1])
+
+
+def test_expired_events_are_logged_with_the_default_reward(tmp_path):
+    p = make_policy("uniform", log=tmp_path / "e.sqlite", reward_wait_s=2.0, default_reward=0.0)
+    d = p.rank({"u": {"x": 1}}, make_actions(), now=0.0)
+    p.expire(now=3.0)
+    p.close()
+    (e,) = EventLog(tmp_path / "e.sqlite", readonly=True).iter_events()
+    assert e.event_id == d.event_id and e.reward == 0.0 and e.defaulted and e.reward_time == 2.0
+
+
+def test_raw_user_ids_never_reach_the_database_file(tmp_path, monkeypatch):
+    key_file = tmp_path / "keys" / "secret.key"
+    monkeypatch.delenv("ARTBANDIT_SECRET", raising=False)
+    monkeypatch.setenv("ARTBANDIT_SECRET_FILE", str(key_file))
+    path = tmp_path / "e.sqlite"
+    policy = make_policy("vw", log=path)  # key from the key file, created on first use
+    stream = Stream(0)
+    users = set()
+    for t in range(200):
+        user_id, context, _ = stream.next()
+        users.add(user_id)
+        policy.rank(context, make_actions(), user_id=user_id, now=float(t))
+    policy.flush()
+    blob = b"".join(p.read_bytes() for p in tmp_path.glob("e.sqlite*"))  # db, -wal, -shm
+    policy.close()
+    blob += path.read_bytes()
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    key = key_file.read_bytes().strip()
+    assert key not in blob
+    for user in users:
+        assert user.encode() not in blob
+        assert user.split("@")[0].encode() not in blob
+    hashes = {e.user for e in EventLog(path, readonly=True).iter_events()}
+    assert len(hashes) == len(users)  # distinct users stay distinct
+    # the same secret gives the same hash across processes/policies; another secret does not
+    again = make_policy("uniform", log=tmp_path / "f.sqlite")
+    again.rank({"u": {"x": 1}}, make_actions(), user_id=sorted(users)[0], now=0.0)
+    again.close()
+    (e,) = EventLog(tmp_path / "f.sqlite", readonly=True).iter_events()
+    assert e.user in hashes
+    other = bandit.privacy.UserHasher("another-secret-abcdef")(sorted(users)[0])
+    assert other not in hashes
+
+
+def test_committed_events_survive_sigkill(tmp_path):
+    path = tmp_path / "crash.sqlite"
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(TESTS)!r})
+        import bandit
+        from bandit_helpers import Stream, make_actions
+        log = bandit.EventLog({str(path)!r}, batch_size=50, commit_interval_s=1e9)
+        p = bandit.make_policy("vw", log=log, secret={SECRET!r})
+        stream = Stream(0)
+        last = 0
+        for t in range(10**7):
+            user_id, context, click_p = stream.next()
+            d = p.rank(context, make_actions(), user_id=user_id, now=float(t))
+            p.reward(d.event_id, float(click_p[d.index] > 0.5), now=float(t))
+            if log.committed != last:
+                last = log.committed
+                print(last, flush=True)
+    """)
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    seen = 0
+    try:
+        for line in child.stdout:
+            seen = int(line)
+            if seen >= 1000:
+                break
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    assert child.returncode == -signal.SIGKILL and seen >= 1000
+    log = EventLog(path, readonly=True)
+    events = list(log.iter_events(batch_size=333))
+    assert len(events) >= seen
+    assert [e.event_id for e in events] == list(dict.fromkeys(e.event_id for e in events))
+    for e in events:
+        assert e.probability == e.pmf[e.chosen_index] and len(e.action_ids) == 8
+    # a reward is buffered right after its decision: all but the newest committed events have one
+    assert all(e.reward is not None for e in events[: seen - 1])
+
+
+def test_export_formats(tmp_path):
+    decisions = _fill(tmp_path / "e.sqlite", n=120)
+    log = EventLog(tmp_path / "e.sqlite", readonly=True)
+    assert log.export(tmp_path / "e.jsonl", "jsonl") == 120
+    rows = [json.loads(line) for line in (tmp_path / "e.jsonl").read_text().splitlines()]
+    assert [r["event_id"] for r in rows] == [d.event_id for d in decisions]
+    assert rows[1]["pmf"] == decisions[1].pmf and rows[1]["action_id"] == decisions[1].action_id
+    assert log.export(tmp_path / "e.csv", "csv") == 120
+    with open(tmp_path / "e.csv", newline="") as fh:
+        table = list(csv.DictReader(fh))
+    assert len(table) == 120 and float(table[5]["probability"]) == decisions[5].probability
+    assert json.loads(table[5]["pmf"]) == decisions[5].pmf
+    assert table[0]["reward"] == ""  # no reward yet
+    with pytest.raises(BanditError, match="unknown export format"):
+        log.export(tmp_path / "x", "xml")
+    assert not (tmp_path / "x").exists()
+
+
+def test_dsjson_export_is_read_by_vowpal_wabbit(tmp_path):
+    decisions = _fill(tmp_path / "e.sqlite", n=200)
+    out = io.StringIO()
+    EventLog(tmp_path / "e.sqlite", readonly=True).export(out, "dsjson")
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 200
+    vw = vowpalwabbit.Workspace("--dsjson --cb_explore_adf -q cA --quiet")
+    for d, line in zip(decisions, lines):
+        record = json.loads(line)
+        assert record["EventId"] == d.event_id and record["a"][0] == d.index + 1
+        assert record["p"][0] == d.probability
+        examples = vw.parse(line)
+        assert len(examples) == 1 + len(make_actions())  # shared + one per action
+        labels = [ex.get_label() for ex in examples[1:]]
+        if "_label_cost" in record:
+            costs = labels[d.index].costs
+            assert len(costs) == 1 and costs[0].probability == pytest.approx(d.probability, rel=1e-6)
+            assert costs[0].cost == record["_label_cost"]
+        vw.learn(examples)
+        vw.finish_example(examples)
+
+
+def test_not_a_log_is_a_one_line_error(tmp_path):
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(BanditError, match="junk.sqlite: not an artbandit event log"):
+        EventLog(junk, readonly=True)
+    with pytest.raises(BanditError, match="no such event log"):
+        EventLog(tmp_path / "missing.sqlite", readonly=True)
+    other = tmp_path / "other.sqlite"
+    import sqlite3
+
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE t(x)")
+    with pytest.raises(BanditError, match="not an artbandit event log"):
+        EventLog(other, readonly=True)
+
+
+def test_duplicate_event_ids_across_policies_on_one_log_are_reported(tmp_path):
+    path = tmp_path / "e.sqlite"
+    a = make_policy("uniform", seed=1, log=path)
+    a.rank({"u": {"x": 1}}, make_actions(), event_id="same", now=0.0)
+    a.close()
+    b = make_policy("uniform", seed=1, log=path)
+    b.rank({"u": {"x": 1}}, make_actions(), event_id="same", now=0.0)
+    with pytest.raises(BanditError, match="duplicate event id"):
+        b.close()
+    assert len(EventLog(path, readonly=True)) == 1

@@ -1,0 +1,283 @@
+"""Behaviour of the bandit policies: learning, propensities, save/load, delayed rewards, bad rewards."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import bandit
+from bandit import (
+    BanditError,
+    DuplicateRewardError,
+    ExpiredEventError,
+    InvalidRewardError,
+    Personalizer,
+    UnknownEventError,
+    make_policy,
+)
+from bandit_helpers import Stream, make_actions, run
+
+SECRET = "test-secret-0123456789"
+
+
+def test_vw_personalizes_and_beats_uniform_and_per_title_ts():
+    n = 3000
+    vw = run(make_policy("vw", seed=3, secret=SECRET), n)
+    uniform = run(make_policy("uniform", seed=3, secret=SECRET), n)
+    ts = run(make_policy("ts-per-title", seed=3, secret=SECRET), n)
+    # best achievable CTR is 0.6; uniform is 0.6*2/8 + 0.1*6/8 = 0.225
+    assert abs(uniform - 0.225) < 0.03
+    assert vw > uniform + 0.25
+    assert vw > ts + 0.2
+    assert vw > 0.5
+
+
+def test_without_user_action_interactions_the_policy_cannot_personalize():
+    n = 3000
+    with_q = run(Personalizer(seed=3, secret=SECRET), n)
+    without_q = run(Personalizer(seed=3, secret=SECRET, interactions=()), n)
+    assert with_q > without_q + 0.15
+
+
+@pytest.mark.parametrize("spec", ["vw:squarecb", "vw:epsilon", "vw:softmax", "vw:bag", "vw:cover",
+                                  "uniform", "ts-per-title", "linucb"])
+def test_logged_probability_is_the_pmf_entry_and_respects_the_floor(spec):
+    floor = 0.02
+    policy = make_policy(spec, seed=1, secret=SECRET, min_probability=floor)
+    stream = Stream(1)
+    actions = make_actions()
+    rng = np.random.default_rng(5)
+    lowest = 1.0
+    for t in range(400):
+        user_id, context, click_p = stream.next()
+        d = policy.rank(context, actions, user_id=user_id, now=float(t))
+        assert d.probability == d.pmf[d.index]
+        assert d.action_id == actions[d.index]["id"]
+        assert math.isclose(sum(d.pmf), 1.0, rel_tol=1e-9)
+        assert d.ranking[0] == actions[int(np.argmax(d.pmf))]["id"]
+        lowest = min(lowest, min(d.pmf))
+        policy.reward(d.event_id, float(rng.random() < click_p[d.index]), now=float(t))
+    assert lowest >= floor - 1e-12
+
+
+def test_floor_is_applied_to_vw_squarecb():
+    # without the floor squarecb drives losing actions towards 0 (IPS weights would explode)
+    policy = Personalizer(seed=3, secret=SECRET, min_probability=0.0)
+    run(policy, 2000)
+    _, context, _ = Stream(9).next()
+    raw_min = policy.predict(context, make_actions()).min()
+    floored = Personalizer(seed=3, secret=SECRET, min_probability=0.03)
+    run(floored, 2000)
+    assert raw_min < 0.03
+    assert floored.predict(context, make_actions()).min() >= 0.03 - 1e-12
+
+
+def test_predict_changes_nothing():
+    a = make_policy("vw", seed=2, secret=SECRET)
+    b = make_policy("vw", seed=2, secret=SECRET)
+    stream = Stream(2)
+    actions = make_actions()
+    for t in range(300):
+        user_id, context, _ = stream.next()
+        a.predict(context, actions)  # only a calls predict
+        da = a.rank(context, actions, now=float(t))
+        db = b.rank(context, actions, now=float(t))
+        assert da.pmf == db.pmf and da.index == db.index
+        a.reward(da.event_id, float(da.index % 3 == 0), now=float(t))
+        b.reward(db.event_id, float(db.index % 3 == 0), now=float(t))
+
+
+def test_same_seed_same_run_and_different_seed_differs():
+    def trace(seed):
+        p = make_policy("vw", seed=seed, secret=SECRET)
+        stream = Stream(0)
+        out = []
+        for t in range(200):
+            _, context, click_p = stream.next()
+            d = p.rank(context, make_actions(), now=float(t))
+            out.append((d.event_id, d.index, tuple(d.pmf)))
+            p.reward(d.event_id, float(click_p[d.index] > 0.5), now=float(t))
+        return out
+
+    assert trace(4) == trace(4)
+    assert trace(4) != trace(5)
+
+
+def _continue(policy, stream, start, n):
+    out = []
+    for t in range(start, start + n):
+        _, context, click_p = stream.next()
+        d = policy.rank(context, make_actions(), now=float(t))
+        out.append((d.event_id, d.index, d.pmf))
+        if t % 3:
+            policy.reward(d.event_id, float(click_p[d.index] > 0.5), now=float(t))
+    return out
+
+
+@pytest.mark.parametrize("exploration", ["squarecb", "bag"])
+def test_save_load_continues_identically(tmp_path, exploration):
+    original = Personalizer(exploration, seed=7, secret=SECRET, reward_wait_s=5.0)
+    stream = Stream(7)
+    _continue(original, stream, 0, 300)
+    assert original.pending_count > 0  # some events still wait for their reward
+    learned_at_save = original.n_learned
+    original.save(tmp_path / "model")
+    original.save(tmp_path / "model")  # overwriting an existing model folder is atomic too
+    loaded = Personalizer.load(tmp_path / "model", secret=SECRET)
+    assert loaded.n_learned == original.n_learned
+    assert loaded.pending_count == original.pending_count
+    state = stream.rng.bit_generator.state
+    a = _continue(original, stream, 300, 200)
+    stream.rng.bit_generator.state = state
+    b = _continue(loaded, stream, 300, 200)
+    assert a == b
+    meta = bandit.model_io.read_metadata(tmp_path / "model")
+    assert meta["events_learned"] == learned_at_save > 0
+    assert "--cb_explore_adf" in meta["vw_args"] and "--interactions cA" in meta["vw_args"]
+    assert meta["feature_schema"]["context"]["user"] == ["device", "segment"]
+    assert "brightness" in meta["feature_schema"]["actions"]
+    assert meta["artbandit_version"]
+
+
+def test_load_rejects_bad_folders_and_fixed_options(tmp_path):
+    with pytest.raises(BanditError, match="no such model folder"):
+        Personalizer.load(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BanditError, match="not an artbandit model"):
+        Personalizer.load(tmp_path / "empty")
+    Personalizer(seed=1).save(tmp_path / "m")
+    with pytest.raises(BanditError, match="fixed by the saved model"):
+        Personalizer.load(tmp_path / "m", exploration="cover")
+
+
+def test_delayed_rewards_learn_when_final_and_expiry_gives_the_default():
+    p = Personalizer(seed=0, secret=SECRET, reward_wait_s=10.0, default_reward=0.0)
+    _, context, _ = Stream(0).next()
+    actions = make_actions()
+    d1 = p.rank(context, actions, now=0.0)
+    d2 = p.rank(context, actions, now=1.0)
+    assert p.n_learned == 0 and p.pending_count == 2
+    p.reward(d2.event_id, 1.0, now=8.0)  # late but inside the window: first-wins learns at once
+    assert p.n_learned == 1 and p.pending_count == 1
+    assert p.expire(now=10.0) == 0      # d1's window ends at 10.0 (inclusive)
+    assert p.expire(now=10.5) == 1      # closed with the default reward
+    assert p.n_learned == 2 and p.pending_count == 0
+    with pytest.raises(ExpiredEventError):
+        p.reward(d1.event_id, 1.0, now=11.0)
+    # a reward arriving after the window closes is expired even without an explicit expire()
+    d3 = p.rank(context, actions, now=20.0)
+    with pytest.raises(ExpiredEventError):
+        p.reward(d3.event_id, 1.0, now=31.0)
+
+
+def test_sum_aggregation_learns_the_clipped_total_when_the_window_closes(tmp_path):
+    p = Personalizer(seed=0, secret=SECRET, reward_wait_s=5.0, aggregation="sum",
+                     log=tmp_path / "e.sqlite")
+    _, context, _ = Stream(0).next()
+    d = p.rank(context, make_actions(), now=0.0)
+    p.reward(d.event_id, 0.5, now=1.0)
+    p.reward(d.event_id, 0.25, now=2.0)
+    assert p.n_learned == 0
+    d2 = p.rank(context, make_actions(), now=3.0)
+    p.reward(d2.event_id, 0.75, now=3.0)
+    p.reward(d2.event_id, 0.75, now=4.0)   # 1.5 is clipped to the top of the range
+    assert p.expire(now=100.0) == 2 and p.n_learned == 2
+    p.close()
+    events = {e.event_id: e for e in bandit.EventLog(tmp_path / "e.sqlite", readonly=True).iter_events()}
+    assert events[d.event_id].reward == 0.75 and not events[d.event_id].defaulted
+    assert events[d.event_id].reward_time == 5.0
+    assert events[d2.event_id].reward == 1.0
+
+
+def test_every_bad_reward_is_rejected_with_a_clear_error():
+    p = Personalizer(seed=0, secret=SECRET, reward_wait_s=1.0, reward_range=(0.0, 1.0))
+    _, context, _ = Stream(0).next()
+    d = p.rank(context, make_actions(), now=0.0)
+    with pytest.raises(UnknownEventError, match="unknown event"):
+        p.reward("no-such-event", 1.0, now=0.0)
+    for bad, pattern in [(float("nan"), "finite"), (float("inf"), "finite"), (1.5, "outside"),
+                         (-0.1, "outside"), ("x", "number"), (None, "number")]:
+        with pytest.raises(InvalidRewardError, match=pattern):
+            p.reward(d.event_id, bad, now=0.0)
+    assert p.pending_count == 1  # bad values change nothing
+    p.reward(d.event_id, 1.0, now=0.5)
+    with pytest.raises(DuplicateRewardError, match="already"):
+        p.reward(d.event_id, 1.0, now=0.6)
+    d2 = p.rank(context, make_actions(), now=0.0)
+    p.expire(now=5.0)
+    with pytest.raises(ExpiredEventError, match="window closed"):
+        p.reward(d2.event_id, 0.0, now=5.0)
+    assert all(issubclass(e, BanditError) for e in (UnknownEventError, ExpiredEventError,
+                                                   DuplicateRewardError, InvalidRewardError))
+
+
+def test_bad_inputs_raise_bandit_errors():
+    p = make_policy("vw", secret=SECRET)
+    _, context, _ = Stream(0).next()
+    with pytest.raises(BanditError, match="unknown policy 'vw:regcbopt'"):
+        make_policy("vw:regcbopt")
+    with pytest.raises(BanditError, match="non-empty list"):
+        p.rank(context, [])
+    with pytest.raises(BanditError, match="unique"):
+        p.rank(context, [{"id": "a", "features": {}}, {"id": "a", "features": {}}])
+    with pytest.raises(BanditError, match="finite"):
+        p.rank({"user": {"age": float("nan")}}, make_actions())
+    with pytest.raises(BanditError, match="unsupported type"):
+        p.rank({"user": {"tags": ["a"]}}, make_actions())
+    with pytest.raises(BanditError, match="namespace"):
+        p.rank({"user": 3}, make_actions())
+    d = p.rank(context, make_actions(), event_id="fixed", now=0.0)
+    assert d.event_id == "fixed"
+    with pytest.raises(BanditError, match="already used"):
+        p.rank(context, make_actions(), event_id="fixed", now=0.0)
+    with pytest.raises(BanditError, match="reward_range"):
+        make_policy("uniform", reward_range=(1.0, 0.0))
+    with pytest.raises(BanditError, match="does not take|unexpected keyword"):
+        make_policy("uniform", no_such_option=1)
+
+
+def test_features_with_separators_and_allowlist():
+    from bandit.features import context_line, escape
+
+    assert escape("a b:c|d=e%") == "a%20b%3Ac%7Cd%3De%25"
+    assert escape("a b") != escape("a_b")
+    line = context_line({"user": {"city": "New York|NY", "x:y": 2, "ok": True}})
+    assert line == "shared |c_user city=New%20York%7CNY x%3Ay:2 ok:1"
+    p = Personalizer(seed=0, secret=SECRET, context_allowlist=["user"])
+    actions = [{"id": "a b|c", "features": {"style name": "dark:moody"}}, {"id": "x", "features": {}}]
+    d = p.rank({"user": {"city": "New York"}, "secret": {"ssn": "123"}}, actions, now=0.0)
+    assert p.feature_schema()["context"] == {"user": ["city"]}
+    p.reward(d.event_id, 1.0, now=0.0)
+
+
+def test_reward_range_is_mapped_to_costs():
+    # rewards in [-1, 1]: the good action (reward 1) must win, the bad one (-1) must lose
+    p = Personalizer(seed=0, secret=SECRET, reward_range=(-1.0, 1.0), default_reward=0.0)
+    actions = [{"id": "good", "features": {}}, {"id": "bad", "features": {}}, {"id": "meh", "features": {}}]
+    values = {"good": 1.0, "bad": -1.0, "meh": 0.0}
+    for t in range(300):
+        d = p.rank({"u": {"x": 1.0}}, actions, now=float(t))
+        p.reward(d.event_id, values[d.action_id], now=float(t))
+    pmf = p.predict({"u": {"x": 1.0}}, actions)
+    assert pmf[0] > 0.8 and pmf[1] < pmf[2] + 0.05
+
+
+def test_learn_off_policy_warm_start_matches_online_learning():
+    # learn() from logged events gives the same model as learning while ranking
+    online = Personalizer(seed=0, secret=SECRET)
+    offline = Personalizer(seed=0, secret=SECRET)
+    stream = Stream(0)
+    actions = make_actions()
+    for t in range(200):
+        _, context, click_p = stream.next()
+        d = online.rank(context, actions, now=float(t))
+        r = float(click_p[d.index] > 0.5)
+        online.reward(d.event_id, r, now=float(t))
+        offline.learn(context, actions, d.index, r, d.probability)
+    _, context, _ = stream.next()
+    assert np.allclose(online.predict(context, actions), offline.predict(context, actions))
+    with pytest.raises(BanditError, match="probability"):
+        offline.learn(context, actions, 0, 1.0, 0.0)
+    with pytest.raises(BanditError, match="chosen_index"):
+        offline.learn(context, actions, 99, 1.0, 0.5)
