@@ -169,6 +169,7 @@ def _face_features(faces: Sequence[Box], W: int, H: int) -> dict[str, float]:
     }
 
 
+TEXT_FILL = 0.2  # share of a text line's box covered by stroke edges (large letters ~0.25, small ~0.5)
 _ELLIPSE3 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
 _LINE = cv2.getStructuringElement(cv2.MORPH_RECT, (9, 1))
 
@@ -190,7 +191,7 @@ def _text_area(gray: np.ndarray) -> float:
         if bh < 4 or bh > h * 0.25 or bw_ < 2 * bh or bw_ < 12:
             continue
         box = bw[y:y + bh, x:x + bw_]
-        if cv2.countNonZero(box) >= 0.35 * bw_ * bh:
+        if cv2.countNonZero(box) >= TEXT_FILL * bw_ * bh:
             total += int(bw_) * int(bh)
     return min(1.0, total / float(h * w))
 

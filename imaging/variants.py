@@ -232,6 +232,32 @@ def make_source_variants(
             yield entry, img
 
 
+def check_options(
+    out: Path | str,
+    *,
+    aspects: Sequence[str],
+    width: int | None,
+    title: str | None,
+    treatments: Sequence[str],
+    force: bool,
+) -> tuple[list[Aspect], list[str]]:
+    """Validate options before any work (ImagingError on the first bad one); parsed aspects and treatments."""
+    out = Path(out)
+    parsed = _dedupe([parse_aspect(a) for a in aspects], key=lambda a: (a.w, a.h))
+    if not parsed:
+        raise ImagingError("no --aspect given")
+    treats = _dedupe([check_treatment(t) for t in treatments], key=lambda t: t)
+    if width is not None and width < 1:
+        raise ImagingError(f"--width must be >= 1, got {width}")
+    if title is not None and not title.strip():
+        raise ImagingError("--title is empty")
+    if out.exists() and not out.is_dir():
+        raise ImagingError(f"{out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise ImagingError(f"{out}: folder exists and is not empty; pass --force to replace it")
+    return parsed, treats
+
+
 def make_variants(
     sources: Sequence[str | os.PathLike],
     out_dir: str | os.PathLike,
@@ -251,18 +277,8 @@ def make_variants(
     before any work.
     """
     out = Path(out_dir)
-    parsed = _dedupe([parse_aspect(a) for a in aspects], key=lambda a: (a.w, a.h))
-    if not parsed:
-        raise ImagingError("no --aspect given")
-    treats = _dedupe([check_treatment(t) for t in treatments], key=lambda t: t)
-    if width is not None and width < 1:
-        raise ImagingError(f"--width must be >= 1, got {width}")
-    if title is not None and not title.strip():
-        raise ImagingError("--title is empty")
-    if out.exists() and not out.is_dir():
-        raise ImagingError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise ImagingError(f"{out}: folder exists and is not empty; pass --force to replace it")
+    parsed, treats = check_options(out, aspects=aspects, width=width, title=title,
+                                   treatments=treatments, force=force)
 
     srcs, failures = collect_sources(sources)
     entries: list[dict] = []

@@ -8,33 +8,23 @@ import click
 
 from simulations.cli.common import progress, quiet_option, say
 
+# Copies of imaging.variants.DEFAULT_ASPECTS / imaging.treatments.TREATMENTS (a test keeps them equal),
+# so that `artbandit --help` does not import OpenCV just to print them.
 _DEFAULT_ASPECTS = ("16:9", "2:3", "1:1", "4:5")
 _TREATMENTS = ("none", "warm", "cool", "high-contrast", "muted")
-
-
-def _check_aspects(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
-    from imaging.crop import parse_aspect
-    from imaging.errors import ImagingError
-
-    for v in value:
-        try:
-            parse_aspect(v)
-        except ImagingError as exc:
-            raise click.BadParameter(str(exc)) from None
-    return value
 
 
 @click.command()
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False, path_type=str),
               help="Output folder (variants.json, one JPEG per variant, variants_sheet.png).")
-@click.option("--aspect", "aspects", multiple=True, callback=_check_aspects,
+@click.option("--aspect", "aspects", multiple=True,
               help="W:H crop (repeatable; e.g. 16:9, 2:3, 1.85:1). Default: 16:9 2:3 1:1 4:5.")
-@click.option("--width", type=click.IntRange(min=1), default=640, show_default=True,
+@click.option("--width", type=int, default=640, show_default=True,
               help="Output width in px (rounded to a multiple of the ratio's W; never > 1.5x the crop).")
 @click.option("--title", default=None, help="Title text to render on every variant.")
-@click.option("--treatment", "treatments", multiple=True, type=click.Choice(_TREATMENTS),
-              help="Colour treatment (repeatable). Default: none.")
+@click.option("--treatment", "treatments", multiple=True,
+              help=f"Colour treatment (repeatable): {', '.join(_TREATMENTS)}. Default: none.")
 @click.option("--force", is_flag=True, help="Replace a non-empty output folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 @quiet_option
@@ -45,16 +35,20 @@ def variants(sources: tuple[str, ...], out: str, aspects: tuple[str, ...], width
     Every source x aspect x treatment becomes one variant: a smart crop that keeps faces whole,
     optionally titled, with image features for the bandit, listed in OUT/variants.json.
     """
-    from imaging.variants import collect_sources, make_variants
+    from imaging.variants import check_options, collect_sources, make_variants
 
+    aspects = aspects or _DEFAULT_ASPECTS
+    treatments = treatments or ("none",)
+    # Bad options fail fast, as one line, before any source is read.
+    check_options(out, aspects=aspects, width=width, title=title, treatments=treatments, force=force)
     n_sources = len(collect_sources(sources)[0])
     with progress(length=max(1, n_sources), label="variants", quiet=quiet or as_json) as bar:
         result = make_variants(
             sources, out,
-            aspects=aspects or _DEFAULT_ASPECTS,
+            aspects=aspects,
             width=width,
             title=title,
-            treatments=treatments or ("none",),
+            treatments=treatments,
             force=force,
             on_source=lambda _src: bar.update(1),
         )
