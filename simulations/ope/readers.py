@@ -74,6 +74,29 @@ class LogSource:
         """Stream the log as lists of ReplayEvents in file (time) order."""
         return self._reader.chunks(self.chunk_size)
 
+    def approx_events(self) -> int:
+        """A cheap event count for progress bars (lines of a text log, rows of SQLite/Parquet)."""
+        try:
+            if self.format == "sqlite":
+                from bandit import EventLog
+
+                log = EventLog(self.path)
+                try:
+                    return len(log)
+                finally:
+                    log.close()
+            if self.format == "parquet":
+                import pyarrow.parquet as pq
+
+                return int(pq.ParquetFile(self.path).metadata.num_rows)
+            lines = 0
+            with open(self.path, "rb") as fh:
+                while block := fh.read(1 << 20):
+                    lines += block.count(b"\n")
+            return max(1, lines - (self.format == "csv"))
+        except Exception:  # noqa: BLE001 - only a progress hint; the real read reports errors
+            return 0
+
     def __iter__(self) -> Iterator[ReplayEvent]:
         for chunk in self.chunks():
             yield from chunk
