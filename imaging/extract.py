@@ -1,0 +1,400 @@
+"""Candidate thumbnails from a video in one decoding pass: the orchestration behind `artbandit extract`.
+
+The pass reads small proxies of every decoded frame (imaging.frame_metrics), finds cuts and flashes
+as it goes (imaging.shots), and holds only the few best frames of the current shot as decoded
+frames, so nothing is re-read or re-seeked and only kept frames are converted to full-size RGB.
+After the pass: bars are measured on the held frames (imaging.bars), faces are detected on a short
+list, and K diverse candidates are picked (imaging.select).
+
+    from imaging.extract import extract_candidates, write_candidates
+    result = extract_candidates("film.mp4", k=8, mode="default")
+    write_candidates(result, "out/film", fmt="jpg")   # out/film/manifest.json, images, contact sheet
+"""
+from __future__ import annotations
+
+import heapq
+import io
+import json
+import math
+import os
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+
+from imaging.atomic import atomic_dir
+from imaging.bars import detect_bars
+from imaging.errors import ImagingError
+from imaging.faces import Box, detect_faces
+from imaging.frame_metrics import (BLACK_BRIGHTNESS, RELATIVE_BLUR, Crop, FrameMetrics, hard_rejection,
+                                   measure, proxies, signature)
+from imaging.select import select_diverse
+from imaging.sheet import tile_images
+from imaging.shots import LOOKAHEAD, CutDetector, Shot, fade_ramps
+from imaging.video import MODES, DecodedFrame, VideoInfo, VideoReader
+
+SCHEMA = "artbandit.candidates/1"
+FORMATS = {"jpg": ("JPEG", {"quality": 92}), "png": ("PNG", {}), "webp": ("WEBP", {"quality": 90})}
+NEAR_CUT = 3  # frames on either side of a cut that are never candidates (motion blur, mid-change)
+HOLD_PER_SHOT = 4  # best frames held while a shot is running
+KEEP_PER_SHOT = 2  # best frames kept per finished shot
+FADE_SLOPE = 0.006  # brightness change per frame that, sustained, means a fade is under way
+SAME_FRAME = 0.02  # mean signature difference under which two held frames count as one
+FACE_WEIGHT = 0.15
+FACE_FULL_AREA = 0.05  # a face covering 5% of the frame earns the whole face bonus
+
+
+@dataclass
+class Candidate:
+    """One picked frame: the cropped full-resolution RGB image and everything known about it."""
+
+    id: str
+    frame: int
+    time_s: float
+    shot: int
+    score: float
+    image: np.ndarray
+    crop: tuple[int, int, int, int]
+    faces: list[Box]
+    metrics: dict[str, float]
+    features: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self, file: str | None = None) -> dict:
+        h, w = self.image.shape[:2]
+        return {
+            "id": self.id, "file": file, "frame": self.frame, "time_s": round(self.time_s, 3),
+            "shot": self.shot, "score": round(self.score, 4), "width": w, "height": h,
+            "crop": list(self.crop), "faces": [list(b) for b in self.faces],
+            "metrics": self.metrics, "features": {k: round(float(v), 4) for k, v in self.features.items()},
+        }
+
+
+@dataclass
+class CandidateSet:
+    """The result of analysing one video (manifest data plus the candidate images)."""
+
+    video: VideoInfo
+    mode: str
+    shots: list[Shot]
+    candidates: list[Candidate]
+    crop: tuple[int, int, int, int]
+    stats: dict
+    warnings: list[str] = field(default_factory=list)
+
+    def manifest(self, files: dict[str, str] | None = None) -> dict:
+        files = files or {}
+        video = self.video.to_dict()
+        video["path"] = os.path.abspath(video["path"])
+        return {
+            "schema": SCHEMA,
+            "video": video,
+            "mode": self.mode,
+            "content_crop": list(self.crop),
+            "shots": [s.to_dict() for s in self.shots],
+            "candidates": [c.to_dict(files.get(c.id)) for c in self.candidates],
+            "stats": self.stats,
+            "warnings": self.warnings,
+        }
+
+
+@dataclass(slots=True)
+class _Rec:
+    index: int
+    time_s: float
+    metrics: FrameMetrics
+    sig: np.ndarray
+    frame: DecodedFrame | None
+    shot: int = -1
+
+
+class _Group:
+    """The frames of the shot being decoded, with a bounded heap of the best ones."""
+
+    def __init__(self, transition: str):
+        self.transition = transition
+        self.indices: list[int] = []
+        self.times: list[float] = []
+        self.brightness: list[float] = []
+        self.sharpness: list[float] = []
+        self.heap: list[tuple[float, int, _Rec]] = []
+
+    def add(self, rec: _Rec) -> None:
+        self.indices.append(rec.index)
+        self.times.append(rec.time_s)
+        self.brightness.append(rec.metrics.brightness)
+        self.sharpness.append(rec.metrics.sharpness)
+
+    def offer(self, rec: _Rec) -> None:
+        item = (rec.metrics.quality, -rec.index, rec)
+        for i, (q, _, other) in enumerate(self.heap):  # hold distinct frames, not a run of neighbours
+            if float(np.abs(other.sig - rec.sig).mean()) < SAME_FRAME:
+                if item[:2] > self.heap[i][:2]:
+                    self.heap[i] = item
+                    heapq.heapify(self.heap)
+                return
+        if len(self.heap) < HOLD_PER_SHOT:
+            heapq.heappush(self.heap, item)
+        elif item[:2] > self.heap[0][:2]:
+            heapq.heapreplace(self.heap, item)
+
+
+class _Analyzer:
+    def __init__(self, info: VideoInfo, k: int, mode: str):
+        self.info = info
+        self.k = k
+        self.mode = mode
+        self.detector = CutDetector()
+        self.pending: deque[_Rec] = deque()
+        self.cuts: deque[int] = deque()
+        self.flashes: set[int] = set()
+        self.group: _Group | None = None
+        self.group_start = 0
+        self.next_transition = "start"
+        self.shots: list[Shot] = []
+        self.pool: dict[int, list[_Rec]] = {}
+        self.pool_cap = max(6 * k, 48)
+        self.rejected: Counter[str] = Counter()
+        self.maxgrey: np.ndarray | None = None
+        self.crop = Crop()
+        self.decoded = 0
+        self.near_cut = 0 if mode == "quick" else NEAR_CUT
+        self.trend: deque[tuple[int, float]] = deque(maxlen=4)
+
+    # -- the pass ---------------------------------------------------------------------------
+    def push(self, df: DecodedFrame) -> None:
+        grey, u, v = proxies(df.luma(), df.chroma(), df.full_range)
+        if self.maxgrey is None or self.maxgrey.shape != grey.shape:
+            self.maxgrey = grey.copy()
+        else:
+            np.maximum(self.maxgrey, grey, out=self.maxgrey)
+        if self.decoded % 25 == 0:
+            self.crop = detect_bars(self.maxgrey)
+        self.decoded += 1
+        m = measure(self.crop.apply(grey), self.crop.apply(u), self.crop.apply(v))
+        rec = _Rec(df.index, df.time_s, m, signature(grey, u, v), df)
+        self.pending.append(rec)
+        self._events(self.detector.push(df.index, rec.sig))
+        while len(self.pending) > LOOKAHEAD + NEAR_CUT:
+            self._release(self.pending.popleft())
+
+    def finish(self) -> None:
+        self._events(self.detector.finish())
+        while self.pending:
+            self._release(self.pending.popleft())
+        self._close("end")
+        # Sparse modes see one frame in several: a shot lasts until the next one starts.
+        fps = self.info.fps
+        for a, b in zip(self.shots, self.shots[1:]):
+            if a.end_transition == "cut" and b.transition == "cut" and b.start_frame - 1 > a.end_frame:
+                a.end_frame, a.end_s = b.start_frame - 1, b.start_frame / fps
+        if self.shots and self.shots[-1].end_transition == "end" and self.info.frames - 1 > self.shots[-1].end_frame:
+            last = self.shots[-1]
+            last.end_frame, last.end_s = self.info.frames - 1, self.info.frames / fps
+
+    def _events(self, events: list[tuple[str, int]]) -> None:
+        for kind, index in events:
+            if kind == "cut":
+                self.cuts.append(index)
+            else:
+                self.flashes.add(index)
+
+    def _release(self, rec: _Rec) -> None:
+        while self.cuts and self.cuts[0] <= rec.index:
+            self.cuts.popleft()
+            self._close("cut")
+            if self.next_transition != "fade":
+                self.next_transition = "cut"
+        m = rec.metrics
+        if m.brightness < BLACK_BRIGHTNESS:
+            self.rejected["black"] += 1
+            self._close("fade")
+            self.next_transition = "fade"
+            return
+        if self.group is None:
+            self.group = _Group(self.next_transition)
+            self.group_start = rec.index
+            self.next_transition = "cut"
+        self.group.add(rec)
+        reason = hard_rejection(m)
+        if reason is None and rec.index in self.flashes:
+            reason = "flash"
+        if reason is None and self._in_fade(rec):
+            reason = "fade"
+        if reason is None and self.near_cut:
+            near_start = self.group.transition != "start" and rec.index - self.group_start < self.near_cut
+            near_end = (bool(self.cuts) and self.cuts[0] - rec.index <= self.near_cut) or any(
+                p.index - rec.index <= self.near_cut and p.metrics.brightness < BLACK_BRIGHTNESS
+                for p in self.pending)
+            if near_start or near_end:
+                reason = "near_cut"
+        if reason:
+            self.rejected[reason] += 1
+            rec.frame = None
+            return
+        self.group.offer(rec)
+
+    def _in_fade(self, rec: _Rec) -> bool:
+        """Brightness moving the same way by > FADE_SLOPE per frame over the last three steps."""
+        hist = self.trend
+        hist.append((rec.index, rec.metrics.brightness))
+        if len(hist) < 4 or hist[-1][0] - hist[0][0] > 4 * 5:
+            return False
+        slopes = [(b1 - b0) / max(1, i1 - i0) for (i0, b0), (i1, b1) in zip(list(hist)[:-1], list(hist)[1:])]
+        return all(sl > FADE_SLOPE for sl in slopes) or all(sl < -FADE_SLOPE for sl in slopes)
+
+    def _close(self, end: str) -> None:
+        g, self.group = self.group, None
+        if g is None or not g.indices:
+            return
+        n = len(g.indices)
+        head, tail = fade_ramps(g.brightness, g.transition == "fade", end == "fade")
+        held = [item[2] for item in g.heap]
+        if head + tail >= n:
+            self.rejected["fade"] += len(held)
+            return
+        first, last = g.indices[head], g.indices[n - 1 - tail]
+        fps = self.info.fps
+        shot = Shot(len(self.shots), first, last, first / fps, (last + 1) / fps,
+                    g.transition if head == 0 else "fade", end)
+        self.shots.append(shot)
+        median_sharp = float(np.median(g.sharpness))
+        keep = []
+        for rec in held:
+            if not first <= rec.index <= last:
+                self.rejected["fade"] += 1
+            elif rec.metrics.sharpness < RELATIVE_BLUR * median_sharp:
+                self.rejected["blurred"] += 1
+            else:
+                rec.shot = shot.index
+                keep.append(rec)
+        keep.sort(key=lambda r: (-r.metrics.quality, r.index))
+        if keep:
+            self.pool[shot.index] = keep[:KEEP_PER_SHOT]
+            if len(self.pool) > self.pool_cap:
+                worst = min(self.pool, key=lambda s: (self.pool[s][0].metrics.quality, -s))
+                del self.pool[worst]
+
+    # -- after the pass ---------------------------------------------------------------------
+    def result(self, truncated: str | None) -> CandidateSet:
+        info = self.info
+        held = [r for recs in self.pool.values() for r in recs]
+        if not held:
+            reasons = ", ".join(f"{n} {r}" for r, n in self.rejected.most_common()) or "none"
+            raise ImagingError(
+                f"{info.path}: no usable frames among {self.decoded} decoded (rejected: {reasons})")
+        crop = self._content_crop(held)
+        x0, y0, x1, y1 = crop
+        short = select_diverse(held, self.k if self.mode == "quick" else self.k + 4,
+                               score=lambda r: r.metrics.quality, shot=lambda r: r.shot,
+                               sig=lambda r: r.sig)
+        scored: list[tuple[float, _Rec, np.ndarray, list[Box]]] = []
+        for rec in short:
+            rgb = rec.frame.to_rgb()
+            image = np.ascontiguousarray(rgb[y0:y1, x0:x1])
+            faces = detect_faces(image)
+            area = faces[0].area / float(image.shape[0] * image.shape[1]) if faces else 0.0
+            face_term = min(1.0, math.sqrt(area / FACE_FULL_AREA)) if faces else 0.0
+            score = (1 - FACE_WEIGHT) * rec.metrics.quality + FACE_WEIGHT * face_term
+            scored.append((score, rec, image, faces))
+        final = select_diverse(scored, self.k, score=lambda t: t[0], shot=lambda t: t[1].shot,
+                               sig=lambda t: t[1].sig)
+        from imaging.features import image_features  # H2's module; imported late to keep startup cheap
+
+        candidates = []
+        for rank, (score, rec, image, faces) in enumerate(final, 1):
+            candidates.append(Candidate(
+                id=f"c{rank:02d}", frame=rec.index, time_s=rec.time_s, shot=rec.shot, score=score,
+                image=image, crop=crop, faces=faces, metrics=rec.metrics.to_dict(),
+                features=image_features(image, faces)))
+        for recs in self.pool.values():  # let the decoder's buffers go
+            for r in recs:
+                r.frame = None
+        stats = {"decoded_frames": self.decoded, "shots": len(self.shots),
+                 "rejected": dict(sorted(self.rejected.items()))}
+        warnings = [f"{info.path}: {truncated}"] if truncated else []
+        return CandidateSet(info, self.mode, self.shots, candidates, crop, stats, warnings)
+
+    def _content_crop(self, held: list[_Rec]) -> tuple[int, int, int, int]:
+        """Bars measured at full resolution on the held frames (they span many shots)."""
+        w, h = self.info.width, self.info.height
+        if len(held) >= 3:
+            mx = None
+            for r in held:
+                y = r.frame.luma()
+                mx = y.copy() if mx is None else np.maximum(mx, y, out=mx)
+            crop = detect_bars(mx)
+            h, w = mx.shape
+        else:
+            crop = self.crop
+        x0, y0, x1, y1 = crop.pixels(w, h)
+        return (x0 & ~1, y0 & ~1, x1 & ~1, y1 & ~1)
+
+
+def extract_candidates(
+    video: str | os.PathLike,
+    *,
+    k: int = 8,
+    mode: str = "default",
+    on_frame: Callable[[int], None] | None = None,
+) -> CandidateSet:
+    """Analyse `video` in one decoding pass and return up to `k` diverse, good candidate frames.
+
+    `mode`: "quick" decodes keyframes only, "default" skips B-frames, "thorough" decodes every
+    frame (cuts exact to the frame). `on_frame(index)` is called per decoded frame (progress bars).
+    """
+    if mode not in MODES:
+        raise ImagingError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    if k < 1:
+        raise ImagingError(f"k must be at least 1 (got {k})")
+    with VideoReader(video, mode) as reader:
+        analyzer = _Analyzer(reader.info, k, mode)
+        for df in reader.frames():
+            analyzer.push(df)
+            if on_frame is not None:
+                on_frame(df.index)
+        analyzer.finish()
+        return analyzer.result(reader.truncated)
+
+
+def _time_label(t: float) -> str:
+    m, s = divmod(t, 60.0)
+    return f"{int(m):02d}:{s:05.2f}"
+
+
+def write_candidates(result: CandidateSet, out_dir: str | os.PathLike, fmt: str = "jpg") -> Path:
+    """Write images, manifest.json and contact_sheet.png into `out_dir`, all or nothing.
+
+    An existing `out_dir` is replaced only if it is empty or an earlier candidates folder, so a
+    mistaken `-o` never wipes unrelated files.
+    """
+    if fmt not in FORMATS:
+        raise ImagingError(f"unknown image format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    out = Path(out_dir)
+    if out.exists():
+        if not out.is_dir():
+            raise ImagingError(f"{out}: exists and is not a folder")
+        if any(out.iterdir()) and not (out / "manifest.json").is_file():
+            raise ImagingError(f"{out}: refusing to replace a non-empty folder that holds no manifest.json")
+    pil_format, options = FORMATS[fmt]
+    try:
+        with atomic_dir(out) as tmp:
+            files: dict[str, str] = {}
+            images, captions = [], []
+            for c in result.candidates:
+                name = f"{c.id}_{c.frame:07d}.{fmt}"
+                img = Image.fromarray(c.image)
+                img.save(tmp / name, format=pil_format, **options)
+                files[c.id] = name
+                images.append(img)
+                captions.append(f"{c.id}  {_time_label(c.time_s)}  shot {c.shot}  {c.score:.2f}")
+            manifest = result.manifest(files)
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+            buf = io.BytesIO()
+            tile_images(images, captions).save(buf, format="PNG")
+            (tmp / "contact_sheet.png").write_bytes(buf.getvalue())
+    except OSError as exc:
+        raise ImagingError(f"{out}: cannot write output ({exc.strerror or exc})") from None
+    return out / "manifest.json"

@@ -1,0 +1,192 @@
+"""Video decoding with PyAV: probing, and one pass over the frames a mode needs.
+
+PyAV is used instead of cv2.VideoCapture because it exposes what makes extraction fast:
+keyframe-only decoding (`skip_frame="NONKEY"`, quick mode), skipping B-frames (`"BIDIR"`,
+default mode), frame-threaded decoding (`thread_type="AUTO"`), and the decoded Y/U/V planes
+as buffers, so analysis can read small proxies without converting every frame to RGB.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+from imaging.errors import ImagingError
+
+MODES = ("quick", "default", "thorough")
+# Which frames the decoder may skip per mode (FFmpeg's AVDiscard names).
+SKIP_FRAME = {"quick": "NONKEY", "default": "BIDIR", "thorough": None}
+_PLANAR_YUV = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p"}
+
+VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts",
+                    ".mts", ".m2ts", ".flv", ".wmv", ".ogv", ".3gp")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says about the video stream (frames may be an estimate)."""
+
+    path: str
+    duration_s: float
+    fps: float
+    width: int
+    height: int
+    frames: int
+    codec: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class DecodedFrame:
+    """One decoded frame; the planes are read lazily so that skipped analysis costs nothing."""
+
+    __slots__ = ("index", "time_s", "key", "frame", "full_range")
+
+    def __init__(self, index: int, time_s: float, key: bool, frame: av.VideoFrame, full_range: bool):
+        self.index = index
+        self.time_s = time_s
+        self.key = key
+        self.frame = frame
+        self.full_range = full_range
+
+    def _plane(self, i: int) -> np.ndarray:
+        plane = self.frame.planes[i]
+        buf = np.frombuffer(plane, np.uint8)
+        return buf.reshape(-1, plane.line_size)[: plane.height, : plane.width]
+
+    def luma(self) -> np.ndarray:
+        """The Y plane as a (strided) view: no copy, no colour conversion."""
+        return self._plane(0)
+
+    def chroma(self) -> tuple[np.ndarray, np.ndarray]:
+        """The U and V planes as views (subsampled as the stream stores them)."""
+        return self._plane(1), self._plane(2)
+
+    def to_rgb(self) -> np.ndarray:
+        """Full-resolution RGB (H, W, 3) uint8; only called for frames that are kept."""
+        return self.frame.to_ndarray(format="rgb24")
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise ImagingError(f"{path}: no such file")
+    if path.is_dir():
+        raise ImagingError(f"{path}: is a directory, not a video file")
+    if path.stat().st_size == 0:
+        raise ImagingError(f"{path}: empty file")
+    if not os.access(path, os.R_OK):
+        raise ImagingError(f"{path}: not readable (permission denied)")
+
+
+def _open(path: Path) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
+    _check_file(path)
+    try:
+        container = av.open(str(path), mode="r")
+    except av.FFmpegError as exc:
+        raise ImagingError(f"{path}: not a readable video ({_cause(exc)})") from None
+    if not container.streams.video:
+        container.close()
+        raise ImagingError(f"{path}: contains no video stream")
+    return container, container.streams.video[0]
+
+
+def _cause(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return " ".join(str(text).split()) or type(exc).__name__
+
+
+def _info(path: Path, container, stream) -> VideoInfo:
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    fps = float(rate) if rate else 25.0
+    if stream.duration is not None and stream.time_base is not None:
+        duration = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        duration = container.duration / av.time_base
+    else:
+        duration = 0.0
+    frames = int(stream.frames or 0) or int(round(duration * fps))
+    ctx = stream.codec_context
+    width, height = int(ctx.width or 0), int(ctx.height or 0)
+    if width <= 0 or height <= 0:
+        raise ImagingError(f"{path}: video stream has no frame size (corrupt header?)")
+    return VideoInfo(str(path), round(duration, 3), round(fps, 3), width, height, frames, ctx.name or "")
+
+
+def probe(path: str | os.PathLike) -> VideoInfo:
+    """Read the container header only (no decoding)."""
+    path = Path(path)
+    container, stream = _open(path)
+    try:
+        return _info(path, container, stream)
+    finally:
+        container.close()
+
+
+class VideoReader:
+    """One forward pass over the frames a mode decodes; use as a context manager.
+
+    `truncated` becomes a message if the stream ended in a decode/demux error after at least one
+    frame (a cut-off download): what was decoded is still used.
+    """
+
+    def __init__(self, path: str | os.PathLike, mode: str = "default"):
+        if mode not in MODES:
+            raise ImagingError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        self.path = Path(path)
+        self.mode = mode
+        self.container, self.stream = _open(self.path)
+        try:
+            self.info = _info(self.path, self.container, self.stream)
+        except BaseException:
+            self.container.close()
+            raise
+        self.truncated: str | None = None
+        self.decoded = 0
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.container.close()
+
+    def frames(self) -> Iterator[DecodedFrame]:
+        stream = self.stream
+        stream.thread_type = "AUTO"
+        skip = SKIP_FRAME[self.mode]
+        if skip:
+            stream.codec_context.skip_frame = skip
+        tb = stream.time_base or Fraction(1, 90000)
+        start = stream.start_time or 0
+        fps = self.info.fps
+        last_index = -1
+        try:
+            for frame in self.container.decode(stream):
+                fmt = frame.format.name
+                if fmt not in _PLANAR_YUV:  # 10-bit, RGB, paletted...: normalise once per frame
+                    frame = frame.reformat(format="yuv420p")
+                    fmt = "yuv420p"
+                if frame.pts is not None:
+                    t = float((frame.pts - start) * tb)
+                    index = max(int(round(t * fps)), last_index + 1)
+                else:
+                    index = last_index + 1
+                    t = index / fps
+                last_index = index
+                self.decoded += 1
+                full_range = fmt.startswith("yuvj") or str(getattr(frame, "color_range", "")) in ("2", "JPEG")
+                yield DecodedFrame(index, max(t, 0.0), bool(frame.key_frame), frame, full_range)
+        except av.FFmpegError as exc:
+            if self.decoded == 0:
+                raise ImagingError(f"{self.path}: no decodable video frames ({_cause(exc)})") from None
+            self.truncated = f"stream ends in a decode error after frame {last_index} ({_cause(exc)})"
+        if self.decoded == 0:
+            raise ImagingError(f"{self.path}: no decodable video frames")
