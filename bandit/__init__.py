@@ -15,10 +15,11 @@ from bandit.eventlog import EXPORT_FORMATS, EventLog, LoggedEvent
 from bandit.policy import Decision, Policy, apply_floor
 from bandit.specs import SPECS, make_policy
 from bandit.vw_policy import EXPLORATIONS, Personalizer
+from bandit.warmstart import learn_from_events, train_from_log
 
 __all__ = [
     "BanditError", "Decision", "DuplicateRewardError", "EXPLORATIONS", "EXPORT_FORMATS", "EventLog",
     "ExpiredEventError", "InvalidRewardError", "LinUCB", "LoggedEvent", "Personalizer", "Policy",
     "RewardError", "SPECS", "ThompsonPerTitle", "UniformPolicy", "UnknownEventError", "apply_floor",
-    "make_policy",
+    "learn_from_events", "make_policy", "train_from_log",
 ]

@@ -265,6 +265,12 @@ class Policy:
                      probability)
         self.n_learned += 1
 
+    def reseed(self, seed: int | None) -> None:
+        """Restart the sampling and event-id generators (None: fresh OS entropy), e.g. so that
+        one-shot ranks from the same saved model do not repeat the same draw and event id."""
+        self._rng = np.random.default_rng(seed)
+        self._ids = random.Random(seed)
+
     def flush(self) -> None:
         """Commit the event log's buffered rows."""
         if self.log is not None:

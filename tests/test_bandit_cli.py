@@ -1,0 +1,117 @@
+"""`artbandit log export`, `train`, `rank` end to end, including one-line errors for bad input."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bandit import EventLog, Personalizer, make_policy
+from bandit_helpers import Stream, make_actions
+from simulations.cli import main
+
+SECRET = "test-secret-0123456789"
+
+
+def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
+    code = 0
+    try:
+        main(args)
+    except SystemExit as exc:
+        code = exc.code or 0
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture()
+def events(tmp_path) -> Path:
+    path = tmp_path / "events.sqlite"
+    policy = make_policy("uniform", seed=0, log=path, secret=SECRET)
+    stream = Stream(0)
+    for t in range(600):
+        user_id, context, click_p = stream.next()
+        d = policy.rank(context, make_actions(), user_id=user_id, now=float(t))
+        policy.reward(d.event_id, float(click_p[d.index] > 0.5), now=float(t))
+    policy.close()
+    return path
+
+
+def test_log_export_each_format(events, tmp_path, capsys):
+    for fmt in ("dsjson", "csv", "jsonl"):
+        out = tmp_path / f"events.{fmt}"
+        code, _, err = run_cli(["log", "export", str(events), "--format", fmt, "-o", str(out)], capsys)
+        assert code == 0 and "exported 600 events" in err
+        lines = out.read_text().splitlines()
+        assert len(lines) == 600 + (fmt == "csv")
+    code, out, _ = run_cli(["log", "export", str(events), "--format", "jsonl", "-q"], capsys)
+    assert code == 0 and json.loads(out.splitlines()[0])["policy"] == "uniform"
+
+
+def test_train_warm_start_then_rank(events, tmp_path, capsys):
+    model = tmp_path / "model"
+    code, _, err = run_cli(["train", str(events), "-o", str(model), "-q"], capsys)
+    assert code == 0 and (model / "model.vw").is_file()
+    meta = json.loads((model / "metadata.json").read_text())
+    assert meta["events_learned"] == 600
+    # the warm-started model learned from uniform traffic which style each segment clicks
+    ctx = tmp_path / "ctx.json"
+    ctx.write_text(json.dumps({"user": {"segment": "kids", "device": "tv"}, "time": {"hour": 0.5}}))
+    acts = tmp_path / "acts.json"
+    acts.write_text(json.dumps({"variants": make_actions()}))  # variants.json shape works too
+    code, out, _ = run_cli(["rank", str(model), "--context", str(ctx), "--actions", str(acts), "--json",
+                            "--seed", "1"], capsys)
+    assert code == 0
+    decision = json.loads(out)
+    assert decision["ranking"][0] in ("v2", "v5")  # the cartoon variants
+    assert decision["probability"] == decision["pmf"][decision["index"]]
+    code, out, _ = run_cli(["rank", str(model), "--context", str(ctx), "--actions", str(acts)], capsys)
+    assert code == 0 and out.startswith("chosen: ") and len(out.splitlines()) == 9
+    # logging the one-shot decision, twice: distinct event ids
+    log_path = tmp_path / "rank.sqlite"
+    for _ in range(2):
+        code, _, _ = run_cli(["rank", str(model), "--context", str(ctx), "--actions", str(acts),
+                              "--log", str(log_path), "--user-id", "alice@example.com"], capsys)
+        assert code == 0
+    assert len(EventLog(log_path, readonly=True)) == 2
+    assert b"alice" not in log_path.read_bytes()
+    # --init continues an existing model
+    code, _, _ = run_cli(["train", str(events), "-o", str(tmp_path / "m2"), "--init", str(model), "-q"], capsys)
+    assert code == 0
+    assert json.loads((tmp_path / "m2" / "metadata.json").read_text())["events_learned"] == 1200
+
+
+def test_bad_input_gives_one_line_errors(events, tmp_path, capsys):
+    junk = tmp_path / "junk.sqlite"
+    junk.write_text("not a database at all " * 50)
+    ctx = tmp_path / "ctx.json"
+    ctx.write_text(json.dumps({"user": {"segment": "kids"}}))
+    acts = tmp_path / "acts.json"
+    acts.write_text(json.dumps(make_actions()))
+    bad_json = tmp_path / "bad.json"
+    bad_json.write_text("{oops")
+    model = tmp_path / "model"
+    Personalizer(seed=0).save(model)
+    cases = [
+        (["log", "export", str(junk)], "junk.sqlite: not an artbandit event log"),
+        (["log", "export", str(tmp_path / "nope.sqlite")], "no such event log"),
+        (["train", str(junk), "-o", str(tmp_path / "m")], "not an artbandit event log"),
+        (["rank", str(tmp_path / "nomodel"), "--context", str(ctx), "--actions", str(acts)], "no such model"),
+        (["rank", str(model), "--context", str(bad_json), "--actions", str(acts)], "bad.json: not valid JSON"),
+        (["rank", str(model), "--context", str(acts), "--actions", str(acts)], "context must be an object"),
+        (["rank", str(model), "--context", str(ctx), "--actions", str(ctx)], "expected a non-empty list"),
+        (["rank", str(model), "--context", str(ctx), "--actions", str(tmp_path / "x.json")], "no such actions"),
+    ]
+    for args, message in cases:
+        code, out, err = run_cli(args, capsys)
+        assert code != 0, args
+        assert err.count("\n") == 1 and message in err and "Traceback" not in err, (args, err)
+    assert not (tmp_path / "m").exists()
+
+
+def test_console_script_runs(events, tmp_path):
+    exe = Path(sys.executable).with_name("artbandit")
+    result = subprocess.run([str(exe), "log", "export", str(events), "--format", "dsjson", "-q"],
+                            capture_output=True, text=True, check=True)
+    assert len(result.stdout.splitlines()) == 600
