@@ -51,6 +51,19 @@ def png_data_uri(fig_or_path: Any, *, dpi: int = 100) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
+def thumbnail_data_uri(path: str | Path, *, height: int = 150) -> str:
+    """A small JPEG `data:` URI of an image file, so galleries of artwork keep the report light."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        w = max(1, round(im.width * height / max(im.height, 1)))
+        im = im.resize((w, height), Image.Resampling.LANCZOS)
+        buf = io.BytesIO()
+        im.save(buf, format="JPEG", quality=82)
+    return f"data:image/jpeg;base64,{base64.b64encode(buf.getvalue()).decode('ascii')}"
+
+
 def img_tag(fig_or_path: Any, alt: str = "", *, dpi: int = 100) -> str:
     """An <img> element with the figure or file inlined."""
     return f'<img alt="{html.escape(alt)}" src="{png_data_uri(fig_or_path, dpi=dpi)}">'

@@ -1,0 +1,59 @@
+"""`artbandit simulate`: run policies on a simulated audience with known tastes."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from simulations.cli.common import quiet_option, say
+
+
+@click.command()
+@click.option("--scenario", "-s", default="segments", show_default=True,
+              help="Preset (segments, drift, cold-start, clickbait, delayed) or a .toml/.json file.")
+@click.option("--policy", "-p", "policies", multiple=True,
+              help="Policy spec, repeatable [default: vw:squarecb linucb ts-per-title uniform].")
+@click.option("--impressions", "-n", type=click.IntRange(min=1), default=200_000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--reward", type=click.Choice(["click", "quality_play"]), default="click", show_default=True,
+              help="What the policies are rewarded with (metrics always report both).")
+@click.option("--log-policy", default="uniform", show_default=True,
+              help="Policy whose decisions go to OUT/events.sqlite ('none' for no log).")
+@click.option("--variants", "variants", multiple=True, type=click.Path(exists=True),
+              help="An `artbandit variants` output folder = one title (repeatable).")
+@click.option("--compare-rewards/--no-compare-rewards", default=None,
+              help="Also run the first learning policy on the other reward [default: on for clickbait].")
+@click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False),
+              help="Output folder (metrics.json, report.html, events.sqlite).")
+@click.option("--json", "as_json", is_flag=True, help="Print metrics.json to stdout.")
+@quiet_option
+def simulate(scenario, policies, impressions, seed, reward, log_policy, variants, compare_rewards, out,
+             as_json, quiet):
+    """Run each policy on the same simulated viewers through the Rank/Reward API and report
+    CTR, quality plays, regret against the oracle, lift over the best fixed artwork and the
+    exposure audit."""
+    from simulations.runner import DEFAULT_POLICIES, run_simulation
+
+    metrics = run_simulation(
+        scenario,
+        list(policies) or list(DEFAULT_POLICIES),
+        impressions=impressions,
+        seed=seed,
+        reward=reward,
+        log_policy=None if log_policy.lower() == "none" else log_policy,
+        out_dir=out,
+        quiet=quiet,
+        variants=list(variants) or None,
+        compare_rewards=compare_rewards,
+    )
+    if as_json:
+        json.dump(metrics, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        for label, m in metrics["policies"].items():
+            say(f"{label:34s} CTR {m['ctr']:.4f}  quality plays {m['quality_play_rate']:.4f}  "
+                f"share of oracle {m['share_of_oracle']:.1%}  lift over best fixed "
+                f"{m['lift_over_best_fixed']:+.1%}  Gini {m['exposure']['gini']:.2f}", quiet)
+        say(f"wrote {out}/metrics.json, report.html"
+            + (", events.sqlite" if metrics.get("events") else ""), quiet)

@@ -1,0 +1,264 @@
+"""Run policies on a simulated audience through the bandit Rank/Reward API and write the results.
+
+Every policy sees the same stream of impressions (same seed, common random numbers), is called
+exactly as a service would call it (`rank(context, actions, user_id=, now=)`, `reward(event_id,
+value, now=)`), and is built only by `bandit.make_policy`. With a reward delay, click rewards are
+delivered at their simulated arrival time; impressions without a reward get the policy's default
+reward when its window (`reward_wait_s`) closes; at the end the pending queue is flushed.
+"""
+from __future__ import annotations
+
+import heapq
+import json
+import math
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from simulations.environment import Environment, Stream
+from simulations.errors import SimulationError
+from simulations.metrics import REWARDS, Trace, policy_metrics, reference_metrics
+from simulations.scenarios import Scenario, load_scenario
+
+DEFAULT_POLICIES = ("vw:squarecb", "linucb", "ts-per-title", "uniform")
+METRICS_SCHEMA = "artbandit.simulation/1"
+PROGRESS_EVERY = 2048
+
+
+def _make(spec: str, *, seed: int, log: Any, scenario: Scenario):
+    from bandit import BanditError, make_policy
+
+    options: dict[str, Any] = {}
+    if scenario.reward_wait_s > 0:
+        options["reward_wait_s"] = scenario.reward_wait_s
+    try:
+        return make_policy(spec, seed=seed, log=log, **options)
+    except BanditError as exc:
+        raise SimulationError(f"policy {spec!r}: {exc}") from None
+
+
+def check_policies(specs: Sequence[str]) -> None:
+    """Fail fast (before any work) on an unknown policy name."""
+    from bandit import SPECS
+
+    for spec in specs:
+        if spec not in SPECS:
+            raise SimulationError(f"unknown policy {spec!r} (choose from {', '.join(SPECS)})")
+
+
+def run_policy(
+    env: Environment,
+    stream: Stream,
+    policy: Any,
+    *,
+    reward: str = "click",
+    on_progress: Callable[[int], None] | None = None,
+) -> Trace:
+    """Drive one policy through the stream; returns what it chose and what happened."""
+    from bandit import ExpiredEventError
+
+    n = stream.n
+    chosen = np.empty(n, np.int64)
+    explored = np.zeros(n, bool)
+    clicks = np.zeros(n, bool)
+    plays = np.zeros(n, bool)
+    quality = reward == "quality_play"
+    sc = env.scenario
+    delay = sc.reward_delay_s
+    rank, give, outcome = policy.rank, policy.reward, env.outcome
+    delays = (
+        np.random.default_rng(np.random.SeedSequence([env.seed, 7])).exponential(delay, size=n).tolist()
+        if delay > 0 else None
+    )
+    queue: list[tuple[float, int, str]] = []
+    late = 0
+    last_time = due = 0.0
+    for imp in env.iter_stream(stream):
+        t, now = imp.t, imp.time_s
+        if queue and queue[0][0] <= now:
+            while queue and queue[0][0] <= now:
+                due, _, eid = heapq.heappop(queue)
+                try:
+                    give(eid, 1.0, now=due)
+                except ExpiredEventError:
+                    late += 1
+        d = rank(imp.context, imp.actions, user_id=imp.user_id, now=now)
+        i = d.index
+        chosen[t] = i
+        explored[t] = d.action_id != d.ranking[0]
+        click, play = outcome(imp, i)
+        clicks[t] = click
+        plays[t] = play
+        success = play if quality else click
+        if delays is None:
+            give(d.event_id, 1.0 if success else 0.0, now=now)
+        elif success:
+            heapq.heappush(queue, (now + delays[t], t, d.event_id))
+        last_time = now
+        if on_progress is not None and t % PROGRESS_EVERY == PROGRESS_EVERY - 1:
+            on_progress(PROGRESS_EVERY)
+    # flush: deliver every reward still in flight, then close every window
+    while queue:
+        due, _, eid = heapq.heappop(queue)
+        try:
+            give(eid, 1.0, now=due)
+        except ExpiredEventError:
+            late += 1
+    policy.expire(now=max(last_time, due if delays else 0.0) + sc.reward_wait_s + 1.0)
+    if getattr(policy, "pending_count", 0):
+        raise SimulationError(f"policy {policy.spec}: {policy.pending_count} events still pending after flush")
+    if on_progress is not None:
+        on_progress(n % PROGRESS_EVERY)
+    return Trace(chosen, explored, clicks, plays, late)
+
+
+def run_simulation(
+    scenario: Scenario | str,
+    policies: Sequence[str] = DEFAULT_POLICIES,
+    *,
+    impressions: int,
+    seed: int = 0,
+    reward: str = "click",
+    log_policy: str | None = "uniform",
+    out_dir: str | Path | None = None,
+    quiet: bool = False,
+    variants: Sequence[str | Path] | None = None,
+    compare_rewards: bool | None = None,
+    report: bool = True,
+) -> dict[str, Any]:
+    """Run every policy on the same simulated audience; returns metrics (and writes OUT/ if given).
+
+    OUT/metrics.json, OUT/report.html and OUT/events.sqlite (the log of `log_policy`) are written
+    into a temporary folder that replaces OUT only when complete. `compare_rewards` (default: on
+    when the scenario has clickbait) reruns the first learning policy with the other reward so the
+    click vs quality-play trade-off is shown in numbers.
+    """
+    from simulations.cli.common import progress
+
+    if reward not in REWARDS:
+        raise SimulationError(f"unknown reward {reward!r} (choose from {', '.join(REWARDS)})")
+    if impressions < 1:
+        raise SimulationError("impressions must be >= 1")
+    policies = list(policies) or list(DEFAULT_POLICIES)
+    check_policies(policies + ([log_policy] if log_policy else []))
+    sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
+    env = Environment(sc, seed=seed, variants=variants)
+    stream = env.generate(impressions)
+
+    runs: list[dict[str, Any]] = [{"spec": p, "reward": reward, "role": "evaluated"} for p in policies]
+    if log_policy and log_policy not in policies:
+        runs.append({"spec": log_policy, "reward": reward, "role": "logging"})
+    if compare_rewards is None:
+        compare_rewards = sc.clickbait_per_title > 0
+    learner = next((p for p in policies if p != "uniform"), None)
+    other = "quality_play" if reward == "click" else "click"
+    if compare_rewards and learner:
+        runs.append({"spec": learner, "reward": other, "role": "trade-off"})
+    labels: set[str] = set()
+    for r in runs:
+        label = r["spec"] if r["reward"] == reward else f"{r['spec']} [reward={r['reward']}]"
+        base, k = label, 2
+        while label in labels:
+            label, k = f"{base} #{k}", k + 1
+        labels.add(label)
+        r["label"] = label
+
+    def execute(tmp: Path | None) -> dict[str, Any]:
+        log_path = None if tmp is None else tmp / "events.sqlite"
+        logged = False
+        results: dict[str, Any] = {}
+        traces: dict[str, Trace] = {}
+        with progress(length=impressions * len(runs), label="simulating", quiet=quiet) as bar:
+            for r in runs:
+                use_log = (log_path is not None and not logged and r["spec"] == log_policy
+                           and r["reward"] == reward)
+                policy = _make(r["spec"], seed=seed, log=log_path if use_log else None, scenario=sc)
+                logged = logged or use_log
+                try:
+                    trace = run_policy(env, stream, policy, reward=r["reward"], on_progress=bar.update)
+                finally:
+                    policy.close()
+                m = policy_metrics(env, stream, trace, r["reward"], floor=sc.exposure_floor)
+                m.update(policy=r["spec"], reward=r["reward"], role=r["role"], logged=use_log)
+                results[r["label"]] = m
+                traces[r["label"]] = trace
+        metrics = {
+            "schema": METRICS_SCHEMA,
+            "scenario": sc.to_dict(),
+            "seed": seed,
+            "impressions": impressions,
+            "reward": reward,
+            "log_policy": log_policy,
+            "events": "events.sqlite" if logged else None,
+            "catalog": {
+                "titles": len(env.catalog.titles),
+                "variants": int(sum(len(t.variants) for t in env.catalog.titles)),
+                "real_variants": env.catalog.real,
+                "feature_names": list(env.catalog.feature_names),
+            },
+            "segments": env.segment_names,
+            "references": {
+                rw: reference_metrics(env, stream, rw) for rw in REWARDS
+            },
+            "policies": results,
+        }
+        if compare_rewards and learner:
+            metrics["tradeoff"] = tradeoff(results, learner, reward)
+        if tmp is not None:
+            (tmp / "metrics.json").write_text(json.dumps(_clean(metrics), indent=2) + "\n")
+            if report:
+                from simulations.report import write_simulation_report
+
+                write_simulation_report(tmp / "report.html", metrics, env, stream, traces)
+        return metrics
+
+    if out_dir is None:
+        return _clean(execute(None))
+    out = Path(out_dir)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "metrics.json").exists())):
+        raise SimulationError(
+            f"output {out} exists and is not a previous simulation output; choose another -o"
+        )
+    from imaging.atomic import atomic_dir
+
+    with atomic_dir(out) as tmp:
+        metrics = execute(tmp)
+    return _clean(metrics)
+
+
+def tradeoff(results: dict[str, Any], spec: str, reward: str) -> dict[str, Any]:
+    """The same policy optimising clicks vs quality plays, side by side."""
+    rows = {}
+    for label, m in results.items():
+        if m["policy"] == spec:
+            rows[m["reward"]] = {
+                "label": label,
+                "ctr": m["ctr"],
+                "quality_play_rate": m["quality_play_rate"],
+                "expected_ctr": m["expected_ctr"],
+                "expected_play_rate": m["expected_play_rate"],
+                "clickbait_share": m["exposure"]["clickbait_share"],
+            }
+    out: dict[str, Any] = {"policy": spec, "by_reward": rows}
+    if "click" in rows and "quality_play" in rows:
+        c, q = rows["click"], rows["quality_play"]
+        out["clicks_given_up"] = c["expected_ctr"] - q["expected_ctr"]
+        out["quality_plays_gained"] = q["expected_play_rate"] - c["expected_play_rate"]
+    return out
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe: numpy scalars to Python, non-finite floats to None."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
