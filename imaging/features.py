@@ -104,13 +104,13 @@ def image_features(
     """
     rgb = as_rgb(rgb)
     H, W = rgb.shape[:2]
-    mid = _resize_to_width(rgb, max(face_width, WORK_WIDTH))
     if faces is None:
-        fmid = _resize_to_width(mid, face_width)
+        fmid = _resize_to_width(rgb, face_width)
         s = W / fmid.shape[1]
         faces = [Box(round(b.x * s), round(b.y * s), round(b.w * s), round(b.h * s))
                  for b in detect_faces(fmid, max_width=face_width)]
-    small = _resize_to_width(mid, WORK_WIDTH)
+    # Always straight from the input, so the features do not depend on whether faces were given.
+    small = _resize_to_width(rgb, WORK_WIDTH)
     gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)  # H in 0..179 (2 degrees per unit)
     out: dict[str, float] = {}
