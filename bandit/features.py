@@ -72,6 +72,8 @@ def format_features(features: Mapping[str, Any], where: str) -> str:
 
 def check_context(context: Any) -> Context:
     """Validate the shape namespace -> {feature: value}; returns it unchanged."""
+    if type(context) is dict and all(type(ns) is str and ns and type(f) is dict for ns, f in context.items()):
+        return context  # the common case, without the slow abstract-class checks
     if not isinstance(context, Mapping):
         raise BanditError(f"context must be a mapping of namespace -> features, got {type(context).__name__}")
     for ns, feats in context.items():
@@ -82,11 +84,29 @@ def check_context(context: Any) -> Context:
     return context  # type: ignore[return-value]
 
 
+_namespace_text: dict[tuple, str] = {}
+
+
 def context_line(context: Mapping[str, Mapping[str, Any]]) -> str:
-    """The VW `shared` line for a context (namespaces in the given order)."""
+    """The VW `shared` line for a context (namespaces in the given order).
+
+    Each namespace's text is cached by content: a viewer's profile namespace repeats across
+    decisions, so it is formatted once."""
     parts = ["shared"]
+    cache = _namespace_text
     for ns, feats in context.items():
-        parts.append(f"|{CONTEXT_PREFIX}{escape(ns)} {format_features(feats, f'context[{ns!r}]')}")
+        try:
+            key = (ns, *feats.items())
+            text = cache.get(key)
+        except TypeError:  # an unhashable value: format_features reports it
+            key, text = None, None
+        if text is None:
+            text = f"|{CONTEXT_PREFIX}{escape(ns)} {format_features(feats, f'context[{ns!r}]')}"
+            if key is not None:
+                if len(cache) >= 200_000:
+                    cache.clear()
+                cache[key] = text
+        parts.append(text)
     if len(parts) == 1:
         parts.append(f"|{CONTEXT_PREFIX}")
     return " ".join(parts)

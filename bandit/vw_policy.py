@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+import pylibvw  # the compiled module under vowpalwabbit.Workspace (see _pmf)
 import vowpalwabbit
 
 from bandit.errors import BanditError
@@ -106,6 +107,8 @@ class Personalizer(Policy):
                 self._vw = vowpalwabbit.Workspace(self.vw_args)
         except Exception as exc:  # VW raises plain RuntimeError/ValueError for bad arguments/files
             raise BanditError(f"Vowpal Wabbit rejected the model or arguments: {exc}") from None
+        self._kept: tuple[str, list[ActionEntry], list] | None = None
+        self._label_type = int(self._vw.get_label_type())
 
     @property
     def spec(self) -> str:
@@ -115,22 +118,48 @@ class Personalizer(Policy):
     def _prepare(self, context: dict) -> str:
         return context_line(context)
 
+    # Why pylibvw directly: `Workspace.parse/predict/learn` wrap every line in a Python `Example`
+    # (enum lookups, isinstance checks), which costs more than VW itself. These are the same calls
+    # the wrappers make (Workspace subclasses pylibvw.vw); test_fast_path_matches_public_api checks it.
     def _pmf(self, prepared: str, entries: list[ActionEntry]) -> list[float]:
         vw = self._vw
-        examples = vw.parse(example_text(prepared, entries))
+        examples = pylibvw.vw._parse(vw, example_text(prepared, entries))
         try:
-            return vw.predict(examples)
+            pylibvw.vw.predict_multi(vw, examples)
+            return examples[0].get_action_scores()
         finally:
-            vw.finish_example(examples)  # without this VW keeps every example: memory grows
+            pylibvw.vw._finish_example_multi_ex(vw, examples)  # else VW keeps them: memory grows
+
+    def _rank_pmf(self, prepared: str, entries: list[ActionEntry]) -> list[float]:
+        # Keep the parsed examples of the newest decision: when its reward comes before the next
+        # decision (the common case), learning reuses them instead of parsing again.
+        self._release_kept()
+        vw = self._vw
+        examples = pylibvw.vw._parse(vw, example_text(prepared, entries))
+        pylibvw.vw.predict_multi(vw, examples)
+        self._kept = (prepared, entries, examples)
+        return examples[0].get_action_scores()
+
+    def _release_kept(self) -> None:
+        if self._kept is not None:
+            pylibvw.vw._finish_example_multi_ex(self._vw, self._kept[2])
+            self._kept = None
 
     def _update(self, prepared: str, entries: list[ActionEntry], index: int, reward01: float,
                 probability: float) -> None:
         vw = self._vw
-        examples = vw.parse(example_text(prepared, entries, index, f"0:{1.0 - reward01}:{probability} "))
+        label = f"0:{1.0 - reward01}:{probability}"
+        kept = self._kept
+        if kept is not None and kept[0] is prepared and kept[1] is entries:
+            self._kept = None
+            examples = kept[2]
+            examples[1 + index].set_label_string(vw, label, self._label_type)
+        else:
+            examples = pylibvw.vw._parse(vw, example_text(prepared, entries, index, label + " "))
         try:
-            vw.learn(examples)
+            pylibvw.vw.learn_multi(vw, examples)
         finally:
-            vw.finish_example(examples)
+            pylibvw.vw._finish_example_multi_ex(vw, examples)
 
     # -- persistence ---------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
@@ -146,6 +175,11 @@ class Personalizer(Policy):
             "state": self._base_state(),
         }
         save_model_dir(path, metadata, lambda tmp: self._vw.save(str(tmp / MODEL_FILE)))
+
+    def close(self) -> None:
+        """Flush the log and give VW back the examples kept for reuse."""
+        self._release_kept()
+        super().close()
 
     @classmethod
     def load(cls, path: str | os.PathLike, **overrides: Any) -> "Personalizer":
