@@ -267,7 +267,7 @@ def make_variants(
     title: str | None = None,
     treatments: Sequence[str] = ("none",),
     force: bool = False,
-    on_source: Callable[[Source], None] | None = None,
+    on_source: Callable[[Source], None] | None = None,  # called after each source (progress bars)
 ) -> VariantsResult:
     """Make every source x aspect x treatment variant and write them to `out_dir` atomically.
 
@@ -288,8 +288,6 @@ def make_variants(
     noted: set[tuple[str, str]] = set()
     with atomic_dir(out) as tmp:
         for src in srcs:
-            if on_source is not None:
-                on_source(src)
             try:
                 for item in make_source_variants(src, parsed, treats, width=width, title=title):
                     if isinstance(item, dict):
@@ -313,6 +311,8 @@ def make_variants(
                     images.append(thumb)
             except ImagingError as exc:
                 failures.append({"source": str(src.path), "error": str(exc)})
+            if on_source is not None:
+                on_source(src)
         if not entries:
             detail = "; ".join(f["error"] for f in failures[:3]) or "no sources"
             more = f" (+{len(failures) - 3} more)" if len(failures) > 3 else ""
