@@ -99,8 +99,8 @@ def image_features(
 
     `faces`: boxes in `rgb`'s pixels if the caller already detected them (extract/variants do),
     else None to detect them here on a copy `face_width` px wide. Haar detection dominates the
-    cost (see bench/features.py); 320 px is ~4x cheaper than 640 but misses faces narrower
-    than ~6% of the width.
+    cost (see bench/features.py); 320 px is 2-4x cheaper than 640 but misses faces smaller
+    than ~11% of a 16:9 frame's height.
     """
     rgb = as_rgb(rgb)
     H, W = rgb.shape[:2]

@@ -95,6 +95,8 @@ def collect_sources(paths: Iterable[str | os.PathLike]) -> tuple[list[Source], l
                     failures.append({"source": str(p), "error": f"{p}: folder has no images "
                                      f"({', '.join(IMAGE_SUFFIXES)}) and no manifest.json"})
                 sources.extend(Source(q) for q in found)
+        elif p.is_file() and p.name == "manifest.json":
+            sources.extend(read_manifest(p))
         elif p.is_file():
             sources.append(Source(p))
         else:
@@ -326,7 +328,8 @@ def make_variants(
         }
         (tmp / "variants.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
         captions = [f"{e['aspect']} {e['treatment']}" for e in entries]
-        tile_images(images, captions, cell=240).save(tmp / "variants_sheet.png", optimize=False)
+        cell = 240 if len(images) <= 100 else 160 if len(images) <= 400 else 112  # keep big batches' sheet sane
+        tile_images(images, captions, cell=cell).save(tmp / "variants_sheet.png", optimize=False)
     return VariantsResult(out, document, failures, notes)
 
 

@@ -134,3 +134,16 @@ def test_accepts_grey_rgba_and_float() -> None:
 def test_bad_arrays_raise_imaging_error(bad: np.ndarray) -> None:
     with pytest.raises(ImagingError):
         image_features(bad)
+
+
+def test_same_values_in_a_fresh_process(astronaut: np.ndarray, tmp_path) -> None:
+    """Stable across runs: a new interpreter (fresh OpenCV state, cascade reload) gives identical floats."""
+    import json
+    import subprocess
+    import sys
+
+    np.save(tmp_path / "img.npy", astronaut)
+    code = ("import json, sys, numpy as np; from imaging.features import image_features; "
+            f"print(json.dumps(image_features(np.load({str(tmp_path / 'img.npy')!r}))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == image_features(astronaut)

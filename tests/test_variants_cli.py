@@ -114,6 +114,10 @@ def test_extract_manifest_source(photos: Path, tmp_path: Path, capsys) -> None:
     assert code == 0, err
     [v] = load(out)["variants"]
     assert v["source"]["frame"] == 120 and v["source"]["time_s"] == 4.8
+    # the manifest file itself is accepted too, with the same stable id
+    code, _, err = run([str(ext / "manifest.json"), "-o", str(tmp_path / "out1"), "--aspect", "16:9", "-q"], capsys)
+    assert code == 0, err
+    assert [w["id"] for w in load(tmp_path / "out1")["variants"]] == [v["id"]]
     # a newer schema is refused as one line, and nothing is written
     manifest["schema"] = "artbandit.candidates/2"
     (ext / "manifest.json").write_text(json.dumps(manifest))
