@@ -1,0 +1,256 @@
+"""Benchmark: decisions per second and rank latency of the artbandit personalizer vs. its peers.
+
+Same workload for everyone: 8 artwork variants with 10 features each, viewers with 10 context
+features (5 categorical, 5 numeric), one decision = rank (predict + sample) + reward + learn.
+Peers, in the same run: raw VW with naive f-string examples through the public Workspace API,
+a minimal numpy disjoint LinUCB (Sherman-Morrison), MABWiser's LinUCB one row at a time, and
+artbandit's own LinUCB baseline. Then memory over many decisions (RSS at checkpoints).
+
+    python bench/bandit.py [--decisions 20000] [--memory-decisions 1000000] [--seed 0]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bandit import make_policy  # noqa: E402
+
+K = 8
+COUNTRIES = ["US", "FR", "DE", "BR", "JP", "IN"]
+DEVICES = ["tv", "phone", "tablet", "web"]
+STYLES = ["closeup", "group", "landscape", "title"]
+
+
+def make_world(seed: int, users: int = 2000):
+    """Viewers (contexts + hidden taste vector) and 8 variants (features + hidden appeal vector)."""
+    rng = np.random.default_rng(seed)
+    actions = []
+    for i in range(K):
+        feats = {f"f{j}": round(float(rng.random()), 3) for j in range(7)}
+        feats.update({"style": STYLES[i % 4], "faces": float(i % 3), "tone": "dark" if i % 2 else "light"})
+        actions.append({"id": f"v{i}", "features": feats})
+    contexts, tastes = [], []
+    for u in range(users):
+        genre = rng.dirichlet(np.ones(4))
+        contexts.append({
+            "user": {"country": COUNTRIES[u % 6], "device": DEVICES[u % 4], "lang": ["en", "fr", "de"][u % 3],
+                     "plan": ["basic", "std", "premium"][u % 3], "segment": f"s{u % 5}"},
+            "history": {"comedy": round(float(genre[0]), 3), "drama": round(float(genre[1]), 3),
+                        "action": round(float(genre[2]), 3), "romance": round(float(genre[3]), 3),
+                        "hour": float(u % 24) / 24.0},
+        })
+        tastes.append(u % 5)
+    # click probability: the preferred variant of each segment is much better
+    click = np.full((5, K), 0.05)
+    for s in range(5):
+        click[s, (3 * s) % K] = 0.5
+        click[s, (3 * s + 1) % K] = 0.25
+    return actions, contexts, np.array(tastes), click
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    a = np.array(samples) * 1e6
+    return float(np.percentile(a, 50)), float(np.percentile(a, 99))
+
+
+# -- contenders: each returns (decisions/s, rank latencies, clicks) ----------------------------------
+def run_artbandit(spec, n, world, seed, log=None):
+    actions, contexts, tastes, click = world
+    policy = make_policy(spec, seed=seed, log=log, secret="bench-secret-0123456789")
+    rng = np.random.default_rng(seed + 1)
+    users = rng.integers(len(contexts), size=n)
+    coins = rng.random(n)
+    lat = []
+    clicks = 0
+    perf = time.perf_counter
+    t0 = perf()
+    for t in range(n):
+        u = users[t]
+        a = perf()
+        d = policy.rank(contexts[u], actions, user_id=f"user-{u}", now=float(t))
+        lat.append(perf() - a)
+        r = 1.0 if coins[t] < click[tastes[u], d.index] else 0.0
+        clicks += r
+        policy.reward(d.event_id, r, now=float(t))
+    policy.close()
+    return n / (perf() - t0), lat, clicks / n
+
+
+def run_naive_vw(n, world, seed):
+    """What people write first: f-strings per decision, Workspace.predict/learn on list[str]."""
+    import vowpalwabbit
+
+    actions, contexts, tastes, click = world
+    vw = vowpalwabbit.Workspace(f"--cb_explore_adf --squarecb --quiet -q ua --random_seed {seed}")
+    rng = np.random.default_rng(seed + 1)
+    users = rng.integers(len(contexts), size=n)
+    coins = rng.random(n)
+    sampler = np.random.default_rng(seed)
+    lat = []
+    clicks = 0
+    perf = time.perf_counter
+    t0 = perf()
+    for t in range(n):
+        u = users[t]
+        a = perf()
+        ctx = contexts[u]
+        shared = "shared " + " ".join(
+            f"|u{ns} " + " ".join(f"{k}={v}" if isinstance(v, str) else f"{k}:{v}" for k, v in f.items())
+            for ns, f in ctx.items())
+        lines = [shared] + [
+            "|a " + f"id={act['id']} " + " ".join(
+                f"{k}={v}" if isinstance(v, str) else f"{k}:{v}" for k, v in act["features"].items())
+            for act in actions]
+        pmf = vw.predict(lines)
+        idx = int(np.searchsorted(np.cumsum(pmf), sampler.random() * sum(pmf)))
+        idx = min(idx, K - 1)
+        lat.append(perf() - a)
+        r = 1.0 if coins[t] < click[tastes[u], idx] else 0.0
+        clicks += r
+        lines[1 + idx] = f"0:{1.0 - r}:{pmf[idx]} " + lines[1 + idx]
+        vw.learn(lines)
+    return n / (perf() - t0), lat, clicks / n
+
+
+def vectorize(ctx, dims=32):
+    x = np.zeros(dims)
+    x[0] = 1.0
+    for ns, feats in ctx.items():
+        for k, v in feats.items():
+            key = f"{ns}\x00{k}\x00{v}" if isinstance(v, str) else f"{ns}\x00{k}"
+            x[1 + zlib.crc32(key.encode()) % (dims - 1)] += 1.0 if isinstance(v, str) else v
+    return x
+
+
+def run_numpy_linucb(n, world, seed, alpha=1.0, dims=32):
+    """Minimal disjoint LinUCB: per-arm A^-1 kept by Sherman-Morrison, epsilon 0.05 for propensities."""
+    actions, contexts, tastes, click = world
+    xs = [vectorize(c, dims) for c in contexts]  # featurization done once, favouring the peer
+    a_inv = np.stack([np.eye(dims)] * K)
+    b = np.zeros((K, dims))
+    theta = np.zeros((K, dims))
+    rng = np.random.default_rng(seed + 1)
+    users = rng.integers(len(contexts), size=n)
+    coins = rng.random(n)
+    sampler = np.random.default_rng(seed)
+    lat = []
+    clicks = 0
+    perf = time.perf_counter
+    t0 = perf()
+    for t in range(n):
+        u = users[t]
+        a = perf()
+        x = xs[u]
+        ax = a_inv @ x
+        scores = theta @ x + alpha * np.sqrt(ax @ x)
+        idx = int(np.argmax(scores)) if sampler.random() > 0.05 else int(sampler.integers(K))
+        lat.append(perf() - a)
+        r = 1.0 if coins[t] < click[tastes[u], idx] else 0.0
+        clicks += r
+        v = ax[idx]
+        a_inv[idx] -= np.outer(v, v) / (1.0 + x @ v)
+        b[idx] += r * x
+        theta[idx] = a_inv[idx] @ b[idx]
+    return n / (perf() - t0), lat, clicks / n
+
+
+def run_mabwiser(n, world, seed):
+    from mabwiser.mab import MAB, LearningPolicy
+
+    actions, contexts, tastes, click = world
+    xs = [vectorize(c) for c in contexts]
+    arms = [a["id"] for a in actions]
+    mab = MAB(arms, LearningPolicy.LinUCB(alpha=1.0), seed=seed)
+    mab.fit(arms, [0.0] * K, np.stack([xs[0]] * K))
+    rng = np.random.default_rng(seed + 1)
+    users = rng.integers(len(contexts), size=n)
+    coins = rng.random(n)
+    lat = []
+    clicks = 0
+    perf = time.perf_counter
+    t0 = perf()
+    for t in range(n):
+        u = users[t]
+        a = perf()
+        arm = mab.predict([xs[u]])
+        lat.append(perf() - a)
+        idx = arms.index(arm)
+        r = 1.0 if coins[t] < click[tastes[u], idx] else 0.0
+        clicks += r
+        mab.partial_fit([arm], [r], [xs[u]])
+    return n / (perf() - t0), lat, clicks / n
+
+
+def memory_run(n, world, seed, checkpoints=10):
+    actions, contexts, tastes, click = world
+    policy = make_policy("vw", seed=seed, secret="bench-secret-0123456789")
+    rng = np.random.default_rng(seed + 2)
+    out = []
+    step = max(1, n // checkpoints)
+    t0 = time.perf_counter()
+    for t in range(n):
+        u = int(rng.integers(len(contexts)))
+        d = policy.rank(contexts[u], actions, now=float(t))
+        policy.reward(d.event_id, 1.0 if rng.random() < click[tastes[u], d.index] else 0.0, now=float(t))
+        if (t + 1) % step == 0:
+            out.append((t + 1, rss_mb(), time.perf_counter() - t0))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--decisions", type=int, default=20_000)
+    parser.add_argument("--mabwiser-decisions", type=int, default=3_000, help="MABWiser is slow")
+    parser.add_argument("--memory-decisions", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    world = make_world(args.seed)
+    n = args.decisions
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        contenders = [
+            ("artbandit vw:squarecb", lambda: run_artbandit("vw", n, world, args.seed), n),
+            ("artbandit vw:squarecb + SQLite log",
+             lambda: run_artbandit("vw", n, world, args.seed, log=Path(tmp) / "events.sqlite"), n),
+            ("raw VW, naive f-strings", lambda: run_naive_vw(n, world, args.seed), n),
+            ("numpy LinUCB (minimal loop)", lambda: run_numpy_linucb(n, world, args.seed), n),
+            ("artbandit linucb baseline", lambda: run_artbandit("linucb", n, world, args.seed), n),
+            ("MABWiser LinUCB, row by row",
+             lambda: run_mabwiser(args.mabwiser_decisions, world, args.seed), args.mabwiser_decisions),
+        ]
+        for name, fn, count in contenders:
+            rate, lat, ctr = fn()
+            p50, p99 = percentiles(lat)
+            rows.append((name, count, rate, p50, p99, ctr))
+            print(f"  done: {name}", file=sys.stderr, flush=True)
+    base = rows[0][2]
+    print(f"\n{K} variants x 10 action features, 10 context features; decision = rank + reward + learn")
+    print(f"| contender | decisions | decisions/s | vs artbandit | rank p50 us | rank p99 us | CTR |")
+    print(f"|---|---|---|---|---|---|---|")
+    for name, count, rate, p50, p99, ctr in rows:
+        print(f"| {name} | {count} | {rate:,.0f} | {rate / base:.2f}x | {p50:.0f} | {p99:.0f} | {ctr:.3f} |")
+    print("(best possible CTR ~0.48; rank latency = predict + sample, without reward/learn)")
+    if args.memory_decisions:
+        print(f"\nartbandit vw:squarecb memory over {args.memory_decisions:,} decisions (no log)")
+        print("| decisions | RSS MB | elapsed s |")
+        print("|---|---|---|")
+        for count, mb, secs in memory_run(args.memory_decisions, world, args.seed):
+            print(f"| {count:,} | {mb:.1f} | {secs:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
