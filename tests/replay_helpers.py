@@ -133,3 +133,68 @@ class HashedSegmentPolicy(TablePolicy):
         s = next(i for i in range(self.pi.shape[0]) if hashed(f"seg{i}") == h)
         order = [int(a["id"].split("-")[1]) for a in actions]
         return self.pi[s, order]
+
+
+# ---------------------------------------------------------------- the simulator's ground truth
+
+
+def feature_pmf(actions: list[dict], feature: str, beta: float) -> np.ndarray:
+    """A fixed policy over artwork: softmax of beta x one image feature (beta=inf: argmax)."""
+    x = np.array([float(a["features"].get(feature, 0.0)) for a in actions])
+    if np.isinf(beta):
+        pmf = np.zeros(len(x))
+        pmf[int(np.argmax(x))] = 1.0
+        return pmf
+    return softmax(x, beta)
+
+
+class FeaturePolicy:
+    """A fixed (non-learning) target policy defined by one image feature."""
+
+    def __init__(self, feature: str, beta: float, name: str | None = None) -> None:
+        self.feature, self.beta = feature, beta
+        self.name = name or f"{feature}@{beta}"
+
+    def predict(self, context: dict, actions: list[dict]) -> np.ndarray:
+        return feature_pmf(actions, self.feature, self.beta)
+
+    def learn(self, *args, **kwargs) -> None:
+        return None
+
+
+def simulator_log(
+    path: Path, *, n: int, seed: int, logger: str, targets: list[FeaturePolicy], scenario: str = "segments"
+) -> dict:
+    """Log n impressions of the simulator with a uniform or softmax logger (known propensities) to
+    generic JSONL (+ an action-features table); return the targets' exact values on these impressions
+    and the logger's realised CTR."""
+    from simulations.environment import Environment
+    from simulations.scenarios import load_scenario
+
+    env = Environment(load_scenario(scenario), seed=seed)
+    rng = np.random.default_rng(seed + 99)
+    truth = np.zeros(len(targets))
+    clicks = kmax = 0
+    table: dict[str, dict] = {}
+    with open(path, "w") as fh:
+        for imp in env.impressions(n):
+            k = len(imp.actions)
+            kmax = max(kmax, k)
+            mu = np.full(k, 1.0 / k) if logger == "uniform" else feature_pmf(imp.actions, "warmth", 1.5)
+            a = int(min(np.searchsorted(np.cumsum(mu), rng.random() * mu.sum(), side="right"), k - 1))
+            click, _ = env.outcome(imp, a)
+            clicks += click
+            for j, t in enumerate(targets):
+                truth[j] += float(t.predict(imp.context, imp.actions) @ imp.click_p)
+            for act in imp.actions:
+                table.setdefault(act["id"], act["features"])
+            fh.write(json.dumps({
+                "time": imp.time_s, "user": imp.context["user"], "title": imp.context["title"],
+                "candidates": [act["id"] for act in imp.actions], "action": imp.actions[a]["id"],
+                "propensity": float(mu[a]), "reward": int(click),
+            }) + "\n")
+    feats = path.with_name(path.stem + "_actions.jsonl")
+    with open(feats, "w") as fh:
+        for aid, f in table.items():
+            fh.write(json.dumps({"variant": aid, **f}) + "\n")
+    return {"truth": truth / n, "ctr": clicks / n, "actions": feats, "kmax": kmax}

@@ -80,7 +80,7 @@ class LogSource:
             if self.format == "sqlite":
                 from bandit import EventLog
 
-                log = EventLog(self.path)
+                log = EventLog(self.path, readonly=True)
                 try:
                     return len(log)
                 finally:
@@ -170,7 +170,7 @@ class SqliteReader:
         from bandit import EventLog
 
         try:
-            log = EventLog(self.source.path)
+            log = EventLog(self.source.path, readonly=True)
         except Exception as exc:  # noqa: BLE001 - any failure to open is a bad-input error here
             raise SimulationError(f"{self.source.path}: not a readable artbandit event log ({exc})") from None
         missing = 0
@@ -275,13 +275,17 @@ class DsjsonReader:
         for i, action in enumerate(multi):
             action = action if isinstance(action, dict) else {"value": action}
             aid = action.get("id", action.get("_tag"))
-            feat = flatten({k: v for k, v in action.items() if k not in ("id", "_tag")})
+            feat: dict[str, float | str] = {}
+            for ns, values in namespaces({k: v for k, v in action.items() if k not in ("id", "_tag")}).items():
+                for name, value in values.items():  # an action's features are one flat dict
+                    feat[name if name not in feat else f"{ns}.{name}"] = value
             if aid is None:  # artbandit's own export writes the id as an indicator feature "id=<id>"
-                tagged = [k for k in feat if k.rpartition(".")[2].startswith("id=")]
-                aid = tagged[0].rpartition(".")[2][3:] if tagged else f"a{i}"
-            ids.append(str(aid))
+                aid = feat.pop("id", None)
+            ids.append(str(aid) if aid is not None else f"a{i}")
             feats.append(feat)
         context = namespaces({k: v for k, v in c.items() if not k.startswith("_")})
+        if context and all(ns.startswith("c_") for ns in context):  # artbandit's export: "c_<namespace>"
+            context = {ns[2:]: f for ns, f in context.items()}
         pmf = None
         a, p = obj.get("a"), obj.get("p")
         if isinstance(a, list) and isinstance(p, list) and len(a) == len(p) == len(multi):
@@ -294,11 +298,19 @@ class DsjsonReader:
 
 
 def flatten(obj: Any, prefix: str = "") -> dict[str, float | str]:
-    """Nested JSON features as one flat dict: numbers stay numbers, everything else a category."""
+    """Nested JSON features as one flat dict: numbers stay numbers, everything else a category.
+
+    VW's indicator form {"name=value": 1} (how DSJSON writes categories) becomes {"name": "value"}.
+    """
     out: dict[str, float | str] = {}
     if isinstance(obj, dict):
         for k, v in obj.items():
             if str(k).startswith("_"):
+                continue
+            k = str(k)
+            if "=" in k and v == 1 and not isinstance(v, bool):
+                name, _, value = k.partition("=")
+                out[f"{prefix}{name}"] = value
                 continue
             out.update(flatten(v, f"{prefix}{k}." if isinstance(v, (dict, list)) else f"{prefix}{k}"))
     elif isinstance(obj, list):

@@ -49,11 +49,23 @@ class CrossFitRewardModel:
         self.seed = seed
         self.trained = [0, 0]
         self._last: tuple[object, list[str]] = (None, [])
+        self._lines: dict[str, tuple[dict, str]] = {}  # action id -> (its features, its VW text)
 
     def _action_lines(self, ev: ReplayEvent) -> list[str]:
-        if self._last[0] is not ev.action_ids:  # logs repeat the same candidate list object
-            self._last = (ev.action_ids, [action_text(a, f) for a, f in zip(ev.action_ids, ev.action_features)])
-        return self._last[1]
+        """VW text per candidate, formatted once per action (formatting dominated the cost)."""
+        if self._last[0] is ev.action_ids:  # readers reuse the candidate list object
+            return self._last[1]
+        lines = []
+        cache = self._lines
+        for aid, feats in zip(ev.action_ids, ev.action_features):
+            hit = cache.get(aid)
+            if hit is None or (hit[0] is not feats and hit[0] != feats):
+                if len(cache) > 100_000:
+                    cache.clear()
+                hit = cache[aid] = (feats, action_text(aid, feats))
+            lines.append(hit[1])
+        self._last = (ev.action_ids, lines)
+        return lines
 
     def learn(self, position: int, ev: ReplayEvent) -> None:
         """Train the model of this event's fold on its logged (context, action) -> reward."""
