@@ -83,11 +83,6 @@ def spectral_residual_saliency(rgb: np.ndarray, width: int = SALIENCY_WIDTH) -> 
     return (sal / total).astype(np.float32)
 
 
-def _contains(outer: tuple[int, int, int, int], b: Box) -> bool:
-    x0, y0, x1, y1 = outer
-    return b.x >= x0 and b.y >= y0 and b.x + b.w <= x1 and b.y + b.h <= y1
-
-
 def smart_crop(
     rgb: np.ndarray,
     aspect: Aspect,
