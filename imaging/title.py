@@ -163,33 +163,33 @@ def place_title(rgb: np.ndarray, title: str, faces: Sequence[Box] = ()) -> Title
 
 
 def render_title(rgb: np.ndarray, title: str, faces: Sequence[Box] = ()) -> tuple[np.ndarray, TitleLayout]:
-    """`rgb` with the title drawn on it (a new array) and the layout used."""
+    """`rgb` with the title drawn on it (a new array) and the layout used.
+
+    All drawing happens on the layout's box alone (cheap, and nothing can spill outside it).
+    """
     lay = place_title(rgb, title, faces)
     x0, y0, x1, y1 = lay.box
-    base = Image.fromarray(rgb).convert("RGBA")
-    patch = np.asarray(base.crop(lay.box).convert("L"), dtype=np.float32)
-    edges = cv2.Canny(patch.astype(np.uint8), 100, 200)
-    needs_scrim = patch.mean() > 110 or (edges > 0).mean() > 0.06
+    patch = Image.fromarray(np.ascontiguousarray(rgb[y0:y1, x0:x1])).convert("RGBA")
+    gray = np.asarray(patch.convert("L"))
+    needs_scrim = gray.mean() > 110 or (cv2.Canny(gray, 100, 200) > 0).mean() > 0.06
     font = _font(lay.size)
     stroke = _stroke(lay.size)
     spacing = round(0.2 * lay.size)
-    overlay = Image.new("RGBA", base.size, (0, 0, 0, 0))
-    draw = ImageDraw.Draw(overlay)
+    ox, oy = lay.origin[0] - x0, lay.origin[1] - y0
+    overlay = Image.new("RGBA", patch.size, (0, 0, 0, 0))
     if needs_scrim:
-        draw.rounded_rectangle((x0, y0, x1 - 1, y1 - 1), radius=max(2, lay.size // 4), fill=(0, 0, 0, 150))
-    shadow = Image.new("RGBA", base.size, (0, 0, 0, 0))
+        ImageDraw.Draw(overlay).rounded_rectangle((0, 0, patch.width - 1, patch.height - 1),
+                                                  radius=max(2, lay.size // 4), fill=(0, 0, 0, 150))
+    shadow = Image.new("RGBA", patch.size, (0, 0, 0, 0))
     off = max(1, lay.size // 20)
-    ImageDraw.Draw(shadow).multiline_text((lay.origin[0] + off, lay.origin[1] + off), lay.text, font=font,
-                                          fill=(0, 0, 0, 170), spacing=spacing, align=lay.align,
-                                          stroke_width=stroke, stroke_fill=(0, 0, 0, 170))
+    ImageDraw.Draw(shadow).multiline_text((ox + off, oy + off), lay.text, font=font, fill=(0, 0, 0, 170),
+                                          spacing=spacing, align=lay.align, stroke_width=stroke,
+                                          stroke_fill=(0, 0, 0, 170))
     shadow = shadow.filter(ImageFilter.GaussianBlur(max(1, lay.size // 16)))
-    # Keep every drawn pixel inside the reserved box (the blur spreads a little beyond the glyphs).
-    mask = Image.new("L", base.size, 0)
-    ImageDraw.Draw(mask).rectangle((x0, y0, x1 - 1, y1 - 1), fill=255)
-    shadow.putalpha(Image.composite(shadow.getchannel("A"), Image.new("L", base.size, 0), mask))
     overlay = Image.alpha_composite(overlay, shadow)
-    ImageDraw.Draw(overlay).multiline_text(lay.origin, lay.text, font=font, fill=(248, 248, 248, 255),
+    ImageDraw.Draw(overlay).multiline_text((ox, oy), lay.text, font=font, fill=(248, 248, 248, 255),
                                            spacing=spacing, align=lay.align, stroke_width=stroke,
                                            stroke_fill=(16, 16, 16, 255))
-    out = Image.alpha_composite(base, overlay).convert("RGB")
-    return np.asarray(out), lay
+    out = rgb.copy()
+    out[y0:y1, x0:x1] = np.asarray(Image.alpha_composite(patch, overlay).convert("RGB"))
+    return out, lay
