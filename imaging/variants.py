@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from imaging.atomic import atomic_dir
 from imaging.crop import Aspect, output_size, parse_aspect, smart_crop, spectral_residual_saliency
@@ -145,7 +145,8 @@ def load_image(path: Path) -> tuple[np.ndarray, bytes]:
         with Image.open(io.BytesIO(data)) as im:
             if im.width * im.height > MAX_PIXELS:
                 raise ImagingError(f"{path}: {im.width}x{im.height} is larger than {MAX_PIXELS} pixels")
-            rgb = np.asarray(im.convert("RGB"))
+            upright = ImageOps.exif_transpose(im)  # phone/camera photos store rotation in EXIF
+            rgb = np.asarray(upright.convert("RGB"))
     except ImagingError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:

@@ -185,3 +185,18 @@ def test_small_source_is_not_upscaled_beyond_limit(tmp_path: Path, capsys) -> No
     [v] = load(out)["variants"]
     assert v["width"] == 240 and v["height"] == 135 and v["upscale_limited"] is True
     assert "upscale limit" in err
+
+
+def test_exif_rotation_is_applied(tmp_path: Path, capsys) -> None:
+    """A camera JPEG stored landscape with 'rotate 90' in EXIF is cropped as the portrait it shows."""
+    img = Image.open(skimage_photo_path("astronaut.png")).convert("RGB").resize((300, 200))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90 CW to display
+    src = tmp_path / "phone.jpg"
+    img.save(src, exif=exif.tobytes())
+    out = tmp_path / "out"
+    rc, _, err = run([str(src), "-o", str(out), "--aspect", "2:3", "--width", "100", "-q"], capsys)
+    assert rc == 0, err
+    [v] = load(out)["variants"]
+    x0, y0, x1, y1 = v["crop"]
+    assert (x1 - x0, y1 - y0) == (200, 300)  # the whole upright 200x300 image, not a slice of 300x200
