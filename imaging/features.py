@@ -66,6 +66,11 @@ FEATURE_NAMES: tuple[str, ...] = (
     "edges_v",
 )
 
+# Documented range of every feature (see the table above), for consumers that scale or check them.
+FEATURE_RANGES: dict[str, tuple[float, float]] = {
+    name: ((-0.5, 0.5) if name in ("face_dx", "face_dy") else (0.0, 1.0)) for name in FEATURE_NAMES
+}
+
 
 def as_rgb(image: np.ndarray) -> np.ndarray:
     """Validate an image array and return it as contiguous (H, W, 3) uint8 RGB."""

@@ -8,11 +8,10 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from imaging.errors import ImagingError
 from imaging.faces import Box
-from imaging.features import FEATURE_NAMES, image_features
+from imaging.features import FEATURE_NAMES, FEATURE_RANGES, image_features
 from variants_helpers import skimage_photo
 
-RANGES = {name: (0.0, 1.0) for name in FEATURE_NAMES}
-RANGES["face_dx"] = RANGES["face_dy"] = (-0.5, 0.5)
+RANGES = FEATURE_RANGES
 
 
 @pytest.fixture(scope="module")
