@@ -90,19 +90,20 @@ class LinUCB(Policy):
 
     def _prepare(self, context: dict) -> np.ndarray:
         """Hash (namespace, name[, value]) into `dims - 1` buckets; bucket 0 is the bias."""
-        x = np.zeros(self.dims)
+        x = [0.0] * self.dims  # a Python list: item updates on a numpy array cost more
         x[0] = 1.0
         index = self._index
         for ns, feats in context.items():
             for name, value in feats.items():
-                key = (ns, name, value) if isinstance(value, str) else (ns, name)
+                is_str = type(value) is str
+                key = (ns, name, value) if is_str else (ns, name)
                 j = index.get(key)
                 if j is None:
                     j = 1 + zlib.crc32("\x00".join(map(str, key)).encode()) % (self.dims - 1)
                     if len(index) < 1_000_000:
                         index[key] = j
-                x[j] += 1.0 if isinstance(value, str) else float(value)
-        return x
+                x[j] += 1.0 if is_str else float(value)
+        return np.array(x)
 
     def _slots(self, entries: list[ActionEntry], create: bool) -> list[int]:
         slots = []
@@ -139,7 +140,12 @@ class LinUCB(Policy):
         known = [i for i, s in enumerate(slots) if s >= 0]
         # an unseen action has theta 0 and A^-1 = I / ridge
         scores = np.full(k, self.alpha * float(np.sqrt(x @ x / self.ridge)))
-        if known:
+        if len(known) == k and slots[-1] - slots[0] == k - 1 and slots == list(range(slots[0], slots[0] + k)):
+            # a title's actions usually sit in consecutive slots: a view, no copy
+            sl = slice(slots[0], slots[0] + k)
+            ax = self._a_inv[sl] @ x
+            scores = self._theta[sl] @ x + self.alpha * np.sqrt(np.maximum(ax @ x, 0.0))
+        elif known:
             idx = [slots[i] for i in known]
             ax = self._a_inv[idx] @ x                       # (m, d)
             scores[known] = self._theta[idx] @ x + self.alpha * np.sqrt(np.maximum(ax @ x, 0.0))

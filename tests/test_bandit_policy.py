@@ -295,3 +295,14 @@ def test_fast_path_matches_public_api():
     text = example_text(context_line(context), p._registry.lookup(actions))
     public = p._vw.predict(text.split("\n"))
     assert p.predict(context, actions).tolist() == pytest.approx(public, abs=1e-7)
+
+
+def test_linucb_personalizes_and_scores_do_not_depend_on_action_order():
+    p = make_policy("linucb", seed=3, secret=SECRET)
+    assert run(p, 2000) > 0.45  # uniform is 0.225
+    _, context, _ = Stream(12).next()
+    actions = make_actions()
+    pmf = p.predict(context, actions)
+    order = [3, 0, 7, 1, 6, 2, 5, 4]
+    shuffled = p.predict(context, [actions[i] for i in order])
+    assert shuffled.tolist() == [pmf[i] for i in order]
