@@ -195,7 +195,7 @@ def make_source_variants(
         try:
             crop = smart_crop(rgb, aspect, faces, saliency)
         except ImagingError as exc:
-            yield {"source": str(source.path), "aspect": aspect.label, "error": str(exc)}
+            yield {"source": str(source.path), "aspect": aspect.label, "error": f"{source.path}: {exc}"}
             continue
         x0, y0, x1, y1 = crop
         ow, oh, limited = output_size(x1 - x0, aspect, width, MAX_UPSCALE)
@@ -287,8 +287,7 @@ def make_variants(
     entries: list[dict] = []
     images: list[Image.Image] = []
     seen: set[str] = set()
-    notes: list[str] = []
-    noted: set[tuple[str, str]] = set()
+    limited: dict[str, list[str]] = {}  # source -> variants made smaller than --width
     with atomic_dir(out) as tmp:
         for src in srcs:
             try:
@@ -303,11 +302,9 @@ def make_variants(
                     buf = io.BytesIO()
                     Image.fromarray(img).save(buf, format="JPEG", quality=JPEG_QUALITY, optimize=True)
                     (tmp / entry["file"]).write_bytes(buf.getvalue())
-                    note_key = (str(src.path), entry["aspect"])
-                    if entry["upscale_limited"] and note_key not in noted:
-                        noted.add(note_key)
-                        notes.append(f"{src.path} {entry['aspect']}: source too small for --width {width}; "
-                                     f"made {entry['width']}x{entry['height']} (upscale limit {MAX_UPSCALE}x)")
+                    if entry["upscale_limited"]:
+                        limited.setdefault(str(src.path), []).append(
+                            f"{entry['aspect']} {entry['width']}x{entry['height']}")
                     entries.append(entry)
                     thumb = Image.fromarray(img)
                     thumb.thumbnail((240, 240), Image.Resampling.LANCZOS)
@@ -316,6 +313,8 @@ def make_variants(
                 failures.append({"source": str(src.path), "error": str(exc)})
             if on_source is not None:
                 on_source(src)
+        notes = [f"{path}: too small for --width {width} within the {MAX_UPSCALE}x upscale limit; made "
+                 + ", ".join(dict.fromkeys(sizes)) for path, sizes in limited.items()]
         if not entries:
             detail = "; ".join(f["error"] for f in failures[:3]) or "no sources"
             more = f" (+{len(failures) - 3} more)" if len(failures) > 3 else ""
