@@ -39,8 +39,8 @@ from imaging.video import MODES, DecodedFrame, VideoInfo, VideoReader
 SCHEMA = "artbandit.candidates/1"
 FORMATS = {"jpg": ("JPEG", {"quality": 92}), "png": ("PNG", {}), "webp": ("WEBP", {"quality": 90})}
 NEAR_CUT = 3  # frames on either side of a cut that are never candidates (motion blur, mid-change)
-HOLD_PER_SHOT = 4  # best frames held while a shot is running
-KEEP_PER_SHOT = 2  # best frames kept per finished shot
+SEGMENT_S = 2.0  # long shots are held in segments of this length, so they can give several picks
+HOLD_PER_SEGMENT = 3  # best distinct frames held per segment while its shot is running
 FADE_SLOPE = 0.006  # brightness change per frame that, sustained, means a fade is under way
 SAME_FRAME = 0.02  # mean signature difference under which two held frames count as one
 FACE_WEIGHT = 0.15
@@ -111,15 +111,17 @@ class _Rec:
 
 
 class _Group:
-    """The frames of the shot being decoded, with a bounded heap of the best ones."""
+    """The frames of the shot being decoded, with bounded heaps of the best ones per segment."""
 
-    def __init__(self, transition: str):
+    def __init__(self, transition: str, start: int, segment_frames: int):
         self.transition = transition
+        self.start = start
+        self.segment_frames = max(1, segment_frames)
         self.indices: list[int] = []
         self.times: list[float] = []
         self.brightness: list[float] = []
         self.sharpness: list[float] = []
-        self.heap: list[tuple[float, int, _Rec]] = []
+        self.heaps: dict[int, list[tuple[float, int, _Rec]]] = {}
 
     def add(self, rec: _Rec) -> None:
         self.indices.append(rec.index)
@@ -128,17 +130,18 @@ class _Group:
         self.sharpness.append(rec.metrics.sharpness)
 
     def offer(self, rec: _Rec) -> None:
+        heap = self.heaps.setdefault((rec.index - self.start) // self.segment_frames, [])
         item = (rec.metrics.quality, -rec.index, rec)
-        for i, (q, _, other) in enumerate(self.heap):  # hold distinct frames, not a run of neighbours
+        for i, (_, _, other) in enumerate(heap):  # hold distinct frames, not a run of neighbours
             if float(np.abs(other.sig - rec.sig).mean()) < SAME_FRAME:
-                if item[:2] > self.heap[i][:2]:
-                    self.heap[i] = item
-                    heapq.heapify(self.heap)
+                if item[:2] > heap[i][:2]:
+                    heap[i] = item
+                    heapq.heapify(heap)
                 return
-        if len(self.heap) < HOLD_PER_SHOT:
-            heapq.heappush(self.heap, item)
-        elif item[:2] > self.heap[0][:2]:
-            heapq.heapreplace(self.heap, item)
+        if len(heap) < HOLD_PER_SEGMENT:
+            heapq.heappush(heap, item)
+        elif item[:2] > heap[0][:2]:
+            heapq.heapreplace(heap, item)
 
 
 class _Analyzer:
@@ -154,13 +157,15 @@ class _Analyzer:
         self.group_start = 0
         self.next_transition = "start"
         self.shots: list[Shot] = []
-        self.pool: dict[int, list[_Rec]] = {}
-        self.pool_cap = max(6 * k, 48)
+        self.pool: dict[int, list[_Rec]] = {}  # shot -> kept frames, best first
+        self.pool_cap = max(8 * k, 64)  # frames held after their shot ended (memory bound)
+        self.held = 0
         self.rejected: Counter[str] = Counter()
         self.maxgrey: np.ndarray | None = None
         self.crop = Crop()
         self.decoded = 0
         self.near_cut = 0 if mode == "quick" else NEAR_CUT
+        self.last_index = -1  # known once the stream has ended
         self.trend: deque[tuple[int, float]] = deque(maxlen=4)
 
     # -- the pass ---------------------------------------------------------------------------
@@ -170,8 +175,11 @@ class _Analyzer:
             self.maxgrey = grey.copy()
         else:
             np.maximum(self.maxgrey, grey, out=self.maxgrey)
-        if self.decoded % 25 == 0:
+        if self.decoded % 5 == 0:
             self.crop = detect_bars(self.maxgrey)
+            c = self.crop
+            # bars never change, so differences over the whole frame understate the content's
+            self.detector.scale = 1.0 / max(0.16, (c.x1 - c.x0) * (c.y1 - c.y0))
         self.decoded += 1
         m = measure(self.crop.apply(grey), self.crop.apply(u), self.crop.apply(v))
         rec = _Rec(df.index, df.time_s, m, signature(grey, u, v), df)
@@ -182,6 +190,7 @@ class _Analyzer:
 
     def finish(self) -> None:
         self._events(self.detector.finish())
+        self.last_index = self.pending[-1].index if self.pending else -1
         while self.pending:
             self._release(self.pending.popleft())
         self._close("end")
@@ -214,7 +223,7 @@ class _Analyzer:
             self.next_transition = "fade"
             return
         if self.group is None:
-            self.group = _Group(self.next_transition)
+            self.group = _Group(self.next_transition, rec.index, int(round(SEGMENT_S * self.info.fps)))
             self.group_start = rec.index
             self.next_transition = "cut"
         self.group.add(rec)
@@ -228,6 +237,11 @@ class _Analyzer:
             near_end = (bool(self.cuts) and self.cuts[0] - rec.index <= self.near_cut) or any(
                 p.index - rec.index <= self.near_cut and p.metrics.brightness < BLACK_BRIGHTNESS
                 for p in self.pending)
+            near_end = near_end or 0 <= self.last_index - rec.index <= self.near_cut
+            if self.pending and not near_end:  # sparse modes: the boundary may lie just after us
+                nxt = self.pending[0]
+                near_end = nxt.metrics.brightness < BLACK_BRIGHTNESS or (
+                    bool(self.cuts) and self.cuts[0] == nxt.index)
             if near_start or near_end:
                 reason = "near_cut"
         if reason:
@@ -251,7 +265,8 @@ class _Analyzer:
             return
         n = len(g.indices)
         head, tail = fade_ramps(g.brightness, g.transition == "fade", end == "fade")
-        held = [item[2] for item in g.heap]
+        segments = [[item[2] for item in heap] for heap in g.heaps.values()]
+        held = [r for seg in segments for r in seg]
         if head + tail >= n:
             self.rejected["fade"] += len(held)
             return
@@ -262,23 +277,33 @@ class _Analyzer:
         self.shots.append(shot)
         median_sharp = float(np.median(g.sharpness))
         keep = []
-        for rec in held:
-            if not first <= rec.index <= last:
-                self.rejected["fade"] += 1
-            elif rec.metrics.sharpness < RELATIVE_BLUR * median_sharp:
-                self.rejected["blurred"] += 1
-            else:
-                rec.shot = shot.index
-                keep.append(rec)
-        keep.sort(key=lambda r: (-r.metrics.quality, r.index))
+        for seg in segments:
+            ok = []
+            for rec in seg:
+                if not first <= rec.index <= last:
+                    self.rejected["fade"] += 1
+                elif rec.metrics.sharpness < RELATIVE_BLUR * median_sharp:
+                    self.rejected["blurred"] += 1
+                else:
+                    rec.shot = shot.index
+                    ok.append(rec)
+            ok.sort(key=lambda r: (-r.metrics.quality, r.index))
+            keep += ok[: 2 if len(segments) == 1 else 1]  # the best of each segment
         if keep:
-            self.pool[shot.index] = keep[:KEEP_PER_SHOT]
-            if len(self.pool) > self.pool_cap:
-                worst = min(self.pool, key=lambda s: (self.pool[s][0].metrics.quality, -s))
-                del self.pool[worst]
+            keep.sort(key=lambda r: (-r.metrics.quality, r.index))
+            self.pool[shot.index] = keep
+            self.held += len(keep)
+            while self.held > self.pool_cap:  # thin the shot holding most, else drop the worst shot
+                most = max(self.pool, key=lambda s_: (len(self.pool[s_]), -s_))
+                if len(self.pool[most]) > 1:
+                    self.pool[most].pop()
+                else:
+                    worst = min(self.pool, key=lambda s_: (self.pool[s_][0].metrics.quality, -s_))
+                    del self.pool[worst]
+                self.held -= 1
 
     # -- after the pass ---------------------------------------------------------------------
-    def result(self, truncated: str | None) -> CandidateSet:
+    def result(self) -> CandidateSet:
         info = self.info
         held = [r for recs in self.pool.values() for r in recs]
         if not held:
@@ -314,8 +339,7 @@ class _Analyzer:
                 r.frame = None
         stats = {"decoded_frames": self.decoded, "shots": len(self.shots),
                  "rejected": dict(sorted(self.rejected.items()))}
-        warnings = [f"{info.path}: {truncated}"] if truncated else []
-        return CandidateSet(info, self.mode, self.shots, candidates, crop, stats, warnings)
+        return CandidateSet(info, self.mode, self.shots, candidates, crop, stats)
 
     def _content_crop(self, held: list[_Rec]) -> tuple[int, int, int, int]:
         """Bars measured at full resolution on the held frames (they span many shots)."""
@@ -356,7 +380,7 @@ def extract_candidates(
             if on_frame is not None:
                 on_frame(df.index)
         analyzer.finish()
-        return analyzer.result(reader.truncated)
+        return analyzer.result()
 
 
 def _time_label(t: float) -> str:
@@ -373,6 +397,13 @@ def write_candidates(result: CandidateSet, out_dir: str | os.PathLike, fmt: str 
     if fmt not in FORMATS:
         raise ImagingError(f"unknown image format {fmt!r}; choose one of {', '.join(FORMATS)}")
     out = Path(out_dir)
+    parent = out.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ImagingError(f"{out}: cannot write output, {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ImagingError(f"{out}: cannot write output, {parent} is not writable")
     if out.exists():
         if not out.is_dir():
             raise ImagingError(f"{out}: exists and is not a folder")

@@ -138,3 +138,20 @@ def make_sample_video(path: str | os.PathLike, *, seconds: float = 24.0, width: 
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+SAMPLE_VERSION = 1  # bump when the sample's content changes, so caches are rebuilt
+
+
+def default_sample_path() -> Path:
+    """Where the cached default sample lives ($XDG_CACHE_HOME/artbandit or ~/.cache/artbandit)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "artbandit" / f"sample-v{SAMPLE_VERSION}.mp4"
+
+
+def cached_sample_video() -> Path:
+    """The default sample video, generated on first use (about 10-20 s) and reused afterwards."""
+    path = default_sample_path()
+    if not path.is_file():
+        make_sample_video(path)
+    return path

@@ -42,16 +42,18 @@ class CutDetector:
     Returns events ("cut", index) meaning the shot starts at `index`, and ("flash", index).
     """
 
-    def __init__(self, threshold: float = 0.07, ratio: float = 3.0, window: int = 25):
+    def __init__(self, threshold: float = 0.07, ratio: float = 2.0, window: int = 25):
         self.threshold = threshold
         self.ratio = ratio
         self.recent: deque[float] = deque(maxlen=window)
         self.buf: deque[tuple[int, np.ndarray]] = deque()
         self.ref: np.ndarray | None = None  # signature of the last frame that was not a flash
+        self.scale = 1.0  # multiplies differences (1 / share of the frame that is not bars)
 
     def _limit(self) -> float:
         if len(self.recent) >= 3:
-            return max(self.threshold, self.ratio * float(np.median(self.recent)) + 0.02)
+            return max(self.threshold, self.ratio * float(np.median(self.recent)) + 0.01,
+                       1.6 * self.recent[-1])
         return self.threshold
 
     def _decide(self) -> list[tuple[str, int]]:
@@ -59,22 +61,25 @@ class CutDetector:
         if self.ref is None:
             self.ref = sig
             return []
-        d = difference(self.ref, sig)
+        d = difference(self.ref, sig) * self.scale
         limit = self._limit()
-        if d <= limit:
-            self.recent.append(d)
-            self.ref = sig
-            return []
-        if _gain_difference(self.ref, sig) < 0.5 * limit:
-            self.ref = sig  # a step of a fade: the picture only got brighter or darker
-            return []
-        # A big jump: a cut only if the following frames stay away from the frame before it.
-        for _, nxt in self.buf:
-            if difference(self.ref, nxt) < 0.5 * limit:
-                return [("flash", index)]  # keep self.ref: the flash never becomes a reference
+        if d > limit:
+            residual, gain = _gain_difference(self.ref, sig)
+            if abs(gain - 1.0) > 0.02 and residual * self.scale < 0.25 * d:
+                d = 0.0  # a step of a fade: the picture only got brighter or darker
+        if d > limit:
+            # A cut only if the following frames stay away from the frame before it (else: a flash),
+            # and the change is a peak, not part of continuous fast motion.
+            for _, nxt in self.buf:
+                if difference(self.ref, nxt) * self.scale < 0.5 * limit:
+                    return [("flash", index)]  # keep self.ref: the flash never becomes a reference
+            if not self.buf or d > 1.6 * difference(sig, self.buf[0][1]) * self.scale:
+                self.ref = sig
+                self.recent.clear()
+                return [("cut", index)]
+        self.recent.append(d)
         self.ref = sig
-        self.recent.clear()
-        return [("cut", index)]
+        return []
 
     def push(self, index: int, sig: np.ndarray) -> list[tuple[str, int]]:
         self.buf.append((index, sig))
@@ -89,15 +94,15 @@ class CutDetector:
         return events
 
 
-def _gain_difference(a: np.ndarray, b: np.ndarray) -> float:
-    """Luma difference left after the best global gain a -> b (near zero within a fade)."""
+def _gain_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(luma difference left after the best global gain a -> b, that gain): small within a fade."""
     n = SIG_SIZE[0] * SIG_SIZE[1]
     ya, yb = a[:n], b[:n]
     den = float(ya @ ya)
     if den <= 1e-9:
-        return float(np.abs(yb).mean())
+        return float(np.abs(yb).mean()), 1.0
     gain = float(ya @ yb) / den
-    return float(np.abs(ya * gain - yb).mean())
+    return float(np.abs(ya * gain - yb).mean()), gain
 
 
 def fade_ramps(brightness: Sequence[float], black_before: bool, black_after: bool,

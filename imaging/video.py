@@ -131,8 +131,8 @@ def probe(path: str | os.PathLike) -> VideoInfo:
 class VideoReader:
     """One forward pass over the frames a mode decodes; use as a context manager.
 
-    `truncated` becomes a message if the stream ended in a decode/demux error after at least one
-    frame (a cut-off download): what was decoded is still used.
+    A stream that ends early (a cut-off download) or in a decode error is an ImagingError:
+    candidates from part of a film would silently misrepresent it.
     """
 
     def __init__(self, path: str | os.PathLike, mode: str = "default"):
@@ -146,7 +146,6 @@ class VideoReader:
         except BaseException:
             self.container.close()
             raise
-        self.truncated: str | None = None
         self.decoded = 0
 
     def __enter__(self) -> "VideoReader":
@@ -159,6 +158,7 @@ class VideoReader:
         self.container.close()
 
     def frames(self) -> Iterator[DecodedFrame]:
+        """Decoded frames in order; raises ImagingError if the stream is cut short or corrupt."""
         stream = self.stream
         stream.thread_type = "AUTO"
         skip = SKIP_FRAME[self.mode]
@@ -168,25 +168,31 @@ class VideoReader:
         start = stream.start_time or 0
         fps = self.info.fps
         last_index = -1
+        packet_end = 0.0
         try:
-            for frame in self.container.decode(stream):
-                fmt = frame.format.name
-                if fmt not in _PLANAR_YUV:  # 10-bit, RGB, paletted...: normalise once per frame
-                    frame = frame.reformat(format="yuv420p")
-                    fmt = "yuv420p"
-                if frame.pts is not None:
-                    t = float((frame.pts - start) * tb)
-                    index = max(int(round(t * fps)), last_index + 1)
-                else:
-                    index = last_index + 1
-                    t = index / fps
-                last_index = index
-                self.decoded += 1
-                full_range = fmt.startswith("yuvj") or str(getattr(frame, "color_range", "")) in ("2", "JPEG")
-                yield DecodedFrame(index, max(t, 0.0), bool(frame.key_frame), frame, full_range)
+            for packet in self.container.demux(stream):
+                if packet.pts is not None:
+                    packet_end = max(packet_end, float((packet.pts + (packet.duration or 0) - start) * tb))
+                for frame in packet.decode():
+                    fmt = frame.format.name
+                    if fmt not in _PLANAR_YUV:  # 10-bit, RGB, paletted...: normalise once per frame
+                        frame = frame.reformat(format="yuv420p")
+                        fmt = "yuv420p"
+                    if frame.pts is not None:
+                        t = float((frame.pts - start) * tb)
+                        index = max(int(round(t * fps)), last_index + 1)
+                    else:
+                        index = last_index + 1
+                        t = index / fps
+                    last_index = index
+                    self.decoded += 1
+                    yield DecodedFrame(index, max(t, 0.0), bool(frame.key_frame), frame, fmt.startswith("yuvj"))
         except av.FFmpegError as exc:
-            if self.decoded == 0:
-                raise ImagingError(f"{self.path}: no decodable video frames ({_cause(exc)})") from None
-            self.truncated = f"stream ends in a decode error after frame {last_index} ({_cause(exc)})"
+            raise ImagingError(f"{self.path}: truncated or corrupt video, decoding failed after "
+                               f"{self.decoded} frames ({_cause(exc)})") from None
         if self.decoded == 0:
             raise ImagingError(f"{self.path}: no decodable video frames")
+        expected = self.info.duration_s
+        if expected > 2.0 and packet_end < 0.9 * expected - 1.0:
+            raise ImagingError(f"{self.path}: truncated video, data ends at {packet_end:.1f} s of the "
+                               f"{expected:.1f} s its header announces")
