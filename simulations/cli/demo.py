@@ -1,0 +1,37 @@
+"""`artbandit demo`: video -> thumbnails -> variants -> simulated audience -> offline replay -> index.html."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import click
+
+from simulations.cli.common import quiet_option, say
+
+
+@click.command()
+@click.option("-o", "--out", "out", default="demo-out", show_default=True, type=click.Path(file_okay=False),
+              help="Output folder (replaced whole when the demo succeeds).")
+@click.option("--video", "videos", multiple=True, type=click.Path(),
+              help="Your own video instead of the built-in sample (repeatable: one title each).")
+@click.option("--title", default=None, help="Title text drawn on the variants [sample: 'The Long Night'].")
+@click.option("--impressions", "-n", type=click.IntRange(min=1000), default=40_000, show_default=True,
+              help="Simulated impressions per policy.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print demo.json (headline numbers) to stdout.")
+@quiet_option
+def demo(out, videos, title, impressions, seed, as_json, quiet):
+    """Run the whole chain in one command and write OUT/index.html linking every result."""
+    from simulations.demo import DemoSettings, headline_text, run_demo
+
+    started = time.monotonic()
+    settings = DemoSettings(videos=videos, title=title, impressions=impressions, seed=seed)
+    summary = run_demo(out, settings, quiet=quiet, say=lambda s: say(s, quiet))
+    if as_json:
+        json.dump(summary, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    for line in headline_text(summary["headline"]):
+        click.echo(line)
+    click.echo(f"open {click.format_filename(out)}/index.html  ({time.monotonic() - started:.0f} s)")

@@ -1,0 +1,79 @@
+"""`artbandit demo` end to end on a small setting: every stage's output exists and parses."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from imaging.sample import make_sample_video
+
+
+@pytest.fixture(scope="module")
+def small_video(tmp_path_factory) -> Path:
+    return make_sample_video(tmp_path_factory.mktemp("video") / "small.mp4", seconds=8, width=480,
+                             height=270, seed=3)
+
+
+def test_demo_runs_end_to_end(small_video: Path, tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    proc = subprocess.run(
+        [sys.executable, "-c", "from simulations.cli import main; main()", "demo", "-o", str(out),
+         "--video", str(small_video), "--impressions", "3000", "--quiet"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "index.html" in proc.stdout and "lift" in proc.stdout
+
+    summary = json.loads((out / "demo.json").read_text())
+    assert summary["schema"] == "artbandit.demo/1"
+    (title,) = summary["titles"]
+    manifest = json.loads((out / "extract" / title["name"] / "manifest.json").read_text())
+    assert manifest["schema"] == "artbandit.candidates/1"
+    assert len(manifest["candidates"]) == title["candidates"] >= 2
+    variants = json.loads((out / "variants" / title["name"] / "variants.json").read_text())
+    assert variants["schema"] == "artbandit.variants/1"
+    # candidates x treatments (none, warm, cool), all posters
+    assert len(variants["variants"]) == title["candidates"] * 3 == title["variants"]
+    assert {v["aspect"] for v in variants["variants"]} == {"2:3"}
+    metrics = json.loads((out / "simulate" / "metrics.json").read_text())
+    assert metrics["catalog"]["real_variants"] and metrics["catalog"]["variants"] == title["variants"]
+    assert metrics["events"] == "events.sqlite" and (out / "simulate" / "events.sqlite").is_file()
+    replay = json.loads((out / "replay" / "replay.json").read_text())
+    assert {p["name"] for p in replay["policies"]} >= {"vw:squarecb", "uniform"}
+
+    head = summary["headline"]
+    assert 0.0 < head["ctr"] <= head["oracle_ctr"] + 0.05
+    assert 0.0 < head["share_of_oracle"] <= 1.05
+    rep = head["replay"]
+    assert rep["low"] <= rep["value"] <= rep["high"]
+
+    page = (out / "index.html").read_text()
+    for link in re.findall(r"(?:href|src)='([^']+)'|(?:href|src)=\"([^\"]+)\"", page):
+        target = link[0] or link[1]
+        assert (out / target).exists(), f"index.html links to missing {target}"
+
+
+def test_demo_rejects_missing_video_and_foreign_output(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from simulations.cli import cli
+
+    res = CliRunner().invoke(cli, ["demo", "-o", str(tmp_path / "o"), "--video", str(tmp_path / "nope.mp4")])
+    assert res.exit_code != 0 and "nope.mp4" in str(res.exception or res.output)
+    assert not (tmp_path / "o").exists()
+
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "thesis.txt").write_text("do not delete")
+    proc = subprocess.run(
+        [sys.executable, "-c", "from simulations.cli import main; main()", "demo", "-o", str(foreign)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode != 0
+    assert proc.stderr.count("\n") == 1 and "earlier demo output" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert (foreign / "thesis.txt").read_text() == "do not delete"
