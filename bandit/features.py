@@ -140,22 +140,31 @@ class ActionRegistry:
 
     def lookup(self, actions: Sequence[Mapping[str, Any]]) -> list[ActionEntry]:
         """Validate `actions` and return their entries (creating or refreshing as needed)."""
-        if not isinstance(actions, Sequence) or isinstance(actions, (str, bytes)) or not actions:
+        if type(actions) is not list:
+            if not isinstance(actions, Sequence) or isinstance(actions, (str, bytes)):
+                raise BanditError("actions must be a non-empty list of {'id': str, 'features': {...}}")
+            actions = list(actions)
+        if not actions:
             raise BanditError("actions must be a non-empty list of {'id': str, 'features': {...}}")
         entries = []
         by_id = self._by_id
+        seen = set()
         for action in actions:
             try:
                 action_id = action["id"]
-                feats = action.get("features") or {}
-            except (TypeError, KeyError, AttributeError):
-                raise BanditError(f"each action needs an 'id' and 'features' mapping, got {action!r}") from None
-            entry = by_id.get(action_id)
+                feats = action["features"]
+            except (TypeError, KeyError, IndexError):
+                try:
+                    action_id, feats = action["id"], {}
+                except (TypeError, KeyError, IndexError):
+                    raise BanditError(f"each action needs an 'id' and 'features' mapping, got {action!r}") from None
+            entry = by_id.get(action_id) if type(action_id) is str else None
             if entry is None or entry.features != feats:
-                entry = self._make(action_id, feats)
+                entry = self._make(action_id, feats if feats is not None else {})
+            if action_id in seen:
+                raise BanditError(f"action ids must be unique within one rank call ({action_id!r} repeats)")
+            seen.add(action_id)
             entries.append(entry)
-        if len(entries) > 1 and len({e.id for e in entries}) != len(entries):
-            raise BanditError("action ids must be unique within one rank call")
         return entries
 
     def feature_names(self) -> list[str]:

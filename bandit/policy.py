@@ -66,18 +66,19 @@ def apply_floor(pmf: Sequence[float], floor: float) -> list[float]:
     Pure Python: for a handful of actions it is several times faster than numpy.
     """
     k = len(pmf)
-    probs = [p if p > 0.0 else 0.0 for p in pmf]
-    total = sum(probs)
+    if min(pmf) < 0.0:
+        pmf = [p if p > 0.0 else 0.0 for p in pmf]
+    total = sum(pmf)
     if not total > 0.0 or total != total:
         return [1.0 / k] * k
-    if total != 1.0:
-        probs = [p / total for p in probs]
-    floor = min(floor, 1.0 / k)
+    probs = [p / total for p in pmf]  # VW's pmf is float32: renormalize in double
     low = min(probs)
+    floor = min(floor, 1.0 / k)
     if low < floor:
         # smallest mixing weight w with (1 - w) * low + w / k >= floor
         w = (floor - low) / (1.0 / k - low)
-        probs = [(1.0 - w) * p + w / k for p in probs]
+        keep, add = 1.0 - w, w / k
+        probs = [keep * p + add for p in probs]
     return probs
 
 

@@ -67,6 +67,31 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return float(np.percentile(a, 50)), float(np.percentile(a, 99))
 
 
+class Clock:
+    """Wall time and this process's CPU time, per rank call and per run.
+
+    Why both: on a shared machine other processes steal the CPU; wall-clock p99 then measures the
+    scheduler. CPU time (CLOCK_THREAD_CPUTIME_ID) is what the code itself costs."""
+
+    def __init__(self) -> None:
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+
+    def start_run(self) -> None:
+        self.t0, self.c0 = time.perf_counter(), time.process_time()
+
+    def end_run(self, n: int) -> tuple[float, float]:
+        return n / (time.perf_counter() - self.t0), n / (time.process_time() - self.c0)
+
+    def __enter__(self) -> "Clock":
+        self._w, self._c = time.perf_counter(), time.thread_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cpu.append(time.thread_time() - self._c)
+        self.wall.append(time.perf_counter() - self._w)
+
+
 # -- contenders: each returns (decisions/s, rank latencies, clicks) ----------------------------------
 def run_artbandit(spec, n, world, seed, log=None):
     actions, contexts, tastes, click = world
@@ -74,20 +99,18 @@ def run_artbandit(spec, n, world, seed, log=None):
     rng = np.random.default_rng(seed + 1)
     users = rng.integers(len(contexts), size=n)
     coins = rng.random(n)
-    lat = []
+    clock = Clock()
     clicks = 0
-    perf = time.perf_counter
-    t0 = perf()
+    clock.start_run()
     for t in range(n):
         u = users[t]
-        a = perf()
-        d = policy.rank(contexts[u], actions, user_id=f"user-{u}", now=float(t))
-        lat.append(perf() - a)
+        with clock:
+            d = policy.rank(contexts[u], actions, user_id=f"user-{u}", now=float(t))
         r = 1.0 if coins[t] < click[tastes[u], d.index] else 0.0
         clicks += r
         policy.reward(d.event_id, r, now=float(t))
     policy.close()
-    return n / (perf() - t0), lat, clicks / n
+    return clock.end_run(n), clock, clicks / n
 
 
 def run_naive_vw(n, world, seed):
@@ -100,13 +123,12 @@ def run_naive_vw(n, world, seed):
     users = rng.integers(len(contexts), size=n)
     coins = rng.random(n)
     sampler = np.random.default_rng(seed)
-    lat = []
+    clock = Clock()
     clicks = 0
-    perf = time.perf_counter
-    t0 = perf()
+    clock.start_run()
     for t in range(n):
         u = users[t]
-        a = perf()
+        clock.__enter__()
         ctx = contexts[u]
         shared = "shared " + " ".join(
             f"|u{ns} " + " ".join(f"{k}={v}" if isinstance(v, str) else f"{k}:{v}" for k, v in f.items())
@@ -118,12 +140,12 @@ def run_naive_vw(n, world, seed):
         pmf = vw.predict(lines)
         idx = int(np.searchsorted(np.cumsum(pmf), sampler.random() * sum(pmf)))
         idx = min(idx, K - 1)
-        lat.append(perf() - a)
+        clock.__exit__()
         r = 1.0 if coins[t] < click[tastes[u], idx] else 0.0
         clicks += r
         lines[1 + idx] = f"0:{1.0 - r}:{pmf[idx]} " + lines[1 + idx]
         vw.learn(lines)
-    return n / (perf() - t0), lat, clicks / n
+    return clock.end_run(n), clock, clicks / n
 
 
 def vectorize(ctx, dims=32):
@@ -147,25 +169,23 @@ def run_numpy_linucb(n, world, seed, alpha=1.0, dims=32):
     users = rng.integers(len(contexts), size=n)
     coins = rng.random(n)
     sampler = np.random.default_rng(seed)
-    lat = []
+    clock = Clock()
     clicks = 0
-    perf = time.perf_counter
-    t0 = perf()
+    clock.start_run()
     for t in range(n):
         u = users[t]
-        a = perf()
-        x = xs[u]
-        ax = a_inv @ x
-        scores = theta @ x + alpha * np.sqrt(ax @ x)
-        idx = int(np.argmax(scores)) if sampler.random() > 0.05 else int(sampler.integers(K))
-        lat.append(perf() - a)
+        with clock:
+            x = xs[u]
+            ax = a_inv @ x
+            scores = theta @ x + alpha * np.sqrt(ax @ x)
+            idx = int(np.argmax(scores)) if sampler.random() > 0.05 else int(sampler.integers(K))
         r = 1.0 if coins[t] < click[tastes[u], idx] else 0.0
         clicks += r
         v = ax[idx]
         a_inv[idx] -= np.outer(v, v) / (1.0 + x @ v)
         b[idx] += r * x
         theta[idx] = a_inv[idx] @ b[idx]
-    return n / (perf() - t0), lat, clicks / n
+    return clock.end_run(n), clock, clicks / n
 
 
 def run_mabwiser(n, world, seed):
@@ -179,36 +199,36 @@ def run_mabwiser(n, world, seed):
     rng = np.random.default_rng(seed + 1)
     users = rng.integers(len(contexts), size=n)
     coins = rng.random(n)
-    lat = []
+    clock = Clock()
     clicks = 0
-    perf = time.perf_counter
-    t0 = perf()
+    clock.start_run()
     for t in range(n):
         u = users[t]
-        a = perf()
-        arm = mab.predict([xs[u]])
-        lat.append(perf() - a)
+        with clock:
+            arm = mab.predict([xs[u]])
         idx = arms.index(arm)
         r = 1.0 if coins[t] < click[tastes[u], idx] else 0.0
         clicks += r
         mab.partial_fit([arm], [r], [xs[u]])
-    return n / (perf() - t0), lat, clicks / n
+    return clock.end_run(n), clock, clicks / n
 
 
 def memory_run(n, world, seed, checkpoints=10):
+    """Yield (decisions, RSS MB, wall s, CPU s) at checkpoints while one personalizer runs on."""
     actions, contexts, tastes, click = world
     policy = make_policy("vw", seed=seed, secret="bench-secret-0123456789")
     rng = np.random.default_rng(seed + 2)
-    out = []
+    users = rng.integers(len(contexts), size=n)
+    coins = rng.random(n)
     step = max(1, n // checkpoints)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
+    yield 0, rss_mb(), 0.0, 0.0
     for t in range(n):
-        u = int(rng.integers(len(contexts)))
-        d = policy.rank(contexts[u], actions, now=float(t))
-        policy.reward(d.event_id, 1.0 if rng.random() < click[tastes[u], d.index] else 0.0, now=float(t))
+        u = users[t]
+        d = policy.rank(contexts[u], actions, user_id=f"user-{u}", now=float(t))
+        policy.reward(d.event_id, 1.0 if coins[t] < click[tastes[u], d.index] else 0.0, now=float(t))
         if (t + 1) % step == 0:
-            out.append((t + 1, rss_mb(), time.perf_counter() - t0))
-    return out
+            yield t + 1, rss_mb(), time.perf_counter() - t0, time.process_time() - c0
 
 
 def main() -> None:
@@ -233,23 +253,25 @@ def main() -> None:
              lambda: run_mabwiser(args.mabwiser_decisions, world, args.seed), args.mabwiser_decisions),
         ]
         for name, fn, count in contenders:
-            rate, lat, ctr = fn()
-            p50, p99 = percentiles(lat)
-            rows.append((name, count, rate, p50, p99, ctr))
+            (rate, cpu_rate), clock, ctr = fn()
+            rows.append((name, count, rate, cpu_rate, *percentiles(clock.wall), *percentiles(clock.cpu), ctr))
             print(f"  done: {name}", file=sys.stderr, flush=True)
-    base = rows[0][2]
-    print(f"\n{K} variants x 10 action features, 10 context features; decision = rank + reward + learn")
-    print(f"| contender | decisions | decisions/s | vs artbandit | rank p50 us | rank p99 us | CTR |")
-    print(f"|---|---|---|---|---|---|---|")
-    for name, count, rate, p50, p99, ctr in rows:
-        print(f"| {name} | {count} | {rate:,.0f} | {rate / base:.2f}x | {p50:.0f} | {p99:.0f} | {ctr:.3f} |")
+    base, cpu_base = rows[0][2], rows[0][3]
+    print(f"\n{K} variants x 10 action features, 10 context features; decision = rank + reward + learn;"
+          f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print("| contender | decisions | decisions/s (wall) | per CPU-s | vs artbandit (CPU) "
+          "| rank p50/p99 us (wall) | rank p50/p99 us (CPU) | CTR |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, count, rate, cpu_rate, w50, w99, c50, c99, ctr in rows:
+        print(f"| {name} | {count:,} | {rate:,.0f} | {cpu_rate:,.0f} | {cpu_rate / cpu_base:.2f}x "
+              f"| {w50:.0f} / {w99:.0f} | {c50:.0f} / {c99:.0f} | {ctr:.3f} |")
     print("(best possible CTR ~0.48; rank latency = predict + sample, without reward/learn)")
     if args.memory_decisions:
         print(f"\nartbandit vw:squarecb memory over {args.memory_decisions:,} decisions (no log)")
-        print("| decisions | RSS MB | elapsed s |")
-        print("|---|---|---|")
-        for count, mb, secs in memory_run(args.memory_decisions, world, args.seed):
-            print(f"| {count:,} | {mb:.1f} | {secs:.0f} |", flush=True)
+        print("| decisions | RSS MB | wall s | CPU s |")
+        print("|---|---|---|---|")
+        for count, mb, secs, cpu in memory_run(args.memory_decisions, world, args.seed):
+            print(f"| {count:,} | {mb:.1f} | {secs:.0f} | {cpu:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

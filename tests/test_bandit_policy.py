@@ -306,3 +306,20 @@ def test_linucb_personalizes_and_scores_do_not_depend_on_action_order():
     order = [3, 0, 7, 1, 6, 2, 5, 4]
     shuffled = p.predict(context, [actions[i] for i in order])
     assert shuffled.tolist() == [pmf[i] for i in order]
+
+
+def test_apply_floor_keeps_a_distribution_above_the_floor():
+    from bandit import apply_floor
+
+    rng = np.random.default_rng(0)
+    for k in (2, 3, 8, 50):
+        for _ in range(50):
+            raw = rng.dirichlet(np.full(k, 0.1)).tolist()
+            out = apply_floor(raw, 0.01)
+            assert math.isclose(sum(out), 1.0, rel_tol=1e-12)
+            assert min(out) >= min(0.01, 1.0 / k) - 1e-12
+            # order is kept: the floor only mixes in uniform
+            assert np.argsort(out, kind="stable").tolist() == np.argsort(raw, kind="stable").tolist()
+    assert apply_floor([0.5, 0.5], 0.0) == [0.5, 0.5]
+    assert apply_floor([1.0, 0.0, 0.0, 0.0], 0.5) == [0.25] * 4   # capped at uniform
+    assert apply_floor([0.0, 0.0], 0.1) == [0.5, 0.5]
