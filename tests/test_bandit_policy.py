@@ -318,8 +318,9 @@ def test_apply_floor_keeps_a_distribution_above_the_floor():
             out = apply_floor(raw, 0.01)
             assert math.isclose(sum(out), 1.0, rel_tol=1e-12)
             assert min(out) >= min(0.01, 1.0 / k) - 1e-12
-            # order is kept: the floor only mixes in uniform
-            assert np.argsort(out, kind="stable").tolist() == np.argsort(raw, kind="stable").tolist()
+            # order is kept (up to rounding ties): the floor only mixes in uniform
+            by_raw = [out[i] for i in np.argsort(raw)]
+            assert all(a <= b + 1e-15 for a, b in zip(by_raw, by_raw[1:]))
     assert apply_floor([0.5, 0.5], 0.0) == [0.5, 0.5]
     assert apply_floor([1.0, 0.0, 0.0, 0.0], 0.5) == [0.25] * 4   # capped at uniform
     assert apply_floor([0.0, 0.0], 0.1) == [0.5, 0.5]
