@@ -139,11 +139,15 @@ def score_chunk(
     last_ids: Any = None
     actions: list[dict] = []
     for slot in slots:
+        if _is_uniform(slot.policy):
+            _score_uniform(slot, chunk, uniforms, q_hat)
+            continue
         tp = np.empty(n)
         mt = np.zeros(n, dtype=bool)
         dm = np.empty(n) if q_hat is not None else None
         zs = np.zeros(n)
         predict, learn = slot.policy.predict, slot.policy.learn
+        learns = not isinstance(slot.policy, (FrozenPolicy, BestFixedPolicy))
         for i, ev in enumerate(chunk):
             if ev.action_ids is not last_ids:
                 last_ids, actions = ev.action_ids, ev.actions
@@ -164,10 +168,33 @@ def score_chunk(
                 zs[i] = float(pmf[np.asarray(ev.pmf) <= 0].sum())
             elif ev.probability >= 1.0:
                 zs[i] = 1.0 - pmf[c]
-            if learn_on == "all" or match:
+            if learns and (learn_on == "all" or match):
                 learn(ev.context, actions, c, ev.reward, ev.probability)
         slot.target_p.append(tp)
         slot.matched.append(mt)
         if dm is not None:
             slot.dm.append(dm)
         slot.zero_support.append(zs)
+
+
+def _is_uniform(policy: Any) -> bool:
+    from bandit import UniformPolicy
+
+    return type(policy) is UniformPolicy
+
+
+def _score_uniform(slot: PolicySlot, chunk: list[ReplayEvent], uniforms: np.ndarray, q_hat: list[np.ndarray] | None) -> None:
+    """The uniform policy vectorised: pi = 1/K needs no context, and it never learns anything."""
+    k = np.fromiter((len(e.action_ids) for e in chunk), np.float64, len(chunk))
+    chosen = np.fromiter((e.chosen_index for e in chunk), np.int64, len(chunk))
+    slot.target_p.append(1.0 / k)
+    slot.matched.append(np.minimum((uniforms * k).astype(np.int64), k.astype(np.int64) - 1) == chosen)
+    if q_hat is not None:
+        slot.dm.append(np.fromiter((q.mean() for q in q_hat), np.float64, len(chunk)))
+    zs = np.zeros(len(chunk))
+    for i, e in enumerate(chunk):
+        if e.pmf is not None:
+            zs[i] = sum(1 for p in e.pmf if p <= 0) / k[i]
+        elif e.probability >= 1.0:
+            zs[i] = 1.0 - 1.0 / k[i]
+    slot.zero_support.append(zs)

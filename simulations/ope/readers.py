@@ -14,7 +14,8 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from functools import partial
+from typing import Any, Callable, Iterator, Sequence
 
 from simulations.errors import SimulationError
 
@@ -22,23 +23,63 @@ FORMATS: tuple[str, ...] = ("auto", "sqlite", "dsjson", "csv", "jsonl", "parquet
 DEFAULT_NAMESPACE = "context"
 
 
-@dataclass(slots=True)
 class ReplayEvent:
-    """One logged decision: what was shown (chosen_index into action_ids), with what probability, and the reward."""
+    """One logged decision: what was shown (chosen_index into action_ids), with what probability, and the reward.
 
-    context: dict
-    action_ids: list[str]
-    action_features: list[dict]
-    chosen_index: int
-    probability: float
-    reward: float
-    time: float | None = None
-    pmf: list[float] | None = None
+    `context` and `action_features` may be built lazily (from a thunk) on first access: estimating a
+    context-free target (uniform, a fixed action) then never pays for parsing features.
+    """
+
+    __slots__ = ("_context", "_make_context", "action_ids", "_features", "_make_features", "chosen_index",
+                 "probability", "reward", "time", "pmf")
+
+    def __init__(
+        self,
+        context: dict | None,
+        action_ids: list[str],
+        action_features: list[dict] | None,
+        chosen_index: int,
+        probability: float,
+        reward: float,
+        time: float | None = None,
+        pmf: list[float] | None = None,
+        *,
+        make_context: Callable[[], dict] | None = None,
+        make_features: Callable[[], list[dict]] | None = None,
+    ) -> None:
+        self._context = context
+        self._make_context = make_context
+        self.action_ids = action_ids
+        self._features = action_features
+        self._make_features = make_features
+        self.chosen_index = chosen_index
+        self.probability = probability
+        self.reward = reward
+        self.time = time
+        self.pmf = pmf
+
+    @property
+    def context(self) -> dict:
+        c = self._context
+        if c is None:
+            c = self._context = self._make_context() if self._make_context else {}
+        return c
+
+    @property
+    def action_features(self) -> list[dict]:
+        f = self._features
+        if f is None:
+            f = self._features = self._make_features() if self._make_features else [{} for _ in self.action_ids]
+        return f
 
     @property
     def actions(self) -> list[dict]:
         """The candidate list in bandit form: [{"id", "features"}]."""
         return [{"id": a, "features": f} for a, f in zip(self.action_ids, self.action_features)]
+
+    def __repr__(self) -> str:
+        return (f"ReplayEvent(actions={self.action_ids!r}, chosen={self.chosen_index}, "
+                f"p={self.probability}, reward={self.reward})")
 
 
 @dataclass
@@ -271,21 +312,9 @@ class DsjsonReader:
             raise SimulationError(f"{path}:{lineno}: chosen action {chosen + 1} outside the {len(multi)} actions")
         if not 0 < prob <= 1:
             raise SimulationError(f"{path}:{lineno}: probability {prob} outside (0, 1]")
-        ids, feats = [], []
-        for i, action in enumerate(multi):
-            action = action if isinstance(action, dict) else {"value": action}
-            aid = action.get("id", action.get("_tag"))
-            feat: dict[str, float | str] = {}
-            for ns, values in namespaces({k: v for k, v in action.items() if k not in ("id", "_tag")}).items():
-                for name, value in values.items():  # an action's features are one flat dict
-                    feat[name if name not in feat else f"{ns}.{name}"] = value
-            if aid is None:  # artbandit's own export writes the id as an indicator feature "id=<id>"
-                aid = feat.pop("id", None)
-            ids.append(str(aid) if aid is not None else f"a{i}")
-            feats.append(feat)
-        context = namespaces({k: v for k, v in c.items() if not k.startswith("_")})
-        if context and all(ns.startswith("c_") for ns in context):  # artbandit's export: "c_<namespace>"
-            context = {ns[2:]: f for ns, f in context.items()}
+        ids = [_dsjson_action_id(action, i) for i, action in enumerate(multi)]
+        make_context = partial(_dsjson_context, c)
+        make_features = partial(_dsjson_features, multi)
         pmf = None
         a, p = obj.get("a"), obj.get("p")
         if isinstance(a, list) and isinstance(p, list) and len(a) == len(p) == len(multi):
@@ -294,7 +323,56 @@ class DsjsonReader:
                 if 1 <= int(act) <= len(multi):
                     pmf[int(act) - 1] = float(pr)
         ts = obj.get("Timestamp")
-        return ReplayEvent(context, ids, feats, chosen, prob, reward, parse_time(ts) if ts else None, pmf)
+        return ReplayEvent(None, ids, None, chosen, prob, reward, parse_time(ts) if ts else None, pmf,
+                           make_context=make_context, make_features=make_features)
+
+
+def _dsjson_action_id(action: Any, i: int) -> str:
+    """`id` or `_tag`, else an indicator feature "id=<id>" (artbandit's export), else a<index>."""
+    if isinstance(action, dict):
+        aid = action.get("id", action.get("_tag"))
+        if aid is not None:
+            return str(aid)
+        for values in action.values():
+            if isinstance(values, dict):
+                for key in values:
+                    if key.startswith("id="):
+                        return key[3:]
+    return f"a{i}"
+
+
+def _dsjson_context(c: dict) -> dict:
+    context = namespaces({k: v for k, v in c.items() if not k.startswith("_")})
+    if context and all(ns.startswith("c_") for ns in context):  # artbandit's export: "c_<namespace>"
+        context = {ns[2:]: f for ns, f in context.items()}
+    return context
+
+
+def _dsjson_action_features(action: Any) -> dict:
+    action = action if isinstance(action, dict) else {"value": action}
+    feat: dict[str, float | str] = {}
+    for ns, values in namespaces({k: v for k, v in action.items() if k not in ("id", "_tag")}).items():
+        for name, value in values.items():  # an action's features are one flat dict
+            feat[name if name not in feat else f"{ns}.{name}"] = value
+    feat.pop("id", None)
+    return feat
+
+
+_ACTION_CACHE: dict[str, tuple[Any, dict]] = {}
+
+
+def _dsjson_features(multi: list) -> list[dict]:
+    """Action features, flattened once per distinct action (logs repeat a title's variants)."""
+    out = []
+    for action in multi:
+        key = json.dumps(action, sort_keys=True) if isinstance(action, dict) else repr(action)
+        hit = _ACTION_CACHE.get(key)
+        if hit is None:
+            if len(_ACTION_CACHE) > 50_000:
+                _ACTION_CACHE.clear()
+            hit = _ACTION_CACHE[key] = (None, _dsjson_action_features(action))
+        out.append(hit[1])
+    return out
 
 
 def flatten(obj: Any, prefix: str = "") -> dict[str, float | str]:
@@ -490,7 +568,7 @@ class TableReader:
     def _column_types(batch: list[dict], columns: list[str]) -> dict[str, bool]:
         types = {}
         for c in columns:
-            values = [row.get(c) for row in batch if row.get(c) not in (None, "")]
+            values = [row.get(c) for row in batch[:2000] if row.get(c) not in (None, "")]
             types[c] = bool(values) and all(
                 _number(v) is not None for v in values if not isinstance(v, (dict, list))
             ) and not any(isinstance(v, (dict, list)) for v in values)
@@ -543,11 +621,47 @@ class TableReader:
             self._catalog = sorted(seen)
         return self._catalog
 
+    def _context_builder(self, columns: list[str], numeric: dict[str, bool]) -> Callable[[dict], dict]:
+        """row -> namespaced context, with each column's namespace and type decided once."""
+        plan = []
+        for c in columns:
+            ns, _, name = c.rpartition(".")
+            plan.append((c, ns or DEFAULT_NAMESPACE, name, bool(numeric.get(c))))
+        features = self._features
+
+        def build(row: dict) -> dict:
+            out: dict[str, dict] = {}
+            for col, ns, name, is_num in plan:
+                v = row.get(col)
+                if v is None or v == "":
+                    continue
+                tv = type(v)
+                if tv is dict or tv is list:  # nested JSON: the generic (slow) path
+                    for k, x in features(row, [col], numeric).items():
+                        out.setdefault(k, {}).update(x)
+                    continue
+                if is_num:
+                    try:
+                        v = float(v)
+                    except (TypeError, ValueError):
+                        v = str(v)
+                elif tv is not str:
+                    v = str(v).lower() if tv is bool else str(v)
+                d = out.get(ns)
+                if d is None:
+                    d = out[ns] = {}
+                d[name] = v
+            return out
+
+        return build
+
     def chunks(self, size: int) -> Iterator[list[ReplayEvent]]:
         m, path = self.m, self.source.path
         columns: list[str] | None = None
-        numeric: dict[str, bool] = {}
-        shared_actions: tuple[list[str], list[dict], dict[str, int]] | None = None
+        build: Callable[[dict], dict] | None = None
+        shared: tuple[list[str], dict[str, int]] | None = None
+        cand_cache: dict[Any, tuple[list[str], dict[str, int], list[dict]]] = {}
+        table = self._action_table
         missing = 0
         rowno = 0
         last_time = -math.inf
@@ -570,46 +684,63 @@ class TableReader:
                 if m.propensity_col not in columns:
                     self._note("no propensity column: the logger is assumed uniform over each candidate set")
                 ctx_cols = self._context_columns(columns)
-                numeric = self._column_types(batch, ctx_cols)
+                build = self._context_builder(ctx_cols, self._column_types(batch, ctx_cols))
                 if not m.candidates_col:
                     ids = self.catalog()
-                    shared_actions = (ids, [self._action_table.get(a, {}) for a in ids], {a: i for i, a in enumerate(ids)})
+                    feats = [table.get(a, {}) for a in ids]
+                    shared = (ids, {a: i for i, a in enumerate(ids)})
+                    shared_feats = feats
             has_p = m.propensity_col in columns
+            a_col, r_col, p_col, c_col, t_col = m.action_col, m.reward_col, m.propensity_col, m.candidates_col, m.timestamp_col
             out: list[ReplayEvent] = []
             for row in batch:
                 rowno += 1
-                action = row.get(m.action_col)
+                action = row.get(a_col)
                 action = "" if action is None else str(action)
-                if shared_actions is not None:
-                    ids, feats, index = shared_actions
+                if shared is not None:
+                    ids, index = shared
+                    feats = shared_feats
                 else:
-                    ids = _split_list(row.get(m.candidates_col, ""))
-                    feats = [self._action_table.get(a, {}) for a in ids]
-                    index = {a: i for i, a in enumerate(ids)}
-                if action not in index:
+                    raw = row.get(c_col, "")
+                    key = raw if type(raw) is str else tuple(raw) if isinstance(raw, list) else str(raw)
+                    hit = cand_cache.get(key)
+                    if hit is None:
+                        ids = _split_list(raw)
+                        if len(cand_cache) > 10_000:
+                            cand_cache.clear()
+                        hit = cand_cache[key] = (ids, {a: i for i, a in enumerate(ids)}, [table.get(a, {}) for a in ids])
+                    ids, index, feats = hit
+                chosen = index.get(action)
+                if chosen is None:
                     raise SimulationError(f"{path}: row {rowno}: action {action!r} is not among its candidates")
-                r = _number(row.get(m.reward_col))
-                if r is None:
-                    if row.get(m.reward_col) not in (None, ""):
-                        raise SimulationError(
-                            f"{path}: row {rowno}: reward {row.get(m.reward_col)!r} is not a number"
-                        )
+                rv = row.get(r_col)
+                try:
+                    r = float(rv)  # type: ignore[arg-type]
+                    if r != r or r in (math.inf, -math.inf):
+                        raise ValueError
+                except (TypeError, ValueError):
+                    if rv not in (None, ""):
+                        raise SimulationError(f"{path}: row {rowno}: reward {rv!r} is not a number") from None
                     missing += 1
                     r = 0.0
                 if has_p:
-                    p = _number(row.get(m.propensity_col))
-                    if p is None or not 0 < p <= 1:
-                        raise SimulationError(
-                            f"{path}: row {rowno}: propensity {row.get(m.propensity_col)!r} is not in (0, 1]"
-                        )
+                    pv = row.get(p_col)
+                    try:
+                        p = float(pv)  # type: ignore[arg-type]
+                    except (TypeError, ValueError):
+                        p = -1.0
+                    if not 0 < p <= 1:
+                        raise SimulationError(f"{path}: row {rowno}: propensity {pv!r} is not in (0, 1]")
                 else:
                     p = 1.0 / len(ids)
-                t = parse_time(row.get(m.timestamp_col)) if m.timestamp_col else None
-                if t is not None:
-                    if t < last_time:
-                        unordered = True
-                    last_time = t
-                out.append(ReplayEvent(self._features(row, ctx_cols, numeric), ids, feats, index[action], p, r, t))
+                t = None
+                if t_col:
+                    t = parse_time(row.get(t_col))
+                    if t is not None:
+                        if t < last_time:
+                            unordered = True
+                        last_time = t
+                out.append(ReplayEvent(None, ids, feats, chosen, p, r, t, make_context=partial(build, row)))
             if out:
                 yield out
         if columns is None:
