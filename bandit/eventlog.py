@@ -177,25 +177,52 @@ class EventLog:
                     "UPDATE events SET reward=?, reward_time=?, defaulted=? WHERE event_id=?", self._rewards
                 )
             db.execute("COMMIT")
-        except sqlite3.IntegrityError as exc:
+        except sqlite3.IntegrityError:
             db.execute("ROLLBACK")
-            self._events.clear(); self._new_sets.clear(); self._rewards.clear()
-            self._sets.clear()
-            raise BanditError(f"{self.path}: could not write events ({exc}); duplicate event id?") from None
+            self._flush_row_by_row()
+            return
         self.committed += len(self._events)
         self._events.clear()
         self._new_sets.clear()
         self._rewards.clear()
         self._last_commit = _time.monotonic()
 
+    def _flush_row_by_row(self) -> None:
+        """A batch hit a duplicate event id: keep every other row, then report the duplicates."""
+        db = self._db
+        duplicates = []
+        db.execute("BEGIN")
+        db.executemany("INSERT OR IGNORE INTO action_sets(id, actions) VALUES (?, ?)", self._new_sets)
+        for row in self._events:
+            try:
+                db.execute(
+                    "INSERT INTO events(event_id, time, model_version, policy, user, context, action_set,"
+                    " pmf, chosen_index, action_id, probability) VALUES (?,?,?,?,?,?,?,?,?,?,?)", row)
+                self.committed += 1
+            except sqlite3.IntegrityError:
+                duplicates.append(row[0])
+        db.executemany("UPDATE events SET reward=?, reward_time=?, defaulted=? WHERE event_id=?", self._rewards)
+        db.execute("COMMIT")
+        self._events.clear()
+        self._new_sets.clear()
+        self._rewards.clear()
+        self._last_commit = _time.monotonic()
+        if duplicates:
+            raise BanditError(
+                f"{self.path}: {len(duplicates)} event(s) not logged, duplicate event id "
+                f"(first: {duplicates[0]!r}); other events were kept"
+            )
+
     def close(self) -> None:
         """Commit the tail and close the file."""
         if self._db is None:
             return
-        if not self.readonly:
-            self.flush()
-        self._db.close()
-        self._db = None  # type: ignore[assignment]
+        try:
+            if not self.readonly:
+                self.flush()
+        finally:
+            self._db.close()
+            self._db = None  # type: ignore[assignment]
 
     def __enter__(self) -> "EventLog":
         return self

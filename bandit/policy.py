@@ -132,6 +132,16 @@ class Policy:
         self.log: EventLog | None = None
         if log is not None:
             self.log = log if isinstance(log, EventLog) else EventLog(log)
+        self._salt_ids()
+
+    def _salt_ids(self) -> None:
+        """Appending to a non-empty log (a restart, a reloaded model): move the event-id generator
+        to a sequence that depends on the log's length, so ids never repeat earlier runs' ids while
+        a fresh run stays fully determined by its seed."""
+        if self.log is not None:
+            existing = len(self.log)
+            if existing:
+                self._ids.seed(f"{self._ids.getrandbits(64)}:{existing}")
 
     # -- what subclasses provide -------------------------------------------------------------
     def _prepare(self, context: dict) -> Any:
@@ -370,6 +380,7 @@ class Policy:
         self._heap = [(p.deadline, p.seq, eid) for eid, p in self._pending.items()]
         heapq.heapify(self._heap)
         self._closed = OrderedDict((k, v) for k, v in state.get("closed", []))
+        self._salt_ids()
         self._ctx_schema = {ns: set(n) for ns, n in state.get("context_schema", {}).items()}
 
 

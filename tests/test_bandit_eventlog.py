@@ -197,13 +197,37 @@ def test_not_a_log_is_a_one_line_error(tmp_path):
         EventLog(other, readonly=True)
 
 
-def test_duplicate_event_ids_across_policies_on_one_log_are_reported(tmp_path):
+def test_duplicate_event_ids_are_reported_and_other_rows_kept(tmp_path):
     path = tmp_path / "e.sqlite"
     a = make_policy("uniform", seed=1, log=path)
     a.rank({"u": {"x": 1}}, make_actions(), event_id="same", now=0.0)
     a.close()
     b = make_policy("uniform", seed=1, log=path)
+    b.rank({"u": {"x": 1}}, make_actions(), now=0.0)
     b.rank({"u": {"x": 1}}, make_actions(), event_id="same", now=0.0)
-    with pytest.raises(BanditError, match="duplicate event id"):
+    b.rank({"u": {"x": 1}}, make_actions(), now=0.0)
+    with pytest.raises(BanditError, match="1 event.*duplicate event id.*'same'"):
         b.close()
-    assert len(EventLog(path, readonly=True)) == 1
+    assert len(EventLog(path, readonly=True)) == 3
+
+
+def test_a_restart_with_the_same_seed_does_not_reuse_event_ids(tmp_path):
+    path = tmp_path / "e.sqlite"
+    ids = []
+    for _ in range(3):  # the same service restarted twice, appending to its log
+        p = make_policy("vw", seed=0, log=path, secret=SECRET)
+        ids += [p.rank({"u": {"x": 1}}, make_actions(), now=0.0).event_id for _ in range(20)]
+        p.close()
+    assert len(set(ids)) == 60 and len(EventLog(path, readonly=True)) == 60
+    # a model saved earlier and reloaded after more events were logged does not reuse their ids
+    p = make_policy("vw", seed=5, log=tmp_path / "g.sqlite", secret=SECRET)
+    p.save(tmp_path / "model")
+    later = [p.rank({"u": {"x": 1}}, make_actions(), now=0.0).event_id for _ in range(10)]
+    p.close()
+    q = bandit.Personalizer.load(tmp_path / "model", log=tmp_path / "g.sqlite", secret=SECRET)
+    again = [q.rank({"u": {"x": 1}}, make_actions(), now=0.0).event_id for _ in range(10)]
+    q.close()
+    assert not set(later) & set(again)
+    # a fresh log is still fully determined by the seed
+    fresh = make_policy("vw", seed=0, log=tmp_path / "f.sqlite", secret=SECRET)
+    assert fresh.rank({"u": {"x": 1}}, make_actions(), now=0.0).event_id == ids[0]
