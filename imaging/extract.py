@@ -312,7 +312,7 @@ class _Analyzer:
                 f"{info.path}: no usable frames among {self.decoded} decoded (rejected: {reasons})")
         crop = self._content_crop(held)
         x0, y0, x1, y1 = crop
-        short = select_diverse(held, self.k if self.mode == "quick" else self.k + 4,
+        short = select_diverse(held, self.k if self.mode == "quick" else self.k + 2,
                                score=lambda r: r.metrics.quality, shot=lambda r: r.shot,
                                sig=lambda r: r.sig)
         scored: list[tuple[float, _Rec, np.ndarray, list[Box]]] = []

@@ -32,12 +32,14 @@ class Scene:
 
     def __init__(self, seed: int, tint: tuple[int, int, int], h: int = H, w: int = W):
         rng = np.random.default_rng(seed)
-        coarse = cv2.resize(rng.random((h // 12, w // 6)).astype(np.float32), (2 * w, h),
+        coarse = cv2.resize(rng.random((h // 24, w // 12)).astype(np.float32), (2 * w, h),
                             interpolation=cv2.INTER_CUBIC)
-        fine = cv2.resize(rng.random((h // 2, w)).astype(np.float32), (2 * w, h),
-                          interpolation=cv2.INTER_NEAREST)
-        tex = 0.65 * coarse + 0.35 * fine
-        self.img = np.clip(tex[..., None] * np.asarray(tint, np.float32) * 1.6, 0, 255).astype(np.uint8)
+        tex = np.clip(0.25 + 0.6 * coarse, 0, 1)
+        for _ in range(60):  # hard-edged blocks: sharp, but not the noise that slows Haar down
+            x, y = int(rng.integers(0, 2 * w)), int(rng.integers(0, h))
+            bw, bh = int(rng.integers(6, 50)), int(rng.integers(6, 50))
+            cv2.rectangle(tex, (x, y), (x + bw, y + bh), float(rng.random()), -1)
+        self.img = np.clip(tex[..., None] * np.asarray(tint, np.float32) * 1.2, 0, 255).astype(np.uint8)
         self.w = w
 
     def frame(self, t: int) -> np.ndarray:
