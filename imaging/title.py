@@ -9,7 +9,8 @@ never breaking a word, never clipped) at the largest size that fits without its 
 stroke, shadow and scrim padding) touching a face. Regions are scored by edge density under the
 box (busy backgrounds hurt legibility) and by how much smaller than the best size the text had to
 get. White text with a dark stroke and soft shadow; a translucent dark scrim when the background
-is bright or busy. A title that fits nowhere raises ImagingError (one line for the CLI).
+is bright, has bright patches (90th percentile luma > 150) or is busy. A title that fits nowhere
+raises ImagingError (one line for the CLI).
 """
 from __future__ import annotations
 
@@ -171,7 +172,10 @@ def render_title(rgb: np.ndarray, title: str, faces: Sequence[Box] = ()) -> tupl
     x0, y0, x1, y1 = lay.box
     patch = Image.fromarray(np.ascontiguousarray(rgb[y0:y1, x0:x1])).convert("RGBA")
     gray = np.asarray(patch.convert("L"))
-    needs_scrim = gray.mean() > 110 or (cv2.Canny(gray, 100, 200) > 0).mean() > 0.06
+    # White text needs help on a bright or busy background, or where any sizeable bright patch
+    # (a lamp, the moon, a white shirt) sits under some of the letters.
+    needs_scrim = (gray.mean() > 110 or float(np.percentile(gray, 90)) > 150
+                   or (cv2.Canny(gray, 100, 200) > 0).mean() > 0.06)
     font = _font(lay.size)
     stroke = _stroke(lay.size)
     spacing = round(0.2 * lay.size)

@@ -135,6 +135,16 @@ def test_title_on_white_gets_a_dark_scrim() -> None:
     assert out[y0:y1, x0:x1].mean() < 200  # scrim + stroke make white text readable on white
 
 
+def test_title_over_a_bright_patch_gets_a_scrim() -> None:
+    dark = np.full((360, 640, 3), 20, np.uint8)
+    dark[:, 400:560] = 255  # a bright object under part of any centred title; mean luma stays low
+    out, lay = render_title(dark, "The Long Night", [])
+    x0, y0, x1, y1 = lay.box
+    assert (dark[y0:y1, x0:x1] >= 250).any()
+    r = lay.size // 4 + 1  # the scrim's rounded corners
+    assert not (out[y0 + r:y1 - r, x0 + r:x1 - r] >= 250).any()  # scrim over the white; the text is 248
+
+
 def test_title_that_cannot_fit() -> None:
     with pytest.raises(ImagingError, match="cannot fit"):
         place_title(np.zeros((120, 120, 3), np.uint8), "Supercalifragilisticexpialidocious " * 3)
