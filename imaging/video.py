@@ -188,6 +188,8 @@ class VideoReader:
                     self.decoded += 1
                     yield DecodedFrame(index, max(t, 0.0), bool(frame.key_frame), frame, fmt.startswith("yuvj"))
         except av.FFmpegError as exc:
+            if self.decoded == 0:
+                raise ImagingError(f"{self.path}: no decodable video frames ({_cause(exc)})") from None
             raise ImagingError(f"{self.path}: truncated or corrupt video, decoding failed after "
                                f"{self.decoded} frames ({_cause(exc)})") from None
         if self.decoded == 0:
