@@ -146,7 +146,7 @@ class EventLog:
             self._new_sets.append((set_id, "[" + ",".join(actions_json) + "]"))
         self._events.append((
             event_id, time, model_version, policy, user, context_json, set_id,
-            json.dumps(list(pmf)), chosen_index, action_id, probability,
+            "[" + ",".join([repr(float(p)) for p in pmf]) + "]", chosen_index, action_id, probability,
         ))
         if len(self._events) >= self.batch_size or _time.monotonic() - self._last_commit > self.commit_interval_s:
             self.flush()

@@ -85,6 +85,27 @@ def check_context(context: Any) -> Context:
 
 
 _namespace_text: dict[tuple, str] = {}
+_namespace_json: dict[tuple, str] = {}
+
+
+def context_json(context: Mapping[str, Mapping[str, Any]]) -> str:
+    """Compact JSON of a context, built from per-namespace fragments cached by content."""
+    cache = _namespace_json
+    parts = []
+    for ns, feats in context.items():
+        try:
+            key = (ns, *feats.items())
+            text = cache.get(key)
+        except TypeError:
+            key, text = None, None
+        if text is None:
+            text = json.dumps(ns) + ":" + json.dumps(feats, separators=(",", ":"))
+            if key is not None:
+                if len(cache) >= 200_000:
+                    cache.clear()
+                cache[key] = text
+        parts.append(text)
+    return "{" + ",".join(parts) + "}"
 
 
 def context_line(context: Mapping[str, Mapping[str, Any]]) -> str:

@@ -8,7 +8,6 @@ compare policies, not bookkeeping.
 from __future__ import annotations
 
 import heapq
-import json
 import math
 import os
 import random
@@ -27,7 +26,7 @@ from bandit.errors import (
     UnknownEventError,
 )
 from bandit.eventlog import EventLog
-from bandit.features import ActionEntry, ActionRegistry, check_context
+from bandit.features import ActionEntry, ActionRegistry, check_context, context_json
 from bandit.privacy import UserHasher
 
 AGGREGATIONS = ("first", "sum")
@@ -221,7 +220,7 @@ class Policy:
             self.log.append(
                 event_id, now, self.model_version, self.spec,
                 None if user_id is None else self._hasher(user_id),
-                json.dumps(ctx, separators=(",", ":")),
+                context_json(ctx),
                 tuple(e.uid for e in entries), [e.json_text for e in entries],
                 probs, index, entries[index].id, probability,
             )

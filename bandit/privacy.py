@@ -63,10 +63,17 @@ class UserHasher:
     def __init__(self, secret: str | bytes | None = None) -> None:
         self._secret = secret
         self._key: bytes | None = None
+        self._cache: dict[str, str] = {}  # viewers come back: hash each once (in memory only)
 
     def __call__(self, user_id: str) -> str:
+        out = self._cache.get(user_id)
+        if out is not None:
+            return out
         if self._key is None:
             self._key = resolve_secret(self._secret)
-        if not isinstance(user_id, str):
-            user_id = str(user_id)
-        return hmac.new(self._key, user_id.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+        text = user_id if isinstance(user_id, str) else str(user_id)
+        out = hmac.digest(self._key, text.encode("utf-8"), hashlib.sha256).hex()[:32]
+        if len(self._cache) >= 100_000:
+            self._cache.clear()
+        self._cache[user_id] = out
+        return out

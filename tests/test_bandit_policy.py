@@ -238,7 +238,13 @@ def test_bad_inputs_raise_bandit_errors():
 
 
 def test_features_with_separators_and_allowlist():
-    from bandit.features import context_line, escape
+    import json
+
+    from bandit.features import context_json, context_line, escape
+
+    ctx = {"user": {"city": "New \"York\"", "n": 3, "x": 0.25}, "h": {}}
+    for _ in range(2):  # second time from the cache
+        assert json.loads(context_json(ctx)) == ctx
 
     assert escape("a b:c|d=e%") == "a%20b%3Ac%7Cd%3De%25"
     assert escape("a b") != escape("a_b")
