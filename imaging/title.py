@@ -7,7 +7,8 @@ Placement: candidate regions are the top, middle and bottom bands (and on landsc
 their left and right halves). In each region the title is word-wrapped (up to `MAX_LINES` lines,
 never breaking a word, never clipped) at the largest size that fits without its box (text,
 stroke, shadow and scrim padding) touching a face. Regions are scored by edge density under the
-box (busy backgrounds hurt legibility) and by how much smaller than the best size the text had to
+box (busy backgrounds hurt legibility), by how much salient content (spectral residual, as in
+`imaging.crop`) the box would hide, and by how much smaller than the best size the text had to
 get. White text with a dark stroke and soft shadow; a translucent dark scrim when the background
 is bright, has bright patches (90th percentile luma > 150) or is busy. A title that fits nowhere
 raises ImagingError (one line for the CLI).
@@ -22,6 +23,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from imaging.crop import spectral_residual_saliency
 from imaging.errors import ImagingError
 from imaging.faces import Box
 
@@ -144,6 +146,9 @@ def place_title(rgb: np.ndarray, title: str, faces: Sequence[Box] = ()) -> Title
         sizes.append(min_size)
     edges = cv2.Canny(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), 100, 200)
     integral = cv2.integral((edges > 0).astype(np.uint8))
+    saliency = spectral_residual_saliency(rgb)  # sums to 1 over the image
+    sal_integral = cv2.integral(saliency.astype(np.float64))
+    sh, sw = saliency.shape
     found: list[tuple[TitleLayout, float]] = []
     for name, region in _regions(W, H):
         for size in sizes:
@@ -151,7 +156,15 @@ def place_title(rgb: np.ndarray, title: str, faces: Sequence[Box] = ()) -> Title
             if lay is not None:
                 x0, y0, x1, y1 = lay.box
                 n = integral[y1, x1] - integral[y0, x1] - integral[y1, x0] + integral[y0, x0]
-                found.append((lay, float(n) / max(1, (x1 - x0) * (y1 - y0))))
+                busy = min(1.0, 4.0 * float(n) / max(1, (x1 - x0) * (y1 - y0)))
+                # Covering the salient subject is as bad as a busy background: salient mass in
+                # the box relative to its area share (1 = average, 3+ = on the subject).
+                sx0, sx1 = round(x0 * sw / W), max(round(x0 * sw / W) + 1, round(x1 * sw / W))
+                sy0, sy1 = round(y0 * sh / H), max(round(y0 * sh / H) + 1, round(y1 * sh / H))
+                mass = (sal_integral[sy1, sx1] - sal_integral[sy0, sx1] - sal_integral[sy1, sx0]
+                        + sal_integral[sy0, sx0])
+                share = (sx1 - sx0) * (sy1 - sy0) / float(sw * sh)
+                found.append((lay, busy + 0.5 * min(1.0, float(mass) / share / 3.0)))
                 break
     if not found:
         raise ImagingError(
@@ -159,7 +172,8 @@ def place_title(rgb: np.ndarray, title: str, faces: Sequence[Box] = ()) -> Title
             "without covering a face); shorten it or use a wider aspect"
         )
     best = max(lay.size for lay, _ in found)
-    scored = [(min(1.0, 4.0 * busy) + (1.0 - lay.size / best), i) for i, (lay, busy) in enumerate(found)]
+    # Size matters most: a tiny title in a clean corner reads worse than a big one on a calm band.
+    scored = [(cost + 1.5 * (1.0 - lay.size / best), i) for i, (lay, cost) in enumerate(found)]
     return found[min(scored)[1]][0]
 
 
