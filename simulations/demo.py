@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -63,6 +64,15 @@ def run_demo(
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "demo.json").is_file())):
         raise SimulationError(f"{out}: exists and is not an earlier demo output; choose another -o")
 
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = round(timings.get(stage, 0.0) + now - clock, 2)
+        clock = now
+
     videos = [Path(v) for v in s.videos]
     for v in videos:
         if not v.is_file():
@@ -71,6 +81,7 @@ def run_demo(
     if sample:
         say("[1/5] built-in sample video (generated once, then cached)")
         videos = [cached_sample_video()]
+        lap("sample")
     title = s.title if s.title is not None else (SAMPLE_TITLE if sample else None)
 
     with atomic_dir(out) as tmp:
@@ -80,9 +91,11 @@ def run_demo(
             say(f"[2/5] extracting candidate thumbnails from {video}")
             result = extract_candidates(video, k=s.candidates, mode="default")
             write_candidates(result, tmp / "extract" / name)
+            lap("extract")
             say(f"[3/5] making artwork variants of {len(result.candidates)} candidates")
             made = make_variants([tmp / "extract" / name], tmp / "variants" / name, aspects=[s.aspect],
                                  title=title, treatments=list(s.treatments))
+            lap("variants")
             titles.append({"name": name, "video": str(video), "candidates": len(result.candidates),
                            "shots": len(result.shots), "variants": len(made.document["variants"])})
 
@@ -90,17 +103,19 @@ def run_demo(
         metrics = run_simulation(s.scenario, list(s.policies), impressions=s.impressions, seed=s.seed,
                                  log_policy="uniform", out_dir=tmp / "simulate", quiet=quiet,
                                  variants=[tmp / "variants" / t["name"] for t in titles])
+        lap("simulate")
 
         say("[5/5] offline replay of the uniformly logged decisions")
         replay = run_replay(tmp / "simulate" / "events.sqlite", list(s.replay_policies),
                             list(s.estimators), out_dir=tmp / "replay", seed=s.seed)
+        lap("replay")
 
         headline = headline_numbers(metrics, replay)
         summary = {"schema": SCHEMA, "sample_video": sample, "titles": titles,
                    "settings": {"impressions": s.impressions, "scenario": s.scenario, "seed": s.seed,
                                 "policies": list(s.policies), "treatments": list(s.treatments),
                                 "aspect": s.aspect, "title": title},
-                   "headline": headline}
+                   "headline": headline, "timings_s": timings}
         (tmp / "demo.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         (tmp / "index.html").write_text(index_page(summary, metrics, replay), encoding="utf-8")
     return summary
