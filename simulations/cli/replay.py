@@ -81,9 +81,9 @@ def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str,
             on_events=bar.update,
         )
     if as_json:
-        from simulations.ope.run import _json_safe
+        from simulations.ope.run import json_safe
 
-        click.echo(json.dumps(_json_safe(result), indent=2))
+        click.echo(json.dumps(json_safe(result), indent=2))
         return
     click.echo(format_table(result))
     for p in result["policies"]:

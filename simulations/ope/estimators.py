@@ -230,7 +230,8 @@ def cumulative_curve(name: str, data: OPEArrays, points: int = 100) -> tuple[lis
     n = len(num)
     if n == 0:
         return [], []
-    ks = np.unique(np.linspace(1, n, num=min(points, n)).astype(int))
+    # start after n/points events: the first handful of events says nothing and swamps the plot
+    ks = np.unique(np.linspace(max(1, n // points), n, num=min(points, n)).astype(int))
     cn, cd = np.cumsum(num)[ks - 1], np.cumsum(den)[ks - 1]
     with np.errstate(invalid="ignore", divide="ignore"):
         vals = np.where(cd > 0, cn / np.where(cd > 0, cd, 1), np.nan)

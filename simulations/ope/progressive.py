@@ -91,6 +91,7 @@ class PolicySlot:
     name: str
     policy: Any
     needs_tally: bool = False
+    owned: bool = True  # created here from a spec string, so closed here; caller's objects are not
     target_p: list[np.ndarray] = field(default_factory=list)
     matched: list[np.ndarray] = field(default_factory=list)
     dm: list[np.ndarray] = field(default_factory=list)
@@ -103,7 +104,7 @@ def resolve_policy(spec: Any, *, seed: int = 0) -> PolicySlot:
     if not isinstance(spec, str):
         if not (hasattr(spec, "predict") and hasattr(spec, "learn")):
             raise SimulationError(f"policy {spec!r} has no predict/learn methods")
-        return PolicySlot(getattr(spec, "name", type(spec).__name__), spec)
+        return PolicySlot(getattr(spec, "name", type(spec).__name__), spec, owned=False)
     if spec == "best-fixed":
         return PolicySlot(spec, None, needs_tally=True)
     model_dir = spec[len("model:"):] if spec.startswith("model:") else spec

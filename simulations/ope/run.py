@@ -99,8 +99,8 @@ def evaluate_log(
         if model is not None:
             model.close()
         for s in slots:
-            close = getattr(s.policy, "close", None)
-            if close and isinstance(s.policy, object) and not isinstance(s.policy, BestFixedPolicy):
+            close = getattr(s.policy, "close", None) if s.owned else None
+            if close:
                 try:
                     close()
                 except Exception:  # noqa: BLE001 - closing must not hide the real result or error
@@ -173,19 +173,19 @@ def run_replay(
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(out / "replay.json", json.dumps(_json_safe(result), indent=2) + "\n")
+        write_text_atomic(out / "replay.json", json.dumps(json_safe(result), indent=2) + "\n")
         write_html_report(result, out / "report.html")
     return result
 
 
-def _json_safe(obj: Any) -> Any:
+def json_safe(obj: Any) -> Any:
     """NaN/inf become null so replay.json is strict JSON."""
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
+        return {k: json_safe(v) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_json_safe(v) for v in obj]
+        return [json_safe(v) for v in obj]
     return obj
 
 
@@ -239,7 +239,8 @@ def write_html_report(result: dict, path: Path) -> None:
     warnings = f'<ul class="flag">{"".join(warn_items)}</ul>' if warn_items else "<p>None.</p>"
 
     curve_ests = [e for e in ests if e != "dm"] or ests
-    fig, axes = plt.subplots(1, len(curve_ests), figsize=(4.2 * len(curve_ests), 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(curve_ests), figsize=(4.4 * len(curve_ests), 3.4), squeeze=False,
+                             constrained_layout=True)
     for ax, name in zip(axes[0], curve_ests):
         for p in pols:
             ax.plot(p["curve"]["events"], [np.nan if v is None else v for v in p["curve"][name]], label=p["name"])
