@@ -183,3 +183,11 @@ def test_unreadable_logs_are_one_line_errors(tmp_path, capsys):
     assert code == 1 and "no such log file" in err
     with pytest.raises(SimulationError, match="unknown estimator"):
         run_replay(bad, ["uniform"], ["switch-dr"])
+
+
+def test_cli_copies_of_library_names_stay_equal():
+    from simulations.cli import replay as cli_replay
+    from simulations.ope.estimators import ESTIMATORS
+    from simulations.ope.readers import FORMATS
+
+    assert cli_replay._FORMATS == FORMATS and cli_replay._ESTIMATORS == ESTIMATORS
