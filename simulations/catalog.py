@@ -172,6 +172,8 @@ def load_variant_dirs(
     n_early = len(dirs) - min(scenario.late_titles, len(dirs) - 1)
     for ti, d in enumerate(dirs):
         folder = Path(d)
+        if not folder.exists():
+            raise SimulationError(f"{folder}: no such variants folder")
         manifest = folder / "variants.json" if folder.is_dir() else folder
         folder = manifest.parent
         try:

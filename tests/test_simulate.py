@@ -211,6 +211,8 @@ def test_cli_bad_inputs_give_one_line_errors(tmp_path):
         (["--scenario", "nope"], "unknown scenario 'nope'"),
         (["--policy", "vw:magic"], "unknown policy 'vw:magic'"),
         (["--log-policy", "greedy"], "unknown policy 'greedy'"),
+        (["--variants", str(tmp_path / "nowhere")], "no such variants folder"),
+        (["--variants", str(tmp_path)], "no variants.json"),
     ]
     for args, msg in cases:
         out = tmp_path / "out"

@@ -20,7 +20,7 @@ from simulations.cli.common import quiet_option, say
               help="What the policies are rewarded with (metrics always report both).")
 @click.option("--log-policy", default="uniform", show_default=True,
               help="Policy whose decisions go to OUT/events.sqlite ('none' for no log).")
-@click.option("--variants", "variants", multiple=True, type=click.Path(exists=True),
+@click.option("--variants", "variants", multiple=True, type=click.Path(),
               help="An `artbandit variants` output folder = one title (repeatable).")
 @click.option("--compare-rewards/--no-compare-rewards", default=None,
               help="Also run the first learning policy on the other reward [default: on for clickbait].")
