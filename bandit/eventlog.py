@@ -98,11 +98,11 @@ class EventLog:
             raise BanditError(f"{self.path}: no such event log")
         try:
             self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode: a committed transaction survives a process crash (SIGKILL);
-            # FULL also survives power loss, at a cost per commit.
-            self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-            if not readonly:
+            if not readonly:  # a reader never changes the file (not even its journal mode)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                # NORMAL in WAL mode: a committed transaction survives a process crash (SIGKILL);
+                # FULL also survives power loss, at a cost per commit.
+                self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
                 self._db.executescript(_DDL)
                 self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA,))
             row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()

@@ -193,8 +193,10 @@ def test_not_a_log_is_a_one_line_error(tmp_path):
 
     with sqlite3.connect(other) as db:
         db.execute("CREATE TABLE t(x)")
+    before = other.read_bytes()
     with pytest.raises(BanditError, match="not an artbandit event log"):
         EventLog(other, readonly=True)
+    assert other.read_bytes() == before  # a reader leaves foreign files untouched
 
 
 def test_duplicate_event_ids_are_reported_and_other_rows_kept(tmp_path):
