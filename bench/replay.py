@@ -185,19 +185,13 @@ def main() -> None:
 
         # progressive replay of a learning VW policy, and DR with its reward model
         p = args.progressive_events
-        small = folder / "small.sqlite"
-        os.link(logs["sqlite"], small) if False else None
-        head = folder / "head.dsjson"
-        with open(logs["dsjson"]) as src, open(head, "w") as dst:
-            for i, line in enumerate(src):
-                if i >= p:
-                    break
-                dst.write(line)
-        ours = rate(p, lambda: evaluate_log(head, ["vw:squarecb"], ["ips", "snips"]))
-        rows.append((f"progressive vw:squarecb + IPS/SNIPS (dsjson, {p} ev)", ours,
-                     "VW C++ driver --dsjson --cb_explore_adf --squarecb", rate(p, lambda: vw_progressive(head))))
-        rows.append((f"uniform target + DM+DR (reward model, dsjson, {p} ev)",
-                     rate(p, lambda: evaluate_log(head, ["uniform"], ["dm", "dr"])), "-", None))
+        (folder / "small").mkdir()
+        small = make_logs(folder / "small", p)
+        ours = rate(p, lambda: evaluate_log(small["sqlite"], ["vw:squarecb"], ["ips", "snips"]))
+        rows.append((f"progressive vw:squarecb + IPS/SNIPS (sqlite, {p} ev)", ours,
+                     "VW C++ driver, same events as DSJSON", rate(p, lambda: vw_progressive(small["dsjson"]))))
+        rows.append((f"uniform target + DM+DR (reward model, sqlite, {p} ev)",
+                     rate(p, lambda: evaluate_log(small["sqlite"], ["uniform"], ["dm", "dr"])), "-", None))
 
     w = max(len(r[0]) for r in rows)
     pw = max(len(r[2]) for r in rows)

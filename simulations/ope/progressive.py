@@ -152,23 +152,29 @@ def score_chunk(
         for i, ev in enumerate(chunk):
             if ev.action_ids is not last_ids:
                 last_ids, actions = ev.action_ids, ev.actions
-            pmf = np.asarray(predict(ev.context, actions), dtype=np.float64)
-            if pmf.shape != (len(actions),):
-                raise SimulationError(
-                    f"policy {slot.name}: predict returned {pmf.shape} probabilities for {len(actions)} actions"
-                )
+            pmf = predict(ev.context, actions)
+            pl = pmf.tolist() if hasattr(pmf, "tolist") else list(pmf)
+            k = len(pl)
+            if k != len(actions):
+                raise SimulationError(f"policy {slot.name}: predict returned {k} probabilities for {len(actions)} actions")
             c = ev.chosen_index
-            tp[i] = pmf[c]
-            total = pmf.sum()
-            sampled = int(np.searchsorted(np.cumsum(pmf), uniforms[i] * total, side="right"))
-            match = min(sampled, len(pmf) - 1) == c
+            tp[i] = pl[c]
+            # the target's sampled action, by inverse CDF on the shared uniform (plain Python: K is small)
+            x = uniforms[i] * sum(pl)
+            acc, sampled = 0.0, k - 1
+            for j, pj in enumerate(pl):
+                acc += pj
+                if x < acc:
+                    sampled = j
+                    break
+            match = sampled == c
             mt[i] = match
             if dm is not None:
-                dm[i] = float(pmf @ q_hat[i])  # type: ignore[index]
+                dm[i] = sum(pj * qj for pj, qj in zip(pl, q_hat[i]))  # type: ignore[index]
             if ev.pmf is not None:
-                zs[i] = float(pmf[np.asarray(ev.pmf) <= 0].sum())
+                zs[i] = sum(pj for pj, lp in zip(pl, ev.pmf) if lp <= 0)
             elif ev.probability >= 1.0:
-                zs[i] = 1.0 - pmf[c]
+                zs[i] = 1.0 - pl[c]
             if learns and (learn_on == "all" or match):
                 learn(ev.context, actions, c, ev.reward, ev.probability)
         slot.target_p.append(tp)

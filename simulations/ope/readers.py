@@ -227,13 +227,13 @@ class SqliteReader:
                 chunk.append(
                     ReplayEvent(
                         ev.context,
-                        list(ev.action_ids),
-                        list(ev.action_features),
+                        ev.action_ids,  # not copied: the log shares one list per candidate set
+                        ev.action_features,
                         ev.chosen_index,
                         float(ev.probability),
                         float(reward),
                         ev.time,
-                        list(ev.pmf) if ev.pmf else None,
+                        ev.pmf or None,
                     )
                 )
                 if len(chunk) >= size:
