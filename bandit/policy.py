@@ -64,6 +64,8 @@ def apply_floor(pmf: Sequence[float], floor: float) -> list[float]:
     that is never shown can never be learned about. Capped at uniform when K * floor >= 1.
     Pure Python: for a handful of actions it is several times faster than numpy.
     """
+    if isinstance(pmf, np.ndarray):
+        pmf = pmf.tolist()  # Python floats: iterating numpy scalars is slow
     k = len(pmf)
     if min(pmf) < 0.0:
         pmf = [p if p > 0.0 else 0.0 for p in pmf]

@@ -148,6 +148,40 @@ def run_naive_vw(n, world, seed):
     return clock.end_run(n), clock, clicks / n
 
 
+def run_vw_core(n, world, seed):
+    """The floor for any VW-based loop here: example text prepared in advance, pylibvw calls only
+    (parse, predict, label, learn, finish), no validation, no bookkeeping, no sampling logic."""
+    import pylibvw
+    import vowpalwabbit
+
+    from bandit.features import ActionRegistry, context_line, example_text
+
+    actions, contexts, tastes, click = world
+    vw = vowpalwabbit.Workspace(f"--cb_explore_adf --squarecb --quiet -q cA --random_seed {seed}")
+    label_type = int(vw.get_label_type())
+    entries = ActionRegistry().lookup(actions)
+    texts = [example_text(context_line(c), entries) for c in contexts]
+    rng = np.random.default_rng(seed + 1)
+    users = rng.integers(len(contexts), size=n)
+    coins = rng.random(n)
+    clock = Clock()
+    clicks = 0
+    clock.start_run()
+    for t in range(n):
+        u = users[t]
+        with clock:
+            ex = pylibvw.vw._parse(vw, texts[u])
+            pylibvw.vw.predict_multi(vw, ex)
+            pmf = ex[0].get_action_scores()
+            idx = max(range(K), key=pmf.__getitem__)
+        r = 1.0 if coins[t] < click[tastes[u], idx] else 0.0
+        clicks += r
+        ex[1 + idx].set_label_string(vw, f"0:{1.0 - r}:{pmf[idx]}", label_type)
+        pylibvw.vw.learn_multi(vw, ex)
+        pylibvw.vw._finish_example_multi_ex(vw, ex)
+    return clock.end_run(n), clock, clicks / n
+
+
 def vectorize(ctx, dims=32):
     x = np.zeros(dims)
     x[0] = 1.0
@@ -247,6 +281,8 @@ def main() -> None:
             ("artbandit vw:squarecb + SQLite log",
              lambda: run_artbandit("vw", n, world, args.seed, log=Path(tmp) / "events.sqlite"), n),
             ("raw VW, naive f-strings", lambda: run_naive_vw(n, world, args.seed), n),
+            ("VW core only (text prebuilt, greedy; a floor, not a peer)",
+             lambda: run_vw_core(n, world, args.seed), n),
             ("numpy LinUCB (minimal loop)", lambda: run_numpy_linucb(n, world, args.seed), n),
             ("artbandit linucb baseline", lambda: run_artbandit("linucb", n, world, args.seed), n),
             ("MABWiser LinUCB, row by row",
