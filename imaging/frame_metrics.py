@@ -10,7 +10,7 @@ Quality score (0..1, documented in README):
             + 0.10*entropy + 0.10*thirds - 0.50*clipping          (clamped to 0..1)
 
 Rejection rules (after Yahoo's hecate, Song et al. 2016, plus transition handling in shots.py):
-black (brightness < 0.075), near-uniform (uniformity > 0.8), blurred (sharpness below 0.08 or
+black (brightness < 0.075), near-uniform (uniformity > 0.8), blurred (sharpness below 0.02 or
 below 45% of its shot's median), over-exposed (brightness > 0.92), and flashes, frames near a cut,
 inside a fade, which need context and are decided in imaging.extract.
 """
@@ -28,9 +28,9 @@ SIG_SIZE = (32, 18)  # the tiny signature used for cut detection and near-duplic
 BLACK_BRIGHTNESS = 0.075
 WHITE_BRIGHTNESS = 0.92
 MAX_UNIFORMITY = 0.8
-MIN_SHARPNESS = 0.08
+MIN_SHARPNESS = 0.02
 RELATIVE_BLUR = 0.45
-SHARPNESS_SCALE = 150.0  # Laplacian variance (proxy, 0..255 luma) giving sharpness 1 - 1/e
+SHARPNESS_SCALE = 3000.0  # Laplacian variance (320 px proxy, 0..255 luma) giving sharpness 1 - 1/e
 
 METRIC_NAMES = ("brightness", "contrast", "clipping", "sharpness", "colourfulness", "entropy",
                 "uniformity", "thirds", "quality")
