@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from imaging.crop import parse_aspect, smart_crop, spectral_residual_saliency  # noqa: E402
 from imaging.faces import detect_faces  # noqa: E402
 from imaging.features import image_features  # noqa: E402
+from imaging.title import render_title  # noqa: E402
 from imaging.variants import make_variants  # noqa: E402
 
 
@@ -98,6 +99,12 @@ def main() -> None:
     def crop_one(img):  # what one aspect costs artbandit: saliency + placement (faces given)
         return smart_crop(img, parse_aspect("2:3"), [], spectral_residual_saliency(img))
 
+    def title(img):  # the title step on a 640x960 (2:3) variant
+        return render_title(variant_23[id(img)], "The Long Night", [])
+
+    variant_23 = {id(img): cv2.resize(img[:, 600:1320], (640, 960), interpolation=cv2.INTER_AREA)
+                  for _, img in images}
+
     rows: list[tuple[str, np.ndarray]] = [
         ("artbandit image_features (Haar at 640 px)", timeit(image_features, images, args.repeats)),
         ("artbandit image_features (Haar at 320 px)",
@@ -108,6 +115,7 @@ def main() -> None:
         ("  part: resize 1080p -> 640 px (INTER_AREA)", timeit(resize640, images, args.repeats)),
         ("  part: JPEG encode 1080p (Pillow q90)", timeit(jpeg, images, args.repeats)),
         ("artbandit smart crop, one aspect (saliency + placement)", timeit(crop_one, images, args.repeats)),
+        ("artbandit title (place + render) on a 640x960 variant", timeit(title, images, args.repeats)),
     ]
     try:
         import smartcrop
