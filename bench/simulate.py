@@ -11,6 +11,7 @@ Timings are wall-clock on a shared 2-core machine: noisy.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -28,30 +29,46 @@ from simulations.scenarios import load_scenario  # noqa: E402
 TARGET = 20_000.0
 
 
-def _env_only(env: Environment, n: int) -> float:
-    t = time.perf_counter()
-    stream = env.generate(n)
-    for _ in env.iter_stream(stream):
-        pass
-    return n / (time.perf_counter() - t)
+class _Clock:
+    """Wall and CPU time of a block: on a shared machine CPU time is the process's own cost."""
+
+    def __enter__(self) -> "_Clock":
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = time.process_time() - self.cpu
 
 
-def _policy(env: Environment, n: int, spec: str, log: Path | None = None) -> tuple[float, float]:
-    t = time.perf_counter()
-    stream = env.generate(n)
-    policy = make_policy(spec, seed=0, log=log)
-    trace = run_policy(env, stream, policy)
-    policy.close()
-    rate = n / (time.perf_counter() - t)
-    return rate, float(stream.click_p[np.arange(n), trace.chosen].mean())
+def _env_only(env: Environment, n: int) -> tuple[_Clock, None]:
+    with _Clock() as c:
+        stream = env.generate(n)
+        for _ in env.iter_stream(stream):
+            pass
+    return c, None
 
 
-def _mabwiser(env: Environment, n: int) -> tuple[float, float] | None:
+def _policy(env: Environment, n: int, spec: str, log: Path | None = None) -> tuple[_Clock, float]:
+    with _Clock() as c:
+        stream = env.generate(n)
+        policy = make_policy(spec, seed=0, log=log)
+        trace = run_policy(env, stream, policy)
+        policy.close()
+    return c, float(stream.click_p[np.arange(n), trace.chosen].mean())
+
+
+def _mabwiser(env: Environment, n: int) -> tuple[_Clock, float] | None:
     try:
         from mabwiser.mab import MAB, LearningPolicy
     except ImportError:
         return None
-    t = time.perf_counter()
+    with _Clock() as c:
+        total = _mabwiser_loop(env, n, MAB, LearningPolicy)
+    return c, total
+
+
+def _mabwiser_loop(env: Environment, n: int, MAB, LearningPolicy) -> float:
     stream = env.generate(n)
     # numeric context a service would have: genre history + one-hot device/country
     from simulations.scenarios import COUNTRIES, DEVICES
@@ -76,7 +93,7 @@ def _mabwiser(env: Environment, n: int) -> tuple[float, float] | None:
         click, _ = env.outcome(imp, i)
         m.partial_fit([arm], [float(click)], x)
         total += float(imp.click_p[i])
-    return n / (time.perf_counter() - t), total / n
+    return total / n
 
 
 def main() -> None:
@@ -88,25 +105,30 @@ def main() -> None:
     args = ap.parse_args()
     sc = load_scenario(args.scenario)
     n = args.impressions
-    rows: list[tuple[str, int, float, float | None]] = []
-    rows.append(("environment only (no policy)", n, _env_only(Environment(sc, 0), n), None))
+    rows: list[tuple[str, int, _Clock | None, float | None]] = []
+    rows.append(("environment only (no policy)", n, *_env_only(Environment(sc, 0), n)))
     for spec in ("vw:squarecb", "linucb", "ts-per-title", "uniform"):
-        rate, ctr = _policy(Environment(sc, 0), n, spec)
-        rows.append((f"artbandit {spec}", n, rate, ctr))
+        rows.append((f"artbandit {spec}", n, *_policy(Environment(sc, 0), n, spec)))
     with tempfile.TemporaryDirectory() as tmp:
-        rate, ctr = _policy(Environment(sc, 0), n, "vw:squarecb", Path(tmp) / "events.sqlite")
-        rows.append(("artbandit vw:squarecb + SQLite log", n, rate, ctr))
+        rows.append(("artbandit vw:squarecb + SQLite log", n,
+                     *_policy(Environment(sc, 0), n, "vw:squarecb", Path(tmp) / "events.sqlite")))
     peer = _mabwiser(Environment(sc, 0), args.peer_impressions)
     if peer is not None:
-        rows.append(("MABWiser LinUCB (row by row, peer)", args.peer_impressions, peer[0], peer[1]))
+        rows.append(("MABWiser LinUCB (row by row, peer)", args.peer_impressions, *peer))
     else:
-        rows.append(("MABWiser LinUCB (not installed: pip install -e '.[bench]')", 0, float("nan"), None))
-    print(f"scenario {args.scenario}; target {TARGET:,.0f} impressions/s for the VW policy\n")
-    print(f"| {'run':44s} | impressions | impressions/s | x target | expected CTR |")
-    print(f"|{'-' * 46}|-------------|---------------|----------|--------------|")
-    for name, k, rate, ctr in rows:
-        c = "" if ctr is None else f"{ctr:.4f}"
-        print(f"| {name:44s} | {k:11,d} | {rate:13,.0f} | {rate / TARGET:8.2f} | {c:>12s} |")
+        rows.append(("MABWiser LinUCB (not installed: pip install -e '.[bench]')", 0, None, None))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"scenario {args.scenario}; target {TARGET:,.0f} impressions/s for the VW policy; "
+          f"load average {load:.1f} on {os.cpu_count()} cores\n")
+    print(f"| {'run':44s} | impressions | impressions/s (wall) | per CPU-s | x target (CPU) | expected CTR |")
+    print(f"|{'-' * 46}|-------------|----------------------|-----------|----------------|--------------|")
+    for name, k, c, ctr in rows:
+        if c is None:
+            print(f"| {name:44s} | {k:11,d} | {'-':>20s} | {'-':>9s} | {'-':>14s} | {'':>12s} |")
+            continue
+        wall, cpu = k / c.wall, k / max(c.cpu, 1e-9)
+        ctr_s = "" if ctr is None else f"{ctr:.4f}"
+        print(f"| {name:44s} | {k:11,d} | {wall:20,.0f} | {cpu:9,.0f} | {cpu / TARGET:14.2f} | {ctr_s:>12s} |")
 
 
 if __name__ == "__main__":
