@@ -8,6 +8,8 @@ compare policies, not bookkeeping.
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_right
+from itertools import accumulate
 import math
 import os
 import random
@@ -198,14 +200,8 @@ class Policy:
         prepared = self._prepare(ctx)
         entries = self._registry.lookup(actions)
         probs = apply_floor(self._rank_pmf(prepared, entries), self.min_probability)
-        u = self._rng.random()
-        index = len(probs) - 1
-        acc = 0.0
-        for i, p in enumerate(probs):
-            acc += p
-            if u < acc:
-                index = i
-                break
+        # inverse-CDF draw; u < sum(probs) so the index is valid (min() guards rounding)
+        index = min(bisect_right(list(accumulate(probs)), self._rng.random()), len(probs) - 1)
         if event_id is None:
             event_id = "%032x" % self._ids.getrandbits(128)
         elif type(event_id) is not str or not event_id:
