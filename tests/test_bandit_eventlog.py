@@ -233,3 +233,16 @@ def test_a_restart_with_the_same_seed_does_not_reuse_event_ids(tmp_path):
     # a fresh log is still fully determined by the seed
     fresh = make_policy("vw", seed=0, log=tmp_path / "f.sqlite", secret=SECRET)
     assert fresh.rank({"u": {"x": 1}}, make_actions(), now=0.0).event_id == ids[0]
+
+
+def test_context_allowlist_keeps_other_namespaces_out_of_the_log(tmp_path):
+    path = tmp_path / "e.sqlite"
+    p = make_policy("vw", log=path, secret=SECRET, context_allowlist=["user"])
+    d = p.rank({"user": {"device": "tv"}, "pii": {"email=someone@example.org": 1.0}}, make_actions(),
+               now=0.0)
+    p.reward(d.event_id, 1.0, now=0.0)
+    p.close()
+    blob = b"".join(f.read_bytes() for f in tmp_path.glob("e.sqlite*"))
+    assert b"someone@example.org" not in blob and b"pii" not in blob
+    (e,) = EventLog(path, readonly=True).iter_events()
+    assert e.context == {"user": {"device": "tv"}}
