@@ -96,6 +96,10 @@ class EventLog:
         self.readonly = readonly
         if readonly and not self.path.is_file():
             raise BanditError(f"{self.path}: no such event log")
+        if not readonly:
+            if self.path.is_dir():
+                raise BanditError(f"{self.path}: is a folder, not an event log file")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
             if not readonly:  # a reader never changes the file (not even its journal mode)
