@@ -80,8 +80,9 @@ def test_predict_changes_nothing():
     actions = make_actions()
     for t in range(300):
         user_id, context, _ = stream.next()
-        a.predict(context, actions)  # only a calls predict
+        a.predict(context, actions)  # only a calls predict, before and between rank and reward
         da = a.rank(context, actions, now=float(t))
+        a.predict(context, actions)
         db = b.rank(context, actions, now=float(t))
         assert da.pmf == db.pmf and da.index == db.index
         a.reward(da.event_id, float(da.index % 3 == 0), now=float(t))
