@@ -135,7 +135,7 @@ def test_sqlite_log_from_the_bandit_and_its_dsjson_export_agree_with_the_truth(t
     )
 
 
-def test_progressive_replay_of_learning_policies(runs, tmp_path):
+def test_progressive_replay_of_learning_policies(tmp_path):
     """A VW policy learning through a uniform log beats uniform; with learn_on=matched it sees fewer events."""
     from tests.replay_helpers import simulator_log as slog
 
