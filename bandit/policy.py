@@ -8,14 +8,14 @@ compare policies, not bookkeeping.
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_right
-from itertools import accumulate
 import math
 import os
 import random
 import time as _time
+from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any, Mapping, Sequence
 
 import numpy as np
