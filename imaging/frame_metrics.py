@@ -16,6 +16,7 @@ inside a fade, which need context and are decided in imaging.extract.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import cv2
@@ -82,35 +83,44 @@ def proxies(luma: np.ndarray, chroma: tuple[np.ndarray, np.ndarray] | None, full
     """Small proxies from plane views: grey (full-range uint8) and U, V (uint8, 128 = neutral)."""
     h, w = luma.shape
     ph = max(2, int(round(h * PROXY_WIDTH / w)))
-    grey = cv2.resize(luma, (PROXY_WIDTH, ph), interpolation=cv2.INTER_AREA)
+    grey = _shrink(luma, PROXY_WIDTH, ph)
     if not full_range:  # MPEG "limited" range 16..235 -> 0..255
         grey = cv2.convertScaleAbs(grey, alpha=255.0 / 219.0, beta=-16.0 * 255.0 / 219.0)
     if chroma is None:
         return grey, None, None
     ch = max(2, int(round(h * CHROMA_WIDTH / w)))
-    u = cv2.resize(chroma[0], (CHROMA_WIDTH, ch), interpolation=cv2.INTER_AREA)
-    v = cv2.resize(chroma[1], (CHROMA_WIDTH, ch), interpolation=cv2.INTER_AREA)
-    return grey, u, v
+    return grey, _shrink(chroma[0], CHROMA_WIDTH, ch), _shrink(chroma[1], CHROMA_WIDTH, ch)
+
+
+def _shrink(plane: np.ndarray, w: int, h: int) -> np.ndarray:
+    """Downscale: bilinear to twice the target, then 2x2 area averaging.
+
+    Several times cheaper than one INTER_AREA pass from 1080p, and for these statistics the
+    same: on a 1080p test frame the mean difference to the INTER_AREA result was 0.1 grey level.
+    """
+    if plane.shape[1] > 4 * w:
+        plane = cv2.resize(plane, (2 * w, 2 * h), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(plane, (w, h), interpolation=cv2.INTER_AREA)
 
 
 def measure(grey: np.ndarray, u: np.ndarray | None = None, v: np.ndarray | None = None) -> FrameMetrics:
     """All metrics of one (cropped) proxy frame."""
-    g = grey.astype(np.float32) * (1.0 / 255.0)
-    brightness = float(g.mean())
-    std = float(g.std())
-    hist = np.bincount((grey >> 2).ravel(), minlength=64).astype(np.float64)
+    mean, sd = cv2.meanStdDev(grey)
+    brightness = float(mean[0, 0]) / 255.0
+    std = float(sd[0, 0]) / 255.0
+    hist = cv2.calcHist([grey], [0], None, [64], [0, 256]).ravel().astype(np.float64)
     hist /= max(hist.sum(), 1.0)
     nz = hist[hist > 0]
     entropy = float(-(nz * np.log2(nz)).sum() / 6.0)
     uniformity = float(np.sort(hist)[-3:].sum())  # mass of the top 5% of bins (hecate)
     clipping = float(hist[0] + hist[-1])
-    lap = cv2.Laplacian(grey, cv2.CV_32F, ksize=3)
-    sharpness = float(1.0 - np.exp(-float(lap.var()) / SHARPNESS_SCALE))
+    lap_sd = float(cv2.meanStdDev(cv2.Laplacian(grey, cv2.CV_16S, ksize=3))[1][0, 0])
+    sharpness = float(1.0 - np.exp(-lap_sd * lap_sd / SHARPNESS_SCALE))
     colourfulness = 0.0
     if u is not None and v is not None:
-        uu = u.astype(np.float32) - 128.0
-        vv = v.astype(np.float32) - 128.0
-        cf = np.hypot(uu.std(), vv.std()) + 0.3 * np.hypot(uu.mean(), vv.mean())
+        (mu,), (su,) = cv2.meanStdDev(u)
+        (mv,), (sv,) = cv2.meanStdDev(v)
+        cf = np.hypot(su[0], sv[0]) + 0.3 * np.hypot(mu[0] - 128.0, mv[0] - 128.0)
         colourfulness = float(min(1.0, cf / 40.0))
     thirds = _thirds(grey)
     exposure = 1.0 - min(1.0, abs(brightness - 0.45) / 0.45)
@@ -124,17 +134,15 @@ def measure(grey: np.ndarray, u: np.ndarray | None = None, v: np.ndarray | None 
 def _thirds(grey: np.ndarray) -> float:
     """Rule of thirds: how close the centroid of edge energy sits to a thirds intersection."""
     small = cv2.resize(grey, (64, max(2, grey.shape[0] * 64 // grey.shape[1])), interpolation=cv2.INTER_AREA)
-    gx = cv2.Sobel(small, cv2.CV_32F, 1, 0)
-    gy = cv2.Sobel(small, cv2.CV_32F, 0, 1)
-    mag = np.abs(gx) + np.abs(gy)
-    total = float(mag.sum())
-    if total <= 0:
+    mag = cv2.absdiff(cv2.Sobel(small, cv2.CV_32F, 1, 0), 0) + cv2.absdiff(cv2.Sobel(small, cv2.CV_32F, 0, 1), 0)
+    mom = cv2.moments(mag)
+    if mom["m00"] <= 0:
         return 0.0
     h, w = mag.shape
-    cx = float((mag.sum(axis=0) * np.arange(w)).sum() / total) / max(w - 1, 1)
-    cy = float((mag.sum(axis=1) * np.arange(h)).sum() / total) / max(h - 1, 1)
-    d = min(np.hypot(cx - px, cy - py) for px in (1 / 3, 2 / 3) for py in (1 / 3, 2 / 3))
-    return float(max(0.0, 1.0 - d / 0.236))  # 0.236 = distance from the centre to a thirds point
+    cx = mom["m10"] / mom["m00"] / max(w - 1, 1)
+    cy = mom["m01"] / mom["m00"] / max(h - 1, 1)
+    d = min(math.hypot(cx - px, cy - py) for px in (1 / 3, 2 / 3) for py in (1 / 3, 2 / 3))
+    return max(0.0, 1.0 - d / 0.236)  # 0.236 = distance from the centre to a thirds point
 
 
 def signature(grey: np.ndarray, u: np.ndarray | None, v: np.ndarray | None) -> np.ndarray:
