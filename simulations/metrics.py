@@ -46,7 +46,6 @@ def baselines(stream: Stream, reward: str) -> dict[str, np.ndarray]:
     "same artwork for everyone" a non-personalised team would pick with perfect knowledge.
     """
     p = _prob(stream, reward)
-    rows = np.arange(stream.n)
     masked = np.where(np.arange(p.shape[1])[None, :] < stream.k[:, None], p, -1.0)
     oracle = masked.argmax(axis=1)
     groups = _group_ids(stream)
@@ -55,7 +54,7 @@ def baselines(stream: Stream, reward: str) -> dict[str, np.ndarray]:
         sums[:, j] = np.bincount(groups, weights=p[:, j], minlength=sums.shape[0])
     # unavailable columns are 0 in p and available ones are > 0, so argmax picks an available one
     best_fixed = sums.argmax(axis=1)[groups]
-    return {"oracle": oracle, "best_fixed": best_fixed, "rows": rows}
+    return {"oracle": oracle, "best_fixed": best_fixed}
 
 
 def _values(stream: Stream, chosen: np.ndarray) -> dict[str, np.ndarray]:
@@ -204,6 +203,23 @@ def exposure_audit(env: Environment, stream: Stream, trace: Trace, *, floor: flo
             if ss.any():
                 c = np.bincount(ch[ss], minlength=K)[: len(title.variants)] / ss.sum()
                 per_seg[name][title.id] = {v.id: round(float(c[j]), 6) for j, v in enumerate(title.variants)}
+    # per segment: who gets which kind of artwork, and how much exploration/clickbait they absorb
+    kinds = np.array([[v.archetype for v in t.variants] + [""] * (K - len(t.variants)) for t in cat.titles])
+    baits = np.array([[v.clickbait for v in t.variants] + [False] * (K - len(t.variants)) for t in cat.titles])
+    shown_kind = kinds[stream.title, trace.chosen]
+    shown_bait = baits[stream.title, trace.chosen]
+    seg_summary: dict[str, Any] = {}
+    for s, name in enumerate(seg_names):
+        ss = stream.segment == s
+        if not ss.any():
+            continue
+        names, counts = np.unique(shown_kind[ss], return_counts=True)
+        seg_summary[name] = {
+            "impressions": int(ss.sum()),
+            "explored_share": float(trace.explored[ss].mean()),
+            "clickbait_share": float(shown_bait[ss].mean()),
+            "archetypes": {str(k): round(float(c / ss.sum()), 6) for k, c in zip(names, counts)},
+        }
     return {
         "gini": float(np.average(ginis, weights=weights)) if ginis else 0.0,
         "explored_share": float(trace.explored.mean()),
@@ -212,6 +228,7 @@ def exposure_audit(env: Environment, stream: Stream, trace: Trace, *, floor: flo
         "starved": starved,
         "titles": titles_out,
         "segments": per_seg,
+        "segment_summary": seg_summary,
     }
 
 

@@ -194,6 +194,14 @@ def write_simulation_report(
     audit += ("<p>Starved variants (shown less than the exposure floor):</p><ul>" + "".join(flags[:60])
               + ("<li>...</li>" if len(flags) > 60 else "") + "</ul>") if flags else \
         "<p>No variant was starved below the exposure floor.</p>"
+    kinds = sorted({k for m in pols.values() for ss in m["exposure"]["segment_summary"].values()
+                    for k in ss["archetypes"]})
+    seg_rows = [[label, seg, ss["explored_share"], ss["clickbait_share"]]
+                + [ss["archetypes"].get(k, 0.0) for k in kinds]
+                for label, m in pols.items() for seg, ss in m["exposure"]["segment_summary"].items()]
+    audit += ("<p>Exposure per segment (share of the segment's impressions; artwork kinds are the "
+              "generator's archetypes, 'real' for real variants):</p>"
+              + html_table(["policy", "segment", "explored share", "clickbait share"] + kinds, seg_rows, digits=3))
     audit += img_tag(_exposure(metrics, env), "exposure shares")
     seg_rows = []
     for label, m in pols.items():
