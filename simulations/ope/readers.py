@@ -434,27 +434,37 @@ def parse_time(value: Any) -> float | None:
 # ---------------------------------------------------------------- generic CSV / JSONL / Parquet
 
 
-def _rows_csv(path: Path, size: int) -> Iterator[list[dict]]:
+Table = tuple[list[str], list[Sequence[Any]]]  # (column names, rows as positional sequences)
+
+
+def _table_csv(path: Path, size: int) -> Iterator[Table]:
     with open(path, newline="", encoding="utf-8") as fh:
         sample = fh.read(4096)
         fh.seek(0)
         delimiter = "\t" if path.suffix.lower() == ".tsv" or (sample.count("\t") > sample.count(",")) else ","
-        reader = csv.DictReader(fh, delimiter=delimiter)
-        if not reader.fieldnames:
+        reader = csv.reader(fh, delimiter=delimiter)
+        header = next(reader, None)
+        if not header:
             raise SimulationError(f"{path}: empty CSV (no header)")
-        batch: list[dict] = []
+        width = len(header)
+        batch: list[Sequence[Any]] = []
         for row in reader:
+            if len(row) != width:
+                if not row:
+                    continue
+                row = (row + [""] * width)[:width]  # short/long lines: pad or cut, like DictReader
             batch.append(row)
             if len(batch) >= size:
-                yield batch
+                yield header, batch
                 batch = []
         if batch:
-            yield batch
+            yield header, batch
 
 
-def _rows_jsonl(path: Path, size: int) -> Iterator[list[dict]]:
+def _table_jsonl(path: Path, size: int) -> Iterator[Table]:
+    header: list[str] | None = None
     with open(path, encoding="utf-8") as fh:
-        batch: list[dict] = []
+        batch: list[Sequence[Any]] = []
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
@@ -464,15 +474,17 @@ def _rows_jsonl(path: Path, size: int) -> Iterator[list[dict]]:
                 raise SimulationError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
             if not isinstance(row, dict):
                 raise SimulationError(f"{path}:{lineno}: each JSONL line must be an object")
-            batch.append(row)
+            if header is None:
+                header = list(row)
+            batch.append([row.get(c) for c in header])
             if len(batch) >= size:
-                yield batch
+                yield header, batch
                 batch = []
-        if batch:
-            yield batch
+        if batch and header is not None:
+            yield header, batch
 
 
-def _rows_parquet(path: Path, size: int) -> Iterator[list[dict]]:
+def _table_parquet(path: Path, size: int) -> Iterator[Table]:
     try:
         import pyarrow.parquet as pq
     except ImportError:
@@ -484,10 +496,18 @@ def _rows_parquet(path: Path, size: int) -> Iterator[list[dict]]:
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a bad file
         raise SimulationError(f"{path}: not a readable Parquet file ({exc})") from None
     for batch in pf.iter_batches(batch_size=size):
-        yield batch.to_pylist()
+        yield batch.schema.names, list(zip(*(col.to_pylist() for col in batch.columns)))
 
 
-ROW_READERS = {"csv": _rows_csv, "jsonl": _rows_jsonl, "parquet": _rows_parquet}
+TABLE_READERS = {"csv": _table_csv, "jsonl": _table_jsonl, "parquet": _table_parquet}
+
+
+def _rows(fmt: str, path: Path, size: int) -> Iterator[list[dict]]:
+    """The same tables as lists of dicts (for small tables and type sniffing)."""
+    for header, rows in TABLE_READERS[fmt](path, size):
+        yield [dict(zip(header, r)) for r in rows]
+
+
 
 
 def _split_list(value: Any) -> list[str]:
@@ -528,7 +548,7 @@ class TableReader:
     def __init__(self, source: LogSource) -> None:
         self.source = source
         self.m = source.mapping
-        self.rows = ROW_READERS[source.format]
+        self.table = TABLE_READERS[source.format]
         self._catalog: list[str] | None = None
         self._action_table = self._load_action_table() if self.m.action_features else {}
 
@@ -540,7 +560,7 @@ class TableReader:
         fmt = "csv" if path.suffix.lower() in (".csv", ".tsv") else "parquet" if path.suffix == ".parquet" else "jsonl"
         table: dict[str, dict] = {}
         numeric: dict[str, bool] | None = None
-        for batch in ROW_READERS[fmt](path, 10_000):
+        for batch in _rows(fmt, path, 10_000):
             if numeric is None:
                 numeric = self._column_types(batch, [k for k in batch[0] if k != self.m.action_key])
             for row in batch:
@@ -611,34 +631,39 @@ class TableReader:
         """All actions seen in the log (sorted): the candidate set when candidates are not logged."""
         if self._catalog is None:
             seen: set[str] = set()
-            for batch in self.rows(self.source.path, 50_000):
-                col = self.m.action_col
-                for i, row in enumerate(batch):
-                    v = row.get(col)
+            col = self.m.action_col
+            for header, rows in self.table(self.source.path, 50_000):
+                if col not in header:
+                    raise SimulationError(f"{self.source.path}: no column {col!r} (--action-col)")
+                i = header.index(col)
+                for row in rows:
+                    v = row[i]
                     if v is None or v == "":
                         raise SimulationError(f"{self.source.path}: row without a value in --action-col {col!r}")
                     seen.add(str(v))
             self._catalog = sorted(seen)
         return self._catalog
 
-    def _context_builder(self, columns: list[str], numeric: dict[str, bool]) -> Callable[[dict], dict]:
-        """row -> namespaced context, with each column's namespace and type decided once."""
+    @staticmethod
+    def _context_builder(header: list[str], columns: list[str], numeric: dict[str, bool]) -> Callable[[Sequence], dict]:
+        """row -> namespaced context, with each column's position, namespace and type decided once."""
         plan = []
         for c in columns:
             ns, _, name = c.rpartition(".")
-            plan.append((c, ns or DEFAULT_NAMESPACE, name, bool(numeric.get(c))))
-        features = self._features
+            plan.append((header.index(c), c, ns or DEFAULT_NAMESPACE, name, bool(numeric.get(c))))
 
-        def build(row: dict) -> dict:
+        def build(row: Sequence) -> dict:
             out: dict[str, dict] = {}
-            for col, ns, name, is_num in plan:
-                v = row.get(col)
+            for i, col, ns, name, is_num in plan:
+                v = row[i]
                 if v is None or v == "":
                     continue
                 tv = type(v)
-                if tv is dict or tv is list:  # nested JSON: the generic (slow) path
-                    for k, x in features(row, [col], numeric).items():
-                        out.setdefault(k, {}).update(x)
+                if tv is dict:  # a JSON object column is a namespace of its own
+                    out.setdefault(col, {}).update(flatten(v))
+                    continue
+                if tv is list:
+                    out.setdefault(ns, {}).update({f"{name}{k}": x for k, x in flatten(v).items()})
                     continue
                 if is_num:
                     try:
@@ -657,65 +682,69 @@ class TableReader:
 
     def chunks(self, size: int) -> Iterator[list[ReplayEvent]]:
         m, path = self.m, self.source.path
-        columns: list[str] | None = None
-        build: Callable[[dict], dict] | None = None
-        shared: tuple[list[str], dict[str, int]] | None = None
+        header: list[str] | None = None
+        shared: tuple[list[str], dict[str, int], list[dict]] | None = None
         cand_cache: dict[Any, tuple[list[str], dict[str, int], list[dict]]] = {}
         table = self._action_table
         missing = 0
         rowno = 0
         last_time = -math.inf
         unordered = False
-        for batch in self.rows(path, size):
-            if columns is None:
-                columns = list(batch[0].keys())
+        for cols, rows in self.table(path, size):
+            if header is None:
+                header = cols
                 for need, flag in ((m.action_col, "--action-col"), (m.reward_col, "--reward-col")):
-                    if need not in columns:
+                    if need not in header:
                         raise SimulationError(
-                            f"{path}: no column {need!r} ({flag}); columns are {', '.join(columns[:20])}"
+                            f"{path}: no column {need!r} ({flag}); columns are {', '.join(header[:20])}"
                         )
                 for opt, flag in (
                     (m.propensity_col, "--propensity-col"),
                     (m.candidates_col, "--candidates-col"),
                     (m.timestamp_col, "--timestamp-col"),
                 ):
-                    if opt and opt not in columns and not (flag == "--propensity-col" and opt == "propensity"):
+                    if opt and opt not in header and not (flag == "--propensity-col" and opt == "propensity"):
                         raise SimulationError(f"{path}: no column {opt!r} ({flag})")
-                if m.propensity_col not in columns:
+                has_p = m.propensity_col in header
+                if not has_p:
                     self._note("no propensity column: the logger is assumed uniform over each candidate set")
-                ctx_cols = self._context_columns(columns)
-                build = self._context_builder(ctx_cols, self._column_types(batch, ctx_cols))
-                if not m.candidates_col:
+                ctx_cols = self._context_columns(header)
+                sample = [dict(zip(header, r)) for r in rows[:2000]]
+                build = self._context_builder(header, ctx_cols, self._column_types(sample, ctx_cols))
+                ai, ri = header.index(m.action_col), header.index(m.reward_col)
+                pi = header.index(m.propensity_col) if has_p else -1
+                ci = header.index(m.candidates_col) if m.candidates_col else -1
+                ti = header.index(m.timestamp_col) if m.timestamp_col else -1
+                if ci < 0:
                     ids = self.catalog()
-                    feats = [table.get(a, {}) for a in ids]
-                    shared = (ids, {a: i for i, a in enumerate(ids)})
-                    shared_feats = feats
-            has_p = m.propensity_col in columns
-            a_col, r_col, p_col, c_col, t_col = m.action_col, m.reward_col, m.propensity_col, m.candidates_col, m.timestamp_col
+                    shared = (ids, {a: i for i, a in enumerate(ids)}, [table.get(a, {}) for a in ids])
+            elif cols != header:
+                raise SimulationError(f"{path}: the columns change inside the file")
             out: list[ReplayEvent] = []
-            for row in batch:
+            append = out.append
+            for row in rows:
                 rowno += 1
-                action = row.get(a_col)
-                action = "" if action is None else str(action)
+                action = row[ai]
+                if type(action) is not str:
+                    action = "" if action is None else str(action)
                 if shared is not None:
-                    ids, index = shared
-                    feats = shared_feats
+                    ids, index, feats = shared
                 else:
-                    raw = row.get(c_col, "")
-                    key = raw if type(raw) is str else tuple(raw) if isinstance(raw, list) else str(raw)
+                    raw = row[ci]
+                    key = raw if type(raw) is str else tuple(raw) if isinstance(raw, (list, tuple)) else str(raw)
                     hit = cand_cache.get(key)
                     if hit is None:
-                        ids = _split_list(raw)
+                        cids = _split_list("" if raw is None else raw)
                         if len(cand_cache) > 10_000:
                             cand_cache.clear()
-                        hit = cand_cache[key] = (ids, {a: i for i, a in enumerate(ids)}, [table.get(a, {}) for a in ids])
+                        hit = cand_cache[key] = (cids, {a: i for i, a in enumerate(cids)}, [table.get(a, {}) for a in cids])
                     ids, index, feats = hit
                 chosen = index.get(action)
                 if chosen is None:
                     raise SimulationError(f"{path}: row {rowno}: action {action!r} is not among its candidates")
-                rv = row.get(r_col)
+                rv = row[ri]
                 try:
-                    r = float(rv)  # type: ignore[arg-type]
+                    r = float(rv)
                     if r != r or r in (math.inf, -math.inf):
                         raise ValueError
                 except (TypeError, ValueError):
@@ -723,10 +752,10 @@ class TableReader:
                         raise SimulationError(f"{path}: row {rowno}: reward {rv!r} is not a number") from None
                     missing += 1
                     r = 0.0
-                if has_p:
-                    pv = row.get(p_col)
+                if pi >= 0:
+                    pv = row[pi]
                     try:
-                        p = float(pv)  # type: ignore[arg-type]
+                        p = float(pv)
                     except (TypeError, ValueError):
                         p = -1.0
                     if not 0 < p <= 1:
@@ -734,16 +763,16 @@ class TableReader:
                 else:
                     p = 1.0 / len(ids)
                 t = None
-                if t_col:
-                    t = parse_time(row.get(t_col))
+                if ti >= 0:
+                    t = parse_time(row[ti])
                     if t is not None:
                         if t < last_time:
                             unordered = True
                         last_time = t
-                out.append(ReplayEvent(None, ids, feats, chosen, p, r, t, make_context=partial(build, row)))
+                append(ReplayEvent(None, ids, feats, chosen, p, r, t, None, make_context=partial(build, row)))
             if out:
                 yield out
-        if columns is None:
+        if header is None:
             raise SimulationError(f"{path}: the log has no events")
         _note_missing(self.source, missing)
         if unordered:
