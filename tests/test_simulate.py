@@ -107,6 +107,12 @@ def test_clickbait_quality_play_trades_clicks_for_plays():
     assert t["quality_plays_gained"] > 0.005
     assert by["click"]["clickbait_share"] > 3 * by["quality_play"]["clickbait_share"]
     assert "vw:squarecb [reward=quality_play]" in m["policies"]
+    # the exposure audit shows who absorbs the clickbait when clicks are the reward
+    segs = m["policies"]["vw:squarecb"]["exposure"]["segment_summary"]
+    assert all(sum(s["archetypes"].values()) == pytest.approx(1.0, abs=1e-4) for s in segs.values())
+    assert max(s["clickbait_share"] for s in segs.values()) > 0.3
+    assert max(s["clickbait_share"] for s in
+               m["policies"]["vw:squarecb [reward=quality_play]"]["exposure"]["segment_summary"].values()) < 0.15
 
 
 def test_same_seed_same_metrics_and_outputs(tmp_path):
@@ -193,11 +199,26 @@ def test_scenario_files_toml_and_json(tmp_path):
         load_scenario("no-such-preset")
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+def _cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", "from simulations.cli import main; main()", "simulate", *args],
-        capture_output=True, text=True, cwd=cwd, timeout=120,
+        capture_output=True, text=True, cwd=cwd, timeout=120, env=env,
     )
+
+
+def test_same_seed_identical_across_processes(tmp_path):
+    """No dependence on Python's per-process hash seed (set order, dict hashing)."""
+    import os
+
+    outs = []
+    for hash_seed in ("1", "2"):
+        out = tmp_path / f"run{hash_seed}"
+        r = _cli("-s", "cold-start", "-n", "800", "-p", "vw", "-p", "linucb", "-q", "-o", str(out),
+                 cwd=tmp_path, env={**os.environ, "PYTHONHASHSEED": hash_seed})
+        assert r.returncode == 0, r.stderr
+        outs.append(out)
+    for name in ("metrics.json", "report.html"):
+        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes()
 
 
 def test_cli_bad_inputs_give_one_line_errors(tmp_path):
