@@ -140,11 +140,39 @@ def vw_progressive(path: Path) -> None:
     ws.finish()
 
 
+def peak_rss_mb_for_1m(folder: Path, n: int) -> tuple[float, float]:
+    """(seconds, peak RSS in MB) of a separate process estimating IPS/SNIPS for uniform on an n-event CSV."""
+    import resource
+    import subprocess
+
+    rng = np.random.default_rng(0)
+    k = 6
+    path = folder / "big.csv"
+    seg = rng.integers(0, 20, n)
+    act = rng.integers(0, k, n)
+    rew = (rng.random(n) < 0.1).astype(int)
+    with open(path, "w") as fh:
+        fh.write("segment,device,age,action,propensity,reward\n")
+        dev = np.array(["tv", "mobile", "web"])[rng.integers(0, 3, n)]
+        age = rng.integers(18, 80, n)
+        fh.writelines(f"s{s},{d},{a},a{x},{1 / k},{r}\n" for s, d, a, x, r in zip(seg, dev, age, act, rew))
+    code = (
+        "import sys, time; sys.path.insert(0, %r); from simulations.ope.run import evaluate_log; "
+        "t = time.perf_counter(); evaluate_log(%r, ['uniform'], ['ips', 'snips']); "
+        "print(time.perf_counter() - t)" % (str(Path(__file__).resolve().parents[1]), str(path))
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return float(out.stdout.strip().splitlines()[-1]), peak_kb / 1024
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=100_000)
     ap.add_argument("--progressive-events", type=int, default=20_000)
     ap.add_argument("--array-events", type=int, default=1_000_000)
+    ap.add_argument("--memory-events", type=int, default=1_000_000,
+                    help="events of the CSV read + IPS/SNIPS run in a separate process for peak RSS (0: skip)")
     args = ap.parse_args()
     rows: list[tuple[str, float, str, float | None]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -183,6 +211,8 @@ def main() -> None:
         peak_mb = tracemalloc.get_traced_memory()[1] / 1e6
         tracemalloc.stop()
 
+        big = peak_rss_mb_for_1m(folder, args.memory_events) if args.memory_events else None
+
         # progressive replay of a learning VW policy, and DR with its reward model
         p = args.progressive_events
         (folder / "small").mkdir()
@@ -202,6 +232,9 @@ def main() -> None:
         print(f"{task.ljust(w)}  {ours:>14,.0f}  {peer.ljust(pw)}  {theirs_s:>10}  {ratio:>6}")
     print(f"\npeak Python heap while reading + IPS/SNIPS over {args.events} CSV events: {peak_mb:.0f} MB "
           "(tracemalloc); ratio = artbandit / peer (> 1: artbandit faster)")
+    if big:
+        print(f"{args.memory_events:,} CSV events, uniform target, IPS+SNIPS in a fresh process: "
+              f"{args.memory_events / big[0]:,.0f} events/s, peak RSS {big[1]:.0f} MB (whole process)")
 
 
 if __name__ == "__main__":
