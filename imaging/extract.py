@@ -132,8 +132,17 @@ class _Group:
         self.brightness.append(rec.metrics.brightness)
         self.sharpness.append(rec.metrics.sharpness)
 
-    def offer(self, rec: _Rec) -> None:
-        heap = self.heaps.setdefault((rec.index - self.start) // self.segment_frames, [])
+    def offer(self, rec: _Rec, cap: int) -> None:
+        seg = (rec.index - self.start) // self.segment_frames
+        if seg not in self.heaps:  # a segment ended: keep its best frame only (memory stays bounded)
+            for key, heap in self.heaps.items():
+                if len(heap) > 1:
+                    self.heaps[key] = [max(heap, key=lambda it: it[:2])]
+            if len(self.heaps) >= cap:  # a very long shot: forget its weakest segment
+                worst = min(self.heaps, key=lambda k_: max(self.heaps[k_], key=lambda it: it[:2])[:2])
+                del self.heaps[worst]
+            self.heaps[seg] = []
+        heap = self.heaps[seg]
         item = (rec.metrics.quality, -rec.index, rec)
         for i, (_, _, other) in enumerate(heap):  # hold distinct frames, not a run of neighbours
             if float(np.abs(other.sig - rec.sig).mean()) < SAME_FRAME:
@@ -251,7 +260,7 @@ class _Analyzer:
             self.rejected[reason] += 1
             rec.frame = None
             return
-        self.group.offer(rec)
+        self.group.offer(rec, self.pool_cap)
 
     def _in_fade(self, rec: _Rec) -> bool:
         """Brightness moving the same way by > FADE_SLOPE per frame over the last three steps."""
