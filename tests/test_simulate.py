@@ -116,7 +116,7 @@ def test_clickbait_quality_play_trades_clicks_for_plays():
 
 
 def test_same_seed_same_metrics_and_outputs(tmp_path):
-    kw = dict(impressions=2_000, quiet=True, log_policy="uniform")
+    kw = dict(impressions=1_500, quiet=True, log_policy="uniform")
     pols = ["vw:squarecb", "linucb", "ts-per-title"]
     a = run_simulation("delayed", pols, seed=3, out_dir=tmp_path / "a", **kw)
     b = run_simulation("delayed", pols, seed=3, out_dir=tmp_path / "b", **kw)
