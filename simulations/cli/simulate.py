@@ -14,8 +14,10 @@ from simulations.cli.common import quiet_option, say
               help="Preset (segments, drift, cold-start, clickbait, delayed) or a .toml/.json file.")
 @click.option("--policy", "-p", "policies", multiple=True,
               help="Policy spec, repeatable [default: vw:squarecb linucb ts-per-title uniform].")
-@click.option("--impressions", "-n", type=click.IntRange(min=1), default=200_000, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--impressions", "-n", type=click.IntRange(min=1), default=200_000, show_default=True,
+              help="Impressions per policy (every policy sees the same ones).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seeds the catalogue, viewers, stream and policies: same seed, same results.")
 @click.option("--reward", type=click.Choice(["click", "quality_play"]), default="click", show_default=True,
               help="What the policies are rewarded with (metrics always report both).")
 @click.option("--log-policy", default="uniform", show_default=True,
