@@ -3,8 +3,9 @@
 For every logged event, in order: pmf = policy.predict(context, candidates) is what the policy WOULD
 have done (it feeds the estimators), then policy.learn(...) shows it what the log actually recorded,
 so a learning policy is evaluated on data it has not trained on yet, like online. With
-learn_on="matched" it only learns from events where its sampled action equals the logged one, which
-is exactly Li et al.'s (2011) replay of a learning policy on a uniformly random log.
+learn_on="matched" it only learns from events where its sampled action equals the logged one, with its
+own probability of that action (what it would have logged online): Li et al.'s (2011) replay of a
+learning policy on a uniformly random log.
 """
 from __future__ import annotations
 
@@ -175,8 +176,11 @@ def score_chunk(
                 zs[i] = sum(pj for pj, lp in zip(pl, ev.pmf) if lp <= 0)
             elif ev.probability >= 1.0:
                 zs[i] = 1.0 - pl[c]
-            if learns and (learn_on == "all" or match):
-                learn(ev.context, actions, c, ev.reward, ev.probability)
+            if learns:
+                if learn_on == "all":
+                    learn(ev.context, actions, c, ev.reward, ev.probability)
+                elif match:  # as if online: the policy chose this action itself, with its own probability
+                    learn(ev.context, actions, c, ev.reward, pl[c])
         slot.target_p.append(tp)
         slot.matched.append(mt)
         if dm is not None:

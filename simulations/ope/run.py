@@ -15,7 +15,6 @@ from simulations.ope.progressive import (
     LEARN_ON,
     ActionValueTally,
     BestFixedPolicy,
-    PolicySlot,
     resolve_policy,
     score_chunk,
 )
