@@ -8,7 +8,6 @@ import base64
 import html
 import io
 import mimetypes
-import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -99,11 +98,3 @@ def write_report(path: str | Path, title: str, sections: list[tuple[str, str]]) 
         parts.append(f"<section><h2>{html.escape(heading)}</h2>\n{body}\n</section>")
     parts.append("</body></html>\n")
     write_text_atomic(Path(path), "\n".join(parts))
-    os.chmod(path, 0o666 & ~current_umask())  # mkstemp makes 0600; a report is meant to be shared
-
-
-def current_umask() -> int:
-    """The process umask (reading it requires setting it, so it is set straight back)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

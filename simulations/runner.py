@@ -11,7 +11,6 @@ from __future__ import annotations
 import heapq
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -222,11 +221,9 @@ def run_simulation(
             f"output {out} exists and is not a previous simulation output; choose another -o"
         )
     from imaging.atomic import atomic_dir
-    from simulations.htmlreport import current_umask
 
     with atomic_dir(out) as tmp:
         metrics = execute(tmp)
-        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700; results are meant to be shared
     return _clean(metrics)
 
 
