@@ -141,7 +141,6 @@ def vw_progressive(path: Path) -> None:
 
 def peak_rss_mb_for_1m(folder: Path, n: int) -> tuple[float, float]:
     """(seconds, peak RSS in MB) of a separate process estimating IPS/SNIPS for uniform on an n-event CSV."""
-    import resource
     import subprocess
 
     rng = np.random.default_rng(0)
@@ -155,14 +154,17 @@ def peak_rss_mb_for_1m(folder: Path, n: int) -> tuple[float, float]:
         dev = np.array(["tv", "mobile", "web"])[rng.integers(0, 3, n)]
         age = rng.integers(18, 80, n)
         fh.writelines(f"s{s},{d},{a},a{x},{1 / k},{r}\n" for s, d, a, x, r in zip(seg, dev, age, act, rew))
+    # VmHWM (peak RSS of this process image) rather than ru_maxrss, which Linux carries over from the
+    # forked parent across exec and would report the benchmark's own memory.
     code = (
         "import sys, time; sys.path.insert(0, %r); from simulations.ope.run import evaluate_log; "
         "t = time.perf_counter(); evaluate_log(%r, ['uniform'], ['ips', 'snips']); "
-        "print(time.perf_counter() - t)" % (str(Path(__file__).resolve().parents[1]), str(path))
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]; "
+        "print(time.perf_counter() - t, hwm)" % (str(Path(__file__).resolve().parents[1]), str(path))
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return float(out.stdout.strip().splitlines()[-1]), peak_kb / 1024
+    seconds, peak_kb = out.stdout.strip().splitlines()[-1].split()
+    return float(seconds), float(peak_kb) / 1024
 
 
 def main() -> None:
