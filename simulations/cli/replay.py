@@ -60,7 +60,7 @@ def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str,
     size, max/mean importance weight and the share without logging support.
     """
     from simulations.ope.readers import ColumnMapping, open_log
-    from simulations.ope.run import run_replay
+    from simulations.ope.run import passes_needed, run_replay
 
     mapping = ColumnMapping(
         action_col=action_col,
@@ -74,9 +74,11 @@ def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str,
     )
     source = open_log(log, fmt, mapping, chunk_size=chunk_size)
     quiet = quiet or as_json
-    with progress(length=max(1, source.approx_events()), label="replay", quiet=quiet) as bar:
+    estimators = tuple(estimators) or ("snips", "dr")
+    passes = passes_needed(policies, estimators)
+    with progress(length=max(1, passes * source.approx_events()), label="replay", quiet=quiet) as bar:
         result = run_replay(
-            source, list(policies), list(estimators) or ["snips", "dr"], out,
+            source, list(policies), list(estimators), out,
             bootstrap=bootstrap, confidence=confidence, seed=seed, learn_on=learn_on,
             on_events=bar.update,
         )

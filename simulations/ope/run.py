@@ -38,7 +38,10 @@ def evaluate_log(
     curve_points: int = 100,
     on_events: Callable[[int], None] | None = None,
 ) -> dict:
-    """The replay results as a dict (the content of replay.json), without writing anything."""
+    """The replay results as a dict (the content of replay.json), without writing anything.
+
+    on_events(n) is called after each chunk of each pass over the log (passes_needed() of them).
+    """
     estimators = list(dict.fromkeys(estimators))
     for name in estimators:
         if name not in ESTIMATORS:
@@ -73,6 +76,8 @@ def evaluate_log(
                 if need_tally:
                     tally.add(ev)
                 position += 1
+            if on_events:
+                on_events(len(chunk))
         for s in slots:
             if s.needs_tally:
                 s.policy = BestFixedPolicy(tally.values())
@@ -152,6 +157,12 @@ def evaluate_log(
         },
         "policies": results,
     }
+
+
+def passes_needed(policies: Sequence[Any], estimators: Sequence[str]) -> int:
+    """Passes over the log: one, plus one for the reward model (dm/dr) or best-fixed's action values."""
+    extra = "dm" in estimators or "dr" in estimators or any(p == "best-fixed" for p in policies)
+    return 2 if extra else 1
 
 
 def run_replay(
