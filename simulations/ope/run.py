@@ -53,7 +53,15 @@ def evaluate_log(
     if not policies:
         raise SimulationError("no policy to evaluate; give at least one --policy")
     source = log if isinstance(log, LogSource) else open_log(log, fmt, mapping, chunk_size=chunk_size)
-    slots = [resolve_policy(spec, seed=seed) for spec in policies]
+    slots: list = []
+    try:
+        for spec in policies:
+            slots.append(resolve_policy(spec, seed=seed))
+    except BaseException:  # a bad spec after good ones: close what was already built
+        for s in slots:
+            if s.owned and hasattr(s.policy, "close"):
+                s.policy.close()
+        raise
     names = [s.name for s in slots]
     for i, s in enumerate(slots):  # two runs of the same spec need distinct names
         if names.count(s.name) > 1:
@@ -62,30 +70,30 @@ def evaluate_log(
     need_model = "dm" in estimators or "dr" in estimators
     need_tally = any(s.needs_tally for s in slots)
     model = None
-    if need_model or need_tally:  # first pass: the cross-fitted reward model and hindsight action values
-        tally = ActionValueTally()
-        if need_model:
-            from simulations.ope.rewardmodel import CrossFitRewardModel
-
-            model = CrossFitRewardModel(seed=seed)
-        position = 0
-        for chunk in source.chunks():
-            for ev in chunk:
-                if model is not None:
-                    model.learn(position, ev)
-                if need_tally:
-                    tally.add(ev)
-                position += 1
-            if on_events:
-                on_events(len(chunk))
-        for s in slots:
-            if s.needs_tally:
-                s.policy = BestFixedPolicy(tally.values())
-
-    rng = np.random.default_rng(seed)
-    rewards, logged_p, n_cand, q_logged = [], [], [], []
-    position = 0
     try:
+        if need_model or need_tally:  # first pass: the cross-fitted reward model and hindsight action values
+            tally = ActionValueTally()
+            if need_model:
+                from simulations.ope.rewardmodel import CrossFitRewardModel
+
+                model = CrossFitRewardModel(seed=seed)
+            position = 0
+            for chunk in source.chunks():
+                for ev in chunk:
+                    if model is not None:
+                        model.learn(position, ev)
+                    if need_tally:
+                        tally.add(ev)
+                    position += 1
+                if on_events:
+                    on_events(len(chunk))
+            for s in slots:
+                if s.needs_tally:
+                    s.policy = BestFixedPolicy(tally.values())
+
+        rng = np.random.default_rng(seed)
+        rewards, logged_p, n_cand, q_logged = [], [], [], []
+        position = 0
         for chunk in source.chunks():
             n = len(chunk)
             rewards.append(np.fromiter((e.reward for e in chunk), np.float64, n))
