@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -162,6 +163,15 @@ def variant_id(source_digest: str, aspect: Aspect, width: int | None, treatment:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
+def _resize(rgb: np.ndarray, w: int, h: int) -> np.ndarray:
+    """Area averaging to shrink (fast, no aliasing), Lanczos to enlarge (within MAX_UPSCALE)."""
+    if (w, h) == (rgb.shape[1], rgb.shape[0]):
+        return np.ascontiguousarray(rgb)
+    shrink = w < rgb.shape[1]
+    return cv2.resize(np.ascontiguousarray(rgb), (w, h),
+                      interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LANCZOS4)
+
+
 def _faces_in(faces: Sequence[Box], crop: tuple[int, int, int, int], scale: float) -> list[Box]:
     """Face boxes clipped to the crop, in the output image's pixels."""
     x0, y0, x1, y1 = crop
@@ -199,10 +209,7 @@ def make_source_variants(
             continue
         x0, y0, x1, y1 = crop
         ow, oh, limited = output_size(x1 - x0, aspect, width, MAX_UPSCALE)
-        piece = Image.fromarray(rgb[y0:y1, x0:x1])
-        if (ow, oh) != piece.size:
-            piece = piece.resize((ow, oh), Image.Resampling.LANCZOS)
-        base = np.asarray(piece)
+        base = _resize(rgb[y0:y1, x0:x1], ow, oh)
         vfaces = _faces_in(faces, crop, ow / (x1 - x0))
         for treatment in treatments:
             vid = variant_id(digest, aspect, width, treatment, title)
@@ -300,15 +307,15 @@ def make_variants(
                         continue
                     seen.add(entry["id"])
                     buf = io.BytesIO()
-                    Image.fromarray(img).save(buf, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+                    Image.fromarray(img).save(buf, format="JPEG", quality=JPEG_QUALITY)
                     (tmp / entry["file"]).write_bytes(buf.getvalue())
                     if entry["upscale_limited"]:
                         limited.setdefault(str(src.path), []).append(
                             f"{entry['aspect']} {entry['width']}x{entry['height']}")
                     entries.append(entry)
-                    thumb = Image.fromarray(img)
-                    thumb.thumbnail((240, 240), Image.Resampling.LANCZOS)
-                    images.append(thumb)
+                    k = 240.0 / max(img.shape[:2])
+                    images.append(Image.fromarray(_resize(img, max(1, round(img.shape[1] * k)),
+                                                          max(1, round(img.shape[0] * k)))))
             except ImagingError as exc:
                 failures.append({"source": str(src.path), "error": str(exc)})
             if on_source is not None:
