@@ -133,6 +133,19 @@ def test_sqlite_log_from_the_bandit_and_its_dsjson_export_agree_with_the_truth(t
     assert res2["policies"][0]["estimates"]["ips"]["value"] == pytest.approx(
         res["policies"][0]["estimates"]["ips"]["value"], rel=1e-6
     )
+    # bandit's CSV export (nested values as JSON cells) maps back to the same events and contexts
+    from simulations.ope import open_log
+
+    log = EventLog(db, readonly=True)
+    log.export(tmp_path / "events.csv", fmt="csv")
+    log.close()
+    m = ColumnMapping(action_col="action_id", propensity_col="probability", candidates_col="action_ids",
+                      context_cols=["context"], timestamp_col="time")
+    a, b = open_log(db), open_log(tmp_path / "events.csv", mapping=m)
+    for x, y in zip(a, b):
+        assert (x.action_ids, x.chosen_index, x.probability, x.reward) == (y.action_ids, y.chosen_index,
+                                                                          y.probability, y.reward)
+        assert x.context == y.context
 
 
 def test_progressive_replay_of_learning_policies(tmp_path):

@@ -659,7 +659,18 @@ class TableReader:
                 if v is None or v == "":
                     continue
                 tv = type(v)
+                if tv is str and v[0] == "{" and not is_num:  # a JSON object written into a CSV cell
+                    try:
+                        v = json.loads(v)
+                        tv = type(v)
+                    except json.JSONDecodeError:
+                        pass
                 if tv is dict:  # a JSON object column is a namespace of its own
+                    if v and all(type(x) is dict for x in v.values()):
+                        for k, x in v.items():  # {"ns": {...}, ...}: a whole context in one column
+                            if type(x) is dict:
+                                out.setdefault(k, {}).update(flatten(x))
+                        continue
                     out.setdefault(col, {}).update(flatten(v))
                     continue
                 if tv is list:
