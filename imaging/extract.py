@@ -42,6 +42,7 @@ FORMATS = {"jpg": ("JPEG", {"quality": 92}), "png": ("PNG", {}), "webp": ("WEBP"
 NEAR_CUT = 3  # frames on either side of a cut that are never candidates (motion blur, mid-change)
 SEGMENT_S = 2.0  # long shots are held in segments of this length, so they can give several picks
 HOLD_PER_SEGMENT = 3  # best distinct frames held per segment while its shot is running
+MIN_FRAMES_FOR_BARS = 5  # fewer decoded frames than this: a shot's dark edges may be content
 FADE_SLOPE = 0.006  # brightness change per frame that, sustained, means a fade is under way
 SAME_FRAME = 0.02  # mean signature difference under which two held frames count as one
 FACE_WEIGHT = 0.15
@@ -111,6 +112,7 @@ class _Rec:
     sig: np.ndarray
     frame: DecodedFrame | None
     shot: int = -1
+    grey: np.ndarray | None = None  # the uncropped proxy, until the frame joins its shot
 
 
 class _Group:
@@ -124,6 +126,7 @@ class _Group:
         self.times: list[float] = []
         self.brightness: list[float] = []
         self.sharpness: list[float] = []
+        self.maxgrey: np.ndarray | None = None  # per-pixel maximum over the shot: its bars
         self.heaps: dict[int, list[tuple[float, int, _Rec]]] = {}
 
     def add(self, rec: _Rec) -> None:
@@ -131,6 +134,12 @@ class _Group:
         self.times.append(rec.time_s)
         self.brightness.append(rec.metrics.brightness)
         self.sharpness.append(rec.metrics.sharpness)
+        if rec.grey is not None:
+            if self.maxgrey is None:
+                self.maxgrey = rec.grey.copy()
+            elif self.maxgrey.shape == rec.grey.shape:
+                np.maximum(self.maxgrey, rec.grey, out=self.maxgrey)
+            rec.grey = None
 
     def offer(self, rec: _Rec, cap: int) -> None:
         seg = (rec.index - self.start) // self.segment_frames
@@ -161,7 +170,7 @@ class _Analyzer:
         self.info = info
         self.k = k
         self.mode = mode
-        self.detector = CutDetector()
+        self.detector = CutDetector(adaptive=mode != "quick")
         self.pending: deque[_Rec] = deque()
         self.cuts: deque[int] = deque()
         self.flashes: set[int] = set()
@@ -169,6 +178,7 @@ class _Analyzer:
         self.group_start = 0
         self.next_transition = "start"
         self.shots: list[Shot] = []
+        self.shot_bars: dict[int, Crop] = {}  # per shot: videos mix letterboxed and full-frame material
         self.pool: dict[int, list[_Rec]] = {}  # shot -> kept frames, best first
         self.pool_cap = max(8 * k, 64)  # frames held after their shot ended (memory bound)
         self.held = 0
@@ -194,7 +204,7 @@ class _Analyzer:
             self.detector.scale = 1.0 / max(0.16, (c.x1 - c.x0) * (c.y1 - c.y0))
         self.decoded += 1
         m = measure(self.crop.apply(grey), self.crop.apply(u), self.crop.apply(v))
-        rec = _Rec(df.index, df.time_s, m, signature(grey, u, v), df)
+        rec = _Rec(df.index, df.time_s, m, signature(grey, u, v), df, grey=grey)
         self.pending.append(rec)
         self._events(self.detector.push(df.index, rec.sig))
         while len(self.pending) > LOOKAHEAD + NEAR_CUT:
@@ -287,6 +297,8 @@ class _Analyzer:
         shot = Shot(len(self.shots), first, last, first / fps, (last + 1) / fps,
                     g.transition if head == 0 else "fade", end)
         self.shots.append(shot)
+        if n >= MIN_FRAMES_FOR_BARS and g.maxgrey is not None:
+            self.shot_bars[shot.index] = detect_bars(g.maxgrey)
         median_sharp = float(np.median(g.sharpness))
         keep = []
         for seg in segments:
@@ -323,28 +335,29 @@ class _Analyzer:
             raise ImagingError(
                 f"{info.path}: no usable frames among {self.decoded} decoded (rejected: {reasons})")
         crop = self._content_crop(held)
-        x0, y0, x1, y1 = crop
         short = select_diverse(held, self.k if self.mode == "quick" else self.k + 2,
                                score=lambda r: r.metrics.quality, shot=lambda r: r.shot,
                                sig=lambda r: r.sig)
-        scored: list[tuple[float, _Rec, np.ndarray, list[Box]]] = []
+        scored: list[tuple[float, _Rec, np.ndarray, list[Box], tuple[int, int, int, int]]] = []
         for rec in short:
             rgb = rec.frame.to_rgb()
+            rec_crop = self._frame_crop(rec, crop)
+            x0, y0, x1, y1 = rec_crop
             image = np.ascontiguousarray(rgb[y0:y1, x0:x1])
             faces = detect_faces(image, max_width=FACE_WIDTH[self.mode])
             area = faces[0].area / float(image.shape[0] * image.shape[1]) if faces else 0.0
             face_term = min(1.0, math.sqrt(area / FACE_FULL_AREA)) if faces else 0.0
             score = (1 - FACE_WEIGHT) * rec.metrics.quality + FACE_WEIGHT * face_term
-            scored.append((score, rec, image, faces))
+            scored.append((score, rec, image, faces, rec_crop))
         final = select_diverse(scored, self.k, score=lambda t: t[0], shot=lambda t: t[1].shot,
                                sig=lambda t: t[1].sig)
         from imaging.features import image_features  # H2's module; imported late to keep startup cheap
 
         candidates = []
-        for rank, (score, rec, image, faces) in enumerate(final, 1):
+        for rank, (score, rec, image, faces, rec_crop) in enumerate(final, 1):
             candidates.append(Candidate(
                 id=f"c{rank:02d}", frame=rec.index, time_s=rec.time_s, shot=rec.shot, score=score,
-                image=image, crop=crop, faces=faces, metrics=rec.metrics.to_dict(),
+                image=image, crop=rec_crop, faces=faces, metrics=rec.metrics.to_dict(),
                 features=image_features(image, faces)))
         for recs in self.pool.values():  # let the decoder's buffers go
             for r in recs:
@@ -352,6 +365,24 @@ class _Analyzer:
         stats = {"decoded_frames": self.decoded, "shots": len(self.shots),
                  "rejected": dict(sorted(self.rejected.items()))}
         return CandidateSet(info, self.mode, self.shots, candidates, crop, stats)
+
+    def _frame_crop(self, rec: _Rec, video_crop: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        """The bars of this frame's shot (seen over all its frames on the proxy), with each edge
+        placed exactly using the frame's own full-resolution luma when that agrees within a proxy pixel."""
+        luma = rec.frame.luma()
+        h, w = luma.shape
+        own = detect_bars(luma).pixels(w, h)
+        tol = 2 * int(math.ceil(w / self.maxgrey.shape[1])) + 4 if self.maxgrey is not None else 8
+        bars = self.shot_bars.get(rec.shot)
+        if bars is None:  # a short shot: trust its own bars only if other shots have the same ones
+            known = [b.pixels(w, h) for b in self.shot_bars.values() if not b.is_full]
+            if not any(all(abs(a - o) <= tol for a, o in zip(box, own)) for box in known):
+                return video_crop
+            bars = detect_bars(luma)
+        approx = bars.pixels(w, h)
+        borders = (0, 0, w, h)
+        box = [b if a == b else (o if abs(o - a) <= tol else a) for a, o, b in zip(approx, own, borders)]
+        return (box[0] & ~1, box[1] & ~1, box[2] & ~1, box[3] & ~1)
 
     def _content_crop(self, held: list[_Rec]) -> tuple[int, int, int, int]:
         """Bars measured at full resolution on the held frames (they span many shots)."""

@@ -42,7 +42,8 @@ class CutDetector:
     Returns events ("cut", index) meaning the shot starts at `index`, and ("flash", index).
     """
 
-    def __init__(self, threshold: float = 0.07, ratio: float = 2.0, window: int = 25):
+    def __init__(self, threshold: float = 0.07, ratio: float = 2.0, window: int = 25, adaptive: bool = True):
+        self.adaptive = adaptive  # False for keyframes only: seconds apart, "recent motion" means nothing
         self.threshold = threshold
         self.ratio = ratio
         self.recent: deque[float] = deque(maxlen=window)
@@ -51,7 +52,7 @@ class CutDetector:
         self.scale = 1.0  # multiplies differences (1 / share of the frame that is not bars)
 
     def _limit(self) -> float:
-        if len(self.recent) >= 3:
+        if self.adaptive and len(self.recent) >= 3:
             return max(self.threshold, self.ratio * float(np.median(self.recent)) + 0.01,
                        1.6 * self.recent[-1])
         return self.threshold
@@ -73,7 +74,7 @@ class CutDetector:
             for _, nxt in self.buf:
                 if difference(self.ref, nxt) * self.scale < 0.5 * limit:
                     return [("flash", index)]  # keep self.ref: the flash never becomes a reference
-            if not self.buf or d > 1.6 * difference(sig, self.buf[0][1]) * self.scale:
+            if not self.adaptive or not self.buf or d > 1.6 * difference(sig, self.buf[0][1]) * self.scale:
                 self.ref = sig
                 self.recent.clear()
                 return [("cut", index)]

@@ -168,11 +168,13 @@ class VideoReader:
         start = stream.start_time or 0
         fps = self.info.fps
         last_index = -1
-        packet_end = 0.0
+        last_pts = None  # integer time-base units; turned into seconds once, at the end
         try:
             for packet in self.container.demux(stream):
                 if packet.pts is not None:
-                    packet_end = max(packet_end, float((packet.pts + (packet.duration or 0) - start) * tb))
+                    end = packet.pts + (packet.duration or 0)
+                    if last_pts is None or end > last_pts:
+                        last_pts = end
                 for frame in packet.decode():
                     fmt = frame.format.name
                     if fmt not in _PLANAR_YUV:  # 10-bit, RGB, paletted...: normalise once per frame
@@ -195,6 +197,7 @@ class VideoReader:
         if self.decoded == 0:
             raise ImagingError(f"{self.path}: no decodable video frames")
         expected = self.info.duration_s
+        packet_end = float((last_pts - start) * tb) if last_pts is not None else 0.0
         if expected > 2.0 and packet_end < 0.9 * expected - 1.0:
             raise ImagingError(f"{self.path}: truncated video, data ends at {packet_end:.1f} s of the "
                                f"{expected:.1f} s its header announces")

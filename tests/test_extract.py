@@ -208,3 +208,33 @@ def test_detect_bars_and_fade_ramps() -> None:
     assert fade_ramps(ramp, True, True) == (4, 4)
     assert fade_ramps(ramp, False, False) == (0, 0)
     assert fade_ramps([0.5] * 12, True, True) == (0, 0)
+
+
+def test_bars_are_found_per_shot_when_material_is_mixed(tmp_path: Path) -> None:
+    """Letterboxed shots next to full-frame ones: each candidate loses exactly its own bars."""
+    from extract_helpers import H, Scene
+
+    bar = 36
+    frames = []
+    for shot, (tint, boxed) in enumerate([((250, 120, 60), True), ((60, 110, 250), False),
+                                          ((90, 220, 90), True)]):
+        scene = Scene(10 + shot, tint, H - 2 * bar if boxed else H)
+        for t in range(40):
+            full = np.zeros((H, W, 3), np.uint8)
+            if boxed:
+                full[bar:H - bar] = scene.frame(t)
+            else:
+                full[:] = scene.frame(t)
+            frames.append(full)
+    path = write_video(tmp_path / "mixed.mp4", frames)
+    result = extract_candidates(path, k=3, mode="thorough")
+    assert len(result.shots) == 3 and len(result.candidates) == 3
+    assert result.crop == (0, 0, W, H)  # no bars common to the whole video
+    for c in result.candidates:
+        x0, y0, x1, y1 = c.crop
+        assert (x0, x1) == (0, W)
+        if c.shot == 1:
+            assert (y0, y1) == (0, H)
+        else:
+            assert bar <= y0 <= bar + 4 and H - bar - 4 <= y1 <= H - bar
+        assert c.image[:2].mean() > 25 and c.image[-2:].mean() > 25
