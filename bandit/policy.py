@@ -85,6 +85,27 @@ def apply_floor(pmf: Sequence[float], floor: float) -> list[float]:
     return probs
 
 
+class ReplayStep:
+    """One logged event seen by a policy offline: its pmf now, and (optionally) learning after.
+
+    Why a step object rather than predict() then learn(): both would validate the actions and
+    format/parse the same context; the step keeps that work (for VW, the parsed examples) so
+    learning from the event costs only the update. Progressive replay uses it.
+    """
+
+    __slots__ = ("pmf", "_policy", "_prepared", "_entries")
+
+    def __init__(self, policy: "Policy", prepared: Any, entries: list[ActionEntry], pmf: list[float]):
+        self.pmf = pmf
+        self._policy = policy
+        self._prepared = prepared
+        self._entries = entries
+
+    def learn(self, chosen_index: int, reward: float, probability: float) -> None:
+        """Same as Policy.learn for this event's context and actions."""
+        self._policy._learn_prepared(self._prepared, self._entries, chosen_index, reward, probability)
+
+
 class Policy:
     """Common base: rank/reward/expire/predict/learn/close with event bookkeeping and logging."""
 
@@ -268,15 +289,26 @@ class Policy:
               probability: float) -> None:
         """Off-policy update from a logged event (warm start, replay): reward in reward_range,
         probability = the logging policy's probability of the chosen action."""
-        reward = self._check_value(reward, "reward")
+        self._learn_prepared(self._prepare(self._filter(context)), self._registry.lookup(actions),
+                             chosen_index, reward, probability)
+
+    def replay_step(self, context: Mapping, actions: Sequence[Mapping]) -> ReplayStep:
+        """`predict` (pmf as a list, floor applied, no state change) plus a handle to learn from
+        the same event afterwards without redoing the parsing: see ReplayStep."""
+        prepared = self._prepare(self._filter(context))
         entries = self._registry.lookup(actions)
+        return ReplayStep(self, prepared, entries,
+                          apply_floor(self._rank_pmf(prepared, entries), self.min_probability))
+
+    def _learn_prepared(self, prepared: Any, entries: list[ActionEntry], chosen_index: int, reward: float,
+                        probability: float) -> None:
+        reward = self._check_value(reward, "reward")
         if not (0 <= int(chosen_index) < len(entries)):
             raise BanditError(f"chosen_index {chosen_index} out of range for {len(entries)} actions")
         probability = float(probability)
         if not (0.0 < probability <= 1.0):
             raise BanditError(f"probability must be in (0, 1], got {probability!r}")
-        self._update(self._prepare(self._filter(context)), entries, int(chosen_index), self._to01(reward),
-                     probability)
+        self._update(prepared, entries, int(chosen_index), self._to01(reward), probability)
         self.n_learned += 1
 
     def reseed(self, seed: int | None) -> None:

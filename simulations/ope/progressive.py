@@ -149,12 +149,19 @@ def score_chunk(
         dm = np.empty(n) if q_hat is not None else None
         zs = np.zeros(n)
         predict, learn = slot.policy.predict, slot.policy.learn
+        # bandit policies parse each event once for both the pmf and the update (ReplayStep)
+        stepper = getattr(slot.policy, "replay_step", None)
         learns = not isinstance(slot.policy, (FrozenPolicy, BestFixedPolicy))
+        step = None
         for i, ev in enumerate(chunk):
             if ev.action_ids is not last_ids:
                 last_ids, actions = ev.action_ids, ev.actions
-            pmf = predict(ev.context, actions)
-            pl = pmf.tolist() if hasattr(pmf, "tolist") else list(pmf)
+            if stepper is not None:
+                step = stepper(ev.context, actions)
+                pl = step.pmf
+            else:
+                pmf = predict(ev.context, actions)
+                pl = pmf.tolist() if hasattr(pmf, "tolist") else list(pmf)
             k = len(pl)
             if k != len(actions):
                 raise SimulationError(f"policy {slot.name}: predict returned {k} probabilities for {len(actions)} actions")
@@ -176,11 +183,13 @@ def score_chunk(
                 zs[i] = sum(pj for pj, lp in zip(pl, ev.pmf) if lp <= 0)
             elif ev.probability >= 1.0:
                 zs[i] = 1.0 - pl[c]
-            if learns:
-                if learn_on == "all":
-                    learn(ev.context, actions, c, ev.reward, ev.probability)
-                elif match:  # as if online: the policy chose this action itself, with its own probability
-                    learn(ev.context, actions, c, ev.reward, pl[c])
+            if learns and (learn_on == "all" or match):
+                # "matched": as if online, the policy chose this action itself, with its own probability
+                p_learn = ev.probability if learn_on == "all" else pl[c]
+                if step is not None:
+                    step.learn(c, ev.reward, p_learn)
+                else:
+                    learn(ev.context, actions, c, ev.reward, p_learn)
         slot.target_p.append(tp)
         slot.matched.append(mt)
         if dm is not None:
