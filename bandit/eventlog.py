@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time as _time
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import IO, Any, Iterator, Sequence
 
@@ -61,7 +62,7 @@ class LoggedEvent:
     time: float
     model_version: str
     policy: str
-    context: dict
+    context_json: str                # the context exactly as logged; `.context` decodes it once
     action_ids: list[str]
     action_features: list[dict]
     pmf: list[float]
@@ -75,6 +76,12 @@ class LoggedEvent:
     @property
     def action_id(self) -> str:
         return self.action_ids[self.chosen_index]
+
+    @cached_property
+    def context(self) -> dict:
+        """Decoded on first use: readers that need no context (uniform or fixed-action targets,
+        IPS on a column) then never pay for JSON-decoding it."""
+        return json.loads(self.context_json)
 
 
 class EventLog:
@@ -264,7 +271,7 @@ class EventLog:
                     sets[set_id] = actions
                 yield LoggedEvent(
                     event_id=eid, time=t, model_version=version, policy=policy,
-                    context=json.loads(ctx), action_ids=actions[0], action_features=actions[1],
+                    context_json=ctx, action_ids=actions[0], action_features=actions[1],
                     pmf=json.loads(pmf), chosen_index=chosen, probability=p, reward=r,
                     reward_time=rt, user=user, defaulted=bool(dflt),
                 )
@@ -318,6 +325,8 @@ def _write_export(events: Iterator[LoggedEvent], fh: IO[str], fmt: str) -> int:
     for ev in events:
         if fmt == "jsonl":
             record = asdict(ev)
+            record["context"] = ev.context
+            del record["context_json"]
             record["action_id"] = ev.action_id
         else:
             record = to_dsjson(ev)

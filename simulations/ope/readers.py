@@ -226,7 +226,7 @@ class SqliteReader:
                     continue
                 chunk.append(
                     ReplayEvent(
-                        ev.context,
+                        None,
                         ev.action_ids,  # not copied: the log shares one list per candidate set
                         ev.action_features,
                         ev.chosen_index,
@@ -234,6 +234,7 @@ class SqliteReader:
                         float(reward),
                         ev.time,
                         ev.pmf or None,
+                        make_context=partial(getattr, ev, "context"),  # decoded only if a policy needs it
                     )
                 )
                 if len(chunk) >= size:
