@@ -364,7 +364,11 @@ class _Analyzer:
                 r.frame = None
         stats = {"decoded_frames": self.decoded, "shots": len(self.shots),
                  "rejected": dict(sorted(self.rejected.items()))}
-        return CandidateSet(info, self.mode, self.shots, candidates, crop, stats)
+        warnings = []
+        if len(candidates) < self.k:
+            warnings.append(f"{info.path}: only {len(candidates)} of {self.k} candidates: the other usable "
+                            f"frames of its {len(self.shots)} shot(s) were near-duplicates or rejected")
+        return CandidateSet(info, self.mode, self.shots, candidates, crop, stats, warnings)
 
     def _frame_crop(self, rec: _Rec, video_crop: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
         """The bars of this frame's shot (seen over all its frames on the proxy), with each edge

@@ -71,7 +71,7 @@ class CutDetector:
         if d > limit:
             # A cut only if the following frames stay away from the frame before it (else: a flash),
             # and the change is a peak, not part of continuous fast motion.
-            for _, nxt in self.buf:
+            for _, nxt in (self.buf if self.adaptive else ()):  # keyframes are seconds apart: no flashes
                 if difference(self.ref, nxt) * self.scale < 0.5 * limit:
                     return [("flash", index)]  # keep self.ref: the flash never becomes a reference
             if not self.adaptive or not self.buf or d > 1.6 * difference(sig, self.buf[0][1]) * self.scale:

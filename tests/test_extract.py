@@ -104,11 +104,16 @@ def test_no_crop_without_bars(plain) -> None:
 def test_quick_mode_decodes_keyframes_only(plain) -> None:
     path, truth = plain
     with av.open(str(path)) as c:
-        keyframes = sum(1 for p in c.demux(c.streams.video[0]) if p.is_keyframe and p.size)
-    result = run(path, "quick")
-    assert result.stats["decoded_frames"] == keyframes < truth.frames
-    assert 1 <= len(result.candidates) <= 8
-    assert all(c.metrics["brightness"] >= BLACK_BRIGHTNESS for c in result.candidates)
+        s = c.streams.video[0]
+        keys = [round(float(p.pts * s.time_base) * 25) for p in c.demux(s) if p.is_keyframe and p.size]
+    seen: list[int] = []
+    result = extract_candidates(path, k=8, mode="quick", on_frame=seen.append)
+    assert result.stats["decoded_frames"] == len(keys) == len(seen) < truth.frames
+    assert seen == sorted(keys)
+    frames, _ = synthetic_frames()
+    usable = {k for k in keys if frames[k].mean() > 0.1 * 255}  # keyframes that are not black
+    assert {c.frame for c in result.candidates} == usable and 1 <= len(usable) < 8
+    assert result.warnings and f"only {len(usable)} of 8" in result.warnings[0]
 
 
 def test_write_candidates_manifest_images_and_sheet(plain, tmp_path: Path) -> None:
@@ -168,6 +173,8 @@ def test_real_clip_bigbuckbunny_single_shot() -> None:
     assert 1 <= len(result.candidates) <= 8
     assert result.video.width == 1280 and result.crop == (0, 0, 1280, 720)
     assert all(c.metrics["brightness"] > 0.2 for c in result.candidates)
+    if len(result.candidates) < 8:
+        assert result.warnings and "only" in result.warnings[0]
 
 
 def test_sample_video_is_deterministic_and_has_its_shots(tmp_path: Path) -> None:
