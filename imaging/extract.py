@@ -378,9 +378,13 @@ class _Analyzer:
         own = detect_bars(luma).pixels(w, h)
         tol = 2 * int(math.ceil(w / self.maxgrey.shape[1])) + 4 if self.maxgrey is not None else 8
         bars = self.shot_bars.get(rec.shot)
-        if bars is None:  # a short shot: trust its own bars only if other shots have the same ones
+        if bars is None:  # a short shot: trust its own bars if other shots have the same, or if they
+            # are symmetric (letterboxing is; a dark sky or floor at one edge rarely is, to the pixel)
             known = [b.pixels(w, h) for b in self.shot_bars.values() if not b.is_full]
-            if not any(all(abs(a - o) <= tol for a, o in zip(box, own)) for box in known):
+            same = any(all(abs(a - o) <= tol for a, o in zip(box, own)) for box in known)
+            symmetric = own != (0, 0, w, h) and abs(own[0] - (w - own[2])) <= tol and \
+                abs(own[1] - (h - own[3])) <= tol
+            if not (same or symmetric):
                 return video_crop
             bars = detect_bars(luma)
         approx = bars.pixels(w, h)

@@ -234,14 +234,15 @@ def test_bars_are_found_per_shot_when_material_is_mixed(tmp_path: Path) -> None:
                 full[:] = scene.frame(t)
             frames.append(full)
     path = write_video(tmp_path / "mixed.mp4", frames)
-    result = extract_candidates(path, k=3, mode="thorough")
-    assert len(result.shots) == 3 and len(result.candidates) == 3
+    for mode in ("thorough", "quick"):  # quick: one keyframe per shot, bars from the frame alone
+        result = extract_candidates(path, k=3, mode=mode)
+        assert len(result.shots) == 3 and len(result.candidates) == 3
+        for c in result.candidates:
+            x0, y0, x1, y1 = c.crop
+            assert (x0, x1) == (0, W)
+            if c.shot == 1:
+                assert (y0, y1) == (0, H)
+            else:
+                assert bar <= y0 <= bar + 4 and H - bar - 4 <= y1 <= H - bar
+            assert c.image[:2].mean() > 25 and c.image[-2:].mean() > 25
     assert result.crop == (0, 0, W, H)  # no bars common to the whole video
-    for c in result.candidates:
-        x0, y0, x1, y1 = c.crop
-        assert (x0, x1) == (0, W)
-        if c.shot == 1:
-            assert (y0, y1) == (0, H)
-        else:
-            assert bar <= y0 <= bar + 4 and H - bar - 4 <= y1 <= H - bar
-        assert c.image[:2].mean() > 25 and c.image[-2:].mean() > 25
