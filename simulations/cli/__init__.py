@@ -57,7 +57,10 @@ def main(argv: list[str] | None = None) -> None:
     from simulations.cli.common import user_error_types
 
     try:
-        cli.main(args=argv, prog_name="artbandit", standalone_mode=False)
+        # without standalone mode click *returns* the code of ctx.exit(n) instead of exiting
+        code = cli.main(args=argv, prog_name="artbandit", standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
