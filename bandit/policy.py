@@ -85,6 +85,12 @@ def apply_floor(pmf: Sequence[float], floor: float) -> list[float]:
     return probs
 
 
+# How long an event waits for its reward before it learns the default reward. Azure Personalizer's
+# default was 10 minutes; with 0 a reward arriving a moment later on the wall clock is rejected as
+# expired, so 0 is only for callers that pass their own clock (simulations, tests).
+DEFAULT_REWARD_WAIT_S = 600.0
+
+
 class ReplayStep:
     """One logged event seen by a policy offline: its pmf now, and (optionally) learning after.
 
@@ -116,7 +122,7 @@ class Policy:
         *,
         min_probability: float = 0.01,
         log: str | os.PathLike | EventLog | None = None,
-        reward_wait_s: float = 0.0,
+        reward_wait_s: float = DEFAULT_REWARD_WAIT_S,
         default_reward: float = 0.0,
         reward_range: tuple[float, float] = (0.0, 1.0),
         aggregation: str = "first",

@@ -19,7 +19,7 @@ import vowpalwabbit
 from bandit.errors import BanditError
 from bandit.features import ActionEntry, context_line, example_text
 from bandit.model_io import artbandit_version, read_metadata, save_model_dir
-from bandit.policy import Policy
+from bandit.policy import DEFAULT_REWARD_WAIT_S, Policy
 
 EXPLORATIONS = ("squarecb", "epsilon", "softmax", "bag", "cover")
 MODEL_FILE = "model.vw"
@@ -50,7 +50,7 @@ class Personalizer(Policy):
         *,
         min_probability: float = 0.01,
         log: Any = None,
-        reward_wait_s: float = 0.0,
+        reward_wait_s: float = DEFAULT_REWARD_WAIT_S,
         default_reward: float = 0.0,
         reward_range: tuple[float, float] = (0.0, 1.0),
         aggregation: str = "first",

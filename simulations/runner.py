@@ -29,11 +29,9 @@ PROGRESS_EVERY = 2048
 def _make(spec: str, *, seed: int, log: Any, scenario: Scenario):
     from bandit import BanditError, make_policy
 
-    options: dict[str, Any] = {}
-    if scenario.reward_wait_s > 0:
-        options["reward_wait_s"] = scenario.reward_wait_s
     try:
-        return make_policy(spec, seed=seed, log=log, **options)
+        # the scenario's window on the simulated clock (0 = learn when the reward arrives)
+        return make_policy(spec, seed=seed, log=log, reward_wait_s=scenario.reward_wait_s)
     except BanditError as exc:
         raise SimulationError(f"policy {spec!r}: {exc}") from None
 
