@@ -12,12 +12,13 @@ from __future__ import annotations
 import html
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from imaging.atomic import atomic_dir
+from imaging.atomic import write_text_atomic
 from simulations.errors import SimulationError
 
 SCHEMA = "artbandit.demo/1"
@@ -52,7 +53,12 @@ def run_demo(
     quiet: bool = False,
     say: Callable[[str], None] = lambda s: None,
 ) -> dict:
-    """Run every stage into `out_dir` (replaced whole, only when everything succeeded)."""
+    """Run every stage into `out_dir`: all of it, or (on failure) nothing.
+
+    Stages write straight into `out_dir` so that the paths recorded inside their outputs
+    (variants.json sources, replay.json's log) are the final ones; an earlier demo output there is
+    replaced, and a run that fails removes what it wrote.
+    """
     from imaging.extract import extract_candidates, write_candidates
     from imaging.sample import cached_sample_video
     from imaging.variants import make_variants
@@ -84,16 +90,19 @@ def run_demo(
         lap("sample")
     title = s.title if s.title is not None else (SAMPLE_TITLE if sample else None)
 
-    with atomic_dir(out) as tmp:
+    if out.exists():
+        shutil.rmtree(out)  # an earlier demo output (checked above): regenerated whole
+    out.mkdir(parents=True)
+    try:
         titles = []
         for n, video in enumerate(videos):
             name = _title_folder(video, n, len(videos))
             say(f"[2/5] extracting candidate thumbnails from {video}")
             result = extract_candidates(video, k=s.candidates, mode="default")
-            write_candidates(result, tmp / "extract" / name)
+            write_candidates(result, out / "extract" / name)
             lap("extract")
             say(f"[3/5] making artwork variants of {len(result.candidates)} candidates")
-            made = make_variants([tmp / "extract" / name], tmp / "variants" / name, aspects=[s.aspect],
+            made = make_variants([out / "extract" / name], out / "variants" / name, aspects=[s.aspect],
                                  title=title, treatments=list(s.treatments))
             lap("variants")
             titles.append({"name": name, "video": str(video), "candidates": len(result.candidates),
@@ -101,13 +110,13 @@ def run_demo(
 
         say(f"[4/5] simulating {s.impressions:,} impressions per policy ({', '.join(s.policies)})")
         metrics = run_simulation(s.scenario, list(s.policies), impressions=s.impressions, seed=s.seed,
-                                 log_policy="uniform", out_dir=tmp / "simulate", quiet=quiet,
-                                 variants=[tmp / "variants" / t["name"] for t in titles])
+                                 log_policy="uniform", out_dir=out / "simulate", quiet=quiet,
+                                 variants=[out / "variants" / t["name"] for t in titles])
         lap("simulate")
 
         say("[5/5] offline replay of the uniformly logged decisions")
-        replay = run_replay(tmp / "simulate" / "events.sqlite", list(s.replay_policies),
-                            list(s.estimators), out_dir=tmp / "replay", seed=s.seed)
+        replay = run_replay(out / "simulate" / "events.sqlite", list(s.replay_policies),
+                            list(s.estimators), out_dir=out / "replay", seed=s.seed)
         lap("replay")
 
         headline = headline_numbers(metrics, replay)
@@ -116,8 +125,11 @@ def run_demo(
                                 "policies": list(s.policies), "treatments": list(s.treatments),
                                 "aspect": s.aspect, "title": title},
                    "headline": headline, "timings_s": timings}
-        (tmp / "demo.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-        (tmp / "index.html").write_text(index_page(summary, metrics, replay), encoding="utf-8")
+        write_text_atomic(out / "index.html", index_page(summary, metrics, replay))
+        write_text_atomic(out / "demo.json", json.dumps(summary, indent=2) + "\n")  # last: marks success
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
     return summary
 
 

@@ -39,10 +39,14 @@ def test_demo_runs_end_to_end(small_video: Path, tmp_path: Path) -> None:
     # candidates x treatments (none, warm, cool), all posters
     assert len(variants["variants"]) == title["candidates"] * 3 == title["variants"]
     assert {v["aspect"] for v in variants["variants"]} == {"2:3"}
+    # provenance points at the final folder, not at a temporary one
+    assert {Path(v["source"]["path"]).resolve().parent for v in variants["variants"]} == {
+        (out / "extract" / title["name"]).resolve()}
     metrics = json.loads((out / "simulate" / "metrics.json").read_text())
     assert metrics["catalog"]["real_variants"] and metrics["catalog"]["variants"] == title["variants"]
     assert metrics["events"] == "events.sqlite" and (out / "simulate" / "events.sqlite").is_file()
     replay = json.loads((out / "replay" / "replay.json").read_text())
+    assert ".tmp" not in json.dumps(replay["log"])
     assert {p["name"] for p in replay["policies"]} >= {"vw:squarecb", "uniform"}
 
     head = summary["headline"]
@@ -77,3 +81,16 @@ def test_demo_rejects_missing_video_and_foreign_output(tmp_path: Path) -> None:
     assert proc.stderr.count("\n") == 1 and "earlier demo output" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert (foreign / "thesis.txt").read_text() == "do not delete"
+
+
+def test_demo_that_fails_midway_leaves_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 4000)  # an mp4 header, no video
+    out = tmp_path / "demo"
+    proc = subprocess.run(
+        [sys.executable, "-c", "from simulations.cli import main; main()", "demo", "-o", str(out),
+         "--video", str(bad), "--quiet"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode != 0 and "broken.mp4" in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists()
