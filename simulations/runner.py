@@ -132,7 +132,7 @@ def run_simulation(
     when the scenario has clickbait) reruns the first learning policy with the other reward so the
     click vs quality-play trade-off is shown in numbers.
     """
-    from simulations.cli.common import progress
+    from simulations.progress import progress
 
     if reward not in REWARDS:
         raise SimulationError(f"unknown reward {reward!r} (choose from {', '.join(REWARDS)})")

@@ -1,12 +1,9 @@
 """Pieces every artbandit subcommand shares: the --quiet/--json options, progress bars, errors."""
 from __future__ import annotations
 
-import sys
-from typing import Iterable, TypeVar
-
 import click
 
-T = TypeVar("T")
+from simulations.progress import progress  # noqa: F401 - re-exported for the commands
 
 
 def user_error_types() -> tuple[type[BaseException], ...]:
@@ -19,20 +16,6 @@ def user_error_types() -> tuple[type[BaseException], ...]:
 
 
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar or chatter.")
-
-
-def progress(
-    iterable: Iterable[T] | None = None,
-    *,
-    length: int | None = None,
-    label: str = "",
-    quiet: bool = False,
-):
-    """A click progress bar on stderr; hidden with --quiet or when stderr is not a terminal."""
-    hidden = quiet or not sys.stderr.isatty()
-    return click.progressbar(
-        iterable, length=length, label=label, file=sys.stderr, hidden=hidden, show_pos=True
-    )
 
 
 def say(message: str, quiet: bool = False) -> None:
