@@ -193,6 +193,13 @@ def index_page(summary: dict, metrics: dict, replay: dict) -> str:
             f"<a href='variants/{n}/variants_sheet.png'><img src='variants/{n}/variants_sheet.png'></a>"
         )
     bullets = "".join(f"<li>{esc(line)}</li>" for line in headline_text(summary["headline"]))
+    online = {name: p["ctr"] for name, p in metrics["policies"].items()}
+    replay_rows = "".join(
+        f"<tr><td>{esc(p['name'])}</td><td>{esc(name.upper())}</td><td>{e['value']:.4f}</td>"
+        f"<td>[{e['low']:.4f}, {e['high']:.4f}]</td><td>{e['diagnostics']['ess']:,.0f}</td>"
+        f"<td>{online[p['name']]:.4f}</td></tr>" if p["name"] in online else ""
+        for p in replay["policies"] for name, e in p["estimates"].items()
+    )
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>artbandit demo</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}
@@ -211,6 +218,10 @@ td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}} td:first-child{
 <h2>4. Offline replay (<a href="replay/report.html">full report</a>,
 <a href="replay/replay.json">replay.json</a>)</h2>
 <p>The uniformly logged decisions in <code>simulate/events.sqlite</code>, replayed for
-{esc(', '.join(p['name'] for p in replay['policies']))}.</p>
+{esc(', '.join(p['name'] for p in replay['policies']))}: what each policy would have earned per
+impression, estimated offline, next to the CTR it actually got online in the simulation.</p>
+<table><tr><th>policy</th><th>estimator</th><th>estimate</th><th>95% interval</th>
+<th>effective sample size</th><th>online CTR</th></tr>
+{replay_rows}</table>
 </body></html>
 """
