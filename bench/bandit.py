@@ -93,12 +93,17 @@ class Clock:
 
 
 # -- contenders: each returns (decisions/s, rank latencies, clicks) ----------------------------------
+def decision_stream(world, n, seed):
+    """The viewer of each decision and the uniform draw deciding its click: the same stream for
+    every contender, so CTRs compare like with like."""
+    rng = np.random.default_rng(seed + 1)
+    return rng.integers(len(world[1]), size=n), rng.random(n)
+
+
 def run_artbandit(spec, n, world, seed, log=None):
     actions, contexts, tastes, click = world
     policy = make_policy(spec, seed=seed, log=log, secret="bench-secret-0123456789")
-    rng = np.random.default_rng(seed + 1)
-    users = rng.integers(len(contexts), size=n)
-    coins = rng.random(n)
+    users, coins = decision_stream(world, n, seed)
     clock = Clock()
     clicks = 0
     clock.start_run()
@@ -119,9 +124,7 @@ def run_naive_vw(n, world, seed):
 
     actions, contexts, tastes, click = world
     vw = vowpalwabbit.Workspace(f"--cb_explore_adf --squarecb --quiet -q ua --random_seed {seed}")
-    rng = np.random.default_rng(seed + 1)
-    users = rng.integers(len(contexts), size=n)
-    coins = rng.random(n)
+    users, coins = decision_stream(world, n, seed)
     sampler = np.random.default_rng(seed)
     clock = Clock()
     clicks = 0
@@ -161,9 +164,7 @@ def run_vw_core(n, world, seed):
     label_type = int(vw.get_label_type())
     entries = ActionRegistry().lookup(actions)
     texts = [example_text(context_line(c), entries) for c in contexts]
-    rng = np.random.default_rng(seed + 1)
-    users = rng.integers(len(contexts), size=n)
-    coins = rng.random(n)
+    users, coins = decision_stream(world, n, seed)
     clock = Clock()
     clicks = 0
     clock.start_run()
@@ -199,9 +200,7 @@ def run_numpy_linucb(n, world, seed, alpha=1.0, dims=32):
     a_inv = np.stack([np.eye(dims)] * K)
     b = np.zeros((K, dims))
     theta = np.zeros((K, dims))
-    rng = np.random.default_rng(seed + 1)
-    users = rng.integers(len(contexts), size=n)
-    coins = rng.random(n)
+    users, coins = decision_stream(world, n, seed)
     sampler = np.random.default_rng(seed)
     clock = Clock()
     clicks = 0
@@ -230,9 +229,7 @@ def run_mabwiser(n, world, seed):
     arms = [a["id"] for a in actions]
     mab = MAB(arms, LearningPolicy.LinUCB(alpha=1.0), seed=seed)
     mab.fit(arms, [0.0] * K, np.stack([xs[0]] * K))
-    rng = np.random.default_rng(seed + 1)
-    users = rng.integers(len(contexts), size=n)
-    coins = rng.random(n)
+    users, coins = decision_stream(world, n, seed)
     clock = Clock()
     clicks = 0
     clock.start_run()
@@ -292,7 +289,7 @@ def main() -> None:
             (rate, cpu_rate), clock, ctr = fn()
             rows.append((name, count, rate, cpu_rate, *percentiles(clock.wall), *percentiles(clock.cpu), ctr))
             print(f"  done: {name}", file=sys.stderr, flush=True)
-    base, cpu_base = rows[0][2], rows[0][3]
+    cpu_base = rows[0][3]
     print(f"\n{K} variants x 10 action features, 10 context features; decision = rank + reward + learn;"
           f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print("| contender | decisions | decisions/s (wall) | per CPU-s | vs artbandit (CPU) "
