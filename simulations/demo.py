@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -43,7 +43,6 @@ class DemoSettings:
     policies: Sequence[str] = DEMO_POLICIES
     replay_policies: Sequence[str] = REPLAY_POLICIES
     estimators: Sequence[str] = REPLAY_ESTIMATORS
-    extra: dict = field(default_factory=dict)
 
 
 def run_demo(

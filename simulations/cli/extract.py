@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from simulations.cli.common import progress, quiet_option, say
+from simulations.cli.common import quiet_option, say
+from simulations.progress import progress
 
 _MODES = ("quick", "default", "thorough")
 _FORMATS = ("jpg", "png", "webp")

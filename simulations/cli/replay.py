@@ -5,7 +5,8 @@ import json
 
 import click
 
-from simulations.cli.common import progress, quiet_option, say
+from simulations.cli.common import quiet_option, say
+from simulations.progress import progress
 
 # Copies of simulations.ope names so `artbandit --help` imports neither numpy nor VW.
 _FORMATS = ("auto", "sqlite", "dsjson", "csv", "jsonl", "parquet")

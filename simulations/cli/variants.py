@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from simulations.cli.common import progress, quiet_option, say
+from simulations.cli.common import quiet_option, say
+from simulations.progress import progress
 
 # Copies of imaging.variants.DEFAULT_ASPECTS / imaging.treatments.TREATMENTS (a test keeps them equal),
 # so that `artbandit --help` does not import OpenCV just to print them.
