@@ -215,11 +215,3 @@ class ActionRegistry:
             self._by_id.clear()
         self._by_id[action_id] = entry
         return entry
-
-
-def example_text(shared: str, entries: Sequence[ActionEntry], chosen: int = -1, label: str = "") -> str:
-    """The multi-line cb_explore_adf example; `label` ("0:cost:p ") goes on the chosen action."""
-    lines = [shared]
-    for i, entry in enumerate(entries):
-        lines.append(label + entry.vw_line if i == chosen else entry.vw_line)
-    return "\n".join(lines)

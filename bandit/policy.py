@@ -95,8 +95,8 @@ class ReplayStep:
     """One logged event seen by a policy offline: its pmf now, and (optionally) learning after.
 
     Why a step object rather than predict() then learn(): both would validate the actions and
-    format/parse the same context; the step keeps that work (for VW, the parsed examples) so
-    learning from the event costs only the update. Progressive replay uses it.
+    format the same context; the step keeps that work (the prepared context and the looked-up
+    actions) so learning from the event costs only the update. Progressive replay uses it.
     """
 
     __slots__ = ("pmf", "_policy", "_prepared", "_entries")
@@ -185,10 +185,6 @@ class Policy:
                 probability: float) -> None:
         raise NotImplementedError
 
-    def _rank_pmf(self, prepared: Any, entries: list[ActionEntry]) -> Any:
-        """The pmf for a decision about to be made (a subclass may keep work for `_update`)."""
-        return self._pmf(prepared, entries)
-
     # -- public API ----------------------------------------------------------------------------
     @property
     def spec(self) -> str:
@@ -226,7 +222,7 @@ class Policy:
             names.update(feats)
         prepared = self._prepare(ctx)
         entries = self._registry.lookup(actions)
-        probs = apply_floor(self._rank_pmf(prepared, entries), self.min_probability)
+        probs = apply_floor(self._pmf(prepared, entries), self.min_probability)
         # inverse-CDF draw; u < sum(probs) so the index is valid (min() guards rounding)
         index = min(bisect_right(list(accumulate(probs)), self._rng.random()), len(probs) - 1)
         if event_id is None:
@@ -304,7 +300,7 @@ class Policy:
         prepared = self._prepare(self._filter(context))
         entries = self._registry.lookup(actions)
         return ReplayStep(self, prepared, entries,
-                          apply_floor(self._rank_pmf(prepared, entries), self.min_probability))
+                          apply_floor(self._pmf(prepared, entries), self.min_probability))
 
     def _learn_prepared(self, prepared: Any, entries: list[ActionEntry], chosen_index: int, reward: float,
                         probability: float) -> None:

@@ -17,12 +17,15 @@ import pylibvw  # the compiled module under vowpalwabbit.Workspace (see _pmf)
 import vowpalwabbit
 
 from bandit.errors import BanditError
-from bandit.features import ActionEntry, context_line, example_text
+from bandit.features import ActionEntry, context_line
 from bandit.model_io import artbandit_version, read_metadata, save_model_dir
 from bandit.policy import DEFAULT_REWARD_WAIT_S, Policy
 
 EXPLORATIONS = ("squarecb", "epsilon", "softmax", "bag", "cover")
 MODEL_FILE = "model.vw"
+# Not stored in VW's model file, so given again on load; learning is the same with or without it.
+NO_PREDICT = "--no_predict"
+SHARED_EXAMPLES = 256  # contexts whose parsed example is kept (recent rewards find theirs here)
 
 
 def exploration_args(exploration: str, *, epsilon: float, softmax_lambda: float, bag: int,
@@ -79,7 +82,7 @@ class Personalizer(Policy):
             if len(pair) < 2 or not pair.isalpha():
                 raise BanditError(f"interaction {pair!r} must be namespace letters like 'cA'")
         args = [
-            "--cb_explore_adf", "--quiet", f"--random_seed {int(seed)}", f"-b {int(bits)}",
+            "--cb_explore_adf", "--quiet", NO_PREDICT, f"--random_seed {int(seed)}", f"-b {int(bits)}",
             exploration_args(exploration, epsilon=epsilon, softmax_lambda=softmax_lambda, bag=bag,
                              cover=cover, gamma_scale=gamma_scale),
         ]
@@ -101,13 +104,14 @@ class Personalizer(Policy):
         try:
             if _model_file is not None:
                 # -i restores the arguments stored in the model; learning continues exactly.
-                self._vw = vowpalwabbit.Workspace(f"-i {_model_file} --quiet")
+                self._vw = vowpalwabbit.Workspace(f"-i {_model_file} --quiet {NO_PREDICT}")
             else:
                 self._vw = vowpalwabbit.Workspace(self.vw_args)
         except Exception as exc:  # VW raises plain RuntimeError/ValueError for bad arguments/files
             raise BanditError(f"Vowpal Wabbit rejected the model or arguments: {exc}") from None
-        self._kept: tuple[str, list[ActionEntry], list] | None = None
         self._label_type = int(self._vw.get_label_type())
+        self._shared: dict[str, Any] = {}  # context line -> its parsed example (see _examples)
+        self._key = f"vw:{id(self)}"  # this workspace's examples in ActionEntry.extra
 
     @property
     def spec(self) -> str:
@@ -117,48 +121,41 @@ class Personalizer(Policy):
     def _prepare(self, context: dict) -> str:
         return context_line(context)
 
-    # Why pylibvw directly: `Workspace.parse/predict/learn` wrap every line in a Python `Example`
-    # (enum lookups, isinstance checks), which costs more than VW itself. These are the same calls
-    # the wrappers make (Workspace subclasses pylibvw.vw); test_fast_path_matches_public_api checks it.
+    # Why pylibvw directly, and why examples are kept: the public `Workspace.parse/predict/learn`
+    # wrap every line in a Python `Example`, and parsing text costs more than VW's own predict. So
+    # each action's example is parsed once and reused by every decision that offers it (VW adds the
+    # shared features and interactions on the fly and leaves the example as it was), contexts keep
+    # their example in a small cache, and learning parses only the chosen action's labelled line.
+    # Examples made with `pylibvw.example` belong to Python: freed when dropped, never finished.
+    # `--no_predict` skips the prediction VW would redo inside learn (the pmf is already known).
+    # test_fast_path_learns_like_the_public_api checks all of it against plain text through Workspace.
+    def _examples(self, prepared: str, entries: list[ActionEntry]) -> list:
+        vw, label_type, shared = self._vw, self._label_type, self._shared
+        context = shared.get(prepared)
+        if context is None:
+            if len(shared) >= SHARED_EXAMPLES:
+                del shared[next(iter(shared))]  # oldest first: each example is ~30 KB
+            context = shared[prepared] = pylibvw.example(vw, label_type, prepared)
+        examples = [context]
+        for entry in entries:
+            example = entry.extra.get(self._key)
+            if example is None:
+                example = entry.extra[self._key] = pylibvw.example(vw, label_type, entry.vw_line)
+            examples.append(example)
+        return examples
+
     def _pmf(self, prepared: str, entries: list[ActionEntry]) -> list[float]:
-        vw = self._vw
-        examples = pylibvw.vw._parse(vw, example_text(prepared, entries))
-        try:
-            pylibvw.vw.predict_multi(vw, examples)
-            return examples[0].get_action_scores()
-        finally:
-            pylibvw.vw._finish_example_multi_ex(vw, examples)  # else VW keeps them: memory grows
-
-    def _rank_pmf(self, prepared: str, entries: list[ActionEntry]) -> list[float]:
-        # Keep the parsed examples of the newest decision: when its reward comes before the next
-        # decision (the common case), learning reuses them instead of parsing again.
-        self._release_kept()
-        vw = self._vw
-        examples = pylibvw.vw._parse(vw, example_text(prepared, entries))
-        pylibvw.vw.predict_multi(vw, examples)
-        self._kept = (prepared, entries, examples)
+        examples = self._examples(prepared, entries)
+        pylibvw.vw.predict_multi(self._vw, examples)
         return examples[0].get_action_scores()
-
-    def _release_kept(self) -> None:
-        if self._kept is not None:
-            pylibvw.vw._finish_example_multi_ex(self._vw, self._kept[2])
-            self._kept = None
 
     def _update(self, prepared: str, entries: list[ActionEntry], index: int, reward01: float,
                 probability: float) -> None:
-        vw = self._vw
-        label = f"0:{1.0 - reward01}:{probability}"
-        kept = self._kept
-        if kept is not None and kept[0] is prepared and kept[1] is entries:
-            self._kept = None
-            examples = kept[2]
-            examples[1 + index].set_label_string(vw, label, self._label_type)
-        else:
-            examples = pylibvw.vw._parse(vw, example_text(prepared, entries, index, label + " "))
-        try:
-            pylibvw.vw.learn_multi(vw, examples)
-        finally:
-            pylibvw.vw._finish_example_multi_ex(vw, examples)
+        examples = self._examples(prepared, entries)
+        # a fresh labelled copy: labels cannot be taken off a kept example (VW appends to them)
+        examples[1 + index] = pylibvw.example(
+            self._vw, self._label_type, f"0:{1.0 - reward01}:{probability} {entries[index].vw_line}")
+        pylibvw.vw.learn_multi(self._vw, examples)
 
     # -- persistence ---------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
@@ -174,11 +171,6 @@ class Personalizer(Policy):
             "state": self._base_state(),
         }
         save_model_dir(path, metadata, lambda tmp: self._vw.save(str(tmp / MODEL_FILE)))
-
-    def close(self) -> None:
-        """Flush the log and give VW back the examples kept for reuse."""
-        self._release_kept()
-        super().close()
 
     @classmethod
     def load(cls, path: str | os.PathLike, **overrides: Any) -> "Personalizer":

@@ -152,18 +152,20 @@ def run_naive_vw(n, world, seed):
 
 
 def run_vw_core(n, world, seed):
-    """The floor for any VW-based loop here: example text prepared in advance, pylibvw calls only
-    (parse, predict, label, learn, finish), no validation, no bookkeeping, no sampling logic."""
+    """The floor for any VW-based loop here: VW used the way artbandit uses it (action examples
+    parsed once, one shared example per decision from prebuilt text, a labelled copy of the chosen
+    action for learning, --no_predict), with no validation, bookkeeping or sampling logic."""
     import pylibvw
     import vowpalwabbit
 
-    from bandit.features import ActionRegistry, context_line, example_text
+    from bandit.features import ActionRegistry, context_line
 
     actions, contexts, tastes, click = world
-    vw = vowpalwabbit.Workspace(f"--cb_explore_adf --squarecb --quiet -q cA --random_seed {seed}")
+    vw = vowpalwabbit.Workspace(f"--cb_explore_adf --squarecb --quiet --no_predict -q cA --random_seed {seed}")
     label_type = int(vw.get_label_type())
     entries = ActionRegistry().lookup(actions)
-    texts = [example_text(context_line(c), entries) for c in contexts]
+    action_examples = [pylibvw.example(vw, label_type, e.vw_line) for e in entries]
+    shared_lines = [context_line(c) for c in contexts]
     users, coins = decision_stream(world, n, seed)
     clock = Clock()
     clicks = 0
@@ -171,15 +173,14 @@ def run_vw_core(n, world, seed):
     for t in range(n):
         u = users[t]
         with clock:
-            ex = pylibvw.vw._parse(vw, texts[u])
+            ex = [pylibvw.example(vw, label_type, shared_lines[u])] + action_examples
             pylibvw.vw.predict_multi(vw, ex)
             pmf = ex[0].get_action_scores()
             idx = max(range(K), key=pmf.__getitem__)
         r = 1.0 if coins[t] < click[tastes[u], idx] else 0.0
         clicks += r
-        ex[1 + idx].set_label_string(vw, f"0:{1.0 - r}:{pmf[idx]}", label_type)
+        ex[1 + idx] = pylibvw.example(vw, label_type, f"0:{1.0 - r}:{pmf[idx]} {entries[idx].vw_line}")
         pylibvw.vw.learn_multi(vw, ex)
-        pylibvw.vw._finish_example_multi_ex(vw, ex)
     return clock.end_run(n), clock, clicks / n
 
 

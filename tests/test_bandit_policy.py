@@ -291,17 +291,44 @@ def test_learn_off_policy_warm_start_matches_online_learning():
         offline.learn(context, actions, 99, 1.0, 0.5)
 
 
-def test_fast_path_matches_public_api():
-    # the personalizer calls pylibvw directly; the public Workspace API must give the same pmf
-    from bandit.features import context_line, example_text
+@pytest.mark.parametrize("exploration", ["squarecb", "epsilon", "softmax", "bag", "cover"])
+def test_fast_path_learns_like_the_public_api(exploration):
+    # The personalizer reuses parsed examples and learns with --no_predict through pylibvw. A plain
+    # Workspace fed the whole text of every example (no reuse, no --no_predict) must give the same
+    # pmf at every step, with rewards arriving late and out of order, actions changing features,
+    # and more distinct contexts than the personalizer keeps parsed.
+    import vowpalwabbit
 
-    p = Personalizer(seed=0, secret=SECRET, min_probability=0.0)
-    run(p, 300)
-    _, context, _ = Stream(11).next()
-    actions = make_actions()
-    text = example_text(context_line(context), p._registry.lookup(actions))
-    public = p._vw.predict(text.split("\n"))
-    assert p.predict(context, actions).tolist() == pytest.approx(public, abs=1e-7)
+    from bandit.features import context_line
+    from bandit.vw_policy import NO_PREDICT, SHARED_EXAMPLES
+
+    p = Personalizer(exploration, seed=2, secret=SECRET, min_probability=0.0, reward_wait_s=1e9)
+    public = vowpalwabbit.Workspace(p.vw_args.replace(NO_PREDICT, ""))
+
+    def text(context, actions, chosen=-1, label=""):
+        lines = [context_line(context)]
+        for i, entry in enumerate(p._registry.lookup(actions)):
+            lines.append(label + entry.vw_line if i == chosen else entry.vw_line)
+        return lines
+
+    stream = Stream(4)
+    rng = np.random.default_rng(9)
+    waiting = []
+    n = SHARED_EXAMPLES + 300
+    for t in range(n):
+        _, context, click_p = stream.next()
+        context = {**context, "visit": {"t": float(t)}}  # every context distinct
+        actions = make_actions()
+        if t > n // 2:
+            actions[2]["features"]["f0"] = 0.99  # a variant re-rendered mid-run
+        d = p.rank(context, actions, now=float(t))
+        assert p.predict(context, actions).tolist() == pytest.approx(public.predict(text(context, actions)), abs=1e-6)
+        waiting.append((d, context, actions, float(rng.random() < click_p[d.index])))
+        if rng.random() < 0.6:  # rewards come late and out of order
+            d, context, actions, reward = waiting.pop(int(rng.integers(len(waiting))))
+            p.reward(d.event_id, reward, now=float(t))
+            public.learn(text(context, actions, d.index, f"0:{1.0 - reward}:{d.probability} "))
+    assert p.n_learned > n // 2
 
 
 def test_linucb_personalizes_and_scores_do_not_depend_on_action_order():
