@@ -65,7 +65,7 @@ class LoggedEvent:
     context_json: str                # the context exactly as logged; `.context` decodes it once
     action_ids: list[str]
     action_features: list[dict]
-    pmf: list[float]
+    pmf_json: str                    # the full pmf as logged; `.pmf` decodes it once
     chosen_index: int
     probability: float
     reward: float | None
@@ -82,6 +82,11 @@ class LoggedEvent:
         """Decoded on first use: readers that need no context (uniform or fixed-action targets,
         IPS on a column) then never pay for JSON-decoding it."""
         return json.loads(self.context_json)
+
+    @cached_property
+    def pmf(self) -> list[float]:
+        """Decoded on first use, like `context` (an IPS pass needs only the chosen probability)."""
+        return json.loads(self.pmf_json)
 
 
 class EventLog:
@@ -272,7 +277,7 @@ class EventLog:
                 yield LoggedEvent(
                     event_id=eid, time=t, model_version=version, policy=policy,
                     context_json=ctx, action_ids=actions[0], action_features=actions[1],
-                    pmf=json.loads(pmf), chosen_index=chosen, probability=p, reward=r,
+                    pmf_json=pmf, chosen_index=chosen, probability=p, reward=r,
                     reward_time=rt, user=user, defaulted=bool(dflt),
                 )
             last = rows[-1][0]
@@ -326,7 +331,8 @@ def _write_export(events: Iterator[LoggedEvent], fh: IO[str], fmt: str) -> int:
         if fmt == "jsonl":
             record = asdict(ev)
             record["context"] = ev.context
-            del record["context_json"]
+            record["pmf"] = ev.pmf
+            del record["context_json"], record["pmf_json"]
             record["action_id"] = ev.action_id
         else:
             record = to_dsjson(ev)

@@ -212,3 +212,21 @@ def test_cli_bootstrap_and_learn_matched(tmp_path, capsys):
     # best-fixed picks per event the candidate with the best logged mean: it beats uniform here
     uni, best = (p["estimates"]["ips"]["value"] for p in doc["policies"])
     assert best > uni
+
+
+def test_zero_logged_from_pmf_text_matches_decoding():
+    # the SQLite reader leaves pmfs as JSON text; the zero check on the text must agree with decoding
+    import random
+
+    from simulations.ope.readers import ReplayEvent
+
+    rng = random.Random(0)
+    values = [0.0, -0.0, 1e-05, 1e-300, 0.05, 0.1, 0.25, 0.5, 1.0, 0.001, 10.0 / 3]
+    cases = [[0.0], [1.0], [], [0.5, 0.0], [0.0, 0.5], [0.05, 0.95]]
+    cases += [[rng.choice(values) for _ in range(rng.randint(1, 9))] for _ in range(2000)]
+    for pmf in cases:
+        text = "[" + ",".join(repr(float(p)) for p in pmf) + "]"  # EventLog's encoding
+        ev = ReplayEvent(None, [f"a{i}" for i in range(len(pmf))], None, 0, 1.0, 0.0, pmf_text=text)
+        expected = [i for i, p in enumerate(pmf) if p <= 0] if pmf else None
+        assert ev.zero_logged() == expected, text
+        assert ev.pmf == (pmf or None)

@@ -179,8 +179,9 @@ def score_chunk(
             mt[i] = match
             if dm is not None:
                 dm[i] = sum(pj * qj for pj, qj in zip(pl, q_hat[i]))  # type: ignore[index]
-            if ev.pmf is not None:
-                zs[i] = sum(pj for pj, lp in zip(pl, ev.pmf) if lp <= 0)
+            zeros = ev.zero_logged()
+            if zeros is not None:
+                zs[i] = sum(pl[j] for j in zeros)
             elif ev.probability >= 1.0:
                 zs[i] = 1.0 - pl[c]
             if learns and (learn_on == "all" or match):
@@ -213,8 +214,9 @@ def _score_uniform(slot: PolicySlot, chunk: list[ReplayEvent], uniforms: np.ndar
         slot.dm.append(np.fromiter((q.mean() for q in q_hat), np.float64, len(chunk)))
     zs = np.zeros(len(chunk))
     for i, e in enumerate(chunk):
-        if e.pmf is not None:
-            zs[i] = sum(1 for p in e.pmf if p <= 0) / k[i]
+        zeros = e.zero_logged()
+        if zeros is not None:
+            zs[i] = len(zeros) / k[i]
         elif e.probability >= 1.0:
             zs[i] = 1.0 - 1.0 / k[i]
     slot.zero_support.append(zs)

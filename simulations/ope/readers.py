@@ -26,12 +26,13 @@ DEFAULT_NAMESPACE = "context"
 class ReplayEvent:
     """One logged decision: what was shown (chosen_index into action_ids), with what probability, and the reward.
 
-    `context` and `action_features` may be built lazily (from a thunk) on first access: estimating a
-    context-free target (uniform, a fixed action) then never pays for parsing features.
+    `context` and `action_features` may be built lazily (from a thunk) on first access, and the logged
+    pmf may arrive as JSON text (`pmf_text`) decoded on first access: estimating a context-free target
+    (uniform, a fixed action) then never pays for parsing features or pmfs.
     """
 
     __slots__ = ("_context", "_make_context", "action_ids", "_features", "_make_features", "chosen_index",
-                 "probability", "reward", "time", "pmf")
+                 "probability", "reward", "time", "_pmf", "_pmf_text")
 
     def __init__(
         self,
@@ -46,6 +47,7 @@ class ReplayEvent:
         *,
         make_context: Callable[[], dict] | None = None,
         make_features: Callable[[], list[dict]] | None = None,
+        pmf_text: str | None = None,
     ) -> None:
         self._context = context
         self._make_context = make_context
@@ -56,7 +58,29 @@ class ReplayEvent:
         self.probability = probability
         self.reward = reward
         self.time = time
-        self.pmf = pmf
+        self._pmf = pmf
+        self._pmf_text = pmf_text
+
+    @property
+    def pmf(self) -> list[float] | None:
+        """The logging policy's full pmf over the candidates, or None when the log has none."""
+        if self._pmf is None and self._pmf_text is not None:
+            self._pmf = json.loads(self._pmf_text) or None
+            self._pmf_text = None
+        return self._pmf
+
+    def zero_logged(self) -> list[int] | None:
+        """Indices of candidates the logger gave probability <= 0 (None: no pmf logged).
+
+        Why: the zero-support diagnostic asks this of every event, and almost no logged pmf has a
+        zero; JSON text without "0.0" as an entry and without a minus sign cannot have one, so
+        the text is only decoded when it might."""
+        text = self._pmf_text
+        if text is not None and "-" not in text and "[0.0," not in text and ",0.0," not in text \
+                and ",0.0]" not in text and text != "[0.0]":
+            return [] if len(text) > 2 else None
+        pmf = self.pmf
+        return None if pmf is None else [i for i, p in enumerate(pmf) if p <= 0]
 
     @property
     def context(self) -> dict:
@@ -233,8 +257,8 @@ class SqliteReader:
                         float(ev.probability),
                         float(reward),
                         ev.time,
-                        ev.pmf or None,
                         make_context=partial(getattr, ev, "context"),  # decoded only if a policy needs it
+                        pmf_text=ev.pmf_json,  # decoded only if needed (see ReplayEvent.zero_logged)
                     )
                 )
                 if len(chunk) >= size:
