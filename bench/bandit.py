@@ -23,12 +23,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bandit import make_policy  # noqa: E402
+from machine import target_line  # noqa: E402  (bench/ is the script's folder)
 
 K = 8
 TARGET = 25_000.0  # decisions/s, from the issue
-# The naive raw-VW loop's speed on the reference machine the target was set on (the project's peer
-# measurements): the same peer measured here, in the same run, scales the target to this machine.
-REFERENCE_NAIVE_VW = 9_700.0
 COUNTRIES = ["US", "FR", "DE", "BR", "JP", "IN"]
 DEVICES = ["tv", "phone", "tablet", "web"]
 STYLES = ["closeup", "group", "landscape", "title"]
@@ -304,11 +302,7 @@ def main() -> None:
         print(f"| {name} | {count:,} | {rate:,.0f} | {cpu_rate:,.0f} | {cpu_rate / cpu_base:.2f}x "
               f"| {w50:.0f} / {w99:.0f} | {c50:.0f} / {c99:.0f} | {ctr:.3f} |")
     print("(best possible CTR ~0.48; rank latency = predict + sample, without reward/learn)")
-    naive, ours = rows[2][2], rows[0][2]
-    scaled = TARGET * naive / REFERENCE_NAIVE_VW
-    print(f"target {TARGET:,.0f}/s: artbandit {ours:,.0f}/s = {ours / TARGET:.2f}x of it. That target was set on a "
-          f"machine where the naive raw-VW loop runs {REFERENCE_NAIVE_VW:,.0f}/s; here it runs {naive:,.0f}/s, "
-          f"so the same bar scaled to this machine is {scaled:,.0f}/s: artbandit = {ours / scaled:.2f}x of it")
+    print(target_line("artbandit vw:squarecb (see bench/machine.py)", TARGET, rows[0][2], rows[2][2]))
     if args.memory_decisions:
         print(f"\nartbandit vw:squarecb memory over {args.memory_decisions:,} decisions (no log)")
         print("| decisions | RSS MB | wall s | CPU s |")

@@ -25,6 +25,7 @@ from bandit import make_policy  # noqa: E402
 from simulations.environment import Environment  # noqa: E402
 from simulations.runner import run_policy  # noqa: E402
 from simulations.scenarios import load_scenario  # noqa: E402
+from machine import naive_vw_rate, target_line  # noqa: E402  (bench/ is the script's folder)
 
 TARGET = 20_000.0
 
@@ -129,6 +130,9 @@ def main() -> None:
         wall, cpu = k / c.wall, k / max(c.cpu, 1e-9)
         ctr_s = "" if ctr is None else f"{ctr:.4f}"
         print(f"| {name:44s} | {k:11,d} | {wall:20,.0f} | {cpu:9,.0f} | {cpu / TARGET:14.2f} | {ctr_s:>12s} |")
+    vw = rows[1][2]
+    print("\n" + target_line("artbandit vw:squarecb simulation (wall; see bench/machine.py)", TARGET,
+                             n / vw.wall, naive_vw_rate()))
 
 
 if __name__ == "__main__":
