@@ -42,32 +42,39 @@ def escape(text: str) -> str:
 def format_features(features: Mapping[str, Any], where: str) -> str:
     """`name:value` for numbers, `name=value` for strings; NaN/inf and other types are errors."""
     parts = []
+    names = _escaped
     for name, value in features.items():
-        if type(name) is not str:
-            raise BanditError(f"{where}: feature names must be strings, got {name!r}")
         kind = type(value)
-        if kind is str:
-            parts.append(f"{escape(name)}={escape(value)}")
-        elif kind is float or kind is int:
-            if not math.isfinite(value):
-                raise BanditError(f"{where}: feature {name!r} is {value} (must be finite)")
-            parts.append(f"{escape(name)}:{value}")
-        elif kind is bool:
-            parts.append(f"{escape(name)}:{int(value)}")
-        elif value is None:
+        if kind is float or kind is int:
+            # x - x is 0.0 for finite numbers, nan for nan/inf (cheaper than math.isfinite + call)
+            if value - value == 0 and type(name) is str:
+                parts.append(f"{names.get(name) or escape(name)}:{value}")
+                continue
+        elif kind is str and type(name) is str:
+            parts.append(f"{names.get(name) or escape(name)}={escape(value)}")
             continue
-        else:
-            try:
-                number = float(value)  # numpy scalars and other real numbers
-            except (TypeError, ValueError):
-                raise BanditError(
-                    f"{where}: feature {name!r} has unsupported type {kind.__name__} "
-                    "(use a number or a string)"
-                ) from None
-            if not math.isfinite(number):
-                raise BanditError(f"{where}: feature {name!r} is {value} (must be finite)")
-            parts.append(f"{escape(name)}:{number}")
-    return " ".join(parts)
+        parts.append(_format_other(name, value, where))
+    return " ".join(part for part in parts if part)
+
+
+def _format_other(name: Any, value: Any, where: str) -> str:
+    """The uncommon cases of format_features: bools, None (skipped), numpy numbers, and errors."""
+    if type(name) is not str:
+        raise BanditError(f"{where}: feature names must be strings, got {name!r}")
+    if type(value) is bool:
+        return f"{escape(name)}:{int(value)}"
+    if value is None:
+        return ""
+    try:
+        number = float(value)  # numpy scalars and other real numbers
+    except (TypeError, ValueError):
+        raise BanditError(
+            f"{where}: feature {name!r} has unsupported type {type(value).__name__} "
+            "(use a number or a string)"
+        ) from None
+    if not math.isfinite(number):
+        raise BanditError(f"{where}: feature {name!r} is {value} (must be finite)")
+    return f"{escape(name)}:{number}"
 
 
 def check_context(context: Any) -> Context:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(1, str(Path(__file__).resolve().parent))  # bench/machine.py, also when loaded by file path
 
 from bandit import make_policy  # noqa: E402
 from machine import target_line  # noqa: E402  (bench/ is the script's folder)
