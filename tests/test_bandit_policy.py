@@ -358,3 +358,17 @@ def test_apply_floor_keeps_a_distribution_above_the_floor():
     assert apply_floor([0.5, 0.5], 0.0) == [0.5, 0.5]
     assert apply_floor([1.0, 0.0, 0.0, 0.0], 0.5) == [0.25] * 4   # capped at uniform
     assert apply_floor([0.0, 0.0], 0.1) == [0.5, 0.5]
+
+
+def test_feature_text_for_every_supported_type_and_error():
+    from bandit.features import format_features
+
+    feats = {"n": 2, "x": 0.25, "np": np.float32(0.5), "on": True, "off": False, "skip": None,
+             "a b": "c:d|e", "neg": -1.5}
+    assert format_features(feats, "ctx") == "n:2 x:0.25 np:0.5 on:1 off:0 a%20b=c%3Ad%7Ce neg:-1.5"
+    assert format_features({}, "ctx") == ""
+    for bad, pattern in [({"x": float("inf")}, "ctx: feature 'x' is inf"), ({"x": -float("inf")}, "finite"),
+                         ({"x": np.float64("nan")}, "finite"), ({3: 1.0}, "names must be strings"),
+                         ({3: "s"}, "names must be strings"), ({"x": [1]}, "unsupported type list")]:
+        with pytest.raises(BanditError, match=pattern):
+            format_features(bad, "ctx")
