@@ -5,8 +5,8 @@ scale (roughly 0..1), cheap (a 1080p frame costs well under 50 ms, face detectio
 deterministic (same pixels -> same floats; only OpenCV/numpy ops with fixed parameters).
 
 Everything except face detection is computed on a copy downscaled to `WORK_WIDTH` (320 px) wide;
-faces come from `imaging.faces.detect_faces` on a 640 px copy unless the caller passes them in
-(boxes in the input image's pixels).
+faces come from `imaging.faces.detect_faces` (two-pass Haar) on a 640 px copy unless the caller
+passes them in (boxes in the input image's pixels).
 
 | name | range | meaning |
 |---|---|---|
@@ -103,17 +103,14 @@ def image_features(
     """Named features of an RGB uint8 image, in `FEATURE_NAMES` order (see the module table).
 
     `faces`: boxes in `rgb`'s pixels if the caller already detected them (extract/variants do),
-    else None to detect them here on a copy `face_width` px wide. Haar detection dominates the
-    cost (see bench/features.py); 320 px is 2-4x cheaper than 640 but misses faces smaller
-    than ~11% of a 16:9 frame's height.
+    else None to detect them here on a copy `face_width` px wide. Face detection is still most of
+    the cost (see bench/features.py); 320 px is ~2-3x cheaper again but misses faces smaller
+    than ~13% of a 16:9 frame's height (the cascade's 24 px window on a 180 px tall copy).
     """
     rgb = as_rgb(rgb)
     H, W = rgb.shape[:2]
     if faces is None:
-        fmid = _resize_to_width(rgb, face_width)
-        s = W / fmid.shape[1]
-        faces = [Box(round(b.x * s), round(b.y * s), round(b.w * s), round(b.h * s))
-                 for b in detect_faces(fmid, max_width=face_width)]
+        faces = detect_faces(rgb, max_width=face_width)
     # Always straight from the input, so the features do not depend on whether faces were given.
     small = _resize_to_width(rgb, WORK_WIDTH)
     gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
