@@ -19,8 +19,8 @@ several times more for no practical gain at thumbnail scale), coarse to fine:
    `python bench/features.py --recall` (LFW, astronaut and carphone faces at 24-180 px of the
    640 px copy, and 96 clip frames without faces).
 
-On bench/features.py's 1080p frames (640 px copy, this 2-core machine) it needs about half the
-CPU time of the exhaustive scan (~60 vs ~135 ms; ~30 vs ~70 ms wall with OpenCV's 2 threads);
+On bench/features.py's 1080p frames (640 px copy, this 2-core machine, p50) it needs half the
+CPU time of the exhaustive scan (~67 vs ~131 ms; ~34 vs ~67 ms wall with OpenCV's 2 threads);
 frames with large faces gain less, since the confirmation around a large face is a dense scan.
 Measured and rejected: a 1.2 step on the copies (lost 16 of the 142 carphone faces the full scan
 finds), a 1.25 step at full size (small faces), the alt/alt2 cascades (dearer per window; the
