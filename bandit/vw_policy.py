@@ -25,6 +25,7 @@ EXPLORATIONS = ("squarecb", "epsilon", "softmax", "bag", "cover")
 MODEL_FILE = "model.vw"
 # Not stored in VW's model file, so given again on load; learning is the same with or without it.
 NO_PREDICT = "--no_predict"
+EXAMPLE_KEY = "vw"  # an action's parsed example in ActionEntry.extra (the registry is per policy)
 SHARED_EXAMPLES = 256  # contexts whose parsed example is kept (recent rewards find theirs here)
 
 
@@ -111,7 +112,6 @@ class Personalizer(Policy):
             raise BanditError(f"Vowpal Wabbit rejected the model or arguments: {exc}") from None
         self._label_type = int(self._vw.get_label_type())
         self._shared: dict[str, Any] = {}  # context line -> its parsed example (see _examples)
-        self._key = f"vw:{id(self)}"  # this workspace's examples in ActionEntry.extra
 
     @property
     def spec(self) -> str:
@@ -138,9 +138,9 @@ class Personalizer(Policy):
             context = shared[prepared] = pylibvw.example(vw, label_type, prepared)
         examples = [context]
         for entry in entries:
-            example = entry.extra.get(self._key)
+            example = entry.extra.get(EXAMPLE_KEY)
             if example is None:
-                example = entry.extra[self._key] = pylibvw.example(vw, label_type, entry.vw_line)
+                example = entry.extra[EXAMPLE_KEY] = pylibvw.example(vw, label_type, entry.vw_line)
             examples.append(example)
         return examples
 
