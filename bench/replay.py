@@ -31,7 +31,7 @@ from simulations.ope.estimators import ESTIMATORS, OPEArrays, estimate  # noqa: 
 from simulations.ope.readers import ColumnMapping, open_log  # noqa: E402
 from simulations.ope.run import evaluate_log  # noqa: E402
 from simulations.scenarios import load_scenario  # noqa: E402
-from machine import naive_vw_rate, target_line  # noqa: E402  (bench/ is the script's folder)
+from machine import factor_line, peer_rates, target_line  # noqa: E402  (bench/ is the script's folder)
 
 
 def rate(n: int, fn) -> float:
@@ -237,12 +237,12 @@ def main() -> None:
     if big:
         print(f"{args.memory_events:,} CSV events, uniform target, IPS+SNIPS in a fresh process: "
               f"{args.memory_events / big[0]:,.0f} events/s, peak RSS {big[1]:.0f} MB (whole process)")
-    naive = naive_vw_rate()
+    rates = peer_rates()
     by_task = {task: ours for task, ours, _, _ in rows}
-    print()
+    print("\n" + factor_line(rates))
     for fmt in ("sqlite", "csv"):
-        print(target_line(f"read {fmt} + IPS/SNIPS", 100_000, by_task[f"read {fmt} + uniform target + IPS/SNIPS"], naive))
-    print(target_line("progressive vw:squarecb", 20_000, by_task[f"progressive vw:squarecb + IPS/SNIPS (sqlite, {p} ev)"], naive))
+        print(target_line(f"read {fmt} + IPS/SNIPS", 100_000, by_task[f"read {fmt} + uniform target + IPS/SNIPS"], rates))
+    print(target_line("progressive vw:squarecb", 20_000, by_task[f"progressive vw:squarecb + IPS/SNIPS (sqlite, {p} ev)"], rates))
 
 
 if __name__ == "__main__":
