@@ -251,15 +251,34 @@ class EventLog:
 
     def iter_events(self, batch_size: int = 10_000) -> Iterator[LoggedEvent]:
         """Every committed event in logging order, fetched `batch_size` rows at a time."""
+        for (eid, t, version, policy, user, ctx, pmf, chosen, p, r, rt, dflt), (ids, feats) in self._rows(
+                "event_id, time, model_version, policy, user, context, pmf, chosen_index, probability,"
+                " reward, reward_time, defaulted", batch_size):
+            yield LoggedEvent(
+                event_id=eid, time=t, model_version=version, policy=policy,
+                context_json=ctx, action_ids=ids, action_features=feats,
+                pmf_json=pmf, chosen_index=chosen, probability=p, reward=r,
+                reward_time=rt, user=user, defaulted=bool(dflt),
+            )
+
+    def iter_outcomes(self, batch_size: int = 10_000) -> Iterator[tuple]:
+        """What offline evaluation reads of every committed event, in logging order, as plain tuples:
+        (time, context JSON, action ids, action features, pmf JSON, chosen index, probability, reward).
+
+        Why besides iter_events: replay reads millions of events and needs neither ids, versions nor
+        users; skipping those columns and the LoggedEvent object makes reading ~1/3 cheaper. The id and
+        feature lists are shared by every event with the same candidate set: do not modify them."""
+        for (t, ctx, pmf, chosen, p, r), (ids, feats) in self._rows(
+                "time, context, pmf, chosen_index, probability, reward", batch_size):
+            yield t, ctx, ids, feats, pmf, chosen, p, r
+
+    def _rows(self, columns: str, batch_size: int) -> Iterator[tuple[tuple, tuple[list[str], list[dict]]]]:
+        """(row of `columns`, (action ids, action features)) per committed event, in logging order."""
         if not self.readonly:
             self.flush()
         sets: dict[int, tuple[list[str], list[dict]]] = {}
         last = 0
-        query = (
-            "SELECT seq, event_id, time, model_version, policy, user, context, action_set, pmf,"
-            " chosen_index, probability, reward, reward_time, defaulted FROM events"
-            " WHERE seq > ? ORDER BY seq LIMIT ?"
-        )
+        query = f"SELECT seq, action_set, {columns} FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
         while True:
             try:
                 rows = self._db.execute(query, (last, batch_size)).fetchall()
@@ -267,19 +286,14 @@ class EventLog:
                 raise BanditError(f"{self.path}: unreadable event log ({exc})") from None
             if not rows:
                 return
-            for (seq, eid, t, version, policy, user, ctx, set_id, pmf, chosen, p, r, rt, dflt) in rows:
-                actions = sets.get(set_id)
+            for row in rows:
+                actions = sets.get(row[1])
                 if actions is None:
-                    actions = self._load_set(set_id)
+                    actions = self._load_set(row[1])
                     if len(sets) > 10_000:
                         sets.clear()
-                    sets[set_id] = actions
-                yield LoggedEvent(
-                    event_id=eid, time=t, model_version=version, policy=policy,
-                    context_json=ctx, action_ids=actions[0], action_features=actions[1],
-                    pmf_json=pmf, chosen_index=chosen, probability=p, reward=r,
-                    reward_time=rt, user=user, defaulted=bool(dflt),
-                )
+                    sets[row[1]] = actions
+                yield row[2:], actions
             last = rows[-1][0]
 
     def _load_set(self, set_id: int) -> tuple[list[str], list[dict]]:

@@ -57,6 +57,19 @@ def test_every_decision_is_logged_exactly_as_made(tmp_path):
     assert int(events[-1].model_version.split(".")[1]) > int(events[10].model_version.split(".")[1])
 
 
+
+def test_iter_outcomes_reads_what_iter_events_reads(tmp_path):
+    _fill(tmp_path / "e.sqlite", n=120)
+    log = EventLog(tmp_path / "e.sqlite", readonly=True)
+    events = list(log.iter_events(batch_size=7))
+    outcomes = list(log.iter_outcomes(batch_size=11))  # other batch boundaries, same order
+    assert len(outcomes) == len(events) == 120
+    for e, (t, ctx, ids, feats, pmf, chosen, p, reward) in zip(events, outcomes):
+        assert (t, ctx, pmf, chosen, p, reward) == (e.time, e.context_json, e.pmf_json, e.chosen_index,
+                                                   e.probability, e.reward)
+        assert ids == e.action_ids and feats == e.action_features
+    assert any(o[7] is None for o in outcomes) and any(o[7] is not None for o in outcomes)
+
 def test_expired_events_are_logged_with_the_default_reward(tmp_path):
     p = make_policy("uniform", log=tmp_path / "e.sqlite", reward_wait_s=2.0, default_reward=0.0)
     d = p.rank({"u": {"x": 1}}, make_actions(), now=0.0)

@@ -241,26 +241,16 @@ class SqliteReader:
         missing = 0
         try:
             chunk: list[ReplayEvent] = []
-            for ev in log.iter_events(batch_size=size):
-                reward = ev.reward
+            for t, ctx, ids, feats, pmf, chosen, p, reward in log.iter_outcomes(batch_size=size):
                 if reward is None:
                     missing += 1
                     reward = 0.0
-                if not ev.action_ids or not 0 <= ev.chosen_index < len(ev.action_ids):
+                if not ids or not 0 <= chosen < len(ids):
                     continue
-                chunk.append(
-                    ReplayEvent(
-                        None,
-                        ev.action_ids,  # not copied: the log shares one list per candidate set
-                        ev.action_features,
-                        ev.chosen_index,
-                        float(ev.probability),
-                        float(reward),
-                        ev.time,
-                        make_context=partial(getattr, ev, "context"),  # decoded only if a policy needs it
-                        pmf_text=ev.pmf_json,  # decoded only if needed (see ReplayEvent.zero_logged)
-                    )
-                )
+                # ids not copied (the log shares one list per candidate set); context and pmf decoded
+                # only if needed (see ReplayEvent)
+                chunk.append(ReplayEvent(None, ids, feats, chosen, float(p), float(reward), t,
+                                         make_context=partial(json.loads, ctx), pmf_text=pmf))
                 if len(chunk) >= size:
                     yield chunk
                     chunk = []
