@@ -138,8 +138,9 @@ def score_chunk(
     actions, so two policies that agree get the same matched events).
     """
     n = len(chunk)
-    last_ids: Any = None
-    actions: list[dict] = []
+    # candidate lists in bandit form, built once per candidate set: readers share one ids list and one
+    # features list per set (SQLite), and the events of the chunk keep both alive, so ids are stable keys
+    actions_of: dict[tuple[int, int], list[dict]] = {}
     for slot in slots:
         if _is_uniform(slot.policy):
             _score_uniform(slot, chunk, uniforms, q_hat)
@@ -154,8 +155,10 @@ def score_chunk(
         learns = not isinstance(slot.policy, (FrozenPolicy, BestFixedPolicy))
         step = None
         for i, ev in enumerate(chunk):
-            if ev.action_ids is not last_ids:
-                last_ids, actions = ev.action_ids, ev.actions
+            key = (id(ev.action_ids), id(ev.action_features))
+            actions = actions_of.get(key)
+            if actions is None:
+                actions = actions_of[key] = ev.actions
             if stepper is not None:
                 step = stepper(ev.context, actions)
                 pl = step.pmf
