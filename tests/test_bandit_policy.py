@@ -220,8 +220,10 @@ def test_bad_inputs_raise_bandit_errors():
         make_policy("vw:regcbopt")
     with pytest.raises(BanditError, match="non-empty list"):
         p.rank(context, [])
-    with pytest.raises(BanditError, match="unique"):
-        p.rank(context, [{"id": "a", "features": {}}, {"id": "a", "features": {}}])
+    with pytest.raises(BanditError, match="'a' repeats"):
+        p.rank(context, [{"id": "a", "features": {}}, {"id": "b", "features": {}}, {"id": "a", "features": {}}])
+    with pytest.raises(BanditError, match="'a' repeats"):  # same id, other features
+        p.rank(context, [{"id": "a", "features": {"x": 1.0}}, {"id": "a", "features": {"x": 2.0}}])
     with pytest.raises(BanditError, match="finite"):
         p.rank({"user": {"age": float("nan")}}, make_actions())
     with pytest.raises(BanditError, match="unsupported type"):
