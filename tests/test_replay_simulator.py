@@ -194,3 +194,43 @@ def test_li_replay_of_a_learning_policy_matches_its_online_run(tmp_path):
         online.append(clicks / t)
     assert abs(np.mean(replayed) - np.mean(online)) < 0.04, (replayed, online)
     assert np.mean(replayed) > info["ctr"] + 0.03  # it learned: better than the uniform logger
+
+
+def test_reward_model_gives_what_vw_public_api_gives(tmp_path):
+    """CrossFitRewardModel feeds VW through pylibvw for speed; its q values must be exactly those of
+    two plain Workspaces fed the same text through learn/predict."""
+    import vowpalwabbit
+
+    from bandit import make_policy
+    from simulations.environment import Environment
+    from simulations.ope import open_log
+    from simulations.ope.rewardmodel import VW_ARGS, CrossFitRewardModel, action_text, context_text, fold_of
+    from simulations.scenarios import load_scenario
+
+    env = Environment(load_scenario("segments"), seed=2)
+    db = tmp_path / "events.sqlite"
+    logger = make_policy("uniform", seed=1, log=db)
+    for imp in env.impressions(1500):
+        d = logger.rank(imp.context, imp.actions, now=imp.time_s)
+        logger.reward(d.event_id, float(env.outcome(imp, d.index)[0]), now=imp.time_s)
+    logger.close()
+    events = list(open_log(db))
+    model = CrossFitRewardModel(seed=3)
+    plain = [vowpalwabbit.Workspace(f"{VW_ARGS} --random_seed 3") for _ in range(2)]
+    for i, ev in enumerate(events):
+        model.learn(i, ev)
+        line = action_text(ev.action_ids[ev.chosen_index], ev.action_features[ev.chosen_index])
+        plain[fold_of(i, 3)].learn(f"{ev.reward:.6g}{context_text(ev.context)} {line}")
+    spread = []
+    for i, ev in enumerate(events):
+        q = model.predict(i, ev)
+        other = plain[1 - fold_of(i, 3)]
+        expected = [other.predict(f"{context_text(ev.context)} {action_text(a, f)}")
+                    for a, f in zip(ev.action_ids, ev.action_features)]
+        assert q.tolist() == expected
+        spread.append(q.max() - q.min())
+    model.close()
+    for w in plain:
+        w.finish()
+    assert sum(model.trained) == len(events) and min(model.trained) > 600
+    assert np.mean(spread) > 0.01  # the models learned something that tells actions apart
