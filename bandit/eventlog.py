@@ -26,6 +26,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import IO, Any, Iterator, Sequence
 
+from bandit import jsontext
 from bandit.errors import BanditError
 
 SCHEMA = "artbandit.events/1"
@@ -81,12 +82,12 @@ class LoggedEvent:
     def context(self) -> dict:
         """Decoded on first use: readers that need no context (uniform or fixed-action targets,
         IPS on a column) then never pay for JSON-decoding it."""
-        return json.loads(self.context_json)
+        return jsontext.loads(self.context_json)
 
     @cached_property
     def pmf(self) -> list[float]:
         """Decoded on first use, like `context` (an IPS pass needs only the chosen probability)."""
-        return json.loads(self.pmf_json)
+        return jsontext.loads(self.pmf_json)
 
 
 class EventLog:
@@ -300,7 +301,7 @@ class EventLog:
         row = self._db.execute("SELECT actions FROM action_sets WHERE id=?", (set_id,)).fetchone()
         if row is None:
             raise BanditError(f"{self.path}: event refers to missing action set {set_id}")
-        actions = json.loads(row[0])
+        actions = jsontext.loads(row[0])
         return [a["id"] for a in actions], [a["features"] for a in actions]
 
     # -- export ------------------------------------------------------------------------------

@@ -258,3 +258,18 @@ def test_context_allowlist_keeps_other_namespaces_out_of_the_log(tmp_path):
     assert b"someone@example.org" not in blob and b"pii" not in blob
     (e,) = EventLog(path, readonly=True).iter_events()
     assert e.context == {"user": {"device": "tv"}}
+
+
+def test_jsontext_decodes_like_the_standard_library():
+    from bandit import jsontext
+
+    docs = ['{"user":{"country":"US","h":0.1234567890123,"n":3},"t":{"g":"drama"}}', "[0.1,0.2,0.7]",
+            '{"a":"\\u00e9\\n","b":[true,false,null],"c":-1.5e-07}',
+            '{"x": NaN, "y": Infinity}']  # orjson refuses the last: the standard library's turn
+    for doc in docs:
+        got, want = jsontext.loads(doc), json.loads(doc)
+        assert json.dumps(got) == json.dumps(want) and type(got) is type(want)
+    # the documented difference: an integer over 64 bits comes back as the float VW would read
+    assert jsontext.loads('{"big": 123456789012345678901234567890}') == {"big": 1.2345678901234568e+29}
+    with pytest.raises(json.JSONDecodeError):
+        jsontext.loads('{"a": 1,}')

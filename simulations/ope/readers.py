@@ -17,6 +17,7 @@ from pathlib import Path
 from functools import partial
 from typing import Any, Callable, Iterator, Sequence
 
+from bandit import jsontext
 from simulations.errors import SimulationError
 
 FORMATS: tuple[str, ...] = ("auto", "sqlite", "dsjson", "csv", "jsonl", "parquet")
@@ -65,7 +66,7 @@ class ReplayEvent:
     def pmf(self) -> list[float] | None:
         """The logging policy's full pmf over the candidates, or None when the log has none."""
         if self._pmf is None and self._pmf_text is not None:
-            self._pmf = json.loads(self._pmf_text) or None
+            self._pmf = jsontext.loads(self._pmf_text) or None
             self._pmf_text = None
         return self._pmf
 
@@ -250,7 +251,7 @@ class SqliteReader:
                 # ids not copied (the log shares one list per candidate set); context and pmf decoded
                 # only if needed (see ReplayEvent)
                 chunk.append(ReplayEvent(None, ids, feats, chosen, float(p), float(reward), t,
-                                         make_context=partial(json.loads, ctx), pmf_text=pmf))
+                                         make_context=partial(jsontext.loads, ctx), pmf_text=pmf))
                 if len(chunk) >= size:
                     yield chunk
                     chunk = []
@@ -291,7 +292,7 @@ class DsjsonReader:
                 if not line:
                     continue
                 try:
-                    obj = json.loads(line)
+                    obj = jsontext.loads(line)
                 except json.JSONDecodeError as exc:
                     raise SimulationError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
                 ev = self._event(obj, path, lineno)
@@ -484,7 +485,7 @@ def _table_jsonl(path: Path, size: int) -> Iterator[Table]:
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                row = json.loads(line)  # not jsontext: exact ids (see bandit/jsontext.py)
             except json.JSONDecodeError as exc:
                 raise SimulationError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
             if not isinstance(row, dict):
