@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bandit import make_policy  # noqa: E402
 from simulations.environment import Environment  # noqa: E402
-from simulations.runner import run_policy  # noqa: E402
+from simulations.runner import run_policy, run_simulation  # noqa: E402
 from simulations.scenarios import load_scenario  # noqa: E402
 from machine import factor_line, peer_rates, target_line  # noqa: E402  (bench/ is the script's folder)
 
@@ -113,6 +113,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         rows.append(("artbandit vw:squarecb + SQLite log", n,
                      *_policy(Environment(sc, 0), n, "vw:squarecb", Path(tmp) / "events.sqlite")))
+    # the whole command (run_simulation: 4 policies + the report) in one process and in two
+    policies = ["vw:squarecb", "linucb", "ts-per-title", "uniform"]
+    for jobs in (1, 2):
+        with tempfile.TemporaryDirectory() as tmp, _Clock() as c:
+            run_simulation(sc, policies, impressions=n, seed=0, log_policy="uniform", out_dir=Path(tmp) / "o",
+                           quiet=True, jobs=jobs)
+        c.cpu = c.wall  # the workers' CPU time is not this process's: per impression of all 4 policies, wall
+        rows.append((f"run_simulation, 4 policies + report, jobs={jobs} (all policies' impressions)",
+                     n * len(policies), c, None))
     peer = _mabwiser(Environment(sc, 0), args.peer_impressions)
     if peer is not None:
         rows.append(("MABWiser LinUCB (row by row, peer)", args.peer_impressions, *peer))

@@ -43,6 +43,7 @@ class DemoSettings:
     policies: Sequence[str] = DEMO_POLICIES
     replay_policies: Sequence[str] = REPLAY_POLICIES
     estimators: Sequence[str] = REPLAY_ESTIMATORS
+    jobs: int = os.cpu_count() or 1  # processes for the simulation's policies (same results as 1)
 
 
 def run_demo(
@@ -110,7 +111,7 @@ def run_demo(
         say(f"[4/5] simulating {s.impressions:,} impressions per policy ({', '.join(s.policies)})")
         metrics = run_simulation(s.scenario, list(s.policies), impressions=s.impressions, seed=s.seed,
                                  log_policy="uniform", out_dir=out / "simulate", quiet=quiet,
-                                 variants=[out / "variants" / t["name"] for t in titles])
+                                 variants=[out / "variants" / t["name"] for t in titles], jobs=s.jobs)
         lap("simulate")
 
         say("[5/5] offline replay of the uniformly logged decisions")

@@ -119,10 +119,15 @@ def test_same_seed_same_metrics_and_outputs(tmp_path):
     kw = dict(impressions=1_500, quiet=True, log_policy="uniform")
     pols = ["vw:squarecb", "linucb", "ts-per-title"]
     a = run_simulation("delayed", pols, seed=3, out_dir=tmp_path / "a", **kw)
-    b = run_simulation("delayed", pols, seed=3, out_dir=tmp_path / "b", **kw)
+    b = run_simulation("delayed", pols, seed=3, out_dir=tmp_path / "b", jobs=2, **kw)  # policies in 2 processes
     c = run_simulation("delayed", pols[:1], seed=4, **kw)
     assert a == b
-    assert (tmp_path / "a" / "metrics.json").read_bytes() == (tmp_path / "b" / "metrics.json").read_bytes()
+    for name in ("metrics.json", "report.html"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    rows = [sqlite3.connect(tmp_path / run / "events.sqlite").execute(
+        "SELECT event_id, time, context, pmf, chosen_index, probability, reward FROM events ORDER BY seq").fetchall()
+        for run in ("a", "b")]
+    assert len(rows[0]) == 1_500 and rows[0] == rows[1]
     assert a["policies"]["vw:squarecb"] != c["policies"]["vw:squarecb"]
     assert set(a["policies"]) == set(pols + ["uniform"])  # the logging policy runs too
 
@@ -264,7 +269,8 @@ def test_cli_writes_metrics_report_and_log(tmp_path):
         (d / "variants.json").write_text(json.dumps({"schema": "artbandit.variants/1", "variants": variants}))
         dirs += ["--variants", str(d)]
     out = tmp_path / "sim"
-    r = _cli("-n", "1500", "-p", "uniform", "-p", "vw", "--json", "--quiet", *dirs, "-o", str(out), cwd=tmp_path)
+    r = _cli("-n", "1500", "-p", "uniform", "-p", "vw", "--json", "--quiet", "-j", "2", *dirs, "-o", str(out),
+             cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stderr == ""  # --quiet
     metrics = json.loads(r.stdout)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -19,14 +20,16 @@ from simulations.cli.common import quiet_option, say
 @click.option("--impressions", "-n", type=click.IntRange(min=1000), default=40_000, show_default=True,
               help="Simulated impressions per policy.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--jobs", "-j", default=os.cpu_count() or 1, show_default="all cores",
+              type=click.IntRange(1, 64), help="Processes for the simulation (same results with any number).")
 @click.option("--json", "as_json", is_flag=True, help="Print demo.json (headline numbers) to stdout.")
 @quiet_option
-def demo(out, videos, title, impressions, seed, as_json, quiet):
+def demo(out, videos, title, impressions, seed, jobs, as_json, quiet):
     """Run the whole chain in one command and write OUT/index.html linking every result."""
     from simulations.demo import DemoSettings, headline_text, run_demo
 
     started = time.monotonic()
-    settings = DemoSettings(videos=videos, title=title, impressions=impressions, seed=seed)
+    settings = DemoSettings(videos=videos, title=title, impressions=impressions, seed=seed, jobs=jobs)
     summary = run_demo(out, settings, quiet=quiet, say=lambda s: say(s, quiet))
     if as_json:
         json.dump(summary, sys.stdout, indent=2)

@@ -28,10 +28,12 @@ from simulations.cli.common import quiet_option, say
               help="Also run the first learning policy on the other reward [default: on for clickbait].")
 @click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False),
               help="Output folder (metrics.json, report.html, events.sqlite).")
+@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Processes: policies run in parallel, with the same results as one process.")
 @click.option("--json", "as_json", is_flag=True, help="Print metrics.json to stdout.")
 @quiet_option
 def simulate(scenario, policies, impressions, seed, reward, log_policy, variants, compare_rewards, out,
-             as_json, quiet):
+             jobs, as_json, quiet):
     """Run each policy on the same simulated viewers through the Rank/Reward API and report
     CTR, quality plays, regret against the oracle, lift over the best fixed artwork and the
     exposure audit."""
@@ -48,6 +50,7 @@ def simulate(scenario, policies, impressions, seed, reward, log_policy, variants
         quiet=quiet,
         variants=list(variants) or None,
         compare_rewards=compare_rewards,
+        jobs=jobs,
     )
     if as_json:
         json.dump(metrics, sys.stdout, indent=2)
