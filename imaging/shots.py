@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from imaging.frame_metrics import SIG_PIXELS, BLACK_BRIGHTNESS, SIG_SIZE, difference
+from imaging.frame_metrics import BLACK_BRIGHTNESS, SIG_PIXELS, SIG_SIZE, difference
 
 LOOKAHEAD = 2  # decoded frames needed after a frame before deciding about it
 
