@@ -149,6 +149,7 @@ class _Group:
             # the one just ended keeps all of its frames a while longer: a dissolve is known late
             for key, heap in self.heaps.items():
                 if key < seg - 1 and len(heap) > 1:
+                    # never empty (the cap below reads every heap's best); _close drops excluded frames
                     usable = [it for it in heap if not excluded(it[2].index)] or heap
                     self.heaps[key] = [max(usable, key=lambda it: it[:2])]
             if len(self.heaps) >= cap:  # a very long shot: forget its weakest segment
