@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 from bandit.errors import BanditError
+from safeio.atomic import atomic_dir
 
 MODEL_SCHEMA = "artbandit.model/1"
 METADATA = "metadata.json"
@@ -26,26 +25,18 @@ def artbandit_version() -> str:
 
 def save_model_dir(path: str | os.PathLike, metadata: dict[str, Any],
                    write_files: Callable[[Path], None] | None = None) -> Path:
-    """Write `metadata.json` (plus whatever `write_files(tmp_dir)` writes) and swap it into `path`."""
+    """Write `metadata.json` (plus whatever `write_files(tmp_dir)` writes) and swap it into `path`.
+
+    The folder is private (0700): a model folder may hold an HMAC secret's neighbours and learned
+    weights of user features. The swap never leaves `path` without a complete model (safeio.atomic).
+    """
     final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
     if final.exists() and not final.is_dir():
         raise BanditError(f"{final}: exists and is not a folder")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
-    try:
+    with atomic_dir(final, mode=0o700) as tmp:
         if write_files is not None:
             write_files(tmp)
         (tmp / METADATA).write_text(json.dumps({"schema": MODEL_SCHEMA, **metadata}, indent=1), "utf-8")
-        if final.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
-            os.replace(final, old / "previous")
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return final
 
 

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from imaging.atomic import atomic_dir
+from safeio.atomic import atomic_dir
 from imaging.bars import detect_bars
 from imaging.errors import ImagingError
 from imaging.faces import Box, detect_faces

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from imaging.atomic import atomic_dir
+from safeio.atomic import atomic_dir
 from imaging.crop import Aspect, output_size, parse_aspect, smart_crop, spectral_residual_saliency
 from imaging.errors import ImagingError
 from imaging.faces import Box, detect_faces

@@ -1,6 +1,7 @@
-"""simulations: a simulated audience with known tastes, online simulation, offline replay/OPE, the CLI.
+"""simulations: a simulated audience with known tastes, online simulation, offline replay/OPE.
 
-This is the only package that may import both `imaging` and `bandit`. Public names load lazily.
+A library: it may import `imaging` and `bandit`, never `artbandit` (the application layer: CLI,
+demo, service, batch jobs). Public names load lazily.
 """
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ _EXPORTS = {
     "Environment": "simulations.environment",
     "run_simulation": "simulations.runner",
     "run_replay": "simulations.ope",
-    "run_demo": "simulations.demo",
     "SimulationError": "simulations.errors",
 }
 

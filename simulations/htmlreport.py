@@ -15,7 +15,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display on servers/CI; must happen before pyplot is imported anywhere
 
-from imaging.atomic import write_text_atomic  # noqa: E402
+from safeio.atomic import write_text_atomic  # noqa: E402
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;

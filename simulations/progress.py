@@ -1,7 +1,7 @@
 """The one progress bar every long-running artbandit job shows (click's, on stderr).
 
 Hidden with --quiet or when stderr is not a terminal, so logs and pipes stay clean. Lives outside
-simulations.cli so library code (the simulation runner) can show it without importing the CLI.
+artbandit.cli so library code (the simulation runner) can show it without importing the CLI.
 """
 from __future__ import annotations
 

@@ -220,7 +220,7 @@ def run_simulation(
         raise SimulationError(
             f"output {out} exists and is not a previous simulation output; choose another -o"
         )
-    from imaging.atomic import atomic_dir
+    from safeio.atomic import atomic_dir
 
     with atomic_dir(out) as tmp:
         metrics = execute(tmp)

@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from imaging.atomic import atomic_dir, write_text_atomic
+from safeio.atomic import atomic_dir, write_text_atomic
 
 
 def test_atomic_outputs_get_umask_permissions(tmp_path) -> None:

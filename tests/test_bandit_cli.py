@@ -10,7 +10,7 @@ import pytest
 
 from bandit import EventLog, Personalizer, make_policy
 from bandit_helpers import Stream, make_actions
-from simulations.cli import main
+from artbandit.cli import main
 
 SECRET = "test-secret-0123456789"
 

@@ -7,12 +7,12 @@ import sys
 import click
 import pytest
 
-from simulations import cli as cli_module
-from simulations.cli import COMMANDS, cli, main
+from artbandit import cli as cli_module
+from artbandit.cli import COMMANDS, cli, main
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from simulations.cli import main; main()", *args],
+    return subprocess.run([sys.executable, "-c", "from artbandit.cli import main; main()", *args],
                           capture_output=True, text=True, timeout=120)
 
 

@@ -21,7 +21,7 @@ def small_video(tmp_path_factory) -> Path:
 def test_demo_runs_end_to_end(small_video: Path, tmp_path: Path) -> None:
     out = tmp_path / "demo"
     proc = subprocess.run(
-        [sys.executable, "-c", "from simulations.cli import main; main()", "demo", "-o", str(out),
+        [sys.executable, "-c", "from artbandit.cli import main; main()", "demo", "-o", str(out),
          "--video", str(small_video), "--impressions", "3000", "--quiet"],
         capture_output=True, text=True, timeout=600,
     )
@@ -64,7 +64,7 @@ def test_demo_runs_end_to_end(small_video: Path, tmp_path: Path) -> None:
 def test_demo_rejects_missing_video_and_foreign_output(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from simulations.cli import cli
+    from artbandit.cli import cli
 
     res = CliRunner().invoke(cli, ["demo", "-o", str(tmp_path / "o"), "--video", str(tmp_path / "nope.mp4")])
     assert res.exit_code != 0 and "nope.mp4" in str(res.exception or res.output)
@@ -74,7 +74,7 @@ def test_demo_rejects_missing_video_and_foreign_output(tmp_path: Path) -> None:
     foreign.mkdir()
     (foreign / "thesis.txt").write_text("do not delete")
     proc = subprocess.run(
-        [sys.executable, "-c", "from simulations.cli import main; main()", "demo", "-o", str(foreign)],
+        [sys.executable, "-c", "from artbandit.cli import main; main()", "demo", "-o", str(foreign)],
         capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode != 0
@@ -88,7 +88,7 @@ def test_demo_that_fails_midway_leaves_nothing(tmp_path: Path) -> None:
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 4000)  # an mp4 header, no video
     out = tmp_path / "demo"
     proc = subprocess.run(
-        [sys.executable, "-c", "from simulations.cli import main; main()", "demo", "-o", str(out),
+        [sys.executable, "-c", "from artbandit.cli import main; main()", "demo", "-o", str(out),
          "--video", str(bad), "--quiet"],
         capture_output=True, text=True, timeout=120,
     )

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from extract_helpers import synthetic_frames, write_video
 from imaging.sample import default_sample_path, make_sample_video
-from simulations.cli import cli
+from artbandit.cli import cli
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +192,7 @@ def test_sample_flag_uses_the_cached_sample(tmp_path: Path) -> None:
 
 def test_console_script_has_no_traceback(tmp_path: Path) -> None:
     exe = Path(sys.executable).with_name("artbandit")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-c", "from simulations.cli import main; main()"]
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-c", "from artbandit.cli import main; main()"]
     proc = subprocess.run([*cmd, "extract", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "o")],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1

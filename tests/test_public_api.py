@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("package", ["imaging", "bandit", "simulations", "simulations.ope"])
+@pytest.mark.parametrize("package", ["imaging", "bandit", "simulations", "simulations.ope", "artbandit", "safeio"])
 def test_every_exported_name_resolves(package: str) -> None:
     module = importlib.import_module(package)
     assert module.__all__

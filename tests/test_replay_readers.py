@@ -21,7 +21,7 @@ from tests.replay_helpers import (
 
 def cli(args, capsys):
     """Run `artbandit ...` in-process; returns (exit code, stdout, stderr)."""
-    from simulations.cli import main
+    from artbandit.cli import main
 
     try:
         main(args)
@@ -186,7 +186,7 @@ def test_unreadable_logs_are_one_line_errors(tmp_path, capsys):
 
 
 def test_cli_copies_of_library_names_stay_equal():
-    from simulations.cli import replay as cli_replay
+    from artbandit.cli import replay as cli_replay
     from simulations.ope.estimators import ESTIMATORS
     from simulations.ope.readers import FORMATS
 

@@ -206,7 +206,7 @@ def test_scenario_files_toml_and_json(tmp_path):
 
 def _cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-c", "from simulations.cli import main; main()", "simulate", *args],
+        [sys.executable, "-c", "from artbandit.cli import main; main()", "simulate", *args],
         capture_output=True, text=True, cwd=cwd, timeout=120, env=env,
     )
 

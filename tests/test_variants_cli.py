@@ -12,8 +12,8 @@ from PIL import Image
 from imaging.features import FEATURE_NAMES
 from imaging.treatments import TREATMENTS
 from imaging.variants import DEFAULT_ASPECTS
-from simulations.cli import main
-from simulations.cli import variants as cli_variants
+from artbandit.cli import main
+from artbandit.cli import variants as cli_variants
 from variants_helpers import skimage_photo_path
 
 

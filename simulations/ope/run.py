@@ -187,7 +187,7 @@ def run_replay(
     """
     result = evaluate_log(log, policies, estimators, **options)
     if out_dir is not None:
-        from imaging.atomic import write_text_atomic
+        from safeio.atomic import write_text_atomic
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from simulations.cli.common import quiet_option, say
+from artbandit.cli.common import quiet_option, say
 from simulations.progress import progress
 
 # Copies of bandit names so `artbandit --help` does not import VW.

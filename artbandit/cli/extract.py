@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from simulations.cli.common import quiet_option, say
+from artbandit.cli.common import quiet_option, say
 from simulations.progress import progress
 
 _MODES = ("quick", "default", "thorough")

@@ -8,7 +8,7 @@ import time
 
 import click
 
-from simulations.cli.common import quiet_option, say
+from artbandit.cli.common import quiet_option, say
 
 
 @click.command()
@@ -26,7 +26,7 @@ from simulations.cli.common import quiet_option, say
 @quiet_option
 def demo(out, videos, title, impressions, seed, jobs, as_json, quiet):
     """Run the whole chain in one command and write OUT/index.html linking every result."""
-    from simulations.demo import DemoSettings, headline_text, run_demo
+    from artbandit.demo import DemoSettings, headline_text, run_demo
 
     started = time.monotonic()
     settings = DemoSettings(videos=videos, title=title, impressions=impressions, seed=seed, jobs=jobs)

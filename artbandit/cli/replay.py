@@ -5,7 +5,7 @@ import json
 
 import click
 
-from simulations.cli.common import quiet_option, say
+from artbandit.cli.common import quiet_option, say
 from simulations.progress import progress
 
 # Copies of simulations.ope names so `artbandit --help` imports neither numpy nor VW.

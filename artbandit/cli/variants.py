@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from simulations.cli.common import quiet_option, say
+from artbandit.cli.common import quiet_option, say
 from simulations.progress import progress
 
 # Copies of imaging.variants.DEFAULT_ASPECTS / imaging.treatments.TREATMENTS (a test keeps them equal),

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from simulations.cli.common import quiet_option, say
+from artbandit.cli.common import quiet_option, say
 
 
 @click.command()

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from imaging.atomic import write_text_atomic
+from safeio.atomic import write_text_atomic
 from simulations.errors import SimulationError
 
 SCHEMA = "artbandit.demo/1"

@@ -12,16 +12,16 @@ import sys
 
 import click
 
-# name -> "module:attribute" of a click command; each lives in its own module under simulations/cli/.
+# name -> "module:attribute" of a click command; each lives in its own module under artbandit/cli/.
 COMMANDS: dict[str, str] = {
-    "extract": "simulations.cli.extract:extract",
-    "variants": "simulations.cli.variants:variants",
-    "log": "simulations.cli.bandit:log",
-    "train": "simulations.cli.bandit:train",
-    "rank": "simulations.cli.bandit:rank",
-    "simulate": "simulations.cli.simulate:simulate",
-    "replay": "simulations.cli.replay:replay",
-    "demo": "simulations.cli.demo:demo",
+    "extract": "artbandit.cli.extract:extract",
+    "variants": "artbandit.cli.variants:variants",
+    "log": "artbandit.cli.bandit:log",
+    "train": "artbandit.cli.bandit:train",
+    "rank": "artbandit.cli.bandit:rank",
+    "simulate": "artbandit.cli.simulate:simulate",
+    "replay": "artbandit.cli.replay:replay",
+    "demo": "artbandit.cli.demo:demo",
 }
 
 
@@ -39,7 +39,7 @@ class LazyGroup(click.Group):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:  # a command not built yet, or a broken install
-            if exc.name and exc.name.startswith("simulations.cli"):
+            if exc.name and exc.name.startswith("artbandit.cli"):
                 return None
             raise
         return getattr(module, attr)
@@ -54,7 +54,7 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the CLI, turning user errors into one line on stderr."""
-    from simulations.cli.common import user_error_types
+    from artbandit.cli.common import user_error_types
 
     try:
         # without standalone mode click *returns* the code of ctx.exit(n) instead of exiting

@@ -1,0 +1,83 @@
+"""safeio: atomic folder swaps that never leave the path empty, and output folders artbandit owns."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from safeio import OutputFolder, OutputFolderError, atomic_dir
+from safeio.atomic import recover_dir
+
+
+def test_atomic_dir_replaces_whole_and_keeps_mode(tmp_path: Path) -> None:
+    final = tmp_path / "model"
+    with atomic_dir(final, mode=0o700) as tmp:
+        (tmp / "a").write_text("1")
+    with atomic_dir(final, mode=0o700) as tmp:
+        (tmp / "b").write_text("2")
+    assert sorted(p.name for p in final.iterdir()) == ["b"]
+    assert final.stat().st_mode & 0o777 == 0o700
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_failed_build_leaves_old_folder(tmp_path: Path) -> None:
+    final = tmp_path / "out"
+    with atomic_dir(final) as tmp:
+        (tmp / "v1").write_text("1")
+    with pytest.raises(RuntimeError), atomic_dir(final) as tmp:
+        (tmp / "v2").write_text("2")
+        raise RuntimeError("boom")
+    assert sorted(p.name for p in final.iterdir()) == ["v1"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_recover_restores_set_aside_folder_of_a_dead_process(tmp_path: Path) -> None:
+    # What the two-rename fallback leaves when killed between its renames: no `out`, the old one aside.
+    dead_pid = 2**22 + 12345  # above pid_max on Linux: never a live process
+    old = tmp_path / f".out.abold-{dead_pid}-abcd"
+    (old / "previous").mkdir(parents=True)
+    (old / "previous" / "v1").write_text("1")
+    stale_tmp = tmp_path / f".out.abtmp-{dead_pid}-ef01"
+    stale_tmp.mkdir()
+    stranger = tmp_path / ".out.somebody-elses"
+    stranger.mkdir()
+    recover_dir(tmp_path / "out")
+    assert (tmp_path / "out" / "v1").read_text() == "1"
+    assert not old.exists() and not stale_tmp.exists()
+    assert stranger.exists()
+
+
+def test_output_folder_rules(tmp_path: Path) -> None:
+    video = tmp_path / "in.mp4"
+    video.write_bytes(b"x")
+    # a stranger's folder is never replaced, with or without force
+    foreign = tmp_path / "webapp"
+    foreign.mkdir()
+    (foreign / "index.html").write_text("<html>")
+    for force in (False, True):
+        with pytest.raises(OutputFolderError, match="not written by artbandit"):
+            OutputFolder(foreign, "extract", [video], "k").check(force=force)
+    assert (foreign / "index.html").exists()
+    # an output folder may not be or contain an input
+    with pytest.raises(OutputFolderError, match="contains an input"):
+        OutputFolder(tmp_path, "extract", [video]).check()
+    with pytest.raises(OutputFolderError, match="is an input"):
+        OutputFolder(foreign, "variants", [foreign]).check(force=True)
+    # our own output: same input -> "same"; other input -> refused unless forced; other kind refused
+    out = tmp_path / "out"
+    spec = OutputFolder(out, "extract", [video], {"video": "in.mp4", "k": 8})
+    assert spec.check() == "new"
+    with atomic_dir(out) as tmp:
+        spec.write_marker(tmp)
+        (tmp / "manifest.json").write_text("{}")
+    assert spec.check() == "same"
+    other = OutputFolder(out, "extract", [video], {"video": "other.mp4", "k": 8})
+    with pytest.raises(OutputFolderError, match="different input"):
+        other.check()
+    assert other.check(force=True) == "replace"
+    with pytest.raises(OutputFolderError, match="'extract' output, not 'replay'"):
+        OutputFolder(out, "replay", [video]).check(force=True)
+    os.remove(out / ".artbandit-output.json")
+    with pytest.raises(OutputFolderError, match="not written by artbandit"):
+        spec.check(force=True)
