@@ -68,6 +68,8 @@ class Personalizer(Policy):
         cover: int = 4,
         gamma_scale: float = 10.0,
         learning_rate: float | None = None,
+        power_t: float | None = None,
+        importance_weighted: bool | None = None,
         bits: int = 18,
         vw_args: str = "",
         _model_file: str | None = None,
@@ -90,6 +92,14 @@ class Personalizer(Policy):
         args += [f"--interactions {pair}" for pair in interactions]
         if learning_rate is not None:
             args.append(f"-l {float(learning_rate)}")
+        if power_t is not None:
+            args.append(f"--power_t {float(power_t)}")
+        if importance_weighted is None:
+            importance_weighted = exploration != "squarecb"
+        # SquareCB's regression oracle learns the observed reward unweighted (Foster & Rakhlin 2020);
+        # VW's mtr would weight it by 1/p, which on our benchmark suite cost 1-2 points of reward
+        # (docs/defaults.md). The event log keeps the true p either way.
+        self._weight_p = bool(importance_weighted)
         if vw_args:
             args.append(vw_args)
         self.vw_args = " ".join(args)
@@ -100,7 +110,7 @@ class Personalizer(Policy):
             "context_allowlist": None if context_allowlist is None else list(context_allowlist),
             "interactions": list(interactions), "epsilon": epsilon, "softmax_lambda": softmax_lambda,
             "bag": bag, "cover": cover, "gamma_scale": gamma_scale, "learning_rate": learning_rate,
-            "bits": bits, "vw_args": vw_args,
+            "power_t": power_t, "importance_weighted": self._weight_p, "bits": bits, "vw_args": vw_args,
         }
         try:
             if _model_file is not None:
@@ -153,8 +163,9 @@ class Personalizer(Policy):
                 probability: float) -> None:
         examples = self._examples(prepared, entries)
         # a fresh labelled copy: labels cannot be taken off a kept example (VW appends to them)
+        p = probability if self._weight_p else 1.0
         examples[1 + index] = pylibvw.example(
-            self._vw, self._label_type, f"0:{1.0 - reward01}:{probability} {entries[index].vw_line}")
+            self._vw, self._label_type, f"0:{1.0 - reward01}:{p} {entries[index].vw_line}")
         pylibvw.vw.learn_multi(self._vw, examples)
 
     # -- persistence ---------------------------------------------------------------------------
@@ -182,8 +193,9 @@ class Personalizer(Policy):
         if not model_file.is_file() or not str(meta.get("policy", "")).startswith("vw:"):
             raise BanditError(f"{path}: not a saved VW personalizer (no {MODEL_FILE})")
         options = dict(meta["options"])
+        options.setdefault("importance_weighted", True)  # models saved before the option learned weighted
         fixed = ("exploration", "interactions", "epsilon", "softmax_lambda", "bag", "cover",
-                 "gamma_scale", "learning_rate", "bits", "vw_args", "seed")
+                 "gamma_scale", "learning_rate", "power_t", "importance_weighted", "bits", "vw_args", "seed")
         for key in fixed:
             if key in overrides and overrides[key] != options.get(key):
                 raise BanditError(f"{path}: option {key!r} is fixed by the saved model")
