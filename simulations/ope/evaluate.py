@@ -55,12 +55,14 @@ class Task:
 
 def title_key(action_ids: Sequence[str]) -> str:
     """A title's name from its candidate ids: their common prefix (e.g. 't03-' -> 't03'), else the
-    first id. Candidate sets are how a log says which title an event was for."""
+    first id. Candidate sets are how a log says which title an event was for.
+    Cut at the last separator: 't000/v0'..'t000/v5' -> 't000'."""
     prefix = action_ids[0]
     for a in action_ids[1:]:
         while not a.startswith(prefix):
             prefix = prefix[:-1]
-    prefix = prefix.rstrip("-_:./ ")
+    cut = max(prefix.rfind(c) for c in "-_:./ ")
+    prefix = prefix[:cut] if cut > 0 else prefix
     return prefix or action_ids[0]
 
 
