@@ -16,6 +16,7 @@ from typing import Any, Sequence
 import pylibvw  # the compiled module under vowpalwabbit.Workspace (see _pmf)
 import vowpalwabbit
 
+from bandit.drift import PageHinkley
 from bandit.errors import BanditError
 from bandit.features import ActionEntry, context_line
 from bandit.model_io import artbandit_version, read_metadata, save_model_dir
@@ -72,6 +73,8 @@ class Personalizer(Policy):
         importance_weighted: bool | None = None,
         bits: int = 18,
         vw_args: str = "",
+        drift_boost: int = 0,
+        drift_floor: float = 0.1,
         _model_file: str | None = None,
         **policy_options: Any,
     ) -> None:
@@ -111,6 +114,7 @@ class Personalizer(Policy):
             "interactions": list(interactions), "epsilon": epsilon, "softmax_lambda": softmax_lambda,
             "bag": bag, "cover": cover, "gamma_scale": gamma_scale, "learning_rate": learning_rate,
             "power_t": power_t, "importance_weighted": self._weight_p, "bits": bits, "vw_args": vw_args,
+            "drift_boost": drift_boost, "drift_floor": drift_floor,
         }
         try:
             if _model_file is not None:
@@ -121,6 +125,15 @@ class Personalizer(Policy):
         except Exception as exc:  # VW raises plain RuntimeError/ValueError for bad arguments/files
             raise BanditError(f"Vowpal Wabbit rejected the model or arguments: {exc}") from None
         self._label_type = int(self._vw.get_label_type())
+        # Optional drift hook: a Page-Hinkley test on the learned rewards; on a detected drop every
+        # action gets at least `drift_floor` probability for the next `drift_boost` learned events, so
+        # the model sees the actions it had stopped showing (docs/evaluate.md#drift). Not saved with
+        # the model: a reloaded policy starts a fresh detector.
+        self.drift_boost, self.drift_floor = int(drift_boost), float(drift_floor)
+        self._drift = PageHinkley() if self.drift_boost > 0 else None
+        self._boost_left = 0
+        self._base_floor = min_probability
+        self.drift_events: list[int] = []  # n_learned at each detected drop
         self._shared: dict[str, Any] = {}  # context line -> its parsed example (see _examples)
 
     @property
@@ -167,6 +180,18 @@ class Personalizer(Policy):
         examples[1 + index] = pylibvw.example(
             self._vw, self._label_type, f"0:{1.0 - reward01}:{p} {entries[index].vw_line}")
         pylibvw.vw.learn_multi(self._vw, examples)
+        if self._drift is not None:
+            self._watch(reward01)
+
+    def _watch(self, reward01: float) -> None:
+        if self._boost_left:
+            self._boost_left -= 1
+            if not self._boost_left:
+                self.min_probability = self._base_floor
+        if self._drift.update(reward01) == "drop":  # type: ignore[union-attr]
+            self.drift_events.append(self.n_learned)
+            self._boost_left = self.drift_boost
+            self.min_probability = max(self._base_floor, self.drift_floor)
 
     # -- persistence ---------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:

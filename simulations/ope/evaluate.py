@@ -270,6 +270,7 @@ def evaluate(log: str | Path, work_dir: str | Path, candidates: Sequence[str], *
         check_candidate(spec)
     source = open_log(log, fmt, mapping, chunk_size=chunk_size)
     ref = LogRef(str(Path(log).resolve()), source.format, source.mapping, chunk_size)
+    Path(work_dir).mkdir(parents=True, exist_ok=True)
     prep_path = str(Path(work_dir) / PREP_FILE)
     info = prepare(ref, prep_path, seed=seed, on_events=on_events)
     prep = _load(prep_path)

@@ -1,7 +1,7 @@
 """Feature importance for `evaluate`: replay the chosen candidate with one context namespace, or one
 action feature, left out; the drop in estimated reward (DR, paired interval) is that feature's worth.
-Also flags features that look like ids or timestamps (very many distinct values), as Personalizer
-did: they rarely generalise, and they are what re-identifies people.
+Also flags features that look like ids or timestamps (strings with very many distinct values;
+numbers with very many values that only go up or look like epoch seconds), as Personalizer did: they rarely generalise, and they are what re-identifies people.
 """
 from __future__ import annotations
 
@@ -21,13 +21,21 @@ def feature_groups(log: Any) -> tuple[list[str], list[str], dict[str, dict[str, 
     namespaces: dict[str, None] = {}
     action_feats: dict[str, None] = {}
     values: dict[str, set] = {}
+    previous: dict[str, float] = {}
+    monotone: dict[str, bool] = {}
     seen = 0
     for chunk in log.open().chunks():
         for ev in chunk:
             for ns, feats in ev.context.items():
                 namespaces.setdefault(ns)
                 for name, v in feats.items():
-                    values.setdefault(f"{ns}.{name}", set()).add(v)
+                    key = f"{ns}.{name}"
+                    values.setdefault(key, set()).add(v)
+                    if isinstance(v, (int, float)) and not isinstance(v, bool):
+                        if key in previous and v < previous[key]:
+                            monotone[key] = False
+                        monotone.setdefault(key, True)
+                        previous[key] = v
             for feats in ev.action_features:
                 for name in feats:
                     action_feats.setdefault(name)
@@ -38,9 +46,12 @@ def feature_groups(log: Any) -> tuple[list[str], list[str], dict[str, dict[str, 
             break
     cardinality = {}
     for key, vals in values.items():
-        share = len(vals) / max(1, seen)
-        cardinality[key] = {"distinct": len(vals), "events": seen,
-                            "id_like": bool(share > ID_LIKE_SHARE and len(vals) > 100)}
+        many = len(vals) / max(1, seen) > ID_LIKE_SHARE and len(vals) > 100
+        if key in monotone:  # numbers: a measurement varies freely; a clock only goes up
+            flag = many and (monotone[key] or min(vals) > 1e8)
+        else:
+            flag = many
+        cardinality[key] = {"distinct": len(vals), "events": seen, "id_like": bool(flag)}
     return list(namespaces), list(action_feats), cardinality
 
 
