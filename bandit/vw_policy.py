@@ -73,7 +73,7 @@ class Personalizer(Policy):
         importance_weighted: bool | None = None,
         bits: int = 18,
         vw_args: str = "",
-        drift_boost: int = 0,
+        drift_boost: int = 5000,
         drift_floor: float = 0.1,
         _model_file: str | None = None,
         **policy_options: Any,
@@ -127,8 +127,8 @@ class Personalizer(Policy):
         self._label_type = int(self._vw.get_label_type())
         # Optional drift hook: a Page-Hinkley test on the learned rewards; on a detected drop every
         # action gets at least `drift_floor` probability for the next `drift_boost` learned events, so
-        # the model sees the actions it had stopped showing (docs/evaluate.md#drift). Not saved with
-        # the model: a reloaded policy starts a fresh detector.
+        # the model sees the actions it had stopped showing (docs/evaluate.md#drift, docs/defaults.md).
+        # Saved with the model, so a reloaded policy continues exactly.
         self.drift_boost, self.drift_floor = int(drift_boost), float(drift_floor)
         self._drift = PageHinkley() if self.drift_boost > 0 else None
         self._boost_left = 0
@@ -205,6 +205,7 @@ class Personalizer(Policy):
             "feature_schema": self.feature_schema(),
             "events_learned": self.n_learned,
             "state": self._base_state(),
+            "drift": self._drift_state(),
         }
         save_model_dir(path, metadata, lambda tmp: self._vw.save(str(tmp / MODEL_FILE)))
 
@@ -230,4 +231,20 @@ class Personalizer(Policy):
         policy = cls(**options, _model_file=str(model_file))
         policy.vw_args = meta["vw_args"]
         policy._restore_base_state(meta["state"])
+        policy._restore_drift_state(meta.get("drift"))
         return policy
+
+    def _drift_state(self) -> dict | None:
+        if self._drift is None:
+            return None
+        return {"detector": dict(vars(self._drift)), "boost_left": self._boost_left,
+                "min_probability": self.min_probability, "events": self.drift_events}
+
+    def _restore_drift_state(self, state: dict | None) -> None:
+        if state is None or self._drift is None:
+            return
+        for key, value in state["detector"].items():
+            setattr(self._drift, key, value)
+        self._boost_left = int(state["boost_left"])
+        self.min_probability = float(state["min_probability"])
+        self.drift_events = list(state["events"])

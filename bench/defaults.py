@@ -22,7 +22,9 @@ from simulations.benchenvs import SUITE, SyntheticEnv, run_policy  # noqa: E402
 
 POLICIES = {
     "default": lambda s, **kw: Personalizer(seed=s, **kw),
-    "previous default (weighted)": lambda s, **kw: Personalizer(seed=s, importance_weighted=True, **kw),
+    "default without drift hook": lambda s, **kw: Personalizer(seed=s, drift_boost=0, **kw),
+    "previous default (weighted)": lambda s, **kw: Personalizer(seed=s, importance_weighted=True, drift_boost=0,
+                                                                **kw),
     "vw -q ccA -l 0.25 gamma 50": lambda s, **kw: Personalizer(seed=s, interactions=("cA", "ccA"),
                                                               learning_rate=0.25, gamma_scale=50, **kw),
     "vw gamma 50": lambda s, **kw: Personalizer(seed=s, gamma_scale=50, **kw),
@@ -77,7 +79,7 @@ def sim_table(impressions: int, scenarios: list[str]) -> None:
             sel = (st.segment == i) & last
             segfix.append(f"{fix[sel].sum() / orc[sel].sum():.3f}")
         print("| best fixed | " + f"{fix.sum() / orc.sum():.4f} | 0 | " + " | ".join(segfix) + " |")
-        for label in ("default", "previous default (weighted)", "linucb"):
+        for label in ("default", "default without drift hook", "previous default (weighted)", "linucb"):
             policy = POLICIES[label](0, reward_wait_s=sc.reward_wait_s)
             trace = run_sim(env, st, policy)
             policy.close()

@@ -17,7 +17,7 @@ MARGIN = 0.02
 
 POLICIES = {
     "default": lambda s: Personalizer(seed=s),
-    "weighted": lambda s: Personalizer(seed=s, importance_weighted=True),  # the previous default
+    "weighted": lambda s: Personalizer(seed=s, importance_weighted=True, drift_boost=0),  # previous default
     "linucb": lambda s: LinUCB(seed=s),
     "uniform": lambda s: UniformPolicy(seed=s),
 }

@@ -33,3 +33,37 @@ def test_a_rise_is_reported_as_a_rise_and_the_detector_restarts() -> None:
     kinds = [det.update(x) for x in _stream(7, 0.05, 0.12)]
     assert "rise" in kinds and "drop" not in kinds[:30_000]
     assert det.n < 30_000  # restarted at the alarm
+
+
+def _rotating_world(policy, n: int, change: int, seed: int = 0) -> np.ndarray:
+    """Segments prefer one artwork style each; at `change` every segment takes the next one's taste.
+    Returns the expected click probability of each chosen action."""
+    from bandit_helpers import SEGMENTS, Stream, click_probabilities, make_actions
+
+    stream, actions = Stream(seed), make_actions()
+    outcome = np.random.default_rng(seed + 1)
+    got = np.empty(n)
+    for t in range(n):
+        user_id, context, _ = stream.next()
+        segment = context["user"]["segment"]
+        if t >= change:
+            segment = SEGMENTS[(SEGMENTS.index(segment) + 1) % len(SEGMENTS)]
+        p = click_probabilities(segment)
+        d = policy.rank(context, actions, user_id=user_id, now=float(t))
+        got[t] = p[d.index]
+        policy.reward(d.event_id, float(outcome.random() < p[d.index]), now=float(t))
+    return got
+
+
+def test_the_personalizers_drift_hook_detects_the_drop_and_recovers_faster() -> None:
+    from bandit import Personalizer
+
+    n, change = 9000, 4000
+    with_hook = Personalizer(seed=0, drift_boost=3000)
+    without = Personalizer(seed=0, drift_boost=0)
+    a, b = _rotating_world(with_hook, n, change), _rotating_world(without, n, change)
+    assert not without.drift_events
+    assert len(with_hook.drift_events) == 1 and change <= with_hook.drift_events[0] <= change + 1500
+    assert np.allclose(a[:change], b[:change])  # identical until the alarm
+    after = slice(change, change + 3000)
+    assert a[after].mean() > b[after].mean() + 0.03, (a[after].mean(), b[after].mean())
