@@ -73,8 +73,8 @@ class Personalizer(Policy):
         importance_weighted: bool | None = None,
         bits: int = 18,
         vw_args: str = "",
-        drift_boost: int = 5000,
-        drift_floor: float = 0.1,
+        drift_boost: int = 3000,
+        drift_floor: float = 0.05,
         _model_file: str | None = None,
         **policy_options: Any,
     ) -> None:

@@ -55,15 +55,39 @@ def _rotating_world(policy, n: int, change: int, seed: int = 0) -> np.ndarray:
     return got
 
 
-def test_the_personalizers_drift_hook_detects_the_drop_and_recovers_faster() -> None:
+def test_on_the_simulators_drift_scenario_the_hook_detects_the_change_and_recovers_faster() -> None:
+    from bandit import Personalizer
+    from simulations.environment import Environment
+    from simulations.metrics import policy_metrics
+    from simulations.runner import run_policy
+    from simulations.scenarios import load_scenario
+
+    n = 30_000
+    env = Environment(load_scenario("drift"), seed=0)
+    stream = env.generate(n)
+    out = {}
+    for label, boost in (("hook", 3000), ("none", 0)):
+        policy = Personalizer(seed=0, reward_wait_s=0.0, drift_boost=boost)
+        trace = run_policy(env, stream, policy)
+        out[label] = (policy.drift_events, policy_metrics(env, stream, trace, "click", floor=0.01))
+    change = out["hook"][1]["recovery"]["drift"]["at"]
+    events, m = out["hook"]
+    assert len(events) == 1 and change <= events[0] <= change + 1000  # measured: 95 impressions late
+    assert not out["none"][0]
+    before = out["none"][1]["recovery"]["drift"]
+    after = m["recovery"]["drift"]
+    assert after["before"] == before["before"]  # identical until the alarm
+    assert after["just_after"] > before["just_after"] + 0.02 and after["end"] > before["end"] + 0.02
+
+
+def test_where_the_learner_recovers_alone_the_hook_costs_little() -> None:
     from bandit import Personalizer
 
     n, change = 9000, 4000
-    with_hook = Personalizer(seed=0, drift_boost=3000)
+    with_hook = Personalizer(seed=0)
     without = Personalizer(seed=0, drift_boost=0)
     a, b = _rotating_world(with_hook, n, change), _rotating_world(without, n, change)
-    assert not without.drift_events
     assert len(with_hook.drift_events) == 1 and change <= with_hook.drift_events[0] <= change + 1500
-    assert np.allclose(a[:change], b[:change])  # identical until the alarm
+    assert np.allclose(a[:change], b[:change])
     after = slice(change, change + 3000)
-    assert a[after].mean() > b[after].mean() + 0.03, (a[after].mean(), b[after].mean())
+    assert a[after].mean() > b[after].mean() - 0.01, (a[after].mean(), b[after].mean())
