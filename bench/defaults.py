@@ -72,7 +72,7 @@ def sim_table(impressions: int, scenarios: list[str]) -> None:
         orc, fix = st.click_p[rows, refs["oracle"]], st.click_p[rows, refs["best_fixed"]]
         last = rows >= impressions - impressions // 5
         print(f"### {name}\n\n| policy | share of oracle | lift over best fixed | "
-              + " | ".join(f"{s}: share (last 20%) vs best fixed" for s in env.segment_names) + " |")
+              + " | ".join(f"{s} (share, last 20%)" for s in env.segment_names) + " |")
         print("|---|---|---|" + "---|" * len(env.segment_names))
         segfix = []
         for i, s in enumerate(env.segment_names):

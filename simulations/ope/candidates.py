@@ -22,7 +22,7 @@ DEFAULT_GRID: tuple[str, ...] = (
     "vw:squarecb",
     "vw:squarecb --gamma_scale 50",
     "vw:squarecb --gamma_scale 200",
-    "vw:squarecb -q cA",
+    "vw:squarecb -q cA -q ccA -l 0.25 --gamma_scale 50",  # best on non-linear rewards (docs/defaults.md)
     "vw:squarecb -l 0.1",
     "vw:squarecb -l 1",
     "vw:squarecb --importance_weighted",
