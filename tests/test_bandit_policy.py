@@ -329,7 +329,9 @@ def test_fast_path_learns_like_the_public_api(exploration):
         if rng.random() < 0.6:  # rewards come late and out of order
             d, context, actions, reward = waiting.pop(int(rng.integers(len(waiting))))
             p.reward(d.event_id, reward, now=float(t))
-            public.learn(text(context, actions, d.index, f"0:{1.0 - reward}:{d.probability} "))
+            # squarecb learns unweighted by default: its label carries p = 1 (docs/defaults.md)
+            weight_p = d.probability if p.options["importance_weighted"] else 1.0
+            public.learn(text(context, actions, d.index, f"0:{1.0 - reward}:{weight_p} "))
     assert p.n_learned > n // 2
 
 
