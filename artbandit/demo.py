@@ -164,9 +164,13 @@ def headline_numbers(metrics: dict, replay: dict) -> dict:
 def headline_text(head: dict) -> list[str]:
     """Headline numbers as short sentences (printed by the CLI, shown on index.html)."""
     r = head["replay"]
+    from simulations.metrics import MIN_LIFT_BASE
+
+    lift = (f"lift {head['lift_over_best_fixed']:+.1%}" if head["best_single_artwork_ctr"] >= MIN_LIFT_BASE
+            else f"lift not given (base under {MIN_LIFT_BASE:.0%})")
     return [
         f"{head['policy']} CTR {head['ctr']:.3f} vs best single artwork {head['best_single_artwork_ctr']:.3f}: "
-        f"lift {head['lift_over_best_fixed']:+.1%}",
+        f"{lift}",
         f"share of the oracle's reward: {head['share_of_oracle']:.1%} (oracle CTR {head['oracle_ctr']:.3f})",
         f"offline replay ({r['estimator'].upper()}) of {r['policy']} on the uniform log: {r['value']:.3f} "
         f"[{r['low']:.3f}, {r['high']:.3f}] at {r['confidence']:.0%}",
@@ -175,12 +179,19 @@ def headline_text(head: dict) -> list[str]:
 
 def index_page(summary: dict, metrics: dict, replay: dict) -> str:
     """One self-contained page linking every stage's output (relative links: the folder can move)."""
+    from simulations.htmlreport import html_table, img_tag
+    from simulations.plotstyle import format_percent
+    from simulations.report import lift_cell, segment_figure, segment_table
+
     esc = html.escape
-    rows = "".join(
-        f"<tr><td>{esc(name)}</td><td>{p['ctr']:.4f}</td><td>{p['share_of_oracle']:.1%}</td>"
-        f"<td>{p['lift_over_best_fixed']:+.1%}</td></tr>"
-        for name, p in metrics["policies"].items()
-    )
+    key = "expected_ctr" if metrics["reward"] == "click" else "expected_play_rate"
+    base = metrics["references"][metrics["reward"]]["best_fixed"][key]
+    policies = html_table(
+        ["policy", "CTR", "share of oracle", "lift over best single artwork"],
+        [[name, p["ctr"], format_percent(p["share_of_oracle"]), lift_cell(p["lift_over_best_fixed"], base)]
+         for name, p in metrics["policies"].items()])
+    per_segment = img_tag(segment_figure(metrics), "per-segment rates next to one artwork for everyone") \
+        + segment_table(metrics)
     stages = []
     for t in summary["titles"]:
         n = esc(t["name"])
@@ -204,7 +215,8 @@ def index_page(summary: dict, metrics: dict, replay: dict) -> str:
 <html><head><meta charset="utf-8"><title>artbandit demo</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}
 img{{max-width:100%;border:1px solid #ccc}} table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}} td:first-child{{text-align:left}}</style>
+td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}} td:first-child{{text-align:left}}
+td.loss{{color:#b2182b;font-weight:600}} td.gain{{color:#1b7837}} td.na{{color:#888}}</style>
 </head><body>
 <h1>artbandit demo</h1>
 <ul>{bullets}</ul>
@@ -213,8 +225,9 @@ td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}} td:first-child{
 <a href="simulate/metrics.json">metrics.json</a>)</h2>
 <p>{summary['settings']['impressions']:,} impressions per policy, scenario
 <code>{esc(summary['settings']['scenario'])}</code>, seed {summary['settings']['seed']}.</p>
-<table><tr><th>policy</th><th>CTR</th><th>share of oracle</th><th>lift over best single artwork</th></tr>
-{rows}</table>
+{policies}
+<h3>Per segment: does every group of viewers gain?</h3>
+{per_segment}
 <h2>4. Offline replay (<a href="replay/report.html">full report</a>,
 <a href="replay/replay.json">replay.json</a>)</h2>
 <p>The uniformly logged decisions in <code>simulate/events.sqlite</code>, replayed for

@@ -1,6 +1,7 @@
 """`artbandit demo` end to end on a small setting: every stage's output exists and parses."""
 from __future__ import annotations
 
+import html
 import json
 import re
 import subprocess
@@ -12,17 +13,37 @@ import pytest
 from imaging.sample import make_sample_video
 
 
+# A folder and file name that together read `<script>alert(1)</script>.mp4` (a file name cannot hold "/")
+HOSTILE_DIR = "<script>alert(1)<"
+HOSTILE_TITLE = "<script>alert('title')</script>"
+
+
 @pytest.fixture(scope="module")
 def small_video(tmp_path_factory) -> Path:
-    return make_sample_video(tmp_path_factory.mktemp("video") / "small.mp4", seconds=8, width=480,
-                             height=270, seed=3)
+    folder = tmp_path_factory.mktemp("video") / HOSTILE_DIR
+    folder.mkdir()
+    return make_sample_video(folder / "script>.mp4", seconds=8, width=480, height=270, seed=3)
+
+
+def _scripts(page: str) -> list[str]:
+    """Script elements and on* handlers as a browser's parser sees them."""
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+
+    class Parser(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            found.extend([tag] if tag == "script" else [n for n, _ in attrs if n.lower().startswith("on")])
+
+    Parser().feed(page)
+    return found
 
 
 def test_demo_runs_end_to_end(small_video: Path, tmp_path: Path) -> None:
     out = tmp_path / "demo"
     proc = subprocess.run(
         [sys.executable, "-c", "from artbandit.cli import main; main()", "demo", "-o", str(out),
-         "--video", str(small_video), "--impressions", "3000", "--quiet"],
+         "--video", str(small_video), "--title", HOSTILE_TITLE, "--impressions", "3000", "--quiet"],
         capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
@@ -56,8 +77,15 @@ def test_demo_runs_end_to_end(small_video: Path, tmp_path: Path) -> None:
     assert rep["low"] <= rep["value"] <= rep["high"]
 
     page = (out / "index.html").read_text()
+    # the hostile video path is shown, escaped; no page of the demo runs a script
+    assert html.escape(str(small_video)) in page and "<script>alert(1)</script>.mp4" in str(small_video)
+    for report in (page, (out / "simulate" / "report.html").read_text(), (out / "replay" / "report.html").read_text()):
+        assert _scripts(report) == [] and "<script" not in report
+    assert summary["settings"]["title"] == HOSTILE_TITLE
     for link in re.findall(r"(?:href|src)='([^']+)'|(?:href|src)=\"([^\"]+)\"", page):
         target = link[0] or link[1]
+        if target.startswith("data:image/"):  # inlined charts
+            continue
         assert (out / target).exists(), f"index.html links to missing {target}"
 
 
