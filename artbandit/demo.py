@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from artbandit.text import grouped_notes, plural
 from safeio.atomic import write_text_atomic
 from simulations.errors import SimulationError
 
@@ -101,9 +102,11 @@ def run_demo(
             result = extract_candidates(video, k=s.candidates, mode="default")
             write_candidates(result, out / "extract" / name)
             lap("extract")
-            say(f"[3/5] making artwork variants of {len(result.candidates)} candidates")
+            say(f"[3/5] making artwork variants of {plural(len(result.candidates), 'candidate')}")
             made = make_variants([out / "extract" / name], out / "variants" / name, aspects=[s.aspect],
                                  title=title, treatments=list(s.treatments))
+            for note in grouped_notes(made.notes):
+                say(f"note: {note}")
             lap("variants")
             titles.append({"name": name, "video": str(video), "candidates": len(result.candidates),
                            "shots": len(result.shots), "variants": len(made.document["variants"])})
@@ -196,8 +199,8 @@ def index_page(summary: dict, metrics: dict, replay: dict) -> str:
     for t in summary["titles"]:
         n = esc(t["name"])
         stages.append(
-            f"<h2>Title <code>{n}</code></h2><p>{esc(t['video'])}: {t['shots']} shots, "
-            f"{t['candidates']} candidates, {t['variants']} variants.</p>"
+            f"<h2>Title <code>{n}</code></h2><p>{esc(t['video'])}: {plural(t['shots'], 'shot')}, "
+            f"{plural(t['candidates'], 'candidate')}, {plural(t['variants'], 'variant')}.</p>"
             f"<h3>1. Candidate thumbnails (<a href='extract/{n}/manifest.json'>manifest.json</a>)</h3>"
             f"<a href='extract/{n}/contact_sheet.png'><img src='extract/{n}/contact_sheet.png'></a>"
             f"<h3>2. Artwork variants (<a href='variants/{n}/variants.json'>variants.json</a>)</h3>"

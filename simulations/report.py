@@ -238,7 +238,7 @@ def write_simulation_report(
     intro = (
         f"<p>Scenario <b>{html.escape(sc['name'])}</b>: {html.escape(sc['description'])}<br>"
         f"{metrics['impressions']:,} impressions, seed {metrics['seed']}, reward <b>{reward}</b>, "
-        f"{metrics['catalog']['titles']} titles / {metrics['catalog']['variants']} variants "
+        f"titles: {metrics['catalog']['titles']}, variants: {metrics['catalog']['variants']} "
         f"({'real images' if metrics['catalog']['real_variants'] else 'generated features'}), "
         f"segments: {', '.join(map(html.escape, metrics['segments']))}.</p>"
         "<p class='note'>Expected values come from the exact click/play probabilities (no sampling "

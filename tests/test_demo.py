@@ -72,7 +72,7 @@ def test_demo_runs_end_to_end(small_video: Path, tmp_path: Path) -> None:
 
     head = summary["headline"]
     assert 0.0 < head["ctr"] <= head["oracle_ctr"] + 0.05
-    assert 0.0 < head["share_of_oracle"] <= 1.05
+    assert 0.0 < head["share_of_oracle"] <= 1.0  # expected values: nothing beats the oracle
     rep = head["replay"]
     assert rep["low"] <= rep["value"] <= rep["high"]
 
