@@ -20,6 +20,8 @@ from typing import Callable, Sequence
 
 from artbandit.text import grouped_notes, plural
 from safeio.atomic import write_text_atomic
+from safeio.outdir import OutputFolder
+from safeio.progress import Progress, no_progress
 from simulations.errors import SimulationError
 
 SCHEMA = "artbandit.demo/1"
@@ -51,25 +53,31 @@ def run_demo(
     out_dir: str | os.PathLike,
     settings: DemoSettings | None = None,
     *,
-    quiet: bool = False,
+    quiet: bool = False,  # kept for old callers: progress is now the caller's `progress` callback
     say: Callable[[str], None] = lambda s: None,
+    progress: Progress | None = None,
+    force: bool = False,
 ) -> dict:
     """Run every stage into `out_dir`: all of it, or (on failure) nothing.
 
     Stages write straight into `out_dir` so that the paths recorded inside their outputs
-    (variants.json sources, replay.json's log) are the final ones; an earlier demo output there is
-    replaced, and a run that fails removes what it wrote.
+    (variants.json sources, replay.json's log) are the final ones. `out_dir` follows
+    safeio.OutputFolder: a folder artbandit did not write is refused (even with `force`), so is one
+    holding an input video; an earlier demo output of the same settings is regenerated, one of other
+    settings only with `force`. A run that fails removes what it wrote. `progress(done, total,
+    unit)` reports each stage (frames, images, impressions, events; safeio.progress).
     """
     from imaging.extract import extract_candidates, write_candidates
     from imaging.sample import cached_sample_video
     from imaging.variants import make_variants
+    from imaging.video import probe
     from simulations.ope import run_replay
+    from simulations.ope.run import passes_needed
     from simulations.runner import run_simulation
 
     s = settings or DemoSettings()
     out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "demo.json").is_file())):
-        raise SimulationError(f"{out}: exists and is not an earlier demo output; choose another -o")
+    report = progress or no_progress
 
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -85,26 +93,44 @@ def run_demo(
         if not v.is_file():
             raise SimulationError(f"{v}: no such video file")
     sample = not videos
+    title = s.title if s.title is not None else (SAMPLE_TITLE if sample else None)
+    folder = OutputFolder(out, "demo", videos, {
+        "videos": [os.path.abspath(v) for v in videos] or "sample", "title": title,
+        "candidates": s.candidates, "aspect": s.aspect, "treatments": list(s.treatments),
+        "impressions": s.impressions, "scenario": s.scenario, "seed": s.seed, "policies": list(s.policies),
+        "replay_policies": list(s.replay_policies), "estimators": list(s.estimators)})
+    state = folder.check(force=force)  # before any work: a refusal changes nothing
     if sample:
         say("[1/5] built-in sample video (generated once, then cached)")
         videos = [cached_sample_video()]
         lap("sample")
-    title = s.title if s.title is not None else (SAMPLE_TITLE if sample else None)
-
-    if out.exists():
-        shutil.rmtree(out)  # an earlier demo output (checked above): regenerated whole
-    out.mkdir(parents=True)
+    if state != "new":
+        shutil.rmtree(out)  # artbandit's own demo output (same settings, or --force): regenerated whole
+    out.mkdir(parents=True, exist_ok=True)
     try:
         titles = []
         for n, video in enumerate(videos):
             name = _title_folder(video, n, len(videos))
             say(f"[2/5] extracting candidate thumbnails from {video}")
-            result = extract_candidates(video, k=s.candidates, mode="default")
+            frames = max(1, probe(video).frames)
+
+            def on_frame(index: int, total: int = frames) -> None:
+                if index % 25 == 0:  # a few reports a second is plenty for a bar
+                    report(min(index + 1, total), total, "frames")
+
+            result = extract_candidates(video, k=s.candidates, mode="default", on_frame=on_frame)
+            report(frames, frames, "frames")  # (the default mode skips frames it need not decode)
             write_candidates(result, out / "extract" / name)
             lap("extract")
             say(f"[3/5] making artwork variants of {plural(len(result.candidates), 'candidate')}")
+            made_sources = [0]
+
+            def on_source(_src, total=len(result.candidates)) -> None:
+                made_sources[0] += 1
+                report(made_sources[0], total, "images")
+
             made = make_variants([out / "extract" / name], out / "variants" / name, aspects=[s.aspect],
-                                 title=title, treatments=list(s.treatments))
+                                 title=title, treatments=list(s.treatments), on_source=on_source)
             for note in grouped_notes(made.notes):
                 say(f"note: {note}")
             lap("variants")
@@ -113,13 +139,20 @@ def run_demo(
 
         say(f"[4/5] simulating {s.impressions:,} impressions per policy ({', '.join(s.policies)})")
         metrics = run_simulation(s.scenario, list(s.policies), impressions=s.impressions, seed=s.seed,
-                                 log_policy="uniform", out_dir=out / "simulate", quiet=quiet,
+                                 log_policy="uniform", out_dir=out / "simulate", progress=report,
                                  variants=[out / "variants" / t["name"] for t in titles], jobs=s.jobs)
         lap("simulate")
 
         say("[5/5] offline replay of the uniformly logged decisions")
+        events_total = passes_needed(list(s.replay_policies), list(s.estimators)) * s.impressions
+        replayed = [0]
+
+        def on_events(n: int) -> None:
+            replayed[0] += n
+            report(replayed[0], events_total, "events")
+
         replay = run_replay(out / "simulate" / "events.sqlite", list(s.replay_policies),
-                            list(s.estimators), out_dir=out / "replay", seed=s.seed)
+                            list(s.estimators), out_dir=out / "replay", seed=s.seed, on_events=on_events)
         lap("replay")
 
         headline = headline_numbers(metrics, replay)
@@ -129,7 +162,8 @@ def run_demo(
                                 "aspect": s.aspect, "title": title},
                    "headline": headline, "timings_s": timings}
         write_text_atomic(out / "index.html", index_page(summary, metrics, replay))
-        write_text_atomic(out / "demo.json", json.dumps(summary, indent=2) + "\n")  # last: marks success
+        write_text_atomic(out / "demo.json", json.dumps(summary, indent=2) + "\n")
+        folder.write_marker(out)  # last: marks a complete demo output as artbandit's
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)
         raise

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from imaging.sample import make_sample_video
+from reports_helpers import executable_markup
 
 
 # A folder and file name that together read `<script>alert(1)</script>.mp4` (a file name cannot hold "/")
@@ -23,20 +24,6 @@ def small_video(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("video") / HOSTILE_DIR
     folder.mkdir()
     return make_sample_video(folder / "script>.mp4", seconds=8, width=480, height=270, seed=3)
-
-
-def _scripts(page: str) -> list[str]:
-    """Script elements and on* handlers as a browser's parser sees them."""
-    from html.parser import HTMLParser
-
-    found: list[str] = []
-
-    class Parser(HTMLParser):
-        def handle_starttag(self, tag, attrs):
-            found.extend([tag] if tag == "script" else [n for n, _ in attrs if n.lower().startswith("on")])
-
-    Parser().feed(page)
-    return found
 
 
 def test_demo_runs_end_to_end(small_video: Path, tmp_path: Path) -> None:
@@ -80,7 +67,7 @@ def test_demo_runs_end_to_end(small_video: Path, tmp_path: Path) -> None:
     # the hostile video path is shown, escaped; no page of the demo runs a script
     assert html.escape(str(small_video)) in page and "<script>alert(1)</script>.mp4" in str(small_video)
     for report in (page, (out / "simulate" / "report.html").read_text(), (out / "replay" / "report.html").read_text()):
-        assert _scripts(report) == [] and "<script" not in report
+        assert executable_markup(report) == []
     assert summary["settings"]["title"] == HOSTILE_TITLE
     for link in re.findall(r"(?:href|src)='([^']+)'|(?:href|src)=\"([^\"]+)\"", page):
         target = link[0] or link[1]
@@ -106,7 +93,7 @@ def test_demo_rejects_missing_video_and_foreign_output(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode != 0
-    assert proc.stderr.count("\n") == 1 and "earlier demo output" in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "not written by artbandit" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert (foreign / "thesis.txt").read_text() == "do not delete"
 
@@ -122,3 +109,38 @@ def test_demo_that_fails_midway_leaves_nothing(tmp_path: Path) -> None:
     )
     assert proc.returncode != 0 and "broken.mp4" in proc.stderr and "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+def test_demo_output_folder_rules_and_progress(small_video: Path, tmp_path: Path) -> None:
+    """OutputFolder rules (own output of other settings only with force, never a folder holding the
+    input video) and the progress protocol: every stage reports (done, total, unit), done rising to
+    total."""
+    from artbandit.demo import DemoSettings, run_demo
+    from safeio.errors import OutputFolderError
+
+    settings = DemoSettings(videos=[small_video], impressions=2_000, candidates=3, treatments=("none",),
+                            policies=("vw:squarecb", "uniform"), replay_policies=("uniform",),
+                            estimators=("ips",), jobs=1)
+    out = tmp_path / "demo"
+    calls: list[tuple[int, int | None, str]] = []
+    run_demo(out, settings, progress=lambda done, total, unit: calls.append((done, total, unit)))
+    assert [u for u in dict.fromkeys(c[2] for c in calls)] == ["frames", "images", "impressions", "events"]
+    for unit in ("frames", "images", "impressions", "events"):
+        seen = [(d, t) for d, t, u in calls if u == unit]
+        assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:])), unit
+        assert seen[-1][0] == seen[-1][1], (unit, seen[-1])  # finished: done == total
+    assert [c for c in calls if c[2] == "impressions"][-1][1] == 2 * 2_000  # two policies
+
+    before = (out / "demo.json").read_bytes()
+    other = DemoSettings(**{**settings.__dict__, "seed": 1})
+    with pytest.raises(OutputFolderError, match="--force"):
+        run_demo(out, other)
+    assert (out / "demo.json").read_bytes() == before  # refused before anything was touched
+    # the same settings regenerate; other settings need force
+    run_demo(out, other, force=True)
+    assert json.loads((out / "demo.json").read_text())["settings"]["seed"] == 1
+    # an output folder that holds the input video: refused, video kept
+    inside = small_video.parent
+    with pytest.raises(OutputFolderError, match="contains an input"):
+        run_demo(inside.parent, DemoSettings(videos=[small_video], impressions=2_000), force=True)
+    assert small_video.is_file()

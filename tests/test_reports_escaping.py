@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from reports_helpers import executable_markup
 from simulations.runner import run_simulation
 
 SCRIPT = '<script>alert("{}")</script>'
@@ -21,23 +21,6 @@ HOSTILE = {
     "genre": SCRIPT.format("genre"),
     "variant": "<img src=x onerror=alert('variant')>",
 }
-
-
-def _raw_tags(page: str) -> list[str]:
-    """What a browser would run: script elements and on* event-handler attributes, as parsed by an
-    HTML parser (an escaped "&lt;script&gt;" in text or an attribute value is not markup)."""
-    from html.parser import HTMLParser
-
-    found: list[str] = []
-
-    class Parser(HTMLParser):
-        def handle_starttag(self, tag, attrs):
-            if tag == "script":
-                found.append(tag)
-            found.extend(f"{tag} {name}" for name, _ in attrs if name.lower().startswith("on"))
-
-    Parser().feed(page)
-    return found + re.findall(r"<script", page, flags=re.I)
 
 
 def _hostile_variants_folder(root: Path) -> Path:
@@ -82,7 +65,7 @@ def hostile_run(tmp_path_factory):
 def test_simulate_report_escapes_scenario_segment_genre_and_variant_names(hostile_run):
     _, out, metrics = hostile_run
     page = (out / "report.html").read_text("utf-8")
-    assert _raw_tags(page) == []
+    assert executable_markup(page) == []
     for key in ("scenario", "description", "segment", "segment2", "genre"):
         assert html.escape(HOSTILE[key]) in page, key
     assert html.escape(HOSTILE["variant"]) in page  # starved list / artwork table
@@ -104,7 +87,7 @@ def test_replay_report_escapes_log_path_policy_names_notes_and_warnings(hostile_
     result = run_replay(folder / "events.sqlite", ["uniform", "best-fixed"], ["ips", "snips"],
                         out_dir=tmp_path / "replay")
     page = (tmp_path / "replay" / "report.html").read_text("utf-8")
-    assert _raw_tags(page) == []
+    assert executable_markup(page) == []
     assert html.escape(str(folder)) in page
 
     # names that only a library caller or a model folder can give, and notes from a reader
@@ -113,7 +96,7 @@ def test_replay_report_escapes_log_path_policy_names_notes_and_warnings(hostile_
     result["log"]["notes"].append(SCRIPT.format("note"))
     write_html_report(result, tmp_path / "again.html")
     page = (tmp_path / "again.html").read_text("utf-8")
-    assert _raw_tags(page) == []
+    assert executable_markup(page) == []
     for text in (SCRIPT.format("policy"), SCRIPT.format("warning"), SCRIPT.format("note")):
         assert html.escape(text) in page
 
@@ -122,5 +105,5 @@ def test_html_table_escapes_cells_and_headers():
     from simulations.htmlreport import Cell, html_table
 
     table = html_table([SCRIPT.format("head")], [[SCRIPT.format("cell")], [Cell(SCRIPT.format("c"), 'x" onclick="y')]])
-    assert _raw_tags(table) == [] and 'onclick="y"' not in table
+    assert executable_markup(table) == [] and 'onclick="y"' not in table
     assert html.escape(SCRIPT.format("cell")) in table and html.escape(SCRIPT.format("head")) in table

@@ -284,3 +284,44 @@ def test_cli_writes_metrics_report_and_log(tmp_path):
     with sqlite3.connect(out / "events.sqlite") as con:
         tables = [t for (t,) in con.execute("select name from sqlite_master where type='table'")]
         assert any(con.execute(f"select count(*) from {t}").fetchone()[0] == 1500 for t in tables)
+
+
+def test_output_folder_rules_and_progress(tmp_path):
+    """safeio.OutputFolder rules for -o, and the progress protocol (done rises to total, no click)."""
+    from safeio.errors import OutputFolderError
+
+    calls = []
+    out = tmp_path / "sim"
+    kw = dict(impressions=1_000, seed=0, log_policy=None)
+    run_simulation("segments", ["uniform", "linucb"], out_dir=out, progress=lambda *c: calls.append(c), **kw)
+    assert {u for _, _, u in calls} == {"impressions"} and {t for _, t, _ in calls} == {2_000}
+    assert [d for d, _, _ in calls] == sorted(d for d, _, _ in calls) and calls[-1][0] == 2_000
+    marker = json.loads((out / ".artbandit-output.json").read_text())
+    assert marker["kind"] == "simulate"
+    first = (out / "metrics.json").read_bytes()
+    run_simulation("segments", ["uniform", "linucb"], out_dir=out, **kw)  # same inputs: regenerated
+    assert (out / "metrics.json").read_bytes() == first
+    with pytest.raises(OutputFolderError, match="--force"):  # other options: only with force
+        run_simulation("segments", ["uniform"], out_dir=out, **kw)
+    assert (out / "metrics.json").read_bytes() == first
+    run_simulation("segments", ["uniform"], out_dir=out, force=True, **kw)
+    assert set(json.loads((out / "metrics.json").read_text())["policies"]) == {"uniform"}
+    # a stranger's folder: never, even with force; an output holding the scenario file: never
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep")
+    scenario = foreign / "s.json"
+    scenario.write_text(json.dumps({"titles": 3}))
+    for force in (False, True):
+        with pytest.raises(OutputFolderError, match="not written by artbandit|contains an input"):
+            run_simulation("segments", ["uniform"], out_dir=foreign, force=force, **kw)
+    with pytest.raises(OutputFolderError, match="contains an input"):
+        run_simulation(str(scenario), ["uniform"], out_dir=tmp_path, force=True, **kw)
+    assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt", "s.json"]
+
+
+def test_libraries_draw_no_progress_bar():
+    """simulations reports progress through safeio.progress; only the CLI imports click."""
+    code = ("import sys, simulations.runner, simulations.report, simulations.ope.run, artbandit.demo; "
+            "print('click' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"

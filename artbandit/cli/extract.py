@@ -9,9 +9,8 @@ from pathlib import Path
 
 import click
 
-from artbandit.cli.common import quiet_option, say
+from artbandit.cli.common import progress_bar as progress, quiet_option, say
 from artbandit.text import plural
-from simulations.progress import progress
 
 _MODES = ("quick", "default", "thorough")
 _FORMATS = ("jpg", "png", "webp")

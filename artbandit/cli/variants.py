@@ -6,9 +6,8 @@ import sys
 
 import click
 
-from artbandit.cli.common import quiet_option, say
+from artbandit.cli.common import progress_bar as progress, quiet_option, say
 from artbandit.text import grouped_notes, plural
-from simulations.progress import progress
 
 # Copies of imaging.variants.DEFAULT_ASPECTS / imaging.treatments.TREATMENTS (a test keeps them equal),
 # so that `artbandit --help` does not import OpenCV just to print them.
