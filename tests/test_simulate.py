@@ -152,7 +152,21 @@ def test_delayed_rewards_are_flushed_and_logged(tmp_path):
     # rewards arrive after the decision, on the simulated clock
     late = [e for e in events if e.reward == 1.0]
     assert late and all(e.reward_time > e.time for e in late)
-    assert all(abs(e.probability - e.pmf[e.chosen_index]) < 1e-12 for e in events)
+    # each logged reward, recomputed from the inputs (not from the Decision that was logged): the
+    # same seed rebuilds the stream; impression t is at t / impressions_per_s; a reward of 1 means
+    # the simulated viewer clicked the logged variant (u_click < its click probability)
+    sc = load_scenario("delayed")
+    stream = Environment(sc, seed=0).generate(2_000)
+    events.sort(key=lambda e: e.time)
+    t = np.rint(np.array([e.time for e in events]) * sc.impressions_per_s).astype(int)
+    assert (t == np.arange(2_000)).all()
+    chosen = np.array([e.chosen_index for e in events])
+    clicked = stream.u_click < stream.click_p[t, chosen]
+    got = np.array([e.reward == 1.0 for e in events])
+    assert not (got & ~clicked).any()  # never a reward without a click
+    assert (clicked & ~got).sum() == vw["late_rewards"]  # clicks unrewarded only when late
+    assert clicked.sum() == vw["clicks"]
+    assert all(0 < e.probability <= 1 and abs(sum(e.pmf) - 1) < 1e-9 for e in events)
 
 
 def test_environment_probabilities_are_exact_and_consistent():
