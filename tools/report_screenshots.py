@@ -103,8 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with tempfile.TemporaryDirectory(prefix="artbandit-reports-") as tmp:
         pages = args.reports or build_sample_reports(Path(tmp), demo=args.demo)
-        for page in pages:
-            name = "-".join(page.resolve().parts[-2:]).replace(".html", "")
+        for i, page in enumerate(pages, start=1):  # numbered: demo/simulate/report.html != simulate/report.html
+            name = f"{i:02d}-" + "-".join(page.resolve().parts[-2:]).replace(".html", "")
             for png in screenshot(page, args.out / f"{name}.png", browser=browser):
                 print(png)
     return 0
