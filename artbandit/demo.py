@@ -253,7 +253,8 @@ def index_page(summary: dict, metrics: dict, replay: dict) -> str:
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}
 img{{max-width:100%;border:1px solid #ccc}} table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}} td:first-child,th:first-child{{text-align:left}}
-td.loss{{color:#b2182b;font-weight:600}} td.gain{{color:#1b7837}} td.na{{color:#888}}</style>
+td.loss{{color:#b2182b;font-weight:600;white-space:nowrap}} td.gain{{color:#1b7837;white-space:nowrap}}
+td.na{{color:#888}}</style>
 </head><body>
 <h1>artbandit demo</h1>
 <ul>{bullets}</ul>

@@ -28,7 +28,8 @@ th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
 th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}
 img{max-width:100%;height:auto}
 .flag{color:#b00;font-weight:600}.note{color:#555;font-size:.9em}
-td.loss{color:#b2182b;font-weight:600}td.gain{color:#1b7837}td.na{color:#888}
+td.loss{color:#b2182b;font-weight:600;white-space:nowrap}td.gain{color:#1b7837;white-space:nowrap}
+td.na{color:#888}
 .thumbs{display:flex;flex-wrap:wrap;gap:.6em}.thumbs figure{margin:0;text-align:center;font-size:.8em}
 .thumbs img{height:150px;border:1px solid #ccc}
 """

@@ -147,7 +147,7 @@ def segment_lift(value: float, base: float) -> float | None:
 def lift_cell(lift: float, base: float) -> Cell:
     """A lift as a table cell: signed percent, red with a marker for a loss, n/a over a tiny base."""
     if base < MIN_LIFT_BASE:
-        return Cell(f"n/a (base < {MIN_LIFT_BASE:.0%})", "na")
+        return Cell("n/a", "na")  # (the page says why: the base is under MIN_LIFT_BASE)
     text = plotstyle.format_percent(lift, signed=True)
     return Cell("\u25bc " + text, "loss") if lift < 0 else Cell(text, "gain")
 
@@ -157,7 +157,7 @@ def segment_table(metrics: dict[str, Any]) -> str:
     key, segs, pols = _segment_rows(metrics)
     base = metrics["references"][metrics["reward"]]["segments"]
     what = "CTR" if key == "expected_ctr" else "quality plays"
-    headers = ["segment", f"one artwork for everyone: {what}"]
+    headers = ["segment", f"best fixed: {what}"]
     for label, _ in pols:
         headers += [f"{label}: {what}", f"{label}: lift"]
     rows = []
@@ -168,8 +168,9 @@ def segment_table(metrics: dict[str, Any]) -> str:
             v = m["segments"].get(s, {}).get(key)
             row += ["-", Cell("-", "na")] if v is None else [v, lift_cell(v / b - 1.0 if b > 0 else 0.0, b)]
         rows.append(row)
-    return (f"<p>Expected {what} per impression (exact probabilities). A lift is given only where "
-            f"the baseline is at least {MIN_LIFT_BASE:.0%}; losses are marked \u25bc in red.</p>"
+    return (f"<p>Expected {what} per impression (exact probabilities); best fixed = one artwork for "
+            f"everyone, chosen in hindsight. A lift is given only where that baseline is at least "
+            f"{MIN_LIFT_BASE:.0%} (n/a otherwise); losses are marked \u25bc in red.</p>"
             + html_table(headers, rows))
 
 
