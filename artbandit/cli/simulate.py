@@ -60,9 +60,14 @@ def simulate(scenario, policies, impressions, seed, reward, log_policy, variants
         json.dump(metrics, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
+        from simulations.metrics import MIN_LIFT_BASE
+
+        refs = metrics["references"][reward]["best_fixed"]
+        base = refs["expected_ctr" if reward == "click" else "expected_play_rate"]
         for label, m in metrics["policies"].items():
+            lift = f"{m['lift_over_best_fixed']:+.1%}" if base >= MIN_LIFT_BASE else f"n/a (base < {MIN_LIFT_BASE:.0%})"
             say(f"{label:34s} CTR {m['ctr']:.4f}  quality plays {m['quality_play_rate']:.4f}  "
                 f"share of oracle {m['share_of_oracle']:.1%}  lift over best fixed "
-                f"{m['lift_over_best_fixed']:+.1%}  Gini {m['exposure']['gini']:.2f}", quiet)
+                f"{lift}  Gini {m['exposure']['gini']:.2f}", quiet)
         say(f"wrote {out}/metrics.json, report.html"
             + (", events.sqlite" if metrics.get("events") else ""), quiet)
