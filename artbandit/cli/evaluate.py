@@ -8,8 +8,7 @@ from pathlib import Path
 
 import click
 
-from artbandit.cli.common import quiet_option, say
-from simulations.progress import progress
+from artbandit.cli.common import progress_bar as progress, quiet_option, say
 
 _FORMATS = ("auto", "sqlite", "dsjson", "csv", "jsonl", "parquet")
 _REFERENCES = ("logged", "baseline", "uniform", "best-fixed")
