@@ -99,3 +99,20 @@ def test_apply_writes_the_winner_warm_started_and_it_loads(sim: Path, tmp_path: 
     assert r.returncode == 0, r.stderr
     model = Personalizer.load(tmp_path / "model")
     assert model.n_learned == N and model.options["learning_rate"] == 0.3
+
+
+def test_a_dsjson_export_of_the_same_log_gives_the_same_estimates(sim: Path, tmp_path: Path) -> None:
+    from bandit import EventLog
+    from simulations.ope.evaluate import evaluate
+
+    log = EventLog(sim, readonly=True)
+    log.export(tmp_path / "events.dsjson", "dsjson")
+    log.close()
+    specs = ["uniform", "vw:squarecb"]
+    a = evaluate(sim, tmp_path / "a", specs, drift=False)
+    b = evaluate(tmp_path / "events.dsjson", tmp_path / "b", specs, drift=False)
+    assert b["log"]["format"] == "dsjson" and b["log"]["events"] == N
+    for pa, pb in zip(a["policies"], b["policies"]):
+        assert pa["name"] == pb["name"]
+        for est in ("snips", "dr"):
+            assert pb["estimates"][est]["value"] == pytest.approx(pa["estimates"][est]["value"], abs=1e-9)
