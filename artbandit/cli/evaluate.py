@@ -104,9 +104,7 @@ def evaluate(log: str, out: str | None, policies: tuple[str, ...], engine: str, 
 def _check_model_dir(path: Path, log: str) -> None:
     """--apply replaces only a saved model (or creates a new folder), never anything else."""
     from bandit.model_io import read_metadata
-    from safeio.outdir import OutputFolder
 
-    OutputFolder(path, "model", inputs=[log])  # (the input rule only)
     if Path(log).resolve() == path.resolve() or path.resolve() in Path(log).resolve().parents:
         raise click.UsageError(f"{path}: the model folder would contain the log")
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
