@@ -15,7 +15,7 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
-from simulations.errors import SimulationError
+from simulations.ope.errors import OPEError
 from simulations.ope.readers import ReplayEvent
 
 BASELINES: tuple[str, ...] = ("uniform", "best-fixed", "ts-per-title", "linucb")
@@ -104,7 +104,7 @@ def resolve_policy(spec: Any, *, seed: int = 0) -> PolicySlot:
     or a ready policy object (anything with predict and learn)."""
     if not isinstance(spec, str):
         if not (hasattr(spec, "predict") and hasattr(spec, "learn")):
-            raise SimulationError(f"policy {spec!r} has no predict/learn methods")
+            raise OPEError(f"policy {spec!r} has no predict/learn methods")
         return PolicySlot(getattr(spec, "name", type(spec).__name__), spec, owned=False)
     if spec == "best-fixed":
         return PolicySlot(spec, None, needs_tally=True)
@@ -113,7 +113,7 @@ def resolve_policy(spec: Any, *, seed: int = 0) -> PolicySlot:
         from bandit import Personalizer
 
         if not Path(model_dir).is_dir():
-            raise SimulationError(f"{model_dir}: no such saved model folder")
+            raise OPEError(f"{model_dir}: no such saved model folder")
         return PolicySlot(f"model:{Path(model_dir).name}", FrozenPolicy(Personalizer.load(model_dir)))
     from bandit import make_policy
     from bandit.errors import BanditError
@@ -121,7 +121,7 @@ def resolve_policy(spec: Any, *, seed: int = 0) -> PolicySlot:
     try:
         policy = make_policy(spec, seed=seed)
     except BanditError as exc:
-        raise SimulationError(f"{exc}; replay also accepts best-fixed and model:DIR") from None
+        raise OPEError(f"{exc}; replay also accepts best-fixed and model:DIR") from None
     return PolicySlot(spec, policy)
 
 
@@ -167,7 +167,7 @@ def score_chunk(
                 pl = pmf.tolist() if hasattr(pmf, "tolist") else list(pmf)
             k = len(pl)
             if k != len(actions):
-                raise SimulationError(f"policy {slot.name}: predict returned {k} probabilities for {len(actions)} actions")
+                raise OPEError(f"policy {slot.name}: predict returned {k} probabilities for {len(actions)} actions")
             c = ev.chosen_index
             tp[i] = pl[c]
             # the target's sampled action, by inverse CDF on the shared uniform (plain Python: K is small)

@@ -9,7 +9,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from simulations.errors import SimulationError
+from simulations.ope.errors import OPEError
 from simulations.ope.estimators import ESTIMATORS, OPEArrays, cumulative_curve, estimate
 from simulations.ope.progressive import (
     LEARN_ON,
@@ -45,13 +45,13 @@ def evaluate_log(
     estimators = list(dict.fromkeys(estimators))
     for name in estimators:
         if name not in ESTIMATORS:
-            raise SimulationError(f"unknown estimator {name!r}; valid: {', '.join(ESTIMATORS)}")
+            raise OPEError(f"unknown estimator {name!r}; valid: {', '.join(ESTIMATORS)}")
     if not estimators:
-        raise SimulationError("no estimator given; valid: " + ", ".join(ESTIMATORS))
+        raise OPEError("no estimator given; valid: " + ", ".join(ESTIMATORS))
     if learn_on not in LEARN_ON:
-        raise SimulationError(f"learn_on must be one of {', '.join(LEARN_ON)}, not {learn_on!r}")
+        raise OPEError(f"learn_on must be one of {', '.join(LEARN_ON)}, not {learn_on!r}")
     if not policies:
-        raise SimulationError("no policy to evaluate; give at least one --policy")
+        raise OPEError("no policy to evaluate; give at least one --policy")
     source = log if isinstance(log, LogSource) else open_log(log, fmt, mapping, chunk_size=chunk_size)
     slots: list = []
     try:
@@ -118,7 +118,7 @@ def evaluate_log(
                 except Exception:  # noqa: BLE001 - closing must not hide the real result or error
                     pass
     if position == 0:
-        raise SimulationError(f"{source.path}: the log has no usable events")
+        raise OPEError(f"{source.path}: the log has no usable events")
 
     reward = np.concatenate(rewards)
     base = dict(
