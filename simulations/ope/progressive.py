@@ -68,6 +68,22 @@ class BestFixedPolicy:
         return None
 
 
+class LoggedPolicy:
+    """The logging policy itself, as a target: its probability of the logged action is the logged one.
+
+    A reference point (what the log earned, with the same intervals as the others); it needs no
+    context. Its replay match is drawn with the logged probability, and DM uses q of the logged action.
+    """
+
+    name = "logged"
+
+    def predict(self, context: dict, actions: list[dict]) -> np.ndarray:
+        raise OPEError("the logged policy is scored from the log's propensities, not predicted")
+
+    def learn(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 class ActionValueTally:
     """IPS estimate of 'always show action a' for every action id, accumulated in one pass."""
 
@@ -100,7 +116,7 @@ class PolicySlot:
 
 
 def resolve_policy(spec: Any, *, seed: int = 0) -> PolicySlot:
-    """A PolicySlot for a spec string (make_policy spec, 'best-fixed', 'model:DIR' or a model folder)
+    """A PolicySlot for a spec string (make_policy spec, 'best-fixed', 'logged', 'model:DIR' or a model folder)
     or a ready policy object (anything with predict and learn)."""
     if not isinstance(spec, str):
         if not (hasattr(spec, "predict") and hasattr(spec, "learn")):
@@ -108,6 +124,8 @@ def resolve_policy(spec: Any, *, seed: int = 0) -> PolicySlot:
         return PolicySlot(getattr(spec, "name", type(spec).__name__), spec, owned=False)
     if spec == "best-fixed":
         return PolicySlot(spec, None, needs_tally=True)
+    if spec == "logged":
+        return PolicySlot(spec, LoggedPolicy())
     model_dir = spec[len("model:"):] if spec.startswith("model:") else spec
     if spec.startswith("model:") or Path(model_dir).is_dir():
         from bandit import Personalizer
@@ -121,7 +139,7 @@ def resolve_policy(spec: Any, *, seed: int = 0) -> PolicySlot:
     try:
         policy = make_policy(spec, seed=seed)
     except BanditError as exc:
-        raise OPEError(f"{exc}; replay also accepts best-fixed and model:DIR") from None
+        raise OPEError(f"{exc}; replay also accepts logged, best-fixed and model:DIR") from None
     return PolicySlot(spec, policy)
 
 
@@ -144,6 +162,9 @@ def score_chunk(
     for slot in slots:
         if _is_uniform(slot.policy):
             _score_uniform(slot, chunk, uniforms, q_hat)
+            continue
+        if isinstance(slot.policy, LoggedPolicy):
+            _score_logged(slot, chunk, uniforms, q_hat)
             continue
         tp = np.empty(n)
         mt = np.zeros(n, dtype=bool)
@@ -223,3 +244,13 @@ def _score_uniform(slot: PolicySlot, chunk: list[ReplayEvent], uniforms: np.ndar
         elif e.probability >= 1.0:
             zs[i] = 1.0 - 1.0 / k[i]
     slot.zero_support.append(zs)
+
+
+def _score_logged(slot: PolicySlot, chunk: list[ReplayEvent], uniforms: np.ndarray, q_hat: list[np.ndarray] | None) -> None:
+    """The logging policy as a target (see LoggedPolicy); the same numbers as simulations.ope.columnar."""
+    p = np.fromiter((e.probability for e in chunk), np.float64, len(chunk))
+    slot.target_p.append(p)
+    slot.matched.append(uniforms < p)
+    if q_hat is not None:
+        slot.dm.append(np.array([q[e.chosen_index] for q, e in zip(q_hat, chunk)]))
+    slot.zero_support.append(np.zeros(len(chunk)))

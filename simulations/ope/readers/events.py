@@ -118,6 +118,7 @@ class EventBatch:
     set_index: np.ndarray
     zero_count: np.ndarray
     events: list[ReplayEvent] | None = None
+    zero_index: dict[int, list[int]] | None = None  # event -> candidates logged with p <= 0 (only those with any)
 
     def __len__(self) -> int:
         return len(self.reward)
@@ -136,6 +137,7 @@ class EventBatch:
         by_key: dict[tuple, int] = {}
         set_index = np.empty(n, dtype=np.int64)
         zero = np.full(n, np.nan)
+        zero_index: dict[int, list[int]] = {}
         for i, ev in enumerate(events):
             j = seen.get(id(ev.action_ids))  # the events keep their lists alive: ids are stable here
             if j is None:
@@ -149,9 +151,12 @@ class EventBatch:
             z = ev.zero_logged()
             if z is not None:
                 zero[i] = len(z)
+                if z:
+                    zero_index[i] = z
         return cls(
             reward=np.fromiter((e.reward for e in events), np.float64, n),
             probability=np.fromiter((e.probability for e in events), np.float64, n),
             chosen=np.fromiter((e.chosen_index for e in events), np.int64, n),
             sets=sets, set_index=set_index, zero_count=zero, events=events if keep_events else None,
+            zero_index=zero_index,
         )

@@ -45,6 +45,11 @@ def _number(value: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def _value(value: Any) -> float | None:
+    """A reward, propensity or time cell as a finite number (JSON true/false count as 1/0)."""
+    return float(value) if isinstance(value, bool) else _number(value)
+
+
 def floats(col: Any) -> tuple[np.ndarray, np.ndarray]:
     """(values, empty) of a column: NaN where a value is not a finite number; empty: null or ''."""
     import pyarrow as pa
@@ -60,17 +65,17 @@ def floats(col: Any) -> tuple[np.ndarray, np.ndarray]:
             try:
                 vals = pc.cast(pc.if_else(blank, "0", col), pa.float64()).to_numpy(zero_copy_only=False)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # text, ' 2': one value at a time
-                vals = np.array([_number(v) if v not in (None, "") else 0.0 for v in col.to_pylist()],
+                vals = np.array([_value(v) if v not in (None, "") else 0.0 for v in col.to_pylist()],
                                 dtype=np.float64)
         else:
             try:
                 vals = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                vals = np.array([_number(v) for v in col.to_pylist()], dtype=np.float64)
+                vals = np.array([_value(v) for v in col.to_pylist()], dtype=np.float64)
         vals = np.where(np.isfinite(vals), vals, np.nan)
         return np.where(empty, 0.0, vals), empty
     empty = np.array([v is None or v == "" for v in col], dtype=bool)
-    vals = np.array([0.0 if e else _number(v) for v, e in zip(col, empty)], dtype=np.float64)
+    vals = np.array([0.0 if e else _value(v) for v, e in zip(col, empty)], dtype=np.float64)
     return vals, empty
 
 

@@ -85,62 +85,95 @@ class TableFile:
             raise OPEError(f"{self._first_non_utf8()}; save the file as UTF-8") from None
         return next(csv.reader([text.rstrip("\r\n")], delimiter=self._delimiter()))
 
-    def _csv_reader(self, columns: Sequence[str] | None, block: int, skip_bad: bool,
-                    invalid: list | None = None) -> Any:
+    def _csv_reader(self, columns: Sequence[str]) -> Any:
         import pyarrow as pa
         import pyarrow.csv as pcsv
 
-        def on_invalid(row: Any) -> str:
-            if invalid is not None:
-                invalid.append(row)
-            return "skip" if skip_bad else "error"
-
-        types = {c: pa.string() for c in columns} if columns else None
-        try:
-            return pcsv.open_csv(
-                self.path,
-                read_options=pcsv.ReadOptions(block_size=block, use_threads=True),
-                parse_options=pcsv.ParseOptions(delimiter=self._delimiter(), newlines_in_values=True,
-                                                invalid_row_handler=on_invalid),
-                # strings, not inferred types: hashed ids such as 3e5a1f stay ids, and a column that
-                # turns non-numeric after the first block is not an error
-                convert_options=pcsv.ConvertOptions(include_columns=list(columns) if columns else None,
-                                                    column_types=types, strings_can_be_null=False,
-                                                    quoted_strings_can_be_null=False),
-            )
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise self._csv_error(exc) from None
+        # No invalid_row_handler: a Python callback runs on pyarrow's worker threads, and one still
+        # running (or dropping its reference) at interpreter exit aborts the process. A row with the
+        # wrong number of fields stops the read instead, and _csv_rows takes over from there.
+        return pcsv.open_csv(
+            self.path,
+            read_options=pcsv.ReadOptions(block_size=CSV_BLOCK, use_threads=True),
+            parse_options=pcsv.ParseOptions(delimiter=self._delimiter(), newlines_in_values=True),
+            # strings, not inferred types: hashed ids such as 3e5a1f stay ids, and a column that
+            # turns non-numeric after the first block is not an error
+            convert_options=pcsv.ConvertOptions(include_columns=list(columns),
+                                                column_types={c: pa.string() for c in columns},
+                                                strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
 
     def _csv(self, columns: Sequence[str] | None, size: int) -> Iterator[RawBatch]:
         import pyarrow as pa
 
         columns = list(columns) if columns is not None else self.names()
-        invalid: list = []
-        reader = self._csv_reader(columns, CSV_BLOCK, skip_bad=True, invalid=invalid)
         first = 1
-        while True:
-            try:
-                rb = reader.read_next_batch()
-            except StopIteration:
-                return
-            except (pa.ArrowInvalid, OSError) as exc:
-                raise self._csv_error(exc) from None
-            for row in invalid:  # rows pyarrow could not split into the header's fields
-                self.bad.add(f"{self.path}:{self._find_line(row.text)}",
-                             f"{row.actual_columns} fields where the header has {row.expected_columns}")
-            invalid.clear()
-            for start in range(0, rb.num_rows, size):
-                part = rb.slice(start, size)
-                yield RawBatch(dict(zip(rb.schema.names, part.columns)), first, None, part.num_rows)
-                first += part.num_rows
+        error: Exception | None = None
+        try:
+            reader = self._csv_reader(columns)  # reads the first block already
+        except (pa.ArrowInvalid, OSError) as exc:
+            reader, error = None, exc
+        try:
+            while reader is not None:
+                try:
+                    rb = reader.read_next_batch()
+                except StopIteration:
+                    break
+                except (pa.ArrowInvalid, OSError) as exc:
+                    error = exc
+                    break
+                for start in range(0, rb.num_rows, size):
+                    part = rb.slice(start, size)
+                    yield RawBatch(dict(zip(rb.schema.names, part.columns)), first, None, part.num_rows)
+                    first += part.num_rows
+        finally:
+            if reader is not None:
+                reader.close()  # stop read-ahead now, not at interpreter exit
+        if error is None:
+            return
+        if "columns, got" in str(error):
+            # a row with too few or too many fields: the standard library's reader knows line numbers,
+            # so it continues after the rows already read and reports (or skips) each such line
+            yield from self._csv_rows(columns, size, skip=first - 1)
+            return
+        raise self._csv_error(error)
 
-    def _find_line(self, text: str) -> str:
-        """The line number of a row pyarrow reported by its text (only for error messages)."""
-        with open(self.path, "rb") as fh:
-            for lineno, raw in enumerate(fh, 1):
-                if raw.rstrip(b"\r\n").decode("utf-8", "replace") == text:
-                    return str(lineno)
-        return "?"
+    def _csv_rows(self, columns: list[str], size: int, skip: int) -> Iterator[RawBatch]:
+        """The CSV from data row skip+1 on, with Python's csv module (the slow path for ragged rows)."""
+        import csv
+
+        header = self.names()
+        pick = [header.index(c) for c in columns]
+        width = len(header)
+        csv.field_size_limit(CSV_BLOCK)
+        rows: list[list[str]] = []
+        lines: list[int] = []
+        seen = 0
+        with open(self.path, newline="", encoding="utf-8-sig", errors="strict") as fh:
+            reader = csv.reader(fh, delimiter=self._delimiter())
+            try:
+                next(reader, None)
+                for row in reader:
+                    if not row:
+                        continue
+                    if len(row) != width:
+                        self.bad.add(f"{self.path}:{reader.line_num}",
+                                     f"{len(row)} fields where the header has {width}")
+                        continue
+                    seen += 1
+                    if seen <= skip:
+                        continue
+                    rows.append([row[i] for i in pick])
+                    lines.append(reader.line_num)
+                    if len(rows) >= size:
+                        yield RawBatch({c: [r[j] for r in rows] for j, c in enumerate(columns)}, 0, lines, len(rows))
+                        rows, lines = [], []
+            except UnicodeDecodeError:
+                raise OPEError(f"{self._first_non_utf8()}; save the file as UTF-8") from None
+            except csv.Error as exc:
+                raise OPEError(f"{self.path}:{reader.line_num}: not a readable CSV ({exc})") from None
+        if rows:
+            yield RawBatch({c: [r[j] for r in rows] for j, c in enumerate(columns)}, 0, lines, len(rows))
 
     def _csv_error(self, exc: Exception) -> OPEError:
         msg = " ".join(str(exc).split())
