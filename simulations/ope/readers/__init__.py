@@ -3,7 +3,8 @@
 - events.py: ReplayEvent (one decision) and EventBatch (decisions as numpy columns);
 - source.py: open_log, format detection, the reader registry, LogSource, bad-line counting;
 - sqlite.py (artbandit's event log), dsjson.py (VW DSJSON), table.py (CSV/JSONL/Parquet mapped by a
-  ColumnMapping) with tables.py (the columnar file access) and jsonvalues.py (JSON as features).
+  ColumnMapping) with tables.py (the columnar file access), cells.py (cells as numbers, id lists and
+  features) and jsonvalues.py (JSON values as features).
 """
 from simulations.ope.readers.events import EventBatch, ReplayEvent
 from simulations.ope.readers.jsonvalues import DEFAULT_NAMESPACE, flatten, namespaces, parse_time

@@ -8,9 +8,8 @@ from typing import Any, Iterator
 
 from bandit import jsontext
 from simulations.ope.readers.events import EventBatch, ReplayEvent
-from simulations.ope.readers.jsonvalues import flatten, namespaces, parse_time
+from simulations.ope.readers.jsonvalues import finite_number, namespaces, parse_time
 from simulations.ope.readers.source import BadLines, ColumnMapping, count_lines
-from simulations.ope.readers.sqlite import finite_number
 
 ACTION_CACHE_SIZE = 50_000
 

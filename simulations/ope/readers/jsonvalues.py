@@ -1,9 +1,11 @@
-"""JSON values as features: nested objects flattened, top-level objects as namespaces, times parsed.
+"""JSON values as features: nested objects flattened, top-level objects as namespaces, numbers and
+times parsed.
 
 Shared by the DSJSON reader and the generic table reader (JSON objects in JSONL/Parquet/CSV cells).
 """
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -52,6 +54,17 @@ def namespaces(obj: dict) -> dict[str, dict[str, float | str]]:
     if loose:
         out.setdefault(DEFAULT_NAMESPACE, {}).update(flatten(loose))
     return out
+
+
+def finite_number(value: object) -> float | None:
+    """value as a finite float, or None (text, NaN, infinities, booleans are not rewards)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
 
 
 def parse_time(value: Any) -> float | None:

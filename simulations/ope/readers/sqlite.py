@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Iterator
 
 from bandit import jsontext
 from simulations.ope.errors import OPEError
 from simulations.ope.readers.events import EventBatch, ReplayEvent
+from simulations.ope.readers.jsonvalues import finite_number
 from simulations.ope.readers.source import BadLines, ColumnMapping
 
 
@@ -17,17 +17,6 @@ def note_missing(notes: list[str], missing: int) -> None:
     notes[:] = [n for n in notes if "had no reward" not in n]
     if missing:
         notes.append(f"{missing} events had no reward; counted as reward 0 (the default reward)")
-
-
-def finite_number(value: object) -> float | None:
-    """value as a finite float, or None (text, NaN, infinities, booleans are not rewards)."""
-    if isinstance(value, bool):
-        return None
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 class SqliteReader:

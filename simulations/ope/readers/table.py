@@ -9,94 +9,29 @@ there parse as numbers, otherwise categorical (so hashed ids like '3e5a1f' never
 from __future__ import annotations
 
 import fnmatch
-import json
 import math
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator
 
 import numpy as np
 
 from simulations.ope.errors import OPEError
+from simulations.ope.readers.cells import (
+    as_list,
+    column_types,
+    context_builder,
+    flat_features,
+    floats,
+    is_nested_type,
+    parses_as_number,
+    shown,
+    split_list,
+)
 from simulations.ope.readers.events import EventBatch, ReplayEvent
-from simulations.ope.readers.jsonvalues import DEFAULT_NAMESPACE, flatten, is_nested_list, parse_time
+from simulations.ope.readers.jsonvalues import parse_time
 from simulations.ope.readers.source import BadLines, ColumnMapping, count_lines
 from simulations.ope.readers.sqlite import note_missing
 from simulations.ope.readers.tables import RawBatch, TableFile, rows_of
-
-
-def _nested(arrow_type: Any) -> bool:
-    import pyarrow.types as pt
-
-    return pt.is_nested(arrow_type)
-
-
-def _python(col: Any) -> list:
-    return col.to_pylist() if hasattr(col, "to_pylist") else col
-
-
-def _number(value: Any) -> float | None:
-    """A finite number from a cell, else None (booleans and nested values are not numbers)."""
-    if isinstance(value, (bool, dict, list)):
-        return None
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
-def _value(value: Any) -> float | None:
-    """A reward, propensity or time cell as a finite number (JSON true/false count as 1/0)."""
-    return float(value) if isinstance(value, bool) else _number(value)
-
-
-def floats(col: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(values, empty) of a column: NaN where a value is not a finite number; empty: null or ''."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if isinstance(col, (pa.Array, pa.ChunkedArray)):
-        if _nested(col.type):
-            return np.full(len(col), np.nan), np.zeros(len(col), dtype=bool)
-        empty = col.is_null().to_numpy(zero_copy_only=False)
-        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-            blank = pc.equal(col, "").fill_null(True).to_numpy(zero_copy_only=False)
-            empty = empty | blank
-            try:
-                vals = pc.cast(pc.if_else(blank, "0", col), pa.float64()).to_numpy(zero_copy_only=False)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # text, ' 2': one value at a time
-                vals = np.array([_value(v) if v not in (None, "") else 0.0 for v in col.to_pylist()],
-                                dtype=np.float64)
-        else:
-            try:
-                vals = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                vals = np.array([_value(v) for v in col.to_pylist()], dtype=np.float64)
-        vals = np.where(np.isfinite(vals), vals, np.nan)
-        return np.where(empty, 0.0, vals), empty
-    empty = np.array([v is None or v == "" for v in col], dtype=bool)
-    vals = np.array([0.0 if e else _value(v) for v, e in zip(col, empty)], dtype=np.float64)
-    return vals, empty
-
-
-def split_list(value: Any) -> list[str]:
-    """A candidates cell: a JSON list, a list, or ids separated by | ; or spaces."""
-    if isinstance(value, (list, tuple)):
-        if is_nested_list(list(value)):
-            raise OPEError("the candidates list holds nested values, not action ids")
-        return [str(v) for v in value]
-    text = str(value).strip()
-    if text.startswith("["):
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError:
-            items = None
-        if isinstance(items, list):
-            return split_list(items)
-    for sep in ("|", ";", " ", ","):
-        if sep in text:
-            return [t for t in (s.strip() for s in text.split(sep)) if t]
-    return [text] if text else []
 
 
 class TableReader:
@@ -145,7 +80,7 @@ class TableReader:
 
         col = raw.columns[name]
         if isinstance(col, pa.Array):
-            if _nested(col.type):
+            if is_nested_type(col.type):
                 raise OPEError(f"{self.path}: column {name!r} holds nested values ({col.type}), "
                                "not action ids")
             if not pa.types.is_string(col.type):
@@ -187,7 +122,7 @@ class TableReader:
             idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
             cells = enc.dictionary.to_pylist()
         else:
-            values = _python(col)
+            values = as_list(col)
             lookup: dict[Any, int] = {}
             idx = np.empty(len(values), dtype=np.int64)
             cells = []
@@ -266,16 +201,16 @@ class TableReader:
                 self._bad(raw, keep, int(i), f"action {uniq[codes[i]]!r} is not among its candidates")
         reward, empty = floats(raw.columns[m.reward_col])
         for i in np.flatnonzero(np.isnan(reward)):
-            v = _python(raw.columns[m.reward_col][int(i):int(i) + 1])[0]
-            kind = "not a finite number" if _parses(v) else "not a number"
-            self._bad(raw, keep, int(i), f"reward {_shown(v)} is {kind}")
+            v = as_list(raw.columns[m.reward_col][int(i):int(i) + 1])[0]
+            kind = "not a finite number" if parses_as_number(v) else "not a number"
+            self._bad(raw, keep, int(i), f"reward {shown(v)} is {kind}")
         state["missing"] += int(np.sum(empty & keep))
         n_cand = np.array([len(s) for s in sets] + [0], dtype=np.float64)[set_index]
         if has_p:
             prob, p_empty = floats(raw.columns[m.propensity_col])
             for i in np.flatnonzero(~((prob > 0) & (prob <= 1)) | p_empty):
-                v = _python(raw.columns[m.propensity_col][int(i):int(i) + 1])[0]
-                self._bad(raw, keep, int(i), f"propensity {_shown(v)} is not in (0, 1]")
+                v = as_list(raw.columns[m.propensity_col][int(i):int(i) + 1])[0]
+                self._bad(raw, keep, int(i), f"propensity {shown(v)} is not in (0, 1]")
         else:
             with np.errstate(divide="ignore"):
                 prob = 1.0 / n_cand
@@ -312,7 +247,7 @@ class TableReader:
         t[empty] = np.nan
         todo = np.flatnonzero(np.isnan(t) & ~empty)
         if len(todo):  # ISO 8601 text, one value at a time
-            values = _python(col)
+            values = as_list(col)
             for i in todo:
                 v = parse_time(values[i])
                 t[i] = np.nan if v is None else v
@@ -324,7 +259,7 @@ class TableReader:
         return t
 
     def _events(self, raw, keep, ctx_cols, sets, set_index, chosen, prob, reward, times, state) -> list[ReplayEvent]:
-        columns = [_python(raw.columns[c]) for c in ctx_cols]
+        columns = [as_list(raw.columns[c]) for c in ctx_cols]
         if state["build"] is None:
             sample = {c: v[:2000] for c, v in zip(ctx_cols, columns)}
             state["build"] = context_builder(ctx_cols, column_types(sample))
@@ -369,97 +304,3 @@ class TableReader:
             self.notes.append(text)
 
 
-def _parses(v: Any) -> bool:
-    try:
-        float(v)
-        return not isinstance(v, (bool, dict, list))
-    except (TypeError, ValueError):
-        return False
-
-
-def _shown(v: Any) -> str:
-    """A cell as error messages quote it (CSV cells are text, so '1.5' shows as it was written)."""
-    text = repr(v)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def column_types(sample: dict[str, list]) -> dict[str, bool]:
-    """Per column: numeric when every non-empty sampled value parses as a number (and none is nested)."""
-    types = {}
-    for c, values in sample.items():
-        vals = [v for v in values if v not in (None, "")]
-        types[c] = bool(vals) and not any(isinstance(v, (dict, list)) for v in vals) and \
-            all(_number(v) is not None for v in vals)
-    return types
-
-
-def flat_features(row: dict, columns: list[str], numeric: dict[str, bool]) -> dict:
-    """One action's features as a flat dict (objects and lists flattened into dotted names)."""
-    out: dict[str, float | str] = {}
-    for c in columns:
-        v = row.get(c)
-        if v is None or v == "":
-            continue
-        if isinstance(v, dict):
-            out.update({f"{c}.{k}": x for k, x in flatten(v).items()})
-        elif isinstance(v, list):
-            if is_nested_list(v):
-                raise OPEError(f"action feature {c!r} holds a nested list, not a feature value")
-            out.update({f"{c}{k}": x for k, x in flatten(v).items()})
-        elif numeric.get(c):
-            num = _number(v)
-            out[c] = num if num is not None else str(v)
-        else:
-            out[c] = str(v).lower() if isinstance(v, bool) else str(v)
-    return out
-
-
-def context_builder(columns: list[str], numeric: dict[str, bool]) -> Callable[[Sequence], dict]:
-    """row (values of `columns`) -> namespaced context, with each column's namespace and type decided once.
-
-    A column 'ns.name' goes to namespace ns, others to 'context'; a JSON object (in JSONL, Parquet, or
-    written into a CSV cell) is a namespace named after its column, an object of objects a whole context."""
-    plan = []
-    for i, c in enumerate(columns):
-        ns, _, name = c.rpartition(".")
-        plan.append((i, c, ns or DEFAULT_NAMESPACE, name, bool(numeric.get(c))))
-
-    def build(row: Sequence) -> dict:
-        out: dict[str, dict] = {}
-        for i, col, ns, name, is_num in plan:
-            v = row[i]
-            if v is None or v == "":
-                continue
-            tv = type(v)
-            if tv is str and v[0] == "{" and not is_num:  # a JSON object written into a CSV cell
-                try:
-                    v = json.loads(v)
-                    tv = type(v)
-                except json.JSONDecodeError:
-                    pass
-            if tv is dict:  # a JSON object column is a namespace of its own
-                if v and all(type(x) is dict for x in v.values()):
-                    for k, x in v.items():  # {"ns": {...}, ...}: a whole context in one column
-                        out.setdefault(k, {}).update(flatten(x))
-                    continue
-                out.setdefault(col, {}).update(flatten(v))
-                continue
-            if tv is list:
-                if is_nested_list(v):
-                    raise OPEError(f"column {col!r} holds a nested list where a feature value is expected")
-                out.setdefault(ns, {}).update({f"{name}{k}": x for k, x in flatten(v).items()})
-                continue
-            if is_num:
-                try:
-                    v = float(v)
-                except (TypeError, ValueError):
-                    v = str(v)
-            elif tv is not str:
-                v = str(v).lower() if tv is bool else str(v)
-            d = out.get(ns)
-            if d is None:
-                d = out[ns] = {}
-            d[name] = v
-        return out
-
-    return build

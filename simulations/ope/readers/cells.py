@@ -1,0 +1,171 @@
+"""Cells of generic table logs turned into values: numbers (one column at a time, with pyarrow when it
+can), candidate-id lists, and the context / action-feature dicts policies see."""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from simulations.ope.errors import OPEError
+from simulations.ope.readers.jsonvalues import DEFAULT_NAMESPACE, finite_number, flatten, is_nested_list
+
+
+def is_nested_type(arrow_type: Any) -> bool:
+    import pyarrow.types as pt
+
+    return pt.is_nested(arrow_type)
+
+
+def as_list(col: Any) -> list:
+    return col.to_pylist() if hasattr(col, "to_pylist") else col
+
+
+def _value(value: Any) -> float | None:
+    """A reward, propensity or time cell as a finite number (JSON true/false count as 1/0)."""
+    return float(value) if isinstance(value, bool) else finite_number(value)
+
+
+def floats(col: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(values, empty) of a column: NaN where a value is not a finite number; empty: null or ''."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(col, (pa.Array, pa.ChunkedArray)):
+        if is_nested_type(col.type):
+            return np.full(len(col), np.nan), np.zeros(len(col), dtype=bool)
+        empty = col.is_null().to_numpy(zero_copy_only=False)
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            blank = pc.equal(col, "").fill_null(True).to_numpy(zero_copy_only=False)
+            empty = empty | blank
+            try:
+                vals = pc.cast(pc.if_else(blank, "0", col), pa.float64()).to_numpy(zero_copy_only=False)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # text, ' 2': one value at a time
+                vals = np.array([_value(v) if v not in (None, "") else 0.0 for v in col.to_pylist()],
+                                dtype=np.float64)
+        else:
+            try:
+                vals = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                vals = np.array([_value(v) for v in col.to_pylist()], dtype=np.float64)
+        vals = np.where(np.isfinite(vals), vals, np.nan)
+        return np.where(empty, 0.0, vals), empty
+    empty = np.array([v is None or v == "" for v in col], dtype=bool)
+    vals = np.array([0.0 if e else _value(v) for v, e in zip(col, empty)], dtype=np.float64)
+    return vals, empty
+
+
+def split_list(value: Any) -> list[str]:
+    """A candidates cell: a JSON list, a list, or ids separated by | ; or spaces."""
+    if isinstance(value, (list, tuple)):
+        if is_nested_list(list(value)):
+            raise OPEError("the candidates list holds nested values, not action ids")
+        return [str(v) for v in value]
+    text = str(value).strip()
+    if text.startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError:
+            items = None
+        if isinstance(items, list):
+            return split_list(items)
+    for sep in ("|", ";", " ", ","):
+        if sep in text:
+            return [t for t in (s.strip() for s in text.split(sep)) if t]
+    return [text] if text else []
+
+
+def parses_as_number(v: Any) -> bool:
+    try:
+        float(v)
+        return not isinstance(v, (bool, dict, list))
+    except (TypeError, ValueError):
+        return False
+
+
+def shown(v: Any) -> str:
+    """A cell as error messages quote it (CSV cells are text, so '1.5' shows as it was written)."""
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def column_types(sample: dict[str, list]) -> dict[str, bool]:
+    """Per column: numeric when every non-empty sampled value parses as a number (and none is nested)."""
+    types = {}
+    for c, values in sample.items():
+        vals = [v for v in values if v not in (None, "")]
+        types[c] = bool(vals) and not any(isinstance(v, (dict, list)) for v in vals) and \
+            all(finite_number(v) is not None for v in vals)
+    return types
+
+
+def flat_features(row: dict, columns: list[str], numeric: dict[str, bool]) -> dict:
+    """One action's features as a flat dict (objects and lists flattened into dotted names)."""
+    out: dict[str, float | str] = {}
+    for c in columns:
+        v = row.get(c)
+        if v is None or v == "":
+            continue
+        if isinstance(v, dict):
+            out.update({f"{c}.{k}": x for k, x in flatten(v).items()})
+        elif isinstance(v, list):
+            if is_nested_list(v):
+                raise OPEError(f"action feature {c!r} holds a nested list, not a feature value")
+            out.update({f"{c}{k}": x for k, x in flatten(v).items()})
+        elif numeric.get(c):
+            num = finite_number(v)
+            out[c] = num if num is not None else str(v)
+        else:
+            out[c] = str(v).lower() if isinstance(v, bool) else str(v)
+    return out
+
+
+def context_builder(columns: list[str], numeric: dict[str, bool]) -> Callable[[Sequence], dict]:
+    """row (values of `columns`) -> namespaced context, with each column's namespace and type decided once.
+
+    A column 'ns.name' goes to namespace ns, others to 'context'; a JSON object (in JSONL, Parquet, or
+    written into a CSV cell) is a namespace named after its column, an object of objects a whole context."""
+    plan = []
+    for i, c in enumerate(columns):
+        ns, _, name = c.rpartition(".")
+        plan.append((i, c, ns or DEFAULT_NAMESPACE, name, bool(numeric.get(c))))
+
+    def build(row: Sequence) -> dict:
+        out: dict[str, dict] = {}
+        for i, col, ns, name, is_num in plan:
+            v = row[i]
+            if v is None or v == "":
+                continue
+            tv = type(v)
+            if tv is str and v[0] == "{" and not is_num:  # a JSON object written into a CSV cell
+                try:
+                    v = json.loads(v)
+                    tv = type(v)
+                except json.JSONDecodeError:
+                    pass
+            if tv is dict:  # a JSON object column is a namespace of its own
+                if v and all(type(x) is dict for x in v.values()):
+                    for k, x in v.items():  # {"ns": {...}, ...}: a whole context in one column
+                        out.setdefault(k, {}).update(flatten(x))
+                    continue
+                out.setdefault(col, {}).update(flatten(v))
+                continue
+            if tv is list:
+                if is_nested_list(v):
+                    raise OPEError(f"column {col!r} holds a nested list where a feature value is expected")
+                out.setdefault(ns, {}).update({f"{name}{k}": x for k, x in flatten(v).items()})
+                continue
+            if is_num:
+                try:
+                    v = float(v)
+                except (TypeError, ValueError):
+                    v = str(v)
+            elif tv is not str:
+                v = str(v).lower() if tv is bool else str(v)
+            d = out.get(ns)
+            if d is None:
+                d = out[ns] = {}
+            d[name] = v
+        return out
+
+    return build
