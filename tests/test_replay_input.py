@@ -177,6 +177,16 @@ def test_a_long_csv_field_is_read_when_it_is_valid(tmp_path):
     events = list(open_log(path))
     assert [e.reward for e in events] == [1.0, 0.0]
     assert events[0].context["context"]["note"] == "x" * 140_000
+    # a row longer than pyarrow's block, after many short rows: read on with larger blocks, nothing lost
+    rows = [f"{'ab'[i % 2]},{i % 5 == 0:d},0.5,n{i}" for i in range(40_000)]
+    rows[30_000] = "a,1,0.5," + "y" * 3_000_000
+    path.write_text("action,reward,propensity,note\n" + "\n".join(rows) + "\n")
+    for policies in (["uniform"], ["uniform", "vw:epsilon"]):
+        result = evaluate_log(path, policies, ["ips"], chunk_size=7000)
+        assert result["log"]["events"] == 40_000
+    events = list(open_log(path, chunk_size=7000))
+    assert [e.context["context"]["note"][:2] for e in events[29_999:30_002]] == ["n2", "yy", "n3"]
+    assert sum(e.reward for e in events) == sum(float(r.split(",")[1]) for r in rows)
 
 
 def test_utf8_byte_order_mark_is_not_part_of_the_first_column(tmp_path):

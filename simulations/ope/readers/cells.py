@@ -11,6 +11,54 @@ from simulations.ope.errors import OPEError
 from simulations.ope.readers.jsonvalues import DEFAULT_NAMESPACE, finite_number, flatten, is_nested_list
 
 
+def _bits(buffer: Any, offset: int, n: int) -> np.ndarray:
+    return np.unpackbits(np.frombuffer(buffer, dtype=np.uint8), bitorder="little")[offset:offset + n].astype(bool)
+
+
+def numpy_of(arr: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(values, null mask) of a pyarrow array of numbers or booleans, read from its buffers.
+
+    Why not Array.to_numpy: it imports pandas on first use (1-2 s, more than reading a 100 MB log)."""
+    import pyarrow as pa
+
+    n, t = len(arr), arr.type
+    validity, data = arr.buffers()[0], arr.buffers()[1]
+    nulls = ~_bits(validity, arr.offset, n) if arr.null_count and validity is not None else np.zeros(n, dtype=bool)
+    if pa.types.is_boolean(t):
+        return _bits(data, arr.offset, n), nulls
+    if pa.types.is_integer(t) or pa.types.is_floating(t):
+        kind = "f" if pa.types.is_floating(t) else "i" if pa.types.is_signed_integer(t) else "u"
+        dtype = np.dtype(f"{kind}{t.bit_width // 8}")
+        return np.frombuffer(data, dtype=dtype, count=arr.offset + n)[arr.offset:], nulls
+    return arr.to_numpy(zero_copy_only=False), nulls  # dates, decimals: rare in a decision log
+
+
+def blank_strings(arr: Any) -> np.ndarray:
+    """Which values of a string array are '' or null (from its offsets buffer, without pandas)."""
+    import pyarrow as pa
+
+    n = len(arr)
+    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(arr.buffers()[1], dtype=width, count=arr.offset + n + 1)[arr.offset:]
+    blank = np.diff(offsets) == 0
+    return blank | numpy_of_nulls(arr)
+
+
+def numpy_of_nulls(arr: Any) -> np.ndarray:
+    validity = arr.buffers()[0]
+    if not arr.null_count or validity is None:
+        return np.zeros(len(arr), dtype=bool)
+    return ~_bits(validity, arr.offset, len(arr))
+
+
+def codes_of(indices: Any) -> np.ndarray:
+    """Dictionary indices as int64, -1 for nulls."""
+    codes, nulls = numpy_of(indices)
+    codes = codes.astype(np.int64)
+    codes[nulls] = -1
+    return codes
+
+
 def is_nested_type(arrow_type: Any) -> bool:
     import pyarrow.types as pt
 
@@ -31,23 +79,25 @@ def floats(col: Any) -> tuple[np.ndarray, np.ndarray]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if isinstance(col, (pa.Array, pa.ChunkedArray)):
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    if isinstance(col, pa.Array):
         if is_nested_type(col.type):
             return np.full(len(col), np.nan), np.zeros(len(col), dtype=bool)
-        empty = col.is_null().to_numpy(zero_copy_only=False)
+        slow = False
         if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-            blank = pc.equal(col, "").fill_null(True).to_numpy(zero_copy_only=False)
-            empty = empty | blank
+            empty = blank_strings(col)
+            slow = bool(empty.any())  # '' cannot be cast, and filling it in needs a pyarrow scalar (pandas)
+        if not slow:
             try:
-                vals = pc.cast(pc.if_else(blank, "0", col), pa.float64()).to_numpy(zero_copy_only=False)
+                vals, nulls = numpy_of(pc.cast(col, pa.float64()))
+                empty = nulls
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # text, ' 2': one value at a time
-                vals = np.array([_value(v) if v not in (None, "") else 0.0 for v in col.to_pylist()],
-                                dtype=np.float64)
-        else:
-            try:
-                vals = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                vals = np.array([_value(v) for v in col.to_pylist()], dtype=np.float64)
+                slow = True
+        if slow:
+            values = col.to_pylist()
+            empty = np.array([v is None or v == "" for v in values], dtype=bool)
+            vals = np.array([0.0 if e else _value(v) for v, e in zip(values, empty)], dtype=np.float64)
         vals = np.where(np.isfinite(vals), vals, np.nan)
         return np.where(empty, 0.0, vals), empty
     empty = np.array([v is None or v == "" for v in col], dtype=bool)

@@ -18,6 +18,7 @@ import numpy as np
 from simulations.ope.errors import OPEError
 from simulations.ope.readers.cells import (
     as_list,
+    codes_of,
     column_types,
     context_builder,
     flat_features,
@@ -32,6 +33,38 @@ from simulations.ope.readers.jsonvalues import parse_time
 from simulations.ope.readers.source import BadLines, ColumnMapping, count_lines
 from simulations.ope.readers.sqlite import note_missing
 from simulations.ope.readers.tables import RawBatch, TableFile, rows_of
+
+
+class GrowingCatalog:
+    """The candidate set "every action in the log" built during the one pass that also reads the rows.
+
+    Why: the catalog needs the whole action column before any event's chosen index is known; with
+    no per-event policy the rows are kept as compact columns and ranked at the end, instead of
+    reading (and parsing) the file twice."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self.index)
+
+    def codes(self, codes: np.ndarray, uniq: list[str]) -> np.ndarray:
+        """Codes of a batch (into its uniques) as codes in first-seen order; -1 (no id) stays -1."""
+        index = self.index
+        to_global = np.array([index.setdefault(a, len(index)) if a else -1 for a in uniq] + [-1], dtype=np.int64)
+        return to_global[codes]
+
+    def ranked(self, held: list[EventBatch], catalog: list[str], has_p: bool) -> Iterator[EventBatch]:
+        """The held batches with chosen = position in the sorted catalog (and p = 1/K if not logged)."""
+        rank = np.empty(len(self.index), dtype=np.int64)
+        rank[[self.index[a] for a in catalog]] = np.arange(len(catalog))
+        for batch in held:
+            batch.chosen = rank[batch.chosen]
+            batch.sets = [catalog]
+            if not has_p:
+                batch.probability = np.full(len(batch), 1.0 / len(catalog))
+            yield batch
 
 
 class TableReader:
@@ -87,7 +120,7 @@ class TableReader:
                 col = pc.cast(col, pa.string())
             enc = col.dictionary_encode()
             uniq = enc.dictionary.to_pylist()
-            codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+            codes = codes_of(enc.indices)
             if "" in uniq:
                 codes[codes == uniq.index("")] = -1
             return codes, uniq
@@ -119,7 +152,7 @@ class TableReader:
         sets: list[list[str]] = []
         if isinstance(col, pa.Array) and pa.types.is_string(col.type):
             enc = col.dictionary_encode()
-            idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+            idx = codes_of(enc.indices)
             cells = enc.dictionary.to_pylist()
         else:
             values = as_list(col)
@@ -167,15 +200,25 @@ class TableReader:
         wanted = list(dict.fromkeys(c for c in (m.action_col, m.reward_col, m.propensity_col if has_p else None,
                                                 m.candidates_col, m.timestamp_col, *ctx_cols) if c))
         shared = None
-        if not m.candidates_col:
+        deferred = not m.candidates_col and not need_events and self._catalog is None
+        if deferred:  # one pass: ids coded as first seen, ranked in the sorted catalog at the end
+            shared = GrowingCatalog()
+        elif not m.candidates_col:
             ids = self.catalog()
             shared = ([ids], {a: i for i, a in enumerate(ids)})
         state = {"missing": 0, "last_time": -math.inf, "unordered": False, "rows": 0, "build": None}
+        held: list[EventBatch] = []
         for raw in self.table.batches(wanted, size):
             state["rows"] += raw.size
             batch = self._convert(raw, shared, has_p, ctx_cols if need_events else None, state)
             if len(batch):
-                yield batch
+                if deferred:
+                    held.append(batch)
+                else:
+                    yield batch
+        if deferred:
+            self._catalog = sorted(shared.ids)
+            yield from shared.ranked(held, self._catalog, has_p)
         if not state["rows"]:
             raise OPEError(f"{self.path}: the log has no events")
         note_missing(self.notes, state["missing"])
@@ -186,7 +229,10 @@ class TableReader:
         m, n = self.m, raw.size
         keep = np.ones(n, dtype=bool)
         codes, uniq = self._ids(raw, m.action_col)
-        if shared is not None:
+        if isinstance(shared, GrowingCatalog):
+            sets, set_index = [], np.zeros(n, dtype=np.int64)
+            chosen = shared.codes(codes, uniq)
+        elif shared is not None:
             sets, index = shared
             set_index = np.zeros(n, dtype=np.int64)
             where_in = np.array([index.get(a, -1) for a in uniq] + [-1], dtype=np.int64)
@@ -205,12 +251,14 @@ class TableReader:
             kind = "not a finite number" if parses_as_number(v) else "not a number"
             self._bad(raw, keep, int(i), f"reward {shown(v)} is {kind}")
         state["missing"] += int(np.sum(empty & keep))
-        n_cand = np.array([len(s) for s in sets] + [0], dtype=np.float64)[set_index]
+        n_cand = np.array([len(s) for s in sets] + [0], dtype=np.float64)[set_index] if sets else None
         if has_p:
             prob, p_empty = floats(raw.columns[m.propensity_col])
             for i in np.flatnonzero(~((prob > 0) & (prob <= 1)) | p_empty):
                 v = as_list(raw.columns[m.propensity_col][int(i):int(i) + 1])[0]
                 self._bad(raw, keep, int(i), f"propensity {shown(v)} is not in (0, 1]")
+        elif n_cand is None:
+            prob = np.full(n, np.nan)  # a growing catalog: its size is known at the end
         else:
             with np.errstate(divide="ignore"):
                 prob = 1.0 / n_cand

@@ -15,8 +15,10 @@ from typing import Any, Iterator, Sequence
 from simulations.ope.errors import OPEError
 from simulations.ope.readers.source import BadLines
 
-# pyarrow parses CSV in blocks; a field or row must fit in one (the csv module's limit was 128 KiB)
-CSV_BLOCK = 8 << 20
+# pyarrow parses CSV in blocks a row must fit in; small blocks keep memory low (read-ahead holds a
+# few), and a longer row makes the read start again after the rows already read with larger blocks
+CSV_BLOCK = 1 << 20
+CSV_MAX_BLOCK = 64 << 20
 
 
 @dataclass
@@ -74,7 +76,7 @@ class TableFile:
         import csv
 
         with open(self.path, "rb") as fh:
-            first = fh.readline(CSV_BLOCK)
+            first = fh.readline(CSV_MAX_BLOCK)
         if first.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark is not part of the first name
             first = first[3:]
         if not first.strip():
@@ -85,7 +87,7 @@ class TableFile:
             raise OPEError(f"{self._first_non_utf8()}; save the file as UTF-8") from None
         return next(csv.reader([text.rstrip("\r\n")], delimiter=self._delimiter()))
 
-    def _csv_reader(self, columns: Sequence[str]) -> Any:
+    def _csv_reader(self, columns: Sequence[str], block: int, skip: int) -> Any:
         import pyarrow as pa
         import pyarrow.csv as pcsv
 
@@ -94,7 +96,7 @@ class TableFile:
         # wrong number of fields stops the read instead, and _csv_rows takes over from there.
         return pcsv.open_csv(
             self.path,
-            read_options=pcsv.ReadOptions(block_size=CSV_BLOCK, use_threads=True),
+            read_options=pcsv.ReadOptions(block_size=block, use_threads=True, skip_rows_after_names=skip),
             parse_options=pcsv.ParseOptions(delimiter=self._delimiter(), newlines_in_values=True),
             # strings, not inferred types: hashed ids such as 3e5a1f stay ids, and a column that
             # turns non-numeric after the first block is not an error
@@ -103,14 +105,14 @@ class TableFile:
                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
 
-    def _csv(self, columns: Sequence[str] | None, size: int) -> Iterator[RawBatch]:
+    def _csv(self, columns: Sequence[str] | None, size: int, block: int = CSV_BLOCK, first: int = 1) -> Iterator[RawBatch]:
+        """Batches from data row `first` on (1: the whole file), parsed by pyarrow in `block`-byte blocks."""
         import pyarrow as pa
 
         columns = list(columns) if columns is not None else self.names()
-        first = 1
         error: Exception | None = None
         try:
-            reader = self._csv_reader(columns)  # reads the first block already
+            reader = self._csv_reader(columns, block, first - 1)  # reads the first block already
         except (pa.ArrowInvalid, OSError) as exc:
             reader, error = None, exc
         try:
@@ -130,6 +132,9 @@ class TableFile:
             if reader is not None:
                 reader.close()  # stop read-ahead now, not at interpreter exit
         if error is None:
+            return
+        if ("straddling" in str(error) or "block size" in str(error)) and block < CSV_MAX_BLOCK:
+            yield from self._csv(columns, size, block * 8, first)  # a long row: larger blocks from here
             return
         if "columns, got" in str(error):
             # a row with too few or too many fields: the standard library's reader knows line numbers,
@@ -180,7 +185,7 @@ class TableFile:
         if "UTF8" in msg or "UTF-8" in msg:
             return OPEError(f"{self._first_non_utf8()}; save the file as UTF-8")
         if "straddling" in msg or "block size" in msg:
-            return OPEError(f"{self.path}: a CSV row is longer than {CSV_BLOCK >> 20} MB; not a log of decisions")
+            return OPEError(f"{self.path}: a CSV row is longer than {CSV_MAX_BLOCK >> 20} MB; not a log of decisions")
         return OPEError(f"{self.path}: not a readable CSV ({msg})")
 
     def _first_non_utf8(self) -> str:
