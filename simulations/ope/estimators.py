@@ -46,6 +46,12 @@ class OPEArrays:
         self.reward = np.asarray(self.reward, dtype=np.float64)
         self.logged_p = np.asarray(self.logged_p, dtype=np.float64)
         self.target_p = np.asarray(self.target_p, dtype=np.float64)
+        for name in ("dm", "q_logged", "zero_support"):  # lists are welcome too
+            if getattr(self, name) is not None:
+                setattr(self, name, np.asarray(getattr(self, name), dtype=np.float64))
+        for name in ("matched", "n_candidates"):
+            if getattr(self, name) is not None:
+                setattr(self, name, np.asarray(getattr(self, name)))
         n = len(self.reward)
         for name in ("logged_p", "target_p", "matched", "dm", "q_logged", "zero_support", "n_candidates"):
             arr = getattr(self, name)
