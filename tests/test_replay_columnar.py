@@ -61,3 +61,21 @@ def test_columnar_equals_per_event_on_a_dsjson_log_with_zero_probabilities(tmp_p
     zs = {p["name"]: p["estimates"]["ips"]["diagnostics"]["zero_support_share"] for p in fast["policies"]}
     assert zs["logged"] == 0.0
     assert zs["uniform"] == pytest.approx(1000 / 1500 / 3)  # 1/3 of the mass on the zero action, 2/3 of events
+
+
+def test_best_fixed_with_varying_candidate_sets_by_hand(tmp_path):
+    # action values are IPS means over the events where the action was a candidate
+    rows = [  # candidates, action, reward, propensity
+        ("a|b", "a", 1, 0.5), ("a|b", "b", 1, 0.5), ("a|c", "a", 1, 0.5),
+        ("a|c", "c", 1, 0.5), ("a|c", "c", 1, 0.5), ("a|c", "a", 0, 0.5),
+    ]
+    # by hand: a = (2 + 0 + 2 + 0) / 6 = 2/3 (a logged with reward 1 in rows 1 and 3), b = 2/2 = 1,
+    # c = (2 + 2) / 4 = 1; best of a|b is b, best of a|c is c
+    path = tmp_path / "log.csv"
+    path.write_text("cands,action,reward,propensity\n" + "".join(f"{c},{a},{r},{p}\n" for c, a, r, p in rows))
+    mapping = ColumnMapping(candidates_col="cands")
+    fast = evaluate_log(path, ["best-fixed"], ["ips"], mapping=mapping)
+    slow = evaluate_log(path, ["best-fixed", "vw:epsilon"], ["ips"], mapping=mapping)
+    _same(fast, slow)
+    # best-fixed takes b in rows 1-2 and c in rows 3-6: IPS = (row 2: 1/0.5 + rows 4, 5: 2 + 2) / 6
+    assert fast["policies"][0]["estimates"]["ips"]["value"] == pytest.approx(6 / 6)
