@@ -9,7 +9,7 @@ from typing import Any, Iterator
 from bandit import jsontext
 from simulations.ope.readers.events import EventBatch, ReplayEvent
 from simulations.ope.readers.jsonvalues import finite_number, namespaces, parse_time
-from simulations.ope.readers.source import BadLines, ColumnMapping, count_lines
+from simulations.ope.readers.source import BadLines, ColumnMapping, count_lines, not_utf8, text_lines
 
 ACTION_CACHE_SIZE = 50_000
 
@@ -34,23 +34,18 @@ class DsjsonReader:
 
     def batches(self, size: int, need_events: bool) -> Iterator[EventBatch]:
         chunk: list[ReplayEvent] = []
-        with open(self.path, "rb") as fh:
-            for lineno, raw in enumerate(fh, 1):
-                if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                    raw = raw[3:]
-                if not raw.strip():
-                    continue
-                try:
-                    ev = self._event(raw)
-                except BadLine as exc:
-                    self.bad.add(f"{self.path}:{lineno}", str(exc))
-                    continue
-                if ev is None:
-                    continue
-                chunk.append(ev)
-                if len(chunk) >= size:
-                    yield EventBatch.from_events(chunk, need_events)
-                    chunk = []
+        for lineno, raw in text_lines(self.path):
+            try:
+                ev = self._event(raw)
+            except BadLine as exc:
+                self.bad.add(f"{self.path}:{lineno}", str(exc))
+                continue
+            if ev is None:
+                continue
+            chunk.append(ev)
+            if len(chunk) >= size:
+                yield EventBatch.from_events(chunk, need_events)
+                chunk = []
         if chunk:
             yield EventBatch.from_events(chunk, need_events)
 
@@ -58,7 +53,7 @@ class DsjsonReader:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise BadLine(f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})") from None
+            raise BadLine(not_utf8(raw, exc)) from None
         try:
             obj = jsontext.loads(text)
         except json.JSONDecodeError as exc:

@@ -132,6 +132,23 @@ def count_lines(path: Path, header: bool = False) -> int:
     return max(1, lines - header)
 
 
+def text_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, bytes) of every non-blank line of a JSON-lines file; a UTF-8 BOM is dropped.
+
+    Bytes, not text: each reader decodes a line itself, so one bad byte is one bad line."""
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            if raw.strip():
+                yield lineno, raw
+
+
+def not_utf8(raw: bytes, exc: UnicodeDecodeError) -> str:
+    """What a bad-line message says about a line that is not UTF-8: the first bad byte and its column."""
+    return f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
+
+
 def reader_class(fmt: str) -> Any:
     module, _, name = READERS[fmt].partition(":")
     return getattr(importlib.import_module(module), name)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from simulations.ope.errors import OPEError
-from simulations.ope.readers.source import BadLines
+from simulations.ope.readers.source import BadLines, not_utf8, text_lines
 
 # pyarrow parses CSV in blocks a row must fit in; small blocks keep memory low (read-ahead holds a
 # few), and a longer row makes the read start again after the rows already read with larger blocks
@@ -194,7 +194,7 @@ class TableFile:
                 try:
                     raw.decode("utf-8")
                 except UnicodeDecodeError as exc:
-                    return f"{self.path}:{lineno}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
+                    return f"{self.path}:{lineno}: {not_utf8(raw, exc)}"
         return f"{self.path}: not UTF-8 text"
 
     # -- Parquet
@@ -214,32 +214,27 @@ class TableFile:
         rows: list[dict] = []
         lines: list[int] = []
         first = 1
-        with open(self.path, "rb") as fh:
-            for lineno, raw in enumerate(fh, 1):
-                if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                    raw = raw[3:]
-                if not raw.strip():
-                    continue
-                where = f"{self.path}:{lineno}"
-                try:
-                    row = json.loads(raw.decode("utf-8"))  # not jsontext: exact ids (see bandit/jsontext.py)
-                except UnicodeDecodeError as exc:
-                    self.bad.add(where, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})")
-                    continue
-                except json.JSONDecodeError as exc:
-                    self.bad.add(where, f"invalid JSON ({exc.msg})")
-                    continue
-                if not isinstance(row, dict):
-                    self.bad.add(where, "each JSONL line must be an object")
-                    continue
-                if header is None:
-                    header = list(row)
-                rows.append(row)
-                lines.append(lineno)
-                if len(rows) >= size:
-                    yield RawBatch({c: [r.get(c) for r in rows] for c in header}, first, lines, len(rows))
-                    first += len(rows)
-                    rows, lines = [], []
+        for lineno, raw in text_lines(self.path):
+            where = f"{self.path}:{lineno}"
+            try:
+                row = json.loads(raw.decode("utf-8"))  # not jsontext: exact ids (see bandit/jsontext.py)
+            except UnicodeDecodeError as exc:
+                self.bad.add(where, not_utf8(raw, exc))
+                continue
+            except json.JSONDecodeError as exc:
+                self.bad.add(where, f"invalid JSON ({exc.msg})")
+                continue
+            if not isinstance(row, dict):
+                self.bad.add(where, "each JSONL line must be an object")
+                continue
+            if header is None:
+                header = list(row)
+            rows.append(row)
+            lines.append(lineno)
+            if len(rows) >= size:
+                yield RawBatch({c: [r.get(c) for r in rows] for c in header}, first, lines, len(rows))
+                first += len(rows)
+                rows, lines = [], []
         if rows and header is not None:
             yield RawBatch({c: [r.get(c) for r in rows] for c in header}, first, lines, len(rows))
 
