@@ -124,11 +124,15 @@ class LogSource:
 
 
 def count_lines(path: Path, header: bool = False) -> int:
-    """Lines of a text file (minus a header), read in 1 MB blocks: a progress-bar estimate."""
-    lines = 0
+    """Lines of a text file (minus a header), a progress-bar estimate: counted up to 8 MB, beyond that
+    extrapolated from the first 8 MB (reading a 500 MB log only to size a bar cost ~1 s)."""
+    sample = 8 << 20
+    size = path.stat().st_size
     with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            lines += block.count(b"\n")
+        block = fh.read(sample)
+    lines = block.count(b"\n")
+    if size > sample and lines:
+        lines = round(lines * size / len(block))
     return max(1, lines - header)
 
 
