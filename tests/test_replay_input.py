@@ -289,3 +289,18 @@ def test_ragged_csv_rows_are_bad_lines_with_their_line_number(tmp_path):
     kept = [r for i, r in enumerate(rows) if i not in (4321, 4400)]
     rewards = np.array([float(r.split(",")[1]) for r in kept])
     assert result["policies"][0]["estimates"]["ips"]["value"] == pytest.approx(np.mean(rewards * 0.5 / 0.5))
+
+
+def test_parquet_non_finite_values_are_bad_rows(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    table = pa.table({"action": ["a", "b", "a", "b"], "reward": [1.0, float("nan"), 0.0, 1.0],
+                      "propensity": [0.5, 0.5, float("inf"), 0.5], "u": [1, 2, 3, 4]})
+    pq.write_table(table, tmp_path / "log.parquet")
+    with pytest.raises(OPEError, match=r"log.parquet: row 2: reward nan is not a finite number"):
+        evaluate_log(tmp_path / "log.parquet", ["uniform"], ["ips"])
+    result = evaluate_log(tmp_path / "log.parquet", ["uniform", "vw:epsilon"], ["ips"], max_bad_lines=2)
+    assert result["log"]["events"] == 2
+    assert [e.split(": ", 1)[1] for e in result["log"]["bad_lines"]["examples"]] == [
+        "row 2: reward nan is not a finite number", "row 3: propensity inf is not in (0, 1]"]
