@@ -63,7 +63,12 @@ class ColumnCollector:
         self.n += len(batch)
 
     def columns(self) -> LogColumns:
-        cat = {k: np.concatenate(v) if v else np.zeros(0) for k, v in self.parts.items()}
+        """The collected columns, once: the batches are released as each column is joined."""
+        cat = {}
+        for k in list(self.parts):
+            parts = self.parts.pop(k)
+            cat[k] = np.concatenate(parts) if parts else np.zeros(0)
+            parts.clear()
         return LogColumns(cat["reward"].astype(np.float64), cat["probability"].astype(np.float64),
                           cat["chosen"].astype(np.int64), cat["set_index"].astype(np.int64), self.sets,
                           cat["zero_count"].astype(np.float64), self.zero_index, cat["uniforms"])
