@@ -129,9 +129,6 @@ def score_candidate(task: Task) -> dict[str, np.ndarray]:
 
     prep = _load(task.prepared)
     n = len(prep["reward"])
-    if task.spec == "logged":  # the log's own policy: weight 1 everywhere, DR = mean reward
-        return {"target_p": prep["logged_p"].copy(), "matched": np.ones(n, bool),
-                "dm": _q_logged(prep, task), "zero_support": np.zeros(n)}
     policy = build_candidate(task.spec, seed=task.seed,
                              best_fixed=json.loads(str(prep["best_fixed"])))
     if task.drop_context or task.drop_action:
@@ -154,18 +151,6 @@ def score_candidate(task: Task) -> dict[str, np.ndarray]:
         raise SimulationError(f"{task.log.path}: the log changed during the evaluation ({position} vs {n} events)")
     return {"target_p": np.concatenate(slot.target_p), "matched": np.concatenate(slot.matched),
             "dm": np.concatenate(slot.dm), "zero_support": np.concatenate(slot.zero_support)}
-
-
-def _q_logged(prep: dict[str, Any], task: Task) -> np.ndarray:
-    """q(x_i, a_i) of every logged action (the chosen index is re-read from the log)."""
-    q, offsets = prep["q"], prep["offsets"]
-    out = np.empty(len(prep["reward"]))
-    i = 0
-    for chunk in task.log.open().chunks():
-        for ev in chunk:
-            out[i] = q[offsets[i] + ev.chosen_index]
-            i += 1
-    return out
 
 
 class _Hiding:
@@ -274,7 +259,7 @@ def evaluate(log: str | Path, work_dir: str | Path, candidates: Sequence[str], *
     prep_path = str(Path(work_dir) / PREP_FILE)
     info = prepare(ref, prep_path, seed=seed, on_events=on_events)
     prep = _load(prep_path)
-    q_logged = score_candidate(Task(ref, prep_path, "logged", seed))["dm"]
+    q_logged = score_candidate(Task(ref, prep_path, "logged", seed))["dm"]  # q of each logged action
     tasks = [Task(ref, prep_path, spec, seed) for spec in candidates]
     scored = run_tasks(tasks, imap, on_task)
     policies: list[dict[str, Any]] = []
