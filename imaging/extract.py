@@ -475,8 +475,8 @@ def extract_candidates(
 ) -> CandidateSet:
     """Analyse `video` in one decoding pass and return up to `k` diverse, good candidate frames.
 
-    `mode`: "quick" decodes keyframes only, "default" skips B-frames, "thorough" decodes every
-    frame (cuts exact to the frame). `on_frame(index)` is called per decoded frame (progress bars).
+    `mode`: "quick" decodes keyframes only, "default" skips non-reference frames (never one another
+    frame is built from), "thorough" decodes every frame (cuts exact to the frame). `on_frame(index)` is called per decoded frame (progress bars).
     """
     if mode not in MODES:
         raise ImagingError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")

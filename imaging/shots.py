@@ -237,10 +237,15 @@ def fade_ramps(brightness: Sequence[float], black_before: bool, black_after: boo
         k = 1
         while k < len(seq) and seq[k] >= seq[k - 1] - 0.004:  # rising away from black
             k += 1
-        # stop at the first frame that reaches the plateau (within 2% of the ramp's top)
+        # stop at the first frame that reaches the plateau (within 2% of the ramp's top); a ramp
+        # still rising steeply at the group's other end (a cut found inside a fade, as sparse
+        # decoding can) has no plateau: all of it is fade
         top = seq[k - 1]
-        j = int(np.argmax(seq[:k] >= top - 0.02)) if k else 0
-        if j >= min_len and seq[j] - seq[0] >= min_drop and seq[0] < BLACK_BRIGHTNESS * 3:
+        if k == len(seq) >= 2 and seq[k - 1] - seq[k - 2] > 0.02:
+            j = k
+        else:
+            j = int(np.argmax(seq[:k] >= top - 0.02)) if k else 0
+        if j >= min_len and seq[min(j, len(seq) - 1)] - seq[0] >= min_drop and seq[0] < BLACK_BRIGHTNESS * 3:
             return j
         return 0
 

@@ -87,7 +87,7 @@ def _run_one(video: Path, out_dir: Path, k: int, mode: str, fmt: str, quiet_bar:
 @click.option("-k", "k", default=8, show_default=True, type=click.IntRange(1, 200),
               help="Number of candidates per video.")
 @click.option("--mode", type=click.Choice(_MODES), default="default", show_default=True,
-              help="quick: keyframes only; default: skip B-frames; thorough: every frame.")
+              help="quick: keyframes only; default: skip non-reference frames; thorough: every frame.")
 @click.option("--format", "fmt", type=click.Choice(_FORMATS), default="jpg", show_default=True,
               help="Image format of the candidates.")
 @click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64),
