@@ -12,6 +12,7 @@ list, and K diverse candidates are picked (imaging.select).
 """
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import io
 import json
@@ -488,8 +489,20 @@ def extract_candidates(
             analyzer.push(df)
             if on_frame is not None:
                 on_frame(df.index)
+        if reader.problem:
+            analyzer.info = _as_decoded(reader.info, reader.data_end_s)
         analyzer.finish()
-        return analyzer.result()
+        result = analyzer.result()
+        if reader.problem:
+            result.warnings.insert(0, f"{reader.path}: {reader.problem}")
+        return result
+
+
+def _as_decoded(info: VideoInfo, data_end_s: float) -> VideoInfo:
+    """The header's info cut to what the file actually held (the manifest reports that)."""
+    frames = min(info.frames, int(round(data_end_s * info.fps)))
+    return dataclasses.replace(info, duration_s=round(data_end_s, 3), frames=frames,
+                               header_duration_s=info.duration_s)
 
 
 def _time_label(t: float) -> str:

@@ -30,6 +30,7 @@ from imaging.crop import Aspect, output_size, parse_aspect, smart_crop, spectral
 from imaging.errors import ImagingError
 from imaging.faces import Box, detect_faces
 from imaging.features import image_features
+from imaging.limits import check_picture_size
 from imaging.sheet import tile_images
 from imaging.title import render_title
 from imaging.treatments import apply_treatment, check_treatment
@@ -146,6 +147,7 @@ def load_image(path: Path) -> tuple[np.ndarray, bytes]:
         with Image.open(io.BytesIO(data)) as im:
             if im.width * im.height > MAX_PIXELS:
                 raise ImagingError(f"{path}: {im.width}x{im.height} is larger than {MAX_PIXELS} pixels")
+            check_picture_size(im.width, im.height, f"{path}: image")  # from the header, before decoding
             upright = ImageOps.exif_transpose(im)  # phone/camera photos store rotation in EXIF
             rgb = np.asarray(upright.convert("RGB"))
     except ImagingError:
@@ -318,6 +320,9 @@ def make_variants(
                                                           max(1, round(img.shape[0] * k)))))
             except ImagingError as exc:
                 failures.append({"source": str(src.path), "error": str(exc)})
+            except (cv2.error, ValueError, MemoryError) as exc:  # one odd picture must not stop a batch
+                failures.append({"source": str(src.path), "error": f"{src.path}: cannot process "
+                                 f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"})
             if on_source is not None:
                 on_source(src)
         notes = [f"{path}: too small for --width {width} within the {MAX_UPSCALE}x upscale limit; made "

@@ -23,6 +23,7 @@ import av
 import numpy as np
 
 from imaging.errors import ImagingError
+from imaging.limits import check_picture_size
 
 MODES = ("quick", "default", "thorough")
 # Which frames the decoder may skip per mode (FFmpeg's AVDiscard names).
@@ -36,7 +37,8 @@ VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".m
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What the container says about the video stream (frames may be an estimate)."""
+    """What the container says about the video stream (frames may be an estimate); after a pass over
+    a file that ended early, what was actually there (see `VideoReader.problem`)."""
 
     path: str
     duration_s: float
@@ -45,9 +47,14 @@ class VideoInfo:
     height: int
     frames: int
     codec: str
+    # set when the file ends before its header says (duration_s, frames: what was actually there)
+    header_duration_s: float | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        if out["header_duration_s"] is None:  # the usual case: manifests stay as they were
+            del out["header_duration_s"]
+        return out
 
 
 class DecodedFrame:
@@ -122,6 +129,7 @@ def _info(path: Path, container, stream) -> VideoInfo:
     width, height = int(ctx.width or 0), int(ctx.height or 0)
     if width <= 0 or height <= 0:
         raise ImagingError(f"{path}: video stream has no frame size (corrupt header?)")
+    check_picture_size(width, height, f"{path}: video")
     return VideoInfo(str(path), round(duration, 3), round(fps, 3), width, height, frames, ctx.name or "")
 
 
@@ -138,8 +146,11 @@ def probe(path: str | os.PathLike) -> VideoInfo:
 class VideoReader:
     """One forward pass over the frames a mode decodes; use as a context manager.
 
-    A stream that ends early (a cut-off download) or in a decode error is an ImagingError:
-    candidates from part of a film would silently misrepresent it.
+    A stream whose data ends early (a cut-off download) or that fails to decode part-way is read
+    up to that point: `data_end_s` says how much of it was there and `problem` says what went wrong
+    (None for a complete file), so callers can report the duration actually decoded and warn
+    instead of presenting candidates from part of a film as the whole. A stream with no decodable
+    frame at all is an ImagingError.
     """
 
     def __init__(self, path: str | os.PathLike, mode: str = "default"):
@@ -154,6 +165,8 @@ class VideoReader:
             self.container.close()
             raise
         self.decoded = 0
+        self.data_end_s = 0.0  # end of the last packet read (seconds from the stream's start)
+        self.problem: str | None = None
 
     def __enter__(self) -> "VideoReader":
         return self
@@ -200,12 +213,20 @@ class VideoReader:
         except av.FFmpegError as exc:
             if self.decoded == 0:
                 raise ImagingError(f"{self.path}: no decodable video frames ({_cause(exc)})") from None
-            raise ImagingError(f"{self.path}: truncated or corrupt video, decoding failed after "
-                               f"{self.decoded} frames ({_cause(exc)})") from None
+            failure = _cause(exc)
+        else:
+            failure = None
         if self.decoded == 0:
             raise ImagingError(f"{self.path}: no decodable video frames")
-        expected = self.info.duration_s
         packet_end = float((last_pts - start) * tb) if last_pts is not None else 0.0
-        if expected > 2.0 and packet_end < 0.9 * expected - 1.0:
-            raise ImagingError(f"{self.path}: truncated video, data ends at {packet_end:.1f} s of the "
-                               f"{expected:.1f} s its header announces")
+        frame_end = (last_index + 1) / fps
+        self.data_end_s = round(max(packet_end, frame_end), 3)
+        expected = self.info.duration_s
+        if self.data_end_s < 0.5 * expected - 1.0:  # most of it missing: not this video's candidates
+            what = f"decoding failed ({failure})" if failure else "data ends"
+            raise ImagingError(f"{self.path}: truncated or corrupt video, {what} at {self.data_end_s:.1f} s "
+                               f"of the {expected:.1f} s its header announces")
+        if failure is not None or expected - self.data_end_s > max(3.0 / fps, 0.02 * expected):
+            self.problem = (f"the file ends early: only {self.data_end_s:.2f} s of the {expected:.2f} s its "
+                            f"header announces could be read ({failure or 'no more data'}; a cut-off "
+                            f"download?); candidates come from that part")

@@ -154,8 +154,8 @@ def extract(videos: tuple[Path, ...], out: Path, k: int, mode: str, fmt: str, jo
             failures.append(err)
             continue
         manifests.append(manifest)
-        for w in manifest.get("warnings", []):
-            say(f"warning: {w}", quiet)
+        for w in manifest.get("warnings", []):  # not chatter: shown even with --quiet
+            click.echo(f"warning: {w}", err=True)
         say(f"{video}: {len(manifest['candidates'])} candidates from {len(manifest['shots'])} shots "
             f"-> {out_dir}", quiet)
     for err in failures:
