@@ -28,6 +28,8 @@ import numpy as np
 from PIL import Image
 
 from safeio.atomic import atomic_dir
+from safeio.errors import OutputFolderError
+from safeio.progress import Progress
 from imaging.bars import detect_bars
 from imaging.errors import ImagingError
 from imaging.faces import Box, detect_faces
@@ -50,6 +52,7 @@ FACE_WEIGHT = 0.15
 # Haar runs on a copy this wide (cost grows with pixels; thumbnail-worthy faces are large anyway)
 FACE_WIDTH = {"quick": 320, "default": 480, "thorough": 640}
 FACE_FULL_AREA = 0.05  # a face covering 5% of the frame earns the whole face bonus
+PROGRESS_EVERY = 25  # decoded frames between progress calls (a few calls a second)
 
 
 @dataclass
@@ -88,6 +91,7 @@ class CandidateSet:
     crop: tuple[int, int, int, int]
     stats: dict
     warnings: list[str] = field(default_factory=list)
+    k: int | None = None  # candidates asked for (part of what identifies the output folder)
 
     def manifest(self, files: dict[str, str] | None = None) -> dict:
         files = files or {}
@@ -427,7 +431,7 @@ class _Analyzer:
         if len(candidates) < self.k:
             warnings.append(f"{info.path}: only {len(candidates)} of {self.k} candidates: the other usable "
                             f"frames of its {len(self.shots)} shot(s) were near-duplicates or rejected")
-        return CandidateSet(info, self.mode, self.shots, candidates, crop, stats, warnings)
+        return CandidateSet(info, self.mode, self.shots, candidates, crop, stats, warnings, self.k)
 
     def _frame_crop(self, rec: _Rec, video_crop: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
         """The bars of this frame's shot (seen over all its frames on the proxy), with each edge
@@ -473,11 +477,14 @@ def extract_candidates(
     k: int = 8,
     mode: str = "default",
     on_frame: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> CandidateSet:
     """Analyse `video` in one decoding pass and return up to `k` diverse, good candidate frames.
 
     `mode`: "quick" decodes keyframes only, "default" skips non-reference frames (never one another
-    frame is built from), "thorough" decodes every frame (cuts exact to the frame). `on_frame(index)` is called per decoded frame (progress bars).
+    frame is built from), "thorough" decodes every frame (cuts exact to the frame). `progress(done, total, "frames")` (safeio.progress) is called
+    every PROGRESS_EVERY decoded frames and at the end, in frames of the video (its header's count is
+    the total); `on_frame(index)`, per decoded frame, is kept for older callers.
     """
     if mode not in MODES:
         raise ImagingError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -485,14 +492,19 @@ def extract_candidates(
         raise ImagingError(f"k must be at least 1 (got {k})")
     with VideoReader(video, mode) as reader:
         analyzer = _Analyzer(reader.info, k, mode)
-        for df in reader.frames():
+        total = reader.info.frames or None
+        for n, df in enumerate(reader.frames(), 1):
             analyzer.push(df)
             if on_frame is not None:
                 on_frame(df.index)
+            if progress is not None and n % PROGRESS_EVERY == 0:
+                progress(min(df.index + 1, total or df.index + 1), total, "frames")
         if reader.problem:
             analyzer.info = _as_decoded(reader.info, reader.data_end_s)
         analyzer.finish()
         result = analyzer.result()
+        if progress is not None:
+            progress(analyzer.info.frames or total or 0, analyzer.info.frames or total, "frames")
         if reader.problem:
             result.warnings.insert(0, f"{reader.path}: {reader.problem}")
         return result
@@ -510,14 +522,19 @@ def _time_label(t: float) -> str:
     return f"{int(m):02d}:{s:05.2f}"
 
 
-def write_candidates(result: CandidateSet, out_dir: str | os.PathLike, fmt: str = "jpg") -> Path:
+def write_candidates(result: CandidateSet, out_dir: str | os.PathLike, fmt: str = "jpg", *,
+                     force: bool = False) -> Path:
     """Write images, manifest.json and contact_sheet.png into `out_dir`, all or nothing.
 
-    An existing `out_dir` is replaced only if it is empty or an earlier candidates folder, so a
-    mistaken `-o` never wipes unrelated files.
+    `out_dir` follows safeio.OutputFolder's rules: it may be new or empty, or artbandit's extract
+    output of this same video and options (rewritten); another video's output is replaced only with
+    `force`; a folder artbandit did not write, or one that is or holds the video, never (ImagingError,
+    nothing touched). The folder is built aside and swapped in whole, with artbandit's marker.
     """
     if fmt not in FORMATS:
         raise ImagingError(f"unknown image format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    from imaging.batch import output_folder
+
     out = Path(out_dir)
     parent = out.absolute().parent
     while not parent.exists():
@@ -526,11 +543,12 @@ def write_candidates(result: CandidateSet, out_dir: str | os.PathLike, fmt: str 
         raise ImagingError(f"{out}: cannot write output, {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ImagingError(f"{out}: cannot write output, {parent} is not writable")
-    if out.exists():
-        if not out.is_dir():
-            raise ImagingError(f"{out}: exists and is not a folder")
-        if any(out.iterdir()) and not (out / "manifest.json").is_file():
-            raise ImagingError(f"{out}: refusing to replace a non-empty folder that holds no manifest.json")
+    k = result.k if result.k is not None else len(result.candidates)
+    folder = output_folder(result.video.path, out, k=k, mode=result.mode, fmt=fmt)
+    try:
+        folder.check(force=force)
+    except OutputFolderError as exc:
+        raise ImagingError(str(exc)) from None
     pil_format, options = FORMATS[fmt]
     try:
         with atomic_dir(out) as tmp:
@@ -551,6 +569,7 @@ def write_candidates(result: CandidateSet, out_dir: str | os.PathLike, fmt: str 
             buf = io.BytesIO()
             tile_images(images, captions).save(buf, format="PNG", compress_level=3)
             (tmp / "contact_sheet.png").write_bytes(buf.getvalue())
+            folder.write_marker(tmp)
     except OSError as exc:
         raise ImagingError(f"{out}: cannot write output ({exc.strerror or exc})") from None
     return out / "manifest.json"

@@ -26,6 +26,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from safeio.atomic import atomic_dir
+from safeio.errors import OutputFolderError
+from safeio.outdir import OutputFolder
 from imaging.crop import Aspect, output_size, parse_aspect, smart_crop, spectral_residual_saliency
 from imaging.errors import ImagingError
 from imaging.faces import Box, detect_faces
@@ -127,9 +129,15 @@ def read_manifest(manifest: Path) -> list[Source]:
     for i, c in enumerate(cands):
         if not isinstance(c, dict) or not isinstance(c.get("file"), str):
             raise ImagingError(f"{manifest}: candidate {i} has no 'file'")
+        file = c["file"]
+        inside = manifest.parent.resolve()
+        target = (manifest.parent / file).resolve()
+        if Path(file).is_absolute() or inside not in target.parents:
+            raise ImagingError(f"{manifest}: candidate {i} 'file' {file!r} points outside the manifest's "
+                               "folder; refusing the manifest")
         frame = c.get("frame")
         time_s = c.get("time_s")
-        out.append(Source(manifest.parent / c["file"],
+        out.append(Source(manifest.parent / file,
                           int(frame) if isinstance(frame, (int, float)) else None,
                           float(time_s) if isinstance(time_s, (int, float)) else None))
     return out
@@ -252,8 +260,10 @@ def check_options(
     title: str | None,
     treatments: Sequence[str],
     force: bool,
+    sources: Sequence[str | os.PathLike] = (),
 ) -> tuple[list[Aspect], list[str]]:
-    """Validate options before any work (ImagingError on the first bad one); parsed aspects and treatments."""
+    """Validate options and the output folder before any work (ImagingError on the first bad one);
+    parsed aspects and treatments. `sources` (the SOURCE arguments) may not be or lie in `out`."""
     out = Path(out)
     parsed = _dedupe([parse_aspect(a) for a in aspects], key=lambda a: (a.w, a.h))
     if not parsed:
@@ -263,11 +273,23 @@ def check_options(
         raise ImagingError(f"--width must be >= 1, got {width}")
     if title is not None and not title.strip():
         raise ImagingError("--title is empty")
-    if out.exists() and not out.is_dir():
-        raise ImagingError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise ImagingError(f"{out}: folder exists and is not empty; pass --force to replace it")
+    folder = output_folder(out, sources, aspects=parsed, width=width, title=title, treatments=treats)
+    try:
+        state = folder.check(force=force)
+    except OutputFolderError as exc:
+        raise ImagingError(str(exc)) from None
+    if state == "same" and not force:
+        raise ImagingError(f"{out}: already holds these variants; pass --force to make them again")
     return parsed, treats
+
+
+def output_folder(out: Path | str, sources: Sequence[str | os.PathLike], *, aspects: Sequence[Aspect],
+                  width: int | None, title: str | None, treatments: Sequence[str]) -> OutputFolder:
+    """The ownership rules for a variants folder: its inputs are the SOURCE arguments (files, image
+    folders, extract folders), its key those sources and every option that changes the output."""
+    key = {"sources": [os.path.realpath(s) for s in sources], "aspects": [a.label for a in aspects],
+           "width": width, "title": title, "treatments": list(treatments)}
+    return OutputFolder(Path(out), "variants", list(sources), key)
 
 
 def make_variants(
@@ -290,7 +312,8 @@ def make_variants(
     """
     out = Path(out_dir)
     parsed, treats = check_options(out, aspects=aspects, width=width, title=title,
-                                   treatments=treatments, force=force)
+                                   treatments=treatments, force=force, sources=sources)
+    folder = output_folder(out, sources, aspects=parsed, width=width, title=title, treatments=treats)
 
     srcs, failures = collect_sources(sources)
     entries: list[dict] = []
@@ -342,6 +365,7 @@ def make_variants(
         captions = [f"{e['aspect']} {e['treatment']}" for e in entries]
         cell = 240 if len(images) <= 100 else 160 if len(images) <= 400 else 112  # keep big batches' sheet sane
         tile_images(images, captions, cell=cell).save(tmp / "variants_sheet.png", optimize=False)
+        folder.write_marker(tmp)
     return VariantsResult(out, document, failures, notes)
 
 
