@@ -36,6 +36,7 @@ from imaging.faces import Box, detect_faces
 from imaging.frame_metrics import (BLACK_BRIGHTNESS, RELATIVE_BLUR, Crop, FrameMetrics, hard_rejection,
                                    measure, proxies, signature)
 from imaging.select import select_diverse
+from imaging.similar import colour_histogram, look_alike
 from imaging.sheet import tile_images
 from imaging.shots import LOOKAHEAD, CutDetector, Dissolve, DissolveDetector, Shot, fade_ramps
 from imaging.video import MODES, DecodedFrame, VideoInfo, VideoReader
@@ -398,10 +399,11 @@ class _Analyzer:
             raise ImagingError(
                 f"{info.path}: no usable frames among {self.decoded} decoded (rejected: {reasons})")
         crop = self._content_crop(held)
-        short = select_diverse(held, self.k if self.mode == "quick" else self.k + 2,
+        # a few more than K: the perceptual duplicate test below may drop some
+        short = select_diverse(held, self.k + max(2, self.k // 2),
                                score=lambda r: r.metrics.quality, shot=lambda r: r.shot,
                                sig=lambda r: r.sig)
-        scored: list[tuple[float, _Rec, np.ndarray, list[Box], tuple[int, int, int, int]]] = []
+        scored: list[tuple[float, _Rec, np.ndarray, list[Box], tuple[int, int, int, int], np.ndarray]] = []
         for rec in short:
             rgb = rec.frame.to_rgb()
             rec_crop = self._frame_crop(rec, crop)
@@ -411,13 +413,13 @@ class _Analyzer:
             area = faces[0].area / float(image.shape[0] * image.shape[1]) if faces else 0.0
             face_term = min(1.0, math.sqrt(area / FACE_FULL_AREA)) if faces else 0.0
             score = (1 - FACE_WEIGHT) * rec.metrics.quality + FACE_WEIGHT * face_term
-            scored.append((score, rec, image, faces, rec_crop))
+            scored.append((score, rec, image, faces, rec_crop, colour_histogram(image)))
         final = select_diverse(scored, self.k, score=lambda t: t[0], shot=lambda t: t[1].shot,
-                               sig=lambda t: t[1].sig)
+                               sig=lambda t: t[1].sig, similar=lambda a, b: look_alike(a[5], b[5]))
         from imaging.features import image_features  # H2's module; imported late to keep startup cheap
 
         candidates = []
-        for rank, (score, rec, image, faces, rec_crop) in enumerate(final, 1):
+        for rank, (score, rec, image, faces, rec_crop, _) in enumerate(final, 1):
             candidates.append(Candidate(
                 id=f"c{rank:02d}", frame=rec.index, time_s=rec.time_s, shot=rec.shot, score=score,
                 image=image, crop=rec_crop, faces=faces, metrics=rec.metrics.to_dict(),

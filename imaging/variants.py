@@ -55,6 +55,9 @@ class Source:
     path: Path
     frame: int | None = None
     time_s: float | None = None
+    # faces the extract step found on the full-resolution frame: used as they are, so a face that
+    # step did not confirm never appears at variant time (a false positive on an arm, say)
+    faces: tuple[Box, ...] | None = None
 
     def describe(self) -> dict:
         out: dict = {"path": str(self.path)}
@@ -139,8 +142,23 @@ def read_manifest(manifest: Path) -> list[Source]:
         time_s = c.get("time_s")
         out.append(Source(manifest.parent / file,
                           int(frame) if isinstance(frame, (int, float)) else None,
-                          float(time_s) if isinstance(time_s, (int, float)) else None))
+                          float(time_s) if isinstance(time_s, (int, float)) else None,
+                          _manifest_faces(c.get("faces"))))
     return out
+
+
+def _manifest_faces(value: object) -> tuple[Box, ...] | None:
+    """A candidate's `faces` ([[x, y, w, h], ...]) as boxes; None (detect again) if absent or malformed."""
+    if not isinstance(value, list):
+        return None
+    boxes = []
+    for item in value:
+        if not (isinstance(item, list) and len(item) == 4 and all(isinstance(v, int) for v in item)):
+            return None
+        if item[2] <= 0 or item[3] <= 0:
+            return None
+        boxes.append(Box(*item))
+    return tuple(boxes)
 
 
 def load_image(path: Path) -> tuple[np.ndarray, bytes]:
@@ -209,7 +227,7 @@ def make_source_variants(
     """
     rgb, data = load_image(source.path)
     digest = hashlib.sha256(data).hexdigest()
-    faces = detect_faces(rgb)
+    faces = list(source.faces) if source.faces is not None else detect_faces(rgb)
     saliency = spectral_residual_saliency(rgb)
     for aspect in aspects:
         try:
