@@ -31,6 +31,7 @@ from safeio.outdir import OutputFolder
 from imaging.crop import Aspect, output_size, parse_aspect, smart_crop, spectral_residual_saliency
 from imaging.errors import ImagingError
 from imaging.faces import Box, detect_faces
+from imaging.candidates import Source, read_manifest
 from imaging.features import image_features
 from imaging.limits import check_picture_size
 from imaging.sheet import tile_images
@@ -38,7 +39,6 @@ from imaging.title import render_title
 from imaging.treatments import apply_treatment, check_treatment
 
 SCHEMA = "artbandit.variants/1"
-CANDIDATES_SCHEMA = "artbandit.candidates/1"
 ALGORITHM_VERSION = 1
 DEFAULT_ASPECTS: tuple[str, ...] = ("16:9", "2:3", "1:1", "4:5")
 DEFAULT_WIDTH = 640
@@ -46,26 +46,6 @@ MAX_UPSCALE = 1.5
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 JPEG_QUALITY = 90
 MAX_PIXELS = 80_000_000  # refuse decompression bombs with a clear message
-
-
-@dataclass(frozen=True)
-class Source:
-    """One input image and where it came from (a manifest adds frame and time_s)."""
-
-    path: Path
-    frame: int | None = None
-    time_s: float | None = None
-    # faces the extract step found on the full-resolution frame: used as they are, so a face that
-    # step did not confirm never appears at variant time (a false positive on an arm, say)
-    faces: tuple[Box, ...] | None = None
-
-    def describe(self) -> dict:
-        out: dict = {"path": str(self.path)}
-        if self.frame is not None:
-            out["frame"] = self.frame
-        if self.time_s is not None:
-            out["time_s"] = self.time_s
-        return out
 
 
 @dataclass
@@ -109,56 +89,6 @@ def collect_sources(paths: Iterable[str | os.PathLike]) -> tuple[list[Source], l
         else:
             failures.append({"source": str(p), "error": f"{p}: no such file or folder"})
     return sources, failures
-
-
-def read_manifest(manifest: Path) -> list[Source]:
-    """Candidates of an `artbandit extract` manifest.json as Sources (paths relative to it)."""
-    try:
-        doc = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ImagingError(f"{manifest}: not readable JSON ({exc})") from None
-    schema = doc.get("schema") if isinstance(doc, dict) else None
-    name, _, version = str(schema).rpartition("/")
-    if name != CANDIDATES_SCHEMA.rsplit("/", 1)[0] or not version.isdigit():
-        raise ImagingError(f"{manifest}: schema {schema!r} is not an artbandit candidates manifest "
-                           f"(expected {CANDIDATES_SCHEMA})")
-    if int(version) > int(CANDIDATES_SCHEMA.rsplit("/", 1)[1]):
-        raise ImagingError(f"{manifest}: schema {schema} is newer than this artbandit supports "
-                           f"({CANDIDATES_SCHEMA}); upgrade artbandit")
-    cands = doc.get("candidates")
-    if not isinstance(cands, list):
-        raise ImagingError(f"{manifest}: 'candidates' is missing or not a list")
-    out = []
-    for i, c in enumerate(cands):
-        if not isinstance(c, dict) or not isinstance(c.get("file"), str):
-            raise ImagingError(f"{manifest}: candidate {i} has no 'file'")
-        file = c["file"]
-        inside = manifest.parent.resolve()
-        target = (manifest.parent / file).resolve()
-        if Path(file).is_absolute() or inside not in target.parents:
-            raise ImagingError(f"{manifest}: candidate {i} 'file' {file!r} points outside the manifest's "
-                               "folder; refusing the manifest")
-        frame = c.get("frame")
-        time_s = c.get("time_s")
-        out.append(Source(manifest.parent / file,
-                          int(frame) if isinstance(frame, (int, float)) else None,
-                          float(time_s) if isinstance(time_s, (int, float)) else None,
-                          _manifest_faces(c.get("faces"))))
-    return out
-
-
-def _manifest_faces(value: object) -> tuple[Box, ...] | None:
-    """A candidate's `faces` ([[x, y, w, h], ...]) as boxes; None (detect again) if absent or malformed."""
-    if not isinstance(value, list):
-        return None
-    boxes = []
-    for item in value:
-        if not (isinstance(item, list) and len(item) == 4 and all(isinstance(v, int) for v in item)):
-            return None
-        if item[2] <= 0 or item[3] <= 0:
-            return None
-        boxes.append(Box(*item))
-    return tuple(boxes)
 
 
 def load_image(path: Path) -> tuple[np.ndarray, bytes]:

