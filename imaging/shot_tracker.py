@@ -17,16 +17,16 @@ from typing import Callable
 import numpy as np
 
 from imaging.bars import detect_bars
-from imaging.frame_metrics import (BLACK_BRIGHTNESS, RELATIVE_BLUR, Crop, FrameMetrics, hard_rejection,
+from imaging.frame_metrics import (RELATIVE_BLUR, Crop, FrameMetrics, hard_rejection,
                                    measure, proxies, signature)
-from imaging.shots import LOOKAHEAD, CutDetector, Dissolve, DissolveDetector, Shot, fade_ramps
+from imaging.shots import (LOOKAHEAD, Boundary, CutDetector, DissolveDetector, FadeTrend, FrameSample, Shot,
+                           fade_ramps, is_black)
 from imaging.video import DecodedFrame, VideoInfo
 
 NEAR_CUT = 3  # frames on either side of a cut that are never candidates (motion blur, mid-change)
 SEGMENT_S = 2.0  # long shots are held in segments of this length, so they can give several picks
 HOLD_PER_SEGMENT = 3  # best distinct frames held per segment while its shot is running
 MIN_FRAMES_FOR_BARS = 5  # fewer decoded frames than this: a shot's dark edges may be content
-FADE_SLOPE = 0.006  # brightness change per frame that, sustained, means a fade is under way
 SAME_FRAME = 0.02  # mean signature difference under which two held frames count as one
 
 
@@ -110,7 +110,7 @@ class ShotTracker:
         self.detector = CutDetector(adaptive=mode != "quick")
         # keyframes are seconds apart: a dissolve falls between two of them
         self.dissolver = DissolveDetector() if mode != "quick" else None
-        self.dissolves: list[Dissolve] = []
+        self.dissolves: list[Boundary] = []
         self.pending: deque[FrameRecord] = deque()
         self.cuts: deque[int] = deque()
         self.flashes: set[int] = set()
@@ -128,7 +128,7 @@ class ShotTracker:
         self.decoded = 0
         self.near_cut = 0 if mode == "quick" else NEAR_CUT
         self.last_index = -1  # known once the stream has ended
-        self.trend: deque[tuple[int, float]] = deque(maxlen=4)
+        self.trend = FadeTrend()
 
     # -- the pass ---------------------------------------------------------------------------
     def push(self, df: DecodedFrame) -> None:
@@ -146,9 +146,10 @@ class ShotTracker:
         m = measure(self.crop.apply(grey), self.crop.apply(u), self.crop.apply(v))
         rec = FrameRecord(df.index, df.time_s, m, signature(grey, u, v), df, grey=grey)
         self.pending.append(rec)
+        sample = FrameSample(df.index, df.time_s, rec.sig, m.brightness)
         if self.dissolver is not None:
-            self.dissolves += self.dissolver.push(df.index, df.time_s, rec.sig)
-        self._events(self.detector.push(df.index, rec.sig))
+            self.dissolves += self.dissolver.push(sample)
+        self._events(self.detector.push(sample))
         while len(self.pending) > LOOKAHEAD + NEAR_CUT:
             self._release(self.pending.popleft())
 
@@ -174,7 +175,7 @@ class ShotTracker:
     def _in_dissolve(self, index: int) -> bool:
         return any(d.first <= index <= d.last for d in self.dissolves)
 
-    def _apply_dissolve(self, d: Dissolve) -> None:
+    def _apply_dissolve(self, d: Boundary) -> None:
         """Drop held frames inside the dissolve (two pictures at once) and make it a shot boundary:
         relabel a cut found inside it, else split the shot that holds its centre. Applied after
         the pass because a dissolve is only known once it is over (shots closed after that
@@ -213,12 +214,12 @@ class ShotTracker:
                 pool.setdefault(r.shot, []).append(r)
         self.pool = pool
 
-    def _events(self, events: list[tuple[str, int]]) -> None:
-        for kind, index in events:
-            if kind == "cut":
-                self.cuts.append(index)
+    def _events(self, events: list[Boundary]) -> None:
+        for b in events:
+            if b.kind == "cut":
+                self.cuts.append(b.first)
             else:
-                self.flashes.add(index)
+                self.flashes.add(b.first)
 
     def _release(self, rec: FrameRecord) -> None:
         while self.cuts and self.cuts[0] <= rec.index:
@@ -227,7 +228,7 @@ class ShotTracker:
             if self.next_transition != "fade":
                 self.next_transition = "cut"
         m = rec.metrics
-        if m.brightness < BLACK_BRIGHTNESS:
+        if is_black(m.brightness):
             self.rejected["black"] += 1
             self._close("fade")
             self.next_transition = "fade"
@@ -245,12 +246,12 @@ class ShotTracker:
         if reason is None and self.near_cut:
             near_start = self.group.transition != "start" and rec.index - self.group_start < self.near_cut
             near_end = (bool(self.cuts) and self.cuts[0] - rec.index <= self.near_cut) or any(
-                p.index - rec.index <= self.near_cut and p.metrics.brightness < BLACK_BRIGHTNESS
+                p.index - rec.index <= self.near_cut and is_black(p.metrics.brightness)
                 for p in self.pending)
             near_end = near_end or 0 <= self.last_index - rec.index <= self.near_cut
             if self.pending and not near_end:  # sparse modes: the boundary may lie just after us
                 nxt = self.pending[0]
-                near_end = nxt.metrics.brightness < BLACK_BRIGHTNESS or (
+                near_end = is_black(nxt.metrics.brightness) or (
                     bool(self.cuts) and self.cuts[0] == nxt.index)
             if near_start or near_end:
                 reason = "near_cut"
@@ -261,13 +262,7 @@ class ShotTracker:
         self.group.offer(rec, self.pool_cap, self._in_dissolve)
 
     def _in_fade(self, rec: FrameRecord) -> bool:
-        """Brightness moving the same way by > FADE_SLOPE per frame over the last three steps."""
-        hist = self.trend
-        hist.append((rec.index, rec.metrics.brightness))
-        if len(hist) < 4 or hist[-1][0] - hist[0][0] > 4 * 5:
-            return False
-        slopes = [(b1 - b0) / max(1, i1 - i0) for (i0, b0), (i1, b1) in zip(list(hist)[:-1], list(hist)[1:])]
-        return all(sl > FADE_SLOPE for sl in slopes) or all(sl < -FADE_SLOPE for sl in slopes)
+        return self.trend.fading(rec.index, rec.metrics.brightness)
 
     def _close(self, end: str) -> None:
         g, self.group = self.group, None

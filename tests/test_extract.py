@@ -18,7 +18,7 @@ from imaging.extract import SCHEMA, extract_candidates, write_candidates
 from imaging.frame_metrics import signature
 from imaging.sample import make_sample_video, sample_timeline
 from imaging.select import select_diverse
-from imaging.shots import DissolveDetector, fade_ramps
+from imaging.shots import DissolveDetector, FrameSample, fade_ramps
 
 
 _RESULTS: dict = {}
@@ -226,7 +226,7 @@ def test_dissolve_detector_ignores_fades_cuts_and_motion() -> None:
         det, found = DissolveDetector(), []
         for i, rgb in enumerate(pictures):
             y, u, v = cv2.split(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV))
-            found += det.push(i, i / 25.0, signature(y, u, v))
+            found += det.push(FrameSample(i, i / 25.0, signature(y, u, v)))
         return found + det.finish()
 
     a, b = Scene(1, (250, 120, 60)), Scene(2, (60, 110, 250))

