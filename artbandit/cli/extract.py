@@ -1,8 +1,9 @@
 """`artbandit extract`: candidate thumbnails from one or many videos (thin layer over imaging.batch).
 
 The library decides what each video's output folder allows (imaging.batch.plan_extract) and does
-the work (imaging.batch.run_extract_job); this module parses options, draws the progress bar from
-the library's progress calls, runs several videos on the local task engine, and prints.
+the work (imaging.batch.run_extract_job); this module parses options, draws the library's
+safeio.progress reports (artbandit.cli.common.progress_reporter), runs several videos on the local
+task engine, and prints.
 """
 from __future__ import annotations
 
@@ -12,27 +13,13 @@ from pathlib import Path
 
 import click
 
-from artbandit.cli.common import quiet_option, say
-from simulations.progress import progress as progress_bar
+from artbandit.cli.common import progress_bar, progress_reporter, quiet_option, say
+from artbandit.text import plural
 
 # Copies of imaging.video.MODES / imaging.extract.FORMATS (a test keeps them equal), so that
 # `artbandit --help` does not import PyAV and OpenCV just to list them.
 _MODES = ("quick", "default", "thorough")
 _FORMATS = ("jpg", "png", "webp")
-
-
-class _Bar:
-    """A safeio.progress callback that moves a click bar (frames of one video)."""
-
-    def __init__(self, bar) -> None:
-        self.bar, self.shown = bar, 0
-
-    def __call__(self, done: int, total: int | None, unit: str) -> None:
-        if total and self.bar.length != total:
-            self.bar.length = total
-        if done > self.shown:
-            self.bar.update(done - self.shown)
-            self.shown = done
 
 
 @click.command()
@@ -79,8 +66,8 @@ def extract(videos: tuple[Path, ...], out: Path, k: int, mode: str, fmt: str, jo
     results: list[tuple[Path, Path, dict | None, str | None]] = []
     if len(plan.jobs) == 1:
         job = plan.jobs[0]
-        with progress_bar(length=1, label=job.video.name, quiet=quiet) as bar:
-            manifest, err = run_extract_task(job, _Bar(bar))
+        with progress_reporter(job.video.name, quiet) as report:
+            manifest, err = run_extract_task(job, report)
         results.append((job.video, job.out_dir, manifest, err))
     elif plan.jobs:
         from artbandit.jobs.engine import LocalEngine
@@ -102,14 +89,14 @@ def extract(videos: tuple[Path, ...], out: Path, k: int, mode: str, fmt: str, jo
         manifests.append(manifest)
         for w in manifest.get("warnings", []):  # not chatter: shown even with --quiet
             click.echo(f"warning: {w}", err=True)
-        say(f"{video}: {len(manifest['candidates'])} candidates from {len(manifest['shots'])} shots "
-            f"-> {out_dir}", quiet)
+        say(f"{video}: {plural(len(manifest['candidates']), 'candidate')} from "
+            f"{plural(len(manifest['shots']), 'shot')} -> {out_dir}", quiet)
     for err in failures:
         click.echo(f"Error: {err}", err=True)
     if as_json:
         click.echo(json.dumps(manifests[0] if single and manifests else manifests, indent=2))
     if failures:
         if plan.inputs > 1:
-            say(f"{len(failures)} of {plan.inputs} inputs failed", quiet)
+            say(f"{len(failures)} of {plural(plan.inputs, 'input')} failed", quiet)
         sys.exit(1)  # (click.Exit would be swallowed: main() runs click with standalone_mode=False)
 
