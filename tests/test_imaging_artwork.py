@@ -103,3 +103,22 @@ def test_variants_use_the_faces_the_extract_step_confirmed(tmp_path: Path) -> No
             assert abs(fw - 110 * scale) <= 2 and abs(fh - 110 * scale) <= 2
             bx0, by0, bx1, by1 = v["title_box"]
             assert bx1 <= fx or bx0 >= fx + fw or by1 <= fy or by0 >= fy + fh
+
+
+@pytest.mark.parametrize("aspect", ["2:3", "4:5", "1:1"])
+def test_crops_keep_the_salient_mass(bikes_frames, aspect) -> None:
+    """Share of the frame's saliency mass a portrait crop keeps: at least 89% of what the best window
+    of that size could keep, and more than its share of the area (it follows the subject)."""
+    from imaging.crop import parse_aspect, smart_crop, spectral_residual_saliency
+
+    for i in SHOT_FRAMES:
+        rgb = bikes_frames[i]
+        sal = spectral_residual_saliency(rgb)
+        h, w = rgb.shape[:2]
+        cols = sal.sum(axis=0).astype(np.float64)
+        prof = np.interp((np.arange(w) + 0.5) * len(cols) / w - 0.5, np.arange(len(cols)), cols)
+        cum = np.concatenate([[0.0], np.cumsum(prof / prof.sum())])
+        x0, _, x1, _ = smart_crop(rgb, parse_aspect(aspect), [], sal)
+        kept = cum[x1] - cum[x0]
+        best = max(cum[s + x1 - x0] - cum[s] for s in range(w - (x1 - x0) + 1))
+        assert kept >= 0.89 * best and kept > 1.05 * (x1 - x0) / w, (i, aspect, kept, best)
