@@ -2,7 +2,8 @@
 
 After the pass (imaging.shot_tracker): the video's bars are measured at full resolution on the
 held frames (imaging.bars), a short list is chosen (best first, one per shot, no near-duplicates:
-imaging.select), converted to RGB and cropped to its shot's bars, faces are detected on it, and the
+imaging.select), converted to RGB and cropped to its shot's bars, faces are detected on it (and confirmed by a
+second cascade: imaging.faces.confirm_faces), and the
 final K are chosen again with the face bonus and the perceptual duplicate test (imaging.similar).
 
     score = (1 - FACE_WEIGHT) quality + FACE_WEIGHT face,  face = min(1, sqrt(face area share / 0.05))
@@ -16,7 +17,7 @@ import numpy as np
 from imaging.bars import detect_bars
 from imaging.candidates import Candidate, CandidateSet
 from imaging.errors import ImagingError
-from imaging.faces import Box, detect_faces
+from imaging.faces import Box, confirm_faces, detect_faces
 from imaging.select import select_diverse
 from imaging.shot_tracker import FrameRecord, ShotTracker
 from imaging.similar import colour_histogram, look_alike
@@ -55,7 +56,7 @@ class _Picker:
             rec_crop = self._frame_crop(rec, crop)
             x0, y0, x1, y1 = rec_crop
             image = np.ascontiguousarray(rgb[y0:y1, x0:x1])
-            faces = detect_faces(image, max_width=FACE_WIDTH[self.mode])
+            faces = confirm_faces(image, detect_faces(image, max_width=FACE_WIDTH[self.mode]))
             area = faces[0].area / float(image.shape[0] * image.shape[1]) if faces else 0.0
             face_term = min(1.0, math.sqrt(area / FACE_FULL_AREA)) if faces else 0.0
             score = (1 - FACE_WEIGHT) * rec.metrics.quality + FACE_WEIGHT * face_term
