@@ -144,22 +144,12 @@ def test_faces_are_confirmed_before_extract_keeps_them(bikes_frames) -> None:
 def test_confirming_faces_keeps_the_real_ones() -> None:
     """The carphone placements of test_features (a real video face, 48-122 px, 42 placements): the
     confirmation may lose at most one face the detector found."""
-    from test_features import CARPHONE_FACES, _carphone_frames, _found
+    from test_features import _found, carphone_placements
     from imaging.faces import confirm_faces, detect_faces
 
-    background = cv2.GaussianBlur(cv2.resize(skimage_photo("coffee.png"), (640, 360)), (0, 0), 1)
     found = confirmed = 0
-    for box, rgb in zip(CARPHONE_FACES.values(), _carphone_frames()):
-        for h in (287, 160, 113):
-            for dx in (-100, 77):
-                w = round(h * 176 / 144)
-                frame = background.copy()
-                x0, y0 = max(0, min(640 - w, (640 - w) // 2 + dx)), (360 - h) // 2
-                frame[y0:y0 + h, x0:x0 + w] = cv2.resize(
-                    rgb, (w, h), interpolation=cv2.INTER_AREA if h < 144 else cv2.INTER_CUBIC)
-                s = w / 176
-                truth = [(x0 + box[0] * s, y0 + box[1] * s, box[2] * s, box[3] * s)]
-                faces = detect_faces(frame)
-                found += _found(faces, truth)
-                confirmed += _found(confirm_faces(frame, faces), truth)
+    for frame, truth in carphone_placements():
+        faces = detect_faces(frame)
+        found += _found(faces, truth)
+        confirmed += _found(confirm_faces(frame, faces), truth)
     assert found >= 36 and confirmed >= found - 1
