@@ -21,6 +21,7 @@ import random
 import re
 import time as _time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import orjson
@@ -383,6 +384,16 @@ class DecisionService:
     def set_config(self, config: ServiceConfig) -> None:
         self.config = config.check(self.reward_range)
         self._save_config()
+
+    def delete_logs(self) -> int:
+        """Forget every event closed up to the last checkpoint: its journal records and the derived
+        event log (writer thread; open events and the model are kept). Returns records deleted."""
+        n = self.journal.delete_closed(self.checkpoint_seq)
+        self.log.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(self.state.events_path) + suffix).unlink(missing_ok=True)
+        self.log = EventLog(self.state.events_path)
+        return n
 
     # -- reading ---------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

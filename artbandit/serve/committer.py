@@ -1,0 +1,100 @@
+"""Group commit for the service: requests change state on the event loop, one writer thread commits.
+
+A handler changes the DecisionService (fast, in memory, on the loop), then awaits `durable()`. The
+committer takes everything buffered so far as one batch and writes it on its single writer thread;
+requests arriving meanwhile join the next batch. So concurrent requests share one SQLite commit,
+and a request is answered only once the batch holding its records is on disk (no fsync per request).
+
+The same thread publishes checkpoints, after the batches they depend on, and a timer closes
+expired reward windows and checkpoints every modelExportFrequency.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from bandit.service import DecisionService
+
+log = logging.getLogger("artbandit.serve")
+
+
+class Committer:
+    def __init__(self, svc: DecisionService) -> None:
+        self.svc = svc
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="artbandit-writer")
+        self._waiters: list[asyncio.Future] = []
+        self._task: asyncio.Task | None = None
+        self._timer: asyncio.Task | None = None
+        self.batches = 0
+        self.last_checkpoint = time.monotonic()
+
+    async def durable(self) -> None:
+        """Return once everything changed so far is committed (raises if the write failed)."""
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        self._waiters.append(fut)
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._run())
+        await fut
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._waiters:
+            batch = self.svc.take_batch()
+            waiters, self._waiters = self._waiters, []
+            try:
+                await loop.run_in_executor(self.executor, self.svc.write_batch, batch)
+            except Exception as exc:  # disk full, I/O error: the requests fail, the server stays up
+                log.error("journal write failed: %s", exc)
+                for w in waiters:
+                    if not w.done():
+                        w.set_exception(exc)
+                continue
+            self.batches += 1
+            for w in waiters:
+                if not w.done():
+                    w.set_result(None)
+
+    async def checkpoint(self) -> None:
+        """Save the model now and publish it once the journal holds every record it learned."""
+        token = self.svc.prepare_checkpoint()
+        await self.durable()
+        await asyncio.get_running_loop().run_in_executor(self.executor, self.svc.publish_checkpoint, token)
+        self.last_checkpoint = time.monotonic()
+
+    async def publish(self, token) -> None:
+        await self.durable()
+        await asyncio.get_running_loop().run_in_executor(self.executor, self.svc.publish_checkpoint, token)
+        self.last_checkpoint = time.monotonic()
+
+    def start_timer(self, tick_s: float = 0.25) -> None:
+        self._timer = asyncio.get_running_loop().create_task(self._tick(tick_s))
+
+    async def _tick(self, tick_s: float) -> None:
+        svc = self.svc
+        while True:
+            await asyncio.sleep(tick_s)
+            try:
+                if svc.expire():
+                    await self.durable()
+                if time.monotonic() - self.last_checkpoint >= svc.config.model_export_s:
+                    await self.checkpoint()
+                    days = svc.config.log_retention_days
+                    if days > 0:
+                        cutoff = time.time() - days * 86400.0
+                        await asyncio.get_running_loop().run_in_executor(
+                            self.executor, svc.journal.delete_closed, svc.checkpoint_seq, cutoff)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # keep serving; the next tick tries again
+                log.error("background expiry/checkpoint failed: %s", exc)
+
+    async def stop(self) -> None:
+        """Drain: commit what is buffered, checkpoint, stop the writer."""
+        if self._timer is not None:
+            self._timer.cancel()
+        self.svc.expire()
+        await self.checkpoint()
+        self.executor.shutdown(wait=True)
