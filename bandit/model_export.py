@@ -15,8 +15,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from bandit.errors import BanditError
 from bandit.model_io import METADATA, MODEL_SCHEMA
 from bandit.service_config import check_model_flags
@@ -27,7 +25,8 @@ MAX_HEADER = 4 << 20
 
 
 def _digest(metadata: dict[str, Any], model: bytes) -> str:
-    h = hashlib.sha256(orjson.dumps(metadata, option=orjson.OPT_SORT_KEYS))
+    # the standard library: the metadata holds 128-bit integers (generator states) orjson refuses
+    h = hashlib.sha256(json.dumps(metadata, sort_keys=True, separators=(",", ":")).encode())
     h.update(model)
     return h.hexdigest()
 
@@ -39,7 +38,7 @@ def export_model(policy: Personalizer) -> bytes:
         policy.save(folder)
         metadata = json.loads((folder / METADATA).read_text("utf-8"))
         model = (folder / MODEL_FILE).read_bytes()
-    header = orjson.dumps({"metadata": metadata, "sha256": _digest(metadata, model)})
+    header = json.dumps({"metadata": metadata, "sha256": _digest(metadata, model)}, separators=(",", ":")).encode()
     return MAGIC + header + b"\n" + model
 
 
@@ -56,8 +55,8 @@ def _split(blob: bytes) -> tuple[dict[str, Any], dict[str, Any], bytes]:
     if end < 0:
         raise BanditError("model export header is missing or too long")
     try:
-        header = orjson.loads(blob[len(MAGIC):end])
-    except orjson.JSONDecodeError:
+        header = json.loads(blob[len(MAGIC):end])
+    except (ValueError, RecursionError):
         raise BanditError("model export header is not valid JSON") from None
     if not isinstance(header, dict) or not isinstance(header.get("metadata"), dict) \
             or not isinstance(header.get("sha256"), str):

@@ -232,7 +232,12 @@ class DecisionService:
             seen.add(key)
             ev = events.get(key)
             if ev is None:
-                raise UnknownEventError(f"event {event_id!r} has no open slot {slot_id!r}")
+                state = self.open.closed_state(key)
+                if state == REWARDED:
+                    raise DuplicateRewardError(f"event {event_id!r} slot {slot_id!r} already has its reward")
+                if state is not None:
+                    raise ExpiredEventError(f"event {event_id!r} slot {slot_id!r}: its reward window closed")
+                raise UnknownEventError(f"event {event_id!r} has no slot {slot_id!r}")
             self._check_not_final(ev)
             checked.append((ev, self._check_value(value)))
         if not checked:
