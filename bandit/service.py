@@ -407,6 +407,7 @@ class DecisionService:
             "modelVersion": self.policy.model_version, "learningMode": self.config.learning_mode,
             "eventsPending": len(self.open), "eventsLearned": self.policy.n_learned,
             "journalSeq": self.journal.last_seq, "checkpointSeq": self.checkpoint_seq,
+            "relearned": getattr(self, "relearned", 0),
             "apprentice": {"decisions": n, "agreement": (self.apprentice["agreed"] / n) if n else None},
             **self.counters,
         }
