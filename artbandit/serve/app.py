@@ -50,9 +50,9 @@ def _error(status: int, code: str, message: str) -> Response:
 
 
 def create_app(svc: DecisionService, *, key: bytes | None, max_body: int = 1 << 20,
-               max_model: int = 256 << 20, ready_message: str | None = None) -> Gate:
+               max_model: int = 256 << 20, ready_message: str | None = None, durable: bool = False) -> Gate:
     """The ASGI application: routes inside the Gate (versions, key, body limit, metrics)."""
-    committer = Committer(svc)
+    committer = Committer(svc, inline=not durable)
     metrics = Metrics()
     created = {"time": time.time()}
 
@@ -186,8 +186,7 @@ def create_app(svc: DecisionService, *, key: bytes | None, max_body: int = 1 << 
     @app.delete(P + "/logs", status_code=204)
     async def delete_logs() -> Response:
         await committer.checkpoint()
-        loop = __import__("asyncio").get_running_loop()
-        await loop.run_in_executor(committer.executor, svc.delete_logs)
+        await committer.writer(svc.delete_logs)
         return Response(status_code=204)
 
     @app.get(P + "/logs/properties")

@@ -1,9 +1,15 @@
 """Group commit for the service: requests change state on the event loop, one writer thread commits.
 
 A handler changes the DecisionService (fast, in memory, on the loop), then awaits `durable()`. The
-committer takes everything buffered so far as one batch and writes it on its single writer thread;
-requests arriving meanwhile join the next batch. So concurrent requests share one SQLite commit,
-and a request is answered only once the batch holding its records is on disk (no fsync per request).
+committer first yields once to the loop, so every request already parsed adds its records, then
+takes everything buffered as one batch and writes it. Requests arriving during a write join the next
+batch. So concurrent requests share one SQLite commit, and a request is answered only once the batch
+holding its records is committed.
+
+Where the write runs: without fsync (the default, WAL synchronous=NORMAL) a commit is a short write
+call, cheaper than handing it to a thread and back, so it runs on the loop; with --durable every
+commit waits for the disk, so it runs on one writer thread while the loop keeps parsing requests.
+Everything that touches the files goes through `writer()`, so the two are never mixed.
 
 The same thread publishes checkpoints, after the batches they depend on, and a timer closes
 expired reward windows and checkpoints every modelExportFrequency.
@@ -21,8 +27,9 @@ log = logging.getLogger("artbandit.serve")
 
 
 class Committer:
-    def __init__(self, svc: DecisionService) -> None:
+    def __init__(self, svc: DecisionService, *, inline: bool = True) -> None:
         self.svc = svc
+        self.inline = inline
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="artbandit-writer")
         self._waiters: list[asyncio.Future] = []
         self._task: asyncio.Task | None = None
@@ -39,13 +46,19 @@ class Committer:
             self._task = loop.create_task(self._run())
         await fut
 
+    async def writer(self, fn, *args):
+        """Run `fn(*args)` where file writes run (see the module docstring)."""
+        if self.inline:
+            return fn(*args)
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while self._waiters:
+            await asyncio.sleep(0)  # let requests already read add their records to this batch
             batch = self.svc.take_batch()
             waiters, self._waiters = self._waiters, []
             try:
-                await loop.run_in_executor(self.executor, self.svc.write_batch, batch)
+                await self.writer(self.svc.write_batch, batch)
             except Exception as exc:  # disk full, I/O error: the requests fail, the server stays up
                 log.error("journal write failed: %s", exc)
                 for w in waiters:
@@ -59,14 +72,12 @@ class Committer:
 
     async def checkpoint(self) -> None:
         """Save the model now and publish it once the journal holds every record it learned."""
-        token = self.svc.prepare_checkpoint()
-        await self.durable()
-        await asyncio.get_running_loop().run_in_executor(self.executor, self.svc.publish_checkpoint, token)
-        self.last_checkpoint = time.monotonic()
+        await self.publish(self.svc.prepare_checkpoint())
 
     async def publish(self, token) -> None:
+        """Publish a prepared checkpoint once the records it depends on are committed."""
         await self.durable()
-        await asyncio.get_running_loop().run_in_executor(self.executor, self.svc.publish_checkpoint, token)
+        await self.writer(self.svc.publish_checkpoint, token)
         self.last_checkpoint = time.monotonic()
 
     def start_timer(self, tick_s: float = 0.25) -> None:
@@ -84,8 +95,7 @@ class Committer:
                     days = svc.config.log_retention_days
                     if days > 0:
                         cutoff = time.time() - days * 86400.0
-                        await asyncio.get_running_loop().run_in_executor(
-                            self.executor, svc.journal.delete_closed, svc.checkpoint_seq, cutoff)
+                        await self.writer(svc.journal.delete_closed, svc.checkpoint_seq, cutoff)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # keep serving; the next tick tries again

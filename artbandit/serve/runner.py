@@ -23,7 +23,7 @@ def serve(state: str, *, host: str, port: int, key: bytes | None, seed: int = 0,
     ready = None if quiet else (
         f"artbandit serve: listening on http://{host}:{port}/personalizer "
         f"(state {state}, {len(svc.open)} open events recovered, {getattr(svc, 'relearned', 0)} re-learned)")
-    app = create_app(svc, key=key, max_body=max_body, ready_message=ready)
+    app = create_app(svc, key=key, max_body=max_body, ready_message=ready, durable=durable)
     logging.basicConfig(level=logging.WARNING, format="artbandit serve: %(levelname)s %(message)s")
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                             lifespan="on", timeout_graceful_shutdown=30, server_header=False)
