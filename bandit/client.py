@@ -21,6 +21,7 @@ class ServiceClient:
 
     def __init__(self, url: str, key: str | None, *, timeout: float = 10.0,
                  api_path: str = "/personalizer/v1.0") -> None:
+        self.spec = f"service:{url}"
         headers = {"Ocp-Apim-Subscription-Key": key} if key else {}
         self._http = httpx.Client(base_url=url.rstrip("/") + api_path, headers=headers, timeout=timeout)
 
@@ -38,14 +39,19 @@ class ServiceClient:
         probs = {r["id"]: r["probability"] for r in answer["ranking"]}
         ids = [a["id"] for a in actions]
         chosen = answer["rewardActionId"]
-        return Decision(answer["eventId"], chosen, ids.index(chosen), probs[chosen], [probs[i] for i in ids],
-                        [r["id"] for r in answer["ranking"]])
+        pmf = [probs[i] for i in ids]
+        ranking = [ids[i] for i in sorted(range(len(ids)), key=lambda i: -pmf[i])]  # most to least probable
+        return Decision(answer["eventId"], chosen, ids.index(chosen), probs[chosen], pmf, ranking)
 
     def reward(self, event_id: str, value: float, **_: Any) -> None:
         self._call("POST", f"/events/{event_id}/reward", {"value": value})
 
     def activate(self, event_id: str) -> None:
         self._call("POST", f"/events/{event_id}/activate", None)
+
+    def expire(self, now: float | None = None) -> int:
+        """Nothing to do here: the service closes reward windows on its own clock."""
+        return 0
 
     def status(self) -> dict:
         return self._http.get(str(self._http.base_url).split("/personalizer")[0] + "/status").json()

@@ -1,6 +1,11 @@
 """The decision service learns (over HTTP and in process) and keeps Personalizer's reward windows."""
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 
 from bandit import UniformPolicy
@@ -13,13 +18,21 @@ from serve_helpers import KEY, Server
 
 
 def test_learns_over_http_clearly_above_uniform(tmp_path):
-    n = 1500
+    n = 1000
     uniform = run(UniformPolicy(seed=0), n, seed=11)
     with Server(tmp_path / "state", seed=5) as srv, ServiceClient(srv.url, KEY) as client:
         ctr = run(client, n, seed=11)
         status = client.status()
+        simulated = subprocess.run(
+            [sys.executable, "-m", "artbandit", "simulate", "--service", srv.url, "-n", "300", "--json", "-q"],
+            env={**os.environ, "ARTBANDIT_API_KEY": KEY}, capture_output=True, text=True, timeout=120)
+        after = client.status()
+    assert simulated.returncode == 0, simulated.stderr
+    assert 0.0 < json.loads(simulated.stdout)["ctr"] < 1.0
+    assert after["ranks"] == n + 300 and after["eventsPending"] == 0  # every simulated impression went over HTTP
     assert status["learned"] == n and status["eventsPending"] == 0
     assert uniform == pytest.approx(0.225, abs=0.04)
+    print(f"over HTTP: CTR {ctr:.3f}, uniform {uniform:.3f}")
     assert ctr > uniform + 0.1, (ctr, uniform)
 
 
