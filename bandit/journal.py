@@ -81,6 +81,10 @@ class Journal:
         batch, self._buffer = self._buffer, []
         return batch
 
+    def requeue(self, batch: list[Record]) -> None:
+        """Put a batch that failed to write back in front of the buffer (retried next commit)."""
+        self._buffer[:0] = batch
+
     @property
     def buffered(self) -> int:
         return len(self._buffer)

@@ -87,6 +87,7 @@ class DecisionService:
             self.counters = {"ranks": 0, "rewards": 0, "default_rewards": 0, "learned": 0, "not_activated": 0,
                              "closed_rewarded": 0}
             self._joined: list[tuple] = []
+            self.eventlog_error: str | None = None
             self.policy: Personalizer = load_policy(self)
             self.checkpoint_seq = recover(self)
             self._ids = random.Random(f"{self.seed}:{self.journal.last_seq}")
@@ -351,11 +352,26 @@ class DecisionService:
         event log (may run on a writer thread; batches must be written in the order taken)."""
         records, joined = batch
         self.journal.write(records)
-        for row in joined:
-            append_joined(self.log, row)
+        for row in joined:  # derived data: a failure here must not fail (or repeat) the journal write
+            try:
+                append_joined(self.log, row)
+            except Exception as exc:  # noqa: BLE001 - reported in status; rebuilt from the journal
+                self.eventlog_error = f"{type(exc).__name__}: {exc}"
+
+    def requeue(self, batch: tuple[list, list]) -> None:
+        """Put back a batch whose write failed, ahead of newer records, so the next commit retries
+        it and the journal never skips a record the in-memory state already reflects."""
+        records, joined = batch
+        self.journal.requeue(records)
+        self._joined[:0] = joined
 
     def commit(self) -> None:
-        self.write_batch(self.take_batch())
+        batch = self.take_batch()
+        try:
+            self.write_batch(batch)
+        except BaseException:
+            self.requeue(batch)
+            raise
 
     def _maybe_commit(self) -> None:
         if self.autocommit:
@@ -407,7 +423,7 @@ class DecisionService:
             "modelVersion": self.policy.model_version, "learningMode": self.config.learning_mode,
             "eventsPending": len(self.open), "eventsLearned": self.policy.n_learned,
             "journalSeq": self.journal.last_seq, "checkpointSeq": self.checkpoint_seq,
-            "relearned": getattr(self, "relearned", 0),
+            "relearned": getattr(self, "relearned", 0), "eventLogError": self.eventlog_error,
             "apprentice": {"decisions": n, "agreement": (self.apprentice["agreed"] / n) if n else None},
             **self.counters,
         }

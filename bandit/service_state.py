@@ -6,7 +6,7 @@ Layout (owner-only, 0700):
   config.json             service configuration and policy arguments (atomic writes)
   journal.sqlite          every rank/reward/activation/close in order (bandit.journal): the truth
   events.sqlite           joined decisions for replay and evaluation (bandit.eventlog), derived
-  checkpoints/ckpt-<seq>/ a saved model that has learned every close up to journal seq <seq>
+  checkpoints/ckpt-<seq>-<ns>/ a saved model that has learned every close up to journal seq <seq>
   checkpoints/current.json  which checkpoint is current, written atomically after the journal
                           holds every record up to its seq
 
@@ -20,6 +20,7 @@ import fcntl
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,9 @@ class StateDir:
 
     # -- checkpoints ---------------------------------------------------------------------------
     def checkpoint_dir(self, seq: int) -> Path:
-        return self.checkpoints / f"ckpt-{seq:012d}"
+        """A new checkpoint folder name: journal position, then creation time (names sort by age;
+        never the current folder, even when the journal has not moved since)."""
+        return self.checkpoints / f"ckpt-{seq:012d}-{time.time_ns():020d}"
 
     def current_checkpoint(self) -> tuple[Path, dict[str, Any]] | None:
         """(folder, metadata) of the published checkpoint, or None before the first one."""

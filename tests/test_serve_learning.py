@@ -104,3 +104,22 @@ def test_average_aggregation_and_multislot_never_repeats_an_action(tmp_path):
         svc.reward(e2, 1.0, now=60.5)
         svc.reward(e2, 1.0, now=60.6)
     svc.close()
+
+
+def test_a_failed_commit_is_retried_and_the_journal_skips_nothing(tmp_path, monkeypatch):
+    svc = DecisionService(tmp_path / "s")
+    actions = make_actions()[:3]
+    first = svc.rank({"u": {"x": 1}}, actions, now=0.0).event_id
+    real_write = svc.journal.write
+
+    def disk_full(batch):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(svc.journal, "write", disk_full)
+    with pytest.raises(OSError):
+        svc.reward(first, 1.0, now=1.0)
+    monkeypatch.setattr(svc.journal, "write", real_write)
+    second = svc.rank({"u": {"x": 2}}, actions, now=2.0).event_id
+    kinds = [(kind, event) for _, kind, event, _, _ in svc.journal.records()]
+    assert kinds == [("rank", first), ("reward", first), ("close", first), ("rank", second)]
+    svc.close()

@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from artbandit.serve.committer import Committer
+from artbandit.serve.committer import Committer, JournalUnavailable
 from artbandit.serve.gate import Gate, error_body
 from artbandit.serve.metrics import Metrics
 from artbandit.serve import wire
@@ -84,6 +84,10 @@ def create_app(svc: DecisionService, *, key: bytes | None, max_body: int = 1 << 
     @app.exception_handler(BanditError)
     async def _bad(request: Request, exc: Exception) -> Response:
         return _error(400, "BadRequest", str(exc))
+
+    @app.exception_handler(JournalUnavailable)
+    async def _unavailable(request: Request, exc: Exception) -> Response:
+        return _error(503, "ServiceUnavailable", str(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

@@ -26,6 +26,10 @@ from bandit.service import DecisionService
 log = logging.getLogger("artbandit.serve")
 
 
+class JournalUnavailable(Exception):
+    """A commit failed (disk full, I/O error): the request is answered 503 and may be retried."""
+
+
 class Committer:
     def __init__(self, svc: DecisionService, *, inline: bool = True) -> None:
         self.svc = svc
@@ -60,10 +64,11 @@ class Committer:
             try:
                 await self.writer(self.svc.write_batch, batch)
             except Exception as exc:  # disk full, I/O error: the requests fail, the server stays up
-                log.error("journal write failed: %s", exc)
+                log.error("journal write failed (will retry with the next batch): %s", exc)
+                self.svc.requeue(batch)
                 for w in waiters:
                     if not w.done():
-                        w.set_exception(exc)
+                        w.set_exception(JournalUnavailable(f"the journal could not be written ({exc}); retry"))
                 continue
             self.batches += 1
             for w in waiters:

@@ -19,14 +19,12 @@ class Metrics:
         self.sums: dict[str, float] = defaultdict(float)
 
     def observe(self, route: str, status: int, seconds: float) -> None:
-        self.requests[(route, status)] += 1
         counts = self.hist.get(route)
         if counts is None:
-            if len(self.hist) > 200:  # unknown paths probed at random: do not grow without bound
+            if len(self.hist) >= 200:  # unknown paths probed at random: do not grow without bound
                 route = "other"
-                counts = self.hist.setdefault(route, [0] * (len(BUCKETS) + 1))
-            else:
-                counts = self.hist[route] = [0] * (len(BUCKETS) + 1)
+            counts = self.hist.setdefault(route, [0] * (len(BUCKETS) + 1))
+        self.requests[(route, status)] += 1
         counts[bisect_left(BUCKETS, seconds)] += 1
         self.sums[route] += seconds
 
