@@ -65,7 +65,7 @@ class DecisionService:
 
     def __init__(self, state: str, *, seed: int = 0, reward_range: tuple[float, float] = (0.0, 1.0),
                  max_actions: int = 50, bits: int = 18, min_probability: float = 0.01,
-                 durable: bool = False, autocommit: bool = True) -> None:
+                 durable: bool = False, autocommit: bool = True, manual_wal_checkpoints: bool = False) -> None:
         self.seed = int(seed)
         self.reward_range = (float(reward_range[0]), float(reward_range[1]))
         self.max_actions = int(max_actions)
@@ -80,7 +80,8 @@ class DecisionService:
             policy_kwargs(self.arguments, bits=self.bits)
             if not saved:
                 self._save_config()
-            self.journal = Journal(self.state.journal_path, durable=durable)
+            self.journal = Journal(self.state.journal_path, durable=durable,
+                                   manual_wal_checkpoints=manual_wal_checkpoints)
             self.log = EventLog(self.state.events_path)
             self.open = OpenEvents()
             self.apprentice = {"decisions": 0, "agreed": 0}
@@ -352,6 +353,11 @@ class DecisionService:
         event log (may run on a writer thread; batches must be written in the order taken)."""
         records, joined = batch
         self.journal.write(records)
+        self.write_joined(joined)
+
+    def write_joined(self, joined: list) -> None:
+        """Append closed events to the derived event log. Not needed for an acknowledgement (the
+        journal has them), so a server does it off its event loop, in batch order."""
         for row in joined:  # derived data: a failure here must not fail (or repeat) the journal write
             try:
                 append_joined(self.log, row)

@@ -125,7 +125,12 @@ def test_recovered_model_equals_the_uninterrupted_one(tmp_path):
     b = Server(tmp_path / "b", seed=3).start()
     b.client.put("/configurations/service", json={"modelExportFrequency": "PT0.5S"})
     _run(b, ops[: cut // 2])
-    time.sleep(1.2)
+    seq = httpx.get(b.url + "/status").json()["journalSeq"]
+    for _ in range(200):  # wait for a periodic checkpoint of this state; then none, so the kill needs a replay
+        if httpx.get(b.url + "/status").json()["checkpointSeq"] >= seq:
+            break
+        time.sleep(0.05)
+    b.client.put("/configurations/service", json={"modelExportFrequency": "PT1H"})
     _run(b, ops[cut // 2: cut])
     before = httpx.get(b.url + "/status").json()
     assert 0 < before["checkpointSeq"] < before["journalSeq"]

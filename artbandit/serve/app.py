@@ -102,6 +102,11 @@ def create_app(svc: DecisionService, *, key: bytes | None, max_body: int = 1 << 
     def body(request: Request) -> Any:
         return wire.parse_body(request.scope["state"].get("body", b""))
 
+    async def acknowledged() -> Response:
+        """204 once the change just made is committed (the group commit)."""
+        await committer.durable()
+        return Response(status_code=204)
+
     # -- decisions -------------------------------------------------------------------------------
     @app.post(P + "/rank", status_code=201)
     async def rank(request: Request) -> Response:
@@ -113,14 +118,7 @@ def create_app(svc: DecisionService, *, key: bytes | None, max_body: int = 1 << 
     @app.post(P + "/events/{event_id}/reward", status_code=204)
     async def reward(event_id: str, request: Request) -> Response:
         svc.reward(event_id, wire.reward_value(body(request)))
-        await committer.durable()
-        return Response(status_code=204)
-
-    @app.post(P + "/events/{event_id}/activate", status_code=204)
-    async def activate(event_id: str) -> Response:
-        svc.activate(event_id)
-        await committer.durable()
-        return Response(status_code=204)
+        return await acknowledged()
 
     @app.post(P + "/multislot/rank", status_code=201)
     async def multislot_rank(request: Request) -> Response:
@@ -132,14 +130,17 @@ def create_app(svc: DecisionService, *, key: bytes | None, max_body: int = 1 << 
     @app.post(P + "/multislot/events/{event_id}/reward", status_code=204)
     async def multislot_reward(event_id: str, request: Request) -> Response:
         svc.reward_multislot(event_id, wire.multislot_rewards(body(request)))
-        await committer.durable()
-        return Response(status_code=204)
+        return await acknowledged()
 
-    @app.post(P + "/multislot/events/{event_id}/activate", status_code=204)
-    async def multislot_activate(event_id: str) -> Response:
-        svc.activate(event_id, multislot=True)
-        await committer.durable()
-        return Response(status_code=204)
+    def activation(multislot: bool):
+        async def activate(event_id: str) -> Response:
+            svc.activate(event_id, multislot=multislot)
+            return await acknowledged()
+        return activate
+
+    for prefix, multislot in (("", False), ("/multislot", True)):
+        app.post(P + prefix + "/events/{event_id}/activate", status_code=204,
+                 name=prefix.strip("/") + "activate")(activation(multislot))
 
     # -- configuration ---------------------------------------------------------------------------
     @app.get(P + "/configurations/service")
@@ -190,7 +191,7 @@ def create_app(svc: DecisionService, *, key: bytes | None, max_body: int = 1 << 
     @app.delete(P + "/logs", status_code=204)
     async def delete_logs() -> Response:
         await committer.checkpoint()
-        await committer.writer(svc.delete_logs)
+        await committer.background(svc.delete_logs)
         return Response(status_code=204)
 
     @app.get(P + "/logs/properties")

@@ -6,13 +6,12 @@ takes everything buffered as one batch and writes it. Requests arriving during a
 batch. So concurrent requests share one SQLite commit, and a request is answered only once the batch
 holding its records is committed.
 
-Where the write runs: without fsync (the default, WAL synchronous=NORMAL) a commit is a short write
-call, cheaper than handing it to a thread and back, so it runs on the loop; with --durable every
-commit waits for the disk, so it runs on one writer thread while the loop keeps parsing requests.
-Everything that touches the files goes through `writer()`, so the two are never mixed.
-
-The same thread publishes checkpoints, after the batches they depend on, and a timer closes
-expired reward windows and checkpoints every modelExportFrequency.
+Where the work runs: without fsync (the default, WAL synchronous=NORMAL) a journal commit is a
+short write call, cheaper than handing it to a thread and back, so it runs on the loop; with
+--durable every commit waits for the disk, so it runs on the writer thread while the loop keeps
+parsing requests. Everything slow that an acknowledgement does not need runs on the writer thread,
+in order: the derived event log, SQLite's WAL checkpoints of the journal (which sync the file),
+publishing model checkpoints, deleting logs.
 """
 from __future__ import annotations
 
@@ -50,11 +49,15 @@ class Committer:
             self._task = loop.create_task(self._run())
         await fut
 
-    async def writer(self, fn, *args):
-        """Run `fn(*args)` where file writes run (see the module docstring)."""
-        if self.inline:
-            return fn(*args)
+    async def background(self, fn, *args):
+        """Run `fn(*args)` on the writer thread (after everything submitted before it)."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    async def _write_journal(self, records: list) -> None:
+        if self.inline:
+            self.svc.journal.write(records)
+        else:
+            await self.background(self.svc.journal.write, records)
 
     async def _run(self) -> None:
         while self._waiters:
@@ -62,7 +65,7 @@ class Committer:
             batch = self.svc.take_batch()
             waiters, self._waiters = self._waiters, []
             try:
-                await self.writer(self.svc.write_batch, batch)
+                await self._write_journal(batch[0])
             except Exception as exc:  # disk full, I/O error: the requests fail, the server stays up
                 log.error("journal write failed (will retry with the next batch): %s", exc)
                 self.svc.requeue(batch)
@@ -74,6 +77,11 @@ class Committer:
             for w in waiters:
                 if not w.done():
                     w.set_result(None)
+            loop = asyncio.get_running_loop()
+            if batch[1]:
+                loop.run_in_executor(self.executor, self.svc.write_joined, batch[1])
+            if self.inline and self.batches % 200 == 0:
+                loop.run_in_executor(self.executor, self.svc.journal.checkpoint_wal)
 
     async def checkpoint(self) -> None:
         """Save the model now and publish it once the journal holds every record it learned."""
@@ -82,7 +90,7 @@ class Committer:
     async def publish(self, token) -> None:
         """Publish a prepared checkpoint once the records it depends on are committed."""
         await self.durable()
-        await self.writer(self.svc.publish_checkpoint, token)
+        await self.background(self.svc.publish_checkpoint, token)
         self.last_checkpoint = time.monotonic()
 
     def start_timer(self, tick_s: float = 0.25) -> None:
@@ -100,7 +108,7 @@ class Committer:
                     days = svc.config.log_retention_days
                     if days > 0:
                         cutoff = time.time() - days * 86400.0
-                        await self.writer(svc.journal.delete_closed, svc.checkpoint_seq, cutoff)
+                        await self.background(svc.journal.delete_closed, svc.checkpoint_seq, cutoff)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # keep serving; the next tick tries again

@@ -19,7 +19,7 @@ def serve(state: str, *, host: str, port: int, key: bytes | None, seed: int = 0,
           reward_range: tuple[float, float] = (0.0, 1.0), max_actions: int = 50, max_body: int = 1 << 20,
           durable: bool = False, quiet: bool = False) -> None:
     svc = DecisionService(state, seed=seed, reward_range=reward_range, max_actions=max_actions,
-                          durable=durable, autocommit=False)
+                          durable=durable, autocommit=False, manual_wal_checkpoints=not durable)
     ready = None if quiet else (
         f"artbandit serve: listening on http://{host}:{port}/personalizer "
         f"(state {state}, {len(svc.open)} open events recovered, {getattr(svc, 'relearned', 0)} re-learned)")
