@@ -171,6 +171,12 @@ class Journal:
                 rows = self._db.execute("SELECT DISTINCT kind FROM records WHERE event_id=?", (event_id,)).fetchall()
         return {r[0] for r in rows}
 
+    def close_reason(self, event_id: str) -> str | None:
+        """Why a (committed) event closed: rewarded | defaulted | not-activated; None if it did not."""
+        with self._lock:
+            row = self._db.execute("SELECT body FROM records WHERE event_id=? AND kind='close'", (event_id,)).fetchone()
+        return None if row is None else orjson.loads(row[0]).get("why")
+
     def properties(self) -> dict[str, Any]:
         """Record count and the time range of ranks (for GET /logs/properties)."""
         with self._lock:

@@ -6,7 +6,9 @@ An event ranked with deferActivation is inactive: it collects rewards but is nei
 given the default reward unless it is activated before its deadline (Personalizer's semantics: the
 app ranked ahead of time and the viewer may never see the result).
 
-Closed event ids are remembered (bounded) so a late or repeated reward gets the right error.
+Recently closed event ids are remembered (bounded) so a late or repeated reward gets the right error
+without a read; older ones are looked up in the journal. Memory stays flat under steady traffic: the
+deadline heap drops closed events' entries whenever they outnumber the open ones.
 """
 from __future__ import annotations
 
@@ -47,7 +49,7 @@ class OpenEvent:
 class OpenEvents:
     """Open events by id, their deadlines in a heap, and a bounded memory of closed ids."""
 
-    def __init__(self, remember_closed: int = 200_000) -> None:
+    def __init__(self, remember_closed: int = 20_000) -> None:
         self._open: dict[str, OpenEvent] = {}
         self._heap: list[tuple[float, int, str]] = []
         self._closed: OrderedDict[str, str] = OrderedDict()
@@ -77,6 +79,9 @@ class OpenEvents:
 
     def remove(self, event_id: str, why: str) -> OpenEvent:
         event = self._open.pop(event_id)
+        if len(self._heap) > 2 * len(self._open) + 1024:  # mostly entries of closed events
+            self._heap = [entry for entry in self._heap if entry[2] in self._open]
+            heapq.heapify(self._heap)
         closed = self._closed
         closed[event_id] = why
         if len(closed) > self._remember:

@@ -234,7 +234,7 @@ class DecisionService:
             seen.add(key)
             ev = events.get(key)
             if ev is None:
-                state = self.open.closed_state(key)
+                state = self.open.closed_state(key) or self.journal.close_reason(key)
                 if state == REWARDED:
                     raise DuplicateRewardError(f"event {event_id!r} slot {slot_id!r} already has its reward")
                 if state is not None:
@@ -290,9 +290,10 @@ class DecisionService:
             if event_id in self.open.groups:
                 raise BanditError(f"event {event_id!r} is a multi-slot event: use the multislot endpoints")
         state = self.open.closed_state(event_id)
-        if state is None:
-            kinds = self.journal.kinds_of(event_id, slots=multislot)
-            state = REWARDED if "close" in kinds else None
+        if state is None and not multislot:
+            state = self.journal.close_reason(event_id)
+        elif state is None:
+            state = REWARDED if "close" in self.journal.kinds_of(event_id, slots=True) else None
         if state == REWARDED:
             raise DuplicateRewardError(f"event {event_id!r} already has its final reward")
         if state in (DEFAULTED, NOT_ACTIVATED):

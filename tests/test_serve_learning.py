@@ -123,3 +123,19 @@ def test_a_failed_commit_is_retried_and_the_journal_skips_nothing(tmp_path, monk
     kinds = [(kind, event) for _, kind, event, _, _ in svc.journal.records()]
     assert kinds == [("rank", first), ("reward", first), ("close", first), ("rank", second)]
     svc.close()
+
+
+def test_late_rewards_get_the_right_error_after_memory_forgets(tmp_path):
+    svc = DecisionService(tmp_path / "s")
+    svc.set_config(ServiceConfig(reward_wait_s=10.0))
+    actions = make_actions()[:3]
+    rewarded = svc.rank({"u": {"x": 1}}, actions, now=0.0).event_id
+    expired = svc.rank({"u": {"x": 2}}, actions, now=0.0).event_id
+    svc.reward(rewarded, 1.0, now=1.0)
+    svc.expire(now=11.0)
+    svc.open._closed.clear()  # as after more closes than it remembers: the journal answers
+    with pytest.raises(DuplicateRewardError):
+        svc.reward(rewarded, 1.0, now=12.0)
+    with pytest.raises(ExpiredEventError):
+        svc.reward(expired, 1.0, now=12.0)
+    svc.close()
