@@ -18,24 +18,22 @@ from __future__ import annotations
 
 import hashlib
 import random
-import re
 import time as _time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import orjson
-
-from bandit.errors import BanditError, DuplicateRewardError, ExpiredEventError, InvalidRewardError, UnknownEventError
+from bandit.errors import BanditError, DuplicateRewardError, ExpiredEventError, UnknownEventError
 from bandit.eventlog import EventLog
 from bandit.journal import Journal
 from bandit.open_events import DEFAULTED, NOT_ACTIVATED, REWARDED, OpenEvent, OpenEvents
+from bandit.joined_log import append_joined, joined_row
+from bandit.service_checks import EVENT_ID, check_actions, check_event_id, check_excluded, check_value
 from bandit.service_config import DEFAULT_ARGUMENTS, ServiceConfig, policy_kwargs
 from bandit.service_recovery import CheckpointToken, load_policy, prepare_checkpoint, publish_checkpoint, recover
 from bandit.service_state import StateDir
 from bandit.vw_policy import Personalizer
 
-EVENT_ID = re.compile(r"^[A-Za-z0-9._:~@!$&'()*+,;=-]{1,256}$")
 SLOT_NAMESPACE = "_slot"
 _COUNTER = {REWARDED: "closed_rewarded", DEFAULTED: "default_rewards", NOT_ACTIVATED: "not_activated"}
 
@@ -115,8 +113,8 @@ class DecisionService:
         """Choose one of `actions` (minus `excluded`); the first non-excluded action is the baseline."""
         now = self._now(now)
         self.expire(now)
-        ids = self._check_actions(actions)
-        skip = self._check_excluded(excluded, ids, "excludedActions")
+        ids = check_actions(actions, self.max_actions)
+        skip = check_excluded(excluded, ids, "excludedActions")
         eligible = [a for a in actions if a["id"] not in skip]
         if not eligible:
             raise BanditError("every action is excluded: nothing to rank")
@@ -136,7 +134,7 @@ class DecisionService:
         """One action per slot, never the same action in two slots; returns (event id, [(slot, action)])."""
         now = self._now(now)
         self.expire(now)
-        ids = self._check_actions(actions)
+        ids = check_actions(actions, self.max_actions)
         if not slots or len(slots) > len(ids):
             raise BanditError(f"slots must be a non-empty list of at most {len(ids)} (the number of actions)")
         slot_ids = [s.id for s in slots]
@@ -146,7 +144,7 @@ class DecisionService:
         if len(set(baselines)) != len(baselines):
             raise BanditError("two slots name the same baselineAction")
         for s in slots:
-            skip = self._check_excluded(s.excluded, ids, f"slot {s.id!r} excludedActions")
+            skip = check_excluded(s.excluded, ids, f"slot {s.id!r} excludedActions")
             if s.baseline is not None and (s.baseline not in ids or s.baseline in skip):
                 raise BanditError(f"slot {s.id!r}: baselineAction {s.baseline!r} is not one of its actions")
         event_id = self._new_event_id(event_id)
@@ -212,7 +210,7 @@ class DecisionService:
     # -- rewards and activation ----------------------------------------------------------------
     def reward(self, event_id: str, value: Any, *, now: float | None = None) -> None:
         """The reward of a single-slot event."""
-        value = self._check_value(value)
+        value = check_value(value, self.reward_range)
         now = self._now(now)
         self.expire(now)
         ev = self._find(event_id, multislot=False)[0]
@@ -241,7 +239,7 @@ class DecisionService:
                     raise ExpiredEventError(f"event {event_id!r} slot {slot_id!r}: its reward window closed")
                 raise UnknownEventError(f"event {event_id!r} has no slot {slot_id!r}")
             self._check_not_final(ev)
-            checked.append((ev, self._check_value(value)))
+            checked.append((ev, check_value(value, self.reward_range)))
         if not checked:
             raise BanditError("reward must list at least one {slotId, value}")
         for ev, value in checked:
@@ -299,15 +297,6 @@ class DecisionService:
         if state in (DEFAULTED, NOT_ACTIVATED):
             raise ExpiredEventError(f"event {event_id!r}: its reward window closed")
         raise UnknownEventError(f"unknown event id {event_id!r}")
-
-    def _check_value(self, value: Any) -> float:
-        if type(value) not in (int, float):
-            raise InvalidRewardError(f"reward value must be a number, got {value!r}")
-        value = float(value)
-        lo, hi = self.reward_range
-        if not (lo <= value <= hi):  # also false for NaN
-            raise InvalidRewardError(f"reward value {value} is outside the reward range [{lo}, {hi}]")
-        return value
 
     # -- closing and learning ------------------------------------------------------------------
     def expire(self, now: float | None = None) -> int:
@@ -450,36 +439,10 @@ class DecisionService:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- validation ----------------------------------------------------------------------------
-    def _check_actions(self, actions: Any) -> list[str]:
-        if type(actions) is not list or not actions:
-            raise BanditError("actions must be a non-empty list")
-        if len(actions) > self.max_actions:
-            raise BanditError(f"too many actions: {len(actions)} (at most {self.max_actions})")
-        ids = []
-        for a in actions:
-            if type(a) is not dict or type(a.get("id")) is not str or not a["id"] or len(a["id"]) > 256:
-                raise BanditError("each action needs an 'id': a non-empty string of at most 256 characters")
-            ids.append(a["id"])
-        if len(set(ids)) != len(ids):
-            raise BanditError("action ids must be unique within one request")
-        return ids
-
-    def _check_excluded(self, excluded: Any, ids: list[str], what: str) -> set[str]:
-        if excluded is None:
-            return set()
-        if not isinstance(excluded, (list, tuple)) or not all(type(x) is str for x in excluded):
-            raise BanditError(f"{what} must be a list of action ids")
-        unknown = set(excluded) - set(ids)
-        if unknown:
-            raise BanditError(f"{what} names an action that is not in actions: {sorted(unknown)[0]!r}")
-        return set(excluded)
-
     def _new_event_id(self, event_id: Any) -> str:
         if event_id is None:
             return "%032x" % self._ids.getrandbits(128)
-        if type(event_id) is not str or not EVENT_ID.match(event_id):
-            raise BanditError("eventId must be 1-256 URL-safe characters (letters, digits, ._:~- ...)")
+        check_event_id(event_id)
         if (event_id in self.open or event_id in self.open.groups or self.open.closed_state(event_id)
                 or self.journal.kinds_of(event_id) or self.journal.kinds_of(event_id, slots=True)):
             raise BanditError(f"eventId {event_id!r} was already used")
@@ -493,18 +456,3 @@ def _draw(pmf: list[float], u: float) -> int:
         if u < acc:
             return i
     return len(pmf) - 1
-
-
-def joined_row(ev: OpenEvent, value: float | None, when: float, defaulted: bool, spec: str) -> tuple:
-    """What the derived event log gets for a closed event."""
-    actions_json = [orjson.dumps(a).decode() for a in ev.actions]
-    return (ev.event_id, ev.time, ev.model_version, spec, orjson.dumps(ev.context).decode(),
-            tuple(actions_json), actions_json, ev.pmf, ev.chosen, ev.action_id, ev.probability,
-            value, when, defaulted)
-
-
-def append_joined(log: EventLog, row: tuple) -> None:
-    (event_id, time, version, spec, ctx, key, actions_json, pmf, chosen, action_id, probability,
-     value, when, defaulted) = row
-    log.append(event_id, time, version, spec, None, ctx, key, actions_json, pmf, chosen, action_id, probability)
-    log.set_reward(event_id, value, when, defaulted)

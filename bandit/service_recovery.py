@@ -88,7 +88,7 @@ def recover(svc: "DecisionService") -> int:
 
 
 def _rejoin(svc: "DecisionService", ev: OpenEvent, body: dict, time: float) -> None:
-    from bandit.service import append_joined, joined_row
+    from bandit.joined_log import append_joined, joined_row
 
     try:
         append_joined(svc.log, joined_row(ev, body["v"], time, body["why"] == "defaulted", svc.policy.spec))
