@@ -265,3 +265,9 @@ def test_metrics_are_prometheus_text(server):
     assert 'artbandit_requests_total{route="POST /personalizer/v1.0/rank",status="201"}' in text
     assert "artbandit_request_seconds_bucket" in text and "artbandit_events_pending" in text
     assert "artbandit_model_info{version=" in text
+
+
+def test_openapi_docs_are_served(server):
+    spec = httpx.get(server.url + "/openapi.json").json()
+    assert "/personalizer/rank" in spec["paths"] and "/personalizer/multislot/events/{event_id}/activate" in spec["paths"]
+    assert httpx.get(server.url + "/docs").status_code == 200

@@ -214,3 +214,23 @@ def test_refuses_to_start_without_a_key_or_in_a_strangers_folder(tmp_path):
                              capture_output=True, text=True, timeout=60)
     assert refused.returncode == 1 and "not an artbandit serve state folder" in refused.stderr
     assert [p.name for p in stranger.iterdir()] == ["holiday.jpg"]
+
+
+def test_durable_mode_commits_on_the_writer_thread_and_recovers(tmp_path):
+    state = tmp_path / "state"
+    srv = Server(state, "--durable").start()
+    events = [srv.client.post("/rank", json=rank_body(i)).json()["eventId"] for i in range(20)]
+    for event in events[::2]:
+        assert srv.client.post(f"/events/{event}/reward", json={"value": 1}).status_code == 204
+    srv.stop(signal.SIGKILL)
+    records = journal(state)
+    assert set(events) <= records["rank"] and set(events[::2]) <= records["reward"]
+    srv.start()
+    try:
+        for event in events[1::2]:
+            assert srv.client.post(f"/events/{event}/reward", json={"value": 0}).status_code == 204
+        for event in events[::2]:
+            assert srv.client.post(f"/events/{event}/reward", json={"value": 0}).status_code == 409
+        assert httpx.get(srv.url + "/status").json()["eventsLearned"] == 20
+    finally:
+        srv.stop()
