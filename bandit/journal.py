@@ -9,7 +9,9 @@ The journal is that raw, append-only stream; the event log is derived from it.
 
 Records: (seq, kind, event_id, time, body) with kind one of rank | reward | activate | close and
 body a small JSON object (orjson bytes). `seq` is assigned by the writer, in the order the in-memory
-state changed, so journal order is learning order.
+state changed, so journal order is learning order. Candidate action lists repeat (a title's
+variants), so each distinct list is written once as a `set` record (event id '') and rank records
+refer to it by its seq: a rank record is then mostly its context.
 
 Group commit: callers `add` records (cheap, in memory) and `take` a batch that one `write` commits in
 a single transaction; a service acknowledges a request only after the batch holding its records is
@@ -30,7 +32,8 @@ import orjson
 from bandit.errors import BanditError
 
 SCHEMA = "artbandit.journal/1"
-KINDS = ("rank", "reward", "activate", "close")
+KINDS = ("set", "rank", "reward", "activate", "close")
+MAX_CACHED_SETS = 50_000
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -70,6 +73,8 @@ class Journal:
         self.last_seq = int(last)        # the last sequence number handed out
         self.committed_seq = int(last)   # the last sequence number known to be on disk
         self._buffer: list[Record] = []
+        self._set_seqs: dict[bytes, int] = {}       # action list JSON -> seq of its set record
+        self._set_lists: dict[int, list] = {}       # seq -> action list (reading back)
 
     # -- writing -------------------------------------------------------------------------------
     def add(self, kind: str, event_id: str, time: float, body: dict[str, Any] | None = None) -> int:
@@ -77,6 +82,31 @@ class Journal:
         self.last_seq += 1
         self._buffer.append((self.last_seq, kind, event_id, time, orjson.dumps(body or {})))
         return self.last_seq
+
+    def action_set(self, actions: list) -> int:
+        """The seq of the set record holding this action list (buffering one if it is new)."""
+        key = orjson.dumps(actions)
+        seq = self._set_seqs.get(key)
+        if seq is None:
+            if len(self._set_seqs) >= MAX_CACHED_SETS:
+                self._set_seqs.clear()  # a list seen again later is simply written again
+            self.last_seq += 1
+            seq = self._set_seqs[key] = self.last_seq
+            self._buffer.append((seq, "set", "", 0.0, key))
+        return seq
+
+    def actions_of(self, set_seq: int) -> list:
+        """The action list of a set record (committed)."""
+        actions = self._set_lists.get(set_seq)
+        if actions is None:
+            with self._lock:
+                row = self._db.execute("SELECT body FROM records WHERE seq=? AND kind='set'", (set_seq,)).fetchone()
+            if row is None:
+                raise BanditError(f"{self.path}: a rank record refers to missing action set {set_seq}")
+            if len(self._set_lists) >= MAX_CACHED_SETS:
+                self._set_lists.clear()
+            actions = self._set_lists[set_seq] = orjson.loads(row[0])
+        return actions
 
     def take(self) -> list[Record]:
         """The buffered records (handed to `write`, possibly on another thread)."""

@@ -191,7 +191,7 @@ class DecisionService:
         return ev, step
 
     def _record(self, ev: OpenEvent, step: Any) -> None:
-        body = {"c": ev.context, "a": ev.actions, "pmf": ev.pmf, "ch": ev.chosen, "p": ev.probability,
+        body = {"c": ev.context, "as": self.journal.action_set(ev.actions), "pmf": ev.pmf, "ch": ev.chosen, "p": ev.probability,
                 "dl": ev.deadline, "act": ev.active, "m": ev.mode, "g": ev.group, "v": ev.model_version}
         agree = getattr(ev, "agree", None)
         if agree is not None:

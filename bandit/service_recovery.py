@@ -54,7 +54,8 @@ def recover(svc: "DecisionService") -> int:
     relearned = 0
     for seq, kind, event_id, time, body in svc.journal.records(after_seq=start - 1):
         if kind == "rank":
-            ev = OpenEvent(event_id, seq, time, body["dl"], body["c"], body["a"], body["pmf"], body["ch"],
+            actions = svc.journal.actions_of(body["as"])
+            ev = OpenEvent(event_id, seq, time, body["dl"], body["c"], actions, body["pmf"], body["ch"],
                            body["p"], body["m"], active=body["act"], group=body.get("g"),
                            model_version=body.get("v", ""))
             opened.add(ev)

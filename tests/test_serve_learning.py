@@ -120,7 +120,7 @@ def test_a_failed_commit_is_retried_and_the_journal_skips_nothing(tmp_path, monk
         svc.reward(first, 1.0, now=1.0)
     monkeypatch.setattr(svc.journal, "write", real_write)
     second = svc.rank({"u": {"x": 2}}, actions, now=2.0).event_id
-    kinds = [(kind, event) for _, kind, event, _, _ in svc.journal.records()]
+    kinds = [(kind, event) for _, kind, event, _, _ in svc.journal.records() if kind != "set"]
     assert kinds == [("rank", first), ("reward", first), ("close", first), ("rank", second)]
     svc.close()
 
