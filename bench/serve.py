@@ -8,8 +8,9 @@ Three peers measured in the same run, with the same rank+reward traffic (context
   (the framework's floor: HTTP parsing, routing, JSON response, no work);
 - library: bandit.service.DecisionService in this process (every call committed, no HTTP).
 Clients are asyncio coroutines in this process, one keep-alive HTTP/1.1 connection each (see Connection).
-Reported: rank+reward pairs/s (median of alternating rounds), p50/p99 rank latency, and the
-service's RSS every 10% of a long run.
+Reported: rank+reward pairs/s (median of alternating rounds), p50/p99 rank latency, the servers'
+CPU time per pair (the figure least disturbed by other work), and the service's RSS every 10% of a
+long run.
 The machine is shared with other work: figures are noisy; compare peers within one run.
 """
 from __future__ import annotations
@@ -163,6 +164,13 @@ def library(pairs: int, state: Path) -> float:
     return pairs / elapsed
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, all threads) a process has used: unlike wall-clock rates, barely
+    disturbed by other work on a shared machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -199,25 +207,33 @@ def main() -> None:
                 # hits both peers alike; pairs/s is the median round, latencies pool every round
                 rates: dict[str, list[float]] = {"bare": [], "service": []}
                 lats: dict[str, list[float]] = {"bare": [], "service": []}
+                cpu: dict[str, list[float]] = {"bare": [], "service": []}
+                pids = {"bare": bare.pid, "service": service.pid}
                 for name, url in (("bare", bare_url), ("service", service_url)):
                     asyncio.run(drive(url, clients, min(200, args.pairs), offset))  # warm up
                     offset += 1000
                 for _ in range(args.rounds):
                     for name, url in (("bare", bare_url), ("service", service_url)):
+                        c0 = cpu_s(pids[name])
                         rate, lat = asyncio.run(drive(url, clients, args.pairs // args.rounds, offset))
+                        cpu[name].append(1000 * (cpu_s(pids[name]) - c0) / (args.pairs // args.rounds))
                         offset += args.pairs
                         rates[name].append(rate)
                         lats[name] += lat
                 row = {name: {"pairs_per_s": float(np.median(rates[name])), "rounds_pairs_per_s": rates[name],
                               "rank_p50_ms": 1000 * float(np.percentile(lats[name], 50)),
-                              "rank_p99_ms": 1000 * float(np.percentile(lats[name], 99))}
+                              "rank_p99_ms": 1000 * float(np.percentile(lats[name], 99)),
+                              "server_cpu_ms_per_pair": float(np.median(cpu[name]))}
                        for name in rates}
                 row["ratio"] = row["service"]["pairs_per_s"] / row["bare"]["pairs_per_s"]
+                row["cpu_ratio"] = row["bare"]["server_cpu_ms_per_pair"] / row["service"]["server_cpu_ms_per_pair"]
                 results[f"clients_{clients}"] = row
                 print(f"{clients:3d} clients: service {row['service']['pairs_per_s']:7.0f} pairs/s "
                       f"(p50 {row['service']['rank_p50_ms']:.1f} ms, p99 {row['service']['rank_p99_ms']:.1f} ms)  "
                       f"bare {row['bare']['pairs_per_s']:7.0f} pairs/s (p50 {row['bare']['rank_p50_ms']:.1f} ms, "
-                      f"p99 {row['bare']['rank_p99_ms']:.1f} ms)  ratio {row['ratio']:.2f}", flush=True)
+                      f"p99 {row['bare']['rank_p99_ms']:.1f} ms)  ratio {row['ratio']:.2f}; server CPU per pair "
+                      f"service {row['service']['server_cpu_ms_per_pair']:.2f} ms, bare "
+                      f"{row['bare']['server_cpu_ms_per_pair']:.2f} ms (ratio {row['cpu_ratio']:.2f})", flush=True)
             if args.memory_requests:
                 pairs = args.memory_requests // 2
                 step = max(1, pairs // 10)
