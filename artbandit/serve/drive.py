@@ -10,20 +10,28 @@ from __future__ import annotations
 from typing import Any
 
 from bandit.client import ServiceClient
+from safeio.progress import Progress, no_progress
 
 
 def drive_service(url: str, key: str | None, *, scenario: str, impressions: int, seed: int, reward: str,
-                  quiet: bool) -> dict[str, Any]:
-    """Run the simulated audience against the service at `url`; returns the policy's metrics."""
+                  progress: Progress = no_progress) -> dict[str, Any]:
+    """Run the simulated audience against the service at `url`; returns the policy's metrics.
+    `progress(done, total, 'impressions')` is called as impressions are served (safeio.progress)."""
     from simulations.environment import Environment
     from simulations.metrics import policy_metrics
-    from simulations.progress import progress
     from simulations.runner import run_policy
     from simulations.scenarios import load_scenario
 
     sc = load_scenario(scenario)
     env = Environment(sc, seed=seed)
     stream = env.generate(impressions)
-    with ServiceClient(url, key) as client, progress(length=impressions, label="simulating", quiet=quiet) as bar:
-        trace = run_policy(env, stream, client, reward=reward, on_progress=bar.update)
+    done = 0
+
+    def step(n: int) -> None:
+        nonlocal done
+        done += n
+        progress(done, impressions, "impressions")
+
+    with ServiceClient(url, key) as client:
+        trace = run_policy(env, stream, client, reward=reward, on_progress=step)
     return policy_metrics(env, stream, trace, reward, floor=sc.exposure_floor)
