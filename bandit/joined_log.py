@@ -12,9 +12,17 @@ from bandit.eventlog import EventLog
 from bandit.open_events import OpenEvent
 
 
+_ACTIONS_JSON: dict[bytes, list[str]] = {}  # candidate lists repeat: format each once
+
+
 def joined_row(ev: OpenEvent, value: float | None, when: float, defaulted: bool, spec: str) -> tuple:
     """What the derived event log gets for a closed event."""
-    actions_json = [orjson.dumps(a).decode() for a in ev.actions]
+    key = orjson.dumps(ev.actions)
+    actions_json = _ACTIONS_JSON.get(key)
+    if actions_json is None:
+        if len(_ACTIONS_JSON) >= 10_000:
+            _ACTIONS_JSON.clear()
+        actions_json = _ACTIONS_JSON[key] = [orjson.dumps(a).decode() for a in ev.actions]
     return (ev.event_id, ev.time, ev.model_version, spec, orjson.dumps(ev.context).decode(),
             tuple(actions_json), actions_json, ev.pmf, ev.chosen, ev.action_id, ev.probability,
             value, when, defaulted)
