@@ -139,3 +139,20 @@ def test_late_rewards_get_the_right_error_after_memory_forgets(tmp_path):
     with pytest.raises(ExpiredEventError):
         svc.reward(expired, 1.0, now=12.0)
     svc.close()
+
+
+def test_logging_only_serves_the_baseline_logs_and_never_learns(tmp_path):
+    svc = DecisionService(tmp_path / "s")
+    svc.set_config(ServiceConfig(learning_mode="LoggingOnly"))
+    actions = make_actions()[:4]
+    before = svc.policy.predict({"u": {"x": 1}}, actions).tolist()
+    for i in range(20):
+        r = svc.rank({"u": {"x": i}}, actions, excluded=["v0"], now=float(i))
+        assert r.reward_action_id == "v1" and r.probability == 1.0
+        svc.reward(r.event_id, 1.0, now=float(i))
+    assert svc.policy.n_learned == 0 and svc.counters["learned"] == 0
+    assert svc.policy.predict({"u": {"x": 1}}, actions).tolist() == before
+    svc.commit()
+    rows = list(svc.log.iter_events())
+    assert len(rows) == 20 and all(r.action_id == "v1" and r.probability == 1.0 and r.reward == 1.0 for r in rows)
+    svc.close()
