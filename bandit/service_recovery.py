@@ -10,7 +10,9 @@ The result: the same model and the same open events as the process that crashed 
 """
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bandit.errors import BanditError
@@ -52,6 +54,7 @@ def recover(svc: "DecisionService") -> int:
                           f"({ckpt_seq} > {svc.journal.last_seq}); the journal was replaced or damaged")
     opened = svc.open
     relearned = 0
+    rejoin: list[tuple[OpenEvent, dict, float]] = []
     for seq, kind, event_id, time, body in svc.journal.records(after_seq=start - 1):
         if kind == "rank":
             actions = svc.journal.actions_of(body["as"])
@@ -77,24 +80,47 @@ def recover(svc: "DecisionService") -> int:
                     svc.policy.replay_step(ev.context, ev.actions).learn(ev.chosen, body["v"], ev.probability)
                     relearned += 1
                 if body["why"] != NOT_ACTIVATED:
-                    _rejoin(svc, ev, body, time)
+                    rejoin.append((ev, body, time))
     for ev in opened:
         ev.step = svc.policy.replay_step(ev.context, ev.actions)
-    try:
-        svc.log.flush()
-    except BanditError:
-        pass  # rows the event log already had (committed before the crash): kept once
+    _rejoin(svc, rejoin)
     svc.relearned = relearned
     return ckpt_seq
 
 
-def _rejoin(svc: "DecisionService", ev: OpenEvent, body: dict, time: float) -> None:
+def _rejoin(svc: "DecisionService", closed: list[tuple[OpenEvent, dict, float]]) -> None:
+    """Send events closed after the checkpoint to the derived event log, except those it already
+    committed before the crash (it is flushed at every checkpoint, so only these can be missing)."""
     from bandit.joined_log import append_joined, joined_row
 
+    present = _logged(svc.state.events_path, [ev.event_id for ev, _, _ in closed])
+    for ev, body, time in closed:
+        defaulted = body["why"] == "defaulted"
+        if ev.event_id in present:  # its row may have been committed without the reward: set it again
+            svc.log.set_reward(ev.event_id, body["v"], time, defaulted)
+        else:
+            append_joined(svc.log, joined_row(ev, body["v"], time, defaulted, svc.policy.spec))
+    svc.log.flush()
+
+
+def _logged(path: Path, event_ids: list[str]) -> set[str]:
+    """Which of `event_ids` the event log file holds (read-only; its `events.event_id` column)."""
+    if not event_ids:
+        return set()
+    found: set[str] = set()
     try:
-        append_joined(svc.log, joined_row(ev, body["v"], time, body["why"] == "defaulted", svc.policy.spec))
-    except BanditError:
-        pass  # already in the event log (see above)
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            for i in range(0, len(event_ids), 500):
+                chunk = event_ids[i:i + 500]
+                rows = db.execute(f"SELECT event_id FROM events WHERE event_id IN ({','.join('?' * len(chunk))})",
+                                  chunk).fetchall()
+                found.update(r[0] for r in rows)
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return set()
+    return found
 
 
 def prepare_checkpoint(svc: "DecisionService") -> CheckpointToken:

@@ -81,6 +81,12 @@ def test_sigkill_mid_traffic_loses_no_acknowledged_event(tmp_path):
             assert srv.client.post(f"/events/{event}/reward", json={"value": 1}).status_code == 409
     finally:
         srv.stop()
+    # the derived event log (what replay and evaluation read) has every closed event, with its reward
+    db = sqlite3.connect(f"file:{state / 'events.sqlite'}?mode=ro", uri=True)
+    logged = dict(db.execute("SELECT event_id, reward FROM events").fetchall())
+    db.close()
+    assert [e for e in rewarded if logged.get(e) != 1.0] == []
+    assert [e for e in pending if logged.get(e) != 0.5] == []
 
 
 def _ops(n: int):
