@@ -191,6 +191,8 @@ def test_oversize_body_is_413(server):
     big["contextFeatures"] = [{"blob": {"x": "a" * (2 << 20)}}]
     r = server.client.post("/rank", json=big)
     assert r.status_code == 413
+    chunks = (b"[" + b"1," * 60_000 + b"1]" for _ in range(20))  # chunked, no Content-Length
+    assert server.client.post("/rank", content=chunks).status_code == 413
     assert server.client.post("/rank", json=rank_body(9)).status_code == 201
 
 
