@@ -39,7 +39,7 @@ from imaging.title import render_title
 from imaging.treatments import apply_treatment, check_treatment
 
 SCHEMA = "artbandit.variants/1"
-ALGORITHM_VERSION = 1
+ALGORITHM_VERSION = 2  # 2: stronger warm/cool/muted, bounded title plate, manifest faces (issue 13)
 DEFAULT_ASPECTS: tuple[str, ...] = ("16:9", "2:3", "1:1", "4:5")
 DEFAULT_WIDTH = 640
 MAX_UPSCALE = 1.5
