@@ -2,15 +2,19 @@
 
 The secret (HMAC-SHA256 key) comes, in order, from: the `secret=` argument, the ARTBANDIT_SECRET
 environment variable, or a key file -- ARTBANDIT_SECRET_FILE if set, else
-~/.config/artbandit/secret.key -- created with 0600 permissions if absent. The key never goes into
+~/.config/artbandit/secret.key -- created atomically with 0600 permissions if absent. A key file
+other users may read or write is refused (anyone who can read it can re-hash guessed user ids). The key never goes into
 the log or the model, so a leaked log cannot be joined back to user ids by re-hashing guesses.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
+import contextlib
 import os
 import secrets
+import stat
+import tempfile
 from pathlib import Path
 
 from bandit.errors import BanditError
@@ -42,19 +46,36 @@ def resolve_secret(secret: str | bytes | None = None) -> bytes:
 
 
 def _key_from_file(path: Path) -> bytes:
+    """The key in `path`, created on first use. Creation is atomic: the key is written whole to a
+    private temporary file and hard-linked to `path` (which fails if another process got there
+    first), so concurrent first uses all read one complete key."""
     try:
-        return path.read_bytes().strip()
+        return _read_key(path)
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    key = secrets.token_hex(32).encode("ascii")
-    try:  # O_EXCL: two processes racing both end up with the winner's key
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes().strip()
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
-    return key
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # 0600
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_hex(32).encode("ascii"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
+    return _read_key(path)
+
+
+def _read_key(path: Path) -> bytes:
+    """A key file only its owner can read or write; anything else is refused, not used."""
+    st = path.stat()
+    if st.st_mode & 0o077:
+        raise BanditError(f"{path}: the user-id hashing key is accessible to other users "
+                          f"(mode {stat.S_IMODE(st.st_mode):o}); run: chmod 600 {path}")
+    if st.st_uid != os.getuid():
+        raise BanditError(f"{path}: the user-id hashing key belongs to another user")
+    return path.read_bytes().strip()
 
 
 class UserHasher:
