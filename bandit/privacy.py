@@ -17,6 +17,7 @@ import stat
 import tempfile
 from pathlib import Path
 
+from bandit.cache import TextCache
 from bandit.errors import BanditError
 
 ENV_SECRET = "ARTBANDIT_SECRET"
@@ -84,7 +85,7 @@ class UserHasher:
     def __init__(self, secret: str | bytes | None = None) -> None:
         self._secret = secret
         self._key: bytes | None = None
-        self._cache: dict[str, str] = {}  # viewers come back: hash each once (in memory only)
+        self._cache = TextCache(100_000, 8_000_000)  # viewers come back: hash each once (in memory only)
 
     def __call__(self, user_id: str) -> str:
         out = self._cache.get(user_id)
@@ -94,7 +95,5 @@ class UserHasher:
             self._key = resolve_secret(self._secret)
         text = user_id if isinstance(user_id, str) else str(user_id)
         out = hmac.digest(self._key, text.encode("utf-8"), hashlib.sha256).hex()[:32]
-        if len(self._cache) >= 100_000:
-            self._cache.clear()
-        self._cache[user_id] = out
+        self._cache.put(user_id, out, len(text) + 96)
         return out
