@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Mapping
+from typing import Any
 
 from bandit.errors import BanditError
 
@@ -85,10 +85,3 @@ class PolicyOptions:
         out["context_allowlist"] = None if self.context_allowlist is None else list(self.context_allowlist)
         return out
 
-
-def split_options(values: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> dict[str, Any]:
-    """The entries of `values` whose names are in `allowed`; any other name is a BanditError."""
-    unknown = sorted(set(values) - set(allowed))
-    if unknown:
-        raise BanditError(f"{where} does not take option(s) {', '.join(map(repr, unknown))}")
-    return dict(values)
