@@ -27,11 +27,8 @@ import contextlib
 import os
 import sqlite3
 import threading
-import time as _time
 import warnings
 import weakref
-from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import IO, Any, Iterator, Sequence
 
@@ -39,44 +36,19 @@ from bandit import jsontext
 from bandit.cache import TextCache
 from bandit.errors import BanditError
 from bandit.export import EXPORT_FORMATS, export_events  # noqa: F401  (EXPORT_FORMATS: public)
+from bandit.logschema import (  # noqa: F401  (SCHEMA, READABLE_SCHEMAS, LoggedEvent: public here too)
+    EVENT_COLUMNS,
+    INSERT_EVENT,
+    SET_REWARD,
+    READABLE_SCHEMAS,
+    SCHEMA,
+    LoggedEvent,
+    create_private,
+    open_for_writing,
+)
 from bandit.writers import WriterLock, writer_gone
 
-SCHEMA = "artbandit.events/2"
-READABLE_SCHEMAS = ("artbandit.events/1", SCHEMA)  # /1: no writer column (upgraded when written)
 DEFAULT_COMMIT_INTERVAL_S = 0.2
-
-_TABLES = (
-    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS action_sets(id INTEGER PRIMARY KEY, actions TEXT NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS events(
-    seq INTEGER PRIMARY KEY,
-    event_id TEXT NOT NULL UNIQUE,
-    time REAL NOT NULL,
-    model_version TEXT NOT NULL,
-    policy TEXT NOT NULL,
-    user TEXT,
-    context TEXT NOT NULL,
-    action_set INTEGER NOT NULL REFERENCES action_sets(id),
-    pmf TEXT NOT NULL,
-    chosen_index INTEGER NOT NULL,
-    action_id TEXT NOT NULL,
-    probability REAL NOT NULL,
-    reward REAL,
-    reward_time REAL,
-    defaulted INTEGER NOT NULL DEFAULT 0,
-    writer INTEGER
-)""",
-    "CREATE TABLE IF NOT EXISTS writers(id INTEGER PRIMARY KEY, token TEXT NOT NULL, pid INTEGER, started REAL)",
-)
-_INDEXES = (
-    "CREATE INDEX IF NOT EXISTS action_sets_by_content ON action_sets(actions)",
-    "CREATE INDEX IF NOT EXISTS events_unrewarded ON events(writer) WHERE reward IS NULL",
-)
-_INSERT = ("INSERT INTO events(event_id, time, model_version, policy, user, context, action_set, pmf,"
-           " chosen_index, action_id, probability, writer) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)")
-_REWARD = "UPDATE events SET reward=?, reward_time=?, defaulted=? WHERE event_id=? AND writer=?"
-_EVENT_COLUMNS = ("event_id, time, model_version, policy, user, context, pmf, chosen_index, probability,"
-                  " reward, reward_time, defaulted")
 
 _open_logs: "weakref.WeakSet[EventLog]" = weakref.WeakSet()
 
@@ -87,50 +59,6 @@ def _close_open_logs() -> None:
     for log in list(_open_logs):
         with contextlib.suppress(Exception):
             log.close()
-
-
-@dataclass
-class LoggedEvent:
-    """One logged decision, exactly as it was made (pmf and probability as sampled)."""
-
-    event_id: str
-    time: float
-    model_version: str
-    policy: str
-    context_json: str                # the context exactly as logged; `.context` decodes it once
-    action_ids: list[str]
-    action_features: list[dict]
-    pmf_json: str                    # the full pmf as logged; `.pmf` decodes it once
-    chosen_index: int
-    probability: float
-    reward: float | None
-    reward_time: float | None
-    user: str | None = None          # keyed hash of the user id, or None
-    defaulted: bool = False          # True when the reward is the default given at expiry
-
-    @property
-    def action_id(self) -> str:
-        return self.action_ids[self.chosen_index]
-
-    @cached_property
-    def context(self) -> dict:
-        """Decoded on first use: readers that need no context (uniform or fixed-action targets,
-        IPS on a column) then never pay for JSON-decoding it."""
-        return jsontext.loads(self.context_json)
-
-    @cached_property
-    def pmf(self) -> list[float]:
-        """Decoded on first use, like `context` (an IPS pass needs only the chosen probability)."""
-        return jsontext.loads(self.pmf_json)
-
-
-def _create_private(path: Path) -> None:
-    """Create the log file owner-only before SQLite opens it (its -wal/-shm files copy the mode)."""
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        return
-    os.close(fd)
 
 
 class EventLog:
@@ -163,7 +91,7 @@ class EventLog:
             if self.path.is_dir():
                 raise BanditError(f"{self.path}: is a folder, not an event log file")
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            _create_private(self.path)
+            create_private(self.path)
         try:
             self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False,
                                        timeout=float(busy_timeout_s))
@@ -194,41 +122,9 @@ class EventLog:
             _open_logs.add(self)
 
     def _open_for_writing(self, durable: bool) -> str | None:
-        db = self._db
-        assert db is not None
-        db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode: a committed transaction survives a process crash (SIGKILL);
-        # FULL also survives power loss, at a cost per commit.
-        db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self._lock = WriterLock(self.path)
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if tables and "meta" not in tables:
-                db.execute("ROLLBACK")
-                return None  # someone else's database: never add our tables to it
-            for ddl in _TABLES:
-                db.execute(ddl)
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA,))
-            schema = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0]
-            if schema == "artbandit.events/1":  # upgrade in place: add the writer column
-                columns = {r[1] for r in db.execute("PRAGMA table_info(events)")}
-                if "writer" not in columns:
-                    db.execute("ALTER TABLE events ADD COLUMN writer INTEGER")
-                db.execute("UPDATE meta SET value=? WHERE key='schema'", (SCHEMA,))
-                schema = SCHEMA
-            if schema == SCHEMA:
-                for ddl in _INDEXES:
-                    db.execute(ddl)
-                cur = db.execute("INSERT INTO writers(token, pid, started) VALUES (?, ?, ?)",
-                                 (self._lock.token, os.getpid(), _time.time()))
-                self.writer_id = cur.lastrowid
-            db.execute("COMMIT")
-            return schema
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
+        schema, self.writer_id = open_for_writing(self._db, durable, self._lock.token)
+        return schema
 
     def _abandon(self) -> None:
         if self._db is not None:
@@ -327,7 +223,7 @@ class EventLog:
             ids = self._resolve_sets(sets)
             rows = self._rows_to_insert(events, ids)
             try:
-                db.executemany(_INSERT, rows)
+                db.executemany(INSERT_EVENT, rows)
             except sqlite3.IntegrityError:
                 # another writer logged a caller-chosen event id first (rank() refuses ids already in
                 # the log, so only a race between processes gets here): keep every other row
@@ -336,14 +232,14 @@ class EventLog:
                 ids = self._resolve_sets(sets)
                 for row in self._rows_to_insert(events, ids):
                     try:
-                        db.execute(_INSERT, row)
+                        db.execute(INSERT_EVENT, row)
                     except sqlite3.IntegrityError:
                         dropped += 1
                         self.duplicates.append(row[0])
                         warnings.warn(f"{self.path}: event {row[0]!r} not logged: another writer logged "
                                       "that event id first", RuntimeWarning, stacklevel=2)
             if rewards:
-                db.executemany(_REWARD, rewards)
+                db.executemany(SET_REWARD, rewards)
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
@@ -448,7 +344,7 @@ class EventLog:
 
     def _iter_events(self, batch_size: int = 10_000, where: str = "", args: tuple = ()) -> Iterator[LoggedEvent]:
         for (eid, t, version, policy, user, ctx, pmf, chosen, p, r, rt, dflt), (ids, feats) in self._rows(
-                _EVENT_COLUMNS, batch_size, where, args):
+                EVENT_COLUMNS, batch_size, where, args):
             yield LoggedEvent(
                 event_id=eid, time=t, model_version=version, policy=policy,
                 context_json=ctx, action_ids=ids, action_features=feats,
