@@ -32,6 +32,8 @@ import weakref
 from pathlib import Path
 from typing import IO, Any, Iterator, Sequence
 
+import orjson
+
 from bandit import jsontext
 from bandit.cache import TextCache
 from bandit.errors import BanditError
@@ -109,6 +111,7 @@ class EventLog:
         self._buf = threading.Lock()        # the buffers below
         self._dblock = threading.RLock()    # the connection: one commit or read at a time
         self._events: list[list] = []
+        self._buffered: dict[str, list] = {}  # event id -> its row in _events (not yet committed)
         self._new_sets: dict[Any, str] = {}
         self._rewards: list[tuple] = []
         self._set_ids = TextCache(100_000, 2_000_000)  # actions key -> action_sets.id (committed)
@@ -154,18 +157,29 @@ class EventLog:
         if self._error is not None:
             self._raise_background_error()
         set_ref = self._set_ids.get(actions_key)
+        try:
+            pmf_text = orjson.dumps(pmf, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+        except TypeError:  # numpy scalars of other widths
+            pmf_text = "[" + ",".join([repr(float(p)) for p in pmf]) + "]"
+        # the last three fields are the reward, its time and `defaulted`, filled in place when the
+        # reward arrives before the row is committed (one INSERT instead of an INSERT and an UPDATE)
         row = [event_id, time, model_version, policy, user, context_json, actions_key if set_ref is None else set_ref,
-               "[" + ",".join([repr(float(p)) for p in pmf]) + "]", chosen_index, action_id, probability]
+               pmf_text, chosen_index, action_id, probability, None, None, 0]
         with self._buf:
             if set_ref is None and actions_key not in self._new_sets:
                 self._new_sets[actions_key] = "[" + ",".join(actions_json) + "]"
             self._events.append(row)
+            self._buffered[event_id] = row
             n = len(self._events)
         self._after_buffering(n)
 
     def set_reward(self, event_id: str, reward: float, reward_time: float, defaulted: bool = False) -> None:
         """Buffer the final reward of an event this writer logged (or claimed)."""
         with self._buf:
+            row = self._buffered.get(event_id)
+            if row is not None:
+                row[11], row[12], row[13] = reward, reward_time, int(defaulted)
+                return
             self._rewards.append((reward, reward_time, int(defaulted), event_id, self.writer_id))
             n = len(self._rewards)
         self._after_buffering(n)
@@ -195,13 +209,14 @@ class EventLog:
             with self._buf:
                 events, sets, rewards = self._events, self._new_sets, self._rewards
                 if events or rewards:
-                    self._events, self._new_sets, self._rewards = [], {}, []
+                    self._events, self._new_sets, self._rewards, self._buffered = [], {}, [], {}
             if events or rewards:
                 try:
                     self._commit(events, sets, rewards)
                 except BaseException as exc:
                     with self._buf:  # keep everything for the next attempt, in order
                         self._events[:0] = events
+                        self._buffered = {row[0]: row for row in self._events}
                         self._new_sets = {**sets, **self._new_sets}
                         self._rewards[:0] = rewards
                     if isinstance(exc, sqlite3.Error):
@@ -274,7 +289,7 @@ class EventLog:
     def contains(self, event_id: str) -> bool:
         """Whether `event_id` is in the log (committed by any writer, or buffered here)."""
         with self._buf:
-            if any(row[0] == event_id for row in self._events):
+            if event_id in self._buffered:
                 return True
         with self._dblock:
             return self._db.execute("SELECT 1 FROM events WHERE event_id=? LIMIT 1", (event_id,)).fetchone() is not None

@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+import orjson
+
 from bandit.cache import TextCache
 from bandit.errors import BanditError
 from bandit.vwformat import (  # noqa: F401  (re-exported: older imports read them from here)
@@ -76,7 +78,7 @@ def context_json(context: Mapping[str, Mapping[str, Any]]) -> str:
         if text is None:
             if not check_features(feats, f"context[{ns!r}]"):
                 feats = {k: plain(v) for k, v in feats.items()}
-            text = json.dumps(ns) + ":" + json.dumps(feats, separators=(",", ":"))
+            text = orjson.dumps({ns: feats}).decode()[1:-1]  # '"ns":{...}' (orjson: ~5x json.dumps)
             if key is not None:
                 cache.put(key, text, 3 * len(text) + 64)
         parts.append(text)

@@ -43,7 +43,8 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS events_unrewarded ON events(writer) WHERE reward IS NULL",
 )
 INSERT_EVENT = ("INSERT INTO events(event_id, time, model_version, policy, user, context, action_set, pmf,"
-           " chosen_index, action_id, probability, writer) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)")
+                " chosen_index, action_id, probability, reward, reward_time, defaulted, writer)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 SET_REWARD = "UPDATE events SET reward=?, reward_time=?, defaulted=? WHERE event_id=? AND writer=?"
 EVENT_COLUMNS = ("event_id, time, model_version, policy, user, context, pmf, chosen_index, probability,"
                   " reward, reward_time, defaulted")

@@ -115,6 +115,8 @@ class Policy(abc.ABC):
         self.model_id = random.Random(self.seed ^ 0x5EED).getrandbits(48).to_bytes(6, "big").hex()
         self._rng = np.random.default_rng(self.seed)
         self._ids: random.Random | None = None if id_seed is None else random.Random(id_seed)
+        self._id_pool = bytearray()  # OS randomness fetched 4 KB at a time (one syscall per 256 ids)
+        self._id_pid = 0
         self._hasher = UserHasher(secret)
         self._registry = ActionRegistry()
         self._ctx_schema: dict[str, set[str]] = {}
@@ -311,8 +313,14 @@ class Policy(abc.ABC):
 
     # -- helpers -------------------------------------------------------------------------------
     def _new_event_id(self) -> str:
-        if self._ids is None:
-            return os.urandom(16).hex()  # unique across processes and runs without coordination
+        if self._ids is None:  # 128 random bits from the OS: unique across processes and runs
+            pool = self._id_pool
+            if not pool or self._id_pid != os.getpid():  # refilled after a fork: never share bits
+                pool = self._id_pool = bytearray(os.urandom(16 * 256))
+                self._id_pid = os.getpid()
+            event_id = pool[-16:].hex()
+            del pool[-16:]
+            return event_id
         while True:  # seeded ids (tests, simulations): never one an earlier run already logged
             event_id = "%032x" % self._ids.getrandbits(128)
             if not (self._window.knows(event_id) or (self.log is not None and self.log.contains(event_id))):
