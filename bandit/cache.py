@@ -14,6 +14,8 @@ class TextCache(dict):
     """A dict (so `get` stays a C call) that forgets everything when it holds too much."""
 
     __slots__ = ("max_entries", "max_chars", "chars")
+    # `chars` counts what callers say an entry costs: an estimate of its bytes (text plus the key
+    # and the dict slot), so a budget of 8M keeps a cache near 8 MB however long its strings are
 
     def __init__(self, max_entries: int, max_chars: int) -> None:
         super().__init__()

@@ -62,7 +62,7 @@ def check_features(features: Mapping[Any, Any], where: str) -> bool:
     return is_plain
 
 
-_namespace_json = TextCache(200_000, 32_000_000)
+_namespace_json = TextCache(200_000, 8_000_000)
 
 
 def context_json(context: Mapping[str, Mapping[str, Any]]) -> str:
@@ -80,7 +80,7 @@ def context_json(context: Mapping[str, Mapping[str, Any]]) -> str:
                 feats = {k: plain(v) for k, v in feats.items()}
             text = orjson.dumps({ns: feats}).decode()[1:-1]  # '"ns":{...}' (orjson: ~5x json.dumps)
             if key is not None:
-                cache.put(key, text, 3 * len(text) + 64)
+                cache.put(key, text, 2 * len(text) + 100 * len(key))  # ~bytes: text, key tuple, items
         parts.append(text)
     return "{" + ",".join(parts) + "}"
 

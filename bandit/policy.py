@@ -69,6 +69,8 @@ def _when(now: Any) -> float:
     """The wall clock, or the caller's finite time (a NaN deadline would never expire)."""
     if now is None:
         return _time.time()
+    if type(now) is float and now - now == 0.0:  # the common case, without the ABC checks below
+        return now
     value = real(now, "now")
     if not math.isfinite(value):
         raise BanditError(f"now must be a finite time in seconds, got {now!r}")
@@ -356,10 +358,12 @@ class Policy(abc.ABC):
         return (value - lo) / (hi - lo)
 
     def _check_value(self, value: Any, what: str) -> float:
+        lo, hi = self.reward_range
+        if type(value) is float and lo <= value <= hi:  # the common case (NaN fails the comparison)
+            return value
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
             raise InvalidRewardError(f"{what} must be a number, got {type(value).__name__} {value!r}")
         value = float(value)
-        lo, hi = self.reward_range
         if not math.isfinite(value):
             raise InvalidRewardError(f"{what} is {value} (must be finite)")
         if not (lo <= value <= hi):

@@ -33,7 +33,7 @@ _ESCAPES = {"%": "%25", " ": "%20", ":": "%3A", "|": "%7C", "=": "%3D", "\t": "%
 _TABLE = str.maketrans(_ESCAPES)
 _UNESCAPES = {v: k for k, v in _ESCAPES.items()} | {"%5F": "_"}
 # escaped names and values, by the raw text (a viewer's country, a feature name...): bounded by size
-_escaped = TextCache(100_000, 8_000_000)
+_escaped = TextCache(100_000, 4_000_000)
 
 
 def escape(text: str) -> str:
@@ -43,7 +43,7 @@ def escape(text: str) -> str:
         out = text.translate(_TABLE)
         if out[:1] == "_":
             out = "%5F" + out[1:]
-        _escaped.put(text, out, 2 * len(text) + 64)
+        _escaped.put(text, out, 2 * len(text) + 120)  # ~bytes: two strings and a slot
     return out
 
 
@@ -106,7 +106,7 @@ def _format_other(name: Any, value: Any, where: str) -> str:
     return "" if number is None else f"{escape(name)}:{number}"
 
 
-_namespace_text = TextCache(200_000, 32_000_000)
+_namespace_text = TextCache(200_000, 8_000_000)
 
 
 def context_line(context: Mapping[str, Mapping[str, Any]]) -> str:
@@ -125,7 +125,7 @@ def context_line(context: Mapping[str, Mapping[str, Any]]) -> str:
         if text is None:
             text = f"|{CONTEXT_PREFIX}{escape(ns)} {format_features(feats, f'context[{ns!r}]')}"
             if key is not None:
-                cache.put(key, text, 3 * len(text) + 64)
+                cache.put(key, text, 2 * len(text) + 100 * len(key))  # ~bytes: text, key tuple, items
         parts.append(text)
     if len(parts) == 1:
         parts.append(f"|{CONTEXT_PREFIX}")
