@@ -285,3 +285,33 @@ def test_jsontext_decodes_like_the_standard_library():
     assert jsontext.loads('{"big": 123456789012345678901234567890}') == {"big": 1.2345678901234568e+29}
     with pytest.raises(json.JSONDecodeError):
         jsontext.loads('{"a": 1,}')
+
+
+def test_logged_rows_match_an_independent_recomputation_from_the_inputs(tmp_path):
+    """pmf = the floored VW pmf predicted for the inputs, index = the inverse-CDF draw of a
+    generator seeded like the policy, probability = pmf[index]: recomputed, not read off the Decision."""
+    from bandit.sampling import sample_index
+    import numpy as np
+
+    path = tmp_path / "e.sqlite"
+    p = make_policy("vw", seed=9, log=path, secret=SECRET, reward_wait_s=1e6)
+    twin = make_policy("vw", seed=9, secret=SECRET)  # learns the same rewards, never ranks
+    draws = np.random.default_rng(9)
+    stream = Stream(9)
+    expected = []
+    for t in range(60):
+        _, context, click_p = stream.next()
+        pmf = twin.predict(context, make_actions()).tolist()
+        index = sample_index(pmf, draws.random())
+        d = p.rank(context, make_actions(), now=float(t))
+        reward = float(click_p[index] > 0.5)
+        p.reward(d.event_id, reward, now=float(t))
+        twin.learn(context, make_actions(), index, reward, pmf[index])
+        expected.append((context, pmf, index, reward))
+    p.close()
+    rows = list(EventLog(path, readonly=True).iter_events())
+    assert len(rows) == 60
+    for row, (context, pmf, index, reward) in zip(rows, expected):
+        assert row.context == context and row.pmf == pytest.approx(pmf, abs=1e-12)
+        assert row.chosen_index == index and row.probability == pytest.approx(pmf[index], abs=1e-12)
+        assert row.reward == reward and min(row.pmf) >= 0.01 - 1e-12

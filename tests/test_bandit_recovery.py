@@ -176,3 +176,17 @@ def test_policy_and_event_log_are_context_managers(tmp_path):
     with pytest.raises(BanditError, match="commit_interval_s"):
         EventLog(tmp_path / "f.sqlite", commit_interval_s=0)
     assert len(EventLog(tmp_path / "e.sqlite", readonly=True)) == 1
+
+
+def test_an_expired_event_learns_exactly_what_an_explicit_default_reward_would():
+    def trained(finish):
+        p = Personalizer(seed=4, secret=SECRET, reward_wait_s=5.0, default_reward=0.25)
+        stream = Stream(4)
+        decisions = [p.rank(stream.next()[1], make_actions(), now=float(t)) for t in range(3)]
+        finish(p, decisions)
+        return _probe(p)
+
+    expired = trained(lambda p, ds: p.expire(now=100.0))
+    explicit = trained(lambda p, ds: [p.reward(d.event_id, 0.25, now=4.0) for d in ds])
+    other = trained(lambda p, ds: [p.reward(d.event_id, 1.0, now=4.0) for d in ds])
+    assert np.array_equal(expired, explicit) and not np.array_equal(expired, other)
