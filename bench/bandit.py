@@ -300,11 +300,12 @@ def run_mabwiser(n, world, seed):
     return clock.end_run(n), clock, clicks / n
 
 
-def memory_run(n, world, seed, log_path, checkpoints=10):
+def memory_run(n, world, seed, log_path, checkpoints=10, unrewarded_every=0):
     """Yield (decisions, RSS MB, pending events, expiry-queue entries, wall s, CPU s) at checkpoints
     while one personalizer runs at full speed on the wall clock (now=None) with the default 600 s
-    reward window, its log on, user ids hashed, contexts that never repeat; every event is rewarded
-    at once (as the issue's 300k rank+reward run), except one in 50 that waits for its window."""
+    reward window, its log on, user ids hashed, contexts that never repeat. Every event is rewarded
+    at once (as in the issue's 300k rank+reward run), or all but one in `unrewarded_every`, which
+    wait for their window (then memory grows with them, as it should, until windows start closing)."""
     actions, contexts, tastes, click = world
     policy = make_policy("vw", seed=seed, secret="bench-secret-0123456789", log=log_path)
     rng = np.random.default_rng(seed + 2)
@@ -314,7 +315,7 @@ def memory_run(n, world, seed, log_path, checkpoints=10):
     for t in range(n):
         u = int(rng.integers(len(contexts)))
         d = policy.rank(fresh_context(contexts[u], rng), actions, user_id=f"user-{u}")
-        if t % 50:
+        if not unrewarded_every or t % unrewarded_every:
             policy.reward(d.event_id, 1.0 if rng.random() < click[tastes[u], d.index] else 0.0)
         if (t + 1) % step == 0:
             yield (t + 1, rss_mb(), policy.pending_count, len(policy._window.heap),
@@ -347,6 +348,8 @@ def main() -> None:
     parser.add_argument("--mabwiser-decisions", type=int, default=3_000, help="MABWiser is slow")
     parser.add_argument("--memory-decisions", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--unrewarded-every", type=int, default=0,
+                        help="in the memory run, leave one event in N without reward (default: none)")
     parser.add_argument("--profile", action="store_true", help="cProfile the headline contender")
     args = parser.parse_args()
     world = make_world(args.seed)
@@ -398,7 +401,8 @@ def main() -> None:
         print("|---|---|---|---|---|---|")
         with tempfile.TemporaryDirectory() as tmp:
             for count, mb, pending, queued, secs, cpu in memory_run(args.memory_decisions, world, args.seed,
-                                                                    Path(tmp) / "memory.sqlite"):
+                                                                    Path(tmp) / "memory.sqlite",
+                                                                    unrewarded_every=args.unrewarded_every):
                 print(f"| {count:,} | {mb:.1f} | {pending:,} | {queued:,} | {secs:.0f} | {cpu:.0f} |", flush=True)
 
 
