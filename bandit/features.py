@@ -85,6 +85,17 @@ def context_json(context: Mapping[str, Mapping[str, Any]]) -> str:
     return "{" + ",".join(parts) + "}"
 
 
+def validated_context_json(context: Mapping[str, Mapping[str, Any]]) -> str:
+    """`context_json` for a context whose values were already validated (the personalizer's VW text
+    formatting checks every value): one orjson call, no per-namespace cache (~0.5 us instead of ~4
+    us for a context that never repeats). Falls back to `context_json` for what orjson will not
+    write (numpy scalars other than float64, integers over 64 bits)."""
+    try:
+        return orjson.dumps(context).decode()
+    except TypeError:
+        return context_json(context)
+
+
 def plain(value: Any, where: str = "feature") -> Any:
     """A JSON-safe copy of a feature value (numpy scalars become floats); nested values are errors."""
     if type(value) in _SCALARS:

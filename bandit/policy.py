@@ -25,7 +25,7 @@ from bandit.errors import (
     UnknownEventError,
 )
 from bandit.eventlog import EventLog
-from bandit.features import ActionEntry, ActionRegistry, check_context, context_json
+from bandit.features import ActionEntry, ActionRegistry, check_context, context_json, validated_context_json
 from bandit.options import AGGREGATIONS, DEFAULT_REWARD_WAIT_S, PolicyOptions, real  # noqa: F401
 from bandit.privacy import UserHasher
 from bandit.sampling import apply_floor, sample_index  # noqa: F401  (apply_floor: public here too)
@@ -87,6 +87,8 @@ class Policy(abc.ABC):
     """
 
     name = "policy"
+    # True when `_prepare` rejects every value `context_json` would (so the log can skip re-checking)
+    _prepare_validates = False
 
     def __init__(
         self,
@@ -195,7 +197,9 @@ class Policy(abc.ABC):
         index = sample_index(probs, self._rng.random())
         probability = probs[index]
         user = None if user_id is None else self._hasher(user_id)
-        ctx_json = context_json(ctx) if self.log is not None else None  # validates before anything is kept
+        ctx_json = None
+        if self.log is not None:  # validated before anything is kept
+            ctx_json = validated_context_json(ctx) if self._prepare_validates else context_json(ctx)
         if self.log is not None:
             self.log.append(
                 event_id, now, self.model_version, self.spec, user, ctx_json,

@@ -133,6 +133,8 @@ class Personalizer(Policy):
         return f"vw:{self.exploration}"
 
     # -- the two hooks -------------------------------------------------------------------------
+    _prepare_validates = True  # context_line checks every value it formats (a cache hit: checked before)
+
     def _prepare(self, context: dict) -> str:
         return context_line(context)
 

@@ -351,6 +351,9 @@ def main() -> None:
     parser.add_argument("--unrewarded-every", type=int, default=0,
                         help="in the memory run, leave one event in N without reward (default: none)")
     parser.add_argument("--profile", action="store_true", help="cProfile the headline contender")
+    parser.add_argument("--pairs", type=int, default=3,
+                        help="then run the headline and the naive loop alternately N more times (the ratio's spread"
+                             " on a busy machine)")
     args = parser.parse_args()
     world = make_world(args.seed)
     n = args.decisions
@@ -392,6 +395,20 @@ def main() -> None:
     rates = {name: rate for name, (rate, _) in by_name.items()}
     print(factor_line(rates))
     print(target_line(HEADLINE + " (see bench/machine.py)", TARGET, ours, rates))
+    if args.pairs:
+        ratios = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for i in range(args.pairs):
+                (h, h_cpu), _, _ = run_artbandit("vw", n, world, args.seed, log=Path(tmp) / f"pair{i}.sqlite")
+                (v, v_cpu), _, _ = run_naive_vw(n, world, args.seed)
+                ratios.append((h / v, h_cpu / v_cpu))
+                print(f"pair {i + 1}: headline {h:,.0f}/s ({h_cpu:,.0f}/CPU-s), naive {v:,.0f}/s ({v_cpu:,.0f}/CPU-s):"
+                      f" {h / v:.2f}x wall, {h_cpu / v_cpu:.2f}x CPU", flush=True)
+        wall = sorted(r[0] for r in ratios)
+        cpu = sorted(r[1] for r in ratios)
+        print(f"headline / naive over {args.pairs} alternating pairs: median {wall[len(wall) // 2]:.2f}x wall"
+              f" (range {wall[0]:.2f}-{wall[-1]:.2f}), median {cpu[len(cpu) // 2]:.2f}x CPU"
+              f" (range {cpu[0]:.2f}-{cpu[-1]:.2f})")
     if profile:
         print("\nprofile of the headline contender (top functions by own time):\n" + profile)
     if args.memory_decisions:
