@@ -164,7 +164,7 @@ class EventLog:
         # the last three fields are the reward, its time and `defaulted`, filled in place when the
         # reward arrives before the row is committed (one INSERT instead of an INSERT and an UPDATE)
         row = [event_id, time, model_version, policy, user, context_json, actions_key if set_ref is None else set_ref,
-               pmf_text, chosen_index, action_id, probability, None, None, 0]
+               pmf_text, chosen_index, action_id, probability, None, None, 0, self.writer_id]
         with self._buf:
             if set_ref is None and actions_key not in self._new_sets:
                 self._new_sets[actions_key] = "[" + ",".join(actions_json) + "]"
@@ -230,22 +230,33 @@ class EventLog:
         raise BanditError(f"{self.path}: could not commit the event log ({exc})") from None
 
     def _commit(self, events: list[list], sets: dict[Any, str], rewards: list[tuple]) -> None:
+        """One transaction: new candidate sets, the buffered rows (already parameter lists with this
+        writer's id), the rewards of rows committed earlier."""
         db = self._db
         assert db is not None
         dropped = 0
+        # rows whose candidate set had no database id yet: resolved in place, restored on failure
+        unresolved = [(row, row[6]) for row in events if type(row[6]) is not int]
+        set_ids = self._set_ids
+
+        def resolve(ids: dict[Any, int]) -> None:
+            for row, key in unresolved:
+                row[6] = ids[key] if key in ids else set_ids[key]
+
         db.execute("BEGIN IMMEDIATE")
         try:
             ids = self._resolve_sets(sets)
-            rows = self._rows_to_insert(events, ids)
+            resolve(ids)
             try:
-                db.executemany(INSERT_EVENT, rows)
+                db.executemany(INSERT_EVENT, events)
             except sqlite3.IntegrityError:
                 # another writer logged a caller-chosen event id first (rank() refuses ids already in
                 # the log, so only a race between processes gets here): keep every other row
                 db.execute("ROLLBACK")
                 db.execute("BEGIN IMMEDIATE")
                 ids = self._resolve_sets(sets)
-                for row in self._rows_to_insert(events, ids):
+                resolve(ids)
+                for row in events:
                     try:
                         db.execute(INSERT_EVENT, row)
                     except sqlite3.IntegrityError:
@@ -259,21 +270,12 @@ class EventLog:
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")
+            for row, key in unresolved:
+                row[6] = key
             raise
         for key, set_id in ids.items():
-            self._set_ids.put(key, set_id, len(key) + 16 if isinstance(key, tuple) else 16)
+            set_ids.put(key, set_id, len(key) + 16 if isinstance(key, tuple) else 16)
         self.committed += len(events) - dropped
-
-    def _rows_to_insert(self, events: list[list], ids: dict[Any, int]) -> list[tuple]:
-        """Buffered rows with their candidate-set ids resolved and this writer's id."""
-        me, set_ids = self.writer_id, self._set_ids
-        rows = []
-        for row in events:
-            ref = row[6]
-            if type(ref) is not int:
-                ref = ids[ref] if ref in ids else set_ids[ref]
-            rows.append((*row[:6], ref, *row[7:], me))
-        return rows
 
     def _resolve_sets(self, sets: dict[Any, str]) -> dict[Any, int]:
         """Database ids of new candidate sets (inside the commit's transaction): an identical set

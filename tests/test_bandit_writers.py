@@ -71,3 +71,31 @@ def test_concurrent_writers_log_every_row_as_their_process_decided(tmp_path):
     with sqlite3.connect(path) as db:
         sets = [r[0] for r in db.execute("SELECT actions FROM action_sets")]
     assert len(sets) == len(set(sets)) == 1 + 4
+
+
+def test_a_caller_id_race_between_writers_keeps_the_winner_row_and_its_reward(tmp_path):
+    import pytest
+
+    from bandit import make_policy
+
+    path = tmp_path / "e.sqlite"
+    a = make_policy("uniform", seed=1, log=EventLog(path, commit_interval_s=1e9), secret="s" * 20)
+    b = make_policy("uniform", seed=2, log=EventLog(path, commit_interval_s=1e9), secret="s" * 20)
+    actions = [{"id": "x", "features": {"k": 1.0}}, {"id": "y", "features": {"k": 2.0}}]
+    # both checked the log before either committed: each accepts the same caller id
+    a.rank({"u": {"who": "a"}}, actions, event_id="race", now=0.0)
+    b.rank({"u": {"who": "b"}}, actions, event_id="race", now=0.0)
+    other = b.rank({"u": {"who": "b2"}}, actions, now=0.0)
+    a.flush()
+    with pytest.warns(RuntimeWarning, match="'race' not logged"):
+        b.flush()
+    b.reward("race", 0.5, now=1.0)      # b's own event: learned, but it has no row
+    b.reward(other.event_id, 1.0, now=1.0)
+    a.reward("race", 0.25, now=1.0)
+    a.close()
+    b.close()
+    assert b.log.duplicates == ["race"]
+    rows = {e.event_id: e for e in EventLog(path, readonly=True).iter_events()}
+    assert len(rows) == 2
+    assert rows["race"].context == {"u": {"who": "a"}} and rows["race"].reward == 0.25  # never b's 0.5
+    assert rows[other.event_id].reward == 1.0 and rows[other.event_id].action_ids == ["x", "y"]
