@@ -27,13 +27,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(1, str(Path(__file__).resolve().parent))  # bench/machine.py, also when loaded by file path
 
 from bandit import make_policy  # noqa: E402
-from machine import factor_line, target_line  # noqa: E402  (bench/ is the script's folder)
 
 K = 8
-TARGET = 25_000.0  # decisions/s, from the issue
 COUNTRIES = ["US", "FR", "DE", "BR", "JP", "IN"]
 DEVICES = ["tv", "phone", "tablet", "web"]
 STYLES = ["closeup", "group", "landscape", "title"]
@@ -392,9 +389,6 @@ def main() -> None:
     (ours, ours_cpu), (naive, naive_cpu) = by_name[HEADLINE], by_name[NAIVE]
     print(f"{HEADLINE} vs {NAIVE}, same stream, same run: {ours / naive:.2f}x wall, {ours_cpu / naive_cpu:.2f}x"
           f" CPU (target >= 2x: {'met' if ours / naive >= 2.0 else 'NOT met'})")
-    rates = {name: rate for name, (rate, _) in by_name.items()}
-    print(factor_line(rates))
-    print(target_line(HEADLINE + " (see bench/machine.py)", TARGET, ours, rates))
     if args.pairs:
         ratios = []
         with tempfile.TemporaryDirectory() as tmp:
