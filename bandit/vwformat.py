@@ -109,23 +109,44 @@ def _format_other(name: Any, value: Any, where: str) -> str:
 _namespace_text = TextCache(200_000, 8_000_000)
 
 
+# namespace name -> [lookups, hits] since the last reset: a namespace whose content never repeats
+# (session signals, time of day) is formatted without building, hashing and storing a cache key
+_namespace_hits: dict[str, list[int]] = {}
+_PROBE = 1024  # lookups before a namespace's hit rate is judged (and again after each reset)
+
+
 def context_line(context: Mapping[str, Mapping[str, Any]]) -> str:
     """The VW `shared` line for a context (namespaces in the given order).
 
     Each namespace's text is cached by content: a viewer's profile namespace repeats across
-    decisions, so it is formatted once."""
+    decisions, so it is formatted once. Namespaces that hit the cache less than 1 time in 16 skip
+    it until their next probe (every 64k lookups), so never-repeating contexts cost no cache work."""
     parts = ["shared"]
     cache = _namespace_text
+    stats = _namespace_hits
     for ns, feats in context.items():
-        try:
-            key = (ns, *feats.items())
-            text = cache.get(key)
-        except TypeError:  # an unhashable value: format_features reports it
-            key, text = None, None
+        counts = stats.get(ns)
+        if counts is None:
+            counts = stats[ns] = [0, 0]
+            if len(stats) > 10_000:  # namespace names are the caller's: keep the table bounded
+                stats.clear()
+                stats[ns] = counts
+        counts[0] += 1
+        text = key = None
+        if counts[0] < _PROBE or counts[1] * 16 >= counts[0]:
+            try:
+                key = (ns, *feats.items())
+                text = cache.get(key)
+            except TypeError:  # an unhashable value: format_features reports it
+                key = None
+        elif counts[0] >= 64 * _PROBE:
+            counts[0] = counts[1] = 0  # probe again: traffic changes
         if text is None:
             text = f"|{CONTEXT_PREFIX}{escape(ns)} {format_features(feats, f'context[{ns!r}]')}"
             if key is not None:
                 cache.put(key, text, 2 * len(text) + 100 * len(key))  # ~bytes: text, key tuple, items
+        else:
+            counts[1] += 1
         parts.append(text)
     if len(parts) == 1:
         parts.append(f"|{CONTEXT_PREFIX}")

@@ -40,3 +40,16 @@ def test_text_caches_are_bounded_by_size_with_contexts_that_never_repeat(monkeyp
     for cache in (vwformat._escaped, vwformat._namespace_text):
         held = sum(len(v) for v in cache.values())
         assert 0 < held <= budget and cache.chars <= budget
+
+
+def test_namespaces_that_never_repeat_stop_filling_the_text_cache(monkeypatch):
+    monkeypatch.setattr(vwformat, "_namespace_hits", {})
+    vwformat._namespace_text.clear()
+    for t in range(3000):
+        line = vwformat.context_line({"profile": {"country": "US"}, "session": {"t": float(t)}})
+        assert line == f"shared |c_profile country=US |c_session t:{float(t)}"
+    lookups, hits = vwformat._namespace_hits["session"]
+    assert hits == 0 and lookups == 3000
+    cached = [key for key in vwformat._namespace_text if key[0] == "session"]
+    assert len(cached) == vwformat._PROBE - 1  # probed, then left alone
+    assert vwformat._namespace_hits["profile"][1] == 2999  # a repeating namespace keeps its cache
