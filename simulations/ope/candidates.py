@@ -25,7 +25,6 @@ DEFAULT_GRID: tuple[str, ...] = (
     "vw:squarecb -q cA -q ccA -l 0.25 --gamma_scale 50",  # best on non-linear rewards (docs/defaults.md)
     "vw:squarecb -l 0.1",
     "vw:squarecb -l 1",
-    "vw:squarecb --importance_weighted",
     "vw:epsilon --cb_type ips",
     "vw:epsilon --cb_type dr",
     "vw:epsilon --cb_type mtr",
