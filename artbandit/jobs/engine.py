@@ -15,6 +15,7 @@ Contract of `Engine.imap(fn, items)`:
 from __future__ import annotations
 
 import concurrent.futures as cf
+import multiprocessing
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -85,7 +86,10 @@ class LocalEngine(Engine):
                 yield run_task(fn, index, item)
             return
         if self._pool is None:
-            self._pool = cf.ProcessPoolExecutor(max_workers=self.workers)
+            # spawn, not fork: the driver may already hold decoder/OpenCV threads, which fork would
+            # copy in a locked state
+            self._pool = cf.ProcessPoolExecutor(max_workers=self.workers,
+                                                mp_context=multiprocessing.get_context("spawn"))
         futures = [self._pool.submit(run_task, fn, i, item) for i, item in enumerate(items)]
         try:
             for future in cf.as_completed(futures):
