@@ -17,6 +17,8 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import threading
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
@@ -49,6 +51,19 @@ def run_task(fn: Callable[[Any], Any], index: int, item: Any) -> TaskResult:
         return TaskResult(index, fn(item))
     except Exception as exc:  # noqa: BLE001 - a task's failure is data for the job, not a crash
         return TaskResult(index, error=one_line_error(exc))
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Pool-worker initializer: exit when the driver is gone (SIGKILL gives it no chance to stop
+    its workers; orphans would otherwise wait forever). A title cut short leaves only a temporary
+    folder named after this process, which the next run removes."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 class Engine(ABC):
@@ -89,7 +104,8 @@ class LocalEngine(Engine):
             # spawn, not fork: the driver may already hold decoder/OpenCV threads, which fork would
             # copy in a locked state
             self._pool = cf.ProcessPoolExecutor(max_workers=self.workers,
-                                                mp_context=multiprocessing.get_context("spawn"))
+                                                mp_context=multiprocessing.get_context("spawn"),
+                                                initializer=_exit_with_parent, initargs=(os.getpid(),))
         futures = [self._pool.submit(run_task, fn, i, item) for i, item in enumerate(items)]
         try:
             for future in cf.as_completed(futures):
