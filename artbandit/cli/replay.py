@@ -48,12 +48,15 @@ _ESTIMATORS = ("replay", "ips", "snips", "dm", "dr")
 @click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False, path_type=str),
               help="Output folder: replay.json and report.html.")
 @click.option("--json", "as_json", is_flag=True, help="Print replay.json on stdout.")
+@click.option("--engine", type=click.Choice(("local", "ray")), default="local", show_default=True,
+              help="ray: evaluate the policies at once, one per Ray task (same results as local).")
+@click.option("--address", default=None, help="Ray cluster address for --engine ray (default: a local Ray).")
 @quiet_option
 def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str, ...], bootstrap: int,
            confidence: float, seed: int, learn_on: str, action_col: str, reward_col: str, propensity_col: str,
            context_cols: str, candidates_col: str | None, timestamp_col: str | None,
            action_features: str | None, action_key: str, chunk_size: int, out: str, as_json: bool,
-           quiet: bool) -> None:
+           engine: str, address: str | None, quiet: bool) -> None:
     """Estimate what each --policy would have earned on the decisions logged in LOG.
 
     Policies are replayed through the log in time order (predict, then learn from the logged
@@ -77,12 +80,17 @@ def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str,
     quiet = quiet or as_json
     estimators = tuple(estimators) or ("snips", "dr")
     passes = passes_needed(policies, estimators)
-    with progress(length=max(1, passes * source.approx_events()), label="replay", quiet=quiet) as bar:
-        result = run_replay(
-            source, list(policies), list(estimators), out,
-            bootstrap=bootstrap, confidence=confidence, seed=seed, learn_on=learn_on,
-            on_events=bar.update,
-        )
+    if engine == "ray":
+        result = _replay_on_ray(log, fmt, mapping, policies, estimators, out, address, quiet,
+                                bootstrap=bootstrap, confidence=confidence, seed=seed, learn_on=learn_on,
+                                chunk_size=chunk_size)
+    else:
+        with progress(length=max(1, passes * source.approx_events()), label="replay", quiet=quiet) as bar:
+            result = run_replay(
+                source, list(policies), list(estimators), out,
+                bootstrap=bootstrap, confidence=confidence, seed=seed, learn_on=learn_on,
+                on_events=bar.update,
+            )
     if as_json:
         from simulations.ope.run import json_safe
 
@@ -96,6 +104,20 @@ def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str,
     for note in result["log"]["notes"]:
         say(f"note: {note}", quiet)
     say(f"{result['log']['events']} events -> {out}/replay.json, {out}/report.html", quiet)
+
+
+def _replay_on_ray(log: str, fmt: str, mapping, policies: tuple[str, ...], estimators: tuple[str, ...],
+                   out: str, address: str | None, quiet: bool, **options) -> dict:
+    """One policy per Ray task (artbandit.jobs.replay_job); writes what run_replay writes."""
+    from artbandit.jobs.engine import make_engine
+    from artbandit.jobs.replay_job import evaluate_policies, write_replay
+
+    with make_engine("ray", workers=len(policies), address=address) as engine:
+        with progress(length=len(policies), label="policies", quiet=quiet) as bar:
+            result = evaluate_policies(engine, log, policies, estimators, fmt=fmt, mapping=mapping,
+                                       on_policy=lambda _n: bar.update(1), **options)
+    write_replay(result, out)
+    return result
 
 
 def format_table(result: dict) -> str:
