@@ -24,6 +24,8 @@ from artbandit.cli.common import quiet_option, say
               help="Policy whose decisions go to OUT/events.sqlite ('none' for no log).")
 @click.option("--variants", "variants", multiple=True, type=click.Path(),
               help="An `artbandit variants` output folder = one title (repeatable).")
+@click.option("--catalog", "catalog", type=click.Path(file_okay=False), default=None,
+              help="An `artbandit catalog build` folder: its index gives the titles, variants and features.")
 @click.option("--compare-rewards/--no-compare-rewards", default=None,
               help="Also run the first learning policy on the other reward [default: on for clickbait].")
 @click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False),
@@ -32,13 +34,23 @@ from artbandit.cli.common import quiet_option, say
               help="Processes: policies run in parallel, with the same results as one process.")
 @click.option("--json", "as_json", is_flag=True, help="Print metrics.json to stdout.")
 @quiet_option
-def simulate(scenario, policies, impressions, seed, reward, log_policy, variants, compare_rewards, out,
+def simulate(scenario, policies, impressions, seed, reward, log_policy, variants, catalog, compare_rewards, out,
              jobs, as_json, quiet):
     """Run each policy on the same simulated viewers through the Rank/Reward API and report
     CTR, quality plays, regret against the oracle, lift over the best fixed artwork and the
     exposure audit."""
     from simulations.runner import DEFAULT_POLICIES, run_simulation
 
+    if catalog:  # the catalogue index's titles, as variants folders that live as long as the command
+        from artbandit.jobs.catalog_index import CatalogError, catalog_variant_dirs
+
+        if variants:
+            raise click.UsageError("give --catalog or --variants, not both")
+        try:
+            variants = click.get_current_context().with_resource(
+                catalog_variant_dirs(catalog, on_note=lambda note: say(f"note: {note}", quiet)))
+        except CatalogError as exc:
+            raise click.ClickException(" ".join(str(exc).split()))
     metrics = run_simulation(
         scenario,
         list(policies) or list(DEFAULT_POLICIES),

@@ -12,9 +12,11 @@ can be moved or synced as a whole.
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import tempfile
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from artbandit.jobs.catalog_input import CatalogError
 
@@ -106,3 +108,48 @@ def read_index(root: str | Path) -> list[dict[str, Any]]:
 
         return [row for _, row in iter_jsonl(jsonl)]
     raise CatalogError(f"{root}: no {INDEX_PARQUET} or {INDEX_JSONL} (run `artbandit catalog build` first)")
+
+
+def actions_by_title(root: str | Path, min_variants: int = 2) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
+    """The index as one `artbandit.variants/1` document per title (its rows' ids, files, features),
+    for tools that take variants folders (the simulator). Titles with fewer than `min_variants`
+    variants are left out, with a note each. Returns ([(folder, document)], notes)."""
+    root = Path(root)
+    rows = read_index(root)
+    if not rows:
+        raise CatalogError(f"{root}: the catalogue index has no variants")
+    features = [c for c in rows[0] if c.startswith(FEATURE_PREFIX)]
+    titles: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        titles.setdefault(str(r["folder"]), []).append(r)
+    out, notes = [], []
+    for folder, trs in titles.items():
+        if len(trs) < min_variants:
+            notes.append(f"title {trs[0]['title_id']!r} has {len(trs)} variant(s), fewer than {min_variants}: left out")
+            continue
+        variants = [{"id": r["variant_id"], "file": str((root / r["file"]).absolute()), "aspect": r["aspect"],
+                     "treatment": r["treatment"],
+                     "features": {c[len(FEATURE_PREFIX):]: r[c] for c in features if r[c] is not None}}
+                    for r in trs]
+        out.append((folder, {"schema": "artbandit.variants/1", "title_id": trs[0]["title_id"], "variants": variants}))
+    if not out:
+        raise CatalogError(f"{root}: no title in the index has {min_variants} or more variants")
+    return out, notes
+
+
+@contextlib.contextmanager
+def catalog_variant_dirs(root: str | Path, on_note: Any = None) -> Iterator[list[str]]:
+    """The index's titles as `variants` folders for the simulator, while the context lasts: one
+    variants.json per title written from the index (ids, files, features) into a temporary folder
+    named like the catalogue's title folder, so the simulator's actions are the index's rows."""
+    titles, notes = actions_by_title(root)
+    for note in notes:
+        if on_note is not None:
+            on_note(note)
+    with tempfile.TemporaryDirectory(prefix="artbandit-catalog-") as tmp:
+        dirs = []
+        for folder, doc in titles:
+            (Path(tmp) / folder).mkdir()
+            (Path(tmp) / folder / "variants.json").write_text(json.dumps(doc), encoding="utf-8")
+            dirs.append(str(Path(tmp) / folder))
+        yield dirs
