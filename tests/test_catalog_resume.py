@@ -16,6 +16,27 @@ from catalog_helpers import ARTBANDIT, FAST, make_catalogue, run_cli
 N = 8
 
 
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is `pid` (Linux /proc)."""
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def _complete(titles: Path) -> list[str]:
     return sorted(p.name for p in titles.iterdir() if not p.name.startswith(".")) if titles.is_dir() else []
 
@@ -30,10 +51,19 @@ def test_sigkill_midway_then_resume(tmp_path, workers) -> None:
     deadline = time.monotonic() + 120
     while len(_complete(titles)) < 2 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.02)
+    workers_seen = _children(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    time.sleep(1.5)  # pool workers orphaned by the kill notice within 0.5 s and exit
+    if workers == "2":
+        assert len(workers_seen) >= 2  # the pool's processes (and multiprocessing's resource tracker)
+    deadline = time.monotonic() + 10  # orphaned pool workers notice within 0.5 s and exit
+    while any(map(_alive, workers_seen)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    survivors = [p for p in workers_seen if _alive(p)]
+    for pid in survivors:  # never leak processes, even when failing
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors, "workers outlived the killed driver"
     before = _complete(titles)
     assert 2 <= len(before) < N, "the kill did not land midway"
     stamps = {}
