@@ -85,6 +85,7 @@ class TitleBar:
     def __init__(self, quiet: bool) -> None:
         self.hidden = quiet or not sys.stderr.isatty()
         self.failed = 0
+        self.unit = "titles"
         self.started = time.monotonic()
         self._bar = None
         self._pos = 0
@@ -103,7 +104,7 @@ class TitleBar:
     def _info(self, done: int | None) -> str:
         minutes = (time.monotonic() - self.started) / 60
         rate = (done or 0) / minutes if minutes > 0 else 0.0
-        return f"{self.failed} failed, {rate:.1f} {getattr(self, 'unit', 'titles')}/min"
+        return f"{self.failed} failed, {rate:.1f} {self.unit}/min"
 
     def on_title(self, title_id: str, doc: dict) -> None:
         if "failed" in doc:
