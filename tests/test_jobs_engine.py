@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import math
+import os
+import time
 
 import pytest
 
@@ -21,3 +23,22 @@ def test_local_engine_results_and_errors(workers) -> None:
 def test_unknown_engine_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown engine 'spark'"):
         make_engine("spark")
+
+
+def crash_on(item: str) -> str:
+    """A task that kills its own worker process for one item (as a segfaulting decoder would)."""
+    if item == "crash":
+        os._exit(3)
+    time.sleep(0.2)
+    return item.upper()
+
+
+def test_a_task_that_kills_its_worker_fails_alone() -> None:
+    items = ["a", "b", "crash", "c", "d", "e"]
+    with LocalEngine(2) as engine:
+        got = sorted(engine.imap(crash_on, items), key=lambda r: r.index)
+        again = sorted(engine.imap(crash_on, ["x", "y"]), key=lambda r: r.index)  # the engine still works
+    assert [r.index for r in got] == list(range(len(items)))
+    assert [r.value for r in got] == ["A", "B", None, "C", "D", "E"]
+    assert "worker process died" in got[2].error
+    assert [r.value for r in again] == ["X", "Y"]
