@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from artbandit.jobs.engine import LocalEngine, make_engine
+from artbandit.jobs.engine import EngineError, LocalEngine, make_engine
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -21,7 +21,7 @@ def test_local_engine_results_and_errors(workers) -> None:
 
 
 def test_unknown_engine_is_refused() -> None:
-    with pytest.raises(ValueError, match="unknown engine 'spark'"):
+    with pytest.raises(EngineError, match="unknown engine 'spark'"):
         make_engine("spark")
 
 

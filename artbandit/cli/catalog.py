@@ -159,7 +159,7 @@ def build(source: str, out: Path, engine: str, workers: int | None, address: str
     """
     from artbandit.jobs.catalog_build import build_catalog
     from artbandit.jobs.catalog_input import CatalogError
-    from artbandit.jobs.engine import make_engine
+    from artbandit.jobs.engine import EngineError, make_engine
     from imaging.errors import ImagingError
     from safeio.errors import OutputFolderError
 
@@ -177,7 +177,7 @@ def build(source: str, out: Path, engine: str, workers: int | None, address: str
                                        on_title=bar.on_title)
             finally:
                 bar.close()
-    except (CatalogError, OutputFolderError, ImagingError) as exc:
+    except (CatalogError, OutputFolderError, ImagingError, EngineError) as exc:
         raise click.ClickException(" ".join(str(exc).split()))
     if as_json:
         click.echo((out / "run.json").read_text(encoding="utf-8"), nl=False)

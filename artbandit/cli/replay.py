@@ -109,10 +109,14 @@ def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str,
 def _replay_on_ray(log: str, fmt: str, mapping, policies: tuple[str, ...], estimators: tuple[str, ...],
                    out: str, address: str | None, quiet: bool, **options) -> dict:
     """One policy per Ray task (artbandit.jobs.replay_job); writes what run_replay writes."""
-    from artbandit.jobs.engine import make_engine
+    from artbandit.jobs.engine import EngineError, make_engine
     from artbandit.jobs.replay_job import evaluate_policies, write_replay
 
-    with make_engine("ray", workers=len(policies), address=address) as engine:
+    try:
+        engine = make_engine("ray", workers=len(policies), address=address)
+    except EngineError as exc:
+        raise click.ClickException(str(exc))
+    with engine:
         with progress(length=len(policies), label="policies", quiet=quiet) as bar:
             result = evaluate_policies(engine, log, policies, estimators, fmt=fmt, mapping=mapping,
                                        on_policy=lambda _n: bar.update(1), **options)

@@ -26,6 +26,10 @@ from typing import Any, Callable, Iterator, Sequence
 ENGINES = ("local", "ray")
 
 
+class EngineError(RuntimeError):
+    """An engine that cannot start (Ray not installed, no cluster at the address): one line for users."""
+
+
 @dataclass
 class TaskResult:
     """What one task gave: `value` on success, or `error` (one line) if it raised."""
@@ -206,4 +210,4 @@ def make_engine(name: str = "local", *, workers: int | None = None, address: str
         from artbandit.jobs.ray_engine import RayEngine  # optional extra: pip install 'artbandit[ray]'
 
         return RayEngine(workers=workers, address=address, verbose=verbose)
-    raise ValueError(f"unknown engine {name!r} (choose from {', '.join(ENGINES)})")
+    raise EngineError(f"unknown engine {name!r} (choose from {', '.join(ENGINES)})")

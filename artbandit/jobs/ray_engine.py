@@ -13,7 +13,7 @@ import logging
 import os
 from typing import Any, Callable, Iterator, Sequence
 
-from artbandit.jobs.engine import Engine, TaskResult, one_line_error, run_task
+from artbandit.jobs.engine import Engine, EngineError, TaskResult, one_line_error, run_task
 
 OBJECT_STORE_BYTES = 200 * 1024 * 1024  # results are small manifests; Ray's minimum is ~75 MB
 
@@ -27,7 +27,7 @@ class RayEngine(Engine):
         try:
             import ray
         except ImportError:
-            raise RuntimeError("the Ray engine needs Ray: pip install 'artbandit[ray]'") from None
+            raise EngineError("the Ray engine needs Ray: pip install 'artbandit[ray]'") from None
         self._ray = ray
         self._owned = False
         self.address = address
@@ -39,11 +39,15 @@ class RayEngine(Engine):
                 logging_level=logging.INFO if verbose else logging.ERROR,
                 configure_logging=True,
             )
-            if address:
-                ray.init(address=address, **kwargs)
-            else:
-                ray.init(num_cpus=max(1, workers or os.cpu_count() or 1),
-                         object_store_memory=OBJECT_STORE_BYTES, **kwargs)
+            try:
+                if address:
+                    ray.init(address=address, **kwargs)
+                else:
+                    ray.init(num_cpus=max(1, workers or os.cpu_count() or 1),
+                             object_store_memory=OBJECT_STORE_BYTES, **kwargs)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise EngineError(f"cannot start Ray{f' at {address}' if address else ''}: "
+                                  f"{one_line_error(exc)}") from None
             self._owned = True
             if not verbose:  # Ray Data and the core worker log at INFO through their own loggers
                 for name in ("ray", "ray.data", "ray._private"):
