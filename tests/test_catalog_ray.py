@@ -27,6 +27,26 @@ OPTS = CatalogOptions(k=3, aspects=("16:9", "1:1"), width=160, treatments=("none
 
 
 @pytest.fixture(scope="module")
+def replay_log(tmp_path_factory):
+    world = make_world(seed=4, segments=3, k=4)
+    path = tmp_path_factory.mktemp("log") / "log.jsonl"
+    write_jsonl(path, simulate_log(world, 3000, "uniform", seed=5), world)
+    return path
+
+
+def test_replay_cli_engine_ray_writes_the_local_result(replay_log, tmp_path) -> None:
+    """First in the module, so the CLI's own Ray (started and shut down by the command) is the only one."""
+    from simulations.ope.run import evaluate_log, json_safe
+
+    proc = run_cli("replay", str(replay_log), "--policy", "uniform", "--policy", "vw:epsilon", "--seed", "1", "-q",
+                   "-o", str(tmp_path / "ray"), "--engine", "ray")
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    local = evaluate_log(replay_log, ["uniform", "vw:epsilon"], ["snips", "dr"], seed=1)
+    assert (tmp_path / "ray" / "replay.json").read_text() == json.dumps(json_safe(local), indent=2) + "\n"
+
+
+@pytest.fixture(scope="module")
 def local_ray():
     ray.init(num_cpus=2, object_store_memory=80 * 1024 * 1024, include_dashboard=False,
              log_to_driver=False, logging_level="error")
@@ -59,14 +79,6 @@ def test_task_errors_become_results_not_exceptions(local_ray) -> None:
     assert got[1].error == "ValueError: math domain error"
 
 
-@pytest.fixture(scope="module")
-def replay_log(tmp_path_factory):
-    world = make_world(seed=4, segments=3, k=4)
-    path = tmp_path_factory.mktemp("log") / "log.jsonl"
-    write_jsonl(path, simulate_log(world, 3000, "uniform", seed=5), world)
-    return path
-
-
 POLICIES = ["uniform", "vw:epsilon", "best-fixed", "vw:epsilon"]
 
 
@@ -81,12 +93,3 @@ def test_replay_one_policy_per_ray_task_equals_the_local_run(local_ray, replay_l
     assert on_ray == local
     values = [p["estimates"]["snips"]["value"] for p in local["policies"]]
     assert len({round(v, 6) for v in values}) >= 2 and all(np.isfinite(values))
-
-
-def test_replay_cli_engine_ray_writes_the_local_result(replay_log, tmp_path) -> None:
-    args = ["replay", str(replay_log), "--policy", "uniform", "--policy", "vw:epsilon", "--seed", "1", "-q"]
-    assert run_cli(*args, "-o", str(tmp_path / "local")).returncode == 0
-    proc = run_cli(*args, "-o", str(tmp_path / "ray"), "--engine", "ray")
-    assert proc.returncode == 0, proc.stderr
-    assert "Traceback" not in proc.stderr
-    assert (tmp_path / "ray" / "replay.json").read_text() == (tmp_path / "local" / "replay.json").read_text()
