@@ -190,7 +190,7 @@ def build_catalog(
                 if on_title is not None:
                     on_title(task.title_id, doc)
                 progress(n, len(todo), "titles")
-        except KeyboardInterrupt:
+        except BaseException:  # Ctrl-C, or the engine itself failed: the index still lists what is done
             interrupted = True
             result.state = "interrupted"
             raise
