@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from artbandit.text import grouped_notes, plural
 from safeio.atomic import write_text_atomic
+from safeio.outdir import OutputFolder
+from safeio.progress import Progress, no_progress
 from simulations.errors import SimulationError
 
 SCHEMA = "artbandit.demo/1"
@@ -50,25 +53,31 @@ def run_demo(
     out_dir: str | os.PathLike,
     settings: DemoSettings | None = None,
     *,
-    quiet: bool = False,
+    quiet: bool = False,  # kept for old callers: progress is now the caller's `progress` callback
     say: Callable[[str], None] = lambda s: None,
+    progress: Progress | None = None,
+    force: bool = False,
 ) -> dict:
     """Run every stage into `out_dir`: all of it, or (on failure) nothing.
 
     Stages write straight into `out_dir` so that the paths recorded inside their outputs
-    (variants.json sources, replay.json's log) are the final ones; an earlier demo output there is
-    replaced, and a run that fails removes what it wrote.
+    (variants.json sources, replay.json's log) are the final ones. `out_dir` follows
+    safeio.OutputFolder: a folder artbandit did not write is refused (even with `force`), so is one
+    holding an input video; an earlier demo output of the same settings is regenerated, one of other
+    settings only with `force`. A run that fails removes what it wrote. `progress(done, total,
+    unit)` reports each stage (frames, images, impressions, events; safeio.progress).
     """
     from imaging.extract import extract_candidates, write_candidates
     from imaging.sample import cached_sample_video
     from imaging.variants import make_variants
+    from imaging.video import probe
     from simulations.ope import run_replay
+    from simulations.ope.run import passes_needed
     from simulations.runner import run_simulation
 
     s = settings or DemoSettings()
     out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "demo.json").is_file())):
-        raise SimulationError(f"{out}: exists and is not an earlier demo output; choose another -o")
+    report = progress or no_progress
 
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -84,39 +93,66 @@ def run_demo(
         if not v.is_file():
             raise SimulationError(f"{v}: no such video file")
     sample = not videos
+    title = s.title if s.title is not None else (SAMPLE_TITLE if sample else None)
+    folder = OutputFolder(out, "demo", videos, {
+        "videos": [os.path.abspath(v) for v in videos] or "sample", "title": title,
+        "candidates": s.candidates, "aspect": s.aspect, "treatments": list(s.treatments),
+        "impressions": s.impressions, "scenario": s.scenario, "seed": s.seed, "policies": list(s.policies),
+        "replay_policies": list(s.replay_policies), "estimators": list(s.estimators)})
+    state = folder.check(force=force)  # before any work: a refusal changes nothing
     if sample:
         say("[1/5] built-in sample video (generated once, then cached)")
         videos = [cached_sample_video()]
         lap("sample")
-    title = s.title if s.title is not None else (SAMPLE_TITLE if sample else None)
-
-    if out.exists():
-        shutil.rmtree(out)  # an earlier demo output (checked above): regenerated whole
-    out.mkdir(parents=True)
+    if state != "new":
+        shutil.rmtree(out)  # artbandit's own demo output (same settings, or --force): regenerated whole
+    out.mkdir(parents=True, exist_ok=True)
     try:
         titles = []
         for n, video in enumerate(videos):
             name = _title_folder(video, n, len(videos))
             say(f"[2/5] extracting candidate thumbnails from {video}")
-            result = extract_candidates(video, k=s.candidates, mode="default")
+            frames = max(1, probe(video).frames)
+
+            def on_frame(index: int, total: int = frames) -> None:
+                if index % 25 == 0:  # a few reports a second is plenty for a bar
+                    report(min(index + 1, total), total, "frames")
+
+            result = extract_candidates(video, k=s.candidates, mode="default", on_frame=on_frame)
+            report(frames, frames, "frames")  # (the default mode skips frames it need not decode)
             write_candidates(result, out / "extract" / name)
             lap("extract")
-            say(f"[3/5] making artwork variants of {len(result.candidates)} candidates")
+            say(f"[3/5] making artwork variants of {plural(len(result.candidates), 'candidate')}")
+            made_sources = [0]
+
+            def on_source(_src, total=len(result.candidates)) -> None:
+                made_sources[0] += 1
+                report(made_sources[0], total, "images")
+
             made = make_variants([out / "extract" / name], out / "variants" / name, aspects=[s.aspect],
-                                 title=title, treatments=list(s.treatments))
+                                 title=title, treatments=list(s.treatments), on_source=on_source)
+            for note in grouped_notes(made.notes):
+                say(f"note: {note}")
             lap("variants")
             titles.append({"name": name, "video": str(video), "candidates": len(result.candidates),
                            "shots": len(result.shots), "variants": len(made.document["variants"])})
 
         say(f"[4/5] simulating {s.impressions:,} impressions per policy ({', '.join(s.policies)})")
         metrics = run_simulation(s.scenario, list(s.policies), impressions=s.impressions, seed=s.seed,
-                                 log_policy="uniform", out_dir=out / "simulate", quiet=quiet,
+                                 log_policy="uniform", out_dir=out / "simulate", progress=report,
                                  variants=[out / "variants" / t["name"] for t in titles], jobs=s.jobs)
         lap("simulate")
 
         say("[5/5] offline replay of the uniformly logged decisions")
+        events_total = passes_needed(list(s.replay_policies), list(s.estimators)) * s.impressions
+        replayed = [0]
+
+        def on_events(n: int) -> None:
+            replayed[0] += n
+            report(replayed[0], events_total, "events")
+
         replay = run_replay(out / "simulate" / "events.sqlite", list(s.replay_policies),
-                            list(s.estimators), out_dir=out / "replay", seed=s.seed)
+                            list(s.estimators), out_dir=out / "replay", seed=s.seed, on_events=on_events)
         lap("replay")
 
         headline = headline_numbers(metrics, replay)
@@ -126,7 +162,8 @@ def run_demo(
                                 "aspect": s.aspect, "title": title},
                    "headline": headline, "timings_s": timings}
         write_text_atomic(out / "index.html", index_page(summary, metrics, replay))
-        write_text_atomic(out / "demo.json", json.dumps(summary, indent=2) + "\n")  # last: marks success
+        write_text_atomic(out / "demo.json", json.dumps(summary, indent=2) + "\n")
+        folder.write_marker(out)  # last: marks a complete demo output as artbandit's
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)
         raise
@@ -164,9 +201,13 @@ def headline_numbers(metrics: dict, replay: dict) -> dict:
 def headline_text(head: dict) -> list[str]:
     """Headline numbers as short sentences (printed by the CLI, shown on index.html)."""
     r = head["replay"]
+    from simulations.metrics import MIN_LIFT_BASE
+
+    lift = (f"lift {head['lift_over_best_fixed']:+.1%}" if head["best_single_artwork_ctr"] >= MIN_LIFT_BASE
+            else f"lift not given (base under {MIN_LIFT_BASE:.0%})")
     return [
         f"{head['policy']} CTR {head['ctr']:.3f} vs best single artwork {head['best_single_artwork_ctr']:.3f}: "
-        f"lift {head['lift_over_best_fixed']:+.1%}",
+        f"{lift}",
         f"share of the oracle's reward: {head['share_of_oracle']:.1%} (oracle CTR {head['oracle_ctr']:.3f})",
         f"offline replay ({r['estimator'].upper()}) of {r['policy']} on the uniform log: {r['value']:.3f} "
         f"[{r['low']:.3f}, {r['high']:.3f}] at {r['confidence']:.0%}",
@@ -175,18 +216,25 @@ def headline_text(head: dict) -> list[str]:
 
 def index_page(summary: dict, metrics: dict, replay: dict) -> str:
     """One self-contained page linking every stage's output (relative links: the folder can move)."""
+    from simulations.htmlreport import html_table, img_tag
+    from simulations.plotstyle import format_percent
+    from simulations.report import lift_cell, segment_figure, segment_table
+
     esc = html.escape
-    rows = "".join(
-        f"<tr><td>{esc(name)}</td><td>{p['ctr']:.4f}</td><td>{p['share_of_oracle']:.1%}</td>"
-        f"<td>{p['lift_over_best_fixed']:+.1%}</td></tr>"
-        for name, p in metrics["policies"].items()
-    )
+    key = "expected_ctr" if metrics["reward"] == "click" else "expected_play_rate"
+    base = metrics["references"][metrics["reward"]]["best_fixed"][key]
+    policies = html_table(
+        ["policy", "CTR", "share of oracle", "lift over best single artwork"],
+        [[name, p["ctr"], format_percent(p["share_of_oracle"]), lift_cell(p["lift_over_best_fixed"], base)]
+         for name, p in metrics["policies"].items()])
+    per_segment = img_tag(segment_figure(metrics), "per-segment rates next to one artwork for everyone") \
+        + segment_table(metrics)
     stages = []
     for t in summary["titles"]:
         n = esc(t["name"])
         stages.append(
-            f"<h2>Title <code>{n}</code></h2><p>{esc(t['video'])}: {t['shots']} shots, "
-            f"{t['candidates']} candidates, {t['variants']} variants.</p>"
+            f"<h2>Title <code>{n}</code></h2><p>{esc(t['video'])}: {plural(t['shots'], 'shot')}, "
+            f"{plural(t['candidates'], 'candidate')}, {plural(t['variants'], 'variant')}.</p>"
             f"<h3>1. Candidate thumbnails (<a href='extract/{n}/manifest.json'>manifest.json</a>)</h3>"
             f"<a href='extract/{n}/contact_sheet.png'><img src='extract/{n}/contact_sheet.png'></a>"
             f"<h3>2. Artwork variants (<a href='variants/{n}/variants.json'>variants.json</a>)</h3>"
@@ -204,7 +252,9 @@ def index_page(summary: dict, metrics: dict, replay: dict) -> str:
 <html><head><meta charset="utf-8"><title>artbandit demo</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}
 img{{max-width:100%;border:1px solid #ccc}} table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}} td:first-child{{text-align:left}}</style>
+td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}} td:first-child,th:first-child{{text-align:left}}
+td.loss{{color:#b2182b;font-weight:600;white-space:nowrap}} td.gain{{color:#1b7837;white-space:nowrap}}
+td.na{{color:#888}}</style>
 </head><body>
 <h1>artbandit demo</h1>
 <ul>{bullets}</ul>
@@ -213,8 +263,9 @@ td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}} td:first-child{
 <a href="simulate/metrics.json">metrics.json</a>)</h2>
 <p>{summary['settings']['impressions']:,} impressions per policy, scenario
 <code>{esc(summary['settings']['scenario'])}</code>, seed {summary['settings']['seed']}.</p>
-<table><tr><th>policy</th><th>CTR</th><th>share of oracle</th><th>lift over best single artwork</th></tr>
-{rows}</table>
+{policies}
+<h3>Per segment: does every group of viewers gain?</h3>
+{per_segment}
 <h2>4. Offline replay (<a href="replay/report.html">full report</a>,
 <a href="replay/replay.json">replay.json</a>)</h2>
 <p>The uniformly logged decisions in <code>simulate/events.sqlite</code>, replayed for

@@ -4,7 +4,7 @@ A long-running library call (extract, simulate, replay, the demo, catalogue jobs
 `progress` callback and calls it as `progress(done, total, unit)`: `done` units finished so far,
 `total` the number expected (None when unknown), `unit` what is counted ("frames", "impressions",
 "events", "titles"). Libraries never draw anything themselves; the CLI turns the calls into a bar
-(`artbandit.cli.common.progress_bar`), a service or a notebook may log them, tests may record them.
+(`artbandit.cli.common.progress_reporter`), a service or a notebook may log them, tests may record them.
 """
 from __future__ import annotations
 

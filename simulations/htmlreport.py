@@ -1,6 +1,9 @@
 """Self-contained HTML reports: one file that opens from disk, every image inlined as a data URI.
 
-Shared by `artbandit simulate` and `artbandit replay` so both reports look and behave the same.
+Shared by `artbandit simulate`, `artbandit replay` and the demo so every report looks and behaves the
+same: charts are drawn with simulations.plotstyle, tables format numbers with its one number format,
+and every string that came from a user (scenario, segment, title, variant, policy names, paths) is
+escaped here or by the caller with `html.escape` before it reaches the page.
 """
 from __future__ import annotations
 
@@ -9,13 +12,11 @@ import html
 import io
 import mimetypes
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display on servers/CI; must happen before pyplot is imported anywhere
-
-from safeio.atomic import write_text_atomic  # noqa: E402
+from safeio.atomic import write_text_atomic
+from simulations import plotstyle  # selects the Agg backend before pyplot is imported anywhere
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;
@@ -27,12 +28,14 @@ th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
 th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}
 img{max-width:100%;height:auto}
 .flag{color:#b00;font-weight:600}.note{color:#555;font-size:.9em}
+td.loss{color:#b2182b;font-weight:600;white-space:nowrap}td.gain{color:#1b7837;white-space:nowrap}
+td.na{color:#888}
 .thumbs{display:flex;flex-wrap:wrap;gap:.6em}.thumbs figure{margin:0;text-align:center;font-size:.8em}
 .thumbs img{height:150px;border:1px solid #ccc}
 """
 
 
-def png_data_uri(fig_or_path: Any, *, dpi: int = 100) -> str:
+def png_data_uri(fig_or_path: Any, *, dpi: int = plotstyle.DPI) -> str:
     """A `data:` URI for a matplotlib Figure (rendered to PNG, then closed) or an image file on disk.
 
     Inlining keeps the report a single file that still shows its plots after being mailed or moved.
@@ -45,7 +48,9 @@ def png_data_uri(fig_or_path: Any, *, dpi: int = 100) -> str:
         import matplotlib.pyplot as plt
 
         buf = io.BytesIO()
-        fig_or_path.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+        with plotstyle.style():
+            fig_or_path.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.1,
+                                metadata={"Software": None})
         plt.close(fig_or_path)
         mime, data = "image/png", buf.getvalue()
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
@@ -64,21 +69,32 @@ def thumbnail_data_uri(path: str | Path, *, height: int = 150) -> str:
     return f"data:image/jpeg;base64,{base64.b64encode(buf.getvalue()).decode('ascii')}"
 
 
-def img_tag(fig_or_path: Any, alt: str = "", *, dpi: int = 100) -> str:
+def img_tag(fig_or_path: Any, alt: str = "", *, dpi: int = plotstyle.DPI) -> str:
     """An <img> element with the figure or file inlined."""
     return f'<img alt="{html.escape(alt)}" src="{png_data_uri(fig_or_path, dpi=dpi)}">'
 
 
+@dataclass(frozen=True)
+class Cell:
+    """A table cell with a CSS class (e.g. "loss" shows a negative lift in red); text is escaped."""
+
+    text: str
+    css: str = ""
+
+
 def html_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, digits: int = 4) -> str:
-    """A plain HTML table; floats are rounded to `digits`, everything is escaped."""
+    """A plain HTML table; numbers in plotstyle's one format (`digits` decimals), everything escaped."""
 
     def cell(value: Any) -> str:
-        if isinstance(value, float):
-            return f"{value:.{digits}g}" if abs(value) >= 1e4 else f"{value:.{digits}f}"
-        return html.escape(str(value))
+        if isinstance(value, Cell):
+            css = f' class="{html.escape(value.css)}"' if value.css else ""
+            return f"<td{css}>{html.escape(value.text)}</td>"
+        if isinstance(value, str):
+            return f"<td>{html.escape(value)}</td>"
+        return f"<td>{html.escape(plotstyle.format_number(value, digits))}</td>"
 
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 

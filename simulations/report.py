@@ -9,14 +9,9 @@ from typing import Any
 import numpy as np
 
 from simulations.environment import Environment, Stream
-from simulations.htmlreport import html_table, img_tag, thumbnail_data_uri, write_report
-from simulations.metrics import Trace, baselines
-
-
-def _plt():
-    import matplotlib.pyplot as plt  # htmlreport already selected the Agg backend
-
-    return plt
+from simulations import plotstyle
+from simulations.htmlreport import Cell, html_table, img_tag, thumbnail_data_uri, write_report
+from simulations.metrics import MIN_LIFT_BASE, Trace, baselines
 
 
 def _markers(ax, metrics: dict[str, Any]) -> None:
@@ -27,68 +22,156 @@ def _markers(ax, metrics: dict[str, Any]) -> None:
         ax.axvline(sc["arrive_at"] * n, color="k", ls="--", lw=1, label="new titles/variants")
 
 
+@plotstyle.styled
 def _curves(metrics: dict[str, Any]):
-    plt = _plt()
     reward = metrics["reward"]
     refs = metrics["references"][reward]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    fig, axes = plotstyle.figure(1, 3, height=3.9)
     for label, m in metrics["policies"].items():
         ts = m["timeseries"]
-        axes[0].plot(ts["t"], ts["cumulative_ctr"], label=label)
-        axes[1].plot(ts["t"], ts["cumulative_regret"], label=label)
+        style = {"color": plotstyle.policy_colour(label), "ls": plotstyle.policy_linestyle(label),
+                 "label": label}
+        axes[0].plot(ts["t"], ts["cumulative_ctr"], **style)
+        axes[1].plot(ts["t"], ts["cumulative_regret"], **style)
         w = ts["window_share_of_oracle"]
         x = (np.arange(len(w)) + 0.5) * metrics["impressions"] / len(w)
-        axes[2].plot(x, w, label=label)
-    for name, style in (("oracle", "-"), ("best_fixed", "--"), ("uniform_expected", ":")):
-        axes[0].axhline(refs[name]["expected_ctr"], color="grey", ls=style, lw=1, label=name.replace("_", " "))
-    axes[0].set(title="cumulative CTR", xlabel="impressions", ylabel="CTR")
-    axes[1].set(title=f"cumulative regret vs oracle ({reward})", xlabel="impressions")
-    axes[2].set(title=f"share of oracle {reward} per window", xlabel="impressions", ylim=(0, 1.05))
+        axes[2].plot(x, w, **style)
+    for name in ("oracle", "best_fixed", "uniform_expected"):
+        label = name.replace("_", " ")
+        axes[0].axhline(refs[name]["expected_ctr"], label=label, **plotstyle.REFERENCE_STYLES[label])
+    axes[0].set(title="cumulative CTR\n(black lines: references)", xlabel="impressions", ylabel="CTR")
+    axes[1].set(title=f"cumulative regret vs oracle\n({reward})", xlabel="impressions")
+    axes[2].set(title=f"share of oracle {reward}\nper window", xlabel="impressions", ylim=(0, 1.05))
+    for ax in axes:
+        plotstyle.count_axis(ax.xaxis)
+    plotstyle.count_axis(axes[1].yaxis)
+    plotstyle.percent_axis(axes[2].yaxis, decimals=0)
     for ax in axes[1:]:
         _markers(ax, metrics)
-    axes[0].legend(fontsize=7)
-    axes[2].legend(fontsize=7)
-    fig.tight_layout()
+    handles, labels = {}, []
+    for ax in axes:
+        for h, lbl in zip(*ax.get_legend_handles_labels()):
+            if lbl not in handles:
+                handles[lbl] = h
+                labels.append(lbl)
+    plotstyle.legend(fig, handles=[handles[lbl] for lbl in labels], labels=labels, loc="outside lower center",
+                     ncols=min(4, len(labels)))
     return fig
 
 
+@plotstyle.styled
 def _exposure(metrics: dict[str, Any], env: Environment):
-    plt = _plt()
-    pols = list(metrics["policies"].items())
+    """One heat map per policy: share of each title's impressions each variant got."""
+    pols = [(label, m) for label, m in metrics["policies"].items() if m["role"] != "trade-off"]
     titles = env.catalog.titles
     K = env.catalog.max_variants
-    fig, axes = plt.subplots(1, len(pols), figsize=(3.2 * len(pols) + 1, 0.28 * len(titles) + 1.6),
-                             squeeze=False)
-    for ax, (label, m) in zip(axes[0], pols):
+    ncols = min(4, len(pols))
+    nrows = -(-len(pols) // ncols)
+    fig, axes = plotstyle.figure(nrows, ncols, height=nrows * (0.3 * len(titles) + 1.3) + 0.8,
+                                 squeeze=False, sharey=True)
+    step = max(1, -(-K // 6))  # at most ~6 variant labels per panel, so they never run together
+    im = None
+    for ax, (label, m) in zip(axes.flat, pols):
         grid = np.full((len(titles), K), np.nan)
         for ti, t in enumerate(titles):
             tm = m["exposure"]["titles"].get(t.id)
             if tm:
                 for j, v in enumerate(t.variants):
                     grid[ti, j] = tm["variants"][v.id]["share"]
-        im = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", aspect="auto")
-        ax.set_title(f"{label}\nGini {m['exposure']['gini']:.2f}", fontsize=8)
-        ax.set_yticks(range(len(titles)), [t.id for t in titles], fontsize=6)
-        ax.set_xticks(range(K), [f"v{j}" for j in range(K)], fontsize=6)
-    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="share of the title's impressions")
+        im = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", aspect="auto", interpolation="nearest")
+        ax.set_title(f"{label}\nGini {m['exposure']['gini']:.2f}", color=plotstyle.policy_colour(label))
+        ax.set_yticks(range(len(titles)), [_short(t.id, 16) for t in titles])
+        ax.set_xticks(range(0, K, step), [f"v{j}" for j in range(0, K, step)])
+        ax.set_xlabel("variant")
+        ax.grid(False)
+    for ax in list(axes.flat)[len(pols):]:
+        ax.set_visible(False)
+    if im is not None:
+        fig.colorbar(im, ax=axes, shrink=0.8, label="share of the title's\nimpressions")
     return fig
 
 
-def _segment_lift(metrics: dict[str, Any]):
-    plt = _plt()
-    segs = metrics["segments"]
-    pols = list(metrics["policies"].items())
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(segs) + 2), 3.8))
-    width = 0.8 / max(1, len(pols))
-    for i, (label, m) in enumerate(pols):
-        vals = [m["segments"].get(s, {}).get("lift_over_best_fixed", 0.0) * 100 for s in segs]
-        ax.bar(np.arange(len(segs)) + i * width, vals, width, label=label)
-    ax.axhline(0, color="k", lw=0.8)
-    ax.set_xticks(np.arange(len(segs)) + width * (len(pols) - 1) / 2, segs)
-    ax.set(ylabel="% lift over best fixed variant", title="per-segment lift over one artwork for everyone")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+def _short(text: str, n: int) -> str:
+    """A label cut to n characters (ids of real variants folders can be long)."""
+    return text if len(text) <= n else text[: n - 1] + "\u2026"
+
+
+def _segment_rows(metrics: dict[str, Any]) -> tuple[str, list[str], list[tuple[str, dict[str, Any]]]]:
+    """(rate key, segments, policies to compare) for the per-segment comparison."""
+    key = "expected_ctr" if metrics["reward"] == "click" else "expected_play_rate"
+    pols = [(label, m) for label, m in metrics["policies"].items() if m["role"] != "trade-off"]
+    return key, list(metrics["segments"]), pols
+
+
+@plotstyle.styled
+def segment_figure(metrics: dict[str, Any]):
+    """Per segment, side by side: the best single artwork's rate (grey) and each policy's rate, each
+    policy bar labelled with its lift over that baseline (red for a loss; "n/a" under MIN_LIFT_BASE)."""
+    key, segs, pols = _segment_rows(metrics)
+    base = metrics["references"][metrics["reward"]]["segments"]
+    what = "expected CTR" if key == "expected_ctr" else "expected quality-play rate"
+    n_bars = len(pols) + 1
+    fig, ax = plotstyle.figure(height=4.4)
+    width = 0.8 / n_bars
+    x = np.arange(len(segs))
+    ax.bar(x, [base[s]["best_fixed"][key] for s in segs], width, color=plotstyle.BASELINE_COLOUR,
+           hatch="//", edgecolor="#777777", label="one artwork for everyone (best fixed)")
+    top = 0.0
+    for i, (label, m) in enumerate(pols, start=1):
+        vals = [m["segments"].get(s, {}).get(key, 0.0) for s in segs]
+        ax.bar(x + i * width, vals, width, color=plotstyle.policy_colour(label), label=label)
+        for xi, s, v in zip(x + i * width, segs, vals):
+            b = base[s]["best_fixed"][key]
+            lift = segment_lift(v, b)
+            text = "n/a" if lift is None else plotstyle.format_percent(lift, signed=True)
+            colour = "#777777" if lift is None else (plotstyle.LOSS_COLOUR if lift < 0 else plotstyle.GAIN_COLOUR)
+            ax.annotate(text, (xi, v), xytext=(0, 3), textcoords="offset points", ha="center",
+                        va="bottom", rotation=90, fontsize=plotstyle.TICK_SIZE - 1, color=colour,
+                        fontweight="bold" if lift is not None and lift < 0 else "normal")
+            top = max(top, v, b)
+    ax.set_ylim(0, top * 1.3 if top > 0 else 1)
+    ax.set_xticks(x + width * (n_bars - 1) / 2, [_short(s, 22) for s in segs])
+    ax.set(ylabel=what, title=f"per segment: {what} of each policy next to one artwork for everyone\n"
+           f"(labels: lift over it; red = worse; n/a = its {what} is under "
+           f"{plotstyle.format_percent(MIN_LIFT_BASE, digits=0)})")
+    plotstyle.legend(ax, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.grid(axis="x", visible=False)
     return fig
+
+
+def segment_lift(value: float, base: float) -> float | None:
+    """value / base - 1, or None where the base is under MIN_LIFT_BASE (a lift there misleads)."""
+    return None if base < MIN_LIFT_BASE else value / base - 1.0
+
+
+def lift_cell(lift: float, base: float) -> Cell:
+    """A lift as a table cell: signed percent, red with a marker for a loss, n/a over a tiny base."""
+    if base < MIN_LIFT_BASE:
+        return Cell("n/a", "na")  # (the page says why: the base is under MIN_LIFT_BASE)
+    text = plotstyle.format_percent(lift, signed=True)
+    return Cell("\u25bc " + text, "loss") if lift < 0 else Cell(text, "gain")
+
+
+def segment_table(metrics: dict[str, Any]) -> str:
+    """Per segment: the baseline's rate, then each policy's rate and lift (losses marked in red)."""
+    key, segs, pols = _segment_rows(metrics)
+    base = metrics["references"][metrics["reward"]]["segments"]
+    what = "CTR" if key == "expected_ctr" else "quality plays"
+    headers = ["segment", f"best fixed: {what}"]
+    for label, _ in pols:
+        headers += [f"{label}: {what}", f"{label}: lift"]
+    rows = []
+    for s in segs:
+        b = base[s]["best_fixed"][key]
+        row: list[Any] = [s, b]
+        for _, m in pols:
+            v = m["segments"].get(s, {}).get(key)
+            row += ["-", Cell("-", "na")] if v is None else [v, lift_cell(v / b - 1.0 if b > 0 else 0.0, b)]
+        rows.append(row)
+    return (f"<p>Expected {what} per impression (exact probabilities); best fixed = one artwork for "
+            f"everyone, chosen in hindsight. A lift is given only where that baseline is at least "
+            f"{MIN_LIFT_BASE:.0%} (n/a otherwise); losses are marked \u25bc in red.</p>"
+            + html_table(headers, rows))
 
 
 def _artwork_by_segment(metrics, env: Environment, stream: Stream, traces: dict[str, Trace]) -> str:
@@ -127,7 +210,7 @@ def _artwork_by_segment(metrics, env: Environment, stream: Stream, traces: dict[
             cells.append(f"<td>{pic}{html.escape(v.id)} <i>{html.escape(v.archetype)}</i><br>"
                          f"{share:.0%} of views{ok}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    head = "".join(f"<th>{html.escape(env.catalog.titles[ti].id)} ({env.catalog.titles[ti].genre})</th>"
+    head = "".join(f"<th>{html.escape(env.catalog.titles[ti].id)} ({html.escape(env.catalog.titles[ti].genre)})</th>"
                    for ti in top)
     return (f"<p>Policy <b>{html.escape(learner)}</b>, last 20% of the run: the variant each segment "
             f"was shown most, for the four most-watched titles (red: the oracle's most frequent pick "
@@ -143,9 +226,10 @@ def write_simulation_report(
     sc = metrics["scenario"]
     refs = metrics["references"][reward]
     pols = metrics["policies"]
+    base = refs["best_fixed"]["expected_ctr" if reward == "click" else "expected_play_rate"]
     summary_rows = [
         [label, m["role"], m["reward"], m["ctr"], m["quality_play_rate"], m["expected_ctr"],
-         m["share_of_oracle"], m["final_window"]["share_of_oracle"], m["lift_over_best_fixed"] * 100,
+         m["share_of_oracle"], m["final_window"]["share_of_oracle"], lift_cell(m["lift_over_best_fixed"], base),
          m["cumulative_regret"]]
         for label, m in pols.items()
     ]
@@ -155,7 +239,7 @@ def write_simulation_report(
     intro = (
         f"<p>Scenario <b>{html.escape(sc['name'])}</b>: {html.escape(sc['description'])}<br>"
         f"{metrics['impressions']:,} impressions, seed {metrics['seed']}, reward <b>{reward}</b>, "
-        f"{metrics['catalog']['titles']} titles / {metrics['catalog']['variants']} variants "
+        f"titles: {metrics['catalog']['titles']}, variants: {metrics['catalog']['variants']} "
         f"({'real images' if metrics['catalog']['real_variants'] else 'generated features'}), "
         f"segments: {', '.join(map(html.escape, metrics['segments']))}.</p>"
         "<p class='note'>Expected values come from the exact click/play probabilities (no sampling "
@@ -165,7 +249,7 @@ def write_simulation_report(
     sections = [
         ("Summary", intro + html_table(
             ["policy", "role", "reward", "CTR", "quality-play rate", "expected CTR", "share of oracle",
-             "share of oracle (last 10%)", "lift over best fixed %", "cumulative regret"],
+             "share of oracle (last 10%)", "lift over best fixed", "cumulative regret"],
             summary_rows)),
         ("Learning curves", img_tag(_curves(metrics), "learning curves")),
     ]
@@ -207,11 +291,12 @@ def write_simulation_report(
     for label, m in pols.items():
         for seg, sm in m["segments"].items():
             seg_rows.append([label, seg, sm["impressions"], sm["ctr"], sm["expected_ctr"],
-                             sm["share_of_oracle"], sm["lift_over_best_fixed"] * 100])
+                             sm["quality_play_rate"], sm["share_of_oracle"]])
     sections += [
         ("Exposure audit", audit),
-        ("Per-segment results", img_tag(_segment_lift(metrics), "per-segment lift") + html_table(
-            ["policy", "segment", "impressions", "CTR", "expected CTR", "share of oracle", "lift %"],
+        ("Per-segment results", img_tag(segment_figure(metrics), "per-segment rates next to one artwork for everyone")
+         + segment_table(metrics) + html_table(
+            ["policy", "segment", "impressions", "CTR", "expected CTR", "quality-play rate", "share of oracle"],
             seg_rows)),
         ("Artwork each segment ended up seeing", _artwork_by_segment(metrics, env, stream, traces)),
     ]

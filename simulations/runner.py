@@ -11,15 +11,19 @@ from __future__ import annotations
 import heapq
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from safeio.atomic import atomic_dir
+from safeio.outdir import OutputFolder
+from safeio.progress import Progress, no_progress
 from simulations.environment import Environment, Stream
 from simulations.errors import SimulationError
 from simulations.metrics import REWARDS, Trace, policy_metrics, reference_metrics
-from simulations.scenarios import Scenario, load_scenario
+from simulations.scenarios import PRESETS, Scenario, load_scenario
 
 DEFAULT_POLICIES = ("vw:squarecb", "linucb", "ts-per-title", "uniform")
 METRICS_SCHEMA = "artbandit.simulation/1"
@@ -125,6 +129,8 @@ def run_simulation(
     compare_rewards: bool | None = None,
     report: bool = True,
     jobs: int = 1,
+    progress: Progress | None = None,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Run every policy on the same simulated audience; returns metrics (and writes OUT/ if given).
 
@@ -133,9 +139,14 @@ def run_simulation(
     when the scenario has clickbait) reruns the first learning policy with the other reward so the
     click vs quality-play trade-off is shown in numbers. `jobs` > 1 runs the policies in that many
     processes (each rebuilds the same audience and stream from the seed): same results, less wall time.
-    """
-    from simulations.progress import progress
 
+    OUT follows safeio.OutputFolder: a folder artbandit did not write is never replaced, one holding
+    an input (a --variants folder, the scenario file) is refused, and an earlier simulate output of
+    other inputs or options is replaced only with `force`. `progress(done, total, "impressions")`
+    reports the impressions run so far over all policies (safeio.progress; the CLI draws the bar);
+    `quiet` is kept for callers of the old signature and no longer does anything here.
+    """
+    report_progress = progress or no_progress
     if reward not in REWARDS:
         raise SimulationError(f"unknown reward {reward!r} (choose from {', '.join(REWARDS)})")
     if impressions < 1:
@@ -145,6 +156,16 @@ def run_simulation(
     policies = list(policies) or list(DEFAULT_POLICIES)
     check_policies(policies + ([log_policy] if log_policy else []))
     sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
+    folder = None
+    if out_dir is not None:
+        inputs = [str(v) for v in variants or ()]
+        if isinstance(scenario, str) and scenario not in PRESETS and Path(scenario).is_file():
+            inputs.append(scenario)
+        folder = OutputFolder(Path(out_dir), "simulate", inputs, {
+            "scenario": sc.to_dict(), "policies": policies, "impressions": impressions, "seed": seed,
+            "reward": reward, "log_policy": log_policy, "compare_rewards": compare_rewards,
+            "variants": [os.path.abspath(v) for v in variants or ()]})
+        folder.check(force=force)  # before any work: refuses a stranger's folder or one holding an input
     env = Environment(sc, seed=seed, variants=variants)
     stream = env.generate(impressions)
 
@@ -175,11 +196,16 @@ def run_simulation(
             logged = logged or r["log"]
         results: dict[str, Any] = {}
         traces: dict[str, Trace] = {}
-        with progress(length=impressions * len(runs), label="simulating", quiet=quiet) as bar:
-            if jobs > 1 and len(runs) > 1:
-                done = _run_in_processes(runs, sc, seed, variants, impressions, log_path, jobs, bar.update)
-            else:
-                done = [_run_one(env, stream, r, seed, log_path, bar.update) for r in runs]
+        total, count = impressions * len(runs), [0]
+
+        def advance(n: int) -> None:  # runs report impressions since their last call; sum them
+            count[0] += n
+            report_progress(count[0], total, "impressions")
+
+        if jobs > 1 and len(runs) > 1:
+            done = _run_in_processes(runs, sc, seed, variants, impressions, log_path, jobs, advance)
+        else:
+            done = [_run_one(env, stream, r, seed, log_path, advance) for r in runs]
         for r, (m, trace) in zip(runs, done):
             results[r["label"]] = m
             traces[r["label"]] = trace
@@ -213,17 +239,11 @@ def run_simulation(
                 write_simulation_report(tmp / "report.html", metrics, env, stream, traces)
         return metrics
 
-    if out_dir is None:
+    if folder is None:
         return _clean(execute(None))
-    out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "metrics.json").exists())):
-        raise SimulationError(
-            f"output {out} exists and is not a previous simulation output; choose another -o"
-        )
-    from safeio.atomic import atomic_dir
-
-    with atomic_dir(out) as tmp:
+    with atomic_dir(folder.path) as tmp:
         metrics = execute(tmp)
+        folder.write_marker(tmp)
     return _clean(metrics)
 
 

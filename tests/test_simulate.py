@@ -152,7 +152,21 @@ def test_delayed_rewards_are_flushed_and_logged(tmp_path):
     # rewards arrive after the decision, on the simulated clock
     late = [e for e in events if e.reward == 1.0]
     assert late and all(e.reward_time > e.time for e in late)
-    assert all(abs(e.probability - e.pmf[e.chosen_index]) < 1e-12 for e in events)
+    # each logged reward, recomputed from the inputs (not from the Decision that was logged): the
+    # same seed rebuilds the stream; impression t is at t / impressions_per_s; a reward of 1 means
+    # the simulated viewer clicked the logged variant (u_click < its click probability)
+    sc = load_scenario("delayed")
+    stream = Environment(sc, seed=0).generate(2_000)
+    events.sort(key=lambda e: e.time)
+    t = np.rint(np.array([e.time for e in events]) * sc.impressions_per_s).astype(int)
+    assert (t == np.arange(2_000)).all()
+    chosen = np.array([e.chosen_index for e in events])
+    clicked = stream.u_click < stream.click_p[t, chosen]
+    got = np.array([e.reward == 1.0 for e in events])
+    assert not (got & ~clicked).any()  # never a reward without a click
+    assert (clicked & ~got).sum() == vw["late_rewards"]  # clicks unrewarded only when late
+    assert clicked.sum() == vw["clicks"]
+    assert all(0 < e.probability <= 1 and abs(sum(e.pmf) - 1) < 1e-9 for e in events)
 
 
 def test_environment_probabilities_are_exact_and_consistent():
@@ -284,3 +298,44 @@ def test_cli_writes_metrics_report_and_log(tmp_path):
     with sqlite3.connect(out / "events.sqlite") as con:
         tables = [t for (t,) in con.execute("select name from sqlite_master where type='table'")]
         assert any(con.execute(f"select count(*) from {t}").fetchone()[0] == 1500 for t in tables)
+
+
+def test_output_folder_rules_and_progress(tmp_path):
+    """safeio.OutputFolder rules for -o, and the progress protocol (done rises to total, no click)."""
+    from safeio.errors import OutputFolderError
+
+    calls = []
+    out = tmp_path / "sim"
+    kw = dict(impressions=1_000, seed=0, log_policy=None)
+    run_simulation("segments", ["uniform", "linucb"], out_dir=out, progress=lambda *c: calls.append(c), **kw)
+    assert {u for _, _, u in calls} == {"impressions"} and {t for _, t, _ in calls} == {2_000}
+    assert [d for d, _, _ in calls] == sorted(d for d, _, _ in calls) and calls[-1][0] == 2_000
+    marker = json.loads((out / ".artbandit-output.json").read_text())
+    assert marker["kind"] == "simulate"
+    first = (out / "metrics.json").read_bytes()
+    run_simulation("segments", ["uniform", "linucb"], out_dir=out, **kw)  # same inputs: regenerated
+    assert (out / "metrics.json").read_bytes() == first
+    with pytest.raises(OutputFolderError, match="--force"):  # other options: only with force
+        run_simulation("segments", ["uniform"], out_dir=out, **kw)
+    assert (out / "metrics.json").read_bytes() == first
+    run_simulation("segments", ["uniform"], out_dir=out, force=True, **kw)
+    assert set(json.loads((out / "metrics.json").read_text())["policies"]) == {"uniform"}
+    # a stranger's folder: never, even with force; an output holding the scenario file: never
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep")
+    scenario = foreign / "s.json"
+    scenario.write_text(json.dumps({"titles": 3}))
+    for force in (False, True):
+        with pytest.raises(OutputFolderError, match="not written by artbandit|contains an input"):
+            run_simulation("segments", ["uniform"], out_dir=foreign, force=force, **kw)
+    with pytest.raises(OutputFolderError, match="contains an input"):
+        run_simulation(str(scenario), ["uniform"], out_dir=tmp_path, force=True, **kw)
+    assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt", "s.json"]
+
+
+def test_libraries_draw_no_progress_bar():
+    """simulations reports progress through safeio.progress; only the CLI imports click."""
+    code = ("import sys, simulations.runner, simulations.report, simulations.ope.run, artbandit.demo; "
+            "print('click' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"

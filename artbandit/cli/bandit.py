@@ -8,8 +8,7 @@ from typing import Any
 
 import click
 
-from artbandit.cli.common import quiet_option, say
-from simulations.progress import progress
+from artbandit.cli.common import progress_bar as progress, quiet_option, say
 
 # Copies of bandit names so `artbandit --help` does not import VW.
 _FORMATS = ("dsjson", "csv", "jsonl")

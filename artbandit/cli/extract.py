@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from artbandit.cli.common import quiet_option, say
-from simulations.progress import progress
+from artbandit.cli.common import progress_bar as progress, quiet_option, say
+from artbandit.text import plural
 
 _MODES = ("quick", "default", "thorough")
 _FORMATS = ("jpg", "png", "webp")
@@ -156,7 +156,8 @@ def extract(videos: tuple[Path, ...], out: Path, k: int, mode: str, fmt: str, jo
         manifests.append(manifest)
         for w in manifest.get("warnings", []):
             say(f"warning: {w}", quiet)
-        say(f"{video}: {len(manifest['candidates'])} candidates from {len(manifest['shots'])} shots "
+        say(f"{video}: {plural(len(manifest['candidates']), 'candidate')} from "
+            f"{plural(len(manifest['shots']), 'shot')} "
             f"-> {out_dir}", quiet)
     for err in failures:
         click.echo(f"Error: {err}", err=True)
@@ -164,5 +165,5 @@ def extract(videos: tuple[Path, ...], out: Path, k: int, mode: str, fmt: str, jo
         click.echo(json.dumps(manifests[0] if single and manifests else manifests, indent=2))
     if failures:
         if len(found) + path_errors > 1:
-            say(f"{len(failures)} of {len(found) + path_errors} inputs failed", quiet)
+            say(f"{len(failures)} of {plural(len(found) + path_errors, 'input')} failed", quiet)
         sys.exit(1)  # (click.Exit would be swallowed: main() runs click with standalone_mode=False)

@@ -5,8 +5,7 @@ import json
 
 import click
 
-from artbandit.cli.common import quiet_option, say
-from simulations.progress import progress
+from artbandit.cli.common import progress_bar as progress, quiet_option, say
 
 # Copies of simulations.ope names so `artbandit --help` imports neither numpy nor VW.
 _FORMATS = ("auto", "sqlite", "dsjson", "csv", "jsonl", "parquet")

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from artbandit.cli.common import quiet_option, say
+from artbandit.cli.common import progress_reporter, quiet_option, say
 
 
 @click.command()
@@ -30,12 +30,14 @@ from artbandit.cli.common import quiet_option, say
               help="Also run the first learning policy on the other reward [default: on for clickbait].")
 @click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False),
               help="Output folder (metrics.json, report.html, events.sqlite).")
+@click.option("--force", is_flag=True,
+              help="Replace an earlier simulate output of other options (never a folder artbandit did not write).")
 @click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Processes: policies run in parallel, with the same results as one process.")
 @click.option("--json", "as_json", is_flag=True, help="Print metrics.json to stdout.")
 @quiet_option
 def simulate(scenario, policies, impressions, seed, reward, log_policy, variants, catalog, compare_rewards, out,
-             jobs, as_json, quiet):
+             force, jobs, as_json, quiet):
     """Run each policy on the same simulated viewers through the Rank/Reward API and report
     CTR, quality plays, regret against the oracle, lift over the best fixed artwork and the
     exposure audit."""
@@ -51,26 +53,33 @@ def simulate(scenario, policies, impressions, seed, reward, log_policy, variants
                 catalog_variant_dirs(catalog, on_note=lambda note: say(f"note: {note}", quiet)))
         except CatalogError as exc:
             raise click.ClickException(" ".join(str(exc).split()))
-    metrics = run_simulation(
-        scenario,
-        list(policies) or list(DEFAULT_POLICIES),
-        impressions=impressions,
-        seed=seed,
-        reward=reward,
-        log_policy=None if log_policy.lower() == "none" else log_policy,
-        out_dir=out,
-        quiet=quiet,
-        variants=list(variants) or None,
-        compare_rewards=compare_rewards,
-        jobs=jobs,
-    )
+    with progress_reporter("simulating", quiet or as_json) as progress:
+        metrics = run_simulation(
+            scenario,
+            list(policies) or list(DEFAULT_POLICIES),
+            impressions=impressions,
+            seed=seed,
+            reward=reward,
+            log_policy=None if log_policy.lower() == "none" else log_policy,
+            out_dir=out,
+            variants=list(variants) or None,
+            compare_rewards=compare_rewards,
+            jobs=jobs,
+            progress=progress,
+            force=force,
+        )
     if as_json:
         json.dump(metrics, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
+        from simulations.metrics import MIN_LIFT_BASE
+
+        refs = metrics["references"][reward]["best_fixed"]
+        base = refs["expected_ctr" if reward == "click" else "expected_play_rate"]
         for label, m in metrics["policies"].items():
+            lift = f"{m['lift_over_best_fixed']:+.1%}" if base >= MIN_LIFT_BASE else f"n/a (base < {MIN_LIFT_BASE:.0%})"
             say(f"{label:34s} CTR {m['ctr']:.4f}  quality plays {m['quality_play_rate']:.4f}  "
                 f"share of oracle {m['share_of_oracle']:.1%}  lift over best fixed "
-                f"{m['lift_over_best_fixed']:+.1%}  Gini {m['exposure']['gini']:.2f}", quiet)
+                f"{lift}  Gini {m['exposure']['gini']:.2f}", quiet)
         say(f"wrote {out}/metrics.json, report.html"
             + (", events.sqlite" if metrics.get("events") else ""), quiet)

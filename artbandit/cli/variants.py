@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from artbandit.cli.common import quiet_option, say
-from simulations.progress import progress
+from artbandit.cli.common import progress_bar as progress, quiet_option, say
+from artbandit.text import grouped_notes, plural
 
 # Copies of imaging.variants.DEFAULT_ASPECTS / imaging.treatments.TREATMENTS (a test keeps them equal),
 # so that `artbandit --help` does not import OpenCV just to print them.
@@ -53,7 +53,7 @@ def variants(sources: tuple[str, ...], out: str, aspects: tuple[str, ...], width
             force=force,
             on_source=lambda _src: bar.update(1),
         )
-    for note in result.notes:
+    for note in grouped_notes(result.notes):
         say(f"note: {note}", quiet)
     for failure in result.failures:
         click.echo(f"failed: {' '.join(str(failure['error']).split())}", err=True)
@@ -66,8 +66,8 @@ def variants(sources: tuple[str, ...], out: str, aspects: tuple[str, ...], width
             "failures": result.failures,
         }, indent=2))
     else:
-        say(f"{len(result.variants)} variants -> {result.out_dir}/variants.json "
+        say(f"{plural(len(result.variants), 'variant')} -> {result.out_dir}/variants.json "
             f"(sheet: variants_sheet.png)", quiet)
     if result.failures:
-        say(f"{len(result.failures)} item(s) failed", quiet)
+        say(f"{plural(len(result.failures), 'item')} failed", quiet)
         sys.exit(1)
