@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "replay": "artbandit.cli.replay:replay",
     "demo": "artbandit.cli.demo:demo",
     "catalog": "artbandit.cli.catalog:catalog",
+    "serve": "artbandit.cli.serve:serve",
 }
 
 
