@@ -44,6 +44,11 @@ def test_replay_cli_engine_ray_writes_the_local_result(replay_log, tmp_path) -> 
     assert "Traceback" not in proc.stderr
     local = evaluate_log(replay_log, ["uniform", "vw:epsilon"], ["snips", "dr"], seed=1)
     assert (tmp_path / "ray" / "replay.json").read_text() == json.dumps(json_safe(local), indent=2) + "\n"
+    # the same output rules as the local path, checked before Ray starts
+    again = run_cli("replay", str(replay_log), "--policy", "uniform", "--policy", "vw:epsilon", "--seed", "1", "-q",
+                    "-o", str(tmp_path / "ray"), "--engine", "ray")
+    assert again.returncode == 1 and "already holds this replay's output" in again.stderr
+    assert "Traceback" not in again.stderr and len(again.stderr.strip().splitlines()) == 1
 
 
 @pytest.fixture(scope="module")
