@@ -180,6 +180,8 @@ def test_bad_tables_are_one_line_errors_through_the_console_script(tmp_path) -> 
     jl = tmp_path / "t.jsonl"
     jl.write_text('{"title_id": "a", "video": "v.mp4"}\n{"title_id": "a", "video": "w.mp4"}\n')
     assert "duplicate title_id" in _one_line_error(run_cli("catalog", "build", str(jl), "-o", str(tmp_path / "o")))
+    jl.write_text('{"title_id": "a", "video": "v.mp4"}\nnot json\n')
+    assert "t.jsonl:2: not a JSON line" in _one_line_error(run_cli("catalog", "build", str(jl), "-o", str(tmp_path / "o")))
     clash = write_table(tmp_path / "clash.csv", [{"title_id": "a", "video": "v.mp4", "aspect": "x"}])
     assert "clashes with an index column" in _one_line_error(
         run_cli("catalog", "build", str(clash), "-o", str(tmp_path / "o")))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import glob
 import hashlib
-import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -79,18 +78,18 @@ def _read_csv(path: Path) -> list[dict[str, Any]]:
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    from safeio.jsonl import iter_jsonl
+
     rows = []
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise CatalogError(f"{path}:{number}: not a JSON line ({exc.msg})") from None
+    try:
+        for number, row in iter_jsonl(path):
             if not isinstance(row, dict):
                 raise CatalogError(f"{path}:{number}: a JSON object per line expected")
             rows.append(row)
+    except CatalogError:
+        raise
+    except ValueError as exc:  # iter_jsonl names the file and line
+        raise CatalogError(str(exc)) from None
     return rows
 
 
