@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "replay": "artbandit.cli.replay:replay",
     "evaluate": "artbandit.cli.evaluate:evaluate",
     "demo": "artbandit.cli.demo:demo",
+    "catalog": "artbandit.cli.catalog:catalog",
     "serve": "artbandit.cli.serve:serve",
 }
 
