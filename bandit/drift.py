@@ -27,6 +27,7 @@ class PageHinkley:
     _m2: float = field(default=0.0, init=False)
     _down: float = field(default=0.0, init=False)  # evidence of a drop
     _up: float = field(default=0.0, init=False)    # evidence of a rise
+    last_alarm: float = field(default=0.0, init=False)  # the evidence that raised the last alarm
 
     def update(self, x: float) -> str | None:
         n = self.n
@@ -40,9 +41,11 @@ class PageHinkley:
         self.mean += d / n
         self._m2 += d * (x - self.mean)
         if self._down > self.threshold:
+            self.last_alarm = self._down
             self.reset()
             return "drop"
         if self._up > self.threshold:
+            self.last_alarm = self._up
             self.reset()
             return "rise"
         return None

@@ -17,6 +17,8 @@ Tables:
          chosen_index, action_id, probability, reward, reward_time, defaulted, writer)
   action_sets(id, actions)  -- actions: JSON [{"id", "features"}] in the order given to the policy
   writers(id, token, pid, started)
+  drift_events(id, time, writer, direction, statistic, threshold, floor, boost_events, n_learned, event_id)
+    -- what a live Personalizer detected (bandit.drift) and did; no user, no context
 `user` is the keyed hash of the caller's user id (see bandit.privacy), never the raw id. The file is
 created owner-only (0600): it holds contexts.
 """
@@ -39,11 +41,14 @@ from bandit.cache import TextCache
 from bandit.errors import BanditError
 from bandit.export import EXPORT_FORMATS, export_events  # noqa: F401  (EXPORT_FORMATS: public)
 from bandit.logschema import (  # noqa: F401  (SCHEMA, READABLE_SCHEMAS, LoggedEvent: public here too)
+    DRIFT_COLUMNS,
     EVENT_COLUMNS,
+    INSERT_DRIFT,
     INSERT_EVENT,
     SET_REWARD,
     READABLE_SCHEMAS,
     SCHEMA,
+    DriftEvent,
     LoggedEvent,
     create_private,
     open_for_writing,
@@ -114,6 +119,7 @@ class EventLog:
         self._buffered: dict[str, list] = {}  # event id -> its row in _events (not yet committed)
         self._new_sets: dict[Any, str] = {}
         self._rewards: list[tuple] = []
+        self._drifts: list[tuple] = []
         self._set_ids = TextCache(100_000, 2_000_000)  # actions key -> action_sets.id (committed)
         self._error: BaseException | None = None
         self._wake = threading.Event()
@@ -184,6 +190,15 @@ class EventLog:
             n = len(self._rewards)
         self._after_buffering(n)
 
+    def append_drift(self, drift: DriftEvent) -> None:
+        """Buffer a detected drift (committed like decisions: within commit_interval_s, at close and
+        at exit). Its `writer` is set to this log's writer."""
+        row = (drift.time, self.writer_id, drift.direction, drift.statistic, drift.threshold, drift.floor,
+               drift.boost_events, drift.n_learned, drift.event_id)
+        with self._buf:
+            self._drifts.append(row)
+        self._after_buffering(1)
+
     def _after_buffering(self, n: int) -> None:
         if self._flusher is None:
             self._start_flusher()
@@ -207,18 +222,20 @@ class EventLog:
             return
         with self._dblock:
             with self._buf:
-                events, sets, rewards = self._events, self._new_sets, self._rewards
-                if events or rewards:
+                events, sets, rewards, drifts = self._events, self._new_sets, self._rewards, self._drifts
+                if events or rewards or drifts:
                     self._events, self._new_sets, self._rewards, self._buffered = [], {}, [], {}
-            if events or rewards:
+                    self._drifts = []
+            if events or rewards or drifts:
                 try:
-                    self._commit(events, sets, rewards)
+                    self._commit(events, sets, rewards, drifts)
                 except BaseException as exc:
                     with self._buf:  # keep everything for the next attempt, in order
                         self._events[:0] = events
                         self._buffered = {row[0]: row for row in self._events}
                         self._new_sets = {**sets, **self._new_sets}
                         self._rewards[:0] = rewards
+                        self._drifts[:0] = drifts
                     if isinstance(exc, sqlite3.Error):
                         raise BanditError(f"{self.path}: could not commit the event log ({exc})") from None
                     raise
@@ -229,9 +246,10 @@ class EventLog:
         exc, self._error = self._error, None
         raise BanditError(f"{self.path}: could not commit the event log ({exc})") from None
 
-    def _commit(self, events: list[list], sets: dict[Any, str], rewards: list[tuple]) -> None:
+    def _commit(self, events: list[list], sets: dict[Any, str], rewards: list[tuple],
+                drifts: list[tuple] = ()) -> None:
         """One transaction: new candidate sets, the buffered rows (already parameter lists with this
-        writer's id), the rewards of rows committed earlier."""
+        writer's id), the rewards of rows committed earlier, detected drifts."""
         db = self._db
         assert db is not None
         dropped = 0
@@ -266,6 +284,8 @@ class EventLog:
                                       "that event id first", RuntimeWarning, stacklevel=2)
             if rewards:
                 db.executemany(SET_REWARD, rewards)
+            if drifts:
+                db.executemany(INSERT_DRIFT, drifts)
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
@@ -354,6 +374,20 @@ class EventLog:
         with self._dblock:
             committed = self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
         return committed + len(self._events)
+
+    def drift_events(self) -> list[DriftEvent]:
+        """Every committed drift event, oldest first (by time, then commit order); [] for a log
+        written before the table existed and not reopened for writing since."""
+        if not self.readonly:
+            self.flush()
+        with self._dblock:
+            try:
+                rows = self._db.execute(f"SELECT {DRIFT_COLUMNS} FROM drift_events ORDER BY time, id").fetchall()
+            except sqlite3.OperationalError as exc:
+                if "no such table" in str(exc):
+                    return []
+                raise BanditError(f"{self.path}: unreadable event log ({exc})") from None
+        return [DriftEvent(*row) for row in rows]
 
     def iter_events(self, batch_size: int = 10_000) -> Iterator[LoggedEvent]:
         """Every committed event in logging order, fetched `batch_size` rows at a time."""

@@ -37,6 +37,19 @@ _TABLES = (
     writer INTEGER
 )""",
     "CREATE TABLE IF NOT EXISTS writers(id INTEGER PRIMARY KEY, token TEXT NOT NULL, pid INTEGER, started REAL)",
+    # added within /2 (a log written before gains it when next opened for writing): no user, no context
+    """CREATE TABLE IF NOT EXISTS drift_events(
+    id INTEGER PRIMARY KEY,
+    time REAL NOT NULL,
+    writer INTEGER,
+    direction TEXT NOT NULL,
+    statistic REAL NOT NULL,
+    threshold REAL NOT NULL,
+    floor REAL NOT NULL,
+    boost_events INTEGER NOT NULL,
+    n_learned INTEGER NOT NULL,
+    event_id TEXT
+)""",
 )
 _INDEXES = (
     "CREATE INDEX IF NOT EXISTS action_sets_by_content ON action_sets(actions)",
@@ -46,6 +59,9 @@ INSERT_EVENT = ("INSERT INTO events(event_id, time, model_version, policy, user,
                 " chosen_index, action_id, probability, reward, reward_time, defaulted, writer)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 SET_REWARD = "UPDATE events SET reward=?, reward_time=?, defaulted=? WHERE event_id=? AND writer=?"
+INSERT_DRIFT = ("INSERT INTO drift_events(time, writer, direction, statistic, threshold, floor, boost_events,"
+                " n_learned, event_id) VALUES (?,?,?,?,?,?,?,?,?)")
+DRIFT_COLUMNS = "time, writer, direction, statistic, threshold, floor, boost_events, n_learned, event_id"
 EVENT_COLUMNS = ("event_id, time, model_version, policy, user, context, pmf, chosen_index, probability,"
                   " reward, reward_time, defaulted")
 
@@ -83,6 +99,22 @@ class LoggedEvent:
     def pmf(self) -> list[float]:
         """Decoded on first use, like `context` (an IPS pass needs only the chosen probability)."""
         return jsontext.loads(self.pmf_json)
+
+
+@dataclass(frozen=True)
+class DriftEvent:
+    """A change the live policy detected in its reward stream, and what it did about it. Holds no
+    user and no context: only the detector's numbers and the event whose reward raised the alarm."""
+
+    time: float           # the closing time of that event's reward (the policy's clock)
+    writer: int | None    # the log writer (process) whose policy detected it
+    direction: str        # "drop" (only drops raise exploration)
+    statistic: float      # Page-Hinkley evidence at the alarm, in standard deviations
+    threshold: float      # the evidence needed for an alarm
+    floor: float          # the probability floor every action got for the boost
+    boost_events: int     # for how many learned events the floor holds
+    n_learned: int        # events the policy had learned before this one
+    event_id: str | None  # the event whose reward raised the alarm
 
 
 def create_private(path: Path) -> None:

@@ -19,6 +19,7 @@ import vowpalwabbit
 from bandit.drift import PageHinkley
 from bandit.errors import BanditError
 from bandit.features import ActionEntry, context_line
+from bandit.logschema import DriftEvent
 from bandit.model_io import (
     MODEL_CHECKSUM,
     artbandit_version,
@@ -211,6 +212,19 @@ class Personalizer(Policy):
             super()._learn_prepared(*args, **kwargs)
         finally:
             self._from_log = False
+
+    def _close(self, event_id: str, pending: Any, value: float, when: float, defaulted: bool,
+               early: bool) -> None:
+        """A live reward (or its default at expiry): learned as by every policy; a drop it reveals is
+        also written to the event log (learning from a log, `learn`, records none there)."""
+        detected = len(self.drift_events)
+        super()._close(event_id, pending, value, when, defaulted, early)
+        if self.log is not None and len(self.drift_events) > detected:
+            det = self._drift
+            self.log.append_drift(DriftEvent(
+                time=float(when), writer=self.log.writer_id, direction="drop", statistic=float(det.last_alarm),
+                threshold=float(det.threshold), floor=self.min_probability, boost_events=self.drift_boost,
+                n_learned=self.drift_events[-1], event_id=event_id))
 
     def _watch(self, reward01: float) -> None:
         if self._boost_left:

@@ -1,0 +1,185 @@
+"""Drift events in the SQLite event log: a live Personalizer records each detected drop (table
+`drift_events`, no user or context), old /2 logs gain the table, two writers do not collide."""
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bandit import Personalizer
+from bandit.eventlog import DriftEvent, EventLog
+
+from bandit_helpers import SEGMENTS, Stream, click_probabilities, make_actions
+
+N, CHANGE = 9000, 4000  # every segment's taste moves to the next segment's at CHANGE
+TESTS = Path(__file__).parent
+ROOT = TESTS.parent
+
+
+def _drive(policy, n: int = N, change: int = CHANGE, seed: int = 0) -> list[str]:
+    """Seeded viewers; at `change` each segment clicks what the next one liked (a known drop in the
+    reward of what the policy learned to show). Rewards arrive at once; the clock is the event index.
+    Returns every user id shown."""
+    stream, actions = Stream(seed), make_actions()
+    outcome = np.random.default_rng(seed + 1)
+    users = []
+    for t in range(n):
+        user_id, context, _ = stream.next()
+        users.append(user_id)
+        segment = context["user"]["segment"]
+        if t >= change:
+            segment = SEGMENTS[(SEGMENTS.index(segment) + 1) % len(SEGMENTS)]
+        p = click_probabilities(segment)
+        d = policy.rank(context, actions, user_id=user_id, now=float(t))
+        policy.reward(d.event_id, float(outcome.random() < p[d.index]), now=float(t))
+    return users
+
+
+@pytest.fixture(scope="module")
+def logged_run(tmp_path_factory):
+    path = tmp_path_factory.mktemp("drift") / "events.sqlite"
+    policy = Personalizer(seed=0, log=path)
+    users = _drive(policy)
+    detected = list(policy.drift_events)
+    policy.close()
+    return path, detected, users
+
+
+def test_a_detected_drop_is_in_the_log_with_its_numbers(logged_run) -> None:
+    path, detected, users = logged_run
+    assert len(detected) == 1 and CHANGE <= detected[0] <= CHANGE + 1500  # the known drop, found once
+    db = sqlite3.connect(path)  # plain sqlite3: independent of artbandit's reader
+    cols = [r[1] for r in db.execute("PRAGMA table_info(drift_events)")]
+    assert not {"user", "context"} & set(cols)
+    rows = db.execute("SELECT time, writer, direction, statistic, threshold, floor, boost_events, n_learned,"
+                      " event_id FROM drift_events").fetchall()
+    assert len(rows) == 1
+    time, writer, direction, statistic, threshold, floor, boost, n_learned, event_id = rows[0]
+    assert (direction, threshold, floor, boost, n_learned) == ("drop", 60.0, 0.05, 3000, detected[0])
+    assert statistic > threshold
+    # the event whose reward raised the alarm: the (n_learned + 1)-th decision, rewarded at its index
+    seq, ev_time = db.execute("SELECT seq, time FROM events WHERE event_id=?", (event_id,)).fetchone()
+    first = db.execute("SELECT MIN(seq) FROM events").fetchone()[0]
+    assert seq - first == n_learned and time == ev_time == float(n_learned)
+    assert writer in {r[0] for r in db.execute("SELECT DISTINCT writer FROM events")}
+    assert not set(map(str, rows[0])) & set(users)  # privacy: no user id in the row
+    db.close()
+    with EventLog(path, readonly=True) as log:
+        assert log.drift_events() == [DriftEvent(*rows[0])]
+
+
+def test_without_a_drop_no_drift_event_is_logged(tmp_path) -> None:
+    path = tmp_path / "events.sqlite"
+    with Personalizer(seed=0, log=path) as policy:
+        _drive(policy, n=6000, change=10**9)
+        assert policy.drift_events == []
+    with EventLog(path, readonly=True) as log:
+        assert log.drift_events() == [] and len(log) == 6000
+
+
+def _old_v2_log(path: Path) -> None:
+    """A log as artbandit wrote it before the drift table: events/2 without `drift_events`."""
+    with Personalizer(seed=0, log=path) as policy:
+        _drive(policy, n=50, change=10**9)
+    db = sqlite3.connect(path)
+    db.execute("DROP TABLE drift_events")
+    db.commit()
+    db.close()
+
+
+def test_a_log_written_before_the_table_opens_and_gains_it(tmp_path) -> None:
+    path = tmp_path / "old.sqlite"
+    _old_v2_log(path)
+    with EventLog(path, readonly=True) as log:  # a reader never changes the file
+        assert log.drift_events() == [] and len(log) == 50
+    tables = lambda: {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "drift_events" not in tables()
+    drift = DriftEvent(7.0, None, "drop", 61.5, 60.0, 0.05, 3000, 1234, "e-1")
+    with EventLog(path) as log:  # a writer upgrades it in place
+        assert "drift_events" in tables()
+        assert sqlite3.connect(path).execute("SELECT value FROM meta WHERE key='schema'").fetchone() == (
+            "artbandit.events/2",)
+        log.append_drift(drift)
+        writer = log.writer_id
+    with EventLog(path, readonly=True) as log:
+        assert len(log) == 50 and log.drift_events() == [DriftEvent(7.0, writer, *list(vars(drift).values())[2:])]
+
+
+_WRITER = textwrap.dedent("""
+    import sys
+    sys.path[:0] = [{root!r}]
+    from bandit.eventlog import DriftEvent, EventLog
+    tag = sys.argv[1]
+    with EventLog(sys.argv[2], commit_interval_s=0.005) as log:
+        print(log.writer_id, flush=True)
+        sys.stdin.readline()  # both writers are open: go
+        for i in range(300):
+            log.append_drift(DriftEvent(float(i), None, "drop", 60.0 + i, 60.0, 0.05, 3000, i, f"{{tag}}-{{i}}"))
+            if i % 7 == 0:
+                log.flush()
+""")
+
+
+def test_two_processes_writing_drift_events_to_one_log_do_not_collide(tmp_path) -> None:
+    path = tmp_path / "shared.sqlite"
+    EventLog(path).close()
+    script = _WRITER.format(root=str(ROOT))
+    procs = [subprocess.Popen([sys.executable, "-c", script, tag, str(path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True) for tag in ("a", "b")]
+    writers = {tag: int(p.stdout.readline()) for tag, p in zip("ab", procs)}
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.close()
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    db = sqlite3.connect(path)
+    rows = db.execute("SELECT id, writer, event_id, n_learned, statistic FROM drift_events").fetchall()
+    assert len(rows) == 600 and len({r[0] for r in rows}) == 600
+    by_writer: dict[int, list] = {}
+    for _, writer, event_id, n, stat in rows:
+        by_writer.setdefault(writer, []).append((event_id, n, stat))
+    assert len(by_writer) == 2  # each process's rows carry its own writer id
+    for tag, writer in writers.items():
+        got = by_writer[writer]
+        assert sorted(got, key=lambda r: r[1]) == [(f"{tag}-{i}", i, 60.0 + i) for i in range(300)]
+    with EventLog(path, readonly=True) as log:
+        assert len(log.drift_events()) == 600
+
+
+_KILLED = textwrap.dedent("""
+    import sqlite3, sys, time
+    sys.path[:0] = [{root!r}, {tests!r}]
+    from bandit import Personalizer
+    from test_bandit_drift_log import _drive
+    policy = Personalizer(seed=0, log=sys.argv[1])
+    _drive(policy)
+    assert len(policy.drift_events) == 1
+    other = sqlite3.connect(sys.argv[1])  # another connection sees only what the background thread committed
+    for _ in range(3000):
+        if other.execute("SELECT COUNT(*) FROM drift_events").fetchone()[0]:
+            print("ready", flush=True)
+            break
+        time.sleep(0.01)
+    else:
+        sys.exit("the drift event was never committed")
+    time.sleep(600)
+""")
+
+
+def test_a_drift_event_survives_sigkill_after_the_commit_interval(tmp_path) -> None:
+    path = tmp_path / "killed.sqlite"
+    child = subprocess.Popen([sys.executable, "-c", _KILLED.format(root=str(ROOT), tests=str(TESTS)), str(path)],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    rows = sqlite3.connect(path).execute("SELECT direction, n_learned FROM drift_events").fetchall()
+    assert len(rows) == 1 and rows[0][0] == "drop" and CHANGE <= rows[0][1] <= CHANGE + 1500
