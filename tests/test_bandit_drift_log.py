@@ -183,3 +183,19 @@ def test_a_drift_event_survives_sigkill_after_the_commit_interval(tmp_path) -> N
         child.wait()
     rows = sqlite3.connect(path).execute("SELECT direction, n_learned FROM drift_events").fetchall()
     assert len(rows) == 1 and rows[0][0] == "drop" and CHANGE <= rows[0][1] <= CHANGE + 1500
+
+
+def test_evaluate_marks_the_logged_drift_on_its_curves(logged_run, tmp_path) -> None:
+    from simulations.ope.evalreport import write_evaluation_report
+    from simulations.ope.evaluate import evaluate
+
+    path, detected, _ = logged_run
+    result = evaluate(path, tmp_path / "work", ["uniform"], seed=0)
+    logged = result["drift"]["logged"]
+    # detected while learning event n_learned (clock = event index): n_learned + 1 events logged by then
+    assert [(c["event"], c["direction"], c["floor"], c["boost_events"]) for c in logged] == [
+        (detected[0] + 1, "drop", 0.05, 3000)]
+    assert logged[0]["statistic"] > logged[0]["threshold"] == 60.0
+    write_evaluation_report(result, tmp_path / "report.html")  # its curves: a purple line there too
+    html = (tmp_path / "report.html").read_text()
+    assert f"live policy (logged): event {detected[0] + 1}, drop" in html

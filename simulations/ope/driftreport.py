@@ -5,6 +5,7 @@ The logged rewards are what the logging policy collected: a detected drop there 
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,22 @@ def reward_changes(prep: dict[str, Any]) -> dict[str, Any]:
             if found:
                 out["titles"][str(name)] = found
     return out
+
+
+def logged_drifts(log_path: str | Path, prep: dict[str, Any]) -> list[dict[str, Any]]:
+    """The drift events a live Personalizer recorded in an artbandit SQLite log, each placed on the
+    curves' axis: `event` = how many replayed events had been logged by the time it was detected."""
+    from bandit import EventLog
+
+    log = EventLog(log_path, readonly=True)
+    try:
+        found = log.drift_events()
+    finally:
+        log.close()
+    times = np.asarray(prep["time"], dtype=float)
+    return [{"event": int(np.count_nonzero(times <= d.time)), "time": d.time, "direction": d.direction,
+             "statistic": d.statistic, "threshold": d.threshold, "floor": d.floor,
+             "boost_events": d.boost_events} for d in found]
 
 
 def _changes(r: np.ndarray, index: np.ndarray | None) -> list[dict[str, Any]]:

@@ -56,7 +56,10 @@ def write_evaluation_report(result: dict[str, Any], path: str | Path) -> None:
         ax.plot(p["curve"]["events"], [np.nan if v is None else v for v in p["curve"]["dr"]], label=p["name"])
     for c in drift.get("overall", []):
         ax.axvline(c["event"], color="red", ls="--", lw=1)
-    ax.set_xlabel("events replayed (time order); red: detected change in the logged reward")
+    for c in drift.get("logged", []):
+        ax.axvline(c["event"], color="purple", ls="-.", lw=1.5)
+    ax.set_xlabel("events replayed (time order); red: detected change in the logged reward"
+                  + ("; purple: drift the live policy logged" if drift.get("logged") else ""))
     ax.set_ylabel("DR estimate over the first k events")
     ax.legend(fontsize=7)
     curves = img_tag(fig, "estimates over time")
@@ -69,6 +72,9 @@ def write_evaluation_report(result: dict[str, Any], path: str | Path) -> None:
                f"{c['mean_before']:.4f} -> {c['mean_after']:.4f})</li>" for c in drift.get("overall", [])]
     for title, cs in drift.get("titles", {}).items():
         changes += [f"<li>{html.escape(title)}: event {c['event']} ({html.escape(c['direction'])})</li>" for c in cs]
+    changes += [f"<li>live policy (logged): event {c['event']}, {html.escape(c['direction'])}, evidence "
+                f"{c['statistic']:.1f} &gt; {c['threshold']:.1f}; floor {c['floor']:.3f} for {c['boost_events']} "
+                "events</li>" for c in drift.get("logged", [])]
     drift_html = f"<ul>{''.join(changes)}</ul>" if changes else "<p>No change detected in the logged reward.</p>"
 
     sections = [("Recommendation", verdict), ("Leaderboard", board + chart),

@@ -284,9 +284,11 @@ def evaluate(log: str | Path, work_dir: str | Path, candidates: Sequence[str], *
     }
     result["decision"] = decide(policies, arrays, confidence)
     if drift:
-        from simulations.ope.driftreport import reward_changes
+        from simulations.ope.driftreport import logged_drifts, reward_changes
 
         result["drift"] = reward_changes(prep)
+        if info["format"] == "sqlite":  # what the live policy itself detected (bandit.vw_policy)
+            result["drift"]["logged"] = logged_drifts(log, prep)
     if importance and result["decision"]["winner"]:
         from simulations.ope.importance import feature_importance
 
