@@ -8,7 +8,9 @@ after the checkpoint, so the recovered model is the one an uninterrupted run wou
 
 Why sampling is keyed by event id: the draw for an event is a hash of (seed, event id, slot), not the
 next number of a stream, so a restart needs no generator state to make the same choices, and a run
-is reproducible from its seed and its requests.
+is reproducible from its seed and its requests (with their eventIds, or generated ids from an
+explicit `id_seed`). Generated ids are otherwise 128 random bits from the OS (bandit.event_ids, as
+the Personalizer's): two services seeded alike never hand out the same id.
 
 Library use (one thread): `with DecisionService(folder) as svc: d = svc.rank(ctx, actions)` — every
 call commits before it returns (autocommit). A server sets autocommit=False and commits batches
@@ -17,13 +19,13 @@ itself (`take_batch` on its loop, `write_batch` on a writer thread: group commit
 from __future__ import annotations
 
 import hashlib
-import random
 import time as _time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from bandit.errors import BanditError, DuplicateRewardError, ExpiredEventError, UnknownEventError
+from bandit.event_ids import EventIds
 from bandit.eventlog import EventLog
 from bandit.journal import Journal
 from bandit.open_events import DEFAULTED, NOT_ACTIVATED, REWARDED, OpenEvent, OpenEvents
@@ -63,7 +65,8 @@ class DecisionService:
 
     def __init__(self, state: str, *, seed: int = 0, reward_range: tuple[float, float] = (0.0, 1.0),
                  max_actions: int = 50, bits: int = 18, min_probability: float = 0.01,
-                 durable: bool = False, autocommit: bool = True, manual_wal_checkpoints: bool = False) -> None:
+                 durable: bool = False, autocommit: bool = True, manual_wal_checkpoints: bool = False,
+                 id_seed: int | None = None) -> None:
         self.seed = int(seed)
         self.reward_range = (float(reward_range[0]), float(reward_range[1]))
         self.max_actions = int(max_actions)
@@ -89,7 +92,7 @@ class DecisionService:
             self.eventlog_error: str | None = None
             self.policy: Personalizer = load_policy(self)
             self.checkpoint_seq = recover(self)
-            self._ids = random.Random(f"{self.seed}:{self.journal.last_seq}")
+            self._ids = EventIds(id_seed, taken=self._id_used)
         except BaseException:
             self.state.close()
             raise
@@ -441,12 +444,15 @@ class DecisionService:
 
     def _new_event_id(self, event_id: Any) -> str:
         if event_id is None:
-            return "%032x" % self._ids.getrandbits(128)
+            return self._ids.new()
         check_event_id(event_id)
-        if (event_id in self.open or event_id in self.open.groups or self.open.closed_state(event_id)
-                or self.journal.kinds_of(event_id) or self.journal.kinds_of(event_id, slots=True)):
+        if self._id_used(event_id):
             raise BanditError(f"eventId {event_id!r} was already used")
         return event_id
+
+    def _id_used(self, event_id: str) -> bool:
+        return bool(event_id in self.open or event_id in self.open.groups or self.open.closed_state(event_id)
+                    or self.journal.kinds_of(event_id) or self.journal.kinds_of(event_id, slots=True))
 
 
 def _draw(pmf: list[float], u: float) -> int:

@@ -37,7 +37,8 @@ def test_learns_over_http_clearly_above_uniform(tmp_path):
 
 
 def _twins(tmp_path):
-    return DecisionService(tmp_path / "a", seed=1), DecisionService(tmp_path / "b", seed=1)
+    # generated ids are random unless an id seed is asked for: the twins need the same ids
+    return DecisionService(tmp_path / "a", seed=1, id_seed=1), DecisionService(tmp_path / "b", seed=1, id_seed=1)
 
 
 def test_library_restart_keeps_open_events_and_the_model(tmp_path):
