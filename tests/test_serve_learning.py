@@ -134,7 +134,7 @@ def test_late_rewards_get_the_right_error_after_memory_forgets(tmp_path):
     expired = svc.rank({"u": {"x": 2}}, actions, now=0.0).event_id
     svc.reward(rewarded, 1.0, now=1.0)
     svc.expire(now=11.0)
-    svc.open._closed.clear()  # as after more closes than it remembers: the journal answers
+    svc.open.closed.clear()  # as after more closes than it remembers: the journal answers
     with pytest.raises(DuplicateRewardError):
         svc.reward(rewarded, 1.0, now=12.0)
     with pytest.raises(ExpiredEventError):
