@@ -29,6 +29,7 @@ from bandit.event_ids import EventIds
 from bandit.eventlog import EventLog
 from bandit.journal import Journal
 from bandit.joined_log import append_joined, joined_row
+from bandit.sampling import sample_index
 from bandit.service_checks import EVENT_ID, check_actions, check_event_id, check_excluded, check_value
 from bandit.service_config import DEFAULT_ARGUMENTS, ServiceConfig, policy_kwargs
 from bandit.service_recovery import CheckpointToken, load_policy, prepare_checkpoint, publish_checkpoint, recover
@@ -181,7 +182,7 @@ class DecisionService:
             if x > 0.0:
                 k = len(pmf)
                 pmf = [(1.0 - x) * p + x / k for p in pmf]
-            chosen = _draw(pmf, self._uniform(key))
+            chosen = sample_index(pmf, self._uniform(key))
             probability = pmf[chosen]
         else:  # Apprentice / LoggingOnly: serve the baseline; the log says so (probability 1)
             agree = max(range(len(pmf)), key=pmf.__getitem__) == baseline
@@ -454,11 +455,3 @@ class DecisionService:
         return bool(self.open.knows(event_id) or self.journal.kinds_of(event_id)
                     or self.journal.kinds_of(event_id, slots=True))
 
-
-def _draw(pmf: list[float], u: float) -> int:
-    acc = 0.0
-    for i, p in enumerate(pmf):
-        acc += p
-        if u < acc:
-            return i
-    return len(pmf) - 1
