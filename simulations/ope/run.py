@@ -14,7 +14,7 @@ from safeio.outdir import OutputFolder
 from simulations import plotstyle
 from simulations.ope.columnar import COLUMNAR
 from simulations.ope.errors import OPEError
-from simulations.ope.estimators import ESTIMATORS, OPEArrays, cumulative_curve, estimate
+from simulations.ope.estimators import ESTIMATORS, OPEArrays
 from simulations.ope.progressive import (
     LEARN_ON,
     ActionValueTally,
@@ -23,6 +23,7 @@ from simulations.ope.progressive import (
     score_chunk,
 )
 from simulations.ope.readers import ColumnMapping, LogSource, open_log
+from simulations.ope.streaming import PolicyStream, RunningSum
 
 SCHEMA = "artbandit.replay/1"
 
@@ -49,8 +50,10 @@ def evaluate_log(
     """The replay results as a dict (the content of replay.json), without writing anything.
 
     Policies that need no per-event model (logged, uniform, best-fixed) with estimators that need no
-    reward model (replay, ips, snips) are scored over columns in one pass (simulations.ope.columnar);
-    otherwise every event is replayed through the policies in order (progressive.score_chunk).
+    reward model (replay, ips, snips) are scored over columns batch by batch (simulations.ope.columnar);
+    otherwise every event is replayed through the policies in order (progressive.score_chunk). Either
+    way each batch feeds streaming estimators (simulations.ope.streaming) and is dropped, so memory does
+    not grow with the log (except for bootstrap > 0, which keeps the per-event terms it resamples).
     on_events(n) is called after each chunk of each pass over the log (passes_needed() of them).
     max_bad_lines: malformed lines skipped and counted (reported in log.bad_lines) before stopping.
     """
@@ -67,27 +70,20 @@ def evaluate_log(
     source = log if isinstance(log, LogSource) else open_log(log, fmt, mapping, chunk_size=chunk_size,
                                                               max_bad_lines=max_bad_lines)
     need_model = "dm" in estimators or "dr" in estimators
+    settings = dict(points=curve_points, bootstrap=bootstrap)
     if not need_model and all(isinstance(p, str) and p in COLUMNAR for p in policies):
         names = _distinct([str(p) for p in policies])
-        position, base, per_policy = _columnar_pass(source, list(policies), seed, on_events)
+        streams = [PolicyStream(estimators, **settings) for _ in policies]
+        position, reward_sum = _columnar_pass(source, list(policies), streams, seed, on_events)
     else:
-        position, base, per_policy, names = _progressive_passes(
-            source, policies, need_model, seed, learn_on, on_events)
+        position, reward_sum, streams, names = _progressive_passes(
+            source, policies, need_model, seed, learn_on, on_events, estimators, settings)
     if position == 0:
         raise OPEError(f"{source.path}: the log has no usable events")
 
     results = []
-    for name, arrays in zip(names, per_policy):
-        data = OPEArrays(**arrays, **base)
-        ests = {
-            est: estimate(est, data, confidence=confidence, bootstrap=bootstrap, seed=seed).to_dict()
-            for est in estimators
-        }
-        curve: dict[str, list] = {}
-        for est in estimators:
-            ks, vals = cumulative_curve(est, data, curve_points)
-            curve["events"] = ks
-            curve[est] = vals
+    for name, stream in zip(names, streams):
+        ests, curve = stream.result(confidence, seed)
         results.append({"name": name, "estimates": ests, "curve": curve})
     return {
         "schema": SCHEMA,
@@ -95,7 +91,7 @@ def evaluate_log(
             "path": str(source.path),
             "format": source.format,
             "events": int(position),
-            "logged_reward_mean": float(base["reward"].mean()),
+            "logged_reward_mean": reward_sum.value / position,
             "notes": list(source.notes),
             "bad_lines": source.bad_lines.to_dict(),
         },
@@ -116,28 +112,38 @@ def _distinct(names: list[str]) -> list[str]:
     return [f"{n}#{names[: i + 1].count(n)}" if names.count(n) > 1 else n for i, n in enumerate(names)]
 
 
-def _columnar_pass(source: LogSource, policies: list[str], seed: int,
-                   on_events: Callable[[int], None] | None) -> tuple[int, dict, list[dict]]:
-    """One pass collecting the log's columns; every policy scored over them (no events built)."""
-    from simulations.ope.columnar import ColumnCollector, score
+def _columnar_pass(source: LogSource, policies: list[str], streams: list[PolicyStream], seed: int,
+                   on_events: Callable[[int], None] | None) -> tuple[int, RunningSum]:
+    """Every policy scored over each batch's columns and streamed into its estimators (no events built,
+    nothing per event kept). best-fixed first needs a pass for its hindsight action values."""
+    from simulations.ope.columnar import ActionValueStream, LogColumns, score
 
+    values = None
+    if "best-fixed" in policies:
+        tally = ActionValueStream()
+        for batch in source.batches(need_events=False):
+            tally.add(batch)
+            if on_events:
+                on_events(len(batch))
+        values = tally.values()
     rng = np.random.default_rng(seed)
-    collector = ColumnCollector()
+    n, reward_sum = 0, RunningSum()
     for batch in source.batches(need_events=False):
-        collector.add(batch, rng.random(len(batch)))  # the same uniforms per chunk as the event path
+        cols = LogColumns.of(batch, rng.random(len(batch)))  # the same uniforms per chunk as the event path
+        k = cols.n_candidates
+        for spec, stream in zip(policies, streams):
+            target, matched, zero = score(spec, cols, values)
+            stream.add(OPEArrays(cols.reward, cols.probability, target, matched, zero_support=zero, n_candidates=k))
+        n += len(batch)
+        reward_sum.add(float(np.sum(cols.reward)))
         if on_events:
             on_events(len(batch))
-    cols = collector.columns()
-    base = dict(reward=cols.reward, logged_p=cols.probability, n_candidates=cols.n_candidates, q_logged=None)
-    per_policy = []
-    for spec in policies:
-        target, matched, zero = score(spec, cols)
-        per_policy.append(dict(target_p=target, matched=matched, dm=None, zero_support=zero))
-    return collector.n, base, per_policy
+    return n, reward_sum
 
 
 def _progressive_passes(source: LogSource, policies: Sequence[Any], need_model: bool, seed: int, learn_on: str,
-                        on_events: Callable[[int], None] | None) -> tuple[int, dict, list[dict], list[str]]:
+                        on_events: Callable[[int], None] | None, estimators: list[str], settings: dict
+                        ) -> tuple[int, RunningSum, list[PolicyStream], list[str]]:
     """Events replayed through every policy in order (a first pass fits the reward model and best-fixed)."""
     slots: list = []
     try:
@@ -149,8 +155,10 @@ def _progressive_passes(source: LogSource, policies: Sequence[Any], need_model: 
                 s.policy.close()
         raise
     names = _distinct([s.name for s in slots])
+    streams = [PolicyStream(estimators, **settings) for _ in slots]
     need_tally = any(s.needs_tally for s in slots)
     model = None
+    reward_sum = RunningSum()
     try:
         if need_model or need_tally:  # first pass: the cross-fitted reward model and hindsight action values
             tally = ActionValueTally()
@@ -173,18 +181,21 @@ def _progressive_passes(source: LogSource, policies: Sequence[Any], need_model: 
                     s.policy = BestFixedPolicy(tally.values())
 
         rng = np.random.default_rng(seed)
-        rewards, logged_p, n_cand, q_logged = [], [], [], []
         position = 0
         for chunk in source.chunks():
             n = len(chunk)
-            rewards.append(np.fromiter((e.reward for e in chunk), np.float64, n))
-            logged_p.append(np.fromiter((e.probability for e in chunk), np.float64, n))
-            n_cand.append(np.fromiter((len(e.action_ids) for e in chunk), np.int32, n))
-            q_hat = None
+            reward = np.fromiter((e.reward for e in chunk), np.float64, n)
+            logged_p = np.fromiter((e.probability for e in chunk), np.float64, n)
+            n_cand = np.fromiter((len(e.action_ids) for e in chunk), np.int32, n)
+            q_hat = q_logged = None
             if model is not None:
                 q_hat = [model.predict(position + i, ev) for i, ev in enumerate(chunk)]
-                q_logged.append(np.array([q[ev.chosen_index] for q, ev in zip(q_hat, chunk)]))
+                q_logged = np.array([q[ev.chosen_index] for q, ev in zip(q_hat, chunk)])
             score_chunk(slots, chunk, rng.random(n), q_hat, learn_on)
+            for s, stream in zip(slots, streams):  # each slot holds this chunk's outputs only
+                stream.add(OPEArrays(reward, logged_p, s.target_p.pop(), s.matched.pop(),
+                                     s.dm.pop() if s.dm else None, q_logged, s.zero_support.pop(), n_cand))
+            reward_sum.add(float(np.sum(reward)))
             position += n
             if on_events:
                 on_events(n)
@@ -198,29 +209,14 @@ def _progressive_passes(source: LogSource, policies: Sequence[Any], need_model: 
                     close()
                 except Exception:  # noqa: BLE001 - closing must not hide the real result or error
                     pass
-    if position == 0:
-        return 0, {}, [], names
-    base = dict(
-        reward=np.concatenate(rewards),
-        logged_p=np.concatenate(logged_p),
-        n_candidates=np.concatenate(n_cand),
-        q_logged=np.concatenate(q_logged) if q_logged else None,
-    )
-    per_policy = [
-        dict(target_p=np.concatenate(s.target_p), matched=np.concatenate(s.matched),
-             dm=np.concatenate(s.dm) if s.dm else None, zero_support=np.concatenate(s.zero_support))
-        for s in slots
-    ]
-    return position, base, per_policy, names
+    return position, reward_sum, streams, names
 
 
 def passes_needed(policies: Sequence[Any], estimators: Sequence[str]) -> int:
-    """Passes over the log: one, plus one for the reward model (dm/dr) or, when events are replayed,
-    best-fixed's action values."""
+    """Passes over the log: one, plus one for the reward model (dm/dr) or best-fixed's action values."""
     if "dm" in estimators or "dr" in estimators:
         return 2
-    columnar = all(isinstance(p, str) and p in COLUMNAR for p in policies)
-    return 2 if not columnar and any(p == "best-fixed" for p in policies) else 1
+    return 2 if any(p == "best-fixed" for p in policies) else 1
 
 
 def run_replay(
