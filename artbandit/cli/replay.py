@@ -68,6 +68,8 @@ def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str,
     from simulations.ope.readers import ColumnMapping, open_log
     from simulations.ope.run import DEFAULT_POLICIES, passes_needed, run_replay
 
+    _preload_report()
+
     mapping = ColumnMapping(
         action_col=action_col,
         reward_col=reward_col,
@@ -106,6 +108,21 @@ def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str,
         say(f"warning: skipped {bad['count']} bad line{'s' if bad['count'] != 1 else ''} "
             f"(--max-bad-lines {bad['limit']}); first: {bad['examples'][0]}", quiet)
     say(f"{result['log']['events']} events -> {out}/replay.json, {out}/report.html", quiet)
+
+
+def _preload_report() -> None:
+    """Import the report's charting (matplotlib, ~0.5 s) on a thread while the log is read: the reader
+    spends its time in pyarrow/numpy with the GIL released, so the import is off the critical path.
+    A failed import is ignored here; the main thread's own import raises it when the report is written."""
+    import threading
+
+    def load() -> None:
+        try:
+            import simulations.ope.report  # noqa: F401
+        except Exception:  # noqa: BLE001 - reported by the main thread's import
+            pass
+
+    threading.Thread(target=load, name="artbandit-report-import", daemon=True).start()
 
 
 def format_table(result: dict) -> str:
