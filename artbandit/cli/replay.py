@@ -7,27 +7,26 @@ import click
 
 from artbandit.cli.common import progress_bar as progress, quiet_option, say
 
-# Copies of simulations.ope names so `artbandit --help` imports neither numpy nor VW.
-_FORMATS = ("auto", "sqlite", "dsjson", "csv", "jsonl", "parquet")
-_ESTIMATORS = ("replay", "ips", "snips", "dm", "dr")
+# The library's own names, from a module with no imports: `artbandit --help` loads no numpy or VW.
+from simulations.ope.choices import DEFAULT_ESTIMATORS, DEFAULT_POLICIES, ESTIMATORS, FORMATS, LEARN_ON
 
 
 @click.command()
 @click.argument("log", type=click.Path(dir_okay=False, path_type=str))
-@click.option("--format", "fmt", type=click.Choice(_FORMATS), default="auto", show_default=True,
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
               help="Log format (auto: SQLite/Parquet magic bytes, extension, first JSON line).")
 @click.option("--policy", "policies", multiple=True,
               help="Target policy (repeatable): a make_policy spec (vw:squarecb, vw:epsilon, vw:softmax, "
                    "vw:bag, vw:cover, uniform, ts-per-title, linucb), logged (the logging policy itself), "
-                   "best-fixed, or model:DIR (a saved model). Default: logged, uniform and best-fixed.")
-@click.option("--estimator", "estimators", multiple=True, type=click.Choice(_ESTIMATORS),
-              help="Estimator (repeatable). Default: snips and dr.")
+                   "best-fixed, or model:DIR (a saved model). Default: " + ", ".join(DEFAULT_POLICIES) + ".")
+@click.option("--estimator", "estimators", multiple=True, type=click.Choice(ESTIMATORS),
+              help=f"Estimator (repeatable). Default: {' and '.join(DEFAULT_ESTIMATORS)}.")
 @click.option("--bootstrap", type=click.IntRange(min=0), default=0, show_default=True,
               help="Bootstrap replicates for the intervals (0: asymptotic delta-method intervals).")
 @click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed for policies, replay's sampled actions, the reward-model split and the bootstrap.")
-@click.option("--learn", "learn_on", type=click.Choice(("all", "matched")), default="all", show_default=True,
+@click.option("--learn", "learn_on", type=click.Choice(LEARN_ON), default=LEARN_ON[0], show_default=True,
               help="Policies learn from every logged event, or only where their sampled action matched "
                    "(Li et al.'s replay of a learning policy).")
 @click.option("--action-col", default="action", show_default=True, help="CSV/JSONL/Parquet: chosen action id.")
@@ -66,7 +65,7 @@ def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str,
     size, max/mean importance weight and the share without logging support.
     """
     from simulations.ope.readers import ColumnMapping, open_log
-    from simulations.ope.run import DEFAULT_POLICIES, passes_needed, run_replay
+    from simulations.ope.run import passes_needed, run_replay
 
     _preload_report()
 
@@ -82,7 +81,7 @@ def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str,
     )
     source = open_log(log, fmt, mapping, chunk_size=chunk_size, max_bad_lines=max_bad_lines)
     quiet = quiet or as_json
-    estimators = tuple(estimators) or ("snips", "dr")
+    estimators = tuple(estimators) or DEFAULT_ESTIMATORS
     policies = tuple(policies) or DEFAULT_POLICIES
     passes = passes_needed(policies, estimators)
     with progress(length=max(1, passes * source.approx_events()), label="replay", quiet=quiet) as bar:

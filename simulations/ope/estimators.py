@@ -12,9 +12,9 @@ from statistics import NormalDist
 
 import numpy as np
 
+from simulations.ope.choices import ESTIMATORS
 from simulations.ope.errors import OPEError
 
-ESTIMATORS: tuple[str, ...] = ("replay", "ips", "snips", "dm", "dr")
 # Above this logged probability an event is treated as a deterministic (non-exploring) decision.
 DETERMINISTIC_P = 0.999
 # Warn when the effective sample size falls below this share of the events (or below 30).

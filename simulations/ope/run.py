@@ -10,6 +10,7 @@ import numpy as np
 
 from safeio.errors import OutputFolderError
 from safeio.outdir import OutputFolder
+from simulations.ope.choices import DEFAULT_ESTIMATORS, DEFAULT_POLICIES
 from simulations.ope.columnar import COLUMNAR
 from simulations.ope.errors import OPEError
 from simulations.ope.estimators import ESTIMATORS, OPEArrays
@@ -26,13 +27,12 @@ from simulations.ope.streaming import PolicyStream, RunningSum
 SCHEMA = "artbandit.replay/1"
 
 
-DEFAULT_POLICIES: tuple[str, ...] = ("logged", "uniform", "best-fixed")
 
 
 def evaluate_log(
     log: str | Path | LogSource,
     policies: Sequence[Any] = DEFAULT_POLICIES,
-    estimators: Sequence[str] = ("snips", "dr"),
+    estimators: Sequence[str] = DEFAULT_ESTIMATORS,
     *,
     fmt: str = "auto",
     mapping: ColumnMapping | None = None,
@@ -220,7 +220,7 @@ def passes_needed(policies: Sequence[Any], estimators: Sequence[str]) -> int:
 def run_replay(
     log: str | Path | LogSource,
     policies: Sequence[Any] = DEFAULT_POLICIES,
-    estimators: Sequence[str] = ("snips", "dr"),
+    estimators: Sequence[str] = DEFAULT_ESTIMATORS,
     out_dir: str | Path | None = None,
     *,
     force: bool = False,
