@@ -82,7 +82,7 @@ def write_html_report(result: dict, path: Path) -> None:
     pols = result["policies"]
     ests = result["settings"]["estimators"]
     conf = result["settings"]["confidence"]
-    chart = img_tag(_estimates_figure(result), "estimates with intervals")
+    chart = img_tag(_estimates_figure(result), "estimates with intervals", tight=False)
 
     rows = []
     for p in pols:
@@ -105,7 +105,7 @@ def write_html_report(result: dict, path: Path) -> None:
     ]
     warn_items += [f"<li>{html.escape(n)}</li>" for n in result["log"]["notes"]]
     warnings = f'<ul class="flag">{"".join(warn_items)}</ul>' if warn_items else "<p>None.</p>"
-    curves = img_tag(_curves_figure(result), "learning curves")
+    curves = img_tag(_curves_figure(result), "learning curves", tight=False)
 
     log = result["log"]
     summary = (
