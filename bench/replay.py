@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sqlite3
 import sys
 import tempfile
@@ -229,8 +230,8 @@ OBD_RUNS = {
 }
 
 
-def obd_run(name: str, path: Path, out: Path) -> tuple[float, float, float, float]:
-    """(seconds, peak RSS MB, IPS, SNIPS) of one OBD_RUNS entry in a fresh process (imports included)."""
+def obd_run(name: str, path: Path, out: Path) -> tuple[float, float, float, float, float]:
+    """(seconds, peak RSS MB, IPS, SNIPS, CPU seconds) of one OBD_RUNS entry in a fresh process (imports included)."""
     import subprocess
 
     # VmHWM (this process image's peak RSS) rather than ru_maxrss, which Linux carries over from the
@@ -240,11 +241,15 @@ def obd_run(name: str, path: Path, out: Path) -> tuple[float, float, float, floa
             "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
             "print(time.perf_counter() - t, hwm, ips, snips)"
             % (str(Path(__file__).resolve().parents[1]), str(path), str(out), OBD_RUNS[name]))
+    before = os.times()
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    after = os.times()
     if proc.returncode:
         raise SystemExit(f"{name} failed: {proc.stderr[-2000:]}")
     seconds, kb, ips, snips = proc.stdout.split()[-4:]
-    return float(seconds), float(kb) / 1024, float(ips), float(snips)
+    # CPU seconds (user + sys, all threads, whole process): less at the mercy of the other jobs than wall time
+    cpu = after.children_user + after.children_system - before.children_user - before.children_system
+    return float(seconds), float(kb) / 1024, float(ips), float(snips), cpu
 
 
 def obd_section(folder: Path, rows: int, repeat: int = 3) -> list[str]:
@@ -257,18 +262,22 @@ def obd_section(folder: Path, rows: int, repeat: int = 3) -> list[str]:
              f"({size / 1e6:.0f} MB, generated in {time.perf_counter() - t:.0f} s); uniform target, IPS + SNIPS"]
     # Rounds interleave the runs (each in a fresh process) and each run's best round is compared: on a
     # shared machine a burst of someone else's load then hits one round, not one contestant.
-    rounds: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in OBD_RUNS}
+    rounds: dict[str, list[tuple[float, float, float, float, float]]] = {name: [] for name in OBD_RUNS}
     for _ in range(repeat):
         for name in OBD_RUNS:
             rounds[name].append(obd_run(name, path, folder / "obd-out"))
     results = {name: min(runs) for name, runs in rounds.items()}
     pandas_s = results["pandas read_csv(usecols) + numpy"][0]
+    pandas_cpu = min(r[4] for r in rounds["pandas read_csv(usecols) + numpy"])
     w = max(map(len, results))
-    lines.append(f"best of {repeat} interleaved rounds (every round's seconds in brackets)")
-    lines.append(f"{'run'.ljust(w)}  {'seconds':>8}  {'x pandas':>8}  {'peak RSS MB':>11}  {'IPS':>9}  {'SNIPS':>9}  rounds")
-    for name, (sec, mb, ips, snips) in results.items():
+    lines.append(f"best of {repeat} interleaved rounds (every round's seconds in brackets); CPU = best user+sys")
+    lines.append(f"{'run'.ljust(w)}  {'seconds':>8}  {'x pandas':>8}  {'CPU s':>6}  {'x pandas':>8}  {'peak RSS MB':>11}  "
+                 f"{'IPS':>9}  {'SNIPS':>9}  rounds")
+    for name, (sec, mb, ips, snips, _) in results.items():
         every = ", ".join(f"{r[0]:.2f}" for r in rounds[name])
-        lines.append(f"{name.ljust(w)}  {sec:>8.2f}  {sec / pandas_s:>8.2f}  {mb:>11.0f}  {ips:>9.6f}  {snips:>9.6f}  [{every}]")
+        cpu = min(r[4] for r in rounds[name])
+        lines.append(f"{name.ljust(w)}  {sec:>8.2f}  {sec / pandas_s:>8.2f}  {cpu:>6.2f}  {cpu / pandas_cpu:>8.2f}  "
+                     f"{mb:>11.0f}  {ips:>9.6f}  {snips:>9.6f}  [{every}]")
     ours = results["artbandit replay (CLI, writes replay.json + report.html)"][0]
     lib = results["artbandit evaluate_log (library)"][0]
     lines.append(f"target <= 2x pandas: CLI {ours / pandas_s:.2f}x, library {lib / pandas_s:.2f}x "
