@@ -67,7 +67,6 @@ def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str,
     from simulations.ope.readers import ColumnMapping, open_log
     from simulations.ope.run import passes_needed, run_replay
 
-    _preload_report()
 
     mapping = ColumnMapping(
         action_col=action_col,
@@ -80,16 +79,20 @@ def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str,
         action_key=action_key,
     )
     source = open_log(log, fmt, mapping, chunk_size=chunk_size, max_bad_lines=max_bad_lines)
+    preload = _preload_report()
     quiet = quiet or as_json
     estimators = tuple(estimators) or DEFAULT_ESTIMATORS
     policies = tuple(policies) or DEFAULT_POLICIES
     passes = passes_needed(policies, estimators)
-    with progress(length=max(1, passes * source.approx_events()), label="replay", quiet=quiet) as bar:
-        result = run_replay(
-            source, list(policies), list(estimators), out, force=force,
-            bootstrap=bootstrap, confidence=confidence, seed=seed, learn_on=learn_on,
-            on_events=bar.update,
-        )
+    try:
+        with progress(length=max(1, passes * source.approx_events()), label="replay", quiet=quiet) as bar:
+            result = run_replay(
+                source, list(policies), list(estimators), out, force=force,
+                bootstrap=bootstrap, confidence=confidence, seed=seed, learn_on=learn_on,
+                on_events=bar.update,
+            )
+    finally:  # never leave the thread inside matplotlib's C++ at interpreter exit (an error path)
+        preload.join()
     if as_json:
         from simulations.ope.run import json_safe
 
@@ -109,19 +112,24 @@ def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str,
     say(f"{result['log']['events']} events -> {out}/replay.json, {out}/report.html", quiet)
 
 
-def _preload_report() -> None:
-    """Import the report's charting (matplotlib, ~0.5 s) on a thread while the log is read: the reader
-    spends its time in pyarrow/numpy with the GIL released, so the import is off the critical path.
-    A failed import is ignored here; the main thread's own import raises it when the report is written."""
+def _preload_report() -> "threading.Thread":
+    """Import the report's charting (matplotlib, ~0.5 s) and warm it up (the first figure's ~0.5-1 s of
+    font and layout setup) on a thread while the log is read: the reader spends its time in
+    pyarrow/numpy with the GIL released, so this is off the critical path. A failure is ignored
+    here; the main thread's own import or drawing raises it when the report is written."""
     import threading
 
     def load() -> None:
         try:
-            import simulations.ope.report  # noqa: F401
-        except Exception:  # noqa: BLE001 - reported by the main thread's import
+            from simulations.ope import report
+
+            report.warm_up()
+        except Exception:  # noqa: BLE001 - reported by the main thread when it writes the report
             pass
 
-    threading.Thread(target=load, name="artbandit-report-import", daemon=True).start()
+    thread = threading.Thread(target=load, name="artbandit-report-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def format_table(result: dict) -> str:

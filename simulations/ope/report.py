@@ -7,11 +7,34 @@ log is read (artbandit.cli.replay).
 from __future__ import annotations
 
 import html
+import io
+import threading
 from pathlib import Path
 
 import numpy as np
 
 from simulations import plotstyle
+
+# matplotlib is not thread-safe: warm_up (on the CLI's background thread) and the report never draw at once.
+_DRAWING = threading.Lock()
+
+
+def warm_up() -> None:
+    """Draw and save a tiny figure in the report style, so fonts, text layout and the PNG writer are
+    loaded: the first figure of a process pays ~0.5-1 s for them, which the CLI spends on a
+    background thread while the log is read instead of after it."""
+    import matplotlib.pyplot as plt
+
+    with _DRAWING, plotstyle.style():
+        fig, ax = plotstyle.figure(width=2.0, height=1.5)
+        ax.errorbar([0], [0], yerr=[[1], [1]], fmt="o", capsize=4, label="x")
+        ax.set_title("x")
+        ax.set_xlabel("x")
+        plotstyle.count_axis(ax.xaxis)
+        plotstyle.legend(ax)
+        fig.savefig(io.BytesIO(), format="png")
+        plt.close(fig)
+
 
 # Estimator markers in the estimates chart: colour says which policy (as in every report), shape
 # says which estimator.
@@ -77,6 +100,11 @@ def write_html_report(result: dict, path: Path) -> None:
     """Estimates with intervals as a chart, the diagnostics table and the learning curves.
 
     Policy names, the log path, notes and warnings come from the user: all are escaped."""
+    with _DRAWING:
+        _write_html_report(result, path)
+
+
+def _write_html_report(result: dict, path: Path) -> None:
     from simulations.htmlreport import html_table, img_tag, write_report
 
     pols = result["policies"]
