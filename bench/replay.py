@@ -271,8 +271,8 @@ def obd_section(folder: Path, rows: int, repeat: int = 3) -> list[str]:
     pandas_cpu = min(r[4] for r in rounds["pandas read_csv(usecols) + numpy"])
     w = max(map(len, results))
     lines.append(f"best of {repeat} interleaved rounds (every round's seconds in brackets); CPU = best user+sys")
-    lines.append(f"{'run'.ljust(w)}  {'seconds':>8}  {'x pandas':>8}  {'CPU s':>6}  {'x pandas':>8}  {'peak RSS MB':>11}  "
-                 f"{'IPS':>9}  {'SNIPS':>9}  rounds")
+    lines.append(f"{'run'.ljust(w)}  {'seconds':>8}  {'x pandas':>8}  {'CPU s':>6}  {'x pandas':>8}  "
+                 f"{'peak RSS MB':>11}  {'IPS':>9}  {'SNIPS':>9}  rounds")
     for name, (sec, mb, ips, snips, _) in results.items():
         every = ", ".join(f"{r[0]:.2f}" for r in rounds[name])
         cpu = min(r[4] for r in rounds[name])
@@ -295,7 +295,8 @@ def main() -> None:
                     help="events of the CSV read + IPS/SNIPS run in a separate process for peak RSS (0: skip)")
     ap.add_argument("--obd-rows", type=int, default=1_000_000, help="rows of the Open Bandit layout CSV (0: skip)")
     ap.add_argument("--only", choices=("all", "obd"), default="all")
-    ap.add_argument("--repeat", type=int, default=3, help="interleaved rounds of the Open Bandit layout runs (best kept)")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="interleaved rounds of the Open Bandit layout runs (best kept)")
     args = ap.parse_args()
     if args.only == "obd":
         with tempfile.TemporaryDirectory() as tmp:
