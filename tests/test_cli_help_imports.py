@@ -25,7 +25,8 @@ def _modules_after(argv: list[str]) -> set[str]:
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["replay", "--help"], ["simulate", "--help"], ["extract", "--help"],
-                                  ["variants", "--help"], ["log", "export", "--help"], ["train", "--help"]])
+                                  ["variants", "--help"], ["log", "export", "--help"], ["train", "--help"],
+                                  ["catalog", "build", "--help"]])
 def test_help_imports_no_heavy_library(argv):
     loaded = _modules_after(argv)
     assert "click" in loaded  # the probe sees what the CLI imported
@@ -40,3 +41,15 @@ def test_simulate_reward_choices_are_the_library_names():
 
     reward = next(p for p in simulate.params if p.name == "reward")
     assert tuple(reward.type.choices) == REWARDS
+
+
+def test_engine_and_catalog_choices_are_the_library_names():
+    from artbandit.cli.catalog import build
+    from artbandit.cli.replay import replay
+    from artbandit.jobs.engine import ENGINES
+    from imaging.candidates import FORMATS
+    from imaging.video import MODES
+
+    choices = {p.name: tuple(p.type.choices) for p in build.params if hasattr(p.type, "choices")}
+    assert choices == {"engine": ENGINES, "mode": MODES, "fmt": tuple(FORMATS)}
+    assert tuple(next(p for p in replay.params if p.name == "engine").type.choices) == ENGINES

@@ -178,8 +178,10 @@ def test_cli_choices_are_the_library_names():
     from simulations.ope.progressive import LEARN_ON
     from simulations.ope.readers import FORMATS
 
+    from artbandit.jobs.engine import ENGINES
+
     choices = {p.name: tuple(p.type.choices) for p in replay.params if hasattr(p.type, "choices")}
-    assert choices == {"fmt": FORMATS, "estimators": ESTIMATORS, "learn_on": LEARN_ON}
+    assert choices == {"fmt": FORMATS, "estimators": ESTIMATORS, "learn_on": LEARN_ON, "engine": ENGINES}
 
 
 def test_cli_bootstrap_and_learn_matched(tmp_path, cli):

@@ -7,7 +7,8 @@ import click
 
 from artbandit.cli.common import progress_bar as progress, quiet_option, say
 
-# The library's own names, from a module with no imports: `artbandit --help` loads no numpy or VW.
+# The libraries' own names, from light modules: `artbandit --help` loads no numpy or VW.
+from artbandit.jobs.engine import ENGINES
 from simulations.ope.choices import DEFAULT_ESTIMATORS, DEFAULT_POLICIES, ESTIMATORS, FORMATS, LEARN_ON
 
 
@@ -52,7 +53,7 @@ from simulations.ope.choices import DEFAULT_ESTIMATORS, DEFAULT_POLICIES, ESTIMA
 @click.option("--force", is_flag=True, help="Replace an earlier replay output in OUT (never a folder "
                                              "artbandit did not write).")
 @click.option("--json", "as_json", is_flag=True, help="Print replay.json on stdout.")
-@click.option("--engine", type=click.Choice(("local", "ray")), default="local", show_default=True,
+@click.option("--engine", type=click.Choice(ENGINES), default=ENGINES[0], show_default=True,
               help="ray: evaluate the policies at once, one per Ray task (same results as local).")
 @click.option("--address", default=None, help="Ray cluster address for --engine ray (default: a local Ray).")
 @quiet_option
