@@ -12,7 +12,7 @@ import click
 from artbandit.cli.common import quiet_option, say
 
 # The libraries' own names, from light modules: `artbandit catalog --help` loads no OpenCV or PyAV.
-from artbandit.jobs.engine import ENGINES
+from artbandit.jobs.choices import ENGINES
 from imaging.choices import DEFAULT_ASPECTS, IMAGE_FORMATS, MODES
 
 _OPTION_KEYS = ("k", "mode", "fmt", "aspects", "width", "treatments", "overlay_title")

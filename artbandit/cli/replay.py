@@ -8,7 +8,7 @@ import click
 from artbandit.cli.common import progress_bar as progress, quiet_option, say
 
 # The libraries' own names, from light modules: `artbandit --help` loads no numpy or VW.
-from artbandit.jobs.engine import ENGINES
+from artbandit.jobs.choices import ENGINES
 from simulations.ope.choices import DEFAULT_ESTIMATORS, DEFAULT_POLICIES, ESTIMATORS, FORMATS, LEARN_ON
 
 
