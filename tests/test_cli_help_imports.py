@@ -26,7 +26,7 @@ def _modules_after(argv: list[str]) -> set[str]:
 
 @pytest.mark.parametrize("argv", [["--help"], ["replay", "--help"], ["simulate", "--help"], ["extract", "--help"],
                                   ["variants", "--help"], ["log", "export", "--help"], ["train", "--help"],
-                                  ["catalog", "build", "--help"]])
+                                  ["catalog", "build", "--help"], ["evaluate", "--help"]])
 def test_help_imports_no_heavy_library(argv):
     loaded = _modules_after(argv)
     assert "click" in loaded  # the probe sees what the CLI imported
@@ -53,3 +53,8 @@ def test_engine_and_catalog_choices_are_the_library_names():
     choices = {p.name: tuple(p.type.choices) for p in build.params if hasattr(p.type, "choices")}
     assert choices == {"engine": ENGINES, "mode": MODES, "fmt": tuple(FORMATS)}
     assert tuple(next(p for p in replay.params if p.name == "engine").type.choices) == ENGINES
+    from artbandit.cli.evaluate import evaluate
+    from simulations.ope.readers import FORMATS as LOG_FORMATS
+
+    choices = {p.name: tuple(p.type.choices) for p in evaluate.params if hasattr(p.type, "choices")}
+    assert choices == {"engine": ENGINES, "fmt": LOG_FORMATS}
