@@ -61,9 +61,12 @@ class ReplayStep:
         self._prepared = prepared
         self._entries = entries
 
-    def learn(self, chosen_index: int, reward: float, probability: float) -> None:
-        """Same as Policy.learn for this event's context and actions."""
-        self._policy._learn_prepared(self._prepared, self._entries, chosen_index, reward, probability)
+    def learn(self, chosen_index: int, reward: float, probability: float, *, own_decision: bool = False) -> None:
+        """Same as Policy.learn for this event's context and actions. `own_decision=True` when this
+        policy itself made the logged choice (the service learning its own decisions, recovery
+        re-learning them): then it learns exactly as `reward()` would, not as from another's log."""
+        learn = self._policy._learn_own if own_decision else self._policy._learn_prepared
+        learn(self._prepared, self._entries, chosen_index, reward, probability)
 
 
 def _when(now: Any) -> float:
@@ -278,6 +281,12 @@ class Policy(abc.ABC):
             raise BanditError(f"probability must be in (0, 1], got {probability!r}")
         self._update(prepared, entries, int(chosen_index), self._to01(reward), probability)
         self.n_learned += 1
+
+    def _learn_own(self, prepared: Any, entries: list[ActionEntry], chosen_index: int, reward: float,
+                   probability: float) -> None:
+        """Learn from a decision this policy made itself: the base update, never a subclass's
+        off-policy treatment of logs (e.g. the VW policy's importance weights for squarecb)."""
+        Policy._learn_prepared(self, prepared, entries, chosen_index, reward, probability)
 
     def reseed(self, seed: int | None) -> None:
         """Restart the sampling generator, and the event-id generator with it (None: fresh OS

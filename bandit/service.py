@@ -329,7 +329,7 @@ class DecisionService:
         self.open.close(ev.event_id, why, early=early)
         learned = why != NOT_ACTIVATED and self.config.learning_mode != "LoggingOnly"
         if learned:
-            ev.step.learn(ev.chosen, value, ev.probability)
+            ev.step.learn(ev.chosen, value, ev.probability, own_decision=True)
             self.counters["learned"] += 1
         self.journal.add("close", ev.event_id, when, {"v": value, "why": why, "l": learned})
         self.counters[_COUNTER[why]] += 1
