@@ -13,6 +13,9 @@ Then memory over many decisions at full speed on the wall clock with the default
 window, log on: RSS, pending events and expiry-queue entries at checkpoints.
 
     python bench/bandit.py [--decisions 20000] [--memory-decisions 1000000] [--seed 0] [--profile]
+
+Why over 400 lines: every contender is written out here on purpose, so a reader can check that
+the peers are given the same stream and a fair implementation.
 """
 from __future__ import annotations
 
