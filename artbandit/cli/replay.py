@@ -145,9 +145,11 @@ def _replay_on_ray(log: str, fmt: str, mapping, policies: tuple[str, ...], estim
                    out: str, address: str | None, force: bool, quiet: bool, **options) -> dict:
     """One policy per Ray task (artbandit.jobs.replay_job); writes what run_replay writes."""
     from artbandit.jobs.engine import EngineError, make_engine
-    from artbandit.jobs.replay_job import evaluate_policies, replay_output
+    from artbandit.jobs.replay_job import evaluate_policies
+    from simulations.ope.run import replay_output
 
-    with replay_output(log, mapping, policies, estimators, out, force, options.get("seed", 0)) as write:
+    with replay_output(log, policies, estimators, out, force=force,
+                       options={"mapping": mapping, "seed": options.get("seed", 0)}) as write:
         try:
             engine = make_engine("ray", workers=len(policies), address=address)
         except EngineError as exc:

@@ -1,10 +1,11 @@
 """run_replay: stream a log, replay target policies through it, estimate, write replay.json + report.html."""
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -234,26 +235,40 @@ def run_replay(
     replaced, and an earlier replay output is replaced only with force; the new folder is built
     aside and swapped in whole.
     """
-    folder = None
-    if out_dir is not None:
-        folder = _output_folder(log, policies, estimators, out_dir, options)
-        try:
-            state = folder.check(force=force)
-        except OutputFolderError as exc:
-            raise OPEError(str(exc)) from None
-        if state == "same":
-            raise OPEError(f"{out_dir}: already holds this replay's output; use --force to replace it")
-    result = evaluate_log(log, policies, estimators, **options)
-    if folder is not None:
+    if out_dir is None:
+        return evaluate_log(log, policies, estimators, **options)
+    with replay_output(log, policies, estimators, out_dir, force=force, options=options) as write:
+        result = evaluate_log(log, policies, estimators, **options)
+        write(result)
+    return result
+
+
+@contextlib.contextmanager
+def replay_output(log: str | Path | LogSource, policies: Sequence[Any], estimators: Sequence[str],
+                  out_dir: str | Path, *, force: bool = False,
+                  options: dict | None = None) -> Iterator[Callable[[dict], None]]:
+    """The output rules of a replay, wherever its result is computed (here, or on Ray by
+    artbandit.jobs): OUT is checked before any work, and the yielded `write(result)` builds
+    replay.json and report.html aside and swaps them in whole, with the marker that makes the
+    same replay's output recognisable whichever engine computed it."""
+    folder = _output_folder(log, policies, estimators, out_dir, options or {})
+    try:
+        state = folder.check(force=force)
+    except OutputFolderError as exc:
+        raise OPEError(str(exc)) from None
+    if state == "same":
+        raise OPEError(f"{out_dir}: already holds this replay's output; use --force to replace it")
+
+    def write(result: dict) -> None:
         from safeio.atomic import atomic_dir
+        from simulations.ope.report import write_html_report
 
         with atomic_dir(folder.path) as staging:
             (staging / "replay.json").write_text(json.dumps(json_safe(result), indent=2) + "\n", "utf-8")
-            from simulations.ope.report import write_html_report
-
             write_html_report(result, staging / "report.html")
             folder.write_marker(staging)
-    return result
+
+    yield write
 
 
 def _output_folder(log: Any, policies: Sequence[Any], estimators: Sequence[str], out_dir: str | Path,
