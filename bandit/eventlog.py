@@ -21,6 +21,10 @@ Tables:
     -- what a live Personalizer detected (bandit.drift) and did; no user, no context
 `user` is the keyed hash of the caller's user id (see bandit.privacy), never the raw id. The file is
 created owner-only (0600): it holds contexts.
+
+Over 400 lines on purpose: buffering, the commit transaction and the readers share one connection,
+its two locks and the buffers (decisions, rewards, drift events); split, each half would reach into
+the other's private state. The schema and row types live in bandit.logschema, export in bandit.export.
 """
 from __future__ import annotations
 
