@@ -60,6 +60,8 @@ def test_each_estimator_matches_the_hand_computed_value_and_interval(name):
     assert e.high == pytest.approx(value + Z95 * se, rel=1e-9)
     assert (e.interval, e.confidence) == ("asymptotic", 0.95)
     d = e.to_dict()
+    assert set(d) == {"estimator", "value", "low", "high", "stderr", "interval", "confidence", "diagnostics",
+                      "warnings"}
     assert d["estimator"] == name and d["stderr"] == e.stderr and d["confidence"] == 0.95
     assert d["diagnostics"] == {
         "events": 4,
@@ -158,6 +160,7 @@ def test_arrays_are_coerced_to_float():
 
 def test_logged_probabilities_must_lie_in_zero_one():
     OPEArrays(reward=[1.0, 0.0], logged_p=[1.0, 1.0 + 1e-10], target_p=[1.0, 1.0])  # p = 1 is valid
+    OPEArrays(reward=[1.0], logged_p=[1 + 1e-9], target_p=[1.0])  # float32 rounding of 1 is tolerated
     msg = re.escape("OPE arrays: logged probabilities must lie in (0, 1]") + "$"
     for bad in (1.0 + 1e-6, 1.5, 0.0, -0.1):
         with pytest.raises(SimulationError, match=msg):
@@ -293,6 +296,21 @@ def test_bootstrap_drops_resamples_without_weight_mass():
     assert (low, high, se) == (1.0, 1.0, 0.0)
 
 
+def test_bootstrap_keeps_resamples_whose_weight_mass_is_below_one():
+    # SNIPS with weights 0.3: every resample of two events has mass 0.6 and a value in {0, 0.5, 1}
+    num, den = np.array([0.3, 0.0]), np.array([0.3, 0.3])
+    _, low, high, _, _ = ratio_interval(num, den, bootstrap=400, seed=0)
+    assert (low, high) == (0.0, 1.0)
+
+
+def test_bootstrap_with_no_usable_resample_has_no_interval():
+    # seed 4's single resample of 6 events misses event 0, the only one with weight: no replicate at all
+    num, den = np.array([0.3, 0, 0, 0, 0, 0]), np.array([0.3, 0, 0, 0, 0, 0])
+    value, low, high, se, method = ratio_interval(num, den, bootstrap=1, seed=4)
+    assert value == 1.0 and method == "bootstrap" and math.isnan(low) and math.isnan(high)
+    assert se == ratio_interval(num, den)[3]  # the delta method's
+
+
 def test_bootstrap_percentiles_match_the_confidence():
     # 95% percentile bootstrap of a mean of 4000 coin flips: width 2 * 1.96 * sqrt(0.25 / 4000) = 0.031
     rng = np.random.default_rng(11)
@@ -312,6 +330,8 @@ def test_learning_curve_values_by_hand():
     ks, _ = cumulative_curve("dm", many(10, dm=np.zeros(10)), points=4)
     assert ks == [2, 4, 7, 10]  # linspace(10 // 4 = 2, 10, 4) truncated
     assert cumulative_curve("ips", OPEArrays(reward=[1.0], logged_p=[0.5], target_p=[1.0])) == ([1], [2.0])
+    ks, _ = cumulative_curve("dm", many(1000, dm=np.zeros(1000)))  # 100 checkpoints by default
+    assert len(ks) == 100 and ks[:2] == [10, 20] and ks[-1] == 1000
 
 
 def test_learning_curve_has_no_value_before_any_weight_mass():

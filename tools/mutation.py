@@ -139,7 +139,7 @@ RESULT_LINE = re.compile(r"^\s*(\S+): (\w[\w ]*)$")
 
 
 def run_target(name: str, workers: int) -> dict[str, int]:
-    """Mutate one target; return counts by status and write survivors.txt with each survivor's diff."""
+    """Mutate one target from scratch, then report on it (see `report`)."""
     target = TARGETS[name]
     if not (ROOT / target.module).exists():
         print(f"{name}: {target.module} does not exist on this branch, skipped")
@@ -152,6 +152,15 @@ def run_target(name: str, workers: int) -> dict[str, int]:
     if run.returncode != 0:
         tail = "\n".join((run.stdout + run.stderr).splitlines()[-15:])
         print(f"{name}: mutmut failed (exit {run.returncode}); see {work / 'run.log'}\n{tail}")
+        return {"error": 1}
+    return report(name)
+
+
+def report(name: str) -> dict[str, int]:
+    """Counts by status of the target's last run; writes survivors.txt with each non-killed diff."""
+    target, work = TARGETS[name], WORK / name
+    if not (work / "mutants").is_dir():
+        print(f"{name}: no run to report on (run it first)")
         return {"error": 1}
     listing = mutmut(work, "results", "--all", "true")
     counts: dict[str, int] = {}
@@ -167,7 +176,7 @@ def run_target(name: str, workers: int) -> dict[str, int]:
         if status != "killed":
             not_killed.append((mutant, status))
     with open(work / "survivors.txt", "w", encoding="utf-8") as out:
-        for mutant, status in not_killed:
+        for mutant, _status in not_killed:
             out.write(mutmut(work, "show", mutant).stdout + "\n")  # starts with "# <mutant>: <status>"
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     print(f"{name}: {summary}; not killed: {len(not_killed)} (diffs in {work / 'survivors.txt'})", flush=True)
@@ -179,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("targets", nargs="*", help=f"targets to mutate (default: all): {', '.join(TARGETS)}")
     parser.add_argument("--workers", type=int, default=2, help="parallel mutants (default 2: a shared 2-core box)")
     parser.add_argument("--list", action="store_true", help="list the targets and their test files")
+    parser.add_argument("--report", action="store_true", help="only report on the targets' last runs")
     args = parser.parse_args(argv)
     unknown = [t for t in args.targets if t not in TARGETS]
     if unknown:
@@ -190,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     bad = 0
     for name in names:
-        counts = run_target(name, args.workers)
+        counts = report(name) if args.report else run_target(name, args.workers)
         bad += sum(v for k, v in counts.items() if k != "killed")
     return 1 if bad else 0
 
