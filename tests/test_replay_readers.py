@@ -8,7 +8,7 @@ import pytest
 
 from simulations.errors import SimulationError
 from simulations.ope import ColumnMapping, open_log, run_replay
-from tests.replay_helpers import (
+from replay_helpers import (
     HashedSegmentPolicy,
     TablePolicy,
     make_world,
@@ -19,20 +19,7 @@ from tests.replay_helpers import (
 )
 
 
-def cli(args, capsys):
-    """Run `artbandit ...` in-process; returns (exit code, stdout, stderr)."""
-    from artbandit.cli import main
-
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def test_foreign_csv_layout_with_hashed_features_and_own_propensity_column(tmp_path, capsys):
+def test_foreign_csv_layout_with_hashed_features_and_own_propensity_column(tmp_path, cli):
     world = make_world(seed=5)
     pi = smooth_pi(world)
     log = simulate_log(world, 6000, "softmax", 2)
@@ -61,7 +48,7 @@ def test_foreign_csv_layout_with_hashed_features_and_own_propensity_column(tmp_p
         "replay", str(path), "--policy", "uniform", "--estimator", "snips", "--action-col", "item_shown",
         "--reward-col", "clicked", "--propensity-col", "prob_logged", "--context-cols", "seg_*,u_*",
         "-o", str(tmp_path / "cli"), "--json",
-    ], capsys)
+    ])
     assert code == 0, err
     doc = json.loads(out)
     e = doc["policies"][0]["estimates"]["snips"]
@@ -159,27 +146,27 @@ def test_saved_model_is_evaluated_frozen(tmp_path):
         ("action,reward\na,1\n", ["--action-features", "missing.csv"], "missing.csv: no such action-features file"),
     ],
 )
-def test_bad_inputs_are_one_line_errors(tmp_path, capsys, content, args, message):
+def test_bad_inputs_are_one_line_errors(tmp_path, cli, content, args, message):
     path = tmp_path / "log.csv"
     path.write_text(content)
     if "--policy" not in args:
         args = args + ["--policy", "uniform"]
-    code, out, err = cli(["replay", str(path), *args, "-o", str(tmp_path / "o"), "-q"], capsys)
+    code, out, err = cli(["replay", str(path), *args, "-o", str(tmp_path / "o"), "-q"])
     assert code == 1
     assert err.startswith("Error: ") and err.count("\n") == 1 and "Traceback" not in err
     assert message in err
 
 
-def test_unreadable_logs_are_one_line_errors(tmp_path, capsys):
+def test_unreadable_logs_are_one_line_errors(tmp_path, cli):
     bad = tmp_path / "log.jsonl"
     bad.write_text('{"action": "a", "reward": 1}\n{not json\n')
-    code, _, err = cli(["replay", str(bad), "--policy", "uniform", "-o", str(tmp_path / "o")], capsys)
+    code, _, err = cli(["replay", str(bad), "--policy", "uniform", "-o", str(tmp_path / "o")])
     assert code == 1 and "log.jsonl:2: invalid JSON" in err and err.count("\n") == 1
     fake = tmp_path / "events.sqlite"
     fake.write_bytes(b"SQLite format 3\x00" + b"\x00" * 200)
-    code, _, err = cli(["replay", str(fake), "--policy", "uniform", "-o", str(tmp_path / "o")], capsys)
+    code, _, err = cli(["replay", str(fake), "--policy", "uniform", "-o", str(tmp_path / "o")])
     assert code == 1 and "events.sqlite" in err and err.count("\n") == 1
-    code, _, err = cli(["replay", str(tmp_path / "none.csv"), "--policy", "uniform", "-o", "x"], capsys)
+    code, _, err = cli(["replay", str(tmp_path / "none.csv"), "--policy", "uniform", "-o", "x"])
     assert code == 1 and "no such log file" in err
     with pytest.raises(SimulationError, match="unknown estimator"):
         run_replay(bad, ["uniform"], ["switch-dr"])
@@ -193,7 +180,7 @@ def test_cli_copies_of_library_names_stay_equal():
     assert cli_replay._FORMATS == FORMATS and cli_replay._ESTIMATORS == ESTIMATORS
 
 
-def test_cli_bootstrap_and_learn_matched(tmp_path, capsys):
+def test_cli_bootstrap_and_learn_matched(tmp_path, cli):
     world = make_world(seed=3)
     log = simulate_log(world, 1500, "uniform", 4)
     path = write_jsonl(tmp_path / "log.jsonl", log, world)
@@ -201,7 +188,7 @@ def test_cli_bootstrap_and_learn_matched(tmp_path, capsys):
         "replay", str(path), "--policy", "uniform", "--policy", "best-fixed", "--estimator", "ips",
         "--estimator", "replay", "--candidates-col", "candidates", "--bootstrap", "100", "--seed", "2",
         "--learn", "matched", "-o", str(tmp_path / "o"), "--json",
-    ], capsys)
+    ])
     assert code == 0, err
     doc = json.loads(out)
     assert doc["settings"]["learn_on"] == "matched" and doc["settings"]["bootstrap"] == 100

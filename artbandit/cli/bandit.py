@@ -120,6 +120,14 @@ def load_context(path: str) -> dict:
     return data
 
 
+def unseen_context_features(seen: dict[str, list[str]], context: dict, allow: Any = None) -> list[str]:
+    """'namespace.feature' of the context that the model never saw in a ranked context (none if it saw none)."""
+    if not seen:
+        return []
+    return [f"{ns}.{name}" for ns, feats in context.items() if allow is None or ns in allow
+            for name in feats if name not in seen.get(ns, ())]
+
+
 @click.command()
 @click.argument("model", type=click.Path(file_okay=False, path_type=str))
 @click.option("--context", "context_file", required=True, type=click.Path(dir_okay=False, path_type=str),
@@ -141,6 +149,11 @@ def rank(model: str, context_file: str, actions_file: str, user_id: str | None, 
     actions = load_actions(actions_file)
     policy = Personalizer.load(model, log=log_path, reward_wait_s=float("inf"))
     policy.reseed(seed)
+    unseen = unseen_context_features(policy.feature_schema()["context"], context, policy.context_allowlist)
+    if unseen:
+        say(f"warning: the model never saw context feature{'s' if len(unseen) > 1 else ''} "
+            f"{', '.join(unseen)}: no learned weight, so {'they do' if len(unseen) > 1 else 'it does'} "
+            "not change this ranking")
     try:
         d = policy.rank(context, actions, user_id=user_id)
     finally:

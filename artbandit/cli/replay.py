@@ -16,9 +16,10 @@ _ESTIMATORS = ("replay", "ips", "snips", "dm", "dr")
 @click.argument("log", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--format", "fmt", type=click.Choice(_FORMATS), default="auto", show_default=True,
               help="Log format (auto: SQLite/Parquet magic bytes, extension, first JSON line).")
-@click.option("--policy", "policies", multiple=True, required=True,
+@click.option("--policy", "policies", multiple=True,
               help="Target policy (repeatable): a make_policy spec (vw:squarecb, vw:epsilon, vw:softmax, "
-                   "vw:bag, vw:cover, uniform, ts-per-title, linucb), best-fixed, or model:DIR (a saved model).")
+                   "vw:bag, vw:cover, uniform, ts-per-title, linucb), logged (the logging policy itself), "
+                   "best-fixed, or model:DIR (a saved model). Default: logged, uniform and best-fixed.")
 @click.option("--estimator", "estimators", multiple=True, type=click.Choice(_ESTIMATORS),
               help="Estimator (repeatable). Default: snips and dr.")
 @click.option("--bootstrap", type=click.IntRange(min=0), default=0, show_default=True,
@@ -44,15 +45,20 @@ _ESTIMATORS = ("replay", "ips", "snips", "dm", "dr")
               help="Column of --action-features holding the action id.")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=10_000, show_default=True,
               help="Events read per chunk (memory stays bounded for any log size).")
+@click.option("--max-bad-lines", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Skip and count up to N malformed lines (reported in replay.json); 0 stops at the first, "
+                   "naming the file and line.")
 @click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False, path_type=str),
               help="Output folder: replay.json and report.html.")
+@click.option("--force", is_flag=True, help="Replace an earlier replay output in OUT (never a folder "
+                                             "artbandit did not write).")
 @click.option("--json", "as_json", is_flag=True, help="Print replay.json on stdout.")
 @quiet_option
 def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str, ...], bootstrap: int,
            confidence: float, seed: int, learn_on: str, action_col: str, reward_col: str, propensity_col: str,
            context_cols: str, candidates_col: str | None, timestamp_col: str | None,
-           action_features: str | None, action_key: str, chunk_size: int, out: str, as_json: bool,
-           quiet: bool) -> None:
+           action_features: str | None, action_key: str, chunk_size: int, max_bad_lines: int, out: str,
+           force: bool, as_json: bool, quiet: bool) -> None:
     """Estimate what each --policy would have earned on the decisions logged in LOG.
 
     Policies are replayed through the log in time order (predict, then learn from the logged
@@ -60,7 +66,7 @@ def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str,
     size, max/mean importance weight and the share without logging support.
     """
     from simulations.ope.readers import ColumnMapping, open_log
-    from simulations.ope.run import passes_needed, run_replay
+    from simulations.ope.run import DEFAULT_POLICIES, passes_needed, run_replay
 
     mapping = ColumnMapping(
         action_col=action_col,
@@ -72,13 +78,14 @@ def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str,
         action_features=action_features,
         action_key=action_key,
     )
-    source = open_log(log, fmt, mapping, chunk_size=chunk_size)
+    source = open_log(log, fmt, mapping, chunk_size=chunk_size, max_bad_lines=max_bad_lines)
     quiet = quiet or as_json
     estimators = tuple(estimators) or ("snips", "dr")
+    policies = tuple(policies) or DEFAULT_POLICIES
     passes = passes_needed(policies, estimators)
     with progress(length=max(1, passes * source.approx_events()), label="replay", quiet=quiet) as bar:
         result = run_replay(
-            source, list(policies), list(estimators), out,
+            source, list(policies), list(estimators), out, force=force,
             bootstrap=bootstrap, confidence=confidence, seed=seed, learn_on=learn_on,
             on_events=bar.update,
         )
@@ -94,6 +101,10 @@ def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str,
                 say(f"warning: {p['name']} / {name}: {w}", quiet)
     for note in result["log"]["notes"]:
         say(f"note: {note}", quiet)
+    bad = result["log"]["bad_lines"]
+    if bad["count"]:
+        say(f"warning: skipped {bad['count']} bad line{'s' if bad['count'] != 1 else ''} "
+            f"(--max-bad-lines {bad['limit']}); first: {bad['examples'][0]}", quiet)
     say(f"{result['log']['events']} events -> {out}/replay.json, {out}/report.html", quiet)
 
 

@@ -26,21 +26,40 @@ from artbandit.cli.common import progress_reporter, quiet_option, say
               help="An `artbandit variants` output folder = one title (repeatable).")
 @click.option("--compare-rewards/--no-compare-rewards", default=None,
               help="Also run the first learning policy on the other reward [default: on for clickbait].")
-@click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False),
+@click.option("-o", "--out", "out", type=click.Path(file_okay=False),
               help="Output folder (metrics.json, report.html, events.sqlite).")
 @click.option("--force", is_flag=True,
               help="Replace an earlier simulate output of other options (never a folder artbandit did not write).")
 @click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Processes: policies run in parallel, with the same results as one process.")
 @click.option("--json", "as_json", is_flag=True, help="Print metrics.json to stdout.")
+@click.option("--service", metavar="URL", help="Drive a running `artbandit serve` at URL instead of in-process "
+              "policies (key from ARTBANDIT_API_KEY; -o and --policy are then not used).")
 @quiet_option
 def simulate(scenario, policies, impressions, seed, reward, log_policy, variants, compare_rewards, out,
-             force, jobs, as_json, quiet):
+             force, jobs, as_json, service, quiet):
     """Run each policy on the same simulated viewers through the Rank/Reward API and report
     CTR, quality plays, regret against the oracle, lift over the best fixed artwork and the
     exposure audit."""
     from simulations.runner import DEFAULT_POLICIES, run_simulation
 
+    if service:
+        import os
+
+        from artbandit.serve.drive import drive_service
+
+        with progress_reporter("simulating", quiet or as_json) as progress:
+            m = drive_service(service, os.environ.get("ARTBANDIT_API_KEY"), scenario=scenario,
+                              impressions=impressions, seed=seed, reward=reward, progress=progress)
+        if as_json:
+            json.dump(m, sys.stdout, indent=2)
+            sys.stdout.write("\n")
+        else:
+            say(f"{service}: CTR {m['ctr']:.4f}  quality plays {m['quality_play_rate']:.4f}  "
+                f"share of oracle {m['share_of_oracle']:.1%}", quiet)
+        return
+    if not out:
+        raise click.UsageError("Missing option '-o' / '--out'.")
     with progress_reporter("simulating", quiet or as_json) as progress:
         metrics = run_simulation(
             scenario,

@@ -17,6 +17,9 @@ _EXPORTS = {
     "Estimate": "simulations.ope.estimators",
     "estimate": "simulations.ope.estimators",
     "ESTIMATORS": "simulations.ope.estimators",
+    "OPEError": "simulations.ope.errors",
+    "LogSource": "simulations.ope.readers",
+    "EventBatch": "simulations.ope.readers",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -12,7 +12,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from simulations.errors import SimulationError
+from simulations.ope.errors import OPEError
 
 ESTIMATORS: tuple[str, ...] = ("replay", "ips", "snips", "dm", "dr")
 # Above this logged probability an event is treated as a deterministic (non-exploring) decision.
@@ -46,13 +46,19 @@ class OPEArrays:
         self.reward = np.asarray(self.reward, dtype=np.float64)
         self.logged_p = np.asarray(self.logged_p, dtype=np.float64)
         self.target_p = np.asarray(self.target_p, dtype=np.float64)
+        for name in ("dm", "q_logged", "zero_support"):  # lists are welcome too
+            if getattr(self, name) is not None:
+                setattr(self, name, np.asarray(getattr(self, name), dtype=np.float64))
+        for name in ("matched", "n_candidates"):
+            if getattr(self, name) is not None:
+                setattr(self, name, np.asarray(getattr(self, name)))
         n = len(self.reward)
         for name in ("logged_p", "target_p", "matched", "dm", "q_logged", "zero_support", "n_candidates"):
             arr = getattr(self, name)
             if arr is not None and len(arr) != n:
-                raise SimulationError(f"OPE arrays: {name} has {len(arr)} values, reward has {n}")
+                raise OPEError(f"OPE arrays: {name} has {len(arr)} values, reward has {n}")
         if n and not np.all((self.logged_p > 0) & (self.logged_p <= 1 + 1e-9)):
-            raise SimulationError("OPE arrays: logged probabilities must lie in (0, 1]")
+            raise OPEError("OPE arrays: logged probabilities must lie in (0, 1]")
 
     @property
     def weights(self) -> np.ndarray:
@@ -102,7 +108,7 @@ def terms(name: str, data: OPEArrays) -> tuple[np.ndarray, np.ndarray]:
     ones = np.ones_like(r)
     if name == "replay":
         if data.matched is None:
-            raise SimulationError("the replay estimator needs the target's sampled actions (matched)")
+            raise OPEError("the replay estimator needs the target's sampled actions (matched)")
         m = data.matched.astype(np.float64)
         return r * m, m
     if name == "ips":
@@ -111,11 +117,11 @@ def terms(name: str, data: OPEArrays) -> tuple[np.ndarray, np.ndarray]:
         return w * r, w
     if name in ("dm", "dr"):
         if data.dm is None or (name == "dr" and data.q_logged is None):
-            raise SimulationError(f"the {name} estimator needs reward-model predictions")
+            raise OPEError(f"the {name} estimator needs reward-model predictions")
         if name == "dm":
             return data.dm.astype(np.float64), ones
         return data.dm + w * (r - data.q_logged), ones
-    raise SimulationError(f"unknown estimator {name!r}; valid: {', '.join(ESTIMATORS)}")
+    raise OPEError(f"unknown estimator {name!r}; valid: {', '.join(ESTIMATORS)}")
 
 
 def ratio_interval(

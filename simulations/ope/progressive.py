@@ -15,7 +15,7 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
-from simulations.errors import SimulationError
+from simulations.ope.errors import OPEError
 from simulations.ope.readers import ReplayEvent
 
 BASELINES: tuple[str, ...] = ("uniform", "best-fixed", "ts-per-title", "linucb")
@@ -68,6 +68,22 @@ class BestFixedPolicy:
         return None
 
 
+class LoggedPolicy:
+    """The logging policy itself, as a target: its probability of the logged action is the logged one.
+
+    A reference point (what the log earned, with the same intervals as the others); it needs no
+    context. Its replay match is drawn with the logged probability, and DM uses q of the logged action.
+    """
+
+    name = "logged"
+
+    def predict(self, context: dict, actions: list[dict]) -> np.ndarray:
+        raise OPEError("the logged policy is scored from the log's propensities, not predicted")
+
+    def learn(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 class ActionValueTally:
     """IPS estimate of 'always show action a' for every action id, accumulated in one pass."""
 
@@ -100,20 +116,22 @@ class PolicySlot:
 
 
 def resolve_policy(spec: Any, *, seed: int = 0) -> PolicySlot:
-    """A PolicySlot for a spec string (make_policy spec, 'best-fixed', 'model:DIR' or a model folder)
+    """A PolicySlot for a spec string (make_policy spec, 'best-fixed', 'logged', 'model:DIR' or a model folder)
     or a ready policy object (anything with predict and learn)."""
     if not isinstance(spec, str):
         if not (hasattr(spec, "predict") and hasattr(spec, "learn")):
-            raise SimulationError(f"policy {spec!r} has no predict/learn methods")
+            raise OPEError(f"policy {spec!r} has no predict/learn methods")
         return PolicySlot(getattr(spec, "name", type(spec).__name__), spec, owned=False)
     if spec == "best-fixed":
         return PolicySlot(spec, None, needs_tally=True)
+    if spec == "logged":
+        return PolicySlot(spec, LoggedPolicy())
     model_dir = spec[len("model:"):] if spec.startswith("model:") else spec
     if spec.startswith("model:") or Path(model_dir).is_dir():
         from bandit import Personalizer
 
         if not Path(model_dir).is_dir():
-            raise SimulationError(f"{model_dir}: no such saved model folder")
+            raise OPEError(f"{model_dir}: no such saved model folder")
         return PolicySlot(f"model:{Path(model_dir).name}", FrozenPolicy(Personalizer.load(model_dir)))
     from bandit import make_policy
     from bandit.errors import BanditError
@@ -121,7 +139,7 @@ def resolve_policy(spec: Any, *, seed: int = 0) -> PolicySlot:
     try:
         policy = make_policy(spec, seed=seed)
     except BanditError as exc:
-        raise SimulationError(f"{exc}; replay also accepts best-fixed and model:DIR") from None
+        raise OPEError(f"{exc}; replay also accepts logged, best-fixed and model:DIR") from None
     return PolicySlot(spec, policy)
 
 
@@ -145,6 +163,9 @@ def score_chunk(
         if _is_uniform(slot.policy):
             _score_uniform(slot, chunk, uniforms, q_hat)
             continue
+        if isinstance(slot.policy, LoggedPolicy):
+            _score_logged(slot, chunk, uniforms, q_hat)
+            continue
         tp = np.empty(n)
         mt = np.zeros(n, dtype=bool)
         dm = np.empty(n) if q_hat is not None else None
@@ -167,7 +188,7 @@ def score_chunk(
                 pl = pmf.tolist() if hasattr(pmf, "tolist") else list(pmf)
             k = len(pl)
             if k != len(actions):
-                raise SimulationError(f"policy {slot.name}: predict returned {k} probabilities for {len(actions)} actions")
+                raise OPEError(f"policy {slot.name}: predict returned {k} probabilities for {len(actions)} actions")
             c = ev.chosen_index
             tp[i] = pl[c]
             # the target's sampled action, by inverse CDF on the shared uniform (plain Python: K is small)
@@ -223,3 +244,13 @@ def _score_uniform(slot: PolicySlot, chunk: list[ReplayEvent], uniforms: np.ndar
         elif e.probability >= 1.0:
             zs[i] = 1.0 - 1.0 / k[i]
     slot.zero_support.append(zs)
+
+
+def _score_logged(slot: PolicySlot, chunk: list[ReplayEvent], uniforms: np.ndarray, q_hat: list[np.ndarray] | None) -> None:
+    """The logging policy as a target (see LoggedPolicy); the same numbers as simulations.ope.columnar."""
+    p = np.fromiter((e.probability for e in chunk), np.float64, len(chunk))
+    slot.target_p.append(p)
+    slot.matched.append(uniforms < p)
+    if q_hat is not None:
+        slot.dm.append(np.array([q[e.chosen_index] for q, e in zip(q_hat, chunk)]))
+    slot.zero_support.append(np.zeros(len(chunk)))

@@ -9,8 +9,11 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from safeio.errors import OutputFolderError
+from safeio.outdir import OutputFolder
 from simulations import plotstyle
-from simulations.errors import SimulationError
+from simulations.ope.columnar import COLUMNAR
+from simulations.ope.errors import OPEError
 from simulations.ope.estimators import ESTIMATORS, OPEArrays, cumulative_curve, estimate
 from simulations.ope.progressive import (
     LEARN_ON,
@@ -24,9 +27,12 @@ from simulations.ope.readers import ColumnMapping, LogSource, open_log
 SCHEMA = "artbandit.replay/1"
 
 
+DEFAULT_POLICIES: tuple[str, ...] = ("logged", "uniform", "best-fixed")
+
+
 def evaluate_log(
     log: str | Path | LogSource,
-    policies: Sequence[Any],
+    policies: Sequence[Any] = DEFAULT_POLICIES,
     estimators: Sequence[str] = ("snips", "dr"),
     *,
     fmt: str = "auto",
@@ -37,23 +43,102 @@ def evaluate_log(
     learn_on: str = "all",
     chunk_size: int = 10_000,
     curve_points: int = 100,
+    max_bad_lines: int = 0,
     on_events: Callable[[int], None] | None = None,
 ) -> dict:
     """The replay results as a dict (the content of replay.json), without writing anything.
 
+    Policies that need no per-event model (logged, uniform, best-fixed) with estimators that need no
+    reward model (replay, ips, snips) are scored over columns in one pass (simulations.ope.columnar);
+    otherwise every event is replayed through the policies in order (progressive.score_chunk).
     on_events(n) is called after each chunk of each pass over the log (passes_needed() of them).
+    max_bad_lines: malformed lines skipped and counted (reported in log.bad_lines) before stopping.
     """
     estimators = list(dict.fromkeys(estimators))
     for name in estimators:
         if name not in ESTIMATORS:
-            raise SimulationError(f"unknown estimator {name!r}; valid: {', '.join(ESTIMATORS)}")
+            raise OPEError(f"unknown estimator {name!r}; valid: {', '.join(ESTIMATORS)}")
     if not estimators:
-        raise SimulationError("no estimator given; valid: " + ", ".join(ESTIMATORS))
+        raise OPEError("no estimator given; valid: " + ", ".join(ESTIMATORS))
     if learn_on not in LEARN_ON:
-        raise SimulationError(f"learn_on must be one of {', '.join(LEARN_ON)}, not {learn_on!r}")
+        raise OPEError(f"learn_on must be one of {', '.join(LEARN_ON)}, not {learn_on!r}")
     if not policies:
-        raise SimulationError("no policy to evaluate; give at least one --policy")
-    source = log if isinstance(log, LogSource) else open_log(log, fmt, mapping, chunk_size=chunk_size)
+        raise OPEError("no policy to evaluate; give at least one --policy")
+    source = log if isinstance(log, LogSource) else open_log(log, fmt, mapping, chunk_size=chunk_size,
+                                                              max_bad_lines=max_bad_lines)
+    need_model = "dm" in estimators or "dr" in estimators
+    if not need_model and all(isinstance(p, str) and p in COLUMNAR for p in policies):
+        names = _distinct([str(p) for p in policies])
+        position, base, per_policy = _columnar_pass(source, list(policies), seed, on_events)
+    else:
+        position, base, per_policy, names = _progressive_passes(
+            source, policies, need_model, seed, learn_on, on_events)
+    if position == 0:
+        raise OPEError(f"{source.path}: the log has no usable events")
+
+    results = []
+    for name, arrays in zip(names, per_policy):
+        data = OPEArrays(**arrays, **base)
+        ests = {
+            est: estimate(est, data, confidence=confidence, bootstrap=bootstrap, seed=seed).to_dict()
+            for est in estimators
+        }
+        curve: dict[str, list] = {}
+        for est in estimators:
+            ks, vals = cumulative_curve(est, data, curve_points)
+            curve["events"] = ks
+            curve[est] = vals
+        results.append({"name": name, "estimates": ests, "curve": curve})
+    return {
+        "schema": SCHEMA,
+        "log": {
+            "path": str(source.path),
+            "format": source.format,
+            "events": int(position),
+            "logged_reward_mean": float(base["reward"].mean()),
+            "notes": list(source.notes),
+            "bad_lines": source.bad_lines.to_dict(),
+        },
+        "settings": {
+            "estimators": estimators,
+            "bootstrap": bootstrap,
+            "confidence": confidence,
+            "seed": seed,
+            "learn_on": learn_on,
+            "reward_model": "VW squared-loss regression (-q cA), 2-fold cross-fitted" if need_model else None,
+        },
+        "policies": results,
+    }
+
+
+def _distinct(names: list[str]) -> list[str]:
+    """Two runs of the same spec need distinct names: the second is 'spec#2'."""
+    return [f"{n}#{names[: i + 1].count(n)}" if names.count(n) > 1 else n for i, n in enumerate(names)]
+
+
+def _columnar_pass(source: LogSource, policies: list[str], seed: int,
+                   on_events: Callable[[int], None] | None) -> tuple[int, dict, list[dict]]:
+    """One pass collecting the log's columns; every policy scored over them (no events built)."""
+    from simulations.ope.columnar import ColumnCollector, score
+
+    rng = np.random.default_rng(seed)
+    collector = ColumnCollector()
+    for batch in source.batches(need_events=False):
+        collector.add(batch, rng.random(len(batch)))  # the same uniforms per chunk as the event path
+        if on_events:
+            on_events(len(batch))
+    cols = collector.columns()
+    base = dict(reward=cols.reward, logged_p=cols.probability, n_candidates=cols.n_candidates, q_logged=None)
+    per_policy = []
+    for spec in policies:
+        target, matched, zero = score(spec, cols)
+        per_policy.append(dict(target_p=target, matched=matched, dm=None, zero_support=zero))
+    return collector.n, base, per_policy
+
+
+def _progressive_passes(source: LogSource, policies: Sequence[Any], need_model: bool, seed: int, learn_on: str,
+                        on_events: Callable[[int], None] | None) -> tuple[int, dict, list[dict], list[str]]:
+    """Events replayed through every policy in order (a first pass fits the reward model and best-fixed)."""
     slots: list = []
     try:
         for spec in policies:
@@ -63,12 +148,7 @@ def evaluate_log(
             if s.owned and hasattr(s.policy, "close"):
                 s.policy.close()
         raise
-    names = [s.name for s in slots]
-    for i, s in enumerate(slots):  # two runs of the same spec need distinct names
-        if names.count(s.name) > 1:
-            s.name = f"{s.name}#{names[: i + 1].count(s.name)}"
-
-    need_model = "dm" in estimators or "dr" in estimators
+    names = _distinct([s.name for s in slots])
     need_tally = any(s.needs_tally for s in slots)
     model = None
     try:
@@ -119,82 +199,75 @@ def evaluate_log(
                 except Exception:  # noqa: BLE001 - closing must not hide the real result or error
                     pass
     if position == 0:
-        raise SimulationError(f"{source.path}: the log has no usable events")
-
-    reward = np.concatenate(rewards)
+        return 0, {}, [], names
     base = dict(
-        reward=reward,
+        reward=np.concatenate(rewards),
         logged_p=np.concatenate(logged_p),
         n_candidates=np.concatenate(n_cand),
         q_logged=np.concatenate(q_logged) if q_logged else None,
     )
-    results = []
-    for s in slots:
-        data = OPEArrays(
-            target_p=np.concatenate(s.target_p),
-            matched=np.concatenate(s.matched),
-            dm=np.concatenate(s.dm) if s.dm else None,
-            zero_support=np.concatenate(s.zero_support),
-            **base,
-        )
-        ests = {
-            name: estimate(name, data, confidence=confidence, bootstrap=bootstrap, seed=seed).to_dict()
-            for name in estimators
-        }
-        curve: dict[str, list] = {}
-        for name in estimators:
-            ks, vals = cumulative_curve(name, data, curve_points)
-            curve["events"] = ks
-            curve[name] = vals
-        results.append({"name": s.name, "estimates": ests, "curve": curve})
-    return {
-        "schema": SCHEMA,
-        "log": {
-            "path": str(source.path),
-            "format": source.format,
-            "events": int(position),
-            "logged_reward_mean": float(reward.mean()),
-            "notes": list(source.notes),
-        },
-        "settings": {
-            "estimators": estimators,
-            "bootstrap": bootstrap,
-            "confidence": confidence,
-            "seed": seed,
-            "learn_on": learn_on,
-            "reward_model": "VW squared-loss regression (-q cA), 2-fold cross-fitted" if need_model else None,
-        },
-        "policies": results,
-    }
+    per_policy = [
+        dict(target_p=np.concatenate(s.target_p), matched=np.concatenate(s.matched),
+             dm=np.concatenate(s.dm) if s.dm else None, zero_support=np.concatenate(s.zero_support))
+        for s in slots
+    ]
+    return position, base, per_policy, names
 
 
 def passes_needed(policies: Sequence[Any], estimators: Sequence[str]) -> int:
-    """Passes over the log: one, plus one for the reward model (dm/dr) or best-fixed's action values."""
-    extra = "dm" in estimators or "dr" in estimators or any(p == "best-fixed" for p in policies)
-    return 2 if extra else 1
+    """Passes over the log: one, plus one for the reward model (dm/dr) or, when events are replayed,
+    best-fixed's action values."""
+    if "dm" in estimators or "dr" in estimators:
+        return 2
+    columnar = all(isinstance(p, str) and p in COLUMNAR for p in policies)
+    return 2 if not columnar and any(p == "best-fixed" for p in policies) else 1
 
 
 def run_replay(
     log: str | Path | LogSource,
-    policies: Sequence[Any],
+    policies: Sequence[Any] = DEFAULT_POLICIES,
     estimators: Sequence[str] = ("snips", "dr"),
     out_dir: str | Path | None = None,
+    *,
+    force: bool = False,
     **options: Any,
 ) -> dict:
     """Evaluate `policies` on `log` with `estimators`; write OUT/replay.json and OUT/report.html if out_dir.
 
     Options are those of evaluate_log (fmt, mapping, bootstrap, confidence, seed, learn_on, chunk_size,
-    curve_points, on_events).
+    curve_points, max_bad_lines, on_events). OUT is checked before the log is read
+    (safeio.OutputFolder): it may not be or hold the log, a folder artbandit did not write is never
+    replaced, and an earlier replay output is replaced only with force; the new folder is built
+    aside and swapped in whole.
     """
-    result = evaluate_log(log, policies, estimators, **options)
+    folder = None
     if out_dir is not None:
-        from safeio.atomic import write_text_atomic
+        folder = _output_folder(log, policies, estimators, out_dir, options)
+        try:
+            state = folder.check(force=force)
+        except OutputFolderError as exc:
+            raise OPEError(str(exc)) from None
+        if state == "same":
+            raise OPEError(f"{out_dir}: already holds this replay's output; use --force to replace it")
+    result = evaluate_log(log, policies, estimators, **options)
+    if folder is not None:
+        from safeio.atomic import atomic_dir
 
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(out / "replay.json", json.dumps(json_safe(result), indent=2) + "\n")
-        write_html_report(result, out / "report.html")
+        with atomic_dir(folder.path) as staging:
+            (staging / "replay.json").write_text(json.dumps(json_safe(result), indent=2) + "\n", "utf-8")
+            write_html_report(result, staging / "report.html")
+            folder.write_marker(staging)
     return result
+
+
+def _output_folder(log: Any, policies: Sequence[Any], estimators: Sequence[str], out_dir: str | Path,
+                   options: dict) -> OutputFolder:
+    path = log.path if isinstance(log, LogSource) else Path(log)
+    mapping = options.get("mapping") or (log.mapping if isinstance(log, LogSource) else None)
+    inputs = [path] + ([mapping.action_features] if mapping is not None and mapping.action_features else [])
+    key = {"log": str(Path(path).resolve()), "policies": [str(p) for p in policies],
+           "estimators": list(estimators), "seed": options.get("seed", 0)}
+    return OutputFolder(Path(out_dir), "replay", inputs, key)
 
 
 def json_safe(obj: Any) -> Any:

@@ -1,0 +1,57 @@
+"""`artbandit serve`: the Personalizer-compatible decision service (docs/serve.md)."""
+from __future__ import annotations
+
+import os
+
+import click
+
+
+def _key(api_key_file: str | None, no_auth: bool) -> bytes | None:
+    if no_auth:
+        return None
+    if api_key_file:
+        try:
+            key = open(api_key_file, "rb").read().strip()
+        except OSError as exc:
+            raise click.UsageError(f"--api-key-file: {exc.strerror}: {api_key_file}") from None
+    else:
+        key = os.environ.get("ARTBANDIT_API_KEY", "").strip().encode()
+    if len(key) < 16:
+        raise click.UsageError("an API key of at least 16 characters is required: set ARTBANDIT_API_KEY or "
+                               "--api-key-file (or --no-auth to serve without one, e.g. behind your own gateway)")
+    return key
+
+
+def _range(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(x) for x in text.split(","))
+    except ValueError:
+        raise click.BadParameter("give LOW,HIGH, e.g. 0,1") from None
+    if not lo < hi:
+        raise click.BadParameter("LOW must be below HIGH")
+    return lo, hi
+
+
+@click.command()
+@click.option("--state", required=True, type=click.Path(file_okay=False),
+              help="State folder: journal, event log, checkpoints, configuration (created owner-only).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--api-key-file", type=click.Path(dir_okay=False), help="File holding the API key "
+              "(default: the ARTBANDIT_API_KEY environment variable).")
+@click.option("--no-auth", is_flag=True, help="Serve without an API key (only behind another gateway).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seeds event ids, sampling and the model.")
+@click.option("--reward-range", default="0,1", show_default=True, help="LOW,HIGH of accepted reward values.")
+@click.option("--max-actions", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--max-body", default=1 << 20, show_default=True, type=click.IntRange(1024),
+              help="Largest request body in bytes (model uploads: 256 MiB).")
+@click.option("--durable", is_flag=True, help="fsync every group commit (survives power loss; slower).")
+@click.option("--quiet", "-q", is_flag=True, help="No startup line.")
+def serve(state, host, port, api_key_file, no_auth, seed, reward_range, max_actions, max_body, durable, quiet):
+    """Serve Personalizer's REST API (rank, reward, activate, multi-slot, configuration, model) on a
+    state folder that a crash cannot make forget."""
+    from artbandit.serve.runner import serve as run
+
+    run(state, host=host, port=port, key=_key(api_key_file, no_auth), seed=seed,
+        reward_range=_range(reward_range), max_actions=max_actions, max_body=max_body, durable=durable,
+        quiet=quiet)

@@ -1,0 +1,63 @@
+"""Counters and a latency histogram for GET /metrics (Prometheus text format 0.0.4), no dependency."""
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import defaultdict
+from typing import Any
+
+BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.requests: dict[tuple[str, int], int] = defaultdict(int)
+        self.hist: dict[str, list[int]] = {}
+        self.sums: dict[str, float] = defaultdict(float)
+
+    def observe(self, route: str, status: int, seconds: float) -> None:
+        counts = self.hist.get(route)
+        if counts is None:
+            if len(self.hist) >= 200:  # unknown paths probed at random: do not grow without bound
+                route = "other"
+            counts = self.hist.setdefault(route, [0] * (len(BUCKETS) + 1))
+        self.requests[(route, status)] += 1
+        counts[bisect_left(BUCKETS, seconds)] += 1
+        self.sums[route] += seconds
+
+    def render(self, status: dict[str, Any]) -> str:
+        lines = ["# HELP artbandit_requests_total HTTP requests by route and status.",
+                 "# TYPE artbandit_requests_total counter"]
+        for (route, code), n in sorted(self.requests.items()):
+            lines.append(f'artbandit_requests_total{{route="{_escape(route)}",status="{code}"}} {n}')
+        lines += ["# HELP artbandit_request_seconds Request latency.", "# TYPE artbandit_request_seconds histogram"]
+        for route, counts in sorted(self.hist.items()):
+            label = _escape(route)
+            acc = 0
+            for bound, n in zip(BUCKETS, counts):
+                acc += n
+                lines.append(f'artbandit_request_seconds_bucket{{route="{label}",le="{bound}"}} {acc}')
+            acc += counts[-1]
+            lines.append(f'artbandit_request_seconds_bucket{{route="{label}",le="+Inf"}} {acc}')
+            lines.append(f'artbandit_request_seconds_sum{{route="{label}"}} {self.sums[route]:.6f}')
+            lines.append(f'artbandit_request_seconds_count{{route="{label}"}} {acc}')
+        gauges = {
+            "events_pending": ("gauge", status["eventsPending"]),
+            "ranks_total": ("counter", status["ranks"]),
+            "rewards_total": ("counter", status["rewards"]),
+            "default_rewards_total": ("counter", status["default_rewards"]),
+            "not_activated_total": ("counter", status["not_activated"]),
+            "learned_total": ("counter", status["learned"]),
+            "events_learned": ("gauge", status["eventsLearned"]),
+            "journal_seq": ("gauge", status["journalSeq"]),
+            "checkpoint_seq": ("gauge", status["checkpointSeq"]),
+        }
+        for name, (kind, value) in gauges.items():
+            lines += [f"# TYPE artbandit_{name} {kind}", f"artbandit_{name} {value}"]
+        lines += ["# TYPE artbandit_model_info gauge",
+                  f'artbandit_model_info{{version="{_escape(status["modelVersion"])}",'
+                  f'learning_mode="{status["learningMode"]}"}} 1']
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,36 @@
+"""Start `artbandit serve`: open the state folder (lock, recovery) first, then uvicorn on it.
+
+The service is opened before the socket is bound, so a locked or damaged state folder is a one-line
+error and no port is taken. uvicorn handles SIGTERM/SIGINT: it stops accepting, lets in-flight
+requests finish (each waits for its commit), then the app's shutdown drains the journal and writes
+a checkpoint.
+"""
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from artbandit.serve.app import create_app
+from bandit.service import DecisionService
+
+
+def serve(state: str, *, host: str, port: int, key: bytes | None, seed: int = 0,
+          reward_range: tuple[float, float] = (0.0, 1.0), max_actions: int = 50, max_body: int = 1 << 20,
+          durable: bool = False, quiet: bool = False) -> None:
+    svc = DecisionService(state, seed=seed, reward_range=reward_range, max_actions=max_actions,
+                          durable=durable, autocommit=False, manual_wal_checkpoints=not durable)
+    ready = None if quiet else (
+        f"artbandit serve: listening on http://{host}:{port}/personalizer "
+        f"(state {state}, {len(svc.open)} open events recovered, {getattr(svc, 'relearned', 0)} re-learned)")
+    app = create_app(svc, key=key, max_body=max_body, ready_message=ready, durable=durable)
+    logging.basicConfig(level=logging.WARNING, format="artbandit serve: %(levelname)s %(message)s")
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                            lifespan="on", timeout_graceful_shutdown=30, server_header=False)
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        if not svc.state._lock_fh.closed:  # uvicorn never started the app (e.g. port in use)
+            svc.log.close()
+            svc.journal.close()
+            svc.state.close()

@@ -1,0 +1,458 @@
+"""DecisionService: Personalizer's rank/reward/activate on a state folder that a crash cannot make forget.
+
+What it adds to a bare `Personalizer`: excluded actions, deferred activation, multi-slot ranking,
+Apprentice and LoggingOnly modes, and durability. Every state change is a journal record
+(bandit.journal) made in the same order as the in-memory change; a restart loads the last checkpoint,
+rebuilds the open events from the journal and re-learns, in journal order, every event that closed
+after the checkpoint, so the recovered model is the one an uninterrupted run would have.
+
+Why sampling is keyed by event id: the draw for an event is a hash of (seed, event id, slot), not the
+next number of a stream, so a restart needs no generator state to make the same choices, and a run
+is reproducible from its seed and its requests.
+
+Library use (one thread): `with DecisionService(folder) as svc: d = svc.rank(ctx, actions)` — every
+call commits before it returns (autocommit). A server sets autocommit=False and commits batches
+itself (`take_batch` on its loop, `write_batch` on a writer thread: group commit), see artbandit.serve.
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+import time as _time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from bandit.errors import BanditError, DuplicateRewardError, ExpiredEventError, UnknownEventError
+from bandit.eventlog import EventLog
+from bandit.journal import Journal
+from bandit.open_events import DEFAULTED, NOT_ACTIVATED, REWARDED, OpenEvent, OpenEvents
+from bandit.joined_log import append_joined, joined_row
+from bandit.service_checks import EVENT_ID, check_actions, check_event_id, check_excluded, check_value
+from bandit.service_config import DEFAULT_ARGUMENTS, ServiceConfig, policy_kwargs
+from bandit.service_recovery import CheckpointToken, load_policy, prepare_checkpoint, publish_checkpoint, recover
+from bandit.service_state import StateDir
+from bandit.vw_policy import Personalizer
+
+SLOT_NAMESPACE = "_slot"
+_COUNTER = {REWARDED: "closed_rewarded", DEFAULTED: "default_rewards", NOT_ACTIVATED: "not_activated"}
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A rank answer: Personalizer's ranking (chosen first, excluded last with probability 0)."""
+
+    event_id: str
+    reward_action_id: str
+    ranking: list[tuple[str, float]]
+    probability: float
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One slot of a multi-slot rank request."""
+
+    id: str
+    features: dict
+    excluded: tuple[str, ...] = ()
+    baseline: str | None = None
+
+
+class DecisionService:
+    """Rank, reward, activate and learn, durably, on one state folder (see the module docstring)."""
+
+    def __init__(self, state: str, *, seed: int = 0, reward_range: tuple[float, float] = (0.0, 1.0),
+                 max_actions: int = 50, bits: int = 18, min_probability: float = 0.01,
+                 durable: bool = False, autocommit: bool = True, manual_wal_checkpoints: bool = False) -> None:
+        self.seed = int(seed)
+        self.reward_range = (float(reward_range[0]), float(reward_range[1]))
+        self.max_actions = int(max_actions)
+        self.bits = int(bits)
+        self.min_probability = float(min_probability)
+        self.autocommit = autocommit
+        self.state = StateDir(state)
+        try:
+            saved = self.state.read_config()
+            self.config = ServiceConfig.from_json(saved.get("service", {})).check(self.reward_range)
+            self.arguments = saved.get("arguments", DEFAULT_ARGUMENTS)
+            policy_kwargs(self.arguments, bits=self.bits)
+            if not saved:
+                self._save_config()
+            self.journal = Journal(self.state.journal_path, durable=durable,
+                                   manual_wal_checkpoints=manual_wal_checkpoints)
+            self.log = EventLog(self.state.events_path)
+            self.open = OpenEvents()
+            self.apprentice = {"decisions": 0, "agreed": 0}
+            self.counters = {"ranks": 0, "rewards": 0, "default_rewards": 0, "learned": 0, "not_activated": 0,
+                             "closed_rewarded": 0}
+            self._joined: list[tuple] = []
+            self.eventlog_error: str | None = None
+            self.policy: Personalizer = load_policy(self)
+            self.checkpoint_seq = recover(self)
+            self._ids = random.Random(f"{self.seed}:{self.journal.last_seq}")
+        except BaseException:
+            self.state.close()
+            raise
+
+    # -- construction helpers ------------------------------------------------------------------
+    def new_policy(self, arguments: str) -> Personalizer:
+        """A fresh model for VW arguments (checked against the allowlist)."""
+        kwargs = policy_kwargs(arguments, bits=self.bits)
+        return Personalizer(seed=self.seed, reward_range=self.reward_range, min_probability=self.min_probability,
+                            **kwargs)
+
+    def _save_config(self) -> None:
+        self.state.write_config({"service": self.config.to_json(), "arguments": self.arguments})
+
+    def _now(self, now: float | None) -> float:
+        return _time.time() if now is None else float(now)
+
+    # -- ranking -------------------------------------------------------------------------------
+    def rank(self, context: Mapping, actions: Sequence[Mapping], *, excluded: Sequence[str] = (),
+             event_id: str | None = None, defer: bool = False, now: float | None = None) -> Ranked:
+        """Choose one of `actions` (minus `excluded`); the first non-excluded action is the baseline."""
+        now = self._now(now)
+        self.expire(now)
+        ids = check_actions(actions, self.max_actions)
+        skip = check_excluded(excluded, ids, "excludedActions")
+        eligible = [a for a in actions if a["id"] not in skip]
+        if not eligible:
+            raise BanditError("every action is excluded: nothing to rank")
+        event_id = self._new_event_id(event_id)
+        ev, step = self._decide(event_id, context, eligible, 0, now, defer, None)
+        self._record(ev, step)
+        self._maybe_commit()
+        ranking = [(ev.action_id, ev.probability)]
+        order = sorted((i for i in range(len(eligible)) if i != ev.chosen), key=lambda i: -ev.pmf[i])
+        ranking += [(eligible[i]["id"], ev.pmf[i]) for i in order]
+        ranking += [(a["id"], 0.0) for a in actions if a["id"] in skip]
+        return Ranked(event_id, ev.action_id, ranking, ev.probability)
+
+    def rank_multislot(self, context: Mapping, actions: Sequence[Mapping], slots: Sequence[Slot], *,
+                       event_id: str | None = None, defer: bool = False,
+                       now: float | None = None) -> tuple[str, list[tuple[str, str]]]:
+        """One action per slot, never the same action in two slots; returns (event id, [(slot, action)])."""
+        now = self._now(now)
+        self.expire(now)
+        ids = check_actions(actions, self.max_actions)
+        if not slots or len(slots) > len(ids):
+            raise BanditError(f"slots must be a non-empty list of at most {len(ids)} (the number of actions)")
+        slot_ids = [s.id for s in slots]
+        if len(set(slot_ids)) != len(slot_ids) or not all(type(s) is str and EVENT_ID.match(s) for s in slot_ids):
+            raise BanditError("slot ids must be unique non-empty strings of URL-safe characters")
+        baselines = [s.baseline for s in slots if s.baseline is not None]
+        if len(set(baselines)) != len(baselines):
+            raise BanditError("two slots name the same baselineAction")
+        for s in slots:
+            skip = check_excluded(s.excluded, ids, f"slot {s.id!r} excludedActions")
+            if s.baseline is not None and (s.baseline not in ids or s.baseline in skip):
+                raise BanditError(f"slot {s.id!r}: baselineAction {s.baseline!r} is not one of its actions")
+        event_id = self._new_event_id(event_id)
+        taken: set[str] = set()
+        decided = []
+        for s in slots:  # decide every slot before recording any: a bad slot changes nothing
+            skip = set(s.excluded)
+            eligible = [a for a in actions if a["id"] not in taken and a["id"] not in skip]
+            reserved = set(baselines) - {s.baseline} if self.config.learning_mode != "Online" else set()
+            eligible = [a for a in eligible if a["id"] not in reserved] or eligible
+            if not eligible:
+                raise BanditError(f"slot {s.id!r}: no action left (the others are excluded or taken)")
+            base = next((i for i, a in enumerate(eligible) if a["id"] == s.baseline), 0)
+            slot_ctx = {**context, SLOT_NAMESPACE: {"id": s.id, **s.features}}
+            ev, step = self._decide(f"{event_id}#{s.id}", slot_ctx, eligible, base, now, defer, event_id)
+            taken.add(ev.action_id)
+            decided.append((ev, step))
+        for ev, step in decided:
+            self._record(ev, step)
+        self._maybe_commit()
+        return event_id, [(s.id, ev.action_id) for s, (ev, _) in zip(slots, decided)]
+
+    def _decide(self, key: str, context: Mapping, eligible: list, baseline: int, now: float, defer: bool,
+                group: str | None) -> tuple[OpenEvent, Any]:
+        step = self.policy.replay_step(context, eligible)
+        pmf = step.pmf
+        mode = self.config.learning_mode
+        agree = None
+        if mode == "Online":
+            x = self.config.exploration
+            if x > 0.0:
+                k = len(pmf)
+                pmf = [(1.0 - x) * p + x / k for p in pmf]
+            chosen = _draw(pmf, self._uniform(key))
+            probability = pmf[chosen]
+        else:  # Apprentice / LoggingOnly: serve the baseline; the log says so (probability 1)
+            agree = max(range(len(pmf)), key=pmf.__getitem__) == baseline
+            chosen, probability = baseline, 1.0
+            pmf = [1.0 if i == baseline else 0.0 for i in range(len(pmf))]
+        ev = OpenEvent(key, 0, now, now + self.config.reward_wait_s, dict(context), [dict(a) for a in eligible],
+                       pmf, chosen, probability, mode, active=not defer, group=group,
+                       model_version=self.policy.model_version)
+        ev.agree = agree  # type: ignore[attr-defined]
+        return ev, step
+
+    def _record(self, ev: OpenEvent, step: Any) -> None:
+        body = {"c": ev.context, "as": self.journal.action_set(ev.actions), "pmf": ev.pmf, "ch": ev.chosen, "p": ev.probability,
+                "dl": ev.deadline, "act": ev.active, "m": ev.mode, "g": ev.group, "v": ev.model_version}
+        agree = getattr(ev, "agree", None)
+        if agree is not None:
+            body["agree"] = agree
+            self.apprentice["decisions"] += 1
+            self.apprentice["agreed"] += int(agree)
+        ev.seq = self.journal.add("rank", ev.event_id, ev.time, body)
+        ev.step = step
+        self.open.add(ev)
+        self.counters["ranks"] += 1
+
+    def _uniform(self, key: str) -> float:
+        digest = hashlib.blake2b(f"{self.seed}:{key}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") / 2.0 ** 64
+
+    # -- rewards and activation ----------------------------------------------------------------
+    def reward(self, event_id: str, value: Any, *, now: float | None = None) -> None:
+        """The reward of a single-slot event."""
+        value = check_value(value, self.reward_range)
+        now = self._now(now)
+        self.expire(now)
+        ev = self._find(event_id, multislot=False)[0]
+        self._reward(ev, value, now)
+        self._maybe_commit()
+
+    def reward_multislot(self, event_id: str, rewards: Sequence[tuple[str, Any]], *,
+                         now: float | None = None) -> None:
+        """Rewards for some or all slots of a multi-slot event ([(slot id, value)])."""
+        now = self._now(now)
+        self.expire(now)
+        events = {ev.event_id: ev for ev in self._find(event_id, multislot=True)}
+        checked = []
+        seen = set()
+        for slot_id, value in rewards:
+            key = f"{event_id}#{slot_id}"
+            if type(slot_id) is not str or key in seen:
+                raise BanditError(f"slot {slot_id!r} is not a slot id or is rewarded twice in one request")
+            seen.add(key)
+            ev = events.get(key)
+            if ev is None:
+                state = self.open.closed_state(key) or self.journal.close_reason(key)
+                if state == REWARDED:
+                    raise DuplicateRewardError(f"event {event_id!r} slot {slot_id!r} already has its reward")
+                if state is not None:
+                    raise ExpiredEventError(f"event {event_id!r} slot {slot_id!r}: its reward window closed")
+                raise UnknownEventError(f"event {event_id!r} has no slot {slot_id!r}")
+            self._check_not_final(ev)
+            checked.append((ev, check_value(value, self.reward_range)))
+        if not checked:
+            raise BanditError("reward must list at least one {slotId, value}")
+        for ev, value in checked:
+            self._reward(ev, value, now)
+        self._maybe_commit()
+
+    def activate(self, event_id: str, *, multislot: bool = False, now: float | None = None) -> None:
+        """Activate a deferred event (idempotent for an active or already rewarded one)."""
+        now = self._now(now)
+        self.expire(now)
+        try:
+            events = self._find(event_id, multislot=multislot)
+        except DuplicateRewardError:
+            return  # closed with a reward: it was active
+        for ev in events:
+            if not ev.active:
+                self.journal.add("activate", ev.event_id, now)
+                ev.active = True
+                if self.config.reward_aggregation == "earliest" and ev.rewards:
+                    self._close(ev, ev.rewards[0], REWARDED, now)
+        self._maybe_commit()
+
+    def _reward(self, ev: OpenEvent, value: float, now: float) -> None:
+        self._check_not_final(ev)
+        self.journal.add("reward", ev.event_id, now, {"v": value})
+        ev.rewards.append(value)
+        self.counters["rewards"] += 1
+        if self.config.reward_aggregation == "earliest" and ev.active:
+            self._close(ev, value, REWARDED, now)
+
+    def _check_not_final(self, ev: OpenEvent) -> None:
+        if self.config.reward_aggregation == "earliest" and ev.rewards:
+            raise DuplicateRewardError(f"event {ev.group or ev.event_id!r} already has its reward (earliest)")
+
+    def _find(self, event_id: Any, *, multislot: bool) -> list[OpenEvent]:
+        if type(event_id) is not str or not EVENT_ID.match(event_id):
+            raise UnknownEventError("unknown event id (not a valid event id)")
+        if multislot:
+            keys = self.open.groups.get(event_id)
+            if keys:
+                return [self.open.get(k) for k in list(keys)]  # type: ignore[misc]
+        else:
+            ev = self.open.get(event_id)
+            if ev is not None:
+                return [ev]
+            if event_id in self.open.groups:
+                raise BanditError(f"event {event_id!r} is a multi-slot event: use the multislot endpoints")
+        state = self.open.closed_state(event_id)
+        if state is None and not multislot:
+            state = self.journal.close_reason(event_id)
+        elif state is None:
+            state = REWARDED if "close" in self.journal.kinds_of(event_id, slots=True) else None
+        if state == REWARDED:
+            raise DuplicateRewardError(f"event {event_id!r} already has its final reward")
+        if state in (DEFAULTED, NOT_ACTIVATED):
+            raise ExpiredEventError(f"event {event_id!r}: its reward window closed")
+        raise UnknownEventError(f"unknown event id {event_id!r}")
+
+    # -- closing and learning ------------------------------------------------------------------
+    def expire(self, now: float | None = None) -> int:
+        """Close every reward window that ended before `now`; returns how many closed."""
+        now = self._now(now)
+        deadline = self.open.next_deadline()
+        if deadline is None or deadline >= now:
+            return 0
+        n = 0
+        agg = self.config.reward_aggregation
+        for ev in self.open.due(now):
+            if not ev.active:
+                self._close(ev, None, NOT_ACTIVATED, ev.deadline)
+            elif ev.rewards:
+                total = sum(ev.rewards) if agg == "sum" else sum(ev.rewards) / len(ev.rewards)
+                lo, hi = self.reward_range
+                self._close(ev, min(max(total, lo), hi), REWARDED, ev.deadline)
+            else:
+                self._close(ev, self.config.default_reward, DEFAULTED, ev.deadline)
+            n += 1
+        if n:
+            self._maybe_commit()
+        return n
+
+    def _close(self, ev: OpenEvent, value: float | None, why: str, when: float) -> None:
+        self.open.remove(ev.event_id, why)
+        learned = why != NOT_ACTIVATED and self.config.learning_mode != "LoggingOnly"
+        if learned:
+            ev.step.learn(ev.chosen, value, ev.probability)
+            self.counters["learned"] += 1
+        self.journal.add("close", ev.event_id, when, {"v": value, "why": why, "l": learned})
+        self.counters[_COUNTER[why]] += 1
+        if why != NOT_ACTIVATED:
+            self._joined.append(joined_row(ev, value, when, why == DEFAULTED, self.policy.spec))
+
+    # -- committing ----------------------------------------------------------------------------
+    def take_batch(self) -> tuple[list, list]:
+        """What the next group commit writes (call on the thread that ranks and rewards)."""
+        joined, self._joined = self._joined, []
+        return self.journal.take(), joined
+
+    def write_batch(self, batch: tuple[list, list]) -> None:
+        """Commit a batch: the journal first (the acknowledgement depends on it), then the derived
+        event log (may run on a writer thread; batches must be written in the order taken)."""
+        records, joined = batch
+        self.journal.write(records)
+        self.write_joined(joined)
+
+    def write_joined(self, joined: list) -> None:
+        """Append closed events to the derived event log. Not needed for an acknowledgement (the
+        journal has them), so a server does it off its event loop, in batch order."""
+        for row in joined:  # derived data: a failure here must not fail (or repeat) the journal write
+            try:
+                append_joined(self.log, row)
+            except Exception as exc:  # noqa: BLE001 - reported in status; rebuilt from the journal
+                self.eventlog_error = f"{type(exc).__name__}: {exc}"
+
+    def requeue(self, batch: tuple[list, list]) -> None:
+        """Put back a batch whose write failed, ahead of newer records, so the next commit retries
+        it and the journal never skips a record the in-memory state already reflects."""
+        records, joined = batch
+        self.journal.requeue(records)
+        self._joined[:0] = joined
+
+    def commit(self) -> None:
+        batch = self.take_batch()
+        try:
+            self.write_batch(batch)
+        except BaseException:
+            self.requeue(batch)
+            raise
+
+    def _maybe_commit(self) -> None:
+        if self.autocommit:
+            self.commit()
+
+    # -- checkpoints and model replacement -----------------------------------------------------
+    def prepare_checkpoint(self) -> CheckpointToken:
+        """Save the model now (on the ranking thread); publish it with `publish_checkpoint` once
+        every record up to its position is written."""
+        return prepare_checkpoint(self)
+
+    def publish_checkpoint(self, token: CheckpointToken) -> None:
+        publish_checkpoint(self, token)
+
+    def checkpoint(self) -> None:
+        token = self.prepare_checkpoint()
+        self.commit()
+        self.publish_checkpoint(token)
+
+    def replace_policy(self, policy: Personalizer, arguments: str | None = None) -> CheckpointToken:
+        """Swap in a new model (PUT policy / PUT model): open events will learn into it. Returns the
+        checkpoint to publish (the change is durable once it is)."""
+        self.policy = policy
+        for ev in self.open:
+            ev.step = policy.replay_step(ev.context, ev.actions)
+        if arguments is not None:
+            self.arguments = arguments
+            self._save_config()
+        return self.prepare_checkpoint()
+
+    def set_config(self, config: ServiceConfig) -> None:
+        self.config = config.check(self.reward_range)
+        self._save_config()
+
+    def delete_logs(self) -> int:
+        """Forget every event closed up to the last checkpoint: its journal records and the derived
+        event log (writer thread; open events and the model are kept). Returns records deleted."""
+        n = self.journal.delete_closed(self.checkpoint_seq)
+        self.log.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(self.state.events_path) + suffix).unlink(missing_ok=True)
+        self.log = EventLog(self.state.events_path)
+        return n
+
+    # -- reading ---------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        n = self.apprentice["decisions"]
+        return {
+            "modelVersion": self.policy.model_version, "learningMode": self.config.learning_mode,
+            "eventsPending": len(self.open), "eventsLearned": self.policy.n_learned,
+            "journalSeq": self.journal.last_seq, "checkpointSeq": self.checkpoint_seq,
+            "relearned": getattr(self, "relearned", 0), "eventLogError": self.eventlog_error,
+            "apprentice": {"decisions": n, "agreement": (self.apprentice["agreed"] / n) if n else None},
+            **self.counters,
+        }
+
+    def close(self) -> None:
+        """Commit, checkpoint, close the files and release the lock."""
+        try:
+            self.checkpoint()
+            self.log.close()
+            self.journal.close()
+        finally:
+            self.state.close()
+
+    def __enter__(self) -> "DecisionService":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _new_event_id(self, event_id: Any) -> str:
+        if event_id is None:
+            return "%032x" % self._ids.getrandbits(128)
+        check_event_id(event_id)
+        if (event_id in self.open or event_id in self.open.groups or self.open.closed_state(event_id)
+                or self.journal.kinds_of(event_id) or self.journal.kinds_of(event_id, slots=True)):
+            raise BanditError(f"eventId {event_id!r} was already used")
+        return event_id
+
+
+def _draw(pmf: list[float], u: float) -> int:
+    acc = 0.0
+    for i, p in enumerate(pmf):
+        acc += p
+        if u < acc:
+            return i
+    return len(pmf) - 1

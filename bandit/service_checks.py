@@ -1,0 +1,59 @@
+"""Checks a DecisionService makes on every request before anything changes (one home for them).
+
+Why separate from the service: a bad request must change nothing, so every check runs before the
+first state change; keeping them here keeps that rule visible and the service module short.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bandit.errors import BanditError, InvalidRewardError
+
+# Event and slot ids travel in URL paths: URL-safe characters only, never '/', '#', '?', '%' or space.
+EVENT_ID = re.compile(r"^[A-Za-z0-9._:~@!$&'()*+,;=-]{1,256}$")
+
+
+def check_actions(actions: Any, max_actions: int) -> list[str]:
+    """The action ids of a request; BanditError for no, too many, malformed or repeated actions."""
+    if type(actions) is not list or not actions:
+        raise BanditError("actions must be a non-empty list")
+    if len(actions) > max_actions:
+        raise BanditError(f"too many actions: {len(actions)} (at most {max_actions})")
+    ids = []
+    for a in actions:
+        if type(a) is not dict or type(a.get("id")) is not str or not a["id"] or len(a["id"]) > 256:
+            raise BanditError("each action needs an 'id': a non-empty string of at most 256 characters")
+        ids.append(a["id"])
+    if len(set(ids)) != len(ids):
+        raise BanditError("action ids must be unique within one request")
+    return ids
+
+
+def check_excluded(excluded: Any, ids: list[str], what: str) -> set[str]:
+    """The excluded ids as a set; each must be one of the request's actions."""
+    if excluded is None:
+        return set()
+    if not isinstance(excluded, (list, tuple)) or not all(type(x) is str for x in excluded):
+        raise BanditError(f"{what} must be a list of action ids")
+    unknown = set(excluded) - set(ids)
+    if unknown:
+        raise BanditError(f"{what} names an action that is not in actions: {sorted(unknown)[0]!r}")
+    return set(excluded)
+
+
+def check_event_id(event_id: Any) -> str:
+    if type(event_id) is not str or not EVENT_ID.match(event_id):
+        raise BanditError("eventId must be 1-256 URL-safe characters (letters, digits, ._:~- ...)")
+    return event_id
+
+
+def check_value(value: Any, reward_range: tuple[float, float]) -> float:
+    """A reward value: a number (not a bool) inside the reward range (NaN and infinities are not)."""
+    if type(value) not in (int, float):
+        raise InvalidRewardError(f"reward value must be a number, got {value!r}")
+    value = float(value)
+    lo, hi = reward_range
+    if not (lo <= value <= hi):  # also false for NaN
+        raise InvalidRewardError(f"reward value {value} is outside the reward range [{lo}, {hi}]")
+    return value

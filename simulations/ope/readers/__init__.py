@@ -1,0 +1,24 @@
+"""Decision-log readers for replay: one module per format behind a small registry (source.py).
+
+- events.py: ReplayEvent (one decision) and EventBatch (decisions as numpy columns);
+- source.py: open_log, format detection, the reader registry, LogSource, bad-line counting;
+- sqlite.py (artbandit's event log), dsjson.py (VW DSJSON), table.py (CSV/JSONL/Parquet mapped by a
+  ColumnMapping) with tables.py (the columnar file access), cells.py (cells as numbers, id lists and
+  features) and jsonvalues.py (JSON values as features).
+"""
+from simulations.ope.readers.events import EventBatch, ReplayEvent
+from simulations.ope.readers.jsonvalues import DEFAULT_NAMESPACE, flatten, namespaces, parse_time
+from simulations.ope.readers.source import (
+    FORMATS,
+    READERS,
+    BadLines,
+    ColumnMapping,
+    LogSource,
+    detect_format,
+    open_log,
+)
+
+__all__ = [
+    "DEFAULT_NAMESPACE", "FORMATS", "READERS", "BadLines", "ColumnMapping", "EventBatch", "LogSource",
+    "ReplayEvent", "detect_format", "flatten", "namespaces", "open_log", "parse_time",
+]
