@@ -47,7 +47,7 @@ class Target:
 TARGETS: dict[str, Target] = {
     "estimators": Target(
         "simulations/ope/estimators.py",
-        ("tests/test_replay_estimators.py", "tests/test_mutants_estimators.py", "tests/test_ope_*.py"),
+        ("tests/test_replay_estimators.py", "tests/test_replay_exact.py", "tests/test_mutants_estimators.py"),
     ),
     "sampling": Target(
         "bandit/sampling.py",
