@@ -95,11 +95,14 @@ TARGETS: dict[str, Target] = {
 }
 
 
-def test_files(target: Target) -> list[str]:
-    """The existing test files of a target, relative to the repository root, without repeats."""
+def test_files(target: Target, baseline: bool = False) -> list[str]:
+    """The existing test files of a target, relative to the repository root, without repeats
+    (baseline: without the tests written to kill mutants, tests/test_mutants_*.py)."""
     out: list[str] = []
     for pattern in target.tests:
         for path in sorted(glob.glob(pattern, root_dir=ROOT)):
+            if baseline and Path(path).name.startswith("test_mutants_"):
+                continue
             if path not in out and not path.endswith("_helpers.py"):
                 out.append(path)
     return out
@@ -109,9 +112,8 @@ def toml_list(items: list[str]) -> str:
     return "[" + ", ".join(json.dumps(i) for i in items) + "]"
 
 
-def prepare(name: str, target: Target, tests: list[str]) -> Path:
+def prepare(work: Path, target: Target, tests: list[str]) -> Path:
     """A fresh scratch directory for one target: symlinked sources and tests, generated mutmut config."""
-    work = WORK / name
     if work.exists():
         shutil.rmtree(work)  # stale mutants of an older source would be reused by mutmut's cache
     work.mkdir(parents=True)
@@ -142,14 +144,18 @@ def mutmut(work: Path, *args: str) -> subprocess.CompletedProcess:
 RESULT_LINE = re.compile(r"^\s*(\S+): (\w[\w ]*)$")
 
 
-def run_target(name: str, workers: int) -> dict[str, int]:
+def scratch(name: str, baseline: bool) -> Path:
+    return WORK / (f"{name}-baseline" if baseline else name)
+
+
+def run_target(name: str, workers: int, baseline: bool = False) -> dict[str, int]:
     """Mutate one target from scratch, then report on it (see `report`)."""
     target = TARGETS[name]
     if not (ROOT / target.module).exists():
         print(f"{name}: {target.module} does not exist on this branch, skipped")
         return {}
-    tests = test_files(target)
-    work = prepare(name, target, tests)
+    tests = test_files(target, baseline)
+    work = prepare(scratch(name, baseline), target, tests)
     print(f"{name}: mutating {target.module} with {len(tests)} test files: {' '.join(tests)}", flush=True)
     run = mutmut(work, "run", "--max-children", str(workers), *target.functions)
     (work / "run.log").write_text(run.stdout + run.stderr, encoding="utf-8")
@@ -157,12 +163,12 @@ def run_target(name: str, workers: int) -> dict[str, int]:
         tail = "\n".join((run.stdout + run.stderr).splitlines()[-15:])
         print(f"{name}: mutmut failed (exit {run.returncode}); see {work / 'run.log'}\n{tail}")
         return {"error": 1}
-    return report(name)
+    return report(name, baseline)
 
 
-def report(name: str) -> dict[str, int]:
+def report(name: str, baseline: bool = False) -> dict[str, int]:
     """Counts by status of the target's last run; writes survivors.txt with each non-killed diff."""
-    target, work = TARGETS[name], WORK / name
+    target, work = TARGETS[name], scratch(name, baseline)
     if not (work / "mutants").is_dir():
         print(f"{name}: no run to report on (run it first)")
         return {"error": 1}
@@ -193,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="parallel mutants (default 2: a shared 2-core box)")
     parser.add_argument("--list", action="store_true", help="list the targets and their test files")
     parser.add_argument("--report", action="store_true", help="only report on the targets' last runs")
+    parser.add_argument("--baseline", action="store_true",
+                        help="without tests/test_mutants_*.py (the 'before' column of docs/testing.md)")
     args = parser.parse_args(argv)
     unknown = [t for t in args.targets if t not in TARGETS]
     if unknown:
@@ -200,11 +208,14 @@ def main(argv: list[str] | None = None) -> int:
     names = args.targets or list(TARGETS)
     if args.list:
         for name in names:
-            print(f"{name:14} {TARGETS[name].module:32} {' '.join(test_files(TARGETS[name]))}")
+            print(f"{name:14} {TARGETS[name].module:32} {' '.join(test_files(TARGETS[name], args.baseline))}")
         return 0
     bad = 0
     for name in names:
-        counts = report(name) if args.report else run_target(name, args.workers)
+        if args.report:
+            counts = report(name, args.baseline)
+        else:
+            counts = run_target(name, args.workers, args.baseline)
         bad += sum(v for k, v in counts.items() if k != "killed")
     return 1 if bad else 0
 
