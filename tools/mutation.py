@@ -78,7 +78,7 @@ TARGETS: dict[str, Target] = {
     ),
     "select": Target(
         "imaging/select.py",
-        ("tests/test_extract.py", "tests/test_extract_*.py", "tests/test_mutants_select.py"),
+        ("tests/test_extract.py", "tests/test_mutants_select.py"),
     ),
     "frame_metrics": Target(
         "imaging/frame_metrics.py",
