@@ -119,3 +119,26 @@ def test_reference_metrics_skip_segments_without_impressions():
     assert refs["best_fixed"]["expected_ctr"] == pytest.approx(5.5 / 20)
     assert refs["uniform_expected"]["expected_ctr"] == pytest.approx((0.2 * 10 + 0.325 * 10) / 20)
     assert refs["segments"]["s2"]["oracle"]["expected_ctr"] == pytest.approx(0.45)
+
+
+def test_best_fixed_is_chosen_per_title_and_candidate_set():
+    """Four titles, two columns; titles 1 and 3 show one variant only. A group key that let title 0's
+    two-variant set share a group with them (e.g. title * K + k, or title / (K + 1) + k) would pick v0
+    for title 0 on the strength of the other titles' clicks.
+
+    t  title k  click          best fixed of its own group
+    0  0     2  .10 .50        v1
+    1  1     1  .90  -         v0
+    2  2     2  .30 .20        v0
+    3  3     1  .80  -         v0
+    """
+    from simulations.metrics import baselines
+
+    n = 4
+    click = np.array([[.10, .50], [.90, 0], [.30, .20], [.80, 0]])
+    stream = Stream(n=n, user=np.arange(n), title=np.arange(n), segment=np.zeros(n, np.int64),
+                    tod=np.zeros(n, np.int64), k=np.array([2, 1, 2, 1]), click_p=click, play_p=click / 2,
+                    u_click=np.full(n, .5), u_play=np.full(n, .5), time_s=np.arange(n, dtype=float))
+    refs = baselines(stream, "click")
+    np.testing.assert_array_equal(refs["best_fixed"], [1, 0, 0, 0])
+    np.testing.assert_array_equal(refs["oracle"], [1, 0, 0, 0])
