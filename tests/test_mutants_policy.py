@@ -8,6 +8,7 @@ with plain sqlite3 and compared with the pmf we chose, not with the Decision the
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 import numpy as np
@@ -137,3 +138,45 @@ def test_learn_checks_the_logged_probability():
         with pytest.raises(BanditError, match=f"^chosen_index {index} out of range for 3 actions$"):
             policy.learn({}, ACTIONS, index, 1.0, 0.5)
     assert policy.n_learned == 2
+
+
+def test_a_draw_above_the_rounded_cumulative_pmf_takes_the_last_action():
+    # these twelve scores, renormalized, add up to 0.9999999999999998 in floating point: a uniform draw
+    # of 1 - 2**-53 lies above every cumulative sum and must still give a valid (the last) action
+    scores = [0.2034146857749588, 0.7673483420763234, 0.7886482900098098, 0.1582086298273846,
+              0.16195407019788421, 0.5294742230377147, 0.11721284387105246, 0.9214183944636138,
+              0.6656058220179341, 0.01320375853497835, 0.6812806756042346, 0.9000980523907597]
+    actions = [{"id": f"v{i}", "features": {"x": float(i)}} for i in range(12)]
+    policy = FixedPolicy(scores, min_probability=0.0)
+    policy._rng = type("TopDraw", (), {"random": staticmethod(lambda: 1.0 - 2.0 ** -53)})()
+    d = policy.rank({}, actions, now=0.0)
+    assert (d.index, d.action_id) == (11, "v11")
+    assert d.probability == pytest.approx(scores[11] / sum(scores), rel=1e-12)
+
+
+def test_generated_event_ids_are_32_lowercase_hex_digits():
+    policy = FixedPolicy([0.5, 0.5, 0.0], seed=0)
+    ids = [policy.rank({}, ACTIONS, now=0.0).event_id for _ in range(40)]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids), ids
+    assert len(set(ids)) == 40
+
+
+def test_caller_event_ids_must_be_non_empty_strings():
+    policy = FixedPolicy([0.5, 0.5, 0.0], seed=0)
+    for bad in ("", 7, b"e1"):
+        with pytest.raises(BanditError, match=r"^event_id must be a non-empty string, got "):
+            policy.rank({}, ACTIONS, event_id=bad, now=0.0)
+    assert policy.pending_count == 0
+
+
+def test_the_context_schema_accumulates_feature_names():
+    policy = FixedPolicy([0.5, 0.5, 0.0], seed=0)
+    policy.rank({"user": {"device": "tv"}}, ACTIONS, now=0.0)
+    policy.rank({"user": {"age": 30}, "time": {"hour": 20}}, ACTIONS, now=1.0)
+    assert policy.feature_schema()["context"] == {"time": ["hour"], "user": ["age", "device"]}
+
+
+def test_learn_names_the_bad_reward():
+    policy = FixedPolicy([0.5, 0.5, 0.0], seed=0)
+    with pytest.raises(BanditError, match=r"^reward 2\.0 is outside the reward range \[0\.0, 1\.0\]$"):
+        policy.learn({}, ACTIONS, 0, 2.0, 0.5)
