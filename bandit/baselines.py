@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from bandit.errors import BanditError
-from bandit.features import ActionEntry
+from bandit.features import ActionEntry, check_features
 from bandit.policy import Policy
 
 
@@ -108,6 +108,14 @@ class LinUCB(Policy):
 
     def _prepare(self, context: dict) -> np.ndarray:
         """Hash (namespace, name[, value]) into `dims - 1` buckets; bucket 0 is the bias."""
+        try:
+            return self._hashed(context)
+        except (TypeError, ValueError):  # a nested or non-numeric value: say which, in one line
+            for ns, feats in context.items():
+                check_features(feats, f"context[{ns!r}]")
+            raise
+
+    def _hashed(self, context: dict) -> np.ndarray:
         x = [0.0] * self.dims  # a Python list: item updates on a numpy array cost more
         x[0] = 1.0
         index = self._index

@@ -1,139 +1,140 @@
 """The propensity-logged event store: one SQLite row per decision, written in WAL mode.
 
-Why SQLite: one file, crash-safe transactions, readable by any tool while a writer appends. Rows are
-buffered and committed in batches (every `batch_size` decisions or `commit_interval_s` seconds), so
-a crash loses at most the uncommitted tail, never a committed event. Candidate action sets repeat
-(a title's variants), so they are stored once in `action_sets` and referenced by id.
+Why SQLite: one file, crash-safe transactions, readable by any tool while writers append. Rows are
+buffered and committed by a background thread at most `commit_interval_s` (default 0.2 s) after they
+were buffered, when a batch fills up, on `flush()`/`close()`, and at interpreter exit; a SIGKILL loses
+at most the last fraction of a second, never a committed event.
+
+Many writers: several processes may append to one log at once. Each commit is one `BEGIN IMMEDIATE`
+transaction, candidate-set ids are allocated by the database inside it, and every row carries the id
+of the writer that logged it (`writers` table), so rewards only ever update their own writer's rows.
+A writer that died (SIGKILL, crash) leaves unrewarded rows behind; the next writer to open the log
+claims them (`claim_pending`) so their late rewards still learn (see bandit.writers for how "died" is
+known).
 
 Tables:
   events(seq, event_id UNIQUE, time, model_version, policy, user, context, action_set, pmf,
-         chosen_index, action_id, probability, reward, reward_time, defaulted)
+         chosen_index, action_id, probability, reward, reward_time, defaulted, writer)
   action_sets(id, actions)  -- actions: JSON [{"id", "features"}] in the order given to the policy
-`user` is the keyed hash of the caller's user id (see bandit.privacy), never the raw id.
+  writers(id, token, pid, started)
+`user` is the keyed hash of the caller's user id (see bandit.privacy), never the raw id. The file is
+created owner-only (0600): it holds contexts.
 """
 from __future__ import annotations
 
-import csv
-import datetime as _dt
-import json
+import atexit
+import contextlib
 import os
 import sqlite3
-import sys
-import tempfile
-import time as _time
-from dataclasses import asdict, dataclass
-from functools import cached_property
+import threading
+import warnings
+import weakref
 from pathlib import Path
 from typing import IO, Any, Iterator, Sequence
 
+import orjson
+
 from bandit import jsontext
+from bandit.cache import TextCache
 from bandit.errors import BanditError
+from bandit.export import EXPORT_FORMATS, export_events  # noqa: F401  (EXPORT_FORMATS: public)
+from bandit.logschema import (  # noqa: F401  (SCHEMA, READABLE_SCHEMAS, LoggedEvent: public here too)
+    EVENT_COLUMNS,
+    INSERT_EVENT,
+    SET_REWARD,
+    READABLE_SCHEMAS,
+    SCHEMA,
+    LoggedEvent,
+    create_private,
+    open_for_writing,
+)
+from bandit.writers import WriterLock, writer_gone
 
-SCHEMA = "artbandit.events/1"
-EXPORT_FORMATS = ("dsjson", "csv", "jsonl")
+DEFAULT_COMMIT_INTERVAL_S = 0.2
 
-_DDL = """
-CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS action_sets(id INTEGER PRIMARY KEY, actions TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS events(
-    seq INTEGER PRIMARY KEY,
-    event_id TEXT NOT NULL UNIQUE,
-    time REAL NOT NULL,
-    model_version TEXT NOT NULL,
-    policy TEXT NOT NULL,
-    user TEXT,
-    context TEXT NOT NULL,
-    action_set INTEGER NOT NULL REFERENCES action_sets(id),
-    pmf TEXT NOT NULL,
-    chosen_index INTEGER NOT NULL,
-    action_id TEXT NOT NULL,
-    probability REAL NOT NULL,
-    reward REAL,
-    reward_time REAL,
-    defaulted INTEGER NOT NULL DEFAULT 0
-);
-"""
+_open_logs: "weakref.WeakSet[EventLog]" = weakref.WeakSet()
 
 
-@dataclass
-class LoggedEvent:
-    """One logged decision, exactly as it was made (pmf and probability as sampled)."""
-
-    event_id: str
-    time: float
-    model_version: str
-    policy: str
-    context_json: str                # the context exactly as logged; `.context` decodes it once
-    action_ids: list[str]
-    action_features: list[dict]
-    pmf_json: str                    # the full pmf as logged; `.pmf` decodes it once
-    chosen_index: int
-    probability: float
-    reward: float | None
-    reward_time: float | None
-    user: str | None = None          # keyed hash of the user id, or None
-    defaulted: bool = False          # True when the reward is the default given at expiry
-
-    @property
-    def action_id(self) -> str:
-        return self.action_ids[self.chosen_index]
-
-    @cached_property
-    def context(self) -> dict:
-        """Decoded on first use: readers that need no context (uniform or fixed-action targets,
-        IPS on a column) then never pay for JSON-decoding it."""
-        return jsontext.loads(self.context_json)
-
-    @cached_property
-    def pmf(self) -> list[float]:
-        """Decoded on first use, like `context` (an IPS pass needs only the chosen probability)."""
-        return jsontext.loads(self.pmf_json)
+@atexit.register
+def _close_open_logs() -> None:
+    """Interpreter exit: commit every open log's buffered rows (a script without close() loses nothing)."""
+    for log in list(_open_logs):
+        with contextlib.suppress(Exception):
+            log.close()
 
 
 class EventLog:
-    """Append decisions and rewards; stream them back in order; export to DSJSON/CSV/JSONL."""
+    """Append decisions and rewards; stream them back in order; export to DSJSON/CSV/JSONL.
+
+    Use as a context manager (or call `close()`); rows are committed within `commit_interval_s`."""
 
     def __init__(
         self,
         path: str | os.PathLike,
         *,
         batch_size: int = 512,
-        commit_interval_s: float = 1.0,
+        commit_interval_s: float = DEFAULT_COMMIT_INTERVAL_S,
         durable: bool = False,
         readonly: bool = False,
+        busy_timeout_s: float = 30.0,
     ) -> None:
         self.path = Path(path)
         self.batch_size = max(1, int(batch_size))
         self.commit_interval_s = float(commit_interval_s)
+        if not self.commit_interval_s > 0:
+            raise BanditError(f"commit_interval_s must be > 0, got {commit_interval_s!r}")
         self.readonly = readonly
+        self.writer_id: int | None = None
+        self._lock: WriterLock | None = None
+        self._db: sqlite3.Connection | None = None
         if readonly and not self.path.is_file():
             raise BanditError(f"{self.path}: no such event log")
         if not readonly:
             if self.path.is_dir():
                 raise BanditError(f"{self.path}: is a folder, not an event log file")
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            create_private(self.path)
         try:
-            self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
-            if not readonly:  # a reader never changes the file (not even its journal mode)
-                self._db.execute("PRAGMA journal_mode=WAL")
-                # NORMAL in WAL mode: a committed transaction survives a process crash (SIGKILL);
-                # FULL also survives power loss, at a cost per commit.
-                self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-                self._db.executescript(_DDL)
-                self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA,))
-            row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-            self._next_set = (self._db.execute("SELECT COALESCE(MAX(id), 0) FROM action_sets").fetchone()[0]) + 1
+            self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False,
+                                       timeout=float(busy_timeout_s))
+            if readonly:  # a reader never changes the file (not even its journal mode)
+                row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+                schema = row and row[0]
+            else:
+                schema = self._open_for_writing(durable)
         except sqlite3.DatabaseError as exc:
+            self._abandon()
             raise BanditError(f"{self.path}: not an artbandit event log ({exc})") from None
-        if row is None or row[0] != SCHEMA:
-            self._db.close()
-            raise BanditError(f"{self.path}: not an artbandit event log (schema {row and row[0]!r})")
-        self._sets: dict[Any, int] = {}
-        self._events: list[tuple] = []
-        self._new_sets: list[tuple] = []
+        if schema not in READABLE_SCHEMAS:
+            self._abandon()
+            raise BanditError(f"{self.path}: not an artbandit event log (schema {schema!r})")
+        self._buf = threading.Lock()        # the buffers below
+        self._dblock = threading.RLock()    # the connection: one commit or read at a time
+        self._events: list[list] = []
+        self._buffered: dict[str, list] = {}  # event id -> its row in _events (not yet committed)
+        self._new_sets: dict[Any, str] = {}
         self._rewards: list[tuple] = []
-        self._last_commit = _time.monotonic()
-        self.committed = len(self) if not readonly else 0  # events committed by this writer's file
+        self._set_ids = TextCache(100_000, 2_000_000)  # actions key -> action_sets.id (committed)
+        self._error: BaseException | None = None
+        self._wake = threading.Event()
+        self._flusher: threading.Thread | None = None
+        self._closed = False
+        self.duplicates: list[str] = []   # event ids another writer logged first (see _commit)
+        self.committed = 0 if readonly else len(self)
+        if not readonly:
+            _open_logs.add(self)
+
+    def _open_for_writing(self, durable: bool) -> str | None:
+        self._lock = WriterLock(self.path)
+        schema, self.writer_id = open_for_writing(self._db, durable, self._lock.token)
+        return schema
+
+    def _abandon(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        if self._lock is not None:
+            self._lock.release()
 
     # -- writing -----------------------------------------------------------------------------
     def append(
@@ -151,94 +152,196 @@ class EventLog:
         action_id: str,
         probability: float,
     ) -> None:
-        """Buffer one decision (committed with the next batch)."""
-        set_id = self._sets.get(actions_key)
-        if set_id is None:
-            set_id = self._next_set
-            self._next_set += 1
-            if len(self._sets) > 100_000:
-                self._sets.clear()
-            self._sets[actions_key] = set_id
-            self._new_sets.append((set_id, "[" + ",".join(actions_json) + "]"))
-        self._events.append((
-            event_id, time, model_version, policy, user, context_json, set_id,
-            "[" + ",".join([repr(float(p)) for p in pmf]) + "]", chosen_index, action_id, probability,
-        ))
-        if len(self._events) >= self.batch_size or _time.monotonic() - self._last_commit > self.commit_interval_s:
-            self.flush()
+        """Buffer one decision (committed within commit_interval_s). `actions_key` identifies the
+        candidate set (same key, same actions) so each set is stored once."""
+        if self._error is not None:
+            self._raise_background_error()
+        set_ref = self._set_ids.get(actions_key)
+        try:
+            pmf_text = orjson.dumps(pmf, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+        except TypeError:  # numpy scalars of other widths
+            pmf_text = "[" + ",".join([repr(float(p)) for p in pmf]) + "]"
+        # the last three fields are the reward, its time and `defaulted`, filled in place when the
+        # reward arrives before the row is committed (one INSERT instead of an INSERT and an UPDATE)
+        row = [event_id, time, model_version, policy, user, context_json, actions_key if set_ref is None else set_ref,
+               pmf_text, chosen_index, action_id, probability, None, None, 0, self.writer_id]
+        with self._buf:
+            if set_ref is None and actions_key not in self._new_sets:
+                self._new_sets[actions_key] = "[" + ",".join(actions_json) + "]"
+            self._events.append(row)
+            self._buffered[event_id] = row
+            n = len(self._events)
+        self._after_buffering(n)
 
     def set_reward(self, event_id: str, reward: float, reward_time: float, defaulted: bool = False) -> None:
-        """Buffer the final reward of an event."""
-        self._rewards.append((reward, reward_time, int(defaulted), event_id))
-        if len(self._rewards) >= self.batch_size:
-            self.flush()
+        """Buffer the final reward of an event this writer logged (or claimed)."""
+        with self._buf:
+            row = self._buffered.get(event_id)
+            if row is not None:
+                row[11], row[12], row[13] = reward, reward_time, int(defaulted)
+                return
+            self._rewards.append((reward, reward_time, int(defaulted), event_id, self.writer_id))
+            n = len(self._rewards)
+        self._after_buffering(n)
+
+    def _after_buffering(self, n: int) -> None:
+        if self._flusher is None:
+            self._start_flusher()
+        if n >= self.batch_size:
+            if n >= 8 * self.batch_size:  # the committing thread fell behind: commit here
+                self.flush()
+            else:
+                self._wake.set()
+
+    def _start_flusher(self) -> None:
+        if self.readonly or self._closed:
+            return
+        thread = threading.Thread(target=_flush_loop, args=(weakref.ref(self), self._wake, self.commit_interval_s),
+                                  name=f"artbandit-eventlog-{self.path.name}", daemon=True)
+        self._flusher = thread
+        thread.start()
 
     def flush(self) -> None:
-        """Commit everything buffered in one transaction."""
-        if not (self._events or self._rewards or self._new_sets):
+        """Commit everything buffered in one transaction (errors of the background commits too)."""
+        if self.readonly or self._db is None:
             return
-        db = self._db
-        try:
-            db.execute("BEGIN")
-            if self._new_sets:
-                db.executemany("INSERT INTO action_sets(id, actions) VALUES (?, ?)", self._new_sets)
-            if self._events:
-                db.executemany(
-                    "INSERT INTO events(event_id, time, model_version, policy, user, context, action_set,"
-                    " pmf, chosen_index, action_id, probability) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    self._events,
-                )
-            if self._rewards:
-                db.executemany(
-                    "UPDATE events SET reward=?, reward_time=?, defaulted=? WHERE event_id=?", self._rewards
-                )
-            db.execute("COMMIT")
-        except sqlite3.IntegrityError:
-            db.execute("ROLLBACK")
-            self._flush_row_by_row()
-            return
-        self.committed += len(self._events)
-        self._events.clear()
-        self._new_sets.clear()
-        self._rewards.clear()
-        self._last_commit = _time.monotonic()
+        with self._dblock:
+            with self._buf:
+                events, sets, rewards = self._events, self._new_sets, self._rewards
+                if events or rewards:
+                    self._events, self._new_sets, self._rewards, self._buffered = [], {}, [], {}
+            if events or rewards:
+                try:
+                    self._commit(events, sets, rewards)
+                except BaseException as exc:
+                    with self._buf:  # keep everything for the next attempt, in order
+                        self._events[:0] = events
+                        self._buffered = {row[0]: row for row in self._events}
+                        self._new_sets = {**sets, **self._new_sets}
+                        self._rewards[:0] = rewards
+                    if isinstance(exc, sqlite3.Error):
+                        raise BanditError(f"{self.path}: could not commit the event log ({exc})") from None
+                    raise
+        if self._error is not None:
+            self._raise_background_error()
 
-    def _flush_row_by_row(self) -> None:
-        """A batch hit a duplicate event id: keep every other row, then report the duplicates."""
+    def _raise_background_error(self) -> None:
+        exc, self._error = self._error, None
+        raise BanditError(f"{self.path}: could not commit the event log ({exc})") from None
+
+    def _commit(self, events: list[list], sets: dict[Any, str], rewards: list[tuple]) -> None:
+        """One transaction: new candidate sets, the buffered rows (already parameter lists with this
+        writer's id), the rewards of rows committed earlier."""
         db = self._db
-        duplicates = []
-        db.execute("BEGIN")
-        db.executemany("INSERT OR IGNORE INTO action_sets(id, actions) VALUES (?, ?)", self._new_sets)
-        for row in self._events:
+        assert db is not None
+        dropped = 0
+        # rows whose candidate set had no database id yet: resolved in place, restored on failure
+        unresolved = [(row, row[6]) for row in events if type(row[6]) is not int]
+        set_ids = self._set_ids
+
+        def resolve(ids: dict[Any, int]) -> None:
+            for row, key in unresolved:
+                row[6] = ids[key] if key in ids else set_ids[key]
+
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            ids = self._resolve_sets(sets)
+            resolve(ids)
             try:
-                db.execute(
-                    "INSERT INTO events(event_id, time, model_version, policy, user, context, action_set,"
-                    " pmf, chosen_index, action_id, probability) VALUES (?,?,?,?,?,?,?,?,?,?,?)", row)
-                self.committed += 1
+                db.executemany(INSERT_EVENT, events)
             except sqlite3.IntegrityError:
-                duplicates.append(row[0])
-        db.executemany("UPDATE events SET reward=?, reward_time=?, defaulted=? WHERE event_id=?", self._rewards)
-        db.execute("COMMIT")
-        self._events.clear()
-        self._new_sets.clear()
-        self._rewards.clear()
-        self._last_commit = _time.monotonic()
-        if duplicates:
-            raise BanditError(
-                f"{self.path}: {len(duplicates)} event(s) not logged, duplicate event id "
-                f"(first: {duplicates[0]!r}); other events were kept"
-            )
+                # another writer logged a caller-chosen event id first (rank() refuses ids already in
+                # the log, so only a race between processes gets here): keep every other row
+                db.execute("ROLLBACK")
+                db.execute("BEGIN IMMEDIATE")
+                ids = self._resolve_sets(sets)
+                resolve(ids)
+                for row in events:
+                    try:
+                        db.execute(INSERT_EVENT, row)
+                    except sqlite3.IntegrityError:
+                        dropped += 1
+                        self.duplicates.append(row[0])
+                        warnings.warn(f"{self.path}: event {row[0]!r} not logged: another writer logged "
+                                      "that event id first", RuntimeWarning, stacklevel=2)
+            if rewards:
+                db.executemany(SET_REWARD, rewards)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            for row, key in unresolved:
+                row[6] = key
+            raise
+        for key, set_id in ids.items():
+            set_ids.put(key, set_id, len(key) + 16 if isinstance(key, tuple) else 16)
+        self.committed += len(events) - dropped
+
+    def _resolve_sets(self, sets: dict[Any, str]) -> dict[Any, int]:
+        """Database ids of new candidate sets (inside the commit's transaction): an identical set
+        another writer stored is reused, else a new row is added."""
+        db = self._db
+        assert db is not None
+        ids = {}
+        for key, text in sets.items():
+            row = db.execute("SELECT id FROM action_sets WHERE actions=? LIMIT 1", (text,)).fetchone()
+            ids[key] = row[0] if row else db.execute("INSERT INTO action_sets(actions) VALUES (?)", (text,)).lastrowid
+        return ids
+
+    def contains(self, event_id: str) -> bool:
+        """Whether `event_id` is in the log (committed by any writer, or buffered here)."""
+        with self._buf:
+            if event_id in self._buffered:
+                return True
+        with self._dblock:
+            return self._db.execute("SELECT 1 FROM events WHERE event_id=? LIMIT 1", (event_id,)).fetchone() is not None
+
+    def claim_pending(self) -> list[LoggedEvent]:
+        """Take over the unrewarded events of writers that are gone (killed, crashed, closed) and
+        return every unrewarded event this writer now owns, in logging order.
+
+        A restarted service calls this (through its policy) so rewards for events ranked before the
+        restart are still accepted, learned and logged. Live writers' events are never taken."""
+        if self.readonly:
+            raise BanditError(f"{self.path}: opened read-only")
+        self.flush()
+        db = self._db
+        assert db is not None
+        with self._dblock:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                others = db.execute("SELECT id, token FROM writers WHERE id != ?", (self.writer_id,)).fetchall()
+                gone = [(wid,) for wid, token in others if writer_gone(self.path, token)]
+                db.executemany("DELETE FROM writers WHERE id=?", gone)
+                db.execute("UPDATE events SET writer=? WHERE reward IS NULL AND (writer IS NULL OR writer NOT IN"
+                           " (SELECT id FROM writers))", (self.writer_id,))
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        return list(self._iter_events(where="reward IS NULL AND writer=?", args=(self.writer_id,)))
 
     def close(self) -> None:
-        """Commit the tail and close the file."""
+        """Commit the tail and close the file. Unrewarded events stay in the log for the next
+        writer to claim."""
         if self._db is None:
             return
+        self._closed = True
+        self._wake.set()
         try:
             if not self.readonly:
                 self.flush()
         finally:
-            self._db.close()
-            self._db = None  # type: ignore[assignment]
+            with self._dblock:
+                if not self.readonly and self.writer_id is not None:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("DELETE FROM writers WHERE id=?", (self.writer_id,))
+                self._db.close()
+                self._db = None
+            if self._lock is not None:
+                self._lock.release()
+            _open_logs.discard(self)
 
     def __enter__(self) -> "EventLog":
         return self
@@ -248,13 +351,17 @@ class EventLog:
 
     # -- reading -----------------------------------------------------------------------------
     def __len__(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0] + len(self._events)
+        with self._dblock:
+            committed = self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+        return committed + len(self._events)
 
     def iter_events(self, batch_size: int = 10_000) -> Iterator[LoggedEvent]:
         """Every committed event in logging order, fetched `batch_size` rows at a time."""
+        return self._iter_events(batch_size=batch_size)
+
+    def _iter_events(self, batch_size: int = 10_000, where: str = "", args: tuple = ()) -> Iterator[LoggedEvent]:
         for (eid, t, version, policy, user, ctx, pmf, chosen, p, r, rt, dflt), (ids, feats) in self._rows(
-                "event_id, time, model_version, policy, user, context, pmf, chosen_index, probability,"
-                " reward, reward_time, defaulted", batch_size):
+                EVENT_COLUMNS, batch_size, where, args):
             yield LoggedEvent(
                 event_id=eid, time=t, model_version=version, policy=policy,
                 context_json=ctx, action_ids=ids, action_features=feats,
@@ -273,16 +380,19 @@ class EventLog:
                 "time, context, pmf, chosen_index, probability, reward", batch_size):
             yield t, ctx, ids, feats, pmf, chosen, p, r
 
-    def _rows(self, columns: str, batch_size: int) -> Iterator[tuple[tuple, tuple[list[str], list[dict]]]]:
+    def _rows(self, columns: str, batch_size: int, where: str = "",
+              args: tuple = ()) -> Iterator[tuple[tuple, tuple[list[str], list[dict]]]]:
         """(row of `columns`, (action ids, action features)) per committed event, in logging order."""
         if not self.readonly:
             self.flush()
         sets: dict[int, tuple[list[str], list[dict]]] = {}
         last = 0
-        query = f"SELECT seq, action_set, {columns} FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
+        query = (f"SELECT seq, action_set, {columns} FROM events WHERE seq > ? {'AND ' + where if where else ''}"
+                 " ORDER BY seq LIMIT ?")
         while True:
             try:
-                rows = self._db.execute(query, (last, batch_size)).fetchall()
+                with self._dblock:
+                    rows = self._db.execute(query, (last, *args, batch_size)).fetchall()
             except sqlite3.DatabaseError as exc:
                 raise BanditError(f"{self.path}: unreadable event log ({exc})") from None
             if not rows:
@@ -298,110 +408,32 @@ class EventLog:
             last = rows[-1][0]
 
     def _load_set(self, set_id: int) -> tuple[list[str], list[dict]]:
-        row = self._db.execute("SELECT actions FROM action_sets WHERE id=?", (set_id,)).fetchone()
+        with self._dblock:
+            row = self._db.execute("SELECT actions FROM action_sets WHERE id=?", (set_id,)).fetchone()
         if row is None:
             raise BanditError(f"{self.path}: event refers to missing action set {set_id}")
         actions = jsontext.loads(row[0])
         return [a["id"] for a in actions], [a["features"] for a in actions]
 
     # -- export ------------------------------------------------------------------------------
-    def export(self, out: str | os.PathLike | IO[str] | None, fmt: str = "dsjson") -> int:
-        """Write every event as DSJSON / CSV / JSONL to a path (atomically) or an open text stream."""
-        if fmt not in EXPORT_FORMATS:
-            raise BanditError(f"unknown export format {fmt!r} (choose from {', '.join(EXPORT_FORMATS)})")
-        if out is None or hasattr(out, "write"):
-            return _write_export(self.iter_events(), out or sys.stdout, fmt)  # type: ignore[arg-type]
-        path = Path(out)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    def export(self, out: str | os.PathLike | IO[str] | None, fmt: str = "dsjson", *,
+               costs: str = "reward", reward_range: tuple[float, float] = (0.0, 1.0)) -> int:
+        """Write every event as DSJSON / CSV / JSONL to a path (atomically) or an open text stream.
+        DSJSON costs: "reward" (-reward, the decision service's convention) or "vw" (1 - reward
+        scaled to [0, 1] by `reward_range`: exactly the costs artbandit's own VW model learns)."""
+        return export_events(self.iter_events(), out, fmt, costs=costs, reward_range=reward_range)
+
+
+def _flush_loop(ref: "weakref.ref[EventLog]", wake: threading.Event, interval: float) -> None:
+    """The background committer: wakes every `interval` seconds (or when a batch is full)."""
+    while True:
+        wake.wait(interval)
+        wake.clear()
+        log = ref()
+        if log is None or log._closed:
+            return
         try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                n = _write_export(self.iter_events(), fh, fmt)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return n
-
-
-CSV_COLUMNS = ["event_id", "time", "model_version", "policy", "user", "chosen_index", "action_id",
-               "probability", "reward", "reward_time", "defaulted", "action_ids", "pmf", "context",
-               "action_features"]
-
-
-def _write_export(events: Iterator[LoggedEvent], fh: IO[str], fmt: str) -> int:
-    n = 0
-    if fmt == "csv":
-        writer = csv.writer(fh)
-        writer.writerow(CSV_COLUMNS)
-        for ev in events:
-            writer.writerow([
-                ev.event_id, ev.time, ev.model_version, ev.policy, ev.user or "", ev.chosen_index,
-                ev.action_id, ev.probability, "" if ev.reward is None else ev.reward,
-                "" if ev.reward_time is None else ev.reward_time, int(ev.defaulted),
-                _dumps(ev.action_ids), _dumps(ev.pmf), _dumps(ev.context), _dumps(ev.action_features),
-            ])
-            n += 1
-        return n
-    for ev in events:
-        if fmt == "jsonl":
-            record = asdict(ev)
-            record["context"] = ev.context
-            record["pmf"] = ev.pmf
-            del record["context_json"], record["pmf_json"]
-            record["action_id"] = ev.action_id
-        else:
-            record = to_dsjson(ev)
-        fh.write(_dumps(record))
-        fh.write("\n")
-        n += 1
-    return n
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
-
-
-def _dsjson_features(features: dict) -> dict:
-    # Same feature names as the VW text examples: strings become "name=value": 1.
-    out = {}
-    for name, value in features.items():
-        if isinstance(value, str):
-            out[f"{name}={value}"] = 1
-        elif value is not None:
-            out[name] = float(value)
-    return out
-
-
-def to_dsjson(ev: LoggedEvent) -> dict:
-    """One event in VW's decision-service JSON (cb_explore_adf), cost = -reward.
-
-    Context namespaces are written as "c_<name>" and action features under "A" with an `id=` feature,
-    exactly like the text examples the Personalizer learns from, so
-    `vw --dsjson --cb_explore_adf -q cA` reads the export with the same features.
-    """
-    order = sorted(range(len(ev.pmf)), key=lambda i: (i != ev.chosen_index, -ev.pmf[i]))
-    context: dict[str, Any] = {f"c_{ns}": _dsjson_features(f) for ns, f in ev.context.items()}
-    context["_multi"] = [
-        {"A": {f"id={aid}": 1, **_dsjson_features(feats)}}
-        for aid, feats in zip(ev.action_ids, ev.action_features)
-    ]
-    record: dict[str, Any] = {}
-    if ev.reward is not None:
-        record.update({
-            "_label_cost": -float(ev.reward),
-            "_label_probability": ev.probability,
-            "_label_Action": ev.chosen_index + 1,
-            "_labelIndex": ev.chosen_index,
-        })
-    record.update({
-        "Timestamp": _dt.datetime.fromtimestamp(ev.time, _dt.timezone.utc).isoformat().replace("+00:00", "Z"),
-        "Version": "1",
-        "EventId": ev.event_id,
-        "a": [i + 1 for i in order],
-        "c": context,
-        "p": [ev.pmf[i] for i in order],
-        "VWState": {"m": ev.model_version},
-    })
-    if ev.reward is not None:
-        record["o"] = [{"v": float(ev.reward), "EventId": ev.event_id, "ActionTaken": False}]
-    return record
+            log.flush()
+        except BaseException as exc:  # noqa: BLE001 - reported by the next call on the log
+            log._error = exc
+        del log

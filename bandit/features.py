@@ -1,80 +1,32 @@
-"""VW text for contexts and actions, and a registry that formats each action once.
+"""Contexts and actions as the policies see them: validation, the context's JSON for the event log,
+and a registry that formats each action once (its VW line and its JSON).
 
-Why: building example strings is most of the per-decision cost in Python, so an action's VW line
-(and its JSON for the event log) is computed once per (id, features) and reused. Names and string
-values are percent-escaped (`%`, space, `:`, `|`, `=`, tabs, newlines) because VW's text format has no
-escapes; percent-encoding is injective, so distinct names never collide.
+Why a registry: building example strings is most of the per-decision cost in Python, so an action's VW
+line and JSON are computed once per (id, features) and reused. The VW text itself lives in
+bandit.vwformat (re-exported here for older imports).
 """
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+import orjson
+
+from bandit.cache import TextCache
 from bandit.errors import BanditError
+from bandit.vwformat import (  # noqa: F401  (re-exported: older imports read them from here)
+    ACTION_NAMESPACE,
+    CONTEXT_PREFIX,
+    action_line,
+    context_line,
+    escape,
+    format_features,
+)
 
 Context = dict[str, dict[str, "float | str"]]
 Action = dict[str, Any]
-
-# Every context namespace is written as "c_<name>": they all share VW namespace index 'c' (hashes
-# still differ by full name), so one interaction `-q cA` crosses every context feature with every
-# action feature. Actions live in namespace "A" together with their id (`id=<id>`).
-CONTEXT_PREFIX = "c_"
-ACTION_NAMESPACE = "A"
-
-_ESCAPES = {"%": "%25", " ": "%20", ":": "%3A", "|": "%7C", "=": "%3D", "\t": "%09", "\n": "%0A",
-            "\r": "%0D"}
-_TABLE = str.maketrans(_ESCAPES)
-_escaped: dict[str, str] = {}
-
-
-def escape(text: str) -> str:
-    """Make `text` safe as a VW feature or namespace name (injective percent-encoding)."""
-    out = _escaped.get(text)
-    if out is None:
-        out = text.translate(_TABLE)
-        if len(_escaped) < 100_000:
-            _escaped[text] = out
-    return out
-
-
-def format_features(features: Mapping[str, Any], where: str) -> str:
-    """`name:value` for numbers, `name=value` for strings; NaN/inf and other types are errors."""
-    parts = []
-    names = _escaped
-    for name, value in features.items():
-        kind = type(value)
-        if kind is float or kind is int:
-            # x - x is 0.0 for finite numbers, nan for nan/inf (cheaper than math.isfinite + call)
-            if value - value == 0 and type(name) is str:
-                parts.append(f"{names.get(name) or escape(name)}:{value}")
-                continue
-        elif kind is str and type(name) is str:
-            parts.append(f"{names.get(name) or escape(name)}={escape(value)}")
-            continue
-        parts.append(_format_other(name, value, where))
-    return " ".join(part for part in parts if part)
-
-
-def _format_other(name: Any, value: Any, where: str) -> str:
-    """The uncommon cases of format_features: bools, None (skipped), numpy numbers, and errors."""
-    if type(name) is not str:
-        raise BanditError(f"{where}: feature names must be strings, got {name!r}")
-    if type(value) is bool:
-        return f"{escape(name)}:{int(value)}"
-    if value is None:
-        return ""
-    try:
-        number = float(value)  # numpy scalars and other real numbers
-    except (TypeError, ValueError):
-        raise BanditError(
-            f"{where}: feature {name!r} has unsupported type {type(value).__name__} "
-            "(use a number or a string)"
-        ) from None
-    if not math.isfinite(number):
-        raise BanditError(f"{where}: feature {name!r} is {value} (must be finite)")
-    return f"{escape(name)}:{number}"
+_SCALARS = (str, float, int, bool, type(None))
 
 
 def check_context(context: Any) -> Context:
@@ -91,8 +43,26 @@ def check_context(context: Any) -> Context:
     return context  # type: ignore[return-value]
 
 
-_namespace_text: dict[tuple, str] = {}
-_namespace_json: dict[tuple, str] = {}
+def check_features(features: Mapping[Any, Any], where: str) -> bool:
+    """Every name a string and every value a finite number, a string, a bool or None (nothing
+    nested); True when every value is already a plain Python scalar (no numpy numbers)."""
+    is_plain = True
+    for name, value in features.items():
+        if type(name) is not str:
+            raise BanditError(f"{where}: feature names must be strings, got {name!r}")
+        kind = type(value)
+        if kind is float:
+            if value - value != 0:
+                raise BanditError(f"{where}: feature {name!r} is {value} (must be finite)")
+        elif kind not in _SCALARS:
+            number = plain(value, f"{where}: feature {name!r}")
+            if number - number != 0:
+                raise BanditError(f"{where}: feature {name!r} is {value} (must be finite)")
+            is_plain = False
+    return is_plain
+
+
+_namespace_json = TextCache(200_000, 8_000_000)
 
 
 def context_json(context: Mapping[str, Mapping[str, Any]]) -> str:
@@ -106,45 +76,34 @@ def context_json(context: Mapping[str, Mapping[str, Any]]) -> str:
         except TypeError:
             key, text = None, None
         if text is None:
-            text = json.dumps(ns) + ":" + json.dumps(feats, separators=(",", ":"))
+            if not check_features(feats, f"context[{ns!r}]"):
+                feats = {k: plain(v) for k, v in feats.items()}
+            text = orjson.dumps({ns: feats}).decode()[1:-1]  # '"ns":{...}' (orjson: ~5x json.dumps)
             if key is not None:
-                if len(cache) >= 200_000:
-                    cache.clear()
-                cache[key] = text
+                cache.put(key, text, 2 * len(text) + 100 * len(key))  # ~bytes: text, key tuple, items
         parts.append(text)
     return "{" + ",".join(parts) + "}"
 
 
-def context_line(context: Mapping[str, Mapping[str, Any]]) -> str:
-    """The VW `shared` line for a context (namespaces in the given order).
-
-    Each namespace's text is cached by content: a viewer's profile namespace repeats across
-    decisions, so it is formatted once."""
-    parts = ["shared"]
-    cache = _namespace_text
-    for ns, feats in context.items():
-        try:
-            key = (ns, *feats.items())
-            text = cache.get(key)
-        except TypeError:  # an unhashable value: format_features reports it
-            key, text = None, None
-        if text is None:
-            text = f"|{CONTEXT_PREFIX}{escape(ns)} {format_features(feats, f'context[{ns!r}]')}"
-            if key is not None:
-                if len(cache) >= 200_000:
-                    cache.clear()
-                cache[key] = text
-        parts.append(text)
-    if len(parts) == 1:
-        parts.append(f"|{CONTEXT_PREFIX}")
-    return " ".join(parts)
+def validated_context_json(context: Mapping[str, Mapping[str, Any]]) -> str:
+    """`context_json` for a context whose values were already validated (the personalizer's VW text
+    formatting checks every value): one orjson call, no per-namespace cache (~0.5 us instead of ~4
+    us for a context that never repeats). Falls back to `context_json` for what orjson will not
+    write (numpy scalars other than float64, integers over 64 bits)."""
+    try:
+        return orjson.dumps(context).decode()
+    except TypeError:
+        return context_json(context)
 
 
-def plain(value: Any) -> Any:
-    """A JSON-safe copy of a feature value (numpy scalars become floats)."""
-    if type(value) in (str, float, int, bool) or value is None:
+def plain(value: Any, where: str = "feature") -> Any:
+    """A JSON-safe copy of a feature value (numpy scalars become floats); nested values are errors."""
+    if type(value) in _SCALARS:
         return value
-    return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise BanditError(f"{where} has unsupported type {type(value).__name__} (use a number or a string)") from None
 
 
 @dataclass
@@ -162,9 +121,10 @@ class ActionEntry:
 class ActionRegistry:
     """Remembers each action id's latest features so repeated actions cost one dict comparison."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_actions: int = 100_000) -> None:
         self._by_id: dict[str, ActionEntry] = {}
         self._next_uid = 0
+        self._max = int(max_actions)
 
     def lookup(self, actions: Sequence[Mapping[str, Any]]) -> list[ActionEntry]:
         """Validate `actions` and return their entries (creating or refreshing as needed)."""
@@ -207,18 +167,18 @@ class ActionRegistry:
             raise BanditError(f"action id must be a non-empty string, got {action_id!r}")
         if not isinstance(feats, Mapping):
             raise BanditError(f"action {action_id!r}: 'features' must be a mapping")
-        copy = {str(k): plain(v) for k, v in feats.items()}
-        body = format_features(copy, f"action {action_id!r}")
-        line = f"|{ACTION_NAMESPACE} id={escape(action_id)} {body}".rstrip()
+        where = f"action {action_id!r}"
+        check_features(feats, where)
+        copy = {k: plain(v, f"{where}: feature {k!r}") for k, v in feats.items()}
         entry = ActionEntry(
             uid=self._next_uid,
             id=action_id,
             features=copy,
-            vw_line=line,
+            vw_line=action_line(action_id, copy),
             json_text=json.dumps({"id": action_id, "features": copy}, separators=(",", ":")),
         )
         self._next_uid += 1
-        if len(self._by_id) >= 1_000_000:  # a runaway catalogue: start over rather than grow forever
+        if len(self._by_id) >= self._max:  # a runaway catalogue: start over rather than grow forever
             self._by_id.clear()
         self._by_id[action_id] = entry
         return entry

@@ -1,14 +1,16 @@
-"""Saving models as folders, atomically: everything is written to a temporary sibling folder, then
-renamed into place, so a crash never leaves a half-written model (the old one stays intact)."""
+"""Saving models as folders, atomically, and verifying them on load: everything is written to a
+temporary sibling folder, then swapped into place (safeio.atomic), so a crash never leaves a
+half-written model; the metadata records the model file's checksum and VW arguments, checked on load."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any, Callable
 
 from bandit.errors import BanditError
-from safeio.atomic import atomic_dir
+from safeio.atomic import atomic_dir, recover_dir
 
 MODEL_SCHEMA = "artbandit.model/1"
 METADATA = "metadata.json"
@@ -44,6 +46,7 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """The metadata of a saved model folder; BanditError naming the folder if it is not one."""
     folder = Path(path)
     meta_file = folder / METADATA
+    recover_dir(folder)  # a save killed mid-swap: put the previous model back, drop its leftovers
     if not folder.is_dir():
         raise BanditError(f"{folder}: no such model folder")
     try:
@@ -55,3 +58,73 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(meta, dict) or meta.get("schema") != MODEL_SCHEMA:
         raise BanditError(f"{meta_file}: not an artbandit model metadata file")
     return meta
+
+
+# -- verifying what is loaded ------------------------------------------------------------------
+MODEL_CHECKSUM = "model_sha256"
+# exploration -> the flag VW records for it (epsilon-greedy is cb_explore_adf without another one)
+_EXPLORATION_FLAGS = {"squarecb": "--squarecb", "softmax": "--softmax", "bag": "--bag", "cover": "--cover"}
+# run-time flags VW reports that say nothing about the model itself
+_RUNTIME_FLAGS = {"--quiet": 0, "--no_predict": 0, "--no_stdin": 0, "--random_seed": 1, "--initial_regressor": 1}
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_checksum(meta: dict[str, Any], model_file: Path) -> None:
+    """A model file that is not byte for byte the one saved (truncated, swapped) is refused."""
+    expected = meta.get(MODEL_CHECKSUM)
+    if not isinstance(expected, str):
+        raise BanditError(f"{model_file.parent}: metadata.json records no checksum of {model_file.name}; "
+                          "cannot verify the model")
+    if file_sha256(model_file) != expected:
+        raise BanditError(f"{model_file}: does not match the checksum in metadata.json (truncated or replaced)")
+
+
+def model_args(vw: Any) -> str:
+    """VW's own record of a workspace's learning arguments, without run-time flags."""
+    tokens = str(vw.get_arguments()).split()
+    out, i = [], 0
+    while i < len(tokens):
+        skip = _RUNTIME_FLAGS.get(tokens[i])
+        if skip is None:
+            out.append(tokens[i])
+            i += 1
+        else:
+            i += 1 + skip
+    return " ".join(out)
+
+
+def check_model_args(vw: Any, meta: dict[str, Any], exploration: Any, path: Any) -> None:
+    """The loaded model must be a cb_explore_adf model with the arguments recorded at save time and
+    the exploration metadata.json names (an epsilon model in a squarecb folder is refused)."""
+    import vowpalwabbit
+
+    args = model_args(vw)
+    flags = set(args.split())
+    if int(vw.get_label_type()) != int(vowpalwabbit.LabelType.CONTEXTUAL_BANDIT) or "--cb_explore_adf" not in flags:
+        raise BanditError(f"{path}: model.vw is not a contextual-bandit (cb_explore_adf) model")
+    recorded = meta.get("vw_model_args")
+    if recorded != args:
+        raise BanditError(f"{path}: model.vw was trained with other VW arguments than metadata.json records")
+    wanted = _EXPLORATION_FLAGS.get(str(exploration))
+    others = set(_EXPLORATION_FLAGS.values()) - {wanted}
+    if (wanted is not None and wanted not in flags) or flags & others:
+        raise BanditError(f"{path}: model.vw does not use the exploration {exploration!r} metadata.json names")
+
+
+def saved_options(meta: dict[str, Any], path: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """The learning options of metadata.json; any other key (log, secret, ...) is refused, since
+    run-time options come from the caller, never from a file."""
+    options = meta.get("options")
+    if not isinstance(options, dict):
+        raise BanditError(f"{path}: metadata.json has no options object")
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise BanditError(f"{path}: metadata.json sets {', '.join(map(repr, unknown))}, which only the caller may set")
+    return dict(options)

@@ -1,21 +1,18 @@
-"""The Rank/Reward machinery every policy shares: event ids, pending events, reward windows,
-expiry with a default reward, validation, the probability floor, sampling, logging and privacy.
+"""The Rank/Reward machinery every policy shares: event ids, validation, logging, privacy, recovery.
 
 Subclasses only say how to score (`_pmf`) and how to learn (`_update`). Keeping this in one place
 means the VW personalizer and the baselines log and handle rewards identically, so simulations
-compare policies, not bookkeeping.
+compare policies, not bookkeeping. The reward windows live in bandit.window, the floor and the draw in
+bandit.sampling, the shared options in bandit.options.
 """
 from __future__ import annotations
 
-import heapq
+import abc
 import math
 import os
 import random
 import time as _time
-from bisect import bisect_right
-from collections import OrderedDict
 from dataclasses import dataclass
-from itertools import accumulate
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -28,10 +25,11 @@ from bandit.errors import (
     UnknownEventError,
 )
 from bandit.eventlog import EventLog
-from bandit.features import ActionEntry, ActionRegistry, check_context, context_json
+from bandit.features import ActionEntry, ActionRegistry, check_context, context_json, validated_context_json
+from bandit.options import AGGREGATIONS, DEFAULT_REWARD_WAIT_S, PolicyOptions, real  # noqa: F401
 from bandit.privacy import UserHasher
-
-AGGREGATIONS = ("first", "sum")
+from bandit.sampling import apply_floor, sample_index  # noqa: F401  (apply_floor: public here too)
+from bandit.window import EXPIRED, REWARDED, Pending, RewardWindow
 
 
 @dataclass(frozen=True)
@@ -44,51 +42,6 @@ class Decision:
     probability: float
     pmf: list[float]      # in the order of the given actions
     ranking: list[str]    # action ids, most to least probable
-
-
-@dataclass
-class _Pending:
-    context: dict
-    prepared: Any
-    entries: list[ActionEntry]
-    index: int
-    probability: float
-    deadline: float
-    seq: int = 0
-    total: float = 0.0
-    rewarded: bool = False
-
-
-def apply_floor(pmf: Sequence[float], floor: float) -> list[float]:
-    """Mix with uniform just enough that every action has at least `floor` probability.
-
-    Why: a logged probability near zero makes inverse-propensity weights explode, and an action
-    that is never shown can never be learned about. Capped at uniform when K * floor >= 1.
-    Pure Python: for a handful of actions it is several times faster than numpy.
-    """
-    if isinstance(pmf, np.ndarray):
-        pmf = pmf.tolist()  # Python floats: iterating numpy scalars is slow
-    k = len(pmf)
-    if min(pmf) < 0.0:
-        pmf = [p if p > 0.0 else 0.0 for p in pmf]
-    total = sum(pmf)
-    if not total > 0.0 or total != total:
-        return [1.0 / k] * k
-    probs = [p / total for p in pmf]  # VW's pmf is float32: renormalize in double
-    low = min(probs)
-    floor = min(floor, 1.0 / k)
-    if low < floor:
-        # smallest mixing weight w with (1 - w) * low + w / k >= floor
-        w = (floor - low) / (1.0 / k - low)
-        keep, add = 1.0 - w, w / k
-        probs = [keep * p + add for p in probs]
-    return probs
-
-
-# How long an event waits for its reward before it learns the default reward. Azure Personalizer's
-# default was 10 minutes; with 0 a reward arriving a moment later on the wall clock is rejected as
-# expired, so 0 is only for callers that pass their own clock (simulations, tests).
-DEFAULT_REWARD_WAIT_S = 600.0
 
 
 class ReplayStep:
@@ -112,78 +65,84 @@ class ReplayStep:
         self._policy._learn_prepared(self._prepared, self._entries, chosen_index, reward, probability)
 
 
-class Policy:
-    """Common base: rank/reward/expire/predict/learn/close with event bookkeeping and logging."""
+def _when(now: Any) -> float:
+    """The wall clock, or the caller's finite time (a NaN deadline would never expire)."""
+    if now is None:
+        return _time.time()
+    if type(now) is float and now - now == 0.0:  # the common case, without the ABC checks below
+        return now
+    value = real(now, "now")
+    if not math.isfinite(value):
+        raise BanditError(f"now must be a finite time in seconds, got {now!r}")
+    return value
+
+
+class Policy(abc.ABC):
+    """Common base: rank/reward/expire/predict/learn/close with event bookkeeping and logging.
+
+    Run-time arguments (never saved with a model): `log` (an EventLog or a path; an existing log's
+    unrewarded events are recovered unless `recover=False`), `secret` (user-id hashing key),
+    `id_seed` (deterministic event ids; default: 128 random bits from the OS per event). Everything
+    else is a PolicyOptions field, passed by keyword or as `options=`.
+    """
 
     name = "policy"
+    # True when `_prepare` rejects every value `context_json` would (so the log can skip re-checking)
+    _prepare_validates = False
 
     def __init__(
         self,
         *,
-        min_probability: float = 0.01,
         log: str | os.PathLike | EventLog | None = None,
-        reward_wait_s: float = DEFAULT_REWARD_WAIT_S,
-        default_reward: float = 0.0,
-        reward_range: tuple[float, float] = (0.0, 1.0),
-        aggregation: str = "first",
-        seed: int = 0,
         secret: str | bytes | None = None,
-        context_allowlist: Sequence[str] | None = None,
-        remember_closed: int = 100_000,
+        id_seed: int | None = None,
+        recover: bool = True,
+        options: PolicyOptions | None = None,
+        **option_values: Any,
     ) -> None:
-        lo, hi = (float(reward_range[0]), float(reward_range[1]))
-        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-            raise BanditError(f"reward_range must be two finite numbers low < high, got {reward_range!r}")
-        if aggregation not in AGGREGATIONS:
-            raise BanditError(f"aggregation must be one of {', '.join(AGGREGATIONS)}, got {aggregation!r}")
-        if not (0.0 <= float(min_probability) < 1.0):
-            raise BanditError(f"min_probability must be in [0, 1), got {min_probability!r}")
-        if not (float(reward_wait_s) >= 0.0):
-            raise BanditError(f"reward_wait_s must be >= 0, got {reward_wait_s!r}")
-        self.reward_range = (lo, hi)
-        self.default_reward = self._check_value(default_reward, "default_reward")
-        self.min_probability = float(min_probability)
-        self.reward_wait_s = float(reward_wait_s)
-        self.aggregation = aggregation
-        self.seed = int(seed)
-        self.context_allowlist = None if context_allowlist is None else frozenset(context_allowlist)
+        if options is None:
+            unknown = sorted(set(option_values) - set(PolicyOptions.names()))
+            if unknown:
+                raise BanditError(f"{type(self).__name__} does not take option(s) {', '.join(map(repr, unknown))}")
+            options = PolicyOptions(**option_values)
+        elif option_values:
+            raise BanditError("pass policy options either as options= or as keywords, not both")
+        self.policy_options = options
+        self.reward_range = options.reward_range
+        self.default_reward = options.default_reward
+        self.min_probability = options.min_probability
+        self.reward_wait_s = options.reward_wait_s
+        self.aggregation = options.aggregation
+        self.seed = options.seed
+        self.context_allowlist = None if options.context_allowlist is None else frozenset(options.context_allowlist)
         self.n_learned = 0
         self.model_id = random.Random(self.seed ^ 0x5EED).getrandbits(48).to_bytes(6, "big").hex()
         self._rng = np.random.default_rng(self.seed)
-        self._ids = random.Random(self.seed)
+        self._ids: random.Random | None = None if id_seed is None else random.Random(id_seed)
+        self._id_pool = bytearray()  # OS randomness fetched 4 KB at a time (one syscall per 256 ids)
+        self._id_pid = 0
         self._hasher = UserHasher(secret)
         self._registry = ActionRegistry()
         self._ctx_schema: dict[str, set[str]] = {}
-        self._pending: dict[str, _Pending] = {}
-        self._heap: list[tuple[float, int, str]] = []
-        self._seq = 0
-        self._closed: OrderedDict[str, str] = OrderedDict()  # event id -> "rewarded" | "expired"
-        self._remember_closed = int(remember_closed)
+        self._window = RewardWindow(options.remember_closed)
         self.log: EventLog | None = None
         if log is not None:
             self.log = log if isinstance(log, EventLog) else EventLog(log)
-        self._salt_ids()
-
-    def _salt_ids(self) -> None:
-        """Appending to a non-empty log (a restart, a reloaded model): move the event-id generator
-        to a sequence that depends on the log's length, so ids never repeat earlier runs' ids while
-        a fresh run stays fully determined by its seed."""
-        if self.log is not None:
-            existing = len(self.log)
-            if existing:
-                self._ids.seed(f"{self._ids.getrandbits(64)}:{existing}")
+        self._to_recover = self.log is not None and recover
 
     # -- what subclasses provide -------------------------------------------------------------
     def _prepare(self, context: dict) -> Any:
         """The context in the form `_pmf`/`_update` want (computed once per decision)."""
         return context
 
-    def _pmf(self, prepared: Any, entries: list[ActionEntry]) -> np.ndarray:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _pmf(self, prepared: Any, entries: list[ActionEntry]) -> Sequence[float]:
+        """Scores of `entries` as a distribution (the floor is applied afterwards)."""
 
+    @abc.abstractmethod
     def _update(self, prepared: Any, entries: list[ActionEntry], index: int, reward01: float,
                 probability: float) -> None:
-        raise NotImplementedError
+        """Learn that `entries[index]`, shown with `probability`, earned `reward01` in [0, 1]."""
 
     # -- public API ----------------------------------------------------------------------------
     @property
@@ -209,10 +168,22 @@ class Policy:
         event_id: str | None = None,
         now: float | None = None,
     ) -> Decision:
-        """Choose an action by sampling the pmf, remember the event until its reward, log it."""
-        now = _time.time() if now is None else float(now)
-        if self._heap and self._heap[0][0] < now:
+        """Choose an action by sampling the pmf, remember the event until its reward, log it.
+
+        A caller's `event_id` must be new: one already pending, closed, or in the log is refused
+        here (BanditError), so a reward can never land on an earlier event."""
+        now = _when(now)
+        if self._to_recover:
+            self._recover()
+        window = self._window
+        if window.heap and window.heap[0][0] < now:
             self.expire(now=now)
+        if event_id is None:
+            event_id = self._new_event_id()
+        elif type(event_id) is not str or not event_id:
+            raise BanditError(f"event_id must be a non-empty string, got {event_id!r}")
+        elif window.knows(event_id) or (self.log is not None and self.log.contains(event_id)):
+            raise BanditError(f"event id {event_id!r} was already used")
         ctx = self._filter(context)
         schema = self._ctx_schema
         for ns, feats in ctx.items():
@@ -223,48 +194,45 @@ class Policy:
         prepared = self._prepare(ctx)
         entries = self._registry.lookup(actions)
         probs = apply_floor(self._pmf(prepared, entries), self.min_probability)
-        # inverse-CDF draw; u < sum(probs) so the index is valid (min() guards rounding)
-        index = min(bisect_right(list(accumulate(probs)), self._rng.random()), len(probs) - 1)
-        if event_id is None:
-            event_id = "%032x" % self._ids.getrandbits(128)
-        elif type(event_id) is not str or not event_id:
-            raise BanditError(f"event_id must be a non-empty string, got {event_id!r}")
-        if event_id in self._pending or event_id in self._closed:
-            raise BanditError(f"event id {event_id!r} was already used")
+        index = sample_index(probs, self._rng.random())
         probability = probs[index]
-        deadline = now + self.reward_wait_s
-        self._seq += 1
-        self._pending[event_id] = _Pending(ctx, prepared, entries, index, probability, deadline, self._seq)
-        heapq.heappush(self._heap, (deadline, self._seq, event_id))
-        order = sorted(range(len(probs)), key=probs.__getitem__, reverse=True)
+        user = None if user_id is None else self._hasher(user_id)
+        ctx_json = None
+        if self.log is not None:  # validated before anything is kept
+            ctx_json = validated_context_json(ctx) if self._prepare_validates else context_json(ctx)
         if self.log is not None:
             self.log.append(
-                event_id, now, self.model_version, self.spec,
-                None if user_id is None else self._hasher(user_id),
-                context_json(ctx),
+                event_id, now, self.model_version, self.spec, user, ctx_json,
                 tuple(e.uid for e in entries), [e.json_text for e in entries],
                 probs, index, entries[index].id, probability,
             )
+        window.add(event_id, Pending(ctx, prepared, entries, index, probability, now + self.reward_wait_s))
+        order = sorted(range(len(probs)), key=probs.__getitem__, reverse=True)
         return Decision(event_id, entries[index].id, index, probability, probs,
                         [entries[i].id for i in order])
 
     def reward(self, event_id: str, value: float, *, now: float | None = None) -> None:
         """Record the reward of a ranked event. 'first': final at once and learned; 'sum': added
         up until the window closes. Unknown/expired/duplicate events and bad values raise."""
+        if type(event_id) is not str:
+            raise UnknownEventError(f"event id must be a string, got {type(event_id).__name__} {event_id!r}")
         value = self._check_value(value, "reward")
-        now = _time.time() if now is None else float(now)
-        if self._heap and self._heap[0][0] < now:
+        now = _when(now)
+        if self._to_recover:
+            self._recover()
+        window = self._window
+        if window.heap and window.heap[0][0] < now:
             self.expire(now=now)
-        pending = self._pending.get(event_id)
+        pending = window.pending.get(event_id)
         if pending is None:
-            state = self._closed.get(event_id)
-            if state == "expired":
+            state = window.closed.get(event_id)
+            if state == EXPIRED:
                 raise ExpiredEventError(f"event {event_id!r}: reward window closed, default reward was used")
-            if state == "rewarded":
+            if state == REWARDED:
                 raise DuplicateRewardError(f"event {event_id!r} already has its final reward")
             raise UnknownEventError(f"unknown event id {event_id!r}")
         if self.aggregation == "first":
-            self._close(event_id, pending, value, now, defaulted=False)
+            self._close(event_id, pending, value, now, defaulted=False, early=True)
         else:
             pending.total += value
             pending.rewarded = True
@@ -272,18 +240,15 @@ class Policy:
     def expire(self, *, now: float | None = None) -> int:
         """Close every reward window that ended before `now`: events without a reward learn the
         default reward, 'sum' events learn their total. Returns how many events closed."""
-        now = _time.time() if now is None else float(now)
+        now = _when(now)
+        if self._to_recover:
+            self._recover()
         n = 0
-        heap = self._heap
-        while heap and heap[0][0] < now:
-            deadline, _, event_id = heapq.heappop(heap)
-            pending = self._pending.get(event_id)
-            if pending is None:
-                continue
+        for event_id, pending in self._window.due(now):
             if pending.rewarded:
-                self._close(event_id, pending, pending.total, deadline, defaulted=False)
+                self._close(event_id, pending, pending.total, pending.deadline, defaulted=False, early=False)
             else:
-                self._close(event_id, pending, self.default_reward, deadline, defaulted=True)
+                self._close(event_id, pending, self.default_reward, pending.deadline, defaulted=True, early=False)
             n += 1
         return n
 
@@ -305,30 +270,39 @@ class Policy:
     def _learn_prepared(self, prepared: Any, entries: list[ActionEntry], chosen_index: int, reward: float,
                         probability: float) -> None:
         reward = self._check_value(reward, "reward")
+        if isinstance(chosen_index, bool) or not isinstance(chosen_index, (int, np.integer)):
+            raise BanditError(f"chosen_index must be an integer, got {chosen_index!r}")
         if not (0 <= int(chosen_index) < len(entries)):
             raise BanditError(f"chosen_index {chosen_index} out of range for {len(entries)} actions")
-        probability = float(probability)
+        probability = real(probability, "probability")
         if not (0.0 < probability <= 1.0):
             raise BanditError(f"probability must be in (0, 1], got {probability!r}")
         self._update(prepared, entries, int(chosen_index), self._to01(reward), probability)
         self.n_learned += 1
 
     def reseed(self, seed: int | None) -> None:
-        """Restart the sampling and event-id generators (None: fresh OS entropy), e.g. so that
-        one-shot ranks from the same saved model do not repeat the same draw and event id."""
+        """Restart the sampling generator, and the event-id generator with it (None: fresh OS
+        entropy and random ids), e.g. so one-shot ranks from the same saved model differ."""
         self._rng = np.random.default_rng(seed)
-        self._ids = random.Random(seed)
+        self._ids = None if seed is None else random.Random(seed)
 
     def flush(self) -> None:
-        """Commit the event log's buffered rows."""
+        """Commit the event log's buffered rows now (they are committed within its
+        commit_interval_s anyway)."""
         if self.log is not None:
             self.log.flush()
 
     def close(self) -> None:
-        """Flush and close the event log (pending events stay pending; call expire() first to
-        learn from them)."""
+        """Commit and close the event log. Pending events stay pending in the log: the next
+        policy opened on it recovers them (call expire() first to learn from them now)."""
         if self.log is not None:
             self.log.close()
+
+    def __enter__(self) -> "Policy":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def feature_schema(self) -> dict[str, Any]:
         """Feature names seen in ranked contexts (per namespace) and in current actions."""
@@ -339,19 +313,47 @@ class Policy:
 
     @property
     def pending_count(self) -> int:
-        return len(self._pending)
+        if self._to_recover:
+            self._recover()
+        return len(self._window)
 
     # -- helpers -------------------------------------------------------------------------------
-    def _close(self, event_id: str, pending: _Pending, value: float, when: float, defaulted: bool) -> None:
-        del self._pending[event_id]
+    def _new_event_id(self) -> str:
+        if self._ids is None:  # 128 random bits from the OS: unique across processes and runs
+            pool = self._id_pool
+            if not pool or self._id_pid != os.getpid():  # refilled after a fork: never share bits
+                pool = self._id_pool = bytearray(os.urandom(16 * 256))
+                self._id_pid = os.getpid()
+            event_id = pool[-16:].hex()
+            del pool[-16:]
+            return event_id
+        while True:  # seeded ids (tests, simulations): never one an earlier run already logged
+            event_id = "%032x" % self._ids.getrandbits(128)
+            if not (self._window.knows(event_id) or (self.log is not None and self.log.contains(event_id))):
+                return event_id
+
+    def _recover(self) -> None:
+        """Take over the log's unrewarded events of writers that are gone (a crash, a restart):
+        they wait for their reward again, until their window (from their logged time) ends."""
+        self._to_recover = False
+        assert self.log is not None
+        window = self._window
+        for ev in self.log.claim_pending():
+            if ev.event_id in window.pending:
+                continue
+            ctx = ev.context
+            entries = self._registry.lookup([{"id": a, "features": f}
+                                             for a, f in zip(ev.action_ids, ev.action_features)])
+            window.add(ev.event_id, Pending(ctx, self._prepare(ctx), entries, ev.chosen_index, ev.probability,
+                                            ev.time + self.reward_wait_s))
+
+    def _close(self, event_id: str, pending: Pending, value: float, when: float, defaulted: bool,
+               early: bool) -> None:
+        self._window.close(event_id, EXPIRED if defaulted else REWARDED, early=early)
         lo, hi = self.reward_range
         value = min(max(value, lo), hi)  # a 'sum' can overshoot the range
         self._update(pending.prepared, pending.entries, pending.index, self._to01(value), pending.probability)
         self.n_learned += 1
-        closed = self._closed
-        closed[event_id] = "expired" if defaulted else "rewarded"
-        if len(closed) > self._remember_closed:
-            closed.popitem(last=False)
         if self.log is not None:
             self.log.set_reward(event_id, value, when, defaulted)
 
@@ -360,11 +362,12 @@ class Policy:
         return (value - lo) / (hi - lo)
 
     def _check_value(self, value: Any, what: str) -> float:
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            raise InvalidRewardError(f"{what} must be a number, got {value!r}") from None
         lo, hi = self.reward_range
+        if type(value) is float and lo <= value <= hi:  # the common case (NaN fails the comparison)
+            return value
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise InvalidRewardError(f"{what} must be a number, got {type(value).__name__} {value!r}")
+        value = float(value)
         if not math.isfinite(value):
             raise InvalidRewardError(f"{what} is {value} (must be finite)")
         if not (lo <= value <= hi):
@@ -380,44 +383,38 @@ class Policy:
 
     # -- state for save/load -------------------------------------------------------------------
     def _base_state(self) -> dict:
+        pending, closed = self._window.state()
         return {
             "n_learned": self.n_learned,
             "model_id": self.model_id,
             "rng": self._rng.bit_generator.state,
-            "ids": _random_state_to_json(self._ids.getstate()),
-            "seq": self._seq,
+            "seq": self._window.seq,
             "pending": [
                 {"event_id": eid, "context": p.context,
                  "actions": [{"id": e.id, "features": e.features} for e in p.entries],
                  "index": p.index, "probability": p.probability, "deadline": p.deadline,
-                 "seq": p.seq, "total": p.total, "rewarded": p.rewarded}
-                for eid, p in self._pending.items()
+                 "total": p.total, "rewarded": p.rewarded}
+                for eid, p in pending
             ],
-            "closed": list(self._closed.items()),
+            "closed": closed,
             "context_schema": {ns: sorted(n) for ns, n in self._ctx_schema.items()},
         }
 
     def _restore_base_state(self, state: dict) -> None:
+        """The state saved by `_base_state`. With an event log, pending events come from the log
+        (recovered on first use), which knows what happened after the save."""
         self.n_learned = int(state["n_learned"])
-        self.model_id = state["model_id"]
+        self.model_id = str(state["model_id"])
         self._rng.bit_generator.state = state["rng"]
-        self._ids.setstate(_random_state_from_json(state["ids"]))
-        self._seq = int(state["seq"])
-        for item in state.get("pending", []):
-            entries = self._registry.lookup(item["actions"])
-            p = _Pending(item["context"], self._prepare(item["context"]), entries, item["index"], item["probability"], item["deadline"],
-                         item["seq"], item["total"], item["rewarded"])
-            self._pending[item["event_id"]] = p
-        self._heap = [(p.deadline, p.seq, eid) for eid, p in self._pending.items()]
-        heapq.heapify(self._heap)
-        self._closed = OrderedDict((k, v) for k, v in state.get("closed", []))
-        self._salt_ids()
+        window = self._window
+        window.seq = max(window.seq, int(state["seq"]))
+        if self.log is None:
+            for item in state.get("pending", []):
+                entries = self._registry.lookup(item["actions"])
+                ctx = self._filter(item["context"])
+                window.add(item["event_id"], Pending(ctx, self._prepare(ctx), entries, int(item["index"]),
+                                                     float(item["probability"]), float(item["deadline"]),
+                                                     total=float(item["total"]), rewarded=bool(item["rewarded"])))
+        for event_id, how in state.get("closed", []):
+            window.closed[str(event_id)] = how
         self._ctx_schema = {ns: set(n) for ns, n in state.get("context_schema", {}).items()}
-
-
-def _random_state_to_json(state: tuple) -> list:
-    return [state[0], list(state[1]), state[2]]
-
-
-def _random_state_from_json(state: list) -> tuple:
-    return (state[0], tuple(state[1]), state[2])

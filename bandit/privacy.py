@@ -2,17 +2,22 @@
 
 The secret (HMAC-SHA256 key) comes, in order, from: the `secret=` argument, the ARTBANDIT_SECRET
 environment variable, or a key file -- ARTBANDIT_SECRET_FILE if set, else
-~/.config/artbandit/secret.key -- created with 0600 permissions if absent. The key never goes into
+~/.config/artbandit/secret.key -- created atomically with 0600 permissions if absent. A key file
+other users may read or write is refused (anyone who can read it can re-hash guessed user ids). The key never goes into
 the log or the model, so a leaked log cannot be joined back to user ids by re-hashing guesses.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
+import contextlib
 import os
 import secrets
+import stat
+import tempfile
 from pathlib import Path
 
+from bandit.cache import TextCache
 from bandit.errors import BanditError
 
 ENV_SECRET = "ARTBANDIT_SECRET"
@@ -42,19 +47,36 @@ def resolve_secret(secret: str | bytes | None = None) -> bytes:
 
 
 def _key_from_file(path: Path) -> bytes:
+    """The key in `path`, created on first use. Creation is atomic: the key is written whole to a
+    private temporary file and hard-linked to `path` (which fails if another process got there
+    first), so concurrent first uses all read one complete key."""
     try:
-        return path.read_bytes().strip()
+        return _read_key(path)
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    key = secrets.token_hex(32).encode("ascii")
-    try:  # O_EXCL: two processes racing both end up with the winner's key
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes().strip()
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
-    return key
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # 0600
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_hex(32).encode("ascii"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
+    return _read_key(path)
+
+
+def _read_key(path: Path) -> bytes:
+    """A key file only its owner can read or write; anything else is refused, not used."""
+    st = path.stat()
+    if st.st_mode & 0o077:
+        raise BanditError(f"{path}: the user-id hashing key is accessible to other users "
+                          f"(mode {stat.S_IMODE(st.st_mode):o}); run: chmod 600 {path}")
+    if st.st_uid != os.getuid():
+        raise BanditError(f"{path}: the user-id hashing key belongs to another user")
+    return path.read_bytes().strip()
 
 
 class UserHasher:
@@ -63,7 +85,7 @@ class UserHasher:
     def __init__(self, secret: str | bytes | None = None) -> None:
         self._secret = secret
         self._key: bytes | None = None
-        self._cache: dict[str, str] = {}  # viewers come back: hash each once (in memory only)
+        self._cache = TextCache(100_000, 8_000_000)  # viewers come back: hash each once (in memory only)
 
     def __call__(self, user_id: str) -> str:
         out = self._cache.get(user_id)
@@ -73,7 +95,5 @@ class UserHasher:
             self._key = resolve_secret(self._secret)
         text = user_id if isinstance(user_id, str) else str(user_id)
         out = hmac.digest(self._key, text.encode("utf-8"), hashlib.sha256).hex()[:32]
-        if len(self._cache) >= 100_000:
-            self._cache.clear()
-        self._cache[user_id] = out
+        self._cache.put(user_id, out, len(text) + 96)
         return out

@@ -18,8 +18,19 @@ import vowpalwabbit
 
 from bandit.errors import BanditError
 from bandit.features import ActionEntry, context_line
-from bandit.model_io import artbandit_version, read_metadata, save_model_dir
-from bandit.policy import DEFAULT_REWARD_WAIT_S, Policy
+from bandit.model_io import (
+    MODEL_CHECKSUM,
+    artbandit_version,
+    check_model_args,
+    file_sha256,
+    model_args,
+    read_metadata,
+    save_model_dir,
+    saved_options,
+    verify_checksum,
+)
+from bandit.options import PolicyOptions, real
+from bandit.policy import Policy
 
 EXPLORATIONS = ("squarecb", "epsilon", "softmax", "bag", "cover")
 MODEL_FILE = "model.vw"
@@ -45,22 +56,25 @@ def exploration_args(exploration: str, *, epsilon: float, softmax_lambda: float,
     raise BanditError(f"unknown exploration {exploration!r} (choose from {', '.join(EXPLORATIONS)})")
 
 
+# The learning options a Personalizer adds to PolicyOptions; with those, the only options a model
+# folder's metadata.json may set (run-time options such as log or secret come from the caller).
+VW_OPTIONS = ("exploration", "interactions", "epsilon", "softmax_lambda", "bag", "cover", "gamma_scale",
+              "learning_rate", "bits", "vw_args")
+# Fixed by a saved model: load() refuses a different value.
+FIXED_ON_LOAD = VW_OPTIONS + ("seed",)
+
+
 class Personalizer(Policy):
-    """A contextual bandit on VW cb_explore_adf that ranks, logs, and learns from late rewards."""
+    """A contextual bandit on VW cb_explore_adf that ranks, logs, and learns from late rewards.
+
+    Shared policy options (min_probability, reward_wait_s, default_reward, reward_range, aggregation,
+    seed, context_allowlist) and run-time arguments (log, secret, id_seed, recover) are those of
+    `Policy`; the keywords below are VW's. A context manager: `with Personalizer(...) as p:`."""
 
     def __init__(
         self,
         exploration: str = "squarecb",
         *,
-        min_probability: float = 0.01,
-        log: Any = None,
-        reward_wait_s: float = DEFAULT_REWARD_WAIT_S,
-        default_reward: float = 0.0,
-        reward_range: tuple[float, float] = (0.0, 1.0),
-        aggregation: str = "first",
-        seed: int = 0,
-        secret: str | bytes | None = None,
-        context_allowlist: Sequence[str] | None = None,
         interactions: Sequence[str] = ("cA",),
         epsilon: float = 0.05,
         softmax_lambda: float = 10.0,
@@ -71,36 +85,37 @@ class Personalizer(Policy):
         bits: int = 18,
         vw_args: str = "",
         _model_file: str | None = None,
-        **policy_options: Any,
+        **policy_args: Any,
     ) -> None:
-        super().__init__(
-            min_probability=min_probability, log=log, reward_wait_s=reward_wait_s,
-            default_reward=default_reward, reward_range=reward_range, aggregation=aggregation,
-            seed=seed, secret=secret, context_allowlist=context_allowlist, **policy_options,
-        )
+        super().__init__(**policy_args)
         self.exploration = exploration
+        if isinstance(interactions, str) or not all(isinstance(p, str) for p in interactions):
+            raise BanditError(f"interactions must be a list of namespace-letter strings like ['cA'], got {interactions!r}")
         for pair in interactions:
             if len(pair) < 2 or not pair.isalpha():
                 raise BanditError(f"interaction {pair!r} must be namespace letters like 'cA'")
-        args = [
-            "--cb_explore_adf", "--quiet", NO_PREDICT, f"--random_seed {int(seed)}", f"-b {int(bits)}",
-            exploration_args(exploration, epsilon=epsilon, softmax_lambda=softmax_lambda, bag=bag,
-                             cover=cover, gamma_scale=gamma_scale),
-        ]
+        if not isinstance(vw_args, str):
+            raise BanditError(f"vw_args must be a string, got {vw_args!r}")
+        try:
+            args = [
+                "--cb_explore_adf", "--quiet", NO_PREDICT, f"--random_seed {int(self.seed)}", f"-b {int(bits)}",
+                exploration_args(exploration, epsilon=real(epsilon, "epsilon"),
+                                 softmax_lambda=real(softmax_lambda, "softmax_lambda"), bag=int(bag),
+                                 cover=int(cover), gamma_scale=real(gamma_scale, "gamma_scale")),
+            ]
+        except (TypeError, ValueError) as exc:
+            raise BanditError(f"bad VW option: {exc}") from None
         args += [f"--interactions {pair}" for pair in interactions]
         if learning_rate is not None:
-            args.append(f"-l {float(learning_rate)}")
+            args.append(f"-l {real(learning_rate, 'learning_rate')}")
         if vw_args:
             args.append(vw_args)
         self.vw_args = " ".join(args)
         self.options = {
-            "exploration": exploration, "min_probability": min_probability,
-            "reward_wait_s": reward_wait_s, "default_reward": default_reward,
-            "reward_range": list(reward_range), "aggregation": aggregation, "seed": seed,
-            "context_allowlist": None if context_allowlist is None else list(context_allowlist),
-            "interactions": list(interactions), "epsilon": epsilon, "softmax_lambda": softmax_lambda,
-            "bag": bag, "cover": cover, "gamma_scale": gamma_scale, "learning_rate": learning_rate,
-            "bits": bits, "vw_args": vw_args,
+            **self.policy_options.to_json(),
+            "exploration": exploration, "interactions": list(interactions), "epsilon": epsilon,
+            "softmax_lambda": softmax_lambda, "bag": bag, "cover": cover, "gamma_scale": gamma_scale,
+            "learning_rate": learning_rate, "bits": bits, "vw_args": vw_args,
         }
         try:
             if _model_file is not None:
@@ -109,7 +124,7 @@ class Personalizer(Policy):
             else:
                 self._vw = vowpalwabbit.Workspace(self.vw_args)
         except Exception as exc:  # VW raises plain RuntimeError/ValueError for bad arguments/files
-            raise BanditError(f"Vowpal Wabbit rejected the model or arguments: {exc}") from None
+            raise BanditError(f"Vowpal Wabbit rejected the model or arguments: {_one_line(exc)}") from None
         self._label_type = int(self._vw.get_label_type())
         self._shared: dict[str, Any] = {}  # context line -> its parsed example (see _examples)
 
@@ -118,6 +133,8 @@ class Personalizer(Policy):
         return f"vw:{self.exploration}"
 
     # -- the two hooks -------------------------------------------------------------------------
+    _prepare_validates = True  # context_line checks every value it formats (a cache hit: checked before)
+
     def _prepare(self, context: dict) -> str:
         return context_line(context)
 
@@ -159,38 +176,54 @@ class Personalizer(Policy):
 
     # -- persistence ---------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
-        """Save model + metadata + sampling/event state to a folder, atomically."""
+        """Save model + metadata + sampling/event state to a folder, atomically. The metadata holds
+        the model file's SHA-256 and VW's own record of its arguments; load() verifies both."""
         metadata = {
             "artbandit_version": artbandit_version(),
             "vowpalwabbit_version": getattr(vowpalwabbit, "__version__", "?"),
             "policy": self.spec,
             "vw_args": self.vw_args,
+            "vw_model_args": model_args(self._vw),
             "options": self.options,
             "feature_schema": self.feature_schema(),
             "events_learned": self.n_learned,
             "state": self._base_state(),
         }
-        save_model_dir(path, metadata, lambda tmp: self._vw.save(str(tmp / MODEL_FILE)))
+
+        def write(tmp: Path) -> None:
+            self._vw.save(str(tmp / MODEL_FILE))
+            metadata[MODEL_CHECKSUM] = file_sha256(tmp / MODEL_FILE)
+
+        save_model_dir(path, metadata, write)
 
     @classmethod
     def load(cls, path: str | os.PathLike, **overrides: Any) -> "Personalizer":
-        """A model saved by `save`; continues exactly as the original would. `overrides` may set
-        run-time options (log, secret, reward_wait_s, default_reward, aggregation, ...) but not
-        the learning algorithm."""
+        """A model saved by `save`; continues exactly as the original would.
+
+        The model file must match the checksum and the VW arguments recorded at save time. Only
+        learning options are read from metadata.json; `overrides` set run-time arguments (log,
+        secret, id_seed, recover) and the reward window options (reward_wait_s, default_reward,
+        aggregation, min_probability, ...), never the learning algorithm."""
         meta = read_metadata(path)
         model_file = Path(path) / MODEL_FILE
         if not model_file.is_file() or not str(meta.get("policy", "")).startswith("vw:"):
             raise BanditError(f"{path}: not a saved VW personalizer (no {MODEL_FILE})")
-        options = dict(meta["options"])
-        fixed = ("exploration", "interactions", "epsilon", "softmax_lambda", "bag", "cover",
-                 "gamma_scale", "learning_rate", "bits", "vw_args", "seed")
-        for key in fixed:
+        options = saved_options(meta, path, PolicyOptions.names() + VW_OPTIONS)
+        for key in FIXED_ON_LOAD:
             if key in overrides and overrides[key] != options.get(key):
                 raise BanditError(f"{path}: option {key!r} is fixed by the saved model")
             overrides.pop(key, None)
+        verify_checksum(meta, model_file)
         options.update(overrides)
-        options["reward_range"] = tuple(options["reward_range"])
         policy = cls(**options, _model_file=str(model_file))
-        policy.vw_args = meta["vw_args"]
-        policy._restore_base_state(meta["state"])
+        check_model_args(policy._vw, meta, options.get("exploration"), path)
+        policy.vw_args = str(meta.get("vw_args", policy.vw_args))
+        try:
+            policy._restore_base_state(meta["state"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise BanditError(f"{path}: metadata.json has a damaged state ({type(exc).__name__}: {_one_line(exc)})") from None
         return policy
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__

@@ -1,14 +1,18 @@
 """Benchmark: decisions per second and rank latency of the artbandit personalizer vs. its peers.
 
-Same workload for everyone: 8 artwork variants with 10 features each, viewers with 10 context
-features (5 categorical, 5 numeric), one decision = rank (predict + sample) + reward + learn.
-Peers, in the same run: raw VW through the public Workspace API written naively (f-strings per
-decision) and carefully (templates, action lines cached, one parse per decision, label set in
-place), a minimal numpy disjoint LinUCB (Sherman-Morrison), MABWiser's LinUCB one row at a time, and
-artbandit's own LinUCB baseline. The peers also scale the target to this machine (bench/machine.py).
-Then memory over many decisions (RSS at checkpoints).
+Same workload for everyone, as production runs it: 8 artwork variants with 10 features each, viewers
+with 10 context features (5 categorical from the viewer's profile, 5 numeric drawn fresh for every
+decision, so contexts never repeat and no cache of parsed contexts can hit), one decision = rank
+(predict + sample) + reward + learn. artbandit runs with its SQLite event log on and user ids hashed
+(the headline row), and without them for reference. Peers, in the same run and on the same stream:
+raw VW through the public Workspace API written naively (f-strings per decision) and carefully
+(templates, action lines cached, one parse per decision, label set in place), a minimal numpy
+disjoint LinUCB (Sherman-Morrison), MABWiser's LinUCB one row at a time, and artbandit's own LinUCB
+baseline. The peers also scale the old target to this machine (bench/machine.py).
+Then memory over many decisions at full speed on the wall clock with the default 600 s reward
+window, log on: RSS, pending events and expiry-queue entries at checkpoints.
 
-    python bench/bandit.py [--decisions 20000] [--memory-decisions 1000000] [--seed 0]
+    python bench/bandit.py [--decisions 20000] [--memory-decisions 1000000] [--seed 0] [--profile]
 """
 from __future__ import annotations
 
@@ -23,13 +27,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(1, str(Path(__file__).resolve().parent))  # bench/machine.py, also when loaded by file path
 
 from bandit import make_policy  # noqa: E402
-from machine import factor_line, target_line  # noqa: E402  (bench/ is the script's folder)
 
 K = 8
-TARGET = 25_000.0  # decisions/s, from the issue
 COUNTRIES = ["US", "FR", "DE", "BR", "JP", "IN"]
 DEVICES = ["tv", "phone", "tablet", "web"]
 STYLES = ["closeup", "group", "landscape", "title"]
@@ -98,24 +99,37 @@ class Clock:
 
 
 # -- contenders: each returns (decisions/s, rank latencies, clicks) ----------------------------------
+def fresh_context(profile: dict, rng) -> dict:
+    """A viewer's profile plus numbers that are new at every decision (time of day, recency, session
+    signals): what real traffic looks like to a cache keyed by context."""
+    x = rng.random(5)
+    return {"user": profile["user"],
+            "history": {"comedy": round(float(x[0]), 4), "drama": round(float(x[1]), 4),
+                        "action": round(float(x[2]), 4), "romance": round(float(x[3]), 4),
+                        "hour": round(float(x[4]) * 24.0, 3)}}
+
+
 def decision_stream(world, n, seed):
-    """The viewer of each decision and the uniform draw deciding its click: the same stream for
-    every contender, so CTRs compare like with like."""
+    """The viewer, the context and the uniform draw deciding the click of each decision: the same
+    stream for every contender, so rates and CTRs compare like with like. No two contexts repeat."""
     rng = np.random.default_rng(seed + 1)
-    return rng.integers(len(world[1]), size=n), rng.random(n)
+    users, coins = rng.integers(len(world[1]), size=n), rng.random(n)
+    contexts = world[1]
+    return users, coins, [fresh_context(contexts[u], rng) for u in users]
 
 
-def run_artbandit(spec, n, world, seed, log=None):
+def run_artbandit(spec, n, world, seed, log=None, hashed=True):
     actions, contexts, tastes, click = world
     policy = make_policy(spec, seed=seed, log=log, secret="bench-secret-0123456789")
-    users, coins = decision_stream(world, n, seed)
+    users, coins, ctxs = decision_stream(world, n, seed)
+    user_ids = [f"user-{u}" for u in users] if hashed else [None] * n
     clock = Clock()
     clicks = 0
     clock.start_run()
     for t in range(n):
         u = users[t]
         with clock:
-            d = policy.rank(contexts[u], actions, user_id=f"user-{u}", now=float(t))
+            d = policy.rank(ctxs[t], actions, user_id=user_ids[t], now=float(t))
         r = 1.0 if coins[t] < click[tastes[u], d.index] else 0.0
         clicks += r
         policy.reward(d.event_id, r, now=float(t))
@@ -129,7 +143,7 @@ def run_naive_vw(n, world, seed):
 
     actions, contexts, tastes, click = world
     vw = vowpalwabbit.Workspace(f"--cb_explore_adf --squarecb --quiet -q ua --random_seed {seed}")
-    users, coins = decision_stream(world, n, seed)
+    users, coins, ctxs = decision_stream(world, n, seed)
     sampler = np.random.default_rng(seed)
     clock = Clock()
     clicks = 0
@@ -137,7 +151,7 @@ def run_naive_vw(n, world, seed):
     for t in range(n):
         u = users[t]
         clock.__enter__()
-        ctx = contexts[u]
+        ctx = ctxs[t]
         shared = "shared " + " ".join(
             f"|u{ns} " + " ".join(f"{k}={v}" if isinstance(v, str) else f"{k}:{v}" for k, v in f.items())
             for ns, f in ctx.items())
@@ -168,7 +182,7 @@ def run_templates_vw(n, world, seed):
         return " ".join(("%s=%s" if isinstance(v, str) else "%s:%s") % (k, v) for k, v in f.items())
 
     action_lines = ["|a id=%s %s" % (a["id"], feats(a["features"])) for a in actions]
-    users, coins = decision_stream(world, n, seed)
+    users, coins, ctxs = decision_stream(world, n, seed)
     sampler = np.random.default_rng(seed)
     clock = Clock()
     clicks = 0
@@ -176,7 +190,7 @@ def run_templates_vw(n, world, seed):
     for t in range(n):
         u = users[t]
         clock.__enter__()
-        shared = "shared " + " ".join("|u%s %s" % (ns, feats(f)) for ns, f in contexts[u].items())
+        shared = "shared " + " ".join("|u%s %s" % (ns, feats(f)) for ns, f in ctxs[t].items())
         ex = vw.parse([shared] + action_lines)
         pmf = vw.predict(ex)
         idx = min(int(np.searchsorted(np.cumsum(pmf), sampler.random() * sum(pmf))), K - 1)
@@ -203,15 +217,15 @@ def run_vw_core(n, world, seed):
     label_type = int(vw.get_label_type())
     entries = ActionRegistry().lookup(actions)
     action_examples = [pylibvw.example(vw, label_type, e.vw_line) for e in entries]
-    shared_lines = [context_line(c) for c in contexts]
-    users, coins = decision_stream(world, n, seed)
+    users, coins, ctxs = decision_stream(world, n, seed)
+    shared_lines = [context_line(c) for c in ctxs]  # formatted before the clock starts: a floor
     clock = Clock()
     clicks = 0
     clock.start_run()
     for t in range(n):
         u = users[t]
         with clock:
-            ex = [pylibvw.example(vw, label_type, shared_lines[u])] + action_examples
+            ex = [pylibvw.example(vw, label_type, shared_lines[t])] + action_examples
             pylibvw.vw.predict_multi(vw, ex)
             pmf = ex[0].get_action_scores()
             idx = max(range(K), key=pmf.__getitem__)
@@ -235,11 +249,11 @@ def vectorize(ctx, dims=32):
 def run_numpy_linucb(n, world, seed, alpha=1.0, dims=32):
     """Minimal disjoint LinUCB: per-arm A^-1 kept by Sherman-Morrison, epsilon 0.05 for propensities."""
     actions, contexts, tastes, click = world
-    xs = [vectorize(c, dims) for c in contexts]  # featurization done once, favouring the peer
     a_inv = np.stack([np.eye(dims)] * K)
     b = np.zeros((K, dims))
     theta = np.zeros((K, dims))
-    users, coins = decision_stream(world, n, seed)
+    users, coins, ctxs = decision_stream(world, n, seed)
+    xs = [vectorize(c, dims) for c in ctxs]  # featurized before the clock starts, favouring the peer
     sampler = np.random.default_rng(seed)
     clock = Clock()
     clicks = 0
@@ -247,7 +261,7 @@ def run_numpy_linucb(n, world, seed, alpha=1.0, dims=32):
     for t in range(n):
         u = users[t]
         with clock:
-            x = xs[u]
+            x = xs[t]
             ax = a_inv @ x
             scores = theta @ x + alpha * np.sqrt(ax @ x)
             idx = int(np.argmax(scores)) if sampler.random() > 0.05 else int(sampler.integers(K))
@@ -264,41 +278,65 @@ def run_mabwiser(n, world, seed):
     from mabwiser.mab import MAB, LearningPolicy
 
     actions, contexts, tastes, click = world
-    xs = [vectorize(c) for c in contexts]
+    users, coins, ctxs = decision_stream(world, n, seed)
+    xs = [vectorize(c) for c in ctxs]
     arms = [a["id"] for a in actions]
     mab = MAB(arms, LearningPolicy.LinUCB(alpha=1.0), seed=seed)
     mab.fit(arms, [0.0] * K, np.stack([xs[0]] * K))
-    users, coins = decision_stream(world, n, seed)
     clock = Clock()
     clicks = 0
     clock.start_run()
     for t in range(n):
         u = users[t]
         with clock:
-            arm = mab.predict([xs[u]])
+            arm = mab.predict([xs[t]])
         idx = arms.index(arm)
         r = 1.0 if coins[t] < click[tastes[u], idx] else 0.0
         clicks += r
-        mab.partial_fit([arm], [r], [xs[u]])
+        mab.partial_fit([arm], [r], [xs[t]])
     return clock.end_run(n), clock, clicks / n
 
 
-def memory_run(n, world, seed, checkpoints=10):
-    """Yield (decisions, RSS MB, wall s, CPU s) at checkpoints while one personalizer runs on."""
+def memory_run(n, world, seed, log_path, checkpoints=10, unrewarded_every=0):
+    """Yield (decisions, RSS MB, pending events, expiry-queue entries, wall s, CPU s) at checkpoints
+    while one personalizer runs at full speed on the wall clock (now=None) with the default 600 s
+    reward window, its log on, user ids hashed, contexts that never repeat. Every event is rewarded
+    at once (as in the issue's 300k rank+reward run), or all but one in `unrewarded_every`, which
+    wait for their window (then memory grows with them, as it should, until windows start closing)."""
     actions, contexts, tastes, click = world
-    policy = make_policy("vw", seed=seed, secret="bench-secret-0123456789")
+    policy = make_policy("vw", seed=seed, secret="bench-secret-0123456789", log=log_path)
     rng = np.random.default_rng(seed + 2)
-    users = rng.integers(len(contexts), size=n)
-    coins = rng.random(n)
     step = max(1, n // checkpoints)
     t0, c0 = time.perf_counter(), time.process_time()
-    yield 0, rss_mb(), 0.0, 0.0
+    yield 0, rss_mb(), 0, 0, 0.0, 0.0
     for t in range(n):
-        u = users[t]
-        d = policy.rank(contexts[u], actions, user_id=f"user-{u}", now=float(t))
-        policy.reward(d.event_id, 1.0 if coins[t] < click[tastes[u], d.index] else 0.0, now=float(t))
+        u = int(rng.integers(len(contexts)))
+        d = policy.rank(fresh_context(contexts[u], rng), actions, user_id=f"user-{u}")
+        if not unrewarded_every or t % unrewarded_every:
+            policy.reward(d.event_id, 1.0 if rng.random() < click[tastes[u], d.index] else 0.0)
         if (t + 1) % step == 0:
-            yield t + 1, rss_mb(), time.perf_counter() - t0, time.process_time() - c0
+            yield (t + 1, rss_mb(), policy.pending_count, len(policy._window.heap),
+                   time.perf_counter() - t0, time.process_time() - c0)
+    policy.close()
+
+
+def profile_artbandit(n, world, seed, log_path) -> str:
+    """Where the time of a decision with log and hashing goes (cProfile, top functions by own time)."""
+    import cProfile
+    import io
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.enable()
+    run_artbandit("vw", n, world, seed, log=log_path)
+    prof.disable()
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(18)
+    return out.getvalue()
+
+
+HEADLINE = "artbandit vw:squarecb, log + hashed user ids"
+NAIVE = "raw VW, naive f-strings"
 
 
 def main() -> None:
@@ -307,21 +345,28 @@ def main() -> None:
     parser.add_argument("--mabwiser-decisions", type=int, default=3_000, help="MABWiser is slow")
     parser.add_argument("--memory-decisions", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--unrewarded-every", type=int, default=0,
+                        help="in the memory run, leave one event in N without reward (default: none)")
+    parser.add_argument("--profile", action="store_true", help="cProfile the headline contender")
+    parser.add_argument("--pairs", type=int, default=3,
+                        help="then run the headline and the naive loop alternately N more times (the ratio's spread"
+                             " on a busy machine)")
     args = parser.parse_args()
     world = make_world(args.seed)
     n = args.decisions
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         contenders = [
-            ("artbandit vw:squarecb", lambda: run_artbandit("vw", n, world, args.seed), n),
-            ("artbandit vw:squarecb + SQLite log",
-             lambda: run_artbandit("vw", n, world, args.seed, log=Path(tmp) / "events.sqlite"), n),
-            ("raw VW, naive f-strings", lambda: run_naive_vw(n, world, args.seed), n),
+            (HEADLINE, lambda: run_artbandit("vw", n, world, args.seed, log=Path(tmp) / "events.sqlite"), n),
+            ("artbandit vw:squarecb, no log, no user ids",
+             lambda: run_artbandit("vw", n, world, args.seed, hashed=False), n),
+            (NAIVE, lambda: run_naive_vw(n, world, args.seed), n),
             ("raw VW, templates, parse once, label reused", lambda: run_templates_vw(n, world, args.seed), n),
             ("VW core only (same VW calls, no bookkeeping, greedy; a floor, not a peer)",
              lambda: run_vw_core(n, world, args.seed), n),
             ("numpy LinUCB (minimal loop)", lambda: run_numpy_linucb(n, world, args.seed), n),
-            ("artbandit linucb baseline", lambda: run_artbandit("linucb", n, world, args.seed), n),
+            ("artbandit linucb baseline, log + hashed user ids",
+             lambda: run_artbandit("linucb", n, world, args.seed, log=Path(tmp) / "linucb.sqlite"), n),
             ("MABWiser LinUCB, row by row",
              lambda: run_mabwiser(args.mabwiser_decisions, world, args.seed), args.mabwiser_decisions),
         ]
@@ -329,25 +374,47 @@ def main() -> None:
             (rate, cpu_rate), clock, ctr = fn()
             rows.append((name, count, rate, cpu_rate, *percentiles(clock.wall), *percentiles(clock.cpu), ctr))
             print(f"  done: {name}", file=sys.stderr, flush=True)
+        profile = profile_artbandit(n, world, args.seed, Path(tmp) / "profile.sqlite") if args.profile else ""
     cpu_base = rows[0][3]
-    print(f"\n{K} variants x 10 action features, 10 context features; decision = rank + reward + learn;"
-          f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print("| contender | decisions | decisions/s (wall) | per CPU-s | vs artbandit (CPU) "
+    print(f"\n{K} variants x 10 action features, 10 context features (never repeating); decision = rank +"
+          f" reward + learn; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (shared machine)")
+    print("| contender | decisions | decisions/s (wall) | per CPU-s | vs headline (CPU) "
           "| rank p50/p99 us (wall) | rank p50/p99 us (CPU) | CTR |")
     print("|---|---|---|---|---|---|---|---|")
     for name, count, rate, cpu_rate, w50, w99, c50, c99, ctr in rows:
         print(f"| {name} | {count:,} | {rate:,.0f} | {cpu_rate:,.0f} | {cpu_rate / cpu_base:.2f}x "
               f"| {w50:.0f} / {w99:.0f} | {c50:.0f} / {c99:.0f} | {ctr:.3f} |")
-    print("(best possible CTR ~0.48; rank latency = predict + sample, without reward/learn)")
-    rates = {name: rate for name, _, rate, *_ in rows}
-    print(factor_line(rates))
-    print(target_line("artbandit vw:squarecb (see bench/machine.py)", TARGET, rows[0][2], rates))
+    print("(best possible CTR ~0.48; rank latency = predict + sample (+ log, hash), without reward/learn)")
+    by_name = {name: (rate, cpu) for name, _, rate, cpu, *_ in rows}
+    (ours, ours_cpu), (naive, naive_cpu) = by_name[HEADLINE], by_name[NAIVE]
+    print(f"{HEADLINE} vs {NAIVE}, same stream, same run: {ours / naive:.2f}x wall, {ours_cpu / naive_cpu:.2f}x"
+          f" CPU (target >= 2x: {'met' if ours / naive >= 2.0 else 'NOT met'})")
+    if args.pairs:
+        ratios = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for i in range(args.pairs):
+                (h, h_cpu), _, _ = run_artbandit("vw", n, world, args.seed, log=Path(tmp) / f"pair{i}.sqlite")
+                (v, v_cpu), _, _ = run_naive_vw(n, world, args.seed)
+                ratios.append((h / v, h_cpu / v_cpu))
+                print(f"pair {i + 1}: headline {h:,.0f}/s ({h_cpu:,.0f}/CPU-s), naive {v:,.0f}/s ({v_cpu:,.0f}/CPU-s):"
+                      f" {h / v:.2f}x wall, {h_cpu / v_cpu:.2f}x CPU", flush=True)
+        wall = sorted(r[0] for r in ratios)
+        cpu = sorted(r[1] for r in ratios)
+        print(f"headline / naive over {args.pairs} alternating pairs: median {wall[len(wall) // 2]:.2f}x wall"
+              f" (range {wall[0]:.2f}-{wall[-1]:.2f}), median {cpu[len(cpu) // 2]:.2f}x CPU"
+              f" (range {cpu[0]:.2f}-{cpu[-1]:.2f})")
+    if profile:
+        print("\nprofile of the headline contender (top functions by own time):\n" + profile)
     if args.memory_decisions:
-        print(f"\nartbandit vw:squarecb memory over {args.memory_decisions:,} decisions (no log)")
-        print("| decisions | RSS MB | wall s | CPU s |")
-        print("|---|---|---|---|")
-        for count, mb, secs, cpu in memory_run(args.memory_decisions, world, args.seed):
-            print(f"| {count:,} | {mb:.1f} | {secs:.0f} | {cpu:.0f} |", flush=True)
+        print(f"\nartbandit vw:squarecb memory over {args.memory_decisions:,} decisions at full speed on the wall"
+              " clock, default 600 s window, log on, user ids hashed, contexts never repeating")
+        print("| decisions | RSS MB | pending events | expiry-queue entries | wall s | CPU s |")
+        print("|---|---|---|---|---|---|")
+        with tempfile.TemporaryDirectory() as tmp:
+            for count, mb, pending, queued, secs, cpu in memory_run(args.memory_decisions, world, args.seed,
+                                                                    Path(tmp) / "memory.sqlite",
+                                                                    unrewarded_every=args.unrewarded_every):
+                print(f"| {count:,} | {mb:.1f} | {pending:,} | {queued:,} | {secs:.0f} | {cpu:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -10,12 +10,14 @@ ffmpeg from imageio-ffmpeg (libx264, preset fast, default GOP and B-frames). The
 * `artbandit extract --mode quick|default|thorough` (the console script, start-up included);
 * PySceneDetect (`scenedetect-headless`): `detect-content list-scenes save-images`;
 * ffmpeg `thumbnail` filter over the whole video (one pick per 100 frames, JPEG out);
-* the keyframe-only floor for `--mode quick`: PyAV `skip_frame="NONKEY"` decoding alone, and ffmpeg
-  `-skip_frame nokey` + `thumbnail` (one pick per 8 keyframes);
+* each mode's own decode floor, the same decoding with no analysis: PyAV `skip_frame="NONKEY"`
+  (quick), `"NONREF"` with frame threads (default), every frame with frame threads (thorough); and
+  `"BIDIR"` (what default mode used to do, which corrupts reference B-frames) for the record;
+* ffmpeg `-skip_frame nokey` + `thumbnail` (one pick per 8 keyframes), a peer for quick mode;
 
-and prints wall time, frames/s, x realtime, speed-up versus PySceneDetect, and how many of
-PySceneDetect's shots longer than 1 s the default mode also finds (a boundary within 0.5 s).
-A bare PyAV decode of every frame is timed too: the floor any full-decode method pays.
+and prints wall time, frames/s, x realtime, speed-up versus PySceneDetect, each mode's time over its
+floor, and how many of PySceneDetect's shots longer than 1 s the default mode also finds (a boundary
+within 0.5 s).
 Needs the bench extra: pip install -e '.[bench,test]'.
 """
 from __future__ import annotations
@@ -85,6 +87,19 @@ def build_video(seconds: float) -> Path:
     return out
 
 
+FLOOR_THOROUGH = "PyAV decode of every frame, no analysis (thorough floor)"
+FLOOR_DEFAULT = "PyAV skip_frame=NONREF, no analysis (default floor)"
+FLOOR_QUICK = "PyAV keyframes only, no analysis (quick floor)"
+
+
+def _decode_only(video: Path, skip: str | None, threads: bool) -> float:
+    """Wall time of a fresh interpreter decoding `video` the way a mode does, doing nothing else."""
+    setup = (f"s.codec_context.skip_frame={skip!r}\n" if skip else "") + \
+        ("s.thread_type='AUTO'\n" if threads else "")
+    return timed([sys.executable, "-c", "import av,sys\nc=av.open(sys.argv[1]);s=c.streams.video[0]\n"
+                  f"{setup}for f in c.decode(s): pass", str(video)])
+
+
 def timed(cmd: list[str]) -> float:
     t = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -136,9 +151,11 @@ def main() -> None:
         rows.append((f"artbandit extract --mode {mode}",
                      timed([exe, "extract", str(video), "-o", str(d), "--mode", mode, "--quiet", "--force"])))
         manifests[mode] = json.loads((d / "manifest.json").read_text())
-    rows.append(("PyAV decode of every frame, no analysis (floor)", timed([sys.executable, "-c", (
-        "import av,sys\nc=av.open(sys.argv[1]);s=c.streams.video[0];s.thread_type='AUTO'\n"
-        "for f in c.decode(s): pass"), str(video)])))
+    floors = {"thorough": FLOOR_THOROUGH, "default": FLOOR_DEFAULT, "quick": FLOOR_QUICK}
+    rows.append((FLOOR_THOROUGH, _decode_only(video, None, threads=True)))
+    rows.append((FLOOR_DEFAULT, _decode_only(video, "NONREF", threads=True)))
+    rows.append(("PyAV skip_frame=BIDIR (old default: corrupts reference B-frames)",
+                 _decode_only(video, "BIDIR", threads=True)))
     scenedetect = str(Path(sys.executable).with_name("scenedetect"))
     psd_dir = out / "pyscenedetect"
     rows.append(("PySceneDetect detect-content list-scenes save-images",
@@ -150,9 +167,7 @@ def main() -> None:
                  timed([_ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", str(video), "-vf",
                         "thumbnail=n=100", "-fps_mode", "vfr", "-q:v", "2", str(thumbs / "t%04d.jpg")])))
     # peers for --mode quick: the same keyframes, decoded with nothing else done
-    rows.append(("PyAV keyframes only, no analysis (quick floor)", timed([sys.executable, "-c", (
-        "import av,sys\nc=av.open(sys.argv[1]);s=c.streams.video[0];s.codec_context.skip_frame='NONKEY'\n"
-        "for f in c.decode(s): pass"), str(video)])))
+    rows.append((FLOOR_QUICK, _decode_only(video, "NONKEY", threads=False)))
     key_thumbs = out / "ffmpeg-keyframe-thumbnail"
     key_thumbs.mkdir()
     rows.append(("ffmpeg -skip_frame nokey + thumbnail",
@@ -162,16 +177,18 @@ def main() -> None:
     psd_wall = dict(rows)["PySceneDetect detect-content list-scenes save-images"]
     print(f"\nvideo: {video.name}  {info.width}x{info.height}  {duration:.1f} s  {frames} frames  "
           f"(2-core machine; close other work for stable timings)\n")
-    print("| method | wall s | frames/s | x realtime | vs PySceneDetect | shots |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| method | wall s | frames/s | x realtime | vs PySceneDetect | / own floor | shots |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    walls = dict(rows)
     psd = pyscenedetect_shots(psd_dir)
     shots = {"quick": len(manifests["quick"]["shots"]), "default": len(manifests["default"]["shots"]),
              "thorough": len(manifests["thorough"]["shots"])}
     for name, wall in rows:
         mode = name.split("--mode ")[-1] if "--mode" in name else None
         n = shots.get(mode, len(psd) if "PySceneDetect" in name else "")
+        over = f"{wall / walls[floors[mode]]:.2f}x" if mode else ""
         print(f"| {name} | {wall:.2f} | {frames / wall:.0f} | {duration / wall:.1f}x | "
-              f"{psd_wall / wall:.2f}x | {n} |")
+              f"{psd_wall / wall:.2f}x | {over} | {n} |")
     hit, total = coverage(psd, manifests["default"])
     hit_t, _ = coverage(psd, manifests["thorough"])
     print(f"\nPySceneDetect shots longer than 1 s found by --mode default: {hit}/{total}"

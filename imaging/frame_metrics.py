@@ -10,7 +10,7 @@ Quality score (0..1, documented in README):
             + 0.10*entropy + 0.10*thirds - 0.50*clipping          (clamped to 0..1)
 
 Rejection rules (after Yahoo's hecate, Song et al. 2016, plus transition handling in shots.py):
-black (brightness < 0.075), near-uniform (uniformity > 0.8), blurred (sharpness below 0.02 or
+black (brightness < 0.075; a boundary, decided by the pass in imaging.extract), near-uniform (uniformity > 0.8), blurred (sharpness below 0.02 or
 below 45% of its shot's median), over-exposed (brightness > 0.92), and flashes, frames near a cut,
 inside a fade, which need context and are decided in imaging.extract.
 """
@@ -171,9 +171,11 @@ def difference(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def hard_rejection(m: FrameMetrics) -> str | None:
-    """The context-free reasons to drop a frame (None if it passes)."""
-    if m.brightness < BLACK_BRIGHTNESS:
-        return "black"
+    """The context-free reasons to drop a frame (None if it passes).
+
+    Black (brightness < BLACK_BRIGHTNESS) is not among them: a black frame is a shot boundary (a
+    fade's bottom), so the pass in imaging.extract handles it before asking this.
+    """
     if m.brightness > WHITE_BRIGHTNESS:
         return "overexposed"
     if m.uniformity > MAX_UNIFORMITY:

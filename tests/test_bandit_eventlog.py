@@ -211,21 +211,26 @@ def test_not_a_log_is_a_one_line_error(tmp_path):
     assert other.read_bytes() == before  # a reader leaves foreign files untouched
 
 
-def test_duplicate_event_ids_are_reported_and_other_rows_kept(tmp_path):
+def test_a_caller_event_id_already_in_the_log_is_refused_at_rank(tmp_path):
     path = tmp_path / "e.sqlite"
     a = make_policy("uniform", seed=1, log=path)
     a.rank({"u": {"x": 1}}, make_actions(), event_id="same", now=0.0)
     a.close()
     b = make_policy("uniform", seed=1, log=path)
-    b.rank({"u": {"x": 1}}, make_actions(), now=0.0)
-    b.rank({"u": {"x": 1}}, make_actions(), event_id="same", now=0.0)
-    b.rank({"u": {"x": 1}}, make_actions(), now=0.0)
-    with pytest.raises(BanditError, match="1 event.*duplicate event id.*'same'"):
-        b.close()
-    assert len(EventLog(path, readonly=True)) == 3
+    first = b.rank({"u": {"x": 1}}, make_actions(), now=0.0)
+    with pytest.raises(BanditError, match="event id 'same' was already used"):
+        b.rank({"u": {"x": 1}}, make_actions(), event_id="same", now=0.0)
+    b.rank({"u": {"x": 1}}, make_actions(), event_id="new", now=0.0)
+    with pytest.raises(BanditError, match="event id 'new' was already used"):  # buffered, not committed
+        b.rank({"u": {"x": 1}}, make_actions(), event_id="new", now=0.0)
+    b.reward(first.event_id, 1.0, now=1.0)
+    b.close()  # nothing left to fail later
+    events = {e.event_id: e for e in EventLog(path, readonly=True).iter_events()}
+    assert len(events) == 3 and events["same"].reward is None  # the earlier run's row is untouched
+    assert events[first.event_id].reward == 1.0
 
 
-def test_a_restart_with_the_same_seed_does_not_reuse_event_ids(tmp_path):
+def test_event_ids_are_random_unless_seeded_and_never_reuse_a_logged_id(tmp_path):
     path = tmp_path / "e.sqlite"
     ids = []
     for _ in range(3):  # the same service restarted twice, appending to its log
@@ -242,9 +247,16 @@ def test_a_restart_with_the_same_seed_does_not_reuse_event_ids(tmp_path):
     again = [q.rank({"u": {"x": 1}}, make_actions(), now=0.0).event_id for _ in range(10)]
     q.close()
     assert not set(later) & set(again)
-    # a fresh log is still fully determined by the seed
-    fresh = make_policy("vw", seed=0, log=tmp_path / "f.sqlite", secret=SECRET)
-    assert fresh.rank({"u": {"x": 1}}, make_actions(), now=0.0).event_id == ids[0]
+    # ids seeded explicitly are deterministic on a fresh log, and skip ids an earlier run logged
+    seeded = []
+    for _ in range(2):
+        s = make_policy("vw", seed=0, id_seed=11, log=tmp_path / "s.sqlite", secret=SECRET)
+        seeded.append([s.rank({"u": {"x": 1}}, make_actions(), now=0.0).event_id for _ in range(5)])
+        s.close()
+    fresh = make_policy("vw", seed=0, id_seed=11, secret=SECRET)
+    assert [fresh.rank({"u": {"x": 1}}, make_actions(), now=0.0).event_id for _ in range(5)] == seeded[0]
+    assert not set(seeded[0]) & set(seeded[1])
+    assert len(EventLog(tmp_path / "s.sqlite", readonly=True)) == 10
 
 
 def test_context_allowlist_keeps_other_namespaces_out_of_the_log(tmp_path):
@@ -273,3 +285,33 @@ def test_jsontext_decodes_like_the_standard_library():
     assert jsontext.loads('{"big": 123456789012345678901234567890}') == {"big": 1.2345678901234568e+29}
     with pytest.raises(json.JSONDecodeError):
         jsontext.loads('{"a": 1,}')
+
+
+def test_logged_rows_match_an_independent_recomputation_from_the_inputs(tmp_path):
+    """pmf = the floored VW pmf predicted for the inputs, index = the inverse-CDF draw of a
+    generator seeded like the policy, probability = pmf[index]: recomputed, not read off the Decision."""
+    from bandit.sampling import sample_index
+    import numpy as np
+
+    path = tmp_path / "e.sqlite"
+    p = make_policy("vw", seed=9, log=path, secret=SECRET, reward_wait_s=1e6)
+    twin = make_policy("vw", seed=9, secret=SECRET)  # learns the same rewards, never ranks
+    draws = np.random.default_rng(9)
+    stream = Stream(9)
+    expected = []
+    for t in range(60):
+        _, context, click_p = stream.next()
+        pmf = twin.predict(context, make_actions()).tolist()
+        index = sample_index(pmf, draws.random())
+        d = p.rank(context, make_actions(), now=float(t))
+        reward = float(click_p[index] > 0.5)
+        p.reward(d.event_id, reward, now=float(t))
+        twin.learn(context, make_actions(), index, reward, pmf[index])
+        expected.append((context, pmf, index, reward))
+    p.close()
+    rows = list(EventLog(path, readonly=True).iter_events())
+    assert len(rows) == 60
+    for row, (context, pmf, index, reward) in zip(rows, expected):
+        assert row.context == context and row.pmf == pytest.approx(pmf, abs=1e-12)
+        assert row.chosen_index == index and row.probability == pytest.approx(pmf[index], abs=1e-12)
+        assert row.reward == reward and min(row.pmf) >= 0.01 - 1e-12

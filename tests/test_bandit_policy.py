@@ -90,8 +90,8 @@ def test_predict_changes_nothing():
 
 
 def test_same_seed_same_run_and_different_seed_differs():
-    def trace(seed):
-        p = make_policy("vw", seed=seed, secret=SECRET)
+    def trace(seed, **ids):
+        p = make_policy("vw", seed=seed, secret=SECRET, **ids)
         stream = Stream(0)
         out = []
         for t in range(200):
@@ -101,8 +101,13 @@ def test_same_seed_same_run_and_different_seed_differs():
             p.reward(d.event_id, float(click_p[d.index] > 0.5), now=float(t))
         return out
 
-    assert trace(4) == trace(4)
-    assert trace(4) != trace(5)
+    assert trace(4, id_seed=4) == trace(4, id_seed=4)
+    assert trace(4, id_seed=4) != trace(5, id_seed=4)
+    # event ids are random 128-bit values unless a seed for ids is asked for: same decisions, new ids
+    a, b = trace(4), trace(4)
+    assert [x[1:] for x in a] == [x[1:] for x in b]
+    assert not {x[0] for x in a} & {x[0] for x in b} and len({x[0] for x in a}) == 200
+    assert all(len(x[0]) == 32 and int(x[0], 16) >= 0 for x in a)
 
 
 def _continue(policy, stream, start, n):
@@ -132,7 +137,7 @@ def test_save_load_continues_identically(tmp_path, exploration):
     a = _continue(original, stream, 300, 200)
     stream.rng.bit_generator.state = state
     b = _continue(loaded, stream, 300, 200)
-    assert a == b
+    assert [x[1:] for x in a] == [x[1:] for x in b]  # same decisions (event ids are random)
     meta = bandit.model_io.read_metadata(tmp_path / "model")
     assert meta["events_learned"] == learned_at_save > 0
     assert "--cb_explore_adf" in meta["vw_args"] and "--interactions cA" in meta["vw_args"]

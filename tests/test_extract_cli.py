@@ -159,7 +159,7 @@ def test_unwritable_output_is_one_line_error(video: Path, tmp_path: Path) -> Non
     foreign.mkdir()
     (foreign / "thesis.tex").write_text("precious")
     result = invoke(str(video), "-o", str(foreign), "-k", "1", "--mode", "quick")
-    assert_one_line_error(result, "foreign", "refusing")
+    assert_one_line_error(result, "foreign", "not written by artbandit")
     assert (foreign / "thesis.tex").read_text() == "precious"
 
 
@@ -198,3 +198,11 @@ def test_console_script_has_no_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [f"Error: {tmp_path / 'missing.mp4'}: no such file or folder"]
+
+
+def test_cli_copies_match_library() -> None:
+    from artbandit.cli import extract as cli_extract
+    from imaging.extract import FORMATS
+    from imaging.video import MODES
+
+    assert cli_extract._MODES == MODES and cli_extract._FORMATS == tuple(FORMATS)

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from imaging.features import FEATURE_NAMES
+from safeio.outdir import MARKER
 from imaging.treatments import TREATMENTS
 from imaging.variants import DEFAULT_ASPECTS
 from artbandit.cli import main
@@ -56,7 +57,7 @@ def test_folder_of_images(photos: Path, tmp_path: Path, capsys) -> None:
     assert summary["variants"] == len(doc["variants"]) == 2 * 4 * 2
     assert (out / "variants_sheet.png").is_file()
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [v["file"] for v in doc["variants"]] + ["variants.json", "variants_sheet.png"])
+        [v["file"] for v in doc["variants"]] + ["variants.json", "variants_sheet.png", MARKER])
     for v in doc["variants"]:
         w, h = (int(x) for x in v["aspect"].split(":"))
         with Image.open(out / v["file"]) as im:
@@ -166,14 +167,22 @@ def test_batch_keeps_going_and_lists_failures(photos: Path, tmp_path: Path, caps
     assert sum(line.startswith("failed:") for line in err.splitlines()) == 2
 
 
-def test_existing_output_needs_force(photos: Path, tmp_path: Path, capsys) -> None:
+def test_existing_output_needs_force_and_force_never_takes_a_strangers_folder(photos: Path, tmp_path: Path,
+                                                                             capsys) -> None:
+    # (this test used to expect --force to wipe keep.txt: issue 13 forbids exactly that)
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
+    for extra in ([], ["--force"]):
+        rc, _, err = run([str(photos), "-o", str(out), "--aspect", "1:1", "-q", *extra], capsys)
+        assert rc == 1 and "not written by artbandit" in err and (out / "keep.txt").read_text() == "mine"
+    (out / "keep.txt").unlink()
     rc, _, err = run([str(photos), "-o", str(out), "--aspect", "1:1", "-q"], capsys)
-    assert rc == 1 and "--force" in err and (out / "keep.txt").exists()
-    rc, _, err = run([str(photos), "-o", str(out), "--aspect", "1:1", "-q", "--force"], capsys)
-    assert rc == 0 and not (out / "keep.txt").exists() and len(load(out)["variants"]) == 2
+    assert rc == 0 and len(load(out)["variants"]) == 2
+    rc, _, err = run([str(photos), "-o", str(out), "--aspect", "1:1", "-q"], capsys)  # artbandit's own now
+    assert rc == 1 and "--force" in err
+    rc, _, err = run([str(photos), "-o", str(out), "--aspect", "4:5", "-q", "--force"], capsys)
+    assert rc == 0 and [v["aspect"] for v in load(out)["variants"]] == ["4:5", "4:5"]
 
 
 def test_small_source_is_not_upscaled_beyond_limit(tmp_path: Path, capsys) -> None:

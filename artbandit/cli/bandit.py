@@ -13,6 +13,7 @@ from artbandit.cli.common import progress_bar as progress, quiet_option, say
 # Copies of bandit names so `artbandit --help` does not import VW.
 _FORMATS = ("dsjson", "csv", "jsonl")
 _EXPLORATIONS = ("squarecb", "epsilon", "softmax", "bag", "cover")
+_COSTS = ("reward", "vw")
 
 
 @click.group()
@@ -26,14 +27,21 @@ def log() -> None:
               help="dsjson: VW decision-service JSON (cb_explore_adf, cost = -reward); csv/jsonl: every "
                    "logged field, nested values as JSON.")
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help="Output file, written atomically (default: stdout).")
+              help="Output file, written atomically and owner-only (default: stdout).")
+@click.option("--costs", type=click.Choice(_COSTS), default="reward", show_default=True,
+              help="DSJSON _label_cost: reward = -reward (the decision service's convention); vw = 1 - reward "
+                   "scaled by --reward-range, the cost artbandit's VW model learns (vw --dsjson then learns the "
+                   "same model).")
+@click.option("--reward-range", nargs=2, type=float, default=(0.0, 1.0), show_default=True,
+              help="Range of the logged rewards (for --costs vw).")
 @quiet_option
-def export(events: str, fmt: str, out: str | None, quiet: bool) -> None:
+def export(events: str, fmt: str, out: str | None, costs: str, reward_range: tuple[float, float],
+           quiet: bool) -> None:
     """Export every decision in EVENTS as DSJSON, CSV or JSON lines."""
     from bandit.eventlog import EventLog
 
     with EventLog(events, readonly=True) as source:
-        n = source.export(out if out else sys.stdout, fmt)
+        n = source.export(out if out else sys.stdout, fmt, costs=costs, reward_range=reward_range)
     say(f"exported {n} events from {events} as {fmt}" + (f" to {out}" if out else ""), quiet)
 
 
@@ -147,7 +155,8 @@ def rank(model: str, context_file: str, actions_file: str, user_id: str | None, 
 
     context = load_context(context_file)
     actions = load_actions(actions_file)
-    policy = Personalizer.load(model, log=log_path, reward_wait_s=float("inf"))
+    # a one-shot rank: nothing waits for a reward here, so the log's pending events are not claimed
+    policy = Personalizer.load(model, log=log_path, reward_wait_s=float("inf"), recover=False)
     policy.reseed(seed)
     unseen = unseen_context_features(policy.feature_schema()["context"], context, policy.context_allowlist)
     if unseen:

@@ -26,7 +26,8 @@ _TREATMENTS = ("none", "warm", "cool", "high-contrast", "muted")
 @click.option("--title", default=None, help="Title text to render on every variant.")
 @click.option("--treatment", "treatments", multiple=True,
               help=f"Colour treatment (repeatable): {', '.join(_TREATMENTS)}. Default: none.")
-@click.option("--force", is_flag=True, help="Replace a non-empty output folder.")
+@click.option("--force", is_flag=True,
+              help="Replace the output folder; only ever artbandit's own variants output.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 @quiet_option
 def variants(sources: tuple[str, ...], out: str, aspects: tuple[str, ...], width: int, title: str | None,
@@ -41,7 +42,8 @@ def variants(sources: tuple[str, ...], out: str, aspects: tuple[str, ...], width
     aspects = aspects or _DEFAULT_ASPECTS
     treatments = treatments or ("none",)
     # Bad options fail fast, as one line, before any source is read.
-    check_options(out, aspects=aspects, width=width, title=title, treatments=treatments, force=force)
+    check_options(out, aspects=aspects, width=width, title=title, treatments=treatments, force=force,
+                  sources=sources)
     n_sources = len(collect_sources(sources)[0])
     with progress(length=max(1, n_sources), label="variants", quiet=quiet or as_json) as bar:
         result = make_variants(

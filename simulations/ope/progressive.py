@@ -155,6 +155,8 @@ def score_chunk(
     uniforms: one U(0,1) per event shared by all policies (common random numbers for replay's sampled
     actions, so two policies that agree get the same matched events).
     """
+    from bandit.sampling import sample_index
+
     n = len(chunk)
     # candidate lists in bandit form, built once per candidate set: readers share one ids list and one
     # features list per set (SQLite), and the events of the chunk keep both alive, so ids are stable keys
@@ -191,15 +193,8 @@ def score_chunk(
                 raise OPEError(f"policy {slot.name}: predict returned {k} probabilities for {len(actions)} actions")
             c = ev.chosen_index
             tp[i] = pl[c]
-            # the target's sampled action, by inverse CDF on the shared uniform (plain Python: K is small)
-            x = uniforms[i] * sum(pl)
-            acc, sampled = 0.0, k - 1
-            for j, pj in enumerate(pl):
-                acc += pj
-                if x < acc:
-                    sampled = j
-                    break
-            match = sampled == c
+            # the target's sampled action: the bandit's own inverse-CDF draw on the shared uniform
+            match = sample_index(pl, uniforms[i]) == c
             mt[i] = match
             if dm is not None:
                 dm[i] = sum(pj * qj for pj, qj in zip(pl, q_hat[i]))  # type: ignore[index]

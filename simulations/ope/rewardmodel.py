@@ -20,15 +20,16 @@ VW_ARGS = "-q cA --power_t 0 -l 0.03 --quiet"
 
 def context_text(context: dict) -> str:
     """The context namespaces as VW text (without the 'shared' marker of multi-line examples)."""
-    from bandit.features import context_line
+    from bandit.vwformat import context_line
 
     return context_line(context)[len("shared"):]
 
 
 def action_text(action_id: str, feats: dict) -> str:
-    from bandit.features import ACTION_NAMESPACE, escape, format_features
+    """One action as VW text, exactly as the bandit writes it (bandit.vwformat.action_line)."""
+    from bandit.vwformat import action_line
 
-    return f"|{ACTION_NAMESPACE} id={escape(action_id)} {format_features(feats, 'action')}"
+    return action_line(action_id, feats)
 
 
 def fold_of(position: int, seed: int) -> int:

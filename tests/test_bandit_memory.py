@@ -1,0 +1,55 @@
+"""Memory follows what is pending: rewarded events leave the expiry queue, caches are bounded by size."""
+from __future__ import annotations
+
+import pytest
+
+from bandit import make_policy, vwformat
+from bandit import features as bandit_features
+from bandit_helpers import Stream, make_actions
+
+SECRET = "test-secret-0123456789"
+
+
+@pytest.mark.parametrize("spec", ["uniform", "vw"])
+def test_rewarded_events_leave_the_expiry_queue(spec):
+    # 20k decisions at 1,000/s on the clock with the default 600 s window: every one is still inside
+    # its window at the end, but all were rewarded, so almost nothing may stay queued
+    p = make_policy(spec, seed=0, secret=SECRET)
+    stream = Stream(0)
+    peak = 0
+    for t in range(20_000):
+        _, context, _ = stream.next()
+        d = p.rank(context, make_actions(), now=1_000.0 + t / 1000.0)
+        if t % 10:  # one in ten waits for its window to end
+            p.reward(d.event_id, 1.0, now=1_000.0 + t / 1000.0)
+        peak = max(peak, len(p._window.heap))
+    assert p.pending_count == 2_000
+    assert peak <= 2 * p.pending_count + 1024  # not 20,000
+    assert p.expire(now=10_000.0) == 2_000 and len(p._window.heap) == 0
+
+
+def test_text_caches_are_bounded_by_size_with_contexts_that_never_repeat(monkeypatch):
+    budget = 200_000
+    for cache in (vwformat._escaped, vwformat._namespace_text, bandit_features._namespace_json):
+        monkeypatch.setattr(cache, "max_chars", budget)
+        cache.clear()
+    p = make_policy("vw", seed=0, secret=SECRET, log=None)
+    for t in range(600):  # 2 KB of unique text per decision: 1.2 MB through the caches
+        d = p.rank({"user": {"note": f"{t}-" + "x" * 2000}}, make_actions(), now=float(t))
+        p.reward(d.event_id, 1.0, now=float(t))
+    for cache in (vwformat._escaped, vwformat._namespace_text):
+        held = sum(len(v) for v in cache.values())
+        assert 0 < held <= budget and cache.chars <= budget
+
+
+def test_namespaces_that_never_repeat_stop_filling_the_text_cache(monkeypatch):
+    monkeypatch.setattr(vwformat, "_namespace_hits", {})
+    vwformat._namespace_text.clear()
+    for t in range(3000):
+        line = vwformat.context_line({"profile": {"country": "US"}, "session": {"t": float(t)}})
+        assert line == f"shared |c_profile country=US |c_session t:{float(t)}"
+    lookups, hits = vwformat._namespace_hits["session"]
+    assert hits == 0 and lookups == 3000
+    cached = [key for key in vwformat._namespace_text if key[0] == "session"]
+    assert len(cached) == vwformat._PROBE - 1  # probed, then left alone
+    assert vwformat._namespace_hits["profile"][1] == 2999  # a repeating namespace keeps its cache
