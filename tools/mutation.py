@@ -51,22 +51,24 @@ TARGETS: dict[str, Target] = {
     ),
     "sampling": Target(
         "bandit/sampling.py",
-        ("tests/test_bandit_sampling*.py", "tests/test_bandit_policy.py", "tests/test_mutants_sampling.py"),
+        ("tests/test_bandit_policy.py", "tests/test_bandit_eventlog.py", "tests/test_mutants_policy.py",
+         "tests/test_mutants_sampling.py"),
     ),
-    # policy.py is mostly plumbing around VW; the floor and the sampled, logged probability are the core
+    # policy.py is mostly plumbing around VW; ranking (the floored pmf, the draw, the logged probability)
+    # and learning from a logged probability are the core
     "policy": Target(
         "bandit/policy.py",
         ("tests/test_bandit_policy.py", "tests/test_bandit_defaults.py", "tests/test_mutants_policy.py"),
-        ("bandit.policy.x_apply_floor*", "bandit.policy.xǁPolicyǁrank*", "bandit.policy.xǁPolicyǁ_learn_prepared*"),
+        ("bandit.policy.xǁPolicyǁrank*", "bandit.policy.xǁPolicyǁ_learn_prepared*", "bandit.policy.xǁPolicyǁpredict*"),
     ),
     # the writing of decisions (pmf, probability, chosen action) and the reading back of them
     "eventlog": Target(
         "bandit/eventlog.py",
         ("tests/test_bandit_eventlog.py", "tests/test_mutants_eventlog.py"),
-        ("bandit.eventlog.xǁEventLogǁappend*", "bandit.eventlog.xǁEventLogǁflush*",
-         "bandit.eventlog.xǁEventLogǁ_flush_row_by_row*", "bandit.eventlog.xǁEventLogǁset_reward*",
-         "bandit.eventlog.xǁEventLogǁ_rows*", "bandit.eventlog.xǁEventLogǁiter_events*",
-         "bandit.eventlog.xǁLoggedEventǁ*", "bandit.eventlog.x_to_dsjson*", "bandit.eventlog.x__write_export*"),
+        ("bandit.eventlog.xǁEventLogǁappend*", "bandit.eventlog.xǁEventLogǁset_reward*",
+         "bandit.eventlog.xǁEventLogǁflush*", "bandit.eventlog.xǁEventLogǁ_commit*",
+         "bandit.eventlog.xǁEventLogǁ_resolve_sets*", "bandit.eventlog.xǁEventLogǁ_iter_events*",
+         "bandit.eventlog.xǁEventLogǁ_rows*", "bandit.eventlog.xǁEventLogǁiter_outcomes*"),
     ),
     # the oracle and what is measured against it; the exposure audit and time series are reporting
     "metrics": Target(
