@@ -40,3 +40,21 @@ def test_the_floor_then_the_draw():
     assert probs == pytest.approx([0.82 * 0.7 + 0.06, 0.82 * 0.3 + 0.06, 0.06], abs=1e-15)
     # cdf [0.634, 0.94, 1.0]
     assert [sample_index(probs, u) for u in (0.63, 0.64, 0.93, 0.95)] == [0, 1, 1, 2]
+
+
+def test_a_total_of_two_is_scaled_too():
+    # [0.5, 1.5]: u = 0.3 is 0.6 of the total 2, past the first action's 0.5
+    assert sample_index([0.5, 1.5], 0.3) == 1
+    assert sample_index([0.5, 1.5], 0.2) == 0
+
+
+def test_a_nan_score_makes_the_whole_pmf_uniform():
+    # NaN is not a probability: the scores cannot be trusted, so uniform (not the other scores renormalized)
+    assert apply_floor([0.5, float("nan")], 0.0) == [0.5, 0.5]
+    assert apply_floor([0.0, 0.5, float("nan")], 0.0) == [1 / 3] * 3
+
+
+def test_a_uniform_pmf_under_a_floor_capped_at_uniform_stays_uniform():
+    # low == floor == 1/k: nothing to mix (and no 0/0 on the way)
+    assert apply_floor([0.25] * 4, 0.5) == [0.25] * 4
+    assert apply_floor([0.5, 0.5], 0.5) == [0.5, 0.5]
