@@ -180,3 +180,15 @@ def test_learn_names_the_bad_reward():
     policy = FixedPolicy([0.5, 0.5, 0.0], seed=0)
     with pytest.raises(BanditError, match=r"^reward 2\.0 is outside the reward range \[0\.0, 1\.0\]$"):
         policy.learn({}, ACTIONS, 0, 2.0, 0.5)
+
+
+def test_learn_wants_an_integer_index_and_a_numeric_probability():
+    policy = FixedPolicy([0.5, 0.5, 0.0], seed=0)
+    for bad in (True, 1.0, "1"):
+        with pytest.raises(BanditError, match=f"^chosen_index must be an integer, got {re.escape(repr(bad))}$"):
+            policy.learn({}, ACTIONS, bad, 1.0, 0.5)
+    policy.learn({}, ACTIONS, np.int64(1), 1.0, np.float32(0.5))  # numpy scalars are numbers
+    for bad in ("0.5", None, True):
+        with pytest.raises(BanditError, match=f"^probability must be a number, got {re.escape(repr(bad))}$"):
+            policy.learn({}, ACTIONS, 0, 1.0, bad)
+    assert policy.updates == [(1, 1.0, 0.5)]
