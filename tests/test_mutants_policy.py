@@ -17,6 +17,7 @@ import pytest
 from bandit import BanditError, apply_floor
 from bandit.policy import Policy
 
+SECRET = "mutant-tests-secret-0123"
 ACTIONS = [{"id": "a", "features": {"x": 1.0}}, {"id": "b", "features": {"x": 2.0}},
            {"id": "c", "features": {"x": 3.0}}]
 
@@ -82,7 +83,7 @@ def test_rank_samples_the_floored_pmf_and_logs_its_entry(tmp_path):
     # pmf [0.7, 0.3, 0.0] with floor 0.06: w = 0.06 / (1/3) = 0.18 -> [0.594, 0.266, 0.06]
     expected = [0.82 * 0.7 + 0.06, 0.82 * 0.3 + 0.06, 0.06]
     path = tmp_path / "events.db"
-    policy = FixedPolicy([0.7, 0.3, 0.0], min_probability=0.06, seed=5, log=path, secret="k")
+    policy = FixedPolicy([0.7, 0.3, 0.0], min_probability=0.06, seed=5, log=path, secret=SECRET)
     n = 6000
     decisions = [policy.rank({"user": {"d": "tv"}}, ACTIONS, now=float(t)) for t in range(n)]
     policy.close()
@@ -192,3 +193,60 @@ def test_learn_wants_an_integer_index_and_a_numeric_probability():
         with pytest.raises(BanditError, match=f"^probability must be a number, got {re.escape(repr(bad))}$"):
             policy.learn({}, ACTIONS, 0, 1.0, bad)
     assert policy.updates == [(1, 1.0, 0.5)]
+
+
+def logged(path, column: str) -> list:
+    db = sqlite3.connect(str(path))
+    try:
+        return [r[0] for r in db.execute(f"SELECT {column} FROM events ORDER BY seq")]
+    finally:
+        db.close()
+
+
+def test_rank_refuses_an_event_id_an_earlier_run_logged(tmp_path):
+    path = tmp_path / "events.db"
+    first = FixedPolicy([0.5, 0.5, 0.0], seed=0, log=path, secret=SECRET)
+    first.rank({}, ACTIONS, event_id="e1", now=0.0)
+    first.close()
+    again = FixedPolicy([0.5, 0.5, 0.0], seed=0, log=path, secret=SECRET)
+    with pytest.raises(BanditError, match="^event id 'e1' was already used$"):
+        again.rank({}, ACTIONS, event_id="e1", now=1.0)
+    again.close()
+    assert logged(path, "event_id") == ["e1"]
+
+
+def test_the_logged_user_is_a_keyed_hash_of_the_user_id(tmp_path):
+    path = tmp_path / "events.db"
+    policy = FixedPolicy([0.5, 0.5, 0.0], seed=0, log=path, secret=SECRET)
+    for user in ("alice", "alice", "bob", None):
+        policy.rank({}, ACTIONS, user_id=user, now=0.0)
+    policy.close()
+    a1, a2, b, none = logged(path, "user")
+    assert a1 == a2 and a1 != b and none is None
+    assert "alice" not in a1 and "bob" not in b and len(a1) >= 16
+    other = tmp_path / "other.db"
+    policy = FixedPolicy([0.5, 0.5, 0.0], seed=0, log=other, secret="another secret, 16+ bytes")
+    policy.rank({}, ACTIONS, user_id="alice", now=0.0)
+    policy.close()
+    assert logged(other, "user") != [a1]
+
+
+def test_a_nested_context_value_is_refused_before_anything_is_logged(tmp_path):
+    path = tmp_path / "events.db"
+    policy = FixedPolicy([0.5, 0.5, 0.0], seed=0, log=path, secret=SECRET)
+    with pytest.raises(BanditError):
+        policy.rank({"user": {"x": {"nested": 1}}}, ACTIONS, now=0.0)
+    policy.close()
+    assert logged(path, "event_id") == [] and policy.pending_count == 0
+
+
+def test_the_personalizer_logs_the_context_it_ranked(tmp_path):
+    from bandit import make_policy
+
+    path = tmp_path / "events.db"
+    policy = make_policy("vw", seed=0, log=path, secret=SECRET)
+    context = {"user": {"device": "tv", "age": 30}, "time": {"hour": 20}}
+    d = policy.rank(context, ACTIONS, now=0.0)
+    policy.close()
+    assert [json.loads(c) for c in logged(path, "context")] == [context]
+    assert logged(path, "probability") == [pytest.approx(d.pmf[d.index])]
