@@ -250,3 +250,18 @@ def test_the_personalizer_logs_the_context_it_ranked(tmp_path):
     policy.close()
     assert [json.loads(c) for c in logged(path, "context")] == [context]
     assert logged(path, "probability") == [pytest.approx(d.pmf[d.index])]
+
+
+def test_each_decision_logs_its_own_candidate_set(tmp_path):
+    path = tmp_path / "events.db"
+    policy = FixedPolicy([0.5, 0.5, 0.0], seed=0, log=path, secret=SECRET)
+    policy.rank({}, ACTIONS, now=0.0)
+    policy.rank({}, ACTIONS[:2], now=1.0)
+    policy.rank({}, ACTIONS, now=2.0)
+    policy.close()
+    db = sqlite3.connect(str(path))
+    sets = [json.loads(r[0]) for r in db.execute(
+        "SELECT s.actions FROM events e JOIN action_sets s ON s.id = e.action_set ORDER BY e.seq")]
+    db.close()
+    assert [[a["id"] for a in s] for s in sets] == [["a", "b", "c"], ["a", "b"], ["a", "b", "c"]]
+    assert sets[1] == [{"id": "a", "features": {"x": 1.0}}, {"id": "b", "features": {"x": 2.0}}]
