@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "simulate": "artbandit.cli.simulate:simulate",
     "replay": "artbandit.cli.replay:replay",
     "demo": "artbandit.cli.demo:demo",
+    "catalog": "artbandit.cli.catalog:catalog",
     "serve": "artbandit.cli.serve:serve",
 }
 

@@ -53,12 +53,15 @@ _ESTIMATORS = ("replay", "ips", "snips", "dm", "dr")
 @click.option("--force", is_flag=True, help="Replace an earlier replay output in OUT (never a folder "
                                              "artbandit did not write).")
 @click.option("--json", "as_json", is_flag=True, help="Print replay.json on stdout.")
+@click.option("--engine", type=click.Choice(("local", "ray")), default="local", show_default=True,
+              help="ray: evaluate the policies at once, one per Ray task (same results as local).")
+@click.option("--address", default=None, help="Ray cluster address for --engine ray (default: a local Ray).")
 @quiet_option
 def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str, ...], bootstrap: int,
            confidence: float, seed: int, learn_on: str, action_col: str, reward_col: str, propensity_col: str,
            context_cols: str, candidates_col: str | None, timestamp_col: str | None,
            action_features: str | None, action_key: str, chunk_size: int, max_bad_lines: int, out: str,
-           force: bool, as_json: bool, quiet: bool) -> None:
+           force: bool, as_json: bool, engine: str, address: str | None, quiet: bool) -> None:
     """Estimate what each --policy would have earned on the decisions logged in LOG.
 
     Policies are replayed through the log in time order (predict, then learn from the logged
@@ -83,12 +86,17 @@ def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str,
     estimators = tuple(estimators) or ("snips", "dr")
     policies = tuple(policies) or DEFAULT_POLICIES
     passes = passes_needed(policies, estimators)
-    with progress(length=max(1, passes * source.approx_events()), label="replay", quiet=quiet) as bar:
-        result = run_replay(
-            source, list(policies), list(estimators), out, force=force,
-            bootstrap=bootstrap, confidence=confidence, seed=seed, learn_on=learn_on,
-            on_events=bar.update,
-        )
+    if engine == "ray":
+        result = _replay_on_ray(log, fmt, mapping, policies, estimators, out, address, force, quiet,
+                                bootstrap=bootstrap, confidence=confidence, seed=seed, learn_on=learn_on,
+                                chunk_size=chunk_size, max_bad_lines=max_bad_lines)
+    else:
+        with progress(length=max(1, passes * source.approx_events()), label="replay", quiet=quiet) as bar:
+            result = run_replay(
+                source, list(policies), list(estimators), out, force=force,
+                bootstrap=bootstrap, confidence=confidence, seed=seed, learn_on=learn_on,
+                on_events=bar.update,
+            )
     if as_json:
         from simulations.ope.run import json_safe
 
@@ -106,6 +114,25 @@ def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str,
         say(f"warning: skipped {bad['count']} bad line{'s' if bad['count'] != 1 else ''} "
             f"(--max-bad-lines {bad['limit']}); first: {bad['examples'][0]}", quiet)
     say(f"{result['log']['events']} events -> {out}/replay.json, {out}/report.html", quiet)
+
+
+def _replay_on_ray(log: str, fmt: str, mapping, policies: tuple[str, ...], estimators: tuple[str, ...],
+                   out: str, address: str | None, force: bool, quiet: bool, **options) -> dict:
+    """One policy per Ray task (artbandit.jobs.replay_job); writes what run_replay writes."""
+    from artbandit.jobs.engine import EngineError, make_engine
+    from artbandit.jobs.replay_job import evaluate_policies, replay_output
+
+    with replay_output(log, mapping, policies, estimators, out, force, options.get("seed", 0)) as write:
+        try:
+            engine = make_engine("ray", workers=len(policies), address=address)
+        except EngineError as exc:
+            raise click.ClickException(str(exc))
+        with engine:
+            with progress(length=len(policies), label="policies", quiet=quiet) as bar:
+                result = evaluate_policies(engine, log, policies, estimators, fmt=fmt, mapping=mapping,
+                                           on_policy=lambda _n: bar.update(1), **options)
+        write(result)
+    return result
 
 
 def format_table(result: dict) -> str:

@@ -24,6 +24,8 @@ from artbandit.cli.common import progress_reporter, quiet_option, say
               help="Policy whose decisions go to OUT/events.sqlite ('none' for no log).")
 @click.option("--variants", "variants", multiple=True, type=click.Path(),
               help="An `artbandit variants` output folder = one title (repeatable).")
+@click.option("--catalog", "catalog", type=click.Path(file_okay=False), default=None,
+              help="An `artbandit catalog build` folder: its index gives the titles, variants and features.")
 @click.option("--compare-rewards/--no-compare-rewards", default=None,
               help="Also run the first learning policy on the other reward [default: on for clickbait].")
 @click.option("-o", "--out", "out", type=click.Path(file_okay=False),
@@ -36,7 +38,7 @@ from artbandit.cli.common import progress_reporter, quiet_option, say
 @click.option("--service", metavar="URL", help="Drive a running `artbandit serve` at URL instead of in-process "
               "policies (key from ARTBANDIT_API_KEY; -o and --policy are then not used).")
 @quiet_option
-def simulate(scenario, policies, impressions, seed, reward, log_policy, variants, compare_rewards, out,
+def simulate(scenario, policies, impressions, seed, reward, log_policy, variants, catalog, compare_rewards, out,
              force, jobs, as_json, service, quiet):
     """Run each policy on the same simulated viewers through the Rank/Reward API and report
     CTR, quality plays, regret against the oracle, lift over the best fixed artwork and the
@@ -60,6 +62,16 @@ def simulate(scenario, policies, impressions, seed, reward, log_policy, variants
         return
     if not out:
         raise click.UsageError("Missing option '-o' / '--out'.")
+    if catalog:  # the catalogue index's titles, as variants folders that live as long as the command
+        from artbandit.jobs.catalog_index import CatalogError, catalog_variant_dirs
+
+        if variants:
+            raise click.UsageError("give --catalog or --variants, not both")
+        try:
+            variants = click.get_current_context().with_resource(
+                catalog_variant_dirs(catalog, on_note=lambda note: say(f"note: {note}", quiet)))
+        except CatalogError as exc:
+            raise click.ClickException(" ".join(str(exc).split()))
     with progress_reporter("simulating", quiet or as_json) as progress:
         metrics = run_simulation(
             scenario,

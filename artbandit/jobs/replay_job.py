@@ -1,0 +1,94 @@
+"""Several replay policies at once on an engine: one policy per task, on the same log.
+
+Each task runs simulations.ope.run.evaluate_log for its one policy; the driver puts the results
+back in the order the policies were given. The numbers equal a single evaluate_log over all of
+them: each policy is seeded alone, the random draws of the replay are made per chunk and shared
+by every policy, and the reward model depends on the log and seed only. (Each task fits its own
+copy of the reward model: the price of independence.)
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from artbandit.jobs.engine import Engine
+
+
+@dataclass(frozen=True)
+class PolicyTask:
+    """One policy to evaluate on a log (paths and options only: each task reads the log itself)."""
+
+    log: str
+    policy: str
+    estimators: tuple[str, ...]
+    fmt: str = "auto"
+    mapping: Any = None  # simulations.ope.readers.ColumnMapping
+    options: dict[str, Any] = field(default_factory=dict)  # bootstrap, confidence, seed, learn_on, ...
+
+
+def evaluate_one(task: PolicyTask) -> dict[str, Any]:
+    """evaluate_log for one policy (runs in a worker)."""
+    from simulations.ope.run import evaluate_log
+
+    return evaluate_log(task.log, [task.policy], list(task.estimators), fmt=task.fmt, mapping=task.mapping,
+                        **task.options)
+
+
+def evaluate_policies(engine: Engine, log: str | Path, policies: Sequence[str], estimators: Sequence[str], *,
+                      fmt: str = "auto", mapping: Any = None,
+                      on_policy: Callable[[int], None] | None = None, **options: Any) -> dict[str, Any]:
+    """The result evaluate_log would give for all `policies`, computed one policy per task.
+
+    A task's failure (a bad policy spec, an unreadable log) raises SimulationError with its message.
+    """
+    from simulations.errors import SimulationError
+
+    tasks = [PolicyTask(str(log), p, tuple(estimators), fmt, mapping, dict(options)) for p in policies]
+    if not tasks:
+        raise SimulationError("no policy to evaluate; give at least one --policy")
+    results: list[dict[str, Any] | None] = [None] * len(tasks)
+    for n, res in enumerate(engine.imap(evaluate_one, tasks), 1):
+        if not res.ok:
+            raise SimulationError(f"policy {policies[res.index]!r}: {res.error}")
+        results[res.index] = res.value
+        if on_policy is not None:
+            on_policy(n)
+    merged = dict(results[0])  # type: ignore[arg-type]
+    merged["policies"] = [r["policies"][0] for r in results]  # type: ignore[index]
+    names = [p["name"] for p in merged["policies"]]
+    for i, p in enumerate(merged["policies"]):  # two runs of one spec get distinct names, as evaluate_log does
+        if names.count(p["name"]) > 1:
+            p["name"] = f"{p['name']}#{names[: i + 1].count(p['name'])}"
+    return merged
+
+
+@contextlib.contextmanager
+def replay_output(log: str | Path, mapping: Any, policies: Sequence[str], estimators: Sequence[str],
+                  out_dir: str | Path, force: bool, seed: int) -> Iterator[Callable[[dict[str, Any]], None]]:
+    """The output rules of run_replay for a result computed elsewhere: OUT is checked before any
+    work (the same OutputFolder and key as run_replay's, so local and Ray runs of the same replay
+    are the same output), and the yielded `write(result)` builds replay.json and report.html
+    aside and swaps them in whole."""
+    from safeio.atomic import atomic_dir
+    from safeio.errors import OutputFolderError
+    from simulations.ope.errors import OPEError
+    from simulations.ope.run import _output_folder, json_safe, write_html_report  # one definition of the folder
+
+    folder = _output_folder(log, policies, estimators, out_dir, {"mapping": mapping, "seed": seed})
+    try:
+        state = folder.check(force=force)
+    except OutputFolderError as exc:
+        raise OPEError(str(exc)) from None
+    if state == "same":
+        raise OPEError(f"{out_dir}: already holds this replay's output; use --force to replace it")
+
+    def write(result: dict[str, Any]) -> None:
+        with atomic_dir(folder.path) as staging:
+            (staging / "replay.json").write_text(json.dumps(json_safe(result), indent=2) + "\n", "utf-8")
+            write_html_report(result, staging / "report.html")
+            folder.write_marker(staging)
+
+    yield write
