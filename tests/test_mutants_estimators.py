@@ -154,8 +154,10 @@ def test_one_event_has_a_value_but_no_standard_error_and_no_numpy_warning():
 
 
 def test_arrays_are_coerced_to_float():
-    data = OPEArrays(reward=[1, 0], logged_p=[1, 1], target_p=[True, False])
+    data = OPEArrays(reward=[1, 0], logged_p=[1, 1], target_p=[True, False], dm=[1, 0], q_logged=[0, 1],
+                     zero_support=[0, 0])
     assert data.reward.dtype == data.logged_p.dtype == data.target_p.dtype == np.float64
+    assert data.dm.dtype == data.q_logged.dtype == data.zero_support.dtype == np.float64
 
 
 def test_logged_probabilities_must_lie_in_zero_one():
