@@ -121,7 +121,13 @@ def prepare(work: Path, target: Target, tests: list[str]) -> Path:
     work.mkdir(parents=True)
     for entry in (*PACKAGES, "tests"):
         (work / entry).symlink_to(ROOT / entry, target_is_directory=True)
-    # pytest must see the project's own settings too; mutmut copies this file into mutants/.
+    write_config(work, target, tests)
+    return work
+
+
+def write_config(work: Path, target: Target, tests: list[str]) -> None:
+    """The target's [tool.mutmut] settings (pytest must see the project's own settings too; mutmut
+    copies this file into mutants/)."""
     (work / "pyproject.toml").write_text(
         "[tool.mutmut]\n"
         f"source_paths = {toml_list(list(PACKAGES))}\n"
@@ -132,7 +138,25 @@ def prepare(work: Path, target: Target, tests: list[str]) -> Path:
         'testpaths = ["tests"]\n',
         encoding="utf-8",
     )
-    return work
+
+
+def rerun_survivors(name: str, workers: int) -> dict[str, int]:
+    """Run only the last run's survivors again, with the target's current tests (after adding tests:
+    seconds instead of a full run). The mutants themselves are not regenerated: after a change to the
+    module, do a full run."""
+    target, work = TARGETS[name], scratch(name, False)
+    if not (work / "mutants").is_dir():
+        print(f"{name}: no run to rerun (run it first)")
+        return {"error": 1}
+    listing = mutmut(work, "results")
+    names = [m.group(1) for line in listing.stdout.splitlines() if (m := RESULT_LINE.match(line))
+             and m.group(2) == "survived"]
+    if names:
+        write_config(work, target, test_files(target))
+        print(f"{name}: rerunning {len(names)} survivors", flush=True)
+        run = mutmut(work, "run", "--max-children", str(workers), *names)
+        (work / "rerun.log").write_text(run.stdout + run.stderr, encoding="utf-8")
+    return report(name)
 
 
 def mutmut(work: Path, *args: str) -> subprocess.CompletedProcess:
@@ -201,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="parallel mutants (default 2: a shared 2-core box)")
     parser.add_argument("--list", action="store_true", help="list the targets and their test files")
     parser.add_argument("--report", action="store_true", help="only report on the targets' last runs")
+    parser.add_argument("--survivors", action="store_true",
+                        help="rerun only the last run's survivors with the current tests")
     parser.add_argument("--baseline", action="store_true",
                         help="without tests/test_mutants_*.py (the 'before' column of docs/testing.md)")
     args = parser.parse_args(argv)
@@ -216,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         if args.report:
             counts = report(name, args.baseline)
+        elif args.survivors:
+            counts = rerun_survivors(name, args.workers)
         else:
             counts = run_target(name, args.workers, args.baseline)
         bad += sum(v for k, v in counts.items() if k != "killed")
