@@ -213,3 +213,43 @@ def test_csv_and_jsonl_records_by_hand(tmp_path):
         "chosen_index": 1, "action_id": "b", "probability": 0.3, "reward": 0.0, "reward_time": 1_700_000_005.0,
         "user": "h1", "defaulted": False,
     }
+
+
+def test_a_pmf_orjson_cannot_write_is_written_as_plain_floats(tmp_path):
+    np = pytest.importorskip("numpy")
+    path = tmp_path / "events.db"
+    with EventLog(path) as log:
+        append(log, "e1", pmf=np.array([0.25, 0.75], dtype=np.longdouble))
+    assert raw_rows(path)[0][7] == "[0.25,0.75]"
+
+
+def test_a_writer_reads_back_what_it_has_not_committed_yet(tmp_path):
+    path = tmp_path / "events.db"
+    log = EventLog(path, batch_size=1000, commit_interval_s=3600)
+    append(log, "e1")
+    assert [e.event_id for e in log.iter_events()] == ["e1"]
+    log.close()
+
+
+def test_a_second_writer_reuses_the_stored_candidate_set(tmp_path):
+    path = tmp_path / "events.db"
+    with EventLog(path) as log:
+        append(log, "e1")
+    with EventLog(path) as log:  # a new writer: its own cache is empty, the file already has the set
+        append(log, "e2")
+    assert [r[6] for r in raw_rows(path)] == [1, 1]
+    assert raw_sets(path) == [(1, "[" + ",".join(ACTIONS) + "]")]
+
+
+def test_committed_counts_every_batch_but_not_dropped_duplicates(tmp_path):
+    path = tmp_path / "events.db"
+    log = EventLog(path, batch_size=100, commit_interval_s=3600)
+    append(log, "e1")
+    log.flush()
+    append(log, "e2")
+    append(log, "e1")
+    append(log, "e3")
+    with pytest.warns(RuntimeWarning):
+        log.flush()
+    assert log.committed == 3 and log.duplicates == ["e1"]
+    log.close()
