@@ -207,6 +207,7 @@ def test_rank_refuses_an_event_id_an_earlier_run_logged(tmp_path):
     path = tmp_path / "events.db"
     first = FixedPolicy([0.5, 0.5, 0.0], seed=0, log=path, secret=SECRET)
     first.rank({}, ACTIONS, event_id="e1", now=0.0)
+    first.reward("e1", 1.0, now=0.5)  # closed: a new run does not reclaim it, only the log knows it
     first.close()
     again = FixedPolicy([0.5, 0.5, 0.0], seed=0, log=path, secret=SECRET)
     with pytest.raises(BanditError, match="^event id 'e1' was already used$"):
