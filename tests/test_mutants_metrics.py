@@ -61,6 +61,10 @@ def test_click_metrics_by_hand():
         "lift_over_best_fixed": 5.25 / 5.5 - 1, "lift_over_best_fixed_ctr": 5.25 / 5.5 - 1, "late_rewards": 3,
     }
     assert {k: m[k] for k in expected} == pytest.approx(expected)
+    # the sub-reports are there (their own numbers are the reports' tests' business)
+    assert m["exposure"]["floor"] == 0.01 and m["exposure"]["explored_share"] == 0.0
+    assert m["timeseries"]["t"][-1] == 20 and m["timeseries"]["cumulative_regret"][-1] == pytest.approx(2.25)
+    assert m["recovery"] == {}  # no drift, no late titles in this world
     # the last 20 // 10 = 2 impressions: mine = oracle = .30 + .45; best fixed (v0) .10 + .45
     assert m["final_window"] == pytest.approx({
         "impressions": 2, "expected_ctr": 0.75 / 2, "expected_play_rate": (0.12 + 0.20) / 2,
