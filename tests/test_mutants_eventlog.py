@@ -253,3 +253,18 @@ def test_committed_counts_every_batch_but_not_dropped_duplicates(tmp_path):
         log.flush()
     assert log.committed == 3 and log.duplicates == ["e1"]
     log.close()
+
+
+def test_two_duplicates_in_one_batch_are_both_left_out_of_the_count(tmp_path):
+    path = tmp_path / "events.db"
+    log = EventLog(path, batch_size=100, commit_interval_s=3600)
+    append(log, "e1")
+    append(log, "e2")
+    log.flush()
+    for event_id in ("e1", "e2", "e3"):
+        append(log, event_id)
+    with pytest.warns(RuntimeWarning):
+        log.flush()
+    assert log.committed == 3 and log.duplicates == ["e1", "e2"]
+    log.close()
+    assert [r[0] for r in raw_rows(path)] == ["e1", "e2", "e3"]
