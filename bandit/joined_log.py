@@ -9,7 +9,7 @@ from __future__ import annotations
 import orjson
 
 from bandit.eventlog import EventLog
-from bandit.open_events import OpenEvent
+from bandit.window import OpenEvent
 
 
 _ACTIONS_JSON: dict[bytes, list[str]] = {}  # candidate lists repeat: format each once

@@ -24,6 +24,7 @@ from bandit.errors import (
     InvalidRewardError,
     UnknownEventError,
 )
+from bandit.event_ids import EventIds
 from bandit.eventlog import EventLog
 from bandit.features import ActionEntry, ActionRegistry, check_context, context_json, validated_context_json
 from bandit.options import AGGREGATIONS, DEFAULT_REWARD_WAIT_S, PolicyOptions, real  # noqa: F401
@@ -60,9 +61,12 @@ class ReplayStep:
         self._prepared = prepared
         self._entries = entries
 
-    def learn(self, chosen_index: int, reward: float, probability: float) -> None:
-        """Same as Policy.learn for this event's context and actions."""
-        self._policy._learn_prepared(self._prepared, self._entries, chosen_index, reward, probability)
+    def learn(self, chosen_index: int, reward: float, probability: float, *, own_decision: bool = False) -> None:
+        """Same as Policy.learn for this event's context and actions. `own_decision=True` when this
+        policy itself made the logged choice (the service learning its own decisions, recovery
+        re-learning them): then it learns exactly as `reward()` would, not as from another's log."""
+        learn = self._policy._learn_own if own_decision else self._policy._learn_prepared
+        learn(self._prepared, self._entries, chosen_index, reward, probability)
 
 
 def _when(now: Any) -> float:
@@ -118,9 +122,7 @@ class Policy(abc.ABC):
         self.n_learned = 0
         self.model_id = random.Random(self.seed ^ 0x5EED).getrandbits(48).to_bytes(6, "big").hex()
         self._rng = np.random.default_rng(self.seed)
-        self._ids: random.Random | None = None if id_seed is None else random.Random(id_seed)
-        self._id_pool = bytearray()  # OS randomness fetched 4 KB at a time (one syscall per 256 ids)
-        self._id_pid = 0
+        self._ids = EventIds(id_seed, taken=self._id_taken)
         self._hasher = UserHasher(secret)
         self._registry = ActionRegistry()
         self._ctx_schema: dict[str, set[str]] = {}
@@ -179,7 +181,7 @@ class Policy(abc.ABC):
         if window.heap and window.heap[0][0] < now:
             self.expire(now=now)
         if event_id is None:
-            event_id = self._new_event_id()
+            event_id = self._ids.new()
         elif type(event_id) is not str or not event_id:
             raise BanditError(f"event_id must be a non-empty string, got {event_id!r}")
         elif window.knows(event_id) or (self.log is not None and self.log.contains(event_id)):
@@ -280,11 +282,17 @@ class Policy(abc.ABC):
         self._update(prepared, entries, int(chosen_index), self._to01(reward), probability)
         self.n_learned += 1
 
+    def _learn_own(self, prepared: Any, entries: list[ActionEntry], chosen_index: int, reward: float,
+                   probability: float) -> None:
+        """Learn from a decision this policy made itself: the base update, never a subclass's
+        off-policy treatment of logs (e.g. the VW policy's importance weights for squarecb)."""
+        Policy._learn_prepared(self, prepared, entries, chosen_index, reward, probability)
+
     def reseed(self, seed: int | None) -> None:
         """Restart the sampling generator, and the event-id generator with it (None: fresh OS
         entropy and random ids), e.g. so one-shot ranks from the same saved model differ."""
         self._rng = np.random.default_rng(seed)
-        self._ids = None if seed is None else random.Random(seed)
+        self._ids.reseed(seed)
 
     def flush(self) -> None:
         """Commit the event log's buffered rows now (they are committed within its
@@ -318,19 +326,8 @@ class Policy(abc.ABC):
         return len(self._window)
 
     # -- helpers -------------------------------------------------------------------------------
-    def _new_event_id(self) -> str:
-        if self._ids is None:  # 128 random bits from the OS: unique across processes and runs
-            pool = self._id_pool
-            if not pool or self._id_pid != os.getpid():  # refilled after a fork: never share bits
-                pool = self._id_pool = bytearray(os.urandom(16 * 256))
-                self._id_pid = os.getpid()
-            event_id = pool[-16:].hex()
-            del pool[-16:]
-            return event_id
-        while True:  # seeded ids (tests, simulations): never one an earlier run already logged
-            event_id = "%032x" % self._ids.getrandbits(128)
-            if not (self._window.knows(event_id) or (self.log is not None and self.log.contains(event_id))):
-                return event_id
+    def _id_taken(self, event_id: str) -> bool:
+        return self._window.knows(event_id) or (self.log is not None and self.log.contains(event_id))
 
     def _recover(self) -> None:
         """Take over the log's unrewarded events of writers that are gone (a crash, a restart):

@@ -8,7 +8,9 @@ after the checkpoint, so the recovered model is the one an uninterrupted run wou
 
 Why sampling is keyed by event id: the draw for an event is a hash of (seed, event id, slot), not the
 next number of a stream, so a restart needs no generator state to make the same choices, and a run
-is reproducible from its seed and its requests.
+is reproducible from its seed and its requests (with their eventIds, or generated ids from an
+explicit `id_seed`). Generated ids are otherwise 128 random bits from the OS (bandit.event_ids, as
+the Personalizer's): two services seeded alike never hand out the same id.
 
 Library use (one thread): `with DecisionService(folder) as svc: d = svc.rank(ctx, actions)` — every
 call commits before it returns (autocommit). A server sets autocommit=False and commits batches
@@ -17,22 +19,23 @@ itself (`take_batch` on its loop, `write_batch` on a writer thread: group commit
 from __future__ import annotations
 
 import hashlib
-import random
 import time as _time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from bandit.errors import BanditError, DuplicateRewardError, ExpiredEventError, UnknownEventError
+from bandit.event_ids import EventIds
 from bandit.eventlog import EventLog
 from bandit.journal import Journal
-from bandit.open_events import DEFAULTED, NOT_ACTIVATED, REWARDED, OpenEvent, OpenEvents
 from bandit.joined_log import append_joined, joined_row
+from bandit.sampling import sample_index
 from bandit.service_checks import EVENT_ID, check_actions, check_event_id, check_excluded, check_value
 from bandit.service_config import DEFAULT_ARGUMENTS, ServiceConfig, policy_kwargs
 from bandit.service_recovery import CheckpointToken, load_policy, prepare_checkpoint, publish_checkpoint, recover
 from bandit.service_state import StateDir
 from bandit.vw_policy import Personalizer
+from bandit.window import DEFAULTED, NOT_ACTIVATED, REWARDED, OpenEvent, RewardWindow
 
 SLOT_NAMESPACE = "_slot"
 _COUNTER = {REWARDED: "closed_rewarded", DEFAULTED: "default_rewards", NOT_ACTIVATED: "not_activated"}
@@ -63,7 +66,8 @@ class DecisionService:
 
     def __init__(self, state: str, *, seed: int = 0, reward_range: tuple[float, float] = (0.0, 1.0),
                  max_actions: int = 50, bits: int = 18, min_probability: float = 0.01,
-                 durable: bool = False, autocommit: bool = True, manual_wal_checkpoints: bool = False) -> None:
+                 durable: bool = False, autocommit: bool = True, manual_wal_checkpoints: bool = False,
+                 id_seed: int | None = None) -> None:
         self.seed = int(seed)
         self.reward_range = (float(reward_range[0]), float(reward_range[1]))
         self.max_actions = int(max_actions)
@@ -81,7 +85,7 @@ class DecisionService:
             self.journal = Journal(self.state.journal_path, durable=durable,
                                    manual_wal_checkpoints=manual_wal_checkpoints)
             self.log = EventLog(self.state.events_path)
-            self.open = OpenEvents()
+            self.open = RewardWindow(remember_closed=20_000)  # open events: bandit.window
             self.apprentice = {"decisions": 0, "agreed": 0}
             self.counters = {"ranks": 0, "rewards": 0, "default_rewards": 0, "learned": 0, "not_activated": 0,
                              "closed_rewarded": 0}
@@ -89,7 +93,7 @@ class DecisionService:
             self.eventlog_error: str | None = None
             self.policy: Personalizer = load_policy(self)
             self.checkpoint_seq = recover(self)
-            self._ids = random.Random(f"{self.seed}:{self.journal.last_seq}")
+            self._ids = EventIds(id_seed, taken=self._id_used)
         except BaseException:
             self.state.close()
             raise
@@ -178,7 +182,7 @@ class DecisionService:
             if x > 0.0:
                 k = len(pmf)
                 pmf = [(1.0 - x) * p + x / k for p in pmf]
-            chosen = _draw(pmf, self._uniform(key))
+            chosen = sample_index(pmf, self._uniform(key))
             probability = pmf[chosen]
         else:  # Apprentice / LoggingOnly: serve the baseline; the log says so (probability 1)
             agree = max(range(len(pmf)), key=pmf.__getitem__) == baseline
@@ -198,9 +202,9 @@ class DecisionService:
             body["agree"] = agree
             self.apprentice["decisions"] += 1
             self.apprentice["agreed"] += int(agree)
-        ev.seq = self.journal.add("rank", ev.event_id, ev.time, body)
+        ev.journal_seq = self.journal.add("rank", ev.event_id, ev.time, body)
         ev.step = step
-        self.open.add(ev)
+        self.open.add(ev.event_id, ev)
         self.counters["ranks"] += 1
 
     def _uniform(self, key: str) -> float:
@@ -232,7 +236,7 @@ class DecisionService:
             seen.add(key)
             ev = events.get(key)
             if ev is None:
-                state = self.open.closed_state(key) or self.journal.close_reason(key)
+                state = self.open.closed.get(key) or self.journal.close_reason(key)
                 if state == REWARDED:
                     raise DuplicateRewardError(f"event {event_id!r} slot {slot_id!r} already has its reward")
                 if state is not None:
@@ -259,7 +263,7 @@ class DecisionService:
                 self.journal.add("activate", ev.event_id, now)
                 ev.active = True
                 if self.config.reward_aggregation == "earliest" and ev.rewards:
-                    self._close(ev, ev.rewards[0], REWARDED, now)
+                    self._close(ev, ev.rewards[0], REWARDED, now, early=True)
         self._maybe_commit()
 
     def _reward(self, ev: OpenEvent, value: float, now: float) -> None:
@@ -268,7 +272,7 @@ class DecisionService:
         ev.rewards.append(value)
         self.counters["rewards"] += 1
         if self.config.reward_aggregation == "earliest" and ev.active:
-            self._close(ev, value, REWARDED, now)
+            self._close(ev, value, REWARDED, now, early=True)
 
     def _check_not_final(self, ev: OpenEvent) -> None:
         if self.config.reward_aggregation == "earliest" and ev.rewards:
@@ -280,14 +284,14 @@ class DecisionService:
         if multislot:
             keys = self.open.groups.get(event_id)
             if keys:
-                return [self.open.get(k) for k in list(keys)]  # type: ignore[misc]
+                return [self.open.pending[k] for k in list(keys)]
         else:
-            ev = self.open.get(event_id)
+            ev = self.open.pending.get(event_id)
             if ev is not None:
                 return [ev]
             if event_id in self.open.groups:
                 raise BanditError(f"event {event_id!r} is a multi-slot event: use the multislot endpoints")
-        state = self.open.closed_state(event_id)
+        state = self.open.closed.get(event_id)
         if state is None and not multislot:
             state = self.journal.close_reason(event_id)
         elif state is None:
@@ -302,30 +306,30 @@ class DecisionService:
     def expire(self, now: float | None = None) -> int:
         """Close every reward window that ended before `now`; returns how many closed."""
         now = self._now(now)
-        deadline = self.open.next_deadline()
-        if deadline is None or deadline >= now:
+        if self.open.next_deadline() >= now:
             return 0
         n = 0
         agg = self.config.reward_aggregation
-        for ev in self.open.due(now):
+        for _, ev in self.open.due(now):
             if not ev.active:
-                self._close(ev, None, NOT_ACTIVATED, ev.deadline)
+                self._close(ev, None, NOT_ACTIVATED, ev.deadline, early=False)
             elif ev.rewards:
                 total = sum(ev.rewards) if agg == "sum" else sum(ev.rewards) / len(ev.rewards)
                 lo, hi = self.reward_range
-                self._close(ev, min(max(total, lo), hi), REWARDED, ev.deadline)
+                self._close(ev, min(max(total, lo), hi), REWARDED, ev.deadline, early=False)
             else:
-                self._close(ev, self.config.default_reward, DEFAULTED, ev.deadline)
+                self._close(ev, self.config.default_reward, DEFAULTED, ev.deadline, early=False)
             n += 1
         if n:
             self._maybe_commit()
         return n
 
-    def _close(self, ev: OpenEvent, value: float | None, why: str, when: float) -> None:
-        self.open.remove(ev.event_id, why)
+    def _close(self, ev: OpenEvent, value: float | None, why: str, when: float, *, early: bool) -> None:
+        """`early`: before its deadline (a reward), not popped from the deadline heap by `expire`."""
+        self.open.close(ev.event_id, why, early=early)
         learned = why != NOT_ACTIVATED and self.config.learning_mode != "LoggingOnly"
         if learned:
-            ev.step.learn(ev.chosen, value, ev.probability)
+            ev.step.learn(ev.chosen, value, ev.probability, own_decision=True)
             self.counters["learned"] += 1
         self.journal.add("close", ev.event_id, when, {"v": value, "why": why, "l": learned})
         self.counters[_COUNTER[why]] += 1
@@ -391,7 +395,7 @@ class DecisionService:
         """Swap in a new model (PUT policy / PUT model): open events will learn into it. Returns the
         checkpoint to publish (the change is durable once it is)."""
         self.policy = policy
-        for ev in self.open:
+        for ev in self.open.pending.values():
             ev.step = policy.replay_step(ev.context, ev.actions)
         if arguments is not None:
             self.arguments = arguments
@@ -441,18 +445,13 @@ class DecisionService:
 
     def _new_event_id(self, event_id: Any) -> str:
         if event_id is None:
-            return "%032x" % self._ids.getrandbits(128)
+            return self._ids.new()
         check_event_id(event_id)
-        if (event_id in self.open or event_id in self.open.groups or self.open.closed_state(event_id)
-                or self.journal.kinds_of(event_id) or self.journal.kinds_of(event_id, slots=True)):
+        if self._id_used(event_id):
             raise BanditError(f"eventId {event_id!r} was already used")
         return event_id
 
+    def _id_used(self, event_id: str) -> bool:
+        return bool(self.open.knows(event_id) or self.journal.kinds_of(event_id)
+                    or self.journal.kinds_of(event_id, slots=True))
 
-def _draw(pmf: list[float], u: float) -> int:
-    acc = 0.0
-    for i, p in enumerate(pmf):
-        acc += p
-        if u < acc:
-            return i
-    return len(pmf) - 1

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bandit.errors import BanditError
-from bandit.open_events import NOT_ACTIVATED, OpenEvent
 from bandit.vw_policy import Personalizer
+from bandit.window import NOT_ACTIVATED, OpenEvent
 
 if TYPE_CHECKING:
     from bandit.service import DecisionService
@@ -61,12 +61,12 @@ def recover(svc: "DecisionService") -> int:
             ev = OpenEvent(event_id, seq, time, body["dl"], body["c"], actions, body["pmf"], body["ch"],
                            body["p"], body["m"], active=body["act"], group=body.get("g"),
                            model_version=body.get("v", ""))
-            opened.add(ev)
+            opened.add(event_id, ev)
             if seq > ckpt_seq and "agree" in body:
                 svc.apprentice["decisions"] += 1
                 svc.apprentice["agreed"] += int(body["agree"])
             continue
-        ev = opened.get(event_id)
+        ev = opened.pending.get(event_id)
         if ev is None:
             continue  # an event closed before the checkpoint's window
         if kind == "reward":
@@ -74,14 +74,14 @@ def recover(svc: "DecisionService") -> int:
         elif kind == "activate":
             ev.active = True
         elif kind == "close":
-            opened.remove(event_id, body["why"])
+            opened.close(event_id, body["why"], early=True)
             if seq > ckpt_seq:
                 if body["l"]:
-                    svc.policy.replay_step(ev.context, ev.actions).learn(ev.chosen, body["v"], ev.probability)
+                    svc.policy.replay_step(ev.context, ev.actions).learn(ev.chosen, body["v"], ev.probability, own_decision=True)
                     relearned += 1
                 if body["why"] != NOT_ACTIVATED:
                     rejoin.append((ev, body, time))
-    for ev in opened:
+    for ev in opened.pending.values():
         ev.step = svc.policy.replay_step(ev.context, ev.actions)
     _rejoin(svc, rejoin)
     svc.relearned = relearned
@@ -127,7 +127,7 @@ def prepare_checkpoint(svc: "DecisionService") -> CheckpointToken:
     seq = svc.journal.last_seq
     folder = svc.state.checkpoint_dir(seq)
     svc.policy.save(folder)
-    oldest = svc.open.oldest_seq()
+    oldest = min((ev.journal_seq for ev in svc.open.pending.values()), default=None)
     meta = {"journal_seq": seq, "open_from": oldest if oldest is not None else seq + 1,
             "events_learned": svc.policy.n_learned, "apprentice": dict(svc.apprentice),
             "arguments": svc.arguments}

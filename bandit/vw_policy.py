@@ -16,6 +16,7 @@ from typing import Any, Sequence
 import pylibvw  # the compiled module under vowpalwabbit.Workspace (see _pmf)
 import vowpalwabbit
 
+from bandit.drift import PageHinkley
 from bandit.errors import BanditError
 from bandit.features import ActionEntry, context_line
 from bandit.model_io import (
@@ -59,7 +60,9 @@ def exploration_args(exploration: str, *, epsilon: float, softmax_lambda: float,
 # The learning options a Personalizer adds to PolicyOptions; with those, the only options a model
 # folder's metadata.json may set (run-time options such as log or secret come from the caller).
 VW_OPTIONS = ("exploration", "interactions", "epsilon", "softmax_lambda", "bag", "cover", "gamma_scale",
-              "learning_rate", "bits", "vw_args")
+              "learning_rate", "power_t", "importance_weighted", "bits", "vw_args")
+# Saved with a model but not fixed by it: load(path, drift_boost=0) turns the drift hook off.
+DRIFT_OPTIONS = ("drift_boost", "drift_floor")
 # Fixed by a saved model: load() refuses a different value.
 FIXED_ON_LOAD = VW_OPTIONS + ("seed",)
 
@@ -82,8 +85,12 @@ class Personalizer(Policy):
         cover: int = 4,
         gamma_scale: float = 10.0,
         learning_rate: float | None = None,
+        power_t: float | None = None,
+        importance_weighted: bool | None = None,
         bits: int = 18,
         vw_args: str = "",
+        drift_boost: int = 3000,
+        drift_floor: float = 0.05,
         _model_file: str | None = None,
         **policy_args: Any,
     ) -> None:
@@ -108,6 +115,17 @@ class Personalizer(Policy):
         args += [f"--interactions {pair}" for pair in interactions]
         if learning_rate is not None:
             args.append(f"-l {real(learning_rate, 'learning_rate')}")
+        if power_t is not None:
+            args.append(f"--power_t {real(power_t, 'power_t')}")
+        if importance_weighted is None:
+            importance_weighted = exploration != "squarecb"
+        # SquareCB's regression oracle learns the observed reward unweighted (Foster & Rakhlin 2020);
+        # VW's mtr would weight it by 1/p, which on our benchmark suite cost 1-2 points of reward
+        # (docs/defaults.md). That holds for the policy's own decisions (reward/expire); learning
+        # from a log (`learn`: train, warm start, replay) keeps the 1/p weights, since another policy
+        # chose those actions. The event log keeps the true p either way.
+        self._weight_p = bool(importance_weighted)
+        self._from_log = False
         if vw_args:
             args.append(vw_args)
         self.vw_args = " ".join(args)
@@ -115,7 +133,8 @@ class Personalizer(Policy):
             **self.policy_options.to_json(),
             "exploration": exploration, "interactions": list(interactions), "epsilon": epsilon,
             "softmax_lambda": softmax_lambda, "bag": bag, "cover": cover, "gamma_scale": gamma_scale,
-            "learning_rate": learning_rate, "bits": bits, "vw_args": vw_args,
+            "learning_rate": learning_rate, "power_t": power_t, "importance_weighted": self._weight_p,
+            "bits": bits, "vw_args": vw_args, "drift_boost": drift_boost, "drift_floor": drift_floor,
         }
         try:
             if _model_file is not None:
@@ -126,6 +145,15 @@ class Personalizer(Policy):
         except Exception as exc:  # VW raises plain RuntimeError/ValueError for bad arguments/files
             raise BanditError(f"Vowpal Wabbit rejected the model or arguments: {_one_line(exc)}") from None
         self._label_type = int(self._vw.get_label_type())
+        # Optional drift hook: a Page-Hinkley test on the learned rewards; on a detected drop every
+        # action gets at least `drift_floor` probability for the next `drift_boost` learned events, so
+        # the model sees the actions it had stopped showing (docs/evaluate.md#drift, docs/defaults.md).
+        # Saved with the model, so a reloaded policy continues exactly.
+        self.drift_boost, self.drift_floor = int(drift_boost), float(drift_floor)
+        self._drift = PageHinkley() if self.drift_boost > 0 else None
+        self._boost_left = 0
+        self._base_floor = self.min_probability
+        self.drift_events: list[int] = []  # n_learned at each detected drop
         self._shared: dict[str, Any] = {}  # context line -> its parsed example (see _examples)
 
     @property
@@ -170,9 +198,29 @@ class Personalizer(Policy):
                 probability: float) -> None:
         examples = self._examples(prepared, entries)
         # a fresh labelled copy: labels cannot be taken off a kept example (VW appends to them)
+        p = probability if (self._weight_p or self._from_log) else 1.0
         examples[1 + index] = pylibvw.example(
-            self._vw, self._label_type, f"0:{1.0 - reward01}:{probability} {entries[index].vw_line}")
+            self._vw, self._label_type, f"0:{1.0 - reward01}:{p} {entries[index].vw_line}")
         pylibvw.vw.learn_multi(self._vw, examples)
+        if self._drift is not None:
+            self._watch(reward01)
+
+    def _learn_prepared(self, *args: Any, **kwargs: Any) -> None:
+        self._from_log = True  # an event from a log: importance-weighted (see __init__)
+        try:
+            super()._learn_prepared(*args, **kwargs)
+        finally:
+            self._from_log = False
+
+    def _watch(self, reward01: float) -> None:
+        if self._boost_left:
+            self._boost_left -= 1
+            if not self._boost_left:
+                self.min_probability = self._base_floor
+        if self._drift.update(reward01) == "drop":  # type: ignore[union-attr]
+            self.drift_events.append(self.n_learned)
+            self._boost_left = self.drift_boost
+            self.min_probability = max(self._base_floor, self.drift_floor)
 
     # -- persistence ---------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
@@ -188,6 +236,7 @@ class Personalizer(Policy):
             "feature_schema": self.feature_schema(),
             "events_learned": self.n_learned,
             "state": self._base_state(),
+            "drift": self._drift_state(),
         }
 
         def write(tmp: Path) -> None:
@@ -208,7 +257,8 @@ class Personalizer(Policy):
         model_file = Path(path) / MODEL_FILE
         if not model_file.is_file() or not str(meta.get("policy", "")).startswith("vw:"):
             raise BanditError(f"{path}: not a saved VW personalizer (no {MODEL_FILE})")
-        options = saved_options(meta, path, PolicyOptions.names() + VW_OPTIONS)
+        options = saved_options(meta, path, PolicyOptions.names() + VW_OPTIONS + DRIFT_OPTIONS)
+        options.setdefault("importance_weighted", True)  # models saved before the option learned weighted
         for key in FIXED_ON_LOAD:
             if key in overrides and overrides[key] != options.get(key):
                 raise BanditError(f"{path}: option {key!r} is fixed by the saved model")
@@ -220,9 +270,25 @@ class Personalizer(Policy):
         policy.vw_args = str(meta.get("vw_args", policy.vw_args))
         try:
             policy._restore_base_state(meta["state"])
+            policy._restore_drift_state(meta.get("drift"))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise BanditError(f"{path}: metadata.json has a damaged state ({type(exc).__name__}: {_one_line(exc)})") from None
         return policy
+
+    def _drift_state(self) -> dict | None:
+        if self._drift is None:
+            return None
+        return {"detector": dict(vars(self._drift)), "boost_left": self._boost_left,
+                "min_probability": self.min_probability, "events": self.drift_events}
+
+    def _restore_drift_state(self, state: dict | None) -> None:
+        if state is None or self._drift is None:
+            return
+        for key, value in state["detector"].items():
+            setattr(self._drift, key, value)
+        self._boost_left = int(state["boost_left"])
+        self.min_probability = float(state["min_probability"])
+        self.drift_events = list(state["events"])
 
 
 def _one_line(exc: BaseException) -> str:

@@ -3,7 +3,9 @@
 Who uses it: the personalizer (text examples it learns from), the event log's DSJSON exporter, and the
 OPE reward model (simulations/ope/rewardmodel.py). The OPE DSJSON reader will move here too; the public
 names below are stable for it: CONTEXT_PREFIX, ACTION_NAMESPACE, ID_FEATURE, escape, unescape,
-format_features, context_line, action_line, dsjson_features, dsjson_context, dsjson_action.
+format_features, context_line, action_line, dsjson_features, dsjson_context, dsjson_action, and their
+inverses for readers of artbandit's DSJSON export: is_artbandit_dsjson, context_from_dsjson,
+action_from_dsjson.
 
 Layout: one shared line carries the context (every namespace written as `c_<name>`, so they all share
 VW namespace index 'c' while hashing by full name, and one interaction `-q cA` crosses every context
@@ -182,3 +184,45 @@ def dsjson_action(action_id: str, features: Mapping[str, Any]) -> dict[str, dict
     """One entry of a DSJSON `_multi` list: the same features as `action_line`."""
     return {ACTION_NAMESPACE: {f"{ID_FEATURE}={escape(action_id)}": 1,
                                **dsjson_features(features, f"action {action_id!r}")}}
+
+
+def is_artbandit_dsjson(c: Mapping[str, Any]) -> bool:
+    """Whether a DSJSON `c` object has artbandit's layout (what `dsjson_context`/`dsjson_action` write):
+    context namespaces `c_<name>`, each `_multi` entry one namespace A starting with `id=<id>`."""
+    multi = c.get("_multi")
+    if not isinstance(multi, list) or not multi:
+        return False
+    for action in multi:
+        feats = action.get(ACTION_NAMESPACE) if isinstance(action, dict) and len(action) == 1 else None
+        if not isinstance(feats, dict) or not next(iter(feats), "").startswith(ID_FEATURE + "="):
+            return False
+    return all(k == "_multi" or (k.startswith(CONTEXT_PREFIX) and isinstance(v, dict)) for k, v in c.items())
+
+
+def features_from_dsjson(obj: Mapping[str, Any], where: str = "features") -> dict[str, float | str]:
+    """The inverse of `dsjson_features`: raw names and values back (escaped names never contain `=`,
+    so `name=value` with value 1 is a string feature; anything else a number)."""
+    out: dict[str, float | str] = {}
+    for key, value in obj.items():
+        if "=" in key and value == 1 and type(value) is not bool:
+            name, _, text = key.partition("=")
+            out[unescape(name)] = unescape(text)
+            continue
+        if type(value) not in (int, float) or not math.isfinite(value):
+            raise BanditError(f"{where}: feature {unescape(key)!r} has value {value!r} (not a finite number)")
+        out[unescape(key)] = float(value)
+    return out
+
+
+def context_from_dsjson(c: Mapping[str, Any]) -> dict[str, dict[str, float | str]]:
+    """The inverse of `dsjson_context` (the `_multi` key is ignored)."""
+    return {unescape(ns[len(CONTEXT_PREFIX):]): features_from_dsjson(feats, f"context {unescape(ns)!r}")
+            for ns, feats in c.items() if ns != "_multi"}
+
+
+def action_from_dsjson(action: Mapping[str, Any]) -> tuple[str, dict[str, float | str]]:
+    """The inverse of `dsjson_action`: (action id, features)."""
+    items = iter(action[ACTION_NAMESPACE].items())
+    id_key, _ = next(items)
+    action_id = unescape(id_key[len(ID_FEATURE) + 1:])
+    return action_id, features_from_dsjson(dict(items), f"action {action_id!r}")

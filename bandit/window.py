@@ -5,17 +5,32 @@ early (their reward arrives). Their heap entries are left behind as stale and th
 the pending events once stale entries outnumber live ones, so memory follows the number of pending
 events, not the decisions made within the last window (the heap used to keep every decision for the
 whole window: 1.2 GB at 10k decisions/s with a 600 s window).
+
+One home for both users: the in-process Personalizer keeps `Pending` events, the DecisionService
+(bandit.service) keeps `OpenEvent`s (deferred activation, multi-slot groups, the journal position).
+A multi-slot event is a group of slot events; the group id counts as closed once its last slot is.
 """
 from __future__ import annotations
 
 import heapq
 from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Any, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Protocol
 
 from bandit.features import ActionEntry
 
+# Why an event closed. The Personalizer: REWARDED | EXPIRED (default reward). The service's journal
+# close records: REWARDED | DEFAULTED | NOT_ACTIVATED (deferred and never activated: not learned).
 REWARDED, EXPIRED = "rewarded", "expired"
+DEFAULTED, NOT_ACTIVATED = "defaulted", "not-activated"
+
+
+class Waiting(Protocol):
+    """What the window needs of an event: its deadline, its slot in the heap, its multi-slot group."""
+
+    deadline: float
+    seq: int
+    group: str | None
 
 
 @dataclass(slots=True)
@@ -28,18 +43,46 @@ class Pending:
     index: int
     probability: float
     deadline: float
-    seq: int = 0
+    seq: int = 0                    # set by RewardWindow.add (tells its heap entry from stale ones)
     total: float = 0.0
     rewarded: bool = False
+    group: str | None = None
+
+
+@dataclass
+class OpenEvent:
+    """A DecisionService event waiting for its reward (or one slot of a multi-slot event)."""
+
+    event_id: str
+    journal_seq: int                # journal sequence number of its rank record
+    time: float
+    deadline: float
+    context: dict
+    actions: list[dict]             # the eligible actions, in the order the policy saw them
+    pmf: list[float]
+    chosen: int
+    probability: float
+    mode: str                       # learning mode when ranked: Online | Apprentice | LoggingOnly
+    active: bool = True             # False: ranked with deferActivation and not activated yet
+    rewards: list[float] = field(default_factory=list)
+    step: Any = None                # bandit.policy.ReplayStep: learning without re-parsing
+    group: str | None = None        # multi-slot: the event id the caller knows
+    model_version: str = ""
+    seq: int = 0                    # set by RewardWindow.add
+
+    @property
+    def action_id(self) -> str:
+        return self.actions[self.chosen]["id"]
 
 
 class RewardWindow:
-    """Pending events by id, their deadlines (a heap), and the ids recently closed."""
+    """Pending events by id, their deadlines (a heap), multi-slot groups, and the ids recently closed."""
 
     def __init__(self, remember_closed: int = 100_000) -> None:
-        self.pending: dict[str, Pending] = {}
+        self.pending: dict[str, Any] = {}  # event id -> Pending | OpenEvent (any `Waiting`)
+        self.groups: dict[str, list[str]] = {}  # multi-slot event id -> its slots' event ids
         self.heap: list[tuple[float, int, str]] = []
-        self.closed: OrderedDict[str, str] = OrderedDict()  # event id -> REWARDED | EXPIRED
+        self.closed: OrderedDict[str, str] = OrderedDict()  # event id -> why it closed
         self.remember_closed = int(remember_closed)
         self.seq = 0
         self._stale = 0
@@ -48,18 +91,20 @@ class RewardWindow:
         return len(self.pending)
 
     def knows(self, event_id: str) -> bool:
-        return event_id in self.pending or event_id in self.closed
+        return event_id in self.pending or event_id in self.closed or event_id in self.groups
 
-    def add(self, event_id: str, pending: Pending) -> None:
+    def add(self, event_id: str, pending: Waiting) -> None:
         self.seq += 1
         pending.seq = self.seq
         self.pending[event_id] = pending
         heapq.heappush(self.heap, (pending.deadline, pending.seq, event_id))
+        if pending.group is not None:
+            self.groups.setdefault(pending.group, []).append(event_id)
 
     def next_deadline(self) -> float:
         return self.heap[0][0] if self.heap else float("inf")
 
-    def due(self, now: float) -> Iterator[tuple[str, Pending]]:
+    def due(self, now: float) -> Iterator[tuple[str, Any]]:
         """Pop every pending event whose deadline is before `now`, in deadline order."""
         heap = self.heap
         while heap and heap[0][0] < now:
@@ -70,17 +115,34 @@ class RewardWindow:
                 continue
             yield event_id, pending
 
-    def close(self, event_id: str, state: str, *, early: bool) -> None:
-        """Forget a pending event (`early`: before its deadline, so its heap entry goes stale)."""
-        del self.pending[event_id]
+    def close(self, event_id: str, state: str, *, early: bool) -> Any:
+        """Forget a pending event (`early`: before its deadline, so its heap entry goes stale) and
+        remember why it closed; returns it. Its group closes with its last slot."""
+        pending = self.pending.pop(event_id)
         closed = self.closed
         closed[event_id] = state
         if len(closed) > self.remember_closed:
             closed.popitem(last=False)
+        group = pending.group
+        if group is not None:
+            slots = self.groups.get(group)
+            if slots is not None:
+                slots.remove(event_id)
+                if not slots:
+                    del self.groups[group]
+                    self.remember(group, state)
         if early:
             self._stale += 1
             if self._stale > len(self.pending) + 1024:
                 self.compact()
+        return pending
+
+    def remember(self, event_id: str, state: str) -> None:
+        """Remember that an event (or a group) closed, forgetting the oldest beyond the bound."""
+        closed = self.closed
+        closed[event_id] = state
+        if len(closed) > self.remember_closed:
+            closed.popitem(last=False)
 
     def compact(self) -> None:
         """Rebuild the heap from the pending events only."""

@@ -306,7 +306,8 @@ def test_logged_rows_match_an_independent_recomputation_from_the_inputs(tmp_path
         d = p.rank(context, make_actions(), now=float(t))
         reward = float(click_p[index] > 0.5)
         p.reward(d.event_id, reward, now=float(t))
-        twin.learn(context, make_actions(), index, reward, pmf[index])
+        # learn() keeps 1/p weights (a log's actions); squarecb's own decisions learn with weight 1
+        twin.learn(context, make_actions(), index, reward, 1.0 if not p.options["importance_weighted"] else pmf[index])
         expected.append((context, pmf, index, reward))
     p.close()
     rows = list(EventLog(path, readonly=True).iter_events())

@@ -288,7 +288,8 @@ def test_learn_off_policy_warm_start_matches_online_learning():
         d = online.rank(context, actions, now=float(t))
         r = float(click_p[d.index] > 0.5)
         online.reward(d.event_id, r, now=float(t))
-        offline.learn(context, actions, d.index, r, d.probability)
+        # learn() weights a log's event by 1/p; squarecb's own decisions learn with weight 1
+        offline.learn(context, actions, d.index, r, 1.0 if not online.options["importance_weighted"] else d.probability)
     _, context, _ = stream.next()
     # online learning reuses the examples parsed at rank time; learn() parses again: same model
     assert online.predict(context, actions).tolist() == offline.predict(context, actions).tolist()
@@ -334,7 +335,9 @@ def test_fast_path_learns_like_the_public_api(exploration):
         if rng.random() < 0.6:  # rewards come late and out of order
             d, context, actions, reward = waiting.pop(int(rng.integers(len(waiting))))
             p.reward(d.event_id, reward, now=float(t))
-            public.learn(text(context, actions, d.index, f"0:{1.0 - reward}:{d.probability} "))
+            # squarecb learns unweighted by default: its label carries p = 1 (docs/defaults.md)
+            weight_p = d.probability if p.options["importance_weighted"] else 1.0
+            public.learn(text(context, actions, d.index, f"0:{1.0 - reward}:{weight_p} "))
     assert p.n_learned > n // 2
 
 

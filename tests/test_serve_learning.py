@@ -37,7 +37,8 @@ def test_learns_over_http_clearly_above_uniform(tmp_path):
 
 
 def _twins(tmp_path):
-    return DecisionService(tmp_path / "a", seed=1), DecisionService(tmp_path / "b", seed=1)
+    # generated ids are random unless an id seed is asked for: the twins need the same ids
+    return DecisionService(tmp_path / "a", seed=1, id_seed=1), DecisionService(tmp_path / "b", seed=1, id_seed=1)
 
 
 def test_library_restart_keeps_open_events_and_the_model(tmp_path):
@@ -133,7 +134,7 @@ def test_late_rewards_get_the_right_error_after_memory_forgets(tmp_path):
     expired = svc.rank({"u": {"x": 2}}, actions, now=0.0).event_id
     svc.reward(rewarded, 1.0, now=1.0)
     svc.expire(now=11.0)
-    svc.open._closed.clear()  # as after more closes than it remembers: the journal answers
+    svc.open.closed.clear()  # as after more closes than it remembers: the journal answers
     with pytest.raises(DuplicateRewardError):
         svc.reward(rewarded, 1.0, now=12.0)
     with pytest.raises(ExpiredEventError):

@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "rank": "artbandit.cli.bandit:rank",
     "simulate": "artbandit.cli.simulate:simulate",
     "replay": "artbandit.cli.replay:replay",
+    "evaluate": "artbandit.cli.evaluate:evaluate",
     "demo": "artbandit.cli.demo:demo",
     "catalog": "artbandit.cli.catalog:catalog",
     "serve": "artbandit.cli.serve:serve",

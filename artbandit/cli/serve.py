@@ -40,7 +40,8 @@ def _range(text: str) -> tuple[float, float]:
 @click.option("--api-key-file", type=click.Path(dir_okay=False), help="File holding the API key "
               "(default: the ARTBANDIT_API_KEY environment variable).")
 @click.option("--no-auth", is_flag=True, help="Serve without an API key (only behind another gateway).")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seeds event ids, sampling and the model.")
+@click.option("--seed", default=0, show_default=True, type=int, 
+              help="Seeds sampling and the model (generated event ids stay random from the OS).")
 @click.option("--reward-range", default="0,1", show_default=True, help="LOW,HIGH of accepted reward values.")
 @click.option("--max-actions", default=50, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--max-body", default=1 << 20, show_default=True, type=click.IntRange(1024),

@@ -6,7 +6,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Iterator
 
-from bandit import jsontext
+from bandit import jsontext, vwformat
+from bandit.errors import BanditError
+from simulations.ope.errors import OPEError
 from simulations.ope.readers.events import EventBatch, ReplayEvent
 from simulations.ope.readers.jsonvalues import finite_number, namespaces, parse_time
 from simulations.ope.readers.source import BadLines, ColumnMapping, count_lines, not_utf8, text_lines
@@ -22,6 +24,10 @@ class DsjsonReader:
     """`_labelIndex` (0-based) or `_label_Action` (1-based) is the chosen action, `_label_probability` its
     probability, `a`/`p` the ranking and its probabilities; action ids come from `id` or `_tag` in each
     `c._multi` entry (else `a<index>`). Reward-only lines (no `c`) are skipped.
+
+    Lines in artbandit's own layout (`artbandit log export --format dsjson`: namespaces `c_<name>`,
+    actions `{"A": {"id=<id>": 1, ...}}`) are read with bandit.vwformat's inverse of the export, so
+    escaped ids, names and values (spaces, `=`, `:`, a leading `_`) come back as they were logged.
     """
 
     def __init__(self, path: Path, fmt: str, mapping: ColumnMapping, notes: list[str], bad: BadLines) -> None:
@@ -81,10 +87,16 @@ class DsjsonReader:
             raise BadLine(f"probability {obj['_label_probability']!r} outside (0, 1]")
         if not 0 <= chosen < len(multi):
             raise BadLine(f"chosen action {chosen + 1} outside the {len(multi)} actions")
-        ids = [_action_id(action, i) for i, action in enumerate(multi)]
         ts = obj.get("Timestamp")
-        return ReplayEvent(None, ids, None, chosen, prob, -cost, parse_time(ts) if ts else None,
-                           _pmf(obj.get("a"), obj.get("p"), len(multi)),
+        pmf = _pmf(obj.get("a"), obj.get("p"), len(multi))
+        if vwformat.is_artbandit_dsjson(c):
+            where = f"{self.path}: event {obj.get('EventId')!r}"
+            ids = [_artbandit_id(action) for action in multi]
+            return ReplayEvent(None, ids, None, chosen, prob, -cost, parse_time(ts) if ts else None, pmf,
+                               make_context=partial(_unescaped, vwformat.context_from_dsjson, c, where),
+                               make_features=partial(_unescaped, _artbandit_features, multi, where))
+        ids = [_action_id(action, i) for i, action in enumerate(multi)]
+        return ReplayEvent(None, ids, None, chosen, prob, -cost, parse_time(ts) if ts else None, pmf,
                            make_context=partial(_context, c), make_features=partial(self._features, multi))
 
     def _features(self, multi: list) -> list[dict]:
@@ -140,6 +152,23 @@ def _action_id(action: Any, i: int) -> str:
                     if key.startswith("id="):
                         return key[3:]
     return f"a{i}"
+
+
+def _artbandit_id(action: dict) -> str:
+    """The action id of an artbandit export entry (its first key, `id=<escaped id>`)."""
+    return vwformat.unescape(next(iter(action[vwformat.ACTION_NAMESPACE]))[len(vwformat.ID_FEATURE) + 1:])
+
+
+def _artbandit_features(multi: list) -> list[dict]:
+    return [vwformat.action_from_dsjson(action)[1] for action in multi]
+
+
+def _unescaped(read: Any, obj: Any, where: str) -> Any:
+    """Features of an artbandit-layout line, built on first use; a damaged value is a one-line error."""
+    try:
+        return read(obj)
+    except BanditError as exc:
+        raise OPEError(f"{where}: {exc}") from None
 
 
 def _context(c: dict) -> dict:

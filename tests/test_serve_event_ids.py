@@ -1,0 +1,60 @@
+"""Event ids the DecisionService generates: unique across processes (OS randomness, as the
+Personalizer's), deterministic only with an explicit id_seed, and never reused after a restart."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from bandit.event_ids import EventIds
+from bandit.service import DecisionService
+from bandit.vw_policy import Personalizer
+from bandit_helpers import make_actions
+
+_RANK_IN_A_PROCESS = """
+import json, sys
+from bandit.service import DecisionService
+actions = [{"id": f"v{i}", "features": {"x": i}} for i in range(3)]
+with DecisionService(sys.argv[1], seed=0) as svc:
+    print(json.dumps([svc.rank({"u": {"i": i}}, actions, now=float(i)).event_id for i in range(20)]))
+"""
+
+
+def test_two_processes_with_the_same_seed_generate_different_event_ids(tmp_path):
+    ids = []
+    for name in ("a", "b"):  # same seed, same journal position: the old ids were equal
+        out = subprocess.run([sys.executable, "-c", _RANK_IN_A_PROCESS, str(tmp_path / name)],
+                             capture_output=True, text=True, timeout=120, check=True).stdout
+        ids.append(json.loads(out))
+    assert all(len(e) == 32 and int(e, 16) >= 0 for e in ids[0] + ids[1])
+    assert len(set(ids[0]) | set(ids[1])) == 40
+
+
+def test_generated_ids_are_deterministic_only_with_an_explicit_id_seed(tmp_path):
+    actions = make_actions()[:3]
+    runs = {}
+    for name, id_seed in (("a", 7), ("b", 7), ("c", None), ("d", None)):
+        with DecisionService(tmp_path / name, seed=1, id_seed=id_seed) as svc:
+            runs[name] = [svc.rank({"u": {"i": i}}, actions, now=float(i)).event_id for i in range(5)]
+    assert runs["a"] == runs["b"]
+    assert not set(runs["c"]) & set(runs["d"]) and not set(runs["c"]) & set(runs["a"])
+
+
+def test_a_seeded_restart_never_hands_out_an_id_its_journal_holds(tmp_path):
+    actions = make_actions()[:3]
+    with DecisionService(tmp_path / "s", id_seed=3) as svc:
+        first = [svc.rank({"u": {"i": i}}, actions, now=float(i)).event_id for i in range(5)]
+    with DecisionService(tmp_path / "s", id_seed=3) as svc:  # the same seeded stream again
+        again = [svc.rank({"u": {"i": i}}, actions, now=10.0 + i).event_id for i in range(5)]
+        for event in first + again:
+            svc.reward(event, 1.0, now=20.0)  # every id names exactly one event
+    assert not set(first) & set(again)
+
+
+def test_the_service_and_the_personalizer_share_one_id_source(tmp_path):
+    with DecisionService(tmp_path / "s") as svc:
+        assert isinstance(svc._ids, EventIds) and not svc._ids.seeded
+    p = Personalizer(id_seed=5)
+    assert isinstance(p._ids, EventIds) and p._ids.seeded
+    q = Personalizer(id_seed=5)
+    assert p.rank({"u": {"x": 1}}, make_actions()).event_id == q.rank({"u": {"x": 1}}, make_actions()).event_id
