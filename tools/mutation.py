@@ -10,6 +10,8 @@ its own test files, it is minutes. For each target this script builds a scratch 
     pip install 'mutmut>=3.8,<4'          # in your venv; not a project dependency
     python tools/mutation.py --list       # the targets and their tests
     python tools/mutation.py estimators policy --workers 2
+    python tools/mutation.py --survivors policy     # after adding tests: rerun only the survivors
+    python tools/mutation.py --baseline policy      # without tests/test_mutants_*.py ("before")
 
 Exit status: 0 when no target has a survivor (or an untested mutant), 1 otherwise. See docs/testing.md.
 """
