@@ -1,26 +1,56 @@
 """bandit: a Vowpal Wabbit contextual bandit with a Rank/Reward API, baselines, and a
-propensity-logged SQLite event store. Never imports `imaging` (image features arrive as dicts)."""
+propensity-logged SQLite event store. Never imports `imaging` (image features arrive as dicts).
+
+The public names load lazily (as in `imaging`), so `import bandit.choices` (the CLI's choices) costs
+no VW or numpy; `from bandit import make_policy` and `bandit.<submodule>` work as before.
+"""
 from __future__ import annotations
 
-from bandit.baselines import LinUCB, ThompsonPerTitle, UniformPolicy
-from bandit.errors import (
-    BanditError,
-    DuplicateRewardError,
-    ExpiredEventError,
-    InvalidRewardError,
-    RewardError,
-    UnknownEventError,
-)
-from bandit.eventlog import EXPORT_FORMATS, EventLog, LoggedEvent
-from bandit.options import PolicyOptions
-from bandit.policy import Decision, Policy, apply_floor
-from bandit.specs import SPECS, make_policy
-from bandit.vw_policy import EXPLORATIONS, Personalizer
-from bandit.warmstart import learn_from_events, train_from_log
+import importlib
+from typing import Any
 
-__all__ = [
-    "BanditError", "Decision", "DuplicateRewardError", "EXPLORATIONS", "EXPORT_FORMATS", "EventLog",
-    "ExpiredEventError", "InvalidRewardError", "LinUCB", "LoggedEvent", "Personalizer", "Policy", "PolicyOptions",
-    "RewardError", "SPECS", "ThompsonPerTitle", "UniformPolicy", "UnknownEventError", "apply_floor",
-    "learn_from_events", "make_policy", "train_from_log",
-]
+_EXPORTS = {
+    "LinUCB": "bandit.baselines",
+    "ThompsonPerTitle": "bandit.baselines",
+    "UniformPolicy": "bandit.baselines",
+    "BanditError": "bandit.errors",
+    "DuplicateRewardError": "bandit.errors",
+    "ExpiredEventError": "bandit.errors",
+    "InvalidRewardError": "bandit.errors",
+    "RewardError": "bandit.errors",
+    "UnknownEventError": "bandit.errors",
+    "EXPORT_FORMATS": "bandit.choices",
+    "EXPLORATIONS": "bandit.choices",
+    "EventLog": "bandit.eventlog",
+    "LoggedEvent": "bandit.eventlog",
+    "PolicyOptions": "bandit.options",
+    "Decision": "bandit.policy",
+    "Policy": "bandit.policy",
+    "apply_floor": "bandit.policy",
+    "SPECS": "bandit.specs",
+    "make_policy": "bandit.specs",
+    "Personalizer": "bandit.vw_policy",
+    "learn_from_events": "bandit.warmstart",
+    "train_from_log": "bandit.warmstart",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value  # once loaded, a plain attribute
+        return value
+    if not name.startswith("_"):  # a submodule used as bandit.<name> after a bare `import bandit`
+        try:
+            return importlib.import_module(f"bandit.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"bandit.{name}":
+                raise
+    raise AttributeError(f"module 'bandit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -15,14 +15,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Iterable
 
+from bandit.choices import COSTS, EXPORT_FORMATS
 from bandit.errors import BanditError
 from bandit.vwformat import dsjson_action, dsjson_context
 
 if TYPE_CHECKING:
     from bandit.eventlog import LoggedEvent
 
-EXPORT_FORMATS = ("dsjson", "csv", "jsonl")
-COSTS = ("reward", "vw")
 CSV_COLUMNS = ["event_id", "time", "model_version", "policy", "user", "chosen_index", "action_id",
                "probability", "reward", "reward_time", "defaulted", "action_ids", "pmf", "context",
                "action_features"]

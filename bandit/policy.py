@@ -4,6 +4,9 @@ Subclasses only say how to score (`_pmf`) and how to learn (`_update`). Keeping 
 means the VW personalizer and the baselines log and handle rewards identically, so simulations
 compare policies, not bookkeeping. The reward windows live in bandit.window, the floor and the draw in
 bandit.sampling, the shared options in bandit.options.
+
+Why over 400 lines: rank and reward are one contract (validate, decide, log, wait, learn); split
+further, the two halves of one event's life would sit in different files.
 """
 from __future__ import annotations
 

@@ -12,6 +12,9 @@ is reproducible from its seed and its requests (with their eventIds, or generate
 explicit `id_seed`). Generated ids are otherwise 128 random bits from the OS (bandit.event_ids, as
 the Personalizer's): two services seeded alike never hand out the same id.
 
+Why over 400 lines: rank, reward, activate and their multi-slot forms share one journal ordering
+and one lock; split apart, the order that makes recovery exact would be spread over several files.
+
 Library use (one thread): `with DecisionService(folder) as svc: d = svc.rank(ctx, actions)` — every
 call commits before it returns (autocommit). A server sets autocommit=False and commits batches
 itself (`take_batch` on its loop, `write_batch` on a writer thread: group commit), see artbandit.serve.

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 import pylibvw  # the compiled module under vowpalwabbit.Workspace (see _pmf)
 import vowpalwabbit
 
+from bandit.choices import EXPLORATIONS
 from bandit.drift import PageHinkley
 from bandit.errors import BanditError
 from bandit.features import ActionEntry, context_line
@@ -33,7 +34,6 @@ from bandit.model_io import (
 from bandit.options import PolicyOptions, real
 from bandit.policy import Policy
 
-EXPLORATIONS = ("squarecb", "epsilon", "softmax", "bag", "cover")
 MODEL_FILE = "model.vw"
 # Not stored in VW's model file, so given again on load; learning is the same with or without it.
 NO_PREDICT = "--no_predict"

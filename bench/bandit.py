@@ -8,11 +8,14 @@ decision, so contexts never repeat and no cache of parsed contexts can hit), one
 raw VW through the public Workspace API written naively (f-strings per decision) and carefully
 (templates, action lines cached, one parse per decision, label set in place), a minimal numpy
 disjoint LinUCB (Sherman-Morrison), MABWiser's LinUCB one row at a time, and artbandit's own LinUCB
-baseline. The peers also scale the old target to this machine (bench/machine.py).
+baseline. Targets are reported raw against these peers, never rescaled.
 Then memory over many decisions at full speed on the wall clock with the default 600 s reward
 window, log on: RSS, pending events and expiry-queue entries at checkpoints.
 
     python bench/bandit.py [--decisions 20000] [--memory-decisions 1000000] [--seed 0] [--profile]
+
+Why over 400 lines: every contender is written out here on purpose, so a reader can check that
+the peers are given the same stream and a fair implementation.
 """
 from __future__ import annotations
 

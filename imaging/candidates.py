@@ -19,6 +19,7 @@ from PIL import Image
 
 from safeio.atomic import atomic_dir
 from safeio.errors import OutputFolderError
+from imaging.choices import IMAGE_FORMATS
 from imaging.errors import ImagingError
 from imaging.faces import Box
 from imaging.sheet import tile_images
@@ -26,7 +27,8 @@ from imaging.shots import Shot
 from imaging.video import VideoInfo
 
 SCHEMA = "artbandit.candidates/1"
-FORMATS = {"jpg": ("JPEG", {"quality": 92}), "png": ("PNG", {}), "webp": ("WEBP", {"quality": 90})}
+_PIL_SAVE = {"jpg": ("JPEG", {"quality": 92}), "png": ("PNG", {}), "webp": ("WEBP", {"quality": 90})}
+FORMATS = {name: _PIL_SAVE[name] for name in IMAGE_FORMATS}  # names: imaging.choices
 
 
 @dataclass

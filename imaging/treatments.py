@@ -19,9 +19,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from imaging.choices import TREATMENTS
 from imaging.errors import ImagingError
 
-TREATMENTS: tuple[str, ...] = ("none", "warm", "cool", "high-contrast", "muted")
 
 _X = np.arange(256, dtype=np.float64)
 

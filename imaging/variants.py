@@ -29,6 +29,7 @@ from safeio.atomic import atomic_dir
 from safeio.errors import OutputFolderError
 from safeio.outdir import OutputFolder
 from imaging.crop import Aspect, output_size, parse_aspect, smart_crop, spectral_residual_saliency
+from imaging.choices import DEFAULT_ASPECTS
 from imaging.errors import ImagingError
 from imaging.faces import Box, detect_faces
 from imaging.candidates import Source, read_manifest
@@ -40,7 +41,6 @@ from imaging.treatments import apply_treatment, check_treatment
 
 SCHEMA = "artbandit.variants/1"
 ALGORITHM_VERSION = 2  # 2: stronger warm/cool/muted, bounded title plate, manifest faces (issue 13)
-DEFAULT_ASPECTS: tuple[str, ...] = ("16:9", "2:3", "1:1", "4:5")
 DEFAULT_WIDTH = 640
 MAX_UPSCALE = 1.5
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")

@@ -22,10 +22,10 @@ from typing import Iterator
 import av
 import numpy as np
 
+from imaging.choices import MODES
 from imaging.errors import ImagingError
 from imaging.limits import check_picture_size
 
-MODES = ("quick", "default", "thorough")
 # Which frames the decoder may skip per mode (FFmpeg's AVDiscard names).
 # Only NONKEY (keyframes only) and NONREF (drop frames nothing references) are safe; see above.
 SKIP_FRAME = {"quick": "NONKEY", "default": "NONREF", "thorough": None}

@@ -35,10 +35,13 @@ td.na{color:#888}
 """
 
 
-def png_data_uri(fig_or_path: Any, *, dpi: int = plotstyle.DPI) -> str:
+def png_data_uri(fig_or_path: Any, *, dpi: int = plotstyle.DPI, tight: bool = True) -> str:
     """A `data:` URI for a matplotlib Figure (rendered to PNG, then closed) or an image file on disk.
 
     Inlining keeps the report a single file that still shows its plots after being mailed or moved.
+    tight=False saves without bbox_inches="tight", which draws the figure twice: for figures whose
+    constrained layout already keeps everything on the canvas (plotstyle.figure), it only trims a
+    few pixels of margin, and skipping it saves ~15% of the drawing time.
     """
     if isinstance(fig_or_path, (str, Path)):
         path = Path(fig_or_path)
@@ -49,7 +52,7 @@ def png_data_uri(fig_or_path: Any, *, dpi: int = plotstyle.DPI) -> str:
 
         buf = io.BytesIO()
         with plotstyle.style():
-            fig_or_path.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.1,
+            fig_or_path.savefig(buf, format="png", dpi=dpi, bbox_inches="tight" if tight else None, pad_inches=0.1,
                                 metadata={"Software": None})
         plt.close(fig_or_path)
         mime, data = "image/png", buf.getvalue()
@@ -69,9 +72,9 @@ def thumbnail_data_uri(path: str | Path, *, height: int = 150) -> str:
     return f"data:image/jpeg;base64,{base64.b64encode(buf.getvalue()).decode('ascii')}"
 
 
-def img_tag(fig_or_path: Any, alt: str = "", *, dpi: int = plotstyle.DPI) -> str:
-    """An <img> element with the figure or file inlined."""
-    return f'<img alt="{html.escape(alt)}" src="{png_data_uri(fig_or_path, dpi=dpi)}">'
+def img_tag(fig_or_path: Any, alt: str = "", *, dpi: int = plotstyle.DPI, tight: bool = True) -> str:
+    """An <img> element with the figure or file inlined (tight: see png_data_uri)."""
+    return f'<img alt="{html.escape(alt)}" src="{png_data_uri(fig_or_path, dpi=dpi, tight=tight)}">'
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from simulations.choices import REWARDS
 from simulations.environment import Environment, Stream
 
-REWARDS = ("click", "quality_play")
 N_POINTS = 100  # points per time series
 # A lift over a baseline rate below this is not reported as a percentage: over a 0.25% CTR, one
 # extra click in a thousand reads as "+40%" and a segment's lift of +12,520% says nothing.

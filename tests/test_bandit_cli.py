@@ -10,19 +10,8 @@ import pytest
 
 from bandit import EventLog, Personalizer, make_policy
 from bandit_helpers import Stream, make_actions
-from artbandit.cli import main
 
 SECRET = "test-secret-0123456789"
-
-
-def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(args)
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture()
@@ -38,20 +27,20 @@ def events(tmp_path) -> Path:
     return path
 
 
-def test_log_export_each_format(events, tmp_path, capsys):
+def test_log_export_each_format(events, tmp_path, cli):
     for fmt in ("dsjson", "csv", "jsonl"):
         out = tmp_path / f"events.{fmt}"
-        code, _, err = run_cli(["log", "export", str(events), "--format", fmt, "-o", str(out)], capsys)
+        code, _, err = cli(["log", "export", str(events), "--format", fmt, "-o", str(out)])
         assert code == 0 and "exported 600 events" in err
         lines = out.read_text().splitlines()
         assert len(lines) == 600 + (fmt == "csv")
-    code, out, _ = run_cli(["log", "export", str(events), "--format", "jsonl", "-q"], capsys)
+    code, out, _ = cli(["log", "export", str(events), "--format", "jsonl", "-q"])
     assert code == 0 and json.loads(out.splitlines()[0])["policy"] == "uniform"
 
 
-def test_train_warm_start_then_rank(events, tmp_path, capsys):
+def test_train_warm_start_then_rank(events, tmp_path, cli):
     model = tmp_path / "model"
-    code, _, err = run_cli(["train", str(events), "-o", str(model), "-q"], capsys)
+    code, _, err = cli(["train", str(events), "-o", str(model), "-q"])
     assert code == 0 and (model / "model.vw").is_file()
     meta = json.loads((model / "metadata.json").read_text())
     assert meta["events_learned"] == 600
@@ -60,29 +49,29 @@ def test_train_warm_start_then_rank(events, tmp_path, capsys):
     ctx.write_text(json.dumps({"user": {"segment": "kids", "device": "tv"}, "time": {"hour": 0.5}}))
     acts = tmp_path / "acts.json"
     acts.write_text(json.dumps({"variants": make_actions()}))  # variants.json shape works too
-    code, out, _ = run_cli(["rank", str(model), "--context", str(ctx), "--actions", str(acts), "--json",
-                            "--seed", "1"], capsys)
+    code, out, _ = cli(["rank", str(model), "--context", str(ctx), "--actions", str(acts), "--json",
+                            "--seed", "1"])
     assert code == 0
     decision = json.loads(out)
     assert decision["ranking"][0] in ("v2", "v5")  # the cartoon variants
     assert decision["probability"] == decision["pmf"][decision["index"]]
-    code, out, _ = run_cli(["rank", str(model), "--context", str(ctx), "--actions", str(acts)], capsys)
+    code, out, _ = cli(["rank", str(model), "--context", str(ctx), "--actions", str(acts)])
     assert code == 0 and out.startswith("chosen: ") and len(out.splitlines()) == 9
     # logging the one-shot decision, twice: distinct event ids
     log_path = tmp_path / "rank.sqlite"
     for _ in range(2):
-        code, _, _ = run_cli(["rank", str(model), "--context", str(ctx), "--actions", str(acts),
-                              "--log", str(log_path), "--user-id", "alice@example.com"], capsys)
+        code, _, _ = cli(["rank", str(model), "--context", str(ctx), "--actions", str(acts),
+                              "--log", str(log_path), "--user-id", "alice@example.com"])
         assert code == 0
     assert len(EventLog(log_path, readonly=True)) == 2
     assert b"alice" not in log_path.read_bytes()
     # --init continues an existing model
-    code, _, _ = run_cli(["train", str(events), "-o", str(tmp_path / "m2"), "--init", str(model), "-q"], capsys)
+    code, _, _ = cli(["train", str(events), "-o", str(tmp_path / "m2"), "--init", str(model), "-q"])
     assert code == 0
     assert json.loads((tmp_path / "m2" / "metadata.json").read_text())["events_learned"] == 1200
 
 
-def test_bad_input_gives_one_line_errors(events, tmp_path, capsys):
+def test_bad_input_gives_one_line_errors(events, tmp_path, cli):
     junk = tmp_path / "junk.sqlite"
     junk.write_text("not a database at all " * 50)
     ctx = tmp_path / "ctx.json"
@@ -104,7 +93,7 @@ def test_bad_input_gives_one_line_errors(events, tmp_path, capsys):
         (["rank", str(model), "--context", str(ctx), "--actions", str(tmp_path / "x.json")], "no such actions"),
     ]
     for args, message in cases:
-        code, out, err = run_cli(args, capsys)
+        code, out, err = cli(args)
         assert code != 0, args
         assert err.count("\n") == 1 and message in err and "Traceback" not in err, (args, err)
     assert not (tmp_path / "m").exists()

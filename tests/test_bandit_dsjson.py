@@ -100,8 +100,9 @@ def test_cli_export_choices_are_the_librarys(tmp_path):
     from bandit import EXPLORATIONS
     from bandit.export import COSTS, EXPORT_FORMATS
 
-    assert cli_bandit._FORMATS == EXPORT_FORMATS and cli_bandit._COSTS == COSTS
-    assert cli_bandit._EXPLORATIONS == EXPLORATIONS
+    choices = {p.name: tuple(p.type.choices) for cmd in (cli_bandit.export, cli_bandit.train)
+               for p in cmd.params if hasattr(p.type, "choices")}
+    assert choices == {"fmt": EXPORT_FORMATS, "costs": COSTS, "exploration": EXPLORATIONS}
     _log(tmp_path / "e.sqlite")
     try:
         main(["log", "export", str(tmp_path / "e.sqlite"), "--costs", "vw", "--reward-range", "0", "2",

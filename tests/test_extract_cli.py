@@ -205,4 +205,5 @@ def test_cli_copies_match_library() -> None:
     from imaging.extract import FORMATS
     from imaging.video import MODES
 
-    assert cli_extract._MODES == MODES and cli_extract._FORMATS == tuple(FORMATS)
+    choices = {p.name: tuple(p.type.choices) for p in cli_extract.extract.params if hasattr(p.type, "choices")}
+    assert choices == {"mode": MODES, "fmt": tuple(FORMATS)}

@@ -172,12 +172,16 @@ def test_unreadable_logs_are_one_line_errors(tmp_path, cli):
         run_replay(bad, ["uniform"], ["switch-dr"])
 
 
-def test_cli_copies_of_library_names_stay_equal():
-    from artbandit.cli import replay as cli_replay
+def test_cli_choices_are_the_library_names():
+    from artbandit.cli.replay import replay
     from simulations.ope.estimators import ESTIMATORS
+    from simulations.ope.progressive import LEARN_ON
     from simulations.ope.readers import FORMATS
 
-    assert cli_replay._FORMATS == FORMATS and cli_replay._ESTIMATORS == ESTIMATORS
+    from artbandit.jobs.engine import ENGINES
+
+    choices = {p.name: tuple(p.type.choices) for p in replay.params if hasattr(p.type, "choices")}
+    assert choices == {"fmt": FORMATS, "estimators": ESTIMATORS, "learn_on": LEARN_ON, "engine": ENGINES}
 
 
 def test_cli_bootstrap_and_learn_matched(tmp_path, cli):

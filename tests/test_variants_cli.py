@@ -41,9 +41,8 @@ def load(out: Path) -> dict:
     return json.loads((out / "variants.json").read_text())
 
 
-def test_cli_copies_match_library() -> None:
-    assert cli_variants._TREATMENTS == TREATMENTS
-    assert cli_variants._DEFAULT_ASPECTS == DEFAULT_ASPECTS
+def test_cli_uses_the_library_names() -> None:
+    assert cli_variants.TREATMENTS is TREATMENTS and cli_variants.DEFAULT_ASPECTS is DEFAULT_ASPECTS
 
 
 def test_folder_of_images(photos: Path, tmp_path: Path, capsys) -> None:

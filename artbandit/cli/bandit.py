@@ -10,10 +10,8 @@ import click
 
 from artbandit.cli.common import progress_bar as progress, quiet_option, say
 
-# Copies of bandit names so `artbandit --help` does not import VW.
-_FORMATS = ("dsjson", "csv", "jsonl")
-_EXPLORATIONS = ("squarecb", "epsilon", "softmax", "bag", "cover")
-_COSTS = ("reward", "vw")
+# The library's own names, from a module with no imports: `artbandit --help` loads no VW or numpy.
+from bandit.choices import COSTS, EXPLORATIONS, EXPORT_FORMATS
 
 
 @click.group()
@@ -23,12 +21,12 @@ def log() -> None:
 
 @log.command("export")
 @click.argument("events", type=click.Path(dir_okay=False, path_type=str))
-@click.option("--format", "fmt", type=click.Choice(_FORMATS), default="dsjson", show_default=True,
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="dsjson", show_default=True,
               help="dsjson: VW decision-service JSON (cb_explore_adf, cost = -reward); csv/jsonl: every "
                    "logged field, nested values as JSON.")
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Output file, written atomically and owner-only (default: stdout).")
-@click.option("--costs", type=click.Choice(_COSTS), default="reward", show_default=True,
+@click.option("--costs", type=click.Choice(COSTS), default="reward", show_default=True,
               help="DSJSON _label_cost: reward = -reward (the decision service's convention); vw = 1 - reward "
                    "scaled by --reward-range, the cost artbandit's VW model learns (vw --dsjson then learns the "
                    "same model).")
@@ -51,7 +49,7 @@ def export(events: str, fmt: str, out: str | None, costs: str, reward_range: tup
               help="Model folder to write (model.vw + metadata.json), replaced atomically.")
 @click.option("--init", "init", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Continue from this saved model instead of starting fresh.")
-@click.option("--exploration", type=click.Choice(_EXPLORATIONS), default="squarecb", show_default=True)
+@click.option("--exploration", type=click.Choice(EXPLORATIONS), default="squarecb", show_default=True)
 @click.option("--min-probability", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.01,
               show_default=True, help="Probability floor of every action when the model ranks.")
 @click.option("--reward-range", nargs=2, type=float, default=(0.0, 1.0), show_default=True,

@@ -11,9 +11,10 @@ import click
 
 from artbandit.cli.common import quiet_option, say
 
-# Copies of the library's names so `artbandit catalog --help` imports neither OpenCV nor PyAV.
-_MODES = ("quick", "default", "thorough")
-_FORMATS = ("jpg", "png", "webp")
+# The libraries' own names, from light modules: `artbandit catalog --help` loads no OpenCV or PyAV.
+from artbandit.jobs.choices import ENGINES
+from imaging.choices import DEFAULT_ASPECTS, IMAGE_FORMATS, MODES
+
 _OPTION_KEYS = ("k", "mode", "fmt", "aspects", "width", "treatments", "overlay_title")
 
 
@@ -61,8 +62,8 @@ def make_options(config: dict[str, Any], given: dict[str, Any]):
         opts = CatalogOptions(**merged)
         if not isinstance(opts.k, int) or not 1 <= opts.k <= 200:
             raise ImagingError(f"k must be an integer from 1 to 200, not {opts.k!r}")
-        if opts.mode not in _MODES or opts.fmt not in _FORMATS:
-            raise ImagingError(f"mode must be one of {', '.join(_MODES)} and format one of {', '.join(_FORMATS)}")
+        if opts.mode not in MODES or opts.fmt not in IMAGE_FORMATS:
+            raise ImagingError(f"mode must be one of {', '.join(MODES)} and format one of {', '.join(IMAGE_FORMATS)}")
         if not isinstance(opts.width, int) or opts.width < 16:
             raise ImagingError(f"width must be an integer >= 16, not {opts.width!r}")
         if not opts.aspects or not opts.treatments:
@@ -125,7 +126,7 @@ def catalog() -> None:
 @click.argument("source", type=str)
 @click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Catalogue folder (created; an existing one is continued).")
-@click.option("--engine", type=click.Choice(("local", "ray")), default="local", show_default=True,
+@click.option("--engine", type=click.Choice(ENGINES), default=ENGINES[0], show_default=True,
               help="local: a process pool on this machine; ray: Ray (local, or --address of a cluster).")
 @click.option("--workers", "-j", type=click.IntRange(1, 512), default=None,
               help="Titles in parallel (local processes or Ray CPUs). Default: the CPU count.")
@@ -133,9 +134,11 @@ def catalog() -> None:
 @click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="TOML/JSON file of options (k, mode, format, aspects, width, treatments, overlay_title).")
 @click.option("-k", "k", type=int, default=None, help="Candidates per title [default: 8].")
-@click.option("--mode", type=click.Choice(_MODES), default=None, help="Extraction mode [default: default].")
-@click.option("--format", "fmt", type=click.Choice(_FORMATS), default=None, help="Candidate image format [jpg].")
-@click.option("--aspect", "aspects", multiple=True, help="Variant aspect W:H (repeatable) [16:9 2:3 1:1 4:5].")
+@click.option("--mode", type=click.Choice(MODES), default=None, help="Extraction mode [default: default].")
+@click.option("--format", "fmt", type=click.Choice(IMAGE_FORMATS), default=None,
+              help="Candidate image format [jpg].")
+@click.option("--aspect", "aspects", multiple=True,
+              help=f"Variant aspect W:H (repeatable) [{' '.join(DEFAULT_ASPECTS)}].")
 @click.option("--width", type=int, default=None, help="Variant width in px [default: 640].")
 @click.option("--treatment", "treatments", multiple=True, help="Colour treatment (repeatable) [none].")
 @click.option("--overlay-title/--no-overlay-title", "overlay_title", default=None,

@@ -10,7 +10,10 @@ import click
 
 from artbandit.cli.common import progress_bar as progress, quiet_option, say
 
-_FORMATS = ("auto", "sqlite", "dsjson", "csv", "jsonl", "parquet")
+# The libraries' own names, from import-free modules: `artbandit evaluate --help` loads no numpy or VW.
+from artbandit.jobs.choices import ENGINES
+from simulations.ope.choices import FORMATS
+
 _REFERENCES = ("logged", "baseline", "uniform", "best-fixed")
 
 
@@ -22,14 +25,14 @@ _REFERENCES = ("logged", "baseline", "uniform", "best-fixed")
               help="Candidate (repeatable): vw:<exploration> [VW args], e.g. 'vw:squarecb --gamma_scale 50', "
                    "linucb, ts-per-title, uniform, baseline, best-fixed, model:DIR. Default: a grid of VW settings. "
                    "The logged policy, baseline, uniform and best-fixed are always included.")
-@click.option("--engine", type=click.Choice(("local", "ray")), default="local", show_default=True,
+@click.option("--engine", type=click.Choice(ENGINES), default=ENGINES[0], show_default=True,
               help="Where candidates run (ray: pip install 'artbandit[ray]').")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes (local) or CPUs (ray) for the candidates; default: all cores.")
 @click.option("--importance", is_flag=True, help="Also leave each feature group out in turn (feature importance).")
 @click.option("--apply", "apply_dir", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Write the winner as a model folder, warm-started on the whole log (VW winners only).")
-@click.option("--format", "fmt", type=click.Choice(_FORMATS), default="auto", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True)
 @click.option("--action-col", default="action", show_default=True, help="CSV/JSONL/Parquet: chosen action id.")
 @click.option("--reward-col", default="reward", show_default=True, help="CSV/JSONL/Parquet: reward.")
 @click.option("--propensity-col", default="propensity", show_default=True,

@@ -16,10 +16,8 @@ import click
 from artbandit.cli.common import progress_bar, progress_reporter, quiet_option, say
 from artbandit.text import plural
 
-# Copies of imaging.video.MODES / imaging.extract.FORMATS (a test keeps them equal), so that
-# `artbandit --help` does not import PyAV and OpenCV just to list them.
-_MODES = ("quick", "default", "thorough")
-_FORMATS = ("jpg", "png", "webp")
+# The library's own names, from a module with no imports: `artbandit --help` loads no OpenCV or PyAV.
+from imaging.choices import IMAGE_FORMATS, MODES
 
 
 @click.command()
@@ -28,9 +26,9 @@ _FORMATS = ("jpg", "png", "webp")
               help="Output folder (one sub-folder per video when several are given).")
 @click.option("-k", "k", default=8, show_default=True, type=click.IntRange(1, 200),
               help="Number of candidates per video.")
-@click.option("--mode", type=click.Choice(_MODES), default="default", show_default=True,
+@click.option("--mode", type=click.Choice(MODES), default="default", show_default=True,
               help="quick: keyframes only; default: skip non-reference frames; thorough: every frame.")
-@click.option("--format", "fmt", type=click.Choice(_FORMATS), default="jpg", show_default=True,
+@click.option("--format", "fmt", type=click.Choice(IMAGE_FORMATS), default="jpg", show_default=True,
               help="Image format of the candidates.")
 @click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Videos processed in parallel (processes).")

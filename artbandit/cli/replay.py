@@ -7,27 +7,27 @@ import click
 
 from artbandit.cli.common import progress_bar as progress, quiet_option, say
 
-# Copies of simulations.ope names so `artbandit --help` imports neither numpy nor VW.
-_FORMATS = ("auto", "sqlite", "dsjson", "csv", "jsonl", "parquet")
-_ESTIMATORS = ("replay", "ips", "snips", "dm", "dr")
+# The libraries' own names, from light modules: `artbandit --help` loads no numpy or VW.
+from artbandit.jobs.choices import ENGINES
+from simulations.ope.choices import DEFAULT_ESTIMATORS, DEFAULT_POLICIES, ESTIMATORS, FORMATS, LEARN_ON
 
 
 @click.command()
 @click.argument("log", type=click.Path(dir_okay=False, path_type=str))
-@click.option("--format", "fmt", type=click.Choice(_FORMATS), default="auto", show_default=True,
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
               help="Log format (auto: SQLite/Parquet magic bytes, extension, first JSON line).")
 @click.option("--policy", "policies", multiple=True,
               help="Target policy (repeatable): a make_policy spec (vw:squarecb, vw:epsilon, vw:softmax, "
                    "vw:bag, vw:cover, uniform, ts-per-title, linucb), logged (the logging policy itself), "
-                   "best-fixed, or model:DIR (a saved model). Default: logged, uniform and best-fixed.")
-@click.option("--estimator", "estimators", multiple=True, type=click.Choice(_ESTIMATORS),
-              help="Estimator (repeatable). Default: snips and dr.")
+                   "best-fixed, or model:DIR (a saved model). Default: " + ", ".join(DEFAULT_POLICIES) + ".")
+@click.option("--estimator", "estimators", multiple=True, type=click.Choice(ESTIMATORS),
+              help=f"Estimator (repeatable). Default: {' and '.join(DEFAULT_ESTIMATORS)}.")
 @click.option("--bootstrap", type=click.IntRange(min=0), default=0, show_default=True,
               help="Bootstrap replicates for the intervals (0: asymptotic delta-method intervals).")
 @click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed for policies, replay's sampled actions, the reward-model split and the bootstrap.")
-@click.option("--learn", "learn_on", type=click.Choice(("all", "matched")), default="all", show_default=True,
+@click.option("--learn", "learn_on", type=click.Choice(LEARN_ON), default=LEARN_ON[0], show_default=True,
               help="Policies learn from every logged event, or only where their sampled action matched "
                    "(Li et al.'s replay of a learning policy).")
 @click.option("--action-col", default="action", show_default=True, help="CSV/JSONL/Parquet: chosen action id.")
@@ -53,7 +53,7 @@ _ESTIMATORS = ("replay", "ips", "snips", "dm", "dr")
 @click.option("--force", is_flag=True, help="Replace an earlier replay output in OUT (never a folder "
                                              "artbandit did not write).")
 @click.option("--json", "as_json", is_flag=True, help="Print replay.json on stdout.")
-@click.option("--engine", type=click.Choice(("local", "ray")), default="local", show_default=True,
+@click.option("--engine", type=click.Choice(ENGINES), default=ENGINES[0], show_default=True,
               help="ray: evaluate the policies at once, one per Ray task (same results as local).")
 @click.option("--address", default=None, help="Ray cluster address for --engine ray (default: a local Ray).")
 @quiet_option
@@ -69,7 +69,8 @@ def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str,
     size, max/mean importance weight and the share without logging support.
     """
     from simulations.ope.readers import ColumnMapping, open_log
-    from simulations.ope.run import DEFAULT_POLICIES, passes_needed, run_replay
+    from simulations.ope.run import passes_needed, run_replay
+
 
     mapping = ColumnMapping(
         action_col=action_col,
@@ -82,21 +83,25 @@ def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str,
         action_key=action_key,
     )
     source = open_log(log, fmt, mapping, chunk_size=chunk_size, max_bad_lines=max_bad_lines)
+    preload = _preload_report()
     quiet = quiet or as_json
-    estimators = tuple(estimators) or ("snips", "dr")
+    estimators = tuple(estimators) or DEFAULT_ESTIMATORS
     policies = tuple(policies) or DEFAULT_POLICIES
     passes = passes_needed(policies, estimators)
-    if engine == "ray":
-        result = _replay_on_ray(log, fmt, mapping, policies, estimators, out, address, force, quiet,
-                                bootstrap=bootstrap, confidence=confidence, seed=seed, learn_on=learn_on,
-                                chunk_size=chunk_size, max_bad_lines=max_bad_lines)
-    else:
-        with progress(length=max(1, passes * source.approx_events()), label="replay", quiet=quiet) as bar:
-            result = run_replay(
-                source, list(policies), list(estimators), out, force=force,
-                bootstrap=bootstrap, confidence=confidence, seed=seed, learn_on=learn_on,
-                on_events=bar.update,
-            )
+    try:
+        if engine == "ray":
+            result = _replay_on_ray(log, fmt, mapping, policies, estimators, out, address, force, quiet,
+                                    bootstrap=bootstrap, confidence=confidence, seed=seed, learn_on=learn_on,
+                                    chunk_size=chunk_size, max_bad_lines=max_bad_lines)
+        else:
+            with progress(length=max(1, passes * source.approx_events()), label="replay", quiet=quiet) as bar:
+                result = run_replay(
+                    source, list(policies), list(estimators), out, force=force,
+                    bootstrap=bootstrap, confidence=confidence, seed=seed, learn_on=learn_on,
+                    on_events=bar.update,
+                )
+    finally:  # never leave the thread inside matplotlib's C++ at interpreter exit (an error path)
+        preload.join()
     if as_json:
         from simulations.ope.run import json_safe
 
@@ -116,13 +121,35 @@ def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str,
     say(f"{result['log']['events']} events -> {out}/replay.json, {out}/report.html", quiet)
 
 
+def _preload_report() -> "threading.Thread":
+    """Import the report's charting (matplotlib, ~0.5 s) and warm it up (the first figure's ~0.5-1 s of
+    font and layout setup) on a thread while the log is read: the reader spends its time in
+    pyarrow/numpy with the GIL released, so this is off the critical path. A failure is ignored
+    here; the main thread's own import or drawing raises it when the report is written."""
+    import threading
+
+    def load() -> None:
+        try:
+            from simulations.ope import report
+
+            report.warm_up()
+        except Exception:  # noqa: BLE001 - reported by the main thread when it writes the report
+            pass
+
+    thread = threading.Thread(target=load, name="artbandit-report-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def _replay_on_ray(log: str, fmt: str, mapping, policies: tuple[str, ...], estimators: tuple[str, ...],
                    out: str, address: str | None, force: bool, quiet: bool, **options) -> dict:
     """One policy per Ray task (artbandit.jobs.replay_job); writes what run_replay writes."""
     from artbandit.jobs.engine import EngineError, make_engine
-    from artbandit.jobs.replay_job import evaluate_policies, replay_output
+    from artbandit.jobs.replay_job import evaluate_policies
+    from simulations.ope.run import replay_output
 
-    with replay_output(log, mapping, policies, estimators, out, force, options.get("seed", 0)) as write:
+    with replay_output(log, policies, estimators, out, force=force,
+                       options={"mapping": mapping, "seed": options.get("seed", 0)}) as write:
         try:
             engine = make_engine("ray", workers=len(policies), address=address)
         except EngineError as exc:

@@ -7,6 +7,7 @@ import sys
 import click
 
 from artbandit.cli.common import progress_reporter, quiet_option, say
+from simulations.choices import REWARDS  # import-free: --help loads no numpy
 
 
 @click.command()
@@ -18,7 +19,7 @@ from artbandit.cli.common import progress_reporter, quiet_option, say
               help="Impressions per policy (every policy sees the same ones).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seeds the catalogue, viewers, stream and policies: same seed, same results.")
-@click.option("--reward", type=click.Choice(["click", "quality_play"]), default="click", show_default=True,
+@click.option("--reward", type=click.Choice(REWARDS), default=REWARDS[0], show_default=True,
               help="What the policies are rewarded with (metrics always report both).")
 @click.option("--log-policy", default="uniform", show_default=True,
               help="Policy whose decisions go to OUT/events.sqlite ('none' for no log).")

@@ -8,11 +8,8 @@ import click
 
 from artbandit.cli.common import progress_bar as progress, quiet_option, say
 from artbandit.text import grouped_notes, plural
-
-# Copies of imaging.variants.DEFAULT_ASPECTS / imaging.treatments.TREATMENTS (a test keeps them equal),
-# so that `artbandit --help` does not import OpenCV just to print them.
-_DEFAULT_ASPECTS = ("16:9", "2:3", "1:1", "4:5")
-_TREATMENTS = ("none", "warm", "cool", "high-contrast", "muted")
+# The library's own names, from a module with no imports: `artbandit --help` loads no OpenCV.
+from imaging.choices import DEFAULT_ASPECTS, TREATMENTS
 
 
 @click.command()
@@ -20,12 +17,12 @@ _TREATMENTS = ("none", "warm", "cool", "high-contrast", "muted")
 @click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False, path_type=str),
               help="Output folder (variants.json, one JPEG per variant, variants_sheet.png).")
 @click.option("--aspect", "aspects", multiple=True,
-              help="W:H crop (repeatable; e.g. 16:9, 2:3, 1.85:1). Default: 16:9 2:3 1:1 4:5.")
+              help="W:H crop (repeatable; e.g. 16:9, 2:3, 1.85:1). Default: " + " ".join(DEFAULT_ASPECTS) + ".")
 @click.option("--width", type=int, default=640, show_default=True,
               help="Output width in px (rounded to a multiple of the ratio's W; never > 1.5x the crop).")
 @click.option("--title", default=None, help="Title text to render on every variant.")
 @click.option("--treatment", "treatments", multiple=True,
-              help=f"Colour treatment (repeatable): {', '.join(_TREATMENTS)}. Default: none.")
+              help=f"Colour treatment (repeatable): {', '.join(TREATMENTS)}. Default: none.")
 @click.option("--force", is_flag=True,
               help="Replace the output folder; only ever artbandit's own variants output.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
@@ -39,7 +36,7 @@ def variants(sources: tuple[str, ...], out: str, aspects: tuple[str, ...], width
     """
     from imaging.variants import check_options, collect_sources, make_variants
 
-    aspects = aspects or _DEFAULT_ASPECTS
+    aspects = aspects or DEFAULT_ASPECTS
     treatments = treatments or ("none",)
     # Bad options fail fast, as one line, before any source is read.
     check_options(out, aspects=aspects, width=width, title=title, treatments=treatments, force=force,

@@ -23,7 +23,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
-ENGINES = ("local", "ray")
+from artbandit.jobs.choices import ENGINES  # its one home, import-free for the CLI
 
 
 class EngineError(RuntimeError):

@@ -8,11 +8,9 @@ copy of the reward model: the price of independence.)
 """
 from __future__ import annotations
 
-import contextlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 from artbandit.jobs.engine import Engine
 
@@ -65,30 +63,3 @@ def evaluate_policies(engine: Engine, log: str | Path, policies: Sequence[str], 
     return merged
 
 
-@contextlib.contextmanager
-def replay_output(log: str | Path, mapping: Any, policies: Sequence[str], estimators: Sequence[str],
-                  out_dir: str | Path, force: bool, seed: int) -> Iterator[Callable[[dict[str, Any]], None]]:
-    """The output rules of run_replay for a result computed elsewhere: OUT is checked before any
-    work (the same OutputFolder and key as run_replay's, so local and Ray runs of the same replay
-    are the same output), and the yielded `write(result)` builds replay.json and report.html
-    aside and swaps them in whole."""
-    from safeio.atomic import atomic_dir
-    from safeio.errors import OutputFolderError
-    from simulations.ope.errors import OPEError
-    from simulations.ope.run import _output_folder, json_safe, write_html_report  # one definition of the folder
-
-    folder = _output_folder(log, policies, estimators, out_dir, {"mapping": mapping, "seed": seed})
-    try:
-        state = folder.check(force=force)
-    except OutputFolderError as exc:
-        raise OPEError(str(exc)) from None
-    if state == "same":
-        raise OPEError(f"{out_dir}: already holds this replay's output; use --force to replace it")
-
-    def write(result: dict[str, Any]) -> None:
-        with atomic_dir(folder.path) as staging:
-            (staging / "replay.json").write_text(json.dumps(json_safe(result), indent=2) + "\n", "utf-8")
-            write_html_report(result, staging / "report.html")
-            folder.write_marker(staging)
-
-    yield write

@@ -1,8 +1,11 @@
 """Target policies that need no per-event model, scored over whole columns: uniform, logged, best-fixed.
 
 Why: these policies look at no context, so replaying them event by event only paid for Python objects.
-Here a pass over the log collects its columns (reward, propensity, chosen index, candidate set) and
-each policy's target probabilities, replay matches and zero-support shares are numpy expressions.
+Here each batch of the log comes as columns (reward, propensity, chosen index, candidate set), each
+policy's target probabilities, replay matches and zero-support shares are numpy expressions over it,
+and the batch goes to the streaming estimators (simulations.ope.streaming) and is dropped: memory is
+bounded by the batch size. best-fixed needs hindsight action values, so it takes a first pass
+(ActionValueStream, one number pair per action).
 The results equal the per-event path of progressive.py (tests/test_replay_columnar.py checks it).
 """
 from __future__ import annotations
@@ -18,7 +21,7 @@ COLUMNAR: tuple[str, ...] = ("uniform", "logged", "best-fixed")
 
 @dataclass
 class LogColumns:
-    """The whole log as columns; sets are the distinct candidate lists, set_index which one each event had."""
+    """One batch of the log as columns; sets are its distinct candidate lists, set_index which one each event had."""
 
     reward: np.ndarray
     probability: np.ndarray
@@ -29,70 +32,57 @@ class LogColumns:
     zero_index: dict[int, list[int]]
     uniforms: np.ndarray
 
+    @classmethod
+    def of(cls, batch: EventBatch, uniforms: np.ndarray) -> "LogColumns":
+        return cls(np.asarray(batch.reward, dtype=np.float64), np.asarray(batch.probability, dtype=np.float64),
+                   np.asarray(batch.chosen, dtype=np.int64), np.asarray(batch.set_index, dtype=np.int64),
+                   batch.sets, np.asarray(batch.zero_count, dtype=np.float64), batch.zero_index or {}, uniforms)
+
     @property
     def n_candidates(self) -> np.ndarray:
-        return np.array([len(s) for s in self.sets], dtype=np.int64)[self.set_index]
+        return np.array([len(s) for s in self.sets], dtype=np.int64)[self.set_index] if self.sets else \
+            np.zeros(0, dtype=np.int64)
 
 
 @dataclass
-class ColumnCollector:
-    """Appends EventBatches (and their shared uniforms) into LogColumns, deduplicating candidate sets."""
+class ActionValueStream:
+    """Best-fixed's hindsight action values over batches: sum of r/p where an action was logged over the
+    events where it was a candidate (what progressive.ActionValueTally computes event by event).
 
-    parts: dict[str, list[np.ndarray]] = field(default_factory=lambda: {k: [] for k in (
-        "reward", "probability", "chosen", "set_index", "zero_count", "uniforms")})
-    sets: list[list[str]] = field(default_factory=list)
-    zero_index: dict[int, list[int]] = field(default_factory=dict)
-    _keys: dict[tuple, int] = field(default_factory=dict)
-    n: int = 0
+    Holds one number pair per distinct action, never per event. np.add.at adds in event order onto the
+    running sums, so the floats equal the event-by-event tally's exactly (ties break alike)."""
 
-    def add(self, batch: EventBatch, uniforms: np.ndarray) -> None:
-        remap = np.empty(len(batch.sets), dtype=np.int64)
-        for j, ids in enumerate(batch.sets):
-            key = tuple(ids)
-            g = self._keys.get(key)
-            if g is None:
-                g = self._keys[key] = len(self.sets)
-                self.sets.append(list(ids))
-            remap[j] = g
-        for name, arr in (("reward", batch.reward), ("probability", batch.probability), ("chosen", batch.chosen),
-                          ("set_index", remap[batch.set_index] if len(batch) else batch.set_index),
-                          ("zero_count", batch.zero_count), ("uniforms", uniforms)):
-            self.parts[name].append(np.asarray(arr))
-        for i, z in (batch.zero_index or {}).items():
-            self.zero_index[self.n + i] = z
-        self.n += len(batch)
+    ids: dict[str, int] = field(default_factory=dict)
+    num: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    den: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
-    def columns(self) -> LogColumns:
-        """The collected columns, once: the batches are released as each column is joined."""
-        cat = {}
-        for k in list(self.parts):
-            parts = self.parts.pop(k)
-            cat[k] = np.concatenate(parts) if parts else np.zeros(0)
-            parts.clear()
-        return LogColumns(cat["reward"].astype(np.float64), cat["probability"].astype(np.float64),
-                          cat["chosen"].astype(np.int64), cat["set_index"].astype(np.int64), self.sets,
-                          cat["zero_count"].astype(np.float64), self.zero_index, cat["uniforms"])
+    def add(self, batch: EventBatch) -> None:
+        if not len(batch):
+            return
+        cols = LogColumns.of(batch, np.zeros(0))
+        set_aids = [np.array([self.ids.setdefault(a, len(self.ids)) for a in s], dtype=np.int64) for s in cols.sets]
+        if len(self.ids) > len(self.num):
+            grow = len(self.ids) - len(self.num)
+            self.num = np.concatenate([self.num, np.zeros(grow)])
+            self.den = np.concatenate([self.den, np.zeros(grow)])
+        offsets = np.cumsum([0] + [len(s) for s in cols.sets])
+        flat = np.concatenate(set_aids) if set_aids else np.zeros(0, dtype=np.int64)
+        np.add.at(self.num, flat[offsets[cols.set_index] + cols.chosen], cols.reward / cols.probability)
+        per_set = np.bincount(cols.set_index, minlength=len(cols.sets))
+        for s, aids in enumerate(set_aids):
+            np.add.at(self.den, aids, per_set[s])
+
+    def values(self) -> dict[str, float]:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            v = np.where(self.den > 0, self.num / np.where(self.den > 0, self.den, 1), -np.inf)
+        return dict(zip(self.ids, v.tolist()))
 
 
-def action_values(cols: LogColumns) -> tuple[list[str], np.ndarray]:
-    """(action ids, IPS value of always showing each): sum of r/p where it was logged over the events
-    where it was a candidate (what ActionValueTally computes event by event)."""
-    ids: dict[str, int] = {}
-    set_aids = [np.array([ids.setdefault(a, len(ids)) for a in s], dtype=np.int64) for s in cols.sets]
-    offsets = np.cumsum([0] + [len(s) for s in cols.sets])
-    flat = np.concatenate(set_aids) if set_aids else np.zeros(0, dtype=np.int64)
-    chosen_aid = flat[offsets[cols.set_index] + cols.chosen]
-    num = np.bincount(chosen_aid, weights=cols.reward / cols.probability, minlength=len(ids))
-    per_set = np.bincount(cols.set_index, minlength=len(cols.sets))
-    den = np.zeros(len(ids))
-    for s, aids in enumerate(set_aids):
-        np.add.at(den, aids, per_set[s])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return list(ids), np.where(den > 0, num / np.where(den > 0, den, 1), -np.inf)
+def score(name: str, cols: LogColumns, values: dict[str, float] | None = None
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(target probability of the logged action, replay match, zero-support share) per event of a batch.
 
-
-def score(name: str, cols: LogColumns) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(target probability of the logged action, replay match, zero-support share) per event."""
+    values: best-fixed's action values over the whole log (ActionValueStream.values())."""
     p, chosen, u = cols.probability, cols.chosen, cols.uniforms
     k = cols.n_candidates.astype(np.float64)
     if name == "uniform":
@@ -103,10 +93,9 @@ def score(name: str, cols: LogColumns) -> tuple[np.ndarray, np.ndarray, np.ndarr
     if name == "logged":  # the logging policy itself: w = 1; it "would have chosen" the logged action w.p. p
         return p.copy(), u < p, np.zeros(len(p))
     if name == "best-fixed":
-        ids, values = action_values(cols)
-        index = {a: i for i, a in enumerate(ids)}
-        best = np.array([int(np.argmax([values[index[a]] for a in s])) if s else -1 for s in cols.sets],
-                        dtype=np.int64)
+        if values is None:
+            raise ValueError("best-fixed needs the log's action values")
+        best = np.array([int(np.argmax([values[a] for a in s])) if s else -1 for s in cols.sets], dtype=np.int64)
         best_of = best[cols.set_index]
         matched = chosen == best_of
         target = matched.astype(np.float64)

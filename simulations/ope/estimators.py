@@ -12,9 +12,9 @@ from statistics import NormalDist
 
 import numpy as np
 
+from simulations.ope.choices import ESTIMATORS
 from simulations.ope.errors import OPEError
 
-ESTIMATORS: tuple[str, ...] = ("replay", "ips", "snips", "dm", "dr")
 # Above this logged probability an event is treated as a deterministic (non-exploring) decision.
 DETERMINISTIC_P = 0.999
 # Warn when the effective sample size falls below this share of the events (or below 30).
@@ -182,6 +182,15 @@ def diagnostics(name: str, data: OPEArrays) -> Diagnostics:
 
 def support_warnings(name: str, data: OPEArrays, diag: Diagnostics) -> list[str]:
     """Plain-language reasons why the log may not support this estimate."""
+    off = None
+    if data.n_candidates is not None and diag.events:
+        off = float(np.mean(np.abs(data.logged_p * data.n_candidates - 1.0) > 0.01))
+    return support_warnings_for(name, diag, off)
+
+
+def support_warnings_for(name: str, diag: Diagnostics, not_uniform_share: float | None) -> list[str]:
+    """support_warnings from the diagnostics and the share of events not logged uniformly (None: unknown),
+    so the streaming estimators (simulations.ope.streaming) warn exactly alike."""
     out: list[str] = []
     n = diag.events
     if n == 0:
@@ -199,13 +208,11 @@ def support_warnings(name: str, data: OPEArrays, diag: Diagnostics) -> list[str]
     if name == "replay":
         if diag.events_used < 100:
             out.append(f"only {diag.events_used} events matched the target's choices: the replay interval is wide")
-        if data.n_candidates is not None:
-            off = np.abs(data.logged_p * data.n_candidates - 1.0) > 0.01
-            if np.mean(off) > 0.01:
-                out.append(
-                    f"replay assumes a uniformly random logger but {np.mean(off):.0%} of events were not "
-                    "logged uniformly: use ips, snips or dr"
-                )
+        if not_uniform_share is not None and not_uniform_share > 0.01:
+            out.append(
+                f"replay assumes a uniformly random logger but {not_uniform_share:.0%} of events were not "
+                "logged uniformly: use ips, snips or dr"
+            )
     elif name != "dm":
         if diag.ess < max(30.0, TINY_OVERLAP * n):
             out.append(

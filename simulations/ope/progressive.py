@@ -15,11 +15,11 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
+from simulations.ope.choices import LEARN_ON
 from simulations.ope.errors import OPEError
 from simulations.ope.readers import ReplayEvent
 
 BASELINES: tuple[str, ...] = ("uniform", "best-fixed", "ts-per-title", "linucb")
-LEARN_ON: tuple[str, ...] = ("all", "matched")
 
 
 class TargetPolicy(Protocol):

@@ -1,20 +1,20 @@
 """run_replay: stream a log, replay target policies through it, estimate, write replay.json + report.html."""
 from __future__ import annotations
 
-import html
+import contextlib
 import json
 import math
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 from safeio.errors import OutputFolderError
 from safeio.outdir import OutputFolder
-from simulations import plotstyle
+from simulations.ope.choices import DEFAULT_ESTIMATORS, DEFAULT_POLICIES
 from simulations.ope.columnar import COLUMNAR
 from simulations.ope.errors import OPEError
-from simulations.ope.estimators import ESTIMATORS, OPEArrays, cumulative_curve, estimate
+from simulations.ope.estimators import ESTIMATORS, OPEArrays
 from simulations.ope.progressive import (
     LEARN_ON,
     ActionValueTally,
@@ -23,17 +23,17 @@ from simulations.ope.progressive import (
     score_chunk,
 )
 from simulations.ope.readers import ColumnMapping, LogSource, open_log
+from simulations.ope.streaming import PolicyStream, RunningSum
 
 SCHEMA = "artbandit.replay/1"
 
 
-DEFAULT_POLICIES: tuple[str, ...] = ("logged", "uniform", "best-fixed")
 
 
 def evaluate_log(
     log: str | Path | LogSource,
     policies: Sequence[Any] = DEFAULT_POLICIES,
-    estimators: Sequence[str] = ("snips", "dr"),
+    estimators: Sequence[str] = DEFAULT_ESTIMATORS,
     *,
     fmt: str = "auto",
     mapping: ColumnMapping | None = None,
@@ -49,8 +49,10 @@ def evaluate_log(
     """The replay results as a dict (the content of replay.json), without writing anything.
 
     Policies that need no per-event model (logged, uniform, best-fixed) with estimators that need no
-    reward model (replay, ips, snips) are scored over columns in one pass (simulations.ope.columnar);
-    otherwise every event is replayed through the policies in order (progressive.score_chunk).
+    reward model (replay, ips, snips) are scored over columns batch by batch (simulations.ope.columnar);
+    otherwise every event is replayed through the policies in order (progressive.score_chunk). Either
+    way each batch feeds streaming estimators (simulations.ope.streaming) and is dropped, so memory does
+    not grow with the log (except for bootstrap > 0, which keeps the per-event terms it resamples).
     on_events(n) is called after each chunk of each pass over the log (passes_needed() of them).
     max_bad_lines: malformed lines skipped and counted (reported in log.bad_lines) before stopping.
     """
@@ -67,27 +69,20 @@ def evaluate_log(
     source = log if isinstance(log, LogSource) else open_log(log, fmt, mapping, chunk_size=chunk_size,
                                                               max_bad_lines=max_bad_lines)
     need_model = "dm" in estimators or "dr" in estimators
+    settings = dict(points=curve_points, bootstrap=bootstrap)
     if not need_model and all(isinstance(p, str) and p in COLUMNAR for p in policies):
         names = _distinct([str(p) for p in policies])
-        position, base, per_policy = _columnar_pass(source, list(policies), seed, on_events)
+        streams = [PolicyStream(estimators, **settings) for _ in policies]
+        position, reward_sum = _columnar_pass(source, list(policies), streams, seed, on_events)
     else:
-        position, base, per_policy, names = _progressive_passes(
-            source, policies, need_model, seed, learn_on, on_events)
+        position, reward_sum, streams, names = _progressive_passes(
+            source, policies, need_model, seed, learn_on, on_events, estimators, settings)
     if position == 0:
         raise OPEError(f"{source.path}: the log has no usable events")
 
     results = []
-    for name, arrays in zip(names, per_policy):
-        data = OPEArrays(**arrays, **base)
-        ests = {
-            est: estimate(est, data, confidence=confidence, bootstrap=bootstrap, seed=seed).to_dict()
-            for est in estimators
-        }
-        curve: dict[str, list] = {}
-        for est in estimators:
-            ks, vals = cumulative_curve(est, data, curve_points)
-            curve["events"] = ks
-            curve[est] = vals
+    for name, stream in zip(names, streams):
+        ests, curve = stream.result(confidence, seed)
         results.append({"name": name, "estimates": ests, "curve": curve})
     return {
         "schema": SCHEMA,
@@ -95,7 +90,7 @@ def evaluate_log(
             "path": str(source.path),
             "format": source.format,
             "events": int(position),
-            "logged_reward_mean": float(base["reward"].mean()),
+            "logged_reward_mean": reward_sum.value / position,
             "notes": list(source.notes),
             "bad_lines": source.bad_lines.to_dict(),
         },
@@ -116,28 +111,38 @@ def _distinct(names: list[str]) -> list[str]:
     return [f"{n}#{names[: i + 1].count(n)}" if names.count(n) > 1 else n for i, n in enumerate(names)]
 
 
-def _columnar_pass(source: LogSource, policies: list[str], seed: int,
-                   on_events: Callable[[int], None] | None) -> tuple[int, dict, list[dict]]:
-    """One pass collecting the log's columns; every policy scored over them (no events built)."""
-    from simulations.ope.columnar import ColumnCollector, score
+def _columnar_pass(source: LogSource, policies: list[str], streams: list[PolicyStream], seed: int,
+                   on_events: Callable[[int], None] | None) -> tuple[int, RunningSum]:
+    """Every policy scored over each batch's columns and streamed into its estimators (no events built,
+    nothing per event kept). best-fixed first needs a pass for its hindsight action values."""
+    from simulations.ope.columnar import ActionValueStream, LogColumns, score
 
+    values = None
+    if "best-fixed" in policies:
+        tally = ActionValueStream()
+        for batch in source.batches(need_events=False):
+            tally.add(batch)
+            if on_events:
+                on_events(len(batch))
+        values = tally.values()
     rng = np.random.default_rng(seed)
-    collector = ColumnCollector()
+    n, reward_sum = 0, RunningSum()
     for batch in source.batches(need_events=False):
-        collector.add(batch, rng.random(len(batch)))  # the same uniforms per chunk as the event path
+        cols = LogColumns.of(batch, rng.random(len(batch)))  # the same uniforms per chunk as the event path
+        k = cols.n_candidates
+        for spec, stream in zip(policies, streams):
+            target, matched, zero = score(spec, cols, values)
+            stream.add(OPEArrays(cols.reward, cols.probability, target, matched, zero_support=zero, n_candidates=k))
+        n += len(batch)
+        reward_sum.add(float(np.sum(cols.reward)))
         if on_events:
             on_events(len(batch))
-    cols = collector.columns()
-    base = dict(reward=cols.reward, logged_p=cols.probability, n_candidates=cols.n_candidates, q_logged=None)
-    per_policy = []
-    for spec in policies:
-        target, matched, zero = score(spec, cols)
-        per_policy.append(dict(target_p=target, matched=matched, dm=None, zero_support=zero))
-    return collector.n, base, per_policy
+    return n, reward_sum
 
 
 def _progressive_passes(source: LogSource, policies: Sequence[Any], need_model: bool, seed: int, learn_on: str,
-                        on_events: Callable[[int], None] | None) -> tuple[int, dict, list[dict], list[str]]:
+                        on_events: Callable[[int], None] | None, estimators: list[str], settings: dict
+                        ) -> tuple[int, RunningSum, list[PolicyStream], list[str]]:
     """Events replayed through every policy in order (a first pass fits the reward model and best-fixed)."""
     slots: list = []
     try:
@@ -149,8 +154,10 @@ def _progressive_passes(source: LogSource, policies: Sequence[Any], need_model: 
                 s.policy.close()
         raise
     names = _distinct([s.name for s in slots])
+    streams = [PolicyStream(estimators, **settings) for _ in slots]
     need_tally = any(s.needs_tally for s in slots)
     model = None
+    reward_sum = RunningSum()
     try:
         if need_model or need_tally:  # first pass: the cross-fitted reward model and hindsight action values
             tally = ActionValueTally()
@@ -173,18 +180,21 @@ def _progressive_passes(source: LogSource, policies: Sequence[Any], need_model: 
                     s.policy = BestFixedPolicy(tally.values())
 
         rng = np.random.default_rng(seed)
-        rewards, logged_p, n_cand, q_logged = [], [], [], []
         position = 0
         for chunk in source.chunks():
             n = len(chunk)
-            rewards.append(np.fromiter((e.reward for e in chunk), np.float64, n))
-            logged_p.append(np.fromiter((e.probability for e in chunk), np.float64, n))
-            n_cand.append(np.fromiter((len(e.action_ids) for e in chunk), np.int32, n))
-            q_hat = None
+            reward = np.fromiter((e.reward for e in chunk), np.float64, n)
+            logged_p = np.fromiter((e.probability for e in chunk), np.float64, n)
+            n_cand = np.fromiter((len(e.action_ids) for e in chunk), np.int32, n)
+            q_hat = q_logged = None
             if model is not None:
                 q_hat = [model.predict(position + i, ev) for i, ev in enumerate(chunk)]
-                q_logged.append(np.array([q[ev.chosen_index] for q, ev in zip(q_hat, chunk)]))
+                q_logged = np.array([q[ev.chosen_index] for q, ev in zip(q_hat, chunk)])
             score_chunk(slots, chunk, rng.random(n), q_hat, learn_on)
+            for s, stream in zip(slots, streams):  # each slot holds this chunk's outputs only
+                stream.add(OPEArrays(reward, logged_p, s.target_p.pop(), s.matched.pop(),
+                                     s.dm.pop() if s.dm else None, q_logged, s.zero_support.pop(), n_cand))
+            reward_sum.add(float(np.sum(reward)))
             position += n
             if on_events:
                 on_events(n)
@@ -198,35 +208,20 @@ def _progressive_passes(source: LogSource, policies: Sequence[Any], need_model: 
                     close()
                 except Exception:  # noqa: BLE001 - closing must not hide the real result or error
                     pass
-    if position == 0:
-        return 0, {}, [], names
-    base = dict(
-        reward=np.concatenate(rewards),
-        logged_p=np.concatenate(logged_p),
-        n_candidates=np.concatenate(n_cand),
-        q_logged=np.concatenate(q_logged) if q_logged else None,
-    )
-    per_policy = [
-        dict(target_p=np.concatenate(s.target_p), matched=np.concatenate(s.matched),
-             dm=np.concatenate(s.dm) if s.dm else None, zero_support=np.concatenate(s.zero_support))
-        for s in slots
-    ]
-    return position, base, per_policy, names
+    return position, reward_sum, streams, names
 
 
 def passes_needed(policies: Sequence[Any], estimators: Sequence[str]) -> int:
-    """Passes over the log: one, plus one for the reward model (dm/dr) or, when events are replayed,
-    best-fixed's action values."""
+    """Passes over the log: one, plus one for the reward model (dm/dr) or best-fixed's action values."""
     if "dm" in estimators or "dr" in estimators:
         return 2
-    columnar = all(isinstance(p, str) and p in COLUMNAR for p in policies)
-    return 2 if not columnar and any(p == "best-fixed" for p in policies) else 1
+    return 2 if any(p == "best-fixed" for p in policies) else 1
 
 
 def run_replay(
     log: str | Path | LogSource,
     policies: Sequence[Any] = DEFAULT_POLICIES,
-    estimators: Sequence[str] = ("snips", "dr"),
+    estimators: Sequence[str] = DEFAULT_ESTIMATORS,
     out_dir: str | Path | None = None,
     *,
     force: bool = False,
@@ -240,24 +235,40 @@ def run_replay(
     replaced, and an earlier replay output is replaced only with force; the new folder is built
     aside and swapped in whole.
     """
-    folder = None
-    if out_dir is not None:
-        folder = _output_folder(log, policies, estimators, out_dir, options)
-        try:
-            state = folder.check(force=force)
-        except OutputFolderError as exc:
-            raise OPEError(str(exc)) from None
-        if state == "same":
-            raise OPEError(f"{out_dir}: already holds this replay's output; use --force to replace it")
-    result = evaluate_log(log, policies, estimators, **options)
-    if folder is not None:
+    if out_dir is None:
+        return evaluate_log(log, policies, estimators, **options)
+    with replay_output(log, policies, estimators, out_dir, force=force, options=options) as write:
+        result = evaluate_log(log, policies, estimators, **options)
+        write(result)
+    return result
+
+
+@contextlib.contextmanager
+def replay_output(log: str | Path | LogSource, policies: Sequence[Any], estimators: Sequence[str],
+                  out_dir: str | Path, *, force: bool = False,
+                  options: dict | None = None) -> Iterator[Callable[[dict], None]]:
+    """The output rules of a replay, wherever its result is computed (here, or on Ray by
+    artbandit.jobs): OUT is checked before any work, and the yielded `write(result)` builds
+    replay.json and report.html aside and swaps them in whole, with the marker that makes the
+    same replay's output recognisable whichever engine computed it."""
+    folder = _output_folder(log, policies, estimators, out_dir, options or {})
+    try:
+        state = folder.check(force=force)
+    except OutputFolderError as exc:
+        raise OPEError(str(exc)) from None
+    if state == "same":
+        raise OPEError(f"{out_dir}: already holds this replay's output; use --force to replace it")
+
+    def write(result: dict) -> None:
         from safeio.atomic import atomic_dir
+        from simulations.ope.report import write_html_report
 
         with atomic_dir(folder.path) as staging:
             (staging / "replay.json").write_text(json.dumps(json_safe(result), indent=2) + "\n", "utf-8")
             write_html_report(result, staging / "report.html")
             folder.write_marker(staging)
-    return result
+
+    yield write
 
 
 def _output_folder(log: Any, policies: Sequence[Any], estimators: Sequence[str], out_dir: str | Path,
@@ -281,114 +292,10 @@ def json_safe(obj: Any) -> Any:
     return obj
 
 
-# Estimator markers in the estimates chart: colour says which policy (as in every report), shape
-# says which estimator.
-_MARKERS = {"replay": "v", "ips": "s", "snips": "o", "dm": "^", "dr": "D"}
+def __getattr__(name: str) -> Any:
+    """The report's drawing lives in simulations.ope.report (it imports matplotlib): loaded on first use."""
+    if name in ("write_html_report", "_estimates_figure", "_curves_figure"):
+        from simulations.ope import report
 
-
-@plotstyle.styled
-def _estimates_figure(result: dict):
-    """Each policy's estimates with their intervals, policy colours, one marker per estimator."""
-    pols = result["policies"]
-    ests = result["settings"]["estimators"]
-    conf = result["settings"]["confidence"]
-    fig, ax = plotstyle.figure(width=max(5.5, 1.6 * len(pols) + 3.5), height=4.0)
-    width = 0.8 / len(ests)
-    for j, name in enumerate(ests):
-        for i, p in enumerate(pols):
-            e = p["estimates"][name]
-            value = e["value"] if e["value"] is not None and np.isfinite(e["value"]) else np.nan
-            lo = value - e["low"] if e["low"] is not None and np.isfinite(e["low"]) else 0
-            hi = e["high"] - value if e["high"] is not None and np.isfinite(e["high"]) else 0
-            ax.errorbar([i + (j - (len(ests) - 1) / 2) * width], [value], yerr=[[lo], [hi]],
-                        fmt=_MARKERS.get(name, "o"), ms=7, capsize=4, color=plotstyle.policy_colour(p["name"]))
-    ax.axhline(result["log"]["logged_reward_mean"], **plotstyle.REFERENCE_STYLES["logging policy"])
-    ax.set_xticks(range(len(pols)), [p["name"] for p in pols])
-    if len(pols) * max(len(p["name"]) for p in pols) > 60:  # long names: slant them, never overlap
-        ax.tick_params(axis="x", labelrotation=20)
-        for label in ax.get_xticklabels():
-            label.set_horizontalalignment("right")
-    ax.set_ylabel("estimated reward per event")
-    ax.set_title(f"Estimates with {conf:.0%} intervals")
-    from matplotlib.lines import Line2D
-
-    handles = [Line2D([], [], color="#444444", marker=_MARKERS.get(n, "o"), ls="", label=n.upper()) for n in ests]
-    handles.append(Line2D([], [], label="logging policy (mean logged reward)",
-                          **plotstyle.REFERENCE_STYLES["logging policy"]))
-    plotstyle.legend(ax, handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    ax.grid(axis="x", visible=False)
-    return fig
-
-
-@plotstyle.styled
-def _curves_figure(result: dict):
-    """Each estimator's running estimate over the first k events, one line per policy."""
-    pols = result["policies"]
-    ests = result["settings"]["estimators"]
-    curve_ests = [e for e in ests if e != "dm"] or ests
-    fig, axes = plotstyle.figure(1, len(curve_ests), width=min(plotstyle.PAGE_WIDTH_IN, 4.6 * len(curve_ests) + 1),
-                                 height=3.9, squeeze=False)
-    for ax, name in zip(axes[0], curve_ests):
-        for p in pols:
-            ax.plot(p["curve"]["events"], [np.nan if v is None else v for v in p["curve"][name]],
-                    color=plotstyle.policy_colour(p["name"]), label=p["name"])
-        ax.set_title(f"{name.upper()} over the first k events")
-        ax.set_xlabel("events replayed (k)")
-        plotstyle.count_axis(ax.xaxis)
-    axes[0][0].set_ylabel("estimated reward per event")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    plotstyle.legend(fig, handles=handles, labels=labels, loc="outside lower center", ncols=min(4, len(pols)))
-    return fig
-
-
-def write_html_report(result: dict, path: Path) -> None:
-    """Estimates with intervals as a chart, the diagnostics table and the learning curves.
-
-    Policy names, the log path, notes and warnings come from the user: all are escaped."""
-    from simulations.htmlreport import html_table, img_tag, write_report
-
-    pols = result["policies"]
-    ests = result["settings"]["estimators"]
-    conf = result["settings"]["confidence"]
-    chart = img_tag(_estimates_figure(result), "estimates with intervals")
-
-    rows = []
-    for p in pols:
-        for name in ests:
-            e = p["estimates"][name]
-            d = e["diagnostics"]
-            zs = d["zero_support_share"]
-            rows.append([
-                p["name"], name, e["value"], e["low"], e["high"], d["events_used"], round(d["ess"], 1),
-                d["max_weight"], d["mean_weight"], "-" if zs is None else plotstyle.format_percent(zs, digits=2),
-            ])
-    table = html_table(
-        ["policy", "estimator", "value", "low", "high", "events used", "ESS", "max weight", "mean weight",
-         "zero support"],
-        rows,
-    )
-    warn_items = [
-        f"<li><b>{html.escape(p['name'])}</b> / {html.escape(name)}: {html.escape(w)}</li>"
-        for p in pols for name in ests for w in p["estimates"][name]["warnings"]
-    ]
-    warn_items += [f"<li>{html.escape(n)}</li>" for n in result["log"]["notes"]]
-    warnings = f'<ul class="flag">{"".join(warn_items)}</ul>' if warn_items else "<p>None.</p>"
-    curves = img_tag(_curves_figure(result), "learning curves")
-
-    log = result["log"]
-    summary = (
-        f"<p>Log <code>{html.escape(log['path'])}</code> ({html.escape(log['format'])}), "
-        f"{log['events']:,} events, logged mean reward {plotstyle.format_number(log['logged_reward_mean'])}. "
-        f"Intervals: {html.escape(str(result['policies'][0]['estimates'][ests[0]]['interval']))}, "
-        f"{conf:.0%}. Policies learn on: {html.escape(result['settings']['learn_on'])} events.</p>"
-    )
-    write_report(
-        path,
-        "artbandit replay: off-policy evaluation",
-        [
-            ("Summary", summary + chart),
-            ("Diagnostics", table),
-            ("Warnings", warnings),
-            ("Learning curves", curves),
-        ],
-    )
+        return getattr(report, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

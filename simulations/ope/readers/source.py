@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Protocol, Sequence
 
+from simulations.ope.choices import FORMATS
 from simulations.ope.errors import OPEError
 from simulations.ope.readers.events import EventBatch, ReplayEvent
 
@@ -24,7 +25,6 @@ READERS: dict[str, str] = {
     "jsonl": "simulations.ope.readers.table:TableReader",
     "parquet": "simulations.ope.readers.table:TableReader",
 }
-FORMATS: tuple[str, ...] = ("auto", "sqlite", "dsjson", "csv", "jsonl", "parquet")
 
 
 @dataclass
