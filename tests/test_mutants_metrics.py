@@ -1,0 +1,148 @@
+"""Every number policy_metrics reports against the oracle, on a 20-impression world worked out by hand.
+
+Written against the mutants mutmut left alive in simulations/metrics.py (docs/testing.md): renamed keys
+of metrics.json, the final window's size, segments missing from the stream and the zero-oracle guards.
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from simulations.catalog import Catalog, Title, Variant
+from simulations.environment import Stream
+from simulations.metrics import Trace, policy_metrics, reference_metrics
+from simulations.scenarios import Scenario
+
+
+def world(n: int = 20, zero: bool = False):
+    """One title, two variants; segment s0 on even impressions, s2 on odd ones, s1 never seen.
+
+    t even: click .10 .30  play .05 .12        t odd: click .45 .20  play .20 .15
+    click: oracle = v1 on even (.30), v0 on odd (.45): 7.5 over 20; best fixed = v0 (5.5 vs 5.0)
+    play:  oracle = v1 on even (.12), v0 on odd (.20): 3.2 over 20; best fixed = v1 (2.7 vs 2.5)
+    """
+    even = np.arange(n) % 2 == 0
+    click = np.where(even[:, None], [[.10, .30]], [[.45, .20]]) * (0 if zero else 1)
+    play = np.where(even[:, None], [[.05, .12]], [[.20, .15]]) * (0 if zero else 1)
+    stream = Stream(n=n, user=np.arange(n), title=np.zeros(n, np.int64), segment=np.where(even, 0, 2),
+                    tod=np.zeros(n, np.int64), k=np.full(n, 2), click_p=click, play_p=play,
+                    u_click=np.full(n, .5), u_play=np.full(n, .5), time_s=np.arange(n, dtype=float))
+    titles = [Title("A", "drama", [Variant("A/0", {"brightness": 0.2}), Variant("A/1", {"brightness": 0.8})])]
+    env = SimpleNamespace(catalog=Catalog(titles, ("brightness",)), segment_names=["s0", "s1", "s2"],
+                          scenario=Scenario())
+    return env, stream
+
+
+def trace(n: int = 20) -> Trace:
+    """v1 everywhere except the last impression (v0): the last two impressions are the oracle's choices."""
+    chosen = np.ones(n, np.int64)
+    chosen[-1] = 0
+    t = np.arange(n)
+    return Trace(chosen, np.zeros(n, bool), t % 5 == 0, t == 5, late_rewards=3)
+
+
+OVERALL_KEYS = {"impressions", "clicks", "quality_plays", "ctr", "quality_play_rate", "expected_ctr",
+                "expected_play_rate", "cumulative_regret", "share_of_oracle", "share_of_oracle_ctr",
+                "lift_over_best_fixed", "lift_over_best_fixed_ctr", "final_window", "late_rewards", "segments",
+                "exposure", "timeseries", "recovery"}
+
+
+def test_click_metrics_by_hand():
+    env, stream = world()
+    m = policy_metrics(env, stream, trace(), "click", floor=0.01)
+    assert set(m) == OVERALL_KEYS
+    # mine, clicks: even .30 x 10, odd .20 x 9 + .45 = 5.25; plays: .12 x 10 + .15 x 9 + .20 = 2.75
+    expected = {
+        "impressions": 20, "clicks": 4, "quality_plays": 1, "ctr": 0.2, "quality_play_rate": 0.05,
+        "expected_ctr": 5.25 / 20, "expected_play_rate": 2.75 / 20,
+        "cumulative_regret": 7.5 - 5.25, "share_of_oracle": 5.25 / 7.5, "share_of_oracle_ctr": 5.25 / 7.5,
+        "lift_over_best_fixed": 5.25 / 5.5 - 1, "lift_over_best_fixed_ctr": 5.25 / 5.5 - 1, "late_rewards": 3,
+    }
+    assert {k: m[k] for k in expected} == pytest.approx(expected)
+    # the sub-reports are there (their own numbers are the reports' tests' business)
+    assert m["exposure"]["floor"] == 0.01 and m["exposure"]["explored_share"] == 0.0
+    assert m["timeseries"]["t"][-1] == 20 and m["timeseries"]["cumulative_regret"][-1] == pytest.approx(2.25)
+    assert m["recovery"] == {}  # no drift, no late titles in this world
+    # the last 20 // 10 = 2 impressions: mine = oracle = .30 + .45; best fixed (v0) .10 + .45
+    assert m["final_window"] == pytest.approx({
+        "impressions": 2, "expected_ctr": 0.75 / 2, "expected_play_rate": (0.12 + 0.20) / 2,
+        "share_of_oracle": 1.0, "share_of_oracle_ctr": 1.0, "lift_over_best_fixed": 0.75 / 0.55 - 1})
+    # s1 never appears; s0 = even impressions (clicks at 0, 10), s2 = odd (clicks at 5, 15, the play at 5)
+    segments = {
+        "s0": {"impressions": 10, "ctr": 0.2, "expected_ctr": 0.3, "quality_play_rate": 0.0,
+               "expected_play_rate": 0.12, "share_of_oracle": 1.0, "lift_over_best_fixed": 3.0 / 1.0 - 1},
+        "s2": {"impressions": 10, "ctr": 0.2, "expected_ctr": 2.25 / 10, "quality_play_rate": 0.1,
+               "expected_play_rate": 1.55 / 10, "share_of_oracle": 2.25 / 4.5, "lift_over_best_fixed": 2.25 / 4.5 - 1},
+    }
+    assert set(m["segments"]) == set(segments)
+    for name, want in segments.items():
+        assert m["segments"][name] == pytest.approx(want), name
+
+
+def test_quality_play_metrics_measure_against_the_play_oracle():
+    env, stream = world()
+    m = policy_metrics(env, stream, trace(), "quality_play", floor=0.01)
+    assert m["cumulative_regret"] == pytest.approx(3.2 - 2.75)
+    assert m["share_of_oracle"] == pytest.approx(2.75 / 3.2)
+    # the play oracle's choices are the click oracle's here, worth 7.5 clicks
+    assert m["share_of_oracle_ctr"] == pytest.approx(5.25 / 7.5)
+    assert m["lift_over_best_fixed"] == pytest.approx(2.75 / 2.7 - 1)
+    # best fixed for plays is v1, worth 3.0 + 2.0 clicks
+    assert m["lift_over_best_fixed_ctr"] == pytest.approx(5.25 / 5.0 - 1)
+    assert m["final_window"]["share_of_oracle"] == pytest.approx(1.0)
+    assert m["final_window"]["lift_over_best_fixed"] == pytest.approx(0.32 / 0.27 - 1)
+
+
+def test_the_final_window_is_a_tenth_of_the_run_and_at_least_one_impression():
+    env, stream = world(n=10)
+    m = policy_metrics(env, stream, trace(10), "click", floor=0.01)
+    # the last impression only (odd, v0 = the oracle's .45; best fixed v0 too)
+    assert m["final_window"]["impressions"] == 1
+    assert m["final_window"]["expected_ctr"] == pytest.approx(0.45)
+    assert m["final_window"]["lift_over_best_fixed"] == pytest.approx(0.0)
+    env, stream = world(n=8)
+    assert policy_metrics(env, stream, trace(8), "click", floor=0.01)["final_window"]["impressions"] == 1
+
+
+def test_a_world_without_any_click_reports_zero_shares_not_nan():
+    env, stream = world(zero=True)
+    with np.errstate(all="raise"):
+        m = policy_metrics(env, stream, trace(), "click", floor=0.01)
+    assert (m["share_of_oracle"], m["lift_over_best_fixed"], m["share_of_oracle_ctr"]) == (0.0, 0.0, 0.0)
+    assert (m["final_window"]["share_of_oracle"], m["final_window"]["lift_over_best_fixed"]) == (0.0, 0.0)
+    assert m["segments"]["s0"]["share_of_oracle"] == 0.0 and m["cumulative_regret"] == 0.0
+
+
+def test_reference_metrics_skip_segments_without_impressions():
+    env, stream = world()
+    refs = reference_metrics(env, stream, "click")
+    assert set(refs["segments"]) == {"s0", "s2"}
+    assert refs["oracle"]["expected_ctr"] == pytest.approx(7.5 / 20)
+    assert refs["best_fixed"]["expected_ctr"] == pytest.approx(5.5 / 20)
+    assert refs["uniform_expected"]["expected_ctr"] == pytest.approx((0.2 * 10 + 0.325 * 10) / 20)
+    assert refs["segments"]["s2"]["oracle"]["expected_ctr"] == pytest.approx(0.45)
+
+
+def test_best_fixed_is_chosen_per_title_and_candidate_set():
+    """Four titles, two columns; titles 1 and 3 show one variant only. A group key that let title 0's
+    two-variant set share a group with them (e.g. title * K + k, or title / (K + 1) + k) would pick v0
+    for title 0 on the strength of the other titles' clicks.
+
+    t  title k  click          best fixed of its own group
+    0  0     2  .10 .50        v1
+    1  1     1  .90  -         v0
+    2  2     2  .30 .20        v0
+    3  3     1  .80  -         v0
+    """
+    from simulations.metrics import baselines
+
+    n = 4
+    click = np.array([[.10, .50], [.90, 0], [.30, .20], [.80, 0]])
+    stream = Stream(n=n, user=np.arange(n), title=np.arange(n), segment=np.zeros(n, np.int64),
+                    tod=np.zeros(n, np.int64), k=np.array([2, 1, 2, 1]), click_p=click, play_p=click / 2,
+                    u_click=np.full(n, .5), u_play=np.full(n, .5), time_s=np.arange(n, dtype=float))
+    refs = baselines(stream, "click")
+    np.testing.assert_array_equal(refs["best_fixed"], [1, 0, 0, 0])
+    np.testing.assert_array_equal(refs["oracle"], [1, 0, 0, 0])
