@@ -61,13 +61,21 @@ def write_text_atomic(path: str | os.PathLike, text: str, *, mode: int | None = 
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether `pid` is a running process. A zombie counts as dead: in a container whose pid 1 does
+    not reap orphans, a killed process can stay a zombie indefinitely, and its temporaries must
+    still be cleaned."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            state = fh.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): kill(0) is all we can know
+    return state not in (b"Z", b"X")
 
 
 def _sibling(final: Path, tag: str) -> Path:

@@ -81,3 +81,29 @@ def test_output_folder_rules(tmp_path: Path) -> None:
     os.remove(out / ".artbandit-output.json")
     with pytest.raises(OutputFolderError, match="not written by artbandit"):
         spec.check(force=True)
+
+
+def test_a_zombie_counts_as_dead_so_its_temporaries_are_cleaned(tmp_path: Path) -> None:
+    # In a container whose pid 1 never reaps orphans, a killed worker stays a zombie: kill(pid, 0)
+    # still succeeds, yet its temporaries must go.
+    from safeio.atomic import _pid_alive
+
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    try:
+        import time
+
+        for _ in range(200):  # wait until the child has exited (and is a zombie: not reaped yet)
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                if fh.read().rsplit(b")", 1)[1].split()[0] == b"Z":
+                    break
+            time.sleep(0.01)
+        stale = tmp_path / f".out.abtmp-{pid}-0000"
+        stale.mkdir()
+        assert not _pid_alive(pid)
+        recover_dir(tmp_path / "out")
+        assert not stale.exists()
+        assert _pid_alive(os.getpid())
+    finally:
+        os.waitpid(pid, 0)

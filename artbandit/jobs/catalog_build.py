@@ -196,6 +196,9 @@ def build_catalog(
             raise
         finally:
             wall = time.perf_counter() - t0
+            # again at the end: a worker orphaned by a killed earlier run may have still been alive
+            # (so its temporary was kept) when the start of this run cleaned up
+            clean_temporaries(titles_dir)
             _finish(root, specs, docs, extra_columns, result, run, wall, interrupted)
     return result
 
