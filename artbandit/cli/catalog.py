@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from artbandit.cli.common import quiet_option, say
+from artbandit.text import plural
 
 # The libraries' own names, from light modules: `artbandit catalog --help` loads no OpenCV or PyAV.
 from artbandit.jobs.choices import ENGINES
@@ -185,10 +186,11 @@ def build(source: str, out: Path, engine: str, workers: int | None, address: str
     if as_json:
         click.echo((out / "run.json").read_text(encoding="utf-8"), nl=False)
     else:
-        say(f"{result.titles} titles: {result.built} built, {result.skipped} skipped (up to date), "
-            f"{result.failed_titles} failed; {result.variants} variants -> {out}/catalog.parquet", quiet)
+        say(f"{plural(result.titles, 'title')}: {result.built} built, {result.skipped} skipped (up to date), "
+            f"{result.failed_titles} failed; {plural(result.variants, 'variant')} -> {out}/catalog.parquet",
+            quiet)
     if result.failed_titles:
-        say(f"{result.failed_titles} of {result.titles} titles failed; see {out}/failures.jsonl", quiet)
+        say(f"{result.failed_titles} of {plural(result.titles, 'title')} failed; see {out}/failures.jsonl", quiet)
         sys.exit(1)
 
 
