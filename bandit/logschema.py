@@ -126,6 +126,20 @@ def create_private(path: Path) -> None:
     os.close(fd)
 
 
+def _next_writer_id(db: sqlite3.Connection) -> int:
+    """A writer id no writer of this log has ever had. Why not the table's own rowid: a closed or dead
+    writer's row is deleted, and SQLite would hand its id to the next writer, whose rewards could
+    then reach the old writer's events. The last id is kept in `meta`; a log from before that key
+    gets it from every id still visible (writers and events)."""
+    row = db.execute("SELECT value FROM meta WHERE key='last_writer'").fetchone()
+    if row is not None:
+        last = int(row[0])
+    else:
+        last = max(db.execute("SELECT COALESCE(MAX(id), 0) FROM writers").fetchone()[0],
+                   db.execute("SELECT COALESCE(MAX(writer), 0) FROM events").fetchone()[0])
+    return last + 1
+
+
 def open_for_writing(db: sqlite3.Connection, durable: bool, token: str) -> tuple[str | None, int | None]:
     """Create or upgrade the tables and register a writer (lock `token`), in one transaction.
     Returns (schema, writer id); schema None: a foreign database, left untouched."""
@@ -153,9 +167,10 @@ def open_for_writing(db: sqlite3.Connection, durable: bool, token: str) -> tuple
         if schema == SCHEMA:
             for ddl in _INDEXES:
                 db.execute(ddl)
-            cur = db.execute("INSERT INTO writers(token, pid, started) VALUES (?, ?, ?)",
-                             (token, os.getpid(), time.time()))
-            writer_id = cur.lastrowid
+            writer_id = _next_writer_id(db)
+            db.execute("INSERT INTO writers(id, token, pid, started) VALUES (?, ?, ?, ?)",
+                       (writer_id, token, os.getpid(), time.time()))
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('last_writer', ?)", (str(writer_id),))
         db.execute("COMMIT")
         return schema, writer_id
     except BaseException:

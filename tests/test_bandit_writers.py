@@ -99,3 +99,27 @@ def test_a_caller_id_race_between_writers_keeps_the_winner_row_and_its_reward(tm
     assert len(rows) == 2
     assert rows["race"].context == {"u": {"who": "a"}} and rows["race"].reward == 0.25  # never b's 0.5
     assert rows[other.event_id].reward == 1.0 and rows[other.event_id].action_ids == ["x", "y"]
+
+
+def test_a_writer_id_is_never_given_twice_even_after_its_writer_closed(tmp_path):
+    """SQLite reuses the largest rowid once its row is deleted; a closed writer's row is deleted, so
+    ids come from a counter in `meta` (and, in a log from before it, from every id still visible)."""
+    import sqlite3
+
+    path = tmp_path / "e.sqlite"
+    seen = []
+    for _ in range(3):
+        with EventLog(path) as log:
+            seen.append(log.writer_id)
+    assert seen == [1, 2, 3]
+    assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM writers").fetchone() == (0,)
+    # a log written before the counter: the last writer's id survives only in its events
+    db = sqlite3.connect(path)
+    db.execute("DELETE FROM meta WHERE key='last_writer'")
+    db.execute("INSERT INTO action_sets(id, actions) VALUES (1, '[]')")
+    db.execute("INSERT INTO events(event_id, time, model_version, policy, context, action_set, pmf, chosen_index,"
+               " action_id, probability, writer) VALUES ('e1', 0, 'm', 'p', '{}', 1, '[1]', 0, 'a', 1.0, 7)")
+    db.commit()
+    db.close()
+    with EventLog(path) as log:
+        assert log.writer_id == 8
