@@ -189,6 +189,15 @@ def headline_numbers(metrics: dict, replay: dict) -> dict:
         "lift_over_best_fixed": pols[vw]["lift_over_best_fixed"],
         "share_of_oracle": pols[vw]["share_of_oracle"],
         "uniform_ctr": pols["uniform"]["ctr"] if "uniform" in pols else None,
+        # segments whose share of their own oracle, in the final window, is below what one artwork
+        # for everyone gives them (docs/defaults.md: what the probability floor costs them)
+        "left_behind": [
+            {"segment": name, "share_of_oracle": seg["final_share_of_oracle"],
+             "best_fixed_share_of_oracle": seg["final_best_fixed_share_of_oracle"]}
+            for name, seg in pols[vw].get("segments", {}).items()
+            if "final_share_of_oracle" in seg
+            and seg["final_share_of_oracle"] < seg["final_best_fixed_share_of_oracle"]
+        ],
     }
     rep = next((p for p in replay["policies"] if p["name"] == vw), replay["policies"][0])
     name = "dr" if "dr" in rep["estimates"] else next(iter(rep["estimates"]))
@@ -209,9 +218,19 @@ def headline_text(head: dict) -> list[str]:
         f"{head['policy']} CTR {head['ctr']:.3f} vs best single artwork {head['best_single_artwork_ctr']:.3f}: "
         f"{lift}",
         f"share of the oracle's reward: {head['share_of_oracle']:.1%} (oracle CTR {head['oracle_ctr']:.3f})",
+        _left_behind_text(head.get("left_behind", [])),
         f"offline replay ({r['estimator'].upper()}) of {r['policy']} on the uniform log: {r['value']:.3f} "
         f"[{r['low']:.3f}, {r['high']:.3f}] at {r['confidence']:.0%}",
     ]
+
+
+def _left_behind_text(left: list[dict]) -> str:
+    if not left:
+        return "no segment left behind: every segment gets at least what one artwork for everyone gives it (final 10%)"
+    parts = [f"{x['segment']} {x['share_of_oracle']:.1%} of its oracle vs {x['best_fixed_share_of_oracle']:.1%}"
+             for x in left]
+    return ("below one artwork for everyone in the final 10% (the exploration floor's cost, docs/defaults.md): "
+            + "; ".join(parts))
 
 
 def index_page(summary: dict, metrics: dict, replay: dict) -> str:

@@ -152,12 +152,16 @@ def policy_metrics(
         },
         "late_rewards": trace.late_rewards,
     }
-    # per segment
+    # per segment; "no segment left behind" compares each segment's share of its own oracle with
+    # what one artwork for everyone (best fixed) gives it, over the run and in the final window
     seg_out: dict[str, Any] = {}
+    in_last = np.zeros(n, bool)
+    in_last[last] = True
     for s, name in enumerate(env.segment_names):
         sel = stream.segment == s
         if not sel.any():
             continue
+        fin = sel & in_last
         seg_out[name] = {
             "impressions": int(sel.sum()),
             "ctr": float(trace.click[sel].mean()),
@@ -166,6 +170,10 @@ def policy_metrics(
             "expected_play_rate": float(mine["quality_play"][sel].mean()),
             "share_of_oracle": share(r_mine[sel], r_oracle[sel]),
             "lift_over_best_fixed": lift(r_mine[sel], r_fixed[sel]),
+            "best_fixed_share_of_oracle": share(r_fixed[sel], r_oracle[sel]),
+            "final_impressions": int(fin.sum()),
+            "final_share_of_oracle": share(r_mine[fin], r_oracle[fin]),
+            "final_best_fixed_share_of_oracle": share(r_fixed[fin], r_oracle[fin]),
         }
     m["segments"] = seg_out
     m["exposure"] = exposure_audit(env, stream, trace, floor=floor)

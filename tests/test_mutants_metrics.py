@@ -72,9 +72,15 @@ def test_click_metrics_by_hand():
     # s1 never appears; s0 = even impressions (clicks at 0, 10), s2 = odd (clicks at 5, 15, the play at 5)
     segments = {
         "s0": {"impressions": 10, "ctr": 0.2, "expected_ctr": 0.3, "quality_play_rate": 0.0,
-               "expected_play_rate": 0.12, "share_of_oracle": 1.0, "lift_over_best_fixed": 3.0 / 1.0 - 1},
+               "expected_play_rate": 0.12, "share_of_oracle": 1.0, "lift_over_best_fixed": 3.0 / 1.0 - 1,
+               # best fixed (v0) gives s0 .10 where its oracle has .30; the final window holds t = 18
+               "best_fixed_share_of_oracle": 1.0 / 3.0, "final_impressions": 1, "final_share_of_oracle": 1.0,
+               "final_best_fixed_share_of_oracle": 1.0 / 3.0},
         "s2": {"impressions": 10, "ctr": 0.2, "expected_ctr": 2.25 / 10, "quality_play_rate": 0.1,
-               "expected_play_rate": 1.55 / 10, "share_of_oracle": 2.25 / 4.5, "lift_over_best_fixed": 2.25 / 4.5 - 1},
+               "expected_play_rate": 1.55 / 10, "share_of_oracle": 2.25 / 4.5, "lift_over_best_fixed": 2.25 / 4.5 - 1,
+               # v0 is s2's oracle, so one artwork for everyone is perfect for it; t = 19 shows v0
+               "best_fixed_share_of_oracle": 1.0, "final_impressions": 1, "final_share_of_oracle": 1.0,
+               "final_best_fixed_share_of_oracle": 1.0},
     }
     assert set(m["segments"]) == set(segments)
     for name, want in segments.items():
