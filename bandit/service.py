@@ -32,6 +32,7 @@ from bandit.event_ids import EventIds
 from bandit.eventlog import EventLog
 from bandit.journal import Journal
 from bandit.joined_log import append_joined, joined_row
+from bandit.logschema import DriftEvent
 from bandit.sampling import sample_index
 from bandit.service_checks import EVENT_ID, check_actions, check_event_id, check_excluded, check_value
 from bandit.service_config import DEFAULT_ARGUMENTS, ServiceConfig, policy_kwargs
@@ -332,8 +333,12 @@ class DecisionService:
         self.open.close(ev.event_id, why, early=early)
         learned = why != NOT_ACTIVATED and self.config.learning_mode != "LoggingOnly"
         if learned:
+            policy = self.policy
+            detected = len(policy.drift_events)
             ev.step.learn(ev.chosen, value, ev.probability, own_decision=True)
             self.counters["learned"] += 1
+            if len(policy.drift_events) > detected:  # a drop in rewards: the event log records it
+                self._joined.append(policy.drift_row(ev.event_id, when, self.log.writer_id))
         self.journal.add("close", ev.event_id, when, {"v": value, "why": why, "l": learned})
         self.counters[_COUNTER[why]] += 1
         if why != NOT_ACTIVATED:
@@ -357,7 +362,10 @@ class DecisionService:
         journal has them), so a server does it off its event loop, in batch order."""
         for row in joined:  # derived data: a failure here must not fail (or repeat) the journal write
             try:
-                append_joined(self.log, row)
+                if isinstance(row, DriftEvent):
+                    self.log.append_drift(row)
+                else:
+                    append_joined(self.log, row)
             except Exception as exc:  # noqa: BLE001 - reported in status; rebuilt from the journal
                 self.eventlog_error = f"{type(exc).__name__}: {exc}"
 

@@ -220,11 +220,16 @@ class Personalizer(Policy):
         detected = len(self.drift_events)
         super()._close(event_id, pending, value, when, defaulted, early)
         if self.log is not None and len(self.drift_events) > detected:
-            det = self._drift
-            self.log.append_drift(DriftEvent(
-                time=float(when), writer=self.log.writer_id, direction="drop", statistic=float(det.last_alarm),
-                threshold=float(det.threshold), floor=self.min_probability, boost_events=self.drift_boost,
-                n_learned=self.drift_events[-1], event_id=event_id))
+            self.log.append_drift(self.drift_row(event_id, when, self.log.writer_id))
+
+    def drift_row(self, event_id: str, when: float, writer: int | None) -> DriftEvent:
+        """The event-log row for the drop detected by the last learned event (the Personalizer's own
+        rewards and the decision service both write it)."""
+        det = self._drift
+        return DriftEvent(
+            time=float(when), writer=writer, direction="drop", statistic=float(det.last_alarm),  # type: ignore[union-attr]
+            threshold=float(det.threshold), floor=self.min_probability, boost_events=self.drift_boost,  # type: ignore[union-attr]
+            n_learned=self.drift_events[-1], event_id=event_id)
 
     def _watch(self, reward01: float) -> None:
         if self._boost_left:

@@ -199,3 +199,29 @@ def test_evaluate_marks_the_logged_drift_on_its_curves(logged_run, tmp_path) -> 
     write_evaluation_report(result, tmp_path / "report.html")  # its curves: a purple line there too
     html = (tmp_path / "report.html").read_text()
     assert f"live policy (logged): event {detected[0] + 1}, drop" in html
+
+
+def test_the_decision_service_logs_the_drops_its_model_detects(tmp_path) -> None:
+    """The service learns through its own path (journal, group commit), not Personalizer.reward: a
+    drop its model detects must reach the event log all the same, once, with the service's writer."""
+    from bandit.service import DecisionService
+
+    stream, actions = Stream(0), make_actions()
+    outcome = np.random.default_rng(1)
+    with DecisionService(str(tmp_path / "state")) as svc:
+        for t in range(N):
+            user_id, context, _ = stream.next()
+            segment = context["user"]["segment"]
+            if t >= CHANGE:
+                segment = SEGMENTS[(SEGMENTS.index(segment) + 1) % len(SEGMENTS)]
+            d = svc.rank(context, actions, now=float(t))
+            index = [a["id"] for a in actions].index(d.reward_action_id)
+            svc.reward(d.event_id, float(outcome.random() < click_probabilities(segment)[index]), now=float(t))
+        detected = list(svc.policy.drift_events)
+        writer = svc.log.writer_id
+        events_path = svc.state.events_path
+    assert len(detected) == 1 and CHANGE <= detected[0] <= CHANGE + 1500
+    with EventLog(events_path, readonly=True) as log:
+        rows = log.drift_events()
+    assert [(r.writer, r.n_learned, r.direction) for r in rows] == [(writer, detected[0], "drop")]
+    assert rows[0].floor == 0.05 and rows[0].statistic > rows[0].threshold
