@@ -153,42 +153,42 @@ def lift_cell(lift: float, base: float) -> Cell:
 
 
 def segment_table(metrics: dict[str, Any]) -> str:
-    """Per segment: the baseline's rate, then each policy's rate and lift (losses marked in red), and
-    the share of the segment's own oracle in the final window for one artwork for everyone and for
-    each policy: a policy below that baseline has left the segment behind (marked in red)."""
+    """Per segment: the baseline's rate, then each policy's rate and lift (losses marked in red); then
+    a second table, "no segment left behind": the share of the segment's own oracle in the final
+    window for one artwork for everyone and for each policy (below that baseline: marked in red)."""
     key, segs, pols = _segment_rows(metrics)
     base = metrics["references"][metrics["reward"]]["segments"]
     what = "CTR" if key == "expected_ctr" else "quality plays"
     headers = ["segment", f"best fixed: {what}"]
     for label, _ in pols:
         headers += [f"{label}: {what}", f"{label}: lift"]
-    headers.append("best fixed: share of oracle, final 10%")
-    headers += [f"{label}: share of oracle, final 10%" for label, _ in pols]
-    rows = []
+    rows, shares = [], []
     for s in segs:
         b = base[s]["best_fixed"][key]
         row: list[Any] = [s, b]
-        shares: list[Any] = []
-        fixed_share = None
+        share_row: list[Any] = [s, "-"]
         for _, m in pols:
             seg = m["segments"].get(s, {})
             v = seg.get(key)
             row += ["-", Cell("-", "na")] if v is None else [v, lift_cell(v / b - 1.0 if b > 0 else 0.0, b)]
             if "final_share_of_oracle" not in seg:
-                shares.append(Cell("-", "na"))
+                share_row.append(Cell("-", "na"))
                 continue
-            fixed_share = seg["final_best_fixed_share_of_oracle"]  # the same for every policy
+            fixed = seg["final_best_fixed_share_of_oracle"]  # the same for every policy
+            share_row[1] = f"{fixed:.3f}"
             mine = seg["final_share_of_oracle"]
-            text = f"{mine:.3f}"
-            shares.append(Cell("\u25bc " + text, "loss") if mine < fixed_share else Cell(text, "gain"))
-        row.append("-" if fixed_share is None else f"{fixed_share:.3f}")
-        rows.append(row + shares)
+            share_row.append(Cell("\u25bc " + f"{mine:.3f}", "loss") if mine < fixed else Cell(f"{mine:.3f}", "gain"))
+        rows.append(row)
+        shares.append(share_row)
     return (f"<p>Expected {what} per impression (exact probabilities); best fixed = one artwork for "
             f"everyone, chosen in hindsight. A lift is given only where that baseline is at least "
-            f"{MIN_LIFT_BASE:.0%} (n/a otherwise); losses are marked \u25bc in red. The share of oracle "
-            f"is of the segment's own best possible {what} over the final 10% of the run: a policy "
-            f"below one artwork for everyone there has left that segment behind.</p>"
-            + html_table(headers, rows))
+            f"{MIN_LIFT_BASE:.0%} (n/a otherwise); losses are marked \u25bc in red.</p>"
+            + html_table(headers, rows)
+            + f"<p><b>No segment left behind?</b> Each segment's share of its own best possible {what} "
+              f"(its oracle) over the final 10% of the run, under one artwork for everyone and under "
+              f"each policy; a policy below one artwork for everyone has left that segment behind "
+              f"(\u25bc, red).</p>"
+            + html_table(["segment", "best fixed"] + [label for label, _ in pols], shares, digits=3))
 
 
 def _artwork_by_segment(metrics, env: Environment, stream: Stream, traces: dict[str, Trace]) -> str:
