@@ -162,7 +162,8 @@ def load_variant_dirs(
     """One title per `artbandit variants` output folder; its variants.json features are the actions.
 
     Clickbait and late arrivals are assigned by the scenario (hidden properties of the simulation);
-    genres are drawn at random, since folders carry none.
+    a title's genre is its manifest's `genre` when that is one of the scenario's genres (a catalogue
+    index gives it), else drawn at random (a variants folder carries none).
     """
     if not dirs:
         raise SimulationError("no variants folders given")
@@ -220,7 +221,9 @@ def load_variant_dirs(
             n_bait = min(scenario.clickbait_per_title, len(early_idx) - 1)
             for j in rng.choice(early_idx, size=n_bait, replace=False):
                 variants[int(j)].clickbait = True
-        genre = scenario.genres[int(rng.integers(len(scenario.genres)))]
+        genre = scenario.genres[int(rng.integers(len(scenario.genres)))]  # drawn always: same stream either way
+        if data.get("genre") in scenario.genres:
+            genre = data["genre"]
         titles.append(Title(tid, genre, variants, scenario.arrive_at if late_title else 0.0))
         for v in variants:
             if late_title:

@@ -35,3 +35,36 @@ def test_simulate_runs_on_the_catalogue_index(tmp_path) -> None:
 
     proc = run_cli("simulate", "--catalog", str(tmp_path / "nowhere"), "-n", "10", "-o", str(tmp_path / "s2"))
     assert proc.returncode == 1 and proc.stderr.startswith("Error: ") and "Traceback" not in proc.stderr
+
+
+def test_simulate_takes_each_title_genre_from_the_catalogue(tmp_path) -> None:
+    """The index's `genre` column becomes the simulated title's genre (which viewers' genre history
+    likes it); a genre the simulated audience does not know is drawn at random, with a note."""
+    import numpy as np
+
+    from artbandit.jobs.catalog_index import catalog_variant_dirs
+    from simulations.catalog import load_variant_dirs
+    from simulations.scenarios import GENRES, load_scenario
+
+    table = make_catalogue(tmp_path, 3)
+    text = table.read_text()
+    text = text.replace("t1.mp4,Title 1,drama", "t1.mp4,Title 1,Comedy").replace("t2.mp4,Title 2,drama",
+                                                                                 "t2.mp4,Title 2,sci-fi")
+    table.write_text(text)
+    with LocalEngine(1) as engine:
+        build_catalog(table, tmp_path / "cat", engine, CatalogOptions(k=3, aspects=("16:9", "1:1"), width=160))
+    titles, notes = actions_by_title(tmp_path / "cat", genres=GENRES)
+    assert [doc.get("genre") for _, doc in titles] == ["drama", "comedy", None]
+    assert notes == ["title 't2' has genre 'sci-fi', not one the simulated audience knows "
+                     f"({', '.join(GENRES)}): drawn at random"]
+    scenario = load_scenario("segments")
+    with catalog_variant_dirs(tmp_path / "cat", genres=GENRES) as dirs:
+        cat = load_variant_dirs(dirs, scenario, np.random.default_rng(0))
+        drawn = load_variant_dirs(dirs, scenario, np.random.default_rng(0))
+    assert [t.genre for t in cat.titles][:2] == ["drama", "comedy"]
+    assert cat.titles[2].genre in GENRES and cat.titles[2].genre == drawn.titles[2].genre  # seeded draw
+
+    proc = run_cli("simulate", "--catalog", str(tmp_path / "cat"), "-n", "500", "-p", "uniform",
+                   "-o", str(tmp_path / "sim"))
+    assert proc.returncode == 0, proc.stderr
+    assert "note: title 't2' has genre 'sci-fi'" in proc.stdout + proc.stderr

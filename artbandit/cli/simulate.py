@@ -65,12 +65,14 @@ def simulate(scenario, policies, impressions, seed, reward, log_policy, variants
         raise click.UsageError("Missing option '-o' / '--out'.")
     if catalog:  # the catalogue index's titles, as variants folders that live as long as the command
         from artbandit.jobs.catalog_index import CatalogError, catalog_variant_dirs
+        from simulations.scenarios import load_scenario
 
         if variants:
             raise click.UsageError("give --catalog or --variants, not both")
         try:
+            genres = tuple(load_scenario(scenario).genres)
             variants = click.get_current_context().with_resource(
-                catalog_variant_dirs(catalog, on_note=lambda note: say(f"note: {note}", quiet)))
+                catalog_variant_dirs(catalog, on_note=lambda note: say(f"note: {note}", quiet), genres=genres))
         except CatalogError as exc:
             raise click.ClickException(" ".join(str(exc).split()))
     with progress_reporter("simulating", quiet or as_json) as progress:

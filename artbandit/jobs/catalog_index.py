@@ -110,10 +110,13 @@ def read_index(root: str | Path) -> list[dict[str, Any]]:
     raise CatalogError(f"{root}: no {INDEX_PARQUET} or {INDEX_JSONL} (run `artbandit catalog build` first)")
 
 
-def actions_by_title(root: str | Path, min_variants: int = 2) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
+def actions_by_title(root: str | Path, min_variants: int = 2, genres: tuple[str, ...] | None = None,
+                     ) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
     """The index as one `artbandit.variants/1` document per title (its rows' ids, files, features),
     for tools that take variants folders (the simulator). Titles with fewer than `min_variants`
-    variants are left out, with a note each. Returns ([(folder, document)], notes)."""
+    variants are left out, with a note each. With `genres` (the simulator's), a title's `genre`
+    column, if it names one of them (any case), goes into its document; another genre gets a note
+    (the simulator then draws one). Returns ([(folder, document)], notes)."""
     root = Path(root)
     rows = read_index(root)
     if not rows:
@@ -131,18 +134,28 @@ def actions_by_title(root: str | Path, min_variants: int = 2) -> tuple[list[tupl
                      "treatment": r["treatment"],
                      "features": {c[len(FEATURE_PREFIX):]: r[c] for c in features if r[c] is not None}}
                     for r in trs]
-        out.append((folder, {"schema": "artbandit.variants/1", "title_id": trs[0]["title_id"], "variants": variants}))
+        doc = {"schema": "artbandit.variants/1", "title_id": trs[0]["title_id"], "variants": variants}
+        given = trs[0].get("genre")
+        if genres is not None and isinstance(given, str) and given.strip():
+            if given.strip().lower() in genres:
+                doc["genre"] = given.strip().lower()
+            else:
+                notes.append(f"title {trs[0]['title_id']!r} has genre {given!r}, not one the simulated audience "
+                             f"knows ({', '.join(genres)}): drawn at random")
+        out.append((folder, doc))
     if not out:
         raise CatalogError(f"{root}: no title in the index has {min_variants} or more variants")
     return out, notes
 
 
 @contextlib.contextmanager
-def catalog_variant_dirs(root: str | Path, on_note: Any = None) -> Iterator[list[str]]:
+def catalog_variant_dirs(root: str | Path, on_note: Any = None,
+                         genres: tuple[str, ...] | None = None) -> Iterator[list[str]]:
     """The index's titles as `variants` folders for the simulator, while the context lasts: one
-    variants.json per title written from the index (ids, files, features) into a temporary folder
-    named like the catalogue's title folder, so the simulator's actions are the index's rows."""
-    titles, notes = actions_by_title(root)
+    variants.json per title written from the index (ids, files, features, and the genre when it is
+    one of `genres`) into a temporary folder named like the catalogue's title folder, so the
+    simulator's actions are the index's rows."""
+    titles, notes = actions_by_title(root, genres=genres)
     for note in notes:
         if on_note is not None:
             on_note(note)
