@@ -113,22 +113,38 @@ def test_ray_gives_the_same_numbers_as_local(synthetic_log: Path, tmp_path: Path
     assert _estimates(synthetic_log, tmp_path / "r", make_engine("ray", workers=2)) == inline
 
 
-def test_evaluate_finds_the_setting_that_wins_on_a_non_linear_world(tmp_path: Path) -> None:
-    """bench/defaults.py: on 'neighbours' rewards, -q ccA -l 0.25 --gamma_scale 50 collects more
-    than the default online (0.554 vs 0.534, 3 seeds). A uniform log of that world must show it."""
+def _suite_log(kind: str, action_features: bool, path: Path, n: int = 8000) -> Path:
+    """A uniformly logged stream of one synthetic environment (simulations.benchenvs), seed 0."""
     from bandit import UniformPolicy
     from simulations.benchenvs import EnvSpec, SyntheticEnv
 
-    env = SyntheticEnv(EnvSpec("neighbours", True), 0)
-    n = 8000
+    env = SyntheticEnv(EnvSpec(kind, action_features), 0)
     x, mu, u = env.stream(n, 5)
-    log = tmp_path / "e.sqlite"
-    logger = UniformPolicy(seed=0, log=log, reward_wait_s=0.0)
+    logger = UniformPolicy(seed=0, log=path, reward_wait_s=0.0)
     for t in range(n):
         d = logger.rank(env.context(x[t]), env.actions, now=float(t))
         logger.reward(d.event_id, float(u[t] < mu[t, d.index]), now=float(t))
     logger.close()
-    richer = "vw:squarecb -q cA -q ccA -l 0.25 --gamma_scale 50"
-    result = evaluate(log, tmp_path / "w", ["vw:squarecb", richer], drift=False)
+    return path
+
+
+RICHER = "vw:squarecb -q cA -q ccA -l 0.25 --gamma_scale 50"
+
+
+@pytest.mark.parametrize("kind, af, richer_wins", [
+    ("neighbours", True, True),   # online, 8 seeds: richer +2.0 points over the default (DR here: +2.8)
+    ("kernel", True, True),       # +0.6 (DR: +0.9)
+    ("linear", True, False),      # -0.2 (DR: -0.3; both below LinUCB: docs/defaults.md)
+    ("linear", False, False),     # -0.7 (DR: -0.4)
+])
+def test_evaluate_picks_the_interactions_a_world_needs(kind: str, af: bool, richer_wins: bool, tmp_path: Path) -> None:
+    """bench/defaults.py: the third-order terms pay on non-linear rewards and cost on linear ones. A
+    uniform log of each world must lead evaluate to the same choice between them, so a deployment can
+    pick its setting from its own log (the per-deployment answer to one default's limits)."""
+    log = _suite_log(kind, af, tmp_path / "e.sqlite")
+    result = evaluate(log, tmp_path / "w", ["vw:squarecb", RICHER], drift=False)
     dr = {p["name"]: p["estimates"]["dr"]["value"] for p in result["policies"]}
-    assert result["decision"]["winner"] == richer and dr[richer] > dr["vw:squarecb"] + 0.02
+    if richer_wins:
+        assert dr[RICHER] > dr["vw:squarecb"] + 0.005 and result["decision"]["winner"] == RICHER, dr
+    else:
+        assert dr["vw:squarecb"] > dr[RICHER], dr
