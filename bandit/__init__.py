@@ -30,6 +30,8 @@ _EXPORTS = {
     "SPECS": "bandit.specs",
     "make_policy": "bandit.specs",
     "Personalizer": "bandit.vw_policy",
+    "SelectingPersonalizer": "bandit.selection",
+    "load_saved_policy": "bandit.specs",
     "learn_from_events": "bandit.warmstart",
     "train_from_log": "bandit.warmstart",
 }

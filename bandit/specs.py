@@ -7,7 +7,7 @@ from typing import Any
 from bandit.errors import BanditError
 from bandit.policy import Policy
 
-SPECS = ("vw", "vw:squarecb", "vw:epsilon", "vw:softmax", "vw:bag", "vw:cover", "uniform",
+SPECS = ("vw", "vw:squarecb", "vw:epsilon", "vw:softmax", "vw:bag", "vw:cover", "vw:select", "uniform",
          "ts-per-title", "linucb")
 
 
@@ -20,6 +20,10 @@ def make_policy(spec: str, *, seed: int = 0, log: Any = None, **options: Any) ->
     if spec not in SPECS:
         raise BanditError(f"unknown policy {spec!r} (choose from {', '.join(SPECS)})")
     try:
+        if spec == "vw:select":  # squarecb choosing its interactions online (bandit.selection)
+            from bandit.selection import SelectingPersonalizer
+
+            return SelectingPersonalizer(seed=seed, log=log, **options)
         if spec.startswith("vw"):
             exploration = spec.split(":", 1)[1] if ":" in spec else "squarecb"
             return Personalizer(exploration, seed=seed, log=log, **options)
@@ -27,3 +31,14 @@ def make_policy(spec: str, *, seed: int = 0, log: Any = None, **options: Any) ->
         return cls(seed=seed, log=log, **options)
     except TypeError as exc:  # an option this policy does not take
         raise BanditError(f"policy {spec!r}: {exc}") from None
+
+
+def load_saved_policy(path: Any, **overrides: Any) -> Policy:
+    """A saved model folder, whichever VW policy saved it (`vw:select` or the Personalizer)."""
+    from bandit.model_io import read_metadata
+    from bandit.selection import SPEC, SelectingPersonalizer
+    from bandit.vw_policy import Personalizer
+
+    if read_metadata(path).get("policy") == SPEC:
+        return SelectingPersonalizer.load(path, **overrides)
+    return Personalizer.load(path, **overrides)

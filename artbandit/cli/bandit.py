@@ -49,7 +49,8 @@ def export(events: str, fmt: str, out: str | None, costs: str, reward_range: tup
               help="Model folder to write (model.vw + metadata.json), replaced atomically.")
 @click.option("--init", "init", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Continue from this saved model instead of starting fresh.")
-@click.option("--exploration", type=click.Choice(EXPLORATIONS), default="squarecb", show_default=True)
+@click.option("--exploration", type=click.Choice(EXPLORATIONS + ("select",)), default="squarecb", show_default=True,
+              help="VW's exploration; 'select': squarecb choosing its interactions online (vw:select).")
 @click.option("--min-probability", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.01,
               show_default=True, help="Probability floor of every action when the model ranks.")
 @click.option("--reward-range", nargs=2, type=float, default=(0.0, 1.0), show_default=True,
@@ -62,11 +63,15 @@ def train(events: str, out: str, init: str | None, exploration: str, min_probabi
     """Warm start: train a VW personalizer off-policy from the rewarded events in EVENTS, using
     the logged probabilities, and save it to --out."""
     from bandit.eventlog import EventLog
+    from bandit.selection import SelectingPersonalizer
+    from bandit.specs import load_saved_policy
     from bandit.vw_policy import Personalizer
     from bandit.warmstart import learn_from_events
 
     if init:
-        policy = Personalizer.load(init, min_probability=min_probability, reward_range=reward_range)
+        policy = load_saved_policy(init, min_probability=min_probability, reward_range=reward_range)
+    elif exploration == "select":
+        policy = SelectingPersonalizer(min_probability=min_probability, reward_range=reward_range, seed=seed)
     else:
         policy = Personalizer(exploration, min_probability=min_probability, reward_range=reward_range,
                               seed=seed)
@@ -149,12 +154,12 @@ def unseen_context_features(seen: dict[str, list[str]], context: dict, allow: An
 def rank(model: str, context_file: str, actions_file: str, user_id: str | None, log_path: str | None,
          seed: int | None, as_json: bool) -> None:
     """Rank --actions for --context with a saved MODEL: the chosen action, its probability, the pmf."""
-    from bandit.vw_policy import Personalizer
+    from bandit.specs import load_saved_policy
 
     context = load_context(context_file)
     actions = load_actions(actions_file)
     # a one-shot rank: nothing waits for a reward here, so the log's pending events are not claimed
-    policy = Personalizer.load(model, log=log_path, reward_wait_s=float("inf"), recover=False)
+    policy = load_saved_policy(model, log=log_path, reward_wait_s=float("inf"), recover=False)
     policy.reseed(seed)
     unseen = unseen_context_features(policy.feature_schema()["context"], context, policy.context_allowlist)
     if unseen:

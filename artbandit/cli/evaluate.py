@@ -116,12 +116,10 @@ def _check_model_dir(path: Path, log: str) -> None:
 
 def _apply(spec: str, log: str, fmt: str, mapping, seed: int, path: Path) -> None:
     """Build the winner, learn from every logged event in order, save it atomically."""
-    from bandit import Personalizer
-    from simulations.ope.candidates import vw_options
+    from simulations.ope.candidates import build_candidate
     from simulations.ope.readers import open_log
 
-    options = vw_options(spec)
-    policy = Personalizer(options.pop("exploration"), seed=seed, **options)
+    policy = build_candidate(spec, seed=seed)  # a Personalizer, or vw:select's SelectingPersonalizer
     for chunk in open_log(log, fmt, mapping).chunks():
         for ev in chunk:
             policy.learn(ev.context, ev.actions, ev.chosen_index, ev.reward, ev.probability)

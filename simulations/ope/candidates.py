@@ -2,7 +2,8 @@
 
 Specs: `logged` (the logging policy as recorded), `baseline` (always the first action, as
 Personalizer's baseline), `uniform`, `best-fixed` (per title, in hindsight), `linucb`,
-`ts-per-title`, `model:DIR`, and `vw:<exploration> [VW arguments]`, e.g.
+`ts-per-title`, `model:DIR`, `vw:select [--gamma_scale G]` (bandit.selection), and
+`vw:<exploration> [VW arguments]`, e.g.
 `vw:squarecb --gamma_scale 50 -q ccA -l 0.25`. VW arguments the Personalizer has a keyword for
 become that keyword (so they replace its defaults instead of clashing with them); any other argument
 is passed to VW as is.
@@ -23,6 +24,7 @@ DEFAULT_GRID: tuple[str, ...] = (
     "vw:squarecb --gamma_scale 50",
     "vw:squarecb --gamma_scale 200",
     "vw:squarecb -q cA -q ccA -l 0.25 --gamma_scale 50",  # best on non-linear rewards (docs/defaults.md)
+    "vw:select",  # chooses between -q cA and -q cA -q ccA online (bandit.selection)
     "vw:squarecb -l 0.1",
     "vw:squarecb -l 1",
     "vw:epsilon --cb_type ips",
@@ -105,6 +107,15 @@ def build_candidate(spec: str, *, seed: int = 0, best_fixed: dict[str, float] | 
         return FirstActionPolicy()
     if spec == "best-fixed":
         return BestFixedPolicy(best_fixed or {})
+    if spec.split()[0] == "vw:select":
+        from bandit import BanditError, SelectingPersonalizer
+
+        options = vw_options(spec)
+        options.pop("exploration")
+        try:
+            return SelectingPersonalizer(seed=seed, **options)
+        except (BanditError, TypeError) as exc:
+            raise SimulationError(f"policy {spec!r}: {exc}") from None
     if spec.startswith("vw:") or spec == "vw":
         from bandit import BanditError, Personalizer
 

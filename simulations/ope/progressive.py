@@ -128,11 +128,11 @@ def resolve_policy(spec: Any, *, seed: int = 0) -> PolicySlot:
         return PolicySlot(spec, LoggedPolicy())
     model_dir = spec[len("model:"):] if spec.startswith("model:") else spec
     if spec.startswith("model:") or Path(model_dir).is_dir():
-        from bandit import Personalizer
+        from bandit import load_saved_policy
 
         if not Path(model_dir).is_dir():
             raise OPEError(f"{model_dir}: no such saved model folder")
-        return PolicySlot(f"model:{Path(model_dir).name}", FrozenPolicy(Personalizer.load(model_dir)))
+        return PolicySlot(f"model:{Path(model_dir).name}", FrozenPolicy(load_saved_policy(model_dir)))
     from bandit import make_policy
     from bandit.errors import BanditError
 

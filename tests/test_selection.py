@@ -1,0 +1,199 @@
+"""`vw:select` (bandit.selection): squarecb over one VW regression per interaction set, mixed by
+exponential weights on their squared error. Checked against a plain re-implementation, on the
+synthetic suite against LinUCB and the default, through save/load, logs and the CLI."""
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pylibvw
+import pytest
+import vowpalwabbit
+
+from bandit import BanditError, LinUCB, Personalizer, SelectingPersonalizer, load_saved_policy, make_policy
+from bandit.features import context_line
+from simulations.benchenvs import EnvSpec, SyntheticEnv, run_policy
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class PlainSelection:
+    """The same algorithm written out with VW's text lines parsed afresh every time (no caches)."""
+
+    def __init__(self, seed: int) -> None:
+        self.vws = [vowpalwabbit.Workspace(f"--cb_adf --quiet --random_seed {seed} -b 18 --interactions cA"),
+                    vowpalwabbit.Workspace(f"--cb_adf --quiet --random_seed {seed} -b 18 --interactions cA "
+                                           "--interactions ccA -l 0.25")]
+        self.loss = np.zeros(2)
+        self.t = 0
+
+    def _lines(self, context: dict, actions: list[dict]) -> tuple[str, list[str]]:
+        from bandit.vwformat import ACTION_NAMESPACE, format_features
+
+        shared = context_line(context)
+        lines = [f"|{ACTION_NAMESPACE} id={a['id']} " + format_features(a["features"], "action") for a in actions]
+        return shared, [line.rstrip() for line in lines]
+
+    def costs(self, context: dict, actions: list[dict]) -> np.ndarray:
+        shared, lines = self._lines(context, actions)
+        out = []
+        for vw in self.vws:
+            lt = int(vw.get_label_type())
+            ex = [pylibvw.example(vw, lt, shared)] + [pylibvw.example(vw, lt, line) for line in lines]
+            pylibvw.vw.predict_multi(vw, ex)
+            out.append(ex[0].get_action_scores())
+        return np.clip(np.array(out), 0, 1)
+
+    def pmf(self, context: dict, actions: list[dict]) -> np.ndarray:
+        w = np.exp(-2.0 * (self.loss - self.loss.min()))
+        c = (w / w.sum()) @ self.costs(context, actions)
+        gamma = 50.0 * (self.t + 1) ** 0.5
+        b = int(np.argmin(c))
+        p = 1.0 / (len(actions) + gamma * (c - c[b]))
+        p[b] = 0.0
+        p[b] = 1.0 - p.sum()
+        return p
+
+    def learn(self, context: dict, actions: list[dict], index: int, reward: float) -> None:
+        cost = 1.0 - reward
+        self.loss += (self.costs(context, actions)[:, index] - cost) ** 2
+        shared, lines = self._lines(context, actions)
+        for vw in self.vws:
+            lt = int(vw.get_label_type())
+            ex = [pylibvw.example(vw, lt, shared)] + [pylibvw.example(vw, lt, line) for line in lines]
+            ex[1 + index] = pylibvw.example(vw, lt, f"0:{cost}:1 {lines[index]}")
+            pylibvw.vw.learn_multi(vw, ex)
+        self.t += 1
+
+
+def test_the_fast_path_learns_exactly_like_the_plain_algorithm() -> None:
+    env = SyntheticEnv(EnvSpec("kernel", True), 0)
+    x, mu, u = env.stream(600, 1)
+    mine, plain = SelectingPersonalizer(seed=3, min_probability=0.0), PlainSelection(3)
+    for t in range(600):
+        ctx = env.context(x[t])
+        want = plain.pmf(ctx, env.actions)
+        d = mine.rank(ctx, env.actions, now=float(t))
+        np.testing.assert_allclose(d.pmf, want, atol=1e-6)
+        reward = 1.0 if u[t] < mu[t, d.index] else 0.0
+        plain.learn(ctx, env.actions, d.index, reward)
+        mine.reward(d.event_id, reward, now=float(t))
+    np.testing.assert_allclose(mine.loss, plain.loss, rtol=1e-6)
+
+
+def _suite(kind: str, af: bool, make, n: int = 3000, seeds=(0, 1)) -> float:
+    return float(np.mean([run_policy(SyntheticEnv(EnvSpec(kind, af), s), make(s), n, seed=s)["reward"]
+                          for s in seeds]))
+
+
+def test_it_takes_the_third_order_model_where_rewards_are_non_linear_and_not_where_linear() -> None:
+    """bench/selection.py, 8 seeds x 5,000 rounds: +0.65 points over LinUCB on neighbours, level
+    on linear, where the default is -0.3 and -0.5. Here: the mixture's weights and the rewards."""
+    runs = {}
+    for kind in ("neighbours", "linear"):
+        env = SyntheticEnv(EnvSpec(kind, False), 0)
+        policy = SelectingPersonalizer(seed=0)
+        runs[kind] = run_policy(env, policy, 3000, seed=0)["reward"], policy.weights()
+    assert runs["neighbours"][1][1] > 0.99  # the -q ccA model carries the non-linear world
+    assert runs["linear"][1][0] > 0.9       # the -q cA model the linear one
+    select = _suite("neighbours", False, lambda s: SelectingPersonalizer(seed=s))
+    default = _suite("neighbours", False, lambda s: Personalizer(seed=s))
+    linucb = _suite("neighbours", False, lambda s: LinUCB(seed=s))
+    # measured here: 0.5648 vs 0.5565 and 0.5553
+    assert select > default + 0.005 and select > linucb + 0.005, (select, default, linucb)
+    # linear+af is its weakest class: level with LinUCB over 8 seeds x 5,000 rounds (-0.24 +- 0.23
+    # points), but behind early and on these two seeds (measured here: 0.6041 vs 0.6270); this pins
+    # that it does not get worse
+    select = _suite("linear", True, lambda s: SelectingPersonalizer(seed=s))
+    linucb = _suite("linear", True, lambda s: LinUCB(seed=s))
+    assert select > linucb - 0.03, (select, linucb)
+
+
+def test_it_logs_its_decisions_with_the_floor_and_the_probability_it_sampled(tmp_path) -> None:
+    env = SyntheticEnv(EnvSpec("linear", True), 1)
+    x, mu, u = env.stream(300, 2)
+    log = tmp_path / "e.sqlite"
+    with make_policy("vw:select", seed=1, log=log, reward_wait_s=0.0) as policy:
+        decisions = []
+        for t in range(300):
+            d = policy.rank(env.context(x[t]), env.actions, now=float(t))
+            decisions.append(d)
+            policy.reward(d.event_id, float(u[t] < mu[t, d.index]), now=float(t))
+    assert all(min(d.pmf) >= 0.01 - 1e-12 and d.probability == d.pmf[d.index] for d in decisions)
+    rows = sqlite3.connect(log).execute("SELECT policy, probability, pmf FROM events ORDER BY seq").fetchall()
+    assert len(rows) == 300 and {r[0] for r in rows} == {"vw:select"}
+    assert [r[1] for r in rows] == [d.probability for d in decisions]
+    assert [json.loads(r[2]) for r in rows] == [pytest.approx(d.pmf) for d in decisions]
+
+
+def test_a_saved_model_continues_exactly_and_a_damaged_one_is_refused(tmp_path) -> None:
+    env = SyntheticEnv(EnvSpec("kernel", False), 2)
+    x, mu, u = env.stream(800, 3)
+
+    def play(policy, a: int, b: int) -> list[tuple[int, float]]:
+        out = []
+        for t in range(a, b):
+            d = policy.rank(env.context(x[t]), env.actions, now=float(t))
+            policy.reward(d.event_id, float(u[t] < mu[t, d.index]), now=float(t))
+            out.append((d.index, round(d.probability, 9)))
+        return out
+
+    whole = SelectingPersonalizer(seed=5, reward_wait_s=0.0)
+    straight = play(whole, 0, 800)
+    first = SelectingPersonalizer(seed=5, reward_wait_s=0.0)
+    head = play(first, 0, 400)
+    first.save(tmp_path / "m")
+    again = load_saved_policy(tmp_path / "m")
+    assert isinstance(again, SelectingPersonalizer) and again.n_learned == 400
+    assert head + play(again, 400, 800) == straight
+    np.testing.assert_allclose(again.loss, whole.loss, rtol=1e-9)
+
+    with pytest.raises(BanditError, match="fixed by the saved model"):
+        SelectingPersonalizer.load(tmp_path / "m", eta=1.0)
+    model = tmp_path / "m" / "model1.vw"
+    model.write_bytes(model.read_bytes()[:-10])
+    with pytest.raises(BanditError, match="does not match the checksum"):
+        SelectingPersonalizer.load(tmp_path / "m")
+    with pytest.raises(BanditError, match="not a saved vw:select model"):
+        Personalizer(seed=0).save(tmp_path / "p") or SelectingPersonalizer.load(tmp_path / "p")
+
+
+def test_bad_options_are_one_line_errors() -> None:
+    for bad in ({"models": []}, {"models": [("c", None)]}, {"models": [(["cA"], "fast")]}, {"eta": 0}):
+        with pytest.raises(BanditError):
+            SelectingPersonalizer(**bad)
+
+
+def test_the_cli_simulates_evaluates_trains_and_ranks_with_it(tmp_path) -> None:
+    exe = [str(Path(sys.executable).parent / "artbandit")]  # the console script, as a user runs it
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(exe + list(args), capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+    proc = run("simulate", "-n", "1500", "-p", "vw:select", "-p", "uniform", "-o", str(tmp_path / "sim"),
+               "--json", "-q")
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads(proc.stdout)
+    assert metrics["policies"]["vw:select"]["share_of_oracle"] > metrics["policies"]["uniform"]["share_of_oracle"]
+    proc = run("evaluate", str(tmp_path / "sim" / "events.sqlite"), "--policy", "vw:select", "--apply",
+               str(tmp_path / "applied"), "-q")
+    assert proc.returncode == 0, proc.stderr
+    applied = load_saved_policy(tmp_path / "applied")
+    assert isinstance(applied, SelectingPersonalizer) and applied.n_learned == 1500
+    proc = run("train", str(tmp_path / "sim" / "events.sqlite"), "--exploration", "select", "-o", str(tmp_path / "m"), "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "m" / "metadata.json").read_text())["policy"] == "vw:select"
+    from simulations.environment import Environment
+    from simulations.scenarios import load_scenario
+
+    imp = next(iter(Environment(load_scenario("segments"), seed=0).impressions(1)))
+    (tmp_path / "ctx.json").write_text(json.dumps(imp.context))
+    (tmp_path / "actions.json").write_text(json.dumps(imp.actions))
+    proc = run("rank", str(tmp_path / "m"), "--context", str(tmp_path / "ctx.json"),
+               "--actions", str(tmp_path / "actions.json"), "--json", "--seed", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["action_id"] in {a["id"] for a in imp.actions}
