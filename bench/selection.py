@@ -1,7 +1,7 @@
-"""Prototype (not in the library): squarecb over two VW regressions, one per interaction set,
-combined by exponential weights on their running squared error. Measured on the same suite and
-scenarios as bench/defaults.py, to show what would close the issue's "at least LinUCB everywhere"
-target that no single VW setting meets (docs/defaults.md).
+"""`vw:select` (bandit.selection: squarecb over two VW regressions, one per interaction set,
+combined by exponential weights on their running squared error) against the default and LinUCB, on
+the same suite and scenarios as bench/defaults.py: what it does for the issue's "at least LinUCB
+everywhere" target that no single VW setting meets (docs/defaults.md).
 
     python bench/selection.py [--n 5000] [--seeds 8] [--sim-impressions 100000] [--sim-seeds 0,1] [--no-sim]
 
@@ -11,10 +11,8 @@ regret (Foster & Rakhlin 2020), and exponential weights over oracles with eta = 
 cheap linear model (`-q cA`) acts while it predicts better, and the third-order one (`-q cA -q ccA`)
 takes over where rewards are non-linear and it has learned enough.
 
-What a library version still needs: one fast path for both models (this prototype parses every
-example twice), saving and loading both models and the weights, the service's and evaluate's specs,
-the drift hook; and it costs two VW updates per reward (the third-order one 4-5x the first with the
-simulator's 11 context features).
+Why it is not the default yet: the decision service and model export take a Personalizer, and it
+costs two VW updates per reward (the third-order one 4-5x the first with 11 context features).
 """
 from __future__ import annotations
 
@@ -22,77 +20,18 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import pylibvw
-import vowpalwabbit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bandit import LinUCB, Personalizer  # noqa: E402
-from bandit.features import context_line  # noqa: E402
-from bandit.policy import Policy  # noqa: E402
+from bandit import LinUCB, Personalizer, SelectingPersonalizer  # noqa: E402
 from simulations.benchenvs import SUITE, SyntheticEnv, run_policy  # noqa: E402
-
-
-class SelectingSquareCB(Policy):
-    """squarecb on a mixture of VW `--cb_adf` regressions (one per interaction set)."""
-
-    def __init__(self, models: tuple[tuple[tuple[str, ...], float | None], ...] = ((("cA",), None),
-                                                                                  (("cA", "ccA"), 0.25)),
-                 *, eta: float = 2.0, gamma_scale: float = 50.0, gamma_exponent: float = 0.5,
-                 **options: Any) -> None:
-        super().__init__(**options)
-        self._vws = []
-        for interactions, lr in models:
-            args = f"--cb_adf --quiet --random_seed {self.seed} -b 18 " + " ".join(
-                f"--interactions {q}" for q in interactions)
-            self._vws.append(vowpalwabbit.Workspace(args + (f" -l {lr}" if lr else "")))
-        self._label_type = int(self._vws[0].get_label_type())
-        self._loss = np.zeros(len(self._vws))  # running squared error of each model's predictions
-        self.eta, self.gamma_scale, self.gamma_exponent = eta, gamma_scale, gamma_exponent
-        self._predicted: dict[int, np.ndarray] = {}  # id(entries) -> predictions at decision time
-
-    def _prepare(self, context: dict) -> str:
-        return context_line(context)
-
-    def _predictions(self, prepared: str, entries: list) -> np.ndarray:
-        out = []
-        for vw in self._vws:
-            examples = [pylibvw.example(vw, self._label_type, prepared)]
-            examples += [pylibvw.example(vw, self._label_type, e.vw_line) for e in entries]
-            pylibvw.vw.predict_multi(vw, examples)
-            out.append(np.clip(examples[0].get_action_scores(), 0.0, 1.0))
-        return np.array(out)  # (models, actions): predicted costs
-
-    def weights(self) -> np.ndarray:
-        w = np.exp(-self.eta * (self._loss - self._loss.min()))
-        return w / w.sum()
-
-    def _pmf(self, prepared: str, entries: list) -> np.ndarray:
-        costs = self.weights() @ self._predictions(prepared, entries)
-        k = len(entries)
-        gamma = self.gamma_scale * (self.n_learned + 1) ** self.gamma_exponent
-        best = int(np.argmin(costs))
-        pmf = 1.0 / (k + gamma * (costs - costs[best]))
-        pmf[best] = 0.0
-        pmf[best] = 1.0 - pmf.sum()
-        return pmf
-
-    def _update(self, prepared: str, entries: list, index: int, reward01: float, probability: float) -> None:
-        cost = 1.0 - reward01
-        self._loss += (self._predictions(prepared, entries)[:, index] - cost) ** 2
-        for vw in self._vws:
-            examples = [pylibvw.example(vw, self._label_type, prepared)]
-            examples += [pylibvw.example(vw, self._label_type, e.vw_line) for e in entries]
-            examples[1 + index] = pylibvw.example(vw, self._label_type, f"0:{cost}:1 {entries[index].vw_line}")
-            pylibvw.vw.learn_multi(vw, examples)
 
 
 POLICIES = {
     "default": lambda s, **kw: Personalizer(seed=s, **kw),
-    "selection (cA or cA+ccA)": lambda s, **kw: SelectingSquareCB(seed=s, **kw),
+    "selection (cA or cA+ccA)": lambda s, **kw: SelectingPersonalizer(seed=s, **kw),
     "linucb": lambda s, **kw: LinUCB(seed=s, **kw),
 }
 
