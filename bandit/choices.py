@@ -9,3 +9,5 @@ from __future__ import annotations
 EXPORT_FORMATS: tuple[str, ...] = ("dsjson", "csv", "jsonl")
 COSTS: tuple[str, ...] = ("reward", "vw")
 EXPLORATIONS: tuple[str, ...] = ("squarecb", "epsilon", "softmax", "bag", "cover")
+# what `artbandit train --exploration` builds: a Personalizer with one of EXPLORATIONS, or vw:select
+TRAIN_EXPLORATIONS: tuple[str, ...] = EXPLORATIONS + ("select",)

@@ -97,12 +97,12 @@ def test_hostile_names_are_escaped_the_same_way_in_text_and_dsjson():
 
 def test_cli_export_choices_are_the_librarys(tmp_path):
     from artbandit.cli import bandit as cli_bandit
-    from bandit import EXPLORATIONS
+    from bandit.choices import TRAIN_EXPLORATIONS
     from bandit.export import COSTS, EXPORT_FORMATS
 
     choices = {p.name: tuple(p.type.choices) for cmd in (cli_bandit.export, cli_bandit.train)
                for p in cmd.params if hasattr(p.type, "choices")}
-    assert choices == {"fmt": EXPORT_FORMATS, "costs": COSTS, "exploration": EXPLORATIONS}
+    assert choices == {"fmt": EXPORT_FORMATS, "costs": COSTS, "exploration": TRAIN_EXPLORATIONS}
     _log(tmp_path / "e.sqlite")
     try:
         main(["log", "export", str(tmp_path / "e.sqlite"), "--costs", "vw", "--reward-range", "0", "2",
