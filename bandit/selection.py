@@ -10,11 +10,11 @@ set gets its own VW `--cb_adf` regression, every reward trains all of them, each
 rewards before it learns them, and squarecb acts on the weighted mixture of their predicted costs.
 
 What it costs: every decision predicts with every model and every reward trains all of them (with
-the defaults, one `-q cA` and one `-q cA -q ccA` model: about 6x the Personalizer's time per event
+the defaults, one `-q cA` and one `-q cA -q ccA` model: about 3.5x the Personalizer's time per event
 with the simulator's 11 context features). What it keeps: the Policy contract (the probability
-floor, every decision logged with the probability it was sampled with, late rewards, recovery);
-saving and loading continue exactly. Not yet: the decision service and model export, which take a
-`Personalizer`.
+floor, every decision logged with the probability it was sampled with, late rewards, recovery), the
+Personalizer's drift hook (bandit.drift_hook); saving and loading continue exactly. Not yet: the
+decision service and model export, which take a `Personalizer`.
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ import numpy as np
 import pylibvw
 import vowpalwabbit
 
+from bandit.drift_hook import DriftHook
 from bandit.errors import BanditError
 from bandit.features import ActionEntry, context_line
 from bandit.model_io import artbandit_version, file_sha256, read_metadata, save_model_dir, saved_options
@@ -35,6 +36,7 @@ from bandit.policy import Policy
 SPEC = "vw:select"
 DEFAULT_MODELS: tuple[tuple[tuple[str, ...], float | None], ...] = ((("cA",), None), (("cA", "ccA"), 0.25))
 SELECT_OPTIONS = ("models", "eta", "gamma_scale", "gamma_exponent", "bits")
+DRIFT_OPTIONS = ("drift_boost", "drift_floor")  # saved, but load(path, drift_boost=0) may turn it off
 SHARED_EXAMPLES = 256  # parsed contexts kept per model (as the Personalizer keeps them)
 
 
@@ -56,15 +58,16 @@ def _check_models(models: Any) -> tuple[tuple[tuple[str, ...], float | None], ..
     return tuple(out)
 
 
-class SelectingPersonalizer(Policy):
+class SelectingPersonalizer(DriftHook, Policy):
     """squarecb on a mixture of VW regressions (one per interaction set), weighted online by their
-    squared error. Policy options (min_probability, reward_wait_s, log, ...) are those of `Policy`."""
+    squared error, with the Personalizer's drift hook. Policy options (min_probability,
+    reward_wait_s, log, ...) are those of `Policy`."""
 
     name = SPEC
 
     def __init__(self, *, models: Sequence = DEFAULT_MODELS, eta: float = 2.0, gamma_scale: float = 50.0,
-                 gamma_exponent: float = 0.5, bits: int = 18, _model_files: Sequence[str] | None = None,
-                 **policy_args: Any) -> None:
+                 gamma_exponent: float = 0.5, bits: int = 18, drift_boost: int = 3000, drift_floor: float = 0.05,
+                 _model_files: Sequence[str] | None = None, **policy_args: Any) -> None:
         super().__init__(**policy_args)
         self.models = _check_models(models)
         self.eta = real(eta, "eta")
@@ -89,10 +92,12 @@ class SelectingPersonalizer(Policy):
         self.loss = np.zeros(len(self._vws))  # each model's squared error on rewards before it learned them
         self._shared: list[dict[str, Any]] = [{} for _ in self._vws]
         self._from_log = False
+        self._init_drift(drift_boost, drift_floor)  # bandit.drift_hook, as the Personalizer's
         self.options = {
             **self.policy_options.to_json(),
             "models": [[list(i), r] for i, r in self.models], "eta": self.eta, "gamma_scale": self.gamma_scale,
-            "gamma_exponent": self.gamma_exponent, "bits": self.bits,
+            "gamma_exponent": self.gamma_exponent, "bits": self.bits, "drift_boost": self.drift_boost,
+            "drift_floor": self.drift_floor,
         }
 
     @property
@@ -158,6 +163,8 @@ class SelectingPersonalizer(Policy):
             examples = list(examples)
             examples[1 + index] = pylibvw.example(vw, self._label_type, f"0:{cost}:{p} {line}")
             pylibvw.vw.learn_multi(vw, examples)
+        if self._drift is not None:
+            self._watch(reward01)
 
     def _learn_prepared(self, *args: Any, **kwargs: Any) -> None:
         self._from_log = True  # an event from a log: importance-weighted
@@ -175,6 +182,7 @@ class SelectingPersonalizer(Policy):
             "vowpalwabbit_version": getattr(vowpalwabbit, "__version__", "?"),
             "policy": SPEC, "options": self.options, "feature_schema": self.feature_schema(),
             "events_learned": self.n_learned, "loss": self.loss.tolist(), "state": self._base_state(),
+            "drift": self._drift_state(),
         }
 
         def write(tmp: Path) -> None:
@@ -193,7 +201,7 @@ class SelectingPersonalizer(Policy):
         meta = read_metadata(path)
         if meta.get("policy") != SPEC:
             raise BanditError(f"{path}: not a saved {SPEC} model (policy {meta.get('policy')!r})")
-        options = saved_options(meta, path, PolicyOptions.names() + SELECT_OPTIONS)
+        options = saved_options(meta, path, PolicyOptions.names() + SELECT_OPTIONS + DRIFT_OPTIONS)
         for key in SELECT_OPTIONS + ("seed",):
             if key in overrides and overrides[key] != options.get(key):
                 raise BanditError(f"{path}: option {key!r} is fixed by the saved model")
@@ -217,6 +225,7 @@ class SelectingPersonalizer(Policy):
             if policy.loss.shape != (n,):
                 raise ValueError("one squared error per model")
             policy._restore_base_state(meta["state"])
+            policy._restore_drift_state(meta.get("drift"))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise BanditError(f"{path}: metadata.json has a damaged state ({type(exc).__name__}: {exc})") from None
         return policy

@@ -17,10 +17,9 @@ import pylibvw  # the compiled module under vowpalwabbit.Workspace (see _pmf)
 import vowpalwabbit
 
 from bandit.choices import EXPLORATIONS
-from bandit.drift import PageHinkley
+from bandit.drift_hook import DriftHook
 from bandit.errors import BanditError
 from bandit.features import ActionEntry, context_line
-from bandit.logschema import DriftEvent
 from bandit.model_io import (
     MODEL_CHECKSUM,
     artbandit_version,
@@ -68,7 +67,7 @@ DRIFT_OPTIONS = ("drift_boost", "drift_floor")
 FIXED_ON_LOAD = VW_OPTIONS + ("seed",)
 
 
-class Personalizer(Policy):
+class Personalizer(DriftHook, Policy):
     """A contextual bandit on VW cb_explore_adf that ranks, logs, and learns from late rewards.
 
     Shared policy options (min_probability, reward_wait_s, default_reward, reward_range, aggregation,
@@ -146,15 +145,7 @@ class Personalizer(Policy):
         except Exception as exc:  # VW raises plain RuntimeError/ValueError for bad arguments/files
             raise BanditError(f"Vowpal Wabbit rejected the model or arguments: {_one_line(exc)}") from None
         self._label_type = int(self._vw.get_label_type())
-        # Optional drift hook: a Page-Hinkley test on the learned rewards; on a detected drop every
-        # action gets at least `drift_floor` probability for the next `drift_boost` learned events, so
-        # the model sees the actions it had stopped showing (docs/evaluate.md#drift, docs/defaults.md).
-        # Saved with the model, so a reloaded policy continues exactly.
-        self.drift_boost, self.drift_floor = int(drift_boost), float(drift_floor)
-        self._drift = PageHinkley() if self.drift_boost > 0 else None
-        self._boost_left = 0
-        self._base_floor = self.min_probability
-        self.drift_events: list[int] = []  # n_learned at each detected drop
+        self._init_drift(drift_boost, drift_floor)  # bandit.drift_hook
         self._shared: dict[str, Any] = {}  # context line -> its parsed example (see _examples)
 
     @property
@@ -213,34 +204,6 @@ class Personalizer(Policy):
         finally:
             self._from_log = False
 
-    def _close(self, event_id: str, pending: Any, value: float, when: float, defaulted: bool,
-               early: bool) -> None:
-        """A live reward (or its default at expiry): learned as by every policy; a drop it reveals is
-        also written to the event log (learning from a log, `learn`, records none there)."""
-        detected = len(self.drift_events)
-        super()._close(event_id, pending, value, when, defaulted, early)
-        if self.log is not None and len(self.drift_events) > detected:
-            self.log.append_drift(self.drift_row(event_id, when, self.log.writer_id))
-
-    def drift_row(self, event_id: str, when: float, writer: int | None) -> DriftEvent:
-        """The event-log row for the drop detected by the last learned event (the Personalizer's own
-        rewards and the decision service both write it)."""
-        det = self._drift
-        return DriftEvent(
-            time=float(when), writer=writer, direction="drop", statistic=float(det.last_alarm),  # type: ignore[union-attr]
-            threshold=float(det.threshold), floor=self.min_probability, boost_events=self.drift_boost,  # type: ignore[union-attr]
-            n_learned=self.drift_events[-1], event_id=event_id)
-
-    def _watch(self, reward01: float) -> None:
-        if self._boost_left:
-            self._boost_left -= 1
-            if not self._boost_left:
-                self.min_probability = self._base_floor
-        if self._drift.update(reward01) == "drop":  # type: ignore[union-attr]
-            self.drift_events.append(self.n_learned)
-            self._boost_left = self.drift_boost
-            self.min_probability = max(self._base_floor, self.drift_floor)
-
     # -- persistence ---------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
         """Save model + metadata + sampling/event state to a folder, atomically. The metadata holds
@@ -293,22 +256,6 @@ class Personalizer(Policy):
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise BanditError(f"{path}: metadata.json has a damaged state ({type(exc).__name__}: {_one_line(exc)})") from None
         return policy
-
-    def _drift_state(self) -> dict | None:
-        if self._drift is None:
-            return None
-        return {"detector": dict(vars(self._drift)), "boost_left": self._boost_left,
-                "min_probability": self.min_probability, "events": self.drift_events}
-
-    def _restore_drift_state(self, state: dict | None) -> None:
-        if state is None or self._drift is None:
-            return
-        for key, value in state["detector"].items():
-            setattr(self._drift, key, value)
-        self._boost_left = int(state["boost_left"])
-        self.min_probability = float(state["min_probability"])
-        self.drift_events = list(state["events"])
-
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__

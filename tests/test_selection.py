@@ -197,3 +197,29 @@ def test_the_cli_simulates_evaluates_trains_and_ranks_with_it(tmp_path) -> None:
                "--actions", str(tmp_path / "actions.json"), "--json", "--seed", "1")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["action_id"] in {a["id"] for a in imp.actions}
+
+
+def test_it_carries_the_drift_hook_and_logs_the_drop(tmp_path) -> None:
+    """The Personalizer's drift hook (bandit.drift_hook): at a known change of tastes the drop is
+    detected once, the floor is raised for drift_boost events, and the event log records it."""
+    from bandit.eventlog import EventLog
+    from bandit_helpers import SEGMENTS, Stream, click_probabilities, make_actions
+
+    stream, actions = Stream(0), make_actions()
+    outcome = np.random.default_rng(1)
+    change = 4000
+    with SelectingPersonalizer(seed=0, log=tmp_path / "e.sqlite") as policy:
+        floors = []
+        for t in range(9000):
+            user_id, context, _ = stream.next()
+            segment = context["user"]["segment"]
+            if t >= change:
+                segment = SEGMENTS[(SEGMENTS.index(segment) + 1) % len(SEGMENTS)]
+            d = policy.rank(context, actions, user_id=user_id, now=float(t))
+            policy.reward(d.event_id, float(outcome.random() < click_probabilities(segment)[d.index]), now=float(t))
+            floors.append(policy.min_probability)
+        detected = list(policy.drift_events)
+    assert len(detected) == 1 and change <= detected[0] <= change + 1500, detected
+    assert floors[detected[0] + 10] == 0.05 and floors[-1] == 0.01
+    with EventLog(tmp_path / "e.sqlite", readonly=True) as log:
+        assert [r.n_learned for r in log.drift_events()] == detected

@@ -1,0 +1,68 @@
+"""The drift hook a learning policy carries (the Personalizer and vw:select): a Page-Hinkley test on
+the rewards it learns; on a detected drop every action gets at least `drift_floor` probability for
+the next `drift_boost` learned events, so the model sees the actions it had stopped showing
+(docs/evaluate.md#drift, docs/defaults.md). Each drop is written to the policy's event log (the
+decision service writes its own, through `drift_row`). Saved with the model, so a reloaded policy
+continues exactly.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from bandit.drift import PageHinkley
+from bandit.logschema import DriftEvent
+
+
+class DriftHook:
+    """Mixin for a Policy subclass: call `_init_drift` after Policy.__init__ and `_watch(reward01)`
+    after every update."""
+
+    def _init_drift(self, drift_boost: int, drift_floor: float) -> None:
+        self.drift_boost, self.drift_floor = int(drift_boost), float(drift_floor)
+        self._drift = PageHinkley() if self.drift_boost > 0 else None
+        self._boost_left = 0
+        self._base_floor = self.min_probability  # type: ignore[attr-defined]
+        self.drift_events: list[int] = []  # n_learned at each detected drop
+
+    def _close(self, event_id: str, pending: Any, value: float, when: float, defaulted: bool,
+               early: bool) -> None:
+        """A live reward (or its default at expiry): learned as by every policy; a drop it reveals is
+        also written to the event log (learning from a log, `learn`, records none there)."""
+        detected = len(self.drift_events)
+        super()._close(event_id, pending, value, when, defaulted, early)
+        if self.log is not None and len(self.drift_events) > detected:
+            self.log.append_drift(self.drift_row(event_id, when, self.log.writer_id))
+
+    def drift_row(self, event_id: str, when: float, writer: int | None) -> DriftEvent:
+        """The event-log row for the drop detected by the last learned event (the Personalizer's own
+        rewards and the decision service both write it)."""
+        det = self._drift
+        return DriftEvent(
+            time=float(when), writer=writer, direction="drop", statistic=float(det.last_alarm),  # type: ignore[union-attr]
+            threshold=float(det.threshold), floor=self.min_probability, boost_events=self.drift_boost,  # type: ignore[union-attr]
+            n_learned=self.drift_events[-1], event_id=event_id)
+
+    def _watch(self, reward01: float) -> None:
+        if self._boost_left:
+            self._boost_left -= 1
+            if not self._boost_left:
+                self.min_probability = self._base_floor
+        if self._drift.update(reward01) == "drop":  # type: ignore[union-attr]
+            self.drift_events.append(self.n_learned)
+            self._boost_left = self.drift_boost
+            self.min_probability = max(self._base_floor, self.drift_floor)
+
+    def _drift_state(self) -> dict | None:
+        if self._drift is None:
+            return None
+        return {"detector": dict(vars(self._drift)), "boost_left": self._boost_left,
+                "min_probability": self.min_probability, "events": self.drift_events}
+
+    def _restore_drift_state(self, state: dict | None) -> None:
+        if state is None or self._drift is None:
+            return
+        for key, value in state["detector"].items():
+            setattr(self._drift, key, value)
+        self._boost_left = int(state["boost_left"])
+        self.min_probability = float(state["min_probability"])
+        self.drift_events = list(state["events"])
