@@ -107,21 +107,15 @@ def build_candidate(spec: str, *, seed: int = 0, best_fixed: dict[str, float] | 
         return FirstActionPolicy()
     if spec == "best-fixed":
         return BestFixedPolicy(best_fixed or {})
-    if spec.split()[0] == "vw:select":
-        from bandit import BanditError, SelectingPersonalizer
-
-        options = vw_options(spec)
-        options.pop("exploration")
-        try:
-            return SelectingPersonalizer(seed=seed, **options)
-        except (BanditError, TypeError) as exc:
-            raise SimulationError(f"policy {spec!r}: {exc}") from None
     if spec.startswith("vw:") or spec == "vw":
-        from bandit import BanditError, Personalizer
+        from bandit import BanditError, Personalizer, SelectingPersonalizer
 
         options = vw_options(spec)
+        exploration = options.pop("exploration")
         try:
-            return Personalizer(options.pop("exploration"), seed=seed, **options)
+            if exploration == "select":  # vw:select: squarecb choosing its interactions (bandit.selection)
+                return SelectingPersonalizer(seed=seed, **options)
+            return Personalizer(exploration, seed=seed, **options)
         except (BanditError, TypeError) as exc:
             raise SimulationError(f"policy {spec!r}: {exc}") from None
     return resolve_policy(spec, seed=seed).policy
