@@ -128,3 +128,12 @@ def saved_options(meta: dict[str, Any], path: Any, allowed: tuple[str, ...]) -> 
     if unknown:
         raise BanditError(f"{path}: metadata.json sets {', '.join(map(repr, unknown))}, which only the caller may set")
     return dict(options)
+
+
+def without_fixed(overrides: dict[str, Any], options: dict[str, Any], fixed: tuple[str, ...], path: Any) -> dict[str, Any]:
+    """`overrides` minus the options a saved model fixes; a different value for one of them is refused
+    (a model cannot be loaded as another algorithm), the same value is accepted and dropped."""
+    for key in fixed:
+        if key in overrides and overrides[key] != options.get(key):
+            raise BanditError(f"{path}: option {key!r} is fixed by the saved model")
+    return {k: v for k, v in overrides.items() if k not in fixed}

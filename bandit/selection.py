@@ -29,15 +29,16 @@ import vowpalwabbit
 from bandit.drift_hook import DriftHook
 from bandit.errors import BanditError
 from bandit.features import ActionEntry, context_line
-from bandit.model_io import artbandit_version, file_sha256, read_metadata, save_model_dir, saved_options
+from bandit.model_io import (artbandit_version, file_sha256, read_metadata, save_model_dir, saved_options,
+                             without_fixed)
 from bandit.options import PolicyOptions, real
 from bandit.policy import Policy
+from bandit.vw_policy import cached_examples
 
 SPEC = "vw:select"
 DEFAULT_MODELS: tuple[tuple[tuple[str, ...], float | None], ...] = ((("cA",), None), (("cA", "ccA"), 0.25))
 SELECT_OPTIONS = ("models", "eta", "gamma_scale", "gamma_exponent", "bits")
 DRIFT_OPTIONS = ("drift_boost", "drift_floor")  # saved, but load(path, drift_boost=0) may turn it off
-SHARED_EXAMPLES = 256  # parsed contexts kept per model (as the Personalizer keeps them)
 
 
 def _check_models(models: Any) -> tuple[tuple[tuple[str, ...], float | None], ...]:
@@ -90,7 +91,9 @@ class SelectingPersonalizer(DriftHook, Policy):
             raise BanditError(f"Vowpal Wabbit rejected the model or arguments: {' '.join(str(exc).split())}") from None
         self._label_type = int(self._vws[0].get_label_type())
         self.loss = np.zeros(len(self._vws))  # each model's squared error on rewards before it learned them
+        # parsed examples, one cache and one action-entry key per model (bandit.vw_policy.cached_examples)
         self._shared: list[dict[str, Any]] = [{} for _ in self._vws]
+        self._keys = [f"vw-select-{i}" for i in range(len(self._vws))]
         self._from_log = False
         self._init_drift(drift_boost, drift_floor)  # bandit.drift_hook, as the Personalizer's
         self.options = {
@@ -115,28 +118,11 @@ class SelectingPersonalizer(DriftHook, Policy):
     def _prepare(self, context: dict) -> str:
         return context_line(context)
 
-    def _examples(self, i: int, prepared: str, entries: list[ActionEntry]) -> list:
-        """Model i's parsed examples: the context's (a small cache) and each action's (kept on the
-        action's registry entry, one per model, since a parse belongs to its workspace)."""
-        vw, shared, key = self._vws[i], self._shared[i], f"vw-select-{i}"
-        context = shared.get(prepared)
-        if context is None:
-            if len(shared) >= SHARED_EXAMPLES:
-                del shared[next(iter(shared))]
-            context = shared[prepared] = pylibvw.example(vw, self._label_type, prepared)
-        examples = [context]
-        for entry in entries:
-            example = entry.extra.get(key)
-            if example is None:
-                example = entry.extra[key] = pylibvw.example(vw, self._label_type, entry.vw_line)
-            examples.append(example)
-        return examples
-
     def _costs(self, prepared: str, entries: list[ActionEntry]) -> tuple[np.ndarray, list[list]]:
         """Every model's predicted costs (models x actions), clipped to [0, 1], and the examples."""
         rows, parsed = [], []
         for i, vw in enumerate(self._vws):
-            examples = self._examples(i, prepared, entries)
+            examples = cached_examples(vw, self._label_type, self._shared[i], self._keys[i], prepared, entries)
             pylibvw.vw.predict_multi(vw, examples)
             rows.append(examples[0].get_action_scores())
             parsed.append(examples)
@@ -202,10 +188,7 @@ class SelectingPersonalizer(DriftHook, Policy):
         if meta.get("policy") != SPEC:
             raise BanditError(f"{path}: not a saved {SPEC} model (policy {meta.get('policy')!r})")
         options = saved_options(meta, path, PolicyOptions.names() + SELECT_OPTIONS + DRIFT_OPTIONS)
-        for key in SELECT_OPTIONS + ("seed",):
-            if key in overrides and overrides[key] != options.get(key):
-                raise BanditError(f"{path}: option {key!r} is fixed by the saved model")
-            overrides.pop(key, None)
+        overrides = without_fixed(overrides, options, SELECT_OPTIONS + ("seed",), path)
         checksums = meta.get("model_sha256")
         n = len(options.get("models", []))
         files = [Path(path) / f"model{i}.vw" for i in range(n)]
@@ -215,10 +198,6 @@ class SelectingPersonalizer(DriftHook, Policy):
             if not f.is_file() or file_sha256(f) != checksums.get(f.name):
                 raise BanditError(f"{f}: missing, or does not match the checksum in metadata.json")
         options.update(overrides)
-        if "reward_range" in options:
-            options["reward_range"] = tuple(options["reward_range"])
-        if options.get("context_allowlist") is not None:
-            options["context_allowlist"] = tuple(options["context_allowlist"])
         policy = cls(**options, _model_files=[str(f) for f in files])
         try:
             policy.loss = np.array([float(x) for x in meta["loss"]], dtype=float)

@@ -30,6 +30,7 @@ from bandit.model_io import (
     save_model_dir,
     saved_options,
     verify_checksum,
+    without_fixed,
 )
 from bandit.options import PolicyOptions, real
 from bandit.policy import Policy
@@ -39,6 +40,25 @@ MODEL_FILE = "model.vw"
 NO_PREDICT = "--no_predict"
 EXAMPLE_KEY = "vw"  # an action's parsed example in ActionEntry.extra (the registry is per policy)
 SHARED_EXAMPLES = 256  # contexts whose parsed example is kept (recent rewards find theirs here)
+
+
+def cached_examples(vw: Any, label_type: int, shared: dict[str, Any], key: str, prepared: str,
+                    entries: list[ActionEntry]) -> list:
+    """A decision's parsed examples for workspace `vw`: the context's from `shared` (a small cache,
+    oldest dropped first) and each action's kept on its registry entry under `key` (a parse belongs
+    to its workspace, so each workspace has its own key). Parsing once is what makes VW fast here."""
+    context = shared.get(prepared)
+    if context is None:
+        if len(shared) >= SHARED_EXAMPLES:
+            del shared[next(iter(shared))]  # oldest first: each example is ~30 KB
+        context = shared[prepared] = pylibvw.example(vw, label_type, prepared)
+    examples = [context]
+    for entry in entries:
+        example = entry.extra.get(key)
+        if example is None:
+            example = entry.extra[key] = pylibvw.example(vw, label_type, entry.vw_line)
+        examples.append(example)
+    return examples
 
 
 def exploration_args(exploration: str, *, epsilon: float, softmax_lambda: float, bag: int,
@@ -167,19 +187,7 @@ class Personalizer(DriftHook, Policy):
     # `--no_predict` skips the prediction VW would redo inside learn (the pmf is already known).
     # test_fast_path_learns_like_the_public_api checks all of it against plain text through Workspace.
     def _examples(self, prepared: str, entries: list[ActionEntry]) -> list:
-        vw, label_type, shared = self._vw, self._label_type, self._shared
-        context = shared.get(prepared)
-        if context is None:
-            if len(shared) >= SHARED_EXAMPLES:
-                del shared[next(iter(shared))]  # oldest first: each example is ~30 KB
-            context = shared[prepared] = pylibvw.example(vw, label_type, prepared)
-        examples = [context]
-        for entry in entries:
-            example = entry.extra.get(EXAMPLE_KEY)
-            if example is None:
-                example = entry.extra[EXAMPLE_KEY] = pylibvw.example(vw, label_type, entry.vw_line)
-            examples.append(example)
-        return examples
+        return cached_examples(self._vw, self._label_type, self._shared, EXAMPLE_KEY, prepared, entries)
 
     def _pmf(self, prepared: str, entries: list[ActionEntry]) -> list[float]:
         examples = self._examples(prepared, entries)
@@ -241,10 +249,7 @@ class Personalizer(DriftHook, Policy):
             raise BanditError(f"{path}: not a saved VW personalizer (no {MODEL_FILE})")
         options = saved_options(meta, path, PolicyOptions.names() + VW_OPTIONS + DRIFT_OPTIONS)
         options.setdefault("importance_weighted", True)  # models saved before the option learned weighted
-        for key in FIXED_ON_LOAD:
-            if key in overrides and overrides[key] != options.get(key):
-                raise BanditError(f"{path}: option {key!r} is fixed by the saved model")
-            overrides.pop(key, None)
+        overrides = without_fixed(overrides, options, FIXED_ON_LOAD, path)
         verify_checksum(meta, model_file)
         options.update(overrides)
         policy = cls(**options, _model_file=str(model_file))
