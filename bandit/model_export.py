@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bandit.errors import BanditError
-from bandit.model_io import METADATA, MODEL_SCHEMA
+from bandit.model_io import METADATA, MODEL_SCHEMA, argument_tokens
 from bandit.service_config import check_model_flags
 from bandit.vw_policy import MODEL_FILE, Personalizer
 
@@ -80,6 +80,5 @@ def import_model(blob: bytes, **overrides: Any) -> Personalizer:
             policy = Personalizer.load(folder, **overrides)
         except (KeyError, TypeError, ValueError) as exc:
             raise BanditError(f"model export metadata is incomplete ({exc})") from None
-    flags = policy._vw.get_arguments()
-    check_model_flags(list(flags) if not isinstance(flags, str) else flags.split())
+    check_model_flags(argument_tokens(policy._vw))
     return policy

@@ -86,9 +86,23 @@ def verify_checksum(meta: dict[str, Any], model_file: Path) -> None:
         raise BanditError(f"{model_file}: does not match the checksum in metadata.json (truncated or replaced)")
 
 
+def argument_tokens(vw: Any) -> list[str]:
+    """VW's record of a workspace's arguments as tokens. VW reports them as one string, so the path
+    of the model file it was opened from (`--initial_regressor`, which may contain spaces) is put
+    back as one token; bandit.vw_policy.open_model_file records that path on the workspace."""
+    text = str(vw.get_arguments())
+    path = getattr(vw, "model_file", None)
+    if path is None:
+        return text.split()
+    before, found, after = text.partition(f"--initial_regressor {path}")
+    if not found:
+        return text.split()
+    return before.split() + ["--initial_regressor", path] + after.split()
+
+
 def model_args(vw: Any) -> str:
     """VW's own record of a workspace's learning arguments, without run-time flags."""
-    tokens = str(vw.get_arguments()).split()
+    tokens = argument_tokens(vw)
     out, i = [], 0
     while i < len(tokens):
         skip = _RUNTIME_FLAGS.get(tokens[i])

@@ -33,7 +33,7 @@ from bandit.model_io import (artbandit_version, file_sha256, read_metadata, save
                              without_fixed)
 from bandit.options import PolicyOptions, real
 from bandit.policy import Policy
-from bandit.vw_policy import cached_examples
+from bandit.vw_policy import cached_examples, open_model_file
 
 SPEC = "vw:select"
 DEFAULT_MODELS: tuple[tuple[tuple[str, ...], float | None], ...] = ((("cA",), None), (("cA", "ccA"), 0.25))
@@ -80,13 +80,13 @@ class SelectingPersonalizer(DriftHook, Policy):
         self._vws = []
         try:
             for i, (interactions, rate) in enumerate(self.models):
-                learning = f" -l {rate}" if rate is not None else ""
+                learning = ["-l", str(rate)] if rate is not None else []
                 if _model_files is not None:  # -i restores the interactions; the rate is given again
-                    args = f"-i {_model_files[i]} --quiet" + learning
-                else:
-                    args = (f"--cb_adf --quiet --random_seed {int(self.seed)} -b {self.bits} "
-                            + " ".join(f"--interactions {q}" for q in interactions) + learning)
-                self._vws.append(vowpalwabbit.Workspace(args))
+                    self._vws.append(open_model_file(_model_files[i], "--quiet", *learning))
+                    continue
+                args = (f"--cb_adf --quiet --random_seed {int(self.seed)} -b {self.bits} "
+                        + " ".join(f"--interactions {q}" for q in interactions))
+                self._vws.append(vowpalwabbit.Workspace(arg_list=args.split() + learning))
         except Exception as exc:  # VW raises plain RuntimeError/ValueError for bad arguments/files
             raise BanditError(f"Vowpal Wabbit rejected the model or arguments: {' '.join(str(exc).split())}") from None
         self._label_type = int(self._vws[0].get_label_type())

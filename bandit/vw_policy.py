@@ -42,6 +42,14 @@ EXAMPLE_KEY = "vw"  # an action's parsed example in ActionEntry.extra (the regis
 SHARED_EXAMPLES = 256  # contexts whose parsed example is kept (recent rewards find theirs here)
 
 
+def open_model_file(path: str, *args: str) -> Any:
+    """A VW workspace restored from a saved model file (`-i`), with run-time `args`. The path is its
+    own token: VW's argument string is split on spaces, so `-i /my models/m.vw` would open `/my`."""
+    workspace = vowpalwabbit.Workspace(arg_list=["-i", str(path), *args])
+    workspace.model_file = str(path)  # for bandit.model_io.argument_tokens
+    return workspace
+
+
 def cached_examples(vw: Any, label_type: int, shared: dict[str, Any], key: str, prepared: str,
                     entries: list[ActionEntry]) -> list:
     """A decision's parsed examples for workspace `vw`: the context's from `shared` (a small cache,
@@ -159,7 +167,7 @@ class Personalizer(DriftHook, Policy):
         try:
             if _model_file is not None:
                 # -i restores the arguments stored in the model; learning continues exactly.
-                self._vw = vowpalwabbit.Workspace(f"-i {_model_file} --quiet {NO_PREDICT}")
+                self._vw = open_model_file(_model_file, "--quiet", NO_PREDICT)
             else:
                 self._vw = vowpalwabbit.Workspace(self.vw_args)
         except Exception as exc:  # VW raises plain RuntimeError/ValueError for bad arguments/files

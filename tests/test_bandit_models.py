@@ -36,6 +36,39 @@ def _edit(folder: Path, change) -> None:
     meta_file.write_text(json.dumps(meta))
 
 
+@pytest.mark.parametrize("spec", ["vw:squarecb", "vw:select"])
+def test_a_model_folder_with_a_hostile_name_saves_loads_and_continues_exactly(tmp_path, spec):
+    """VW splits its argument string on spaces: `-i <path>` must not, and the path must not leak into
+    the model's recorded arguments (saved again from the loaded model, then loaded again)."""
+    from bandit import load_saved_policy
+
+    folder = tmp_path / "my models --quiet -l 5" / "m 1"
+    folder.parent.mkdir()
+    stream, actions = Stream(3), make_actions()
+    steps = [stream.next() for _ in range(400)]
+    clicks = np.random.default_rng(4).random(400)
+
+    def play(policy, a: int, b: int) -> list[int]:
+        chosen = []
+        for t in range(a, b):
+            user_id, context, click_p = steps[t]
+            d = policy.rank(context, actions, user_id=user_id, now=float(t))
+            policy.reward(d.event_id, float(clicks[t] < click_p[d.index]), now=float(t))
+            chosen.append(d.index)
+        return chosen
+
+    whole, first = make_policy(spec, seed=2, secret=SECRET), make_policy(spec, seed=2, secret=SECRET)
+    straight = play(whole, 0, 400)
+    head = play(first, 0, 200)
+    first.save(folder)
+    again = load_saved_policy(folder, secret=SECRET)
+    again.save(folder.parent / "m 2")
+    again = load_saved_policy(folder.parent / "m 2", secret=SECRET)
+    assert head + play(again, 200, 400) == straight
+    probe = steps[0][1]
+    assert list(again.predict(probe, actions)) == pytest.approx(list(whole.predict(probe, actions)), abs=1e-9)
+
+
 def test_a_truncated_model_file_is_refused_at_every_cut(tmp_path):
     folder = _trained(tmp_path)
     data = (folder / "model.vw").read_bytes()
