@@ -163,9 +163,12 @@ def test_a_saved_model_continues_exactly_and_a_damaged_one_is_refused(tmp_path) 
 
 
 def test_bad_options_are_one_line_errors() -> None:
-    for bad in ({"models": []}, {"models": [("c", None)]}, {"models": [(["cA"], "fast")]}, {"eta": 0}):
-        with pytest.raises(BanditError):
+    for bad, says in (({"models": []}, "at least one"), ({"models": [("c", None)]}, "models must be"),
+                      ({"models": [(["cA"], "fast")]}, "learning rate must be a number"), ({"eta": 0}, "eta"),
+                      ({"models": [(["c_"], None)]}, "models must be")):
+        with pytest.raises(BanditError) as info:
             SelectingPersonalizer(**bad)
+        assert says in str(info.value) and "\n" not in str(info.value), str(info.value)
 
 
 def test_the_cli_simulates_evaluates_trains_and_ranks_with_it(tmp_path) -> None:
