@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bandit import LinUCB, Personalizer, UniformPolicy  # noqa: E402
+from bandit import LinUCB, Personalizer, SelectingPersonalizer, UniformPolicy  # noqa: E402
 from simulations.benchenvs import SUITE, SyntheticEnv, run_policy  # noqa: E402
 
 RICHER = dict(interactions=("cA", "ccA"), learning_rate=0.25, gamma_scale=50)
@@ -34,10 +34,11 @@ POLICIES = {
                                                                     vw_args="--gamma_exponent 0.7", **kw),
     "vw -q ccA -l 0.25 gamma 50": lambda s, **kw: Personalizer(seed=s, **RICHER, **kw),
     "vw -q ccA -l 0.25 gamma 50 --elim": lambda s, **kw: Personalizer(seed=s, **RICHER, vw_args="--elim", **kw),
+    "vw:select": lambda s, **kw: SelectingPersonalizer(seed=s, **kw),
     "linucb": lambda s, **kw: LinUCB(seed=s, **kw),
     "uniform": lambda s, **kw: UniformPolicy(seed=s, **kw),
 }
-SIM_POLICIES = ("default", "previous default (weighted)", "vw -q ccA -l 0.25 gamma 50 --elim", "linucb")
+SIM_POLICIES = ("default", "previous default (weighted)", "vw -q ccA -l 0.25 gamma 50 --elim", "vw:select", "linucb")
 
 
 def verdict(mean: float, se: float) -> str:

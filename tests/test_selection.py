@@ -91,7 +91,7 @@ def _suite(kind: str, af: bool, make, n: int = 3000, seeds=(0, 1)) -> float:
 
 
 def test_it_takes_the_third_order_model_where_rewards_are_non_linear_and_not_where_linear() -> None:
-    """bench/selection.py, 8 seeds x 5,000 rounds: +0.65 points over LinUCB on neighbours, level
+    """bench/defaults.py, 8 seeds x 5,000 rounds: +0.65 points over LinUCB on neighbours, level
     on linear, where the default is -0.3 and -0.5. Here: the mixture's weights and the rewards."""
     runs = {}
     for kind in ("neighbours", "linear"):
