@@ -13,8 +13,8 @@ What it costs: every decision predicts with every model and every reward trains 
 the defaults, one `-q cA` and one `-q cA -q ccA` model: about 3.5x the Personalizer's time per event
 with the simulator's 11 context features). What it keeps: the Policy contract (the probability
 floor, every decision logged with the probability it was sampled with, late rewards, recovery), the
-Personalizer's drift hook (bandit.drift_hook); saving and loading continue exactly. Not yet: the
-decision service and model export, which take a `Personalizer`.
+Personalizer's drift hook (bandit.drift_hook); saving and loading continue exactly. The decision
+service runs it from the policy arguments `--cb_explore_adf --select` (bandit.service_config).
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ import vowpalwabbit
 from bandit.drift_hook import DriftHook
 from bandit.errors import BanditError
 from bandit.features import ActionEntry, context_line
-from bandit.model_io import (artbandit_version, file_sha256, read_metadata, save_model_dir, saved_options,
+from bandit.model_io import (artbandit_version, file_sha256, model_args, read_metadata, save_model_dir, saved_options,
                              without_fixed)
 from bandit.options import PolicyOptions, real
 from bandit.policy import Policy
@@ -90,6 +90,8 @@ class SelectingPersonalizer(DriftHook, Policy):
         except Exception as exc:  # VW raises plain RuntimeError/ValueError for bad arguments/files
             raise BanditError(f"Vowpal Wabbit rejected the model or arguments: {' '.join(str(exc).split())}") from None
         self._label_type = int(self._vws[0].get_label_type())
+        # what VW was given, per model, for people reading /model/properties or a status page
+        self.vw_args = " ; ".join(model_args(vw) for vw in self._vws)
         self.loss = np.zeros(len(self._vws))  # each model's squared error on rewards before it learned them
         # parsed examples, one cache and one action-entry key per model (bandit.vw_policy.cached_examples)
         self._shared: list[dict[str, Any]] = [{} for _ in self._vws]
@@ -106,6 +108,10 @@ class SelectingPersonalizer(DriftHook, Policy):
     @property
     def spec(self) -> str:
         return SPEC
+
+    def workspaces(self) -> list:
+        """Every VW workspace (model import checks each one's stored options)."""
+        return list(self._vws)
 
     def weights(self) -> np.ndarray:
         """Each model's share of the mixture now: exp(-eta x its squared error so far), normalised."""

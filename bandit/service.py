@@ -1,6 +1,7 @@
 """DecisionService: Personalizer's rank/reward/activate on a state folder that a crash cannot make forget.
 
-What it adds to a bare `Personalizer`: excluded actions, deferred activation, multi-slot ranking,
+The model is a `Personalizer` or a `vw:select` policy (bandit.selection), as the policy arguments say
+(bandit.service_config). What the service adds to the bare policy: excluded actions, deferred activation, multi-slot ranking,
 Apprentice and LoggingOnly modes, and durability. Every state change is a journal record
 (bandit.journal) made in the same order as the in-memory change; a restart loads the last checkpoint,
 rebuilds the open events from the journal and re-learns, in journal order, every event that closed
@@ -33,7 +34,9 @@ from bandit.eventlog import EventLog
 from bandit.journal import Journal
 from bandit.joined_log import append_joined, joined_row
 from bandit.logschema import DriftEvent
+from bandit.policy import Policy
 from bandit.sampling import sample_index
+from bandit.selection import SelectingPersonalizer
 from bandit.service_checks import EVENT_ID, check_actions, check_event_id, check_excluded, check_value
 from bandit.service_config import DEFAULT_ARGUMENTS, ServiceConfig, policy_kwargs
 from bandit.service_recovery import CheckpointToken, load_policy, prepare_checkpoint, publish_checkpoint, recover
@@ -95,7 +98,7 @@ class DecisionService:
                              "closed_rewarded": 0}
             self._joined: list[tuple] = []
             self.eventlog_error: str | None = None
-            self.policy: Personalizer = load_policy(self)
+            self.policy: Policy = load_policy(self)
             self.checkpoint_seq = recover(self)
             self._ids = EventIds(id_seed, taken=self._id_used)
         except BaseException:
@@ -103,11 +106,14 @@ class DecisionService:
             raise
 
     # -- construction helpers ------------------------------------------------------------------
-    def new_policy(self, arguments: str) -> Personalizer:
-        """A fresh model for VW arguments (checked against the allowlist)."""
+    def new_policy(self, arguments: str) -> Policy:
+        """A fresh model for VW arguments (checked against the allowlist): a Personalizer, or a
+        `vw:select` policy for `--select`."""
         kwargs = policy_kwargs(arguments, bits=self.bits)
-        return Personalizer(seed=self.seed, reward_range=self.reward_range, min_probability=self.min_probability,
-                            **kwargs)
+        common = dict(seed=self.seed, reward_range=self.reward_range, min_probability=self.min_probability)
+        if kwargs.pop("exploration") == "select":
+            return SelectingPersonalizer(**common, **kwargs)
+        return Personalizer(**common, **kwargs)
 
     def _save_config(self) -> None:
         self.state.write_config({"service": self.config.to_json(), "arguments": self.arguments})
@@ -402,7 +408,7 @@ class DecisionService:
         self.commit()
         self.publish_checkpoint(token)
 
-    def replace_policy(self, policy: Personalizer, arguments: str | None = None) -> CheckpointToken:
+    def replace_policy(self, policy: Policy, arguments: str | None = None) -> CheckpointToken:
         """Swap in a new model (PUT policy / PUT model): open events will learn into it. Returns the
         checkpoint to publish (the change is durable once it is)."""
         self.policy = policy

@@ -5,7 +5,9 @@ Two things live here, both checked before anything changes (a bad value never ha
   explorationPercentage, modelExportFrequency, logRetentionDays, learningMode, with Personalizer's
   JSON names and limits.
 - `policy_kwargs`: VW arguments as Personalizer's `/configurations/policy` carries them, turned into
-  `Personalizer` options. Only learning options on an allowlist pass: nothing that reads or writes a
+  `Personalizer` options, or, with artbandit's own `--select` flag, `vw:select` options
+  (bandit.selection: squarecb choosing its interactions online; it fixes its interactions and
+  learning rates, so only `--gamma_scale` goes with it). Only learning options on an allowlist pass: nothing that reads or writes a
   file (-d, -f, -i, -c, --cache_file, --readable_model, ...) and nothing that changes the model's shape
   once it exists (-b), so a remote caller can tune learning but never touch the server's disk.
 """
@@ -162,7 +164,7 @@ def _convert(key: str, value: Any) -> Any:
 # Flags that only tune learning or exploration; everything else is refused. Value-taking flags map
 # to the number of values they take.
 _EXPLORATION_FLAGS = {"--squarecb": "squarecb", "--softmax": "softmax", "--bag": "bag", "--cover": "cover",
-                      "--epsilon": "epsilon"}
+                      "--epsilon": "epsilon", "--select": "select"}
 _PASS_THROUGH = {
     "--power_t": 1, "--l1": 1, "--l2": 1, "--cb_type": 1, "--noconstant": 0, "--ignore": 1,
     "--ignore_linear": 1, "--coin": 0, "--adaptive": 0, "--normalized": 0, "--invariant": 0,
@@ -253,9 +255,24 @@ def policy_kwargs(arguments: Any, *, bits: int) -> dict[str, Any]:
         raise BanditError(f"policy arguments choose more than one exploration: {', '.join(explorations)}")
     if explorations:
         out["exploration"] = explorations[0]
+    if out["exploration"] == "select":
+        return _select_kwargs(out, extra)
     if not out["interactions"]:
         out["interactions"] = ["cA"]
     out["vw_args"] = " ".join(extra)
+    return out
+
+
+def _select_kwargs(parsed: dict[str, Any], extra: list[str]) -> dict[str, Any]:
+    """`--select`: SelectingPersonalizer options. Its models fix their own interactions and rates."""
+    flags = {"interactions": "-q", "learning_rate": "-l", "softmax_lambda": "--lambda"}
+    fixed = [flag for k, flag in flags.items() if k in parsed and parsed[k] != []] + extra
+    if fixed:
+        raise BanditError("--select chooses its own interactions and learning rates; with it only "
+                          f"--gamma_scale may be given (got {fixed[0]})")
+    out = {"exploration": "select", "bits": parsed["bits"]}
+    if "gamma_scale" in parsed:
+        out["gamma_scale"] = parsed["gamma_scale"]
     return out
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bandit.errors import BanditError
-from bandit.vw_policy import Personalizer
+from bandit.policy import Policy
+from bandit.specs import load_saved_policy
 from bandit.window import NOT_ACTIVATED, OpenEvent
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ class CheckpointToken:
     meta: dict
 
 
-def load_policy(svc: "DecisionService") -> Personalizer:
+def load_policy(svc: "DecisionService") -> Policy:
     """The model of the current checkpoint, or a fresh one from the configured arguments."""
     current = svc.state.current_checkpoint()
     if current is None:
@@ -39,8 +40,7 @@ def load_policy(svc: "DecisionService") -> Personalizer:
     folder, meta = current
     svc.state.remove_stale_checkpoints(keep=folder.name)  # saved but never published: a crash
     svc.apprentice.update(meta.get("apprentice", {}))
-    return Personalizer.load(folder, reward_range=svc.reward_range, min_probability=svc.min_probability,
-                             log=None)
+    return load_saved_policy(folder, reward_range=svc.reward_range, min_probability=svc.min_probability, log=None)
 
 
 def recover(svc: "DecisionService") -> int:

@@ -221,6 +221,10 @@ class Personalizer(DriftHook, Policy):
             self._from_log = False
 
     # -- persistence ---------------------------------------------------------------------------
+    def workspaces(self) -> list:
+        """The VW workspace, as a list (a `vw:select` policy has several; model import checks each)."""
+        return [self._vw]
+
     def save(self, path: str | os.PathLike) -> None:
         """Save model + metadata + sampling/event state to a folder, atomically. The metadata holds
         the model file's SHA-256 and VW's own record of its arguments; load() verifies both."""

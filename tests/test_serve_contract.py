@@ -213,7 +213,7 @@ def test_policy_arguments_and_model_export_import(server):
         server.client.post(f"/events/{e['eventId']}/reward", json={"value": float(e["rewardActionId"] == "v1")})
     learned_pmf = probe(server)
     blob = server.client.get("/model")
-    assert blob.status_code == 200 and blob.content.startswith(b"ARTBANDIT-MODEL/1\n")
+    assert blob.status_code == 200 and blob.content.startswith(b"ARTBANDIT-MODEL/2\n")
     props = server.client.get("/model/properties").json()
     assert props["eventsLearned"] >= 40
     # a new policy resets the model (Personalizer's behaviour): uniform again

@@ -119,16 +119,22 @@ def _probe(srv: Server) -> list[list[float]]:
     return pmfs
 
 
-def test_recovered_model_equals_the_uninterrupted_one(tmp_path):
+@pytest.mark.parametrize("arguments", [None, "--cb_explore_adf --select"], ids=["default", "select"])
+def test_recovered_model_equals_the_uninterrupted_one(tmp_path, arguments):
     ops = list(_ops(160))
     cut = len(ops) // 2
+    policy = {"name": "p", "arguments": arguments}
     # uninterrupted
     with Server(tmp_path / "a", seed=3) as a:
+        if arguments:
+            assert a.client.put("/configurations/policy", json=policy).status_code == 200
         a.client.put("/configurations/service", json={"modelExportFrequency": "PT0.5S"})
         _run(a, ops)
         expected = _probe(a)
     # killed half-way, after at least one periodic checkpoint and some events learned since it
     b = Server(tmp_path / "b", seed=3).start()
+    if arguments:
+        assert b.client.put("/configurations/policy", json=policy).status_code == 200
     b.client.put("/configurations/service", json={"modelExportFrequency": "PT0.5S"})
     _run(b, ops[: cut // 2])
     seq = httpx.get(b.url + "/status").json()["journalSeq"]
@@ -149,6 +155,8 @@ def test_recovered_model_equals_the_uninterrupted_one(tmp_path):
         assert after["eventsPending"] == before["eventsPending"]
         _run(b, ops[cut:])
         got = _probe(b)
+        # the restarted service runs the policy it was given (vw:select has a -q ccA model), not a default
+        assert ("ccA" in b.client.get("/model/properties").json()["vwArguments"]) == bool(arguments)
     finally:
         b.stop()
     flat_got, flat_expected = sum(got, []), sum(expected, [])
