@@ -4,6 +4,13 @@ the next `drift_boost` learned events, so the model sees the actions it had stop
 (docs/evaluate.md#drift, docs/defaults.md). Each drop is written to the policy's event log (the
 decision service writes its own, through `drift_row`). Saved with the model, so a reloaded policy
 continues exactly.
+
+Why the test waits one reward window before it starts: rewards are learned when they arrive, clicks
+within seconds and non-clicks only when their window closes with the default reward. Until one
+window has passed since the first learned event, the learned rewards are mostly clicks; a detector
+warmed up on them raised a false "drop" as soon as the defaults began to arrive (the `delayed`
+scenario, ~1,000 rewards in). `drift_clock(deadline, when)`, called by whoever closes an event, holds
+the test back until then. Learning from a log (`learn`) has no clock and is watched from the start.
 """
 from __future__ import annotations
 
@@ -23,12 +30,24 @@ class DriftHook:
         self._boost_left = 0
         self._base_floor = self.min_probability  # type: ignore[attr-defined]
         self.drift_events: list[int] = []  # n_learned at each detected drop
+        self._watch_from: float | None = None  # the first learned event's window end (drift_clock)
+        self._watching = True
+
+    def drift_clock(self, deadline: float, when: float) -> None:
+        """An event whose reward window ends at `deadline` is learned at `when`: the test starts once
+        `when` reaches the first such event's deadline (see the module docstring)."""
+        if self._drift is None or (self._watching and self._watch_from is not None):
+            return
+        if self._watch_from is None:
+            self._watch_from = float(deadline)
+        self._watching = when >= self._watch_from
 
     def _close(self, event_id: str, pending: Any, value: float, when: float, defaulted: bool,
                early: bool) -> None:
         """A live reward (or its default at expiry): learned as by every policy; a drop it reveals is
         also written to the event log (learning from a log, `learn`, records none there)."""
         detected = len(self.drift_events)
+        self.drift_clock(pending.deadline, when)
         super()._close(event_id, pending, value, when, defaulted, early)
         if self.log is not None and len(self.drift_events) > detected:
             self.log.append_drift(self.drift_row(event_id, when, self.log.writer_id))
@@ -47,6 +66,8 @@ class DriftHook:
             self._boost_left -= 1
             if not self._boost_left:
                 self.min_probability = self._base_floor
+        if not self._watching:
+            return
         if self._drift.update(reward01) == "drop":  # type: ignore[union-attr]
             self.drift_events.append(self.n_learned)
             self._boost_left = self.drift_boost
@@ -56,7 +77,8 @@ class DriftHook:
         if self._drift is None:
             return None
         return {"detector": dict(vars(self._drift)), "boost_left": self._boost_left,
-                "min_probability": self.min_probability, "events": self.drift_events}
+                "min_probability": self.min_probability, "events": self.drift_events,
+                "watch_from": self._watch_from, "watching": self._watching}
 
     def _restore_drift_state(self, state: dict | None) -> None:
         if state is None or self._drift is None:
@@ -66,3 +88,6 @@ class DriftHook:
         self._boost_left = int(state["boost_left"])
         self.min_probability = float(state["min_probability"])
         self.drift_events = list(state["events"])
+        watch_from = state.get("watch_from")  # a model saved before the clock: watching already
+        self._watch_from = None if watch_from is None else float(watch_from)
+        self._watching = bool(state.get("watching", True))

@@ -341,6 +341,7 @@ class DecisionService:
         if learned:
             policy = self.policy
             detected = len(policy.drift_events)
+            policy.drift_clock(ev.deadline, when)
             ev.step.learn(ev.chosen, value, ev.probability, own_decision=True)
             self.counters["learned"] += 1
             if len(policy.drift_events) > detected:  # a drop in rewards: the event log records it

@@ -77,6 +77,7 @@ def recover(svc: "DecisionService") -> int:
             opened.close(event_id, body["why"], early=True)
             if seq > ckpt_seq:
                 if body["l"]:
+                    svc.policy.drift_clock(ev.deadline, time)  # as the running service did (bandit.drift_hook)
                     svc.policy.replay_step(ev.context, ev.actions).learn(ev.chosen, body["v"], ev.probability, own_decision=True)
                     relearned += 1
                 if body["why"] != NOT_ACTIVATED:
