@@ -183,7 +183,8 @@ def policy_metrics(
 
 
 def exposure_audit(env: Environment, stream: Stream, trace: Trace, *, floor: float) -> dict[str, Any]:
-    """How impressions were spread over variants: shares, Gini, exploration, starvation."""
+    """How impressions were spread over variants: shares, Gini, exploration, starvation (shown less
+    than `floor` of its title's impressions beyond sampling noise)."""
     cat = env.catalog
     K = stream.click_p.shape[1]
     titles_out: dict[str, Any] = {}
@@ -207,7 +208,9 @@ def exposure_audit(env: Environment, stream: Stream, trace: Trace, *, floor: flo
                               "available_impressions": int(avail[j])}
             if v.clickbait:
                 bait += int(counts[j])
-            if avail[j] >= 100 and shares[j] < floor:
+            # starved: below the floor beyond sampling noise (two binomial standard deviations), so a
+            # variant the policy gives exactly the floor is not flagged for drawing 0.99% of 40,000
+            if avail[j] >= 100 and counts[j] < floor * avail[j] - 2.0 * np.sqrt(avail[j] * floor * (1.0 - floor)):
                 starved.append({"variant": v.id, "title": title.id, "share": round(float(shares[j]), 6)})
         g = gini(counts / n_t)
         titles_out[title.id] = {"impressions": n_t, "gini": round(g, 6), "variants": variants}

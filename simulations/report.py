@@ -292,9 +292,10 @@ def write_simulation_report(
                          f"shown to {s['share']:.2%} of its title's impressions (floor {e['floor']:.0%})</li>")
     audit = html_table(["policy", "Gini of exposure", "explored share", "clickbait share", "starved variants"],
                        audit_rows)
-    audit += ("<p>Starved variants (shown less than the exposure floor):</p><ul>" + "".join(flags[:60])
+    audit += ("<p>Starved variants (shown less than the exposure floor, by more than two binomial "
+              "standard deviations):</p><ul>" + "".join(flags[:60])
               + ("<li>...</li>" if len(flags) > 60 else "") + "</ul>") if flags else \
-        "<p>No variant was starved below the exposure floor.</p>"
+        "<p>No variant was starved below the exposure floor (beyond two binomial standard deviations).</p>"
     kinds = sorted({k for m in pols.values() for ss in m["exposure"]["segment_summary"].values()
                     for k in ss["archetypes"]})
     seg_rows = [[label, seg, ss["explored_share"], ss["clickbait_share"]]

@@ -93,7 +93,7 @@ class Scenario:
     reward_delay_s: float = 0.0  # mean delay of a click's reward (exponential); 0 = immediate
     reward_wait_s: float = 0.0  # the policies' reward window (0 = learn on reward)
     # audit
-    exposure_floor: float = 0.01  # variants shown less than this share of their title are "starved"
+    exposure_floor: float = 0.01  # shown less than this share of their title, beyond noise: "starved"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (for metrics.json and custom scenario files)."""

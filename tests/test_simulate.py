@@ -339,3 +339,26 @@ def test_libraries_draw_no_progress_bar():
     code = ("import sys, simulations.runner, simulations.report, simulations.ope.run, artbandit.demo; "
             "print('click' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_a_variant_at_the_floor_is_not_starved_by_sampling_noise_but_one_below_it_is():
+    """The audit flags a shortfall beyond two binomial standard deviations, not a 0.99% draw of a
+    variant the policy gives exactly the 1% floor."""
+    import numpy as np
+
+    from simulations.environment import Environment
+    from simulations.metrics import Trace, exposure_audit
+    from simulations.scenarios import load_scenario
+
+    env = Environment(load_scenario("segments", titles=1), seed=0)
+    stream = env.generate(40_000)
+    k = len(env.catalog.titles[0].variants)
+    n = len(stream.k)
+    for count, starved in [(int(0.0099 * n), False), (int(0.0085 * n), True)]:
+        chosen = np.zeros(n, np.int64)
+        chosen[:count] = 1  # variant 1 drawn `count` times, variant 0 otherwise
+        trace = Trace(chosen=chosen, explored=np.zeros(n, bool), click=np.zeros(n, bool), play=np.zeros(n, bool))
+        audit = exposure_audit(env, stream, trace, floor=0.01)
+        flagged = {s["variant"] for s in audit["starved"]}
+        assert (env.catalog.titles[0].variants[1].id in flagged) == starved, (count, flagged)
+        assert all(v.id in flagged for v in env.catalog.titles[0].variants[2:k])  # never shown: starved
