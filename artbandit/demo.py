@@ -25,8 +25,8 @@ from safeio.progress import Progress, no_progress
 from simulations.errors import SimulationError
 
 SCHEMA = "artbandit.demo/1"
-DEMO_POLICIES = ("vw:squarecb", "linucb", "ts-per-title", "uniform")
-REPLAY_POLICIES = ("vw:squarecb", "linucb", "uniform")
+DEMO_POLICIES = ("vw:select", "linucb", "ts-per-title", "uniform")
+REPLAY_POLICIES = ("vw:select", "linucb", "uniform")
 REPLAY_ESTIMATORS = ("snips", "dr")
 SAMPLE_TITLE = "The Long Night"
 

@@ -171,7 +171,8 @@ _PASS_THROUGH = {
     "--sgd": 0, "--decay_learning_rate": 1, "--initial_t": 1, "--first_only": 0,
 }
 _CB_TYPES = ("ips", "dr", "mtr", "dm", "sm")
-DEFAULT_ARGUMENTS = "--cb_explore_adf --squarecb --gamma_scale 10 -q cA"
+# vw:select, the default policy (docs/defaults.md); state folders keep the arguments they were given
+DEFAULT_ARGUMENTS = "--cb_explore_adf --select"
 
 
 def policy_kwargs(arguments: Any, *, bits: int) -> dict[str, Any]:

@@ -1,5 +1,8 @@
-"""`make_policy("vw:squarecb" | "uniform" | ...)`: one string names a policy everywhere (CLI,
-scenario files, simulations), so comparing policies is a list of strings."""
+"""`make_policy("vw" | "vw:squarecb" | "uniform" | ...)`: one string names a policy everywhere (CLI,
+scenario files, simulations), so comparing policies is a list of strings.
+
+`vw` is the default VW policy: `vw:select` (bandit.selection; why in docs/defaults.md). `vw:<exploration>`
+is the single-model Personalizer with that exploration."""
 from __future__ import annotations
 
 from typing import Any
@@ -20,13 +23,12 @@ def make_policy(spec: str, *, seed: int = 0, log: Any = None, **options: Any) ->
     if spec not in SPECS:
         raise BanditError(f"unknown policy {spec!r} (choose from {', '.join(SPECS)})")
     try:
-        if spec == "vw:select":  # squarecb choosing its interactions online (bandit.selection)
+        if spec in ("vw", "vw:select"):  # squarecb choosing its interactions online (bandit.selection)
             from bandit.selection import SelectingPersonalizer
 
             return SelectingPersonalizer(seed=seed, log=log, **options)
         if spec.startswith("vw"):
-            exploration = spec.split(":", 1)[1] if ":" in spec else "squarecb"
-            return Personalizer(exploration, seed=seed, log=log, **options)
+            return Personalizer(spec.split(":", 1)[1], seed=seed, log=log, **options)
         cls = {"uniform": UniformPolicy, "ts-per-title": ThompsonPerTitle, "linucb": LinUCB}[spec]
         return cls(seed=seed, log=log, **options)
     except TypeError as exc:  # an option this policy does not take

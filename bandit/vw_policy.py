@@ -256,6 +256,8 @@ class Personalizer(DriftHook, Policy):
         secret, id_seed, recover) and the reward window options (reward_wait_s, default_reward,
         aggregation, min_probability, ...), never the learning algorithm."""
         meta = read_metadata(path)
+        if meta.get("policy") == "vw:select":  # the default policy's folder: several model files
+            raise BanditError(f"{path}: saved by vw:select; load it with bandit.load_saved_policy")
         model_file = Path(path) / MODEL_FILE
         if not model_file.is_file() or not str(meta.get("policy", "")).startswith("vw:"):
             raise BanditError(f"{path}: not a saved VW personalizer (no {MODEL_FILE})")

@@ -1,7 +1,7 @@
 """One look for every artbandit chart and table: fonts, tick labels, a colour per policy, number format.
 
-The simulate, replay and demo reports all draw through this module, so that `vw:squarecb` is the
-same blue on every page, impressions read "10k, 20k" instead of "10000" run into "12500", legends
+The simulate, replay and demo reports all draw through this module, so that `vw:select` (the default) is
+the same blue on every page, impressions read "10k, 20k" instead of "10000" run into "12500", legends
 and heatmap labels are legible at the size the page shows them, and a table never puts
 "1.252e+04" next to "0.3454". `overlapping_labels` is how the tests (and anyone changing a chart)
 check that no two tick labels collide.
@@ -48,8 +48,9 @@ RC: dict[str, Any] = {
 # Okabe-Ito (colour-blind safe) for the policies artbandit ships; the same spec, the same colour,
 # in the simulate, replay and demo reports.
 POLICY_COLOURS: dict[str, str] = {
-    "vw:squarecb": "#0072B2",
-    "vw": "#0072B2",  # `vw` is vw:squarecb
+    "vw:select": "#0072B2",
+    "vw": "#0072B2",  # `vw` is vw:select, the default
+    "vw:squarecb": "#44AA99",
     "linucb": "#E69F00",
     "ts-per-title": "#009E73",
     "uniform": "#999999",
@@ -60,7 +61,7 @@ POLICY_COLOURS: dict[str, str] = {
     "best-fixed": "#8C564B",
 }
 # other names (model:DIR, library policies): a stable pick from these, by a hash of the name
-_SPARE = ("#882255", "#44AA99", "#117733", "#AA4499", "#DDCC77", "#6699CC", "#661100", "#888855")
+_SPARE = ("#882255", "#117733", "#AA4499", "#DDCC77", "#6699CC", "#661100", "#888855")
 # the references drawn as lines (not policies that ran)
 REFERENCE_STYLES: dict[str, dict[str, Any]] = {
     "oracle": {"color": "#222222", "ls": "-", "lw": 1.0},

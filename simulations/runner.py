@@ -25,7 +25,7 @@ from simulations.errors import SimulationError
 from simulations.metrics import REWARDS, Trace, policy_metrics, reference_metrics
 from simulations.scenarios import PRESETS, Scenario, load_scenario
 
-DEFAULT_POLICIES = ("vw:squarecb", "linucb", "ts-per-title", "uniform")
+DEFAULT_POLICIES = ("vw:select", "linucb", "ts-per-title", "uniform")
 METRICS_SCHEMA = "artbandit.simulation/1"
 PROGRESS_EVERY = 2048
 

@@ -41,8 +41,10 @@ def test_log_export_each_format(events, tmp_path, cli):
 def test_train_warm_start_then_rank(events, tmp_path, cli):
     model = tmp_path / "model"
     code, _, err = cli(["train", str(events), "-o", str(model), "-q"])
-    assert code == 0 and (model / "model.vw").is_file()
+    # the default is vw:select: one VW model file per interaction set
+    assert code == 0 and (model / "model0.vw").is_file() and (model / "model1.vw").is_file()
     meta = json.loads((model / "metadata.json").read_text())
+    assert meta["policy"] == "vw:select"
     assert meta["events_learned"] == 600
     # the warm-started model learned from uniform traffic which style each segment clicks
     ctx = tmp_path / "ctx.json"

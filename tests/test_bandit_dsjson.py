@@ -51,7 +51,7 @@ def test_vw_trained_on_the_dsjson_export_predicts_what_artbandit_train_learned(t
     log = tmp_path / "e.sqlite"
     _log(log)
     try:
-        main(["train", str(log), "-o", str(tmp_path / "model"), "--quiet"])
+        main(["train", str(log), "-o", str(tmp_path / "model"), "--exploration", "squarecb", "--quiet"])
     except SystemExit as exc:
         assert exc.code in (0, None)
     ours = Personalizer.load(tmp_path / "model", secret=SECRET)

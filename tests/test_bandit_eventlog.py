@@ -48,7 +48,7 @@ def test_every_decision_is_logged_exactly_as_made(tmp_path):
         assert e.pmf == d.pmf and e.chosen_index == d.index and e.probability == d.probability
         assert e.action_ids == [a["id"] for a in make_actions()]
         assert e.action_features == [a["features"] for a in make_actions()]
-        assert e.policy == "vw:squarecb" and e.model_version.count(".") == 1
+        assert e.policy == "vw:select" and e.model_version.count(".") == 1  # "vw" is the default
         assert e.user and len(e.user) == 32
     rewarded = [e for i, e in enumerate(events) if i % 4]
     assert all(e.reward in (0.0, 1.0) and e.reward_time is not None for e in rewarded)
@@ -243,7 +243,7 @@ def test_event_ids_are_random_unless_seeded_and_never_reuse_a_logged_id(tmp_path
     p.save(tmp_path / "model")
     later = [p.rank({"u": {"x": 1}}, make_actions(), now=0.0).event_id for _ in range(10)]
     p.close()
-    q = bandit.Personalizer.load(tmp_path / "model", log=tmp_path / "g.sqlite", secret=SECRET)
+    q = bandit.load_saved_policy(tmp_path / "model", log=tmp_path / "g.sqlite", secret=SECRET)
     again = [q.rank({"u": {"x": 1}}, make_actions(), now=0.0).event_id for _ in range(10)]
     q.close()
     assert not set(later) & set(again)
@@ -307,7 +307,7 @@ def test_logged_rows_match_an_independent_recomputation_from_the_inputs(tmp_path
         reward = float(click_p[index] > 0.5)
         p.reward(d.event_id, reward, now=float(t))
         # learn() keeps 1/p weights (a log's actions); squarecb's own decisions learn with weight 1
-        twin.learn(context, make_actions(), index, reward, 1.0 if not p.options["importance_weighted"] else pmf[index])
+        twin.learn(context, make_actions(), index, reward, 1.0 if not p.options.get("importance_weighted") else pmf[index])
         expected.append((context, pmf, index, reward))
     p.close()
     rows = list(EventLog(path, readonly=True).iter_events())

@@ -5,21 +5,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bandit import LinUCB, Personalizer, UniformPolicy
+from bandit import LinUCB, Personalizer, UniformPolicy, make_policy
 from simulations.benchenvs import SUITE, EnvSpec, SyntheticEnv, run_policy
 
 N = 2000
 SEEDS = (0, 1)
-# The target (at least LinUCB everywhere) is NOT met on 'neighbours+af': measured gaps at
-# these sizes are -0.020 there, -0.018 on linear+af, -0.012 on neighbours and within 0.006 elsewhere
-# (5,000 rounds x 8 seeds, paired with standard errors: docs/defaults.md). This pins that the gap
-# does not grow past 0.025.
-MARGIN = 0.025
+# The default (vw:select) is level with LinUCB on every class over 5,000 rounds x 8 seeds (paired,
+# with standard errors: docs/defaults.md). At these sizes its measured gaps are -0.011 on linear+af,
+# -0.009 on neighbours+af, -0.002 on kernel+af and above LinUCB on the other three; the one-model
+# Personalizer's were -0.018, -0.020 and -0.012 (neighbours). This pins the default within 0.015.
+MARGIN = 0.015
 
 
 POLICIES = {
-    "default": lambda s: Personalizer(seed=s),
-    "weighted": lambda s: Personalizer(seed=s, importance_weighted=True, drift_boost=0),  # previous default
+    "default": lambda s: make_policy("vw", seed=s),  # vw:select
+    "one model": lambda s: Personalizer(seed=s),  # the default before vw:select
+    "weighted": lambda s: Personalizer(seed=s, importance_weighted=True, drift_boost=0),  # the first default
     "linucb": lambda s: LinUCB(seed=s),
     "uniform": lambda s: UniformPolicy(seed=s),
 }
@@ -52,10 +53,16 @@ def test_environments_are_deterministic_and_rewards_depend_on_context_and_action
 def test_the_default_is_within_the_margin_of_linucb_and_far_above_uniform(spec: EnvSpec, results) -> None:
     default, linucb, uniform = (results[spec.name, k] for k in ("default", "linucb", "uniform"))
     assert default >= linucb - MARGIN, (spec.name, default, linucb)
-    assert default >= uniform + 0.015, (spec.name, default, uniform)  # neighbours+af is the slowest: +0.019
+    assert default >= uniform + 0.02, (spec.name, default, uniform)  # neighbours+af is the slowest: +0.031
+
+
+def test_the_default_beats_the_one_model_personalizer_across_the_suite(results) -> None:
+    new = np.mean([results[spec.name, "default"] for spec in SUITE])
+    old = np.mean([results[spec.name, "one model"] for spec in SUITE])
+    assert new > old + 0.005, (new, old)  # measured +0.0079: ahead on all six classes
 
 
 def test_unweighted_squarecb_beats_the_previous_importance_weighted_default_across_the_suite(results) -> None:
-    new = np.mean([results[spec.name, "default"] for spec in SUITE])
+    new = np.mean([results[spec.name, "one model"] for spec in SUITE])
     old = np.mean([results[spec.name, "weighted"] for spec in SUITE])
     assert new > old + 0.004, (new, old)

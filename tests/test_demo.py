@@ -55,7 +55,7 @@ def test_demo_runs_end_to_end(small_video: Path, tmp_path: Path) -> None:
     assert metrics["events"] == "events.sqlite" and (out / "simulate" / "events.sqlite").is_file()
     replay = json.loads((out / "replay" / "replay.json").read_text())
     assert ".tmp" not in json.dumps(replay["log"])
-    assert {p["name"] for p in replay["policies"]} >= {"vw:squarecb", "uniform"}
+    assert {p["name"] for p in replay["policies"]} >= {"vw:select", "uniform"}
 
     head = summary["headline"]
     assert 0.0 < head["ctr"] <= head["oracle_ctr"] + 0.05

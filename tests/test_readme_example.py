@@ -22,7 +22,7 @@ def test_readme_library_example_runs_as_written_and_logs_decision_propensity_rew
     monkeypatch.delenv("ARTBANDIT_SECRET", raising=False)
     monkeypatch.setenv("ARTBANDIT_SECRET_FILE", str(tmp_path / "secret.key"))
     code = _example()
-    assert 'with Personalizer(exploration="squarecb", log="events.sqlite") as p:' in code
+    assert 'with make_policy("vw", log="events.sqlite") as p:' in code  # the default policy
     scope: dict = {"__name__": "__readme__"}
     exec(compile(code, str(README), "exec"), scope)  # noqa: S102 - the README's own code
     d = scope["d"]
@@ -30,6 +30,6 @@ def test_readme_library_example_runs_as_written_and_logs_decision_propensity_rew
     assert event.event_id == d.event_id and event.action_id == d.action_id
     assert event.probability == d.probability == event.pmf[event.chosen_index]
     assert event.action_ids == [a["id"] for a in scope["actions"]]
-    assert event.reward == 1.0 and not event.defaulted
+    assert event.reward == 1.0 and not event.defaulted and event.policy == "vw:select"
     assert event.user and "u-123" not in event.user
     assert event.context == {"user": {"country": "US", "device": "tv"}, "history": {"drama": 0.8}}

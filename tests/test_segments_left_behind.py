@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from artbandit.demo import headline_text
-from bandit import Personalizer
+from bandit import make_policy
 from simulations.environment import Environment
 from simulations.metrics import policy_metrics
 from simulations.report import segment_table
@@ -52,7 +52,7 @@ def test_the_default_leaves_no_segment_behind_by_100k_impressions(scenario: str)
     sc = load_scenario(scenario)
     env = Environment(sc, seed=0)
     stream = env.generate(100_000)
-    policy = Personalizer(seed=0, reward_wait_s=sc.reward_wait_s)
+    policy = make_policy("vw", seed=0, reward_wait_s=sc.reward_wait_s)  # the default: vw:select
     trace = run_policy(env, stream, policy)
     policy.close()
     m = policy_metrics(env, stream, trace, "click", floor=sc.exposure_floor)

@@ -49,7 +49,7 @@ def export(events: str, fmt: str, out: str | None, costs: str, reward_range: tup
               help="Model folder to write (model.vw + metadata.json), replaced atomically.")
 @click.option("--init", "init", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Continue from this saved model instead of starting fresh.")
-@click.option("--exploration", type=click.Choice(TRAIN_EXPLORATIONS), default="squarecb", show_default=True,
+@click.option("--exploration", type=click.Choice(TRAIN_EXPLORATIONS), default="select", show_default=True,
               help="VW's exploration; 'select': squarecb choosing its interactions online (vw:select).")
 @click.option("--min-probability", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.01,
               show_default=True, help="Probability floor of every action when the model ranks.")

@@ -14,7 +14,7 @@ from simulations.choices import REWARDS  # import-free: --help loads no numpy
 @click.option("--scenario", "-s", default="segments", show_default=True,
               help="Preset (segments, drift, cold-start, clickbait, delayed) or a .toml/.json file.")
 @click.option("--policy", "-p", "policies", multiple=True,
-              help="Policy spec, repeatable [default: vw:squarecb linucb ts-per-title uniform].")
+              help="Policy spec, repeatable [default: vw:select linucb ts-per-title uniform].")
 @click.option("--impressions", "-n", type=click.IntRange(min=1), default=200_000, show_default=True,
               help="Impressions per policy (every policy sees the same ones).")
 @click.option("--seed", type=int, default=0, show_default=True,

@@ -17,14 +17,15 @@ import numpy as np
 
 from simulations.errors import SimulationError
 
-# the default grid: the current defaults, and one change at a time along each axis that matters
+# the default grid: the default policy (vw:select), the single-model Personalizer's defaults, and one
+# change at a time along each axis that matters
 DEFAULT_GRID: tuple[str, ...] = (
     "logged", "baseline", "uniform", "best-fixed", "linucb",
+    "vw:select",  # the default: chooses between -q cA and -q cA -q ccA online (bandit.selection)
     "vw:squarecb",
     "vw:squarecb --gamma_scale 50",
     "vw:squarecb --gamma_scale 200",
     "vw:squarecb -q cA -q ccA -l 0.25 --gamma_scale 50",  # best on non-linear rewards (docs/defaults.md)
-    "vw:select",  # chooses between -q cA and -q cA -q ccA online (bandit.selection)
     "vw:squarecb -l 0.1",
     "vw:squarecb -l 1",
     "vw:epsilon --cb_type ips",

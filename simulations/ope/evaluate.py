@@ -294,7 +294,7 @@ def evaluate(log: str | Path, work_dir: str | Path, candidates: Sequence[str], *
 
         spec = result["decision"]["winner"]
         if not spec.startswith("vw"):
-            spec = "vw:squarecb"
+            spec = "vw:select"
         result["importance"] = feature_importance(ref, prep_path, spec, arrays.get(spec), q_logged, prep,
                                                   seed=seed, imap=imap, confidence=confidence)
     return result
