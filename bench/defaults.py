@@ -27,18 +27,19 @@ from simulations.benchenvs import SUITE, SyntheticEnv, run_policy  # noqa: E402
 
 RICHER = dict(interactions=("cA", "ccA"), learning_rate=0.25, gamma_scale=50)
 POLICIES = {
-    "default": lambda s, **kw: Personalizer(seed=s, **kw),
-    "previous default (weighted)": lambda s, **kw: Personalizer(seed=s, importance_weighted=True, drift_boost=0,
-                                                                **kw),
+    "default (vw:select)": lambda s, **kw: SelectingPersonalizer(seed=s, **kw),
+    "Personalizer (one model)": lambda s, **kw: Personalizer(seed=s, **kw),
+    "first default (weighted)": lambda s, **kw: Personalizer(seed=s, importance_weighted=True, drift_boost=0,
+                                                             **kw),
     "vw -l 0.25 --gamma_exponent 0.7": lambda s, **kw: Personalizer(seed=s, learning_rate=0.25,
                                                                     vw_args="--gamma_exponent 0.7", **kw),
     "vw -q ccA -l 0.25 gamma 50": lambda s, **kw: Personalizer(seed=s, **RICHER, **kw),
     "vw -q ccA -l 0.25 gamma 50 --elim": lambda s, **kw: Personalizer(seed=s, **RICHER, vw_args="--elim", **kw),
-    "vw:select": lambda s, **kw: SelectingPersonalizer(seed=s, **kw),
     "linucb": lambda s, **kw: LinUCB(seed=s, **kw),
     "uniform": lambda s, **kw: UniformPolicy(seed=s, **kw),
 }
-SIM_POLICIES = ("default", "previous default (weighted)", "vw -q ccA -l 0.25 gamma 50 --elim", "vw:select", "linucb")
+SIM_POLICIES = ("default (vw:select)", "Personalizer (one model)", "first default (weighted)",
+                "vw -q ccA -l 0.25 gamma 50 --elim", "linucb")
 
 
 def verdict(mean: float, se: float) -> str:

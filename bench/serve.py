@@ -1,6 +1,7 @@
 """Load on `artbandit serve` over loopback, next to the same stack doing no work and the library.
 
     python bench/serve.py [--pairs 2000] [--clients 1,8,64] [--memory-requests 200000] [--json out.json]
+                          [--policy-arguments "--cb_explore_adf --squarecb --gamma_scale 10 -q cA"]
 
 Three peers measured in the same run, with the same rank+reward traffic (contexts never repeat):
 - service: `artbandit serve` in a subprocess (real state folder, group commit, auth on);
@@ -149,12 +150,15 @@ async def drive(url: str, clients: int, pairs: int, offset: int) -> tuple[float,
     return pairs / elapsed, latencies
 
 
-def library(pairs: int, state: Path) -> float:
+def library(pairs: int, state: Path, arguments: str | None) -> float:
     from bandit.personalizer_json import context_from_wire, features_from_wire
     from bandit.service import DecisionService
 
     actions = [{"id": a["id"], "features": features_from_wire(a["features"], "a")} for a in ACTIONS]
     svc = DecisionService(state)
+    if arguments:
+        svc.replace_policy(svc.new_policy(arguments), arguments)
+        svc.checkpoint()
     t0 = time.perf_counter()
     for i in range(pairs):
         r = svc.rank(context_from_wire(context(i)), actions)
@@ -185,6 +189,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="alternating bare/service rounds per client count")
     ap.add_argument("--memory-requests", type=int, default=200_000)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--policy-arguments", help="the service's VW arguments (default: the service's default, vw:select)")
     ap.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.bare_server:
@@ -196,9 +201,16 @@ def main() -> None:
     results: dict = {"machine": "2 cores shared with other helpers' work (figures are noisy)",
                      "load_average_at_start": os.getloadavg()}
     with tempfile.TemporaryDirectory() as tmp:
-        results["library_pairs_per_s"] = library(args.pairs, Path(tmp) / "lib")
+        results["policy_arguments"] = args.policy_arguments or "the default"
+        results["library_pairs_per_s"] = library(args.pairs, Path(tmp) / "lib", args.policy_arguments)
         print(f"library (in process, commit per call): {results['library_pairs_per_s']:.0f} pairs/s", flush=True)
         service, service_url = start("service", Path(tmp) / "svc")
+        if args.policy_arguments:
+            put = httpx.put(service_url + "/personalizer/v1.0/configurations/policy",
+                            headers={"ocp-apim-subscription-key": KEY},
+                            json={"name": "bench", "arguments": args.policy_arguments})
+            if put.status_code != 200:
+                raise SystemExit(f"policy arguments refused: {put.text}")
         bare, bare_url = start("bare", Path(tmp))
         offset = 1_000_000
         try:
