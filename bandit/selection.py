@@ -9,9 +9,11 @@ squared error to within log(m)/2 in total (square loss on [0, 1] is mixable). So
 set gets its own VW `--cb_adf` regression, every reward trains all of them, each is scored on the
 rewards before it learns them, and squarecb acts on the weighted mixture of their predicted costs.
 
+It is the default policy (`make_policy("vw")`; docs/defaults.md has the measurements).
 What it costs: every decision predicts with every model and every reward trains all of them (with
-the defaults, one `-q cA` and one `-q cA -q ccA` model: about 3.5x the Personalizer's time per event
-with the simulator's 11 context features). What it keeps: the Policy contract (the probability
+the defaults, one `-q cA` and one `-q cA -q ccA` model: about 3x the one-model Personalizer's time
+per event with the simulator's 11 context features, 2.5x on the 5-feature synthetic suite). What it
+keeps: the Policy contract (the probability
 floor, every decision logged with the probability it was sampled with, late rewards, recovery), the
 Personalizer's drift hook (bandit.drift_hook); saving and loading continue exactly. The decision
 service runs it from the policy arguments `--cb_explore_adf --select` (bandit.service_config).
