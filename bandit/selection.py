@@ -9,14 +9,14 @@ squared error to within log(m)/2 in total (square loss on [0, 1] is mixable). So
 set gets its own VW `--cb_adf` regression, every reward trains all of them, each is scored on the
 rewards before it learns them, and squarecb acts on the weighted mixture of their predicted costs.
 
-It is the default policy (`make_policy("vw")`; docs/defaults.md has the measurements).
-What it costs: every decision predicts with every model and every reward trains all of them (with
-the defaults, one `-q cA` and one `-q cA -q ccA` model: about 3x the one-model Personalizer's time
-per event with the simulator's 11 context features, 2.5x on the 5-feature synthetic suite). What it
-keeps: the Policy contract (the probability
-floor, every decision logged with the probability it was sampled with, late rewards, recovery), the
-Personalizer's drift hook (bandit.drift_hook); saving and loading continue exactly. The decision
-service runs it from the policy arguments `--cb_explore_adf --select` (bandit.service_config).
+It is the default policy (`make_policy("vw")`; docs/defaults.md has the measurements). What it costs:
+every decision predicts with every model and every reward trains all of them (with the defaults, one `-q
+cA` and one `-q cA -q ccA` model: about 3x the one-model Personalizer's time per event with the
+simulator's 11 context features, 2.5x on the 5-feature synthetic suite). What it keeps: the Policy
+contract (the probability floor, every decision logged with the probability it was sampled with, late
+rewards, recovery), the Personalizer's drift hook (bandit.drift_hook); saving and loading continue
+exactly. The decision service runs it from the policy arguments `--cb_explore_adf --select`
+(bandit.service_config).
 """
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ import vowpalwabbit
 from bandit.drift_hook import DriftHook
 from bandit.errors import BanditError
 from bandit.features import ActionEntry, context_line
-from bandit.model_io import (artbandit_version, file_sha256, model_args, read_metadata, save_model_dir, saved_options,
-                             without_fixed)
+from bandit.model_io import (artbandit_version, file_sha256, model_args, read_metadata, save_model_dir,
+                             saved_options, without_fixed)
 from bandit.options import PolicyOptions, real
 from bandit.policy import Policy
 from bandit.vw_policy import cached_examples, open_model_file

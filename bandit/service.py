@@ -1,11 +1,12 @@
 """DecisionService: Personalizer's rank/reward/activate on a state folder that a crash cannot make forget.
 
-The model is a `Personalizer` or a `vw:select` policy (bandit.selection), as the policy arguments say
-(bandit.service_config). What the service adds to the bare policy: excluded actions, deferred activation, multi-slot ranking,
-Apprentice and LoggingOnly modes, and durability. Every state change is a journal record
-(bandit.journal) made in the same order as the in-memory change; a restart loads the last checkpoint,
-rebuilds the open events from the journal and re-learns, in journal order, every event that closed
-after the checkpoint, so the recovered model is the one an uninterrupted run would have.
+The model is a `vw:select` policy (bandit.selection, the default) or a one-model `Personalizer`, as the
+policy arguments say (bandit.service_config). What the service adds to the bare policy: excluded
+actions, deferred activation, multi-slot ranking, Apprentice and LoggingOnly modes, and durability.
+Every state change is a journal record (bandit.journal) made in the same order as the in-memory change;
+a restart loads the last checkpoint, rebuilds the open events from the journal and re-learns, in journal
+order, every event that closed after the checkpoint, so the recovered model is the one an uninterrupted
+run would have.
 
 Why sampling is keyed by event id: the draw for an event is a hash of (seed, event id, slot), not the
 next number of a stream, so a restart needs no generator state to make the same choices, and a run

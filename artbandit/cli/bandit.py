@@ -46,7 +46,7 @@ def export(events: str, fmt: str, out: str | None, costs: str, reward_range: tup
 @click.command()
 @click.argument("events", type=click.Path(dir_okay=False, path_type=str))
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=str),
-              help="Model folder to write (model.vw + metadata.json), replaced atomically.")
+              help="Model folder to write (the VW model files + metadata.json), replaced atomically.")
 @click.option("--init", "init", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Continue from this saved model instead of starting fresh.")
 @click.option("--exploration", type=click.Choice(TRAIN_EXPLORATIONS), default="select", show_default=True,
