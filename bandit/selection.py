@@ -35,7 +35,7 @@ from bandit.model_io import (artbandit_version, file_sha256, model_args, read_me
                              saved_options, without_fixed)
 from bandit.options import PolicyOptions, real
 from bandit.policy import Policy
-from bandit.vw_policy import cached_examples, open_model_file
+from bandit.vw_policy import ExampleCache, cached_examples, open_model_file
 
 SPEC = "vw:select"
 DEFAULT_MODELS: tuple[tuple[tuple[str, ...], float | None], ...] = ((("cA",), None), (("cA", "ccA"), 0.25))
@@ -95,9 +95,7 @@ class SelectingPersonalizer(DriftHook, Policy):
         # what VW was given, per model, for people reading /model/properties or a status page
         self.vw_args = " ; ".join(model_args(vw) for vw in self._vws)
         self.loss = np.zeros(len(self._vws))  # each model's squared error on rewards before it learned them
-        # parsed examples, one cache and one action-entry key per model (bandit.vw_policy.cached_examples)
-        self._shared: list[dict[str, Any]] = [{} for _ in self._vws]
-        self._keys = [f"vw-select-{i}" for i in range(len(self._vws))]
+        self._caches = [ExampleCache() for _ in self._vws]  # parsed examples, one cache per model
         self._from_log = False
         self._init_drift(drift_boost, drift_floor)  # bandit.drift_hook, as the Personalizer's
         self.options = {
@@ -130,7 +128,7 @@ class SelectingPersonalizer(DriftHook, Policy):
         """Every model's predicted costs (models x actions), clipped to [0, 1]."""
         rows = []
         for i, vw in enumerate(self._vws):
-            examples = cached_examples(vw, self._label_type, self._shared[i], self._keys[i], prepared, entries)
+            examples = cached_examples(vw, self._label_type, self._caches[i], prepared, entries)
             pylibvw.vw.predict_multi(vw, examples)
             rows.append(examples[0].get_action_scores())
         return np.clip(np.array(rows, dtype=float), 0.0, 1.0)
@@ -152,7 +150,7 @@ class SelectingPersonalizer(DriftHook, Policy):
         line = entries[index].vw_line
         predicted = np.empty(len(self._vws))
         for i, vw in enumerate(self._vws):
-            examples = list(cached_examples(vw, self._label_type, self._shared[i], self._keys[i], prepared, entries))
+            examples = list(cached_examples(vw, self._label_type, self._caches[i], prepared, entries))
             examples[1 + index] = pylibvw.example(vw, self._label_type, f"0:{cost}:{p} {line}")
             pylibvw.vw.learn_multi(vw, examples)
             # VW's cb_adf (mtr) predicts before it updates and leaves that prediction on the first

@@ -38,8 +38,8 @@ from bandit.policy import Policy
 MODEL_FILE = "model.vw"
 # Not stored in VW's model file, so given again on load; learning is the same with or without it.
 NO_PREDICT = "--no_predict"
-EXAMPLE_KEY = "vw"  # an action's parsed example in ActionEntry.extra (the registry is per policy)
 SHARED_EXAMPLES = 256  # contexts whose parsed example is kept (recent rewards find theirs here)
+ACTION_EXAMPLES = 1024  # actions whose parsed example is kept, least recently used dropped first
 
 
 def open_model_file(path: str, *args: str) -> Any:
@@ -50,21 +50,40 @@ def open_model_file(path: str, *args: str) -> Any:
     return workspace
 
 
-def cached_examples(vw: Any, label_type: int, shared: dict[str, Any], key: str, prepared: str,
+class ExampleCache:
+    """One workspace's parsed examples: the last SHARED_EXAMPLES contexts and the ACTION_EXAMPLES
+    most recently used actions (by registry uid: an action whose features change gets a new uid).
+
+    Why bounded by count: a parsed example holds about 32 KB whatever its text (measured: 32.5 KB per
+    action id, 64 KB with vw:select's two workspaces), so keeping one per action id, as before,
+    grew to gigabytes on a catalogue of 100,000 variants. A dropped example is parsed again when
+    its action comes back (tens of microseconds)."""
+
+    __slots__ = ("contexts", "actions")
+
+    def __init__(self) -> None:
+        self.contexts: dict[str, Any] = {}
+        self.actions: dict[int, Any] = {}
+
+
+def cached_examples(vw: Any, label_type: int, cache: ExampleCache, prepared: str,
                     entries: list[ActionEntry]) -> list:
-    """A decision's parsed examples for workspace `vw`: the context's from `shared` (a small cache,
-    oldest dropped first) and each action's kept on its registry entry under `key` (a parse belongs
-    to its workspace, so each workspace has its own key). Parsing once is what makes VW fast here."""
-    context = shared.get(prepared)
+    """A decision's parsed examples for workspace `vw`, from `cache` (that workspace's: a parse
+    belongs to its workspace) or parsed now. Parsing once is what makes VW fast here."""
+    contexts, actions = cache.contexts, cache.actions
+    context = contexts.get(prepared)
     if context is None:
-        if len(shared) >= SHARED_EXAMPLES:
-            del shared[next(iter(shared))]  # oldest first: each example is ~30 KB
-        context = shared[prepared] = pylibvw.example(vw, label_type, prepared)
+        if len(contexts) >= SHARED_EXAMPLES:
+            del contexts[next(iter(contexts))]  # oldest first
+        context = contexts[prepared] = pylibvw.example(vw, label_type, prepared)
     examples = [context]
     for entry in entries:
-        example = entry.extra.get(key)
+        example = actions.pop(entry.uid, None)  # re-inserted below: most recently used last
         if example is None:
-            example = entry.extra[key] = pylibvw.example(vw, label_type, entry.vw_line)
+            if len(actions) >= ACTION_EXAMPLES:
+                del actions[next(iter(actions))]  # least recently used
+            example = pylibvw.example(vw, label_type, entry.vw_line)
+        actions[entry.uid] = example
         examples.append(example)
     return examples
 
@@ -174,7 +193,7 @@ class Personalizer(DriftHook, Policy):
             raise BanditError(f"Vowpal Wabbit rejected the model or arguments: {_one_line(exc)}") from None
         self._label_type = int(self._vw.get_label_type())
         self._init_drift(drift_boost, drift_floor)  # bandit.drift_hook
-        self._shared: dict[str, Any] = {}  # context line -> its parsed example (see _examples)
+        self._examples_cache = ExampleCache()  # parsed contexts and actions (see _examples)
 
     @property
     def spec(self) -> str:
@@ -189,13 +208,13 @@ class Personalizer(DriftHook, Policy):
     # Why pylibvw directly, and why examples are kept: the public `Workspace.parse/predict/learn`
     # wrap every line in a Python `Example`, and parsing text costs more than VW's own predict. So
     # each action's example is parsed once and reused by every decision that offers it (VW adds the
-    # shared features and interactions on the fly and leaves the example as it was), contexts keep
-    # their example in a small cache, and learning parses only the chosen action's labelled line.
+    # shared features and interactions on the fly and leaves the example as it was), while it is
+    # among the 1,024 most recently used; contexts keep their example in a small cache, and learning parses only the chosen action's labelled line.
     # Examples made with `pylibvw.example` belong to Python: freed when dropped, never finished.
     # `--no_predict` skips the prediction VW would redo inside learn (the pmf is already known).
     # test_fast_path_learns_like_the_public_api checks all of it against plain text through Workspace.
     def _examples(self, prepared: str, entries: list[ActionEntry]) -> list:
-        return cached_examples(self._vw, self._label_type, self._shared, EXAMPLE_KEY, prepared, entries)
+        return cached_examples(self._vw, self._label_type, self._examples_cache, prepared, entries)
 
     def _pmf(self, prepared: str, entries: list[ActionEntry]) -> list[float]:
         examples = self._examples(prepared, entries)

@@ -53,3 +53,34 @@ def test_namespaces_that_never_repeat_stop_filling_the_text_cache(monkeypatch):
     cached = [key for key in vwformat._namespace_text if key[0] == "session"]
     assert len(cached) == vwformat._PROBE - 1  # probed, then left alone
     assert vwformat._namespace_hits["profile"][1] == 2999  # a repeating namespace keeps its cache
+
+
+def _catalogue_traffic(policy, titles: int) -> list[list[float]]:
+    """One title per decision, 8 variants each, ids never seen again after their title: the pmfs."""
+    pmfs = []
+    for t in range(titles):
+        actions = [{"id": f"t{t}-v{j}", "features": {**a["features"]}} for j, a in enumerate(make_actions())]
+        d = policy.rank({"user": {"segment": ("action", "kids")[t % 2]}}, actions, now=float(t))
+        policy.reward(d.event_id, float(d.index == t % 3), now=float(t))
+        pmfs.append(d.pmf)
+    return pmfs
+
+
+@pytest.mark.parametrize("spec", ["vw:squarecb", "vw:select"])
+def test_parsed_action_examples_are_bounded_on_a_catalogue_of_many_variants(spec, monkeypatch):
+    """A parsed VW example holds ~32 KB, so one per action id grew to gigabytes on a big catalogue:
+    the cache keeps the most recently used ones, and a dropped one parsed again learns the same."""
+    from bandit import vw_policy
+
+    p = make_policy(spec, seed=0, secret=SECRET)
+    _catalogue_traffic(p, 300)  # 2,400 action ids
+    caches = p._caches if spec == "vw:select" else [p._examples_cache]
+    assert all(len(c.actions) == vw_policy.ACTION_EXAMPLES for c in caches)  # 1,024, not 2,400
+    # a tiny cache (re-parsing nearly every action) decides exactly as the full one
+    monkeypatch.setattr(vw_policy, "ACTION_EXAMPLES", 3)  # read at every lookup
+    small = make_policy(spec, seed=0, secret=SECRET)
+    got = _catalogue_traffic(small, 200)
+    assert all(len(c.actions) == 3 for c in (small._caches if spec == "vw:select" else [small._examples_cache]))
+    monkeypatch.setattr(vw_policy, "ACTION_EXAMPLES", 100_000)
+    expected = _catalogue_traffic(make_policy(spec, seed=0, secret=SECRET), 200)
+    assert got == expected and max(max(pmf) for pmf in expected) > 0.5  # and it learned something
