@@ -340,17 +340,25 @@ class DecisionService:
         self.open.close(ev.event_id, why, early=early)
         learned = why != NOT_ACTIVATED and self.config.learning_mode != "LoggingOnly"
         if learned:
-            policy = self.policy
-            detected = len(policy.drift_events)
-            policy.drift_clock(ev.deadline, when)
-            ev.step.learn(ev.chosen, value, ev.probability, own_decision=True)
+            drift = self.learn_closed(ev, value, when, ev.step)
             self.counters["learned"] += 1
-            if len(policy.drift_events) > detected:  # a drop in rewards: the event log records it
-                self._joined.append(policy.drift_row(ev.event_id, when, self.log.writer_id))
+            if drift is not None:  # a drop in rewards: the event log records it
+                self._joined.append(drift)
         self.journal.add("close", ev.event_id, when, {"v": value, "why": why, "l": learned})
         self.counters[_COUNTER[why]] += 1
         if why != NOT_ACTIVATED:
             self._joined.append(joined_row(ev, value, when, why == DEFAULTED, self.policy.spec))
+
+    def learn_closed(self, ev: OpenEvent, value: float, when: float, step: Any) -> DriftEvent | None:
+        """Learn a closed event as the policy's own decision (here and when recovery re-learns it);
+        the event-log row of the drop it revealed, if its policy's drift test raised one."""
+        policy = self.policy
+        detected = len(policy.drift_events)
+        policy.drift_clock(ev.deadline, when)
+        step.learn(ev.chosen, value, ev.probability, own_decision=True)
+        if len(policy.drift_events) > detected:
+            return policy.drift_row(ev.event_id, when, self.log.writer_id)
+        return None
 
     # -- committing ----------------------------------------------------------------------------
     def take_batch(self) -> tuple[list, list]:

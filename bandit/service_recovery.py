@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bandit.errors import BanditError
+from bandit.logschema import DriftEvent
 from bandit.policy import Policy
 from bandit.specs import load_saved_policy
 from bandit.window import NOT_ACTIVATED, OpenEvent
@@ -55,6 +56,7 @@ def recover(svc: "DecisionService") -> int:
     opened = svc.open
     relearned = 0
     rejoin: list[tuple[OpenEvent, dict, float]] = []
+    drifts: list[DriftEvent] = []
     for seq, kind, event_id, time, body in svc.journal.records(after_seq=start - 1):
         if kind == "rank":
             actions = svc.journal.actions_of(body["as"])
@@ -77,23 +79,29 @@ def recover(svc: "DecisionService") -> int:
             opened.close(event_id, body["why"], early=True)
             if seq > ckpt_seq:
                 if body["l"]:
-                    svc.policy.drift_clock(ev.deadline, time)  # as the running service did (bandit.drift_hook)
-                    svc.policy.replay_step(ev.context, ev.actions).learn(ev.chosen, body["v"], ev.probability, own_decision=True)
+                    drift = svc.learn_closed(ev, body["v"], time, svc.policy.replay_step(ev.context, ev.actions))
+                    if drift is not None:
+                        drifts.append(drift)
                     relearned += 1
                 if body["why"] != NOT_ACTIVATED:
                     rejoin.append((ev, body, time))
     for ev in opened.pending.values():
         ev.step = svc.policy.replay_step(ev.context, ev.actions)
-    _rejoin(svc, rejoin)
+    _rejoin(svc, rejoin, drifts)
     svc.relearned = relearned
     return ckpt_seq
 
 
-def _rejoin(svc: "DecisionService", closed: list[tuple[OpenEvent, dict, float]]) -> None:
-    """Send events closed after the checkpoint to the derived event log, except those it already
-    committed before the crash (it is flushed at every checkpoint, so only these can be missing)."""
+def _rejoin(svc: "DecisionService", closed: list[tuple[OpenEvent, dict, float]], drifts: list[DriftEvent]) -> None:
+    """Send events closed after the checkpoint, and the drops their re-learning detected, to the
+    derived event log, except those it already committed before the crash (it is flushed at every
+    checkpoint, so only these can be missing)."""
     from bandit.joined_log import append_joined, joined_row
 
+    logged_drifts = _logged(svc.state.events_path, [d.event_id for d in drifts], table="drift_events")
+    for drift in drifts:
+        if drift.event_id not in logged_drifts:
+            svc.log.append_drift(drift)
     present = _logged(svc.state.events_path, [ev.event_id for ev, _, _ in closed])
     for ev, body, time in closed:
         defaulted = body["why"] == "defaulted"
@@ -104,8 +112,8 @@ def _rejoin(svc: "DecisionService", closed: list[tuple[OpenEvent, dict, float]])
     svc.log.flush()
 
 
-def _logged(path: Path, event_ids: list[str]) -> set[str]:
-    """Which of `event_ids` the event log file holds (read-only; its `events.event_id` column)."""
+def _logged(path: Path, event_ids: list[str], table: str = "events") -> set[str]:
+    """Which of `event_ids` the event log file holds in `table` (read-only; its `event_id` column)."""
     if not event_ids:
         return set()
     found: set[str] = set()
@@ -114,7 +122,7 @@ def _logged(path: Path, event_ids: list[str]) -> set[str]:
         try:
             for i in range(0, len(event_ids), 500):
                 chunk = event_ids[i:i + 500]
-                rows = db.execute(f"SELECT event_id FROM events WHERE event_id IN ({','.join('?' * len(chunk))})",
+                rows = db.execute(f"SELECT event_id FROM {table} WHERE event_id IN ({','.join('?' * len(chunk))})",
                                   chunk).fetchall()
                 found.update(r[0] for r in rows)
         finally:

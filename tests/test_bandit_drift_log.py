@@ -225,3 +225,49 @@ def test_the_decision_service_logs_the_drops_its_model_detects(tmp_path) -> None
         rows = log.drift_events()
     assert [(r.writer, r.n_learned, r.direction) for r in rows] == [(writer, detected[0], "drop")]
     assert rows[0].floor == 0.05 and rows[0].statistic > rows[0].threshold
+
+
+def test_a_drop_is_logged_once_even_if_the_service_died_before_writing_it(tmp_path) -> None:
+    """The journal is the record; the event log is derived. A service killed after committing the
+    journal batch that closed the drop's event, but before its event-log write, rebuilds the drift
+    row when recovery re-learns that event, once, and a second restart adds no copy."""
+    from bandit.logschema import DriftEvent as Row
+    from bandit.service import DecisionService
+
+    state = tmp_path / "state"
+    stream, actions = Stream(0), make_actions()
+    outcome = np.random.default_rng(1)
+    svc = DecisionService(str(state), autocommit=False, id_seed=1)  # seeded ids: a reproducible run
+    detected = None
+    for t in range(N):
+        user_id, context, _ = stream.next()
+        segment = context["user"]["segment"]
+        if t >= CHANGE:
+            segment = SEGMENTS[(SEGMENTS.index(segment) + 1) % len(SEGMENTS)]
+        d = svc.rank(context, actions, now=float(t))
+        index = [a["id"] for a in actions].index(d.reward_action_id)
+        svc.reward(d.event_id, float(outcome.random() < click_probabilities(segment)[index]), now=float(t))
+        records, joined = svc.take_batch()
+        svc.journal.write(records)
+        if any(isinstance(row, Row) for row in joined):  # the drop: its journal batch, then death
+            detected = list(svc.policy.drift_events)
+            break
+        svc.write_joined(joined)
+    assert detected and CHANGE <= detected[0] <= CHANGE + 1500
+    svc.log.close()  # what SIGKILL leaves: the journal committed, no checkpoint, no drift row
+    svc.journal.close()
+    svc.state.close()
+    with EventLog(state / "events.sqlite", readonly=True) as log:
+        assert log.drift_events() == []
+    for crash_again in (True, False):  # a restart that rebuilds the row and dies too, then one more
+        again = DecisionService(str(state))
+        assert again.status()["relearned"] == detected[0] + 1 and again.policy.drift_events == detected
+        if crash_again:  # no checkpoint: the next restart re-learns the drop again, with its row present
+            again.log.close()
+            again.journal.close()
+            again.state.close()
+        else:
+            again.close()
+        with EventLog(state / "events.sqlite", readonly=True) as log:
+            rows = log.drift_events()
+        assert [(r.n_learned, r.direction) for r in rows] == [(detected[0], "drop")]
