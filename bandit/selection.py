@@ -40,7 +40,8 @@ from bandit.vw_policy import ExampleCache, cached_examples, open_model_file
 SPEC = "vw:select"
 DEFAULT_MODELS: tuple[tuple[tuple[str, ...], float | None], ...] = ((("cA",), None), (("cA", "ccA"), 0.25))
 SELECT_OPTIONS = ("models", "eta", "gamma_scale", "gamma_exponent", "bits")
-DRIFT_OPTIONS = ("drift_boost", "drift_floor")  # saved, but load(path, drift_boost=0) may turn it off
+DRIFT_OPTIONS = ("drift_boost", "drift_floor")
+NEGLIGIBLE = 1e-12  # a mixture weight below this: the model is not asked at decision time  # saved, but load(path, drift_boost=0) may turn it off
 
 
 def _check_models(models: Any) -> tuple[tuple[tuple[str, ...], float | None], ...]:
@@ -124,17 +125,24 @@ class SelectingPersonalizer(DriftHook, Policy):
     def _prepare(self, context: dict) -> str:
         return context_line(context)
 
-    def _costs(self, prepared: str, entries: list[ActionEntry]) -> np.ndarray:
-        """Every model's predicted costs (models x actions), clipped to [0, 1]."""
-        rows = []
+    def _mixed_costs(self, prepared: str, entries: list[ActionEntry]) -> np.ndarray:
+        """The mixture's predicted cost of each action (each model's clipped to [0, 1]). A model whose
+        weight is below NEGLIGIBLE is not asked: its share of any cost is below that, and once the
+        mixture has chosen (on the simulator the `-q cA` model's weight is 1 - 1e-136 after 30,000
+        rewards) that skips the costlier model's prediction at every decision. It still learns and
+        is scored at every reward, so its weight comes back if it starts predicting better."""
+        weights = self.weights()
+        costs = np.zeros(len(entries))
         for i, vw in enumerate(self._vws):
+            if weights[i] < NEGLIGIBLE:
+                continue
             examples = cached_examples(vw, self._label_type, self._caches[i], prepared, entries)
             pylibvw.vw.predict_multi(vw, examples)
-            rows.append(examples[0].get_action_scores())
-        return np.clip(np.array(rows, dtype=float), 0.0, 1.0)
+            costs += weights[i] * np.clip(np.array(examples[0].get_action_scores(), dtype=float), 0.0, 1.0)
+        return costs
 
     def _pmf(self, prepared: str, entries: list[ActionEntry]) -> np.ndarray:
-        costs = self.weights() @ self._costs(prepared, entries)
+        costs = self._mixed_costs(prepared, entries)
         gamma = self.gamma_scale * (self.n_learned + 1) ** self.gamma_exponent
         best = int(np.argmin(costs))
         pmf = 1.0 / (len(entries) + gamma * (costs - costs[best]))  # squarecb (Foster & Rakhlin 2020)

@@ -226,3 +226,48 @@ def test_it_carries_the_drift_hook_and_logs_the_drop(tmp_path) -> None:
     assert floors[detected[0] + 10] == 0.05 and floors[-1] == 0.01
     with EventLog(tmp_path / "e.sqlite", readonly=True) as log:
         assert [r.n_learned for r in log.drift_events()] == detected
+
+
+def test_a_model_with_negligible_weight_is_not_asked_and_nothing_changes(monkeypatch) -> None:
+    """On the simulator the -q cA model wins outright (the other's weight falls below 1e-12 within a
+    few thousand rewards): decisions then skip the costlier model's prediction, and make the same
+    choices with the same probabilities (to 1e-9) as a mixture that asks every model every time."""
+    from bandit import selection
+    from simulations.environment import Environment
+    from simulations.runner import run_policy as run_sim
+    from simulations.scenarios import load_scenario
+
+    sc = load_scenario("segments")
+    env = Environment(sc, seed=0)
+    stream = env.generate(8000)
+
+    def play(negligible: float) -> tuple[SelectingPersonalizer, list[list[float]], int]:
+        monkeypatch.setattr(selection, "NEGLIGIBLE", negligible)
+        asked = [0]
+        predict = pylibvw.vw.predict_multi
+
+        def counting(vw, examples):
+            asked[0] += 1
+            return predict(vw, examples)
+
+        monkeypatch.setattr(pylibvw.vw, "predict_multi", counting)
+        policy = SelectingPersonalizer(seed=0, reward_wait_s=sc.reward_wait_s)
+        pmfs = []
+        rank = policy.rank
+
+        def recording(*args, **kwargs):
+            d = rank(*args, **kwargs)
+            pmfs.append(d.pmf)
+            return d
+
+        policy.rank = recording
+        run_sim(env, stream, policy)
+        monkeypatch.setattr(pylibvw.vw, "predict_multi", predict)
+        return policy, pmfs, asked[0]
+
+    skipping, pmfs, asked = play(1e-12)
+    every, pmfs_every, asked_every = play(0.0)
+    assert skipping.weights()[1] < 1e-12 and asked_every == 2 * 8000
+    assert asked < 0.75 * asked_every  # the -q ccA model was left out of most decisions
+    np.testing.assert_allclose(np.array(pmfs), np.array(pmfs_every), atol=1e-9)
+    assert skipping.loss.tolist() == every.loss.tolist()  # still learned and scored every reward
