@@ -56,6 +56,21 @@ def test_the_spec_parser_maps_vw_arguments_to_personalizer_options() -> None:
                  "interactions": ("ccA",), "vw_args": "--cb_type mtr", "importance_weighted": True}
 
 
+def test_vw_names_the_default_policy_and_takes_only_what_it_allows() -> None:
+    """`vw` is the default, vw:select, as in make_policy; arguments it fixes itself are one-line errors."""
+    from bandit import Personalizer, SelectingPersonalizer
+    from simulations.errors import SimulationError
+    from simulations.ope.candidates import build_candidate
+
+    assert type(build_candidate("vw")) is SelectingPersonalizer
+    assert build_candidate("vw --gamma_scale 30").gamma_scale == 30.0
+    assert type(build_candidate("vw:squarecb -q ccA")) is Personalizer
+    for spec, named in [("vw -q ccA", "-q"), ("vw:select -l 0.5 --power_t 0", "--power_t, -l")]:
+        with pytest.raises(SimulationError, match=f"only --gamma_scale may go with it \\(got {named}\\)") as err:
+            build_candidate(spec)
+        assert "\n" not in str(err.value)
+
+
 def test_every_candidate_has_estimates_with_intervals_by_bucket_and_a_decision(evaluation) -> None:
     names = [p["name"] for p in evaluation["policies"]]
     assert names[:4] == ["logged", "baseline", "uniform", "best-fixed"] and names[4:] == list(CANDIDATES)

@@ -2,8 +2,8 @@
 
 Specs: `logged` (the logging policy as recorded), `baseline` (always the first action, as
 Personalizer's baseline), `uniform`, `best-fixed` (per title, in hindsight), `linucb`,
-`ts-per-title`, `model:DIR`, `vw:select [--gamma_scale G]` (bandit.selection), and
-`vw:<exploration> [VW arguments]`, e.g.
+`ts-per-title`, `model:DIR`, `vw` or `vw:select [--gamma_scale G]` (the default policy,
+bandit.selection), and `vw:<exploration> [VW arguments]` (the one-model Personalizer), e.g.
 `vw:squarecb --gamma_scale 50 -q ccA -l 0.25`. VW arguments the Personalizer has a keyword for
 become that keyword (so they replace its defaults instead of clashing with them); any other argument
 is passed to VW as is.
@@ -56,7 +56,7 @@ class FirstActionPolicy:
 def vw_options(spec: str) -> dict[str, Any]:
     """Personalizer keyword arguments for a `vw:<exploration> [args]` spec."""
     head, _, rest = spec.strip().partition(" ")
-    exploration = head.split(":", 1)[1] if ":" in head else "squarecb"
+    exploration = head.split(":", 1)[1] if ":" in head else "select"  # `vw`: the default, vw:select
     try:
         tokens = shlex.split(rest)
     except ValueError as exc:
@@ -108,13 +108,20 @@ def build_candidate(spec: str, *, seed: int = 0, best_fixed: dict[str, float] | 
         return FirstActionPolicy()
     if spec == "best-fixed":
         return BestFixedPolicy(best_fixed or {})
-    if spec.startswith("vw:") or spec == "vw":
+    if spec == "vw" or spec.startswith(("vw:", "vw ")):
         from bandit import BanditError, Personalizer, SelectingPersonalizer
 
         options = vw_options(spec)
         exploration = options.pop("exploration")
         try:
             if exploration == "select":  # vw:select: squarecb choosing its interactions (bandit.selection)
+                flags = {"interactions": "-q", "learning_rate": "-l", "power_t": "--power_t", "epsilon": "--epsilon",
+                         "softmax_lambda": "--lambda", "bag": "--bag", "cover": "--cover",
+                         "importance_weighted": "--importance_weighted", "vw_args": options.get("vw_args")}
+                fixed = sorted(str(flags.get(k, k)) for k in set(options) - {"gamma_scale", "bits"})
+                if fixed:
+                    raise SimulationError(f"policy {spec!r}: vw:select chooses its own interactions and learning "
+                                          f"rates; only --gamma_scale may go with it (got {', '.join(fixed)})")
                 return SelectingPersonalizer(seed=seed, **options)
             return Personalizer(exploration, seed=seed, **options)
         except (BanditError, TypeError) as exc:
