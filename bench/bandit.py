@@ -307,7 +307,7 @@ def memory_run(n, world, seed, log_path, checkpoints=10, unrewarded_every=0):
     at once (as in the issue's 300k rank+reward run), or all but one in `unrewarded_every`, which
     wait for their window (then memory grows with them, as it should, until windows start closing)."""
     actions, contexts, tastes, click = world
-    policy = make_policy("vw", seed=seed, secret="bench-secret-0123456789", log=log_path)
+    policy = make_policy("vw:squarecb", seed=seed, secret="bench-secret-0123456789", log=log_path)
     rng = np.random.default_rng(seed + 2)
     step = max(1, n // checkpoints)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -331,7 +331,7 @@ def profile_artbandit(n, world, seed, log_path) -> str:
 
     prof = cProfile.Profile()
     prof.enable()
-    run_artbandit("vw", n, world, seed, log=log_path)
+    run_artbandit("vw:squarecb", n, world, seed, log=log_path)
     prof.disable()
     out = io.StringIO()
     pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(18)
@@ -360,9 +360,9 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         contenders = [
-            (HEADLINE, lambda: run_artbandit("vw", n, world, args.seed, log=Path(tmp) / "events.sqlite"), n),
+            (HEADLINE, lambda: run_artbandit("vw:squarecb", n, world, args.seed, log=Path(tmp) / "events.sqlite"), n),
             ("artbandit vw:squarecb, no log, no user ids",
-             lambda: run_artbandit("vw", n, world, args.seed, hashed=False), n),
+             lambda: run_artbandit("vw:squarecb", n, world, args.seed, hashed=False), n),
             (NAIVE, lambda: run_naive_vw(n, world, args.seed), n),
             ("raw VW, templates, parse once, label reused", lambda: run_templates_vw(n, world, args.seed), n),
             ("VW core only (same VW calls, no bookkeeping, greedy; a floor, not a peer)",
@@ -396,7 +396,7 @@ def main() -> None:
         ratios = []
         with tempfile.TemporaryDirectory() as tmp:
             for i in range(args.pairs):
-                (h, h_cpu), _, _ = run_artbandit("vw", n, world, args.seed, log=Path(tmp) / f"pair{i}.sqlite")
+                (h, h_cpu), _, _ = run_artbandit("vw:squarecb", n, world, args.seed, log=Path(tmp) / f"pair{i}.sqlite")
                 (v, v_cpu), _, _ = run_naive_vw(n, world, args.seed)
                 ratios.append((h / v, h_cpu / v_cpu))
                 print(f"pair {i + 1}: headline {h:,.0f}/s ({h_cpu:,.0f}/CPU-s), naive {v:,.0f}/s ({v_cpu:,.0f}/CPU-s):"
