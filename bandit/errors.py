@@ -1,6 +1,11 @@
 """Errors the bandit library raises for bad input; the CLI prints them as one line."""
 
 
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (VW's and SQLite's may span several), or its type's name."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 class BanditError(Exception):
     """A problem with the caller's input (bad reward, unknown event, unreadable model...)."""
 

@@ -29,7 +29,7 @@ import pylibvw
 import vowpalwabbit
 
 from bandit.drift_hook import DriftHook
-from bandit.errors import BanditError
+from bandit.errors import BanditError, one_line
 from bandit.features import ActionEntry, context_line
 from bandit.model_io import (artbandit_version, file_sha256, model_args, read_metadata, save_model_dir,
                              saved_options, without_fixed)
@@ -91,7 +91,7 @@ class SelectingPersonalizer(DriftHook, Policy):
                         + " ".join(f"--interactions {q}" for q in interactions))
                 self._vws.append(vowpalwabbit.Workspace(arg_list=args.split() + learning))
         except Exception as exc:  # VW raises plain RuntimeError/ValueError for bad arguments/files
-            raise BanditError(f"Vowpal Wabbit rejected the model or arguments: {' '.join(str(exc).split())}") from None
+            raise BanditError(f"Vowpal Wabbit rejected the model or arguments: {one_line(exc)}") from None
         self._label_type = int(self._vws[0].get_label_type())
         # what VW was given, per model, for people reading /model/properties or a status page
         self.vw_args = " ; ".join(model_args(vw) for vw in self._vws)
@@ -223,5 +223,5 @@ class SelectingPersonalizer(DriftHook, Policy):
             policy._restore_base_state(meta["state"])
             policy._restore_drift_state(meta.get("drift"))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise BanditError(f"{path}: metadata.json has a damaged state ({type(exc).__name__}: {exc})") from None
+            raise BanditError(f"{path}: metadata.json has a damaged state ({type(exc).__name__}: {one_line(exc)})") from None
         return policy

@@ -18,7 +18,7 @@ import vowpalwabbit
 
 from bandit.choices import EXPLORATIONS
 from bandit.drift_hook import DriftHook
-from bandit.errors import BanditError
+from bandit.errors import BanditError, one_line
 from bandit.features import ActionEntry, context_line
 from bandit.model_io import (
     MODEL_CHECKSUM,
@@ -190,7 +190,7 @@ class Personalizer(DriftHook, Policy):
             else:
                 self._vw = vowpalwabbit.Workspace(self.vw_args)
         except Exception as exc:  # VW raises plain RuntimeError/ValueError for bad arguments/files
-            raise BanditError(f"Vowpal Wabbit rejected the model or arguments: {_one_line(exc)}") from None
+            raise BanditError(f"Vowpal Wabbit rejected the model or arguments: {one_line(exc)}") from None
         self._label_type = int(self._vw.get_label_type())
         self._init_drift(drift_boost, drift_floor)  # bandit.drift_hook
         self._examples_cache = ExampleCache()  # parsed contexts and actions (see _examples)
@@ -209,7 +209,8 @@ class Personalizer(DriftHook, Policy):
     # wrap every line in a Python `Example`, and parsing text costs more than VW's own predict. So
     # each action's example is parsed once and reused by every decision that offers it (VW adds the
     # shared features and interactions on the fly and leaves the example as it was), while it is
-    # among the 1,024 most recently used; contexts keep their example in a small cache, and learning parses only the chosen action's labelled line.
+    # among the 1,024 most recently used; contexts keep their example in a small cache, and learning
+    # parses only the chosen action's labelled line.
     # Examples made with `pylibvw.example` belong to Python: freed when dropped, never finished.
     # `--no_predict` skips the prediction VW would redo inside learn (the pmf is already known).
     # test_fast_path_learns_like_the_public_api checks all of it against plain text through Workspace.
@@ -292,8 +293,5 @@ class Personalizer(DriftHook, Policy):
             policy._restore_base_state(meta["state"])
             policy._restore_drift_state(meta.get("drift"))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise BanditError(f"{path}: metadata.json has a damaged state ({type(exc).__name__}: {_one_line(exc)})") from None
+            raise BanditError(f"{path}: metadata.json has a damaged state ({type(exc).__name__}: {one_line(exc)})") from None
         return policy
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
