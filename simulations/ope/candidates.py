@@ -37,6 +37,9 @@ REFERENCE = ("logged", "best-fixed")  # estimates shown for comparison, never "t
 _FLOAT_KEYS = {"--gamma_scale": "gamma_scale", "--epsilon": "epsilon", "-l": "learning_rate",
                "--learning_rate": "learning_rate", "--power_t": "power_t", "--lambda": "softmax_lambda"}
 _INT_KEYS = {"--bag": "bag", "--cover": "cover", "-b": "bits", "--bit_precision": "bits"}
+# each option's flag as a user writes it (the shortest), for messages
+_FLAG_OF = {**{key: flag for flag, key in sorted({**_FLOAT_KEYS, **_INT_KEYS}.items(), key=lambda fk: -len(fk[0]))},
+            "interactions": "-q", "importance_weighted": "--importance_weighted"}
 
 
 class FirstActionPolicy:
@@ -115,10 +118,8 @@ def build_candidate(spec: str, *, seed: int = 0, best_fixed: dict[str, float] | 
         exploration = options.pop("exploration")
         try:
             if exploration == "select":  # vw:select: squarecb choosing its interactions (bandit.selection)
-                flags = {"interactions": "-q", "learning_rate": "-l", "power_t": "--power_t", "epsilon": "--epsilon",
-                         "softmax_lambda": "--lambda", "bag": "--bag", "cover": "--cover",
-                         "importance_weighted": "--importance_weighted", "vw_args": options.get("vw_args")}
-                fixed = sorted(str(flags.get(k, k)) for k in set(options) - {"gamma_scale", "bits"})
+                fixed = sorted(options["vw_args"] if k == "vw_args" else _FLAG_OF[k]
+                               for k in set(options) - {"gamma_scale", "bits"})
                 if fixed:
                     raise SimulationError(f"policy {spec!r}: vw:select chooses its own interactions and learning "
                                           f"rates; only --gamma_scale may go with it (got {', '.join(fixed)})")
