@@ -201,6 +201,17 @@ def test_evaluate_marks_the_logged_drift_on_its_curves(logged_run, tmp_path) -> 
     assert f"live policy (logged): event {detected[0] + 1}, drop" in html
 
 
+def _serve_one(svc, t: int, stream: Stream, actions: list[dict], outcome: np.random.Generator) -> None:
+    """Viewer `t` of `_drive`'s world through a decision service: ranked, rewarded at once."""
+    _, context, _ = stream.next()
+    segment = context["user"]["segment"]
+    if t >= CHANGE:
+        segment = SEGMENTS[(SEGMENTS.index(segment) + 1) % len(SEGMENTS)]
+    d = svc.rank(context, actions, now=float(t))
+    index = [a["id"] for a in actions].index(d.reward_action_id)
+    svc.reward(d.event_id, float(outcome.random() < click_probabilities(segment)[index]), now=float(t))
+
+
 def test_the_decision_service_logs_the_drops_its_model_detects(tmp_path) -> None:
     """The service learns through its own path (journal, group commit), not Personalizer.reward: a
     drop its model detects must reach the event log all the same, once, with the service's writer."""
@@ -210,13 +221,7 @@ def test_the_decision_service_logs_the_drops_its_model_detects(tmp_path) -> None
     outcome = np.random.default_rng(1)
     with DecisionService(str(tmp_path / "state")) as svc:
         for t in range(N):
-            user_id, context, _ = stream.next()
-            segment = context["user"]["segment"]
-            if t >= CHANGE:
-                segment = SEGMENTS[(SEGMENTS.index(segment) + 1) % len(SEGMENTS)]
-            d = svc.rank(context, actions, now=float(t))
-            index = [a["id"] for a in actions].index(d.reward_action_id)
-            svc.reward(d.event_id, float(outcome.random() < click_probabilities(segment)[index]), now=float(t))
+            _serve_one(svc, t, stream, actions, outcome)
         detected = list(svc.policy.drift_events)
         writer = svc.log.writer_id
         events_path = svc.state.events_path
@@ -240,13 +245,7 @@ def test_a_drop_is_logged_once_even_if_the_service_died_before_writing_it(tmp_pa
     svc = DecisionService(str(state), autocommit=False, id_seed=1)  # seeded ids: a reproducible run
     detected = None
     for t in range(N):
-        user_id, context, _ = stream.next()
-        segment = context["user"]["segment"]
-        if t >= CHANGE:
-            segment = SEGMENTS[(SEGMENTS.index(segment) + 1) % len(SEGMENTS)]
-        d = svc.rank(context, actions, now=float(t))
-        index = [a["id"] for a in actions].index(d.reward_action_id)
-        svc.reward(d.event_id, float(outcome.random() < click_probabilities(segment)[index]), now=float(t))
+        _serve_one(svc, t, stream, actions, outcome)
         records, joined = svc.take_batch()
         svc.journal.write(records)
         if any(isinstance(row, Row) for row in joined):  # the drop: its journal batch, then death
