@@ -139,6 +139,22 @@ def shown(v: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def column_group(name: str) -> str:
+    """The group a flat column belongs to: its name without a trailing number and separator, so
+    user_feature_0..3 are one group 'user_feature' and 'age' its own (feature importance, the notes)."""
+    stem = name.rstrip("0123456789")
+    stem = stem.rstrip("_-. ") if stem != name else stem
+    return stem or name
+
+
+def column_groups(columns: Sequence[str]) -> dict[str, list[str]]:
+    """Columns by column_group, in first-seen order."""
+    groups: dict[str, list[str]] = {}
+    for c in columns:
+        groups.setdefault(column_group(c), []).append(c)
+    return groups
+
+
 def column_types(sample: dict[str, list]) -> dict[str, bool]:
     """Per column: numeric when every non-empty sampled value parses as a number (and none is nested)."""
     types = {}

@@ -10,7 +10,7 @@ from bandit import jsontext, vwformat
 from bandit.errors import BanditError
 from simulations.ope.errors import OPEError
 from simulations.ope.readers.events import EventBatch, ReplayEvent
-from simulations.ope.readers.jsonvalues import finite_number, namespaces, parse_time
+from simulations.ope.readers.jsonvalues import finite_number, namespaces, parse_time, propensity_problem, reward_problem
 from simulations.ope.readers.source import BadLines, ColumnMapping, count_lines, not_utf8, text_lines
 
 ACTION_CACHE_SIZE = 50_000
@@ -83,11 +83,17 @@ class DsjsonReader:
             raise BadLine("DSJSON line needs _label_cost, _label_probability and _labelIndex/_label_Action")
         if cost is None:
             raise BadLine(f"_label_cost {obj['_label_cost']!r} is not a finite number")
+        if reward_problem(cost):
+            raise BadLine(f"_label_cost {obj['_label_cost']!r} {reward_problem(cost)}")
         if prob is None or not 0 < prob <= 1:
             raise BadLine(f"probability {obj['_label_probability']!r} outside (0, 1]")
+        if propensity_problem(prob):
+            raise BadLine(f"probability {obj['_label_probability']!r} {propensity_problem(prob)}")
         if not 0 <= chosen < len(multi):
             raise BadLine(f"chosen action {chosen + 1} outside the {len(multi)} actions")
         ts = obj.get("Timestamp")
+        if ts and parse_time(ts) is None:
+            raise BadLine(f"Timestamp {ts!r} is neither seconds nor an ISO 8601 time")
         pmf = _pmf(obj.get("a"), obj.get("p"), len(multi))
         if vwformat.is_artbandit_dsjson(c):
             where = f"{self.path}: event {obj.get('EventId')!r}"

@@ -67,17 +67,44 @@ def finite_number(value: object) -> float | None:
     return v if math.isfinite(v) else None
 
 
+# The largest reward magnitude and the smallest logging probability a log may hold. Why: past them an
+# importance weight times a reward, squared for the interval, leaves float64 (1e-300 gave weights of
+# 1e300 and NaN intervals; a reward of 1e308 a mean of 6.7e304), and no real decision log is there:
+# a probability under 1e-12 is a logger that never chose the action, a reward over 1e12 a unit error.
+MAX_ABS_REWARD = 1e12
+MIN_PROPENSITY = 1e-12
+
+
+def reward_problem(value: float) -> str | None:
+    """Why a finite reward cannot be replayed (None: it can)."""
+    if abs(value) > MAX_ABS_REWARD:
+        return f"is outside [-{MAX_ABS_REWARD:.0e}, {MAX_ABS_REWARD:.0e}] (rescale the rewards)"
+    return None
+
+
+def propensity_problem(value: float | None) -> str | None:
+    """Why a logging probability cannot be replayed (None: it can): not in (0, 1], or so small that
+    its importance weight 1/p would swamp every estimate."""
+    if value is None or not 0 < value <= 1:
+        return "is not in (0, 1]"
+    if value < MIN_PROPENSITY:
+        return f"is below {MIN_PROPENSITY:.0e} (an importance weight over 1e+12 swamps every estimate)"
+    return None
+
+
 def parse_time(value: Any) -> float | None:
-    """Seconds from a number or an ISO-8601 string (DSJSON's Timestamp)."""
+    """Seconds from a number or an ISO-8601 string (DSJSON's Timestamp); None when empty or neither
+    (the readers refuse such a non-empty value as a bad line)."""
     if value is None or value == "":
         return None
     try:
-        return float(value)
+        seconds = float(value)
+        return seconds if math.isfinite(seconds) else None
     except (TypeError, ValueError):
         pass
     try:
         return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 

@@ -8,7 +8,7 @@ from typing import Iterator
 from bandit import jsontext
 from simulations.ope.errors import OPEError
 from simulations.ope.readers.events import EventBatch, ReplayEvent
-from simulations.ope.readers.jsonvalues import finite_number
+from simulations.ope.readers.jsonvalues import finite_number, propensity_problem, reward_problem
 from simulations.ope.readers.source import BadLines, ColumnMapping
 
 
@@ -72,10 +72,13 @@ class SqliteReader:
             if r is None:
                 self.bad.add(where, f"reward {reward!r} is not a finite number")
                 return None
+            if reward_problem(r):
+                self.bad.add(where, f"reward {reward!r} {reward_problem(r)}")
+                return None
             reward = r
         prob = finite_number(p)
-        if prob is None or not 0 < prob <= 1:
-            self.bad.add(where, f"probability {p!r} is not in (0, 1]")
+        if propensity_problem(prob):
+            self.bad.add(where, f"probability {p!r} {propensity_problem(prob)}")
             return None
         if not ids or not isinstance(chosen, int) or not 0 <= chosen < len(ids):
             self.bad.add(where, f"chosen index {chosen!r} outside its {len(ids or ())} candidates")

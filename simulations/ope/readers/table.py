@@ -18,6 +18,7 @@ import numpy as np
 from simulations.ope.errors import OPEError
 from simulations.ope.readers.cells import (
     as_list,
+    column_groups,
     codes_of,
     column_types,
     context_builder,
@@ -29,10 +30,19 @@ from simulations.ope.readers.cells import (
     split_list,
 )
 from simulations.ope.readers.events import EventBatch, ReplayEvent
-from simulations.ope.readers.jsonvalues import parse_time
+from simulations.ope.readers.jsonvalues import MIN_PROPENSITY, parse_time, propensity_problem, reward_problem
 from simulations.ope.readers.source import BadLines, ColumnMapping, count_lines
 from simulations.ope.readers.sqlite import note_missing
 from simulations.ope.readers.tables import RawBatch, TableFile, rows_of
+
+
+# Column names that hold an event's time: not used as context unless --context-cols names them
+TIME_NAMES = frozenset({"timestamp", "time", "ts", "datetime", "date", "event_time"})
+
+
+def is_index_column(name: str) -> bool:
+    """A row-index column written by a data frame (pandas' to_csv: an unnamed first column)."""
+    return name.strip() == "" or name.lower() == "index" or (name.startswith("Unnamed: ") and name[9:].isdigit())
 
 
 class GrowingCatalog:
@@ -97,13 +107,35 @@ class TableReader:
         m = self.m
         mapped = {m.action_col, m.reward_col, m.propensity_col, m.candidates_col, m.timestamp_col}
         if not m.context_cols:
-            return [c for c in columns if c not in mapped]
+            return self._default_context(columns, mapped)
         chosen: list[str] = []
         for pattern in m.context_cols:
             hits = [c for c in columns if fnmatch.fnmatchcase(c, pattern) and c not in mapped]
             if not hits:
                 raise OPEError(f"{self.path}: --context-cols {pattern!r} matches no column")
             chosen += [c for c in hits if c not in chosen]
+        return chosen
+
+    def _default_context(self, columns: list[str], mapped: set) -> list[str]:
+        """Every unmapped column but a row index (unnamed, pandas' 'Unnamed: 0', 'index') and an unmapped
+        time column (unique per event: noise as a feature); one note says what was chosen and left out,
+        so a user sees what --context-cols to pass instead."""
+        chosen, skipped = [], []
+        for c in columns:
+            if c in mapped:
+                continue
+            if is_index_column(c):
+                skipped.append(f"{c!r} (a row index)" if c else "the unnamed first column (a row index)")
+            elif not self.m.timestamp_col and c.lower() in TIME_NAMES:
+                skipped.append(f"{c!r} (pass --timestamp-col {c} to order events by it)")
+            else:
+                chosen.append(c)
+        if skipped or len(chosen) > 1:
+            groups = ", ".join(f"{g} ({len(cs)})" if len(cs) > 1 else g for g, cs in column_groups(chosen).items())
+            text = f"context columns: {groups or 'none'}"
+            if skipped:
+                text += f"; not used as context: {', '.join(skipped)}"
+            self._note(text + " (--context-cols chooses others)")
         return chosen
 
     def _ids(self, raw: RawBatch, name: str) -> tuple[np.ndarray, list[str]]:
@@ -250,13 +282,19 @@ class TableReader:
             v = as_list(raw.columns[m.reward_col][int(i):int(i) + 1])[0]
             kind = "not a finite number" if parses_as_number(v) else "not a number"
             self._bad(raw, keep, int(i), f"reward {shown(v)} is {kind}")
+        for i in np.flatnonzero(np.abs(reward) > 0):  # NaN compares False: reported above
+            problem = reward_problem(float(reward[i]))
+            if problem:
+                v = as_list(raw.columns[m.reward_col][int(i):int(i) + 1])[0]
+                self._bad(raw, keep, int(i), f"reward {shown(v)} {problem}")
         state["missing"] += int(np.sum(empty & keep))
         n_cand = np.array([len(s) for s in sets] + [0], dtype=np.float64)[set_index] if sets else None
         if has_p:
             prob, p_empty = floats(raw.columns[m.propensity_col])
-            for i in np.flatnonzero(~((prob > 0) & (prob <= 1)) | p_empty):
+            for i in np.flatnonzero(~((prob >= MIN_PROPENSITY) & (prob <= 1)) | p_empty):
                 v = as_list(raw.columns[m.propensity_col][int(i):int(i) + 1])[0]
-                self._bad(raw, keep, int(i), f"propensity {shown(v)} is not in (0, 1]")
+                problem = propensity_problem(None if p_empty[i] else float(prob[i]))
+                self._bad(raw, keep, int(i), f"propensity {shown(v)} {problem}")
         elif n_cand is None:
             prob = np.full(n, np.nan)  # a growing catalog: its size is known at the end
         else:
@@ -298,7 +336,12 @@ class TableReader:
             values = as_list(col)
             for i in todo:
                 v = parse_time(values[i])
-                t[i] = np.nan if v is None else v
+                if v is None:
+                    self._bad(raw, keep, int(i), f"timestamp {shown(values[i])} is neither seconds nor "
+                                                 "an ISO 8601 time")
+                    t[i] = np.nan
+                else:
+                    t[i] = v
         seen = t[keep & ~np.isnan(t)]
         if len(seen):
             if seen[0] < state["last_time"] or np.any(np.diff(seen) < 0):

@@ -1,0 +1,133 @@
+"""Logs in the Open Bandit Dataset's layout (a pandas index column, a timestamp, item_id, position, click,
+propensity_score, user_feature_*, user-item_affinity_*) read with only the three named columns, and
+values no decision log holds (a propensity of 1e-300, a reward of 1e308, a timestamp 'yesterday')
+refused with one line by replay and evaluate alike (issues 33 and 27)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from simulations.ope import OPEError, evaluate_log, open_log
+from simulations.ope.readers import ColumnMapping
+from simulations.ope.readers.cells import column_groups
+
+OBD = ColumnMapping(action_col="item_id", reward_col="click", propensity_col="propensity_score")
+OBD_FLAGS = ("--action-col", "item_id", "--reward-col", "click", "--propensity-col", "propensity_score")
+
+
+def obd_csv(path, n: int = 300, items: int = 10, seed: int = 0):
+    """n rows in OBD's layout (what pandas' to_csv writes: an unnamed index column first); a uniform
+    logger over `items` items at 3 positions; click 1 w.p. 0.05 + 0.03 * item / items."""
+    rng = np.random.default_rng(seed)
+    header = ["", "timestamp", "item_id", "position", "click", "propensity_score"]
+    header += [f"user_feature_{j}" for j in range(4)] + [f"user-item_affinity_{j}" for j in range(items)]
+    lines = [",".join(header)]
+    for i in range(n):
+        item = int(rng.integers(items))
+        click = int(rng.random() < 0.05 + 0.03 * item / items)
+        feats = [f"{rng.integers(1 << 60):x}" for _ in range(4)]
+        aff = [f"{x:.1f}" for x in rng.integers(0, 3, items)]
+        lines.append(",".join([str(i), f"2019-11-24 00:{i // 60 % 60:02d}:{i % 60:02d}.5+00:00", str(item),
+                               str(i % 3 + 1), str(click), str(1 / items), *feats, *aff]))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_obd_layout_reads_with_three_flags_index_and_time_left_out_and_said(tmp_path):
+    path = obd_csv(tmp_path / "all.csv")
+    src = open_log(path, mapping=OBD)
+    events = [ev for chunk in src.chunks() for ev in chunk]
+    assert len(events) == 300
+    ctx = events[0].context["context"]
+    # the features are the user and affinity columns and the position; not the index, not the time
+    assert set(ctx) == {"position", *(f"user_feature_{j}" for j in range(4)),
+                        *(f"user-item_affinity_{j}" for j in range(10))}
+    assert isinstance(ctx["user_feature_0"], str) and isinstance(ctx["user-item_affinity_0"], float)
+    note = next(n for n in src.notes if n.startswith("context columns"))
+    assert note == ("context columns: position, user_feature (4), user-item_affinity (10); not used as context: "
+                    "the unnamed first column (a row index), 'timestamp' (pass --timestamp-col timestamp to order "
+                    "events by it) (--context-cols chooses others)")
+
+
+def test_obd_layout_replay_and_evaluate_cli_need_only_the_three_columns(tmp_path, console):
+    path = obd_csv(tmp_path / "all.csv")
+    proc = console("replay", path, *OBD_FLAGS, "--policy", "uniform", "--policy", "linucb", "--estimator", "snips",
+                   "-o", tmp_path / "rep", "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert "internal error" not in proc.stderr
+    result = json.loads((tmp_path / "rep" / "replay.json").read_text())
+    assert result["log"]["events"] == 300
+    proc = console("evaluate", path, *OBD_FLAGS, "--policy", "linucb", "-o", tmp_path / "ev", "--workers", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert "internal error" not in proc.stderr
+
+
+def test_index_columns_and_pandas_unnamed_are_not_context_but_a_timestamp_col_is_used(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text("Unnamed: 0,index,action,reward,propensity,time,u\n"
+                    "0,0,a,1,0.5,10,x\n1,1,b,0,0.5,11,y\n")
+    src = open_log(path, mapping=ColumnMapping(timestamp_col="time"))
+    events = [ev for chunk in src.chunks() for ev in chunk]
+    assert [ev.context for ev in events] == [{"context": {"u": "x"}}, {"context": {"u": "y"}}]
+    assert [ev.time for ev in events] == [10.0, 11.0]
+    # named explicitly, an index column is context like any other
+    src = open_log(path, mapping=ColumnMapping(context_cols=["index"]))
+    assert next(iter(src)).context == {"context": {"index": 0.0}}
+
+
+def test_column_groups_strip_a_trailing_number():
+    assert column_groups(["user_feature_0", "user_feature_1", "user-item_affinity_12", "age", "x1", "x2", "7"]) == {
+        "user_feature": ["user_feature_0", "user_feature_1"], "user-item_affinity": ["user-item_affinity_12"],
+        "age": ["age"], "x": ["x1", "x2"], "7": ["7"]}
+
+
+def _with(tmp_path, row: int, col: str, value: str):
+    path = obd_csv(tmp_path / "all.csv", n=200)
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    cells = lines[row].split(",")
+    cells[header.index(col)] = value
+    lines[row] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("col, value, message", [
+    ("propensity_score", "1e-300", "row 5: propensity '1e-300' is below 1e-12"),
+    ("click", "1e308", r"row 5: reward '1e308' is outside \[-1e\+12, 1e\+12\]"),
+    ("timestamp", "yesterday", "row 5: timestamp 'yesterday' is neither seconds nor an ISO 8601 time"),
+    ("timestamp", "inf", "row 5: timestamp 'inf' is neither seconds nor an ISO 8601 time"),
+])
+def test_values_no_log_holds_are_one_line_errors_in_replay_and_evaluate(tmp_path, console, col, value, message):
+    path = _with(tmp_path, 5, col, value)
+    mapping = ColumnMapping(action_col="item_id", reward_col="click", propensity_col="propensity_score",
+                            timestamp_col="timestamp")
+    with pytest.raises(OPEError, match=message):
+        evaluate_log(path, ["uniform"], ["ips"], mapping=mapping)
+    result = evaluate_log(path, ["uniform"], ["ips"], mapping=mapping, max_bad_lines=1)
+    assert result["log"]["events"] == 199 and np.isfinite(result["policies"][0]["estimates"]["ips"]["value"])
+    for command in ("replay", "evaluate"):
+        proc = console(command, path, *OBD_FLAGS, "--timestamp-col", "timestamp", "--policy", "uniform",
+                       "-o", tmp_path / command)
+        assert proc.returncode == 1, (command, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error: ") and "internal error" not in lines[0], proc.stderr
+        assert "Traceback" not in proc.stderr and "RuntimeWarning" not in proc.stderr
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("_label_probability", 1e-300, "probability 1e-300 is below 1e-12"),
+    ("_label_cost", -1e308, r"_label_cost -1e\+308 is outside"),
+    ("Timestamp", "yesterday", "Timestamp 'yesterday' is neither seconds nor an ISO 8601 time"),
+])
+def test_dsjson_refuses_the_same_values(tmp_path, field, value, message):
+    objs = [{"_label_cost": -float(i % 2), "_label_probability": 0.5, "_labelIndex": i % 2,
+             "Timestamp": f"2020-01-01T00:00:{i:02d}Z",
+             "c": {"u": {"s": "x"}, "_multi": [{"id": "a"}, {"id": "b"}]}} for i in range(10)]
+    objs[3][field] = value
+    path = tmp_path / "log.json"
+    path.write_text("\n".join(json.dumps(o) for o in objs) + "\n")
+    with pytest.raises(OPEError, match="log.json:4: " + message):
+        evaluate_log(path, ["uniform"], ["ips"])
