@@ -7,6 +7,7 @@ without its effective sample size is not an honest number.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from statistics import NormalDist
 
@@ -157,6 +158,104 @@ def ratio_interval(
     return value, float(low), float(high), float(np.std(stats, ddof=1)) if len(stats) > 1 else se, "bootstrap"
 
 
+# Fewer successes (events used with a reward above the range's minimum) or failures (below its maximum)
+# than this, and the normal approximation behind the delta method is not to be trusted: the classic
+# n*p >= 10 rule for a proportion. With none at all its interval has zero width.
+FEW_OUTCOMES = 10
+
+
+def reward_bounds(r_min: float, r_max: float) -> tuple[float, float]:
+    """The range a policy's value must lie in: [0, 1] when every logged reward does (clicks, rates),
+    else the logged rewards' [min, max] (a value outside what any event paid cannot be estimated)."""
+    if r_min >= 0.0 and r_max <= 1.0:
+        return 0.0, 1.0
+    return r_min, r_max
+
+
+@dataclass
+class Outcomes:
+    """The log's reward range and, over the events an estimate uses (weight > 0; replay: matched), how
+    many sit at its ends: what the interval's edge rule needs, fed whole or batch by batch."""
+
+    r_min: float = math.inf
+    r_max: float = -math.inf
+    used: int = 0
+    u_min: float = math.inf
+    u_max: float = -math.inf
+    at_min: int = 0
+    at_max: int = 0
+
+    def add(self, reward: np.ndarray, used: np.ndarray) -> None:
+        if len(reward) == 0:
+            return
+        self.r_min = min(self.r_min, float(np.min(reward)))
+        self.r_max = max(self.r_max, float(np.max(reward)))
+        ru = reward[used]
+        if len(ru) == 0:
+            return
+        lo, hi = float(np.min(ru)), float(np.max(ru))
+        if lo < self.u_min:
+            self.u_min, self.at_min = lo, 0
+        if hi > self.u_max:
+            self.u_max, self.at_max = hi, 0
+        self.at_min += int(np.sum(ru == self.u_min))
+        self.at_max += int(np.sum(ru == self.u_max))
+        self.used += len(ru)
+
+    def bounds(self) -> tuple[float, float]:
+        return reward_bounds(self.r_min, self.r_max) if self.r_min <= self.r_max else (math.nan, math.nan)
+
+    def successes(self) -> int:
+        """Used events with a reward above the range's minimum (clicks, for click logs)."""
+        return self.used - (self.at_min if self.u_min == self.bounds()[0] else 0)
+
+    def failures(self) -> int:
+        """Used events with a reward below the range's maximum."""
+        return self.used - (self.at_max if self.u_max == self.bounds()[1] else 0)
+
+
+def outcomes_of(name: str, data: OPEArrays) -> Outcomes:
+    out = Outcomes()
+    used = data.matched.astype(bool) if name == "replay" and data.matched is not None else data.weights > 0
+    out.add(data.reward, used)
+    return out
+
+
+def wilson(p: float, n: float, z: float) -> tuple[float, float]:
+    """Wilson's score interval for a proportion p observed on n trials (n may be an effective size)."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = min(1.0, max(0.0, p))
+    d = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / d
+    half = z / d * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def bounded_interval(value: float, low: float, high: float, outcomes: Outcomes, n_eff: float,
+                     confidence: float) -> tuple[float, float, bool]:
+    """(low, high, widened): an interval honest at the edges.
+
+    With fewer than FEW_OUTCOMES successes or failures among the used events it is widened to contain
+    the Wilson score interval of the value (as a share of the reward range) on the effective sample
+    size n_eff (Kish's (sum w)^2 / sum w^2; replay: matched events), which never has zero width and
+    behaves at 0 and 1; then it is clipped to the reward range, where the true value lies."""
+    r_lo, r_hi = outcomes.bounds()
+    if not (math.isfinite(value) and math.isfinite(r_lo)):
+        return low, high, False
+    widened = False
+    span = r_hi - r_lo
+    if span > 0 and min(outcomes.successes(), outcomes.failures()) < FEW_OUTCOMES:
+        z = NormalDist().inv_cdf(0.5 + confidence / 2)
+        w_lo, w_hi = wilson((value - r_lo) / span, n_eff, z)
+        w_lo, w_hi = r_lo + w_lo * span, r_lo + w_hi * span
+        if not (low <= w_lo and high >= w_hi):  # NaN bounds (one event) are replaced too
+            low = w_lo if not low <= w_lo else low
+            high = w_hi if not high >= w_hi else high
+            widened = True
+    return max(low, r_lo), min(high, r_hi), widened
+
+
 def diagnostics(name: str, data: OPEArrays) -> Diagnostics:
     """Events used, effective sample size, weight extremes and the share without logging support."""
     n = len(data.reward)
@@ -224,6 +323,13 @@ def support_warnings_for(name: str, diag: Diagnostics, not_uniform_share: float 
     return out
 
 
+def few_outcomes_warning(outcomes: Outcomes) -> str:
+    lo, hi = outcomes.bounds()
+    return (f"only {outcomes.successes()} of {outcomes.used} events used paid more than {lo:g} and "
+            f"{outcomes.failures()} less than {hi:g}: the interval is widened to a Wilson score interval "
+            "on the effective sample size")
+
+
 def estimate(
     name: str, data: OPEArrays, *, confidence: float = 0.95, bootstrap: int = 0, seed: int = 0
 ) -> Estimate:
@@ -232,6 +338,10 @@ def estimate(
     value, low, high, se, method = ratio_interval(num, den, confidence=confidence, bootstrap=bootstrap, seed=seed)
     diag = diagnostics(name, data)
     warnings = support_warnings(name, data, diag)
+    outcomes = outcomes_of(name, data)
+    low, high, widened = bounded_interval(value, low, high, outcomes, diag.ess, confidence)
+    if widened:
+        warnings.append(few_outcomes_warning(outcomes))
     if name == "dm":
         warnings.append("DM's interval ignores the reward model's own error (bias); prefer DR or SNIPS")
     return Estimate(name, value, low, high, se, method, confidence, diag, warnings)

@@ -23,6 +23,9 @@ from simulations.ope.estimators import (
     Diagnostics,
     Estimate,
     OPEArrays,
+    Outcomes,
+    bounded_interval,
+    few_outcomes_warning,
     ratio_interval,
     support_warnings_for,
     terms,
@@ -158,6 +161,8 @@ class PolicyStream:
     deterministic: int = 0
     not_uniform: int = 0  # events whose logging probability is not 1/K (replay's uniform-logger check)
     has_candidates: bool = False
+    outcomes: Outcomes = field(default_factory=Outcomes)  # over events with weight > 0
+    matched_outcomes: Outcomes = field(default_factory=Outcomes)  # over matched events (replay)
 
     def __post_init__(self) -> None:
         self.streams = {e: RatioStream(self.points, keep_terms=self.bootstrap > 0) for e in self.estimators}
@@ -170,8 +175,10 @@ class PolicyStream:
             stream.add(*terms(name, data))
         w = data.weights
         self.n += len(w)
+        self.outcomes.add(data.reward, w > 0)
         if data.matched is not None:
             self.used += int(np.sum(data.matched))
+            self.matched_outcomes.add(data.reward, data.matched.astype(bool))
         self.sw.add(float(np.sum(w)))
         self.sw2.add(float(np.sum(w * w)))
         self.max_w = max(self.max_w, float(np.max(w)))
@@ -184,7 +191,7 @@ class PolicyStream:
             self.not_uniform += int(np.sum(np.abs(data.logged_p * data.n_candidates - 1.0) > 0.01))
 
     def retained(self) -> int:
-        return 12 + sum(s.retained() for s in self.streams.values())
+        return 26 + sum(s.retained() for s in self.streams.values())  # 14: the two Outcomes
 
     def diagnostics(self, name: str) -> Diagnostics:
         n = self.n
@@ -206,6 +213,10 @@ class PolicyStream:
         diag = self.diagnostics(name)
         off = self.not_uniform / self.n if self.has_candidates and self.n else None
         warnings = support_warnings_for(name, diag, off)
+        outcomes = self.matched_outcomes if name == "replay" else self.outcomes
+        low, high, widened = bounded_interval(value, low, high, outcomes, diag.ess, confidence)
+        if widened:
+            warnings.append(few_outcomes_warning(outcomes))
         if name == "dm":
             warnings.append("DM's interval ignores the reward model's own error (bias); prefer DR or SNIPS")
         return Estimate(name, value, low, high, se, method, confidence, diag, warnings)
