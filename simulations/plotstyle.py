@@ -12,7 +12,7 @@ import functools
 import math
 import zlib
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import matplotlib
 
@@ -169,6 +169,42 @@ def figure(nrows: int = 1, ncols: int = 1, *, width: float = PAGE_WIDTH_IN, heig
     for ax in (axes.flat if hasattr(axes, "flat") else [axes]):
         ax.tick_params(labelsize=TICK_SIZE)  # stored on the axis, so lazily created ticks get it too
     return fig, axes
+
+
+# Policies that are hindsight references, not deployable candidates (best-fixed picks each action in
+# hindsight; the oracle knows every click probability): drawn, but never allowed to set an axis, so a
+# reference's huge interval cannot squash the candidates it is there to be compared with.
+HINDSIGHT_REFERENCES = ("best-fixed", "oracle")
+
+
+def is_hindsight_reference(name: str) -> bool:
+    return name in HINDSIGHT_REFERENCES or name.startswith(tuple(f"{r} " for r in HINDSIGHT_REFERENCES))
+
+
+def limit_to_candidates(ax: Any, drawn: Sequence[tuple[float, float, float, float, bool]], *,
+                        extra: Sequence[float] = (), vertical: bool = True) -> None:
+    """Fit the value axis to the candidates' intervals (and `extra` values such as a reference line);
+    a hindsight reference reaching past it is cut at the edge with its number written there.
+
+    drawn: (position, value, low, high, is_hindsight) per point drawn."""
+    own = [v for _, value, low, high, ref in drawn if not ref for v in (value, low, high) if math.isfinite(v)]
+    own += [v for v in extra if v is not None and math.isfinite(v)]
+    if not own or all(not ref for *_, ref in drawn):
+        return
+    lo, hi = min(own), max(own)
+    pad = 0.08 * (hi - lo) if hi > lo else max(abs(hi) * 0.1, 1e-3)
+    lo, hi = lo - pad, hi + pad
+    (ax.set_ylim if vertical else ax.set_xlim)(lo, hi)
+    for pos, value, low, high, ref in drawn:
+        if not ref:
+            continue
+        for end, edge, sign in ((high, hi, 1), (low, lo, -1)):
+            if math.isfinite(end) and (end > hi if sign > 0 else end < lo):
+                text = f"{'↑' if sign > 0 else '↓'} {end:.4g}" if vertical else f"{end:.4g} {'→' if sign > 0 else '←'}"
+                xy = (pos, edge) if vertical else (edge, pos)
+                ax.annotate(text, xy=xy, ha="center" if vertical else ("right" if sign > 0 else "left"),
+                            va=("top" if sign > 0 else "bottom") if vertical else "center",
+                            fontsize=7, color="#555555")
 
 
 def count_axis(axis: Any, nbins: int = 5) -> None:

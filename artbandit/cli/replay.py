@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from typing import Callable
 
 import click
 
@@ -94,11 +95,12 @@ def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str,
                                     bootstrap=bootstrap, confidence=confidence, seed=seed, learn_on=learn_on,
                                     chunk_size=chunk_size, max_bad_lines=max_bad_lines)
         else:
-            with progress(length=max(1, passes * source.approx_events()), label="replay", quiet=quiet) as bar:
+            label = "replay" if passes == 1 else f"replay ({passes} passes)"
+            with progress(length=max(1, source.approx_events()), label=label, quiet=quiet) as bar:
                 result = run_replay(
                     source, list(policies), list(estimators), out, force=force,
                     bootstrap=bootstrap, confidence=confidence, seed=seed, learn_on=learn_on,
-                    on_events=bar.update,
+                    on_events=events_counter(bar.update, passes),
                 )
     finally:  # never leave the thread inside matplotlib's C++ at interpreter exit (an error path)
         preload.join()
@@ -160,6 +162,19 @@ def _replay_on_ray(log: str, fmt: str, mapping, policies: tuple[str, ...], estim
                                            on_policy=lambda _n: bar.update(1), **options)
         write(result)
     return result
+
+
+def events_counter(update: Callable[[int], None], passes: int) -> Callable[[int], None]:
+    """on_events for a bar that counts the log's events: each of `passes` passes over the log moves it
+    1/passes of the way, so 10,000 events read twice read 10,000 at the end, not 20,000."""
+    done = [0]
+
+    def on_events(n: int) -> None:
+        before = done[0] // passes
+        done[0] += n
+        update(done[0] // passes - before)
+
+    return on_events
 
 
 def format_table(result: dict) -> str:

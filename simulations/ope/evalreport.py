@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from simulations import plotstyle
+
 
 def write_evaluation_report(result: dict[str, Any], path: str | Path) -> None:
     import matplotlib.pyplot as plt
@@ -20,11 +22,13 @@ def write_evaluation_report(result: dict[str, Any], path: str | Path) -> None:
     ranked = sorted(pols, key=lambda p: -(p["estimates"]["dr"]["value"] or -np.inf))
     dec = result["decision"]
     rows = []
-    for rank, p in enumerate(ranked, 1):
+    rank = 0
+    for p in ranked:  # references are compared with, never ranked: they are not candidates to ship
         s, d = p["estimates"]["snips"], p["estimates"]["dr"]
-        rows.append([rank, p["name"] + (" (reference)" if p["reference"] else ""), d["value"],
+        rank += not p["reference"]
+        rows.append(["ref" if p["reference"] else rank, p["name"] + (" (reference)" if p["reference"] else ""), d["value"],
                      f"[{d['low']:.4f}, {d['high']:.4f}]", s["value"], f"[{s['low']:.4f}, {s['high']:.4f}]",
-                     round(d["diagnostics"]["ess"]), d["diagnostics"]["max_weight"]])
+                     int(round(d["diagnostics"]["ess"])), d["diagnostics"]["max_weight"]])
     board = html_table(["#", "policy", "DR", f"DR {conf:.0%} interval", "SNIPS", f"SNIPS {conf:.0%} interval",
                         "ESS", "max weight"], rows)
     errors = [p for p in result["policies"] if "error" in p]
@@ -33,11 +37,14 @@ def write_evaluation_report(result: dict[str, Any], path: str | Path) -> None:
             f"<li>{html.escape(p['name'])}: {html.escape(p['error'])}</li>" for p in errors) + "</ul>"
 
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(ranked) + 1.2))
+    drawn = []
     for i, p in enumerate(reversed(ranked)):
         d = p["estimates"]["dr"]
         colour = "tab:green" if p["name"] == dec.get("winner") else ("grey" if p["reference"] else "tab:blue")
         ax.errorbar([d["value"]], [i], xerr=[[d["value"] - d["low"]], [d["high"] - d["value"]]], fmt="o",
                     color=colour, capsize=3)
+        drawn.append((i, d["value"], d["low"], d["high"], plotstyle.is_hindsight_reference(p["name"])))
+    plotstyle.limit_to_candidates(ax, drawn, vertical=False)
     ax.set_yticks(range(len(ranked)), [p["name"] for p in reversed(ranked)], fontsize=8)
     ax.set_xlabel(f"estimated reward per event (DR, {conf:.0%} interval)")
     chart = img_tag(fig, "leaderboard")
@@ -94,7 +101,7 @@ def write_evaluation_report(result: dict[str, Any], path: str | Path) -> None:
         sections.append(("Feature importance", body))
     log = result["log"]
     sections.append(("Log", f"<p><code>{html.escape(log['path'])}</code> ({html.escape(log['format'])}), "
-                            f"{log['events']} events, {log['titles']} titles, logged mean reward "
+                            f"events: {log['events']:,}; titles: {log['titles']:,}; logged mean reward "
                             f"{log['logged_reward_mean']:.4f}.</p>"
                             + "".join(f"<p class='note'>{html.escape(n)}</p>" for n in log["notes"])))
     write_report(path, "artbandit evaluate: which policy should ship?", sections)

@@ -49,16 +49,23 @@ def _estimates_figure(result: dict):
     conf = result["settings"]["confidence"]
     fig, ax = plotstyle.figure(width=max(5.5, 1.6 * len(pols) + 3.5), height=4.0)
     width = 0.8 / len(ests)
+    logged_mean = result["log"]["logged_reward_mean"]
+    drawn: list[tuple[float, float, float, float, bool]] = []  # x, value, low, high, hindsight
     for j, name in enumerate(ests):
         for i, p in enumerate(pols):
             e = p["estimates"][name]
             value = e["value"] if e["value"] is not None and np.isfinite(e["value"]) else np.nan
-            lo = value - e["low"] if e["low"] is not None and np.isfinite(e["low"]) else 0
-            hi = e["high"] - value if e["high"] is not None and np.isfinite(e["high"]) else 0
-            ax.errorbar([i + (j - (len(ests) - 1) / 2) * width], [value], yerr=[[lo], [hi]],
-                        fmt=_MARKERS.get(name, "o"), ms=7, capsize=4, color=plotstyle.policy_colour(p["name"]))
-    ax.axhline(result["log"]["logged_reward_mean"], **plotstyle.REFERENCE_STYLES["logging policy"])
-    ax.set_xticks(range(len(pols)), [p["name"] for p in pols])
+            low = e["low"] if e["low"] is not None and np.isfinite(e["low"]) else value
+            high = e["high"] if e["high"] is not None and np.isfinite(e["high"]) else value
+            x = i + (j - (len(ests) - 1) / 2) * width
+            hindsight = plotstyle.is_hindsight_reference(p["name"])
+            ax.errorbar([x], [value], yerr=[[value - low], [high - value]], fmt=_MARKERS.get(name, "o"), ms=7,
+                        capsize=4, color=plotstyle.policy_colour(p["name"]), alpha=0.55 if hindsight else 1.0)
+            drawn.append((x, value, low, high, hindsight))
+    ax.axhline(logged_mean, **plotstyle.REFERENCE_STYLES["logging policy"])
+    plotstyle.limit_to_candidates(ax, drawn, extra=[logged_mean])
+    ax.set_xticks(range(len(pols)), [p["name"] + (" (hindsight)" if plotstyle.is_hindsight_reference(p["name"])
+                                                  else "") for p in pols])
     if len(pols) * max(len(p["name"]) for p in pols) > 60:  # long names: slant them, never overlap
         ax.tick_params(axis="x", labelrotation=20)
         for label in ax.get_xticklabels():
@@ -88,7 +95,7 @@ def _curves_figure(result: dict):
             ax.plot(p["curve"]["events"], [np.nan if v is None else v for v in p["curve"][name]],
                     color=plotstyle.policy_colour(p["name"]), label=p["name"])
         ax.set_title(f"{name.upper()} over the first k events")
-        ax.set_xlabel("events replayed (k)")
+        ax.set_xlabel("events replayed")
         plotstyle.count_axis(ax.xaxis)
     axes[0][0].set_ylabel("estimated reward per event")
     handles, labels = axes[0][0].get_legend_handles_labels()
@@ -119,7 +126,7 @@ def _write_html_report(result: dict, path: Path) -> None:
             d = e["diagnostics"]
             zs = d["zero_support_share"]
             rows.append([
-                p["name"], name, e["value"], e["low"], e["high"], d["events_used"], round(d["ess"], 1),
+                p["name"], name, e["value"], e["low"], e["high"], d["events_used"], int(round(d["ess"])),
                 d["max_weight"], d["mean_weight"], "-" if zs is None else plotstyle.format_percent(zs, digits=2),
             ])
     table = html_table(
