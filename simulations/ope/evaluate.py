@@ -161,7 +161,9 @@ class _Hiding:
         self._actions: tuple[int, list[dict]] | None = None
 
     def _ctx(self, context: dict) -> dict:
-        return {k: v for k, v in context.items() if k != self.ns} if self.ns else context
+        from simulations.ope.importance import hide_context
+
+        return hide_context(context, self.ns) if self.ns else context
 
     def _acts(self, actions: list[dict]) -> list[dict]:
         if not self.feature:

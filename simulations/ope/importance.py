@@ -10,15 +10,45 @@ from typing import Any, Callable
 import numpy as np
 
 from simulations.ope.estimators import OPEArrays
+from simulations.ope.readers.cells import column_group, column_groups
+from simulations.ope.readers.jsonvalues import DEFAULT_NAMESPACE
 
 ID_LIKE_SHARE = 0.5       # distinct values / events above this: looks like an id or a timestamp
 SAMPLE_EVENTS = 20_000    # events read to count distinct values
 
 
-def feature_groups(log: Any) -> tuple[list[str], list[str], dict[str, dict[str, Any]]]:
-    """Context namespaces, action feature names, and per feature its distinct-value count over the
-    first SAMPLE_EVENTS events (with an id/timestamp flag)."""
-    namespaces: dict[str, None] = {}
+def hide_context(context: dict, group: str) -> dict:
+    """The context without one feature group: a namespace ('user'), or in the namespace flat columns
+    land in, the columns of one prefix ('context/user_feature': user_feature_0, user_feature_1, ...)."""
+    ns, _, prefix = group.partition("/")
+    if not prefix:
+        return {k: v for k, v in context.items() if k != ns}
+    out = dict(context)
+    if ns in out:
+        out[ns] = {k: v for k, v in out[ns].items() if column_group(k) != prefix}
+    return out
+
+
+def context_groups(namespaces: dict[str, dict[str, None]]) -> dict[str, list[str]]:
+    """Feature groups of the context, each with the features it holds: every named namespace is one
+    group; the default namespace (a flat log's columns) is split by column prefix, one group each
+    (user_feature_0..3 -> 'context/user_feature'), so a flat CSV's importance is per column group."""
+    groups: dict[str, list[str]] = {}
+    for ns, feats in namespaces.items():
+        by_prefix = column_groups(list(feats)) if ns == DEFAULT_NAMESPACE else {}
+        if len(by_prefix) > 1:
+            for prefix, cols in by_prefix.items():
+                groups[f"{ns}/{prefix}"] = cols
+        else:
+            groups[ns] = list(feats)
+    return groups
+
+
+def feature_groups(log: Any) -> tuple[dict[str, list[str]], list[str], dict[str, dict[str, Any]]]:
+    """Context feature groups with their features (context_groups: what the report prints as the
+    grouping), action feature names, and per feature its distinct-value count over the first
+    SAMPLE_EVENTS events (with an id/timestamp flag)."""
+    namespaces: dict[str, dict[str, None]] = {}
     action_feats: dict[str, None] = {}
     values: dict[str, set] = {}
     previous: dict[str, float] = {}
@@ -27,8 +57,9 @@ def feature_groups(log: Any) -> tuple[list[str], list[str], dict[str, dict[str, 
     for chunk in log.open().chunks():
         for ev in chunk:
             for ns, feats in ev.context.items():
-                namespaces.setdefault(ns)
+                seen_feats = namespaces.setdefault(ns, {})
                 for name, v in feats.items():
+                    seen_feats.setdefault(name)
                     key = f"{ns}.{name}"
                     values.setdefault(key, set()).add(v)
                     if isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -52,7 +83,7 @@ def feature_groups(log: Any) -> tuple[list[str], list[str], dict[str, dict[str, 
         else:
             flag = many
         cardinality[key] = {"distinct": len(vals), "events": seen, "id_like": bool(flag)}
-    return list(namespaces), list(action_feats), cardinality
+    return context_groups(namespaces), list(action_feats), cardinality
 
 
 def feature_importance(log: Any, prepared: str, spec: str, full: OPEArrays | None, q_logged: np.ndarray,
@@ -61,8 +92,8 @@ def feature_importance(log: Any, prepared: str, spec: str, full: OPEArrays | Non
     """Drop in DR value when each group is left out, most important first."""
     from simulations.ope.evaluate import Task, arrays_for, paired_difference, run_tasks
 
-    namespaces, action_feats, cardinality = feature_groups(log)
-    groups = [("context", ns) for ns in namespaces] + [("action", f) for f in action_feats]
+    grouping, action_feats, cardinality = feature_groups(log)
+    groups = [("context", g) for g in grouping] + [("action", f) for f in action_feats]
     tasks = [Task(log, prepared, spec, seed)] if full is None else []
     tasks += [Task(log, prepared, spec, seed, drop_context=name if kind == "context" else None,
                    drop_action=name if kind == "action" else None) for kind, name in groups]
@@ -83,4 +114,4 @@ def feature_importance(log: Any, prepared: str, spec: str, full: OPEArrays | Non
     rows.sort(key=lambda r: -r.get("drop", -np.inf))
     flagged = sorted(k for k, c in cardinality.items() if c["id_like"])
     return {"policy": spec, "estimator": "dr", "groups": rows, "cardinality": cardinality,
-            "id_like": flagged}
+            "id_like": flagged, "grouping": grouping}
