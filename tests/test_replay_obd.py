@@ -131,3 +131,46 @@ def test_dsjson_refuses_the_same_values(tmp_path, field, value, message):
     path.write_text("\n".join(json.dumps(o) for o in objs) + "\n")
     with pytest.raises(OPEError, match="log.json:4: " + message):
         evaluate_log(path, ["uniform"], ["ips"])
+
+
+def test_hide_context_drops_one_namespace_or_one_column_prefix():
+    from simulations.ope.importance import context_groups, hide_context
+
+    ctx = {"context": {"user_feature_0": "a", "user_feature_1": "b", "age": 3.0}, "user": {"x": 1.0}}
+    assert hide_context(ctx, "user") == {"context": ctx["context"]}
+    assert hide_context(ctx, "context/user_feature") == {"context": {"age": 3.0}, "user": {"x": 1.0}}
+    assert ctx["context"]["user_feature_0"] == "a"  # the event's own context is not changed
+    groups = context_groups({"context": dict.fromkeys(["user_feature_0", "user_feature_1", "age"]),
+                             "user": dict.fromkeys(["x", "y"])})
+    assert groups == {"context/user_feature": ["user_feature_0", "user_feature_1"], "context/age": ["age"],
+                      "user": ["x", "y"]}
+    # a flat log with one prefix only stays one group
+    assert context_groups({"context": dict.fromkeys(["f_0", "f_1"])}) == {"context": ["f_0", "f_1"]}
+
+
+def test_importance_on_a_flat_csv_is_per_column_group_with_the_grouping_shown(tmp_path):
+    from simulations.ope.evalreport import write_evaluation_report
+    from simulations.ope.evaluate import evaluate
+
+    rng = np.random.default_rng(5)
+    rows = ["item,click,p,seg_0,seg_1,noise_0,noise_1,age"]
+    for _ in range(2500):
+        seg = int(rng.integers(3))
+        item = int(rng.integers(3))
+        click = int(rng.random() < (0.8 if item == seg else 0.1))
+        rows.append(f"i{item},{click},{1 / 3},s{seg},t{seg},{rng.random():.3f},n{rng.integers(50)},"
+                    f"{rng.integers(18, 80)}")
+    path = tmp_path / "flat.csv"
+    path.write_text("\n".join(rows) + "\n")
+    mapping = ColumnMapping(action_col="item", reward_col="click", propensity_col="p")
+    result = evaluate(path, tmp_path / "work", ["vw:squarecb"], mapping=mapping, importance=True, drift=False)
+    imp = result["importance"]
+    assert imp["grouping"] == {"context/seg": ["seg_0", "seg_1"], "context/noise": ["noise_0", "noise_1"],
+                               "context/age": ["age"]}
+    drops = {g["name"]: g["drop"] for g in imp["groups"]}
+    assert set(drops) == {"context/seg", "context/noise", "context/age"}
+    assert imp["groups"][0]["name"] == "context/seg" and drops["context/seg"] > 0.2
+    assert drops["context/seg"] > 5 * max(abs(drops["context/noise"]), abs(drops["context/age"]))
+    write_evaluation_report(result, tmp_path / "report.html")
+    page = (tmp_path / "report.html").read_text()
+    assert "<code>context/seg</code> = seg_0, seg_1" in page

@@ -94,6 +94,13 @@ def write_evaluation_report(result: dict[str, Any], path: str | Path) -> None:
         body = (f"<p>Policy <code>{html.escape(imp['policy'])}</code> replayed without each group; drop in DR "
                 f"value (paired {conf:.0%} interval). Positive: the feature helps.</p>"
                 + html_table(["kind", "feature", "drop", "low", "high"], irows))
+        grouping = imp.get("grouping") or {}
+        split = {g: cols for g, cols in grouping.items() if "/" in g or len(cols) > 1}
+        if split:
+            body += ("<p>Groups (a flat log's columns are grouped by prefix): "
+                     + "; ".join(f"<code>{html.escape(g)}</code> = " + html.escape(", ".join(cols[:6]))
+                                 + (f", ... ({len(cols)} columns)" if len(cols) > 6 else "")
+                                 for g, cols in split.items()) + "</p>")
         if imp["id_like"]:
             body += ('<p class="flag">Look like ids or timestamps (very many distinct values; they rarely '
                      "generalise and can re-identify people): "
