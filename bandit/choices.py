@@ -6,7 +6,7 @@ bandit/__init__ loads its public names lazily for the same reason).
 """
 from __future__ import annotations
 
-EXPORT_FORMATS: tuple[str, ...] = ("dsjson", "csv", "jsonl")
+EXPORT_FORMATS: tuple[str, ...] = ("dsjson", "csv", "jsonl", "parquet")
 COSTS: tuple[str, ...] = ("reward", "vw")
 EXPLORATIONS: tuple[str, ...] = ("squarecb", "epsilon", "softmax", "bag", "cover")
 # what `artbandit train --exploration` builds: a Personalizer with one of EXPLORATIONS, or vw:select

@@ -23,7 +23,8 @@ def log() -> None:
 @click.argument("events", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="dsjson", show_default=True,
               help="dsjson: VW decision-service JSON (cb_explore_adf, cost = -reward); csv/jsonl: every "
-                   "logged field, nested values as JSON.")
+                   "logged field, nested values as JSON; parquet: the CSV's columns, each candidate set's "
+                   "actions stored once (needs -o).")
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Output file, written atomically and owner-only (default: stdout).")
 @click.option("--costs", type=click.Choice(COSTS), default="reward", show_default=True,
@@ -35,7 +36,7 @@ def log() -> None:
 @quiet_option
 def export(events: str, fmt: str, out: str | None, costs: str, reward_range: tuple[float, float],
            quiet: bool) -> None:
-    """Export every decision in EVENTS as DSJSON, CSV or JSON lines."""
+    """Export every decision in EVENTS as DSJSON, CSV, JSON lines or Parquet."""
     from bandit.eventlog import EventLog
 
     with EventLog(events, readonly=True) as source:
