@@ -325,9 +325,11 @@ def support_warnings_for(name: str, diag: Diagnostics, not_uniform_share: float 
 
 def few_outcomes_warning(outcomes: Outcomes) -> str:
     lo, hi = outcomes.bounds()
-    return (f"only {outcomes.successes()} of {outcomes.used} events used paid more than {lo:g} and "
-            f"{outcomes.failures()} less than {hi:g}: the interval is widened to a Wilson score interval "
-            "on the effective sample size")
+    few = (f"{outcomes.successes()} of {outcomes.used} events used had a reward above {lo:g}"
+           if outcomes.successes() <= outcomes.failures() else
+           f"{outcomes.failures()} of {outcomes.used} events used had a reward below {hi:g}")
+    return (f"only {few}: the interval is widened to a Wilson score interval on the effective sample size "
+            "(a normal interval is not to be trusted there)")
 
 
 def estimate(
