@@ -40,6 +40,9 @@ from simulations.ope.choices import DEFAULT_ESTIMATORS, DEFAULT_POLICIES, ESTIMA
 @click.option("--candidates-col", default=None,
               help="Column listing each event's candidates (JSON list or a|b|c). Absent: all actions seen.")
 @click.option("--timestamp-col", default=None, help="Column with the event time (seconds or ISO 8601).")
+@click.option("--position-col", default=None,
+              help="Slate logs (one row per slot, e.g. the Open Bandit Dataset's 'position'): weights use the "
+                   "policy's probability of the item at that slot (obp's IPW with position).")
 @click.option("--action-features", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="CSV/JSONL/Parquet table of action features, one row per action.")
 @click.option("--action-key", default="action", show_default=True,
@@ -60,7 +63,7 @@ from simulations.ope.choices import DEFAULT_ESTIMATORS, DEFAULT_POLICIES, ESTIMA
 @quiet_option
 def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str, ...], bootstrap: int,
            confidence: float, seed: int, learn_on: str, action_col: str, reward_col: str, propensity_col: str,
-           context_cols: str, candidates_col: str | None, timestamp_col: str | None,
+           context_cols: str, candidates_col: str | None, timestamp_col: str | None, position_col: str | None,
            action_features: str | None, action_key: str, chunk_size: int, max_bad_lines: int, out: str,
            force: bool, as_json: bool, engine: str, address: str | None, quiet: bool) -> None:
     """Estimate what each --policy would have earned on the decisions logged in LOG.
@@ -80,6 +83,7 @@ def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str,
         context_cols=[c.strip() for c in context_cols.split(",") if c.strip()],
         candidates_col=candidates_col,
         timestamp_col=timestamp_col,
+        position_col=position_col,
         action_features=action_features,
         action_key=action_key,
     )

@@ -31,12 +31,14 @@ class LogColumns:
     zero_count: np.ndarray
     zero_index: dict[int, list[int]]
     uniforms: np.ndarray
+    position: np.ndarray | None = None  # slate logs: each row's slot (1-based)
 
     @classmethod
     def of(cls, batch: EventBatch, uniforms: np.ndarray) -> "LogColumns":
         return cls(np.asarray(batch.reward, dtype=np.float64), np.asarray(batch.probability, dtype=np.float64),
                    np.asarray(batch.chosen, dtype=np.int64), np.asarray(batch.set_index, dtype=np.int64),
-                   batch.sets, np.asarray(batch.zero_count, dtype=np.float64), batch.zero_index or {}, uniforms)
+                   batch.sets, np.asarray(batch.zero_count, dtype=np.float64), batch.zero_index or {}, uniforms,
+                   batch.position)
 
     @property
     def n_candidates(self) -> np.ndarray:
@@ -95,8 +97,13 @@ def score(name: str, cols: LogColumns, values: dict[str, float] | None = None
     if name == "best-fixed":
         if values is None:
             raise ValueError("best-fixed needs the log's action values")
-        best = np.array([int(np.argmax([values[a] for a in s])) if s else -1 for s in cols.sets], dtype=np.int64)
-        best_of = best[cols.set_index]
+        if cols.position is None:
+            best = np.array([int(np.argmax([values[a] for a in s])) if s else -1 for s in cols.sets], dtype=np.int64)
+            best_of = best[cols.set_index]
+        else:  # slate logs: the candidates ranked by hindsight value, the k-th best at position k
+            order = [np.argsort(-np.array([values[a] for a in s]), kind="stable") for s in cols.sets]
+            best_of = np.array([order[s][k - 1] if 0 < k <= len(order[s]) else -1
+                                for s, k in zip(cols.set_index.tolist(), cols.position.tolist())], dtype=np.int64)
         matched = chosen == best_of
         target = matched.astype(np.float64)
         zero = np.where(p >= 1.0, 1.0 - target, 0.0)

@@ -17,6 +17,7 @@ import numpy as np
 
 from simulations.ope.choices import LEARN_ON
 from simulations.ope.errors import OPEError
+from simulations.ope.positions import slot_probabilities
 from simulations.ope.readers import ReplayEvent
 
 BASELINES: tuple[str, ...] = ("uniform", "best-fixed", "ts-per-title", "linucb")
@@ -62,6 +63,13 @@ class BestFixedPolicy:
         vals = np.array([self.values.get(a["id"], -np.inf) for a in actions])
         pmf = np.zeros(len(actions))
         pmf[int(np.argmax(vals))] = 1.0
+        return pmf
+
+    def at_position(self, actions: list[dict], position: int) -> list[float]:
+        """Slate logs: the candidates ranked by hindsight value, the k-th best at position k."""
+        vals = np.array([self.values.get(a["id"], -np.inf) for a in actions])
+        pmf = [0.0] * len(actions)
+        pmf[int(np.argsort(-vals, kind="stable")[position - 1])] = 1.0
         return pmf
 
     def learn(self, *args: Any, **kwargs: Any) -> None:
@@ -191,6 +199,9 @@ def score_chunk(
             k = len(pl)
             if k != len(actions):
                 raise OPEError(f"policy {slot.name}: predict returned {k} probabilities for {len(actions)} actions")
+            if ev.position is not None:  # a slate's row: the policy's probability of this item in this slot
+                pl = slot.policy.at_position(actions, ev.position) if isinstance(slot.policy, BestFixedPolicy) \
+                    else slot_probabilities(pl, ev.position).tolist()
             c = ev.chosen_index
             tp[i] = pl[c]
             # the target's sampled action: the bandit's own inverse-CDF draw on the shared uniform

@@ -24,7 +24,7 @@ class ReplayEvent:
     """
 
     __slots__ = ("_context", "_make_context", "action_ids", "_features", "_make_features", "chosen_index",
-                 "probability", "reward", "time", "_pmf", "_pmf_text")
+                 "probability", "reward", "time", "_pmf", "_pmf_text", "position")
 
     def __init__(
         self,
@@ -40,6 +40,7 @@ class ReplayEvent:
         make_context: Callable[[], dict] | None = None,
         make_features: Callable[[], list[dict]] | None = None,
         pmf_text: str | None = None,
+        position: int | None = None,
     ) -> None:
         self._context = context
         self._make_context = make_context
@@ -52,6 +53,7 @@ class ReplayEvent:
         self.time = time
         self._pmf = pmf
         self._pmf_text = pmf_text
+        self.position = position  # the slot (1, 2, ...) of a slate log's row; None: one decision per event
 
     @property
     def pmf(self) -> list[float] | None:
@@ -119,6 +121,7 @@ class EventBatch:
     zero_count: np.ndarray
     events: list[ReplayEvent] | None = None
     zero_index: dict[int, list[int]] | None = None  # event -> candidates logged with p <= 0 (only those with any)
+    position: np.ndarray | None = None  # slate logs (--position-col): each row's slot, 1-based
 
     def __len__(self) -> int:
         return len(self.reward)

@@ -43,6 +43,7 @@ class ColumnMapping:
     timestamp_col: str | None = None
     action_features: str | Path | None = None
     action_key: str = "action"
+    position_col: str | None = None  # slate logs: each row's slot (1-based); weights become position-aware
 
 
 class BadLines:
@@ -173,6 +174,8 @@ def open_log(
     if fmt == "auto":
         fmt = detect_format(path)
     mapping = mapping or ColumnMapping()
+    if mapping.position_col and fmt in ("sqlite", "dsjson"):
+        raise OPEError(f"{path}: --position-col applies to CSV, JSONL and Parquet logs, not {fmt}")
     notes: list[str] = []
     bad = BadLines(max_bad_lines)
     reader = reader_class(fmt)(path, fmt, mapping, notes, bad)

@@ -98,14 +98,14 @@ class TableReader:
             if need not in header:
                 raise OPEError(f"{self.path}: no column {need!r} ({flag}); columns are {', '.join(header[:20])}")
         for opt, flag in ((m.propensity_col, "--propensity-col"), (m.candidates_col, "--candidates-col"),
-                          (m.timestamp_col, "--timestamp-col")):
+                          (m.timestamp_col, "--timestamp-col"), (m.position_col, "--position-col")):
             if opt and opt not in header and not (flag == "--propensity-col" and opt == "propensity"):
                 raise OPEError(f"{self.path}: no column {opt!r} ({flag})")
         return header
 
     def _context_columns(self, columns: list[str]) -> list[str]:
         m = self.m
-        mapped = {m.action_col, m.reward_col, m.propensity_col, m.candidates_col, m.timestamp_col}
+        mapped = {m.action_col, m.reward_col, m.propensity_col, m.candidates_col, m.timestamp_col, m.position_col}
         if not m.context_cols:
             return self._default_context(columns, mapped)
         chosen: list[str] = []
@@ -226,11 +226,15 @@ class TableReader:
         m = self.m
         header = self._header()
         has_p = m.propensity_col in header
+        if m.position_col:
+            self._note(f"slots from column {m.position_col!r}: each row's weight is the policy's probability of "
+                       "its item at its slot (slots filled in proportion to the policy's pmf; best-fixed: the "
+                       "k-th best at slot k) over the logged item-position propensity")
         if not has_p:
             self._note("no propensity column: the logger is assumed uniform over each candidate set")
         ctx_cols = self._context_columns(header) if need_events else []
         wanted = list(dict.fromkeys(c for c in (m.action_col, m.reward_col, m.propensity_col if has_p else None,
-                                                m.candidates_col, m.timestamp_col, *ctx_cols) if c))
+                                                m.candidates_col, m.timestamp_col, m.position_col, *ctx_cols) if c))
         shared = None
         deferred = not m.candidates_col and not need_events and self._catalog is None
         if deferred:  # one pass: ids coded as first seen, ranked in the sorted catalog at the end
@@ -301,12 +305,29 @@ class TableReader:
             with np.errstate(divide="ignore"):
                 prob = 1.0 / n_cand
         times = self._times(raw, keep, state) if m.timestamp_col else None
+        position = self._positions(raw, keep, n_cand) if m.position_col else None
         events = None
         if ctx_cols is not None:
             events = self._events(raw, keep, ctx_cols, sets, set_index, chosen, prob, reward, times, state)
+            if position is not None:
+                for ev, k in zip(events, position[keep]):
+                    ev.position = int(k)
         sel = np.flatnonzero(keep)
         return EventBatch(reward=reward[sel], probability=prob[sel], chosen=chosen[sel], sets=sets,
-                          set_index=set_index[sel], zero_count=np.full(len(sel), np.nan), events=events)
+                          set_index=set_index[sel], zero_count=np.full(len(sel), np.nan), events=events,
+                          position=None if position is None else position[sel])
+
+    def _positions(self, raw: RawBatch, keep: np.ndarray, n_cand: np.ndarray | None) -> np.ndarray:
+        """Each row's slot: a whole number from 1 (to the candidate count, when that is known yet)."""
+        col = raw.columns[self.m.position_col]
+        k, empty = floats(col)
+        bad = empty | np.isnan(k) | (k < 1) | (k != np.floor(k))
+        if n_cand is not None:
+            bad |= k > n_cand
+        for i in np.flatnonzero(bad):
+            v = as_list(col[int(i):int(i) + 1])[0]
+            self._bad(raw, keep, int(i), f"position {shown(v)} is not a slot number 1, 2, ...")
+        return np.where(bad, 1, np.nan_to_num(k, nan=1.0)).astype(np.int64)
 
     @staticmethod
     def _chosen_in_sets(sets: list[list[str]], set_index: np.ndarray, codes: np.ndarray, uniq: list[str]) -> np.ndarray:
