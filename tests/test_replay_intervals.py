@@ -98,7 +98,21 @@ def test_all_clicks_is_bounded_above_by_one_and_rewards_outside_0_1_use_their_ow
     target = np.where(reward == 5.0, 1.0, 0.0)
     e = estimate("ips", OPEArrays(reward=reward, logged_p=np.full(40, 1 / 3), target_p=target))
     assert e.value == pytest.approx(7.5)
-    assert e.high == 5.0 and e.low >= 2.0
+    # the true value is at most 5; the interval stops at the estimate itself, which is flagged
+    assert e.high == pytest.approx(7.5) and e.low >= 2.0
+    assert any("the estimate 7.5 lies outside the reward range [2, 5]" in w for w in e.warnings)
+
+
+def test_a_negative_dr_estimate_keeps_an_interval_that_contains_it():
+    # no clicks, and a reward model that predicts more for the logged items than for the target's:
+    # DR = mean(dm + w (r - q)) = 0.001 - 1 * 0.01 = -0.009 on every event
+    n = 200
+    data = OPEArrays(reward=np.zeros(n), logged_p=np.full(n, 0.5), target_p=np.full(n, 0.5),
+                     dm=np.full(n, 0.001), q_logged=np.full(n, 0.01))
+    e = estimate("dr", data)
+    assert e.value == pytest.approx(-0.009)
+    assert e.low == pytest.approx(-0.009) and e.high == pytest.approx(Z * Z / (n + Z * Z))  # Wilson at 0
+    assert any("outside the reward range [0, 1]" in w for w in e.warnings)
 
 
 @pytest.mark.parametrize("n", [2, 3, 10, 50, 120, 299])

@@ -253,7 +253,17 @@ def bounded_interval(value: float, low: float, high: float, outcomes: Outcomes, 
             low = w_lo if not low <= w_lo else low
             high = w_hi if not high >= w_hi else high
             widened = True
-    return max(low, r_lo), min(high, r_hi), widened
+    # clipped to the range, but never past the value itself (DR or IPS can land outside the range;
+    # estimate() warns then): the interval always contains its estimate
+    return max(low, min(r_lo, value)), min(high, max(r_hi, value)), widened
+
+
+def outside_range_warning(value: float, outcomes: Outcomes) -> str | None:
+    lo, hi = outcomes.bounds()
+    if math.isfinite(value) and math.isfinite(lo) and not lo <= value <= hi:
+        return (f"the estimate {value:.4g} lies outside the reward range [{lo:g}, {hi:g}], where the true value "
+                "lies: too few events, or weights too large, for this estimator")
+    return None
 
 
 def diagnostics(name: str, data: OPEArrays) -> Diagnostics:
@@ -344,6 +354,8 @@ def estimate(
     low, high, widened = bounded_interval(value, low, high, outcomes, diag.ess, confidence)
     if widened:
         warnings.append(few_outcomes_warning(outcomes))
+    if outside_range_warning(value, outcomes):
+        warnings.append(outside_range_warning(value, outcomes))
     if name == "dm":
         warnings.append("DM's interval ignores the reward model's own error (bias); prefer DR or SNIPS")
     return Estimate(name, value, low, high, se, method, confidence, diag, warnings)

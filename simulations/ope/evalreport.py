@@ -41,7 +41,7 @@ def write_evaluation_report(result: dict[str, Any], path: str | Path) -> None:
     for i, p in enumerate(reversed(ranked)):
         d = p["estimates"]["dr"]
         colour = "tab:green" if p["name"] == dec.get("winner") else ("grey" if p["reference"] else "tab:blue")
-        ax.errorbar([d["value"]], [i], xerr=[[d["value"] - d["low"]], [d["high"] - d["value"]]], fmt="o",
+        ax.errorbar([d["value"]], [i], xerr=[[max(0.0, d["value"] - d["low"])], [max(0.0, d["high"] - d["value"])]], fmt="o",
                     color=colour, capsize=3)
         drawn.append((i, d["value"], d["low"], d["high"], plotstyle.is_hindsight_reference(p["name"])))
     plotstyle.limit_to_candidates(ax, drawn, vertical=False)

@@ -59,7 +59,7 @@ def _estimates_figure(result: dict):
             high = e["high"] if e["high"] is not None and np.isfinite(e["high"]) else value
             x = i + (j - (len(ests) - 1) / 2) * width
             hindsight = plotstyle.is_hindsight_reference(p["name"])
-            ax.errorbar([x], [value], yerr=[[value - low], [high - value]], fmt=_MARKERS.get(name, "o"), ms=7,
+            ax.errorbar([x], [value], yerr=[[max(0.0, value - low)], [max(0.0, high - value)]], fmt=_MARKERS.get(name, "o"), ms=7,
                         capsize=4, color=plotstyle.policy_colour(p["name"]), alpha=0.55 if hindsight else 1.0)
             drawn.append((x, value, low, high, hindsight))
     ax.axhline(logged_mean, **plotstyle.REFERENCE_STYLES["logging policy"])

@@ -26,6 +26,7 @@ from simulations.ope.estimators import (
     Outcomes,
     bounded_interval,
     few_outcomes_warning,
+    outside_range_warning,
     ratio_interval,
     support_warnings_for,
     terms,
@@ -217,6 +218,8 @@ class PolicyStream:
         low, high, widened = bounded_interval(value, low, high, outcomes, diag.ess, confidence)
         if widened:
             warnings.append(few_outcomes_warning(outcomes))
+        if outside_range_warning(value, outcomes):
+            warnings.append(outside_range_warning(value, outcomes))
         if name == "dm":
             warnings.append("DM's interval ignores the reward model's own error (bias); prefer DR or SNIPS")
         return Estimate(name, value, low, high, se, method, confidence, diag, warnings)
