@@ -196,15 +196,19 @@ def limit_to_candidates(ax: Any, drawn: Sequence[tuple[float, float, float, floa
     lo, hi = lo - pad, hi + pad
     (ax.set_ylim if vertical else ax.set_xlim)(lo, hi)
     for pos, value, low, high, ref in drawn:
-        if not ref:
+        if not ref or not math.isfinite(value):
             continue
-        for end, edge, sign in ((high, hi, 1), (low, lo, -1)):
-            if math.isfinite(end) and (end > hi if sign > 0 else end < lo):
-                text = f"{'↑' if sign > 0 else '↓'} {end:.4g}" if vertical else f"{end:.4g} {'→' if sign > 0 else '←'}"
-                xy = (pos, edge) if vertical else (edge, pos)
-                ax.annotate(text, xy=xy, ha="center" if vertical else ("right" if sign > 0 else "left"),
-                            va=("top" if sign > 0 else "bottom") if vertical else "center",
-                            fontsize=7, color="#555555")
+        inside = lo <= value <= hi
+        if inside and not (high > hi or low < lo):
+            continue
+        up = value > hi or (inside and high > hi)
+        text = f"{value:.3g} [{low:.3g}, {high:.3g}]" if not inside else f"to {high if up else low:.3g}"
+        arrow = ("↑ " if up else "↓ ") if vertical else ("→ " if up else "← ")
+        xy = (pos, hi if up else lo) if vertical else (hi if up else lo, pos)
+        ax.annotate(arrow + text, xy=xy, rotation=90 if vertical else 0, fontsize=7, color="#555555",
+                    ha=("right" if vertical else ("right" if up else "left")),
+                    va=(("top" if up else "bottom") if vertical else "bottom"),
+                    xytext=(-3, 0) if vertical else (0, 3), textcoords="offset points")
 
 
 def count_axis(axis: Any, nbins: int = 5) -> None:
