@@ -31,7 +31,7 @@ def test_no_click_on_122_events_is_not_a_zero_width_interval():
         assert e.value == 0.0
         assert (e.low, e.high) == (0.0, pytest.approx(Z * Z / (122 + Z * Z), rel=1e-12))
         assert e.high == pytest.approx(0.0305262, abs=1e-7)
-        assert any("only 0 of 122 events used had a reward above 0:" in w for w in e.warnings)
+        assert any("only 0 of the events used (122) had a reward above 0:" in w for w in e.warnings)
 
 
 def test_replay_with_no_click_among_104_matches_uses_the_matched_count():

@@ -85,3 +85,16 @@ def test_evaluate_page_ranks_candidates_only_and_never_says_1_titles(tmp_path):
     assert board == [("ref", "best-fixed (reference)"), ("1", "vw"), ("2", "uniform"), ("ref", "logged (reference)")]
     assert "1 titles" not in page and "1 events" not in page
     assert "events: 1; titles: 1" in page
+
+
+def test_replay_says_1_event_not_1_events(tmp_path, console):
+    path = tmp_path / "one.csv"
+    path.write_text("action,reward,propensity\na,1,0.5\n")
+    proc = console("replay", path, "--policy", "uniform", "--estimator", "ips", "-o", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    assert "1 event -> " in proc.stderr and "1 events ->" not in proc.stderr
+    result = (tmp_path / "out" / "replay.json").read_text()
+    import json
+
+    ips = json.loads(result)["policies"][0]["estimates"]["ips"]
+    assert ips["low"] <= ips["value"] <= ips["high"]  # 2.0 (w = 2, r = 1): the interval holds it

@@ -7,6 +7,7 @@ from typing import Callable
 import click
 
 from artbandit.cli.common import progress_bar as progress, quiet_option, say
+from artbandit.text import plural
 
 # The libraries' own names, from light modules: `artbandit --help` loads no numpy or VW.
 from artbandit.jobs.choices import ENGINES
@@ -124,7 +125,7 @@ def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str,
     if bad["count"]:
         say(f"warning: skipped {bad['count']} bad line{'s' if bad['count'] != 1 else ''} "
             f"(--max-bad-lines {bad['limit']}); first: {bad['examples'][0]}", quiet)
-    say(f"{result['log']['events']} events -> {out}/replay.json, {out}/report.html", quiet)
+    say(f"{plural(result['log']['events'], 'event')} -> {out}/replay.json, {out}/report.html", quiet)
 
 
 def _preload_report() -> "threading.Thread":

@@ -253,6 +253,7 @@ def bounded_interval(value: float, low: float, high: float, outcomes: Outcomes, 
             low = w_lo if not low <= w_lo else low
             high = w_hi if not high >= w_hi else high
             widened = True
+    low, high = min(low, value), max(high, value)  # an interval always holds its estimate
     # clipped to the range, but never past the value itself (DR or IPS can land outside the range;
     # estimate() warns then): the interval always contains its estimate
     return max(low, min(r_lo, value)), min(high, max(r_hi, value)), widened
@@ -335,9 +336,9 @@ def support_warnings_for(name: str, diag: Diagnostics, not_uniform_share: float 
 
 def few_outcomes_warning(outcomes: Outcomes) -> str:
     lo, hi = outcomes.bounds()
-    few = (f"{outcomes.successes()} of {outcomes.used} events used had a reward above {lo:g}"
+    few = (f"{outcomes.successes()} of the events used ({outcomes.used:,}) had a reward above {lo:g}"
            if outcomes.successes() <= outcomes.failures() else
-           f"{outcomes.failures()} of {outcomes.used} events used had a reward below {hi:g}")
+           f"{outcomes.failures()} of the events used ({outcomes.used:,}) had a reward below {hi:g}")
     return (f"only {few}: the interval is widened to a Wilson score interval on the effective sample size "
             "(a normal interval is not to be trusted there)")
 

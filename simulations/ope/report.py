@@ -145,7 +145,7 @@ def _write_html_report(result: dict, path: Path) -> None:
     log = result["log"]
     summary = (
         f"<p>Log <code>{html.escape(log['path'])}</code> ({html.escape(log['format'])}), "
-        f"{log['events']:,} events, logged mean reward {plotstyle.format_number(log['logged_reward_mean'])}. "
+        f"events: {log['events']:,}; logged mean reward {plotstyle.format_number(log['logged_reward_mean'])}. "
         f"Intervals: {html.escape(str(result['policies'][0]['estimates'][ests[0]]['interval']))}, "
         f"{conf:.0%}. Policies learn on: {html.escape(result['settings']['learn_on'])} events.</p>"
     )
