@@ -182,7 +182,7 @@ def is_hindsight_reference(name: str) -> bool:
 
 
 def limit_to_candidates(ax: Any, drawn: Sequence[tuple[float, float, float, float, bool]], *,
-                        extra: Sequence[float] = (), vertical: bool = True) -> None:
+                        extra: Sequence[float] = (), vertical: bool = True, annotate: bool = True) -> None:
     """Fit the value axis to the candidates' intervals (and `extra` values such as a reference line);
     a hindsight reference reaching past it is cut at the edge with its number written there.
 
@@ -195,7 +195,7 @@ def limit_to_candidates(ax: Any, drawn: Sequence[tuple[float, float, float, floa
     pad = 0.08 * (hi - lo) if hi > lo else max(abs(hi) * 0.1, 1e-3)
     lo, hi = lo - pad, hi + pad
     (ax.set_ylim if vertical else ax.set_xlim)(lo, hi)
-    for pos, value, low, high, ref in drawn:
+    for pos, value, low, high, ref in drawn if annotate else ():
         if not ref or not math.isfinite(value):
             continue
         inside = lo <= value <= hi

@@ -37,7 +37,11 @@ def test_best_fixed_does_not_set_the_estimates_axis_and_ess_prints_as_an_integer
     assert any(t.get_text() == f"↑ to {bf['high']:.3g}" or t.get_text().startswith(f"↑ {bf['value']:.3g} [")
                for t in ax.texts)
     assert [t.get_text() for t in ax.get_xticklabels()] == ["logged", "uniform", "best-fixed (hindsight)"]
-    assert _curves_figure(result).axes[0].get_xlabel() == "events replayed"
+    curves = _curves_figure(result).axes[0]
+    assert curves.get_xlabel() == "events replayed"
+    bf_curve = [v for v in next(p for p in result["policies"] if p["name"] == "best-fixed")["curve"]["snips"] if v]
+    un_curve = [v for v in next(p for p in result["policies"] if p["name"] == "uniform")["curve"]["snips"] if v]
+    assert curves.get_ylim()[1] < max(bf_curve) and curves.get_ylim()[1] >= max(un_curve)
     result["settings"]["learn_on"] = "all"
     write_html_report(result, tmp_path / "report.html")
     page = (tmp_path / "report.html").read_text()

@@ -91,9 +91,17 @@ def _curves_figure(result: dict):
     fig, axes = plotstyle.figure(1, len(curve_ests), width=min(plotstyle.PAGE_WIDTH_IN, 4.6 * len(curve_ests) + 1),
                                  height=3.9, squeeze=False)
     for ax, name in zip(axes[0], curve_ests):
+        drawn = []  # the candidates' curves fit the axis; a hindsight reference's is cut at its edge
         for p in pols:
-            ax.plot(p["curve"]["events"], [np.nan if v is None else v for v in p["curve"][name]],
-                    color=plotstyle.policy_colour(p["name"]), label=p["name"])
+            ys = np.array([np.nan if v is None else v for v in p["curve"][name]], dtype=np.float64)
+            hindsight = plotstyle.is_hindsight_reference(p["name"])
+            ax.plot(p["curve"]["events"], ys, color=plotstyle.policy_colour(p["name"]),
+                    label=p["name"] + (" (hindsight)" if hindsight else ""), alpha=0.55 if hindsight else 1.0)
+            finite = ys[np.isfinite(ys)]
+            if len(finite):
+                drawn.append((p["curve"]["events"][-1], float(finite[-1]), float(finite.min()), float(finite.max()),
+                              hindsight))
+        plotstyle.limit_to_candidates(ax, drawn, annotate=False)
         ax.set_title(f"{name.upper()} over the first k events")
         ax.set_xlabel("events replayed")
         plotstyle.count_axis(ax.xaxis)
