@@ -3,6 +3,7 @@ can), candidate-id lists, and the context / action-feature dicts policies see.""
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -139,6 +140,7 @@ def shown(v: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+@lru_cache(maxsize=1 << 16)  # asked per feature per event when importance hides a group
 def column_group(name: str) -> str:
     """The group a flat column belongs to: its name without a trailing number and separator, so
     user_feature_0..3 are one group 'user_feature' and 'age' its own (feature importance, the notes)."""
