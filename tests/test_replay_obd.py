@@ -59,6 +59,13 @@ def test_obd_layout_replay_and_evaluate_cli_need_only_the_three_columns(tmp_path
     assert "internal error" not in proc.stderr
     result = json.loads((tmp_path / "rep" / "replay.json").read_text())
     assert result["log"]["events"] == 300
+    # the three slots: position-aware weights, and 'position' is no longer a context column
+    proc = console("replay", path, *OBD_FLAGS, "--position-col", "position", "--policy", "linucb",
+                   "--policy", "best-fixed", "--estimator", "ips", "-o", tmp_path / "slots", "-q")
+    assert proc.returncode == 0, proc.stderr
+    notes = json.loads((tmp_path / "slots" / "replay.json").read_text())["log"]["notes"]
+    assert any(n.startswith("slots from column 'position'") for n in notes)
+    assert any(n.startswith("context columns: user_feature (4), user-item_affinity (10);") for n in notes)
     proc = console("evaluate", path, *OBD_FLAGS, "--policy", "linucb", "-o", tmp_path / "ev", "--workers", "1")
     assert proc.returncode == 0, proc.stderr
     assert "internal error" not in proc.stderr
