@@ -19,6 +19,11 @@ def plural(count: int, noun: str, plural_form: str | None = None) -> str:
     return f"{count:,} {word}"
 
 
+def number(x: float | None, fmt: str = "{:.4f}") -> str:
+    """A number for a text table; '-' for a missing or non-finite one (a table never prints nan)."""
+    return "-" if x is None or x != x or x in (float("inf"), float("-inf")) else fmt.format(x)
+
+
 def grouped_notes(notes: Iterable[str], *, show: int = 3) -> list[str]:
     """Notes of the form '<source>: <message>', the same message for several sources said once:
     '<message> (7 sources: a.jpg, b.jpg, c.jpg, ...)'; a repeated note with no '<source>: ' prefix

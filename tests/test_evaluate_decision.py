@@ -110,3 +110,15 @@ def test_nan_never_reaches_what_is_printed() -> None:
     p["estimates"]["snips"] = {**p["estimates"]["snips"], "value": float("nan")}
     text = format_leaderboard({"settings": {"confidence": 0.95}, "policies": [p]})
     assert "nan" not in text.lower() and "[-, -]" in text
+
+
+def test_the_replay_table_prints_no_nan() -> None:
+    """replay's table shares the rule: an estimate with no weight on any event prints '-'."""
+    from artbandit.cli.replay import format_table
+
+    diag = {"events_used": 0, "ess": float("nan"), "max_weight": 0.0, "mean_weight": 0.0,
+            "zero_support_share": None}
+    result = {"settings": {"confidence": 0.95}, "policies": [{"name": "best-fixed", "estimates": {
+        "snips": {"value": float("nan"), "low": float("nan"), "high": float("nan"), "diagnostics": diag}}}]}
+    text = format_table(result)
+    assert "nan" not in text.lower() and "[-, -]" in text

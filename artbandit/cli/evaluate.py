@@ -148,6 +148,7 @@ def _apply(spec: str, log: str, fmt: str, mapping, seed: int, path: Path) -> Non
 def format_leaderboard(result: dict) -> str:
     """Candidates by DR value, best first, with intervals, as an aligned text table. '#' ranks the
     deployable candidates (references are marked 'ref'); a missing estimate prints as '-', never nan."""
+    from artbandit.text import number as _num
     from simulations.ope.evaluate import leaderboard
 
     conf = result["settings"]["confidence"]
@@ -163,10 +164,3 @@ def format_leaderboard(result: dict) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) if i == 1 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
                      for r in rows)
-
-
-def _num(x: float | None, fmt: str = "{:.4f}") -> str:
-    """A number for the table; '-' for a missing or non-finite one."""
-    import math
-
-    return "-" if x is None or not math.isfinite(x) else fmt.format(x)
