@@ -35,6 +35,9 @@ POSITIVE_DIFF = {"value": 0.03, "low": 0.01, "high": 0.05}  # paired difference 
     (iv(float("nan"), 0.9, 0.6), iv(0.1, 0.2), POSITIVE_DIFF, LIKELY),
     (iv(float("nan"), 0.9, 0.6), iv(0.1, 0.2), {"value": np.nan, "low": np.nan, "high": np.nan}, KEEP),
     (iv(0.5, 0.9), iv(0.1, float("nan")), None, KEEP),
+    ({"value": 0.6, "low": None, "high": 0.9}, iv(0.1, 0.2), None, KEEP),
+    (iv(0.5, 0.9), {"value": 0.1, "low": 0.0, "high": None}, None, KEEP),
+    (iv(0.45, 0.65), iv(0.47, 0.53), {"value": 0.02, "low": 0.0, "high": 0.04}, KEEP),  # touching zero
 ])
 def test_the_ship_rule_is_judged_on_the_intervals(cand, cur, diff, expected) -> None:
     assert verdict(cand, cur, diff) == expected
@@ -101,6 +104,7 @@ def test_the_leaderboard_is_best_first_and_an_estimate_of_zero_is_not_missing() 
 def test_nan_never_reaches_what_is_printed() -> None:
     assert _change(0.55, 0.50) == "+10.0%"
     assert _change(0.01, 0.0) == "+0.0100 absolute"  # a current value of 0 has no percentage
+    assert _change(0.01, -0.02) == "+0.0300 absolute"
     assert _change(float("nan"), 0.5) == "no estimate" and _change(0.5, None) == "no estimate"
     from artbandit.cli.evaluate import format_leaderboard
 
@@ -122,3 +126,27 @@ def test_the_replay_table_prints_no_nan() -> None:
         "snips": {"value": float("nan"), "low": float("nan"), "high": float("nan"), "diagnostics": diag}}}]}
     text = format_table(result)
     assert "nan" not in text.lower() and "[-, -]" in text
+
+
+def test_the_decision_record_in_full() -> None:
+    """Every field evaluation.json's decision holds, for a ship, for a log whose logged policy could
+    not be scored, and for no candidate at all."""
+    from simulations.ope.evaluate import paired_difference
+
+    logged, cand = _arrays(np.tile([0.04, 0.06], 50))
+    policies = [_policy("logged", iv(0.47, 0.53, 0.50), True), _policy("vw:squarecb", iv(0.54, 0.64, 0.59))]
+    arrays = {"logged": logged, "vw:squarecb": cand}
+    d = decide(policies, arrays, 0.9)
+    diff = paired_difference(cand, logged, "dr", 0.9)
+    assert diff != paired_difference(cand, logged, "dr", 0.95)  # the confidence reaches the difference
+    assert d == {"winner": "vw:squarecb", "estimator": "dr", "value": 0.59, "low": 0.54, "high": 0.64,
+                 "clearly_better": True, "action": SHIP, "logged_value": 0.50, "logged_low": 0.47,
+                 "logged_high": 0.53, "difference": diff,
+                 "recommendation": "Ship vw:squarecb: estimated 0.5900 vs 0.5000 now (+18.0%), intervals do not overlap."}
+    broken = [{"name": "logged", "error": "ValueError: x"}, policies[1]]
+    assert decide(broken, arrays, 0.9) == {
+        "winner": "vw:squarecb", "estimator": "dr", "value": 0.59, "low": 0.54, "high": 0.64,
+        "clearly_better": False, "action": KEEP,
+        "recommendation": "Best candidate: vw:squarecb (no logged policy to compare with)."}
+    assert decide([policies[0]], arrays, 0.9) == {"winner": None, "clearly_better": False, "action": KEEP,
+                                                  "recommendation": "No candidate could be evaluated."}
