@@ -168,3 +168,17 @@ def test_the_prepared_pass_loads_without_pickles(tmp_path: Path) -> None:
         data = {k: z[k] for k in z.files}
     assert list(data["title_names"]) == ["a"] and len(data["reward"]) == 40
     assert json.loads(str(data["best_fixed"])).keys() == {"a", "b"}
+
+
+def test_a_tiny_propensity_is_no_internal_error(tmp_path: Path) -> None:
+    """A row with propensity 1e-300 gives weights no estimate survives (ESS NaN): the report used to
+    crash on round(nan) ('internal error ... cannot convert float NaN to integer'). Whether the reader
+    refuses such a row or evaluate reports it, it is never an internal error and never prints nan."""
+    log = _csv_log(tmp_path / "log.csv", 60)
+    rows = log.read_text().splitlines()
+    rows[6] = "a,1,1e-300,0.5"
+    log.write_text("\n".join(rows) + "\n")
+    r = _cli("evaluate", str(log), "-o", str(tmp_path / "out"), "-q", "--policy", "uniform", "--workers", "1")
+    assert r.returncode in (0, 1), r.stderr
+    assert "internal error" not in r.stderr and "Traceback" not in r.stderr
+    assert "nan" not in r.stdout.lower()
