@@ -19,7 +19,7 @@ SPEC = "vw:squarecb -l 0.3"
 
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "artbandit", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=600)
+                          timeout=600, check=False)
 
 
 @pytest.fixture(scope="module")

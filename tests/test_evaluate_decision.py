@@ -7,7 +7,15 @@ import numpy as np
 import pytest
 
 from simulations.ope.estimators import OPEArrays
-from simulations.ope.evaluate import KEEP, LIKELY, SHIP, _change, decide, leaderboard, verdict
+from simulations.ope.evaluate import (
+    KEEP,
+    LIKELY,
+    SHIP,
+    _change,
+    decide,
+    leaderboard,
+    verdict,
+)
 
 
 def iv(low: float, high: float, value: float | None = None) -> dict:

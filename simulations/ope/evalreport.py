@@ -14,7 +14,6 @@ def write_evaluation_report(result: dict[str, Any], path: str | Path) -> None:
     import matplotlib.pyplot as plt
 
     from simulations.htmlreport import html_table, img_tag, write_report
-
     from simulations.ope.evaluate import leaderboard
 
     conf = result["settings"]["confidence"]
@@ -110,4 +109,4 @@ def _count(n: int, noun: str) -> str:
 
 def _whole(x: float | None) -> int | str:
     """An effective sample size as a whole number; '-' when there is none (no weight on any event)."""
-    return "-" if x is None or not np.isfinite(x) else int(round(x))
+    return "-" if x is None or not np.isfinite(x) else round(x)
