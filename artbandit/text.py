@@ -5,6 +5,7 @@ Plain strings only (no click, no matplotlib), so any command can use it without 
 """
 from __future__ import annotations
 
+import math
 from pathlib import PurePath
 from typing import Iterable
 
@@ -17,6 +18,11 @@ def plural(count: int, noun: str, plural_form: str | None = None) -> str:
                                     (noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou"
                                      else noun + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s")))
     return f"{count:,} {word}"
+
+
+def number(x: float | None, fmt: str = "{:.4f}") -> str:
+    """A number for a text table; '-' for a missing or non-finite one (a table never prints nan)."""
+    return "-" if x is None or not math.isfinite(x) else fmt.format(x)
 
 
 def grouped_notes(notes: Iterable[str], *, show: int = 3) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -14,6 +15,9 @@ from safeio.atomic import atomic_dir, recover_dir
 
 MODEL_SCHEMA = "artbandit.model/1"
 METADATA = "metadata.json"
+# what a save writes into a model folder: the metadata and the VW model files (model.vw; vw:select's
+# model0.vw, model1.vw, ...). Anything else in the folder is the user's.
+_MODEL_ENTRY = re.compile(r"^(metadata\.json|model\d*\.vw)$")
 
 
 def artbandit_version() -> str:
@@ -33,13 +37,39 @@ def save_model_dir(path: str | os.PathLike, metadata: dict[str, Any],
     weights of user features. The swap never leaves `path` without a complete model (safeio.atomic).
     """
     final = Path(path)
-    if final.exists() and not final.is_dir():
-        raise BanditError(f"{final}: exists and is not a folder")
+    check_model_target(final)
     with atomic_dir(final, mode=0o700) as tmp:
         if write_files is not None:
             write_files(tmp)
         (tmp / METADATA).write_text(json.dumps({"schema": MODEL_SCHEMA, **metadata}, indent=1), "utf-8")
     return final
+
+
+def check_model_target(path: str | os.PathLike) -> None:
+    """Refuse to save a model over anything but a new or empty folder or an earlier model folder
+    holding only what a save writes (safeio.outdir's rule, with metadata.json as the marker): the
+    swap replaces the whole folder, so a user's file in it, or a stranger's folder, would be lost.
+    A one-line BanditError naming the folder (and the first foreign entry); nothing is changed."""
+    folder = Path(path)
+    recover_dir(folder)  # a save killed mid-swap: put the previous model back first
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise BanditError(f"{folder}: exists and is not a folder; nothing was changed")
+    entries = sorted(p.name for p in folder.iterdir())
+    if not entries:
+        return
+    try:
+        meta = json.loads((folder / METADATA).read_text("utf-8"))
+    except (OSError, ValueError):
+        meta = None
+    if not isinstance(meta, dict) or meta.get("schema") != MODEL_SCHEMA:
+        raise BanditError(f"{folder}: exists and is not an artbandit model folder; nothing was changed "
+                          "(choose a new or empty folder)")
+    foreign = [name for name in entries if not _MODEL_ENTRY.match(name)]
+    if foreign:
+        raise BanditError(f"{folder}: holds {foreign[0]!r}, which artbandit did not write; nothing was "
+                          "changed (move it out, or choose a new or empty folder)")
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:

@@ -7,7 +7,8 @@ Two things live here, both checked before anything changes (a bad value never ha
 - `policy_kwargs`: VW arguments as Personalizer's `/configurations/policy` carries them, turned into
   `Personalizer` options, or, with artbandit's own `--select` flag, `vw:select` options
   (bandit.selection: squarecb choosing its interactions online; it fixes its interactions and
-  learning rates, so only `--gamma_scale` goes with it). Only learning options on an allowlist pass: nothing that reads or writes a
+  learning rates, so only `--gamma_scale` goes with it). Only learning options on the allowlist of
+  bandit.specs.vw_arguments (the one argument policy of every command) pass: nothing that reads or writes a
   file (-d, -f, -i, -c, --cache_file, --readable_model, ...) and nothing that changes the model's shape
   once it exists (-b), so a remote caller can tune learning but never touch the server's disk.
 """
@@ -20,6 +21,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Mapping
 
 from bandit.errors import BanditError
+from bandit.specs import EXPLORATION_FLAGS, PASS_THROUGH, vw_arguments
 
 LEARNING_MODES = ("Online", "Apprentice", "LoggingOnly")
 # earliest: the first reward is final (the event learns at once); sum/average: rewards add up until
@@ -161,23 +163,18 @@ def _convert(key: str, value: Any) -> Any:
 
 
 # -- policy arguments ------------------------------------------------------------------------------
-# Flags that only tune learning or exploration; everything else is refused. Value-taking flags map
-# to the number of values they take.
-_EXPLORATION_FLAGS = {"--squarecb": "squarecb", "--softmax": "softmax", "--bag": "bag", "--cover": "cover",
-                      "--epsilon": "epsilon", "--select": "select"}
-_PASS_THROUGH = {
-    "--power_t": 1, "--l1": 1, "--l2": 1, "--cb_type": 1, "--noconstant": 0, "--ignore": 1,
-    "--ignore_linear": 1, "--coin": 0, "--adaptive": 0, "--normalized": 0, "--invariant": 0,
-    "--sgd": 0, "--decay_learning_rate": 1, "--initial_t": 1, "--first_only": 0,
-}
-_CB_TYPES = ("ips", "dr", "mtr", "dm", "sm")
+# The allowlist and its parser have one home, bandit.specs (the same policy for evaluate, replay,
+# simulate and scenario files); the service adds its own framing: --cb_explore_adf, a fixed -b.
+_EXPLORATION_FLAGS = EXPLORATION_FLAGS
+_PASS_THROUGH = PASS_THROUGH
 # vw:select, the default policy (docs/defaults.md); state folders keep the arguments they were given
 DEFAULT_ARGUMENTS = "--cb_explore_adf --select"
 
 
 def policy_kwargs(arguments: Any, *, bits: int) -> dict[str, Any]:
     """`Personalizer(...)` keyword options for a VW argument string; BanditError naming the first
-    argument that is not an allowed learning option. `bits` is the model's fixed -b."""
+    argument that is not an allowed learning option (bandit.specs.vw_arguments). `bits` is the
+    model's fixed -b."""
     if type(arguments) is not str:
         raise BanditError("policy arguments must be a string of VW options")
     try:
@@ -186,94 +183,10 @@ def policy_kwargs(arguments: Any, *, bits: int) -> dict[str, Any]:
         raise BanditError(f"policy arguments: {exc}") from None
     if "--cb_explore_adf" not in tokens:
         raise BanditError("policy arguments must include --cb_explore_adf (the service ranks action lists)")
-    out: dict[str, Any] = {"exploration": "squarecb", "interactions": [], "bits": bits}
-    extra: list[str] = []
-    explorations = []
-    i = 0
-
-    def value(kind: type) -> Any:
-        nonlocal i
-        if i + 1 >= len(tokens):
-            raise BanditError(f"policy argument {tokens[i]} needs a value")
-        i += 1
-        try:
-            number = kind(tokens[i])
-        except ValueError:
-            raise BanditError(f"policy argument {tokens[i - 1]}: {tokens[i]!r} is not a number") from None
-        if isinstance(number, float) and not math.isfinite(number):
-            raise BanditError(f"policy argument {tokens[i - 1]} must be finite")
-        return number
-
-    while i < len(tokens):
-        tok = tokens[i]
-        if tok == "--cb_explore_adf" or tok == "--quiet":
-            pass
-        elif tok in _EXPLORATION_FLAGS:
-            explorations.append(_EXPLORATION_FLAGS[tok])
-            if tok == "--epsilon":
-                out["epsilon"] = value(float)
-            elif tok in ("--bag", "--cover"):
-                out[tok[2:]] = value(int)
-        elif tok == "--gamma_scale":
-            out["gamma_scale"] = value(float)
-        elif tok == "--lambda":
-            out["softmax_lambda"] = value(float)
-        elif tok in ("-q", "--quadratic", "--interactions"):
-            i += 1
-            pair = tokens[i] if i < len(tokens) else ""
-            if not (len(pair) >= 2 and pair.isalpha()):
-                raise BanditError(f"policy argument -q needs namespace letters like 'cA', got {pair!r}")
-            out["interactions"].append(pair)
-        elif tok in ("-l", "--learning_rate"):
-            out["learning_rate"] = value(float)
-        elif tok in ("-b", "--bit_precision"):
-            if value(int) != bits:
-                raise BanditError(f"policy argument -b cannot change the model's size (it is {bits})")
-        elif tok in _PASS_THROUGH:
-            n = _PASS_THROUGH[tok]
-            if n:
-                if i + 1 >= len(tokens):
-                    raise BanditError(f"policy argument {tok} needs a value")
-                i += 1
-                val = tokens[i]
-                if tok == "--cb_type" and val not in _CB_TYPES:
-                    raise BanditError(f"--cb_type must be one of {', '.join(_CB_TYPES)}")
-                if tok not in ("--cb_type", "--ignore", "--ignore_linear"):
-                    try:
-                        float(val)
-                    except ValueError:
-                        raise BanditError(f"policy argument {tok}: {val!r} is not a number") from None
-                elif not val.isalnum():
-                    raise BanditError(f"policy argument {tok}: {val!r} is not allowed")
-                extra += [tok, val]
-            else:
-                extra.append(tok)
-        else:
-            raise BanditError(f"policy argument {tok!r} is not an allowed learning option "
-                              "(files, model size and I/O options are refused)")
-        i += 1
-    if len(explorations) > 1:
-        raise BanditError(f"policy arguments choose more than one exploration: {', '.join(explorations)}")
-    if explorations:
-        out["exploration"] = explorations[0]
-    if out["exploration"] == "select":
-        return _select_kwargs(out, extra)
-    if not out["interactions"]:
-        out["interactions"] = ["cA"]
-    out["vw_args"] = " ".join(extra)
-    return out
-
-
-def _select_kwargs(parsed: dict[str, Any], extra: list[str]) -> dict[str, Any]:
-    """`--select`: SelectingPersonalizer options. Its models fix their own interactions and rates."""
-    flags = {"interactions": "-q", "learning_rate": "-l", "softmax_lambda": "--lambda"}
-    fixed = [flag for k, flag in flags.items() if k in parsed and parsed[k] != []] + extra
-    if fixed:
-        raise BanditError("--select chooses its own interactions and learning rates; with it only "
-                          f"--gamma_scale may be given (got {fixed[0]})")
-    out = {"exploration": "select", "bits": parsed["bits"]}
-    if "gamma_scale" in parsed:
-        out["gamma_scale"] = parsed["gamma_scale"]
+    out = vw_arguments(tokens, bits=bits)
+    if out["exploration"] != "select":
+        out.setdefault("interactions", ["cA"])
+        out.setdefault("vw_args", "")
     return out
 
 

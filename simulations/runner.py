@@ -42,12 +42,16 @@ def _make(spec: str, *, seed: int, log: Any, scenario: Scenario):
 
 
 def check_policies(specs: Sequence[str]) -> None:
-    """Fail fast (before any work) on an unknown policy name."""
-    from bandit import SPECS
+    """Fail fast (before any work) on an unknown policy name or VW arguments off the allowlist
+    (bandit.specs.check_spec: the one argument policy of every command)."""
+    from bandit import BanditError
+    from bandit.specs import check_spec
 
     for spec in specs:
-        if spec not in SPECS:
-            raise SimulationError(f"unknown policy {spec!r} (choose from {', '.join(SPECS)})")
+        try:
+            check_spec(spec)
+        except BanditError as exc:
+            raise SimulationError(str(exc)) from None
 
 
 def run_policy(

@@ -52,8 +52,67 @@ def evaluation(sim: Path, tmp_path_factory) -> dict:
 
 def test_the_spec_parser_maps_vw_arguments_to_personalizer_options() -> None:
     o = vw_options("vw:squarecb --gamma_scale 50 -q ccA -l 0.25 --power_t 0 --cb_type mtr --importance_weighted")
-    assert o == {"exploration": "squarecb", "gamma_scale": 50.0, "learning_rate": 0.25, "power_t": 0.0,
-                 "interactions": ("ccA",), "vw_args": "--cb_type mtr", "importance_weighted": True}
+    assert o == {"exploration": "squarecb", "gamma_scale": 50.0, "learning_rate": 0.25,
+                 "interactions": ["ccA"], "vw_args": "--power_t 0 --cb_type mtr", "importance_weighted": True}
+    assert vw_options("vw:epsilon --epsilon=0.2 -b 20") == {"exploration": "epsilon", "epsilon": 0.2, "bits": 20}
+
+
+HOSTILE = [("vw:squarecb --daemon --port 26546", "--daemon"), ("vw:squarecb -f notes.txt", "-f"),
+           ("vw:squarecb --readable_model readable.txt", "--readable_model"),
+           ("vw:squarecb --cache_file cache.bin", "--cache_file"), ("vw:squarecb -d data.txt", "-d"),
+           ("vw:squarecb -i notes.txt", "-i"), ("vw:epsilon --invert_hash inv.txt", "--invert_hash"),
+           ("vw:squarecb --gamma_scale 50 --port 26546", "--port"), ("vw:squarecb -p preds.txt", "-p"),
+           ("vw:squarecb --bag 100000", "--bag must be between 1 and 64")]
+
+
+@pytest.mark.parametrize("spec, named", HOSTILE)
+def test_vw_arguments_off_the_allowlist_are_refused_naming_the_flag(spec: str, named: str) -> None:
+    """The one argument policy (bandit.specs.vw_arguments, the service's allowlist) for every command
+    that builds a VW learner: evaluate's candidates, make_policy (replay, simulate, scenario files)."""
+    from bandit import BanditError, make_policy
+    from simulations.errors import SimulationError
+
+    with pytest.raises(SimulationError) as err:
+        vw_options(spec)
+    assert f"'{named}'" in str(err.value) or named in str(err.value)
+    assert "\n" not in str(err.value) and str(err.value).startswith(f"policy {spec!r}:")
+    with pytest.raises(BanditError) as err2:
+        make_policy(spec)
+    assert str(err2.value) == str(err.value)
+
+
+def test_make_policy_takes_allowed_vw_arguments() -> None:
+    """replay, simulate and scenario files accept the same arguments evaluate does."""
+    from bandit import Personalizer, SelectingPersonalizer, make_policy
+
+    p = make_policy("vw:squarecb --gamma_scale 50 -q ccA -l 0.25")
+    assert type(p) is Personalizer and p.options["gamma_scale"] == 50.0 and p.options["interactions"] == ["ccA"]
+    assert p.options["learning_rate"] == 0.25
+    s = make_policy("vw --gamma_scale 30")
+    assert type(s) is SelectingPersonalizer and s.gamma_scale == 30.0
+
+
+def test_no_command_lets_a_hostile_vw_argument_through(sim: Path, tmp_path: Path) -> None:
+    """evaluate, replay and simulate refuse `--daemon`, `-f FILE`, `--readable_model`, `--cache_file`
+    before anything runs: one line naming the flag, non-zero exit, the user's file untouched, no file
+    written, no output folder."""
+    (tmp_path / "notes.txt").write_text("keep")
+    runs = {
+        "evaluate": ["evaluate", str(sim), "-o", "out", "-q", "--workers", "1", "--policy"],
+        "replay": ["replay", str(sim), "-o", "out", "-q", "--policy"],
+        "simulate": ["simulate", "-n", "50", "-o", "out", "-q", "--policy"],
+    }
+    for command, args in runs.items():
+        for spec, flag in [("vw:squarecb --daemon --port 26546", "--daemon"), ("vw:squarecb -f notes.txt", "-f"),
+                           ("vw:squarecb --readable_model readable.txt", "--readable_model"),
+                           ("vw:squarecb --cache_file cache.bin", "--cache_file")]:
+            r = subprocess.run([sys.executable, "-m", "artbandit", *args, spec], capture_output=True, text=True,
+                               cwd=tmp_path, timeout=300)  # a VW daemon would hold the pipe open
+            assert r.returncode != 0, (command, spec)
+            err = r.stderr.strip()
+            assert len(err.splitlines()) == 1 and f"'{flag}' is not an allowed learning option" in err, (command, err)
+            assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"], (command, spec)
+            assert (tmp_path / "notes.txt").read_text() == "keep"
 
 
 def test_vw_names_the_default_policy_and_takes_only_what_it_allows() -> None:
@@ -65,8 +124,8 @@ def test_vw_names_the_default_policy_and_takes_only_what_it_allows() -> None:
     assert type(build_candidate("vw")) is SelectingPersonalizer
     assert build_candidate("vw --gamma_scale 30").gamma_scale == 30.0
     assert type(build_candidate("vw:squarecb -q ccA")) is Personalizer
-    for spec, named in [("vw -q ccA", "-q"), ("vw:select -l 0.5 --power_t 0", "--power_t, -l")]:
-        with pytest.raises(SimulationError, match=f"only --gamma_scale may go with it \\(got {named}\\)") as err:
+    for spec, named in [("vw -q ccA", "-q"), ("vw:select -l 0.5 --power_t 0", "-l, --power_t")]:
+        with pytest.raises(SimulationError, match=f"only --gamma_scale may be given \\(got {named}\\)") as err:
             build_candidate(spec)
         assert "\n" not in str(err.value)
 

@@ -96,6 +96,14 @@ TARGETS: dict[str, Target] = {
         "imaging/shots.py",
         ("tests/test_extract.py", "tests/test_extract_*.py", "tests/test_mutants_shots.py"),
     ),
+    # evaluate's decision: the ship rule on intervals, the leaderboard order, references never winning
+    "decision": Target(
+        "simulations/ope/evaluate.py",
+        ("tests/test_evaluate_decision.py",),
+        ("simulations.ope.evaluate.x_verdict*", "simulations.ope.evaluate.x_leaderboard*",
+         "simulations.ope.evaluate.x_decide*", "simulations.ope.evaluate.x__change*",
+         "simulations.ope.evaluate.x__value*"),
+    ),
 }
 
 

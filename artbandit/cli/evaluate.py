@@ -31,7 +31,10 @@ _REFERENCES = ("logged", "baseline", "uniform", "best-fixed")
               help="Processes (local) or CPUs (ray) for the candidates; default: all cores.")
 @click.option("--importance", is_flag=True, help="Also leave each feature group out in turn (feature importance).")
 @click.option("--apply", "apply_dir", type=click.Path(file_okay=False, path_type=str), default=None,
-              help="Write the winner as a model folder, warm-started on the whole log (VW winners only).")
+              help="If the decision is to ship: write the winner as a model folder, warm-started on the whole "
+                   "log (VW winners only). A new or empty folder, or an earlier model folder.")
+@click.option("--apply-anyway", is_flag=True,
+              help="With --apply: write the winner even when the decision is not to ship.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True)
 @click.option("--action-col", default="action", show_default=True, help="CSV/JSONL/Parquet: chosen action id.")
 @click.option("--reward-col", default="reward", show_default=True, help="CSV/JSONL/Parquet: reward.")
@@ -46,7 +49,7 @@ _REFERENCES = ("logged", "baseline", "uniform", "best-fixed")
 @click.option("--force", is_flag=True, help="Replace an earlier evaluate output of another log.")
 @quiet_option
 def evaluate(log: str, out: str | None, policies: tuple[str, ...], engine: str, workers: int | None,
-             importance: bool, apply_dir: str | None, fmt: str, action_col: str, reward_col: str,
+             importance: bool, apply_dir: str | None, apply_anyway: bool, fmt: str, action_col: str, reward_col: str,
              propensity_col: str, context_cols: str, candidates_col: str | None, timestamp_col: str | None,
              buckets: int, seed: int, force: bool, quiet: bool) -> None:
     """Replay every candidate policy over LOG in time order (learning as it goes) and rank them by
@@ -63,6 +66,11 @@ def evaluate(log: str, out: str | None, policies: tuple[str, ...], engine: str, 
 
     if out is None and apply_dir is None:
         raise click.UsageError("give -o OUT (report) and/or --apply MODEL_DIR")
+    if apply_anyway and apply_dir is None:
+        raise click.UsageError("--apply-anyway goes with --apply MODEL_DIR")
+    if out is not None and apply_dir is not None and _overlap(Path(out), Path(apply_dir)):
+        raise click.ClickException(f"--apply {apply_dir} and -o {out} overlap: the model would replace the "
+                               "evaluation (or the other way round); choose two separate folders")
     mapping = ColumnMapping(action_col=action_col, reward_col=reward_col, propensity_col=propensity_col,
                             context_cols=[c.strip() for c in context_cols.split(",") if c.strip()],
                             candidates_col=candidates_col, timestamp_col=timestamp_col)
@@ -95,23 +103,34 @@ def evaluate(log: str, out: str | None, policies: tuple[str, ...], engine: str, 
     click.echo(result["decision"]["recommendation"])
     if apply_dir is not None:
         winner = result["decision"]["winner"]
-        if not winner or not winner.startswith("vw"):
+        if result["decision"].get("action") != "ship" and not apply_anyway:
+            click.echo(f"Nothing written to {apply_dir}: the decision is not to ship "
+                       "(--apply-anyway writes the winner regardless).")
+        elif not winner or not winner.startswith("vw"):
             raise SimulationError(f"the winner {winner!r} is not a VW policy: nothing to apply "
                                   f"(no model written to {apply_dir})")
-        _apply(winner, log, fmt, mapping, seed, Path(apply_dir))
-        say(f"winner {winner} warm-started on {result['log']['events']} events -> {apply_dir}", quiet)
+        else:
+            _apply(winner, log, fmt, mapping, seed, Path(apply_dir))
+            say(f"winner {winner} warm-started on {result['log']['events']} events -> {apply_dir}", quiet)
     if out is not None:
         say(f"-> {out}/evaluation.json, {out}/report.html", quiet)
 
 
+def _overlap(a: Path, b: Path) -> bool:
+    """Whether two folders are the same or one holds the other (symlinks resolved)."""
+    ra, rb = a.resolve(), b.resolve()
+    return ra == rb or ra in rb.parents or rb in ra.parents
+
+
 def _check_model_dir(path: Path, log: str) -> None:
-    """--apply replaces only a saved model (or creates a new folder), never anything else."""
-    from bandit.model_io import read_metadata
+    """--apply writes a new or empty folder or replaces an earlier model folder holding only what a
+    save writes (bandit.model_io.check_model_target, the rule every model save follows), checked
+    before the evaluation starts."""
+    from bandit.model_io import check_model_target
 
     if Path(log).resolve() == path.resolve() or path.resolve() in Path(log).resolve().parents:
-        raise click.UsageError(f"{path}: the model folder would contain the log")
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        read_metadata(path)  # raises a one-line BanditError unless it is an artbandit model
+        raise click.ClickException(f"{path}: the model folder would contain the log")
+    check_model_target(path)  # a one-line BanditError; nothing is changed
 
 
 def _apply(spec: str, log: str, fmt: str, mapping, seed: int, path: Path) -> None:
@@ -127,17 +146,21 @@ def _apply(spec: str, log: str, fmt: str, mapping, seed: int, path: Path) -> Non
 
 
 def format_leaderboard(result: dict) -> str:
-    """Candidates by DR value, with intervals, as an aligned text table."""
+    """Candidates by DR value, best first, with intervals, as an aligned text table. '#' ranks the
+    deployable candidates (references are marked 'ref'); a missing estimate prints as '-', never nan."""
+    from artbandit.text import number as _num
+    from simulations.ope.evaluate import leaderboard
+
     conf = result["settings"]["confidence"]
-    rows = [["policy", "DR", f"{conf:.0%} interval", "SNIPS", "ESS"]]
-    ok = [p for p in result["policies"] if "error" not in p]
-    for p in sorted(ok, key=lambda p: -(p["estimates"]["dr"]["value"] or float("-inf"))):
+    rows = [["#", "policy", "DR", f"{conf:.0%} interval", "SNIPS", "ESS"]]
+    for rank, p in leaderboard(result["policies"]):
         d, s = p["estimates"]["dr"], p["estimates"]["snips"]
-        rows.append([p["name"] + (" (ref)" if p["reference"] else ""), f"{d['value']:.4f}",
-                     f"[{d['low']:.4f}, {d['high']:.4f}]", f"{s['value']:.4f}", f"{d['diagnostics']['ess']:.0f}"])
+        rows.append(["ref" if rank is None else str(rank), p["name"] + (" (ref)" if rank is None else ""),
+                     _num(d["value"]), f"[{_num(d['low'])}, {_num(d['high'])}]", _num(s["value"]),
+                     _num(d["diagnostics"]["ess"], "{:.0f}")])
     for p in result["policies"]:
         if "error" in p:
-            rows.append([p["name"], "error", p["error"], "", ""])
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+            rows.append(["-", p["name"], "error", p["error"], "", ""])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) if i == 1 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
                      for r in rows)

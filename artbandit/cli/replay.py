@@ -20,7 +20,8 @@ from simulations.ope.choices import DEFAULT_ESTIMATORS, DEFAULT_POLICIES, ESTIMA
               help="Log format (auto: SQLite/Parquet magic bytes, extension, first JSON line).")
 @click.option("--policy", "policies", multiple=True,
               help="Target policy (repeatable): a make_policy spec (vw:squarecb, vw:epsilon, vw:softmax, "
-                   "vw:bag, vw:cover, uniform, ts-per-title, linucb), logged (the logging policy itself), "
+                   "vw:bag, vw:cover, uniform, ts-per-title, linucb; a vw spec may carry allowed VW arguments, "
+                   "e.g. 'vw:squarecb --gamma_scale 50'), logged (the logging policy itself), "
                    "best-fixed, or model:DIR (a saved model). Default: " + ", ".join(DEFAULT_POLICIES) + ".")
 @click.option("--estimator", "estimators", multiple=True, type=click.Choice(ESTIMATORS),
               help=f"Estimator (repeatable). Default: {' and '.join(DEFAULT_ESTIMATORS)}.")
@@ -183,7 +184,9 @@ def events_counter(update: Callable[[int], None], passes: int) -> Callable[[int]
 
 
 def format_table(result: dict) -> str:
-    """Estimates and their diagnostics as an aligned text table."""
+    """Estimates and their diagnostics as an aligned text table ('-' where there is no number, never nan)."""
+    from artbandit.text import number
+
     conf = result["settings"]["confidence"]
     head = ["policy", "estimator", "value", f"{conf:.0%} interval", "used", "ESS", "max w", "mean w", "zero supp"]
     rows = [head]
@@ -192,8 +195,9 @@ def format_table(result: dict) -> str:
             d = e["diagnostics"]
             zs = d["zero_support_share"]
             rows.append([
-                p["name"], name, f"{e['value']:.4f}", f"[{e['low']:.4f}, {e['high']:.4f}]", str(d["events_used"]),
-                f"{d['ess']:.0f}", f"{d['max_weight']:.2f}", f"{d['mean_weight']:.3f}",
+                p["name"], name, number(e["value"]), f"[{number(e['low'])}, {number(e['high'])}]",
+                str(d["events_used"]), number(d["ess"], "{:.0f}"), number(d["max_weight"], "{:.2f}"),
+                number(d["mean_weight"], "{:.3f}"),
                 "-" if zs is None else f"{zs:.1%}",
             ])
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]

@@ -4,13 +4,13 @@ Specs: `logged` (the logging policy as recorded), `baseline` (always the first a
 Personalizer's baseline), `uniform`, `best-fixed` (per title, in hindsight), `linucb`,
 `ts-per-title`, `model:DIR`, `vw` or `vw:select [--gamma_scale G]` (the default policy,
 bandit.selection), and `vw:<exploration> [VW arguments]` (the one-model Personalizer), e.g.
-`vw:squarecb --gamma_scale 50 -q ccA -l 0.25`. VW arguments the Personalizer has a keyword for
-become that keyword (so they replace its defaults instead of clashing with them); any other argument
-is passed to VW as is.
+`vw:squarecb --gamma_scale 50 -q ccA -l 0.25`. VW arguments go through the one argument policy of
+every command (bandit.specs.vw_arguments): those the Personalizer has a keyword for become that
+keyword (so they replace its defaults instead of clashing with them), other learning options on its
+allowlist go to VW as they are, and anything else (files, ports, I/O) is refused, naming the flag.
 """
 from __future__ import annotations
 
-import shlex
 from typing import Any
 
 import numpy as np
@@ -34,13 +34,6 @@ DEFAULT_GRID: tuple[str, ...] = (
 )
 REFERENCE = ("logged", "best-fixed")  # estimates shown for comparison, never "the policy to ship"
 
-_FLOAT_KEYS = {"--gamma_scale": "gamma_scale", "--epsilon": "epsilon", "-l": "learning_rate",
-               "--learning_rate": "learning_rate", "--power_t": "power_t", "--lambda": "softmax_lambda"}
-_INT_KEYS = {"--bag": "bag", "--cover": "cover", "-b": "bits", "--bit_precision": "bits"}
-# each option's flag as a user writes it (the shortest), for messages
-_FLAG_OF = {**{key: flag for flag, key in sorted({**_FLOAT_KEYS, **_INT_KEYS}.items(), key=lambda fk: -len(fk[0]))},
-            "interactions": "-q", "importance_weighted": "--importance_weighted"}
-
 
 class FirstActionPolicy:
     """Always the first candidate: Personalizer's baseline action (what a site shows by default)."""
@@ -57,49 +50,16 @@ class FirstActionPolicy:
 
 
 def vw_options(spec: str) -> dict[str, Any]:
-    """Personalizer keyword arguments for a `vw:<exploration> [args]` spec."""
-    head, _, rest = spec.strip().partition(" ")
-    exploration = head.split(":", 1)[1] if ":" in head else "select"  # `vw`: the default, vw:select
+    """Personalizer (or vw:select) keyword options for a `vw[:<exploration>] [args]` spec, through the
+    one VW argument policy (bandit.specs.vw_arguments): anything off its allowlist is a one-line
+    SimulationError naming the flag."""
+    from bandit.errors import BanditError
+    from bandit.specs import spec_options
+
     try:
-        tokens = shlex.split(rest)
-    except ValueError as exc:
-        raise SimulationError(f"policy {spec!r}: {exc}") from None
-    options: dict[str, Any] = {"exploration": exploration}
-    interactions: list[str] = []
-    extra: list[str] = []
-    i = 0
-    while i < len(tokens):
-        tok = tokens[i]
-        if "=" in tok and tok.startswith("--"):
-            tok, value = tok.split("=", 1)
-            tokens[i + 1:i + 1] = [value]
-        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
-        if tok in _FLOAT_KEYS or tok in _INT_KEYS or tok in ("-q", "--interactions", "--cb_type"):
-            if nxt is None:
-                raise SimulationError(f"policy {spec!r}: {tok} needs a value")
-            try:
-                if tok in _FLOAT_KEYS:
-                    options[_FLOAT_KEYS[tok]] = float(nxt)
-                elif tok in _INT_KEYS:
-                    options[_INT_KEYS[tok]] = int(nxt)
-                elif tok == "--cb_type":
-                    extra += [tok, nxt]
-                else:
-                    interactions.append(nxt)
-            except ValueError:
-                raise SimulationError(f"policy {spec!r}: {tok} needs a number, got {nxt!r}") from None
-            i += 2
-            continue
-        if tok == "--importance_weighted":
-            options["importance_weighted"] = True
-        else:
-            extra.append(tok)
-        i += 1
-    if interactions:
-        options["interactions"] = tuple(interactions)
-    if extra:
-        options["vw_args"] = " ".join(extra)
-    return options
+        return spec_options(spec)
+    except BanditError as exc:
+        raise SimulationError(str(exc)) from None
 
 
 def build_candidate(spec: str, *, seed: int = 0, best_fixed: dict[str, float] | None = None) -> Any:
@@ -112,21 +72,13 @@ def build_candidate(spec: str, *, seed: int = 0, best_fixed: dict[str, float] | 
     if spec == "best-fixed":
         return BestFixedPolicy(best_fixed or {})
     if spec == "vw" or spec.startswith(("vw:", "vw ")):
-        from bandit import BanditError, Personalizer, SelectingPersonalizer
+        from bandit import BanditError, make_policy
 
-        options = vw_options(spec)
-        exploration = options.pop("exploration")
+        vw_options(spec)  # the argument policy's one-line refusals, as SimulationError
         try:
-            if exploration == "select":  # vw:select: squarecb choosing its interactions (bandit.selection)
-                fixed = sorted(options["vw_args"] if k == "vw_args" else _FLAG_OF[k]
-                               for k in set(options) - {"gamma_scale", "bits"})
-                if fixed:
-                    raise SimulationError(f"policy {spec!r}: vw:select chooses its own interactions and learning "
-                                          f"rates; only --gamma_scale may go with it (got {', '.join(fixed)})")
-                return SelectingPersonalizer(seed=seed, **options)
-            return Personalizer(exploration, seed=seed, **options)
-        except (BanditError, TypeError) as exc:
-            raise SimulationError(f"policy {spec!r}: {exc}") from None
+            return make_policy(spec, seed=seed)
+        except BanditError as exc:
+            raise SimulationError(str(exc) if str(exc).startswith("policy ") else f"policy {spec!r}: {exc}") from None
     return resolve_policy(spec, seed=seed).policy
 
 

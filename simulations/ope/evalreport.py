@@ -16,19 +16,19 @@ def write_evaluation_report(result: dict[str, Any], path: str | Path) -> None:
     import matplotlib.pyplot as plt
 
     from simulations.htmlreport import html_table, img_tag, write_report
+    from simulations.ope.evaluate import leaderboard
 
     conf = result["settings"]["confidence"]
     pols = [p for p in result["policies"] if "error" not in p]
-    ranked = sorted(pols, key=lambda p: -(p["estimates"]["dr"]["value"] or -np.inf))
+    board_rows = leaderboard(result["policies"])  # best first; references placed by value, never ranked
+    ranked = [p for _, p in board_rows]
     dec = result["decision"]
     rows = []
-    rank = 0
-    for p in ranked:  # references are compared with, never ranked: they are not candidates to ship
+    for rank, p in board_rows:
         s, d = p["estimates"]["snips"], p["estimates"]["dr"]
-        rank += not p["reference"]
-        rows.append(["ref" if p["reference"] else rank, p["name"] + (" (reference)" if p["reference"] else ""), d["value"],
+        rows.append(["ref" if rank is None else rank, p["name"] + (" (reference)" if rank is None else ""), d["value"],
                      f"[{d['low']:.4f}, {d['high']:.4f}]", s["value"], f"[{s['low']:.4f}, {s['high']:.4f}]",
-                     int(round(d["diagnostics"]["ess"])), d["diagnostics"]["max_weight"]])
+                     _whole(d["diagnostics"]["ess"]), d["diagnostics"]["max_weight"]])
     board = html_table(["#", "policy", "DR", f"DR {conf:.0%} interval", "SNIPS", f"SNIPS {conf:.0%} interval",
                         "ESS", "max weight"], rows)
     errors = [p for p in result["policies"] if "error" in p]
@@ -108,7 +108,17 @@ def write_evaluation_report(result: dict[str, Any], path: str | Path) -> None:
         sections.append(("Feature importance", body))
     log = result["log"]
     sections.append(("Log", f"<p><code>{html.escape(log['path'])}</code> ({html.escape(log['format'])}), "
-                            f"events: {log['events']:,}; titles: {log['titles']:,}; logged mean reward "
+                            f"{_count(log['events'], 'event')}, {_count(log['titles'], 'title')}, logged mean reward "
                             f"{log['logged_reward_mean']:.4f}.</p>"
                             + "".join(f"<p class='note'>{html.escape(n)}</p>" for n in log["notes"])))
     write_report(path, "artbandit evaluate: which policy should ship?", sections)
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 title', '2 titles', '12,000 events'."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def _whole(x: float | None) -> int | str:
+    """An effective sample size as a whole number; '-' when there is none (no weight on any event)."""
+    return "-" if x is None or not np.isfinite(x) else round(x)

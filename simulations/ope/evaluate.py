@@ -26,6 +26,9 @@ from simulations.ope.readers import ColumnMapping, LogSource, open_log
 SCHEMA = "artbandit.evaluation/1"
 ESTIMATORS = ("snips", "dr")
 PREP_FILE = "prepared.npz"
+# Fewer events than this and there is nothing to decide: the delta-method intervals need a few dozen
+# events to mean anything (with one or two they are NaN), so evaluate says so instead of ranking.
+MIN_EVENTS = 30
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,7 @@ def prepare(log: LogRef, path: str | Path, *, seed: int = 0,
         path,
         q=np.concatenate(q_flat), offsets=np.array(offsets, np.int64), reward=np.array(reward),
         logged_p=np.array(logged_p), time=np.array(times), title=np.array(title_idx, np.int32),
-        title_names=np.array(list(titles), dtype=object),
+        title_names=np.array(list(titles), dtype=str),  # plain strings: the file loads without pickles
         best_fixed=np.array(json.dumps(tally.values())),
     )
     return {"events": position, "titles": list(titles), "notes": list(source.notes),
@@ -118,7 +121,7 @@ def prepare(log: LogRef, path: str | Path, *, seed: int = 0,
 
 
 def _load(path: str) -> dict[str, Any]:
-    with np.load(path, allow_pickle=True) as z:
+    with np.load(path, allow_pickle=False) as z:  # never unpickle: prepare writes numbers and strings only
         return {k: z[k] for k in z.files}
 
 
@@ -260,6 +263,9 @@ def evaluate(log: str | Path, work_dir: str | Path, candidates: Sequence[str], *
     Path(work_dir).mkdir(parents=True, exist_ok=True)
     prep_path = str(Path(work_dir) / PREP_FILE)
     info = prepare(ref, prep_path, seed=seed, on_events=on_events)
+    if info["events"] < MIN_EVENTS:
+        raise SimulationError(f"{log}: too little data to evaluate: {_events(info['events'])} "
+                              f"(at least {MIN_EVENTS} are needed for an estimate with an interval)")
     prep = _load(prep_path)
     q_logged = score_candidate(Task(ref, prep_path, "logged", seed))["dm"]  # q of each logged action
     tasks = [Task(ref, prep_path, spec, seed) for spec in candidates]
@@ -302,38 +308,92 @@ def evaluate(log: str | Path, work_dir: str | Path, candidates: Sequence[str], *
     return result
 
 
+SHIP, LIKELY, KEEP = "ship", "likely", "keep"
+
+
+def verdict(candidate: dict[str, Any], current: dict[str, Any], difference: dict[str, Any] | None) -> str:
+    """The ship rule (docs/evaluate.md), on intervals, never on point estimates:
+
+    - SHIP ("clearly better") when the candidate's DR interval lies entirely above the current
+      policy's: its low strictly above the current high (touching intervals do not ship);
+    - LIKELY when the intervals overlap but the paired difference's interval (same events, shared
+      noise cancels) lies strictly above zero: collect more data;
+    - KEEP otherwise, and whenever a bound is missing or not finite."""
+    def finite(*xs: Any) -> bool:
+        return all(x is not None and math.isfinite(x) for x in xs)
+
+    if finite(candidate.get("low"), current.get("high")) and candidate["low"] > current["high"]:
+        return SHIP
+    if difference and finite(difference.get("low")) and difference["low"] > 0:
+        return LIKELY
+    return KEEP
+
+
+def leaderboard(policies: list[dict[str, Any]]) -> list[tuple[int | None, dict[str, Any]]]:
+    """Policies without errors, best DR first (a missing or non-finite estimate last; 0.0 is an
+    estimate like any other), each with its rank among deployable candidates. References (logged,
+    best-fixed) are placed by value but never ranked: a hindsight reference is no candidate to ship."""
+    ok = [p for p in policies if "error" not in p]
+    ordered = sorted(ok, key=lambda p: -_value(p, "dr"))  # stable: ties keep the candidates' order
+    out: list[tuple[int | None, dict[str, Any]]] = []
+    rank = 0
+    for p in ordered:
+        if p.get("reference"):
+            out.append((None, p))
+        else:
+            rank += 1
+            out.append((rank, p))
+    return out
+
+
 def decide(policies: list[dict[str, Any]], arrays: dict[str, OPEArrays], confidence: float) -> dict[str, Any]:
-    """The winner by DR among deployable candidates, and whether it is clearly better than the logged
-    policy (its DR interval entirely above the logged policy's)."""
-    ok = [p for p in policies if "error" not in p and not p["reference"]]
+    """The winner by DR among deployable candidates (never a reference), and the verdict of `verdict`
+    against the logged policy: ship, likely better (collect more data), or keep the current policy."""
+    ranked = [p for rank, p in leaderboard(policies) if rank is not None]
     logged = next((p for p in policies if p["name"] == "logged" and "error" not in p), None)
-    if not ok:
-        return {"winner": None, "clearly_better": False, "recommendation": "No candidate could be evaluated."}
-    best = max(ok, key=lambda p: _value(p, "dr"))
+    if not ranked:
+        return {"winner": None, "clearly_better": False, "action": KEEP,
+                "recommendation": "No candidate could be evaluated."}
+    best = ranked[0]
     e = best["estimates"]["dr"]
     out: dict[str, Any] = {"winner": best["name"], "estimator": "dr", "value": e["value"],
                            "low": e["low"], "high": e["high"]}
     if logged is None:
-        out.update(clearly_better=False, recommendation=f"Best candidate: {best['name']}.")
+        out.update(clearly_better=False, action=KEEP,
+                   recommendation=f"Best candidate: {best['name']} (no logged policy to compare with).")
         return out
     le = logged["estimates"]["dr"]
     diff = paired_difference(arrays[best["name"]], arrays["logged"], "dr", confidence)
-    clearly = e["low"] > le["high"]
-    out.update(clearly_better=bool(clearly), logged_value=le["value"], logged_low=le["low"],
+    action = verdict(e, le, diff)
+    out.update(clearly_better=action == SHIP, action=action, logged_value=le["value"], logged_low=le["low"],
                logged_high=le["high"], difference=diff)
-    pct = (e["value"] / le["value"] - 1.0) * 100 if le["value"] else float("nan")
-    if clearly:
-        rec = (f"Ship {best['name']}: estimated {e['value']:.4f} vs {le['value']:.4f} now ({pct:+.1f}%), "
+    change = _change(e["value"], le["value"])
+    if action == SHIP:
+        rec = (f"Ship {best['name']}: estimated {e['value']:.4f} vs {le['value']:.4f} now ({change}), "
                f"intervals do not overlap.")
-    elif diff["low"] > 0:
-        rec = (f"{best['name']} is likely better ({pct:+.1f}%, paired difference "
+    elif action == LIKELY:
+        rec = (f"{best['name']} is likely better ({change}, paired difference "
                f"[{diff['low']:+.4f}, {diff['high']:+.4f}]) but the intervals overlap: collect more data "
                f"before switching.")
     else:
-        rec = (f"Keep the current policy: the best candidate {best['name']} ({pct:+.1f}%) is not "
+        rec = (f"Keep the current policy: the best candidate {best['name']} ({change}) is not "
                f"clearly better.")
     out["recommendation"] = rec
     return out
+
+
+def _change(value: float | None, current: float | None) -> str:
+    """'+12.3%' against a positive current value; the absolute difference otherwise (a current value
+    of 0 has no percentage); 'no estimate' when either is missing. Never 'nan'."""
+    if value is None or current is None or not (math.isfinite(value) and math.isfinite(current)):
+        return "no estimate"
+    if current > 0:
+        return f"{(value / current - 1.0) * 100:+.1f}%"
+    return f"{value - current:+.4f} absolute"
+
+
+def _events(n: int) -> str:
+    return f"{n:,} event" + ("" if n == 1 else "s")
 
 
 def _value(p: dict[str, Any], name: str) -> float:

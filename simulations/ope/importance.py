@@ -111,7 +111,8 @@ def feature_importance(log: Any, prepared: str, spec: str, full: OPEArrays | Non
         reduced = arrays_for(prep, res, q_logged)
         d = paired_difference(full, reduced, "dr", confidence)
         rows.append({"kind": kind, "name": name, "drop": d["value"], "low": d["low"], "high": d["high"]})
-    rows.sort(key=lambda r: -r.get("drop", -np.inf))
+    # most important first; a failed or non-finite drop last (a NaN key would scramble the order)
+    rows.sort(key=lambda r: -r["drop"] if np.isfinite(r.get("drop", np.nan)) else np.inf)
     flagged = sorted(k for k, c in cardinality.items() if c["id_like"])
     return {"policy": spec, "estimator": "dr", "groups": rows, "cardinality": cardinality,
             "id_like": flagged, "grouping": grouping}
