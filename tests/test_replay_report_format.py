@@ -88,7 +88,7 @@ def test_evaluate_page_ranks_candidates_only_and_never_says_1_titles(tmp_path):
     board = [r for r in rows if r[1].split(" ")[0] in ("best-fixed", "vw", "logged", "uniform")]
     assert board == [("ref", "best-fixed (reference)"), ("1", "vw"), ("2", "uniform"), ("ref", "logged (reference)")]
     assert "1 titles" not in page and "1 events" not in page
-    assert "events: 1; titles: 1" in page
+    assert "1 event, 1 title" in page
 
 
 def test_replay_says_1_event_not_1_events(tmp_path, console):
