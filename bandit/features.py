@@ -21,6 +21,8 @@ from bandit.vwformat import (  # noqa: F401  (re-exported: older imports read th
     action_line,
     context_line,
     escape,
+    MAX_ABS_VALUE,
+    check_number,
     format_features,
 )
 
@@ -44,20 +46,21 @@ def check_context(context: Any) -> Context:
 
 
 def check_features(features: Mapping[Any, Any], where: str) -> bool:
-    """Every name a string and every value a finite number, a string, a bool or None (nothing
-    nested); True when every value is already a plain Python scalar (no numpy numbers)."""
+    """Every name a string and every value a finite number within ±MAX_ABS_VALUE (bandit.vwformat),
+    a string, a bool or None (nothing nested); True when every value is already a plain Python
+    scalar (no numpy numbers)."""
     is_plain = True
+    lim = MAX_ABS_VALUE
     for name, value in features.items():
         if type(name) is not str:
             raise BanditError(f"{where}: feature names must be strings, got {name!r}")
         kind = type(value)
-        if kind is float:
-            if value - value != 0:
-                raise BanditError(f"{where}: feature {name!r} is {value} (must be finite)")
+        if kind is float or kind is int:
+            if not -lim <= value <= lim:
+                check_number(value, f"{where}: feature {name!r}")
         elif kind not in _SCALARS:
             number = plain(value, f"{where}: feature {name!r}")
-            if number - number != 0:
-                raise BanditError(f"{where}: feature {name!r} is {value} (must be finite)")
+            check_number(number, f"{where}: feature {name!r}")
             is_plain = False
     return is_plain
 

@@ -40,7 +40,8 @@ from bandit.sampling import sample_index
 from bandit.selection import SelectingPersonalizer
 from bandit.service_checks import EVENT_ID, check_actions, check_event_id, check_excluded, check_value
 from bandit.service_config import DEFAULT_ARGUMENTS, ServiceConfig, policy_kwargs
-from bandit.service_recovery import CheckpointToken, load_policy, prepare_checkpoint, publish_checkpoint, recover
+from bandit.service_recovery import (CheckpointToken, load_policy, prepare_checkpoint, publish_checkpoint, recover,
+                                     reload_checkpoint)
 from bandit.service_state import StateDir
 from bandit.vw_policy import Personalizer
 from bandit.window import DEFAULTED, NOT_ACTIVATED, REWARDED, OpenEvent, RewardWindow
@@ -67,6 +68,17 @@ class Slot:
     features: dict
     excluded: tuple[str, ...] = ()
     baseline: str | None = None
+
+
+def scores_finite(step: Any) -> bool:
+    """Whether a policy's raw scores for an event (a ReplayStep's context and actions) are finite.
+
+    Why the raw scores and not `step.pmf`: the probability floor (bandit.sampling.apply_floor)
+    turns a NaN pmf into a uniform one, so a poisoned model looks healthy from outside while it can
+    no longer learn (vw:select's model weights go NaN after one update with a non-finite prediction).
+    Reads the policy's own `_pmf` hook: a few microseconds, done after every learned event."""
+    policy = step._policy
+    return all(s - s == 0 for s in policy._pmf(step._prepared, step._entries))
 
 
 class DecisionService:
@@ -99,6 +111,10 @@ class DecisionService:
                              "closed_rewarded": 0}
             self._joined: list[tuple] = []
             self.eventlog_error: str | None = None
+            self.model_rejections = 0              # models rejected as non-finite (see _reject_model)
+            self.model_error: str | None = None
+            self.checkpoint_due = False            # a server checkpoints at its next tick when set
+            self._probe: Any = None                # the last learned event (checked again at checkpoints)
             self.policy: Policy = load_policy(self)
             self.checkpoint_seq = recover(self)
             self._ids = EventIds(id_seed, taken=self._id_used)
@@ -341,24 +357,51 @@ class DecisionService:
         learned = why != NOT_ACTIVATED and self.config.learning_mode != "LoggingOnly"
         if learned:
             drift = self.learn_closed(ev, value, when, ev.step)
-            self.counters["learned"] += 1
-            if drift is not None:  # a drop in rewards: the event log records it
-                self._joined.append(drift)
+            if drift is False:  # poisoned the model: rolled back, not learned (the journal says so)
+                learned = False
+            else:
+                self.counters["learned"] += 1
+                if drift is not None:  # a drop in rewards: the event log records it
+                    self._joined.append(drift)
         self.journal.add("close", ev.event_id, when, {"v": value, "why": why, "l": learned})
         self.counters[_COUNTER[why]] += 1
         if why != NOT_ACTIVATED:
             self._joined.append(joined_row(ev, value, when, why == DEFAULTED, self.policy.spec))
 
-    def learn_closed(self, ev: OpenEvent, value: float, when: float, step: Any) -> DriftEvent | None:
+    def learn_closed(self, ev: OpenEvent, value: float, when: float, step: Any) -> DriftEvent | None | bool:
         """Learn a closed event as the policy's own decision (here and when recovery re-learns it);
-        the event-log row of the drop it revealed, if its policy's drift test raised one."""
+        the event-log row of the drop it revealed, if its policy's drift test raised one. False if
+        learning it made the model's scores non-finite: the model was rolled back (`_reject_model`)
+        and the event is not learned."""
         policy = self.policy
         detected = len(policy.drift_events)
         policy.drift_clock(ev.deadline, when)
         step.learn(ev.chosen, value, ev.probability, own_decision=True)
+        self._probe = (step, ev.event_id, ev.context, ev.actions)
+        if not scores_finite(step):
+            self._reject_model(ev.event_id, ev.context, ev.actions)
+            return False
         if len(policy.drift_events) > detected:
             return policy.drift_row(ev.event_id, when, self.log.writer_id)
         return None
+
+    def _reject_model(self, event_id: str, context: Mapping, actions: list) -> None:
+        """Learning an event made the model non-finite (a poisoned model answers a uniform pmf for
+        ever, and a checkpoint would keep it across restarts): serve the last published checkpoint
+        again (a fresh model if that is poisoned too), report it, and checkpoint soon, so the
+        rejected model is never saved and a restart does not re-learn the event."""
+        self.model_rejections += 1
+        self.model_error = (f"learning event {event_id!r} made the model non-finite; it was not learned and "
+                            "the model of the last checkpoint is served")
+        policy = reload_checkpoint(self)
+        probe = policy.replay_step(context, actions)
+        if not scores_finite(probe):
+            policy = self.new_policy(self.arguments)
+        self.policy = policy
+        self._probe = None
+        for open_ev in self.open.pending.values():
+            open_ev.step = policy.replay_step(open_ev.context, open_ev.actions)
+        self.checkpoint_due = True
 
     # -- committing ----------------------------------------------------------------------------
     def take_batch(self) -> tuple[list, list]:
@@ -407,7 +450,12 @@ class DecisionService:
     # -- checkpoints and model replacement -----------------------------------------------------
     def prepare_checkpoint(self) -> CheckpointToken:
         """Save the model now (on the ranking thread); publish it with `publish_checkpoint` once
-        every record up to its position is written."""
+        every record up to its position is written. A non-finite model is never saved."""
+        if self._probe is not None:  # the model can change without learning (PUT /model)
+            step, event_id, context, actions = self._probe
+            if step._policy is self.policy and not scores_finite(step):
+                self._reject_model(event_id, context, actions)
+        self.checkpoint_due = False
         return prepare_checkpoint(self)
 
     def publish_checkpoint(self, token: CheckpointToken) -> None:
@@ -451,6 +499,7 @@ class DecisionService:
             "eventsPending": len(self.open), "eventsLearned": self.policy.n_learned,
             "journalSeq": self.journal.last_seq, "checkpointSeq": self.checkpoint_seq,
             "relearned": getattr(self, "relearned", 0), "eventLogError": self.eventlog_error,
+            "modelRejections": self.model_rejections, "modelError": self.model_error,
             "apprentice": {"decisions": n, "agreement": (self.apprentice["agreed"] / n) if n else None},
             **self.counters,
         }

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Mapping
 
 from bandit.errors import BanditError
+from bandit.vwformat import MAX_ABS_VALUE
 
 LEARNING_MODES = ("Online", "Apprentice", "LoggingOnly")
 # earliest: the first reward is final (the event learns at once); sum/average: rewards add up until
@@ -170,6 +171,7 @@ _PASS_THROUGH = {
     "--ignore_linear": 1, "--coin": 0, "--adaptive": 0, "--normalized": 0, "--invariant": 0,
     "--sgd": 0, "--decay_learning_rate": 1, "--initial_t": 1, "--first_only": 0,
 }
+MAX_ENSEMBLE = 32  # --bag / --cover: each member is a whole model in memory
 _CB_TYPES = ("ips", "dr", "mtr", "dm", "sm")
 # vw:select, the default policy (docs/defaults.md); state folders keep the arguments they were given
 DEFAULT_ARGUMENTS = "--cb_explore_adf --select"
@@ -200,8 +202,10 @@ def policy_kwargs(arguments: Any, *, bits: int) -> dict[str, Any]:
             number = kind(tokens[i])
         except ValueError:
             raise BanditError(f"policy argument {tokens[i - 1]}: {tokens[i]!r} is not a number") from None
-        if isinstance(number, float) and not math.isfinite(number):
-            raise BanditError(f"policy argument {tokens[i - 1]} must be finite")
+        if isinstance(number, float) and not (math.isfinite(number) and abs(number) <= MAX_ABS_VALUE):
+            raise BanditError(f"policy argument {tokens[i - 1]} must be finite and within ±{MAX_ABS_VALUE:g}")
+        if isinstance(number, int) and tokens[i - 1] in ("--bag", "--cover") and not 1 <= number <= MAX_ENSEMBLE:
+            raise BanditError(f"policy argument {tokens[i - 1]} must be 1..{MAX_ENSEMBLE} (each is a model in memory)")
         return number
 
     while i < len(tokens):
@@ -240,9 +244,11 @@ def policy_kwargs(arguments: Any, *, bits: int) -> dict[str, Any]:
                     raise BanditError(f"--cb_type must be one of {', '.join(_CB_TYPES)}")
                 if tok not in ("--cb_type", "--ignore", "--ignore_linear"):
                     try:
-                        float(val)
+                        number = float(val)
                     except ValueError:
                         raise BanditError(f"policy argument {tok}: {val!r} is not a number") from None
+                    if not (math.isfinite(number) and abs(number) <= MAX_ABS_VALUE):
+                        raise BanditError(f"policy argument {tok} must be finite and within ±{MAX_ABS_VALUE:g}")
                 elif not val.isalnum():
                     raise BanditError(f"policy argument {tok}: {val!r} is not allowed")
                 extra += [tok, val]

@@ -54,6 +54,7 @@ class Metrics:
             "events_learned": ("gauge", status["eventsLearned"]),
             "journal_seq": ("gauge", status["journalSeq"]),
             "checkpoint_seq": ("gauge", status["checkpointSeq"]),
+            "model_rejections_total": ("counter", status["modelRejections"]),
         }
         for name, (kind, value) in gauges.items():
             lines += [f"# TYPE artbandit_{name} {kind}", f"artbandit_{name} {value}"]
