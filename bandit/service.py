@@ -169,7 +169,7 @@ class DecisionService:
         if not slots or len(slots) > len(ids):
             raise BanditError(f"slots must be a non-empty list of at most {len(ids)} (the number of actions)")
         slot_ids = [s.id for s in slots]
-        if len(set(slot_ids)) != len(slot_ids) or not all(type(s) is str and EVENT_ID.match(s) for s in slot_ids):
+        if len(set(slot_ids)) != len(slot_ids) or not all(type(s) is str and EVENT_ID.fullmatch(s) for s in slot_ids):
             raise BanditError("slot ids must be unique non-empty strings of URL-safe characters")
         baselines = [s.baseline for s in slots if s.baseline is not None]
         if len(set(baselines)) != len(baselines):
@@ -306,7 +306,7 @@ class DecisionService:
             raise DuplicateRewardError(f"event {ev.group or ev.event_id!r} already has its reward (earliest)")
 
     def _find(self, event_id: Any, *, multislot: bool) -> list[OpenEvent]:
-        if type(event_id) is not str or not EVENT_ID.match(event_id):
+        if type(event_id) is not str or not EVENT_ID.fullmatch(event_id):
             raise UnknownEventError("unknown event id (not a valid event id)")
         if multislot:
             keys = self.open.groups.get(event_id)

@@ -11,7 +11,9 @@ from typing import Any
 from bandit.errors import BanditError, InvalidRewardError
 
 # Event and slot ids travel in URL paths: URL-safe characters only, never '/', '#', '?', '%' or space.
-EVENT_ID = re.compile(r"^[A-Za-z0-9._:~@!$&'()*+,;=-]{1,256}$")
+# Always used with fullmatch: `$` would also match before a trailing newline ("id\n" was accepted
+# and could then never be rewarded).
+EVENT_ID = re.compile(r"[A-Za-z0-9._:~@!$&'()*+,;=-]{1,256}")
 
 
 def check_actions(actions: Any, max_actions: int) -> list[str]:
@@ -43,7 +45,7 @@ def check_excluded(excluded: Any, ids: list[str], what: str) -> set[str]:
 
 
 def check_event_id(event_id: Any) -> str:
-    if type(event_id) is not str or not EVENT_ID.match(event_id):
+    if type(event_id) is not str or not EVENT_ID.fullmatch(event_id):
         raise BanditError("eventId must be 1-256 URL-safe characters (letters, digits, ._:~- ...)")
     return event_id
 
