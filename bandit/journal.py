@@ -48,6 +48,19 @@ CREATE INDEX IF NOT EXISTS records_event ON records(event_id, kind);
 """
 
 Record = tuple[int, str, str, float, bytes]
+WAL_LIMIT = 4 << 20      # bytes the WAL file is truncated to whenever SQLite restarts it
+WAL_BUSY_MS = 200        # how long a WAL checkpoint waits for the writer's transaction
+
+
+def owner_only(path: Path, *, create: bool = True) -> None:
+    """Make `path` 0600, creating it empty first if asked (SQLite then gives its WAL and shared-
+    memory files the same mode): journals hold viewers' contexts (docs/privacy.md)."""
+    if create and not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    try:
+        os.chmod(path, 0o600)
+    except FileNotFoundError:
+        pass
 
 
 class Journal:
@@ -56,8 +69,12 @@ class Journal:
     def __init__(self, path: str | os.PathLike, *, durable: bool = False, manual_wal_checkpoints: bool = False) -> None:
         self.path = Path(path)
         try:
+            owner_only(self.path)
             self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
+            # after a checkpoint resets the WAL, SQLite truncates the file to this size (it otherwise
+            # stays at its largest, and grew by ~22 KB per event while checkpoints lagged)
+            self._db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
             self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             if manual_wal_checkpoints:  # see checkpoint_wal
                 self._db.execute("PRAGMA wal_autocheckpoint=0")
@@ -69,6 +86,8 @@ class Journal:
             raise BanditError(f"{self.path}: not an artbandit journal ({exc})") from None
         if row is None or row[0] != SCHEMA:
             raise BanditError(f"{self.path}: not an artbandit journal (schema {row and row[0]!r})")
+        for suffix in ("-wal", "-shm"):  # SQLite gives them the database's mode; older folders: 0644
+            owner_only(Path(str(self.path) + suffix), create=False)
         self._lock = threading.Lock()  # the connection is shared by the writer and readers
         self.last_seq = int(last)        # the last sequence number handed out
         self.committed_seq = int(last)   # the last sequence number known to be on disk
@@ -163,17 +182,32 @@ class Journal:
             return cur.rowcount
 
     def checkpoint_wal(self) -> None:
-        """Copy the write-ahead log into the database file, from a connection of its own.
+        """Copy the write-ahead log into the database file and truncate it, from a connection of its own.
 
         Why: SQLite normally does this inside a commit every 1000 pages, and it syncs the file, so
         one commit in a thousand takes tens of milliseconds. A server that commits on its event loop
-        turns that off (manual_wal_checkpoints) and calls this on another thread instead; PASSIVE
-        never blocks the writer."""
-        db = sqlite3.connect(str(self.path), isolation_level=None)
+        turns that off (manual_wal_checkpoints) and calls this on another thread instead. PASSIVE
+        checkpoints (never blocking the writer) rarely finished under steady traffic, so the WAL was
+        never restarted and grew with every event; TRUNCATE waits for the writer's current
+        transaction (at most WAL_BUSY_MS, else it is skipped until the next call), copies every frame
+        and empties the file: the writer then waits only for that copy (milliseconds)."""
+        db = sqlite3.connect(str(self.path), isolation_level=None, timeout=WAL_BUSY_MS / 1000.0)
         try:
-            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.OperationalError:
+            pass  # busy: the next call tries again
         finally:
             db.close()
+
+    def disk_bytes(self) -> int:
+        """Bytes the journal takes on disk: the database, its WAL and its shared-memory index."""
+        total = 0
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                total += os.stat(str(self.path) + suffix).st_size
+            except FileNotFoundError:
+                pass
+        return total
 
     # -- reading -------------------------------------------------------------------------------
     def records(self, after_seq: int = 0, batch_size: int = 5000) -> Iterator[tuple[int, str, str, float, dict]]:

@@ -498,6 +498,7 @@ class DecisionService:
             "modelVersion": self.policy.model_version, "learningMode": self.config.learning_mode,
             "eventsPending": len(self.open), "eventsLearned": self.policy.n_learned,
             "journalSeq": self.journal.last_seq, "checkpointSeq": self.checkpoint_seq,
+            "journalBytes": self.journal.disk_bytes(),
             "relearned": getattr(self, "relearned", 0), "eventLogError": self.eventlog_error,
             "modelRejections": self.model_rejections, "modelError": self.model_error,
             "apprentice": {"decisions": n, "agreement": (self.apprentice["agreed"] / n) if n else None},

@@ -103,7 +103,7 @@ class Committer:
             try:
                 if svc.expire():
                     await self.durable()
-                if time.monotonic() - self.last_checkpoint >= svc.config.model_export_s:
+                if svc.checkpoint_due or time.monotonic() - self.last_checkpoint >= svc.config.model_export_s:
                     await self.checkpoint()
                     days = svc.config.log_retention_days
                     if days > 0:

@@ -55,6 +55,7 @@ class Metrics:
             "journal_seq": ("gauge", status["journalSeq"]),
             "checkpoint_seq": ("gauge", status["checkpointSeq"]),
             "model_rejections_total": ("counter", status["modelRejections"]),
+            "journal_bytes": ("gauge", status["journalBytes"]),
         }
         for name, (kind, value) in gauges.items():
             lines += [f"# TYPE artbandit_{name} {kind}", f"artbandit_{name} {value}"]
