@@ -21,6 +21,7 @@ power loss the last batches committed before the OS flushed its cache can be los
 """
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import threading
@@ -52,6 +53,25 @@ WAL_LIMIT = 4 << 20      # bytes the WAL file is truncated to whenever SQLite re
 WAL_BUSY_MS = 200        # how long a WAL checkpoint waits for the writer's transaction
 
 
+class JournalWriteError(BanditError):
+    """A batch could not be committed (disk full, I/O error); it stays buffered and is retried."""
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether an error means the disk (or the file size limit) is full."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return True
+    return isinstance(exc, sqlite3.Error) and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL \
+        or "database or disk is full" in str(exc)
+
+
+def describe_write_error(exc: BaseException) -> str:
+    """One line for a failed write: 'disk full' said plainly when it is."""
+    if is_disk_full(exc):
+        return "disk full"
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
 def owner_only(path: Path, *, create: bool = True) -> None:
     """Make `path` 0600, creating it empty first if asked (SQLite then gives its WAL and shared-
     memory files the same mode): journals hold viewers' contexts (docs/privacy.md)."""
@@ -61,6 +81,16 @@ def owner_only(path: Path, *, create: bool = True) -> None:
         os.chmod(path, 0o600)
     except FileNotFoundError:
         pass
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open. SQLite rolls back by itself after some errors (a
+    full disk), and a second ROLLBACK ('no transaction is active') used to hide the real error."""
+    if db.in_transaction:
+        try:
+            db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
 
 
 class Journal:
@@ -82,7 +112,12 @@ class Journal:
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA,))
             row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
             last = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()[0]
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, OSError) as exc:
+            if is_disk_full(exc):
+                raise BanditError(f"{self.path}: disk full: the journal cannot be opened for writing; "
+                                  "free some space and start again") from None
+            if isinstance(exc, OSError):
+                raise BanditError(f"{self.path}: cannot open the journal ({exc.strerror})") from None
             raise BanditError(f"{self.path}: not an artbandit journal ({exc})") from None
         if row is None or row[0] != SCHEMA:
             raise BanditError(f"{self.path}: not an artbandit journal (schema {row and row[0]!r})")
@@ -146,13 +181,17 @@ class Journal:
             return
         with self._lock:
             db = self._db
-            db.execute("BEGIN")
             try:
-                db.executemany("INSERT INTO records(seq, kind, event_id, time, body) VALUES (?,?,?,?,?)", batch)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+                db.execute("BEGIN")
+                try:
+                    db.executemany("INSERT INTO records(seq, kind, event_id, time, body) VALUES (?,?,?,?,?)", batch)
+                    db.execute("COMMIT")
+                except BaseException:
+                    _rollback(db)
+                    raise
+            except (sqlite3.Error, OSError) as exc:
+                raise JournalWriteError(f"the journal could not be written ({describe_write_error(exc)}); "
+                                        "nothing was lost, retry") from None
             self.committed_seq = batch[-1][0]
 
     def commit(self) -> None:
@@ -177,7 +216,7 @@ class Journal:
                 cur = db.execute("DELETE FROM records WHERE event_id IN (SELECT event_id FROM gone)")
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                _rollback(db)
                 raise
             return cur.rowcount
 

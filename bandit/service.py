@@ -32,7 +32,7 @@ from typing import Any, Mapping, Sequence
 from bandit.errors import BanditError, DuplicateRewardError, ExpiredEventError, UnknownEventError
 from bandit.event_ids import EventIds
 from bandit.eventlog import EventLog
-from bandit.journal import Journal
+from bandit.journal import Journal, is_disk_full
 from bandit.joined_log import append_joined, joined_row
 from bandit.logschema import DriftEvent
 from bandit.policy import Policy
@@ -94,6 +94,20 @@ class DecisionService:
         self.bits = int(bits)
         self.min_probability = float(min_probability)
         self.autocommit = autocommit
+        try:
+            self._open(state, durable, manual_wal_checkpoints, id_seed)
+        except OSError as exc:  # a full disk must say so, never look like a damaged file
+            if is_disk_full(exc):
+                raise BanditError(f"{state}: disk full: the state folder cannot be written; "
+                                  "free some space and start again") from None
+            raise BanditError(f"{state}: cannot open the state folder ({exc.strerror or exc})") from None
+        except BanditError as exc:
+            if "disk is full" in str(exc) and "disk full:" not in str(exc):  # the event log's open error
+                raise BanditError(f"{state}: disk full: the state folder's files cannot be opened for writing; "
+                                  "free some space and start again") from None
+            raise
+
+    def _open(self, state: str, durable: bool, manual_wal_checkpoints: bool, id_seed: int | None) -> None:
         self.state = StateDir(state)
         try:
             saved = self.state.read_config()
