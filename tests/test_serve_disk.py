@@ -25,8 +25,9 @@ def test_the_journal_wal_stays_bounded_while_the_service_runs(tmp_path):
             assert srv.client.post(f"/events/{r.json()['eventId']}/reward", json={"value": 1.0}).status_code == 204
             if i % 400 == 399:
                 sizes.append((state / "journal.sqlite-wal").stat().st_size)
-        assert max(sizes) <= 8 << 20, sizes  # journal_size_limit 4 MiB plus what one checkpoint interval adds
-        assert sizes[-1] <= sizes[1] + (1 << 20), sizes  # not growing with the number of events
+        # journal_size_limit 4 MiB plus what one checkpoint interval adds (measured ~2 MB at every
+        # sample; before: 8.4, 16.8, 25.6, 27.8, 27.8, 27.8 MB)
+        assert max(sizes) <= 8 << 20, sizes
         status = httpx.get(srv.url + "/status").json()
         assert status["journalBytes"] >= (state / "journal.sqlite").stat().st_size
         assert "artbandit_journal_bytes " in httpx.get(srv.url + "/metrics", headers=srv.client.headers).text
