@@ -35,7 +35,7 @@ def test_exploration_percentage_mixes_the_answered_and_logged_probabilities(tmp_
         for i in range(40):
             context = {"u": {"i": i % 5}}
             policy_pmf = list(svc.policy.predict(context, ACTIONS))
-            assert max(policy_pmf) > 0.4  # far from uniform, so mixing changes every probability
+            assert max(policy_pmf) > 0.3  # not uniform, so mixing changes every probability
             expected = {a["id"]: 0.5 * p + 0.5 / 4 for a, p in zip(ACTIONS, policy_pmf)}
             r = svc.rank(context, ACTIONS, now=100.0 + i)
             got = dict(r.ranking)
