@@ -22,6 +22,7 @@ power loss the last batches committed before the OS flushed its cache can be los
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import sqlite3
 import threading
@@ -30,11 +31,14 @@ from typing import Any, Iterator
 
 import orjson
 
+from bandit.cache import TextCache
 from bandit.errors import BanditError
 
 SCHEMA = "artbandit.journal/1"
 KINDS = ("set", "rank", "reward", "activate", "close")
-MAX_CACHED_SETS = 50_000
+MAX_CACHED_SETS = 50_000          # action lists remembered (by a 16-byte digest: ~150 bytes each)
+MAX_SET_LIST_BYTES = 32 << 20     # parsed action lists kept while recovery reads the journal
+SET_LIST_FACTOR = 6               # bytes of parsed lists per byte of their JSON (estimate)
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -127,8 +131,8 @@ class Journal:
         self.last_seq = int(last)        # the last sequence number handed out
         self.committed_seq = int(last)   # the last sequence number known to be on disk
         self._buffer: list[Record] = []
-        self._set_seqs: dict[bytes, int] = {}       # action list JSON -> seq of its set record
-        self._set_lists: dict[int, list] = {}       # seq -> action list (reading back)
+        self._set_seqs: dict[bytes, int] = {}       # digest of an action list's JSON -> seq of its set record
+        self._set_lists = TextCache(MAX_CACHED_SETS, MAX_SET_LIST_BYTES)  # seq -> action list (reading back)
 
     # -- writing -------------------------------------------------------------------------------
     def add(self, kind: str, event_id: str, time: float, body: dict[str, Any] | None = None) -> int:
@@ -139,14 +143,15 @@ class Journal:
 
     def action_set(self, actions: list) -> int:
         """The seq of the set record holding this action list (buffering one if it is new)."""
-        key = orjson.dumps(actions)
+        body = orjson.dumps(actions)
+        key = hashlib.blake2b(body, digest_size=16).digest()  # 16 bytes, however long the list
         seq = self._set_seqs.get(key)
         if seq is None:
             if len(self._set_seqs) >= MAX_CACHED_SETS:
                 self._set_seqs.clear()  # a list seen again later is simply written again
             self.last_seq += 1
             seq = self._set_seqs[key] = self.last_seq
-            self._buffer.append((seq, "set", "", 0.0, key))
+            self._buffer.append((seq, "set", "", 0.0, body))
         return seq
 
     def actions_of(self, set_seq: int) -> list:
@@ -157,9 +162,8 @@ class Journal:
                 row = self._db.execute("SELECT body FROM records WHERE seq=? AND kind='set'", (set_seq,)).fetchone()
             if row is None:
                 raise BanditError(f"{self.path}: a rank record refers to missing action set {set_seq}")
-            if len(self._set_lists) >= MAX_CACHED_SETS:
-                self._set_lists.clear()
-            actions = self._set_lists[set_seq] = orjson.loads(row[0])
+            actions = orjson.loads(row[0])
+            self._set_lists.put(set_seq, actions, SET_LIST_FACTOR * len(row[0]))
         return actions
 
     def take(self) -> list[Record]:

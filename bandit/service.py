@@ -38,7 +38,8 @@ from bandit.logschema import DriftEvent
 from bandit.policy import Policy
 from bandit.sampling import sample_index
 from bandit.selection import SelectingPersonalizer
-from bandit.service_checks import EVENT_ID, check_actions, check_event_id, check_excluded, check_value
+from bandit.service_checks import (DEFAULT_PENDING_BYTES, EVENT_ID, check_actions, check_capacity, check_event_id,
+                                   check_excluded, check_value, pending_cost)
 from bandit.service_config import DEFAULT_ARGUMENTS, ServiceConfig, policy_kwargs
 from bandit.service_recovery import (CheckpointToken, load_policy, prepare_checkpoint, publish_checkpoint, recover,
                                      reload_checkpoint)
@@ -87,10 +88,12 @@ class DecisionService:
     def __init__(self, state: str, *, seed: int = 0, reward_range: tuple[float, float] = (0.0, 1.0),
                  max_actions: int = 50, bits: int = 18, min_probability: float = 0.01,
                  durable: bool = False, autocommit: bool = True, manual_wal_checkpoints: bool = False,
-                 id_seed: int | None = None) -> None:
+                 id_seed: int | None = None, max_pending_bytes: int = DEFAULT_PENDING_BYTES) -> None:
         self.seed = int(seed)
         self.reward_range = (float(reward_range[0]), float(reward_range[1]))
         self.max_actions = int(max_actions)
+        self.max_pending_bytes = int(max_pending_bytes)  # memory budget of pending events (estimated bytes)
+        self.pending_bytes = 0
         self.bits = int(bits)
         self.min_probability = float(min_probability)
         self.autocommit = autocommit
@@ -159,6 +162,7 @@ class DecisionService:
         now = self._now(now)
         self.expire(now)
         ids = check_actions(actions, self.max_actions)
+        check_capacity(self.pending_bytes, self.max_pending_bytes, len(self.open))
         skip = check_excluded(excluded, ids, "excludedActions")
         eligible = [a for a in actions if a["id"] not in skip]
         if not eligible:
@@ -180,6 +184,7 @@ class DecisionService:
         now = self._now(now)
         self.expire(now)
         ids = check_actions(actions, self.max_actions)
+        check_capacity(self.pending_bytes, self.max_pending_bytes, len(self.open))
         if not slots or len(slots) > len(ids):
             raise BanditError(f"slots must be a non-empty list of at most {len(ids)} (the number of actions)")
         slot_ids = [s.id for s in slots]
@@ -246,7 +251,13 @@ class DecisionService:
         ev.journal_seq = self.journal.add("rank", ev.event_id, ev.time, body)
         ev.step = step
         self.open.add(ev.event_id, ev)
+        self._hold(ev)
         self.counters["ranks"] += 1
+
+    def _hold(self, ev: OpenEvent) -> None:
+        """Count a pending event's memory against the budget (given back when it closes)."""
+        ev.cost = pending_cost(ev.context, ev.actions)  # type: ignore[attr-defined]
+        self.pending_bytes += ev.cost  # type: ignore[attr-defined]
 
     def _uniform(self, key: str) -> float:
         digest = hashlib.blake2b(f"{self.seed}:{key}".encode(), digest_size=8).digest()
@@ -368,6 +379,7 @@ class DecisionService:
     def _close(self, ev: OpenEvent, value: float | None, why: str, when: float, *, early: bool) -> None:
         """`early`: before its deadline (a reward), not popped from the deadline heap by `expire`."""
         self.open.close(ev.event_id, why, early=early)
+        self.pending_bytes -= getattr(ev, "cost", 0)
         learned = why != NOT_ACTIVATED and self.config.learning_mode != "LoggingOnly"
         if learned:
             drift = self.learn_closed(ev, value, when, ev.step)
@@ -511,6 +523,7 @@ class DecisionService:
         return {
             "modelVersion": self.policy.model_version, "learningMode": self.config.learning_mode,
             "eventsPending": len(self.open), "eventsLearned": self.policy.n_learned,
+            "pendingBytes": self.pending_bytes, "pendingBudgetBytes": self.max_pending_bytes,
             "journalSeq": self.journal.last_seq, "checkpointSeq": self.checkpoint_seq,
             "journalBytes": self.journal.disk_bytes(),
             "relearned": getattr(self, "relearned", 0), "eventLogError": self.eventlog_error,

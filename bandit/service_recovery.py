@@ -98,6 +98,7 @@ def recover(svc: "DecisionService") -> int:
                     rejoin.append((ev, body, time))
     for ev in opened.pending.values():
         ev.step = svc.policy.replay_step(ev.context, ev.actions)
+        svc._hold(ev)  # recovered events count against the budget (never refused: they were acknowledged)
     _rejoin(svc, rejoin, drifts)
     svc.relearned = relearned
     return ckpt_seq

@@ -113,3 +113,91 @@ def test_hostile_feature_values_over_http_are_400_and_cannot_poison(tmp_path):
         assert probability() > 0.9
     finally:
         srv.stop()
+
+
+def big_context(i: int, kb: int) -> dict:
+    """A context of about `kb` KB of JSON that never repeats."""
+    return {"big": {f"f{j}_{i}": f"value-{j}-{i}-" + "x" * (kb * 2 - 30) for j in range(500)}}
+
+
+def test_pending_events_are_bounded_by_a_memory_budget_and_give_it_back(tmp_path):
+    """1,100 never-rewarded ranks with 900 KB contexts took the service from 90 MB to 2.1 GB."""
+    from bandit.service_checks import CapacityError
+
+    state = tmp_path / "s"
+    budget = 8 << 20
+    with DecisionService(state, seed=0, id_seed=1, max_pending_bytes=budget) as svc:
+        ranked = []
+        with pytest.raises(CapacityError, match="memory budget for pending events is full"):
+            for i in range(100):
+                ranked.append(svc.rank(big_context(i, 100), actions(), now=float(i)).event_id)
+        # ~100 KB of JSON counts ~6x: the budget holds about 13 such events, never all 100
+        assert 8 <= len(ranked) <= 20
+        status = svc.status()
+        assert status["eventsPending"] == len(ranked) and status["ranks"] == len(ranked)
+        assert budget <= status["pendingBytes"] <= budget + 700_000
+        for event_id in ranked[:len(ranked) // 2]:  # rewards give the budget back
+            svc.reward(event_id, 1.0, now=200.0)
+        assert svc.status()["pendingBytes"] < budget // 2 + 700_000
+        svc.rank(big_context(1000, 100), actions(), now=201.0)
+    with DecisionService(state, seed=0, id_seed=1, max_pending_bytes=budget) as svc:  # recovered events count
+        assert svc.status()["eventsPending"] == len(ranked) - len(ranked) // 2 + 1
+        assert svc.status()["pendingBytes"] > budget // 3
+
+
+def test_the_action_list_memory_is_keyed_by_digest_and_bounded(tmp_path):
+    """journal._set_seqs was keyed by the whole action-list JSON (50 x 200-character ids: ~12 KB a key)."""
+    with DecisionService(tmp_path / "s", seed=0, id_seed=1) as svc:
+        for i in range(30):
+            svc.rank({"u": {"i": i}}, [{"id": f"{i}-{k}-" + "x" * 190, "features": {}} for k in range(50)])
+        keys = list(svc.journal._set_seqs)
+        assert len(keys) == 30 and all(len(k) == 16 for k in keys)
+
+
+def test_a_full_budget_is_a_503_over_http_and_rewards_free_it(tmp_path):
+    srv = Server(tmp_path / "state", "--max-pending-mb", "16").start()
+    try:
+        c = srv.client
+        codes, events = [], []
+        for i in range(12):  # 900 KB contexts: within the 1 MiB body limit
+            r = c.post("/rank", json={"contextFeatures": [big_context(i, 900)],
+                                      "actions": [{"id": "a", "features": [{"f": 1}]}]})
+            codes.append(r.status_code)
+            if r.status_code == 201:
+                events.append(r.json()["eventId"])
+            else:
+                assert r.status_code == 503 and "memory budget" in r.json()["error"]["message"], r.text
+        assert 201 in codes and codes[-1] == 503 and len(events) <= 4
+        status = httpx.get(srv.url + "/status").json()
+        assert status["pendingBudgetBytes"] == 16 << 20 and status["pendingBytes"] >= 16 << 20
+        metrics = httpx.get(srv.url + "/metrics", headers=c.headers).text
+        assert "artbandit_pending_bytes " in metrics
+        for event_id in events:
+            assert c.post(f"/events/{event_id}/reward", json={"value": 1.0}).status_code == 204
+        assert httpx.get(srv.url + "/status").json()["pendingBytes"] == 0
+        assert c.post("/rank", json={"contextFeatures": [big_context(99, 900)],
+                                     "actions": [{"id": "a", "features": [{"f": 1}]}]}).status_code == 201
+    finally:
+        srv.stop()
+
+
+def test_per_decision_caches_are_bounded_by_bytes(tmp_path):
+    """Caches keyed by action ids or lists grew by count only: fresh 200-character ids in every
+    request (4,000 ranks x 50 actions: 90 -> 486 MB and rising)."""
+    from bandit import joined_log, vw_policy
+    from bandit.features import ActionRegistry
+
+    registry = ActionRegistry(max_bytes=1 << 20)
+    for i in range(3000):
+        registry.lookup([{"id": f"{i}-" + "x" * 200, "features": {"f": 1}}])
+    assert registry._bytes <= 1 << 20 and len(registry._by_id) < 3000
+    with DecisionService(tmp_path / "s", seed=0, id_seed=1) as svc:
+        for i in range(40):
+            acts = [{"id": f"{i}-{k}-" + "x" * 190, "features": {}} for k in range(50)]
+            r = svc.rank({"u": {"i": i}, "big": {f"f{j}": "y" * 900 for j in range(200)}}, acts)
+            svc.reward(r.event_id, 1.0)
+        cache = joined_log._ACTIONS_JSON
+        assert cache.chars <= cache.max_chars == 8 << 20
+        for examples in svc.policy._caches:  # vw:select: one example cache per model
+            assert examples.context_chars <= vw_policy.SHARED_CHARS
+            assert examples.context_chars == sum(len(k) for k in examples.contexts)

@@ -46,6 +46,8 @@ class Metrics:
             lines.append(f'artbandit_request_seconds_count{{route="{label}"}} {acc}')
         gauges = {
             "events_pending": ("gauge", status["eventsPending"]),
+            "pending_bytes": ("gauge", status["pendingBytes"]),
+            "pending_budget_bytes": ("gauge", status["pendingBudgetBytes"]),
             "ranks_total": ("counter", status["ranks"]),
             "rewards_total": ("counter", status["rewards"]),
             "default_rewards_total": ("counter", status["default_rewards"]),

@@ -17,9 +17,10 @@ from bandit.service import DecisionService
 
 def serve(state: str, *, host: str, port: int, key: bytes | None, seed: int = 0,
           reward_range: tuple[float, float] = (0.0, 1.0), max_actions: int = 50, max_body: int = 1 << 20,
-          durable: bool = False, quiet: bool = False) -> None:
+          durable: bool = False, quiet: bool = False, max_pending_bytes: int = 256 << 20) -> None:
     svc = DecisionService(state, seed=seed, reward_range=reward_range, max_actions=max_actions,
-                          durable=durable, autocommit=False, manual_wal_checkpoints=not durable)
+                          durable=durable, autocommit=False, manual_wal_checkpoints=not durable,
+                          max_pending_bytes=max_pending_bytes)
     ready = None if quiet else (
         f"artbandit serve: listening on http://{host}:{port}/personalizer "
         f"(state {state}, {len(svc.open)} open events recovered, {getattr(svc, 'relearned', 0)} re-learned)")
