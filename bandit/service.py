@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import numpy as np
+
 from bandit.errors import BanditError, DuplicateRewardError, ExpiredEventError, UnknownEventError
 from bandit.event_ids import EventIds
 from bandit.eventlog import EventLog
@@ -77,8 +79,13 @@ def scores_finite(step: Any) -> bool:
     Why the raw scores and not `step.pmf`: the probability floor (bandit.sampling.apply_floor)
     turns a NaN pmf into a uniform one, so a poisoned model looks healthy from outside while it can
     no longer learn (vw:select's model weights go NaN after one update with a non-finite prediction).
-    Reads the policy's own `_pmf` hook: a few microseconds, done after every learned event."""
+    Done after every learned event, so it must be cheap: vw:select keeps each model's squared error
+    (`loss`), which turns NaN as soon as a model predicts NaN (about 1 us to check); other policies
+    have their raw scores recomputed through their own `_pmf` hook (a few us for one VW model)."""
     policy = step._policy
+    loss = getattr(policy, "loss", None)
+    if isinstance(loss, np.ndarray):
+        return bool(np.isfinite(loss).all())
     return all(s - s == 0 for s in policy._pmf(step._prepared, step._entries))
 
 
