@@ -83,10 +83,16 @@ def scores_finite(step: Any) -> bool:
     (`loss`), which turns NaN as soon as a model predicts NaN (about 1 us to check); other policies
     have their raw scores recomputed through their own `_pmf` hook (a few us for one VW model)."""
     policy = step._policy
-    loss = getattr(policy, "loss", None)
-    if isinstance(loss, np.ndarray):
-        return bool(np.isfinite(loss).all())
+    if isinstance(getattr(policy, "loss", None), np.ndarray):
+        return model_finite(policy)
     return all(s - s == 0 for s in policy._pmf(step._prepared, step._entries))
+
+
+def model_finite(policy: Policy) -> bool:
+    """False for a model known to be non-finite without an event to score: vw:select whose squared
+    errors are NaN (a checkpoint saved before these checks existed, an uploaded model)."""
+    loss = getattr(policy, "loss", None)
+    return not isinstance(loss, np.ndarray) or bool(np.isfinite(loss).all())
 
 
 class DecisionService:
@@ -140,6 +146,10 @@ class DecisionService:
             self.checkpoint_due = False            # a server checkpoints at its next tick when set
             self._probe: Any = None                # the last learned event (checked again at checkpoints)
             self.policy: Policy = load_policy(self)
+            if not model_finite(self.policy):  # checkpointed before the checks: it can never learn again
+                self.model_rejections += 1
+                self.model_error = "the checkpoint's model was non-finite; a fresh model is served"
+                self.policy = self.new_policy(self.arguments)
             self.checkpoint_seq = recover(self)
             self._ids = EventIds(id_seed, taken=self._id_used)
         except BaseException:

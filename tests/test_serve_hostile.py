@@ -201,3 +201,34 @@ def test_per_decision_caches_are_bounded_by_bytes(tmp_path):
         for examples in svc.policy._caches:  # vw:select: one example cache per model
             assert examples.context_chars <= vw_policy.SHARED_CHARS
             assert examples.context_chars == sum(len(k) for k in examples.contexts)
+
+
+def test_a_non_finite_checkpoint_or_upload_is_never_served(tmp_path):
+    """A folder poisoned before these checks existed served 0.25 for every action for ever; an
+    uploaded non-finite model would have been published."""
+    import asyncio
+
+    import numpy as np
+
+    from artbandit.serve.app import create_app
+    from bandit.model_export import export_model
+
+    state = tmp_path / "s"
+    with DecisionService(state, seed=0, id_seed=1) as svc:
+        train_v2(lib_rank(svc), svc.reward, n=20)
+        svc.policy.loss[:] = np.nan  # what the poisoned folders of issue 27 hold
+        poisoned = export_model(svc.policy)
+        svc._probe = None  # as a version without the checks: the close checkpoints it as it is
+    with DecisionService(state, seed=0, id_seed=1, autocommit=False) as svc:
+        assert svc.status()["modelRejections"] == 1 and "fresh model" in svc.status()["modelError"]
+        assert np.isfinite(svc.policy.loss).all()
+        gate = create_app(svc, key=None)
+
+        async def upload():
+            transport = httpx.ASGITransport(app=gate)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t/personalizer/v1.0") as c:
+                return await c.put("/model", content=poisoned)
+
+        r = asyncio.run(upload())
+        assert r.status_code == 400 and "non-finite" in r.json()["error"]["message"]
+        assert np.isfinite(svc.policy.loss).all()

@@ -26,7 +26,7 @@ from artbandit.serve.metrics import Metrics
 from artbandit.serve import wire
 from bandit.errors import BanditError, DuplicateRewardError, ExpiredEventError, UnknownEventError
 from bandit.model_export import export_model, import_model
-from bandit.service import DecisionService
+from bandit.service import DecisionService, model_finite
 from bandit.service_checks import CapacityError
 
 log = logging.getLogger("artbandit.serve")
@@ -178,6 +178,8 @@ def create_app(svc: DecisionService, *, key: bytes | None, max_body: int = 1 << 
     async def put_model(request: Request) -> Response:
         blob = request.scope["state"].get("body", b"")
         policy = import_model(blob, reward_range=svc.reward_range, min_probability=svc.min_probability, log=None)
+        if not model_finite(policy):
+            raise BanditError("the uploaded model is non-finite (NaN or infinite state): refused")
         await committer.publish(svc.replace_policy(policy))
         created["time"] = time.time()
         return Response(status_code=204)
