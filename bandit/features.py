@@ -21,6 +21,8 @@ from bandit.vwformat import (  # noqa: F401  (re-exported: older imports read th
     action_line,
     context_line,
     escape,
+    MAX_ABS_VALUE,
+    check_number,
     format_features,
 )
 
@@ -44,20 +46,21 @@ def check_context(context: Any) -> Context:
 
 
 def check_features(features: Mapping[Any, Any], where: str) -> bool:
-    """Every name a string and every value a finite number, a string, a bool or None (nothing
-    nested); True when every value is already a plain Python scalar (no numpy numbers)."""
+    """Every name a string and every value a finite number within ±MAX_ABS_VALUE (bandit.vwformat),
+    a string, a bool or None (nothing nested); True when every value is already a plain Python
+    scalar (no numpy numbers)."""
     is_plain = True
+    lim = MAX_ABS_VALUE
     for name, value in features.items():
         if type(name) is not str:
             raise BanditError(f"{where}: feature names must be strings, got {name!r}")
         kind = type(value)
-        if kind is float:
-            if value - value != 0:
-                raise BanditError(f"{where}: feature {name!r} is {value} (must be finite)")
+        if kind is float or kind is int:
+            if not -lim <= value <= lim:
+                check_number(value, f"{where}: feature {name!r}")
         elif kind not in _SCALARS:
             number = plain(value, f"{where}: feature {name!r}")
-            if number - number != 0:
-                raise BanditError(f"{where}: feature {name!r} is {value} (must be finite)")
+            check_number(number, f"{where}: feature {name!r}")
             is_plain = False
     return is_plain
 
@@ -121,10 +124,12 @@ class ActionEntry:
 class ActionRegistry:
     """Remembers each action id's latest features so repeated actions cost one dict comparison."""
 
-    def __init__(self, max_actions: int = 100_000) -> None:
+    def __init__(self, max_actions: int = 100_000, max_bytes: int = 32 << 20) -> None:
         self._by_id: dict[str, ActionEntry] = {}
         self._next_uid = 0
         self._max = int(max_actions)
+        self._max_bytes = int(max_bytes)  # estimated: fresh 200-character ids in every request grew it by count only
+        self._bytes = 0
 
     def lookup(self, actions: Sequence[Mapping[str, Any]]) -> list[ActionEntry]:
         """Validate `actions` and return their entries (creating or refreshing as needed)."""
@@ -178,7 +183,11 @@ class ActionRegistry:
             json_text=json.dumps({"id": action_id, "features": copy}, separators=(",", ":")),
         )
         self._next_uid += 1
-        if len(self._by_id) >= self._max:  # a runaway catalogue: start over rather than grow forever
-            self._by_id.clear()
+        # ~bytes: the two texts, the features copy (about as long as its JSON) and the objects
+        cost = 2 * len(entry.vw_line) + 3 * len(entry.json_text) + 600
+        if len(self._by_id) >= self._max or self._bytes + cost > self._max_bytes:
+            self._by_id.clear()  # a runaway catalogue: start over rather than grow forever
+            self._bytes = 0
         self._by_id[action_id] = entry
+        self._bytes += cost
         return entry

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import orjson
 
+from bandit.cache import TextCache
 from bandit.eventlog import EventLog
 from bandit.window import OpenEvent
 
 
-_ACTIONS_JSON: dict[bytes, list[str]] = {}  # candidate lists repeat: format each once
+# candidate lists repeat: format each once. Bounded by bytes: keyed by the whole list's JSON, 10,000
+# lists of 50 fresh 200-character ids held ~300 MB when it was bounded by count only
+_ACTIONS_JSON = TextCache(10_000, 8 << 20)
 
 
 def joined_row(ev: OpenEvent, value: float | None, when: float, defaulted: bool, spec: str) -> tuple:
@@ -20,9 +23,8 @@ def joined_row(ev: OpenEvent, value: float | None, when: float, defaulted: bool,
     key = orjson.dumps(ev.actions)
     actions_json = _ACTIONS_JSON.get(key)
     if actions_json is None:
-        if len(_ACTIONS_JSON) >= 10_000:
-            _ACTIONS_JSON.clear()
-        actions_json = _ACTIONS_JSON[key] = [orjson.dumps(a).decode() for a in ev.actions]
+        actions_json = [orjson.dumps(a).decode() for a in ev.actions]
+        _ACTIONS_JSON.put(key, actions_json, 3 * len(key) + 60 * len(actions_json) + 200)  # ~bytes: key, strings
     return (ev.event_id, ev.time, ev.model_version, spec, orjson.dumps(ev.context).decode(),
             tuple(actions_json), actions_json, ev.pmf, ev.chosen, ev.action_id, ev.probability,
             value, when, defaulted)

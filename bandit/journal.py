@@ -21,6 +21,8 @@ power loss the last batches committed before the OS flushed its cache can be los
 """
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 import sqlite3
 import threading
@@ -29,11 +31,14 @@ from typing import Any, Iterator
 
 import orjson
 
+from bandit.cache import TextCache
 from bandit.errors import BanditError
 
 SCHEMA = "artbandit.journal/1"
 KINDS = ("set", "rank", "reward", "activate", "close")
-MAX_CACHED_SETS = 50_000
+MAX_CACHED_SETS = 50_000          # action lists remembered (by a 16-byte digest: ~150 bytes each)
+MAX_SET_LIST_BYTES = 32 << 20     # parsed action lists kept while recovery reads the journal
+SET_LIST_FACTOR = 6               # bytes of parsed lists per byte of their JSON (estimate)
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -48,6 +53,48 @@ CREATE INDEX IF NOT EXISTS records_event ON records(event_id, kind);
 """
 
 Record = tuple[int, str, str, float, bytes]
+WAL_LIMIT = 4 << 20      # bytes the WAL file is truncated to whenever SQLite restarts it
+WAL_BUSY_MS = 200        # how long a WAL checkpoint waits for the writer's transaction
+
+
+class JournalWriteError(BanditError):
+    """A batch could not be committed (disk full, I/O error); it stays buffered and is retried."""
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether an error means the disk (or the file size limit) is full."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return True
+    return isinstance(exc, sqlite3.Error) and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL \
+        or "database or disk is full" in str(exc)
+
+
+def describe_write_error(exc: BaseException) -> str:
+    """One line for a failed write: 'disk full' said plainly when it is."""
+    if is_disk_full(exc):
+        return "disk full"
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+def owner_only(path: Path, *, create: bool = True) -> None:
+    """Make `path` 0600, creating it empty first if asked (SQLite then gives its WAL and shared-
+    memory files the same mode): journals hold viewers' contexts (docs/privacy.md)."""
+    if create and not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    try:
+        os.chmod(path, 0o600)
+    except FileNotFoundError:
+        pass
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open. SQLite rolls back by itself after some errors (a
+    full disk), and a second ROLLBACK ('no transaction is active') used to hide the real error."""
+    if db.in_transaction:
+        try:
+            db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
 
 
 class Journal:
@@ -56,8 +103,12 @@ class Journal:
     def __init__(self, path: str | os.PathLike, *, durable: bool = False, manual_wal_checkpoints: bool = False) -> None:
         self.path = Path(path)
         try:
+            owner_only(self.path)
             self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
+            # after a checkpoint resets the WAL, SQLite truncates the file to this size (it otherwise
+            # stays at its largest, and grew by ~22 KB per event while checkpoints lagged)
+            self._db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
             self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             if manual_wal_checkpoints:  # see checkpoint_wal
                 self._db.execute("PRAGMA wal_autocheckpoint=0")
@@ -65,16 +116,23 @@ class Journal:
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA,))
             row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
             last = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()[0]
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, OSError) as exc:
+            if is_disk_full(exc):
+                raise BanditError(f"{self.path}: disk full: the journal cannot be opened for writing; "
+                                  "free some space and start again") from None
+            if isinstance(exc, OSError):
+                raise BanditError(f"{self.path}: cannot open the journal ({exc.strerror})") from None
             raise BanditError(f"{self.path}: not an artbandit journal ({exc})") from None
         if row is None or row[0] != SCHEMA:
             raise BanditError(f"{self.path}: not an artbandit journal (schema {row and row[0]!r})")
+        for suffix in ("-wal", "-shm"):  # SQLite gives them the database's mode; older folders: 0644
+            owner_only(Path(str(self.path) + suffix), create=False)
         self._lock = threading.Lock()  # the connection is shared by the writer and readers
         self.last_seq = int(last)        # the last sequence number handed out
         self.committed_seq = int(last)   # the last sequence number known to be on disk
         self._buffer: list[Record] = []
-        self._set_seqs: dict[bytes, int] = {}       # action list JSON -> seq of its set record
-        self._set_lists: dict[int, list] = {}       # seq -> action list (reading back)
+        self._set_seqs: dict[bytes, int] = {}       # digest of an action list's JSON -> seq of its set record
+        self._set_lists = TextCache(MAX_CACHED_SETS, MAX_SET_LIST_BYTES)  # seq -> action list (reading back)
 
     # -- writing -------------------------------------------------------------------------------
     def add(self, kind: str, event_id: str, time: float, body: dict[str, Any] | None = None) -> int:
@@ -85,14 +143,15 @@ class Journal:
 
     def action_set(self, actions: list) -> int:
         """The seq of the set record holding this action list (buffering one if it is new)."""
-        key = orjson.dumps(actions)
+        body = orjson.dumps(actions)
+        key = hashlib.blake2b(body, digest_size=16).digest()  # 16 bytes, however long the list
         seq = self._set_seqs.get(key)
         if seq is None:
             if len(self._set_seqs) >= MAX_CACHED_SETS:
                 self._set_seqs.clear()  # a list seen again later is simply written again
             self.last_seq += 1
             seq = self._set_seqs[key] = self.last_seq
-            self._buffer.append((seq, "set", "", 0.0, key))
+            self._buffer.append((seq, "set", "", 0.0, body))
         return seq
 
     def actions_of(self, set_seq: int) -> list:
@@ -103,9 +162,8 @@ class Journal:
                 row = self._db.execute("SELECT body FROM records WHERE seq=? AND kind='set'", (set_seq,)).fetchone()
             if row is None:
                 raise BanditError(f"{self.path}: a rank record refers to missing action set {set_seq}")
-            if len(self._set_lists) >= MAX_CACHED_SETS:
-                self._set_lists.clear()
-            actions = self._set_lists[set_seq] = orjson.loads(row[0])
+            actions = orjson.loads(row[0])
+            self._set_lists.put(set_seq, actions, SET_LIST_FACTOR * len(row[0]))
         return actions
 
     def take(self) -> list[Record]:
@@ -127,13 +185,17 @@ class Journal:
             return
         with self._lock:
             db = self._db
-            db.execute("BEGIN")
             try:
-                db.executemany("INSERT INTO records(seq, kind, event_id, time, body) VALUES (?,?,?,?,?)", batch)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+                db.execute("BEGIN")
+                try:
+                    db.executemany("INSERT INTO records(seq, kind, event_id, time, body) VALUES (?,?,?,?,?)", batch)
+                    db.execute("COMMIT")
+                except BaseException:
+                    _rollback(db)
+                    raise
+            except (sqlite3.Error, OSError) as exc:
+                raise JournalWriteError(f"the journal could not be written ({describe_write_error(exc)}); "
+                                        "nothing was lost, retry") from None
             self.committed_seq = batch[-1][0]
 
     def commit(self) -> None:
@@ -158,22 +220,37 @@ class Journal:
                 cur = db.execute("DELETE FROM records WHERE event_id IN (SELECT event_id FROM gone)")
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                _rollback(db)
                 raise
             return cur.rowcount
 
     def checkpoint_wal(self) -> None:
-        """Copy the write-ahead log into the database file, from a connection of its own.
+        """Copy the write-ahead log into the database file and truncate it, from a connection of its own.
 
         Why: SQLite normally does this inside a commit every 1000 pages, and it syncs the file, so
         one commit in a thousand takes tens of milliseconds. A server that commits on its event loop
-        turns that off (manual_wal_checkpoints) and calls this on another thread instead; PASSIVE
-        never blocks the writer."""
-        db = sqlite3.connect(str(self.path), isolation_level=None)
+        turns that off (manual_wal_checkpoints) and calls this on another thread instead. PASSIVE
+        checkpoints (never blocking the writer) rarely finished under steady traffic, so the WAL was
+        never restarted and grew with every event; TRUNCATE waits for the writer's current
+        transaction (at most WAL_BUSY_MS, else it is skipped until the next call), copies every frame
+        and empties the file: the writer then waits only for that copy (milliseconds)."""
+        db = sqlite3.connect(str(self.path), isolation_level=None, timeout=WAL_BUSY_MS / 1000.0)
         try:
-            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.OperationalError:
+            pass  # busy: the next call tries again
         finally:
             db.close()
+
+    def disk_bytes(self) -> int:
+        """Bytes the journal takes on disk: the database, its WAL and its shared-memory index."""
+        total = 0
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                total += os.stat(str(self.path) + suffix).st_size
+            except FileNotFoundError:
+                pass
+        return total
 
     # -- reading -------------------------------------------------------------------------------
     def records(self, after_seq: int = 0, batch_size: int = 5000) -> Iterator[tuple[int, str, str, float, dict]]:

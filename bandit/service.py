@@ -29,18 +29,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import numpy as np
+
 from bandit.errors import BanditError, DuplicateRewardError, ExpiredEventError, UnknownEventError
 from bandit.event_ids import EventIds
 from bandit.eventlog import EventLog
-from bandit.journal import Journal
+from bandit.journal import Journal, is_disk_full
 from bandit.joined_log import append_joined, joined_row
 from bandit.logschema import DriftEvent
 from bandit.policy import Policy
 from bandit.sampling import sample_index
 from bandit.selection import SelectingPersonalizer
-from bandit.service_checks import EVENT_ID, check_actions, check_event_id, check_excluded, check_value
+from bandit.service_checks import (DEFAULT_PENDING_BYTES, EVENT_ID, check_actions, check_capacity, check_event_id,
+                                   check_excluded, check_value, pending_cost)
 from bandit.service_config import DEFAULT_ARGUMENTS, ServiceConfig, policy_kwargs
-from bandit.service_recovery import CheckpointToken, load_policy, prepare_checkpoint, publish_checkpoint, recover
+from bandit.service_recovery import (CheckpointToken, load_policy, prepare_checkpoint, publish_checkpoint, recover,
+                                     reload_checkpoint)
 from bandit.service_state import StateDir
 from bandit.vw_policy import Personalizer
 from bandit.window import DEFAULTED, NOT_ACTIVATED, REWARDED, OpenEvent, RewardWindow
@@ -69,19 +73,57 @@ class Slot:
     baseline: str | None = None
 
 
+def scores_finite(step: Any) -> bool:
+    """Whether a policy's raw scores for an event (a ReplayStep's context and actions) are finite.
+
+    Why the raw scores and not `step.pmf`: the probability floor (bandit.sampling.apply_floor)
+    turns a NaN pmf into a uniform one, so a poisoned model looks healthy from outside while it can
+    no longer learn (vw:select's model weights go NaN after one update with a non-finite prediction).
+    Done after every learned event, so it must be cheap: vw:select keeps each model's squared error
+    (`loss`), which turns NaN as soon as a model predicts NaN (about 1 us to check); other policies
+    have their raw scores recomputed through their own `_pmf` hook (a few us for one VW model)."""
+    policy = step._policy
+    if isinstance(getattr(policy, "loss", None), np.ndarray):
+        return model_finite(policy)
+    return all(s - s == 0 for s in policy._pmf(step._prepared, step._entries))
+
+
+def model_finite(policy: Policy) -> bool:
+    """False for a model known to be non-finite without an event to score: vw:select whose squared
+    errors are NaN (a checkpoint saved before these checks existed, an uploaded model)."""
+    loss = getattr(policy, "loss", None)
+    return not isinstance(loss, np.ndarray) or bool(np.isfinite(loss).all())
+
+
 class DecisionService:
     """Rank, reward, activate and learn, durably, on one state folder (see the module docstring)."""
 
     def __init__(self, state: str, *, seed: int = 0, reward_range: tuple[float, float] = (0.0, 1.0),
                  max_actions: int = 50, bits: int = 18, min_probability: float = 0.01,
                  durable: bool = False, autocommit: bool = True, manual_wal_checkpoints: bool = False,
-                 id_seed: int | None = None) -> None:
+                 id_seed: int | None = None, max_pending_bytes: int = DEFAULT_PENDING_BYTES) -> None:
         self.seed = int(seed)
         self.reward_range = (float(reward_range[0]), float(reward_range[1]))
         self.max_actions = int(max_actions)
+        self.max_pending_bytes = int(max_pending_bytes)  # memory budget of pending events (estimated bytes)
+        self.pending_bytes = 0
         self.bits = int(bits)
         self.min_probability = float(min_probability)
         self.autocommit = autocommit
+        try:
+            self._open(state, durable, manual_wal_checkpoints, id_seed)
+        except OSError as exc:  # a full disk must say so, never look like a damaged file
+            if is_disk_full(exc):
+                raise BanditError(f"{state}: disk full: the state folder cannot be written; "
+                                  "free some space and start again") from None
+            raise BanditError(f"{state}: cannot open the state folder ({exc.strerror or exc})") from None
+        except BanditError as exc:
+            if "disk is full" in str(exc) and "disk full:" not in str(exc):  # the event log's open error
+                raise BanditError(f"{state}: disk full: the state folder's files cannot be opened for writing; "
+                                  "free some space and start again") from None
+            raise
+
+    def _open(self, state: str, durable: bool, manual_wal_checkpoints: bool, id_seed: int | None) -> None:
         self.state = StateDir(state)
         try:
             saved = self.state.read_config()
@@ -99,7 +141,15 @@ class DecisionService:
                              "closed_rewarded": 0}
             self._joined: list[tuple] = []
             self.eventlog_error: str | None = None
+            self.model_rejections = 0              # models rejected as non-finite (see _reject_model)
+            self.model_error: str | None = None
+            self.checkpoint_due = False            # a server checkpoints at its next tick when set
+            self._probe: Any = None                # the last learned event (checked again at checkpoints)
             self.policy: Policy = load_policy(self)
+            if not model_finite(self.policy):  # checkpointed before the checks: it can never learn again
+                self.model_rejections += 1
+                self.model_error = "the checkpoint's model was non-finite; a fresh model is served"
+                self.policy = self.new_policy(self.arguments)
             self.checkpoint_seq = recover(self)
             self._ids = EventIds(id_seed, taken=self._id_used)
         except BaseException:
@@ -129,6 +179,7 @@ class DecisionService:
         now = self._now(now)
         self.expire(now)
         ids = check_actions(actions, self.max_actions)
+        check_capacity(self.pending_bytes, self.max_pending_bytes, len(self.open))
         skip = check_excluded(excluded, ids, "excludedActions")
         eligible = [a for a in actions if a["id"] not in skip]
         if not eligible:
@@ -150,10 +201,11 @@ class DecisionService:
         now = self._now(now)
         self.expire(now)
         ids = check_actions(actions, self.max_actions)
+        check_capacity(self.pending_bytes, self.max_pending_bytes, len(self.open))
         if not slots or len(slots) > len(ids):
             raise BanditError(f"slots must be a non-empty list of at most {len(ids)} (the number of actions)")
         slot_ids = [s.id for s in slots]
-        if len(set(slot_ids)) != len(slot_ids) or not all(type(s) is str and EVENT_ID.match(s) for s in slot_ids):
+        if len(set(slot_ids)) != len(slot_ids) or not all(type(s) is str and EVENT_ID.fullmatch(s) for s in slot_ids):
             raise BanditError("slot ids must be unique non-empty strings of URL-safe characters")
         baselines = [s.baseline for s in slots if s.baseline is not None]
         if len(set(baselines)) != len(baselines):
@@ -216,7 +268,13 @@ class DecisionService:
         ev.journal_seq = self.journal.add("rank", ev.event_id, ev.time, body)
         ev.step = step
         self.open.add(ev.event_id, ev)
+        self._hold(ev)
         self.counters["ranks"] += 1
+
+    def _hold(self, ev: OpenEvent) -> None:
+        """Count a pending event's memory against the budget (given back when it closes)."""
+        ev.cost = pending_cost(ev.context, ev.actions)  # type: ignore[attr-defined]
+        self.pending_bytes += ev.cost  # type: ignore[attr-defined]
 
     def _uniform(self, key: str) -> float:
         digest = hashlib.blake2b(f"{self.seed}:{key}".encode(), digest_size=8).digest()
@@ -290,7 +348,7 @@ class DecisionService:
             raise DuplicateRewardError(f"event {ev.group or ev.event_id!r} already has its reward (earliest)")
 
     def _find(self, event_id: Any, *, multislot: bool) -> list[OpenEvent]:
-        if type(event_id) is not str or not EVENT_ID.match(event_id):
+        if type(event_id) is not str or not EVENT_ID.fullmatch(event_id):
             raise UnknownEventError("unknown event id (not a valid event id)")
         if multislot:
             keys = self.open.groups.get(event_id)
@@ -338,27 +396,55 @@ class DecisionService:
     def _close(self, ev: OpenEvent, value: float | None, why: str, when: float, *, early: bool) -> None:
         """`early`: before its deadline (a reward), not popped from the deadline heap by `expire`."""
         self.open.close(ev.event_id, why, early=early)
+        self.pending_bytes -= getattr(ev, "cost", 0)
         learned = why != NOT_ACTIVATED and self.config.learning_mode != "LoggingOnly"
         if learned:
             drift = self.learn_closed(ev, value, when, ev.step)
-            self.counters["learned"] += 1
-            if drift is not None:  # a drop in rewards: the event log records it
-                self._joined.append(drift)
+            if drift is False:  # poisoned the model: rolled back, not learned (the journal says so)
+                learned = False
+            else:
+                self.counters["learned"] += 1
+                if drift is not None:  # a drop in rewards: the event log records it
+                    self._joined.append(drift)
         self.journal.add("close", ev.event_id, when, {"v": value, "why": why, "l": learned})
         self.counters[_COUNTER[why]] += 1
         if why != NOT_ACTIVATED:
             self._joined.append(joined_row(ev, value, when, why == DEFAULTED, self.policy.spec))
 
-    def learn_closed(self, ev: OpenEvent, value: float, when: float, step: Any) -> DriftEvent | None:
+    def learn_closed(self, ev: OpenEvent, value: float, when: float, step: Any) -> DriftEvent | None | bool:
         """Learn a closed event as the policy's own decision (here and when recovery re-learns it);
-        the event-log row of the drop it revealed, if its policy's drift test raised one."""
+        the event-log row of the drop it revealed, if its policy's drift test raised one. False if
+        learning it made the model's scores non-finite: the model was rolled back (`_reject_model`)
+        and the event is not learned."""
         policy = self.policy
         detected = len(policy.drift_events)
         policy.drift_clock(ev.deadline, when)
         step.learn(ev.chosen, value, ev.probability, own_decision=True)
+        self._probe = (step, ev.event_id, ev.context, ev.actions)
+        if not scores_finite(step):
+            self._reject_model(ev.event_id, ev.context, ev.actions)
+            return False
         if len(policy.drift_events) > detected:
             return policy.drift_row(ev.event_id, when, self.log.writer_id)
         return None
+
+    def _reject_model(self, event_id: str, context: Mapping, actions: list) -> None:
+        """Learning an event made the model non-finite (a poisoned model answers a uniform pmf for
+        ever, and a checkpoint would keep it across restarts): serve the last published checkpoint
+        again (a fresh model if that is poisoned too), report it, and checkpoint soon, so the
+        rejected model is never saved and a restart does not re-learn the event."""
+        self.model_rejections += 1
+        self.model_error = (f"learning event {event_id!r} made the model non-finite; it was not learned and "
+                            "the model of the last checkpoint is served")
+        policy = reload_checkpoint(self)
+        probe = policy.replay_step(context, actions)
+        if not scores_finite(probe):
+            policy = self.new_policy(self.arguments)
+        self.policy = policy
+        self._probe = None
+        for open_ev in self.open.pending.values():
+            open_ev.step = policy.replay_step(open_ev.context, open_ev.actions)
+        self.checkpoint_due = True
 
     # -- committing ----------------------------------------------------------------------------
     def take_batch(self) -> tuple[list, list]:
@@ -407,7 +493,12 @@ class DecisionService:
     # -- checkpoints and model replacement -----------------------------------------------------
     def prepare_checkpoint(self) -> CheckpointToken:
         """Save the model now (on the ranking thread); publish it with `publish_checkpoint` once
-        every record up to its position is written."""
+        every record up to its position is written. A non-finite model is never saved."""
+        if self._probe is not None:  # the model can change without learning (PUT /model)
+            step, event_id, context, actions = self._probe
+            if step._policy is self.policy and not scores_finite(step):
+                self._reject_model(event_id, context, actions)
+        self.checkpoint_due = False
         return prepare_checkpoint(self)
 
     def publish_checkpoint(self, token: CheckpointToken) -> None:
@@ -449,8 +540,11 @@ class DecisionService:
         return {
             "modelVersion": self.policy.model_version, "learningMode": self.config.learning_mode,
             "eventsPending": len(self.open), "eventsLearned": self.policy.n_learned,
+            "pendingBytes": self.pending_bytes, "pendingBudgetBytes": self.max_pending_bytes,
             "journalSeq": self.journal.last_seq, "checkpointSeq": self.checkpoint_seq,
+            "journalBytes": self.journal.disk_bytes(),
             "relearned": getattr(self, "relearned", 0), "eventLogError": self.eventlog_error,
+            "modelRejections": self.model_rejections, "modelError": self.model_error,
             "apprentice": {"decisions": n, "agreement": (self.apprentice["agreed"] / n) if n else None},
             **self.counters,
         }

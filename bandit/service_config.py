@@ -30,7 +30,7 @@ REWARD_AGGREGATIONS = ("earliest", "average", "sum")
 
 _DURATION = re.compile(
     r"^P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?"
-    r"(?:(?P<s>\d+(?:\.\d+)?)S)?)?$")
+    r"(?:(?P<s>\d+(?:\.\d+)?)S)?)?\Z")  # \Z: '$' also matches before a trailing newline
 
 
 def parse_duration(text: Any, what: str) -> float:

@@ -44,6 +44,16 @@ def load_policy(svc: "DecisionService") -> Policy:
     return load_saved_policy(folder, reward_range=svc.reward_range, min_probability=svc.min_probability, log=None)
 
 
+def reload_checkpoint(svc: "DecisionService") -> Policy:
+    """The model of the published checkpoint again (a fresh one before the first), leaving every
+    other checkpoint folder alone (a newer one may be waiting to be published)."""
+    current = svc.state.current_checkpoint()
+    if current is None:
+        return svc.new_policy(svc.arguments)
+    return load_saved_policy(current[0], reward_range=svc.reward_range, min_probability=svc.min_probability,
+                             log=None)
+
+
 def recover(svc: "DecisionService") -> int:
     """Rebuild open events and re-learn closes after the checkpoint; returns the checkpoint's seq."""
     current = svc.state.current_checkpoint()
@@ -80,13 +90,15 @@ def recover(svc: "DecisionService") -> int:
             if seq > ckpt_seq:
                 if body["l"]:
                     drift = svc.learn_closed(ev, body["v"], time, svc.policy.replay_step(ev.context, ev.actions))
-                    if drift is not None:
-                        drifts.append(drift)
-                    relearned += 1
+                    if drift is not False:  # False: it poisoned the model (a journal from before the checks)
+                        relearned += 1
+                        if drift is not None:
+                            drifts.append(drift)
                 if body["why"] != NOT_ACTIVATED:
                     rejoin.append((ev, body, time))
     for ev in opened.pending.values():
         ev.step = svc.policy.replay_step(ev.context, ev.actions)
+        svc._hold(ev)  # recovered events count against the budget (never refused: they were acknowledged)
     _rejoin(svc, rejoin, drifts)
     svc.relearned = relearned
     return ckpt_seq

@@ -19,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -29,6 +30,9 @@ from safeio.atomic import write_text_atomic
 
 MARKER = "serve-state.json"
 SCHEMA = "artbandit.serve-state/1"
+# safeio.atomic's temporaries: files `.<name>.<mkstemp's random>.tmp`, folders `.<name>.abtmp|abold-<pid>-<hex>`
+_TEMP_FILE = re.compile(r"\.(serve-state\.json|config\.json|current\.json)\.[A-Za-z0-9_]{1,32}\.tmp")
+_TEMP_CKPT = re.compile(r"\.ckpt-[0-9]+-[0-9]+\.(abtmp|abold)-[0-9]+-[0-9a-f]+")
 
 
 class StateDir:
@@ -45,7 +49,7 @@ class StateDir:
         self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
         if created:
             os.chmod(self.path, 0o700)
-        self._lock_fh = open(self.path / "lock", "a+")
+        self._lock_fh = open(os.open(self.path / "lock", os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600), "a+")
         try:
             fcntl.flock(self._lock_fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -61,6 +65,24 @@ class StateDir:
         if not (self.path / MARKER).is_file():
             write_text_atomic(self.path / MARKER, json.dumps({"schema": SCHEMA}), mode=0o600)
         self.checkpoints.mkdir(mode=0o700, exist_ok=True)
+        self.remove_temporaries()
+
+    def remove_temporaries(self) -> list[str]:
+        """Remove what a killed process left half-written: safeio's temporary files of this folder's
+        own small files (`.current.json.<random>.tmp`, ...) and temporary or set-aside checkpoint
+        folders (`.ckpt-<seq>-<ns>.abtmp-<pid>-<hex>`). Safe because the lock is held: no other
+        process writes here. Only names of exactly those patterns are touched. Returns them."""
+        removed = []
+        for folder in (self.path, self.checkpoints):
+            for entry in folder.iterdir():
+                if _TEMP_FILE.fullmatch(entry.name) and entry.is_file() and not entry.is_symlink():
+                    entry.unlink(missing_ok=True)
+                elif _TEMP_CKPT.fullmatch(entry.name) and folder == self.checkpoints and entry.is_dir():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    continue
+                removed.append(entry.name)
+        return removed
 
     journal_path = property(lambda self: self.path / "journal.sqlite")
     events_path = property(lambda self: self.path / "events.sqlite")

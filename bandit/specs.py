@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bandit.errors import BanditError
+from bandit.vwformat import MAX_ABS_VALUE
 
 if TYPE_CHECKING:
     from bandit.policy import Policy
@@ -85,8 +86,8 @@ def vw_arguments(arguments: str | Sequence[str], *, exploration: str | None = No
         except ValueError:
             raise BanditError(f"policy argument {flag}: {tokens[i]!r} is not "
                               f"{'an integer' if kind is int else 'a number'}") from None
-        if isinstance(number, float) and not math.isfinite(number):
-            raise BanditError(f"policy argument {flag} must be finite")
+        if not (math.isfinite(number) and abs(number) <= MAX_ABS_VALUE):
+            raise BanditError(f"policy argument {flag} must be finite and within ±{MAX_ABS_VALUE:g}")
         return number
 
     while i < len(tokens):
@@ -142,8 +143,8 @@ def vw_arguments(arguments: str | Sequence[str], *, exploration: str | None = No
                         number = float(val)
                     except ValueError:
                         raise BanditError(f"policy argument {tok}: {val!r} is not a number") from None
-                    if not math.isfinite(number):
-                        raise BanditError(f"policy argument {tok} must be finite")
+                    if not (math.isfinite(number) and abs(number) <= MAX_ABS_VALUE):
+                        raise BanditError(f"policy argument {tok} must be finite and within ±{MAX_ABS_VALUE:g}")
                 extra += [tok, val]
             else:
                 extra.append(tok)

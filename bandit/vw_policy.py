@@ -39,6 +39,7 @@ MODEL_FILE = "model.vw"
 # Not stored in VW's model file, so given again on load; learning is the same with or without it.
 NO_PREDICT = "--no_predict"
 SHARED_EXAMPLES = 256  # contexts whose parsed example is kept (recent rewards find theirs here)
+SHARED_CHARS = 4_000_000  # ... and at most this much of their text (a parsed example costs a few times its text)
 ACTION_EXAMPLES = 1024  # actions whose parsed example is kept, least recently used dropped first
 
 
@@ -59,11 +60,12 @@ class ExampleCache:
     grew to gigabytes on a catalogue of 100,000 variants. A dropped example is parsed again when
     its action comes back (tens of microseconds)."""
 
-    __slots__ = ("contexts", "actions")
+    __slots__ = ("contexts", "actions", "context_chars")
 
     def __init__(self) -> None:
         self.contexts: dict[str, Any] = {}
         self.actions: dict[int, Any] = {}
+        self.context_chars = 0  # length of the kept contexts' text: huge contexts are bounded by size too
 
 
 def cached_examples(vw: Any, label_type: int, cache: ExampleCache, prepared: str,
@@ -73,9 +75,13 @@ def cached_examples(vw: Any, label_type: int, cache: ExampleCache, prepared: str
     contexts, actions = cache.contexts, cache.actions
     context = contexts.get(prepared)
     if context is None:
-        if len(contexts) >= SHARED_EXAMPLES:
-            del contexts[next(iter(contexts))]  # oldest first
+        # oldest first, by count and by text length (900 KB contexts: 256 of them kept ~150 MB
+        # after every event was rewarded)
+        while contexts and (len(contexts) >= SHARED_EXAMPLES or cache.context_chars + len(prepared) > SHARED_CHARS):
+            cache.context_chars -= len(next(iter(contexts)))
+            del contexts[next(iter(contexts))]
         context = contexts[prepared] = pylibvw.example(vw, label_type, prepared)
+        cache.context_chars += len(prepared)
     examples = [context]
     for entry in entries:
         example = actions.pop(entry.uid, None)  # re-inserted below: most recently used last

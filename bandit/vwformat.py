@@ -30,6 +30,12 @@ CONTEXT_PREFIX = "c_"
 ACTION_NAMESPACE = "A"
 ID_FEATURE = "id"
 
+# The largest feature value VW is given (either sign). Why 1e6: VW learns in 32-bit floats (largest
+# 3.4e38) and the default policy crosses up to three features (`-q ccA`): products of three values
+# of at most 1e6 are at most 1e18 and their squares (normalised updates) 1e36, still finite. Measured
+# (tests/test_serve_hostile.py): values of 1e12 still learn, 1e18 and beyond turn the weights NaN.
+MAX_ABS_VALUE = 1e6
+
 _ESCAPES = {"%": "%25", " ": "%20", ":": "%3A", "|": "%7C", "=": "%3D", "\t": "%09", "\n": "%0A",
             "\r": "%0D"}
 _TABLE = str.maketrans(_ESCAPES)
@@ -61,14 +67,16 @@ def unescape(text: str) -> str:
 
 
 def format_features(features: Mapping[str, Any], where: str) -> str:
-    """`name:value` for numbers, `name=value` for strings; NaN/inf and other types are errors."""
+    """`name:value` for numbers, `name=value` for strings; NaN/inf, numbers beyond MAX_ABS_VALUE and
+    other types are errors (one home for the rule: every number a client sends VW passes here)."""
     parts = []
     names = _escaped
+    lim = MAX_ABS_VALUE
     for name, value in features.items():
         kind = type(value)
         if kind is float or kind is int:
-            # x - x is 0.0 for finite numbers, nan for nan/inf (cheaper than math.isfinite + call)
-            if value - value == 0 and type(name) is str:
+            # false for NaN (every comparison is), infinities and numbers beyond the bound
+            if -lim <= value <= lim and type(name) is str:
                 parts.append(f"{names.get(name) or escape(name)}:{value}")
                 continue
         elif kind is str and type(name) is str:
@@ -88,14 +96,26 @@ def _number(name: Any, value: Any, where: str) -> float | None:
         return float(value)
     try:
         number = float(value)  # numpy scalars and other real numbers
+    except OverflowError:  # an integer beyond any float
+        number = math.inf
     except (TypeError, ValueError):
         raise BanditError(
             f"{where}: feature {name!r} has unsupported type {type(value).__name__} "
             "(use a number or a string)"
         ) from None
-    if not math.isfinite(number):
-        raise BanditError(f"{where}: feature {name!r} is {value} (must be finite)")
+    check_number(number, f"{where}: feature {name!r}")
     return number
+
+
+def check_number(number: float, what: str) -> None:
+    """BanditError unless `number` is finite and within ±MAX_ABS_VALUE (what VW learns from safely)."""
+    if type(number) is int and not -MAX_ABS_VALUE <= number <= MAX_ABS_VALUE:
+        number = (math.inf if number > 0 else -math.inf) if abs(number) > 1e308 else float(number)
+    if not math.isfinite(number):
+        raise BanditError(f"{what} is {number} (must be finite)")
+    if not -MAX_ABS_VALUE <= number <= MAX_ABS_VALUE:
+        raise BanditError(f"{what} is {number:g}: numbers must be within ±{MAX_ABS_VALUE:g} (VW learns in "
+                          "32-bit floats; scale the feature, or send it as a string)")
 
 
 def _format_other(name: Any, value: Any, where: str) -> str:
@@ -210,6 +230,7 @@ def features_from_dsjson(obj: Mapping[str, Any], where: str = "features") -> dic
             continue
         if type(value) not in (int, float) or not math.isfinite(value):
             raise BanditError(f"{where}: feature {unescape(key)!r} has value {value!r} (not a finite number)")
+        check_number(float(value), f"{where}: feature {unescape(key)!r}")
         out[unescape(key)] = float(value)
     return out
 

@@ -58,3 +58,44 @@ def test_the_service_and_the_personalizer_share_one_id_source(tmp_path):
     assert isinstance(p._ids, EventIds) and p._ids.seeded
     q = Personalizer(id_seed=5)
     assert p.rank({"u": {"x": 1}}, make_actions()).event_id == q.rank({"u": {"x": 1}}, make_actions()).event_id
+
+
+def test_ids_ending_in_a_newline_are_refused(tmp_path):
+    """`$` matches before a trailing newline: 'e1\\n' was accepted and could never be rewarded."""
+    import pytest
+
+    from bandit.errors import BanditError
+    from bandit.service import Slot
+    from bandit.service_config import parse_duration
+
+    actions = make_actions()[:3]
+    with DecisionService(tmp_path / "s", id_seed=1) as svc:
+        for bad in ("e1\n", "e1\r\n", "\ne1"):
+            with pytest.raises(BanditError, match="eventId"):
+                svc.rank({"u": {"x": 1}}, actions, event_id=bad)
+            with pytest.raises(BanditError, match="slot ids"):
+                svc.rank_multislot({"u": {"x": 1}}, actions, [Slot(bad, {})])
+        assert svc.status()["ranks"] == 0
+        with pytest.raises(BanditError):
+            parse_duration("PT10M\n", "rewardWaitTime")
+
+
+def test_a_callers_event_id_is_checked_against_the_journal_after_a_restart(tmp_path):
+    """Issue 28: checking only memory passed every test; a late reward then landed on the wrong event
+    and the log held a duplicate id. After a restart memory holds nothing closed: the journal does."""
+    import pytest
+
+    from bandit.errors import BanditError
+
+    actions = make_actions()[:3]
+    with DecisionService(tmp_path / "s", id_seed=1) as svc:
+        svc.rank({"u": {"x": 1}}, actions, event_id="order-1", now=1.0)
+        svc.reward("order-1", 1.0, now=2.0)                     # closed
+        svc.rank({"u": {"x": 2}}, actions, event_id="order-2", now=3.0)  # still open
+    with DecisionService(tmp_path / "s", id_seed=1) as svc:
+        assert not svc.open.knows("order-1")                    # only the journal knows it
+        for used in ("order-1", "order-2"):
+            with pytest.raises(BanditError, match="already used"):
+                svc.rank({"u": {"x": 3}}, actions, event_id=used, now=4.0)
+        assert svc.status()["ranks"] == 0
+        svc.rank({"u": {"x": 3}}, actions, event_id="order-3", now=5.0)  # a fresh one is fine

@@ -43,16 +43,22 @@ def _range(text: str) -> tuple[float, float]:
 @click.option("--seed", default=0, show_default=True, type=int, 
               help="Seeds sampling and the model (generated event ids stay random from the OS).")
 @click.option("--reward-range", default="0,1", show_default=True, help="LOW,HIGH of accepted reward values.")
-@click.option("--max-actions", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--max-actions", default=50, show_default=True, type=click.IntRange(1, 1_000),
+              help="Most actions in one rank request (Personalizer's limit is 50).")
+@click.option("--max-pending-mb", default=256, show_default=True, type=click.IntRange(16, 1 << 20),
+              help="Memory budget of events waiting for their reward (estimated); past it ranks get 503.")
 @click.option("--max-body", default=1 << 20, show_default=True, type=click.IntRange(1024),
               help="Largest request body in bytes (model uploads: 256 MiB).")
+@click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1, 300),
+              help="Seconds a client has to send a request's headers (slow clients are disconnected).")
 @click.option("--durable", is_flag=True, help="fsync every group commit (survives power loss; slower).")
 @click.option("--quiet", "-q", is_flag=True, help="No startup line.")
-def serve(state, host, port, api_key_file, no_auth, seed, reward_range, max_actions, max_body, durable, quiet):
+def serve(state, host, port, api_key_file, no_auth, seed, reward_range, max_actions, max_pending_mb, max_body,
+          header_timeout, durable, quiet):
     """Serve Personalizer's REST API (rank, reward, activate, multi-slot, configuration, model) on a
     state folder that a crash cannot make forget."""
     from artbandit.serve.runner import serve as run
 
     run(state, host=host, port=port, key=_key(api_key_file, no_auth), seed=seed,
         reward_range=_range(reward_range), max_actions=max_actions, max_body=max_body, durable=durable,
-        quiet=quiet)
+        quiet=quiet, max_pending_bytes=max_pending_mb << 20, header_timeout_s=header_timeout)

@@ -4,7 +4,8 @@ Handlers run on the event loop: they parse the body (artbandit.serve.wire), chan
 memory, then await the group commit (artbandit.serve.committer) before answering, so every
 acknowledged rank or reward is in the journal. Errors are Personalizer's body
 `{"error": {"code", "message"}}` with a one-line message: 400 bad input, 404 unknown event,
-409 reward after the window closed or a second 'earliest' reward, 413 oversize body; never a traceback.
+409 reward after the window closed or a second 'earliest' reward, 413 oversize body, 503 when the
+journal cannot be written or the pending events' memory budget is full; never a traceback.
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from artbandit.serve.metrics import Metrics
 from artbandit.serve import wire
 from bandit.errors import BanditError, DuplicateRewardError, ExpiredEventError, UnknownEventError
 from bandit.model_export import export_model, import_model
-from bandit.service import DecisionService
+from bandit.service import DecisionService, model_finite
+from bandit.service_checks import CapacityError
 
 log = logging.getLogger("artbandit.serve")
 P = "/personalizer"
@@ -80,6 +82,10 @@ def create_app(svc: DecisionService, *, key: bytes | None, max_body: int = 1 << 
     @app.exception_handler(ExpiredEventError)
     async def _conflict(request: Request, exc: Exception) -> Response:
         return _error(409, "Conflict", str(exc))
+
+    @app.exception_handler(CapacityError)
+    async def _full(request: Request, exc: Exception) -> Response:
+        return _error(503, "ServiceUnavailable", str(exc))
 
     @app.exception_handler(BanditError)
     async def _bad(request: Request, exc: Exception) -> Response:
@@ -172,6 +178,8 @@ def create_app(svc: DecisionService, *, key: bytes | None, max_body: int = 1 << 
     async def put_model(request: Request) -> Response:
         blob = request.scope["state"].get("body", b"")
         policy = import_model(blob, reward_range=svc.reward_range, min_probability=svc.min_probability, log=None)
+        if not model_finite(policy):
+            raise BanditError("the uploaded model is non-finite (NaN or infinite state): refused")
         await committer.publish(svc.replace_policy(policy))
         created["time"] = time.time()
         return Response(status_code=204)

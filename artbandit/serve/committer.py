@@ -20,6 +20,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from bandit.journal import JournalWriteError, describe_write_error
 from bandit.service import DecisionService
 
 log = logging.getLogger("artbandit.serve")
@@ -67,11 +68,13 @@ class Committer:
             try:
                 await self._write_journal(batch[0])
             except Exception as exc:  # disk full, I/O error: the requests fail, the server stays up
-                log.error("journal write failed (will retry with the next batch): %s", exc)
+                message = str(exc) if isinstance(exc, JournalWriteError) else (
+                    f"the journal could not be written ({describe_write_error(exc)}); nothing was lost, retry")
+                log.error("journal write failed (will retry with the next batch): %s", message)
                 self.svc.requeue(batch)
                 for w in waiters:
                     if not w.done():
-                        w.set_exception(JournalUnavailable(f"the journal could not be written ({exc}); retry"))
+                        w.set_exception(JournalUnavailable(message))
                 continue
             self.batches += 1
             for w in waiters:
@@ -103,7 +106,7 @@ class Committer:
             try:
                 if svc.expire():
                     await self.durable()
-                if time.monotonic() - self.last_checkpoint >= svc.config.model_export_s:
+                if svc.checkpoint_due or time.monotonic() - self.last_checkpoint >= svc.config.model_export_s:
                     await self.checkpoint()
                     days = svc.config.log_retention_days
                     if days > 0:

@@ -21,7 +21,7 @@ import orjson
 from artbandit.serve.metrics import Metrics
 
 BASE = "/personalizer"
-VERSIONED = re.compile(r"^/personalizer/v1\.0(/.*)$")
+VERSIONED = re.compile(r"/personalizer/v1\.0(/.*)\Z")  # \Z, not $ (which matches before a final newline)
 OPEN_PATHS = {"/status", "/docs", "/openapi.json", "/docs/oauth2-redirect"}
 _EVENT = re.compile(r"/events/[^/]+/")
 

@@ -46,6 +46,8 @@ class Metrics:
             lines.append(f'artbandit_request_seconds_count{{route="{label}"}} {acc}')
         gauges = {
             "events_pending": ("gauge", status["eventsPending"]),
+            "pending_bytes": ("gauge", status["pendingBytes"]),
+            "pending_budget_bytes": ("gauge", status["pendingBudgetBytes"]),
             "ranks_total": ("counter", status["ranks"]),
             "rewards_total": ("counter", status["rewards"]),
             "default_rewards_total": ("counter", status["default_rewards"]),
@@ -54,6 +56,8 @@ class Metrics:
             "events_learned": ("gauge", status["eventsLearned"]),
             "journal_seq": ("gauge", status["journalSeq"]),
             "checkpoint_seq": ("gauge", status["checkpointSeq"]),
+            "model_rejections_total": ("counter", status["modelRejections"]),
+            "journal_bytes": ("gauge", status["journalBytes"]),
         }
         for name, (kind, value) in gauges.items():
             lines += [f"# TYPE artbandit_{name} {kind}", f"artbandit_{name} {value}"]
