@@ -17,15 +17,34 @@ from typing import Callable
 import numpy as np
 
 from imaging.bars import detect_bars
-from imaging.frame_metrics import (RELATIVE_BLUR, Crop, FrameMetrics, hard_rejection,
+from imaging.frame_metrics import (RELATIVE_BLUR, Crop, FrameMetrics, difference, hard_rejection,
                                    measure, proxies, signature)
 from imaging.shots import (LOOKAHEAD, Boundary, CutDetector, DissolveDetector, FadeTrend, FrameSample, Shot,
                            fade_ramps, is_black)
 from imaging.video import DecodedFrame, VideoInfo
 
 NEAR_CUT = 3  # frames on either side of a cut that are never candidates (motion blur, mid-change)
-SEGMENT_S = 2.0  # long shots are held in segments of this length, so they can give several picks
-HOLD_PER_SEGMENT = 3  # best distinct frames held per segment while its shot is running
+SEGMENT_S = 2.0  # long shots are held in segments of at most this length, so they give several picks
+MIN_SEGMENT_S = 0.4  # ... and at least this: a short clip is cut into about 2K segments (distinct moments)
+HOLD_PER_SEGMENT = 4  # best distinct frames held per segment while its shot is running
+# Representativeness (ffmpeg's thumbnail filter picks the frame closest to its batch's mean): a frame
+# whose signature is far from its segment's mean, relative to the segment's median distance, shows
+# something transient (a hand across the lens, a passer-by cutting in). `atypical` is that ratio.
+ATYPICAL_FREE = 1.5  # distance ratios up to this are ordinary motion; no penalty
+ATYPICAL_SPAN = 3.0  # the penalty grows to its full weight over this much more ratio
+ATYPICAL_WEIGHT = 0.25  # quality points a fully atypical frame loses when held frames are ranked
+
+
+def atypical_penalty(ratio: float) -> float:
+    """0..1: how transient a frame looks (its distance to the segment's mean over the median distance)."""
+    return min(1.0, max(0.0, (ratio - ATYPICAL_FREE) / ATYPICAL_SPAN))
+
+
+def segment_seconds(duration_s: float, k: int) -> float:
+    """Segment length: about 2K segments over the video, between MIN_SEGMENT_S and SEGMENT_S."""
+    if duration_s <= 0:
+        return SEGMENT_S
+    return min(SEGMENT_S, max(MIN_SEGMENT_S, duration_s / (2 * k)))
 MIN_FRAMES_FOR_BARS = 5  # fewer decoded frames than this: a shot's dark edges may be content
 SAME_FRAME = 0.02  # mean signature difference under which two held frames count as one
 
@@ -41,6 +60,12 @@ class FrameRecord:
     frame: DecodedFrame | None
     shot: int = -1
     grey: np.ndarray | None = None  # the uncropped proxy, until the frame joins its shot
+    atypical: float = 1.0  # distance to its segment's mean signature / the segment's median distance
+
+    @property
+    def rank(self) -> float:
+        """Quality less the transient-frame penalty: how held frames compete."""
+        return self.metrics.quality - ATYPICAL_WEIGHT * atypical_penalty(self.atypical)
 
 
 class ShotGroup:
@@ -56,12 +81,33 @@ class ShotGroup:
         self.sharpness: list[float] = []
         self.maxgrey: np.ndarray | None = None  # per-pixel maximum over the shot: its bars
         self.heaps: dict[int, list[tuple[float, int, FrameRecord]]] = {}
+        self.seg_sigs: dict[int, list[np.ndarray]] = {}  # signatures of every frame of open segments
+
+    def segment(self, index: int) -> int:
+        return (index - self.start) // self.segment_frames
+
+    def settle(self, seg: int) -> None:
+        """Measure how typical each held frame of segment `seg` is, once all its frames are seen."""
+        sigs = self.seg_sigs.pop(seg, None)
+        if not sigs or seg not in self.heaps:
+            return
+        stack = np.stack(sigs)
+        mean = stack.mean(axis=0)
+        dist = np.array([difference(x, mean) for x in stack])
+        med = float(np.median(dist)) + 0.004  # a still shot: every frame is typical
+        for _, _, rec in self.heaps[seg]:
+            rec.atypical = difference(rec.sig, mean) / med
+
+    def settle_all(self) -> None:
+        for seg in list(self.seg_sigs):
+            self.settle(seg)
 
     def add(self, rec: FrameRecord) -> None:
         self.indices.append(rec.index)
         self.times.append(rec.time_s)
         self.brightness.append(rec.metrics.brightness)
         self.sharpness.append(rec.metrics.sharpness)
+        self.seg_sigs.setdefault(self.segment(rec.index), []).append(rec.sig)
         if rec.grey is not None:
             if self.maxgrey is None:
                 self.maxgrey = rec.grey.copy()
@@ -72,17 +118,20 @@ class ShotGroup:
     def offer(self, rec: FrameRecord, cap: int, excluded: Callable[[int], bool]) -> None:
         """Hold `rec` if it is among its segment's best distinct frames; `excluded(index)` tells
         frames found unusable since they were held (inside a dissolve)."""
-        seg = (rec.index - self.start) // self.segment_frames
+        seg = self.segment(rec.index)
         if seg not in self.heaps:  # older segments keep their best frame only (memory stays bounded);
             # the one just ended keeps all of its frames a while longer: a dissolve is known late
+            for key in [key_ for key_ in self.seg_sigs if key_ < seg - 1]:
+                self.settle(key)
             for key, heap in self.heaps.items():
                 if key < seg - 1 and len(heap) > 1:
                     # never empty (the cap below reads every heap's best); _close drops excluded frames
                     usable = [it for it in heap if not excluded(it[2].index)] or heap
-                    self.heaps[key] = [max(usable, key=lambda it: it[:2])]
+                    self.heaps[key] = [max(usable, key=lambda it: (it[2].rank, it[1]))]
             if len(self.heaps) >= cap:  # a very long shot: forget its weakest segment
                 worst = min(self.heaps, key=lambda k_: max(self.heaps[k_], key=lambda it: it[:2])[:2])
                 del self.heaps[worst]
+                self.seg_sigs.pop(worst, None)
             self.heaps[seg] = []
         heap = self.heaps[seg]
         item = (rec.metrics.quality, -rec.index, rec)
@@ -121,6 +170,7 @@ class ShotTracker:
         self.shot_bars: dict[int, Crop] = {}  # per shot: videos mix letterboxed and full-frame material
         self.pool: dict[int, list[FrameRecord]] = {}  # shot -> kept frames, best first
         self.pool_cap = max(8 * k, 64)  # frames held after their shot ended (memory bound)
+        self.segment_frames = int(round(segment_seconds(info.duration_s, k) * info.fps))
         self.held = 0
         self.rejected: Counter[str] = Counter()
         self.maxgrey: np.ndarray | None = None
@@ -234,7 +284,7 @@ class ShotTracker:
             self.next_transition = "fade"
             return
         if self.group is None:
-            self.group = ShotGroup(self.next_transition, rec.index, int(round(SEGMENT_S * self.info.fps)))
+            self.group = ShotGroup(self.next_transition, rec.index, self.segment_frames)
             self.group_start = rec.index
             self.next_transition = "cut"
         self.group.add(rec)
@@ -270,6 +320,7 @@ class ShotTracker:
             return
         n = len(g.indices)
         head, tail = fade_ramps(g.brightness, g.transition == "fade", end == "fade")
+        g.settle_all()
         segments = [[item[2] for item in heap] for heap in g.heaps.values()]
         held = [r for seg in segments for r in seg]
         if head + tail >= n:
@@ -296,10 +347,10 @@ class ShotTracker:
                 else:
                     rec.shot = shot.index
                     ok.append(rec)
-            ok.sort(key=lambda r: (-r.metrics.quality, r.index))
+            ok.sort(key=lambda r: (-r.rank, r.index))
             keep += ok[: 2 if len(segments) == 1 else 1]  # the best of each segment
         if keep:
-            keep.sort(key=lambda r: (-r.metrics.quality, r.index))
+            keep.sort(key=lambda r: (-r.rank, r.index))
             self.pool[shot.index] = keep
             self.held += len(keep)
             while self.held > self.pool_cap:  # thin the shot holding most, else drop the worst shot
@@ -307,6 +358,6 @@ class ShotTracker:
                 if len(self.pool[most]) > 1:
                     self.pool[most].pop()
                 else:
-                    worst = min(self.pool, key=lambda s_: (self.pool[s_][0].metrics.quality, -s_))
+                    worst = min(self.pool, key=lambda s_: (self.pool[s_][0].rank, -s_))
                     del self.pool[worst]
                 self.held -= 1
