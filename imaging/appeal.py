@@ -3,10 +3,11 @@
 Measured only on the short list of finalists (full-resolution RGB, bars cropped, faces known), so the
 per-frame pass stays cheap. Each signal is a number in the manifest (`metrics`) and a reason:
 
-* **eyes** (Haar `haarcascade_eye_tree_eyeglasses.xml` + `haarcascade_eye.xml`, both in OpenCV 4.x's
-  wheel): on the largest face, when it is at least `EYE_MIN_FACE` px wide, the open eyes found in
-  the upper part of the face. These cascades are trained on open eyes; a closed or mid-blink eye is
-  rarely found. Fewer than two on such a face, on footage where other finalists show two:
+* **eyes** (Haar `haarcascade_eye_tree_eyeglasses.xml` and `haarcascade_eye.xml`, both in OpenCV
+  4.x's wheel): on the largest face, when it is at least `EYE_MIN_FACE` px wide, the sides of the
+  face on which both cascades find an eye. They are trained on open eyes; each alone still finds
+  one eye of a blink now and then (carphone's blink, frames 41-44, before and after re-encoding),
+  both together did not. Fewer than two on such a face, on footage where other finalists show two:
   `eyes_closed` (rejected; carphone's blink, frame 42, shows one). Two open eyes: rewarded.
 * **subject sharpness**: variance of the Laplacian on the subject (the largest face, else the
   salient region), on a grey copy of fixed size, so a motion-blurred person is caught even when the
@@ -15,6 +16,9 @@ per-frame pass stays cheap. Each signal is a number in the manifest (`metrics`) 
   of saliency held by the most salient 10% of the picture; a cluttered frame with no clear subject
   spreads it thin (~0.2), a clear subject on a plain ground concentrates it (>= 0.35). It also
   locates the subject for the sharpness test and for title plates (imaging.title).
+* **blockiness**: mean luma step across 8 px block edges over the mean step anywhere (1 = none);
+  not a rejection (every frame of a damaged clip has it) but a warning when the set's median is
+  >= `BLOCKY`: carphone_distorted.mp4's frames 1.08-1.43, the pristine original 0.98-1.06.
 """
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ SUBJECT_SCALE = 600.0  # Laplacian variance (0..255 luma, 96 px crop) giving sha
 SUBJECT_BLUR = 0.4  # subject sharpness under this (Laplacian variance ~300): motion-blurred / out-of-focus subject
 SALIENCY_SIDE = 64
 CLEAR_SUBJECT = 0.35  # subject_clarity from which a subject counts as clear
+BLOCKY = 1.1  # median blockiness of a set from which the clip is reported as damaged
 
 _eyes: list[cv2.CascadeClassifier] | None = None
 
@@ -67,15 +72,25 @@ def open_eyes(image: np.ndarray, face: Box) -> int | None:
                         if s > 1 else cv2.INTER_AREA)
     region = cv2.equalizeHist(region)
     side = EYE_FACE_SIDE // 9
-    best = 0
-    for clf in cascades:
+    seen = 2
+    for clf in cascades:  # both cascades must see an eye on each side: either alone half-sees a blink
         hits = clf.detectMultiScale(region, 1.1, 3, minSize=(side, side), maxSize=(EYE_FACE_SIDE // 2,) * 2)
         # one eye per half of the face: two hits on one side are one eye found twice
-        sides = {int(x + w / 2 >= EYE_FACE_SIDE / 2) for x, y, w, h in hits}
-        best = max(best, len(sides))
-        if best == 2:
+        seen = min(seen, len({int(x + w / 2 >= EYE_FACE_SIDE / 2) for x, y, w, h in hits}))
+        if seen == 0:
             break
-    return best
+    return seen
+
+
+def blockiness(image: np.ndarray) -> float:
+    """Mean luma step across 8 px block edges over the mean step everywhere (1: no block artefacts).
+    Measured on the image as given (block edges fall on multiples of 8 in an uncropped frame; a crop
+    by an even number of pixels not divisible by 8 lowers it)."""
+    g = to_gray(image).astype(np.float32)
+    dx, dy = np.abs(np.diff(g, axis=1)), np.abs(np.diff(g, axis=0))
+    if dx.shape[1] < 16 or dy.shape[0] < 16:
+        return 1.0
+    return float((dx[:, 7::8].mean() / (dx.mean() + 1e-3) + dy[7::8].mean() / (dy.mean() + 1e-3)) / 2)
 
 
 def saliency(rgb: np.ndarray) -> np.ndarray:
@@ -123,11 +138,12 @@ class Appeal:
     subject_sharpness: float = 1.0
     subject_clarity: float = 0.0
     subject: Box | None = None  # the salient region, in the image's pixels
+    blockiness: float = 1.0
     flaws: list[str] = field(default_factory=list)
 
     def metrics(self) -> dict[str, float]:
         out = {"subject_sharpness": round(self.subject_sharpness, 4),
-               "subject_clarity": round(self.subject_clarity, 4)}
+               "subject_clarity": round(self.subject_clarity, 4), "blockiness": round(self.blockiness, 3)}
         if self.eyes is not None:
             out["open_eyes"] = self.eyes
         return out
@@ -157,7 +173,7 @@ def judge(image: np.ndarray, faces: list[Box]) -> Appeal:
     flat = np.sort(sal.ravel())[::-1]
     clarity = float(flat[: max(1, flat.size // 10)].sum())
     subject = subject_box(sal, image.shape)
-    a = Appeal(subject_clarity=clarity, subject=subject)
+    a = Appeal(subject_clarity=clarity, subject=subject, blockiness=blockiness(image))
     if faces:
         face = faces[0]
         a.eyes = open_eyes(image, face)

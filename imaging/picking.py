@@ -16,14 +16,14 @@ import numpy as np
 
 from dataclasses import dataclass
 
-from imaging.appeal import Appeal, judge, judge_eyes
+from imaging.appeal import BLOCKY, Appeal, judge, judge_eyes
 from imaging.bars import detect_bars, keep_faces
 from imaging.candidates import Candidate, CandidateSet
 from imaging.errors import ImagingError
 from imaging.faces import Box, confirm_faces, detect_faces
 from imaging.frame_metrics import difference
 from imaging.select import select_diverse
-from imaging.shot_tracker import SAME_FRAME, FrameRecord, ShotTracker
+from imaging.shot_tracker import SAME_FRAME, SMEAR_REJECT, FrameRecord, ShotTracker
 from imaging.similar import LOOK_ALIKE, likeness as likeness_of, look_alike, structure
 
 FACE_WEIGHT = 0.15
@@ -75,6 +75,9 @@ class _Picker:
         short = select_diverse(held, 2 * self.k + 2, score=lambda r: r.rank, shot=lambda r: r.shot,
                                sig=lambda r: r.sig, duplicate=SAME_FRAME)
         finalists = [self._finalist(rec, crop) for rec in short]
+        for f in finalists:
+            if f.rec.smear >= SMEAR_REJECT:
+                f.appeal.flaws.append("smeared")
         judge_eyes([f.appeal for f in finalists])
         rejected = [f for f in finalists if f.appeal.flaws]
         for f in rejected:
@@ -94,6 +97,7 @@ class _Picker:
         for f in final:
             metrics = f.rec.metrics.to_dict()
             metrics["atypical"] = round(float(f.rec.atypical), 3)
+            metrics["smear"] = round(float(f.rec.smear), 3)
             metrics.update(f.appeal.metrics())
             like = None
             if f.look_alike is not None:
@@ -115,6 +119,10 @@ class _Picker:
         elif distinct < len(candidates):
             warnings.append(f"{info.path}: only {distinct} distinct pictures; {len(candidates) - distinct} "
                             f"candidate(s) from other moments look alike (see look_alike)")
+        blocky = float(np.median([f.appeal.blockiness for f in final])) if final else 1.0
+        if blocky >= BLOCKY:
+            warnings.append(f"{info.path}: the picture is damaged (compression blocks: {blocky:.2f} "
+                            f"times the usual step across 8 px block edges): every candidate shows it")
         if candidates and candidates[0].score < POOR_SCORE:
             warnings.append(f"{info.path}: the best candidate scores {candidates[0].score:.2f} (under "
                             f"{POOR_SCORE}): this clip offers poor thumbnails (dark, soft or flat)")

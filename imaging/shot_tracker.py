@@ -14,6 +14,7 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Callable
 
+import cv2
 import numpy as np
 
 from imaging.bars import detect_bars
@@ -30,14 +31,49 @@ HOLD_PER_SEGMENT = 4  # best distinct frames held per segment while its shot is 
 # Representativeness (ffmpeg's thumbnail filter picks the frame closest to its batch's mean): a frame
 # whose signature is far from its segment's mean, relative to the segment's median distance, shows
 # something transient (a hand across the lens, a passer-by cutting in). `atypical` is that ratio.
-ATYPICAL_FREE = 1.5  # distance ratios up to this are ordinary motion; no penalty
-ATYPICAL_SPAN = 3.0  # the penalty grows to its full weight over this much more ratio
-ATYPICAL_WEIGHT = 0.25  # quality points a fully atypical frame loses when held frames are ranked
+ATYPICAL_FREE = 1.0  # frames up to the median distance are typical; no penalty
+ATYPICAL_SPAN = 1.2  # the penalty grows to its full weight over this much more ratio
+ATYPICAL_WEIGHT = 0.3  # quality points a fully atypical frame loses when held frames are ranked
+# Smear: a moving, motion-blurred object (a passer-by's legs, a hand) covers part of a picture that is
+# sharp in the shot's other frames. Per cell of a SMEAR_GRID, the frame's detail (Laplacian energy) is
+# compared with the typical detail there: the per-cell median over a segment's frames, the largest of
+# those medians within SMEAR_WINDOW_S (a passer-by can fill a whole short segment); `smear` is the
+# share of cells below SMEAR_DROP of it.
+SMEAR_GRID = (12, 8)
+SMEAR_WINDOW_S = 1.0  # when the shot ends, the reference is the best detail within this of the frame
+# (a passer-by can fill a whole short segment; a long pan changes what each cell shows)
+SMEAR_DROP = 0.4
+SMEAR_FLOOR = 20.0  # cells whose best detail is below this (flat sky, walls) say nothing
+SMEAR_FREE = 0.06  # smear up to this is ordinary motion; the penalty grows to 1 over SMEAR_SPAN more
+SMEAR_SPAN = 0.15
+SMEAR_WEIGHT = 0.3
+SMEAR_REJECT = 0.2  # from this share a finalist is rejected as `smeared` (imaging.picking): bikes.mp4's
+# white car blurring past the cyclist (frame 80) 0.18-0.2, its traffic shot through passing cars
+# 0.24-0.5; the pedestrian's legs past the bike 0.07-0.1 (penalised, not rejected); clean set-ups <= 0.06
 
 
 def atypical_penalty(ratio: float) -> float:
     """0..1: how transient a frame looks (its distance to the segment's mean over the median distance)."""
     return min(1.0, max(0.0, (ratio - ATYPICAL_FREE) / ATYPICAL_SPAN))
+
+
+def smear_penalty(smear: float) -> float:
+    """0..1 from the share of smeared cells (see SMEAR_GRID)."""
+    return min(1.0, max(0.0, (smear - SMEAR_FREE) / SMEAR_SPAN))
+
+
+def smear_of(cells: np.ndarray | None, typical: np.ndarray) -> float:
+    """Share of the cells (with detail worth judging) far less detailed than `typical` there."""
+    judged = typical >= SMEAR_FLOOR
+    if cells is None or not judged.any():
+        return 0.0
+    return float(np.mean(cells[judged] < SMEAR_DROP * typical[judged]))
+
+
+def detail_cells(grey: np.ndarray) -> np.ndarray:
+    """Mean Laplacian energy per cell of SMEAR_GRID over a grey proxy (float32, 96 values)."""
+    lap = cv2.Laplacian(grey, cv2.CV_32F, ksize=3)
+    return cv2.resize(lap * lap, SMEAR_GRID, interpolation=cv2.INTER_AREA).ravel()
 
 
 def segment_seconds(duration_s: float, k: int) -> float:
@@ -61,11 +97,14 @@ class FrameRecord:
     shot: int = -1
     grey: np.ndarray | None = None  # the uncropped proxy, until the frame joins its shot
     atypical: float = 1.0  # distance to its segment's mean signature / the segment's median distance
+    cells: np.ndarray | None = None  # detail_cells of the proxy (for smear)
+    smear: float = 0.0  # share of cells far less detailed than the segment's best there
 
     @property
     def rank(self) -> float:
         """Quality less the transient-frame penalty: how held frames compete."""
-        return self.metrics.quality - ATYPICAL_WEIGHT * atypical_penalty(self.atypical)
+        return (self.metrics.quality - ATYPICAL_WEIGHT * atypical_penalty(self.atypical)
+                - SMEAR_WEIGHT * smear_penalty(self.smear))
 
 
 class ShotGroup:
@@ -82,6 +121,8 @@ class ShotGroup:
         self.maxgrey: np.ndarray | None = None  # per-pixel maximum over the shot: its bars
         self.heaps: dict[int, list[tuple[float, int, FrameRecord]]] = {}
         self.seg_sigs: dict[int, list[np.ndarray]] = {}  # signatures of every frame of open segments
+        self.seg_cells: dict[int, list[np.ndarray]] = {}  # per open segment: every frame's detail cells
+        self.seg_typical: dict[int, np.ndarray] = {}  # per settled segment: median detail per cell
 
     def segment(self, index: int) -> int:
         return (index - self.start) // self.segment_frames
@@ -89,25 +130,45 @@ class ShotGroup:
     def settle(self, seg: int) -> None:
         """Measure how typical each held frame of segment `seg` is, once all its frames are seen."""
         sigs = self.seg_sigs.pop(seg, None)
+        cells = self.seg_cells.pop(seg, None)
+        if cells:
+            self.seg_typical[seg] = np.median(np.stack(cells), axis=0)
         if not sigs or seg not in self.heaps:
             return
+        if seg in self.seg_typical:
+            for _, _, rec in self.heaps[seg]:
+                rec.smear = smear_of(rec.cells, self.seg_typical[seg])
         stack = np.stack(sigs)
-        mean = stack.mean(axis=0)
-        dist = np.array([difference(x, mean) for x in stack])
+        # the element-wise median is the segment's typical look even when a transient object is
+        # in up to half of its frames (a mean, as ffmpeg's filter takes, is pulled towards it)
+        typical = np.median(stack, axis=0)
+        dist = np.array([difference(x, typical) for x in stack])
         med = float(np.median(dist)) + 0.004  # a still shot: every frame is typical
         for _, _, rec in self.heaps[seg]:
-            rec.atypical = difference(rec.sig, mean) / med
+            rec.atypical = difference(rec.sig, typical) / med
 
-    def settle_all(self) -> None:
+    def settle_all(self, window_frames: int) -> None:
+        """Settle the open segments, then measure smear again against the best detail within
+        `window_frames` of each held frame (segments nearby), now that the whole shot is known."""
         for seg in list(self.seg_sigs):
             self.settle(seg)
+        reach = max(1, window_frames // self.segment_frames)
+        for seg, heap in self.heaps.items():
+            near = [b for s_, b in self.seg_typical.items() if abs(s_ - seg) <= reach]
+            if near:
+                typical = np.max(near, axis=0)
+                for _, _, rec in heap:
+                    rec.smear = max(rec.smear, smear_of(rec.cells, typical))
 
     def add(self, rec: FrameRecord) -> None:
         self.indices.append(rec.index)
         self.times.append(rec.time_s)
         self.brightness.append(rec.metrics.brightness)
         self.sharpness.append(rec.metrics.sharpness)
-        self.seg_sigs.setdefault(self.segment(rec.index), []).append(rec.sig)
+        seg = self.segment(rec.index)
+        self.seg_sigs.setdefault(seg, []).append(rec.sig)
+        if rec.cells is not None:
+            self.seg_cells.setdefault(seg, []).append(rec.cells)
         if rec.grey is not None:
             if self.maxgrey is None:
                 self.maxgrey = rec.grey.copy()
@@ -132,6 +193,7 @@ class ShotGroup:
                 worst = min(self.heaps, key=lambda k_: max(self.heaps[k_], key=lambda it: it[:2])[:2])
                 del self.heaps[worst]
                 self.seg_sigs.pop(worst, None)
+                self.seg_cells.pop(worst, None)
             self.heaps[seg] = []
         heap = self.heaps[seg]
         item = (rec.metrics.quality, -rec.index, rec)
@@ -193,8 +255,10 @@ class ShotTracker:
             # bars never change, so differences over the whole frame understate the content's
             self.detector.scale = 1.0 / max(0.16, (c.x1 - c.x0) * (c.y1 - c.y0))
         self.decoded += 1
-        m = measure(self.crop.apply(grey), self.crop.apply(u), self.crop.apply(v))
-        rec = FrameRecord(df.index, df.time_s, m, signature(grey, u, v), df, grey=grey)
+        inside = self.crop.apply(grey)
+        m = measure(inside, self.crop.apply(u), self.crop.apply(v))
+        rec = FrameRecord(df.index, df.time_s, m, signature(grey, u, v), df, grey=grey,
+                          cells=detail_cells(inside))
         self.pending.append(rec)
         sample = FrameSample(df.index, df.time_s, rec.sig, m.brightness)
         if self.dissolver is not None:
@@ -320,7 +384,7 @@ class ShotTracker:
             return
         n = len(g.indices)
         head, tail = fade_ramps(g.brightness, g.transition == "fade", end == "fade")
-        g.settle_all()
+        g.settle_all(int(round(SMEAR_WINDOW_S * self.info.fps)))
         segments = [[item[2] for item in heap] for heap in g.heaps.values()]
         held = [r for seg in segments for r in seg]
         if head + tail >= n:
