@@ -30,6 +30,10 @@ FACE_WEIGHT = 0.15
 # Haar runs on a copy this wide (cost grows with pixels; thumbnail-worthy faces are large anyway)
 FACE_WIDTH = {"quick": 320, "default": 480, "thorough": 640}
 FACE_FULL_AREA = 0.05  # a face covering 5% of the frame earns the whole face bonus
+# maximal marginal relevance: a pick loses this much per unit of likeness to the closest one already
+# picked, so a set-up not yet shown beats another moment of one shown (likeness ~0.6) unless it
+# scores ~0.2 less
+DIVERSITY = 0.3
 POOR_SCORE = 0.3  # a best candidate under this score gets a warning: the clip offers poor thumbnails
 
 
@@ -86,7 +90,8 @@ class _Picker:
         usable = [f for f in finalists if not f.appeal.flaws]
         final = select_diverse(usable, self.k, score=lambda f: f.score, shot=lambda f: f.rec.shot,
                                sig=lambda f: f.rec.sig,
-                               similar=lambda a, b: look_alike(a.structure, b.structure, self.likeness))
+                               similar=lambda a, b: look_alike(a.structure, b.structure, self.likeness),
+                               likeness=lambda a, b: likeness_of(a.structure, b.structure), diversity=DIVERSITY)
         distinct = len(final)
         final = self._fill(final, usable)
         from imaging.features import image_features  # H2's module; imported late to keep startup cheap
