@@ -142,7 +142,7 @@ class _Picker:
         faces = [Box(b.x - x0, b.y - y0, b.w, b.h) for b in faces_full]
         area = faces[0].area / float(image.shape[0] * image.shape[1]) if faces else 0.0
         face_term = min(1.0, math.sqrt(area / FACE_FULL_AREA)) if faces else 0.0
-        appeal = judge(image, faces)
+        appeal = judge(image, faces, rec.frame.luma())
         score = (1 - FACE_WEIGHT) * rec.rank + FACE_WEIGHT * face_term + appeal.bonus
         return _Finalist(float(min(1.0, max(0.0, score))), rec, image, faces, (x0, y0, x1, y1),
                          structure(image), appeal)

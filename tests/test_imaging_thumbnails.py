@@ -68,20 +68,23 @@ def _reverse_angle(rgb: np.ndarray) -> np.ndarray:
 
 def test_likeness_is_structural_on_real_frames() -> None:
     """A reverse angle or a close-up of the same room shares its colours (the old histogram test
-    merged them) but not its structure; a moment later in one set-up is the same picture."""
+    merged from 0.85) but not its structure; a moment later in one set-up, or the same shot
+    mirrored, is the same picture."""
     f = clip_rgb("carphone_pristine.mp4", [25, 26, 27])
     wide = f[25]
     mirror = np.ascontiguousarray(wide[:, ::-1])
-    close = _reverse_angle(wide)
-    # the same picture to a colour histogram (the old test merged from 0.85)
-    assert _colour_likeness(wide, mirror) >= 0.95 and _colour_likeness(wide, close) >= 0.7
-    for other in (mirror, close):
+    reverse = _reverse_angle(wide)
+    close = _reverse_angle(mirror)  # the same side, 1.6x closer
+    assert _colour_likeness(wide, mirror) >= 0.95
+    for other in (reverse, close):
+        assert _colour_likeness(wide, other) >= 0.7
         assert likeness(structure(wide), structure(other)) <= LOOK_ALIKE - 0.3
+    assert likeness(structure(wide), structure(mirror)) >= 0.99
     assert likeness(structure(f[25]), structure(f[26])) >= LOOK_ALIKE + 0.15
     assert likeness(structure(f[25]), structure(f[27])) >= LOOK_ALIKE + 0.1
     shots = clip_rgb("bikes.mp4", [20, 61, 111, 183, 213, 245])
     for a, b in itertools.combinations(shots.values(), 2):
-        assert likeness(structure(a), structure(b)) <= 0.3
+        assert likeness(structure(a), structure(b)) <= 0.35
 
 
 def test_shot_reverse_shot_set_ups_are_different_candidates(tmp_path: Path) -> None:
