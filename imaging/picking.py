@@ -32,9 +32,14 @@ FACE_WIDTH = {"quick": 320, "default": 480, "thorough": 640}
 FACE_FULL_AREA = 0.05  # a face covering 5% of the frame earns the whole face bonus
 # maximal marginal relevance: a pick loses this much per unit of likeness to the closest one already
 # picked, so a set-up not yet shown beats another moment of one shown (likeness ~0.6) unless it
-# scores ~0.2 less
-DIVERSITY = 0.3
-POOR_SCORE = 0.3  # a best candidate under this score gets a warning: the clip offers poor thumbnails
+# scores ~0.2 less (tests/test_imaging_rules.py's A-B-A edit: the cyclist, 0.40, before the bike
+# by the wall again, 0.54 at likeness 0.68; at 0.3 it was the other way round)
+DIVERSITY = 0.4
+POOR_SCORE = 0.3
+# shots shorter than this (flash cuts, the tail of a shot cut short) are transitional: their frames
+# lose BRIEF_PENALTY, so they are picked only when longer shots have nothing distinct left
+BRIEF_SHOT_S = 0.5
+BRIEF_PENALTY = 0.15  # a best candidate under this score gets a warning: the clip offers poor thumbnails
 
 
 def pick_candidates(tracker: ShotTracker, *, min_count: int | None = None,
@@ -144,6 +149,9 @@ class _Picker:
         face_term = min(1.0, math.sqrt(area / FACE_FULL_AREA)) if faces else 0.0
         appeal = judge(image, faces, rec.frame.luma())
         score = (1 - FACE_WEIGHT) * rec.rank + FACE_WEIGHT * face_term + appeal.bonus
+        shot = self.t.shots[rec.shot] if 0 <= rec.shot < len(self.t.shots) else None
+        if shot is not None and shot.end_s - shot.start_s < BRIEF_SHOT_S:
+            score -= BRIEF_PENALTY
         return _Finalist(float(min(1.0, max(0.0, score))), rec, image, faces, (x0, y0, x1, y1),
                          structure(image), appeal)
 
