@@ -1,12 +1,17 @@
-"""Picking K candidates from the frames the shot tracker held: bars, faces, score, diversity.
+"""Picking K candidates from the frames the shot tracker held: bars, faces, an editor's reading, diversity.
 
-After the pass (imaging.shot_tracker): the video's bars are measured at full resolution on the
-held frames (imaging.bars), a short list is chosen (best first, one per shot, no near-duplicates:
-imaging.select), converted to RGB and cropped to its shot's bars, faces are detected on it (and confirmed by a
-second cascade: imaging.faces.confirm_faces), and the
-final K are chosen again with the face bonus and the perceptual duplicate test (imaging.similar).
+After the pass (imaging.shot_tracker): the video's bars are measured at full resolution on the held
+frames (imaging.bars), a short list of 2K + 2 is chosen (best rank first, one per shot first, no
+identical frames: imaging.select), converted to RGB; faces are detected on the whole frame (and
+confirmed by a second cascade: imaging.faces.confirm_faces), the frame is cropped to its shot's
+bars but never into a face (imaging.bars.keep_faces), and an editor's reading is taken
+(imaging.appeal: open eyes, subject sharpness and clarity, blockiness). Finalists with a flaw
+(eyes_closed, subject_blurred, smeared) are rejected; the final K are chosen by score with maximal
+marginal relevance and the structural duplicate test (imaging.similar); if fewer than `min_count`
+distinct pictures exist, other usable moments fill in, marked `look_alike` (issue 26's count rule).
 
-    score = (1 - FACE_WEIGHT) quality + FACE_WEIGHT face,  face = min(1, sqrt(face area share / 0.05))
+    score = (1 - FACE_WEIGHT) rank + FACE_WEIGHT face + appeal bonus (- BRIEF_PENALTY for flash-short shots)
+    face  = min(1, sqrt(face area share / 0.05)),  rank = quality less the transient/smear penalties
 """
 from __future__ import annotations
 
