@@ -40,6 +40,7 @@ FACE_FULL_AREA = 0.05  # a face covering 5% of the frame earns the whole face bo
 # scores ~0.2 less (tests/test_imaging_rules.py's A-B-A edit: the cyclist, 0.40, before the bike
 # by the wall again, 0.54 at likeness 0.68; at 0.3 it was the other way round)
 DIVERSITY = 0.4
+SIG_APART = 0.08  # signature difference from which two held frames count as wholly different moments
 POOR_SCORE = 0.3
 # shots shorter than this (flash cuts, the tail of a shot cut short) are transitional: their frames
 # lose BRIEF_PENALTY, so they are picked only when longer shots have nothing distinct left
@@ -86,8 +87,10 @@ class _Picker:
                 f"{info.path}: no usable frames among {self.t.decoded} decoded (rejected: {reasons})")
         crop = self._content_crop(held)
         # a short list, about twice K: the appeal tests and the structural duplicate test drop some
+        # (spread over moments: the same marginal relevance on signatures, which need no RGB)
         short = select_diverse(held, 2 * self.k + 2, score=lambda r: r.rank, shot=lambda r: r.shot,
-                               sig=lambda r: r.sig, duplicate=SAME_FRAME)
+                               sig=lambda r: r.sig, duplicate=SAME_FRAME, diversity=DIVERSITY,
+                               likeness=lambda a, b: max(0.0, 1.0 - difference(a.sig, b.sig) / SIG_APART))
         finalists = [self._finalist(rec, crop) for rec in short]
         for f in finalists:
             if f.rec.smear >= SMEAR_REJECT:
@@ -153,6 +156,8 @@ class _Picker:
         area = faces[0].area / float(image.shape[0] * image.shape[1]) if faces else 0.0
         face_term = min(1.0, math.sqrt(area / FACE_FULL_AREA)) if faces else 0.0
         appeal = judge(image, faces, rec.frame.luma())
+        if appeal.eyes is not None:  # a face big enough to judge earns its bonus by its open eyes
+            face_term *= appeal.eyes / 2.0
         score = (1 - FACE_WEIGHT) * rec.rank + FACE_WEIGHT * face_term + appeal.bonus
         shot = self.t.shots[rec.shot] if 0 <= rec.shot < len(self.t.shots) else None
         if shot is not None and shot.end_s - shot.start_s < BRIEF_SHOT_S:

@@ -419,7 +419,7 @@ class ShotTracker:
                     rec.shot = shot.index
                     ok.append(rec)
             ok.sort(key=lambda r: (-r.rank, r.index))
-            keep += ok[: 2 if len(segments) == 1 else 1]  # the best of each segment
+            keep += ok[:2]  # the best two of each segment: other moments for the count rule
         if keep:
             keep.sort(key=lambda r: (-r.rank, r.index))
             self.pool[shot.index] = keep
