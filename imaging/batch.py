@@ -25,21 +25,29 @@ from imaging.video import VIDEO_EXTENSIONS
 KIND = "extract"
 
 
-def output_key(video: str | os.PathLike, *, k: int, mode: str, fmt: str) -> dict:
-    """What makes an extract output 'this one': the video file (path, size, mtime) and the options."""
+def output_key(video: str | os.PathLike, *, k: int, mode: str, fmt: str, min_count: int | None = None,
+               likeness: float | None = None) -> dict:
+    """What makes an extract output 'this one': the video file (path, size, mtime) and the options
+    (--min-count and --likeness only when given, so outputs made before they existed still match)."""
     path = os.path.realpath(video)
     try:
         st = os.stat(path)
         size, mtime = st.st_size, st.st_mtime_ns
     except OSError:
         size = mtime = None
-    return {"video": path, "bytes": size, "mtime_ns": mtime, "k": k, "mode": mode, "format": fmt}
+    key = {"video": path, "bytes": size, "mtime_ns": mtime, "k": k, "mode": mode, "format": fmt}
+    if min_count is not None:
+        key["min_count"] = min_count
+    if likeness is not None:
+        key["likeness"] = likeness
+    return key
 
 
 def output_folder(video: str | os.PathLike, out_dir: str | os.PathLike, *, k: int, mode: str,
-                  fmt: str) -> OutputFolder:
+                  fmt: str, min_count: int | None = None, likeness: float | None = None) -> OutputFolder:
     """The ownership rules for one video's extract output folder."""
-    return OutputFolder(Path(out_dir), KIND, [video], output_key(video, k=k, mode=mode, fmt=fmt))
+    return OutputFolder(Path(out_dir), KIND, [video], output_key(video, k=k, mode=mode, fmt=fmt,
+                                                                 min_count=min_count, likeness=likeness))
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,8 @@ class ExtractJob:
     mode: str = "default"
     fmt: str = "jpg"
     force: bool = False
+    min_count: int | None = None  # None: K (imaging.picking)
+    likeness: float | None = None  # None: imaging.similar.LOOK_ALIKE
 
 
 @dataclass
@@ -96,14 +106,15 @@ def output_dirs(videos: Sequence[Path], out: Path, single: bool) -> list[Path]:
 
 
 def plan_extract(paths: Sequence[str | os.PathLike], out: str | os.PathLike, *, k: int = 8,
-                 mode: str = "default", fmt: str = "jpg", force: bool = False) -> ExtractPlan:
+                 mode: str = "default", fmt: str = "jpg", force: bool = False,
+                 min_count: int | None = None, likeness: float | None = None) -> ExtractPlan:
     """Decide, before decoding anything, what extracting `paths` into `out` will do per video."""
     paths = [Path(p) for p in paths]
     videos, errors = expand_inputs(paths)
     plan = ExtractPlan(errors=errors, inputs=len(videos) + len(errors))
     single = len(paths) == 1 and len(videos) == 1 and not paths[0].is_dir()
     for video, out_dir in zip(videos, output_dirs(videos, Path(out), single)):
-        folder = output_folder(video, out_dir, k=k, mode=mode, fmt=fmt)
+        folder = output_folder(video, out_dir, k=k, mode=mode, fmt=fmt, min_count=min_count, likeness=likeness)
         try:
             state = folder.check(force=force)
         except OutputFolderError as exc:
@@ -117,7 +128,7 @@ def plan_extract(paths: Sequence[str | os.PathLike], out: str | os.PathLike, *, 
             else:
                 plan.skipped.append((video, out_dir, manifest))
                 continue
-        plan.jobs.append(ExtractJob(video, out_dir, k, mode, fmt, force or state == "replace"))
+        plan.jobs.append(ExtractJob(video, out_dir, k, mode, fmt, force or state == "replace", min_count, likeness))
     return plan
 
 
@@ -125,7 +136,8 @@ def run_extract_job(job: ExtractJob, progress: Progress | None = None) -> dict:
     """Extract and write one video; returns the manifest as written (ImagingError on bad input)."""
     from imaging.extract import extract_candidates, write_candidates
 
-    result = extract_candidates(job.video, k=job.k, mode=job.mode, progress=progress)
+    result = extract_candidates(job.video, k=job.k, mode=job.mode, progress=progress, min_count=job.min_count,
+                                likeness=job.likeness)
     path = write_candidates(result, job.out_dir, fmt=job.fmt, force=job.force)
     return json.loads(path.read_text(encoding="utf-8"))
 

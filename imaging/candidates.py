@@ -7,6 +7,7 @@ nothing, under safeio.OutputFolder's rules); `read_manifest` reads a manifest ba
 """
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -45,10 +46,12 @@ class Candidate:
     faces: list[Box]
     metrics: dict[str, float]
     features: dict[str, float] = field(default_factory=dict)
+    look_alike: str | None = None  # a fill-in: the id of the candidate it resembles (imaging.similar)
 
     def to_dict(self, file: str | None = None) -> dict:
         h, w = self.image.shape[:2]
-        return {
+        extra = {"look_alike": self.look_alike} if self.look_alike else {}
+        return {**extra, 
             "id": self.id, "file": file, "frame": self.frame, "time_s": round(self.time_s, 3),
             "shot": self.shot, "score": round(self.score, 4), "width": w, "height": h,
             "crop": list(self.crop), "faces": [list(b) for b in self.faces],
@@ -68,6 +71,7 @@ class CandidateSet:
     stats: dict
     warnings: list[str] = field(default_factory=list)
     k: int | None = None  # candidates asked for (part of what identifies the output folder)
+    options: dict = field(default_factory=dict)  # min_count, likeness as asked (None: defaults)
 
     def manifest(self, files: dict[str, str] | None = None) -> dict:
         files = files or {}
@@ -155,6 +159,33 @@ def _manifest_faces(value: object) -> tuple[Box, ...] | None:
     return tuple(boxes)
 
 
+SHOT_LIST = "shots.csv"
+SHOT_LIST_COLUMNS = ("shot", "start_frame", "end_frame", "start_s", "end_s", "start_timecode", "end_timecode",
+                     "length_s", "transition", "end_transition", "candidates")
+
+
+def timecode(t: float, fps: float) -> str:
+    """HH:MM:SS:FF (non-drop-frame), as an EDL or PySceneDetect's scene list shows it."""
+    rate = max(1, round(fps))
+    frames = int(round(t * fps))
+    s, f = divmod(frames, rate)
+    return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}:{f:02d}"
+
+
+def shot_list_csv(result: CandidateSet) -> str:
+    """The shot list as CSV (one row per shot, its candidates' ids), written next to the manifest."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(SHOT_LIST_COLUMNS)
+    fps = result.video.fps or 25.0
+    for s in result.shots:
+        ids = " ".join(c.id for c in result.candidates if c.shot == s.index)
+        w.writerow([s.index, s.start_frame, s.end_frame, f"{s.start_s:.3f}", f"{s.end_s:.3f}",
+                    timecode(s.start_s, fps), timecode(s.end_s, fps), f"{s.end_s - s.start_s:.3f}",
+                    s.transition, s.end_transition, ids])
+    return buf.getvalue()
+
+
 def _time_label(t: float) -> str:
     m, s = divmod(t, 60.0)
     return f"{int(m):02d}:{s:05.2f}"
@@ -182,7 +213,7 @@ def write_candidates(result: CandidateSet, out_dir: str | os.PathLike, fmt: str 
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ImagingError(f"{out}: cannot write output, {parent} is not writable")
     k = result.k if result.k is not None else len(result.candidates)
-    folder = output_folder(result.video.path, out, k=k, mode=result.mode, fmt=fmt)
+    folder = output_folder(result.video.path, out, k=k, mode=result.mode, fmt=fmt, **result.options)
     try:
         folder.check(force=force)
     except OutputFolderError as exc:
@@ -203,6 +234,8 @@ def write_candidates(result: CandidateSet, out_dir: str | os.PathLike, fmt: str 
                 images.append(Image.fromarray(small))
                 captions.append(f"{c.id}  {_time_label(c.time_s)}  shot {c.shot}  {c.score:.2f}")
             manifest = result.manifest(files)
+            manifest["shot_list"] = SHOT_LIST
+            (tmp / SHOT_LIST).write_text(shot_list_csv(result), encoding="utf-8", newline="")
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
             buf = io.BytesIO()
             tile_images(images, captions).save(buf, format="PNG", compress_level=3)

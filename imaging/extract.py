@@ -21,6 +21,7 @@ from imaging.candidates import FORMATS, SCHEMA, Candidate, CandidateSet, write_c
 from imaging.errors import ImagingError
 from imaging.picking import pick_candidates
 from imaging.shot_tracker import NEAR_CUT, ShotTracker
+from imaging.similar import LOOK_ALIKE
 from imaging.video import MODES, VideoInfo, VideoReader
 
 __all__ = ["FORMATS", "NEAR_CUT", "SCHEMA", "Candidate", "CandidateSet", "extract_candidates",
@@ -36,6 +37,8 @@ def extract_candidates(
     mode: str = "default",
     on_frame: Callable[[int], None] | None = None,
     progress: Progress | None = None,
+    min_count: int | None = None,
+    likeness: float | None = None,
 ) -> CandidateSet:
     """Analyse `video` in one decoding pass and return up to `k` diverse, good candidate frames.
 
@@ -43,11 +46,18 @@ def extract_candidates(
     frame is built from), "thorough" decodes every frame (cuts exact to the frame). `progress(done, total, "frames")` (safeio.progress) is called
     every PROGRESS_EVERY decoded frames and at the end, in frames of the video (its header's count is
     the total); `on_frame(index)`, per decoded frame, is kept for older callers.
+    `likeness` (0..1, default imaging.similar.LOOK_ALIKE): structural likeness from which two frames
+    are one picture; `min_count` (default `k`): when fewer distinct pictures exist, fill up to this
+    many with usable frames from other moments, marked `look_alike` (imaging.picking).
     """
     if mode not in MODES:
         raise ImagingError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     if k < 1:
         raise ImagingError(f"k must be at least 1 (got {k})")
+    if min_count is not None and not 0 <= min_count:
+        raise ImagingError(f"min_count must be at least 0 (got {min_count})")
+    if likeness is not None and not 0.0 < likeness <= 1.0:
+        raise ImagingError(f"likeness must be in (0, 1] (got {likeness})")
     with VideoReader(video, mode) as reader:
         analyzer = ShotTracker(reader.info, k, mode)
         total = reader.info.frames or None
@@ -60,7 +70,9 @@ def extract_candidates(
         if reader.problem:
             analyzer.info = _as_decoded(reader.info, reader.data_end_s)
         analyzer.finish()
-        result = pick_candidates(analyzer)
+        result = pick_candidates(analyzer, min_count=min_count,
+                                 likeness=LOOK_ALIKE if likeness is None else likeness)
+        result.options = {"min_count": min_count, "likeness": likeness}
         if progress is not None:
             progress(analyzer.info.frames or total or 0, analyzer.info.frames or total, "frames")
         if reader.problem:

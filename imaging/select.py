@@ -21,6 +21,8 @@ def select_diverse(
     sig: Callable[[T], np.ndarray],
     duplicate: float = DUPLICATE_DIFFERENCE,
     similar: Callable[[T, T], bool] | None = None,
+    likeness: Callable[[T, T], float] | None = None,
+    diversity: float = 0.0,
 ) -> list[T]:
     """Up to `k` items ranked by score.
 
@@ -29,6 +31,9 @@ def select_diverse(
     not reached: further items from shots already used, still without near-duplicates.
     Near-duplicates: signatures closer than `duplicate` (in place), or `similar(a, b)` true (a
     perceptual test that tolerates movement, imaging.similar).
+    With `likeness` and `diversity` > 0, each next pick maximises score - diversity x its
+    likeness to the closest item already picked (maximal marginal relevance): a set-up not yet
+    shown beats another moment of one already shown unless it is much worse.
     """
     order = sorted(items, key=lambda it: -score(it))
     picked: list[T] = []
@@ -38,15 +43,23 @@ def select_diverse(
         return all(difference(sig(it), sig(p)) >= duplicate and not (similar and similar(it, p))
                    for p in picked)
 
-    for it in order:
-        if len(picked) >= k:
-            break
-        if shot(it) not in used_shots and distinct(it):
-            picked.append(it)
-            used_shots.add(shot(it))
-    for it in order:
-        if len(picked) >= k:
-            break
-        if not any(it is p for p in picked) and distinct(it):
-            picked.append(it)
+    def gain(it: T) -> float:
+        if likeness is None or diversity <= 0 or not picked:
+            return score(it)
+        return score(it) - diversity * max(likeness(it, p) for p in picked)
+
+    for first_pass in (True, False):
+        while len(picked) < k:
+            best = None
+            for it in order:
+                if any(it is p for p in picked) or (first_pass and shot(it) in used_shots) or not distinct(it):
+                    continue
+                if best is None or gain(it) > gain(best):
+                    best = it
+                if likeness is None or diversity <= 0:
+                    break  # score order: the first eligible item is the best
+            if best is None:
+                break
+            picked.append(best)
+            used_shots.add(shot(best))
     return sorted(picked, key=lambda it: -score(it))

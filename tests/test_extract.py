@@ -164,9 +164,10 @@ def test_real_clip_bikes_cuts_match_the_encoder_keyframes() -> None:
     starts = [s.start_frame for s in result.shots]
     assert len(starts) == len(keys) >= 4
     assert all(abs(a - b) <= 1 for a, b in zip(starts, keys))
-    # every shot gives a candidate; the second picks this test used to expect (8 of 8) were the
-    # near-duplicates issue 13 reports (the same set-up a moment later), now removed
-    assert len({c.shot for c in result.candidates}) == len(keys) == len(result.candidates) == 6
+    # every shot gives a candidate, and K are given (issue 26's count rule): the two more are other
+    # moments of long shots, structurally distinct from the rest (imaging.similar)
+    assert len({c.shot for c in result.candidates}) == len(keys) == 6
+    assert len(result.candidates) == 8 and result.stats["distinct"] == 8
 
 
 def test_real_clip_bigbuckbunny_single_shot() -> None:

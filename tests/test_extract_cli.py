@@ -207,3 +207,27 @@ def test_cli_copies_match_library() -> None:
 
     choices = {p.name: tuple(p.type.choices) for p in cli_extract.extract.params if hasattr(p.type, "choices")}
     assert choices == {"mode": MODES, "fmt": tuple(FORMATS)}
+
+
+def test_min_count_likeness_and_the_shot_list(video: Path, tmp_path: Path) -> None:
+    """Issue 26's controls: --min-count 0 keeps distinct pictures only, --likeness sets what counts as
+    one; both are part of what identifies the output (another value redoes it, the same skips);
+    shots.csv lies next to the manifest; out-of-range values are a one-line usage error."""
+    out = tmp_path / "out"
+    result = invoke(str(video), "-o", str(out), "-k", "6", "--min-count", "0", "--likeness", "0.5", "--quiet")
+    assert result.exit_code == 0, result.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert not any("look_alike" in c for c in manifest["candidates"])
+    assert manifest["shot_list"] == "shots.csv"
+    rows = (out / "shots.csv").read_text().splitlines()
+    assert rows[0].startswith("shot,start_frame,end_frame") and len(rows) == 1 + len(manifest["shots"])
+    marker = json.loads((out / ".artbandit-output.json").read_text())
+    assert marker["input_key"]["min_count"] == 0 and marker["input_key"]["likeness"] == 0.5
+    again = invoke(str(video), "-o", str(out), "-k", "6", "--min-count", "0", "--likeness", "0.5")
+    assert again.exit_code == 0 and "skipped" in again.stderr
+    other = invoke(str(video), "-o", str(out), "-k", "6", "--quiet")
+    assert other.exit_code != 0 and "--force" in other.stderr
+    for bad in (["--likeness", "0"], ["--likeness", "1.5"], ["--min-count", "-1"]):
+        r = invoke(str(video), "-o", str(tmp_path / "bad"), *bad)
+        assert r.exit_code == 2 and "Traceback" not in r.stderr + r.stdout
+        assert not (tmp_path / "bad").exists()

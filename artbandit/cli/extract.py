@@ -35,13 +35,20 @@ from imaging.choices import IMAGE_FORMATS, MODES
 @click.option("--force", is_flag=True,
               help="Redo videos whose output exists; replaces only artbandit's own extract output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest (a list for several videos).")
+@click.option("--min-count", "min_count", default=None, type=click.IntRange(0, 200),
+              help="Fewest candidates wanted (default K): when fewer distinct pictures exist, usable "
+                   "frames from other moments fill in, marked look_alike. 0: distinct pictures only.")
+@click.option("--likeness", default=None, type=click.FloatRange(0.0, 1.0, min_open=True),
+              help="Structural likeness (SSIM of a small grey copy) from which two frames count as one "
+                   "picture [default: 0.75]; lower merges more.")
 @click.option("--sample", is_flag=True, help="Use the built-in procedural sample video (no VIDEO needed).")
 @quiet_option
 def extract(videos: tuple[Path, ...], out: Path, k: int, mode: str, fmt: str, jobs: int, force: bool,
-            as_json: bool, sample: bool, quiet: bool) -> None:
+            as_json: bool, min_count: int | None, likeness: float | None, sample: bool, quiet: bool) -> None:
     """Pull K good, different candidate thumbnails out of each VIDEO (files or folders).
 
-    Writes OUT/manifest.json (schema artbandit.candidates/1), the images and contact_sheet.png.
+    Writes OUT/manifest.json (schema artbandit.candidates/1), the images, contact_sheet.png and
+    the shot list OUT/shots.csv.
     """
     if sample and videos:
         raise click.UsageError("give VIDEO arguments or --sample, not both")
@@ -54,7 +61,8 @@ def extract(videos: tuple[Path, ...], out: Path, k: int, mode: str, fmt: str, jo
 
         say("using the built-in sample video (generated once, then cached)", quiet)
         videos = (cached_sample_video(),)
-    plan = plan_extract(videos, out, k=k, mode=mode, fmt=fmt, force=force)
+    plan = plan_extract(videos, out, k=k, mode=mode, fmt=fmt, force=force, min_count=min_count,
+                        likeness=likeness)
     single = len(videos) == 1 and not videos[0].is_dir() and plan.inputs == 1
     manifests: list[dict] = []
     for video, folder, manifest in plan.skipped:
