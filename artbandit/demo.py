@@ -104,8 +104,10 @@ def run_demo(
         say("[1/5] built-in sample video (generated once, then cached)")
         videos = [cached_sample_video()]
         lap("sample")
-    if state != "new":
-        shutil.rmtree(out)  # artbandit's own demo output (same settings, or --force): regenerated whole
+    keep: list[str] = []
+    if state != "new":  # artbandit's own demo output (same settings, or --force): regenerated, the user's files kept
+        keep = folder.foreign_files()
+        folder.clear_own(keep)
     out.mkdir(parents=True, exist_ok=True)
     try:
         titles = []
@@ -163,9 +165,12 @@ def run_demo(
                    "headline": headline, "timings_s": timings}
         write_text_atomic(out / "index.html", index_page(summary, metrics, replay))
         write_text_atomic(out / "demo.json", json.dumps(summary, indent=2) + "\n")
-        folder.write_marker(out)  # last: marks a complete demo output as artbandit's
+        folder.write_marker(out, exclude=keep)  # last: marks a complete demo output as artbandit's
     except BaseException:
-        shutil.rmtree(out, ignore_errors=True)
+        if keep:
+            folder.clear_own(keep)
+        else:
+            shutil.rmtree(out, ignore_errors=True)
         raise
     return summary
 

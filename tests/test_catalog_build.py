@@ -3,6 +3,7 @@ hostile ids, re-runs, and one-line errors through the real console script."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -141,12 +142,22 @@ def test_rerun_skips_unchanged_titles_and_rebuilds_changed_ones(tmp_path) -> Non
         changed = build_catalog(table, out, engine, OPTS)
         assert (changed.built_ids, changed.skipped) == (["t1"], 2)
         assert (out / "titles" / "t0" / "title.json").stat().st_mtime_ns == stamp["t0"]
+        # a video replaced by one of the same size (issue 28): only its modification time tells
+        video = tmp_path / "t2.mp4"
+        st = video.stat()
+        video.write_bytes(video.read_bytes())
+        os.utime(video, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+        assert video.stat().st_size == st.st_size
+        replaced = build_catalog(table, out, engine, OPTS)
+        assert (replaced.built_ids, replaced.skipped) == (["t2"], 2)
+        (out / "titles" / "t0" / "notes.txt").write_text("mine")  # a user's file in a title folder
         other = build_catalog(table, out, engine, CatalogOptions(k=3, aspects=("2:3",), width=160))
         assert other.built == 3  # other options: every title is redone
         assert {r["aspect"] for r in pq.read_table(out / "catalog.parquet").to_pylist()} == {"2:3"}
         forced = build_catalog(table, out, engine, CatalogOptions(k=3, aspects=("2:3",), width=160), force=True)
         assert forced.built == 3
     assert not [p for p in (out / "titles").iterdir() if p.name.startswith(".")]
+    assert (out / "titles" / "t0" / "notes.txt").read_text() == "mine"  # rebuilt twice, kept (issue 27)
 
 
 def test_a_second_build_on_the_same_folder_is_refused(tmp_path) -> None:

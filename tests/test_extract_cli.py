@@ -207,3 +207,17 @@ def test_cli_copies_match_library() -> None:
 
     choices = {p.name: tuple(p.type.choices) for p in cli_extract.extract.params if hasattr(p.type, "choices")}
     assert choices == {"mode": MODES, "fmt": tuple(FORMATS)}
+
+
+def test_force_keeps_the_users_files(video: Path, tmp_path: Path) -> None:
+    # issue 27: `extract v.mp4 -o e; echo n > e/notes.txt; extract v.mp4 -o e --force` deleted notes.txt
+    out = tmp_path / "e"
+    assert invoke(str(video), "-o", str(out), "-k", "2", "--mode", "quick", "-q").exit_code == 0
+    (out / "notes.txt").write_text("n\n")
+    forced = invoke(str(video), "-o", str(out), "-k", "1", "--mode", "quick", "-q", "--force")
+    assert forced.exit_code == 0, forced.stderr
+    assert (out / "notes.txt").read_text() == "n\n"
+    manifest = json.loads((out / "manifest.json").read_text())
+    written = {c["file"] for c in manifest["candidates"]} | {"manifest.json", "contact_sheet.png"}
+    # the first run's second candidate is gone: only the new output and the user's file are there
+    assert {p.name for p in out.iterdir()} == written | {"notes.txt", ".artbandit-output.json"}
