@@ -226,3 +226,14 @@ def test_a_folder_of_videos_is_one_title_per_file(tmp_path) -> None:
     bad.write_text('aspects = ["1:1"]\ntreatment = "warm"\n')
     assert "unknown option 'treatment'" in _one_line_error(
         run_cli("catalog", "build", str(tmp_path / "v"), "-o", str(tmp_path / "out"), "--config", str(bad)))
+
+
+def test_quiet_hides_progress_never_the_reason_for_a_failure(tmp_path) -> None:
+    # issue 27: `catalog build -q` with one broken title exited 1 with an empty stderr
+    table = make_catalogue(tmp_path, 0, broken=1, missing=1)
+    proc = run_cli("catalog", "build", str(table), "-o", str(tmp_path / "out"), "-q", "-j", "1", *FAST)
+    assert proc.returncode == 1 and proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert lines[0].startswith("failed: broken0 (extract): ") and "broken0.mp4" in lines[0]
+    assert lines[1] == f"failed: missing0 (input): {tmp_path / 'missing0.mp4'}: no such file"
+    assert lines[2:] == [f"2 of 2 titles failed; see {tmp_path / 'out'}/failures.jsonl"]
