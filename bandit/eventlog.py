@@ -100,8 +100,12 @@ class EventLog:
         readonly: bool = False,
         busy_timeout_s: float = 30.0,
     ) -> None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise BanditError(f"an event log is a path (str or os.PathLike), got {type(path).__name__}")
         self.path = Path(path)
-        self.batch_size = max(1, int(batch_size))
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise BanditError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+        self.batch_size = batch_size
         self.commit_interval_s = float(commit_interval_s)
         if not self.commit_interval_s > 0:
             raise BanditError(f"commit_interval_s must be > 0, got {commit_interval_s!r}")

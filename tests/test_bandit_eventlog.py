@@ -374,6 +374,8 @@ def test_rows_older_than_max_delay_are_committed_by_the_writing_call(tmp_path, m
     assert committed() == 5
     p.close()
     assert committed() == 6
-    for bad in ({"max_uncommitted": 0}, {"max_uncommitted": 1.5}, {"max_delay_s": 0}):
+    for bad in ({"max_uncommitted": 0}, {"max_uncommitted": 1.5}, {"max_delay_s": 0}, {"batch_size": "x"}):
         with pytest.raises(BanditError, match=next(iter(bad))):
             EventLog(tmp_path / "x.sqlite", **bad)
+    with pytest.raises(BanditError, match="an event log is a path"):
+        EventLog(123)
