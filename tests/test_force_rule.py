@@ -4,8 +4,6 @@ own test files; replay and evaluate here, on one small simulated log."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -30,13 +28,13 @@ def test_replay_force_keeps_the_users_files(log: Path, tmp_path: Path) -> None:
     assert (out / "notes.txt").read_text() == "mine"
 
 
-def test_evaluate_force_keeps_the_users_files(log: Path, tmp_path: Path) -> None:
+def test_evaluate_force_keeps_the_users_files(log: Path, tmp_path: Path, cli) -> None:
     out = tmp_path / "evaluation"
-    args = [sys.executable, "-m", "artbandit", "evaluate", str(log), "-o", str(out), "-q", "--workers", "1",
-            "--policy", "uniform", "--buckets", "1"]
-    first = subprocess.run(args, capture_output=True, text=True)
-    assert first.returncode == 0, first.stderr
+    args = ["evaluate", log, "-o", out, "-q", "--workers", "1", "--policy", "uniform", "--buckets", "1"]
+    code, _, err = cli(args)
+    assert code == 0, err
     (out / "notes.txt").write_text("mine")
-    again = subprocess.run([*args, "--seed", "1", "--force"], capture_output=True, text=True)
-    assert again.returncode == 0, again.stderr
+    code, _, err = cli([*args, "--seed", "1", "--force"])
+    assert code == 0, err
     assert (out / "notes.txt").read_text() == "mine"
+    assert json.loads((out / ".artbandit-output.json").read_text())["input_key"]  # artbandit's own, rewritten

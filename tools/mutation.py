@@ -108,7 +108,8 @@ TARGETS: dict[str, Target] = {
     # evaluate's ship decision: the winner, "clearly better", the recommendation
     "evaluate_decision": Target(
         "simulations/ope/evaluate.py",
-        ("tests/test_evaluate_truth.py", "tests/test_evaluate_cli.py", "tests/test_mutants_evaluate.py"),
+        ("tests/test_evaluate_truth.py", "tests/test_evaluate_cli.py", "tests/test_evaluate_decision.py",
+         "tests/test_mutants_evaluate.py"),
         ("simulations.ope.evaluate.x_decide*", "simulations.ope.evaluate.x__value*",
          "simulations.ope.evaluate.x_paired_difference*"),
     ),

@@ -1,0 +1,170 @@
+"""The catalogue build's plan, resume and bookkeeping, without decoding a frame (issue 28).
+
+A fake engine stands in for the pool: each "title" is built by `fake_build` in a millisecond, writing
+a title.json as build_title does. So every rule of `build_catalog` / `_finish` / `catalog_status` is
+checked by hand-worked numbers: what is skipped, rebuilt, retried; the counts and timings in run.json;
+failures.jsonl; the index rows; an interrupted run; status."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from artbandit.jobs.catalog_build import build_catalog, clean_temporaries
+from artbandit.jobs.catalog_input import CatalogError
+from artbandit.jobs.catalog_status import catalog_status, format_status
+from artbandit.jobs.catalog_title import TITLE_FILE, TITLE_SCHEMA, CatalogOptions
+from artbandit.jobs.engine import TaskResult
+from catalog_helpers import write_table
+
+OPTS = CatalogOptions(k=2, aspects=("1:1",), width=64)
+
+
+def fake_build(task) -> dict:
+    """Title `bad*` fails at extract, `crash*` kills its task, others get 2 variants (ids from the
+    title id), timings extract 1.0 s and total 1.5 s, and `vf*` one failed variant."""
+    if task.title_id.startswith("bad"):
+        return {"failed": "extract", "reason": f"{task.video}: broken"}
+    if task.title_id.startswith("crash"):
+        raise RuntimeError("worker died")
+    variants = [{"variant_id": f"{task.title_id}-v{i}", "file": f"v{i}.jpg", "aspect": "1:1", "treatment": "none",
+                 "width": 64, "height": 64, "source_file": "c.jpg", "source_frame": 10 * i,
+                 "source_time_s": 0.5 * i, "features": {"brightness": 0.25 * (i + 1)}} for i in range(2)]
+    doc = {"schema": TITLE_SCHEMA, "title_id": task.title_id, "key": task.key, "variants": variants,
+           "variant_failures": ["v9: too small"] if task.title_id.startswith("vf") else [],
+           "timings": {"extract_s": 1.0, "total_s": 1.5}}
+    final = Path(task.final)
+    final.mkdir(parents=True, exist_ok=True)
+    (final / TITLE_FILE).write_text(json.dumps(doc))
+    return doc
+
+
+class FakeEngine:
+    name, workers = "fake", 1
+
+    def __init__(self, stop_after: int | None = None) -> None:
+        self.stop_after, self.ran = stop_after, []
+
+    def imap(self, fn, items):
+        for i, item in enumerate(items):
+            if self.stop_after is not None and i == self.stop_after:
+                raise KeyboardInterrupt
+            self.ran.append(item.title_id)
+            try:
+                yield TaskResult(i, fake_build(item))
+            except Exception as exc:  # noqa: BLE001 - as the real engines do
+                yield TaskResult(i, error=f"{type(exc).__name__}: {exc}")
+
+
+def table(tmp_path: Path, ids: list[str]) -> Path:
+    for t in ids:
+        (tmp_path / f"{t}.mp4").write_bytes(b"x" * (len(t) + 1))
+    return write_table(tmp_path / "titles.csv", [{"title_id": t, "video": f"{t}.mp4", "title": t.upper(),
+                                                  "genre": "drama"} for t in ids])
+
+
+def test_a_build_counts_times_and_indexes_every_title(tmp_path, monkeypatch) -> None:
+    import types
+
+    import artbandit.jobs.catalog_build as cb
+
+    clock = iter([10.0, 12.0])  # the build's start and end: 2 s of wall time
+    monkeypatch.setattr(cb, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
+    src = table(tmp_path, ["a", "bad1", "vf", "crash"])
+    out = tmp_path / "out"
+    seen, calls = [], []
+    result = build_catalog(src, out, FakeEngine(), OPTS, progress=lambda *c: calls.append(c),
+                           on_title=lambda tid, doc: seen.append((tid, "failed" in doc)))
+    assert calls == [(0, 4, "titles"), (1, 4, "titles"), (2, 4, "titles"), (3, 4, "titles"), (4, 4, "titles")]
+    assert seen == [("a", False), ("bad1", True), ("vf", False), ("crash", True)]
+    assert (result.titles, result.built_ids, result.skipped, result.failed_titles) == (4, ["a", "vf"], 0, 2)
+    assert result.failures == [
+        {"title_id": "bad1", "stage": "extract", "reason": f"{tmp_path / 'bad1.mp4'}: broken"},
+        {"title_id": "crash", "stage": "task", "reason": "RuntimeError: worker died"},
+        {"title_id": "vf", "stage": "variant", "reason": "v9: too small"}]
+    assert [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()] == result.failures
+    run = json.loads((out / "run.json").read_text())
+    assert run["state"] == "complete" and run["force"] is False and run["engine"] == "fake"
+    # 4 titles: 2 built (4 variants), 2 failed, none pending; two fresh titles of 1.0 + 1.5 s each
+    assert run["counts"] == {"titles": 4, "built": 2, "skipped": 0, "failed": 2, "complete": 2, "pending": 0,
+                             "variants": 4}
+    assert run["timings"]["stage_totals_s"] == {"extract_s": 2.0, "total_s": 3.0}
+    assert run["timings"]["stage_mean_s"] == {"extract_s": 1.0, "total_s": 1.5}
+    # 4 titles finished (2 built + 2 failed) in 2 s: 120 titles a minute
+    assert run["timings"]["wall_s"] == 2.0 and run["timings"]["titles_per_min"] == 120.0
+    assert [json.loads(x)["title_id"] for x in (out / "plan.jsonl").read_text().splitlines()] == \
+           ["a", "bad1", "vf", "crash"]
+    rows = pq.read_table(out / "catalog.parquet").to_pylist()
+    assert [(r["title_id"], r["variant_id"]) for r in rows] == [("a", "a-v0"), ("a", "a-v1"), ("vf", "vf-v0"),
+                                                                 ("vf", "vf-v1")]
+    assert rows[1]["file"] == "titles/a/variants/v1.jpg" and rows[1]["source_file"] == "titles/a/candidates/c.jpg"
+    assert rows[1]["feature_brightness"] == 0.5 and rows[1]["genre"] == "drama" and rows[1]["title"] == "A"
+    assert [json.loads(x) for x in (out / "catalog.jsonl").read_text().splitlines()] == rows
+
+    s = catalog_status(out)
+    assert (s["state"], s["titles"], s["done"], s["failed"], s["pending"], s["variants"]) == \
+           ("complete", 4, 2, 2, 0, 4)
+    assert s["failed_titles"] == ["bad1", "crash"] and s["pending_titles"] == []
+    assert format_status(s) == (f"{out}: complete; 4 titles: 2 done, 2 failed, 0 pending; 4 variants\n"
+                                "last run (fake): 2.0 s, 120.0 titles/min\n"
+                                "per title: extract 1.00 s, total 1.50 s\n"
+                                "failed: 'bad1', 'crash' (see failures.jsonl)")
+
+
+def test_resume_skips_complete_titles_retries_failed_ones_and_force_rebuilds(tmp_path) -> None:
+    src = table(tmp_path, ["a", "bad1", "b"])
+    out = tmp_path / "out"
+    build_catalog(src, out, FakeEngine(), OPTS)
+    engine = FakeEngine()
+    again = build_catalog(src, out, engine, OPTS)
+    assert engine.ran == ["bad1"]  # failed titles are always retried, complete ones skipped
+    assert (again.built_ids, again.skipped, again.failed_titles) == ([], 2, 1)
+    run = json.loads((out / "run.json").read_text())
+    assert run["counts"] == {"titles": 3, "built": 0, "skipped": 2, "failed": 1, "complete": 2, "pending": 0,
+                             "variants": 4}
+    assert run["timings"]["stage_mean_s"] == {} and run["timings"]["stage_totals_s"] == {}
+    # the same size, another modification time: that title is rebuilt
+    video = tmp_path / "b.mp4"
+    st = video.stat()
+    os.utime(video, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    engine = FakeEngine()
+    assert build_catalog(src, out, engine, OPTS).built_ids == ["b"] and engine.ran == ["bad1", "b"]
+    engine = FakeEngine()  # another option: every title
+    assert build_catalog(src, out, engine, CatalogOptions(k=3, aspects=("1:1",), width=64)).built == 2
+    engine = FakeEngine()
+    forced = build_catalog(src, out, engine, CatalogOptions(k=3, aspects=("1:1",), width=64), force=True)
+    assert engine.ran == ["a", "bad1", "b"] and forced.built_ids == ["a", "b"]
+    assert json.loads((out / "run.json").read_text())["force"] is True
+
+
+def test_an_interrupted_build_indexes_what_is_done_and_status_says_so(tmp_path) -> None:
+    src = table(tmp_path, ["a", "b", "c"])
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        build_catalog(src, out, FakeEngine(stop_after=1), OPTS)
+    run = json.loads((out / "run.json").read_text())
+    assert run["state"] == "interrupted"
+    assert run["counts"] == {"titles": 3, "built": 1, "skipped": 0, "failed": 0, "complete": 1, "pending": 2,
+                             "variants": 2}
+    assert [r["title_id"] for r in pq.read_table(out / "catalog.parquet").to_pylist()] == ["a", "a"]
+    s = catalog_status(out)
+    assert (s["state"], s["done"], s["failed"], s["pending"], s["pending_titles"]) == ("interrupted", 1, 0, 2,
+                                                                                       ["b", "c"])
+
+
+def test_a_column_named_like_an_index_column_is_refused_and_temporaries_of_dead_runs_go(tmp_path) -> None:
+    src = write_table(tmp_path / "t.csv", [{"title_id": "a", "video": "a.mp4", "variant_id": "x"}])
+    with pytest.raises(CatalogError, match="column 'variant_id' of the table clashes with an index column"):
+        build_catalog(src, tmp_path / "out", FakeEngine(), OPTS)
+    titles = tmp_path / "titles"
+    titles.mkdir()
+    dead = titles / f".a.abtmp-{2**22 + 5}-abcd"  # a pid above pid_max: never alive
+    dead.mkdir()
+    mine = titles / f".a.abtmp-{os.getpid()}-abcd"
+    mine.mkdir()
+    (titles / "b").mkdir()
+    clean_temporaries(titles)
+    assert sorted(p.name for p in titles.iterdir()) == ["b"]  # this process's own too: it is not building
