@@ -128,13 +128,18 @@ class OutputFolder:
         return foreign_files(self.path)
 
     def clear_own(self, keep: Iterable[str]) -> None:
-        """Remove everything in the folder except the files `keep` (relative paths) and the folders
-        holding them: for outputs written in place, which cannot be swapped (the demo's)."""
+        """Remove everything in the folder except the files `keep` (relative paths), the folders
+        holding them and the markers of nested outputs among those folders: for outputs written in
+        place, which cannot be swapped (the demo's; it then rewrites its nested outputs with force)."""
         keep_set = set(keep)
         root = Path(self.path)
         if not root.is_dir():
             return
-        needed = {str(p) for k in keep_set for p in Path(k).parents}
+        needed = {os.path.normpath(p) for k in keep_set for p in Path(k).parents}
+        # a nested artbandit output (the demo's extract/<title>/) that still holds a user's file
+        # keeps its marker, so regenerating it (with force) replaces it and keeps that file
+        keep_set |= {os.path.normpath(os.path.join(d, MARKER)) for d in needed if d != "."
+                     and (root / d / MARKER).is_file()}
         for dirpath, dirnames, filenames in os.walk(root, topdown=False):
             rel_dir = os.path.relpath(dirpath, root)
             for name in filenames:
