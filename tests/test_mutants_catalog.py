@@ -25,7 +25,8 @@ OPTS = CatalogOptions(k=2, aspects=("1:1",), width=64)
 
 def fake_build(task) -> dict:
     """Title `bad*` fails at extract, `crash*` kills its task, others get 2 variants (ids from the
-    title id), timings extract 1.0 s and total 1.5 s, and `vf*` one failed variant."""
+    title id), timings extract 1.23456 s and total 1.5 s, `vf*` one failed variant, `old*` a
+    title.json without the variant failures key."""
     if task.title_id.startswith("bad"):
         return {"failed": "extract", "reason": f"{task.video}: broken"}
     if task.title_id.startswith("crash"):
@@ -35,7 +36,9 @@ def fake_build(task) -> dict:
                  "source_time_s": 0.5 * i, "features": {"brightness": 0.25 * (i + 1)}} for i in range(2)]
     doc = {"schema": TITLE_SCHEMA, "title_id": task.title_id, "key": task.key, "variants": variants,
            "variant_failures": ["v9: too small"] if task.title_id.startswith("vf") else [],
-           "timings": {"extract_s": 1.0, "total_s": 1.5}}
+           "timings": {"extract_s": 1.23456, "total_s": 1.5}}
+    if task.title_id.startswith("old"):  # a title.json written before variant failures were recorded
+        del doc["variant_failures"]
     final = Path(task.final)
     final.mkdir(parents=True, exist_ok=True)
     (final / TITLE_FILE).write_text(json.dumps(doc))
@@ -71,46 +74,52 @@ def test_a_build_counts_times_and_indexes_every_title(tmp_path, monkeypatch) -> 
 
     import artbandit.jobs.catalog_build as cb
 
-    clock = iter([10.0, 12.0])  # the build's start and end: 2 s of wall time
+    clock = iter([10.0, 12.3456])  # the build's start and end: 2.3456 s of wall time
     monkeypatch.setattr(cb, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
-    src = table(tmp_path, ["a", "bad1", "vf", "crash"])
+    src = table(tmp_path, ["old", "bad1", "vf", "crash"])
     out = tmp_path / "out"
     seen, calls = [], []
     result = build_catalog(src, out, FakeEngine(), OPTS, progress=lambda *c: calls.append(c),
                            on_title=lambda tid, doc: seen.append((tid, "failed" in doc)))
     assert calls == [(0, 4, "titles"), (1, 4, "titles"), (2, 4, "titles"), (3, 4, "titles"), (4, 4, "titles")]
-    assert seen == [("a", False), ("bad1", True), ("vf", False), ("crash", True)]
-    assert (result.titles, result.built_ids, result.skipped, result.failed_titles) == (4, ["a", "vf"], 0, 2)
+    assert seen == [("old", False), ("bad1", True), ("vf", False), ("crash", True)]
+    assert (result.titles, result.built_ids, result.skipped, result.failed_titles) == (4, ["old", "vf"], 0, 2)
     assert result.failures == [
         {"title_id": "bad1", "stage": "extract", "reason": f"{tmp_path / 'bad1.mp4'}: broken"},
         {"title_id": "crash", "stage": "task", "reason": "RuntimeError: worker died"},
         {"title_id": "vf", "stage": "variant", "reason": "v9: too small"}]
     assert [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()] == result.failures
-    run = json.loads((out / "run.json").read_text())
+    text = (out / "run.json").read_text()
+    run = json.loads(text)
+    assert text.startswith('{\n  "schema": ') and text.endswith("}\n")  # indented for people
     assert run["state"] == "complete" and run["force"] is False and run["engine"] == "fake"
+    assert run["finished"] >= run["started"] and run["finished"].endswith("+00:00")
     # 4 titles: 2 built (4 variants), 2 failed, none pending; two fresh titles of 1.0 + 1.5 s each
     assert run["counts"] == {"titles": 4, "built": 2, "skipped": 0, "failed": 2, "complete": 2, "pending": 0,
                              "variants": 4}
-    assert run["timings"]["stage_totals_s"] == {"extract_s": 2.0, "total_s": 3.0}
-    assert run["timings"]["stage_mean_s"] == {"extract_s": 1.0, "total_s": 1.5}
-    # 4 titles finished (2 built + 2 failed) in 2 s: 120 titles a minute
-    assert run["timings"]["wall_s"] == 2.0 and run["timings"]["titles_per_min"] == 120.0
+    # two fresh titles: totals 2 x 1.23456 = 2.46912 -> 2.469 (3 places), mean 1.2346 (4 places)
+    assert run["timings"]["stage_totals_s"] == {"extract_s": 2.469, "total_s": 3.0}
+    assert run["timings"]["stage_mean_s"] == {"extract_s": 1.2346, "total_s": 1.5}
+    # 4 titles finished (2 built + 2 failed) in 2.3456 s: 60 x 4 / 2.3456 = 102.319 titles a minute
+    assert run["timings"]["wall_s"] == 2.346 and run["timings"]["titles_per_min"] == 102.319
     assert [json.loads(x)["title_id"] for x in (out / "plan.jsonl").read_text().splitlines()] == \
-           ["a", "bad1", "vf", "crash"]
+           ["old", "bad1", "vf", "crash"]
     rows = pq.read_table(out / "catalog.parquet").to_pylist()
-    assert [(r["title_id"], r["variant_id"]) for r in rows] == [("a", "a-v0"), ("a", "a-v1"), ("vf", "vf-v0"),
-                                                                 ("vf", "vf-v1")]
-    assert rows[1]["file"] == "titles/a/variants/v1.jpg" and rows[1]["source_file"] == "titles/a/candidates/c.jpg"
-    assert rows[1]["feature_brightness"] == 0.5 and rows[1]["genre"] == "drama" and rows[1]["title"] == "A"
+    assert [(r["title_id"], r["variant_id"]) for r in rows] == [("old", "old-v0"), ("old", "old-v1"),
+                                                                 ("vf", "vf-v0"), ("vf", "vf-v1")]
+    assert rows[1]["file"] == "titles/old/variants/v1.jpg"
+    assert rows[1]["source_file"] == "titles/old/candidates/c.jpg"
+    assert rows[1]["feature_brightness"] == 0.5 and rows[1]["genre"] == "drama" and rows[1]["title"] == "OLD"
     assert [json.loads(x) for x in (out / "catalog.jsonl").read_text().splitlines()] == rows
 
     s = catalog_status(out)
     assert (s["state"], s["titles"], s["done"], s["failed"], s["pending"], s["variants"]) == \
            ("complete", 4, 2, 2, 0, 4)
     assert s["failed_titles"] == ["bad1", "crash"] and s["pending_titles"] == []
+    assert s["finished"] == run["finished"] and s["engine"] == "fake"
     assert format_status(s) == (f"{out}: complete; 4 titles: 2 done, 2 failed, 0 pending; 4 variants\n"
-                                "last run (fake): 2.0 s, 120.0 titles/min\n"
-                                "per title: extract 1.00 s, total 1.50 s\n"
+                                "last run (fake): 2.3 s, 102.3 titles/min\n"
+                                "per title: extract 1.23 s, total 1.50 s\n"
                                 "failed: 'bad1', 'crash' (see failures.jsonl)")
 
 
@@ -168,3 +177,23 @@ def test_a_column_named_like_an_index_column_is_refused_and_temporaries_of_dead_
     (titles / "b").mkdir()
     clean_temporaries(titles)
     assert sorted(p.name for p in titles.iterdir()) == ["b"]  # this process's own too: it is not building
+
+
+def test_a_run_that_took_no_measurable_time_has_no_rate(tmp_path, monkeypatch) -> None:
+    import types
+
+    import artbandit.jobs.catalog_build as cb
+
+    monkeypatch.setattr(cb, "time", types.SimpleNamespace(perf_counter=lambda: 5.0))  # wall time 0
+    build_catalog(table(tmp_path, ["a"]), tmp_path / "out", FakeEngine(), OPTS)
+    timings = json.loads((tmp_path / "out" / "run.json").read_text())["timings"]
+    assert timings["wall_s"] == 0.0 and timings["titles_per_min"] is None  # never a division by zero
+
+
+def test_the_catalogue_folder_may_not_hold_the_table(tmp_path) -> None:
+    from safeio.errors import OutputFolderError
+
+    src = table(tmp_path, ["a"])
+    with pytest.raises(OutputFolderError, match="contains an input"):
+        build_catalog(src, tmp_path, FakeEngine(), OPTS)  # the folder holding titles.csv
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4", "titles.csv"]
