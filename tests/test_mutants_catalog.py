@@ -188,6 +188,10 @@ def test_a_run_that_took_no_measurable_time_has_no_rate(tmp_path, monkeypatch) -
     build_catalog(table(tmp_path, ["a"]), tmp_path / "out", FakeEngine(), OPTS)
     timings = json.loads((tmp_path / "out" / "run.json").read_text())["timings"]
     assert timings["wall_s"] == 0.0 and timings["titles_per_min"] is None  # never a division by zero
+    clock = iter([5.0, 5.5])  # half a second: a rate (1 title / 0.5 s = 120 a minute)
+    monkeypatch.setattr(cb, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
+    build_catalog(table(tmp_path, ["a"]), tmp_path / "out", FakeEngine(), OPTS, force=True)
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["timings"]["titles_per_min"] == 120.0
 
 
 def test_the_catalogue_folder_may_not_hold_the_table(tmp_path) -> None:
@@ -197,3 +201,39 @@ def test_the_catalogue_folder_may_not_hold_the_table(tmp_path) -> None:
     with pytest.raises(OutputFolderError, match="contains an input"):
         build_catalog(src, tmp_path, FakeEngine(), OPTS)  # the folder holding titles.csv
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4", "titles.csv"]
+
+
+class PeekingEngine(FakeEngine):
+    """Reads what a running build has written (what `catalog status` sees meanwhile) before the
+    first title, and keeps the tasks it was given."""
+
+    def imap(self, fn, items):
+        root = Path(items[0].final).parent.parent
+        self.run_json = json.loads((root / "run.json").read_text())
+        self.plan = [json.loads(x) for x in (root / "plan.jsonl").read_text().splitlines()]
+        self.status = catalog_status(root)
+        self.tasks = list(items)
+        yield from super().imap(fn, items)
+
+
+def test_while_a_build_runs_its_plan_and_run_json_say_so(tmp_path) -> None:
+    import platform
+
+    src = table(tmp_path, ["a", "b"])
+    out = tmp_path / "out"
+    engine = PeekingEngine()
+    result = build_catalog(src, out, engine, OPTS)
+    assert result.root == out
+    run = engine.run_json
+    assert {k: run[k] for k in ("schema", "state", "source", "engine", "workers", "force")} == {
+        "schema": "artbandit.catalog-run/1", "state": "running", "source": str(src), "engine": "fake",
+        "workers": 1, "force": False}
+    assert run["options"] == OPTS.to_dict() and run["versions"]["python"] == platform.python_version()
+    assert run["started"].endswith("+00:00") and "finished" not in run
+    assert engine.plan == [{"title_id": "a", "folder": "a", "video": str(tmp_path / "a.mp4")},
+                           {"title_id": "b", "folder": "b", "video": str(tmp_path / "b.mp4")}]
+    assert (engine.status["state"], engine.status["pending"]) == ("running", 2)  # the build holds the lock
+    # the table's `title` is each task's overlay and part of its input key
+    assert [(t.overlay, t.key["overlay"]) for t in engine.tasks] == [("A", "A"), ("B", "B")]
+    assert [t.final for t in engine.tasks] == [str((out / "titles" / "a").absolute()),
+                                               str((out / "titles" / "b").absolute())]
