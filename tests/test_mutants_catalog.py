@@ -201,6 +201,13 @@ def test_the_catalogue_folder_may_not_hold_the_table(tmp_path) -> None:
     with pytest.raises(OutputFolderError, match="contains an input"):
         build_catalog(src, tmp_path, FakeEngine(), OPTS)  # the folder holding titles.csv
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4", "titles.csv"]
+    # the table alone inside the folder (its videos elsewhere) is refused too
+    out = tmp_path / "out"
+    out.mkdir()
+    inside = write_table(out / "titles.csv", [{"title_id": "a", "video": str(tmp_path / "a.mp4")}])
+    with pytest.raises(OutputFolderError, match=r"contains an input \(.*titles\.csv\)"):
+        build_catalog(inside, out, FakeEngine(), OPTS)
+    assert sorted(p.name for p in out.iterdir()) == ["titles.csv"]
 
 
 class PeekingEngine(FakeEngine):
@@ -209,7 +216,8 @@ class PeekingEngine(FakeEngine):
 
     def imap(self, fn, items):
         root = Path(items[0].final).parent.parent
-        self.run_json = json.loads((root / "run.json").read_text())
+        self.run_text = (root / "run.json").read_text()
+        self.run_json = json.loads(self.run_text)
         self.plan = [json.loads(x) for x in (root / "plan.jsonl").read_text().splitlines()]
         self.status = catalog_status(root)
         self.tasks = list(items)
@@ -230,6 +238,7 @@ def test_while_a_build_runs_its_plan_and_run_json_say_so(tmp_path) -> None:
         "workers": 1, "force": False}
     assert run["options"] == OPTS.to_dict() and run["versions"]["python"] == platform.python_version()
     assert run["started"].endswith("+00:00") and "finished" not in run
+    assert engine.run_text == json.dumps(run, indent=2) + "\n"  # indented for people, as at the end
     assert engine.plan == [{"title_id": "a", "folder": "a", "video": str(tmp_path / "a.mp4")},
                            {"title_id": "b", "folder": "b", "video": str(tmp_path / "b.mp4")}]
     assert (engine.status["state"], engine.status["pending"]) == ("running", 2)  # the build holds the lock
