@@ -102,3 +102,45 @@ def test_nothing_to_decide() -> None:
     # a logged policy that failed is no baseline: the best candidate is named, nothing more
     out = decide([{"name": "logged", "reference": True, "error": "x"}, policy("c", 0.3, 0.2, 0.4)], {}, 0.95)
     assert out["winner"] == "c" and out["recommendation"] == "Best candidate: c." and "difference" not in out
+
+
+def test_a_logged_value_of_zero_is_no_division_by_zero() -> None:
+    out = decide([policy("logged", 0.0, 0.0, 0.0), policy("cand", 0.2, 0.1, 0.3)],
+                 {"cand": BETTER, "logged": LOGGED}, 0.95)
+    assert out["winner"] == "cand" and out["clearly_better"] is True and out["logged_value"] == 0.0
+    assert out["recommendation"].startswith("Ship cand: estimated 0.2000 vs 0.0000 now")
+
+
+def test_the_paired_interval_uses_the_requested_confidence() -> None:
+    wide = decide([policy("logged", 0.5, 0.4, 0.6), policy("cand", 0.5, 0.4, 0.6)],
+                  {"cand": SAME, "logged": LOGGED}, 0.95)["difference"]
+    narrow = decide([policy("logged", 0.5, 0.4, 0.6), policy("cand", 0.5, 0.4, 0.6)],
+                    {"cand": SAME, "logged": LOGGED}, 0.5)["difference"]
+    assert narrow == paired_difference(SAME, LOGGED, "dr", 0.5)
+    assert 0 < narrow["high"] < wide["high"]
+
+
+def test_the_paired_snips_difference_is_the_difference_of_the_two_ratios_with_its_interval() -> None:
+    # SNIPS = sum(w r) / sum(w), w = target_p / logged_p, on 4 events with rewards r = (1, 0, 1, 0):
+    #   a: w = (1, 1, 0, 0): 1 / 2 = 0.5          b: w = (0, 1, 1, 1): 1 / 3
+    # value 0.5 - 1/3 = 1/6 (IPS would give 1/4 - 1/4 = 0). Each side linearised around its value,
+    # (num - v den) / mean(den): a (1, -1, 0, 0), b (0, -4/9, 8/9, -4/9); their difference
+    # (1, -5/9, -8/9, 4/9) has mean 0 and sd sqrt((81 + 25 + 64 + 16) / 81 / 3) = sqrt(186 / 243),
+    # so the interval is 1/6 +- z * sd / sqrt(4), z the normal quantile of the confidence (0.9 here).
+    from statistics import NormalDist
+
+    def arr(w):
+        return OPEArrays(reward=np.array([1.0, 0, 1, 0]), logged_p=np.full(4, 0.5),
+                         target_p=0.5 * np.asarray(w, float))
+    d = paired_difference(arr([1, 1, 0, 0]), arr([0, 1, 1, 1]), "snips", confidence=0.9)
+    half = NormalDist().inv_cdf(0.95) * math.sqrt(186 / 243) / 2
+    assert d["value"] == pytest.approx(1 / 6)
+    assert d["low"] == pytest.approx(1 / 6 - half) and d["high"] == pytest.approx(1 / 6 + half)
+
+
+def test_a_paired_difference_that_touches_zero_is_not_likely_better() -> None:
+    # the candidate's DR terms equal the logged policy's on every event: difference [0, 0]
+    out = decide([policy("logged", 0.50, 0.40, 0.60), policy("cand", 0.50, 0.40, 0.60)],
+                 {"cand": arrays([0.5]), "logged": LOGGED}, 0.95)
+    assert out["difference"] == {"value": 0.0, "low": 0.0, "high": 0.0}
+    assert out["recommendation"].startswith("Keep the current policy")
