@@ -104,8 +104,10 @@ def run_demo(
         say("[1/5] built-in sample video (generated once, then cached)")
         videos = [cached_sample_video()]
         lap("sample")
-    if state != "new":
-        shutil.rmtree(out)  # artbandit's own demo output (same settings, or --force): regenerated whole
+    keep: list[str] = []
+    if state != "new":  # artbandit's own demo output (same settings, or --force): regenerated, the user's files kept
+        keep = folder.foreign_files()
+        folder.clear_own(keep)
     out.mkdir(parents=True, exist_ok=True)
     try:
         titles = []
@@ -120,7 +122,9 @@ def run_demo(
 
             result = extract_candidates(video, k=s.candidates, mode="default", on_frame=on_frame)
             report(frames, frames, "frames")  # (the default mode skips frames it need not decode)
-            write_candidates(result, out / "extract" / name)
+            # force: this run owns `out` (checked above); a nested output that still holds a user's
+            # file kept its marker and is replaced around that file
+            write_candidates(result, out / "extract" / name, force=True)
             lap("extract")
             say(f"[3/5] making artwork variants of {plural(len(result.candidates), 'candidate')}")
             made_sources = [0]
@@ -130,7 +134,7 @@ def run_demo(
                 report(made_sources[0], total, "images")
 
             made = make_variants([out / "extract" / name], out / "variants" / name, aspects=[s.aspect],
-                                 title=title, treatments=list(s.treatments), on_source=on_source)
+                                 title=title, treatments=list(s.treatments), on_source=on_source, force=True)
             for note in grouped_notes(made.notes):
                 say(f"note: {note}")
             lap("variants")
@@ -140,7 +144,8 @@ def run_demo(
         say(f"[4/5] simulating {s.impressions:,} impressions per policy ({', '.join(s.policies)})")
         metrics = run_simulation(s.scenario, list(s.policies), impressions=s.impressions, seed=s.seed,
                                  log_policy="uniform", out_dir=out / "simulate", progress=report,
-                                 variants=[out / "variants" / t["name"] for t in titles], jobs=s.jobs)
+                                 variants=[out / "variants" / t["name"] for t in titles], jobs=s.jobs,
+                                 force=True)
         lap("simulate")
 
         say("[5/5] offline replay of the uniformly logged decisions")
@@ -152,7 +157,8 @@ def run_demo(
             report(replayed[0], events_total, "events")
 
         replay = run_replay(out / "simulate" / "events.sqlite", list(s.replay_policies),
-                            list(s.estimators), out_dir=out / "replay", seed=s.seed, on_events=on_events)
+                            list(s.estimators), out_dir=out / "replay", seed=s.seed, on_events=on_events,
+                            force=True)
         lap("replay")
 
         headline = headline_numbers(metrics, replay)
@@ -163,9 +169,12 @@ def run_demo(
                    "headline": headline, "timings_s": timings}
         write_text_atomic(out / "index.html", index_page(summary, metrics, replay))
         write_text_atomic(out / "demo.json", json.dumps(summary, indent=2) + "\n")
-        folder.write_marker(out)  # last: marks a complete demo output as artbandit's
+        folder.write_marker(out, exclude=keep)  # last: marks a complete demo output as artbandit's
     except BaseException:
-        shutil.rmtree(out, ignore_errors=True)
+        if keep:
+            folder.clear_own(keep)
+        else:
+            shutil.rmtree(out, ignore_errors=True)
         raise
     return summary
 

@@ -2,8 +2,11 @@
 
 Why SQLite: one file, crash-safe transactions, readable by any tool while writers append. Rows are
 buffered and committed by a background thread at most `commit_interval_s` (default 0.2 s) after they
-were buffered, when a batch fills up, on `flush()`/`close()`, and at interpreter exit; a SIGKILL loses
-at most the last fraction of a second, never a committed event.
+were buffered, when a batch fills up, on `flush()`/`close()`, and at interpreter exit. On a loaded
+machine that thread can fall behind (it shares the GIL and the CPU with the caller), so the writing
+call itself commits once `max_uncommitted` rows (default 1,024) are not yet committed or the oldest
+of them is `max_delay_s` old (default 0.5 s): a SIGKILL loses at most that many rows, never a
+committed event.
 
 Many writers: several processes may append to one log at once. Each commit is one `BEGIN IMMEDIATE`
 transaction, candidate-set ids are allocated by the database inside it, and every row carries the id
@@ -33,6 +36,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time as _time
 import warnings
 import weakref
 from pathlib import Path
@@ -60,6 +64,10 @@ from bandit.logschema import (  # noqa: F401  (SCHEMA, READABLE_SCHEMAS, LoggedE
 from bandit.writers import WriterLock, writer_gone
 
 DEFAULT_COMMIT_INTERVAL_S = 0.2
+DEFAULT_MAX_UNCOMMITTED = 1024
+DEFAULT_MAX_DELAY_S = 0.5
+_monotonic = _time.monotonic  # the age of buffered rows (a module attribute so tests can move it)
+_NEVER = float("inf")
 
 _open_logs: "weakref.WeakSet[EventLog]" = weakref.WeakSet()
 
@@ -75,7 +83,10 @@ def _close_open_logs() -> None:
 class EventLog:
     """Append decisions and rewards; stream them back in order; export to DSJSON/CSV/JSONL.
 
-    Use as a context manager (or call `close()`); rows are committed within `commit_interval_s`."""
+    Use as a context manager (or call `close()`); rows are committed within `commit_interval_s`,
+    and a SIGKILL loses at most `max_uncommitted` rows (decisions, rewards and drift rows together),
+    none older than `max_delay_s` while the log is being written to: past either bound the writing
+    call commits itself instead of waiting for the background thread."""
 
     def __init__(
         self,
@@ -83,15 +94,27 @@ class EventLog:
         *,
         batch_size: int = 512,
         commit_interval_s: float = DEFAULT_COMMIT_INTERVAL_S,
+        max_uncommitted: int = DEFAULT_MAX_UNCOMMITTED,
+        max_delay_s: float = DEFAULT_MAX_DELAY_S,
         durable: bool = False,
         readonly: bool = False,
         busy_timeout_s: float = 30.0,
     ) -> None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise BanditError(f"an event log is a path (str or os.PathLike), got {type(path).__name__}")
         self.path = Path(path)
-        self.batch_size = max(1, int(batch_size))
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise BanditError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+        self.batch_size = batch_size
         self.commit_interval_s = float(commit_interval_s)
         if not self.commit_interval_s > 0:
             raise BanditError(f"commit_interval_s must be > 0, got {commit_interval_s!r}")
+        if isinstance(max_uncommitted, bool) or not isinstance(max_uncommitted, int) or max_uncommitted < 1:
+            raise BanditError(f"max_uncommitted must be a whole number >= 1, got {max_uncommitted!r}")
+        self.max_uncommitted = max_uncommitted
+        self.max_delay_s = float(max_delay_s)
+        if not self.max_delay_s > 0:
+            raise BanditError(f"max_delay_s must be > 0, got {max_delay_s!r}")
         self.readonly = readonly
         self.writer_id: int | None = None
         self._lock: WriterLock | None = None
@@ -124,6 +147,9 @@ class EventLog:
         self._new_sets: dict[Any, str] = {}
         self._rewards: list[tuple] = []
         self._drifts: list[tuple] = []
+        self._since = _NEVER       # monotonic time the oldest buffered row was buffered
+        self._inflight = 0         # rows taken from the buffers by a commit still running
+        self._inflight_since = _NEVER
         self._set_ids = TextCache(100_000, 2_000_000)  # actions key -> action_sets.id (committed)
         self._error: BaseException | None = None
         self._wake = threading.Event()
@@ -180,7 +206,7 @@ class EventLog:
                 self._new_sets[actions_key] = "[" + ",".join(actions_json) + "]"
             self._events.append(row)
             self._buffered[event_id] = row
-            n = len(self._events)
+            n = self._buffered_rows()
         self._after_buffering(n)
 
     def set_reward(self, event_id: str, reward: float, reward_time: float, defaulted: bool = False) -> None:
@@ -191,7 +217,7 @@ class EventLog:
                 row[11], row[12], row[13] = reward, reward_time, int(defaulted)
                 return
             self._rewards.append((reward, reward_time, int(defaulted), event_id, self.writer_id))
-            n = len(self._rewards)
+            n = self._buffered_rows()
         self._after_buffering(n)
 
     def append_drift(self, drift: DriftEvent) -> None:
@@ -201,16 +227,26 @@ class EventLog:
                drift.boost_events, drift.n_learned, drift.event_id)
         with self._buf:
             self._drifts.append(row)
-        self._after_buffering(1)
+            n = self._buffered_rows()
+        self._after_buffering(n)
+
+    def _buffered_rows(self) -> int:
+        """Rows waiting for a commit (under `_buf`); starts the age clock when the first arrives."""
+        n = len(self._events) + len(self._rewards) + len(self._drifts)
+        if n == 1:
+            self._since = _monotonic()
+        return n
 
     def _after_buffering(self, n: int) -> None:
         if self._flusher is None:
             self._start_flusher()
-        if n >= self.batch_size:
-            if n >= 8 * self.batch_size:  # the committing thread fell behind: commit here
-                self.flush()
-            else:
-                self._wake.set()
+        if (n + self._inflight >= self.max_uncommitted
+                or _monotonic() - min(self._since, self._inflight_since) >= self.max_delay_s):
+            # the committing thread fell behind (a loaded machine, a slow disk): commit here, so a
+            # SIGKILL never loses more than the documented bound
+            self.flush()
+        elif n >= self.batch_size:
+            self._wake.set()
 
     def _start_flusher(self) -> None:
         if self.readonly or self._closed:
@@ -227,9 +263,12 @@ class EventLog:
         with self._dblock:
             with self._buf:
                 events, sets, rewards, drifts = self._events, self._new_sets, self._rewards, self._drifts
+                since = self._since
                 if events or rewards or drifts:
                     self._events, self._new_sets, self._rewards, self._buffered = [], {}, [], {}
                     self._drifts = []
+                    self._since = _NEVER
+                    self._inflight, self._inflight_since = len(events) + len(rewards) + len(drifts), since
             if events or rewards or drifts:
                 try:
                     self._commit(events, sets, rewards, drifts)
@@ -240,9 +279,12 @@ class EventLog:
                         self._new_sets = {**sets, **self._new_sets}
                         self._rewards[:0] = rewards
                         self._drifts[:0] = drifts
+                        self._since = since
                     if isinstance(exc, sqlite3.Error):
                         raise BanditError(f"{self.path}: could not commit the event log ({exc})") from None
                     raise
+                finally:
+                    self._inflight, self._inflight_since = 0, _NEVER
         if self._error is not None:
             self._raise_background_error()
 

@@ -178,6 +178,8 @@ class Policy(abc.ABC):
         A caller's `event_id` must be new: one already pending, closed, or in the log is refused
         here (BanditError), so a reward can never land on an earlier event."""
         now = _when(now)
+        # first: a bad user id or an unusable key home is refused before any draw or id is spent
+        user = None if user_id is None else self._hasher(user_id)
         if self._to_recover:
             self._recover()
         window = self._window
@@ -201,7 +203,6 @@ class Policy(abc.ABC):
         probs = apply_floor(self._pmf(prepared, entries), self.min_probability)
         index = sample_index(probs, self._rng.random())
         probability = probs[index]
-        user = None if user_id is None else self._hasher(user_id)
         ctx_json = None
         if self.log is not None:  # validated before anything is kept
             ctx_json = validated_context_json(ctx) if self._prepare_validates else context_json(ctx)

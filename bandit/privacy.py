@@ -36,6 +36,8 @@ def default_key_file() -> Path:
 def resolve_secret(secret: str | bytes | None = None) -> bytes:
     """The HMAC key: argument, then env var, then the key file (created 0600 if missing)."""
     if secret is not None:
+        if not isinstance(secret, (str, bytes, bytearray)):  # bytes(123) would be 123 zero bytes
+            raise BanditError(f"secret must be a string or bytes, got {type(secret).__name__}")
         key = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
     elif os.environ.get(ENV_SECRET):
         key = os.environ[ENV_SECRET].encode("utf-8")
@@ -49,23 +51,31 @@ def resolve_secret(secret: str | bytes | None = None) -> bytes:
 def _key_from_file(path: Path) -> bytes:
     """The key in `path`, created on first use. Creation is atomic: the key is written whole to a
     private temporary file and hard-linked to `path` (which fails if another process got there
-    first), so concurrent first uses all read one complete key."""
+    first), so concurrent first uses all read one complete key. A key that cannot be read or made
+    (an unwritable or missing config home, a folder in the way) is a one-line BanditError naming
+    the ways to give one."""
     try:
+        try:
+            return _read_key(path)
+        except FileNotFoundError:
+            pass
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # 0600
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(secrets.token_hex(32).encode("ascii"))
+                fh.flush()
+                os.fsync(fh.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            os.unlink(tmp)
         return _read_key(path)
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # 0600
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(secrets.token_hex(32).encode("ascii"))
-            fh.flush()
-            os.fsync(fh.fileno())
-        with contextlib.suppress(FileExistsError):
-            os.link(tmp, path)
-    finally:
-        os.unlink(tmp)
-    return _read_key(path)
+    except OSError as exc:
+        raise BanditError(
+            f"{path}: cannot read or create the user-id hashing key ({exc.strerror or exc}); "
+            f"set {ENV_SECRET_FILE} to a writable file path, or {ENV_SECRET} (or secret=) to a secret "
+            "of at least 16 bytes") from None
 
 
 def _read_key(path: Path) -> bytes:
@@ -88,6 +98,9 @@ class UserHasher:
         self._cache = TextCache(100_000, 8_000_000)  # viewers come back: hash each once (in memory only)
 
     def __call__(self, user_id: str) -> str:
+        if isinstance(user_id, bool) or not isinstance(user_id, (str, int)):
+            raise BanditError(f"user_id must be a string (or an integer), got {type(user_id).__name__}; "
+                              "pass the viewer's id as text")
         out = self._cache.get(user_id)
         if out is not None:
             return out

@@ -222,7 +222,8 @@ class VideoReader:
         frame_end = (last_index + 1) / fps
         self.data_end_s = round(max(packet_end, frame_end), 3)
         expected = self.info.duration_s
-        if self.data_end_s < 0.5 * expected - 1.0:  # most of it missing: not this video's candidates
+        # less than half of it there (docs/extract.md): not this video's candidates, an error
+        if self.data_end_s < 0.5 * expected:
             what = f"decoding failed ({failure})" if failure else "data ends"
             raise ImagingError(f"{self.path}: truncated or corrupt video, {what} at {self.data_end_s:.1f} s "
                                f"of the {expected:.1f} s its header announces")

@@ -7,7 +7,8 @@ behave the same everywhere:
 - `safeio.atomic`: write a file or a whole folder so that a crash never leaves it half-written,
   and swap a folder into place so that the path never stands without a complete version.
 - `safeio.outdir`: an output folder is replaced only if artbandit made it (a marker file), may not
-  be or contain an input, and a different input's output is never reported as this one's.
+  be or contain an input, a different input's output is never reported as this one's, and
+  replacing it keeps the files artbandit did not write (the marker lists its own).
 - `safeio.jsonl`: JSON lines, read and written one way.
 - `safeio.progress`: the progress protocol (libraries report done/total/unit, the CLI draws).
 """

@@ -21,6 +21,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from safeio.outdir import MARKER, carry_foreign_files
+
 _TMP_TAG = "abtmp"
 _OLD_TAG = "abold"
 
@@ -145,7 +147,9 @@ def swap_dir_into_place(tmp: Path, final: Path) -> None:
 
 @contextlib.contextmanager
 def atomic_dir(final: str | os.PathLike, *, mode: int | None = None) -> Iterator[Path]:
-    """Yield a fresh temporary folder next to `final`; on success it replaces `final` whole.
+    """Yield a fresh temporary folder next to `final`; on success it replaces `final` whole, except
+    that an artbandit output (a marker in the new folder) keeps the user's files of the old one
+    (`safeio.outdir.carry_foreign_files`).
 
     On any error the temporary folder is removed and `final` (if it existed) is untouched. `mode`
     sets the folder's permissions (default: what mkdir would give; 0o700 for private data).
@@ -158,6 +162,8 @@ def atomic_dir(final: str | os.PathLike, *, mode: int | None = None) -> Iterator
     os.chmod(tmp, _default_mode("dir") if mode is None else mode)
     try:
         yield tmp
+        if (tmp / MARKER).is_file():  # an artbandit output folder: the user's files in it stay
+            carry_foreign_files(tmp, final)
         swap_dir_into_place(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -316,3 +316,66 @@ def test_logged_rows_match_an_independent_recomputation_from_the_inputs(tmp_path
         assert row.context == context and row.pmf == pytest.approx(pmf, abs=1e-12)
         assert row.chosen_index == index and row.probability == pytest.approx(pmf[index], abs=1e-12)
         assert row.reward == reward and min(row.pmf) >= 0.01 - 1e-12
+
+
+def _killed_writer(path: Path, n: int, log_args: str) -> int:
+    """A process that ranks and rewards `n` decisions with its committing thread starved (as on a
+    loaded machine: it never gets to run) and then SIGKILLs itself; returns the rows that survived."""
+    script = textwrap.dedent(f"""
+        import os, signal
+        import bandit, bandit.eventlog
+        bandit.eventlog._flush_loop = lambda *a: None   # the background committer never runs
+        log = bandit.EventLog({str(path)!r}{log_args})
+        p = bandit.make_policy("uniform", log=log, secret={SECRET!r})
+        actions = [{{"id": "a"}}, {{"id": "b"}}]
+        for t in range({n}):
+            d = p.rank({{"u": {{"x": float(t)}}}}, actions, now=0.0)
+            p.reward(d.event_id, 1.0, now=0.0)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == -signal.SIGKILL, run.stderr
+    return len(EventLog(path, readonly=True))
+
+
+def test_sigkill_loses_at_most_max_uncommitted_rows(tmp_path):
+    # count-based, not wall-clock: with no time bound, the writing call commits whenever 100 rows are
+    # waiting. A reward for a buffered decision fills its row in place (no new row), but decision 100
+    # is committed by its own rank, so its reward is one waiting row: the second commit comes with
+    # decision 199 (99 decisions + that reward). 250 decisions -> 199 survive the kill, 51 are lost.
+    assert _killed_writer(tmp_path / "a.sqlite", 250, ", max_uncommitted=100, max_delay_s=1e9") == 199
+    # the defaults: 3,000 decisions with a starved committer lost all 3,000 before (the writing call
+    # only stepped in at 8 x 512 rows); now at most DEFAULT_MAX_UNCOMMITTED (1,024) are lost
+    kept = _killed_writer(tmp_path / "b.sqlite", 3000, "")
+    assert 3000 - kept <= bandit.eventlog.DEFAULT_MAX_UNCOMMITTED
+
+
+def test_rows_older_than_max_delay_are_committed_by_the_writing_call(tmp_path, monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(bandit.eventlog, "_monotonic", lambda: clock[0])
+    path = tmp_path / "t.sqlite"
+    log = EventLog(path, commit_interval_s=1e9, max_uncommitted=10**6, max_delay_s=0.5)
+    p = make_policy("uniform", log=log, secret=SECRET)
+    actions = [{"id": "a"}, {"id": "b"}]
+
+    def committed() -> int:
+        return len(EventLog(path, readonly=True))
+
+    for _ in range(3):
+        p.rank({"u": {"x": 1.0}}, actions, now=0.0)  # buffered at 100.0
+    clock[0] = 100.49
+    p.rank({"u": {"x": 1.0}}, actions, now=0.0)
+    assert committed() == 0
+    clock[0] = 100.5  # the oldest row is max_delay_s old: this call commits all five
+    p.rank({"u": {"x": 1.0}}, actions, now=0.0)
+    assert committed() == 5
+    clock[0] = 100.9  # the clock restarts with the next buffered row
+    p.rank({"u": {"x": 1.0}}, actions, now=0.0)
+    assert committed() == 5
+    p.close()
+    assert committed() == 6
+    for bad in ({"max_uncommitted": 0}, {"max_uncommitted": 1.5}, {"max_delay_s": 0}, {"batch_size": "x"}):
+        with pytest.raises(BanditError, match=next(iter(bad))):
+            EventLog(tmp_path / "x.sqlite", **bad)
+    with pytest.raises(BanditError, match="an event log is a path"):
+        EventLog(123)

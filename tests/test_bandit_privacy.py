@@ -60,3 +60,45 @@ def test_the_event_log_is_created_owner_only(tmp_path):
         assert stat.S_IMODE(out.stat().st_mode) == 0o600  # an export holds the same contexts
     finally:
         os.umask(old)
+
+
+@pytest.mark.parametrize("bad", [{"a": 1}, ["u"], b"u", 1.5, True, None.__class__])
+def test_a_user_id_that_is_not_text_is_a_one_line_error_and_changes_nothing(bad):
+    p = make_policy("uniform", secret="s" * 16, id_seed=0)
+    actions = [{"id": "a"}, {"id": "b"}]
+    with pytest.raises(BanditError, match=r"^user_id must be a string \(or an integer\), got \w+; pass"):
+        p.rank({"u": {"x": 1.0}}, actions, user_id=bad, now=0.0)
+    # a rejected call spent no draw and no event id: the next decision is the one a fresh policy makes
+    fresh = make_policy("uniform", secret="s" * 16, id_seed=0)
+    a = p.rank({"u": {"x": 1.0}}, actions, user_id="u-1", now=0.0)
+    b = fresh.rank({"u": {"x": 1.0}}, actions, user_id="u-1", now=0.0)
+    assert (a.event_id, a.index) == (b.event_id, b.index)
+    assert p.rank({"u": {"x": 1.0}}, actions, user_id=123, now=0.0).event_id  # integers stay accepted
+
+
+def test_an_unusable_key_home_is_a_one_line_error_naming_the_fix(tmp_path, monkeypatch):
+    monkeypatch.delenv("ARTBANDIT_SECRET", raising=False)
+    monkeypatch.delenv("ARTBANDIT_SECRET_FILE", raising=False)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(blocker / "cfg"))  # below a file: cannot be created
+    p = make_policy("uniform")
+    with pytest.raises(BanditError, match=r"secret\.key: cannot read or create the user-id hashing key "
+                                          r"\(Not a directory\); set ARTBANDIT_SECRET_FILE .*ARTBANDIT_SECRET"):
+        p.rank({"u": {"x": 1.0}}, [{"id": "a"}], user_id="u-1", now=0.0)
+    with pytest.raises(BanditError, match="secret must be a string or bytes, got int"):
+        make_policy("uniform", secret=123).rank({"u": {"x": 1.0}}, [{"id": "a"}], user_id="u", now=0.0)
+    # the CLI: one line, exit 1, no traceback, no "[Errno"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARTBANDIT_SECRET")}
+    env["XDG_CONFIG_HOME"] = str(blocker / "cfg")
+    model = tmp_path / "model"
+    with make_policy("vw:squarecb") as q:
+        q.save(model)
+    (tmp_path / "ctx.json").write_text('{"u": {"x": 1}}')
+    (tmp_path / "actions.json").write_text('[{"id": "a"}, {"id": "b"}]')
+    proc = subprocess.run([sys.executable, "-m", "artbandit", "rank", str(model), "--context", str(tmp_path / "ctx.json"),
+                           "--actions", str(tmp_path / "actions.json"), "--user-id", "u-1", "--log",
+                           str(tmp_path / "e.sqlite")], capture_output=True, text=True, env=env)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "cannot read or create the user-id hashing key" in proc.stderr
+    assert "Errno" not in proc.stderr and "Traceback" not in proc.stderr

@@ -3,6 +3,7 @@ hostile ids, re-runs, and one-line errors through the real console script."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -141,12 +142,22 @@ def test_rerun_skips_unchanged_titles_and_rebuilds_changed_ones(tmp_path) -> Non
         changed = build_catalog(table, out, engine, OPTS)
         assert (changed.built_ids, changed.skipped) == (["t1"], 2)
         assert (out / "titles" / "t0" / "title.json").stat().st_mtime_ns == stamp["t0"]
+        # a video replaced by one of the same size (issue 28): only its modification time tells
+        video = tmp_path / "t2.mp4"
+        st = video.stat()
+        video.write_bytes(video.read_bytes())
+        os.utime(video, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+        assert video.stat().st_size == st.st_size
+        replaced = build_catalog(table, out, engine, OPTS)
+        assert (replaced.built_ids, replaced.skipped) == (["t2"], 2)
+        (out / "titles" / "t0" / "notes.txt").write_text("mine")  # a user's file in a title folder
         other = build_catalog(table, out, engine, CatalogOptions(k=3, aspects=("2:3",), width=160))
         assert other.built == 3  # other options: every title is redone
         assert {r["aspect"] for r in pq.read_table(out / "catalog.parquet").to_pylist()} == {"2:3"}
         forced = build_catalog(table, out, engine, CatalogOptions(k=3, aspects=("2:3",), width=160), force=True)
         assert forced.built == 3
     assert not [p for p in (out / "titles").iterdir() if p.name.startswith(".")]
+    assert (out / "titles" / "t0" / "notes.txt").read_text() == "mine"  # rebuilt twice, kept (issue 27)
 
 
 def test_a_second_build_on_the_same_folder_is_refused(tmp_path) -> None:
@@ -215,3 +226,14 @@ def test_a_folder_of_videos_is_one_title_per_file(tmp_path) -> None:
     bad.write_text('aspects = ["1:1"]\ntreatment = "warm"\n')
     assert "unknown option 'treatment'" in _one_line_error(
         run_cli("catalog", "build", str(tmp_path / "v"), "-o", str(tmp_path / "out"), "--config", str(bad)))
+
+
+def test_quiet_hides_progress_never_the_reason_for_a_failure(tmp_path) -> None:
+    # issue 27: `catalog build -q` with one broken title exited 1 with an empty stderr
+    table = make_catalogue(tmp_path, 0, broken=1, missing=1)
+    proc = run_cli("catalog", "build", str(table), "-o", str(tmp_path / "out"), "-q", "-j", "1", *FAST)
+    assert proc.returncode == 1 and proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert lines[0].startswith("failed: broken0 (extract): ") and "broken0.mp4" in lines[0]
+    assert lines[1] == f"failed: missing0 (input): {tmp_path / 'missing0.mp4'}: no such file"
+    assert lines[2:] == [f"2 of 2 titles failed; see {tmp_path / 'out'}/failures.jsonl"]

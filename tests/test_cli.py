@@ -42,3 +42,20 @@ def test_unknown_command_and_bad_option_are_one_line_errors() -> None:
         proc = run(*args)
         assert proc.returncode == 2
         assert "Traceback" not in proc.stderr and "Error:" in proc.stderr
+
+
+def test_an_os_error_reads_path_then_reason_without_errno(tmp_path) -> None:
+    # issue 27: a raw OSError reached users as `Error: [Errno 2] No such file ...: 'path'`
+    import subprocess
+    import sys
+
+    from bandit.errors import one_line
+
+    assert one_line(FileNotFoundError(2, "No such file or directory", "/x/y")) == "/x/y: No such file or directory"
+    assert one_line(OSError(18, "Invalid cross-device link", "a", None, "b")) == "a -> b: Invalid cross-device link"
+    assert one_line(OSError("plain\nmessage")) == "plain message"
+    (tmp_path / "f").write_text("x")  # an output folder below a file
+    proc = subprocess.run([sys.executable, "-m", "artbandit", "simulate", "-o", str(tmp_path / "f" / "x"),
+                           "--impressions", "10", "-q"], capture_output=True, text=True)
+    assert proc.returncode == 1 and "Errno" not in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("Error: ")

@@ -136,9 +136,18 @@ def test_demo_output_folder_rules_and_progress(small_video: Path, tmp_path: Path
     with pytest.raises(OutputFolderError, match="--force"):
         run_demo(out, other)
     assert (out / "demo.json").read_bytes() == before  # refused before anything was touched
-    # the same settings regenerate; other settings need force
+    # the same settings regenerate; other settings need force; either way the user's files stay
+    (out / "notes.txt").write_text("mine")
+    (out / "extract" / "mine.txt").write_text("mine too")
+    (title_dir,) = [p for p in (out / "extract").iterdir() if p.is_dir()]
+    (title_dir / "inside.txt").write_text("inside a nested extract output")
     run_demo(out, other, force=True)
     assert json.loads((out / "demo.json").read_text())["settings"]["seed"] == 1
+    assert (out / "notes.txt").read_text() == "mine" and (out / "extract" / "mine.txt").read_text() == "mine too"
+    assert (title_dir / "inside.txt").read_text() == "inside a nested extract output"
+    assert (title_dir / "manifest.json").is_file()
+    marker = json.loads((out / ".artbandit-output.json").read_text())
+    assert "demo.json" in marker["files"] and "notes.txt" not in marker["files"]
     # an output folder that holds the input video: refused, video kept
     inside = small_video.parent
     with pytest.raises(OutputFolderError, match="contains an input"):

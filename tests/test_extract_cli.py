@@ -231,3 +231,17 @@ def test_min_count_likeness_and_the_shot_list(video: Path, tmp_path: Path) -> No
         r = invoke(str(video), "-o", str(tmp_path / "bad"), *bad)
         assert r.exit_code == 2 and "Traceback" not in r.stderr + r.stdout
         assert not (tmp_path / "bad").exists()
+
+
+def test_force_keeps_the_users_files(video: Path, tmp_path: Path) -> None:
+    # issue 27: `extract v.mp4 -o e; echo n > e/notes.txt; extract v.mp4 -o e --force` deleted notes.txt
+    out = tmp_path / "e"
+    assert invoke(str(video), "-o", str(out), "-k", "2", "--mode", "quick", "-q").exit_code == 0
+    (out / "notes.txt").write_text("n\n")
+    forced = invoke(str(video), "-o", str(out), "-k", "1", "--mode", "quick", "-q", "--force")
+    assert forced.exit_code == 0, forced.stderr
+    assert (out / "notes.txt").read_text() == "n\n"
+    manifest = json.loads((out / "manifest.json").read_text())
+    written = {c["file"] for c in manifest["candidates"]} | {"manifest.json", "contact_sheet.png", manifest["shot_list"]}
+    # the first run's second candidate is gone: only the new output and the user's file are there
+    assert {p.name for p in out.iterdir()} == written | {"notes.txt", ".artbandit-output.json"}

@@ -116,3 +116,29 @@ def test_degenerate_image_fails_alone_in_a_variants_batch(tmp_path) -> None:
     doc = json.loads((out / "variants.json").read_text())
     assert [Path(v["source"]["path"]).name for v in doc["variants"]] == ["astronaut.png"]
     assert sorted(Path(f["source"]).name for f in doc["failures"]) == ["pole.png", "strip.png"]
+
+
+@pytest.mark.parametrize("header_s, refused", [(9.2, False), (9.22, True), (10.0, True)])
+def test_less_than_half_of_the_announced_duration_is_an_error(header_s, refused, tmp_path, monkeypatch) -> None:
+    # docs/extract.md: "Less than half of it there is an error". A complete 4.6 s clip whose header
+    # is made to announce `header_s`: 4.6 s is exactly half of 9.2 s (a warning), less than half of
+    # 9.22 s and of 10 s (an error; the old rule, data < half - 1 s, accepted 4.6 of 10 s).
+    import dataclasses
+
+    import imaging.video
+    from extract_helpers import Scene, write_video
+    from imaging import extract_candidates
+    from imaging.errors import ImagingError
+
+    scene = Scene(0, (200, 180, 160), h=64, w=96)
+    video = write_video(tmp_path / "short.mp4", [scene.frame(t) for t in range(46)], fps=10)
+    real = imaging.video._info
+    monkeypatch.setattr(imaging.video, "_info",
+                        lambda *a: dataclasses.replace(real(*a), duration_s=header_s))
+    if refused:
+        with pytest.raises(ImagingError, match=f"truncated or corrupt video, data ends at 4.6 s of the {header_s:.1f} s"):
+            extract_candidates(video, k=1, mode="quick")
+    else:
+        result = extract_candidates(video, k=1, mode="quick")
+        assert result.video.duration_s == 4.6 and result.video.header_duration_s == header_s
+        assert any("ends early" in w for w in result.warnings)

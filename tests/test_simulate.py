@@ -318,8 +318,10 @@ def test_output_folder_rules_and_progress(tmp_path):
     with pytest.raises(OutputFolderError, match="--force"):  # other options: only with force
         run_simulation("segments", ["uniform"], out_dir=out, **kw)
     assert (out / "metrics.json").read_bytes() == first
+    (out / "notes.txt").write_text("mine")  # --force replaces artbandit's files only (issue 27)
     run_simulation("segments", ["uniform"], out_dir=out, force=True, **kw)
     assert set(json.loads((out / "metrics.json").read_text())["policies"]) == {"uniform"}
+    assert (out / "notes.txt").read_text() == "mine"
     # a stranger's folder: never, even with force; an output holding the scenario file: never
     foreign = tmp_path / "mine"
     foreign.mkdir()

@@ -208,3 +208,17 @@ def test_exif_rotation_is_applied(tmp_path: Path, capsys) -> None:
     [v] = load(out)["variants"]
     x0, y0, x1, y1 = v["crop"]
     assert (x1 - x0, y1 - y0) == (200, 300)  # the whole upright 200x300 image, not a slice of 300x200
+
+
+def test_force_keeps_the_users_files(photos: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    rc, _, err = run([str(photos), "-o", str(out), "--aspect", "1:1", "-q"], capsys)
+    assert rc == 0, err
+    (out / "notes.txt").write_text("mine")
+    rc, _, err = run([str(photos), "-o", str(out), "--aspect", "4:5", "-q", "--force"], capsys)
+    assert rc == 0, err
+    assert (out / "notes.txt").read_text() == "mine"
+    assert [v["aspect"] for v in load(out)["variants"]] == ["4:5", "4:5"]
+    # the 1:1 variants are gone: only the new output and the user's file are there
+    written = {v["file"] for v in load(out)["variants"]} | {"variants.json", "variants_sheet.png", MARKER}
+    assert {p.name for p in out.iterdir()} == written | {"notes.txt"}

@@ -80,6 +80,46 @@ TARGETS: dict[str, Target] = {
          "simulations.metrics.x__values*", "simulations.metrics.x_uniform_values*",
          "simulations.metrics.x_reference_metrics*", "simulations.metrics.x_policy_metrics*"),
     ),
+    # issue 28: the decision service's lifecycle core (rank, reward, expiry, event ids). Only tests
+    # that drive DecisionService in-process count: mutmut's trampolines do not reach the `artbandit
+    # serve` subprocess of tests/test_serve_*.py, whose tests therefore neither map nor kill mutants.
+    "service": Target(
+        "bandit/service.py",
+        ("tests/test_service_select.py", "tests/test_drift_clock.py", "tests/test_bandit_drift_log.py",
+         "tests/test_serve_*.py", "tests/test_mutants_service.py"),
+        ("bandit.service.xǁDecisionServiceǁrank*", "bandit.service.xǁDecisionServiceǁ_decide*",
+         "bandit.service.xǁDecisionServiceǁ_record*", "bandit.service.xǁDecisionServiceǁreward*",
+         "bandit.service.xǁDecisionServiceǁ_reward*", "bandit.service.xǁDecisionServiceǁactivate*",
+         "bandit.service.xǁDecisionServiceǁ_find*", "bandit.service.xǁDecisionServiceǁexpire*",
+         "bandit.service.xǁDecisionServiceǁ_close*", "bandit.service.xǁDecisionServiceǁlearn_closed*",
+         "bandit.service.xǁDecisionServiceǁ_new_event_id*", "bandit.service.xǁDecisionServiceǁ_id_used*"),
+    ),
+    # the catalogue's plan and resume (what is skipped, rebuilt, retried) and its index/failures
+    "catalog": Target(
+        "artbandit/jobs/catalog_build.py",
+        ("tests/test_catalog_build.py", "tests/test_mutants_catalog.py"),
+        ("artbandit.jobs.catalog_build.x_build_catalog*", "artbandit.jobs.catalog_build.x__finish*",
+         "artbandit.jobs.catalog_build.x_clean_temporaries*", "artbandit.jobs.catalog_build.x__check_extra_columns*"),
+    ),
+    "catalog_status": Target(
+        "artbandit/jobs/catalog_status.py",
+        ("tests/test_catalog_build.py", "tests/test_catalog_resume.py", "tests/test_mutants_catalog.py"),
+    ),
+    # evaluate's ship decision: the winner, "clearly better", the recommendation. Not
+    # tests/test_evaluate_truth.py: its VW-heavy evaluations crash (SIGSEGV) in mutmut's forked
+    # children, so every mutant that reaches them reads "segfault" whatever it changed
+    "evaluate_decision": Target(
+        "simulations/ope/evaluate.py",
+        ("tests/test_evaluate_cli.py", "tests/test_evaluate_decision.py", "tests/test_mutants_evaluate.py"),
+        ("simulations.ope.evaluate.x_decide*", "simulations.ope.evaluate.x__value*",
+         "simulations.ope.evaluate.x_paired_difference*"),
+    ),
+    # imaging's final picking: the candidates' crop, faces, score order (select.py is `select`)
+    "picking": Target(
+        "imaging/picking.py",
+        ("tests/test_extract.py", "tests/test_imaging_rules.py", "tests/test_imaging_artwork.py",
+         "tests/test_mutants_picking.py"),
+    ),
     "select": Target(
         "imaging/select.py",
         ("tests/test_extract.py", "tests/test_mutants_select.py"),
@@ -246,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     names = args.targets or list(TARGETS)
     if args.list:
         for name in names:
-            print(f"{name:14} {TARGETS[name].module:32} {' '.join(test_files(TARGETS[name], args.baseline))}")
+            print(f"{name:18} {TARGETS[name].module:32} {' '.join(test_files(TARGETS[name], args.baseline))}")
         return 0
     bad = 0
     for name in names:

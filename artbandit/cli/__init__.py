@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def one_line(exc: BaseException) -> str:
-    """The exception message collapsed to a single line."""
-    text = str(exc) or type(exc).__name__
-    return " ".join(text.split())
+    """The exception message collapsed to a single line (bandit.errors.one_line, the one home)."""
+    from bandit.errors import one_line as _one_line
+
+    return _one_line(exc)

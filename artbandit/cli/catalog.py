@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from artbandit.cli.common import quiet_option, say
+from artbandit.cli.common import quiet_option, say, tell
 from artbandit.text import plural
 
 # The libraries' own names, from light modules: `artbandit catalog --help` loads no OpenCV or PyAV.
@@ -17,6 +17,7 @@ from artbandit.jobs.choices import ENGINES
 from imaging.choices import DEFAULT_ASPECTS, IMAGE_FORMATS, MODES
 
 _OPTION_KEYS = ("k", "mode", "fmt", "aspects", "width", "treatments", "overlay_title")
+MAX_FAILURE_LINES = 20  # per-title failure lines printed; the rest are in failures.jsonl
 
 
 def load_config(path: Path | None) -> dict[str, Any]:
@@ -189,8 +190,13 @@ def build(source: str, out: Path, engine: str, workers: int | None, address: str
         say(f"{plural(result.titles, 'title')}: {result.built} built, {result.skipped} skipped (up to date), "
             f"{result.failed_titles} failed; {plural(result.variants, 'variant')} -> {out}/catalog.parquet",
             quiet)
+    # every failure's reason, even with --quiet (it hides the bar and chatter, never why it failed)
+    for f in result.failures[:MAX_FAILURE_LINES]:
+        tell(f"failed: {f['title_id']} ({f['stage']}): {f['reason']}")
+    if len(result.failures) > MAX_FAILURE_LINES:
+        tell(f"... and {len(result.failures) - MAX_FAILURE_LINES} more in {out}/failures.jsonl")
     if result.failed_titles:
-        say(f"{result.failed_titles} of {plural(result.titles, 'title')} failed; see {out}/failures.jsonl", quiet)
+        tell(f"{result.failed_titles} of {plural(result.titles, 'title')} failed; see {out}/failures.jsonl")
         sys.exit(1)
 
 

@@ -32,6 +32,12 @@ def say(message: str, quiet: bool = False) -> None:
         click.echo(message, err=True)
 
 
+def tell(message: str) -> None:
+    """A failure's reason or a warning, on stderr even with --quiet: -q hides progress and chatter,
+    never why a command failed (a quiet run that exits 1 must still say why)."""
+    click.echo(message, err=True)
+
+
 def _hidden(quiet: bool) -> bool:
     return quiet or not sys.stderr.isatty()
 

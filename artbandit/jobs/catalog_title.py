@@ -126,6 +126,7 @@ def build_title(task: TitleTask) -> dict[str, Any]:
     from imaging.extract import extract_candidates, write_candidates
     from imaging.variants import make_variants
     from safeio.atomic import atomic_dir
+    from safeio.outdir import OutputFolder
 
     opts = task.options
     final = Path(task.final)
@@ -167,6 +168,9 @@ def build_title(task: TitleTask) -> dict[str, Any]:
                 "worker_pid": os.getpid(),
             }
             (tmp / TITLE_FILE).write_text(json.dumps(title, indent=1) + "\n", encoding="utf-8")
+            # the title folder is an artbandit output too: a rebuild (--force, a changed video) keeps
+            # the files a user put in it (safeio.outdir's one rule)
+            OutputFolder(final, "catalog-title", input_key=task.key).write_marker(tmp)
         return title
     except ImagingError as exc:
         return {"failed": stage, "reason": _one_line(exc)}
