@@ -93,15 +93,17 @@ def test_missing_or_non_finite_estimates_lose_to_zero() -> None:
                  {}, 0.95)
     assert out["winner"] == "zero"
     assert out == {"winner": "zero", "estimator": "dr", "value": 0.0, "low": -0.1, "high": 0.1,
-                   "clearly_better": False, "recommendation": "Best candidate: zero."}
+                   "clearly_better": False, "action": "keep",
+                   "recommendation": "Best candidate: zero (no logged policy to compare with)."}
 
 
 def test_nothing_to_decide() -> None:
     out = decide([policy("logged", 0.95, 0.9, 1.0), policy("best-fixed", 0.9, 0.8, 1.0)], {}, 0.95)
-    assert out == {"winner": None, "clearly_better": False, "recommendation": "No candidate could be evaluated."}
+    assert out == {"winner": None, "clearly_better": False, "action": "keep",
+                   "recommendation": "No candidate could be evaluated."}
     # a logged policy that failed is no baseline: the best candidate is named, nothing more
     out = decide([{"name": "logged", "reference": True, "error": "x"}, policy("c", 0.3, 0.2, 0.4)], {}, 0.95)
-    assert out["winner"] == "c" and out["recommendation"] == "Best candidate: c." and "difference" not in out
+    assert out["winner"] == "c" and out["recommendation"] == "Best candidate: c (no logged policy to compare with)." and "difference" not in out
 
 
 def test_a_logged_value_of_zero_is_no_division_by_zero() -> None:
