@@ -20,7 +20,6 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Mapping
 
 from bandit.errors import BanditError
-from bandit.vwformat import MAX_ABS_VALUE
 
 LEARNING_MODES = ("Online", "Apprentice", "LoggingOnly")
 # earliest: the first reward is final (the event learns at once); sum/average: rewards add up until
@@ -172,6 +171,7 @@ _PASS_THROUGH = {
     "--sgd": 0, "--decay_learning_rate": 1, "--initial_t": 1, "--first_only": 0,
 }
 MAX_ENSEMBLE = 32  # --bag / --cover: each member is a whole model in memory
+MAX_ABS_VALUE = 1e6  # numeric learning options (-l, --power_t, --l2, --gamma_scale ...): finite and sane
 _CB_TYPES = ("ips", "dr", "mtr", "dm", "sm")
 # vw:select, the default policy (docs/defaults.md); state folders keep the arguments they were given
 DEFAULT_ARGUMENTS = "--cb_explore_adf --select"
