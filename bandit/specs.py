@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bandit.errors import BanditError
-from bandit.vwformat import MAX_ABS_VALUE
 
 if TYPE_CHECKING:
     from bandit.policy import Policy
@@ -46,7 +45,9 @@ INTERACTION_FLAGS = ("-q", "--quadratic", "--interactions")
 NO_OP_FLAGS = ("--cb_explore_adf", "--quiet")  # what artbandit sets anyway
 CB_TYPES = ("ips", "dr", "mtr", "dm", "sm")
 MAX_BITS = 30
-MAX_ENSEMBLE = 64  # --bag / --cover: models kept per learner
+MAX_ENSEMBLE = 32  # --bag / --cover: each member is a whole model in memory
+# numeric learning options (-l, --power_t, --l2, --gamma_scale ...): finite and sane
+MAX_ARGUMENT_VALUE = 1e6
 
 
 def allowed_flags() -> tuple[str, ...]:
@@ -86,8 +87,8 @@ def vw_arguments(arguments: str | Sequence[str], *, exploration: str | None = No
         except ValueError:
             raise BanditError(f"policy argument {flag}: {tokens[i]!r} is not "
                               f"{'an integer' if kind is int else 'a number'}") from None
-        if not (math.isfinite(number) and abs(number) <= MAX_ABS_VALUE):
-            raise BanditError(f"policy argument {flag} must be finite and within ±{MAX_ABS_VALUE:g}")
+        if not (math.isfinite(number) and abs(number) <= MAX_ARGUMENT_VALUE):
+            raise BanditError(f"policy argument {flag} must be finite and within ±{MAX_ARGUMENT_VALUE:g}")
         return number
 
     while i < len(tokens):
@@ -143,8 +144,8 @@ def vw_arguments(arguments: str | Sequence[str], *, exploration: str | None = No
                         number = float(val)
                     except ValueError:
                         raise BanditError(f"policy argument {tok}: {val!r} is not a number") from None
-                    if not (math.isfinite(number) and abs(number) <= MAX_ABS_VALUE):
-                        raise BanditError(f"policy argument {tok} must be finite and within ±{MAX_ABS_VALUE:g}")
+                    if not (math.isfinite(number) and abs(number) <= MAX_ARGUMENT_VALUE):
+                        raise BanditError(f"policy argument {tok} must be finite and within ±{MAX_ARGUMENT_VALUE:g}")
                 extra += [tok, val]
             else:
                 extra.append(tok)

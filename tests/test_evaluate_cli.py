@@ -62,7 +62,7 @@ HOSTILE = [("vw:squarecb --daemon --port 26546", "--daemon"), ("vw:squarecb -f n
            ("vw:squarecb --cache_file cache.bin", "--cache_file"), ("vw:squarecb -d data.txt", "-d"),
            ("vw:squarecb -i notes.txt", "-i"), ("vw:epsilon --invert_hash inv.txt", "--invert_hash"),
            ("vw:squarecb --gamma_scale 50 --port 26546", "--port"), ("vw:squarecb -p preds.txt", "-p"),
-           ("vw:squarecb --bag 100000", "--bag must be between 1 and 64")]
+           ("vw:squarecb --bag 100000", "--bag must be between 1 and 32")]
 
 
 @pytest.mark.parametrize("spec, named", HOSTILE)

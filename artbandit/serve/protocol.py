@@ -34,12 +34,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._header_timer: asyncio.TimerHandle | None = None
         self._header_bytes = 0
+        self._parsed_header_bytes = 0
         self._in_headers = False
 
     def _arm_header_deadline(self) -> None:
         self._disarm_header_deadline()
         self._in_headers = True
         self._header_bytes = 0
+        self._parsed_header_bytes = 0
         self._header_timer = self.loop.call_later(self.header_timeout_s, self._header_deadline_passed)
 
     def _disarm_header_deadline(self) -> None:
@@ -64,11 +66,27 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._in_headers:
             self._header_bytes += len(data)
-            if self._header_bytes > MAX_HEADER_BYTES:
-                self._disarm_header_deadline()
-                self.send_400_response("Request headers too large")
-                return
         super().data_received(data)
+        # still in the headers after parsing this chunk: everything counted so far was header bytes
+        # (a chunk that completes them may carry any amount of body, which is not counted)
+        if self._in_headers and self._header_bytes > MAX_HEADER_BYTES and not self.transport.is_closing():
+            self._disarm_header_deadline()
+            self.send_400_response("Request headers too large")
+
+    def on_url(self, url: bytes) -> None:
+        self._count_header_bytes(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_header_bytes(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def _count_header_bytes(self, n: int) -> None:
+        """Headers parsed within one chunk are counted here (the chunk check cannot see them);
+        raising from a parser callback makes uvicorn answer 400 and close the connection."""
+        self._parsed_header_bytes += n
+        if self._parsed_header_bytes > MAX_HEADER_BYTES:
+            raise ValueError("request headers too large")
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
