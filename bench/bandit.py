@@ -3,8 +3,9 @@
 Same workload for everyone, as production runs it: 8 artwork variants with 10 features each, viewers
 with 10 context features (5 categorical from the viewer's profile, 5 numeric drawn fresh for every
 decision, so contexts never repeat and no cache of parsed contexts can hit), one decision = rank
-(predict + sample) + reward + learn. artbandit runs with its SQLite event log on and user ids hashed
-(the headline row), and without them for reference. Peers, in the same run and on the same stream:
+(predict + sample) + reward + learn. artbandit's default policy (vw:select) runs with its SQLite event
+log on and user ids hashed (the headline row), and without them for reference; the one-model
+vw:squarecb the same two ways. Peers, in the same run and on the same stream:
 raw VW through the public Workspace API written naively (f-strings per decision) and carefully
 (templates, action lines cached, one parse per decision, label set in place), a minimal numpy
 disjoint LinUCB (Sherman-Morrison), MABWiser's LinUCB one row at a time, and artbandit's own LinUCB
@@ -12,7 +13,7 @@ baseline. Targets are reported raw against these peers, never rescaled.
 Then memory over many decisions at full speed on the wall clock with the default 600 s reward
 window, log on: RSS, pending events and expiry-queue entries at checkpoints.
 
-    python bench/bandit.py [--decisions 20000] [--memory-decisions 1000000] [--seed 0] [--profile]
+    python bench/bandit.py [--decisions 20000] [--memory-decisions 1000000] [--seed 0] [--profile] [--only 1,3]
 
 Why over 400 lines: every contender is written out here on purpose, so a reader can check that
 the peers are given the same stream and a fair implementation.
