@@ -211,13 +211,14 @@ def _budget(value: str) -> float | None:
 
 
 def budget_table(impressions: int, scenarios: list[str], budgets: list[float | None], seeds: list[int],
-                 world: int, variants: list[int]) -> None:
+                 world: int, variants: list[int], catalog: list[str] | None = None) -> None:
     """The default policy under several exploration budgets (None: today's 1% floor per variant), on
     each scenario's world with its own number of variants and with many (`variants`): share of
     oracle, the share of impressions explored, each segment's share of its oracle over the last 20%
     next to one-artwork-for-everyone's (the worst margin is the column to read), and what offline
     evaluation gets from the log: the largest importance weight logged and the effective sample
-    size (ESS) for evaluating one-artwork-for-everyone from it, as a share of the impressions."""
+    size (ESS) for evaluating one-artwork-for-everyone from it, as a share of the impressions.
+    `catalog`: variants.json folders of real artwork (the demo's, say) instead of the simulated titles."""
     from simulations.environment import Environment
     from simulations.metrics import baselines, policy_metrics
     from simulations.runner import run_policy as run_sim
@@ -228,7 +229,7 @@ def budget_table(impressions: int, scenarios: list[str], budgets: list[float | N
     for name in scenarios:
         for k in variants:
             sc = load_scenario(name) if k == 0 else load_scenario(name, variants_per_title=k)
-            env = Environment(sc, seed=world)
+            env = Environment(sc, seed=world, variants=catalog or None)
             st = env.generate(impressions)
             rows = np.arange(impressions)
             refs = baselines(st, "click")
@@ -236,7 +237,9 @@ def budget_table(impressions: int, scenarios: list[str], budgets: list[float | N
             last = rows >= impressions - impressions // 5
             segs = [(st.segment == i) & last for i in range(len(env.segment_names))]
             fixed_seg = [fix[sel].sum() / orc[sel].sum() for sel in segs]
-            print(f"### {name}, {sc.variants_per_title} variants per title\n\n| budget | share of oracle "
+            where = (f"real catalogue {', '.join(catalog)}" if catalog
+                     else f"{sc.variants_per_title} variants per title")
+            print(f"### {name}, {where}\n\n| budget | share of oracle "
                   "| lift over best fixed | explored | "
                   + " | ".join(f"{s} (last 20%)" for s in env.segment_names)
                   + " | worst segment vs best fixed | max importance weight | ESS for best fixed |")
@@ -291,6 +294,7 @@ def main() -> None:
     ap.add_argument("--budgets", default="", help="exploration budgets to compare instead of the tables, "
                     "e.g. none,0.02,0.05,0.1 (none: the 1%% floor per variant)")
     ap.add_argument("--budget-variants", default="0,18", help="variants per title (0: the scenario's own)")
+    ap.add_argument("--budget-catalog", default="", help="comma-separated variants folders (real artwork) for --budgets")
     ap.add_argument("--wide-seeds", type=int, default=0,
                     help="run the wide suite with this many instances per class and half instead of the tables")
     args = ap.parse_args()
@@ -300,7 +304,8 @@ def main() -> None:
     if args.budgets:
         budget_table(args.sim_impressions, args.scenarios.split(","), [_budget(b) for b in args.budgets.split(",")],
                      [int(s) for s in args.sim_seeds.split(",")], args.world_seed,
-                     [int(k) for k in args.budget_variants.split(",")])
+                     [int(k) for k in args.budget_variants.split(",")],
+                     [c for c in args.budget_catalog.split(",") if c])
         return
     if not args.no_suite:
         suite_tables(args.n, args.seeds)
