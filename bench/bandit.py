@@ -383,7 +383,11 @@ def main() -> None:
             keep = {int(i) for i in args.only.split(",")} | {1}
             contenders = [c for i, c in enumerate(contenders, 1) if i in keep or c[0] == NAIVE]
         for name, fn, count in contenders:
-            (rate, cpu_rate), clock, ctr = fn()
+            try:
+                (rate, cpu_rate), clock, ctr = fn()
+            except ImportError as exc:  # an optional peer (MABWiser: the bench extra) is not installed
+                print(f"  skipped: {name} ({exc})", file=sys.stderr, flush=True)
+                continue
             rows.append((name, count, rate, cpu_rate, *percentiles(clock.wall), *percentiles(clock.cpu), ctr))
             print(f"  done: {name}", file=sys.stderr, flush=True)
         profile = profile_artbandit(n, world, args.seed, Path(tmp) / "profile.sqlite") if args.profile else ""
