@@ -44,6 +44,7 @@ SPEC = "vw:select"
 DEFAULT_MODELS: tuple[tuple[tuple[str, ...], float | None], ...] = ((("cA",), None), (("cA", "ccA"), 0.25))
 SELECT_OPTIONS = ("models", "eta", "gamma_scale", "gamma_exponent", "bits")
 DRIFT_OPTIONS = ("drift_boost", "drift_floor")
+BLANKS_KEPT = 64  # feature-less action examples kept per model for learning (see _blanks)
 NEGLIGIBLE = 1e-12  # a mixture weight below this: the model is not asked at decision time  # saved, but load(path, drift_boost=0) may turn it off
 
 
@@ -183,11 +184,17 @@ class SelectingPersonalizer(DriftHook, Policy):
         return out
 
     def _blanks(self, i: int, k: int) -> list:
-        """k feature-less action examples of model i (see `_update`), made once and reused."""
+        """k feature-less action examples of model i (see `_update`): the first BLANKS_KEPT made once
+        and reused (a parsed example holds tens of KB, so a call with thousands of actions must not
+        leave thousands behind), any beyond made for this call only."""
         pool = self._blank_pool[i]
-        while len(pool) < k:
+        keep = BLANKS_KEPT
+        while len(pool) < k and len(pool) < keep:
             pool.append(pylibvw.example(self._vws[i], self._label_type, f"|{ACTION_NAMESPACE}"))
-        return pool[:k]
+        if k <= len(pool):
+            return pool[:k]
+        return pool + [pylibvw.example(self._vws[i], self._label_type, f"|{ACTION_NAMESPACE}")
+                       for _ in range(k - len(pool))]
 
     def _mixed_costs(self, prepared: str, entries: list[ActionEntry]) -> list[float]:
         """The mixture's predicted cost of each action (each model's clipped to [0, 1]). A model whose

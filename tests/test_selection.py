@@ -305,3 +305,29 @@ def test_a_model_with_negligible_weight_is_not_asked_and_nothing_changes(monkeyp
     assert asked < 0.75 * asked_every  # the -q ccA model was left out of most decisions
     np.testing.assert_allclose(np.array(pmfs), np.array(pmfs_every), atol=1e-9)
     assert skipping.loss.tolist() == every.loss.tolist()  # still learned and scored every reward
+
+
+def test_the_featureless_stand_ins_are_bounded_and_decide_the_same(monkeypatch) -> None:
+    """Learning gives VW one feature-less example per action not chosen; only BLANKS_KEPT of them are
+    kept per model, and a policy that must make the rest per call decides exactly as one that keeps
+    them all (12 actions, 2 kept)."""
+    from bandit import selection
+
+    env = SyntheticEnv(EnvSpec("linear", True, actions=12), 2)
+
+    def play() -> tuple[SelectingPersonalizer, list[list[float]]]:
+        policy = SelectingPersonalizer(seed=2)
+        x, mu, u = env.stream(400, 3)
+        pmfs = []
+        for t in range(400):
+            d = policy.rank(env.context(x[t]), env.actions, now=float(t))
+            pmfs.append(d.pmf)
+            policy.reward(d.event_id, 1.0 if u[t] < mu[t, d.index] else 0.0, now=float(t))
+        return policy, pmfs
+
+    every, want = play()
+    assert [len(pool) for pool in every._blank_pool] == [12, 12]
+    monkeypatch.setattr(selection, "BLANKS_KEPT", 2)
+    few, got = play()
+    assert [len(pool) for pool in few._blank_pool] == [2, 2]
+    assert got == want and few.loss.tolist() == every.loss.tolist()
