@@ -331,3 +331,24 @@ def test_the_featureless_stand_ins_are_bounded_and_decide_the_same(monkeypatch) 
     few, got = play()
     assert [len(pool) for pool in few._blank_pool] == [2, 2]
     assert got == want and few.loss.tolist() == every.loss.tolist()
+
+
+def test_a_model_saved_before_the_exploration_budget_keeps_its_floor_per_candidate(tmp_path) -> None:
+    """metadata.json written before issue 31 has no exploration_budget: such a model loads with None
+    (1% for each of 8 candidates, as it was saved), a new one with its own budget (5% / 8)."""
+    actions = [{"id": f"v{i}", "features": {"f": float(i)}} for i in range(8)]
+    for cls, folder in ((SelectingPersonalizer, "select"), (Personalizer, "one")):
+        policy = cls(seed=1)
+        for t in range(300):
+            d = policy.rank({"u": {"x": float(t % 7)}}, actions, now=float(t))
+            policy.reward(d.event_id, float(d.index == 3), now=float(t))
+        policy.save(tmp_path / folder)
+        assert load_saved_policy(tmp_path / folder).exploration_budget == 0.05
+        meta_path = tmp_path / folder / "metadata.json"
+        meta = json.loads(meta_path.read_text())
+        del meta["options"]["exploration_budget"]
+        meta_path.write_text(json.dumps(meta))
+        old = load_saved_policy(tmp_path / folder)
+        assert old.exploration_budget is None
+        assert min(old.predict({"u": {"x": 1.0}}, actions)) >= 0.01 - 1e-12
+        assert 0.05 / 8 - 1e-12 <= min(policy.predict({"u": {"x": 1.0}}, actions)) < 0.01
