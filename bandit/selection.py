@@ -10,9 +10,10 @@ set gets its own VW `--cb_adf` regression, every reward trains all of them, each
 rewards before it learns them, and squarecb acts on the weighted mixture of their predicted costs.
 
 It is the default policy (`make_policy("vw")`; docs/defaults.md has the measurements). What it costs:
-every decision predicts with every model and every reward trains all of them (with the defaults, one `-q
-cA` and one `-q cA -q ccA` model: about 3x the one-model Personalizer's time per event with the
-simulator's 11 context features, 2.5x on the 5-feature synthetic suite). What it keeps: the Policy
+every decision predicts with every model whose weight is not negligible and every reward trains all
+of them (with the defaults, one `-q cA` and one `-q cA -q ccA` model). Since issue 31 the models share
+one parse of the context and learn with feature-less stand-ins for the actions not chosen: about 1.5x
+the one-model Personalizer's CPU time per decision in bench/bandit.py (it was 2.5-3x). What it keeps: the Policy
 contract (the probability floor, every decision logged with the probability it was sampled with, late
 rewards, recovery), the Personalizer's drift hook (bandit.drift_hook); saving and loading continue
 exactly. The decision service runs it from the policy arguments `--cb_explore_adf --select`
