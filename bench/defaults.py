@@ -5,7 +5,7 @@ best fixed, per segment, on the simulator.
 
     python bench/defaults.py [--n 5000] [--seeds 8] [--sim-impressions 100000] [--sim-seeds 0,1,2,3] [--world-seed 0]
                              [--no-sim] [--no-suite]
-    python bench/defaults.py --wide-seeds 8        # the wide suite, tuning and held-out halves (~2 CPU-min)
+    python bench/defaults.py --wide-seeds 8        # the wide suite, both halves (90 CPU-s; 6.5 min wall shared)
     python bench/defaults.py --budgets none,0.02,0.05 --budget-variants 0,18 --sim-seeds 0   # exploration budgets
 
 Every row is measured in the same run on the same streams (common random numbers), so the paired
@@ -176,8 +176,8 @@ def wide_tables(seeds: int) -> None:
 
     runs = wide_runs(seeds)
     names = list(WIDE_POLICIES)
-    for half, seed_list in (("tuning half (seeds 0-%d)" % (seeds - 1), range(seeds)),
-                            ("held-out half (seeds %d-%d)" % (HELD_OUT, HELD_OUT + seeds - 1),
+    for half, seed_list in ((f"tuning half (seeds 0-{seeds - 1})", range(seeds)),
+                            (f"held-out half (seeds {HELD_OUT}-{HELD_OUT + seeds - 1})",
                              range(HELD_OUT, HELD_OUT + seeds))):
         print(f"\n## wide suite, {half}: mean expected reward per round over each instance's horizon "
               f"(500-4,000), {seeds} instances per class\n")

@@ -70,7 +70,13 @@ def test_unweighted_squarecb_beats_the_previous_importance_weighted_default_acro
 
 # -- the wide suite (simulations.benchenvs.WIDE_SUITE): only tuning seeds (< HELD_OUT) here ----------
 def test_wide_instances_are_deterministic_and_cover_the_shapes_they_promise() -> None:
-    from simulations.benchenvs import ACTION_COUNTS, HELD_OUT, HORIZONS, WIDE_SUITE, WideEnv
+    from simulations.benchenvs import (
+        ACTION_COUNTS,
+        HELD_OUT,
+        HORIZONS,
+        WIDE_SUITE,
+        WideEnv,
+    )
 
     seen_k, seen_n, seen_af, seen_nonlinear = set(), set(), set(), set()
     for spec in WIDE_SUITE:
