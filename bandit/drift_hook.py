@@ -29,6 +29,9 @@ class DriftHook:
         self._drift = PageHinkley() if self.drift_boost > 0 else None
         self._boost_left = 0
         self._base_floor = self.min_probability  # type: ignore[attr-defined]
+        # a boost raises every candidate's floor, however many: the exploration budget is set
+        # aside while it lasts
+        self._base_budget = self.exploration_budget  # type: ignore[attr-defined]
         self.drift_events: list[int] = []  # n_learned at each detected drop
         self._watch_from: float | None = None  # the first learned event's window end (drift_clock)
         self._watching = True
@@ -66,12 +69,14 @@ class DriftHook:
             self._boost_left -= 1
             if not self._boost_left:
                 self.min_probability = self._base_floor
+                self.exploration_budget = self._base_budget
         if not self._watching:
             return
         if self._drift.update(reward01) == "drop":  # type: ignore[union-attr]
             self.drift_events.append(self.n_learned)
             self._boost_left = self.drift_boost
             self.min_probability = max(self._base_floor, self.drift_floor)
+            self.exploration_budget = None
 
     def _drift_state(self) -> dict | None:
         if self._drift is None:
@@ -87,6 +92,8 @@ class DriftHook:
             setattr(self._drift, key, value)
         self._boost_left = int(state["boost_left"])
         self.min_probability = float(state["min_probability"])
+        if self._boost_left:
+            self.exploration_budget = None
         self.drift_events = list(state["events"])
         watch_from = state.get("watch_from")  # a model saved before the clock: watching already
         self._watch_from = None if watch_from is None else float(watch_from)

@@ -171,7 +171,11 @@ def saved_options(meta: dict[str, Any], path: Any, allowed: tuple[str, ...]) -> 
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise BanditError(f"{path}: metadata.json sets {', '.join(map(repr, unknown))}, which only the caller may set")
-    return dict(options)
+    options = dict(options)
+    if "exploration_budget" in allowed:
+        # saved before exploration was priced per decision: the per-candidate floor it learned with
+        options.setdefault("exploration_budget", None)
+    return options
 
 
 def without_fixed(overrides: dict[str, Any], options: dict[str, Any], fixed: tuple[str, ...], path: Any) -> dict[str, Any]:

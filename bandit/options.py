@@ -18,6 +18,9 @@ AGGREGATIONS = ("first", "sum")
 # default was 10 minutes; with 0 a reward arriving a moment later on the wall clock is rejected as
 # expired, so 0 is only for callers that pass their own clock (simulations, tests).
 DEFAULT_REWARD_WAIT_S = 600.0
+# Chosen by measurement (docs/defaults.md#exploration-per-decision); models saved before the
+# budget load without it (bandit.model_io.saved_options), so they continue exactly.
+DEFAULT_EXPLORATION_BUDGET = 0.05
 
 
 def real(value: Any, what: str) -> float:
@@ -29,9 +32,13 @@ def real(value: Any, what: str) -> float:
 
 @dataclass(frozen=True)
 class PolicyOptions:
-    """Probability floor, reward window and range, aggregation, seed, context allowlist."""
+    """Probability floor and exploration budget, reward window and range, aggregation, seed,
+    context allowlist."""
 
     min_probability: float = 0.01
+    # The probability the floor may guarantee in total per decision, spread over its candidates
+    # (bandit.sampling.floor_for); None: `min_probability` for every candidate, however many.
+    exploration_budget: float | None = DEFAULT_EXPLORATION_BUDGET
     reward_wait_s: float = DEFAULT_REWARD_WAIT_S
     default_reward: float = 0.0
     reward_range: tuple[float, float] = (0.0, 1.0)
@@ -56,6 +63,12 @@ class PolicyOptions:
         if not 0.0 <= floor < 1.0:
             raise BanditError(f"min_probability must be in [0, 1), got {self.min_probability!r}")
         put(self, "min_probability", floor)
+        budget = self.exploration_budget
+        if budget is not None:
+            budget = real(budget, "exploration_budget")
+            if not 0.0 < budget <= 1.0:
+                raise BanditError(f"exploration_budget must be in (0, 1] or None, got {self.exploration_budget!r}")
+            put(self, "exploration_budget", budget)
         wait = real(self.reward_wait_s, "reward_wait_s")
         if not wait >= 0.0:
             raise BanditError(f"reward_wait_s must be >= 0, got {self.reward_wait_s!r}")

@@ -118,6 +118,7 @@ class Policy(abc.ABC):
         self.reward_range = options.reward_range
         self.default_reward = options.default_reward
         self.min_probability = options.min_probability
+        self.exploration_budget = options.exploration_budget  # None while a drift boost lasts
         self.reward_wait_s = options.reward_wait_s
         self.aggregation = options.aggregation
         self.seed = options.seed
@@ -162,7 +163,8 @@ class Policy(abc.ABC):
     def predict(self, context: Mapping, actions: Sequence[Mapping]) -> np.ndarray:
         """The pmf over `actions` (floor applied): no sampling, no logging, no state change."""
         prepared = self._prepare(self._filter(context))
-        return np.array(apply_floor(self._pmf(prepared, self._registry.lookup(actions)), self.min_probability))
+        return np.array(apply_floor(self._pmf(prepared, self._registry.lookup(actions)), self.min_probability,
+                                    self.exploration_budget))
 
     def rank(
         self,
@@ -200,7 +202,7 @@ class Policy(abc.ABC):
             names.update(feats)
         prepared = self._prepare(ctx)
         entries = self._registry.lookup(actions)
-        probs = apply_floor(self._pmf(prepared, entries), self.min_probability)
+        probs = apply_floor(self._pmf(prepared, entries), self.min_probability, self.exploration_budget)
         index = sample_index(probs, self._rng.random())
         probability = probs[index]
         ctx_json = None
@@ -271,7 +273,7 @@ class Policy(abc.ABC):
         prepared = self._prepare(self._filter(context))
         entries = self._registry.lookup(actions)
         return ReplayStep(self, prepared, entries,
-                          apply_floor(self._pmf(prepared, entries), self.min_probability))
+                          apply_floor(self._pmf(prepared, entries), self.min_probability, self.exploration_budget))
 
     def _learn_prepared(self, prepared: Any, entries: list[ActionEntry], chosen_index: int, reward: float,
                         probability: float) -> None:

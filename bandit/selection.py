@@ -10,9 +10,10 @@ set gets its own VW `--cb_adf` regression, every reward trains all of them, each
 rewards before it learns them, and squarecb acts on the weighted mixture of their predicted costs.
 
 It is the default policy (`make_policy("vw")`; docs/defaults.md has the measurements). What it costs:
-every decision predicts with every model and every reward trains all of them (with the defaults, one `-q
-cA` and one `-q cA -q ccA` model: about 3x the one-model Personalizer's time per event with the
-simulator's 11 context features, 2.5x on the 5-feature synthetic suite). What it keeps: the Policy
+every decision predicts with every model whose weight is not negligible and every reward trains all
+of them (with the defaults, one `-q cA` and one `-q cA -q ccA` model). Since issue 31 the models share
+one parse of the context and learn with feature-less stand-ins for the actions not chosen: about 1.5x
+the one-model Personalizer's CPU time per decision in bench/bandit.py (it was 2.5-3x). What it keeps: the Policy
 contract (the probability floor, every decision logged with the probability it was sampled with, late
 rewards, recovery), the Personalizer's drift hook (bandit.drift_hook); saving and loading continue
 exactly. The decision service runs it from the policy arguments `--cb_explore_adf --select`
@@ -20,6 +21,7 @@ exactly. The decision service runs it from the policy arguments `--cb_explore_ad
 """
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any, Sequence
@@ -31,16 +33,19 @@ import vowpalwabbit
 from bandit.drift_hook import DriftHook
 from bandit.errors import BanditError, one_line
 from bandit.features import ActionEntry, context_line
+from bandit.vwformat import ACTION_NAMESPACE
 from bandit.model_io import (artbandit_version, file_sha256, model_args, read_metadata, save_model_dir,
                              saved_options, without_fixed)
 from bandit.options import PolicyOptions, real
 from bandit.policy import Policy
-from bandit.vw_policy import ExampleCache, cached_examples, open_model_file
+from bandit import vw_policy
+from bandit.vw_policy import SHARED_EXAMPLES, ExampleCache, open_model_file
 
 SPEC = "vw:select"
 DEFAULT_MODELS: tuple[tuple[tuple[str, ...], float | None], ...] = ((("cA",), None), (("cA", "ccA"), 0.25))
 SELECT_OPTIONS = ("models", "eta", "gamma_scale", "gamma_exponent", "bits")
 DRIFT_OPTIONS = ("drift_boost", "drift_floor")
+BLANKS_KEPT = 64  # feature-less action examples kept per model for learning (see _blanks)
 NEGLIGIBLE = 1e-12  # a mixture weight below this: the model is not asked at decision time  # saved, but load(path, drift_boost=0) may turn it off
 
 
@@ -96,7 +101,11 @@ class SelectingPersonalizer(DriftHook, Policy):
         # what VW was given, per model, for people reading /model/properties or a status page
         self.vw_args = " ; ".join(model_args(vw) for vw in self._vws)
         self.loss = np.zeros(len(self._vws))  # each model's squared error on rewards before it learned them
-        self._caches = [ExampleCache() for _ in self._vws]  # parsed examples, one cache per model
+        self._caches = [ExampleCache() for _ in self._vws]  # parsed action examples, one cache per model
+        self._contexts: dict[str, list] = {}  # prepared line -> [its parsed example, the model it is set up for]
+        self._blank_pool: list[list] = [[] for _ in self._vws]
+        self._weights_of: Any = None
+        self._weights: list[float] = []
         self._from_log = False
         self._init_drift(drift_boost, drift_floor)  # bandit.drift_hook, as the Personalizer's
         self.options = {
@@ -125,29 +134,98 @@ class SelectingPersonalizer(DriftHook, Policy):
     def _prepare(self, context: dict) -> str:
         return context_line(context)
 
-    def _mixed_costs(self, prepared: str, entries: list[ActionEntry]) -> np.ndarray:
+    def _current_weights(self) -> list[float]:
+        """`weights()` as Python floats, recomputed only when the squared errors changed (every
+        update replaces `self.loss`, and `load` assigns it), in plain Python: for two models numpy's
+        per-call overhead was most of the cost. Equal to `weights()` within rounding (1 ulp)."""
+        if self._weights_of is not self.loss:
+            loss = self.loss.tolist()
+            low, eta = min(loss), self.eta
+            w = [math.exp(-eta * (x - low)) for x in loss]
+            total = sum(w)
+            self._weights = [x / total for x in w]
+            self._weights_of = self.loss
+        return self._weights
+
+    def _context_example(self, i: int, prepared: str) -> Any:
+        """The decision's shared (context) example, set up for model `i`.
+
+        Why one parse for every model: parsing the never-repeating context line is the costliest
+        VW call of a decision, and the models differ only in their interactions, which VW attaches
+        when it sets an example up. So the context is parsed once and moved between workspaces
+        (`unsetup_example` then `setup_example`, ~1 us against ~7 us for a parse);
+        tests/test_selection.py pins that every model predicts and learns exactly as with its own
+        parse. The last SHARED_EXAMPLES contexts are kept, so a reward finds its decision's."""
+        contexts = self._contexts
+        held = contexts.get(prepared)
+        if held is None:
+            if len(contexts) >= SHARED_EXAMPLES:
+                del contexts[next(iter(contexts))]  # oldest first
+            held = contexts[prepared] = [pylibvw.example(self._vws[i], self._label_type, prepared), i]
+        elif held[1] != i:
+            pylibvw.vw.unsetup_example(self._vws[held[1]], held[0])
+            pylibvw.vw.setup_example(self._vws[i], held[0])
+            held[1] = i
+        return held[0]
+
+    def _action_examples(self, i: int, entries: list[ActionEntry]) -> list:
+        """Model `i`'s parsed action examples (vw_policy.cached_examples' bounded cache, per model:
+        an action example stays set up for its workspace)."""
+        vw, actions = self._vws[i], self._caches[i].actions
+        label_type = self._label_type
+        out = []
+        for entry in entries:
+            example = actions.pop(entry.uid, None)  # re-inserted below: most recently used last
+            if example is None:
+                if len(actions) >= vw_policy.ACTION_EXAMPLES:
+                    del actions[next(iter(actions))]  # least recently used
+                example = pylibvw.example(vw, label_type, entry.vw_line)
+            actions[entry.uid] = example
+            out.append(example)
+        return out
+
+    def _blanks(self, i: int, k: int) -> list:
+        """k feature-less action examples of model i (see `_update`): the first BLANKS_KEPT made once
+        and reused (a parsed example holds tens of KB, so a call with thousands of actions must not
+        leave thousands behind), any beyond made for this call only."""
+        pool = self._blank_pool[i]
+        keep = BLANKS_KEPT
+        while len(pool) < k and len(pool) < keep:
+            pool.append(pylibvw.example(self._vws[i], self._label_type, f"|{ACTION_NAMESPACE}"))
+        if k <= len(pool):
+            return pool[:k]
+        return pool + [pylibvw.example(self._vws[i], self._label_type, f"|{ACTION_NAMESPACE}")
+                       for _ in range(k - len(pool))]
+
+    def _mixed_costs(self, prepared: str, entries: list[ActionEntry]) -> list[float]:
         """The mixture's predicted cost of each action (each model's clipped to [0, 1]). A model whose
         weight is below NEGLIGIBLE is not asked: its share of any cost is below that, and once the
         mixture has chosen (on the simulator the `-q cA` model's weight is 1 - 1e-136 after 30,000
         rewards) that skips the costlier model's prediction at every decision. It still learns and
         is scored at every reward, so its weight comes back if it starts predicting better."""
-        weights = self.weights()
-        costs = np.zeros(len(entries))
+        weights = self._current_weights()
+        costs = [0.0] * len(entries)
+        negligible = NEGLIGIBLE
         for i, vw in enumerate(self._vws):
-            if weights[i] < NEGLIGIBLE:
+            w = weights[i]
+            if w < negligible:
                 continue
-            examples = cached_examples(vw, self._label_type, self._caches[i], prepared, entries)
+            examples = [self._context_example(i, prepared)] + self._action_examples(i, entries)
             pylibvw.vw.predict_multi(vw, examples)
-            costs += weights[i] * np.clip(np.array(examples[0].get_action_scores(), dtype=float), 0.0, 1.0)
+            # the same float64 arithmetic as the numpy form it replaced (0 + w*clip(s), in model order)
+            costs = [c + w * (0.0 if s < 0.0 else 1.0 if s > 1.0 else s)
+                     for c, s in zip(costs, examples[0].get_action_scores())]
         return costs
 
-    def _pmf(self, prepared: str, entries: list[ActionEntry]) -> np.ndarray:
+    def _pmf(self, prepared: str, entries: list[ActionEntry]) -> list[float]:
         costs = self._mixed_costs(prepared, entries)
         gamma = self.gamma_scale * (self.n_learned + 1) ** self.gamma_exponent
-        best = int(np.argmin(costs))
-        pmf = 1.0 / (len(entries) + gamma * (costs - costs[best]))  # squarecb (Foster & Rakhlin 2020)
+        k = len(costs)
+        best = min(range(k), key=costs.__getitem__)  # the first minimum, as numpy's argmin
+        low = costs[best]
+        pmf = [1.0 / (k + gamma * (c - low)) for c in costs]  # squarecb (Foster & Rakhlin 2020)
         pmf[best] = 0.0
-        pmf[best] = 1.0 - pmf.sum()
+        pmf[best] = 1.0 - sum(pmf)
         return pmf
 
     def _update(self, prepared: str, entries: list[ActionEntry], index: int, reward01: float,
@@ -155,17 +233,32 @@ class SelectingPersonalizer(DriftHook, Policy):
         cost = 1.0 - reward01
         # learning its own decisions unweighted, as the Personalizer's squarecb; from a log with 1/p
         p = probability if self._from_log else 1.0
-        line = entries[index].vw_line
-        predicted = np.empty(len(self._vws))
-        for i, vw in enumerate(self._vws):
-            examples = list(cached_examples(vw, self._label_type, self._caches[i], prepared, entries))
-            examples[1 + index] = pylibvw.example(vw, self._label_type, f"0:{cost}:{p} {line}")
+        label = f"0:{cost}:{p} {entries[index].vw_line}"
+        k = len(entries)
+        loss = self.loss.tolist()
+        vws, owner, labelled = self._vws, 0, None
+        for i, vw in enumerate(vws):
+            # VW's cb_adf regression (mtr) learns from the chosen action's example alone; the others
+            # only count (their number scales the update) and get a prediction nobody reads. So they
+            # are given as feature-less examples: the same update, without predicting every
+            # action with third-order terms (tests/test_selection.py pins it against full examples).
+            # The labelled example is parsed once and moved between models like the context.
+            if labelled is None:
+                labelled, owner = pylibvw.example(vw, self._label_type, label), i
+            else:
+                pylibvw.vw.unsetup_example(vws[owner], labelled)
+                pylibvw.vw.setup_example(vw, labelled)
+                owner = i
+            examples = [self._context_example(i, prepared)] + self._blanks(i, k)
+            examples[1 + index] = labelled
             pylibvw.vw.learn_multi(vw, examples)
             # VW's cb_adf (mtr) predicts before it updates and leaves that prediction on the first
             # example: the model's cost for this action before it learned this reward, with no second
             # predict pass (tests/test_selection.py pins it against a separate predict)
-            predicted[i] = examples[0].get_action_scores()[index]
-        self.loss += (np.clip(predicted, 0.0, 1.0) - cost) ** 2  # progressive validation
+            predicted = examples[0].get_action_scores()[index]
+            d = (0.0 if predicted < 0.0 else 1.0 if predicted > 1.0 else predicted) - cost
+            loss[i] += d * d  # progressive validation
+        self.loss = np.array(loss)  # replaced, not changed in place: `_current_weights` sees it
         if self._drift is not None:
             self._watch(reward01)
 

@@ -3,8 +3,9 @@
 Same workload for everyone, as production runs it: 8 artwork variants with 10 features each, viewers
 with 10 context features (5 categorical from the viewer's profile, 5 numeric drawn fresh for every
 decision, so contexts never repeat and no cache of parsed contexts can hit), one decision = rank
-(predict + sample) + reward + learn. artbandit runs with its SQLite event log on and user ids hashed
-(the headline row), and without them for reference. Peers, in the same run and on the same stream:
+(predict + sample) + reward + learn. artbandit's default policy (vw:select) runs with its SQLite event
+log on and user ids hashed (the headline row), and without them for reference; the one-model
+vw:squarecb the same two ways. Peers, in the same run and on the same stream:
 raw VW through the public Workspace API written naively (f-strings per decision) and carefully
 (templates, action lines cached, one parse per decision, label set in place), a minimal numpy
 disjoint LinUCB (Sherman-Morrison), MABWiser's LinUCB one row at a time, and artbandit's own LinUCB
@@ -12,7 +13,7 @@ baseline. Targets are reported raw against these peers, never rescaled.
 Then memory over many decisions at full speed on the wall clock with the default 600 s reward
 window, log on: RSS, pending events and expiry-queue entries at checkpoints.
 
-    python bench/bandit.py [--decisions 20000] [--memory-decisions 1000000] [--seed 0] [--profile]
+    python bench/bandit.py [--decisions 20000] [--memory-decisions 1000000] [--seed 0] [--profile] [--only 1,3]
 
 Why over 400 lines: every contender is written out here on purpose, so a reader can check that
 the peers are given the same stream and a fair implementation.
@@ -331,14 +332,14 @@ def profile_artbandit(n, world, seed, log_path) -> str:
 
     prof = cProfile.Profile()
     prof.enable()
-    run_artbandit("vw:squarecb", n, world, seed, log=log_path)
+    run_artbandit("vw:select", n, world, seed, log=log_path)
     prof.disable()
     out = io.StringIO()
     pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(18)
     return out.getvalue()
 
 
-HEADLINE = "artbandit vw:squarecb, log + hashed user ids"
+HEADLINE = "artbandit vw:select (the default), log + hashed user ids"
 NAIVE = "raw VW, naive f-strings"
 
 
@@ -351,6 +352,7 @@ def main() -> None:
     parser.add_argument("--unrewarded-every", type=int, default=0,
                         help="in the memory run, leave one event in N without reward (default: none)")
     parser.add_argument("--profile", action="store_true", help="cProfile the headline contender")
+    parser.add_argument("--only", default="", help="comma-separated contender numbers to run (1-based; default: all)")
     parser.add_argument("--pairs", type=int, default=3,
                         help="then run the headline and the naive loop alternately N more times (the ratio's spread"
                              " on a busy machine)")
@@ -360,7 +362,11 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         contenders = [
-            (HEADLINE, lambda: run_artbandit("vw:squarecb", n, world, args.seed, log=Path(tmp) / "events.sqlite"), n),
+            (HEADLINE, lambda: run_artbandit("vw:select", n, world, args.seed, log=Path(tmp) / "events.sqlite"), n),
+            ("artbandit vw:select (default), no log, no user ids",
+             lambda: run_artbandit("vw:select", n, world, args.seed, hashed=False), n),
+            ("artbandit vw:squarecb (one model), log + hashed user ids",
+             lambda: run_artbandit("vw:squarecb", n, world, args.seed, log=Path(tmp) / "squarecb.sqlite"), n),
             ("artbandit vw:squarecb, no log, no user ids",
              lambda: run_artbandit("vw:squarecb", n, world, args.seed, hashed=False), n),
             (NAIVE, lambda: run_naive_vw(n, world, args.seed), n),
@@ -373,8 +379,15 @@ def main() -> None:
             ("MABWiser LinUCB, row by row",
              lambda: run_mabwiser(args.mabwiser_decisions, world, args.seed), args.mabwiser_decisions),
         ]
+        if args.only:
+            keep = {int(i) for i in args.only.split(",")} | {1}
+            contenders = [c for i, c in enumerate(contenders, 1) if i in keep or c[0] == NAIVE]
         for name, fn, count in contenders:
-            (rate, cpu_rate), clock, ctr = fn()
+            try:
+                (rate, cpu_rate), clock, ctr = fn()
+            except ImportError as exc:  # an optional peer (MABWiser: the bench extra) is not installed
+                print(f"  skipped: {name} ({exc})", file=sys.stderr, flush=True)
+                continue
             rows.append((name, count, rate, cpu_rate, *percentiles(clock.wall), *percentiles(clock.cpu), ctr))
             print(f"  done: {name}", file=sys.stderr, flush=True)
         profile = profile_artbandit(n, world, args.seed, Path(tmp) / "profile.sqlite") if args.profile else ""
@@ -396,7 +409,7 @@ def main() -> None:
         ratios = []
         with tempfile.TemporaryDirectory() as tmp:
             for i in range(args.pairs):
-                (h, h_cpu), _, _ = run_artbandit("vw:squarecb", n, world, args.seed, log=Path(tmp) / f"pair{i}.sqlite")
+                (h, h_cpu), _, _ = run_artbandit("vw:select", n, world, args.seed, log=Path(tmp) / f"pair{i}.sqlite")
                 (v, v_cpu), _, _ = run_naive_vw(n, world, args.seed)
                 ratios.append((h / v, h_cpu / v_cpu))
                 print(f"pair {i + 1}: headline {h:,.0f}/s ({h_cpu:,.0f}/CPU-s), naive {v:,.0f}/s ({v_cpu:,.0f}/CPU-s):"

@@ -5,6 +5,8 @@ best fixed, per segment, on the simulator.
 
     python bench/defaults.py [--n 5000] [--seeds 8] [--sim-impressions 100000] [--sim-seeds 0,1,2,3] [--world-seed 0]
                              [--no-sim] [--no-suite]
+    python bench/defaults.py --wide-seeds 8        # the wide suite, both halves (90 CPU-s; 6.5 min wall shared)
+    python bench/defaults.py --budgets none,0.02,0.05 --budget-variants 0,18 --sim-seeds 0   # exploration budgets
 
 Every row is measured in the same run on the same streams (common random numbers), so the paired
 difference to LinUCB per seed is the honest comparison; its standard error over seeds is the noise.
@@ -140,6 +142,145 @@ def sim_table(impressions: int, scenarios: list[str], seeds: list[int], world: i
         print()
 
 
+WIDE_POLICIES = {
+    "default (vw:select)": lambda s: SelectingPersonalizer(seed=s),
+    "linucb": lambda s: LinUCB(seed=s),
+    # VW's own squarecb as a user would run it: -q cA, gamma 10, 1/p-weighted (mtr), no floor, no drift hook
+    "VW squarecb (plain)": lambda s: Personalizer("squarecb", seed=s, importance_weighted=True, drift_boost=0,
+                                                 min_probability=0.0, exploration_budget=None),
+}
+PEERS = ("linucb", "VW squarecb (plain)")
+
+
+def wide_runs(seeds: int) -> dict[tuple[str, str, int], tuple[float, float, float, float]]:
+    """(class, policy, seed) -> (mean expected reward, oracle, uniform, seconds) for the wide suite's
+    first `seeds` tuning seeds and first `seeds` held-out seeds (simulations.benchenvs.HELD_OUT on)."""
+    from simulations.benchenvs import HELD_OUT, WIDE_SUITE, WideEnv
+
+    out = {}
+    for spec in WIDE_SUITE:
+        for seed in [*range(seeds), *range(HELD_OUT, HELD_OUT + seeds)]:
+            env = WideEnv(spec, seed)
+            for name, make in WIDE_POLICIES.items():
+                t0 = time.perf_counter()
+                r = run_policy(env, make(seed), env.horizon, seed=seed)
+                out[spec.name, name, seed] = (r["reward"], r["oracle"], r["uniform"], time.perf_counter() - t0)
+        print(f"  {spec.name} done", file=sys.stderr, flush=True)
+    return out
+
+
+def wide_tables(seeds: int) -> None:
+    """The wide suite, tuning half and held-out half in separate tables: mean reward per class and
+    the default's paired difference to each peer (points, mean ± standard error over instances)."""
+    from simulations.benchenvs import HELD_OUT, WIDE_SUITE
+
+    runs = wide_runs(seeds)
+    names = list(WIDE_POLICIES)
+    for half, seed_list in ((f"tuning half (seeds 0-{seeds - 1})", range(seeds)),
+                            (f"held-out half (seeds {HELD_OUT}-{HELD_OUT + seeds - 1})",
+                             range(HELD_OUT, HELD_OUT + seeds))):
+        print(f"\n## wide suite, {half}: mean expected reward per round over each instance's horizon "
+              f"(500-4,000), {seeds} instances per class\n")
+        print("| class | oracle | uniform | " + " | ".join(names) + " | "
+              + " | ".join(f"default - {p} (points)" for p in PEERS) + " |")
+        print("|---|---|---|" + "---|" * (len(names) + len(PEERS)))
+        every = {p: [] for p in PEERS}
+        for spec in WIDE_SUITE:
+            get = {k: np.array([runs[spec.name, k, s][0] for s in seed_list]) for k in names}
+            oracle = np.mean([runs[spec.name, names[0], s][1] for s in seed_list])
+            uniform = np.mean([runs[spec.name, names[0], s][2] for s in seed_list])
+            cells = []
+            for p in PEERS:
+                d = (get[names[0]] - get[p]) * 100
+                every[p] += d.tolist()
+                m, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
+                cells.append(f"{m:+.2f} ± {se:.2f} ({verdict(m, se)})")
+            print(f"| {spec.name} | {oracle:.4f} | {uniform:.4f} | "
+                  + " | ".join(f"{get[k].mean():.4f}" for k in names) + " | " + " | ".join(cells) + " |")
+        cells = []
+        for p in PEERS:
+            d = np.array(every[p])
+            m, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
+            cells.append(f"{m:+.2f} ± {se:.2f} ({verdict(m, se)})")
+        secs = {k: sum(runs[c.name, k, s][3] for c in WIDE_SUITE for s in seed_list) for k in names}
+        print("| all | | | " + " | ".join(f"{secs[k]:.0f} s" for k in names) + " | " + " | ".join(cells) + " |")
+
+
+def _budget(value: str) -> float | None:
+    return None if value in ("none", "None", "per-variant") else float(value)
+
+
+def budget_table(impressions: int, scenarios: list[str], budgets: list[float | None], seeds: list[int],
+                 world: int, variants: list[int], catalog: list[str] | None = None) -> None:
+    """The default policy under several exploration budgets (None: today's 1% floor per variant), on
+    each scenario's world with its own number of variants and with many (`variants`): share of
+    oracle, the share of impressions explored, each segment's share of its oracle over the last 20%
+    next to one-artwork-for-everyone's (the worst margin is the column to read), and what offline
+    evaluation gets from the log: the largest importance weight logged and the effective sample
+    size (ESS) for evaluating one-artwork-for-everyone from it, as a share of the impressions.
+    `catalog`: variants.json folders of real artwork (the demo's, say) instead of the simulated titles."""
+    from simulations.environment import Environment
+    from simulations.metrics import baselines, policy_metrics
+    from simulations.runner import run_policy as run_sim
+    from simulations.scenarios import load_scenario
+
+    print(f"\n## exploration budget: vw:select, {impressions} impressions, world seed {world}, policy seeds "
+          f"{', '.join(map(str, seeds))}\n")
+    for name in scenarios:
+        for k in variants:
+            sc = load_scenario(name) if k == 0 else load_scenario(name, variants_per_title=k)
+            env = Environment(sc, seed=world, variants=catalog or None)
+            st = env.generate(impressions)
+            rows = np.arange(impressions)
+            refs = baselines(st, "click")
+            orc, fix = st.click_p[rows, refs["oracle"]], st.click_p[rows, refs["best_fixed"]]
+            last = rows >= impressions - impressions // 5
+            segs = [(st.segment == i) & last for i in range(len(env.segment_names))]
+            fixed_seg = [fix[sel].sum() / orc[sel].sum() for sel in segs]
+            where = (f"real catalogue {', '.join(catalog)}" if catalog
+                     else f"{sc.variants_per_title} variants per title")
+            print(f"### {name}, {where}\n\n| budget | share of oracle "
+                  "| lift over best fixed | explored | "
+                  + " | ".join(f"{s} (last 20%)" for s in env.segment_names)
+                  + " | worst segment vs best fixed | max importance weight | ESS for best fixed |")
+            print("|---|---|---|---|" + "---|" * len(env.segment_names) + "---|---|---|")
+            print("| best fixed | " + f"{fix.sum() / orc.sum():.4f} | 0 | | "
+                  + " | ".join(f"{v:.3f}" for v in fixed_seg) + " | | | |")
+            for budget in budgets:
+                shares, lifts, explored, per_seg, max_w, ess = [], [], [], [], [], []
+                for seed in seeds:
+                    policy = SelectingPersonalizer(seed=seed, reward_wait_s=sc.reward_wait_s,
+                                                   exploration_budget=budget)
+                    probs = np.empty(impressions)
+                    rank, t = policy.rank, [0]
+
+                    def recording(*args, _rank=rank, _probs=probs, _t=t, **kwargs):
+                        d = _rank(*args, **kwargs)
+                        _probs[_t[0]] = d.probability
+                        _t[0] += 1
+                        return d
+
+                    policy.rank = recording
+                    trace = run_sim(env, st, policy)
+                    policy.close()
+                    m = policy_metrics(env, st, trace, "click", floor=sc.exposure_floor)
+                    mine = st.click_p[rows, trace.chosen]
+                    shares.append(m["share_of_oracle"])
+                    lifts.append(m["lift_over_best_fixed"])
+                    explored.append(float(trace.explored.mean()))
+                    per_seg.append([mine[sel].sum() / orc[sel].sum() for sel in segs])
+                    w = (trace.chosen == refs["best_fixed"]) / probs
+                    max_w.append(float((1.0 / probs).max()))
+                    ess.append(float(w.sum() ** 2 / (w ** 2).sum() / impressions))
+                seg = np.mean(per_seg, axis=0)
+                worst = min(seg[i] - fixed_seg[i] for i in range(len(seg)))
+                label = "per variant (1%)" if budget is None else f"{budget:g}"
+                print(f"| {label} | {np.mean(shares):.4f} | {np.mean(lifts):+.4f} | {np.mean(explored):.3f} | "
+                      + " | ".join(f"{v:.3f}" for v in seg)
+                      + f" | {worst:+.3f} | {max(max_w):.0f} | {np.mean(ess):.3f} |", flush=True)
+            print()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=5000)
@@ -150,7 +291,22 @@ def main() -> None:
     ap.add_argument("--scenarios", default="segments,drift,cold-start,delayed")
     ap.add_argument("--no-sim", action="store_true")
     ap.add_argument("--no-suite", action="store_true")
+    ap.add_argument("--budgets", default="", help="exploration budgets to compare instead of the tables, "
+                    "e.g. none,0.02,0.05,0.1 (none: the 1%% floor per variant)")
+    ap.add_argument("--budget-variants", default="0,18", help="variants per title (0: the scenario's own)")
+    ap.add_argument("--budget-catalog", default="", help="comma-separated variants folders (real artwork) for --budgets")
+    ap.add_argument("--wide-seeds", type=int, default=0,
+                    help="run the wide suite with this many instances per class and half instead of the tables")
     args = ap.parse_args()
+    if args.wide_seeds:
+        wide_tables(args.wide_seeds)
+        return
+    if args.budgets:
+        budget_table(args.sim_impressions, args.scenarios.split(","), [_budget(b) for b in args.budgets.split(",")],
+                     [int(s) for s in args.sim_seeds.split(",")], args.world_seed,
+                     [int(k) for k in args.budget_variants.split(",")],
+                     [c for c in args.budget_catalog.split(",") if c])
+        return
     if not args.no_suite:
         suite_tables(args.n, args.seeds)
     if not args.no_sim:

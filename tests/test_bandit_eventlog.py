@@ -290,7 +290,7 @@ def test_jsontext_decodes_like_the_standard_library():
 def test_logged_rows_match_an_independent_recomputation_from_the_inputs(tmp_path):
     """pmf = the floored VW pmf predicted for the inputs, index = the inverse-CDF draw of a
     generator seeded like the policy, probability = pmf[index]: recomputed, not read off the Decision."""
-    from bandit.sampling import sample_index
+    from bandit.sampling import floor_for, sample_index
     import numpy as np
 
     path = tmp_path / "e.sqlite"
@@ -315,7 +315,8 @@ def test_logged_rows_match_an_independent_recomputation_from_the_inputs(tmp_path
     for row, (context, pmf, index, reward) in zip(rows, expected):
         assert row.context == context and row.pmf == pytest.approx(pmf, abs=1e-12)
         assert row.chosen_index == index and row.probability == pytest.approx(pmf[index], abs=1e-12)
-        assert row.reward == reward and min(row.pmf) >= 0.01 - 1e-12
+        # the floor: 1% per variant up to the exploration budget's share of the decision (5% / 8)
+        assert row.reward == reward and min(row.pmf) >= floor_for(8, 0.01, p.exploration_budget) - 1e-12
 
 
 def _killed_writer(path: Path, n: int, log_args: str) -> int:

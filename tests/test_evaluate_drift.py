@@ -77,7 +77,10 @@ def test_on_the_simulators_drift_scenario_the_hook_detects_the_change_and_recove
     before = out["none"][1]["recovery"]["drift"]
     after = m["recovery"]["drift"]
     assert after["before"] == before["before"]  # identical until the alarm
-    assert after["just_after"] > before["just_after"] + 0.02 and after["end"] > before["end"] + 0.02
+    # measured with the 5% exploration budget: +0.016 just after the change and +0.170 by the end
+    # (with the 1% floor per variant it was +0.035 and +0.050: without the hook the budget's policy
+    # explores less, so it falls further behind by the end)
+    assert after["just_after"] > before["just_after"] + 0.01 and after["end"] > before["end"] + 0.1
 
 
 def test_where_the_learner_recovers_alone_the_hook_costs_little() -> None:

@@ -83,7 +83,7 @@ def test_rank_samples_the_floored_pmf_and_logs_its_entry(tmp_path):
     # pmf [0.7, 0.3, 0.0] with floor 0.06: w = 0.06 / (1/3) = 0.18 -> [0.594, 0.266, 0.06]
     expected = [0.82 * 0.7 + 0.06, 0.82 * 0.3 + 0.06, 0.06]
     path = tmp_path / "events.db"
-    policy = FixedPolicy([0.7, 0.3, 0.0], min_probability=0.06, seed=5, log=path, secret=SECRET)
+    policy = FixedPolicy([0.7, 0.3, 0.0], min_probability=0.06, exploration_budget=None, seed=5, log=path, secret=SECRET)
     n = 6000
     decisions = [policy.rank({"user": {"d": "tv"}}, ACTIONS, now=float(t)) for t in range(n)]
     policy.close()
@@ -116,7 +116,7 @@ def test_rank_reaches_the_last_action():
 
 
 def test_the_sampled_probability_is_what_the_reward_teaches():
-    policy = FixedPolicy([0.7, 0.3, 0.0], min_probability=0.06, seed=2, reward_range=(-1.0, 1.0),
+    policy = FixedPolicy([0.7, 0.3, 0.0], min_probability=0.06, exploration_budget=None, seed=2, reward_range=(-1.0, 1.0),
                          default_reward=-1.0, reward_wait_s=10.0)
     expected = [0.82 * 0.7 + 0.06, 0.82 * 0.3 + 0.06, 0.06]
     d1 = policy.rank({}, ACTIONS, now=0.0)

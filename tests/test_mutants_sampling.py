@@ -1,13 +1,13 @@
 """The inverse-CDF draw of bandit.sampling on hand-made pmfs: which index each uniform number gives.
 
 Written against the mutants mutmut left alive in bandit/sampling.py (docs/testing.md); the floor itself
-is pinned in tests/test_mutants_policy.py.
+is pinned in tests/test_mutants_policy.py, the exploration budget that prices it per decision here.
 """
 from __future__ import annotations
 
 import pytest
 
-from bandit.sampling import apply_floor, sample_index
+from bandit.sampling import MIN_PROPENSITY, apply_floor, floor_for, sample_index
 
 
 @pytest.mark.parametrize("u, index", [(0.0, 0), (0.2499, 0), (0.25, 1), (0.7499, 1), (0.75, 2), (0.9999, 2)])
@@ -58,3 +58,87 @@ def test_a_uniform_pmf_under_a_floor_capped_at_uniform_stays_uniform():
     # low == floor == 1/k: nothing to mix (and no 0/0 on the way)
     assert apply_floor([0.25] * 4, 0.5) == [0.25] * 4
     assert apply_floor([0.5, 0.5], 0.5) == [0.5, 0.5]
+
+
+# -- the exploration budget: the floor priced per decision, by hand ----------------------------------
+@pytest.mark.parametrize("k, floor, budget, expected", [
+    (3, 0.01, 0.05, 0.01),          # 5% / 3 = 1.67% > 1%: few candidates keep the per-candidate floor
+    (5, 0.01, 0.05, 0.01),          # 5% / 5 = 1% exactly
+    (8, 0.01, 0.05, 0.00625),       # 5% / 8
+    (18, 0.01, 0.05, 0.05 / 18),    # the issue's title: 5% in total, not 17%
+    (25, 0.01, 0.05, 0.002),        # 5% / 25 = 0.2% = MIN_PROPENSITY
+    (50, 0.01, 0.05, 0.002),        # 5% / 50 = 0.1% < MIN_PROPENSITY: held at 0.2% (weights <= 500)
+    (50, 0.001, 0.05, 0.001),       # never above the caller's own floor
+    (50, 0.01, 1.0, 0.01),          # a budget of 100%: min(1%, 2%)
+    (18, 0.01, None, 0.01),         # no budget: 1% per candidate, as before
+    (18, 0.0, 0.05, 0.0),           # no floor at all stays no floor
+])
+def test_the_budget_spreads_the_floor_over_the_candidates(k, floor, budget, expected):
+    assert floor_for(k, floor, budget) == pytest.approx(expected, abs=1e-18)
+    assert MIN_PROPENSITY == 0.002 and 1 / MIN_PROPENSITY == 500  # the largest importance weight it lets in
+
+
+def test_a_greedy_pmf_over_18_candidates_explores_the_budget_not_17_percent():
+    greedy = [1.0] + [0.0] * 17
+    # per candidate: low 0 < floor 0.01: w = 0.01 / (1/18) = 0.18, so 17 x 1% = 17% explored
+    old = apply_floor(greedy, 0.01)
+    assert old[1:] == pytest.approx([0.01] * 17, abs=1e-15) and 1 - old[0] == pytest.approx(0.17, abs=1e-12)
+    # budget 5%: floor 0.05 / 18, w = (0.05 / 18) / (1/18) = 0.05: the best keeps 0.95 + 0.05 / 18
+    new = apply_floor(greedy, 0.01, 0.05)
+    assert new[0] == pytest.approx(0.95 + 0.05 / 18, abs=1e-15)
+    assert new[1:] == pytest.approx([0.05 / 18] * 17, abs=1e-15)
+    assert sum(new[1:]) == pytest.approx(0.05 * 17 / 18, abs=1e-15)
+
+
+def test_fifty_candidates_stop_at_the_minimum_propensity():
+    # floor 0.002 (the budget's 0.001 is below it): w = 0.002 * 50 = 0.1; the best keeps 0.9 + 0.002
+    out = apply_floor([1.0] + [0.0] * 49, 0.01, 0.05)
+    assert out[0] == pytest.approx(0.902, abs=1e-15) and min(out) == pytest.approx(0.002, abs=1e-15)
+    assert max(1 / p for p in out) == pytest.approx(500.0, rel=1e-12)
+
+
+def test_a_pmf_above_the_budget_floor_is_left_alone():
+    # 8 candidates, floor 0.00625: the lowest 0.0078125 (exact binary fractions) is above it
+    pmf = [0.5, 0.25, 0.125, 0.0625, 0.03125, 0.0078125, 0.0078125, 0.015625]
+    assert apply_floor(pmf, 0.01, 0.05) == pmf
+    assert apply_floor(pmf, 0.01)[5] == pytest.approx(0.01, abs=1e-15)  # the per-candidate floor lifts it
+
+
+def test_a_policy_logs_the_budget_floor_and_a_drift_boost_sets_the_budget_aside():
+    from bandit.drift_hook import DriftHook
+    from bandit.policy import Policy
+
+    class Greedy(DriftHook, Policy):
+        def _pmf(self, prepared, entries):
+            return [1.0] + [0.0] * (len(entries) - 1)
+
+        def _update(self, prepared, entries, index, reward01, probability):
+            self._watch(reward01)
+
+    actions = [{"id": f"v{i}", "features": {}} for i in range(18)]
+    policy = Greedy(seed=0)
+    policy._init_drift(3000, 0.05)
+    assert policy.exploration_budget == 0.05  # the default
+    d = policy.rank({}, actions, now=0.0)
+    assert min(d.pmf) == pytest.approx(0.05 / 18, abs=1e-15) and d.pmf[0] == pytest.approx(0.95 + 0.05 / 18)
+    policy.drift_boost = 2
+    policy._drift.update = lambda reward: "drop"  # the Page-Hinkley test raises a drop
+    policy._watch(0.0)
+    policy._drift.update = lambda reward: None
+    assert policy.exploration_budget is None and policy.min_probability == 0.05
+    d = policy.rank({}, actions, now=1.0)
+    assert min(d.pmf) == pytest.approx(0.05, abs=1e-15)  # the drift floor for every candidate: 85% explored
+    policy._watch(1.0)
+    policy._watch(1.0)  # the boost is over: the budget is back
+    assert policy.exploration_budget == 0.05 and policy.min_probability == 0.01
+    unbudgeted = Greedy(seed=0, exploration_budget=None)
+    assert min(unbudgeted.rank({}, actions, now=0.0).pmf) == pytest.approx(0.01, abs=1e-15)
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.1, 1.5, "5%", True, float("nan")])
+def test_a_bad_budget_is_a_one_line_error(bad):
+    from bandit import BanditError
+    from bandit.options import PolicyOptions
+
+    with pytest.raises(BanditError, match="exploration_budget"):
+        PolicyOptions(exploration_budget=bad)

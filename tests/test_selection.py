@@ -58,14 +58,14 @@ class PlainSelection:
         p[b] = 1.0 - p.sum()
         return p
 
-    def learn(self, context: dict, actions: list[dict], index: int, reward: float) -> None:
+    def learn(self, context: dict, actions: list[dict], index: int, reward: float, p: float = 1.0) -> None:
         cost = 1.0 - reward
         self.loss += (self.costs(context, actions)[:, index] - cost) ** 2
         shared, lines = self._lines(context, actions)
         for vw in self.vws:
             lt = int(vw.get_label_type())
             ex = [pylibvw.example(vw, lt, shared)] + [pylibvw.example(vw, lt, line) for line in lines]
-            ex[1 + index] = pylibvw.example(vw, lt, f"0:{cost}:1 {lines[index]}")
+            ex[1 + index] = pylibvw.example(vw, lt, f"0:{cost}:{p} {lines[index]}")
             pylibvw.vw.learn_multi(vw, ex)
         self.t += 1
 
@@ -83,6 +83,40 @@ def test_the_fast_path_learns_exactly_like_the_plain_algorithm() -> None:
         plain.learn(ctx, env.actions, d.index, reward)
         mine.reward(d.event_id, reward, now=float(t))
     np.testing.assert_allclose(mine.loss, plain.loss, rtol=1e-6)
+
+
+def test_the_shared_parse_and_the_featureless_actions_learn_exactly_like_full_examples() -> None:
+    """The fast path (one context parse moved between the models, the labelled example too, and
+    learning with feature-less stand-ins for the actions not chosen) against the plain algorithm
+    (every model parses everything itself and learns from every action's example): the same
+    choices and pmfs to 1e-9 and the same squared errors, with 2 to 7 actions per decision, rewards
+    learned late and out of order, and events learned from a log (weighted by 1/p)."""
+    env = SyntheticEnv(EnvSpec("kernel", True, actions=7), 4)
+    x, mu, u = env.stream(900, 5)
+    mine, plain = SelectingPersonalizer(seed=5, min_probability=0.0, exploration_budget=None), PlainSelection(5)
+    waiting = []
+    for t in range(900):
+        k = 2 + t % 6
+        order = [(t * 3 + j) % 7 for j in range(k)]
+        actions = [env.actions[j] for j in order]
+        ctx = env.context(x[t])
+        if t % 10 == 9:  # an event from another policy's log
+            i, p = t % k, 0.25
+            r = 1.0 if u[t] < mu[t, order[i]] else 0.0
+            plain.learn(ctx, actions, i, r, p)
+            mine.learn(ctx, actions, i, r, p)
+            continue
+        want = plain.pmf(ctx, actions)
+        d = mine.rank(ctx, actions, now=float(t))
+        np.testing.assert_allclose(d.pmf, want, atol=1e-9)
+        waiting.append((d.event_id, ctx, actions, d.index, 1.0 if u[t] < mu[t, order[d.index]] else 0.0))
+        if len(waiting) == 3:  # three rewards at once, newest first
+            for event_id, c, a, i, r in reversed(waiting):
+                plain.learn(c, a, i, r)
+                mine.reward(event_id, r, now=float(t))
+            waiting = []
+    np.testing.assert_allclose(mine.loss, plain.loss, rtol=1e-12)
+    assert mine.n_learned == plain.t == 900 - len(waiting)
 
 
 def _suite(kind: str, af: bool, make, n: int = 3000, seeds=(0, 1)) -> float:
@@ -271,3 +305,50 @@ def test_a_model_with_negligible_weight_is_not_asked_and_nothing_changes(monkeyp
     assert asked < 0.75 * asked_every  # the -q ccA model was left out of most decisions
     np.testing.assert_allclose(np.array(pmfs), np.array(pmfs_every), atol=1e-9)
     assert skipping.loss.tolist() == every.loss.tolist()  # still learned and scored every reward
+
+
+def test_the_featureless_stand_ins_are_bounded_and_decide_the_same(monkeypatch) -> None:
+    """Learning gives VW one feature-less example per action not chosen; only BLANKS_KEPT of them are
+    kept per model, and a policy that must make the rest per call decides exactly as one that keeps
+    them all (12 actions, 2 kept)."""
+    from bandit import selection
+
+    env = SyntheticEnv(EnvSpec("linear", True, actions=12), 2)
+
+    def play() -> tuple[SelectingPersonalizer, list[list[float]]]:
+        policy = SelectingPersonalizer(seed=2)
+        x, mu, u = env.stream(400, 3)
+        pmfs = []
+        for t in range(400):
+            d = policy.rank(env.context(x[t]), env.actions, now=float(t))
+            pmfs.append(d.pmf)
+            policy.reward(d.event_id, 1.0 if u[t] < mu[t, d.index] else 0.0, now=float(t))
+        return policy, pmfs
+
+    every, want = play()
+    assert [len(pool) for pool in every._blank_pool] == [12, 12]
+    monkeypatch.setattr(selection, "BLANKS_KEPT", 2)
+    few, got = play()
+    assert [len(pool) for pool in few._blank_pool] == [2, 2]
+    assert got == want and few.loss.tolist() == every.loss.tolist()
+
+
+def test_a_model_saved_before_the_exploration_budget_keeps_its_floor_per_candidate(tmp_path) -> None:
+    """metadata.json written before issue 31 has no exploration_budget: such a model loads with None
+    (1% for each of 8 candidates, as it was saved), a new one with its own budget (5% / 8)."""
+    actions = [{"id": f"v{i}", "features": {"f": float(i)}} for i in range(8)]
+    for cls, folder in ((SelectingPersonalizer, "select"), (Personalizer, "one")):
+        policy = cls(seed=1)
+        for t in range(300):
+            d = policy.rank({"u": {"x": float(t % 7)}}, actions, now=float(t))
+            policy.reward(d.event_id, float(d.index == 3), now=float(t))
+        policy.save(tmp_path / folder)
+        assert load_saved_policy(tmp_path / folder).exploration_budget == 0.05
+        meta_path = tmp_path / folder / "metadata.json"
+        meta = json.loads(meta_path.read_text())
+        del meta["options"]["exploration_budget"]
+        meta_path.write_text(json.dumps(meta))
+        old = load_saved_policy(tmp_path / folder)
+        assert old.exploration_budget is None
+        assert min(old.predict({"u": {"x": 1.0}}, actions)) >= 0.01 - 1e-12
+        assert 0.05 / 8 - 1e-12 <= min(policy.predict({"u": {"x": 1.0}}, actions)) < 0.01
