@@ -30,7 +30,7 @@ MAGIC = b"ARTBANDIT-MODEL/2\n"
 MAGIC_V1 = b"ARTBANDIT-MODEL/1\n"  # one model.vw, digest over metadata + bytes
 MAX_HEADER = 4 << 20
 MAX_FILES = 16
-MODEL_NAME = re.compile(r"^model[0-9]{0,2}\.vw$")  # model.vw, model0.vw ... (bandit.selection)
+MODEL_NAME = re.compile(r"^model[0-9]{0,2}\.vw\Z")  # model.vw, model0.vw ... (bandit.selection)
 
 
 def _digest(metadata: dict[str, Any], files: list | None, model: bytes) -> str:

@@ -237,3 +237,10 @@ def test_quiet_hides_progress_never_the_reason_for_a_failure(tmp_path) -> None:
     assert lines[0].startswith("failed: broken0 (extract): ") and "broken0.mp4" in lines[0]
     assert lines[1] == f"failed: missing0 (input): {tmp_path / 'missing0.mp4'}: no such file"
     assert lines[2:] == [f"2 of 2 titles failed; see {tmp_path / 'out'}/failures.jsonl"]
+
+
+def test_a_title_id_ending_in_a_newline_gets_a_hashed_folder() -> None:
+    # '$' matches before a trailing newline: 'a\n' passed as plainly safe and became a folder name
+    # with a newline in it; names are matched whole (\Z)
+    assert folder_name("a\n") != "a\n" and "\n" not in folder_name("a\n")
+    assert folder_name("a\n") != folder_name("a")

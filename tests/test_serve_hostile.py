@@ -234,3 +234,13 @@ def test_a_non_finite_checkpoint_or_upload_is_never_served(tmp_path):
         r = asyncio.run(upload())
         assert r.status_code == 400 and "non-finite" in r.json()["error"]["message"]
         assert np.isfinite(svc.policy.loss).all()
+
+
+def test_model_file_names_are_matched_whole():
+    # '$' matches before a trailing newline: 'model.vw\n' was an acceptable model file name in an export
+    # header and in a model folder's listing; names are matched whole (\Z)
+    from bandit.model_export import MODEL_NAME
+    from bandit.model_io import _MODEL_ENTRY
+
+    assert MODEL_NAME.match("model.vw") and MODEL_NAME.match("model1.vw")
+    assert not MODEL_NAME.match("model.vw\n") and not _MODEL_ENTRY.match("metadata.json\n")

@@ -217,7 +217,7 @@ def mutmut(work: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([exe, *args], cwd=work, env=env, capture_output=True, text=True)
 
 
-RESULT_LINE = re.compile(r"^\s*(\S+): (\w[\w ]*)$")
+RESULT_LINE = re.compile(r"^\s*(\S+): (\w[\w ]*)\Z")
 
 
 def scratch(name: str, baseline: bool) -> Path:

@@ -44,7 +44,7 @@ PLAN = "plan.jsonl"
 FAILURES = "failures.jsonl"
 RUN = "run.json"
 LOCK = ".lock"
-_TEMP = re.compile(r"^\.(?P<final>.+)\.(abtmp|abold)-\d+-[0-9a-f]+$")
+_TEMP = re.compile(r"^\.(?P<final>.+)\.(abtmp|abold)-\d+-[0-9a-f]+\Z")
 
 
 @dataclass

@@ -20,8 +20,8 @@ from typing import Any
 
 REQUIRED = ("title_id", "video")
 TABLE_SUFFIXES = (".csv", ".jsonl", ".ndjson", ".parquet")
-_SAFE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-_HASHED = re.compile(r"-[0-9a-f]{10}$")
+_SAFE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")
+_HASHED = re.compile(r"-[0-9a-f]{10}\Z")
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
 
 
