@@ -105,15 +105,6 @@ TARGETS: dict[str, Target] = {
         "artbandit/jobs/catalog_status.py",
         ("tests/test_catalog_build.py", "tests/test_catalog_resume.py", "tests/test_mutants_catalog.py"),
     ),
-    # evaluate's ship decision: the winner, "clearly better", the recommendation. Not
-    # tests/test_evaluate_truth.py: its VW-heavy evaluations crash (SIGSEGV) in mutmut's forked
-    # children, so every mutant that reaches them reads "segfault" whatever it changed
-    "evaluate_decision": Target(
-        "simulations/ope/evaluate.py",
-        ("tests/test_evaluate_cli.py", "tests/test_evaluate_decision.py", "tests/test_mutants_evaluate.py"),
-        ("simulations.ope.evaluate.x_decide*", "simulations.ope.evaluate.x__value*",
-         "simulations.ope.evaluate.x_paired_difference*"),
-    ),
     # imaging's final picking: the candidates' crop, faces, score order (select.py is `select`)
     "picking": Target(
         "imaging/picking.py",
@@ -136,13 +127,15 @@ TARGETS: dict[str, Target] = {
         "imaging/shots.py",
         ("tests/test_extract.py", "tests/test_extract_*.py", "tests/test_mutants_shots.py"),
     ),
-    # evaluate's decision: the ship rule on intervals, the leaderboard order, references never winning
+    # evaluate's decision: the ship rule on intervals, the leaderboard order, references never winning,
+    # the paired difference. Not tests/test_evaluate_truth.py: its VW-heavy evaluations crash (SIGSEGV)
+    # in mutmut's forked children, so every mutant that reaches them reads "segfault"
     "decision": Target(
         "simulations/ope/evaluate.py",
-        ("tests/test_evaluate_decision.py",),
+        ("tests/test_evaluate_decision.py", "tests/test_mutants_evaluate.py", "tests/test_evaluate_cli.py"),
         ("simulations.ope.evaluate.x_verdict*", "simulations.ope.evaluate.x_leaderboard*",
          "simulations.ope.evaluate.x_decide*", "simulations.ope.evaluate.x__change*",
-         "simulations.ope.evaluate.x__value*"),
+         "simulations.ope.evaluate.x__value*", "simulations.ope.evaluate.x_paired_difference*"),
     ),
 }
 
