@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 
-from simulations.choices import REWARDS
 from simulations.environment import Environment, Stream
 
 N_POINTS = 100  # points per time series

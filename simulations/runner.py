@@ -22,7 +22,8 @@ from safeio.outdir import OutputFolder
 from safeio.progress import Progress, no_progress
 from simulations.environment import Environment, Stream
 from simulations.errors import SimulationError
-from simulations.metrics import REWARDS, Trace, policy_metrics, reference_metrics
+from simulations.choices import REWARDS
+from simulations.metrics import Trace, policy_metrics, reference_metrics
 from simulations.scenarios import PRESETS, Scenario, load_scenario
 
 DEFAULT_POLICIES = ("vw:select", "linucb", "ts-per-title", "uniform")

@@ -37,7 +37,7 @@ def test_help_imports_no_heavy_library(argv):
 
 def test_simulate_reward_choices_are_the_library_names():
     from artbandit.cli.simulate import simulate
-    from simulations.metrics import REWARDS
+    from simulations.choices import REWARDS
 
     reward = next(p for p in simulate.params if p.name == "reward")
     assert tuple(reward.type.choices) == REWARDS

@@ -175,7 +175,7 @@ def test_unreadable_logs_are_one_line_errors(tmp_path, cli):
 def test_cli_choices_are_the_library_names():
     from artbandit.cli.replay import replay
     from simulations.ope.estimators import ESTIMATORS
-    from simulations.ope.progressive import LEARN_ON
+    from simulations.ope.choices import LEARN_ON
     from simulations.ope.readers import FORMATS
 
     from artbandit.jobs.engine import ENGINES

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Callable
 
 import click
@@ -129,7 +130,7 @@ def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str,
     say(f"{plural(result['log']['events'], 'event')} -> {out}/replay.json, {out}/report.html", quiet)
 
 
-def _preload_report() -> "threading.Thread":
+def _preload_report() -> threading.Thread:
     """Import the report's charting (matplotlib, ~0.5 s) and warm it up (the first figure's ~0.5-1 s of
     font and layout setup) on a thread while the log is read: the reader spends its time in
     pyarrow/numpy with the GIL released, so this is off the critical path. A failure is ignored

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 import platform
 import re
 import time
@@ -30,7 +29,7 @@ from typing import Any, Callable, Iterator
 
 from artbandit.jobs.catalog_index import reserved_columns, title_rows, write_index
 from artbandit.jobs.catalog_input import CatalogError, TitleSpec, load_titles, table_inputs
-from artbandit.jobs.catalog_title import (TITLE_FILE, CatalogOptions, TitleTask, build_title, input_key,
+from artbandit.jobs.catalog_title import (CatalogOptions, TitleTask, build_title, input_key,
                                           read_title)
 from artbandit.jobs.engine import Engine
 from safeio.atomic import recover_dir, write_text_atomic

@@ -15,7 +15,6 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
-from simulations.ope.choices import LEARN_ON
 from simulations.ope.errors import OPEError
 from simulations.ope.positions import slot_probabilities
 from simulations.ope.readers import ReplayEvent

@@ -15,8 +15,8 @@ from simulations.ope.choices import DEFAULT_ESTIMATORS, DEFAULT_POLICIES
 from simulations.ope.columnar import COLUMNAR
 from simulations.ope.errors import OPEError
 from simulations.ope.estimators import ESTIMATORS, OPEArrays
+from simulations.ope.choices import LEARN_ON
 from simulations.ope.progressive import (
-    LEARN_ON,
     ActionValueTally,
     BestFixedPolicy,
     resolve_policy,
