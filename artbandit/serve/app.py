@@ -52,8 +52,10 @@ def _error(status: int, code: str, message: str) -> Response:
 
 
 def create_app(svc: DecisionService, *, key: bytes | None, max_body: int = 1 << 20,
-               max_model: int = 256 << 20, ready_message: str | None = None, durable: bool = False) -> Gate:
-    """The ASGI application: routes inside the Gate (versions, key, body limit, metrics)."""
+               max_model: int = 256 << 20, ready_message: str | None = None, durable: bool = False,
+               catalog: Any = None, dashboard: bool = True) -> Gate:
+    """The ASGI application: routes inside the Gate (versions, key, body limit, metrics).
+    `catalog`: an artbandit.serve.dashboard.catalog.Catalogue (`--catalog`); `dashboard`: mount /dashboard."""
     committer = Committer(svc, inline=not durable)
     metrics = Metrics()
     created = {"time": time.time()}
@@ -116,7 +118,10 @@ def create_app(svc: DecisionService, *, key: bytes | None, max_body: int = 1 << 
     # -- decisions -------------------------------------------------------------------------------
     @app.post(P + "/rank", status_code=201)
     async def rank(request: Request) -> Response:
-        r = svc.rank(**wire.rank_args(body(request)))
+        args = wire.rank_args(body(request))
+        if catalog is not None:  # variants named by id alone get their features from the catalogue
+            args["actions"] = catalog.fill(args["actions"])
+        r = svc.rank(**args)
         await committer.durable()
         return JSON({"ranking": [{"id": a, "probability": p} for a, p in r.ranking],
                      "eventId": r.event_id, "rewardActionId": r.reward_action_id}, status_code=201)
@@ -217,4 +222,8 @@ def create_app(svc: DecisionService, *, key: bytes | None, max_body: int = 1 << 
     async def prometheus() -> Response:
         return Response(metrics.render(svc.status()), media_type="text/plain; version=0.0.4")
 
+    if dashboard:
+        from artbandit.serve.dashboard import mount
+
+        mount(app, svc, key=key, created=created, catalog=catalog)
     return Gate(app, key=key, max_body=max_body, max_model=max_model, metrics=metrics)

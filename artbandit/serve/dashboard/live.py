@@ -1,0 +1,189 @@
+"""What the dashboard plots, kept as it happens: per-minute counts and reward estimates, drift
+alarms, and impressions per action.
+
+Why per-minute sums and not the event log: the dashboard polls every few seconds, and reading the
+SQLite event log on the event loop would stall ranking; these sums cost a few dictionary updates
+per event and stay bounded (the last `KEEP_MINUTES` minutes, at most `MAX_ACTIONS` action ids).
+
+The three reward series, per minute of closing time, each a mean with a 95% normal interval:
+- live: the rewards of the live policy's own decisions;
+- baseline: the inverse-propensity estimate of always serving the baseline (the first eligible
+  action), r * 1[chosen = baseline] / p;
+- uniform: the same estimate for a uniform random choice, r * (1/k) / p.
+Both estimates use the logged propensities, so they are unbiased while every action has p > 0.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict
+from typing import Any
+
+from bandit.logschema import DriftEvent
+
+KEEP_MINUTES = 24 * 60
+MAX_ACTIONS = 100_000
+MAX_DRIFT = 500
+Z95 = 1.959964
+
+
+class _Sum:
+    __slots__ = ("n", "s", "ss")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.s = 0.0
+        self.ss = 0.0
+
+    def add(self, x: float) -> None:
+        self.n += 1
+        self.s += x
+        self.ss += x * x
+
+    def wire(self) -> dict[str, Any] | None:
+        if self.n == 0:
+            return None
+        mean = self.s / self.n
+        var = max(self.ss / self.n - mean * mean, 0.0) * (self.n / (self.n - 1) if self.n > 1 else 1.0)
+        half = Z95 * math.sqrt(var / self.n) if self.n > 1 else None
+        return {"mean": mean, "lo": None if half is None else mean - half,
+                "hi": None if half is None else mean + half, "n": self.n}
+
+
+class _Minute:
+    __slots__ = ("decisions", "rewards", "live", "baseline", "uniform")
+
+    def __init__(self) -> None:
+        self.decisions = 0
+        self.rewards = 0
+        self.live = _Sum()
+        self.baseline = _Sum()
+        self.uniform = _Sum()
+
+
+class LiveStats:
+    """Thread-safe: ranks and rewards count on the event loop, closed events on the writer thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._minutes: OrderedDict[int, _Minute] = OrderedDict()
+        self.drift: list[dict[str, Any]] = []
+        # action id -> [impressions (chosen), available (among the eligible), reward sum of its impressions]
+        self.actions: dict[str, list[float]] = {}
+
+    def _minute(self, t: float) -> _Minute:
+        m = int(t // 60)
+        b = self._minutes.get(m)
+        if b is None:
+            b = self._minutes[m] = _Minute()
+            while len(self._minutes) > KEEP_MINUTES:
+                self._minutes.popitem(last=False)
+        return b
+
+    def decided(self, n: int = 1, now: float | None = None) -> None:
+        with self._lock:
+            self._minute(time.time() if now is None else now).decisions += n
+
+    def rewarded(self, n: int = 1, now: float | None = None) -> None:
+        with self._lock:
+            self._minute(time.time() if now is None else now).rewards += n
+
+    def closed(self, rows: list) -> None:
+        """The rows the service appends to its event log (bandit.joined_log.joined_row, DriftEvent)."""
+        with self._lock:
+            for row in rows:
+                if isinstance(row, DriftEvent):
+                    if len(self.drift) < MAX_DRIFT:
+                        self.drift.append({"t": row.time, "statistic": row.statistic, "eventId": row.event_id})
+                    continue
+                (_, _, _, _, _, _, actions_json, _pmf, chosen, action_id, p, value, when, _) = row
+                if value is None or not p:
+                    continue
+                k = len(actions_json)
+                b = self._minute(when)
+                r = float(value)
+                b.live.add(r)
+                b.baseline.add(r / p if chosen == 0 else 0.0)
+                b.uniform.add(r / (k * p))
+                stats = self.actions.get(action_id)
+                if stats is None and len(self.actions) < MAX_ACTIONS:
+                    stats = self.actions[action_id] = [0, 0, 0.0]
+                if stats is not None:
+                    stats[0] += 1
+                    stats[2] += r
+                for a in actions_json:
+                    aid = _action_id(a)
+                    st = self.actions.get(aid)
+                    if st is None and len(self.actions) < MAX_ACTIONS:
+                        st = self.actions[aid] = [0, 0, 0.0]
+                    if st is not None:
+                        st[1] += 1
+
+    def minutes(self, last: int = 120) -> list[dict[str, Any]]:
+        with self._lock:
+            keys = list(self._minutes)[-last:]
+            return [{"t": m * 60, "decisions": b.decisions, "rewards": b.rewards, "live": b.live.wire(),
+                     "baseline": b.baseline.wire(), "uniform": b.uniform.wire()}
+                    for m, b in ((m, self._minutes[m]) for m in keys)]
+
+    def action(self, action_id: str) -> tuple[int, int, float]:
+        with self._lock:
+            st = self.actions.get(action_id)
+            return (0, 0, 0.0) if st is None else (int(st[0]), int(st[1]), float(st[2]))
+
+
+_ID_CACHE: dict[str, str] = {}
+
+
+def _action_id(action_json: str) -> str:
+    """The id of an action in its event-log JSON form ('{"id":...,"features":...}')."""
+    aid = _ID_CACHE.get(action_json)
+    if aid is None:
+        import orjson
+
+        aid = str(orjson.loads(action_json).get("id"))
+        if len(_ID_CACHE) < 50_000:
+            _ID_CACHE[action_json] = aid
+    return aid
+
+
+def attach(svc: Any, stats: LiveStats) -> None:
+    """Count a service's ranks, rewards and closed events into `stats`.
+
+    Why wrapping the instance's methods: the counts need no change to the DecisionService (whose
+    journal ordering must not move), and closed events are exactly the rows `write_joined` receives,
+    on the writer thread, after the journal commit."""
+    rank, rank_multi, reward, reward_multi, write_joined = (
+        svc.rank, svc.rank_multislot, svc.reward, svc.reward_multislot, svc.write_joined)
+
+    def rank_counted(*a: Any, **kw: Any) -> Any:
+        out = rank(*a, **kw)
+        stats.decided()
+        return out
+
+    def rank_multi_counted(*a: Any, **kw: Any) -> Any:
+        out = rank_multi(*a, **kw)
+        stats.decided()
+        return out
+
+    def reward_counted(*a: Any, **kw: Any) -> Any:
+        out = reward(*a, **kw)
+        stats.rewarded()
+        return out
+
+    def reward_multi_counted(*a: Any, **kw: Any) -> Any:
+        out = reward_multi(*a, **kw)
+        stats.rewarded()
+        return out
+
+    def write_joined_seen(joined: list) -> None:
+        write_joined(joined)
+        try:
+            stats.closed(joined)
+        except Exception:  # noqa: BLE001 - the dashboard must never fail a commit
+            pass
+
+    svc.rank, svc.rank_multislot = rank_counted, rank_multi_counted
+    svc.reward, svc.reward_multislot = reward_counted, reward_multi_counted
+    svc.write_joined = write_joined_seen

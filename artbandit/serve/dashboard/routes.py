@@ -1,0 +1,192 @@
+"""The dashboard's routes: login, pages, JSON for the pages, catalogue images.
+
+Every route but the login form and the static files needs a live session (sessions.py); without
+one, pages redirect to the login form and JSON answers 401. The key check of the Gate does not
+apply under /dashboard (a browser cannot send the key header): the session replaces it.
+"""
+from __future__ import annotations
+
+import html
+import time
+from importlib import resources
+from typing import Any, Callable
+from urllib.parse import parse_qs
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+
+from artbandit.serve.dashboard.catalog import IMAGE_TYPES, Catalogue
+from artbandit.serve.dashboard.live import LiveStats, attach
+from artbandit.serve.dashboard.sessions import COOKIE, Sessions
+
+PREFIX = "/dashboard"
+STATIC = {"dashboard.js": "text/javascript; charset=utf-8", "dashboard.css": "text/css; charset=utf-8",
+          "favicon.svg": "image/svg+xml"}
+PAGES = {"": "overview.html", "/title": "title.html", "/titles": "titles.html"}
+# no inline script, nothing from elsewhere: an injected <script> would not run even if one got in
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+EXPOSURE_FLOOR = 0.01  # the simulator's default floor (simulations.scenarios): shown less is "starved"
+
+
+def _asset(name: str) -> bytes:
+    return resources.files("artbandit.serve.dashboard").joinpath("static", name).read_bytes()
+
+
+def _headers() -> dict[str, str]:
+    return {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+def _login_page(message: str = "") -> bytes:
+    note = f'<p class="error" role="alert">{html.escape(message)}</p>' if message else ""
+    return (_asset("login.html").decode("utf-8").replace("<!--MESSAGE-->", note)).encode("utf-8")
+
+
+def probabilities(svc: Any, context: dict, actions: list[dict]) -> list[float]:
+    """The live policy's probabilities for `actions` in `context`, as /rank would answer them now
+    (the same exploration mix; Apprentice and LoggingOnly serve the baseline)."""
+    pmf = list(svc.policy.replay_step(context, actions).pmf)
+    if svc.config.learning_mode != "Online":
+        return [1.0 if i == 0 else 0.0 for i in range(len(pmf))]
+    x = svc.config.exploration
+    if x > 0.0:
+        pmf = [(1.0 - x) * p + x / len(pmf) for p in pmf]
+    return [float(p) for p in pmf]
+
+
+def mount(app: FastAPI, svc: Any, *, key: bytes | None, created: dict, catalog: Catalogue | None = None,
+          extra_status: Callable[[], dict] | None = None) -> LiveStats:
+    """Add the dashboard's routes to `app` and start counting `svc`'s traffic; returns the counts."""
+    from simulations.metrics import is_starved
+    from simulations.plotstyle import BASELINE_COLOUR, POLICY_COLOURS, policy_colour
+
+    sessions = Sessions(key)
+    stats = LiveStats()
+    attach(svc, stats)
+
+    def session_ok(request: Request) -> bool:
+        return sessions.valid(request.cookies.get(COOKIE))
+
+    def page(name: str) -> Callable:
+        async def show(request: Request) -> Response:
+            if not session_ok(request):
+                return RedirectResponse(PREFIX + "/login", status_code=303)
+            return Response(_asset(name), media_type="text/html; charset=utf-8", headers=_headers())
+        return show
+
+    for suffix, name in PAGES.items():
+        app.get(PREFIX + suffix, include_in_schema=False, name="dashboard" + suffix.replace("/", "_"))(page(name))
+
+    @app.get(PREFIX + "/login", include_in_schema=False)
+    async def login_form() -> Response:
+        return Response(_login_page(), media_type="text/html; charset=utf-8", headers=_headers())
+
+    @app.post(PREFIX + "/login", include_in_schema=False)
+    async def login(request: Request) -> Response:
+        raw = request.scope.get("state", {}).get("body", b"")
+        given = parse_qs(raw.decode("utf-8", "replace")).get("key", [""])[0]
+        if not sessions.key_matches(given):
+            return Response(_login_page("Wrong key."), status_code=401, media_type="text/html; charset=utf-8",
+                            headers=_headers())
+        token = sessions.open()
+        resp = RedirectResponse(PREFIX, status_code=303)
+        resp.set_cookie(COOKIE, token, max_age=int(sessions.ttl_s), path=PREFIX, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https"
+                        or request.headers.get("x-forwarded-proto", "") == "https")
+        return resp
+
+    @app.post(PREFIX + "/logout", include_in_schema=False)
+    async def logout(request: Request) -> Response:
+        sessions.close(request.cookies.get(COOKIE))
+        resp = RedirectResponse(PREFIX + "/login", status_code=303)
+        resp.delete_cookie(COOKIE, path=PREFIX)
+        return resp
+
+    @app.get(PREFIX + "/static/{name}", include_in_schema=False)
+    async def static(name: str) -> Response:
+        if name not in STATIC:
+            return Response(b"not found", status_code=404)
+        return Response(_asset(name), media_type=STATIC[name],
+                        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"})
+
+    def denied() -> Response:
+        return Response(b'{"error":{"code":"401","message":"log in at /dashboard/login"}}', status_code=401,
+                        media_type="application/json")
+
+    def colours() -> dict[str, str]:
+        return {"live": policy_colour(svc.policy.spec), "baseline": BASELINE_COLOUR,
+                "uniform": POLICY_COLOURS["uniform"]}
+
+    @app.get(PREFIX + "/api/overview", include_in_schema=False)
+    async def overview(request: Request) -> Response:
+        if not session_ok(request):
+            return denied()
+        now = time.time()
+        st = svc.status()
+        oldest = min((ev.time for ev in svc.open.pending.values()), default=None) if len(svc.open) < 200_000 else None
+        return _json({
+            "now": now, "policy": svc.policy.spec, "colours": colours(),
+            "modelVersion": st["modelVersion"], "modelAgeS": now - created["time"],
+            "learningMode": st["learningMode"], "eventsPending": st["eventsPending"],
+            "eventsLearned": st["eventsLearned"], "oldestPendingS": None if oldest is None else now - oldest,
+            "ranks": st["ranks"], "rewards": st["rewards"], "modelError": st["modelError"],
+            "minutes": stats.minutes(), "drift": list(stats.drift),
+            "catalogue": catalog is not None, **(extra_status() if extra_status else {}),
+        })
+
+    @app.get(PREFIX + "/api/titles", include_in_schema=False)
+    async def titles(request: Request) -> Response:
+        if not session_ok(request):
+            return denied()
+        if catalog is None:
+            return _json({"catalogue": False, "titles": []})
+        out = []
+        for t in catalog.titles.values():
+            shown = sum(stats.action(v["id"])[0] for v in t["variants"])
+            out.append({"id": t["id"], "title": t["title"], "variants": len(t["variants"]), "impressions": shown,
+                        "cover": t["variants"][0]["id"]})
+        return _json({"catalogue": True, "titles": out})
+
+    @app.get(PREFIX + "/api/title", include_in_schema=False)
+    async def title(request: Request, id: str = "") -> Response:
+        if not session_ok(request):
+            return denied()
+        if catalog is None or id not in catalog.titles:
+            return Response(b'{"error":{"code":"ResourceNotFound","message":"no such title in the catalogue"}}',
+                            status_code=404, media_type="application/json")
+        t = catalog.titles[id]
+        probs = probabilities(svc, {}, catalog.actions(id))
+        rows = [(v, *stats.action(v["id"])) for v in t["variants"]]
+        total = sum(shown for _, shown, _, _ in rows)
+        variants = []
+        for (v, shown, available, reward_sum), p in zip(rows, probs):
+            variants.append({
+                "id": v["id"], "aspect": v["aspect"], "treatment": v["treatment"], "probability": p,
+                "impressions": shown, "available": available,
+                "share": shown / available if available else None,
+                "titleShare": shown / total if total else None,
+                "rewardRate": reward_sum / shown if shown else None,
+                "starved": is_starved(shown, available, EXPOSURE_FLOOR),
+                "image": catalog.image(id, v["id"]) is not None,
+            })
+        return _json({"id": t["id"], "title": t["title"], "genre": t["genre"], "policy": svc.policy.spec,
+                      "colours": colours(), "floor": EXPOSURE_FLOOR, "impressions": total, "variants": variants})
+
+    @app.get(PREFIX + "/image", include_in_schema=False)
+    async def image(request: Request, title: str = "", variant: str = "") -> Response:
+        if not session_ok(request):
+            return denied()
+        path = catalog.image(title, variant) if catalog is not None else None
+        if path is None:
+            return Response(b"not found", status_code=404)
+        return FileResponse(path, media_type=IMAGE_TYPES[path.suffix.lower()],
+                            headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=300"})
+
+    return stats
+
+
+def _json(content: Any) -> Response:
+    import orjson
+
+    return Response(orjson.dumps(content), media_type="application/json", headers={"Cache-Control": "no-store"})

@@ -1,0 +1,104 @@
+"""The dashboard's HTTP side against a real `artbandit serve --catalog`: sessions instead of the key,
+variants ranked by id with the index's features, images only from the index, numbers that match."""
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from dashboard_helpers import HOSTILE, KEY, make_index, rank_ids
+from serve_helpers import Server
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dash")
+    cat = make_index(root / "catalogue")
+    with Server(root / "state", "--catalog", str(cat)) as srv:
+        yield srv
+
+
+def _session(srv: Server) -> httpx.Client:
+    c = httpx.Client(base_url=srv.url, timeout=10.0)
+    r = c.post("/dashboard/login", data={"key": KEY})
+    assert r.status_code == 303 and r.headers["location"] == "/dashboard"
+    return c
+
+
+def test_login_required_and_cookie_is_a_session_not_the_key(served):
+    with httpx.Client(base_url=served.url, timeout=10.0) as anon:
+        r = anon.get("/dashboard")
+        assert r.status_code == 303 and r.headers["location"] == "/dashboard/login"
+        assert anon.get("/dashboard/api/overview").status_code == 401
+        assert anon.get("/dashboard/api/overview", headers={"Ocp-Apim-Subscription-Key": KEY}).status_code == 401
+        assert anon.get("/dashboard/image", params={"title": "film-a", "variant": "a0"}).status_code == 401
+        bad = anon.post("/dashboard/login", data={"key": KEY[:-1] + "x"})
+        assert bad.status_code == 401 and "Wrong key" in bad.text and "set-cookie" not in bad.headers
+        assert anon.get(f"/dashboard?key={KEY}").status_code == 303  # a key in the URL opens nothing
+    c = _session(served)
+    cookie = c.cookies.jar
+    raw = [h for h in httpx.Client(base_url=served.url).post("/dashboard/login", data={"key": KEY}).headers.get_list("set-cookie")]
+    assert len(raw) == 1 and "HttpOnly" in raw[0] and "SameSite=strict" in raw[0] and "Path=/dashboard" in raw[0]
+    assert KEY not in raw[0]
+    assert all(KEY not in ck.value for ck in cookie)
+    page = c.get("/dashboard")
+    assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
+    assert "<script>" not in page.text  # no inline script: the CSP forbids it
+    assert c.get("/dashboard/api/overview").status_code == 200
+    c.post("/dashboard/logout")
+    c.cookies.set("artbandit_session", [ck.value for ck in cookie][0] if list(cookie) else "x", path="/dashboard")
+    assert c.get("/dashboard/api/overview").status_code == 401  # the token died with the logout
+    c.close()
+
+
+def test_rank_by_variant_id_fills_features_from_the_catalogue(served):
+    c = served.client
+    ranked = rank_ids(c, ["a0", "a1", "a2", "a3"])
+    assert sorted(x["id"] for x in ranked["ranking"]) == ["a0", "a1", "a2", "a3"]
+    # with features: kept as sent (the request works as before)
+    r = c.post("/rank", json={"contextFeatures": [], "actions": [{"id": "zz", "features": [{"x": 1}]},
+                                                                 {"id": "a1", "features": [{"y": 2}]}]})
+    assert r.status_code == 201
+    r = c.post("/rank", json={"contextFeatures": [], "actions": [{"id": "nope"}, {"id": "a1"}]})
+    assert r.status_code == 400 and "'nope'" in r.json()["error"]["message"]
+    assert "\n" not in r.json()["error"]["message"]
+
+
+def test_images_only_from_the_index(served):
+    c = _session(served)
+    ok = c.get("/dashboard/image", params={"title": "film-a", "variant": "a2"})
+    assert ok.status_code == 200 and ok.headers["content-type"] == "image/png" and ok.content[:4] == b"\x89PNG"
+    for title, variant in [("film-a", "../../secret.txt"), ("film-a", "../catalog.parquet"), ("..", "secret.txt"),
+                           ("film-a", "/etc/passwd"), ("film-a", "a9")]:
+        assert c.get("/dashboard/image", params={"title": title, "variant": variant}).status_code == 404
+    assert c.get("/dashboard/static/../routes.py").status_code == 404
+    c.close()
+
+
+def test_title_probabilities_are_what_rank_answers_and_counts_follow_rewards(served):
+    c = _session(served)
+    d = c.get("/dashboard/api/title", params={"id": "film-a"}).json()
+    ranked = rank_ids(served.client, ["a0", "a1", "a2", "a3"])
+    answered = {x["id"]: x["probability"] for x in ranked["ranking"]}
+    assert {v["id"]: v["probability"] for v in d["variants"]} == pytest.approx(answered, abs=1e-12)
+    hostile = c.get("/dashboard/api/title", params={"id": "<script>alert('t')</script>"}).json()
+    assert [v["id"] for v in hostile["variants"]] == ["b0", HOSTILE]
+    assert c.get("/dashboard/api/title", params={"id": "nope"}).status_code == 404
+    c.close()
+
+
+def test_overview_counts_and_reward_estimates(tmp_path):
+    cat = make_index(tmp_path / "catalogue")
+    with Server(tmp_path / "state", "--catalog", str(cat)) as srv:
+        rewards = []
+        for i in range(40):
+            r = rank_ids(srv.client, ["a0", "a1", "a2", "a3"], event_id=f"e{i}")
+            value = 1.0 if r["rewardActionId"] in ("a1", "a2") else 0.0
+            assert srv.client.post(f"/events/e{i}/reward", json={"value": value}).status_code == 204
+            rewards.append(value)
+        c = _session(srv)
+        d = c.get("/dashboard/api/overview").json()
+        assert sum(m["decisions"] for m in d["minutes"]) == 40
+        assert sum(m["rewards"] for m in d["minutes"]) == 40
+        assert d["ranks"] == 40 and d["eventsPending"] in range(0, 41)
+        assert d["colours"]["live"] == "#0072B2"  # vw:select's colour in every report
+        c.close()
