@@ -89,14 +89,28 @@ def test_title_probabilities_are_what_rank_answers_and_counts_follow_rewards(ser
 def test_overview_counts_and_reward_estimates(tmp_path):
     cat = make_index(tmp_path / "catalogue")
     with Server(tmp_path / "state", "--catalog", str(cat)) as srv:
-        rewards = []
+        rewards, base, unif = [], [], []
         for i in range(40):
             r = rank_ids(srv.client, ["a0", "a1", "a2", "a3"], event_id=f"e{i}")
-            value = 1.0 if r["rewardActionId"] in ("a1", "a2") else 0.0
+            value = 1.0 if r["rewardActionId"] in ("a0", "a2") else 0.0
+            p = r["ranking"][0]["probability"]
             assert srv.client.post(f"/events/e{i}/reward", json={"value": value}).status_code == 204
             rewards.append(value)
+            base.append(value / p if r["rewardActionId"] == "a0" else 0.0)
+            unif.append(value / (4 * p))
         c = _session(srv)
-        d = c.get("/dashboard/api/overview").json()
+        for _ in range(100):  # closed events reach the dashboard from the writer thread, after the commit
+            d = c.get("/dashboard/api/overview").json()
+            if sum((m["live"] or {}).get("n", 0) for m in d["minutes"]) == 40:
+                break
+        closed = [m for m in d["minutes"] if m["live"]]
+        if len(closed) == 1:  # all in one minute (else the per-minute means are checked summed up)
+            assert closed[0]["live"]["mean"] == pytest.approx(sum(rewards) / 40)
+            assert closed[0]["baseline"]["mean"] == pytest.approx(sum(base) / 40)
+            assert closed[0]["uniform"]["mean"] == pytest.approx(sum(unif) / 40)
+            assert closed[0]["live"]["lo"] < closed[0]["live"]["mean"] < closed[0]["live"]["hi"]
+        assert sum(m["live"]["mean"] * m["live"]["n"] for m in closed) == pytest.approx(sum(rewards))
+        assert sum(m["baseline"]["mean"] * m["baseline"]["n"] for m in closed) == pytest.approx(sum(base))
         assert sum(m["decisions"] for m in d["minutes"]) == 40
         assert sum(m["rewards"] for m in d["minutes"]) == 40
         assert d["ranks"] == 40 and d["eventsPending"] in range(0, 41)

@@ -1,0 +1,129 @@
+"""The dashboard in a real browser: Debian's headless Chromium through its chromedriver (Selenium),
+against a real `artbandit serve --catalog` fed with traffic. Skipped only where no Chromium exists.
+With ARTBANDIT_SCREENSHOTS=DIR the pages are also saved as PNGs there (docs/img for the docs)."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from dashboard_helpers import HOSTILE, HOSTILE_TITLE, browser, chromium_missing, login, make_index, rank_ids
+from serve_helpers import Server
+
+pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=chromium_missing() or "")
+SHOTS = os.environ.get("ARTBANDIT_SCREENSHOTS")
+
+
+def _traffic(srv: Server, n: int, start: int) -> None:
+    for i in range(start, start + n):
+        ids = ["a0", "a1", "a2", "a3"] if i % 4 else ["b0", HOSTILE]
+        r = rank_ids(srv.client, ids, event_id=f"e{i}", context=[{"user": {"segment": "abc"[i % 3]}}])
+        value = 1.0 if r["rewardActionId"] in ("a2", "b0") or i % 7 == 0 else 0.0
+        assert srv.client.post(f"/events/e{i}/reward", json={"value": value}).status_code == 204
+
+
+def _wait(pred, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = pred()
+        if got:
+            return got
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for the page")
+
+
+def _severe(driver) -> list[str]:
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def _shot(driver, name: str) -> None:
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(Path(SHOTS) / name))
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dashb")
+    cat = make_index(root / "catalogue")
+    srv = Server(root / "state", "--catalog", str(cat)).start()
+    driver = browser()
+    try:
+        yield srv, driver
+    finally:
+        driver.quit()
+        srv.stop()
+
+
+def test_login_required_then_overview_updates_live_without_errors(setup):
+    from selenium.webdriver.common.by import By
+
+    srv, d = setup
+    d.get(srv.url + "/dashboard")
+    assert d.current_url.endswith("/dashboard/login")  # no session: the login form
+    _shot(d, "dashboard-login.png")
+    login(d, srv.url, key="wrong-key-wrong-key")
+    assert "Wrong key" in d.page_source and d.get_cookies() == []
+    d.get_log("browser")  # the 401 of the wrong key is expected: start the console check afresh
+    login(d, srv.url)
+    _wait(lambda: d.current_url.endswith("/dashboard"))
+    cookie = d.get_cookie("artbandit_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    d.get(srv.url + "/dashboard?poll=300")
+    _wait(lambda: d.find_element(By.TAG_NAME, "body").get_attribute("data-updates"))
+    canvas = d.find_element(By.ID, "reward")
+    assert canvas.get_attribute("data-points") == "0"
+    _traffic(srv, 60, 0)  # traffic flows while the page is open: the charts grow without a reload
+    _wait(lambda: int(canvas.get_attribute("data-points") or 0) > 0)
+    _wait(lambda: int(d.find_element(By.ID, "traffic").get_attribute("data-points") or 0) > 0)
+    assert d.execute_script("return performance.getEntriesByType('navigation').length") == 1
+    legend = d.find_element(By.ID, "reward-legend").text
+    assert "live policy (vw:select)" in legend and "baseline action" in legend and "uniform" in legend
+    time.sleep(0.7)
+    _shot(d, "dashboard-overview.png")
+    assert _severe(d) == []
+
+
+def test_title_page_images_and_probabilities_match_rank(setup):
+    from selenium.webdriver.common.by import By
+
+    srv, d = setup
+    _traffic(srv, 12, 1000)
+    d.get(srv.url + "/dashboard/title?id=film-a&poll=60000")
+    cards = _wait(lambda: d.find_elements(By.CSS_SELECTOR, ".variant[data-probability]"))
+    shown = {c.get_attribute("data-variant"): float(c.get_attribute("data-probability")) for c in cards}
+    answered = {x["id"]: x["probability"] for x in rank_ids(srv.client, ["a0", "a1", "a2", "a3"])["ranking"]}
+    assert shown == pytest.approx(answered, abs=1e-12)
+    imgs = d.find_elements(By.CSS_SELECTOR, ".variant img")
+    assert len(imgs) == 4
+    _wait(lambda: all(d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", i) == 160
+                      for i in imgs))
+    _shot(d, "dashboard-title.png")
+    assert _severe(d) == []
+
+
+def test_hostile_ids_are_text_not_markup(setup):
+    from selenium.webdriver.common.by import By
+
+    srv, d = setup
+    d.get(srv.url + "/dashboard/titles")
+    items = _wait(lambda: d.find_elements(By.CSS_SELECTOR, ".titles li"))
+    assert {i.get_attribute("data-title") for i in items} == {"film-a", HOSTILE_TITLE}
+    link = [i for i in items if i.get_attribute("data-title") == HOSTILE_TITLE][0].find_element(By.TAG_NAME, "a")
+    assert HOSTILE_TITLE in link.text
+    _shot(d, "dashboard-titles.png")
+    link.click()
+    cards = _wait(lambda: d.find_elements(By.CSS_SELECTOR, ".variant[data-probability]"))
+    assert [c.get_attribute("data-variant") for c in cards] == ["b0", HOSTILE]
+    assert HOSTILE in cards[1].find_element(By.CSS_SELECTOR, ".id").text  # shown as text
+    assert HOSTILE_TITLE in d.find_element(By.ID, "title-name").text
+    # nothing was parsed as markup: no <img src=x>, no <script> but the page's own, no alert
+    assert d.execute_script("return document.querySelectorAll('img[src=\"x\"], img[onerror]').length") == 0
+    assert d.execute_script("return document.scripts.length") == 1
+    from selenium.common.exceptions import NoAlertPresentException
+
+    with pytest.raises(NoAlertPresentException):
+        d.switch_to.alert.text
+    assert _severe(d) == []
