@@ -116,3 +116,90 @@ def test_overview_counts_and_reward_estimates(tmp_path):
         assert d["ranks"] == 40 and d["eventsPending"] in range(0, 41)
         assert d["colours"]["live"] == "#0072B2"  # vw:select's colour in every report
         c.close()
+
+
+def _learnable_traffic(client, n: int) -> None:
+    """Segment "a" viewers reward a2, the others a3; never the baseline a0 (fixed rule, fixed event ids)."""
+    for i in range(n):
+        seg = "abc"[i % 3]
+        r = rank_ids(client, ["a0", "a1", "a2", "a3"], event_id=f"t{i}", context=[{"user": {"segment": seg}}])
+        good = "a2" if seg == "a" else "a3"
+        assert client.post(f"/events/t{i}/reward", json={"value": float(r["rewardActionId"] == good)}).status_code == 204
+
+
+def _finished(client, eid: str) -> dict:
+    for _ in range(600):
+        e = client.get(f"/evaluations/{eid}").json()
+        if e["status"] != "pending":
+            return e
+        import time
+
+        time.sleep(0.1)
+    raise AssertionError("the evaluation did not finish")
+
+
+def test_personalizer_admin_contract_evaluations_importance_reset(tmp_path):
+    with Server(tmp_path / "state", "--catalog", str(make_index(tmp_path / "catalogue"))) as srv:
+        c = srv.client
+        # update_policy answers with the name it was given; reset (was 405) restores the defaults
+        assert c.put("/configurations/policy", json={"name": "mine", "arguments": "--cb_explore_adf --squarecb"}
+                     ).json()["name"] == "mine"
+        assert c.get("/configurations/policy").json()["name"] == "mine"
+        reset = c.delete("/configurations/policy")
+        assert reset.status_code == 200 and reset.json() == {"name": "artbandit", "arguments": "--cb_explore_adf --select"}
+        assert c.get("/evaluations").json() == [] and c.get("/featureimportances").json() == []
+        _learnable_traffic(c, 300)
+        r = c.post("/evaluations", json={"name": "<b>week</b>", "policies": [{"name": "sq", "arguments": "vw:squarecb"}]})
+        assert r.status_code == 201 and r.headers["location"].endswith("/evaluations/" + r.json()["id"])
+        e = _finished(c, r.json()["id"])
+        assert e["status"] == "completed" and e["name"] == "<b>week</b>" and e["events"] == 300
+        names = {p["name"]: p for p in e["policyResults"]}
+        assert {"logged", "baseline", "uniform", "vw:squarecb"} <= set(names)
+        assert names["baseline"]["policySource"] == "Baseline" and names["uniform"]["policySource"] == "Random"
+        for p in names.values():
+            t = p["totalSummary"]
+            assert t["low"] <= t["averageReward"] <= t["high"]
+        # the learnable rule: the segment matters most; uniform is far below what the service earned
+        assert e["featureImportance"][0][0] == "user"
+        assert e["optimalPolicy"] in names and e["decision"]["recommendation"]
+        assert names["uniform"]["totalSummary"]["high"] < names["logged"]["totalSummary"]["low"]
+        fi = c.get("/featureimportances").json()
+        assert fi[0]["id"] == e["id"] and fi[0]["featureScores"][0]["featureName"] == "context:user"
+        bad = c.post("/evaluations", json={"policies": [{"arguments": "vw:nope"}]})
+        assert bad.status_code == 400 and "\n" not in bad.json()["error"]["message"]
+        assert c.post("/evaluations", json={"nam": "x"}).status_code == 400
+        assert c.get("/evaluations/nope").status_code == 404
+        assert c.delete(f"/evaluations/{e['id']}").status_code == 204
+        assert c.get(f"/evaluations/{e['id']}").status_code == 404 and c.get("/evaluations").json() == []
+        # the contract needs the key like every other route
+        import httpx
+
+        assert httpx.get(srv.url + "/personalizer/v1.0/evaluations").status_code == 401
+
+
+def test_apply_winner_then_roll_back(tmp_path):
+    with Server(tmp_path / "state", "--catalog", str(make_index(tmp_path / "catalogue"))) as srv:
+        c = srv.client
+        _learnable_traffic(c, 240)
+
+        def pmf(event_id: str) -> dict:
+            ranked = rank_ids(c, ["a0", "a1", "a2", "a3"], event_id=event_id, context=[{"user": {"segment": "b"}}])
+            return {x["id"]: x["probability"] for x in ranked["ranking"]}
+
+        served_before = pmf("probe-before")
+        eid = c.post("/evaluations", json={"name": "x"}).json()["id"]
+        e = _finished(c, eid)
+        assert e["optimalPolicy"].startswith("vw")
+        s = _session(srv)
+        assert s.post(f"/dashboard/api/evaluations/{eid}/apply").status_code == 403  # no CSRF header
+        r = s.post(f"/dashboard/api/evaluations/{eid}/apply", headers={"X-Artbandit-Dashboard": "1"})
+        assert r.status_code == 200 and r.json()["applied"] == e["optimalPolicy"]
+        assert (srv.state / "previous-model.bin").read_bytes()[:64] == before[:64]
+        assert c.get(f"/evaluations/{eid}").json()["status"] == "optimalPolicyApplied"
+        served_applied = pmf("probe-applied")
+        assert served_applied != pytest.approx(served_before, abs=1e-6)  # another model answers
+        assert max(served_applied, key=served_applied.get) == "a3"  # it learned the log: b viewers want a3
+        rb = s.post("/dashboard/api/rollback", headers={"X-Artbandit-Dashboard": "1"})
+        assert rb.status_code == 200
+        assert pmf("probe-after") == pytest.approx(served_before, abs=1e-12)  # the previous model is back
+        s.close()

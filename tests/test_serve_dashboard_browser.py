@@ -127,3 +127,39 @@ def test_hostile_ids_are_text_not_markup(setup):
     with pytest.raises(NoAlertPresentException):
         d.switch_to.alert.text
     assert _severe(d) == []
+
+
+def test_an_evaluation_runs_from_the_page_and_its_winner_is_applied(setup):
+    from selenium.webdriver.common.by import By
+
+    srv, d = setup
+    for i in range(240):  # a learnable rule: segment a wants a2, the others a3, nobody the baseline a0
+        seg = "abc"[i % 3]
+        r = rank_ids(srv.client, ["a0", "a1", "a2", "a3"], event_id=f"ev{i}", context=[{"user": {"segment": seg}}])
+        good = "a2" if seg == "a" else "a3"
+        srv.client.post(f"/events/ev{i}/reward", json={"value": float(r["rewardActionId"] == good)})
+    d.get(srv.url + "/dashboard/evaluations?poll=300")
+    name = d.find_element(By.ID, "eval-name")
+    name.clear()
+    name.send_keys(HOSTILE)
+    d.find_element(By.ID, "run-eval").click()
+    card = _wait(lambda: [c for c in d.find_elements(By.CSS_SELECTOR, ".evaluation")
+                          if c.get_attribute("data-status") == "completed"], timeout=60)[0]
+    assert HOSTILE in card.find_element(By.TAG_NAME, "h2").text
+    rows = card.find_elements(By.CSS_SELECTOR, "tr[data-policy]")
+    assert {"baseline", "uniform", "vw:select"} <= {r.get_attribute("data-policy") for r in rows}
+    _shot(d, "dashboard-evaluations.png")
+    version = srv.client.get("/model/properties").json()["modelVersion"]
+    card.find_element(By.CSS_SELECTOR, "button.apply").click()
+    d.switch_to.alert.dismiss()  # "cancel" in the confirmation changes nothing
+    time.sleep(0.5)
+    assert srv.client.get("/model/properties").json()["modelVersion"] == version
+    card = d.find_element(By.CSS_SELECTOR, ".evaluation")
+    card.find_element(By.CSS_SELECTOR, "button.apply").click()
+    d.switch_to.alert.accept()
+    _wait(lambda: d.find_elements(By.ID, "rollback"), timeout=30)
+    assert "Serving vw:" in d.find_element(By.ID, "applied").text
+    assert srv.client.get(f"/evaluations").json()[0]["status"] == "optimalPolicyApplied"
+    assert srv.state.joinpath("previous-model.bin").is_file()
+    assert d.execute_script("return document.querySelectorAll('img[src=\"x\"], img[onerror]').length") == 0
+    assert _severe(d) == []

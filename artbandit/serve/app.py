@@ -28,6 +28,7 @@ from bandit.errors import BanditError, DuplicateRewardError, ExpiredEventError, 
 from bandit.model_export import export_model, import_model
 from bandit.service import DecisionService, model_finite
 from bandit.service_checks import CapacityError
+from bandit.service_config import DEFAULT_ARGUMENTS
 
 log = logging.getLogger("artbandit.serve")
 P = "/personalizer"
@@ -58,7 +59,7 @@ def create_app(svc: DecisionService, *, key: bytes | None, max_body: int = 1 << 
     `catalog`: an artbandit.serve.dashboard.catalog.Catalogue (`--catalog`); `dashboard`: mount /dashboard."""
     committer = Committer(svc, inline=not durable)
     metrics = Metrics()
-    created = {"time": time.time()}
+    created: dict[str, Any] = {"time": time.time(), "policy_name": "artbandit"}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -165,15 +166,26 @@ def create_app(svc: DecisionService, *, key: bytes | None, max_body: int = 1 << 
 
     @app.get(P + "/configurations/policy")
     async def get_policy() -> Response:
-        return JSON({"name": "artbandit", "arguments": svc.arguments})
+        return JSON({"name": created["policy_name"], "arguments": svc.arguments})
 
     @app.put(P + "/configurations/policy")
     async def put_policy(request: Request) -> Response:
-        arguments = wire.policy_body(body(request))
+        given = body(request)
+        arguments = wire.policy_body(given)
         policy = svc.new_policy(arguments)  # checks the allowlist before anything changes
         await committer.publish(svc.replace_policy(policy, arguments))
         created["time"] = time.time()
-        return JSON({"name": "artbandit", "arguments": svc.arguments})
+        created["policy_name"] = given.get("name") or "artbandit"  # answered with the name it was given
+        return JSON({"name": created["policy_name"], "arguments": svc.arguments})
+
+    @app.delete(P + "/configurations/policy")
+    async def reset_policy() -> Response:
+        """Personalizer's reset: the default arguments and a fresh model."""
+        arguments = DEFAULT_ARGUMENTS
+        await committer.publish(svc.replace_policy(svc.new_policy(arguments), arguments))
+        created["time"] = time.time()
+        created["policy_name"] = "artbandit"
+        return JSON({"name": created["policy_name"], "arguments": svc.arguments})
 
     @app.get(P + "/model")
     async def get_model() -> Response:
@@ -225,5 +237,5 @@ def create_app(svc: DecisionService, *, key: bytes | None, max_body: int = 1 << 
     if dashboard:
         from artbandit.serve.dashboard import mount
 
-        mount(app, svc, key=key, created=created, catalog=catalog)
+        mount(app, svc, key=key, created=created, committer=committer, catalog=catalog)
     return Gate(app, key=key, max_body=max_body, max_model=max_model, metrics=metrics)

@@ -16,13 +16,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from artbandit.serve.dashboard.catalog import IMAGE_TYPES, Catalogue
+from artbandit.serve.dashboard.evaluations import EvaluationError, Evaluations
 from artbandit.serve.dashboard.live import LiveStats, attach
 from artbandit.serve.dashboard.sessions import COOKIE, Sessions
 
 PREFIX = "/dashboard"
 STATIC = {"dashboard.js": "text/javascript; charset=utf-8", "dashboard.css": "text/css; charset=utf-8",
           "favicon.svg": "image/svg+xml"}
-PAGES = {"": "overview.html", "/title": "title.html", "/titles": "titles.html"}
+PAGES = {"": "overview.html", "/title": "title.html", "/titles": "titles.html", "/evaluations": "evaluations.html"}
 # no inline script, nothing from elsewhere: an injected <script> would not run even if one got in
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
@@ -55,9 +56,10 @@ def probabilities(svc: Any, context: dict, actions: list[dict]) -> list[float]:
     return [float(p) for p in pmf]
 
 
-def mount(app: FastAPI, svc: Any, *, key: bytes | None, created: dict, catalog: Catalogue | None = None,
-          extra_status: Callable[[], dict] | None = None) -> LiveStats:
-    """Add the dashboard's routes to `app` and start counting `svc`'s traffic; returns the counts."""
+def mount(app: FastAPI, svc: Any, *, key: bytes | None, created: dict, committer: Any,
+          catalog: Catalogue | None = None, extra_status: Callable[[], dict] | None = None) -> LiveStats:
+    """Add the dashboard's routes (and Personalizer's /evaluations, /featureimportances, which the
+    dashboard runs on) to `app` and start counting `svc`'s traffic; returns the counts."""
     from simulations.metrics import is_starved
     from simulations.plotstyle import BASELINE_COLOUR, POLICY_COLOURS, policy_colour
 
@@ -183,10 +185,116 @@ def mount(app: FastAPI, svc: Any, *, key: bytes | None, created: dict, catalog: 
         return FileResponse(path, media_type=IMAGE_TYPES[path.suffix.lower()],
                             headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=300"})
 
+    # -- evaluations: Personalizer's contract (key) and the dashboard's (session) --------------
+    evals = Evaluations(svc)
+
+    def eval_error(exc: EvaluationError) -> Response:
+        code = {404: "ResourceNotFound", 409: "Conflict"}.get(exc.status, "BadRequest")
+        return _json({"error": {"code": code, "message": " ".join(str(exc).split())}}, status=exc.status)
+
+    def body_of(request: Request) -> Any:
+        import orjson
+
+        raw = request.scope.get("state", {}).get("body", b"")
+        if not raw:
+            return None
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise EvaluationError("malformed JSON") from None
+
+    async def create_evaluation(request: Request) -> Response:
+        try:
+            job = evals.create(body_of(request))
+        except EvaluationError as exc:
+            return eval_error(exc)
+        return _json(job, status=201, headers={"Location": f"/personalizer/v1.0/evaluations/{job['id']}"})
+
+    async def apply(eid: str) -> Response:
+        try:
+            policy, winner = await committer.background(evals.build_winner, eid)
+            await committer.background(evals.save_previous)
+        except EvaluationError as exc:
+            return eval_error(exc)
+        await committer.publish(svc.replace_policy(policy))
+        created["time"] = time.time()
+        evals.applied = {"evaluation": eid, "policy": winner, "time": created["time"]}
+        evals.get(eid)["status"] = "optimalPolicyApplied"
+        return _json({"applied": winner, "modelVersion": svc.policy.model_version})
+
+    async def rollback() -> Response:
+        try:
+            policy = await committer.background(evals.previous)
+        except EvaluationError as exc:
+            return eval_error(exc)
+        await committer.publish(svc.replace_policy(policy))
+        created["time"] = time.time()
+        evals.applied = None
+        return _json({"rolledBack": True, "modelVersion": svc.policy.model_version})
+
+    P = "/personalizer"
+
+    @app.get(P + "/evaluations", summary="List evaluations")
+    async def list_evaluations() -> Response:
+        return _json([evals.wire(j) for j in reversed(evals.jobs.values())])
+
+    app.post(P + "/evaluations", status_code=201, summary="Create an evaluation (runs in the background)")(
+        create_evaluation)
+
+    @app.get(P + "/evaluations/{evaluation_id}", summary="Get an evaluation (status, progress, results)")
+    async def get_evaluation(evaluation_id: str) -> Response:
+        try:
+            return _json(evals.wire(evals.get(evaluation_id)))
+        except EvaluationError as exc:
+            return eval_error(exc)
+
+    @app.delete(P + "/evaluations/{evaluation_id}", status_code=204, summary="Delete an evaluation")
+    async def delete_evaluation(evaluation_id: str) -> Response:
+        try:
+            evals.delete(evaluation_id)
+        except EvaluationError as exc:
+            return eval_error(exc)
+        return Response(status_code=204)
+
+    @app.post(P + "/evaluations/{evaluation_id}/apply", summary="Serve the evaluation's winner (artbandit)")
+    async def apply_evaluation(evaluation_id: str) -> Response:
+        return await apply(evaluation_id)
+
+    @app.get(P + "/featureimportances", summary="List feature importances (one per completed evaluation)")
+    async def list_feature_importances() -> Response:
+        return _json(evals.feature_importances())
+
+    def guarded(request: Request) -> Response | None:
+        """Session, and for changes a header no cross-site form can send (with SameSite=Strict)."""
+        if not session_ok(request):
+            return denied()
+        if request.method == "POST" and request.headers.get("x-artbandit-dashboard") != "1":
+            return _json({"error": {"code": "403", "message": "missing X-Artbandit-Dashboard header"}}, status=403)
+        return None
+
+    @app.get(PREFIX + "/api/evaluations", include_in_schema=False)
+    async def dash_evaluations(request: Request) -> Response:
+        return guarded(request) or _json({"evaluations": [evals.wire(j) for j in reversed(evals.jobs.values())],
+                                          "applied": evals.applied, "modelVersion": svc.policy.model_version,
+                                          "colours": colours()})
+
+    @app.post(PREFIX + "/api/evaluations", include_in_schema=False)
+    async def dash_create(request: Request) -> Response:
+        return guarded(request) or await create_evaluation(request)
+
+    @app.post(PREFIX + "/api/evaluations/{evaluation_id}/apply", include_in_schema=False)
+    async def dash_apply(evaluation_id: str, request: Request) -> Response:
+        return guarded(request) or await apply(evaluation_id)
+
+    @app.post(PREFIX + "/api/rollback", include_in_schema=False)
+    async def dash_rollback(request: Request) -> Response:
+        return guarded(request) or await rollback()
+
     return stats
 
 
-def _json(content: Any) -> Response:
+def _json(content: Any, status: int = 200, headers: dict | None = None) -> Response:
     import orjson
 
-    return Response(orjson.dumps(content), media_type="application/json", headers={"Cache-Control": "no-store"})
+    return Response(orjson.dumps(content), status_code=status, media_type="application/json",
+                    headers={"Cache-Control": "no-store", **(headers or {})})

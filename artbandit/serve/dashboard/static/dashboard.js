@@ -242,12 +242,104 @@
     }).catch(report);
   }
 
+  function post(path, body) {
+    return fetch(path, { method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-Artbandit-Dashboard": "1" },
+      body: body === undefined ? "" : JSON.stringify(body) })
+      .then(function (r) { return r.json().then(function (j) { return { status: r.status, body: j }; }); });
+  }
+
+  var seen = {};
+  function evaluations() {
+    api("/dashboard/api/evaluations").then(function (d) {
+      var applied = document.getElementById("applied"); clear(applied);
+      if (d.applied) {
+        applied.appendChild(document.createTextNode("Serving " + d.applied.policy + " from evaluation " +
+          d.applied.evaluation + " (model " + d.modelVersion + "). "));
+        var rb = el("button", null, "Roll back to the previous model"); rb.id = "rollback";
+        rb.addEventListener("click", function () {
+          if (!window.confirm("Serve the previous model again?")) { return; }
+          post("/dashboard/api/rollback").then(function (r) { evaluations(); if (r.status !== 200) { report(new Error(r.body.error.message)); } });
+        });
+        applied.appendChild(rb);
+      } else {
+        applied.textContent = "Serving model " + d.modelVersion + ".";
+      }
+      var box = document.getElementById("evals");
+      var ids = d.evaluations.map(function (e) { return e.id; });
+      Array.prototype.slice.call(box.children).forEach(function (c) { if (ids.indexOf(c.dataset.id) < 0) { box.removeChild(c); } });
+      d.evaluations.forEach(function (e, i) {
+        var sig = JSON.stringify(e), card = box.querySelector('[data-id="' + e.id + '"]');
+        if (card && seen[e.id] === sig) { return; }
+        seen[e.id] = sig;
+        var fresh = renderEvaluation(e, d.colours);
+        if (card) { box.replaceChild(fresh, card); } else { box.insertBefore(fresh, box.children[i] || null); }
+      });
+      stamp(d);
+    }).catch(report);
+  }
+
+  function renderEvaluation(e, colours) {
+    var card = el("div", "chart evaluation"); card.dataset.id = e.id; card.dataset.status = e.status;
+    card.appendChild(el("h2", null, e.name));
+    card.appendChild(el("div", "caption", "status: " + e.status + (e.status === "pending" ? " (" + fmtPct(e.progress) + ")" : "") +
+      (e.events ? ", " + fmtNum(e.events, 0) + " events" : "") + ", created " + new Date(e.creationTime).toLocaleString()));
+    if (e.status === "pending") {
+      var bar = el("div", "bar"), fill = el("span"); fill.style.background = colours.live;
+      fill.style.width = (100 * e.progress).toFixed(1) + "%"; bar.appendChild(fill); card.appendChild(bar);
+    }
+    if (e.error) { card.appendChild(el("p", "error", e.error)); }
+    if (e.policyResults.length) {
+      var t = el("table", "kv leaderboard"), head = el("tr");
+      ["policy", "estimated reward (DR)", "95% interval"].forEach(function (h) { head.appendChild(el("th", null, h)); });
+      t.appendChild(head);
+      e.policyResults.slice().sort(function (a, b) { return (b.totalSummary.averageReward || 0) - (a.totalSummary.averageReward || 0); })
+        .forEach(function (p) {
+          var tr = el("tr"); tr.dataset.policy = p.name;
+          tr.appendChild(el("td", p.name === e.optimalPolicy ? "winner" : null, p.name + (p.name === e.optimalPolicy ? " (winner)" : "")));
+          tr.appendChild(el("td", null, fmtNum(p.totalSummary.averageReward, 4)));
+          tr.appendChild(el("td", null, "[" + fmtNum(p.totalSummary.low, 4) + ", " + fmtNum(p.totalSummary.high, 4) + "]"));
+          t.appendChild(tr);
+        });
+      card.appendChild(t);
+    }
+    if (e.decision && e.decision.recommendation) { card.appendChild(el("p", "caption", e.decision.recommendation)); }
+    if (e.featureImportance.length && e.featureImportance[0].length) {
+      card.appendChild(el("div", "caption", "Feature importance (most important first): " + e.featureImportance[0].join(", ")));
+    }
+    if (e.status === "completed" && e.optimalPolicy && e.optimalPolicy.indexOf("vw") === 0) {
+      var b = el("button", "apply", "Apply " + e.optimalPolicy);
+      b.addEventListener("click", function () {
+        if (!window.confirm("Serve " + e.optimalPolicy + ", warm-started on the whole log? The current model is kept for rollback.")) { return; }
+        b.disabled = true;
+        post("/dashboard/api/evaluations/" + encodeURIComponent(e.id) + "/apply").then(function (r) {
+          if (r.status !== 200) { report(new Error(r.body.error.message)); }
+          evaluations();
+        });
+      });
+      card.appendChild(b);
+    }
+    return card;
+  }
+
+  function setupEvaluations() {
+    document.getElementById("new-eval").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      post("/dashboard/api/evaluations", { name: document.getElementById("eval-name").value }).then(function (r) {
+        if (r.status !== 201) { report(new Error(r.body.error.message)); }
+        evaluations();
+      });
+    });
+    evaluations();
+  }
+
   function report(err) {
     var u = document.getElementById("updated") || document.getElementById("note");
     if (u) { u.textContent = "Could not update: " + err.message; }
   }
 
-  var pages = { overview: overview, titles: titles, title: title };
+  var pages = { overview: overview, titles: titles, title: title, evaluations: evaluations };
   var run = pages[document.body.dataset.page];
-  if (run) { run(); setInterval(run, POLL_MS); }
+  if (run === evaluations) { setupEvaluations(); setInterval(run, POLL_MS); }
+  else if (run) { run(); setInterval(run, POLL_MS); }
 })();
