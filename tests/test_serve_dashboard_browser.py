@@ -25,9 +25,14 @@ def _traffic(srv: Server, n: int, start: int) -> None:
 
 
 def _wait(pred, timeout: float = 10.0):
+    from selenium.common.exceptions import StaleElementReferenceException
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        got = pred()
+        try:
+            got = pred()
+        except StaleElementReferenceException:  # the page redrew that element: look again
+            got = None
         if got:
             return got
         time.sleep(0.1)
@@ -65,7 +70,8 @@ def test_login_required_then_overview_updates_live_without_errors(setup):
     assert d.current_url.endswith("/dashboard/login")  # no session: the login form
     _shot(d, "dashboard-login.png")
     login(d, srv.url, key="wrong-key-wrong-key")
-    assert "Wrong key" in d.page_source and d.get_cookies() == []
+    _wait(lambda: "Wrong key" in d.page_source)  # the form's answer (after the navigation)
+    assert d.get_cookies() == []
     d.get_log("browser")  # the 401 of the wrong key is expected: start the console check afresh
     login(d, srv.url)
     _wait(lambda: d.current_url.endswith("/dashboard"))
@@ -143,8 +149,9 @@ def test_an_evaluation_runs_from_the_page_and_its_winner_is_applied(setup):
     name.clear()
     name.send_keys(HOSTILE)
     d.find_element(By.ID, "run-eval").click()
-    card = _wait(lambda: [c for c in d.find_elements(By.CSS_SELECTOR, ".evaluation")
-                          if c.get_attribute("data-status") == "completed"], timeout=60)[0]
+    _wait(lambda: [c for c in d.find_elements(By.CSS_SELECTOR, ".evaluation")
+                   if c.get_attribute("data-status") == "completed"], timeout=60)
+    card = d.find_element(By.CSS_SELECTOR, ".evaluation[data-status=completed]")  # redrawn no more
     assert HOSTILE in card.find_element(By.TAG_NAME, "h2").text
     rows = card.find_elements(By.CSS_SELECTOR, "tr[data-policy]")
     assert {"baseline", "uniform", "vw:select"} <= {r.get_attribute("data-policy") for r in rows}
