@@ -170,3 +170,17 @@ def test_an_evaluation_runs_from_the_page_and_its_winner_is_applied(setup):
     assert srv.state.joinpath("previous-model.bin").is_file()
     assert d.execute_script("return document.querySelectorAll('img[src=\"x\"], img[onerror]').length") == 0
     assert _severe(d) == []
+
+
+def test_api_docs_render_from_local_files_only(setup):
+    from selenium.webdriver.common.by import By
+
+    srv, d = setup
+    d.get(srv.url + "/docs")
+    ops = _wait(lambda: d.find_elements(By.CSS_SELECTOR, ".opblock"), timeout=20)
+    assert len(ops) > 15
+    assert d.find_elements(By.CSS_SELECTOR, ".btn.authorize")  # the key scheme: an "Authorize" button
+    urls = d.execute_script("return performance.getEntriesByType('resource').map(function (e) { return e.name; })")
+    assert urls and all(u.startswith(srv.url) for u in urls), urls
+    _shot(d, "serve-docs.png")
+    assert _severe(d) == []

@@ -74,7 +74,7 @@ def create_app(svc: DecisionService, *, key: bytes | None, max_body: int = 1 << 
             svc.journal.close()
             svc.state.close()
 
-    app = FastAPI(title="artbandit serve", version="1.0", lifespan=lifespan,
+    app = FastAPI(title="artbandit serve", version="1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Personalizer-compatible decision service (see docs/serve.md).")
 
     @app.exception_handler(UnknownEventError)
@@ -234,6 +234,9 @@ def create_app(svc: DecisionService, *, key: bytes | None, max_body: int = 1 << 
     async def prometheus() -> Response:
         return Response(metrics.render(svc.status()), media_type="text/plain; version=0.0.4")
 
+    from artbandit.serve.apidocs import mount_docs
+
+    mount_docs(app)  # /docs from local files (no CDN), /openapi.json with bodies and the key scheme
     if dashboard:
         from artbandit.serve.dashboard import mount
 

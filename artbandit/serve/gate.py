@@ -83,7 +83,7 @@ class Gate:
                 return
             scope = {**scope, "path": path, "raw_path": path.encode()}
         if self.key is not None and path not in OPEN_PATHS and not (
-                path == DASHBOARD or path.startswith(DASHBOARD + "/")):
+                path == DASHBOARD or path.startswith(DASHBOARD + "/") or path.startswith("/docs/static/")):
             given = b""
             for name, value in scope["headers"]:
                 if name == b"ocp-apim-subscription-key":
