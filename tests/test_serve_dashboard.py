@@ -224,3 +224,19 @@ def test_openapi_describes_bodies_and_the_key_and_docs_need_no_cdn(served):
     assert js.status_code == 200 and len(js.content) > 500_000
     assert httpx.get(served.url + "/docs/static/..%2Fswagger-ui.js").status_code == 404
     assert httpx.get(served.url + "/docs/static/index.j2").status_code == 404
+
+
+def test_grafana_dashboard_queries_metrics_the_service_exposes(served):
+    import json
+    import re
+    from pathlib import Path
+
+    board = json.loads((Path(__file__).resolve().parents[1] / "docs" / "grafana" / "artbandit-serve.json").read_text())
+    exposed = set(re.findall(r"^(artbandit_[a-z_]+?)(?:_bucket|_sum|_count)?[{ ]",
+                             httpx.get(served.url + "/metrics", headers={"Ocp-Apim-Subscription-Key": KEY}).text,
+                             re.M))
+    exprs = [t["expr"] for p in board["panels"] for t in p["targets"]]
+    assert len(exprs) >= 10
+    for expr in exprs:
+        names = set(re.findall(r"artbandit_[a-z_]+", expr))
+        assert names and all(n in exposed or n.removesuffix("_bucket") in exposed for n in names), (expr, exposed)
