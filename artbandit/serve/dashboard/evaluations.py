@@ -136,7 +136,8 @@ class Evaluations:
             if self.jobs.pop(eid, None) is None:
                 raise EvaluationError(f"no evaluation {eid!r}", status=404)
 
-    # -- apply and roll back (run on the writer thread: they read the log and save models) ----
+    # -- apply and roll back: building and loading run on a thread of their own; saving the live
+    # model runs on the event loop (the thread that learns), as a checkpoint's save does ----------
     def build_winner(self, eid: str) -> Any:
         """The winner, warm-started on the whole log, as a policy the service can serve."""
         from bandit.model_export import export_model, import_model

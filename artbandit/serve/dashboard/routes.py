@@ -6,6 +6,7 @@ apply under /dashboard (a browser cannot send the key header): the session repla
 """
 from __future__ import annotations
 
+import asyncio
 import html
 import time
 from importlib import resources
@@ -126,7 +127,7 @@ def mount(app: FastAPI, svc: Any, *, key: bytes | None, created: dict, committer
             return denied()
         now = time.time()
         st = svc.status()
-        oldest = min((ev.time for ev in svc.open.pending.values()), default=None) if len(svc.open) < 200_000 else None
+        oldest = min((ev.time for ev in svc.open.pending.values()), default=None) if len(svc.open) <= 50_000 else None
         return _json({
             "now": now, "policy": svc.policy.spec, "colours": colours(),
             "modelVersion": st["modelVersion"], "modelAgeS": now - created["time"],
@@ -211,9 +212,10 @@ def mount(app: FastAPI, svc: Any, *, key: bytes | None, created: dict, committer
         return _json(job, status=201, headers={"Location": f"/personalizer/v1.0/evaluations/{job['id']}"})
 
     async def apply(eid: str) -> Response:
+        # the warm start reads the whole log: its own thread, so neither the loop nor the writer waits
         try:
-            policy, winner = await committer.background(evals.build_winner, eid)
-            await committer.background(evals.save_previous)
+            policy, winner = await asyncio.to_thread(evals.build_winner, eid)
+            evals.save_previous()  # on the loop, like a checkpoint: the live model is not learning meanwhile
         except EvaluationError as exc:
             return eval_error(exc)
         await committer.publish(svc.replace_policy(policy))
@@ -224,7 +226,7 @@ def mount(app: FastAPI, svc: Any, *, key: bytes | None, created: dict, committer
 
     async def rollback() -> Response:
         try:
-            policy = await committer.background(evals.previous)
+            policy = await asyncio.to_thread(evals.previous)
         except EvaluationError as exc:
             return eval_error(exc)
         await committer.publish(svc.replace_policy(policy))
