@@ -184,3 +184,39 @@ def test_api_docs_render_from_local_files_only(setup):
     assert urls and all(u.startswith(srv.url) for u in urls), urls
     _shot(d, "serve-docs.png")
     assert _severe(d) == []
+
+
+def test_overview_follows_artbandit_simulate_service(tmp_path):
+    """The issue's setup: a service fed by `artbandit simulate --service`; the page counts what it sent."""
+    import subprocess
+    import sys
+
+    from selenium.webdriver.common.by import By
+    from serve_helpers import KEY
+
+    with Server(tmp_path / "state") as srv:
+        d = browser()
+        try:
+            login(d, srv.url)
+            _wait(lambda: d.current_url.endswith("/dashboard"))
+            d.get(srv.url + "/dashboard?poll=300")
+            _wait(lambda: d.find_element(By.TAG_NAME, "body").get_attribute("data-updates"))
+            sim = subprocess.run([sys.executable, "-m", "artbandit", "simulate", "--service", srv.url, "-n", "300",
+                                  "--json", "-q"], env={**os.environ, "ARTBANDIT_API_KEY": KEY},
+                                 capture_output=True, text=True, timeout=120)
+            assert sim.returncode == 0, sim.stderr
+
+            def tile(name: str) -> str:
+                for t in d.find_elements(By.CSS_SELECTOR, ".tile"):
+                    if t.find_element(By.CSS_SELECTOR, ".k").text == name:
+                        return t.find_element(By.CSS_SELECTOR, ".v").text
+                return ""
+
+            _wait(lambda: tile("events learned") == "300")
+            _wait(lambda: int(d.find_element(By.ID, "reward").get_attribute("data-points") or 0) > 0)
+            minutes = d.execute_script("return fetch('/dashboard/api/overview').then(r => r.json())"
+                                       ".then(j => j.minutes.reduce((a, m) => a + m.decisions, 0))")
+            assert minutes == 300
+            assert _severe(d) == []
+        finally:
+            d.quit()
