@@ -240,3 +240,17 @@ def test_grafana_dashboard_queries_metrics_the_service_exposes(served):
     for expr in exprs:
         names = set(re.findall(r"artbandit_[a-z_]+", expr))
         assert names and all(n in exposed or n.removesuffix("_bucket") in exposed for n in names), (expr, exposed)
+
+
+def test_not_a_catalogue_is_one_line_and_nothing_starts(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "empty").mkdir()
+    r = subprocess.run([sys.executable, "-m", "artbandit", "serve", "--state", str(tmp_path / "state"),
+                        "--catalog", str(tmp_path / "empty")], env={**os.environ, "ARTBANDIT_API_KEY": KEY},
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "Traceback" not in r.stderr and "internal error" not in r.stderr
+    assert "--catalog" in r.stderr and "catalog.parquet" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "state").exists()  # checked before the state folder is created

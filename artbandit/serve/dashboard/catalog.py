@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from artbandit.jobs.catalog_index import FEATURE_PREFIX, read_index
+from artbandit.jobs.catalog_input import CatalogError
 from bandit.errors import BanditError
 
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}
@@ -21,7 +22,12 @@ class Catalogue:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).resolve()
-        rows = read_index(self.root)  # CatalogError (one line) if it is not a catalogue
+        try:
+            rows = read_index(self.root)
+        except CatalogError as exc:  # a BanditError: the CLI prints one line, the service never starts
+            raise BanditError(f"--catalog: {exc}") from None
+        if not rows or "variant_id" not in rows[0] or "title_id" not in rows[0]:
+            raise BanditError(f"--catalog: {self.root}: the catalogue index has no variants")
         self.titles: dict[str, dict[str, Any]] = {}
         self.features: dict[str, dict[str, Any]] = {}   # variant id -> features (unique ids only)
         self.files: dict[tuple[str, str], Path] = {}
