@@ -4,7 +4,8 @@ In order, for every HTTP request:
 1. versions: `/personalizer/v1.0/<op>` is served as `/personalizer/<op>`; the unversioned form needs
    an `api-version` query parameter, as Personalizer's newer SDKs send;
 2. the key: `Ocp-Apim-Subscription-Key` compared in constant time (hmac.compare_digest); a wrong or
-   missing key gets 401 with Personalizer's error body. `/status`, `/docs` and `/openapi.json` are open;
+   missing key gets 401 with Personalizer's error body. `/status`, `/docs` (and its `/docs/static/` assets)
+   and `/openapi.json` are open;
    `/dashboard` checks its own session cookie instead (a browser cannot send the key header);
 3. the body: read whole, at most `max_body` bytes (`max_model` for PUT /model), else 413, so no
    handler ever sees an unbounded upload;

@@ -3,7 +3,8 @@ alarms, and impressions per action.
 
 Why per-minute sums and not the event log: the dashboard polls every few seconds, and reading the
 SQLite event log on the event loop would stall ranking; these sums cost a few dictionary updates
-per event and stay bounded (the last `KEEP_MINUTES` minutes, at most `MAX_ACTIONS` action ids).
+per event and stay bounded (the last `KEEP_MINUTES` minutes, at most `MAX_ACTIONS` action ids,
+`MAX_DRIFT` drift alarms).
 
 The three reward series, per minute of closing time, each a mean with a 95% normal interval:
 - live: the rewards of the live policy's own decisions;
@@ -23,7 +24,7 @@ from typing import Any
 from bandit.logschema import DriftEvent
 
 KEEP_MINUTES = 24 * 60
-MAX_ACTIONS = 100_000
+MAX_ACTIONS = 20_000  # action ids (<= 256 characters each): a few MB at most
 MAX_DRIFT = 500
 Z95 = 1.959964
 
@@ -133,19 +134,13 @@ class LiveStats:
             return (0, 0, 0.0) if st is None else (int(st[0]), int(st[1]), float(st[2]))
 
 
-_ID_CACHE: dict[str, str] = {}
-
-
 def _action_id(action_json: str) -> str:
-    """The id of an action in its event-log JSON form ('{"id":...,"features":...}')."""
-    aid = _ID_CACHE.get(action_json)
-    if aid is None:
-        import orjson
+    """The id of an action in its event-log JSON form ('{"id":...,"features":...}'); parsed each
+    time (about a microsecond), not cached: a cache keyed by these strings would grow with the
+    features' size, not their number."""
+    import orjson
 
-        aid = str(orjson.loads(action_json).get("id"))
-        if len(_ID_CACHE) < 50_000:
-            _ID_CACHE[action_json] = aid
-    return aid
+    return str(orjson.loads(action_json).get("id"))
 
 
 def attach(svc: Any, stats: LiveStats) -> None:
