@@ -254,3 +254,18 @@ def test_not_a_catalogue_is_one_line_and_nothing_starts(tmp_path):
     assert r.returncode != 0 and "Traceback" not in r.stderr and "internal error" not in r.stderr
     assert "--catalog" in r.stderr and "catalog.parquet" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "state").exists()  # checked before the state folder is created
+
+
+def test_sessions_expire_are_bounded_and_hold_no_token():
+    from artbandit.serve.dashboard.sessions import Sessions
+
+    s = Sessions(b"k" * 20, ttl_s=10, max_sessions=3)
+    assert not s.key_matches("k" * 19) and s.key_matches("k" * 20) and not s.key_matches("")
+    t = s.open(now=0.0)
+    assert s.valid(t, now=9.9) and not s.valid(t, now=10.0) and not s.valid(t, now=5.0)  # gone once expired
+    tokens = [s.open(now=100.0 + i) for i in range(4)]
+    assert not s.valid(tokens[0], now=104) and all(s.valid(x, now=104) for x in tokens[1:])  # oldest out
+    assert all(x.encode() not in s._live for x in tokens)  # only digests are kept
+    assert not s.valid(None) and not s.valid("") and not s.valid(tokens[1][:-1] + "x", now=104)
+    open_service = Sessions(None)
+    assert open_service.valid(None) and open_service.key_matches("anything")  # --no-auth: open, like the API
