@@ -63,7 +63,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         if self._in_headers:
-            self._header_bytes += len(data)
+            # only the bytes up to the end of the headers: a read may carry the body's start too
+            end = data.find(b"\r\n\r\n")
+            self._header_bytes += len(data) if end < 0 else end + 4
             if self._header_bytes > MAX_HEADER_BYTES:
                 self._disarm_header_deadline()
                 self.send_400_response("Request headers too large")
