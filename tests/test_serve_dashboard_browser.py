@@ -220,3 +220,20 @@ def test_overview_follows_artbandit_simulate_service(tmp_path):
             assert _severe(d) == []
         finally:
             d.quit()
+
+
+def test_configuration_page_shows_the_settings(setup):
+    from selenium.webdriver.common.by import By
+
+    srv, d = setup
+    srv.client.put("/configurations/service", json={**srv.client.get("/configurations/service").json(),
+                                                     "explorationPercentage": 0.05})
+    d.get(srv.url + "/dashboard/configuration")
+    row = _wait(lambda: d.find_elements(By.CSS_SELECTOR, "#service tr[data-key=explorationPercentage]"))[0]
+    assert row.text.split()[-1] == "0.05"
+    assert d.find_element(By.CSS_SELECTOR, "#service tr[data-key=rewardWaitTime]").text.endswith("PT10M")
+    assert "--cb_explore_adf" in d.find_element(By.CSS_SELECTOR, "#policy tr[data-key=arguments]").text
+    _shot(d, "dashboard-configuration.png")
+    srv.client.put("/configurations/service", json={**srv.client.get("/configurations/service").json(),
+                                                     "explorationPercentage": 0.0})
+    assert _severe(d) == []

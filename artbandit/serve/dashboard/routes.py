@@ -24,7 +24,8 @@ from artbandit.serve.dashboard.sessions import COOKIE, Sessions
 PREFIX = "/dashboard"
 STATIC = {"dashboard.js": "text/javascript; charset=utf-8", "dashboard.css": "text/css; charset=utf-8",
           "favicon.svg": "image/svg+xml"}
-PAGES = {"": "overview.html", "/title": "title.html", "/titles": "titles.html", "/evaluations": "evaluations.html"}
+PAGES = {"": "overview.html", "/title": "title.html", "/titles": "titles.html", "/evaluations": "evaluations.html",
+         "/configuration": "configuration.html"}
 # no inline script, nothing from elsewhere: an injected <script> would not run even if one got in
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
@@ -185,6 +186,17 @@ def mount(app: FastAPI, svc: Any, *, key: bytes | None, created: dict, committer
             return Response(b"not found", status_code=404)
         return FileResponse(path, media_type=IMAGE_TYPES[path.suffix.lower()],
                             headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=300"})
+
+    @app.get(PREFIX + "/api/configuration", include_in_schema=False)
+    async def configuration(request: Request) -> Response:
+        if not session_ok(request):
+            return denied()
+        return _json({"service": svc.config.to_wire(),
+                      "policy": {"name": created.get("policy_name", "artbandit"), "arguments": svc.arguments,
+                                 "policy": svc.policy.spec, "modelVersion": svc.policy.model_version},
+                      "limits": {"rewardRange": list(svc.reward_range), "maxActions": svc.max_actions,
+                                 "pendingBudgetBytes": svc.max_pending_bytes, "minProbability": svc.min_probability,
+                                 "catalogue": str(catalog.root) if catalog is not None else None}})
 
     # -- evaluations: Personalizer's contract (key) and the dashboard's (session) --------------
     evals = Evaluations(svc)

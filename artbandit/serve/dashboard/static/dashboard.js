@@ -333,12 +333,26 @@
     evaluations();
   }
 
+  function configuration() {
+    api("/dashboard/api/configuration").then(function (d) {
+      ["service", "policy", "limits"].forEach(function (part) {
+        var t = document.getElementById(part); clear(t);
+        Object.keys(d[part]).forEach(function (k) {
+          var tr = el("tr"); tr.dataset.key = k;
+          tr.appendChild(el("td", null, k)); tr.appendChild(el("td", null, String(d[part][k]))); t.appendChild(tr);
+        });
+      });
+      stamp(d);
+    }).catch(report);
+  }
+
   function report(err) {
     var u = document.getElementById("updated") || document.getElementById("note");
     if (u) { u.textContent = "Could not update: " + err.message; }
   }
 
-  var pages = { overview: overview, titles: titles, title: title, evaluations: evaluations };
+  var pages = { overview: overview, titles: titles, title: title, evaluations: evaluations,
+                configuration: configuration };
   var run = pages[document.body.dataset.page];
   if (run === evaluations) { setupEvaluations(); setInterval(run, POLL_MS); }
   else if (run) { run(); setInterval(run, POLL_MS); }
