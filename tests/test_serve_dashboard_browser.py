@@ -102,6 +102,14 @@ def test_title_page_images_and_probabilities_match_rank(setup):
     shown = {c.get_attribute("data-variant"): float(c.get_attribute("data-probability")) for c in cards}
     answered = {x["id"]: x["probability"] for x in rank_ids(srv.client, ["a0", "a1", "a2", "a3"])["ranking"]}
     assert shown == pytest.approx(answered, abs=1e-12)
+    # per segment (the context's "segment" feature): probabilities as /rank answers for that segment
+    rows = _wait(lambda: d.find_elements(By.CSS_SELECTOR, "#segments tr[data-segment]"))
+    assert [r.get_attribute("data-segment") for r in rows] == ["a", "b", "c"]
+    cells = rows[1].find_elements(By.CSS_SELECTOR, "td[data-variant]")
+    seg_b = {x["id"]: x["probability"] for x in rank_ids(srv.client, ["a0", "a1", "a2", "a3"],
+                                                          context=[{"user": {"segment": "b"}}])["ranking"]}
+    assert {c.get_attribute("data-variant"): float(c.get_attribute("data-probability")) for c in cells} == \
+        pytest.approx(seg_b, abs=1e-12)
     imgs = d.find_elements(By.CSS_SELECTOR, ".variant img")
     assert len(imgs) == 4
     _wait(lambda: all(d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", i) == 160

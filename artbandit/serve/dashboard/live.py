@@ -26,6 +26,8 @@ from bandit.logschema import DriftEvent
 KEEP_MINUTES = 24 * 60
 MAX_ACTIONS = 20_000  # action ids (<= 256 characters each): a few MB at most
 MAX_DRIFT = 500
+MAX_SEGMENT_CELLS = 20_000  # (segment value, action id) pairs counted for the per-segment view
+MAX_SEGMENT_VALUES = 50
 Z95 = 1.959964
 
 
@@ -72,6 +74,10 @@ class LiveStats:
         self.drift: list[dict[str, Any]] = []
         # action id -> [impressions (chosen), available (among the eligible), reward sum of its impressions]
         self.actions: dict[str, list[float]] = {}
+        # the context's segment-like feature (first string feature whose name holds "segment"):
+        # (namespace, name, value) -> action id -> [impressions, reward sum]
+        self.segments: dict[tuple[str, str, str], dict[str, list[float]]] = {}
+        self._segment_cells = 0
 
     def _minute(self, t: float) -> _Minute:
         m = int(t // 60)
@@ -94,6 +100,8 @@ class LiveStats:
         """The rows the service appends to its event log (bandit.joined_log.joined_row, DriftEvent)."""
         with self._lock:
             for row in rows:
+                if not isinstance(row, DriftEvent) and row[11] is not None:
+                    self._segment(row[4], row[9], float(row[11]))
                 if isinstance(row, DriftEvent):
                     if len(self.drift) < MAX_DRIFT:
                         self.drift.append({"t": row.time, "statistic": row.statistic, "eventId": row.event_id})
@@ -120,6 +128,44 @@ class LiveStats:
                         st = self.actions[aid] = [0, 0, 0.0]
                     if st is not None:
                         st[1] += 1
+
+    def _segment(self, context_json: str, action_id: str, reward: float) -> None:
+        if "segment" not in context_json:  # cheap test first: most contexts are parsed only if they may have one
+            return
+        import orjson
+
+        try:
+            ctx = orjson.loads(context_json)
+        except orjson.JSONDecodeError:
+            return
+        for ns, feats in ctx.items() if isinstance(ctx, dict) else ():
+            for name, value in feats.items() if isinstance(feats, dict) else ():
+                if "segment" in name.lower() and isinstance(value, str) and len(value) <= 256:
+                    key = (ns, name, value)
+                    cells = self.segments.get(key)
+                    if cells is None:
+                        if len(self.segments) >= MAX_SEGMENT_VALUES:
+                            return
+                        cells = self.segments[key] = {}
+                    cell = cells.get(action_id)
+                    if cell is None:
+                        if self._segment_cells >= MAX_SEGMENT_CELLS:
+                            return
+                        self._segment_cells += 1
+                        cell = cells[action_id] = [0, 0.0]
+                    cell[0] += 1
+                    cell[1] += reward
+                    return
+
+    def segment_counts(self, action_ids: list[str]) -> list[tuple[tuple[str, str, str], dict[str, tuple[int, float]]]]:
+        """Per segment value that saw any of `action_ids`: their impressions and reward sums."""
+        with self._lock:
+            out = []
+            for key, cells in self.segments.items():
+                mine = {a: (int(cells[a][0]), float(cells[a][1])) for a in action_ids if a in cells}
+                if mine:
+                    out.append((key, mine))
+            return out
 
     def minutes(self, last: int = 120) -> list[dict[str, Any]]:
         with self._lock:

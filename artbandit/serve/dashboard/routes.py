@@ -174,8 +174,18 @@ def mount(app: FastAPI, svc: Any, *, key: bytes | None, created: dict, committer
                 "starved": is_starved(shown, available, EXPOSURE_FLOOR),
                 "image": catalog.image(id, v["id"]) is not None,
             })
+        ids = [v["id"] for v in t["variants"]]
+        segments = []
+        for (ns, name, value), counts in sorted(stats.segment_counts(ids), key=lambda kv: kv[0])[:20]:
+            seg_probs = probabilities(svc, {ns: {name: value}}, catalog.actions(id))
+            shown = sum(n for n, _ in counts.values())
+            segments.append({"feature": f"{ns}.{name}", "value": value, "impressions": shown, "variants": [
+                {"id": vid, "probability": p, "share": counts.get(vid, (0, 0.0))[0] / shown if shown else None,
+                 "rewardRate": (counts[vid][1] / counts[vid][0]) if counts.get(vid, (0, 0))[0] else None}
+                for vid, p in zip(ids, seg_probs)]})
         return _json({"id": t["id"], "title": t["title"], "genre": t["genre"], "policy": svc.policy.spec,
-                      "colours": colours(), "floor": EXPOSURE_FLOOR, "impressions": total, "variants": variants})
+                      "colours": colours(), "floor": EXPOSURE_FLOOR, "impressions": total, "variants": variants,
+                      "segments": segments})
 
     @app.get(PREFIX + "/image", include_in_schema=False)
     async def image(request: Request, title: str = "", variant: str = "") -> Response:

@@ -238,6 +238,7 @@
         if (v.starved && !flag) { card.appendChild(el("div", "flag", "starved")); }
         if (!v.starved && flag) { card.removeChild(flag); }
       });
+      segments(d);
       stamp(d);
     }).catch(report);
   }
@@ -344,6 +345,26 @@
       });
       stamp(d);
     }).catch(report);
+  }
+
+  function segments(d) {
+    var box = document.getElementById("segments-box"), t = document.getElementById("segments");
+    if (!d.segments.length) { box.hidden = true; return; }
+    box.hidden = false; clear(t);
+    document.getElementById("segments-note").textContent = "By the context feature " + d.segments[0].feature +
+      ": the probability the live policy gives each variant for that value alone, and (after the slash) its share of that segment's impressions.";
+    var head = el("tr"); head.appendChild(el("th", null, "segment")); head.appendChild(el("th", null, "impressions"));
+    d.variants.forEach(function (v) { head.appendChild(el("th", null, v.id)); });
+    t.appendChild(head);
+    d.segments.forEach(function (s) {
+      var tr = el("tr"); tr.dataset.segment = s.value;
+      tr.appendChild(el("td", null, s.value)); tr.appendChild(el("td", null, fmtNum(s.impressions, 0)));
+      s.variants.forEach(function (v) {
+        var td = el("td", null, fmtPct(v.probability) + " / " + fmtPct(v.share));
+        td.dataset.variant = v.id; td.dataset.probability = String(v.probability); tr.appendChild(td);
+      });
+      t.appendChild(tr);
+    });
   }
 
   function report(err) {
