@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from serve_helpers import HEADERS, KEY
 
 from artbandit.jobs.catalog_index import write_index
-from serve_helpers import HEADERS, KEY
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 HOSTILE_TITLE = "<script>alert('t')</script>"
@@ -89,5 +89,14 @@ def rank_ids(client, ids: list[str], event_id: str | None = None, context: list 
     return r.json()
 
 
-__all__ = ["HEADERS", "KEY", "HOSTILE", "HOSTILE_TITLE", "make_index", "chromium_missing", "browser", "login",
-           "rank_ids"]
+__all__ = [
+    "HEADERS",
+    "HOSTILE",
+    "HOSTILE_TITLE",
+    "KEY",
+    "browser",
+    "chromium_missing",
+    "login",
+    "make_index",
+    "rank_ids",
+]

@@ -8,8 +8,15 @@ import time
 from pathlib import Path
 
 import pytest
-
-from dashboard_helpers import HOSTILE, HOSTILE_TITLE, browser, chromium_missing, login, make_index, rank_ids
+from dashboard_helpers import (
+    HOSTILE,
+    HOSTILE_TITLE,
+    browser,
+    chromium_missing,
+    login,
+    make_index,
+    rank_ids,
+)
 from serve_helpers import Server
 
 pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=chromium_missing() or "")
@@ -174,7 +181,7 @@ def test_an_evaluation_runs_from_the_page_and_its_winner_is_applied(setup):
     d.switch_to.alert.accept()
     _wait(lambda: d.find_elements(By.ID, "rollback"), timeout=30)
     assert "Serving vw:" in d.find_element(By.ID, "applied").text
-    assert srv.client.get(f"/evaluations").json()[0]["status"] == "optimalPolicyApplied"
+    assert srv.client.get("/evaluations").json()[0]["status"] == "optimalPolicyApplied"
     assert srv.state.joinpath("previous-model.bin").is_file()
     assert d.execute_script("return document.querySelectorAll('img[src=\"x\"], img[onerror]').length") == 0
     assert _severe(d) == []

@@ -29,7 +29,7 @@ _SOURCE = {"logged": "Online", "baseline": "Baseline", "uniform": "Random"}
 def _iso(ts: float | None) -> str | None:
     if ts is None:
         return None
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 class EvaluationError(BanditError):
@@ -49,7 +49,7 @@ def candidates_from_wire(policies: Any) -> list[str]:
         return list(DEFAULT_CANDIDATES)
     if type(policies) is not list or len(policies) > 16:
         raise EvaluationError("policies must be a list of at most 16 {name, arguments}")
-    out = list(("baseline", "uniform"))
+    out = ["baseline", "uniform"]
     for i, p in enumerate(policies):
         if type(p) is not dict or type(p.get("arguments", "")) is not str:
             raise EvaluationError(f"policies[{i}] must be {{name, arguments}} with string arguments")

@@ -15,6 +15,7 @@ Both estimates use the logged propensities, so they are unbiased while every act
 """
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -55,7 +56,7 @@ class _Sum:
 
 
 class _Minute:
-    __slots__ = ("decisions", "rewards", "live", "baseline", "uniform")
+    __slots__ = ("baseline", "decisions", "live", "rewards", "uniform")
 
     def __init__(self) -> None:
         self.decisions = 0
@@ -223,7 +224,7 @@ def attach(svc: Any, stats: LiveStats) -> None:
         try:
             stats.closed(joined)
         except Exception:  # noqa: BLE001 - the dashboard must never fail a commit
-            pass
+            logging.getLogger("artbandit.serve").exception("dashboard counts: a closed event was not counted")
 
     svc.rank, svc.rank_multislot = rank_counted, rank_multi_counted
     svc.reward, svc.reward_multislot = reward_counted, reward_multi_counted

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import html
 import time
+from collections.abc import Callable
 from importlib import resources
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
