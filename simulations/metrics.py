@@ -181,6 +181,14 @@ def policy_metrics(
     return m
 
 
+def is_starved(shown: int, available: int, floor: float) -> bool:
+    """Whether a variant shown `shown` times out of `available` impressions of its title is starved:
+    below the exposure floor beyond sampling noise (two binomial standard deviations), so a variant
+    the policy gives exactly the floor is not flagged for drawing 0.99% of 40,000; at least 100
+    impressions are needed to judge. (The simulator's audit and the service's dashboard share it.)"""
+    return available >= 100 and shown < floor * available - 2.0 * float(np.sqrt(available * floor * (1.0 - floor)))
+
+
 def exposure_audit(env: Environment, stream: Stream, trace: Trace, *, floor: float) -> dict[str, Any]:
     """How impressions were spread over variants: shares, Gini, exploration, starvation (shown less
     than `floor` of its title's impressions beyond sampling noise)."""
@@ -207,9 +215,7 @@ def exposure_audit(env: Environment, stream: Stream, trace: Trace, *, floor: flo
                               "available_impressions": int(avail[j])}
             if v.clickbait:
                 bait += int(counts[j])
-            # starved: below the floor beyond sampling noise (two binomial standard deviations), so a
-            # variant the policy gives exactly the floor is not flagged for drawing 0.99% of 40,000
-            if avail[j] >= 100 and counts[j] < floor * avail[j] - 2.0 * np.sqrt(avail[j] * floor * (1.0 - floor)):
+            if is_starved(int(counts[j]), int(avail[j]), floor):
                 starved.append({"variant": v.id, "title": title.id, "share": round(float(shares[j]), 6)})
         g = gini(counts / n_t)
         titles_out[title.id] = {"impressions": n_t, "gini": round(g, 6), "variants": variants}

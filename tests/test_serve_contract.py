@@ -271,5 +271,7 @@ def test_metrics_are_prometheus_text(server):
 
 def test_openapi_docs_are_served(server):
     spec = httpx.get(server.url + "/openapi.json").json()
-    assert "/personalizer/rank" in spec["paths"] and "/personalizer/multislot/events/{event_id}/activate" in spec["paths"]
+    # versioned paths: what a generated client can call without an api-version parameter
+    assert "/personalizer/v1.0/rank" in spec["paths"]
+    assert "/personalizer/v1.0/multislot/events/{event_id}/activate" in spec["paths"]
     assert httpx.get(server.url + "/docs").status_code == 200

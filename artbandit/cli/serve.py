@@ -52,13 +52,15 @@ def _range(text: str) -> tuple[float, float]:
 @click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1, 300),
               help="Seconds a client has to send a request's headers (slow clients are disconnected).")
 @click.option("--durable", is_flag=True, help="fsync every group commit (survives power loss; slower).")
+@click.option("--catalog", type=click.Path(file_okay=False, exists=True), help="A folder written by `artbandit "
+              "catalog build`: rank actions may be variant ids alone, and /dashboard shows their images.")
 @click.option("--quiet", "-q", is_flag=True, help="No startup line.")
 def serve(state, host, port, api_key_file, no_auth, seed, reward_range, max_actions, max_pending_mb, max_body,
-          header_timeout, durable, quiet):
+          header_timeout, durable, quiet, catalog):
     """Serve Personalizer's REST API (rank, reward, activate, multi-slot, configuration, model) on a
     state folder that a crash cannot make forget."""
     from artbandit.serve.runner import serve as run
 
     run(state, host=host, port=port, key=_key(api_key_file, no_auth), seed=seed,
         reward_range=_range(reward_range), max_actions=max_actions, max_body=max_body, durable=durable,
-        quiet=quiet, max_pending_bytes=max_pending_mb << 20, header_timeout_s=header_timeout)
+        quiet=quiet, max_pending_bytes=max_pending_mb << 20, header_timeout_s=header_timeout, catalog=catalog)

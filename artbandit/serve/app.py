@@ -28,6 +28,7 @@ from bandit.errors import BanditError, DuplicateRewardError, ExpiredEventError, 
 from bandit.model_export import export_model, import_model
 from bandit.service import DecisionService, model_finite
 from bandit.service_checks import CapacityError
+from bandit.service_config import DEFAULT_ARGUMENTS
 
 log = logging.getLogger("artbandit.serve")
 P = "/personalizer"
@@ -52,11 +53,13 @@ def _error(status: int, code: str, message: str) -> Response:
 
 
 def create_app(svc: DecisionService, *, key: bytes | None, max_body: int = 1 << 20,
-               max_model: int = 256 << 20, ready_message: str | None = None, durable: bool = False) -> Gate:
-    """The ASGI application: routes inside the Gate (versions, key, body limit, metrics)."""
+               max_model: int = 256 << 20, ready_message: str | None = None, durable: bool = False,
+               catalog: Any = None, dashboard: bool = True) -> Gate:
+    """The ASGI application: routes inside the Gate (versions, key, body limit, metrics).
+    `catalog`: an artbandit.serve.dashboard.catalog.Catalogue (`--catalog`); `dashboard`: mount /dashboard."""
     committer = Committer(svc, inline=not durable)
     metrics = Metrics()
-    created = {"time": time.time()}
+    created: dict[str, Any] = {"time": time.time(), "policy_name": "artbandit"}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -71,7 +74,7 @@ def create_app(svc: DecisionService, *, key: bytes | None, max_body: int = 1 << 
             svc.journal.close()
             svc.state.close()
 
-    app = FastAPI(title="artbandit serve", version="1.0", lifespan=lifespan,
+    app = FastAPI(title="artbandit serve", version="1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Personalizer-compatible decision service (see docs/serve.md).")
 
     @app.exception_handler(UnknownEventError)
@@ -116,7 +119,10 @@ def create_app(svc: DecisionService, *, key: bytes | None, max_body: int = 1 << 
     # -- decisions -------------------------------------------------------------------------------
     @app.post(P + "/rank", status_code=201)
     async def rank(request: Request) -> Response:
-        r = svc.rank(**wire.rank_args(body(request)))
+        args = wire.rank_args(body(request))
+        if catalog is not None:  # variants named by id alone get their features from the catalogue
+            args["actions"] = catalog.fill(args["actions"])
+        r = svc.rank(**args)
         await committer.durable()
         return JSON({"ranking": [{"id": a, "probability": p} for a, p in r.ranking],
                      "eventId": r.event_id, "rewardActionId": r.reward_action_id}, status_code=201)
@@ -160,15 +166,26 @@ def create_app(svc: DecisionService, *, key: bytes | None, max_body: int = 1 << 
 
     @app.get(P + "/configurations/policy")
     async def get_policy() -> Response:
-        return JSON({"name": "artbandit", "arguments": svc.arguments})
+        return JSON({"name": created["policy_name"], "arguments": svc.arguments})
 
     @app.put(P + "/configurations/policy")
     async def put_policy(request: Request) -> Response:
-        arguments = wire.policy_body(body(request))
+        given = body(request)
+        arguments = wire.policy_body(given)
         policy = svc.new_policy(arguments)  # checks the allowlist before anything changes
         await committer.publish(svc.replace_policy(policy, arguments))
         created["time"] = time.time()
-        return JSON({"name": "artbandit", "arguments": svc.arguments})
+        created["policy_name"] = given.get("name") or "artbandit"  # answered with the name it was given
+        return JSON({"name": created["policy_name"], "arguments": svc.arguments})
+
+    @app.delete(P + "/configurations/policy")
+    async def reset_policy() -> Response:
+        """Personalizer's reset: the default arguments and a fresh model."""
+        arguments = DEFAULT_ARGUMENTS
+        await committer.publish(svc.replace_policy(svc.new_policy(arguments), arguments))
+        created["time"] = time.time()
+        created["policy_name"] = "artbandit"
+        return JSON({"name": created["policy_name"], "arguments": svc.arguments})
 
     @app.get(P + "/model")
     async def get_model() -> Response:
@@ -217,4 +234,11 @@ def create_app(svc: DecisionService, *, key: bytes | None, max_body: int = 1 << 
     async def prometheus() -> Response:
         return Response(metrics.render(svc.status()), media_type="text/plain; version=0.0.4")
 
+    from artbandit.serve.apidocs import mount_docs
+
+    mount_docs(app)  # /docs from local files (no CDN), /openapi.json with bodies and the key scheme
+    if dashboard:
+        from artbandit.serve.dashboard import mount
+
+        mount(app, svc, key=key, created=created, committer=committer, catalog=catalog)
     return Gate(app, key=key, max_body=max_body, max_model=max_model, metrics=metrics)

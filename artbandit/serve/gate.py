@@ -4,7 +4,9 @@ In order, for every HTTP request:
 1. versions: `/personalizer/v1.0/<op>` is served as `/personalizer/<op>`; the unversioned form needs
    an `api-version` query parameter, as Personalizer's newer SDKs send;
 2. the key: `Ocp-Apim-Subscription-Key` compared in constant time (hmac.compare_digest); a wrong or
-   missing key gets 401 with Personalizer's error body. `/status`, `/docs` and `/openapi.json` are open;
+   missing key gets 401 with Personalizer's error body. `/status`, `/docs` (and its `/docs/static/` assets)
+   and `/openapi.json` are open;
+   `/dashboard` checks its own session cookie instead (a browser cannot send the key header);
 3. the body: read whole, at most `max_body` bytes (`max_model` for PUT /model), else 413, so no
    handler ever sees an unbounded upload;
 4. timing and status for /metrics.
@@ -23,6 +25,7 @@ from artbandit.serve.metrics import Metrics
 BASE = "/personalizer"
 VERSIONED = re.compile(r"/personalizer/v1\.0(/.*)\Z")  # \Z, not $ (which matches before a final newline)
 OPEN_PATHS = {"/status", "/docs", "/openapi.json", "/docs/oauth2-redirect"}
+DASHBOARD = "/dashboard"  # artbandit.serve.dashboard: session cookies, checked by its routes
 _EVENT = re.compile(r"/events/[^/]+/")
 
 
@@ -80,7 +83,8 @@ class Gate:
                                  "unversioned paths need ?api-version=... (or use /personalizer/v1.0/...)")
                 return
             scope = {**scope, "path": path, "raw_path": path.encode()}
-        if self.key is not None and path not in OPEN_PATHS:
+        if self.key is not None and path not in OPEN_PATHS and not (
+                path == DASHBOARD or path.startswith(DASHBOARD + "/") or path.startswith("/docs/static/")):
             given = b""
             for name, value in scope["headers"]:
                 if name == b"ocp-apim-subscription-key":

@@ -19,14 +19,19 @@ from bandit.service import DecisionService
 def serve(state: str, *, host: str, port: int, key: bytes | None, seed: int = 0,
           reward_range: tuple[float, float] = (0.0, 1.0), max_actions: int = 50, max_body: int = 1 << 20,
           durable: bool = False, quiet: bool = False, max_pending_bytes: int = 256 << 20,
-          header_timeout_s: float = HEADER_TIMEOUT_S) -> None:
+          header_timeout_s: float = HEADER_TIMEOUT_S, catalog: str | None = None) -> None:
+    cat = None
+    if catalog is not None:  # read before the state folder is locked: a bad catalogue is a one-line error
+        from artbandit.serve.dashboard.catalog import Catalogue
+
+        cat = Catalogue(catalog)
     svc = DecisionService(state, seed=seed, reward_range=reward_range, max_actions=max_actions,
                           durable=durable, autocommit=False, manual_wal_checkpoints=not durable,
                           max_pending_bytes=max_pending_bytes)
     ready = None if quiet else (
         f"artbandit serve: listening on http://{host}:{port}/personalizer "
         f"(state {state}, {len(svc.open)} open events recovered, {getattr(svc, 'relearned', 0)} re-learned)")
-    app = create_app(svc, key=key, max_body=max_body, ready_message=ready, durable=durable)
+    app = create_app(svc, key=key, max_body=max_body, ready_message=ready, durable=durable, catalog=cat)
     logging.basicConfig(level=logging.WARNING, format="artbandit serve: %(levelname)s %(message)s")
     # idle keep-alive connections close after KEEP_ALIVE_S; request headers must arrive within
     # header_timeout_s (artbandit.serve.protocol: uvicorn has no header-read timeout of its own)

@@ -1,0 +1,225 @@
+"""Offline evaluations inside the service: Personalizer's `/evaluations` and feature importances,
+backed by `artbandit evaluate` (simulations.ope.evaluate) over the service's own event log.
+
+Each evaluation runs on its own thread (the event loop keeps serving) and reports progress; the
+results stay in memory (at most MAX_KEPT, oldest first out) and are lost on restart, as a finished
+evaluation's report can always be made again with `artbandit evaluate STATE/events.sqlite`.
+"Apply" warm-starts the winner on the whole log and swaps it in as the live model (like PUT /model),
+after saving the model it replaces to STATE/previous-model.bin so one "rollback" brings it back.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from bandit.errors import BanditError
+
+MAX_KEPT = 20
+DEFAULT_CANDIDATES = ("baseline", "uniform", "vw:select", "vw:squarecb")
+PREVIOUS_MODEL = "previous-model.bin"
+_SOURCE = {"logged": "Online", "baseline": "Baseline", "uniform": "Random"}
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+class EvaluationError(BanditError):
+    """A request about evaluations that cannot be honoured (HTTP 400/404/409)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def candidates_from_wire(policies: Any) -> list[str]:
+    """Personalizer's `policies: [{name, arguments}]` -> evaluate's candidate specs. `arguments` is
+    a candidate spec (`vw:squarecb --gamma_scale 50`, `uniform`, ...) or VW arguments for vw:select."""
+    from simulations.ope.candidates import check_candidate
+
+    if policies is None:
+        return list(DEFAULT_CANDIDATES)
+    if type(policies) is not list or len(policies) > 16:
+        raise EvaluationError("policies must be a list of at most 16 {name, arguments}")
+    out = ["baseline", "uniform"]
+    for i, p in enumerate(policies):
+        if type(p) is not dict or type(p.get("arguments", "")) is not str:
+            raise EvaluationError(f"policies[{i}] must be {{name, arguments}} with string arguments")
+        args = p.get("arguments", "").strip()
+        spec = args if args.split(" ", 1)[0] in ("uniform", "baseline", "best-fixed", "linucb", "ts-per-title") \
+            or args.startswith("vw") else "vw:select " + args
+        try:
+            check_candidate(spec)
+        except Exception as exc:  # noqa: BLE001 - any refusal is the user's candidate: one line
+            raise EvaluationError(f"policies[{i}]: {' '.join(str(exc).split())}") from None
+        out.append(spec)
+    return list(dict.fromkeys(out))
+
+
+class Evaluations:
+    """The service's evaluations: start, read, delete, apply the winner, roll back."""
+
+    def __init__(self, svc: Any) -> None:
+        self.svc = svc
+        self.jobs: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.applied: dict[str, Any] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def create(self, body: Any) -> dict[str, Any]:
+        if body is None:
+            body = {}
+        if type(body) is not dict:
+            raise EvaluationError("the evaluation must be a JSON object")
+        unknown = set(body) - {"name", "startTime", "endTime", "policies", "enableOfflineExperimentation"}
+        if unknown:
+            raise EvaluationError(f"evaluation: unknown field {sorted(unknown)[0]!r}")
+        name = body.get("name", "evaluation")
+        if type(name) is not str or not 0 < len(name) <= 256:
+            raise EvaluationError("name must be a string of 1 to 256 characters")
+        candidates = candidates_from_wire(body.get("policies"))
+        with self._lock:
+            if any(j["status"] == "pending" for j in self.jobs.values()):
+                raise EvaluationError("an evaluation is already running: wait for it", status=409)
+            eid = secrets.token_hex(8)
+            job = {"id": eid, "name": name, "status": "pending", "progress": 0.0, "created": time.time(),
+                   "startTime": body.get("startTime"), "endTime": body.get("endTime"),
+                   "candidates": candidates, "result": None, "error": None}
+            self.jobs[eid] = job
+            while len(self.jobs) > MAX_KEPT:
+                self.jobs.popitem(last=False)
+        threading.Thread(target=self._run, args=(job,), name=f"artbandit-evaluation-{eid}", daemon=True).start()
+        return self.wire(job)
+
+    def _run(self, job: dict[str, Any]) -> None:
+        from simulations.ope.evaluate import evaluate, json_safe
+
+        try:
+            self.svc.log.flush()  # everything closed so far is in the log the evaluation reads
+            total = [1]
+
+            def events(n: int) -> None:
+                job["progress"] = min(0.99, job["progress"] + n / max(total[0], 1))
+
+            from simulations.ope.readers import open_log
+
+            total[0] = max(1, open_log(str(self.svc.state.events_path), "auto", None).approx_events()) \
+                * (2 + len(job["candidates"]))
+            with tempfile.TemporaryDirectory(prefix="artbandit-serve-eval-") as work:
+                result = evaluate(str(self.svc.state.events_path), work, job["candidates"], seed=self.svc.seed,
+                                  importance=True, on_events=events,
+                                  on_task=lambda k: events(k * total[0] // (2 + len(job["candidates"]))))
+            job["result"] = json_safe(result)
+            job["status"] = "completed"
+            job["progress"] = 1.0
+        except Exception as exc:  # noqa: BLE001 - reported on the evaluation, one line
+            job["error"] = " ".join(str(exc).split()) or type(exc).__name__
+            job["status"] = "failed"
+        job["finished"] = time.time()
+
+    def get(self, eid: str) -> dict[str, Any]:
+        job = self.jobs.get(eid)
+        if job is None:
+            raise EvaluationError(f"no evaluation {eid!r}", status=404)
+        return job
+
+    def delete(self, eid: str) -> None:
+        with self._lock:
+            if self.jobs.pop(eid, None) is None:
+                raise EvaluationError(f"no evaluation {eid!r}", status=404)
+
+    # -- apply and roll back: building and loading run on a thread of their own; saving the live
+    # model runs on the event loop (the thread that learns), as a checkpoint's save does ----------
+    def build_winner(self, eid: str) -> Any:
+        """The winner, warm-started on the whole log, as a policy the service can serve."""
+        from bandit.model_export import export_model, import_model
+        from simulations.ope.candidates import build_candidate
+        from simulations.ope.readers import open_log
+
+        job = self.get(eid)
+        if job["status"] != "completed":
+            raise EvaluationError(f"evaluation {eid!r} is {job['status']}: nothing to apply", status=409)
+        winner = (job["result"]["decision"] or {}).get("winner")
+        if not winner or not winner.startswith("vw"):
+            raise EvaluationError(f"the winner {winner!r} is not a VW policy: nothing to apply", status=409)
+        policy = build_candidate(winner, seed=self.svc.seed)
+        for chunk in open_log(str(self.svc.state.events_path), "auto", None).chunks():
+            for ev in chunk:
+                policy.learn(ev.context, ev.actions, ev.chosen_index, ev.reward, ev.probability)
+        return import_model(export_model(policy), reward_range=self.svc.reward_range,
+                            min_probability=self.svc.min_probability, log=None), winner
+
+    def save_previous(self) -> None:
+        from bandit.model_export import export_model
+        from safeio.atomic import write_bytes_atomic
+
+        write_bytes_atomic(Path(self.svc.state.path) / PREVIOUS_MODEL, export_model(self.svc.policy))
+
+    def previous(self) -> Any:
+        from bandit.model_export import import_model
+
+        path = Path(self.svc.state.path) / PREVIOUS_MODEL
+        if not path.is_file():
+            raise EvaluationError("no previous model to roll back to", status=409)
+        return import_model(path.read_bytes(), reward_range=self.svc.reward_range,
+                            min_probability=self.svc.min_probability, log=None)
+
+    # -- wire forms --------------------------------------------------------------------------
+    def wire(self, job: dict[str, Any]) -> dict[str, Any]:
+        """Personalizer's Evaluation, plus artbandit's progress, decision and error."""
+        result = job.get("result") or {}
+        policies = []
+        for p in result.get("policies", []):
+            if "error" in p:
+                continue
+            dr = p["estimates"].get("dr", {})
+            ips = p["estimates"].get("ips", {})
+            policies.append({
+                "name": p["name"], "arguments": p["name"], "policySource": _SOURCE.get(p["name"], "Custom"),
+                "totalSummary": {"averageReward": dr.get("value"), "confidenceInterval": _half(dr),
+                                 "ipsEstimatorNumerator": ips.get("value"), "ipsEstimatorDenominator": 1.0,
+                                 "low": dr.get("low"), "high": dr.get("high")},
+                "summary": [{"timeStamp": None, "averageReward": b["value"], "low": b["low"], "high": b["high"]}
+                            for b in p.get("buckets", {}).get("dr", [])],
+            })
+        return {
+            "id": job["id"], "name": job["name"], "jobId": job["id"], "status": job["status"],
+            "startTime": job.get("startTime"), "endTime": job.get("endTime"), "creationTime": _iso(job["created"]),
+            "evaluationType": "Manual", "policyResults": policies,
+            "featureImportance": [[g["name"] for g in self.importance(job)]] if self.importance(job) else [],
+            "optimalPolicy": (result.get("decision") or {}).get("winner"),
+            "progress": round(job["progress"], 4), "error": job["error"],
+            "decision": result.get("decision"), "events": (result.get("log") or {}).get("events"),
+        }
+
+    @staticmethod
+    def importance(job: dict[str, Any]) -> list[dict[str, Any]]:
+        groups = ((job.get("result") or {}).get("importance") or {}).get("groups") or []
+        return [g for g in groups if "error" not in g]
+
+    def feature_importances(self) -> list[dict[str, Any]]:
+        """Personalizer's FeatureImportance list: one per completed evaluation (scores: the DR drop
+        in reward when the feature group is left out)."""
+        out = []
+        for job in self.jobs.values():
+            if job["status"] != "completed":
+                continue
+            out.append({"id": job["id"], "name": job["name"], "status": "Succeeded",
+                        "creationTime": _iso(job["created"]), "startTime": job.get("startTime"),
+                        "endTime": job.get("endTime"),
+                        "featureScores": [{"featureName": f"{g['kind']}:{g['name']}", "score": g["drop"]}
+                                          for g in self.importance(job)]})
+        return out
+
+
+def _half(est: dict[str, Any]) -> float | None:
+    lo, hi = est.get("low"), est.get("high")
+    return None if lo is None or hi is None else (hi - lo) / 2

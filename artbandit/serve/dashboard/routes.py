@@ -1,0 +1,325 @@
+"""The dashboard's routes: login, pages, JSON for the pages, catalogue images.
+
+Every route but the login form and the static files needs a live session (sessions.py); without
+one, pages redirect to the login form and JSON answers 401. The key check of the Gate does not
+apply under /dashboard (a browser cannot send the key header): the session replaces it.
+"""
+from __future__ import annotations
+
+import asyncio
+import html
+import time
+from collections.abc import Callable
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+
+from artbandit.serve.dashboard.catalog import IMAGE_TYPES, Catalogue
+from artbandit.serve.dashboard.evaluations import EvaluationError, Evaluations
+from artbandit.serve.dashboard.live import LiveStats, attach
+from artbandit.serve.dashboard.sessions import COOKIE, Sessions
+
+PREFIX = "/dashboard"
+STATIC = {"dashboard.js": "text/javascript; charset=utf-8", "dashboard.css": "text/css; charset=utf-8",
+          "favicon.svg": "image/svg+xml"}
+PAGES = {"": "overview.html", "/title": "title.html", "/titles": "titles.html", "/evaluations": "evaluations.html",
+         "/configuration": "configuration.html"}
+# no inline script, nothing from elsewhere: an injected <script> would not run even if one got in
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+EXPOSURE_FLOOR = 0.01  # the simulator's default floor (simulations.scenarios): shown less is "starved"
+
+
+def _asset(name: str) -> bytes:
+    return resources.files("artbandit.serve.dashboard").joinpath("static", name).read_bytes()
+
+
+def _headers() -> dict[str, str]:
+    return {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+def _login_page(message: str = "") -> bytes:
+    note = f'<p class="error" role="alert">{html.escape(message)}</p>' if message else ""
+    return (_asset("login.html").decode("utf-8").replace("<!--MESSAGE-->", note)).encode("utf-8")
+
+
+def probabilities(svc: Any, context: dict, actions: list[dict]) -> list[float]:
+    """The live policy's probabilities for `actions` in `context`, as /rank would answer them now
+    (the same exploration mix; Apprentice and LoggingOnly serve the baseline)."""
+    pmf = list(svc.policy.replay_step(context, actions).pmf)
+    if svc.config.learning_mode != "Online":
+        return [1.0 if i == 0 else 0.0 for i in range(len(pmf))]
+    x = svc.config.exploration
+    if x > 0.0:
+        pmf = [(1.0 - x) * p + x / len(pmf) for p in pmf]
+    return [float(p) for p in pmf]
+
+
+def mount(app: FastAPI, svc: Any, *, key: bytes | None, created: dict, committer: Any,
+          catalog: Catalogue | None = None, extra_status: Callable[[], dict] | None = None) -> LiveStats:
+    """Add the dashboard's routes (and Personalizer's /evaluations, /featureimportances, which the
+    dashboard runs on) to `app` and start counting `svc`'s traffic; returns the counts."""
+    from simulations.metrics import is_starved
+    from simulations.plotstyle import BASELINE_COLOUR, POLICY_COLOURS, policy_colour
+
+    sessions = Sessions(key)
+    stats = LiveStats()
+    attach(svc, stats)
+
+    def session_ok(request: Request) -> bool:
+        return sessions.valid(request.cookies.get(COOKIE))
+
+    def page(name: str) -> Callable:
+        async def show(request: Request) -> Response:
+            if not session_ok(request):
+                return RedirectResponse(PREFIX + "/login", status_code=303)
+            return Response(_asset(name), media_type="text/html; charset=utf-8", headers=_headers())
+        return show
+
+    for suffix, name in PAGES.items():
+        app.get(PREFIX + suffix, include_in_schema=False, name="dashboard" + suffix.replace("/", "_"))(page(name))
+
+    @app.get(PREFIX + "/login", include_in_schema=False)
+    async def login_form() -> Response:
+        return Response(_login_page(), media_type="text/html; charset=utf-8", headers=_headers())
+
+    @app.post(PREFIX + "/login", include_in_schema=False)
+    async def login(request: Request) -> Response:
+        raw = request.scope.get("state", {}).get("body", b"")
+        given = parse_qs(raw.decode("utf-8", "replace")).get("key", [""])[0]
+        if not sessions.key_matches(given):
+            return Response(_login_page("Wrong key."), status_code=401, media_type="text/html; charset=utf-8",
+                            headers=_headers())
+        token = sessions.open()
+        resp = RedirectResponse(PREFIX, status_code=303)
+        resp.set_cookie(COOKIE, token, max_age=int(sessions.ttl_s), path=PREFIX, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https"
+                        or request.headers.get("x-forwarded-proto", "") == "https")
+        return resp
+
+    @app.post(PREFIX + "/logout", include_in_schema=False)
+    async def logout(request: Request) -> Response:
+        sessions.close(request.cookies.get(COOKIE))
+        resp = RedirectResponse(PREFIX + "/login", status_code=303)
+        resp.delete_cookie(COOKIE, path=PREFIX)
+        return resp
+
+    @app.get(PREFIX + "/static/{name}", include_in_schema=False)
+    async def static(name: str) -> Response:
+        if name not in STATIC:
+            return Response(b"not found", status_code=404)
+        return Response(_asset(name), media_type=STATIC[name],
+                        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"})
+
+    def denied() -> Response:
+        return Response(b'{"error":{"code":"401","message":"log in at /dashboard/login"}}', status_code=401,
+                        media_type="application/json")
+
+    def colours() -> dict[str, str]:
+        return {"live": policy_colour(svc.policy.spec), "baseline": BASELINE_COLOUR,
+                "uniform": POLICY_COLOURS["uniform"]}
+
+    @app.get(PREFIX + "/api/overview", include_in_schema=False)
+    async def overview(request: Request) -> Response:
+        if not session_ok(request):
+            return denied()
+        now = time.time()
+        st = svc.status()
+        oldest = min((ev.time for ev in svc.open.pending.values()), default=None) if len(svc.open) <= 50_000 else None
+        return _json({
+            "now": now, "policy": svc.policy.spec, "colours": colours(),
+            "modelVersion": st["modelVersion"], "modelAgeS": now - created["time"],
+            "learningMode": st["learningMode"], "eventsPending": st["eventsPending"],
+            "eventsLearned": st["eventsLearned"], "oldestPendingS": None if oldest is None else now - oldest,
+            "ranks": st["ranks"], "rewards": st["rewards"], "modelError": st["modelError"],
+            "minutes": stats.minutes(), "drift": list(stats.drift),
+            "catalogue": catalog is not None, **(extra_status() if extra_status else {}),
+        })
+
+    @app.get(PREFIX + "/api/titles", include_in_schema=False)
+    async def titles(request: Request) -> Response:
+        if not session_ok(request):
+            return denied()
+        if catalog is None:
+            return _json({"catalogue": False, "titles": []})
+        out = []
+        for t in catalog.titles.values():
+            shown = sum(stats.action(v["id"])[0] for v in t["variants"])
+            out.append({"id": t["id"], "title": t["title"], "variants": len(t["variants"]), "impressions": shown,
+                        "cover": t["variants"][0]["id"]})
+        return _json({"catalogue": True, "titles": out})
+
+    @app.get(PREFIX + "/api/title", include_in_schema=False)
+    async def title(request: Request, id: str = "") -> Response:
+        if not session_ok(request):
+            return denied()
+        if catalog is None or id not in catalog.titles:
+            return Response(b'{"error":{"code":"ResourceNotFound","message":"no such title in the catalogue"}}',
+                            status_code=404, media_type="application/json")
+        t = catalog.titles[id]
+        probs = probabilities(svc, {}, catalog.actions(id))
+        rows = [(v, *stats.action(v["id"])) for v in t["variants"]]
+        total = sum(shown for _, shown, _, _ in rows)
+        variants = []
+        for (v, shown, available, reward_sum), p in zip(rows, probs):
+            variants.append({
+                "id": v["id"], "aspect": v["aspect"], "treatment": v["treatment"], "probability": p,
+                "impressions": shown, "available": available,
+                "share": shown / available if available else None,
+                "titleShare": shown / total if total else None,
+                "rewardRate": reward_sum / shown if shown else None,
+                "starved": is_starved(shown, available, EXPOSURE_FLOOR),
+                "image": catalog.image(id, v["id"]) is not None,
+            })
+        ids = [v["id"] for v in t["variants"]]
+        segments = []
+        for (ns, name, value), counts in sorted(stats.segment_counts(ids), key=lambda kv: kv[0])[:20]:
+            seg_probs = probabilities(svc, {ns: {name: value}}, catalog.actions(id))
+            shown = sum(n for n, _ in counts.values())
+            segments.append({"feature": f"{ns}.{name}", "value": value, "impressions": shown, "variants": [
+                {"id": vid, "probability": p, "share": counts.get(vid, (0, 0.0))[0] / shown if shown else None,
+                 "rewardRate": (counts[vid][1] / counts[vid][0]) if counts.get(vid, (0, 0))[0] else None}
+                for vid, p in zip(ids, seg_probs)]})
+        return _json({"id": t["id"], "title": t["title"], "genre": t["genre"], "policy": svc.policy.spec,
+                      "colours": colours(), "floor": EXPOSURE_FLOOR, "impressions": total, "variants": variants,
+                      "segments": segments})
+
+    @app.get(PREFIX + "/image", include_in_schema=False)
+    async def image(request: Request, title: str = "", variant: str = "") -> Response:
+        if not session_ok(request):
+            return denied()
+        path = catalog.image(title, variant) if catalog is not None else None
+        if path is None:
+            return Response(b"not found", status_code=404)
+        return FileResponse(path, media_type=IMAGE_TYPES[path.suffix.lower()],
+                            headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=300"})
+
+    @app.get(PREFIX + "/api/configuration", include_in_schema=False)
+    async def configuration(request: Request) -> Response:
+        if not session_ok(request):
+            return denied()
+        return _json({"service": svc.config.to_wire(),
+                      "policy": {"name": created.get("policy_name", "artbandit"), "arguments": svc.arguments,
+                                 "policy": svc.policy.spec, "modelVersion": svc.policy.model_version},
+                      "limits": {"rewardRange": list(svc.reward_range), "maxActions": svc.max_actions,
+                                 "pendingBudgetBytes": svc.max_pending_bytes, "minProbability": svc.min_probability,
+                                 "catalogue": str(catalog.root) if catalog is not None else None}})
+
+    # -- evaluations: Personalizer's contract (key) and the dashboard's (session) --------------
+    evals = Evaluations(svc)
+
+    def eval_error(exc: EvaluationError) -> Response:
+        code = {404: "ResourceNotFound", 409: "Conflict"}.get(exc.status, "BadRequest")
+        return _json({"error": {"code": code, "message": " ".join(str(exc).split())}}, status=exc.status)
+
+    def body_of(request: Request) -> Any:
+        import orjson
+
+        raw = request.scope.get("state", {}).get("body", b"")
+        if not raw:
+            return None
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise EvaluationError("malformed JSON") from None
+
+    async def create_evaluation(request: Request) -> Response:
+        try:
+            job = evals.create(body_of(request))
+        except EvaluationError as exc:
+            return eval_error(exc)
+        return _json(job, status=201, headers={"Location": f"/personalizer/v1.0/evaluations/{job['id']}"})
+
+    async def apply(eid: str) -> Response:
+        # the warm start reads the whole log: its own thread, so neither the loop nor the writer waits
+        try:
+            policy, winner = await asyncio.to_thread(evals.build_winner, eid)
+            evals.save_previous()  # on the loop, like a checkpoint: the live model is not learning meanwhile
+        except EvaluationError as exc:
+            return eval_error(exc)
+        await committer.publish(svc.replace_policy(policy))
+        created["time"] = time.time()
+        evals.applied = {"evaluation": eid, "policy": winner, "time": created["time"]}
+        evals.get(eid)["status"] = "optimalPolicyApplied"
+        return _json({"applied": winner, "modelVersion": svc.policy.model_version})
+
+    async def rollback() -> Response:
+        try:
+            policy = await asyncio.to_thread(evals.previous)
+        except EvaluationError as exc:
+            return eval_error(exc)
+        await committer.publish(svc.replace_policy(policy))
+        created["time"] = time.time()
+        evals.applied = None
+        return _json({"rolledBack": True, "modelVersion": svc.policy.model_version})
+
+    P = "/personalizer"
+
+    @app.get(P + "/evaluations", summary="List evaluations")
+    async def list_evaluations() -> Response:
+        return _json([evals.wire(j) for j in reversed(evals.jobs.values())])
+
+    app.post(P + "/evaluations", status_code=201, summary="Create an evaluation (runs in the background)")(
+        create_evaluation)
+
+    @app.get(P + "/evaluations/{evaluation_id}", summary="Get an evaluation (status, progress, results)")
+    async def get_evaluation(evaluation_id: str) -> Response:
+        try:
+            return _json(evals.wire(evals.get(evaluation_id)))
+        except EvaluationError as exc:
+            return eval_error(exc)
+
+    @app.delete(P + "/evaluations/{evaluation_id}", status_code=204, summary="Delete an evaluation")
+    async def delete_evaluation(evaluation_id: str) -> Response:
+        try:
+            evals.delete(evaluation_id)
+        except EvaluationError as exc:
+            return eval_error(exc)
+        return Response(status_code=204)
+
+    @app.post(P + "/evaluations/{evaluation_id}/apply", summary="Serve the evaluation's winner (artbandit)")
+    async def apply_evaluation(evaluation_id: str) -> Response:
+        return await apply(evaluation_id)
+
+    @app.get(P + "/featureimportances", summary="List feature importances (one per completed evaluation)")
+    async def list_feature_importances() -> Response:
+        return _json(evals.feature_importances())
+
+    def guarded(request: Request) -> Response | None:
+        """Session, and for changes a header no cross-site form can send (with SameSite=Strict)."""
+        if not session_ok(request):
+            return denied()
+        if request.method == "POST" and request.headers.get("x-artbandit-dashboard") != "1":
+            return _json({"error": {"code": "403", "message": "missing X-Artbandit-Dashboard header"}}, status=403)
+        return None
+
+    @app.get(PREFIX + "/api/evaluations", include_in_schema=False)
+    async def dash_evaluations(request: Request) -> Response:
+        return guarded(request) or _json({"evaluations": [evals.wire(j) for j in reversed(evals.jobs.values())],
+                                          "applied": evals.applied, "modelVersion": svc.policy.model_version,
+                                          "colours": colours()})
+
+    @app.post(PREFIX + "/api/evaluations", include_in_schema=False)
+    async def dash_create(request: Request) -> Response:
+        return guarded(request) or await create_evaluation(request)
+
+    @app.post(PREFIX + "/api/evaluations/{evaluation_id}/apply", include_in_schema=False)
+    async def dash_apply(evaluation_id: str, request: Request) -> Response:
+        return guarded(request) or await apply(evaluation_id)
+
+    @app.post(PREFIX + "/api/rollback", include_in_schema=False)
+    async def dash_rollback(request: Request) -> Response:
+        return guarded(request) or await rollback()
+
+    return stats
+
+
+def _json(content: Any, status: int = 200, headers: dict | None = None) -> Response:
+    import orjson
+
+    return Response(orjson.dumps(content), status_code=status, media_type="application/json",
+                    headers={"Cache-Control": "no-store", **(headers or {})})

@@ -1,0 +1,271 @@
+"""The dashboard's HTTP side against a real `artbandit serve --catalog`: sessions instead of the key,
+variants ranked by id with the index's features, images only from the index, numbers that match."""
+from __future__ import annotations
+
+import httpx
+import pytest
+from dashboard_helpers import HOSTILE, KEY, make_index, rank_ids
+from serve_helpers import Server
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dash")
+    cat = make_index(root / "catalogue")
+    with Server(root / "state", "--catalog", str(cat)) as srv:
+        yield srv
+
+
+def _session(srv: Server) -> httpx.Client:
+    c = httpx.Client(base_url=srv.url, timeout=10.0)
+    r = c.post("/dashboard/login", data={"key": KEY})
+    assert r.status_code == 303 and r.headers["location"] == "/dashboard"
+    return c
+
+
+def test_login_required_and_cookie_is_a_session_not_the_key(served):
+    with httpx.Client(base_url=served.url, timeout=10.0) as anon:
+        r = anon.get("/dashboard")
+        assert r.status_code == 303 and r.headers["location"] == "/dashboard/login"
+        assert anon.get("/dashboard/api/overview").status_code == 401
+        assert anon.get("/dashboard/api/overview", headers={"Ocp-Apim-Subscription-Key": KEY}).status_code == 401
+        assert anon.get("/dashboard/image", params={"title": "film-a", "variant": "a0"}).status_code == 401
+        bad = anon.post("/dashboard/login", data={"key": KEY[:-1] + "x"})
+        assert bad.status_code == 401 and "Wrong key" in bad.text and "set-cookie" not in bad.headers
+        assert anon.get(f"/dashboard?key={KEY}").status_code == 303  # a key in the URL opens nothing
+    c = _session(served)
+    token = c.cookies.get("artbandit_session")
+    assert token and KEY not in token
+    with httpx.Client(base_url=served.url) as other:
+        raw = other.post("/dashboard/login", data={"key": KEY}).headers.get_list("set-cookie")
+    assert len(raw) == 1 and "HttpOnly" in raw[0] and "SameSite=strict" in raw[0] and "Path=/dashboard" in raw[0]
+    assert KEY not in raw[0]
+    page = c.get("/dashboard")
+    assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
+    assert "<script>" not in page.text  # no inline script: the CSP forbids it
+    assert c.get("/dashboard/api/overview").status_code == 200
+    c.post("/dashboard/logout")
+    c.cookies.set("artbandit_session", token, path="/dashboard")  # the old token, replayed
+    assert c.get("/dashboard/api/overview").status_code == 401  # it died with the logout, server-side
+    c.close()
+
+
+def test_rank_by_variant_id_fills_features_from_the_catalogue(served):
+    c = served.client
+    ranked = rank_ids(c, ["a0", "a1", "a2", "a3"])
+    assert sorted(x["id"] for x in ranked["ranking"]) == ["a0", "a1", "a2", "a3"]
+    # with features: kept as sent (the request works as before)
+    r = c.post("/rank", json={"contextFeatures": [], "actions": [{"id": "zz", "features": [{"x": 1}]},
+                                                                 {"id": "a1", "features": [{"y": 2}]}]})
+    assert r.status_code == 201
+    r = c.post("/rank", json={"contextFeatures": [], "actions": [{"id": "nope"}, {"id": "a1"}]})
+    assert r.status_code == 400 and "'nope'" in r.json()["error"]["message"]
+    assert "\n" not in r.json()["error"]["message"]
+
+
+def test_images_only_from_the_index(served):
+    c = _session(served)
+    ok = c.get("/dashboard/image", params={"title": "film-a", "variant": "a2"})
+    assert ok.status_code == 200 and ok.headers["content-type"] == "image/png" and ok.content[:4] == b"\x89PNG"
+    for title, variant in [("film-a", "../../secret.txt"), ("film-a", "../catalog.parquet"), ("..", "secret.txt"),
+                           ("film-a", "/etc/passwd"), ("film-a", "a9")]:
+        assert c.get("/dashboard/image", params={"title": title, "variant": variant}).status_code == 404
+    assert c.get("/dashboard/static/../routes.py").status_code == 404
+    c.close()
+
+
+def test_title_probabilities_are_what_rank_answers_and_counts_follow_rewards(served):
+    c = _session(served)
+    d = c.get("/dashboard/api/title", params={"id": "film-a"}).json()
+    ranked = rank_ids(served.client, ["a0", "a1", "a2", "a3"])
+    answered = {x["id"]: x["probability"] for x in ranked["ranking"]}
+    assert {v["id"]: v["probability"] for v in d["variants"]} == pytest.approx(answered, abs=1e-12)
+    hostile = c.get("/dashboard/api/title", params={"id": "<script>alert('t')</script>"}).json()
+    assert [v["id"] for v in hostile["variants"]] == ["b0", HOSTILE]
+    assert c.get("/dashboard/api/title", params={"id": "nope"}).status_code == 404
+    c.close()
+
+
+def test_overview_counts_and_reward_estimates(tmp_path):
+    cat = make_index(tmp_path / "catalogue")
+    with Server(tmp_path / "state", "--catalog", str(cat)) as srv:
+        rewards, base, unif = [], [], []
+        for i in range(40):
+            r = rank_ids(srv.client, ["a0", "a1", "a2", "a3"], event_id=f"e{i}")
+            value = 1.0 if r["rewardActionId"] in ("a0", "a2") else 0.0
+            p = r["ranking"][0]["probability"]
+            assert srv.client.post(f"/events/e{i}/reward", json={"value": value}).status_code == 204
+            rewards.append(value)
+            base.append(value / p if r["rewardActionId"] == "a0" else 0.0)
+            unif.append(value / (4 * p))
+        c = _session(srv)
+        for _ in range(100):  # closed events reach the dashboard from the writer thread, after the commit
+            d = c.get("/dashboard/api/overview").json()
+            if sum((m["live"] or {}).get("n", 0) for m in d["minutes"]) == 40:
+                break
+        closed = [m for m in d["minutes"] if m["live"]]
+        if len(closed) == 1:  # all in one minute (else the per-minute means are checked summed up)
+            assert closed[0]["live"]["mean"] == pytest.approx(sum(rewards) / 40)
+            assert closed[0]["baseline"]["mean"] == pytest.approx(sum(base) / 40)
+            assert closed[0]["uniform"]["mean"] == pytest.approx(sum(unif) / 40)
+            assert closed[0]["live"]["lo"] < closed[0]["live"]["mean"] < closed[0]["live"]["hi"]
+        assert sum(m["live"]["mean"] * m["live"]["n"] for m in closed) == pytest.approx(sum(rewards))
+        assert sum(m["baseline"]["mean"] * m["baseline"]["n"] for m in closed) == pytest.approx(sum(base))
+        assert sum(m["decisions"] for m in d["minutes"]) == 40
+        assert sum(m["rewards"] for m in d["minutes"]) == 40
+        assert d["ranks"] == 40 and d["eventsPending"] in range(41)
+        assert d["colours"]["live"] == "#0072B2"  # vw:select's colour in every report
+        c.close()
+
+
+def _learnable_traffic(client, n: int) -> None:
+    """Segment "a" viewers reward a2, the others a3; never the baseline a0 (fixed rule, fixed event ids)."""
+    for i in range(n):
+        seg = "abc"[i % 3]
+        r = rank_ids(client, ["a0", "a1", "a2", "a3"], event_id=f"t{i}", context=[{"user": {"segment": seg}}])
+        good = "a2" if seg == "a" else "a3"
+        assert client.post(f"/events/t{i}/reward", json={"value": float(r["rewardActionId"] == good)}).status_code == 204
+
+
+def _finished(client, eid: str) -> dict:
+    for _ in range(600):
+        e = client.get(f"/evaluations/{eid}").json()
+        if e["status"] != "pending":
+            return e
+        import time
+
+        time.sleep(0.1)
+    raise AssertionError("the evaluation did not finish")
+
+
+def test_personalizer_admin_contract_evaluations_importance_reset(tmp_path):
+    with Server(tmp_path / "state", "--catalog", str(make_index(tmp_path / "catalogue"))) as srv:
+        c = srv.client
+        # update_policy answers with the name it was given; reset (was 405) restores the defaults
+        assert c.put("/configurations/policy", json={"name": "mine", "arguments": "--cb_explore_adf --squarecb"}
+                     ).json()["name"] == "mine"
+        assert c.get("/configurations/policy").json()["name"] == "mine"
+        reset = c.delete("/configurations/policy")
+        assert reset.status_code == 200 and reset.json() == {"name": "artbandit", "arguments": "--cb_explore_adf --select"}
+        assert c.get("/evaluations").json() == [] and c.get("/featureimportances").json() == []
+        _learnable_traffic(c, 300)
+        r = c.post("/evaluations", json={"name": "<b>week</b>", "policies": [{"name": "sq", "arguments": "vw:squarecb"}]})
+        assert r.status_code == 201 and r.headers["location"].endswith("/evaluations/" + r.json()["id"])
+        e = _finished(c, r.json()["id"])
+        assert e["status"] == "completed" and e["name"] == "<b>week</b>" and e["events"] == 300
+        names = {p["name"]: p for p in e["policyResults"]}
+        assert {"logged", "baseline", "uniform", "vw:squarecb"} <= set(names)
+        assert names["baseline"]["policySource"] == "Baseline" and names["uniform"]["policySource"] == "Random"
+        for p in names.values():
+            t = p["totalSummary"]
+            assert t["low"] <= t["averageReward"] <= t["high"]
+        # the learnable rule: the segment matters most; uniform is far below what the service earned
+        assert e["featureImportance"][0][0] == "user"
+        assert e["optimalPolicy"] in names and e["decision"]["recommendation"]
+        assert names["uniform"]["totalSummary"]["high"] < names["logged"]["totalSummary"]["low"]
+        fi = c.get("/featureimportances").json()
+        assert fi[0]["id"] == e["id"] and fi[0]["featureScores"][0]["featureName"] == "context:user"
+        bad = c.post("/evaluations", json={"policies": [{"arguments": "vw:nope"}]})
+        assert bad.status_code == 400 and "\n" not in bad.json()["error"]["message"]
+        assert c.post("/evaluations", json={"nam": "x"}).status_code == 400
+        assert c.get("/evaluations/nope").status_code == 404
+        assert c.delete(f"/evaluations/{e['id']}").status_code == 204
+        assert c.get(f"/evaluations/{e['id']}").status_code == 404 and c.get("/evaluations").json() == []
+        # the contract needs the key like every other route
+        import httpx
+
+        assert httpx.get(srv.url + "/personalizer/v1.0/evaluations").status_code == 401
+
+
+def test_apply_winner_then_roll_back(tmp_path):
+    with Server(tmp_path / "state", "--catalog", str(make_index(tmp_path / "catalogue"))) as srv:
+        c = srv.client
+        _learnable_traffic(c, 240)
+
+        def pmf(event_id: str) -> dict:
+            ranked = rank_ids(c, ["a0", "a1", "a2", "a3"], event_id=event_id, context=[{"user": {"segment": "b"}}])
+            return {x["id"]: x["probability"] for x in ranked["ranking"]}
+
+        served_before = pmf("probe-before")
+        eid = c.post("/evaluations", json={"name": "x"}).json()["id"]
+        e = _finished(c, eid)
+        assert e["optimalPolicy"].startswith("vw")
+        s = _session(srv)
+        assert s.post(f"/dashboard/api/evaluations/{eid}/apply").status_code == 403  # no CSRF header
+        r = s.post(f"/dashboard/api/evaluations/{eid}/apply", headers={"X-Artbandit-Dashboard": "1"})
+        assert r.status_code == 200 and r.json()["applied"] == e["optimalPolicy"]
+        assert (srv.state / "previous-model.bin").read_bytes().startswith(b"ARTBANDIT-MODEL")  # an export blob
+        assert c.get(f"/evaluations/{eid}").json()["status"] == "optimalPolicyApplied"
+        served_applied = pmf("probe-applied")
+        assert served_applied != pytest.approx(served_before, abs=1e-6)  # another model answers
+        assert max(served_applied, key=served_applied.get) == "a3"  # it learned the log: b viewers want a3
+        rb = s.post("/dashboard/api/rollback", headers={"X-Artbandit-Dashboard": "1"})
+        assert rb.status_code == 200
+        assert pmf("probe-after") == pytest.approx(served_before, abs=1e-12)  # the previous model is back
+        s.close()
+
+
+def test_openapi_describes_bodies_and_the_key_and_docs_need_no_cdn(served):
+    doc = httpx.get(served.url + "/openapi.json").json()
+    assert doc["openapi"] == "3.0.3"
+    assert doc["components"]["securitySchemes"]["subscriptionKey"] == {
+        "type": "apiKey", "in": "header", "name": "Ocp-Apim-Subscription-Key"}
+    rank = doc["paths"]["/personalizer/v1.0/rank"]["post"]
+    assert rank["security"] == [{"subscriptionKey": []}]
+    assert rank["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/RankRequest"}
+    assert rank["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].endswith("/RankResponse")
+    assert rank["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
+    assert "422" not in rank["responses"]
+    assert "/personalizer/v1.0/evaluations" in doc["paths"] and "/personalizer/rank" not in doc["paths"]
+    assert not any(p.startswith("/dashboard") for p in doc["paths"])
+    page = httpx.get(served.url + "/docs").text
+    assert "cdn." not in page and "https://" not in page and "/docs/static/swagger-ui-bundle.js" in page
+    js = httpx.get(served.url + "/docs/static/swagger-ui-bundle.js")
+    assert js.status_code == 200 and len(js.content) > 500_000
+    assert httpx.get(served.url + "/docs/static/..%2Fswagger-ui.js").status_code == 404
+    assert httpx.get(served.url + "/docs/static/index.j2").status_code == 404
+
+
+def test_grafana_dashboard_queries_metrics_the_service_exposes(served):
+    import json
+    import re
+    from pathlib import Path
+
+    board = json.loads((Path(__file__).resolve().parents[1] / "docs" / "grafana" / "artbandit-serve.json").read_text())
+    exposed = set(re.findall(r"^(artbandit_[a-z_]+?)(?:_bucket|_sum|_count)?[{ ]",
+                             httpx.get(served.url + "/metrics", headers={"Ocp-Apim-Subscription-Key": KEY}).text,
+                             re.MULTILINE))
+    exprs = [t["expr"] for p in board["panels"] for t in p["targets"]]
+    assert len(exprs) >= 10
+    for expr in exprs:
+        names = set(re.findall(r"artbandit_[a-z_]+", expr))
+        assert names and all(n in exposed or n.removesuffix("_bucket") in exposed for n in names), (expr, exposed)
+
+
+def test_not_a_catalogue_is_one_line_and_nothing_starts(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "empty").mkdir()
+    r = subprocess.run([sys.executable, "-m", "artbandit", "serve", "--state", str(tmp_path / "state"),
+                        "--catalog", str(tmp_path / "empty")], env={**os.environ, "ARTBANDIT_API_KEY": KEY},
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "Traceback" not in r.stderr and "internal error" not in r.stderr
+    assert "--catalog" in r.stderr and "catalog.parquet" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "state").exists()  # checked before the state folder is created
+
+
+def test_sessions_expire_are_bounded_and_hold_no_token():
+    from artbandit.serve.dashboard.sessions import Sessions
+
+    s = Sessions(b"k" * 20, ttl_s=10, max_sessions=3)
+    assert not s.key_matches("k" * 19) and s.key_matches("k" * 20) and not s.key_matches("")
+    t = s.open(now=0.0)
+    assert s.valid(t, now=9.9) and not s.valid(t, now=10.0) and not s.valid(t, now=5.0)  # gone once expired
+    tokens = [s.open(now=100.0 + i) for i in range(4)]
+    assert not s.valid(tokens[0], now=104) and all(s.valid(x, now=104) for x in tokens[1:])  # oldest out
+    assert all(x.encode() not in s._live for x in tokens)  # only digests are kept
+    assert not s.valid(None) and not s.valid("") and not s.valid(tokens[1][:-1] + "x", now=104)
+    open_service = Sessions(None)
+    assert open_service.valid(None) and open_service.key_matches("anything")  # --no-auth: open, like the API
