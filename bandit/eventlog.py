@@ -449,16 +449,29 @@ class EventLog:
                 reward_time=rt, user=user, defaulted=bool(dflt),
             )
 
-    def iter_outcomes(self, batch_size: int = 10_000) -> Iterator[tuple]:
+    def iter_outcomes(self, batch_size: int = 10_000, since: float | None = None,
+                      until: float | None = None) -> Iterator[tuple]:
         """What offline evaluation reads of every committed event, in logging order, as plain tuples:
         (time, context JSON, action ids, action features, pmf JSON, chosen index, probability, reward).
+        `since`/`until` (seconds since the epoch): only events logged at since <= time < until, so an
+        evaluation can cover "the last N hours" without reading a copy of the log.
 
         Why besides iter_events: replay reads millions of events and needs neither ids, versions nor
         users; skipping those columns and the LoggedEvent object makes reading ~1/3 cheaper. The id and
         feature lists are shared by every event with the same candidate set: do not modify them."""
+        where, args = _time_window(since, until)
         for (t, ctx, pmf, chosen, p, r), (ids, feats) in self._rows(
-                "time, context, pmf, chosen_index, probability, reward", batch_size):
+                "time, context, pmf, chosen_index, probability, reward", batch_size, where, args):
             yield t, ctx, ids, feats, pmf, chosen, p, r
+
+    def count_between(self, since: float | None = None, until: float | None = None) -> int:
+        """Committed events logged at since <= time < until (iter_outcomes' window)."""
+        if not self.readonly:
+            self.flush()
+        where, args = _time_window(since, until)
+        with self._dblock:
+            return self._db.execute("SELECT COUNT(*) FROM events" + (f" WHERE {where}" if where else ""),
+                                    args).fetchone()[0]
 
     def _rows(self, columns: str, batch_size: int, where: str = "",
               args: tuple = ()) -> Iterator[tuple[tuple, tuple[list[str], list[dict]]]]:
@@ -517,3 +530,15 @@ def _flush_loop(ref: "weakref.ref[EventLog]", wake: threading.Event, interval: f
         except BaseException as exc:  # noqa: BLE001 - reported by the next call on the log
             log._error = exc
         del log
+
+
+def _time_window(since: float | None, until: float | None) -> tuple[str, tuple]:
+    """The SQL condition (and its arguments) for events logged at since <= time < until."""
+    parts, args = [], []
+    if since is not None:
+        parts.append("time >= ?")
+        args.append(float(since))
+    if until is not None:
+        parts.append("time < ?")
+        args.append(float(until))
+    return " AND ".join(parts), tuple(args)

@@ -221,3 +221,35 @@ def test_zero_logged_from_pmf_text_matches_decoding():
         expected = [i for i, p in enumerate(pmf) if p <= 0] if pmf else None
         assert ev.zero_logged() == expected, text
         assert ev.pmf == (pmf or None)
+
+
+def test_sqlite_time_window_reads_exactly_the_events_inside_it(tmp_path):
+    """open_log(window=(since, until)): events logged at since <= time < until, no others (evaluate's
+    "last N hours"); a window on a format without logged times is a one-line refusal."""
+    import orjson
+
+    from bandit.eventlog import EventLog
+    from simulations.ope.errors import OPEError
+    from simulations.ope.readers import open_log
+
+    path = tmp_path / "events.sqlite"
+    actions = [orjson.dumps({"id": a, "features": {"k": i}}).decode() for i, a in enumerate(("x", "y"))]
+    with EventLog(path) as log:
+        for i in range(10):  # one event every 100 s, from t=1000
+            log.append(f"e{i}", 1000.0 + 100 * i, "v1", "vw:select", None, "{}", ("x", "y"), actions,
+                       [0.5, 0.5], i % 2, "xy"[i % 2], 0.5)
+            log.set_reward(f"e{i}", float(i), 1000.0 + 100 * i + 1, False)
+
+    def rewards(window):
+        src = open_log(path, window=window)
+        return [ev.reward for ev in src], src.approx_events()
+
+    assert rewards(None) == ([float(i) for i in range(10)], 10)
+    assert rewards((1200.0, 1500.0)) == ([2.0, 3.0, 4.0], 3)  # start inclusive, end exclusive
+    assert rewards((1250.0, None)) == ([3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0], 7)
+    assert rewards((None, 1100.0)) == ([0.0], 1)
+    assert rewards((5000.0, None)) == ([], 0)
+    csv = tmp_path / "log.csv"
+    csv.write_text("action,reward,propensity\nx,1,0.5\n")
+    with pytest.raises(OPEError, match="time window applies to artbandit's SQLite event log"):
+        open_log(csv, window=(0.0, None))

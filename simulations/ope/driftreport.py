@@ -31,9 +31,11 @@ def reward_changes(prep: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def logged_drifts(log_path: str | Path, prep: dict[str, Any]) -> list[dict[str, Any]]:
+def logged_drifts(log_path: str | Path, prep: dict[str, Any],
+                  window: tuple[float | None, float | None] | None = None) -> list[dict[str, Any]]:
     """The drift events a live Personalizer recorded in an artbandit SQLite log, each placed on the
-    curves' axis: `event` = how many replayed events had been logged by the time it was detected."""
+    curves' axis: `event` = how many replayed events had been logged by the time it was detected.
+    With a time window (since, until), only the detections inside it."""
     from bandit import EventLog
 
     log = EventLog(log_path, readonly=True)
@@ -41,6 +43,8 @@ def logged_drifts(log_path: str | Path, prep: dict[str, Any]) -> list[dict[str, 
         found = log.drift_events()
     finally:
         log.close()
+    since, until = window or (None, None)
+    found = [d for d in found if (since is None or d.time >= since) and (until is None or d.time < until)]
     times = np.asarray(prep["time"], dtype=float)
     return [{"event": int(np.count_nonzero(times <= d.time)), "time": d.time, "direction": d.direction,
              "statistic": d.statistic, "threshold": d.threshold, "floor": d.floor,

@@ -39,9 +39,10 @@ class LogRef:
     fmt: str
     mapping: ColumnMapping
     chunk_size: int = 10_000
+    window: tuple[float | None, float | None] | None = None  # (since, until): open_log's time window
 
     def open(self) -> LogSource:
-        return open_log(self.path, self.fmt, self.mapping, chunk_size=self.chunk_size)
+        return open_log(self.path, self.fmt, self.mapping, chunk_size=self.chunk_size, window=self.window)
 
 
 @dataclass(frozen=True)
@@ -248,9 +249,11 @@ def evaluate(log: str | Path, work_dir: str | Path, candidates: Sequence[str], *
              confidence: float = 0.95, chunk_size: int = 10_000, imap: Callable | None = None,
              importance: bool = False, drift: bool = True,
              on_events: Callable[[int], None] | None = None,
-             on_task: Callable[[int], None] | None = None) -> dict[str, Any]:
+             on_task: Callable[[int], None] | None = None,
+             window: tuple[float | None, float | None] | None = None) -> dict[str, Any]:
     """The whole evaluation as a dict (the content of evaluation.json). `work_dir` holds the shared
-    prepared pass (tasks read it); `imap` is an engine's imap (artbandit.jobs.engine)."""
+    prepared pass (tasks read it); `imap` is an engine's imap (artbandit.jobs.engine); `window`
+    (since, until) in epoch seconds: only the events logged in that span (SQLite logs, open_log)."""
     candidates = list(dict.fromkeys(s.strip() for s in candidates))
     if not candidates:
         raise SimulationError("no candidate policy to evaluate")
@@ -258,8 +261,8 @@ def evaluate(log: str | Path, work_dir: str | Path, candidates: Sequence[str], *
         candidates.insert(0, "logged")
     for spec in candidates:
         check_candidate(spec)
-    source = open_log(log, fmt, mapping, chunk_size=chunk_size)
-    ref = LogRef(str(Path(log).resolve()), source.format, source.mapping, chunk_size)
+    source = open_log(log, fmt, mapping, chunk_size=chunk_size, window=window)
+    ref = LogRef(str(Path(log).resolve()), source.format, source.mapping, chunk_size, window)
     Path(work_dir).mkdir(parents=True, exist_ok=True)
     prep_path = str(Path(work_dir) / PREP_FILE)
     info = prepare(ref, prep_path, seed=seed, on_events=on_events)
@@ -296,7 +299,7 @@ def evaluate(log: str | Path, work_dir: str | Path, candidates: Sequence[str], *
 
         result["drift"] = reward_changes(prep)
         if info["format"] == "sqlite":  # what the live policy itself detected (bandit.vw_policy)
-            result["drift"]["logged"] = logged_drifts(log, prep)
+            result["drift"]["logged"] = logged_drifts(log, prep, window)
     if importance and result["decision"]["winner"]:
         from simulations.ope.importance import feature_importance
 

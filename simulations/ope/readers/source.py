@@ -98,6 +98,7 @@ class LogSource:
     chunk_size: int = 10_000
     notes: list[str] = field(default_factory=list)
     bad_lines: BadLines = field(default_factory=BadLines)
+    window: tuple[float | None, float | None] | None = None  # (since, until) seconds: open_log's window
 
     def batches(self, need_events: bool = True) -> Iterator[EventBatch]:
         """Stream the log as EventBatches in file (time) order; events only when need_events.
@@ -161,11 +162,13 @@ def reader_class(fmt: str) -> Any:
 
 def open_log(
     path: str | Path, fmt: str = "auto", mapping: ColumnMapping | None = None, *, chunk_size: int = 10_000,
-    max_bad_lines: int = 0,
+    max_bad_lines: int = 0, window: tuple[float | None, float | None] | None = None,
 ) -> LogSource:
     """A LogSource for `path`; fmt 'auto' guesses from the extension and the first bytes.
 
-    max_bad_lines: malformed lines skipped and counted (source.bad_lines) before the read stops."""
+    max_bad_lines: malformed lines skipped and counted (source.bad_lines) before the read stops.
+    window: (since, until) in seconds since the epoch: only events logged at since <= time < until
+    (either may be None). artbandit's SQLite log only, which records each event's time."""
     path = Path(path)
     if not path.is_file():
         raise OPEError(f"{path}: no such log file")
@@ -178,8 +181,11 @@ def open_log(
         raise OPEError(f"{path}: --position-col applies to CSV, JSONL and Parquet logs, not {fmt}")
     notes: list[str] = []
     bad = BadLines(max_bad_lines)
-    reader = reader_class(fmt)(path, fmt, mapping, notes, bad)
-    return LogSource(path, fmt, mapping, reader, chunk_size, notes, bad)
+    if window is not None and fmt != "sqlite":
+        raise OPEError(f"{path}: a time window applies to artbandit's SQLite event log, not {fmt}")
+    extra = {"window": window} if window is not None else {}
+    reader = reader_class(fmt)(path, fmt, mapping, notes, bad, **extra)
+    return LogSource(path, fmt, mapping, reader, chunk_size, notes, bad, window)
 
 
 def detect_format(path: Path) -> str:

@@ -20,17 +20,21 @@ def note_missing(notes: list[str], missing: int) -> None:
 
 
 class SqliteReader:
-    """Events in logging order via EventLog.iter_outcomes; contexts decoded only when events are asked for."""
+    """Events in logging order via EventLog.iter_outcomes; contexts decoded only when events are asked for;
+    `window` (since, until): only the events logged in that time span."""
 
-    def __init__(self, path: Path, fmt: str, mapping: ColumnMapping, notes: list[str], bad: BadLines) -> None:
+    def __init__(self, path: Path, fmt: str, mapping: ColumnMapping, notes: list[str], bad: BadLines,
+                 window: tuple[float | None, float | None] = (None, None)) -> None:
         self.path, self.notes, self.bad = path, notes, bad
+        self.since, self.until = window
 
     def approx_events(self) -> int:
         from bandit import EventLog
 
         log = EventLog(self.path, readonly=True)
         try:
-            return len(log)
+            return log.count_between(self.since, self.until) if self.since is not None or self.until is not None \
+                else len(log)
         finally:
             log.close()
 
@@ -46,7 +50,8 @@ class SqliteReader:
         try:
             chunk: list[ReplayEvent] = []
             try:
-                for n, (t, ctx, ids, feats, pmf, chosen, p, reward) in enumerate(log.iter_outcomes(batch_size=size), 1):
+                for n, (t, ctx, ids, feats, pmf, chosen, p, reward) in enumerate(
+                        log.iter_outcomes(batch_size=size, since=self.since, until=self.until), 1):
                     ev = self._event(n, t, ctx, ids, feats, pmf, chosen, p, reward, need_events)
                     if ev is None:
                         continue
