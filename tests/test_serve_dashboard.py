@@ -269,3 +269,85 @@ def test_sessions_expire_are_bounded_and_hold_no_token():
     assert not s.valid(None) and not s.valid("") and not s.valid(tokens[1][:-1] + "x", now=104)
     open_service = Sessions(None)
     assert open_service.valid(None) and open_service.key_matches("anything")  # --no-auth: open, like the API
+
+
+def test_dashboard_edits_the_allowed_service_settings_with_the_services_checks(served):
+    c = _session(served)
+    before = served.client.get("/configurations/service").json()
+    h = {"X-Artbandit-Dashboard": "1"}
+    r = c.post("/dashboard/api/configuration", json={"explorationPercentage": 0.2, "rewardWaitTime": "PT5M"}, headers=h)
+    assert r.status_code == 200 and r.json()["service"]["explorationPercentage"] == 0.2
+    after = served.client.get("/configurations/service").json()  # what Personalizer's GET answers now
+    assert after == {**before, "explorationPercentage": 0.2, "rewardWaitTime": "PT5M"}
+    # invalid: the validator's own one-line message, and nothing of the request applied
+    for change, message in [({"explorationPercentage": 1.5, "defaultReward": 0.5},
+                             "explorationPercentage must be a number in [0, 1]"),
+                            ({"learningMode": "Sometimes"}, "learningMode must be one of Online, Apprentice, LoggingOnly"),
+                            ({"rewardWaitTime": "ten minutes"}, "rewardWaitTime: 'ten minutes' is not an ISO-8601"),
+                            ({"logRetentionDays": 1.5}, "logRetentionDays must be an integer"),
+                            ({"vwArguments": "-d /etc/passwd"}, "unknown service configuration field 'vwArguments'")]:
+        bad = c.post("/dashboard/api/configuration", json=change, headers=h)
+        assert bad.status_code == 400 and bad.json()["error"]["message"].startswith(message), bad.text
+        assert "\n" not in bad.json()["error"]["message"]
+    assert served.client.get("/configurations/service").json() == after
+    # the same guards as the dashboard's other actions: a session, and a header no cross-site form sends
+    assert c.post("/dashboard/api/configuration", json={"explorationPercentage": 0.3}).status_code == 403
+    with httpx.Client(base_url=served.url, timeout=10.0) as anon:
+        assert anon.post("/dashboard/api/configuration", json={"explorationPercentage": 0.3}, headers=h).status_code == 401
+        assert anon.post("/dashboard/api/configuration", json={"explorationPercentage": 0.3},
+                         headers={**h, "Ocp-Apim-Subscription-Key": KEY}).status_code == 401  # the key is no session
+    assert served.client.get("/configurations/service").json() == after
+    assert c.post("/dashboard/api/configuration", json=before, headers=h).json()["service"] == before  # put back
+    c.close()
+
+
+def test_an_evaluation_over_a_time_window_covers_exactly_the_events_logged_in_it(tmp_path):
+    import datetime as dt
+
+    from bandit.eventlog import EventLog
+
+    def iso(t: float) -> str:
+        return dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+    with Server(tmp_path / "state", "--catalog", str(make_index(tmp_path / "catalogue"))) as srv:
+        c = srv.client
+        _learnable_traffic(c, 90)
+        for _ in range(200):  # closed events reach the event log from the writer thread
+            with EventLog(srv.state / "events.sqlite", readonly=True) as log:
+                times = [row[0] for row in log.iter_outcomes()]
+            if len(times) == 90:
+                break
+            import time
+
+            time.sleep(0.05)
+        assert len(times) == 90 and times == sorted(times)
+        cut = (times[39] + times[40]) / 2  # 40 events before, 50 after
+        e = _finished(c, c.post("/evaluations", json={"name": "late", "startTime": iso(cut)}).json()["id"])
+        assert e["status"] == "completed" and e["events"] == 50 and e["startTime"] == iso(cut)
+        e = _finished(c, c.post("/evaluations", json={"name": "early", "endTime": iso(cut)}).json()["id"])
+        assert e["status"] == "completed" and e["events"] == 40
+        whole = _finished(c, c.post("/evaluations", json={"name": "all"}).json()["id"])
+        assert whole["events"] == 90
+        # an empty window (or one too small to estimate) is the caller's mistake: 400, one line, no job
+        for body, message in [({"startTime": iso(times[-1] + 3600)}, "the log has 0 events from "),
+                              ({"startTime": iso(times[0] - 60), "endTime": iso((times[4] + times[5]) / 2)},
+                               "the log has 5 events from "),
+                              ({"startTime": iso(cut), "endTime": iso(cut - 1)}, "startTime must be before endTime"),
+                              ({"startTime": "yesterday"}, "startTime must be an ISO-8601 date-time"),
+                              ({"endTime": 12}, "endTime must be an ISO-8601 date-time")]:
+            r = c.post("/evaluations", json=body)
+            assert r.status_code == 400 and r.json()["error"]["message"].startswith(message), r.text
+            assert "\n" not in r.json()["error"]["message"]
+        assert len(c.get("/evaluations").json()) == 3
+        # the dashboard's form: the last N hours by the server's clock
+        s = _session(srv)
+        h = {"X-Artbandit-Dashboard": "1"}
+        for hours in (0, -1, "2", 1e9):
+            bad = s.post("/dashboard/api/evaluations", json={"name": "x", "hours": hours}, headers=h)
+            assert bad.status_code == 400 and bad.json()["error"]["message"].startswith("hours must be a number")
+        r = s.post("/dashboard/api/evaluations", json={"name": "hour", "hours": 1}, headers=h)
+        assert r.status_code == 201, r.text
+        e = _finished(c, r.json()["id"])
+        assert e["events"] == 90 and e["endTime"] is None
+        assert times[0] - 3600 - 5 < dt.datetime.fromisoformat(e["startTime"].replace("Z", "+00:00")).timestamp() < times[0]
+        s.close()

@@ -64,6 +64,40 @@ def candidates_from_wire(policies: Any) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def time_window(body: dict[str, Any]) -> tuple[float | None, float | None] | None:
+    """Personalizer's startTime/endTime (ISO-8601 date-times; without an offset, the server's local
+    time) as (since, until) epoch seconds for the event log, or None when neither is given."""
+    from simulations.ope.readers import parse_time
+
+    bounds = []
+    for key in ("startTime", "endTime"):
+        value = body.get(key)
+        seconds = parse_time(value) if type(value) is str else None
+        if value is not None and seconds is None:
+            raise EvaluationError(f"{key} must be an ISO-8601 date-time like '2024-05-01T12:00:00Z', got {value!r}")
+        bounds.append(seconds)
+    if bounds == [None, None]:
+        return None
+    if None not in bounds and bounds[0] >= bounds[1]:
+        raise EvaluationError("startTime must be before endTime")
+    return bounds[0], bounds[1]
+
+
+MAX_HOURS = 24 * 366 * 10
+
+
+def last_hours(body: Any, now: float) -> Any:
+    """The dashboard's form: `hours` (the last N hours of the log, by the server's clock) becomes
+    Personalizer's startTime; anything else is left for Evaluations.create to check."""
+    if type(body) is not dict or "hours" not in body:
+        return body
+    hours = body["hours"]
+    if type(hours) not in (int, float) or not 0 < hours <= MAX_HOURS:
+        raise EvaluationError(f"hours must be a number above 0 and at most {MAX_HOURS}, got {hours!r}")
+    rest = {k: v for k, v in body.items() if k != "hours"}
+    return {**rest, "startTime": _iso(now - hours * 3600.0)}
+
+
 class Evaluations:
     """The service's evaluations: start, read, delete, apply the winner, roll back."""
 
@@ -86,18 +120,32 @@ class Evaluations:
         if type(name) is not str or not 0 < len(name) <= 256:
             raise EvaluationError("name must be a string of 1 to 256 characters")
         candidates = candidates_from_wire(body.get("policies"))
+        window = time_window(body)
+        if window is not None:  # an empty window is the caller's mistake: said now, not as a failed job
+            self._check_window(window)
         with self._lock:
             if any(j["status"] == "pending" for j in self.jobs.values()):
                 raise EvaluationError("an evaluation is already running: wait for it", status=409)
             eid = secrets.token_hex(8)
             job = {"id": eid, "name": name, "status": "pending", "progress": 0.0, "created": time.time(),
                    "startTime": body.get("startTime"), "endTime": body.get("endTime"),
-                   "candidates": candidates, "result": None, "error": None}
+                   "window": window, "candidates": candidates, "result": None, "error": None}
             self.jobs[eid] = job
             while len(self.jobs) > MAX_KEPT:
                 self.jobs.popitem(last=False)
         threading.Thread(target=self._run, args=(job,), name=f"artbandit-evaluation-{eid}", daemon=True).start()
         return self.wire(job)
+
+    def _check_window(self, window: tuple[float | None, float | None]) -> None:
+        from simulations.ope.evaluate import MIN_EVENTS
+        from simulations.ope.readers import open_log
+
+        self.svc.log.flush()
+        n = open_log(str(self.svc.state.events_path), "auto", None, window=window).approx_events()
+        if n < MIN_EVENTS:
+            since, until = _iso(window[0]) or "the start of the log", _iso(window[1]) or "now"
+            raise EvaluationError(f"the log has {n} event{'s' if n != 1 else ''} from {since} to {until}: "
+                                  f"at least {MIN_EVENTS} are needed to evaluate")
 
     def _run(self, job: dict[str, Any]) -> None:
         from simulations.ope.evaluate import evaluate, json_safe
@@ -111,11 +159,12 @@ class Evaluations:
 
             from simulations.ope.readers import open_log
 
-            total[0] = max(1, open_log(str(self.svc.state.events_path), "auto", None).approx_events()) \
+            total[0] = max(1, open_log(str(self.svc.state.events_path), "auto", None,
+                                       window=job["window"]).approx_events()) \
                 * (2 + len(job["candidates"]))
             with tempfile.TemporaryDirectory(prefix="artbandit-serve-eval-") as work:
                 result = evaluate(str(self.svc.state.events_path), work, job["candidates"], seed=self.svc.seed,
-                                  importance=True, on_events=events,
+                                  importance=True, on_events=events, window=job["window"],
                                   on_task=lambda k: events(k * total[0] // (2 + len(job["candidates"]))))
             job["result"] = json_safe(result)
             job["status"] = "completed"

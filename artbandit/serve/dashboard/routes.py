@@ -18,7 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from artbandit.serve.dashboard.catalog import IMAGE_TYPES, Catalogue
-from artbandit.serve.dashboard.evaluations import EvaluationError, Evaluations
+from artbandit.serve.dashboard.evaluations import EvaluationError, Evaluations, last_hours
 from artbandit.serve.dashboard.live import LiveStats, attach
 from artbandit.serve.dashboard.sessions import COOKIE, Sessions
 
@@ -202,12 +202,28 @@ def mount(app: FastAPI, svc: Any, *, key: bytes | None, created: dict, committer
     async def configuration(request: Request) -> Response:
         if not session_ok(request):
             return denied()
+        from bandit.service_config import LEARNING_MODES, REWARD_AGGREGATIONS
+
         return _json({"service": svc.config.to_wire(),
+                      "choices": {"rewardAggregation": list(REWARD_AGGREGATIONS), "learningMode": list(LEARNING_MODES)},
                       "policy": {"name": created.get("policy_name", "artbandit"), "arguments": svc.arguments,
                                  "policy": svc.policy.spec, "modelVersion": svc.policy.model_version},
                       "limits": {"rewardRange": list(svc.reward_range), "maxActions": svc.max_actions,
                                  "pendingBudgetBytes": svc.max_pending_bytes, "minProbability": svc.min_probability,
                                  "catalogue": str(catalog.root) if catalog is not None else None}})
+
+    @app.post(PREFIX + "/api/configuration", include_in_schema=False)
+    async def edit_configuration(request: Request) -> Response:
+        """The allowed service settings, as PUT /configurations/service changes them (same checks:
+        ServiceConfig.updated; a bad value is a 400 with its one-line message, nothing half-applied)."""
+        from artbandit.serve import wire
+
+        refused = guarded(request)
+        if refused:
+            return refused
+        svc.set_config(svc.config.updated(wire.parse_body(request.scope["state"].get("body", b"")),
+                                          svc.reward_range))
+        return _json({"service": svc.config.to_wire()})
 
     # -- evaluations: Personalizer's contract (key) and the dashboard's (session) --------------
     evals = Evaluations(svc)
@@ -227,12 +243,18 @@ def mount(app: FastAPI, svc: Any, *, key: bytes | None, created: dict, committer
         except orjson.JSONDecodeError:
             raise EvaluationError("malformed JSON") from None
 
-    async def create_evaluation(request: Request) -> Response:
+    async def start_evaluation(request: Request, dashboard: bool = False) -> Response:
         try:
-            job = evals.create(body_of(request))
+            body = body_of(request)
+            if dashboard:
+                body = last_hours(body, time.time())
+            job = await asyncio.to_thread(evals.create, body)  # a time window counts its events first
         except EvaluationError as exc:
             return eval_error(exc)
         return _json(job, status=201, headers={"Location": f"/personalizer/v1.0/evaluations/{job['id']}"})
+
+    async def create_evaluation(request: Request) -> Response:
+        return await start_evaluation(request)
 
     async def apply(eid: str) -> Response:
         # the warm start reads the whole log: its own thread, so neither the loop nor the writer waits
@@ -305,7 +327,7 @@ def mount(app: FastAPI, svc: Any, *, key: bytes | None, created: dict, committer
 
     @app.post(PREFIX + "/api/evaluations", include_in_schema=False)
     async def dash_create(request: Request) -> Response:
-        return guarded(request) or await create_evaluation(request)
+        return guarded(request) or await start_evaluation(request, dashboard=True)
 
     @app.post(PREFIX + "/api/evaluations/{evaluation_id}/apply", include_in_schema=False)
     async def dash_apply(evaluation_id: str, request: Request) -> Response:

@@ -284,7 +284,9 @@
     var card = el("div", "chart evaluation"); card.dataset.id = e.id; card.dataset.status = e.status;
     card.appendChild(el("h2", null, e.name));
     card.appendChild(el("div", "caption", "status: " + e.status + (e.status === "pending" ? " (" + fmtPct(e.progress) + ")" : "") +
-      (e.events ? ", " + fmtNum(e.events, 0) + " events" : "") + ", created " + new Date(e.creationTime).toLocaleString()));
+      (e.events ? ", " + fmtNum(e.events, 0) + " events" : "") +
+      (e.startTime || e.endTime ? " logged from " + (e.startTime ? new Date(e.startTime).toLocaleString() : "the start") +
+        " to " + (e.endTime ? new Date(e.endTime).toLocaleString() : "now") : "") + ", created " + new Date(e.creationTime).toLocaleString()));
     if (e.status === "pending") {
       var bar = el("div", "bar"), fill = el("span"); fill.style.background = colours.live;
       fill.style.width = (100 * e.progress).toFixed(1) + "%"; bar.appendChild(fill); card.appendChild(bar);
@@ -326,7 +328,9 @@
   function setupEvaluations() {
     document.getElementById("new-eval").addEventListener("submit", function (ev) {
       ev.preventDefault();
-      post("/dashboard/api/evaluations", { name: document.getElementById("eval-name").value }).then(function (r) {
+      var body = { name: document.getElementById("eval-name").value }, hours = document.getElementById("eval-hours").value.trim();
+      if (hours !== "") { body.hours = isFinite(Number(hours)) ? Number(hours) : hours; }
+      post("/dashboard/api/evaluations", body).then(function (r) {
         if (r.status !== 201) { report(new Error(r.body.error.message)); }
         evaluations();
       });
@@ -334,9 +338,59 @@
     evaluations();
   }
 
+  // the service settings as a form: built on the first load and after a save, never by the poll
+  // (it would overwrite what is being typed); only changed fields are sent, the server checks them
+  var loaded = null;
+  function serviceForm(service, choices) {
+    loaded = service;
+    var t = document.getElementById("service"); clear(t);
+    Object.keys(service).forEach(function (k) {
+      var tr = el("tr"), label = el("label", null, k), input;
+      tr.dataset.key = k; label.htmlFor = "cfg-" + k;
+      if (choices[k]) {
+        input = el("select");
+        choices[k].forEach(function (c) { var o = el("option", null, c); o.value = c; input.appendChild(o); });
+      } else {
+        input = el("input"); input.size = 12;
+      }
+      input.id = "cfg-" + k; input.value = String(service[k]);
+      var td = el("td"); td.appendChild(label); tr.appendChild(td);
+      td = el("td"); td.appendChild(input); tr.appendChild(td); t.appendChild(tr);
+    });
+  }
+
+  function changedSettings() {
+    var out = {};
+    Object.keys(loaded).forEach(function (k) {
+      var text = document.getElementById("cfg-" + k).value.trim();
+      if (text === String(loaded[k])) { return; }
+      var n = Number(text);  // numbers as numbers; anything else as typed, for the server to refuse
+      out[k] = (typeof loaded[k] === "number" && text !== "" && isFinite(n)) ? n : text;
+    });
+    return out;
+  }
+
+  function setupConfiguration() {
+    document.getElementById("service-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var msg = document.getElementById("config-message"), changes = changedSettings();
+      if (!Object.keys(changes).length) { msg.className = ""; msg.textContent = "Nothing changed."; return; }
+      post("/dashboard/api/configuration", changes).then(function (r) {
+        if (r.status === 401) { location.assign("/dashboard/login"); return; }
+        if (r.status !== 200) { msg.className = "error"; msg.textContent = r.body.error.message; return; }
+        serviceForm(r.body.service, lastChoices);
+        msg.className = ""; msg.textContent = "Saved.";
+      });
+    });
+    configuration();
+  }
+
+  var lastChoices = {};
   function configuration() {
     api("/dashboard/api/configuration").then(function (d) {
-      ["service", "policy", "limits"].forEach(function (part) {
+      lastChoices = d.choices;
+      if (!loaded) { serviceForm(d.service, d.choices); }
+      ["policy", "limits"].forEach(function (part) {
         var t = document.getElementById(part); clear(t);
         Object.keys(d[part]).forEach(function (k) {
           var tr = el("tr"); tr.dataset.key = k;
@@ -376,5 +430,6 @@
                 configuration: configuration };
   var run = pages[document.body.dataset.page];
   if (run === evaluations) { setupEvaluations(); setInterval(run, POLL_MS); }
+  else if (run === configuration) { setupConfiguration(); setInterval(run, POLL_MS); }
   else if (run) { run(); setInterval(run, POLL_MS); }
 })();
