@@ -163,11 +163,14 @@ def test_an_evaluation_runs_from_the_page_and_its_winner_is_applied(setup):
     name = d.find_element(By.ID, "eval-name")
     name.clear()
     name.send_keys(HOSTILE)
+    d.find_element(By.ID, "eval-hours").send_keys("1")  # the last hour of the log: all of it here
     d.find_element(By.ID, "run-eval").click()
     _wait(lambda: [c for c in d.find_elements(By.CSS_SELECTOR, ".evaluation")
                    if c.get_attribute("data-status") == "completed"], timeout=60)
     card = d.find_element(By.CSS_SELECTOR, ".evaluation[data-status=completed]")  # redrawn no more
     assert HOSTILE in card.find_element(By.TAG_NAME, "h2").text
+    assert srv.client.get("/evaluations").json()[0]["startTime"]  # the window was sent
+    assert " logged from " in card.find_element(By.CSS_SELECTOR, ".caption").text and " to now" in card.text
     rows = card.find_elements(By.CSS_SELECTOR, "tr[data-policy]")
     assert {"baseline", "uniform", "vw:select"} <= {r.get_attribute("data-policy") for r in rows}
     _shot(d, "dashboard-evaluations.png")
@@ -244,11 +247,45 @@ def test_configuration_page_shows_the_settings(setup):
     srv.client.put("/configurations/service", json={**srv.client.get("/configurations/service").json(),
                                                      "explorationPercentage": 0.05})
     d.get(srv.url + "/dashboard/configuration")
-    row = _wait(lambda: d.find_elements(By.CSS_SELECTOR, "#service tr[data-key=explorationPercentage]"))[0]
-    assert row.text.split()[-1] == "0.05"
-    assert d.find_element(By.CSS_SELECTOR, "#service tr[data-key=rewardWaitTime]").text.endswith("PT10M")
+    _wait(lambda: d.find_elements(By.CSS_SELECTOR, "#service tr[data-key=explorationPercentage]"))
+    assert d.find_element(By.ID, "cfg-explorationPercentage").get_attribute("value") == "0.05"
+    assert d.find_element(By.ID, "cfg-rewardWaitTime").get_attribute("value") == "PT10M"
+    assert d.find_element(By.ID, "cfg-learningMode").tag_name == "select"
     assert "--cb_explore_adf" in d.find_element(By.CSS_SELECTOR, "#policy tr[data-key=arguments]").text
+    assert not d.find_elements(By.CSS_SELECTOR, "#policy input, #limits input")  # read-only
     _shot(d, "dashboard-configuration.png")
     srv.client.put("/configurations/service", json={**srv.client.get("/configurations/service").json(),
                                                      "explorationPercentage": 0.0})
     assert _severe(d) == []
+
+
+def test_configuration_page_edits_a_setting_that_persists_after_reload(setup):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    srv, d = setup
+    before = srv.client.get("/configurations/service").json()
+    d.get(srv.url + "/dashboard/configuration?poll=300")
+    field = _wait(lambda: d.find_elements(By.ID, "cfg-explorationPercentage"))[0]
+    time.sleep(0.7)  # a few polls: they must not overwrite what is typed
+    field.clear()
+    field.send_keys("1.5")
+    d.find_element(By.ID, "save-config").click()
+    msg = _wait(lambda: d.find_element(By.ID, "config-message").text)
+    assert msg == "explorationPercentage must be a number in [0, 1]"  # the validator's own line
+    assert srv.client.get("/configurations/service").json() == before  # nothing applied
+    assert all(" 400 " in m for m in _severe(d))  # the refused request is the only console entry
+    field.clear()
+    field.send_keys("0.125")
+    Select(d.find_element(By.ID, "cfg-rewardAggregation")).select_by_value("average")
+    time.sleep(0.7)
+    d.find_element(By.ID, "save-config").click()
+    _wait(lambda: d.find_element(By.ID, "config-message").text == "Saved.")
+    assert srv.client.get("/configurations/service").json() == {**before, "explorationPercentage": 0.125,
+                                                                "rewardAggregation": "average"}
+    d.refresh()
+    _wait(lambda: d.find_elements(By.ID, "cfg-explorationPercentage"))
+    assert d.find_element(By.ID, "cfg-explorationPercentage").get_attribute("value") == "0.125"
+    assert Select(d.find_element(By.ID, "cfg-rewardAggregation")).first_selected_option.text == "average"
+    assert _severe(d) == []
+    srv.client.put("/configurations/service", json=before)
