@@ -47,6 +47,7 @@ def _spawn(cfg: dict[str, Any], key: bytes | None, role: str, **extra: Any) -> s
 
 
 def _supervise(cfg: dict[str, Any], key: bytes | None) -> int:
+    from bandit.errors import BanditError
     from bandit.stream import open_stream
 
     sock = socket.socket(socket.AF_INET6 if ":" in cfg["host"] else socket.AF_INET, socket.SOCK_STREAM)
@@ -75,7 +76,13 @@ def _supervise(cfg: dict[str, Any], key: bytes | None) -> int:
             return learner.wait()
         if stream is None and (os.path.exists(os.path.join(cfg["state"], "stream.sqlite")) or
                                cfg.get("stream") not in (None, "", "embedded")):
-            stream = open_stream(cfg.get("stream"), cfg["state"])
+            try:
+                stream = open_stream(cfg.get("stream"), cfg["state"])
+            except BanditError as exc:
+                learner.terminate()
+                learner.wait()
+                print(f"artbandit serve: {exc}", file=sys.stderr)
+                return 1
         time.sleep(0.05)
     fd = sock.fileno()
     rankers = {i: _spawn(cfg, key, "ranker", name=f"ranker-{i}", fd=fd) for i in range(cfg["workers"])}

@@ -17,6 +17,7 @@ from the ranker's writer thread and from the learner.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from typing import Any
 
@@ -24,6 +25,7 @@ import orjson
 
 from bandit.errors import BanditError
 
+log = logging.getLogger("artbandit.stream")
 STREAM = "ARTBANDIT"
 SUBJECT = "artbandit.events"
 BUCKET = "artbandit"
@@ -56,7 +58,14 @@ class NatsStream:
         import nats
         from nats.js.api import StorageType, StreamConfig
 
-        self._nc = await nats.connect(self.url, connect_timeout=5, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+        async def quiet(exc: Exception) -> None:  # nats-py prints a traceback per failed (re)connect
+            log.debug("nats: %s", exc)
+
+        try:
+            self._nc = await asyncio.wait_for(nats.connect(
+                self.url, connect_timeout=5, max_reconnect_attempts=-1, reconnect_time_wait=0.2, error_cb=quiet), 8.0)
+        except asyncio.TimeoutError:
+            raise ConnectionError("no NATS server answered within 8 s") from None
         self._js = self._nc.jetstream(timeout=TIMEOUT_S)
         try:
             await self._js.stream_info(STREAM)
