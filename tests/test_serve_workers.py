@@ -139,9 +139,7 @@ def test_sigkill_a_ranker_and_the_learner_mid_traffic_learns_every_acknowledged_
                   and s["learnerLag"] == 0 and s["workers"]["learner"]["streamSeq"] == s["journalSeq"],
                   "the learner to catch up")
         assert s["workers"]["learner"]["eventsLearned"] == sum(rewards.values())
-        if kind == "embedded":  # NATS: a publish acknowledged late (seconds, see docs/serve.md) is retried by
-            # the client; the learner's event book drops the duplicate, the journal check below still holds
-            assert s["workers"]["learner"]["dropped"] == 0, s["workers"]["learner"]["recentDrops"]  # resumed where its journal ended: nothing seen twice
+        assert s["workers"]["learner"]["dropped"] == 0, s["workers"]["learner"]["recentDrops"]  # resumed where its journal ended: nothing seen twice
         # every ranker serves a snapshot within the update period (0: at its next tick)
         pids = {w["pid"] for n, w in _status(srv)["workers"].items() if n.startswith("ranker")}
         assert killed["ranker"] not in pids
