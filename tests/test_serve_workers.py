@@ -20,6 +20,7 @@ from collections import Counter
 import httpx
 import orjson
 import pytest
+from serve_helpers import Server, free_port, rank_body
 
 from artbandit.serve import wire
 from bandit.model_export import import_model
@@ -27,7 +28,6 @@ from bandit.service import DecisionService
 from bandit.stream import open_stream
 from bandit.stream.embedded import EmbeddedStream
 from bandit.stream.learner import apply_message
-from serve_helpers import Server, free_port, rank_body
 
 
 def _status(srv: Server) -> dict:

@@ -64,7 +64,7 @@ class NatsStream:
         try:
             self._nc = await asyncio.wait_for(nats.connect(
                 self.url, connect_timeout=5, max_reconnect_attempts=-1, reconnect_time_wait=0.2, error_cb=quiet), 8.0)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise ConnectionError("no NATS server answered within 8 s") from None
         self._js = self._nc.jetstream(timeout=TIMEOUT_S)
         try:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Mapping, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import orjson
 
@@ -60,7 +61,7 @@ class StreamRecords:
                 self.last_seq = self.committed_seq = self.stream.append(batch)
             except JournalWriteError:
                 raise
-            except Exception as exc:  # a stream server gone: 503, the client retries
+            except Exception as exc:  # noqa: BLE001 - a stream server gone: 503, the client retries
                 raise JournalWriteError(f"the event stream could not be written ({' '.join(str(exc).split())}); "
                                         "nothing was acknowledged, retry") from None
 
