@@ -112,13 +112,14 @@ class NatsStream:
 
         async def put() -> None:
             await self._obj.put(name, blob)
-            previous = await self._kv_get("snapshot")
-            await self._kv.put("snapshot", orjson.dumps({**meta, "file": name}))
-            if previous and previous.get("file") not in (None, name):
-                try:
-                    await self._obj.delete(previous["file"])
+            previous = await self._kv_get("snapshot") or {}
+            recent = [n for n in previous.get("recent", []) if n != name] + [name]
+            await self._kv.put("snapshot", orjson.dumps({**meta, "file": name, "recent": recent[-3:]}))
+            for old in recent[:-3]:  # a ranker may still be reading the last few (a read of a deleted
+                try:                 # object waits for chunks that never come)
+                    await self._obj.delete(old)
                 except Exception:  # noqa: BLE001 - a leftover object costs space, nothing else
-                    pass
+                    log.debug("snapshot %s not deleted", old)
         self._run(put(), timeout=60.0)
 
     async def _kv_get(self, key: str) -> dict | None:
@@ -136,7 +137,7 @@ class NatsStream:
     def snapshot_blob(self, meta: dict[str, Any]) -> bytes | None:
         async def get() -> bytes | None:
             try:
-                return (await self._obj.get(meta["file"])).data
+                return (await asyncio.wait_for(self._obj.get(meta["file"]), 30.0)).data
             except Exception:  # noqa: BLE001 - replaced meanwhile: the next poll reads the newer one
                 return None
         return self._run(get(), timeout=60.0)
