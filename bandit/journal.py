@@ -179,9 +179,11 @@ class Journal:
     def buffered(self) -> int:
         return len(self._buffer)
 
-    def write(self, batch: list[Record]) -> None:
-        """Commit a batch in one transaction (group commit)."""
-        if not batch:
+    def write(self, batch: list[Record], *, stream_seq: int | None = None) -> None:
+        """Commit a batch in one transaction (group commit). `stream_seq`: the position of the event
+        stream this batch was learned up to (bandit.stream's learner), committed in the same
+        transaction, so a restarted learner resumes exactly after what its journal holds."""
+        if not batch and stream_seq is None:
             return
         with self._lock:
             db = self._db
@@ -189,6 +191,8 @@ class Journal:
                 db.execute("BEGIN")
                 try:
                     db.executemany("INSERT INTO records(seq, kind, event_id, time, body) VALUES (?,?,?,?,?)", batch)
+                    if stream_seq is not None:
+                        db.execute("INSERT OR REPLACE INTO meta VALUES ('stream_seq', ?)", (str(int(stream_seq)),))
                     db.execute("COMMIT")
                 except BaseException:
                     _rollback(db)
@@ -196,7 +200,14 @@ class Journal:
             except (sqlite3.Error, OSError) as exc:
                 raise JournalWriteError(f"the journal could not be written ({describe_write_error(exc)}); "
                                         "nothing was lost, retry") from None
-            self.committed_seq = batch[-1][0]
+            if batch:
+                self.committed_seq = batch[-1][0]
+
+    def stream_seq(self) -> int:
+        """The event-stream position the committed records were learned up to (0: none)."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key='stream_seq'").fetchone()
+        return int(row[0]) if row else 0
 
     def commit(self) -> None:
         """Write everything buffered now (library use: one call per request)."""

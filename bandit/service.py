@@ -257,7 +257,8 @@ class DecisionService:
         ev.agree = agree  # type: ignore[attr-defined]
         return ev, step
 
-    def _record(self, ev: OpenEvent, step: Any) -> None:
+    def _rank_body(self, ev: OpenEvent) -> dict:
+        """A rank record's body (the journal's, and a ranker's stream message: bandit.stream)."""
         body = {"c": ev.context, "as": self.journal.action_set(ev.actions), "pmf": ev.pmf, "ch": ev.chosen, "p": ev.probability,
                 "dl": ev.deadline, "act": ev.active, "m": ev.mode, "g": ev.group, "v": ev.model_version}
         agree = getattr(ev, "agree", None)
@@ -265,7 +266,10 @@ class DecisionService:
             body["agree"] = agree
             self.apprentice["decisions"] += 1
             self.apprentice["agreed"] += int(agree)
-        ev.journal_seq = self.journal.add("rank", ev.event_id, ev.time, body)
+        return body
+
+    def _record(self, ev: OpenEvent, step: Any) -> None:
+        ev.journal_seq = self.journal.add("rank", ev.event_id, ev.time, self._rank_body(ev))
         ev.step = step
         self.open.add(ev.event_id, ev)
         self._hold(ev)

@@ -68,11 +68,13 @@ def bare_app():
     return app
 
 
-def start(kind: str, state: Path) -> tuple[subprocess.Popen, str]:
+def start(kind: str, state: Path, workers: int = 0) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "ARTBANDIT_API_KEY": KEY}
     if kind == "service":
         cmd = [sys.executable, "-m", "artbandit", "serve", "--state", str(state), "--port", str(port), "--quiet"]
+        if workers:  # rankers + learner on the embedded stream (docs/serve.md "Past one process")
+            cmd += ["--workers", str(workers), "--stream", "embedded", "--model-update-seconds", "1"]
     else:
         cmd = [sys.executable, __file__, "--bare-server", str(port)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
@@ -85,6 +87,31 @@ def start(kind: str, state: Path) -> tuple[subprocess.Popen, str]:
             time.sleep(0.05)
     proc.kill()
     raise SystemExit(f"{kind} server did not start")
+
+
+def worker_pids(url: str, workers: int) -> tuple[list[int], int]:
+    """The rankers' and the learner's pids of a `--workers` service (from its /status)."""
+    for _ in range(600):
+        w = httpx.get(url + "/status", timeout=5.0).json().get("workers", {})
+        rankers = [v["pid"] for k, v in w.items() if k.startswith("ranker")]
+        if len(rankers) == workers and "learner" in w:
+            return rankers, w["learner"]["pid"]
+        for _ in range(workers * 4):  # rankers report after their first request or snapshot
+            httpx.get(url + "/status", timeout=5.0)
+        time.sleep(0.1)
+    raise SystemExit("the workers did not all report")
+
+
+def learner_caught_up(url: str) -> int:
+    """Wait until the learner has learned the whole stream; the lag (messages) when first asked."""
+    first = None
+    for _ in range(6000):
+        lag = httpx.get(url + "/status", timeout=5.0).json()["learnerLag"]
+        first = lag if first is None else first
+        if lag == 0:
+            return first
+        time.sleep(0.02)
+    raise SystemExit("the learner did not catch up")
 
 
 def context(i: int) -> list[dict]:
@@ -190,6 +217,7 @@ def main() -> None:
     ap.add_argument("--memory-requests", type=int, default=200_000)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--policy-arguments", help="the service's VW arguments (default: the service's default, vw:select)")
+    ap.add_argument("--workers", default="", help="also measure `serve --workers N` for each N listed, e.g. 1,2")
     ap.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.bare_server:
@@ -212,23 +240,39 @@ def main() -> None:
             if put.status_code != 200:
                 raise SystemExit(f"policy arguments refused: {put.text}")
         bare, bare_url = start("bare", Path(tmp))
+        peers = {"bare": (bare, bare_url), "service": (service, service_url)}
+        split: dict[str, tuple[list[int], int]] = {}
+        for w in [int(x) for x in args.workers.split(",") if x]:
+            proc, url = start("service", Path(tmp) / f"w{w}", workers=w)
+            peers[f"workers{w}"] = (proc, url)
+            split[f"workers{w}"] = worker_pids(url, w)
         offset = 1_000_000
         try:
             for clients in [int(c) for c in args.clients.split(",")]:
                 # rounds alternate bare and service, so load from other work on the shared machine
                 # hits both peers alike; pairs/s is the median round, latencies pool every round
-                rates: dict[str, list[float]] = {"bare": [], "service": []}
-                lats: dict[str, list[float]] = {"bare": [], "service": []}
-                cpu: dict[str, list[float]] = {"bare": [], "service": []}
-                pids = {"bare": bare.pid, "service": service.pid}
-                for name, url in (("bare", bare_url), ("service", service_url)):
+                rates: dict[str, list[float]] = {name: [] for name in peers}
+                lats: dict[str, list[float]] = {name: [] for name in peers}
+                cpu: dict[str, list[float]] = {name: [] for name in peers}
+                learner_cpu: dict[str, list[float]] = {name: [] for name in split}
+                lag: dict[str, list[int]] = {name: [] for name in split}
+                for name, (_, url) in peers.items():
                     asyncio.run(drive(url, clients, min(200, args.pairs), offset))  # warm up
                     offset += 1000
+                    if name in split:
+                        learner_caught_up(url)
+                n = args.pairs // args.rounds
                 for _ in range(args.rounds):
-                    for name, url in (("bare", bare_url), ("service", service_url)):
-                        c0 = cpu_s(pids[name])
-                        rate, lat = asyncio.run(drive(url, clients, args.pairs // args.rounds, offset))
-                        cpu[name].append(1000 * (cpu_s(pids[name]) - c0) / (args.pairs // args.rounds))
+                    for name, (proc, url) in peers.items():
+                        # the request path: the server process, or a split service's rankers
+                        path_pids = split[name][0] if name in split else [proc.pid]
+                        c0 = sum(cpu_s(p) for p in path_pids)
+                        l0 = cpu_s(split[name][1]) if name in split else 0.0
+                        rate, lat = asyncio.run(drive(url, clients, n, offset))
+                        cpu[name].append(1000 * (sum(cpu_s(p) for p in path_pids) - c0) / n)
+                        if name in split:  # the learner's CPU for these pairs: until it has caught up
+                            lag[name].append(learner_caught_up(url))
+                            learner_cpu[name].append(1000 * (cpu_s(split[name][1]) - l0) / n)
                         offset += args.pairs
                         rates[name].append(rate)
                         lats[name] += lat
@@ -237,6 +281,9 @@ def main() -> None:
                               "rank_p99_ms": 1000 * float(np.percentile(lats[name], 99)),
                               "server_cpu_ms_per_pair": float(np.median(cpu[name]))}
                        for name in rates}
+                for name in split:
+                    row[name]["learner_cpu_ms_per_pair"] = float(np.median(learner_cpu[name]))
+                    row[name]["learner_lag_messages_at_end"] = lag[name]
                 row["ratio"] = row["service"]["pairs_per_s"] / row["bare"]["pairs_per_s"]
                 row["cpu_ratio"] = row["bare"]["server_cpu_ms_per_pair"] / row["service"]["server_cpu_ms_per_pair"]
                 results[f"clients_{clients}"] = row
@@ -246,6 +293,13 @@ def main() -> None:
                       f"p99 {row['bare']['rank_p99_ms']:.1f} ms)  ratio {row['ratio']:.2f}; server CPU per pair "
                       f"service {row['service']['server_cpu_ms_per_pair']:.2f} ms, bare "
                       f"{row['bare']['server_cpu_ms_per_pair']:.2f} ms (ratio {row['cpu_ratio']:.2f})", flush=True)
+                for name in split:
+                    r = row[name]
+                    print(f"             {name}: {r['pairs_per_s']:7.0f} pairs/s (p50 {r['rank_p50_ms']:.1f} ms, "
+                          f"p99 {r['rank_p99_ms']:.1f} ms, {r['pairs_per_s'] / row['bare']['pairs_per_s']:.2f} of "
+                          f"bare); CPU per pair: rankers {r['server_cpu_ms_per_pair']:.2f} ms, learner "
+                          f"{r['learner_cpu_ms_per_pair']:.2f} ms; learner lag at end {r['learner_lag_messages_at_end']} "
+                          "messages", flush=True)
             if args.memory_requests:
                 pairs = args.memory_requests // 2
                 step = max(1, pairs // 10)
@@ -257,7 +311,7 @@ def main() -> None:
                 results["memory_rss_mb"] = [round(s / 1024, 1) for s in samples]
                 print(f"service RSS over {args.memory_requests} requests (MB): {results['memory_rss_mb']}", flush=True)
         finally:
-            for proc in (service, bare):
+            for proc, _ in peers.values():
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(60)
     if args.json:

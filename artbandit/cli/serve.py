@@ -55,12 +55,35 @@ def _range(text: str) -> tuple[float, float]:
 @click.option("--catalog", type=click.Path(file_okay=False, exists=True), help="A folder written by `artbandit "
               "catalog build`: rank actions may be variant ids alone, and /dashboard shows their images.")
 @click.option("--quiet", "-q", is_flag=True, help="No startup line.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 256),
+              help="Ranker processes sharing the port, plus one learner process (1: the single process). "
+                   "Experimental: see docs/serve.md 'Past one process'.")
+@click.option("--stream", default=None, metavar="URL",
+              help="Event stream between rankers and the learner: 'embedded' (default with --workers, a log in "
+                   "the state folder) or nats://HOST:PORT (NATS JetStream, past one machine).")
+@click.option("--model-update-seconds", default=5.0, show_default=True, type=click.FloatRange(0, 3600),
+              help="How often the learner publishes a model snapshot and rankers look for one (0: as fast as "
+                   "possible). Only with --workers/--stream.")
+@click.option("--role", type=click.Choice(["all", "ranker", "learner"]), default="all", show_default=True,
+              help="With --stream: run only rankers (on this machine's port) or only the learner.")
 def serve(state, host, port, api_key_file, no_auth, seed, reward_range, max_actions, max_pending_mb, max_body,
-          header_timeout, durable, quiet, catalog):
+          header_timeout, durable, quiet, catalog, workers, stream, model_update_seconds, role):
     """Serve Personalizer's REST API (rank, reward, activate, multi-slot, configuration, model) on a
     state folder that a crash cannot make forget."""
     from artbandit.serve.runner import serve as run
 
+    if workers > 1 or stream or role != "all":
+        from artbandit.serve.workers import serve_workers
+
+        if catalog:
+            raise click.UsageError("--catalog works with the single process only (not with --workers, --stream "
+                                   "or --role) in this version")
+
+        cfg = dict(state=state, host=host, port=port, seed=seed, reward_range=list(_range(reward_range)),
+                   max_actions=max_actions, max_body=max_body, durable=durable, quiet=quiet,
+                   max_pending_bytes=max_pending_mb << 20, header_timeout_s=header_timeout, workers=workers,
+                   stream=stream, model_update_s=model_update_seconds, role=role)
+        raise SystemExit(serve_workers(cfg, None if role == "learner" else _key(api_key_file, no_auth)))
     run(state, host=host, port=port, key=_key(api_key_file, no_auth), seed=seed,
         reward_range=_range(reward_range), max_actions=max_actions, max_body=max_body, durable=durable,
         quiet=quiet, max_pending_bytes=max_pending_mb << 20, header_timeout_s=header_timeout, catalog=catalog)

@@ -59,6 +59,8 @@ class Metrics:
             "model_rejections_total": ("counter", status["modelRejections"]),
             "journal_bytes": ("gauge", status["journalBytes"]),
         }
+        for name, value in status.get("gauges", {}).items():  # a ranker's snapshot and learner lag
+            gauges[name] = ("gauge", value)
         for name, (kind, value) in gauges.items():
             lines += [f"# TYPE artbandit_{name} {kind}", f"artbandit_{name} {value}"]
         lines += ["# TYPE artbandit_model_info gauge",

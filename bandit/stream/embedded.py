@@ -1,0 +1,126 @@
+"""The embedded event stream: an append-only SQLite log in the state folder, no server needed.
+
+Several processes append (each append is one transaction; SQLite lets one writer at a time in, so
+sequence numbers are assigned in commit order and a reader tailing `seq > n` never skips one that
+commits later). WAL with synchronous=NORMAL: an appended message survives the process that wrote it
+being killed, the same guarantee as the single process's journal (docs/serve.md "Durability").
+Snapshots are files in `snapshots/`, written to a temporary name and renamed; `current.json` names
+the current one (also renamed into place), so a reader sees the old snapshot or the new, never half.
+Worker statuses are small JSON files in `workers/`.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bandit.errors import BanditError
+from bandit.journal import describe_write_error, owner_only
+from safeio.atomic import write_bytes_atomic
+
+BUSY_MS = 10_000  # how long an append waits for another process's transaction
+
+
+class EmbeddedStream:
+    """`EventStream` on `<state>/stream.sqlite` (see the module docstring)."""
+
+    def __init__(self, state: str | os.PathLike) -> None:
+        self.path = Path(state)
+        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (self.path / "snapshots").mkdir(mode=0o700, exist_ok=True)
+        (self.path / "workers").mkdir(mode=0o700, exist_ok=True)
+        db_path = self.path / "stream.sqlite"
+        try:
+            owner_only(db_path)
+            self._db = sqlite3.connect(str(db_path), isolation_level=None, timeout=BUSY_MS / 1000.0,
+                                       check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS messages(seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+                             "time REAL NOT NULL, body BLOB NOT NULL)")
+        except (sqlite3.Error, OSError) as exc:
+            raise BanditError(f"{db_path}: cannot open the event stream ({describe_write_error(exc)})") from None
+
+    # -- messages ----------------------------------------------------------------------------------
+    def append(self, messages: list[bytes]) -> int:
+        if not messages:
+            return self.last_seq()
+        now = time.time()
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                cur = db.executemany("INSERT INTO messages(time, body) VALUES (?, ?)", [(now, m) for m in messages])
+                last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        except (sqlite3.Error, OSError) as exc:
+            from bandit.journal import JournalWriteError
+            raise JournalWriteError(f"the event stream could not be written ({describe_write_error(exc)}); "
+                                    "nothing was acknowledged, retry") from None
+        del cur
+        return int(last)
+
+    def read(self, after: int, limit: int = 1000) -> list[tuple[int, bytes]]:
+        return self._db.execute("SELECT seq, body FROM messages WHERE seq > ? ORDER BY seq LIMIT ?",
+                                (int(after), int(limit))).fetchall()
+
+    def last_seq(self) -> int:
+        row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name='messages'").fetchone()
+        return int(row[0]) if row else 0
+
+    def trim(self, up_to: int, older_than: float) -> int:
+        cur = self._db.execute("DELETE FROM messages WHERE seq <= ? AND time < ?", (int(up_to), float(older_than)))
+        return cur.rowcount
+
+    # -- snapshots ---------------------------------------------------------------------------------
+    def publish_snapshot(self, meta: dict[str, Any], blob: bytes) -> None:
+        folder = self.path / "snapshots"
+        name = f"model-{int(meta['version']):012d}.bin"
+        write_bytes_atomic(folder / name, blob, mode=0o600)
+        write_bytes_atomic(folder / "current.json", orjson.dumps({**meta, "file": name}), mode=0o600)
+        for old in sorted(folder.glob("model-*.bin"))[:-3]:  # a ranker may still be reading the last few
+            old.unlink(missing_ok=True)
+
+    def snapshot_meta(self) -> dict[str, Any] | None:
+        try:
+            return orjson.loads((self.path / "snapshots" / "current.json").read_bytes())
+        except (FileNotFoundError, orjson.JSONDecodeError):
+            return None
+
+    def snapshot_blob(self, meta: dict[str, Any]) -> bytes | None:
+        try:
+            return (self.path / "snapshots" / str(meta["file"])).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    # -- worker statuses ---------------------------------------------------------------------------
+    def put_status(self, name: str, status: dict[str, Any]) -> None:
+        path = self.path / "workers" / f"{name}.json"
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(orjson.dumps(status))
+        os.replace(tmp, path)  # no fsync: a status is rewritten every second and lost with nothing
+
+    def statuses(self) -> dict[str, dict[str, Any]]:
+        out = {}
+        for path in sorted((self.path / "workers").glob("*.json")):
+            try:
+                out[path.stem] = orjson.loads(path.read_bytes())
+            except (FileNotFoundError, orjson.JSONDecodeError):
+                continue
+        return out
+
+    def drop_status(self, name: str) -> None:
+        (self.path / "workers" / f"{name}.json").unlink(missing_ok=True)
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None  # type: ignore[assignment]

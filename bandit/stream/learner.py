@@ -1,0 +1,155 @@
+"""The learner: reads the event stream in order and applies it to a DecisionService.
+
+Why a DecisionService and not a second implementation: the join of rewards to ranks by event id,
+the reward window, default rewards, activation, Apprentice/LoggingOnly, the drift test and the
+checkpoints are the service's own code (bandit.service, bandit.service_recovery); the learner feeds
+it what the rankers decided, with the rankers' clock (each message's time), so the result depends
+only on the stream: learning the same stream twice, or in two pieces across a crash, gives the same
+model.
+
+Nothing learned twice: the journal batch made from messages up to position p is committed together
+with p (bandit.journal `stream_seq`), in one transaction. A learner killed at any moment restarts
+from its checkpoint plus its journal (the existing recovery) and resumes the stream after the p its
+journal holds. Nothing lost: rankers acknowledge only what the stream holds.
+
+Messages the service refuses (a reward for an unknown, closed or already-rewarded event, a reused
+event id) are dropped and counted: a ranker cannot know the event book, so it acknowledges any
+well-formed reward (as Personalizer's own REST service does) and the learner decides.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from bandit.errors import BanditError
+from bandit.model_export import export_model
+from bandit.service import DecisionService
+from bandit.stream import EventStream
+from bandit.window import OpenEvent
+
+log = logging.getLogger("artbandit.learner")
+TICK_S = 0.25  # how often an idle learner appends a clock message when a reward window is due
+
+
+def apply_message(svc: DecisionService, message: bytes | dict) -> bool:
+    """Apply one stream message to the service (in memory; the caller commits). False if refused."""
+    m = orjson.loads(message) if isinstance(message, (bytes, bytearray, memoryview)) else message
+    kind, event_id, now, body = m["k"], m.get("id", ""), float(m["t"]), m.get("b") or {}
+    svc.expire(now)
+    try:
+        if kind == "rank":
+            if svc._id_used(event_id):
+                return False
+            ev = OpenEvent(event_id, 0, now, body["dl"], body["c"], body["as"], body["pmf"], body["ch"], body["p"],
+                           body["m"], active=body["act"], group=body.get("g"), model_version=body.get("v", ""))
+            ev.agree = body.get("agree")  # type: ignore[attr-defined]
+            svc._record(ev, svc.policy.replay_step(ev.context, ev.actions))
+        elif kind == "reward":
+            svc.reward(event_id, body["v"], now=now)
+        elif kind == "mreward":
+            svc.reward_multislot(event_id, [tuple(r) for r in body["r"]], now=now)
+        elif kind == "activate":
+            svc.activate(event_id, multislot=bool(body.get("ms")), now=now)
+        elif kind != "tick":
+            return False
+    except BanditError:
+        return False
+    return True
+
+
+class Learner:
+    """Tail the stream into a DecisionService; publish snapshots and statuses (see the module docstring)."""
+
+    def __init__(self, svc: DecisionService, stream: EventStream, *, model_update_s: float = 5.0,
+                 batch: int = 2000, keep_s: float = 86400.0) -> None:
+        self.svc = svc
+        self.stream = stream
+        self.model_update_s = float(model_update_s)
+        self.batch = int(batch)
+        self.keep_s = float(keep_s)
+        self.position = svc.journal.stream_seq()
+        self.applied = 0
+        self.dropped = 0
+        self.recent_drops: list[str] = []  # the last messages refused, for /status (stream seq:kind:event id)
+        self.snapshot_version = -1
+        self._last_snapshot = 0.0
+        self._last_checkpoint = time.monotonic()
+        self._last_tick = 0.0
+        self._last_status = 0.0
+
+    def step(self) -> int:
+        """Apply the next batch of messages and commit it with its position; how many were read."""
+        messages = self.stream.read(self.position, self.batch)
+        svc = self.svc
+        for seq, body in messages:
+            if apply_message(svc, body):
+                self.applied += 1
+            else:
+                self.dropped += 1
+                m = orjson.loads(body)
+                self.recent_drops = (self.recent_drops + [f"{seq}:{m['k']}:{m.get('id', '')}"])[-10:]
+        if messages:
+            position = int(messages[-1][0])
+            records, joined = svc.take_batch()
+            svc.journal.write(records, stream_seq=position)
+            self.position = position
+            svc.write_joined(joined)
+        return len(messages)
+
+    def publish(self, force: bool = False) -> bool:
+        """Publish a model snapshot if the model moved on and the update period has passed."""
+        now = time.monotonic()
+        if not force and (self.position == self.snapshot_version or now - self._last_snapshot < self.model_update_s):
+            return False
+        policy = self.svc.policy
+        meta = {"version": self.position, "modelVersion": policy.model_version, "eventsLearned": policy.n_learned,
+                "time": time.time(), "config": self.svc.config.to_json(), "arguments": self.svc.arguments}
+        self.stream.publish_snapshot(meta, export_model(policy))
+        self.snapshot_version = self.position
+        self._last_snapshot = now
+        return True
+
+    def status(self) -> dict[str, Any]:
+        last = self.stream.last_seq()
+        s = self.svc.status()
+        return {"role": "learner", "pid": os.getpid(), "time": time.time(), "streamSeq": self.position, "streamLastSeq": last,
+                "lag": max(0, last - self.position), "snapshotVersion": self.snapshot_version,
+                "applied": self.applied, "dropped": self.dropped, "recentDrops": self.recent_drops, "eventsLearned": s["eventsLearned"],
+                "eventsPending": s["eventsPending"], "learned": s["learned"], "checkpointSeq": s["checkpointSeq"]}
+
+    def housekeeping(self) -> None:
+        """Idle work: a clock message when a reward window is due, checkpoints, status, retention."""
+        svc = self.svc
+        now = time.time()
+        if svc.open.next_deadline() < now and now - self._last_tick >= TICK_S:
+            # the windows close on the stream's clock, so a replay closes them at the same place
+            self.stream.append([orjson.dumps({"k": "tick", "t": now})])
+            self._last_tick = now
+        if svc.checkpoint_due or time.monotonic() - self._last_checkpoint >= svc.config.model_export_s:
+            svc.checkpoint()
+            self._last_checkpoint = time.monotonic()
+            # messages the checkpoint covers, past retention, are not needed to recover
+            self.stream.trim(self.position, now - self.keep_s)
+        if now - self._last_status >= 0.5:
+            self.stream.put_status("learner", self.status())
+            self._last_status = now
+
+    def run(self, stopping: Callable[[], bool], idle_s: float = 0.005) -> None:
+        """Learn until `stopping()`; then commit, publish and checkpoint."""
+        self.publish(force=True)
+        self.stream.put_status("learner", self.status())
+        while not stopping():
+            n = self.step()
+            self.publish()
+            self.housekeeping()
+            if n == 0:
+                time.sleep(idle_s)
+        self.step()
+        self.publish(force=True)
+        self.svc.checkpoint()
+        self.stream.put_status("learner", self.status())
