@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -89,3 +90,13 @@ def rank_body(i: int, n_actions: int = 4, **extra) -> dict:
         "actions": [{"id": f"v{k}", "features": [{"style": f"s{k % 3}", "bright": k / 10}]} for k in range(n_actions)],
         **extra,
     }
+
+
+def journal_ids(state: Path) -> dict[str, set[str]]:
+    """Event ids per record kind, read straight from a state folder's journal file."""
+    db = sqlite3.connect(f"file:{state / 'journal.sqlite'}?mode=ro", uri=True)
+    out: dict[str, set[str]] = {}
+    for kind, event_id in db.execute("SELECT kind, event_id FROM records"):
+        out.setdefault(kind, set()).add(event_id)
+    db.close()
+    return out

@@ -10,7 +10,7 @@ import httpx
 
 from bandit.service import DecisionService
 from bandit_helpers import make_actions
-from serve_helpers import Server, rank_body
+from serve_helpers import Server, journal_ids, rank_body
 
 
 def test_the_journal_wal_stays_bounded_while_the_service_runs(tmp_path):
@@ -66,16 +66,6 @@ def test_temporaries_left_by_a_killed_run_are_removed_at_start(tmp_path):
     assert stat.S_IMODE((state / "lock").stat().st_mode) == 0o600
 
 
-def _journal_ids(state) -> dict[str, set[str]]:
-    import sqlite3
-    db = sqlite3.connect(f"file:{state / 'journal.sqlite'}?mode=ro", uri=True)
-    out: dict[str, set[str]] = {}
-    for kind, event_id in db.execute("SELECT kind, event_id FROM records"):
-        out.setdefault(kind, set()).add(event_id)
-    db.close()
-    return out
-
-
 def test_durable_acknowledges_only_written_batches_and_answers_503_disk_full(tmp_path, monkeypatch):
     """Issue 28: with --durable, a 201/204 sent before the journal batch is written passed every
     test. Here the journal's write fails as on a full disk: every request in that batch is a 503
@@ -115,12 +105,12 @@ def test_durable_acknowledges_only_written_batches_and_answers_503_disk_full(tmp
                 assert r.status_code == 503, r.text
                 message = r.json()["error"]["message"]
                 assert "disk full" in message and "rollback" not in message and "\n" not in message
-            on_disk = _journal_ids(state)
+            on_disk = journal_ids(state)
             assert "e2" not in on_disk.get("rank", set()) and "e1" not in on_disk.get("reward", set())
             full["on"] = False
             again = await c.post("/rank", json={**body, "eventId": "e3"})
             assert again.status_code == 201
-            on_disk = _journal_ids(state)  # the failed batch went first, nothing skipped
+            on_disk = journal_ids(state)  # the failed batch went first, nothing skipped
             assert {"e1", "e2", "e3"} <= on_disk["rank"] and "e1" in on_disk["reward"]
 
     asyncio.run(run())
@@ -180,7 +170,7 @@ def test_a_real_full_disk_says_disk_full_over_http_and_at_restart(tmp_path):
                     assert r.status_code == 503, r.text
                     assert "disk full" in r.json()["error"]["message"], r.text
             assert 503 in codes
-            assert set(acked) <= _journal_ids(state)["rank"]  # every 201 is on disk
+            assert set(acked) <= journal_ids(state)["rank"]  # every 201 is on disk
         finally:
             srv.stop(signal.SIGKILL)
         env = {**os.environ, "ARTBANDIT_API_KEY": "k" * 20}

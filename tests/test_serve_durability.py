@@ -13,17 +13,7 @@ import time
 import httpx
 import pytest
 
-from serve_helpers import HEADERS, Server, rank_body
-
-
-def journal(state) -> dict[str, set[str]]:
-    """event ids per record kind, read straight from the journal file."""
-    db = sqlite3.connect(f"file:{state / 'journal.sqlite'}?mode=ro", uri=True)
-    out: dict[str, set[str]] = {}
-    for kind, event_id in db.execute("SELECT kind, event_id FROM records"):
-        out.setdefault(kind, set()).add(event_id)
-    db.close()
-    return out
+from serve_helpers import HEADERS, Server, journal_ids, rank_body
 
 
 def test_sigkill_mid_traffic_loses_no_acknowledged_event(tmp_path):
@@ -65,7 +55,7 @@ def test_sigkill_mid_traffic_loses_no_acknowledged_event(tmp_path):
     stop.set()
     for t in threads:
         t.join()
-    records = journal(state)
+    records = journal_ids(state)
     assert set(ranked) <= records["rank"], "an acknowledged rank is missing from the journal"
     assert set(rewarded) <= records["reward"], "an acknowledged reward is missing from the journal"
 
@@ -191,7 +181,7 @@ def test_sigterm_drains_and_checkpoints(tmp_path):
         t.join()
     assert code in (0, -signal.SIGTERM), srv.stderr  # uvicorn re-raises the signal after its drain
     assert "Traceback" not in srv.stderr
-    assert set(answered) <= journal(state)["rank"]
+    assert set(answered) <= journal_ids(state)["rank"]
     current = json.loads((state / "checkpoints" / "current.json").read_text())
     db = sqlite3.connect(f"file:{state / 'journal.sqlite'}?mode=ro", uri=True)
     last = db.execute("SELECT MAX(seq) FROM records").fetchone()[0]
@@ -238,7 +228,7 @@ def test_durable_mode_commits_on_the_writer_thread_and_recovers(tmp_path):
     for event in events[::2]:
         assert srv.client.post(f"/events/{event}/reward", json={"value": 1}).status_code == 204
     srv.stop(signal.SIGKILL)
-    records = journal(state)
+    records = journal_ids(state)
     assert set(events) <= records["rank"] and set(events[::2]) <= records["reward"]
     srv.start()
     try:
