@@ -98,11 +98,26 @@ def suite_tables(n: int, seeds: int) -> None:
     print(f"\nLinUCB: {seconds['linucb']:.0f} s for the whole suite")
 
 
+def _world(env, impressions: int):
+    """One generated stream and what every scenario table reads off it: the stream, the row index,
+    the reference choices, the oracle's and best fixed's click probabilities per row, and each
+    segment's last 20% of rows."""
+    from simulations.metrics import baselines
+
+    st = env.generate(impressions)
+    rows = np.arange(impressions)
+    refs = baselines(st, "click")
+    orc, fix = st.click_p[rows, refs["oracle"]], st.click_p[rows, refs["best_fixed"]]
+    last = rows >= impressions - impressions // 5
+    segs = [(st.segment == i) & last for i in range(len(env.segment_names))]
+    return st, rows, refs, orc, fix, segs
+
+
 def sim_table(impressions: int, scenarios: list[str], seeds: list[int], world: int) -> None:
     """Each scenario's world (seed `world`) played by every policy under several policy seeds: the
     policy's own random draws move the share of oracle by about a point, so one seed says little."""
     from simulations.environment import Environment
-    from simulations.metrics import baselines, policy_metrics
+    from simulations.metrics import policy_metrics
     from simulations.runner import run_policy as run_sim
     from simulations.scenarios import load_scenario
 
@@ -111,12 +126,7 @@ def sim_table(impressions: int, scenarios: list[str], seeds: list[int], world: i
     for name in scenarios:
         sc = load_scenario(name)
         env = Environment(sc, seed=world)
-        st = env.generate(impressions)
-        rows = np.arange(impressions)
-        refs = baselines(st, "click")
-        orc, fix = st.click_p[rows, refs["oracle"]], st.click_p[rows, refs["best_fixed"]]
-        last = rows >= impressions - impressions // 5
-        segs = [(st.segment == i) & last for i in range(len(env.segment_names))]
+        st, rows, refs, orc, fix, segs = _world(env, impressions)
         print(f"### {name}\n\n| policy | share of oracle | lift over best fixed | "
               + " | ".join(f"{s} (last 20%)" for s in env.segment_names) + " | seconds per run |")
         print("|---|---|---|" + "---|" * len(env.segment_names) + "---|")
@@ -220,7 +230,7 @@ def budget_table(impressions: int, scenarios: list[str], budgets: list[float | N
     size (ESS) for evaluating one-artwork-for-everyone from it, as a share of the impressions.
     `catalog`: variants.json folders of real artwork (the demo's, say) instead of the simulated titles."""
     from simulations.environment import Environment
-    from simulations.metrics import baselines, policy_metrics
+    from simulations.metrics import policy_metrics
     from simulations.runner import run_policy as run_sim
     from simulations.scenarios import load_scenario
 
@@ -230,12 +240,7 @@ def budget_table(impressions: int, scenarios: list[str], budgets: list[float | N
         for k in variants:
             sc = load_scenario(name) if k == 0 else load_scenario(name, variants_per_title=k)
             env = Environment(sc, seed=world, variants=catalog or None)
-            st = env.generate(impressions)
-            rows = np.arange(impressions)
-            refs = baselines(st, "click")
-            orc, fix = st.click_p[rows, refs["oracle"]], st.click_p[rows, refs["best_fixed"]]
-            last = rows >= impressions - impressions // 5
-            segs = [(st.segment == i) & last for i in range(len(env.segment_names))]
+            st, rows, refs, orc, fix, segs = _world(env, impressions)
             fixed_seg = [fix[sel].sum() / orc[sel].sum() for sel in segs]
             where = (f"real catalogue {', '.join(catalog)}" if catalog
                      else f"{sc.variants_per_title} variants per title")
