@@ -97,7 +97,28 @@ def _rollback(db: sqlite3.Connection) -> None:
             pass
 
 
-class Journal:
+class RecordBuffer:
+    """Records waiting for the group commit: what the committer takes, retries and counts. The journal
+    and a ranker's stream stand-in (bandit.stream.ranker) differ only in how `write` stores them."""
+
+    def __init__(self) -> None:
+        self._buffer: list[Any] = []
+
+    def take(self) -> list[Any]:
+        """The buffered records (handed to `write`, possibly on another thread)."""
+        batch, self._buffer = self._buffer, []
+        return batch
+
+    def requeue(self, batch: list[Any]) -> None:
+        """Put a batch that failed to write back in front of the buffer (retried next commit)."""
+        self._buffer[:0] = batch
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+
+class Journal(RecordBuffer):
     """Append-only records with writer-assigned sequence numbers, committed in batches."""
 
     def __init__(self, path: str | os.PathLike, *, durable: bool = False, manual_wal_checkpoints: bool = False) -> None:
@@ -130,7 +151,7 @@ class Journal:
         self._lock = threading.Lock()  # the connection is shared by the writer and readers
         self.last_seq = int(last)        # the last sequence number handed out
         self.committed_seq = int(last)   # the last sequence number known to be on disk
-        self._buffer: list[Record] = []
+        super().__init__()
         self._set_seqs: dict[bytes, int] = {}       # digest of an action list's JSON -> seq of its set record
         self._set_lists = TextCache(MAX_CACHED_SETS, MAX_SET_LIST_BYTES)  # seq -> action list (reading back)
 
@@ -165,19 +186,6 @@ class Journal:
             actions = orjson.loads(row[0])
             self._set_lists.put(set_seq, actions, SET_LIST_FACTOR * len(row[0]))
         return actions
-
-    def take(self) -> list[Record]:
-        """The buffered records (handed to `write`, possibly on another thread)."""
-        batch, self._buffer = self._buffer, []
-        return batch
-
-    def requeue(self, batch: list[Record]) -> None:
-        """Put a batch that failed to write back in front of the buffer (retried next commit)."""
-        self._buffer[:0] = batch
-
-    @property
-    def buffered(self) -> int:
-        return len(self._buffer)
 
     def write(self, batch: list[Record], *, stream_seq: int | None = None) -> None:
         """Commit a batch in one transaction (group commit). `stream_seq`: the position of the event

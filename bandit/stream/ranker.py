@@ -19,7 +19,7 @@ import orjson
 
 from bandit.errors import BanditError, UnknownEventError
 from bandit.event_ids import EventIds
-from bandit.journal import JournalWriteError
+from bandit.journal import JournalWriteError, RecordBuffer
 from bandit.model_export import import_model
 from bandit.service import DecisionService
 from bandit.service_checks import DEFAULT_PENDING_BYTES, EVENT_ID, check_value
@@ -28,12 +28,12 @@ from bandit.stream import EventStream
 from bandit.window import RewardWindow
 
 
-class StreamRecords:
+class StreamRecords(RecordBuffer):
     """Stands in for the journal on a ranker: records buffer as stream messages; `write` appends them."""
 
     def __init__(self, stream: EventStream) -> None:
+        super().__init__()
         self.stream = stream
-        self._buffer: list[bytes] = []
         self.last_seq = 0        # the stream position of the last append (for /status)
         self.committed_seq = 0
 
@@ -43,17 +43,6 @@ class StreamRecords:
 
     def action_set(self, actions: list) -> list:
         return actions  # inline in the message; the learner's journal stores each list once
-
-    def take(self) -> list[bytes]:
-        batch, self._buffer = self._buffer, []
-        return batch
-
-    def requeue(self, batch: list[bytes]) -> None:
-        self._buffer[:0] = batch
-
-    @property
-    def buffered(self) -> int:
-        return len(self._buffer)
 
     def write(self, batch: list[bytes], **_: Any) -> None:
         if batch:

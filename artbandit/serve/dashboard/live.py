@@ -199,25 +199,12 @@ def attach(svc: Any, stats: LiveStats) -> None:
     rank, rank_multi, reward, reward_multi, write_joined = (
         svc.rank, svc.rank_multislot, svc.reward, svc.reward_multislot, svc.write_joined)
 
-    def rank_counted(*a: Any, **kw: Any) -> Any:
-        out = rank(*a, **kw)
-        stats.decided()
-        return out
-
-    def rank_multi_counted(*a: Any, **kw: Any) -> Any:
-        out = rank_multi(*a, **kw)
-        stats.decided()
-        return out
-
-    def reward_counted(*a: Any, **kw: Any) -> Any:
-        out = reward(*a, **kw)
-        stats.rewarded()
-        return out
-
-    def reward_multi_counted(*a: Any, **kw: Any) -> Any:
-        out = reward_multi(*a, **kw)
-        stats.rewarded()
-        return out
+    def counted(call: Any, tick: Any) -> Any:
+        def wrapped(*a: Any, **kw: Any) -> Any:
+            out = call(*a, **kw)
+            tick()
+            return out
+        return wrapped
 
     def write_joined_seen(joined: list) -> None:
         write_joined(joined)
@@ -226,6 +213,6 @@ def attach(svc: Any, stats: LiveStats) -> None:
         except Exception:  # noqa: BLE001 - the dashboard must never fail a commit
             logging.getLogger("artbandit.serve").exception("dashboard counts: a closed event was not counted")
 
-    svc.rank, svc.rank_multislot = rank_counted, rank_multi_counted
-    svc.reward, svc.reward_multislot = reward_counted, reward_multi_counted
+    svc.rank, svc.rank_multislot = counted(rank, stats.decided), counted(rank_multi, stats.decided)
+    svc.reward, svc.reward_multislot = counted(reward, stats.rewarded), counted(reward_multi, stats.rewarded)
     svc.write_joined = write_joined_seen
