@@ -1,7 +1,7 @@
 """Fixtures several test files share: running the `artbandit` CLI in-process or as the real console script.
 
-Test helpers (tests/*_helpers.py) are imported one way, by module name (`from replay_helpers import
-...`): pytest puts this folder on sys.path.
+Test helpers (tests/*_helpers.py) are imported one way, as modules of the `tests` package (`from tests.replay_helpers import
+...`): tests/ and its folders are packages, so test files in different folders may share a name.
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from serve_helpers import HEADERS, KEY
+from tests.serve_helpers import HEADERS, KEY
 
 from artbandit.jobs.catalog_index import write_index
 

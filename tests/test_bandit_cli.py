@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bandit import EventLog, Personalizer, make_policy
-from bandit_helpers import Stream, make_actions
+from tests.bandit_helpers import Stream, make_actions
 
 SECRET = "test-secret-0123456789"
 

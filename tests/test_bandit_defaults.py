@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from bandit import EventLog, Personalizer
 from bandit.policy import DEFAULT_REWARD_WAIT_S
-from bandit_helpers import make_actions
+from tests.bandit_helpers import make_actions
 
 
 def test_a_reward_arriving_later_on_the_wall_clock_is_accepted_by_default() -> None:

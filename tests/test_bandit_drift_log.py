@@ -16,7 +16,7 @@ import pytest
 from bandit import Personalizer
 from bandit.eventlog import DriftEvent, EventLog
 
-from bandit_helpers import SEGMENTS, Stream, click_probabilities, make_actions
+from tests.bandit_helpers import SEGMENTS, Stream, click_probabilities, make_actions
 
 N, CHANGE = 9000, 4000  # every segment's taste moves to the next segment's at CHANGE
 TESTS = Path(__file__).parent

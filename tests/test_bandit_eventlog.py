@@ -17,7 +17,7 @@ import vowpalwabbit
 
 import bandit
 from bandit import BanditError, EventLog, make_policy
-from bandit_helpers import Stream, make_actions
+from tests.bandit_helpers import Stream, make_actions
 
 SECRET = "test-secret-0123456789"
 TESTS = Path(__file__).parent
@@ -119,7 +119,7 @@ def test_committed_events_survive_sigkill(tmp_path):
         import sys
         sys.path.insert(0, {str(TESTS)!r})
         import bandit
-        from bandit_helpers import Stream, make_actions
+        from tests.bandit_helpers import Stream, make_actions
         log = bandit.EventLog({str(path)!r}, batch_size=50, commit_interval_s=1e9)
         p = bandit.make_policy("vw", log=log, secret={SECRET!r})
         stream = Stream(0)

@@ -5,7 +5,7 @@ import pytest
 
 from bandit import make_policy, vwformat
 from bandit import features as bandit_features
-from bandit_helpers import Stream, make_actions
+from tests.bandit_helpers import Stream, make_actions
 
 SECRET = "test-secret-0123456789"
 

@@ -17,7 +17,7 @@ from bandit import (
     make_policy,
 )
 from bandit.sampling import floor_for
-from bandit_helpers import Stream, make_actions, run
+from tests.bandit_helpers import Stream, make_actions, run
 
 SECRET = "test-secret-0123456789"
 

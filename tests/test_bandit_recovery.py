@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from bandit import BanditError, EventLog, Personalizer, UnknownEventError, make_policy
-from bandit_helpers import Stream, make_actions
+from tests.bandit_helpers import Stream, make_actions
 
 SECRET = "test-secret-0123456789"
 TESTS = Path(__file__).parent
@@ -90,7 +90,7 @@ _CHILD = """
 import sys, time
 sys.path.insert(0, {tests!r})
 import bandit
-from bandit_helpers import Stream, make_actions
+from tests.bandit_helpers import Stream, make_actions
 p = bandit.Personalizer(seed=0, log={path!r}, secret={secret!r}, reward_wait_s=3600.0)
 stream = Stream(0)
 while True:

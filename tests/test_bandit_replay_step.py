@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from bandit import make_policy
-from bandit_helpers import Stream, make_actions
+from tests.bandit_helpers import Stream, make_actions
 
 
 @pytest.mark.parametrize("spec", ["vw:squarecb", "vw:epsilon", "linucb", "ts-per-title"])

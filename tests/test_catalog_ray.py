@@ -17,8 +17,8 @@ from artbandit.jobs.catalog_build import build_catalog
 from artbandit.jobs.catalog_title import CatalogOptions
 from artbandit.jobs.engine import LocalEngine
 from artbandit.jobs.replay_job import evaluate_policies
-from catalog_helpers import make_catalogue, run_cli
-from replay_helpers import make_world, simulate_log, write_jsonl
+from tests.catalog_helpers import make_catalogue, run_cli
+from tests.replay_helpers import make_world, simulate_log, write_jsonl
 
 ray = pytest.importorskip("ray")
 from artbandit.jobs.ray_engine import RayEngine  # noqa: E402

@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from catalog_helpers import ARTBANDIT, FAST, make_catalogue, run_cli
+from tests.catalog_helpers import ARTBANDIT, FAST, make_catalogue, run_cli
 
 N = 8
 

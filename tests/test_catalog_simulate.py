@@ -9,7 +9,7 @@ from artbandit.jobs.catalog_build import build_catalog
 from artbandit.jobs.catalog_index import actions_by_title
 from artbandit.jobs.catalog_title import CatalogOptions
 from artbandit.jobs.engine import LocalEngine
-from catalog_helpers import make_catalogue, run_cli
+from tests.catalog_helpers import make_catalogue, run_cli
 
 
 def test_simulate_runs_on_the_catalogue_index(tmp_path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from imaging.sample import make_sample_video
-from reports_helpers import executable_markup
+from tests.reports_helpers import executable_markup
 
 
 # A folder and file name that together read `<script>alert(1)</script>.mp4` (a file name cannot hold "/")

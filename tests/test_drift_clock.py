@@ -16,7 +16,7 @@ import pytest
 from bandit import Personalizer, SelectingPersonalizer
 from bandit.service import DecisionService
 from bandit.service_config import ServiceConfig
-from bandit_helpers import SEGMENTS, Stream, click_probabilities, make_actions
+from tests.bandit_helpers import SEGMENTS, Stream, click_probabilities, make_actions
 from simulations.environment import Environment
 from simulations.runner import run_policy
 from simulations.scenarios import load_scenario

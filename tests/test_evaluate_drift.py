@@ -38,7 +38,7 @@ def test_a_rise_is_reported_as_a_rise_and_the_detector_restarts() -> None:
 def _rotating_world(policy, n: int, change: int, seed: int = 0) -> np.ndarray:
     """Segments prefer one artwork style each; at `change` every segment takes the next one's taste.
     Returns the expected click probability of each chosen action."""
-    from bandit_helpers import SEGMENTS, Stream, click_probabilities, make_actions
+    from tests.bandit_helpers import SEGMENTS, Stream, click_probabilities, make_actions
 
     stream, actions = Stream(seed), make_actions()
     outcome = np.random.default_rng(seed + 1)

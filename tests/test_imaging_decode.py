@@ -10,7 +10,7 @@ from __future__ import annotations
 import av
 import pytest
 
-from extract_helpers import ENCODINGS, encoded_clip, full_decode, psnr
+from tests.extract_helpers import ENCODINGS, encoded_clip, full_decode, psnr
 from imaging.extract import extract_candidates
 from imaging.video import MODES, SKIP_FRAME, VideoReader
 

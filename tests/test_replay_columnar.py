@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from replay_helpers import TablePolicy, make_world, simulate_log, smooth_pi, write_jsonl
+from tests.replay_helpers import TablePolicy, make_world, simulate_log, smooth_pi, write_jsonl
 from simulations.ope import evaluate_log
 from simulations.ope.readers import ColumnMapping
 

@@ -6,7 +6,7 @@ import pytest
 
 from simulations.errors import SimulationError
 from simulations.ope.estimators import OPEArrays, cumulative_curve, estimate
-from replay_helpers import greedy_pi, make_world, simulate_log, smooth_pi
+from tests.replay_helpers import greedy_pi, make_world, simulate_log, smooth_pi
 
 SEEDS = range(30)
 
@@ -59,7 +59,7 @@ def test_intervals_cover_the_true_value_and_estimators_are_unbiased(logger, targ
 def test_target_equal_to_logger_has_unit_weights_and_full_ess():
     world = make_world(seed=3)
     log = simulate_log(world, 2000, "softmax", 0)
-    from replay_helpers import logger_pmf
+    from tests.replay_helpers import logger_pmf
 
     e = estimate("ips", arrays(world, log, logger_pmf(world, "softmax")))
     d = e.diagnostics
@@ -90,7 +90,7 @@ def test_deterministic_logger_and_tiny_overlap_warn():
 
     # softmax logger, target concentrated on the logger's least likely action: tiny overlap
     log = simulate_log(world, 3000, "softmax", 0)
-    from replay_helpers import logger_pmf
+    from tests.replay_helpers import logger_pmf
 
     mu = logger_pmf(world, "softmax")
     worst = np.zeros_like(mu)

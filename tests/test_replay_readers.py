@@ -8,7 +8,7 @@ import pytest
 
 from simulations.errors import SimulationError
 from simulations.ope import ColumnMapping, open_log, run_replay
-from replay_helpers import (
+from tests.replay_helpers import (
     HashedSegmentPolicy,
     TablePolicy,
     make_world,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from simulations.ope import ColumnMapping, run_replay
-from replay_helpers import FeaturePolicy, feature_pmf, simulator_log
+from tests.replay_helpers import FeaturePolicy, feature_pmf, simulator_log
 
 SEEDS = range(5)
 TARGETS = [FeaturePolicy("warmth", 8.0, "warm-soft"), FeaturePolicy("face_area", float("inf"), "faces-greedy")]
@@ -150,7 +150,7 @@ def test_sqlite_log_from_the_bandit_and_its_dsjson_export_agree_with_the_truth(t
 
 def test_progressive_replay_of_learning_policies(tmp_path):
     """A VW policy learning through a uniform log beats uniform; with learn_on=matched it sees fewer events."""
-    from replay_helpers import simulator_log as slog
+    from tests.replay_helpers import simulator_log as slog
 
     path = tmp_path / "log.jsonl"
     info = slog(path, n=6000, seed=8, logger="uniform", targets=[])

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from replay_helpers import make_world, simulate_log, write_jsonl
+from tests.replay_helpers import make_world, simulate_log, write_jsonl
 from simulations.ope import evaluate_log
 from simulations.ope import streaming
 from simulations.ope.estimators import OPEArrays, cumulative_curve, estimate

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reports_helpers import executable_markup
+from tests.reports_helpers import executable_markup
 from simulations.runner import run_simulation
 
 SCRIPT = '<script>alert("{}")</script>'

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reports_helpers import executable_markup
+from tests.reports_helpers import executable_markup
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("report_screenshots", ROOT / "tools" / "report_screenshots.py")

@@ -240,7 +240,7 @@ def test_it_carries_the_drift_hook_and_logs_the_drop(tmp_path) -> None:
     """The Personalizer's drift hook (bandit.drift_hook): at a known change of tastes the drop is
     detected once, the floor is raised for drift_boost events, and the event log records it."""
     from bandit.eventlog import EventLog
-    from bandit_helpers import SEGMENTS, Stream, click_probabilities, make_actions
+    from tests.bandit_helpers import SEGMENTS, Stream, click_probabilities, make_actions
 
     stream, actions = Stream(0), make_actions()
     outcome = np.random.default_rng(1)

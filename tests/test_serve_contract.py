@@ -6,7 +6,7 @@ import math
 import httpx
 import pytest
 
-from serve_helpers import HEADERS, KEY, Server, rank_body
+from tests.serve_helpers import HEADERS, KEY, Server, rank_body
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from dashboard_helpers import HOSTILE, KEY, make_index, rank_ids
-from serve_helpers import Server
+from tests.dashboard_helpers import HOSTILE, KEY, make_index, rank_ids
+from tests.serve_helpers import Server
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from dashboard_helpers import (
+from tests.dashboard_helpers import (
     HOSTILE,
     HOSTILE_TITLE,
     browser,
@@ -17,7 +17,7 @@ from dashboard_helpers import (
     make_index,
     rank_ids,
 )
-from serve_helpers import Server
+from tests.serve_helpers import Server
 
 pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=chromium_missing() or "")
 SHOTS = os.environ.get("ARTBANDIT_SCREENSHOTS")
@@ -210,7 +210,7 @@ def test_overview_follows_artbandit_simulate_service(tmp_path):
     import sys
 
     from selenium.webdriver.common.by import By
-    from serve_helpers import KEY
+    from tests.serve_helpers import KEY
 
     with Server(tmp_path / "state") as srv:
         d = browser()

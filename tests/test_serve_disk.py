@@ -9,8 +9,8 @@ import sys
 import httpx
 
 from bandit.service import DecisionService
-from bandit_helpers import make_actions
-from serve_helpers import Server, journal_ids, rank_body
+from tests.bandit_helpers import make_actions
+from tests.serve_helpers import Server, journal_ids, rank_body
 
 
 def test_the_journal_wal_stays_bounded_while_the_service_runs(tmp_path):

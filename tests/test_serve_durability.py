@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from serve_helpers import HEADERS, Server, journal_ids, rank_body
+from tests.serve_helpers import HEADERS, Server, journal_ids, rank_body
 
 
 def test_sigkill_mid_traffic_loses_no_acknowledged_event(tmp_path):

@@ -9,7 +9,7 @@ import sys
 from bandit.event_ids import EventIds
 from bandit.service import DecisionService
 from bandit.vw_policy import Personalizer
-from bandit_helpers import make_actions
+from tests.bandit_helpers import make_actions
 
 _RANK_IN_A_PROCESS = """
 import json, sys

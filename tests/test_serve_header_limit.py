@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import socket
 
-from serve_helpers import KEY, Server
+from tests.serve_helpers import KEY, Server
 
 
 def test_headers_and_a_large_body_in_one_read_are_not_headers_too_large(tmp_path):

@@ -13,7 +13,7 @@ import pytest
 import bandit.vwformat as vwformat
 from bandit.errors import BanditError
 from bandit.service import DecisionService
-from serve_helpers import Server
+from tests.serve_helpers import Server
 
 HOSTILE = [1e39, 1e300, -3.5e38, 1e39, 1e300, -3.5e38, 1e39, 1e300, -3.5e38, 1e39]
 

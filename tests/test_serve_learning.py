@@ -13,8 +13,8 @@ from bandit.client import ServiceClient
 from bandit.errors import DuplicateRewardError, ExpiredEventError
 from bandit.service import DecisionService, Slot
 from bandit.service_config import ServiceConfig
-from bandit_helpers import make_actions, run
-from serve_helpers import KEY, Server
+from tests.bandit_helpers import make_actions, run
+from tests.serve_helpers import KEY, Server
 
 
 def test_learns_over_http_clearly_above_uniform(tmp_path):

@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from serve_helpers import Server
+from tests.serve_helpers import Server
 
 
 def _closed_by_server(sock: socket.socket) -> bool:

@@ -10,7 +10,7 @@ from bandit.errors import DuplicateRewardError, ExpiredEventError
 from bandit.service import DecisionService, Slot
 from bandit.service_config import ServiceConfig
 from bandit.window import DEFAULTED, REWARDED, OpenEvent, RewardWindow
-from bandit_helpers import make_actions
+from tests.bandit_helpers import make_actions
 
 
 def _slot(event_id: str, deadline: float, group: str) -> OpenEvent:

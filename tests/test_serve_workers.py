@@ -20,7 +20,7 @@ from collections import Counter
 import httpx
 import orjson
 import pytest
-from serve_helpers import Server, free_port, rank_body
+from tests.serve_helpers import Server, free_port, rank_body
 
 from artbandit.serve import wire
 from bandit.model_export import import_model

@@ -12,7 +12,7 @@ from bandit.selection import SelectingPersonalizer
 from bandit.service import DecisionService
 from bandit.service_config import policy_kwargs
 from bandit.vw_policy import Personalizer
-from bandit_helpers import make_actions
+from tests.bandit_helpers import make_actions
 
 SELECT = "--cb_explore_adf --select"
 

@@ -15,7 +15,7 @@ from imaging.treatments import TREATMENTS
 from imaging.variants import DEFAULT_ASPECTS
 from artbandit.cli import main
 from artbandit.cli import variants as cli_variants
-from variants_helpers import skimage_photo_path
+from tests.variants_helpers import skimage_photo_path
 
 
 def run(argv: list[str], capsys) -> tuple[int, str, str]:

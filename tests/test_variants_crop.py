@@ -9,7 +9,7 @@ from imaging.errors import ImagingError
 from imaging.faces import Box, detect_faces
 from imaging.title import place_title, render_title
 from imaging.treatments import TREATMENTS, apply_treatment
-from variants_helpers import skimage_photo
+from tests.variants_helpers import skimage_photo
 
 ASPECTS = ["16:9", "2:3", "1:1", "4:5", "9:16", "1.85:1", "3:1", "21:9"]
 
