@@ -1,6 +1,6 @@
 """The names the bandit CLI accepts: event-log export formats, DSJSON cost conventions, VW explorations.
 
-Their one home, in a module with no imports: bandit.export and bandit.vw_policy import them from
+Their one home, in a module with no imports: bandit.log.export and bandit.policies.vw import them from
 here, and the CLI offers them as choices without loading VW or numpy (`artbandit --help` stays fast;
 bandit/__init__ loads its public names lazily for the same reason).
 """

@@ -19,7 +19,7 @@ AGGREGATIONS = ("first", "sum")
 # expired, so 0 is only for callers that pass their own clock (simulations, tests).
 DEFAULT_REWARD_WAIT_S = 600.0
 # Chosen by measurement (docs/defaults.md#exploration-per-decision); models saved before the
-# budget load without it (bandit.model_io.saved_options), so they continue exactly.
+# budget load without it (bandit.policies.model_io.saved_options), so they continue exactly.
 DEFAULT_EXPLORATION_BUDGET = 0.05
 
 

@@ -7,7 +7,7 @@ Three peers measured in the same run, with the same rank+reward traffic (context
 - service: `artbandit serve` in a subprocess (real state folder, group commit, auth on);
 - bare: a FastAPI app on uvicorn with the same settings whose two routes return a constant
   (the framework's floor: HTTP parsing, routing, JSON response, no work);
-- library: bandit.service.DecisionService in this process (every call committed, no HTTP).
+- library: bandit.service.decision_service.DecisionService in this process (every call committed, no HTTP).
 Clients are asyncio coroutines in this process, one keep-alive HTTP/1.1 connection each (see Connection).
 Reported: rank+reward pairs/s (median of alternating rounds), p50/p99 rank latency, the servers'
 CPU time per pair (the figure least disturbed by other work), and the service's RSS every 10% of a
@@ -178,8 +178,8 @@ async def drive(url: str, clients: int, pairs: int, offset: int) -> tuple[float,
 
 
 def library(pairs: int, state: Path, arguments: str | None) -> float:
-    from bandit.personalizer_json import context_from_wire, features_from_wire
-    from bandit.service import DecisionService
+    from bandit.service.wire import context_from_wire, features_from_wire
+    from bandit.service.decision_service import DecisionService
 
     actions = [{"id": a["id"], "features": features_from_wire(a["features"], "a")} for a in ACTIONS]
     svc = DecisionService(state)

@@ -44,9 +44,9 @@ def _make(spec: str, *, seed: int, log: Any, scenario: Scenario):
 
 def check_policies(specs: Sequence[str]) -> None:
     """Fail fast (before any work) on an unknown policy name or VW arguments off the allowlist
-    (bandit.specs.check_spec: the one argument policy of every command)."""
+    (bandit.policies.specs.check_spec: the one argument policy of every command)."""
     from bandit import BanditError
-    from bandit.specs import check_spec
+    from bandit.policies.specs import check_spec
 
     for spec in specs:
         try:

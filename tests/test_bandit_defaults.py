@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from bandit import EventLog, Personalizer
-from bandit.policy import DEFAULT_REWARD_WAIT_S
+from bandit.policies.base import DEFAULT_REWARD_WAIT_S
 from tests.bandit_helpers import make_actions
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from bandit import Personalizer
-from bandit.eventlog import DriftEvent, EventLog
+from bandit.log.eventlog import DriftEvent, EventLog
 
 from tests.bandit_helpers import SEGMENTS, Stream, click_probabilities, make_actions
 
@@ -115,7 +115,7 @@ def test_a_log_written_before_the_table_opens_and_gains_it(tmp_path) -> None:
 _WRITER = textwrap.dedent("""
     import sys
     sys.path[:0] = [{root!r}]
-    from bandit.eventlog import DriftEvent, EventLog
+    from bandit.log.eventlog import DriftEvent, EventLog
     tag = sys.argv[1]
     with EventLog(sys.argv[2], commit_interval_s=0.005) as log:
         print(log.writer_id, flush=True)
@@ -215,7 +215,7 @@ def _serve_one(svc, t: int, stream: Stream, actions: list[dict], outcome: np.ran
 def test_the_decision_service_logs_the_drops_its_model_detects(tmp_path) -> None:
     """The service learns through its own path (journal, group commit), not Personalizer.reward: a
     drop its model detects must reach the event log all the same, once, with the service's writer."""
-    from bandit.service import DecisionService
+    from bandit.service.decision_service import DecisionService
 
     stream, actions = Stream(0), make_actions()
     outcome = np.random.default_rng(1)
@@ -236,8 +236,8 @@ def test_a_drop_is_logged_once_even_if_the_service_died_before_writing_it(tmp_pa
     """The journal is the record; the event log is derived. A service killed after committing the
     journal batch that closed the drop's event, but before its event-log write, rebuilds the drift
     row when recovery re-learns that event, once, and a second restart adds no copy."""
-    from bandit.logschema import DriftEvent as Row
-    from bandit.service import DecisionService
+    from bandit.log.schema import DriftEvent as Row
+    from bandit.service.decision_service import DecisionService
 
     state = tmp_path / "state"
     stream, actions = Stream(0), make_actions()

@@ -9,7 +9,7 @@ import vowpalwabbit
 
 from artbandit.cli import main
 from bandit import EventLog, Personalizer, make_policy, vwformat
-from bandit.export import to_dsjson
+from bandit.log.export import to_dsjson
 
 SECRET = "test-secret-0123456789"
 HOSTILE = ["_label_cost", "_leading", "a b", "x=y", "x", "3", "c:d|e", "%20", "tab\there"]
@@ -98,7 +98,7 @@ def test_hostile_names_are_escaped_the_same_way_in_text_and_dsjson():
 def test_cli_export_choices_are_the_librarys(tmp_path):
     from artbandit.cli import bandit as cli_bandit
     from bandit.choices import TRAIN_EXPLORATIONS
-    from bandit.export import COSTS, EXPORT_FORMATS
+    from bandit.log.export import COSTS, EXPORT_FORMATS
 
     choices = {p.name: tuple(p.type.choices) for cmd in (cli_bandit.export, cli_bandit.train)
                for p in cmd.params if hasattr(p.type, "choices")}

@@ -273,7 +273,7 @@ def test_context_allowlist_keeps_other_namespaces_out_of_the_log(tmp_path):
 
 
 def test_jsontext_decodes_like_the_standard_library():
-    from bandit import jsontext
+    from bandit.log import jsontext
 
     docs = ['{"user":{"country":"US","h":0.1234567890123,"n":3},"t":{"g":"drama"}}', "[0.1,0.2,0.7]",
             '{"a":"\\u00e9\\n","b":[true,false,null],"c":-1.5e-07}',
@@ -324,8 +324,8 @@ def _killed_writer(path: Path, n: int, log_args: str) -> int:
     loaded machine: it never gets to run) and then SIGKILLs itself; returns the rows that survived."""
     script = textwrap.dedent(f"""
         import os, signal
-        import bandit, bandit.eventlog
-        bandit.eventlog._flush_loop = lambda *a: None   # the background committer never runs
+        import bandit, bandit.log.eventlog
+        bandit.log.eventlog._flush_loop = lambda *a: None   # the background committer never runs
         log = bandit.EventLog({str(path)!r}{log_args})
         p = bandit.make_policy("uniform", log=log, secret={SECRET!r})
         actions = [{{"id": "a"}}, {{"id": "b"}}]
@@ -348,12 +348,12 @@ def test_sigkill_loses_at_most_max_uncommitted_rows(tmp_path):
     # the defaults: 3,000 decisions with a starved committer lost all 3,000 before (the writing call
     # only stepped in at 8 x 512 rows); now at most DEFAULT_MAX_UNCOMMITTED (1,024) are lost
     kept = _killed_writer(tmp_path / "b.sqlite", 3000, "")
-    assert 3000 - kept <= bandit.eventlog.DEFAULT_MAX_UNCOMMITTED
+    assert 3000 - kept <= bandit.log.eventlog.DEFAULT_MAX_UNCOMMITTED
 
 
 def test_rows_older_than_max_delay_are_committed_by_the_writing_call(tmp_path, monkeypatch):
     clock = [100.0]
-    monkeypatch.setattr(bandit.eventlog, "_monotonic", lambda: clock[0])
+    monkeypatch.setattr(bandit.log.eventlog, "_monotonic", lambda: clock[0])
     path = tmp_path / "t.sqlite"
     log = EventLog(path, commit_interval_s=1e9, max_uncommitted=10**6, max_delay_s=0.5)
     p = make_policy("uniform", log=log, secret=SECRET)

@@ -70,7 +70,7 @@ def _catalogue_traffic(policy, titles: int) -> list[list[float]]:
 def test_parsed_action_examples_are_bounded_on_a_catalogue_of_many_variants(spec, monkeypatch):
     """A parsed VW example holds ~32 KB, so one per action id grew to gigabytes on a big catalogue:
     the cache keeps the most recently used ones, and a dropped one parsed again learns the same."""
-    from bandit import vw_policy
+    from bandit.policies import vw as vw_policy
 
     p = make_policy(spec, seed=0, secret=SECRET)
     _catalogue_traffic(p, 300)  # 2,400 action ids

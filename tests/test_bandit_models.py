@@ -16,7 +16,7 @@ import pytest
 import vowpalwabbit
 
 from bandit import BanditError, Personalizer, make_policy
-from bandit.model_io import file_sha256
+from bandit.policies.model_io import file_sha256
 from tests.bandit_helpers import Stream, make_actions, run
 
 SECRET = "test-secret-0123456789"

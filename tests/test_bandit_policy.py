@@ -144,7 +144,7 @@ def test_save_load_continues_identically(tmp_path, exploration):
     stream.rng.bit_generator.state = state
     b = _continue(loaded, stream, 300, 200)
     assert [x[1:] for x in a] == [x[1:] for x in b]  # same decisions (event ids are random)
-    meta = bandit.model_io.read_metadata(tmp_path / "model")
+    meta = bandit.policies.model_io.read_metadata(tmp_path / "model")
     assert meta["events_learned"] == learned_at_save > 0
     assert "--cb_explore_adf" in meta["vw_args"] and "--interactions cA" in meta["vw_args"]
     assert meta["feature_schema"]["context"]["user"] == ["device", "segment"]
@@ -314,7 +314,7 @@ def test_fast_path_learns_like_the_public_api(exploration):
     import vowpalwabbit
 
     from bandit.features import context_line
-    from bandit.vw_policy import NO_PREDICT, SHARED_EXAMPLES
+    from bandit.policies.vw import NO_PREDICT, SHARED_EXAMPLES
 
     p = Personalizer(exploration, seed=2, secret=SECRET, min_probability=0.0, reward_wait_s=1e9)
     public = vowpalwabbit.Workspace(p.vw_args.replace(NO_PREDICT, ""))

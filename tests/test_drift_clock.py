@@ -1,6 +1,6 @@
 """The drift test waits one reward window: with delayed rewards, the first rewards learned are mostly
 clicks (non-clicks get their default only when the window closes), and a detector warmed up on them
-raised a false drop ~1,000 rewards in. With the clock (bandit.drift_hook.drift_clock) no false drop;
+raised a false drop ~1,000 rewards in. With the clock (bandit.policies.drift_hook.drift_clock) no false drop;
 the known change is still found, by the library policies and by the decision service.
 
 Only drops while viewers are still arriving count: once traffic stops, the last clicks arrive and
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from bandit import Personalizer, SelectingPersonalizer
-from bandit.service import DecisionService
-from bandit.service_config import ServiceConfig
+from bandit.service.decision_service import DecisionService
+from bandit.service.config import ServiceConfig
 from tests.bandit_helpers import SEGMENTS, Stream, click_probabilities, make_actions
 from simulations.environment import Environment
 from simulations.runner import run_policy

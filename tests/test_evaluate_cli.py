@@ -66,7 +66,7 @@ HOSTILE = [("vw:squarecb --daemon --port 26546", "--daemon"), ("vw:squarecb -f n
 
 @pytest.mark.parametrize("spec, named", HOSTILE)
 def test_vw_arguments_off_the_allowlist_are_refused_naming_the_flag(spec: str, named: str) -> None:
-    """The one argument policy (bandit.specs.vw_arguments, the service's allowlist) for every command
+    """The one argument policy (bandit.policies.specs.vw_arguments, the service's allowlist) for every command
     that builds a VW learner: evaluate's candidates, make_policy (replay, simulate, scenario files)."""
     from bandit import BanditError, make_policy
     from simulations.errors import SimulationError

@@ -1,9 +1,9 @@
-"""Page-Hinkley (bandit.drift) against streams with known change points, and in evaluate's report."""
+"""Page-Hinkley (bandit.policies.drift) against streams with known change points, and in evaluate's report."""
 from __future__ import annotations
 
 import numpy as np
 
-from bandit.drift import PageHinkley, change_points
+from bandit.policies.drift import PageHinkley, change_points
 
 
 def _stream(seed: int, before: float, after: float, n: int = 60_000, at: int = 30_000) -> np.ndarray:

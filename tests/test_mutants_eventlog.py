@@ -1,6 +1,6 @@
 """The event log's writing of propensities, checked against the SQLite file itself and hand-written records.
 
-Written against the mutants mutmut left alive in bandit/eventlog.py (docs/testing.md). Rows are appended
+Written against the mutants mutmut left alive in bandit/log/eventlog.py (docs/testing.md). Rows are appended
 directly with known values and read back with plain `sqlite3` (not with EventLog's own reader), so a
 swapped column, a wrong pmf text or a missed commit shows up as a different number.
 """

@@ -1,6 +1,6 @@
 """The probability floor, the sampled action and the probability that is logged and learned, by hand.
 
-Written against the mutants mutmut left alive in bandit/policy.py (docs/testing.md). A policy with a
+Written against the mutants mutmut left alive in bandit/policies/base.py (docs/testing.md). A policy with a
 FIXED pmf (a test subclass) makes every expected number known in advance: the floor's mixing weight is
 worked out in the comments, the sampling frequencies must match the pmf, and the logged row is read back
 with plain sqlite3 and compared with the pmf we chose, not with the Decision the policy returned.
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from bandit import BanditError, apply_floor
-from bandit.policy import Policy
+from bandit.policies.base import Policy
 
 SECRET = "mutant-tests-secret-0123"
 ACTIONS = [{"id": "a", "features": {"x": 1.0}}, {"id": "b", "features": {"x": 2.0}},

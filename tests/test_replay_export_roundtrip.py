@@ -12,9 +12,9 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-import bandit.export as export
+import bandit.log.export as export
 from bandit import make_policy
-from bandit.eventlog import EventLog
+from bandit.log.eventlog import EventLog
 from simulations.ope import evaluate_log, open_log
 from simulations.ope.readers import ColumnMapping
 

@@ -228,7 +228,7 @@ def test_sqlite_time_window_reads_exactly_the_events_inside_it(tmp_path):
     "last N hours"); a window on a format without logged times is a one-line refusal."""
     import orjson
 
-    from bandit.eventlog import EventLog
+    from bandit.log.eventlog import EventLog
     from simulations.ope.errors import OPEError
     from simulations.ope.readers import open_log
 

@@ -1,4 +1,4 @@
-"""`vw:select` (bandit.selection): squarecb over one VW regression per interaction set, mixed by
+"""`vw:select` (bandit.policies.personalizer): squarecb over one VW regression per interaction set, mixed by
 exponential weights on their squared error. Checked against a plain re-implementation, on the
 synthetic suite against LinUCB and the default, through save/load, logs and the CLI."""
 from __future__ import annotations
@@ -237,9 +237,9 @@ def test_the_cli_simulates_evaluates_trains_and_ranks_with_it(tmp_path) -> None:
 
 
 def test_it_carries_the_drift_hook_and_logs_the_drop(tmp_path) -> None:
-    """The Personalizer's drift hook (bandit.drift_hook): at a known change of tastes the drop is
+    """The Personalizer's drift hook (bandit.policies.drift_hook): at a known change of tastes the drop is
     detected once, the floor is raised for drift_boost events, and the event log records it."""
-    from bandit.eventlog import EventLog
+    from bandit.log.eventlog import EventLog
     from tests.bandit_helpers import SEGMENTS, Stream, click_probabilities, make_actions
 
     stream, actions = Stream(0), make_actions()
@@ -266,7 +266,7 @@ def test_a_model_with_negligible_weight_is_not_asked_and_nothing_changes(monkeyp
     """On the simulator the -q cA model wins outright (the other's weight falls below 1e-12 within a
     few thousand rewards): decisions then skip the costlier model's prediction, and make the same
     choices with the same probabilities (to 1e-9) as a mixture that asks every model every time."""
-    from bandit import selection
+    from bandit.policies import personalizer as selection
     from simulations.environment import Environment
     from simulations.runner import run_policy as run_sim
     from simulations.scenarios import load_scenario
@@ -311,7 +311,7 @@ def test_the_featureless_stand_ins_are_bounded_and_decide_the_same(monkeypatch) 
     """Learning gives VW one feature-less example per action not chosen; only BLANKS_KEPT of them are
     kept per model, and a policy that must make the rest per call decides exactly as one that keeps
     them all (12 actions, 2 kept)."""
-    from bandit import selection
+    from bandit.policies import personalizer as selection
 
     env = SyntheticEnv(EnvSpec("linear", True, actions=12), 2)
 

@@ -304,7 +304,7 @@ def test_dashboard_edits_the_allowed_service_settings_with_the_services_checks(s
 def test_an_evaluation_over_a_time_window_covers_exactly_the_events_logged_in_it(tmp_path):
     import datetime as dt
 
-    from bandit.eventlog import EventLog
+    from bandit.log.eventlog import EventLog
 
     def iso(t: float) -> str:
         return dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat().replace("+00:00", "Z")

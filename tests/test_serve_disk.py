@@ -8,7 +8,7 @@ import sys
 
 import httpx
 
-from bandit.service import DecisionService
+from bandit.service.decision_service import DecisionService
 from tests.bandit_helpers import make_actions
 from tests.serve_helpers import Server, journal_ids, rank_body
 

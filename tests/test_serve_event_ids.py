@@ -6,14 +6,14 @@ import json
 import subprocess
 import sys
 
-from bandit.event_ids import EventIds
-from bandit.service import DecisionService
-from bandit.vw_policy import Personalizer
+from bandit.lifecycle.event_ids import EventIds
+from bandit.service.decision_service import DecisionService
+from bandit.policies.vw import Personalizer
 from tests.bandit_helpers import make_actions
 
 _RANK_IN_A_PROCESS = """
 import json, sys
-from bandit.service import DecisionService
+from bandit.service.decision_service import DecisionService
 actions = [{"id": f"v{i}", "features": {"x": i}} for i in range(3)]
 with DecisionService(sys.argv[1], seed=0) as svc:
     print(json.dumps([svc.rank({"u": {"i": i}}, actions, now=float(i)).event_id for i in range(20)]))
@@ -65,8 +65,8 @@ def test_ids_ending_in_a_newline_are_refused(tmp_path):
     import pytest
 
     from bandit.errors import BanditError
-    from bandit.service import Slot
-    from bandit.service_config import parse_duration
+    from bandit.service.decision_service import Slot
+    from bandit.service.config import parse_duration
 
     actions = make_actions()[:3]
     with DecisionService(tmp_path / "s", id_seed=1) as svc:

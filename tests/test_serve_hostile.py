@@ -12,7 +12,7 @@ import pytest
 
 import bandit.vwformat as vwformat
 from bandit.errors import BanditError
-from bandit.service import DecisionService
+from bandit.service.decision_service import DecisionService
 from tests.serve_helpers import Server
 
 HOSTILE = [1e39, 1e300, -3.5e38, 1e39, 1e300, -3.5e38, 1e39, 1e300, -3.5e38, 1e39]
@@ -124,7 +124,7 @@ def big_context(i: int, kb: int) -> dict:
 
 def test_pending_events_are_bounded_by_a_memory_budget_and_give_it_back(tmp_path):
     """1,100 never-rewarded ranks with 900 KB contexts took the service from 90 MB to 2.1 GB."""
-    from bandit.service_checks import CapacityError
+    from bandit.service.checks import CapacityError
 
     state = tmp_path / "s"
     budget = 8 << 20
@@ -186,7 +186,8 @@ def test_a_full_budget_is_a_503_over_http_and_rewards_free_it(tmp_path):
 def test_per_decision_caches_are_bounded_by_bytes(tmp_path):
     """Caches keyed by action ids or lists grew by count only: fresh 200-character ids in every
     request (4,000 ranks x 50 actions: 90 -> 486 MB and rising)."""
-    from bandit import joined_log, vw_policy
+    from bandit.policies import vw as vw_policy
+    from bandit.service import joined_log
     from bandit.features import ActionRegistry
 
     registry = ActionRegistry(max_bytes=1 << 20)
@@ -213,7 +214,7 @@ def test_a_non_finite_checkpoint_or_upload_is_never_served(tmp_path):
     import numpy as np
 
     from artbandit.serve.app import create_app
-    from bandit.model_export import export_model
+    from bandit.service.model_export import export_model
 
     state = tmp_path / "s"
     with DecisionService(state, seed=0, id_seed=1) as svc:
@@ -239,8 +240,8 @@ def test_a_non_finite_checkpoint_or_upload_is_never_served(tmp_path):
 def test_model_file_names_are_matched_whole():
     # '$' matches before a trailing newline: 'model.vw\n' was an acceptable model file name in an export
     # header and in a model folder's listing; names are matched whole (\Z)
-    from bandit.model_export import MODEL_NAME
-    from bandit.model_io import _MODEL_ENTRY
+    from bandit.service.model_export import MODEL_NAME
+    from bandit.policies.model_io import _MODEL_ENTRY
 
     assert MODEL_NAME.match("model.vw") and MODEL_NAME.match("model1.vw")
     assert not MODEL_NAME.match("model.vw\n") and not _MODEL_ENTRY.match("metadata.json\n")

@@ -9,10 +9,10 @@ import sys
 import pytest
 
 from bandit import UniformPolicy
-from bandit.client import ServiceClient
+from bandit.service.client import ServiceClient
 from bandit.errors import DuplicateRewardError, ExpiredEventError
-from bandit.service import DecisionService, Slot
-from bandit.service_config import ServiceConfig
+from bandit.service.decision_service import DecisionService, Slot
+from bandit.service.config import ServiceConfig
 from tests.bandit_helpers import make_actions, run
 from tests.serve_helpers import KEY, Server
 

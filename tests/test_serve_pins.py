@@ -7,8 +7,8 @@ import sqlite3
 import orjson
 import pytest
 
-from bandit.service import DecisionService
-from bandit.service_config import ServiceConfig
+from bandit.service.decision_service import DecisionService
+from bandit.service.config import ServiceConfig
 
 ACTIONS = [{"id": f"v{k}", "features": {"style": f"s{k}"}} for k in range(4)]
 

@@ -1,4 +1,4 @@
-"""The decision service keeps its open events in bandit.window (one home with the Personalizer's):
+"""The decision service keeps its open events in bandit.lifecycle.window (one home with the Personalizer's):
 multi-slot groups, activation, late-reward errors and a heap that follows what is open."""
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import importlib.util
 import pytest
 
 from bandit.errors import DuplicateRewardError, ExpiredEventError
-from bandit.service import DecisionService, Slot
-from bandit.service_config import ServiceConfig
-from bandit.window import DEFAULTED, REWARDED, OpenEvent, RewardWindow
+from bandit.service.decision_service import DecisionService, Slot
+from bandit.service.config import ServiceConfig
+from bandit.lifecycle.window import DEFAULTED, REWARDED, OpenEvent, RewardWindow
 from tests.bandit_helpers import make_actions
 
 

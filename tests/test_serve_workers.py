@@ -23,11 +23,11 @@ import pytest
 from tests.serve_helpers import Server, free_port, rank_body
 
 from artbandit.serve import wire
-from bandit.model_export import import_model
-from bandit.service import DecisionService
-from bandit.stream import open_stream
-from bandit.stream.embedded import EmbeddedStream
-from bandit.stream.learner import apply_message
+from bandit.service.model_export import import_model
+from bandit.service.decision_service import DecisionService
+from bandit.service.stream import open_stream
+from bandit.service.stream.embedded import EmbeddedStream
+from bandit.service.stream.learner import apply_message
 
 
 def _status(srv: Server) -> dict:
@@ -184,7 +184,7 @@ def test_rankers_refuse_model_changes_and_accept_only_well_formed_rewards(tmp_pa
 def test_embedded_stream_orders_appends_from_several_processes(tmp_path):
     """Sequence numbers are gapless and in commit order whoever appends (the learner's tail rule)."""
     EmbeddedStream(tmp_path).close()
-    code = ("import sys; from bandit.stream.embedded import EmbeddedStream as E; s = E(sys.argv[1]); "
+    code = ("import sys; from bandit.service.stream.embedded import EmbeddedStream as E; s = E(sys.argv[1]); "
             "[s.append([f'{sys.argv[2]}-{i}-{j}'.encode() for j in range(3)]) for i in range(100)]")
     procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), str(p)]) for p in range(3)]
     assert [p.wait() for p in procs] == [0, 0, 0]
@@ -207,7 +207,7 @@ def test_learner_commits_its_stream_position_with_the_journal(tmp_path):
         msgs.append(orjson.dumps({"k": "rank", "id": f"e{i}", "t": 1000.0 + i, "b": body}))
         msgs.append(orjson.dumps({"k": "reward", "id": f"e{i}", "t": 1000.5 + i, "b": {"v": float(i % 4 == 1)}}))
     stream.append(msgs)
-    from bandit.stream.learner import Learner
+    from bandit.service.stream.learner import Learner
 
     def learn(folder, stop_after: int | None) -> tuple[DecisionService, Learner]:
         svc = DecisionService(str(folder), seed=1, autocommit=False)

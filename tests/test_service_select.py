@@ -7,11 +7,11 @@ import json
 import pytest
 
 from bandit.errors import BanditError
-from bandit.model_export import MAGIC_V1, _digest, export_model, import_model
-from bandit.selection import SelectingPersonalizer
-from bandit.service import DecisionService
-from bandit.service_config import policy_kwargs
-from bandit.vw_policy import Personalizer
+from bandit.service.model_export import MAGIC_V1, _digest, export_model, import_model
+from bandit.policies.personalizer import SelectingPersonalizer
+from bandit.service.decision_service import DecisionService
+from bandit.service.config import policy_kwargs
+from bandit.policies.vw import Personalizer
 from tests.bandit_helpers import make_actions
 
 SELECT = "--cb_explore_adf --select"

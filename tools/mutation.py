@@ -59,18 +59,18 @@ TARGETS: dict[str, Target] = {
     # policy.py is mostly plumbing around VW; ranking (the floored pmf, the draw, the logged probability)
     # and learning from a logged probability are the core
     "policy": Target(
-        "bandit/policy.py",
+        "bandit/policies/base.py",
         ("tests/test_bandit_policy.py", "tests/test_bandit_defaults.py", "tests/test_mutants_policy.py"),
-        ("bandit.policy.xǁPolicyǁrank*", "bandit.policy.xǁPolicyǁ_learn_prepared*", "bandit.policy.xǁPolicyǁpredict*"),
+        ("bandit.policies.base.xǁPolicyǁrank*", "bandit.policies.base.xǁPolicyǁ_learn_prepared*", "bandit.policies.base.xǁPolicyǁpredict*"),
     ),
     # the writing of decisions (pmf, probability, chosen action) and the reading back of them
     "eventlog": Target(
-        "bandit/eventlog.py",
+        "bandit/log/eventlog.py",
         ("tests/test_bandit_eventlog.py", "tests/test_mutants_eventlog.py"),
-        ("bandit.eventlog.xǁEventLogǁappend*", "bandit.eventlog.xǁEventLogǁset_reward*",
-         "bandit.eventlog.xǁEventLogǁflush*", "bandit.eventlog.xǁEventLogǁ_commit*",
-         "bandit.eventlog.xǁEventLogǁ_resolve_sets*", "bandit.eventlog.xǁEventLogǁ_iter_events*",
-         "bandit.eventlog.xǁEventLogǁ_rows*", "bandit.eventlog.xǁEventLogǁiter_outcomes*"),
+        ("bandit.log.eventlog.xǁEventLogǁappend*", "bandit.log.eventlog.xǁEventLogǁset_reward*",
+         "bandit.log.eventlog.xǁEventLogǁflush*", "bandit.log.eventlog.xǁEventLogǁ_commit*",
+         "bandit.log.eventlog.xǁEventLogǁ_resolve_sets*", "bandit.log.eventlog.xǁEventLogǁ_iter_events*",
+         "bandit.log.eventlog.xǁEventLogǁ_rows*", "bandit.log.eventlog.xǁEventLogǁiter_outcomes*"),
     ),
     # the oracle and what is measured against it; the exposure audit and time series are reporting
     "metrics": Target(
@@ -84,15 +84,15 @@ TARGETS: dict[str, Target] = {
     # that drive DecisionService in-process count: mutmut's trampolines do not reach the `artbandit
     # serve` subprocess of tests/test_serve_*.py, whose tests therefore neither map nor kill mutants.
     "service": Target(
-        "bandit/service.py",
+        "bandit/service/decision_service.py",
         ("tests/test_service_select.py", "tests/test_drift_clock.py", "tests/test_bandit_drift_log.py",
          "tests/test_serve_*.py", "tests/test_mutants_service.py"),
-        ("bandit.service.xǁDecisionServiceǁrank*", "bandit.service.xǁDecisionServiceǁ_decide*",
-         "bandit.service.xǁDecisionServiceǁ_record*", "bandit.service.xǁDecisionServiceǁreward*",
-         "bandit.service.xǁDecisionServiceǁ_reward*", "bandit.service.xǁDecisionServiceǁactivate*",
-         "bandit.service.xǁDecisionServiceǁ_find*", "bandit.service.xǁDecisionServiceǁexpire*",
-         "bandit.service.xǁDecisionServiceǁ_close*", "bandit.service.xǁDecisionServiceǁlearn_closed*",
-         "bandit.service.xǁDecisionServiceǁ_new_event_id*", "bandit.service.xǁDecisionServiceǁ_id_used*"),
+        ("bandit.service.decision_service.xǁDecisionServiceǁrank*", "bandit.service.decision_service.xǁDecisionServiceǁ_decide*",
+         "bandit.service.decision_service.xǁDecisionServiceǁ_record*", "bandit.service.decision_service.xǁDecisionServiceǁreward*",
+         "bandit.service.decision_service.xǁDecisionServiceǁ_reward*", "bandit.service.decision_service.xǁDecisionServiceǁactivate*",
+         "bandit.service.decision_service.xǁDecisionServiceǁ_find*", "bandit.service.decision_service.xǁDecisionServiceǁexpire*",
+         "bandit.service.decision_service.xǁDecisionServiceǁ_close*", "bandit.service.decision_service.xǁDecisionServiceǁlearn_closed*",
+         "bandit.service.decision_service.xǁDecisionServiceǁ_new_event_id*", "bandit.service.decision_service.xǁDecisionServiceǁ_id_used*"),
     ),
     # the catalogue's plan and resume (what is skipped, rebuilt, retried) and its index/failures
     "catalog": Target(

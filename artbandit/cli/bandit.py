@@ -37,7 +37,7 @@ def log() -> None:
 def export(events: str, fmt: str, out: str | None, costs: str, reward_range: tuple[float, float],
            quiet: bool) -> None:
     """Export every decision in EVENTS as DSJSON, CSV, JSON lines or Parquet."""
-    from bandit.eventlog import EventLog
+    from bandit.log.eventlog import EventLog
 
     with EventLog(events, readonly=True) as source:
         n = source.export(out if out else sys.stdout, fmt, costs=costs, reward_range=reward_range)
@@ -63,11 +63,11 @@ def train(events: str, out: str, init: str | None, exploration: str, min_probabi
           reward_range: tuple[float, float], passes: int, seed: int, quiet: bool) -> None:
     """Warm start: train a VW personalizer off-policy from the rewarded events in EVENTS, using
     the logged probabilities, and save it to --out."""
-    from bandit.eventlog import EventLog
-    from bandit.selection import SelectingPersonalizer
-    from bandit.specs import load_saved_policy
-    from bandit.vw_policy import Personalizer
-    from bandit.warmstart import learn_from_events
+    from bandit.log.eventlog import EventLog
+    from bandit.policies.personalizer import SelectingPersonalizer
+    from bandit.policies.specs import load_saved_policy
+    from bandit.policies.vw import Personalizer
+    from bandit.policies.warmstart import learn_from_events
 
     if init:
         policy = load_saved_policy(init, min_probability=min_probability, reward_range=reward_range)
@@ -155,7 +155,7 @@ def unseen_context_features(seen: dict[str, list[str]], context: dict, allow: An
 def rank(model: str, context_file: str, actions_file: str, user_id: str | None, log_path: str | None,
          seed: int | None, as_json: bool) -> None:
     """Rank --actions for --context with a saved MODEL: the chosen action, its probability, the pmf."""
-    from bandit.specs import load_saved_policy
+    from bandit.policies.specs import load_saved_policy
 
     context = load_context(context_file)
     actions = load_actions(actions_file)

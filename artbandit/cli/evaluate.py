@@ -124,9 +124,9 @@ def _overlap(a: Path, b: Path) -> bool:
 
 def _check_model_dir(path: Path, log: str) -> None:
     """--apply writes a new or empty folder or replaces an earlier model folder holding only what a
-    save writes (bandit.model_io.check_model_target, the rule every model save follows), checked
+    save writes (bandit.policies.model_io.check_model_target, the rule every model save follows), checked
     before the evaluation starts."""
-    from bandit.model_io import check_model_target
+    from bandit.policies.model_io import check_model_target
 
     if Path(log).resolve() == path.resolve() or path.resolve() in Path(log).resolve().parents:
         raise click.ClickException(f"{path}: the model folder would contain the log")

@@ -25,10 +25,10 @@ from artbandit.serve.gate import Gate, error_body
 from artbandit.serve.metrics import Metrics
 from artbandit.serve import wire
 from bandit.errors import BanditError, DuplicateRewardError, ExpiredEventError, UnknownEventError
-from bandit.model_export import export_model, import_model
-from bandit.service import DecisionService, model_finite
-from bandit.service_checks import CapacityError
-from bandit.service_config import DEFAULT_ARGUMENTS
+from bandit.service.model_export import export_model, import_model
+from bandit.service.decision_service import DecisionService, model_finite
+from bandit.service.checks import CapacityError
+from bandit.service.config import DEFAULT_ARGUMENTS
 
 log = logging.getLogger("artbandit.serve")
 P = "/personalizer"

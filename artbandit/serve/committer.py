@@ -20,8 +20,8 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from bandit.journal import JournalWriteError, describe_write_error
-from bandit.service import DecisionService
+from bandit.service.journal import JournalWriteError, describe_write_error
+from bandit.service.decision_service import DecisionService
 
 log = logging.getLogger("artbandit.serve")
 

@@ -1,7 +1,7 @@
 """`artbandit simulate --service URL`: the simulated audience driving a running decision service.
 
 The same stream and outcomes as an in-process simulation (same scenario and seed), but every rank
-and reward goes over HTTP through bandit.client.ServiceClient, so the whole loop, and the service's
+and reward goes over HTTP through bandit.service.client.ServiceClient, so the whole loop, and the service's
 /metrics while it runs, can be watched. Rewards arrive at once on the service's clock (the
 scenario's simulated delays order them, they do not wait).
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bandit.client import ServiceClient
+from bandit.service.client import ServiceClient
 from safeio.progress import Progress, no_progress
 
 

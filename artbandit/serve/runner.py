@@ -13,7 +13,7 @@ import uvicorn
 
 from artbandit.serve.app import create_app
 from artbandit.serve.protocol import HEADER_TIMEOUT_S, KEEP_ALIVE_S, guarded_protocol
-from bandit.service import DecisionService
+from bandit.service.decision_service import DecisionService
 
 
 def serve(state: str, *, host: str, port: int, key: bytes | None, seed: int = 0,

@@ -11,8 +11,8 @@ from typing import Any
 import orjson
 
 from bandit.errors import BanditError
-from bandit.personalizer_json import context_from_wire, features_from_wire
-from bandit.service import Slot
+from bandit.service.wire import context_from_wire, features_from_wire
+from bandit.service.decision_service import Slot
 
 
 class WireError(BanditError):

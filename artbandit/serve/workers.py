@@ -2,8 +2,8 @@
 
 Topology (docs/serve.md "Past one process"): the supervisor (this module's `serve_workers`, the
 process you start) binds the port once and passes the listening socket to N ranker processes (each
-one uvicorn running the usual app over a bandit.stream.ranker.Ranker), and starts one learner process
-(bandit.stream.learner.Learner over the state folder's DecisionService). The kernel spreads
+one uvicorn running the usual app over a bandit.service.stream.ranker.Ranker), and starts one learner process
+(bandit.service.stream.learner.Learner over the state folder's DecisionService). The kernel spreads
 connections over the rankers, which accept from the same socket. A ranker or the learner that dies
 is started again; SIGTERM/SIGINT stops the rankers first (they finish their requests), then the
 learner (it learns what is left in the stream, publishes and checkpoints).
@@ -48,7 +48,7 @@ def _spawn(cfg: dict[str, Any], key: bytes | None, role: str, **extra: Any) -> s
 
 def _supervise(cfg: dict[str, Any], key: bytes | None) -> int:
     from bandit.errors import BanditError
-    from bandit.stream import open_stream
+    from bandit.service.stream import open_stream
 
     sock = socket.socket(socket.AF_INET6 if ":" in cfg["host"] else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -118,9 +118,9 @@ def _supervise(cfg: dict[str, Any], key: bytes | None) -> int:
 
 def run_learner(cfg: dict[str, Any]) -> int:
     from bandit.errors import BanditError
-    from bandit.service import DecisionService
-    from bandit.stream import open_stream
-    from bandit.stream.learner import Learner
+    from bandit.service.decision_service import DecisionService
+    from bandit.service.stream import open_stream
+    from bandit.service.stream.learner import Learner
 
     stopping = {"now": False}
 
@@ -160,8 +160,8 @@ def run_ranker(cfg: dict[str, Any], key: bytes | None, fd: int | None) -> int:
     from artbandit.serve.app import create_app
     from artbandit.serve.protocol import KEEP_ALIVE_S, guarded_protocol
     from bandit.errors import BanditError
-    from bandit.stream import open_stream
-    from bandit.stream.ranker import Ranker
+    from bandit.service.stream import open_stream
+    from bandit.service.stream.ranker import Ranker
 
     try:
         stream = open_stream(cfg.get("stream"), cfg["state"])

@@ -3,9 +3,9 @@
 Specs: `logged` (the logging policy as recorded), `baseline` (always the first action, as
 Personalizer's baseline), `uniform`, `best-fixed` (per title, in hindsight), `linucb`,
 `ts-per-title`, `model:DIR`, `vw` or `vw:select [--gamma_scale G]` (the default policy,
-bandit.selection), and `vw:<exploration> [VW arguments]` (the one-model Personalizer), e.g.
+bandit.policies.personalizer), and `vw:<exploration> [VW arguments]` (the one-model Personalizer), e.g.
 `vw:squarecb --gamma_scale 50 -q ccA -l 0.25`. VW arguments go through the one argument policy of
-every command (bandit.specs.vw_arguments): those the Personalizer has a keyword for become that
+every command (bandit.policies.specs.vw_arguments): those the Personalizer has a keyword for become that
 keyword (so they replace its defaults instead of clashing with them), other learning options on its
 allowlist go to VW as they are, and anything else (files, ports, I/O) is refused, naming the flag.
 """
@@ -21,7 +21,7 @@ from simulations.errors import SimulationError
 # change at a time along each axis that matters
 DEFAULT_GRID: tuple[str, ...] = (
     "logged", "baseline", "uniform", "best-fixed", "linucb",
-    "vw:select",  # the default: chooses between -q cA and -q cA -q ccA online (bandit.selection)
+    "vw:select",  # the default: chooses between -q cA and -q cA -q ccA online (bandit.policies.personalizer)
     "vw:squarecb",
     "vw:squarecb --gamma_scale 50",
     "vw:squarecb --gamma_scale 200",
@@ -51,10 +51,10 @@ class FirstActionPolicy:
 
 def vw_options(spec: str) -> dict[str, Any]:
     """Personalizer (or vw:select) keyword options for a `vw[:<exploration>] [args]` spec, through the
-    one VW argument policy (bandit.specs.vw_arguments): anything off its allowlist is a one-line
+    one VW argument policy (bandit.policies.specs.vw_arguments): anything off its allowlist is a one-line
     SimulationError naming the flag."""
     from bandit.errors import BanditError
-    from bandit.specs import spec_options
+    from bandit.policies.specs import spec_options
 
     try:
         return spec_options(spec)

@@ -1,7 +1,7 @@
 """Change points of the logged reward stream, overall and per title (for `evaluate`'s curves).
 
 The logged rewards are what the logging policy collected: a detected drop there means the audience
-(or the catalogue) changed under the current policy. Uses bandit.drift's Page-Hinkley test.
+(or the catalogue) changed under the current policy. Uses bandit.policies.drift's Page-Hinkley test.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from bandit.drift import change_points
+from bandit.policies.drift import change_points
 
 MIN_TITLE_EVENTS = 2000  # fewer events than this: a title's stream is too short to test
 
@@ -19,7 +19,7 @@ def reward_changes(prep: dict[str, Any]) -> dict[str, Any]:
     """{"overall": [...], "titles": {name: [...]}}; each change: event index (in the whole log),
     direction, and the mean reward before and after it."""
     reward = np.asarray(prep["reward"], dtype=float)
-    out: dict[str, Any] = {"detector": "page-hinkley (bandit.drift)", "overall": _changes(reward, None),
+    out: dict[str, Any] = {"detector": "page-hinkley (bandit.policies.drift)", "overall": _changes(reward, None),
                            "titles": {}}
     titles, names = prep["title"], prep["title_names"]
     for t, name in enumerate(names):

@@ -298,7 +298,7 @@ def evaluate(log: str | Path, work_dir: str | Path, candidates: Sequence[str], *
         from simulations.ope.driftreport import logged_drifts, reward_changes
 
         result["drift"] = reward_changes(prep)
-        if info["format"] == "sqlite":  # what the live policy itself detected (bandit.vw_policy)
+        if info["format"] == "sqlite":  # what the live policy itself detected (bandit.policies.vw)
             result["drift"]["logged"] = logged_drifts(log, prep, window)
     if importance and result["decision"]["winner"]:
         from simulations.ope.importance import feature_importance

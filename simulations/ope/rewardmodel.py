@@ -44,7 +44,7 @@ def fold_of(position: int, seed: int) -> int:
 class CrossFitRewardModel:
     """Two VW regressors; `learn` sends event i to the model of its fold, `predict` asks the other one.
 
-    Examples go through pylibvw directly, as in bandit.vw_policy: `Workspace.learn/predict` on a string
+    Examples go through pylibvw directly, as in bandit.policies.vw: `Workspace.learn/predict` on a string
     wrap every line in a Python `Example`, which cost more than VW's own work (DM/DR ran 2x slower).
     An example made with `pylibvw.example` from text is parsed and set up, and freed when dropped;
     tests/test_replay_estimators.py checks the q values against the public API.

@@ -189,7 +189,7 @@ class Evaluations:
     # model runs on the event loop (the thread that learns), as a checkpoint's save does ----------
     def build_winner(self, eid: str) -> Any:
         """The winner, warm-started on the whole log, as a policy the service can serve."""
-        from bandit.model_export import export_model, import_model
+        from bandit.service.model_export import export_model, import_model
         from simulations.ope.candidates import build_candidate
         from simulations.ope.readers import open_log
 
@@ -207,13 +207,13 @@ class Evaluations:
                             min_probability=self.svc.min_probability, log=None), winner
 
     def save_previous(self) -> None:
-        from bandit.model_export import export_model
+        from bandit.service.model_export import export_model
         from safeio.atomic import write_bytes_atomic
 
         write_bytes_atomic(Path(self.svc.state.path) / PREVIOUS_MODEL, export_model(self.svc.policy))
 
     def previous(self) -> Any:
-        from bandit.model_export import import_model
+        from bandit.service.model_export import import_model
 
         path = Path(self.svc.state.path) / PREVIOUS_MODEL
         if not path.is_file():

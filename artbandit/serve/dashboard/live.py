@@ -22,7 +22,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from bandit.logschema import DriftEvent
+from bandit.log.schema import DriftEvent
 
 KEEP_MINUTES = 24 * 60
 MAX_ACTIONS = 20_000  # action ids (<= 256 characters each): a few MB at most
@@ -98,7 +98,7 @@ class LiveStats:
             self._minute(time.time() if now is None else now).rewards += n
 
     def closed(self, rows: list) -> None:
-        """The rows the service appends to its event log (bandit.joined_log.joined_row, DriftEvent)."""
+        """The rows the service appends to its event log (bandit.service.joined_log.joined_row, DriftEvent)."""
         with self._lock:
             for row in rows:
                 if not isinstance(row, DriftEvent) and row[11] is not None:

@@ -202,7 +202,7 @@ def mount(app: FastAPI, svc: Any, *, key: bytes | None, created: dict, committer
     async def configuration(request: Request) -> Response:
         if not session_ok(request):
             return denied()
-        from bandit.service_config import LEARNING_MODES, REWARD_AGGREGATIONS
+        from bandit.service.config import LEARNING_MODES, REWARD_AGGREGATIONS
 
         return _json({"service": svc.config.to_wire(),
                       "choices": {"rewardAggregation": list(REWARD_AGGREGATIONS), "learningMode": list(LEARNING_MODES)},

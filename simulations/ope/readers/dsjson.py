@@ -6,7 +6,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Iterator
 
-from bandit import jsontext, vwformat
+from bandit import vwformat
+from bandit.log import jsontext
 from bandit.errors import BanditError
 from simulations.ope.errors import OPEError
 from simulations.ope.readers.events import EventBatch, ReplayEvent

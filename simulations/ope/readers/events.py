@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from bandit import jsontext
+from bandit.log import jsontext
 
 
 class ReplayEvent:

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from typing import Iterator
 
-from bandit import jsontext
+from bandit.log import jsontext
 from simulations.ope.errors import OPEError
 from simulations.ope.readers.events import EventBatch, ReplayEvent
 from simulations.ope.readers.jsonvalues import finite_number, propensity_problem, reward_problem

@@ -217,7 +217,7 @@ class TableFile:
         for lineno, raw in text_lines(self.path):
             where = f"{self.path}:{lineno}"
             try:
-                row = json.loads(raw.decode("utf-8"))  # not jsontext: exact ids (see bandit/jsontext.py)
+                row = json.loads(raw.decode("utf-8"))  # not jsontext: exact ids (see bandit/log/jsontext.py)
             except UnicodeDecodeError as exc:
                 self.bad.add(where, not_utf8(raw, exc))
                 continue

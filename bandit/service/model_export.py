@@ -6,7 +6,7 @@ A Personalizer has one model file (`model.vw`), a `vw:select` policy one per reg
 (`model0.vw`, `model1.vw`, ...). `sha256` covers the metadata, the file list (canonical JSON) and the
 bytes, so a truncated or edited upload is refused before VW reads it; file names are checked against
 the names artbandit writes. After VW loads the files, the options VW stored in every model are checked
-against what artbandit itself builds (bandit.service_config.check_model_flags): a model file cannot
+against what artbandit itself builds (bandit.service.config.check_model_flags): a model file cannot
 smuggle in options that read or write files. Import takes bytes only, never a path on the server.
 Exports of the first format (`ARTBANDIT-MODEL/1`, one Personalizer model) still import.
 """
@@ -20,17 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from bandit.errors import BanditError
-from bandit.model_io import METADATA, MODEL_SCHEMA, argument_tokens
-from bandit.policy import Policy
-from bandit.service_config import check_model_flags
-from bandit.specs import load_saved_policy
-from bandit.vw_policy import MODEL_FILE
+from bandit.policies.model_io import METADATA, MODEL_SCHEMA, argument_tokens
+from bandit.policies.base import Policy
+from bandit.service.config import check_model_flags
+from bandit.policies.specs import load_saved_policy
+from bandit.policies.vw import MODEL_FILE
 
 MAGIC = b"ARTBANDIT-MODEL/2\n"
 MAGIC_V1 = b"ARTBANDIT-MODEL/1\n"  # one model.vw, digest over metadata + bytes
 MAX_HEADER = 4 << 20
 MAX_FILES = 16
-MODEL_NAME = re.compile(r"^model[0-9]{0,2}\.vw\Z")  # model.vw, model0.vw ... (bandit.selection)
+MODEL_NAME = re.compile(r"^model[0-9]{0,2}\.vw\Z")  # model.vw, model0.vw ... (bandit.policies.personalizer)
 
 
 def _digest(metadata: dict[str, Any], files: list | None, model: bytes) -> str:

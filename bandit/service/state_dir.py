@@ -4,8 +4,8 @@ Layout (owner-only, 0700):
   serve-state.json        marker: this folder belongs to a decision service (a stranger's folder is refused)
   lock                    held (flock) by the one process serving this folder; holds its pid
   config.json             service configuration and policy arguments (atomic writes)
-  journal.sqlite          every rank/reward/activation/close in order (bandit.journal): the truth
-  events.sqlite           joined decisions for replay and evaluation (bandit.eventlog), derived
+  journal.sqlite          every rank/reward/activation/close in order (bandit.service.journal): the truth
+  events.sqlite           joined decisions for replay and evaluation (bandit.log.eventlog), derived
   checkpoints/ckpt-<seq>-<ns>/ a saved model that has learned every close up to journal seq <seq>
   checkpoints/current.json  which checkpoint is current, written atomically after the journal
                           holds every record up to its seq

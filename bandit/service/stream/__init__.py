@@ -4,14 +4,14 @@ Why: one process that ranks, learns and journals on the request path tops out at
 (docs/serve.md "Past one process"). Split, rankers score on a model snapshot and append what they
 decided (rank, reward, activate messages) to an ordered, durable stream; one learner reads the stream
 in order, applies it to a DecisionService (the same join, default-reward and learning code as the
-single process: bandit.stream.learner) and publishes snapshots that the rankers load.
+single process: bandit.service.stream.learner) and publishes snapshots that the rankers load.
 
 Two implementations of the same small interface (`EventStream`):
 - `embedded` (the default, no server): an append-only SQLite log in the state folder, appended to by
   several processes (SQLite's single writer gives every message a sequence number in commit order,
   so a reader tailing `seq > n` never misses one), snapshots as files written temp-then-rename;
 - `nats://host:port`: NATS JetStream, a stream for the messages and an object store for snapshots
-  (bandit.stream.nats; needs the `stream` extra).
+  (bandit.service.stream.nats; needs the `stream` extra).
 
 Messages are orjson objects {"k": kind, "id": event id, "t": time, "b": body}; `append` returns once
 they are durable (the acknowledgement rule), with the sequence number of the last one.
@@ -63,9 +63,9 @@ def open_stream(url: str | None, state: str) -> EventStream:
     from bandit.errors import BanditError
 
     if url in (None, "", "embedded"):
-        from bandit.stream.embedded import EmbeddedStream
+        from bandit.service.stream.embedded import EmbeddedStream
         return EmbeddedStream(state)
     if url.startswith("nats://"):
-        from bandit.stream.nats import NatsStream
+        from bandit.service.stream.nats import NatsStream
         return NatsStream(url)
     raise BanditError(f"--stream {url!r}: give 'embedded' or nats://HOST:PORT")

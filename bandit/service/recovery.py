@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bandit.errors import BanditError
-from bandit.logschema import DriftEvent
-from bandit.policy import Policy
-from bandit.specs import load_saved_policy
-from bandit.window import NOT_ACTIVATED, OpenEvent
+from bandit.log.schema import DriftEvent
+from bandit.policies.base import Policy
+from bandit.policies.specs import load_saved_policy
+from bandit.lifecycle.window import NOT_ACTIVATED, OpenEvent
 
 if TYPE_CHECKING:
-    from bandit.service import DecisionService
+    from bandit.service.decision_service import DecisionService
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def _rejoin(svc: "DecisionService", closed: list[tuple[OpenEvent, dict, float]],
     """Send events closed after the checkpoint, and the drops their re-learning detected, to the
     derived event log, except those it already committed before the crash (it is flushed at every
     checkpoint, so only these can be missing)."""
-    from bandit.joined_log import append_joined, joined_row
+    from bandit.service.joined_log import append_joined, joined_row
 
     logged_drifts = _logged(svc.state.events_path, [d.event_id for d in drifts], table="drift_events")
     for drift in drifts:

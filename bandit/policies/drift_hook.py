@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bandit.drift import PageHinkley
-from bandit.logschema import DriftEvent
+from bandit.policies.drift import PageHinkley
+from bandit.log.schema import DriftEvent
 
 
 class DriftHook:

@@ -2,13 +2,13 @@
 
 Why a DecisionService and not a second implementation: the join of rewards to ranks by event id,
 the reward window, default rewards, activation, Apprentice/LoggingOnly, the drift test and the
-checkpoints are the service's own code (bandit.service, bandit.service_recovery); the learner feeds
+checkpoints are the service's own code (bandit.service.decision_service, bandit.service.recovery); the learner feeds
 it what the rankers decided, with the rankers' clock (each message's time), so the result depends
 only on the stream: learning the same stream twice, or in two pieces across a crash, gives the same
 model.
 
 Nothing learned twice: the journal batch made from messages up to position p is committed together
-with p (bandit.journal `stream_seq`), in one transaction. A learner killed at any moment restarts
+with p (bandit.service.journal `stream_seq`), in one transaction. A learner killed at any moment restarts
 from its checkpoint plus its journal (the existing recovery) and resumes the stream after the p its
 journal holds. Nothing lost: rankers acknowledge only what the stream holds.
 
@@ -27,10 +27,10 @@ from typing import Any
 import orjson
 
 from bandit.errors import BanditError
-from bandit.model_export import export_model
-from bandit.service import DecisionService
-from bandit.stream import EventStream
-from bandit.window import OpenEvent
+from bandit.service.model_export import export_model
+from bandit.service.decision_service import DecisionService
+from bandit.service.stream import EventStream
+from bandit.lifecycle.window import OpenEvent
 
 log = logging.getLogger("artbandit.learner")
 TICK_S = 0.25  # how often an idle learner appends a clock message when a reward window is due

@@ -19,7 +19,7 @@ from bandit.errors import BanditError
 from bandit.vwformat import dsjson_action, dsjson_context
 
 if TYPE_CHECKING:
-    from bandit.eventlog import LoggedEvent
+    from bandit.log.eventlog import LoggedEvent
 
 CSV_COLUMNS = ["event_id", "time", "model_version", "policy", "user", "chosen_index", "action_id",
                "probability", "reward", "reward_time", "defaulted", "action_ids", "pmf", "context",

@@ -12,8 +12,8 @@ from typing import Any, Mapping, Sequence
 import httpx
 
 from bandit.errors import BanditError, DuplicateRewardError, ExpiredEventError, UnknownEventError
-from bandit.personalizer_json import actions_to_wire, context_to_wire
-from bandit.policy import Decision
+from bandit.service.wire import actions_to_wire, context_to_wire
+from bandit.policies.base import Decision
 
 
 class ServiceClient:

@@ -2,7 +2,7 @@
 
 Subclasses only say how to score (`_pmf`) and how to learn (`_update`). Keeping this in one place
 means the VW personalizer and the baselines log and handle rewards identically, so simulations
-compare policies, not bookkeeping. The reward windows live in bandit.window, the floor and the draw in
+compare policies, not bookkeeping. The reward windows live in bandit.lifecycle.window, the floor and the draw in
 bandit.sampling, the shared options in bandit.options.
 
 Why over 400 lines: rank and reward are one contract (validate, decide, log, wait, learn); split
@@ -27,13 +27,13 @@ from bandit.errors import (
     InvalidRewardError,
     UnknownEventError,
 )
-from bandit.event_ids import EventIds
-from bandit.eventlog import EventLog
+from bandit.lifecycle.event_ids import EventIds
+from bandit.log.eventlog import EventLog
 from bandit.features import ActionEntry, ActionRegistry, check_context, context_json, validated_context_json
 from bandit.options import AGGREGATIONS, DEFAULT_REWARD_WAIT_S, PolicyOptions, real  # noqa: F401
 from bandit.privacy import UserHasher
 from bandit.sampling import apply_floor, sample_index  # noqa: F401  (apply_floor: public here too)
-from bandit.window import EXPIRED, REWARDED, Pending, RewardWindow
+from bandit.lifecycle.window import EXPIRED, REWARDED, Pending, RewardWindow
 
 
 @dataclass(frozen=True)

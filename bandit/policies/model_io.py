@@ -119,7 +119,7 @@ def verify_checksum(meta: dict[str, Any], model_file: Path) -> None:
 def argument_tokens(vw: Any) -> list[str]:
     """VW's record of a workspace's arguments as tokens. VW reports them as one string, so the path
     of the model file it was opened from (`--initial_regressor`, which may contain spaces) is put
-    back as one token; bandit.vw_policy.open_model_file records that path on the workspace."""
+    back as one token; bandit.policies.vw.open_model_file records that path on the workspace."""
     text = str(vw.get_arguments())
     path = getattr(vw, "model_file", None)
     if path is None:

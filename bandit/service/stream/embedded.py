@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from bandit.errors import BanditError
-from bandit.journal import describe_write_error, owner_only
+from bandit.service.journal import describe_write_error, owner_only
 from safeio.atomic import write_bytes_atomic
 
 BUSY_MS = 10_000  # how long an append waits for another process's transaction
@@ -62,7 +62,7 @@ class EmbeddedStream:
                     db.execute("ROLLBACK")
                 raise
         except (sqlite3.Error, OSError) as exc:
-            from bandit.journal import JournalWriteError
+            from bandit.service.journal import JournalWriteError
             raise JournalWriteError(f"the event stream could not be written ({describe_write_error(exc)}); "
                                     "nothing was acknowledged, retry") from None
         del cur

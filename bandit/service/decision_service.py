@@ -1,9 +1,9 @@
 """DecisionService: Personalizer's rank/reward/activate on a state folder that a crash cannot make forget.
 
-The model is a `vw:select` policy (bandit.selection, the default) or a one-model `Personalizer`, as the
-policy arguments say (bandit.service_config). What the service adds to the bare policy: excluded
+The model is a `vw:select` policy (bandit.policies.personalizer, the default) or a one-model `Personalizer`, as the
+policy arguments say (bandit.service.config). What the service adds to the bare policy: excluded
 actions, deferred activation, multi-slot ranking, Apprentice and LoggingOnly modes, and durability.
-Every state change is a journal record (bandit.journal) made in the same order as the in-memory change;
+Every state change is a journal record (bandit.service.journal) made in the same order as the in-memory change;
 a restart loads the last checkpoint, rebuilds the open events from the journal and re-learns, in journal
 order, every event that closed after the checkpoint, so the recovered model is the one an uninterrupted
 run would have.
@@ -11,7 +11,7 @@ run would have.
 Why sampling is keyed by event id: the draw for an event is a hash of (seed, event id, slot), not the
 next number of a stream, so a restart needs no generator state to make the same choices, and a run
 is reproducible from its seed and its requests (with their eventIds, or generated ids from an
-explicit `id_seed`). Generated ids are otherwise 128 random bits from the OS (bandit.event_ids, as
+explicit `id_seed`). Generated ids are otherwise 128 random bits from the OS (bandit.lifecycle.event_ids, as
 the Personalizer's): two services seeded alike never hand out the same id.
 
 Why over 400 lines: rank, reward, activate and their multi-slot forms share one journal ordering
@@ -32,22 +32,22 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from bandit.errors import BanditError, DuplicateRewardError, ExpiredEventError, UnknownEventError
-from bandit.event_ids import EventIds
-from bandit.eventlog import EventLog
-from bandit.journal import Journal, is_disk_full
-from bandit.joined_log import append_joined, joined_row
-from bandit.logschema import DriftEvent
-from bandit.policy import Policy
+from bandit.lifecycle.event_ids import EventIds
+from bandit.log.eventlog import EventLog
+from bandit.service.journal import Journal, is_disk_full
+from bandit.service.joined_log import append_joined, joined_row
+from bandit.log.schema import DriftEvent
+from bandit.policies.base import Policy
 from bandit.sampling import sample_index
-from bandit.selection import SelectingPersonalizer
-from bandit.service_checks import (DEFAULT_PENDING_BYTES, EVENT_ID, check_actions, check_capacity, check_event_id,
+from bandit.policies.personalizer import SelectingPersonalizer
+from bandit.service.checks import (DEFAULT_PENDING_BYTES, EVENT_ID, check_actions, check_capacity, check_event_id,
                                    check_excluded, check_value, pending_cost)
-from bandit.service_config import DEFAULT_ARGUMENTS, ServiceConfig, policy_kwargs
-from bandit.service_recovery import (CheckpointToken, load_policy, prepare_checkpoint, publish_checkpoint, recover,
+from bandit.service.config import DEFAULT_ARGUMENTS, ServiceConfig, policy_kwargs
+from bandit.service.recovery import (CheckpointToken, load_policy, prepare_checkpoint, publish_checkpoint, recover,
                                      reload_checkpoint)
-from bandit.service_state import StateDir
-from bandit.vw_policy import Personalizer
-from bandit.window import DEFAULTED, NOT_ACTIVATED, REWARDED, OpenEvent, RewardWindow
+from bandit.service.state_dir import StateDir
+from bandit.policies.vw import Personalizer
+from bandit.lifecycle.window import DEFAULTED, NOT_ACTIVATED, REWARDED, OpenEvent, RewardWindow
 
 SLOT_NAMESPACE = "_slot"
 _COUNTER = {REWARDED: "closed_rewarded", DEFAULTED: "default_rewards", NOT_ACTIVATED: "not_activated"}
@@ -135,7 +135,7 @@ class DecisionService:
             self.journal = Journal(self.state.journal_path, durable=durable,
                                    manual_wal_checkpoints=manual_wal_checkpoints)
             self.log = EventLog(self.state.events_path)
-            self.open = RewardWindow(remember_closed=20_000)  # open events: bandit.window
+            self.open = RewardWindow(remember_closed=20_000)  # open events: bandit.lifecycle.window
             self.apprentice = {"decisions": 0, "agreed": 0}
             self.counters = {"ranks": 0, "rewards": 0, "default_rewards": 0, "learned": 0, "not_activated": 0,
                              "closed_rewarded": 0}
@@ -258,7 +258,7 @@ class DecisionService:
         return ev, step
 
     def _rank_body(self, ev: OpenEvent) -> dict:
-        """A rank record's body (the journal's, and a ranker's stream message: bandit.stream)."""
+        """A rank record's body (the journal's, and a ranker's stream message: bandit.service.stream)."""
         body = {"c": ev.context, "as": self.journal.action_set(ev.actions), "pmf": ev.pmf, "ch": ev.chosen, "p": ev.probability,
                 "dl": ev.deadline, "act": ev.active, "m": ev.mode, "g": ev.group, "v": ev.model_version}
         agree = getattr(ev, "agree", None)

@@ -6,9 +6,9 @@ Two things live here, both checked before anything changes (a bad value never ha
   JSON names and limits.
 - `policy_kwargs`: VW arguments as Personalizer's `/configurations/policy` carries them, turned into
   `Personalizer` options, or, with artbandit's own `--select` flag, `vw:select` options
-  (bandit.selection: squarecb choosing its interactions online; it fixes its interactions and
+  (bandit.policies.personalizer: squarecb choosing its interactions online; it fixes its interactions and
   learning rates, so only `--gamma_scale` goes with it). Only learning options on the allowlist of
-  bandit.specs.vw_arguments (the one argument policy of every command) pass: nothing that reads or writes a
+  bandit.policies.specs.vw_arguments (the one argument policy of every command) pass: nothing that reads or writes a
   file (-d, -f, -i, -c, --cache_file, --readable_model, ...) and nothing that changes the model's shape
   once it exists (-b), so a remote caller can tune learning but never touch the server's disk.
 """
@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Mapping
 
 from bandit.errors import BanditError
-from bandit.specs import EXPLORATION_FLAGS, PASS_THROUGH, vw_arguments
+from bandit.policies.specs import EXPLORATION_FLAGS, PASS_THROUGH, vw_arguments
 
 LEARNING_MODES = ("Online", "Apprentice", "LoggingOnly")
 # earliest: the first reward is final (the event learns at once); sum/average: rewards add up until
@@ -163,7 +163,7 @@ def _convert(key: str, value: Any) -> Any:
 
 
 # -- policy arguments ------------------------------------------------------------------------------
-# The allowlist and its parser have one home, bandit.specs (the same policy for evaluate, replay,
+# The allowlist and its parser have one home, bandit.policies.specs (the same policy for evaluate, replay,
 # simulate and scenario files); the service adds its own framing: --cb_explore_adf, a fixed -b.
 _EXPLORATION_FLAGS = EXPLORATION_FLAGS
 _PASS_THROUGH = PASS_THROUGH
@@ -173,7 +173,7 @@ DEFAULT_ARGUMENTS = "--cb_explore_adf --select"
 
 def policy_kwargs(arguments: Any, *, bits: int) -> dict[str, Any]:
     """`Personalizer(...)` keyword options for a VW argument string; BanditError naming the first
-    argument that is not an allowed learning option (bandit.specs.vw_arguments). `bits` is the
+    argument that is not an allowed learning option (bandit.policies.specs.vw_arguments). `bits` is the
     model's fixed -b."""
     if type(arguments) is not str:
         raise BanditError("policy arguments must be a string of VW options")

@@ -18,14 +18,14 @@ from typing import Any
 import orjson
 
 from bandit.errors import BanditError, UnknownEventError
-from bandit.event_ids import EventIds
-from bandit.journal import JournalWriteError, RecordBuffer
-from bandit.model_export import import_model
-from bandit.service import DecisionService
-from bandit.service_checks import DEFAULT_PENDING_BYTES, EVENT_ID, check_value
-from bandit.service_config import ServiceConfig
-from bandit.stream import EventStream
-from bandit.window import RewardWindow
+from bandit.lifecycle.event_ids import EventIds
+from bandit.service.journal import JournalWriteError, RecordBuffer
+from bandit.service.model_export import import_model
+from bandit.service.decision_service import DecisionService
+from bandit.service.checks import DEFAULT_PENDING_BYTES, EVENT_ID, check_value
+from bandit.service.config import ServiceConfig
+from bandit.service.stream import EventStream
+from bandit.lifecycle.window import RewardWindow
 
 
 class StreamRecords(RecordBuffer):

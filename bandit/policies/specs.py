@@ -1,12 +1,12 @@
 """`make_policy("vw" | "vw:squarecb" | "uniform" | ...)`: one string names a policy everywhere (CLI,
 scenario files, simulations), so comparing policies is a list of strings.
 
-`vw` is the default VW policy: `vw:select` (bandit.selection; why in docs/defaults.md). `vw:<exploration>`
+`vw` is the default VW policy: `vw:select` (bandit.policies.personalizer; why in docs/defaults.md). `vw:<exploration>`
 is the single-model Personalizer with that exploration. A VW spec may carry VW arguments
 (`vw:squarecb --gamma_scale 50 -q ccA`), checked by the one argument policy below.
 
 The argument policy (`vw_arguments`) is the only way a user's VW arguments reach VW: the decision
-service's `/configurations/policy` (bandit.service_config), `evaluate --policy`, `replay --policy`,
+service's `/configurations/policy` (bandit.service.config), `evaluate --policy`, `replay --policy`,
 `simulate --policy` and scenario files all go through it. Only learning and exploration options on
 the allowlist pass; anything that reads or writes a file (-d, -f, -i, -c, --cache_file,
 --readable_model, ...), listens on a port (--daemon, --port), or changes I/O is refused with a
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from bandit.errors import BanditError
 
 if TYPE_CHECKING:
-    from bandit.policy import Policy
+    from bandit.policies.base import Policy
 
 SPECS = ("vw", "vw:squarecb", "vw:epsilon", "vw:softmax", "vw:bag", "vw:cover", "vw:select", "uniform",
          "ts-per-title", "linucb")
@@ -211,16 +211,16 @@ def check_spec(spec: str) -> None:
 def make_policy(spec: str, *, seed: int = 0, log: Any = None, **options: Any) -> Policy:
     """Build the policy named by `spec` (see SPECS; a vw spec may carry VW arguments, checked by
     `vw_arguments`); `log=` makes it log to an EventLog/SQLite path."""
-    from bandit.baselines import LinUCB, ThompsonPerTitle, UniformPolicy
-    from bandit.vw_policy import Personalizer
+    from bandit.policies.baselines import LinUCB, ThompsonPerTitle, UniformPolicy
+    from bandit.policies.vw import Personalizer
 
     spec = str(spec).strip()
     check_spec(spec)
     head, rest = split_spec(spec)
     vw_options = spec_options(spec) if rest else {}
     try:
-        if head in ("vw", "vw:select"):  # squarecb choosing its interactions online (bandit.selection)
-            from bandit.selection import SelectingPersonalizer
+        if head in ("vw", "vw:select"):  # squarecb choosing its interactions online (bandit.policies.personalizer)
+            from bandit.policies.personalizer import SelectingPersonalizer
 
             vw_options.pop("exploration", None)
             return SelectingPersonalizer(seed=seed, log=log, **vw_options, **options)
@@ -235,9 +235,9 @@ def make_policy(spec: str, *, seed: int = 0, log: Any = None, **options: Any) ->
 
 def load_saved_policy(path: Any, **overrides: Any) -> Policy:
     """A saved model folder, whichever VW policy saved it (`vw:select` or the Personalizer)."""
-    from bandit.model_io import read_metadata
-    from bandit.selection import SPEC, SelectingPersonalizer
-    from bandit.vw_policy import Personalizer
+    from bandit.policies.model_io import read_metadata
+    from bandit.policies.personalizer import SPEC, SelectingPersonalizer
+    from bandit.policies.vw import Personalizer
 
     if read_metadata(path).get("policy") == SPEC:
         return SelectingPersonalizer.load(path, **overrides)

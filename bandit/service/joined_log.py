@@ -1,4 +1,4 @@
-"""Rows of the derived event log (bandit.eventlog) for events a DecisionService closed.
+"""Rows of the derived event log (bandit.log.eventlog) for events a DecisionService closed.
 
 The journal is the service's truth; the event log holds each shown decision joined with its final
 reward, in the format replay and off-policy evaluation already read. Rows are built on the ranking
@@ -9,8 +9,8 @@ from __future__ import annotations
 import orjson
 
 from bandit.cache import TextCache
-from bandit.eventlog import EventLog
-from bandit.window import OpenEvent
+from bandit.log.eventlog import EventLog
+from bandit.lifecycle.window import OpenEvent
 
 
 # candidate lists repeat: format each once. Bounded by bytes: keyed by the whole list's JSON, 10,000

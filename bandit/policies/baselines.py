@@ -20,7 +20,7 @@ import numpy as np
 
 from bandit.errors import BanditError
 from bandit.features import ActionEntry, check_features
-from bandit.policy import Policy
+from bandit.policies.base import Policy
 
 
 class UniformPolicy(Policy):

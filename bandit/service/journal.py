@@ -1,6 +1,6 @@
 """The decision journal: every rank, reward, activation and close, in order, in one SQLite file.
 
-Why a journal besides the event log (bandit.eventlog): the event log holds *joined* decisions (the
+Why a journal besides the event log (bandit.log.eventlog): the event log holds *joined* decisions (the
 decision plus its final reward), which is what replay and off-policy evaluation read. A service must
 also keep what is still open, every individual reward (averaged or summed later) and activations,
 and it must know the exact order in which events were learned, so that a restart can rebuild the
@@ -99,7 +99,7 @@ def _rollback(db: sqlite3.Connection) -> None:
 
 class RecordBuffer:
     """Records waiting for the group commit: what the committer takes, retries and counts. The journal
-    and a ranker's stream stand-in (bandit.stream.ranker) differ only in how `write` stores them."""
+    and a ranker's stream stand-in (bandit.service.stream.ranker) differ only in how `write` stores them."""
 
     def __init__(self) -> None:
         self._buffer: list[Any] = []
@@ -189,7 +189,7 @@ class Journal(RecordBuffer):
 
     def write(self, batch: list[Record], *, stream_seq: int | None = None) -> None:
         """Commit a batch in one transaction (group commit). `stream_seq`: the position of the event
-        stream this batch was learned up to (bandit.stream's learner), committed in the same
+        stream this batch was learned up to (bandit.service.stream's learner), committed in the same
         transaction, so a restarted learner resumes exactly after what its journal holds."""
         if not batch and stream_seq is None:
             return

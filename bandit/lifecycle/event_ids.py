@@ -1,6 +1,6 @@
 """Where generated event ids come from: 128 random bits from the OS, or a seeded stream on request.
 
-One home for both the in-process Personalizer (bandit.policy) and the DecisionService: ids must be
+One home for both the in-process Personalizer (bandit.policies.base) and the DecisionService: ids must be
 unique across processes and runs (two processes seeded alike used to generate the same ids, and a
 reward then landed on the other process's event), so the default is OS randomness. A seeded stream
 (tests, simulations) is deterministic only when a seed is asked for explicitly, and never returns an

@@ -17,10 +17,10 @@ import pylibvw  # the compiled module under vowpalwabbit.Workspace (see _pmf)
 import vowpalwabbit
 
 from bandit.choices import EXPLORATIONS
-from bandit.drift_hook import DriftHook
+from bandit.policies.drift_hook import DriftHook
 from bandit.errors import BanditError, one_line
 from bandit.features import ActionEntry, context_line
-from bandit.model_io import (
+from bandit.policies.model_io import (
     MODEL_CHECKSUM,
     artbandit_version,
     check_model_args,
@@ -33,7 +33,7 @@ from bandit.model_io import (
     without_fixed,
 )
 from bandit.options import PolicyOptions, real
-from bandit.policy import Policy
+from bandit.policies.base import Policy
 
 MODEL_FILE = "model.vw"
 # Not stored in VW's model file, so given again on load; learning is the same with or without it.
@@ -47,7 +47,7 @@ def open_model_file(path: str, *args: str) -> Any:
     """A VW workspace restored from a saved model file (`-i`), with run-time `args`. The path is its
     own token: VW's argument string is split on spaces, so `-i /my models/m.vw` would open `/my`."""
     workspace = vowpalwabbit.Workspace(arg_list=["-i", str(path), *args])
-    workspace.model_file = str(path)  # for bandit.model_io.argument_tokens
+    workspace.model_file = str(path)  # for bandit.policies.model_io.argument_tokens
     return workspace
 
 
@@ -198,7 +198,7 @@ class Personalizer(DriftHook, Policy):
         except Exception as exc:  # VW raises plain RuntimeError/ValueError for bad arguments/files
             raise BanditError(f"Vowpal Wabbit rejected the model or arguments: {one_line(exc)}") from None
         self._label_type = int(self._vw.get_label_type())
-        self._init_drift(drift_boost, drift_floor)  # bandit.drift_hook
+        self._init_drift(drift_boost, drift_floor)  # bandit.policies.drift_hook
         self._examples_cache = ExampleCache()  # parsed contexts and actions (see _examples)
 
     @property

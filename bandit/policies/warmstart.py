@@ -4,8 +4,8 @@ from __future__ import annotations
 import os
 from typing import Callable, Iterable
 
-from bandit.eventlog import EventLog, LoggedEvent
-from bandit.policy import Policy
+from bandit.log.eventlog import EventLog, LoggedEvent
+from bandit.policies.base import Policy
 
 
 def learn_from_events(policy: Policy, events: Iterable[LoggedEvent],

@@ -15,9 +15,9 @@ of them (with the defaults, one `-q cA` and one `-q cA -q ccA` model). Since iss
 one parse of the context and learn with feature-less stand-ins for the actions not chosen: about 1.5x
 the one-model Personalizer's CPU time per decision in bench/bandit.py (it was 2.5-3x). What it keeps: the Policy
 contract (the probability floor, every decision logged with the probability it was sampled with, late
-rewards, recovery), the Personalizer's drift hook (bandit.drift_hook); saving and loading continue
+rewards, recovery), the Personalizer's drift hook (bandit.policies.drift_hook); saving and loading continue
 exactly. The decision service runs it from the policy arguments `--cb_explore_adf --select`
-(bandit.service_config).
+(bandit.service.config).
 """
 from __future__ import annotations
 
@@ -30,16 +30,16 @@ import numpy as np
 import pylibvw
 import vowpalwabbit
 
-from bandit.drift_hook import DriftHook
+from bandit.policies.drift_hook import DriftHook
 from bandit.errors import BanditError, one_line
 from bandit.features import ActionEntry, context_line
 from bandit.vwformat import ACTION_NAMESPACE
-from bandit.model_io import (artbandit_version, file_sha256, model_args, read_metadata, save_model_dir,
+from bandit.policies.model_io import (artbandit_version, file_sha256, model_args, read_metadata, save_model_dir,
                              saved_options, without_fixed)
 from bandit.options import PolicyOptions, real
-from bandit.policy import Policy
-from bandit import vw_policy
-from bandit.vw_policy import SHARED_EXAMPLES, ExampleCache, open_model_file
+from bandit.policies.base import Policy
+from bandit.policies import vw as vw_policy
+from bandit.policies.vw import SHARED_EXAMPLES, ExampleCache, open_model_file
 
 SPEC = "vw:select"
 DEFAULT_MODELS: tuple[tuple[tuple[str, ...], float | None], ...] = ((("cA",), None), (("cA", "ccA"), 0.25))
@@ -107,7 +107,7 @@ class SelectingPersonalizer(DriftHook, Policy):
         self._weights_of: Any = None
         self._weights: list[float] = []
         self._from_log = False
-        self._init_drift(drift_boost, drift_floor)  # bandit.drift_hook, as the Personalizer's
+        self._init_drift(drift_boost, drift_floor)  # bandit.policies.drift_hook, as the Personalizer's
         self.options = {
             **self.policy_options.to_json(),
             "models": [[list(i), r] for i, r in self.models], "eta": self.eta, "gamma_scale": self.gamma_scale,

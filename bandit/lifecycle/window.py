@@ -7,7 +7,7 @@ events, not the decisions made within the last window (the heap used to keep eve
 whole window: 1.2 GB at 10k decisions/s with a 600 s window).
 
 One home for both users: the in-process Personalizer keeps `Pending` events, the DecisionService
-(bandit.service) keeps `OpenEvent`s (deferred activation, multi-slot groups, the journal position).
+(bandit.service.decision_service) keeps `OpenEvent`s (deferred activation, multi-slot groups, the journal position).
 A multi-slot event is a group of slot events; the group id counts as closed once its last slot is.
 """
 from __future__ import annotations
@@ -65,7 +65,7 @@ class OpenEvent:
     mode: str                       # learning mode when ranked: Online | Apprentice | LoggingOnly
     active: bool = True             # False: ranked with deferActivation and not activated yet
     rewards: list[float] = field(default_factory=list)
-    step: Any = None                # bandit.policy.ReplayStep: learning without re-parsing
+    step: Any = None                # bandit.policies.base.ReplayStep: learning without re-parsing
     group: str | None = None        # multi-slot: the event id the caller knows
     model_version: str = ""
     seq: int = 0                    # set by RewardWindow.add

@@ -12,7 +12,7 @@ Many writers: several processes may append to one log at once. Each commit is on
 transaction, candidate-set ids are allocated by the database inside it, and every row carries the id
 of the writer that logged it (`writers` table), so rewards only ever update their own writer's rows.
 A writer that died (SIGKILL, crash) leaves unrewarded rows behind; the next writer to open the log
-claims them (`claim_pending`) so their late rewards still learn (see bandit.writers for how "died" is
+claims them (`claim_pending`) so their late rewards still learn (see bandit.log.writers for how "died" is
 known).
 
 Tables:
@@ -21,13 +21,13 @@ Tables:
   action_sets(id, actions)  -- actions: JSON [{"id", "features"}] in the order given to the policy
   writers(id, token, pid, started)
   drift_events(id, time, writer, direction, statistic, threshold, floor, boost_events, n_learned, event_id)
-    -- what a live Personalizer detected (bandit.drift) and did; no user, no context
+    -- what a live Personalizer detected (bandit.policies.drift) and did; no user, no context
 `user` is the keyed hash of the caller's user id (see bandit.privacy), never the raw id. The file is
 created owner-only (0600): it holds contexts.
 
 Over 400 lines on purpose: buffering, the commit transaction and the readers share one connection,
 its two locks and the buffers (decisions, rewards, drift events); split, each half would reach into
-the other's private state. The schema and row types live in bandit.logschema, export in bandit.export.
+the other's private state. The schema and row types live in bandit.log.schema, export in bandit.log.export.
 """
 from __future__ import annotations
 
@@ -44,11 +44,11 @@ from typing import IO, Any, Iterator, Sequence
 
 import orjson
 
-from bandit import jsontext
+from bandit.log import jsontext
 from bandit.cache import TextCache
 from bandit.errors import BanditError
-from bandit.export import EXPORT_FORMATS, export_events  # noqa: F401  (EXPORT_FORMATS: public)
-from bandit.logschema import (  # noqa: F401  (SCHEMA, READABLE_SCHEMAS, LoggedEvent: public here too)
+from bandit.log.export import EXPORT_FORMATS, export_events  # noqa: F401  (EXPORT_FORMATS: public)
+from bandit.log.schema import (  # noqa: F401  (SCHEMA, READABLE_SCHEMAS, LoggedEvent: public here too)
     DRIFT_COLUMNS,
     EVENT_COLUMNS,
     INSERT_DRIFT,
@@ -61,7 +61,7 @@ from bandit.logschema import (  # noqa: F401  (SCHEMA, READABLE_SCHEMAS, LoggedE
     create_private,
     open_for_writing,
 )
-from bandit.writers import WriterLock, writer_gone
+from bandit.log.writers import WriterLock, writer_gone
 
 DEFAULT_COMMIT_INTERVAL_S = 0.2
 DEFAULT_MAX_UNCOMMITTED = 1024

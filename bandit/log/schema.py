@@ -1,6 +1,6 @@
 """The event log's SQLite schema: tables, statements, the row type readers get, creating the file
 owner-only, and opening a log for writing (creating or upgrading its tables, registering the writer).
-See bandit.eventlog for how rows are written and read."""
+See bandit.log.eventlog for how rows are written and read."""
 from __future__ import annotations
 
 import os
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from bandit import jsontext
+from bandit.log import jsontext
 
 SCHEMA = "artbandit.events/2"
 READABLE_SCHEMAS = ("artbandit.events/1", SCHEMA)  # /1: no writer column (upgraded when written)
