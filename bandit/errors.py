@@ -29,7 +29,7 @@ class ExpiredEventError(RewardError):
 
 
 class DuplicateRewardError(RewardError):
-    """The event already has its final reward (aggregation 'first')."""
+    """The event already has its final reward (aggregation 'earliest')."""
 
 
 class InvalidRewardError(RewardError):

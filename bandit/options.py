@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from bandit.errors import BanditError
+from bandit.lifecycle.book import AGGREGATIONS
 
-AGGREGATIONS = ("first", "sum")
 # How long an event waits for its reward before it learns the default reward. Azure Personalizer's
 # default was 10 minutes; with 0 a reward arriving a moment later on the wall clock is rejected as
 # expired, so 0 is only for callers that pass their own clock (simulations, tests).
@@ -42,7 +42,7 @@ class PolicyOptions:
     reward_wait_s: float = DEFAULT_REWARD_WAIT_S
     default_reward: float = 0.0
     reward_range: tuple[float, float] = (0.0, 1.0)
-    aggregation: str = "first"
+    aggregation: str = "earliest"
     seed: int = 0
     context_allowlist: tuple[str, ...] | None = None
     remember_closed: int = 100_000

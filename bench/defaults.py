@@ -24,19 +24,19 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bandit import LinUCB, Personalizer, SelectingPersonalizer, UniformPolicy  # noqa: E402
+from bandit import LinUCB, VWPolicy, Personalizer, UniformPolicy  # noqa: E402
 from simulations.benchenvs import SUITE, SyntheticEnv, run_policy  # noqa: E402
 
 RICHER = dict(interactions=("cA", "ccA"), learning_rate=0.25, gamma_scale=50)
 POLICIES = {
-    "default (vw:select)": lambda s, **kw: SelectingPersonalizer(seed=s, **kw),
-    "Personalizer (one model)": lambda s, **kw: Personalizer(seed=s, **kw),
-    "first default (weighted)": lambda s, **kw: Personalizer(seed=s, importance_weighted=True, drift_boost=0,
+    "default (vw:select)": lambda s, **kw: Personalizer(seed=s, **kw),
+    "Personalizer (one model)": lambda s, **kw: VWPolicy(seed=s, **kw),
+    "first default (weighted)": lambda s, **kw: VWPolicy(seed=s, importance_weighted=True, drift_boost=0,
                                                              **kw),
-    "vw -l 0.25 --gamma_exponent 0.7": lambda s, **kw: Personalizer(seed=s, learning_rate=0.25,
+    "vw -l 0.25 --gamma_exponent 0.7": lambda s, **kw: VWPolicy(seed=s, learning_rate=0.25,
                                                                     vw_args="--gamma_exponent 0.7", **kw),
-    "vw -q ccA -l 0.25 gamma 50": lambda s, **kw: Personalizer(seed=s, **RICHER, **kw),
-    "vw -q ccA -l 0.25 gamma 50 --elim": lambda s, **kw: Personalizer(seed=s, **RICHER, vw_args="--elim", **kw),
+    "vw -q ccA -l 0.25 gamma 50": lambda s, **kw: VWPolicy(seed=s, **RICHER, **kw),
+    "vw -q ccA -l 0.25 gamma 50 --elim": lambda s, **kw: VWPolicy(seed=s, **RICHER, vw_args="--elim", **kw),
     "linucb": lambda s, **kw: LinUCB(seed=s, **kw),
     "uniform": lambda s, **kw: UniformPolicy(seed=s, **kw),
 }
@@ -153,10 +153,10 @@ def sim_table(impressions: int, scenarios: list[str], seeds: list[int], world: i
 
 
 WIDE_POLICIES = {
-    "default (vw:select)": lambda s: SelectingPersonalizer(seed=s),
+    "default (vw:select)": lambda s: Personalizer(seed=s),
     "linucb": lambda s: LinUCB(seed=s),
     # VW's own squarecb as a user would run it: -q cA, gamma 10, 1/p-weighted (mtr), no floor, no drift hook
-    "VW squarecb (plain)": lambda s: Personalizer("squarecb", seed=s, importance_weighted=True, drift_boost=0,
+    "VW squarecb (plain)": lambda s: VWPolicy("squarecb", seed=s, importance_weighted=True, drift_boost=0,
                                                  min_probability=0.0, exploration_budget=None),
 }
 PEERS = ("linucb", "VW squarecb (plain)")
@@ -254,7 +254,7 @@ def budget_table(impressions: int, scenarios: list[str], budgets: list[float | N
             for budget in budgets:
                 shares, lifts, explored, per_seg, max_w, ess = [], [], [], [], [], []
                 for seed in seeds:
-                    policy = SelectingPersonalizer(seed=seed, reward_wait_s=sc.reward_wait_s,
+                    policy = Personalizer(seed=seed, reward_wait_s=sc.reward_wait_s,
                                                    exploration_budget=budget)
                     probs = np.empty(impressions)
                     rank, t = policy.rank, [0]

@@ -94,7 +94,7 @@ def run_policy(
         d = rank(imp.context, imp.actions, user_id=imp.user_id, now=now)
         i = d.index
         chosen[t] = i
-        explored[t] = d.action_id != d.ranking[0]
+        explored[t] = d.pmf[d.index] < max(d.pmf)  # not the most probable action
         click, play = outcome(imp, i)
         clicks[t] = click
         plays[t] = play

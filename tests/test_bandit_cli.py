@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bandit import EventLog, Personalizer, make_policy
+from bandit import EventLog, VWPolicy, make_policy
 from tests.bandit_helpers import Stream, make_actions
 
 SECRET = "test-secret-0123456789"
@@ -55,8 +55,14 @@ def test_train_warm_start_then_rank(events, tmp_path, cli):
                             "--seed", "1"])
     assert code == 0
     decision = json.loads(out)
-    assert decision["ranking"][0] in ("v2", "v5")  # the cartoon variants
-    assert decision["probability"] == decision["pmf"][decision["index"]]
+    # Personalizer's rank response: the chosen (logged) action first, the rest by falling probability
+    assert set(decision) == {"eventId", "rewardActionId", "ranking"}
+    ranked = [r["id"] for r in decision["ranking"]]
+    assert ranked[0] == decision["rewardActionId"] and sorted(ranked) == sorted(a["id"] for a in make_actions())
+    rest = [r["probability"] for r in decision["ranking"][1:]]
+    assert rest == sorted(rest, reverse=True)
+    probs = {r["id"]: r["probability"] for r in decision["ranking"]}
+    assert max(probs, key=probs.get) in ("v2", "v5")  # the cartoon variants
     code, out, _ = cli(["rank", str(model), "--context", str(ctx), "--actions", str(acts)])
     assert code == 0 and out.startswith("chosen: ") and len(out.splitlines()) == 9
     # logging the one-shot decision, twice: distinct event ids
@@ -83,7 +89,7 @@ def test_bad_input_gives_one_line_errors(events, tmp_path, cli):
     bad_json = tmp_path / "bad.json"
     bad_json.write_text("{oops")
     model = tmp_path / "model"
-    Personalizer(seed=0).save(model)
+    VWPolicy(seed=0).save(model)
     cases = [
         (["log", "export", str(junk)], "junk.sqlite: not an artbandit event log"),
         (["log", "export", str(tmp_path / "nope.sqlite")], "no such event log"),

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bandit import Personalizer
+from bandit import VWPolicy
 from bandit.log.eventlog import DriftEvent, EventLog
 
 from tests.bandit_helpers import SEGMENTS, Stream, click_probabilities, make_actions
@@ -45,7 +45,7 @@ def _drive(policy, n: int = N, change: int = CHANGE, seed: int = 0) -> list[str]
 @pytest.fixture(scope="module")
 def logged_run(tmp_path_factory):
     path = tmp_path_factory.mktemp("drift") / "events.sqlite"
-    policy = Personalizer(seed=0, log=path)
+    policy = VWPolicy(seed=0, log=path)
     users = _drive(policy)
     detected = list(policy.drift_events)
     policy.close()
@@ -77,7 +77,7 @@ def test_a_detected_drop_is_in_the_log_with_its_numbers(logged_run) -> None:
 
 def test_without_a_drop_no_drift_event_is_logged(tmp_path) -> None:
     path = tmp_path / "events.sqlite"
-    with Personalizer(seed=0, log=path) as policy:
+    with VWPolicy(seed=0, log=path) as policy:
         _drive(policy, n=6000, change=10**9)
         assert policy.drift_events == []
     with EventLog(path, readonly=True) as log:
@@ -86,7 +86,7 @@ def test_without_a_drop_no_drift_event_is_logged(tmp_path) -> None:
 
 def _old_v2_log(path: Path) -> None:
     """A log as artbandit wrote it before the drift table: events/2 without `drift_events`."""
-    with Personalizer(seed=0, log=path) as policy:
+    with VWPolicy(seed=0, log=path) as policy:
         _drive(policy, n=50, change=10**9)
     db = sqlite3.connect(path)
     db.execute("DROP TABLE drift_events")
@@ -208,7 +208,7 @@ def _serve_one(svc, t: int, stream: Stream, actions: list[dict], outcome: np.ran
     if t >= CHANGE:
         segment = SEGMENTS[(SEGMENTS.index(segment) + 1) % len(SEGMENTS)]
     d = svc.rank(context, actions, now=float(t))
-    index = [a["id"] for a in actions].index(d.reward_action_id)
+    index = [a["id"] for a in actions].index(d.action_id)
     svc.reward(d.event_id, float(outcome.random() < click_probabilities(segment)[index]), now=float(t))
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import vowpalwabbit
 
 from artbandit.cli import main
-from bandit import EventLog, Personalizer, make_policy, vwformat
+from bandit import EventLog, VWPolicy, make_policy, vwformat
 from bandit.log.export import to_dsjson
 
 SECRET = "test-secret-0123456789"
@@ -54,7 +54,7 @@ def test_vw_trained_on_the_dsjson_export_predicts_what_artbandit_train_learned(t
         main(["train", str(log), "-o", str(tmp_path / "model"), "--exploration", "squarecb", "--quiet"])
     except SystemExit as exc:
         assert exc.code in (0, None)
-    ours = Personalizer.load(tmp_path / "model", secret=SECRET)
+    ours = VWPolicy.load(tmp_path / "model", secret=SECRET)
     with EventLog(log, readonly=True) as source:
         events = list(source.iter_events())
         n = source.export(tmp_path / "e.dsjson", "dsjson", costs="vw")

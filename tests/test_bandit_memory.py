@@ -22,10 +22,10 @@ def test_rewarded_events_leave_the_expiry_queue(spec):
         d = p.rank(context, make_actions(), now=1_000.0 + t / 1000.0)
         if t % 10:  # one in ten waits for its window to end
             p.reward(d.event_id, 1.0, now=1_000.0 + t / 1000.0)
-        peak = max(peak, len(p._window.heap))
+        peak = max(peak, len(p._book.window.heap))
     assert p.pending_count == 2_000
     assert peak <= 2 * p.pending_count + 1024  # not 20,000
-    assert p.expire(now=10_000.0) == 2_000 and len(p._window.heap) == 0
+    assert p.expire(now=10_000.0) == 2_000 and len(p._book.window.heap) == 0
 
 
 def test_text_caches_are_bounded_by_size_with_contexts_that_never_repeat(monkeypatch):

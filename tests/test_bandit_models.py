@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import vowpalwabbit
 
-from bandit import BanditError, Personalizer, make_policy
+from bandit import BanditError, VWPolicy, make_policy
 from bandit.policies.model_io import file_sha256
 from tests.bandit_helpers import Stream, make_actions, run
 
@@ -23,7 +23,7 @@ SECRET = "test-secret-0123456789"
 
 
 def _trained(tmp_path: Path, exploration: str = "squarecb", name: str = "model") -> Path:
-    p = Personalizer(exploration, seed=1, secret=SECRET)
+    p = VWPolicy(exploration, seed=1, secret=SECRET)
     run(p, 300)
     p.save(tmp_path / name)
     return tmp_path / name
@@ -75,9 +75,9 @@ def test_a_truncated_model_file_is_refused_at_every_cut(tmp_path):
     for fraction in (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99):
         (folder / "model.vw").write_bytes(data[: int(len(data) * fraction)])
         with pytest.raises(BanditError, match="does not match the checksum"):
-            Personalizer.load(folder, secret=SECRET)
+            VWPolicy.load(folder, secret=SECRET)
     (folder / "model.vw").write_bytes(data)
-    assert Personalizer.load(folder, secret=SECRET).n_learned == 300
+    assert VWPolicy.load(folder, secret=SECRET).n_learned == 300
 
 
 def test_a_model_of_another_exploration_or_kind_is_refused_even_with_a_fixed_checksum(tmp_path):
@@ -85,20 +85,20 @@ def test_a_model_of_another_exploration_or_kind_is_refused_even_with_a_fixed_che
     epsilon = _trained(tmp_path, "epsilon", "eps")
     shutil.copy(epsilon / "model.vw", square / "model.vw")
     with pytest.raises(BanditError, match="checksum"):
-        Personalizer.load(square, secret=SECRET)
+        VWPolicy.load(square, secret=SECRET)
     _edit(square, lambda m: m.update(model_sha256=file_sha256(square / "model.vw")))
     with pytest.raises(BanditError, match="other VW arguments"):
-        Personalizer.load(square, secret=SECRET)
+        VWPolicy.load(square, secret=SECRET)
     eps_args = json.loads((epsilon / "metadata.json").read_text())["vw_model_args"]
     _edit(square, lambda m: m.update(vw_model_args=eps_args))
     with pytest.raises(BanditError, match="does not use the exploration 'squarecb'"):
-        Personalizer.load(square, secret=SECRET)
+        VWPolicy.load(square, secret=SECRET)
     # a regression model (VW's default) dropped into the folder
     vw = vowpalwabbit.Workspace("--quiet")
     vw.save(str(square / "model.vw"))
     _edit(square, lambda m: m.update(model_sha256=file_sha256(square / "model.vw")))
     with pytest.raises(BanditError, match="not a contextual-bandit"):
-        Personalizer.load(square, secret=SECRET)
+        VWPolicy.load(square, secret=SECRET)
 
 
 @pytest.mark.parametrize("key, value", [("log", "LOGFILE"), ("secret", "x" * 32), ("id_seed", 3),
@@ -108,14 +108,14 @@ def test_metadata_cannot_set_run_time_options(tmp_path, key, value):
     target = tmp_path / "elsewhere" / "events.sqlite"
     _edit(folder, lambda m: m["options"].update({key: str(target) if value == "LOGFILE" else value}))
     with pytest.raises(BanditError, match=f"metadata.json sets '{key}', which only the caller may set"):
-        Personalizer.load(folder, secret=SECRET)
+        VWPolicy.load(folder, secret=SECRET)
     assert not target.parent.exists()
 
 
 _SAVER = """
 import sys
 import bandit
-p = bandit.Personalizer(seed=2, secret="test-secret-0123456789")
+p = bandit.VWPolicy(seed=2, secret="test-secret-0123456789")
 path = sys.argv[1]
 p.save(path)
 print("saved", flush=True)
@@ -132,7 +132,7 @@ def test_sigkill_during_saves_never_leaves_the_path_without_a_complete_model(tmp
         time.sleep(0.05 + 0.07 * round_)  # kill at different points of the save loop
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
-        p = Personalizer.load(path, secret=SECRET)  # complete and verified
+        p = VWPolicy.load(path, secret=SECRET)  # complete and verified
         assert p.predict({"u": {"x": 1.0}}, make_actions()).shape == (8,)
         assert [e.name for e in tmp_path.iterdir()] == ["m"]  # leftovers of the killed save are gone
     # the rename-aside fallback (no RENAME_EXCHANGE): killed between its two renames
@@ -141,13 +141,13 @@ def test_sigkill_during_saves_never_leaves_the_path_without_a_complete_model(tmp
     aside = tmp_path / f".m.abold-{dead}-0000"
     aside.mkdir()
     os.replace(path, aside / "previous")
-    p = Personalizer.load(path, secret=SECRET)
+    p = VWPolicy.load(path, secret=SECRET)
     assert p.n_learned == 0 and [e.name for e in tmp_path.iterdir()] == ["m"]
 
 
 def _bad_calls(tmp_path: Path):
     """(description, call) for every bad input the library must refuse with a BanditError."""
-    vw = Personalizer(seed=0, secret=SECRET, log=tmp_path / "e.sqlite")
+    vw = VWPolicy(seed=0, secret=SECRET, log=tmp_path / "e.sqlite")
     uniform = make_policy("uniform", secret=SECRET, log=tmp_path / "u.sqlite")
     linucb = make_policy("linucb", secret=SECRET)
     ctx = Stream(0).next()[1]
@@ -186,15 +186,15 @@ def _bad_calls(tmp_path: Path):
         ("learn with a string probability", lambda: vw.learn(ctx, acts, 0, 1.0, "0.5")),
         ("learn with a string reward", lambda: vw.learn(ctx, acts, 0, "1", 0.5)),
         ("min_probability not a number", lambda: make_policy("vw", min_probability="x")),
-        ("bits not a number", lambda: Personalizer(bits="x")),
-        ("epsilon not a number", lambda: Personalizer("epsilon", epsilon="x")),
-        ("load a file, not a folder", lambda: Personalizer.load(tmp_path / "e.sqlite")),
+        ("bits not a number", lambda: VWPolicy(bits="x")),
+        ("epsilon not a number", lambda: VWPolicy("epsilon", epsilon="x")),
+        ("load a file, not a folder", lambda: VWPolicy.load(tmp_path / "e.sqlite")),
     ]
     for name, change in edits.items():
         copy = tmp_path / name.replace(" ", "_")
         shutil.copytree(folder, copy)
         _edit(copy, change)
-        calls.append((f"edited metadata: {name}", lambda c=copy: Personalizer.load(c, secret=SECRET)))
+        calls.append((f"edited metadata: {name}", lambda c=copy: VWPolicy.load(c, secret=SECRET)))
     return calls, (vw, uniform, d)
 
 

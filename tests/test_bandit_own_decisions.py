@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bandit import Personalizer
+from bandit import VWPolicy
 
 ACTIONS = [{"id": f"v{i}", "features": {"hue": float(i), "kind": f"k{i % 2}"}} for i in range(4)]
 
@@ -20,8 +20,8 @@ def _contexts(n: int) -> list[dict]:
 
 def _final_pmf(own_decision: bool | None) -> list[float]:
     """Run 150 decisions; learn them through reward() (None) or through ReplayStep.learn."""
-    reference = Personalizer(exploration="squarecb", seed=5, id_seed=5)
-    learner = Personalizer(exploration="squarecb", seed=5, id_seed=5)
+    reference = VWPolicy(exploration="squarecb", seed=5, id_seed=5)
+    learner = VWPolicy(exploration="squarecb", seed=5, id_seed=5)
     for i, ctx in enumerate(_contexts(150)):
         d = reference.rank(ctx, ACTIONS, now=float(i))
         chosen = [a["id"] for a in ACTIONS].index(d.action_id)

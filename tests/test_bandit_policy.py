@@ -12,7 +12,7 @@ from bandit import (
     DuplicateRewardError,
     ExpiredEventError,
     InvalidRewardError,
-    Personalizer,
+    VWPolicy,
     UnknownEventError,
     make_policy,
 )
@@ -36,8 +36,8 @@ def test_vw_personalizes_and_beats_uniform_and_per_title_ts():
 
 def test_without_user_action_interactions_the_policy_cannot_personalize():
     n = 3000
-    with_q = run(Personalizer(seed=3, secret=SECRET), n)
-    without_q = run(Personalizer(seed=3, secret=SECRET, interactions=()), n)
+    with_q = run(VWPolicy(seed=3, secret=SECRET), n)
+    without_q = run(VWPolicy(seed=3, secret=SECRET, interactions=()), n)
     assert with_q > without_q + 0.15
 
 
@@ -56,7 +56,8 @@ def test_logged_probability_is_the_pmf_entry_and_respects_the_floor(spec):
         assert d.probability == d.pmf[d.index]
         assert d.action_id == actions[d.index]["id"]
         assert math.isclose(sum(d.pmf), 1.0, rel_tol=1e-9)
-        assert d.ranking[0] == actions[int(np.argmax(d.pmf))]["id"]
+        assert d.ranking[0] == (d.action_id, d.probability)  # the chosen action first, as Personalizer
+        assert [p for _, p in d.ranking[1:]] == sorted((p for _, p in d.ranking[1:]), reverse=True)
         lowest = min(lowest, min(d.pmf))
         policy.reward(d.event_id, float(rng.random() < click_p[d.index]), now=float(t))
     # 2% per candidate, lowered to the exploration budget's share of the decision (5% / 8 actions)
@@ -66,11 +67,11 @@ def test_logged_probability_is_the_pmf_entry_and_respects_the_floor(spec):
 
 def test_floor_is_applied_to_vw_squarecb():
     # without the floor squarecb drives losing actions towards 0 (IPS weights would explode)
-    policy = Personalizer(seed=3, secret=SECRET, min_probability=0.0)
+    policy = VWPolicy(seed=3, secret=SECRET, min_probability=0.0)
     run(policy, 2000)
     _, context, _ = Stream(9).next()
     raw_min = policy.predict(context, make_actions()).min()
-    floored = Personalizer(seed=3, secret=SECRET, min_probability=0.03, exploration_budget=None)  # 3% each
+    floored = VWPolicy(seed=3, secret=SECRET, min_probability=0.03, exploration_budget=None)  # 3% each
     run(floored, 2000)
     assert raw_min < 0.03
     assert floored.predict(context, make_actions()).min() >= 0.03 - 1e-12
@@ -129,14 +130,14 @@ def _continue(policy, stream, start, n):
            "loaded bag model diverges on 10 of seeds 0-11 (also before the exploration budget; seed 7 "
            "happened to pass)", strict=False))])
 def test_save_load_continues_identically(tmp_path, exploration):
-    original = Personalizer(exploration, seed=7, secret=SECRET, reward_wait_s=5.0)
+    original = VWPolicy(exploration, seed=7, secret=SECRET, reward_wait_s=5.0)
     stream = Stream(7)
     _continue(original, stream, 0, 300)
     assert original.pending_count > 0  # some events still wait for their reward
     learned_at_save = original.n_learned
     original.save(tmp_path / "model")
     original.save(tmp_path / "model")  # overwriting an existing model folder is atomic too
-    loaded = Personalizer.load(tmp_path / "model", secret=SECRET)
+    loaded = VWPolicy.load(tmp_path / "model", secret=SECRET)
     assert loaded.n_learned == original.n_learned
     assert loaded.pending_count == original.pending_count
     state = stream.rng.bit_generator.state
@@ -154,17 +155,17 @@ def test_save_load_continues_identically(tmp_path, exploration):
 
 def test_load_rejects_bad_folders_and_fixed_options(tmp_path):
     with pytest.raises(BanditError, match="no such model folder"):
-        Personalizer.load(tmp_path / "missing")
+        VWPolicy.load(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
     with pytest.raises(BanditError, match="not an artbandit model"):
-        Personalizer.load(tmp_path / "empty")
-    Personalizer(seed=1).save(tmp_path / "m")
+        VWPolicy.load(tmp_path / "empty")
+    VWPolicy(seed=1).save(tmp_path / "m")
     with pytest.raises(BanditError, match="fixed by the saved model"):
-        Personalizer.load(tmp_path / "m", exploration="cover")
+        VWPolicy.load(tmp_path / "m", exploration="cover")
 
 
 def test_delayed_rewards_learn_when_final_and_expiry_gives_the_default():
-    p = Personalizer(seed=0, secret=SECRET, reward_wait_s=10.0, default_reward=0.0)
+    p = VWPolicy(seed=0, secret=SECRET, reward_wait_s=10.0, default_reward=0.0)
     _, context, _ = Stream(0).next()
     actions = make_actions()
     d1 = p.rank(context, actions, now=0.0)
@@ -184,7 +185,7 @@ def test_delayed_rewards_learn_when_final_and_expiry_gives_the_default():
 
 
 def test_sum_aggregation_learns_the_clipped_total_when_the_window_closes(tmp_path):
-    p = Personalizer(seed=0, secret=SECRET, reward_wait_s=5.0, aggregation="sum",
+    p = VWPolicy(seed=0, secret=SECRET, reward_wait_s=5.0, aggregation="sum",
                      log=tmp_path / "e.sqlite")
     _, context, _ = Stream(0).next()
     d = p.rank(context, make_actions(), now=0.0)
@@ -203,7 +204,7 @@ def test_sum_aggregation_learns_the_clipped_total_when_the_window_closes(tmp_pat
 
 
 def test_every_bad_reward_is_rejected_with_a_clear_error():
-    p = Personalizer(seed=0, secret=SECRET, reward_wait_s=1.0, reward_range=(0.0, 1.0))
+    p = VWPolicy(seed=0, secret=SECRET, reward_wait_s=1.0, reward_range=(0.0, 1.0))
     _, context, _ = Stream(0).next()
     d = p.rank(context, make_actions(), now=0.0)
     with pytest.raises(UnknownEventError, match="unknown event"):
@@ -264,7 +265,7 @@ def test_features_with_separators_and_allowlist():
     assert escape("a b") != escape("a_b")
     line = context_line({"user": {"city": "New York|NY", "x:y": 2, "ok": True}})
     assert line == "shared |c_user city=New%20York%7CNY x%3Ay:2 ok:1"
-    p = Personalizer(seed=0, secret=SECRET, context_allowlist=["user"])
+    p = VWPolicy(seed=0, secret=SECRET, context_allowlist=["user"])
     actions = [{"id": "a b|c", "features": {"style name": "dark:moody"}}, {"id": "x", "features": {}}]
     d = p.rank({"user": {"city": "New York"}, "secret": {"ssn": "123"}}, actions, now=0.0)
     assert p.feature_schema()["context"] == {"user": ["city"]}
@@ -273,7 +274,7 @@ def test_features_with_separators_and_allowlist():
 
 def test_reward_range_is_mapped_to_costs():
     # rewards in [-1, 1]: the good action (reward 1) must win, the bad one (-1) must lose
-    p = Personalizer(seed=0, secret=SECRET, reward_range=(-1.0, 1.0), default_reward=0.0)
+    p = VWPolicy(seed=0, secret=SECRET, reward_range=(-1.0, 1.0), default_reward=0.0)
     actions = [{"id": "good", "features": {}}, {"id": "bad", "features": {}}, {"id": "meh", "features": {}}]
     values = {"good": 1.0, "bad": -1.0, "meh": 0.0}
     for t in range(300):
@@ -285,8 +286,8 @@ def test_reward_range_is_mapped_to_costs():
 
 def test_learn_off_policy_warm_start_matches_online_learning():
     # learn() from logged events gives the same model as learning while ranking
-    online = Personalizer(seed=0, secret=SECRET)
-    offline = Personalizer(seed=0, secret=SECRET)
+    online = VWPolicy(seed=0, secret=SECRET)
+    offline = VWPolicy(seed=0, secret=SECRET)
     stream = Stream(0)
     actions = make_actions()
     for t in range(200):
@@ -316,7 +317,7 @@ def test_fast_path_learns_like_the_public_api(exploration):
     from bandit.features import context_line
     from bandit.policies.vw import NO_PREDICT, SHARED_EXAMPLES
 
-    p = Personalizer(exploration, seed=2, secret=SECRET, min_probability=0.0, reward_wait_s=1e9)
+    p = VWPolicy(exploration, seed=2, secret=SECRET, min_probability=0.0, reward_wait_s=1e9)
     public = vowpalwabbit.Workspace(p.vw_args.replace(NO_PREDICT, ""))
 
     def text(context, actions, chosen=-1, label=""):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bandit import BanditError, EventLog, Personalizer, UnknownEventError, make_policy
+from bandit import BanditError, EventLog, VWPolicy, UnknownEventError, make_policy
 from tests.bandit_helpers import Stream, make_actions
 
 SECRET = "test-secret-0123456789"
@@ -56,7 +56,7 @@ def test_a_restart_recovers_pending_events_and_their_late_rewards_learn_and_are_
 
 
 def test_recovered_events_that_expire_learn_exactly_what_an_explicit_default_reward_would(tmp_path):
-    Personalizer(seed=3, secret=SECRET).save(tmp_path / "model")
+    VWPolicy(seed=3, secret=SECRET).save(tmp_path / "model")
     options = dict(secret=SECRET, reward_wait_s=100.0, default_reward=0.25)
     stream = Stream(5)
     contexts = [stream.next()[1] for _ in range(30)]
@@ -64,14 +64,14 @@ def test_recovered_events_that_expire_learn_exactly_what_an_explicit_default_rew
     def rank_all(policy):
         return [policy.rank(c, make_actions(), now=float(t)) for t, c in enumerate(contexts)]
 
-    crashed = Personalizer.load(tmp_path / "model", log=tmp_path / "e.sqlite", **options)
+    crashed = VWPolicy.load(tmp_path / "model", log=tmp_path / "e.sqlite", **options)
     ranked = rank_all(crashed)
     crashed.close()  # gone without rewards or expiry
-    restarted = Personalizer.load(tmp_path / "model", log=tmp_path / "e.sqlite", **options)
+    restarted = VWPolicy.load(tmp_path / "model", log=tmp_path / "e.sqlite", **options)
     assert restarted.expire(now=1000.0) == 30 and restarted.n_learned == 30
 
     def explicit(value):
-        ref = Personalizer.load(tmp_path / "model", **options)
+        ref = VWPolicy.load(tmp_path / "model", **options)
         decisions = rank_all(ref)
         assert [d.index for d in decisions] == [d.index for d in ranked]  # same draws as the crashed run
         for d in decisions:
@@ -91,7 +91,7 @@ import sys, time
 sys.path.insert(0, {tests!r})
 import bandit
 from tests.bandit_helpers import Stream, make_actions
-p = bandit.Personalizer(seed=0, log={path!r}, secret={secret!r}, reward_wait_s=3600.0)
+p = bandit.VWPolicy(seed=0, log={path!r}, secret={secret!r}, reward_wait_s=3600.0)
 stream = Stream(0)
 while True:
     user_id, context, _ = stream.next()
@@ -119,7 +119,7 @@ def test_sigkill_mid_traffic_then_restart_accepts_learns_and_logs_pre_crash_rewa
     logged = {e.event_id: e for e in EventLog(path, readonly=True).iter_events()}
     assert all(eid in logged for eid, _ in printed)
     assert len(logged) > 300  # killed mid-traffic, after more decisions were committed
-    restarted = Personalizer(seed=0, log=path, secret=SECRET, reward_wait_s=3600.0)
+    restarted = VWPolicy(seed=0, log=path, secret=SECRET, reward_wait_s=3600.0)
     assert restarted.pending_count == len(logged)
     before = _probe(restarted)
     for eid, index in printed:
@@ -180,7 +180,7 @@ def test_policy_and_event_log_are_context_managers(tmp_path):
 
 def test_an_expired_event_learns_exactly_what_an_explicit_default_reward_would():
     def trained(finish):
-        p = Personalizer(seed=4, secret=SECRET, reward_wait_s=5.0, default_reward=0.25)
+        p = VWPolicy(seed=4, secret=SECRET, reward_wait_s=5.0, default_reward=0.25)
         stream = Stream(4)
         decisions = [p.rank(stream.next()[1], make_actions(), now=float(t)) for t in range(3)]
         finish(p, decisions)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bandit import LinUCB, Personalizer, UniformPolicy, make_policy
+from bandit import LinUCB, VWPolicy, UniformPolicy, make_policy
 from simulations.benchenvs import SUITE, EnvSpec, SyntheticEnv, run_policy
 
 N = 2000
@@ -19,8 +19,8 @@ MARGIN = 0.015
 
 POLICIES = {
     "default": lambda s: make_policy("vw", seed=s),  # vw:select
-    "one model": lambda s: Personalizer(seed=s),  # the default before vw:select
-    "weighted": lambda s: Personalizer(seed=s, importance_weighted=True, drift_boost=0),  # the first default
+    "one model": lambda s: VWPolicy(seed=s),  # the default before vw:select
+    "weighted": lambda s: VWPolicy(seed=s, importance_weighted=True, drift_boost=0),  # the first default
     "linucb": lambda s: LinUCB(seed=s),
     "uniform": lambda s: UniformPolicy(seed=s),
 }
@@ -128,11 +128,11 @@ def test_with_many_actions_and_a_few_far_better_the_default_is_ahead_of_both_pee
     every class, both halves). Measured here: default minus the better of LinUCB and plain VW
     squarecb +0.12, +0.12, +0.04, +0.10, +0.04 (sparse/few-best 6, 7, categorical/few-best 3, 6,
     sparse/linear 6)."""
-    from bandit import SelectingPersonalizer
+    from bandit import Personalizer
     from simulations.benchenvs import WideEnv, WideSpec
 
-    def plain_squarecb(s: int) -> Personalizer:
-        return Personalizer("squarecb", seed=s, importance_weighted=True, drift_boost=0, min_probability=0.0,
+    def plain_squarecb(s: int) -> VWPolicy:
+        return VWPolicy("squarecb", seed=s, importance_weighted=True, drift_boost=0, min_probability=0.0,
                             exploration_budget=None)
 
     gaps = []
@@ -142,7 +142,7 @@ def test_with_many_actions_and_a_few_far_better_the_default_is_ahead_of_both_pee
         env = WideEnv(WideSpec(features, reward), seed)
         assert env.n_actions >= 20 and env.horizon <= 1000
         got = {name: run_policy(env, make(seed), env.horizon, seed=seed)["reward"]
-               for name, make in (("default", lambda s: SelectingPersonalizer(seed=s)),
+               for name, make in (("default", lambda s: Personalizer(seed=s)),
                                   ("linucb", lambda s: LinUCB(seed=s)), ("squarecb", plain_squarecb))}
         gaps.append(got["default"] - max(got["linucb"], got["squarecb"]))
     assert min(gaps) > 0.0 and np.mean(gaps) > 0.05, gaps

@@ -13,7 +13,7 @@ import heapq
 import numpy as np
 import pytest
 
-from bandit import Personalizer, SelectingPersonalizer
+from bandit import VWPolicy, Personalizer
 from bandit.service.decision_service import DecisionService
 from bandit.service.config import ServiceConfig
 from tests.bandit_helpers import SEGMENTS, Stream, click_probabilities, make_actions
@@ -25,7 +25,7 @@ WAIT, DELAY = 120.0, 30.0  # the `delayed` scenario's window and mean click dela
 RATE = 20.0  # viewers per simulated second: a window holds 2,400 decisions, more than the warm-up
 
 
-@pytest.mark.parametrize("make", [SelectingPersonalizer, Personalizer], ids=["vw:select", "one model"])
+@pytest.mark.parametrize("make", [Personalizer, VWPolicy], ids=["vw:select", "one model"])
 def test_the_delayed_scenario_raises_no_drop_while_the_first_window_fills(make):
     scenario = load_scenario("delayed")
     env = Environment(scenario, seed=0)
@@ -81,7 +81,7 @@ def _delayed_drive(policy, rank, reward, expire, n: int, change: int | None,
 
 @pytest.mark.parametrize("change", [None, 7000], ids=["no change", "change at 7000"])
 def test_with_delayed_rewards_only_the_real_change_is_a_drop(change):
-    policy = SelectingPersonalizer(seed=0, reward_wait_s=WAIT)
+    policy = Personalizer(seed=0, reward_wait_s=WAIT)
 
     def rank(context, actions, now):
         d = policy.rank(context, actions, now=now)
@@ -102,7 +102,7 @@ def test_the_decision_service_keeps_the_clock_and_its_restart_continues_it(tmp_p
 
     def rank(context, actions, now):
         r = svc.rank(context, actions, now=now)
-        return r.event_id, [a["id"] for a in actions].index(r.reward_action_id)
+        return r.event_id, [a["id"] for a in actions].index(r.action_id)
 
     _, learned = _delayed_drive(svc.policy, rank, lambda e, v, now: svc.reward(e, v, now=now),
                                 lambda now: svc.expire(now), 6000, None)

@@ -53,13 +53,13 @@ def test_apply_writes_nothing_when_the_decision_is_to_keep(kept: dict) -> None:
 
 
 def test_apply_anyway_writes_the_winner(small: Path, tmp_path: Path) -> None:
-    from bandit import Personalizer
+    from bandit import VWPolicy
 
     r = _cli("evaluate", str(small), "--apply", str(tmp_path / "model"), "--apply-anyway", "-q", "--workers", "1",
              "--policy", SPEC)
     assert r.returncode == 0, r.stderr
     assert "Keep the current policy" in r.stdout
-    model = Personalizer.load(tmp_path / "model")
+    model = VWPolicy.load(tmp_path / "model")
     assert model.n_learned == 300 and model.options["learning_rate"] == 0.3
     r = _cli("evaluate", str(small), "-o", str(tmp_path / "o"), "--apply-anyway", "-q")
     assert r.returncode != 0 and "--apply-anyway goes with --apply" in r.stderr

@@ -82,13 +82,13 @@ def test_vw_arguments_off_the_allowlist_are_refused_naming_the_flag(spec: str, n
 
 def test_make_policy_takes_allowed_vw_arguments() -> None:
     """replay, simulate and scenario files accept the same arguments evaluate does."""
-    from bandit import Personalizer, SelectingPersonalizer, make_policy
+    from bandit import VWPolicy, Personalizer, make_policy
 
     p = make_policy("vw:squarecb --gamma_scale 50 -q ccA -l 0.25")
-    assert type(p) is Personalizer and p.options["gamma_scale"] == 50.0 and p.options["interactions"] == ["ccA"]
+    assert type(p) is VWPolicy and p.options["gamma_scale"] == 50.0 and p.options["interactions"] == ["ccA"]
     assert p.options["learning_rate"] == 0.25
     s = make_policy("vw --gamma_scale 30")
-    assert type(s) is SelectingPersonalizer and s.gamma_scale == 30.0
+    assert type(s) is Personalizer and s.gamma_scale == 30.0
 
 
 def test_no_command_lets_a_hostile_vw_argument_through(sim: Path, tmp_path: Path) -> None:
@@ -116,13 +116,13 @@ def test_no_command_lets_a_hostile_vw_argument_through(sim: Path, tmp_path: Path
 
 def test_vw_names_the_default_policy_and_takes_only_what_it_allows() -> None:
     """`vw` is the default, vw:select, as in make_policy; arguments it fixes itself are one-line errors."""
-    from bandit import Personalizer, SelectingPersonalizer
+    from bandit import VWPolicy, Personalizer
     from simulations.errors import SimulationError
     from simulations.ope.candidates import build_candidate
 
-    assert type(build_candidate("vw")) is SelectingPersonalizer
+    assert type(build_candidate("vw")) is Personalizer
     assert build_candidate("vw --gamma_scale 30").gamma_scale == 30.0
-    assert type(build_candidate("vw:squarecb -q ccA")) is Personalizer
+    assert type(build_candidate("vw:squarecb -q ccA")) is VWPolicy
     for spec, named in [("vw -q ccA", "-q"), ("vw:select -l 0.5 --power_t 0", "-l, --power_t")]:
         with pytest.raises(SimulationError, match=f"only --gamma_scale may be given \\(got {named}\\)") as err:
             build_candidate(spec)
@@ -166,11 +166,11 @@ def test_bad_input_is_one_line_and_a_strangers_folder_is_refused(sim: Path, tmp_
 
 
 def test_apply_writes_the_winner_warm_started_and_it_loads(sim: Path, tmp_path: Path) -> None:
-    from bandit import Personalizer
+    from bandit import VWPolicy
 
     r = _cli("evaluate", str(sim), "--apply", str(tmp_path / "model"), "-q", "--policy", "vw:squarecb -l 0.3")
     assert r.returncode == 0, r.stderr
-    model = Personalizer.load(tmp_path / "model")
+    model = VWPolicy.load(tmp_path / "model")
     assert model.n_learned == N and model.options["learning_rate"] == 0.3
 
 

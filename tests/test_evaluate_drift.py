@@ -56,7 +56,7 @@ def _rotating_world(policy, n: int, change: int, seed: int = 0) -> np.ndarray:
 
 
 def test_on_the_simulators_drift_scenario_the_hook_detects_the_change_and_recovers_faster() -> None:
-    from bandit import Personalizer
+    from bandit import VWPolicy
     from simulations.environment import Environment
     from simulations.metrics import policy_metrics
     from simulations.runner import run_policy
@@ -67,7 +67,7 @@ def test_on_the_simulators_drift_scenario_the_hook_detects_the_change_and_recove
     stream = env.generate(n)
     out = {}
     for label, boost in (("hook", 3000), ("none", 0)):
-        policy = Personalizer(seed=0, reward_wait_s=0.0, drift_boost=boost)
+        policy = VWPolicy(seed=0, reward_wait_s=0.0, drift_boost=boost)
         trace = run_policy(env, stream, policy)
         out[label] = (policy.drift_events, policy_metrics(env, stream, trace, "click", floor=0.01))
     change = out["hook"][1]["recovery"]["drift"]["at"]
@@ -84,11 +84,11 @@ def test_on_the_simulators_drift_scenario_the_hook_detects_the_change_and_recove
 
 
 def test_where_the_learner_recovers_alone_the_hook_costs_little() -> None:
-    from bandit import Personalizer
+    from bandit import VWPolicy
 
     n, change = 9000, 4000
-    with_hook = Personalizer(seed=0)
-    without = Personalizer(seed=0, drift_boost=0)
+    with_hook = VWPolicy(seed=0)
+    without = VWPolicy(seed=0, drift_boost=0)
     a, b = _rotating_world(with_hook, n, change), _rotating_world(without, n, change)
     assert len(with_hook.drift_events) == 1 and change <= with_hook.drift_events[0] <= change + 1500
     assert np.allclose(a[:change], b[:change])

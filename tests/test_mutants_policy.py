@@ -94,7 +94,7 @@ def test_rank_samples_the_floored_pmf_and_logs_its_entry(tmp_path):
         assert d.pmf == pytest.approx(expected, abs=1e-15)
         assert d.probability == pytest.approx(expected[d.index], abs=1e-15)
         assert d.action_id == "abc"[d.index]
-        assert d.ranking == ["a", "b", "c"]
+        assert [a for a, _ in d.ranking] == [d.action_id] + [a for a in "abc" if a != d.action_id]
     db = sqlite3.connect(str(path))
     rows = db.execute("SELECT event_id, pmf, chosen_index, action_id, probability FROM events ORDER BY seq").fetchall()
     db.close()
@@ -107,7 +107,9 @@ def test_rank_samples_the_floored_pmf_and_logs_its_entry(tmp_path):
 
 def test_the_ranking_follows_the_floored_pmf():
     policy = FixedPolicy([0.1, 0.6, 0.3], min_probability=0.0, seed=0)
-    assert policy.rank({}, ACTIONS, now=0.0).ranking == ["b", "c", "a"]
+    d = policy.rank({}, ACTIONS, now=0.0)
+    assert [a for a, _ in d.ranking] == [d.action_id] + [a for a in ["b", "c", "a"] if a != d.action_id]
+    assert [p for _, p in d.ranking[1:]] == sorted((p for _, p in d.ranking[1:]), reverse=True)
 
 
 def test_rank_reaches_the_last_action():

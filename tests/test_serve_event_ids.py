@@ -8,7 +8,7 @@ import sys
 
 from bandit.lifecycle.event_ids import EventIds
 from bandit.service.decision_service import DecisionService
-from bandit.policies.vw import Personalizer
+from bandit.policies.vw import VWPolicy
 from tests.bandit_helpers import make_actions
 
 _RANK_IN_A_PROCESS = """
@@ -54,9 +54,9 @@ def test_a_seeded_restart_never_hands_out_an_id_its_journal_holds(tmp_path):
 def test_the_service_and_the_personalizer_share_one_id_source(tmp_path):
     with DecisionService(tmp_path / "s") as svc:
         assert isinstance(svc._ids, EventIds) and not svc._ids.seeded
-    p = Personalizer(id_seed=5)
+    p = VWPolicy(id_seed=5)
     assert isinstance(p._ids, EventIds) and p._ids.seeded
-    q = Personalizer(id_seed=5)
+    q = VWPolicy(id_seed=5)
     assert p.rank({"u": {"x": 1}}, make_actions()).event_id == q.rank({"u": {"x": 1}}, make_actions()).event_id
 
 
@@ -93,7 +93,7 @@ def test_a_callers_event_id_is_checked_against_the_journal_after_a_restart(tmp_p
         svc.reward("order-1", 1.0, now=2.0)                     # closed
         svc.rank({"u": {"x": 2}}, actions, event_id="order-2", now=3.0)  # still open
     with DecisionService(tmp_path / "s", id_seed=1) as svc:
-        assert not svc.open.knows("order-1")                    # only the journal knows it
+        assert not svc.book.knows("order-1")                    # only the journal knows it
         for used in ("order-1", "order-2"):
             with pytest.raises(BanditError, match="already used"):
                 svc.rank({"u": {"x": 3}}, actions, event_id=used, now=4.0)

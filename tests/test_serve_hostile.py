@@ -36,7 +36,7 @@ def v2_probability(svc: DecisionService) -> float:
 def lib_rank(svc):
     def rank(context, acts):
         r = svc.rank(context, acts)
-        return r.event_id, r.reward_action_id
+        return r.event_id, r.action_id
     return rank
 
 

@@ -56,7 +56,7 @@ def test_library_restart_keeps_open_events_and_the_model(tmp_path):
             b.reward(rb.event_id, 1.0, now=float(i))
     b.close()
     b = DecisionService(tmp_path / "b", seed=1)  # restart: the checkpoint plus the journal
-    assert len(b.open) == len(a.open) == 30
+    assert len(b.book) == len(a.book) == 30
     for i, event in enumerate(events):
         if i % 2 == 0:
             a.reward(event, 0.3, now=100.0)
@@ -134,7 +134,7 @@ def test_late_rewards_get_the_right_error_after_memory_forgets(tmp_path):
     expired = svc.rank({"u": {"x": 2}}, actions, now=0.0).event_id
     svc.reward(rewarded, 1.0, now=1.0)
     svc.expire(now=11.0)
-    svc.open.closed.clear()  # as after more closes than it remembers: the journal answers
+    svc.book.window.closed.clear()  # as after more closes than it remembers: the journal answers
     with pytest.raises(DuplicateRewardError):
         svc.reward(rewarded, 1.0, now=12.0)
     with pytest.raises(ExpiredEventError):
@@ -149,7 +149,7 @@ def test_logging_only_serves_the_baseline_logs_and_never_learns(tmp_path):
     before = svc.policy.predict({"u": {"x": 1}}, actions).tolist()
     for i in range(20):
         r = svc.rank({"u": {"x": i}}, actions, excluded=["v0"], now=float(i))
-        assert r.reward_action_id == "v1" and r.probability == 1.0
+        assert r.action_id == "v1" and r.probability == 1.0
         svc.reward(r.event_id, 1.0, now=float(i))
     assert svc.policy.n_learned == 0 and svc.counters["learned"] == 0
     assert svc.policy.predict({"u": {"x": 1}}, actions).tolist() == before

@@ -29,7 +29,7 @@ def test_exploration_percentage_mixes_the_answered_and_logged_probabilities(tmp_
     with DecisionService(state, seed=3, id_seed=1) as svc:
         for i in range(150):  # a policy that prefers v2: its pmf is far from uniform
             r = svc.rank({"u": {"i": i % 5}}, ACTIONS, now=float(i))
-            svc.reward(r.event_id, 1.0 if r.reward_action_id == "v2" else 0.0, now=float(i) + 0.5)
+            svc.reward(r.event_id, 1.0 if r.action_id == "v2" else 0.0, now=float(i) + 0.5)
         svc.set_config(ServiceConfig(exploration=0.5))
         answered = []
         for i in range(40):
@@ -41,9 +41,9 @@ def test_exploration_percentage_mixes_the_answered_and_logged_probabilities(tmp_
             got = dict(r.ranking)
             assert got == pytest.approx(expected, abs=1e-9)
             assert sum(got.values()) == pytest.approx(1.0, abs=1e-9)
-            assert r.probability == pytest.approx(expected[r.reward_action_id], abs=1e-9)
+            assert r.probability == pytest.approx(expected[r.action_id], abs=1e-9)
             answered.append((r.event_id, r.probability))
-            svc.reward(r.event_id, 1.0 if r.reward_action_id == "v2" else 0.0, now=100.5 + i)
+            svc.reward(r.event_id, 1.0 if r.action_id == "v2" else 0.0, now=100.5 + i)
         assert min(p for _, p in answered) < 0.25  # some draws took an action the policy disfavours
     journal = {e: orjson.loads(b)["p"] for e, b in _rows(state / "journal.sqlite",
                                                          "SELECT event_id, body FROM records WHERE kind='rank'")}
@@ -62,7 +62,7 @@ def test_expiry_journals_and_learns_the_configured_default_reward(tmp_path, defa
         r = svc.rank({"u": {"x": 1}}, ACTIONS, now=0.0)
         learned = []
         real = svc.learn_closed
-        svc.learn_closed = lambda ev, value, when, step: learned.append(value) or real(ev, value, when, step)
+        svc.learn_closed = lambda ev, value, when: learned.append(value) or real(ev, value, when)
         assert svc.expire(now=11.0) == 1
         assert learned == [default]
         assert svc.counters["default_rewards"] == 1

@@ -1,5 +1,5 @@
-"""The decision service keeps its open events in bandit.lifecycle.window (one home with the Personalizer's):
-multi-slot groups, activation, late-reward errors and a heap that follows what is open."""
+"""The reward window (bandit.lifecycle.window) under the event book: multi-slot groups, late-reward
+errors and a heap that follows what is open, in the decision service."""
 from __future__ import annotations
 
 import importlib.util
@@ -9,12 +9,13 @@ import pytest
 from bandit.errors import DuplicateRewardError, ExpiredEventError
 from bandit.service.decision_service import DecisionService, Slot
 from bandit.service.config import ServiceConfig
-from bandit.lifecycle.window import DEFAULTED, REWARDED, OpenEvent, RewardWindow
+from bandit.lifecycle.book import EventBook, OpenEvent
+from bandit.lifecycle.window import DEFAULTED, REWARDED, RewardWindow
 from tests.bandit_helpers import make_actions
 
 
 def _slot(event_id: str, deadline: float, group: str) -> OpenEvent:
-    return OpenEvent(event_id, 1, 0.0, deadline, {}, [{"id": "a"}], [1.0], 0, 1.0, "Online", group=group)
+    return OpenEvent(event_id, 0.0, deadline, 0, 1.0, context={}, actions=[{"id": "a"}], pmf=[1.0], group=group)
 
 
 def test_a_group_closes_with_its_last_slot():
@@ -37,27 +38,27 @@ def test_the_service_has_no_second_window():
 def test_service_heap_follows_open_events_and_multislot_errors_survive_forgetting(tmp_path):
     svc = DecisionService(tmp_path / "s", seed=4)
     svc.set_config(ServiceConfig(reward_wait_s=600.0))
-    assert isinstance(svc.open, RewardWindow)
+    assert isinstance(svc.book, EventBook)
     actions = make_actions()[:4]
     peak = 0
     for t in range(3_000):  # 1,000/s on the clock: all inside the window, nine in ten rewarded
         r = svc.rank({"u": {"t": t}}, actions, now=1_000.0 + t / 1000.0)
         if t % 10:
             svc.reward(r.event_id, 1.0, now=1_000.0 + t / 1000.0)
-        peak = max(peak, len(svc.open.heap))
-    assert len(svc.open) == 300
+        peak = max(peak, len(svc.book.window.heap))
+    assert len(svc.book) == 300
     assert peak <= 2 * 300 + 1024  # not 3,000
     slots = [Slot("hero", {}), Slot("row", {})]
     event, chosen = svc.rank_multislot({"u": {"t": -1}}, actions, slots, defer=True, now=1_005.0)
     svc.reward_multislot(event, [("hero", 1.0)], now=1_005.5)
     svc.activate(event, multislot=True, now=1_006.0)
-    assert svc.open.groups == {event: [f"{event}#row"]}
+    assert svc.book.window.groups == {event: [f"{event}#row"]}
     svc.reward_multislot(event, [("row", 0.0)], now=1_006.5)
-    assert svc.open.closed[event] == REWARDED and event not in svc.open.groups
-    svc.open.closed.clear()  # as after more closes than it remembers: the journal answers
+    assert svc.book.window.closed[event] == REWARDED and event not in svc.book.window.groups
+    svc.book.window.closed.clear()  # as after more closes than it remembers: the journal answers
     with pytest.raises(DuplicateRewardError):
         svc.reward_multislot(event, [("row", 1.0)], now=1_007.0)
-    assert svc.expire(now=2_000.0) == 300 and len(svc.open) == 0
+    assert svc.expire(now=2_000.0) == 300 and len(svc.book) == 0
     with pytest.raises(ExpiredEventError):
-        svc.reward(next(iter(k for k, v in svc.open.closed.items() if v == DEFAULTED)), 1.0, now=2_001.0)
+        svc.reward(next(iter(k for k, v in svc.book.window.closed.items() if v == DEFAULTED)), 1.0, now=2_001.0)
     svc.close()

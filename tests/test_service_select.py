@@ -8,10 +8,10 @@ import pytest
 
 from bandit.errors import BanditError
 from bandit.service.model_export import MAGIC_V1, _digest, export_model, import_model
-from bandit.policies.personalizer import SelectingPersonalizer
+from bandit.policies.personalizer import Personalizer
 from bandit.service.decision_service import DecisionService
 from bandit.service.config import policy_kwargs
-from bandit.policies.vw import Personalizer
+from bandit.policies.vw import VWPolicy
 from tests.bandit_helpers import make_actions
 
 SELECT = "--cb_explore_adf --select"
@@ -34,7 +34,7 @@ def _traffic(svc: DecisionService, start: int, n: int, rewarded_later: list[str]
         ctx = {"user": {"segment": ("action", "romance", "kids")[i % 3], "hour": i % 24}}
         d = svc.rank(ctx, actions, event_id=f"e{i}", now=float(i))
         if i % 3:
-            svc.reward(d.event_id, float(d.reward_action_id in ("v0", "v1", "v2")), now=float(i))
+            svc.reward(d.event_id, float(d.action_id in ("v0", "v1", "v2")), now=float(i))
         else:
             rewarded_later.append(d.event_id)
 
@@ -55,8 +55,8 @@ def test_a_select_service_restarts_into_the_model_an_uninterrupted_one_has(tmp_p
     b.log.close()
     b.state.close()
     b = DecisionService(tmp_path / "b", seed=4)
-    assert isinstance(b.policy, SelectingPersonalizer) and b.arguments == SELECT
-    assert b.status()["relearned"] > 0 and len(b.open) == len(a.open) == 30
+    assert isinstance(b.policy, Personalizer) and b.arguments == SELECT
+    assert b.status()["relearned"] > 0 and len(b.book) == len(a.book) == 30
     for event in later_a:  # the late rewards of events ranked before the crash
         a.reward(event, 0.5, now=200.0)
         b.reward(event, 0.5, now=200.0)
@@ -69,8 +69,8 @@ def test_a_select_service_restarts_into_the_model_an_uninterrupted_one_has(tmp_p
     b.close()
 
 
-def _learned_select() -> SelectingPersonalizer:
-    policy = SelectingPersonalizer(seed=2)
+def _learned_select() -> Personalizer:
+    policy = Personalizer(seed=2)
     actions = make_actions()
     for i in range(120):
         d = policy.rank({"user": {"segment": ("action", "kids")[i % 2]}}, actions, now=float(i))
@@ -85,7 +85,7 @@ def test_select_export_imports_into_the_same_model_and_damage_is_refused():
     header = json.loads(blob.split(b"\n", 2)[1])
     assert [name for name, _ in header["files"]] == ["model0.vw", "model1.vw"]
     back = import_model(blob)
-    assert isinstance(back, SelectingPersonalizer)
+    assert isinstance(back, Personalizer)
     ctx, actions = {"user": {"segment": "kids"}}, make_actions()
     assert back.predict(ctx, actions).tolist() == pytest.approx(policy.predict(ctx, actions).tolist(), abs=1e-9)
     assert back.loss.tolist() == policy.loss.tolist() and back.n_learned == 120
@@ -132,7 +132,7 @@ def test_every_models_stored_options_are_checked_on_import(tmp_path):
 
 
 def test_an_export_of_the_first_format_still_imports(tmp_path):
-    policy = Personalizer(seed=1)
+    policy = VWPolicy(seed=1)
     actions = make_actions()
     for i in range(50):
         d = policy.rank({"user": {"segment": "kids"}}, actions, now=float(i))

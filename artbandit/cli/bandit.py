@@ -64,17 +64,17 @@ def train(events: str, out: str, init: str | None, exploration: str, min_probabi
     """Warm start: train a VW personalizer off-policy from the rewarded events in EVENTS, using
     the logged probabilities, and save it to --out."""
     from bandit.log.eventlog import EventLog
-    from bandit.policies.personalizer import SelectingPersonalizer
+    from bandit.policies.personalizer import Personalizer
     from bandit.policies.specs import load_saved_policy
-    from bandit.policies.vw import Personalizer
+    from bandit.policies.vw import VWPolicy
     from bandit.policies.warmstart import learn_from_events
 
     if init:
         policy = load_saved_policy(init, min_probability=min_probability, reward_range=reward_range)
     elif exploration == "select":
-        policy = SelectingPersonalizer(min_probability=min_probability, reward_range=reward_range, seed=seed)
+        policy = Personalizer(min_probability=min_probability, reward_range=reward_range, seed=seed)
     else:
-        policy = Personalizer(exploration, min_probability=min_probability, reward_range=reward_range,
+        policy = VWPolicy(exploration, min_probability=min_probability, reward_range=reward_range,
                               seed=seed)
     learned = skipped = 0
     with EventLog(events, readonly=True) as source:
@@ -172,10 +172,8 @@ def rank(model: str, context_file: str, actions_file: str, user_id: str | None, 
     finally:
         policy.close()
     if as_json:
-        click.echo(json.dumps({"event_id": d.event_id, "action_id": d.action_id, "index": d.index,
-                               "probability": d.probability, "pmf": d.pmf, "ranking": d.ranking}))
+        click.echo(json.dumps(d.to_json()))
         return
     click.echo(f"chosen: {d.action_id} (p={d.probability:.3f}, event {d.event_id})")
-    by_id = dict(zip((a["id"] for a in actions), d.pmf))
-    for pos, aid in enumerate(d.ranking, 1):
-        click.echo(f"{pos:>3}. {aid:<24} {by_id[aid]:.3f}")
+    for pos, (aid, p) in enumerate(d.ranking, 1):
+        click.echo(f"{pos:>3}. {aid:<24} {p:.3f}")

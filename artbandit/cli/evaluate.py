@@ -138,7 +138,7 @@ def _apply(spec: str, log: str, fmt: str, mapping, seed: int, path: Path) -> Non
     from simulations.ope.candidates import build_candidate
     from simulations.ope.readers import open_log
 
-    policy = build_candidate(spec, seed=seed)  # a Personalizer, or vw:select's SelectingPersonalizer
+    policy = build_candidate(spec, seed=seed)  # a VWPolicy, or vw:select's Personalizer
     for chunk in open_log(log, fmt, mapping).chunks():
         for ev in chunk:
             policy.learn(ev.context, ev.actions, ev.chosen_index, ev.reward, ev.probability)

@@ -125,7 +125,7 @@ def create_app(svc: DecisionService, *, key: bytes | None, max_body: int = 1 << 
         r = svc.rank(**args)
         await committer.durable()
         return JSON({"ranking": [{"id": a, "probability": p} for a, p in r.ranking],
-                     "eventId": r.event_id, "rewardActionId": r.reward_action_id}, status_code=201)
+                     "eventId": r.event_id, "rewardActionId": r.action_id}, status_code=201)
 
     @app.post(P + "/events/{event_id}/reward", status_code=204)
     async def reward(event_id: str, request: Request) -> Response:

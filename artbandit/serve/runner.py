@@ -30,7 +30,7 @@ def serve(state: str, *, host: str, port: int, key: bytes | None, seed: int = 0,
                           max_pending_bytes=max_pending_bytes)
     ready = None if quiet else (
         f"artbandit serve: listening on http://{host}:{port}/personalizer "
-        f"(state {state}, {len(svc.open)} open events recovered, {getattr(svc, 'relearned', 0)} re-learned)")
+        f"(state {state}, {len(svc.book)} open events recovered, {getattr(svc, 'relearned', 0)} re-learned)")
     app = create_app(svc, key=key, max_body=max_body, ready_message=ready, durable=durable, catalog=cat)
     logging.basicConfig(level=logging.WARNING, format="artbandit serve: %(levelname)s %(message)s")
     # idle keep-alive connections close after KEEP_ALIVE_S; request headers must arrive within

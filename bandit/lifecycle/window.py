@@ -6,23 +6,18 @@ the pending events once stale entries outnumber live ones, so memory follows the
 events, not the decisions made within the last window (the heap used to keep every decision for the
 whole window: 1.2 GB at 10k decisions/s with a 600 s window).
 
-One home for both users: the in-process Personalizer keeps `Pending` events, the DecisionService
-(bandit.service.decision_service) keeps `OpenEvent`s (deferred activation, multi-slot groups, the journal position).
-A multi-slot event is a group of slot events; the group id counts as closed once its last slot is.
+The events it holds are bandit.lifecycle.book.OpenEvent (the event book decides when they close); a
+multi-slot event is a group of slot events, and the group id counts as closed once its last slot is.
 """
 from __future__ import annotations
 
 import heapq
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from typing import Any, Iterator, Protocol
 
-from bandit.features import ActionEntry
-
-# Why an event closed. The Personalizer: REWARDED | EXPIRED (default reward). The service's journal
-# close records: REWARDED | DEFAULTED | NOT_ACTIVATED (deferred and never activated: not learned).
-REWARDED, EXPIRED = "rewarded", "expired"
-DEFAULTED, NOT_ACTIVATED = "defaulted", "not-activated"
+# Why an event closed: its reward(s), the default reward (none came in its window), or never activated
+# (deferred and not learned). The service's journal close records say the same.
+REWARDED, DEFAULTED, NOT_ACTIVATED = "rewarded", "defaulted", "not-activated"
 
 
 class Waiting(Protocol):
@@ -33,53 +28,11 @@ class Waiting(Protocol):
     group: str | None
 
 
-@dataclass(slots=True)
-class Pending:
-    """An event waiting for its reward: everything needed to learn from it later."""
-
-    context: dict
-    prepared: Any
-    entries: list[ActionEntry]
-    index: int
-    probability: float
-    deadline: float
-    seq: int = 0                    # set by RewardWindow.add (tells its heap entry from stale ones)
-    total: float = 0.0
-    rewarded: bool = False
-    group: str | None = None
-
-
-@dataclass
-class OpenEvent:
-    """A DecisionService event waiting for its reward (or one slot of a multi-slot event)."""
-
-    event_id: str
-    journal_seq: int                # journal sequence number of its rank record
-    time: float
-    deadline: float
-    context: dict
-    actions: list[dict]             # the eligible actions, in the order the policy saw them
-    pmf: list[float]
-    chosen: int
-    probability: float
-    mode: str                       # learning mode when ranked: Online | Apprentice | LoggingOnly
-    active: bool = True             # False: ranked with deferActivation and not activated yet
-    rewards: list[float] = field(default_factory=list)
-    step: Any = None                # bandit.policies.base.ReplayStep: learning without re-parsing
-    group: str | None = None        # multi-slot: the event id the caller knows
-    model_version: str = ""
-    seq: int = 0                    # set by RewardWindow.add
-
-    @property
-    def action_id(self) -> str:
-        return self.actions[self.chosen]["id"]
-
-
 class RewardWindow:
     """Pending events by id, their deadlines (a heap), multi-slot groups, and the ids recently closed."""
 
     def __init__(self, remember_closed: int = 100_000) -> None:
-        self.pending: dict[str, Any] = {}  # event id -> Pending | OpenEvent (any `Waiting`)
+        self.pending: dict[str, Any] = {}  # event id -> OpenEvent (any `Waiting`)
         self.groups: dict[str, list[str]] = {}  # multi-slot event id -> its slots' event ids
         self.heap: list[tuple[float, int, str]] = []
         self.closed: OrderedDict[str, str] = OrderedDict()  # event id -> why it closed

@@ -12,21 +12,19 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Iterable
+from typing import IO, Any, Iterable
 
 from bandit.choices import COSTS, EXPORT_FORMATS
 from bandit.errors import BanditError
+from bandit.log.schema import LoggedEvent
 from bandit.vwformat import dsjson_action, dsjson_context
-
-if TYPE_CHECKING:
-    from bandit.log.eventlog import LoggedEvent
 
 CSV_COLUMNS = ["event_id", "time", "model_version", "policy", "user", "chosen_index", "action_id",
                "probability", "reward", "reward_time", "defaulted", "action_ids", "pmf", "context",
                "action_features"]
 
 
-def export_events(events: Iterable["LoggedEvent"], out: str | os.PathLike | IO[str] | None, fmt: str = "dsjson",
+def export_events(events: Iterable[LoggedEvent], out: str | os.PathLike | IO[str] | None, fmt: str = "dsjson",
                   *, costs: str = "reward", reward_range: tuple[float, float] = (0.0, 1.0)) -> int:
     """Write `events` to a path (atomically, owner-only: it holds contexts) or an open text stream."""
     if fmt not in EXPORT_FORMATS:
@@ -78,7 +76,7 @@ class SharedText:
         return text
 
 
-def csv_row(ev: "LoggedEvent", shared: SharedText) -> list:
+def csv_row(ev: LoggedEvent, shared: SharedText) -> list:
     """One event as a CSV_COLUMNS row (nested values as compact JSON text)."""
     return [
         ev.event_id, ev.time, ev.model_version, ev.policy, ev.user or "", ev.chosen_index,
@@ -88,7 +86,7 @@ def csv_row(ev: "LoggedEvent", shared: SharedText) -> list:
     ]
 
 
-def jsonl_line(ev: "LoggedEvent", shared: SharedText) -> str:
+def jsonl_line(ev: LoggedEvent, shared: SharedText) -> str:
     """One event as a JSON object: the LoggedEvent's fields in order, context and pmf decoded, plus
     action_id; the shared action lists spliced in as text (the same bytes as dumping the whole)."""
     head = _dumps({"event_id": ev.event_id, "time": ev.time, "model_version": ev.model_version,
@@ -100,7 +98,7 @@ def jsonl_line(ev: "LoggedEvent", shared: SharedText) -> str:
             f'"action_features":{shared(ev.action_features)},{tail[1:]}')
 
 
-def _write(events: Iterable["LoggedEvent"], fh: IO[str], fmt: str, costs: str, reward_range: tuple[float, float]) -> int:
+def _write(events: Iterable[LoggedEvent], fh: IO[str], fmt: str, costs: str, reward_range: tuple[float, float]) -> int:
     n = 0
     shared = SharedText()
     if fmt == "csv":
@@ -124,7 +122,7 @@ def _write(events: Iterable["LoggedEvent"], fh: IO[str], fmt: str, costs: str, r
 PARQUET_ROWS = 10_000  # events per row group: memory bounded by the batch, not the log
 
 
-def _write_parquet(events: Iterable["LoggedEvent"], path: Path) -> int:
+def _write_parquet(events: Iterable[LoggedEvent], path: Path) -> int:
     """The CSV's columns as a Parquet file (zstd, dictionary-encoded): an event's action ids and
     action features are the same text for every event of its candidate set, so the columnar file
     stores each set once (per row group) instead of once per event. Written to a private temporary
@@ -171,7 +169,7 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
-def to_dsjson(ev: "LoggedEvent", *, costs: str = "reward", reward_range: tuple[float, float] = (0.0, 1.0),
+def to_dsjson(ev: LoggedEvent, *, costs: str = "reward", reward_range: tuple[float, float] = (0.0, 1.0),
               multi: dict[tuple[int, int], tuple[Any, Any, list]] | None = None) -> dict:
     """One event in VW's decision-service JSON (cb_explore_adf).
 

@@ -1,12 +1,10 @@
-"""The Rank/Reward machinery every policy shares: event ids, validation, logging, privacy, recovery.
+"""The Rank/Reward machinery every policy shares: validation, sampling, logging, privacy, recovery.
 
 Subclasses only say how to score (`_pmf`) and how to learn (`_update`). Keeping this in one place
-means the VW personalizer and the baselines log and handle rewards identically, so simulations
-compare policies, not bookkeeping. The reward windows live in bandit.lifecycle.window, the floor and the draw in
-bandit.sampling, the shared options in bandit.options.
-
-Why over 400 lines: rank and reward are one contract (validate, decide, log, wait, learn); split
-further, the two halves of one event's life would sit in different files.
+means the VW policies and the baselines log and handle rewards identically, so simulations compare
+policies, not bookkeeping. An event's life after its rank (reward window, aggregation, default reward,
+the errors of late or repeated rewards) is the event book's (bandit.lifecycle.book), the same one the
+decision service uses; the floor and the draw are bandit.sampling's, the shared options bandit.options'.
 """
 from __future__ import annotations
 
@@ -15,37 +13,22 @@ import math
 import os
 import random
 import time as _time
-from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from bandit.errors import (
-    BanditError,
-    DuplicateRewardError,
-    ExpiredEventError,
-    InvalidRewardError,
-    UnknownEventError,
-)
-from bandit.lifecycle.event_ids import EventIds
-from bandit.log.eventlog import EventLog
+from bandit.errors import BanditError, UnknownEventError
 from bandit.features import ActionEntry, ActionRegistry, check_context, context_json, validated_context_json
-from bandit.options import AGGREGATIONS, DEFAULT_REWARD_WAIT_S, PolicyOptions, real  # noqa: F401
+from bandit.lifecycle.book import Decision, EventBook, OpenEvent, RewardRules, check_reward, ranking
+from bandit.lifecycle.event_ids import EventIds
+from bandit.lifecycle.window import DEFAULTED
+from bandit.log.eventlog import EventLog
+from bandit.log.schema import DriftEvent
+from bandit.options import PolicyOptions, real
 from bandit.privacy import UserHasher
-from bandit.sampling import apply_floor, sample_index  # noqa: F401  (apply_floor: public here too)
-from bandit.lifecycle.window import EXPIRED, REWARDED, Pending, RewardWindow
+from bandit.sampling import apply_floor, sample_index
 
-
-@dataclass(frozen=True)
-class Decision:
-    """What `rank` chose and why: the full pmf and the probability the choice was sampled with."""
-
-    event_id: str
-    action_id: str
-    index: int            # index into the actions list given to rank
-    probability: float
-    pmf: list[float]      # in the order of the given actions
-    ranking: list[str]    # action ids, most to least probable
+__all__ = ["Decision", "Policy", "ReplayStep", "apply_floor"]
 
 
 class ReplayStep:
@@ -121,6 +104,7 @@ class Policy(abc.ABC):
         self.exploration_budget = options.exploration_budget  # None while a drift boost lasts
         self.reward_wait_s = options.reward_wait_s
         self.aggregation = options.aggregation
+        rules = RewardRules(options.reward_wait_s, options.aggregation, options.default_reward, options.reward_range)
         self.seed = options.seed
         self.context_allowlist = None if options.context_allowlist is None else frozenset(options.context_allowlist)
         self.n_learned = 0
@@ -130,7 +114,7 @@ class Policy(abc.ABC):
         self._hasher = UserHasher(secret)
         self._registry = ActionRegistry()
         self._ctx_schema: dict[str, set[str]] = {}
-        self._window = RewardWindow(options.remember_closed)
+        self._book = EventBook(rules, self._on_close, remember_closed=options.remember_closed)
         self.log: EventLog | None = None
         if log is not None:
             self.log = log if isinstance(log, EventLog) else EventLog(log)
@@ -184,14 +168,13 @@ class Policy(abc.ABC):
         user = None if user_id is None else self._hasher(user_id)
         if self._to_recover:
             self._recover()
-        window = self._window
-        if window.heap and window.heap[0][0] < now:
-            self.expire(now=now)
+        book = self._book
+        book.expire(now)
         if event_id is None:
             event_id = self._ids.new()
         elif type(event_id) is not str or not event_id:
             raise BanditError(f"event_id must be a non-empty string, got {event_id!r}")
-        elif window.knows(event_id) or (self.log is not None and self.log.contains(event_id)):
+        elif self._id_taken(event_id):
             raise BanditError(f"event id {event_id!r} was already used")
         ctx = self._filter(context)
         schema = self._ctx_schema
@@ -214,51 +197,32 @@ class Policy(abc.ABC):
                 tuple(e.uid for e in entries), [e.json_text for e in entries],
                 probs, index, entries[index].id, probability,
             )
-        window.add(event_id, Pending(ctx, prepared, entries, index, probability, now + self.reward_wait_s))
-        order = sorted(range(len(probs)), key=probs.__getitem__, reverse=True)
+        book.open(OpenEvent(event_id, now, book.deadline(now), index, probability,
+                            ReplayStep(self, prepared, entries, probs), ctx))
         return Decision(event_id, entries[index].id, index, probability, probs,
-                        [entries[i].id for i in order])
+                        ranking([e.id for e in entries], probs, index))
 
     def reward(self, event_id: str, value: float, *, now: float | None = None) -> None:
-        """Record the reward of a ranked event. 'first': final at once and learned; 'sum': added
-        up until the window closes. Unknown/expired/duplicate events and bad values raise."""
+        """Record the reward of a ranked event, by the event book's rules ('earliest': final at once
+        and learned; 'sum'/'average': combined when the window closes). Unknown, expired or already
+        rewarded events and bad values raise (bandit.errors)."""
         if type(event_id) is not str:
             raise UnknownEventError(f"event id must be a string, got {type(event_id).__name__} {event_id!r}")
         value = self._check_value(value, "reward")
         now = _when(now)
         if self._to_recover:
             self._recover()
-        window = self._window
-        if window.heap and window.heap[0][0] < now:
-            self.expire(now=now)
-        pending = window.pending.get(event_id)
-        if pending is None:
-            state = window.closed.get(event_id)
-            if state == EXPIRED:
-                raise ExpiredEventError(f"event {event_id!r}: reward window closed, default reward was used")
-            if state == REWARDED:
-                raise DuplicateRewardError(f"event {event_id!r} already has its final reward")
-            raise UnknownEventError(f"unknown event id {event_id!r}")
-        if self.aggregation == "first":
-            self._close(event_id, pending, value, now, defaulted=False, early=True)
-        else:
-            pending.total += value
-            pending.rewarded = True
+        book = self._book
+        book.expire(now)
+        book.reward(book.find(event_id)[0], value, now)
 
     def expire(self, *, now: float | None = None) -> int:
-        """Close every reward window that ended before `now`: events without a reward learn the
-        default reward, 'sum' events learn their total. Returns how many events closed."""
+        """Close every reward window that ended before `now` (bandit.lifecycle.book: rewarded events
+        learn their rewards, the others the default reward). Returns how many events closed."""
         now = _when(now)
         if self._to_recover:
             self._recover()
-        n = 0
-        for event_id, pending in self._window.due(now):
-            if pending.rewarded:
-                self._close(event_id, pending, pending.total, pending.deadline, defaulted=False, early=False)
-            else:
-                self._close(event_id, pending, self.default_reward, pending.deadline, defaulted=True, early=False)
-            n += 1
-        return n
+        return self._book.expire(now)
 
     def learn(self, context: Mapping, actions: Sequence[Mapping], chosen_index: int, reward: float,
               probability: float) -> None:
@@ -293,6 +257,26 @@ class Policy(abc.ABC):
         """Learn from a decision this policy made itself: the base update, never a subclass's
         off-policy treatment of logs (e.g. the VW policy's importance weights for squarecb)."""
         Policy._learn_prepared(self, prepared, entries, chosen_index, reward, probability)
+
+    # the drift test's hooks (bandit.policies.drift_hook overrides them; a plain policy has none)
+    drift_events: Sequence[int] = ()
+
+    def drift_clock(self, deadline: float, when: float) -> None:
+        """An event whose window ends at `deadline` is learned at `when` (the drift test's clock)."""
+
+    def drift_row(self, event_id: str, when: float, writer: int | None) -> DriftEvent:
+        raise NotImplementedError
+
+    def learn_event(self, ev: OpenEvent, value: float, when: float, writer: int | None = None) -> DriftEvent | None:
+        """Learn one of this policy's own closed events (its `step` holds the prepared context and
+        actions): here on reward/expiry, in the decision service when it closes one and when its
+        recovery learns it again. Returns the event-log row of a drop the drift test detected."""
+        detected = len(self.drift_events)
+        self.drift_clock(ev.deadline, when)
+        ev.step.learn(ev.chosen, value, ev.probability, own_decision=True)
+        if len(self.drift_events) > detected:
+            return self.drift_row(ev.event_id, when, writer)
+        return None
 
     def reseed(self, seed: int | None) -> None:
         """Restart the sampling generator, and the event-id generator with it (None: fresh OS
@@ -329,53 +313,42 @@ class Policy(abc.ABC):
     def pending_count(self) -> int:
         if self._to_recover:
             self._recover()
-        return len(self._window)
+        return len(self._book)
 
     # -- helpers -------------------------------------------------------------------------------
     def _id_taken(self, event_id: str) -> bool:
-        return self._window.knows(event_id) or (self.log is not None and self.log.contains(event_id))
+        return self._book.knows(event_id) or (self.log is not None and self.log.contains(event_id))
+
+    def _on_close(self, ev: OpenEvent, value: float | None, why: str, when: float) -> None:
+        """The event book closed one of this policy's events: learn it, then record it in the log."""
+        log = self.log
+        drift = self.learn_event(ev, value, when, None if log is None else log.writer_id)  # type: ignore[arg-type]
+        if log is not None:
+            log.set_reward(ev.event_id, value, when, why == DEFAULTED)
+            if drift is not None:
+                log.append_drift(drift)
 
     def _recover(self) -> None:
         """Take over the log's unrewarded events of writers that are gone (a crash, a restart):
         they wait for their reward again, until their window (from their logged time) ends."""
         self._to_recover = False
         assert self.log is not None
-        window = self._window
-        for ev in self.log.claim_pending():
-            if ev.event_id in window.pending:
+        book = self._book
+        for logged in self.log.claim_pending():
+            if logged.event_id in book.pending:
                 continue
-            ctx = ev.context
+            ctx = logged.context
             entries = self._registry.lookup([{"id": a, "features": f}
-                                             for a, f in zip(ev.action_ids, ev.action_features)])
-            window.add(ev.event_id, Pending(ctx, self._prepare(ctx), entries, ev.chosen_index, ev.probability,
-                                            ev.time + self.reward_wait_s))
-
-    def _close(self, event_id: str, pending: Pending, value: float, when: float, defaulted: bool,
-               early: bool) -> None:
-        self._window.close(event_id, EXPIRED if defaulted else REWARDED, early=early)
-        lo, hi = self.reward_range
-        value = min(max(value, lo), hi)  # a 'sum' can overshoot the range
-        self._update(pending.prepared, pending.entries, pending.index, self._to01(value), pending.probability)
-        self.n_learned += 1
-        if self.log is not None:
-            self.log.set_reward(event_id, value, when, defaulted)
+                                             for a, f in zip(logged.action_ids, logged.action_features)])
+            book.open(OpenEvent(logged.event_id, logged.time, book.deadline(logged.time), logged.chosen_index,
+                                logged.probability, ReplayStep(self, self._prepare(ctx), entries, []), ctx))
 
     def _to01(self, value: float) -> float:
         lo, hi = self.reward_range
         return (value - lo) / (hi - lo)
 
     def _check_value(self, value: Any, what: str) -> float:
-        lo, hi = self.reward_range
-        if type(value) is float and lo <= value <= hi:  # the common case (NaN fails the comparison)
-            return value
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise InvalidRewardError(f"{what} must be a number, got {type(value).__name__} {value!r}")
-        value = float(value)
-        if not math.isfinite(value):
-            raise InvalidRewardError(f"{what} is {value} (must be finite)")
-        if not (lo <= value <= hi):
-            raise InvalidRewardError(f"{what} {value} is outside the reward range [{lo}, {hi}]")
-        return value
+        return check_reward(value, self.reward_range, what)
 
     def _filter(self, context: Mapping) -> dict:
         check_context(context)
@@ -386,18 +359,19 @@ class Policy(abc.ABC):
 
     # -- state for save/load -------------------------------------------------------------------
     def _base_state(self) -> dict:
-        pending, closed = self._window.state()
+        window = self._book.window
+        pending, closed = window.state()
         return {
             "n_learned": self.n_learned,
             "model_id": self.model_id,
             "rng": self._rng.bit_generator.state,
-            "seq": self._window.seq,
+            "seq": window.seq,
             "pending": [
-                {"event_id": eid, "context": p.context,
-                 "actions": [{"id": e.id, "features": e.features} for e in p.entries],
-                 "index": p.index, "probability": p.probability, "deadline": p.deadline,
-                 "total": p.total, "rewarded": p.rewarded}
-                for eid, p in pending
+                {"event_id": eid, "context": ev.context, "time": ev.time,
+                 "actions": [{"id": e.id, "features": e.features} for e in ev.step._entries],
+                 "index": ev.chosen, "probability": ev.probability, "deadline": ev.deadline,
+                 "n_rewards": ev.n_rewards, "total": ev.total, "first": ev.first}
+                for eid, ev in pending
             ],
             "closed": closed,
             "context_schema": {ns: sorted(n) for ns, n in self._ctx_schema.items()},
@@ -409,15 +383,18 @@ class Policy(abc.ABC):
         self.n_learned = int(state["n_learned"])
         self.model_id = str(state["model_id"])
         self._rng.bit_generator.state = state["rng"]
-        window = self._window
+        book = self._book
+        window = book.window
         window.seq = max(window.seq, int(state["seq"]))
         if self.log is None:
             for item in state.get("pending", []):
                 entries = self._registry.lookup(item["actions"])
                 ctx = self._filter(item["context"])
-                window.add(item["event_id"], Pending(ctx, self._prepare(ctx), entries, int(item["index"]),
-                                                     float(item["probability"]), float(item["deadline"]),
-                                                     total=float(item["total"]), rewarded=bool(item["rewarded"])))
+                book.open(OpenEvent(item["event_id"], float(item["time"]), float(item["deadline"]),
+                                    int(item["index"]), float(item["probability"]),
+                                    ReplayStep(self, self._prepare(ctx), entries, []), ctx,
+                                    n_rewards=int(item["n_rewards"]), total=float(item["total"]),
+                                    first=float(item["first"])))
         for event_id, how in state.get("closed", []):
             window.closed[str(event_id)] = how
         self._ctx_schema = {ns: set(n) for ns, n in state.get("context_schema", {}).items()}

@@ -9,12 +9,11 @@ Why the test waits one reward window before it starts: rewards are learned when 
 within seconds and non-clicks only when their window closes with the default reward. Until one
 window has passed since the first learned event, the learned rewards are mostly clicks; a detector
 warmed up on them raised a false "drop" as soon as the defaults began to arrive (the `delayed`
-scenario, ~1,000 rewards in). `drift_clock(deadline, when)`, called by whoever closes an event, holds
-the test back until then. Learning from a log (`learn`) has no clock and is watched from the start.
+scenario, ~1,000 rewards in). `drift_clock(deadline, when)`, called when an own event is learned
+(bandit.policies.base.Policy.learn_event), holds the test back until then. Learning from a log (`learn`) has no clock and is watched from the start.
 """
 from __future__ import annotations
 
-from typing import Any
 
 from bandit.policies.drift import PageHinkley
 from bandit.log.schema import DriftEvent
@@ -44,16 +43,6 @@ class DriftHook:
         if self._watch_from is None:
             self._watch_from = float(deadline)
         self._watching = when >= self._watch_from
-
-    def _close(self, event_id: str, pending: Any, value: float, when: float, defaulted: bool,
-               early: bool) -> None:
-        """A live reward (or its default at expiry): learned as by every policy; a drop it reveals is
-        also written to the event log (learning from a log, `learn`, records none there)."""
-        detected = len(self.drift_events)
-        self.drift_clock(pending.deadline, when)
-        super()._close(event_id, pending, value, when, defaulted, early)
-        if self.log is not None and len(self.drift_events) > detected:
-            self.log.append_drift(self.drift_row(event_id, when, self.log.writer_id))
 
     def drift_row(self, event_id: str, when: float, writer: int | None) -> DriftEvent:
         """The event-log row for the drop detected by the last learned event (the Personalizer's own

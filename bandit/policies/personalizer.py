@@ -67,9 +67,9 @@ def _check_models(models: Any) -> tuple[tuple[tuple[str, ...], float | None], ..
     return tuple(out)
 
 
-class SelectingPersonalizer(DriftHook, Policy):
-    """squarecb on a mixture of VW regressions (one per interaction set), weighted online by their
-    squared error, with the Personalizer's drift hook. Policy options (min_probability,
+class Personalizer(DriftHook, Policy):
+    """The default policy (`make_policy("vw")`, spec `vw:select`): squarecb on a mixture of VW
+    regressions (one per interaction set), weighted online by their squared error, with the drift hook. Policy options (min_probability,
     reward_wait_s, log, ...) are those of `Policy`."""
 
     name = SPEC
@@ -291,7 +291,7 @@ class SelectingPersonalizer(DriftHook, Policy):
         save_model_dir(path, metadata, write)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, **overrides: Any) -> "SelectingPersonalizer":
+    def load(cls, path: str | os.PathLike, **overrides: Any) -> "Personalizer":
         """A model saved by `save`; continues exactly as the original would. `overrides` set run-time
         arguments (log, secret, ...) and reward-window options, never the learning ones."""
         meta = read_metadata(path)

@@ -58,7 +58,7 @@ def allowed_flags() -> tuple[str, ...]:
 
 def vw_arguments(arguments: str | Sequence[str], *, exploration: str | None = None,
                  bits: int | None = None) -> dict[str, Any]:
-    """Personalizer (or, for `select`, SelectingPersonalizer) keyword options for VW arguments.
+    """VWPolicy (or, for `select`, Personalizer) keyword options for VW arguments.
 
     `exploration`: the one a spec's head names (`vw:squarecb` -> "squarecb"); a flag choosing another
     is refused. `bits`: the model's fixed -b (the service's); None lets -b set it (1 to MAX_BITS).
@@ -212,7 +212,7 @@ def make_policy(spec: str, *, seed: int = 0, log: Any = None, **options: Any) ->
     """Build the policy named by `spec` (see SPECS; a vw spec may carry VW arguments, checked by
     `vw_arguments`); `log=` makes it log to an EventLog/SQLite path."""
     from bandit.policies.baselines import LinUCB, ThompsonPerTitle, UniformPolicy
-    from bandit.policies.vw import Personalizer
+    from bandit.policies.vw import VWPolicy
 
     spec = str(spec).strip()
     check_spec(spec)
@@ -220,13 +220,13 @@ def make_policy(spec: str, *, seed: int = 0, log: Any = None, **options: Any) ->
     vw_options = spec_options(spec) if rest else {}
     try:
         if head in ("vw", "vw:select"):  # squarecb choosing its interactions online (bandit.policies.personalizer)
-            from bandit.policies.personalizer import SelectingPersonalizer
+            from bandit.policies.personalizer import Personalizer
 
             vw_options.pop("exploration", None)
-            return SelectingPersonalizer(seed=seed, log=log, **vw_options, **options)
+            return Personalizer(seed=seed, log=log, **vw_options, **options)
         if head.startswith("vw"):
             exploration = vw_options.pop("exploration", head.split(":", 1)[1])
-            return Personalizer(exploration, seed=seed, log=log, **vw_options, **options)
+            return VWPolicy(exploration, seed=seed, log=log, **vw_options, **options)
         cls = {"uniform": UniformPolicy, "ts-per-title": ThompsonPerTitle, "linucb": LinUCB}[head]
         return cls(seed=seed, log=log, **options)
     except TypeError as exc:  # an option this policy does not take
@@ -236,9 +236,9 @@ def make_policy(spec: str, *, seed: int = 0, log: Any = None, **options: Any) ->
 def load_saved_policy(path: Any, **overrides: Any) -> Policy:
     """A saved model folder, whichever VW policy saved it (`vw:select` or the Personalizer)."""
     from bandit.policies.model_io import read_metadata
-    from bandit.policies.personalizer import SPEC, SelectingPersonalizer
-    from bandit.policies.vw import Personalizer
+    from bandit.policies.personalizer import SPEC, Personalizer
+    from bandit.policies.vw import VWPolicy
 
     if read_metadata(path).get("policy") == SPEC:
-        return SelectingPersonalizer.load(path, **overrides)
-    return Personalizer.load(path, **overrides)
+        return Personalizer.load(path, **overrides)
+    return VWPolicy.load(path, **overrides)

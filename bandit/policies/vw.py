@@ -120,12 +120,13 @@ DRIFT_OPTIONS = ("drift_boost", "drift_floor")
 FIXED_ON_LOAD = VW_OPTIONS + ("seed",)
 
 
-class Personalizer(DriftHook, Policy):
-    """A contextual bandit on VW cb_explore_adf that ranks, logs, and learns from late rewards.
+class VWPolicy(DriftHook, Policy):
+    """One Vowpal Wabbit `--cb_explore_adf` model (`vw:squarecb`, `vw:epsilon`, ...) that ranks, logs
+    and learns from late rewards. The default policy is bandit.policies.personalizer.Personalizer.
 
     Shared policy options (min_probability, reward_wait_s, default_reward, reward_range, aggregation,
     seed, context_allowlist) and run-time arguments (log, secret, id_seed, recover) are those of
-    `Policy`; the keywords below are VW's. A context manager: `with Personalizer(...) as p:`."""
+    `Policy`; the keywords below are VW's. A context manager: `with VWPolicy(...) as p:`."""
 
     def __init__(
         self,
@@ -274,7 +275,7 @@ class Personalizer(DriftHook, Policy):
         save_model_dir(path, metadata, write)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, **overrides: Any) -> "Personalizer":
+    def load(cls, path: str | os.PathLike, **overrides: Any) -> "VWPolicy":
         """A model saved by `save`; continues exactly as the original would.
 
         The model file must match the checksum and the VW arguments recorded at save time. Only

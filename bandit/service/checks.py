@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from bandit.errors import BanditError, InvalidRewardError
+from bandit.errors import BanditError
 
 # Event and slot ids travel in URL paths: URL-safe characters only, never '/', '#', '?', '%' or space.
 # Always used with fullmatch: `$` would also match before a trailing newline ("id\n" was accepted
@@ -77,14 +77,3 @@ def check_event_id(event_id: Any) -> str:
     if type(event_id) is not str or not EVENT_ID.fullmatch(event_id):
         raise BanditError("eventId must be 1-256 URL-safe characters (letters, digits, ._:~- ...)")
     return event_id
-
-
-def check_value(value: Any, reward_range: tuple[float, float]) -> float:
-    """A reward value: a number (not a bool) inside the reward range (NaN and infinities are not)."""
-    if type(value) not in (int, float):
-        raise InvalidRewardError(f"reward value must be a number, got {value!r}")
-    value = float(value)
-    lo, hi = reward_range
-    if not (lo <= value <= hi):  # also false for NaN
-        raise InvalidRewardError(f"reward value {value} is outside the reward range [{lo}, {hi}]")
-    return value

@@ -1,6 +1,6 @@
 """DecisionService: Personalizer's rank/reward/activate on a state folder that a crash cannot make forget.
 
-The model is a `vw:select` policy (bandit.policies.personalizer, the default) or a one-model `Personalizer`, as the
+The model is a `vw:select` policy (bandit.policies.personalizer, the default) or a one-model `VWPolicy`, as the
 policy arguments say (bandit.service.config). What the service adds to the bare policy: excluded
 actions, deferred activation, multi-slot ranking, Apprentice and LoggingOnly modes, and durability.
 Every state change is a journal record (bandit.service.journal) made in the same order as the in-memory change;
@@ -31,7 +31,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from bandit.errors import BanditError, DuplicateRewardError, ExpiredEventError, UnknownEventError
+from bandit.errors import BanditError, DuplicateRewardError, UnknownEventError
 from bandit.lifecycle.event_ids import EventIds
 from bandit.log.eventlog import EventLog
 from bandit.service.journal import Journal, is_disk_full
@@ -39,28 +39,19 @@ from bandit.service.joined_log import append_joined, joined_row
 from bandit.log.schema import DriftEvent
 from bandit.policies.base import Policy
 from bandit.sampling import sample_index
-from bandit.policies.personalizer import SelectingPersonalizer
+from bandit.policies.personalizer import Personalizer
 from bandit.service.checks import (DEFAULT_PENDING_BYTES, EVENT_ID, check_actions, check_capacity, check_event_id,
-                                   check_excluded, check_value, pending_cost)
+                                   check_excluded, pending_cost)
 from bandit.service.config import DEFAULT_ARGUMENTS, ServiceConfig, policy_kwargs
 from bandit.service.recovery import (CheckpointToken, load_policy, prepare_checkpoint, publish_checkpoint, recover,
                                      reload_checkpoint)
 from bandit.service.state_dir import StateDir
-from bandit.policies.vw import Personalizer
-from bandit.lifecycle.window import DEFAULTED, NOT_ACTIVATED, REWARDED, OpenEvent, RewardWindow
+from bandit.policies.vw import VWPolicy
+from bandit.lifecycle.book import Decision, EventBook, OpenEvent, RewardRules, check_reward, ranking
+from bandit.lifecycle.window import DEFAULTED, NOT_ACTIVATED, REWARDED
 
 SLOT_NAMESPACE = "_slot"
 _COUNTER = {REWARDED: "closed_rewarded", DEFAULTED: "default_rewards", NOT_ACTIVATED: "not_activated"}
-
-
-@dataclass(frozen=True)
-class Ranked:
-    """A rank answer: Personalizer's ranking (chosen first, excluded last with probability 0)."""
-
-    event_id: str
-    reward_action_id: str
-    ranking: list[tuple[str, float]]
-    probability: float
 
 
 @dataclass(frozen=True)
@@ -135,7 +126,9 @@ class DecisionService:
             self.journal = Journal(self.state.journal_path, durable=durable,
                                    manual_wal_checkpoints=manual_wal_checkpoints)
             self.log = EventLog(self.state.events_path)
-            self.open = RewardWindow(remember_closed=20_000)  # open events: bandit.lifecycle.window
+            # open events and the rules that close them: the same event book as the library policy's
+            self.book = EventBook(self._rules(), self._on_close, remember_closed=20_000,
+                                  closed_reason=self._closed_reason)
             self.apprentice = {"decisions": 0, "agreed": 0}
             self.counters = {"ranks": 0, "rewards": 0, "default_rewards": 0, "learned": 0, "not_activated": 0,
                              "closed_rewarded": 0}
@@ -163,8 +156,12 @@ class DecisionService:
         kwargs = policy_kwargs(arguments, bits=self.bits)
         common = dict(seed=self.seed, reward_range=self.reward_range, min_probability=self.min_probability)
         if kwargs.pop("exploration") == "select":
-            return SelectingPersonalizer(**common, **kwargs)
-        return Personalizer(**common, **kwargs)
+            return Personalizer(**common, **kwargs)
+        return VWPolicy(**common, **kwargs)
+
+    def _rules(self) -> RewardRules:
+        c = self.config
+        return RewardRules(c.reward_wait_s, c.reward_aggregation, c.default_reward, self.reward_range)
 
     def _save_config(self) -> None:
         self.state.write_config({"service": self.config.to_json(), "arguments": self.arguments})
@@ -174,12 +171,12 @@ class DecisionService:
 
     # -- ranking -------------------------------------------------------------------------------
     def rank(self, context: Mapping, actions: Sequence[Mapping], *, excluded: Sequence[str] = (),
-             event_id: str | None = None, defer: bool = False, now: float | None = None) -> Ranked:
+             event_id: str | None = None, defer: bool = False, now: float | None = None) -> Decision:
         """Choose one of `actions` (minus `excluded`); the first non-excluded action is the baseline."""
         now = self._now(now)
         self.expire(now)
         ids = check_actions(actions, self.max_actions)
-        check_capacity(self.pending_bytes, self.max_pending_bytes, len(self.open))
+        check_capacity(self.pending_bytes, self.max_pending_bytes, len(self.book))
         skip = check_excluded(excluded, ids, "excludedActions")
         eligible = [a for a in actions if a["id"] not in skip]
         if not eligible:
@@ -188,11 +185,11 @@ class DecisionService:
         ev, step = self._decide(event_id, context, eligible, 0, now, defer, None)
         self._record(ev, step)
         self._maybe_commit()
-        ranking = [(ev.action_id, ev.probability)]
-        order = sorted((i for i in range(len(eligible)) if i != ev.chosen), key=lambda i: -ev.pmf[i])
-        ranking += [(eligible[i]["id"], ev.pmf[i]) for i in order]
-        ranking += [(a["id"], 0.0) for a in actions if a["id"] in skip]
-        return Ranked(event_id, ev.action_id, ranking, ev.probability)
+        ranked = ranking([a["id"] for a in eligible], ev.pmf, ev.chosen) + [(a["id"], 0.0) for a in actions
+                                                                            if a["id"] in skip]
+        pmf = dict(ranked)
+        ids = [a["id"] for a in actions]
+        return Decision(event_id, ev.action_id, ids.index(ev.action_id), ev.probability, [pmf[i] for i in ids], ranked)
 
     def rank_multislot(self, context: Mapping, actions: Sequence[Mapping], slots: Sequence[Slot], *,
                        event_id: str | None = None, defer: bool = False,
@@ -201,7 +198,7 @@ class DecisionService:
         now = self._now(now)
         self.expire(now)
         ids = check_actions(actions, self.max_actions)
-        check_capacity(self.pending_bytes, self.max_pending_bytes, len(self.open))
+        check_capacity(self.pending_bytes, self.max_pending_bytes, len(self.book))
         if not slots or len(slots) > len(ids):
             raise BanditError(f"slots must be a non-empty list of at most {len(ids)} (the number of actions)")
         slot_ids = [s.id for s in slots]
@@ -251,17 +248,16 @@ class DecisionService:
             agree = max(range(len(pmf)), key=pmf.__getitem__) == baseline
             chosen, probability = baseline, 1.0
             pmf = [1.0 if i == baseline else 0.0 for i in range(len(pmf))]
-        ev = OpenEvent(key, 0, now, now + self.config.reward_wait_s, dict(context), [dict(a) for a in eligible],
-                       pmf, chosen, probability, mode, active=not defer, group=group,
-                       model_version=self.policy.model_version)
-        ev.agree = agree  # type: ignore[attr-defined]
+        ev = OpenEvent(key, now, self.book.deadline(now), chosen, probability, context=dict(context),
+                       actions=[dict(a) for a in eligible], pmf=pmf, mode=mode, active=not defer, group=group,
+                       model_version=self.policy.model_version, agree=agree)
         return ev, step
 
     def _rank_body(self, ev: OpenEvent) -> dict:
         """A rank record's body (the journal's, and a ranker's stream message: bandit.service.stream)."""
         body = {"c": ev.context, "as": self.journal.action_set(ev.actions), "pmf": ev.pmf, "ch": ev.chosen, "p": ev.probability,
                 "dl": ev.deadline, "act": ev.active, "m": ev.mode, "g": ev.group, "v": ev.model_version}
-        agree = getattr(ev, "agree", None)
+        agree = ev.agree
         if agree is not None:
             body["agree"] = agree
             self.apprentice["decisions"] += 1
@@ -271,14 +267,14 @@ class DecisionService:
     def _record(self, ev: OpenEvent, step: Any) -> None:
         ev.journal_seq = self.journal.add("rank", ev.event_id, ev.time, self._rank_body(ev))
         ev.step = step
-        self.open.add(ev.event_id, ev)
+        self.book.open(ev)
         self._hold(ev)
         self.counters["ranks"] += 1
 
     def _hold(self, ev: OpenEvent) -> None:
         """Count a pending event's memory against the budget (given back when it closes)."""
-        ev.cost = pending_cost(ev.context, ev.actions)  # type: ignore[attr-defined]
-        self.pending_bytes += ev.cost  # type: ignore[attr-defined]
+        ev.cost = pending_cost(ev.context, ev.actions)
+        self.pending_bytes += ev.cost
 
     def _uniform(self, key: str) -> float:
         digest = hashlib.blake2b(f"{self.seed}:{key}".encode(), digest_size=8).digest()
@@ -287,7 +283,7 @@ class DecisionService:
     # -- rewards and activation ----------------------------------------------------------------
     def reward(self, event_id: str, value: Any, *, now: float | None = None) -> None:
         """The reward of a single-slot event."""
-        value = check_value(value, self.reward_range)
+        value = check_reward(value, self.reward_range)
         now = self._now(now)
         self.expire(now)
         ev = self._find(event_id, multislot=False)[0]
@@ -309,14 +305,10 @@ class DecisionService:
             seen.add(key)
             ev = events.get(key)
             if ev is None:
-                state = self.open.closed.get(key) or self.journal.close_reason(key)
-                if state == REWARDED:
-                    raise DuplicateRewardError(f"event {event_id!r} slot {slot_id!r} already has its reward")
-                if state is not None:
-                    raise ExpiredEventError(f"event {event_id!r} slot {slot_id!r}: its reward window closed")
-                raise UnknownEventError(f"event {event_id!r} has no slot {slot_id!r}")
-            self._check_not_final(ev)
-            checked.append((ev, check_value(value, self.reward_range)))
+                EventBook.raise_closed(event_id, self.book.window.closed.get(key) or self.journal.close_reason(key),
+                                       slot=slot_id)
+            self.book.check_not_final(ev)
+            checked.append((ev, check_reward(value, self.reward_range)))
         if not checked:
             raise BanditError("reward must list at least one {slotId, value}")
         for ev, value in checked:
@@ -334,76 +326,42 @@ class DecisionService:
         for ev in events:
             if not ev.active:
                 self.journal.add("activate", ev.event_id, now)
-                ev.active = True
-                if self.config.reward_aggregation == "earliest" and ev.rewards:
-                    self._close(ev, ev.rewards[0], REWARDED, now, early=True)
+                self.book.activate(ev, now)
         self._maybe_commit()
 
     def _reward(self, ev: OpenEvent, value: float, now: float) -> None:
-        self._check_not_final(ev)
+        self.book.check_not_final(ev)  # before the journal records it
         self.journal.add("reward", ev.event_id, now, {"v": value})
-        ev.rewards.append(value)
         self.counters["rewards"] += 1
-        if self.config.reward_aggregation == "earliest" and ev.active:
-            self._close(ev, value, REWARDED, now, early=True)
-
-    def _check_not_final(self, ev: OpenEvent) -> None:
-        if self.config.reward_aggregation == "earliest" and ev.rewards:
-            raise DuplicateRewardError(f"event {ev.group or ev.event_id!r} already has its reward (earliest)")
+        self.book.reward(ev, value, now)
 
     def _find(self, event_id: Any, *, multislot: bool) -> list[OpenEvent]:
         if type(event_id) is not str or not EVENT_ID.fullmatch(event_id):
             raise UnknownEventError("unknown event id (not a valid event id)")
-        if multislot:
-            keys = self.open.groups.get(event_id)
-            if keys:
-                return [self.open.pending[k] for k in list(keys)]
-        else:
-            ev = self.open.pending.get(event_id)
-            if ev is not None:
-                return [ev]
-            if event_id in self.open.groups:
-                raise BanditError(f"event {event_id!r} is a multi-slot event: use the multislot endpoints")
-        state = self.open.closed.get(event_id)
-        if state is None and not multislot:
-            state = self.journal.close_reason(event_id)
-        elif state is None:
-            state = REWARDED if "close" in self.journal.kinds_of(event_id, slots=True) else None
-        if state == REWARDED:
-            raise DuplicateRewardError(f"event {event_id!r} already has its final reward")
-        if state in (DEFAULTED, NOT_ACTIVATED):
-            raise ExpiredEventError(f"event {event_id!r}: its reward window closed")
-        raise UnknownEventError(f"unknown event id {event_id!r}")
+        return self.book.find(event_id, multislot=multislot)
+
+    def _closed_reason(self, event_id: str) -> str | None:
+        """Why an event (or a multi-slot group) no longer in memory closed, from the journal."""
+        why = self.journal.close_reason(event_id)
+        if why is None and "close" in self.journal.kinds_of(event_id, slots=True):
+            why = REWARDED
+        return why
 
     # -- closing and learning ------------------------------------------------------------------
     def expire(self, now: float | None = None) -> int:
-        """Close every reward window that ended before `now`; returns how many closed."""
-        now = self._now(now)
-        if self.open.next_deadline() >= now:
-            return 0
-        n = 0
-        agg = self.config.reward_aggregation
-        for _, ev in self.open.due(now):
-            if not ev.active:
-                self._close(ev, None, NOT_ACTIVATED, ev.deadline, early=False)
-            elif ev.rewards:
-                total = sum(ev.rewards) if agg == "sum" else sum(ev.rewards) / len(ev.rewards)
-                lo, hi = self.reward_range
-                self._close(ev, min(max(total, lo), hi), REWARDED, ev.deadline, early=False)
-            else:
-                self._close(ev, self.config.default_reward, DEFAULTED, ev.deadline, early=False)
-            n += 1
+        """Close every reward window that ended before `now` (the event book's rules); how many closed."""
+        n = self.book.expire(self._now(now))
         if n:
             self._maybe_commit()
         return n
 
-    def _close(self, ev: OpenEvent, value: float | None, why: str, when: float, *, early: bool) -> None:
-        """`early`: before its deadline (a reward), not popped from the deadline heap by `expire`."""
-        self.open.close(ev.event_id, why, early=early)
-        self.pending_bytes -= getattr(ev, "cost", 0)
+    def _on_close(self, ev: OpenEvent, value: float | None, why: str, when: float) -> None:
+        """The event book closed an event: learn it (unless LoggingOnly or never activated), journal
+        the close, count it, and queue its row for the derived event log."""
+        self.pending_bytes -= ev.cost
         learned = why != NOT_ACTIVATED and self.config.learning_mode != "LoggingOnly"
         if learned:
-            drift = self.learn_closed(ev, value, when, ev.step)
+            drift = self.learn_closed(ev, value, when)
             if drift is False:  # poisoned the model: rolled back, not learned (the journal says so)
                 learned = False
             else:
@@ -415,22 +373,17 @@ class DecisionService:
         if why != NOT_ACTIVATED:
             self._joined.append(joined_row(ev, value, when, why == DEFAULTED, self.policy.spec))
 
-    def learn_closed(self, ev: OpenEvent, value: float, when: float, step: Any) -> DriftEvent | None | bool:
-        """Learn a closed event as the policy's own decision (here and when recovery re-learns it);
-        the event-log row of the drop it revealed, if its policy's drift test raised one. False if
-        learning it made the model's scores non-finite: the model was rolled back (`_reject_model`)
-        and the event is not learned."""
-        policy = self.policy
-        detected = len(policy.drift_events)
-        policy.drift_clock(ev.deadline, when)
-        step.learn(ev.chosen, value, ev.probability, own_decision=True)
-        self._probe = (step, ev.event_id, ev.context, ev.actions)
-        if not scores_finite(step):
+    def learn_closed(self, ev: OpenEvent, value: float, when: float) -> DriftEvent | None | bool:
+        """Learn a closed event as the policy's own decision (here and when recovery re-learns it:
+        Policy.learn_event, as the library does); the event-log row of the drop it revealed, if any.
+        False if learning it made the model's scores non-finite: the model was rolled back
+        (`_reject_model`) and the event is not learned."""
+        drift = self.policy.learn_event(ev, value, when, self.log.writer_id)
+        self._probe = (ev.step, ev.event_id, ev.context, ev.actions)
+        if not scores_finite(ev.step):
             self._reject_model(ev.event_id, ev.context, ev.actions)
             return False
-        if len(policy.drift_events) > detected:
-            return policy.drift_row(ev.event_id, when, self.log.writer_id)
-        return None
+        return drift
 
     def _reject_model(self, event_id: str, context: Mapping, actions: list) -> None:
         """Learning an event made the model non-finite (a poisoned model answers a uniform pmf for
@@ -446,7 +399,7 @@ class DecisionService:
             policy = self.new_policy(self.arguments)
         self.policy = policy
         self._probe = None
-        for open_ev in self.open.pending.values():
+        for open_ev in self.book.pending.values():
             open_ev.step = policy.replay_step(open_ev.context, open_ev.actions)
         self.checkpoint_due = True
 
@@ -517,7 +470,7 @@ class DecisionService:
         """Swap in a new model (PUT policy / PUT model): open events will learn into it. Returns the
         checkpoint to publish (the change is durable once it is)."""
         self.policy = policy
-        for ev in self.open.pending.values():
+        for ev in self.book.pending.values():
             ev.step = policy.replay_step(ev.context, ev.actions)
         if arguments is not None:
             self.arguments = arguments
@@ -526,6 +479,7 @@ class DecisionService:
 
     def set_config(self, config: ServiceConfig) -> None:
         self.config = config.check(self.reward_range)
+        self.book.rules = self._rules()
         self._save_config()
 
     def delete_logs(self) -> int:
@@ -543,7 +497,7 @@ class DecisionService:
         n = self.apprentice["decisions"]
         return {
             "modelVersion": self.policy.model_version, "learningMode": self.config.learning_mode,
-            "eventsPending": len(self.open), "eventsLearned": self.policy.n_learned,
+            "eventsPending": len(self.book), "eventsLearned": self.policy.n_learned,
             "pendingBytes": self.pending_bytes, "pendingBudgetBytes": self.max_pending_bytes,
             "journalSeq": self.journal.last_seq, "checkpointSeq": self.checkpoint_seq,
             "journalBytes": self.journal.disk_bytes(),
@@ -577,6 +531,6 @@ class DecisionService:
         return event_id
 
     def _id_used(self, event_id: str) -> bool:
-        return bool(self.open.knows(event_id) or self.journal.kinds_of(event_id)
+        return bool(self.book.knows(event_id) or self.journal.kinds_of(event_id)
                     or self.journal.kinds_of(event_id, slots=True))
 

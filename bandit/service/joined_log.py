@@ -10,7 +10,7 @@ import orjson
 
 from bandit.cache import TextCache
 from bandit.log.eventlog import EventLog
-from bandit.lifecycle.window import OpenEvent
+from bandit.lifecycle.book import OpenEvent
 
 
 # candidate lists repeat: format each once. Bounded by bytes: keyed by the whole list's JSON, 10,000

@@ -13,16 +13,18 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bandit.errors import BanditError
 from bandit.log.schema import DriftEvent
 from bandit.policies.base import Policy
 from bandit.policies.specs import load_saved_policy
-from bandit.lifecycle.window import NOT_ACTIVATED, OpenEvent
+from bandit.lifecycle.book import OpenEvent
+from bandit.lifecycle.window import NOT_ACTIVATED
 
-if TYPE_CHECKING:
-    from bandit.service.decision_service import DecisionService
+# `svc` below is the DecisionService being opened or checkpointed (bandit.service.decision_service,
+# which calls these functions; typed loosely so that the two modules do not import each other).
+DecisionService = Any
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ class CheckpointToken:
     meta: dict
 
 
-def load_policy(svc: "DecisionService") -> Policy:
+def load_policy(svc: DecisionService) -> Policy:
     """The model of the current checkpoint, or a fresh one from the configured arguments."""
     current = svc.state.current_checkpoint()
     if current is None:
@@ -44,7 +46,7 @@ def load_policy(svc: "DecisionService") -> Policy:
     return load_saved_policy(folder, reward_range=svc.reward_range, min_probability=svc.min_probability, log=None)
 
 
-def reload_checkpoint(svc: "DecisionService") -> Policy:
+def reload_checkpoint(svc: DecisionService) -> Policy:
     """The model of the published checkpoint again (a fresh one before the first), leaving every
     other checkpoint folder alone (a newer one may be waiting to be published)."""
     current = svc.state.current_checkpoint()
@@ -54,7 +56,7 @@ def reload_checkpoint(svc: "DecisionService") -> Policy:
                              log=None)
 
 
-def recover(svc: "DecisionService") -> int:
+def recover(svc: DecisionService) -> int:
     """Rebuild open events and re-learn closes after the checkpoint; returns the checkpoint's seq."""
     current = svc.state.current_checkpoint()
     ckpt_seq = int(current[1]["journal_seq"]) if current else 0
@@ -63,40 +65,41 @@ def recover(svc: "DecisionService") -> int:
     if svc.journal.last_seq < ckpt_seq:
         raise BanditError(f"{svc.state.path}: the checkpoint is ahead of the journal "
                           f"({ckpt_seq} > {svc.journal.last_seq}); the journal was replaced or damaged")
-    opened = svc.open
+    book = svc.book
     relearned = 0
     rejoin: list[tuple[OpenEvent, dict, float]] = []
     drifts: list[DriftEvent] = []
     for seq, kind, event_id, time, body in svc.journal.records(after_seq=start - 1):
         if kind == "rank":
             actions = svc.journal.actions_of(body["as"])
-            ev = OpenEvent(event_id, seq, time, body["dl"], body["c"], actions, body["pmf"], body["ch"],
-                           body["p"], body["m"], active=body["act"], group=body.get("g"),
-                           model_version=body.get("v", ""))
-            opened.add(event_id, ev)
+            ev = OpenEvent(event_id, time, body["dl"], body["ch"], body["p"], context=body["c"], actions=actions,
+                           pmf=body["pmf"], mode=body["m"], active=body["act"], group=body.get("g"),
+                           model_version=body.get("v", ""), journal_seq=seq)
+            book.open(ev)
             if seq > ckpt_seq and "agree" in body:
                 svc.apprentice["decisions"] += 1
                 svc.apprentice["agreed"] += int(body["agree"])
             continue
-        ev = opened.pending.get(event_id)
+        ev = book.pending.get(event_id)
         if ev is None:
             continue  # an event closed before the checkpoint's window
         if kind == "reward":
-            ev.rewards.append(body["v"])
+            ev.add_reward(body["v"])
         elif kind == "activate":
             ev.active = True
-        elif kind == "close":
-            opened.close(event_id, body["why"], early=True)
+        elif kind == "close":  # replayed as recorded: the journal says why and with what it closed
+            book.window.close(event_id, body["why"], early=True)
             if seq > ckpt_seq:
                 if body["l"]:
-                    drift = svc.learn_closed(ev, body["v"], time, svc.policy.replay_step(ev.context, ev.actions))
+                    ev.step = svc.policy.replay_step(ev.context, ev.actions)
+                    drift = svc.learn_closed(ev, body["v"], time)
                     if drift is not False:  # False: it poisoned the model (a journal from before the checks)
                         relearned += 1
                         if drift is not None:
                             drifts.append(drift)
                 if body["why"] != NOT_ACTIVATED:
                     rejoin.append((ev, body, time))
-    for ev in opened.pending.values():
+    for ev in book.pending.values():
         ev.step = svc.policy.replay_step(ev.context, ev.actions)
         svc._hold(ev)  # recovered events count against the budget (never refused: they were acknowledged)
     _rejoin(svc, rejoin, drifts)
@@ -104,7 +107,7 @@ def recover(svc: "DecisionService") -> int:
     return ckpt_seq
 
 
-def _rejoin(svc: "DecisionService", closed: list[tuple[OpenEvent, dict, float]], drifts: list[DriftEvent]) -> None:
+def _rejoin(svc: DecisionService, closed: list[tuple[OpenEvent, dict, float]], drifts: list[DriftEvent]) -> None:
     """Send events closed after the checkpoint, and the drops their re-learning detected, to the
     derived event log, except those it already committed before the crash (it is flushed at every
     checkpoint, so only these can be missing)."""
@@ -144,18 +147,18 @@ def _logged(path: Path, event_ids: list[str], table: str = "events") -> set[str]
     return found
 
 
-def prepare_checkpoint(svc: "DecisionService") -> CheckpointToken:
+def prepare_checkpoint(svc: DecisionService) -> CheckpointToken:
     seq = svc.journal.last_seq
     folder = svc.state.checkpoint_dir(seq)
     svc.policy.save(folder)
-    oldest = min((ev.journal_seq for ev in svc.open.pending.values()), default=None)
+    oldest = min((ev.journal_seq for ev in svc.book.pending.values()), default=None)
     meta = {"journal_seq": seq, "open_from": oldest if oldest is not None else seq + 1,
             "events_learned": svc.policy.n_learned, "apprentice": dict(svc.apprentice),
             "arguments": svc.arguments}
     return CheckpointToken(folder, meta)
 
 
-def publish_checkpoint(svc: "DecisionService", token: CheckpointToken) -> None:
+def publish_checkpoint(svc: DecisionService, token: CheckpointToken) -> None:
     """Make a prepared checkpoint current; the journal must already hold its records."""
     if svc.journal.committed_seq < token.meta["journal_seq"]:
         raise BanditError("checkpoint published before the journal records it depends on were written")

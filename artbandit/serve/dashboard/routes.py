@@ -129,7 +129,7 @@ def mount(app: FastAPI, svc: Any, *, key: bytes | None, created: dict, committer
             return denied()
         now = time.time()
         st = svc.status()
-        oldest = min((ev.time for ev in svc.open.pending.values()), default=None) if len(svc.open) <= 50_000 else None
+        oldest = min((ev.time for ev in svc.book.pending.values()), default=None) if len(svc.book) <= 50_000 else None
         return _json({
             "now": now, "policy": svc.policy.spec, "colours": colours(),
             "modelVersion": st["modelVersion"], "modelAgeS": now - created["time"],

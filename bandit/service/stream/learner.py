@@ -30,7 +30,7 @@ from bandit.errors import BanditError
 from bandit.service.model_export import export_model
 from bandit.service.decision_service import DecisionService
 from bandit.service.stream import EventStream
-from bandit.lifecycle.window import OpenEvent
+from bandit.lifecycle.book import OpenEvent
 
 log = logging.getLogger("artbandit.learner")
 TICK_S = 0.25  # how often an idle learner appends a clock message when a reward window is due
@@ -45,9 +45,9 @@ def apply_message(svc: DecisionService, message: bytes | dict) -> bool:
         if kind == "rank":
             if svc._id_used(event_id):
                 return False
-            ev = OpenEvent(event_id, 0, now, body["dl"], body["c"], body["as"], body["pmf"], body["ch"], body["p"],
-                           body["m"], active=body["act"], group=body.get("g"), model_version=body.get("v", ""))
-            ev.agree = body.get("agree")  # type: ignore[attr-defined]
+            ev = OpenEvent(event_id, now, body["dl"], body["ch"], body["p"], context=body["c"], actions=body["as"],
+                           pmf=body["pmf"], mode=body["m"], active=body["act"], group=body.get("g"),
+                           model_version=body.get("v", ""), agree=body.get("agree"))
             svc._record(ev, svc.policy.replay_step(ev.context, ev.actions))
         elif kind == "reward":
             svc.reward(event_id, body["v"], now=now)
@@ -126,7 +126,7 @@ class Learner:
         """Idle work: a clock message when a reward window is due, checkpoints, status, retention."""
         svc = self.svc
         now = time.time()
-        if svc.open.next_deadline() < now and now - self._last_tick >= TICK_S:
+        if svc.book.next_deadline() < now and now - self._last_tick >= TICK_S:
             # the windows close on the stream's clock, so a replay closes them at the same place
             self.stream.append([orjson.dumps({"k": "tick", "t": now})])
             self._last_tick = now

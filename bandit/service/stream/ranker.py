@@ -22,10 +22,10 @@ from bandit.lifecycle.event_ids import EventIds
 from bandit.service.journal import JournalWriteError, RecordBuffer
 from bandit.service.model_export import import_model
 from bandit.service.decision_service import DecisionService
-from bandit.service.checks import DEFAULT_PENDING_BYTES, EVENT_ID, check_value
+from bandit.service.checks import DEFAULT_PENDING_BYTES, EVENT_ID
 from bandit.service.config import ServiceConfig
 from bandit.service.stream import EventStream
-from bandit.lifecycle.window import RewardWindow
+from bandit.lifecycle.book import EventBook, RewardRules, check_reward
 
 
 class StreamRecords(RecordBuffer):
@@ -111,7 +111,8 @@ class Ranker(DecisionService):
         self.model_update_s = float(model_update_s)
         self.journal = StreamRecords(stream)  # type: ignore[assignment]
         self.log = self.state = _Nothing()  # type: ignore[assignment]
-        self.open = RewardWindow(remember_closed=0)
+        # a ranker keeps no open events (the learner's book does): an empty book for what reads one
+        self.book = EventBook(RewardRules(0.0), lambda *_: None, remember_closed=0)
         self.apprentice = {"decisions": 0, "agreed": 0}
         self.counters = {"ranks": 0, "rewards": 0, "default_rewards": 0, "learned": 0, "not_activated": 0,
                          "closed_rewarded": 0}
@@ -140,6 +141,7 @@ class Ranker(DecisionService):
         if blob is None:
             return bool(self.snapshot)
         self.config = ServiceConfig.from_json(meta.get("config", {})).check(self.reward_range)
+        self.book.rules = self._rules()  # the deadlines it stamps on ranks follow the learner's window
         self.arguments = meta.get("arguments", "")
         self.policy = import_model(blob, reward_range=self.reward_range, min_probability=self.min_probability,
                                    log=None)
@@ -180,7 +182,7 @@ class Ranker(DecisionService):
         return event_id
 
     def reward(self, event_id: str, value: Any, *, now: float | None = None) -> None:
-        value = check_value(value, self.reward_range)
+        value = check_reward(value, self.reward_range)
         self.journal.add("reward", self._check_id(event_id), self._now(now), {"v": value})
         self.counters["rewards"] += 1
 
@@ -191,7 +193,7 @@ class Ranker(DecisionService):
             if type(slot_id) is not str or slot_id in seen:
                 raise BanditError(f"slot {slot_id!r} is not a slot id or is rewarded twice in one request")
             seen.add(slot_id)
-            checked.append([slot_id, check_value(value, self.reward_range)])
+            checked.append([slot_id, check_reward(value, self.reward_range)])
         if not checked:
             raise BanditError("reward must list at least one {slotId, value}")
         self.journal.add("mreward", event_id, self._now(now), {"r": checked})
