@@ -17,10 +17,11 @@ import vowpalwabbit
 
 import bandit
 from bandit import BanditError, EventLog, make_policy
+import tests
 from tests.bandit_helpers import Stream, make_actions
 
 SECRET = "test-secret-0123456789"
-TESTS = Path(__file__).parent
+ROOT = Path(tests.__file__).resolve().parents[1]  # the checkout, which holds the `tests` package
 
 
 def _fill(path: Path, n: int = 300, spec: str = "vw", **options) -> list[bandit.Decision]:
@@ -117,7 +118,7 @@ def test_committed_events_survive_sigkill(tmp_path):
     path = tmp_path / "crash.sqlite"
     script = textwrap.dedent(f"""
         import sys
-        sys.path.insert(0, {str(TESTS)!r})
+        sys.path.insert(0, {str(ROOT)!r})
         import bandit
         from tests.bandit_helpers import Stream, make_actions
         log = bandit.EventLog({str(path)!r}, batch_size=50, commit_interval_s=1e9)

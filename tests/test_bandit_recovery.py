@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 
 from bandit import BanditError, EventLog, VWPolicy, UnknownEventError, make_policy
+import tests
 from tests.bandit_helpers import Stream, make_actions
 
 SECRET = "test-secret-0123456789"
-TESTS = Path(__file__).parent
+ROOT = Path(tests.__file__).resolve().parents[1]  # the checkout, which holds the `tests` package
 
 
 def _probe(policy) -> np.ndarray:
@@ -103,7 +104,7 @@ while True:
 
 def test_sigkill_mid_traffic_then_restart_accepts_learns_and_logs_pre_crash_rewards(tmp_path):
     path = tmp_path / "e.sqlite"
-    script = _CHILD.format(tests=str(TESTS), path=str(path), secret=SECRET)
+    script = _CHILD.format(tests=str(ROOT), path=str(path), secret=SECRET)
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     printed = []
     try:

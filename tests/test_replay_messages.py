@@ -20,7 +20,7 @@ def test_rank_warns_about_context_features_the_model_never_saw(tmp_path, console
                    tmp_path / "actions.json", "--json")
     assert proc.returncode == 0, proc.stderr
     assert "never saw" not in proc.stderr
-    assert json.loads(proc.stdout)["action_id"] in ("warm", "cold")
+    assert json.loads(proc.stdout)["rewardActionId"] in ("warm", "cold")
 
     (tmp_path / "new.json").write_text(json.dumps({"user": {"segment": "s1", "age": 31}, "device": {"tv": 1}}))
     proc = console("rank", tmp_path / "model", "--context", tmp_path / "new.json", "--actions",

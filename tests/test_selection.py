@@ -233,7 +233,7 @@ def test_the_cli_simulates_evaluates_trains_and_ranks_with_it(tmp_path) -> None:
     proc = run("rank", str(tmp_path / "m"), "--context", str(tmp_path / "ctx.json"),
                "--actions", str(tmp_path / "actions.json"), "--json", "--seed", "1")
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["action_id"] in {a["id"] for a in imp.actions}
+    assert json.loads(proc.stdout)["rewardActionId"] in {a["id"] for a in imp.actions}
 
 
 def test_it_carries_the_drift_hook_and_logs_the_drop(tmp_path) -> None:
