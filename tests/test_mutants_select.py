@@ -1,7 +1,7 @@
 """select_diverse on hand-made items whose signature differences are known exactly.
 
-Written against the mutants mutmut left alive in imaging/select.py (docs/testing.md). Signatures are
-built so that imaging.frame_metrics.difference is 0.6 x the pixel offset (histogram part equal): offset
+Written against the mutants mutmut left alive in imaging/candidates/diverse.py (docs/testing.md). Signatures are
+built so that imaging.analysis.frame_metrics.difference is 0.6 x the pixel offset (histogram part equal): offset
 0.5 gives a difference of exactly 0.3, offset 0.05 gives 0.03 (a near-duplicate under the default 0.035).
 """
 from __future__ import annotations
@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imaging.frame_metrics import SIG_PIXELS, difference
-from imaging.select import DUPLICATE_DIFFERENCE, select_diverse
+from imaging.analysis.frame_metrics import SIG_PIXELS, difference
+from imaging.candidates.diverse import DUPLICATE_DIFFERENCE, select_diverse
 
 
 @dataclass(eq=False)  # identity, not value: two items may look alike

@@ -11,8 +11,8 @@ from PIL import Image
 
 from imaging.features import FEATURE_NAMES
 from safeio.outdir import MARKER
-from imaging.treatments import TREATMENTS
-from imaging.variants import DEFAULT_ASPECTS
+from imaging.artwork.treatments import TREATMENTS
+from imaging.artwork.variants import DEFAULT_ASPECTS
 from artbandit.cli import main
 from artbandit.cli import variants as cli_variants
 from tests.variants_helpers import skimage_photo_path

@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from imaging.crop import Aspect, crop_size, output_size, parse_aspect, smart_crop
+from imaging.artwork.crop import Aspect, crop_size, output_size, parse_aspect, smart_crop
 from imaging.errors import ImagingError
-from imaging.faces import Box, detect_faces
-from imaging.title import place_title, render_title
-from imaging.treatments import TREATMENTS, apply_treatment
+from imaging.analysis.faces import Box, detect_faces
+from imaging.artwork.title import place_title, render_title
+from imaging.artwork.treatments import TREATMENTS, apply_treatment
 from tests.variants_helpers import skimage_photo
 
 ASPECTS = ["16:9", "2:3", "1:1", "4:5", "9:16", "1.85:1", "3:1", "21:9"]

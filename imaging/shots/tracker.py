@@ -1,11 +1,11 @@
 """The one-pass shot tracker behind extract: groups decoded frames into shots and holds the best few.
 
-Every decoded frame is measured on small proxies (imaging.frame_metrics); the boundary detectors
-(imaging.shots: cuts, flashes, dissolves; black runs and fade ramps) decide where shots begin and
+Every decoded frame is measured on small proxies (imaging.analysis.frame_metrics); the boundary detectors
+(imaging.shots.boundaries: cuts, flashes, dissolves; black runs and fade ramps) decide where shots begin and
 end; frames that can never be candidates are dropped as they pass (black, over-exposed, uniform,
 blurred, flashes, inside fades or dissolves, within NEAR_CUT frames of a cut), and each running
 shot keeps only its best distinct frames per SEGMENT_S segment, so memory stays bounded and
-nothing is re-read. imaging.picking chooses the K candidates from what the tracker holds.
+nothing is re-read. imaging.candidates.finalists chooses the K candidates from what the tracker holds.
 """
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from imaging.bars import detect_bars
-from imaging.frame_metrics import (RELATIVE_BLUR, Crop, FrameMetrics, difference, hard_rejection,
+from imaging.analysis.bars import detect_bars
+from imaging.analysis.frame_metrics import (RELATIVE_BLUR, Crop, FrameMetrics, difference, hard_rejection,
                                    measure, proxies, signature)
-from imaging.shots import (LOOKAHEAD, Boundary, CutDetector, DissolveDetector, FadeTrend, FrameSample, Shot,
+from imaging.shots.boundaries import (LOOKAHEAD, Boundary, CutDetector, DissolveDetector, FadeTrend, FrameSample, Shot,
                            fade_ramps, is_black)
-from imaging.video import DecodedFrame, VideoInfo
+from imaging.decode.video import DecodedFrame, VideoInfo
 
 NEAR_CUT = 3  # frames on either side of a cut that are never candidates (motion blur, mid-change)
 SEGMENT_S = 2.0  # long shots are held in segments of at most this length, so they give several picks
@@ -53,7 +53,7 @@ SMEAR_FLOOR = 20.0  # cells whose best detail is below this (flat sky, walls) sa
 SMEAR_FREE = 0.045  # smear up to this is ordinary motion; the penalty grows to 1 over SMEAR_SPAN more
 SMEAR_SPAN = 0.09
 SMEAR_WEIGHT = 0.3
-SMEAR_REJECT = 0.2  # from this share a finalist is rejected as `smeared` (imaging.picking)
+SMEAR_REJECT = 0.2  # from this share a finalist is rejected as `smeared` (imaging.candidates.finalists)
 
 
 def atypical_penalty(ratio: float) -> float:

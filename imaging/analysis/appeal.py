@@ -15,7 +15,7 @@ per-frame pass stays cheap. Each signal is a number in the manifest (`metrics`) 
 * **saliency** (spectral residual, Hou & Zhang 2007, on a 64 px copy): `subject_clarity` is the share
   of saliency held by the most salient 10% of the picture; a cluttered frame with no clear subject
   spreads it thin (~0.2), a clear subject on a plain ground concentrates it (>= 0.35). It also
-  locates the subject for the sharpness test and for title plates (imaging.title).
+  locates the subject for the sharpness test and for title plates (imaging.artwork.title).
 * **blockiness**: mean luma step across 8 px block edges over the mean step anywhere (1 = none);
   not a rejection (every frame of a damaged clip has it) but a warning when the set's median is
   >= `BLOCKY`: carphone_distorted.mp4's K=4 set 1.18-1.44 (median 1.23), the pristine original
@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from imaging.crop import spectral_residual_saliency
-from imaging.faces import Box, to_gray
+from imaging.artwork.crop import spectral_residual_saliency
+from imaging.analysis.faces import Box, to_gray
 
 EYE_CASCADES = ("haarcascade_eye_tree_eyeglasses.xml", "haarcascade_eye.xml")
 EYE_MIN_FACE = 40  # px: smaller faces are not judged for open eyes (too few pixels per eye)
@@ -101,7 +101,7 @@ def blockiness(frame: np.ndarray) -> float:
 
 
 def saliency(rgb: np.ndarray) -> np.ndarray:
-    """Spectral-residual saliency (imaging.crop's) on a SALIENCY_SIDE px copy, edges zeroed: the
+    """Spectral-residual saliency (imaging.artwork.crop's) on a SALIENCY_SIDE px copy, edges zeroed: the
     FFT's wrap-around lights them up."""
     sal = spectral_residual_saliency(np.ascontiguousarray(rgb), SALIENCY_SIDE).copy()
     border = max(1, SALIENCY_SIDE // 32)

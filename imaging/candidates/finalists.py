@@ -1,13 +1,13 @@
 """Picking K candidates from the frames the shot tracker held: bars, faces, an editor's reading, diversity.
 
-After the pass (imaging.shot_tracker): the video's bars are measured at full resolution on the held
-frames (imaging.bars), a short list of 2K + 2 is chosen (best rank first, one per shot first, no
-identical frames: imaging.select), converted to RGB; faces are detected on the whole frame (and
-confirmed by a second cascade: imaging.faces.confirm_faces), the frame is cropped to its shot's
-bars but never into a face (imaging.bars.keep_faces), and an editor's reading is taken
-(imaging.appeal: open eyes, subject sharpness and clarity, blockiness). Finalists with a flaw
+After the pass (imaging.shots.tracker): the video's bars are measured at full resolution on the held
+frames (imaging.analysis.bars), a short list of 2K + 2 is chosen (best rank first, one per shot first, no
+identical frames: imaging.candidates.diverse), converted to RGB; faces are detected on the whole frame (and
+confirmed by a second cascade: imaging.analysis.faces.confirm_faces), the frame is cropped to its shot's
+bars but never into a face (imaging.analysis.bars.keep_faces), and an editor's reading is taken
+(imaging.analysis.appeal: open eyes, subject sharpness and clarity, blockiness). Finalists with a flaw
 (eyes_closed, subject_blurred, smeared) are rejected; the final K are chosen by score with maximal
-marginal relevance and the structural duplicate test (imaging.similar); if fewer than `min_count`
+marginal relevance and the structural duplicate test (imaging.analysis.likeness); if fewer than `min_count`
 distinct pictures exist, other usable moments fill in, marked `look_alike` (issue 26's count rule).
 
     score = (1 - FACE_WEIGHT) rank + FACE_WEIGHT face + appeal bonus (- BRIEF_PENALTY for flash-short shots)
@@ -21,15 +21,15 @@ import numpy as np
 
 from dataclasses import dataclass
 
-from imaging.appeal import BLOCKY, Appeal, judge, judge_eyes
-from imaging.bars import detect_bars, keep_faces
-from imaging.candidates import Candidate, CandidateSet
+from imaging.analysis.appeal import BLOCKY, Appeal, judge, judge_eyes
+from imaging.analysis.bars import detect_bars, keep_faces
+from imaging.candidates.manifest import Candidate, CandidateSet
 from imaging.errors import ImagingError
-from imaging.faces import Box, confirm_faces, detect_faces
-from imaging.frame_metrics import difference
-from imaging.select import select_diverse
-from imaging.shot_tracker import SAME_FRAME, SMEAR_REJECT, FrameRecord, ShotTracker
-from imaging.similar import LOOK_ALIKE, likeness as likeness_of, look_alike, structure
+from imaging.analysis.faces import Box, confirm_faces, detect_faces
+from imaging.analysis.frame_metrics import difference
+from imaging.candidates.diverse import select_diverse
+from imaging.shots.tracker import SAME_FRAME, SMEAR_REJECT, FrameRecord, ShotTracker
+from imaging.analysis.likeness import LOOK_ALIKE, likeness as likeness_of, look_alike, structure
 
 FACE_WEIGHT = 0.15
 # Haar runs on a copy this wide (cost grows with pixels; thumbnail-worthy faces are large anyway)
@@ -52,10 +52,10 @@ def pick_candidates(tracker: ShotTracker, *, min_count: int | None = None,
                     likeness: float = LOOK_ALIKE) -> CandidateSet:
     """K diverse, good candidates from what the tracker holds (see the module docstring).
 
-    `likeness`: structural likeness (imaging.similar) from which two frames count as one picture.
+    `likeness`: structural likeness (imaging.analysis.likeness) from which two frames count as one picture.
     `min_count` (default K): when fewer than that many distinct pictures exist, further usable
     frames from other moments fill the set (most different first), each marked `look_alike` in
-    the manifest; frames with an editor's flaw (imaging.appeal) never fill.
+    the manifest; frames with an editor's flaw (imaging.analysis.appeal) never fill.
     """
     return _Picker(tracker, tracker.k if min_count is None else min(min_count, tracker.k), likeness).result()
 

@@ -5,7 +5,7 @@ from typing import Callable, Sequence, TypeVar
 
 import numpy as np
 
-from imaging.frame_metrics import difference
+from imaging.analysis.frame_metrics import difference
 
 T = TypeVar("T")
 
@@ -30,7 +30,7 @@ def select_diverse(
     (shot/reverse-shot editing repeats the same set-up across shots). Second pass, only if K is
     not reached: further items from shots already used, still without near-duplicates.
     Near-duplicates: signatures closer than `duplicate` (in place), or `similar(a, b)` true (a
-    perceptual test that tolerates movement, imaging.similar).
+    perceptual test that tolerates movement, imaging.analysis.likeness).
     With `likeness` and `diversity` > 0, each next pick maximises score - diversity x its
     likeness to the closest item already picked (maximal marginal relevance): a set-up not yet
     shown beats another moment of one already shown unless it is much worse.

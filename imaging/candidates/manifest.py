@@ -22,10 +22,10 @@ from safeio.atomic import atomic_dir
 from safeio.errors import OutputFolderError
 from imaging.choices import IMAGE_FORMATS
 from imaging.errors import ImagingError
-from imaging.faces import Box
+from imaging.analysis.faces import Box
 from imaging.sheet import tile_images
-from imaging.shots import Shot
-from imaging.video import VideoInfo
+from imaging.shots.boundaries import Shot
+from imaging.decode.video import VideoInfo
 
 SCHEMA = "artbandit.candidates/1"
 _PIL_SAVE = {"jpg": ("JPEG", {"quality": 92}), "png": ("PNG", {}), "webp": ("WEBP", {"quality": 90})}
@@ -46,7 +46,7 @@ class Candidate:
     faces: list[Box]
     metrics: dict[str, float]
     features: dict[str, float] = field(default_factory=dict)
-    look_alike: str | None = None  # a fill-in: the id of the candidate it resembles (imaging.similar)
+    look_alike: str | None = None  # a fill-in: the id of the candidate it resembles (imaging.analysis.likeness)
 
     def to_dict(self, file: str | None = None) -> dict:
         h, w = self.image.shape[:2]
@@ -202,7 +202,7 @@ def write_candidates(result: CandidateSet, out_dir: str | os.PathLike, fmt: str 
     """
     if fmt not in FORMATS:
         raise ImagingError(f"unknown image format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    from imaging.batch import output_folder
+    from imaging.candidates.batch import output_folder
 
     out = Path(out_dir)
     parent = out.absolute().parent

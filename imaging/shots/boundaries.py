@@ -1,6 +1,6 @@
 """Shot boundaries: hard cuts (streaming, exact to the decoded frame), flashes, fades to/from black,
 and dissolves (cross-fades between two pictures). Every rule about where a shot begins or ends lives
-here; imaging.shot_tracker applies them during the single pass.
+here; imaging.shots.tracker applies them during the single pass.
 
 One detector interface, as PySceneDetect's SceneDetector: a `ShotDetector` takes every decoded
 frame as a `FrameSample` (index, time, signature, brightness) through `push`, and returns the
@@ -10,7 +10,7 @@ way. Fades are decided frame by frame instead, because a black frame closes the 
 moment it is seen: `is_black`, `FadeTrend` (brightness sliding towards or away from black) and
 `fade_ramps` (the ramp cut off a shot's ends).
 
-What the numbers measure: a frame's signature (imaging.frame_metrics.signature) is a 32x18 luma +
+What the numbers measure: a frame's signature (imaging.analysis.frame_metrics.signature) is a 32x18 luma +
 16x9 chroma thumbnail (0..1 per pixel) and a 16-bin luma histogram; `difference` of two signatures
 is 0.6 x the mean absolute pixel difference + 0.2 x half the histogram's L1 shift, so 0 = the same
 picture and ~0.3 = unrelated pictures. On bikes.mp4 (thorough) consecutive frames inside a shot
@@ -25,7 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
-from imaging.frame_metrics import BLACK_BRIGHTNESS, SIG_PIXELS, SIG_SIZE, difference
+from imaging.analysis.frame_metrics import BLACK_BRIGHTNESS, SIG_PIXELS, SIG_SIZE, difference
 
 LOOKAHEAD = 2  # decoded frames needed after a frame before deciding about it
 
@@ -54,7 +54,7 @@ class FrameSample:
 
     index: int  # frame number (presentation time x fps)
     time_s: float
-    sig: np.ndarray  # imaging.frame_metrics.signature
+    sig: np.ndarray  # imaging.analysis.frame_metrics.signature
     brightness: float = 0.5  # mean luma 0..1 (inside the bars)
 
 

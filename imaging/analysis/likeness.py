@@ -1,7 +1,7 @@
 """Perceptual near-duplicates by structure: two pictures a viewer would call the same, even if things
 moved a little, and never two set-ups that merely share a room's colours.
 
-The frame signature (imaging.frame_metrics) compares pixels in place at 32x18; a colour histogram
+The frame signature (imaging.analysis.frame_metrics) compares pixels in place at 32x18; a colour histogram
 (what this module used before) is position-free, so it called every shot of one room "the same
 picture": shot/reverse-shot set-ups and a wide shot against its close-up share their colours and
 were merged (issue 26: a four-set-up dialogue scene gave 2 candidates of 4 asked). What a viewer

@@ -9,7 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
-from imaging.frame_metrics import Crop
+from imaging.analysis.frame_metrics import Crop
 
 BAR_LEVEL = 32  # full-range luma a bar pixel never exceeds (black plus compression noise; dark picture
 # reaches this too, hence the symmetry rule)

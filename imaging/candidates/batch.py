@@ -20,7 +20,7 @@ from safeio.errors import OutputFolderError
 from safeio.outdir import OutputFolder
 from safeio.progress import Progress
 from imaging.errors import ImagingError
-from imaging.video import VIDEO_EXTENSIONS
+from imaging.decode.video import VIDEO_EXTENSIONS
 
 KIND = "extract"
 
@@ -60,8 +60,8 @@ class ExtractJob:
     mode: str = "default"
     fmt: str = "jpg"
     force: bool = False
-    min_count: int | None = None  # None: K (imaging.picking)
-    likeness: float | None = None  # None: imaging.similar.LOOK_ALIKE
+    min_count: int | None = None  # None: K (imaging.candidates.finalists)
+    likeness: float | None = None  # None: imaging.analysis.likeness.LOOK_ALIKE
 
 
 @dataclass
@@ -134,7 +134,7 @@ def plan_extract(paths: Sequence[str | os.PathLike], out: str | os.PathLike, *, 
 
 def run_extract_job(job: ExtractJob, progress: Progress | None = None) -> dict:
     """Extract and write one video; returns the manifest as written (ImagingError on bad input)."""
-    from imaging.extract import extract_candidates, write_candidates
+    from imaging.candidates.extract import extract_candidates, write_candidates
 
     result = extract_candidates(job.video, k=job.k, mode=job.mode, progress=progress, min_count=job.min_count,
                                 likeness=job.likeness)

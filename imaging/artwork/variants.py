@@ -28,16 +28,16 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from safeio.atomic import atomic_dir
 from safeio.errors import OutputFolderError
 from safeio.outdir import OutputFolder
-from imaging.crop import Aspect, output_size, parse_aspect, smart_crop, spectral_residual_saliency
+from imaging.artwork.crop import Aspect, output_size, parse_aspect, smart_crop, spectral_residual_saliency
 from imaging.choices import DEFAULT_ASPECTS
 from imaging.errors import ImagingError
-from imaging.faces import Box, detect_faces
-from imaging.candidates import Source, read_manifest
+from imaging.analysis.faces import Box, detect_faces
+from imaging.candidates.manifest import Source, read_manifest
 from imaging.features import image_features
 from imaging.limits import check_picture_size
 from imaging.sheet import tile_images
-from imaging.title import render_title
-from imaging.treatments import apply_treatment, check_treatment
+from imaging.artwork.title import render_title
+from imaging.artwork.treatments import apply_treatment, check_treatment
 
 SCHEMA = "artbandit.variants/1"
 ALGORITHM_VERSION = 2  # 2: stronger warm/cool/muted, bounded title plate, manifest faces (issue 13)

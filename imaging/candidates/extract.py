@@ -1,12 +1,12 @@
 """Candidate thumbnails from a video in one decoding pass: the orchestration behind `artbandit extract`.
 
-The pass (imaging.shot_tracker) reads small proxies of every decoded frame, finds cuts, flashes,
-fades and dissolves as it goes (imaging.shots), and holds only the few best frames of the current
+The pass (imaging.shots.tracker) reads small proxies of every decoded frame, finds cuts, flashes,
+fades and dissolves as it goes (imaging.shots.boundaries), and holds only the few best frames of the current
 shot as decoded frames, so nothing is re-read or re-seeked and only kept frames are converted to
-full-size RGB. After the pass imaging.picking chooses K diverse candidates; imaging.candidates
+full-size RGB. After the pass imaging.candidates.finalists chooses K diverse candidates; imaging.candidates.manifest
 holds the records, the manifest and `write_candidates`.
 
-    from imaging.extract import extract_candidates, write_candidates
+    from imaging.candidates.extract import extract_candidates, write_candidates
     result = extract_candidates("film.mp4", k=8, mode="default")
     write_candidates(result, "out/film", fmt="jpg")   # out/film/manifest.json, images, contact sheet
 """
@@ -17,12 +17,12 @@ import os
 from typing import Callable
 
 from safeio.progress import Progress
-from imaging.candidates import FORMATS, SCHEMA, Candidate, CandidateSet, write_candidates
+from imaging.candidates.manifest import FORMATS, SCHEMA, Candidate, CandidateSet, write_candidates
 from imaging.errors import ImagingError
-from imaging.picking import pick_candidates
-from imaging.shot_tracker import NEAR_CUT, ShotTracker
-from imaging.similar import LOOK_ALIKE
-from imaging.video import MODES, VideoInfo, VideoReader
+from imaging.candidates.finalists import pick_candidates
+from imaging.shots.tracker import NEAR_CUT, ShotTracker
+from imaging.analysis.likeness import LOOK_ALIKE
+from imaging.decode.video import MODES, VideoInfo, VideoReader
 
 __all__ = ["FORMATS", "NEAR_CUT", "SCHEMA", "Candidate", "CandidateSet", "extract_candidates",
            "write_candidates"]
@@ -46,9 +46,9 @@ def extract_candidates(
     frame is built from), "thorough" decodes every frame (cuts exact to the frame). `progress(done, total, "frames")` (safeio.progress) is called
     every PROGRESS_EVERY decoded frames and at the end, in frames of the video (its header's count is
     the total); `on_frame(index)`, per decoded frame, is kept for older callers.
-    `likeness` (0..1, default imaging.similar.LOOK_ALIKE): structural likeness from which two frames
+    `likeness` (0..1, default imaging.analysis.likeness.LOOK_ALIKE): structural likeness from which two frames
     are one picture; `min_count` (default `k`): when fewer distinct pictures exist, fill up to this
-    many with usable frames from other moments, marked `look_alike` (imaging.picking).
+    many with usable frames from other moments, marked `look_alike` (imaging.candidates.finalists).
     """
     if mode not in MODES:
         raise ImagingError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from imaging.errors import ImagingError
-from imaging.faces import Box
+from imaging.analysis.faces import Box
 
 SALIENCY_WIDTH = 64
 THIRDS_WEIGHT = 0.25
