@@ -30,7 +30,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from imaging.artwork.crop import parse_aspect, smart_crop, spectral_residual_saliency  # noqa: E402
+from imaging.analysis.saliency import spectral_residual_saliency  # noqa: E402
+from imaging.artwork.crop import parse_aspect, smart_crop  # noqa: E402
 from imaging.analysis.faces import detect_faces, detect_faces_full_scan  # noqa: E402
 from imaging.features import image_features  # noqa: E402
 from imaging.artwork.title import render_title  # noqa: E402

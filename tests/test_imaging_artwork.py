@@ -110,7 +110,8 @@ def test_variants_use_the_faces_the_extract_step_confirmed(tmp_path: Path) -> No
 def test_crops_keep_the_salient_mass(bikes_frames, aspect) -> None:
     """Share of the frame's saliency mass a portrait crop keeps: at least 89% of what the best window
     of that size could keep, and more than its share of the area (it follows the subject)."""
-    from imaging.artwork.crop import parse_aspect, smart_crop, spectral_residual_saliency
+    from imaging.analysis.saliency import spectral_residual_saliency
+    from imaging.artwork.crop import parse_aspect, smart_crop
 
     for i in SHOT_FRAMES:
         rgb = bikes_frames[i]

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from tests.extract_helpers import Scene, clip_frames, write_video
-from imaging.artwork.crop import parse_aspect, smart_crop, spectral_residual_saliency
+from imaging.analysis.saliency import spectral_residual_saliency
+from imaging.artwork.crop import parse_aspect, smart_crop
 from imaging.candidates.extract import extract_candidates
 from imaging.analysis.faces import detect_faces
 from imaging.analysis.frame_metrics import hard_rejection, measure

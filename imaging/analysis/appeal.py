@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from imaging.artwork.crop import spectral_residual_saliency
+from imaging.analysis.saliency import spectral_residual_saliency
 from imaging.analysis.faces import Box, to_gray
 
 EYE_CASCADES = ("haarcascade_eye_tree_eyeglasses.xml", "haarcascade_eye.xml")
@@ -101,7 +101,7 @@ def blockiness(frame: np.ndarray) -> float:
 
 
 def saliency(rgb: np.ndarray) -> np.ndarray:
-    """Spectral-residual saliency (imaging.artwork.crop's) on a SALIENCY_SIDE px copy, edges zeroed: the
+    """Spectral-residual saliency (imaging.analysis.saliency) on a SALIENCY_SIDE px copy, edges zeroed: the
     FFT's wrap-around lights them up."""
     sal = spectral_residual_saliency(np.ascontiguousarray(rgb), SALIENCY_SIDE).copy()
     border = max(1, SALIENCY_SIDE // 32)

@@ -17,13 +17,12 @@ import math
 from fractions import Fraction
 from typing import NamedTuple, Sequence
 
-import cv2
 import numpy as np
 
 from imaging.errors import ImagingError
 from imaging.analysis.faces import Box
+from imaging.analysis.saliency import spectral_residual_saliency
 
-SALIENCY_WIDTH = 64
 THIRDS_WEIGHT = 0.25
 CUT_FACE_PENALTY = 2.0
 
@@ -60,27 +59,6 @@ def crop_size(width: int, height: int, aspect: Aspect) -> tuple[int, int]:
     if n < 1:
         raise ImagingError(f"a {width}x{height} image is too small for an exact {aspect.label} crop")
     return n * aspect.w, n * aspect.h
-
-
-def spectral_residual_saliency(rgb: np.ndarray, width: int = SALIENCY_WIDTH) -> np.ndarray:
-    """Saliency map (float32, sums to 1) at `width` px wide: what stands out from the image's
-    average log-spectrum (Hou & Zhang 2007), smoothed."""
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else rgb
-    h, w = gray.shape
-    sw = min(width, w)
-    sh = max(1, round(h * sw / w))
-    small = cv2.resize(gray, (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float64)
-    spec = np.fft.fft2(small)
-    log_amp = np.log(np.abs(spec) + 1e-9)
-    phase = np.angle(spec)
-    residual = log_amp - cv2.blur(log_amp, (3, 3), borderType=cv2.BORDER_REPLICATE)
-    sal = np.abs(np.fft.ifft2(np.exp(residual + 1j * phase))) ** 2
-    sal = cv2.GaussianBlur(sal, (0, 0), sigmaX=max(1.0, sw / 32.0))
-    total = float(sal.sum())
-    if not np.isfinite(total) or total <= 0:
-        sal = np.ones_like(sal)
-        total = float(sal.size)
-    return (sal / total).astype(np.float32)
 
 
 def smart_crop(

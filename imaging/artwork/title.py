@@ -8,7 +8,7 @@ their left and right halves). In each region the title is word-wrapped (up to `M
 never breaking a word, never clipped) at the largest size that fits without its box (text,
 stroke, shadow and scrim padding) touching a face. Regions are scored by edge density under the
 box (busy backgrounds hurt legibility), by how much salient content (spectral residual, as in
-`imaging.artwork.crop`) the box would hide, and by how much smaller than the best size the text had to
+`imaging.analysis.saliency`) the box would hide, and by how much smaller than the best size the text had to
 get. The box never covers more than MAX_AREA of the image; the middle band and boxes on the
 salient subject (MAX_SUBJECT_DENSITY) are a last resort. White text with a dark stroke and soft shadow; a translucent dark scrim when the background
 is bright, has bright patches (90th percentile luma > 150) or is busy. A title that fits nowhere
@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from imaging.artwork.crop import spectral_residual_saliency
+from imaging.analysis.saliency import spectral_residual_saliency
 from imaging.errors import ImagingError
 from imaging.analysis.faces import Box
 

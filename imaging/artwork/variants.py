@@ -28,7 +28,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from safeio.atomic import atomic_dir
 from safeio.errors import OutputFolderError
 from safeio.outdir import OutputFolder
-from imaging.artwork.crop import Aspect, output_size, parse_aspect, smart_crop, spectral_residual_saliency
+from imaging.analysis.saliency import spectral_residual_saliency
+from imaging.artwork.crop import Aspect, output_size, parse_aspect, smart_crop
 from imaging.choices import DEFAULT_ASPECTS
 from imaging.errors import ImagingError
 from imaging.analysis.faces import Box, detect_faces

@@ -17,38 +17,10 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from safeio.errors import OutputFolderError
-from safeio.outdir import OutputFolder
 from safeio.progress import Progress
+from imaging.candidates.manifest import output_folder
 from imaging.errors import ImagingError
 from imaging.decode.video import VIDEO_EXTENSIONS
-
-KIND = "extract"
-
-
-def output_key(video: str | os.PathLike, *, k: int, mode: str, fmt: str, min_count: int | None = None,
-               likeness: float | None = None) -> dict:
-    """What makes an extract output 'this one': the video file (path, size, mtime) and the options
-    (--min-count and --likeness only when given, so outputs made before they existed still match)."""
-    path = os.path.realpath(video)
-    try:
-        st = os.stat(path)
-        size, mtime = st.st_size, st.st_mtime_ns
-    except OSError:
-        size = mtime = None
-    key = {"video": path, "bytes": size, "mtime_ns": mtime, "k": k, "mode": mode, "format": fmt}
-    if min_count is not None:
-        key["min_count"] = min_count
-    if likeness is not None:
-        key["likeness"] = likeness
-    return key
-
-
-def output_folder(video: str | os.PathLike, out_dir: str | os.PathLike, *, k: int, mode: str,
-                  fmt: str, min_count: int | None = None, likeness: float | None = None) -> OutputFolder:
-    """The ownership rules for one video's extract output folder."""
-    return OutputFolder(Path(out_dir), KIND, [video], output_key(video, k=k, mode=mode, fmt=fmt,
-                                                                 min_count=min_count, likeness=likeness))
-
 
 @dataclass(frozen=True)
 class ExtractJob:

@@ -2,7 +2,8 @@
 
 `Candidate` / `CandidateSet` are one video's result (schema `artbandit.candidates/1`);
 `write_candidates` writes a set as an output folder (images, manifest.json, contact sheet, all or
-nothing, under safeio.OutputFolder's rules); `read_manifest` reads a manifest back as `Source`s for
+nothing, under safeio.OutputFolder's rules: `output_folder` says what they are for one video's
+output, and imaging.candidates.batch plans with the same); `read_manifest` reads a manifest back as `Source`s for
 `artbandit variants` and catalogue jobs, refusing entries that point outside their folder.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ from PIL import Image
 
 from safeio.atomic import atomic_dir
 from safeio.errors import OutputFolderError
+from safeio.outdir import OutputFolder
 from imaging.choices import IMAGE_FORMATS
 from imaging.errors import ImagingError
 from imaging.analysis.faces import Box
@@ -159,6 +161,34 @@ def _manifest_faces(value: object) -> tuple[Box, ...] | None:
     return tuple(boxes)
 
 
+KIND = "extract"
+
+
+def output_key(video: str | os.PathLike, *, k: int, mode: str, fmt: str, min_count: int | None = None,
+               likeness: float | None = None) -> dict:
+    """What makes an extract output 'this one': the video file (path, size, mtime) and the options
+    (--min-count and --likeness only when given, so outputs made before they existed still match)."""
+    path = os.path.realpath(video)
+    try:
+        st = os.stat(path)
+        size, mtime = st.st_size, st.st_mtime_ns
+    except OSError:
+        size = mtime = None
+    key = {"video": path, "bytes": size, "mtime_ns": mtime, "k": k, "mode": mode, "format": fmt}
+    if min_count is not None:
+        key["min_count"] = min_count
+    if likeness is not None:
+        key["likeness"] = likeness
+    return key
+
+
+def output_folder(video: str | os.PathLike, out_dir: str | os.PathLike, *, k: int, mode: str,
+                  fmt: str, min_count: int | None = None, likeness: float | None = None) -> OutputFolder:
+    """The ownership rules for one video's extract output folder."""
+    return OutputFolder(Path(out_dir), KIND, [video], output_key(video, k=k, mode=mode, fmt=fmt,
+                                                                 min_count=min_count, likeness=likeness))
+
+
 SHOT_LIST = "shots.csv"
 SHOT_LIST_COLUMNS = ("shot", "start_frame", "end_frame", "start_s", "end_s", "start_timecode", "end_timecode",
                      "length_s", "transition", "end_transition", "candidates")
@@ -202,8 +232,6 @@ def write_candidates(result: CandidateSet, out_dir: str | os.PathLike, fmt: str 
     """
     if fmt not in FORMATS:
         raise ImagingError(f"unknown image format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    from imaging.candidates.batch import output_folder
-
     out = Path(out_dir)
     parent = out.absolute().parent
     while not parent.exists():
