@@ -67,7 +67,8 @@ def run_demo(
     settings only with `force`. A run that fails removes what it wrote. `progress(done, total,
     unit)` reports each stage (frames, images, impressions, events; safeio.progress).
     """
-    from imaging.candidates.extract import extract_candidates, write_candidates
+    from imaging.candidates.extract import extract_candidates
+    from imaging.candidates.manifest import write_candidates
     from imaging.decode.sample import cached_sample_video
     from imaging.artwork.variants import make_variants
     from imaging.decode.video import probe

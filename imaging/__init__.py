@@ -9,7 +9,7 @@ from typing import Any
 
 _EXPORTS = {
     "extract_candidates": "imaging.candidates.extract",
-    "write_candidates": "imaging.candidates.extract",
+    "write_candidates": "imaging.candidates.manifest",
     "make_sample_video": "imaging.decode.sample",
     "image_features": "imaging.features",
     "FEATURE_NAMES": "imaging.features",

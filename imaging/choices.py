@@ -2,8 +2,8 @@
 formats, treatments, default aspects.
 
 Their one home, in a module with no imports: imaging.decode.video, imaging.candidates.manifest,
-imaging.artwork.treatments and imaging.artwork.variants import them from here, and the CLI offers them as choices without loading
-OpenCV, PyAV or numpy (`artbandit --help` stays fast).
+imaging.artwork.treatments and imaging.artwork.variants import them from here, and the CLI offers
+them as choices without loading OpenCV, PyAV or numpy (`artbandit --help` stays fast).
 """
 from __future__ import annotations
 

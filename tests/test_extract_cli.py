@@ -202,7 +202,7 @@ def test_console_script_has_no_traceback(tmp_path: Path) -> None:
 
 def test_cli_copies_match_library() -> None:
     from artbandit.cli import extract as cli_extract
-    from imaging.candidates.extract import FORMATS
+    from imaging.candidates.manifest import FORMATS
     from imaging.decode.video import MODES
 
     choices = {p.name: tuple(p.type.choices) for p in cli_extract.extract.params if hasattr(p.type, "choices")}

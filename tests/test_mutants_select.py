@@ -1,4 +1,4 @@
-"""select_diverse on hand-made items whose signature differences are known exactly.
+"""top_k_diverse on hand-made items whose signature differences are known exactly.
 
 Written against the mutants mutmut left alive in imaging/candidates/diverse.py (docs/testing.md). Signatures are
 built so that imaging.analysis.frame_metrics.difference is 0.6 x the pixel offset (histogram part equal): offset
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from imaging.analysis.frame_metrics import SIG_PIXELS, difference
-from imaging.candidates.diverse import DUPLICATE_DIFFERENCE, select_diverse
+from imaging.candidates.diverse import DUPLICATE_DIFFERENCE, top_k_diverse
 
 
 @dataclass(eq=False)  # identity, not value: two items may look alike
@@ -27,7 +27,7 @@ class Item:
 
 
 def pick(items, k, **kw) -> list[str]:
-    return [it.name for it in select_diverse(items, k, score=lambda i: i.score, shot=lambda i: i.shot,
+    return [it.name for it in top_k_diverse(items, k, score=lambda i: i.score, shot=lambda i: i.shot,
                                              sig=lambda i: i.sig, **kw)]
 
 

@@ -9,10 +9,11 @@ Quality score (0..1, documented in README):
     quality = 0.30*sharpness + 0.20*exposure + 0.15*contrast + 0.15*colourfulness
             + 0.10*entropy + 0.10*thirds - 0.50*clipping          (clamped to 0..1)
 
-Rejection rules (after Yahoo's hecate, Song et al. 2016, plus transition handling in shots.py):
-black (brightness < 0.075; a boundary, decided by the pass in imaging.candidates.extract), near-uniform (uniformity > 0.8), blurred (sharpness below 0.02 or
-below 45% of its shot's median), over-exposed (brightness > 0.92), and flashes, frames near a cut,
-inside a fade, which need context and are decided in imaging.candidates.extract.
+Rejection rules (after Yahoo's hecate, Song et al. 2016, plus transition handling in
+imaging.shots.boundaries): black (brightness < 0.075; a boundary, decided by the pass in
+imaging.shots.tracker), near-uniform (uniformity > 0.8), blurred (sharpness below 0.02 or below 45%
+of its shot's median), over-exposed (brightness > 0.92), and flashes, frames near a cut, inside a
+fade, which need context and are decided in imaging.shots.tracker.
 """
 from __future__ import annotations
 
@@ -174,7 +175,7 @@ def hard_rejection(m: FrameMetrics) -> str | None:
     """The context-free reasons to drop a frame (None if it passes).
 
     Black (brightness < BLACK_BRIGHTNESS) is not among them: a black frame is a shot boundary (a
-    fade's bottom), so the pass in imaging.candidates.extract handles it before asking this.
+    fade's bottom), so the pass in imaging.shots.tracker handles it before asking this.
     """
     if m.brightness > WHITE_BRIGHTNESS:
         return "overexposed"

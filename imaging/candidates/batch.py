@@ -106,7 +106,8 @@ def plan_extract(paths: Sequence[str | os.PathLike], out: str | os.PathLike, *, 
 
 def run_extract_job(job: ExtractJob, progress: Progress | None = None) -> dict:
     """Extract and write one video; returns the manifest as written (ImagingError on bad input)."""
-    from imaging.candidates.extract import extract_candidates, write_candidates
+    from imaging.candidates.extract import extract_candidates
+    from imaging.candidates.manifest import write_candidates
 
     result = extract_candidates(job.video, k=job.k, mode=job.mode, progress=progress, min_count=job.min_count,
                                 likeness=job.likeness)

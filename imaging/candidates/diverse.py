@@ -1,4 +1,6 @@
-"""Pick K diverse candidates: best first, one per shot until every shot is covered, no near-duplicates."""
+"""The top K items by score that are not near-duplicates: best first, one per shot until every shot
+is covered, optionally with maximal marginal relevance. Generic over the items (held frames,
+finalists); imaging.candidates.finalists calls it for its short list and for the final K."""
 from __future__ import annotations
 
 from typing import Callable, Sequence, TypeVar
@@ -12,7 +14,7 @@ T = TypeVar("T")
 DUPLICATE_DIFFERENCE = 0.035  # signature difference below which two frames look the same
 
 
-def select_diverse(
+def top_k_diverse(
     items: Sequence[T],
     k: int,
     *,

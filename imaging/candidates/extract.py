@@ -1,12 +1,12 @@
 """Candidate thumbnails from a video in one decoding pass: the orchestration behind `artbandit extract`.
 
 The pass (imaging.shots.tracker) reads small proxies of every decoded frame, finds cuts, flashes,
-fades and dissolves as it goes (imaging.shots.boundaries), and holds only the few best frames of the current
-shot as decoded frames, so nothing is re-read or re-seeked and only kept frames are converted to
-full-size RGB. After the pass imaging.candidates.finalists chooses K diverse candidates; imaging.candidates.manifest
-holds the records, the manifest and `write_candidates`.
+fades and dissolves as it goes (imaging.shots.boundaries), and holds only the few best frames of
+the current shot as decoded frames, so nothing is re-read or re-seeked and only kept frames are
+converted to full-size RGB. After the pass imaging.candidates.finalists chooses K diverse
+candidates; imaging.candidates.manifest holds the records, the manifest and `write_candidates`.
 
-    from imaging.candidates.extract import extract_candidates, write_candidates
+    from imaging import extract_candidates, write_candidates
     result = extract_candidates("film.mp4", k=8, mode="default")
     write_candidates(result, "out/film", fmt="jpg")   # out/film/manifest.json, images, contact sheet
 """
@@ -17,15 +17,12 @@ import os
 from typing import Callable
 
 from safeio.progress import Progress
-from imaging.candidates.manifest import FORMATS, SCHEMA, Candidate, CandidateSet, write_candidates
+from imaging.candidates.manifest import CandidateSet
 from imaging.errors import ImagingError
 from imaging.candidates.finalists import pick_candidates
-from imaging.shots.tracker import NEAR_CUT, ShotTracker
+from imaging.shots.tracker import ShotTracker
 from imaging.analysis.likeness import LOOK_ALIKE
 from imaging.decode.video import MODES, VideoInfo, VideoReader
-
-__all__ = ["FORMATS", "NEAR_CUT", "SCHEMA", "Candidate", "CandidateSet", "extract_candidates",
-           "write_candidates"]
 
 PROGRESS_EVERY = 25  # decoded frames between progress calls (a few calls a second)
 
@@ -59,22 +56,22 @@ def extract_candidates(
     if likeness is not None and not 0.0 < likeness <= 1.0:
         raise ImagingError(f"likeness must be in (0, 1] (got {likeness})")
     with VideoReader(video, mode) as reader:
-        analyzer = ShotTracker(reader.info, k, mode)
+        tracker = ShotTracker(reader.info, k, mode)
         total = reader.info.frames or None
         for n, df in enumerate(reader.frames(), 1):
-            analyzer.push(df)
+            tracker.push(df)
             if on_frame is not None:
                 on_frame(df.index)
             if progress is not None and n % PROGRESS_EVERY == 0:
                 progress(min(df.index + 1, total or df.index + 1), total, "frames")
         if reader.problem:
-            analyzer.info = _as_decoded(reader.info, reader.data_end_s)
-        analyzer.finish()
-        result = pick_candidates(analyzer, min_count=min_count,
+            tracker.info = _as_decoded(reader.info, reader.data_end_s)
+        tracker.finish()
+        result = pick_candidates(tracker, min_count=min_count,
                                  likeness=LOOK_ALIKE if likeness is None else likeness)
         result.options = {"min_count": min_count, "likeness": likeness}
         if progress is not None:
-            progress(analyzer.info.frames or total or 0, analyzer.info.frames or total, "frames")
+            progress(tracker.info.frames or total or 0, tracker.info.frames or total, "frames")
         if reader.problem:
             result.warnings.insert(0, f"{reader.path}: {reader.problem}")
         return result

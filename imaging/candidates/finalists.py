@@ -1,4 +1,5 @@
-"""Picking K candidates from the frames the shot tracker held: bars, faces, an editor's reading, diversity.
+"""From the frames the shot tracker held to the video's K candidates: a short list, finalists judged
+(bars, faces, an editor's reading), the final K by score and diversity, look-alike fill-ins.
 
 After the pass (imaging.shots.tracker): the video's bars are measured at full resolution on the held
 frames (imaging.analysis.bars), a short list of 2K + 2 is chosen (best rank first, one per shot first, no
@@ -27,7 +28,7 @@ from imaging.candidates.manifest import Candidate, CandidateSet
 from imaging.errors import ImagingError
 from imaging.analysis.faces import Box, confirm_faces, detect_faces
 from imaging.analysis.frame_metrics import difference
-from imaging.candidates.diverse import select_diverse
+from imaging.candidates.diverse import top_k_diverse
 from imaging.shots.tracker import SAME_FRAME, SMEAR_REJECT, FrameRecord, ShotTracker
 from imaging.analysis.likeness import LOOK_ALIKE, likeness as likeness_of, look_alike, structure
 
@@ -88,7 +89,7 @@ class _Picker:
         crop = self._content_crop(held)
         # a short list, about twice K: the appeal tests and the structural duplicate test drop some
         # (spread over moments: the same marginal relevance on signatures, which need no RGB)
-        short = select_diverse(held, 2 * self.k + 2, score=lambda r: r.rank, shot=lambda r: r.shot,
+        short = top_k_diverse(held, 2 * self.k + 2, score=lambda r: r.rank, shot=lambda r: r.shot,
                                sig=lambda r: r.sig, duplicate=SAME_FRAME, diversity=DIVERSITY,
                                likeness=lambda a, b: max(0.0, 1.0 - difference(a.sig, b.sig) / SIG_APART))
         finalists = [self._finalist(rec, crop) for rec in short]
@@ -101,7 +102,7 @@ class _Picker:
             for flaw in f.appeal.flaws:
                 self.t.rejected[flaw] += 1
         usable = [f for f in finalists if not f.appeal.flaws]
-        final = select_diverse(usable, self.k, score=lambda f: f.score, shot=lambda f: f.rec.shot,
+        final = top_k_diverse(usable, self.k, score=lambda f: f.score, shot=lambda f: f.rec.shot,
                                sig=lambda f: f.rec.sig,
                                similar=lambda a, b: look_alike(a.structure, b.structure, self.likeness),
                                likeness=lambda a, b: likeness_of(a.structure, b.structure), diversity=DIVERSITY)

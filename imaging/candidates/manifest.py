@@ -3,8 +3,9 @@
 `Candidate` / `CandidateSet` are one video's result (schema `artbandit.candidates/1`);
 `write_candidates` writes a set as an output folder (images, manifest.json, contact sheet, all or
 nothing, under safeio.OutputFolder's rules: `output_folder` says what they are for one video's
-output, and imaging.candidates.batch plans with the same); `read_manifest` reads a manifest back as `Source`s for
-`artbandit variants` and catalogue jobs, refusing entries that point outside their folder.
+output, and imaging.candidates.batch plans with the same); `read_manifest` reads a manifest back as
+`Source`s for `artbandit variants` and catalogue jobs, refusing entries that point outside their
+folder.
 """
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ class Candidate:
     faces: list[Box]
     metrics: dict[str, float]
     features: dict[str, float] = field(default_factory=dict)
-    look_alike: str | None = None  # a fill-in: the id of the candidate it resembles (imaging.analysis.likeness)
+    look_alike: str | None = None  # a fill-in: id of the candidate it resembles (imaging.analysis.likeness)
 
     def to_dict(self, file: str | None = None) -> dict:
         h, w = self.image.shape[:2]

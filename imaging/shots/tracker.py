@@ -19,9 +19,9 @@ import numpy as np
 
 from imaging.analysis.bars import detect_bars
 from imaging.analysis.frame_metrics import (RELATIVE_BLUR, Crop, FrameMetrics, difference, hard_rejection,
-                                   measure, proxies, signature)
-from imaging.shots.boundaries import (LOOKAHEAD, Boundary, CutDetector, DissolveDetector, FadeTrend, FrameSample, Shot,
-                           fade_ramps, is_black)
+                                            measure, proxies, signature)
+from imaging.shots.boundaries import (LOOKAHEAD, Boundary, CutDetector, DissolveDetector, FadeTrend, FrameSample,
+                                      Shot, fade_ramps, is_black)
 from imaging.decode.video import DecodedFrame, VideoInfo
 
 NEAR_CUT = 3  # frames on either side of a cut that are never candidates (motion blur, mid-change)
