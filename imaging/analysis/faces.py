@@ -15,7 +15,7 @@ several times more for no practical gain at thumbnail scale), coarse to fine:
    overlapping regions of one octave merged) the old single-pass settings (scale step 1.1,
    5 neighbours) decide. Each region is resampled with its own pixel phase, so a few marginal
    faces flip either way, but recall and false positives match the exhaustive scan
-   (`detect_faces_full_scan`, kept as the reference): tests/test_features.py and
+   (`detect_faces_full_scan`, kept as the reference): tests/imaging/analysis/test_faces.py and
    `python bench/features.py --recall` (LFW, astronaut and carphone faces at 24-180 px of the
    640 px copy, and 96 clip frames without faces).
 

