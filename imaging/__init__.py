@@ -8,13 +8,13 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "extract_candidates": "imaging.extract",
-    "write_candidates": "imaging.extract",
-    "make_sample_video": "imaging.sample",
+    "extract_candidates": "imaging.candidates.extract",
+    "write_candidates": "imaging.candidates.manifest",
+    "make_sample_video": "imaging.decode.sample",
     "image_features": "imaging.features",
     "FEATURE_NAMES": "imaging.features",
-    "make_variants": "imaging.variants",
-    "detect_faces": "imaging.faces",
+    "make_variants": "imaging.artwork.variants",
+    "detect_faces": "imaging.analysis.faces",
     "ImagingError": "imaging.errors",
 }
 

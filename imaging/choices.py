@@ -1,9 +1,9 @@
 """The names `artbandit extract` and `artbandit variants` accept: decode modes, image
 formats, treatments, default aspects.
 
-Their one home, in a module with no imports: imaging.video, imaging.candidates,
-imaging.treatments and imaging.variants import them from here, and the CLI offers them as choices without loading
-OpenCV, PyAV or numpy (`artbandit --help` stays fast).
+Their one home, in a module with no imports: imaging.decode.video, imaging.candidates.manifest,
+imaging.artwork.treatments and imaging.artwork.variants import them from here, and the CLI offers
+them as choices without loading OpenCV, PyAV or numpy (`artbandit --help` stays fast).
 """
 from __future__ import annotations
 

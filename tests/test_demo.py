@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from imaging.sample import make_sample_video
+from imaging.decode.sample import make_sample_video
 from tests.reports_helpers import executable_markup
 
 

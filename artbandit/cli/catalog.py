@@ -52,9 +52,9 @@ def load_config(path: Path | None) -> dict[str, Any]:
 def make_options(config: dict[str, Any], given: dict[str, Any]):
     """CatalogOptions from the config, overridden by options given on the command line; checked."""
     from artbandit.jobs.catalog_title import CatalogOptions
-    from imaging.crop import parse_aspect
+    from imaging.artwork.crop import parse_aspect
     from imaging.errors import ImagingError
-    from imaging.treatments import check_treatment
+    from imaging.artwork.treatments import check_treatment
 
     merged = {**config, **{k: v for k, v in given.items() if v not in (None, ())}}
     try:

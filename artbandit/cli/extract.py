@@ -1,7 +1,7 @@
-"""`artbandit extract`: candidate thumbnails from one or many videos (thin layer over imaging.batch).
+"""`artbandit extract`: candidate thumbnails from one or many videos (thin layer over imaging.candidates.batch).
 
-The library decides what each video's output folder allows (imaging.batch.plan_extract) and does
-the work (imaging.batch.run_extract_job); this module parses options, draws the library's
+The library decides what each video's output folder allows (imaging.candidates.batch.plan_extract) and does
+the work (imaging.candidates.batch.run_extract_job); this module parses options, draws the library's
 safeio.progress reports (artbandit.cli.common.progress_reporter), runs several videos on the local
 task engine, and prints.
 """
@@ -54,10 +54,10 @@ def extract(videos: tuple[Path, ...], out: Path, k: int, mode: str, fmt: str, jo
         raise click.UsageError("give VIDEO arguments or --sample, not both")
     if not sample and not videos:
         raise click.UsageError("give at least one VIDEO (file or folder), or --sample")
-    from imaging.batch import plan_extract, run_extract_task
+    from imaging.candidates.batch import plan_extract, run_extract_task
 
     if sample:
-        from imaging.sample import cached_sample_video
+        from imaging.decode.sample import cached_sample_video
 
         say("using the built-in sample video (generated once, then cached)", quiet)
         videos = (cached_sample_video(),)

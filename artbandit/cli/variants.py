@@ -34,7 +34,7 @@ def variants(sources: tuple[str, ...], out: str, aspects: tuple[str, ...], width
     Every source x aspect x treatment becomes one variant: a smart crop that keeps faces whole,
     optionally titled, with image features for the bandit, listed in OUT/variants.json.
     """
-    from imaging.variants import check_options, collect_sources, make_variants
+    from imaging.artwork.variants import check_options, collect_sources, make_variants
 
     aspects = aspects or DEFAULT_ASPECTS
     treatments = treatments or ("none",)

@@ -160,7 +160,7 @@ def _specs_from_rows(rows: list[dict[str, Any]], source: Path) -> list[TitleSpec
 
 
 def _specs_from_videos(paths: list[Path], source: str) -> list[TitleSpec]:
-    from imaging.video import VIDEO_EXTENSIONS
+    from imaging.decode.video import VIDEO_EXTENSIONS
 
     videos = sorted(p for p in paths if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
     if not videos:

@@ -58,8 +58,8 @@ class TitleTask:
 def input_key(video: str, overlay: str | None, options: CatalogOptions) -> dict[str, Any]:
     """What decides whether a finished title is still up to date: the video file (path, size,
     mtime), the overlay text, the options and the output formats' versions."""
-    from imaging.extract import SCHEMA as CANDIDATES_SCHEMA
-    from imaging.variants import ALGORITHM_VERSION, SCHEMA as VARIANTS_SCHEMA
+    from imaging.candidates.manifest import SCHEMA as CANDIDATES_SCHEMA
+    from imaging.artwork.variants import ALGORITHM_VERSION, SCHEMA as VARIANTS_SCHEMA
 
     try:
         st = os.stat(video)
@@ -123,8 +123,9 @@ def build_title(task: TitleTask) -> dict[str, Any]:
     A failure is returned (not raised) so the driver knows the stage; nothing is left on disk.
     """
     from imaging.errors import ImagingError
-    from imaging.extract import extract_candidates, write_candidates
-    from imaging.variants import make_variants
+    from imaging.candidates.extract import extract_candidates
+    from imaging.candidates.manifest import write_candidates
+    from imaging.artwork.variants import make_variants
     from safeio.atomic import atomic_dir
     from safeio.outdir import OutputFolder
 

@@ -1,0 +1,1 @@
+"""Video in: probing and decoding with PyAV (`video`), and the procedural sample video (`sample`)."""
