@@ -7,10 +7,10 @@ import importlib.util
 import pytest
 
 from bandit.errors import DuplicateRewardError, ExpiredEventError
-from bandit.service.decision_service import DecisionService, Slot
-from bandit.service.config import ServiceConfig
 from bandit.lifecycle.book import EventBook, OpenEvent
 from bandit.lifecycle.window import DEFAULTED, REWARDED, RewardWindow
+from bandit.service.config import ServiceConfig
+from bandit.service.decision_service import DecisionService, Slot
 from tests.bandit_helpers import make_actions
 
 

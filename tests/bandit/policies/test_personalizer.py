@@ -14,11 +14,12 @@ import pylibvw
 import pytest
 import vowpalwabbit
 
-from bandit import BanditError, LinUCB, VWPolicy, Personalizer, load_saved_policy, make_policy
+import tests
+from bandit import BanditError, LinUCB, Personalizer, VWPolicy, load_saved_policy, make_policy
 from bandit.features import context_line
 from simulations.benchenvs import EnvSpec, SyntheticEnv, run_policy
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(tests.__file__).resolve().parents[1]  # the checkout
 
 
 class PlainSelection:

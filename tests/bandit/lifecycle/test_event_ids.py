@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 from bandit.lifecycle.event_ids import EventIds
-from bandit.service.decision_service import DecisionService
 from bandit.policies.vw import VWPolicy
+from bandit.service.decision_service import DecisionService
 from tests.bandit_helpers import make_actions
 
 _RANK_IN_A_PROCESS = """
@@ -65,8 +65,8 @@ def test_ids_ending_in_a_newline_are_refused(tmp_path):
     import pytest
 
     from bandit.errors import BanditError
-    from bandit.service.decision_service import Slot
     from bandit.service.config import parse_duration
+    from bandit.service.decision_service import Slot
 
     actions = make_actions()[:3]
     with DecisionService(tmp_path / "s", id_seed=1) as svc:

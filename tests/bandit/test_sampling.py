@@ -105,8 +105,8 @@ def test_a_pmf_above_the_budget_floor_is_left_alone():
 
 
 def test_a_policy_logs_the_budget_floor_and_a_drift_boost_sets_the_budget_aside():
-    from bandit.policies.drift_hook import DriftHook
     from bandit.policies.base import Policy
+    from bandit.policies.drift_hook import DriftHook
 
     class Greedy(DriftHook, Policy):
         def _pmf(self, prepared, entries):

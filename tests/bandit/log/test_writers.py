@@ -5,11 +5,8 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from bandit import EventLog
-
-TESTS = Path(__file__).parent
 
 _WRITER = """
 import json, sys, time
