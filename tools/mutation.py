@@ -1,17 +1,19 @@
-"""Mutation testing of the core modules, one module at a time, with only the tests relevant to it.
+"""Mutation testing of the core modules, one module at a time, with only the tests of that module.
 
 Why a runner: mutmut 3 reads its settings from the current directory and runs every selected test once
 to map tests to functions. Over the whole project that is hours on a 2-core machine; per module, with
-its own test files, it is minutes. For each target this script builds a scratch directory
-`.mutation/<target>/` (symlinks to the packages and tests, plus a generated pyproject.toml holding only
-`[tool.mutmut]` for that module), runs `mutmut run` there, and writes the surviving mutants' diffs to
-`.mutation/<target>/survivors.txt`. The source tree is never modified.
+its own test file, it is minutes. The tests of a module are found by the layout, never by a hand-kept
+map: `pkg/sub/module.py` is pinned by `tests/pkg/sub/test_module.py` (tests mirror the packages). For
+each target this script builds a scratch directory `.mutation/<target>/` (symlinks to the packages and
+tests, plus a generated pyproject.toml holding only `[tool.mutmut]` for that module), runs `mutmut run`
+there, and writes the surviving mutants' diffs to `.mutation/<target>/survivors.txt`. The source tree
+is never modified.
 
     pip install 'mutmut>=3.8,<4'          # in your venv; not a project dependency
-    python tools/mutation.py --list       # the targets and their tests
-    python tools/mutation.py estimators policy --workers 2
-    python tools/mutation.py --survivors policy     # after adding tests: rerun only the survivors
-    python tools/mutation.py --baseline policy      # without tests/test_mutants_*.py ("before")
+    python tools/mutation.py --list       # the core targets and their tests
+    python tools/mutation.py bandit/policies/base.py --workers 2
+    python tools/mutation.py bandit.sampling              # any module, dotted or as a path
+    python tools/mutation.py --survivors bandit/policies/base.py   # after adding tests: only the survivors
 
 Exit status: 0 when no target has a survivor (or an untested mutant), 1 otherwise. See docs/testing.md.
 """
@@ -19,162 +21,102 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
-import glob
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".mutation"
 PACKAGES = ("bandit", "simulations", "imaging", "safeio", "artbandit")
 
-
-@dataclass(frozen=True)
-class Target:
-    """One module to mutate, the test files (globs) that pin its behaviour, and optionally which of
-    its functions to mutate (mutmut mutant-name globs; empty: the whole module)."""
-
-    module: str
-    tests: tuple[str, ...]
-    functions: tuple[str, ...] = ()
-
-
-# Order: importance (issue 21). Test globs that match nothing are skipped, so a target keeps working
-# while helpers add or rename test files.
-TARGETS: dict[str, Target] = {
-    "estimators": Target(
-        "simulations/ope/estimators.py",
-        ("tests/test_replay_estimators.py", "tests/test_replay_exact.py", "tests/test_mutants_estimators.py"),
-    ),
-    "sampling": Target(
-        "bandit/sampling.py",
-        ("tests/test_bandit_policy.py", "tests/test_bandit_eventlog.py", "tests/test_mutants_policy.py",
-         "tests/test_mutants_sampling.py"),
-    ),
-    # policy.py is mostly plumbing around VW; ranking (the floored pmf, the draw, the logged probability)
-    # and learning from a logged probability are the core
-    "policy": Target(
-        "bandit/policies/base.py",
-        ("tests/test_bandit_policy.py", "tests/test_bandit_defaults.py", "tests/test_mutants_policy.py"),
-        ("bandit.policies.base.xǁPolicyǁrank*", "bandit.policies.base.xǁPolicyǁ_learn_prepared*", "bandit.policies.base.xǁPolicyǁpredict*"),
-    ),
+# The core modules `python tools/mutation.py` mutates by default, in order of importance (issue 21),
+# each with the functions worth mutating (mutmut mutant-name globs, `x_<function>` or
+# `xǁ<Class>ǁ<method>`; empty: the whole module). Plumbing around VW, SQLite or HTTP is left out.
+# Only in-process tests reach mutants (mutmut's trampolines do not follow a subprocess).
+CORE: dict[str, tuple[str, ...]] = {
+    "simulations/ope/estimators.py": (),
+    "bandit/sampling.py": (),
+    # ranking (the floored pmf, the draw, the logged probability) and learning from a logged probability
+    "bandit/policies/base.py": ("xǁPolicyǁrank*", "xǁPolicyǁ_learn_prepared*", "xǁPolicyǁpredict*"),
+    # every rule of an event's life after its rank
+    "bandit/lifecycle/book.py": (),
     # the writing of decisions (pmf, probability, chosen action) and the reading back of them
-    "eventlog": Target(
-        "bandit/log/eventlog.py",
-        ("tests/test_bandit_eventlog.py", "tests/test_mutants_eventlog.py"),
-        ("bandit.log.eventlog.xǁEventLogǁappend*", "bandit.log.eventlog.xǁEventLogǁset_reward*",
-         "bandit.log.eventlog.xǁEventLogǁflush*", "bandit.log.eventlog.xǁEventLogǁ_commit*",
-         "bandit.log.eventlog.xǁEventLogǁ_resolve_sets*", "bandit.log.eventlog.xǁEventLogǁ_iter_events*",
-         "bandit.log.eventlog.xǁEventLogǁ_rows*", "bandit.log.eventlog.xǁEventLogǁiter_outcomes*"),
-    ),
-    # the oracle and what is measured against it; the exposure audit and time series are reporting
-    "metrics": Target(
-        "simulations/metrics.py",
-        ("tests/test_metrics_truth.py", "tests/test_mutants_metrics.py"),
-        ("simulations.metrics.x__prob*", "simulations.metrics.x__group_ids*", "simulations.metrics.x_baselines*",
-         "simulations.metrics.x__values*", "simulations.metrics.x_uniform_values*",
-         "simulations.metrics.x_reference_metrics*", "simulations.metrics.x_policy_metrics*"),
-    ),
-    # issue 28: the decision service's lifecycle core (rank, reward, expiry, event ids). Only tests
-    # that drive DecisionService in-process count: mutmut's trampolines do not reach the `artbandit
-    # serve` subprocess of tests/test_serve_*.py, whose tests therefore neither map nor kill mutants.
-    "service": Target(
-        "bandit/service/decision_service.py",
-        ("tests/test_service_select.py", "tests/test_drift_clock.py", "tests/test_bandit_drift_log.py",
-         "tests/test_serve_*.py", "tests/test_mutants_service.py"),
-        ("bandit.service.decision_service.xǁDecisionServiceǁrank*", "bandit.service.decision_service.xǁDecisionServiceǁ_decide*",
-         "bandit.service.decision_service.xǁDecisionServiceǁ_record*", "bandit.service.decision_service.xǁDecisionServiceǁreward*",
-         "bandit.service.decision_service.xǁDecisionServiceǁ_reward*", "bandit.service.decision_service.xǁDecisionServiceǁactivate*",
-         "bandit.service.decision_service.xǁDecisionServiceǁ_find*", "bandit.service.decision_service.xǁDecisionServiceǁexpire*",
-         "bandit.service.decision_service.xǁDecisionServiceǁ_close*", "bandit.service.decision_service.xǁDecisionServiceǁlearn_closed*",
-         "bandit.service.decision_service.xǁDecisionServiceǁ_new_event_id*", "bandit.service.decision_service.xǁDecisionServiceǁ_id_used*"),
-    ),
+    "bandit/log/eventlog.py": ("xǁEventLogǁappend*", "xǁEventLogǁset_reward*", "xǁEventLogǁflush*",
+                               "xǁEventLogǁ_commit*", "xǁEventLogǁ_resolve_sets*", "xǁEventLogǁ_iter_events*",
+                               "xǁEventLogǁ_rows*", "xǁEventLogǁiter_outcomes*"),
+    # the oracle and what is measured against it
+    "simulations/metrics.py": ("x__prob*", "x__group_ids*", "x_baselines*", "x__values*", "x_uniform_values*",
+                               "x_reference_metrics*", "x_policy_metrics*"),
+    # the decision service around the event book: rank, reward, activation, event ids
+    "bandit/service/decision_service.py": ("xǁDecisionServiceǁrank*", "xǁDecisionServiceǁ_decide*",
+                                           "xǁDecisionServiceǁ_record*", "xǁDecisionServiceǁreward*",
+                                           "xǁDecisionServiceǁ_reward*", "xǁDecisionServiceǁactivate*",
+                                           "xǁDecisionServiceǁ_find*", "xǁDecisionServiceǁ_on_close*",
+                                           "xǁDecisionServiceǁlearn_closed*", "xǁDecisionServiceǁ_new_event_id*",
+                                           "xǁDecisionServiceǁ_id_used*"),
     # the catalogue's plan and resume (what is skipped, rebuilt, retried) and its index/failures
-    "catalog": Target(
-        "artbandit/jobs/catalog_build.py",
-        ("tests/test_catalog_build.py", "tests/test_mutants_catalog.py"),
-        ("artbandit.jobs.catalog_build.x_build_catalog*", "artbandit.jobs.catalog_build.x__finish*",
-         "artbandit.jobs.catalog_build.x_clean_temporaries*", "artbandit.jobs.catalog_build.x__check_extra_columns*"),
-    ),
-    "catalog_status": Target(
-        "artbandit/jobs/catalog_status.py",
-        ("tests/test_catalog_build.py", "tests/test_catalog_resume.py", "tests/test_mutants_catalog.py"),
-    ),
-    # imaging's final picking: the candidates' crop, faces, score order (select.py is `select`)
-    "picking": Target(
-        "imaging/picking.py",
-        ("tests/test_extract.py", "tests/test_imaging_rules.py", "tests/test_imaging_artwork.py",
-         "tests/test_mutants_picking.py"),
-    ),
-    "select": Target(
-        "imaging/select.py",
-        ("tests/test_extract.py", "tests/test_mutants_select.py"),
-    ),
-    "frame_metrics": Target(
-        "imaging/frame_metrics.py",
-        ("tests/test_extract.py", "tests/test_extract_*.py", "tests/test_mutants_frame_metrics.py"),
-    ),
-    "crop": Target(
-        "imaging/crop.py",
-        ("tests/test_variants_crop.py", "tests/test_mutants_crop.py"),
-    ),
-    "shots": Target(
-        "imaging/shots.py",
-        ("tests/test_extract.py", "tests/test_extract_*.py", "tests/test_mutants_shots.py"),
-    ),
-    # evaluate's decision: the ship rule on intervals, the leaderboard order, references never winning,
-    # the paired difference. Not tests/test_evaluate_truth.py: its VW-heavy evaluations crash (SIGSEGV)
-    # in mutmut's forked children, so every mutant that reaches them reads "segfault"
-    "decision": Target(
-        "simulations/ope/evaluate.py",
-        ("tests/test_evaluate_decision.py", "tests/test_mutants_evaluate.py", "tests/test_evaluate_cli.py"),
-        ("simulations.ope.evaluate.x_verdict*", "simulations.ope.evaluate.x_leaderboard*",
-         "simulations.ope.evaluate.x_decide*", "simulations.ope.evaluate.x__change*",
-         "simulations.ope.evaluate.x__value*", "simulations.ope.evaluate.x_paired_difference*"),
-    ),
+    "artbandit/jobs/catalog_build.py": ("x_build_catalog*", "x__finish*", "x_clean_temporaries*",
+                                        "x__check_extra_columns*"),
+    "artbandit/jobs/catalog_status.py": (),
+    # imaging's final picking and the frame measurements it rests on
+    "imaging/candidates/finalists.py": (),
+    "imaging/candidates/diverse.py": (),
+    "imaging/analysis/frame_metrics.py": (),
+    "imaging/artwork/crop.py": (),
+    "imaging/shots/boundaries.py": (),
+    # evaluate's decision: the ship rule on intervals, the leaderboard order, the paired difference
+    "simulations/ope/evaluate.py": ("x_verdict*", "x_leaderboard*", "x_decide*", "x__change*", "x__value*",
+                                    "x_paired_difference*"),
 }
 
 
-def test_files(target: Target, baseline: bool = False) -> list[str]:
-    """The existing test files of a target, relative to the repository root, without repeats
-    (baseline: without the tests written to kill mutants, tests/test_mutants_*.py)."""
-    out: list[str] = []
-    for pattern in target.tests:
-        for path in sorted(glob.glob(pattern, root_dir=ROOT)):
-            if baseline and Path(path).name.startswith("test_mutants_"):
-                continue
-            if path not in out and not path.endswith("_helpers.py"):
-                out.append(path)
-    return out
+def module_path(name: str) -> str:
+    """`bandit.sampling` or `bandit/sampling.py` -> `bandit/sampling.py` (relative to the checkout)."""
+    path = name if name.endswith(".py") else name.replace(".", "/") + ".py"
+    return Path(path).as_posix()
+
+
+def tests_of(module: str) -> list[str]:
+    """The module's test file by the layout (tests/<package path>/test_<module>.py), if it exists."""
+    path = Path("tests") / Path(module).parent / f"test_{Path(module).stem}.py"
+    return [path.as_posix()] if (ROOT / path).is_file() else []
+
+
+def target_name(module: str) -> str:
+    return module.removesuffix(".py").replace("/", ".")
+
+
+def functions_of(module: str) -> tuple[str, ...]:
+    """The target's mutant-name globs, with mutmut's module prefix."""
+    return tuple(f"{target_name(module)}.{f}" for f in CORE.get(module, ()))
 
 
 def toml_list(items: list[str]) -> str:
     return "[" + ", ".join(json.dumps(i) for i in items) + "]"
 
 
-def prepare(work: Path, target: Target, tests: list[str]) -> Path:
+def prepare(work: Path, module: str, tests: list[str]) -> Path:
     """A fresh scratch directory for one target: symlinked sources and tests, generated mutmut config."""
     if work.exists():
         shutil.rmtree(work)  # stale mutants of an older source would be reused by mutmut's cache
     work.mkdir(parents=True)
     for entry in (*PACKAGES, "tests"):
         (work / entry).symlink_to(ROOT / entry, target_is_directory=True)
-    write_config(work, target, tests)
+    write_config(work, module, tests)
     return work
 
 
-def write_config(work: Path, target: Target, tests: list[str]) -> None:
+def write_config(work: Path, module: str, tests: list[str]) -> None:
     """The target's [tool.mutmut] settings (pytest must see the project's own settings too; mutmut
     copies this file into mutants/)."""
     (work / "pyproject.toml").write_text(
         "[tool.mutmut]\n"
         f"source_paths = {toml_list(list(PACKAGES))}\n"
-        f"only_mutate = {toml_list([target.module])}\n"
+        f"only_mutate = {toml_list([module])}\n"
         f"pytest_add_cli_args_test_selection = {toml_list(tests)}\n"
         'pytest_add_cli_args = ["-p", "no:cacheprovider", "-x", "-q"]\n'
         "\n[tool.pytest.ini_options]\n"
@@ -183,11 +125,11 @@ def write_config(work: Path, target: Target, tests: list[str]) -> None:
     )
 
 
-def rerun_survivors(name: str, workers: int) -> dict[str, int]:
-    """Run only the last run's survivors again, with the target's current tests (after adding tests:
+def rerun_survivors(module: str, workers: int) -> dict[str, int]:
+    """Run only the last run's survivors again, with the module's current tests (after adding tests:
     seconds instead of a full run). The mutants themselves are not regenerated: after a change to the
     module, do a full run."""
-    target, work = TARGETS[name], scratch(name, False)
+    name, work = target_name(module), scratch(module)
     if not (work / "mutants").is_dir():
         print(f"{name}: no run to rerun (run it first)")
         return {"error": 1}
@@ -195,11 +137,11 @@ def rerun_survivors(name: str, workers: int) -> dict[str, int]:
     names = [m.group(1) for line in listing.stdout.splitlines() if (m := RESULT_LINE.match(line))
              and m.group(2) == "survived"]
     if names:
-        write_config(work, target, test_files(target))
+        write_config(work, module, tests_of(module))
         print(f"{name}: rerunning {len(names)} survivors", flush=True)
         run = mutmut(work, "run", "--max-children", str(workers), *names)
         (work / "rerun.log").write_text(run.stdout + run.stderr, encoding="utf-8")
-    return report(name)
+    return report(module)
 
 
 def mutmut(work: Path, *args: str) -> subprocess.CompletedProcess:
@@ -213,31 +155,34 @@ def mutmut(work: Path, *args: str) -> subprocess.CompletedProcess:
 RESULT_LINE = re.compile(r"^\s*(\S+): (\w[\w ]*)\Z")
 
 
-def scratch(name: str, baseline: bool) -> Path:
-    return WORK / (f"{name}-baseline" if baseline else name)
+def scratch(module: str) -> Path:
+    return WORK / target_name(module)
 
 
-def run_target(name: str, workers: int, baseline: bool = False) -> dict[str, int]:
-    """Mutate one target from scratch, then report on it (see `report`)."""
-    target = TARGETS[name]
-    if not (ROOT / target.module).exists():
-        print(f"{name}: {target.module} does not exist on this branch, skipped")
+def run_target(module: str, workers: int) -> dict[str, int]:
+    """Mutate one module from scratch with its own tests, then report on it (see `report`)."""
+    name = target_name(module)
+    if not (ROOT / module).exists():
+        print(f"{name}: {module} does not exist on this branch, skipped")
         return {}
-    tests = test_files(target, baseline)
-    work = prepare(scratch(name, baseline), target, tests)
-    print(f"{name}: mutating {target.module} with {len(tests)} test files: {' '.join(tests)}", flush=True)
-    run = mutmut(work, "run", "--max-children", str(workers), *target.functions)
+    tests = tests_of(module)
+    if not tests:
+        print(f"{name}: no test file tests/{Path(module).parent.as_posix()}/test_{Path(module).stem}.py")
+        return {"error": 1}
+    work = prepare(scratch(module), module, tests)
+    print(f"{name}: mutating {module} with {' '.join(tests)}", flush=True)
+    run = mutmut(work, "run", "--max-children", str(workers), *functions_of(module))
     (work / "run.log").write_text(run.stdout + run.stderr, encoding="utf-8")
     if run.returncode != 0:
         tail = "\n".join((run.stdout + run.stderr).splitlines()[-15:])
         print(f"{name}: mutmut failed (exit {run.returncode}); see {work / 'run.log'}\n{tail}")
         return {"error": 1}
-    return report(name, baseline)
+    return report(module)
 
 
-def report(name: str, baseline: bool = False) -> dict[str, int]:
-    """Counts by status of the target's last run; writes survivors.txt with each non-killed diff."""
-    target, work = TARGETS[name], scratch(name, baseline)
+def report(module: str) -> dict[str, int]:
+    """Counts by status of the module's last run; writes survivors.txt with each non-killed diff."""
+    name, work, functions = target_name(module), scratch(module), functions_of(module)
     if not (work / "mutants").is_dir():
         print(f"{name}: no run to report on (run it first)")
         return {"error": 1}
@@ -249,7 +194,7 @@ def report(name: str, baseline: bool = False) -> dict[str, int]:
         if not m:
             continue
         mutant, status = m.group(1), m.group(2)
-        if target.functions and not any(fnmatch.fnmatchcase(mutant, f) for f in target.functions):
+        if functions and not any(fnmatch.fnmatchcase(mutant, f) for f in functions):
             continue  # generated but not run: outside the target's functions
         counts[status] = counts.get(status, 0) + 1
         if status not in ("killed", "not checked"):  # "not checked": an interrupted run
@@ -264,31 +209,30 @@ def report(name: str, baseline: bool = False) -> dict[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("targets", nargs="*", help=f"targets to mutate (default: all): {', '.join(TARGETS)}")
+    parser.add_argument("targets", nargs="*", help="modules to mutate, as paths or dotted names "
+                        "(default: the core modules, see --list)")
     parser.add_argument("--workers", type=int, default=2, help="parallel mutants (default 2: a shared 2-core box)")
     parser.add_argument("--list", action="store_true", help="list the targets and their test files")
     parser.add_argument("--report", action="store_true", help="only report on the targets' last runs")
     parser.add_argument("--survivors", action="store_true",
                         help="rerun only the last run's survivors with the current tests")
-    parser.add_argument("--baseline", action="store_true",
-                        help="without tests/test_mutants_*.py (the 'before' column of docs/testing.md)")
     args = parser.parse_args(argv)
-    unknown = [t for t in args.targets if t not in TARGETS]
-    if unknown:
-        parser.error(f"unknown target(s) {', '.join(unknown)}; valid: {', '.join(TARGETS)}")
-    names = args.targets or list(TARGETS)
+    modules = [module_path(t) for t in args.targets] or list(CORE)
+    unknown = [m for m in modules if not (ROOT / m).is_file()]
+    if unknown and args.targets:
+        parser.error(f"no such module: {', '.join(unknown)}")
     if args.list:
-        for name in names:
-            print(f"{name:18} {TARGETS[name].module:32} {' '.join(test_files(TARGETS[name], args.baseline))}")
+        for module in modules:
+            print(f"{module:40} {' '.join(tests_of(module)) or '(no test file)'}")
         return 0
     bad = 0
-    for name in names:
+    for module in modules:
         if args.report:
-            counts = report(name, args.baseline)
+            counts = report(module)
         elif args.survivors:
-            counts = rerun_survivors(name, args.workers)
+            counts = rerun_survivors(module, args.workers)
         else:
-            counts = run_target(name, args.workers, args.baseline)
+            counts = run_target(module, args.workers)
         bad += sum(v for k, v in counts.items() if k != "killed")
     return 1 if bad else 0
 
