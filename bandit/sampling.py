@@ -39,7 +39,7 @@ def floor_for(k: int, min_probability: float, budget: float | None) -> float:
     return share if share < min_probability else min_probability
 
 
-def apply_floor(pmf: Sequence[float], floor: float, budget: float | None = None) -> list[float]:
+def apply_floor(pmf: "Sequence[float] | np.ndarray", floor: float, budget: float | None = None) -> list[float]:
     """Mix with uniform just enough that every action has at least the floor's probability:
     `floor`, or with an exploration `budget` the per-decision floor `floor_for(K, floor, budget)`.
 

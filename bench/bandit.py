@@ -319,7 +319,7 @@ def memory_run(n, world, seed, log_path, checkpoints=10, unrewarded_every=0):
         if not unrewarded_every or t % unrewarded_every:
             policy.reward(d.event_id, 1.0 if rng.random() < click[tastes[u], d.index] else 0.0)
         if (t + 1) % step == 0:
-            yield (t + 1, rss_mb(), policy.pending_count, len(policy._window.heap),
+            yield (t + 1, rss_mb(), policy.pending_count, len(policy._book.window.heap),
                    time.perf_counter() - t0, time.process_time() - c0)
     policy.close()
 

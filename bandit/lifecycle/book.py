@@ -19,8 +19,8 @@ what is recorded before a change (the service's journal) the owner writes before
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, NoReturn, Sequence
 
 import numpy as np
 
@@ -45,9 +45,9 @@ class OpenEvent:
     chosen: int
     probability: float
     step: Any = None
-    context: dict | None = None
-    actions: list | None = None       # the eligible actions as sent, in the order the policy saw them
-    pmf: list | None = None
+    context: dict = field(default_factory=dict)
+    actions: list = field(default_factory=list)  # the eligible actions as sent, in the order the policy saw them
+    pmf: list = field(default_factory=list)
     mode: str = "Online"              # learning mode when ranked: Online | Apprentice | LoggingOnly
     active: bool = True               # False: ranked with deferActivation and not activated yet
     group: str | None = None          # multi-slot: the event id the caller knows
@@ -186,10 +186,9 @@ class EventBook:
         if state is None and self.closed_reason is not None:
             state = self.closed_reason(event_id)
         self.raise_closed(event_id, state)
-        raise AssertionError("unreachable")
 
     @staticmethod
-    def raise_closed(event_id: str, state: str | None, slot: str | None = None) -> None:
+    def raise_closed(event_id: str, state: str | None, slot: str | None = None) -> NoReturn:
         """The error for a reward to an event (or one slot of it) that is not open; `state`: why it
         closed, None if it never existed."""
         what = f"event {event_id!r}" if slot is None else f"event {event_id!r} slot {slot!r}"

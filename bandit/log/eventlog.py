@@ -160,8 +160,16 @@ class EventLog:
         if not readonly:
             _open_logs.add(self)
 
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        """The open connection; a one-line error once the log is closed."""
+        if self._db is None:
+            raise BanditError(f"{self.path}: the event log is closed")
+        return self._db
+
     def _open_for_writing(self, durable: bool) -> str | None:
         self._lock = WriterLock(self.path)
+        assert self._db is not None
         schema, self.writer_id = open_for_writing(self._db, durable, self._lock.token)
         return schema
 
@@ -293,7 +301,7 @@ class EventLog:
         raise BanditError(f"{self.path}: could not commit the event log ({exc})") from None
 
     def _commit(self, events: list[list], sets: dict[Any, str], rewards: list[tuple],
-                drifts: list[tuple] = ()) -> None:
+                drifts: Sequence[tuple] = ()) -> None:
         """One transaction: new candidate sets, the buffered rows (already parameter lists with this
         writer's id), the rewards of rows committed earlier, detected drifts."""
         db = self._db
@@ -348,10 +356,10 @@ class EventLog:
         another writer stored is reused, else a new row is added."""
         db = self._db
         assert db is not None
-        ids = {}
+        ids: dict[Any, int] = {}
         for key, text in sets.items():
             row = db.execute("SELECT id FROM action_sets WHERE actions=? LIMIT 1", (text,)).fetchone()
-            ids[key] = row[0] if row else db.execute("INSERT INTO action_sets(actions) VALUES (?)", (text,)).lastrowid
+            ids[key] = row[0] if row else int(db.execute("INSERT INTO action_sets(actions) VALUES (?)", (text,)).lastrowid or 0)
         return ids
 
     def contains(self, event_id: str) -> bool:
@@ -360,7 +368,7 @@ class EventLog:
             if event_id in self._buffered:
                 return True
         with self._dblock:
-            return self._db.execute("SELECT 1 FROM events WHERE event_id=? LIMIT 1", (event_id,)).fetchone() is not None
+            return self._conn.execute("SELECT 1 FROM events WHERE event_id=? LIMIT 1", (event_id,)).fetchone() is not None
 
     def claim_pending(self) -> list[LoggedEvent]:
         """Take over the unrewarded events of writers that are gone (killed, crashed, closed) and
@@ -418,7 +426,7 @@ class EventLog:
     # -- reading -----------------------------------------------------------------------------
     def __len__(self) -> int:
         with self._dblock:
-            committed = self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+            committed = self._conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
         return committed + len(self._events)
 
     def drift_events(self) -> list[DriftEvent]:
@@ -428,7 +436,7 @@ class EventLog:
             self.flush()
         with self._dblock:
             try:
-                rows = self._db.execute(f"SELECT {DRIFT_COLUMNS} FROM drift_events ORDER BY time, id").fetchall()
+                rows = self._conn.execute(f"SELECT {DRIFT_COLUMNS} FROM drift_events ORDER BY time, id").fetchall()
             except sqlite3.OperationalError as exc:
                 if "no such table" in str(exc):
                     return []
@@ -470,7 +478,7 @@ class EventLog:
             self.flush()
         where, args = _time_window(since, until)
         with self._dblock:
-            return self._db.execute("SELECT COUNT(*) FROM events" + (f" WHERE {where}" if where else ""),
+            return self._conn.execute("SELECT COUNT(*) FROM events" + (f" WHERE {where}" if where else ""),
                                     args).fetchone()[0]
 
     def _rows(self, columns: str, batch_size: int, where: str = "",
@@ -485,7 +493,7 @@ class EventLog:
         while True:
             try:
                 with self._dblock:
-                    rows = self._db.execute(query, (last, *args, batch_size)).fetchall()
+                    rows = self._conn.execute(query, (last, *args, batch_size)).fetchall()
             except sqlite3.DatabaseError as exc:
                 raise BanditError(f"{self.path}: unreadable event log ({exc})") from None
             if not rows:
@@ -502,7 +510,7 @@ class EventLog:
 
     def _load_set(self, set_id: int) -> tuple[list[str], list[dict]]:
         with self._dblock:
-            row = self._db.execute("SELECT actions FROM action_sets WHERE id=?", (set_id,)).fetchone()
+            row = self._conn.execute("SELECT actions FROM action_sets WHERE id=?", (set_id,)).fetchone()
         if row is None:
             raise BanditError(f"{self.path}: event refers to missing action set {set_id}")
         actions = jsontext.loads(row[0])

@@ -126,7 +126,7 @@ class Policy(abc.ABC):
         return context
 
     @abc.abstractmethod
-    def _pmf(self, prepared: Any, entries: list[ActionEntry]) -> Sequence[float]:
+    def _pmf(self, prepared: Any, entries: list[ActionEntry]) -> Sequence[float] | np.ndarray:
         """Scores of `entries` as a distribution (the floor is applied afterwards)."""
 
     @abc.abstractmethod
@@ -147,8 +147,8 @@ class Policy(abc.ABC):
     def predict(self, context: Mapping, actions: Sequence[Mapping]) -> np.ndarray:
         """The pmf over `actions` (floor applied): no sampling, no logging, no state change."""
         prepared = self._prepare(self._filter(context))
-        return np.array(apply_floor(self._pmf(prepared, self._registry.lookup(actions)), self.min_probability,
-                                    self.exploration_budget))
+        return np.asarray(apply_floor(self._pmf(prepared, self._registry.lookup(actions)), self.min_probability,
+                                      self.exploration_budget), dtype=float)
 
     def rank(
         self,
@@ -188,10 +188,8 @@ class Policy(abc.ABC):
         probs = apply_floor(self._pmf(prepared, entries), self.min_probability, self.exploration_budget)
         index = sample_index(probs, self._rng.random())
         probability = probs[index]
-        ctx_json = None
         if self.log is not None:  # validated before anything is kept
             ctx_json = validated_context_json(ctx) if self._prepare_validates else context_json(ctx)
-        if self.log is not None:
             self.log.append(
                 event_id, now, self.model_version, self.spec, user, ctx_json,
                 tuple(e.uid for e in entries), [e.json_text for e in entries],
@@ -259,7 +257,7 @@ class Policy(abc.ABC):
         Policy._learn_prepared(self, prepared, entries, chosen_index, reward, probability)
 
     # the drift test's hooks (bandit.policies.drift_hook overrides them; a plain policy has none)
-    drift_events: Sequence[int] = ()
+    drift_events: list[int] = []  # never appended to here: DriftHook gives each policy its own list
 
     def drift_clock(self, deadline: float, when: float) -> None:
         """An event whose window ends at `deadline` is learned at `when` (the drift test's clock)."""
@@ -277,6 +275,10 @@ class Policy(abc.ABC):
         if len(self.drift_events) > detected:
             return self.drift_row(ev.event_id, when, writer)
         return None
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Save the model to a folder (bandit.policies.model_io); policies without one refuse."""
+        raise BanditError(f"{self.spec} models cannot be saved")
 
     def reseed(self, seed: int | None) -> None:
         """Restart the sampling generator, and the event-id generator with it (None: fresh OS
@@ -322,7 +324,8 @@ class Policy(abc.ABC):
     def _on_close(self, ev: OpenEvent, value: float | None, why: str, when: float) -> None:
         """The event book closed one of this policy's events: learn it, then record it in the log."""
         log = self.log
-        drift = self.learn_event(ev, value, when, None if log is None else log.writer_id)  # type: ignore[arg-type]
+        assert value is not None  # a library policy's events are always active: they close with a value
+        drift = self.learn_event(ev, value, when, None if log is None else log.writer_id)
         if log is not None:
             log.set_reward(ev.event_id, value, when, why == DEFAULTED)
             if drift is not None:

@@ -23,15 +23,21 @@ class DriftHook:
     """Mixin for a Policy subclass: call `_init_drift` after Policy.__init__ and `_watch(reward01)`
     after every update."""
 
+    # what it reads and changes of the Policy it is mixed into
+    min_probability: float
+    exploration_budget: float | None
+    n_learned: int
+    drift_events: list[int]
+
     def _init_drift(self, drift_boost: int, drift_floor: float) -> None:
         self.drift_boost, self.drift_floor = int(drift_boost), float(drift_floor)
         self._drift = PageHinkley() if self.drift_boost > 0 else None
         self._boost_left = 0
-        self._base_floor = self.min_probability  # type: ignore[attr-defined]
+        self._base_floor = self.min_probability
         # a boost raises every candidate's floor, however many: the exploration budget is set
         # aside while it lasts
-        self._base_budget = self.exploration_budget  # type: ignore[attr-defined]
-        self.drift_events: list[int] = []  # n_learned at each detected drop
+        self._base_budget = self.exploration_budget
+        self.drift_events = []  # n_learned at each detected drop
         self._watch_from: float | None = None  # the first learned event's window end (drift_clock)
         self._watching = True
 

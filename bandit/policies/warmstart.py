@@ -28,7 +28,7 @@ def train_from_log(policy: Policy, log: str | os.PathLike | EventLog, *, passes:
                    on_event: Callable[[LoggedEvent], None] | None = None) -> tuple[int, int]:
     """`learn_from_events` over a whole SQLite log, `passes` times, streaming."""
     own = not isinstance(log, EventLog)
-    source = EventLog(log, readonly=True) if own else log
+    source = log if isinstance(log, EventLog) else EventLog(log, readonly=True)
     try:
         learned = skipped = 0
         for _ in range(max(1, int(passes))):

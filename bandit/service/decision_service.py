@@ -132,7 +132,7 @@ class DecisionService:
             self.apprentice = {"decisions": 0, "agreed": 0}
             self.counters = {"ranks": 0, "rewards": 0, "default_rewards": 0, "learned": 0, "not_activated": 0,
                              "closed_rewarded": 0}
-            self._joined: list[tuple] = []
+            self._joined: list[Any] = []  # rows for the derived event log: joined rows and DriftEvents
             self.eventlog_error: str | None = None
             self.model_rejections = 0              # models rejected as non-finite (see _reject_model)
             self.model_error: str | None = None
@@ -153,8 +153,8 @@ class DecisionService:
     def new_policy(self, arguments: str) -> Policy:
         """A fresh model for VW arguments (checked against the allowlist): a Personalizer, or a
         `vw:select` policy for `--select`."""
-        kwargs = policy_kwargs(arguments, bits=self.bits)
-        common = dict(seed=self.seed, reward_range=self.reward_range, min_probability=self.min_probability)
+        kwargs: dict[str, Any] = policy_kwargs(arguments, bits=self.bits)
+        common: dict[str, Any] = dict(seed=self.seed, reward_range=self.reward_range, min_probability=self.min_probability)
         if kwargs.pop("exploration") == "select":
             return Personalizer(**common, **kwargs)
         return VWPolicy(**common, **kwargs)
@@ -361,6 +361,7 @@ class DecisionService:
         self.pending_bytes -= ev.cost
         learned = why != NOT_ACTIVATED and self.config.learning_mode != "LoggingOnly"
         if learned:
+            assert value is not None  # only a never-activated event closes without a value
             drift = self.learn_closed(ev, value, when)
             if drift is False:  # poisoned the model: rolled back, not learned (the journal says so)
                 learned = False

@@ -113,7 +113,7 @@ def _rejoin(svc: DecisionService, closed: list[tuple[OpenEvent, dict, float]], d
     checkpoint, so only these can be missing)."""
     from bandit.service.joined_log import append_joined, joined_row
 
-    logged_drifts = _logged(svc.state.events_path, [d.event_id for d in drifts], table="drift_events")
+    logged_drifts = _logged(svc.state.events_path, [d.event_id for d in drifts if d.event_id is not None], table="drift_events")
     for drift in drifts:
         if drift.event_id not in logged_drifts:
             svc.log.append_drift(drift)

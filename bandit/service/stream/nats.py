@@ -91,6 +91,7 @@ class NatsStream:
         msgs = await asyncio.gather(*[self._js.get_msg(STREAM, seq=seq) for seq in range(first, last + 1)])
         out = []
         for msg in msgs:
+            assert msg.data is not None and msg.seq is not None
             for inner in orjson.loads(msg.data):
                 out.append((int(msg.seq), orjson.dumps(inner)))
         return out
