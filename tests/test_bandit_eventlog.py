@@ -117,7 +117,7 @@ def test_committed_events_survive_sigkill(tmp_path):
     path = tmp_path / "crash.sqlite"
     script = textwrap.dedent(f"""
         import sys
-        sys.path.insert(0, {str(TESTS)!r})
+        sys.path.insert(0, {str(TESTS.parent)!r})  # the project root, not tests/ (whose bandit/ would shadow the library)
         import bandit
         from tests.bandit_helpers import Stream, make_actions
         log = bandit.EventLog({str(path)!r}, batch_size=50, commit_interval_s=1e9)

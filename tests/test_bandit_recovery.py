@@ -88,7 +88,7 @@ def test_recovered_events_that_expire_learn_exactly_what_an_explicit_default_rew
 
 _CHILD = """
 import sys, time
-sys.path.insert(0, {tests!r})
+sys.path.insert(0, {root!r})  # the project root, not tests/ (whose bandit/ would shadow the library)
 import bandit
 from tests.bandit_helpers import Stream, make_actions
 p = bandit.Personalizer(seed=0, log={path!r}, secret={secret!r}, reward_wait_s=3600.0)
@@ -103,7 +103,7 @@ while True:
 
 def test_sigkill_mid_traffic_then_restart_accepts_learns_and_logs_pre_crash_rewards(tmp_path):
     path = tmp_path / "e.sqlite"
-    script = _CHILD.format(tests=str(TESTS), path=str(path), secret=SECRET)
+    script = _CHILD.format(root=str(TESTS.parent), path=str(path), secret=SECRET)
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     printed = []
     try:
