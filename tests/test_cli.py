@@ -49,7 +49,7 @@ def test_an_os_error_reads_path_then_reason_without_errno(tmp_path) -> None:
     import subprocess
     import sys
 
-    from bandit.errors import one_line
+    from safeio.errors import one_line
 
     assert one_line(FileNotFoundError(2, "No such file or directory", "/x/y")) == "/x/y: No such file or directory"
     assert one_line(OSError(18, "Invalid cross-device link", "a", None, "b")) == "a -> b: Invalid cross-device link"

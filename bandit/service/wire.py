@@ -28,6 +28,7 @@ import orjson
 
 from bandit.errors import BanditError
 from bandit.service.config import ServiceConfig, format_duration, parse_duration
+from safeio.errors import one_line
 
 DEFAULT_NAMESPACE = "default"
 MAX_DEPTH = 8
@@ -108,7 +109,7 @@ def parse_body(raw: bytes) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise WireError(f"malformed JSON: {str(exc).splitlines()[0]}") from None
+        raise WireError(f"malformed JSON: {one_line(exc)}") from None
 
 
 def _object(body: Any, allowed: set[str], what: str) -> dict:
