@@ -14,6 +14,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
@@ -123,7 +124,7 @@ def mount(app: FastAPI, state: ServeState, *, extra_status: Callable[[], dict] |
                         headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"})
 
     def denied() -> Response:
-        return Response(b'{"error":{"code":"401","message":"log in at /dashboard/login"}}', status_code=401,
+        return Response(orjson.dumps(wire.error_json("401", "log in at /dashboard/login")), status_code=401,
                         media_type="application/json")
 
     def colours() -> dict[str, str]:
@@ -238,8 +239,6 @@ def mount(app: FastAPI, state: ServeState, *, extra_status: Callable[[], dict] |
         return _json(wire.error_json(code, one_line(str(exc))), status=exc.status)
 
     def body_of(request: Request) -> Any:
-        import orjson
-
         raw = request.scope.get("state", {}).get("body", b"")
         if not raw:
             return None
@@ -346,7 +345,5 @@ def mount(app: FastAPI, state: ServeState, *, extra_status: Callable[[], dict] |
 
 
 def _json(content: Any, status: int = 200, headers: dict | None = None) -> Response:
-    import orjson
-
     return Response(orjson.dumps(content), status_code=status, media_type="application/json",
                     headers={"Cache-Control": "no-store", **(headers or {})})
