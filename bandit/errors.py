@@ -1,15 +1,4 @@
-"""Errors the bandit library raises for bad input; the CLI prints them as one line."""
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception's message on one line (VW's and SQLite's may span several), or its type's name.
-    An OSError reads `path: reason` (what a user acts on), not `[Errno 2] reason: 'path'`."""
-    if isinstance(exc, OSError) and exc.strerror:
-        where = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
-        text = f"{where}: {exc.strerror}" if where else exc.strerror
-    else:
-        text = str(exc)
-    return " ".join(text.split()) or type(exc).__name__
+"""Errors the bandit library raises for bad input; the CLI prints them as one line (safeio.errors.one_line)."""
 
 
 class BanditError(Exception):

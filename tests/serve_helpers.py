@@ -1,4 +1,4 @@
-"""A real `artbandit serve` in a subprocess on a free loopback port, for the serve tests."""
+"""A real `artbandit serve` in a subprocess on a free loopback port, and the traffic the serve tests send."""
 from __future__ import annotations
 
 import os
@@ -9,8 +9,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
+
+if TYPE_CHECKING:
+    from bandit.service.decision_service import DecisionService
 
 KEY = "test-key-0123456789abcdef"
 HEADERS = {"Ocp-Apim-Subscription-Key": KEY}
@@ -100,3 +104,46 @@ def journal_ids(state: Path) -> dict[str, set[str]]:
         out.setdefault(kind, set()).add(event_id)
     db.close()
     return out
+
+
+# -- a running server's answers (the contract tests share one server per package) --------------------
+def server_status(server) -> dict:
+    return httpx.get(server.url + "/status").json()
+
+
+def probe(server, i: int = 0) -> list[float]:
+    """The pmf for a fixed context (a deferred rank that is never activated, so nothing learns)."""
+    r = server.client.post("/rank", json=rank_body(10_000 + i, deferActivation=True))
+    assert r.status_code == 201
+    return [p for _, p in sorted((x["id"], x["probability"]) for x in r.json()["ranking"])]
+
+
+# -- hostile traffic (issue 27): values VW cannot learn from, and a stream in which v2 always pays --------
+HOSTILE = [1e39, 1e300, -3.5e38, 1e39, 1e300, -3.5e38, 1e39, 1e300, -3.5e38, 1e39]
+
+
+def four_actions(**features) -> list[dict]:
+    return [{"id": f"v{k}", "features": {"style": f"s{k}", **features}} for k in range(4)]
+
+
+def train_v2(rank, reward, n: int = 150) -> None:
+    """n events in which v2 always pays 1 and every other action 0."""
+    for i in range(n):
+        event_id, chosen = rank({"user": {"seg": "a", "n": i % 7}}, four_actions())
+        reward(event_id, 1.0 if chosen == "v2" else 0.0)
+
+
+def v2_probability(svc: DecisionService) -> float:
+    return dict(svc.rank({"user": {"seg": "a", "n": 3}}, four_actions()).ranking)["v2"]
+
+
+def lib_rank(svc):
+    def rank(context, acts):
+        r = svc.rank(context, acts)
+        return r.event_id, r.action_id
+    return rank
+
+
+def big_context(i: int, kb: int) -> dict:
+    """A context of about `kb` KB of JSON that never repeats."""
+    return {"big": {f"f{j}_{i}": f"value-{j}-{i}-" + "x" * (kb * 2 - 30) for j in range(500)}}

@@ -1,7 +1,7 @@
 """Write docs/grafana/artbandit-serve.json: a Grafana dashboard for `artbandit serve`'s /metrics.
 
 Why generated: one list of panels (title, PromQL, unit) is easier to review than 400 lines of
-Grafana JSON, and tests/test_serve_dashboard.py checks every query names a metric /metrics exposes.
+Grafana JSON, and tests/artbandit/serve/dashboard/test_routes.py checks every query names a metric /metrics exposes.
 Run `python tools/grafana_dashboard.py` after changing a panel.
 """
 from __future__ import annotations

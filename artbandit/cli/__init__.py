@@ -12,6 +12,8 @@ import sys
 
 import click
 
+from safeio.errors import one_line
+
 # name -> "module:attribute" of a click command; each lives in its own module under artbandit/cli/.
 COMMANDS: dict[str, str] = {
     "extract": "artbandit.cli.extract:extract",
@@ -88,9 +90,3 @@ def main(argv: list[str] | None = None) -> None:
         )
         sys.exit(2)
 
-
-def one_line(exc: BaseException) -> str:
-    """The exception message collapsed to a single line (bandit.errors.one_line, the one home)."""
-    from bandit.errors import one_line as _one_line
-
-    return _one_line(exc)

@@ -172,7 +172,9 @@ def rank(model: str, context_file: str, actions_file: str, user_id: str | None, 
     finally:
         policy.close()
     if as_json:
-        click.echo(json.dumps(d.to_json()))
+        from bandit.service.wire import rank_answer  # Personalizer's body, as the service answers
+
+        click.echo(json.dumps(rank_answer(d)))
         return
     click.echo(f"chosen: {d.action_id} (p={d.probability:.3f}, event {d.event_id})")
     for pos, (aid, p) in enumerate(d.ranking, 1):

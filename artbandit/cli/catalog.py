@@ -15,6 +15,7 @@ from artbandit.text import plural
 # The libraries' own names, from light modules: `artbandit catalog --help` loads no OpenCV or PyAV.
 from artbandit.jobs.choices import ENGINES
 from imaging.choices import DEFAULT_ASPECTS, IMAGE_FORMATS, MODES
+from safeio.errors import one_line
 
 _OPTION_KEYS = ("k", "mode", "fmt", "aspects", "width", "treatments", "overlay_title")
 MAX_FAILURE_LINES = 20  # per-title failure lines printed; the rest are in failures.jsonl
@@ -33,7 +34,7 @@ def load_config(path: Path | None) -> dict[str, Any]:
         else:
             data = json.loads(text)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise click.ClickException(f"{path}: not a readable TOML/JSON config ({' '.join(str(exc).split())})")
+        raise click.ClickException(f"{path}: not a readable TOML/JSON config ({one_line(exc)})")
     if not isinstance(data, dict):
         raise click.ClickException(f"{path}: the config must be a table of options")
     data = dict(data)
@@ -75,7 +76,7 @@ def make_options(config: dict[str, Any], given: dict[str, Any]):
         for t in opts.treatments:
             check_treatment(t)
     except (ImagingError, TypeError) as exc:
-        raise click.ClickException(" ".join(str(exc).split()))
+        raise click.ClickException(one_line(exc))
     return opts
 
 
@@ -183,7 +184,7 @@ def build(source: str, out: Path, engine: str, workers: int | None, address: str
             finally:
                 bar.close()
     except (CatalogError, OutputFolderError, ImagingError, EngineError) as exc:
-        raise click.ClickException(" ".join(str(exc).split()))
+        raise click.ClickException(one_line(exc))
     if as_json:
         click.echo((out / "run.json").read_text(encoding="utf-8"), nl=False)
     else:
@@ -211,5 +212,5 @@ def status(folder: Path, as_json: bool) -> None:
     try:
         s = catalog_status(folder)
     except CatalogError as exc:
-        raise click.ClickException(" ".join(str(exc).split()))
+        raise click.ClickException(one_line(exc))
     click.echo(json.dumps(s, indent=2) if as_json else format_status(s))

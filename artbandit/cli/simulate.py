@@ -8,6 +8,7 @@ import click
 
 from artbandit.cli.common import progress_reporter, quiet_option, say
 from simulations.choices import REWARDS  # import-free: --help loads no numpy
+from safeio.errors import one_line
 
 
 @click.command()
@@ -74,7 +75,7 @@ def simulate(scenario, policies, impressions, seed, reward, log_policy, variants
             variants = click.get_current_context().with_resource(
                 catalog_variant_dirs(catalog, on_note=lambda note: say(f"note: {note}", quiet), genres=genres))
         except CatalogError as exc:
-            raise click.ClickException(" ".join(str(exc).split()))
+            raise click.ClickException(one_line(exc))
     with progress_reporter("simulating", quiet or as_json) as progress:
         metrics = run_simulation(
             scenario,

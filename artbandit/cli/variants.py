@@ -10,6 +10,7 @@ from artbandit.cli.common import progress_bar as progress, quiet_option, say
 from artbandit.text import grouped_notes, plural
 # The library's own names, from a module with no imports: `artbandit --help` loads no OpenCV.
 from imaging.choices import DEFAULT_ASPECTS, TREATMENTS
+from safeio.errors import one_line
 
 
 @click.command()
@@ -55,7 +56,7 @@ def variants(sources: tuple[str, ...], out: str, aspects: tuple[str, ...], width
     for note in grouped_notes(result.notes):
         say(f"note: {note}", quiet)
     for failure in result.failures:
-        click.echo(f"failed: {' '.join(str(failure['error']).split())}", err=True)
+        click.echo(f"failed: {one_line(str(failure['error']))}", err=True)
     if as_json:
         click.echo(json.dumps({
             "out": str(result.out_dir),

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from artbandit.jobs.catalog_input import CatalogError
+from safeio.errors import one_line
 
 INDEX_PARQUET = "catalog.parquet"
 INDEX_JSONL = "catalog.jsonl"
@@ -102,7 +103,7 @@ def read_index(root: str | Path) -> list[dict[str, Any]]:
         try:
             return pq.read_table(parquet).to_pylist()
         except (pa.ArrowException, OSError) as exc:
-            raise CatalogError(f"{parquet}: not readable ({' '.join(str(exc).split())})") from None
+            raise CatalogError(f"{parquet}: not readable ({one_line(exc)})") from None
     if jsonl.is_file():
         from safeio.jsonl import iter_jsonl
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from safeio.errors import one_line
+
 REQUIRED = ("title_id", "video")
 TABLE_SUFFIXES = (".csv", ".jsonl", ".ndjson", ".parquet")
 _SAFE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")
@@ -100,7 +102,7 @@ def _read_parquet(path: Path) -> list[dict[str, Any]]:
     try:
         return pq.read_table(path).to_pylist()
     except (pa.ArrowException, OSError) as exc:
-        raise CatalogError(f"{path}: not a readable Parquet file ({' '.join(str(exc).split())})") from None
+        raise CatalogError(f"{path}: not a readable Parquet file ({one_line(exc)})") from None
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:

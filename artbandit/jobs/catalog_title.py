@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from safeio.errors import one_line
+
 TITLE_SCHEMA = "artbandit.catalog-title/1"
 TITLE_FILE = "title.json"
 
@@ -77,10 +79,6 @@ def read_title(folder: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return doc if isinstance(doc, dict) and doc.get("schema") == TITLE_SCHEMA else None
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
 
 
 def _relocate(variants_json: Path, tmp: Path, final: Path) -> dict[str, Any]:
@@ -164,7 +162,7 @@ def build_title(task: TitleTask) -> dict[str, Any]:
                 "candidates": len(manifest["candidates"]),
                 "warnings": manifest.get("warnings", []),
                 "variants": _variant_rows(doc),
-                "variant_failures": [_one_line(f.get("error", "")) for f in made.failures],
+                "variant_failures": [one_line(f.get("error", "")) for f in made.failures],
                 "timings": {k: round(v, 4) for k, v in timings.items()},
                 "worker_pid": os.getpid(),
             }
@@ -174,8 +172,8 @@ def build_title(task: TitleTask) -> dict[str, Any]:
             OutputFolder(final, "catalog-title", input_key=task.key).write_marker(tmp)
         return title
     except ImagingError as exc:
-        return {"failed": stage, "reason": _one_line(exc)}
+        return {"failed": stage, "reason": one_line(exc)}
     except OSError as exc:
-        return {"failed": stage, "reason": _one_line(f"{task.video}: {exc.strerror or exc}")}
+        return {"failed": stage, "reason": one_line(f"{task.video}: {exc.strerror or exc}")}
     except Exception as exc:  # noqa: BLE001 - one title's bug must not stop the catalogue
-        return {"failed": stage, "reason": _one_line(f"internal error ({type(exc).__name__}: {exc})")}
+        return {"failed": stage, "reason": one_line(f"internal error ({type(exc).__name__}: {exc})")}

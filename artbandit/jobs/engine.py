@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
 from artbandit.jobs.choices import ENGINES  # its one home, import-free for the CLI
+from safeio.errors import one_line
 
 
 class EngineError(RuntimeError):
@@ -43,18 +44,12 @@ class TaskResult:
         return self.error is None
 
 
-def one_line_error(exc: BaseException) -> str:
-    """An exception as the one-line reason a job reports (type only when the message is empty)."""
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 def run_task(fn: Callable[[Any], Any], index: int, item: Any) -> TaskResult:
     """Run one task, turning any exception into a TaskResult error (used by every engine)."""
     try:
         return TaskResult(index, fn(item))
     except Exception as exc:  # noqa: BLE001 - a task's failure is data for the job, not a crash
-        return TaskResult(index, error=one_line_error(exc))
+        return TaskResult(index, error=one_line(exc, typed=True))
 
 
 def _exit_with_parent(parent: int) -> None:

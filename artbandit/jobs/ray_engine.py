@@ -13,7 +13,8 @@ import logging
 import os
 from typing import Any, Callable, Iterator, Sequence
 
-from artbandit.jobs.engine import Engine, EngineError, TaskResult, one_line_error, run_task
+from artbandit.jobs.engine import Engine, EngineError, TaskResult, run_task
+from safeio.errors import one_line
 
 OBJECT_STORE_BYTES = 200 * 1024 * 1024  # results are small manifests; Ray's minimum is ~75 MB
 
@@ -47,7 +48,7 @@ class RayEngine(Engine):
                              object_store_memory=OBJECT_STORE_BYTES, **kwargs)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise EngineError(f"cannot start Ray{f' at {address}' if address else ''}: "
-                                  f"{one_line_error(exc)}") from None
+                                  f"{one_line(exc, typed=True)}") from None
             self._owned = True
             if not verbose:  # Ray Data and the core worker log at INFO through their own loggers
                 for name in ("ray", "ray.data", "ray._private"):
@@ -68,7 +69,7 @@ class RayEngine(Engine):
                     try:
                         yield ray.get(ref)
                     except Exception as exc:  # noqa: BLE001 - a dead worker fails its task only
-                        yield TaskResult(index, error=one_line_error(exc))
+                        yield TaskResult(index, error=one_line(exc, typed=True))
         finally:
             for ref in pending:  # stopped early (Ctrl-C, error in the driver): cancel the rest
                 ray.cancel(ref, force=True)

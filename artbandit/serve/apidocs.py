@@ -4,7 +4,7 @@ Why: FastAPI's default /docs page loads Swagger UI from a CDN, so behind a firew
 was blank. The assets come from the `swagger-ui-bundle` wheel (Swagger UI's own release files,
 Apache-2.0, installed as a dependency) and are served under /docs/static/ (a fixed allowlist of
 file names). Swagger UI 4 reads OpenAPI 3.0, so the document says 3.0.3; the handlers parse their
-bodies themselves (artbandit.serve.wire), so the bodies' schemas and the key scheme are added here.
+bodies themselves (bandit.service.wire), so the bodies' schemas and the key scheme are added here.
 """
 from __future__ import annotations
 

@@ -21,6 +21,7 @@ from typing import Any, Awaitable, Callable
 import orjson
 
 from artbandit.serve.metrics import Metrics
+from bandit.service.wire import error_json
 
 BASE = "/personalizer"
 VERSIONED = re.compile(r"/personalizer/v1\.0(/.*)\Z")  # \Z, not $ (which matches before a final newline)
@@ -30,7 +31,7 @@ _EVENT = re.compile(r"/events/[^/]+/")
 
 
 def error_body(code: str, message: str) -> bytes:
-    return orjson.dumps({"error": {"code": code, "message": message}})
+    return orjson.dumps(error_json(code, message))
 
 
 async def send_error(send: Callable, status: int, code: str, message: str) -> None:

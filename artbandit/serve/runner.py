@@ -41,7 +41,7 @@ def serve(state: str, *, host: str, port: int, key: bytes | None, seed: int = 0,
     try:
         uvicorn.Server(config).run()
     finally:
-        if not svc.state._lock_fh.closed:  # uvicorn never started the app (e.g. port in use)
+        if svc.state.locked:  # uvicorn never started the app (e.g. port in use): nothing closed it
             svc.log.close()
             svc.journal.close()
             svc.state.close()

@@ -23,6 +23,8 @@ import sys
 import time
 from typing import Any
 
+from safeio.errors import one_line
+
 ROLE_ENV = "ARTBANDIT_WORKER"        # the child's settings (JSON)
 KEY_ENV = "ARTBANDIT_WORKER_KEY"     # the API key, hex (not on the command line)
 
@@ -145,7 +147,7 @@ def run_learner(cfg: dict[str, Any]) -> int:
     except Exception as exc:  # noqa: BLE001 - one line; the supervisor starts it again, it resumes exactly
         # no commit and no checkpoint here: records applied in memory since the last batch must not
         # reach the journal without their stream position (they would be learned twice)
-        print(f"artbandit serve: learner: {' '.join(f'{type(exc).__name__}: {exc}'.split())}", file=sys.stderr)
+        print(f"artbandit serve: learner: {one_line(exc, typed=True)}", file=sys.stderr)
         svc.state.close()
         return 1
     finally:

@@ -87,11 +87,6 @@ class Decision:
     pmf: list[float]
     ranking: list[tuple[str, float]]
 
-    def to_json(self) -> dict:
-        """Personalizer's rank response body (what `artbandit rank --json` prints and the service sends)."""
-        return {"eventId": self.event_id, "rewardActionId": self.action_id,
-                "ranking": [{"id": a, "probability": p} for a, p in self.ranking]}
-
 
 def ranking(ids: Sequence[str], pmf: Sequence[float], chosen: int) -> list[tuple[str, float]]:
     """(id, probability) pairs, the chosen one first, then by falling probability (ties: given order)."""

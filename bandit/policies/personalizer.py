@@ -31,7 +31,7 @@ import pylibvw
 import vowpalwabbit
 
 from bandit.policies.drift_hook import DriftHook
-from bandit.errors import BanditError, one_line
+from bandit.errors import BanditError
 from bandit.features import ActionEntry, context_line
 from bandit.vwformat import ACTION_NAMESPACE
 from bandit.policies.model_io import (artbandit_version, file_sha256, model_args, read_metadata, save_model_dir,
@@ -40,6 +40,7 @@ from bandit.options import PolicyOptions, real
 from bandit.policies.base import Policy
 from bandit.policies import vw as vw_policy
 from bandit.policies.vw import SHARED_EXAMPLES, ExampleCache, open_model_file
+from safeio.errors import one_line
 
 SPEC = "vw:select"
 DEFAULT_MODELS: tuple[tuple[tuple[str, ...], float | None], ...] = ((("cA",), None), (("cA", "ccA"), 0.25))

@@ -18,7 +18,7 @@ import vowpalwabbit
 
 from bandit.choices import EXPLORATIONS
 from bandit.policies.drift_hook import DriftHook
-from bandit.errors import BanditError, one_line
+from bandit.errors import BanditError
 from bandit.features import ActionEntry, context_line
 from bandit.policies.model_io import (
     MODEL_CHECKSUM,
@@ -34,6 +34,7 @@ from bandit.policies.model_io import (
 )
 from bandit.options import PolicyOptions, real
 from bandit.policies.base import Policy
+from safeio.errors import one_line
 
 MODEL_FILE = "model.vw"
 # Not stored in VW's model file, so given again on load; learning is the same with or without it.

@@ -4,6 +4,7 @@ Why the same shape as bandit.Personalizer: code written against the library (sim
 can drive a running service unchanged: `rank(context, actions)` returns a `Decision` with the pmf in
 the order of the given actions, `reward(event_id, value)` closes the loop. Errors the service
 reports come back as the library's own exceptions (unknown event, duplicate reward, bad input).
+The bodies are bandit.service.wire's, the same module the service parses them with.
 """
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from typing import Any, Mapping, Sequence
 import httpx
 
 from bandit.errors import BanditError, DuplicateRewardError, ExpiredEventError, UnknownEventError
-from bandit.service.wire import actions_to_wire, context_to_wire
-from bandit.policies.base import Decision
+from bandit.service import wire
+from bandit.lifecycle.book import Decision
 
 
 class ServiceClient:
@@ -28,23 +29,14 @@ class ServiceClient:
     def rank(self, context: Mapping, actions: Sequence[Mapping], *, excluded: Sequence[str] = (),
              event_id: str | None = None, defer: bool = False, **_: Any) -> Decision:
         """Rank like Personalizer.rank (library keyword arguments it has no use for are ignored)."""
-        body: dict[str, Any] = {"contextFeatures": context_to_wire(context), "actions": actions_to_wire(actions)}
-        if excluded:
-            body["excludedActions"] = list(excluded)
-        if event_id is not None:
-            body["eventId"] = event_id
-        if defer:
-            body["deferActivation"] = True
-        answer = self._call("POST", "/rank", body).json()
-        probs = {r["id"]: r["probability"] for r in answer["ranking"]}
+        body = wire.rank_request(context, actions, excluded=excluded, event_id=event_id, defer=defer)
+        event, chosen, probs = wire.rank_from_wire(self._call("POST", "/rank", body).json())
         ids = [a["id"] for a in actions]
-        chosen = answer["rewardActionId"]
-        pmf = [probs[i] for i in ids]
-        ranking = [ids[i] for i in sorted(range(len(ids)), key=lambda i: -pmf[i])]  # most to least probable
-        return Decision(answer["eventId"], chosen, ids.index(chosen), probs[chosen], pmf, ranking)
+        # the service's ranking as it came: the chosen action first, as the library's Decision
+        return Decision(event, chosen, ids.index(chosen), probs[chosen], [probs[i] for i in ids], list(probs.items()))
 
     def reward(self, event_id: str, value: float, **_: Any) -> None:
-        self._call("POST", f"/events/{event_id}/reward", {"value": value})
+        self._call("POST", f"/events/{event_id}/reward", wire.reward_request(value))
 
     def activate(self, event_id: str) -> None:
         self._call("POST", f"/events/{event_id}/activate", None)
@@ -64,7 +56,7 @@ class ServiceClient:
         if response.status_code < 400:
             return response
         try:
-            message = response.json()["error"]["message"]
+            message = wire.error_message(response.json())
         except Exception:  # noqa: BLE001 - a proxy's HTML error page, say
             message = response.text[:200]
         kind = {404: UnknownEventError, 401: BanditError}.get(response.status_code, BanditError)

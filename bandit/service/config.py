@@ -3,7 +3,7 @@
 Two things live here, both checked before anything changes (a bad value never half-applies):
 - `ServiceConfig`: rewardWaitTime (ISO-8601 duration), defaultReward, rewardAggregation,
   explorationPercentage, modelExportFrequency, logRetentionDays, learningMode, with Personalizer's
-  JSON names and limits.
+  limits (its JSON names and their mapping to these fields live in bandit.service.wire).
 - `policy_kwargs`: VW arguments as Personalizer's `/configurations/policy` carries them, turned into
   `Personalizer` options, or, with artbandit's own `--select` flag, `vw:select` options
   (bandit.policies.personalizer: squarecb choosing its interactions online; it fixes its interactions and
@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 import shlex
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
 from bandit.errors import BanditError
@@ -97,18 +97,6 @@ class ServiceConfig:
             raise BanditError(f"learningMode must be one of {', '.join(LEARNING_MODES)}")
         return self
 
-    def to_wire(self) -> dict[str, Any]:
-        """Personalizer's JSON for GET /configurations/service."""
-        return {
-            "rewardWaitTime": format_duration(self.reward_wait_s),
-            "defaultReward": self.default_reward,
-            "rewardAggregation": self.reward_aggregation,
-            "explorationPercentage": self.exploration,
-            "modelExportFrequency": format_duration(self.model_export_s),
-            "logRetentionDays": self.log_retention_days,
-            "learningMode": self.learning_mode,
-        }
-
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -116,50 +104,6 @@ class ServiceConfig:
     def from_json(cls, data: Mapping[str, Any]) -> "ServiceConfig":
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
-
-    def updated(self, wire: Mapping[str, Any], reward_range: tuple[float, float]) -> "ServiceConfig":
-        """A copy with the fields of a PUT body applied (Personalizer's names), checked as a whole.
-        Unknown fields are an error; Personalizer's read-only/informational fields are ignored."""
-        if not isinstance(wire, Mapping):
-            raise BanditError("the service configuration must be a JSON object")
-        changes: dict[str, Any] = {}
-        for key, value in wire.items():
-            if key in _IGNORED_WIRE_FIELDS:
-                continue
-            field = _WIRE_FIELDS.get(key)
-            if field is None:
-                raise BanditError(f"unknown service configuration field {key!r}")
-            changes[field] = _convert(key, value)
-        return replace(self, **changes).check(reward_range)
-
-
-_WIRE_FIELDS = {
-    "rewardWaitTime": "reward_wait_s", "defaultReward": "default_reward",
-    "rewardAggregation": "reward_aggregation", "explorationPercentage": "exploration",
-    "modelExportFrequency": "model_export_s", "logRetentionDays": "log_retention_days",
-    "learningMode": "learning_mode",
-}
-# Fields Personalizer's GET returns and SDKs send back unchanged; they mean nothing here.
-_IGNORED_WIRE_FIELDS = frozenset({
-    "logMirrorEnabled", "logMirrorSasUri", "lastConfigurationEditDate", "isAutoOptimizationEnabled",
-    "autoOptimizationFrequency", "autoOptimizationStartDate",
-})
-
-
-def _convert(key: str, value: Any) -> Any:
-    if key in ("rewardWaitTime", "modelExportFrequency"):
-        return parse_duration(value, key)
-    if key in ("defaultReward", "explorationPercentage"):
-        if type(value) not in (int, float):
-            raise BanditError(f"{key} must be a number, got {value!r}")
-        return float(value)
-    if key == "logRetentionDays":
-        if type(value) is not int:
-            raise BanditError(f"{key} must be an integer, got {value!r}")
-        return value
-    if type(value) is not str:
-        raise BanditError(f"{key} must be a string, got {value!r}")
-    return value
 
 
 # -- policy arguments ------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ import orjson
 
 from bandit.cache import TextCache
 from bandit.errors import BanditError
+from safeio.errors import one_line
 
 SCHEMA = "artbandit.journal/1"
 KINDS = ("set", "rank", "reward", "activate", "close")
@@ -73,7 +74,7 @@ def describe_write_error(exc: BaseException) -> str:
     """One line for a failed write: 'disk full' said plainly when it is."""
     if is_disk_full(exc):
         return "disk full"
-    return " ".join(f"{type(exc).__name__}: {exc}".split())
+    return one_line(exc, typed=True)
 
 
 def owner_only(path: Path, *, create: bool = True) -> None:

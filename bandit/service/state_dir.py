@@ -138,7 +138,13 @@ class StateDir:
                 continue
             shutil.rmtree(entry, ignore_errors=True)
 
+    @property
+    def locked(self) -> bool:
+        """Whether this process still holds the folder's lock (True from opening until close()):
+        whoever started a service knows from it whether the service was shut down yet."""
+        return not self._lock_fh.closed
+
     def close(self) -> None:
-        if not self._lock_fh.closed:
+        if self.locked:
             fcntl.flock(self._lock_fh, fcntl.LOCK_UN)
             self._lock_fh.close()

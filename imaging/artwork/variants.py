@@ -39,6 +39,7 @@ from imaging.limits import check_picture_size
 from imaging.sheet import tile_images
 from imaging.artwork.title import render_title
 from imaging.artwork.treatments import apply_treatment, check_treatment
+from safeio.errors import one_line
 
 SCHEMA = "artbandit.variants/1"
 ALGORITHM_VERSION = 2  # 2: stronger warm/cool/muted, bounded title plate, manifest faces (issue 13)
@@ -294,7 +295,7 @@ def make_variants(
                 failures.append({"source": str(src.path), "error": str(exc)})
             except (cv2.error, ValueError, MemoryError) as exc:  # one odd picture must not stop a batch
                 failures.append({"source": str(src.path), "error": f"{src.path}: cannot process "
-                                 f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"})
+                                 f"({type(exc).__name__}: {one_line(str(exc))[:200]})"})
             if on_source is not None:
                 on_source(src)
         notes = [f"{path}: too small for --width {width} within the {MAX_UPSCALE}x upscale limit; made "

@@ -21,6 +21,7 @@ from safeio.progress import Progress
 from imaging.candidates.manifest import output_folder
 from imaging.errors import ImagingError
 from imaging.decode.video import VIDEO_EXTENSIONS
+from safeio.errors import one_line
 
 @dataclass(frozen=True)
 class ExtractJob:
@@ -120,8 +121,8 @@ def run_extract_task(job: ExtractJob, progress: Progress | None = None) -> tuple
     try:
         return run_extract_job(job, progress), None
     except (ImagingError, OutputFolderError) as exc:
-        return None, " ".join(str(exc).split())
+        return None, one_line(exc)
     except OSError as exc:
         return None, f"{job.video}: {exc.strerror or exc}"
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop a batch
-        return None, f"{job.video}: internal error ({type(exc).__name__}: {' '.join(str(exc).split())})"
+        return None, f"{job.video}: internal error ({one_line(exc, typed=True)})"

@@ -25,6 +25,7 @@ import numpy as np
 from imaging.choices import MODES
 from imaging.errors import ImagingError
 from imaging.limits import check_picture_size
+from safeio.errors import one_line
 
 # Which frames the decoder may skip per mode (FFmpeg's AVDiscard names).
 # Only NONKEY (keyframes only) and NONREF (drop frames nothing references) are safe; see above.
@@ -111,8 +112,7 @@ def _open(path: Path) -> tuple[av.container.InputContainer, av.video.stream.Vide
 
 
 def _cause(exc: BaseException) -> str:
-    text = getattr(exc, "strerror", None) or str(exc)
-    return " ".join(str(text).split()) or type(exc).__name__
+    return one_line(getattr(exc, "strerror", None) or str(exc)) or type(exc).__name__
 
 
 def _info(path: Path, container, stream) -> VideoInfo:

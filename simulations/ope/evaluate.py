@@ -22,6 +22,7 @@ from simulations.errors import SimulationError
 from simulations.ope.candidates import REFERENCE, build_candidate, check_candidate
 from simulations.ope.estimators import OPEArrays, cumulative_curve, estimate, ratio_interval, terms
 from simulations.ope.readers import ColumnMapping, LogSource, open_log
+from safeio.errors import one_line
 
 SCHEMA = "artbandit.evaluation/1"
 ESTIMATORS = ("snips", "dr")
@@ -233,7 +234,7 @@ def run_tasks(tasks: Sequence[Task], imap: Callable | None = None,
             try:
                 results[i] = score_candidate(t)
             except Exception as exc:  # noqa: BLE001 - one bad candidate must not sink the others
-                results[i] = " ".join(f"{type(exc).__name__}: {exc}".split())
+                results[i] = one_line(exc, typed=True)
             if on_done:
                 on_done(1)
         return results

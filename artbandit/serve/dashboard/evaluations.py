@@ -9,7 +9,6 @@ after saving the model it replaces to STATE/previous-model.bin so one "rollback"
 """
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 import tempfile
 import threading
@@ -19,17 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from bandit.errors import BanditError
+from bandit.service.wire import iso_time
+from safeio.errors import one_line
 
 MAX_KEPT = 20
 DEFAULT_CANDIDATES = ("baseline", "uniform", "vw:select", "vw:squarecb")
 PREVIOUS_MODEL = "previous-model.bin"
 _SOURCE = {"logged": "Online", "baseline": "Baseline", "uniform": "Random"}
-
-
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 class EvaluationError(BanditError):
@@ -59,7 +54,7 @@ def candidates_from_wire(policies: Any) -> list[str]:
         try:
             check_candidate(spec)
         except Exception as exc:  # noqa: BLE001 - any refusal is the user's candidate: one line
-            raise EvaluationError(f"policies[{i}]: {' '.join(str(exc).split())}") from None
+            raise EvaluationError(f"policies[{i}]: {one_line(exc)}") from None
         out.append(spec)
     return list(dict.fromkeys(out))
 
@@ -95,7 +90,7 @@ def last_hours(body: Any, now: float) -> Any:
     if type(hours) not in (int, float) or not 0 < hours <= MAX_HOURS:
         raise EvaluationError(f"hours must be a number above 0 and at most {MAX_HOURS}, got {hours!r}")
     rest = {k: v for k, v in body.items() if k != "hours"}
-    return {**rest, "startTime": _iso(now - hours * 3600.0)}
+    return {**rest, "startTime": iso_time(now - hours * 3600.0)}
 
 
 class Evaluations:
@@ -143,7 +138,7 @@ class Evaluations:
         self.svc.log.flush()
         n = open_log(str(self.svc.state.events_path), "auto", None, window=window).approx_events()
         if n < MIN_EVENTS:
-            since, until = _iso(window[0]) or "the start of the log", _iso(window[1]) or "now"
+            since, until = iso_time(window[0]) or "the start of the log", iso_time(window[1]) or "now"
             raise EvaluationError(f"the log has {n} event{'s' if n != 1 else ''} from {since} to {until}: "
                                   f"at least {MIN_EVENTS} are needed to evaluate")
 
@@ -170,7 +165,7 @@ class Evaluations:
             job["status"] = "completed"
             job["progress"] = 1.0
         except Exception as exc:  # noqa: BLE001 - reported on the evaluation, one line
-            job["error"] = " ".join(str(exc).split()) or type(exc).__name__
+            job["error"] = one_line(exc)
             job["status"] = "failed"
         job["finished"] = time.time()
 
@@ -241,7 +236,7 @@ class Evaluations:
             })
         return {
             "id": job["id"], "name": job["name"], "jobId": job["id"], "status": job["status"],
-            "startTime": job.get("startTime"), "endTime": job.get("endTime"), "creationTime": _iso(job["created"]),
+            "startTime": job.get("startTime"), "endTime": job.get("endTime"), "creationTime": iso_time(job["created"]),
             "evaluationType": "Manual", "policyResults": policies,
             "featureImportance": [[g["name"] for g in self.importance(job)]] if self.importance(job) else [],
             "optimalPolicy": (result.get("decision") or {}).get("winner"),
@@ -262,7 +257,7 @@ class Evaluations:
             if job["status"] != "completed":
                 continue
             out.append({"id": job["id"], "name": job["name"], "status": "Succeeded",
-                        "creationTime": _iso(job["created"]), "startTime": job.get("startTime"),
+                        "creationTime": iso_time(job["created"]), "startTime": job.get("startTime"),
                         "endTime": job.get("endTime"),
                         "featureScores": [{"featureName": f"{g['kind']}:{g['name']}", "score": g["drop"]}
                                           for g in self.importance(job)]})

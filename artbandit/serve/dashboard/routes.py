@@ -14,13 +14,18 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from artbandit.serve.dashboard.catalog import IMAGE_TYPES, Catalogue
+from artbandit.serve.dashboard.catalog import IMAGE_TYPES
 from artbandit.serve.dashboard.evaluations import EvaluationError, Evaluations, last_hours
 from artbandit.serve.dashboard.live import LiveStats, attach
 from artbandit.serve.dashboard.sessions import COOKIE, Sessions
+from artbandit.serve.deps import ServeState
+from artbandit.serve.deps import body as request_json
+from bandit.service import wire
+from safeio.errors import one_line
 
 PREFIX = "/dashboard"
 STATIC = {"dashboard.js": "text/javascript; charset=utf-8", "dashboard.css": "text/css; charset=utf-8",
@@ -59,10 +64,13 @@ def probabilities(svc: Any, context: dict, actions: list[dict]) -> list[float]:
     return [float(p) for p in pmf]
 
 
-def mount(app: FastAPI, svc: Any, *, key: bytes | None, created: dict, committer: Any,
-          catalog: Catalogue | None = None, extra_status: Callable[[], dict] | None = None) -> LiveStats:
+def mount(app: FastAPI, state: ServeState, *, extra_status: Callable[[], dict] | None = None) -> LiveStats:
     """Add the dashboard's routes (and Personalizer's /evaluations, /featureimportances, which the
-    dashboard runs on) to `app` and start counting `svc`'s traffic; returns the counts."""
+    dashboard runs on) to `app` and start counting the traffic of `state.svc`; returns the counts.
+    `state` is what Personalizer's routes share (artbandit.serve.deps): the dashboard changes the
+    model through the same group commit and reports the same creation time and policy name."""
+    svc, committer, catalog = state.svc, state.committer, state.catalog
+    key = state.key
     from simulations.metrics import is_starved
     from simulations.plotstyle import BASELINE_COLOUR, POLICY_COLOURS, policy_colour
 
@@ -116,7 +124,7 @@ def mount(app: FastAPI, svc: Any, *, key: bytes | None, created: dict, committer
                         headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"})
 
     def denied() -> Response:
-        return Response(b'{"error":{"code":"401","message":"log in at /dashboard/login"}}', status_code=401,
+        return Response(orjson.dumps(wire.error_json("401", "log in at /dashboard/login")), status_code=401,
                         media_type="application/json")
 
     def colours() -> dict[str, str]:
@@ -132,7 +140,7 @@ def mount(app: FastAPI, svc: Any, *, key: bytes | None, created: dict, committer
         oldest = min((ev.time for ev in svc.book.pending.values()), default=None) if len(svc.book) <= 50_000 else None
         return _json({
             "now": now, "policy": svc.policy.spec, "colours": colours(),
-            "modelVersion": st["modelVersion"], "modelAgeS": now - created["time"],
+            "modelVersion": st["modelVersion"], "modelAgeS": now - state.created,
             "learningMode": st["learningMode"], "eventsPending": st["eventsPending"],
             "eventsLearned": st["eventsLearned"], "oldestPendingS": None if oldest is None else now - oldest,
             "ranks": st["ranks"], "rewards": st["rewards"], "modelError": st["modelError"],
@@ -204,9 +212,9 @@ def mount(app: FastAPI, svc: Any, *, key: bytes | None, created: dict, committer
             return denied()
         from bandit.service.config import LEARNING_MODES, REWARD_AGGREGATIONS
 
-        return _json({"service": svc.config.to_wire(),
+        return _json({"service": wire.service_config_to_wire(svc.config),
                       "choices": {"rewardAggregation": list(REWARD_AGGREGATIONS), "learningMode": list(LEARNING_MODES)},
-                      "policy": {"name": created.get("policy_name", "artbandit"), "arguments": svc.arguments,
+                      "policy": {"name": state.policy_name, "arguments": svc.arguments,
                                  "policy": svc.policy.spec, "modelVersion": svc.policy.model_version},
                       "limits": {"rewardRange": list(svc.reward_range), "maxActions": svc.max_actions,
                                  "pendingBudgetBytes": svc.max_pending_bytes, "minProbability": svc.min_probability,
@@ -215,26 +223,22 @@ def mount(app: FastAPI, svc: Any, *, key: bytes | None, created: dict, committer
     @app.post(PREFIX + "/api/configuration", include_in_schema=False)
     async def edit_configuration(request: Request) -> Response:
         """The allowed service settings, as PUT /configurations/service changes them (same checks:
-        ServiceConfig.updated; a bad value is a 400 with its one-line message, nothing half-applied)."""
-        from artbandit.serve import wire
-
+        bandit.service.wire.service_config_from_wire; a bad value is a 400 with its one-line message,
+        nothing half-applied)."""
         refused = guarded(request)
         if refused:
             return refused
-        svc.set_config(svc.config.updated(wire.parse_body(request.scope["state"].get("body", b"")),
-                                          svc.reward_range))
-        return _json({"service": svc.config.to_wire()})
+        svc.set_config(wire.service_config_from_wire(svc.config, request_json(request), svc.reward_range))
+        return _json({"service": wire.service_config_to_wire(svc.config)})
 
     # -- evaluations: Personalizer's contract (key) and the dashboard's (session) --------------
     evals = Evaluations(svc)
 
     def eval_error(exc: EvaluationError) -> Response:
         code = {404: "ResourceNotFound", 409: "Conflict"}.get(exc.status, "BadRequest")
-        return _json({"error": {"code": code, "message": " ".join(str(exc).split())}}, status=exc.status)
+        return _json(wire.error_json(code, one_line(str(exc))), status=exc.status)
 
     def body_of(request: Request) -> Any:
-        import orjson
-
         raw = request.scope.get("state", {}).get("body", b"")
         if not raw:
             return None
@@ -264,8 +268,8 @@ def mount(app: FastAPI, svc: Any, *, key: bytes | None, created: dict, committer
         except EvaluationError as exc:
             return eval_error(exc)
         await committer.publish(svc.replace_policy(policy))
-        created["time"] = time.time()
-        evals.applied = {"evaluation": eid, "policy": winner, "time": created["time"]}
+        state.model_replaced()
+        evals.applied = {"evaluation": eid, "policy": winner, "time": state.created}
         evals.get(eid)["status"] = "optimalPolicyApplied"
         return _json({"applied": winner, "modelVersion": svc.policy.model_version})
 
@@ -275,7 +279,7 @@ def mount(app: FastAPI, svc: Any, *, key: bytes | None, created: dict, committer
         except EvaluationError as exc:
             return eval_error(exc)
         await committer.publish(svc.replace_policy(policy))
-        created["time"] = time.time()
+        state.model_replaced()
         evals.applied = None
         return _json({"rolledBack": True, "modelVersion": svc.policy.model_version})
 
@@ -316,7 +320,7 @@ def mount(app: FastAPI, svc: Any, *, key: bytes | None, created: dict, committer
         if not session_ok(request):
             return denied()
         if request.method == "POST" and request.headers.get("x-artbandit-dashboard") != "1":
-            return _json({"error": {"code": "403", "message": "missing X-Artbandit-Dashboard header"}}, status=403)
+            return _json(wire.error_json("403", "missing X-Artbandit-Dashboard header"), status=403)
         return None
 
     @app.get(PREFIX + "/api/evaluations", include_in_schema=False)
@@ -341,7 +345,5 @@ def mount(app: FastAPI, svc: Any, *, key: bytes | None, created: dict, committer
 
 
 def _json(content: Any, status: int = 200, headers: dict | None = None) -> Response:
-    import orjson
-
     return Response(orjson.dumps(content), status_code=status, media_type="application/json",
                     headers={"Cache-Control": "no-store", **(headers or {})})

@@ -26,6 +26,7 @@ from bandit.service.checks import DEFAULT_PENDING_BYTES, EVENT_ID
 from bandit.service.config import ServiceConfig
 from bandit.service.stream import EventStream
 from bandit.lifecycle.book import EventBook, RewardRules, check_reward
+from safeio.errors import one_line
 
 
 class StreamRecords(RecordBuffer):
@@ -51,7 +52,7 @@ class StreamRecords(RecordBuffer):
             except JournalWriteError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a stream server gone: 503, the client retries
-                raise JournalWriteError(f"the event stream could not be written ({' '.join(str(exc).split())}); "
+                raise JournalWriteError(f"the event stream could not be written ({one_line(exc)}); "
                                         "nothing was acknowledged, retry") from None
 
     def commit(self) -> None:

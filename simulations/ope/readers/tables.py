@@ -14,6 +14,7 @@ from typing import Any, Iterator, Sequence
 
 from simulations.ope.errors import OPEError
 from simulations.ope.readers.source import BadLines, not_utf8, text_lines
+from safeio.errors import one_line
 
 # pyarrow parses CSV in blocks a row must fit in; small blocks keep memory low (read-ahead holds a
 # few), and a longer row makes the read start again after the rows already read with larger blocks
@@ -181,7 +182,7 @@ class TableFile:
             yield RawBatch({c: [r[j] for r in rows] for j, c in enumerate(columns)}, 0, lines, len(rows))
 
     def _csv_error(self, exc: Exception) -> OPEError:
-        msg = " ".join(str(exc).split())
+        msg = one_line(exc)
         if "UTF8" in msg or "UTF-8" in msg:
             return OPEError(f"{self._first_non_utf8()}; save the file as UTF-8")
         if "straddling" in msg or "block size" in msg:

@@ -11,7 +11,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 def _example() -> str:
     text = README.read_text("utf-8")
-    marker = text.index("tests/test_readme_example.py runs this block")
+    marker = text.index("tests/test_readme.py runs this block")
     match = re.compile(r"```python\n(.*?)```", re.S).search(text, marker)
     assert match, "the README lost its library example"
     return match.group(1)

@@ -1,4 +1,4 @@
-"""`artbandit serve` loses nothing: SIGKILL mid-traffic, restart, SIGTERM drain, the state lock."""
+"""`artbandit serve` (artbandit.serve.runner) loses nothing: SIGKILL mid-traffic, restart, SIGTERM drain, the state lock."""
 from __future__ import annotations
 
 import hashlib
@@ -221,21 +221,25 @@ def test_refuses_to_start_without_a_key_or_in_a_strangers_folder(tmp_path):
     assert [p.name for p in stranger.iterdir()] == ["holiday.jpg"]
 
 
-def test_durable_mode_commits_on_the_writer_thread_and_recovers(tmp_path):
+def test_a_port_in_use_is_a_clean_exit_that_leaves_the_state_folder_unlocked(tmp_path):
+    """The runner closes what it opened when uvicorn cannot serve (StateDir.locked says whether the
+    service was shut down yet; the runner used to read the private lock file handle)."""
+    import socket
+
+    from artbandit.serve.runner import serve
+    from bandit.service.decision_service import DecisionService
+    from bandit.service.state_dir import StateDir
+
     state = tmp_path / "state"
-    srv = Server(state, "--durable").start()
-    events = [srv.client.post("/rank", json=rank_body(i)).json()["eventId"] for i in range(20)]
-    for event in events[::2]:
-        assert srv.client.post(f"/events/{event}/reward", json={"value": 1}).status_code == 204
-    srv.stop(signal.SIGKILL)
-    records = journal_ids(state)
-    assert set(events) <= records["rank"] and set(events[::2]) <= records["reward"]
-    srv.start()
-    try:
-        for event in events[1::2]:
-            assert srv.client.post(f"/events/{event}/reward", json={"value": 0}).status_code == 204
-        for event in events[::2]:
-            assert srv.client.post(f"/events/{event}/reward", json={"value": 0}).status_code == 409
-        assert httpx.get(srv.url + "/status").json()["eventsLearned"] == 20
-    finally:
-        srv.stop()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(SystemExit) as exited:
+            serve(str(state), host="127.0.0.1", port=taken.getsockname()[1], key=b"k" * 16, quiet=True)
+    assert exited.value.code not in (0, None)  # uvicorn: 3, its startup failure
+    folder = StateDir(state)  # the lock is free again: a second opener would be refused otherwise
+    assert folder.locked
+    folder.close()
+    assert not folder.locked
+    with DecisionService(state, id_seed=1) as svc:
+        assert svc.status()["ranks"] == 0

@@ -231,7 +231,7 @@ def test_grafana_dashboard_queries_metrics_the_service_exposes(served):
     import re
     from pathlib import Path
 
-    board = json.loads((Path(__file__).resolve().parents[1] / "docs" / "grafana" / "artbandit-serve.json").read_text())
+    board = json.loads((Path(__file__).resolve().parents[4] / "docs" / "grafana" / "artbandit-serve.json").read_text())
     exposed = set(re.findall(r"^(artbandit_[a-z_]+?)(?:_bucket|_sum|_count)?[{ ]",
                              httpx.get(served.url + "/metrics", headers={"Ocp-Apim-Subscription-Key": KEY}).text,
                              re.MULTILINE))

@@ -1,15 +1,14 @@
-"""The disk a running service uses: a bounded journal WAL, owner-only files, no stale temporaries,
-and what a full disk answers (issues 27 and 28)."""
+"""The group commit (artbandit.serve.committer) of a running service: a bounded journal WAL, --durable
+commits on the writer thread, and what a full disk answers (issues 27 and 28)."""
 from __future__ import annotations
 
 import os
-import stat
+import signal
 import sys
 
 import httpx
 
 from bandit.service.decision_service import DecisionService
-from tests.bandit_helpers import make_actions
 from tests.serve_helpers import Server, journal_ids, rank_body
 
 
@@ -33,37 +32,6 @@ def test_the_journal_wal_stays_bounded_while_the_service_runs(tmp_path):
         assert "artbandit_journal_bytes " in httpx.get(srv.url + "/metrics", headers=srv.client.headers).text
     finally:
         srv.stop()
-
-
-def test_journal_files_are_owner_only(tmp_path):
-    with DecisionService(tmp_path / "s", id_seed=1) as svc:
-        r = svc.rank({"u": {"x": 1}}, make_actions()[:3])
-        svc.reward(r.event_id, 1.0)
-        names = [p for p in (tmp_path / "s").iterdir() if p.name.startswith("journal.sqlite")]
-        assert {p.name for p in names} >= {"journal.sqlite", "journal.sqlite-wal"}
-        for p in names:
-            assert stat.S_IMODE(p.stat().st_mode) == 0o600, (p.name, oct(p.stat().st_mode))
-
-
-def test_temporaries_left_by_a_killed_run_are_removed_at_start(tmp_path):
-    state = tmp_path / "s"
-    with DecisionService(state, id_seed=1) as svc:
-        svc.rank({"u": {"x": 1}}, make_actions()[:3])
-    ckpts = state / "checkpoints"
-    left = [ckpts / ".current.json.k2j_x8q1.tmp", state / ".config.json.abcd1234.tmp",
-            state / ".serve-state.json.zz99zz99.tmp"]
-    for p in left:
-        p.write_text("{half")
-    (ckpts / ".ckpt-000000000004-00001765000000000000000.abtmp-99999999-0a1b2c3d").mkdir()
-    keep = [state / "notes.current.json.tmp", ckpts / "current.json.bak", state / ".config.json.tmp"]
-    for p in keep:  # not artbandit's pattern: never touched
-        p.write_text("mine")
-    with DecisionService(state, id_seed=1) as svc:
-        assert svc.status()["eventsPending"] == 1
-    assert not any(p.exists() for p in left)
-    assert not [e for e in ckpts.iterdir() if e.name.startswith(".ckpt-")]
-    assert all(p.read_text() == "mine" for p in keep)
-    assert stat.S_IMODE((state / "lock").stat().st_mode) == 0o600
 
 
 def test_durable_acknowledges_only_written_batches_and_answers_503_disk_full(tmp_path, monkeypatch):
@@ -188,3 +156,23 @@ def test_a_real_full_disk_says_disk_full_over_http_and_at_restart(tmp_path):
             srv.stop()
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_durable_mode_commits_on_the_writer_thread_and_recovers(tmp_path):
+    state = tmp_path / "state"
+    srv = Server(state, "--durable").start()
+    events = [srv.client.post("/rank", json=rank_body(i)).json()["eventId"] for i in range(20)]
+    for event in events[::2]:
+        assert srv.client.post(f"/events/{event}/reward", json={"value": 1}).status_code == 204
+    srv.stop(signal.SIGKILL)
+    records = journal_ids(state)
+    assert set(events) <= records["rank"] and set(events[::2]) <= records["reward"]
+    srv.start()
+    try:
+        for event in events[1::2]:
+            assert srv.client.post(f"/events/{event}/reward", json={"value": 0}).status_code == 204
+        for event in events[::2]:
+            assert srv.client.post(f"/events/{event}/reward", json={"value": 0}).status_code == 409
+        assert httpx.get(srv.url + "/status").json()["eventsLearned"] == 20
+    finally:
+        srv.stop()

@@ -22,7 +22,7 @@ import orjson
 import pytest
 from tests.serve_helpers import Server, free_port, rank_body
 
-from artbandit.serve import wire
+from bandit.service import wire
 from bandit.service.model_export import import_model
 from bandit.service.decision_service import DecisionService
 from bandit.service.stream import open_stream
