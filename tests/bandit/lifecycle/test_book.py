@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bandit import make_policy
-from bandit.errors import DuplicateRewardError, ExpiredEventError, InvalidRewardError, UnknownEventError
+from bandit.errors import BanditError, DuplicateRewardError, ExpiredEventError, InvalidRewardError, UnknownEventError
 from bandit.lifecycle.book import EventBook, OpenEvent, RewardRules, check_reward, ranking
 from bandit.lifecycle.window import DEFAULTED, NOT_ACTIVATED, REWARDED
 from bandit.service.config import ServiceConfig
@@ -119,3 +119,39 @@ def test_one_edit_to_the_window_rule_changes_the_library_and_the_service_alike(t
     assert late_reward_accepted() == (False, False)
     monkeypatch.setattr(EventBook, "deadline", lambda self, now: now + 2 * self.rules.reward_wait_s)
     assert late_reward_accepted() == (True, True)
+
+
+@pytest.mark.parametrize("value", [0.0, 1.0, 0, 1, -2.0, 3])
+def test_the_range_ends_are_rewards_and_the_messages_say_what_is_wrong(value):
+    lo, hi = (0.0, 1.0) if value in (0, 1) else (-2.0, 3.0)
+    assert check_reward(value, (lo, hi)) == float(value) and type(check_reward(value, (lo, hi))) is float
+    with pytest.raises(InvalidRewardError, match=r"reward value 1.5 is outside the reward range \[0.0, 1.0\]"):
+        check_reward(1.5, (0.0, 1.0))
+    with pytest.raises(InvalidRewardError, match=r"click must be a number, got str '1'"):
+        check_reward("1", (0.0, 1.0), "click")
+    with pytest.raises(InvalidRewardError, match=r"reward value nan is outside the reward range"):
+        check_reward(float("nan"), (0.0, 1.0))
+    with pytest.raises(ValueError, match="aggregation must be one of earliest, average, sum, got 'first'"):
+        RewardRules(1.0, "first")
+
+
+def test_a_multi_slot_event_is_found_by_its_group_and_its_slots_errors_name_the_slot():
+    book, closed = _book()
+    slots = [OpenEvent(f"g#{s}", 0.0, 10.0, 0, 1.0, group="g") for s in ("hero", "row")]
+    for ev in slots:
+        book.open(ev)
+    assert book.find("g", multislot=True) == slots
+    with pytest.raises(BanditError, match="event 'g' is a multi-slot event: use the multislot endpoints"):
+        book.find("g")
+    book.reward(slots[0], 1.0, 1.0)
+    assert book.knows("g") and closed == [("g#hero", 1.0, REWARDED, 1.0)]
+    with pytest.raises(DuplicateRewardError, match="event 'g' slot 'hero' already has its final reward"):
+        book.raise_closed("g", REWARDED, slot="hero")
+    with pytest.raises(ExpiredEventError, match="event 'g' slot 'row': its reward window closed"):
+        book.raise_closed("g", DEFAULTED, slot="row")
+    with pytest.raises(UnknownEventError, match="event 'g' slot 'x' does not exist"):
+        book.raise_closed("g", None, slot="x")
+    with pytest.raises(UnknownEventError, match="unknown event id 'h'"):
+        book.find("h")
+    with pytest.raises(ExpiredEventError, match="event 'g#hero2'"):
+        book.raise_closed("g#hero2", NOT_ACTIVATED)
