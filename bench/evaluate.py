@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from artbandit.jobs.engine import make_engine  # noqa: E402
+from safeio.engine import make_engine  # noqa: E402
 from simulations.ope.candidates import DEFAULT_GRID  # noqa: E402
 from simulations.ope.evaluate import LogRef, Task, prepare, run_tasks  # noqa: E402
 from simulations.ope.readers import open_log  # noqa: E402
@@ -43,10 +43,10 @@ def main() -> None:
         results = {}
         engines = [("1 process", None), ("local pool, 2 processes", lambda: make_engine("local", workers=2))]
         try:
-            import artbandit.jobs.ray_engine  # noqa: F401
+            import safeio.engine.ray  # noqa: F401
             engines.append(("ray, 2 CPUs", lambda: make_engine("ray", workers=2)))
         except ImportError:
-            print("ray engine not available (artbandit.jobs.ray_engine): row skipped")
+            print("ray engine not available (safeio.engine.ray): row skipped")
         for label, factory in engines:
             t = time.perf_counter()
             if factory is None:

@@ -13,7 +13,7 @@ import pytest
 from artbandit.jobs.catalog_build import build_catalog, build_lock
 from artbandit.jobs.catalog_input import CatalogError, folder_name
 from artbandit.jobs.catalog_title import CatalogOptions
-from artbandit.jobs.engine import LocalEngine
+from safeio.engine.local import LocalEngine
 from tests.catalog_helpers import FAST, make_catalogue, run_cli, tiny_video, write_table
 
 OPTS = CatalogOptions(k=3, aspects=("16:9", "1:1"), width=160)

@@ -15,13 +15,13 @@ import pytest
 
 from artbandit.jobs.catalog_build import build_catalog
 from artbandit.jobs.catalog_title import CatalogOptions
-from artbandit.jobs.engine import LocalEngine
+from safeio.engine.local import LocalEngine
 from artbandit.jobs.replay_job import evaluate_policies
 from tests.catalog_helpers import make_catalogue, run_cli
 from tests.replay_helpers import make_world, simulate_log, write_jsonl
 
 ray = pytest.importorskip("ray")
-from artbandit.jobs.ray_engine import RayEngine  # noqa: E402
+from safeio.engine.ray import RayEngine  # noqa: E402
 
 OPTS = CatalogOptions(k=3, aspects=("16:9", "1:1"), width=160, treatments=("none", "cool"))
 

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 from artbandit.jobs.catalog_build import build_catalog
 from artbandit.jobs.catalog_index import actions_by_title
 from artbandit.jobs.catalog_title import CatalogOptions
-from artbandit.jobs.engine import LocalEngine
+from safeio.engine.local import LocalEngine
 from tests.catalog_helpers import make_catalogue, run_cli
 
 

@@ -46,7 +46,7 @@ def test_simulate_reward_choices_are_the_library_names():
 def test_engine_and_catalog_choices_are_the_library_names():
     from artbandit.cli.catalog import build
     from artbandit.cli.replay import replay
-    from artbandit.jobs.engine import ENGINES
+    from safeio.engine import ENGINES
     from imaging.candidates import FORMATS
     from imaging.video import MODES
 

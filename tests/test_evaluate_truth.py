@@ -98,7 +98,7 @@ def _estimates(log: Path, work: Path, engine) -> list:
 
 
 def test_one_process_and_a_pool_of_two_give_identical_numbers(synthetic_log: Path, tmp_path: Path) -> None:
-    from artbandit.jobs.engine import make_engine
+    from safeio.engine import make_engine
 
     inline = _estimates(synthetic_log, tmp_path / "a", make_engine("local", workers=1))
     pooled = _estimates(synthetic_log, tmp_path / "b", make_engine("local", workers=2))
@@ -106,9 +106,9 @@ def test_one_process_and_a_pool_of_two_give_identical_numbers(synthetic_log: Pat
 
 
 def test_ray_gives_the_same_numbers_as_local(synthetic_log: Path, tmp_path: Path) -> None:
-    from artbandit.jobs.engine import make_engine
+    from safeio.engine import make_engine
 
-    pytest.importorskip("artbandit.jobs.ray_engine", reason="the Ray engine has not landed on this branch")
+    pytest.importorskip("safeio.engine.ray", reason="the Ray engine has not landed on this branch")
     inline = _estimates(synthetic_log, tmp_path / "a", make_engine("local", workers=1))
     assert _estimates(synthetic_log, tmp_path / "r", make_engine("ray", workers=2)) == inline
 

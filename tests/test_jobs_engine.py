@@ -7,7 +7,9 @@ import time
 
 import pytest
 
-from artbandit.jobs.engine import EngineError, LocalEngine, make_engine
+from safeio.engine import make_engine
+from safeio.engine.base import EngineError
+from safeio.engine.local import LocalEngine
 
 
 @pytest.mark.parametrize("workers", [1, 2])

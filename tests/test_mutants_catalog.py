@@ -17,7 +17,7 @@ from artbandit.jobs.catalog_build import build_catalog, clean_temporaries
 from artbandit.jobs.catalog_input import CatalogError
 from artbandit.jobs.catalog_status import catalog_status, format_status
 from artbandit.jobs.catalog_title import TITLE_FILE, TITLE_SCHEMA, CatalogOptions
-from artbandit.jobs.engine import TaskResult
+from safeio.engine.base import TaskResult
 from tests.catalog_helpers import write_table
 
 OPTS = CatalogOptions(k=2, aspects=("1:1",), width=64)

@@ -178,7 +178,7 @@ def test_cli_choices_are_the_library_names():
     from simulations.ope.choices import LEARN_ON
     from simulations.ope.readers import FORMATS
 
-    from artbandit.jobs.engine import ENGINES
+    from safeio.engine import ENGINES
 
     choices = {p.name: tuple(p.type.choices) for p in replay.params if hasattr(p.type, "choices")}
     assert choices == {"fmt": FORMATS, "estimators": ESTIMATORS, "learn_on": LEARN_ON, "engine": ENGINES}

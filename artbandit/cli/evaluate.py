@@ -11,7 +11,7 @@ import click
 from artbandit.cli.common import progress_bar as progress, quiet_option, say
 
 # The libraries' own names, from import-free modules: `artbandit evaluate --help` loads no numpy or VW.
-from artbandit.jobs.choices import ENGINES
+from safeio.engine import ENGINES
 from simulations.ope.choices import FORMATS
 
 _REFERENCES = ("logged", "baseline", "uniform", "best-fixed")
@@ -55,7 +55,7 @@ def evaluate(log: str, out: str | None, policies: tuple[str, ...], engine: str, 
     """Replay every candidate policy over LOG in time order (learning as it goes) and rank them by
     doubly-robust and SNIPS estimates with intervals; say whether the winner is clearly better than
     the policy that wrote the log."""
-    from artbandit.jobs.engine import make_engine
+    from safeio.engine import make_engine
     from safeio.atomic import atomic_dir
     from safeio.outdir import OutputFolder
     from simulations.errors import SimulationError

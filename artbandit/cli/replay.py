@@ -11,7 +11,7 @@ from artbandit.cli.common import progress_bar as progress, quiet_option, say
 from artbandit.text import plural
 
 # The libraries' own names, from light modules: `artbandit --help` loads no numpy or VW.
-from artbandit.jobs.choices import ENGINES
+from safeio.engine import ENGINES
 from simulations.ope.choices import DEFAULT_ESTIMATORS, DEFAULT_POLICIES, ESTIMATORS, FORMATS, LEARN_ON
 
 
@@ -153,7 +153,8 @@ def _preload_report() -> threading.Thread:
 def _replay_on_ray(log: str, fmt: str, mapping, policies: tuple[str, ...], estimators: tuple[str, ...],
                    out: str, address: str | None, force: bool, quiet: bool, **options) -> dict:
     """One policy per Ray task (artbandit.jobs.replay_job); writes what run_replay writes."""
-    from artbandit.jobs.engine import EngineError, make_engine
+    from safeio.engine import make_engine
+    from safeio.engine.base import EngineError
     from artbandit.jobs.replay_job import evaluate_policies
     from simulations.ope.run import replay_output
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from artbandit.jobs.engine import Engine
+from safeio.engine.base import Engine
 
 
 @dataclass(frozen=True)

@@ -252,7 +252,7 @@ def evaluate(log: str | Path, work_dir: str | Path, candidates: Sequence[str], *
              on_task: Callable[[int], None] | None = None,
              window: tuple[float | None, float | None] | None = None) -> dict[str, Any]:
     """The whole evaluation as a dict (the content of evaluation.json). `work_dir` holds the shared
-    prepared pass (tasks read it); `imap` is an engine's imap (artbandit.jobs.engine); `window`
+    prepared pass (tasks read it); `imap` is an engine's imap (safeio.engine); `window`
     (since, until) in epoch seconds: only the events logged in that span (SQLite logs, open_log)."""
     candidates = list(dict.fromkeys(s.strip() for s in candidates))
     if not candidates:

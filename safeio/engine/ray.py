@@ -1,4 +1,4 @@
-"""RayEngine: the Engine interface on Ray, a local Ray on this machine or an existing cluster.
+"""RayEngine: the engine interface (safeio.engine) on Ray, a local Ray on this machine or an existing cluster.
 
 Used the way video pipelines on Ray are: each item (a title, a policy) is one task with an explicit
 `num_cpus=1`; the task reads and writes its own big data and returns a small result, so frames never
@@ -13,7 +13,7 @@ import logging
 import os
 from typing import Any, Callable, Iterator, Sequence
 
-from artbandit.jobs.engine import Engine, EngineError, TaskResult, one_line_error, run_task
+from safeio.engine.base import Engine, EngineError, TaskResult, one_line_error, run_task
 
 OBJECT_STORE_BYTES = 200 * 1024 * 1024  # results are small manifests; Ray's minimum is ~75 MB
 

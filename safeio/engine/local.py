@@ -1,17 +1,4 @@
-"""One small interface for running independent tasks: a local process pool, or Ray.
-
-Why an interface: catalogue builds, evaluations and multi-policy replays all map a function over a
-list of items and gather small results; which machine runs the tasks is a deployment choice, not
-part of the job. Every engine gives the same results for the same tasks (tasks must be deterministic
-given their item).
-
-Contract of `Engine.imap(fn, items)`:
-- `fn` is a module-level function (picklable) taking one item; items are small (paths, specs),
-  never frames or arrays: big data is read and written by the task itself.
-- yields one `TaskResult` per item, in completion order, each with the item's index;
-- an exception inside a task never escapes: it becomes `TaskResult.error`, a one-line message,
-  and the other tasks go on.
-"""
+"""LocalEngine: the engine interface (safeio.engine) on a pool of local processes."""
 from __future__ import annotations
 
 import concurrent.futures as cf
@@ -19,42 +6,9 @@ import multiprocessing
 import os
 import threading
 import time
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
-from artbandit.jobs.choices import ENGINES  # its one home, import-free for the CLI
-
-
-class EngineError(RuntimeError):
-    """An engine that cannot start (Ray not installed, no cluster at the address): one line for users."""
-
-
-@dataclass
-class TaskResult:
-    """What one task gave: `value` on success, or `error` (one line) if it raised."""
-
-    index: int
-    value: Any = None
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-def one_line_error(exc: BaseException) -> str:
-    """An exception as the one-line reason a job reports (type only when the message is empty)."""
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def run_task(fn: Callable[[Any], Any], index: int, item: Any) -> TaskResult:
-    """Run one task, turning any exception into a TaskResult error (used by every engine)."""
-    try:
-        return TaskResult(index, fn(item))
-    except Exception as exc:  # noqa: BLE001 - a task's failure is data for the job, not a crash
-        return TaskResult(index, error=one_line_error(exc))
+from safeio.engine.base import Engine, TaskResult, run_task
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -68,26 +22,6 @@ def _exit_with_parent(parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
-
-
-class Engine(ABC):
-    """Runs `fn` over items; use as a context manager so workers are shut down."""
-
-    name: str = "engine"
-    workers: int = 1
-
-    @abstractmethod
-    def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[TaskResult]:
-        """Yield a TaskResult per item as tasks complete (see the module docstring)."""
-
-    def close(self) -> None:
-        """Release workers (idempotent)."""
-
-    def __enter__(self) -> "Engine":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class LocalEngine(Engine):
@@ -199,15 +133,3 @@ def _drain(queue: Any) -> list[int]:
     while queue is not None and not queue.empty():
         out.append(queue.get())
     return out
-
-
-def make_engine(name: str = "local", *, workers: int | None = None, address: str | None = None,
-                verbose: bool = False) -> Engine:
-    """The engine called `name` ("local" or "ray"); Ray is imported only when asked for."""
-    if name == "local":
-        return LocalEngine(workers)
-    if name == "ray":
-        from artbandit.jobs.ray_engine import RayEngine  # optional extra: pip install 'artbandit[ray]'
-
-        return RayEngine(workers=workers, address=address, verbose=verbose)
-    raise EngineError(f"unknown engine {name!r} (choose from {', '.join(ENGINES)})")
