@@ -53,7 +53,6 @@ def run_demo(
     out_dir: str | os.PathLike,
     settings: DemoSettings | None = None,
     *,
-    quiet: bool = False,  # kept for old callers: progress is now the caller's `progress` callback
     say: Callable[[str], None] = lambda s: None,
     progress: Progress | None = None,
     force: bool = False,

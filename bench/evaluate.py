@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from safeio.engine import make_engine  # noqa: E402
 from simulations.ope.candidates import DEFAULT_GRID  # noqa: E402
-from simulations.ope.evaluate import LogRef, Task, prepare, run_tasks  # noqa: E402
+from simulations.ope.scoring import LogRef, Task, prepare, score_all  # noqa: E402
 from simulations.ope.readers import open_log  # noqa: E402
 from simulations.runner import run_simulation  # noqa: E402
 
@@ -32,7 +32,7 @@ def main() -> None:
     specs = [s for s in DEFAULT_GRID if s.startswith("vw")][: args.candidates]
     with tempfile.TemporaryDirectory() as tmp:
         run_simulation("segments", ["uniform"], impressions=args.events, seed=0, log_policy="uniform",
-                       out_dir=Path(tmp) / "sim", quiet=True, report=False)
+                       out_dir=Path(tmp) / "sim", report=False)
         log = Path(tmp) / "sim" / "events.sqlite"
         src = open_log(log)
         ref = LogRef(str(log), src.format, src.mapping)
@@ -50,10 +50,10 @@ def main() -> None:
         for label, factory in engines:
             t = time.perf_counter()
             if factory is None:
-                out = run_tasks(tasks)
+                out = score_all(tasks)
             else:
                 with factory() as eng:
-                    out = run_tasks(tasks, eng.imap)
+                    out = score_all(tasks, eng)
             wall = time.perf_counter() - t
             results[label] = out
             print(f"{label:26s} {len(tasks)} candidates x {args.events} events in {wall:6.1f} s: "

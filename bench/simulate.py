@@ -116,8 +116,7 @@ def main() -> None:
     policies = ["vw:squarecb", "linucb", "ts-per-title", "uniform"]
     for jobs in (1, 2):
         with tempfile.TemporaryDirectory() as tmp, _Clock() as c:
-            run_simulation(sc, policies, impressions=n, seed=0, log_policy="uniform", out_dir=Path(tmp) / "o",
-                           quiet=True, jobs=jobs)
+            run_simulation(sc, policies, impressions=n, seed=0, log_policy="uniform", out_dir=Path(tmp) / "o", jobs=jobs)
         c.cpu = c.wall  # the workers' CPU time is not this process's: per impression of all 4 policies, wall
         rows.append((f"run_simulation, 4 policies + report, jobs={jobs} (all policies' impressions)",
                      n * len(policies), c, None))

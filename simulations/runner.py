@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import heapq
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -18,6 +17,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from safeio.atomic import atomic_dir
+from safeio.jsonl import json_safe
 from safeio.outdir import OutputFolder
 from safeio.progress import Progress, no_progress
 from simulations.environment import Environment, Stream
@@ -130,7 +130,6 @@ def run_simulation(
     reward: str = "click",
     log_policy: str | None = "uniform",
     out_dir: str | Path | None = None,
-    quiet: bool = False,
     variants: Sequence[str | Path] | None = None,
     compare_rewards: bool | None = None,
     report: bool = True,
@@ -144,13 +143,13 @@ def run_simulation(
     into a temporary folder that replaces OUT only when complete. `compare_rewards` (default: on
     when the scenario has clickbait) reruns the first learning policy with the other reward so the
     click vs quality-play trade-off is shown in numbers. `jobs` > 1 runs the policies in that many
-    processes (each rebuilds the same audience and stream from the seed): same results, less wall time.
+    processes, as tasks on a local engine (safeio.engine; each rebuilds the same audience and stream
+    from the seed): same results, less wall time; progress then moves when a policy's run finishes.
 
     OUT follows safeio.OutputFolder: a folder artbandit did not write is never replaced, one holding
     an input (a --variants folder, the scenario file) is refused, and an earlier simulate output of
     other inputs or options is replaced only with `force`. `progress(done, total, "impressions")`
-    reports the impressions run so far over all policies (safeio.progress; the CLI draws the bar);
-    `quiet` is kept for callers of the old signature and no longer does anything here.
+    reports the impressions run so far over all policies (safeio.progress; the CLI draws the bar).
     """
     report_progress = progress or no_progress
     if reward not in REWARDS:
@@ -209,7 +208,7 @@ def run_simulation(
             report_progress(count[0], total, "impressions")
 
         if jobs > 1 and len(runs) > 1:
-            done = _run_in_processes(runs, sc, seed, variants, impressions, log_path, jobs, advance)
+            done = _run_on_engine(runs, sc, seed, variants, impressions, log_path, jobs, advance)
         else:
             done = [_run_one(env, stream, r, seed, log_path, advance) for r in runs]
         for r, (m, trace) in zip(runs, done):
@@ -238,7 +237,7 @@ def run_simulation(
         if compare_rewards and learner:
             metrics["tradeoff"] = tradeoff(results, learner, reward)
         if tmp is not None:
-            (tmp / "metrics.json").write_text(json.dumps(_clean(metrics), indent=2) + "\n")
+            (tmp / "metrics.json").write_text(json.dumps(json_safe(metrics), indent=2) + "\n")
             if report:
                 from simulations.report import write_simulation_report
 
@@ -246,11 +245,11 @@ def run_simulation(
         return metrics
 
     if folder is None:
-        return _clean(execute(None))
+        return json_safe(execute(None))
     with atomic_dir(folder.path) as tmp:
         metrics = execute(tmp)
         folder.write_marker(tmp)
-    return _clean(metrics)
+    return json_safe(metrics)
 
 
 def _run_one(env: Environment, stream: Stream, run: dict[str, Any], seed: int, log_path: Path | None,
@@ -267,45 +266,30 @@ def _run_one(env: Environment, stream: Stream, run: dict[str, Any], seed: int, l
     return m, trace
 
 
-_progress_queue: Any = None  # set in each worker process by _init_worker
-
-
-def _init_worker(queue: Any) -> None:
-    global _progress_queue
-    _progress_queue = queue
-
-
 def _worker(args: tuple) -> tuple[dict[str, Any], Trace]:
-    """_run_one in a worker process: the audience and stream are rebuilt from the seed (the same
-    ones the parent has; Environment and generate are deterministic)."""
+    """_run_one as an engine task: the audience and stream are rebuilt from the seed (the same ones
+    the parent has; Environment and generate are deterministic)."""
     scenario, seed, variants, impressions, run, log_path = args
     env = Environment(scenario, seed=seed, variants=variants)
-    return _run_one(env, env.generate(impressions), run, seed, log_path, _progress_queue.put)
+    return _run_one(env, env.generate(impressions), run, seed, log_path, None)
 
 
-def _run_in_processes(runs: list[dict[str, Any]], scenario: Scenario, seed: int, variants: Any,
-                      impressions: int, log_path: Path | None, jobs: int,
-                      on_progress: Callable[[int], None]) -> list[tuple[dict[str, Any], Trace]]:
-    """Every run in a pool of `jobs` processes, results in the order of `runs`; progress is
-    forwarded from the workers through a queue."""
-    import multiprocessing
-    import queue as queue_module
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+def _run_on_engine(runs: list[dict[str, Any]], scenario: Scenario, seed: int, variants: Any,
+                   impressions: int, log_path: Path | None, jobs: int,
+                   on_progress: Callable[[int], None]) -> list[tuple[dict[str, Any], Trace]]:
+    """Every run as a task on a local engine of `jobs` processes (safeio.engine), results in the
+    order of `runs`; progress counts a run's impressions when it finishes."""
+    from safeio.engine.local import LocalEngine
 
-    ctx = multiprocessing.get_context("spawn")  # no fork of a process holding VW or BLAS threads
-    progress_queue = ctx.Queue()
-    with ProcessPoolExecutor(max_workers=min(jobs, len(runs)), mp_context=ctx,
-                             initializer=_init_worker, initargs=(progress_queue,)) as pool:
-        futures = [pool.submit(_worker, (scenario, seed, variants, impressions, r, log_path)) for r in runs]
-        pending = set(futures)
-        while pending:
-            _, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            try:
-                while True:
-                    on_progress(progress_queue.get_nowait())
-            except queue_module.Empty:
-                pass
-        return [f.result() for f in futures]  # re-raises a worker's error (a SimulationError stays one)
+    done: list[Any] = [None] * len(runs)
+    with LocalEngine(min(jobs, len(runs))) as engine:
+        items = [(scenario, seed, variants, impressions, r, log_path) for r in runs]
+        for res in engine.imap(_worker, items):
+            if not res.ok:
+                raise SimulationError(f"{runs[res.index]['label']}: {res.error}")
+            done[res.index] = res.value
+            on_progress(impressions)
+    return done
 
 
 def tradeoff(results: dict[str, Any], spec: str, reward: str) -> dict[str, Any]:
@@ -327,19 +311,3 @@ def tradeoff(results: dict[str, Any], spec: str, reward: str) -> dict[str, Any]:
         out["clicks_given_up"] = c["expected_ctr"] - q["expected_ctr"]
         out["quality_plays_gained"] = q["expected_play_rate"] - c["expected_play_rate"]
     return out
-
-
-def _clean(obj: Any) -> Any:
-    """JSON-safe: numpy scalars to Python, non-finite floats to None."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        f = float(obj)
-        return f if math.isfinite(f) else None
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj

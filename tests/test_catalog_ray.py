@@ -36,7 +36,8 @@ def replay_log(tmp_path_factory):
 
 def test_replay_cli_engine_ray_writes_the_local_result(replay_log, tmp_path) -> None:
     """First in the module, so the CLI's own Ray (started and shut down by the command) is the only one."""
-    from simulations.ope.run import evaluate_log, json_safe
+    from safeio.jsonl import json_safe
+    from simulations.ope.run import evaluate_log
 
     proc = run_cli("replay", str(replay_log), "--policy", "uniform", "--policy", "vw:epsilon", "--seed", "1", "-q",
                    "-o", str(tmp_path / "ray"), "--engine", "ray")

@@ -29,8 +29,7 @@ def small(tmp_path_factory) -> Path:
     from simulations.runner import run_simulation
 
     out = tmp_path_factory.mktemp("small") / "run"
-    run_simulation("segments", ["uniform"], impressions=300, seed=3, log_policy="uniform", out_dir=out,
-                   quiet=True, report=False)
+    run_simulation("segments", ["uniform"], impressions=300, seed=3, log_policy="uniform", out_dir=out, report=False)
     return out / "events.sqlite"
 
 
@@ -159,7 +158,7 @@ def test_thirty_events_evaluate_and_print_no_nan_and_the_single_title_is_singula
 
 
 def test_the_prepared_pass_loads_without_pickles(tmp_path: Path) -> None:
-    from simulations.ope.evaluate import LogRef, prepare
+    from simulations.ope.scoring import LogRef, prepare
     from simulations.ope.readers import ColumnMapping
 
     log = _csv_log(tmp_path / "log.csv", 40)

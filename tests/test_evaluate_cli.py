@@ -24,8 +24,7 @@ def sim(tmp_path_factory) -> Path:
     from simulations.runner import run_simulation
 
     out = tmp_path_factory.mktemp("sim") / "run"
-    run_simulation("segments", ["uniform"], impressions=N, seed=3, log_policy="uniform", out_dir=out,
-                   quiet=True, report=False)
+    run_simulation("segments", ["uniform"], impressions=N, seed=3, log_policy="uniform", out_dir=out, report=False)
     return out / "events.sqlite"
 
 

@@ -139,7 +139,7 @@ def test_the_replay_table_prints_no_nan() -> None:
 def test_the_decision_record_in_full() -> None:
     """Every field evaluation.json's decision holds, for a ship, for a log whose logged policy could
     not be scored, and for no candidate at all."""
-    from simulations.ope.evaluate import paired_difference
+    from simulations.ope.estimators import paired_difference
 
     logged, cand = _arrays(np.tile([0.04, 0.06], 50))
     policies = [_policy("logged", iv(0.47, 0.53, 0.50), True), _policy("vw:squarecb", iv(0.54, 0.64, 0.59))]

@@ -36,8 +36,7 @@ def simulated(tmp_path_factory) -> tuple[dict, dict]:
     from simulations.scenarios import load_scenario
 
     out = tmp_path_factory.mktemp("truth") / "sim"
-    run_simulation("segments", ["uniform"], impressions=N_SIM, seed=11, log_policy="uniform", out_dir=out,
-                   quiet=True, report=False)
+    run_simulation("segments", ["uniform"], impressions=N_SIM, seed=11, log_policy="uniform", out_dir=out, report=False)
     env = Environment(load_scenario("segments"), seed=11)
     stream = env.generate(N_SIM)
     truths = {spec: _true_value(spec, env, stream) for spec in CANDIDATES}
@@ -94,7 +93,7 @@ SPECS = ["vw:squarecb", "linucb", "uniform"]
 
 def _estimates(log: Path, work: Path, engine) -> list:
     with engine as eng:
-        return [p["estimates"] for p in evaluate(log, work, SPECS, imap=eng.imap, drift=False)["policies"]]
+        return [p["estimates"] for p in evaluate(log, work, SPECS, engine=eng, drift=False)["policies"]]
 
 
 def test_one_process_and_a_pool_of_two_give_identical_numbers(synthetic_log: Path, tmp_path: Path) -> None:

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from simulations.ope.estimators import OPEArrays
-from simulations.ope.evaluate import _value, decide, paired_difference
+from simulations.ope.estimators import paired_difference
+from simulations.ope.evaluate import _value, decide
 
 N = 8
 

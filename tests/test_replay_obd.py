@@ -141,7 +141,8 @@ def test_dsjson_refuses_the_same_values(tmp_path, field, value, message):
 
 
 def test_hide_context_drops_one_namespace_or_one_column_prefix():
-    from simulations.ope.importance import context_groups, hide_context
+    from simulations.ope.importance import context_groups
+    from simulations.ope.scoring import hide_context
 
     ctx = {"context": {"user_feature_0": "a", "user_feature_1": "b", "age": 3.0}, "user": {"x": 1.0}}
     assert hide_context(ctx, "user") == {"context": ctx["context"]}

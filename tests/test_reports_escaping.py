@@ -58,7 +58,7 @@ def hostile_run(tmp_path_factory):
     }))
     out = root / "sim"
     metrics = run_simulation(str(scenario), ["vw:squarecb", "uniform"], impressions=1_500, seed=0,
-                             out_dir=out, quiet=True, variants=[_hostile_variants_folder(root)])
+                             out_dir=out, variants=[_hostile_variants_folder(root)])
     return root, out, metrics
 
 
@@ -78,7 +78,7 @@ def test_replay_report_escapes_log_path_policy_names_notes_and_warnings(hostile_
     import shutil
 
     from simulations.ope import run_replay
-    from simulations.ope.run import write_html_report
+    from simulations.ope.report import write_html_report
 
     _, out, _ = hostile_run
     folder = tmp_path / "<img src=x onerror=alert('dir')>"

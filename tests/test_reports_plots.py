@@ -18,7 +18,7 @@ POLICIES = ["vw:squarecb", "linucb", "ts-per-title", "uniform", "vw:epsilon"]
 def sim(tmp_path_factory):
     """Five policies and the clickbait trade-off rerun (a dashed line of the same colour), with the log."""
     out = tmp_path_factory.mktemp("plots") / "sim"
-    metrics = run_simulation("clickbait", POLICIES, impressions=6_000, seed=1, out_dir=out, quiet=True)
+    metrics = run_simulation("clickbait", POLICIES, impressions=6_000, seed=1, out_dir=out)
     return out, metrics
 
 
@@ -42,7 +42,7 @@ def _sim_figures(sim):
 
 
 def _replay_figures(replay):
-    from simulations.ope.run import _curves_figure, _estimates_figure
+    from simulations.ope.report import _curves_figure, _estimates_figure
 
     return {"estimates": _estimates_figure(replay[1]), "replay curves": _curves_figure(replay[1])}
 

@@ -21,14 +21,14 @@ from simulations.scenarios import load_scenario
 def segments_100k():
     """VW on the default scenario (tastes differ by segment), 100k impressions."""
     return run_simulation("segments", ["vw:squarecb"], impressions=100_000, seed=0,
-                          log_policy=None, quiet=True)
+                          log_policy=None)
 
 
 @pytest.fixture(scope="module")
 def segments_20k():
     """Every default policy on the same 20k impressions."""
     return run_simulation("segments", ["vw:squarecb", "linucb", "ts-per-title", "uniform"], impressions=20_000,
-                          seed=0, log_policy=None, quiet=True)
+                          seed=0, log_policy=None)
 
 
 def test_vw_reaches_85_percent_of_oracle_by_100k(segments_100k):
@@ -77,7 +77,7 @@ def test_ts_lands_on_best_fixed_and_uniform_on_its_expectation(segments_20k):
 
 
 def test_drift_is_noticed_and_recovered():
-    m = run_simulation("drift", ["vw:squarecb"], impressions=40_000, seed=0, log_policy=None, quiet=True)
+    m = run_simulation("drift", ["vw:squarecb"], impressions=40_000, seed=0, log_policy=None)
     rec = m["policies"]["vw:squarecb"]["recovery"]["drift"]
     assert rec["at"] == 20_000
     assert rec["just_after"] < rec["before"] - 0.2  # the old tastes no longer pay
@@ -85,8 +85,7 @@ def test_drift_is_noticed_and_recovered():
 
 
 def test_cold_start_titles_are_learned():
-    m = run_simulation("cold-start", ["vw:squarecb"], impressions=40_000, seed=0, log_policy=None,
-                       quiet=True)
+    m = run_simulation("cold-start", ["vw:squarecb"], impressions=40_000, seed=0, log_policy=None)
     vw = m["policies"]["vw:squarecb"]
     rec = vw["recovery"]["cold_start"]
     assert rec["new_titles_end"] > rec["new_titles_just_after"] + 0.03
@@ -99,8 +98,7 @@ def test_cold_start_titles_are_learned():
 
 
 def test_clickbait_quality_play_trades_clicks_for_plays():
-    m = run_simulation("clickbait", ["vw:squarecb"], impressions=30_000, seed=0, log_policy=None,
-                       quiet=True)
+    m = run_simulation("clickbait", ["vw:squarecb"], impressions=30_000, seed=0, log_policy=None)
     t = m["tradeoff"]
     by = t["by_reward"]
     assert t["clicks_given_up"] > 0.05
@@ -116,7 +114,7 @@ def test_clickbait_quality_play_trades_clicks_for_plays():
 
 
 def test_same_seed_same_metrics_and_outputs(tmp_path):
-    kw = dict(impressions=1_500, quiet=True, log_policy="uniform")
+    kw = dict(impressions=1_500, log_policy="uniform")
     pols = ["vw:squarecb", "linucb", "ts-per-title"]
     a = run_simulation("delayed", pols, seed=3, out_dir=tmp_path / "a", **kw)
     b = run_simulation("delayed", pols, seed=3, out_dir=tmp_path / "b", jobs=2, **kw)  # policies in 2 processes
@@ -135,7 +133,7 @@ def test_same_seed_same_metrics_and_outputs(tmp_path):
 def test_delayed_rewards_are_flushed_and_logged(tmp_path):
     out = tmp_path / "out"
     m = run_simulation("delayed", ["vw:squarecb"], impressions=2_000, seed=0, log_policy="vw:squarecb",
-                       out_dir=out, quiet=True)
+                       out_dir=out)
     vw = m["policies"]["vw:squarecb"]
     assert vw["logged"] is True and m["events"] == "events.sqlite"
     from bandit import EventLog
@@ -364,3 +362,24 @@ def test_a_variant_at_the_floor_is_not_starved_by_sampling_noise_but_one_below_i
         flagged = {s["variant"] for s in audit["starved"]}
         assert (env.catalog.titles[0].variants[1].id in flagged) == starved, (count, flagged)
         assert all(v.id in flagged for v in env.catalog.titles[0].variants[2:k])  # never shown: starved
+
+
+def test_policies_in_processes_run_on_the_engine_and_report_progress_per_run(tmp_path):
+    """jobs > 1: each policy is a task on safeio.engine's local engine; progress moves by one run's
+    impressions when a run finishes, and reaches the total."""
+    calls = []
+    kw = dict(impressions=2_500, seed=2, log_policy=None)
+    m = run_simulation("segments", ["uniform", "linucb", "ts-per-title"], jobs=2,
+                       progress=lambda *c: calls.append(c), **kw)
+    assert [d for d, _, _ in calls] == [2_500, 5_000, 7_500] and {t for _, t, _ in calls} == {7_500}
+    assert m == run_simulation("segments", ["uniform", "linucb", "ts-per-title"], **kw)
+
+
+def test_no_dead_quiet_parameter():
+    """run_simulation and run_demo report progress through `progress` only (issue 29)."""
+    import inspect
+
+    from artbandit.demo import run_demo
+
+    assert "quiet" not in inspect.signature(run_simulation).parameters
+    assert "quiet" not in inspect.signature(run_demo).parameters

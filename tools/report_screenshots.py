@@ -78,7 +78,7 @@ def build_sample_reports(root: Path, *, demo: bool = False) -> list[Path]:
     from simulations.runner import run_simulation
 
     run_simulation("clickbait", ["vw:squarecb", "linucb", "ts-per-title", "uniform"], impressions=20_000,
-                   seed=0, out_dir=root / "simulate", quiet=True, jobs=2)
+                   seed=0, out_dir=root / "simulate", jobs=2)
     run_replay(root / "simulate" / "events.sqlite", ["vw:squarecb", "linucb", "uniform", "best-fixed"],
                ["ips", "snips", "dr"], out_dir=root / "replay")
     pages = [root / "simulate" / "report.html", root / "replay" / "report.html"]

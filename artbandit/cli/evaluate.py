@@ -57,11 +57,11 @@ def evaluate(log: str, out: str | None, policies: tuple[str, ...], engine: str, 
     the policy that wrote the log."""
     from safeio.engine import make_engine
     from safeio.atomic import atomic_dir
+    from safeio.jsonl import json_safe
     from safeio.outdir import OutputFolder
     from simulations.errors import SimulationError
     from simulations.ope.candidates import DEFAULT_GRID
     from simulations.ope.evaluate import evaluate as run_evaluation
-    from simulations.ope.evaluate import json_safe
     from simulations.ope.readers import ColumnMapping, open_log
 
     if out is None and apply_dir is None:
@@ -89,7 +89,7 @@ def evaluate(log: str, out: str | None, policies: tuple[str, ...], engine: str, 
         # unit: events read; the shared passes read the log twice, each candidate once
         with progress(length=(2 + len(candidates)) * events, label="evaluating", quiet=quiet) as bar:
             result = run_evaluation(log, work, candidates, fmt=fmt, mapping=mapping, seed=seed, buckets=buckets,
-                                    imap=eng.imap, importance=importance, on_events=bar.update,
+                                    engine=eng, importance=importance, on_events=bar.update,
                                     on_task=lambda k: bar.update(k * events))
     result["settings"]["engine"] = engine
     if folder is not None:

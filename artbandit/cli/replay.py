@@ -112,7 +112,7 @@ def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str,
     finally:  # never leave the thread inside matplotlib's C++ at interpreter exit (an error path)
         preload.join()
     if as_json:
-        from simulations.ope.run import json_safe
+        from safeio.jsonl import json_safe
 
         click.echo(json.dumps(json_safe(result), indent=2))
         return

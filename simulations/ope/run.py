@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 from safeio.errors import OutputFolderError
+from safeio.jsonl import json_safe
 from safeio.outdir import OutputFolder
 from simulations.ope.choices import DEFAULT_ESTIMATORS, DEFAULT_POLICIES
 from simulations.ope.columnar import COLUMNAR
@@ -279,23 +279,3 @@ def _output_folder(log: Any, policies: Sequence[Any], estimators: Sequence[str],
     key = {"log": str(Path(path).resolve()), "policies": [str(p) for p in policies],
            "estimators": list(estimators), "seed": options.get("seed", 0)}
     return OutputFolder(Path(out_dir), "replay", inputs, key)
-
-
-def json_safe(obj: Any) -> Any:
-    """NaN/inf become null so replay.json is strict JSON."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [json_safe(v) for v in obj]
-    return obj
-
-
-def __getattr__(name: str) -> Any:
-    """The report's drawing lives in simulations.ope.report (it imports matplotlib): loaded on first use."""
-    if name in ("write_html_report", "_estimates_figure", "_curves_figure"):
-        from simulations.ope import report
-
-        return getattr(report, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

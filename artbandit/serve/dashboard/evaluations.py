@@ -148,7 +148,8 @@ class Evaluations:
                                   f"at least {MIN_EVENTS} are needed to evaluate")
 
     def _run(self, job: dict[str, Any]) -> None:
-        from simulations.ope.evaluate import evaluate, json_safe
+        from safeio.jsonl import json_safe
+        from simulations.ope.evaluate import evaluate
 
         try:
             self.svc.log.flush()  # everything closed so far is in the log the evaluation reads
