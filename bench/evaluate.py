@@ -18,10 +18,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from safeio.engine import make_engine  # noqa: E402
-from simulations.ope.candidates import DEFAULT_GRID  # noqa: E402
+from simulations.ope.policies import DEFAULT_GRID  # noqa: E402
 from simulations.ope.scoring import LogRef, Task, prepare, score_all  # noqa: E402
 from simulations.ope.readers import open_log  # noqa: E402
-from simulations.runner import run_simulation  # noqa: E402
+from simulations.online.runner import run_simulation  # noqa: E402
 
 
 def main() -> None:

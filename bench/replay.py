@@ -35,11 +35,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bandit import EventLog, make_policy  # noqa: E402
-from simulations.environment import Environment  # noqa: E402
+from simulations.world.environment import Environment  # noqa: E402
 from simulations.ope.estimators import ESTIMATORS, OPEArrays, estimate  # noqa: E402
 from simulations.ope.readers import ColumnMapping, open_log  # noqa: E402
-from simulations.ope.run import evaluate_log  # noqa: E402
-from simulations.scenarios import load_scenario  # noqa: E402
+from simulations.ope.replay import evaluate_log  # noqa: E402
+from simulations.world.scenarios import load_scenario  # noqa: E402
 
 
 def rate(n: int, fn) -> float:
@@ -166,7 +166,7 @@ def peak_rss_mb_for_1m(folder: Path, n: int) -> tuple[float, float]:
     # VmHWM (peak RSS of this process image) rather than ru_maxrss, which Linux carries over from the
     # forked parent across exec and would report the benchmark's own memory.
     code = (
-        "import sys, time; sys.path.insert(0, %r); from simulations.ope.run import evaluate_log; "
+        "import sys, time; sys.path.insert(0, %r); from simulations.ope.replay import evaluate_log; "
         "t = time.perf_counter(); evaluate_log(%r, ['uniform'], ['ips', 'snips']); "
         "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]; "
         "print(time.perf_counter() - t, hwm)" % (str(Path(__file__).resolve().parents[1]), str(path))

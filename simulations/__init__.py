@@ -9,9 +9,9 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "load_scenario": "simulations.scenarios",
-    "Environment": "simulations.environment",
-    "run_simulation": "simulations.runner",
+    "load_scenario": "simulations.world.scenarios",
+    "Environment": "simulations.world.environment",
+    "run_simulation": "simulations.online.runner",
     "run_replay": "simulations.ope",
     "SimulationError": "simulations.errors",
 }

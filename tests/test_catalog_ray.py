@@ -37,7 +37,7 @@ def replay_log(tmp_path_factory):
 def test_replay_cli_engine_ray_writes_the_local_result(replay_log, tmp_path) -> None:
     """First in the module, so the CLI's own Ray (started and shut down by the command) is the only one."""
     from safeio.jsonl import json_safe
-    from simulations.ope.run import evaluate_log
+    from simulations.ope.replay import evaluate_log
 
     proc = run_cli("replay", str(replay_log), "--policy", "uniform", "--policy", "vw:epsilon", "--seed", "1", "-q",
                    "-o", str(tmp_path / "ray"), "--engine", "ray")
@@ -89,7 +89,7 @@ POLICIES = ["uniform", "vw:epsilon", "best-fixed", "vw:epsilon"]
 
 
 def test_replay_one_policy_per_ray_task_equals_the_local_run(local_ray, replay_log) -> None:
-    from simulations.ope.run import evaluate_log
+    from simulations.ope.replay import evaluate_log
 
     local = evaluate_log(replay_log, POLICIES, ["snips", "dr"], seed=3, chunk_size=700)
     with RayEngine() as engine:

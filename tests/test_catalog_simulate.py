@@ -43,8 +43,8 @@ def test_simulate_takes_each_title_genre_from_the_catalogue(tmp_path) -> None:
     import numpy as np
 
     from artbandit.jobs.catalog_index import catalog_variant_dirs
-    from simulations.catalog import load_variant_dirs
-    from simulations.scenarios import GENRES, load_scenario
+    from simulations.world.titleset import load_variant_dirs
+    from simulations.world.scenarios import GENRES, load_scenario
 
     table = make_catalogue(tmp_path, 3)
     text = table.read_text()

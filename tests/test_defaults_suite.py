@@ -1,12 +1,12 @@
 """A fast version of bench/defaults.py: the default personalizer against LinUCB on the standard
-synthetic environments (simulations.benchenvs), fixed seeds, stated margins."""
+synthetic environments (simulations.world.benchenvs), fixed seeds, stated margins."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from bandit import LinUCB, Personalizer, UniformPolicy, make_policy
-from simulations.benchenvs import SUITE, EnvSpec, SyntheticEnv, run_policy
+from simulations.world.benchenvs import SUITE, EnvSpec, SyntheticEnv, run_policy
 
 N = 2000
 SEEDS = (0, 1)
@@ -68,9 +68,9 @@ def test_unweighted_squarecb_beats_the_previous_importance_weighted_default_acro
     assert new > old + 0.004, (new, old)
 
 
-# -- the wide suite (simulations.benchenvs.WIDE_SUITE): only tuning seeds (< HELD_OUT) here ----------
+# -- the wide suite (simulations.world.benchenvs.WIDE_SUITE): only tuning seeds (< HELD_OUT) here ----------
 def test_wide_instances_are_deterministic_and_cover_the_shapes_they_promise() -> None:
-    from simulations.benchenvs import (
+    from simulations.world.benchenvs import (
         ACTION_COUNTS,
         HELD_OUT,
         HORIZONS,
@@ -116,7 +116,7 @@ def test_wide_instances_are_deterministic_and_cover_the_shapes_they_promise() ->
 
 
 def test_a_held_out_instance_differs_from_every_tuning_instance() -> None:
-    from simulations.benchenvs import HELD_OUT, WIDE_SUITE, WideEnv
+    from simulations.world.benchenvs import HELD_OUT, WIDE_SUITE, WideEnv
 
     spec = WIDE_SUITE[0]
     held = WideEnv(spec, HELD_OUT)
@@ -129,7 +129,7 @@ def test_with_many_actions_and_a_few_far_better_the_default_is_ahead_of_both_pee
     squarecb +0.12, +0.12, +0.04, +0.10, +0.04 (sparse/few-best 6, 7, categorical/few-best 3, 6,
     sparse/linear 6)."""
     from bandit import SelectingPersonalizer
-    from simulations.benchenvs import WideEnv, WideSpec
+    from simulations.world.benchenvs import WideEnv, WideSpec
 
     def plain_squarecb(s: int) -> Personalizer:
         return Personalizer("squarecb", seed=s, importance_weighted=True, drift_boost=0, min_probability=0.0,

@@ -17,9 +17,9 @@ from bandit import Personalizer, SelectingPersonalizer
 from bandit.service import DecisionService
 from bandit.service_config import ServiceConfig
 from tests.bandit_helpers import SEGMENTS, Stream, click_probabilities, make_actions
-from simulations.environment import Environment
-from simulations.runner import run_policy
-from simulations.scenarios import load_scenario
+from simulations.world.environment import Environment
+from simulations.online.runner import run_policy
+from simulations.world.scenarios import load_scenario
 
 WAIT, DELAY = 120.0, 30.0  # the `delayed` scenario's window and mean click delay
 RATE = 20.0  # viewers per simulated second: a window holds 2,400 decisions, more than the warm-up

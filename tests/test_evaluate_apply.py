@@ -26,7 +26,7 @@ def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 def small(tmp_path_factory) -> Path:
     """300 uniform-logged simulator events: too few for the VW winner to be clearly better (the
     decision is to keep the current policy), and best-fixed (hindsight) holds the highest estimate."""
-    from simulations.runner import run_simulation
+    from simulations.online.runner import run_simulation
 
     out = tmp_path_factory.mktemp("small") / "run"
     run_simulation("segments", ["uniform"], impressions=300, seed=3, log_policy="uniform", out_dir=out, report=False)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from simulations.ope.candidates import vw_options
+from simulations.ope.policies import vw_options
 
 N = 3000
 
@@ -21,7 +21,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory) -> Path:
     """A uniform-logged simulator log (full support, so every candidate can be estimated)."""
-    from simulations.runner import run_simulation
+    from simulations.online.runner import run_simulation
 
     out = tmp_path_factory.mktemp("sim") / "run"
     run_simulation("segments", ["uniform"], impressions=N, seed=3, log_policy="uniform", out_dir=out, report=False)
@@ -117,7 +117,7 @@ def test_vw_names_the_default_policy_and_takes_only_what_it_allows() -> None:
     """`vw` is the default, vw:select, as in make_policy; arguments it fixes itself are one-line errors."""
     from bandit import Personalizer, SelectingPersonalizer
     from simulations.errors import SimulationError
-    from simulations.ope.candidates import build_candidate
+    from simulations.ope.policies import build_candidate
 
     assert type(build_candidate("vw")) is SelectingPersonalizer
     assert build_candidate("vw --gamma_scale 30").gamma_scale == 30.0

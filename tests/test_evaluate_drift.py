@@ -57,10 +57,10 @@ def _rotating_world(policy, n: int, change: int, seed: int = 0) -> np.ndarray:
 
 def test_on_the_simulators_drift_scenario_the_hook_detects_the_change_and_recovers_faster() -> None:
     from bandit import Personalizer
-    from simulations.environment import Environment
-    from simulations.metrics import policy_metrics
-    from simulations.runner import run_policy
-    from simulations.scenarios import load_scenario
+    from simulations.world.environment import Environment
+    from simulations.online.metrics import policy_metrics
+    from simulations.online.runner import run_policy
+    from simulations.world.scenarios import load_scenario
 
     n = 30_000
     env = Environment(load_scenario("drift"), seed=0)

@@ -18,8 +18,8 @@ TOLERANCE = 0.01  # the winner's true CTR is within this of the best candidate's
 
 def _true_value(spec: str, env, stream) -> float:
     """The candidate's expected CTR when it runs online on the same audience and stream."""
-    from simulations.ope.candidates import build_candidate
-    from simulations.runner import run_policy
+    from simulations.ope.policies import build_candidate
+    from simulations.online.runner import run_policy
 
     if spec == "baseline":
         return float(stream.click_p[:, 0].mean())
@@ -31,9 +31,9 @@ def _true_value(spec: str, env, stream) -> float:
 
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory) -> tuple[dict, dict]:
-    from simulations.environment import Environment
-    from simulations.runner import run_simulation
-    from simulations.scenarios import load_scenario
+    from simulations.world.environment import Environment
+    from simulations.online.runner import run_simulation
+    from simulations.world.scenarios import load_scenario
 
     out = tmp_path_factory.mktemp("truth") / "sim"
     run_simulation("segments", ["uniform"], impressions=N_SIM, seed=11, log_policy="uniform", out_dir=out, report=False)
@@ -113,9 +113,9 @@ def test_ray_gives_the_same_numbers_as_local(synthetic_log: Path, tmp_path: Path
 
 
 def _suite_log(kind: str, action_features: bool, path: Path, n: int = 8000) -> Path:
-    """A uniformly logged stream of one synthetic environment (simulations.benchenvs), seed 0."""
+    """A uniformly logged stream of one synthetic environment (simulations.world.benchenvs), seed 0."""
     from bandit import UniformPolicy
-    from simulations.benchenvs import EnvSpec, SyntheticEnv
+    from simulations.world.benchenvs import EnvSpec, SyntheticEnv
 
     env = SyntheticEnv(EnvSpec(kind, action_features), 0)
     x, mu, u = env.stream(n, 5)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from simulations.ope import run_replay
-from simulations.runner import run_simulation
+from simulations.online.runner import run_simulation
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from simulations.catalog import Catalog, Title, Variant
-from simulations.environment import Environment, Stream
-from simulations.metrics import Trace, baselines, policy_metrics, reference_metrics
-from simulations.scenarios import PRESETS, Scenario
+from simulations.world.titleset import Catalog, Title, Variant
+from simulations.world.environment import Environment, Stream
+from simulations.online.metrics import Trace, baselines, policy_metrics, reference_metrics
+from simulations.world.scenarios import PRESETS, Scenario
 
 
 def _hand_world():

@@ -1,6 +1,6 @@
 """Every number policy_metrics reports against the oracle, on a 20-impression world worked out by hand.
 
-Written against the mutants mutmut left alive in simulations/metrics.py (docs/testing.md): renamed keys
+Written against the mutants mutmut left alive in simulations/online/metrics.py (docs/testing.md): renamed keys
 of metrics.json, the final window's size, segments missing from the stream and the zero-oracle guards.
 """
 from __future__ import annotations
@@ -10,10 +10,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from simulations.catalog import Catalog, Title, Variant
-from simulations.environment import Stream
-from simulations.metrics import Trace, policy_metrics, reference_metrics
-from simulations.scenarios import Scenario
+from simulations.world.titleset import Catalog, Title, Variant
+from simulations.world.environment import Stream
+from simulations.online.metrics import Trace, policy_metrics, reference_metrics
+from simulations.world.scenarios import Scenario
 
 
 def world(n: int = 20, zero: bool = False):
@@ -142,7 +142,7 @@ def test_best_fixed_is_chosen_per_title_and_candidate_set():
     2  2     2  .30 .20        v0
     3  3     1  .80  -         v0
     """
-    from simulations.metrics import baselines
+    from simulations.online.metrics import baselines
 
     n = 4
     click = np.array([[.10, .50], [.90, 0], [.30, .20], [.80, 0]])

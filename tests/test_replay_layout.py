@@ -38,7 +38,7 @@ def test_ope_imports_neither_the_simulator_nor_the_application_layer(tmp_path):
         "print(' '.join(sorted(m for m in sys.modules if m.startswith(('simulations', 'artbandit', 'imaging')))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert "simulations.ope.run" in out
-    for forbidden in ("simulations.environment", "simulations.runner", "simulations.scenarios",
-                      "simulations.audience", "artbandit", "imaging"):
+    assert "simulations.ope.replay" in out
+    for forbidden in ("simulations.world.environment", "simulations.online.runner", "simulations.world.scenarios",
+                      "simulations.world.audience", "artbandit", "imaging"):
         assert not any(m == forbidden or m.startswith(forbidden + ".") for m in out), (forbidden, out)

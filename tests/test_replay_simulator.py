@@ -1,4 +1,4 @@
-"""Key correctness tests against the simulator's exact ground truth (simulations.environment)."""
+"""Key correctness tests against the simulator's exact ground truth (simulations.world.environment)."""
 from __future__ import annotations
 
 import json
@@ -73,8 +73,8 @@ def test_diagnostics_on_simulator_logs(runs):
 
 def test_replay_on_a_uniform_log_equals_the_online_ctr(tmp_path):
     """Li et al.: replaying a fixed policy on uniformly random traffic estimates its online CTR."""
-    from simulations.environment import Environment
-    from simulations.scenarios import load_scenario
+    from simulations.world.environment import Environment
+    from simulations.world.scenarios import load_scenario
 
     target = FeaturePolicy("face_area", float("inf"), "faces-greedy")
     path = tmp_path / "log.jsonl"
@@ -103,8 +103,8 @@ def test_replay_on_a_uniform_log_equals_the_online_ctr(tmp_path):
 def test_sqlite_log_from_the_bandit_and_its_dsjson_export_agree_with_the_truth(tmp_path):
     """A real artbandit log (make_policy('uniform', log=...)) read through bandit.EventLog."""
     from bandit import EventLog, make_policy
-    from simulations.environment import Environment
-    from simulations.scenarios import load_scenario
+    from simulations.world.environment import Environment
+    from simulations.world.scenarios import load_scenario
 
     env = Environment(load_scenario("segments"), seed=4)
     db = tmp_path / "events.sqlite"
@@ -169,8 +169,8 @@ def test_li_replay_of_a_learning_policy_matches_its_online_run(tmp_path):
     estimates the CTR it reaches online over as many impressions as there were matches. One learning
     run varies a lot (0.16-0.23 here), so the means over a few seeds are compared."""
     from bandit import make_policy
-    from simulations.environment import Environment
-    from simulations.scenarios import load_scenario
+    from simulations.world.environment import Environment
+    from simulations.world.scenarios import load_scenario
 
     path = tmp_path / "log.jsonl"
     info = simulator_log(path, n=9000, seed=13, logger="uniform", targets=[])
@@ -202,10 +202,10 @@ def test_reward_model_gives_what_vw_public_api_gives(tmp_path):
     import vowpalwabbit
 
     from bandit import make_policy
-    from simulations.environment import Environment
+    from simulations.world.environment import Environment
     from simulations.ope import open_log
     from simulations.ope.rewardmodel import VW_ARGS, CrossFitRewardModel, action_text, context_text, fold_of
-    from simulations.scenarios import load_scenario
+    from simulations.world.scenarios import load_scenario
 
     env = Environment(load_scenario("segments"), seed=2)
     db = tmp_path / "events.sqlite"

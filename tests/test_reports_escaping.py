@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.reports_helpers import executable_markup
-from simulations.runner import run_simulation
+from simulations.online.runner import run_simulation
 
 SCRIPT = '<script>alert("{}")</script>'
 HOSTILE = {
@@ -102,7 +102,7 @@ def test_replay_report_escapes_log_path_policy_names_notes_and_warnings(hostile_
 
 
 def test_html_table_escapes_cells_and_headers():
-    from simulations.htmlreport import Cell, html_table
+    from simulations.reports.htmlreport import Cell, html_table
 
     table = html_table([SCRIPT.format("head")], [[SCRIPT.format("cell")], [Cell(SCRIPT.format("c"), 'x" onclick="y')]])
     assert executable_markup(table) == [] and 'onclick="y"' not in table

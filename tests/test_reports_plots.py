@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from simulations import plotstyle
-from simulations.runner import run_simulation
+from simulations.reports import plotstyle
+from simulations.online.runner import run_simulation
 
 POLICIES = ["vw:squarecb", "linucb", "ts-per-title", "uniform", "vw:epsilon"]
 
@@ -32,9 +32,9 @@ def replay(sim, tmp_path_factory):
 
 
 def _sim_figures(sim):
-    from simulations.environment import Environment
-    from simulations.report import _curves, _exposure, segment_figure
-    from simulations.scenarios import load_scenario
+    from simulations.world.environment import Environment
+    from simulations.reports.simulation import _curves, _exposure, segment_figure
+    from simulations.world.scenarios import load_scenario
 
     _, metrics = sim
     env = Environment(load_scenario("clickbait"), seed=1)
@@ -74,7 +74,7 @@ def test_overlap_check_catches_run_together_labels():
 def test_every_report_chart_is_readable_and_fits_the_page(sim, replay):
     from PIL import Image
 
-    from simulations.htmlreport import png_data_uri
+    from simulations.reports.htmlreport import png_data_uri
 
     figures = {**_sim_figures(sim), **_replay_figures(replay)}
     for name, fig in figures.items():

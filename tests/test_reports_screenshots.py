@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(shots.find_browser() is None, reason="no Chromiu
 def test_hostile_report_renders_and_runs_nothing(tmp_path):
     from PIL import Image
 
-    from simulations.runner import run_simulation
+    from simulations.online.runner import run_simulation
 
     scenario = tmp_path / "s.json"
     scenario.write_text(json.dumps({"name": "<script>document.title='owned'</script>",

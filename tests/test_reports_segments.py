@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from simulations import plotstyle
-from simulations.metrics import MIN_LIFT_BASE
-from simulations.report import segment_figure, segment_table
+from simulations.reports import plotstyle
+from simulations.online.metrics import MIN_LIFT_BASE
+from simulations.reports.simulation import segment_figure, segment_table
 
 BASE = {"tiny": 0.0025, "loses": 0.30, "gains": 0.20}
 MINE = {"vw:squarecb": {"tiny": 0.3130, "loses": 0.2589, "gains": 0.25},

@@ -7,11 +7,11 @@ import pytest
 
 from artbandit.demo import headline_text
 from bandit import make_policy
-from simulations.environment import Environment
-from simulations.metrics import policy_metrics
-from simulations.report import segment_table
-from simulations.runner import run_policy
-from simulations.scenarios import load_scenario
+from simulations.world.environment import Environment
+from simulations.online.metrics import policy_metrics
+from simulations.reports.simulation import segment_table
+from simulations.online.runner import run_policy
+from simulations.world.scenarios import load_scenario
 
 
 def _metrics(segments: dict) -> dict:

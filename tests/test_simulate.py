@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulations.environment import Environment
+from simulations.world.environment import Environment
 from simulations.errors import SimulationError
-from simulations.runner import run_simulation
-from simulations.scenarios import load_scenario
+from simulations.online.runner import run_simulation
+from simulations.world.scenarios import load_scenario
 
 
 @pytest.fixture(scope="module")
@@ -336,7 +336,7 @@ def test_output_folder_rules_and_progress(tmp_path):
 
 def test_libraries_draw_no_progress_bar():
     """simulations reports progress through safeio.progress; only the CLI imports click."""
-    code = ("import sys, simulations.runner, simulations.report, simulations.ope.run, artbandit.demo; "
+    code = ("import sys, simulations.online.runner, simulations.reports.simulation, simulations.ope.replay, artbandit.demo; "
             "print('click' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
 
@@ -346,9 +346,9 @@ def test_a_variant_at_the_floor_is_not_starved_by_sampling_noise_but_one_below_i
     variant the policy gives exactly the 1% floor."""
     import numpy as np
 
-    from simulations.environment import Environment
-    from simulations.metrics import Trace, exposure_audit
-    from simulations.scenarios import load_scenario
+    from simulations.world.environment import Environment
+    from simulations.online.metrics import Trace, exposure_audit
+    from simulations.world.scenarios import load_scenario
 
     env = Environment(load_scenario("segments", titles=1), seed=0)
     stream = env.generate(40_000)

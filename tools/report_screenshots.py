@@ -75,7 +75,7 @@ def screenshot(page: Path, out_png: Path, *, browser: str | None = None, tiles: 
 def build_sample_reports(root: Path, *, demo: bool = False) -> list[Path]:
     """A small simulate run and its replay (and optionally the demo) to look at."""
     from simulations.ope import run_replay
-    from simulations.runner import run_simulation
+    from simulations.online.runner import run_simulation
 
     run_simulation("clickbait", ["vw:squarecb", "linucb", "ts-per-title", "uniform"], impressions=20_000,
                    seed=0, out_dir=root / "simulate", jobs=2)

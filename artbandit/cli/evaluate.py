@@ -60,7 +60,7 @@ def evaluate(log: str, out: str | None, policies: tuple[str, ...], engine: str, 
     from safeio.jsonl import json_safe
     from safeio.outdir import OutputFolder
     from simulations.errors import SimulationError
-    from simulations.ope.candidates import DEFAULT_GRID
+    from simulations.ope.policies import DEFAULT_GRID
     from simulations.ope.evaluate import evaluate as run_evaluation
     from simulations.ope.readers import ColumnMapping, open_log
 
@@ -135,7 +135,7 @@ def _check_model_dir(path: Path, log: str) -> None:
 
 def _apply(spec: str, log: str, fmt: str, mapping, seed: int, path: Path) -> None:
     """Build the winner, learn from every logged event in order, save it atomically."""
-    from simulations.ope.candidates import build_candidate
+    from simulations.ope.policies import build_candidate
     from simulations.ope.readers import open_log
 
     policy = build_candidate(spec, seed=seed)  # a Personalizer, or vw:select's SelectingPersonalizer

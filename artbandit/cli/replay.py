@@ -76,7 +76,7 @@ def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str,
     size, max/mean importance weight and the share without logging support.
     """
     from simulations.ope.readers import ColumnMapping, open_log
-    from simulations.ope.run import passes_needed, run_replay
+    from simulations.ope.replay import passes_needed, run_replay
 
 
     mapping = ColumnMapping(
@@ -156,7 +156,7 @@ def _replay_on_ray(log: str, fmt: str, mapping, policies: tuple[str, ...], estim
     from safeio.engine import make_engine
     from safeio.engine.base import EngineError
     from artbandit.jobs.replay_job import evaluate_policies
-    from simulations.ope.run import replay_output
+    from simulations.ope.replay import replay_output
 
     with replay_output(log, policies, estimators, out, force=force,
                        options={"mapping": mapping, "seed": options.get("seed", 0)}) as write:

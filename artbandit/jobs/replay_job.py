@@ -1,6 +1,6 @@
 """Several replay policies at once on an engine: one policy per task, on the same log.
 
-Each task runs simulations.ope.run.evaluate_log for its one policy; the driver puts the results
+Each task runs simulations.ope.replay.evaluate_log for its one policy; the driver puts the results
 back in the order the policies were given. The numbers equal a single evaluate_log over all of
 them: each policy is seeded alone, the random draws of the replay are made per chunk and shared
 by every policy, and the reward model depends on the log and seed only. (Each task fits its own
@@ -29,7 +29,7 @@ class PolicyTask:
 
 def evaluate_one(task: PolicyTask) -> dict[str, Any]:
     """evaluate_log for one policy (runs in a worker)."""
-    from simulations.ope.run import evaluate_log
+    from simulations.ope.replay import evaluate_log
 
     return evaluate_log(task.log, [task.policy], list(task.estimators), fmt=task.fmt, mapping=task.mapping,
                         **task.options)

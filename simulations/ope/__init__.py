@@ -8,8 +8,8 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "run_replay": "simulations.ope.run",
-    "evaluate_log": "simulations.ope.run",
+    "run_replay": "simulations.ope.replay",
+    "evaluate_log": "simulations.ope.replay",
     "open_log": "simulations.ope.readers",
     "ColumnMapping": "simulations.ope.readers",
     "ReplayEvent": "simulations.ope.readers",

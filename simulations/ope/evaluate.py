@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 from simulations.errors import SimulationError
-from simulations.ope.candidates import REFERENCE, check_candidate
+from simulations.ope.policies import REFERENCE, check_candidate
 from simulations.ope.estimators import OPEArrays, cumulative_curve, estimate, paired_difference, ratio_interval, terms
 from simulations.ope.readers import ColumnMapping, open_log
 from simulations.ope.scoring import LogRef, Task, arrays_for, load_prepared, prepare, score_all, score_policy
@@ -103,7 +103,7 @@ def evaluate(log: str | Path, work_dir: str | Path, candidates: Sequence[str], *
     }
     result["decision"] = decide(policies, arrays, confidence)
     if drift:
-        from simulations.ope.driftreport import logged_drifts, reward_changes
+        from simulations.ope.rewarddrift import logged_drifts, reward_changes
 
         result["drift"] = reward_changes(prep)
         if info["format"] == "sqlite":  # what the live policy itself detected (bandit.vw_policy)

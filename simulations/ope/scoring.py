@@ -20,7 +20,7 @@ import numpy as np
 from safeio.engine.base import Engine
 from safeio.engine.local import LocalEngine
 from simulations.errors import SimulationError
-from simulations.ope.candidates import build_candidate
+from simulations.ope.policies import build_candidate
 from simulations.ope.estimators import OPEArrays
 from simulations.ope.readers import ColumnMapping, LogSource, open_log
 from simulations.ope.readers.cells import column_group

@@ -43,7 +43,7 @@ class EvaluationError(BanditError):
 def candidates_from_wire(policies: Any) -> list[str]:
     """Personalizer's `policies: [{name, arguments}]` -> evaluate's candidate specs. `arguments` is
     a candidate spec (`vw:squarecb --gamma_scale 50`, `uniform`, ...) or VW arguments for vw:select."""
-    from simulations.ope.candidates import check_candidate
+    from simulations.ope.policies import check_candidate
 
     if policies is None:
         return list(DEFAULT_CANDIDATES)
@@ -191,7 +191,7 @@ class Evaluations:
     def build_winner(self, eid: str) -> Any:
         """The winner, warm-started on the whole log, as a policy the service can serve."""
         from bandit.model_export import export_model, import_model
-        from simulations.ope.candidates import build_candidate
+        from simulations.ope.policies import build_candidate
         from simulations.ope.readers import open_log
 
         job = self.get(eid)

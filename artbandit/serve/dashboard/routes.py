@@ -30,7 +30,7 @@ PAGES = {"": "overview.html", "/title": "title.html", "/titles": "titles.html", 
 # no inline script, nothing from elsewhere: an injected <script> would not run even if one got in
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
-EXPOSURE_FLOOR = 0.01  # the simulator's default floor (simulations.scenarios): shown less is "starved"
+EXPOSURE_FLOOR = 0.01  # the simulator's default floor (simulations.world.scenarios): shown less is "starved"
 
 
 def _asset(name: str) -> bytes:
@@ -63,8 +63,8 @@ def mount(app: FastAPI, svc: Any, *, key: bytes | None, created: dict, committer
           catalog: Catalogue | None = None, extra_status: Callable[[], dict] | None = None) -> LiveStats:
     """Add the dashboard's routes (and Personalizer's /evaluations, /featureimportances, which the
     dashboard runs on) to `app` and start counting `svc`'s traffic; returns the counts."""
-    from simulations.metrics import is_starved
-    from simulations.plotstyle import BASELINE_COLOUR, POLICY_COLOURS, policy_colour
+    from simulations.online.metrics import is_starved
+    from simulations.reports.plotstyle import BASELINE_COLOUR, POLICY_COLOURS, policy_colour
 
     sessions = Sessions(key)
     stats = LiveStats()

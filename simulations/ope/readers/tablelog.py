@@ -33,7 +33,7 @@ from simulations.ope.readers.events import EventBatch, ReplayEvent
 from simulations.ope.readers.jsonvalues import MIN_PROPENSITY, parse_time, propensity_problem, reward_problem
 from simulations.ope.readers.source import BadLines, ColumnMapping, count_lines
 from simulations.ope.readers.sqlite import note_missing
-from simulations.ope.readers.tables import RawBatch, TableFile, rows_of
+from simulations.ope.readers.tablefile import RawBatch, TableFile, rows_of
 
 
 # Column names that hold an event's time: not used as context unless --context-cols names them

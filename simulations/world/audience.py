@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulations.scenarios import ATTRIBUTES, COUNTRIES, DEVICES, Scenario
+from simulations.world.scenarios import ATTRIBUTES, COUNTRIES, DEVICES, Scenario
 
 TIMES_OF_DAY = ("morning", "afternoon", "evening", "night")
 TOD_P = np.array([0.15, 0.25, 0.45, 0.15])

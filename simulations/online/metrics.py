@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from simulations.environment import Environment, Stream
+from simulations.world.environment import Environment, Stream
 
 N_POINTS = 100  # points per time series
 # A lift over a baseline rate below this is not reported as a percentage: over a 0.25% CTR, one

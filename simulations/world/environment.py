@@ -21,9 +21,9 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from simulations.audience import TOD_P, Audience, build_audience
-from simulations.catalog import Catalog, generate_catalog, load_variant_dirs
-from simulations.scenarios import ATTRIBUTES, Scenario
+from simulations.world.audience import TOD_P, Audience, build_audience
+from simulations.world.titleset import Catalog, generate_catalog, load_variant_dirs
+from simulations.world.scenarios import ATTRIBUTES, Scenario
 
 CHUNK = 4096
 

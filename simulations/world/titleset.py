@@ -18,7 +18,7 @@ import numpy as np
 
 from imaging.features import FEATURE_NAMES
 from simulations.errors import SimulationError
-from simulations.scenarios import Scenario
+from simulations.world.scenarios import Scenario
 
 VARIANTS_SCHEMA = "artbandit.variants/1"
 

@@ -20,11 +20,11 @@ from safeio.atomic import atomic_dir
 from safeio.jsonl import json_safe
 from safeio.outdir import OutputFolder
 from safeio.progress import Progress, no_progress
-from simulations.environment import Environment, Stream
+from simulations.world.environment import Environment, Stream
 from simulations.errors import SimulationError
 from simulations.choices import REWARDS
-from simulations.metrics import Trace, policy_metrics, reference_metrics
-from simulations.scenarios import PRESETS, Scenario, load_scenario
+from simulations.online.metrics import Trace, policy_metrics, reference_metrics
+from simulations.world.scenarios import PRESETS, Scenario, load_scenario
 
 DEFAULT_POLICIES = ("vw:select", "linucb", "ts-per-title", "uniform")
 METRICS_SCHEMA = "artbandit.simulation/1"
@@ -239,7 +239,7 @@ def run_simulation(
         if tmp is not None:
             (tmp / "metrics.json").write_text(json.dumps(json_safe(metrics), indent=2) + "\n")
             if report:
-                from simulations.report import write_simulation_report
+                from simulations.reports.simulation import write_simulation_report
 
                 write_simulation_report(tmp / "report.html", metrics, env, stream, traces)
         return metrics

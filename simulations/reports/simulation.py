@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from simulations.environment import Environment, Stream
-from simulations import plotstyle
-from simulations.htmlreport import Cell, html_table, img_tag, thumbnail_data_uri, write_report
-from simulations.metrics import MIN_LIFT_BASE, Trace, baselines
+from simulations.world.environment import Environment, Stream
+from simulations.reports import plotstyle
+from simulations.reports.htmlreport import Cell, html_table, img_tag, thumbnail_data_uri, write_report
+from simulations.online.metrics import MIN_LIFT_BASE, Trace, baselines
 
 
 def _markers(ax, metrics: dict[str, Any]) -> None:

@@ -1,7 +1,7 @@
 """Self-contained HTML reports: one file that opens from disk, every image inlined as a data URI.
 
 Shared by `artbandit simulate`, `artbandit replay` and the demo so every report looks and behaves the
-same: charts are drawn with simulations.plotstyle, tables format numbers with its one number format,
+same: charts are drawn with simulations.reports.plotstyle, tables format numbers with its one number format,
 and every string that came from a user (scenario, segment, title, variant, policy names, paths) is
 escaped here or by the caller with `html.escape` before it reaches the page.
 """
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from safeio.atomic import write_text_atomic
-from simulations import plotstyle  # selects the Agg backend before pyplot is imported anywhere
+from simulations.reports import plotstyle  # selects the Agg backend before pyplot is imported anywhere
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;
