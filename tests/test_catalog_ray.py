@@ -16,7 +16,7 @@ import pytest
 from artbandit.jobs.catalog_build import build_catalog
 from artbandit.jobs.catalog_title import CatalogOptions
 from safeio.engine.local import LocalEngine
-from artbandit.jobs.replay_job import evaluate_policies
+from artbandit.jobs.replay_job import replay_policies
 from tests.catalog_helpers import make_catalogue, run_cli
 from tests.replay_helpers import make_world, simulate_log, write_jsonl
 
@@ -27,26 +27,26 @@ OPTS = CatalogOptions(k=3, aspects=("16:9", "1:1"), width=160, treatments=("none
 
 
 @pytest.fixture(scope="module")
-def replay_log(tmp_path_factory):
+def sim_log(tmp_path_factory):
     world = make_world(seed=4, segments=3, k=4)
     path = tmp_path_factory.mktemp("log") / "log.jsonl"
     write_jsonl(path, simulate_log(world, 3000, "uniform", seed=5), world)
     return path
 
 
-def test_replay_cli_engine_ray_writes_the_local_result(replay_log, tmp_path) -> None:
+def test_replay_cli_engine_ray_writes_the_local_result(sim_log, tmp_path) -> None:
     """First in the module, so the CLI's own Ray (started and shut down by the command) is the only one."""
     from safeio.jsonl import json_safe
-    from simulations.ope.replay import evaluate_log
+    from simulations.ope.replay import replay_log
 
-    proc = run_cli("replay", str(replay_log), "--policy", "uniform", "--policy", "vw:epsilon", "--seed", "1", "-q",
+    proc = run_cli("replay", str(sim_log), "--policy", "uniform", "--policy", "vw:epsilon", "--seed", "1", "-q",
                    "-o", str(tmp_path / "ray"), "--engine", "ray")
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
-    local = evaluate_log(replay_log, ["uniform", "vw:epsilon"], ["snips", "dr"], seed=1)
+    local = replay_log(sim_log, ["uniform", "vw:epsilon"], ["snips", "dr"], seed=1)
     assert (tmp_path / "ray" / "replay.json").read_text() == json.dumps(json_safe(local), indent=2) + "\n"
     # the same output rules as the local path, checked before Ray starts
-    again = run_cli("replay", str(replay_log), "--policy", "uniform", "--policy", "vw:epsilon", "--seed", "1", "-q",
+    again = run_cli("replay", str(sim_log), "--policy", "uniform", "--policy", "vw:epsilon", "--seed", "1", "-q",
                     "-o", str(tmp_path / "ray"), "--engine", "ray")
     assert again.returncode == 1 and "already holds this replay's output" in again.stderr
     assert "Traceback" not in again.stderr and len(again.stderr.strip().splitlines()) == 1
@@ -88,12 +88,12 @@ def test_task_errors_become_results_not_exceptions(local_ray) -> None:
 POLICIES = ["uniform", "vw:epsilon", "best-fixed", "vw:epsilon"]
 
 
-def test_replay_one_policy_per_ray_task_equals_the_local_run(local_ray, replay_log) -> None:
-    from simulations.ope.replay import evaluate_log
+def test_replay_one_policy_per_ray_task_equals_the_local_run(local_ray, sim_log) -> None:
+    from simulations.ope.replay import replay_log
 
-    local = evaluate_log(replay_log, POLICIES, ["snips", "dr"], seed=3, chunk_size=700)
+    local = replay_log(sim_log, POLICIES, ["snips", "dr"], seed=3, chunk_size=700)
     with RayEngine() as engine:
-        on_ray = evaluate_policies(engine, replay_log, POLICIES, ["snips", "dr"], seed=3, chunk_size=700)
+        on_ray = replay_policies(engine, sim_log, POLICIES, ["snips", "dr"], seed=3, chunk_size=700)
     assert [p["name"] for p in on_ray["policies"]] == [p["name"] for p in local["policies"]] == \
            ["uniform", "vw:epsilon#1", "best-fixed", "vw:epsilon#2"]
     assert on_ray == local

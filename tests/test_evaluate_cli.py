@@ -117,14 +117,14 @@ def test_vw_names_the_default_policy_and_takes_only_what_it_allows() -> None:
     """`vw` is the default, vw:select, as in make_policy; arguments it fixes itself are one-line errors."""
     from bandit import Personalizer, SelectingPersonalizer
     from simulations.errors import SimulationError
-    from simulations.ope.policies import build_candidate
+    from simulations.ope.policies import build_policy
 
-    assert type(build_candidate("vw")) is SelectingPersonalizer
-    assert build_candidate("vw --gamma_scale 30").gamma_scale == 30.0
-    assert type(build_candidate("vw:squarecb -q ccA")) is Personalizer
+    assert type(build_policy("vw")) is SelectingPersonalizer
+    assert build_policy("vw --gamma_scale 30").gamma_scale == 30.0
+    assert type(build_policy("vw:squarecb -q ccA")) is Personalizer
     for spec, named in [("vw -q ccA", "-q"), ("vw:select -l 0.5 --power_t 0", "-l, --power_t")]:
         with pytest.raises(SimulationError, match=f"only --gamma_scale may be given \\(got {named}\\)") as err:
-            build_candidate(spec)
+            build_policy(spec)
         assert "\n" not in str(err.value)
 
 

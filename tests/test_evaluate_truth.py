@@ -18,12 +18,12 @@ TOLERANCE = 0.01  # the winner's true CTR is within this of the best candidate's
 
 def _true_value(spec: str, env, stream) -> float:
     """The candidate's expected CTR when it runs online on the same audience and stream."""
-    from simulations.ope.policies import build_candidate
+    from simulations.ope.policies import build_policy
     from simulations.online.runner import run_policy
 
     if spec == "baseline":
         return float(stream.click_p[:, 0].mean())
-    policy = build_candidate(spec, seed=0)
+    policy = build_policy(spec, seed=0)
     trace = run_policy(env, stream, policy)
     policy.close()
     return float(stream.click_p[np.arange(stream.n), trace.chosen].mean())

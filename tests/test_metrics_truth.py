@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from simulations.world.titleset import Catalog, Title, Variant
+from simulations.world.titleset import TitleSet, Title, Variant
 from simulations.world.environment import Environment, Stream
 from simulations.online.metrics import Trace, baselines, policy_metrics, reference_metrics
 from simulations.world.scenarios import PRESETS, Scenario
@@ -35,7 +35,7 @@ def _hand_world():
     feats = {"brightness": 0.5}
     titles = [Title("A", "drama", [Variant(f"A/{j}", feats) for j in range(3)]),
               Title("B", "comedy", [Variant(f"B/{j}", feats) for j in range(2)])]
-    env = SimpleNamespace(catalog=Catalog(titles, ("brightness",)), segment_names=["s0", "s1"],
+    env = SimpleNamespace(titleset=TitleSet(titles, ("brightness",)), segment_names=["s0", "s1"],
                           scenario=Scenario())
     return env, stream
 

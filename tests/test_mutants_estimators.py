@@ -252,26 +252,26 @@ def test_zero_support_warning_above_one_percent():
     ]
 
 
-def replay_log(n: int, p: np.ndarray, k: int) -> OPEArrays:
+def matched_arrays(n: int, p: np.ndarray, k: int) -> OPEArrays:
     return OPEArrays(reward=np.ones(n), logged_p=p, target_p=np.ones(n), matched=np.ones(n, bool),
                      n_candidates=np.full(n, k))
 
 
 def test_replay_needs_100_matches_and_a_uniform_log():
-    assert core(estimate("replay", replay_log(100, np.full(100, 0.25), 4)).warnings) == []
-    assert core(estimate("replay", replay_log(99, np.full(99, 0.25), 4)).warnings) == [
+    assert core(estimate("replay", matched_arrays(100, np.full(100, 0.25), 4)).warnings) == []
+    assert core(estimate("replay", matched_arrays(99, np.full(99, 0.25), 4)).warnings) == [
         "only 99 events matched the target's choices: the replay interval is wide"
     ]
     # one event in 100 logged at p = 0.5 among 4 candidates: exactly 1% off is tolerated, 2% is not
     p = np.full(100, 0.25)
     p[0] = 0.5
-    assert core(estimate("replay", replay_log(100, p, 4)).warnings) == []
+    assert core(estimate("replay", matched_arrays(100, p, 4)).warnings) == []
     p[1] = 0.5
-    assert core(estimate("replay", replay_log(100, p, 4)).warnings) == [
+    assert core(estimate("replay", matched_arrays(100, p, 4)).warnings) == [
         "replay assumes a uniformly random logger but 2% of events were not logged uniformly: use ips, snips or dr"
     ]
     # 1/3 among 3 is uniform although 3 * (1/3) is not exactly 1
-    assert core(estimate("replay", replay_log(120, np.full(120, 1 / 3), 3)).warnings) == []
+    assert core(estimate("replay", matched_arrays(120, np.full(120, 1 / 3), 3)).warnings) == []
 
 
 def test_bootstrap_seed_and_size_are_honoured():

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from simulations.world.titleset import Catalog, Title, Variant
+from simulations.world.titleset import TitleSet, Title, Variant
 from simulations.world.environment import Stream
 from simulations.online.metrics import Trace, policy_metrics, reference_metrics
 from simulations.world.scenarios import Scenario
@@ -30,7 +30,7 @@ def world(n: int = 20, zero: bool = False):
                     tod=np.zeros(n, np.int64), k=np.full(n, 2), click_p=click, play_p=play,
                     u_click=np.full(n, .5), u_play=np.full(n, .5), time_s=np.arange(n, dtype=float))
     titles = [Title("A", "drama", [Variant("A/0", {"brightness": 0.2}), Variant("A/1", {"brightness": 0.8})])]
-    env = SimpleNamespace(catalog=Catalog(titles, ("brightness",)), segment_names=["s0", "s1", "s2"],
+    env = SimpleNamespace(titleset=TitleSet(titles, ("brightness",)), segment_names=["s0", "s1", "s2"],
                           scenario=Scenario())
     return env, stream
 

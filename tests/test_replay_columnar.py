@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests.replay_helpers import TablePolicy, make_world, simulate_log, smooth_pi, write_jsonl
-from simulations.ope import evaluate_log
+from simulations.ope import replay_log
 from simulations.ope.readers import ColumnMapping
 
 COLUMNAR = ["logged", "uniform", "best-fixed"]
@@ -29,9 +29,9 @@ def test_columnar_equals_per_event_on_a_table_log(tmp_path):
     log = simulate_log(world, 3000, "softmax", 1)
     path = write_jsonl(tmp_path / "log.jsonl", log, world)
     for mapping in (ColumnMapping(candidates_col="candidates"), ColumnMapping()):
-        fast = evaluate_log(path, COLUMNAR, ["ips", "snips", "replay"], mapping=mapping, chunk_size=700, seed=3)
+        fast = replay_log(path, COLUMNAR, ["ips", "snips", "replay"], mapping=mapping, chunk_size=700, seed=3)
         # a per-event policy alongside forces the progressive path for all of them
-        slow = evaluate_log(path, COLUMNAR + [TablePolicy(smooth_pi(world))], ["ips", "snips", "replay"],
+        slow = replay_log(path, COLUMNAR + [TablePolicy(smooth_pi(world))], ["ips", "snips", "replay"],
                             mapping=mapping, chunk_size=700, seed=3)
         _same(fast, slow)
         ips = {p["name"]: p["estimates"]["ips"]["value"] for p in fast["policies"]}
@@ -55,8 +55,8 @@ def test_columnar_equals_per_event_on_a_dsjson_log_with_zero_probabilities(tmp_p
                       "c": {"U": {"s": i % 5}, "_multi": [{"id": f"x{j}"} for j in range(3)]}})
     dsjson = tmp_path / "log.json"
     dsjson.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
-    fast = evaluate_log(dsjson, COLUMNAR, ["ips", "snips", "replay"], chunk_size=400)
-    slow = evaluate_log(dsjson, COLUMNAR + ["vw:epsilon"], ["ips", "snips", "replay"], chunk_size=400)
+    fast = replay_log(dsjson, COLUMNAR, ["ips", "snips", "replay"], chunk_size=400)
+    slow = replay_log(dsjson, COLUMNAR + ["vw:epsilon"], ["ips", "snips", "replay"], chunk_size=400)
     _same(fast, slow)
     zs = {p["name"]: p["estimates"]["ips"]["diagnostics"]["zero_support_share"] for p in fast["policies"]}
     assert zs["logged"] == 0.0
@@ -74,8 +74,8 @@ def test_best_fixed_with_varying_candidate_sets_by_hand(tmp_path):
     path = tmp_path / "log.csv"
     path.write_text("cands,action,reward,propensity\n" + "".join(f"{c},{a},{r},{p}\n" for c, a, r, p in rows))
     mapping = ColumnMapping(candidates_col="cands")
-    fast = evaluate_log(path, ["best-fixed"], ["ips"], mapping=mapping)
-    slow = evaluate_log(path, ["best-fixed", "vw:epsilon"], ["ips"], mapping=mapping)
+    fast = replay_log(path, ["best-fixed"], ["ips"], mapping=mapping)
+    slow = replay_log(path, ["best-fixed", "vw:epsilon"], ["ips"], mapping=mapping)
     _same(fast, slow)
     # best-fixed takes b in rows 1-2 and c in rows 3-6: IPS = (row 2: 1/0.5 + rows 4, 5: 2 + 2) / 6
     assert fast["policies"][0]["estimates"]["ips"]["value"] == pytest.approx(6 / 6)

@@ -15,7 +15,7 @@ import pytest
 import bandit.export as export
 from bandit import make_policy
 from bandit.eventlog import EventLog
-from simulations.ope import evaluate_log, open_log
+from simulations.ope import replay_log, open_log
 from simulations.ope.readers import ColumnMapping
 
 SECRET = "test-secret-0123456789"
@@ -87,8 +87,8 @@ def test_replay_reads_its_own_export_back_as_the_sqlite_log(own_log, tmp_path, f
         assert (g.action_ids, g.chosen_index, g.probability, g.reward, g.time) == \
             (w.action_ids, w.chosen_index, w.probability, w.reward, w.time)
         assert g.context == w.context
-    a = evaluate_log(own_log, ["logged", "uniform", "best-fixed"], ["ips", "snips"])
-    b = evaluate_log(out, ["logged", "uniform", "best-fixed"], ["ips", "snips"], mapping=OWN)
+    a = replay_log(own_log, ["logged", "uniform", "best-fixed"], ["ips", "snips"])
+    b = replay_log(out, ["logged", "uniform", "best-fixed"], ["ips", "snips"], mapping=OWN)
     for pa, pb in zip(a["policies"], b["policies"]):
         for name in ("ips", "snips"):
             ea, eb = pa["estimates"][name], pb["estimates"][name]

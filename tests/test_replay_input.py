@@ -9,7 +9,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from simulations.ope import OPEError, evaluate_log, open_log
+from simulations.ope import OPEError, replay_log, open_log
 from simulations.ope.readers import ColumnMapping
 
 
@@ -41,13 +41,13 @@ def test_non_finite_dsjson_cost_is_refused_with_its_line_or_skipped_and_counted(
     assert value in bad
     path = write_lines(tmp_path / "log.json", objs, {1234: bad})
     with pytest.raises(OPEError, match=r"log.json:1235: _label_cost .* is not a finite number"):
-        evaluate_log(path, ["uniform"], ["ips", "snips"])
-    result = evaluate_log(path, ["uniform"], ["ips", "snips"], max_bad_lines=1)
+        replay_log(path, ["uniform"], ["ips", "snips"])
+    result = replay_log(path, ["uniform"], ["ips", "snips"], max_bad_lines=1)
     assert result["log"]["events"] == 2999
     assert result["log"]["bad_lines"]["count"] == 1 and "log.json:1235" in result["log"]["bad_lines"]["examples"][0]
     # the estimate is the one of the log without that line, and a number
     clean = write_lines(tmp_path / "clean.json", objs[:1234] + objs[1235:])
-    expected = evaluate_log(clean, ["uniform"], ["ips", "snips"])
+    expected = replay_log(clean, ["uniform"], ["ips", "snips"])
     for name in ("ips", "snips"):
         got = result["policies"][0]["estimates"][name]["value"]
         assert np.isfinite(got) and got == expected["policies"][0]["estimates"][name]["value"]
@@ -64,7 +64,7 @@ def test_non_finite_table_values_are_refused(tmp_path, content, message):
     path.write_text(content)
     for policies, estimators in ((["uniform"], ["ips"]), (["uniform", "vw:epsilon"], ["ips", "dr"])):
         with pytest.raises(OPEError) as err:
-            evaluate_log(path, policies, estimators)
+            replay_log(path, policies, estimators)
         assert message in str(err.value)
 
 
@@ -75,8 +75,8 @@ def test_jsonl_non_finite_reward_and_skipping(tmp_path):
     path = tmp_path / "log.jsonl"
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(OPEError, match=r"log.jsonl:7: reward inf is not a finite number"):
-        evaluate_log(path, ["uniform"], ["ips"])
-    result = evaluate_log(path, ["uniform"], ["ips"], max_bad_lines=3)
+        replay_log(path, ["uniform"], ["ips"])
+    result = replay_log(path, ["uniform"], ["ips"], max_bad_lines=3)
     assert result["log"]["events"] == 19 and result["log"]["bad_lines"]["count"] == 1
 
 
@@ -182,7 +182,7 @@ def test_a_long_csv_field_is_read_when_it_is_valid(tmp_path):
     rows[30_000] = "a,1,0.5," + "y" * 3_000_000
     path.write_text("action,reward,propensity,note\n" + "\n".join(rows) + "\n")
     for policies in (["uniform"], ["uniform", "vw:epsilon"]):
-        result = evaluate_log(path, policies, ["ips"], chunk_size=7000)
+        result = replay_log(path, policies, ["ips"], chunk_size=7000)
         assert result["log"]["events"] == 40_000
     events = list(open_log(path, chunk_size=7000))
     assert [e.context["context"]["note"][:2] for e in events[29_999:30_002]] == ["n2", "yy", "n3"]
@@ -206,17 +206,17 @@ def test_nested_values_where_an_id_or_feature_is_expected_are_refused(tmp_path):
     pq.write_table(pa.table({"action": [["a", "b"], ["c"]], "reward": [1.0, 0.0], "propensity": [0.5, 0.5]}),
                    tmp_path / "nested.parquet")
     with pytest.raises(OPEError, match=r"column 'action' holds nested values \(list<"):
-        evaluate_log(tmp_path / "nested.parquet", ["uniform"], ["ips"])
+        replay_log(tmp_path / "nested.parquet", ["uniform"], ["ips"])
     jl = tmp_path / "nested.jsonl"
     jl.write_text('{"action": "a", "reward": 1, "propensity": 0.5}\n{"action": {"id": "b"}, "reward": 0, "propensity": 0.5}\n')
     with pytest.raises(OPEError, match=r"nested.jsonl:2: no action id"):
-        evaluate_log(jl, ["uniform"], ["ips"])
+        replay_log(jl, ["uniform"], ["ips"])
     jl.write_text('{"action": "a", "reward": 1, "propensity": 0.5, "tags": [{"k": 1}]}\n')
     with pytest.raises(OPEError, match=r"nested.jsonl:1: column 'tags' holds a nested list"):
-        evaluate_log(jl, ["uniform", "vw:epsilon"], ["ips"])
+        replay_log(jl, ["uniform", "vw:epsilon"], ["ips"])
     jl.write_text('{"action": "a", "reward": 1, "propensity": 0.5, "cands": [["a"], ["b"]]}\n')
     with pytest.raises(OPEError, match=r"nested.jsonl:1: the candidates list holds nested values"):
-        evaluate_log(jl, ["uniform"], ["ips"], mapping=ColumnMapping(candidates_col="cands"))
+        replay_log(jl, ["uniform"], ["ips"], mapping=ColumnMapping(candidates_col="cands"))
     # a list of scalars stays a feature vector, an object a namespace
     jl.write_text('{"action": "a", "reward": 1, "propensity": 0.5, "v": [1, 2], "user": {"age": 3}}\n')
     (ev,) = open_log(jl)
@@ -283,8 +283,8 @@ def test_ragged_csv_rows_are_bad_lines_with_their_line_number(tmp_path):
     path = tmp_path / "log.csv"
     path.write_text("action,reward,propensity\n" + "\n".join(rows) + "\n")
     with pytest.raises(OPEError, match=r"log.csv:4323: 2 fields where the header has 3"):
-        evaluate_log(path, ["uniform"], ["ips"], chunk_size=1000)
-    result = evaluate_log(path, ["uniform"], ["ips"], chunk_size=1000, max_bad_lines=2)
+        replay_log(path, ["uniform"], ["ips"], chunk_size=1000)
+    result = replay_log(path, ["uniform"], ["ips"], chunk_size=1000, max_bad_lines=2)
     assert result["log"]["events"] == 4998 and result["log"]["bad_lines"]["count"] == 2
     kept = [r for i, r in enumerate(rows) if i not in (4321, 4400)]
     rewards = np.array([float(r.split(",")[1]) for r in kept])
@@ -299,8 +299,8 @@ def test_parquet_non_finite_values_are_bad_rows(tmp_path):
                       "propensity": [0.5, 0.5, float("inf"), 0.5], "u": [1, 2, 3, 4]})
     pq.write_table(table, tmp_path / "log.parquet")
     with pytest.raises(OPEError, match=r"log.parquet: row 2: reward nan is not a finite number"):
-        evaluate_log(tmp_path / "log.parquet", ["uniform"], ["ips"])
-    result = evaluate_log(tmp_path / "log.parquet", ["uniform", "vw:epsilon"], ["ips"], max_bad_lines=2)
+        replay_log(tmp_path / "log.parquet", ["uniform"], ["ips"])
+    result = replay_log(tmp_path / "log.parquet", ["uniform", "vw:epsilon"], ["ips"], max_bad_lines=2)
     assert result["log"]["events"] == 2
     assert [e.split(": ", 1)[1] for e in result["log"]["bad_lines"]["examples"]] == [
         "row 2: reward nan is not a finite number", "row 3: propensity inf is not in (0, 1]"]

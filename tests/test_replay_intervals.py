@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from simulations.ope import evaluate_log
+from simulations.ope import replay_log
 from simulations.ope.estimators import OPEArrays, estimate
 from simulations.ope.streaming import PolicyStream
 
@@ -133,7 +133,7 @@ def test_replay_run_on_a_click_log_reports_best_fixed_within_0_1(tmp_path):
         rows.append(f"a{a},{int(rng.random() < 0.004 + 0.0005 * a)},0.025")
     path = tmp_path / "log.csv"
     path.write_text("\n".join(rows) + "\n")
-    result = evaluate_log(path, ["logged", "best-fixed"], ["ips", "snips"])
+    result = replay_log(path, ["logged", "best-fixed"], ["ips", "snips"])
     for policy in result["policies"]:
         for est in policy["estimates"].values():
             assert 0.0 <= est["low"] <= est["value"] <= est["high"] <= 1.0

@@ -32,9 +32,9 @@ def test_ope_imports_neither_the_simulator_nor_the_application_layer(tmp_path):
     log = tmp_path / "log.csv"
     log.write_text("action,reward,propensity,u\n" + "a,1,0.5,x\nb,0,0.5,y\n" * 20)
     code = (
-        "import sys; from simulations.ope import evaluate_log, run_replay, open_log; "
+        "import sys; from simulations.ope import replay_log, run_replay, open_log; "
         "import simulations.ope.progressive, simulations.ope.rewardmodel; "
-        f"evaluate_log({str(log)!r}, ['logged', 'uniform', 'best-fixed', 'vw:epsilon'], ['ips', 'dr']); "
+        f"replay_log({str(log)!r}, ['logged', 'uniform', 'best-fixed', 'vw:epsilon'], ['ips', 'dr']); "
         "print(' '.join(sorted(m for m in sys.modules if m.startswith(('simulations', 'artbandit', 'imaging')))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()

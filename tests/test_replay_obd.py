@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from simulations.ope import OPEError, evaluate_log, open_log
+from simulations.ope import OPEError, replay_log, open_log
 from simulations.ope.readers import ColumnMapping
 from simulations.ope.readers.cells import column_groups
 
@@ -112,8 +112,8 @@ def test_values_no_log_holds_are_one_line_errors_in_replay_and_evaluate(tmp_path
     mapping = ColumnMapping(action_col="item_id", reward_col="click", propensity_col="propensity_score",
                             timestamp_col="timestamp")
     with pytest.raises(OPEError, match=message):
-        evaluate_log(path, ["uniform"], ["ips"], mapping=mapping)
-    result = evaluate_log(path, ["uniform"], ["ips"], mapping=mapping, max_bad_lines=1)
+        replay_log(path, ["uniform"], ["ips"], mapping=mapping)
+    result = replay_log(path, ["uniform"], ["ips"], mapping=mapping, max_bad_lines=1)
     assert result["log"]["events"] == 199 and np.isfinite(result["policies"][0]["estimates"]["ips"]["value"])
     for command in ("replay", "evaluate"):
         proc = console(command, path, *OBD_FLAGS, "--timestamp-col", "timestamp", "--policy", "uniform",
@@ -137,7 +137,7 @@ def test_dsjson_refuses_the_same_values(tmp_path, field, value, message):
     path = tmp_path / "log.json"
     path.write_text("\n".join(json.dumps(o) for o in objs) + "\n")
     with pytest.raises(OPEError, match="log.json:4: " + message):
-        evaluate_log(path, ["uniform"], ["ips"])
+        replay_log(path, ["uniform"], ["ips"])
 
 
 def test_hide_context_drops_one_namespace_or_one_column_prefix():

@@ -107,11 +107,11 @@ def slate_log(tmp_path):
 
 
 def test_replay_with_position_col_weights_each_row_by_its_slot(tmp_path):
-    from simulations.ope import evaluate_log
+    from simulations.ope import replay_log
     from simulations.ope.readers import ColumnMapping
 
     mapping = ColumnMapping(action_col="item", reward_col="click", propensity_col="p", position_col="position")
-    result = evaluate_log(slate_log(tmp_path), [FixedPmf(), "best-fixed", "uniform"], ["ips"], mapping=mapping)
+    result = replay_log(slate_log(tmp_path), [FixedPmf(), "best-fixed", "uniform"], ["ips"], mapping=mapping)
     by = {p["name"]: p["estimates"]["ips"]["value"] for p in result["policies"]}
     # FixedPmf: clicked rows are (a at 1), (c at 3), (a at 2): weights 3 * P(item at slot)
     p_a1 = 0.5
@@ -123,20 +123,20 @@ def test_replay_with_position_col_weights_each_row_by_its_slot(tmp_path):
     assert by["best-fixed"] == pytest.approx(0.5, rel=1e-12)
     assert by["uniform"] == pytest.approx(0.5, rel=1e-12)  # 1/3 at every slot: weights 1, mean click 3/6
     # the same through the per-event path (a reward model forces it): best-fixed alike
-    dr = evaluate_log(slate_log(tmp_path), ["best-fixed"], ["ips", "dr"], mapping=mapping)
+    dr = replay_log(slate_log(tmp_path), ["best-fixed"], ["ips", "dr"], mapping=mapping)
     assert dr["policies"][0]["estimates"]["ips"]["value"] == pytest.approx(0.5, rel=1e-12)
     assert any("slots from column 'position'" in n for n in result["log"]["notes"])
 
 
 def test_position_col_bad_values_and_formats(tmp_path):
-    from simulations.ope import evaluate_log, open_log
+    from simulations.ope import replay_log, open_log
     from simulations.ope.readers import ColumnMapping
 
     path = slate_log(tmp_path)
     path.write_text(path.read_text().replace("b,2,0", "b,two,0"))
     mapping = ColumnMapping(action_col="item", reward_col="click", propensity_col="p", position_col="position")
     with pytest.raises(OPEError, match=r"row 2: position 'two' is not a slot number 1, 2, \.\.\."):
-        evaluate_log(path, [FixedPmf()], ["ips"], mapping=mapping)
+        replay_log(path, [FixedPmf()], ["ips"], mapping=mapping)
     log = tmp_path / "e.json"
     log.write_text("{}\n")
     with pytest.raises(OPEError, match="--position-col applies to CSV, JSONL and Parquet logs, not dsjson"):

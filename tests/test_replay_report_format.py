@@ -8,7 +8,7 @@ import re
 import numpy as np
 
 from artbandit.cli.replay import events_counter
-from simulations.ope import evaluate_log
+from simulations.ope import replay_log
 from simulations.ope.report import _curves_figure, _estimates_figure, write_html_report
 
 
@@ -24,7 +24,7 @@ def click_log(tmp_path, n: int = 3000):
 
 
 def test_best_fixed_does_not_set_the_estimates_axis_and_ess_prints_as_an_integer(tmp_path):
-    result = evaluate_log(click_log(tmp_path), ["logged", "uniform", "best-fixed"], ["snips"])
+    result = replay_log(click_log(tmp_path), ["logged", "uniform", "best-fixed"], ["snips"])
     by = {p["name"]: p["estimates"]["snips"] for p in result["policies"]}
     assert by["best-fixed"]["high"] > 2 * by["uniform"]["high"]  # the reference's interval is far wider
     fig = _estimates_figure(result)

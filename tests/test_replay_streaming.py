@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tests.replay_helpers import make_world, simulate_log, write_jsonl
-from simulations.ope import evaluate_log
+from simulations.ope import replay_log
 from simulations.ope import streaming
 from simulations.ope.estimators import OPEArrays, cumulative_curve, estimate
 from simulations.ope.streaming import PolicyStream, RatioStream
@@ -94,6 +94,6 @@ def test_evaluate_log_keeps_no_per_event_arrays(tmp_path, monkeypatch):
     for n in (2000, 20_000):
         log = simulate_log(world, n, "softmax", 1)
         path = write_jsonl(tmp_path / f"log{n}.jsonl", log, world)
-        evaluate_log(path, ["uniform", "best-fixed", "logged"], ["ips", "snips", "replay"], chunk_size=500)
+        replay_log(path, ["uniform", "best-fixed", "logged"], ["ips", "snips", "replay"], chunk_size=500)
     assert set(seen) == {2000, 20_000}
     assert seen[20_000] <= 12 + 3 * (14 + 3 * 201)

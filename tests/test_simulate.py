@@ -92,7 +92,7 @@ def test_cold_start_titles_are_learned():
     assert rec["new_titles_end"] > 0.8
     # the late variants got shown once they arrived
     env = Environment(load_scenario("cold-start"), seed=0)
-    late = [v.id for t in env.catalog.titles for v in t.variants if v.arrive > 0]
+    late = [v.id for t in env.titleset.titles for v in t.variants if v.arrive > 0]
     shares = {v: s for t in vw["exposure"]["titles"].values() for v, s in t["variants"].items()}
     assert late and all(shares[v]["impressions"] > 0 for v in late)
 
@@ -175,7 +175,7 @@ def test_environment_probabilities_are_exact_and_consistent():
     # unavailable variants have probability 0; before arrival new titles are never drawn
     cols = np.arange(s.click_p.shape[1])
     assert (s.click_p[cols[None, :] >= s.k[:, None]] == 0).all()
-    late_titles = [i for i, t in enumerate(env.catalog.titles) if t.arrive > 0]
+    late_titles = [i for i, t in enumerate(env.titleset.titles) if t.arrive > 0]
     before = np.arange(s.n) < int(np.ceil(0.4 * s.n))
     assert not np.isin(s.title[before], late_titles).any()
     assert np.isin(s.title[~before], late_titles).any()
@@ -352,7 +352,7 @@ def test_a_variant_at_the_floor_is_not_starved_by_sampling_noise_but_one_below_i
 
     env = Environment(load_scenario("segments", titles=1), seed=0)
     stream = env.generate(40_000)
-    k = len(env.catalog.titles[0].variants)
+    k = len(env.titleset.titles[0].variants)
     n = len(stream.k)
     for count, starved in [(int(0.0099 * n), False), (int(0.0085 * n), True)]:
         chosen = np.zeros(n, np.int64)
@@ -360,8 +360,8 @@ def test_a_variant_at_the_floor_is_not_starved_by_sampling_noise_but_one_below_i
         trace = Trace(chosen=chosen, explored=np.zeros(n, bool), click=np.zeros(n, bool), play=np.zeros(n, bool))
         audit = exposure_audit(env, stream, trace, floor=0.01)
         flagged = {s["variant"] for s in audit["starved"]}
-        assert (env.catalog.titles[0].variants[1].id in flagged) == starved, (count, flagged)
-        assert all(v.id in flagged for v in env.catalog.titles[0].variants[2:k])  # never shown: starved
+        assert (env.titleset.titles[0].variants[1].id in flagged) == starved, (count, flagged)
+        assert all(v.id in flagged for v in env.titleset.titles[0].variants[2:k])  # never shown: starved
 
 
 def test_policies_in_processes_run_on_the_engine_and_report_progress_per_run(tmp_path):

@@ -135,10 +135,10 @@ def _check_model_dir(path: Path, log: str) -> None:
 
 def _apply(spec: str, log: str, fmt: str, mapping, seed: int, path: Path) -> None:
     """Build the winner, learn from every logged event in order, save it atomically."""
-    from simulations.ope.policies import build_candidate
+    from simulations.ope.policies import build_policy
     from simulations.ope.readers import open_log
 
-    policy = build_candidate(spec, seed=seed)  # a Personalizer, or vw:select's SelectingPersonalizer
+    policy = build_policy(spec, seed=seed)  # a Personalizer, or vw:select's SelectingPersonalizer
     for chunk in open_log(log, fmt, mapping).chunks():
         for ev in chunk:
             policy.learn(ev.context, ev.actions, ev.chosen_index, ev.reward, ev.probability)

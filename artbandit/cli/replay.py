@@ -155,7 +155,7 @@ def _replay_on_ray(log: str, fmt: str, mapping, policies: tuple[str, ...], estim
     """One policy per Ray task (artbandit.jobs.replay_job); writes what run_replay writes."""
     from safeio.engine import make_engine
     from safeio.engine.base import EngineError
-    from artbandit.jobs.replay_job import evaluate_policies
+    from artbandit.jobs.replay_job import replay_policies
     from simulations.ope.replay import replay_output
 
     with replay_output(log, policies, estimators, out, force=force,
@@ -166,7 +166,7 @@ def _replay_on_ray(log: str, fmt: str, mapping, policies: tuple[str, ...], estim
             raise click.ClickException(str(exc))
         with engine:
             with progress(length=len(policies), label="policies", quiet=quiet) as bar:
-                result = evaluate_policies(engine, log, policies, estimators, fmt=fmt, mapping=mapping,
+                result = replay_policies(engine, log, policies, estimators, fmt=fmt, mapping=mapping,
                                            on_policy=lambda _n: bar.update(1), **options)
         write(result)
     return result

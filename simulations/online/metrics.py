@@ -192,7 +192,7 @@ def is_starved(shown: int, available: int, floor: float) -> bool:
 def exposure_audit(env: Environment, stream: Stream, trace: Trace, *, floor: float) -> dict[str, Any]:
     """How impressions were spread over variants: shares, Gini, exploration, starvation (shown less
     than `floor` of its title's impressions beyond sampling noise)."""
-    cat = env.catalog
+    cat = env.titleset
     K = stream.click_p.shape[1]
     titles_out: dict[str, Any] = {}
     starved: list[dict[str, Any]] = []
@@ -295,7 +295,7 @@ def recovery(env: Environment, stream: Stream, r_mine: np.ndarray, r_oracle: np.
         }
     if sc.late_titles or sc.late_variants:
         a = int(np.ceil(sc.arrive_at * n))
-        late = np.array([t.arrive > 0 for t in env.catalog.titles])
+        late = np.array([t.arrive > 0 for t in env.titleset.titles])
         new = late[stream.title]
         pos = np.arange(n)
         first = new & (pos >= a) & (pos < min(n, a + w))

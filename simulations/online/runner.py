@@ -223,10 +223,10 @@ def run_simulation(
             "log_policy": log_policy,
             "events": "events.sqlite" if logged else None,
             "catalog": {
-                "titles": len(env.catalog.titles),
-                "variants": int(sum(len(t.variants) for t in env.catalog.titles)),
-                "real_variants": env.catalog.real,
-                "feature_names": list(env.catalog.feature_names),
+                "titles": len(env.titleset.titles),
+                "variants": int(sum(len(t.variants) for t in env.titleset.titles)),
+                "real_variants": env.titleset.real,
+                "feature_names": list(env.titleset.feature_names),
             },
             "segments": env.segment_names,
             "references": {

@@ -9,7 +9,7 @@ from typing import Any
 
 _EXPORTS = {
     "run_replay": "simulations.ope.replay",
-    "evaluate_log": "simulations.ope.replay",
+    "replay_log": "simulations.ope.replay",
     "open_log": "simulations.ope.readers",
     "ColumnMapping": "simulations.ope.readers",
     "ReplayEvent": "simulations.ope.readers",

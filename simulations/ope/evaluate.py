@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 from simulations.errors import SimulationError
-from simulations.ope.policies import REFERENCE, check_candidate
+from simulations.ope.policies import REFERENCE, check_policy
 from simulations.ope.estimators import OPEArrays, cumulative_curve, estimate, paired_difference, ratio_interval, terms
 from simulations.ope.readers import ColumnMapping, open_log
 from simulations.ope.scoring import LogRef, Task, arrays_for, load_prepared, prepare, score_all, score_policy
@@ -60,15 +60,15 @@ def evaluate(log: str | Path, work_dir: str | Path, candidates: Sequence[str], *
              window: tuple[float | None, float | None] | None = None) -> dict[str, Any]:
     """The whole evaluation as a dict (the content of evaluation.json). `work_dir` holds the shared
     prepared pass (tasks read it); `engine` runs the candidates (safeio.engine; default: one by
-    one in this process); `window`
-    (since, until) in epoch seconds: only the events logged in that span (SQLite logs, open_log)."""
+    one in this process); `window` (since, until) in epoch seconds: only the events logged in that
+    span (SQLite logs, open_log)."""
     candidates = list(dict.fromkeys(s.strip() for s in candidates))
     if not candidates:
         raise SimulationError("no candidate policy to evaluate")
     if "logged" not in candidates:
         candidates.insert(0, "logged")
     for spec in candidates:
-        check_candidate(spec)
+        check_policy(spec)
     source = open_log(log, fmt, mapping, chunk_size=chunk_size, window=window)
     ref = LogRef(str(Path(log).resolve()), source.format, source.mapping, chunk_size, window)
     Path(work_dir).mkdir(parents=True, exist_ok=True)

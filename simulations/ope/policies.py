@@ -1,4 +1,4 @@
-"""Candidate policies for `evaluate`: parse a spec string into a policy a replay can run.
+"""Target policies of `evaluate` (its candidates): parse a spec string into a policy a replay can run.
 
 Specs: `logged` (the logging policy as recorded), `baseline` (always the first action, as
 Personalizer's baseline), `uniform`, `best-fixed` (per title, in hindsight), `linucb`,
@@ -62,7 +62,7 @@ def vw_options(spec: str) -> dict[str, Any]:
         raise SimulationError(str(exc)) from None
 
 
-def build_candidate(spec: str, *, seed: int = 0, best_fixed: dict[str, float] | None = None) -> Any:
+def build_policy(spec: str, *, seed: int = 0, best_fixed: dict[str, float] | None = None) -> Any:
     """A ready policy (predict/learn) for `spec`; `logged` has none (its value is the log's own)."""
     from simulations.ope.progressive import BestFixedPolicy, resolve_policy
 
@@ -82,11 +82,11 @@ def build_candidate(spec: str, *, seed: int = 0, best_fixed: dict[str, float] | 
     return resolve_policy(spec, seed=seed).policy
 
 
-def check_candidate(spec: str) -> None:
+def check_policy(spec: str) -> None:
     """Fail fast on a spec that cannot be built (before any pass over the log)."""
     if spec.strip() in ("logged", "best-fixed", "baseline"):
         return
-    policy = build_candidate(spec)
+    policy = build_policy(spec)
     close = getattr(policy, "close", None)
     if close:
         close()

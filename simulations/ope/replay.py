@@ -1,4 +1,9 @@
-"""run_replay: stream a log, replay target policies through it, estimate, write replay.json + report.html."""
+"""`artbandit replay`: stream a log, replay target policies through it, estimate with the chosen
+estimators, write replay.json + report.html (run_replay; replay_log computes the result).
+
+Not to be confused with simulations.ope.evaluate.evaluate (`artbandit evaluate`), which answers
+"which policy should ship?": a fixed pair of estimators (SNIPS, DR), time buckets, a ship
+decision, one engine task per policy."""
 from __future__ import annotations
 
 import contextlib
@@ -30,7 +35,7 @@ SCHEMA = "artbandit.replay/1"
 
 
 
-def evaluate_log(
+def replay_log(
     log: str | Path | LogSource,
     policies: Sequence[Any] = DEFAULT_POLICIES,
     estimators: Sequence[str] = DEFAULT_ESTIMATORS,
@@ -46,7 +51,8 @@ def evaluate_log(
     max_bad_lines: int = 0,
     on_events: Callable[[int], None] | None = None,
 ) -> dict:
-    """The replay results as a dict (the content of replay.json), without writing anything.
+    """The replay results of every policy over one log, as a dict (the content of replay.json),
+    without writing anything.
 
     Policies that need no per-event model (logged, uniform, best-fixed) with estimators that need no
     reward model (replay, ips, snips) are scored over columns batch by batch (simulations.ope.columnar);
@@ -229,16 +235,16 @@ def run_replay(
 ) -> dict:
     """Evaluate `policies` on `log` with `estimators`; write OUT/replay.json and OUT/report.html if out_dir.
 
-    Options are those of evaluate_log (fmt, mapping, bootstrap, confidence, seed, learn_on, chunk_size,
+    Options are those of replay_log (fmt, mapping, bootstrap, confidence, seed, learn_on, chunk_size,
     curve_points, max_bad_lines, on_events). OUT is checked before the log is read
     (safeio.OutputFolder): it may not be or hold the log, a folder artbandit did not write is never
     replaced, and an earlier replay output is replaced only with force; the new folder is built
     aside and swapped in whole.
     """
     if out_dir is None:
-        return evaluate_log(log, policies, estimators, **options)
+        return replay_log(log, policies, estimators, **options)
     with replay_output(log, policies, estimators, out_dir, force=force, options=options) as write:
-        result = evaluate_log(log, policies, estimators, **options)
+        result = replay_log(log, policies, estimators, **options)
         write(result)
     return result
 

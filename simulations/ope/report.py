@@ -1,6 +1,6 @@
 """replay's report.html: the estimates chart, the diagnostics table, warnings and the learning curves.
 
-Apart from simulations.ope.replay because it imports matplotlib (~0.5 s): evaluate_log and
+Apart from simulations.ope.replay because it imports matplotlib (~0.5 s): replay_log and
 `artbandit replay --help` never pay for it, and the CLI imports it on a background thread while the
 log is read (artbandit.cli.replay).
 """

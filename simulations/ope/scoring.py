@@ -20,7 +20,7 @@ import numpy as np
 from safeio.engine.base import Engine
 from safeio.engine.local import LocalEngine
 from simulations.errors import SimulationError
-from simulations.ope.policies import build_candidate
+from simulations.ope.policies import build_policy
 from simulations.ope.estimators import OPEArrays
 from simulations.ope.readers import ColumnMapping, LogSource, open_log
 from simulations.ope.readers.cells import column_group
@@ -128,7 +128,7 @@ def score_policy(task: Task) -> dict[str, np.ndarray]:
 
     prep = load_prepared(task.prepared)
     n = len(prep["reward"])
-    policy = build_candidate(task.spec, seed=task.seed,
+    policy = build_policy(task.spec, seed=task.seed,
                              best_fixed=json.loads(str(prep["best_fixed"])))
     if task.drop_context or task.drop_action:
         policy = HidingPolicy(policy, task.drop_context, task.drop_action)

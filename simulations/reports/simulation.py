@@ -63,8 +63,8 @@ def _curves(metrics: dict[str, Any]):
 def _exposure(metrics: dict[str, Any], env: Environment):
     """One heat map per policy: share of each title's impressions each variant got."""
     pols = [(label, m) for label, m in metrics["policies"].items() if m["role"] != "trade-off"]
-    titles = env.catalog.titles
-    K = env.catalog.max_variants
+    titles = env.titleset.titles
+    K = env.titleset.max_variants
     ncols = min(4, len(pols))
     nrows = -(-len(pols) // ncols)
     fig, axes = plotstyle.figure(nrows, ncols, height=nrows * (0.3 * len(titles) + 1.3) + 0.8,
@@ -201,13 +201,13 @@ def _artwork_by_segment(metrics, env: Environment, stream: Stream, traces: dict[
     n = stream.n
     tail = np.arange(n) >= int(0.8 * n)
     oracle = baselines(stream, metrics["reward"])["oracle"]
-    counts = np.bincount(stream.title, minlength=len(env.catalog.titles))
+    counts = np.bincount(stream.title, minlength=len(env.titleset.titles))
     top = np.argsort(-counts)[:4]
     rows = []
     for s, seg in enumerate(env.segment_names):
         cells = [f"<td>{html.escape(seg)}</td>"]
         for ti in top:
-            title = env.catalog.titles[ti]
+            title = env.titleset.titles[ti]
             sel = tail & (stream.title == ti) & (stream.segment == s)
             if not sel.any():
                 cells.append("<td>-</td>")
@@ -227,7 +227,7 @@ def _artwork_by_segment(metrics, env: Environment, stream: Stream, traces: dict[
             cells.append(f"<td>{pic}{html.escape(v.id)} <i>{html.escape(v.archetype)}</i><br>"
                          f"{share:.0%} of views{ok}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    head = "".join(f"<th>{html.escape(env.catalog.titles[ti].id)} ({html.escape(env.catalog.titles[ti].genre)})</th>"
+    head = "".join(f"<th>{html.escape(env.titleset.titles[ti].id)} ({html.escape(env.titleset.titles[ti].genre)})</th>"
                    for ti in top)
     return (f"<p>Policy <b>{html.escape(learner)}</b>, last 20% of the run: the variant each segment "
             f"was shown most, for the four most-watched titles (red: the oracle's most frequent pick "

@@ -22,7 +22,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from simulations.world.audience import TOD_P, Audience, build_audience
-from simulations.world.titleset import Catalog, generate_catalog, load_variant_dirs
+from simulations.world.titleset import TitleSet, generate_titleset, load_variant_dirs
 from simulations.world.scenarios import ATTRIBUTES, Scenario
 
 CHUNK = 4096
@@ -88,10 +88,10 @@ class Environment:
         cat_ss, aud_ss, self._stream_ss = ss.spawn(3)
         cat_rng = np.random.default_rng(cat_ss)
         if variants:
-            self.catalog: Catalog = load_variant_dirs(variants, scenario, cat_rng)
+            self.titleset: TitleSet = load_variant_dirs(variants, scenario, cat_rng)
         else:
-            self.catalog = generate_catalog(scenario, cat_rng)
-        titles = self.catalog.titles
+            self.titleset = generate_titleset(scenario, cat_rng)
+        titles = self.titleset.titles
         self.audience: Audience = build_audience(
             scenario, [t.genre for t in titles], np.random.default_rng(aud_ss)
         )
@@ -100,7 +100,7 @@ class Environment:
 
     # -- precomputation -------------------------------------------------------------------------
     def _prepare(self) -> None:
-        cat, sc = self.catalog, self.scenario
+        cat, sc = self.titleset, self.scenario
         names = cat.feature_names
         T, K = len(cat.titles), cat.max_variants
         X = np.array([[v.features[n] for n in names] for t in cat.titles for v in t.variants])
@@ -195,7 +195,7 @@ class Environment:
     def iter_stream(self, s: Stream) -> Iterator[Impression]:
         """Impression objects over a generated stream (cheap: views and cached dicts only)."""
         aud = self.audience
-        titles = self.catalog.titles
+        titles = self.titleset.titles
         seg_names = self.segment_names
         actions = self._actions
         title_ctx = self._title_ctx

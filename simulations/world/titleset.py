@@ -1,4 +1,5 @@
-"""The simulated catalogue: titles with genres and artwork variants described by image features.
+"""The simulated title set: titles with genres and artwork variants described by image features
+(the simulator's own; the real catalogue is what `artbandit catalog` builds, artbandit.jobs).
 
 Variant features are either real (one `artbandit variants` output folder per title: its
 variants.json `features` become the bandit's action features) or generated from archetypes
@@ -63,7 +64,9 @@ class Title:
 
 
 @dataclass
-class Catalog:
+class TitleSet:
+    """The titles a simulated audience is shown, with their variants' feature names."""
+
     titles: list[Title]
     feature_names: tuple[str, ...]
     real: bool = False
@@ -118,7 +121,7 @@ def generated_features(rng: np.random.Generator, archetype: str) -> dict[str, fl
     return out
 
 
-def generate_catalog(scenario: Scenario, rng: np.random.Generator) -> Catalog:
+def generate_titleset(scenario: Scenario, rng: np.random.Generator) -> TitleSet:
     """Titles with archetype-diverse variants; late titles/variants and clickbait per the scenario."""
     archetypes = list(ARCHETYPES)
     titles: list[Title] = []
@@ -153,12 +156,12 @@ def generate_catalog(scenario: Scenario, rng: np.random.Generator) -> Catalog:
         titles.append(
             Title(tid, genre, early + late, scenario.arrive_at if late_title else 0.0)
         )
-    return Catalog(titles, tuple(FEATURE_NAMES))
+    return TitleSet(titles, tuple(FEATURE_NAMES))
 
 
 def load_variant_dirs(
     dirs: Sequence[str | Path], scenario: Scenario, rng: np.random.Generator
-) -> Catalog:
+) -> TitleSet:
     """One title per `artbandit variants` output folder; its variants.json features are the actions.
 
     Clickbait and late arrivals are assigned by the scenario (hidden properties of the simulation);
@@ -235,4 +238,4 @@ def load_variant_dirs(
     for t in titles:  # same action features everywhere so the policies see one schema
         for v in t.variants:
             v.features = {n: v.features[n] for n in ordered}
-    return Catalog(titles, ordered, real=True, sources=[str(Path(d)) for d in dirs])
+    return TitleSet(titles, ordered, real=True, sources=[str(Path(d)) for d in dirs])
