@@ -7,7 +7,7 @@
 Each page is rendered 1280 px wide (the reports' column is 1100 px), the blank bottom is cropped,
 and the page is also cut into 1000 px tiles (`NAME_0.png`, ...) small enough for an image viewer or
 a code review. Needs a Chromium on PATH (Debian: `apt-get install chromium`). Not part of CI:
-tests/test_reports_screenshots.py runs it when a Chromium is installed.
+tests/tools/test_report_screenshots.py runs it when a Chromium is installed.
 """
 from __future__ import annotations
 
