@@ -330,7 +330,7 @@ def main() -> None:
         # end to end: read + a uniform target + IPS/SNIPS
         for fmt in ("csv", "sqlite"):
             ours = rate(n, lambda: replay_log(logs[fmt], ["uniform"], ["ips", "snips"], fmt=fmt,
-                                                mapping=MAPPINGS.get(fmt)))
+                                              mapping=MAPPINGS.get(fmt)))
             rows.append((f"read {fmt} + uniform target + IPS/SNIPS", ours,
                          "pandas read_csv + numpy IPS" if fmt == "csv" else "-",
                          rate(n, lambda: pandas_ips(logs["csv"])) if fmt == "csv" else None))

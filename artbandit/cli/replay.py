@@ -167,7 +167,7 @@ def _replay_on_ray(log: str, fmt: str, mapping, policies: tuple[str, ...], estim
         with engine:
             with progress(length=len(policies), label="policies", quiet=quiet) as bar:
                 result = replay_policies(engine, log, policies, estimators, fmt=fmt, mapping=mapping,
-                                           on_policy=lambda _n: bar.update(1), **options)
+                                         on_policy=lambda _n: bar.update(1), **options)
         write(result)
     return result
 

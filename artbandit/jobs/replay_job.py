@@ -32,12 +32,12 @@ def replay_one(task: PolicyTask) -> dict[str, Any]:
     from simulations.ope.replay import replay_log
 
     return replay_log(task.log, [task.policy], list(task.estimators), fmt=task.fmt, mapping=task.mapping,
-                        **task.options)
+                      **task.options)
 
 
 def replay_policies(engine: Engine, log: str | Path, policies: Sequence[str], estimators: Sequence[str], *,
-                      fmt: str = "auto", mapping: Any = None,
-                      on_policy: Callable[[int], None] | None = None, **options: Any) -> dict[str, Any]:
+                    fmt: str = "auto", mapping: Any = None,
+                    on_policy: Callable[[int], None] | None = None, **options: Any) -> dict[str, Any]:
     """The result replay_log would give for all `policies`, computed one policy per task.
 
     A task's failure (a bad policy spec, an unreadable log) raises SimulationError with its message.

@@ -129,7 +129,7 @@ def score_policy(task: Task) -> dict[str, np.ndarray]:
     prep = load_prepared(task.prepared)
     n = len(prep["reward"])
     policy = build_policy(task.spec, seed=task.seed,
-                             best_fixed=json.loads(str(prep["best_fixed"])))
+                          best_fixed=json.loads(str(prep["best_fixed"])))
     if task.drop_context or task.drop_action:
         policy = HidingPolicy(policy, task.drop_context, task.drop_action)
     slot = PolicySlot(task.spec, policy)

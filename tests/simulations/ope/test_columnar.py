@@ -33,7 +33,7 @@ def test_columnar_equals_per_event_on_a_table_log(tmp_path):
         fast = replay_log(path, COLUMNAR, ["ips", "snips", "replay"], mapping=mapping, chunk_size=700, seed=3)
         # a per-event policy alongside forces the progressive path for all of them
         slow = replay_log(path, COLUMNAR + [TablePolicy(smooth_pi(world))], ["ips", "snips", "replay"],
-                            mapping=mapping, chunk_size=700, seed=3)
+                          mapping=mapping, chunk_size=700, seed=3)
         _same(fast, slow)
         ips = {p["name"]: p["estimates"]["ips"]["value"] for p in fast["policies"]}
         assert ips["logged"] == pytest.approx(log["reward"].mean())
