@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 
@@ -350,8 +351,16 @@ def estimate(
     num, den = terms(name, data)
     value, low, high, se, method = ratio_interval(num, den, confidence=confidence, bootstrap=bootstrap, seed=seed)
     diag = diagnostics(name, data)
-    warnings = support_warnings(name, data, diag)
-    outcomes = outcomes_of(name, data)
+    return finish_estimate(name, (value, low, high, se, method), confidence, diag,
+                           support_warnings(name, data, diag), outcomes_of(name, data))
+
+
+def finish_estimate(name: str, interval: tuple[float, float, float, float, str], confidence: float,
+                    diag: Diagnostics, warnings: list[str], outcomes: Any) -> Estimate:
+    """The Estimate from an interval (value, low, high, se, method): bounded to the reward range
+    where outcomes are few, with the warnings that go with it. One rule for the whole-array
+    estimators and the streaming ones (simulations.ope.streaming), so they cannot drift apart."""
+    value, low, high, se, method = interval
     low, high, widened = bounded_interval(value, low, high, outcomes, diag.ess, confidence)
     if widened:
         warnings.append(few_outcomes_warning(outcomes))
