@@ -1,7 +1,7 @@
 """`artbandit demo`: the whole chain on one machine, ending in one page a newcomer can open.
 
 video -> candidate thumbnails (imaging.candidates.extract) -> artwork variants (imaging.artwork.variants)
--> a simulated audience choosing among those real variants (simulations.runner)
+-> a simulated audience choosing among those real variants (simulations.online.runner)
 -> offline replay of the logged decisions (simulations.ope) -> OUT/index.html.
 
 Each video is one title of the simulated catalogue. With no video, the built-in procedural sample
@@ -53,7 +53,6 @@ def run_demo(
     out_dir: str | os.PathLike,
     settings: DemoSettings | None = None,
     *,
-    quiet: bool = False,  # kept for old callers: progress is now the caller's `progress` callback
     say: Callable[[str], None] = lambda s: None,
     progress: Progress | None = None,
     force: bool = False,
@@ -73,8 +72,8 @@ def run_demo(
     from imaging.artwork.variants import make_variants
     from imaging.decode.video import probe
     from simulations.ope import run_replay
-    from simulations.ope.run import passes_needed
-    from simulations.runner import run_simulation
+    from simulations.ope.replay import passes_needed
+    from simulations.online.runner import run_simulation
 
     s = settings or DemoSettings()
     out = Path(out_dir)
@@ -220,7 +219,7 @@ def headline_numbers(metrics: dict, replay: dict) -> dict:
 def headline_text(head: dict) -> list[str]:
     """Headline numbers as short sentences (printed by the CLI, shown on index.html)."""
     r = head["replay"]
-    from simulations.metrics import MIN_LIFT_BASE
+    from simulations.online.metrics import MIN_LIFT_BASE
 
     lift = (f"lift {head['lift_over_best_fixed']:+.1%}" if head["best_single_artwork_ctr"] >= MIN_LIFT_BASE
             else f"lift not given (base under {MIN_LIFT_BASE:.0%})")
@@ -245,9 +244,9 @@ def _left_behind_text(left: list[dict]) -> str:
 
 def index_page(summary: dict, metrics: dict, replay: dict) -> str:
     """One self-contained page linking every stage's output (relative links: the folder can move)."""
-    from simulations.htmlreport import html_table, img_tag
-    from simulations.plotstyle import format_percent
-    from simulations.report import lift_cell, segment_figure, segment_table
+    from simulations.reports.htmlreport import html_table, img_tag
+    from simulations.reports.plotstyle import format_percent
+    from simulations.reports.simulation import lift_cell, segment_figure, segment_table
 
     esc = html.escape
     key = "expected_ctr" if metrics["reward"] == "click" else "expected_play_rate"

@@ -60,7 +60,7 @@ def make_titles(n: int, seconds: float) -> Path:
 def run_engine(table: Path, engine_name: str, workers: int) -> dict:
     """One fresh build; wall time of the build alone, and Ray's start-up apart."""
     from artbandit.jobs.catalog_build import build_catalog
-    from artbandit.jobs.engine import make_engine
+    from safeio.engine import make_engine
 
     out = WORK / f"out_{engine_name}_{workers}"
     shutil.rmtree(out, ignore_errors=True)

@@ -1,6 +1,6 @@
 """Benchmark: do the personalizer's defaults learn as fast as the best simple peer, on environments
 we did not design? Average progressive reward on the standard synthetic suite
-(simulations.benchenvs), as differences to LinUCB on the same streams, and share of oracle / lift over
+(simulations.world.benchenvs), as differences to LinUCB on the same streams, and share of oracle / lift over
 best fixed, per segment, on the simulator.
 
     python bench/defaults.py [--n 5000] [--seeds 8] [--sim-impressions 100000] [--sim-seeds 0,1,2,3] [--world-seed 0]
@@ -24,8 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bandit import LinUCB, VWPolicy, Personalizer, UniformPolicy  # noqa: E402
-from simulations.benchenvs import SUITE, SyntheticEnv, run_policy  # noqa: E402
+from bandit import LinUCB, Personalizer, UniformPolicy, VWPolicy  # noqa: E402
+from simulations.world.benchenvs import SUITE, SyntheticEnv, run_policy  # noqa: E402
 
 RICHER = dict(interactions=("cA", "ccA"), learning_rate=0.25, gamma_scale=50)
 POLICIES = {
@@ -102,7 +102,7 @@ def _world(env, impressions: int):
     """One generated stream and what every scenario table reads off it: the stream, the row index,
     the reference choices, the oracle's and best fixed's click probabilities per row, and each
     segment's last 20% of rows."""
-    from simulations.metrics import baselines
+    from simulations.online.metrics import baselines
 
     st = env.generate(impressions)
     rows = np.arange(impressions)
@@ -116,10 +116,10 @@ def _world(env, impressions: int):
 def sim_table(impressions: int, scenarios: list[str], seeds: list[int], world: int) -> None:
     """Each scenario's world (seed `world`) played by every policy under several policy seeds: the
     policy's own random draws move the share of oracle by about a point, so one seed says little."""
-    from simulations.environment import Environment
-    from simulations.metrics import policy_metrics
-    from simulations.runner import run_policy as run_sim
-    from simulations.scenarios import load_scenario
+    from simulations.world.environment import Environment
+    from simulations.online.metrics import policy_metrics
+    from simulations.online.runner import run_policy as run_sim
+    from simulations.world.scenarios import load_scenario
 
     print(f"\n## simulator scenarios, {impressions} impressions, world seed {world}, policy seeds "
           f"{', '.join(map(str, seeds))} (mean ± standard error over policy seeds)\n")
@@ -164,8 +164,8 @@ PEERS = ("linucb", "VW squarecb (plain)")
 
 def wide_runs(seeds: int) -> dict[tuple[str, str, int], tuple[float, float, float, float]]:
     """(class, policy, seed) -> (mean expected reward, oracle, uniform, seconds) for the wide suite's
-    first `seeds` tuning seeds and first `seeds` held-out seeds (simulations.benchenvs.HELD_OUT on)."""
-    from simulations.benchenvs import HELD_OUT, WIDE_SUITE, WideEnv
+    first `seeds` tuning seeds and first `seeds` held-out seeds (simulations.world.benchenvs.HELD_OUT on)."""
+    from simulations.world.benchenvs import HELD_OUT, WIDE_SUITE, WideEnv
 
     out = {}
     for spec in WIDE_SUITE:
@@ -182,7 +182,7 @@ def wide_runs(seeds: int) -> dict[tuple[str, str, int], tuple[float, float, floa
 def wide_tables(seeds: int) -> None:
     """The wide suite, tuning half and held-out half in separate tables: mean reward per class and
     the default's paired difference to each peer (points, mean ± standard error over instances)."""
-    from simulations.benchenvs import HELD_OUT, WIDE_SUITE
+    from simulations.world.benchenvs import HELD_OUT, WIDE_SUITE
 
     runs = wide_runs(seeds)
     names = list(WIDE_POLICIES)
@@ -229,10 +229,10 @@ def budget_table(impressions: int, scenarios: list[str], budgets: list[float | N
     evaluation gets from the log: the largest importance weight logged and the effective sample
     size (ESS) for evaluating one-artwork-for-everyone from it, as a share of the impressions.
     `catalog`: variants.json folders of real artwork (the demo's, say) instead of the simulated titles."""
-    from simulations.environment import Environment
-    from simulations.metrics import policy_metrics
-    from simulations.runner import run_policy as run_sim
-    from simulations.scenarios import load_scenario
+    from simulations.world.environment import Environment
+    from simulations.online.metrics import policy_metrics
+    from simulations.online.runner import run_policy as run_sim
+    from simulations.world.scenarios import load_scenario
 
     print(f"\n## exploration budget: vw:select, {impressions} impressions, world seed {world}, policy seeds "
           f"{', '.join(map(str, seeds))}\n")

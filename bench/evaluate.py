@@ -17,11 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from artbandit.jobs.engine import make_engine  # noqa: E402
-from simulations.ope.candidates import DEFAULT_GRID  # noqa: E402
-from simulations.ope.evaluate import LogRef, Task, prepare, run_tasks  # noqa: E402
+from safeio.engine import make_engine  # noqa: E402
+from simulations.ope.policies import DEFAULT_GRID  # noqa: E402
+from simulations.ope.scoring import LogRef, Task, prepare, score_all  # noqa: E402
 from simulations.ope.readers import open_log  # noqa: E402
-from simulations.runner import run_simulation  # noqa: E402
+from simulations.online.runner import run_simulation  # noqa: E402
 
 
 def main() -> None:
@@ -32,7 +32,7 @@ def main() -> None:
     specs = [s for s in DEFAULT_GRID if s.startswith("vw")][: args.candidates]
     with tempfile.TemporaryDirectory() as tmp:
         run_simulation("segments", ["uniform"], impressions=args.events, seed=0, log_policy="uniform",
-                       out_dir=Path(tmp) / "sim", quiet=True, report=False)
+                       out_dir=Path(tmp) / "sim", report=False)
         log = Path(tmp) / "sim" / "events.sqlite"
         src = open_log(log)
         ref = LogRef(str(log), src.format, src.mapping)
@@ -43,17 +43,17 @@ def main() -> None:
         results = {}
         engines = [("1 process", None), ("local pool, 2 processes", lambda: make_engine("local", workers=2))]
         try:
-            import artbandit.jobs.ray_engine  # noqa: F401
+            import safeio.engine.ray  # noqa: F401
             engines.append(("ray, 2 CPUs", lambda: make_engine("ray", workers=2)))
         except ImportError:
-            print("ray engine not available (artbandit.jobs.ray_engine): row skipped")
+            print("ray engine not available (safeio.engine.ray): row skipped")
         for label, factory in engines:
             t = time.perf_counter()
             if factory is None:
-                out = run_tasks(tasks)
+                out = score_all(tasks)
             else:
                 with factory() as eng:
-                    out = run_tasks(tasks, eng.imap)
+                    out = score_all(tasks, eng)
             wall = time.perf_counter() - t
             results[label] = out
             print(f"{label:26s} {len(tasks)} candidates x {args.events} events in {wall:6.1f} s: "

@@ -35,11 +35,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bandit import EventLog, make_policy  # noqa: E402
-from simulations.environment import Environment  # noqa: E402
+from simulations.world.environment import Environment  # noqa: E402
 from simulations.ope.estimators import ESTIMATORS, OPEArrays, estimate  # noqa: E402
 from simulations.ope.readers import ColumnMapping, open_log  # noqa: E402
-from simulations.ope.run import evaluate_log  # noqa: E402
-from simulations.scenarios import load_scenario  # noqa: E402
+from simulations.ope.replay import replay_log  # noqa: E402
+from simulations.world.scenarios import load_scenario  # noqa: E402
 
 
 def rate(n: int, fn) -> float:
@@ -166,8 +166,8 @@ def peak_rss_mb_for_1m(folder: Path, n: int) -> tuple[float, float]:
     # VmHWM (peak RSS of this process image) rather than ru_maxrss, which Linux carries over from the
     # forked parent across exec and would report the benchmark's own memory.
     code = (
-        "import sys, time; sys.path.insert(0, %r); from simulations.ope.run import evaluate_log; "
-        "t = time.perf_counter(); evaluate_log(%r, ['uniform'], ['ips', 'snips']); "
+        "import sys, time; sys.path.insert(0, %r); from simulations.ope.replay import replay_log; "
+        "t = time.perf_counter(); replay_log(%r, ['uniform'], ['ips', 'snips']); "
         "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]; "
         "print(time.perf_counter() - t, hwm)" % (str(Path(__file__).resolve().parents[1]), str(path))
     )
@@ -212,9 +212,9 @@ OBD_RUNS = {
         "          '-o', OUT, '--force', '-q'])\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
         "import json; d = json.load(open(OUT + '/replay.json'))['policies'][0]['estimates']\n"
         "ips, snips = d['ips']['value'], d['snips']['value']"),
-    "artbandit evaluate_log (library)": (
-        "from simulations.ope import evaluate_log, ColumnMapping\n"
-        "d = evaluate_log(PATH, ['uniform'], ['ips', 'snips'], mapping=ColumnMapping(action_col='item_id',\n"
+    "artbandit replay_log (library)": (
+        "from simulations.ope import replay_log, ColumnMapping\n"
+        "d = replay_log(PATH, ['uniform'], ['ips', 'snips'], mapping=ColumnMapping(action_col='item_id',\n"
         "    reward_col='click', propensity_col='propensity_score'))['policies'][0]['estimates']\n"
         "ips, snips = d['ips']['value'], d['snips']['value']"),
     "pandas read_csv(usecols) + numpy": (
@@ -279,7 +279,7 @@ def obd_section(folder: Path, rows: int, repeat: int = 3) -> list[str]:
         lines.append(f"{name.ljust(w)}  {sec:>8.2f}  {sec / pandas_s:>8.2f}  {cpu:>6.2f}  {cpu / pandas_cpu:>8.2f}  "
                      f"{mb:>11.0f}  {ips:>9.6f}  {snips:>9.6f}  [{every}]")
     ours = results["artbandit replay (CLI, writes replay.json + report.html)"][0]
-    lib = results["artbandit evaluate_log (library)"][0]
+    lib = results["artbandit replay_log (library)"][0]
     lines.append(f"target <= 2x pandas: CLI {ours / pandas_s:.2f}x, library {lib / pandas_s:.2f}x "
                  f"({'met' if ours <= 2 * pandas_s else 'NOT met'} for the CLI, "
                  f"{'met' if lib <= 2 * pandas_s else 'NOT met'} for the library)")
@@ -329,13 +329,13 @@ def main() -> None:
 
         # end to end: read + a uniform target + IPS/SNIPS
         for fmt in ("csv", "sqlite"):
-            ours = rate(n, lambda: evaluate_log(logs[fmt], ["uniform"], ["ips", "snips"], fmt=fmt,
-                                                mapping=MAPPINGS.get(fmt)))
+            ours = rate(n, lambda: replay_log(logs[fmt], ["uniform"], ["ips", "snips"], fmt=fmt,
+                                              mapping=MAPPINGS.get(fmt)))
             rows.append((f"read {fmt} + uniform target + IPS/SNIPS", ours,
                          "pandas read_csv + numpy IPS" if fmt == "csv" else "-",
                          rate(n, lambda: pandas_ips(logs["csv"])) if fmt == "csv" else None))
         tracemalloc.start()
-        evaluate_log(logs["csv"], ["uniform"], ["ips", "snips"], fmt="csv", mapping=MAPPINGS["csv"])
+        replay_log(logs["csv"], ["uniform"], ["ips", "snips"], fmt="csv", mapping=MAPPINGS["csv"])
         peak_mb = tracemalloc.get_traced_memory()[1] / 1e6
         tracemalloc.stop()
 
@@ -346,11 +346,11 @@ def main() -> None:
         p = args.progressive_events
         (folder / "small").mkdir()
         small = make_logs(folder / "small", p)
-        ours = rate(p, lambda: evaluate_log(small["sqlite"], ["vw:squarecb"], ["ips", "snips"]))
+        ours = rate(p, lambda: replay_log(small["sqlite"], ["vw:squarecb"], ["ips", "snips"]))
         rows.append((f"progressive vw:squarecb + IPS/SNIPS (sqlite, {p} ev)", ours,
                      "VW C++ driver, same events as DSJSON", rate(p, lambda: vw_progressive(small["dsjson"]))))
         rows.append((f"uniform target + DM+DR (reward model, sqlite, {p} ev)",
-                     rate(p, lambda: evaluate_log(small["sqlite"], ["uniform"], ["dm", "dr"])), "-", None))
+                     rate(p, lambda: replay_log(small["sqlite"], ["uniform"], ["dm", "dr"])), "-", None))
 
     w = max(len(r[0]) for r in rows)
     pw = max(len(r[2]) for r in rows)

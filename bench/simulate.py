@@ -22,9 +22,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bandit import make_policy  # noqa: E402
-from simulations.environment import Environment  # noqa: E402
-from simulations.runner import run_policy, run_simulation  # noqa: E402
-from simulations.scenarios import load_scenario  # noqa: E402
+from simulations.world.environment import Environment  # noqa: E402
+from simulations.online.runner import run_policy, run_simulation  # noqa: E402
+from simulations.world.scenarios import load_scenario  # noqa: E402
 
 TARGET = 20_000.0
 
@@ -71,7 +71,7 @@ def _mabwiser(env: Environment, n: int) -> tuple[_Clock, float] | None:
 def _mabwiser_loop(env: Environment, n: int, MAB, LearningPolicy) -> float:
     stream = env.generate(n)
     # numeric context a service would have: genre history + one-hot device/country
-    from simulations.scenarios import COUNTRIES, DEVICES
+    from simulations.world.scenarios import COUNTRIES, DEVICES
 
     def vec(ctx: dict) -> list[float]:
         u = ctx["user"]
@@ -116,8 +116,7 @@ def main() -> None:
     policies = ["vw:squarecb", "linucb", "ts-per-title", "uniform"]
     for jobs in (1, 2):
         with tempfile.TemporaryDirectory() as tmp, _Clock() as c:
-            run_simulation(sc, policies, impressions=n, seed=0, log_policy="uniform", out_dir=Path(tmp) / "o",
-                           quiet=True, jobs=jobs)
+            run_simulation(sc, policies, impressions=n, seed=0, log_policy="uniform", out_dir=Path(tmp) / "o", jobs=jobs)
         c.cpu = c.wall  # the workers' CPU time is not this process's: per impression of all 4 policies, wall
         rows.append((f"run_simulation, 4 policies + report, jobs={jobs} (all policies' impressions)",
                      n * len(policies), c, None))

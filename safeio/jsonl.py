@@ -1,8 +1,11 @@
-"""JSON lines, written atomically and read back with the line number in every error."""
+"""JSON lines, written atomically and read back with the line number in every error; `json_safe`,
+the one way results become strict JSON (metrics.json, replay.json, evaluation.json)."""
 from __future__ import annotations
 
 import json
+import math
 import os
+import sys
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -26,3 +29,18 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
                 yield number, json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{path}:{number}: not a JSON line ({exc.msg})") from None
+
+
+def json_safe(obj: Any) -> Any:
+    """`obj` as strict JSON values: numpy scalars to Python, NaN/inf to null, tuples to lists, keys
+    to strings (json.dumps would otherwise write NaN, which strict readers refuse)."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    np = sys.modules.get("numpy")  # a numpy scalar exists only if numpy is loaded: safeio never imports it
+    if np is not None and isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    return obj

@@ -5,13 +5,12 @@ demo, service, batch jobs). Public names load lazily.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from safeio.lazy import lazy_exports
 
 _EXPORTS = {
-    "load_scenario": "simulations.scenarios",
-    "Environment": "simulations.environment",
-    "run_simulation": "simulations.runner",
+    "load_scenario": "simulations.world.scenarios",
+    "Environment": "simulations.world.environment",
+    "run_simulation": "simulations.online.runner",
     "run_replay": "simulations.ope",
     "SimulationError": "simulations.errors",
 }
@@ -19,8 +18,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'simulations' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

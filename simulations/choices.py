@@ -1,6 +1,6 @@
 """The names `artbandit simulate` accepts (rewards), in a module with no imports.
 
-Their one home: simulations.metrics and the runner import them from here, and the CLI offers them
+Their one home: simulations.online.metrics and the runner import them from here, and the CLI offers them
 as choices without loading numpy (`artbandit simulate --help` stays fast).
 """
 from __future__ import annotations

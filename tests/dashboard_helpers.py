@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from tests.serve_helpers import HEADERS, KEY
 
 from artbandit.jobs.catalog_index import write_index
+from tests.serve_helpers import HEADERS, KEY
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 HOSTILE_TITLE = "<script>alert('t')</script>"

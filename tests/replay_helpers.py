@@ -168,8 +168,8 @@ def simulator_log(
     """Log n impressions of the simulator with a uniform or softmax logger (known propensities) to
     generic JSONL (+ an action-features table); return the targets' exact values on these impressions
     and the logger's realised CTR."""
-    from simulations.environment import Environment
-    from simulations.scenarios import load_scenario
+    from simulations.world.environment import Environment
+    from simulations.world.scenarios import load_scenario
 
     env = Environment(load_scenario(scenario), seed=seed)
     rng = np.random.default_rng(seed + 99)

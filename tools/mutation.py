@@ -49,7 +49,7 @@ CORE: dict[str, tuple[str, ...]] = {
                                "xǁEventLogǁ_commit*", "xǁEventLogǁ_resolve_sets*", "xǁEventLogǁ_iter_events*",
                                "xǁEventLogǁ_rows*", "xǁEventLogǁiter_outcomes*"),
     # the oracle and what is measured against it
-    "simulations/metrics.py": ("x__prob*", "x__group_ids*", "x_baselines*", "x__values*", "x_uniform_values*",
+    "simulations/online/metrics.py": ("x__prob*", "x__group_ids*", "x_baselines*", "x__values*", "x_uniform_values*",
                                "x_reference_metrics*", "x_policy_metrics*"),
     # the decision service around the event book: rank, reward, activation, event ids
     "bandit/service/decision_service.py": ("xǁDecisionServiceǁrank*", "xǁDecisionServiceǁ_decide*",

@@ -7,7 +7,7 @@
 Each page is rendered 1280 px wide (the reports' column is 1100 px), the blank bottom is cropped,
 and the page is also cut into 1000 px tiles (`NAME_0.png`, ...) small enough for an image viewer or
 a code review. Needs a Chromium on PATH (Debian: `apt-get install chromium`). Not part of CI:
-tests/test_reports_screenshots.py runs it when a Chromium is installed.
+tests/tools/test_report_screenshots.py runs it when a Chromium is installed.
 """
 from __future__ import annotations
 
@@ -75,10 +75,10 @@ def screenshot(page: Path, out_png: Path, *, browser: str | None = None, tiles: 
 def build_sample_reports(root: Path, *, demo: bool = False) -> list[Path]:
     """A small simulate run and its replay (and optionally the demo) to look at."""
     from simulations.ope import run_replay
-    from simulations.runner import run_simulation
+    from simulations.online.runner import run_simulation
 
     run_simulation("clickbait", ["vw:squarecb", "linucb", "ts-per-title", "uniform"], impressions=20_000,
-                   seed=0, out_dir=root / "simulate", quiet=True, jobs=2)
+                   seed=0, out_dir=root / "simulate", jobs=2)
     run_replay(root / "simulate" / "events.sqlite", ["vw:squarecb", "linucb", "uniform", "best-fixed"],
                ["ips", "snips", "dr"], out_dir=root / "replay")
     pages = [root / "simulate" / "report.html", root / "replay" / "report.html"]

@@ -13,7 +13,7 @@ from artbandit.cli.common import quiet_option, say, tell
 from artbandit.text import plural
 
 # The libraries' own names, from light modules: `artbandit catalog --help` loads no OpenCV or PyAV.
-from artbandit.jobs.choices import ENGINES
+from safeio.engine import ENGINES
 from imaging.choices import DEFAULT_ASPECTS, IMAGE_FORMATS, MODES
 from safeio.errors import one_line
 
@@ -165,7 +165,8 @@ def build(source: str, out: Path, engine: str, workers: int | None, address: str
     """
     from artbandit.jobs.catalog_build import build_catalog
     from artbandit.jobs.catalog_input import CatalogError
-    from artbandit.jobs.engine import EngineError, make_engine
+    from safeio.engine import make_engine
+    from safeio.engine.base import EngineError
     from imaging.errors import ImagingError
     from safeio.errors import OutputFolderError
 

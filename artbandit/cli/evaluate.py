@@ -11,7 +11,7 @@ import click
 from artbandit.cli.common import progress_bar as progress, quiet_option, say
 
 # The libraries' own names, from import-free modules: `artbandit evaluate --help` loads no numpy or VW.
-from artbandit.jobs.choices import ENGINES
+from safeio.engine import ENGINES
 from simulations.ope.choices import FORMATS
 
 _REFERENCES = ("logged", "baseline", "uniform", "best-fixed")
@@ -55,13 +55,13 @@ def evaluate(log: str, out: str | None, policies: tuple[str, ...], engine: str, 
     """Replay every candidate policy over LOG in time order (learning as it goes) and rank them by
     doubly-robust and SNIPS estimates with intervals; say whether the winner is clearly better than
     the policy that wrote the log."""
-    from artbandit.jobs.engine import make_engine
+    from safeio.engine import make_engine
     from safeio.atomic import atomic_dir
+    from safeio.jsonl import json_safe
     from safeio.outdir import OutputFolder
     from simulations.errors import SimulationError
-    from simulations.ope.candidates import DEFAULT_GRID
+    from simulations.ope.policies import DEFAULT_GRID
     from simulations.ope.evaluate import evaluate as run_evaluation
-    from simulations.ope.evaluate import json_safe
     from simulations.ope.readers import ColumnMapping, open_log
 
     if out is None and apply_dir is None:
@@ -89,7 +89,7 @@ def evaluate(log: str, out: str | None, policies: tuple[str, ...], engine: str, 
         # unit: events read; the shared passes read the log twice, each candidate once
         with progress(length=(2 + len(candidates)) * events, label="evaluating", quiet=quiet) as bar:
             result = run_evaluation(log, work, candidates, fmt=fmt, mapping=mapping, seed=seed, buckets=buckets,
-                                    imap=eng.imap, importance=importance, on_events=bar.update,
+                                    engine=eng, importance=importance, on_events=bar.update,
                                     on_task=lambda k: bar.update(k * events))
     result["settings"]["engine"] = engine
     if folder is not None:
@@ -135,10 +135,10 @@ def _check_model_dir(path: Path, log: str) -> None:
 
 def _apply(spec: str, log: str, fmt: str, mapping, seed: int, path: Path) -> None:
     """Build the winner, learn from every logged event in order, save it atomically."""
-    from simulations.ope.candidates import build_candidate
+    from simulations.ope.policies import build_policy
     from simulations.ope.readers import open_log
 
-    policy = build_candidate(spec, seed=seed)  # a VWPolicy, or vw:select's Personalizer
+    policy = build_policy(spec, seed=seed)  # a VWPolicy, or vw:select's Personalizer
     for chunk in open_log(log, fmt, mapping).chunks():
         for ev in chunk:
             policy.learn(ev.context, ev.actions, ev.chosen_index, ev.reward, ev.probability)

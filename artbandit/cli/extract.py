@@ -76,7 +76,7 @@ def extract(videos: tuple[Path, ...], out: Path, k: int, mode: str, fmt: str, jo
             manifest, err = run_extract_task(job, report)
         results.append((job.video, job.out_dir, manifest, err))
     elif plan.jobs:
-        from artbandit.jobs.engine import LocalEngine
+        from safeio.engine.local import LocalEngine
 
         done: dict[int, tuple[dict | None, str | None]] = {}
         with LocalEngine(min(jobs, len(plan.jobs))) as engine, \

@@ -11,7 +11,7 @@ from artbandit.cli.common import progress_bar as progress, quiet_option, say
 from artbandit.text import plural
 
 # The libraries' own names, from light modules: `artbandit --help` loads no numpy or VW.
-from artbandit.jobs.choices import ENGINES
+from safeio.engine import ENGINES
 from simulations.ope.choices import DEFAULT_ESTIMATORS, DEFAULT_POLICIES, ESTIMATORS, FORMATS, LEARN_ON
 
 
@@ -76,7 +76,7 @@ def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str,
     size, max/mean importance weight and the share without logging support.
     """
     from simulations.ope.readers import ColumnMapping, open_log
-    from simulations.ope.run import passes_needed, run_replay
+    from simulations.ope.replay import passes_needed, run_replay
 
 
     mapping = ColumnMapping(
@@ -112,7 +112,7 @@ def replay(log: str, fmt: str, policies: tuple[str, ...], estimators: tuple[str,
     finally:  # never leave the thread inside matplotlib's C++ at interpreter exit (an error path)
         preload.join()
     if as_json:
-        from simulations.ope.run import json_safe
+        from safeio.jsonl import json_safe
 
         click.echo(json.dumps(json_safe(result), indent=2))
         return
@@ -153,9 +153,10 @@ def _preload_report() -> threading.Thread:
 def _replay_on_ray(log: str, fmt: str, mapping, policies: tuple[str, ...], estimators: tuple[str, ...],
                    out: str, address: str | None, force: bool, quiet: bool, **options) -> dict:
     """One policy per Ray task (artbandit.jobs.replay_job); writes what run_replay writes."""
-    from artbandit.jobs.engine import EngineError, make_engine
-    from artbandit.jobs.replay_job import evaluate_policies
-    from simulations.ope.run import replay_output
+    from safeio.engine import make_engine
+    from safeio.engine.base import EngineError
+    from artbandit.jobs.replay_job import replay_policies
+    from simulations.ope.replay import replay_output
 
     with replay_output(log, policies, estimators, out, force=force,
                        options={"mapping": mapping, "seed": options.get("seed", 0)}) as write:
@@ -165,8 +166,8 @@ def _replay_on_ray(log: str, fmt: str, mapping, policies: tuple[str, ...], estim
             raise click.ClickException(str(exc))
         with engine:
             with progress(length=len(policies), label="policies", quiet=quiet) as bar:
-                result = evaluate_policies(engine, log, policies, estimators, fmt=fmt, mapping=mapping,
-                                           on_policy=lambda _n: bar.update(1), **options)
+                result = replay_policies(engine, log, policies, estimators, fmt=fmt, mapping=mapping,
+                                         on_policy=lambda _n: bar.update(1), **options)
         write(result)
     return result
 

@@ -45,7 +45,7 @@ def simulate(scenario, policies, impressions, seed, reward, log_policy, variants
     """Run each policy on the same simulated viewers through the Rank/Reward API and report
     CTR, quality plays, regret against the oracle, lift over the best fixed artwork and the
     exposure audit."""
-    from simulations.runner import DEFAULT_POLICIES, run_simulation
+    from simulations.online.runner import DEFAULT_POLICIES, run_simulation
 
     if service:
         import os
@@ -66,7 +66,7 @@ def simulate(scenario, policies, impressions, seed, reward, log_policy, variants
         raise click.UsageError("Missing option '-o' / '--out'.")
     if catalog:  # the catalogue index's titles, as variants folders that live as long as the command
         from artbandit.jobs.catalog_index import CatalogError, catalog_variant_dirs
-        from simulations.scenarios import load_scenario
+        from simulations.world.scenarios import load_scenario
 
         if variants:
             raise click.UsageError("give --catalog or --variants, not both")
@@ -95,7 +95,7 @@ def simulate(scenario, policies, impressions, seed, reward, log_policy, variants
         json.dump(metrics, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        from simulations.metrics import MIN_LIFT_BASE
+        from simulations.online.metrics import MIN_LIFT_BASE
 
         refs = metrics["references"][reward]["best_fixed"]
         base = refs["expected_ctr" if reward == "click" else "expected_play_rate"]

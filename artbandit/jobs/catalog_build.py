@@ -31,7 +31,7 @@ from artbandit.jobs.catalog_index import reserved_columns, title_rows, write_ind
 from artbandit.jobs.catalog_input import CatalogError, TitleSpec, load_titles, table_inputs
 from artbandit.jobs.catalog_title import (CatalogOptions, TitleTask, build_title, input_key,
                                           read_title)
-from artbandit.jobs.engine import Engine
+from safeio.engine.base import Engine
 from safeio.atomic import recover_dir, write_text_atomic
 from safeio.jsonl import write_jsonl_atomic
 from safeio.outdir import OutputFolder

@@ -1,7 +1,7 @@
 """Several replay policies at once on an engine: one policy per task, on the same log.
 
-Each task runs simulations.ope.run.evaluate_log for its one policy; the driver puts the results
-back in the order the policies were given. The numbers equal a single evaluate_log over all of
+Each task runs simulations.ope.replay.replay_log for its one policy; the driver puts the results
+back in the order the policies were given. The numbers equal a single replay_log over all of
 them: each policy is seeded alone, the random draws of the replay are made per chunk and shared
 by every policy, and the reward model depends on the log and seed only. (Each task fits its own
 copy of the reward model: the price of independence.)
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from artbandit.jobs.engine import Engine
+from safeio.engine.base import Engine
 
 
 @dataclass(frozen=True)
@@ -27,18 +27,18 @@ class PolicyTask:
     options: dict[str, Any] = field(default_factory=dict)  # bootstrap, confidence, seed, learn_on, ...
 
 
-def evaluate_one(task: PolicyTask) -> dict[str, Any]:
-    """evaluate_log for one policy (runs in a worker)."""
-    from simulations.ope.run import evaluate_log
+def replay_one(task: PolicyTask) -> dict[str, Any]:
+    """replay_log for one policy (runs in a worker)."""
+    from simulations.ope.replay import replay_log
 
-    return evaluate_log(task.log, [task.policy], list(task.estimators), fmt=task.fmt, mapping=task.mapping,
-                        **task.options)
+    return replay_log(task.log, [task.policy], list(task.estimators), fmt=task.fmt, mapping=task.mapping,
+                      **task.options)
 
 
-def evaluate_policies(engine: Engine, log: str | Path, policies: Sequence[str], estimators: Sequence[str], *,
-                      fmt: str = "auto", mapping: Any = None,
-                      on_policy: Callable[[int], None] | None = None, **options: Any) -> dict[str, Any]:
-    """The result evaluate_log would give for all `policies`, computed one policy per task.
+def replay_policies(engine: Engine, log: str | Path, policies: Sequence[str], estimators: Sequence[str], *,
+                    fmt: str = "auto", mapping: Any = None,
+                    on_policy: Callable[[int], None] | None = None, **options: Any) -> dict[str, Any]:
+    """The result replay_log would give for all `policies`, computed one policy per task.
 
     A task's failure (a bad policy spec, an unreadable log) raises SimulationError with its message.
     """
@@ -48,7 +48,7 @@ def evaluate_policies(engine: Engine, log: str | Path, policies: Sequence[str], 
     if not tasks:
         raise SimulationError("no policy to evaluate; give at least one --policy")
     results: list[dict[str, Any] | None] = [None] * len(tasks)
-    for n, res in enumerate(engine.imap(evaluate_one, tasks), 1):
+    for n, res in enumerate(engine.imap(replay_one, tasks), 1):
         if not res.ok:
             raise SimulationError(f"policy {policies[res.index]!r}: {res.error}")
         results[res.index] = res.value
@@ -57,7 +57,7 @@ def evaluate_policies(engine: Engine, log: str | Path, policies: Sequence[str], 
     merged = dict(results[0])  # type: ignore[arg-type]
     merged["policies"] = [r["policies"][0] for r in results]  # type: ignore[index]
     names = [p["name"] for p in merged["policies"]]
-    for i, p in enumerate(merged["policies"]):  # two runs of one spec get distinct names, as evaluate_log does
+    for i, p in enumerate(merged["policies"]):  # two runs of one spec get distinct names, as replay_log does
         if names.count(p["name"]) > 1:
             p["name"] = f"{p['name']}#{names[: i + 1].count(p['name'])}"
     return merged

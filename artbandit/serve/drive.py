@@ -17,10 +17,10 @@ def drive_service(url: str, key: str | None, *, scenario: str, impressions: int,
                   progress: Progress = no_progress) -> dict[str, Any]:
     """Run the simulated audience against the service at `url`; returns the policy's metrics.
     `progress(done, total, 'impressions')` is called as impressions are served (safeio.progress)."""
-    from simulations.environment import Environment
-    from simulations.metrics import policy_metrics
-    from simulations.runner import run_policy
-    from simulations.scenarios import load_scenario
+    from simulations.world.environment import Environment
+    from simulations.online.metrics import policy_metrics
+    from simulations.online.runner import run_policy
+    from simulations.world.scenarios import load_scenario
 
     sc = load_scenario(scenario)
     env = Environment(sc, seed=seed)

@@ -6,7 +6,7 @@ means *before* any decoding: artbandit's own output for this very video and opti
 (reported as it is on disk), `force` replaces only artbandit's own extract output, and a stranger's
 folder, an input's folder or another video's output is a one-line error for that video only.
 `run_extract_job` does one video; it is a module-level function of a picklable job, so any process
-pool or task engine can map it (the CLI uses artbandit.jobs.engine).
+pool or task engine can map it (the CLI uses safeio.engine).
 """
 from __future__ import annotations
 

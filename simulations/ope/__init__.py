@@ -4,12 +4,11 @@ Names load lazily so `import simulations.ope` stays cheap (no VW, no matplotlib 
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from safeio.lazy import lazy_exports
 
 _EXPORTS = {
-    "run_replay": "simulations.ope.run",
-    "evaluate_log": "simulations.ope.run",
+    "run_replay": "simulations.ope.replay",
+    "replay_log": "simulations.ope.replay",
     "open_log": "simulations.ope.readers",
     "ColumnMapping": "simulations.ope.readers",
     "ReplayEvent": "simulations.ope.readers",
@@ -25,8 +24,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'simulations.ope' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

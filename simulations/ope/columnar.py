@@ -6,7 +6,7 @@ policy's target probabilities, replay matches and zero-support shares are numpy 
 and the batch goes to the streaming estimators (simulations.ope.streaming) and is dropped: memory is
 bounded by the batch size. best-fixed needs hindsight action values, so it takes a first pass
 (ActionValueStream, one number pair per action).
-The results equal the per-event path of progressive.py (tests/test_replay_columnar.py checks it).
+The results equal the per-event path of progressive.py (tests/simulations/ope/test_columnar.py checks it).
 """
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 
@@ -350,8 +351,16 @@ def estimate(
     num, den = terms(name, data)
     value, low, high, se, method = ratio_interval(num, den, confidence=confidence, bootstrap=bootstrap, seed=seed)
     diag = diagnostics(name, data)
-    warnings = support_warnings(name, data, diag)
-    outcomes = outcomes_of(name, data)
+    return finish_estimate(name, (value, low, high, se, method), confidence, diag,
+                           support_warnings(name, data, diag), outcomes_of(name, data))
+
+
+def finish_estimate(name: str, interval: tuple[float, float, float, float, str], confidence: float,
+                    diag: Diagnostics, warnings: list[str], outcomes: Any) -> Estimate:
+    """The Estimate from an interval (value, low, high, se, method): bounded to the reward range
+    where outcomes are few, with the warnings that go with it. One rule for the whole-array
+    estimators and the streaming ones (simulations.ope.streaming), so they cannot drift apart."""
+    value, low, high, se, method = interval
     low, high, widened = bounded_interval(value, low, high, outcomes, diag.ess, confidence)
     if widened:
         warnings.append(few_outcomes_warning(outcomes))
@@ -374,3 +383,17 @@ def cumulative_curve(name: str, data: OPEArrays, points: int = 100) -> tuple[lis
     with np.errstate(invalid="ignore", divide="ignore"):
         vals = np.where(cd > 0, cn / np.where(cd > 0, cd, 1), np.nan)
     return ks.tolist(), [None if not np.isfinite(v) else float(v) for v in vals]
+
+
+def paired_difference(a: OPEArrays, b: OPEArrays, name: str = "dr", confidence: float = 0.95) -> dict[str, float]:
+    """value(a) - value(b) with an interval from the per-event differences (both on the same events,
+    so the shared noise cancels: far narrower than comparing two separate intervals)."""
+    na, da = terms(name, a)
+    nb, db = terms(name, b)
+    if name == "snips":  # ratio estimators: linearise each around its value, then difference
+        va, vb = na.sum() / da.sum(), nb.sum() / db.sum()
+        diff = (na - va * da) / da.mean() - (nb - vb * db) / db.mean()
+        v, lo, hi, _, _ = ratio_interval(diff, np.ones_like(diff), confidence=confidence)
+        return {"value": float(va - vb), "low": float(va - vb + lo - v), "high": float(va - vb + hi - v)}
+    v, lo, hi, _, _ = ratio_interval(na - nb, np.ones_like(na), confidence=confidence)
+    return {"value": v, "low": lo, "high": hi}

@@ -9,13 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from simulations import plotstyle
+from simulations.reports import plotstyle
 
 
 def write_evaluation_report(result: dict[str, Any], path: str | Path) -> None:
     import matplotlib.pyplot as plt
 
-    from simulations.htmlreport import html_table, img_tag, write_report
+    from simulations.reports.htmlreport import html_table, img_tag, write_report
     from simulations.ope.evaluate import leaderboard
 
     conf = result["settings"]["confidence"]

@@ -5,28 +5,20 @@ numbers with very many values that only go up or look like epoch seconds), as Pe
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simulations.ope.estimators import OPEArrays
-from simulations.ope.readers.cells import column_group, column_groups
+from simulations.ope.estimators import OPEArrays, paired_difference
+from simulations.ope.readers.cells import column_groups
+from simulations.ope.scoring import Task, arrays_for, score_all
+
+if TYPE_CHECKING:
+    from safeio.engine.base import Engine
 from simulations.ope.readers.jsonvalues import DEFAULT_NAMESPACE
 
 ID_LIKE_SHARE = 0.5       # distinct values / events above this: looks like an id or a timestamp
 SAMPLE_EVENTS = 20_000    # events read to count distinct values
-
-
-def hide_context(context: dict, group: str) -> dict:
-    """The context without one feature group: a namespace ('user'), or in the namespace flat columns
-    land in, the columns of one prefix ('context/user_feature': user_feature_0, user_feature_1, ...)."""
-    ns, _, prefix = group.partition("/")
-    if not prefix:
-        return {k: v for k, v in context.items() if k != ns}
-    out = dict(context)
-    if ns in out:
-        out[ns] = {k: v for k, v in out[ns].items() if column_group(k) != prefix}
-    return out
 
 
 def context_groups(namespaces: dict[str, dict[str, None]]) -> dict[str, list[str]]:
@@ -87,17 +79,15 @@ def feature_groups(log: Any) -> tuple[dict[str, list[str]], list[str], dict[str,
 
 
 def feature_importance(log: Any, prepared: str, spec: str, full: OPEArrays | None, q_logged: np.ndarray,
-                       prep: dict[str, Any], *, seed: int = 0, imap: Callable | None = None,
+                       prep: dict[str, Any], *, seed: int = 0, engine: Engine | None = None,
                        confidence: float = 0.95) -> dict[str, Any]:
     """Drop in DR value when each group is left out, most important first."""
-    from simulations.ope.evaluate import Task, arrays_for, paired_difference, run_tasks
-
     grouping, action_feats, cardinality = feature_groups(log)
     groups = [("context", g) for g in grouping] + [("action", f) for f in action_feats]
     tasks = [Task(log, prepared, spec, seed)] if full is None else []
     tasks += [Task(log, prepared, spec, seed, drop_context=name if kind == "context" else None,
                    drop_action=name if kind == "action" else None) for kind, name in groups]
-    results = run_tasks(tasks, imap)
+    results = score_all(tasks, engine)
     if full is None:
         first = results.pop(0)
         if isinstance(first, str):

@@ -1,6 +1,6 @@
 """replay's report.html: the estimates chart, the diagnostics table, warnings and the learning curves.
 
-Apart from simulations.ope.run because it imports matplotlib (~0.5 s): evaluate_log and
+Apart from simulations.ope.replay because it imports matplotlib (~0.5 s): replay_log and
 `artbandit replay --help` never pay for it, and the CLI imports it on a background thread while the
 log is read (artbandit.cli.replay).
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simulations import plotstyle
+from simulations.reports import plotstyle
 
 # matplotlib is not thread-safe: warm_up (on the CLI's background thread) and the report never draw at once.
 _DRAWING = threading.Lock()
@@ -120,7 +120,7 @@ def write_html_report(result: dict, path: Path) -> None:
 
 
 def _write_html_report(result: dict, path: Path) -> None:
-    from simulations.htmlreport import html_table, img_tag, write_report
+    from simulations.reports.htmlreport import html_table, img_tag, write_report
 
     pols = result["policies"]
     ests = result["settings"]["estimators"]

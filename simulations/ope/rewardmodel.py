@@ -47,7 +47,7 @@ class CrossFitRewardModel:
     Examples go through pylibvw directly, as in bandit.policies.vw: `Workspace.learn/predict` on a string
     wrap every line in a Python `Example`, which cost more than VW's own work (DM/DR ran 2x slower).
     An example made with `pylibvw.example` from text is parsed and set up, and freed when dropped;
-    tests/test_replay_estimators.py checks the q values against the public API.
+    tests/simulations/ope/test_estimators.py checks the q values against the public API.
     """
 
     def __init__(self, *, seed: int = 0) -> None:

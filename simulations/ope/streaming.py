@@ -24,9 +24,7 @@ from simulations.ope.estimators import (
     Estimate,
     OPEArrays,
     Outcomes,
-    bounded_interval,
-    few_outcomes_warning,
-    outside_range_warning,
+    finish_estimate,
     ratio_interval,
     support_warnings_for,
     terms,
@@ -210,19 +208,11 @@ class PolicyStream:
 
     def estimate(self, name: str, confidence: float, seed: int) -> Estimate:
         """What estimators.estimate gives on the whole log's arrays."""
-        value, low, high, se, method = self.streams[name].interval(confidence, self.bootstrap, seed)
+        interval = self.streams[name].interval(confidence, self.bootstrap, seed)
         diag = self.diagnostics(name)
         off = self.not_uniform / self.n if self.has_candidates and self.n else None
-        warnings = support_warnings_for(name, diag, off)
         outcomes = self.matched_outcomes if name == "replay" else self.outcomes
-        low, high, widened = bounded_interval(value, low, high, outcomes, diag.ess, confidence)
-        if widened:
-            warnings.append(few_outcomes_warning(outcomes))
-        if outside_range_warning(value, outcomes):
-            warnings.append(outside_range_warning(value, outcomes))
-        if name == "dm":
-            warnings.append("DM's interval ignores the reward model's own error (bias); prefer DR or SNIPS")
-        return Estimate(name, value, low, high, se, method, confidence, diag, warnings)
+        return finish_estimate(name, interval, confidence, diag, support_warnings_for(name, diag, off), outcomes)
 
     def result(self, confidence: float, seed: int) -> tuple[dict, dict]:
         """(estimates as dicts, curve) in replay.json's shape."""

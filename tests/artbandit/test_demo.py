@@ -13,7 +13,6 @@ import pytest
 from imaging.decode.sample import make_sample_video
 from tests.reports_helpers import executable_markup
 
-
 # A folder and file name that together read `<script>alert(1)</script>.mp4` (a file name cannot hold "/")
 HOSTILE_DIR = "<script>alert(1)<"
 HOSTILE_TITLE = "<script>alert('title')</script>"

@@ -12,7 +12,6 @@ from imaging.errors import ImagingError
 from imaging.features import FEATURE_NAMES, FEATURE_RANGES, image_features
 from tests.variants_helpers import skimage_photo
 
-
 RANGES = FEATURE_RANGES
 
 

@@ -38,7 +38,7 @@ class EvaluationError(BanditError):
 def candidates_from_wire(policies: Any) -> list[str]:
     """Personalizer's `policies: [{name, arguments}]` -> evaluate's candidate specs. `arguments` is
     a candidate spec (`vw:squarecb --gamma_scale 50`, `uniform`, ...) or VW arguments for vw:select."""
-    from simulations.ope.candidates import check_candidate
+    from simulations.ope.policies import check_policy
 
     if policies is None:
         return list(DEFAULT_CANDIDATES)
@@ -52,7 +52,7 @@ def candidates_from_wire(policies: Any) -> list[str]:
         spec = args if args.split(" ", 1)[0] in ("uniform", "baseline", "best-fixed", "linucb", "ts-per-title") \
             or args.startswith("vw") else "vw:select " + args
         try:
-            check_candidate(spec)
+            check_policy(spec)
         except Exception as exc:  # noqa: BLE001 - any refusal is the user's candidate: one line
             raise EvaluationError(f"policies[{i}]: {one_line(exc)}") from None
         out.append(spec)
@@ -143,7 +143,8 @@ class Evaluations:
                                   f"at least {MIN_EVENTS} are needed to evaluate")
 
     def _run(self, job: dict[str, Any]) -> None:
-        from simulations.ope.evaluate import evaluate, json_safe
+        from safeio.jsonl import json_safe
+        from simulations.ope.evaluate import evaluate
 
         try:
             self.svc.log.flush()  # everything closed so far is in the log the evaluation reads
@@ -185,7 +186,7 @@ class Evaluations:
     def build_winner(self, eid: str) -> Any:
         """The winner, warm-started on the whole log, as a policy the service can serve."""
         from bandit.service.model_export import export_model, import_model
-        from simulations.ope.candidates import build_candidate
+        from simulations.ope.policies import build_policy
         from simulations.ope.readers import open_log
 
         job = self.get(eid)
@@ -194,7 +195,7 @@ class Evaluations:
         winner = (job["result"]["decision"] or {}).get("winner")
         if not winner or not winner.startswith("vw"):
             raise EvaluationError(f"the winner {winner!r} is not a VW policy: nothing to apply", status=409)
-        policy = build_candidate(winner, seed=self.svc.seed)
+        policy = build_policy(winner, seed=self.svc.seed)
         for chunk in open_log(str(self.svc.state.events_path), "auto", None).chunks():
             for ev in chunk:
                 policy.learn(ev.context, ev.actions, ev.chosen_index, ev.reward, ev.probability)

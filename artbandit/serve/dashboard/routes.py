@@ -35,7 +35,7 @@ PAGES = {"": "overview.html", "/title": "title.html", "/titles": "titles.html", 
 # no inline script, nothing from elsewhere: an injected <script> would not run even if one got in
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
-EXPOSURE_FLOOR = 0.01  # the simulator's default floor (simulations.scenarios): shown less is "starved"
+EXPOSURE_FLOOR = 0.01  # the simulator's default floor (simulations.world.scenarios): shown less is "starved"
 
 
 def _asset(name: str) -> bytes:
@@ -71,8 +71,8 @@ def mount(app: FastAPI, state: ServeState, *, extra_status: Callable[[], dict] |
     model through the same group commit and reports the same creation time and policy name."""
     svc, committer, catalog = state.svc, state.committer, state.catalog
     key = state.key
-    from simulations.metrics import is_starved
-    from simulations.plotstyle import BASELINE_COLOUR, POLICY_COLOURS, policy_colour
+    from simulations.online.metrics import is_starved
+    from simulations.reports.plotstyle import BASELINE_COLOUR, POLICY_COLOURS, policy_colour
 
     sessions = Sessions(key)
     stats = LiveStats()

@@ -2,8 +2,9 @@
 
 - events.py: ReplayEvent (one decision) and EventBatch (decisions as numpy columns);
 - source.py: open_log, format detection, the reader registry, LogSource, bad-line counting;
-- sqlite.py (artbandit's event log), dsjson.py (VW DSJSON), table.py (CSV/JSONL/Parquet mapped by a
-  ColumnMapping) with tables.py (the columnar file access), cells.py (cells as numbers, id lists and
+- sqlite.py (artbandit's event log), dsjson.py (VW DSJSON), tablelog.py (a decision log in a CSV/
+  JSONL/Parquet table, mapped by a ColumnMapping) with tablefile.py (reading a table file's columns
+  in batches), cells.py (cells as numbers, id lists and
   features) and jsonvalues.py (JSON values as features).
 """
 from simulations.ope.readers.events import EventBatch, ReplayEvent

@@ -21,9 +21,9 @@ from simulations.ope.readers.events import EventBatch, ReplayEvent
 READERS: dict[str, str] = {
     "sqlite": "simulations.ope.readers.sqlite:SqliteReader",
     "dsjson": "simulations.ope.readers.dsjson:DsjsonReader",
-    "csv": "simulations.ope.readers.table:TableReader",
-    "jsonl": "simulations.ope.readers.table:TableReader",
-    "parquet": "simulations.ope.readers.table:TableReader",
+    "csv": "simulations.ope.readers.tablelog:TableReader",
+    "jsonl": "simulations.ope.readers.tablelog:TableReader",
+    "parquet": "simulations.ope.readers.tablelog:TableReader",
 }
 
 

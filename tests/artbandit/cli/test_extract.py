@@ -11,9 +11,9 @@ import av
 import pytest
 from click.testing import CliRunner
 
-from tests.extract_helpers import synthetic_frames, write_video
-from imaging.decode.sample import default_sample_path, make_sample_video
 from artbandit.cli import cli
+from imaging.decode.sample import default_sample_path, make_sample_video
+from tests.extract_helpers import synthetic_frames, write_video
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +83,9 @@ def test_batch_reports_each_failure_and_goes_on(video: Path, tmp_path: Path) -> 
 
 def _zero_frame_video(path: Path) -> Path:
     """A well-formed Matroska file whose H.264 packets are noise: it opens, nothing decodes."""
-    import numpy as np
     from fractions import Fraction
+
+    import numpy as np
 
     rng = np.random.default_rng(0)
     with av.open(str(path), mode="w") as out:

@@ -102,9 +102,9 @@ def test_simulate_reward_choices_are_the_library_names():
 def test_engine_and_catalog_choices_are_the_library_names():
     from artbandit.cli.catalog import build
     from artbandit.cli.replay import replay
-    from artbandit.jobs.engine import ENGINES
     from imaging.candidates.manifest import FORMATS
     from imaging.decode.video import MODES
+    from safeio.engine import ENGINES
 
     choices = {p.name: tuple(p.type.choices) for p in build.params if hasattr(p.type, "choices")}
     assert choices == {"engine": ENGINES, "mode": MODES, "fmt": tuple(FORMATS)}

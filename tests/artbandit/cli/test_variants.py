@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from imaging.features import FEATURE_NAMES
-from safeio.outdir import MARKER
-from imaging.artwork.treatments import TREATMENTS
-from imaging.artwork.variants import DEFAULT_ASPECTS
 from artbandit.cli import main
 from artbandit.cli import variants as cli_variants
+from imaging.artwork.treatments import TREATMENTS
+from imaging.artwork.variants import DEFAULT_ASPECTS
+from imaging.features import FEATURE_NAMES
+from safeio.outdir import MARKER
 from tests.variants_helpers import skimage_photo_path
 
 

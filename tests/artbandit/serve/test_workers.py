@@ -20,14 +20,14 @@ from collections import Counter
 import httpx
 import orjson
 import pytest
-from tests.serve_helpers import Server, free_port, rank_body
 
 from bandit.service import wire
-from bandit.service.model_export import import_model
 from bandit.service.decision_service import DecisionService
+from bandit.service.model_export import import_model
 from bandit.service.stream import open_stream
 from bandit.service.stream.embedded import EmbeddedStream
 from bandit.service.stream.learner import apply_message
+from tests.serve_helpers import Server, free_port, rank_body
 
 
 def _status(srv: Server) -> dict:

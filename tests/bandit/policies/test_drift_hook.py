@@ -29,9 +29,9 @@ from bandit import Personalizer, VWPolicy
 from bandit.log.eventlog import DriftEvent, EventLog
 from bandit.service.config import ServiceConfig
 from bandit.service.decision_service import DecisionService
-from simulations.environment import Environment
-from simulations.runner import run_policy
-from simulations.scenarios import load_scenario
+from simulations.online.runner import run_policy
+from simulations.world.environment import Environment
+from simulations.world.scenarios import load_scenario
 from tests.bandit_helpers import SEGMENTS, Stream, click_probabilities, make_actions
 
 N, CHANGE = 9000, 4000  # every segment's taste moves to the next segment's at CHANGE

@@ -17,7 +17,7 @@ import vowpalwabbit
 import tests
 from bandit import BanditError, LinUCB, Personalizer, VWPolicy, load_saved_policy, make_policy
 from bandit.features import context_line
-from simulations.benchenvs import EnvSpec, SyntheticEnv, run_policy
+from simulations.world.benchenvs import EnvSpec, SyntheticEnv, run_policy
 
 ROOT = Path(tests.__file__).resolve().parents[1]  # the checkout
 
@@ -225,8 +225,8 @@ def test_the_cli_simulates_evaluates_trains_and_ranks_with_it(tmp_path) -> None:
     proc = run("train", str(tmp_path / "sim" / "events.sqlite"), "--exploration", "select", "-o", str(tmp_path / "m"), "-q")
     assert proc.returncode == 0, proc.stderr
     assert json.loads((tmp_path / "m" / "metadata.json").read_text())["policy"] == "vw:select"
-    from simulations.environment import Environment
-    from simulations.scenarios import load_scenario
+    from simulations.world.environment import Environment
+    from simulations.world.scenarios import load_scenario
 
     imp = next(iter(Environment(load_scenario("segments"), seed=0).impressions(1)))
     (tmp_path / "ctx.json").write_text(json.dumps(imp.context))
@@ -268,9 +268,9 @@ def test_a_model_with_negligible_weight_is_not_asked_and_nothing_changes(monkeyp
     few thousand rewards): decisions then skip the costlier model's prediction, and make the same
     choices with the same probabilities (to 1e-9) as a mixture that asks every model every time."""
     from bandit.policies import personalizer as selection
-    from simulations.environment import Environment
-    from simulations.runner import run_policy as run_sim
-    from simulations.scenarios import load_scenario
+    from simulations.online.runner import run_policy as run_sim
+    from simulations.world.environment import Environment
+    from simulations.world.scenarios import load_scenario
 
     sc = load_scenario("segments")
     env = Environment(sc, seed=0)

@@ -1,11 +1,9 @@
 """imaging.analysis.appeal: an editor's reading of a finalist (open eyes on a real face)."""
 from __future__ import annotations
 
-
 from imaging.analysis.appeal import open_eyes
 from imaging.analysis.faces import confirm_faces, detect_faces
 from tests.extract_helpers import BLINK, clip_rgb
-
 
 OPEN = [36, 37, 38, 39, 40, 46, 48, 50]
 

@@ -13,7 +13,6 @@ from imaging.errors import ImagingError
 from tests.extract_helpers import SHOT_FRAMES
 from tests.variants_helpers import skimage_photo
 
-
 ASPECTS = ["16:9", "2:3", "1:1", "4:5", "9:16", "1.85:1", "3:1", "21:9"]
 
 

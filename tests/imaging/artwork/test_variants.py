@@ -6,7 +6,6 @@ import json
 import shutil
 from pathlib import Path
 
-
 from imaging.artwork.variants import make_variants
 from safeio.outdir import MARKER
 from tests.console_helpers import artbandit, snapshot

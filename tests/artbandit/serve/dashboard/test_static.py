@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from tests.dashboard_helpers import (
     HOSTILE,
     HOSTILE_TITLE,
@@ -210,6 +211,7 @@ def test_overview_follows_artbandit_simulate_service(tmp_path):
     import sys
 
     from selenium.webdriver.common.by import By
+
     from tests.serve_helpers import KEY
 
     with Server(tmp_path / "state") as srv:
