@@ -6,8 +6,7 @@ no VW or numpy; `from bandit import make_policy` and `bandit.<submodule>` work a
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from safeio.lazy import lazy_exports
 
 _EXPORTS = {
     "LinUCB": "bandit.policies.baselines",
@@ -39,19 +38,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is not None:
-        value = getattr(importlib.import_module(module), name)
-        globals()[name] = value  # once loaded, a plain attribute
-        return value
-    if not name.startswith("_"):  # a submodule used as bandit.<name> after a bare `import bandit`
-        try:
-            return importlib.import_module(f"bandit.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"bandit.{name}":
-                raise
-    raise AttributeError(f"module 'bandit' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS, namespace=globals(), submodules=True)
 
 
 def __dir__() -> list[str]:

@@ -4,8 +4,7 @@ The public names load lazily so that `import imaging` stays cheap (no OpenCV/PyA
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from safeio.lazy import lazy_exports
 
 _EXPORTS = {
     "extract_candidates": "imaging.candidates.extract",
@@ -21,8 +20,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'imaging' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
