@@ -7,6 +7,7 @@
 
 Libraries never import this package. `python -m artbandit` runs the CLI.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -7,6 +7,7 @@ video -> candidate thumbnails (imaging.candidates.extract) -> artwork variants (
 Each video is one title of the simulated catalogue. With no video, the built-in procedural sample
 (imaging.decode.sample, generated once and cached) is used, so the demo needs nothing but Python.
 """
+
 from __future__ import annotations
 
 import html
@@ -66,14 +67,14 @@ def run_demo(
     settings only with `force`. A run that fails removes what it wrote. `progress(done, total,
     unit)` reports each stage (frames, images, impressions, events; safeio.progress).
     """
+    from imaging.artwork.variants import make_variants
     from imaging.candidates.extract import extract_candidates
     from imaging.candidates.manifest import write_candidates
     from imaging.decode.sample import cached_sample_video
-    from imaging.artwork.variants import make_variants
     from imaging.decode.video import probe
+    from simulations.online.runner import run_simulation
     from simulations.ope import run_replay
     from simulations.ope.replay import passes_needed
-    from simulations.online.runner import run_simulation
 
     s = settings or DemoSettings()
     out = Path(out_dir)
@@ -94,11 +95,24 @@ def run_demo(
             raise SimulationError(f"{v}: no such video file")
     sample = not videos
     title = s.title if s.title is not None else (SAMPLE_TITLE if sample else None)
-    folder = OutputFolder(out, "demo", videos, {
-        "videos": [os.path.abspath(v) for v in videos] or "sample", "title": title,
-        "candidates": s.candidates, "aspect": s.aspect, "treatments": list(s.treatments),
-        "impressions": s.impressions, "scenario": s.scenario, "seed": s.seed, "policies": list(s.policies),
-        "replay_policies": list(s.replay_policies), "estimators": list(s.estimators)})
+    folder = OutputFolder(
+        out,
+        "demo",
+        videos,
+        {
+            "videos": [os.path.abspath(v) for v in videos] or "sample",
+            "title": title,
+            "candidates": s.candidates,
+            "aspect": s.aspect,
+            "treatments": list(s.treatments),
+            "impressions": s.impressions,
+            "scenario": s.scenario,
+            "seed": s.seed,
+            "policies": list(s.policies),
+            "replay_policies": list(s.replay_policies),
+            "estimators": list(s.estimators),
+        },
+    )
     state = folder.check(force=force)  # before any work: a refusal changes nothing
     if sample:
         say("[1/5] built-in sample video (generated once, then cached)")
@@ -133,19 +147,41 @@ def run_demo(
                 made_sources[0] += 1
                 report(made_sources[0], total, "images")
 
-            made = make_variants([out / "extract" / name], out / "variants" / name, aspects=[s.aspect],
-                                 title=title, treatments=list(s.treatments), on_source=on_source, force=True)
+            made = make_variants(
+                [out / "extract" / name],
+                out / "variants" / name,
+                aspects=[s.aspect],
+                title=title,
+                treatments=list(s.treatments),
+                on_source=on_source,
+                force=True,
+            )
             for note in grouped_notes(made.notes):
                 say(f"note: {note}")
             lap("variants")
-            titles.append({"name": name, "video": str(video), "candidates": len(result.candidates),
-                           "shots": len(result.shots), "variants": len(made.document["variants"])})
+            titles.append(
+                {
+                    "name": name,
+                    "video": str(video),
+                    "candidates": len(result.candidates),
+                    "shots": len(result.shots),
+                    "variants": len(made.document["variants"]),
+                }
+            )
 
         say(f"[4/5] simulating {s.impressions:,} impressions per policy ({', '.join(s.policies)})")
-        metrics = run_simulation(s.scenario, list(s.policies), impressions=s.impressions, seed=s.seed,
-                                 log_policy="uniform", out_dir=out / "simulate", progress=report,
-                                 variants=[out / "variants" / t["name"] for t in titles], jobs=s.jobs,
-                                 force=True)
+        metrics = run_simulation(
+            s.scenario,
+            list(s.policies),
+            impressions=s.impressions,
+            seed=s.seed,
+            log_policy="uniform",
+            out_dir=out / "simulate",
+            progress=report,
+            variants=[out / "variants" / t["name"] for t in titles],
+            jobs=s.jobs,
+            force=True,
+        )
         lap("simulate")
 
         say("[5/5] offline replay of the uniformly logged decisions")
@@ -156,17 +192,34 @@ def run_demo(
             replayed[0] += n
             report(replayed[0], events_total, "events")
 
-        replay = run_replay(out / "simulate" / "events.sqlite", list(s.replay_policies),
-                            list(s.estimators), out_dir=out / "replay", seed=s.seed, on_events=on_events,
-                            force=True)
+        replay = run_replay(
+            out / "simulate" / "events.sqlite",
+            list(s.replay_policies),
+            list(s.estimators),
+            out_dir=out / "replay",
+            seed=s.seed,
+            on_events=on_events,
+            force=True,
+        )
         lap("replay")
 
         headline = headline_numbers(metrics, replay)
-        summary = {"schema": SCHEMA, "sample_video": sample, "titles": titles,
-                   "settings": {"impressions": s.impressions, "scenario": s.scenario, "seed": s.seed,
-                                "policies": list(s.policies), "treatments": list(s.treatments),
-                                "aspect": s.aspect, "title": title},
-                   "headline": headline, "timings_s": timings}
+        summary = {
+            "schema": SCHEMA,
+            "sample_video": sample,
+            "titles": titles,
+            "settings": {
+                "impressions": s.impressions,
+                "scenario": s.scenario,
+                "seed": s.seed,
+                "policies": list(s.policies),
+                "treatments": list(s.treatments),
+                "aspect": s.aspect,
+                "title": title,
+            },
+            "headline": headline,
+            "timings_s": timings,
+        }
         write_text_atomic(out / "index.html", index_page(summary, metrics, replay))
         write_text_atomic(out / "demo.json", json.dumps(summary, indent=2) + "\n")
         folder.write_marker(out, exclude=keep)  # last: marks a complete demo output as artbandit's
@@ -201,18 +254,26 @@ def headline_numbers(metrics: dict, replay: dict) -> dict:
         # segments whose share of their own oracle, in the final window, is below what one artwork
         # for everyone gives them (docs/defaults.md: what the probability floor costs them)
         "left_behind": [
-            {"segment": name, "share_of_oracle": seg["final_share_of_oracle"],
-             "best_fixed_share_of_oracle": seg["final_best_fixed_share_of_oracle"]}
+            {
+                "segment": name,
+                "share_of_oracle": seg["final_share_of_oracle"],
+                "best_fixed_share_of_oracle": seg["final_best_fixed_share_of_oracle"],
+            }
             for name, seg in pols[vw].get("segments", {}).items()
-            if "final_share_of_oracle" in seg
-            and seg["final_share_of_oracle"] < seg["final_best_fixed_share_of_oracle"]
+            if "final_share_of_oracle" in seg and seg["final_share_of_oracle"] < seg["final_best_fixed_share_of_oracle"]
         ],
     }
     rep = next((p for p in replay["policies"] if p["name"] == vw), replay["policies"][0])
     name = "dr" if "dr" in rep["estimates"] else next(iter(rep["estimates"]))
     est = rep["estimates"][name]
-    head["replay"] = {"policy": rep["name"], "estimator": name, "value": est["value"],
-                      "low": est["low"], "high": est["high"], "confidence": est.get("confidence", 0.95)}
+    head["replay"] = {
+        "policy": rep["name"],
+        "estimator": name,
+        "value": est["value"],
+        "low": est["low"],
+        "high": est["high"],
+        "confidence": est.get("confidence", 0.95),
+    }
     return head
 
 
@@ -221,11 +282,13 @@ def headline_text(head: dict) -> list[str]:
     r = head["replay"]
     from simulations.online.metrics import MIN_LIFT_BASE
 
-    lift = (f"lift {head['lift_over_best_fixed']:+.1%}" if head["best_single_artwork_ctr"] >= MIN_LIFT_BASE
-            else f"lift not given (base under {MIN_LIFT_BASE:.0%})")
+    lift = (
+        f"lift {head['lift_over_best_fixed']:+.1%}"
+        if head["best_single_artwork_ctr"] >= MIN_LIFT_BASE
+        else f"lift not given (base under {MIN_LIFT_BASE:.0%})"
+    )
     return [
-        f"{head['policy']} CTR {head['ctr']:.3f} vs best single artwork {head['best_single_artwork_ctr']:.3f}: "
-        f"{lift}",
+        f"{head['policy']} CTR {head['ctr']:.3f} vs best single artwork {head['best_single_artwork_ctr']:.3f}: {lift}",
         f"share of the oracle's reward: {head['share_of_oracle']:.1%} (oracle CTR {head['oracle_ctr']:.3f})",
         _left_behind_text(head.get("left_behind", [])),
         f"offline replay ({r['estimator'].upper()}) of {r['policy']} on the uniform log: {r['value']:.3f} "
@@ -236,10 +299,14 @@ def headline_text(head: dict) -> list[str]:
 def _left_behind_text(left: list[dict]) -> str:
     if not left:
         return "no segment left behind: every segment gets at least what one artwork for everyone gives it (final 10%)"
-    parts = [f"{x['segment']} {x['share_of_oracle']:.1%} of its oracle vs {x['best_fixed_share_of_oracle']:.1%}"
-             for x in left]
-    return ("below one artwork for everyone in the final 10% (the exploration floor's cost, docs/defaults.md): "
-            + "; ".join(parts))
+    parts = [
+        f"{x['segment']} {x['share_of_oracle']:.1%} of its oracle vs {x['best_fixed_share_of_oracle']:.1%}"
+        for x in left
+    ]
+    return (
+        "below one artwork for everyone in the final 10% (the exploration floor's cost, docs/defaults.md): "
+        + "; ".join(parts)
+    )
 
 
 def index_page(summary: dict, metrics: dict, replay: dict) -> str:
@@ -253,10 +320,14 @@ def index_page(summary: dict, metrics: dict, replay: dict) -> str:
     base = metrics["references"][metrics["reward"]]["best_fixed"][key]
     policies = html_table(
         ["policy", "CTR", "share of oracle", "lift over best single artwork"],
-        [[name, p["ctr"], format_percent(p["share_of_oracle"]), lift_cell(p["lift_over_best_fixed"], base)]
-         for name, p in metrics["policies"].items()])
-    per_segment = img_tag(segment_figure(metrics), "per-segment rates next to one artwork for everyone") \
-        + segment_table(metrics)
+        [
+            [name, p["ctr"], format_percent(p["share_of_oracle"]), lift_cell(p["lift_over_best_fixed"], base)]
+            for name, p in metrics["policies"].items()
+        ],
+    )
+    per_segment = img_tag(
+        segment_figure(metrics), "per-segment rates next to one artwork for everyone"
+    ) + segment_table(metrics)
     stages = []
     for t in summary["titles"]:
         n = esc(t["name"])
@@ -273,8 +344,11 @@ def index_page(summary: dict, metrics: dict, replay: dict) -> str:
     replay_rows = "".join(
         f"<tr><td>{esc(p['name'])}</td><td>{esc(name.upper())}</td><td>{e['value']:.4f}</td>"
         f"<td>[{e['low']:.4f}, {e['high']:.4f}]</td><td>{e['diagnostics']['ess']:,.0f}</td>"
-        f"<td>{online[p['name']]:.4f}</td></tr>" if p["name"] in online else ""
-        for p in replay["policies"] for name, e in p["estimates"].items()
+        f"<td>{online[p['name']]:.4f}</td></tr>"
+        if p["name"] in online
+        else ""
+        for p in replay["policies"]
+        for name, e in p["estimates"].items()
     )
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>artbandit demo</title>
@@ -286,18 +360,18 @@ td.na{{color:#888}}</style>
 </head><body>
 <h1>artbandit demo</h1>
 <ul>{bullets}</ul>
-{''.join(stages)}
+{"".join(stages)}
 <h2>3. Online simulation (<a href="simulate/report.html">full report</a>,
 <a href="simulate/metrics.json">metrics.json</a>)</h2>
-<p>{summary['settings']['impressions']:,} impressions per policy, scenario
-<code>{esc(summary['settings']['scenario'])}</code>, seed {summary['settings']['seed']}.</p>
+<p>{summary["settings"]["impressions"]:,} impressions per policy, scenario
+<code>{esc(summary["settings"]["scenario"])}</code>, seed {summary["settings"]["seed"]}.</p>
 {policies}
 <h3>Per segment: does every group of viewers gain?</h3>
 {per_segment}
 <h2>4. Offline replay (<a href="replay/report.html">full report</a>,
 <a href="replay/replay.json">replay.json</a>)</h2>
 <p>The uniformly logged decisions in <code>simulate/events.sqlite</code>, replayed for
-{esc(', '.join(p['name'] for p in replay['policies']))}: what each policy would have earned per
+{esc(", ".join(p["name"] for p in replay["policies"]))}: what each policy would have earned per
 impression, estimated offline, next to the CTR it actually got online in the simulation.</p>
 <table><tr><th>policy</th><th>estimator</th><th>estimate</th><th>95% interval</th>
 <th>effective sample size</th><th>online CTR</th></tr>

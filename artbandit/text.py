@@ -3,6 +3,7 @@ repeats ("too small for --width 640 ...", once per image) printed once with a co
 
 Plain strings only (no click, no matplotlib), so any command can use it without slowing `--help`.
 """
+
 from __future__ import annotations
 
 import math
@@ -14,9 +15,19 @@ _IRREGULAR = {"was": "were", "is": "are", "has": "have"}
 
 def plural(count: int, noun: str, plural_form: str | None = None) -> str:
     """'1 candidate', '2 candidates', '1,000 shots'; irregular plurals via `plural_form`."""
-    word = noun if count == 1 else (plural_form or _IRREGULAR.get(noun) or
-                                    (noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou"
-                                     else noun + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s")))
+    word = (
+        noun
+        if count == 1
+        else (
+            plural_form
+            or _IRREGULAR.get(noun)
+            or (
+                noun[:-1] + "ies"
+                if noun.endswith("y") and noun[-2:-1] not in "aeiou"
+                else noun + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s")
+            )
+        )
+    )
     return f"{count:,} {word}"
 
 

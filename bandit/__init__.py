@@ -4,6 +4,7 @@ propensity-logged SQLite event store. Never imports `imaging` (image features ar
 The public names load lazily (as in `imaging`), so `import bandit.choices` (the CLI's choices) costs
 no VW or numpy; `from bandit import make_policy` and `bandit.<submodule>` work as before.
 """
+
 from __future__ import annotations
 
 from safeio.lazy import lazy_exports

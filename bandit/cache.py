@@ -5,6 +5,7 @@ caches with long strings: RSS grew 155 -> 363 MB with a 200k-entry cap. A `TextC
 characters it holds and starts over when either budget is exceeded (clearing is O(1) amortized; evicting
 one by one from the front of a dict is not).
 """
+
 from __future__ import annotations
 
 from typing import Hashable

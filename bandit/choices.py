@@ -4,6 +4,7 @@ Their one home, in a module with no imports: bandit.log.export and bandit.polici
 here, and the CLI offers them as choices without loading VW or numpy (`artbandit --help` stays fast;
 bandit/__init__ loads its public names lazily for the same reason).
 """
+
 from __future__ import annotations
 
 EXPORT_FORMATS: tuple[str, ...] = ("dsjson", "csv", "jsonl", "parquet")

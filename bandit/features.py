@@ -5,6 +5,7 @@ Why a registry: building example strings is most of the per-decision cost in Pyt
 line and JSON are computed once per (id, features) and reused. The VW text itself lives in
 bandit.vwformat (re-exported here for older imports).
 """
+
 from __future__ import annotations
 
 import json
@@ -18,11 +19,11 @@ from bandit.errors import BanditError
 from bandit.vwformat import (  # noqa: F401  (re-exported: older imports read them from here)
     ACTION_NAMESPACE,
     CONTEXT_PREFIX,
+    MAX_ABS_VALUE,
     action_line,
+    check_number,
     context_line,
     escape,
-    MAX_ABS_VALUE,
-    check_number,
     format_features,
 )
 

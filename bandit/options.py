@@ -4,6 +4,7 @@ only policy options a model folder's metadata may set.
 Run-time options (the event log, the user-id hashing secret, a seed for event ids, whether to recover
 pending events) are deliberately not here: they come from the caller, never from a file.
 """
+
 from __future__ import annotations
 
 import math
@@ -97,4 +98,3 @@ class PolicyOptions:
         out["reward_range"] = list(self.reward_range)
         out["context_allowlist"] = None if self.context_allowlist is None else list(self.context_allowlist)
         return out
-

@@ -6,11 +6,12 @@ environment variable, or a key file -- ARTBANDIT_SECRET_FILE if set, else
 other users may read or write is refused (anyone who can read it can re-hash guessed user ids). The key never goes into
 the log or the model, so a leaked log cannot be joined back to user ids by re-hashing guesses.
 """
+
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
-import contextlib
 import os
 import secrets
 import stat
@@ -75,15 +76,18 @@ def _key_from_file(path: Path) -> bytes:
         raise BanditError(
             f"{path}: cannot read or create the user-id hashing key ({exc.strerror or exc}); "
             f"set {ENV_SECRET_FILE} to a writable file path, or {ENV_SECRET} (or secret=) to a secret "
-            "of at least 16 bytes") from None
+            "of at least 16 bytes"
+        ) from None
 
 
 def _read_key(path: Path) -> bytes:
     """A key file only its owner can read or write; anything else is refused, not used."""
     st = path.stat()
     if st.st_mode & 0o077:
-        raise BanditError(f"{path}: the user-id hashing key is accessible to other users "
-                          f"(mode {stat.S_IMODE(st.st_mode):o}); run: chmod 600 {path}")
+        raise BanditError(
+            f"{path}: the user-id hashing key is accessible to other users "
+            f"(mode {stat.S_IMODE(st.st_mode):o}); run: chmod 600 {path}"
+        )
     if st.st_uid != os.getuid():
         raise BanditError(f"{path}: the user-id hashing key belongs to another user")
     return path.read_bytes().strip()
@@ -99,8 +103,9 @@ class UserHasher:
 
     def __call__(self, user_id: str) -> str:
         if isinstance(user_id, bool) or not isinstance(user_id, (str, int)):
-            raise BanditError(f"user_id must be a string (or an integer), got {type(user_id).__name__}; "
-                              "pass the viewer's id as text")
+            raise BanditError(
+                f"user_id must be a string (or an integer), got {type(user_id).__name__}; pass the viewer's id as text"
+            )
         out = self._cache.get(user_id)
         if out is not None:
             return out

@@ -14,6 +14,7 @@ MIN_PROPENSITY: the largest importance weight the floor lets into a log is 1 / M
 percentage" (a share of all decisions) is the precedent. docs/defaults.md has the measurements that
 chose the default.
 """
+
 from __future__ import annotations
 
 from bisect import bisect_right

@@ -18,6 +18,7 @@ percent-encoded (`%`, space, `:`, `|`, `=`, tab, CR, LF, and a leading `_`), the
 formats, so `vw --dsjson` sees exactly the features the text examples carry. Percent-encoding is
 injective: distinct names never collide (`x=y=z` is `x=y%3Dz` or `x%3Dy=z`, never both).
 """
+
 from __future__ import annotations
 
 import math
@@ -37,8 +38,7 @@ ID_FEATURE = "id"
 # 100x margin and still admits Unix timestamps in seconds, which logs do carry.
 MAX_ABS_VALUE = 1e10
 
-_ESCAPES = {"%": "%25", " ": "%20", ":": "%3A", "|": "%7C", "=": "%3D", "\t": "%09", "\n": "%0A",
-            "\r": "%0D"}
+_ESCAPES = {"%": "%25", " ": "%20", ":": "%3A", "|": "%7C", "=": "%3D", "\t": "%09", "\n": "%0A", "\r": "%0D"}
 _TABLE = str.maketrans(_ESCAPES)
 _UNESCAPES = {v: k for k, v in _ESCAPES.items()} | {"%5F": "_"}
 # escaped names and values, by the raw text (a viewer's country, a feature name...): bounded by size
@@ -101,8 +101,7 @@ def _number(name: Any, value: Any, where: str) -> float | None:
         number = math.inf
     except (TypeError, ValueError):
         raise BanditError(
-            f"{where}: feature {name!r} has unsupported type {type(value).__name__} "
-            "(use a number or a string)"
+            f"{where}: feature {name!r} has unsupported type {type(value).__name__} (use a number or a string)"
         ) from None
     check_number(number, f"{where}: feature {name!r}")
     return number
@@ -115,8 +114,10 @@ def check_number(number: float, what: str) -> None:
     if not math.isfinite(number):
         raise BanditError(f"{what} is {number} (must be finite)")
     if not -MAX_ABS_VALUE <= number <= MAX_ABS_VALUE:
-        raise BanditError(f"{what} is {number:g}: numbers must be within ±{MAX_ABS_VALUE:g} (VW learns in "
-                          "32-bit floats; scale the feature, or send it as a string)")
+        raise BanditError(
+            f"{what} is {number:g}: numbers must be within ±{MAX_ABS_VALUE:g} (VW learns in "
+            "32-bit floats; scale the feature, or send it as a string)"
+        )
 
 
 def _format_other(name: Any, value: Any, where: str) -> str:
@@ -203,8 +204,9 @@ def dsjson_context(context: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[s
 
 def dsjson_action(action_id: str, features: Mapping[str, Any]) -> dict[str, dict[str, float]]:
     """One entry of a DSJSON `_multi` list: the same features as `action_line`."""
-    return {ACTION_NAMESPACE: {f"{ID_FEATURE}={escape(action_id)}": 1,
-                               **dsjson_features(features, f"action {action_id!r}")}}
+    return {
+        ACTION_NAMESPACE: {f"{ID_FEATURE}={escape(action_id)}": 1, **dsjson_features(features, f"action {action_id!r}")}
+    }
 
 
 def is_artbandit_dsjson(c: Mapping[str, Any]) -> bool:
@@ -238,13 +240,16 @@ def features_from_dsjson(obj: Mapping[str, Any], where: str = "features") -> dic
 
 def context_from_dsjson(c: Mapping[str, Any]) -> dict[str, dict[str, float | str]]:
     """The inverse of `dsjson_context` (the `_multi` key is ignored)."""
-    return {unescape(ns[len(CONTEXT_PREFIX):]): features_from_dsjson(feats, f"context {unescape(ns)!r}")
-            for ns, feats in c.items() if ns != "_multi"}
+    return {
+        unescape(ns[len(CONTEXT_PREFIX) :]): features_from_dsjson(feats, f"context {unescape(ns)!r}")
+        for ns, feats in c.items()
+        if ns != "_multi"
+    }
 
 
 def action_from_dsjson(action: Mapping[str, Any]) -> tuple[str, dict[str, float | str]]:
     """The inverse of `dsjson_action`: (action id, features)."""
     items = iter(action[ACTION_NAMESPACE].items())
     id_key, _ = next(items)
-    action_id = unescape(id_key[len(ID_FEATURE) + 1:])
+    action_id = unescape(id_key[len(ID_FEATURE) + 1 :])
     return action_id, features_from_dsjson(dict(items), f"action {action_id!r}")

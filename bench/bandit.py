@@ -18,6 +18,7 @@ window, log on: RSS, pending events and expiry-queue entries at checkpoints.
 Why over 400 lines: every contender is written out here on purpose, so a reader can check that
 the peers are given the same stream and a fair implementation.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,13 +52,24 @@ def make_world(seed: int, users: int = 2000):
     contexts, tastes = [], []
     for u in range(users):
         genre = rng.dirichlet(np.ones(4))
-        contexts.append({
-            "user": {"country": COUNTRIES[u % 6], "device": DEVICES[u % 4], "lang": ["en", "fr", "de"][u % 3],
-                     "plan": ["basic", "std", "premium"][u % 3], "segment": f"s{u % 5}"},
-            "history": {"comedy": round(float(genre[0]), 3), "drama": round(float(genre[1]), 3),
-                        "action": round(float(genre[2]), 3), "romance": round(float(genre[3]), 3),
-                        "hour": float(u % 24) / 24.0},
-        })
+        contexts.append(
+            {
+                "user": {
+                    "country": COUNTRIES[u % 6],
+                    "device": DEVICES[u % 4],
+                    "lang": ["en", "fr", "de"][u % 3],
+                    "plan": ["basic", "std", "premium"][u % 3],
+                    "segment": f"s{u % 5}",
+                },
+                "history": {
+                    "comedy": round(float(genre[0]), 3),
+                    "drama": round(float(genre[1]), 3),
+                    "action": round(float(genre[2]), 3),
+                    "romance": round(float(genre[3]), 3),
+                    "hour": float(u % 24) / 24.0,
+                },
+            }
+        )
         tastes.append(u % 5)
     # click probability: the preferred variant of each segment is much better
     click = np.full((5, K), 0.05)
@@ -107,10 +119,16 @@ def fresh_context(profile: dict, rng) -> dict:
     """A viewer's profile plus numbers that are new at every decision (time of day, recency, session
     signals): what real traffic looks like to a cache keyed by context."""
     x = rng.random(5)
-    return {"user": profile["user"],
-            "history": {"comedy": round(float(x[0]), 4), "drama": round(float(x[1]), 4),
-                        "action": round(float(x[2]), 4), "romance": round(float(x[3]), 4),
-                        "hour": round(float(x[4]) * 24.0, 3)}}
+    return {
+        "user": profile["user"],
+        "history": {
+            "comedy": round(float(x[0]), 4),
+            "drama": round(float(x[1]), 4),
+            "action": round(float(x[2]), 4),
+            "romance": round(float(x[3]), 4),
+            "hour": round(float(x[4]) * 24.0, 3),
+        },
+    }
 
 
 def decision_stream(world, n, seed):
@@ -158,11 +176,14 @@ def run_naive_vw(n, world, seed):
         ctx = ctxs[t]
         shared = "shared " + " ".join(
             f"|u{ns} " + " ".join(f"{k}={v}" if isinstance(v, str) else f"{k}:{v}" for k, v in f.items())
-            for ns, f in ctx.items())
+            for ns, f in ctx.items()
+        )
         lines = [shared] + [
-            "|a " + f"id={act['id']} " + " ".join(
-                f"{k}={v}" if isinstance(v, str) else f"{k}:{v}" for k, v in act["features"].items())
-            for act in actions]
+            "|a "
+            + f"id={act['id']} "
+            + " ".join(f"{k}={v}" if isinstance(v, str) else f"{k}:{v}" for k, v in act["features"].items())
+            for act in actions
+        ]
         pmf = vw.predict(lines)
         idx = int(np.searchsorted(np.cumsum(pmf), sampler.random() * sum(pmf)))
         idx = min(idx, K - 1)
@@ -319,8 +340,14 @@ def memory_run(n, world, seed, log_path, checkpoints=10, unrewarded_every=0):
         if not unrewarded_every or t % unrewarded_every:
             policy.reward(d.event_id, 1.0 if rng.random() < click[tastes[u], d.index] else 0.0)
         if (t + 1) % step == 0:
-            yield (t + 1, rss_mb(), policy.pending_count, len(policy._book.window.heap),
-                   time.perf_counter() - t0, time.process_time() - c0)
+            yield (
+                t + 1,
+                rss_mb(),
+                policy.pending_count,
+                len(policy._book.window.heap),
+                time.perf_counter() - t0,
+                time.process_time() - c0,
+            )
     policy.close()
 
 
@@ -349,13 +376,20 @@ def main() -> None:
     parser.add_argument("--mabwiser-decisions", type=int, default=3_000, help="MABWiser is slow")
     parser.add_argument("--memory-decisions", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--unrewarded-every", type=int, default=0,
-                        help="in the memory run, leave one event in N without reward (default: none)")
+    parser.add_argument(
+        "--unrewarded-every",
+        type=int,
+        default=0,
+        help="in the memory run, leave one event in N without reward (default: none)",
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile the headline contender")
     parser.add_argument("--only", default="", help="comma-separated contender numbers to run (1-based; default: all)")
-    parser.add_argument("--pairs", type=int, default=3,
-                        help="then run the headline and the naive loop alternately N more times (the ratio's spread"
-                             " on a busy machine)")
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=3,
+        help="then run the headline and the naive loop alternately N more times (the ratio's spread on a busy machine)",
+    )
     args = parser.parse_args()
     world = make_world(args.seed)
     n = args.decisions
@@ -363,21 +397,39 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         contenders = [
             (HEADLINE, lambda: run_artbandit("vw:select", n, world, args.seed, log=Path(tmp) / "events.sqlite"), n),
-            ("artbandit vw:select (default), no log, no user ids",
-             lambda: run_artbandit("vw:select", n, world, args.seed, hashed=False), n),
-            ("artbandit vw:squarecb (one model), log + hashed user ids",
-             lambda: run_artbandit("vw:squarecb", n, world, args.seed, log=Path(tmp) / "squarecb.sqlite"), n),
-            ("artbandit vw:squarecb, no log, no user ids",
-             lambda: run_artbandit("vw:squarecb", n, world, args.seed, hashed=False), n),
+            (
+                "artbandit vw:select (default), no log, no user ids",
+                lambda: run_artbandit("vw:select", n, world, args.seed, hashed=False),
+                n,
+            ),
+            (
+                "artbandit vw:squarecb (one model), log + hashed user ids",
+                lambda: run_artbandit("vw:squarecb", n, world, args.seed, log=Path(tmp) / "squarecb.sqlite"),
+                n,
+            ),
+            (
+                "artbandit vw:squarecb, no log, no user ids",
+                lambda: run_artbandit("vw:squarecb", n, world, args.seed, hashed=False),
+                n,
+            ),
             (NAIVE, lambda: run_naive_vw(n, world, args.seed), n),
             ("raw VW, templates, parse once, label reused", lambda: run_templates_vw(n, world, args.seed), n),
-            ("VW core only (same VW calls, no bookkeeping, greedy; a floor, not a peer)",
-             lambda: run_vw_core(n, world, args.seed), n),
+            (
+                "VW core only (same VW calls, no bookkeeping, greedy; a floor, not a peer)",
+                lambda: run_vw_core(n, world, args.seed),
+                n,
+            ),
             ("numpy LinUCB (minimal loop)", lambda: run_numpy_linucb(n, world, args.seed), n),
-            ("artbandit linucb baseline, log + hashed user ids",
-             lambda: run_artbandit("linucb", n, world, args.seed, log=Path(tmp) / "linucb.sqlite"), n),
-            ("MABWiser LinUCB, row by row",
-             lambda: run_mabwiser(args.mabwiser_decisions, world, args.seed), args.mabwiser_decisions),
+            (
+                "artbandit linucb baseline, log + hashed user ids",
+                lambda: run_artbandit("linucb", n, world, args.seed, log=Path(tmp) / "linucb.sqlite"),
+                n,
+            ),
+            (
+                "MABWiser LinUCB, row by row",
+                lambda: run_mabwiser(args.mabwiser_decisions, world, args.seed),
+                args.mabwiser_decisions,
+            ),
         ]
         if args.only:
             keep = {int(i) for i in args.only.split(",")} | {1}
@@ -392,19 +444,27 @@ def main() -> None:
             print(f"  done: {name}", file=sys.stderr, flush=True)
         profile = profile_artbandit(n, world, args.seed, Path(tmp) / "profile.sqlite") if args.profile else ""
     cpu_base = rows[0][3]
-    print(f"\n{K} variants x 10 action features, 10 context features (never repeating); decision = rank +"
-          f" reward + learn; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (shared machine)")
-    print("| contender | decisions | decisions/s (wall) | per CPU-s | vs headline (CPU) "
-          "| rank p50/p99 us (wall) | rank p50/p99 us (CPU) | CTR |")
+    print(
+        f"\n{K} variants x 10 action features, 10 context features (never repeating); decision = rank +"
+        f" reward + learn; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (shared machine)"
+    )
+    print(
+        "| contender | decisions | decisions/s (wall) | per CPU-s | vs headline (CPU) "
+        "| rank p50/p99 us (wall) | rank p50/p99 us (CPU) | CTR |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for name, count, rate, cpu_rate, w50, w99, c50, c99, ctr in rows:
-        print(f"| {name} | {count:,} | {rate:,.0f} | {cpu_rate:,.0f} | {cpu_rate / cpu_base:.2f}x "
-              f"| {w50:.0f} / {w99:.0f} | {c50:.0f} / {c99:.0f} | {ctr:.3f} |")
+        print(
+            f"| {name} | {count:,} | {rate:,.0f} | {cpu_rate:,.0f} | {cpu_rate / cpu_base:.2f}x "
+            f"| {w50:.0f} / {w99:.0f} | {c50:.0f} / {c99:.0f} | {ctr:.3f} |"
+        )
     print("(best possible CTR ~0.48; rank latency = predict + sample (+ log, hash), without reward/learn)")
     by_name = {name: (rate, cpu) for name, _, rate, cpu, *_ in rows}
     (ours, ours_cpu), (naive, naive_cpu) = by_name[HEADLINE], by_name[NAIVE]
-    print(f"{HEADLINE} vs {NAIVE}, same stream, same run: {ours / naive:.2f}x wall, {ours_cpu / naive_cpu:.2f}x"
-          f" CPU (target >= 2x: {'met' if ours / naive >= 2.0 else 'NOT met'})")
+    print(
+        f"{HEADLINE} vs {NAIVE}, same stream, same run: {ours / naive:.2f}x wall, {ours_cpu / naive_cpu:.2f}x"
+        f" CPU (target >= 2x: {'met' if ours / naive >= 2.0 else 'NOT met'})"
+    )
     if args.pairs:
         ratios = []
         with tempfile.TemporaryDirectory() as tmp:
@@ -412,24 +472,35 @@ def main() -> None:
                 (h, h_cpu), _, _ = run_artbandit("vw:select", n, world, args.seed, log=Path(tmp) / f"pair{i}.sqlite")
                 (v, v_cpu), _, _ = run_naive_vw(n, world, args.seed)
                 ratios.append((h / v, h_cpu / v_cpu))
-                print(f"pair {i + 1}: headline {h:,.0f}/s ({h_cpu:,.0f}/CPU-s), naive {v:,.0f}/s ({v_cpu:,.0f}/CPU-s):"
-                      f" {h / v:.2f}x wall, {h_cpu / v_cpu:.2f}x CPU", flush=True)
+                print(
+                    f"pair {i + 1}: headline {h:,.0f}/s ({h_cpu:,.0f}/CPU-s), naive {v:,.0f}/s ({v_cpu:,.0f}/CPU-s):"
+                    f" {h / v:.2f}x wall, {h_cpu / v_cpu:.2f}x CPU",
+                    flush=True,
+                )
         wall = sorted(r[0] for r in ratios)
         cpu = sorted(r[1] for r in ratios)
-        print(f"headline / naive over {args.pairs} alternating pairs: median {wall[len(wall) // 2]:.2f}x wall"
-              f" (range {wall[0]:.2f}-{wall[-1]:.2f}), median {cpu[len(cpu) // 2]:.2f}x CPU"
-              f" (range {cpu[0]:.2f}-{cpu[-1]:.2f})")
+        print(
+            f"headline / naive over {args.pairs} alternating pairs: median {wall[len(wall) // 2]:.2f}x wall"
+            f" (range {wall[0]:.2f}-{wall[-1]:.2f}), median {cpu[len(cpu) // 2]:.2f}x CPU"
+            f" (range {cpu[0]:.2f}-{cpu[-1]:.2f})"
+        )
     if profile:
         print("\nprofile of the headline contender (top functions by own time):\n" + profile)
     if args.memory_decisions:
-        print(f"\nartbandit vw:squarecb memory over {args.memory_decisions:,} decisions at full speed on the wall"
-              " clock, default 600 s window, log on, user ids hashed, contexts never repeating")
+        print(
+            f"\nartbandit vw:squarecb memory over {args.memory_decisions:,} decisions at full speed on the wall"
+            " clock, default 600 s window, log on, user ids hashed, contexts never repeating"
+        )
         print("| decisions | RSS MB | pending events | expiry-queue entries | wall s | CPU s |")
         print("|---|---|---|---|---|---|")
         with tempfile.TemporaryDirectory() as tmp:
-            for count, mb, pending, queued, secs, cpu in memory_run(args.memory_decisions, world, args.seed,
-                                                                    Path(tmp) / "memory.sqlite",
-                                                                    unrewarded_every=args.unrewarded_every):
+            for count, mb, pending, queued, secs, cpu in memory_run(
+                args.memory_decisions,
+                world,
+                args.seed,
+                Path(tmp) / "memory.sqlite",
+                unrewarded_every=args.unrewarded_every,
+            ):
                 print(f"| {count:,} | {mb:.1f} | {pending:,} | {queued:,} | {secs:.0f} | {cpu:.0f} |", flush=True)
 
 

@@ -13,6 +13,7 @@ difference to LinUCB per seed is the honest comparison; its standard error over 
 Rewards are deterministic under the seeds; the seconds columns are wall clock on whatever machine
 runs this (only their ratio within a run means anything).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,17 +32,22 @@ RICHER = dict(interactions=("cA", "ccA"), learning_rate=0.25, gamma_scale=50)
 POLICIES = {
     "default (vw:select)": lambda s, **kw: Personalizer(seed=s, **kw),
     "Personalizer (one model)": lambda s, **kw: VWPolicy(seed=s, **kw),
-    "first default (weighted)": lambda s, **kw: VWPolicy(seed=s, importance_weighted=True, drift_boost=0,
-                                                             **kw),
-    "vw -l 0.25 --gamma_exponent 0.7": lambda s, **kw: VWPolicy(seed=s, learning_rate=0.25,
-                                                                    vw_args="--gamma_exponent 0.7", **kw),
+    "first default (weighted)": lambda s, **kw: VWPolicy(seed=s, importance_weighted=True, drift_boost=0, **kw),
+    "vw -l 0.25 --gamma_exponent 0.7": lambda s, **kw: VWPolicy(
+        seed=s, learning_rate=0.25, vw_args="--gamma_exponent 0.7", **kw
+    ),
     "vw -q ccA -l 0.25 gamma 50": lambda s, **kw: VWPolicy(seed=s, **RICHER, **kw),
     "vw -q ccA -l 0.25 gamma 50 --elim": lambda s, **kw: VWPolicy(seed=s, **RICHER, vw_args="--elim", **kw),
     "linucb": lambda s, **kw: LinUCB(seed=s, **kw),
     "uniform": lambda s, **kw: UniformPolicy(seed=s, **kw),
 }
-SIM_POLICIES = ("default (vw:select)", "Personalizer (one model)", "first default (weighted)",
-                "vw -q ccA -l 0.25 gamma 50 --elim", "linucb")
+SIM_POLICIES = (
+    "default (vw:select)",
+    "Personalizer (one model)",
+    "first default (weighted)",
+    "vw -q ccA -l 0.25 gamma 50 --elim",
+    "linucb",
+)
 
 
 def verdict(mean: float, se: float) -> str:
@@ -74,8 +80,10 @@ def suite_tables(n: int, seeds: int) -> None:
         cells = [f"{np.mean(rewards[spec.name, k]):.4f} ± {np.std(rewards[spec.name, k]):.4f}" for k in names]
         print(f"| {spec.name} | {np.mean(oracle[spec.name]):.4f} | " + " | ".join(cells) + " |")
 
-    print(f"\n## difference to LinUCB on the same streams, in points of reward (x100): mean ± standard error "
-          f"over {seeds} seeds; above/below = beyond two standard errors\n")
+    print(
+        f"\n## difference to LinUCB on the same streams, in points of reward (x100): mean ± standard error "
+        f"over {seeds} seeds; above/below = beyond two standard errors\n"
+    )
     others = [k for k in names if k != "linucb"]
     print("| environment | " + " | ".join(others) + " |")
     print("|---|" + "---|" * len(others))
@@ -116,22 +124,31 @@ def _world(env, impressions: int):
 def sim_table(impressions: int, scenarios: list[str], seeds: list[int], world: int) -> None:
     """Each scenario's world (seed `world`) played by every policy under several policy seeds: the
     policy's own random draws move the share of oracle by about a point, so one seed says little."""
-    from simulations.world.environment import Environment
     from simulations.online.metrics import policy_metrics
     from simulations.online.runner import run_policy as run_sim
+    from simulations.world.environment import Environment
     from simulations.world.scenarios import load_scenario
 
-    print(f"\n## simulator scenarios, {impressions} impressions, world seed {world}, policy seeds "
-          f"{', '.join(map(str, seeds))} (mean ± standard error over policy seeds)\n")
+    print(
+        f"\n## simulator scenarios, {impressions} impressions, world seed {world}, policy seeds "
+        f"{', '.join(map(str, seeds))} (mean ± standard error over policy seeds)\n"
+    )
     for name in scenarios:
         sc = load_scenario(name)
         env = Environment(sc, seed=world)
         st, rows, refs, orc, fix, segs = _world(env, impressions)
-        print(f"### {name}\n\n| policy | share of oracle | lift over best fixed | "
-              + " | ".join(f"{s} (last 20%)" for s in env.segment_names) + " | seconds per run |")
+        print(
+            f"### {name}\n\n| policy | share of oracle | lift over best fixed | "
+            + " | ".join(f"{s} (last 20%)" for s in env.segment_names)
+            + " | seconds per run |"
+        )
         print("|---|---|---|" + "---|" * len(env.segment_names) + "---|")
-        print("| best fixed | " + f"{fix.sum() / orc.sum():.4f} | 0 | "
-              + " | ".join(f"{fix[sel].sum() / orc[sel].sum():.3f}" for sel in segs) + " | |")
+        print(
+            "| best fixed | "
+            + f"{fix.sum() / orc.sum():.4f} | 0 | "
+            + " | ".join(f"{fix[sel].sum() / orc[sel].sum():.3f}" for sel in segs)
+            + " | |"
+        )
         for label in SIM_POLICIES:
             shares, lifts, per_seg, took = [], [], [], 0.0
             for seed in seeds:
@@ -146,9 +163,12 @@ def sim_table(impressions: int, scenarios: list[str], seeds: list[int], world: i
                 lifts.append(m["lift_over_best_fixed"])
                 per_seg.append([mine[sel].sum() / orc[sel].sum() for sel in segs])
             se = np.std(shares, ddof=1) / np.sqrt(len(shares)) if len(shares) > 1 else 0.0
-            print(f"| {label} | {np.mean(shares):.4f} ± {se:.4f} | {np.mean(lifts):+.4f} | "
-                  + " | ".join(f"{v:.3f}" for v in np.mean(per_seg, axis=0))
-                  + f" | {took / len(seeds):.0f} |", flush=True)
+            print(
+                f"| {label} | {np.mean(shares):.4f} ± {se:.4f} | {np.mean(lifts):+.4f} | "
+                + " | ".join(f"{v:.3f}" for v in np.mean(per_seg, axis=0))
+                + f" | {took / len(seeds):.0f} |",
+                flush=True,
+            )
         print()
 
 
@@ -156,8 +176,9 @@ WIDE_POLICIES = {
     "default (vw:select)": lambda s: Personalizer(seed=s),
     "linucb": lambda s: LinUCB(seed=s),
     # VW's own squarecb as a user would run it: -q cA, gamma 10, 1/p-weighted (mtr), no floor, no drift hook
-    "VW squarecb (plain)": lambda s: VWPolicy("squarecb", seed=s, importance_weighted=True, drift_boost=0,
-                                                 min_probability=0.0, exploration_budget=None),
+    "VW squarecb (plain)": lambda s: VWPolicy(
+        "squarecb", seed=s, importance_weighted=True, drift_boost=0, min_probability=0.0, exploration_budget=None
+    ),
 }
 PEERS = ("linucb", "VW squarecb (plain)")
 
@@ -186,13 +207,21 @@ def wide_tables(seeds: int) -> None:
 
     runs = wide_runs(seeds)
     names = list(WIDE_POLICIES)
-    for half, seed_list in ((f"tuning half (seeds 0-{seeds - 1})", range(seeds)),
-                            (f"held-out half (seeds {HELD_OUT}-{HELD_OUT + seeds - 1})",
-                             range(HELD_OUT, HELD_OUT + seeds))):
-        print(f"\n## wide suite, {half}: mean expected reward per round over each instance's horizon "
-              f"(500-4,000), {seeds} instances per class\n")
-        print("| class | oracle | uniform | " + " | ".join(names) + " | "
-              + " | ".join(f"default - {p} (points)" for p in PEERS) + " |")
+    for half, seed_list in (
+        (f"tuning half (seeds 0-{seeds - 1})", range(seeds)),
+        (f"held-out half (seeds {HELD_OUT}-{HELD_OUT + seeds - 1})", range(HELD_OUT, HELD_OUT + seeds)),
+    ):
+        print(
+            f"\n## wide suite, {half}: mean expected reward per round over each instance's horizon "
+            f"(500-4,000), {seeds} instances per class\n"
+        )
+        print(
+            "| class | oracle | uniform | "
+            + " | ".join(names)
+            + " | "
+            + " | ".join(f"default - {p} (points)" for p in PEERS)
+            + " |"
+        )
         print("|---|---|---|" + "---|" * (len(names) + len(PEERS)))
         every = {p: [] for p in PEERS}
         for spec in WIDE_SUITE:
@@ -205,8 +234,13 @@ def wide_tables(seeds: int) -> None:
                 every[p] += d.tolist()
                 m, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
                 cells.append(f"{m:+.2f} ± {se:.2f} ({verdict(m, se)})")
-            print(f"| {spec.name} | {oracle:.4f} | {uniform:.4f} | "
-                  + " | ".join(f"{get[k].mean():.4f}" for k in names) + " | " + " | ".join(cells) + " |")
+            print(
+                f"| {spec.name} | {oracle:.4f} | {uniform:.4f} | "
+                + " | ".join(f"{get[k].mean():.4f}" for k in names)
+                + " | "
+                + " | ".join(cells)
+                + " |"
+            )
         cells = []
         for p in PEERS:
             d = np.array(every[p])
@@ -220,8 +254,15 @@ def _budget(value: str) -> float | None:
     return None if value in ("none", "None", "per-variant") else float(value)
 
 
-def budget_table(impressions: int, scenarios: list[str], budgets: list[float | None], seeds: list[int],
-                 world: int, variants: list[int], catalog: list[str] | None = None) -> None:
+def budget_table(
+    impressions: int,
+    scenarios: list[str],
+    budgets: list[float | None],
+    seeds: list[int],
+    world: int,
+    variants: list[int],
+    catalog: list[str] | None = None,
+) -> None:
     """The default policy under several exploration budgets (None: today's 1% floor per variant), on
     each scenario's world with its own number of variants and with many (`variants`): share of
     oracle, the share of impressions explored, each segment's share of its oracle over the last 20%
@@ -229,33 +270,39 @@ def budget_table(impressions: int, scenarios: list[str], budgets: list[float | N
     evaluation gets from the log: the largest importance weight logged and the effective sample
     size (ESS) for evaluating one-artwork-for-everyone from it, as a share of the impressions.
     `catalog`: variants.json folders of real artwork (the demo's, say) instead of the simulated titles."""
-    from simulations.world.environment import Environment
     from simulations.online.metrics import policy_metrics
     from simulations.online.runner import run_policy as run_sim
+    from simulations.world.environment import Environment
     from simulations.world.scenarios import load_scenario
 
-    print(f"\n## exploration budget: vw:select, {impressions} impressions, world seed {world}, policy seeds "
-          f"{', '.join(map(str, seeds))}\n")
+    print(
+        f"\n## exploration budget: vw:select, {impressions} impressions, world seed {world}, policy seeds "
+        f"{', '.join(map(str, seeds))}\n"
+    )
     for name in scenarios:
         for k in variants:
             sc = load_scenario(name) if k == 0 else load_scenario(name, variants_per_title=k)
             env = Environment(sc, seed=world, variants=catalog or None)
             st, rows, refs, orc, fix, segs = _world(env, impressions)
             fixed_seg = [fix[sel].sum() / orc[sel].sum() for sel in segs]
-            where = (f"real catalogue {', '.join(catalog)}" if catalog
-                     else f"{sc.variants_per_title} variants per title")
-            print(f"### {name}, {where}\n\n| budget | share of oracle "
-                  "| lift over best fixed | explored | "
-                  + " | ".join(f"{s} (last 20%)" for s in env.segment_names)
-                  + " | worst segment vs best fixed | max importance weight | ESS for best fixed |")
+            where = f"real catalogue {', '.join(catalog)}" if catalog else f"{sc.variants_per_title} variants per title"
+            print(
+                f"### {name}, {where}\n\n| budget | share of oracle "
+                "| lift over best fixed | explored | "
+                + " | ".join(f"{s} (last 20%)" for s in env.segment_names)
+                + " | worst segment vs best fixed | max importance weight | ESS for best fixed |"
+            )
             print("|---|---|---|---|" + "---|" * len(env.segment_names) + "---|---|---|")
-            print("| best fixed | " + f"{fix.sum() / orc.sum():.4f} | 0 | | "
-                  + " | ".join(f"{v:.3f}" for v in fixed_seg) + " | | | |")
+            print(
+                "| best fixed | "
+                + f"{fix.sum() / orc.sum():.4f} | 0 | | "
+                + " | ".join(f"{v:.3f}" for v in fixed_seg)
+                + " | | | |"
+            )
             for budget in budgets:
                 shares, lifts, explored, per_seg, max_w, ess = [], [], [], [], [], []
                 for seed in seeds:
-                    policy = Personalizer(seed=seed, reward_wait_s=sc.reward_wait_s,
-                                                   exploration_budget=budget)
+                    policy = Personalizer(seed=seed, reward_wait_s=sc.reward_wait_s, exploration_budget=budget)
                     probs = np.empty(impressions)
                     rank, t = policy.rank, [0]
 
@@ -276,13 +323,16 @@ def budget_table(impressions: int, scenarios: list[str], budgets: list[float | N
                     per_seg.append([mine[sel].sum() / orc[sel].sum() for sel in segs])
                     w = (trace.chosen == refs["best_fixed"]) / probs
                     max_w.append(float((1.0 / probs).max()))
-                    ess.append(float(w.sum() ** 2 / (w ** 2).sum() / impressions))
+                    ess.append(float(w.sum() ** 2 / (w**2).sum() / impressions))
                 seg = np.mean(per_seg, axis=0)
                 worst = min(seg[i] - fixed_seg[i] for i in range(len(seg)))
                 label = "per variant (1%)" if budget is None else f"{budget:g}"
-                print(f"| {label} | {np.mean(shares):.4f} | {np.mean(lifts):+.4f} | {np.mean(explored):.3f} | "
-                      + " | ".join(f"{v:.3f}" for v in seg)
-                      + f" | {worst:+.3f} | {max(max_w):.0f} | {np.mean(ess):.3f} |", flush=True)
+                print(
+                    f"| {label} | {np.mean(shares):.4f} | {np.mean(lifts):+.4f} | {np.mean(explored):.3f} | "
+                    + " | ".join(f"{v:.3f}" for v in seg)
+                    + f" | {worst:+.3f} | {max(max_w):.0f} | {np.mean(ess):.3f} |",
+                    flush=True,
+                )
             print()
 
 
@@ -296,27 +346,46 @@ def main() -> None:
     ap.add_argument("--scenarios", default="segments,drift,cold-start,delayed")
     ap.add_argument("--no-sim", action="store_true")
     ap.add_argument("--no-suite", action="store_true")
-    ap.add_argument("--budgets", default="", help="exploration budgets to compare instead of the tables, "
-                    "e.g. none,0.02,0.05,0.1 (none: the 1%% floor per variant)")
+    ap.add_argument(
+        "--budgets",
+        default="",
+        help="exploration budgets to compare instead of the tables, "
+        "e.g. none,0.02,0.05,0.1 (none: the 1%% floor per variant)",
+    )
     ap.add_argument("--budget-variants", default="0,18", help="variants per title (0: the scenario's own)")
-    ap.add_argument("--budget-catalog", default="", help="comma-separated variants folders (real artwork) for --budgets")
-    ap.add_argument("--wide-seeds", type=int, default=0,
-                    help="run the wide suite with this many instances per class and half instead of the tables")
+    ap.add_argument(
+        "--budget-catalog", default="", help="comma-separated variants folders (real artwork) for --budgets"
+    )
+    ap.add_argument(
+        "--wide-seeds",
+        type=int,
+        default=0,
+        help="run the wide suite with this many instances per class and half instead of the tables",
+    )
     args = ap.parse_args()
     if args.wide_seeds:
         wide_tables(args.wide_seeds)
         return
     if args.budgets:
-        budget_table(args.sim_impressions, args.scenarios.split(","), [_budget(b) for b in args.budgets.split(",")],
-                     [int(s) for s in args.sim_seeds.split(",")], args.world_seed,
-                     [int(k) for k in args.budget_variants.split(",")],
-                     [c for c in args.budget_catalog.split(",") if c])
+        budget_table(
+            args.sim_impressions,
+            args.scenarios.split(","),
+            [_budget(b) for b in args.budgets.split(",")],
+            [int(s) for s in args.sim_seeds.split(",")],
+            args.world_seed,
+            [int(k) for k in args.budget_variants.split(",")],
+            [c for c in args.budget_catalog.split(",") if c],
+        )
         return
     if not args.no_suite:
         suite_tables(args.n, args.seeds)
     if not args.no_sim:
-        sim_table(args.sim_impressions, args.scenarios.split(","), [int(s) for s in args.sim_seeds.split(",")],
-                  args.world_seed)
+        sim_table(
+            args.sim_impressions,
+            args.scenarios.split(","),
+            [int(s) for s in args.sim_seeds.split(",")],
+            args.world_seed,
+        )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ floor, and how many of PySceneDetect's shots longer than 1 s the default mode al
 within 0.5 s).
 Needs the bench extra: pip install -e '.[bench,test]'.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,8 +63,7 @@ def build_video(seconds: float) -> Path:
         if i % 3 == 2:  # bunny, zoomed differently each time, full frame
             src, length = bunny, 5.28
             z = 1.0 + 0.15 * (i % 4)
-            f = (f"crop=iw/{z:.2f}:ih/{z:.2f}:(iw-iw/{z:.2f})*{(i % 5) / 4:.2f}:0,scale=1920:1080,"
-                 f"hue=h={(i * 47) % 360}")
+            f = f"crop=iw/{z:.2f}:ih/{z:.2f}:(iw-iw/{z:.2f})*{(i % 5) / 4:.2f}:0,scale=1920:1080,hue=h={(i * 47) % 360}"
         else:  # bikes: letterboxed 2.35:1 (real bars for the bar detector)
             src, length = bikes, 10.0
             f = f"scale=1920:816,pad=1920:1080:0:132,hue=h={(i * 47) % 360}:s={0.7 + 0.1 * (i % 4):.1f}"
@@ -78,9 +78,29 @@ def build_video(seconds: float) -> Path:
         i += 1
     graph = ";".join(chains) + f";{''.join(labels)}concat=n={i}:v=1:a=0[out]"
     tmp = out.with_suffix(".tmp.mp4")
-    cmd = [_ffmpeg(), "-hide_banner", "-loglevel", "error", "-y", *inputs, "-filter_complex", graph,
-           "-map", "[out]", "-c:v", "libx264", "-preset", "fast", "-crf", "20", "-pix_fmt", "yuv420p",
-           "-t", str(seconds), str(tmp)]
+    cmd = [
+        _ffmpeg(),
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        *inputs,
+        "-filter_complex",
+        graph,
+        "-map",
+        "[out]",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "fast",
+        "-crf",
+        "20",
+        "-pix_fmt",
+        "yuv420p",
+        "-t",
+        str(seconds),
+        str(tmp),
+    ]
     print(f"building {out.name} ({i} segments, libx264 fast; cached afterwards) ...", flush=True)
     subprocess.run(cmd, check=True)
     tmp.replace(out)
@@ -94,10 +114,15 @@ FLOOR_QUICK = "PyAV keyframes only, no analysis (quick floor)"
 
 def _decode_only(video: Path, skip: str | None, threads: bool) -> float:
     """Wall time of a fresh interpreter decoding `video` the way a mode does, doing nothing else."""
-    setup = (f"s.codec_context.skip_frame={skip!r}\n" if skip else "") + \
-        ("s.thread_type='AUTO'\n" if threads else "")
-    return timed([sys.executable, "-c", "import av,sys\nc=av.open(sys.argv[1]);s=c.streams.video[0]\n"
-                  f"{setup}for f in c.decode(s): pass", str(video)])
+    setup = (f"s.codec_context.skip_frame={skip!r}\n" if skip else "") + ("s.thread_type='AUTO'\n" if threads else "")
+    return timed(
+        [
+            sys.executable,
+            "-c",
+            f"import av,sys\nc=av.open(sys.argv[1]);s=c.streams.video[0]\n{setup}for f in c.decode(s): pass",
+            str(video),
+        ]
+    )
 
 
 def timed(cmd: list[str]) -> float:
@@ -115,7 +140,7 @@ def pyscenedetect_shots(out: Path) -> list[tuple[float, float]]:
     header_at = next(i for i, r in enumerate(rows) if r and r[0].startswith("Scene Number"))
     head = rows[header_at]
     s, e = head.index("Start Time (seconds)"), head.index("End Time (seconds)")
-    return [(float(r[s]), float(r[e])) for r in rows[header_at + 1:] if r]
+    return [(float(r[s]), float(r[e])) for r in rows[header_at + 1 :] if r]
 
 
 def coverage(psd: list[tuple[float, float]], manifest: dict, tol: float = 0.5) -> tuple[int, int]:
@@ -148,55 +173,126 @@ def main() -> None:
     manifests = {}
     for mode in ("quick", "default", "thorough"):
         d = out / f"artbandit-{mode}"
-        rows.append((f"artbandit extract --mode {mode}",
-                     timed([exe, "extract", str(video), "-o", str(d), "--mode", mode, "--quiet", "--force"])))
+        rows.append(
+            (
+                f"artbandit extract --mode {mode}",
+                timed([exe, "extract", str(video), "-o", str(d), "--mode", mode, "--quiet", "--force"]),
+            )
+        )
         manifests[mode] = json.loads((d / "manifest.json").read_text())
     floors = {"thorough": FLOOR_THOROUGH, "default": FLOOR_DEFAULT, "quick": FLOOR_QUICK}
     rows.append((FLOOR_THOROUGH, _decode_only(video, None, threads=True)))
     rows.append((FLOOR_DEFAULT, _decode_only(video, "NONREF", threads=True)))
-    rows.append(("PyAV skip_frame=BIDIR (old default: corrupts reference B-frames)",
-                 _decode_only(video, "BIDIR", threads=True)))
+    rows.append(
+        ("PyAV skip_frame=BIDIR (old default: corrupts reference B-frames)", _decode_only(video, "BIDIR", threads=True))
+    )
     scenedetect = str(Path(sys.executable).with_name("scenedetect"))
     psd_dir = out / "pyscenedetect"
-    rows.append(("PySceneDetect detect-content list-scenes save-images",
-                 timed([scenedetect, "-q", "-i", str(video), "-o", str(psd_dir), "detect-content",
-                        "list-scenes", "save-images"])))
+    rows.append(
+        (
+            "PySceneDetect detect-content list-scenes save-images",
+            timed(
+                [
+                    scenedetect,
+                    "-q",
+                    "-i",
+                    str(video),
+                    "-o",
+                    str(psd_dir),
+                    "detect-content",
+                    "list-scenes",
+                    "save-images",
+                ]
+            ),
+        )
+    )
     thumbs = out / "ffmpeg-thumbnail"
     thumbs.mkdir()
-    rows.append(("ffmpeg thumbnail=n=100 (whole video)",
-                 timed([_ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", str(video), "-vf",
-                        "thumbnail=n=100", "-fps_mode", "vfr", "-q:v", "2", str(thumbs / "t%04d.jpg")])))
+    rows.append(
+        (
+            "ffmpeg thumbnail=n=100 (whole video)",
+            timed(
+                [
+                    _ffmpeg(),
+                    "-hide_banner",
+                    "-loglevel",
+                    "error",
+                    "-i",
+                    str(video),
+                    "-vf",
+                    "thumbnail=n=100",
+                    "-fps_mode",
+                    "vfr",
+                    "-q:v",
+                    "2",
+                    str(thumbs / "t%04d.jpg"),
+                ]
+            ),
+        )
+    )
     # peers for --mode quick: the same keyframes, decoded with nothing else done
     rows.append((FLOOR_QUICK, _decode_only(video, "NONKEY", threads=False)))
     key_thumbs = out / "ffmpeg-keyframe-thumbnail"
     key_thumbs.mkdir()
-    rows.append(("ffmpeg -skip_frame nokey + thumbnail",
-                 timed([_ffmpeg(), "-hide_banner", "-loglevel", "error", "-skip_frame", "nokey", "-i", str(video),
-                        "-vf", "thumbnail=n=8", "-fps_mode", "vfr", "-q:v", "2", str(key_thumbs / "t%04d.jpg")])))
+    rows.append(
+        (
+            "ffmpeg -skip_frame nokey + thumbnail",
+            timed(
+                [
+                    _ffmpeg(),
+                    "-hide_banner",
+                    "-loglevel",
+                    "error",
+                    "-skip_frame",
+                    "nokey",
+                    "-i",
+                    str(video),
+                    "-vf",
+                    "thumbnail=n=8",
+                    "-fps_mode",
+                    "vfr",
+                    "-q:v",
+                    "2",
+                    str(key_thumbs / "t%04d.jpg"),
+                ]
+            ),
+        )
+    )
 
     psd_wall = dict(rows)["PySceneDetect detect-content list-scenes save-images"]
-    print(f"\nvideo: {video.name}  {info.width}x{info.height}  {duration:.1f} s  {frames} frames  "
-          f"(2-core machine; close other work for stable timings)\n")
+    print(
+        f"\nvideo: {video.name}  {info.width}x{info.height}  {duration:.1f} s  {frames} frames  "
+        f"(2-core machine; close other work for stable timings)\n"
+    )
     print("| method | wall s | frames/s | x realtime | vs PySceneDetect | / own floor | shots |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     walls = dict(rows)
     psd = pyscenedetect_shots(psd_dir)
-    shots = {"quick": len(manifests["quick"]["shots"]), "default": len(manifests["default"]["shots"]),
-             "thorough": len(manifests["thorough"]["shots"])}
+    shots = {
+        "quick": len(manifests["quick"]["shots"]),
+        "default": len(manifests["default"]["shots"]),
+        "thorough": len(manifests["thorough"]["shots"]),
+    }
     for name, wall in rows:
         mode = name.split("--mode ")[-1] if "--mode" in name else None
         n = shots.get(mode, len(psd) if "PySceneDetect" in name else "")
         over = f"{wall / walls[floors[mode]]:.2f}x" if mode else ""
-        print(f"| {name} | {wall:.2f} | {frames / wall:.0f} | {duration / wall:.1f}x | "
-              f"{psd_wall / wall:.2f}x | {over} | {n} |")
+        print(
+            f"| {name} | {wall:.2f} | {frames / wall:.0f} | {duration / wall:.1f}x | "
+            f"{psd_wall / wall:.2f}x | {over} | {n} |"
+        )
     hit, total = coverage(psd, manifests["default"])
     hit_t, _ = coverage(psd, manifests["thorough"])
-    print(f"\nPySceneDetect shots longer than 1 s found by --mode default: {hit}/{total}"
-          f" (thorough: {hit_t}/{total}; boundary within 0.5 s)")
+    print(
+        f"\nPySceneDetect shots longer than 1 s found by --mode default: {hit}/{total}"
+        f" (thorough: {hit_t}/{total}; boundary within 0.5 s)"
+    )
     for mode in ("quick", "default", "thorough"):
         m = manifests[mode]
-        print(f"{mode}: {len(m['candidates'])} candidates from {len({c['shot'] for c in m['candidates']})} "
-              f"shots, content crop {m['content_crop']}, decoded {m['stats']['decoded_frames']} frames")
+        print(
+            f"{mode}: {len(m['candidates'])} candidates from {len({c['shot'] for c in m['candidates']})} "
+            f"shots, content crop {m['content_crop']}, decoded {m['stats']['decoded_frames']} frames"
+        )
     if not args.keep:
         shutil.rmtree(out, ignore_errors=True)
 

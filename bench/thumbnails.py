@@ -24,6 +24,7 @@ extract's default mode, its decode floor (PyAV NONREF with frame threads, nothin
 PySceneDetect's `detect-content` (machine shared: compare within a run only).
 Needs the bench extra plus `pip install --no-deps scenedetect-headless` (keeps OpenCV 4.x).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -117,8 +118,22 @@ def set_artbandit(video: Path, k: int) -> list[np.ndarray]:
 def set_ffmpeg(video: Path, k: int, frames: int) -> list[np.ndarray]:
     n = max(1, math.ceil(frames / k))
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([_ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", str(video), "-vf",
-                        f"thumbnail={n}", "-fps_mode", "vfr", str(Path(tmp) / "t%03d.png")], check=True)
+        subprocess.run(
+            [
+                _ffmpeg(),
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-i",
+                str(video),
+                "-vf",
+                f"thumbnail={n}",
+                "-fps_mode",
+                "vfr",
+                str(Path(tmp) / "t%03d.png"),
+            ],
+            check=True,
+        )
         return [np.asarray(Image.open(p).convert("RGB")) for p in sorted(Path(tmp).glob("t*.png"))][:k]
 
 
@@ -177,6 +192,7 @@ def overview(sheets: dict[str, Image.Image]) -> Image.Image:
 
 def speed(video: Path) -> None:
     """Wall times in one run: extract default mode, its decode floor, PySceneDetect detect-content."""
+
     def timed(cmd: list[str]) -> float:
         t = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True)
@@ -185,27 +201,60 @@ def speed(video: Path) -> None:
     exe = str(Path(sys.executable).with_name("artbandit"))
     with tempfile.TemporaryDirectory() as tmp:
         rows = [
-            ("artbandit extract -k 4 --mode default",
-             timed([exe, "extract", str(video), "-o", str(Path(tmp) / "x"), "-k", "4", "--quiet"])),
-            ("PyAV NONREF decode, frame threads (default floor)",
-             timed([sys.executable, "-c", "import av,sys\nc=av.open(sys.argv[1]);s=c.streams.video[0]\n"
-                    "s.codec_context.skip_frame='NONREF';s.thread_type='AUTO'\nfor f in c.decode(s): pass",
-                    str(video)])),
-            ("PyAV full decode, frame threads", timed([sys.executable, "-c", "import av,sys\n"
-                                                      "c=av.open(sys.argv[1]);s=c.streams.video[0]\n"
-                                                      "s.thread_type='AUTO'\nfor f in c.decode(s): pass",
-                                                      str(video)])),
-            ("PySceneDetect detect-content list-scenes",
-             timed([str(Path(sys.executable).with_name("scenedetect")), "-q", "-i", str(video), "-o", tmp,
-                    "detect-content", "list-scenes"])),
+            (
+                "artbandit extract -k 4 --mode default",
+                timed([exe, "extract", str(video), "-o", str(Path(tmp) / "x"), "-k", "4", "--quiet"]),
+            ),
+            (
+                "PyAV NONREF decode, frame threads (default floor)",
+                timed(
+                    [
+                        sys.executable,
+                        "-c",
+                        "import av,sys\nc=av.open(sys.argv[1]);s=c.streams.video[0]\n"
+                        "s.codec_context.skip_frame='NONREF';s.thread_type='AUTO'\nfor f in c.decode(s): pass",
+                        str(video),
+                    ]
+                ),
+            ),
+            (
+                "PyAV full decode, frame threads",
+                timed(
+                    [
+                        sys.executable,
+                        "-c",
+                        "import av,sys\n"
+                        "c=av.open(sys.argv[1]);s=c.streams.video[0]\n"
+                        "s.thread_type='AUTO'\nfor f in c.decode(s): pass",
+                        str(video),
+                    ]
+                ),
+            ),
+            (
+                "PySceneDetect detect-content list-scenes",
+                timed(
+                    [
+                        str(Path(sys.executable).with_name("scenedetect")),
+                        "-q",
+                        "-i",
+                        str(video),
+                        "-o",
+                        tmp,
+                        "detect-content",
+                        "list-scenes",
+                    ]
+                ),
+            ),
         ]
     base = dict(rows)
     print(f"\nspeed on {video.name} (shared 2-core machine: compare within this run only)")
     print("| method | wall s | / default floor | PySceneDetect / this |")
     print("|---|---:|---:|---:|")
     for name, wall in rows:
-        print(f"| {name} | {wall:.2f} | {wall / base['PyAV NONREF decode, frame threads (default floor)']:.2f}x | "
-              f"{base['PySceneDetect detect-content list-scenes'] / wall:.2f}x |")
+        print(
+            f"| {name} | {wall:.2f} | {wall / base['PyAV NONREF decode, frame threads (default floor)']:.2f}x | "
+            f"{base['PySceneDetect detect-content list-scenes'] / wall:.2f}x |"
+        )
 
 
 def main() -> None:
@@ -249,8 +298,11 @@ def main() -> None:
             for i, a in enumerate(sets[method]):
                 Image.fromarray(a).save(d / f"{i + 1}.png")
         overview(drawn).save(sheets_dir / f"{name}_ABCD.png")
-        print(f"{name}: {frames} frames, artbandit {len(sets['artbandit'])} in {t_ab:.1f} s, "
-              + ", ".join(f"{m} {len(sets[m])}" for m in METHODS[1:]), flush=True)
+        print(
+            f"{name}: {frames} frames, artbandit {len(sets['artbandit'])} in {t_ab:.1f} s, "
+            + ", ".join(f"{m} {len(sets[m])}" for m in METHODS[1:]),
+            flush=True,
+        )
     (out / "key.json").write_text(json.dumps(key, indent=2, sort_keys=True) + "\n")
     print(f"sheets: {sheets_dir}\nkey: {out / 'key.json'}")
     if args.speed:

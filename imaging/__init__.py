@@ -2,6 +2,7 @@
 
 The public names load lazily so that `import imaging` stays cheap (no OpenCV/PyAV until used).
 """
+
 from __future__ import annotations
 
 from safeio.lazy import lazy_exports

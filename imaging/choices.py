@@ -5,6 +5,7 @@ Their one home, in a module with no imports: imaging.decode.video, imaging.candi
 imaging.artwork.treatments and imaging.artwork.variants import them from here, and the CLI offers
 them as choices without loading OpenCV, PyAV or numpy (`artbandit --help` stays fast).
 """
+
 from __future__ import annotations
 
 MODES: tuple[str, ...] = ("quick", "default", "thorough")

@@ -29,6 +29,7 @@ passes them in (boxes in the input image's pixels).
 The six hue sectors and the two edge-orientation shares are the short colour/texture descriptor:
 images with similar palettes and structure land near each other in Euclidean distance.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -36,8 +37,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from imaging.errors import ImagingError
 from imaging.analysis.faces import Box, detect_faces
+from imaging.errors import ImagingError
 
 WORK_WIDTH = 320
 FACE_WIDTH = 640
@@ -192,7 +193,7 @@ def _text_area(gray: np.ndarray) -> float:
     for x, y, bw_, bh, _area in stats[1:]:
         if bh < 4 or bh > h * 0.25 or bw_ < 2 * bh or bw_ < 12:
             continue
-        box = bw[y:y + bh, x:x + bw_]
+        box = bw[y : y + bh, x : x + bw_]
         if cv2.countNonZero(box) >= TEXT_FILL * bw_ * bh:
             total += int(bw_) * int(bh)
     return min(1.0, total / float(h * w))

@@ -1,4 +1,5 @@
 """Tile images into one captioned sheet (contact sheets of candidates, grids of variants)."""
+
 from __future__ import annotations
 
 import math
@@ -38,6 +39,5 @@ def tile_images(
         thumb = img.convert("RGB").copy()
         thumb.thumbnail((cell, cell_h), Image.Resampling.LANCZOS)
         sheet.paste(thumb, (x0 + (cell - thumb.width) // 2, y0 + (cell_h - thumb.height) // 2))
-        draw.text((x0 + cell // 2, y0 + cell_h + caption_h // 2), caption, fill=(235, 235, 235),
-                  font=font, anchor="mm")
+        draw.text((x0 + cell // 2, y0 + cell_h + caption_h // 2), caption, fill=(235, 235, 235), font=font, anchor="mm")
     return sheet

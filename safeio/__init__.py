@@ -12,11 +12,12 @@ behave the same everywhere:
 - `safeio.jsonl`: JSON lines, read and written one way.
 - `safeio.progress`: the progress protocol (libraries report done/total/unit, the CLI draws).
 """
+
 from safeio.atomic import atomic_dir, write_bytes_atomic, write_text_atomic
 from safeio.errors import OutputFolderError
 from safeio.jsonl import iter_jsonl, write_jsonl_atomic
-from safeio.progress import Progress, no_progress
 from safeio.outdir import OutputFolder
+from safeio.progress import Progress, no_progress
 
 __all__ = [
     "OutputFolder",

@@ -9,6 +9,7 @@ between the two renames is repaired by `recover_dir` (called before every swap a
 which puts the old folder back. Temporaries left by a killed process are named after its pid and
 removed by the next swap once that process is gone.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -88,7 +89,7 @@ def _owner_pid(entry: Path, final: Path, tag: str) -> int | None:
     prefix = f".{final.name}.{tag}-"
     if not entry.name.startswith(prefix):
         return None
-    pid_text = entry.name[len(prefix):].split("-", 1)[0]
+    pid_text = entry.name[len(prefix) :].split("-", 1)[0]
     return int(pid_text) if pid_text.isdigit() else None
 
 

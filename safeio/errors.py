@@ -4,6 +4,7 @@
 each other; both import safeio), so the CLI, the libraries, the jobs and the service all say an
 error the same way.
 """
+
 from __future__ import annotations
 
 

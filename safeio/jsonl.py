@@ -1,5 +1,6 @@
 """JSON lines, written atomically and read back with the line number in every error; `json_safe`,
 the one way results become strict JSON (metrics.json, replay.json, evaluation.json)."""
+
 from __future__ import annotations
 
 import json

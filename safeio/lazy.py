@@ -1,12 +1,18 @@
 """Public names of a package loaded on first use, so importing the package stays cheap."""
+
 from __future__ import annotations
 
 import importlib
 from typing import Any, Callable, MutableMapping
 
 
-def lazy_exports(package: str, exports: dict[str, str], *, namespace: MutableMapping[str, Any] | None = None,
-                 submodules: bool = False) -> Callable[[str], Any]:
+def lazy_exports(
+    package: str,
+    exports: dict[str, str],
+    *,
+    namespace: MutableMapping[str, Any] | None = None,
+    submodules: bool = False,
+) -> Callable[[str], Any]:
     """A module `__getattr__` for `package` that imports `exports[name]` (a module path) the first
     time `name` is asked for; an unknown name is the usual AttributeError.
 

@@ -21,6 +21,7 @@ asks an `OutputFolder` before it writes. The rules:
   variants, simulate, replay, evaluate, demo, catalog titles); `catalog build` never replaces its
   folder, only title folders inside it.
 """
+
 from __future__ import annotations
 
 import json
@@ -83,7 +84,8 @@ class OutputFolder:
             if source == out or out in source.parents:
                 raise OutputFolderError(
                     f"{self.path}: the output folder {'is' if source == out else 'contains'} an input "
-                    f"({item}); choose another output folder")
+                    f"({item}); choose another output folder"
+                )
         if not out.exists():
             self._checked = "new"
             return "new"
@@ -96,11 +98,13 @@ class OutputFolder:
         if marker is None:
             raise OutputFolderError(
                 f"{self.path}: exists and was not written by artbandit; nothing was changed "
-                "(choose an empty or new folder)")
+                "(choose an empty or new folder)"
+            )
         if marker.get("kind") != self.kind:
             raise OutputFolderError(
                 f"{self.path}: holds artbandit {marker.get('kind')!r} output, not {self.kind!r}; "
-                "nothing was changed (choose another folder)")
+                "nothing was changed (choose another folder)"
+            )
         same = marker.get("input_key") == _jsonable(self.input_key)
         if force:
             self._checked = "replace"
@@ -109,7 +113,8 @@ class OutputFolder:
         else:
             raise OutputFolderError(
                 f"{self.path}: holds artbandit {self.kind} output of a different input or options; "
-                "use --force to replace it")
+                "use --force to replace it"
+            )
         return self._checked
 
     def write_marker(self, staging: str | os.PathLike, *, exclude: Iterable[str] | None = None) -> None:
@@ -138,8 +143,9 @@ class OutputFolder:
         needed = {os.path.normpath(p) for k in keep_set for p in Path(k).parents}
         # a nested artbandit output (the demo's extract/<title>/) that still holds a user's file
         # keeps its marker, so regenerating it (with force) replaces it and keeps that file
-        keep_set |= {os.path.normpath(os.path.join(d, MARKER)) for d in needed if d != "."
-                     and (root / d / MARKER).is_file()}
+        keep_set |= {
+            os.path.normpath(os.path.join(d, MARKER)) for d in needed if d != "." and (root / d / MARKER).is_file()
+        }
         for dirpath, dirnames, filenames in os.walk(root, topdown=False):
             rel_dir = os.path.relpath(dirpath, root)
             for name in filenames:
@@ -211,7 +217,8 @@ def carry_foreign_files(staging: str | os.PathLike, final: str | os.PathLike) ->
         except OSError as exc:
             raise OutputFolderError(
                 f"{final}: could not keep your file {rel} in the new output ({exc.strerror or exc}); "
-                "nothing was changed") from None
+                "nothing was changed"
+            ) from None
 
 
 def _jsonable(value: Any) -> Any:

@@ -6,6 +6,7 @@ A long-running library call (extract, simulate, replay, the demo, catalogue jobs
 "events", "titles"). Libraries never draw anything themselves; the CLI turns the calls into a bar
 (`artbandit.cli.common.progress_reporter`), a service or a notebook may log them, tests may record them.
 """
+
 from __future__ import annotations
 
 from typing import Protocol

@@ -3,6 +3,7 @@
 A library: it may import `imaging` and `bandit`, never `artbandit` (the application layer: CLI,
 demo, service, batch jobs). Public names load lazily.
 """
+
 from __future__ import annotations
 
 from safeio.lazy import lazy_exports

@@ -1,4 +1,5 @@
 """A fixed-seed synthetic audience for bandit tests: the best artwork depends on the viewer."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,8 +13,15 @@ def make_actions() -> list[dict]:
     """8 variants with image-like features: a 'style' that fits one segment, plus numbers."""
     styles = ["explosion", "couple", "cartoon", "explosion", "couple", "cartoon", "title", "title"]
     return [
-        {"id": f"v{i}", "features": {"style": styles[i], "brightness": round(0.1 + 0.1 * i, 2),
-                                     "faces": float(i % 3), "text area": 0.05 * (i % 2)}}
+        {
+            "id": f"v{i}",
+            "features": {
+                "style": styles[i],
+                "brightness": round(0.1 + 0.1 * i, 2),
+                "faces": float(i % 3),
+                "text area": 0.05 * (i % 2),
+            },
+        }
         for i in range(N_VARIANTS)
     ]
 

@@ -1,4 +1,5 @@
 """Tiny catalogues for the catalogue tests: 1.5 s, 320x180 clips with a few shots, and their tables."""
+
 from __future__ import annotations
 
 import csv
@@ -35,7 +36,7 @@ def tiny_video(path: Path, seed: int, seconds: float = 1.5) -> Path:
         for i in range(n):
             shot = shots[min(2, i * 3 // n)]
             x = i % 60
-            rgb = np.ascontiguousarray(shot[:H, x:x + W])
+            rgb = np.ascontiguousarray(shot[:H, x : x + W])
             for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
                 out.mux(packet)
         for packet in stream.encode():

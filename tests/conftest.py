@@ -3,6 +3,7 @@
 Test helpers (tests/*_helpers.py) are imported one way, as modules of the `tests` package (`from tests.replay_helpers import
 ...`): tests/ and its folders are packages, so test files in different folders may share a name.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,7 +43,8 @@ def console(tmp_path) -> Callable[..., subprocess.CompletedProcess]:
 
     def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
         env = {k: v for k, v in os.environ.items() if k != "ARTBANDIT_DEBUG"}
-        return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, timeout=timeout,
-                              cwd=tmp_path, env=env)
+        return subprocess.run(
+            [exe, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=tmp_path, env=env
+        )
 
     return run

@@ -1,6 +1,7 @@
 """Run the installed `artbandit` console script as a user would, and check what it leaves behind.
 
 Shared by the imaging tests that go through the real command (output folders, bad inputs)."""
+
 from __future__ import annotations
 
 import subprocess

@@ -1,5 +1,6 @@
 """A small catalogue written straight into an index (no video decoding) and browser helpers for the
 dashboard tests: two titles of distinctly coloured PNG variants, one with hostile ids."""
+
 from __future__ import annotations
 
 import os
@@ -23,20 +24,33 @@ def make_index(root: Path) -> Path:
     """catalog.parquet for titles 'film-a' (4 variants) and a hostile one (2 variants)."""
     root.mkdir(parents=True, exist_ok=True)
     rows = []
-    titles = [("film-a", "film-a", "Film A", ["a0", "a1", "a2", "a3"]),
-              (HOSTILE_TITLE, "hostile", HOSTILE_TITLE, ["b0", HOSTILE])]
+    titles = [
+        ("film-a", "film-a", "Film A", ["a0", "a1", "a2", "a3"]),
+        (HOSTILE_TITLE, "hostile", HOSTILE_TITLE, ["b0", HOSTILE]),
+    ]
     for t, (tid, folder, name, vids) in enumerate(titles):
         d = root / "titles" / folder / "variants"
         d.mkdir(parents=True, exist_ok=True)
         for k, vid in enumerate(vids):
             img = np.zeros((90, 160, 3), np.uint8) + np.array(COLOURS[k % 4], np.uint8)
-            img[10:30, 10 + 30 * k:30 + 30 * k] = 255
+            img[10:30, 10 + 30 * k : 30 + 30 * k] = 255
             fname = f"v{k}.png"
             Image.fromarray(img).save(d / fname)
-            row = {"title_id": tid, "folder": folder, "variant_id": vid, "file": f"titles/{folder}/variants/{fname}",
-                   "aspect": "16:9", "treatment": "plain", "width": 160, "height": 90,
-                   "source_file": f"titles/{folder}/candidates/c{k}.png", "source_frame": k, "source_time_s": k / 2,
-                   "title": name, "genre": "drama"}
+            row = {
+                "title_id": tid,
+                "folder": folder,
+                "variant_id": vid,
+                "file": f"titles/{folder}/variants/{fname}",
+                "aspect": "16:9",
+                "treatment": "plain",
+                "width": 160,
+                "height": 90,
+                "source_file": f"titles/{folder}/candidates/c{k}.png",
+                "source_frame": k,
+                "source_time_s": k / 2,
+                "title": name,
+                "genre": "drama",
+            }
             for i, f in enumerate(("brightness", "colorfulness", "face_count")):
                 row["feature_" + f] = float((k + 1) * (i + 1) % 5) / 4
             rows.append(row)
@@ -65,8 +79,14 @@ def browser():
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
-    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,900",
-              "--disable-gpu", "--lang=en-GB"):
+    for a in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1200,900",
+        "--disable-gpu",
+        "--lang=en-GB",
+    ):
         opts.add_argument(a)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)

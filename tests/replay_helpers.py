@@ -1,4 +1,5 @@
 """Small known worlds for the replay tests: logs with exact propensities and exact policy values."""
+
 from __future__ import annotations
 
 import csv
@@ -94,14 +95,19 @@ def write_jsonl(path: Path, log: dict[str, np.ndarray], world: World) -> Path:
     """artbandit-like generic JSONL: context as a nested object, candidates as a list."""
     with open(path, "w") as fh:
         for i in range(len(log["action"])):
-            fh.write(json.dumps({
-                "user": {"segment": f"s{log['segment'][i]}"},
-                "candidates": [f"a{a}" for a in range(world.k)],
-                "action": f"a{log['action'][i]}",
-                "propensity": float(log["propensity"][i]),
-                "reward": float(log["reward"][i]),
-                "t": i,
-            }) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "user": {"segment": f"s{log['segment'][i]}"},
+                        "candidates": [f"a{a}" for a in range(world.k)],
+                        "action": f"a{log['action'][i]}",
+                        "propensity": float(log["propensity"][i]),
+                        "reward": float(log["reward"][i]),
+                        "t": i,
+                    }
+                )
+                + "\n"
+            )
     return path
 
 
@@ -117,11 +123,17 @@ def write_foreign_csv(path: Path, log: dict[str, np.ndarray], world: World, seed
         w = csv.writer(fh)
         w.writerow(["ts", "uid_hash", "seg_hash", "u_age", "item_shown", "prob_logged", "clicked"])
         for i in range(len(log["action"])):
-            w.writerow([
-                1_700_000_000 + i, hashed(f"user{rng.integers(1_000_000)}"), hashed(f"seg{log['segment'][i]}"),
-                round(float(rng.uniform(18, 70)), 1), f"art-{log['action'][i]}",
-                repr(float(log["propensity"][i])), int(log["reward"][i]),
-            ])
+            w.writerow(
+                [
+                    1_700_000_000 + i,
+                    hashed(f"user{rng.integers(1_000_000)}"),
+                    hashed(f"seg{log['segment'][i]}"),
+                    round(float(rng.uniform(18, 70)), 1),
+                    f"art-{log['action'][i]}",
+                    repr(float(log["propensity"][i])),
+                    int(log["reward"][i]),
+                ]
+            )
     return path
 
 
@@ -188,11 +200,20 @@ def simulator_log(
                 truth[j] += float(t.predict(imp.context, imp.actions) @ imp.click_p)
             for act in imp.actions:
                 table.setdefault(act["id"], act["features"])
-            fh.write(json.dumps({
-                "time": imp.time_s, "user": imp.context["user"], "title": imp.context["title"],
-                "candidates": [act["id"] for act in imp.actions], "action": imp.actions[a]["id"],
-                "propensity": float(mu[a]), "reward": int(click),
-            }) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "time": imp.time_s,
+                        "user": imp.context["user"],
+                        "title": imp.context["title"],
+                        "candidates": [act["id"] for act in imp.actions],
+                        "action": imp.actions[a]["id"],
+                        "propensity": float(mu[a]),
+                        "reward": int(click),
+                    }
+                )
+                + "\n"
+            )
     feats = path.with_name(path.stem + "_actions.jsonl")
     with open(feats, "w") as fh:
         for aid, f in table.items():

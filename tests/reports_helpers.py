@@ -1,4 +1,5 @@
 """Helpers the report tests share: what a browser would run in a page."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """A real `artbandit serve` in a subprocess on a free loopback port, and the traffic the serve tests send."""
+
 from __future__ import annotations
 
 import os
@@ -45,9 +46,24 @@ class Server:
         self.port = free_port()
         env = {**os.environ, "ARTBANDIT_API_KEY": KEY}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "artbandit", "serve", "--state", str(self.state), "--port", str(self.port),
-             "--seed", str(self.seed), *self.extra],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "artbandit",
+                "serve",
+                "--state",
+                str(self.state),
+                "--port",
+                str(self.port),
+                "--seed",
+                str(self.seed),
+                *self.extra,
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -141,6 +157,7 @@ def lib_rank(svc):
     def rank(context, acts):
         r = svc.rank(context, acts)
         return r.event_id, r.action_id
+
     return rank
 
 

@@ -1,4 +1,5 @@
 """Every name the packages advertise (lazily) actually resolves, so `from imaging import X` never breaks."""
+
 from __future__ import annotations
 
 import importlib

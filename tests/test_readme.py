@@ -1,4 +1,5 @@
 """The README's library example runs as written and leaves a complete log."""
+
 from __future__ import annotations
 
 import re

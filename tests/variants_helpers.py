@@ -1,4 +1,5 @@
 """Real photographs for the features/variants tests, found inside the scikit-image wheel (data only)."""
+
 from __future__ import annotations
 
 import importlib.metadata

@@ -17,6 +17,7 @@ is never modified.
 
 Exit status: 0 when no target has a survivor (or an untested mutant), 1 otherwise. See docs/testing.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,22 +46,47 @@ CORE: dict[str, tuple[str, ...]] = {
     # every rule of an event's life after its rank
     "bandit/lifecycle/book.py": (),
     # the writing of decisions (pmf, probability, chosen action) and the reading back of them
-    "bandit/log/eventlog.py": ("xǁEventLogǁappend*", "xǁEventLogǁset_reward*", "xǁEventLogǁflush*",
-                               "xǁEventLogǁ_commit*", "xǁEventLogǁ_resolve_sets*", "xǁEventLogǁ_iter_events*",
-                               "xǁEventLogǁ_rows*", "xǁEventLogǁiter_outcomes*"),
+    "bandit/log/eventlog.py": (
+        "xǁEventLogǁappend*",
+        "xǁEventLogǁset_reward*",
+        "xǁEventLogǁflush*",
+        "xǁEventLogǁ_commit*",
+        "xǁEventLogǁ_resolve_sets*",
+        "xǁEventLogǁ_iter_events*",
+        "xǁEventLogǁ_rows*",
+        "xǁEventLogǁiter_outcomes*",
+    ),
     # the oracle and what is measured against it
-    "simulations/online/metrics.py": ("x__prob*", "x__group_ids*", "x_baselines*", "x__values*", "x_uniform_values*",
-                               "x_reference_metrics*", "x_policy_metrics*"),
+    "simulations/online/metrics.py": (
+        "x__prob*",
+        "x__group_ids*",
+        "x_baselines*",
+        "x__values*",
+        "x_uniform_values*",
+        "x_reference_metrics*",
+        "x_policy_metrics*",
+    ),
     # the decision service around the event book: rank, reward, activation, event ids
-    "bandit/service/decision_service.py": ("xǁDecisionServiceǁrank*", "xǁDecisionServiceǁ_decide*",
-                                           "xǁDecisionServiceǁ_record*", "xǁDecisionServiceǁreward*",
-                                           "xǁDecisionServiceǁ_reward*", "xǁDecisionServiceǁactivate*",
-                                           "xǁDecisionServiceǁ_find*", "xǁDecisionServiceǁ_on_close*",
-                                           "xǁDecisionServiceǁlearn_closed*", "xǁDecisionServiceǁ_new_event_id*",
-                                           "xǁDecisionServiceǁ_id_used*"),
+    "bandit/service/decision_service.py": (
+        "xǁDecisionServiceǁrank*",
+        "xǁDecisionServiceǁ_decide*",
+        "xǁDecisionServiceǁ_record*",
+        "xǁDecisionServiceǁreward*",
+        "xǁDecisionServiceǁ_reward*",
+        "xǁDecisionServiceǁactivate*",
+        "xǁDecisionServiceǁ_find*",
+        "xǁDecisionServiceǁ_on_close*",
+        "xǁDecisionServiceǁlearn_closed*",
+        "xǁDecisionServiceǁ_new_event_id*",
+        "xǁDecisionServiceǁ_id_used*",
+    ),
     # the catalogue's plan and resume (what is skipped, rebuilt, retried) and its index/failures
-    "artbandit/jobs/catalog_build.py": ("x_build_catalog*", "x__finish*", "x_clean_temporaries*",
-                                        "x__check_extra_columns*"),
+    "artbandit/jobs/catalog_build.py": (
+        "x_build_catalog*",
+        "x__finish*",
+        "x_clean_temporaries*",
+        "x__check_extra_columns*",
+    ),
     "artbandit/jobs/catalog_status.py": (),
     # imaging's final picking and the frame measurements it rests on
     "imaging/candidates/finalists.py": (),
@@ -69,8 +95,14 @@ CORE: dict[str, tuple[str, ...]] = {
     "imaging/artwork/crop.py": (),
     "imaging/shots/boundaries.py": (),
     # evaluate's decision: the ship rule on intervals, the leaderboard order, the paired difference
-    "simulations/ope/evaluate.py": ("x_verdict*", "x_leaderboard*", "x_decide*", "x__change*", "x__value*",
-                                    "x_paired_difference*"),
+    "simulations/ope/evaluate.py": (
+        "x_verdict*",
+        "x_leaderboard*",
+        "x_decide*",
+        "x__change*",
+        "x__value*",
+        "x_paired_difference*",
+    ),
 }
 
 
@@ -134,8 +166,11 @@ def rerun_survivors(module: str, workers: int) -> dict[str, int]:
         print(f"{name}: no run to rerun (run it first)")
         return {"error": 1}
     listing = mutmut(work, "results")
-    names = [m.group(1) for line in listing.stdout.splitlines() if (m := RESULT_LINE.match(line))
-             and m.group(2) == "survived"]
+    names = [
+        m.group(1)
+        for line in listing.stdout.splitlines()
+        if (m := RESULT_LINE.match(line)) and m.group(2) == "survived"
+    ]
     if names:
         write_config(work, module, tests_of(module))
         print(f"{name}: rerunning {len(names)} survivors", flush=True)
@@ -209,13 +244,15 @@ def report(module: str) -> dict[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("targets", nargs="*", help="modules to mutate, as paths or dotted names "
-                        "(default: the core modules, see --list)")
+    parser.add_argument(
+        "targets", nargs="*", help="modules to mutate, as paths or dotted names (default: the core modules, see --list)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="parallel mutants (default 2: a shared 2-core box)")
     parser.add_argument("--list", action="store_true", help="list the targets and their test files")
     parser.add_argument("--report", action="store_true", help="only report on the targets' last runs")
-    parser.add_argument("--survivors", action="store_true",
-                        help="rerun only the last run's survivors with the current tests")
+    parser.add_argument(
+        "--survivors", action="store_true", help="rerun only the last run's survivors with the current tests"
+    )
     args = parser.parse_args(argv)
     modules = [module_path(t) for t in args.targets] or list(CORE)
     unknown = [m for m in modules if not (ROOT / m).is_file()]

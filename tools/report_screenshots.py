@@ -9,6 +9,7 @@ and the page is also cut into 1000 px tiles (`NAME_0.png`, ...) small enough for
 a code review. Needs a Chromium on PATH (Debian: `apt-get install chromium`). Not part of CI:
 tests/tools/test_report_screenshots.py runs it when a Chromium is installed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,10 +33,23 @@ def find_browser() -> str | None:
 def _headless(browser: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory(prefix="artbandit-chromium-") as profile:
         return subprocess.run(
-            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-             f"--user-data-dir={profile}", *args],
-            capture_output=True, text=True, timeout=timeout)
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--hide-scrollbars",
+                f"--user-data-dir={profile}",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
 
 def dump_dom(page: Path, browser: str | None = None) -> str:
@@ -74,20 +88,33 @@ def screenshot(page: Path, out_png: Path, *, browser: str | None = None, tiles: 
 
 def build_sample_reports(root: Path, *, demo: bool = False) -> list[Path]:
     """A small simulate run and its replay (and optionally the demo) to look at."""
-    from simulations.ope import run_replay
     from simulations.online.runner import run_simulation
+    from simulations.ope import run_replay
 
-    run_simulation("clickbait", ["vw:squarecb", "linucb", "ts-per-title", "uniform"], impressions=20_000,
-                   seed=0, out_dir=root / "simulate", jobs=2)
-    run_replay(root / "simulate" / "events.sqlite", ["vw:squarecb", "linucb", "uniform", "best-fixed"],
-               ["ips", "snips", "dr"], out_dir=root / "replay")
+    run_simulation(
+        "clickbait",
+        ["vw:squarecb", "linucb", "ts-per-title", "uniform"],
+        impressions=20_000,
+        seed=0,
+        out_dir=root / "simulate",
+        jobs=2,
+    )
+    run_replay(
+        root / "simulate" / "events.sqlite",
+        ["vw:squarecb", "linucb", "uniform", "best-fixed"],
+        ["ips", "snips", "dr"],
+        out_dir=root / "replay",
+    )
     pages = [root / "simulate" / "report.html", root / "replay" / "report.html"]
     if demo:
         from artbandit.demo import run_demo
 
         run_demo(root / "demo")
-        pages += [root / "demo" / "index.html", root / "demo" / "simulate" / "report.html",
-                  root / "demo" / "replay" / "report.html"]
+        pages += [
+            root / "demo" / "index.html",
+            root / "demo" / "simulate" / "report.html",
+            root / "demo" / "replay" / "report.html",
+        ]
     return pages
 
 

@@ -4,6 +4,7 @@ Subcommands are imported lazily so that `artbandit --help` does not pay for Open
 Every library error becomes a one-line message and a non-zero exit, never a traceback
 (set ARTBANDIT_DEBUG=1 to see the traceback of an unexpected error).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -84,9 +85,7 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("ARTBANDIT_DEBUG"):
             raise
         click.echo(
-            f"Error: internal error ({type(exc).__name__}: {one_line(exc)}); "
-            "rerun with ARTBANDIT_DEBUG=1 for details",
+            f"Error: internal error ({type(exc).__name__}: {one_line(exc)}); rerun with ARTBANDIT_DEBUG=1 for details",
             err=True,
         )
         sys.exit(2)
-

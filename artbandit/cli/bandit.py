@@ -1,4 +1,5 @@
 """`artbandit log export`, `artbandit train`, `artbandit rank`: the bandit library from the shell."""
+
 from __future__ import annotations
 
 import json
@@ -21,21 +22,42 @@ def log() -> None:
 
 @log.command("export")
 @click.argument("events", type=click.Path(dir_okay=False, path_type=str))
-@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="dsjson", show_default=True,
-              help="dsjson: VW decision-service JSON (cb_explore_adf, cost = -reward); csv/jsonl: every "
-                   "logged field, nested values as JSON; parquet: the CSV's columns, each candidate set's "
-                   "actions stored once (needs -o).")
-@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help="Output file, written atomically and owner-only (default: stdout).")
-@click.option("--costs", type=click.Choice(COSTS), default="reward", show_default=True,
-              help="DSJSON _label_cost: reward = -reward (the decision service's convention); vw = 1 - reward "
-                   "scaled by --reward-range, the cost artbandit's VW model learns (vw --dsjson then learns the "
-                   "same model).")
-@click.option("--reward-range", nargs=2, type=float, default=(0.0, 1.0), show_default=True,
-              help="Range of the logged rewards (for --costs vw).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(EXPORT_FORMATS),
+    default="dsjson",
+    show_default=True,
+    help="dsjson: VW decision-service JSON (cb_explore_adf, cost = -reward); csv/jsonl: every "
+    "logged field, nested values as JSON; parquet: the CSV's columns, each candidate set's "
+    "actions stored once (needs -o).",
+)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(dir_okay=False, path_type=str),
+    default=None,
+    help="Output file, written atomically and owner-only (default: stdout).",
+)
+@click.option(
+    "--costs",
+    type=click.Choice(COSTS),
+    default="reward",
+    show_default=True,
+    help="DSJSON _label_cost: reward = -reward (the decision service's convention); vw = 1 - reward "
+    "scaled by --reward-range, the cost artbandit's VW model learns (vw --dsjson then learns the "
+    "same model).",
+)
+@click.option(
+    "--reward-range",
+    nargs=2,
+    type=float,
+    default=(0.0, 1.0),
+    show_default=True,
+    help="Range of the logged rewards (for --costs vw).",
+)
 @quiet_option
-def export(events: str, fmt: str, out: str | None, costs: str, reward_range: tuple[float, float],
-           quiet: bool) -> None:
+def export(events: str, fmt: str, out: str | None, costs: str, reward_range: tuple[float, float], quiet: bool) -> None:
     """Export every decision in EVENTS as DSJSON, CSV, JSON lines or Parquet."""
     from bandit.log.eventlog import EventLog
 
@@ -46,21 +68,51 @@ def export(events: str, fmt: str, out: str | None, costs: str, reward_range: tup
 
 @click.command()
 @click.argument("events", type=click.Path(dir_okay=False, path_type=str))
-@click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=str),
-              help="Model folder to write (the VW model files + metadata.json), replaced atomically.")
-@click.option("--init", "init", type=click.Path(file_okay=False, path_type=str), default=None,
-              help="Continue from this saved model instead of starting fresh.")
-@click.option("--exploration", type=click.Choice(TRAIN_EXPLORATIONS), default="select", show_default=True,
-              help="VW's exploration; 'select': squarecb choosing its interactions online (vw:select).")
-@click.option("--min-probability", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.01,
-              show_default=True, help="Probability floor of every action when the model ranks.")
-@click.option("--reward-range", nargs=2, type=float, default=(0.0, 1.0), show_default=True,
-              help="Range of the logged rewards.")
+@click.option(
+    "-o",
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=str),
+    help="Model folder to write (the VW model files + metadata.json), replaced atomically.",
+)
+@click.option(
+    "--init",
+    "init",
+    type=click.Path(file_okay=False, path_type=str),
+    default=None,
+    help="Continue from this saved model instead of starting fresh.",
+)
+@click.option(
+    "--exploration",
+    type=click.Choice(TRAIN_EXPLORATIONS),
+    default="select",
+    show_default=True,
+    help="VW's exploration; 'select': squarecb choosing its interactions online (vw:select).",
+)
+@click.option(
+    "--min-probability",
+    type=click.FloatRange(0.0, 1.0, max_open=True),
+    default=0.01,
+    show_default=True,
+    help="Probability floor of every action when the model ranks.",
+)
+@click.option(
+    "--reward-range", nargs=2, type=float, default=(0.0, 1.0), show_default=True, help="Range of the logged rewards."
+)
 @click.option("--passes", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @quiet_option
-def train(events: str, out: str, init: str | None, exploration: str, min_probability: float,
-          reward_range: tuple[float, float], passes: int, seed: int, quiet: bool) -> None:
+def train(
+    events: str,
+    out: str,
+    init: str | None,
+    exploration: str,
+    min_probability: float,
+    reward_range: tuple[float, float],
+    passes: int,
+    seed: int,
+    quiet: bool,
+) -> None:
     """Warm start: train a VW personalizer off-policy from the rewarded events in EVENTS, using
     the logged probabilities, and save it to --out."""
     from bandit.log.eventlog import EventLog
@@ -74,8 +126,7 @@ def train(events: str, out: str, init: str | None, exploration: str, min_probabi
     elif exploration == "select":
         policy = Personalizer(min_probability=min_probability, reward_range=reward_range, seed=seed)
     else:
-        policy = VWPolicy(exploration, min_probability=min_probability, reward_range=reward_range,
-                              seed=seed)
+        policy = VWPolicy(exploration, min_probability=min_probability, reward_range=reward_range, seed=seed)
     learned = skipped = 0
     with EventLog(events, readonly=True) as source:
         total = len(source)
@@ -136,24 +187,55 @@ def unseen_context_features(seen: dict[str, list[str]], context: dict, allow: An
     """'namespace.feature' of the context that the model never saw in a ranked context (none if it saw none)."""
     if not seen:
         return []
-    return [f"{ns}.{name}" for ns, feats in context.items() if allow is None or ns in allow
-            for name in feats if name not in seen.get(ns, ())]
+    return [
+        f"{ns}.{name}"
+        for ns, feats in context.items()
+        if allow is None or ns in allow
+        for name in feats
+        if name not in seen.get(ns, ())
+    ]
 
 
 @click.command()
 @click.argument("model", type=click.Path(file_okay=False, path_type=str))
-@click.option("--context", "context_file", required=True, type=click.Path(dir_okay=False, path_type=str),
-              help="JSON object namespace -> {feature: value} ('-' for stdin).")
-@click.option("--actions", "actions_file", required=True, type=click.Path(dir_okay=False, path_type=str),
-              help="JSON list of {id, features}, or a variants.json from `artbandit variants`.")
+@click.option(
+    "--context",
+    "context_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=str),
+    help="JSON object namespace -> {feature: value} ('-' for stdin).",
+)
+@click.option(
+    "--actions",
+    "actions_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=str),
+    help="JSON list of {id, features}, or a variants.json from `artbandit variants`.",
+)
 @click.option("--user-id", default=None, help="Viewer id (stored only as a keyed hash, with --log).")
-@click.option("--log", "log_path", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help="Append the decision to this SQLite event log.")
-@click.option("--seed", type=int, default=None,
-              help="Seed for the sampled action and event id (default: fresh randomness each run).")
+@click.option(
+    "--log",
+    "log_path",
+    type=click.Path(dir_okay=False, path_type=str),
+    default=None,
+    help="Append the decision to this SQLite event log.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Seed for the sampled action and event id (default: fresh randomness each run).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
-def rank(model: str, context_file: str, actions_file: str, user_id: str | None, log_path: str | None,
-         seed: int | None, as_json: bool) -> None:
+def rank(
+    model: str,
+    context_file: str,
+    actions_file: str,
+    user_id: str | None,
+    log_path: str | None,
+    seed: int | None,
+    as_json: bool,
+) -> None:
     """Rank --actions for --context with a saved MODEL: the chosen action, its probability, the pmf."""
     from bandit.policies.specs import load_saved_policy
 
@@ -164,9 +246,11 @@ def rank(model: str, context_file: str, actions_file: str, user_id: str | None, 
     policy.reseed(seed)
     unseen = unseen_context_features(policy.feature_schema()["context"], context, policy.context_allowlist)
     if unseen:
-        say(f"warning: the model never saw context feature{'s' if len(unseen) > 1 else ''} "
+        say(
+            f"warning: the model never saw context feature{'s' if len(unseen) > 1 else ''} "
             f"{', '.join(unseen)}: no learned weight, so {'they do' if len(unseen) > 1 else 'it does'} "
-            "not change this ranking")
+            "not change this ranking"
+        )
     try:
         d = policy.rank(context, actions, user_id=user_id)
     finally:

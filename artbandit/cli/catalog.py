@@ -1,4 +1,5 @@
 """`artbandit catalog build|status`: a whole catalogue of titles, on a local pool or on Ray."""
+
 from __future__ import annotations
 
 import json
@@ -11,10 +12,10 @@ import click
 
 from artbandit.cli.common import quiet_option, say, tell
 from artbandit.text import plural
+from imaging.choices import DEFAULT_ASPECTS, IMAGE_FORMATS, MODES
 
 # The libraries' own names, from light modules: `artbandit catalog --help` loads no OpenCV or PyAV.
 from safeio.engine import ENGINES
-from imaging.choices import DEFAULT_ASPECTS, IMAGE_FORMATS, MODES
 from safeio.errors import one_line
 
 _OPTION_KEYS = ("k", "mode", "fmt", "aspects", "width", "treatments", "overlay_title")
@@ -42,8 +43,9 @@ def load_config(path: Path | None) -> dict[str, Any]:
         data["fmt"] = data.pop("format")
     unknown = sorted(set(data) - set(_OPTION_KEYS))
     if unknown:
-        raise click.ClickException(f"{path}: unknown option {unknown[0]!r} (known: k, mode, format, aspects, "
-                                   "width, treatments, overlay_title)")
+        raise click.ClickException(
+            f"{path}: unknown option {unknown[0]!r} (known: k, mode, format, aspects, width, treatments, overlay_title)"
+        )
     for name in ("aspects", "treatments"):
         if name in data and isinstance(data[name], str):
             data[name] = [data[name]]
@@ -54,8 +56,8 @@ def make_options(config: dict[str, Any], given: dict[str, Any]):
     """CatalogOptions from the config, overridden by options given on the command line; checked."""
     from artbandit.jobs.catalog_title import CatalogOptions
     from imaging.artwork.crop import parse_aspect
-    from imaging.errors import ImagingError
     from imaging.artwork.treatments import check_treatment
+    from imaging.errors import ImagingError
 
     merged = {**config, **{k: v for k, v in given.items() if v not in (None, ())}}
     try:
@@ -99,8 +101,14 @@ class TitleBar:
             return
         if self._bar is None:
             self.unit = unit
-            self._bar = click.progressbar(length=max(1, total or 1), label=unit, file=sys.stderr, show_pos=True,
-                                          show_eta=True, item_show_func=self._info)
+            self._bar = click.progressbar(
+                length=max(1, total or 1),
+                label=unit,
+                file=sys.stderr,
+                show_pos=True,
+                show_eta=True,
+                item_show_func=self._info,
+            )
             self._bar.__enter__()
         self._bar.update(done - self._pos, done)
         self._pos = done
@@ -127,33 +135,73 @@ def catalog() -> None:
 
 @catalog.command()
 @click.argument("source", type=str)
-@click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Catalogue folder (created; an existing one is continued).")
-@click.option("--engine", type=click.Choice(ENGINES), default=ENGINES[0], show_default=True,
-              help="local: a process pool on this machine; ray: Ray (local, or --address of a cluster).")
-@click.option("--workers", "-j", type=click.IntRange(1, 512), default=None,
-              help="Titles in parallel (local processes or Ray CPUs). Default: the CPU count.")
+@click.option(
+    "-o",
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Catalogue folder (created; an existing one is continued).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(ENGINES),
+    default=ENGINES[0],
+    show_default=True,
+    help="local: a process pool on this machine; ray: Ray (local, or --address of a cluster).",
+)
+@click.option(
+    "--workers",
+    "-j",
+    type=click.IntRange(1, 512),
+    default=None,
+    help="Titles in parallel (local processes or Ray CPUs). Default: the CPU count.",
+)
 @click.option("--address", default=None, help="Ray cluster address (e.g. ray://head:10001); implies --engine ray.")
-@click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="TOML/JSON file of options (k, mode, format, aspects, width, treatments, overlay_title).")
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="TOML/JSON file of options (k, mode, format, aspects, width, treatments, overlay_title).",
+)
 @click.option("-k", "k", type=int, default=None, help="Candidates per title [default: 8].")
 @click.option("--mode", type=click.Choice(MODES), default=None, help="Extraction mode [default: default].")
-@click.option("--format", "fmt", type=click.Choice(IMAGE_FORMATS), default=None,
-              help="Candidate image format [jpg].")
-@click.option("--aspect", "aspects", multiple=True,
-              help=f"Variant aspect W:H (repeatable) [{' '.join(DEFAULT_ASPECTS)}].")
+@click.option("--format", "fmt", type=click.Choice(IMAGE_FORMATS), default=None, help="Candidate image format [jpg].")
+@click.option(
+    "--aspect", "aspects", multiple=True, help=f"Variant aspect W:H (repeatable) [{' '.join(DEFAULT_ASPECTS)}]."
+)
 @click.option("--width", type=int, default=None, help="Variant width in px [default: 640].")
 @click.option("--treatment", "treatments", multiple=True, help="Colour treatment (repeatable) [none].")
-@click.option("--overlay-title/--no-overlay-title", "overlay_title", default=None,
-              help="Draw the table's `title` column on the variants [default: on].")
+@click.option(
+    "--overlay-title/--no-overlay-title",
+    "overlay_title",
+    default=None,
+    help="Draw the table's `title` column on the variants [default: on].",
+)
 @click.option("--force", is_flag=True, help="Rebuild titles that are already complete and up to date.")
 @click.option("--verbose", is_flag=True, help="Show Ray's own logs.")
 @click.option("--json", "as_json", is_flag=True, help="Print run.json on stdout.")
 @quiet_option
-def build(source: str, out: Path, engine: str, workers: int | None, address: str | None, config: Path | None,
-          k: int | None, mode: str | None, fmt: str | None, aspects: tuple[str, ...], width: int | None,
-          treatments: tuple[str, ...], overlay_title: bool | None, force: bool, verbose: bool, as_json: bool,
-          quiet: bool) -> None:
+def build(
+    source: str,
+    out: Path,
+    engine: str,
+    workers: int | None,
+    address: str | None,
+    config: Path | None,
+    k: int | None,
+    mode: str | None,
+    fmt: str | None,
+    aspects: tuple[str, ...],
+    width: int | None,
+    treatments: tuple[str, ...],
+    overlay_title: bool | None,
+    force: bool,
+    verbose: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
     """Build the catalogue of SOURCE: a CSV/JSONL/Parquet table with title_id and video columns
     (other columns are carried into the index; `title` is drawn on the variants), a folder of
     videos or a quoted glob (one title per file).
@@ -165,13 +213,15 @@ def build(source: str, out: Path, engine: str, workers: int | None, address: str
     """
     from artbandit.jobs.catalog_build import build_catalog
     from artbandit.jobs.catalog_input import CatalogError
+    from imaging.errors import ImagingError
     from safeio.engine import make_engine
     from safeio.engine.base import EngineError
-    from imaging.errors import ImagingError
     from safeio.errors import OutputFolderError
 
-    options = make_options(load_config(config), dict(k=k, mode=mode, fmt=fmt, aspects=aspects, width=width,
-                                                     treatments=treatments, overlay_title=overlay_title))
+    options = make_options(
+        load_config(config),
+        dict(k=k, mode=mode, fmt=fmt, aspects=aspects, width=width, treatments=treatments, overlay_title=overlay_title),
+    )
     engine = "ray" if address else engine
     bar = TitleBar(quiet or as_json)
     try:
@@ -180,8 +230,7 @@ def build(source: str, out: Path, engine: str, workers: int | None, address: str
             if engine == "ray":
                 say(f"Ray ready in {time.perf_counter() - t0:.1f} s ({runner.workers} CPUs)", quiet or as_json)
             try:
-                result = build_catalog(source, out, runner, options, force=force, progress=bar,
-                                       on_title=bar.on_title)
+                result = build_catalog(source, out, runner, options, force=force, progress=bar, on_title=bar.on_title)
             finally:
                 bar.close()
     except (CatalogError, OutputFolderError, ImagingError, EngineError) as exc:
@@ -189,9 +238,11 @@ def build(source: str, out: Path, engine: str, workers: int | None, address: str
     if as_json:
         click.echo((out / "run.json").read_text(encoding="utf-8"), nl=False)
     else:
-        say(f"{plural(result.titles, 'title')}: {result.built} built, {result.skipped} skipped (up to date), "
+        say(
+            f"{plural(result.titles, 'title')}: {result.built} built, {result.skipped} skipped (up to date), "
             f"{result.failed_titles} failed; {plural(result.variants, 'variant')} -> {out}/catalog.parquet",
-            quiet)
+            quiet,
+        )
     # every failure's reason, even with --quiet (it hides the bar and chatter, never why it failed)
     for f in result.failures[:MAX_FAILURE_LINES]:
         tell(f"failed: {f['title_id']} ({f['stage']}): {f['reason']}")

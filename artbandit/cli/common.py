@@ -1,5 +1,6 @@
 """Pieces every artbandit subcommand shares: the --quiet option, status chatter, user errors, and
 the progress bar (the CLI draws what libraries report through safeio.progress)."""
+
 from __future__ import annotations
 
 import contextlib

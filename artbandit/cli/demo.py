@@ -1,4 +1,5 @@
 """`artbandit demo`: video -> thumbnails -> variants -> simulated audience -> offline replay -> index.html."""
+
 from __future__ import annotations
 
 import json
@@ -12,18 +13,45 @@ from artbandit.cli.common import progress_reporter, quiet_option, say
 
 
 @click.command()
-@click.option("-o", "--out", "out", default="demo-out", show_default=True, type=click.Path(file_okay=False),
-              help="Output folder: new, empty, or an earlier demo output (see --force).")
-@click.option("--video", "videos", multiple=True, type=click.Path(),
-              help="Your own video instead of the built-in sample (repeatable: one title each).")
+@click.option(
+    "-o",
+    "--out",
+    "out",
+    default="demo-out",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Output folder: new, empty, or an earlier demo output (see --force).",
+)
+@click.option(
+    "--video",
+    "videos",
+    multiple=True,
+    type=click.Path(),
+    help="Your own video instead of the built-in sample (repeatable: one title each).",
+)
 @click.option("--title", default=None, help="Title text drawn on the variants [sample: 'The Long Night'].")
-@click.option("--impressions", "-n", type=click.IntRange(min=1000), default=40_000, show_default=True,
-              help="Simulated impressions per policy.")
+@click.option(
+    "--impressions",
+    "-n",
+    type=click.IntRange(min=1000),
+    default=40_000,
+    show_default=True,
+    help="Simulated impressions per policy.",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--jobs", "-j", default=os.cpu_count() or 1, show_default="all cores",
-              type=click.IntRange(1, 64), help="Processes for the simulation (same results with any number).")
-@click.option("--force", is_flag=True,
-              help="Replace an earlier demo output of other settings (never a folder artbandit did not write).")
+@click.option(
+    "--jobs",
+    "-j",
+    default=os.cpu_count() or 1,
+    show_default="all cores",
+    type=click.IntRange(1, 64),
+    help="Processes for the simulation (same results with any number).",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace an earlier demo output of other settings (never a folder artbandit did not write).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print demo.json (headline numbers) to stdout.")
 @quiet_option
 def demo(out, videos, title, impressions, seed, jobs, force, as_json, quiet):

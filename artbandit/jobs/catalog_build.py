@@ -14,6 +14,7 @@ Resume: a title whose title.json holds the same input key (video path, size, mti
 options) is skipped; anything else is (re)built. A killed driver leaves complete titles and
 temporaries named after dead processes, which the next run removes (safeio.atomic.recover_dir).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -29,10 +30,9 @@ from typing import Any, Callable, Iterator
 
 from artbandit.jobs.catalog_index import reserved_columns, title_rows, write_index
 from artbandit.jobs.catalog_input import CatalogError, TitleSpec, load_titles, table_inputs
-from artbandit.jobs.catalog_title import (CatalogOptions, TitleTask, build_title, input_key,
-                                          read_title)
-from safeio.engine.base import Engine
+from artbandit.jobs.catalog_title import CatalogOptions, TitleTask, build_title, input_key, read_title
 from safeio.atomic import recover_dir, write_text_atomic
+from safeio.engine.base import Engine
 from safeio.jsonl import write_jsonl_atomic
 from safeio.outdir import OutputFolder
 from safeio.progress import Progress, no_progress
@@ -72,8 +72,15 @@ def versions(engine: str) -> dict[str, str]:
     import importlib.metadata as md
 
     out = {"python": platform.python_version()}
-    for dist in ("artbandit", "numpy", "opencv-python-headless", "av", "pillow", "pyarrow",
-                 *(("ray",) if engine == "ray" else ())):
+    for dist in (
+        "artbandit",
+        "numpy",
+        "opencv-python-headless",
+        "av",
+        "pillow",
+        "pyarrow",
+        *(("ray",) if engine == "ray" else ()),
+    ):
         try:
             out[dist] = md.version(dist)
         except md.PackageNotFoundError:
@@ -154,11 +161,18 @@ def build_catalog(
         titles_dir.mkdir(exist_ok=True)
         clean_temporaries(titles_dir)
         started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        write_jsonl_atomic(root / PLAN, ({"title_id": s.title_id, "folder": s.folder, "video": s.video}
-                                        for s in specs))
-        run = {"schema": RUN_SCHEMA, "state": "running", "started": started, "source": str(source),
-               "engine": engine.name, "workers": engine.workers, "options": options.to_dict(),
-               "force": force, "versions": versions(engine.name)}
+        write_jsonl_atomic(root / PLAN, ({"title_id": s.title_id, "folder": s.folder, "video": s.video} for s in specs))
+        run = {
+            "schema": RUN_SCHEMA,
+            "state": "running",
+            "started": started,
+            "source": str(source),
+            "engine": engine.name,
+            "workers": engine.workers,
+            "options": options.to_dict(),
+            "force": force,
+            "versions": versions(engine.name),
+        }
         write_text_atomic(root / RUN, json.dumps(run, indent=2) + "\n")
 
         docs: dict[str, dict[str, Any]] = {}
@@ -181,8 +195,7 @@ def build_catalog(
                 task = todo[res.index]
                 doc = res.value if res.ok else {"failed": "task", "reason": res.error}
                 if "failed" in doc:
-                    result.failures.append({"title_id": task.title_id, "stage": doc["failed"],
-                                            "reason": doc["reason"]})
+                    result.failures.append({"title_id": task.title_id, "stage": doc["failed"], "reason": doc["reason"]})
                 else:
                     docs[task.title_id] = doc
                     result.built_ids.append(task.title_id)
@@ -202,8 +215,16 @@ def build_catalog(
     return result
 
 
-def _finish(root: Path, specs: list[TitleSpec], docs: dict[str, dict[str, Any]], extra_columns: list[str],
-            result: BuildResult, run: dict[str, Any], wall: float, interrupted: bool) -> None:
+def _finish(
+    root: Path,
+    specs: list[TitleSpec],
+    docs: dict[str, dict[str, Any]],
+    extra_columns: list[str],
+    result: BuildResult,
+    run: dict[str, Any],
+    wall: float,
+    interrupted: bool,
+) -> None:
     """Write the index, failures.jsonl and run.json for every complete title of the plan."""
     rows: list[dict[str, Any]] = []
     for s in specs:
@@ -211,8 +232,9 @@ def _finish(root: Path, specs: list[TitleSpec], docs: dict[str, dict[str, Any]],
         if doc is None:
             continue
         rows.extend(title_rows(doc, s.folder, {c: s.extra.get(c) for c in extra_columns}))
-        result.failures.extend({"title_id": s.title_id, "stage": "variant", "reason": r}
-                               for r in doc.get("variant_failures", []))
+        result.failures.extend(
+            {"title_id": s.title_id, "stage": "variant", "reason": r} for r in doc.get("variant_failures", [])
+        )
     result.variants = len(rows)
     write_index(root, rows, extra_columns)
     write_jsonl_atomic(root / FAILURES, result.failures)
@@ -221,18 +243,25 @@ def _finish(root: Path, specs: list[TitleSpec], docs: dict[str, dict[str, Any]],
     for d in fresh:
         for k, v in d["timings"].items():
             stage_totals[k] = stage_totals.get(k, 0.0) + v
-    run.update({
-        "state": "interrupted" if interrupted else "complete",
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "counts": {"titles": result.titles, "built": result.built, "skipped": result.skipped,
-                   "failed": result.failed_titles, "complete": len(docs),
-                   "pending": result.titles - len(docs) - result.failed_titles, "variants": result.variants},
-        "timings": {
-            "wall_s": round(wall, 3),
-            "titles_per_min": round(60 * (result.built + result.failed_titles) / wall, 3) if wall > 0 else None,
-            "stage_totals_s": {k: round(v, 3) for k, v in stage_totals.items()},
-            "stage_mean_s": {k: round(v / len(fresh), 4) for k, v in stage_totals.items()} if fresh else {},
-        },
-    })
+    run.update(
+        {
+            "state": "interrupted" if interrupted else "complete",
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "counts": {
+                "titles": result.titles,
+                "built": result.built,
+                "skipped": result.skipped,
+                "failed": result.failed_titles,
+                "complete": len(docs),
+                "pending": result.titles - len(docs) - result.failed_titles,
+                "variants": result.variants,
+            },
+            "timings": {
+                "wall_s": round(wall, 3),
+                "titles_per_min": round(60 * (result.built + result.failed_titles) / wall, 3) if wall > 0 else None,
+                "stage_totals_s": {k: round(v, 3) for k, v in stage_totals.items()},
+                "stage_mean_s": {k: round(v / len(fresh), 4) for k, v in stage_totals.items()} if fresh else {},
+            },
+        }
+    )
     write_text_atomic(root / RUN, json.dumps(run, indent=2) + "\n")
-

@@ -10,6 +10,7 @@ this order:
 `file` and `source_file` are relative to the catalogue folder (POSIX separators), so a catalogue
 can be moved or synced as a whole.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -24,8 +25,19 @@ from safeio.errors import one_line
 INDEX_PARQUET = "catalog.parquet"
 INDEX_JSONL = "catalog.jsonl"
 FEATURE_PREFIX = "feature_"
-BASE_COLUMNS = ("title_id", "folder", "variant_id", "file", "aspect", "treatment", "width", "height",
-                "source_file", "source_frame", "source_time_s")
+BASE_COLUMNS = (
+    "title_id",
+    "folder",
+    "variant_id",
+    "file",
+    "aspect",
+    "treatment",
+    "width",
+    "height",
+    "source_file",
+    "source_frame",
+    "source_time_s",
+)
 _TYPES = {"width": "int64", "height": "int64", "source_frame": "int64", "source_time_s": "float64"}
 
 
@@ -46,11 +58,17 @@ def title_rows(title: dict[str, Any], folder: str, extra: dict[str, Any]) -> lis
     base = f"titles/{folder}"
     for v in title["variants"]:
         row: dict[str, Any] = {
-            "title_id": title["title_id"], "folder": folder, "variant_id": v["variant_id"],
-            "file": f"{base}/variants/{v['file']}", "aspect": v["aspect"], "treatment": v["treatment"],
-            "width": v["width"], "height": v["height"],
+            "title_id": title["title_id"],
+            "folder": folder,
+            "variant_id": v["variant_id"],
+            "file": f"{base}/variants/{v['file']}",
+            "aspect": v["aspect"],
+            "treatment": v["treatment"],
+            "width": v["width"],
+            "height": v["height"],
             "source_file": f"{base}/candidates/{v['source_file']}",
-            "source_frame": v["source_frame"], "source_time_s": v["source_time_s"],
+            "source_frame": v["source_frame"],
+            "source_time_s": v["source_time_s"],
         }
         for name in feature_names():
             value = v["features"].get(name)
@@ -72,8 +90,10 @@ def _column(pa: Any, name: str, values: list[Any]) -> Any:
     try:
         return pa.array(values)
     except (pa.ArrowException, TypeError, ValueError):
-        return pa.array([None if v is None else json.dumps(v) if isinstance(v, (dict, list)) else str(v)
-                         for v in values], type=pa.string())
+        return pa.array(
+            [None if v is None else json.dumps(v) if isinstance(v, (dict, list)) else str(v) for v in values],
+            type=pa.string(),
+        )
 
 
 def write_index(root: Path, rows: list[dict[str, Any]], extra_columns: Iterable[str]) -> None:
@@ -111,8 +131,11 @@ def read_index(root: str | Path) -> list[dict[str, Any]]:
     raise CatalogError(f"{root}: no {INDEX_PARQUET} or {INDEX_JSONL} (run `artbandit catalog build` first)")
 
 
-def actions_by_title(root: str | Path, min_variants: int = 2, genres: tuple[str, ...] | None = None,
-                     ) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
+def actions_by_title(
+    root: str | Path,
+    min_variants: int = 2,
+    genres: tuple[str, ...] | None = None,
+) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
     """The index as one `artbandit.variants/1` document per title (its rows' ids, files, features),
     for tools that take variants folders (the simulator). Titles with fewer than `min_variants`
     variants are left out, with a note each. With `genres` (the simulator's), a title's `genre`
@@ -131,18 +154,26 @@ def actions_by_title(root: str | Path, min_variants: int = 2, genres: tuple[str,
         if len(trs) < min_variants:
             notes.append(f"title {trs[0]['title_id']!r} has {len(trs)} variant(s), fewer than {min_variants}: left out")
             continue
-        variants = [{"id": r["variant_id"], "file": str((root / r["file"]).absolute()), "aspect": r["aspect"],
-                     "treatment": r["treatment"],
-                     "features": {c[len(FEATURE_PREFIX):]: r[c] for c in features if r[c] is not None}}
-                    for r in trs]
+        variants = [
+            {
+                "id": r["variant_id"],
+                "file": str((root / r["file"]).absolute()),
+                "aspect": r["aspect"],
+                "treatment": r["treatment"],
+                "features": {c[len(FEATURE_PREFIX) :]: r[c] for c in features if r[c] is not None},
+            }
+            for r in trs
+        ]
         doc = {"schema": "artbandit.variants/1", "title_id": trs[0]["title_id"], "variants": variants}
         given = trs[0].get("genre")
         if genres is not None and isinstance(given, str) and given.strip():
             if given.strip().lower() in genres:
                 doc["genre"] = given.strip().lower()
             else:
-                notes.append(f"title {trs[0]['title_id']!r} has genre {given!r}, not one the simulated audience "
-                             f"knows ({', '.join(genres)}): drawn at random")
+                notes.append(
+                    f"title {trs[0]['title_id']!r} has genre {given!r}, not one the simulated audience "
+                    f"knows ({', '.join(genres)}): drawn at random"
+                )
         out.append((folder, doc))
     if not out:
         raise CatalogError(f"{root}: no title in the index has {min_variants} or more variants")
@@ -150,8 +181,9 @@ def actions_by_title(root: str | Path, min_variants: int = 2, genres: tuple[str,
 
 
 @contextlib.contextmanager
-def catalog_variant_dirs(root: str | Path, on_note: Any = None,
-                         genres: tuple[str, ...] | None = None) -> Iterator[list[str]]:
+def catalog_variant_dirs(
+    root: str | Path, on_note: Any = None, genres: tuple[str, ...] | None = None
+) -> Iterator[list[str]]:
     """The index's titles as `variants` folders for the simulator, while the context lasts: one
     variants.json per title written from the index (ids, files, features, and the genre when it is
     one of `genres`) into a temporary folder named like the catalogue's title folder, so the

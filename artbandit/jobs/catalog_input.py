@@ -7,6 +7,7 @@ not checked here, it fails its own title only when the title runs.
 title_id values are user input and become folder names, so `folder_name` maps each id to a name
 that is safe on every file system and never collides with another id's name (see its docstring).
 """
+
 from __future__ import annotations
 
 import csv
@@ -109,8 +110,7 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     """The rows of a CSV/JSONL/Parquet table as dicts; CatalogError when it cannot be read."""
     suffix = path.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
-        raise CatalogError(f"{path}: not a catalogue table ({', '.join(TABLE_SUFFIXES)}), "
-                           "a folder of videos or a glob")
+        raise CatalogError(f"{path}: not a catalogue table ({', '.join(TABLE_SUFFIXES)}), a folder of videos or a glob")
     try:
         if suffix == ".csv":
             rows = _read_csv(path)
@@ -131,8 +131,9 @@ def _specs_from_rows(rows: list[dict[str, Any]], source: Path) -> list[TitleSpec
     columns = set().union(*(r.keys() for r in rows)) if rows else set()
     missing = [c for c in REQUIRED if c not in columns]
     if missing:
-        raise CatalogError(f"{source}: missing column {', '.join(map(repr, missing))} "
-                           f"(a catalogue table needs {', '.join(REQUIRED)})")
+        raise CatalogError(
+            f"{source}: missing column {', '.join(map(repr, missing))} (a catalogue table needs {', '.join(REQUIRED)})"
+        )
     if not rows:
         raise CatalogError(f"{source}: the table has no titles")
     base = source.parent

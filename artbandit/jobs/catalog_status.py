@@ -4,6 +4,7 @@ Works on a catalogue whose driver was killed: the plan (plan.jsonl) says which t
 had, the title folders say which are complete, failures.jsonl which failed in the last finished
 run; the rest are pending.
 """
+
 from __future__ import annotations
 
 import json
@@ -62,18 +63,27 @@ def catalog_status(root: str | Path) -> dict[str, Any]:
 
 def format_status(s: dict[str, Any]) -> str:
     """The status as a few lines for people."""
-    lines = [f"{s['catalog']}: {s['state']}; {s['titles']} titles: {s['done']} done, "
-             f"{s['failed']} failed, {s['pending']} pending; {s['variants']} variants"]
+    lines = [
+        f"{s['catalog']}: {s['state']}; {s['titles']} titles: {s['done']} done, "
+        f"{s['failed']} failed, {s['pending']} pending; {s['variants']} variants"
+    ]
     t = s.get("timings") or {}
     if t:
         rate = t.get("titles_per_min")
-        lines.append(f"last run ({s['engine']}): {t.get('wall_s', 0):.1f} s"
-                     + (f", {rate:.1f} titles/min" if rate else ""))
+        lines.append(
+            f"last run ({s['engine']}): {t.get('wall_s', 0):.1f} s" + (f", {rate:.1f} titles/min" if rate else "")
+        )
         means = t.get("stage_mean_s") or {}
         if means:
             lines.append("per title: " + ", ".join(f"{k.removesuffix('_s')} {v:.2f} s" for k, v in means.items()))
     if s["failed_titles"]:
-        lines.append("failed: " + ", ".join(map(repr, s["failed_titles"][:10]))
-                     + (f" (+{len(s['failed_titles']) - 10} more, see failures.jsonl)" if len(s["failed_titles"]) > 10
-                        else " (see failures.jsonl)"))
+        lines.append(
+            "failed: "
+            + ", ".join(map(repr, s["failed_titles"][:10]))
+            + (
+                f" (+{len(s['failed_titles']) - 10} more, see failures.jsonl)"
+                if len(s["failed_titles"]) > 10
+                else " (see failures.jsonl)"
+            )
+        )
     return "\n".join(lines)

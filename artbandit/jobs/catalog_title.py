@@ -12,6 +12,7 @@ The folder is built in a temporary sibling and renamed into place when complete 
 so a killed worker or driver never leaves a half-built title. Only the small title.json document
 travels back to the driver; frames and images never do.
 """
+
 from __future__ import annotations
 
 import json
@@ -60,16 +61,20 @@ class TitleTask:
 def input_key(video: str, overlay: str | None, options: CatalogOptions) -> dict[str, Any]:
     """What decides whether a finished title is still up to date: the video file (path, size,
     mtime), the overlay text, the options and the output formats' versions."""
-    from imaging.candidates.manifest import SCHEMA as CANDIDATES_SCHEMA
     from imaging.artwork.variants import ALGORITHM_VERSION, SCHEMA as VARIANTS_SCHEMA
+    from imaging.candidates.manifest import SCHEMA as CANDIDATES_SCHEMA
 
     try:
         st = os.stat(video)
         file = {"path": video, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
     except OSError:
         file = {"path": video, "size": None, "mtime_ns": None}
-    return {"video": file, "overlay": overlay, "options": options.to_dict(),
-            "versions": [CANDIDATES_SCHEMA, VARIANTS_SCHEMA, ALGORITHM_VERSION]}
+    return {
+        "video": file,
+        "overlay": overlay,
+        "options": options.to_dict(),
+        "versions": [CANDIDATES_SCHEMA, VARIANTS_SCHEMA, ALGORITHM_VERSION],
+    }
 
 
 def read_title(folder: Path) -> dict[str, Any] | None:
@@ -88,7 +93,7 @@ def _relocate(variants_json: Path, tmp: Path, final: Path) -> dict[str, Any]:
     old, new = str(tmp), str(final)
 
     def moved(path: str) -> str:
-        return new + path[len(old):] if path.startswith(old) else path
+        return new + path[len(old) :] if path.startswith(old) else path
 
     for v in doc.get("variants", []):
         v["source"]["path"] = moved(v["source"]["path"])
@@ -106,12 +111,20 @@ def _variant_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for v in doc["variants"]:
         src = v.get("source", {})
-        rows.append({
-            "variant_id": v["id"], "file": v["file"], "aspect": v["aspect"], "treatment": v["treatment"],
-            "width": v["width"], "height": v["height"],
-            "source_file": Path(src.get("path", "")).name, "source_frame": src.get("frame"),
-            "source_time_s": src.get("time_s"), "features": v["features"],
-        })
+        rows.append(
+            {
+                "variant_id": v["id"],
+                "file": v["file"],
+                "aspect": v["aspect"],
+                "treatment": v["treatment"],
+                "width": v["width"],
+                "height": v["height"],
+                "source_file": Path(src.get("path", "")).name,
+                "source_frame": src.get("frame"),
+                "source_time_s": src.get("time_s"),
+                "features": v["features"],
+            }
+        )
     return rows
 
 
@@ -120,10 +133,10 @@ def build_title(task: TitleTask) -> dict[str, Any]:
 
     A failure is returned (not raised) so the driver knows the stage; nothing is left on disk.
     """
-    from imaging.errors import ImagingError
+    from imaging.artwork.variants import make_variants
     from imaging.candidates.extract import extract_candidates
     from imaging.candidates.manifest import write_candidates
-    from imaging.artwork.variants import make_variants
+    from imaging.errors import ImagingError
     from safeio.atomic import atomic_dir
     from safeio.outdir import OutputFolder
 
@@ -147,9 +160,14 @@ def build_title(task: TitleTask) -> dict[str, Any]:
             del result  # the frames are written; free them before the variants stage
             stage = "variants"
             t1 = time.perf_counter()
-            made = make_variants([tmp / "candidates"], tmp / "variants", aspects=opts.aspects,
-                                 width=opts.width, title=task.overlay if opts.overlay_title else None,
-                                 treatments=opts.treatments)
+            made = make_variants(
+                [tmp / "candidates"],
+                tmp / "variants",
+                aspects=opts.aspects,
+                width=opts.width,
+                title=task.overlay if opts.overlay_title else None,
+                treatments=opts.treatments,
+            )
             timings["variants_s"] = time.perf_counter() - t1
             doc = _relocate(tmp / "variants" / "variants.json", tmp, final)
             timings["total_s"] = time.perf_counter() - t0

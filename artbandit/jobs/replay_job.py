@@ -6,6 +6,7 @@ them: each policy is seeded alone, the random draws of the replay are made per c
 by every policy, and the reward model depends on the log and seed only. (Each task fits its own
 copy of the reward model: the price of independence.)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -31,13 +32,22 @@ def replay_one(task: PolicyTask) -> dict[str, Any]:
     """replay_log for one policy (runs in a worker)."""
     from simulations.ope.replay import replay_log
 
-    return replay_log(task.log, [task.policy], list(task.estimators), fmt=task.fmt, mapping=task.mapping,
-                      **task.options)
+    return replay_log(
+        task.log, [task.policy], list(task.estimators), fmt=task.fmt, mapping=task.mapping, **task.options
+    )
 
 
-def replay_policies(engine: Engine, log: str | Path, policies: Sequence[str], estimators: Sequence[str], *,
-                    fmt: str = "auto", mapping: Any = None,
-                    on_policy: Callable[[int], None] | None = None, **options: Any) -> dict[str, Any]:
+def replay_policies(
+    engine: Engine,
+    log: str | Path,
+    policies: Sequence[str],
+    estimators: Sequence[str],
+    *,
+    fmt: str = "auto",
+    mapping: Any = None,
+    on_policy: Callable[[int], None] | None = None,
+    **options: Any,
+) -> dict[str, Any]:
     """The result replay_log would give for all `policies`, computed one policy per task.
 
     A task's failure (a bad policy spec, an unreadable log) raises SimulationError with its message.
@@ -61,5 +71,3 @@ def replay_policies(engine: Engine, log: str | Path, policies: Sequence[str], es
         if names.count(p["name"]) > 1:
             p["name"] = f"{p['name']}#{names[: i + 1].count(p['name'])}"
     return merged
-
-

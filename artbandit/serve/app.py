@@ -9,6 +9,7 @@ acknowledged rank or reward is in the journal. Errors are Personalizer's body
 409 reward after the window closed or a second 'earliest' reward, 413 oversize body, 503 when the
 journal cannot be written or the pending events' memory budget is full; never a traceback.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -43,6 +44,7 @@ ERRORS: tuple[tuple[type[BaseException], int, str], ...] = (
 
 def _add_error_handlers(app: FastAPI) -> None:
     for kind, status, code in ERRORS:
+
         async def answer(request: Request, exc: Exception, status: int = status, code: str = code) -> Response:
             return error(status, code, str(exc))
 
@@ -59,9 +61,17 @@ def _add_error_handlers(app: FastAPI) -> None:
         return error(500, "InternalServerError", "internal error (see the server log)")
 
 
-def create_app(svc: DecisionService, *, key: bytes | None, max_body: int = 1 << 20,
-               max_model: int = 256 << 20, ready_message: str | None = None, durable: bool = False,
-               catalog: Any = None, dashboard: bool = True) -> Gate:
+def create_app(
+    svc: DecisionService,
+    *,
+    key: bytes | None,
+    max_body: int = 1 << 20,
+    max_model: int = 256 << 20,
+    ready_message: str | None = None,
+    durable: bool = False,
+    catalog: Any = None,
+    dashboard: bool = True,
+) -> Gate:
     """The ASGI application: routes inside the Gate (versions, key, body limit, metrics).
     `catalog`: an artbandit.serve.dashboard.catalog.Catalogue (`--catalog`); `dashboard`: mount /dashboard."""
     state = ServeState(svc, Committer(svc, inline=not durable), Metrics(), key=key, catalog=catalog)
@@ -79,8 +89,14 @@ def create_app(svc: DecisionService, *, key: bytes | None, max_body: int = 1 << 
             svc.journal.close()
             svc.state.close()
 
-    app = FastAPI(title="artbandit serve", version="1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description="Personalizer-compatible decision service (see docs/serve.md).")
+    app = FastAPI(
+        title="artbandit serve",
+        version="1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        description="Personalizer-compatible decision service (see docs/serve.md).",
+    )
     app.state.serve = state
     _add_error_handlers(app)
     for router in ROUTERS:

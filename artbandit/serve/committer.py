@@ -13,6 +13,7 @@ parsing requests. Everything slow that an acknowledgement does not need runs on 
 in order: the derived event log, SQLite's WAL checkpoints of the journal (which sync the file),
 publishing model checkpoints, deleting logs.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -20,8 +21,8 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from bandit.service.journal import JournalWriteError, describe_write_error
 from bandit.service.decision_service import DecisionService
+from bandit.service.journal import JournalWriteError, describe_write_error
 
 log = logging.getLogger("artbandit.serve")
 
@@ -68,8 +69,11 @@ class Committer:
             try:
                 await self._write_journal(batch[0])
             except Exception as exc:  # disk full, I/O error: the requests fail, the server stays up
-                message = str(exc) if isinstance(exc, JournalWriteError) else (
-                    f"the journal could not be written ({describe_write_error(exc)}); nothing was lost, retry")
+                message = (
+                    str(exc)
+                    if isinstance(exc, JournalWriteError)
+                    else (f"the journal could not be written ({describe_write_error(exc)}); nothing was lost, retry")
+                )
                 log.error("journal write failed (will retry with the next batch): %s", message)
                 self.svc.requeue(batch)
                 for w in waiters:

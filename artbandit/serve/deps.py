@@ -4,6 +4,7 @@ One `ServeState` per application, kept on `app.state.serve` by artbandit.serve.a
 route by `Depends(state)`, as FastAPI services usually do; the routes themselves live in
 artbandit.serve.routes (Personalizer's API) and artbandit.serve.dashboard (the dashboard).
 """
+
 from __future__ import annotations
 
 import time
@@ -35,8 +36,9 @@ class JSON(Response):
 
 def error(status: int, code: str, message: str) -> Response:
     """Personalizer's error body with a one-line message."""
-    return Response(orjson.dumps(wire.error_json(code, one_line(str(message)))), status_code=status,
-                    media_type="application/json")
+    return Response(
+        orjson.dumps(wire.error_json(code, one_line(str(message)))), status_code=status, media_type="application/json"
+    )
 
 
 @dataclass
@@ -48,7 +50,7 @@ class ServeState:
     committer: Committer
     metrics: Metrics
     key: bytes | None = None
-    catalog: Any = None                    # an artbandit.serve.dashboard.catalog.Catalogue, or None
+    catalog: Any = None  # an artbandit.serve.dashboard.catalog.Catalogue, or None
     created: float = field(default_factory=time.time)  # when the model was made (creationTime)
     policy_name: str = DEFAULT_POLICY_NAME
 

@@ -5,6 +5,7 @@ and reward goes over HTTP through bandit.service.client.ServiceClient, so the wh
 /metrics while it runs, can be watched. Rewards arrive at once on the service's clock (the
 scenario's simulated delays order them, they do not wait).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -13,13 +14,21 @@ from bandit.service.client import ServiceClient
 from safeio.progress import Progress, no_progress
 
 
-def drive_service(url: str, key: str | None, *, scenario: str, impressions: int, seed: int, reward: str,
-                  progress: Progress = no_progress) -> dict[str, Any]:
+def drive_service(
+    url: str,
+    key: str | None,
+    *,
+    scenario: str,
+    impressions: int,
+    seed: int,
+    reward: str,
+    progress: Progress = no_progress,
+) -> dict[str, Any]:
     """Run the simulated audience against the service at `url`; returns the policy's metrics.
     `progress(done, total, 'impressions')` is called as impressions are served (safeio.progress)."""
-    from simulations.world.environment import Environment
     from simulations.online.metrics import policy_metrics
     from simulations.online.runner import run_policy
+    from simulations.world.environment import Environment
     from simulations.world.scenarios import load_scenario
 
     sc = load_scenario(scenario)

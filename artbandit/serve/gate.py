@@ -11,6 +11,7 @@ In order, for every HTTP request:
    handler ever sees an unbounded upload;
 4. timing and status for /metrics.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -36,8 +37,13 @@ def error_body(code: str, message: str) -> bytes:
 
 async def send_error(send: Callable, status: int, code: str, message: str) -> None:
     body = error_body(code, message)
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -71,8 +77,9 @@ class Gate:
         try:
             await self._handle(scope, receive, timed_send, path, method)
         finally:
-            self.metrics.observe(route_label(method, scope.get("path", path)), status_box[0],
-                                 time.perf_counter() - started)
+            self.metrics.observe(
+                route_label(method, scope.get("path", path)), status_box[0], time.perf_counter() - started
+            )
 
     async def _handle(self, scope: dict, receive: Callable, send: Callable, path: str, method: str) -> None:
         if path.startswith(BASE):
@@ -80,20 +87,25 @@ class Gate:
             if match:
                 path = BASE + match.group(1)
             elif b"api-version=" not in scope.get("query_string", b""):
-                await send_error(send, 400, "BadRequest",
-                                 "unversioned paths need ?api-version=... (or use /personalizer/v1.0/...)")
+                await send_error(
+                    send, 400, "BadRequest", "unversioned paths need ?api-version=... (or use /personalizer/v1.0/...)"
+                )
                 return
             scope = {**scope, "path": path, "raw_path": path.encode()}
-        if self.key is not None and path not in OPEN_PATHS and not (
-                path == DASHBOARD or path.startswith(DASHBOARD + "/") or path.startswith("/docs/static/")):
+        if (
+            self.key is not None
+            and path not in OPEN_PATHS
+            and not (path == DASHBOARD or path.startswith(DASHBOARD + "/") or path.startswith("/docs/static/"))
+        ):
             given = b""
             for name, value in scope["headers"]:
                 if name == b"ocp-apim-subscription-key":
                     given = value
                     break
             if not hmac.compare_digest(given, self.key):
-                await send_error(send, 401, "401",
-                                 "Access denied due to invalid subscription key or wrong API endpoint.")
+                await send_error(
+                    send, 401, "401", "Access denied due to invalid subscription key or wrong API endpoint."
+                )
                 return
         if method in ("POST", "PUT", "PATCH"):
             limit = self.max_model if path.endswith("/model") else self.max_body

@@ -1,4 +1,5 @@
 """Counters and a latency histogram for GET /metrics (Prometheus text format 0.0.4), no dependency."""
+
 from __future__ import annotations
 
 from bisect import bisect_left
@@ -29,8 +30,10 @@ class Metrics:
         self.sums[route] += seconds
 
     def render(self, status: dict[str, Any]) -> str:
-        lines = ["# HELP artbandit_requests_total HTTP requests by route and status.",
-                 "# TYPE artbandit_requests_total counter"]
+        lines = [
+            "# HELP artbandit_requests_total HTTP requests by route and status.",
+            "# TYPE artbandit_requests_total counter",
+        ]
         for (route, code), n in sorted(self.requests.items()):
             lines.append(f'artbandit_requests_total{{route="{_escape(route)}",status="{code}"}} {n}')
         lines += ["# HELP artbandit_request_seconds Request latency.", "# TYPE artbandit_request_seconds histogram"]
@@ -63,7 +66,9 @@ class Metrics:
             gauges[name] = ("gauge", value)
         for name, (kind, value) in gauges.items():
             lines += [f"# TYPE artbandit_{name} {kind}", f"artbandit_{name} {value}"]
-        lines += ["# TYPE artbandit_model_info gauge",
-                  f'artbandit_model_info{{version="{_escape(status["modelVersion"])}",'
-                  f'learning_mode="{status["learningMode"]}"}} 1']
+        lines += [
+            "# TYPE artbandit_model_info gauge",
+            f'artbandit_model_info{{version="{_escape(status["modelVersion"])}",'
+            f'learning_mode="{status["learningMode"]}"}} 1',
+        ]
         return "\n".join(lines) + "\n"

@@ -8,6 +8,7 @@ when a connection opens and when each request begins, and closes the connection 
 not complete in HEADER_TIMEOUT_S (`--header-timeout`); headers over MAX_HEADER_BYTES get a 400. Bodies are bounded by the
 Gate's body limit, not by time.
 """
+
 from __future__ import annotations
 
 import asyncio

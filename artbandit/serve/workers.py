@@ -11,6 +11,7 @@ learner (it learns what is left in the stream, publishes and checkpoints).
 `--role ranker` / `--role learner` run one piece alone (past one machine: rankers on several hosts
 pointed at the same `--stream nats://...`, one learner anywhere with the state folder).
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,8 @@ from typing import Any
 
 from safeio.errors import one_line
 
-ROLE_ENV = "ARTBANDIT_WORKER"        # the child's settings (JSON)
-KEY_ENV = "ARTBANDIT_WORKER_KEY"     # the API key, hex (not on the command line)
+ROLE_ENV = "ARTBANDIT_WORKER"  # the child's settings (JSON)
+KEY_ENV = "ARTBANDIT_WORKER_KEY"  # the API key, hex (not on the command line)
 
 
 def serve_workers(cfg: dict[str, Any], key: bytes | None) -> int:
@@ -76,8 +77,10 @@ def _supervise(cfg: dict[str, Any], key: bytes | None) -> int:
         if stopping["now"]:
             learner.terminate()
             return learner.wait()
-        if stream is None and (os.path.exists(os.path.join(cfg["state"], "stream.sqlite")) or
-                               cfg.get("stream") not in (None, "", "embedded")):
+        if stream is None and (
+            os.path.exists(os.path.join(cfg["state"], "stream.sqlite"))
+            or cfg.get("stream") not in (None, "", "embedded")
+        ):
             try:
                 stream = open_stream(cfg.get("stream"), cfg["state"])
             except BanditError as exc:
@@ -89,19 +92,27 @@ def _supervise(cfg: dict[str, Any], key: bytes | None) -> int:
     fd = sock.fileno()
     rankers = {i: _spawn(cfg, key, "ranker", name=f"ranker-{i}", fd=fd) for i in range(cfg["workers"])}
     if not cfg.get("quiet"):
-        print(f"artbandit serve: listening on http://{cfg['host']}:{cfg['port']}/personalizer "
-              f"({cfg['workers']} rankers, 1 learner, stream {cfg.get('stream') or 'embedded'}, state {cfg['state']})",
-              flush=True)
+        print(
+            f"artbandit serve: listening on http://{cfg['host']}:{cfg['port']}/personalizer "
+            f"({cfg['workers']} rankers, 1 learner, stream {cfg.get('stream') or 'embedded'}, state {cfg['state']})",
+            flush=True,
+        )
     while not stopping["now"]:
         time.sleep(0.05)
         for i, proc in list(rankers.items()):
             if proc.poll() is not None and not stopping["now"]:
-                print(f"artbandit serve: ranker-{i} (pid {proc.pid}) exited {proc.returncode}; starting it again",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"artbandit serve: ranker-{i} (pid {proc.pid}) exited {proc.returncode}; starting it again",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 rankers[i] = _spawn(cfg, key, "ranker", name=f"ranker-{i}", fd=fd)
         if learner.poll() is not None and not stopping["now"]:
-            print(f"artbandit serve: the learner (pid {learner.pid}) exited {learner.returncode}; starting it again",
-                  file=sys.stderr, flush=True)
+            print(
+                f"artbandit serve: the learner (pid {learner.pid}) exited {learner.returncode}; starting it again",
+                file=sys.stderr,
+                flush=True,
+            )
             learner = _spawn(cfg, key, "learner")
     for proc in rankers.values():  # rankers first: what they acknowledged is in the stream
         if proc.poll() is None:
@@ -132,9 +143,15 @@ def run_learner(cfg: dict[str, Any]) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
-        svc = DecisionService(cfg["state"], seed=cfg["seed"], reward_range=tuple(cfg["reward_range"]),
-                              max_actions=cfg["max_actions"], durable=cfg["durable"], autocommit=False,
-                              max_pending_bytes=cfg["max_pending_bytes"])
+        svc = DecisionService(
+            cfg["state"],
+            seed=cfg["seed"],
+            reward_range=tuple(cfg["reward_range"]),
+            max_actions=cfg["max_actions"],
+            durable=cfg["durable"],
+            autocommit=False,
+            max_pending_bytes=cfg["max_pending_bytes"],
+        )
     except BanditError as exc:
         print(f"artbandit serve: {exc}", file=sys.stderr)
         return 1
@@ -167,9 +184,15 @@ def run_ranker(cfg: dict[str, Any], key: bytes | None, fd: int | None) -> int:
 
     try:
         stream = open_stream(cfg.get("stream"), cfg["state"])
-        svc = Ranker(stream, name=cfg.get("name", f"ranker-{os.getpid()}"), seed=cfg["seed"],
-                     reward_range=tuple(cfg["reward_range"]), max_actions=cfg["max_actions"],
-                     model_update_s=cfg["model_update_s"], max_pending_bytes=cfg["max_pending_bytes"])
+        svc = Ranker(
+            stream,
+            name=cfg.get("name", f"ranker-{os.getpid()}"),
+            seed=cfg["seed"],
+            reward_range=tuple(cfg["reward_range"]),
+            max_actions=cfg["max_actions"],
+            model_update_s=cfg["model_update_s"],
+            max_pending_bytes=cfg["max_pending_bytes"],
+        )
     except BanditError as exc:
         print(f"artbandit serve: ranker: {exc}", file=sys.stderr)
         return 1
@@ -177,9 +200,18 @@ def run_ranker(cfg: dict[str, Any], key: bytes | None, fd: int | None) -> int:
     # a remote stream's append waits on the network: on the writer thread, the loop keeps parsing
     app = create_app(svc, key=key, max_body=cfg["max_body"], durable=remote)
     logging.basicConfig(level=logging.WARNING, format="artbandit serve: %(levelname)s %(message)s")
-    config = uvicorn.Config(app, host=cfg["host"], port=cfg["port"], log_level="warning", access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=30, server_header=False,
-                            http=guarded_protocol(cfg["header_timeout_s"]), timeout_keep_alive=KEEP_ALIVE_S)
+    config = uvicorn.Config(
+        app,
+        host=cfg["host"],
+        port=cfg["port"],
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=30,
+        server_header=False,
+        http=guarded_protocol(cfg["header_timeout_s"]),
+        timeout_keep_alive=KEEP_ALIVE_S,
+    )
     # the supervisor's listening socket, as a socket object: uvicorn's own `fd=` takes it for a Unix
     # socket, so asyncio left Nagle on (TCP_NODELAY unset) and every answer waited ~40 ms for an ACK
     sockets = [socket.socket(fileno=fd)] if fd is not None else None

@@ -16,6 +16,7 @@ keep their open events here, so each rule is written once:
 What happens when an event closes (learn it, log it, journal it) is the owner's `on_close` callback;
 what is recorded before a change (the service's journal) the owner writes before calling the book.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -47,17 +48,17 @@ class OpenEvent:
     context: dict = field(default_factory=dict)
     actions: list = field(default_factory=list)  # the eligible actions as sent, in the order the policy saw them
     pmf: list = field(default_factory=list)
-    mode: str = "Online"              # learning mode when ranked: Online | Apprentice | LoggingOnly
-    active: bool = True               # False: ranked with deferActivation and not activated yet
-    group: str | None = None          # multi-slot: the event id the caller knows
+    mode: str = "Online"  # learning mode when ranked: Online | Apprentice | LoggingOnly
+    active: bool = True  # False: ranked with deferActivation and not activated yet
+    group: str | None = None  # multi-slot: the event id the caller knows
     model_version: str = ""
-    journal_seq: int = 0              # the journal's sequence number of its rank record (service)
-    cost: int = 0                     # estimated bytes it holds (the service's memory budget)
-    agree: bool | None = None         # Apprentice: whether the policy would have chosen the baseline
+    journal_seq: int = 0  # the journal's sequence number of its rank record (service)
+    cost: int = 0  # estimated bytes it holds (the service's memory budget)
+    agree: bool | None = None  # Apprentice: whether the policy would have chosen the baseline
     n_rewards: int = 0
     total: float = 0.0
     first: float = 0.0
-    seq: int = 0                      # set by RewardWindow.add (tells its heap entry from stale ones)
+    seq: int = 0  # set by RewardWindow.add (tells its heap entry from stale ones)
 
     @property
     def action_id(self) -> str:
@@ -130,8 +131,14 @@ class EventBook:
     or NOT_ACTIVATED (value None: not to be learned). `closed_reason(event_id)` tells why an event
     no longer in memory closed (the service asks its journal), or None if it never existed."""
 
-    def __init__(self, rules: RewardRules, on_close: OnClose, *, remember_closed: int = 100_000,
-                 closed_reason: Callable[[str], str | None] | None = None) -> None:
+    def __init__(
+        self,
+        rules: RewardRules,
+        on_close: OnClose,
+        *,
+        remember_closed: int = 100_000,
+        closed_reason: Callable[[str], str | None] | None = None,
+    ) -> None:
         self.rules = rules
         self.on_close = on_close
         self.window = RewardWindow(remember_closed)

@@ -6,6 +6,7 @@ reward then landed on the other process's event), so the default is OS randomnes
 (tests, simulations) is deterministic only when a seed is asked for explicitly, and never returns an
 id the caller says is already taken (a restarted run replays the same stream).
 """
+
 from __future__ import annotations
 
 import os

@@ -9,6 +9,7 @@ whole window: 1.2 GB at 10k decisions/s with a 600 s window).
 The events it holds are bandit.lifecycle.book.OpenEvent (the event book decides when they close); a
 multi-slot event is a group of slot events, and the group id counts as closed once its last slot is.
 """
+
 from __future__ import annotations
 
 import heapq

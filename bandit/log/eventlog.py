@@ -29,6 +29,7 @@ Over 400 lines on purpose: buffering, the commit transaction and the readers sha
 its two locks and the buffers (decisions, rewards, drift events); split, each half would reach into
 the other's private state. The schema and row types live in bandit.log.schema, export in bandit.log.export.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -44,18 +45,18 @@ from typing import IO, Any, Iterator, Sequence
 
 import orjson
 
-from bandit.log import jsontext
 from bandit.cache import TextCache
 from bandit.errors import BanditError
+from bandit.log import jsontext
 from bandit.log.export import EXPORT_FORMATS, export_events  # noqa: F401  (EXPORT_FORMATS: public)
 from bandit.log.schema import (  # noqa: F401  (SCHEMA, READABLE_SCHEMAS, LoggedEvent: public here too)
     DRIFT_COLUMNS,
     EVENT_COLUMNS,
     INSERT_DRIFT,
     INSERT_EVENT,
-    SET_REWARD,
     READABLE_SCHEMAS,
     SCHEMA,
+    SET_REWARD,
     DriftEvent,
     LoggedEvent,
     create_private,
@@ -127,8 +128,9 @@ class EventLog:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             create_private(self.path)
         try:
-            self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False,
-                                       timeout=float(busy_timeout_s))
+            self._db = sqlite3.connect(
+                str(self.path), isolation_level=None, check_same_thread=False, timeout=float(busy_timeout_s)
+            )
             if readonly:  # a reader never changes the file (not even its journal mode)
                 row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
                 schema = row and row[0]
@@ -140,22 +142,22 @@ class EventLog:
         if schema not in READABLE_SCHEMAS:
             self._abandon()
             raise BanditError(f"{self.path}: not an artbandit event log (schema {schema!r})")
-        self._buf = threading.Lock()        # the buffers below
-        self._dblock = threading.RLock()    # the connection: one commit or read at a time
+        self._buf = threading.Lock()  # the buffers below
+        self._dblock = threading.RLock()  # the connection: one commit or read at a time
         self._events: list[list] = []
         self._buffered: dict[str, list] = {}  # event id -> its row in _events (not yet committed)
         self._new_sets: dict[Any, str] = {}
         self._rewards: list[tuple] = []
         self._drifts: list[tuple] = []
-        self._since = _NEVER       # monotonic time the oldest buffered row was buffered
-        self._inflight = 0         # rows taken from the buffers by a commit still running
+        self._since = _NEVER  # monotonic time the oldest buffered row was buffered
+        self._inflight = 0  # rows taken from the buffers by a commit still running
         self._inflight_since = _NEVER
         self._set_ids = TextCache(100_000, 2_000_000)  # actions key -> action_sets.id (committed)
         self._error: BaseException | None = None
         self._wake = threading.Event()
         self._flusher: threading.Thread | None = None
         self._closed = False
-        self.duplicates: list[str] = []   # event ids another writer logged first (see _commit)
+        self.duplicates: list[str] = []  # event ids another writer logged first (see _commit)
         self.committed = 0 if readonly else len(self)
         if not readonly:
             _open_logs.add(self)
@@ -207,8 +209,23 @@ class EventLog:
             pmf_text = "[" + ",".join([repr(float(p)) for p in pmf]) + "]"
         # the last three fields are the reward, its time and `defaulted`, filled in place when the
         # reward arrives before the row is committed (one INSERT instead of an INSERT and an UPDATE)
-        row = [event_id, time, model_version, policy, user, context_json, actions_key if set_ref is None else set_ref,
-               pmf_text, chosen_index, action_id, probability, None, None, 0, self.writer_id]
+        row = [
+            event_id,
+            time,
+            model_version,
+            policy,
+            user,
+            context_json,
+            actions_key if set_ref is None else set_ref,
+            pmf_text,
+            chosen_index,
+            action_id,
+            probability,
+            None,
+            None,
+            0,
+            self.writer_id,
+        ]
         with self._buf:
             if set_ref is None and actions_key not in self._new_sets:
                 self._new_sets[actions_key] = "[" + ",".join(actions_json) + "]"
@@ -231,8 +248,17 @@ class EventLog:
     def append_drift(self, drift: DriftEvent) -> None:
         """Buffer a detected drift (committed like decisions: within commit_interval_s, at close and
         at exit). Its `writer` is set to this log's writer."""
-        row = (drift.time, self.writer_id, drift.direction, drift.statistic, drift.threshold, drift.floor,
-               drift.boost_events, drift.n_learned, drift.event_id)
+        row = (
+            drift.time,
+            self.writer_id,
+            drift.direction,
+            drift.statistic,
+            drift.threshold,
+            drift.floor,
+            drift.boost_events,
+            drift.n_learned,
+            drift.event_id,
+        )
         with self._buf:
             self._drifts.append(row)
             n = self._buffered_rows()
@@ -248,8 +274,10 @@ class EventLog:
     def _after_buffering(self, n: int) -> None:
         if self._flusher is None:
             self._start_flusher()
-        if (n + self._inflight >= self.max_uncommitted
-                or _monotonic() - min(self._since, self._inflight_since) >= self.max_delay_s):
+        if (
+            n + self._inflight >= self.max_uncommitted
+            or _monotonic() - min(self._since, self._inflight_since) >= self.max_delay_s
+        ):
             # the committing thread fell behind (a loaded machine, a slow disk): commit here, so a
             # SIGKILL never loses more than the documented bound
             self.flush()
@@ -259,8 +287,12 @@ class EventLog:
     def _start_flusher(self) -> None:
         if self.readonly or self._closed:
             return
-        thread = threading.Thread(target=_flush_loop, args=(weakref.ref(self), self._wake, self.commit_interval_s),
-                                  name=f"artbandit-eventlog-{self.path.name}", daemon=True)
+        thread = threading.Thread(
+            target=_flush_loop,
+            args=(weakref.ref(self), self._wake, self.commit_interval_s),
+            name=f"artbandit-eventlog-{self.path.name}",
+            daemon=True,
+        )
         self._flusher = thread
         thread.start()
 
@@ -300,8 +332,9 @@ class EventLog:
         exc, self._error = self._error, None
         raise BanditError(f"{self.path}: could not commit the event log ({exc})") from None
 
-    def _commit(self, events: list[list], sets: dict[Any, str], rewards: list[tuple],
-                drifts: Sequence[tuple] = ()) -> None:
+    def _commit(
+        self, events: list[list], sets: dict[Any, str], rewards: list[tuple], drifts: Sequence[tuple] = ()
+    ) -> None:
         """One transaction: new candidate sets, the buffered rows (already parameter lists with this
         writer's id), the rewards of rows committed earlier, detected drifts."""
         db = self._db
@@ -334,8 +367,11 @@ class EventLog:
                     except sqlite3.IntegrityError:
                         dropped += 1
                         self.duplicates.append(row[0])
-                        warnings.warn(f"{self.path}: event {row[0]!r} not logged: another writer logged "
-                                      "that event id first", RuntimeWarning, stacklevel=2)
+                        warnings.warn(
+                            f"{self.path}: event {row[0]!r} not logged: another writer logged that event id first",
+                            RuntimeWarning,
+                            stacklevel=2,
+                        )
             if rewards:
                 db.executemany(SET_REWARD, rewards)
             if drifts:
@@ -359,7 +395,11 @@ class EventLog:
         ids: dict[Any, int] = {}
         for key, text in sets.items():
             row = db.execute("SELECT id FROM action_sets WHERE actions=? LIMIT 1", (text,)).fetchone()
-            ids[key] = row[0] if row else int(db.execute("INSERT INTO action_sets(actions) VALUES (?)", (text,)).lastrowid or 0)
+            ids[key] = (
+                row[0]
+                if row
+                else int(db.execute("INSERT INTO action_sets(actions) VALUES (?)", (text,)).lastrowid or 0)
+            )
         return ids
 
     def contains(self, event_id: str) -> bool:
@@ -368,7 +408,9 @@ class EventLog:
             if event_id in self._buffered:
                 return True
         with self._dblock:
-            return self._conn.execute("SELECT 1 FROM events WHERE event_id=? LIMIT 1", (event_id,)).fetchone() is not None
+            return (
+                self._conn.execute("SELECT 1 FROM events WHERE event_id=? LIMIT 1", (event_id,)).fetchone() is not None
+            )
 
     def claim_pending(self) -> list[LoggedEvent]:
         """Take over the unrewarded events of writers that are gone (killed, crashed, closed) and
@@ -387,8 +429,11 @@ class EventLog:
                 others = db.execute("SELECT id, token FROM writers WHERE id != ?", (self.writer_id,)).fetchall()
                 gone = [(wid,) for wid, token in others if writer_gone(self.path, token)]
                 db.executemany("DELETE FROM writers WHERE id=?", gone)
-                db.execute("UPDATE events SET writer=? WHERE reward IS NULL AND (writer IS NULL OR writer NOT IN"
-                           " (SELECT id FROM writers))", (self.writer_id,))
+                db.execute(
+                    "UPDATE events SET writer=? WHERE reward IS NULL AND (writer IS NULL OR writer NOT IN"
+                    " (SELECT id FROM writers))",
+                    (self.writer_id,),
+                )
                 db.execute("COMMIT")
             except BaseException:
                 if db.in_transaction:
@@ -449,16 +494,28 @@ class EventLog:
 
     def _iter_events(self, batch_size: int = 10_000, where: str = "", args: tuple = ()) -> Iterator[LoggedEvent]:
         for (eid, t, version, policy, user, ctx, pmf, chosen, p, r, rt, dflt), (ids, feats) in self._rows(
-                EVENT_COLUMNS, batch_size, where, args):
+            EVENT_COLUMNS, batch_size, where, args
+        ):
             yield LoggedEvent(
-                event_id=eid, time=t, model_version=version, policy=policy,
-                context_json=ctx, action_ids=ids, action_features=feats,
-                pmf_json=pmf, chosen_index=chosen, probability=p, reward=r,
-                reward_time=rt, user=user, defaulted=bool(dflt),
+                event_id=eid,
+                time=t,
+                model_version=version,
+                policy=policy,
+                context_json=ctx,
+                action_ids=ids,
+                action_features=feats,
+                pmf_json=pmf,
+                chosen_index=chosen,
+                probability=p,
+                reward=r,
+                reward_time=rt,
+                user=user,
+                defaulted=bool(dflt),
             )
 
-    def iter_outcomes(self, batch_size: int = 10_000, since: float | None = None,
-                      until: float | None = None) -> Iterator[tuple]:
+    def iter_outcomes(
+        self, batch_size: int = 10_000, since: float | None = None, until: float | None = None
+    ) -> Iterator[tuple]:
         """What offline evaluation reads of every committed event, in logging order, as plain tuples:
         (time, context JSON, action ids, action features, pmf JSON, chosen index, probability, reward).
         `since`/`until` (seconds since the epoch): only events logged at since <= time < until, so an
@@ -469,7 +526,8 @@ class EventLog:
         feature lists are shared by every event with the same candidate set: do not modify them."""
         where, args = _time_window(since, until)
         for (t, ctx, pmf, chosen, p, r), (ids, feats) in self._rows(
-                "time, context, pmf, chosen_index, probability, reward", batch_size, where, args):
+            "time, context, pmf, chosen_index, probability, reward", batch_size, where, args
+        ):
             yield t, ctx, ids, feats, pmf, chosen, p, r
 
     def count_between(self, since: float | None = None, until: float | None = None) -> int:
@@ -478,18 +536,22 @@ class EventLog:
             self.flush()
         where, args = _time_window(since, until)
         with self._dblock:
-            return self._conn.execute("SELECT COUNT(*) FROM events" + (f" WHERE {where}" if where else ""),
-                                    args).fetchone()[0]
+            return self._conn.execute(
+                "SELECT COUNT(*) FROM events" + (f" WHERE {where}" if where else ""), args
+            ).fetchone()[0]
 
-    def _rows(self, columns: str, batch_size: int, where: str = "",
-              args: tuple = ()) -> Iterator[tuple[tuple, tuple[list[str], list[dict]]]]:
+    def _rows(
+        self, columns: str, batch_size: int, where: str = "", args: tuple = ()
+    ) -> Iterator[tuple[tuple, tuple[list[str], list[dict]]]]:
         """(row of `columns`, (action ids, action features)) per committed event, in logging order."""
         if not self.readonly:
             self.flush()
         sets: dict[int, tuple[list[str], list[dict]]] = {}
         last = 0
-        query = (f"SELECT seq, action_set, {columns} FROM events WHERE seq > ? {'AND ' + where if where else ''}"
-                 " ORDER BY seq LIMIT ?")
+        query = (
+            f"SELECT seq, action_set, {columns} FROM events WHERE seq > ? {'AND ' + where if where else ''}"
+            " ORDER BY seq LIMIT ?"
+        )
         while True:
             try:
                 with self._dblock:
@@ -517,8 +579,14 @@ class EventLog:
         return [a["id"] for a in actions], [a["features"] for a in actions]
 
     # -- export ------------------------------------------------------------------------------
-    def export(self, out: str | os.PathLike | IO[str] | None, fmt: str = "dsjson", *,
-               costs: str = "reward", reward_range: tuple[float, float] = (0.0, 1.0)) -> int:
+    def export(
+        self,
+        out: str | os.PathLike | IO[str] | None,
+        fmt: str = "dsjson",
+        *,
+        costs: str = "reward",
+        reward_range: tuple[float, float] = (0.0, 1.0),
+    ) -> int:
         """Write every event as DSJSON / CSV / JSONL to a path (atomically) or an open text stream.
         DSJSON costs: "reward" (-reward, the decision service's convention) or "vw" (1 - reward
         scaled to [0, 1] by `reward_range`: exactly the costs artbandit's own VW model learns)."""

@@ -3,6 +3,7 @@
 DSJSON writes features through bandit.vwformat, so VW's own `--dsjson` parser sees exactly the
 features artbandit's model learned from (escaped names, `c_<namespace>`, `id=<id>` in namespace A).
 """
+
 from __future__ import annotations
 
 import csv
@@ -19,13 +20,33 @@ from bandit.errors import BanditError
 from bandit.log.schema import LoggedEvent
 from bandit.vwformat import dsjson_action, dsjson_context
 
-CSV_COLUMNS = ["event_id", "time", "model_version", "policy", "user", "chosen_index", "action_id",
-               "probability", "reward", "reward_time", "defaulted", "action_ids", "pmf", "context",
-               "action_features"]
+CSV_COLUMNS = [
+    "event_id",
+    "time",
+    "model_version",
+    "policy",
+    "user",
+    "chosen_index",
+    "action_id",
+    "probability",
+    "reward",
+    "reward_time",
+    "defaulted",
+    "action_ids",
+    "pmf",
+    "context",
+    "action_features",
+]
 
 
-def export_events(events: Iterable[LoggedEvent], out: str | os.PathLike | IO[str] | None, fmt: str = "dsjson",
-                  *, costs: str = "reward", reward_range: tuple[float, float] = (0.0, 1.0)) -> int:
+def export_events(
+    events: Iterable[LoggedEvent],
+    out: str | os.PathLike | IO[str] | None,
+    fmt: str = "dsjson",
+    *,
+    costs: str = "reward",
+    reward_range: tuple[float, float] = (0.0, 1.0),
+) -> int:
     """Write `events` to a path (atomically, owner-only: it holds contexts) or an open text stream."""
     if fmt not in EXPORT_FORMATS:
         raise BanditError(f"unknown export format {fmt!r} (choose from {', '.join(EXPORT_FORMATS)})")
@@ -79,23 +100,42 @@ class SharedText:
 def csv_row(ev: LoggedEvent, shared: SharedText) -> list:
     """One event as a CSV_COLUMNS row (nested values as compact JSON text)."""
     return [
-        ev.event_id, ev.time, ev.model_version, ev.policy, ev.user or "", ev.chosen_index,
-        ev.action_id, ev.probability, "" if ev.reward is None else ev.reward,
-        "" if ev.reward_time is None else ev.reward_time, int(ev.defaulted),
-        shared(ev.action_ids), _dumps(ev.pmf), _dumps(ev.context), shared(ev.action_features),
+        ev.event_id,
+        ev.time,
+        ev.model_version,
+        ev.policy,
+        ev.user or "",
+        ev.chosen_index,
+        ev.action_id,
+        ev.probability,
+        "" if ev.reward is None else ev.reward,
+        "" if ev.reward_time is None else ev.reward_time,
+        int(ev.defaulted),
+        shared(ev.action_ids),
+        _dumps(ev.pmf),
+        _dumps(ev.context),
+        shared(ev.action_features),
     ]
 
 
 def jsonl_line(ev: LoggedEvent, shared: SharedText) -> str:
     """One event as a JSON object: the LoggedEvent's fields in order, context and pmf decoded, plus
     action_id; the shared action lists spliced in as text (the same bytes as dumping the whole)."""
-    head = _dumps({"event_id": ev.event_id, "time": ev.time, "model_version": ev.model_version,
-                   "policy": ev.policy})
-    tail = _dumps({"chosen_index": ev.chosen_index, "probability": ev.probability, "reward": ev.reward,
-                   "reward_time": ev.reward_time, "user": ev.user, "defaulted": ev.defaulted,
-                   "context": ev.context, "pmf": ev.pmf, "action_id": ev.action_id})
-    return (f'{head[:-1]},"action_ids":{shared(ev.action_ids)},'
-            f'"action_features":{shared(ev.action_features)},{tail[1:]}')
+    head = _dumps({"event_id": ev.event_id, "time": ev.time, "model_version": ev.model_version, "policy": ev.policy})
+    tail = _dumps(
+        {
+            "chosen_index": ev.chosen_index,
+            "probability": ev.probability,
+            "reward": ev.reward,
+            "reward_time": ev.reward_time,
+            "user": ev.user,
+            "defaulted": ev.defaulted,
+            "context": ev.context,
+            "pmf": ev.pmf,
+            "action_id": ev.action_id,
+        }
+    )
+    return f'{head[:-1]},"action_ids":{shared(ev.action_ids)},"action_features":{shared(ev.action_features)},{tail[1:]}'
 
 
 def _write(events: Iterable[LoggedEvent], fh: IO[str], fmt: str, costs: str, reward_range: tuple[float, float]) -> int:
@@ -134,15 +174,17 @@ def _write_parquet(events: Iterable[LoggedEvent], path: Path) -> int:
         raise BanditError("a Parquet export needs pyarrow (pip install 'artbandit[parquet]')") from None
     ints = {"chosen_index", "defaulted"}
     floats = {"time", "probability", "reward", "reward_time"}
-    schema = pa.schema([(c, pa.int64() if c in ints else pa.float64() if c in floats else pa.string())
-                        for c in CSV_COLUMNS])
+    schema = pa.schema(
+        [(c, pa.int64() if c in ints else pa.float64() if c in floats else pa.string()) for c in CSV_COLUMNS]
+    )
     shared = SharedText()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     os.close(fd)
     n = 0
     try:
-        with pq.ParquetWriter(tmp, schema, compression="zstd", use_dictionary=True,
-                              dictionary_pagesize_limit=16 << 20) as writer:
+        with pq.ParquetWriter(
+            tmp, schema, compression="zstd", use_dictionary=True, dictionary_pagesize_limit=16 << 20
+        ) as writer:
             rows: list[list] = []
             for ev in events:
                 row = csv_row(ev, shared)
@@ -154,8 +196,9 @@ def _write_parquet(events: Iterable[LoggedEvent], path: Path) -> int:
                     n += len(rows)
                     rows = []
             if rows or n == 0:
-                writer.write_table(pa.table([list(c) for c in zip(*rows)] if rows else
-                                            [[] for _ in CSV_COLUMNS], schema=schema))
+                writer.write_table(
+                    pa.table([list(c) for c in zip(*rows)] if rows else [[] for _ in CSV_COLUMNS], schema=schema)
+                )
                 n += len(rows)
         os.chmod(tmp, 0o600)  # owner-only: it holds contexts
         os.replace(tmp, path)
@@ -169,8 +212,13 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
-def to_dsjson(ev: LoggedEvent, *, costs: str = "reward", reward_range: tuple[float, float] = (0.0, 1.0),
-              multi: dict[tuple[int, int], tuple[Any, Any, list]] | None = None) -> dict:
+def to_dsjson(
+    ev: LoggedEvent,
+    *,
+    costs: str = "reward",
+    reward_range: tuple[float, float] = (0.0, 1.0),
+    multi: dict[tuple[int, int], tuple[Any, Any, list]] | None = None,
+) -> dict:
     """One event in VW's decision-service JSON (cb_explore_adf).
 
     `_label_cost` is -reward by default (the decision service's convention, which the OPE DSJSON
@@ -182,8 +230,11 @@ def to_dsjson(ev: LoggedEvent, *, costs: str = "reward", reward_range: tuple[flo
     key = (id(ev.action_ids), id(ev.action_features))
     hit = multi.get(key) if multi is not None else None
     if hit is None or hit[0] is not ev.action_ids or hit[1] is not ev.action_features:  # once per set
-        hit = (ev.action_ids, ev.action_features,
-               [dsjson_action(aid, feats) for aid, feats in zip(ev.action_ids, ev.action_features)])
+        hit = (
+            ev.action_ids,
+            ev.action_features,
+            [dsjson_action(aid, feats) for aid, feats in zip(ev.action_ids, ev.action_features)],
+        )
         if multi is not None:
             if len(multi) >= SharedText.LIMIT:
                 multi.clear()
@@ -197,21 +248,25 @@ def to_dsjson(ev: LoggedEvent, *, costs: str = "reward", reward_range: tuple[flo
             cost = 1.0 - (min(max(reward, lo), hi) - lo) / (hi - lo)
         else:
             cost = -reward
-        record.update({
-            "_label_cost": cost,
-            "_label_probability": ev.probability,
-            "_label_Action": ev.chosen_index + 1,
-            "_labelIndex": ev.chosen_index,
-        })
-    record.update({
-        "Timestamp": _dt.datetime.fromtimestamp(ev.time, _dt.timezone.utc).isoformat().replace("+00:00", "Z"),
-        "Version": "1",
-        "EventId": ev.event_id,
-        "a": [i + 1 for i in order],
-        "c": context,
-        "p": [ev.pmf[i] for i in order],
-        "VWState": {"m": ev.model_version},
-    })
+        record.update(
+            {
+                "_label_cost": cost,
+                "_label_probability": ev.probability,
+                "_label_Action": ev.chosen_index + 1,
+                "_labelIndex": ev.chosen_index,
+            }
+        )
+    record.update(
+        {
+            "Timestamp": _dt.datetime.fromtimestamp(ev.time, _dt.timezone.utc).isoformat().replace("+00:00", "Z"),
+            "Version": "1",
+            "EventId": ev.event_id,
+            "a": [i + 1 for i in order],
+            "c": context,
+            "p": [ev.pmf[i] for i in order],
+            "VWState": {"m": ev.model_version},
+        }
+    )
     if ev.reward is not None:
         record["o"] = [{"v": float(ev.reward), "EventId": ev.event_id, "ActionTaken": False}]
     return record

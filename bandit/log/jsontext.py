@@ -10,6 +10,7 @@ features, and in DSJSON features, numbers are feature values that VW reads as fl
 strings); in generic JSONL/CSV logs an integer may be an id, and two ids must never merge, so those
 readers keep the standard library.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,6 +1,7 @@
 """The event log's SQLite schema: tables, statements, the row type readers get, creating the file
 owner-only, and opening a log for writing (creating or upgrading its tables, registering the writer).
 See bandit.log.eventlog for how rows are written and read."""
+
 from __future__ import annotations
 
 import os
@@ -55,15 +56,21 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS action_sets_by_content ON action_sets(actions)",
     "CREATE INDEX IF NOT EXISTS events_unrewarded ON events(writer) WHERE reward IS NULL",
 )
-INSERT_EVENT = ("INSERT INTO events(event_id, time, model_version, policy, user, context, action_set, pmf,"
-                " chosen_index, action_id, probability, reward, reward_time, defaulted, writer)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+INSERT_EVENT = (
+    "INSERT INTO events(event_id, time, model_version, policy, user, context, action_set, pmf,"
+    " chosen_index, action_id, probability, reward, reward_time, defaulted, writer)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
 SET_REWARD = "UPDATE events SET reward=?, reward_time=?, defaulted=? WHERE event_id=? AND writer=?"
-INSERT_DRIFT = ("INSERT INTO drift_events(time, writer, direction, statistic, threshold, floor, boost_events,"
-                " n_learned, event_id) VALUES (?,?,?,?,?,?,?,?,?)")
+INSERT_DRIFT = (
+    "INSERT INTO drift_events(time, writer, direction, statistic, threshold, floor, boost_events,"
+    " n_learned, event_id) VALUES (?,?,?,?,?,?,?,?,?)"
+)
 DRIFT_COLUMNS = "time, writer, direction, statistic, threshold, floor, boost_events, n_learned, event_id"
-EVENT_COLUMNS = ("event_id, time, model_version, policy, user, context, pmf, chosen_index, probability,"
-                  " reward, reward_time, defaulted")
+EVENT_COLUMNS = (
+    "event_id, time, model_version, policy, user, context, pmf, chosen_index, probability,"
+    " reward, reward_time, defaulted"
+)
 
 
 @dataclass
@@ -74,16 +81,16 @@ class LoggedEvent:
     time: float
     model_version: str
     policy: str
-    context_json: str                # the context exactly as logged; `.context` decodes it once
+    context_json: str  # the context exactly as logged; `.context` decodes it once
     action_ids: list[str]
     action_features: list[dict]
-    pmf_json: str                    # the full pmf as logged; `.pmf` decodes it once
+    pmf_json: str  # the full pmf as logged; `.pmf` decodes it once
     chosen_index: int
     probability: float
     reward: float | None
     reward_time: float | None
-    user: str | None = None          # keyed hash of the user id, or None
-    defaulted: bool = False          # True when the reward is the default given at expiry
+    user: str | None = None  # keyed hash of the user id, or None
+    defaulted: bool = False  # True when the reward is the default given at expiry
 
     @property
     def action_id(self) -> str:
@@ -106,14 +113,14 @@ class DriftEvent:
     """A change the live policy detected in its reward stream, and what it did about it. Holds no
     user and no context: only the detector's numbers and the event whose reward raised the alarm."""
 
-    time: float           # the closing time of that event's reward (the policy's clock)
-    writer: int | None    # the log writer (process) whose policy detected it
-    direction: str        # "drop" (only drops raise exploration)
-    statistic: float      # Page-Hinkley evidence at the alarm, in standard deviations
-    threshold: float      # the evidence needed for an alarm
-    floor: float          # the probability floor every action got for the boost
-    boost_events: int     # for how many learned events the floor holds
-    n_learned: int        # events the policy had learned before this one
+    time: float  # the closing time of that event's reward (the policy's clock)
+    writer: int | None  # the log writer (process) whose policy detected it
+    direction: str  # "drop" (only drops raise exploration)
+    statistic: float  # Page-Hinkley evidence at the alarm, in standard deviations
+    threshold: float  # the evidence needed for an alarm
+    floor: float  # the probability floor every action got for the boost
+    boost_events: int  # for how many learned events the floor holds
+    n_learned: int  # events the policy had learned before this one
     event_id: str | None  # the event whose reward raised the alarm
 
 
@@ -135,8 +142,10 @@ def _next_writer_id(db: sqlite3.Connection) -> int:
     if row is not None:
         last = int(row[0])
     else:
-        last = max(db.execute("SELECT COALESCE(MAX(id), 0) FROM writers").fetchone()[0],
-                   db.execute("SELECT COALESCE(MAX(writer), 0) FROM events").fetchone()[0])
+        last = max(
+            db.execute("SELECT COALESCE(MAX(id), 0) FROM writers").fetchone()[0],
+            db.execute("SELECT COALESCE(MAX(writer), 0) FROM events").fetchone()[0],
+        )
     return last + 1
 
 
@@ -168,8 +177,10 @@ def open_for_writing(db: sqlite3.Connection, durable: bool, token: str) -> tuple
             for ddl in _INDEXES:
                 db.execute(ddl)
             writer_id = _next_writer_id(db)
-            db.execute("INSERT INTO writers(id, token, pid, started) VALUES (?, ?, ?, ?)",
-                       (writer_id, token, os.getpid(), time.time()))
+            db.execute(
+                "INSERT INTO writers(id, token, pid, started) VALUES (?, ?, ?, ?)",
+                (writer_id, token, os.getpid(), time.time()),
+            )
             db.execute("INSERT OR REPLACE INTO meta VALUES ('last_writer', ?)", (str(writer_id),))
         db.execute("COMMIT")
         return schema, writer_id

@@ -8,6 +8,7 @@ unrewarded events of writers that are gone (see EventLog.claim_pending) and no o
 
 The lock files live in `.<log name>.writers/` next to the log (0700, files 0600), removed when the last writer closes.
 """
+
 from __future__ import annotations
 
 import contextlib

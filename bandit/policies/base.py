@@ -6,6 +6,7 @@ policies, not bookkeeping. An event's life after its rank (reward window, aggreg
 the errors of late or repeated rewards) is the event book's (bandit.lifecycle.book), the same one the
 decision service uses; the floor and the draw are bandit.sampling's, the shared options bandit.options'.
 """
+
 from __future__ import annotations
 
 import abc
@@ -130,8 +131,9 @@ class Policy(abc.ABC):
         """Scores of `entries` as a distribution (the floor is applied afterwards)."""
 
     @abc.abstractmethod
-    def _update(self, prepared: Any, entries: list[ActionEntry], index: int, reward01: float,
-                probability: float) -> None:
+    def _update(
+        self, prepared: Any, entries: list[ActionEntry], index: int, reward01: float, probability: float
+    ) -> None:
         """Learn that `entries[index]`, shown with `probability`, earned `reward01` in [0, 1]."""
 
     # -- public API ----------------------------------------------------------------------------
@@ -147,8 +149,12 @@ class Policy(abc.ABC):
     def predict(self, context: Mapping, actions: Sequence[Mapping]) -> np.ndarray:
         """The pmf over `actions` (floor applied): no sampling, no logging, no state change."""
         prepared = self._prepare(self._filter(context))
-        return np.asarray(apply_floor(self._pmf(prepared, self._registry.lookup(actions)), self.min_probability,
-                                      self.exploration_budget), dtype=float)
+        return np.asarray(
+            apply_floor(
+                self._pmf(prepared, self._registry.lookup(actions)), self.min_probability, self.exploration_budget
+            ),
+            dtype=float,
+        )
 
     def rank(
         self,
@@ -191,14 +197,27 @@ class Policy(abc.ABC):
         if self.log is not None:  # validated before anything is kept
             ctx_json = validated_context_json(ctx) if self._prepare_validates else context_json(ctx)
             self.log.append(
-                event_id, now, self.model_version, self.spec, user, ctx_json,
-                tuple(e.uid for e in entries), [e.json_text for e in entries],
-                probs, index, entries[index].id, probability,
+                event_id,
+                now,
+                self.model_version,
+                self.spec,
+                user,
+                ctx_json,
+                tuple(e.uid for e in entries),
+                [e.json_text for e in entries],
+                probs,
+                index,
+                entries[index].id,
+                probability,
             )
-        book.open(OpenEvent(event_id, now, book.deadline(now), index, probability,
-                            ReplayStep(self, prepared, entries, probs), ctx))
-        return Decision(event_id, entries[index].id, index, probability, probs,
-                        ranking([e.id for e in entries], probs, index))
+        book.open(
+            OpenEvent(
+                event_id, now, book.deadline(now), index, probability, ReplayStep(self, prepared, entries, probs), ctx
+            )
+        )
+        return Decision(
+            event_id, entries[index].id, index, probability, probs, ranking([e.id for e in entries], probs, index)
+        )
 
     def reward(self, event_id: str, value: float, *, now: float | None = None) -> None:
         """Record the reward of a ranked event, by the event book's rules ('earliest': final at once
@@ -222,23 +241,30 @@ class Policy(abc.ABC):
             self._recover()
         return self._book.expire(now)
 
-    def learn(self, context: Mapping, actions: Sequence[Mapping], chosen_index: int, reward: float,
-              probability: float) -> None:
+    def learn(
+        self, context: Mapping, actions: Sequence[Mapping], chosen_index: int, reward: float, probability: float
+    ) -> None:
         """Off-policy update from a logged event (warm start, replay): reward in reward_range,
         probability = the logging policy's probability of the chosen action."""
-        self._learn_prepared(self._prepare(self._filter(context)), self._registry.lookup(actions),
-                             chosen_index, reward, probability)
+        self._learn_prepared(
+            self._prepare(self._filter(context)), self._registry.lookup(actions), chosen_index, reward, probability
+        )
 
     def replay_step(self, context: Mapping, actions: Sequence[Mapping]) -> ReplayStep:
         """`predict` (pmf as a list, floor applied, no state change) plus a handle to learn from
         the same event afterwards without redoing the parsing: see ReplayStep."""
         prepared = self._prepare(self._filter(context))
         entries = self._registry.lookup(actions)
-        return ReplayStep(self, prepared, entries,
-                          apply_floor(self._pmf(prepared, entries), self.min_probability, self.exploration_budget))
+        return ReplayStep(
+            self,
+            prepared,
+            entries,
+            apply_floor(self._pmf(prepared, entries), self.min_probability, self.exploration_budget),
+        )
 
-    def _learn_prepared(self, prepared: Any, entries: list[ActionEntry], chosen_index: int, reward: float,
-                        probability: float) -> None:
+    def _learn_prepared(
+        self, prepared: Any, entries: list[ActionEntry], chosen_index: int, reward: float, probability: float
+    ) -> None:
         reward = self._check_value(reward, "reward")
         if isinstance(chosen_index, bool) or not isinstance(chosen_index, (int, np.integer)):
             raise BanditError(f"chosen_index must be an integer, got {chosen_index!r}")
@@ -250,8 +276,9 @@ class Policy(abc.ABC):
         self._update(prepared, entries, int(chosen_index), self._to01(reward), probability)
         self.n_learned += 1
 
-    def _learn_own(self, prepared: Any, entries: list[ActionEntry], chosen_index: int, reward: float,
-                   probability: float) -> None:
+    def _learn_own(
+        self, prepared: Any, entries: list[ActionEntry], chosen_index: int, reward: float, probability: float
+    ) -> None:
         """Learn from a decision this policy made itself: the base update, never a subclass's
         off-policy treatment of logs (e.g. the VW policy's importance weights for squarecb)."""
         Policy._learn_prepared(self, prepared, entries, chosen_index, reward, probability)
@@ -341,10 +368,20 @@ class Policy(abc.ABC):
             if logged.event_id in book.pending:
                 continue
             ctx = logged.context
-            entries = self._registry.lookup([{"id": a, "features": f}
-                                             for a, f in zip(logged.action_ids, logged.action_features)])
-            book.open(OpenEvent(logged.event_id, logged.time, book.deadline(logged.time), logged.chosen_index,
-                                logged.probability, ReplayStep(self, self._prepare(ctx), entries, []), ctx))
+            entries = self._registry.lookup(
+                [{"id": a, "features": f} for a, f in zip(logged.action_ids, logged.action_features)]
+            )
+            book.open(
+                OpenEvent(
+                    logged.event_id,
+                    logged.time,
+                    book.deadline(logged.time),
+                    logged.chosen_index,
+                    logged.probability,
+                    ReplayStep(self, self._prepare(ctx), entries, []),
+                    ctx,
+                )
+            )
 
     def _to01(self, value: float) -> float:
         lo, hi = self.reward_range
@@ -370,10 +407,18 @@ class Policy(abc.ABC):
             "rng": self._rng.bit_generator.state,
             "seq": window.seq,
             "pending": [
-                {"event_id": eid, "context": ev.context, "time": ev.time,
-                 "actions": [{"id": e.id, "features": e.features} for e in ev.step._entries],
-                 "index": ev.chosen, "probability": ev.probability, "deadline": ev.deadline,
-                 "n_rewards": ev.n_rewards, "total": ev.total, "first": ev.first}
+                {
+                    "event_id": eid,
+                    "context": ev.context,
+                    "time": ev.time,
+                    "actions": [{"id": e.id, "features": e.features} for e in ev.step._entries],
+                    "index": ev.chosen,
+                    "probability": ev.probability,
+                    "deadline": ev.deadline,
+                    "n_rewards": ev.n_rewards,
+                    "total": ev.total,
+                    "first": ev.first,
+                }
                 for eid, ev in pending
             ],
             "closed": closed,
@@ -393,11 +438,20 @@ class Policy(abc.ABC):
             for item in state.get("pending", []):
                 entries = self._registry.lookup(item["actions"])
                 ctx = self._filter(item["context"])
-                book.open(OpenEvent(item["event_id"], float(item["time"]), float(item["deadline"]),
-                                    int(item["index"]), float(item["probability"]),
-                                    ReplayStep(self, self._prepare(ctx), entries, []), ctx,
-                                    n_rewards=int(item["n_rewards"]), total=float(item["total"]),
-                                    first=float(item["first"])))
+                book.open(
+                    OpenEvent(
+                        item["event_id"],
+                        float(item["time"]),
+                        float(item["deadline"]),
+                        int(item["index"]),
+                        float(item["probability"]),
+                        ReplayStep(self, self._prepare(ctx), entries, []),
+                        ctx,
+                        n_rewards=int(item["n_rewards"]),
+                        total=float(item["total"]),
+                        first=float(item["first"]),
+                    )
+                )
         for event_id, how in state.get("closed", []):
             window.closed[str(event_id)] = how
         self._ctx_schema = {ns: set(n) for ns, n in state.get("context_schema", {}).items()}

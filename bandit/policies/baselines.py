@@ -11,6 +11,7 @@
 Action ids should be unique across titles (e.g. prefix the title) because the per-action statistics
 are keyed by id.
 """
+
 from __future__ import annotations
 
 import zlib
@@ -31,8 +32,9 @@ class UniformPolicy(Policy):
     def _pmf(self, prepared: Any, entries: list[ActionEntry]) -> np.ndarray:
         return np.full(len(entries), 1.0 / len(entries))
 
-    def _update(self, prepared: Any, entries: list[ActionEntry], index: int, reward01: float,
-                probability: float) -> None:
+    def _update(
+        self, prepared: Any, entries: list[ActionEntry], index: int, reward01: float, probability: float
+    ) -> None:
         return None
 
 
@@ -73,8 +75,9 @@ class ThompsonPerTitle(Policy):
         wins = np.bincount(samples.argmax(axis=1), minlength=k)
         return wins / self.draws
 
-    def _update(self, prepared: Any, entries: list[ActionEntry], index: int, reward01: float,
-                probability: float) -> None:
+    def _update(
+        self, prepared: Any, entries: list[ActionEntry], index: int, reward01: float, probability: float
+    ) -> None:
         s = self._stats.setdefault(entries[index].id, [0.0, 0.0])
         s[0] += reward01
         s[1] += 1.0 - reward01
@@ -91,8 +94,9 @@ class LinUCB(Policy):
 
     name = "linucb"
 
-    def __init__(self, *, alpha: float = 1.0, dims: int = 32, epsilon: float = 0.05,
-                 ridge: float = 1.0, **options: Any) -> None:
+    def __init__(
+        self, *, alpha: float = 1.0, dims: int = 32, epsilon: float = 0.05, ridge: float = 1.0, **options: Any
+    ) -> None:
         super().__init__(**options)
         if dims < 2:
             raise BanditError("dims must be >= 2")
@@ -173,19 +177,20 @@ class LinUCB(Policy):
             scores = self._theta[sl] @ x + self.alpha * np.sqrt(np.maximum(ax @ x, 0.0))
         elif known:
             idx = [slots[i] for i in known]
-            ax = self._a_inv[idx] @ x                       # (m, d)
+            ax = self._a_inv[idx] @ x  # (m, d)
             scores[known] = self._theta[idx] @ x + self.alpha * np.sqrt(np.maximum(ax @ x, 0.0))
         best = np.flatnonzero(scores >= scores.max() - 1e-12)
         pmf = np.full(k, self.epsilon / k)
         pmf[best] += (1.0 - self.epsilon) / len(best)
         return pmf
 
-    def _update(self, prepared: np.ndarray, entries: list[ActionEntry], index: int, reward01: float,
-                probability: float) -> None:
+    def _update(
+        self, prepared: np.ndarray, entries: list[ActionEntry], index: int, reward01: float, probability: float
+    ) -> None:
         s = self._slots([entries[index]], create=True)[0]
         x = prepared
         a_inv = self._a_inv[s]
         ax = a_inv @ x
-        a_inv -= np.outer(ax, ax) / (1.0 + x @ ax)       # Sherman-Morrison
+        a_inv -= np.outer(ax, ax) / (1.0 + x @ ax)  # Sherman-Morrison
         self._b[s] += reward01 * x
         self._theta[s] = a_inv @ self._b[s]

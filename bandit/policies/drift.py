@@ -7,6 +7,7 @@ threshold / (d - delta) observations; without change the statistic drifts down b
 so false alarms are rare (tests/test_evaluate_drift.py checks both on known change points).
 After an alarm the test restarts on the new regime.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ class PageHinkley:
     mean: float = field(default=0.0, init=False)
     _m2: float = field(default=0.0, init=False)
     _down: float = field(default=0.0, init=False)  # evidence of a drop
-    _up: float = field(default=0.0, init=False)    # evidence of a rise
+    _up: float = field(default=0.0, init=False)  # evidence of a rise
     last_alarm: float = field(default=0.0, init=False)  # the evidence that raised the last alarm
 
     def update(self, x: float) -> str | None:
@@ -54,8 +55,9 @@ class PageHinkley:
         self.n, self.mean, self._m2, self._down, self._up = 0, 0.0, 0.0, 0.0, 0.0
 
 
-def change_points(rewards, *, delta: float = 0.08, threshold: float = 60.0,
-                  min_samples: int = 1000) -> list[tuple[int, str]]:
+def change_points(
+    rewards, *, delta: float = 0.08, threshold: float = 60.0, min_samples: int = 1000
+) -> list[tuple[int, str]]:
     """(index, "drop" | "rise") of every alarm over a whole reward sequence."""
     detector = PageHinkley(delta, threshold, min_samples)
     out = []

@@ -12,11 +12,11 @@ warmed up on them raised a false "drop" as soon as the defaults began to arrive 
 scenario, ~1,000 rewards in). `drift_clock(deadline, when)`, called when an own event is learned
 (bandit.policies.base.Policy.learn_event), holds the test back until then. Learning from a log (`learn`) has no clock and is watched from the start.
 """
+
 from __future__ import annotations
 
-
-from bandit.policies.drift import PageHinkley
 from bandit.log.schema import DriftEvent
+from bandit.policies.drift import PageHinkley
 
 
 class DriftHook:
@@ -54,10 +54,18 @@ class DriftHook:
         """The event-log row for the drop detected by the last learned event (the Personalizer's own
         rewards and the decision service both write it)."""
         det = self._drift
+        assert det is not None  # only called after the test detected a drop
         return DriftEvent(
-            time=float(when), writer=writer, direction="drop", statistic=float(det.last_alarm),  # type: ignore[union-attr]
-            threshold=float(det.threshold), floor=self.min_probability, boost_events=self.drift_boost,  # type: ignore[union-attr]
-            n_learned=self.drift_events[-1], event_id=event_id)
+            time=float(when),
+            writer=writer,
+            direction="drop",
+            statistic=float(det.last_alarm),
+            threshold=float(det.threshold),
+            floor=self.min_probability,
+            boost_events=self.drift_boost,
+            n_learned=self.drift_events[-1],
+            event_id=event_id,
+        )
 
     def _watch(self, reward01: float) -> None:
         if self._boost_left:
@@ -76,9 +84,14 @@ class DriftHook:
     def _drift_state(self) -> dict | None:
         if self._drift is None:
             return None
-        return {"detector": dict(vars(self._drift)), "boost_left": self._boost_left,
-                "min_probability": self.min_probability, "events": self.drift_events,
-                "watch_from": self._watch_from, "watching": self._watching}
+        return {
+            "detector": dict(vars(self._drift)),
+            "boost_left": self._boost_left,
+            "min_probability": self.min_probability,
+            "events": self.drift_events,
+            "watch_from": self._watch_from,
+            "watching": self._watching,
+        }
 
     def _restore_drift_state(self, state: dict | None) -> None:
         if state is None or self._drift is None:

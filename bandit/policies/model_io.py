@@ -1,6 +1,7 @@
 """Saving models as folders, atomically, and verifying them on load: everything is written to a
 temporary sibling folder, then swapped into place (safeio.atomic), so a crash never leaves a
 half-written model; the metadata records the model file's checksum and VW arguments, checked on load."""
+
 from __future__ import annotations
 
 import hashlib
@@ -29,8 +30,9 @@ def artbandit_version() -> str:
         return "0+unknown"
 
 
-def save_model_dir(path: str | os.PathLike, metadata: dict[str, Any],
-                   write_files: Callable[[Path], None] | None = None) -> Path:
+def save_model_dir(
+    path: str | os.PathLike, metadata: dict[str, Any], write_files: Callable[[Path], None] | None = None
+) -> Path:
     """Write `metadata.json` (plus whatever `write_files(tmp_dir)` writes) and swap it into `path`.
 
     The folder is private (0700): a model folder may hold an HMAC secret's neighbours and learned
@@ -64,12 +66,15 @@ def check_model_target(path: str | os.PathLike) -> None:
     except (OSError, ValueError):
         meta = None
     if not isinstance(meta, dict) or meta.get("schema") != MODEL_SCHEMA:
-        raise BanditError(f"{folder}: exists and is not an artbandit model folder; nothing was changed "
-                          "(choose a new or empty folder)")
+        raise BanditError(
+            f"{folder}: exists and is not an artbandit model folder; nothing was changed (choose a new or empty folder)"
+        )
     foreign = [name for name in entries if not _MODEL_ENTRY.match(name)]
     if foreign:
-        raise BanditError(f"{folder}: holds {foreign[0]!r}, which artbandit did not write; nothing was "
-                          "changed (move it out, or choose a new or empty folder)")
+        raise BanditError(
+            f"{folder}: holds {foreign[0]!r}, which artbandit did not write; nothing was "
+            "changed (move it out, or choose a new or empty folder)"
+        )
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
@@ -110,8 +115,9 @@ def verify_checksum(meta: dict[str, Any], model_file: Path) -> None:
     """A model file that is not byte for byte the one saved (truncated, swapped) is refused."""
     expected = meta.get(MODEL_CHECKSUM)
     if not isinstance(expected, str):
-        raise BanditError(f"{model_file.parent}: metadata.json records no checksum of {model_file.name}; "
-                          "cannot verify the model")
+        raise BanditError(
+            f"{model_file.parent}: metadata.json records no checksum of {model_file.name}; cannot verify the model"
+        )
     if file_sha256(model_file) != expected:
         raise BanditError(f"{model_file}: does not match the checksum in metadata.json (truncated or replaced)")
 
@@ -178,7 +184,9 @@ def saved_options(meta: dict[str, Any], path: Any, allowed: tuple[str, ...]) -> 
     return options
 
 
-def without_fixed(overrides: dict[str, Any], options: dict[str, Any], fixed: tuple[str, ...], path: Any) -> dict[str, Any]:
+def without_fixed(
+    overrides: dict[str, Any], options: dict[str, Any], fixed: tuple[str, ...], path: Any
+) -> dict[str, Any]:
     """`overrides` minus the options a saved model fixes; a different value for one of them is refused
     (a model cannot be loaded as another algorithm), the same value is accepted and dropped."""
     for key in fixed:

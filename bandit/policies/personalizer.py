@@ -19,6 +19,7 @@ rewards, recovery), the Personalizer's drift hook (bandit.policies.drift_hook); 
 exactly. The decision service runs it from the policy arguments `--cb_explore_adf --select`
 (bandit.service.config).
 """
+
 from __future__ import annotations
 
 import math
@@ -30,16 +31,23 @@ import numpy as np
 import pylibvw
 import vowpalwabbit
 
-from bandit.policies.drift_hook import DriftHook
 from bandit.errors import BanditError
 from bandit.features import ActionEntry, context_line
-from bandit.vwformat import ACTION_NAMESPACE
-from bandit.policies.model_io import (artbandit_version, file_sha256, model_args, read_metadata, save_model_dir,
-                             saved_options, without_fixed)
 from bandit.options import PolicyOptions, real
-from bandit.policies.base import Policy
 from bandit.policies import vw as vw_policy
+from bandit.policies.base import Policy
+from bandit.policies.drift_hook import DriftHook
+from bandit.policies.model_io import (
+    artbandit_version,
+    file_sha256,
+    model_args,
+    read_metadata,
+    save_model_dir,
+    saved_options,
+    without_fixed,
+)
 from bandit.policies.vw import SHARED_EXAMPLES, ExampleCache, open_model_file
+from bandit.vwformat import ACTION_NAMESPACE
 from safeio.errors import one_line
 
 SPEC = "vw:select"
@@ -62,7 +70,9 @@ def _check_models(models: Any) -> tuple[tuple[tuple[str, ...], float | None], ..
                     raise TypeError
             out.append((tuple(interactions), None if rate is None else real(rate, "learning rate")))
     except (TypeError, ValueError):
-        raise BanditError(f"models must be [(interactions like ['cA'], learning rate or None), ...], got {models!r}") from None
+        raise BanditError(
+            f"models must be [(interactions like ['cA'], learning rate or None), ...], got {models!r}"
+        ) from None
     if not out:
         raise BanditError("models must name at least one interaction set")
     return tuple(out)
@@ -75,9 +85,19 @@ class Personalizer(DriftHook, Policy):
 
     name = SPEC
 
-    def __init__(self, *, models: Sequence = DEFAULT_MODELS, eta: float = 2.0, gamma_scale: float = 50.0,
-                 gamma_exponent: float = 0.5, bits: int = 18, drift_boost: int = 3000, drift_floor: float = 0.05,
-                 _model_files: Sequence[str] | None = None, **policy_args: Any) -> None:
+    def __init__(
+        self,
+        *,
+        models: Sequence = DEFAULT_MODELS,
+        eta: float = 2.0,
+        gamma_scale: float = 50.0,
+        gamma_exponent: float = 0.5,
+        bits: int = 18,
+        drift_boost: int = 3000,
+        drift_floor: float = 0.05,
+        _model_files: Sequence[str] | None = None,
+        **policy_args: Any,
+    ) -> None:
         super().__init__(**policy_args)
         self.models = _check_models(models)
         self.eta = real(eta, "eta")
@@ -93,8 +113,9 @@ class Personalizer(DriftHook, Policy):
                 if _model_files is not None:  # -i restores the interactions; the rate is given again
                     self._vws.append(open_model_file(_model_files[i], "--quiet", *learning))
                     continue
-                args = (f"--cb_adf --quiet --random_seed {int(self.seed)} -b {self.bits} "
-                        + " ".join(f"--interactions {q}" for q in interactions))
+                args = f"--cb_adf --quiet --random_seed {int(self.seed)} -b {self.bits} " + " ".join(
+                    f"--interactions {q}" for q in interactions
+                )
                 self._vws.append(vowpalwabbit.Workspace(arg_list=args.split() + learning))
         except Exception as exc:  # VW raises plain RuntimeError/ValueError for bad arguments/files
             raise BanditError(f"Vowpal Wabbit rejected the model or arguments: {one_line(exc)}") from None
@@ -111,8 +132,12 @@ class Personalizer(DriftHook, Policy):
         self._init_drift(drift_boost, drift_floor)  # bandit.policies.drift_hook, as the Personalizer's
         self.options = {
             **self.policy_options.to_json(),
-            "models": [[list(i), r] for i, r in self.models], "eta": self.eta, "gamma_scale": self.gamma_scale,
-            "gamma_exponent": self.gamma_exponent, "bits": self.bits, "drift_boost": self.drift_boost,
+            "models": [[list(i), r] for i, r in self.models],
+            "eta": self.eta,
+            "gamma_scale": self.gamma_scale,
+            "gamma_exponent": self.gamma_exponent,
+            "bits": self.bits,
+            "drift_boost": self.drift_boost,
             "drift_floor": self.drift_floor,
         }
 
@@ -195,8 +220,9 @@ class Personalizer(DriftHook, Policy):
             pool.append(pylibvw.example(self._vws[i], self._label_type, f"|{ACTION_NAMESPACE}"))
         if k <= len(pool):
             return pool[:k]
-        return pool + [pylibvw.example(self._vws[i], self._label_type, f"|{ACTION_NAMESPACE}")
-                       for _ in range(k - len(pool))]
+        return pool + [
+            pylibvw.example(self._vws[i], self._label_type, f"|{ACTION_NAMESPACE}") for _ in range(k - len(pool))
+        ]
 
     def _mixed_costs(self, prepared: str, entries: list[ActionEntry]) -> list[float]:
         """The mixture's predicted cost of each action (each model's clipped to [0, 1]). A model whose
@@ -214,8 +240,10 @@ class Personalizer(DriftHook, Policy):
             examples = [self._context_example(i, prepared)] + self._action_examples(i, entries)
             pylibvw.vw.predict_multi(vw, examples)
             # the same float64 arithmetic as the numpy form it replaced (0 + w*clip(s), in model order)
-            costs = [c + w * (0.0 if s < 0.0 else 1.0 if s > 1.0 else s)
-                     for c, s in zip(costs, examples[0].get_action_scores())]
+            costs = [
+                c + w * (0.0 if s < 0.0 else 1.0 if s > 1.0 else s)
+                for c, s in zip(costs, examples[0].get_action_scores())
+            ]
         return costs
 
     def _pmf(self, prepared: str, entries: list[ActionEntry]) -> list[float]:
@@ -229,8 +257,9 @@ class Personalizer(DriftHook, Policy):
         pmf[best] = 1.0 - sum(pmf)
         return pmf
 
-    def _update(self, prepared: str, entries: list[ActionEntry], index: int, reward01: float,
-                probability: float) -> None:
+    def _update(
+        self, prepared: str, entries: list[ActionEntry], index: int, reward01: float, probability: float
+    ) -> None:
         cost = 1.0 - reward01
         # learning its own decisions unweighted, as the Personalizer's squarecb; from a log with 1/p
         p = probability if self._from_log else 1.0
@@ -277,8 +306,12 @@ class Personalizer(DriftHook, Policy):
         metadata = {
             "artbandit_version": artbandit_version(),
             "vowpalwabbit_version": getattr(vowpalwabbit, "__version__", "?"),
-            "policy": SPEC, "options": self.options, "feature_schema": self.feature_schema(),
-            "events_learned": self.n_learned, "loss": self.loss.tolist(), "state": self._base_state(),
+            "policy": SPEC,
+            "options": self.options,
+            "feature_schema": self.feature_schema(),
+            "events_learned": self.n_learned,
+            "loss": self.loss.tolist(),
+            "state": self._base_state(),
             "drift": self._drift_state(),
         }
 
@@ -317,5 +350,7 @@ class Personalizer(DriftHook, Policy):
             policy._restore_base_state(meta["state"])
             policy._restore_drift_state(meta.get("drift"))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise BanditError(f"{path}: metadata.json has a damaged state ({type(exc).__name__}: {one_line(exc)})") from None
+            raise BanditError(
+                f"{path}: metadata.json has a damaged state ({type(exc).__name__}: {one_line(exc)})"
+            ) from None
         return policy

@@ -12,6 +12,7 @@ the allowlist pass; anything that reads or writes a file (-d, -f, -i, -c, --cach
 --readable_model, ...), listens on a port (--daemon, --port), or changes I/O is refused with a
 one-line BanditError naming the flag, before any VW workspace exists.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,23 +25,56 @@ from bandit.errors import BanditError
 if TYPE_CHECKING:
     from bandit.policies.base import Policy
 
-SPECS = ("vw", "vw:squarecb", "vw:epsilon", "vw:softmax", "vw:bag", "vw:cover", "vw:select", "uniform",
-         "ts-per-title", "linucb")
+SPECS = (
+    "vw",
+    "vw:squarecb",
+    "vw:epsilon",
+    "vw:softmax",
+    "vw:bag",
+    "vw:cover",
+    "vw:select",
+    "uniform",
+    "ts-per-title",
+    "linucb",
+)
 
 # -- the VW argument policy -------------------------------------------------------------------------
 # Flags that choose the exploration (with --bag, --cover, --epsilon taking a value).
-EXPLORATION_FLAGS = {"--squarecb": "squarecb", "--softmax": "softmax", "--bag": "bag", "--cover": "cover",
-                     "--epsilon": "epsilon", "--select": "select"}
+EXPLORATION_FLAGS = {
+    "--squarecb": "squarecb",
+    "--softmax": "softmax",
+    "--bag": "bag",
+    "--cover": "cover",
+    "--epsilon": "epsilon",
+    "--select": "select",
+}
 # Learning options passed to VW as they are: flag -> number of values it takes.
 PASS_THROUGH = {
-    "--power_t": 1, "--l1": 1, "--l2": 1, "--cb_type": 1, "--noconstant": 0, "--ignore": 1,
-    "--ignore_linear": 1, "--coin": 0, "--adaptive": 0, "--normalized": 0, "--invariant": 0,
-    "--sgd": 0, "--decay_learning_rate": 1, "--initial_t": 1, "--first_only": 0,
+    "--power_t": 1,
+    "--l1": 1,
+    "--l2": 1,
+    "--cb_type": 1,
+    "--noconstant": 0,
+    "--ignore": 1,
+    "--ignore_linear": 1,
+    "--coin": 0,
+    "--adaptive": 0,
+    "--normalized": 0,
+    "--invariant": 0,
+    "--sgd": 0,
+    "--decay_learning_rate": 1,
+    "--initial_t": 1,
+    "--first_only": 0,
 }
 # Learning options a Personalizer has a keyword for: flag -> (keyword, type). They replace its defaults.
-KEYWORD_FLAGS = {"--gamma_scale": ("gamma_scale", float), "--lambda": ("softmax_lambda", float),
-                 "-l": ("learning_rate", float), "--learning_rate": ("learning_rate", float),
-                 "-b": ("bits", int), "--bit_precision": ("bits", int)}
+KEYWORD_FLAGS = {
+    "--gamma_scale": ("gamma_scale", float),
+    "--lambda": ("softmax_lambda", float),
+    "-l": ("learning_rate", float),
+    "--learning_rate": ("learning_rate", float),
+    "-b": ("bits", int),
+    "--bit_precision": ("bits", int),
+}
 INTERACTION_FLAGS = ("-q", "--quadratic", "--interactions")
 NO_OP_FLAGS = ("--cb_explore_adf", "--quiet")  # what artbandit sets anyway
 CB_TYPES = ("ips", "dr", "mtr", "dm", "sm")
@@ -52,12 +86,23 @@ MAX_ARGUMENT_VALUE = 1e6
 
 def allowed_flags() -> tuple[str, ...]:
     """Every flag the argument policy lets through (docs and messages list these)."""
-    return tuple(sorted({*EXPLORATION_FLAGS, *PASS_THROUGH, *KEYWORD_FLAGS, *INTERACTION_FLAGS, *NO_OP_FLAGS,
-                         "--importance_weighted"}))
+    return tuple(
+        sorted(
+            {
+                *EXPLORATION_FLAGS,
+                *PASS_THROUGH,
+                *KEYWORD_FLAGS,
+                *INTERACTION_FLAGS,
+                *NO_OP_FLAGS,
+                "--importance_weighted",
+            }
+        )
+    )
 
 
-def vw_arguments(arguments: str | Sequence[str], *, exploration: str | None = None,
-                 bits: int | None = None) -> dict[str, Any]:
+def vw_arguments(
+    arguments: str | Sequence[str], *, exploration: str | None = None, bits: int | None = None
+) -> dict[str, Any]:
     """VWPolicy (or, for `select`, Personalizer) keyword options for VW arguments.
 
     `exploration`: the one a spec's head names (`vw:squarecb` -> "squarecb"); a flag choosing another
@@ -85,8 +130,9 @@ def vw_arguments(arguments: str | Sequence[str], *, exploration: str | None = No
         try:
             number = kind(tokens[i])
         except ValueError:
-            raise BanditError(f"policy argument {flag}: {tokens[i]!r} is not "
-                              f"{'an integer' if kind is int else 'a number'}") from None
+            raise BanditError(
+                f"policy argument {flag}: {tokens[i]!r} is not {'an integer' if kind is int else 'a number'}"
+            ) from None
         if not (math.isfinite(number) and abs(number) <= MAX_ARGUMENT_VALUE):
             raise BanditError(f"policy argument {flag} must be finite and within ±{MAX_ARGUMENT_VALUE:g}")
         return number
@@ -95,7 +141,7 @@ def vw_arguments(arguments: str | Sequence[str], *, exploration: str | None = No
         tok = tokens[i]
         if tok.startswith("--") and "=" in tok:  # --gamma_scale=50
             tok, val = tok.split("=", 1)
-            tokens[i:i + 1] = [tok, val]
+            tokens[i : i + 1] = [tok, val]
         if tok in NO_OP_FLAGS:
             pass
         elif tok in EXPLORATION_FLAGS:
@@ -150,8 +196,10 @@ def vw_arguments(arguments: str | Sequence[str], *, exploration: str | None = No
             else:
                 extra.append(tok)
         else:
-            raise BanditError(f"policy argument {tok!r} is not an allowed learning option "
-                              "(files, ports, model I/O and other options are refused; see docs/bandit.md)")
+            raise BanditError(
+                f"policy argument {tok!r} is not an allowed learning option "
+                "(files, ports, model I/O and other options are refused; see docs/bandit.md)"
+            )
         i += 1
     if len(explorations) > 1:
         raise BanditError(f"policy arguments choose more than one exploration: {', '.join(explorations)}")
@@ -171,11 +219,16 @@ def vw_arguments(arguments: str | Sequence[str], *, exploration: str | None = No
 def _select_options(parsed: dict[str, Any], interactions: list[str], extra: list[str]) -> dict[str, Any]:
     """vw:select fixes its own interactions and learning rates: only --gamma_scale (and -b) go with it."""
     names = {"learning_rate": "-l", "softmax_lambda": "--lambda", "importance_weighted": "--importance_weighted"}
-    fixed = (["-q"] if interactions else []) + [flag for key, flag in names.items() if key in parsed] \
+    fixed = (
+        (["-q"] if interactions else [])
+        + [flag for key, flag in names.items() if key in parsed]
         + [t for t in extra if t.startswith("-")]
+    )
     if fixed:
-        raise BanditError("vw:select chooses its own interactions and learning rates; with it only "
-                          f"--gamma_scale may be given (got {', '.join(fixed)})")
+        raise BanditError(
+            "vw:select chooses its own interactions and learning rates; with it only "
+            f"--gamma_scale may be given (got {', '.join(fixed)})"
+        )
     return {"exploration": "select", **{k: parsed[k] for k in ("gamma_scale", "bits") if k in parsed}}
 
 

@@ -7,6 +7,7 @@ action interaction every viewer gets the same ranking. Rewards in `reward_range`
 the action is sampled here with a seeded numpy Generator (deterministic runs) and a floor is kept
 (see `apply_floor`).
 """
+
 from __future__ import annotations
 
 import os
@@ -17,9 +18,11 @@ import pylibvw  # the compiled module under vowpalwabbit.Workspace (see _pmf)
 import vowpalwabbit
 
 from bandit.choices import EXPLORATIONS
-from bandit.policies.drift_hook import DriftHook
 from bandit.errors import BanditError
 from bandit.features import ActionEntry, context_line
+from bandit.options import PolicyOptions, real
+from bandit.policies.base import Policy
+from bandit.policies.drift_hook import DriftHook
 from bandit.policies.model_io import (
     MODEL_CHECKSUM,
     artbandit_version,
@@ -32,8 +35,6 @@ from bandit.policies.model_io import (
     verify_checksum,
     without_fixed,
 )
-from bandit.options import PolicyOptions, real
-from bandit.policies.base import Policy
 from safeio.errors import one_line
 
 MODEL_FILE = "model.vw"
@@ -69,8 +70,7 @@ class ExampleCache:
         self.context_chars = 0  # length of the kept contexts' text: huge contexts are bounded by size too
 
 
-def cached_examples(vw: Any, label_type: int, cache: ExampleCache, prepared: str,
-                    entries: list[ActionEntry]) -> list:
+def cached_examples(vw: Any, label_type: int, cache: ExampleCache, prepared: str, entries: list[ActionEntry]) -> list:
     """A decision's parsed examples for workspace `vw`, from `cache` (that workspace's: a parse
     belongs to its workspace) or parsed now. Parsing once is what makes VW fast here."""
     contexts, actions = cache.contexts, cache.actions
@@ -95,8 +95,9 @@ def cached_examples(vw: Any, label_type: int, cache: ExampleCache, prepared: str
     return examples
 
 
-def exploration_args(exploration: str, *, epsilon: float, softmax_lambda: float, bag: int,
-                     cover: int, gamma_scale: float) -> str:
+def exploration_args(
+    exploration: str, *, epsilon: float, softmax_lambda: float, bag: int, cover: int, gamma_scale: float
+) -> str:
     """The VW flags for one exploration strategy."""
     if exploration == "squarecb":
         return f"--squarecb --gamma_scale {gamma_scale} --cb_min_cost 0 --cb_max_cost 1"
@@ -113,8 +114,20 @@ def exploration_args(exploration: str, *, epsilon: float, softmax_lambda: float,
 
 # The learning options a Personalizer adds to PolicyOptions; with those, the only options a model
 # folder's metadata.json may set (run-time options such as log or secret come from the caller).
-VW_OPTIONS = ("exploration", "interactions", "epsilon", "softmax_lambda", "bag", "cover", "gamma_scale",
-              "learning_rate", "power_t", "importance_weighted", "bits", "vw_args")
+VW_OPTIONS = (
+    "exploration",
+    "interactions",
+    "epsilon",
+    "softmax_lambda",
+    "bag",
+    "cover",
+    "gamma_scale",
+    "learning_rate",
+    "power_t",
+    "importance_weighted",
+    "bits",
+    "vw_args",
+)
 # Saved with a model but not fixed by it: load(path, drift_boost=0) turns the drift hook off.
 DRIFT_OPTIONS = ("drift_boost", "drift_floor")
 # Fixed by a saved model: load() refuses a different value.
@@ -152,7 +165,9 @@ class VWPolicy(DriftHook, Policy):
         super().__init__(**policy_args)
         self.exploration = exploration
         if isinstance(interactions, str) or not all(isinstance(p, str) for p in interactions):
-            raise BanditError(f"interactions must be a list of namespace-letter strings like ['cA'], got {interactions!r}")
+            raise BanditError(
+                f"interactions must be a list of namespace-letter strings like ['cA'], got {interactions!r}"
+            )
         for pair in interactions:
             if len(pair) < 2 or not pair.isalpha():
                 raise BanditError(f"interaction {pair!r} must be namespace letters like 'cA'")
@@ -160,10 +175,19 @@ class VWPolicy(DriftHook, Policy):
             raise BanditError(f"vw_args must be a string, got {vw_args!r}")
         try:
             args = [
-                "--cb_explore_adf", "--quiet", NO_PREDICT, f"--random_seed {int(self.seed)}", f"-b {int(bits)}",
-                exploration_args(exploration, epsilon=real(epsilon, "epsilon"),
-                                 softmax_lambda=real(softmax_lambda, "softmax_lambda"), bag=int(bag),
-                                 cover=int(cover), gamma_scale=real(gamma_scale, "gamma_scale")),
+                "--cb_explore_adf",
+                "--quiet",
+                NO_PREDICT,
+                f"--random_seed {int(self.seed)}",
+                f"-b {int(bits)}",
+                exploration_args(
+                    exploration,
+                    epsilon=real(epsilon, "epsilon"),
+                    softmax_lambda=real(softmax_lambda, "softmax_lambda"),
+                    bag=int(bag),
+                    cover=int(cover),
+                    gamma_scale=real(gamma_scale, "gamma_scale"),
+                ),
             ]
         except (TypeError, ValueError) as exc:
             raise BanditError(f"bad VW option: {exc}") from None
@@ -186,10 +210,20 @@ class VWPolicy(DriftHook, Policy):
         self.vw_args = " ".join(args)
         self.options = {
             **self.policy_options.to_json(),
-            "exploration": exploration, "interactions": list(interactions), "epsilon": epsilon,
-            "softmax_lambda": softmax_lambda, "bag": bag, "cover": cover, "gamma_scale": gamma_scale,
-            "learning_rate": learning_rate, "power_t": power_t, "importance_weighted": self._weight_p,
-            "bits": bits, "vw_args": vw_args, "drift_boost": drift_boost, "drift_floor": drift_floor,
+            "exploration": exploration,
+            "interactions": list(interactions),
+            "epsilon": epsilon,
+            "softmax_lambda": softmax_lambda,
+            "bag": bag,
+            "cover": cover,
+            "gamma_scale": gamma_scale,
+            "learning_rate": learning_rate,
+            "power_t": power_t,
+            "importance_weighted": self._weight_p,
+            "bits": bits,
+            "vw_args": vw_args,
+            "drift_boost": drift_boost,
+            "drift_floor": drift_floor,
         }
         try:
             if _model_file is not None:
@@ -230,13 +264,15 @@ class VWPolicy(DriftHook, Policy):
         pylibvw.vw.predict_multi(self._vw, examples)
         return examples[0].get_action_scores()
 
-    def _update(self, prepared: str, entries: list[ActionEntry], index: int, reward01: float,
-                probability: float) -> None:
+    def _update(
+        self, prepared: str, entries: list[ActionEntry], index: int, reward01: float, probability: float
+    ) -> None:
         examples = self._examples(prepared, entries)
         # a fresh labelled copy: labels cannot be taken off a kept example (VW appends to them)
         p = probability if (self._weight_p or self._from_log) else 1.0
         examples[1 + index] = pylibvw.example(
-            self._vw, self._label_type, f"0:{1.0 - reward01}:{p} {entries[index].vw_line}")
+            self._vw, self._label_type, f"0:{1.0 - reward01}:{p} {entries[index].vw_line}"
+        )
         pylibvw.vw.learn_multi(self._vw, examples)
         if self._drift is not None:
             self._watch(reward01)
@@ -301,5 +337,7 @@ class VWPolicy(DriftHook, Policy):
             policy._restore_base_state(meta["state"])
             policy._restore_drift_state(meta.get("drift"))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise BanditError(f"{path}: metadata.json has a damaged state ({type(exc).__name__}: {one_line(exc)})") from None
+            raise BanditError(
+                f"{path}: metadata.json has a damaged state ({type(exc).__name__}: {one_line(exc)})"
+            ) from None
         return policy

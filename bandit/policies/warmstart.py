@@ -1,4 +1,5 @@
 """Warm start: train a policy off-policy from an existing event log, with the logged probabilities."""
+
 from __future__ import annotations
 
 import os
@@ -8,8 +9,9 @@ from bandit.log.eventlog import EventLog, LoggedEvent
 from bandit.policies.base import Policy
 
 
-def learn_from_events(policy: Policy, events: Iterable[LoggedEvent],
-                      on_event: Callable[[LoggedEvent], None] | None = None) -> tuple[int, int]:
+def learn_from_events(
+    policy: Policy, events: Iterable[LoggedEvent], on_event: Callable[[LoggedEvent], None] | None = None
+) -> tuple[int, int]:
     """Feed every rewarded event to `policy.learn`; returns (learned, skipped without reward)."""
     learned = skipped = 0
     for event in events:
@@ -24,8 +26,13 @@ def learn_from_events(policy: Policy, events: Iterable[LoggedEvent],
     return learned, skipped
 
 
-def train_from_log(policy: Policy, log: str | os.PathLike | EventLog, *, passes: int = 1,
-                   on_event: Callable[[LoggedEvent], None] | None = None) -> tuple[int, int]:
+def train_from_log(
+    policy: Policy,
+    log: str | os.PathLike | EventLog,
+    *,
+    passes: int = 1,
+    on_event: Callable[[LoggedEvent], None] | None = None,
+) -> tuple[int, int]:
     """`learn_from_events` over a whole SQLite log, `passes` times, streaming."""
     own = not isinstance(log, EventLog)
     source = log if isinstance(log, EventLog) else EventLog(log, readonly=True)

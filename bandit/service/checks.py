@@ -3,6 +3,7 @@
 Why separate from the service: a bad request must change nothing, so every check runs before the
 first state change; keeping them here keeps that rule visible and the service module short.
 """
+
 from __future__ import annotations
 
 import re
@@ -33,16 +34,20 @@ class CapacityError(BanditError):
 
 def pending_cost(context: Any, actions: Any) -> int:
     """Estimated bytes one pending event holds (see PENDING_JSON_FACTOR)."""
-    size = len(orjson.dumps(context, option=orjson.OPT_NON_STR_KEYS)) + len(orjson.dumps(actions, option=orjson.OPT_NON_STR_KEYS))
+    size = len(orjson.dumps(context, option=orjson.OPT_NON_STR_KEYS)) + len(
+        orjson.dumps(actions, option=orjson.OPT_NON_STR_KEYS)
+    )
     return PENDING_JSON_FACTOR * size + PENDING_FIXED_BYTES
 
 
 def check_capacity(pending_bytes: int, budget: int, n_pending: int) -> None:
     """CapacityError when the pending events already hold the budget."""
     if pending_bytes >= budget:
-        raise CapacityError(f"memory budget for pending events is full ({n_pending} events, about "
-                            f"{pending_bytes >> 20} MiB of {budget >> 20} MiB): retry once rewards or expiry "
-                            "close some, or start the service with a larger --max-pending-mb")
+        raise CapacityError(
+            f"memory budget for pending events is full ({n_pending} events, about "
+            f"{pending_bytes >> 20} MiB of {budget >> 20} MiB): retry once rewards or expiry "
+            "close some, or start the service with a larger --max-pending-mb"
+        )
 
 
 def check_actions(actions: Any, max_actions: int) -> list[str]:

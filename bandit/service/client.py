@@ -6,6 +6,7 @@ the order of the given actions, `reward(event_id, value)` closes the loop. Error
 reports come back as the library's own exceptions (unknown event, duplicate reward, bad input).
 The bodies are bandit.service.wire's, the same module the service parses them with.
 """
+
 from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
@@ -13,21 +14,30 @@ from typing import Any, Mapping, Sequence
 import httpx
 
 from bandit.errors import BanditError, DuplicateRewardError, ExpiredEventError, UnknownEventError
-from bandit.service import wire
 from bandit.lifecycle.book import Decision
+from bandit.service import wire
 
 
 class ServiceClient:
     """A keep-alive HTTP client for one service (`url` like http://127.0.0.1:8080)."""
 
-    def __init__(self, url: str, key: str | None, *, timeout: float = 10.0,
-                 api_path: str = "/personalizer/v1.0") -> None:
+    def __init__(
+        self, url: str, key: str | None, *, timeout: float = 10.0, api_path: str = "/personalizer/v1.0"
+    ) -> None:
         self.spec = f"service:{url}"
         headers = {"Ocp-Apim-Subscription-Key": key} if key else {}
         self._http = httpx.Client(base_url=url.rstrip("/") + api_path, headers=headers, timeout=timeout)
 
-    def rank(self, context: Mapping, actions: Sequence[Mapping], *, excluded: Sequence[str] = (),
-             event_id: str | None = None, defer: bool = False, **_: Any) -> Decision:
+    def rank(
+        self,
+        context: Mapping,
+        actions: Sequence[Mapping],
+        *,
+        excluded: Sequence[str] = (),
+        event_id: str | None = None,
+        defer: bool = False,
+        **_: Any,
+    ) -> Decision:
         """Rank like Personalizer.rank (library keyword arguments it has no use for are ignored)."""
         body = wire.rank_request(context, actions, excluded=excluded, event_id=event_id, defer=defer)
         event, chosen, probs = wire.rank_from_wire(self._call("POST", "/rank", body).json())

@@ -12,6 +12,7 @@ Two things live here, both checked before anything changes (a bad value never ha
   file (-d, -f, -i, -c, --cache_file, --readable_model, ...) and nothing that changes the model's shape
   once it exists (-b), so a remote caller can tune learning but never touch the server's disk.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,7 +31,8 @@ REWARD_AGGREGATIONS = ("earliest", "average", "sum")
 
 _DURATION = re.compile(
     r"^P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?"
-    r"(?:(?P<s>\d+(?:\.\d+)?)S)?)?\Z")  # \Z: '$' also matches before a trailing newline
+    r"(?:(?P<s>\d+(?:\.\d+)?)S)?)?\Z"
+)  # \Z: '$' also matches before a trailing newline
 
 
 def parse_duration(text: Any, what: str) -> float:
@@ -64,12 +66,12 @@ def format_duration(seconds: float) -> str:
 class ServiceConfig:
     """Service settings with Personalizer's meaning (times in seconds here, ISO-8601 on the wire)."""
 
-    reward_wait_s: float = 600.0          # Personalizer's default: 10 minutes
+    reward_wait_s: float = 600.0  # Personalizer's default: 10 minutes
     default_reward: float = 0.0
     reward_aggregation: str = "earliest"
-    exploration: float = 0.0              # extra uniform mixing on top of the policy's own exploration
+    exploration: float = 0.0  # extra uniform mixing on top of the policy's own exploration
     model_export_s: float = 300.0
-    log_retention_days: int = -1          # -1: keep forever
+    log_retention_days: int = -1  # -1: keep forever
     learning_mode: str = "Online"
 
     # Limits: Personalizer's (reward wait 5 s..2 days) except that tests and simulations may ask
@@ -135,10 +137,28 @@ def policy_kwargs(arguments: Any, *, bits: int) -> dict[str, Any]:
 
 
 # Flags VW reports for a model artbandit built (get_arguments), besides the allowlist above.
-_INTERNAL_FLAGS = {"--cb_adf", "--csoaa_ldf", "--csoaa_rank", "--no_stdin", "--quiet", "--bit_precision",
-                   "--cb_explore_adf", "--quadratic", "--interactions", "--random_seed", "--initial_regressor",
-                   "--no_predict", "--cb_min_cost", "--cb_max_cost", "--gamma_scale", "--lambda",
-                   "--learning_rate", "--cb_type", "--epsilon", "--first_only"}
+_INTERNAL_FLAGS = {
+    "--cb_adf",
+    "--csoaa_ldf",
+    "--csoaa_rank",
+    "--no_stdin",
+    "--quiet",
+    "--bit_precision",
+    "--cb_explore_adf",
+    "--quadratic",
+    "--interactions",
+    "--random_seed",
+    "--initial_regressor",
+    "--no_predict",
+    "--cb_min_cost",
+    "--cb_max_cost",
+    "--gamma_scale",
+    "--lambda",
+    "--learning_rate",
+    "--cb_type",
+    "--epsilon",
+    "--first_only",
+}
 
 
 def check_model_flags(flags: list[str]) -> None:

@@ -21,6 +21,7 @@ Library use (one thread): `with DecisionService(folder) as svc: d = svc.rank(ctx
 call commits before it returns (autocommit). A server sets autocommit=False and commits batches
 itself (`take_batch` on its loop, `write_batch` on a writer thread: group commit), see artbandit.serve.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,23 +33,36 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from bandit.errors import BanditError, DuplicateRewardError, UnknownEventError
+from bandit.lifecycle.book import Decision, EventBook, OpenEvent, RewardRules, check_reward, ranking
 from bandit.lifecycle.event_ids import EventIds
+from bandit.lifecycle.window import DEFAULTED, NOT_ACTIVATED, REWARDED
 from bandit.log.eventlog import EventLog
-from bandit.service.journal import Journal, is_disk_full
-from bandit.service.joined_log import append_joined, joined_row
 from bandit.log.schema import DriftEvent
 from bandit.policies.base import Policy
-from bandit.sampling import sample_index
 from bandit.policies.personalizer import Personalizer
-from bandit.service.checks import (DEFAULT_PENDING_BYTES, EVENT_ID, check_actions, check_capacity, check_event_id,
-                                   check_excluded, pending_cost)
-from bandit.service.config import DEFAULT_ARGUMENTS, ServiceConfig, policy_kwargs
-from bandit.service.recovery import (CheckpointToken, load_policy, prepare_checkpoint, publish_checkpoint, recover,
-                                     reload_checkpoint)
-from bandit.service.state_dir import StateDir
 from bandit.policies.vw import VWPolicy
-from bandit.lifecycle.book import Decision, EventBook, OpenEvent, RewardRules, check_reward, ranking
-from bandit.lifecycle.window import DEFAULTED, NOT_ACTIVATED, REWARDED
+from bandit.sampling import sample_index
+from bandit.service.checks import (
+    DEFAULT_PENDING_BYTES,
+    EVENT_ID,
+    check_actions,
+    check_capacity,
+    check_event_id,
+    check_excluded,
+    pending_cost,
+)
+from bandit.service.config import DEFAULT_ARGUMENTS, ServiceConfig, policy_kwargs
+from bandit.service.joined_log import append_joined, joined_row
+from bandit.service.journal import Journal, is_disk_full
+from bandit.service.recovery import (
+    CheckpointToken,
+    load_policy,
+    prepare_checkpoint,
+    publish_checkpoint,
+    recover,
+    reload_checkpoint,
+)
+from bandit.service.state_dir import StateDir
 
 SLOT_NAMESPACE = "_slot"
 _COUNTER = {REWARDED: "closed_rewarded", DEFAULTED: "default_rewards", NOT_ACTIVATED: "not_activated"}
@@ -89,10 +103,21 @@ def model_finite(policy: Policy) -> bool:
 class DecisionService:
     """Rank, reward, activate and learn, durably, on one state folder (see the module docstring)."""
 
-    def __init__(self, state: str, *, seed: int = 0, reward_range: tuple[float, float] = (0.0, 1.0),
-                 max_actions: int = 50, bits: int = 18, min_probability: float = 0.01,
-                 durable: bool = False, autocommit: bool = True, manual_wal_checkpoints: bool = False,
-                 id_seed: int | None = None, max_pending_bytes: int = DEFAULT_PENDING_BYTES) -> None:
+    def __init__(
+        self,
+        state: str,
+        *,
+        seed: int = 0,
+        reward_range: tuple[float, float] = (0.0, 1.0),
+        max_actions: int = 50,
+        bits: int = 18,
+        min_probability: float = 0.01,
+        durable: bool = False,
+        autocommit: bool = True,
+        manual_wal_checkpoints: bool = False,
+        id_seed: int | None = None,
+        max_pending_bytes: int = DEFAULT_PENDING_BYTES,
+    ) -> None:
         self.seed = int(seed)
         self.reward_range = (float(reward_range[0]), float(reward_range[1]))
         self.max_actions = int(max_actions)
@@ -105,13 +130,16 @@ class DecisionService:
             self._open(state, durable, manual_wal_checkpoints, id_seed)
         except OSError as exc:  # a full disk must say so, never look like a damaged file
             if is_disk_full(exc):
-                raise BanditError(f"{state}: disk full: the state folder cannot be written; "
-                                  "free some space and start again") from None
+                raise BanditError(
+                    f"{state}: disk full: the state folder cannot be written; free some space and start again"
+                ) from None
             raise BanditError(f"{state}: cannot open the state folder ({exc.strerror or exc})") from None
         except BanditError as exc:
             if "disk is full" in str(exc) and "disk full:" not in str(exc):  # the event log's open error
-                raise BanditError(f"{state}: disk full: the state folder's files cannot be opened for writing; "
-                                  "free some space and start again") from None
+                raise BanditError(
+                    f"{state}: disk full: the state folder's files cannot be opened for writing; "
+                    "free some space and start again"
+                ) from None
             raise
 
     def _open(self, state: str, durable: bool, manual_wal_checkpoints: bool, id_seed: int | None) -> None:
@@ -123,21 +151,29 @@ class DecisionService:
             policy_kwargs(self.arguments, bits=self.bits)
             if not saved:
                 self._save_config()
-            self.journal = Journal(self.state.journal_path, durable=durable,
-                                   manual_wal_checkpoints=manual_wal_checkpoints)
+            self.journal = Journal(
+                self.state.journal_path, durable=durable, manual_wal_checkpoints=manual_wal_checkpoints
+            )
             self.log = EventLog(self.state.events_path)
             # open events and the rules that close them: the same event book as the library policy's
-            self.book = EventBook(self._rules(), self._on_close, remember_closed=20_000,
-                                  closed_reason=self._closed_reason)
+            self.book = EventBook(
+                self._rules(), self._on_close, remember_closed=20_000, closed_reason=self._closed_reason
+            )
             self.apprentice = {"decisions": 0, "agreed": 0}
-            self.counters = {"ranks": 0, "rewards": 0, "default_rewards": 0, "learned": 0, "not_activated": 0,
-                             "closed_rewarded": 0}
+            self.counters = {
+                "ranks": 0,
+                "rewards": 0,
+                "default_rewards": 0,
+                "learned": 0,
+                "not_activated": 0,
+                "closed_rewarded": 0,
+            }
             self._joined: list[Any] = []  # rows for the derived event log: joined rows and DriftEvents
             self.eventlog_error: str | None = None
-            self.model_rejections = 0              # models rejected as non-finite (see _reject_model)
+            self.model_rejections = 0  # models rejected as non-finite (see _reject_model)
             self.model_error: str | None = None
-            self.checkpoint_due = False            # a server checkpoints at its next tick when set
-            self._probe: Any = None                # the last learned event (checked again at checkpoints)
+            self.checkpoint_due = False  # a server checkpoints at its next tick when set
+            self._probe: Any = None  # the last learned event (checked again at checkpoints)
             self.policy: Policy = load_policy(self)
             if not model_finite(self.policy):  # checkpointed before the checks: it can never learn again
                 self.model_rejections += 1
@@ -154,7 +190,9 @@ class DecisionService:
         """A fresh model for VW arguments (checked against the allowlist): a Personalizer, or a
         `vw:select` policy for `--select`."""
         kwargs: dict[str, Any] = policy_kwargs(arguments, bits=self.bits)
-        common: dict[str, Any] = dict(seed=self.seed, reward_range=self.reward_range, min_probability=self.min_probability)
+        common: dict[str, Any] = dict(
+            seed=self.seed, reward_range=self.reward_range, min_probability=self.min_probability
+        )
         if kwargs.pop("exploration") == "select":
             return Personalizer(**common, **kwargs)
         return VWPolicy(**common, **kwargs)
@@ -170,8 +208,16 @@ class DecisionService:
         return _time.time() if now is None else float(now)
 
     # -- ranking -------------------------------------------------------------------------------
-    def rank(self, context: Mapping, actions: Sequence[Mapping], *, excluded: Sequence[str] = (),
-             event_id: str | None = None, defer: bool = False, now: float | None = None) -> Decision:
+    def rank(
+        self,
+        context: Mapping,
+        actions: Sequence[Mapping],
+        *,
+        excluded: Sequence[str] = (),
+        event_id: str | None = None,
+        defer: bool = False,
+        now: float | None = None,
+    ) -> Decision:
         """Choose one of `actions` (minus `excluded`); the first non-excluded action is the baseline."""
         now = self._now(now)
         self.expire(now)
@@ -185,15 +231,23 @@ class DecisionService:
         ev, step = self._decide(event_id, context, eligible, 0, now, defer, None)
         self._record(ev, step)
         self._maybe_commit()
-        ranked = ranking([a["id"] for a in eligible], ev.pmf, ev.chosen) + [(a["id"], 0.0) for a in actions
-                                                                            if a["id"] in skip]
+        ranked = ranking([a["id"] for a in eligible], ev.pmf, ev.chosen) + [
+            (a["id"], 0.0) for a in actions if a["id"] in skip
+        ]
         pmf = dict(ranked)
         ids = [a["id"] for a in actions]
         return Decision(event_id, ev.action_id, ids.index(ev.action_id), ev.probability, [pmf[i] for i in ids], ranked)
 
-    def rank_multislot(self, context: Mapping, actions: Sequence[Mapping], slots: Sequence[Slot], *,
-                       event_id: str | None = None, defer: bool = False,
-                       now: float | None = None) -> tuple[str, list[tuple[str, str]]]:
+    def rank_multislot(
+        self,
+        context: Mapping,
+        actions: Sequence[Mapping],
+        slots: Sequence[Slot],
+        *,
+        event_id: str | None = None,
+        defer: bool = False,
+        now: float | None = None,
+    ) -> tuple[str, list[tuple[str, str]]]:
         """One action per slot, never the same action in two slots; returns (event id, [(slot, action)])."""
         now = self._now(now)
         self.expire(now)
@@ -231,8 +285,9 @@ class DecisionService:
         self._maybe_commit()
         return event_id, [(s.id, ev.action_id) for s, (ev, _) in zip(slots, decided)]
 
-    def _decide(self, key: str, context: Mapping, eligible: list, baseline: int, now: float, defer: bool,
-                group: str | None) -> tuple[OpenEvent, Any]:
+    def _decide(
+        self, key: str, context: Mapping, eligible: list, baseline: int, now: float, defer: bool, group: str | None
+    ) -> tuple[OpenEvent, Any]:
         step = self.policy.replay_step(context, eligible)
         pmf = step.pmf
         mode = self.config.learning_mode
@@ -248,15 +303,37 @@ class DecisionService:
             agree = max(range(len(pmf)), key=pmf.__getitem__) == baseline
             chosen, probability = baseline, 1.0
             pmf = [1.0 if i == baseline else 0.0 for i in range(len(pmf))]
-        ev = OpenEvent(key, now, self.book.deadline(now), chosen, probability, context=dict(context),
-                       actions=[dict(a) for a in eligible], pmf=pmf, mode=mode, active=not defer, group=group,
-                       model_version=self.policy.model_version, agree=agree)
+        ev = OpenEvent(
+            key,
+            now,
+            self.book.deadline(now),
+            chosen,
+            probability,
+            context=dict(context),
+            actions=[dict(a) for a in eligible],
+            pmf=pmf,
+            mode=mode,
+            active=not defer,
+            group=group,
+            model_version=self.policy.model_version,
+            agree=agree,
+        )
         return ev, step
 
     def _rank_body(self, ev: OpenEvent) -> dict:
         """A rank record's body (the journal's, and a ranker's stream message: bandit.service.stream)."""
-        body = {"c": ev.context, "as": self.journal.action_set(ev.actions), "pmf": ev.pmf, "ch": ev.chosen, "p": ev.probability,
-                "dl": ev.deadline, "act": ev.active, "m": ev.mode, "g": ev.group, "v": ev.model_version}
+        body = {
+            "c": ev.context,
+            "as": self.journal.action_set(ev.actions),
+            "pmf": ev.pmf,
+            "ch": ev.chosen,
+            "p": ev.probability,
+            "dl": ev.deadline,
+            "act": ev.active,
+            "m": ev.mode,
+            "g": ev.group,
+            "v": ev.model_version,
+        }
         agree = ev.agree
         if agree is not None:
             body["agree"] = agree
@@ -278,7 +355,7 @@ class DecisionService:
 
     def _uniform(self, key: str) -> float:
         digest = hashlib.blake2b(f"{self.seed}:{key}".encode(), digest_size=8).digest()
-        return int.from_bytes(digest, "big") / 2.0 ** 64
+        return int.from_bytes(digest, "big") / 2.0**64
 
     # -- rewards and activation ----------------------------------------------------------------
     def reward(self, event_id: str, value: Any, *, now: float | None = None) -> None:
@@ -290,8 +367,7 @@ class DecisionService:
         self._reward(ev, value, now)
         self._maybe_commit()
 
-    def reward_multislot(self, event_id: str, rewards: Sequence[tuple[str, Any]], *,
-                         now: float | None = None) -> None:
+    def reward_multislot(self, event_id: str, rewards: Sequence[tuple[str, Any]], *, now: float | None = None) -> None:
         """Rewards for some or all slots of a multi-slot event ([(slot id, value)])."""
         now = self._now(now)
         self.expire(now)
@@ -305,8 +381,9 @@ class DecisionService:
             seen.add(key)
             ev = events.get(key)
             if ev is None:
-                EventBook.raise_closed(event_id, self.book.window.closed.get(key) or self.journal.close_reason(key),
-                                       slot=slot_id)
+                EventBook.raise_closed(
+                    event_id, self.book.window.closed.get(key) or self.journal.close_reason(key), slot=slot_id
+                )
             self.book.check_not_final(ev)
             checked.append((ev, check_reward(value, self.reward_range)))
         if not checked:
@@ -392,8 +469,10 @@ class DecisionService:
         again (a fresh model if that is poisoned too), report it, and checkpoint soon, so the
         rejected model is never saved and a restart does not re-learn the event."""
         self.model_rejections += 1
-        self.model_error = (f"learning event {event_id!r} made the model non-finite; it was not learned and "
-                            "the model of the last checkpoint is served")
+        self.model_error = (
+            f"learning event {event_id!r} made the model non-finite; it was not learned and "
+            "the model of the last checkpoint is served"
+        )
         policy = reload_checkpoint(self)
         probe = policy.replay_step(context, actions)
         if not scores_finite(probe):
@@ -497,13 +576,19 @@ class DecisionService:
     def status(self) -> dict[str, Any]:
         n = self.apprentice["decisions"]
         return {
-            "modelVersion": self.policy.model_version, "learningMode": self.config.learning_mode,
-            "eventsPending": len(self.book), "eventsLearned": self.policy.n_learned,
-            "pendingBytes": self.pending_bytes, "pendingBudgetBytes": self.max_pending_bytes,
-            "journalSeq": self.journal.last_seq, "checkpointSeq": self.checkpoint_seq,
+            "modelVersion": self.policy.model_version,
+            "learningMode": self.config.learning_mode,
+            "eventsPending": len(self.book),
+            "eventsLearned": self.policy.n_learned,
+            "pendingBytes": self.pending_bytes,
+            "pendingBudgetBytes": self.max_pending_bytes,
+            "journalSeq": self.journal.last_seq,
+            "checkpointSeq": self.checkpoint_seq,
             "journalBytes": self.journal.disk_bytes(),
-            "relearned": getattr(self, "relearned", 0), "eventLogError": self.eventlog_error,
-            "modelRejections": self.model_rejections, "modelError": self.model_error,
+            "relearned": getattr(self, "relearned", 0),
+            "eventLogError": self.eventlog_error,
+            "modelRejections": self.model_rejections,
+            "modelError": self.model_error,
             "apprentice": {"decisions": n, "agreement": (self.apprentice["agreed"] / n) if n else None},
             **self.counters,
         }
@@ -532,6 +617,6 @@ class DecisionService:
         return event_id
 
     def _id_used(self, event_id: str) -> bool:
-        return bool(self.book.knows(event_id) or self.journal.kinds_of(event_id)
-                    or self.journal.kinds_of(event_id, slots=True))
-
+        return bool(
+            self.book.knows(event_id) or self.journal.kinds_of(event_id) or self.journal.kinds_of(event_id, slots=True)
+        )

@@ -19,6 +19,7 @@ written. WAL with synchronous=NORMAL: a committed batch survives a process crash
 power loss the last batches committed before the OS flushed its cache can be lost (see docs/serve.md);
 `durable=True` (synchronous=FULL) closes that gap at the cost of an fsync per batch.
 """
+
 from __future__ import annotations
 
 import errno
@@ -37,9 +38,9 @@ from safeio.errors import one_line
 
 SCHEMA = "artbandit.journal/1"
 KINDS = ("set", "rank", "reward", "activate", "close")
-MAX_CACHED_SETS = 50_000          # action lists remembered (by a 16-byte digest: ~150 bytes each)
-MAX_SET_LIST_BYTES = 32 << 20     # parsed action lists kept while recovery reads the journal
-SET_LIST_FACTOR = 6               # bytes of parsed lists per byte of their JSON (estimate)
+MAX_CACHED_SETS = 50_000  # action lists remembered (by a 16-byte digest: ~150 bytes each)
+MAX_SET_LIST_BYTES = 32 << 20  # parsed action lists kept while recovery reads the journal
+SET_LIST_FACTOR = 6  # bytes of parsed lists per byte of their JSON (estimate)
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -54,8 +55,8 @@ CREATE INDEX IF NOT EXISTS records_event ON records(event_id, kind);
 """
 
 Record = tuple[int, str, str, float, bytes]
-WAL_LIMIT = 4 << 20      # bytes the WAL file is truncated to whenever SQLite restarts it
-WAL_BUSY_MS = 200        # how long a WAL checkpoint waits for the writer's transaction
+WAL_LIMIT = 4 << 20  # bytes the WAL file is truncated to whenever SQLite restarts it
+WAL_BUSY_MS = 200  # how long a WAL checkpoint waits for the writer's transaction
 
 
 class JournalWriteError(BanditError):
@@ -66,8 +67,11 @@ def is_disk_full(exc: BaseException) -> bool:
     """Whether an error means the disk (or the file size limit) is full."""
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
         return True
-    return isinstance(exc, sqlite3.Error) and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL \
+    return (
+        isinstance(exc, sqlite3.Error)
+        and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
         or "database or disk is full" in str(exc)
+    )
 
 
 def describe_write_error(exc: BaseException) -> str:
@@ -140,8 +144,9 @@ class Journal(RecordBuffer):
             last = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()[0]
         except (sqlite3.DatabaseError, OSError) as exc:
             if is_disk_full(exc):
-                raise BanditError(f"{self.path}: disk full: the journal cannot be opened for writing; "
-                                  "free some space and start again") from None
+                raise BanditError(
+                    f"{self.path}: disk full: the journal cannot be opened for writing; free some space and start again"
+                ) from None
             if isinstance(exc, OSError):
                 raise BanditError(f"{self.path}: cannot open the journal ({exc.strerror})") from None
             raise BanditError(f"{self.path}: not an artbandit journal ({exc})") from None
@@ -150,10 +155,10 @@ class Journal(RecordBuffer):
         for suffix in ("-wal", "-shm"):  # SQLite gives them the database's mode; older folders: 0644
             owner_only(Path(str(self.path) + suffix), create=False)
         self._lock = threading.Lock()  # the connection is shared by the writer and readers
-        self.last_seq = int(last)        # the last sequence number handed out
-        self.committed_seq = int(last)   # the last sequence number known to be on disk
+        self.last_seq = int(last)  # the last sequence number handed out
+        self.committed_seq = int(last)  # the last sequence number known to be on disk
         super().__init__()
-        self._set_seqs: dict[bytes, int] = {}       # digest of an action list's JSON -> seq of its set record
+        self._set_seqs: dict[bytes, int] = {}  # digest of an action list's JSON -> seq of its set record
         self._set_lists = TextCache(MAX_CACHED_SETS, MAX_SET_LIST_BYTES)  # seq -> action list (reading back)
 
     # -- writing -------------------------------------------------------------------------------
@@ -207,8 +212,9 @@ class Journal(RecordBuffer):
                     _rollback(db)
                     raise
             except (sqlite3.Error, OSError) as exc:
-                raise JournalWriteError(f"the journal could not be written ({describe_write_error(exc)}); "
-                                        "nothing was lost, retry") from None
+                raise JournalWriteError(
+                    f"the journal could not be written ({describe_write_error(exc)}); nothing was lost, retry"
+                ) from None
             if batch:
                 self.committed_seq = batch[-1][0]
 
@@ -280,7 +286,8 @@ class Journal(RecordBuffer):
             with self._lock:
                 rows = self._db.execute(
                     "SELECT seq, kind, event_id, time, body FROM records WHERE seq > ? ORDER BY seq LIMIT ?",
-                    (last, batch_size)).fetchall()
+                    (last, batch_size),
+                ).fetchall()
             if not rows:
                 return
             for seq, kind, event_id, time, body in rows:
@@ -292,8 +299,10 @@ class Journal(RecordBuffer):
         for the slots of a multi-slot event (ids '<event>#<slot>')."""
         with self._lock:
             if slots:  # a range on the index: '$' is the character after '#'
-                rows = self._db.execute("SELECT DISTINCT kind FROM records WHERE event_id > ? AND event_id < ?",
-                                        (event_id + "#", event_id + "$")).fetchall()
+                rows = self._db.execute(
+                    "SELECT DISTINCT kind FROM records WHERE event_id > ? AND event_id < ?",
+                    (event_id + "#", event_id + "$"),
+                ).fetchall()
             else:
                 rows = self._db.execute("SELECT DISTINCT kind FROM records WHERE event_id=?", (event_id,)).fetchall()
         return {r[0] for r in rows}
@@ -308,7 +317,8 @@ class Journal(RecordBuffer):
         """Record count and the time range of ranks (for GET /logs/properties)."""
         with self._lock:
             n, first, last = self._db.execute(
-                "SELECT COUNT(*), MIN(time), MAX(time) FROM records WHERE kind='rank'").fetchone()
+                "SELECT COUNT(*), MIN(time), MAX(time) FROM records WHERE kind='rank'"
+            ).fetchone()
             total = self._db.execute("SELECT COUNT(*) FROM records").fetchone()[0]
         size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
         return {"ranks": n, "records": total, "first_time": first, "last_time": last, "bytes": size}

@@ -10,6 +10,7 @@ against what artbandit itself builds (bandit.service.config.check_model_flags): 
 smuggle in options that read or write files. Import takes bytes only, never a path on the server.
 Exports of the first format (`ARTBANDIT-MODEL/1`, one Personalizer model) still import.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -20,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from bandit.errors import BanditError
-from bandit.policies.model_io import METADATA, MODEL_SCHEMA, argument_tokens
 from bandit.policies.base import Policy
-from bandit.service.config import check_model_flags
+from bandit.policies.model_io import METADATA, MODEL_SCHEMA, argument_tokens
 from bandit.policies.specs import load_saved_policy
 from bandit.policies.vw import MODEL_FILE
+from bandit.service.config import check_model_flags
 
 MAGIC = b"ARTBANDIT-MODEL/2\n"
 MAGIC_V1 = b"ARTBANDIT-MODEL/1\n"  # one model.vw, digest over metadata + bytes
@@ -68,18 +69,23 @@ def _split(blob: bytes) -> tuple[dict[str, Any], dict[str, Any], bytes]:
     if end < 0:
         raise BanditError("model export header is missing or too long")
     try:
-        header = json.loads(blob[len(magic):end])
+        header = json.loads(blob[len(magic) : end])
     except (ValueError, RecursionError):
         raise BanditError("model export header is not valid JSON") from None
-    if not isinstance(header, dict) or not isinstance(header.get("metadata"), dict) \
-            or not isinstance(header.get("sha256"), str):
+    if (
+        not isinstance(header, dict)
+        or not isinstance(header.get("metadata"), dict)
+        or not isinstance(header.get("sha256"), str)
+    ):
         raise BanditError("model export header lacks metadata or checksum")
     if magic == MAGIC_V1:
         header = {**header, "files": None}
     elif not _files_ok(header.get("files")):
-        raise BanditError(f"model export header lists no model files, or files artbandit never writes "
-                          f"(at most {MAX_FILES}, named model.vw or modelN.vw)")
-    return header["metadata"], header, blob[end + 1:]
+        raise BanditError(
+            f"model export header lists no model files, or files artbandit never writes "
+            f"(at most {MAX_FILES}, named model.vw or modelN.vw)"
+        )
+    return header["metadata"], header, blob[end + 1 :]
 
 
 def _files_ok(files: Any) -> bool:
@@ -87,8 +93,14 @@ def _files_ok(files: Any) -> bool:
         return False
     names = set()
     for entry in files:
-        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
-                and MODEL_NAME.match(entry[0]) and type(entry[1]) is int and entry[1] >= 0):
+        if not (
+            isinstance(entry, list)
+            and len(entry) == 2
+            and isinstance(entry[0], str)
+            and MODEL_NAME.match(entry[0])
+            and type(entry[1]) is int
+            and entry[1] >= 0
+        ):
             return False
         names.add(entry[0])
     return len(names) == len(files)
@@ -111,7 +123,7 @@ def import_model(blob: bytes, **overrides: Any) -> Policy:
         folder.mkdir(mode=0o700)
         at = 0
         for name, size in files:
-            (folder / name).write_bytes(model[at:at + size])
+            (folder / name).write_bytes(model[at : at + size])
             at += size
         (folder / METADATA).write_text(json.dumps(metadata), "utf-8")
         try:

@@ -8,6 +8,7 @@ the journal from min(open_from, journal_seq + 1):
   (exactly the order the running service learned them), and re-sent to the derived event log.
 The result: the same model and the same open events as the process that crashed had committed.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -16,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from bandit.errors import BanditError
+from bandit.lifecycle.book import OpenEvent
+from bandit.lifecycle.window import NOT_ACTIVATED
 from bandit.log.schema import DriftEvent
 from bandit.policies.base import Policy
 from bandit.policies.specs import load_saved_policy
-from bandit.lifecycle.book import OpenEvent
-from bandit.lifecycle.window import NOT_ACTIVATED
 
 # `svc` below is the DecisionService being opened or checkpointed (bandit.service.decision_service,
 # which calls these functions; typed loosely so that the two modules do not import each other).
@@ -52,8 +53,7 @@ def reload_checkpoint(svc: DecisionService) -> Policy:
     current = svc.state.current_checkpoint()
     if current is None:
         return svc.new_policy(svc.arguments)
-    return load_saved_policy(current[0], reward_range=svc.reward_range, min_probability=svc.min_probability,
-                             log=None)
+    return load_saved_policy(current[0], reward_range=svc.reward_range, min_probability=svc.min_probability, log=None)
 
 
 def recover(svc: DecisionService) -> int:
@@ -63,8 +63,10 @@ def recover(svc: DecisionService) -> int:
     open_from = int(current[1].get("open_from", ckpt_seq + 1)) if current else 1
     start = min(open_from, ckpt_seq + 1)
     if svc.journal.last_seq < ckpt_seq:
-        raise BanditError(f"{svc.state.path}: the checkpoint is ahead of the journal "
-                          f"({ckpt_seq} > {svc.journal.last_seq}); the journal was replaced or damaged")
+        raise BanditError(
+            f"{svc.state.path}: the checkpoint is ahead of the journal "
+            f"({ckpt_seq} > {svc.journal.last_seq}); the journal was replaced or damaged"
+        )
     book = svc.book
     relearned = 0
     rejoin: list[tuple[OpenEvent, dict, float]] = []
@@ -72,9 +74,21 @@ def recover(svc: DecisionService) -> int:
     for seq, kind, event_id, time, body in svc.journal.records(after_seq=start - 1):
         if kind == "rank":
             actions = svc.journal.actions_of(body["as"])
-            ev = OpenEvent(event_id, time, body["dl"], body["ch"], body["p"], context=body["c"], actions=actions,
-                           pmf=body["pmf"], mode=body["m"], active=body["act"], group=body.get("g"),
-                           model_version=body.get("v", ""), journal_seq=seq)
+            ev = OpenEvent(
+                event_id,
+                time,
+                body["dl"],
+                body["ch"],
+                body["p"],
+                context=body["c"],
+                actions=actions,
+                pmf=body["pmf"],
+                mode=body["m"],
+                active=body["act"],
+                group=body.get("g"),
+                model_version=body.get("v", ""),
+                journal_seq=seq,
+            )
             book.open(ev)
             if seq > ckpt_seq and "agree" in body:
                 svc.apprentice["decisions"] += 1
@@ -113,7 +127,9 @@ def _rejoin(svc: DecisionService, closed: list[tuple[OpenEvent, dict, float]], d
     checkpoint, so only these can be missing)."""
     from bandit.service.joined_log import append_joined, joined_row
 
-    logged_drifts = _logged(svc.state.events_path, [d.event_id for d in drifts if d.event_id is not None], table="drift_events")
+    logged_drifts = _logged(
+        svc.state.events_path, [d.event_id for d in drifts if d.event_id is not None], table="drift_events"
+    )
     for drift in drifts:
         if drift.event_id not in logged_drifts:
             svc.log.append_drift(drift)
@@ -136,9 +152,10 @@ def _logged(path: Path, event_ids: list[str], table: str = "events") -> set[str]
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             for i in range(0, len(event_ids), 500):
-                chunk = event_ids[i:i + 500]
-                rows = db.execute(f"SELECT event_id FROM {table} WHERE event_id IN ({','.join('?' * len(chunk))})",
-                                  chunk).fetchall()
+                chunk = event_ids[i : i + 500]
+                rows = db.execute(
+                    f"SELECT event_id FROM {table} WHERE event_id IN ({','.join('?' * len(chunk))})", chunk
+                ).fetchall()
                 found.update(r[0] for r in rows)
         finally:
             db.close()
@@ -152,9 +169,13 @@ def prepare_checkpoint(svc: DecisionService) -> CheckpointToken:
     folder = svc.state.checkpoint_dir(seq)
     svc.policy.save(folder)
     oldest = min((ev.journal_seq for ev in svc.book.pending.values()), default=None)
-    meta = {"journal_seq": seq, "open_from": oldest if oldest is not None else seq + 1,
-            "events_learned": svc.policy.n_learned, "apprentice": dict(svc.apprentice),
-            "arguments": svc.arguments}
+    meta = {
+        "journal_seq": seq,
+        "open_from": oldest if oldest is not None else seq + 1,
+        "events_learned": svc.policy.n_learned,
+        "apprentice": dict(svc.apprentice),
+        "arguments": svc.arguments,
+    }
     return CheckpointToken(folder, meta)
 
 

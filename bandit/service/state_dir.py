@@ -14,6 +14,7 @@ Why checkpoints are named by journal position: a restart loads the current one a
 closes after it, so a checkpoint is only ever published once the journal records it depends on are
 committed; an unpublished checkpoint folder left by a crash is ignored and removed.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -43,8 +44,9 @@ class StateDir:
         if self.path.exists() and not self.path.is_dir():
             raise BanditError(f"{self.path}: exists and is not a folder")
         if self.path.is_dir() and any(self.path.iterdir()) and not (self.path / MARKER).is_file():
-            raise BanditError(f"{self.path}: not an artbandit serve state folder (no {MARKER}); "
-                              "choose an empty or new folder")
+            raise BanditError(
+                f"{self.path}: not an artbandit serve state folder (no {MARKER}); choose an empty or new folder"
+            )
         created = not self.path.exists()
         self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
         if created:
@@ -56,8 +58,10 @@ class StateDir:
             self._lock_fh.seek(0)
             holder = self._lock_fh.read().strip() or "?"
             self._lock_fh.close()
-            raise BanditError(f"{self.path}: already in use by another artbandit service (pid {holder}); "
-                              "stop it first or choose another --state folder") from None
+            raise BanditError(
+                f"{self.path}: already in use by another artbandit service (pid {holder}); "
+                "stop it first or choose another --state folder"
+            ) from None
         self._lock_fh.seek(0)
         self._lock_fh.truncate()
         self._lock_fh.write(str(os.getpid()))

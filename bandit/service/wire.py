@@ -18,6 +18,7 @@ features as one flat {feature: value}. The mapping, chosen to round-trip the ban
 - a list becomes one feature per element (`name.0`, `name.1`, ...); null is left out.
 Anything else (too deep, too many features, a key that is not a string) is a BanditError.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -33,7 +34,7 @@ from safeio.errors import one_line
 
 DEFAULT_NAMESPACE = "default"
 MAX_DEPTH = 8
-MAX_FEATURES = 2_000   # per context or per action
+MAX_FEATURES = 2_000  # per context or per action
 
 
 def _flatten(value: Any, name: str, out: dict[str, Any], where: str, depth: int) -> None:
@@ -130,7 +131,9 @@ def _actions(value: Any) -> list[dict]:
         _object(action, {"id", "features"}, f"actions[{i}]")
         if type(action.get("id")) is not str or not action["id"]:
             raise WireError(f"actions[{i}].id must be a non-empty string")
-        out.append({"id": action["id"], "features": features_from_wire(action.get("features"), f"actions[{i}].features")})
+        out.append(
+            {"id": action["id"], "features": features_from_wire(action.get("features"), f"actions[{i}].features")}
+        )
     return out
 
 
@@ -175,8 +178,9 @@ def multislot_args(body: Any) -> dict[str, Any]:
     """DecisionService.rank_multislot's keyword arguments from a POST /multislot/rank body."""
     from bandit.service.decision_service import Slot  # here: the client needs no VW to build bodies
 
-    body = _object(body, {"contextFeatures", "actions", "slots", "eventId", "deferActivation"},
-                   "multi-slot rank request")
+    body = _object(
+        body, {"contextFeatures", "actions", "slots", "eventId", "deferActivation"}, "multi-slot rank request"
+    )
     slots = body.get("slots")
     if type(slots) is not list or not slots:
         raise WireError("slots must be a non-empty list of {id, features, excludedActions, baselineAction}")
@@ -188,8 +192,14 @@ def multislot_args(body: Any) -> dict[str, Any]:
         baseline = slot.get("baselineAction")
         if baseline is not None and type(baseline) is not str:
             raise WireError(f"slots[{i}].baselineAction must be an action id")
-        parsed.append(Slot(slot["id"], features_from_wire(slot.get("features"), f"slots[{i}].features"),
-                           tuple(_ids(slot.get("excludedActions"), f"slots[{i}].excludedActions")), baseline))
+        parsed.append(
+            Slot(
+                slot["id"],
+                features_from_wire(slot.get("features"), f"slots[{i}].features"),
+                tuple(_ids(slot.get("excludedActions"), f"slots[{i}].excludedActions")),
+                baseline,
+            )
+        )
     return {
         "context": context_from_wire(body.get("contextFeatures")),
         "actions": _actions(body.get("actions")),
@@ -257,8 +267,11 @@ def error_message(body: Any) -> str:
 
 def rank_answer(decision: Decision) -> dict[str, Any]:
     """The 201 body of POST /rank (and what `artbandit rank --json` prints): the chosen action first."""
-    return {"ranking": [{"id": a, "probability": p} for a, p in decision.ranking],
-            "eventId": decision.event_id, "rewardActionId": decision.action_id}
+    return {
+        "ranking": [{"id": a, "probability": p} for a, p in decision.ranking],
+        "eventId": decision.event_id,
+        "rewardActionId": decision.action_id,
+    }
 
 
 def multislot_answer(event_id: str, chosen: Sequence[tuple[str, str]]) -> dict[str, Any]:
@@ -271,34 +284,53 @@ def policy_to_wire(name: str, arguments: str) -> dict[str, Any]:
     return {"name": name, "arguments": arguments}
 
 
-def model_properties(created: float, modified: float, *, version: Any, learned: int, checkpoint_seq: Any,
-                     vw_arguments: Any) -> dict[str, Any]:
+def model_properties(
+    created: float, modified: float, *, version: Any, learned: int, checkpoint_seq: Any, vw_arguments: Any
+) -> dict[str, Any]:
     """The body of GET /model/properties (Personalizer's two times, then artbandit's own fields)."""
-    return {"creationTime": iso_time(created), "lastModifiedTime": iso_time(modified),
-            "modelVersion": version, "eventsLearned": learned,
-            "checkpointSeq": checkpoint_seq, "vwArguments": vw_arguments}
+    return {
+        "creationTime": iso_time(created),
+        "lastModifiedTime": iso_time(modified),
+        "modelVersion": version,
+        "eventsLearned": learned,
+        "checkpointSeq": checkpoint_seq,
+        "vwArguments": vw_arguments,
+    }
 
 
 def log_properties(props: Mapping[str, Any]) -> dict[str, Any]:
     """The body of GET /logs/properties from Journal.properties()."""
-    return {"dateRange": {"from": iso_time(props["first_time"]), "to": iso_time(props["last_time"])},
-            "ranks": props["ranks"], "records": props["records"], "bytes": props["bytes"]}
+    return {
+        "dateRange": {"from": iso_time(props["first_time"]), "to": iso_time(props["last_time"])},
+        "ranks": props["ranks"],
+        "records": props["records"],
+        "bytes": props["bytes"],
+    }
 
 
 # -- the service configuration ---------------------------------------------------------------------
 # Personalizer's JSON name -> ServiceConfig field
 SERVICE_CONFIG_FIELDS = {
-    "rewardWaitTime": "reward_wait_s", "defaultReward": "default_reward",
-    "rewardAggregation": "reward_aggregation", "explorationPercentage": "exploration",
-    "modelExportFrequency": "model_export_s", "logRetentionDays": "log_retention_days",
+    "rewardWaitTime": "reward_wait_s",
+    "defaultReward": "default_reward",
+    "rewardAggregation": "reward_aggregation",
+    "explorationPercentage": "exploration",
+    "modelExportFrequency": "model_export_s",
+    "logRetentionDays": "log_retention_days",
     "learningMode": "learning_mode",
 }
 _DURATIONS = ("rewardWaitTime", "modelExportFrequency")
 # Fields Personalizer's GET returns and SDKs send back unchanged; they mean nothing here.
-_IGNORED_CONFIG_FIELDS = frozenset({
-    "logMirrorEnabled", "logMirrorSasUri", "lastConfigurationEditDate", "isAutoOptimizationEnabled",
-    "autoOptimizationFrequency", "autoOptimizationStartDate",
-})
+_IGNORED_CONFIG_FIELDS = frozenset(
+    {
+        "logMirrorEnabled",
+        "logMirrorSasUri",
+        "lastConfigurationEditDate",
+        "isAutoOptimizationEnabled",
+        "autoOptimizationFrequency",
+        "autoOptimizationStartDate",
+    }
+)
 
 
 def service_config_to_wire(config: ServiceConfig) -> dict[str, Any]:
@@ -343,8 +375,14 @@ def _config_value(key: str, value: Any) -> Any:
 
 
 # -- the client's side -----------------------------------------------------------------------------
-def rank_request(context: Mapping[str, Mapping[str, Any]], actions: Sequence[Mapping[str, Any]], *,
-                 excluded: Sequence[str] = (), event_id: str | None = None, defer: bool = False) -> dict[str, Any]:
+def rank_request(
+    context: Mapping[str, Mapping[str, Any]],
+    actions: Sequence[Mapping[str, Any]],
+    *,
+    excluded: Sequence[str] = (),
+    event_id: str | None = None,
+    defer: bool = False,
+) -> dict[str, Any]:
     """A POST /rank body for a bandit context and actions (the inverse of rank_args)."""
     body: dict[str, Any] = {"contextFeatures": context_to_wire(context), "actions": actions_to_wire(actions)}
     if excluded:

@@ -21,6 +21,7 @@ per-frame pass stays cheap. Each signal is a number in the manifest (`metrics`) 
   >= `BLOCKY`: carphone_distorted.mp4's K=4 set 1.18-1.44 (median 1.23), the pristine original
   1.01-1.03, bikes.mp4 0.98-1.05; the test suite's synthetic blocks on a 12/24 px grid 1.12.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,8 +31,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from imaging.analysis.saliency import spectral_residual_saliency
 from imaging.analysis.faces import Box, to_gray
+from imaging.analysis.saliency import spectral_residual_saliency
 
 EYE_CASCADES = ("haarcascade_eye_tree_eyeglasses.xml", "haarcascade_eye.xml")
 EYE_MIN_FACE = 40  # px: smaller faces are not judged for open eyes (too few pixels per eye)
@@ -69,8 +70,11 @@ def open_eyes(image: np.ndarray, face: Box) -> int | None:
         return None
     region = gray[y0:y1, x0:x1]
     s = EYE_FACE_SIDE / float(x1 - x0)
-    region = cv2.resize(region, (EYE_FACE_SIDE, max(8, round((y1 - y0) * s))), interpolation=cv2.INTER_CUBIC
-                        if s > 1 else cv2.INTER_AREA)
+    region = cv2.resize(
+        region,
+        (EYE_FACE_SIDE, max(8, round((y1 - y0) * s))),
+        interpolation=cv2.INTER_CUBIC if s > 1 else cv2.INTER_AREA,
+    )
     region = cv2.equalizeHist(region)
     side = EYE_FACE_SIDE // 9
     seen = 2
@@ -93,7 +97,7 @@ def blockiness(frame: np.ndarray) -> float:
     g = to_gray(np.ascontiguousarray(frame)) if frame.ndim == 3 else frame
     h, w = g.shape[:2]
     y0, x0 = max(0, (h - BLOCK_WINDOW) // 2) & ~7, max(0, (w - BLOCK_WINDOW) // 2) & ~7
-    g = g[y0:y0 + BLOCK_WINDOW, x0:x0 + BLOCK_WINDOW].astype(np.float32)
+    g = g[y0 : y0 + BLOCK_WINDOW, x0 : x0 + BLOCK_WINDOW].astype(np.float32)
     dx, dy = np.abs(np.diff(g, axis=1)), np.abs(np.diff(g, axis=0))
     if dx.shape[1] < 16 or dy.shape[0] < 16:
         return 1.0
@@ -131,8 +135,11 @@ def sharpness_in(image: np.ndarray, box: Box) -> float:
         return 1.0
     crop = gray[y0:y1, x0:x1]
     s = SUBJECT_SIDE / float(max(crop.shape))
-    crop = cv2.resize(crop, (max(4, round(crop.shape[1] * s)), max(4, round(crop.shape[0] * s))),
-                      interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    crop = cv2.resize(
+        crop,
+        (max(4, round(crop.shape[1] * s)), max(4, round(crop.shape[0] * s))),
+        interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
+    )
     var = float(cv2.Laplacian(crop, cv2.CV_32F, ksize=3).var())
     return float(1.0 - math.exp(-var / SUBJECT_SCALE))
 
@@ -149,8 +156,11 @@ class Appeal:
     flaws: list[str] = field(default_factory=list)
 
     def metrics(self) -> dict[str, float]:
-        out = {"subject_sharpness": round(self.subject_sharpness, 4),
-               "subject_clarity": round(self.subject_clarity, 4), "blockiness": round(self.blockiness, 3)}
+        out = {
+            "subject_sharpness": round(self.subject_sharpness, 4),
+            "subject_clarity": round(self.subject_clarity, 4),
+            "blockiness": round(self.blockiness, 3),
+        }
         if self.eyes is not None:
             out["open_eyes"] = self.eyes
         return out
@@ -180,8 +190,7 @@ def judge(image: np.ndarray, faces: list[Box], frame: np.ndarray | None = None) 
     flat = np.sort(sal.ravel())[::-1]
     clarity = float(flat[: max(1, flat.size // 10)].sum())
     subject = subject_box(sal, image.shape)
-    a = Appeal(subject_clarity=clarity, subject=subject,
-               blockiness=blockiness(frame if frame is not None else image))
+    a = Appeal(subject_clarity=clarity, subject=subject, blockiness=blockiness(frame if frame is not None else image))
     if faces:
         face = faces[0]
         a.eyes = open_eyes(image, face)

@@ -3,6 +3,7 @@
 The input is the element-wise maximum of many frames' luma (any resolution): a row or column that
 never lights up across frames from different shots is a bar, not a dark scene.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -67,8 +68,9 @@ def detect_bars(max_luma: np.ndarray, level: int = BAR_LEVEL) -> Crop:
     return Crop(round(x0, 5), round(y0, 5), round(x1, 5), round(y1, 5))
 
 
-def keep_faces(crop: tuple[int, int, int, int], faces: Sequence[tuple[int, int, int, int]],
-               shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+def keep_faces(
+    crop: tuple[int, int, int, int], faces: Sequence[tuple[int, int, int, int]], shape: tuple[int, ...]
+) -> tuple[int, int, int, int]:
     """`crop` (x0, y0, x1, y1) grown so that no face box (x, y, w, h) is cut: bars never hold a face,
     so an edge found inside one was dark picture, not a bar (issue 26: a dark close-up lost its chin)."""
     x0, y0, x1, y1 = crop

@@ -28,6 +28,7 @@ bundled wheel has no LBP cascade), no equalisation (no faster), skipping dark or
 (equalised, the cascade still finds faces at a grey-level std of 0.6), a 480 px copy (loses faces
 under ~9% of the frame height).
 """
+
 from __future__ import annotations
 
 import math
@@ -91,8 +92,9 @@ def _prepare(image: np.ndarray, max_width: int) -> tuple[np.ndarray, float, int]
     gray = to_gray(image)
     h, w = gray.shape[:2]
     scale = min(1.0, max_width / float(w)) if w else 1.0
-    small = gray if scale >= 1.0 else cv2.resize(gray, (round(w * scale), round(h * scale)),
-                                                 interpolation=cv2.INTER_AREA)
+    small = (
+        gray if scale >= 1.0 else cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    )
     small = cv2.equalizeHist(small)
     return small, scale, max(20, int(min(small.shape[:2]) * 0.06))
 
@@ -124,8 +126,9 @@ def detect_faces_full_scan(image: np.ndarray, max_width: int = 640) -> list[Box]
     Kept as the reference the two-pass detector is tested and benchmarked against.
     """
     small, scale, min_side = _prepare(image, max_width)
-    found = _classifier().detectMultiScale(small, scaleFactor=CONFIRM_STEP, minNeighbors=CONFIRM_NEIGHBOURS,
-                                           minSize=(min_side, min_side))
+    found = _classifier().detectMultiScale(
+        small, scaleFactor=CONFIRM_STEP, minNeighbors=CONFIRM_NEIGHBOURS, minSize=(min_side, min_side)
+    )
     return _boxes(found if len(found) else [], scale, image.shape)
 
 
@@ -147,9 +150,13 @@ def _candidates(gray: np.ndarray, min_face: int) -> np.ndarray:
         lo = max(WINDOW, math.ceil(COARSE_START * min_face / d))
         hi = min(img.shape[:2]) if last else 2 * WINDOW - 1
         if lo <= hi:
-            hits = clf.detectMultiScale(img, scaleFactor=COARSE_STEP if d == 1 else COARSE_STEP_SMALL,
-                                        minNeighbors=0,
-                                        minSize=(lo, lo), maxSize=(hi, hi))
+            hits = clf.detectMultiScale(
+                img,
+                scaleFactor=COARSE_STEP if d == 1 else COARSE_STEP_SMALL,
+                minNeighbors=0,
+                minSize=(lo, lo),
+                maxSize=(hi, hi),
+            )
             if len(hits):
                 out.append(np.asarray(hits, np.int64).reshape(-1, 4) * d)
         if last:
@@ -168,16 +175,28 @@ def _regions(cands: np.ndarray, shape: tuple[int, ...]) -> list[tuple[int, int, 
     H, W = shape[:2]
     x, y, s = cands[:, 0], cands[:, 1], cands[:, 2]
     m = np.round(CONFIRM_MARGIN * s).astype(np.int64)
-    boxes = np.stack([np.maximum(0, x - m), np.maximum(0, y - m), np.minimum(W, x + s + m),
-                      np.minimum(H, y + s + m), np.floor(s / CONFIRM_RANGE).astype(np.int64),
-                      np.ceil(s * CONFIRM_RANGE).astype(np.int64)], axis=1)
+    boxes = np.stack(
+        [
+            np.maximum(0, x - m),
+            np.maximum(0, y - m),
+            np.minimum(W, x + s + m),
+            np.minimum(H, y + s + m),
+            np.floor(s / CONFIRM_RANGE).astype(np.int64),
+            np.ceil(s * CONFIRM_RANGE).astype(np.int64),
+        ],
+        axis=1,
+    )
     octave = np.floor(np.log2(s / WINDOW)).astype(np.int64)
     out = []
     for o in np.unique(octave):
         r = boxes[octave == o]
         while len(r) > 1:
-            over = ((r[:, None, 0] < r[None, :, 2]) & (r[None, :, 0] < r[:, None, 2])
-                    & (r[:, None, 1] < r[None, :, 3]) & (r[None, :, 1] < r[:, None, 3]))
+            over = (
+                (r[:, None, 0] < r[None, :, 2])
+                & (r[None, :, 0] < r[:, None, 2])
+                & (r[:, None, 1] < r[None, :, 3])
+                & (r[None, :, 1] < r[:, None, 3])
+            )
             label = np.arange(len(r))
             while True:  # connected components: every box takes the smallest label it touches
                 new = np.where(over, label[None, :], len(r)).min(axis=1)
@@ -187,8 +206,18 @@ def _regions(cands: np.ndarray, shape: tuple[int, ...]) -> list[tuple[int, int, 
             groups = np.unique(label)
             if len(groups) == len(r):
                 break
-            r = np.stack([np.concatenate([r[label == g, :2].min(axis=0), r[label == g, 2:4].max(axis=0),
-                                          [r[label == g, 4].min(), r[label == g, 5].max()]]) for g in groups])
+            r = np.stack(
+                [
+                    np.concatenate(
+                        [
+                            r[label == g, :2].min(axis=0),
+                            r[label == g, 2:4].max(axis=0),
+                            [r[label == g, 4].min(), r[label == g, 5].max()],
+                        ]
+                    )
+                    for g in groups
+                ]
+            )
         out += [tuple(int(v) for v in row) for row in r]
     return out
 
@@ -213,8 +242,13 @@ def _confirm(gray: np.ndarray, cands: np.ndarray, min_side: int) -> list[tuple[i
         lo = max(min_side, lo)
         if min(x1 - x0, y1 - y0) < max(lo, WINDOW):
             continue
-        hits = clf.detectMultiScale(gray[y0:y1, x0:x1], scaleFactor=CONFIRM_STEP,
-                                    minNeighbors=CONFIRM_NEIGHBOURS, minSize=(lo, lo), maxSize=(hi, hi))
+        hits = clf.detectMultiScale(
+            gray[y0:y1, x0:x1],
+            scaleFactor=CONFIRM_STEP,
+            minNeighbors=CONFIRM_NEIGHBOURS,
+            minSize=(lo, lo),
+            maxSize=(hi, hi),
+        )
         found += [(x0 + int(bx), y0 + int(by), int(bw), int(bh), k) for bx, by, bw, bh in hits]
     kept: list[tuple[int, int, int, int, int]] = []
     for b in sorted(found, key=lambda b: (-b[2] * b[3], b[0], b[1], b[4])):
@@ -252,8 +286,11 @@ def confirm_faces(image: np.ndarray, faces: Sequence[Box], max_side: int = 160) 
         region = cv2.equalizeHist(np.ascontiguousarray(gray[y0:y1, x0:x1]))
         s = min(1.0, max_side / float(max(region.shape)))
         if s < 1.0:
-            region = cv2.resize(region, (max(1, round(region.shape[1] * s)), max(1, round(region.shape[0] * s))),
-                                interpolation=cv2.INTER_AREA)
+            region = cv2.resize(
+                region,
+                (max(1, round(region.shape[1] * s)), max(1, round(region.shape[0] * s))),
+                interpolation=cv2.INTER_AREA,
+            )
         side = max(20, int(b.w * s / 1.5))
         if min(region.shape[:2]) >= side and len(_confirmer.detectMultiScale(region, 1.1, 3, minSize=(side, side))):
             kept.append(b)

@@ -15,6 +15,7 @@ imaging.shots.tracker), near-uniform (uniformity > 0.8), blurred (sharpness belo
 of its shot's median), over-exposed (brightness > 0.92), and flashes, frames near a cut, inside a
 fade, which need context and are decided in imaging.shots.tracker.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,8 +35,17 @@ MIN_SHARPNESS = 0.02
 RELATIVE_BLUR = 0.45
 SHARPNESS_SCALE = 3000.0  # Laplacian variance (320 px proxy, 0..255 luma) giving sharpness 1 - 1/e
 
-METRIC_NAMES = ("brightness", "contrast", "clipping", "sharpness", "colourfulness", "entropy",
-                "uniformity", "thirds", "quality")
+METRIC_NAMES = (
+    "brightness",
+    "contrast",
+    "clipping",
+    "sharpness",
+    "colourfulness",
+    "entropy",
+    "uniformity",
+    "thirds",
+    "quality",
+)
 
 
 @dataclass(slots=True)
@@ -66,8 +76,12 @@ class Crop:
     y1: float = 1.0
 
     def pixels(self, width: int, height: int) -> tuple[int, int, int, int]:
-        return (int(round(self.x0 * width)), int(round(self.y0 * height)),
-                int(round(self.x1 * width)), int(round(self.y1 * height)))
+        return (
+            int(round(self.x0 * width)),
+            int(round(self.y0 * height)),
+            int(round(self.x1 * width)),
+            int(round(self.y1 * height)),
+        )
 
     def apply(self, image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
@@ -79,8 +93,9 @@ class Crop:
         return (self.x0, self.y0, self.x1, self.y1) == (0.0, 0.0, 1.0, 1.0)
 
 
-def proxies(luma: np.ndarray, chroma: tuple[np.ndarray, np.ndarray] | None, full_range: bool
-            ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+def proxies(
+    luma: np.ndarray, chroma: tuple[np.ndarray, np.ndarray] | None, full_range: bool
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Small proxies from plane views: grey (full-range uint8) and U, V (uint8, 128 = neutral)."""
     h, w = luma.shape
     ph = max(2, int(round(h * PROXY_WIDTH / w)))
@@ -127,10 +142,26 @@ def measure(grey: np.ndarray, u: np.ndarray | None = None, v: np.ndarray | None 
     thirds = _thirds(grey)
     exposure = 1.0 - min(1.0, abs(brightness - 0.45) / 0.45)
     contrast = min(1.0, std / 0.25)
-    quality = (0.30 * sharpness + 0.20 * exposure + 0.15 * contrast + 0.15 * colourfulness
-               + 0.10 * entropy + 0.10 * thirds - 0.50 * clipping)
-    return FrameMetrics(brightness, contrast, clipping, sharpness, colourfulness, entropy,
-                        uniformity, thirds, float(min(1.0, max(0.0, quality))))
+    quality = (
+        0.30 * sharpness
+        + 0.20 * exposure
+        + 0.15 * contrast
+        + 0.15 * colourfulness
+        + 0.10 * entropy
+        + 0.10 * thirds
+        - 0.50 * clipping
+    )
+    return FrameMetrics(
+        brightness,
+        contrast,
+        clipping,
+        sharpness,
+        colourfulness,
+        entropy,
+        uniformity,
+        thirds,
+        float(min(1.0, max(0.0, quality))),
+    )
 
 
 def _thirds(grey: np.ndarray) -> float:

@@ -14,6 +14,7 @@ reverse angle of it (mirrored and 1.6x closer: the same colours, histogram inter
 <= 0.45; different bikes.mp4 shots <= 0.35; one set-up a frame later >= 0.8; a character that
 changed pose in a static animated shot 0.35-0.87 (different moments, different candidates).
 """
+
 from __future__ import annotations
 
 import cv2
@@ -23,7 +24,7 @@ PROXY_SIZE = (64, 36)
 BLUR_SIGMA = 1.0  # proxy pixels: small motion and noise do not count
 WINDOW_SIGMA = 1.5  # SSIM's local windows
 LOOK_ALIKE = 0.75  # likeness (SSIM, -1..1) from which two pictures count as one
-_C1, _C2 = 0.01 ** 2, 0.03 ** 2
+_C1, _C2 = 0.01**2, 0.03**2
 
 
 def structure(rgb: np.ndarray) -> np.ndarray:

@@ -4,6 +4,7 @@ One map, several readers: smart crops keep the salient mass (imaging.artwork.cro
 avoid hiding it (imaging.artwork.title), and an editor's reading locates the subject in a finalist
 (imaging.analysis.appeal). Computed with numpy's FFT on a small copy, so it costs ~1 ms.
 """
+
 from __future__ import annotations
 
 import cv2

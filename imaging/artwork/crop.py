@@ -11,6 +11,7 @@ could never keep more faces), so only its position along one axis is chosen:
    boxes) plus a bonus for the subject (faces' centre, else the saliency peak) sitting on a
    rule-of-thirds line, minus a penalty for any face the window cuts.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,9 +20,9 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from imaging.errors import ImagingError
 from imaging.analysis.faces import Box
 from imaging.analysis.saliency import spectral_residual_saliency
+from imaging.errors import ImagingError
 
 THIRDS_WEIGHT = 0.25
 CUT_FACE_PENALTY = 2.0
@@ -79,14 +80,13 @@ def smart_crop(
     length, window = (W, cw) if horizontal else (H, ch)
     # 1-D saliency profile along the free axis, resampled to source pixels, with faces added.
     prof_small = saliency.sum(axis=0 if horizontal else 1).astype(np.float64)
-    prof = np.interp((np.arange(length) + 0.5) * len(prof_small) / length - 0.5,
-                     np.arange(len(prof_small)), prof_small)
+    prof = np.interp((np.arange(length) + 0.5) * len(prof_small) / length - 0.5, np.arange(len(prof_small)), prof_small)
     prof = prof / max(prof.sum(), 1e-12)
     spans = [(b.x, b.x + b.w) if horizontal else (b.y, b.y + b.h) for b in faces]
     if spans:
         face_prof = np.zeros(length)
         for (a, b_), f in zip(spans, faces):
-            face_prof[max(0, a):min(length, b_)] += f.area
+            face_prof[max(0, a) : min(length, b_)] += f.area
         prof = 0.5 * prof + 0.5 * face_prof / face_prof.sum()
     csum = np.concatenate([[0.0], np.cumsum(prof)])
     starts = np.arange(0, length - window + 1)
@@ -113,10 +113,10 @@ def smart_crop(
     else:
         smooth = np.convolve(prof, np.ones(max(1, length // 20)) / max(1, length // 20), mode="same")
         subject = float(np.argmax(smooth))
-    cand = starts[lo:hi + 1]
+    cand = starts[lo : hi + 1]
     rel = (subject - cand) / window
     thirds = np.maximum(0.0, 1.0 - np.minimum(np.abs(rel - 1 / 3), np.abs(rel - 2 / 3)) * 6.0)
-    score = mass[lo:hi + 1] + THIRDS_WEIGHT * thirds
+    score = mass[lo : hi + 1] + THIRDS_WEIGHT * thirds
     for i, (a, b_) in enumerate(spans):
         if i in keep:
             continue

@@ -14,6 +14,7 @@ salient subject (MAX_SUBJECT_DENSITY) are a last resort. White text with a dark 
 is bright, has bright patches (90th percentile luma > 150) or is busy. A title that fits nowhere
 raises ImagingError (one line for the CLI).
 """
+
 from __future__ import annotations
 
 import functools
@@ -24,9 +25,9 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from imaging.analysis.faces import Box
 from imaging.analysis.saliency import spectral_residual_saliency
 from imaging.errors import ImagingError
-from imaging.analysis.faces import Box
 
 MAX_LINES = 3
 MIN_SIZE_FRACTION = 0.035  # smallest legible text: 3.5% of the shorter side (and >= 10 px)
@@ -96,8 +97,15 @@ def _overlaps(box: tuple[int, int, int, int], faces: Sequence[Box]) -> bool:
     return False
 
 
-def _layout_in(region_name: str, region: tuple[int, int, int, int], words: list[str], size: int,
-               faces: Sequence[Box], W: int, H: int) -> TitleLayout | None:
+def _layout_in(
+    region_name: str,
+    region: tuple[int, int, int, int],
+    words: list[str],
+    size: int,
+    faces: Sequence[Box],
+    W: int,
+    H: int,
+) -> TitleLayout | None:
     rx0, ry0, rx1, ry1 = region
     font = _font(size)
     stroke = _stroke(size)
@@ -109,8 +117,9 @@ def _layout_in(region_name: str, region: tuple[int, int, int, int], words: list[
     spacing = round(0.2 * size)
     probe = ImageDraw.Draw(Image.new("L", (1, 1)))
     align = "left" if region_name.endswith("-left") else "right" if region_name.endswith("-right") else "center"
-    tx0, ty0, tx1, ty1 = probe.multiline_textbbox((0, 0), text, font=font, spacing=spacing,
-                                                  align=align, stroke_width=stroke)
+    tx0, ty0, tx1, ty1 = probe.multiline_textbbox(
+        (0, 0), text, font=font, spacing=spacing, align=align, stroke_width=stroke
+    )
     tw, th = math.ceil(tx1 - tx0), math.ceil(ty1 - ty0)
     bw, bh = tw + 2 * pad, th + 2 * pad
     if bw > rx1 - rx0 or bh > ry1 - ry0 or bw * bh > MAX_AREA * W * H:
@@ -166,8 +175,7 @@ def place_title(rgb: np.ndarray, title: str, faces: Sequence[Box] = ()) -> Title
                 # the box relative to its area share (1 = average, 3+ = on the subject).
                 sx0, sx1 = round(x0 * sw / W), max(round(x0 * sw / W) + 1, round(x1 * sw / W))
                 sy0, sy1 = round(y0 * sh / H), max(round(y0 * sh / H) + 1, round(y1 * sh / H))
-                mass = (sal_integral[sy1, sx1] - sal_integral[sy0, sx1] - sal_integral[sy1, sx0]
-                        + sal_integral[sy0, sx0])
+                mass = sal_integral[sy1, sx1] - sal_integral[sy0, sx1] - sal_integral[sy1, sx0] + sal_integral[sy0, sx0]
                 share = (sx1 - sx0) * (sy1 - sy0) / float(sw * sh)
                 density = float(mass) / share
                 found.append((lay, busy + 0.5 * min(1.0, density / 3.0), name, density))
@@ -179,8 +187,11 @@ def place_title(rgb: np.ndarray, title: str, faces: Sequence[Box] = ()) -> Title
         )
     # Posters put the title above or below the subject: the middle band (where subjects stand)
     # and boxes on the salient subject are used only when nothing else takes the title.
-    for keep in (lambda n, d: not n.startswith("middle") and d <= MAX_SUBJECT_DENSITY,
-                 lambda n, d: d <= MAX_SUBJECT_DENSITY, lambda n, d: True):
+    for keep in (
+        lambda n, d: not n.startswith("middle") and d <= MAX_SUBJECT_DENSITY,
+        lambda n, d: d <= MAX_SUBJECT_DENSITY,
+        lambda n, d: True,
+    ):
         pool = [(lay, cost) for lay, cost, name, density in found if keep(name, density)]
         if pool:
             break
@@ -201,26 +212,42 @@ def render_title(rgb: np.ndarray, title: str, faces: Sequence[Box] = ()) -> tupl
     gray = np.asarray(patch.convert("L"))
     # White text needs help on a bright or busy background, or where any sizeable bright patch
     # (a lamp, the moon, a white shirt) sits under some of the letters.
-    needs_scrim = (gray.mean() > 110 or float(np.percentile(gray, 90)) > 150
-                   or (cv2.Canny(gray, 100, 200) > 0).mean() > 0.06)
+    needs_scrim = (
+        gray.mean() > 110 or float(np.percentile(gray, 90)) > 150 or (cv2.Canny(gray, 100, 200) > 0).mean() > 0.06
+    )
     font = _font(lay.size)
     stroke = _stroke(lay.size)
     spacing = round(0.2 * lay.size)
     ox, oy = lay.origin[0] - x0, lay.origin[1] - y0
     overlay = Image.new("RGBA", patch.size, (0, 0, 0, 0))
     if needs_scrim:
-        ImageDraw.Draw(overlay).rounded_rectangle((0, 0, patch.width - 1, patch.height - 1),
-                                                  radius=max(2, lay.size // 4), fill=(0, 0, 0, 150))
+        ImageDraw.Draw(overlay).rounded_rectangle(
+            (0, 0, patch.width - 1, patch.height - 1), radius=max(2, lay.size // 4), fill=(0, 0, 0, 150)
+        )
     shadow = Image.new("RGBA", patch.size, (0, 0, 0, 0))
     off = max(1, lay.size // 20)
-    ImageDraw.Draw(shadow).multiline_text((ox + off, oy + off), lay.text, font=font, fill=(0, 0, 0, 170),
-                                          spacing=spacing, align=lay.align, stroke_width=stroke,
-                                          stroke_fill=(0, 0, 0, 170))
+    ImageDraw.Draw(shadow).multiline_text(
+        (ox + off, oy + off),
+        lay.text,
+        font=font,
+        fill=(0, 0, 0, 170),
+        spacing=spacing,
+        align=lay.align,
+        stroke_width=stroke,
+        stroke_fill=(0, 0, 0, 170),
+    )
     shadow = shadow.filter(ImageFilter.GaussianBlur(max(1, lay.size // 16)))
     overlay = Image.alpha_composite(overlay, shadow)
-    ImageDraw.Draw(overlay).multiline_text((ox, oy), lay.text, font=font, fill=(248, 248, 248, 255),
-                                           spacing=spacing, align=lay.align, stroke_width=stroke,
-                                           stroke_fill=(16, 16, 16, 255))
+    ImageDraw.Draw(overlay).multiline_text(
+        (ox, oy),
+        lay.text,
+        font=font,
+        fill=(248, 248, 248, 255),
+        spacing=spacing,
+        align=lay.align,
+        stroke_width=stroke,
+        stroke_fill=(16, 16, 16, 255),
+    )
     out = rgb.copy()
     out[y0:y1, x0:x1] = np.asarray(Image.alpha_composite(patch, overlay).convert("RGB"))
     return out, lay

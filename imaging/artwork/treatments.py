@@ -14,6 +14,7 @@ just-noticeable difference is ~2.3); tests/imaging/artwork/test_treatments.py me
 
 Lookup tables make every treatment exact integer arithmetic: identical output on every platform.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -21,7 +22,6 @@ import numpy as np
 
 from imaging.choices import TREATMENTS
 from imaging.errors import ImagingError
-
 
 _X = np.arange(256, dtype=np.float64)
 

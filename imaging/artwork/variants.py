@@ -11,6 +11,7 @@ Upscaling: a variant is never more than `MAX_UPSCALE` (1.5x) wider than its crop
 If `--width` asks for more, the variant is made at the largest allowed width and its entry says
 `"upscale_limited": true` (the CLI prints a note), instead of silently inventing pixels.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,21 +26,20 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from safeio.atomic import atomic_dir
-from safeio.errors import OutputFolderError
-from safeio.outdir import OutputFolder
+from imaging.analysis.faces import Box, detect_faces
 from imaging.analysis.saliency import spectral_residual_saliency
 from imaging.artwork.crop import Aspect, output_size, parse_aspect, smart_crop
+from imaging.artwork.title import render_title
+from imaging.artwork.treatments import apply_treatment, check_treatment
+from imaging.candidates.manifest import Source, read_manifest
 from imaging.choices import DEFAULT_ASPECTS
 from imaging.errors import ImagingError
-from imaging.analysis.faces import Box, detect_faces
-from imaging.candidates.manifest import Source, read_manifest
 from imaging.features import image_features
 from imaging.limits import check_picture_size
 from imaging.sheet import tile_images
-from imaging.artwork.title import render_title
-from imaging.artwork.treatments import apply_treatment, check_treatment
-from safeio.errors import one_line
+from safeio.atomic import atomic_dir
+from safeio.errors import OutputFolderError, one_line
+from safeio.outdir import OutputFolder
 
 SCHEMA = "artbandit.variants/1"
 ALGORITHM_VERSION = 2  # 2: stronger warm/cool/muted, bounded title plate, manifest faces (issue 13)
@@ -81,8 +81,12 @@ def collect_sources(paths: Iterable[str | os.PathLike]) -> tuple[list[Source], l
             else:
                 found = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES)
                 if not found:
-                    failures.append({"source": str(p), "error": f"{p}: folder has no images "
-                                     f"({', '.join(IMAGE_SUFFIXES)}) and no manifest.json"})
+                    failures.append(
+                        {
+                            "source": str(p),
+                            "error": f"{p}: folder has no images ({', '.join(IMAGE_SUFFIXES)}) and no manifest.json",
+                        }
+                    )
                 sources.extend(Source(q) for q in found)
         elif p.is_file() and p.name == "manifest.json":
             sources.extend(read_manifest(p))
@@ -128,8 +132,7 @@ def _resize(rgb: np.ndarray, w: int, h: int) -> np.ndarray:
     if (w, h) == (rgb.shape[1], rgb.shape[0]):
         return np.ascontiguousarray(rgb)
     shrink = w < rgb.shape[1]
-    return cv2.resize(np.ascontiguousarray(rgb), (w, h),
-                      interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LANCZOS4)
+    return cv2.resize(np.ascontiguousarray(rgb), (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LANCZOS4)
 
 
 def _faces_in(faces: Sequence[Box], crop: tuple[int, int, int, int], scale: float) -> list[Box]:
@@ -140,8 +143,14 @@ def _faces_in(faces: Sequence[Box], crop: tuple[int, int, int, int], scale: floa
         fx0, fy0 = max(f.x, x0), max(f.y, y0)
         fx1, fy1 = min(f.x + f.w, x1), min(f.y + f.h, y1)
         if fx1 > fx0 and fy1 > fy0:
-            out.append(Box(int(round((fx0 - x0) * scale)), int(round((fy0 - y0) * scale)),
-                           max(1, int(round((fx1 - fx0) * scale))), max(1, int(round((fy1 - fy0) * scale)))))
+            out.append(
+                Box(
+                    int(round((fx0 - x0) * scale)),
+                    int(round((fy0 - y0) * scale)),
+                    max(1, int(round((fx1 - fx0) * scale))),
+                    max(1, int(round((fy1 - fy0) * scale))),
+                )
+            )
     return out
 
 
@@ -180,8 +189,12 @@ def make_source_variants(
                     img, layout = render_title(img, title, vfaces)
                     title_box = list(layout.box)
             except ImagingError as exc:
-                yield {"source": str(source.path), "aspect": aspect.label, "treatment": treatment,
-                       "error": f"{source.path} {aspect.label} {treatment}: {exc}"}
+                yield {
+                    "source": str(source.path),
+                    "aspect": aspect.label,
+                    "treatment": treatment,
+                    "error": f"{source.path} {aspect.label} {treatment}: {exc}",
+                }
                 continue
             entry = {
                 "id": vid,
@@ -233,12 +246,24 @@ def check_options(
     return parsed, treats
 
 
-def output_folder(out: Path | str, sources: Sequence[str | os.PathLike], *, aspects: Sequence[Aspect],
-                  width: int | None, title: str | None, treatments: Sequence[str]) -> OutputFolder:
+def output_folder(
+    out: Path | str,
+    sources: Sequence[str | os.PathLike],
+    *,
+    aspects: Sequence[Aspect],
+    width: int | None,
+    title: str | None,
+    treatments: Sequence[str],
+) -> OutputFolder:
     """The ownership rules for a variants folder: its inputs are the SOURCE arguments (files, image
     folders, extract folders), its key those sources and every option that changes the output."""
-    key = {"sources": [os.path.realpath(s) for s in sources], "aspects": [a.label for a in aspects],
-           "width": width, "title": title, "treatments": list(treatments)}
+    key = {
+        "sources": [os.path.realpath(s) for s in sources],
+        "aspects": [a.label for a in aspects],
+        "width": width,
+        "title": title,
+        "treatments": list(treatments),
+    }
     return OutputFolder(Path(out), "variants", list(sources), key)
 
 
@@ -261,8 +286,9 @@ def make_variants(
     before any work.
     """
     out = Path(out_dir)
-    parsed, treats = check_options(out, aspects=aspects, width=width, title=title,
-                                   treatments=treatments, force=force, sources=sources)
+    parsed, treats = check_options(
+        out, aspects=aspects, width=width, title=title, treatments=treatments, force=force, sources=sources
+    )
     folder = output_folder(out, sources, aspects=parsed, width=width, title=title, treatments=treats)
 
     srcs, failures = collect_sources(sources)
@@ -286,28 +312,42 @@ def make_variants(
                     (tmp / entry["file"]).write_bytes(buf.getvalue())
                     if entry["upscale_limited"]:
                         limited.setdefault(str(src.path), []).append(
-                            f"{entry['aspect']} {entry['width']}x{entry['height']}")
+                            f"{entry['aspect']} {entry['width']}x{entry['height']}"
+                        )
                     entries.append(entry)
                     k = 240.0 / max(img.shape[:2])
-                    images.append(Image.fromarray(_resize(img, max(1, round(img.shape[1] * k)),
-                                                          max(1, round(img.shape[0] * k)))))
+                    images.append(
+                        Image.fromarray(_resize(img, max(1, round(img.shape[1] * k)), max(1, round(img.shape[0] * k))))
+                    )
             except ImagingError as exc:
                 failures.append({"source": str(src.path), "error": str(exc)})
             except (cv2.error, ValueError, MemoryError) as exc:  # one odd picture must not stop a batch
-                failures.append({"source": str(src.path), "error": f"{src.path}: cannot process "
-                                 f"({type(exc).__name__}: {one_line(str(exc))[:200]})"})
+                failures.append(
+                    {
+                        "source": str(src.path),
+                        "error": f"{src.path}: cannot process ({type(exc).__name__}: {one_line(str(exc))[:200]})",
+                    }
+                )
             if on_source is not None:
                 on_source(src)
-        notes = [f"{path}: too small for --width {width} within the {MAX_UPSCALE}x upscale limit; made "
-                 + ", ".join(dict.fromkeys(sizes)) for path, sizes in limited.items()]
+        notes = [
+            f"{path}: too small for --width {width} within the {MAX_UPSCALE}x upscale limit; made "
+            + ", ".join(dict.fromkeys(sizes))
+            for path, sizes in limited.items()
+        ]
         if not entries:
             detail = "; ".join(f["error"] for f in failures[:3]) or "no sources"
             more = f" (+{len(failures) - 3} more)" if len(failures) > 3 else ""
             raise ImagingError(f"no variants made: {detail}{more}")
         document = {
             "schema": SCHEMA,
-            "options": {"aspects": [a.label for a in parsed], "width": width, "title": title,
-                        "treatments": list(treats), "max_upscale": MAX_UPSCALE},
+            "options": {
+                "aspects": [a.label for a in parsed],
+                "width": width,
+                "title": title,
+                "treatments": list(treats),
+                "max_upscale": MAX_UPSCALE,
+            },
             "variants": entries,
             "failures": failures,
         }

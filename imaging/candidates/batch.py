@@ -8,6 +8,7 @@ folder, an input's folder or another video's output is a one-line error for that
 `run_extract_job` does one video; it is a module-level function of a picklable job, so any process
 pool or task engine can map it (the CLI uses safeio.engine).
 """
+
 from __future__ import annotations
 
 import json
@@ -16,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from safeio.errors import OutputFolderError
-from safeio.progress import Progress
 from imaging.candidates.manifest import output_folder
-from imaging.errors import ImagingError
 from imaging.decode.video import VIDEO_EXTENSIONS
-from safeio.errors import one_line
+from imaging.errors import ImagingError
+from safeio.errors import OutputFolderError, one_line
+from safeio.progress import Progress
+
 
 @dataclass(frozen=True)
 class ExtractJob:
@@ -78,9 +79,17 @@ def output_dirs(videos: Sequence[Path], out: Path, single: bool) -> list[Path]:
     return dirs
 
 
-def plan_extract(paths: Sequence[str | os.PathLike], out: str | os.PathLike, *, k: int = 8,
-                 mode: str = "default", fmt: str = "jpg", force: bool = False,
-                 min_count: int | None = None, likeness: float | None = None) -> ExtractPlan:
+def plan_extract(
+    paths: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    *,
+    k: int = 8,
+    mode: str = "default",
+    fmt: str = "jpg",
+    force: bool = False,
+    min_count: int | None = None,
+    likeness: float | None = None,
+) -> ExtractPlan:
     """Decide, before decoding anything, what extracting `paths` into `out` will do per video."""
     paths = [Path(p) for p in paths]
     videos, errors = expand_inputs(paths)
@@ -110,8 +119,9 @@ def run_extract_job(job: ExtractJob, progress: Progress | None = None) -> dict:
     from imaging.candidates.extract import extract_candidates
     from imaging.candidates.manifest import write_candidates
 
-    result = extract_candidates(job.video, k=job.k, mode=job.mode, progress=progress, min_count=job.min_count,
-                                likeness=job.likeness)
+    result = extract_candidates(
+        job.video, k=job.k, mode=job.mode, progress=progress, min_count=job.min_count, likeness=job.likeness
+    )
     path = write_candidates(result, job.out_dir, fmt=job.fmt, force=job.force)
     return json.loads(path.read_text(encoding="utf-8"))
 

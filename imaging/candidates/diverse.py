@@ -1,6 +1,7 @@
 """The top K items by score that are not near-duplicates: best first, one per shot until every shot
 is covered, optionally with maximal marginal relevance. Generic over the items (held frames,
 finalists); imaging.candidates.finalists calls it for its short list and for the final K."""
+
 from __future__ import annotations
 
 from typing import Callable, Sequence, TypeVar
@@ -42,8 +43,7 @@ def top_k_diverse(
     used_shots: set[int] = set()
 
     def distinct(it: T) -> bool:
-        return all(difference(sig(it), sig(p)) >= duplicate and not (similar and similar(it, p))
-                   for p in picked)
+        return all(difference(sig(it), sig(p)) >= duplicate and not (similar and similar(it, p)) for p in picked)
 
     def gain(it: T) -> float:
         if likeness is None or diversity <= 0 or not picked:

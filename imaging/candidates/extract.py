@@ -10,19 +10,20 @@ candidates; imaging.candidates.manifest holds the records, the manifest and `wri
     result = extract_candidates("film.mp4", k=8, mode="default")
     write_candidates(result, "out/film", fmt="jpg")   # out/film/manifest.json, images, contact sheet
 """
+
 from __future__ import annotations
 
 import dataclasses
 import os
 from typing import Callable
 
-from safeio.progress import Progress
-from imaging.candidates.manifest import CandidateSet
-from imaging.errors import ImagingError
-from imaging.candidates.finalists import pick_candidates
-from imaging.shots.tracker import ShotTracker
 from imaging.analysis.likeness import LOOK_ALIKE
+from imaging.candidates.finalists import pick_candidates
+from imaging.candidates.manifest import CandidateSet
 from imaging.decode.video import MODES, VideoInfo, VideoReader
+from imaging.errors import ImagingError
+from imaging.shots.tracker import ShotTracker
+from safeio.progress import Progress
 
 PROGRESS_EVERY = 25  # decoded frames between progress calls (a few calls a second)
 
@@ -67,8 +68,7 @@ def extract_candidates(
         if reader.problem:
             tracker.info = _as_decoded(reader.info, reader.data_end_s)
         tracker.finish()
-        result = pick_candidates(tracker, min_count=min_count,
-                                 likeness=LOOK_ALIKE if likeness is None else likeness)
+        result = pick_candidates(tracker, min_count=min_count, likeness=LOOK_ALIKE if likeness is None else likeness)
         result.options = {"min_count": min_count, "likeness": likeness}
         if progress is not None:
             progress(tracker.info.frames or total or 0, tracker.info.frames or total, "frames")
@@ -80,5 +80,4 @@ def extract_candidates(
 def _as_decoded(info: VideoInfo, data_end_s: float) -> VideoInfo:
     """The header's info cut to what the file actually held (the manifest reports that)."""
     frames = min(info.frames, int(round(data_end_s * info.fps)))
-    return dataclasses.replace(info, duration_s=round(data_end_s, 3), frames=frames,
-                               header_duration_s=info.duration_s)
+    return dataclasses.replace(info, duration_s=round(data_end_s, 3), frames=frames, header_duration_s=info.duration_s)

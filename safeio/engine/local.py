@@ -1,4 +1,5 @@
 """LocalEngine: the engine interface (safeio.engine) on a pool of local processes."""
+
 from __future__ import annotations
 
 import concurrent.futures as cf
@@ -6,7 +7,7 @@ import multiprocessing
 import os
 import threading
 import time
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Generator, Iterator, Sequence
 
 from safeio.engine.base import Engine, TaskResult, run_task
 
@@ -47,8 +48,9 @@ class LocalEngine(Engine):
         # worker's announcement survives its crash.
         ctx = multiprocessing.get_context("spawn")
         started = ctx.SimpleQueue()
-        pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                      initargs=(os.getpid(), started))
+        pool = cf.ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(), started)
+        )
         return pool, started
 
     def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[TaskResult]:
@@ -74,14 +76,18 @@ class LocalEngine(Engine):
             pool, _ = self._new_pool(1)
             try:
                 if (yield from self._run(pool, fn, items, [index], set())):
-                    yield TaskResult(index, error="the worker process died while running this task "
-                                                  "(a crash in native code, or out of memory)")
+                    yield TaskResult(
+                        index,
+                        error="the worker process died while running this task "
+                        "(a crash in native code, or out of memory)",
+                    )
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
 
     @staticmethod
-    def _run(pool: cf.ProcessPoolExecutor, fn: Callable[[Any], Any], items: Sequence[Any], indices: list[int],
-             done: set[int]) -> Iterator[TaskResult]:
+    def _run(
+        pool: cf.ProcessPoolExecutor, fn: Callable[[Any], Any], items: Sequence[Any], indices: list[int], done: set[int]
+    ) -> Generator[TaskResult, None, bool]:
         """Yield the results of `indices` on `pool`, recording them in `done`; returns True if the
         pool broke (the finished tasks' results are still yielded)."""
         futures = [pool.submit(_run_announced, fn, i, items[i]) for i in indices]

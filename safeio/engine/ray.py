@@ -7,6 +7,7 @@ travel through the object store (it is kept small). Ray's own logging stays quie
 A Ray this engine started is shut down on close(); a Ray the caller had already started (a test
 fixture, a notebook) is used as it is and left running.
 """
+
 from __future__ import annotations
 
 import logging
@@ -44,11 +45,15 @@ class RayEngine(Engine):
                 if address:
                     ray.init(address=address, **kwargs)
                 else:
-                    ray.init(num_cpus=max(1, workers or os.cpu_count() or 1),
-                             object_store_memory=OBJECT_STORE_BYTES, **kwargs)
+                    ray.init(
+                        num_cpus=max(1, workers or os.cpu_count() or 1),
+                        object_store_memory=OBJECT_STORE_BYTES,
+                        **kwargs,
+                    )
             except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise EngineError(f"cannot start Ray{f' at {address}' if address else ''}: "
-                                  f"{one_line(exc, typed=True)}") from None
+                raise EngineError(
+                    f"cannot start Ray{f' at {address}' if address else ''}: {one_line(exc, typed=True)}"
+                ) from None
             self._owned = True
             if not verbose:  # Ray Data and the core worker log at INFO through their own loggers
                 for name in ("ray", "ray.data", "ray._private"):

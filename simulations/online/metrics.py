@@ -4,6 +4,7 @@ Because the environment knows every click/play probability, expected values are 
 probabilities (no sampling noise): the value of showing variant a at impression t is click_p[t, a].
 Realised CTR (actual simulated clicks) is reported alongside.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -100,19 +101,22 @@ def reference_metrics(env: Environment, stream: Stream, reward: str) -> dict[str
     values["uniform_expected"] = uniform_values(stream)
 
     def summary(sel: Any) -> dict[str, Any]:
-        return {name: {"expected_ctr": float(v["click"][sel].mean()),
-                       "expected_play_rate": float(v["quality_play"][sel].mean())}
-                for name, v in values.items()}
+        return {
+            name: {
+                "expected_ctr": float(v["click"][sel].mean()),
+                "expected_play_rate": float(v["quality_play"][sel].mean()),
+            }
+            for name, v in values.items()
+        }
 
     out: dict[str, Any] = summary(slice(None))
-    out["segments"] = {name: summary(stream.segment == s) for s, name in enumerate(env.segment_names)
-                       if (stream.segment == s).any()}
+    out["segments"] = {
+        name: summary(stream.segment == s) for s, name in enumerate(env.segment_names) if (stream.segment == s).any()
+    }
     return out
 
 
-def policy_metrics(
-    env: Environment, stream: Stream, trace: Trace, reward: str, *, floor: float
-) -> dict[str, Any]:
+def policy_metrics(env: Environment, stream: Stream, trace: Trace, reward: str, *, floor: float) -> dict[str, Any]:
     """Everything metrics.json reports for one policy (see the README for the schema)."""
     n = stream.n
     refs = baselines(stream, reward)
@@ -211,8 +215,11 @@ def exposure_audit(env: Environment, stream: Stream, trace: Trace, *, floor: flo
         shares = np.where(avail > 0, counts / np.maximum(avail, 1), 0.0)
         variants = {}
         for j, v in enumerate(title.variants):
-            variants[v.id] = {"share": round(float(shares[j]), 6), "impressions": int(counts[j]),
-                              "available_impressions": int(avail[j])}
+            variants[v.id] = {
+                "share": round(float(shares[j]), 6),
+                "impressions": int(counts[j]),
+                "available_impressions": int(avail[j]),
+            }
             if v.clickbait:
                 bait += int(counts[j])
             if is_starved(int(counts[j]), int(avail[j]), floor):

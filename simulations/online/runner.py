@@ -6,6 +6,7 @@ value, now=)`), and is built only by `bandit.make_policy`. With a reward delay, 
 delivered at their simulated arrival time; impressions without a reward get the policy's default
 reward when its window (`reward_wait_s`) closes; at the end the pending queue is flushed.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -20,10 +21,10 @@ from safeio.atomic import atomic_dir
 from safeio.jsonl import json_safe
 from safeio.outdir import OutputFolder
 from safeio.progress import Progress, no_progress
-from simulations.world.environment import Environment, Stream
-from simulations.errors import SimulationError
 from simulations.choices import REWARDS
+from simulations.errors import SimulationError
 from simulations.online.metrics import Trace, policy_metrics, reference_metrics
+from simulations.world.environment import Environment, Stream
 from simulations.world.scenarios import PRESETS, Scenario, load_scenario
 
 DEFAULT_POLICIES = ("vw:select", "linucb", "ts-per-title", "uniform")
@@ -77,7 +78,8 @@ def run_policy(
     rank, give, outcome = policy.rank, policy.reward, env.outcome
     delays = (
         np.random.default_rng(np.random.SeedSequence([env.seed, 7])).exponential(delay, size=n).tolist()
-        if delay > 0 else None
+        if delay > 0
+        else None
     )
     queue: list[tuple[float, int, str]] = []
     late = 0
@@ -166,10 +168,21 @@ def run_simulation(
         inputs = [str(v) for v in variants or ()]
         if isinstance(scenario, str) and scenario not in PRESETS and Path(scenario).is_file():
             inputs.append(scenario)
-        folder = OutputFolder(Path(out_dir), "simulate", inputs, {
-            "scenario": sc.to_dict(), "policies": policies, "impressions": impressions, "seed": seed,
-            "reward": reward, "log_policy": log_policy, "compare_rewards": compare_rewards,
-            "variants": [os.path.abspath(v) for v in variants or ()]})
+        folder = OutputFolder(
+            Path(out_dir),
+            "simulate",
+            inputs,
+            {
+                "scenario": sc.to_dict(),
+                "policies": policies,
+                "impressions": impressions,
+                "seed": seed,
+                "reward": reward,
+                "log_policy": log_policy,
+                "compare_rewards": compare_rewards,
+                "variants": [os.path.abspath(v) for v in variants or ()],
+            },
+        )
         folder.check(force=force)  # before any work: refuses a stranger's folder or one holding an input
     env = Environment(sc, seed=seed, variants=variants)
     stream = env.generate(impressions)
@@ -196,8 +209,7 @@ def run_simulation(
         log_path = None if tmp is None else tmp / "events.sqlite"
         logged = False
         for r in runs:  # the first run of the logging policy with the main reward writes the log
-            r["log"] = (log_path is not None and not logged and r["spec"] == log_policy
-                        and r["reward"] == reward)
+            r["log"] = log_path is not None and not logged and r["spec"] == log_policy and r["reward"] == reward
             logged = logged or r["log"]
         results: dict[str, Any] = {}
         traces: dict[str, Trace] = {}
@@ -229,9 +241,7 @@ def run_simulation(
                 "feature_names": list(env.titleset.feature_names),
             },
             "segments": env.segment_names,
-            "references": {
-                rw: reference_metrics(env, stream, rw) for rw in REWARDS
-            },
+            "references": {rw: reference_metrics(env, stream, rw) for rw in REWARDS},
             "policies": results,
         }
         if compare_rewards and learner:
@@ -252,8 +262,14 @@ def run_simulation(
     return json_safe(metrics)
 
 
-def _run_one(env: Environment, stream: Stream, run: dict[str, Any], seed: int, log_path: Path | None,
-             on_progress: Callable[[int], None] | None) -> tuple[dict[str, Any], Trace]:
+def _run_one(
+    env: Environment,
+    stream: Stream,
+    run: dict[str, Any],
+    seed: int,
+    log_path: Path | None,
+    on_progress: Callable[[int], None] | None,
+) -> tuple[dict[str, Any], Trace]:
     """One policy through the stream: its metrics and its trace."""
     sc = env.scenario
     policy = _make(run["spec"], seed=seed, log=log_path if run["log"] else None, scenario=sc)
@@ -274,9 +290,16 @@ def _worker(args: tuple) -> tuple[dict[str, Any], Trace]:
     return _run_one(env, env.generate(impressions), run, seed, log_path, None)
 
 
-def _run_on_engine(runs: list[dict[str, Any]], scenario: Scenario, seed: int, variants: Any,
-                   impressions: int, log_path: Path | None, jobs: int,
-                   on_progress: Callable[[int], None]) -> list[tuple[dict[str, Any], Trace]]:
+def _run_on_engine(
+    runs: list[dict[str, Any]],
+    scenario: Scenario,
+    seed: int,
+    variants: Any,
+    impressions: int,
+    log_path: Path | None,
+    jobs: int,
+    on_progress: Callable[[int], None],
+) -> list[tuple[dict[str, Any], Trace]]:
     """Every run as a task on a local engine of `jobs` processes (safeio.engine), results in the
     order of `runs`; progress counts a run's impressions when it finishes."""
     from safeio.engine.local import LocalEngine

@@ -2,6 +2,7 @@
 
 Names load lazily so `import simulations.ope` stays cheap (no VW, no matplotlib until used).
 """
+
 from __future__ import annotations
 
 from safeio.lazy import lazy_exports

@@ -4,6 +4,7 @@ Their one home, in a module with no imports, so the CLI can offer them as choice
 `artbandit replay --help` stays fast (no numpy, pyarrow or VW); readers, estimators and
 progressive replay import them from here.
 """
+
 from __future__ import annotations
 
 FORMATS: tuple[str, ...] = ("auto", "sqlite", "dsjson", "csv", "jsonl", "parquet")

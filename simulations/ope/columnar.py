@@ -8,6 +8,7 @@ bounded by the batch size. best-fixed needs hindsight action values, so it takes
 (ActionValueStream, one number pair per action).
 The results equal the per-event path of progressive.py (tests/simulations/ope/test_columnar.py checks it).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -35,15 +36,25 @@ class LogColumns:
 
     @classmethod
     def of(cls, batch: EventBatch, uniforms: np.ndarray) -> "LogColumns":
-        return cls(np.asarray(batch.reward, dtype=np.float64), np.asarray(batch.probability, dtype=np.float64),
-                   np.asarray(batch.chosen, dtype=np.int64), np.asarray(batch.set_index, dtype=np.int64),
-                   batch.sets, np.asarray(batch.zero_count, dtype=np.float64), batch.zero_index or {}, uniforms,
-                   batch.position)
+        return cls(
+            np.asarray(batch.reward, dtype=np.float64),
+            np.asarray(batch.probability, dtype=np.float64),
+            np.asarray(batch.chosen, dtype=np.int64),
+            np.asarray(batch.set_index, dtype=np.int64),
+            batch.sets,
+            np.asarray(batch.zero_count, dtype=np.float64),
+            batch.zero_index or {},
+            uniforms,
+            batch.position,
+        )
 
     @property
     def n_candidates(self) -> np.ndarray:
-        return np.array([len(s) for s in self.sets], dtype=np.int64)[self.set_index] if self.sets else \
-            np.zeros(0, dtype=np.int64)
+        return (
+            np.array([len(s) for s in self.sets], dtype=np.int64)[self.set_index]
+            if self.sets
+            else np.zeros(0, dtype=np.int64)
+        )
 
 
 @dataclass
@@ -80,8 +91,9 @@ class ActionValueStream:
         return dict(zip(self.ids, v.tolist()))
 
 
-def score(name: str, cols: LogColumns, values: dict[str, float] | None = None
-          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def score(
+    name: str, cols: LogColumns, values: dict[str, float] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(target probability of the logged action, replay match, zero-support share) per event of a batch.
 
     values: best-fixed's action values over the whole log (ActionValueStream.values())."""
@@ -102,8 +114,13 @@ def score(name: str, cols: LogColumns, values: dict[str, float] | None = None
             best_of = best[cols.set_index]
         else:  # slate logs: the candidates ranked by hindsight value, the k-th best at position k
             order = [np.argsort(-np.array([values[a] for a in s]), kind="stable") for s in cols.sets]
-            best_of = np.array([order[s][k - 1] if 0 < k <= len(order[s]) else -1
-                                for s, k in zip(cols.set_index.tolist(), cols.position.tolist())], dtype=np.int64)
+            best_of = np.array(
+                [
+                    order[s][k - 1] if 0 < k <= len(order[s]) else -1
+                    for s, k in zip(cols.set_index.tolist(), cols.position.tolist())
+                ],
+                dtype=np.int64,
+            )
         matched = chosen == best_of
         target = matched.astype(np.float64)
         zero = np.where(p >= 1.0, 1.0 - target, 0.0)

@@ -3,6 +3,7 @@
 A subclass of SimulationError so the CLI prints it as one line like every library error, while
 callers that evaluate logs (the `evaluate` job, notebooks) can catch OPE problems alone.
 """
+
 from __future__ import annotations
 
 from simulations.errors import SimulationError

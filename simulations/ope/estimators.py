@@ -5,6 +5,7 @@ so ONE interval routine serves all of them: the delta method (asymptotic normal)
 bootstrap over events. Diagnostics and support warnings come with every estimate because an OPE number
 without its effective sample size is not an honest number.
 """
+
 from __future__ import annotations
 
 import math
@@ -233,8 +234,9 @@ def wilson(p: float, n: float, z: float) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def bounded_interval(value: float, low: float, high: float, outcomes: Outcomes, n_eff: float,
-                     confidence: float) -> tuple[float, float, bool]:
+def bounded_interval(
+    value: float, low: float, high: float, outcomes: Outcomes, n_eff: float, confidence: float
+) -> tuple[float, float, bool]:
     """(low, high, widened): an interval honest at the edges.
 
     With fewer than FEW_OUTCOMES successes or failures among the used events it is widened to contain
@@ -263,8 +265,10 @@ def bounded_interval(value: float, low: float, high: float, outcomes: Outcomes, 
 def outside_range_warning(value: float, outcomes: Outcomes) -> str | None:
     lo, hi = outcomes.bounds()
     if math.isfinite(value) and math.isfinite(lo) and not lo <= value <= hi:
-        return (f"the estimate {value:.4g} lies outside the reward range [{lo:g}, {hi:g}], where the true value "
-                "lies: too few events, or weights too large, for this estimator")
+        return (
+            f"the estimate {value:.4g} lies outside the reward range [{lo:g}, {hi:g}], where the true value "
+            "lies: too few events, or weights too large, for this estimator"
+        )
     return None
 
 
@@ -337,26 +341,40 @@ def support_warnings_for(name: str, diag: Diagnostics, not_uniform_share: float 
 
 def few_outcomes_warning(outcomes: Outcomes) -> str:
     lo, hi = outcomes.bounds()
-    few = (f"{outcomes.successes()} of the events used ({outcomes.used:,}) had a reward above {lo:g}"
-           if outcomes.successes() <= outcomes.failures() else
-           f"{outcomes.failures()} of the events used ({outcomes.used:,}) had a reward below {hi:g}")
-    return (f"only {few}: the interval is widened to a Wilson score interval on the effective sample size "
-            "(a normal interval is not to be trusted there)")
+    few = (
+        f"{outcomes.successes()} of the events used ({outcomes.used:,}) had a reward above {lo:g}"
+        if outcomes.successes() <= outcomes.failures()
+        else f"{outcomes.failures()} of the events used ({outcomes.used:,}) had a reward below {hi:g}"
+    )
+    return (
+        f"only {few}: the interval is widened to a Wilson score interval on the effective sample size "
+        "(a normal interval is not to be trusted there)"
+    )
 
 
-def estimate(
-    name: str, data: OPEArrays, *, confidence: float = 0.95, bootstrap: int = 0, seed: int = 0
-) -> Estimate:
+def estimate(name: str, data: OPEArrays, *, confidence: float = 0.95, bootstrap: int = 0, seed: int = 0) -> Estimate:
     """The estimator `name` (replay, ips, snips, dm, dr) on `data`, with interval and diagnostics."""
     num, den = terms(name, data)
     value, low, high, se, method = ratio_interval(num, den, confidence=confidence, bootstrap=bootstrap, seed=seed)
     diag = diagnostics(name, data)
-    return finish_estimate(name, (value, low, high, se, method), confidence, diag,
-                           support_warnings(name, data, diag), outcomes_of(name, data))
+    return finish_estimate(
+        name,
+        (value, low, high, se, method),
+        confidence,
+        diag,
+        support_warnings(name, data, diag),
+        outcomes_of(name, data),
+    )
 
 
-def finish_estimate(name: str, interval: tuple[float, float, float, float, str], confidence: float,
-                    diag: Diagnostics, warnings: list[str], outcomes: Any) -> Estimate:
+def finish_estimate(
+    name: str,
+    interval: tuple[float, float, float, float, str],
+    confidence: float,
+    diag: Diagnostics,
+    warnings: list[str],
+    outcomes: Any,
+) -> Estimate:
     """The Estimate from an interval (value, low, high, se, method): bounded to the reward range
     where outcomes are few, with the warnings that go with it. One rule for the whole-array
     estimators and the streaming ones (simulations.ope.streaming), so they cannot drift apart."""

@@ -6,6 +6,7 @@ prepared pass and one task per candidate (simulations.ope.scoring); `summarize` 
 candidate's per-event arrays into estimates (simulations.ope.estimators). The same tasks give the
 same numbers on any engine: every task is seeded by the evaluation's seed only.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 from simulations.errors import SimulationError
-from simulations.ope.policies import REFERENCE, check_policy
 from simulations.ope.estimators import OPEArrays, cumulative_curve, estimate, paired_difference, ratio_interval, terms
+from simulations.ope.policies import REFERENCE, check_policy
 from simulations.ope.readers import ColumnMapping, open_log
 from simulations.ope.scoring import LogRef, Task, arrays_for, load_prepared, prepare, score_all, score_policy
 
@@ -31,8 +32,9 @@ PREP_FILE = "prepared.npz"  # in the work folder: the shared pass every task rea
 MIN_EVENTS = 30
 
 
-def summarize(data: OPEArrays, *, buckets: int = 10, confidence: float = 0.95,
-              curve_points: int = 60) -> dict[str, Any]:
+def summarize(
+    data: OPEArrays, *, buckets: int = 10, confidence: float = 0.95, curve_points: int = 60
+) -> dict[str, Any]:
     """Estimates with intervals in total and per time bucket (equal numbers of events), plus curves."""
     out: dict[str, Any] = {"estimates": {}, "buckets": {}, "curve": {}}
     n = len(data.reward)
@@ -51,13 +53,24 @@ def summarize(data: OPEArrays, *, buckets: int = 10, confidence: float = 0.95,
     return out
 
 
-def evaluate(log: str | Path, work_dir: str | Path, candidates: Sequence[str], *, fmt: str = "auto",
-             mapping: ColumnMapping | None = None, seed: int = 0, buckets: int = 10,
-             confidence: float = 0.95, chunk_size: int = 10_000, engine: Engine | None = None,
-             importance: bool = False, drift: bool = True,
-             on_events: Callable[[int], None] | None = None,
-             on_task: Callable[[int], None] | None = None,
-             window: tuple[float | None, float | None] | None = None) -> dict[str, Any]:
+def evaluate(
+    log: str | Path,
+    work_dir: str | Path,
+    candidates: Sequence[str],
+    *,
+    fmt: str = "auto",
+    mapping: ColumnMapping | None = None,
+    seed: int = 0,
+    buckets: int = 10,
+    confidence: float = 0.95,
+    chunk_size: int = 10_000,
+    engine: Engine | None = None,
+    importance: bool = False,
+    drift: bool = True,
+    on_events: Callable[[int], None] | None = None,
+    on_task: Callable[[int], None] | None = None,
+    window: tuple[float | None, float | None] | None = None,
+) -> dict[str, Any]:
     """The whole evaluation as a dict (the content of evaluation.json). `work_dir` holds the shared
     prepared pass (tasks read it); `engine` runs the candidates (safeio.engine; default: one by
     one in this process); `window` (since, until) in epoch seconds: only the events logged in that
@@ -75,8 +88,10 @@ def evaluate(log: str | Path, work_dir: str | Path, candidates: Sequence[str], *
     prep_path = str(Path(work_dir) / PREP_FILE)
     info = prepare(ref, prep_path, seed=seed, on_events=on_events)
     if info["events"] < MIN_EVENTS:
-        raise SimulationError(f"{log}: too little data to evaluate: {_events(info['events'])} "
-                              f"(at least {MIN_EVENTS} are needed for an estimate with an interval)")
+        raise SimulationError(
+            f"{log}: too little data to evaluate: {_events(info['events'])} "
+            f"(at least {MIN_EVENTS} are needed for an estimate with an interval)"
+        )
     prep = load_prepared(prep_path)
     q_logged = score_policy(Task(ref, prep_path, "logged", seed))["dm"]  # q of each logged action
     tasks = [Task(ref, prep_path, spec, seed) for spec in candidates]
@@ -89,16 +104,27 @@ def evaluate(log: str | Path, work_dir: str | Path, candidates: Sequence[str], *
             continue
         data = arrays_for(prep, res, q_logged)
         arrays[spec] = data
-        policies.append({"name": spec, "reference": spec in REFERENCE,
-                         **summarize(data, buckets=buckets, confidence=confidence)})
+        policies.append(
+            {"name": spec, "reference": spec in REFERENCE, **summarize(data, buckets=buckets, confidence=confidence)}
+        )
     result: dict[str, Any] = {
         "schema": SCHEMA,
-        "log": {"path": str(log), "format": info["format"], "events": info["events"],
-                "titles": len(info["titles"]), "logged_reward_mean": float(prep["reward"].mean()),
-                "notes": info["notes"]},
-        "settings": {"estimators": list(ESTIMATORS), "confidence": confidence, "seed": seed,
-                     "buckets": buckets, "learn_on": "all",
-                     "reward_model": "VW squared-loss regression (-q cA), 2-fold cross-fitted"},
+        "log": {
+            "path": str(log),
+            "format": info["format"],
+            "events": info["events"],
+            "titles": len(info["titles"]),
+            "logged_reward_mean": float(prep["reward"].mean()),
+            "notes": info["notes"],
+        },
+        "settings": {
+            "estimators": list(ESTIMATORS),
+            "confidence": confidence,
+            "seed": seed,
+            "buckets": buckets,
+            "learn_on": "all",
+            "reward_model": "VW squared-loss regression (-q cA), 2-fold cross-fitted",
+        },
         "policies": policies,
     }
     result["decision"] = decide(policies, arrays, confidence)
@@ -114,8 +140,9 @@ def evaluate(log: str | Path, work_dir: str | Path, candidates: Sequence[str], *
         spec = result["decision"]["winner"]
         if not spec.startswith("vw"):
             spec = "vw:select"
-        result["importance"] = feature_importance(ref, prep_path, spec, arrays.get(spec), q_logged, prep,
-                                                  seed=seed, engine=engine, confidence=confidence)
+        result["importance"] = feature_importance(
+            ref, prep_path, spec, arrays.get(spec), q_logged, prep, seed=seed, engine=engine, confidence=confidence
+        )
     return result
 
 
@@ -130,6 +157,7 @@ def verdict(candidate: dict[str, Any], current: dict[str, Any], difference: dict
     - LIKELY when the intervals overlap but the paired difference's interval (same events, shared
       noise cancels) lies strictly above zero: collect more data;
     - KEEP otherwise, and whenever a bound is missing or not finite."""
+
     def finite(*xs: Any) -> bool:
         return all(x is not None and math.isfinite(x) for x in xs)
 
@@ -163,32 +191,53 @@ def decide(policies: list[dict[str, Any]], arrays: dict[str, OPEArrays], confide
     ranked = [p for rank, p in leaderboard(policies) if rank is not None]
     logged = next((p for p in policies if p["name"] == "logged" and "error" not in p), None)
     if not ranked:
-        return {"winner": None, "clearly_better": False, "action": KEEP,
-                "recommendation": "No candidate could be evaluated."}
+        return {
+            "winner": None,
+            "clearly_better": False,
+            "action": KEEP,
+            "recommendation": "No candidate could be evaluated.",
+        }
     best = ranked[0]
     e = best["estimates"]["dr"]
-    out: dict[str, Any] = {"winner": best["name"], "estimator": "dr", "value": e["value"],
-                           "low": e["low"], "high": e["high"]}
+    out: dict[str, Any] = {
+        "winner": best["name"],
+        "estimator": "dr",
+        "value": e["value"],
+        "low": e["low"],
+        "high": e["high"],
+    }
     if logged is None:
-        out.update(clearly_better=False, action=KEEP,
-                   recommendation=f"Best candidate: {best['name']} (no logged policy to compare with).")
+        out.update(
+            clearly_better=False,
+            action=KEEP,
+            recommendation=f"Best candidate: {best['name']} (no logged policy to compare with).",
+        )
         return out
     le = logged["estimates"]["dr"]
     diff = paired_difference(arrays[best["name"]], arrays["logged"], "dr", confidence)
     action = verdict(e, le, diff)
-    out.update(clearly_better=action == SHIP, action=action, logged_value=le["value"], logged_low=le["low"],
-               logged_high=le["high"], difference=diff)
+    out.update(
+        clearly_better=action == SHIP,
+        action=action,
+        logged_value=le["value"],
+        logged_low=le["low"],
+        logged_high=le["high"],
+        difference=diff,
+    )
     change = _change(e["value"], le["value"])
     if action == SHIP:
-        rec = (f"Ship {best['name']}: estimated {e['value']:.4f} vs {le['value']:.4f} now ({change}), "
-               f"intervals do not overlap.")
+        rec = (
+            f"Ship {best['name']}: estimated {e['value']:.4f} vs {le['value']:.4f} now ({change}), "
+            f"intervals do not overlap."
+        )
     elif action == LIKELY:
-        rec = (f"{best['name']} is likely better ({change}, paired difference "
-               f"[{diff['low']:+.4f}, {diff['high']:+.4f}]) but the intervals overlap: collect more data "
-               f"before switching.")
+        rec = (
+            f"{best['name']} is likely better ({change}, paired difference "
+            f"[{diff['low']:+.4f}, {diff['high']:+.4f}]) but the intervals overlap: collect more data "
+            f"before switching."
+        )
     else:
-        rec = (f"Keep the current policy: the best candidate {best['name']} ({change}) is not "
-               f"clearly better.")
+        rec = f"Keep the current policy: the best candidate {best['name']} ({change}) is not clearly better."
     out["recommendation"] = rec
     return out
 

@@ -3,6 +3,7 @@ action feature, left out; the drop in estimated reward (DR, paired interval) is 
 Also flags features that look like ids or timestamps (strings with very many distinct values;
 numbers with very many values that only go up or look like epoch seconds), as Personalizer did: they rarely generalise, and they are what re-identifies people.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -17,8 +18,8 @@ if TYPE_CHECKING:
     from safeio.engine.base import Engine
 from simulations.ope.readers.jsonvalues import DEFAULT_NAMESPACE
 
-ID_LIKE_SHARE = 0.5       # distinct values / events above this: looks like an id or a timestamp
-SAMPLE_EVENTS = 20_000    # events read to count distinct values
+ID_LIKE_SHARE = 0.5  # distinct values / events above this: looks like an id or a timestamp
+SAMPLE_EVENTS = 20_000  # events read to count distinct values
 
 
 def context_groups(namespaces: dict[str, dict[str, None]]) -> dict[str, list[str]]:
@@ -78,15 +79,33 @@ def feature_groups(log: Any) -> tuple[dict[str, list[str]], list[str], dict[str,
     return context_groups(namespaces), list(action_feats), cardinality
 
 
-def feature_importance(log: Any, prepared: str, spec: str, full: OPEArrays | None, q_logged: np.ndarray,
-                       prep: dict[str, Any], *, seed: int = 0, engine: Engine | None = None,
-                       confidence: float = 0.95) -> dict[str, Any]:
+def feature_importance(
+    log: Any,
+    prepared: str,
+    spec: str,
+    full: OPEArrays | None,
+    q_logged: np.ndarray,
+    prep: dict[str, Any],
+    *,
+    seed: int = 0,
+    engine: Engine | None = None,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
     """Drop in DR value when each group is left out, most important first."""
     grouping, action_feats, cardinality = feature_groups(log)
     groups = [("context", g) for g in grouping] + [("action", f) for f in action_feats]
     tasks = [Task(log, prepared, spec, seed)] if full is None else []
-    tasks += [Task(log, prepared, spec, seed, drop_context=name if kind == "context" else None,
-                   drop_action=name if kind == "action" else None) for kind, name in groups]
+    tasks += [
+        Task(
+            log,
+            prepared,
+            spec,
+            seed,
+            drop_context=name if kind == "context" else None,
+            drop_action=name if kind == "action" else None,
+        )
+        for kind, name in groups
+    ]
     results = score_all(tasks, engine)
     if full is None:
         first = results.pop(0)
@@ -104,5 +123,11 @@ def feature_importance(log: Any, prepared: str, spec: str, full: OPEArrays | Non
     # most important first; a failed or non-finite drop last (a NaN key would scramble the order)
     rows.sort(key=lambda r: -r["drop"] if np.isfinite(r.get("drop", np.nan)) else np.inf)
     flagged = sorted(k for k, c in cardinality.items() if c["id_like"])
-    return {"policy": spec, "estimator": "dr", "groups": rows, "cardinality": cardinality,
-            "id_like": flagged, "grouping": grouping}
+    return {
+        "policy": spec,
+        "estimator": "dr",
+        "groups": rows,
+        "cardinality": cardinality,
+        "id_like": flagged,
+        "grouping": grouping,
+    }

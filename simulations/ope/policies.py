@@ -9,6 +9,7 @@ every command (bandit.policies.specs.vw_arguments): those the Personalizer has a
 keyword (so they replace its defaults instead of clashing with them), other learning options on its
 allowlist go to VW as they are, and anything else (files, ports, I/O) is refused, naming the flag.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -20,7 +21,11 @@ from simulations.errors import SimulationError
 # the default grid: the default policy (vw:select), the single-model Personalizer's defaults, and one
 # change at a time along each axis that matters
 DEFAULT_GRID: tuple[str, ...] = (
-    "logged", "baseline", "uniform", "best-fixed", "linucb",
+    "logged",
+    "baseline",
+    "uniform",
+    "best-fixed",
+    "linucb",
     "vw:select",  # the default: chooses between -q cA and -q cA -q ccA online (bandit.policies.personalizer)
     "vw:squarecb",
     "vw:squarecb --gamma_scale 50",

@@ -20,6 +20,7 @@ A single-slot policy (a pmf over the candidates) fills K slots by sampling witho
 proportion to its pmf (Plackett-Luce; how a multi-slot Personalizer fills slots in rank order);
 `slot_probability` is the exact probability that it puts item a at position k, for k <= 3.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -91,8 +92,15 @@ def _per_slate(slate_id: np.ndarray | None, *columns: np.ndarray) -> list[np.nda
     return [np.bincount(inverse, weights=c) for c in columns]
 
 
-def position_estimate(name: str, reward: np.ndarray, logged_p: np.ndarray, target_p: np.ndarray,
-                      slate_id: np.ndarray | None = None, *, confidence: float = 0.95) -> PositionEstimate:
+def position_estimate(
+    name: str,
+    reward: np.ndarray,
+    logged_p: np.ndarray,
+    target_p: np.ndarray,
+    slate_id: np.ndarray | None = None,
+    *,
+    confidence: float = 0.95,
+) -> PositionEstimate:
     """`pips`, `psnips` or `iips` (see the module) with a delta-method interval over slates.
 
     reward, logged_p (pi_b(a at k)), target_p (pi_e(a at k)): one value per row; slate_id: the

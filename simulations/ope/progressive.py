@@ -7,6 +7,7 @@ learn_on="matched" it only learns from events where its sampled action equals th
 own probability of that action (what it would have logged online): Li et al.'s (2011) replay of a
 learning policy on a uniformly random log.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -27,7 +28,9 @@ class TargetPolicy(Protocol):
 
     def predict(self, context: dict, actions: list[dict]) -> np.ndarray: ...
 
-    def learn(self, context: dict, actions: list[dict], chosen_index: int, reward: float, probability: float) -> None: ...
+    def learn(
+        self, context: dict, actions: list[dict], chosen_index: int, reward: float, probability: float
+    ) -> None: ...
 
 
 class FrozenPolicy:
@@ -133,7 +136,7 @@ def resolve_policy(spec: Any, *, seed: int = 0) -> PolicySlot:
         return PolicySlot(spec, None, needs_tally=True)
     if spec == "logged":
         return PolicySlot(spec, LoggedPolicy())
-    model_dir = spec[len("model:"):] if spec.startswith("model:") else spec
+    model_dir = spec[len("model:") :] if spec.startswith("model:") else spec
     if spec.startswith("model:") or Path(model_dir).is_dir():
         from bandit import load_saved_policy
 
@@ -199,8 +202,11 @@ def score_chunk(
             if k != len(actions):
                 raise OPEError(f"policy {slot.name}: predict returned {k} probabilities for {len(actions)} actions")
             if ev.position is not None:  # a slate's row: the policy's probability of this item in this slot
-                pl = slot.policy.at_position(actions, ev.position) if isinstance(slot.policy, BestFixedPolicy) \
+                pl = (
+                    slot.policy.at_position(actions, ev.position)
+                    if isinstance(slot.policy, BestFixedPolicy)
                     else slot_probabilities(pl, ev.position).tolist()
+                )
             c = ev.chosen_index
             tp[i] = pl[c]
             # the target's sampled action: the bandit's own inverse-CDF draw on the shared uniform
@@ -233,7 +239,9 @@ def _is_uniform(policy: Any) -> bool:
     return type(policy) is UniformPolicy
 
 
-def _score_uniform(slot: PolicySlot, chunk: list[ReplayEvent], uniforms: np.ndarray, q_hat: list[np.ndarray] | None) -> None:
+def _score_uniform(
+    slot: PolicySlot, chunk: list[ReplayEvent], uniforms: np.ndarray, q_hat: list[np.ndarray] | None
+) -> None:
     """The uniform policy vectorised: pi = 1/K needs no context, and it never learns anything."""
     k = np.fromiter((len(e.action_ids) for e in chunk), np.float64, len(chunk))
     chosen = np.fromiter((e.chosen_index for e in chunk), np.int64, len(chunk))
@@ -251,7 +259,9 @@ def _score_uniform(slot: PolicySlot, chunk: list[ReplayEvent], uniforms: np.ndar
     slot.zero_support.append(zs)
 
 
-def _score_logged(slot: PolicySlot, chunk: list[ReplayEvent], uniforms: np.ndarray, q_hat: list[np.ndarray] | None) -> None:
+def _score_logged(
+    slot: PolicySlot, chunk: list[ReplayEvent], uniforms: np.ndarray, q_hat: list[np.ndarray] | None
+) -> None:
     """The logging policy as a target (see LoggedPolicy); the same numbers as simulations.ope.columnar."""
     p = np.fromiter((e.probability for e in chunk), np.float64, len(chunk))
     slot.target_p.append(p)

@@ -4,6 +4,7 @@ estimators, write replay.json + report.html (run_replay; replay_log computes the
 Not to be confused with simulations.ope.evaluate.evaluate (`artbandit evaluate`), which answers
 "which policy should ship?": a fixed pair of estimators (SNIPS, DR), time buckets, a ship
 decision, one engine task per policy."""
+
 from __future__ import annotations
 
 import contextlib
@@ -16,11 +17,10 @@ import numpy as np
 from safeio.errors import OutputFolderError
 from safeio.jsonl import json_safe
 from safeio.outdir import OutputFolder
-from simulations.ope.choices import DEFAULT_ESTIMATORS, DEFAULT_POLICIES
+from simulations.ope.choices import DEFAULT_ESTIMATORS, DEFAULT_POLICIES, LEARN_ON
 from simulations.ope.columnar import COLUMNAR
 from simulations.ope.errors import OPEError
 from simulations.ope.estimators import ESTIMATORS, OPEArrays
-from simulations.ope.choices import LEARN_ON
 from simulations.ope.progressive import (
     ActionValueTally,
     BestFixedPolicy,
@@ -31,8 +31,6 @@ from simulations.ope.readers import ColumnMapping, LogSource, open_log
 from simulations.ope.streaming import PolicyStream, RunningSum
 
 SCHEMA = "artbandit.replay/1"
-
-
 
 
 def replay_log(
@@ -72,8 +70,11 @@ def replay_log(
         raise OPEError(f"learn_on must be one of {', '.join(LEARN_ON)}, not {learn_on!r}")
     if not policies:
         raise OPEError("no policy to evaluate; give at least one --policy")
-    source = log if isinstance(log, LogSource) else open_log(log, fmt, mapping, chunk_size=chunk_size,
-                                                              max_bad_lines=max_bad_lines)
+    source = (
+        log
+        if isinstance(log, LogSource)
+        else open_log(log, fmt, mapping, chunk_size=chunk_size, max_bad_lines=max_bad_lines)
+    )
     need_model = "dm" in estimators or "dr" in estimators
     settings = dict(points=curve_points, bootstrap=bootstrap)
     if not need_model and all(isinstance(p, str) and p in COLUMNAR for p in policies):
@@ -82,7 +83,8 @@ def replay_log(
         position, reward_sum = _columnar_pass(source, list(policies), streams, seed, on_events)
     else:
         position, reward_sum, streams, names = _progressive_passes(
-            source, policies, need_model, seed, learn_on, on_events, estimators, settings)
+            source, policies, need_model, seed, learn_on, on_events, estimators, settings
+        )
     if position == 0:
         raise OPEError(f"{source.path}: the log has no usable events")
 
@@ -117,8 +119,13 @@ def _distinct(names: list[str]) -> list[str]:
     return [f"{n}#{names[: i + 1].count(n)}" if names.count(n) > 1 else n for i, n in enumerate(names)]
 
 
-def _columnar_pass(source: LogSource, policies: list[str], streams: list[PolicyStream], seed: int,
-                   on_events: Callable[[int], None] | None) -> tuple[int, RunningSum]:
+def _columnar_pass(
+    source: LogSource,
+    policies: list[str],
+    streams: list[PolicyStream],
+    seed: int,
+    on_events: Callable[[int], None] | None,
+) -> tuple[int, RunningSum]:
     """Every policy scored over each batch's columns and streamed into its estimators (no events built,
     nothing per event kept). best-fixed first needs a pass for its hindsight action values."""
     from simulations.ope.columnar import ActionValueStream, LogColumns, score
@@ -146,9 +153,16 @@ def _columnar_pass(source: LogSource, policies: list[str], streams: list[PolicyS
     return n, reward_sum
 
 
-def _progressive_passes(source: LogSource, policies: Sequence[Any], need_model: bool, seed: int, learn_on: str,
-                        on_events: Callable[[int], None] | None, estimators: list[str], settings: dict
-                        ) -> tuple[int, RunningSum, list[PolicyStream], list[str]]:
+def _progressive_passes(
+    source: LogSource,
+    policies: Sequence[Any],
+    need_model: bool,
+    seed: int,
+    learn_on: str,
+    on_events: Callable[[int], None] | None,
+    estimators: list[str],
+    settings: dict,
+) -> tuple[int, RunningSum, list[PolicyStream], list[str]]:
     """Events replayed through every policy in order (a first pass fits the reward model and best-fixed)."""
     slots: list = []
     try:
@@ -198,8 +212,18 @@ def _progressive_passes(source: LogSource, policies: Sequence[Any], need_model: 
                 q_logged = np.array([q[ev.chosen_index] for q, ev in zip(q_hat, chunk)])
             score_chunk(slots, chunk, rng.random(n), q_hat, learn_on)
             for s, stream in zip(slots, streams):  # each slot holds this chunk's outputs only
-                stream.add(OPEArrays(reward, logged_p, s.target_p.pop(), s.matched.pop(),
-                                     s.dm.pop() if s.dm else None, q_logged, s.zero_support.pop(), n_cand))
+                stream.add(
+                    OPEArrays(
+                        reward,
+                        logged_p,
+                        s.target_p.pop(),
+                        s.matched.pop(),
+                        s.dm.pop() if s.dm else None,
+                        q_logged,
+                        s.zero_support.pop(),
+                        n_cand,
+                    )
+                )
             reward_sum.add(float(np.sum(reward)))
             position += n
             if on_events:
@@ -250,9 +274,15 @@ def run_replay(
 
 
 @contextlib.contextmanager
-def replay_output(log: str | Path | LogSource, policies: Sequence[Any], estimators: Sequence[str],
-                  out_dir: str | Path, *, force: bool = False,
-                  options: dict | None = None) -> Iterator[Callable[[dict], None]]:
+def replay_output(
+    log: str | Path | LogSource,
+    policies: Sequence[Any],
+    estimators: Sequence[str],
+    out_dir: str | Path,
+    *,
+    force: bool = False,
+    options: dict | None = None,
+) -> Iterator[Callable[[dict], None]]:
     """The output rules of a replay, wherever its result is computed (here, or on Ray by
     artbandit.jobs): OUT is checked before any work, and the yielded `write(result)` builds
     replay.json and report.html aside and swaps them in whole, with the marker that makes the
@@ -277,11 +307,16 @@ def replay_output(log: str | Path | LogSource, policies: Sequence[Any], estimato
     yield write
 
 
-def _output_folder(log: Any, policies: Sequence[Any], estimators: Sequence[str], out_dir: str | Path,
-                   options: dict) -> OutputFolder:
+def _output_folder(
+    log: Any, policies: Sequence[Any], estimators: Sequence[str], out_dir: str | Path, options: dict
+) -> OutputFolder:
     path = log.path if isinstance(log, LogSource) else Path(log)
     mapping = options.get("mapping") or (log.mapping if isinstance(log, LogSource) else None)
     inputs = [path] + ([mapping.action_features] if mapping is not None and mapping.action_features else [])
-    key = {"log": str(Path(path).resolve()), "policies": [str(p) for p in policies],
-           "estimators": list(estimators), "seed": options.get("seed", 0)}
+    key = {
+        "log": str(Path(path).resolve()),
+        "policies": [str(p) for p in policies],
+        "estimators": list(estimators),
+        "seed": options.get("seed", 0),
+    }
     return OutputFolder(Path(out_dir), "replay", inputs, key)

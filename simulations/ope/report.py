@@ -4,6 +4,7 @@ Apart from simulations.ope.replay because it imports matplotlib (~0.5 s): replay
 `artbandit replay --help` never pay for it, and the CLI imports it on a background thread while the
 log is read (artbandit.cli.replay).
 """
+
 from __future__ import annotations
 
 import html
@@ -59,13 +60,23 @@ def _estimates_figure(result: dict):
             high = e["high"] if e["high"] is not None and np.isfinite(e["high"]) else value
             x = i + (j - (len(ests) - 1) / 2) * width
             hindsight = plotstyle.is_hindsight_reference(p["name"])
-            ax.errorbar([x], [value], yerr=[[max(0.0, value - low)], [max(0.0, high - value)]], fmt=_MARKERS.get(name, "o"), ms=7,
-                        capsize=4, color=plotstyle.policy_colour(p["name"]), alpha=0.55 if hindsight else 1.0)
+            ax.errorbar(
+                [x],
+                [value],
+                yerr=[[max(0.0, value - low)], [max(0.0, high - value)]],
+                fmt=_MARKERS.get(name, "o"),
+                ms=7,
+                capsize=4,
+                color=plotstyle.policy_colour(p["name"]),
+                alpha=0.55 if hindsight else 1.0,
+            )
             drawn.append((x, value, low, high, hindsight))
     ax.axhline(logged_mean, **plotstyle.REFERENCE_STYLES["logging policy"])
     plotstyle.limit_to_candidates(ax, drawn, extra=[logged_mean])
-    ax.set_xticks(range(len(pols)), [p["name"] + (" (hindsight)" if plotstyle.is_hindsight_reference(p["name"])
-                                                  else "") for p in pols])
+    ax.set_xticks(
+        range(len(pols)),
+        [p["name"] + (" (hindsight)" if plotstyle.is_hindsight_reference(p["name"]) else "") for p in pols],
+    )
     if len(pols) * max(len(p["name"]) for p in pols) > 60:  # long names: slant them, never overlap
         ax.tick_params(axis="x", labelrotation=20)
         for label in ax.get_xticklabels():
@@ -75,8 +86,9 @@ def _estimates_figure(result: dict):
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color="#444444", marker=_MARKERS.get(n, "o"), ls="", label=n.upper()) for n in ests]
-    handles.append(Line2D([], [], label="logging policy (mean logged reward)",
-                          **plotstyle.REFERENCE_STYLES["logging policy"]))
+    handles.append(
+        Line2D([], [], label="logging policy (mean logged reward)", **plotstyle.REFERENCE_STYLES["logging policy"])
+    )
     plotstyle.legend(ax, handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(axis="x", visible=False)
     return fig
@@ -88,19 +100,26 @@ def _curves_figure(result: dict):
     pols = result["policies"]
     ests = result["settings"]["estimators"]
     curve_ests = [e for e in ests if e != "dm"] or ests
-    fig, axes = plotstyle.figure(1, len(curve_ests), width=min(plotstyle.PAGE_WIDTH_IN, 4.6 * len(curve_ests) + 1),
-                                 height=3.9, squeeze=False)
+    fig, axes = plotstyle.figure(
+        1, len(curve_ests), width=min(plotstyle.PAGE_WIDTH_IN, 4.6 * len(curve_ests) + 1), height=3.9, squeeze=False
+    )
     for ax, name in zip(axes[0], curve_ests):
         drawn = []  # the candidates' curves fit the axis; a hindsight reference's is cut at its edge
         for p in pols:
             ys = np.array([np.nan if v is None else v for v in p["curve"][name]], dtype=np.float64)
             hindsight = plotstyle.is_hindsight_reference(p["name"])
-            ax.plot(p["curve"]["events"], ys, color=plotstyle.policy_colour(p["name"]),
-                    label=p["name"] + (" (hindsight)" if hindsight else ""), alpha=0.55 if hindsight else 1.0)
+            ax.plot(
+                p["curve"]["events"],
+                ys,
+                color=plotstyle.policy_colour(p["name"]),
+                label=p["name"] + (" (hindsight)" if hindsight else ""),
+                alpha=0.55 if hindsight else 1.0,
+            )
             finite = ys[np.isfinite(ys)]
             if len(finite):
-                drawn.append((p["curve"]["events"][-1], float(finite[-1]), float(finite.min()), float(finite.max()),
-                              hindsight))
+                drawn.append(
+                    (p["curve"]["events"][-1], float(finite[-1]), float(finite.min()), float(finite.max()), hindsight)
+                )
         plotstyle.limit_to_candidates(ax, drawn, annotate=False)
         ax.set_title(f"{name.upper()} over the first k events")
         ax.set_xlabel("events replayed")
@@ -133,18 +152,40 @@ def _write_html_report(result: dict, path: Path) -> None:
             e = p["estimates"][name]
             d = e["diagnostics"]
             zs = d["zero_support_share"]
-            rows.append([
-                p["name"], name, e["value"], e["low"], e["high"], d["events_used"], int(round(d["ess"])),
-                d["max_weight"], d["mean_weight"], "-" if zs is None else plotstyle.format_percent(zs, digits=2),
-            ])
+            rows.append(
+                [
+                    p["name"],
+                    name,
+                    e["value"],
+                    e["low"],
+                    e["high"],
+                    d["events_used"],
+                    int(round(d["ess"])),
+                    d["max_weight"],
+                    d["mean_weight"],
+                    "-" if zs is None else plotstyle.format_percent(zs, digits=2),
+                ]
+            )
     table = html_table(
-        ["policy", "estimator", "value", "low", "high", "events used", "ESS", "max weight", "mean weight",
-         "zero support"],
+        [
+            "policy",
+            "estimator",
+            "value",
+            "low",
+            "high",
+            "events used",
+            "ESS",
+            "max weight",
+            "mean weight",
+            "zero support",
+        ],
         rows,
     )
     warn_items = [
         f"<li><b>{html.escape(p['name'])}</b> / {html.escape(name)}: {html.escape(w)}</li>"
-        for p in pols for name in ests for w in p["estimates"][name]["warnings"]
+        for p in pols
+        for name in ests
+        for w in p["estimates"][name]["warnings"]
     ]
     warn_items += [f"<li>{html.escape(n)}</li>" for n in result["log"]["notes"]]
     warnings = f'<ul class="flag">{"".join(warn_items)}</ul>' if warn_items else "<p>None.</p>"

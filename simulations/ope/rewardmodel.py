@@ -6,6 +6,7 @@ VW regression of the reward on context x action features (`-q cA`, the same VW t
 own examples, via bandit.features), with a constant learning rate: with the default decaying rate one
 pass over binary rewards stayed far from the cell means in our checks.
 """
+
 from __future__ import annotations
 
 from typing import Iterable
@@ -22,7 +23,7 @@ def context_text(context: dict) -> str:
     """The context namespaces as VW text (without the 'shared' marker of multi-line examples)."""
     from bandit.vwformat import context_line
 
-    return context_line(context)[len("shared"):]
+    return context_line(context)[len("shared") :]
 
 
 def action_text(action_id: str, feats: dict) -> str:
@@ -81,8 +82,9 @@ class CrossFitRewardModel:
         fold = fold_of(position, self.seed)
         line = self._action_lines(ev)[ev.chosen_index]
         model = self.models[fold]
-        pylibvw.vw.learn(model, pylibvw.example(model, self._label_type,
-                                                f"{ev.reward:.6g}{context_text(ev.context)} {line}"))
+        pylibvw.vw.learn(
+            model, pylibvw.example(model, self._label_type, f"{ev.reward:.6g}{context_text(ev.context)} {line}")
+        )
         self.trained[fold] += 1
 
     def fit(self, events: Iterable[tuple[int, ReplayEvent]]) -> None:

@@ -8,6 +8,7 @@ process pool, Ray); `score_all` runs a list of tasks. The same tasks give the sa
 engine: every task is seeded by the evaluation's seed only. Used by `evaluate` and by the feature
 importance (simulations.ope.importance), which replays a policy with a feature hidden.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,8 @@ import numpy as np
 from safeio.engine.base import Engine
 from safeio.engine.local import LocalEngine
 from simulations.errors import SimulationError
-from simulations.ope.policies import build_policy
 from simulations.ope.estimators import OPEArrays
+from simulations.ope.policies import build_policy
 from simulations.ope.readers import ColumnMapping, LogSource, open_log
 from simulations.ope.readers.cells import column_group
 
@@ -48,8 +49,8 @@ class Task:
     prepared: str
     spec: str
     seed: int = 0
-    drop_context: str | None = None   # feature importance: a context namespace left out
-    drop_action: str | None = None    # ... or an action feature left out
+    drop_context: str | None = None  # feature importance: a context namespace left out
+    drop_action: str | None = None  # ... or an action feature left out
 
 
 def title_key(action_ids: Sequence[str]) -> str:
@@ -65,8 +66,9 @@ def title_key(action_ids: Sequence[str]) -> str:
     return prefix or action_ids[0]
 
 
-def prepare(log: LogRef, path: str | Path, *, seed: int = 0,
-            on_events: Callable[[int], None] | None = None) -> dict[str, Any]:
+def prepare(
+    log: LogRef, path: str | Path, *, seed: int = 0, on_events: Callable[[int], None] | None = None
+) -> dict[str, Any]:
     """The shared first passes: reward model fit, then q for every event; saved to `path` (.npz).
 
     Returns a small summary (events, titles, times) for the report.
@@ -107,13 +109,16 @@ def prepare(log: LogRef, path: str | Path, *, seed: int = 0,
         model.close()
     np.savez(
         path,
-        q=np.concatenate(q_flat), offsets=np.array(offsets, np.int64), reward=np.array(reward),
-        logged_p=np.array(logged_p), time=np.array(times), title=np.array(title_idx, np.int32),
+        q=np.concatenate(q_flat),
+        offsets=np.array(offsets, np.int64),
+        reward=np.array(reward),
+        logged_p=np.array(logged_p),
+        time=np.array(times),
+        title=np.array(title_idx, np.int32),
         title_names=np.array(list(titles), dtype=str),  # plain strings: the file loads without pickles
         best_fixed=np.array(json.dumps(tally.values())),
     )
-    return {"events": position, "titles": list(titles), "notes": list(source.notes),
-            "format": source.format}
+    return {"events": position, "titles": list(titles), "notes": list(source.notes), "format": source.format}
 
 
 def load_prepared(path: str) -> dict[str, Any]:
@@ -128,8 +133,7 @@ def score_policy(task: Task) -> dict[str, np.ndarray]:
 
     prep = load_prepared(task.prepared)
     n = len(prep["reward"])
-    policy = build_policy(task.spec, seed=task.seed,
-                          best_fixed=json.loads(str(prep["best_fixed"])))
+    policy = build_policy(task.spec, seed=task.seed, best_fixed=json.loads(str(prep["best_fixed"])))
     if task.drop_context or task.drop_action:
         policy = HidingPolicy(policy, task.drop_context, task.drop_action)
     slot = PolicySlot(task.spec, policy)
@@ -139,7 +143,7 @@ def score_policy(task: Task) -> dict[str, np.ndarray]:
     try:
         for chunk in task.log.open().chunks():
             m = len(chunk)
-            q_hat = [q[offsets[position + i]:offsets[position + i + 1]] for i in range(m)]
+            q_hat = [q[offsets[position + i] : offsets[position + i + 1]] for i in range(m)]
             score_chunk([slot], chunk, rng.random(m), q_hat)
             position += m
     finally:
@@ -148,8 +152,12 @@ def score_policy(task: Task) -> dict[str, np.ndarray]:
             close()
     if position != n:
         raise SimulationError(f"{task.log.path}: the log changed during the evaluation ({position} vs {n} events)")
-    return {"target_p": np.concatenate(slot.target_p), "matched": np.concatenate(slot.matched),
-            "dm": np.concatenate(slot.dm), "zero_support": np.concatenate(slot.zero_support)}
+    return {
+        "target_p": np.concatenate(slot.target_p),
+        "matched": np.concatenate(slot.matched),
+        "dm": np.concatenate(slot.dm),
+        "zero_support": np.concatenate(slot.zero_support),
+    }
 
 
 class HidingPolicy:
@@ -166,9 +174,13 @@ class HidingPolicy:
         if not self.feature:
             return actions
         if self._actions is None or self._actions[0] != id(actions):
-            self._actions = (id(actions), [
-                {"id": a["id"], "features": {k: v for k, v in a.get("features", {}).items() if k != self.feature}}
-                for a in actions])
+            self._actions = (
+                id(actions),
+                [
+                    {"id": a["id"], "features": {k: v for k, v in a.get("features", {}).items() if k != self.feature}}
+                    for a in actions
+                ],
+            )
         return self._actions[1]
 
     def predict(self, context: dict, actions: list[dict]) -> np.ndarray:
@@ -194,8 +206,9 @@ def arrays_for(prep: dict[str, Any], scored: dict[str, np.ndarray], q_logged: np
     return OPEArrays(reward=prep["reward"], logged_p=prep["logged_p"], q_logged=q_logged, **scored)
 
 
-def score_all(tasks: Sequence[Task], engine: Engine | None = None,
-              on_done: Callable[[int], None] | None = None) -> list[dict[str, np.ndarray] | str]:
+def score_all(
+    tasks: Sequence[Task], engine: Engine | None = None, on_done: Callable[[int], None] | None = None
+) -> list[dict[str, np.ndarray] | str]:
     """score_policy over tasks on `engine` (default: one by one in this process).
     Returns, in task order, each task's arrays or its one-line error: one bad policy must not sink
     the others."""

@@ -10,6 +10,7 @@ goes and `step` doubles, so at most 2 * points + 1 checkpoints live at any time,
 The one exception is the bootstrap: a percentile bootstrap resamples events, so with bootstrap > 0 the
 per-event (num, den) terms are kept (and only then); the interval is then exactly estimators.ratio_interval's.
 """
+
 from __future__ import annotations
 
 import math
@@ -200,7 +201,10 @@ class PolicyStream:
             sw, sw2 = self.sw.value, self.sw2.value
             used, ess = n, (sw * sw / sw2 if sw2 > 0 else 0.0)
         return Diagnostics(
-            events=n, events_used=used, ess=ess, max_weight=self.max_w if n else 0.0,
+            events=n,
+            events_used=used,
+            ess=ess,
+            max_weight=self.max_w if n else 0.0,
             mean_weight=self.sw.value / n if n else 0.0,
             zero_support_share=self.zero.value / n if self.zero is not None and n else None,
             deterministic_share=self.deterministic / n if n else 0.0,

@@ -5,14 +5,15 @@ same: charts are drawn with simulations.reports.plotstyle, tables format numbers
 and every string that came from a user (scenario, segment, title, variant, policy names, paths) is
 escaped here or by the caller with `html.escape` before it reaches the page.
 """
+
 from __future__ import annotations
 
 import base64
 import html
 import io
 import mimetypes
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Sequence
 
 from safeio.atomic import write_text_atomic
@@ -52,8 +53,14 @@ def png_data_uri(fig_or_path: Any, *, dpi: int = plotstyle.DPI, tight: bool = Tr
 
         buf = io.BytesIO()
         with plotstyle.style():
-            fig_or_path.savefig(buf, format="png", dpi=dpi, bbox_inches="tight" if tight else None, pad_inches=0.1,
-                                metadata={"Software": None})
+            fig_or_path.savefig(
+                buf,
+                format="png",
+                dpi=dpi,
+                bbox_inches="tight" if tight else None,
+                pad_inches=0.1,
+                metadata={"Software": None},
+            )
         plt.close(fig_or_path)
         mime, data = "image/png", buf.getvalue()
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"

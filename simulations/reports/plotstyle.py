@@ -6,6 +6,7 @@ and heatmap labels are legible at the size the page shows them, and a table neve
 "1.252e+04" next to "0.3454". `overlapping_labels` is how the tests (and anyone changing a chart)
 check that no two tick labels collide.
 """
+
 from __future__ import annotations
 
 import functools
@@ -158,15 +159,14 @@ def styled(draw: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def figure(nrows: int = 1, ncols: int = 1, *, width: float = PAGE_WIDTH_IN, height: float = 3.6,
-           **kwargs: Any):
+def figure(nrows: int = 1, ncols: int = 1, *, width: float = PAGE_WIDTH_IN, height: float = 3.6, **kwargs: Any):
     """A figure in the report style (fonts, grid, layout); returns (fig, axes) like plt.subplots."""
     import matplotlib.pyplot as plt
 
     with style():
         kwargs.setdefault("layout", "constrained")
         fig, axes = plt.subplots(nrows, ncols, figsize=(min(width, PAGE_WIDTH_IN), height), **kwargs)
-    for ax in (axes.flat if hasattr(axes, "flat") else [axes]):
+    for ax in axes.flat if hasattr(axes, "flat") else [axes]:
         ax.tick_params(labelsize=TICK_SIZE)  # stored on the axis, so lazily created ticks get it too
     return fig, axes
 
@@ -181,8 +181,14 @@ def is_hindsight_reference(name: str) -> bool:
     return name in HINDSIGHT_REFERENCES or name.startswith(tuple(f"{r} " for r in HINDSIGHT_REFERENCES))
 
 
-def limit_to_candidates(ax: Any, drawn: Sequence[tuple[float, float, float, float, bool]], *,
-                        extra: Sequence[float] = (), vertical: bool = True, annotate: bool = True) -> None:
+def limit_to_candidates(
+    ax: Any,
+    drawn: Sequence[tuple[float, float, float, float, bool]],
+    *,
+    extra: Sequence[float] = (),
+    vertical: bool = True,
+    annotate: bool = True,
+) -> None:
     """Fit the value axis to the candidates' intervals (and `extra` values such as a reference line);
     a hindsight reference reaching past it is cut at the edge with its number written there.
 
@@ -205,10 +211,17 @@ def limit_to_candidates(ax: Any, drawn: Sequence[tuple[float, float, float, floa
         text = f"{value:.3g} [{low:.3g}, {high:.3g}]" if not inside else f"to {high if up else low:.3g}"
         arrow = ("↑ " if up else "↓ ") if vertical else ("→ " if up else "← ")
         xy = (pos, hi if up else lo) if vertical else (hi if up else lo, pos)
-        ax.annotate(arrow + text, xy=xy, rotation=90 if vertical else 0, fontsize=7, color="#555555",
-                    ha=("right" if vertical else ("right" if up else "left")),
-                    va=(("top" if up else "bottom") if vertical else "bottom"),
-                    xytext=(-3, 0) if vertical else (0, 3), textcoords="offset points")
+        ax.annotate(
+            arrow + text,
+            xy=xy,
+            rotation=90 if vertical else 0,
+            fontsize=7,
+            color="#555555",
+            ha=("right" if vertical else ("right" if up else "left")),
+            va=(("top" if up else "bottom") if vertical else "bottom"),
+            xytext=(-3, 0) if vertical else (0, 3),
+            textcoords="offset points",
+        )
 
 
 def count_axis(axis: Any, nbins: int = 5) -> None:
@@ -244,13 +257,15 @@ def overlapping_labels(fig: Any) -> list[tuple[str, str]]:
         for axis in (ax.xaxis, ax.yaxis):
             lo, hi = sorted(axis.get_view_interval())
             pad = (hi - lo) * 1e-9
-            boxes = [(t.get_text(), t.get_window_extent(renderer))
-                     for loc, t in zip(axis.get_majorticklocs(), axis.get_ticklabels())
-                     if t.get_visible() and t.get_text() and lo - pad <= loc <= hi + pad]
+            boxes = [
+                (t.get_text(), t.get_window_extent(renderer))
+                for loc, t in zip(axis.get_majorticklocs(), axis.get_ticklabels())
+                if t.get_visible() and t.get_text() and lo - pad <= loc <= hi + pad
+            ]
             for i, (a, box_a) in enumerate(boxes):
                 if box_a.x0 < fig_box.x0 - 1 or box_a.x1 > fig_box.x1 + 1:
                     clashes.append((a, "<outside the figure>"))
-                for b, box_b in boxes[i + 1:]:
+                for b, box_b in boxes[i + 1 :]:
                     if box_a.overlaps(box_b):
                         clashes.append((a, b))
     return clashes

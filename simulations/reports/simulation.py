@@ -1,5 +1,6 @@
 """report.html of a simulation: learning curves, regret, exposure audit, per-segment lift, the
 artwork each segment ended up seeing, and the clickbait trade-off, as one self-contained page."""
+
 from __future__ import annotations
 
 import html
@@ -8,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from simulations.world.environment import Environment, Stream
+from simulations.online.metrics import MIN_LIFT_BASE, Trace, baselines
 from simulations.reports import plotstyle
 from simulations.reports.htmlreport import Cell, html_table, img_tag, thumbnail_data_uri, write_report
-from simulations.online.metrics import MIN_LIFT_BASE, Trace, baselines
+from simulations.world.environment import Environment, Stream
 
 
 def _markers(ax, metrics: dict[str, Any]) -> None:
@@ -29,8 +30,7 @@ def _curves(metrics: dict[str, Any]):
     fig, axes = plotstyle.figure(1, 3, height=3.9)
     for label, m in metrics["policies"].items():
         ts = m["timeseries"]
-        style = {"color": plotstyle.policy_colour(label), "ls": plotstyle.policy_linestyle(label),
-                 "label": label}
+        style = {"color": plotstyle.policy_colour(label), "ls": plotstyle.policy_linestyle(label), "label": label}
         axes[0].plot(ts["t"], ts["cumulative_ctr"], **style)
         axes[1].plot(ts["t"], ts["cumulative_regret"], **style)
         w = ts["window_share_of_oracle"]
@@ -54,8 +54,13 @@ def _curves(metrics: dict[str, Any]):
             if lbl not in handles:
                 handles[lbl] = h
                 labels.append(lbl)
-    plotstyle.legend(fig, handles=[handles[lbl] for lbl in labels], labels=labels, loc="outside lower center",
-                     ncols=min(4, len(labels)))
+    plotstyle.legend(
+        fig,
+        handles=[handles[lbl] for lbl in labels],
+        labels=labels,
+        loc="outside lower center",
+        ncols=min(4, len(labels)),
+    )
     return fig
 
 
@@ -67,8 +72,9 @@ def _exposure(metrics: dict[str, Any], env: Environment):
     K = env.titleset.max_variants
     ncols = min(4, len(pols))
     nrows = -(-len(pols) // ncols)
-    fig, axes = plotstyle.figure(nrows, ncols, height=nrows * (0.3 * len(titles) + 1.3) + 0.8,
-                                 squeeze=False, sharey=True)
+    fig, axes = plotstyle.figure(
+        nrows, ncols, height=nrows * (0.3 * len(titles) + 1.3) + 0.8, squeeze=False, sharey=True
+    )
     step = max(1, -(-K // 6))  # at most ~6 variant labels per panel, so they never run together
     im = None
     for ax, (label, m) in zip(axes.flat, pols):
@@ -84,7 +90,7 @@ def _exposure(metrics: dict[str, Any], env: Environment):
         ax.set_xticks(range(0, K, step), [f"v{j}" for j in range(0, K, step)])
         ax.set_xlabel("variant")
         ax.grid(False)
-    for ax in list(axes.flat)[len(pols):]:
+    for ax in list(axes.flat)[len(pols) :]:
         ax.set_visible(False)
     if im is not None:
         fig.colorbar(im, ax=axes, shrink=0.8, label="share of the title's\nimpressions")
@@ -114,8 +120,15 @@ def segment_figure(metrics: dict[str, Any]):
     fig, ax = plotstyle.figure(height=4.4)
     width = 0.8 / n_bars
     x = np.arange(len(segs))
-    ax.bar(x, [base[s]["best_fixed"][key] for s in segs], width, color=plotstyle.BASELINE_COLOUR,
-           hatch="//", edgecolor="#777777", label="one artwork for everyone (best fixed)")
+    ax.bar(
+        x,
+        [base[s]["best_fixed"][key] for s in segs],
+        width,
+        color=plotstyle.BASELINE_COLOUR,
+        hatch="//",
+        edgecolor="#777777",
+        label="one artwork for everyone (best fixed)",
+    )
     top = 0.0
     for i, (label, m) in enumerate(pols, start=1):
         vals = [m["segments"].get(s, {}).get(key, 0.0) for s in segs]
@@ -125,15 +138,27 @@ def segment_figure(metrics: dict[str, Any]):
             lift = segment_lift(v, b)
             text = "n/a" if lift is None else plotstyle.format_percent(lift, signed=True)
             colour = "#777777" if lift is None else (plotstyle.LOSS_COLOUR if lift < 0 else plotstyle.GAIN_COLOUR)
-            ax.annotate(text, (xi, v), xytext=(0, 3), textcoords="offset points", ha="center",
-                        va="bottom", rotation=90, fontsize=plotstyle.TICK_SIZE - 1, color=colour,
-                        fontweight="bold" if lift is not None and lift < 0 else "normal")
+            ax.annotate(
+                text,
+                (xi, v),
+                xytext=(0, 3),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                rotation=90,
+                fontsize=plotstyle.TICK_SIZE - 1,
+                color=colour,
+                fontweight="bold" if lift is not None and lift < 0 else "normal",
+            )
             top = max(top, v, b)
     ax.set_ylim(0, top * 1.3 if top > 0 else 1)
     ax.set_xticks(x + width * (n_bars - 1) / 2, [_short(s, 22) for s in segs])
-    ax.set(ylabel=what, title=f"per segment: {what} of each policy next to one artwork for everyone\n"
-           f"(labels: lift over it; red = worse; n/a = its {what} is under "
-           f"{plotstyle.format_percent(MIN_LIFT_BASE, digits=0)})")
+    ax.set(
+        ylabel=what,
+        title=f"per segment: {what} of each policy next to one artwork for everyone\n"
+        f"(labels: lift over it; red = worse; n/a = its {what} is under "
+        f"{plotstyle.format_percent(MIN_LIFT_BASE, digits=0)})",
+    )
     plotstyle.legend(ax, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(axis="x", visible=False)
     return fig
@@ -180,21 +205,23 @@ def segment_table(metrics: dict[str, Any]) -> str:
             share_row.append(Cell("\u25bc " + f"{mine:.3f}", "loss") if mine < fixed else Cell(f"{mine:.3f}", "gain"))
         rows.append(row)
         shares.append(share_row)
-    return (f"<p>Expected {what} per impression (exact probabilities); best fixed = one artwork for "
-            f"everyone, chosen in hindsight. A lift is given only where that baseline is at least "
-            f"{MIN_LIFT_BASE:.0%} (n/a otherwise); losses are marked \u25bc in red.</p>"
-            + html_table(headers, rows)
-            + f"<p><b>No segment left behind?</b> Each segment's share of its own best possible {what} "
-              f"(its oracle) over the final 10% of the run, under one artwork for everyone and under "
-              f"each policy; a policy below one artwork for everyone has left that segment behind "
-              f"(\u25bc, red).</p>"
-            + html_table(["segment", "best fixed"] + [label for label, _ in pols], shares, digits=3))
+    return (
+        f"<p>Expected {what} per impression (exact probabilities); best fixed = one artwork for "
+        f"everyone, chosen in hindsight. A lift is given only where that baseline is at least "
+        f"{MIN_LIFT_BASE:.0%} (n/a otherwise); losses are marked \u25bc in red.</p>"
+        + html_table(headers, rows)
+        + f"<p><b>No segment left behind?</b> Each segment's share of its own best possible {what} "
+        f"(its oracle) over the final 10% of the run, under one artwork for everyone and under "
+        f"each policy; a policy below one artwork for everyone has left that segment behind "
+        f"(\u25bc, red).</p>" + html_table(["segment", "best fixed"] + [label for label, _ in pols], shares, digits=3)
+    )
 
 
 def _artwork_by_segment(metrics, env: Environment, stream: Stream, traces: dict[str, Trace]) -> str:
     """For the most-watched titles: the variant each segment saw most in the last 20% of the run."""
-    learner = next((lbl for lbl, m in metrics["policies"].items()
-                    if m["role"] == "evaluated" and m["policy"] != "uniform"), None)
+    learner = next(
+        (lbl for lbl, m in metrics["policies"].items() if m["role"] == "evaluated" and m["policy"] != "uniform"), None
+    )
     if learner is None:
         return "<p>No learning policy was run.</p>"
     tr = traces[learner]
@@ -224,15 +251,21 @@ def _artwork_by_segment(metrics, env: Environment, stream: Stream, traces: dict[
                 except OSError:
                     pic = ""
             ok = "" if j == jb else f' <span class="flag">(oracle: {html.escape(title.variants[jb].id)})</span>'
-            cells.append(f"<td>{pic}{html.escape(v.id)} <i>{html.escape(v.archetype)}</i><br>"
-                         f"{share:.0%} of views{ok}</td>")
+            cells.append(
+                f"<td>{pic}{html.escape(v.id)} <i>{html.escape(v.archetype)}</i><br>{share:.0%} of views{ok}</td>"
+            )
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    head = "".join(f"<th>{html.escape(env.titleset.titles[ti].id)} ({html.escape(env.titleset.titles[ti].genre)})</th>"
-                   for ti in top)
-    return (f"<p>Policy <b>{html.escape(learner)}</b>, last 20% of the run: the variant each segment "
-            f"was shown most, for the four most-watched titles (red: the oracle's most frequent pick "
-            f"differs).</p><table><thead><tr><th>segment</th>{head}</tr></thead><tbody>"
-            + "".join(rows) + "</tbody></table>")
+    head = "".join(
+        f"<th>{html.escape(env.titleset.titles[ti].id)} ({html.escape(env.titleset.titles[ti].genre)})</th>"
+        for ti in top
+    )
+    return (
+        f"<p>Policy <b>{html.escape(learner)}</b>, last 20% of the run: the variant each segment "
+        f"was shown most, for the four most-watched titles (red: the oracle's most frequent pick "
+        f"differs).</p><table><thead><tr><th>segment</th>{head}</tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+    )
 
 
 def write_simulation_report(
@@ -245,14 +278,24 @@ def write_simulation_report(
     pols = metrics["policies"]
     base = refs["best_fixed"]["expected_ctr" if reward == "click" else "expected_play_rate"]
     summary_rows = [
-        [label, m["role"], m["reward"], m["ctr"], m["quality_play_rate"], m["expected_ctr"],
-         m["share_of_oracle"], m["final_window"]["share_of_oracle"], lift_cell(m["lift_over_best_fixed"], base),
-         m["cumulative_regret"]]
+        [
+            label,
+            m["role"],
+            m["reward"],
+            m["ctr"],
+            m["quality_play_rate"],
+            m["expected_ctr"],
+            m["share_of_oracle"],
+            m["final_window"]["share_of_oracle"],
+            lift_cell(m["lift_over_best_fixed"], base),
+            m["cumulative_regret"],
+        ]
         for label, m in pols.items()
     ]
     for name in ("oracle", "best_fixed", "uniform_expected"):
-        summary_rows.append([name.replace("_", " "), "reference", reward, "", "", refs[name]["expected_ctr"],
-                             "", "", "", ""])
+        summary_rows.append(
+            [name.replace("_", " "), "reference", reward, "", "", refs[name]["expected_ctr"], "", "", "", ""]
+        )
     intro = (
         f"<p>Scenario <b>{html.escape(sc['name'])}</b>: {html.escape(sc['description'])}<br>"
         f"{metrics['impressions']:,} impressions, seed {metrics['seed']}, reward <b>{reward}</b>, "
@@ -264,10 +307,25 @@ def write_simulation_report(
         "title chosen in hindsight; oracle = the best variant for each viewer.</p>"
     )
     sections = [
-        ("Summary", intro + html_table(
-            ["policy", "role", "reward", "CTR", "quality-play rate", "expected CTR", "share of oracle",
-             "share of oracle (last 10%)", "lift over best fixed", "cumulative regret"],
-            summary_rows)),
+        (
+            "Summary",
+            intro
+            + html_table(
+                [
+                    "policy",
+                    "role",
+                    "reward",
+                    "CTR",
+                    "quality-play rate",
+                    "expected CTR",
+                    "share of oracle",
+                    "share of oracle (last 10%)",
+                    "lift over best fixed",
+                    "cumulative regret",
+                ],
+                summary_rows,
+            ),
+        ),
         ("Learning curves", img_tag(_curves(metrics), "learning curves")),
     ]
     rec_rows = []
@@ -276,11 +334,11 @@ def write_simulation_report(
             rec_rows.append([label, kind] + [v for k, v in r.items() if k != "at"])
     if rec_rows:
         kind = next(iter(pols.values()))["recovery"]
-        heads = {"drift": ["before", "just after", "end"],
-                 "cold_start": ["new titles just after", "new titles at end", "old titles at end"]}
-        body = "".join(
-            html_table(["policy", "change"] + heads[k], [r for r in rec_rows if r[1] == k]) for k in kind
-        )
+        heads = {
+            "drift": ["before", "just after", "end"],
+            "cold_start": ["new titles just after", "new titles at end", "old titles at end"],
+        }
+        body = "".join(html_table(["policy", "change"] + heads[k], [r for r in rec_rows if r[1] == k]) for k in kind)
         sections.append(("Recovery after change (share of oracle)", body))
     # exposure audit
     audit_rows, flags = [], []
@@ -288,45 +346,96 @@ def write_simulation_report(
         e = m["exposure"]
         audit_rows.append([label, e["gini"], e["explored_share"], e["clickbait_share"], len(e["starved"])])
         for s in e["starved"]:
-            flags.append(f"<li><span class='flag'>{html.escape(label)}</span>: {html.escape(s['variant'])} "
-                         f"shown to {s['share']:.2%} of its title's impressions (floor {e['floor']:.0%})</li>")
-    audit = html_table(["policy", "Gini of exposure", "explored share", "clickbait share", "starved variants"],
-                       audit_rows)
-    audit += ("<p>Starved variants (shown less than the exposure floor, by more than two binomial "
-              "standard deviations):</p><ul>" + "".join(flags[:60])
-              + ("<li>...</li>" if len(flags) > 60 else "") + "</ul>") if flags else \
-        "<p>No variant was starved below the exposure floor (beyond two binomial standard deviations).</p>"
-    kinds = sorted({k for m in pols.values() for ss in m["exposure"]["segment_summary"].values()
-                    for k in ss["archetypes"]})
-    seg_rows = [[label, seg, ss["explored_share"], ss["clickbait_share"]]
-                + [ss["archetypes"].get(k, 0.0) for k in kinds]
-                for label, m in pols.items() for seg, ss in m["exposure"]["segment_summary"].items()]
-    audit += ("<p>Exposure per segment (share of the segment's impressions; artwork kinds are the "
-              "generator's archetypes, 'real' for real variants):</p>"
-              + html_table(["policy", "segment", "explored share", "clickbait share"] + kinds, seg_rows, digits=3))
+            flags.append(
+                f"<li><span class='flag'>{html.escape(label)}</span>: {html.escape(s['variant'])} "
+                f"shown to {s['share']:.2%} of its title's impressions (floor {e['floor']:.0%})</li>"
+            )
+    audit = html_table(
+        ["policy", "Gini of exposure", "explored share", "clickbait share", "starved variants"], audit_rows
+    )
+    audit += (
+        (
+            "<p>Starved variants (shown less than the exposure floor, by more than two binomial "
+            "standard deviations):</p><ul>"
+            + "".join(flags[:60])
+            + ("<li>...</li>" if len(flags) > 60 else "")
+            + "</ul>"
+        )
+        if flags
+        else "<p>No variant was starved below the exposure floor (beyond two binomial standard deviations).</p>"
+    )
+    kinds = sorted(
+        {k for m in pols.values() for ss in m["exposure"]["segment_summary"].values() for k in ss["archetypes"]}
+    )
+    seg_rows = [
+        [label, seg, ss["explored_share"], ss["clickbait_share"]] + [ss["archetypes"].get(k, 0.0) for k in kinds]
+        for label, m in pols.items()
+        for seg, ss in m["exposure"]["segment_summary"].items()
+    ]
+    audit += (
+        "<p>Exposure per segment (share of the segment's impressions; artwork kinds are the "
+        "generator's archetypes, 'real' for real variants):</p>"
+        + html_table(["policy", "segment", "explored share", "clickbait share"] + kinds, seg_rows, digits=3)
+    )
     audit += img_tag(_exposure(metrics, env), "exposure shares")
     seg_rows = []
     for label, m in pols.items():
         for seg, sm in m["segments"].items():
-            seg_rows.append([label, seg, sm["impressions"], sm["ctr"], sm["expected_ctr"],
-                             sm["quality_play_rate"], sm["share_of_oracle"]])
+            seg_rows.append(
+                [
+                    label,
+                    seg,
+                    sm["impressions"],
+                    sm["ctr"],
+                    sm["expected_ctr"],
+                    sm["quality_play_rate"],
+                    sm["share_of_oracle"],
+                ]
+            )
     sections += [
         ("Exposure audit", audit),
-        ("Per-segment results", img_tag(segment_figure(metrics), "per-segment rates next to one artwork for everyone")
-         + segment_table(metrics) + html_table(
-            ["policy", "segment", "impressions", "CTR", "expected CTR", "quality-play rate", "share of oracle"],
-            seg_rows)),
+        (
+            "Per-segment results",
+            img_tag(segment_figure(metrics), "per-segment rates next to one artwork for everyone")
+            + segment_table(metrics)
+            + html_table(
+                ["policy", "segment", "impressions", "CTR", "expected CTR", "quality-play rate", "share of oracle"],
+                seg_rows,
+            ),
+        ),
         ("Artwork each segment ended up seeing", _artwork_by_segment(metrics, env, stream, traces)),
     ]
     if "tradeoff" in metrics:
         t = metrics["tradeoff"]
-        rows = [[r["label"], rw, r["ctr"], r["quality_play_rate"], r["expected_ctr"], r["expected_play_rate"],
-                 r["clickbait_share"]] for rw, r in t["by_reward"].items()]
-        body = html_table(["run", "optimised reward", "CTR", "quality-play rate", "expected CTR",
-                           "expected quality-play rate", "clickbait share"], rows)
+        rows = [
+            [
+                r["label"],
+                rw,
+                r["ctr"],
+                r["quality_play_rate"],
+                r["expected_ctr"],
+                r["expected_play_rate"],
+                r["clickbait_share"],
+            ]
+            for rw, r in t["by_reward"].items()
+        ]
+        body = html_table(
+            [
+                "run",
+                "optimised reward",
+                "CTR",
+                "quality-play rate",
+                "expected CTR",
+                "expected quality-play rate",
+                "clickbait share",
+            ],
+            rows,
+        )
         if "clicks_given_up" in t:
-            body += (f"<p>Optimising quality plays instead of clicks gives up "
-                     f"<b>{t['clicks_given_up']:.4f}</b> expected clicks per impression and gains "
-                     f"<b>{t['quality_plays_gained']:.4f}</b> expected quality plays per impression.</p>")
+            body += (
+                f"<p>Optimising quality plays instead of clicks gives up "
+                f"<b>{t['clicks_given_up']:.4f}</b> expected clicks per impression and gains "
+                f"<b>{t['quality_plays_gained']:.4f}</b> expected quality plays per impression.</p>"
+            )
         sections.append(("Clickbait trade-off: clicks vs quality plays", body))
     write_report(path, f"artbandit simulation: {sc['name']}", sections)

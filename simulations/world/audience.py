@@ -5,6 +5,7 @@ segment, the genre history is a noisy draw around the segment's mix. The tastes 
 taste attributes of `scenarios.ATTRIBUTES`) and the per-title affinity stay hidden; they are what
 makes click probabilities exact, so oracle and regret are exact too.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,9 +46,7 @@ class Audience:
         return ctx
 
 
-def build_audience(
-    scenario: Scenario, title_genres: list[str], rng: np.random.Generator
-) -> Audience:
+def build_audience(scenario: Scenario, title_genres: list[str], rng: np.random.Generator) -> Audience:
     """Draw every viewer: segment, traits, genre history, individual tastes and title affinities."""
     segs = scenario.segments
     n_users, n_seg = scenario.users, len(segs)

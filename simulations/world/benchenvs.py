@@ -13,6 +13,7 @@ The scale s makes the expected rewards' spread 0.15 around 0.5 (clipped to [0.02
 `run_policy` plays a bandit.Policy through rank/reward exactly as a service would and reports the
 average expected reward of the actions it chose (progressive: collected while learning).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -56,8 +57,8 @@ class SyntheticEnv:
         if spec.kind == "linear":
             if spec.action_features:
                 w, b = rng.normal(size=(dc, da)), rng.normal(size=da)
-                self._theta = w @ self.action_matrix.T          # (dc, k): x' W a_k
-                self._bias = self.action_matrix @ b             # (k,)
+                self._theta = w @ self.action_matrix.T  # (dc, k): x' W a_k
+                self._bias = self.action_matrix @ b  # (k,)
             else:
                 self._theta = rng.normal(size=(dc, k))
                 self._bias = rng.normal(size=k)
@@ -72,8 +73,10 @@ class SyntheticEnv:
         raw = self._raw(probe)
         self._offset, self._scale = float(raw.mean()), SPREAD / float(raw.std())
         self.actions = [
-            {"id": f"a{j}", "features": ({f"f{i}": round(float(v), 4) for i, v in enumerate(row)}
-                                         if spec.action_features else {})}
+            {
+                "id": f"a{j}",
+                "features": ({f"f{i}": round(float(v), 4) for i, v in enumerate(row)} if spec.action_features else {}),
+            }
             for j, row in enumerate(self.action_matrix)
         ]
 
@@ -102,8 +105,9 @@ class SyntheticEnv:
         return {"x": {f"x{i}": round(float(v), 4) for i, v in enumerate(row)}}
 
 
-def run_policy(env: SyntheticEnv, policy: Any, n: int, *, seed: int = 0,
-               on_progress: Callable[[int], None] | None = None) -> dict[str, float]:
+def run_policy(
+    env: SyntheticEnv, policy: Any, n: int, *, seed: int = 0, on_progress: Callable[[int], None] | None = None
+) -> dict[str, float]:
     """Play `policy` (rank/reward) for n rounds; rewards are Bernoulli(E[r]) given at once.
 
     Returns the progressive average expected reward of the chosen actions (less noisy than the
@@ -125,7 +129,7 @@ def run_policy(env: SyntheticEnv, policy: Any, n: int, *, seed: int = 0,
         "realised": float((u < got).mean()),
         "oracle": float(mu.max(axis=1).mean()),
         "uniform": float(mu.mean()),
-        "last_quarter": float(got[-max(1, n // 4):].mean()),
+        "last_quarter": float(got[-max(1, n // 4) :].mean()),
     }
 
 
@@ -176,8 +180,9 @@ class WideEnv:
         if spec.features not in FEATURES or spec.reward not in REWARDS:
             raise ValueError(f"unknown wide-suite class {spec.name!r}")
         self.spec, self.seed = spec, seed
-        rng = np.random.default_rng(np.random.SeedSequence(
-            [seed, FEATURES.index(spec.features), REWARDS.index(spec.reward), 31]))
+        rng = np.random.default_rng(
+            np.random.SeedSequence([seed, FEATURES.index(spec.features), REWARDS.index(spec.reward), 31])
+        )
         self.horizon = int(rng.choice(HORIZONS))
         k = self.n_actions = int(rng.choice(ACTION_COUNTS))
         self.action_features = bool(rng.random() < 0.5)
@@ -199,8 +204,11 @@ class WideEnv:
                 self._quad = rng.normal(size=(k, d, d)) / d
             else:
                 self._centres = rng.normal(size=(20, d))
-                self._values = (rng.normal(size=(20, d)) @ self.action_matrix.T if self.action_features
-                                else rng.normal(size=(20, k)))
+                self._values = (
+                    rng.normal(size=(20, d)) @ self.action_matrix.T
+                    if self.action_features
+                    else rng.normal(size=(20, k))
+                )
         else:  # few-best
             self._linear(rng, k, d)
             good = rng.choice(k, size=min(k - 1, int(rng.integers(1, 4))), replace=False)
@@ -210,8 +218,10 @@ class WideEnv:
         raw = self._raw(probe)
         self._offset, self._scale = float(raw.mean()), SPREAD / float(raw.std())
         self.actions = [
-            {"id": f"a{j}", "features": ({f"f{i}": round(float(v), 4) for i, v in enumerate(row)}
-                                         if self.action_features else {})}
+            {
+                "id": f"a{j}",
+                "features": ({f"f{i}": round(float(v), 4) for i, v in enumerate(row)} if self.action_features else {}),
+            }
             for j, row in enumerate(self.action_matrix)
         ]
 
@@ -261,8 +271,11 @@ class WideEnv:
 
     def stream(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """n contexts (as `context` rows), their expected rewards, and uniforms deciding each reward."""
-        rng = np.random.default_rng(np.random.SeedSequence(
-            [self.seed, seed, FEATURES.index(self.spec.features), REWARDS.index(self.spec.reward), 98]))
+        rng = np.random.default_rng(
+            np.random.SeedSequence(
+                [self.seed, seed, FEATURES.index(self.spec.features), REWARDS.index(self.spec.reward), 98]
+            )
+        )
         obs = self._observe(rng, n)
         return obs, self.means(obs), rng.random(n)
 
@@ -271,8 +284,12 @@ class WideEnv:
         if f == "dense":
             return {"x": {f"x{i}": round(float(v), 4) for i, v in enumerate(row)}}
         if f == "scaled":
-            return {"x": {f"x{i}": round(float(v * s + o), 4)
-                          for i, (v, s, o) in enumerate(zip(row, self._scales, self._offsets))}}
+            return {
+                "x": {
+                    f"x{i}": round(float(v * s + o), 4)
+                    for i, (v, s, o) in enumerate(zip(row, self._scales, self._offsets))
+                }
+            }
         if f == "sparse":
             return {"tags": {f"t{int(j)}": 1.0 for j in sorted(row)}}
         return {"u": {"country": f"c{int(row[0])}", "device": f"d{int(row[1])}", "genre": f"g{int(row[2])}"}}

@@ -13,6 +13,7 @@ and `play_p` is the unconditional P(quality play) = click_p * P(play | click).
 The same seed gives the same stream of viewers, titles and random draws for every policy
 (common random numbers), so policies are compared on identical traffic.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,8 +23,8 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from simulations.world.audience import TOD_P, Audience, build_audience
-from simulations.world.titleset import TitleSet, generate_titleset, load_variant_dirs
 from simulations.world.scenarios import ATTRIBUTES, Scenario
+from simulations.world.titleset import TitleSet, generate_titleset, load_variant_dirs
 
 CHUNK = 4096
 
@@ -35,11 +36,25 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 class Impression:
     """One chance to show artwork: who, what title, which variants, and the true probabilities."""
 
-    __slots__ = ("t", "time_s", "user_id", "segment", "context", "title_id", "actions",
-                 "click_p", "play_p", "u_click", "u_play", "title", "k")
+    __slots__ = (
+        "t",
+        "time_s",
+        "user_id",
+        "segment",
+        "context",
+        "title_id",
+        "actions",
+        "click_p",
+        "play_p",
+        "u_click",
+        "u_play",
+        "title",
+        "k",
+    )
 
-    def __init__(self, t, time_s, user_id, segment, context, title_id, actions, click_p, play_p,
-                 u_click, u_play, title, k):
+    def __init__(
+        self, t, time_s, user_id, segment, context, title_id, actions, click_p, play_p, u_click, u_play, title, k
+    ):
         self.t = t
         self.time_s = time_s
         self.user_id = user_id
@@ -92,9 +107,7 @@ class Environment:
         else:
             self.titleset = generate_titleset(scenario, cat_rng)
         titles = self.titleset.titles
-        self.audience: Audience = build_audience(
-            scenario, [t.genre for t in titles], np.random.default_rng(aud_ss)
-        )
+        self.audience: Audience = build_audience(scenario, [t.genre for t in titles], np.random.default_rng(aud_ss))
         self.segment_names = self.audience.segment_names
         self._prepare()
 
@@ -123,8 +136,7 @@ class Environment:
             row += kt
         # availability in the two epochs (before/after arrive_at)
         self.k_epoch = np.array(
-            [[sum(v.arrive <= 0.0 for v in t.variants) for t in cat.titles],
-             [len(t.variants) for t in cat.titles]]
+            [[sum(v.arrive <= 0.0 for v in t.variants) for t in cat.titles], [len(t.variants) for t in cat.titles]]
         )
         pop = 1.0 / np.arange(1, T + 1) ** sc.popularity_exponent
         early = np.array([t.arrive <= 0.0 for t in cat.titles])
@@ -148,10 +160,15 @@ class Environment:
         K = self.az.shape[2]
         out = Stream(
             n=n,
-            user=np.empty(n, np.int64), title=np.empty(n, np.int64), segment=np.empty(n, np.int64),
-            tod=np.empty(n, np.int64), k=np.empty(n, np.int64),
-            click_p=np.zeros((n, K)), play_p=np.zeros((n, K)),
-            u_click=np.empty(n), u_play=np.empty(n),
+            user=np.empty(n, np.int64),
+            title=np.empty(n, np.int64),
+            segment=np.empty(n, np.int64),
+            tod=np.empty(n, np.int64),
+            k=np.empty(n, np.int64),
+            click_p=np.zeros((n, K)),
+            play_p=np.zeros((n, K)),
+            u_click=np.empty(n),
+            u_play=np.empty(n),
             time_s=np.arange(n) / sc.impressions_per_s,
         )
         T = self.az.shape[0]
@@ -199,18 +216,32 @@ class Environment:
         seg_names = self.segment_names
         actions = self._actions
         title_ctx = self._title_ctx
-        users, tids, segs, tods, ks = (s.user.tolist(), s.title.tolist(), s.segment.tolist(),
-                                       s.tod.tolist(), s.k.tolist())
+        users, tids, segs, tods, ks = (
+            s.user.tolist(),
+            s.title.tolist(),
+            s.segment.tolist(),
+            s.tod.tolist(),
+            s.k.tolist(),
+        )
         uc, up, times = s.u_click.tolist(), s.u_play.tolist(), s.time_s.tolist()
         ctx_of = aud.context
         uids = aud.user_ids
         for t in range(s.n):
             ti, k, u = tids[t], ks[t], users[t]
             yield Impression(
-                t, times[t], uids[u], seg_names[segs[t]],
+                t,
+                times[t],
+                uids[u],
+                seg_names[segs[t]],
                 {"user": ctx_of(u, tods[t]), "title": title_ctx[ti]},
-                titles[ti].id, actions[ti][k], s.click_p[t, :k], s.play_p[t, :k],
-                uc[t], up[t], ti, k,
+                titles[ti].id,
+                actions[ti][k],
+                s.click_p[t, :k],
+                s.play_p[t, :k],
+                uc[t],
+                up[t],
+                ti,
+                k,
             )
 
     def impressions(self, n: int) -> Iterator[Impression]:

@@ -8,6 +8,7 @@ Config file (TOML or JSON): top-level keys are `Scenario` fields; `base = "<pres
 preset; `[[segments]]` tables (name, weight, tastes = {attribute = weight}, countries, devices,
 genres) replace the preset's segments. Unknown keys are errors, not silently ignored.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -47,14 +48,38 @@ class Segment:
 
 
 DEFAULT_SEGMENTS: tuple[Segment, ...] = (
-    Segment("families", 0.30, {"faces": 1.2, "warm": 1.0, "dark": -0.8, "text": -0.2},
-            {"US": 3, "BR": 2, "MX": 2}, {"tv": 4, "tablet": 2}, {"family": 5, "comedy": 3}),
-    Segment("thrill_seekers", 0.25, {"dark": 1.4, "faces": -0.4, "warm": -0.7, "clean": 0.3},
-            {"US": 2, "GB": 2, "DE": 2}, {"tv": 2, "web": 2}, {"horror": 5, "action": 4}),
-    Segment("cinephiles", 0.20, {"clean": 1.2, "text": -1.0, "faces": 0.5, "warm": -0.3},
-            {"FR": 3, "DE": 2, "JP": 2}, {"web": 3, "tv": 2}, {"drama": 5, "documentary": 4}),
-    Segment("casual_mobile", 0.25, {"text": 1.3, "warm": 0.6, "clean": -0.6, "faces": 0.4},
-            {"IN": 3, "BR": 2, "US": 1}, {"mobile": 6}, {"comedy": 4, "action": 3}),
+    Segment(
+        "families",
+        0.30,
+        {"faces": 1.2, "warm": 1.0, "dark": -0.8, "text": -0.2},
+        {"US": 3, "BR": 2, "MX": 2},
+        {"tv": 4, "tablet": 2},
+        {"family": 5, "comedy": 3},
+    ),
+    Segment(
+        "thrill_seekers",
+        0.25,
+        {"dark": 1.4, "faces": -0.4, "warm": -0.7, "clean": 0.3},
+        {"US": 2, "GB": 2, "DE": 2},
+        {"tv": 2, "web": 2},
+        {"horror": 5, "action": 4},
+    ),
+    Segment(
+        "cinephiles",
+        0.20,
+        {"clean": 1.2, "text": -1.0, "faces": 0.5, "warm": -0.3},
+        {"FR": 3, "DE": 2, "JP": 2},
+        {"web": 3, "tv": 2},
+        {"drama": 5, "documentary": 4},
+    ),
+    Segment(
+        "casual_mobile",
+        0.25,
+        {"text": 1.3, "warm": 0.6, "clean": -0.6, "faces": 0.4},
+        {"IN": 3, "BR": 2, "US": 1},
+        {"mobile": 6},
+        {"comedy": 4, "action": 3},
+    ),
 )
 
 
@@ -110,8 +135,7 @@ PRESETS: dict[str, Scenario] = {
     ),
     "cold-start": Scenario(
         name="cold-start",
-        description="A third of the titles, and one new variant for every other title, arrive "
-        "mid-run with no history.",
+        description="A third of the titles, and one new variant for every other title, arrive mid-run with no history.",
         titles=12,
         late_titles=4,
         late_variants=1,
@@ -147,8 +171,7 @@ def load_scenario(name_or_path: str | Path, **overrides: Any) -> Scenario:
         path = Path(text)
         if path.suffix.lower() not in (".toml", ".json"):
             raise SimulationError(
-                f"unknown scenario {text!r}: not a preset ({', '.join(PRESETS)}) "
-                "nor a .toml/.json file"
+                f"unknown scenario {text!r}: not a preset ({', '.join(PRESETS)}) nor a .toml/.json file"
             )
         scenario = _from_file(path)
     if overrides:
@@ -174,9 +197,7 @@ def _from_file(path: Path) -> Scenario:
     data = dict(data)
     base_name = data.pop("base", "segments")
     if base_name not in PRESETS:
-        raise SimulationError(
-            f"scenario file {path}: unknown base {base_name!r} (presets: {', '.join(PRESETS)})"
-        )
+        raise SimulationError(f"scenario file {path}: unknown base {base_name!r} (presets: {', '.join(PRESETS)})")
     data.setdefault("name", path.stem)
     return _apply(PRESETS[base_name], data, source=str(path))
 
@@ -186,9 +207,7 @@ def _apply(scenario: Scenario, data: dict[str, Any], *, source: str) -> Scenario
     changes: dict[str, Any] = {}
     for key, value in data.items():
         if key not in fields:
-            raise SimulationError(
-                f"scenario {source}: unknown key {key!r} (valid: {', '.join(sorted(fields))})"
-            )
+            raise SimulationError(f"scenario {source}: unknown key {key!r} (valid: {', '.join(sorted(fields))})")
         if key == "segments":
             value = tuple(_segment(s, source) for s in _as_list(value, key, source))
         elif key == "genres":
@@ -240,9 +259,7 @@ def _segment(raw: Any, source: str) -> Segment:
     allowed = {f.name for f in dataclasses.fields(Segment)}
     unknown = set(raw) - allowed
     if unknown:
-        raise SimulationError(
-            f"scenario {source}: unknown segment key(s) {sorted(unknown)} (valid: {sorted(allowed)})"
-        )
+        raise SimulationError(f"scenario {source}: unknown segment key(s) {sorted(unknown)} (valid: {sorted(allowed)})")
     if "name" not in raw or "tastes" not in raw:
         raise SimulationError(f"scenario {source}: a segment needs 'name' and 'tastes'")
     try:

@@ -7,6 +7,7 @@ variants.json `features` become the bandit's action features) or generated from 
 feature names `imaging.features.FEATURE_NAMES`, so a policy trained in simulation sees the same
 kind of actions as in production. Image features are never computed here.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,15 @@ VARIANTS_SCHEMA = "artbandit.variants/1"
 # Archetype -> mean of selected features (others use _BASE). Chosen so that each taste attribute
 # (see scenarios.ATTRIBUTES) has at least one archetype that scores high on it.
 _BASE: dict[str, float] = {
-    "brightness": 0.5, "contrast": 0.4, "saturation": 0.45, "colourfulness": 0.4, "warmth": 0.5,
-    "sharpness": 0.5, "face_area": 0.03, "text_area": 0.08, "clutter": 0.35,
+    "brightness": 0.5,
+    "contrast": 0.4,
+    "saturation": 0.45,
+    "colourfulness": 0.4,
+    "warmth": 0.5,
+    "sharpness": 0.5,
+    "face_area": 0.03,
+    "text_area": 0.08,
+    "clutter": 0.35,
 }
 ARCHETYPES: dict[str, dict[str, float]] = {
     "closeup": {"face_area": 0.18, "contrast": 0.45, "warmth": 0.56, "clutter": 0.3},
@@ -37,8 +45,15 @@ ARCHETYPES: dict[str, dict[str, float]] = {
     "wide": {"face_area": 0.005, "clutter": 0.62, "sharpness": 0.6, "saturation": 0.4},
     "clean": {"clutter": 0.1, "sharpness": 0.72, "saturation": 0.35, "text_area": 0.02},
 }
-CLICKBAIT = {"face_area": 0.22, "saturation": 0.85, "colourfulness": 0.8, "text_area": 0.35,
-             "contrast": 0.62, "brightness": 0.62, "warmth": 0.6}
+CLICKBAIT = {
+    "face_area": 0.22,
+    "saturation": 0.85,
+    "colourfulness": 0.8,
+    "text_area": 0.35,
+    "contrast": 0.62,
+    "brightness": 0.62,
+    "warmth": 0.6,
+}
 
 
 @dataclass
@@ -153,15 +168,11 @@ def generate_titleset(scenario: Scenario, rng: np.random.Generator) -> TitleSet:
         early = [v for v in variants if v.arrive == 0.0]
         late = [v for v in variants if v.arrive > 0.0]
         early = [early[i] for i in rng.permutation(len(early))]
-        titles.append(
-            Title(tid, genre, early + late, scenario.arrive_at if late_title else 0.0)
-        )
+        titles.append(Title(tid, genre, early + late, scenario.arrive_at if late_title else 0.0))
     return TitleSet(titles, tuple(FEATURE_NAMES))
 
 
-def load_variant_dirs(
-    dirs: Sequence[str | Path], scenario: Scenario, rng: np.random.Generator
-) -> TitleSet:
+def load_variant_dirs(dirs: Sequence[str | Path], scenario: Scenario, rng: np.random.Generator) -> TitleSet:
     """One title per `artbandit variants` output folder; its variants.json features are the actions.
 
     Clickbait and late arrivals are assigned by the scenario (hidden properties of the simulation);
@@ -217,7 +228,7 @@ def load_variant_dirs(
         if len({v.id for v in variants}) != len(variants):
             raise SimulationError(f"{manifest}: variant ids are not unique")
         k_late = min(scenario.late_variants, len(variants) - 2) if not late_title else 0
-        for v in variants[len(variants) - k_late:] if k_late else []:
+        for v in variants[len(variants) - k_late :] if k_late else []:
             v.arrive = scenario.arrive_at
         if scenario.clickbait_per_title:
             early_idx = list(range(len(variants) - k_late))

@@ -1,4 +1,5 @@
 """`artbandit demo` end to end on a small setting: every stage's output exists and parses."""
+
 from __future__ import annotations
 
 import html
@@ -28,9 +29,24 @@ def small_video(tmp_path_factory) -> Path:
 def test_demo_runs_end_to_end(small_video: Path, tmp_path: Path) -> None:
     out = tmp_path / "demo"
     proc = subprocess.run(
-        [sys.executable, "-c", "from artbandit.cli import main; main()", "demo", "-o", str(out),
-         "--video", str(small_video), "--title", HOSTILE_TITLE, "--impressions", "3000", "--quiet"],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-c",
+            "from artbandit.cli import main; main()",
+            "demo",
+            "-o",
+            str(out),
+            "--video",
+            str(small_video),
+            "--title",
+            HOSTILE_TITLE,
+            "--impressions",
+            "3000",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
     assert "index.html" in proc.stdout and "lift" in proc.stdout
@@ -48,7 +64,8 @@ def test_demo_runs_end_to_end(small_video: Path, tmp_path: Path) -> None:
     assert {v["aspect"] for v in variants["variants"]} == {"2:3"}
     # provenance points at the final folder, not at a temporary one
     assert {Path(v["source"]["path"]).resolve().parent for v in variants["variants"]} == {
-        (out / "extract" / title["name"]).resolve()}
+        (out / "extract" / title["name"]).resolve()
+    }
     metrics = json.loads((out / "simulate" / "metrics.json").read_text())
     assert metrics["catalog"]["real_variants"] and metrics["catalog"]["variants"] == title["variants"]
     assert metrics["events"] == "events.sqlite" and (out / "simulate" / "events.sqlite").is_file()
@@ -89,7 +106,9 @@ def test_demo_rejects_missing_video_and_foreign_output(tmp_path: Path) -> None:
     (foreign / "thesis.txt").write_text("do not delete")
     proc = subprocess.run(
         [sys.executable, "-c", "from artbandit.cli import main; main()", "demo", "-o", str(foreign)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode != 0
     assert proc.stderr.count("\n") == 1 and "not written by artbandit" in proc.stderr
@@ -102,9 +121,20 @@ def test_demo_that_fails_midway_leaves_nothing(tmp_path: Path) -> None:
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 4000)  # an mp4 header, no video
     out = tmp_path / "demo"
     proc = subprocess.run(
-        [sys.executable, "-c", "from artbandit.cli import main; main()", "demo", "-o", str(out),
-         "--video", str(bad), "--quiet"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-c",
+            "from artbandit.cli import main; main()",
+            "demo",
+            "-o",
+            str(out),
+            "--video",
+            str(bad),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode != 0 and "broken.mp4" in proc.stderr and "Traceback" not in proc.stderr
     assert not out.exists()
@@ -117,9 +147,16 @@ def test_demo_output_folder_rules_and_progress(small_video: Path, tmp_path: Path
     from artbandit.demo import DemoSettings, run_demo
     from safeio.errors import OutputFolderError
 
-    settings = DemoSettings(videos=[small_video], impressions=2_000, candidates=3, treatments=("none",),
-                            policies=("vw:squarecb", "uniform"), replay_policies=("uniform",),
-                            estimators=("ips",), jobs=1)
+    settings = DemoSettings(
+        videos=[small_video],
+        impressions=2_000,
+        candidates=3,
+        treatments=("none",),
+        policies=("vw:squarecb", "uniform"),
+        replay_policies=("uniform",),
+        estimators=("ips",),
+        jobs=1,
+    )
     out = tmp_path / "demo"
     calls: list[tuple[int, int | None, str]] = []
     run_demo(out, settings, progress=lambda done, total, unit: calls.append((done, total, unit)))

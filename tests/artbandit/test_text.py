@@ -1,5 +1,6 @@
 """Messages read as a person would write them: '1 candidate from 1 shot', and a note every source
 repeats printed once with a count."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,18 +12,32 @@ from artbandit.text import grouped_notes, plural
 
 def test_plural():
     assert [plural(n, "candidate") for n in (0, 1, 2, 1000)] == [
-        "0 candidates", "1 candidate", "2 candidates", "1,000 candidates"]
+        "0 candidates",
+        "1 candidate",
+        "2 candidates",
+        "1,000 candidates",
+    ]
     assert (plural(1, "shot"), plural(3, "shot"), plural(1, "title"), plural(2, "title")) == (
-        "1 shot", "3 shots", "1 title", "2 titles")
+        "1 shot",
+        "3 shots",
+        "1 title",
+        "2 titles",
+    )
     assert (plural(2, "policy"), plural(2, "day"), plural(2, "match"), plural(2, "child", "children")) == (
-        "2 policies", "2 days", "2 matches", "2 children")
+        "2 policies",
+        "2 days",
+        "2 matches",
+        "2 children",
+    )
 
 
 def test_grouped_notes_counts_repeats_and_keeps_the_rest():
     msg = "too small for --width 640 within the 1.5x upscale limit; made 2:3 100x150"
     notes = [f"/in/img{i}.jpg: {msg}" for i in range(7)] + ["/in/odd.png: grey-scale, converted"]
     assert grouped_notes(notes) == [
-        f"{msg} (7 sources: img0.jpg, img1.jpg, img2.jpg, ...)", "/in/odd.png: grey-scale, converted"]
+        f"{msg} (7 sources: img0.jpg, img1.jpg, img2.jpg, ...)",
+        "/in/odd.png: grey-scale, converted",
+    ]
     assert grouped_notes(["no source prefix", "no source prefix", "other"]) == ["no source prefix (2 times)", "other"]
     assert grouped_notes([]) == []
 

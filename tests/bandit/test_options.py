@@ -1,4 +1,5 @@
 """Defaults a service relies on without reading the docs."""
+
 from __future__ import annotations
 
 from bandit import EventLog, VWPolicy

@@ -1,4 +1,5 @@
 """The user-id hashing key and the event log's permissions."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,12 @@ def test_concurrent_first_use_of_the_key_file_all_agree_and_none_fails(tmp_path)
     for _ in range(3):  # three rounds of a dozen processes racing for a key that does not exist yet
         if key_file.exists():
             key_file.unlink()
-        procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) for _ in range(12)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(12)
+        ]
         results = [p.communicate(timeout=120) for p in procs]
         assert [p.returncode for p in procs] == [0] * 12, [err for _, err in results]
         hashes = {out.strip() for out, _ in results}
@@ -83,8 +88,11 @@ def test_an_unusable_key_home_is_a_one_line_error_naming_the_fix(tmp_path, monke
     blocker.write_text("x")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(blocker / "cfg"))  # below a file: cannot be created
     p = make_policy("uniform")
-    with pytest.raises(BanditError, match=r"secret\.key: cannot read or create the user-id hashing key "
-                                          r"\(Not a directory\); set ARTBANDIT_SECRET_FILE .*ARTBANDIT_SECRET"):
+    with pytest.raises(
+        BanditError,
+        match=r"secret\.key: cannot read or create the user-id hashing key "
+        r"\(Not a directory\); set ARTBANDIT_SECRET_FILE .*ARTBANDIT_SECRET",
+    ):
         p.rank({"u": {"x": 1.0}}, [{"id": "a"}], user_id="u-1", now=0.0)
     with pytest.raises(BanditError, match="secret must be a string or bytes, got int"):
         make_policy("uniform", secret=123).rank({"u": {"x": 1.0}}, [{"id": "a"}], user_id="u", now=0.0)
@@ -96,9 +104,26 @@ def test_an_unusable_key_home_is_a_one_line_error_naming_the_fix(tmp_path, monke
         q.save(model)
     (tmp_path / "ctx.json").write_text('{"u": {"x": 1}}')
     (tmp_path / "actions.json").write_text('[{"id": "a"}, {"id": "b"}]')
-    proc = subprocess.run([sys.executable, "-m", "artbandit", "rank", str(model), "--context", str(tmp_path / "ctx.json"),
-                           "--actions", str(tmp_path / "actions.json"), "--user-id", "u-1", "--log",
-                           str(tmp_path / "e.sqlite")], capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "artbandit",
+            "rank",
+            str(model),
+            "--context",
+            str(tmp_path / "ctx.json"),
+            "--actions",
+            str(tmp_path / "actions.json"),
+            "--user-id",
+            "u-1",
+            "--log",
+            str(tmp_path / "e.sqlite"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr.count("\n") == 1 and "cannot read or create the user-id hashing key" in proc.stderr
     assert "Errno" not in proc.stderr and "Traceback" not in proc.stderr

@@ -3,6 +3,7 @@
 Written against the mutants mutmut left alive in bandit/sampling.py (docs/testing.md); the floor itself
 is pinned in tests/test_mutants_policy.py, the exploration budget that prices it per decision here.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -30,7 +31,7 @@ def test_scores_that_do_not_sum_to_one_are_scaled(u, index):
 def test_a_pmf_a_little_short_of_one_still_reaches_its_last_action():
     probs = [0.1] * 10  # adds up to 0.9999999999999999 in floating point
     assert sum(probs) < 1.0
-    assert sample_index(probs, 1.0 - 2.0 ** -53) == 9
+    assert sample_index(probs, 1.0 - 2.0**-53) == 9
     assert sample_index(probs, 0.95) == 9
 
 
@@ -61,18 +62,21 @@ def test_a_uniform_pmf_under_a_floor_capped_at_uniform_stays_uniform():
 
 
 # -- the exploration budget: the floor priced per decision, by hand ----------------------------------
-@pytest.mark.parametrize("k, floor, budget, expected", [
-    (3, 0.01, 0.05, 0.01),          # 5% / 3 = 1.67% > 1%: few candidates keep the per-candidate floor
-    (5, 0.01, 0.05, 0.01),          # 5% / 5 = 1% exactly
-    (8, 0.01, 0.05, 0.00625),       # 5% / 8
-    (18, 0.01, 0.05, 0.05 / 18),    # the issue's title: 5% in total, not 17%
-    (25, 0.01, 0.05, 0.002),        # 5% / 25 = 0.2% = MIN_PROPENSITY
-    (50, 0.01, 0.05, 0.002),        # 5% / 50 = 0.1% < MIN_PROPENSITY: held at 0.2% (weights <= 500)
-    (50, 0.001, 0.05, 0.001),       # never above the caller's own floor
-    (50, 0.01, 1.0, 0.01),          # a budget of 100%: min(1%, 2%)
-    (18, 0.01, None, 0.01),         # no budget: 1% per candidate, as before
-    (18, 0.0, 0.05, 0.0),           # no floor at all stays no floor
-])
+@pytest.mark.parametrize(
+    "k, floor, budget, expected",
+    [
+        (3, 0.01, 0.05, 0.01),  # 5% / 3 = 1.67% > 1%: few candidates keep the per-candidate floor
+        (5, 0.01, 0.05, 0.01),  # 5% / 5 = 1% exactly
+        (8, 0.01, 0.05, 0.00625),  # 5% / 8
+        (18, 0.01, 0.05, 0.05 / 18),  # the issue's title: 5% in total, not 17%
+        (25, 0.01, 0.05, 0.002),  # 5% / 25 = 0.2% = MIN_PROPENSITY
+        (50, 0.01, 0.05, 0.002),  # 5% / 50 = 0.1% < MIN_PROPENSITY: held at 0.2% (weights <= 500)
+        (50, 0.001, 0.05, 0.001),  # never above the caller's own floor
+        (50, 0.01, 1.0, 0.01),  # a budget of 100%: min(1%, 2%)
+        (18, 0.01, None, 0.01),  # no budget: 1% per candidate, as before
+        (18, 0.0, 0.05, 0.0),  # no floor at all stays no floor
+    ],
+)
 def test_the_budget_spreads_the_floor_over_the_candidates(k, floor, budget, expected):
     assert floor_for(k, floor, budget) == pytest.approx(expected, abs=1e-18)
     assert MIN_PROPENSITY == 0.002 and 1 / MIN_PROPENSITY == 500  # the largest importance weight it lets in

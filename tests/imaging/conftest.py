@@ -1,4 +1,5 @@
 """Fixtures the imaging tests share: synthetic videos with known content, real frames and photos."""
+
 from __future__ import annotations
 
 from pathlib import Path

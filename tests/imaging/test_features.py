@@ -1,5 +1,6 @@
 """imaging.features.image_features: documented ranges, stable order, determinism, and each feature
 moving the right way."""
+
 from __future__ import annotations
 
 import cv2
@@ -95,8 +96,7 @@ def test_text_raises_text_area() -> None:
     rng = np.random.default_rng(0)
     base = cv2.GaussianBlur(rng.integers(60, 120, (360, 640, 3), dtype=np.uint8), (31, 31), 0)
     img = Image.fromarray(base)
-    ImageDraw.Draw(img).text((40, 140), "The Long Night", fill=(250, 250, 250),
-                             font=ImageFont.load_default(size=64))
+    ImageDraw.Draw(img).text((40, 140), "The Long Night", fill=(250, 250, 250), font=ImageFont.load_default(size=64))
     plain, text = image_features(base, faces=[]), image_features(np.asarray(img), faces=[])
     assert plain["text_area"] < 0.01
     assert text["text_area"] > 0.05
@@ -124,8 +124,15 @@ def test_accepts_grey_rgba_and_float() -> None:
     assert image_features(fl, faces=[])["brightness"] == pytest.approx(ref["brightness"], abs=0.01)
 
 
-@pytest.mark.parametrize("bad", [np.zeros((0, 10, 3), np.uint8), np.zeros((10, 0, 3), np.uint8),
-                                 np.zeros((4, 4, 2), np.uint8), np.zeros(5, np.uint8)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.zeros((0, 10, 3), np.uint8),
+        np.zeros((10, 0, 3), np.uint8),
+        np.zeros((4, 4, 2), np.uint8),
+        np.zeros(5, np.uint8),
+    ],
+)
 def test_bad_arrays_raise_imaging_error(bad: np.ndarray) -> None:
     with pytest.raises(ImagingError):
         image_features(bad)
@@ -138,7 +145,9 @@ def test_same_values_in_a_fresh_process(astronaut: np.ndarray, tmp_path) -> None
     import sys
 
     np.save(tmp_path / "img.npy", astronaut)
-    code = ("import json, sys, numpy as np; from imaging.features import image_features; "
-            f"print(json.dumps(image_features(np.load({str(tmp_path / 'img.npy')!r}))))")
+    code = (
+        "import json, sys, numpy as np; from imaging.features import image_features; "
+        f"print(json.dumps(image_features(np.load({str(tmp_path / 'img.npy')!r}))))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == image_features(astronaut)

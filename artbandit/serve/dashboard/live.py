@@ -13,6 +13,7 @@ The three reward series, per minute of closing time, each a mean with a 95% norm
 - uniform: the same estimate for a uniform random choice, r * (1/k) / p.
 Both estimates use the logged propensities, so they are unbiased while every action has p > 0.
 """
+
 from __future__ import annotations
 
 import logging
@@ -51,8 +52,12 @@ class _Sum:
         mean = self.s / self.n
         var = max(self.ss / self.n - mean * mean, 0.0) * (self.n / (self.n - 1) if self.n > 1 else 1.0)
         half = Z95 * math.sqrt(var / self.n) if self.n > 1 else None
-        return {"mean": mean, "lo": None if half is None else mean - half,
-                "hi": None if half is None else mean + half, "n": self.n}
+        return {
+            "mean": mean,
+            "lo": None if half is None else mean - half,
+            "hi": None if half is None else mean + half,
+            "n": self.n,
+        }
 
 
 class _Minute:
@@ -171,9 +176,17 @@ class LiveStats:
     def minutes(self, last: int = 120) -> list[dict[str, Any]]:
         with self._lock:
             keys = list(self._minutes)[-last:]
-            return [{"t": m * 60, "decisions": b.decisions, "rewards": b.rewards, "live": b.live.wire(),
-                     "baseline": b.baseline.wire(), "uniform": b.uniform.wire()}
-                    for m, b in ((m, self._minutes[m]) for m in keys)]
+            return [
+                {
+                    "t": m * 60,
+                    "decisions": b.decisions,
+                    "rewards": b.rewards,
+                    "live": b.live.wire(),
+                    "baseline": b.baseline.wire(),
+                    "uniform": b.uniform.wire(),
+                }
+                for m, b in ((m, self._minutes[m]) for m in keys)
+            ]
 
     def action(self, action_id: str) -> tuple[int, int, float]:
         with self._lock:
@@ -197,13 +210,19 @@ def attach(svc: Any, stats: LiveStats) -> None:
     journal ordering must not move), and closed events are exactly the rows `write_joined` receives,
     on the writer thread, after the journal commit."""
     rank, rank_multi, reward, reward_multi, write_joined = (
-        svc.rank, svc.rank_multislot, svc.reward, svc.reward_multislot, svc.write_joined)
+        svc.rank,
+        svc.rank_multislot,
+        svc.reward,
+        svc.reward_multislot,
+        svc.write_joined,
+    )
 
     def counted(call: Any, tick: Any) -> Any:
         def wrapped(*a: Any, **kw: Any) -> Any:
             out = call(*a, **kw)
             tick()
             return out
+
         return wrapped
 
     def write_joined_seen(joined: list) -> None:

@@ -4,6 +4,7 @@ Every route but the login form and the static files needs a live session (sessio
 one, pages redirect to the login form and JSON answers 401. The key check of the Gate does not
 apply under /dashboard (a browser cannot send the key header): the session replaces it.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -22,19 +23,28 @@ from artbandit.serve.dashboard.catalog import IMAGE_TYPES
 from artbandit.serve.dashboard.evaluations import EvaluationError, Evaluations, last_hours
 from artbandit.serve.dashboard.live import LiveStats, attach
 from artbandit.serve.dashboard.sessions import COOKIE, Sessions
-from artbandit.serve.deps import ServeState
-from artbandit.serve.deps import body as request_json
+from artbandit.serve.deps import ServeState, body as request_json
 from bandit.service import wire
 from safeio.errors import one_line
 
 PREFIX = "/dashboard"
-STATIC = {"dashboard.js": "text/javascript; charset=utf-8", "dashboard.css": "text/css; charset=utf-8",
-          "favicon.svg": "image/svg+xml"}
-PAGES = {"": "overview.html", "/title": "title.html", "/titles": "titles.html", "/evaluations": "evaluations.html",
-         "/configuration": "configuration.html"}
+STATIC = {
+    "dashboard.js": "text/javascript; charset=utf-8",
+    "dashboard.css": "text/css; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
+}
+PAGES = {
+    "": "overview.html",
+    "/title": "title.html",
+    "/titles": "titles.html",
+    "/evaluations": "evaluations.html",
+    "/configuration": "configuration.html",
+}
 # no inline script, nothing from elsewhere: an injected <script> would not run even if one got in
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
-       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
 EXPOSURE_FLOOR = 0.01  # the simulator's default floor (simulations.world.scenarios): shown less is "starved"
 
 
@@ -43,8 +53,12 @@ def _asset(name: str) -> bytes:
 
 
 def _headers() -> dict[str, str]:
-    return {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    return {
+        "Content-Security-Policy": CSP,
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store",
+        "Referrer-Policy": "no-referrer",
+    }
 
 
 def _login_page(message: str = "") -> bytes:
@@ -86,6 +100,7 @@ def mount(app: FastAPI, state: ServeState, *, extra_status: Callable[[], dict] |
             if not session_ok(request):
                 return RedirectResponse(PREFIX + "/login", status_code=303)
             return Response(_asset(name), media_type="text/html; charset=utf-8", headers=_headers())
+
         return show
 
     for suffix, name in PAGES.items():
@@ -100,13 +115,20 @@ def mount(app: FastAPI, state: ServeState, *, extra_status: Callable[[], dict] |
         raw = request.scope.get("state", {}).get("body", b"")
         given = parse_qs(raw.decode("utf-8", "replace")).get("key", [""])[0]
         if not sessions.key_matches(given):
-            return Response(_login_page("Wrong key."), status_code=401, media_type="text/html; charset=utf-8",
-                            headers=_headers())
+            return Response(
+                _login_page("Wrong key."), status_code=401, media_type="text/html; charset=utf-8", headers=_headers()
+            )
         token = sessions.open()
         resp = RedirectResponse(PREFIX, status_code=303)
-        resp.set_cookie(COOKIE, token, max_age=int(sessions.ttl_s), path=PREFIX, httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https"
-                        or request.headers.get("x-forwarded-proto", "") == "https")
+        resp.set_cookie(
+            COOKIE,
+            token,
+            max_age=int(sessions.ttl_s),
+            path=PREFIX,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "") == "https",
+        )
         return resp
 
     @app.post(PREFIX + "/logout", include_in_schema=False)
@@ -120,16 +142,25 @@ def mount(app: FastAPI, state: ServeState, *, extra_status: Callable[[], dict] |
     async def static(name: str) -> Response:
         if name not in STATIC:
             return Response(b"not found", status_code=404)
-        return Response(_asset(name), media_type=STATIC[name],
-                        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"})
+        return Response(
+            _asset(name),
+            media_type=STATIC[name],
+            headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"},
+        )
 
     def denied() -> Response:
-        return Response(orjson.dumps(wire.error_json("401", "log in at /dashboard/login")), status_code=401,
-                        media_type="application/json")
+        return Response(
+            orjson.dumps(wire.error_json("401", "log in at /dashboard/login")),
+            status_code=401,
+            media_type="application/json",
+        )
 
     def colours() -> dict[str, str]:
-        return {"live": policy_colour(svc.policy.spec), "baseline": BASELINE_COLOUR,
-                "uniform": POLICY_COLOURS["uniform"]}
+        return {
+            "live": policy_colour(svc.policy.spec),
+            "baseline": BASELINE_COLOUR,
+            "uniform": POLICY_COLOURS["uniform"],
+        }
 
     @app.get(PREFIX + "/api/overview", include_in_schema=False)
     async def overview(request: Request) -> Response:
@@ -138,15 +169,26 @@ def mount(app: FastAPI, state: ServeState, *, extra_status: Callable[[], dict] |
         now = time.time()
         st = svc.status()
         oldest = min((ev.time for ev in svc.book.pending.values()), default=None) if len(svc.book) <= 50_000 else None
-        return _json({
-            "now": now, "policy": svc.policy.spec, "colours": colours(),
-            "modelVersion": st["modelVersion"], "modelAgeS": now - state.created,
-            "learningMode": st["learningMode"], "eventsPending": st["eventsPending"],
-            "eventsLearned": st["eventsLearned"], "oldestPendingS": None if oldest is None else now - oldest,
-            "ranks": st["ranks"], "rewards": st["rewards"], "modelError": st["modelError"],
-            "minutes": stats.minutes(), "drift": list(stats.drift),
-            "catalogue": catalog is not None, **(extra_status() if extra_status else {}),
-        })
+        return _json(
+            {
+                "now": now,
+                "policy": svc.policy.spec,
+                "colours": colours(),
+                "modelVersion": st["modelVersion"],
+                "modelAgeS": now - state.created,
+                "learningMode": st["learningMode"],
+                "eventsPending": st["eventsPending"],
+                "eventsLearned": st["eventsLearned"],
+                "oldestPendingS": None if oldest is None else now - oldest,
+                "ranks": st["ranks"],
+                "rewards": st["rewards"],
+                "modelError": st["modelError"],
+                "minutes": stats.minutes(),
+                "drift": list(stats.drift),
+                "catalogue": catalog is not None,
+                **(extra_status() if extra_status else {}),
+            }
+        )
 
     @app.get(PREFIX + "/api/titles", include_in_schema=False)
     async def titles(request: Request) -> Response:
@@ -157,8 +199,15 @@ def mount(app: FastAPI, state: ServeState, *, extra_status: Callable[[], dict] |
         out = []
         for t in catalog.titles.values():
             shown = sum(stats.action(v["id"])[0] for v in t["variants"])
-            out.append({"id": t["id"], "title": t["title"], "variants": len(t["variants"]), "impressions": shown,
-                        "cover": t["variants"][0]["id"]})
+            out.append(
+                {
+                    "id": t["id"],
+                    "title": t["title"],
+                    "variants": len(t["variants"]),
+                    "impressions": shown,
+                    "cover": t["variants"][0]["id"],
+                }
+            )
         return _json({"catalogue": True, "titles": out})
 
     @app.get(PREFIX + "/api/title", include_in_schema=False)
@@ -166,35 +215,66 @@ def mount(app: FastAPI, state: ServeState, *, extra_status: Callable[[], dict] |
         if not session_ok(request):
             return denied()
         if catalog is None or id not in catalog.titles:
-            return Response(b'{"error":{"code":"ResourceNotFound","message":"no such title in the catalogue"}}',
-                            status_code=404, media_type="application/json")
+            return Response(
+                b'{"error":{"code":"ResourceNotFound","message":"no such title in the catalogue"}}',
+                status_code=404,
+                media_type="application/json",
+            )
         t = catalog.titles[id]
         probs = probabilities(svc, {}, catalog.actions(id))
         rows = [(v, *stats.action(v["id"])) for v in t["variants"]]
         total = sum(shown for _, shown, _, _ in rows)
         variants = []
         for (v, shown, available, reward_sum), p in zip(rows, probs):
-            variants.append({
-                "id": v["id"], "aspect": v["aspect"], "treatment": v["treatment"], "probability": p,
-                "impressions": shown, "available": available,
-                "share": shown / available if available else None,
-                "titleShare": shown / total if total else None,
-                "rewardRate": reward_sum / shown if shown else None,
-                "starved": is_starved(shown, available, EXPOSURE_FLOOR),
-                "image": catalog.image(id, v["id"]) is not None,
-            })
+            variants.append(
+                {
+                    "id": v["id"],
+                    "aspect": v["aspect"],
+                    "treatment": v["treatment"],
+                    "probability": p,
+                    "impressions": shown,
+                    "available": available,
+                    "share": shown / available if available else None,
+                    "titleShare": shown / total if total else None,
+                    "rewardRate": reward_sum / shown if shown else None,
+                    "starved": is_starved(shown, available, EXPOSURE_FLOOR),
+                    "image": catalog.image(id, v["id"]) is not None,
+                }
+            )
         ids = [v["id"] for v in t["variants"]]
         segments = []
         for (ns, name, value), counts in sorted(stats.segment_counts(ids), key=lambda kv: kv[0])[:20]:
             seg_probs = probabilities(svc, {ns: {name: value}}, catalog.actions(id))
             shown = sum(n for n, _ in counts.values())
-            segments.append({"feature": f"{ns}.{name}", "value": value, "impressions": shown, "variants": [
-                {"id": vid, "probability": p, "share": counts.get(vid, (0, 0.0))[0] / shown if shown else None,
-                 "rewardRate": (counts[vid][1] / counts[vid][0]) if counts.get(vid, (0, 0))[0] else None}
-                for vid, p in zip(ids, seg_probs)]})
-        return _json({"id": t["id"], "title": t["title"], "genre": t["genre"], "policy": svc.policy.spec,
-                      "colours": colours(), "floor": EXPOSURE_FLOOR, "impressions": total, "variants": variants,
-                      "segments": segments})
+            segments.append(
+                {
+                    "feature": f"{ns}.{name}",
+                    "value": value,
+                    "impressions": shown,
+                    "variants": [
+                        {
+                            "id": vid,
+                            "probability": p,
+                            "share": counts.get(vid, (0, 0.0))[0] / shown if shown else None,
+                            "rewardRate": (counts[vid][1] / counts[vid][0]) if counts.get(vid, (0, 0))[0] else None,
+                        }
+                        for vid, p in zip(ids, seg_probs)
+                    ],
+                }
+            )
+        return _json(
+            {
+                "id": t["id"],
+                "title": t["title"],
+                "genre": t["genre"],
+                "policy": svc.policy.spec,
+                "colours": colours(),
+                "floor": EXPOSURE_FLOOR,
+                "impressions": total,
+                "variants": variants,
+                "segments": segments,
+            }
+        )
 
     @app.get(PREFIX + "/image", include_in_schema=False)
     async def image(request: Request, title: str = "", variant: str = "") -> Response:
@@ -203,8 +283,11 @@ def mount(app: FastAPI, state: ServeState, *, extra_status: Callable[[], dict] |
         path = catalog.image(title, variant) if catalog is not None else None
         if path is None:
             return Response(b"not found", status_code=404)
-        return FileResponse(path, media_type=IMAGE_TYPES[path.suffix.lower()],
-                            headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=300"})
+        return FileResponse(
+            path,
+            media_type=IMAGE_TYPES[path.suffix.lower()],
+            headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=300"},
+        )
 
     @app.get(PREFIX + "/api/configuration", include_in_schema=False)
     async def configuration(request: Request) -> Response:
@@ -212,13 +295,25 @@ def mount(app: FastAPI, state: ServeState, *, extra_status: Callable[[], dict] |
             return denied()
         from bandit.service.config import LEARNING_MODES, REWARD_AGGREGATIONS
 
-        return _json({"service": wire.service_config_to_wire(svc.config),
-                      "choices": {"rewardAggregation": list(REWARD_AGGREGATIONS), "learningMode": list(LEARNING_MODES)},
-                      "policy": {"name": state.policy_name, "arguments": svc.arguments,
-                                 "policy": svc.policy.spec, "modelVersion": svc.policy.model_version},
-                      "limits": {"rewardRange": list(svc.reward_range), "maxActions": svc.max_actions,
-                                 "pendingBudgetBytes": svc.max_pending_bytes, "minProbability": svc.min_probability,
-                                 "catalogue": str(catalog.root) if catalog is not None else None}})
+        return _json(
+            {
+                "service": wire.service_config_to_wire(svc.config),
+                "choices": {"rewardAggregation": list(REWARD_AGGREGATIONS), "learningMode": list(LEARNING_MODES)},
+                "policy": {
+                    "name": state.policy_name,
+                    "arguments": svc.arguments,
+                    "policy": svc.policy.spec,
+                    "modelVersion": svc.policy.model_version,
+                },
+                "limits": {
+                    "rewardRange": list(svc.reward_range),
+                    "maxActions": svc.max_actions,
+                    "pendingBudgetBytes": svc.max_pending_bytes,
+                    "minProbability": svc.min_probability,
+                    "catalogue": str(catalog.root) if catalog is not None else None,
+                },
+            }
+        )
 
     @app.post(PREFIX + "/api/configuration", include_in_schema=False)
     async def edit_configuration(request: Request) -> Response:
@@ -290,7 +385,8 @@ def mount(app: FastAPI, state: ServeState, *, extra_status: Callable[[], dict] |
         return _json([evals.wire(j) for j in reversed(evals.jobs.values())])
 
     app.post(P + "/evaluations", status_code=201, summary="Create an evaluation (runs in the background)")(
-        create_evaluation)
+        create_evaluation
+    )
 
     @app.get(P + "/evaluations/{evaluation_id}", summary="Get an evaluation (status, progress, results)")
     async def get_evaluation(evaluation_id: str) -> Response:
@@ -325,9 +421,14 @@ def mount(app: FastAPI, state: ServeState, *, extra_status: Callable[[], dict] |
 
     @app.get(PREFIX + "/api/evaluations", include_in_schema=False)
     async def dash_evaluations(request: Request) -> Response:
-        return guarded(request) or _json({"evaluations": [evals.wire(j) for j in reversed(evals.jobs.values())],
-                                          "applied": evals.applied, "modelVersion": svc.policy.model_version,
-                                          "colours": colours()})
+        return guarded(request) or _json(
+            {
+                "evaluations": [evals.wire(j) for j in reversed(evals.jobs.values())],
+                "applied": evals.applied,
+                "modelVersion": svc.policy.model_version,
+                "colours": colours(),
+            }
+        )
 
     @app.post(PREFIX + "/api/evaluations", include_in_schema=False)
     async def dash_create(request: Request) -> Response:
@@ -345,5 +446,9 @@ def mount(app: FastAPI, state: ServeState, *, extra_status: Callable[[], dict] |
 
 
 def _json(content: Any, status: int = 200, headers: dict | None = None) -> Response:
-    return Response(orjson.dumps(content), status_code=status, media_type="application/json",
-                    headers={"Cache-Control": "no-store", **(headers or {})})
+    return Response(
+        orjson.dumps(content),
+        status_code=status,
+        media_type="application/json",
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )

@@ -6,6 +6,7 @@ from the OS, held server-side (as its SHA-256, so a memory dump of the table is 
 cookies) with an absolute expiry; the cookie is HttpOnly (no script reads it) and SameSite=Strict
 (no other site's page can make the browser send it). The key is compared in constant time.
 """
+
 from __future__ import annotations
 
 import hashlib

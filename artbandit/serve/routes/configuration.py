@@ -1,5 +1,6 @@
 """/configurations/service (Personalizer's service settings) and /configurations/policy (VW
 arguments on the allowlist: a new policy starts a fresh model, as Personalizer's does)."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request

@@ -1,4 +1,5 @@
 """Rewards and activation of ranked events (single- and multi-slot): 204 once committed."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request

@@ -1,4 +1,5 @@
 """/logs: the journal's properties, and deleting what it holds (open events are kept)."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends

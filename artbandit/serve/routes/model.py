@@ -1,5 +1,6 @@
 """/model: export (ARTBANDIT-MODEL/2 with a checksum), import (checked, non-finite refused),
 reset, and /model/properties."""
+
 from __future__ import annotations
 
 import time
@@ -24,8 +25,9 @@ async def get_model(st: ServeState = Depends(state)) -> Response:
 @router.put("/model", status_code=204)
 async def put_model(request: Request, st: ServeState = Depends(state)) -> Response:
     svc = st.svc
-    policy = import_model(raw_body(request), reward_range=svc.reward_range, min_probability=svc.min_probability,
-                          log=None)
+    policy = import_model(
+        raw_body(request), reward_range=svc.reward_range, min_probability=svc.min_probability, log=None
+    )
     if not model_finite(policy):
         raise BanditError("the uploaded model is non-finite (NaN or infinite state): refused")
     await st.committer.publish(svc.replace_policy(policy))
@@ -43,6 +45,13 @@ async def reset_model(st: ServeState = Depends(state)) -> Response:
 @router.get("/model/properties")
 async def model_properties(st: ServeState = Depends(state)) -> Response:
     policy = st.svc.policy
-    return JSON(wire.model_properties(st.created, time.time(), version=policy.model_version,
-                                      learned=policy.n_learned, checkpoint_seq=st.svc.checkpoint_seq,
-                                      vw_arguments=policy.vw_args))
+    return JSON(
+        wire.model_properties(
+            st.created,
+            time.time(),
+            version=policy.model_version,
+            learned=policy.n_learned,
+            checkpoint_seq=st.svc.checkpoint_seq,
+            vw_arguments=policy.vw_args,
+        )
+    )

@@ -1,4 +1,5 @@
 """POST /rank and /multislot/rank: a decision, answered once it is in the journal (201)."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request

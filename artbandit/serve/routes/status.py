@@ -1,4 +1,5 @@
 """/status (JSON, open: for load balancers) and /metrics (Prometheus text, behind the key)."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends

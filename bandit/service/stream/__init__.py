@@ -16,6 +16,7 @@ Two implementations of the same small interface (`EventStream`):
 Messages are orjson objects {"k": kind, "id": event id, "t": time, "b": body}; `append` returns once
 they are durable (the acknowledgement rule), with the sequence number of the last one.
 """
+
 from __future__ import annotations
 
 from typing import Any, Protocol
@@ -64,8 +65,10 @@ def open_stream(url: str | None, state: str) -> EventStream:
 
     if url in (None, "", "embedded"):
         from bandit.service.stream.embedded import EmbeddedStream
+
         return EmbeddedStream(state)
     if url.startswith("nats://"):
         from bandit.service.stream.nats import NatsStream
+
         return NatsStream(url)
     raise BanditError(f"--stream {url!r}: give 'embedded' or nats://HOST:PORT")

@@ -8,6 +8,7 @@ Snapshots are files in `snapshots/`, written to a temporary name and renamed; `c
 the current one (also renamed into place), so a reader sees the old snapshot or the new, never half.
 Worker statuses are small JSON files in `workers/`.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,12 +37,15 @@ class EmbeddedStream:
         db_path = self.path / "stream.sqlite"
         try:
             owner_only(db_path)
-            self._db = sqlite3.connect(str(db_path), isolation_level=None, timeout=BUSY_MS / 1000.0,
-                                       check_same_thread=False)
+            self._db = sqlite3.connect(
+                str(db_path), isolation_level=None, timeout=BUSY_MS / 1000.0, check_same_thread=False
+            )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS messages(seq INTEGER PRIMARY KEY AUTOINCREMENT, "
-                             "time REAL NOT NULL, body BLOB NOT NULL)")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS messages(seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+                "time REAL NOT NULL, body BLOB NOT NULL)"
+            )
         except (sqlite3.Error, OSError) as exc:
             raise BanditError(f"{db_path}: cannot open the event stream ({describe_write_error(exc)})") from None
 
@@ -63,14 +67,17 @@ class EmbeddedStream:
                 raise
         except (sqlite3.Error, OSError) as exc:
             from bandit.service.journal import JournalWriteError
-            raise JournalWriteError(f"the event stream could not be written ({describe_write_error(exc)}); "
-                                    "nothing was acknowledged, retry") from None
+
+            raise JournalWriteError(
+                f"the event stream could not be written ({describe_write_error(exc)}); nothing was acknowledged, retry"
+            ) from None
         del cur
         return int(last)
 
     def read(self, after: int, limit: int = 1000) -> list[tuple[int, bytes]]:
-        return self._db.execute("SELECT seq, body FROM messages WHERE seq > ? ORDER BY seq LIMIT ?",
-                                (int(after), int(limit))).fetchall()
+        return self._db.execute(
+            "SELECT seq, body FROM messages WHERE seq > ? ORDER BY seq LIMIT ?", (int(after), int(limit))
+        ).fetchall()
 
     def last_seq(self) -> int:
         row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name='messages'").fetchone()

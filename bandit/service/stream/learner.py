@@ -16,6 +16,7 @@ Messages the service refuses (a reward for an unknown, closed or already-rewarde
 event id) are dropped and counted: a ranker cannot know the event book, so it acknowledges any
 well-formed reward (as Personalizer's own REST service does) and the learner decides.
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,10 +28,10 @@ from typing import Any
 import orjson
 
 from bandit.errors import BanditError
-from bandit.service.model_export import export_model
-from bandit.service.decision_service import DecisionService
-from bandit.service.stream import EventStream
 from bandit.lifecycle.book import OpenEvent
+from bandit.service.decision_service import DecisionService
+from bandit.service.model_export import export_model
+from bandit.service.stream import EventStream
 
 log = logging.getLogger("artbandit.learner")
 TICK_S = 0.25  # how often an idle learner appends a clock message when a reward window is due
@@ -45,9 +46,21 @@ def apply_message(svc: DecisionService, message: bytes | dict) -> bool:
         if kind == "rank":
             if svc._id_used(event_id):
                 return False
-            ev = OpenEvent(event_id, now, body["dl"], body["ch"], body["p"], context=body["c"], actions=body["as"],
-                           pmf=body["pmf"], mode=body["m"], active=body["act"], group=body.get("g"),
-                           model_version=body.get("v", ""), agree=body.get("agree"))
+            ev = OpenEvent(
+                event_id,
+                now,
+                body["dl"],
+                body["ch"],
+                body["p"],
+                context=body["c"],
+                actions=body["as"],
+                pmf=body["pmf"],
+                mode=body["m"],
+                active=body["act"],
+                group=body.get("g"),
+                model_version=body.get("v", ""),
+                agree=body.get("agree"),
+            )
             svc._record(ev, svc.policy.replay_step(ev.context, ev.actions))
         elif kind == "reward":
             svc.reward(event_id, body["v"], now=now)
@@ -65,8 +78,15 @@ def apply_message(svc: DecisionService, message: bytes | dict) -> bool:
 class Learner:
     """Tail the stream into a DecisionService; publish snapshots and statuses (see the module docstring)."""
 
-    def __init__(self, svc: DecisionService, stream: EventStream, *, model_update_s: float = 5.0,
-                 batch: int = 2000, keep_s: float = 86400.0) -> None:
+    def __init__(
+        self,
+        svc: DecisionService,
+        stream: EventStream,
+        *,
+        model_update_s: float = 5.0,
+        batch: int = 2000,
+        keep_s: float = 86400.0,
+    ) -> None:
         self.svc = svc
         self.stream = stream
         self.model_update_s = float(model_update_s)
@@ -107,8 +127,14 @@ class Learner:
         if not force and (self.position == self.snapshot_version or now - self._last_snapshot < self.model_update_s):
             return False
         policy = self.svc.policy
-        meta = {"version": self.position, "modelVersion": policy.model_version, "eventsLearned": policy.n_learned,
-                "time": time.time(), "config": self.svc.config.to_json(), "arguments": self.svc.arguments}
+        meta = {
+            "version": self.position,
+            "modelVersion": policy.model_version,
+            "eventsLearned": policy.n_learned,
+            "time": time.time(),
+            "config": self.svc.config.to_json(),
+            "arguments": self.svc.arguments,
+        }
         self.stream.publish_snapshot(meta, export_model(policy))
         self.snapshot_version = self.position
         self._last_snapshot = now
@@ -117,10 +143,22 @@ class Learner:
     def status(self) -> dict[str, Any]:
         last = self.stream.last_seq()
         s = self.svc.status()
-        return {"role": "learner", "pid": os.getpid(), "time": time.time(), "streamSeq": self.position, "streamLastSeq": last,
-                "lag": max(0, last - self.position), "snapshotVersion": self.snapshot_version,
-                "applied": self.applied, "dropped": self.dropped, "recentDrops": self.recent_drops, "eventsLearned": s["eventsLearned"],
-                "eventsPending": s["eventsPending"], "learned": s["learned"], "checkpointSeq": s["checkpointSeq"]}
+        return {
+            "role": "learner",
+            "pid": os.getpid(),
+            "time": time.time(),
+            "streamSeq": self.position,
+            "streamLastSeq": last,
+            "lag": max(0, last - self.position),
+            "snapshotVersion": self.snapshot_version,
+            "applied": self.applied,
+            "dropped": self.dropped,
+            "recentDrops": self.recent_drops,
+            "eventsLearned": s["eventsLearned"],
+            "eventsPending": s["eventsPending"],
+            "learned": s["learned"],
+            "checkpointSeq": s["checkpointSeq"],
+        }
 
     def housekeeping(self) -> None:
         """Idle work: a clock message when a reward window is due, checkpoints, status, retention."""

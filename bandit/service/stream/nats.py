@@ -14,6 +14,7 @@ configuration, not code. Layout:
 The client is asyncio; a private event-loop thread runs it, so the synchronous interface works
 from the ranker's writer thread and from the learner.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -40,7 +41,9 @@ class NatsStream:
         try:
             import nats  # noqa: F401
         except ImportError:
-            raise BanditError("--stream nats://...: install the stream extra (pip install 'artbandit[stream]')") from None
+            raise BanditError(
+                "--stream nats://...: install the stream extra (pip install 'artbandit[stream]')"
+            ) from None
         self.url = url
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="artbandit-nats", daemon=True)
@@ -49,7 +52,9 @@ class NatsStream:
             self._run(self._connect())
         except Exception as exc:  # noqa: BLE001 - any connection failure is one line
             self.close()
-            raise BanditError(f"--stream {url}: cannot use NATS JetStream there ({type(exc).__name__}: {exc})") from None
+            raise BanditError(
+                f"--stream {url}: cannot use NATS JetStream there ({type(exc).__name__}: {exc})"
+            ) from None
 
     def _run(self, coro: Any, timeout: float = TIMEOUT_S) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
@@ -62,8 +67,12 @@ class NatsStream:
             log.debug("nats: %s", exc)
 
         try:
-            self._nc = await asyncio.wait_for(nats.connect(
-                self.url, connect_timeout=5, max_reconnect_attempts=-1, reconnect_time_wait=0.2, error_cb=quiet), 8.0)
+            self._nc = await asyncio.wait_for(
+                nats.connect(
+                    self.url, connect_timeout=5, max_reconnect_attempts=-1, reconnect_time_wait=0.2, error_cb=quiet
+                ),
+                8.0,
+            )
         except TimeoutError:
             raise ConnectionError("no NATS server answered within 8 s") from None
         self._js = self._nc.jetstream(timeout=TIMEOUT_S)
@@ -117,10 +126,11 @@ class NatsStream:
             recent = [n for n in previous.get("recent", []) if n != name] + [name]
             await self._kv.put("snapshot", orjson.dumps({**meta, "file": name, "recent": recent[-3:]}))
             for old in recent[:-3]:  # a ranker may still be reading the last few (a read of a deleted
-                try:                 # object waits for chunks that never come)
+                try:  # object waits for chunks that never come)
                     await self._obj.delete(old)
                 except Exception:  # noqa: BLE001 - a leftover object costs space, nothing else
                     log.debug("snapshot %s not deleted", old)
+
         self._run(put(), timeout=60.0)
 
     async def _kv_get(self, key: str) -> dict | None:
@@ -141,6 +151,7 @@ class NatsStream:
                 return (await asyncio.wait_for(self._obj.get(meta["file"]), 30.0)).data
             except Exception:  # noqa: BLE001 - replaced meanwhile: the next poll reads the newer one
                 return None
+
         return self._run(get(), timeout=60.0)
 
     # -- worker statuses ---------------------------------------------------------------------------
@@ -157,8 +168,9 @@ class NatsStream:
             for key in sorted(k for k in keys if k.startswith("status.")):
                 value = await self._kv_get(key)
                 if value is not None:
-                    out[key[len("status."):]] = value
+                    out[key[len("status.") :]] = value
             return out
+
         return self._run(all_())
 
     def drop_status(self, name: str) -> None:
@@ -172,6 +184,7 @@ class NatsStream:
             nc = getattr(self, "_nc", None)
             if nc is not None and not nc.is_closed:
                 await nc.close()  # every append was acknowledged already: nothing to drain
+
         try:
             self._run(shut(), timeout=5.0)
         except Exception:  # noqa: BLE001

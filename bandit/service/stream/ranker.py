@@ -8,6 +8,7 @@ has it. The HTTP app (artbandit.serve.app) and its group commit run on a ranker 
 committer's "journal write" is the stream append, and its periodic "checkpoint" loads the newest
 snapshot when the model update period has passed.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,14 +19,14 @@ from typing import Any
 import orjson
 
 from bandit.errors import BanditError, UnknownEventError
+from bandit.lifecycle.book import EventBook, RewardRules, check_reward
 from bandit.lifecycle.event_ids import EventIds
-from bandit.service.journal import JournalWriteError, RecordBuffer
-from bandit.service.model_export import import_model
-from bandit.service.decision_service import DecisionService
 from bandit.service.checks import DEFAULT_PENDING_BYTES, EVENT_ID
 from bandit.service.config import ServiceConfig
+from bandit.service.decision_service import DecisionService
+from bandit.service.journal import JournalWriteError, RecordBuffer
+from bandit.service.model_export import import_model
 from bandit.service.stream import EventStream
-from bandit.lifecycle.book import EventBook, RewardRules, check_reward
 from safeio.errors import one_line
 
 
@@ -35,7 +36,7 @@ class StreamRecords(RecordBuffer):
     def __init__(self, stream: EventStream) -> None:
         super().__init__()
         self.stream = stream
-        self.last_seq = 0        # the stream position of the last append (for /status)
+        self.last_seq = 0  # the stream position of the last append (for /status)
         self.committed_seq = 0
 
     def add(self, kind: str, event_id: str, time: float, body: dict[str, Any] | None = None) -> int:
@@ -52,8 +53,9 @@ class StreamRecords(RecordBuffer):
             except JournalWriteError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a stream server gone: 503, the client retries
-                raise JournalWriteError(f"the event stream could not be written ({one_line(exc)}); "
-                                        "nothing was acknowledged, retry") from None
+                raise JournalWriteError(
+                    f"the event stream could not be written ({one_line(exc)}); nothing was acknowledged, retry"
+                ) from None
 
     def commit(self) -> None:
         self.write(self.take())
@@ -95,10 +97,20 @@ class _Nothing:
 class Ranker(DecisionService):
     """Ranks on the newest snapshot of the stream's learner (see the module docstring)."""
 
-    def __init__(self, stream: EventStream, *, name: str, seed: int = 0, reward_range: tuple[float, float] = (0.0, 1.0),
-                 max_actions: int = 50, bits: int = 18, min_probability: float = 0.01,
-                 model_update_s: float = 5.0, max_pending_bytes: int = DEFAULT_PENDING_BYTES,
-                 wait_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        stream: EventStream,
+        *,
+        name: str,
+        seed: int = 0,
+        reward_range: tuple[float, float] = (0.0, 1.0),
+        max_actions: int = 50,
+        bits: int = 18,
+        min_probability: float = 0.01,
+        model_update_s: float = 5.0,
+        max_pending_bytes: int = DEFAULT_PENDING_BYTES,
+        wait_s: float = 60.0,
+    ) -> None:
         self.seed = int(seed)
         self.reward_range = (float(reward_range[0]), float(reward_range[1]))
         self.max_actions = int(max_actions)
@@ -115,8 +127,14 @@ class Ranker(DecisionService):
         # a ranker keeps no open events (the learner's book does): an empty book for what reads one
         self.book = EventBook(RewardRules(0.0), lambda *_: None, remember_closed=0)
         self.apprentice = {"decisions": 0, "agreed": 0}
-        self.counters = {"ranks": 0, "rewards": 0, "default_rewards": 0, "learned": 0, "not_activated": 0,
-                         "closed_rewarded": 0}
+        self.counters = {
+            "ranks": 0,
+            "rewards": 0,
+            "default_rewards": 0,
+            "learned": 0,
+            "not_activated": 0,
+            "closed_rewarded": 0,
+        }
         self._joined: list = []
         self.eventlog_error = None
         self.model_rejections = 0
@@ -144,8 +162,7 @@ class Ranker(DecisionService):
         self.config = ServiceConfig.from_json(meta.get("config", {})).check(self.reward_range)
         self.book.rules = self._rules()  # the deadlines it stamps on ranks follow the learner's window
         self.arguments = meta.get("arguments", "")
-        self.policy = import_model(blob, reward_range=self.reward_range, min_probability=self.min_probability,
-                                   log=None)
+        self.policy = import_model(blob, reward_range=self.reward_range, min_probability=self.min_probability, log=None)
         self.snapshot = {k: meta[k] for k in ("version", "modelVersion", "eventsLearned", "time") if k in meta}
         self.checkpoint_seq = int(meta["version"])
         self.stream.put_status(self.name, self.worker_status())
@@ -204,16 +221,24 @@ class Ranker(DecisionService):
         self.journal.add("activate", self._check_id(event_id), self._now(now), {"ms": multislot})
 
     def _refuse(self, *_: Any, **__: Any) -> Any:
-        raise BanditError("not available with --workers/--stream: configuration, model and log changes go to a "
-                          "single-process `artbandit serve` on the learner's state folder (docs/serve.md)")
+        raise BanditError(
+            "not available with --workers/--stream: configuration, model and log changes go to a "
+            "single-process `artbandit serve` on the learner's state folder (docs/serve.md)"
+        )
 
     set_config = replace_policy = delete_logs = _refuse  # type: ignore[assignment]
 
     # -- reading -------------------------------------------------------------------------------
     def worker_status(self) -> dict[str, Any]:
-        return {"role": "ranker", "pid": os.getpid(), "time": time.time(),
-                "snapshotVersion": self.snapshot.get("version"), "modelVersion": self.snapshot.get("modelVersion"),
-                "ranks": self.counters["ranks"], "rewards": self.counters["rewards"]}
+        return {
+            "role": "ranker",
+            "pid": os.getpid(),
+            "time": time.time(),
+            "snapshotVersion": self.snapshot.get("version"),
+            "modelVersion": self.snapshot.get("modelVersion"),
+            "ranks": self.counters["ranks"],
+            "rewards": self.counters["rewards"],
+        }
 
     def status(self) -> dict[str, Any]:
         s = super().status()
@@ -222,11 +247,23 @@ class Ranker(DecisionService):
         learner = workers.get("learner", {})
         last = self.stream.last_seq()
         lag = max(0, last - int(learner.get("streamSeq", 0)))
-        s.update({"role": "ranker", "worker": self.name, "snapshotVersion": self.snapshot.get("version"),
-                  "eventsLearned": self.snapshot.get("eventsLearned", 0), "journalSeq": last,
-                  "learnerSeq": learner.get("streamSeq"), "learnerLag": lag, "workers": workers,
-                  "gauges": {"snapshot_version": self.snapshot.get("version") or 0, "learner_lag": lag,
-                             "stream_seq": last}})
+        s.update(
+            {
+                "role": "ranker",
+                "worker": self.name,
+                "snapshotVersion": self.snapshot.get("version"),
+                "eventsLearned": self.snapshot.get("eventsLearned", 0),
+                "journalSeq": last,
+                "learnerSeq": learner.get("streamSeq"),
+                "learnerLag": lag,
+                "workers": workers,
+                "gauges": {
+                    "snapshot_version": self.snapshot.get("version") or 0,
+                    "learner_lag": lag,
+                    "stream_seq": last,
+                },
+            }
+        )
         return s
 
     def close(self) -> None:

@@ -7,6 +7,7 @@
   in batches), cells.py (cells as numbers, id lists and
   features) and jsonvalues.py (JSON values as features).
 """
+
 from simulations.ope.readers.events import EventBatch, ReplayEvent
 from simulations.ope.readers.jsonvalues import DEFAULT_NAMESPACE, flatten, namespaces, parse_time
 from simulations.ope.readers.source import (
@@ -20,6 +21,17 @@ from simulations.ope.readers.source import (
 )
 
 __all__ = [
-    "DEFAULT_NAMESPACE", "FORMATS", "READERS", "BadLines", "ColumnMapping", "EventBatch", "LogSource",
-    "ReplayEvent", "detect_format", "flatten", "namespaces", "open_log", "parse_time",
+    "DEFAULT_NAMESPACE",
+    "FORMATS",
+    "READERS",
+    "BadLines",
+    "ColumnMapping",
+    "EventBatch",
+    "LogSource",
+    "ReplayEvent",
+    "detect_format",
+    "flatten",
+    "namespaces",
+    "open_log",
+    "parse_time",
 ]

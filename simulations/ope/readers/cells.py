@@ -1,5 +1,6 @@
 """Cells of generic table logs turned into values: numbers (one column at a time, with pyarrow when it
 can), candidate-id lists, and the context / action-feature dicts policies see."""
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,7 @@ from simulations.ope.readers.jsonvalues import DEFAULT_NAMESPACE, finite_number,
 
 
 def _bits(buffer: Any, offset: int, n: int) -> np.ndarray:
-    return np.unpackbits(np.frombuffer(buffer, dtype=np.uint8), bitorder="little")[offset:offset + n].astype(bool)
+    return np.unpackbits(np.frombuffer(buffer, dtype=np.uint8), bitorder="little")[offset : offset + n].astype(bool)
 
 
 def numpy_of(arr: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -30,7 +31,7 @@ def numpy_of(arr: Any) -> tuple[np.ndarray, np.ndarray]:
     if pa.types.is_integer(t) or pa.types.is_floating(t):
         kind = "f" if pa.types.is_floating(t) else "i" if pa.types.is_signed_integer(t) else "u"
         dtype = np.dtype(f"{kind}{t.bit_width // 8}")
-        return np.frombuffer(data, dtype=dtype, count=arr.offset + n)[arr.offset:], nulls
+        return np.frombuffer(data, dtype=dtype, count=arr.offset + n)[arr.offset :], nulls
     return arr.to_numpy(zero_copy_only=False), nulls  # dates, decimals: rare in a decision log
 
 
@@ -40,7 +41,7 @@ def blank_strings(arr: Any) -> np.ndarray:
 
     n = len(arr)
     width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
-    offsets = np.frombuffer(arr.buffers()[1], dtype=width, count=arr.offset + n + 1)[arr.offset:]
+    offsets = np.frombuffer(arr.buffers()[1], dtype=width, count=arr.offset + n + 1)[arr.offset :]
     blank = np.diff(offsets) == 0
     return blank | numpy_of_nulls(arr)
 
@@ -162,8 +163,11 @@ def column_types(sample: dict[str, list]) -> dict[str, bool]:
     types = {}
     for c, values in sample.items():
         vals = [v for v in values if v not in (None, "")]
-        types[c] = bool(vals) and not any(isinstance(v, (dict, list)) for v in vals) and \
-            all(finite_number(v) is not None for v in vals)
+        types[c] = (
+            bool(vals)
+            and not any(isinstance(v, (dict, list)) for v in vals)
+            and all(finite_number(v) is not None for v in vals)
+        )
     return types
 
 

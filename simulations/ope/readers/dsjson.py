@@ -1,4 +1,5 @@
 """VW decision-service JSON (DSJSON): one cb_explore_adf decision per line, cost = -reward."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from bandit import vwformat
-from bandit.log import jsontext
 from bandit.errors import BanditError
+from bandit.log import jsontext
 from simulations.ope.errors import OPEError
 from simulations.ope.readers.events import EventBatch, ReplayEvent
 from simulations.ope.readers.jsonvalues import finite_number, namespaces, parse_time, propensity_problem, reward_problem
@@ -99,12 +100,31 @@ class DsjsonReader:
         if vwformat.is_artbandit_dsjson(c):
             where = f"{self.path}: event {obj.get('EventId')!r}"
             ids = [_artbandit_id(action) for action in multi]
-            return ReplayEvent(None, ids, None, chosen, prob, -cost, parse_time(ts) if ts else None, pmf,
-                               make_context=partial(_unescaped, vwformat.context_from_dsjson, c, where),
-                               make_features=partial(_unescaped, _artbandit_features, multi, where))
+            return ReplayEvent(
+                None,
+                ids,
+                None,
+                chosen,
+                prob,
+                -cost,
+                parse_time(ts) if ts else None,
+                pmf,
+                make_context=partial(_unescaped, vwformat.context_from_dsjson, c, where),
+                make_features=partial(_unescaped, _artbandit_features, multi, where),
+            )
         ids = [_action_id(action, i) for i, action in enumerate(multi)]
-        return ReplayEvent(None, ids, None, chosen, prob, -cost, parse_time(ts) if ts else None, pmf,
-                           make_context=partial(_context, c), make_features=partial(self._features, multi))
+        return ReplayEvent(
+            None,
+            ids,
+            None,
+            chosen,
+            prob,
+            -cost,
+            parse_time(ts) if ts else None,
+            pmf,
+            make_context=partial(_context, c),
+            make_features=partial(self._features, multi),
+        )
 
     def _features(self, multi: list) -> list[dict]:
         out = []
@@ -163,7 +183,7 @@ def _action_id(action: Any, i: int) -> str:
 
 def _artbandit_id(action: dict) -> str:
     """The action id of an artbandit export entry (its first key, `id=<escaped id>`)."""
-    return vwformat.unescape(next(iter(action[vwformat.ACTION_NAMESPACE]))[len(vwformat.ID_FEATURE) + 1:])
+    return vwformat.unescape(next(iter(action[vwformat.ACTION_NAMESPACE]))[len(vwformat.ID_FEATURE) + 1 :])
 
 
 def _artbandit_features(multi: list) -> list[dict]:
@@ -193,6 +213,3 @@ def _action_features(action: Any) -> dict:
             feat[name if name not in feat else f"{ns}.{name}"] = value
     feat.pop("id", None)
     return feat
-
-
-

@@ -5,6 +5,7 @@ Why both: a policy that learns or scores per event needs contexts and candidate 
 uniform, logged and best-fixed targets and the IPS/SNIPS/replay estimators need only the columns, and
 building a Python object per row for them was most of the time on a wide log.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,8 +24,20 @@ class ReplayEvent:
     (uniform, a fixed action) then never pays for parsing features or pmfs.
     """
 
-    __slots__ = ("_context", "_make_context", "action_ids", "_features", "_make_features", "chosen_index",
-                 "probability", "reward", "time", "_pmf", "_pmf_text", "position")
+    __slots__ = (
+        "_context",
+        "_make_context",
+        "action_ids",
+        "_features",
+        "_make_features",
+        "chosen_index",
+        "probability",
+        "reward",
+        "time",
+        "_pmf",
+        "_pmf_text",
+        "position",
+    )
 
     def __init__(
         self,
@@ -74,8 +87,14 @@ class ReplayEvent:
         zero; JSON text without "0.0" as an entry and without a minus sign cannot have one, so
         the text is only decoded when it might."""
         text = self._pmf_text
-        if text is not None and "-" not in text and "[0.0," not in text and ",0.0," not in text \
-                and ",0.0]" not in text and text != "[0.0]":
+        if (
+            text is not None
+            and "-" not in text
+            and "[0.0," not in text
+            and ",0.0," not in text
+            and ",0.0]" not in text
+            and text != "[0.0]"
+        ):
             return [] if len(text) > 2 else None
         pmf = self.pmf
         return None if pmf is None else [i for i, p in enumerate(pmf) if p <= 0]
@@ -100,8 +119,10 @@ class ReplayEvent:
         return [{"id": a, "features": f} for a, f in zip(self.action_ids, self.action_features)]
 
     def __repr__(self) -> str:
-        return (f"ReplayEvent(actions={self.action_ids!r}, chosen={self.chosen_index}, "
-                f"p={self.probability}, reward={self.reward})")
+        return (
+            f"ReplayEvent(actions={self.action_ids!r}, chosen={self.chosen_index}, "
+            f"p={self.probability}, reward={self.reward})"
+        )
 
 
 @dataclass
@@ -128,8 +149,11 @@ class EventBatch:
 
     @property
     def n_candidates(self) -> np.ndarray:
-        return np.array([len(s) for s in self.sets], dtype=np.int64)[self.set_index] if self.sets else \
-            np.zeros(0, dtype=np.int64)
+        return (
+            np.array([len(s) for s in self.sets], dtype=np.int64)[self.set_index]
+            if self.sets
+            else np.zeros(0, dtype=np.int64)
+        )
 
     @classmethod
     def from_events(cls, events: list[ReplayEvent], keep_events: bool = True) -> "EventBatch":
@@ -160,6 +184,9 @@ class EventBatch:
             reward=np.fromiter((e.reward for e in events), np.float64, n),
             probability=np.fromiter((e.probability for e in events), np.float64, n),
             chosen=np.fromiter((e.chosen_index for e in events), np.int64, n),
-            sets=sets, set_index=set_index, zero_count=zero, events=events if keep_events else None,
+            sets=sets,
+            set_index=set_index,
+            zero_count=zero,
+            events=events if keep_events else None,
             zero_index=zero_index,
         )

@@ -3,6 +3,7 @@ times parsed.
 
 Shared by the DSJSON reader and the generic table reader (JSON objects in JSONL/Parquet/CSV cells).
 """
+
 from __future__ import annotations
 
 import math

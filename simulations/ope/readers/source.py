@@ -5,6 +5,7 @@ LogSource with it. Readers stream EventBatch objects of at most `chunk_size` eve
 than memory is never held whole, and a LogSource can be read several times (the reward model and
 the policies each make a pass).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -161,8 +162,13 @@ def reader_class(fmt: str) -> Any:
 
 
 def open_log(
-    path: str | Path, fmt: str = "auto", mapping: ColumnMapping | None = None, *, chunk_size: int = 10_000,
-    max_bad_lines: int = 0, window: tuple[float | None, float | None] | None = None,
+    path: str | Path,
+    fmt: str = "auto",
+    mapping: ColumnMapping | None = None,
+    *,
+    chunk_size: int = 10_000,
+    max_bad_lines: int = 0,
+    window: tuple[float | None, float | None] | None = None,
 ) -> LogSource:
     """A LogSource for `path`; fmt 'auto' guesses from the extension and the first bytes.
 
@@ -217,5 +223,4 @@ def detect_format(path: Path) -> str:
         return "jsonl"
     if "," in first and "\ufffd" not in first:
         return "csv"
-    raise OPEError(f"{path}: cannot tell the log format (not SQLite, Parquet, JSON lines or CSV text); "
-                   "pass --format")
+    raise OPEError(f"{path}: cannot tell the log format (not SQLite, Parquet, JSON lines or CSV text); pass --format")

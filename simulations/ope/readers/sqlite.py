@@ -1,4 +1,5 @@
 """artbandit's own SQLite event log, read through bandit.EventLog (one reader of that schema, not two)."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,15 @@ class SqliteReader:
     """Events in logging order via EventLog.iter_outcomes; contexts decoded only when events are asked for;
     `window` (since, until): only the events logged in that time span."""
 
-    def __init__(self, path: Path, fmt: str, mapping: ColumnMapping, notes: list[str], bad: BadLines,
-                 window: tuple[float | None, float | None] = (None, None)) -> None:
+    def __init__(
+        self,
+        path: Path,
+        fmt: str,
+        mapping: ColumnMapping,
+        notes: list[str],
+        bad: BadLines,
+        window: tuple[float | None, float | None] = (None, None),
+    ) -> None:
         self.path, self.notes, self.bad = path, notes, bad
         self.since, self.until = window
 
@@ -33,8 +41,11 @@ class SqliteReader:
 
         log = EventLog(self.path, readonly=True)
         try:
-            return log.count_between(self.since, self.until) if self.since is not None or self.until is not None \
+            return (
+                log.count_between(self.since, self.until)
+                if self.since is not None or self.until is not None
                 else len(log)
+            )
         finally:
             log.close()
 
@@ -51,7 +62,8 @@ class SqliteReader:
             chunk: list[ReplayEvent] = []
             try:
                 for n, (t, ctx, ids, feats, pmf, chosen, p, reward) in enumerate(
-                        log.iter_outcomes(batch_size=size, since=self.since, until=self.until), 1):
+                    log.iter_outcomes(batch_size=size, since=self.since, until=self.until), 1
+                ):
                     ev = self._event(n, t, ctx, ids, feats, pmf, chosen, p, reward, need_events)
                     if ev is None:
                         continue

@@ -5,6 +5,7 @@ standard library, one line at a time (orjson reads integers over 64 bits as floa
 log an integer may be an id). A batch is a dict column -> pyarrow array (CSV, Parquet) or Python
 list (JSONL), with where each row came from for error messages.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from safeio.errors import one_line
 from simulations.ope.errors import OPEError
 from simulations.ope.readers.source import BadLines, not_utf8, text_lines
-from safeio.errors import one_line
 
 # pyarrow parses CSV in blocks a row must fit in; small blocks keep memory low (read-ahead holds a
 # few), and a longer row makes the read start again after the rows already read with larger blocks
@@ -101,12 +102,17 @@ class TableFile:
             parse_options=pcsv.ParseOptions(delimiter=self._delimiter(), newlines_in_values=True),
             # strings, not inferred types: hashed ids such as 3e5a1f stay ids, and a column that
             # turns non-numeric after the first block is not an error
-            convert_options=pcsv.ConvertOptions(include_columns=list(columns),
-                                                column_types={c: pa.string() for c in columns},
-                                                strings_can_be_null=False, quoted_strings_can_be_null=False),
+            convert_options=pcsv.ConvertOptions(
+                include_columns=list(columns),
+                column_types={c: pa.string() for c in columns},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
         )
 
-    def _csv(self, columns: Sequence[str] | None, size: int, block: int = CSV_BLOCK, first: int = 1) -> Iterator[RawBatch]:
+    def _csv(
+        self, columns: Sequence[str] | None, size: int, block: int = CSV_BLOCK, first: int = 1
+    ) -> Iterator[RawBatch]:
         """Batches from data row `first` on (1: the whole file), parsed by pyarrow in `block`-byte blocks."""
         import pyarrow as pa
 
@@ -163,8 +169,9 @@ class TableFile:
                     if not row:
                         continue
                     if len(row) != width:
-                        self.bad.add(f"{self.path}:{reader.line_num}",
-                                     f"{len(row)} fields where the header has {width}")
+                        self.bad.add(
+                            f"{self.path}:{reader.line_num}", f"{len(row)} fields where the header has {width}"
+                        )
                         continue
                     seen += 1
                     if seen <= skip:

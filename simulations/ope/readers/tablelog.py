@@ -6,6 +6,7 @@ not convert is found afterwards and reported (or skipped and counted) with its r
 Column types of contexts are fixed from the first batch: a column is numeric when all its values
 there parse as numbers, otherwise categorical (so hashed ids like '3e5a1f' never turn into floats).
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -18,8 +19,8 @@ import numpy as np
 from simulations.ope.errors import OPEError
 from simulations.ope.readers.cells import (
     as_list,
-    column_groups,
     codes_of,
+    column_groups,
     column_types,
     context_builder,
     flat_features,
@@ -34,7 +35,6 @@ from simulations.ope.readers.jsonvalues import MIN_PROPENSITY, parse_time, prope
 from simulations.ope.readers.source import BadLines, ColumnMapping, count_lines
 from simulations.ope.readers.sqlite import note_missing
 from simulations.ope.readers.tablefile import RawBatch, TableFile, rows_of
-
 
 # Column names that hold an event's time: not used as context unless --context-cols names them
 TIME_NAMES = frozenset({"timestamp", "time", "ts", "datetime", "date", "event_time"})
@@ -97,8 +97,12 @@ class TableReader:
         for need, flag in ((m.action_col, "--action-col"), (m.reward_col, "--reward-col")):
             if need not in header:
                 raise OPEError(f"{self.path}: no column {need!r} ({flag}); columns are {', '.join(header[:20])}")
-        for opt, flag in ((m.propensity_col, "--propensity-col"), (m.candidates_col, "--candidates-col"),
-                          (m.timestamp_col, "--timestamp-col"), (m.position_col, "--position-col")):
+        for opt, flag in (
+            (m.propensity_col, "--propensity-col"),
+            (m.candidates_col, "--candidates-col"),
+            (m.timestamp_col, "--timestamp-col"),
+            (m.position_col, "--position-col"),
+        ):
             if opt and opt not in header and not (flag == "--propensity-col" and opt == "propensity"):
                 raise OPEError(f"{self.path}: no column {opt!r} ({flag})")
         return header
@@ -146,8 +150,7 @@ class TableReader:
         col = raw.columns[name]
         if isinstance(col, pa.Array):
             if is_nested_type(col.type):
-                raise OPEError(f"{self.path}: column {name!r} holds nested values ({col.type}), "
-                               "not action ids")
+                raise OPEError(f"{self.path}: column {name!r} holds nested values ({col.type}), not action ids")
             if not pa.types.is_string(col.type):
                 col = pc.cast(col, pa.string())
             enc = col.dictionary_encode()
@@ -227,14 +230,29 @@ class TableReader:
         header = self._header()
         has_p = m.propensity_col in header
         if m.position_col:
-            self._note(f"slots from column {m.position_col!r}: each row's weight is the policy's probability of "
-                       "its item at its slot (slots filled in proportion to the policy's pmf; best-fixed: the "
-                       "k-th best at slot k) over the logged item-position propensity")
+            self._note(
+                f"slots from column {m.position_col!r}: each row's weight is the policy's probability of "
+                "its item at its slot (slots filled in proportion to the policy's pmf; best-fixed: the "
+                "k-th best at slot k) over the logged item-position propensity"
+            )
         if not has_p:
             self._note("no propensity column: the logger is assumed uniform over each candidate set")
         ctx_cols = self._context_columns(header) if need_events else []
-        wanted = list(dict.fromkeys(c for c in (m.action_col, m.reward_col, m.propensity_col if has_p else None,
-                                                m.candidates_col, m.timestamp_col, m.position_col, *ctx_cols) if c))
+        wanted = list(
+            dict.fromkeys(
+                c
+                for c in (
+                    m.action_col,
+                    m.reward_col,
+                    m.propensity_col if has_p else None,
+                    m.candidates_col,
+                    m.timestamp_col,
+                    m.position_col,
+                    *ctx_cols,
+                )
+                if c
+            )
+        )
         shared = None
         deferred = not m.candidates_col and not need_events and self._catalog is None
         if deferred:  # one pass: ids coded as first seen, ranked in the sorted catalog at the end
@@ -283,20 +301,20 @@ class TableReader:
                 self._bad(raw, keep, int(i), f"action {uniq[codes[i]]!r} is not among its candidates")
         reward, empty = floats(raw.columns[m.reward_col])
         for i in np.flatnonzero(np.isnan(reward)):
-            v = as_list(raw.columns[m.reward_col][int(i):int(i) + 1])[0]
+            v = as_list(raw.columns[m.reward_col][int(i) : int(i) + 1])[0]
             kind = "not a finite number" if parses_as_number(v) else "not a number"
             self._bad(raw, keep, int(i), f"reward {shown(v)} is {kind}")
         for i in np.flatnonzero(np.abs(reward) > 0):  # NaN compares False: reported above
             problem = reward_problem(float(reward[i]))
             if problem:
-                v = as_list(raw.columns[m.reward_col][int(i):int(i) + 1])[0]
+                v = as_list(raw.columns[m.reward_col][int(i) : int(i) + 1])[0]
                 self._bad(raw, keep, int(i), f"reward {shown(v)} {problem}")
         state["missing"] += int(np.sum(empty & keep))
         n_cand = np.array([len(s) for s in sets] + [0], dtype=np.float64)[set_index] if sets else None
         if has_p:
             prob, p_empty = floats(raw.columns[m.propensity_col])
             for i in np.flatnonzero(~((prob >= MIN_PROPENSITY) & (prob <= 1)) | p_empty):
-                v = as_list(raw.columns[m.propensity_col][int(i):int(i) + 1])[0]
+                v = as_list(raw.columns[m.propensity_col][int(i) : int(i) + 1])[0]
                 problem = propensity_problem(None if p_empty[i] else float(prob[i]))
                 self._bad(raw, keep, int(i), f"propensity {shown(v)} {problem}")
         elif n_cand is None:
@@ -313,9 +331,16 @@ class TableReader:
                 for ev, k in zip(events, position[keep]):
                     ev.position = int(k)
         sel = np.flatnonzero(keep)
-        return EventBatch(reward=reward[sel], probability=prob[sel], chosen=chosen[sel], sets=sets,
-                          set_index=set_index[sel], zero_count=np.full(len(sel), np.nan), events=events,
-                          position=None if position is None else position[sel])
+        return EventBatch(
+            reward=reward[sel],
+            probability=prob[sel],
+            chosen=chosen[sel],
+            sets=sets,
+            set_index=set_index[sel],
+            zero_count=np.full(len(sel), np.nan),
+            events=events,
+            position=None if position is None else position[sel],
+        )
 
     def _positions(self, raw: RawBatch, keep: np.ndarray, n_cand: np.ndarray | None) -> np.ndarray:
         """Each row's slot: a whole number from 1 (to the candidate count, when that is known yet)."""
@@ -325,7 +350,7 @@ class TableReader:
         if n_cand is not None:
             bad |= k > n_cand
         for i in np.flatnonzero(bad):
-            v = as_list(col[int(i):int(i) + 1])[0]
+            v = as_list(col[int(i) : int(i) + 1])[0]
             self._bad(raw, keep, int(i), f"position {shown(v)} is not a slot number 1, 2, ...")
         return np.where(bad, 1, np.nan_to_num(k, nan=1.0)).astype(np.int64)
 
@@ -358,8 +383,9 @@ class TableReader:
             for i in todo:
                 v = parse_time(values[i])
                 if v is None:
-                    self._bad(raw, keep, int(i), f"timestamp {shown(values[i])} is neither seconds nor "
-                                                 "an ISO 8601 time")
+                    self._bad(
+                        raw, keep, int(i), f"timestamp {shown(values[i])} is neither seconds nor an ISO 8601 time"
+                    )
                     t[i] = np.nan
                 else:
                     t[i] = v
@@ -388,8 +414,7 @@ class TableReader:
                 continue
             s = set_index[i]
             t = None if times is None or np.isnan(times[i]) else float(times[i])
-            events.append(ReplayEvent(context, sets[s], feats[s], int(chosen[i]), float(prob[i]),
-                                      float(reward[i]), t))
+            events.append(ReplayEvent(context, sets[s], feats[s], int(chosen[i]), float(prob[i]), float(reward[i]), t))
         return events
 
     # -- action features table
@@ -414,5 +439,3 @@ class TableReader:
     def _note(self, text: str) -> None:
         if text not in self.notes:
             self.notes.append(text)
-
-

@@ -1,4 +1,5 @@
 """`artbandit log export`, `train`, `rank` end to end, including one-line errors for bad input."""
+
 from __future__ import annotations
 
 import json
@@ -51,8 +52,7 @@ def test_train_warm_start_then_rank(events, tmp_path, cli):
     ctx.write_text(json.dumps({"user": {"segment": "kids", "device": "tv"}, "time": {"hour": 0.5}}))
     acts = tmp_path / "acts.json"
     acts.write_text(json.dumps({"variants": make_actions()}))  # variants.json shape works too
-    code, out, _ = cli(["rank", str(model), "--context", str(ctx), "--actions", str(acts), "--json",
-                            "--seed", "1"])
+    code, out, _ = cli(["rank", str(model), "--context", str(ctx), "--actions", str(acts), "--json", "--seed", "1"])
     assert code == 0
     decision = json.loads(out)
     # Personalizer's rank response: the chosen (logged) action first, the rest by falling probability
@@ -68,8 +68,20 @@ def test_train_warm_start_then_rank(events, tmp_path, cli):
     # logging the one-shot decision, twice: distinct event ids
     log_path = tmp_path / "rank.sqlite"
     for _ in range(2):
-        code, _, _ = cli(["rank", str(model), "--context", str(ctx), "--actions", str(acts),
-                              "--log", str(log_path), "--user-id", "alice@example.com"])
+        code, _, _ = cli(
+            [
+                "rank",
+                str(model),
+                "--context",
+                str(ctx),
+                "--actions",
+                str(acts),
+                "--log",
+                str(log_path),
+                "--user-id",
+                "alice@example.com",
+            ]
+        )
         assert code == 0
     assert len(EventLog(log_path, readonly=True)) == 2
     assert b"alice" not in log_path.read_bytes()
@@ -109,6 +121,7 @@ def test_bad_input_gives_one_line_errors(events, tmp_path, cli):
 
 def test_console_script_runs(events, tmp_path):
     exe = Path(sys.executable).with_name("artbandit")
-    result = subprocess.run([str(exe), "log", "export", str(events), "--format", "dsjson", "-q"],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [str(exe), "log", "export", str(events), "--format", "dsjson", "-q"], capture_output=True, text=True, check=True
+    )
     assert len(result.stdout.splitlines()) == 600

@@ -7,6 +7,7 @@ folder, is never deleted (also by `train -o`); the report and the model never sh
 the small-log cases: too little data is one line, never nan; a reference policy holding the highest
 estimate is neither the winner nor ranked.
 """
+
 from __future__ import annotations
 
 import json
@@ -55,17 +56,29 @@ def evaluation(sim: Path, tmp_path_factory) -> dict:
 
 def test_the_spec_parser_maps_vw_arguments_to_personalizer_options() -> None:
     o = vw_options("vw:squarecb --gamma_scale 50 -q ccA -l 0.25 --power_t 0 --cb_type mtr --importance_weighted")
-    assert o == {"exploration": "squarecb", "gamma_scale": 50.0, "learning_rate": 0.25,
-                 "interactions": ["ccA"], "vw_args": "--power_t 0 --cb_type mtr", "importance_weighted": True}
+    assert o == {
+        "exploration": "squarecb",
+        "gamma_scale": 50.0,
+        "learning_rate": 0.25,
+        "interactions": ["ccA"],
+        "vw_args": "--power_t 0 --cb_type mtr",
+        "importance_weighted": True,
+    }
     assert vw_options("vw:epsilon --epsilon=0.2 -b 20") == {"exploration": "epsilon", "epsilon": 0.2, "bits": 20}
 
 
-HOSTILE = [("vw:squarecb --daemon --port 26546", "--daemon"), ("vw:squarecb -f notes.txt", "-f"),
-           ("vw:squarecb --readable_model readable.txt", "--readable_model"),
-           ("vw:squarecb --cache_file cache.bin", "--cache_file"), ("vw:squarecb -d data.txt", "-d"),
-           ("vw:squarecb -i notes.txt", "-i"), ("vw:epsilon --invert_hash inv.txt", "--invert_hash"),
-           ("vw:squarecb --gamma_scale 50 --port 26546", "--port"), ("vw:squarecb -p preds.txt", "-p"),
-           ("vw:squarecb --bag 100000", "--bag must be between 1 and 32")]
+HOSTILE = [
+    ("vw:squarecb --daemon --port 26546", "--daemon"),
+    ("vw:squarecb -f notes.txt", "-f"),
+    ("vw:squarecb --readable_model readable.txt", "--readable_model"),
+    ("vw:squarecb --cache_file cache.bin", "--cache_file"),
+    ("vw:squarecb -d data.txt", "-d"),
+    ("vw:squarecb -i notes.txt", "-i"),
+    ("vw:epsilon --invert_hash inv.txt", "--invert_hash"),
+    ("vw:squarecb --gamma_scale 50 --port 26546", "--port"),
+    ("vw:squarecb -p preds.txt", "-p"),
+    ("vw:squarecb --bag 100000", "--bag must be between 1 and 32"),
+]
 
 
 @pytest.mark.parametrize("spec, named", HOSTILE)
@@ -106,11 +119,19 @@ def test_no_command_lets_a_hostile_vw_argument_through(sim: Path, tmp_path: Path
         "simulate": ["simulate", "-n", "50", "-o", "out", "-q", "--policy"],
     }
     for command, args in runs.items():
-        for spec, flag in [("vw:squarecb --daemon --port 26546", "--daemon"), ("vw:squarecb -f notes.txt", "-f"),
-                           ("vw:squarecb --readable_model readable.txt", "--readable_model"),
-                           ("vw:squarecb --cache_file cache.bin", "--cache_file")]:
-            r = subprocess.run([sys.executable, "-m", "artbandit", *args, spec], capture_output=True, text=True,
-                               cwd=tmp_path, timeout=300)  # a VW daemon would hold the pipe open
+        for spec, flag in [
+            ("vw:squarecb --daemon --port 26546", "--daemon"),
+            ("vw:squarecb -f notes.txt", "-f"),
+            ("vw:squarecb --readable_model readable.txt", "--readable_model"),
+            ("vw:squarecb --cache_file cache.bin", "--cache_file"),
+        ]:
+            r = subprocess.run(
+                [sys.executable, "-m", "artbandit", *args, spec],
+                capture_output=True,
+                text=True,
+                cwd=tmp_path,
+                timeout=300,
+            )  # a VW daemon would hold the pipe open
             assert r.returncode != 0, (command, spec)
             err = r.stderr.strip()
             assert len(err.splitlines()) == 1 and f"'{flag}' is not an allowed learning option" in err, (command, err)
@@ -199,8 +220,9 @@ SPEC = "vw:squarecb -l 0.3"
 
 
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "artbandit", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=600, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "artbandit", *args], capture_output=True, text=True, cwd=cwd, timeout=600, check=False
+    )
 
 
 @pytest.fixture(scope="module")
@@ -217,11 +239,26 @@ def small(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def kept(small: Path, tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("kept")
-    r = _cli("evaluate", str(small), "-o", str(root / "out"), "--apply", str(root / "model"), "-q",
-             "--workers", "1", "--policy", SPEC)
+    r = _cli(
+        "evaluate",
+        str(small),
+        "-o",
+        str(root / "out"),
+        "--apply",
+        str(root / "model"),
+        "-q",
+        "--workers",
+        "1",
+        "--policy",
+        SPEC,
+    )
     assert r.returncode == 0, r.stderr
-    return {"root": root, "stdout": r.stdout, "stderr": r.stderr,
-            "result": json.loads((root / "out" / "evaluation.json").read_text())}
+    return {
+        "root": root,
+        "stdout": r.stdout,
+        "stderr": r.stderr,
+        "result": json.loads((root / "out" / "evaluation.json").read_text()),
+    }
 
 
 def test_apply_writes_nothing_when_the_decision_is_to_keep(kept: dict) -> None:
@@ -235,8 +272,18 @@ def test_apply_writes_nothing_when_the_decision_is_to_keep(kept: dict) -> None:
 def test_apply_anyway_writes_the_winner(small: Path, tmp_path: Path) -> None:
     from bandit import VWPolicy
 
-    r = _cli("evaluate", str(small), "--apply", str(tmp_path / "model"), "--apply-anyway", "-q", "--workers", "1",
-             "--policy", SPEC)
+    r = _cli(
+        "evaluate",
+        str(small),
+        "--apply",
+        str(tmp_path / "model"),
+        "--apply-anyway",
+        "-q",
+        "--workers",
+        "1",
+        "--policy",
+        SPEC,
+    )
     assert r.returncode == 0, r.stderr
     assert "Keep the current policy" in r.stdout
     model = VWPolicy.load(tmp_path / "model")
@@ -253,7 +300,7 @@ def test_a_reference_with_the_highest_estimate_is_neither_the_winner_nor_ranked(
     rows = [line.split() for line in kept["stdout"].splitlines()[1:] if line.strip().startswith(("ref", "1", "2", "3"))]
     assert rows[0][:2] == ["ref", "best-fixed"] and rows[1][:2] == ["1", "vw:squarecb"]
     page = (kept["root"] / "out" / "report.html").read_text()
-    board = page[page.index("<table>"):page.index("</table>")]
+    board = page[page.index("<table>") : page.index("</table>")]
     cells = [re.findall(r"<td>([^<]*)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", board)[1:]]
     assert cells[0][:2] == ["ref", "best-fixed (reference)"] and cells[1][:2] == ["1", SPEC]
     assert "1 titles" not in page and "300 events, 12 titles" in page
@@ -263,13 +310,33 @@ def test_a_reference_with_the_highest_estimate_is_neither_the_winner_nor_ranked(
 
 
 def test_apply_never_deletes_a_users_file_in_an_earlier_model_folder(small: Path, tmp_path: Path) -> None:
-    r = _cli("evaluate", str(small), "--apply", str(tmp_path / "model"), "--apply-anyway", "-q", "--workers", "1",
-             "--policy", SPEC)
+    r = _cli(
+        "evaluate",
+        str(small),
+        "--apply",
+        str(tmp_path / "model"),
+        "--apply-anyway",
+        "-q",
+        "--workers",
+        "1",
+        "--policy",
+        SPEC,
+    )
     assert r.returncode == 0, r.stderr
     before = (tmp_path / "model" / "metadata.json").read_bytes()
     (tmp_path / "model" / "notes.txt").write_text("keep")
-    r = _cli("evaluate", str(small), "--apply", str(tmp_path / "model"), "--apply-anyway", "-q", "--workers", "1",
-             "--policy", SPEC)
+    r = _cli(
+        "evaluate",
+        str(small),
+        "--apply",
+        str(tmp_path / "model"),
+        "--apply-anyway",
+        "-q",
+        "--workers",
+        "1",
+        "--policy",
+        SPEC,
+    )
     assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
     assert "notes.txt" in r.stderr and "did not write" in r.stderr
     assert (tmp_path / "model" / "notes.txt").read_text() == "keep"

@@ -1,4 +1,5 @@
 """`artbandit extract` through the CLI: outputs, batches, skipping, and every bad input of issue 2."""
+
 from __future__ import annotations
 
 import json
@@ -113,20 +114,33 @@ def _audio_only(path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("case, cause", [
-    ("missing", "no such file"),
-    ("empty_dir", "holds no video files"),
-    ("text", "not a readable video"),
-    ("empty", "empty file"),
-    ("truncated", "not a readable video"),
-    ("truncated_mkv", "truncated"),
-    ("zero_frames", "no decodable video frames"),
-    ("audio_only", "no video stream"),
-])
+@pytest.mark.parametrize(
+    "case, cause",
+    [
+        ("missing", "no such file"),
+        ("empty_dir", "holds no video files"),
+        ("text", "not a readable video"),
+        ("empty", "empty file"),
+        ("truncated", "not a readable video"),
+        ("truncated_mkv", "truncated"),
+        ("zero_frames", "no decodable video frames"),
+        ("audio_only", "no video stream"),
+    ],
+)
 def test_bad_input_gives_one_line_error_and_no_output(case: str, cause: str, video: Path, tmp_path: Path) -> None:
-    target = tmp_path / {"missing": "nope.mp4", "empty_dir": "folder", "text": "text.mp4", "empty": "empty.mp4",
-                         "truncated": "cut.mp4", "truncated_mkv": "cut.mkv", "zero_frames": "none.mkv",
-                         "audio_only": "sound.m4a"}[case]
+    target = (
+        tmp_path
+        / {
+            "missing": "nope.mp4",
+            "empty_dir": "folder",
+            "text": "text.mp4",
+            "empty": "empty.mp4",
+            "truncated": "cut.mp4",
+            "truncated_mkv": "cut.mkv",
+            "zero_frames": "none.mkv",
+            "audio_only": "sound.m4a",
+        }[case]
+    )
     if case == "empty_dir":
         target.mkdir()
         (target / "readme.txt").write_text("no videos here")
@@ -194,8 +208,12 @@ def test_sample_flag_uses_the_cached_sample(tmp_path: Path) -> None:
 def test_console_script_has_no_traceback(tmp_path: Path) -> None:
     exe = Path(sys.executable).with_name("artbandit")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-c", "from artbandit.cli import main; main()"]
-    proc = subprocess.run([*cmd, "extract", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "o")],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [*cmd, "extract", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [f"Error: {tmp_path / 'missing.mp4'}: no such file or folder"]
@@ -243,6 +261,10 @@ def test_force_keeps_the_users_files(video: Path, tmp_path: Path) -> None:
     assert forced.exit_code == 0, forced.stderr
     assert (out / "notes.txt").read_text() == "n\n"
     manifest = json.loads((out / "manifest.json").read_text())
-    written = {c["file"] for c in manifest["candidates"]} | {"manifest.json", "contact_sheet.png", manifest["shot_list"]}
+    written = {c["file"] for c in manifest["candidates"]} | {
+        "manifest.json",
+        "contact_sheet.png",
+        manifest["shot_list"],
+    }
     # the first run's second candidate is gone: only the new output and the user's file are there
     assert {p.name for p in out.iterdir()} == written | {"notes.txt", ".artbandit-output.json"}

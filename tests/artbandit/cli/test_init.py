@@ -1,6 +1,7 @@
 """The artbandit entry point (artbandit.cli): help lists every command, exit codes reach the shell, no
 tracebacks; and `artbandit --help` and the subcommands' --help stay fast: they load none of the heavy
 libraries, though the options' choices come from the libraries (tiny import-free `choices` modules)."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,12 @@ from artbandit.cli import COMMANDS, cli, main
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from artbandit.cli import main; main()", *args],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", "from artbandit.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_help_lists_every_command() -> None:
@@ -33,8 +38,9 @@ def test_exit_code_of_ctx_exit_reaches_the_shell(monkeypatch) -> None:
     def failing(ctx):
         ctx.exit(3)
 
-    monkeypatch.setattr(cli_module.LazyGroup, "get_command",
-                        lambda self, ctx, name: failing if name == "failing" else None)
+    monkeypatch.setattr(
+        cli_module.LazyGroup, "get_command", lambda self, ctx, name: failing if name == "failing" else None
+    )
     with pytest.raises(SystemExit) as exc:
         main(["failing"])
     assert exc.value.code == 3
@@ -58,8 +64,11 @@ def test_an_os_error_reads_path_then_reason_without_errno(tmp_path) -> None:
     assert one_line(OSError(18, "Invalid cross-device link", "a", None, "b")) == "a -> b: Invalid cross-device link"
     assert one_line(OSError("plain\nmessage")) == "plain message"
     (tmp_path / "f").write_text("x")  # an output folder below a file
-    proc = subprocess.run([sys.executable, "-m", "artbandit", "simulate", "-o", str(tmp_path / "f" / "x"),
-                           "--impressions", "10", "-q"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "artbandit", "simulate", "-o", str(tmp_path / "f" / "x"), "--impressions", "10", "-q"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1 and "Errno" not in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
     assert proc.stderr.startswith("Error: ")
 
@@ -80,9 +89,20 @@ def _modules_after(argv: list[str]) -> set[str]:
     return set(json.loads(proc.stderr.strip().splitlines()[-1]))
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["replay", "--help"], ["simulate", "--help"], ["extract", "--help"],
-                                  ["variants", "--help"], ["log", "export", "--help"], ["train", "--help"],
-                                  ["catalog", "build", "--help"], ["evaluate", "--help"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["replay", "--help"],
+        ["simulate", "--help"],
+        ["extract", "--help"],
+        ["variants", "--help"],
+        ["log", "export", "--help"],
+        ["train", "--help"],
+        ["catalog", "build", "--help"],
+        ["evaluate", "--help"],
+    ],
+)
 def test_help_imports_no_heavy_library(argv):
     loaded = _modules_after(argv)
     assert "click" in loaded  # the probe sees what the CLI imported

@@ -1,4 +1,5 @@
 """`artbandit variants` end to end: outputs, stable ids, features, manifests, and bad input as one line."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from artbandit.cli import main
-from artbandit.cli import variants as cli_variants
+from artbandit.cli import main, variants as cli_variants
 from imaging.artwork.treatments import TREATMENTS
 from imaging.artwork.variants import DEFAULT_ASPECTS
 from imaging.features import FEATURE_NAMES
@@ -47,8 +47,9 @@ def test_cli_uses_the_library_names() -> None:
 
 def test_folder_of_images(photos: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
-    code, stdout, err = run([str(photos), "-o", str(out), "--json", "--quiet",
-                             "--treatment", "none", "--treatment", "warm"], capsys)
+    code, stdout, err = run(
+        [str(photos), "-o", str(out), "--json", "--quiet", "--treatment", "none", "--treatment", "warm"], capsys
+    )
     assert code == 0, err
     summary = json.loads(stdout)
     doc = load(out)
@@ -56,7 +57,8 @@ def test_folder_of_images(photos: Path, tmp_path: Path, capsys) -> None:
     assert summary["variants"] == len(doc["variants"]) == 2 * 4 * 2
     assert (out / "variants_sheet.png").is_file()
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [v["file"] for v in doc["variants"]] + ["variants.json", "variants_sheet.png", MARKER])
+        [v["file"] for v in doc["variants"]] + ["variants.json", "variants_sheet.png", MARKER]
+    )
     for v in doc["variants"]:
         w, h = (int(x) for x in v["aspect"].split(":"))
         with Image.open(out / v["file"]) as im:
@@ -105,9 +107,14 @@ def test_extract_manifest_source(photos: Path, tmp_path: Path, capsys) -> None:
     ext = tmp_path / "extract"
     (ext / "frames").mkdir(parents=True)
     shutil.copy(photos / "astronaut.png", ext / "frames" / "c0.png")
-    manifest = {"schema": "artbandit.candidates/1", "video": {"path": "x.mp4"}, "shots": [],
-                "candidates": [{"id": "c0", "file": "frames/c0.png", "frame": 120, "time_s": 4.8,
-                                "shot": 0, "score": 0.9, "features": {}}]}
+    manifest = {
+        "schema": "artbandit.candidates/1",
+        "video": {"path": "x.mp4"},
+        "shots": [],
+        "candidates": [
+            {"id": "c0", "file": "frames/c0.png", "frame": 120, "time_s": 4.8, "shot": 0, "score": 0.9, "features": {}}
+        ],
+    }
     (ext / "manifest.json").write_text(json.dumps(manifest))
     out = tmp_path / "out"
     code, _, err = run([str(ext), "-o", str(out), "--aspect", "16:9", "-q"], capsys)
@@ -148,15 +155,28 @@ def test_bad_inputs_are_one_line_and_write_nothing(photos: Path, tmp_path: Path,
     one_line_failure([str(photos), "--aspect", "abc"], out, capsys, "is not W:H")
     one_line_failure([str(photos), "--treatment", "sepia"], out, capsys, "unknown treatment")
     one_line_failure([str(photos), "--width", "0"], out, capsys, "--width")
-    one_line_failure([str(photos / "coffee.png"), "--aspect", "1:1", "--width", "100",
-                      "--title", "Supercalifragilisticexpialidocious " * 4], out, capsys, "cannot fit")
+    one_line_failure(
+        [
+            str(photos / "coffee.png"),
+            "--aspect",
+            "1:1",
+            "--width",
+            "100",
+            "--title",
+            "Supercalifragilisticexpialidocious " * 4,
+        ],
+        out,
+        capsys,
+        "cannot fit",
+    )
 
 
 def test_batch_keeps_going_and_lists_failures(photos: Path, tmp_path: Path, capsys) -> None:
     (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
     out = tmp_path / "out"
-    code, stdout, err = run([str(photos), str(tmp_path / "nope.png"), "-o", str(out), "--aspect", "1:1",
-                             "--json", "-q"], capsys)
+    code, stdout, err = run(
+        [str(photos), str(tmp_path / "nope.png"), "-o", str(out), "--aspect", "1:1", "--json", "-q"], capsys
+    )
     assert code == 1
     doc = load(out)
     assert len(doc["variants"]) == 2  # astronaut and coffee still made it
@@ -166,8 +186,9 @@ def test_batch_keeps_going_and_lists_failures(photos: Path, tmp_path: Path, caps
     assert sum(line.startswith("failed:") for line in err.splitlines()) == 2
 
 
-def test_existing_output_needs_force_and_force_never_takes_a_strangers_folder(photos: Path, tmp_path: Path,
-                                                                             capsys) -> None:
+def test_existing_output_needs_force_and_force_never_takes_a_strangers_folder(
+    photos: Path, tmp_path: Path, capsys
+) -> None:
     # (this test used to expect --force to wipe keep.txt: issue 13 forbids exactly that)
     out = tmp_path / "out"
     out.mkdir()

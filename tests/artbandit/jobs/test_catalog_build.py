@@ -10,6 +10,7 @@ a title.json as build_title does. So every rule of `build_catalog` / `_finish` /
 checked by hand-worked numbers: what is skipped, rebuilt, retried; the counts and timings in run.json;
 failures.jsonl; the index rows; an interrupted run; status.
 """
+
 from __future__ import annotations
 
 import json
@@ -68,8 +69,15 @@ def test_index_reads_back_with_pyarrow_one_row_per_variant(built) -> None:
     assert jsonl == rows
     run = json.loads((out / "run.json").read_text())
     assert run["state"] == "complete"
-    assert run["counts"] == {"titles": 5, "built": 3, "skipped": 0, "failed": 2, "complete": 3, "pending": 0,
-                             "variants": len(rows)}
+    assert run["counts"] == {
+        "titles": 5,
+        "built": 3,
+        "skipped": 0,
+        "failed": 2,
+        "complete": 3,
+        "pending": 0,
+        "variants": len(rows),
+    }
     assert set(run["timings"]["stage_mean_s"]) == {"extract_s", "write_s", "variants_s", "total_s"}
     assert run["options"]["aspects"] == ["16:9", "1:1"] and run["versions"]["pyarrow"]
 
@@ -87,19 +95,35 @@ def test_broken_and_missing_titles_fail_alone_with_stage_and_one_line_reason(bui
 def test_title_folders_are_exactly_what_extract_and_variants_write(built, tmp_path) -> None:
     folder, out = built
     assert run_cli("extract", str(folder / "t1.mp4"), "-o", str(tmp_path / "cand"), "-k", "3", "-q").returncode == 0
-    proc = run_cli("variants", str(tmp_path / "cand"), "-o", str(tmp_path / "var"), "--aspect", "16:9",
-                   "--aspect", "1:1", "--width", "160", "--title", "Title 1", "-q")
+    proc = run_cli(
+        "variants",
+        str(tmp_path / "cand"),
+        "-o",
+        str(tmp_path / "var"),
+        "--aspect",
+        "16:9",
+        "--aspect",
+        "1:1",
+        "--width",
+        "160",
+        "--title",
+        "Title 1",
+        "-q",
+    )
     assert proc.returncode == 0, proc.stderr
     title = out / "titles" / "t1"
-    assert sorted(p.name for p in (title / "candidates").iterdir()) == sorted(p.name for p in (tmp_path / "cand").iterdir())
+    assert sorted(p.name for p in (title / "candidates").iterdir()) == sorted(
+        p.name for p in (tmp_path / "cand").iterdir()
+    )
     for p in (tmp_path / "cand").iterdir():
         if p.suffix == ".jpg":
             assert (title / "candidates" / p.name).read_bytes() == p.read_bytes()
     ours = json.loads((title / "variants" / "variants.json").read_text())
     theirs = json.loads((tmp_path / "var" / "variants.json").read_text())
     assert ours["options"] == theirs["options"]
-    assert [(v["id"], v["features"], v["crop"]) for v in ours["variants"]] == \
-           [(v["id"], v["features"], v["crop"]) for v in theirs["variants"]]
+    assert [(v["id"], v["features"], v["crop"]) for v in ours["variants"]] == [
+        (v["id"], v["features"], v["crop"]) for v in theirs["variants"]
+    ]
     for v in ours["variants"]:  # sources name the final folder, not the temporary one it was built in
         assert v["source"]["path"].startswith(str((title / "candidates").absolute()))
         assert (title / "variants" / v["file"]).read_bytes() == (tmp_path / "var" / v["file"]).read_bytes()
@@ -114,8 +138,23 @@ def test_status_reports_done_failed_pending(built) -> None:
     assert sorted(s["failed_titles"]) == ["broken0", "missing0"]
 
 
-HOSTILE = ["../x", "a/b", "a_b", "A", "a", ".hidden", "con", "café", "カタログ", "x" * 300, "t-0123456789",
-           "t-0123456789".upper(), " spaced ", "a\\b", "nul.txt"]
+HOSTILE = [
+    "../x",
+    "a/b",
+    "a_b",
+    "A",
+    "a",
+    ".hidden",
+    "con",
+    "café",
+    "カタログ",
+    "x" * 300,
+    "t-0123456789",
+    "t-0123456789".upper(),
+    " spaced ",
+    "a\\b",
+    "nul.txt",
+]
 
 
 def test_folder_names_are_safe_distinct_and_stable() -> None:
@@ -199,7 +238,9 @@ def test_bad_tables_are_one_line_errors_through_the_console_script(tmp_path) -> 
     dup = write_table(tmp_path / "dup.csv", [{"title_id": "a", "video": "v.mp4"}, {"title_id": "a", "video": "v.mp4"}])
     assert "duplicate title_id 'a'" in _one_line_error(run_cli("catalog", "build", str(dup), "-o", str(tmp_path / "o")))
     nocol = write_table(tmp_path / "nocol.csv", [{"title_id": "a", "path": "v.mp4"}])
-    assert "missing column 'video'" in _one_line_error(run_cli("catalog", "build", str(nocol), "-o", str(tmp_path / "o")))
+    assert "missing column 'video'" in _one_line_error(
+        run_cli("catalog", "build", str(nocol), "-o", str(tmp_path / "o"))
+    )
     bad = tmp_path / "bad.parquet"
     bad.write_bytes(b"PAR1 not really")
     assert "not a readable Parquet" in _one_line_error(run_cli("catalog", "build", str(bad), "-o", str(tmp_path / "o")))
@@ -207,10 +248,13 @@ def test_bad_tables_are_one_line_errors_through_the_console_script(tmp_path) -> 
     jl.write_text('{"title_id": "a", "video": "v.mp4"}\n{"title_id": "a", "video": "w.mp4"}\n')
     assert "duplicate title_id" in _one_line_error(run_cli("catalog", "build", str(jl), "-o", str(tmp_path / "o")))
     jl.write_text('{"title_id": "a", "video": "v.mp4"}\nnot json\n')
-    assert "t.jsonl:2: not a JSON line" in _one_line_error(run_cli("catalog", "build", str(jl), "-o", str(tmp_path / "o")))
+    assert "t.jsonl:2: not a JSON line" in _one_line_error(
+        run_cli("catalog", "build", str(jl), "-o", str(tmp_path / "o"))
+    )
     clash = write_table(tmp_path / "clash.csv", [{"title_id": "a", "video": "v.mp4", "aspect": "x"}])
     assert "clashes with an index column" in _one_line_error(
-        run_cli("catalog", "build", str(clash), "-o", str(tmp_path / "o")))
+        run_cli("catalog", "build", str(clash), "-o", str(tmp_path / "o"))
+    )
     assert not (tmp_path / "o").exists()  # nothing written for a rejected table
 
 
@@ -240,7 +284,8 @@ def test_a_folder_of_videos_is_one_title_per_file(tmp_path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('aspects = ["1:1"]\ntreatment = "warm"\n')
     assert "unknown option 'treatment'" in _one_line_error(
-        run_cli("catalog", "build", str(tmp_path / "v"), "-o", str(tmp_path / "out"), "--config", str(bad)))
+        run_cli("catalog", "build", str(tmp_path / "v"), "-o", str(tmp_path / "out"), "--config", str(bad))
+    )
 
 
 def test_quiet_hides_progress_never_the_reason_for_a_failure(tmp_path) -> None:
@@ -348,12 +393,29 @@ def fake_build(task) -> dict:
         return {"failed": "extract", "reason": f"{task.video}: broken"}
     if task.title_id.startswith("crash"):
         raise RuntimeError("worker died")
-    variants = [{"variant_id": f"{task.title_id}-v{i}", "file": f"v{i}.jpg", "aspect": "1:1", "treatment": "none",
-                 "width": 64, "height": 64, "source_file": "c.jpg", "source_frame": 10 * i,
-                 "source_time_s": 0.5 * i, "features": {"brightness": 0.25 * (i + 1)}} for i in range(2)]
-    doc = {"schema": TITLE_SCHEMA, "title_id": task.title_id, "key": task.key, "variants": variants,
-           "variant_failures": ["v9: too small"] if task.title_id.startswith("vf") else [],
-           "timings": {"extract_s": 1.23456, "total_s": 1.5}}
+    variants = [
+        {
+            "variant_id": f"{task.title_id}-v{i}",
+            "file": f"v{i}.jpg",
+            "aspect": "1:1",
+            "treatment": "none",
+            "width": 64,
+            "height": 64,
+            "source_file": "c.jpg",
+            "source_frame": 10 * i,
+            "source_time_s": 0.5 * i,
+            "features": {"brightness": 0.25 * (i + 1)},
+        }
+        for i in range(2)
+    ]
+    doc = {
+        "schema": TITLE_SCHEMA,
+        "title_id": task.title_id,
+        "key": task.key,
+        "variants": variants,
+        "variant_failures": ["v9: too small"] if task.title_id.startswith("vf") else [],
+        "timings": {"extract_s": 1.23456, "total_s": 1.5},
+    }
     if task.title_id.startswith("old"):  # a title.json written before variant failures were recorded
         del doc["variant_failures"]
     final = Path(task.final)
@@ -382,8 +444,10 @@ class FakeEngine:
 def table(tmp_path: Path, ids: list[str]) -> Path:
     for t in ids:
         (tmp_path / f"{t}.mp4").write_bytes(b"x" * (len(t) + 1))
-    return write_table(tmp_path / "titles.csv", [{"title_id": t, "video": f"{t}.mp4", "title": t.upper(),
-                                                  "genre": "drama"} for t in ids])
+    return write_table(
+        tmp_path / "titles.csv",
+        [{"title_id": t, "video": f"{t}.mp4", "title": t.upper(), "genre": "drama"} for t in ids],
+    )
 
 
 def test_a_build_counts_times_and_indexes_every_title(tmp_path, monkeypatch) -> None:
@@ -396,15 +460,22 @@ def test_a_build_counts_times_and_indexes_every_title(tmp_path, monkeypatch) -> 
     src = table(tmp_path, ["old", "bad1", "vf", "crash"])
     out = tmp_path / "out"
     seen, calls = [], []
-    result = build_catalog(src, out, FakeEngine(), FAKE_OPTS, progress=lambda *c: calls.append(c),
-                           on_title=lambda tid, doc: seen.append((tid, "failed" in doc)))
+    result = build_catalog(
+        src,
+        out,
+        FakeEngine(),
+        FAKE_OPTS,
+        progress=lambda *c: calls.append(c),
+        on_title=lambda tid, doc: seen.append((tid, "failed" in doc)),
+    )
     assert calls == [(0, 4, "titles"), (1, 4, "titles"), (2, 4, "titles"), (3, 4, "titles"), (4, 4, "titles")]
     assert seen == [("old", False), ("bad1", True), ("vf", False), ("crash", True)]
     assert (result.titles, result.built_ids, result.skipped, result.failed_titles) == (4, ["old", "vf"], 0, 2)
     assert result.failures == [
         {"title_id": "bad1", "stage": "extract", "reason": f"{tmp_path / 'bad1.mp4'}: broken"},
         {"title_id": "crash", "stage": "task", "reason": "RuntimeError: worker died"},
-        {"title_id": "vf", "stage": "variant", "reason": "v9: too small"}]
+        {"title_id": "vf", "stage": "variant", "reason": "v9: too small"},
+    ]
     assert [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()] == result.failures
     text = (out / "run.json").read_text()
     run = json.loads(text)
@@ -412,32 +483,48 @@ def test_a_build_counts_times_and_indexes_every_title(tmp_path, monkeypatch) -> 
     assert run["state"] == "complete" and run["force"] is False and run["engine"] == "fake"
     assert run["finished"] >= run["started"] and run["finished"].endswith("+00:00")
     # 4 titles: 2 built (4 variants), 2 failed, none pending; two fresh titles of 1.0 + 1.5 s each
-    assert run["counts"] == {"titles": 4, "built": 2, "skipped": 0, "failed": 2, "complete": 2, "pending": 0,
-                             "variants": 4}
+    assert run["counts"] == {
+        "titles": 4,
+        "built": 2,
+        "skipped": 0,
+        "failed": 2,
+        "complete": 2,
+        "pending": 0,
+        "variants": 4,
+    }
     # two fresh titles: totals 2 x 1.23456 = 2.46912 -> 2.469 (3 places), mean 1.2346 (4 places)
     assert run["timings"]["stage_totals_s"] == {"extract_s": 2.469, "total_s": 3.0}
     assert run["timings"]["stage_mean_s"] == {"extract_s": 1.2346, "total_s": 1.5}
     # 4 titles finished (2 built + 2 failed) in 2.3456 s: 60 x 4 / 2.3456 = 102.319 titles a minute
     assert run["timings"]["wall_s"] == 2.346 and run["timings"]["titles_per_min"] == 102.319
-    assert [json.loads(x)["title_id"] for x in (out / "plan.jsonl").read_text().splitlines()] == \
-           ["old", "bad1", "vf", "crash"]
+    assert [json.loads(x)["title_id"] for x in (out / "plan.jsonl").read_text().splitlines()] == [
+        "old",
+        "bad1",
+        "vf",
+        "crash",
+    ]
     rows = pq.read_table(out / "catalog.parquet").to_pylist()
-    assert [(r["title_id"], r["variant_id"]) for r in rows] == [("old", "old-v0"), ("old", "old-v1"),
-                                                                 ("vf", "vf-v0"), ("vf", "vf-v1")]
+    assert [(r["title_id"], r["variant_id"]) for r in rows] == [
+        ("old", "old-v0"),
+        ("old", "old-v1"),
+        ("vf", "vf-v0"),
+        ("vf", "vf-v1"),
+    ]
     assert rows[1]["file"] == "titles/old/variants/v1.jpg"
     assert rows[1]["source_file"] == "titles/old/candidates/c.jpg"
     assert rows[1]["feature_brightness"] == 0.5 and rows[1]["genre"] == "drama" and rows[1]["title"] == "OLD"
     assert [json.loads(x) for x in (out / "catalog.jsonl").read_text().splitlines()] == rows
 
     s = catalog_status(out)
-    assert (s["state"], s["titles"], s["done"], s["failed"], s["pending"], s["variants"]) == \
-           ("complete", 4, 2, 2, 0, 4)
+    assert (s["state"], s["titles"], s["done"], s["failed"], s["pending"], s["variants"]) == ("complete", 4, 2, 2, 0, 4)
     assert s["failed_titles"] == ["bad1", "crash"] and s["pending_titles"] == []
     assert s["finished"] == run["finished"] and s["engine"] == "fake"
-    assert format_status(s) == (f"{out}: complete; 4 titles: 2 done, 2 failed, 0 pending; 4 variants\n"
-                                "last run (fake): 2.3 s, 102.3 titles/min\n"
-                                "per title: extract 1.23 s, total 1.50 s\n"
-                                "failed: 'bad1', 'crash' (see failures.jsonl)")
+    assert format_status(s) == (
+        f"{out}: complete; 4 titles: 2 done, 2 failed, 0 pending; 4 variants\n"
+        "last run (fake): 2.3 s, 102.3 titles/min\n"
+        "per title: extract 1.23 s, total 1.50 s\n"
+        "failed: 'bad1', 'crash' (see failures.jsonl)"
+    )
 
 
 def test_resume_skips_complete_titles_retries_failed_ones_and_force_rebuilds(tmp_path) -> None:
@@ -449,8 +536,15 @@ def test_resume_skips_complete_titles_retries_failed_ones_and_force_rebuilds(tmp
     assert engine.ran == ["bad1"]  # failed titles are always retried, complete ones skipped
     assert (again.built_ids, again.skipped, again.failed_titles) == ([], 2, 1)
     run = json.loads((out / "run.json").read_text())
-    assert run["counts"] == {"titles": 3, "built": 0, "skipped": 2, "failed": 1, "complete": 2, "pending": 0,
-                             "variants": 4}
+    assert run["counts"] == {
+        "titles": 3,
+        "built": 0,
+        "skipped": 2,
+        "failed": 1,
+        "complete": 2,
+        "pending": 0,
+        "variants": 4,
+    }
     assert run["timings"]["stage_mean_s"] == {} and run["timings"]["stage_totals_s"] == {}
     # the same size, another modification time: that title is rebuilt
     video = tmp_path / "b.mp4"
@@ -473,12 +567,24 @@ def test_an_interrupted_build_indexes_what_is_done_and_status_says_so(tmp_path) 
         build_catalog(src, out, FakeEngine(stop_after=1), FAKE_OPTS)
     run = json.loads((out / "run.json").read_text())
     assert run["state"] == "interrupted"
-    assert run["counts"] == {"titles": 3, "built": 1, "skipped": 0, "failed": 0, "complete": 1, "pending": 2,
-                             "variants": 2}
+    assert run["counts"] == {
+        "titles": 3,
+        "built": 1,
+        "skipped": 0,
+        "failed": 0,
+        "complete": 1,
+        "pending": 2,
+        "variants": 2,
+    }
     assert [r["title_id"] for r in pq.read_table(out / "catalog.parquet").to_pylist()] == ["a", "a"]
     s = catalog_status(out)
-    assert (s["state"], s["done"], s["failed"], s["pending"], s["pending_titles"]) == ("interrupted", 1, 0, 2,
-                                                                                       ["b", "c"])
+    assert (s["state"], s["done"], s["failed"], s["pending"], s["pending_titles"]) == (
+        "interrupted",
+        1,
+        0,
+        2,
+        ["b", "c"],
+    )
 
 
 def test_a_column_named_like_an_index_column_is_refused_and_temporaries_of_dead_runs_go(tmp_path) -> None:
@@ -551,15 +657,24 @@ def test_while_a_build_runs_its_plan_and_run_json_say_so(tmp_path) -> None:
     assert result.root == out
     run = engine.run_json
     assert {k: run[k] for k in ("schema", "state", "source", "engine", "workers", "force")} == {
-        "schema": "artbandit.catalog-run/1", "state": "running", "source": str(src), "engine": "fake",
-        "workers": 1, "force": False}
+        "schema": "artbandit.catalog-run/1",
+        "state": "running",
+        "source": str(src),
+        "engine": "fake",
+        "workers": 1,
+        "force": False,
+    }
     assert run["options"] == FAKE_OPTS.to_dict() and run["versions"]["python"] == platform.python_version()
     assert run["started"].endswith("+00:00") and "finished" not in run
     assert engine.run_text == json.dumps(run, indent=2) + "\n"  # indented for people, as at the end
-    assert engine.plan == [{"title_id": "a", "folder": "a", "video": str(tmp_path / "a.mp4")},
-                           {"title_id": "b", "folder": "b", "video": str(tmp_path / "b.mp4")}]
+    assert engine.plan == [
+        {"title_id": "a", "folder": "a", "video": str(tmp_path / "a.mp4")},
+        {"title_id": "b", "folder": "b", "video": str(tmp_path / "b.mp4")},
+    ]
     assert (engine.status["state"], engine.status["pending"]) == ("running", 2)  # the build holds the lock
     # the table's `title` is each task's overlay and part of its input key
     assert [(t.overlay, t.key["overlay"]) for t in engine.tasks] == [("A", "A"), ("B", "B")]
-    assert [t.final for t in engine.tasks] == [str((out / "titles" / "a").absolute()),
-                                               str((out / "titles" / "b").absolute())]
+    assert [t.final for t in engine.tasks] == [
+        str((out / "titles" / "a").absolute()),
+        str((out / "titles" / "b").absolute()),
+    ]

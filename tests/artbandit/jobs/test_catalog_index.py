@@ -1,4 +1,5 @@
 """`artbandit simulate --catalog`: the simulator's titles and actions are the catalogue index's rows."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,21 @@ def test_simulate_runs_on_the_catalogue_index(tmp_path) -> None:
         assert [v["id"] for v in doc["variants"]] == [r["variant_id"] for r in mine]
         assert doc["variants"][0]["features"]["brightness"] == mine[0]["feature_brightness"]
 
-    proc = run_cli("simulate", "--catalog", str(tmp_path / "cat"), "-n", "2000", "-p", "uniform", "-p", "linucb",
-                   "-o", str(tmp_path / "sim"), "--json", "-q")
+    proc = run_cli(
+        "simulate",
+        "--catalog",
+        str(tmp_path / "cat"),
+        "-n",
+        "2000",
+        "-p",
+        "uniform",
+        "-p",
+        "linucb",
+        "-o",
+        str(tmp_path / "sim"),
+        "--json",
+        "-q",
+    )
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads(proc.stdout)
     assert metrics["catalog"]["titles"] == 3 and metrics["catalog"]["real_variants"] is True
@@ -48,15 +62,17 @@ def test_simulate_takes_each_title_genre_from_the_catalogue(tmp_path) -> None:
 
     table = make_catalogue(tmp_path, 3)
     text = table.read_text()
-    text = text.replace("t1.mp4,Title 1,drama", "t1.mp4,Title 1,Comedy").replace("t2.mp4,Title 2,drama",
-                                                                                 "t2.mp4,Title 2,sci-fi")
+    text = text.replace("t1.mp4,Title 1,drama", "t1.mp4,Title 1,Comedy").replace(
+        "t2.mp4,Title 2,drama", "t2.mp4,Title 2,sci-fi"
+    )
     table.write_text(text)
     with LocalEngine(1) as engine:
         build_catalog(table, tmp_path / "cat", engine, CatalogOptions(k=3, aspects=("16:9", "1:1"), width=160))
     titles, notes = actions_by_title(tmp_path / "cat", genres=GENRES)
     assert [doc.get("genre") for _, doc in titles] == ["drama", "comedy", None]
-    assert notes == ["title 't2' has genre 'sci-fi', not one the simulated audience knows "
-                     f"({', '.join(GENRES)}): drawn at random"]
+    assert notes == [
+        f"title 't2' has genre 'sci-fi', not one the simulated audience knows ({', '.join(GENRES)}): drawn at random"
+    ]
     scenario = load_scenario("segments")
     with catalog_variant_dirs(tmp_path / "cat", genres=GENRES) as dirs:
         cat = load_variant_dirs(dirs, scenario, np.random.default_rng(0))
@@ -64,7 +80,8 @@ def test_simulate_takes_each_title_genre_from_the_catalogue(tmp_path) -> None:
     assert [t.genre for t in cat.titles][:2] == ["drama", "comedy"]
     assert cat.titles[2].genre in GENRES and cat.titles[2].genre == drawn.titles[2].genre  # seeded draw
 
-    proc = run_cli("simulate", "--catalog", str(tmp_path / "cat"), "-n", "500", "-p", "uniform",
-                   "-o", str(tmp_path / "sim"))
+    proc = run_cli(
+        "simulate", "--catalog", str(tmp_path / "cat"), "-n", "500", "-p", "uniform", "-o", str(tmp_path / "sim")
+    )
     assert proc.returncode == 0, proc.stderr
     assert "note: title 't2' has genre 'sci-fi'" in proc.stdout + proc.stderr

@@ -1,5 +1,6 @@
 """The one `artbandit serve` the contract tests of tests/artbandit/serve/ share (a real server in a
 subprocess, over HTTP): started by the first test that asks for it, stopped after the package."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """/docs and /openapi.json (artbandit.serve.apidocs) on a real `artbandit serve`."""
+
 from __future__ import annotations
 
 import httpx

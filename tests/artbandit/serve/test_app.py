@@ -1,5 +1,6 @@
 """The application artbandit.serve.app assembles, against a real `artbandit serve` over HTTP: every bad
 request to any route is a one-line 4xx in Personalizer's error body and changes nothing."""
+
 from __future__ import annotations
 
 from tests.serve_helpers import rank_body, server_status
@@ -22,7 +23,15 @@ BAD_REQUESTS = [
     ("POST", "/rank", {"actions": [{"id": "a"}], "eventId": 7}, 400),
     ("POST", "/rank", {"actions": [{"id": "a"}], "deferActivation": "yes"}, 400),
     ("POST", "/rank", {"actions": [{"id": "a"}], "contextFeatures": [1, 2]}, 400),
-    ("POST", "/rank", {"actions": [{"id": "a"}], "contextFeatures": [{"u": {"x": {"y": {"z": {"a": {"b": {"c": {"d": {"e": 1}}}}}}}}}]}, 400),
+    (
+        "POST",
+        "/rank",
+        {
+            "actions": [{"id": "a"}],
+            "contextFeatures": [{"u": {"x": {"y": {"z": {"a": {"b": {"c": {"d": {"e": 1}}}}}}}}}],
+        },
+        400,
+    ),
     ("POST", "/rank", b'{"actions": [{"id": "a", "features": [{"x": NaN}]}]}', 400),
     ("POST", "/rank", b'{"actions": [{"id": "a", "features": [{"x": 1e400}]}]}', 400),
     ("POST", "/events/nope/reward", {"value": 1}, 404),
@@ -35,10 +44,21 @@ BAD_REQUESTS = [
     ("POST", "/events/EVENT/reward", {"value": 1, "extra": 2}, 400),
     ("POST", "/events/EVENT/reward", {}, 400),
     ("POST", "/multislot/rank", {"actions": [{"id": "a"}], "slots": []}, 400),
-    ("POST", "/multislot/rank", {"actions": [{"id": "a"}, {"id": "b"}],
-                                 "slots": [{"id": "s", "baselineAction": "x"}]}, 400),
-    ("POST", "/multislot/rank", {"actions": [{"id": "a"}, {"id": "b"}],
-                                 "slots": [{"id": "s", "baselineAction": "a"}, {"id": "t", "baselineAction": "a"}]}, 400),
+    (
+        "POST",
+        "/multislot/rank",
+        {"actions": [{"id": "a"}, {"id": "b"}], "slots": [{"id": "s", "baselineAction": "x"}]},
+        400,
+    ),
+    (
+        "POST",
+        "/multislot/rank",
+        {
+            "actions": [{"id": "a"}, {"id": "b"}],
+            "slots": [{"id": "s", "baselineAction": "a"}, {"id": "t", "baselineAction": "a"}],
+        },
+        400,
+    ),
     ("POST", "/multislot/events/nope/reward", {"reward": [{"slotId": "s", "value": 1}]}, 404),
     ("PUT", "/configurations/service", {"rewardWaitTime": "10 minutes"}, 400),
     ("PUT", "/configurations/service", {"defaultReward": 7}, 400),

@@ -1,5 +1,6 @@
 """The group commit (artbandit.serve.committer) of a running service: a bounded journal WAL, --durable
 commits on the writer thread, and what a full disk answers (issues 27 and 28)."""
+
 from __future__ import annotations
 
 import os
@@ -47,8 +48,10 @@ def test_durable_acknowledges_only_written_batches_and_answers_503_disk_full(tmp
     state = tmp_path / "s"
     svc = DecisionService(state, seed=0, id_seed=1, durable=True, autocommit=False)
     gate = create_app(svc, key=None, durable=True)
-    body = {"contextFeatures": [{"u": {"x": 1}}], "actions": [{"id": "a", "features": [{"f": 1}]},
-                                                              {"id": "b", "features": [{"f": 2}]}]}
+    body = {
+        "contextFeatures": [{"u": {"x": 1}}],
+        "actions": [{"id": "a", "features": [{"f": 1}]}, {"id": "b", "features": [{"f": 2}]}],
+    }
     real_write = svc.journal.write
     full = {"on": False}
 
@@ -67,8 +70,9 @@ def test_durable_acknowledges_only_written_batches_and_answers_503_disk_full(tmp
             first = await c.post("/rank", json={**body, "eventId": "e1"})
             assert first.status_code == 201
             full["on"] = True
-            answers = await asyncio.gather(c.post("/rank", json={**body, "eventId": "e2"}),
-                                           c.post("/events/e1/reward", json={"value": 1.0}))
+            answers = await asyncio.gather(
+                c.post("/rank", json={**body, "eventId": "e2"}), c.post("/events/e1/reward", json={"value": 1.0})
+            )
             for r in answers:
                 assert r.status_code == 503, r.text
                 message = r.json()["error"]["message"]
@@ -89,10 +93,17 @@ def test_durable_acknowledges_only_written_batches_and_answers_503_disk_full(tmp
 
 def _tmpfs(path, size: str):
     import subprocess
+
     path.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                                           capture_output=True).returncode != 0:
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+        ).returncode
+        != 0
+    ):
         import pytest
+
         pytest.skip("needs root to mount a small tmpfs (the injected-failure test covers the logic)")
     return path
 
@@ -142,8 +153,13 @@ def test_a_real_full_disk_says_disk_full_over_http_and_at_restart(tmp_path):
         finally:
             srv.stop(signal.SIGKILL)
         env = {**os.environ, "ARTBANDIT_API_KEY": "k" * 20}
-        out = subprocess.run([sys.executable, "-m", "artbandit", "serve", "--state", str(state), "--port", "0"],
-                             env=env, capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [sys.executable, "-m", "artbandit", "serve", "--state", str(state), "--port", "0"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert out.returncode != 0
         assert "disk full" in out.stderr and "not an artbandit" not in out.stderr, out.stderr
         assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1

@@ -1,4 +1,5 @@
 """The Gate (artbandit.serve.gate) in front of a real `artbandit serve`: api versions, the key, the body limit."""
+
 from __future__ import annotations
 
 import httpx
@@ -15,8 +16,9 @@ def test_unversioned_paths_need_api_version(server):
     assert missing.status_code == 400 and "api-version" in missing.json()["error"]["message"]
 
 
-@pytest.mark.parametrize("headers", [{}, {"Ocp-Apim-Subscription-Key": "wrong"},
-                                     {"Ocp-Apim-Subscription-Key": KEY[:-1] + "X"}])
+@pytest.mark.parametrize(
+    "headers", [{}, {"Ocp-Apim-Subscription-Key": "wrong"}, {"Ocp-Apim-Subscription-Key": KEY[:-1] + "X"}]
+)
 def test_wrong_or_missing_key_is_401(server, headers):
     r = httpx.post(server.url + "/personalizer/v1.0/rank", json=rank_body(7), headers=headers)
     assert r.status_code == 401

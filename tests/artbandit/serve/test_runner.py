@@ -1,4 +1,5 @@
 """`artbandit serve` (artbandit.serve.runner) loses nothing: SIGKILL mid-traffic, restart, SIGTERM drain, the state lock."""
+
 from __future__ import annotations
 
 import hashlib
@@ -109,8 +110,9 @@ def _probe(srv: Server) -> list[list[float]]:
     return pmfs
 
 
-@pytest.mark.parametrize("arguments", [None, "--cb_explore_adf --squarecb --gamma_scale 10 -q cA"],
-                         ids=["default vw:select", "one model"])
+@pytest.mark.parametrize(
+    "arguments", [None, "--cb_explore_adf --squarecb --gamma_scale 10 -q cA"], ids=["default vw:select", "one model"]
+)
 def test_recovered_model_equals_the_uninterrupted_one(tmp_path, arguments):
     ops = list(_ops(160))
     cut = len(ops) // 2
@@ -134,7 +136,7 @@ def test_recovered_model_equals_the_uninterrupted_one(tmp_path, arguments):
             break
         time.sleep(0.05)
     b.client.put("/configurations/service", json={"modelExportFrequency": "PT1H"})
-    _run(b, ops[cut // 2: cut])
+    _run(b, ops[cut // 2 : cut])
     before = httpx.get(b.url + "/status").json()
     assert 0 < before["checkpointSeq"] < before["journalSeq"]
     b.stop(signal.SIGKILL)
@@ -199,7 +201,10 @@ def test_second_service_on_the_same_state_refuses_to_start(tmp_path):
         second = subprocess.run(
             [sys.executable, "-m", "artbandit", "serve", "--state", str(srv.state), "--port", "0"],
             env={"ARTBANDIT_API_KEY": "another-key-0123456789", "PATH": "/usr/bin:/bin"},
-            capture_output=True, text=True, timeout=60)
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert second.returncode == 1
         assert "already in use by another artbandit service" in second.stderr
         assert "Traceback" not in second.stderr
@@ -209,14 +214,24 @@ def test_second_service_on_the_same_state_refuses_to_start(tmp_path):
 
 def test_refuses_to_start_without_a_key_or_in_a_strangers_folder(tmp_path):
     run = [sys.executable, "-m", "artbandit", "serve", "--port", "0"]
-    no_key = subprocess.run(run + ["--state", str(tmp_path / "s")], env={"PATH": "/usr/bin:/bin"},
-                            capture_output=True, text=True, timeout=60)
+    no_key = subprocess.run(
+        run + ["--state", str(tmp_path / "s")],
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert no_key.returncode == 2 and "ARTBANDIT_API_KEY" in no_key.stderr
     stranger = tmp_path / "photos"
     stranger.mkdir()
     (stranger / "holiday.jpg").write_bytes(b"\xff\xd8")
-    refused = subprocess.run(run + ["--state", str(stranger), "--no-auth"], env={"PATH": "/usr/bin:/bin"},
-                             capture_output=True, text=True, timeout=60)
+    refused = subprocess.run(
+        run + ["--state", str(stranger), "--no-auth"],
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert refused.returncode == 1 and "not an artbandit serve state folder" in refused.stderr
     assert [p.name for p in stranger.iterdir()] == ["holiday.jpg"]
 

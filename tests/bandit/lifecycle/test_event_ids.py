@@ -1,5 +1,6 @@
 """Event ids the DecisionService generates: unique across processes (OS randomness, as the
 Personalizer's), deterministic only with an explicit id_seed, and never reused after a restart."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,13 @@ with DecisionService(sys.argv[1], seed=0) as svc:
 def test_two_processes_with_the_same_seed_generate_different_event_ids(tmp_path):
     ids = []
     for name in ("a", "b"):  # same seed, same journal position: the old ids were equal
-        out = subprocess.run([sys.executable, "-c", _RANK_IN_A_PROCESS, str(tmp_path / name)],
-                             capture_output=True, text=True, timeout=120, check=True).stdout
+        out = subprocess.run(
+            [sys.executable, "-c", _RANK_IN_A_PROCESS, str(tmp_path / name)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
         ids.append(json.loads(out))
     assert all(len(e) == 32 and int(e, 16) >= 0 for e in ids[0] + ids[1])
     assert len(set(ids[0]) | set(ids[1])) == 40
@@ -90,10 +96,10 @@ def test_a_callers_event_id_is_checked_against_the_journal_after_a_restart(tmp_p
     actions = make_actions()[:3]
     with DecisionService(tmp_path / "s", id_seed=1) as svc:
         svc.rank({"u": {"x": 1}}, actions, event_id="order-1", now=1.0)
-        svc.reward("order-1", 1.0, now=2.0)                     # closed
+        svc.reward("order-1", 1.0, now=2.0)  # closed
         svc.rank({"u": {"x": 2}}, actions, event_id="order-2", now=3.0)  # still open
     with DecisionService(tmp_path / "s", id_seed=1) as svc:
-        assert not svc.book.knows("order-1")                    # only the journal knows it
+        assert not svc.book.knows("order-1")  # only the journal knows it
         for used in ("order-1", "order-2"):
             with pytest.raises(BanditError, match="already used"):
                 svc.rank({"u": {"x": 3}}, actions, event_id=used, now=4.0)

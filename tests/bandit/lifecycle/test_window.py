@@ -1,5 +1,6 @@
 """The reward window (bandit.lifecycle.window) under the event book: multi-slot groups, late-reward
 errors and a heap that follows what is open, in the decision service."""
+
 from __future__ import annotations
 
 import importlib.util

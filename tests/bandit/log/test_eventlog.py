@@ -6,6 +6,7 @@ Written against the mutants mutmut left alive in bandit/log/eventlog.py (docs/te
 directly with known values and read back with plain `sqlite3` (not with EventLog's own reader), so a
 swapped column, a wrong pmf text or a missed commit shows up as a different number.
 """
+
 from __future__ import annotations
 
 import csv
@@ -76,8 +77,14 @@ def test_iter_outcomes_reads_what_iter_events_reads(tmp_path):
     outcomes = list(log.iter_outcomes(batch_size=11))  # other batch boundaries, same order
     assert len(outcomes) == len(events) == 120
     for e, (t, ctx, ids, feats, pmf, chosen, p, reward) in zip(events, outcomes):
-        assert (t, ctx, pmf, chosen, p, reward) == (e.time, e.context_json, e.pmf_json, e.chosen_index,
-                                                   e.probability, e.reward)
+        assert (t, ctx, pmf, chosen, p, reward) == (
+            e.time,
+            e.context_json,
+            e.pmf_json,
+            e.chosen_index,
+            e.probability,
+            e.reward,
+        )
         assert ids == e.action_ids and feats == e.action_features
     assert any(o[7] is None for o in outcomes) and any(o[7] is not None for o in outcomes)
 
@@ -274,8 +281,7 @@ def test_event_ids_are_random_unless_seeded_and_never_reuse_a_logged_id(tmp_path
 def test_context_allowlist_keeps_other_namespaces_out_of_the_log(tmp_path):
     path = tmp_path / "e.sqlite"
     p = make_policy("vw", log=path, secret=SECRET, context_allowlist=["user"])
-    d = p.rank({"user": {"device": "tv"}, "pii": {"email=someone@example.org": 1.0}}, make_actions(),
-               now=0.0)
+    d = p.rank({"user": {"device": "tv"}, "pii": {"email=someone@example.org": 1.0}}, make_actions(), now=0.0)
     p.reward(d.event_id, 1.0, now=0.0)
     p.close()
     blob = b"".join(f.read_bytes() for f in tmp_path.glob("e.sqlite*"))
@@ -287,14 +293,17 @@ def test_context_allowlist_keeps_other_namespaces_out_of_the_log(tmp_path):
 def test_jsontext_decodes_like_the_standard_library():
     from bandit.log import jsontext
 
-    docs = ['{"user":{"country":"US","h":0.1234567890123,"n":3},"t":{"g":"drama"}}', "[0.1,0.2,0.7]",
-            '{"a":"\\u00e9\\n","b":[true,false,null],"c":-1.5e-07}',
-            '{"x": NaN, "y": Infinity}']  # orjson refuses the last: the standard library's turn
+    docs = [
+        '{"user":{"country":"US","h":0.1234567890123,"n":3},"t":{"g":"drama"}}',
+        "[0.1,0.2,0.7]",
+        '{"a":"\\u00e9\\n","b":[true,false,null],"c":-1.5e-07}',
+        '{"x": NaN, "y": Infinity}',
+    ]  # orjson refuses the last: the standard library's turn
     for doc in docs:
         got, want = jsontext.loads(doc), json.loads(doc)
         assert json.dumps(got) == json.dumps(want) and type(got) is type(want)
     # the documented difference: an integer over 64 bits comes back as the float VW would read
-    assert jsontext.loads('{"big": 123456789012345678901234567890}') == {"big": 1.2345678901234568e+29}
+    assert jsontext.loads('{"big": 123456789012345678901234567890}') == {"big": 1.2345678901234568e29}
     with pytest.raises(json.JSONDecodeError):
         jsontext.loads('{"a": 1,}')
 
@@ -320,7 +329,9 @@ def test_logged_rows_match_an_independent_recomputation_from_the_inputs(tmp_path
         reward = float(click_p[index] > 0.5)
         p.reward(d.event_id, reward, now=float(t))
         # learn() keeps 1/p weights (a log's actions); squarecb's own decisions learn with weight 1
-        twin.learn(context, make_actions(), index, reward, 1.0 if not p.options.get("importance_weighted") else pmf[index])
+        twin.learn(
+            context, make_actions(), index, reward, 1.0 if not p.options.get("importance_weighted") else pmf[index]
+        )
         expected.append((context, pmf, index, reward))
     p.close()
     rows = list(EventLog(path, readonly=True).iter_events())
@@ -401,10 +412,32 @@ ACTIONS = ('{"id":"a","features":{"kind":"face"}}', '{"id":"b","features":{"brig
 PMF = [0.1, 0.7000000000000001, 0.2]  # repr must round-trip the last digit
 
 
-def append(log: EventLog, event_id: str, *, key=("a", "b"), actions=ACTIONS, pmf=(0.25, 0.75), index=1,
-           probability=0.75, time=1_700_000_000.5, user="u-hash") -> None:
-    log.append(event_id, time, "m.3", "vw --cb_explore_adf", user, '{"user":{"device":"tv"}}', key,
-               list(actions), list(pmf), index, ["a", "b", "c"][index], probability)
+def append(
+    log: EventLog,
+    event_id: str,
+    *,
+    key=("a", "b"),
+    actions=ACTIONS,
+    pmf=(0.25, 0.75),
+    index=1,
+    probability=0.75,
+    time=1_700_000_000.5,
+    user="u-hash",
+) -> None:
+    log.append(
+        event_id,
+        time,
+        "m.3",
+        "vw --cb_explore_adf",
+        user,
+        '{"user":{"device":"tv"}}',
+        key,
+        list(actions),
+        list(pmf),
+        index,
+        ["a", "b", "c"][index],
+        probability,
+    )
 
 
 def raw_rows(path) -> list[tuple]:
@@ -413,7 +446,8 @@ def raw_rows(path) -> list[tuple]:
     try:
         return db.execute(
             "SELECT event_id, time, model_version, policy, user, context, action_set, pmf, chosen_index,"
-            " action_id, probability, reward, reward_time, defaulted FROM events ORDER BY seq").fetchall()
+            " action_id, probability, reward, reward_time, defaulted FROM events ORDER BY seq"
+        ).fetchall()
     finally:
         db.close()
 
@@ -429,11 +463,37 @@ def raw_sets(path) -> list[tuple]:
 def test_a_decision_is_stored_column_by_column(tmp_path):
     path = tmp_path / "events.db"
     with EventLog(path) as log:
-        log.append("e1", 1_700_000_000.5, "m.3", "vw --cb_explore_adf", "u-hash", '{"user":{"device":"tv"}}',
-                   ("a", "b", "c"), [*ACTIONS, '{"id":"c","features":{}}'], PMF, 1, "b", 0.7000000000000001)
+        log.append(
+            "e1",
+            1_700_000_000.5,
+            "m.3",
+            "vw --cb_explore_adf",
+            "u-hash",
+            '{"user":{"device":"tv"}}',
+            ("a", "b", "c"),
+            [*ACTIONS, '{"id":"c","features":{}}'],
+            PMF,
+            1,
+            "b",
+            0.7000000000000001,
+        )
     (row,) = raw_rows(path)
-    assert row == ("e1", 1_700_000_000.5, "m.3", "vw --cb_explore_adf", "u-hash", '{"user":{"device":"tv"}}', 1,
-                   "[0.1,0.7000000000000001,0.2]", 1, "b", 0.7000000000000001, None, None, 0)
+    assert row == (
+        "e1",
+        1_700_000_000.5,
+        "m.3",
+        "vw --cb_explore_adf",
+        "u-hash",
+        '{"user":{"device":"tv"}}',
+        1,
+        "[0.1,0.7000000000000001,0.2]",
+        1,
+        "b",
+        0.7000000000000001,
+        None,
+        None,
+        0,
+    )
     assert raw_sets(path) == [(1, "[" + ",".join([*ACTIONS, '{"id":"c","features":{}}']) + "]")]
 
 
@@ -508,15 +568,27 @@ def test_reading_back_pages_through_every_event_in_order(tmp_path):
     with EventLog(path) as log:
         for i in range(5):
             q = [0.5, 0.625, 0.75, 0.875, 1.0][i]  # exact binary fractions
-            append(log, f"e{i}", key=(i % 2,), pmf=(1.0 - q, q), probability=q,
-                   time=10.0 + i, user=None if i == 2 else f"u{i}")
+            append(
+                log,
+                f"e{i}",
+                key=(i % 2,),
+                pmf=(1.0 - q, q),
+                probability=q,
+                time=10.0 + i,
+                user=None if i == 2 else f"u{i}",
+            )
         log.set_reward("e3", 1.0, 20.0, defaulted=True)
     log = EventLog(path, readonly=True)
     events = list(log.iter_events(batch_size=2))
     assert [e.event_id for e in events] == ["e0", "e1", "e2", "e3", "e4"]
     e = events[3]
-    assert (e.time, e.model_version, e.policy, e.user, e.context) == (13.0, "m.3", "vw --cb_explore_adf", "u3",
-                                                                      {"user": {"device": "tv"}})
+    assert (e.time, e.model_version, e.policy, e.user, e.context) == (
+        13.0,
+        "m.3",
+        "vw --cb_explore_adf",
+        "u3",
+        {"user": {"device": "tv"}},
+    )
     assert (e.pmf, e.chosen_index, e.action_id, e.probability) == ([0.125, 0.875], 1, "b", 0.875)
     assert (e.reward, e.reward_time, e.defaulted) == (1.0, 20.0, True)
     assert e.action_ids == ["a", "b"] and e.action_features == [{"kind": "face"}, {"brightness": 0.5}]
@@ -542,8 +614,20 @@ def test_a_missing_action_set_is_a_one_line_error(tmp_path):
 def one_event_log(tmp_path, reward):
     path = tmp_path / "events.db"
     with EventLog(path) as log:
-        log.append("ev-1", 1_700_000_000.0, "m.7", "vw", "h1", '{"user":{"device":"tv","age":30}}', ("k",),
-                   [*ACTIONS, '{"id":"c","features":{"x":null}}'], [0.2, 0.3, 0.5], 1, "b", 0.3)
+        log.append(
+            "ev-1",
+            1_700_000_000.0,
+            "m.7",
+            "vw",
+            "h1",
+            '{"user":{"device":"tv","age":30}}',
+            ("k",),
+            [*ACTIONS, '{"id":"c","features":{"x":null}}'],
+            [0.2, 0.3, 0.5],
+            1,
+            "b",
+            0.3,
+        )
         if reward is not None:
             log.set_reward("ev-1", reward, 1_700_000_005.0)
     return EventLog(path, readonly=True)
@@ -554,13 +638,20 @@ def test_dsjson_record_by_hand(tmp_path):
     assert one_event_log(tmp_path, 1.0).export(out, "dsjson") == 1
     record = json.loads(out.getvalue())
     assert record == {
-        "_label_cost": -1.0, "_label_probability": 0.3, "_label_Action": 2, "_labelIndex": 1,
-        "Timestamp": "2023-11-14T22:13:20Z", "Version": "1", "EventId": "ev-1",
+        "_label_cost": -1.0,
+        "_label_probability": 0.3,
+        "_label_Action": 2,
+        "_labelIndex": 1,
+        "Timestamp": "2023-11-14T22:13:20Z",
+        "Version": "1",
+        "EventId": "ev-1",
         # chosen action first, then by decreasing probability
-        "a": [2, 3, 1], "p": [0.3, 0.5, 0.2],
-        "c": {"c_user": {"device=tv": 1, "age": 30.0},
-              "_multi": [{"A": {"id=a": 1, "kind=face": 1}}, {"A": {"id=b": 1, "brightness": 0.5}},
-                         {"A": {"id=c": 1}}]},
+        "a": [2, 3, 1],
+        "p": [0.3, 0.5, 0.2],
+        "c": {
+            "c_user": {"device=tv": 1, "age": 30.0},
+            "_multi": [{"A": {"id=a": 1, "kind=face": 1}}, {"A": {"id=b": 1, "brightness": 0.5}}, {"A": {"id=c": 1}}],
+        },
         "VWState": {"m": "m.7"},
         "o": [{"v": 1.0, "EventId": "ev-1", "ActionTaken": False}],
     }
@@ -580,20 +671,40 @@ def test_csv_and_jsonl_records_by_hand(tmp_path):
     assert log.export(out, "csv") == 1
     header, row = list(csv.reader(io.StringIO(out.getvalue())))
     assert dict(zip(header, row)) == {
-        "event_id": "ev-1", "time": "1700000000.0", "model_version": "m.7", "policy": "vw", "user": "h1",
-        "chosen_index": "1", "action_id": "b", "probability": "0.3", "reward": "0.0",
-        "reward_time": "1700000005.0", "defaulted": "0", "action_ids": '["a","b","c"]', "pmf": "[0.2,0.3,0.5]",
+        "event_id": "ev-1",
+        "time": "1700000000.0",
+        "model_version": "m.7",
+        "policy": "vw",
+        "user": "h1",
+        "chosen_index": "1",
+        "action_id": "b",
+        "probability": "0.3",
+        "reward": "0.0",
+        "reward_time": "1700000005.0",
+        "defaulted": "0",
+        "action_ids": '["a","b","c"]',
+        "pmf": "[0.2,0.3,0.5]",
         "context": '{"user":{"device":"tv","age":30}}',
         "action_features": '[{"kind":"face"},{"brightness":0.5},{"x":null}]',
     }
     out = io.StringIO()
     assert log.export(out, "jsonl") == 1
     assert json.loads(out.getvalue()) == {
-        "event_id": "ev-1", "time": 1_700_000_000.0, "model_version": "m.7", "policy": "vw",
-        "context": {"user": {"device": "tv", "age": 30}}, "action_ids": ["a", "b", "c"],
-        "action_features": [{"kind": "face"}, {"brightness": 0.5}, {"x": None}], "pmf": [0.2, 0.3, 0.5],
-        "chosen_index": 1, "action_id": "b", "probability": 0.3, "reward": 0.0, "reward_time": 1_700_000_005.0,
-        "user": "h1", "defaulted": False,
+        "event_id": "ev-1",
+        "time": 1_700_000_000.0,
+        "model_version": "m.7",
+        "policy": "vw",
+        "context": {"user": {"device": "tv", "age": 30}},
+        "action_ids": ["a", "b", "c"],
+        "action_features": [{"kind": "face"}, {"brightness": 0.5}, {"x": None}],
+        "pmf": [0.2, 0.3, 0.5],
+        "chosen_index": 1,
+        "action_id": "b",
+        "probability": 0.3,
+        "reward": 0.0,
+        "reward_time": 1_700_000_005.0,
+        "user": "h1",
+        "defaulted": False,
     }
 
 

@@ -1,5 +1,6 @@
 """The DSJSON export gives VW's own --dsjson parser exactly the features artbandit's model saw, even
 for hostile feature names: trained on the export, VW predicts what `artbandit train` learned."""
+
 from __future__ import annotations
 
 import json
@@ -17,16 +18,24 @@ HOSTILE = ["_label_cost", "_leading", "a b", "x=y", "x", "3", "c:d|e", "%20", "t
 
 def _context(rng) -> dict:
     return {
-        "user": {"_label_cost": float(rng.random()), "_leading": ["u", "v"][int(rng.integers(2))],
-                 "a b": float(rng.random()), "x=y": "z", "x": "y=z", "3": float(rng.integers(3)),
-                 "seg": ["p q", "_r", "s=t"][int(rng.integers(3))]},
+        "user": {
+            "_label_cost": float(rng.random()),
+            "_leading": ["u", "v"][int(rng.integers(2))],
+            "a b": float(rng.random()),
+            "x=y": "z",
+            "x": "y=z",
+            "3": float(rng.integers(3)),
+            "seg": ["p q", "_r", "s=t"][int(rng.integers(3))],
+        },
         "my ns": {"c:d|e": float(rng.random()), "%20": 1.0, "tab\there": "new\nline"},
     }
 
 
 def _actions() -> list[dict]:
-    return [{"id": f"art {i}" if i % 2 else f"_art={i}", "features": {"_b": 0.1 * i, "style": ["x y", "_z"][i % 2]}}
-            for i in range(5)]
+    return [
+        {"id": f"art {i}" if i % 2 else f"_art={i}", "features": {"_b": 0.1 * i, "style": ["x y", "_z"][i % 2]}}
+        for i in range(5)
+    ]
 
 
 def _log(path) -> None:
@@ -71,9 +80,17 @@ def test_vw_trained_on_the_dsjson_export_predicts_what_artbandit_train_learned(t
     for _ in range(30):
         context = _context(rng)
         ev = events[0]
-        probe = to_dsjson(type(ev)(**{**ev.__dict__, "context_json": json.dumps(context), "reward": None,
-                                      "action_ids": [a["id"] for a in _actions()],
-                                      "action_features": [a["features"] for a in _actions()]}))
+        probe = to_dsjson(
+            type(ev)(
+                **{
+                    **ev.__dict__,
+                    "context_json": json.dumps(context),
+                    "reward": None,
+                    "action_ids": [a["id"] for a in _actions()],
+                    "action_features": [a["features"] for a in _actions()],
+                }
+            )
+        )
         theirs = _vw_pmf(vw, json.dumps(probe))
         mine = ours._pmf(ours._prepare(context), ours._registry.lookup(_actions()))
         assert np.allclose(theirs, mine, atol=1e-6)  # both in the order of `_multi` / the actions
@@ -100,13 +117,30 @@ def test_cli_export_choices_are_the_librarys(tmp_path):
     from bandit.choices import TRAIN_EXPLORATIONS
     from bandit.log.export import COSTS, EXPORT_FORMATS
 
-    choices = {p.name: tuple(p.type.choices) for cmd in (cli_bandit.export, cli_bandit.train)
-               for p in cmd.params if hasattr(p.type, "choices")}
+    choices = {
+        p.name: tuple(p.type.choices)
+        for cmd in (cli_bandit.export, cli_bandit.train)
+        for p in cmd.params
+        if hasattr(p.type, "choices")
+    }
     assert choices == {"fmt": EXPORT_FORMATS, "costs": COSTS, "exploration": TRAIN_EXPLORATIONS}
     _log(tmp_path / "e.sqlite")
     try:
-        main(["log", "export", str(tmp_path / "e.sqlite"), "--costs", "vw", "--reward-range", "0", "2",
-              "-o", str(tmp_path / "e.dsjson"), "--quiet"])
+        main(
+            [
+                "log",
+                "export",
+                str(tmp_path / "e.sqlite"),
+                "--costs",
+                "vw",
+                "--reward-range",
+                "0",
+                "2",
+                "-o",
+                str(tmp_path / "e.dsjson"),
+                "--quiet",
+            ]
+        )
     except SystemExit as exc:
         assert exc.code in (0, None)
     records = [json.loads(line) for line in (tmp_path / "e.dsjson").read_text().splitlines()]

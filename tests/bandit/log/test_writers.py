@@ -1,4 +1,5 @@
 """Several processes appending to one event log at once: every row is exactly what its process decided."""
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,10 @@ def test_concurrent_writers_log_every_row_as_their_process_decided(tmp_path):
     path = tmp_path / "e.sqlite"
     EventLog(path).close()  # an existing log, as a service's workers would share
     start = time.time() + 2.0
-    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(w), str(path), str(tmp_path / f"w{w}.jsonl"),
-                               str(start)]) for w in range(4)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, str(w), str(path), str(tmp_path / f"w{w}.jsonl"), str(start)])
+        for w in range(4)
+    ]
     for proc in procs:
         assert proc.wait(timeout=300) == 0
     expected = {}
@@ -86,7 +89,7 @@ def test_a_caller_id_race_between_writers_keeps_the_winner_row_and_its_reward(tm
     a.flush()
     with pytest.warns(RuntimeWarning, match="'race' not logged"):
         b.flush()
-    b.reward("race", 0.5, now=1.0)      # b's own event: learned, but it has no row
+    b.reward("race", 0.5, now=1.0)  # b's own event: learned, but it has no row
     b.reward(other.event_id, 1.0, now=1.0)
     a.reward("race", 0.25, now=1.0)
     a.close()
@@ -114,8 +117,10 @@ def test_a_writer_id_is_never_given_twice_even_after_its_writer_closed(tmp_path)
     db = sqlite3.connect(path)
     db.execute("DELETE FROM meta WHERE key='last_writer'")
     db.execute("INSERT INTO action_sets(id, actions) VALUES (1, '[]')")
-    db.execute("INSERT INTO events(event_id, time, model_version, policy, context, action_set, pmf, chosen_index,"
-               " action_id, probability, writer) VALUES ('e1', 0, 'm', 'p', '{}', 1, '[1]', 0, 'a', 1.0, 7)")
+    db.execute(
+        "INSERT INTO events(event_id, time, model_version, policy, context, action_set, pmf, chosen_index,"
+        " action_id, probability, writer) VALUES ('e1', 0, 'm', 'p', '{}', 1, '[1]', 0, 'a', 1.0, 7)"
+    )
     db.commit()
     db.close()
     with EventLog(path) as log:

@@ -14,6 +14,7 @@ a SIGKILLed writer's events still take their late rewards.
 
 Memory follows what is pending: rewarded events leave the expiry queue, caches are bounded by size.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,10 +43,10 @@ from bandit import (
     UnknownEventError,
     VWPolicy,
     apply_floor,
+    features as bandit_features,
     make_policy,
     vwformat,
 )
-from bandit import features as bandit_features
 from bandit.policies.base import Policy
 from bandit.sampling import floor_for
 from tests.bandit_helpers import Stream, make_actions, run
@@ -72,8 +73,9 @@ def test_without_user_action_interactions_the_policy_cannot_personalize():
     assert with_q > without_q + 0.15
 
 
-@pytest.mark.parametrize("spec", ["vw:squarecb", "vw:epsilon", "vw:softmax", "vw:bag", "vw:cover",
-                                  "uniform", "ts-per-title", "linucb"])
+@pytest.mark.parametrize(
+    "spec", ["vw:squarecb", "vw:epsilon", "vw:softmax", "vw:bag", "vw:cover", "uniform", "ts-per-title", "linucb"]
+)
 def test_logged_probability_is_the_pmf_entry_and_respects_the_floor(spec):
     floor = 0.02
     policy = make_policy(spec, seed=1, secret=SECRET, min_probability=floor)
@@ -156,10 +158,21 @@ def _continue(policy, stream, start, n):
     return out
 
 
-@pytest.mark.parametrize("exploration", ["squarecb", pytest.param("bag", marks=pytest.mark.xfail(
-    reason="VW's bagging draws its bootstrap weights from a random state that -i does not restore: a "
-           "loaded bag model diverges on 10 of seeds 0-11 (also before the exploration budget; seed 7 "
-           "happened to pass)", strict=False))])
+@pytest.mark.parametrize(
+    "exploration",
+    [
+        "squarecb",
+        pytest.param(
+            "bag",
+            marks=pytest.mark.xfail(
+                reason="VW's bagging draws its bootstrap weights from a random state that -i does not restore: a "
+                "loaded bag model diverges on 10 of seeds 0-11 (also before the exploration budget; seed 7 "
+                "happened to pass)",
+                strict=False,
+            ),
+        ),
+    ],
+)
 def test_save_load_continues_identically(tmp_path, exploration):
     original = VWPolicy(exploration, seed=7, secret=SECRET, reward_wait_s=5.0)
     stream = Stream(7)
@@ -204,8 +217,8 @@ def test_delayed_rewards_learn_when_final_and_expiry_gives_the_default():
     assert p.n_learned == 0 and p.pending_count == 2
     p.reward(d2.event_id, 1.0, now=8.0)  # late but inside the window: first-wins learns at once
     assert p.n_learned == 1 and p.pending_count == 1
-    assert p.expire(now=10.0) == 0      # d1's window ends at 10.0 (inclusive)
-    assert p.expire(now=10.5) == 1      # closed with the default reward
+    assert p.expire(now=10.0) == 0  # d1's window ends at 10.0 (inclusive)
+    assert p.expire(now=10.5) == 1  # closed with the default reward
     assert p.n_learned == 2 and p.pending_count == 0
     with pytest.raises(ExpiredEventError):
         p.reward(d1.event_id, 1.0, now=11.0)
@@ -216,8 +229,7 @@ def test_delayed_rewards_learn_when_final_and_expiry_gives_the_default():
 
 
 def test_sum_aggregation_learns_the_clipped_total_when_the_window_closes(tmp_path):
-    p = VWPolicy(seed=0, secret=SECRET, reward_wait_s=5.0, aggregation="sum",
-                     log=tmp_path / "e.sqlite")
+    p = VWPolicy(seed=0, secret=SECRET, reward_wait_s=5.0, aggregation="sum", log=tmp_path / "e.sqlite")
     _, context, _ = Stream(0).next()
     d = p.rank(context, make_actions(), now=0.0)
     p.reward(d.event_id, 0.5, now=1.0)
@@ -225,7 +237,7 @@ def test_sum_aggregation_learns_the_clipped_total_when_the_window_closes(tmp_pat
     assert p.n_learned == 0
     d2 = p.rank(context, make_actions(), now=3.0)
     p.reward(d2.event_id, 0.75, now=3.0)
-    p.reward(d2.event_id, 0.75, now=4.0)   # 1.5 is clipped to the top of the range
+    p.reward(d2.event_id, 0.75, now=4.0)  # 1.5 is clipped to the top of the range
     assert p.expire(now=100.0) == 2 and p.n_learned == 2
     p.close()
     events = {e.event_id: e for e in bandit.EventLog(tmp_path / "e.sqlite", readonly=True).iter_events()}
@@ -240,8 +252,14 @@ def test_every_bad_reward_is_rejected_with_a_clear_error():
     d = p.rank(context, make_actions(), now=0.0)
     with pytest.raises(UnknownEventError, match="unknown event"):
         p.reward("no-such-event", 1.0, now=0.0)
-    for bad, pattern in [(float("nan"), "finite"), (float("inf"), "finite"), (1.5, "outside"),
-                         (-0.1, "outside"), ("x", "number"), (None, "number")]:
+    for bad, pattern in [
+        (float("nan"), "finite"),
+        (float("inf"), "finite"),
+        (1.5, "outside"),
+        (-0.1, "outside"),
+        ("x", "number"),
+        (None, "number"),
+    ]:
         with pytest.raises(InvalidRewardError, match=pattern):
             p.reward(d.event_id, bad, now=0.0)
     assert p.pending_count == 1  # bad values change nothing
@@ -252,8 +270,10 @@ def test_every_bad_reward_is_rejected_with_a_clear_error():
     p.expire(now=5.0)
     with pytest.raises(ExpiredEventError, match="window closed"):
         p.reward(d2.event_id, 0.0, now=5.0)
-    assert all(issubclass(e, BanditError) for e in (UnknownEventError, ExpiredEventError,
-                                                   DuplicateRewardError, InvalidRewardError))
+    assert all(
+        issubclass(e, BanditError)
+        for e in (UnknownEventError, ExpiredEventError, DuplicateRewardError, InvalidRewardError)
+    )
 
 
 def test_bad_inputs_raise_bandit_errors():
@@ -288,7 +308,7 @@ def test_features_with_separators_and_allowlist():
 
     from bandit.features import context_json, context_line, escape
 
-    ctx = {"user": {"city": "New \"York\"", "n": 3, "x": 0.25}, "h": {}}
+    ctx = {"user": {"city": 'New "York"', "n": 3, "x": 0.25}, "h": {}}
     for _ in range(2):  # second time from the cache
         assert json.loads(context_json(ctx)) == ctx
 
@@ -404,28 +424,42 @@ def test_apply_floor_keeps_a_distribution_above_the_floor():
             by_raw = [out[i] for i in np.argsort(raw)]
             assert all(a <= b + 1e-15 for a, b in zip(by_raw, by_raw[1:]))
     assert apply_floor([0.5, 0.5], 0.0) == [0.5, 0.5]
-    assert apply_floor([1.0, 0.0, 0.0, 0.0], 0.5) == [0.25] * 4   # capped at uniform
+    assert apply_floor([1.0, 0.0, 0.0, 0.0], 0.5) == [0.25] * 4  # capped at uniform
     assert apply_floor([0.0, 0.0], 0.1) == [0.5, 0.5]
 
 
 def test_feature_text_for_every_supported_type_and_error():
     from bandit.features import format_features
 
-    feats = {"n": 2, "x": 0.25, "np": np.float32(0.5), "on": True, "off": False, "skip": None,
-             "a b": "c:d|e", "neg": -1.5}
+    feats = {
+        "n": 2,
+        "x": 0.25,
+        "np": np.float32(0.5),
+        "on": True,
+        "off": False,
+        "skip": None,
+        "a b": "c:d|e",
+        "neg": -1.5,
+    }
     assert format_features(feats, "ctx") == "n:2 x:0.25 np:0.5 on:1 off:0 a%20b=c%3Ad%7Ce neg:-1.5"
     assert format_features({}, "ctx") == ""
-    for bad, pattern in [({"x": float("inf")}, "ctx: feature 'x' is inf"), ({"x": -float("inf")}, "finite"),
-                         ({"x": np.float64("nan")}, "finite"), ({3: 1.0}, "names must be strings"),
-                         ({3: "s"}, "names must be strings"), ({"x": [1]}, "unsupported type list")]:
+    for bad, pattern in [
+        ({"x": float("inf")}, "ctx: feature 'x' is inf"),
+        ({"x": -float("inf")}, "finite"),
+        ({"x": np.float64("nan")}, "finite"),
+        ({3: 1.0}, "names must be strings"),
+        ({3: "s"}, "names must be strings"),
+        ({"x": [1]}, "unsupported type list"),
+    ]:
         with pytest.raises(BanditError, match=pattern):
             format_features(bad, "ctx")
 
 
-
-
-ACTIONS = [{"id": "a", "features": {"x": 1.0}}, {"id": "b", "features": {"x": 2.0}},
-           {"id": "c", "features": {"x": 3.0}}]
+ACTIONS = [
+    {"id": "a", "features": {"x": 1.0}},
+    {"id": "b", "features": {"x": 2.0}},
+    {"id": "c", "features": {"x": 3.0}},
+]
 
 
 class FixedPolicy(Policy):
@@ -489,7 +523,9 @@ def test_rank_samples_the_floored_pmf_and_logs_its_entry(tmp_path):
     # pmf [0.7, 0.3, 0.0] with floor 0.06: w = 0.06 / (1/3) = 0.18 -> [0.594, 0.266, 0.06]
     expected = [0.82 * 0.7 + 0.06, 0.82 * 0.3 + 0.06, 0.06]
     path = tmp_path / "events.db"
-    policy = FixedPolicy([0.7, 0.3, 0.0], min_probability=0.06, exploration_budget=None, seed=5, log=path, secret=SECRET)
+    policy = FixedPolicy(
+        [0.7, 0.3, 0.0], min_probability=0.06, exploration_budget=None, seed=5, log=path, secret=SECRET
+    )
     n = 6000
     decisions = [policy.rank({"user": {"d": "tv"}}, ACTIONS, now=float(t)) for t in range(n)]
     policy.close()
@@ -524,15 +560,24 @@ def test_rank_reaches_the_last_action():
 
 
 def test_the_sampled_probability_is_what_the_reward_teaches():
-    policy = FixedPolicy([0.7, 0.3, 0.0], min_probability=0.06, exploration_budget=None, seed=2, reward_range=(-1.0, 1.0),
-                         default_reward=-1.0, reward_wait_s=10.0)
+    policy = FixedPolicy(
+        [0.7, 0.3, 0.0],
+        min_probability=0.06,
+        exploration_budget=None,
+        seed=2,
+        reward_range=(-1.0, 1.0),
+        default_reward=-1.0,
+        reward_wait_s=10.0,
+    )
     expected = [0.82 * 0.7 + 0.06, 0.82 * 0.3 + 0.06, 0.06]
     d1 = policy.rank({}, ACTIONS, now=0.0)
     d2 = policy.rank({}, ACTIONS, now=1.0)
     policy.reward(d1.event_id, 0.5, now=2.0)
     policy.expire(now=100.0)  # d2 learns the default reward -1, i.e. 0 on [0, 1]
-    assert policy.updates == [(d1.index, pytest.approx(0.75), pytest.approx(expected[d1.index], abs=1e-15)),
-                              (d2.index, 0.0, pytest.approx(expected[d2.index], abs=1e-15))]
+    assert policy.updates == [
+        (d1.index, pytest.approx(0.75), pytest.approx(expected[d1.index], abs=1e-15)),
+        (d2.index, 0.0, pytest.approx(expected[d2.index], abs=1e-15)),
+    ]
 
 
 def test_learn_checks_the_logged_probability():
@@ -552,12 +597,23 @@ def test_learn_checks_the_logged_probability():
 def test_a_draw_above_the_rounded_cumulative_pmf_takes_the_last_action():
     # these twelve scores, renormalized, add up to 0.9999999999999998 in floating point: a uniform draw
     # of 1 - 2**-53 lies above every cumulative sum and must still give a valid (the last) action
-    scores = [0.2034146857749588, 0.7673483420763234, 0.7886482900098098, 0.1582086298273846,
-              0.16195407019788421, 0.5294742230377147, 0.11721284387105246, 0.9214183944636138,
-              0.6656058220179341, 0.01320375853497835, 0.6812806756042346, 0.9000980523907597]
+    scores = [
+        0.2034146857749588,
+        0.7673483420763234,
+        0.7886482900098098,
+        0.1582086298273846,
+        0.16195407019788421,
+        0.5294742230377147,
+        0.11721284387105246,
+        0.9214183944636138,
+        0.6656058220179341,
+        0.01320375853497835,
+        0.6812806756042346,
+        0.9000980523907597,
+    ]
     actions = [{"id": f"v{i}", "features": {"x": float(i)}} for i in range(12)]
     policy = FixedPolicy(scores, min_probability=0.0)
-    policy._rng = type("TopDraw", (), {"random": staticmethod(lambda: 1.0 - 2.0 ** -53)})()
+    policy._rng = type("TopDraw", (), {"random": staticmethod(lambda: 1.0 - 2.0**-53)})()
     d = policy.rank({}, actions, now=0.0)
     assert (d.index, d.action_id) == (11, "v11")
     assert d.probability == pytest.approx(scores[11] / sum(scores), rel=1e-12)
@@ -669,8 +725,10 @@ def test_each_decision_logs_its_own_candidate_set(tmp_path):
     policy.rank({}, ACTIONS, now=2.0)
     policy.close()
     db = sqlite3.connect(str(path))
-    sets = [json.loads(r[0]) for r in db.execute(
-        "SELECT s.actions FROM events e JOIN action_sets s ON s.id = e.action_set ORDER BY e.seq")]
+    sets = [
+        json.loads(r[0])
+        for r in db.execute("SELECT s.actions FROM events e JOIN action_sets s ON s.id = e.action_set ORDER BY e.seq")
+    ]
     db.close()
     assert [[a["id"] for a in s] for s in sets] == [["a", "b", "c"], ["a", "b"], ["a", "b", "c"]]
     assert sets[1] == [{"id": "a", "features": {"x": 1.0}}, {"id": "b", "features": {"x": 2.0}}]
@@ -696,8 +754,6 @@ def test_replay_step_matches_predict_then_learn(spec: str) -> None:
     _, context, _ = stream.next()
     np.testing.assert_allclose(b.predict(context, actions), a.predict(context, actions), atol=1e-12)
     assert a.n_learned == b.n_learned == 400
-
-
 
 
 ROOT = Path(tests.__file__).resolve().parents[1]  # the checkout, which holds the `tests` package
@@ -872,8 +928,6 @@ def test_an_expired_event_learns_exactly_what_an_explicit_default_reward_would()
     explicit = trained(lambda p, ds: [p.reward(d.event_id, 0.25, now=4.0) for d in ds])
     other = trained(lambda p, ds: [p.reward(d.event_id, 1.0, now=4.0) for d in ds])
     assert np.array_equal(expired, explicit) and not np.array_equal(expired, other)
-
-
 
 
 @pytest.mark.parametrize("spec", ["uniform", "vw"])

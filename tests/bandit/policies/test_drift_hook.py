@@ -10,6 +10,7 @@ Only drops while viewers are still arriving count: once traffic stops, the last 
 then only the defaults of the last window, a real drop in what is learned (an end-of-run artefact
 of every finite simulation, not of a live service).
 """
+
 from __future__ import annotations
 
 import heapq
@@ -35,8 +36,6 @@ from simulations.world.scenarios import load_scenario
 from tests.bandit_helpers import SEGMENTS, Stream, click_probabilities, make_actions
 
 N, CHANGE = 9000, 4000  # every segment's taste moves to the next segment's at CHANGE
-
-
 
 
 ROOT = Path(tests.__file__).resolve().parents[1]  # the checkout
@@ -77,8 +76,10 @@ def test_a_detected_drop_is_in_the_log_with_its_numbers(logged_run) -> None:
     db = sqlite3.connect(path)  # plain sqlite3: independent of artbandit's reader
     cols = [r[1] for r in db.execute("PRAGMA table_info(drift_events)")]
     assert not {"user", "context"} & set(cols)
-    rows = db.execute("SELECT time, writer, direction, statistic, threshold, floor, boost_events, n_learned,"
-                      " event_id FROM drift_events").fetchall()
+    rows = db.execute(
+        "SELECT time, writer, direction, statistic, threshold, floor, boost_events, n_learned,"
+        " event_id FROM drift_events"
+    ).fetchall()
     assert len(rows) == 1
     time, writer, direction, statistic, threshold, floor, boost, n_learned, event_id = rows[0]
     assert (direction, threshold, floor, boost, n_learned) == ("drop", 60.0, 0.05, 3000, detected[0])
@@ -124,7 +125,8 @@ def test_a_log_written_before_the_table_opens_and_gains_it(tmp_path) -> None:
     with EventLog(path) as log:  # a writer upgrades it in place
         assert "drift_events" in tables()
         assert sqlite3.connect(path).execute("SELECT value FROM meta WHERE key='schema'").fetchone() == (
-            "artbandit.events/2",)
+            "artbandit.events/2",
+        )
         log.append_drift(drift)
         writer = log.writer_id
     with EventLog(path, readonly=True) as log:
@@ -150,8 +152,12 @@ def test_two_processes_writing_drift_events_to_one_log_do_not_collide(tmp_path) 
     path = tmp_path / "shared.sqlite"
     EventLog(path).close()
     script = _WRITER.format(root=str(ROOT))
-    procs = [subprocess.Popen([sys.executable, "-c", script, tag, str(path)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True) for tag in ("a", "b")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, tag, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        for tag in ("a", "b")
+    ]
     writers = {tag: int(p.stdout.readline()) for tag, p in zip("ab", procs)}
     for p in procs:
         p.stdin.write("go\n")
@@ -193,8 +199,9 @@ _KILLED = textwrap.dedent("""
 
 def test_a_drift_event_survives_sigkill_after_the_commit_interval(tmp_path) -> None:
     path = tmp_path / "killed.sqlite"
-    child = subprocess.Popen([sys.executable, "-c", _KILLED.format(root=str(ROOT)), str(path)],
-                             stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILLED.format(root=str(ROOT)), str(path)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert child.stdout.readline().strip() == "ready"
     finally:
@@ -213,7 +220,8 @@ def test_evaluate_marks_the_logged_drift_on_its_curves(logged_run, tmp_path) -> 
     logged = result["drift"]["logged"]
     # detected while learning event n_learned (clock = event index): n_learned + 1 events logged by then
     assert [(c["event"], c["direction"], c["floor"], c["boost_events"]) for c in logged] == [
-        (detected[0] + 1, "drop", 0.05, 3000)]
+        (detected[0] + 1, "drop", 0.05, 3000)
+    ]
     assert logged[0]["statistic"] > logged[0]["threshold"] == 60.0
     write_evaluation_report(result, tmp_path / "report.html")  # its curves: a purple line there too
     html = (tmp_path / "report.html").read_text()
@@ -318,8 +326,7 @@ def test_the_delayed_scenario_raises_no_drop_while_the_first_window_fills(make):
     assert WAIT <= policy._watch_from <= WAIT + 5  # the first learned event's window end
 
 
-def _delayed_drive(policy, rank, reward, expire, n: int, change: int | None,
-                   seed: int = 0) -> tuple[int, int]:
+def _delayed_drive(policy, rank, reward, expire, n: int, change: int | None, seed: int = 0) -> tuple[int, int]:
     """RATE viewers per simulated second; a click is rewarded after an exponential delay (mean 30 s),
     a non-click never (its window closes with the default reward). From `change` on, every segment
     clicks what the next one liked. Returns `policy.n_learned` at the change (nothing learned until
@@ -359,8 +366,14 @@ def test_with_delayed_rewards_only_the_real_change_is_a_drop(change):
         d = policy.rank(context, actions, now=now)
         return d.event_id, d.index
 
-    at_change, learned = _delayed_drive(policy, rank, lambda e, v, now: policy.reward(e, v, now=now),
-                                        lambda now: policy.expire(now=now), n=12_000, change=change)
+    at_change, learned = _delayed_drive(
+        policy,
+        rank,
+        lambda e, v, now: policy.reward(e, v, now=now),
+        lambda now: policy.expire(now=now),
+        n=12_000,
+        change=change,
+    )
     while_traffic = [e for e in policy.drift_events if e <= learned]
     if change is None:
         assert while_traffic == []
@@ -376,8 +389,9 @@ def test_the_decision_service_keeps_the_clock_and_its_restart_continues_it(tmp_p
         r = svc.rank(context, actions, now=now)
         return r.event_id, [a["id"] for a in actions].index(r.action_id)
 
-    _, learned = _delayed_drive(svc.policy, rank, lambda e, v, now: svc.reward(e, v, now=now),
-                                lambda now: svc.expire(now), 6000, None)
+    _, learned = _delayed_drive(
+        svc.policy, rank, lambda e, v, now: svc.reward(e, v, now=now), lambda now: svc.expire(now), 6000, None
+    )
     assert [e for e in svc.policy.drift_events if e <= learned] == [] and svc.policy._watching
     watch_from = svc.policy._watch_from
     assert WAIT <= watch_from <= WAIT + 10  # the first learned event's window end

@@ -1,5 +1,6 @@
 """Models you can trust: verified on load, only learning options from the file, atomic swaps that a
 SIGKILL cannot break, and every bad input a one-line BanditError."""
+
 from __future__ import annotations
 
 import json
@@ -101,8 +102,9 @@ def test_a_model_of_another_exploration_or_kind_is_refused_even_with_a_fixed_che
         VWPolicy.load(square, secret=SECRET)
 
 
-@pytest.mark.parametrize("key, value", [("log", "LOGFILE"), ("secret", "x" * 32), ("id_seed", 3),
-                                        ("no_such_option", 1)])
+@pytest.mark.parametrize(
+    "key, value", [("log", "LOGFILE"), ("secret", "x" * 32), ("id_seed", 3), ("no_such_option", 1)]
+)
 def test_metadata_cannot_set_run_time_options(tmp_path, key, value):
     folder = _trained(tmp_path)
     target = tmp_path / "elsewhere" / "events.sqlite"
@@ -136,8 +138,9 @@ def test_sigkill_during_saves_never_leaves_the_path_without_a_complete_model(tmp
         assert p.predict({"u": {"x": 1.0}}, make_actions()).shape == (8,)
         assert [e.name for e in tmp_path.iterdir()] == ["m"]  # leftovers of the killed save are gone
     # the rename-aside fallback (no RENAME_EXCHANGE): killed between its two renames
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
     aside = tmp_path / f".m.abold-{dead}-0000"
     aside.mkdir()
     os.replace(path, aside / "previous")

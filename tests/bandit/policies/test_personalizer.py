@@ -1,6 +1,7 @@
 """`vw:select` (bandit.policies.personalizer): squarecb over one VW regression per interaction set, mixed by
 exponential weights on their squared error. Checked against a plain re-implementation, on the
 synthetic suite against LinUCB and the default, through save/load, logs and the CLI."""
+
 from __future__ import annotations
 
 import json
@@ -26,9 +27,12 @@ class PlainSelection:
     """The same algorithm written out with VW's text lines parsed afresh every time (no caches)."""
 
     def __init__(self, seed: int) -> None:
-        self.vws = [vowpalwabbit.Workspace(f"--cb_adf --quiet --random_seed {seed} -b 18 --interactions cA"),
-                    vowpalwabbit.Workspace(f"--cb_adf --quiet --random_seed {seed} -b 18 --interactions cA "
-                                           "--interactions ccA -l 0.25")]
+        self.vws = [
+            vowpalwabbit.Workspace(f"--cb_adf --quiet --random_seed {seed} -b 18 --interactions cA"),
+            vowpalwabbit.Workspace(
+                f"--cb_adf --quiet --random_seed {seed} -b 18 --interactions cA --interactions ccA -l 0.25"
+            ),
+        ]
         self.loss = np.zeros(2)
         self.t = 0
 
@@ -121,8 +125,7 @@ def test_the_shared_parse_and_the_featureless_actions_learn_exactly_like_full_ex
 
 
 def _suite(kind: str, af: bool, make, n: int = 3000, seeds=(0, 1)) -> float:
-    return float(np.mean([run_policy(SyntheticEnv(EnvSpec(kind, af), s), make(s), n, seed=s)["reward"]
-                          for s in seeds]))
+    return float(np.mean([run_policy(SyntheticEnv(EnvSpec(kind, af), s), make(s), n, seed=s)["reward"] for s in seeds]))
 
 
 def test_it_takes_the_third_order_model_where_rewards_are_non_linear_and_not_where_linear() -> None:
@@ -134,7 +137,7 @@ def test_it_takes_the_third_order_model_where_rewards_are_non_linear_and_not_whe
         policy = Personalizer(seed=0)
         runs[kind] = run_policy(env, policy, 3000, seed=0)["reward"], policy.weights()
     assert runs["neighbours"][1][1] > 0.99  # the -q ccA model carries the non-linear world
-    assert runs["linear"][1][0] > 0.9       # the -q cA model the linear one
+    assert runs["linear"][1][0] > 0.9  # the -q cA model the linear one
     select = _suite("neighbours", False, lambda s: Personalizer(seed=s))
     default = _suite("neighbours", False, lambda s: VWPolicy(seed=s))
     linucb = _suite("neighbours", False, lambda s: LinUCB(seed=s))
@@ -198,9 +201,13 @@ def test_a_saved_model_continues_exactly_and_a_damaged_one_is_refused(tmp_path) 
 
 
 def test_bad_options_are_one_line_errors() -> None:
-    for bad, says in (({"models": []}, "at least one"), ({"models": [("c", None)]}, "models must be"),
-                      ({"models": [(["cA"], "fast")]}, "learning rate must be a number"), ({"eta": 0}, "eta"),
-                      ({"models": [(["c_"], None)]}, "models must be")):
+    for bad, says in (
+        ({"models": []}, "at least one"),
+        ({"models": [("c", None)]}, "models must be"),
+        ({"models": [(["cA"], "fast")]}, "learning rate must be a number"),
+        ({"eta": 0}, "eta"),
+        ({"models": [(["c_"], None)]}, "models must be"),
+    ):
         with pytest.raises(BanditError) as info:
             Personalizer(**bad)
         assert says in str(info.value) and "\n" not in str(info.value), str(info.value)
@@ -212,17 +219,27 @@ def test_the_cli_simulates_evaluates_trains_and_ranks_with_it(tmp_path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(exe + list(args), capture_output=True, text=True, cwd=ROOT, timeout=300)
 
-    proc = run("simulate", "-n", "1500", "-p", "vw:select", "-p", "uniform", "-o", str(tmp_path / "sim"),
-               "--json", "-q")
+    proc = run(
+        "simulate", "-n", "1500", "-p", "vw:select", "-p", "uniform", "-o", str(tmp_path / "sim"), "--json", "-q"
+    )
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads(proc.stdout)
     assert metrics["policies"]["vw:select"]["share_of_oracle"] > metrics["policies"]["uniform"]["share_of_oracle"]
-    proc = run("evaluate", str(tmp_path / "sim" / "events.sqlite"), "--policy", "vw:select", "--apply",
-               str(tmp_path / "applied"), "-q")
+    proc = run(
+        "evaluate",
+        str(tmp_path / "sim" / "events.sqlite"),
+        "--policy",
+        "vw:select",
+        "--apply",
+        str(tmp_path / "applied"),
+        "-q",
+    )
     assert proc.returncode == 0, proc.stderr
     applied = load_saved_policy(tmp_path / "applied")
     assert isinstance(applied, Personalizer) and applied.n_learned == 1500
-    proc = run("train", str(tmp_path / "sim" / "events.sqlite"), "--exploration", "select", "-o", str(tmp_path / "m"), "-q")
+    proc = run(
+        "train", str(tmp_path / "sim" / "events.sqlite"), "--exploration", "select", "-o", str(tmp_path / "m"), "-q"
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads((tmp_path / "m" / "metadata.json").read_text())["policy"] == "vw:select"
     from simulations.world.environment import Environment
@@ -231,8 +248,17 @@ def test_the_cli_simulates_evaluates_trains_and_ranks_with_it(tmp_path) -> None:
     imp = next(iter(Environment(load_scenario("segments"), seed=0).impressions(1)))
     (tmp_path / "ctx.json").write_text(json.dumps(imp.context))
     (tmp_path / "actions.json").write_text(json.dumps(imp.actions))
-    proc = run("rank", str(tmp_path / "m"), "--context", str(tmp_path / "ctx.json"),
-               "--actions", str(tmp_path / "actions.json"), "--json", "--seed", "1")
+    proc = run(
+        "rank",
+        str(tmp_path / "m"),
+        "--context",
+        str(tmp_path / "ctx.json"),
+        "--actions",
+        str(tmp_path / "actions.json"),
+        "--json",
+        "--seed",
+        "1",
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["rewardActionId"] in {a["id"] for a in imp.actions}
 

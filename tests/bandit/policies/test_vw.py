@@ -4,6 +4,7 @@ The VW squarecb policy learns its own decisions unweighted but importance-weight
 (another policy's choices). The service learns through ReplayStep; with own_decision=True it must
 end with the same model as the library's rank()+reward() on the same decisions.
 """
+
 from __future__ import annotations
 
 import numpy as np

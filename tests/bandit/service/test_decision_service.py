@@ -7,6 +7,7 @@ The DecisionService in process (moved from the serve tests: tests/test_serve_hos
 test_serve_learning.py, test_serve_disk.py): hostile values refused and rolled back, memory bounded
 by bytes, Personalizer's reward windows, restarts, owner-only files and temporaries (issue 27).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,9 +34,17 @@ SELECT = "--cb_explore_adf --select"
 def test_select_arguments_give_select_options_and_refuse_what_it_fixes():
     assert policy_kwargs(SELECT, bits=18) == {"exploration": "select", "bits": 18}
     assert policy_kwargs(SELECT + " --gamma_scale 30 --quiet -b 18", bits=18) == {
-        "exploration": "select", "bits": 18, "gamma_scale": 30.0}
-    for extra, named in [("-q cA", "-q"), ("-l 0.5", "-l"), ("--power_t 0", "--power_t"),
-                         ("--epsilon 0.1", "more than one exploration"), ("-b 20", "cannot change")]:
+        "exploration": "select",
+        "bits": 18,
+        "gamma_scale": 30.0,
+    }
+    for extra, named in [
+        ("-q cA", "-q"),
+        ("-l 0.5", "-l"),
+        ("--power_t 0", "--power_t"),
+        ("--epsilon 0.1", "more than one exploration"),
+        ("-b 20", "cannot change"),
+    ]:
         with pytest.raises(BanditError, match=named) as err:
             policy_kwargs(f"{SELECT} {extra}", bits=18)
         assert "\n" not in str(err.value)
@@ -110,11 +119,13 @@ def test_select_export_imports_into_the_same_model_and_damage_is_refused():
         return b"ARTBANDIT-MODEL/2\n" + json.dumps(h).encode() + b"\n" + model
 
     sizes = [size for _, size in header["files"]]
-    for files, message in [([["../model0.vw", sizes[0]], ["model1.vw", sizes[1]]], "never writes"),
-                           ([["model0.vw", sizes[0]], ["model0.vw", sizes[1]]], "never writes"),
-                           ([["model0.vw", sizes[0]], ["model1.vw", sizes[1] - 1]], "truncated"),
-                           ([["model0.vw", sizes[0] + sizes[1]]], "^model0.vw: missing"),
-                           ([], "never writes")]:
+    for files, message in [
+        ([["../model0.vw", sizes[0]], ["model1.vw", sizes[1]]], "never writes"),
+        ([["model0.vw", sizes[0]], ["model0.vw", sizes[1]]], "never writes"),
+        ([["model0.vw", sizes[0]], ["model1.vw", sizes[1] - 1]], "truncated"),
+        ([["model0.vw", sizes[0] + sizes[1]]], "^model0.vw: missing"),
+        ([], "never writes"),
+    ]:
         with pytest.raises(BanditError, match=message):
             import_model(reheader(files=files))
     with pytest.raises(BanditError, match="checksum"):
@@ -196,8 +207,10 @@ def test_exploration_percentage_mixes_the_answered_and_logged_probabilities(tmp_
             answered.append((r.event_id, r.probability))
             svc.reward(r.event_id, 1.0 if r.action_id == "v2" else 0.0, now=100.5 + i)
         assert min(p for _, p in answered) < 0.25  # some draws took an action the policy disfavours
-    journal = {e: orjson.loads(b)["p"] for e, b in _rows(state / "journal.sqlite",
-                                                         "SELECT event_id, body FROM records WHERE kind='rank'")}
+    journal = {
+        e: orjson.loads(b)["p"]
+        for e, b in _rows(state / "journal.sqlite", "SELECT event_id, body FROM records WHERE kind='rank'")
+    }
     logged = dict(_rows(state / "events.sqlite", "SELECT event_id, probability FROM events"))
     for event_id, p in answered:
         assert journal[event_id] == pytest.approx(p, abs=1e-12)
@@ -217,12 +230,16 @@ def test_expiry_journals_and_learns_the_configured_default_reward(tmp_path, defa
         assert svc.expire(now=11.0) == 1
         assert learned == [default]
         assert svc.counters["default_rewards"] == 1
-    closes = [orjson.loads(b) for (b,) in _rows(state / "journal.sqlite",
-                                                "SELECT body FROM records WHERE kind='close' AND event_id=?",
-                                                (r.event_id,))]
+    closes = [
+        orjson.loads(b)
+        for (b,) in _rows(
+            state / "journal.sqlite", "SELECT body FROM records WHERE kind='close' AND event_id=?", (r.event_id,)
+        )
+    ]
     assert closes == [{"v": default, "why": "defaulted", "l": True}]
-    assert _rows(state / "events.sqlite", "SELECT reward, defaulted FROM events WHERE event_id=?",
-                 (r.event_id,)) == [(default, 1)]
+    assert _rows(state / "events.sqlite", "SELECT reward, defaulted FROM events WHERE event_id=?", (r.event_id,)) == [
+        (default, 1)
+    ]
 
 
 def test_values_vw_cannot_learn_from_are_refused_in_the_library(tmp_path):
@@ -279,7 +296,7 @@ def test_pending_events_are_bounded_by_a_memory_budget_and_give_it_back(tmp_path
         status = svc.status()
         assert status["eventsPending"] == len(ranked) and status["ranks"] == len(ranked)
         assert budget <= status["pendingBytes"] <= budget + 700_000
-        for event_id in ranked[:len(ranked) // 2]:  # rewards give the budget back
+        for event_id in ranked[: len(ranked) // 2]:  # rewards give the budget back
             svc.reward(event_id, 1.0, now=200.0)
         assert svc.status()["pendingBytes"] < budget // 2 + 700_000
         svc.rank(big_context(1000, 100), four_actions(), now=201.0)
@@ -468,8 +485,11 @@ def test_temporaries_left_by_a_killed_run_are_removed_at_start(tmp_path):
     with DecisionService(state, id_seed=1) as svc:
         svc.rank({"u": {"x": 1}}, make_actions()[:3])
     ckpts = state / "checkpoints"
-    left = [ckpts / ".current.json.k2j_x8q1.tmp", state / ".config.json.abcd1234.tmp",
-            state / ".serve-state.json.zz99zz99.tmp"]
+    left = [
+        ckpts / ".current.json.k2j_x8q1.tmp",
+        state / ".config.json.abcd1234.tmp",
+        state / ".serve-state.json.zz99zz99.tmp",
+    ]
     for p in left:
         p.write_text("{half")
     (ckpts / ".ckpt-000000000004-00001765000000000000000.abtmp-99999999-0a1b2c3d").mkdir()

@@ -1,5 +1,6 @@
 """bandit.service.wire, the one home of Personalizer's JSON: what the client sends is what the
 service parses, and the service configuration's JSON round-trips through its one field map."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,8 +16,13 @@ def test_a_client_rank_body_parses_back_to_the_same_decision_arguments():
     actions = [{"id": "v0", "features": {"style": "dark", "w": 1.5}}, {"id": "v1", "features": {}}]
     body = wire.rank_request(context, actions, excluded=["v1"], event_id="e-1", defer=True)
     assert set(body) == wire.RANK_FIELDS
-    assert wire.rank_args(body) == {"context": context, "actions": actions, "excluded": ["v1"],
-                                    "event_id": "e-1", "defer": True}
+    assert wire.rank_args(body) == {
+        "context": context,
+        "actions": actions,
+        "excluded": ["v1"],
+        "event_id": "e-1",
+        "defer": True,
+    }
     bare = wire.rank_request(context, actions)
     assert set(bare) == {"contextFeatures", "actions"}
     assert wire.rank_args(bare)["excluded"] == [] and wire.rank_args(bare)["defer"] is False
@@ -31,12 +37,25 @@ def test_a_rank_answer_reads_back_on_the_client_side():
 
 
 def test_the_service_configuration_round_trips_with_personalizers_names():
-    config = ServiceConfig(reward_wait_s=5400.0, default_reward=0.25, reward_aggregation="average",
-                           exploration=0.1, model_export_s=120.0, log_retention_days=30, learning_mode="Apprentice")
+    config = ServiceConfig(
+        reward_wait_s=5400.0,
+        default_reward=0.25,
+        reward_aggregation="average",
+        exploration=0.1,
+        model_export_s=120.0,
+        log_retention_days=30,
+        learning_mode="Apprentice",
+    )
     body = wire.service_config_to_wire(config)
-    assert body == {"rewardWaitTime": "PT1H30M", "defaultReward": 0.25, "rewardAggregation": "average",
-                    "explorationPercentage": 0.1, "modelExportFrequency": "PT2M", "logRetentionDays": 30,
-                    "learningMode": "Apprentice"}
+    assert body == {
+        "rewardWaitTime": "PT1H30M",
+        "defaultReward": 0.25,
+        "rewardAggregation": "average",
+        "explorationPercentage": 0.1,
+        "modelExportFrequency": "PT2M",
+        "logRetentionDays": 30,
+        "learningMode": "Apprentice",
+    }
     assert wire.service_config_from_wire(ServiceConfig(), body, (0.0, 1.0)) == config
     # Personalizer's informational fields are ignored; unknown ones and bad values are refused whole
     same = wire.service_config_from_wire(config, {"logMirrorEnabled": True}, (0.0, 1.0))

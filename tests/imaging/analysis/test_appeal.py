@@ -1,4 +1,5 @@
 """imaging.analysis.appeal: an editor's reading of a finalist (open eyes on a real face)."""
+
 from __future__ import annotations
 
 from imaging.analysis.appeal import open_eyes

@@ -1,5 +1,6 @@
 """imaging.analysis.bars: letterbox/pillarbox bars are found and cropped, and never cut a face or a
 dark picture."""
+
 from __future__ import annotations
 
 from pathlib import Path

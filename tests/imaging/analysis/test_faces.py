@@ -1,5 +1,6 @@
 """imaging.analysis.faces: the two-pass detector finds the faces the exhaustive scan finds, and the
 confirming cascade drops false positives but keeps real faces."""
+
 from __future__ import annotations
 
 import cv2
@@ -43,8 +44,15 @@ def _carphone_frames() -> list[np.ndarray]:
 
 
 # Face boxes in the 176x144 carphone frames (from an exhaustive scan of a 4x upscale, checked by eye).
-CARPHONE_FACES = {5: (56, 32, 62, 62), 15: (56, 31, 60, 60), 25: (57, 31, 60, 60), 35: (46, 37, 60, 60),
-                  45: (44, 36, 61, 61), 55: (46, 33, 62, 62), 65: (44, 26, 67, 67)}
+CARPHONE_FACES = {
+    5: (56, 32, 62, 62),
+    15: (56, 31, 60, 60),
+    25: (57, 31, 60, 60),
+    35: (46, 37, 60, 60),
+    45: (44, 36, 61, 61),
+    55: (46, 33, 62, 62),
+    65: (44, 26, 67, 67),
+}
 
 
 ASTRONAUT_FACE = (177, 67, 93, 93)  # in the 512x512 photo
@@ -64,8 +72,9 @@ def carphone_placements():
                 w = round(h * 176 / 144)
                 frame = background.copy()
                 x0, y0 = max(0, min(640 - w, (640 - w) // 2 + dx)), (360 - h) // 2
-                frame[y0:y0 + h, x0:x0 + w] = cv2.resize(
-                    rgb, (w, h), interpolation=cv2.INTER_AREA if h < 144 else cv2.INTER_CUBIC)
+                frame[y0 : y0 + h, x0 : x0 + w] = cv2.resize(
+                    rgb, (w, h), interpolation=cv2.INTER_AREA if h < 144 else cv2.INTER_CUBIC
+                )
                 s = w / 176
                 yield frame, [(x0 + box[0] * s, y0 + box[1] * s, box[2] * s, box[3] * s)]
 
@@ -83,8 +92,9 @@ def _lfw_montage(side: int) -> list[tuple[np.ndarray, list[tuple[int, int, int, 
             for c in range(cols):
                 if i < len(faces):
                     x, y = side // 2 + c * pitch, side // 2 + r * pitch
-                    frame[y:y + side, x:x + side] = cv2.resize(faces[i], (side, side),
-                                                               interpolation=cv2.INTER_CUBIC)[:, :, None]
+                    frame[y : y + side, x : x + side] = cv2.resize(
+                        faces[i], (side, side), interpolation=cv2.INTER_CUBIC
+                    )[:, :, None]
                     truth.append((x, y, side, side))
                     i += 1
         out.append((frame, truth))
@@ -93,8 +103,10 @@ def _lfw_montage(side: int) -> list[tuple[np.ndarray, list[tuple[int, int, int, 
 
 def test_astronaut_face_found_in_photo_and_bench_frame(astronaut: np.ndarray) -> None:
     s = 1920 / 512
-    for img, truth in [(astronaut, ASTRONAUT_FACE), (_astronaut_bench_frame(astronaut),
-                                                     tuple(v * s for v in ASTRONAUT_FACE))]:
+    for img, truth in [
+        (astronaut, ASTRONAUT_FACE),
+        (_astronaut_bench_frame(astronaut), tuple(v * s for v in ASTRONAUT_FACE)),
+    ]:
         faces = detect_faces(img)
         assert len(faces) == 1 and _iou(faces[0], truth) > 0.6
     f = image_features(_astronaut_bench_frame(astronaut))

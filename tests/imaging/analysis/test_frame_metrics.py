@@ -1,4 +1,5 @@
 """imaging.analysis.frame_metrics: each context-free rejection rule on a frame made to trigger it."""
+
 from __future__ import annotations
 
 import cv2

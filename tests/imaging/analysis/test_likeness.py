@@ -1,5 +1,6 @@
 """imaging.analysis.likeness: structural likeness on real frames (the same set-up a frame apart vs
 shot/reverse-shot set-ups that share a room's colours)."""
+
 from __future__ import annotations
 
 import itertools
@@ -13,10 +14,12 @@ from tests.extract_helpers import LOOK_ALIKE, SAME_SETUP, SHOT_FRAMES, clip_rgb,
 
 def _colour_likeness(a: np.ndarray, b: np.ndarray) -> float:
     """The colour-histogram test imaging.analysis.likeness used before issue 26 (6x6x6 CIELAB, intersection)."""
+
     def hist(rgb):
         lab = cv2.cvtColor(cv2.resize(rgb, (64, 36), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2LAB)
         h = cv2.calcHist([lab], [0, 1, 2], None, [6] * 3, [0, 256] * 3).ravel()
         return h / h.sum()
+
     return float(np.minimum(hist(a), hist(b)).sum())
 
 

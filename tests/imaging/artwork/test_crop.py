@@ -1,5 +1,6 @@
 """imaging.artwork.crop: exact aspect ratios that keep faces whole, else the salient mass, with the
 subject on a third."""
+
 from __future__ import annotations
 
 import cv2

@@ -1,4 +1,5 @@
 """imaging.artwork.title: title plates inside the image, off faces, legible, and of bounded size."""
+
 from __future__ import annotations
 
 import cv2
@@ -56,7 +57,7 @@ def test_title_over_a_bright_patch_gets_a_scrim() -> None:
     x0, y0, x1, y1 = lay.box
     assert (dark[y0:y1, x0:x1] >= 250).any()
     r = lay.size // 4 + 1  # the scrim's rounded corners
-    assert not (out[y0 + r:y1 - r, x0 + r:x1 - r] >= 250).any()  # scrim over the white; the text is 248
+    assert not (out[y0 + r : y1 - r, x0 + r : x1 - r] >= 250).any()  # scrim over the white; the text is 248
 
 
 def test_title_that_cannot_fit() -> None:

@@ -1,4 +1,5 @@
 """imaging.artwork.treatments: deterministic, and every treatment a visible change."""
+
 from __future__ import annotations
 
 import cv2
@@ -27,8 +28,9 @@ def test_every_treatment_is_a_visible_change(bikes_frames) -> None:
 
 def test_treatments_are_deterministic_and_move_warmth(astronaut_with_face) -> None:
     img, _ = astronaut_with_face
-    r_minus_b = {t: float(apply_treatment(img, t)[..., 0].mean() - apply_treatment(img, t)[..., 2].mean())
-                 for t in TREATMENTS}
+    r_minus_b = {
+        t: float(apply_treatment(img, t)[..., 0].mean() - apply_treatment(img, t)[..., 2].mean()) for t in TREATMENTS
+    }
     assert r_minus_b["warm"] > r_minus_b["none"] > r_minus_b["cool"]
     assert apply_treatment(img, "high-contrast").std() > img.std() > apply_treatment(img, "muted").std()
     assert np.array_equal(apply_treatment(img, "muted"), apply_treatment(img.copy(), "muted"))

@@ -1,5 +1,6 @@
 """imaging.artwork.variants: the faces the extract step confirmed are used as they are, and source
 photos are never deleted."""
+
 from __future__ import annotations
 
 import json
@@ -19,9 +20,11 @@ def test_variants_use_the_faces_the_extract_step_confirmed(tmp_path: Path) -> No
     ext.mkdir()
     shutil.copy(skimage_photo_path("astronaut.png"), ext / "c01.png")
     for faces, expect_any in (([], False), ([[170, 90, 110, 110]], True)):
-        (ext / "manifest.json").write_text(json.dumps({
-            "schema": "artbandit.candidates/1",
-            "candidates": [{"id": "c01", "file": "c01.png", "faces": faces}]}))
+        (ext / "manifest.json").write_text(
+            json.dumps(
+                {"schema": "artbandit.candidates/1", "candidates": [{"id": "c01", "file": "c01.png", "faces": faces}]}
+            )
+        )
         out = tmp_path / f"v{len(faces)}"
         result = make_variants([ext], out, aspects=["1:1"], width=256, title="Astronaut")
         [v] = result.variants

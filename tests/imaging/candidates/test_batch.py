@@ -1,5 +1,6 @@
 """imaging.candidates.batch through the real console script: what an extract output folder allows
 (a stranger's folder, another video's output, a folder holding the input)."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,18 @@ def webapp(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("force", [False, True])
 def test_extract_never_touches_or_reports_a_web_app_folder(clips, webapp, force) -> None:
     before = snapshot(webapp)
-    proc = artbandit("extract", str(clips[0]), "-o", str(webapp), "-k", "2", "--mode", "quick", "--json",
-                     *(["--force"] if force else []))
+    proc = artbandit(
+        "extract",
+        str(clips[0]),
+        "-o",
+        str(webapp),
+        "-k",
+        "2",
+        "--mode",
+        "quick",
+        "--json",
+        *(["--force"] if force else []),
+    )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "not written by artbandit" in proc.stderr
     assert "My App" not in proc.stdout and "skipped" not in proc.stderr  # the stranger's manifest is not ours

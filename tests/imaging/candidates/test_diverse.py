@@ -5,6 +5,7 @@ imaging/candidates/diverse.py (docs/testing.md, was tests/test_mutants_select.py
 built so that imaging.analysis.frame_metrics.difference is 0.6 x the pixel offset (histogram part
 equal): offset 0.5 gives a difference of exactly 0.3, offset 0.05 gives 0.03 (a near-duplicate under
 the default 0.035)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,8 +29,10 @@ class Item:
 
 
 def pick(items, k, **kw) -> list[str]:
-    return [it.name for it in top_k_diverse(items, k, score=lambda i: i.score, shot=lambda i: i.shot,
-                                             sig=lambda i: i.sig, **kw)]
+    return [
+        it.name
+        for it in top_k_diverse(items, k, score=lambda i: i.score, shot=lambda i: i.shot, sig=lambda i: i.sig, **kw)
+    ]
 
 
 def test_top_k_diverse_one_per_shot_then_no_duplicates() -> None:
@@ -37,8 +40,11 @@ def test_top_k_diverse_one_per_shot_then_no_duplicates() -> None:
     greys = [rng.integers(0, 255, (18, 32), dtype=np.uint8) for _ in range(3)]
     sigs = [signature(g, None, None) for g in greys]
     items = [  # (score, shot, sig)
-        (0.9, 0, sigs[0]), (0.8, 0, sigs[1]), (0.7, 1, sigs[0]),  # shot 1 repeats shot 0's picture
-        (0.6, 2, sigs[2]), (0.5, 2, sigs[2] + 0.001),
+        (0.9, 0, sigs[0]),
+        (0.8, 0, sigs[1]),
+        (0.7, 1, sigs[0]),  # shot 1 repeats shot 0's picture
+        (0.6, 2, sigs[2]),
+        (0.5, 2, sigs[2] + 0.001),
     ]
     picked = top_k_diverse(items, 4, score=lambda t: t[0], shot=lambda t: t[1], sig=lambda t: t[2])
     assert [p[0] for p in picked] == [0.9, 0.8, 0.6]
@@ -51,8 +57,12 @@ def test_signature_differences_are_what_the_items_assume():
 
 
 def test_best_of_each_shot_first_then_more_from_used_shots_best_first():
-    items = [Item("s0-best", 0.9, 0, 0.0), Item("s0-second", 0.8, 0, 0.2), Item("s1-best", 0.5, 1, 0.4),
-             Item("s2-best", 0.3, 2, 0.6)]
+    items = [
+        Item("s0-best", 0.9, 0, 0.0),
+        Item("s0-second", 0.8, 0, 0.2),
+        Item("s1-best", 0.5, 1, 0.4),
+        Item("s2-best", 0.3, 2, 0.6),
+    ]
     # first pass covers shots 0, 1, 2; only then the second item of shot 0; result ordered by score
     assert pick(items, 3) == ["s0-best", "s1-best", "s2-best"]
     assert pick(items, 4) == ["s0-best", "s0-second", "s1-best", "s2-best"]
@@ -62,8 +72,13 @@ def test_best_of_each_shot_first_then_more_from_used_shots_best_first():
 
 
 def test_near_duplicates_are_skipped_in_both_passes():
-    items = [Item("a", 0.9, 0, 0.0), Item("a-again", 0.8, 1, 0.05), Item("b", 0.7, 2, 0.5),
-             Item("a-too", 0.6, 0, 0.04), Item("c", 0.5, 0, 0.9)]
+    items = [
+        Item("a", 0.9, 0, 0.0),
+        Item("a-again", 0.8, 1, 0.05),
+        Item("b", 0.7, 2, 0.5),
+        Item("a-too", 0.6, 0, 0.04),
+        Item("c", 0.5, 0, 0.9),
+    ]
     # a-again (shot 1) and a-too (shot 0, second pass) look like a: never picked
     assert pick(items, 5) == ["a", "b", "c"]
     # with a smaller threshold a-again is distinct enough (difference 0.03 >= 0.02)

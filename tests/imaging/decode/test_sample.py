@@ -1,4 +1,5 @@
 """imaging.decode.sample: the procedural sample video is deterministic and has the shots it claims."""
+
 from __future__ import annotations
 
 from pathlib import Path

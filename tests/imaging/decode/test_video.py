@@ -6,6 +6,7 @@ settings that make reference B-frames (x264's default B-pyramid, a strict pyrami
 pattern, HEVC's pyramid). The bug these pin: `skip_frame="BIDIR"` drops reference B-frames and the
 frames predicted from them decode as grey blocks (16-27 dB PSNR here), which flowed into candidates.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,9 +48,27 @@ def faststart_cut(tmp_path_factory) -> tuple[Path, float]:
         pytest.skip("needs the test extras")
     folder = tmp_path_factory.mktemp("cut")
     whole = folder / "whole.mp4"
-    subprocess.run([exe, "-hide_banner", "-loglevel", "error", "-i", str(src), "-vf", "scale=320:-2",
-                    "-c:v", "libx264", "-preset", "fast", "-movflags", "+faststart", "-an", str(whole)],
-                   check=True)
+    subprocess.run(
+        [
+            exe,
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-i",
+            str(src),
+            "-vf",
+            "scale=320:-2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "fast",
+            "-movflags",
+            "+faststart",
+            "-an",
+            str(whole),
+        ],
+        check=True,
+    )
     data = whole.read_bytes()
     cut = folder / "cut.mp4"
     cut.write_bytes(data[: int(len(data) * 0.9)])
@@ -124,8 +143,9 @@ def test_which_frames_each_mode_decodes(clip) -> None:
     if encoding == "x264-fixed-3b":
         order = sorted(full)
         kinds = "".join(full[i][1] for i in order)
-        middle_b = {order[k] for k in range(1, len(order) - 1)
-                    if kinds[k - 1:k + 2] == "BBB"}  # runs are exactly 3 long: the middle one
+        middle_b = {
+            order[k] for k in range(1, len(order) - 1) if kinds[k - 1 : k + 2] == "BBB"
+        }  # runs are exactly 3 long: the middle one
         assert middle_b and default == i_and_p | middle_b
     assert SKIP_FRAME["default"] == "NONREF"
 
@@ -186,10 +206,11 @@ def test_less_than_half_of_the_announced_duration_is_an_error(header_s, refused,
     scene = Scene(0, (200, 180, 160), h=64, w=96)
     video = write_video(tmp_path / "short.mp4", [scene.frame(t) for t in range(46)], fps=10)
     real = imaging.decode.video._info
-    monkeypatch.setattr(imaging.decode.video, "_info",
-                        lambda *a: dataclasses.replace(real(*a), duration_s=header_s))
+    monkeypatch.setattr(imaging.decode.video, "_info", lambda *a: dataclasses.replace(real(*a), duration_s=header_s))
     if refused:
-        with pytest.raises(ImagingError, match=f"truncated or corrupt video, data ends at 4.6 s of the {header_s:.1f} s"):
+        with pytest.raises(
+            ImagingError, match=f"truncated or corrupt video, data ends at 4.6 s of the {header_s:.1f} s"
+        ):
             extract_candidates(video, k=1, mode="quick")
     else:
         result = extract_candidates(video, k=1, mode="quick")

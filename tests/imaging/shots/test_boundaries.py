@@ -1,5 +1,6 @@
 """imaging.shots.boundaries: cuts exact to the frame, flashes, fades and dissolves, on synthetic
 videos with known content and on real clips nobody here made."""
+
 from __future__ import annotations
 
 import av
@@ -92,14 +93,15 @@ def test_dissolve_detector_ignores_fades_cuts_and_motion() -> None:
         return found + det.finish()
 
     a, b = Scene(1, (250, 120, 60)), Scene(2, (60, 110, 250))
-    fade = [a.frame(i) if i < 30 else (a.frame(i) * max(0.0, 1 - (i - 29) / 12)).astype(np.uint8)
-            for i in range(60)]
+    fade = [a.frame(i) if i < 30 else (a.frame(i) * max(0.0, 1 - (i - 29) / 12)).astype(np.uint8) for i in range(60)]
     cut = [a.frame(i) if i < 30 else b.frame(i) for i in range(60)]
     pan = [a.frame(4 * i) for i in range(60)]
     assert detect(fade) == [] and detect(cut) == [] and detect(pan) == []
     still_a, still_b = a.frame(0).astype(np.float32), b.frame(0).astype(np.float32)
-    mix = [still_a if i < 25 else still_b if i >= 45 else
-           (1 - (i - 24) / 21) * still_a + (i - 24) / 21 * still_b for i in range(70)]
+    mix = [
+        still_a if i < 25 else still_b if i >= 45 else (1 - (i - 24) / 21) * still_a + (i - 24) / 21 * still_b
+        for i in range(70)
+    ]
     found = detect([m.astype(np.uint8) for m in mix])
     assert len(found) == 1 and abs(found[0].centre - 34.5) <= 2
     assert found[0].first <= 25 and found[0].last >= 44
@@ -117,8 +119,9 @@ def test_cut_and_dissolve_detectors_share_one_interface() -> None:
         for i, rgb in enumerate(frames):
             yuv = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV)
             grey = cv2.resize(yuv[..., 0], (320, 180), interpolation=cv2.INTER_AREA)
-            found += detector.push(FrameSample(i, i / 25.0, signature(grey, yuv[..., 1], yuv[..., 2]),
-                                               float(grey.mean()) / 255))
+            found += detector.push(
+                FrameSample(i, i / 25.0, signature(grey, yuv[..., 1], yuv[..., 2]), float(grey.mean()) / 255)
+            )
         return found + detector.finish()
 
     frames, truth = synthetic_frames()

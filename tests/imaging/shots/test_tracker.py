@@ -1,5 +1,6 @@
 """imaging.shots.tracker: the frames the one-pass tracker drops (black, fades, next to a cut,
 transient objects, smears) never become candidates."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -67,7 +68,7 @@ def test_a_transient_object_across_the_picture_is_not_picked(covered, tmp_path: 
         rgb = f[i].copy()
         if i in covered:
             x = 352 - int(150 * min(1.0, (i - covered[0] + 1) / 3))
-            rgb[88:288, x:352] = patch[:, :352 - x]
+            rgb[88:288, x:352] = patch[:, : 352 - x]
         frames.append(rgb)
     result = extract_candidates(write_video(tmp_path / "pass.mp4", frames), k=1, mode="thorough")
     (c,) = result.candidates

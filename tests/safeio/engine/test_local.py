@@ -1,4 +1,5 @@
 """The local engine: every item gives one result with its index; a failing task fails alone."""
+
 from __future__ import annotations
 
 import math

@@ -3,6 +3,7 @@
 One local Ray for the module (2 CPUs, a small object store), shut down at the end; RayEngine uses
 it as it is and leaves it running (it shuts down only a Ray it started itself).
 """
+
 from __future__ import annotations
 
 import json
@@ -39,23 +40,54 @@ def test_replay_cli_engine_ray_writes_the_local_result(sim_log, tmp_path) -> Non
     from safeio.jsonl import json_safe
     from simulations.ope.replay import replay_log
 
-    proc = run_cli("replay", str(sim_log), "--policy", "uniform", "--policy", "vw:epsilon", "--seed", "1", "-q",
-                   "-o", str(tmp_path / "ray"), "--engine", "ray")
+    proc = run_cli(
+        "replay",
+        str(sim_log),
+        "--policy",
+        "uniform",
+        "--policy",
+        "vw:epsilon",
+        "--seed",
+        "1",
+        "-q",
+        "-o",
+        str(tmp_path / "ray"),
+        "--engine",
+        "ray",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     local = replay_log(sim_log, ["uniform", "vw:epsilon"], ["snips", "dr"], seed=1)
     assert (tmp_path / "ray" / "replay.json").read_text() == json.dumps(json_safe(local), indent=2) + "\n"
     # the same output rules as the local path, checked before Ray starts
-    again = run_cli("replay", str(sim_log), "--policy", "uniform", "--policy", "vw:epsilon", "--seed", "1", "-q",
-                    "-o", str(tmp_path / "ray"), "--engine", "ray")
+    again = run_cli(
+        "replay",
+        str(sim_log),
+        "--policy",
+        "uniform",
+        "--policy",
+        "vw:epsilon",
+        "--seed",
+        "1",
+        "-q",
+        "-o",
+        str(tmp_path / "ray"),
+        "--engine",
+        "ray",
+    )
     assert again.returncode == 1 and "already holds this replay's output" in again.stderr
     assert "Traceback" not in again.stderr and len(again.stderr.strip().splitlines()) == 1
 
 
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, object_store_memory=80 * 1024 * 1024, include_dashboard=False,
-             log_to_driver=False, logging_level="error")
+    ray.init(
+        num_cpus=2,
+        object_store_memory=80 * 1024 * 1024,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level="error",
+    )
     yield
     ray.shutdown()
 
@@ -73,8 +105,9 @@ def test_ray_and_local_engines_build_the_same_index(local_ray, tmp_path) -> None
     b = pq.read_table(tmp_path / "ray" / "catalog.parquet")
     assert a.num_rows > 8 and a.equals(b)  # ids, files, every feature: equal
     assert (tmp_path / "local" / "failures.jsonl").read_text() == (tmp_path / "ray" / "failures.jsonl").read_text()
-    pids = {json.loads((tmp_path / "ray" / "titles" / f"t{i}" / "title.json").read_text())["worker_pid"]
-            for i in range(4)}
+    pids = {
+        json.loads((tmp_path / "ray" / "titles" / f"t{i}" / "title.json").read_text())["worker_pid"] for i in range(4)
+    }
     assert os.getpid() not in pids  # the titles really ran in Ray workers
 
 
@@ -94,8 +127,11 @@ def test_replay_one_policy_per_ray_task_equals_the_local_run(local_ray, sim_log)
     local = replay_log(sim_log, POLICIES, ["snips", "dr"], seed=3, chunk_size=700)
     with RayEngine() as engine:
         on_ray = replay_policies(engine, sim_log, POLICIES, ["snips", "dr"], seed=3, chunk_size=700)
-    assert [p["name"] for p in on_ray["policies"]] == [p["name"] for p in local["policies"]] == \
-           ["uniform", "vw:epsilon#1", "best-fixed", "vw:epsilon#2"]
+    assert (
+        [p["name"] for p in on_ray["policies"]]
+        == [p["name"] for p in local["policies"]]
+        == ["uniform", "vw:epsilon#1", "best-fixed", "vw:epsilon#2"]
+    )
     assert on_ray == local
     values = [p["estimates"]["snips"]["value"] for p in local["policies"]]
     assert len({round(v, 6) for v in values}) >= 2 and all(np.isfinite(values))

@@ -13,6 +13,7 @@ No segment left behind: each segment's share of its own oracle next to what one 
 everyone (best fixed) gives it, in metrics.json, the simulate/demo report and the demo's headline;
 and, on the project's scenarios at 100,000 impressions, the default leaves no segment behind.
 """
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -39,17 +40,28 @@ def _hand_world():
     2  A     2 s0       .30 .20  -         .10 .15  -
     3  B     2 s1       .05 .15  -         .05 .01  -
     """
-    click = np.array([[.10, .50, .20], [.40, .10, .30], [.30, .20, 0], [.05, .15, 0]])
-    play = np.array([[.05, .10, .20], [.20, .05, .30], [.10, .15, 0], [.05, .01, 0]])
+    click = np.array([[0.10, 0.50, 0.20], [0.40, 0.10, 0.30], [0.30, 0.20, 0], [0.05, 0.15, 0]])
+    play = np.array([[0.05, 0.10, 0.20], [0.20, 0.05, 0.30], [0.10, 0.15, 0], [0.05, 0.01, 0]])
     n = 4
-    stream = Stream(n=n, user=np.arange(n), title=np.array([0, 0, 0, 1]), segment=np.array([0, 1, 0, 1]),
-                    tod=np.zeros(n, np.int64), k=np.array([3, 3, 2, 2]), click_p=click, play_p=play,
-                    u_click=np.full(n, .5), u_play=np.full(n, .5), time_s=np.arange(n, dtype=float))
+    stream = Stream(
+        n=n,
+        user=np.arange(n),
+        title=np.array([0, 0, 0, 1]),
+        segment=np.array([0, 1, 0, 1]),
+        tod=np.zeros(n, np.int64),
+        k=np.array([3, 3, 2, 2]),
+        click_p=click,
+        play_p=play,
+        u_click=np.full(n, 0.5),
+        u_play=np.full(n, 0.5),
+        time_s=np.arange(n, dtype=float),
+    )
     feats = {"brightness": 0.5}
-    titles = [Title("A", "drama", [Variant(f"A/{j}", feats) for j in range(3)]),
-              Title("B", "comedy", [Variant(f"B/{j}", feats) for j in range(2)])]
-    env = SimpleNamespace(titleset=TitleSet(titles, ("brightness",)), segment_names=["s0", "s1"],
-                          scenario=Scenario())
+    titles = [
+        Title("A", "drama", [Variant(f"A/{j}", feats) for j in range(3)]),
+        Title("B", "comedy", [Variant(f"B/{j}", feats) for j in range(2)]),
+    ]
+    env = SimpleNamespace(titleset=TitleSet(titles, ("brightness",)), segment_names=["s0", "s1"], scenario=Scenario())
     return env, stream
 
 
@@ -62,20 +74,20 @@ def test_references_by_hand():
     refs = reference_metrics(env, stream, "click")
     assert refs["oracle"]["expected_ctr"] == pytest.approx(1.35 / 4)
     assert refs["best_fixed"]["expected_ctr"] == pytest.approx(1.05 / 4)
-    assert refs["uniform_expected"]["expected_ctr"] == pytest.approx((1.6 / 3 + .25 + .10) / 4)
+    assert refs["uniform_expected"]["expected_ctr"] == pytest.approx((1.6 / 3 + 0.25 + 0.10) / 4)
     # the same choices, valued in quality plays: oracle (click) picks v1, v0, v0, v1 -> .10 .20 .10 .01
-    assert refs["oracle"]["expected_play_rate"] == pytest.approx(.41 / 4)
+    assert refs["oracle"]["expected_play_rate"] == pytest.approx(0.41 / 4)
     # per segment: s0 = impressions 0 and 2, s1 = 1 and 3
     seg = refs["segments"]
-    assert seg["s0"]["oracle"]["expected_ctr"] == pytest.approx(.80 / 2)
-    assert seg["s1"]["oracle"]["expected_ctr"] == pytest.approx(.55 / 2)
-    assert seg["s0"]["best_fixed"]["expected_ctr"] == pytest.approx(.80 / 2)
-    assert seg["s1"]["best_fixed"]["expected_ctr"] == pytest.approx(.25 / 2)
+    assert seg["s0"]["oracle"]["expected_ctr"] == pytest.approx(0.80 / 2)
+    assert seg["s1"]["oracle"]["expected_ctr"] == pytest.approx(0.55 / 2)
+    assert seg["s0"]["best_fixed"]["expected_ctr"] == pytest.approx(0.80 / 2)
+    assert seg["s1"]["best_fixed"]["expected_ctr"] == pytest.approx(0.25 / 2)
     # with quality plays as the reward the oracle picks v2, v2, v1, v0: .20 + .30 + .15 + .05
     qp = reference_metrics(env, stream, "quality_play")
-    assert qp["oracle"]["expected_play_rate"] == pytest.approx(.70 / 4)
+    assert qp["oracle"]["expected_play_rate"] == pytest.approx(0.70 / 4)
     # and best fixed per group on plays: A/3 sums .25 .15 .50 -> v2; A/2 -> v1 (.15); B/2 -> v0 (.05)
-    assert qp["best_fixed"]["expected_play_rate"] == pytest.approx((.20 + .30 + .15 + .05) / 4)
+    assert qp["best_fixed"]["expected_play_rate"] == pytest.approx((0.20 + 0.30 + 0.15 + 0.05) / 4)
     np.testing.assert_array_equal(baselines(stream, "click")["oracle"], [1, 0, 0, 1])
     np.testing.assert_array_equal(baselines(stream, "click")["best_fixed"], [1, 1, 0, 1])
 
@@ -85,14 +97,14 @@ def test_policy_share_lift_and_regret_by_hand():
     chosen = np.array([2, 1, 1, 0])  # values .20 .10 .20 .05 = .55
     trace = Trace(chosen, np.zeros(4, bool), np.array([1, 0, 0, 0], bool), np.zeros(4, bool))
     m = policy_metrics(env, stream, trace, "click", floor=0.01)
-    assert m["expected_ctr"] == pytest.approx(.55 / 4)
+    assert m["expected_ctr"] == pytest.approx(0.55 / 4)
     assert m["ctr"] == pytest.approx(1 / 4)  # realised
-    assert m["cumulative_regret"] == pytest.approx(1.35 - .55)
-    assert m["share_of_oracle"] == pytest.approx(.55 / 1.35)
-    assert m["lift_over_best_fixed"] == pytest.approx(.55 / 1.05 - 1)
+    assert m["cumulative_regret"] == pytest.approx(1.35 - 0.55)
+    assert m["share_of_oracle"] == pytest.approx(0.55 / 1.35)
+    assert m["lift_over_best_fixed"] == pytest.approx(0.55 / 1.05 - 1)
     s0, s1 = m["segments"]["s0"], m["segments"]["s1"]
-    assert (s0["share_of_oracle"], s1["share_of_oracle"]) == pytest.approx((.40 / .80, .15 / .55))
-    assert (s0["lift_over_best_fixed"], s1["lift_over_best_fixed"]) == pytest.approx((.40 / .80 - 1, .15 / .25 - 1))
+    assert (s0["share_of_oracle"], s1["share_of_oracle"]) == pytest.approx((0.40 / 0.80, 0.15 / 0.55))
+    assert (s0["lift_over_best_fixed"], s1["lift_over_best_fixed"]) == pytest.approx((0.40 / 0.80 - 1, 0.15 / 0.25 - 1))
     # the oracle's own choices are worth exactly the oracle
     none = np.zeros(4, bool)
     best = policy_metrics(env, stream, Trace(np.array([1, 0, 0, 1]), none, none, none), "click", floor=0.01)
@@ -129,14 +141,25 @@ def world(n: int = 20, zero: bool = False):
     play:  oracle = v1 on even (.12), v0 on odd (.20): 3.2 over 20; best fixed = v1 (2.7 vs 2.5)
     """
     even = np.arange(n) % 2 == 0
-    click = np.where(even[:, None], [[.10, .30]], [[.45, .20]]) * (0 if zero else 1)
-    play = np.where(even[:, None], [[.05, .12]], [[.20, .15]]) * (0 if zero else 1)
-    stream = Stream(n=n, user=np.arange(n), title=np.zeros(n, np.int64), segment=np.where(even, 0, 2),
-                    tod=np.zeros(n, np.int64), k=np.full(n, 2), click_p=click, play_p=play,
-                    u_click=np.full(n, .5), u_play=np.full(n, .5), time_s=np.arange(n, dtype=float))
+    click = np.where(even[:, None], [[0.10, 0.30]], [[0.45, 0.20]]) * (0 if zero else 1)
+    play = np.where(even[:, None], [[0.05, 0.12]], [[0.20, 0.15]]) * (0 if zero else 1)
+    stream = Stream(
+        n=n,
+        user=np.arange(n),
+        title=np.zeros(n, np.int64),
+        segment=np.where(even, 0, 2),
+        tod=np.zeros(n, np.int64),
+        k=np.full(n, 2),
+        click_p=click,
+        play_p=play,
+        u_click=np.full(n, 0.5),
+        u_play=np.full(n, 0.5),
+        time_s=np.arange(n, dtype=float),
+    )
     titles = [Title("A", "drama", [Variant("A/0", {"brightness": 0.2}), Variant("A/1", {"brightness": 0.8})])]
-    env = SimpleNamespace(titleset=TitleSet(titles, ("brightness",)), segment_names=["s0", "s1", "s2"],
-                          scenario=Scenario())
+    env = SimpleNamespace(
+        titleset=TitleSet(titles, ("brightness",)), segment_names=["s0", "s1", "s2"], scenario=Scenario()
+    )
     return env, stream
 
 
@@ -148,10 +171,26 @@ def trace(n: int = 20) -> Trace:
     return Trace(chosen, np.zeros(n, bool), t % 5 == 0, t == 5, late_rewards=3)
 
 
-OVERALL_KEYS = {"impressions", "clicks", "quality_plays", "ctr", "quality_play_rate", "expected_ctr",
-                "expected_play_rate", "cumulative_regret", "share_of_oracle", "share_of_oracle_ctr",
-                "lift_over_best_fixed", "lift_over_best_fixed_ctr", "final_window", "late_rewards", "segments",
-                "exposure", "timeseries", "recovery"}
+OVERALL_KEYS = {
+    "impressions",
+    "clicks",
+    "quality_plays",
+    "ctr",
+    "quality_play_rate",
+    "expected_ctr",
+    "expected_play_rate",
+    "cumulative_regret",
+    "share_of_oracle",
+    "share_of_oracle_ctr",
+    "lift_over_best_fixed",
+    "lift_over_best_fixed_ctr",
+    "final_window",
+    "late_rewards",
+    "segments",
+    "exposure",
+    "timeseries",
+    "recovery",
+}
 
 
 def test_click_metrics_by_hand():
@@ -160,10 +199,19 @@ def test_click_metrics_by_hand():
     assert set(m) == OVERALL_KEYS
     # mine, clicks: even .30 x 10, odd .20 x 9 + .45 = 5.25; plays: .12 x 10 + .15 x 9 + .20 = 2.75
     expected = {
-        "impressions": 20, "clicks": 4, "quality_plays": 1, "ctr": 0.2, "quality_play_rate": 0.05,
-        "expected_ctr": 5.25 / 20, "expected_play_rate": 2.75 / 20,
-        "cumulative_regret": 7.5 - 5.25, "share_of_oracle": 5.25 / 7.5, "share_of_oracle_ctr": 5.25 / 7.5,
-        "lift_over_best_fixed": 5.25 / 5.5 - 1, "lift_over_best_fixed_ctr": 5.25 / 5.5 - 1, "late_rewards": 3,
+        "impressions": 20,
+        "clicks": 4,
+        "quality_plays": 1,
+        "ctr": 0.2,
+        "quality_play_rate": 0.05,
+        "expected_ctr": 5.25 / 20,
+        "expected_play_rate": 2.75 / 20,
+        "cumulative_regret": 7.5 - 5.25,
+        "share_of_oracle": 5.25 / 7.5,
+        "share_of_oracle_ctr": 5.25 / 7.5,
+        "lift_over_best_fixed": 5.25 / 5.5 - 1,
+        "lift_over_best_fixed_ctr": 5.25 / 5.5 - 1,
+        "late_rewards": 3,
     }
     assert {k: m[k] for k in expected} == pytest.approx(expected)
     # the sub-reports are there (their own numbers are the reports' tests' business)
@@ -171,21 +219,46 @@ def test_click_metrics_by_hand():
     assert m["timeseries"]["t"][-1] == 20 and m["timeseries"]["cumulative_regret"][-1] == pytest.approx(2.25)
     assert m["recovery"] == {}  # no drift, no late titles in this world
     # the last 20 // 10 = 2 impressions: mine = oracle = .30 + .45; best fixed (v0) .10 + .45
-    assert m["final_window"] == pytest.approx({
-        "impressions": 2, "expected_ctr": 0.75 / 2, "expected_play_rate": (0.12 + 0.20) / 2,
-        "share_of_oracle": 1.0, "share_of_oracle_ctr": 1.0, "lift_over_best_fixed": 0.75 / 0.55 - 1})
+    assert m["final_window"] == pytest.approx(
+        {
+            "impressions": 2,
+            "expected_ctr": 0.75 / 2,
+            "expected_play_rate": (0.12 + 0.20) / 2,
+            "share_of_oracle": 1.0,
+            "share_of_oracle_ctr": 1.0,
+            "lift_over_best_fixed": 0.75 / 0.55 - 1,
+        }
+    )
     # s1 never appears; s0 = even impressions (clicks at 0, 10), s2 = odd (clicks at 5, 15, the play at 5)
     segments = {
-        "s0": {"impressions": 10, "ctr": 0.2, "expected_ctr": 0.3, "quality_play_rate": 0.0,
-               "expected_play_rate": 0.12, "share_of_oracle": 1.0, "lift_over_best_fixed": 3.0 / 1.0 - 1,
-               # best fixed (v0) gives s0 .10 where its oracle has .30; the final window holds t = 18
-               "best_fixed_share_of_oracle": 1.0 / 3.0, "final_impressions": 1, "final_share_of_oracle": 1.0,
-               "final_best_fixed_share_of_oracle": 1.0 / 3.0},
-        "s2": {"impressions": 10, "ctr": 0.2, "expected_ctr": 2.25 / 10, "quality_play_rate": 0.1,
-               "expected_play_rate": 1.55 / 10, "share_of_oracle": 2.25 / 4.5, "lift_over_best_fixed": 2.25 / 4.5 - 1,
-               # v0 is s2's oracle, so one artwork for everyone is perfect for it; t = 19 shows v0
-               "best_fixed_share_of_oracle": 1.0, "final_impressions": 1, "final_share_of_oracle": 1.0,
-               "final_best_fixed_share_of_oracle": 1.0},
+        "s0": {
+            "impressions": 10,
+            "ctr": 0.2,
+            "expected_ctr": 0.3,
+            "quality_play_rate": 0.0,
+            "expected_play_rate": 0.12,
+            "share_of_oracle": 1.0,
+            "lift_over_best_fixed": 3.0 / 1.0 - 1,
+            # best fixed (v0) gives s0 .10 where its oracle has .30; the final window holds t = 18
+            "best_fixed_share_of_oracle": 1.0 / 3.0,
+            "final_impressions": 1,
+            "final_share_of_oracle": 1.0,
+            "final_best_fixed_share_of_oracle": 1.0 / 3.0,
+        },
+        "s2": {
+            "impressions": 10,
+            "ctr": 0.2,
+            "expected_ctr": 2.25 / 10,
+            "quality_play_rate": 0.1,
+            "expected_play_rate": 1.55 / 10,
+            "share_of_oracle": 2.25 / 4.5,
+            "lift_over_best_fixed": 2.25 / 4.5 - 1,
+            # v0 is s2's oracle, so one artwork for everyone is perfect for it; t = 19 shows v0
+            "best_fixed_share_of_oracle": 1.0,
+            "final_impressions": 1,
+            "final_share_of_oracle": 1.0,
+            "final_best_fixed_share_of_oracle": 1.0,
+        },
     }
     assert set(m["segments"]) == set(segments)
     for name, want in segments.items():
@@ -250,10 +323,20 @@ def test_best_fixed_is_chosen_per_title_and_candidate_set():
     from simulations.online.metrics import baselines
 
     n = 4
-    click = np.array([[.10, .50], [.90, 0], [.30, .20], [.80, 0]])
-    stream = Stream(n=n, user=np.arange(n), title=np.arange(n), segment=np.zeros(n, np.int64),
-                    tod=np.zeros(n, np.int64), k=np.array([2, 1, 2, 1]), click_p=click, play_p=click / 2,
-                    u_click=np.full(n, .5), u_play=np.full(n, .5), time_s=np.arange(n, dtype=float))
+    click = np.array([[0.10, 0.50], [0.90, 0], [0.30, 0.20], [0.80, 0]])
+    stream = Stream(
+        n=n,
+        user=np.arange(n),
+        title=np.arange(n),
+        segment=np.zeros(n, np.int64),
+        tod=np.zeros(n, np.int64),
+        k=np.array([2, 1, 2, 1]),
+        click_p=click,
+        play_p=click / 2,
+        u_click=np.full(n, 0.5),
+        u_play=np.full(n, 0.5),
+        time_s=np.arange(n, dtype=float),
+    )
     refs = baselines(stream, "click")
     np.testing.assert_array_equal(refs["best_fixed"], [1, 0, 0, 0])
     np.testing.assert_array_equal(refs["oracle"], [1, 0, 0, 0])
@@ -261,16 +344,19 @@ def test_best_fixed_is_chosen_per_title_and_candidate_set():
 
 def _metrics(segments: dict) -> dict:
     base = {name: {"best_fixed": {"expected_ctr": 0.1}} for name in segments}
-    return {"reward": "click", "segments": segments,
-            "references": {"click": {"segments": base}},
-            "policies": {"vw:squarecb": {"role": "evaluated", "segments": segments}}}
+    return {
+        "reward": "click",
+        "segments": segments,
+        "references": {"click": {"segments": base}},
+        "policies": {"vw:squarecb": {"role": "evaluated", "segments": segments}},
+    }
 
 
 def test_the_report_marks_a_segment_below_one_artwork_for_everyone() -> None:
-    seg = {"behind<b>": {"expected_ctr": 0.09, "final_share_of_oracle": 0.87,
-                         "final_best_fixed_share_of_oracle": 1.0},
-           "ahead": {"expected_ctr": 0.2, "final_share_of_oracle": 0.93,
-                     "final_best_fixed_share_of_oracle": 0.34}}
+    seg = {
+        "behind<b>": {"expected_ctr": 0.09, "final_share_of_oracle": 0.87, "final_best_fixed_share_of_oracle": 1.0},
+        "ahead": {"expected_ctr": 0.2, "final_share_of_oracle": 0.93, "final_best_fixed_share_of_oracle": 0.34},
+    }
     html = segment_table(_metrics(seg))
     assert "behind&lt;b&gt;" in html and "behind<b>" not in html  # a scenario's names are escaped
     assert '<td class="loss">\u25bc 0.870</td>' in html
@@ -279,12 +365,23 @@ def test_the_report_marks_a_segment_below_one_artwork_for_everyone() -> None:
 
 
 def test_the_demo_headline_names_the_segments_left_behind() -> None:
-    head = {"policy": "vw:squarecb", "ctr": 0.1, "best_single_artwork_ctr": 0.08, "oracle_ctr": 0.12,
-            "lift_over_best_fixed": 0.25, "share_of_oracle": 0.8,
-            "replay": {"estimator": "dr", "policy": "vw:squarecb", "value": 0.1, "low": 0.09, "high": 0.11,
-                       "confidence": 0.95},
-            "left_behind": [{"segment": "families", "share_of_oracle": 0.871,
-                             "best_fixed_share_of_oracle": 1.0}]}
+    head = {
+        "policy": "vw:squarecb",
+        "ctr": 0.1,
+        "best_single_artwork_ctr": 0.08,
+        "oracle_ctr": 0.12,
+        "lift_over_best_fixed": 0.25,
+        "share_of_oracle": 0.8,
+        "replay": {
+            "estimator": "dr",
+            "policy": "vw:squarecb",
+            "value": 0.1,
+            "low": 0.09,
+            "high": 0.11,
+            "confidence": 0.95,
+        },
+        "left_behind": [{"segment": "families", "share_of_oracle": 0.871, "best_fixed_share_of_oracle": 1.0}],
+    }
     line = headline_text(head)[2]
     assert "families 87.1% of its oracle vs 100.0%" in line
     head["left_behind"] = []

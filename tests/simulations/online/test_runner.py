@@ -1,6 +1,7 @@
 """The simulated audience and `artbandit simulate`: learning, baselines, drift, cold start,
 clickbait, determinism and errors, on fixed seeds with exact (probability-based) metrics.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,15 +22,15 @@ from simulations.world.scenarios import load_scenario
 @pytest.fixture(scope="module")
 def segments_100k():
     """VW on the default scenario (tastes differ by segment), 100k impressions."""
-    return run_simulation("segments", ["vw:squarecb"], impressions=100_000, seed=0,
-                          log_policy=None)
+    return run_simulation("segments", ["vw:squarecb"], impressions=100_000, seed=0, log_policy=None)
 
 
 @pytest.fixture(scope="module")
 def segments_20k():
     """Every default policy on the same 20k impressions."""
-    return run_simulation("segments", ["vw:squarecb", "linucb", "ts-per-title", "uniform"], impressions=20_000,
-                          seed=0, log_policy=None)
+    return run_simulation(
+        "segments", ["vw:squarecb", "linucb", "ts-per-title", "uniform"], impressions=20_000, seed=0, log_policy=None
+    )
 
 
 def test_vw_reaches_85_percent_of_oracle_by_100k(segments_100k):
@@ -110,8 +111,13 @@ def test_clickbait_quality_play_trades_clicks_for_plays():
     segs = m["policies"]["vw:squarecb"]["exposure"]["segment_summary"]
     assert all(sum(s["archetypes"].values()) == pytest.approx(1.0, abs=1e-4) for s in segs.values())
     assert max(s["clickbait_share"] for s in segs.values()) > 0.3
-    assert max(s["clickbait_share"] for s in
-               m["policies"]["vw:squarecb [reward=quality_play]"]["exposure"]["segment_summary"].values()) < 0.15
+    assert (
+        max(
+            s["clickbait_share"]
+            for s in m["policies"]["vw:squarecb [reward=quality_play]"]["exposure"]["segment_summary"].values()
+        )
+        < 0.15
+    )
 
 
 def test_same_seed_same_metrics_and_outputs(tmp_path):
@@ -123,9 +129,12 @@ def test_same_seed_same_metrics_and_outputs(tmp_path):
     assert a == b
     for name in ("metrics.json", "report.html"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
-    rows = [sqlite3.connect(tmp_path / run / "events.sqlite").execute(
-        "SELECT event_id, time, context, pmf, chosen_index, probability, reward FROM events ORDER BY seq").fetchall()
-        for run in ("a", "b")]
+    rows = [
+        sqlite3.connect(tmp_path / run / "events.sqlite")
+        .execute("SELECT event_id, time, context, pmf, chosen_index, probability, reward FROM events ORDER BY seq")
+        .fetchall()
+        for run in ("a", "b")
+    ]
     assert len(rows[0]) == 1_500 and rows[0] == rows[1]
     assert a["policies"]["vw:squarecb"] != c["policies"]["vw:squarecb"]
     assert set(a["policies"]) == set(pols + ["uniform"])  # the logging policy runs too
@@ -133,8 +142,7 @@ def test_same_seed_same_metrics_and_outputs(tmp_path):
 
 def test_delayed_rewards_are_flushed_and_logged(tmp_path):
     out = tmp_path / "out"
-    m = run_simulation("delayed", ["vw:squarecb"], impressions=2_000, seed=0, log_policy="vw:squarecb",
-                       out_dir=out)
+    m = run_simulation("delayed", ["vw:squarecb"], impressions=2_000, seed=0, log_policy="vw:squarecb", out_dir=out)
     vw = m["policies"]["vw:squarecb"]
     assert vw["logged"] is True and m["events"] == "events.sqlite"
     from bandit import EventLog
@@ -220,7 +228,11 @@ def test_scenario_files_toml_and_json(tmp_path):
 def _cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", "from artbandit.cli import main; main()", "simulate", *args],
-        capture_output=True, text=True, cwd=cwd, timeout=120, env=env,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+        env=env,
     )
 
 
@@ -231,8 +243,21 @@ def test_same_seed_identical_across_processes(tmp_path):
     outs = []
     for hash_seed in ("1", "2"):
         out = tmp_path / f"run{hash_seed}"
-        r = _cli("-s", "cold-start", "-n", "800", "-p", "vw", "-p", "linucb", "-q", "-o", str(out),
-                 cwd=tmp_path, env={**os.environ, "PYTHONHASHSEED": hash_seed})
+        r = _cli(
+            "-s",
+            "cold-start",
+            "-n",
+            "800",
+            "-p",
+            "vw",
+            "-p",
+            "linucb",
+            "-q",
+            "-o",
+            str(out),
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+        )
         assert r.returncode == 0, r.stderr
         outs.append(out)
     for name in ("metrics.json", "report.html"):
@@ -283,8 +308,9 @@ def test_cli_writes_metrics_report_and_log(tmp_path):
         (d / "variants.json").write_text(json.dumps({"schema": "artbandit.variants/1", "variants": variants}))
         dirs += ["--variants", str(d)]
     out = tmp_path / "sim"
-    r = _cli("-n", "1500", "-p", "uniform", "-p", "vw", "--json", "--quiet", "-j", "2", *dirs, "-o", str(out),
-             cwd=tmp_path)
+    r = _cli(
+        "-n", "1500", "-p", "uniform", "-p", "vw", "--json", "--quiet", "-j", "2", *dirs, "-o", str(out), cwd=tmp_path
+    )
     assert r.returncode == 0, r.stderr
     assert r.stderr == ""  # --quiet
     metrics = json.loads(r.stdout)
@@ -294,7 +320,7 @@ def test_cli_writes_metrics_report_and_log(tmp_path):
     assert metrics["policies"]["uniform"]["logged"] is True
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 3 and "data:image/jpeg;base64," in html
-    assert "Exposure audit" in html and "src=\"http" not in html
+    assert "Exposure audit" in html and 'src="http' not in html
     with sqlite3.connect(out / "events.sqlite") as con:
         tables = [t for (t,) in con.execute("select name from sqlite_master where type='table'")]
         assert any(con.execute(f"select count(*) from {t}").fetchone()[0] == 1500 for t in tables)
@@ -338,8 +364,10 @@ def test_output_folder_rules_and_progress(tmp_path):
 
 def test_libraries_draw_no_progress_bar():
     """simulations reports progress through safeio.progress; only the CLI imports click."""
-    code = ("import sys, simulations.online.runner, simulations.reports.simulation, simulations.ope.replay, artbandit.demo; "
-            "print('click' in sys.modules)")
+    code = (
+        "import sys, simulations.online.runner, simulations.reports.simulation, simulations.ope.replay, artbandit.demo; "
+        "print('click' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
 
 
@@ -371,8 +399,9 @@ def test_policies_in_processes_run_on_the_engine_and_report_progress_per_run(tmp
     impressions when a run finishes, and reaches the total."""
     calls = []
     kw = dict(impressions=2_500, seed=2, log_policy=None)
-    m = run_simulation("segments", ["uniform", "linucb", "ts-per-title"], jobs=2,
-                       progress=lambda *c: calls.append(c), **kw)
+    m = run_simulation(
+        "segments", ["uniform", "linucb", "ts-per-title"], jobs=2, progress=lambda *c: calls.append(c), **kw
+    )
     assert [d for d, _, _ in calls] == [2_500, 5_000, 7_500] and {t for _, t, _ in calls} == {7_500}
     assert m == run_simulation("segments", ["uniform", "linucb", "ts-per-title"], **kw)
 

@@ -1,4 +1,5 @@
 """Columnar scoring (uniform, logged, best-fixed over whole columns) gives exactly the per-event numbers."""
+
 from __future__ import annotations
 
 import json
@@ -31,15 +32,20 @@ def test_columnar_equals_per_event_on_a_table_log(tmp_path):
     for mapping in (ColumnMapping(candidates_col="candidates"), ColumnMapping()):
         fast = replay_log(path, COLUMNAR, ["ips", "snips", "replay"], mapping=mapping, chunk_size=700, seed=3)
         # a per-event policy alongside forces the progressive path for all of them
-        slow = replay_log(path, COLUMNAR + [TablePolicy(smooth_pi(world))], ["ips", "snips", "replay"],
-                          mapping=mapping, chunk_size=700, seed=3)
+        slow = replay_log(
+            path,
+            COLUMNAR + [TablePolicy(smooth_pi(world))],
+            ["ips", "snips", "replay"],
+            mapping=mapping,
+            chunk_size=700,
+            seed=3,
+        )
         _same(fast, slow)
         ips = {p["name"]: p["estimates"]["ips"]["value"] for p in fast["policies"]}
         assert ips["logged"] == pytest.approx(log["reward"].mean())
         # best-fixed: the action with the best IPS mean, per event; independent recomputation
         best = max(range(world.k), key=lambda a: np.sum(log["reward"] * (log["action"] == a) / log["propensity"]))
-        assert ips["best-fixed"] == pytest.approx(
-            np.mean(log["reward"] * (log["action"] == best) / log["propensity"]))
+        assert ips["best-fixed"] == pytest.approx(np.mean(log["reward"] * (log["action"] == best) / log["propensity"]))
 
 
 def test_columnar_equals_per_event_on_a_dsjson_log_with_zero_probabilities(tmp_path):
@@ -49,10 +55,16 @@ def test_columnar_equals_per_event_on_a_dsjson_log_with_zero_probabilities(tmp_p
     for i in range(1500):
         pmf = [0.5, 0.5, 0.0] if i % 3 else [0.2, 0.3, 0.5]
         a = int(rng.choice(3, p=pmf))
-        lines.append({"_label_cost": -float(rng.random() < 0.3 + 0.1 * a), "_label_probability": pmf[a],
-                      "_labelIndex": a, "a": [a + 1] + [j + 1 for j in range(3) if j != a],
-                      "p": [pmf[a]] + [pmf[j] for j in range(3) if j != a],
-                      "c": {"U": {"s": i % 5}, "_multi": [{"id": f"x{j}"} for j in range(3)]}})
+        lines.append(
+            {
+                "_label_cost": -float(rng.random() < 0.3 + 0.1 * a),
+                "_label_probability": pmf[a],
+                "_labelIndex": a,
+                "a": [a + 1] + [j + 1 for j in range(3) if j != a],
+                "p": [pmf[a]] + [pmf[j] for j in range(3) if j != a],
+                "c": {"U": {"s": i % 5}, "_multi": [{"id": f"x{j}"} for j in range(3)]},
+            }
+        )
     dsjson = tmp_path / "log.json"
     dsjson.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
     fast = replay_log(dsjson, COLUMNAR, ["ips", "snips", "replay"], chunk_size=400)
@@ -66,8 +78,12 @@ def test_columnar_equals_per_event_on_a_dsjson_log_with_zero_probabilities(tmp_p
 def test_best_fixed_with_varying_candidate_sets_by_hand(tmp_path):
     # action values are IPS means over the events where the action was a candidate
     rows = [  # candidates, action, reward, propensity
-        ("a|b", "a", 1, 0.5), ("a|b", "b", 1, 0.5), ("a|c", "a", 1, 0.5),
-        ("a|c", "c", 1, 0.5), ("a|c", "c", 1, 0.5), ("a|c", "a", 0, 0.5),
+        ("a|b", "a", 1, 0.5),
+        ("a|b", "b", 1, 0.5),
+        ("a|c", "a", 1, 0.5),
+        ("a|c", "c", 1, 0.5),
+        ("a|c", "c", 1, 0.5),
+        ("a|c", "a", 0, 0.5),
     ]
     # by hand: a = (2 + 0 + 2 + 0) / 6 = 2/3 (a logged with reward 1 in rows 1 and 3), b = 2/2 = 1,
     # c = (2 + 2) / 4 = 1; best of a|b is b, best of a|c is c

@@ -13,6 +13,7 @@ Intervals honest at the edges (issue 33): never wider than the reward range, nev
 from a few hundred events without a success, and Wilson-type when successes or failures are few.
 Every expected number is worked out from the formulas in the comments, not by the code under test.
 """
+
 from __future__ import annotations
 
 import math
@@ -41,8 +42,13 @@ def arrays(world, log, pi, q=None, seed=0):
     if q is not None:
         kw = {"dm": np.sum(pi[seg] * q[seg], axis=1), "q_logged": q[seg, act]}
     return OPEArrays(
-        reward=log["reward"], logged_p=log["propensity"], target_p=pi[seg, act], matched=sampled == act,
-        zero_support=np.sum(pi[seg] * (log["pmf"] <= 0), axis=1), n_candidates=np.full(len(seg), world.k), **kw,
+        reward=log["reward"],
+        logged_p=log["propensity"],
+        target_p=pi[seg, act],
+        matched=sampled == act,
+        zero_support=np.sum(pi[seg] * (log["pmf"] <= 0), axis=1),
+        n_candidates=np.full(len(seg), world.k),
+        **kw,
     )
 
 
@@ -174,8 +180,9 @@ MATCHED = [True, True, False, True]
 
 
 def tiny() -> OPEArrays:
-    return OPEArrays(reward=REWARD, logged_p=LOGGED_P, target_p=TARGET_P, dm=DM, q_logged=Q_LOGGED,
-                     matched=np.array(MATCHED))
+    return OPEArrays(
+        reward=REWARD, logged_p=LOGGED_P, target_p=TARGET_P, dm=DM, q_logged=Q_LOGGED, matched=np.array(MATCHED)
+    )
 
 
 def sample_sd(values: list[float]) -> float:
@@ -217,7 +224,7 @@ def test_value_and_asymptotic_interval_by_hand(name):
 def test_diagnostics_by_hand():
     d = estimate("ips", tiny()).diagnostics
     assert d.events == d.events_used == 4
-    assert d.ess == pytest.approx(4.5 ** 2 / (4 + 4 + 0 + 0.25))  # (sum w)^2 / sum w^2
+    assert d.ess == pytest.approx(4.5**2 / (4 + 4 + 0 + 0.25))  # (sum w)^2 / sum w^2
     assert (d.max_weight, d.mean_weight) == (2.0, pytest.approx(4.5 / 4))
     assert estimate("replay", tiny()).diagnostics.events_used == 3
 
@@ -248,8 +255,13 @@ def _log(seed: int, n: int = 1000) -> OPEArrays:
     seg = rng.integers(0, 3, n)
     act = np.array([rng.choice(4, p=LOGGER[s]) for s in seg])
     reward = CLICK[seg, act] + rng.normal(0, 0.05, n)
-    return OPEArrays(reward=reward, logged_p=LOGGER[seg, act], target_p=TARGET[seg, act],
-                     dm=np.sum(TARGET[seg] * CLICK[seg], axis=1), q_logged=CLICK[seg, act])
+    return OPEArrays(
+        reward=reward,
+        logged_p=LOGGER[seg, act],
+        target_p=TARGET[seg, act],
+        dm=np.sum(TARGET[seg] * CLICK[seg], axis=1),
+        q_logged=CLICK[seg, act],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -307,8 +319,14 @@ EXPECTED = {
 
 def tiny_log(**overrides) -> OPEArrays:
     # the optional arrays are not coerced by OPEArrays (only reward/logged_p/target_p are): pass numpy
-    kw = dict(reward=M_REWARD, logged_p=M_LOGGED_P, target_p=M_TARGET_P, dm=np.array(M_DM), q_logged=np.array(M_Q_LOGGED),
-              matched=np.array(M_MATCHED))
+    kw = dict(
+        reward=M_REWARD,
+        logged_p=M_LOGGED_P,
+        target_p=M_TARGET_P,
+        dm=np.array(M_DM),
+        q_logged=np.array(M_Q_LOGGED),
+        matched=np.array(M_MATCHED),
+    )
     kw.update(overrides)
     return OPEArrays(**kw)
 
@@ -337,8 +355,17 @@ def test_each_estimator_matches_the_hand_computed_value_and_interval(name):
     assert e.low <= max(low, 0.0) and e.high >= min(high, 1.0) and 0.0 <= e.low and e.high <= 1.0
     assert (e.interval, e.confidence) == ("asymptotic", 0.95)
     d = e.to_dict()
-    assert set(d) == {"estimator", "value", "low", "high", "stderr", "interval", "confidence", "diagnostics",
-                      "warnings"}
+    assert set(d) == {
+        "estimator",
+        "value",
+        "low",
+        "high",
+        "stderr",
+        "interval",
+        "confidence",
+        "diagnostics",
+        "warnings",
+    }
     assert d["estimator"] == name and d["stderr"] == e.stderr and d["confidence"] == 0.95
     assert d["diagnostics"] == {
         "events": 4,
@@ -394,7 +421,9 @@ def test_deterministic_share_counts_p_equal_to_the_threshold():
 
 def test_zero_support_share_only_when_given():
     assert diagnostics("ips", tiny_log()).zero_support_share is None
-    assert diagnostics("ips", tiny_log(zero_support=np.array([0.0, 0.5, 0.0, 0.3]))).zero_support_share == pytest.approx(0.2)
+    assert diagnostics(
+        "ips", tiny_log(zero_support=np.array([0.0, 0.5, 0.0, 0.3]))
+    ).zero_support_share == pytest.approx(0.2)
 
 
 def test_an_empty_log_has_no_estimate_and_says_so():
@@ -407,7 +436,13 @@ def test_an_empty_log_has_no_estimate_and_says_so():
     assert all(math.isnan(x) for x in (e.value, e.low, e.high, e.stderr)) and e.interval == "none"
     assert e.warnings == ["no events: nothing to estimate"]
     d = e.diagnostics
-    assert (d.events, d.max_weight, d.mean_weight, d.deterministic_share, d.zero_support_share) == (0, 0.0, 0.0, 0.0, None)
+    assert (d.events, d.max_weight, d.mean_weight, d.deterministic_share, d.zero_support_share) == (
+        0,
+        0.0,
+        0.0,
+        0.0,
+        None,
+    )
     assert (ks, vals) == ([], [])
 
 
@@ -424,7 +459,9 @@ def test_one_event_has_a_value_but_no_standard_error_and_no_numpy_warning():
         warnings.simplefilter("error")
         e = estimate("ips", OPEArrays(reward=[1.0], logged_p=[0.5], target_p=[1.0]))
     assert e.value == 2.0 and e.interval == "asymptotic"
-    assert math.isnan(e.stderr) and all(map(math.isnan, raw("ips", OPEArrays(reward=[1.0], logged_p=[0.5], target_p=[1.0]))))
+    assert math.isnan(e.stderr) and all(
+        map(math.isnan, raw("ips", OPEArrays(reward=[1.0], logged_p=[0.5], target_p=[1.0])))
+    )
     # no standard error: the interval is the Wilson one on one effective event, up to the estimate 2
     # itself (outside the reward range [0, 1], which a warning says)
     assert (e.low, e.high) == (pytest.approx(0.20654931), 2.0)
@@ -435,8 +472,9 @@ def test_one_event_has_a_value_but_no_standard_error_and_no_numpy_warning():
 
 
 def test_arrays_are_coerced_to_float():
-    data = OPEArrays(reward=[1, 0], logged_p=[1, 1], target_p=[True, False], dm=[1, 0], q_logged=[0, 1],
-                     zero_support=[0, 0])
+    data = OPEArrays(
+        reward=[1, 0], logged_p=[1, 1], target_p=[True, False], dm=[1, 0], q_logged=[0, 1], zero_support=[0, 0]
+    )
     assert data.reward.dtype == data.logged_p.dtype == data.target_p.dtype == np.float64
     assert data.dm.dtype == data.q_logged.dtype == data.zero_support.dtype == np.float64
 
@@ -451,7 +489,9 @@ def test_logged_probabilities_must_lie_in_zero_one():
 
 
 def test_missing_inputs_name_what_is_missing():
-    with pytest.raises(SimulationError, match=re.escape("the replay estimator needs the target's sampled actions (matched)") + "$"):
+    with pytest.raises(
+        SimulationError, match=re.escape("the replay estimator needs the target's sampled actions (matched)") + "$"
+    ):
         estimate("replay", tiny_log(matched=None))
     with pytest.raises(SimulationError, match="^the dr estimator needs reward-model predictions$"):
         estimate("dr", tiny_log(q_logged=None))
@@ -460,7 +500,9 @@ def test_missing_inputs_name_what_is_missing():
     with pytest.raises(SimulationError, match="^the dm estimator needs reward-model predictions$"):
         estimate("dm", tiny_log(dm=None))
     assert estimate("dm", tiny_log(q_logged=None)).value == pytest.approx(0.4)  # DM never needs q(x, a_i)
-    with pytest.raises(SimulationError, match=re.escape("unknown estimator 'switch'; valid: replay, ips, snips, dm, dr") + "$"):
+    with pytest.raises(
+        SimulationError, match=re.escape("unknown estimator 'switch'; valid: replay, ips, snips, dm, dr") + "$"
+    ):
         estimate("switch", tiny_log())
 
 
@@ -517,8 +559,9 @@ def test_zero_support_warning_above_one_percent():
 
 
 def matched_arrays(n: int, p: np.ndarray, k: int) -> OPEArrays:
-    return OPEArrays(reward=np.ones(n), logged_p=p, target_p=np.ones(n), matched=np.ones(n, bool),
-                     n_candidates=np.full(n, k))
+    return OPEArrays(
+        reward=np.ones(n), logged_p=p, target_p=np.ones(n), matched=np.ones(n, bool), n_candidates=np.full(n, k)
+    )
 
 
 def test_replay_needs_100_matches_and_a_uniform_log():
@@ -539,8 +582,9 @@ def test_replay_needs_100_matches_and_a_uniform_log():
 
 
 def test_bootstrap_seed_and_size_are_honoured():
-    data = OPEArrays(reward=np.arange(50) % 2, logged_p=np.full(50, 0.5), target_p=np.full(50, 0.5),
-                     dm=np.linspace(0, 1, 50))  # 25 successes and 25 failures: the bootstrap as it is
+    data = OPEArrays(
+        reward=np.arange(50) % 2, logged_p=np.full(50, 0.5), target_p=np.full(50, 0.5), dm=np.linspace(0, 1, 50)
+    )  # 25 successes and 25 failures: the bootstrap as it is
     a = estimate("dm", data, bootstrap=200)
     b = estimate("dm", data, bootstrap=200, seed=0)
     c = estimate("dm", data, bootstrap=200, seed=1)
@@ -674,7 +718,7 @@ def test_best_fixed_click_rate_interval_never_negative_and_wilson_on_the_ess():
     e = estimate("ips", best_fixed_like())
     assert e.value == pytest.approx(0.06)
     # delta method: terms w*r = three 4s and 197 zeros, sd = sqrt((3 (4 - .06)^2 + 197 .06^2) / 199)
-    se = math.sqrt((3 * (4 - 0.06) ** 2 + 197 * 0.06 ** 2) / 199) / math.sqrt(200)
+    se = math.sqrt((3 * (4 - 0.06) ** 2 + 197 * 0.06**2) / 199) / math.sqrt(200)
     assert e.stderr == pytest.approx(se, rel=1e-12)
     assert 0.06 - Z * se < 0  # what the delta method alone would print: a negative click rate
     # 3 successes < 10: hull with Wilson(0.06, ESS = 200^2 / (50 * 16) = 50), clipped to [0, 1]
@@ -687,8 +731,11 @@ def test_best_fixed_click_rate_interval_never_negative_and_wilson_on_the_ess():
     stream = PolicyStream(["ips"])
     data = best_fixed_like()
     for a in range(0, 200, 64):
-        stream.add(OPEArrays(reward=data.reward[a:a + 64], logged_p=data.logged_p[a:a + 64],
-                             target_p=data.target_p[a:a + 64]))
+        stream.add(
+            OPEArrays(
+                reward=data.reward[a : a + 64], logged_p=data.logged_p[a : a + 64], target_p=data.target_p[a : a + 64]
+            )
+        )
     s = stream.estimate("ips", 0.95, 0)
     assert (s.value, s.low, s.high, s.warnings) == (pytest.approx(e.value), e.low, pytest.approx(e.high), e.warnings)
 
@@ -721,8 +768,13 @@ def test_a_negative_dr_estimate_keeps_an_interval_that_contains_it():
     # no clicks, and a reward model that predicts more for the logged items than for the target's:
     # DR = mean(dm + w (r - q)) = 0.001 - 1 * 0.01 = -0.009 on every event
     n = 200
-    data = OPEArrays(reward=np.zeros(n), logged_p=np.full(n, 0.5), target_p=np.full(n, 0.5),
-                     dm=np.full(n, 0.001), q_logged=np.full(n, 0.01))
+    data = OPEArrays(
+        reward=np.zeros(n),
+        logged_p=np.full(n, 0.5),
+        target_p=np.full(n, 0.5),
+        dm=np.full(n, 0.001),
+        q_logged=np.full(n, 0.01),
+    )
     e = estimate("dr", data)
     assert e.value == pytest.approx(-0.009)
     assert e.low == pytest.approx(-0.009) and e.high == pytest.approx(Z * Z / (n + Z * Z))  # Wilson at 0
@@ -731,8 +783,14 @@ def test_a_negative_dr_estimate_keeps_an_interval_that_contains_it():
 
 @pytest.mark.parametrize("n", [2, 3, 10, 50, 120, 299])
 def test_no_zero_width_interval_without_successes(n):
-    data = OPEArrays(reward=np.zeros(n), logged_p=np.full(n, 0.5), target_p=np.full(n, 0.5),
-                     matched=np.ones(n, dtype=bool), dm=np.full(n, 1e-4), q_logged=np.full(n, 1e-4))
+    data = OPEArrays(
+        reward=np.zeros(n),
+        logged_p=np.full(n, 0.5),
+        target_p=np.full(n, 0.5),
+        matched=np.ones(n, dtype=bool),
+        dm=np.full(n, 1e-4),
+        q_logged=np.full(n, 1e-4),
+    )
     for name in ("ips", "snips", "dr", "dm", "replay"):
         e = estimate(name, data)
         assert e.high - e.low >= Z * Z / (n + Z * Z) * 0.99, (name, n, e.low, e.high)

@@ -3,6 +3,7 @@ definitions: obp's IPW/SNIPW with `position` (pips, psnips) and SlateIndependent
 intervals over slates; and the probability that a single-slot policy, filling slots by sampling
 without replacement, puts an item at position k.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -30,7 +31,8 @@ def test_pips_is_the_mean_over_rows_with_an_interval_over_slates():
     rw = [2, 0, 0, 0, 2, 0.5]
     m = sum(rw) / 6
     assert rows.value == 0.75 and rows.stderr == pytest.approx(
-        math.sqrt(sum((x - m) ** 2 for x in rw) / 5) / math.sqrt(6), rel=1e-12)
+        math.sqrt(sum((x - m) ** 2 for x in rw) / 5) / math.sqrt(6), rel=1e-12
+    )
 
 
 def test_iips_sums_each_slate_and_averages_over_slates():

@@ -7,6 +7,7 @@ One --force rule for every command that replaces an output folder (issue 27): wh
 is replaced, the files the user added stay. extract, variants, simulate and demo are checked in their
 own test files; replay and evaluate here, on one small simulated log.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,9 +30,17 @@ def dsjson_lines(n: int, seed: int = 0) -> list[dict]:
     for i in range(n):
         a = int(rng.integers(3))
         r = float(rng.random() < (0.2, 0.4, 0.6)[a])
-        out.append({"_label_cost": -r, "_label_probability": 1 / 3, "_labelIndex": a, "EventId": f"e{i}",
-                    "a": [a + 1] + [j + 1 for j in range(3) if j != a], "p": [1 / 3] * 3,
-                    "c": {"User": {"seg": f"s{i % 4}"}, "_multi": [{"id": f"x{j}"} for j in range(3)]}})
+        out.append(
+            {
+                "_label_cost": -r,
+                "_label_probability": 1 / 3,
+                "_labelIndex": a,
+                "EventId": f"e{i}",
+                "a": [a + 1] + [j + 1 for j in range(3) if j != a],
+                "p": [1 / 3] * 3,
+                "c": {"User": {"seg": f"s{i % 4}"}, "_multi": [{"id": f"x{j}"} for j in range(3)]},
+            }
+        )
     return out
 
 
@@ -62,12 +71,15 @@ def test_non_finite_dsjson_cost_is_refused_with_its_line_or_skipped_and_counted(
         assert np.isfinite(got) and got == expected["policies"][0]["estimates"][name]["value"]
 
 
-@pytest.mark.parametrize("content, message", [
-    ("action,reward,propensity\na,1,0.5\nb,nan,0.5\n", "row 2: reward 'nan' is not a finite number"),
-    ("action,reward,propensity\na,1,0.5\nb,1,inf\n", "row 2: propensity 'inf' is not in (0, 1]"),
-    ("action,reward,propensity\na,1,0.5\nb,1,NaN\n", "row 2: propensity 'NaN' is not in (0, 1]"),
-    ("action,reward,propensity\na,-Infinity,0.5\nb,1,0.5\n", "row 1: reward '-Infinity' is not a finite number"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("action,reward,propensity\na,1,0.5\nb,nan,0.5\n", "row 2: reward 'nan' is not a finite number"),
+        ("action,reward,propensity\na,1,0.5\nb,1,inf\n", "row 2: propensity 'inf' is not in (0, 1]"),
+        ("action,reward,propensity\na,1,0.5\nb,1,NaN\n", "row 2: propensity 'NaN' is not in (0, 1]"),
+        ("action,reward,propensity\na,-Infinity,0.5\nb,1,0.5\n", "row 1: reward '-Infinity' is not a finite number"),
+    ],
+)
 def test_non_finite_table_values_are_refused(tmp_path, content, message):
     path = tmp_path / "log.csv"
     path.write_text(content)
@@ -96,17 +108,23 @@ def test_max_bad_lines_counts_up_to_n_then_stops_with_file_and_line(tmp_path, co
     proc = console("replay", path, "--policy", "uniform", "--estimator", "ips", "-o", tmp_path / "o0", "-q")
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1
     assert "log.json:11: invalid JSON" in proc.stderr and "Traceback" not in proc.stderr
-    proc = console("replay", path, "--policy", "uniform", "--estimator", "ips", "-o", tmp_path / "o2",
-                   "--max-bad-lines", "2", "-q")
+    proc = console(
+        "replay", path, "--policy", "uniform", "--estimator", "ips", "-o", tmp_path / "o2", "--max-bad-lines", "2", "-q"
+    )
     assert proc.returncode == 1 and "log.json:301" in proc.stderr and "more than --max-bad-lines 2" in proc.stderr
     assert not (tmp_path / "o2").exists()  # nothing half-written
-    proc = console("replay", path, "--policy", "uniform", "--estimator", "ips", "-o", tmp_path / "o3",
-                   "--max-bad-lines", "3")
+    proc = console(
+        "replay", path, "--policy", "uniform", "--estimator", "ips", "-o", tmp_path / "o3", "--max-bad-lines", "3"
+    )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads((tmp_path / "o3" / "replay.json").read_text())
     bad = doc["log"]["bad_lines"]
     assert bad["count"] == 3 and bad["limit"] == 3 and doc["log"]["events"] == 397
-    assert [e.split(": ")[0].rsplit("/", 1)[-1] for e in bad["examples"]] == ["log.json:11", "log.json:201", "log.json:301"]
+    assert [e.split(": ")[0].rsplit("/", 1)[-1] for e in bad["examples"]] == [
+        "log.json:11",
+        "log.json:201",
+        "log.json:301",
+    ]
     assert "skipped 3 bad lines" in proc.stderr
 
 
@@ -115,8 +133,11 @@ def _sqlite_log(path, n=60):
 
     pol = make_policy("uniform", seed=0, log=path)
     for i in range(n):
-        d = pol.rank({"user": {"seg": f"s{i % 3}"}},
-                     [{"id": "a", "features": {"x": 1.0}}, {"id": "b", "features": {"x": 2.0}}], now=float(i))
+        d = pol.rank(
+            {"user": {"seg": f"s{i % 3}"}},
+            [{"id": "a", "features": {"x": 1.0}}, {"id": "b", "features": {"x": 2.0}}],
+            now=float(i),
+        )
         pol.reward(d.event_id, float(i % 2), now=float(i))
     pol.close()
     return path
@@ -146,26 +167,46 @@ def _text(tmp_path, name, data: bytes):
 INTERNAL_ERRORS = {
     # name: (make the file, extra args, what the one-line error says)
     "csv field over 131,072 chars": (
-        lambda t: _text(t, "long.csv", b"action,reward,propensity,note\na,1,0.5," + b"x" * 140_000 + b"\nb,0,0.5,\xff\n"),
-        ["--policy", "vw:epsilon"], "long.csv:3: not UTF-8 text (byte 0xff"),
+        lambda t: _text(
+            t, "long.csv", b"action,reward,propensity,note\na,1,0.5," + b"x" * 140_000 + b"\nb,0,0.5,\xff\n"
+        ),
+        ["--policy", "vw:epsilon"],
+        "long.csv:3: not UTF-8 text (byte 0xff",
+    ),
     "latin-1 byte in a csv": (
         lambda t: _text(t, "latin.csv", "action,reward,propensity,city\na,1,0.5,Montréal\n".encode("latin-1")),
-        ["--estimator", "dr"], "latin.csv:2: not UTF-8 text (byte 0xe9 at column 14)"),
+        ["--estimator", "dr"],
+        "latin.csv:2: not UTF-8 text (byte 0xe9 at column 14)",
+    ),
     "random bytes": (lambda t: _random_bytes(t, "noise.bin"), [], "noise.bin: cannot tell the log format"),
     "random bytes as csv": (lambda t: _random_bytes(t, "noise.csv"), [], "noise.csv:1: not UTF-8 text"),
     "bad utf-8 dsjson line": (
-        lambda t: _text(t, "bad.json", json.dumps(dsjson_lines(1)[0]).encode() + b"\n" + json.dumps(
-            dsjson_lines(1)[0]).replace('"s0"', '"\\u00e9"').encode().replace(b"\\u00e9", b"\xe9") + b"\n"),
-        [], "bad.json:2: not UTF-8 text (byte 0xe9"),
+        lambda t: _text(
+            t,
+            "bad.json",
+            json.dumps(dsjson_lines(1)[0]).encode()
+            + b"\n"
+            + json.dumps(dsjson_lines(1)[0]).replace('"s0"', '"\\u00e9"').encode().replace(b"\\u00e9", b"\xe9")
+            + b"\n",
+        ),
+        [],
+        "bad.json:2: not UTF-8 text (byte 0xe9",
+    ),
     'dsjson "a": ["x","y"]': (
         lambda t: write_lines(t / "a.json", [dict(dsjson_lines(1)[0], a=["x", "y", "z"])]),
-        [], 'a.json:1: "a"/"p" must be action numbers and probabilities'),
+        [],
+        'a.json:1: "a"/"p" must be action numbers and probabilities',
+    ),
     "sqlite broken context json": (
         lambda t: _damaged(t, "ctx.sqlite", "UPDATE events SET context='{broken' WHERE seq=7"),
-        ["--estimator", "dr"], "ctx.sqlite: event 7: context is not valid JSON"),
+        ["--estimator", "dr"],
+        "ctx.sqlite: event 7: context is not valid JSON",
+    ),
     "sqlite reward not a number": (
         lambda t: _damaged(t, "rew.sqlite", "UPDATE events SET reward='lots' WHERE seq=9"),
-        [], "rew.sqlite: event 9: reward 'lots' is not a finite number"),
+        [],
+        "rew.sqlite: event 9: reward 'lots' is not a finite number",
+    ),
 }
 
 
@@ -202,7 +243,10 @@ def test_utf8_byte_order_mark_is_not_part_of_the_first_column(tmp_path):
     body = "action,reward,propensity,città\nb,1,0.25,Roma\na,0,0.5,Milano\n"
     path = _text(tmp_path, "bom.csv", b"\xef\xbb\xbf" + body.encode())
     events = list(open_log(path))
-    assert [(e.action_ids[e.chosen_index], e.reward, e.probability) for e in events] == [("b", 1.0, 0.25), ("a", 0.0, 0.5)]
+    assert [(e.action_ids[e.chosen_index], e.reward, e.probability) for e in events] == [
+        ("b", 1.0, 0.25),
+        ("a", 0.0, 0.5),
+    ]
     assert events[0].context == {"context": {"città": "Roma"}}
     jl = _text(tmp_path, "bom.jsonl", b"\xef\xbb\xbf" + b'{"action": "a", "reward": 1, "propensity": 0.5}\n')
     assert [e.reward for e in open_log(jl)] == [1.0]
@@ -212,12 +256,16 @@ def test_nested_values_where_an_id_or_feature_is_expected_are_refused(tmp_path):
     pa = pytest.importorskip("pyarrow")
     import pyarrow.parquet as pq
 
-    pq.write_table(pa.table({"action": [["a", "b"], ["c"]], "reward": [1.0, 0.0], "propensity": [0.5, 0.5]}),
-                   tmp_path / "nested.parquet")
+    pq.write_table(
+        pa.table({"action": [["a", "b"], ["c"]], "reward": [1.0, 0.0], "propensity": [0.5, 0.5]}),
+        tmp_path / "nested.parquet",
+    )
     with pytest.raises(OPEError, match=r"column 'action' holds nested values \(list<"):
         replay_log(tmp_path / "nested.parquet", ["uniform"], ["ips"])
     jl = tmp_path / "nested.jsonl"
-    jl.write_text('{"action": "a", "reward": 1, "propensity": 0.5}\n{"action": {"id": "b"}, "reward": 0, "propensity": 0.5}\n')
+    jl.write_text(
+        '{"action": "a", "reward": 1, "propensity": 0.5}\n{"action": {"id": "b"}, "reward": 0, "propensity": 0.5}\n'
+    )
     with pytest.raises(OPEError, match=r"nested.jsonl:2: no action id"):
         replay_log(jl, ["uniform"], ["ips"])
     jl.write_text('{"action": "a", "reward": 1, "propensity": 0.5, "tags": [{"k": 1}]}\n')
@@ -304,15 +352,23 @@ def test_parquet_non_finite_values_are_bad_rows(tmp_path):
     pa = pytest.importorskip("pyarrow")
     import pyarrow.parquet as pq
 
-    table = pa.table({"action": ["a", "b", "a", "b"], "reward": [1.0, float("nan"), 0.0, 1.0],
-                      "propensity": [0.5, 0.5, float("inf"), 0.5], "u": [1, 2, 3, 4]})
+    table = pa.table(
+        {
+            "action": ["a", "b", "a", "b"],
+            "reward": [1.0, float("nan"), 0.0, 1.0],
+            "propensity": [0.5, 0.5, float("inf"), 0.5],
+            "u": [1, 2, 3, 4],
+        }
+    )
     pq.write_table(table, tmp_path / "log.parquet")
     with pytest.raises(OPEError, match=r"log.parquet: row 2: reward nan is not a finite number"):
         replay_log(tmp_path / "log.parquet", ["uniform"], ["ips"])
     result = replay_log(tmp_path / "log.parquet", ["uniform", "vw:epsilon"], ["ips"], max_bad_lines=2)
     assert result["log"]["events"] == 2
     assert [e.split(": ", 1)[1] for e in result["log"]["bad_lines"]["examples"]] == [
-        "row 2: reward nan is not a finite number", "row 3: propensity inf is not in (0, 1]"]
+        "row 2: reward nan is not a finite number",
+        "row 3: propensity inf is not in (0, 1]",
+    ]
 
 
 SEEDS = range(5)
@@ -321,8 +377,11 @@ TARGETS = [FeaturePolicy("warmth", 8.0, "warm-soft"), FeaturePolicy("face_area",
 
 def mapping(actions_file):
     return ColumnMapping(
-        context_cols=["user", "title"], candidates_col="candidates", timestamp_col="time",
-        action_features=actions_file, action_key="variant",
+        context_cols=["user", "title"],
+        candidates_col="candidates",
+        timestamp_col="time",
+        action_features=actions_file,
+        action_key="variant",
     )
 
 
@@ -445,12 +504,21 @@ def test_sqlite_log_from_the_bandit_and_its_dsjson_export_agree_with_the_truth(t
     log = EventLog(db, readonly=True)
     log.export(tmp_path / "events.csv", fmt="csv")
     log.close()
-    m = ColumnMapping(action_col="action_id", propensity_col="probability", candidates_col="action_ids",
-                      context_cols=["context"], timestamp_col="time")
+    m = ColumnMapping(
+        action_col="action_id",
+        propensity_col="probability",
+        candidates_col="action_ids",
+        context_cols=["context"],
+        timestamp_col="time",
+    )
     a, b = open_log(db), open_log(tmp_path / "events.csv", mapping=m)
     for x, y in zip(a, b):
-        assert (x.action_ids, x.chosen_index, x.probability, x.reward) == (y.action_ids, y.chosen_index,
-                                                                          y.probability, y.reward)
+        assert (x.action_ids, x.chosen_index, x.probability, x.reward) == (
+            y.action_ids,
+            y.chosen_index,
+            y.probability,
+            y.reward,
+        )
         assert x.context == y.context
 
 
@@ -460,8 +528,9 @@ def test_progressive_replay_of_learning_policies(tmp_path):
 
     path = tmp_path / "log.jsonl"
     info = slog(path, n=6000, seed=8, logger="uniform", targets=[])
-    res = run_replay(path, ["vw:squarecb", "uniform", "best-fixed"], ["snips"], None,
-                     mapping=mapping(info["actions"]), seed=0)
+    res = run_replay(
+        path, ["vw:squarecb", "uniform", "best-fixed"], ["snips"], None, mapping=mapping(info["actions"]), seed=0
+    )
     by = {p["name"]: p["estimates"]["snips"] for p in res["policies"]}
     assert by["uniform"]["low"] <= info["ctr"] <= by["uniform"]["high"]
     assert by["vw:squarecb"]["value"] > by["uniform"]["value"]
@@ -484,8 +553,9 @@ def test_li_replay_of_a_learning_policy_matches_its_online_run(tmp_path):
     impressions = list(env.impressions(1500))
     replayed, online = [], []
     for seed in range(4):
-        res = run_replay(path, ["vw:squarecb"], ["replay"], None, mapping=mapping(info["actions"]), seed=seed,
-                         learn_on="matched")
+        res = run_replay(
+            path, ["vw:squarecb"], ["replay"], None, mapping=mapping(info["actions"]), seed=seed, learn_on="matched"
+        )
         e = res["policies"][0]["estimates"]["replay"]
         replayed.append(e["value"])
         t = e["diagnostics"]["events_used"]
@@ -531,8 +601,10 @@ def test_reward_model_gives_what_vw_public_api_gives(tmp_path):
     for i, ev in enumerate(events):
         q = model.predict(i, ev)
         other = plain[1 - fold_of(i, 3)]
-        expected = [other.predict(f"{context_text(ev.context)} {action_text(a, f)}")
-                    for a, f in zip(ev.action_ids, ev.action_features)]
+        expected = [
+            other.predict(f"{context_text(ev.context)} {action_text(a, f)}")
+            for a, f in zip(ev.action_ids, ev.action_features)
+        ]
         assert q.tolist() == expected
         spread.append(q.max() - q.min())
     model.close()

@@ -2,6 +2,7 @@
 sets the axis the candidates are read on, integers print as integers, one word per unit, references
 are not ranked, and the progress bar counts the log's events whatever the number of passes.
 """
+
 from __future__ import annotations
 
 import re
@@ -35,8 +36,9 @@ def test_best_fixed_does_not_set_the_estimates_axis_and_ess_prints_as_an_integer
     assert high >= by["uniform"]["high"] and low <= by["uniform"]["low"]
     # the cut-off end is written at the edge
     bf = by["best-fixed"]
-    assert any(t.get_text() == f"↑ to {bf['high']:.3g}" or t.get_text().startswith(f"↑ {bf['value']:.3g} [")
-               for t in ax.texts)
+    assert any(
+        t.get_text() == f"↑ to {bf['high']:.3g}" or t.get_text().startswith(f"↑ {bf['value']:.3g} [") for t in ax.texts
+    )
     assert [t.get_text() for t in ax.get_xticklabels()] == ["logged", "uniform", "best-fixed (hindsight)"]
     curves = _curves_figure(result).axes[0]
     assert curves.get_xlabel() == "events replayed"
@@ -69,15 +71,26 @@ def evaluation(refs_high: float = 0.9) -> dict:
         return {"value": v, "low": lo, "high": hi, "diagnostics": {"ess": 114.0, "max_weight": 80.0}}
 
     def pol(name, v, lo, hi, reference=False):
-        return {"name": name, "reference": reference, "estimates": {"dr": est(v, lo, hi), "snips": est(v, lo, hi)},
-                "curve": {"events": [1, 2], "dr": [v, v]}, "buckets": {"dr": []}}
+        return {
+            "name": name,
+            "reference": reference,
+            "estimates": {"dr": est(v, lo, hi), "snips": est(v, lo, hi)},
+            "curve": {"events": [1, 2], "dr": [v, v]},
+            "buckets": {"dr": []},
+        }
 
-    return {"settings": {"confidence": 0.95},
-            "policies": [pol("best-fixed", 0.3, 0.0, refs_high, True), pol("vw", 0.05, 0.04, 0.06),
-                         pol("logged", 0.04, 0.035, 0.045, True), pol("uniform", 0.045, 0.04, 0.05)],
-            "decision": {"winner": "vw", "clearly_better": False, "recommendation": "Keep the current policy."},
-            "drift": {}, "log": {"path": "log.csv", "format": "csv", "events": 1, "titles": 1,
-                                 "logged_reward_mean": 0.04, "notes": []}}
+    return {
+        "settings": {"confidence": 0.95},
+        "policies": [
+            pol("best-fixed", 0.3, 0.0, refs_high, True),
+            pol("vw", 0.05, 0.04, 0.06),
+            pol("logged", 0.04, 0.035, 0.045, True),
+            pol("uniform", 0.045, 0.04, 0.05),
+        ],
+        "decision": {"winner": "vw", "clearly_better": False, "recommendation": "Keep the current policy."},
+        "drift": {},
+        "log": {"path": "log.csv", "format": "csv", "events": 1, "titles": 1, "logged_reward_mean": 0.04, "notes": []},
+    }
 
 
 def test_evaluate_page_ranks_candidates_only_and_never_says_1_titles(tmp_path):

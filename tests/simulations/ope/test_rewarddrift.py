@@ -1,4 +1,5 @@
 """Page-Hinkley (bandit.policies.drift) against streams with known change points, and in evaluate's report."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Streaming estimators: the same numbers as the whole-array estimators, with state that does not grow."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,17 +14,30 @@ from tests.replay_helpers import make_world, simulate_log, write_jsonl
 def _arrays(n: int, seed: int = 0) -> OPEArrays:
     rng = np.random.default_rng(seed)
     p = rng.uniform(0.05, 1.0, n)
-    return OPEArrays(reward=(rng.random(n) < 0.3).astype(float) * 1e3 + 5e3,  # large mean: no cancellation
-                     logged_p=p, target_p=rng.uniform(0, 1, n), matched=rng.random(n) < 0.4,
-                     zero_support=rng.random(n) * (rng.random(n) < 0.1), n_candidates=np.full(n, 3))
+    return OPEArrays(
+        reward=(rng.random(n) < 0.3).astype(float) * 1e3 + 5e3,  # large mean: no cancellation
+        logged_p=p,
+        target_p=rng.uniform(0, 1, n),
+        matched=rng.random(n) < 0.4,
+        zero_support=rng.random(n) * (rng.random(n) < 0.1),
+        n_candidates=np.full(n, 3),
+    )
 
 
 def _feed(data: OPEArrays, batch: int, **kw) -> PolicyStream:
     stream = PolicyStream(["replay", "ips", "snips"], **kw)
     for s in range(0, len(data.reward), batch):
         cut = slice(s, s + batch)
-        stream.add(OPEArrays(data.reward[cut], data.logged_p[cut], data.target_p[cut], data.matched[cut],
-                             zero_support=data.zero_support[cut], n_candidates=data.n_candidates[cut]))
+        stream.add(
+            OPEArrays(
+                data.reward[cut],
+                data.logged_p[cut],
+                data.target_p[cut],
+                data.matched[cut],
+                zero_support=data.zero_support[cut],
+                n_candidates=data.n_candidates[cut],
+            )
+        )
     return stream
 
 
@@ -51,7 +65,8 @@ def test_bootstrap_keeps_terms_and_equals_the_whole_array_bootstrap():
     got = stream.estimate("snips", 0.9, 4).to_dict()
     whole = estimate("snips", data, confidence=0.9, bootstrap=50, seed=4).to_dict()
     assert (got["value"], got["low"], got["high"], got["stderr"]) == pytest.approx(
-        (whole["value"], whole["low"], whole["high"], whole["stderr"]), rel=1e-12)
+        (whole["value"], whole["low"], whole["high"], whole["stderr"]), rel=1e-12
+    )
     assert got["interval"] == "bootstrap"
 
 
@@ -64,8 +79,16 @@ def test_state_does_not_grow_with_the_number_of_events():
         peak = 0
         for _ in range(n // 1000):
             p = rng.uniform(0.1, 1, 1000)
-            stream.add(OPEArrays(rng.random(1000), p, np.full(1000, 0.5), rng.random(1000) < 0.5,
-                                 zero_support=np.zeros(1000), n_candidates=np.full(1000, 2)))
+            stream.add(
+                OPEArrays(
+                    rng.random(1000),
+                    p,
+                    np.full(1000, 0.5),
+                    rng.random(1000) < 0.5,
+                    zero_support=np.zeros(1000),
+                    n_candidates=np.full(1000, 2),
+                )
+            )
             peak = max(peak, stream.retained())
         sizes[n] = peak
         assert stream.n == n

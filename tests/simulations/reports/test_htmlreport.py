@@ -1,6 +1,7 @@
 """Every string a user supplies reaches the HTML reports escaped: a scenario, segment, genre, variant
 or policy named `<script>...</script>`, or a log in such a folder, shows as text and never runs.
 """
+
 from __future__ import annotations
 
 import html
@@ -37,8 +38,9 @@ def _hostile_variants_folder(root: Path) -> Path:
         img = np.zeros((96, 64, 3), np.uint8) + np.array(rgb, np.uint8)
         img[30:60, 10:50] = 255 - img[30:60, 10:50]
         Image.fromarray(img).save(folder / f"v{j}.jpg")
-        variants.append({"id": f"{HOSTILE['variant']}{j}", "file": f"v{j}.jpg",
-                         "features": image_features(img, faces=[])})
+        variants.append(
+            {"id": f"{HOSTILE['variant']}{j}", "file": f"v{j}.jpg", "features": image_features(img, faces=[])}
+        )
     (folder / "variants.json").write_text(json.dumps({"schema": "artbandit.variants/1", "variants": variants}))
     return folder
 
@@ -47,19 +49,34 @@ def _hostile_variants_folder(root: Path) -> Path:
 def hostile_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
     scenario = root / "hostile.json"
-    scenario.write_text(json.dumps({
-        "name": HOSTILE["scenario"],
-        "description": HOSTILE["description"],
-        "genres": [HOSTILE["genre"]],
-        "segments": [
-            {"name": HOSTILE["segment"], "weight": 1, "tastes": {"faces": 1.0}, "genres": {HOSTILE["genre"]: 2}},
-            {"name": HOSTILE["segment2"], "weight": 1, "tastes": {"dark": 1.0}},
-        ],
-        "exposure_floor": 0.4,  # so the starved-variants list (variant ids) is on the page
-    }))
+    scenario.write_text(
+        json.dumps(
+            {
+                "name": HOSTILE["scenario"],
+                "description": HOSTILE["description"],
+                "genres": [HOSTILE["genre"]],
+                "segments": [
+                    {
+                        "name": HOSTILE["segment"],
+                        "weight": 1,
+                        "tastes": {"faces": 1.0},
+                        "genres": {HOSTILE["genre"]: 2},
+                    },
+                    {"name": HOSTILE["segment2"], "weight": 1, "tastes": {"dark": 1.0}},
+                ],
+                "exposure_floor": 0.4,  # so the starved-variants list (variant ids) is on the page
+            }
+        )
+    )
     out = root / "sim"
-    metrics = run_simulation(str(scenario), ["vw:squarecb", "uniform"], impressions=1_500, seed=0,
-                             out_dir=out, variants=[_hostile_variants_folder(root)])
+    metrics = run_simulation(
+        str(scenario),
+        ["vw:squarecb", "uniform"],
+        impressions=1_500,
+        seed=0,
+        out_dir=out,
+        variants=[_hostile_variants_folder(root)],
+    )
     return root, out, metrics
 
 
@@ -85,8 +102,9 @@ def test_replay_report_escapes_log_path_policy_names_notes_and_warnings(hostile_
     folder = tmp_path / "<img src=x onerror=alert('dir')>"
     folder.mkdir()
     shutil.copy(out / "events.sqlite", folder / "events.sqlite")
-    result = run_replay(folder / "events.sqlite", ["uniform", "best-fixed"], ["ips", "snips"],
-                        out_dir=tmp_path / "replay")
+    result = run_replay(
+        folder / "events.sqlite", ["uniform", "best-fixed"], ["ips", "snips"], out_dir=tmp_path / "replay"
+    )
     page = (tmp_path / "replay" / "report.html").read_text("utf-8")
     assert executable_markup(page) == []
     assert html.escape(str(folder)) in page

@@ -1,6 +1,7 @@
 """Report charts a reader can read: tick labels that never collide, legible text, images that fit the
 page, one colour per policy in the simulate, replay and demo charts, and one number format.
 """
+
 from __future__ import annotations
 
 import base64
@@ -28,8 +29,12 @@ def replay(sim, tmp_path_factory):
     from simulations.ope import run_replay
 
     out = tmp_path_factory.mktemp("plots") / "replay"
-    return out, run_replay(sim[0] / "events.sqlite", ["vw:squarecb", "linucb", "uniform", "best-fixed"],
-                           ["ips", "snips", "dr"], out_dir=out)
+    return out, run_replay(
+        sim[0] / "events.sqlite",
+        ["vw:squarecb", "linucb", "uniform", "best-fixed"],
+        ["ips", "snips", "dr"],
+        out_dir=out,
+    )
 
 
 def _sim_figures(sim):
@@ -50,10 +55,23 @@ def _replay_figures(replay):
 
 def test_count_labels_and_number_format():
     assert [plotstyle.count_label(v) for v in (0, 500, 2500, 10_000, 75_000, 100_000, 125_000, 1_500_000)] == [
-        "0", "500", "2.5k", "10k", "75k", "100k", "125k", "1.5M"]
+        "0",
+        "500",
+        "2.5k",
+        "10k",
+        "75k",
+        "100k",
+        "125k",
+        "1.5M",
+    ]
     fmt = plotstyle.format_number
     assert (fmt(12_520.3), fmt(0.345449), fmt(40_000), fmt(float("nan")), fmt(None)) == (
-        "12,520", "0.3454", "40,000", "-", "-")
+        "12,520",
+        "0.3454",
+        "40,000",
+        "-",
+        "-",
+    )
     for v in (1e-3, 0.5, 12.3, 999.9, 1e4, 1.252e4, 3e6, -2.5e5):
         assert "e" not in fmt(v), v
     assert plotstyle.format_percent(-0.137, signed=True) == "-13.7%"

@@ -2,6 +2,7 @@
 lifts only over a baseline of at least MIN_LIFT_BASE, losses marked (the chart used to show
 +12,520% over a 0.25% CTR and hide two segments where personalisation lost).
 """
+
 from __future__ import annotations
 
 import re
@@ -13,8 +14,10 @@ from simulations.reports import plotstyle
 from simulations.reports.simulation import segment_figure, segment_table
 
 BASE = {"tiny": 0.0025, "loses": 0.30, "gains": 0.20}
-MINE = {"vw:squarecb": {"tiny": 0.3130, "loses": 0.2589, "gains": 0.25},
-        "uniform": {"tiny": 0.10, "loses": 0.15, "gains": 0.10}}
+MINE = {
+    "vw:squarecb": {"tiny": 0.3130, "loses": 0.2589, "gains": 0.25},
+    "uniform": {"tiny": 0.10, "loses": 0.15, "gains": 0.10},
+}
 
 
 def _metrics(reward: str = "click") -> dict:
@@ -26,7 +29,8 @@ def _metrics(reward: str = "click") -> dict:
         "policies": {
             label: {"role": "evaluated", "segments": {s: {key: v} for s, v in vals.items()}}
             for label, vals in MINE.items()
-        } | {"vw:squarecb [reward=quality_play]": {"role": "trade-off", "segments": {}}},
+        }
+        | {"vw:squarecb [reward=quality_play]": {"role": "trade-off", "segments": {}}},
     }
 
 
@@ -39,10 +43,20 @@ def test_table_shows_rates_side_by_side_and_marks_losses():
     table = segment_table(_metrics())
     assert f"at least {MIN_LIFT_BASE:.0%}" in table
     # baseline, then (rate, lift) per policy; the trade-off rerun (another reward) is left out
-    assert _cells(table, "loses") == [("", "0.3000"), ("", "0.2589"), ("loss", "\u25bc -13.7%"),
-                                      ("", "0.1500"), ("loss", "\u25bc -50.0%")]
-    assert _cells(table, "gains") == [("", "0.2000"), ("", "0.2500"), ("gain", "+25.0%"),
-                                      ("", "0.1000"), ("loss", "\u25bc -50.0%")]
+    assert _cells(table, "loses") == [
+        ("", "0.3000"),
+        ("", "0.2589"),
+        ("loss", "\u25bc -13.7%"),
+        ("", "0.1500"),
+        ("loss", "\u25bc -50.0%"),
+    ]
+    assert _cells(table, "gains") == [
+        ("", "0.2000"),
+        ("", "0.2500"),
+        ("gain", "+25.0%"),
+        ("", "0.1000"),
+        ("loss", "\u25bc -50.0%"),
+    ]
     # over a 0.25% baseline no percentage is given, but both rates are
     assert _cells(table, "tiny") == [("", "0.0025"), ("", "0.3130"), ("na", "n/a"), ("", "0.1000"), ("na", "n/a")]
     assert "12,420" not in table and "12420" not in table

@@ -1,6 +1,7 @@
 """A fast version of bench/defaults.py: the default personalizer against LinUCB on the standard
 synthetic environments (simulations.world.benchenvs), fixed seeds, stated margins.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,8 +34,9 @@ def results() -> dict[tuple[str, str], float]:
     out = {}
     for spec in SUITE:
         for name, make in POLICIES.items():
-            out[spec.name, name] = float(np.mean(
-                [run_policy(SyntheticEnv(spec, s), make(s), N, seed=s)["reward"] for s in SEEDS]))
+            out[spec.name, name] = float(
+                np.mean([run_policy(SyntheticEnv(spec, s), make(s), N, seed=s)["reward"] for s in SEEDS])
+            )
     return out
 
 
@@ -96,7 +98,7 @@ def test_wide_instances_are_deterministic_and_cover_the_shapes_they_promise() ->
             seen_af.add(a.action_features)
             seen_nonlinear.add(a.nonlinear)
             ctx = a.context(xa[0])
-            (ns, feats), = ctx.items()
+            ((ns, feats),) = ctx.items()
             if spec.features == "sparse":
                 assert ns == "tags" and len(feats) == 3 and set(feats.values()) == {1.0}
             elif spec.features == "categorical":
@@ -133,17 +135,27 @@ def test_with_many_actions_and_a_few_far_better_the_default_is_ahead_of_both_pee
     from simulations.world.benchenvs import WideEnv, WideSpec
 
     def plain_squarecb(s: int) -> VWPolicy:
-        return VWPolicy("squarecb", seed=s, importance_weighted=True, drift_boost=0, min_probability=0.0,
-                            exploration_budget=None)
+        return VWPolicy(
+            "squarecb", seed=s, importance_weighted=True, drift_boost=0, min_probability=0.0, exploration_budget=None
+        )
 
     gaps = []
-    for features, reward, seed in (("sparse", "few-best", 6), ("sparse", "few-best", 7),
-                                   ("categorical", "few-best", 3), ("categorical", "few-best", 6),
-                                   ("sparse", "linear", 6)):
+    for features, reward, seed in (
+        ("sparse", "few-best", 6),
+        ("sparse", "few-best", 7),
+        ("categorical", "few-best", 3),
+        ("categorical", "few-best", 6),
+        ("sparse", "linear", 6),
+    ):
         env = WideEnv(WideSpec(features, reward), seed)
         assert env.n_actions >= 20 and env.horizon <= 1000
-        got = {name: run_policy(env, make(seed), env.horizon, seed=seed)["reward"]
-               for name, make in (("default", lambda s: Personalizer(seed=s)),
-                                  ("linucb", lambda s: LinUCB(seed=s)), ("squarecb", plain_squarecb))}
+        got = {
+            name: run_policy(env, make(seed), env.horizon, seed=seed)["reward"]
+            for name, make in (
+                ("default", lambda s: Personalizer(seed=s)),
+                ("linucb", lambda s: LinUCB(seed=s)),
+                ("squarecb", plain_squarecb),
+            )
+        }
         gaps.append(got["default"] - max(got["linucb"], got["squarecb"]))
     assert min(gaps) > 0.0 and np.mean(gaps) > 0.05, gaps

@@ -1,5 +1,6 @@
 """The dashboard's HTTP side against a real `artbandit serve --catalog`: sessions instead of the key,
 variants ranked by id with the index's features, images only from the index, numbers that match."""
+
 from __future__ import annotations
 
 import httpx
@@ -56,8 +57,13 @@ def test_rank_by_variant_id_fills_features_from_the_catalogue(served):
     ranked = rank_ids(c, ["a0", "a1", "a2", "a3"])
     assert sorted(x["id"] for x in ranked["ranking"]) == ["a0", "a1", "a2", "a3"]
     # with features: kept as sent (the request works as before)
-    r = c.post("/rank", json={"contextFeatures": [], "actions": [{"id": "zz", "features": [{"x": 1}]},
-                                                                 {"id": "a1", "features": [{"y": 2}]}]})
+    r = c.post(
+        "/rank",
+        json={
+            "contextFeatures": [],
+            "actions": [{"id": "zz", "features": [{"x": 1}]}, {"id": "a1", "features": [{"y": 2}]}],
+        },
+    )
     assert r.status_code == 201
     r = c.post("/rank", json={"contextFeatures": [], "actions": [{"id": "nope"}, {"id": "a1"}]})
     assert r.status_code == 400 and "'nope'" in r.json()["error"]["message"]
@@ -68,8 +74,13 @@ def test_images_only_from_the_index(served):
     c = _session(served)
     ok = c.get("/dashboard/image", params={"title": "film-a", "variant": "a2"})
     assert ok.status_code == 200 and ok.headers["content-type"] == "image/png" and ok.content[:4] == b"\x89PNG"
-    for title, variant in [("film-a", "../../secret.txt"), ("film-a", "../catalog.parquet"), ("..", "secret.txt"),
-                           ("film-a", "/etc/passwd"), ("film-a", "a9")]:
+    for title, variant in [
+        ("film-a", "../../secret.txt"),
+        ("film-a", "../catalog.parquet"),
+        ("..", "secret.txt"),
+        ("film-a", "/etc/passwd"),
+        ("film-a", "a9"),
+    ]:
         assert c.get("/dashboard/image", params={"title": title, "variant": variant}).status_code == 404
     assert c.get("/dashboard/static/../routes.py").status_code == 404
     c.close()
@@ -125,7 +136,9 @@ def _learnable_traffic(client, n: int) -> None:
         seg = "abc"[i % 3]
         r = rank_ids(client, ["a0", "a1", "a2", "a3"], event_id=f"t{i}", context=[{"user": {"segment": seg}}])
         good = "a2" if seg == "a" else "a3"
-        assert client.post(f"/events/t{i}/reward", json={"value": float(r["rewardActionId"] == good)}).status_code == 204
+        assert (
+            client.post(f"/events/t{i}/reward", json={"value": float(r["rewardActionId"] == good)}).status_code == 204
+        )
 
 
 def _finished(client, eid: str) -> dict:
@@ -143,14 +156,23 @@ def test_personalizer_admin_contract_evaluations_importance_reset(tmp_path):
     with Server(tmp_path / "state", "--catalog", str(make_index(tmp_path / "catalogue"))) as srv:
         c = srv.client
         # update_policy answers with the name it was given; reset (was 405) restores the defaults
-        assert c.put("/configurations/policy", json={"name": "mine", "arguments": "--cb_explore_adf --squarecb"}
-                     ).json()["name"] == "mine"
+        assert (
+            c.put("/configurations/policy", json={"name": "mine", "arguments": "--cb_explore_adf --squarecb"}).json()[
+                "name"
+            ]
+            == "mine"
+        )
         assert c.get("/configurations/policy").json()["name"] == "mine"
         reset = c.delete("/configurations/policy")
-        assert reset.status_code == 200 and reset.json() == {"name": "artbandit", "arguments": "--cb_explore_adf --select"}
+        assert reset.status_code == 200 and reset.json() == {
+            "name": "artbandit",
+            "arguments": "--cb_explore_adf --select",
+        }
         assert c.get("/evaluations").json() == [] and c.get("/featureimportances").json() == []
         _learnable_traffic(c, 300)
-        r = c.post("/evaluations", json={"name": "<b>week</b>", "policies": [{"name": "sq", "arguments": "vw:squarecb"}]})
+        r = c.post(
+            "/evaluations", json={"name": "<b>week</b>", "policies": [{"name": "sq", "arguments": "vw:squarecb"}]}
+        )
         assert r.status_code == 201 and r.headers["location"].endswith("/evaluations/" + r.json()["id"])
         e = _finished(c, r.json()["id"])
         assert e["status"] == "completed" and e["name"] == "<b>week</b>" and e["events"] == 300
@@ -210,7 +232,10 @@ def test_openapi_describes_bodies_and_the_key_and_docs_need_no_cdn(served):
     doc = httpx.get(served.url + "/openapi.json").json()
     assert doc["openapi"] == "3.0.3"
     assert doc["components"]["securitySchemes"]["subscriptionKey"] == {
-        "type": "apiKey", "in": "header", "name": "Ocp-Apim-Subscription-Key"}
+        "type": "apiKey",
+        "in": "header",
+        "name": "Ocp-Apim-Subscription-Key",
+    }
     rank = doc["paths"]["/personalizer/v1.0/rank"]["post"]
     assert rank["security"] == [{"subscriptionKey": []}]
     assert rank["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/RankRequest"}
@@ -233,9 +258,13 @@ def test_grafana_dashboard_queries_metrics_the_service_exposes(served):
     from pathlib import Path
 
     board = json.loads((Path(__file__).resolve().parents[4] / "docs" / "grafana" / "artbandit-serve.json").read_text())
-    exposed = set(re.findall(r"^(artbandit_[a-z_]+?)(?:_bucket|_sum|_count)?[{ ]",
-                             httpx.get(served.url + "/metrics", headers={"Ocp-Apim-Subscription-Key": KEY}).text,
-                             re.MULTILINE))
+    exposed = set(
+        re.findall(
+            r"^(artbandit_[a-z_]+?)(?:_bucket|_sum|_count)?[{ ]",
+            httpx.get(served.url + "/metrics", headers={"Ocp-Apim-Subscription-Key": KEY}).text,
+            re.MULTILINE,
+        )
+    )
     exprs = [t["expr"] for p in board["panels"] for t in p["targets"]]
     assert len(exprs) >= 10
     for expr in exprs:
@@ -249,9 +278,22 @@ def test_not_a_catalogue_is_one_line_and_nothing_starts(tmp_path):
     import sys
 
     (tmp_path / "empty").mkdir()
-    r = subprocess.run([sys.executable, "-m", "artbandit", "serve", "--state", str(tmp_path / "state"),
-                        "--catalog", str(tmp_path / "empty")], env={**os.environ, "ARTBANDIT_API_KEY": KEY},
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "artbandit",
+            "serve",
+            "--state",
+            str(tmp_path / "state"),
+            "--catalog",
+            str(tmp_path / "empty"),
+        ],
+        env={**os.environ, "ARTBANDIT_API_KEY": KEY},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode != 0 and "Traceback" not in r.stderr and "internal error" not in r.stderr
     assert "--catalog" in r.stderr and "catalog.parquet" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "state").exists()  # checked before the state folder is created
@@ -281,12 +323,13 @@ def test_dashboard_edits_the_allowed_service_settings_with_the_services_checks(s
     after = served.client.get("/configurations/service").json()  # what Personalizer's GET answers now
     assert after == {**before, "explorationPercentage": 0.2, "rewardWaitTime": "PT5M"}
     # invalid: the validator's own one-line message, and nothing of the request applied
-    for change, message in [({"explorationPercentage": 1.5, "defaultReward": 0.5},
-                             "explorationPercentage must be a number in [0, 1]"),
-                            ({"learningMode": "Sometimes"}, "learningMode must be one of Online, Apprentice, LoggingOnly"),
-                            ({"rewardWaitTime": "ten minutes"}, "rewardWaitTime: 'ten minutes' is not an ISO-8601"),
-                            ({"logRetentionDays": 1.5}, "logRetentionDays must be an integer"),
-                            ({"vwArguments": "-d /etc/passwd"}, "unknown service configuration field 'vwArguments'")]:
+    for change, message in [
+        ({"explorationPercentage": 1.5, "defaultReward": 0.5}, "explorationPercentage must be a number in [0, 1]"),
+        ({"learningMode": "Sometimes"}, "learningMode must be one of Online, Apprentice, LoggingOnly"),
+        ({"rewardWaitTime": "ten minutes"}, "rewardWaitTime: 'ten minutes' is not an ISO-8601"),
+        ({"logRetentionDays": 1.5}, "logRetentionDays must be an integer"),
+        ({"vwArguments": "-d /etc/passwd"}, "unknown service configuration field 'vwArguments'"),
+    ]:
         bad = c.post("/dashboard/api/configuration", json=change, headers=h)
         assert bad.status_code == 400 and bad.json()["error"]["message"].startswith(message), bad.text
         assert "\n" not in bad.json()["error"]["message"]
@@ -294,9 +337,17 @@ def test_dashboard_edits_the_allowed_service_settings_with_the_services_checks(s
     # the same guards as the dashboard's other actions: a session, and a header no cross-site form sends
     assert c.post("/dashboard/api/configuration", json={"explorationPercentage": 0.3}).status_code == 403
     with httpx.Client(base_url=served.url, timeout=10.0) as anon:
-        assert anon.post("/dashboard/api/configuration", json={"explorationPercentage": 0.3}, headers=h).status_code == 401
-        assert anon.post("/dashboard/api/configuration", json={"explorationPercentage": 0.3},
-                         headers={**h, "Ocp-Apim-Subscription-Key": KEY}).status_code == 401  # the key is no session
+        assert (
+            anon.post("/dashboard/api/configuration", json={"explorationPercentage": 0.3}, headers=h).status_code == 401
+        )
+        assert (
+            anon.post(
+                "/dashboard/api/configuration",
+                json={"explorationPercentage": 0.3},
+                headers={**h, "Ocp-Apim-Subscription-Key": KEY},
+            ).status_code
+            == 401
+        )  # the key is no session
     assert served.client.get("/configurations/service").json() == after
     assert c.post("/dashboard/api/configuration", json=before, headers=h).json()["service"] == before  # put back
     c.close()
@@ -330,12 +381,16 @@ def test_an_evaluation_over_a_time_window_covers_exactly_the_events_logged_in_it
         whole = _finished(c, c.post("/evaluations", json={"name": "all"}).json()["id"])
         assert whole["events"] == 90
         # an empty window (or one too small to estimate) is the caller's mistake: 400, one line, no job
-        for body, message in [({"startTime": iso(times[-1] + 3600)}, "the log has 0 events from "),
-                              ({"startTime": iso(times[0] - 60), "endTime": iso((times[4] + times[5]) / 2)},
-                               "the log has 5 events from "),
-                              ({"startTime": iso(cut), "endTime": iso(cut - 1)}, "startTime must be before endTime"),
-                              ({"startTime": "yesterday"}, "startTime must be an ISO-8601 date-time"),
-                              ({"endTime": 12}, "endTime must be an ISO-8601 date-time")]:
+        for body, message in [
+            ({"startTime": iso(times[-1] + 3600)}, "the log has 0 events from "),
+            (
+                {"startTime": iso(times[0] - 60), "endTime": iso((times[4] + times[5]) / 2)},
+                "the log has 5 events from ",
+            ),
+            ({"startTime": iso(cut), "endTime": iso(cut - 1)}, "startTime must be before endTime"),
+            ({"startTime": "yesterday"}, "startTime must be an ISO-8601 date-time"),
+            ({"endTime": 12}, "endTime must be an ISO-8601 date-time"),
+        ]:
             r = c.post("/evaluations", json=body)
             assert r.status_code == 400 and r.json()["error"]["message"].startswith(message), r.text
             assert "\n" not in r.json()["error"]["message"]
@@ -350,5 +405,9 @@ def test_an_evaluation_over_a_time_window_covers_exactly_the_events_logged_in_it
         assert r.status_code == 201, r.text
         e = _finished(c, r.json()["id"])
         assert e["events"] == 90 and e["endTime"] is None
-        assert times[0] - 3600 - 5 < dt.datetime.fromisoformat(e["startTime"].replace("Z", "+00:00")).timestamp() < times[0]
+        assert (
+            times[0] - 3600 - 5
+            < dt.datetime.fromisoformat(e["startTime"].replace("Z", "+00:00")).timestamp()
+            < times[0]
+        )
         s.close()

@@ -1,6 +1,7 @@
 """The dashboard in a real browser: Debian's headless Chromium through its chromedriver (Selenium),
 against a real `artbandit serve --catalog` fed with traffic. Skipped only where no Chromium exists.
 With ARTBANDIT_SCREENSHOTS=DIR the pages are also saved as PNGs there (docs/img for the docs)."""
+
 from __future__ import annotations
 
 import os
@@ -114,14 +115,20 @@ def test_title_page_images_and_probabilities_match_rank(setup):
     rows = _wait(lambda: d.find_elements(By.CSS_SELECTOR, "#segments tr[data-segment]"))
     assert [r.get_attribute("data-segment") for r in rows] == ["a", "b", "c"]
     cells = rows[1].find_elements(By.CSS_SELECTOR, "td[data-variant]")
-    seg_b = {x["id"]: x["probability"] for x in rank_ids(srv.client, ["a0", "a1", "a2", "a3"],
-                                                          context=[{"user": {"segment": "b"}}])["ranking"]}
-    assert {c.get_attribute("data-variant"): float(c.get_attribute("data-probability")) for c in cells} == \
-        pytest.approx(seg_b, abs=1e-12)
+    seg_b = {
+        x["id"]: x["probability"]
+        for x in rank_ids(srv.client, ["a0", "a1", "a2", "a3"], context=[{"user": {"segment": "b"}}])["ranking"]
+    }
+    assert {
+        c.get_attribute("data-variant"): float(c.get_attribute("data-probability")) for c in cells
+    } == pytest.approx(seg_b, abs=1e-12)
     imgs = d.find_elements(By.CSS_SELECTOR, ".variant img")
     assert len(imgs) == 4
-    _wait(lambda: all(d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", i) == 160
-                      for i in imgs))
+    _wait(
+        lambda: all(
+            d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", i) == 160 for i in imgs
+        )
+    )
     _shot(d, "dashboard-title.png")
     assert _severe(d) == []
 
@@ -166,8 +173,12 @@ def test_an_evaluation_runs_from_the_page_and_its_winner_is_applied(setup):
     name.send_keys(HOSTILE)
     d.find_element(By.ID, "eval-hours").send_keys("1")  # the last hour of the log: all of it here
     d.find_element(By.ID, "run-eval").click()
-    _wait(lambda: [c for c in d.find_elements(By.CSS_SELECTOR, ".evaluation")
-                   if c.get_attribute("data-status") == "completed"], timeout=60)
+    _wait(
+        lambda: [
+            c for c in d.find_elements(By.CSS_SELECTOR, ".evaluation") if c.get_attribute("data-status") == "completed"
+        ],
+        timeout=60,
+    )
     card = d.find_element(By.CSS_SELECTOR, ".evaluation[data-status=completed]")  # redrawn no more
     assert HOSTILE in card.find_element(By.TAG_NAME, "h2").text
     assert srv.client.get("/evaluations").json()[0]["startTime"]  # the window was sent
@@ -221,9 +232,13 @@ def test_overview_follows_artbandit_simulate_service(tmp_path):
             _wait(lambda: d.current_url.endswith("/dashboard"))
             d.get(srv.url + "/dashboard?poll=300")
             _wait(lambda: d.find_element(By.TAG_NAME, "body").get_attribute("data-updates"))
-            sim = subprocess.run([sys.executable, "-m", "artbandit", "simulate", "--service", srv.url, "-n", "300",
-                                  "--json", "-q"], env={**os.environ, "ARTBANDIT_API_KEY": KEY},
-                                 capture_output=True, text=True, timeout=120)
+            sim = subprocess.run(
+                [sys.executable, "-m", "artbandit", "simulate", "--service", srv.url, "-n", "300", "--json", "-q"],
+                env={**os.environ, "ARTBANDIT_API_KEY": KEY},
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             assert sim.returncode == 0, sim.stderr
 
             def tile(name: str) -> str:
@@ -234,8 +249,10 @@ def test_overview_follows_artbandit_simulate_service(tmp_path):
 
             _wait(lambda: tile("events learned") == "300")
             _wait(lambda: int(d.find_element(By.ID, "reward").get_attribute("data-points") or 0) > 0)
-            minutes = d.execute_script("return fetch('/dashboard/api/overview').then(r => r.json())"
-                                       ".then(j => j.minutes.reduce((a, m) => a + m.decisions, 0))")
+            minutes = d.execute_script(
+                "return fetch('/dashboard/api/overview').then(r => r.json())"
+                ".then(j => j.minutes.reduce((a, m) => a + m.decisions, 0))"
+            )
             assert minutes == 300
             assert _severe(d) == []
         finally:
@@ -246,8 +263,10 @@ def test_configuration_page_shows_the_settings(setup):
     from selenium.webdriver.common.by import By
 
     srv, d = setup
-    srv.client.put("/configurations/service", json={**srv.client.get("/configurations/service").json(),
-                                                     "explorationPercentage": 0.05})
+    srv.client.put(
+        "/configurations/service",
+        json={**srv.client.get("/configurations/service").json(), "explorationPercentage": 0.05},
+    )
     d.get(srv.url + "/dashboard/configuration")
     _wait(lambda: d.find_elements(By.CSS_SELECTOR, "#service tr[data-key=explorationPercentage]"))
     assert d.find_element(By.ID, "cfg-explorationPercentage").get_attribute("value") == "0.05"
@@ -256,8 +275,10 @@ def test_configuration_page_shows_the_settings(setup):
     assert "--cb_explore_adf" in d.find_element(By.CSS_SELECTOR, "#policy tr[data-key=arguments]").text
     assert not d.find_elements(By.CSS_SELECTOR, "#policy input, #limits input")  # read-only
     _shot(d, "dashboard-configuration.png")
-    srv.client.put("/configurations/service", json={**srv.client.get("/configurations/service").json(),
-                                                     "explorationPercentage": 0.0})
+    srv.client.put(
+        "/configurations/service",
+        json={**srv.client.get("/configurations/service").json(), "explorationPercentage": 0.0},
+    )
     assert _severe(d) == []
 
 
@@ -283,8 +304,11 @@ def test_configuration_page_edits_a_setting_that_persists_after_reload(setup):
     time.sleep(0.7)
     d.find_element(By.ID, "save-config").click()
     _wait(lambda: d.find_element(By.ID, "config-message").text == "Saved.")
-    assert srv.client.get("/configurations/service").json() == {**before, "explorationPercentage": 0.125,
-                                                                "rewardAggregation": "average"}
+    assert srv.client.get("/configurations/service").json() == {
+        **before,
+        "explorationPercentage": 0.125,
+        "rewardAggregation": "average",
+    }
     d.refresh()
     _wait(lambda: d.find_elements(By.ID, "cfg-explorationPercentage"))
     assert d.find_element(By.ID, "cfg-explorationPercentage").get_attribute("value") == "0.125"

@@ -1,5 +1,6 @@
 """Rewards and activation (artbandit.serve.routes.events) on a real `artbandit serve`, and a service that
 learns over HTTP."""
+
 from __future__ import annotations
 
 import json
@@ -47,7 +48,11 @@ def test_learns_over_http_clearly_above_uniform(tmp_path):
         status = client.status()
         simulated = subprocess.run(
             [sys.executable, "-m", "artbandit", "simulate", "--service", srv.url, "-n", "300", "--json", "-q"],
-            env={**os.environ, "ARTBANDIT_API_KEY": KEY}, capture_output=True, text=True, timeout=120)
+            env={**os.environ, "ARTBANDIT_API_KEY": KEY},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         after = client.status()
     assert simulated.returncode == 0, simulated.stderr
     assert 0.0 < json.loads(simulated.stdout)["ctr"] < 1.0

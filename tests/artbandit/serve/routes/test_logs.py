@@ -1,4 +1,5 @@
 """/logs (artbandit.serve.routes.logs) on a real `artbandit serve`."""
+
 from __future__ import annotations
 
 from tests.serve_helpers import rank_body

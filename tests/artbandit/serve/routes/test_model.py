@@ -1,5 +1,6 @@
 """/configurations/policy and /model (artbandit.serve.routes.configuration, .model): a new policy resets
 the model, exports round-trip, tampered or non-finite models are refused."""
+
 from __future__ import annotations
 
 import httpx

@@ -1,5 +1,6 @@
 """POST /rank and /multislot/rank (artbandit.serve.routes.rank) on a real `artbandit serve`: Personalizer's
 answers, Apprentice mode, and hostile traffic (issue 27) that must neither poison nor exhaust it."""
+
 from __future__ import annotations
 
 import math
@@ -26,10 +27,11 @@ def test_rank_answers_201_with_ranking_and_excluded_actions_at_zero(server):
 
 def test_multislot_rank_reward_activate(server):
     body = rank_body(5, n_actions=5)
-    body["slots"] = [{"id": "hero", "features": [{"size": "large"}], "baselineAction": "v0"},
-                     {"id": "row1", "features": [{"size": "small"}], "excludedActions": ["v1"],
-                      "baselineAction": "v2"},
-                     {"id": "row2", "features": [{"size": "small"}], "baselineAction": "v3"}]
+    body["slots"] = [
+        {"id": "hero", "features": [{"size": "large"}], "baselineAction": "v0"},
+        {"id": "row1", "features": [{"size": "small"}], "excludedActions": ["v1"], "baselineAction": "v2"},
+        {"id": "row2", "features": [{"size": "small"}], "baselineAction": "v3"},
+    ]
     body["deferActivation"] = True
     r = server.client.post("/multislot/rank", json=body)
     assert r.status_code == 201
@@ -39,9 +41,13 @@ def test_multislot_rank_reward_activate(server):
     assert len(set(chosen)) == 3 and chosen[1] != "v1"
     event = answer["eventId"]
     learned = server_status(server)["learned"]
-    assert server.client.post(f"/multislot/events/{event}/reward",
-                              json={"reward": [{"slotId": "hero", "value": 1}, {"slotId": "row2", "value": 0}]}
-                              ).status_code == 204
+    assert (
+        server.client.post(
+            f"/multislot/events/{event}/reward",
+            json={"reward": [{"slotId": "hero", "value": 1}, {"slotId": "row2", "value": 0}]},
+        ).status_code
+        == 204
+    )
     assert server_status(server)["learned"] == learned
     assert server.client.post(f"/multislot/events/{event}/activate").status_code == 204
     assert server_status(server)["learned"] == learned + 2
@@ -75,16 +81,23 @@ def test_hostile_feature_values_over_http_are_400_and_cannot_poison(tmp_path):
     try:
         c = srv.client
         for i, v in enumerate(HOSTILE):
-            bodies = [{"contextFeatures": [{"user": {"x": v}}], "actions": [{"id": "v0", "features": [{"b": 1}]}]},
-                      {"contextFeatures": [{"user": {"seg": "a"}}], "actions": [{"id": "v0", "features": [{"b": v}]}]}]
+            bodies = [
+                {"contextFeatures": [{"user": {"x": v}}], "actions": [{"id": "v0", "features": [{"b": 1}]}]},
+                {"contextFeatures": [{"user": {"seg": "a"}}], "actions": [{"id": "v0", "features": [{"b": v}]}]},
+            ]
             for body in bodies:
                 r = c.post("/rank", json=body)
                 assert r.status_code == 400, r.text
                 assert "within ±1e+10" in r.json()["error"]["message"]
 
         def rank(context, acts):
-            r = c.post("/rank", json={"contextFeatures": [context],
-                                      "actions": [{"id": a["id"], "features": [a["features"]]} for a in acts]})
+            r = c.post(
+                "/rank",
+                json={
+                    "contextFeatures": [context],
+                    "actions": [{"id": a["id"], "features": [a["features"]]} for a in acts],
+                },
+            )
             assert r.status_code == 201, r.text
             return r.json()["eventId"], r.json()["rewardActionId"]
 
@@ -94,8 +107,13 @@ def test_hostile_feature_values_over_http_are_400_and_cannot_poison(tmp_path):
         train_v2(rank, reward)
 
         def probability() -> float:
-            r = c.post("/rank", json={"contextFeatures": [{"user": {"seg": "a", "n": 3}}],
-                                      "actions": [{"id": a["id"], "features": [a["features"]]} for a in four_actions()]})
+            r = c.post(
+                "/rank",
+                json={
+                    "contextFeatures": [{"user": {"seg": "a", "n": 3}}],
+                    "actions": [{"id": a["id"], "features": [a["features"]]} for a in four_actions()],
+                },
+            )
             return {x["id"]: x["probability"] for x in r.json()["ranking"]}["v2"]
 
         assert probability() > 0.9
@@ -115,8 +133,10 @@ def test_a_full_budget_is_a_503_over_http_and_rewards_free_it(tmp_path):
         c = srv.client
         codes, events = [], []
         for i in range(12):  # 900 KB contexts: within the 1 MiB body limit
-            r = c.post("/rank", json={"contextFeatures": [big_context(i, 900)],
-                                      "actions": [{"id": "a", "features": [{"f": 1}]}]})
+            r = c.post(
+                "/rank",
+                json={"contextFeatures": [big_context(i, 900)], "actions": [{"id": "a", "features": [{"f": 1}]}]},
+            )
             codes.append(r.status_code)
             if r.status_code == 201:
                 events.append(r.json()["eventId"])
@@ -130,7 +150,12 @@ def test_a_full_budget_is_a_503_over_http_and_rewards_free_it(tmp_path):
         for event_id in events:
             assert c.post(f"/events/{event_id}/reward", json={"value": 1.0}).status_code == 204
         assert httpx.get(srv.url + "/status").json()["pendingBytes"] == 0
-        assert c.post("/rank", json={"contextFeatures": [big_context(99, 900)],
-                                     "actions": [{"id": "a", "features": [{"f": 1}]}]}).status_code == 201
+        assert (
+            c.post(
+                "/rank",
+                json={"contextFeatures": [big_context(99, 900)], "actions": [{"id": "a", "features": [{"f": 1}]}]},
+            ).status_code
+            == 201
+        )
     finally:
         srv.stop()

@@ -1,4 +1,5 @@
 """/metrics (artbandit.serve.routes.status) on a real `artbandit serve`."""
+
 from __future__ import annotations
 
 import httpx

@@ -2,6 +2,7 @@
 string values with spaces, `=`, `:`, `%` or a leading `_` are the ones logged (the SQLite reader of
 the same log is the reference).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,14 +16,22 @@ SECRET = "test-secret-0123456789"
 
 def _actions() -> list[dict]:
     ids = ["_art=0", "art 1", "a=b=c", "%41:x", "id=4", "plain"]
-    return [{"id": aid, "features": {"_b": 0.25 * i, "style": ["x y", "_z", "k=v", "50%"][i % 4], "id": f"f{i}"}}
-            for i, aid in enumerate(ids)]
+    return [
+        {"id": aid, "features": {"_b": 0.25 * i, "style": ["x y", "_z", "k=v", "50%"][i % 4], "id": f"f{i}"}}
+        for i, aid in enumerate(ids)
+    ]
 
 
 def _context(rng) -> dict:
     return {
-        "user": {"_label_cost": float(rng.random()), "_leading": ["u", "v"][int(rng.integers(2))],
-                 "a b": float(rng.integers(3)), "x=y": "z", "x": "y=z", "seg": ["p q", "_r", "s=t"][int(rng.integers(3))]},
+        "user": {
+            "_label_cost": float(rng.random()),
+            "_leading": ["u", "v"][int(rng.integers(2))],
+            "a b": float(rng.integers(3)),
+            "x=y": "z",
+            "x": "y=z",
+            "seg": ["p q", "_r", "s=t"][int(rng.integers(3))],
+        },
         "my ns": {"c:d|e": 2.5, "%20": 1.0, "tab\there": "new\nline"},
         "_hidden": {"k": "_v"},
     }
@@ -59,8 +68,13 @@ def test_a_damaged_value_in_artbandit_layout_is_a_one_line_error(tmp_path):
 
     from simulations.ope.errors import OPEError
 
-    line = {"_label_cost": -1.0, "_label_probability": 0.5, "_labelIndex": 0, "EventId": "e1",
-            "c": {"c_user": {"n": "lots"}, "_multi": [{"A": {"id=a%20b": 1}}, {"A": {"id=c": 1}}]}}
+    line = {
+        "_label_cost": -1.0,
+        "_label_probability": 0.5,
+        "_labelIndex": 0,
+        "EventId": "e1",
+        "c": {"c_user": {"n": "lots"}, "_multi": [{"A": {"id=a%20b": 1}}, {"A": {"id=c": 1}}]},
+    }
     (tmp_path / "d.json").write_text(json.dumps(line) + "\n")
     (ev,) = list(open_log(tmp_path / "d.json"))
     assert ev.action_ids == ["a b", "c"]

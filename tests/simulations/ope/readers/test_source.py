@@ -1,4 +1,5 @@
 """Readers, the generic column mapping, the CLI and its one-line errors."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,11 @@ def test_foreign_csv_layout_with_hashed_features_and_own_propensity_column(tmp_p
     log = simulate_log(world, 6000, "softmax", 2)
     path = write_foreign_csv(tmp_path / "export.csv", log, world)
     mapping = ColumnMapping(
-        action_col="item_shown", reward_col="clicked", propensity_col="prob_logged",
-        context_cols=["seg_*", "u_*"], timestamp_col="ts",
+        action_col="item_shown",
+        reward_col="clicked",
+        propensity_col="prob_logged",
+        context_cols=["seg_*", "u_*"],
+        timestamp_col="ts",
     )
     events = list(open_log(path, mapping=mapping, chunk_size=1000))
     assert len(events) == 6000
@@ -38,17 +42,34 @@ def test_foreign_csv_layout_with_hashed_features_and_own_propensity_column(tmp_p
     assert "uid_hash" not in ev.context["context"]  # not selected by the globs
     assert ev.probability == pytest.approx(log["propensity"][0])
 
-    result = run_replay(path, [HashedSegmentPolicy(pi, "smooth")], ["ips", "snips", "dr"], tmp_path / "out",
-                        mapping=mapping)
+    result = run_replay(
+        path, [HashedSegmentPolicy(pi, "smooth")], ["ips", "snips", "dr"], tmp_path / "out", mapping=mapping
+    )
     truth = world.value(pi)
     for name, e in result["policies"][0]["estimates"].items():
         assert e["low"] <= truth <= e["high"], (name, truth, e)
 
-    code, out, err = cli([
-        "replay", str(path), "--policy", "uniform", "--estimator", "snips", "--action-col", "item_shown",
-        "--reward-col", "clicked", "--propensity-col", "prob_logged", "--context-cols", "seg_*,u_*",
-        "-o", str(tmp_path / "cli"), "--json",
-    ])
+    code, out, err = cli(
+        [
+            "replay",
+            str(path),
+            "--policy",
+            "uniform",
+            "--estimator",
+            "snips",
+            "--action-col",
+            "item_shown",
+            "--reward-col",
+            "clicked",
+            "--propensity-col",
+            "prob_logged",
+            "--context-cols",
+            "seg_*,u_*",
+            "-o",
+            str(tmp_path / "cli"),
+            "--json",
+        ]
+    )
     assert code == 0, err
     doc = json.loads(out)
     e = doc["policies"][0]["estimates"]["snips"]
@@ -68,13 +89,22 @@ def test_jsonl_and_parquet_give_the_same_events(tmp_path):
     pq.write_table(table.drop(["user"]), tmp_path / "log.parquet")
     m = ColumnMapping(candidates_col="candidates", timestamp_col="t", context_cols=["user"])
     a = list(open_log(jl, mapping=m, chunk_size=128))
-    b = list(open_log(tmp_path / "log.parquet", mapping=ColumnMapping(
-        candidates_col="candidates", timestamp_col="t", context_cols=["segment"]), chunk_size=100))
+    b = list(
+        open_log(
+            tmp_path / "log.parquet",
+            mapping=ColumnMapping(candidates_col="candidates", timestamp_col="t", context_cols=["segment"]),
+            chunk_size=100,
+        )
+    )
     assert open_log(tmp_path / "log.parquet").format == "parquet"
     assert len(a) == len(b) == 500
     for x, y in zip(a, b):
-        assert (x.chosen_index, x.probability, x.reward, x.action_ids) == (y.chosen_index, y.probability,
-                                                                          y.reward, y.action_ids)
+        assert (x.chosen_index, x.probability, x.reward, x.action_ids) == (
+            y.chosen_index,
+            y.probability,
+            y.reward,
+            y.action_ids,
+        )
         assert x.context["user"]["segment"] == y.context["context"]["segment"]
     chunks = [len(c) for c in open_log(jl, mapping=m, chunk_size=128).chunks()]
     assert max(chunks) <= 128 and sum(chunks) == 500
@@ -82,13 +112,30 @@ def test_jsonl_and_parquet_give_the_same_events(tmp_path):
 
 def test_generic_dsjson(tmp_path):
     lines = [
-        {"_label_cost": -1.0, "_label_probability": 0.5, "_label_Action": 2, "_labelIndex": 1, "a": [2, 1],
-         "p": [0.5, 0.5], "EventId": "e1", "Timestamp": "2024-01-01T00:00:00Z",
-         "c": {"User": {"age": 30, "tier": "gold"}, "hour": 7,
-               "_multi": [{"_tag": "red", "Art": {"warm": 0.9}}, {"_tag": "blue", "Art": {"warm": 0.1}}]}},
+        {
+            "_label_cost": -1.0,
+            "_label_probability": 0.5,
+            "_label_Action": 2,
+            "_labelIndex": 1,
+            "a": [2, 1],
+            "p": [0.5, 0.5],
+            "EventId": "e1",
+            "Timestamp": "2024-01-01T00:00:00Z",
+            "c": {
+                "User": {"age": 30, "tier": "gold"},
+                "hour": 7,
+                "_multi": [{"_tag": "red", "Art": {"warm": 0.9}}, {"_tag": "blue", "Art": {"warm": 0.1}}],
+            },
+        },
         {"EventId": "e1", "RewardValue": 1.0},  # a reward-only line: skipped
-        {"_label_cost": 0.0, "_label_probability": 0.25, "_label_Action": 1, "a": [1, 2], "p": [0.25, 0.75],
-         "c": {"User": {"age": 20}, "_multi": [{"_tag": "red"}, {"_tag": "blue"}]}},
+        {
+            "_label_cost": 0.0,
+            "_label_probability": 0.25,
+            "_label_Action": 1,
+            "a": [1, 2],
+            "p": [0.25, 0.75],
+            "c": {"User": {"age": 20}, "_multi": [{"_tag": "red"}, {"_tag": "blue"}]},
+        },
     ]
     path = tmp_path / "log.json"
     path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
@@ -187,11 +234,31 @@ def test_cli_bootstrap_and_learn_matched(tmp_path, cli):
     world = make_world(seed=3)
     log = simulate_log(world, 1500, "uniform", 4)
     path = write_jsonl(tmp_path / "log.jsonl", log, world)
-    code, out, err = cli([
-        "replay", str(path), "--policy", "uniform", "--policy", "best-fixed", "--estimator", "ips",
-        "--estimator", "replay", "--candidates-col", "candidates", "--bootstrap", "100", "--seed", "2",
-        "--learn", "matched", "-o", str(tmp_path / "o"), "--json",
-    ])
+    code, out, err = cli(
+        [
+            "replay",
+            str(path),
+            "--policy",
+            "uniform",
+            "--policy",
+            "best-fixed",
+            "--estimator",
+            "ips",
+            "--estimator",
+            "replay",
+            "--candidates-col",
+            "candidates",
+            "--bootstrap",
+            "100",
+            "--seed",
+            "2",
+            "--learn",
+            "matched",
+            "-o",
+            str(tmp_path / "o"),
+            "--json",
+        ]
+    )
     assert code == 0, err
     doc = json.loads(out)
     assert doc["settings"]["learn_on"] == "matched" and doc["settings"]["bootstrap"] == 100
@@ -235,8 +302,20 @@ def test_sqlite_time_window_reads_exactly_the_events_inside_it(tmp_path):
     actions = [orjson.dumps({"id": a, "features": {"k": i}}).decode() for i, a in enumerate(("x", "y"))]
     with EventLog(path) as log:
         for i in range(10):  # one event every 100 s, from t=1000
-            log.append(f"e{i}", 1000.0 + 100 * i, "v1", "vw:select", None, "{}", ("x", "y"), actions,
-                       [0.5, 0.5], i % 2, "xy"[i % 2], 0.5)
+            log.append(
+                f"e{i}",
+                1000.0 + 100 * i,
+                "v1",
+                "vw:select",
+                None,
+                "{}",
+                ("x", "y"),
+                actions,
+                [0.5, 0.5],
+                i % 2,
+                "xy"[i % 2],
+                0.5,
+            )
             log.set_reward(f"e{i}", float(i), 1000.0 + 100 * i + 1, False)
 
     def rewards(window):

@@ -8,6 +8,7 @@ propensity_score, user_feature_*, user-item_affinity_*) read with only the three
 values no decision log holds (a propensity of 1e-300, a reward of 1e308, a timestamp 'yesterday')
 refused with one line by replay and evaluate alike (issues 33 and 27).
 """
+
 from __future__ import annotations
 
 import csv
@@ -15,24 +16,32 @@ import io
 import json
 from dataclasses import asdict
 
-import bandit.log.export as export
 import numpy as np
 import pytest
-from bandit.log.eventlog import EventLog
 
+import bandit.log.export as export
 from bandit import make_policy
+from bandit.log.eventlog import EventLog
 from simulations.ope import OPEError, open_log, replay_log
 from simulations.ope.readers import ColumnMapping
 from simulations.ope.readers.cells import column_groups
 
 SECRET = "test-secret-0123456789"
-OWN = ColumnMapping(action_col="action_id", reward_col="reward", propensity_col="probability",
-                    candidates_col="action_ids", context_cols=["context"], timestamp_col="time")
+OWN = ColumnMapping(
+    action_col="action_id",
+    reward_col="reward",
+    propensity_col="probability",
+    candidates_col="action_ids",
+    context_cols=["context"],
+    timestamp_col="time",
+)
 
 
 def actions(title: int) -> list[dict]:
-    return [{"id": f"t{title}/v{j}", "features": {f"f{k}": round(0.01 * (j + 1) * (k + 1), 4) for k in range(20)}}
-            for j in range(6)]
+    return [
+        {"id": f"t{title}/v{j}", "features": {f"f{k}": round(0.01 * (j + 1) * (k + 1), 4) for k in range(20)}}
+        for j in range(6)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +80,8 @@ def test_jsonl_and_csv_bytes_are_unchanged_and_each_candidate_set_is_serialised_
     assert rows[0] == export.CSV_COLUMNS and len(rows) == 601
     dumps = json.dumps
     assert rows[1][export.CSV_COLUMNS.index("action_features")] == dumps(
-        events[0].action_features, separators=(",", ":"), ensure_ascii=False)
+        events[0].action_features, separators=(",", ":"), ensure_ascii=False
+    )
     # the feature lists are serialised once per candidate set (3 titles), not once per event
     seen: list = []
     real = export._dumps
@@ -91,8 +101,13 @@ def test_replay_reads_its_own_export_back_as_the_sqlite_log(own_log, tmp_path, f
     got = list(open_log(out, mapping=OWN))
     assert len(got) == len(want) == 600
     for g, w in zip(got, want):
-        assert (g.action_ids, g.chosen_index, g.probability, g.reward, g.time) == \
-            (w.action_ids, w.chosen_index, w.probability, w.reward, w.time)
+        assert (g.action_ids, g.chosen_index, g.probability, g.reward, g.time) == (
+            w.action_ids,
+            w.chosen_index,
+            w.probability,
+            w.reward,
+            w.time,
+        )
         assert g.context == w.context
     a = replay_log(own_log, ["logged", "uniform", "best-fixed"], ["ips", "snips"])
     b = replay_log(out, ["logged", "uniform", "best-fixed"], ["ips", "snips"], mapping=OWN)
@@ -100,7 +115,10 @@ def test_replay_reads_its_own_export_back_as_the_sqlite_log(own_log, tmp_path, f
         for name in ("ips", "snips"):
             ea, eb = pa["estimates"][name], pb["estimates"][name]
             assert ea["value"] == pytest.approx(eb["value"], rel=1e-12)  # summed in other batches
-            assert (ea["low"], ea["high"]) == (pytest.approx(eb["low"], rel=1e-12), pytest.approx(eb["high"], rel=1e-12))
+            assert (ea["low"], ea["high"]) == (
+                pytest.approx(eb["low"], rel=1e-12),
+                pytest.approx(eb["high"], rel=1e-12),
+            )
 
 
 def test_parquet_export_is_over_5x_smaller_than_the_csv(own_log, tmp_path):
@@ -134,8 +152,20 @@ def obd_csv(path, n: int = 300, items: int = 10, seed: int = 0):
         click = int(rng.random() < 0.05 + 0.03 * item / items)
         feats = [f"{rng.integers(1 << 60):x}" for _ in range(4)]
         aff = [f"{x:.1f}" for x in rng.integers(0, 3, items)]
-        lines.append(",".join([str(i), f"2019-11-24 00:{i // 60 % 60:02d}:{i % 60:02d}.5+00:00", str(item),
-                               str(i % 3 + 1), str(click), str(1 / items), *feats, *aff]))
+        lines.append(
+            ",".join(
+                [
+                    str(i),
+                    f"2019-11-24 00:{i // 60 % 60:02d}:{i % 60:02d}.5+00:00",
+                    str(item),
+                    str(i % 3 + 1),
+                    str(click),
+                    str(1 / items),
+                    *feats,
+                    *aff,
+                ]
+            )
+        )
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -147,26 +177,57 @@ def test_obd_layout_reads_with_three_flags_index_and_time_left_out_and_said(tmp_
     assert len(events) == 300
     ctx = events[0].context["context"]
     # the features are the user and affinity columns and the position; not the index, not the time
-    assert set(ctx) == {"position", *(f"user_feature_{j}" for j in range(4)),
-                        *(f"user-item_affinity_{j}" for j in range(10))}
+    assert set(ctx) == {
+        "position",
+        *(f"user_feature_{j}" for j in range(4)),
+        *(f"user-item_affinity_{j}" for j in range(10)),
+    }
     assert isinstance(ctx["user_feature_0"], str) and isinstance(ctx["user-item_affinity_0"], float)
     note = next(n for n in src.notes if n.startswith("context columns"))
-    assert note == ("context columns: position, user_feature (4), user-item_affinity (10); not used as context: "
-                    "the unnamed first column (a row index), 'timestamp' (pass --timestamp-col timestamp to order "
-                    "events by it) (--context-cols chooses others)")
+    assert note == (
+        "context columns: position, user_feature (4), user-item_affinity (10); not used as context: "
+        "the unnamed first column (a row index), 'timestamp' (pass --timestamp-col timestamp to order "
+        "events by it) (--context-cols chooses others)"
+    )
 
 
 def test_obd_layout_replay_and_evaluate_cli_need_only_the_three_columns(tmp_path, console):
     path = obd_csv(tmp_path / "all.csv")
-    proc = console("replay", path, *OBD_FLAGS, "--policy", "uniform", "--policy", "linucb", "--estimator", "snips",
-                   "-o", tmp_path / "rep", "-q")
+    proc = console(
+        "replay",
+        path,
+        *OBD_FLAGS,
+        "--policy",
+        "uniform",
+        "--policy",
+        "linucb",
+        "--estimator",
+        "snips",
+        "-o",
+        tmp_path / "rep",
+        "-q",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "internal error" not in proc.stderr
     result = json.loads((tmp_path / "rep" / "replay.json").read_text())
     assert result["log"]["events"] == 300
     # the three slots: position-aware weights, and 'position' is no longer a context column
-    proc = console("replay", path, *OBD_FLAGS, "--position-col", "position", "--policy", "linucb",
-                   "--policy", "best-fixed", "--estimator", "ips", "-o", tmp_path / "slots", "-q")
+    proc = console(
+        "replay",
+        path,
+        *OBD_FLAGS,
+        "--position-col",
+        "position",
+        "--policy",
+        "linucb",
+        "--policy",
+        "best-fixed",
+        "--estimator",
+        "ips",
+        "-o",
+        tmp_path / "slots",
+        "-q",
+    )
     assert proc.returncode == 0, proc.stderr
     notes = json.loads((tmp_path / "slots" / "replay.json").read_text())["log"]["notes"]
     assert any(n.startswith("slots from column 'position'") for n in notes)
@@ -178,8 +239,7 @@ def test_obd_layout_replay_and_evaluate_cli_need_only_the_three_columns(tmp_path
 
 def test_index_columns_and_pandas_unnamed_are_not_context_but_a_timestamp_col_is_used(tmp_path):
     path = tmp_path / "log.csv"
-    path.write_text("Unnamed: 0,index,action,reward,propensity,time,u\n"
-                    "0,0,a,1,0.5,10,x\n1,1,b,0,0.5,11,y\n")
+    path.write_text("Unnamed: 0,index,action,reward,propensity,time,u\n0,0,a,1,0.5,10,x\n1,1,b,0,0.5,11,y\n")
     src = open_log(path, mapping=ColumnMapping(timestamp_col="time"))
     events = [ev for chunk in src.chunks() for ev in chunk]
     assert [ev.context for ev in events] == [{"context": {"u": "x"}}, {"context": {"u": "y"}}]
@@ -191,8 +251,12 @@ def test_index_columns_and_pandas_unnamed_are_not_context_but_a_timestamp_col_is
 
 def test_column_groups_strip_a_trailing_number():
     assert column_groups(["user_feature_0", "user_feature_1", "user-item_affinity_12", "age", "x1", "x2", "7"]) == {
-        "user_feature": ["user_feature_0", "user_feature_1"], "user-item_affinity": ["user-item_affinity_12"],
-        "age": ["age"], "x": ["x1", "x2"], "7": ["7"]}
+        "user_feature": ["user_feature_0", "user_feature_1"],
+        "user-item_affinity": ["user-item_affinity_12"],
+        "age": ["age"],
+        "x": ["x1", "x2"],
+        "7": ["7"],
+    }
 
 
 def _with(tmp_path, row: int, col: str, value: str):
@@ -206,38 +270,53 @@ def _with(tmp_path, row: int, col: str, value: str):
     return path
 
 
-@pytest.mark.parametrize("col, value, message", [
-    ("propensity_score", "1e-300", "row 5: propensity '1e-300' is below 1e-12"),
-    ("click", "1e308", r"row 5: reward '1e308' is outside \[-1e\+12, 1e\+12\]"),
-    ("timestamp", "yesterday", "row 5: timestamp 'yesterday' is neither seconds nor an ISO 8601 time"),
-    ("timestamp", "inf", "row 5: timestamp 'inf' is neither seconds nor an ISO 8601 time"),
-])
+@pytest.mark.parametrize(
+    "col, value, message",
+    [
+        ("propensity_score", "1e-300", "row 5: propensity '1e-300' is below 1e-12"),
+        ("click", "1e308", r"row 5: reward '1e308' is outside \[-1e\+12, 1e\+12\]"),
+        ("timestamp", "yesterday", "row 5: timestamp 'yesterday' is neither seconds nor an ISO 8601 time"),
+        ("timestamp", "inf", "row 5: timestamp 'inf' is neither seconds nor an ISO 8601 time"),
+    ],
+)
 def test_values_no_log_holds_are_one_line_errors_in_replay_and_evaluate(tmp_path, console, col, value, message):
     path = _with(tmp_path, 5, col, value)
-    mapping = ColumnMapping(action_col="item_id", reward_col="click", propensity_col="propensity_score",
-                            timestamp_col="timestamp")
+    mapping = ColumnMapping(
+        action_col="item_id", reward_col="click", propensity_col="propensity_score", timestamp_col="timestamp"
+    )
     with pytest.raises(OPEError, match=message):
         replay_log(path, ["uniform"], ["ips"], mapping=mapping)
     result = replay_log(path, ["uniform"], ["ips"], mapping=mapping, max_bad_lines=1)
     assert result["log"]["events"] == 199 and np.isfinite(result["policies"][0]["estimates"]["ips"]["value"])
     for command in ("replay", "evaluate"):
-        proc = console(command, path, *OBD_FLAGS, "--timestamp-col", "timestamp", "--policy", "uniform",
-                       "-o", tmp_path / command)
+        proc = console(
+            command, path, *OBD_FLAGS, "--timestamp-col", "timestamp", "--policy", "uniform", "-o", tmp_path / command
+        )
         assert proc.returncode == 1, (command, proc.stderr)
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("Error: ") and "internal error" not in lines[0], proc.stderr
         assert "Traceback" not in proc.stderr and "RuntimeWarning" not in proc.stderr
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("_label_probability", 1e-300, "probability 1e-300 is below 1e-12"),
-    ("_label_cost", -1e308, r"_label_cost -1e\+308 is outside"),
-    ("Timestamp", "yesterday", "Timestamp 'yesterday' is neither seconds nor an ISO 8601 time"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("_label_probability", 1e-300, "probability 1e-300 is below 1e-12"),
+        ("_label_cost", -1e308, r"_label_cost -1e\+308 is outside"),
+        ("Timestamp", "yesterday", "Timestamp 'yesterday' is neither seconds nor an ISO 8601 time"),
+    ],
+)
 def test_dsjson_refuses_the_same_values(tmp_path, field, value, message):
-    objs = [{"_label_cost": -float(i % 2), "_label_probability": 0.5, "_labelIndex": i % 2,
-             "Timestamp": f"2020-01-01T00:00:{i:02d}Z",
-             "c": {"u": {"s": "x"}, "_multi": [{"id": "a"}, {"id": "b"}]}} for i in range(10)]
+    objs = [
+        {
+            "_label_cost": -float(i % 2),
+            "_label_probability": 0.5,
+            "_labelIndex": i % 2,
+            "Timestamp": f"2020-01-01T00:00:{i:02d}Z",
+            "c": {"u": {"s": "x"}, "_multi": [{"id": "a"}, {"id": "b"}]},
+        }
+        for i in range(10)
+    ]
     objs[3][field] = value
     path = tmp_path / "log.json"
     path.write_text("\n".join(json.dumps(o) for o in objs) + "\n")
@@ -253,10 +332,14 @@ def test_hide_context_drops_one_namespace_or_one_column_prefix():
     assert hide_context(ctx, "user") == {"context": ctx["context"]}
     assert hide_context(ctx, "context/user_feature") == {"context": {"age": 3.0}, "user": {"x": 1.0}}
     assert ctx["context"]["user_feature_0"] == "a"  # the event's own context is not changed
-    groups = context_groups({"context": dict.fromkeys(["user_feature_0", "user_feature_1", "age"]),
-                             "user": dict.fromkeys(["x", "y"])})
-    assert groups == {"context/user_feature": ["user_feature_0", "user_feature_1"], "context/age": ["age"],
-                      "user": ["x", "y"]}
+    groups = context_groups(
+        {"context": dict.fromkeys(["user_feature_0", "user_feature_1", "age"]), "user": dict.fromkeys(["x", "y"])}
+    )
+    assert groups == {
+        "context/user_feature": ["user_feature_0", "user_feature_1"],
+        "context/age": ["age"],
+        "user": ["x", "y"],
+    }
     # a flat log with one prefix only stays one group
     assert context_groups({"context": dict.fromkeys(["f_0", "f_1"])}) == {"context": ["f_0", "f_1"]}
 
@@ -271,15 +354,19 @@ def test_importance_on_a_flat_csv_is_per_column_group_with_the_grouping_shown(tm
         seg = int(rng.integers(3))
         item = int(rng.integers(3))
         click = int(rng.random() < (0.8 if item == seg else 0.1))
-        rows.append(f"i{item},{click},{1 / 3},s{seg},t{seg},{rng.random():.3f},n{rng.integers(50)},"
-                    f"{rng.integers(18, 80)}")
+        rows.append(
+            f"i{item},{click},{1 / 3},s{seg},t{seg},{rng.random():.3f},n{rng.integers(50)},{rng.integers(18, 80)}"
+        )
     path = tmp_path / "flat.csv"
     path.write_text("\n".join(rows) + "\n")
     mapping = ColumnMapping(action_col="item", reward_col="click", propensity_col="p")
     result = evaluate(path, tmp_path / "work", ["vw:squarecb"], mapping=mapping, importance=True, drift=False)
     imp = result["importance"]
-    assert imp["grouping"] == {"context/seg": ["seg_0", "seg_1"], "context/noise": ["noise_0", "noise_1"],
-                               "context/age": ["age"]}
+    assert imp["grouping"] == {
+        "context/seg": ["seg_0", "seg_1"],
+        "context/noise": ["noise_0", "noise_1"],
+        "context/age": ["age"],
+    }
     drops = {g["name"]: g["drop"] for g in imp["groups"]}
     assert set(drops) == {"context/seg", "context/noise", "context/age"}
     assert imp["groups"][0]["name"] == "context/seg" and drops["context/seg"] > 0.2
