@@ -19,6 +19,7 @@ what is recorded before a change (the service's journal) the owner writes before
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, NoReturn, Sequence
 
@@ -109,14 +110,16 @@ class RewardRules:
 
 
 def check_reward(value: Any, reward_range: tuple[float, float], what: str = "reward value") -> float:
-    """A reward: a real number (not a bool) inside the (finite) reward range; InvalidRewardError if not."""
+    """A reward: a real number (not a bool), finite, inside the reward range; InvalidRewardError if not."""
     lo, hi = reward_range
     if type(value) is float and lo <= value <= hi:  # the common case (NaN fails the comparison)
         return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise InvalidRewardError(f"{what} must be a number, got {type(value).__name__} {value!r}")
     value = float(value)
-    if not (lo <= value <= hi):  # NaN and infinities fail too: the range itself is finite (PolicyOptions)
+    if not math.isfinite(value):
+        raise InvalidRewardError(f"{what} is {value} (must be finite)")
+    if not (lo <= value <= hi):
         raise InvalidRewardError(f"{what} {value} is outside the reward range [{lo}, {hi}]")
     return value
 

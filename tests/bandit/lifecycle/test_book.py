@@ -133,8 +133,9 @@ def test_the_range_ends_are_rewards_and_the_messages_say_what_is_wrong(value):
         check_reward(1.5, (0.0, 1.0))
     with pytest.raises(InvalidRewardError, match=r"click must be a number, got str '1'"):
         check_reward("1", (0.0, 1.0), "click")
-    with pytest.raises(InvalidRewardError, match=r"reward value nan is outside the reward range"):
-        check_reward(float("nan"), (0.0, 1.0))
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(InvalidRewardError, match=rf"reward value is {bad} \(must be finite\)"):
+            check_reward(bad, (0.0, 1.0))
     with pytest.raises(ValueError, match="aggregation must be one of earliest, average, sum, got 'first'"):
         RewardRules(1.0, "first")
 

@@ -1,175 +1,25 @@
-"""The decision service runs `vw:select` (`--cb_explore_adf --select`): arguments, restarts, export.
-
-Contracts of the decision service that mutants survived (issue 28): the probability answered and
-logged under explorationPercentage, and the configured defaultReward on expiry.
-
-The DecisionService in process (moved from the serve tests: tests/test_serve_hostile.py,
-test_serve_learning.py, test_serve_disk.py): hostile values refused and rolled back, memory bounded
-by bytes, Personalizer's reward windows, restarts, owner-only files and temporaries (issue 27).
+"""Tests of bandit.service.decision_service, in process: rank/reward/activate around the event book,
+the probability answered and logged under explorationPercentage, the configured defaultReward on
+expiry, hostile values refused and rolled back, memory bounded by bytes, Personalizer's reward
+windows, multi-slot and deferred events, LoggingOnly. (Restarts: test_recovery.py; exports:
+test_model_export.py; the journal and the state folder: their own files.)
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sqlite3
-import stat
 
 import orjson
 import pytest
 
 import bandit.vwformat as vwformat
 from bandit.errors import BanditError, DuplicateRewardError, ExpiredEventError
-from bandit.policies.personalizer import Personalizer
-from bandit.policies.vw import VWPolicy
-from bandit.service.config import ServiceConfig, policy_kwargs
+from bandit.service.config import ServiceConfig
 from bandit.service.decision_service import DecisionService, Slot
-from bandit.service.model_export import MAGIC_V1, _digest, export_model, import_model
 from tests.bandit_helpers import make_actions
 from tests.serve_helpers import HOSTILE, big_context, four_actions, lib_rank, train_v2, v2_probability
 
 SELECT = "--cb_explore_adf --select"
-
-
-def test_select_arguments_give_select_options_and_refuse_what_it_fixes():
-    assert policy_kwargs(SELECT, bits=18) == {"exploration": "select", "bits": 18}
-    assert policy_kwargs(SELECT + " --gamma_scale 30 --quiet -b 18", bits=18) == {
-        "exploration": "select",
-        "bits": 18,
-        "gamma_scale": 30.0,
-    }
-    for extra, named in [
-        ("-q cA", "-q"),
-        ("-l 0.5", "-l"),
-        ("--power_t 0", "--power_t"),
-        ("--epsilon 0.1", "more than one exploration"),
-        ("-b 20", "cannot change"),
-    ]:
-        with pytest.raises(BanditError, match=named) as err:
-            policy_kwargs(f"{SELECT} {extra}", bits=18)
-        assert "\n" not in str(err.value)
-
-
-def _traffic(svc: DecisionService, start: int, n: int, rewarded_later: list[str]) -> None:
-    actions = make_actions()
-    for i in range(start, start + n):
-        ctx = {"user": {"segment": ("action", "romance", "kids")[i % 3], "hour": i % 24}}
-        d = svc.rank(ctx, actions, event_id=f"e{i}", now=float(i))
-        if i % 3:
-            svc.reward(d.event_id, float(d.action_id in ("v0", "v1", "v2")), now=float(i))
-        else:
-            rewarded_later.append(d.event_id)
-
-
-def test_a_select_service_restarts_into_the_model_an_uninterrupted_one_has(tmp_path):
-    a = DecisionService(tmp_path / "a", seed=4)
-    b = DecisionService(tmp_path / "b", seed=4)
-    for svc in (a, b):
-        svc.replace_policy(svc.new_policy(SELECT), SELECT)
-        svc.checkpoint()
-    later_a: list[str] = []
-    later_b: list[str] = []
-    _traffic(a, 0, 90, later_a)
-    _traffic(b, 0, 45, later_b)
-    b.checkpoint()
-    _traffic(b, 45, 45, later_b)  # learned after the checkpoint: re-learned from the journal
-    b.journal.close()  # a crash: no final checkpoint (the state lock goes with the object)
-    b.log.close()
-    b.state.close()
-    b = DecisionService(tmp_path / "b", seed=4)
-    assert isinstance(b.policy, Personalizer) and b.arguments == SELECT
-    assert b.status()["relearned"] > 0 and len(b.book) == len(a.book) == 30
-    for event in later_a:  # the late rewards of events ranked before the crash
-        a.reward(event, 0.5, now=200.0)
-        b.reward(event, 0.5, now=200.0)
-    ctx, actions = {"user": {"segment": "kids", "hour": 3}}, make_actions()
-    assert b.policy.n_learned == a.policy.n_learned == 90
-    assert b.policy.loss.tolist() == pytest.approx(a.policy.loss.tolist(), abs=1e-9)
-    assert b.policy.predict(ctx, actions).tolist() == pytest.approx(a.policy.predict(ctx, actions).tolist(), abs=1e-9)
-    assert b.policy.predict(ctx, actions).max() > 0.5  # it learned (uniform would be 0.125)
-    a.close()
-    b.close()
-
-
-def _learned_select() -> Personalizer:
-    policy = Personalizer(seed=2)
-    actions = make_actions()
-    for i in range(120):
-        d = policy.rank({"user": {"segment": ("action", "kids")[i % 2]}}, actions, now=float(i))
-        policy.reward(d.event_id, float(d.index == 2 * (i % 2)), now=float(i))
-    return policy
-
-
-def test_select_export_imports_into_the_same_model_and_damage_is_refused():
-    policy = _learned_select()
-    blob = export_model(policy)
-    assert blob.startswith(b"ARTBANDIT-MODEL/2\n")
-    header = json.loads(blob.split(b"\n", 2)[1])
-    assert [name for name, _ in header["files"]] == ["model0.vw", "model1.vw"]
-    back = import_model(blob)
-    assert isinstance(back, Personalizer)
-    ctx, actions = {"user": {"segment": "kids"}}, make_actions()
-    assert back.predict(ctx, actions).tolist() == pytest.approx(policy.predict(ctx, actions).tolist(), abs=1e-9)
-    assert back.loss.tolist() == policy.loss.tolist() and back.n_learned == 120
-
-    def reheader(**changes) -> bytes:  # a header edited and re-signed, so only the new check can refuse it
-        h = {**header, **changes}
-        model = blob.split(b"\n", 2)[2]
-        h["sha256"] = _digest(h["metadata"], h["files"], model)
-        return b"ARTBANDIT-MODEL/2\n" + json.dumps(h).encode() + b"\n" + model
-
-    sizes = [size for _, size in header["files"]]
-    for files, message in [
-        ([["../model0.vw", sizes[0]], ["model1.vw", sizes[1]]], "never writes"),
-        ([["model0.vw", sizes[0]], ["model0.vw", sizes[1]]], "never writes"),
-        ([["model0.vw", sizes[0]], ["model1.vw", sizes[1] - 1]], "truncated"),
-        ([["model0.vw", sizes[0] + sizes[1]]], "^model0.vw: missing"),
-        ([], "never writes"),
-    ]:
-        with pytest.raises(BanditError, match=message):
-            import_model(reheader(files=files))
-    with pytest.raises(BanditError, match="checksum"):
-        import_model(blob[:-5])
-    swapped = reheader(files=[["model1.vw", sizes[0]], ["model0.vw", sizes[1]]])
-    with pytest.raises(BanditError, match="^model0.vw: missing, or does not match the checksum"):  # each file's own
-        import_model(swapped)
-
-
-def test_every_models_stored_options_are_checked_on_import(tmp_path):
-    policy = _learned_select()
-    policy.save(tmp_path / "m")
-    # a second model built with an option artbandit never sets, its checksum put in the metadata
-    import vowpalwabbit
-
-    rogue = vowpalwabbit.Workspace("--cb_adf --quiet -b 18 --interactions cA --nn 2")
-    rogue.save(str(tmp_path / "m" / "model1.vw"))
-    meta = json.loads((tmp_path / "m" / "metadata.json").read_text())
-    meta["model_sha256"]["model1.vw"] = hashlib.sha256((tmp_path / "m" / "model1.vw").read_bytes()).hexdigest()
-    (tmp_path / "m" / "metadata.json").write_text(json.dumps(meta))
-    parts = [(tmp_path / "m" / f"model{i}.vw").read_bytes() for i in range(2)]
-    files = [["model0.vw", len(parts[0])], ["model1.vw", len(parts[1])]]
-    model = b"".join(parts)
-    header = {"metadata": meta, "files": files, "sha256": _digest(meta, files, model)}
-    blob = b"ARTBANDIT-MODEL/2\n" + json.dumps(header).encode() + b"\n" + model
-    with pytest.raises(BanditError, match="--nn"):
-        import_model(blob)
-
-
-def test_an_export_of_the_first_format_still_imports(tmp_path):
-    policy = VWPolicy(seed=1)
-    actions = make_actions()
-    for i in range(50):
-        d = policy.rank({"user": {"segment": "kids"}}, actions, now=float(i))
-        policy.reward(d.event_id, float(d.index == 2), now=float(i))
-    policy.save(tmp_path / "m")
-    meta = json.loads((tmp_path / "m" / "metadata.json").read_text())
-    model = (tmp_path / "m" / "model.vw").read_bytes()
-    old = MAGIC_V1 + json.dumps({"metadata": meta, "sha256": _digest(meta, None, model)}).encode() + b"\n" + model
-    back = import_model(old)
-    ctx = {"user": {"segment": "kids"}}
-    assert back.predict(ctx, actions).tolist() == pytest.approx(policy.predict(ctx, actions).tolist(), abs=1e-9)
-    with pytest.raises(BanditError, match="checksum"):
-        import_model(old[:-3])
 
 
 ACTIONS = [{"id": f"v{k}", "features": {"style": f"s{k}"}} for k in range(4)]
@@ -337,47 +187,6 @@ def test_per_decision_caches_are_bounded_by_bytes(tmp_path):
             assert examples.context_chars == sum(len(k) for k in examples.contexts)
 
 
-def test_model_file_names_are_matched_whole():
-    # '$' matches before a trailing newline: 'model.vw\n' was an acceptable model file name in an export
-    # header and in a model folder's listing; names are matched whole (\Z)
-    from bandit.policies.model_io import _MODEL_ENTRY
-    from bandit.service.model_export import MODEL_NAME
-
-    assert MODEL_NAME.match("model.vw") and MODEL_NAME.match("model1.vw")
-    assert not MODEL_NAME.match("model.vw\n") and not _MODEL_ENTRY.match("metadata.json\n")
-
-
-def _twins(tmp_path):
-    # generated ids are random unless an id seed is asked for: the twins need the same ids
-    return DecisionService(tmp_path / "a", seed=1, id_seed=1), DecisionService(tmp_path / "b", seed=1, id_seed=1)
-
-
-def test_library_restart_keeps_open_events_and_the_model(tmp_path):
-    actions = make_actions()
-    a, b = _twins(tmp_path)
-    events = []
-    for i in range(60):
-        ctx = {"user": {"segment": ("action", "romance", "kids")[i % 3]}}
-        ra = a.rank(ctx, actions, now=float(i))
-        rb = b.rank(ctx, actions, now=float(i))
-        assert ra == rb  # same seed, same requests: same decisions
-        events.append(ra.event_id)
-        if i % 2:
-            a.reward(ra.event_id, 1.0, now=float(i))
-            b.reward(rb.event_id, 1.0, now=float(i))
-    b.close()
-    b = DecisionService(tmp_path / "b", seed=1)  # restart: the checkpoint plus the journal
-    assert len(b.book) == len(a.book) == 30
-    for i, event in enumerate(events):
-        if i % 2 == 0:
-            a.reward(event, 0.3, now=100.0)
-            b.reward(event, 0.3, now=100.0)
-    ctx = {"user": {"segment": "kids"}}
-    assert b.policy.predict(ctx, actions).tolist() == pytest.approx(a.policy.predict(ctx, actions).tolist(), abs=1e-9)
-    a.close()
-    b.close()
-
-
 def test_reward_windows_default_reward_and_deferred_events(tmp_path):
     actions = make_actions()[:3]
     svc = DecisionService(tmp_path / "s")
@@ -418,25 +227,6 @@ def test_average_aggregation_and_multislot_never_repeats_an_action(tmp_path):
     svc.close()
 
 
-def test_a_failed_commit_is_retried_and_the_journal_skips_nothing(tmp_path, monkeypatch):
-    svc = DecisionService(tmp_path / "s")
-    actions = make_actions()[:3]
-    first = svc.rank({"u": {"x": 1}}, actions, now=0.0).event_id
-    real_write = svc.journal.write
-
-    def disk_full(batch):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(svc.journal, "write", disk_full)
-    with pytest.raises(OSError):
-        svc.reward(first, 1.0, now=1.0)
-    monkeypatch.setattr(svc.journal, "write", real_write)
-    second = svc.rank({"u": {"x": 2}}, actions, now=2.0).event_id
-    kinds = [(kind, event) for _, kind, event, _, _ in svc.journal.records() if kind != "set"]
-    assert kinds == [("rank", first), ("reward", first), ("close", first), ("rank", second)]
-    svc.close()
-
-
 def test_late_rewards_get_the_right_error_after_memory_forgets(tmp_path):
     svc = DecisionService(tmp_path / "s")
     svc.set_config(ServiceConfig(reward_wait_s=10.0))
@@ -468,37 +258,3 @@ def test_logging_only_serves_the_baseline_logs_and_never_learns(tmp_path):
     rows = list(svc.log.iter_events())
     assert len(rows) == 20 and all(r.action_id == "v1" and r.probability == 1.0 and r.reward == 1.0 for r in rows)
     svc.close()
-
-
-def test_journal_files_are_owner_only(tmp_path):
-    with DecisionService(tmp_path / "s", id_seed=1) as svc:
-        r = svc.rank({"u": {"x": 1}}, make_actions()[:3])
-        svc.reward(r.event_id, 1.0)
-        names = [p for p in (tmp_path / "s").iterdir() if p.name.startswith("journal.sqlite")]
-        assert {p.name for p in names} >= {"journal.sqlite", "journal.sqlite-wal"}
-        for p in names:
-            assert stat.S_IMODE(p.stat().st_mode) == 0o600, (p.name, oct(p.stat().st_mode))
-
-
-def test_temporaries_left_by_a_killed_run_are_removed_at_start(tmp_path):
-    state = tmp_path / "s"
-    with DecisionService(state, id_seed=1) as svc:
-        svc.rank({"u": {"x": 1}}, make_actions()[:3])
-    ckpts = state / "checkpoints"
-    left = [
-        ckpts / ".current.json.k2j_x8q1.tmp",
-        state / ".config.json.abcd1234.tmp",
-        state / ".serve-state.json.zz99zz99.tmp",
-    ]
-    for p in left:
-        p.write_text("{half")
-    (ckpts / ".ckpt-000000000004-00001765000000000000000.abtmp-99999999-0a1b2c3d").mkdir()
-    keep = [state / "notes.current.json.tmp", ckpts / "current.json.bak", state / ".config.json.tmp"]
-    for p in keep:  # not artbandit's pattern: never touched
-        p.write_text("mine")
-    with DecisionService(state, id_seed=1) as svc:
-        assert svc.status()["eventsPending"] == 1
-    assert not any(p.exists() for p in left)
-    assert not [e for e in ckpts.iterdir() if e.name.startswith(".ckpt-")]
-    assert all(p.read_text() == "mine" for p in keep)
-    assert stat.S_IMODE((state / "lock").stat().st_mode) == 0o600
