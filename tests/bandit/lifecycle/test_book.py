@@ -160,3 +160,41 @@ def test_a_multi_slot_event_is_found_by_its_group_and_its_slots_errors_name_the_
         book.find("h")
     with pytest.raises(ExpiredEventError, match="event 'g#hero2'"):
         book.raise_closed("g#hero2", NOT_ACTIVATED)
+
+
+def test_a_deferred_earliest_event_takes_one_reward_and_learns_it_once_activated():
+    book, closed = _book("earliest")
+    ev = OpenEvent("d#hero", 0.0, 10.0, 0, 1.0, active=False, group="d")
+    book.open(ev)
+    book.reward(ev, 0.5, 1.0)
+    with pytest.raises(DuplicateRewardError, match="event 'd' already has its final reward"):
+        book.reward(ev, 1.0, 2.0)  # the first one is final, even before activation
+    assert closed == []
+    book.activate(ev, 3.0)
+    assert closed == [("d#hero", 0.5, REWARDED, 3.0)]
+    with pytest.raises(DuplicateRewardError, match="event 'd#hero' already has its final reward"):
+        book.find("d#hero")
+
+
+def test_activation_without_a_reward_waits_for_the_window_and_sum_waits_even_with_rewards():
+    book, closed = _book("earliest")
+    quiet = _open(book, "quiet", active=False)
+    book.activate(quiet, 1.0)
+    assert quiet.active and closed == []
+    summed_book, summed = _book("sum")
+    ev = _open(summed_book, "s", active=False)
+    summed_book.reward(ev, 0.25, 1.0)
+    summed_book.activate(ev, 2.0)
+    assert summed == []  # 'sum' combines until the window ends
+    assert book.expire(11.0) == 1 and summed_book.expire(11.0) == 1
+    assert closed == [("quiet", 0.25, DEFAULTED, 10.0)]  # activated: the default reward, not "never activated"
+    assert summed == [("s", 0.25, REWARDED, 10.0)]
+
+
+def test_rewarded_events_leave_the_deadline_heap_as_stale_entries_that_compaction_drops():
+    book, _ = _book("earliest")
+    events = [_open(book, f"e{i}") for i in range(3000)]
+    for ev in events[:2900]:
+        book.reward(ev, 1.0, 1.0)  # closed early: their heap entries go stale
+    assert len(book) == 100 and len(book.window.heap) <= 100 + 1024 + 1
+    assert book.expire(11.0) == 100 and len(book) == 0
