@@ -382,14 +382,15 @@ def finish_estimate(
     low, high, widened = bounded_interval(value, low, high, outcomes, diag.ess, confidence)
     if widened:
         warnings.append(few_outcomes_warning(outcomes))
-    if outside_range_warning(value, outcomes):
-        warnings.append(outside_range_warning(value, outcomes))
+    outside = outside_range_warning(value, outcomes)
+    if outside:
+        warnings.append(outside)
     if name == "dm":
         warnings.append("DM's interval ignores the reward model's own error (bias); prefer DR or SNIPS")
     return Estimate(name, value, low, high, se, method, confidence, diag, warnings)
 
 
-def cumulative_curve(name: str, data: OPEArrays, points: int = 100) -> tuple[list[int], list[float]]:
+def cumulative_curve(name: str, data: OPEArrays, points: int = 100) -> tuple[list[int], list[float | None]]:
     """The estimate over the first k events, at ~`points` checkpoints: the learning curve."""
     num, den = terms(name, data)
     n = len(num)

@@ -112,7 +112,7 @@ def feature_importance(
         if isinstance(first, str):
             return {"policy": spec, "error": first}
         full = arrays_for(prep, first, q_logged)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for (kind, name), res in zip(groups, results):
         if isinstance(res, str):
             rows.append({"kind": kind, "name": name, "error": res})

@@ -76,7 +76,7 @@ def replay_log(
         else open_log(log, fmt, mapping, chunk_size=chunk_size, max_bad_lines=max_bad_lines)
     )
     need_model = "dm" in estimators or "dr" in estimators
-    settings = dict(points=curve_points, bootstrap=bootstrap)
+    settings: dict[str, Any] = dict(points=curve_points, bootstrap=bootstrap)
     if not need_model and all(isinstance(p, str) and p in COLUMNAR for p in policies):
         names = _distinct([str(p) for p in policies])
         streams = [PolicyStream(estimators, **settings) for _ in policies]

@@ -70,8 +70,8 @@ def thumbnail_data_uri(path: str | Path, *, height: int = 150) -> str:
     """A small JPEG `data:` URI of an image file, so galleries of artwork keep the report light."""
     from PIL import Image
 
-    with Image.open(path) as im:
-        im = im.convert("RGB")
+    with Image.open(path) as opened:
+        im = opened.convert("RGB")
         w = max(1, round(im.width * height / max(im.height, 1)))
         im = im.resize((w, height), Image.Resampling.LANCZOS)
         buf = io.BytesIO()

@@ -140,7 +140,7 @@ def format_percent(value: float | None, *, signed: bool = False, digits: int = 1
 @contextmanager
 def style() -> Iterator[None]:
     """The report style, for drawing and for saving (matplotlib reads some settings at save time)."""
-    with matplotlib.rc_context(RC):
+    with matplotlib.rc_context(RC):  # type: ignore[arg-type]  # the stubs want literal keys
         yield
 
 
