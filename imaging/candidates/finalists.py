@@ -7,7 +7,7 @@ identical frames: imaging.candidates.diverse), converted to RGB; faces are detec
 confirmed by a second cascade: imaging.analysis.faces.confirm_faces), the frame is cropped to its shot's
 bars but never into a face (imaging.analysis.bars.keep_faces), and an editor's reading is taken
 (imaging.analysis.appeal: open eyes, subject sharpness and clarity, blockiness). Finalists with a flaw
-(eyes_closed, subject_blurred, smeared) are rejected; the final K are chosen by score with maximal
+(eyes_closed, subject_blurred, smeared, blocky) are rejected; the final K are chosen by score with maximal
 marginal relevance and the structural duplicate test (imaging.analysis.likeness); if fewer than `min_count`
 distinct pictures exist, other usable moments fill in, marked `look_alike` (issue 26's count rule).
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imaging.analysis.appeal import BLOCKY, Appeal, judge, judge_eyes
+from imaging.analysis.appeal import BLOCKY, Appeal, judge, judge_damage, judge_eyes
 from imaging.analysis.bars import detect_bars, keep_faces
 from imaging.analysis.faces import Box, confirm_faces, detect_faces
 from imaging.analysis.frame_metrics import difference
@@ -104,6 +104,7 @@ class _Picker:
             if f.rec.smear >= SMEAR_REJECT:
                 f.appeal.flaws.append("smeared")
         judge_eyes([f.appeal for f in finalists])
+        judge_damage([f.appeal for f in finalists])
         rejected = [f for f in finalists if f.appeal.flaws]
         for f in rejected:
             for flaw in f.appeal.flaws:
