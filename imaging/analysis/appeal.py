@@ -218,7 +218,7 @@ def judge_damage(appeals: list[Appeal]) -> None:
 
 
 def judge(image: np.ndarray, faces: list[Box], frame: np.ndarray | None = None) -> Appeal:
-    """The appeal of a cropped RGB finalist whose faces (largest first) are known (eyes are judged
+    """The appeal of a cropped RGB finalist (or its grey copy: every reading is of grey) whose faces (largest first) are known (eyes are judged
     across the finalists: `judge_eyes`); `frame`: the uncropped decoded luma, for blockiness."""
     sal = saliency(image)
     flat = np.sort(sal.ravel())[::-1]
