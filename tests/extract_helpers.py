@@ -340,3 +340,11 @@ def reverse_angle(rgb: np.ndarray) -> np.ndarray:
     return cv2.resize(
         np.ascontiguousarray(rgb[y0 : y0 + ch, x0 : x0 + cw][:, ::-1]), (w, h), interpolation=cv2.INTER_CUBIC
     )
+
+
+def damaged_stretch(lo: int, hi: int) -> list[np.ndarray]:
+    """carphone_pristine.mp4 (120 frames, one shot) with frames lo..hi-1 taken from
+    carphone_distorted.mp4, the same footage as a damaged encode (blocky, smeared faces; 22-24 dB
+    against the original): a broken-up stretch inside good footage. Skips without the clips."""
+    clean, damaged = clip_rgb("carphone_pristine.mp4", range(120)), clip_rgb("carphone_distorted.mp4", range(120))
+    return [damaged[i] if lo <= i < hi else clean[i] for i in range(120)]

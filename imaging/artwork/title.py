@@ -6,10 +6,12 @@ so nothing is downloaded and every platform renders the same glyphs.
 Placement: candidate regions are the top, middle and bottom bands (and on landscape images also
 their left and right halves). In each region the title is word-wrapped (up to `MAX_LINES` lines,
 never breaking a word, never clipped) at the largest size that fits without its box (text,
-stroke, shadow and scrim padding) touching a face. Regions are scored by edge density under the
-box (busy backgrounds hurt legibility), by how much salient content (spectral residual, as in
-`imaging.analysis.saliency`) the box would hide, and by how much smaller than the best size the text had to
-get. The box never covers more than MAX_AREA of the image; the middle band and boxes on the
+stroke, shadow and scrim padding) touching a face. Regions are scored first by how much salient
+content (spectral residual, `imaging.analysis.saliency`) the box would hide, read on the whole
+source picture's map when the caller has it (a crop's own map, zoomed in, loses a person standing in
+it), then by edge density under the box (busy backgrounds hurt legibility, but a scrim fixes that),
+by head-room (the top band costs a little more: heads sit there, and profile faces escape the
+frontal cascade), and by how much smaller than the best size the text had to get. The box never covers more than MAX_AREA of the image; the middle band and boxes on the
 salient subject (MAX_SUBJECT_DENSITY) are a last resort. White text with a dark stroke and soft shadow; a translucent dark scrim when the background
 is bright, has bright patches (90th percentile luma > 150) or is busy. A title that fits nowhere
 raises ImagingError (one line for the CLI).
@@ -37,6 +39,14 @@ MAX_AREA = 0.12  # the title's box (plate included) covers at most this share of
 # salient mass under the box over its area share above which the box sits on the subject (refused
 # while another region takes the title)
 MAX_SUBJECT_DENSITY = 2.0
+# The cost of a place: what it hides of the subject (salient mass over area share, 1 = average,
+# full cost at SUBJECT_SCALE) outweighs a busy background (Canny edge share x4), which the scrim
+# makes legible anyway; hiding a head cannot be fixed by a scrim.
+SUBJECT_SCALE = 2.0
+BUSY_WEIGHT = 0.5
+# Head-room: people's heads (profile faces the cascade misses, helmets, hair) sit at the top of a
+# picture, so of two places that hide about as much, the top one costs this much more.
+TOP_COST = 0.1
 
 
 class TitleLayout(NamedTuple):
@@ -142,8 +152,13 @@ def _layout_in(
     return TitleLayout(text, size, box, (bx0 + pad - tx0, by0 + pad - ty0), align)
 
 
-def place_title(rgb: np.ndarray, title: str, faces: Sequence[Box] = ()) -> TitleLayout:
-    """Choose size, wrapping and position for `title` on `rgb` (see the module docstring)."""
+def place_title(
+    rgb: np.ndarray, title: str, faces: Sequence[Box] = (), saliency: np.ndarray | None = None
+) -> TitleLayout:
+    """Choose size, wrapping and position for `title` on `rgb` (see the module docstring).
+
+    `saliency`: a map of `rgb` (any resolution, sums to 1), e.g. `crop_saliency` of the source
+    picture's map; without it the map of `rgb` itself is used."""
     words = title.split()
     if not words:
         raise ImagingError("--title is empty")
@@ -160,7 +175,8 @@ def place_title(rgb: np.ndarray, title: str, faces: Sequence[Box] = ()) -> Title
         sizes.append(min_size)
     edges = cv2.Canny(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), 100, 200)
     integral = cv2.integral((edges > 0).astype(np.uint8))
-    saliency = spectral_residual_saliency(rgb)  # sums to 1 over the image
+    if saliency is None:
+        saliency = spectral_residual_saliency(rgb)  # sums to 1 over the image
     sal_integral = cv2.integral(saliency.astype(np.float64))
     sh, sw = saliency.shape
     found: list[tuple[TitleLayout, float, str, float]] = []
@@ -178,7 +194,12 @@ def place_title(rgb: np.ndarray, title: str, faces: Sequence[Box] = ()) -> Title
                 mass = sal_integral[sy1, sx1] - sal_integral[sy0, sx1] - sal_integral[sy1, sx0] + sal_integral[sy0, sx0]
                 share = (sx1 - sx0) * (sy1 - sy0) / float(sw * sh)
                 density = float(mass) / share
-                found.append((lay, busy + 0.5 * min(1.0, density / 3.0), name, density))
+                cost = (
+                    BUSY_WEIGHT * busy
+                    + min(1.0, density / SUBJECT_SCALE)
+                    + (TOP_COST if name.startswith("top") else 0.0)
+                )
+                found.append((lay, cost, name, density))
                 break
     if not found:
         raise ImagingError(
@@ -201,12 +222,14 @@ def place_title(rgb: np.ndarray, title: str, faces: Sequence[Box] = ()) -> Title
     return pool[min(scored)[1]][0]
 
 
-def render_title(rgb: np.ndarray, title: str, faces: Sequence[Box] = ()) -> tuple[np.ndarray, TitleLayout]:
+def render_title(
+    rgb: np.ndarray, title: str, faces: Sequence[Box] = (), saliency: np.ndarray | None = None
+) -> tuple[np.ndarray, TitleLayout]:
     """`rgb` with the title drawn on it (a new array) and the layout used.
 
     All drawing happens on the layout's box alone (cheap, and nothing can spill outside it).
     """
-    lay = place_title(rgb, title, faces)
+    lay = place_title(rgb, title, faces, saliency)
     x0, y0, x1, y1 = lay.box
     patch = Image.fromarray(np.ascontiguousarray(rgb[y0:y1, x0:x1])).convert("RGBA")
     gray = np.asarray(patch.convert("L"))

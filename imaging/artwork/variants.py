@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from imaging.analysis.faces import Box, detect_faces
-from imaging.analysis.saliency import spectral_residual_saliency
+from imaging.analysis.saliency import crop_saliency, spectral_residual_saliency
 from imaging.artwork.crop import Aspect, output_size, parse_aspect, smart_crop
 from imaging.artwork.title import render_title
 from imaging.artwork.treatments import apply_treatment, check_treatment
@@ -42,7 +42,7 @@ from safeio.errors import OutputFolderError, one_line
 from safeio.outdir import OutputFolder
 
 SCHEMA = "artbandit.variants/1"
-ALGORITHM_VERSION = 2  # 2: stronger warm/cool/muted, bounded title plate, manifest faces (issue 13)
+ALGORITHM_VERSION = 3  # 2: stronger warm/cool/muted, bounded title plate, manifest faces (issue 13); 3: plate placed on the whole frame's saliency, head-room (issue 26)
 DEFAULT_WIDTH = 640
 MAX_UPSCALE = 1.5
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
@@ -180,13 +180,14 @@ def make_source_variants(
         ow, oh, limited = output_size(x1 - x0, aspect, width, MAX_UPSCALE)
         base = _resize(rgb[y0:y1, x0:x1], ow, oh)
         vfaces = _faces_in(faces, crop, ow / (x1 - x0))
+        vsaliency = crop_saliency(saliency, crop, (rgb.shape[1], rgb.shape[0]))
         for treatment in treatments:
             vid = variant_id(digest, aspect, width, treatment, title)
             try:
                 img = apply_treatment(base, treatment)
                 title_box = None
                 if title:
-                    img, layout = render_title(img, title, vfaces)
+                    img, layout = render_title(img, title, vfaces, vsaliency)
                     title_box = list(layout.box)
             except ImagingError as exc:
                 yield {

@@ -7,7 +7,7 @@ identical frames: imaging.candidates.diverse), converted to RGB; faces are detec
 confirmed by a second cascade: imaging.analysis.faces.confirm_faces), the frame is cropped to its shot's
 bars but never into a face (imaging.analysis.bars.keep_faces), and an editor's reading is taken
 (imaging.analysis.appeal: open eyes, subject sharpness and clarity, blockiness). Finalists with a flaw
-(eyes_closed, subject_blurred, smeared) are rejected; the final K are chosen by score with maximal
+(eyes_closed, subject_blurred, smeared, blocky) are rejected; the final K are chosen by score with maximal
 marginal relevance and the structural duplicate test (imaging.analysis.likeness); if fewer than `min_count`
 distinct pictures exist, other usable moments fill in, marked `look_alike` (issue 26's count rule).
 
@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imaging.analysis.appeal import BLOCKY, Appeal, judge, judge_eyes
+from imaging.analysis.appeal import BLOCKY, Appeal, judge, judge_damage, judge_eyes
 from imaging.analysis.bars import detect_bars, keep_faces
-from imaging.analysis.faces import Box, confirm_faces, detect_faces
+from imaging.analysis.faces import Box, confirm_faces, detect_faces, to_gray
 from imaging.analysis.frame_metrics import difference
 from imaging.analysis.likeness import LOOK_ALIKE, likeness as likeness_of, look_alike, structure
 from imaging.candidates.diverse import top_k_diverse
@@ -104,6 +104,7 @@ class _Picker:
             if f.rec.smear >= SMEAR_REJECT:
                 f.appeal.flaws.append("smeared")
         judge_eyes([f.appeal for f in finalists])
+        judge_damage([f.appeal for f in finalists])
         rejected = [f for f in finalists if f.appeal.flaws]
         for f in rejected:
             for flaw in f.appeal.flaws:
@@ -183,23 +184,25 @@ class _Picker:
 
     def _finalist(self, rec: FrameRecord, video_crop: tuple[int, int, int, int]) -> _Finalist:
         rgb = rec.frame.to_rgb()
+        # one grey copy serves every reading that needs grey (faces, eyes, saliency, sharpness,
+        # structure): each converted the full-resolution RGB again (per pixel the same values)
+        grey_full = to_gray(rgb)
         # faces are found on the whole frame, so the bars' crop can be kept off them
-        faces_full = confirm_faces(rgb, detect_faces(rgb, max_width=FACE_WIDTH[self.mode]))
+        faces_full = confirm_faces(grey_full, detect_faces(grey_full, max_width=FACE_WIDTH[self.mode]))
         x0, y0, x1, y1 = keep_faces(self._frame_crop(rec, video_crop), faces_full, rgb.shape)
         image = np.ascontiguousarray(rgb[y0:y1, x0:x1])
+        grey = np.ascontiguousarray(grey_full[y0:y1, x0:x1])
         faces = [Box(b.x - x0, b.y - y0, b.w, b.h) for b in faces_full]
         area = faces[0].area / float(image.shape[0] * image.shape[1]) if faces else 0.0
         face_term = min(1.0, math.sqrt(area / FACE_FULL_AREA)) if faces else 0.0
-        appeal = judge(image, faces, rec.frame.luma())
+        appeal = judge(grey, faces, rec.frame.luma())
         if appeal.eyes is not None:  # a face big enough to judge earns its bonus by its open eyes
             face_term *= appeal.eyes / 2.0
         score = (1 - FACE_WEIGHT) * rec.rank + FACE_WEIGHT * face_term + appeal.bonus
         shot = self.t.shots[rec.shot] if 0 <= rec.shot < len(self.t.shots) else None
         if shot is not None and shot.end_s - shot.start_s < BRIEF_SHOT_S:
             score -= BRIEF_PENALTY
-        return _Finalist(
-            float(min(1.0, max(0.0, score))), rec, image, faces, (x0, y0, x1, y1), structure(image), appeal
-        )
+        return _Finalist(float(min(1.0, max(0.0, score))), rec, image, faces, (x0, y0, x1, y1), structure(grey), appeal)
 
     def _fill(self, final: list[_Finalist], usable: list[_Finalist]) -> list[_Finalist]:
         """Up to min_count: add the usable frames least like any picked one (other moments)."""

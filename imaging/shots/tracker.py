@@ -165,6 +165,10 @@ class ShotGroup:
             self.seg_typical[seg] = np.median(np.stack(cells), axis=0)
         if not sigs or seg not in self.heaps:
             return
+        if len(sigs) == 1:  # a lone frame is its segment's typical look (what the median gives)
+            for _, _, rec in self.heaps[seg]:
+                rec.atypical = 0.0
+            return
         if seg in self.seg_typical:
             for _, _, rec in self.heaps[seg]:
                 rec.smear = smear_of(rec.cells, self.seg_typical[seg])
@@ -287,7 +291,10 @@ class ShotTracker:
         self.decoded += 1
         inside = self.crop.apply(grey)
         m = measure(inside, self.crop.apply(u), self.crop.apply(v))
-        rec = FrameRecord(df.index, df.time_s, m, signature(grey, u, v), df, grey=grey, cells=detail_cells(inside))
+        # quick mode's shots are one keyframe each: no other frame of the moment to compare detail
+        # with, so smear is always 0 there and its detail grid is not computed
+        cells = detail_cells(inside) if self.mode != "quick" else None
+        rec = FrameRecord(df.index, df.time_s, m, signature(grey, u, v), df, grey=grey, cells=cells)
         self.pending.append(rec)
         sample = FrameSample(df.index, df.time_s, rec.sig, m.brightness)
         if self.dissolver is not None:
@@ -433,7 +440,7 @@ class ShotTracker:
         self.shots.append(shot)
         if n >= MIN_FRAMES_FOR_BARS and g.maxgrey is not None:
             self.shot_bars[shot.index] = detect_bars(g.maxgrey)
-        median_sharp = float(np.median(g.sharpness))
+        median_sharp = float(np.median(g.sharpness)) if n > 1 else g.sharpness[0]
         keep = []
         for seg in segments:
             ok = []

