@@ -154,6 +154,25 @@ class NatsStream:
 
         return self._run(get(), timeout=60.0)
 
+    # -- uploads (PUT /model on a ranker): objects of the model store ---------------------------
+    def put_upload(self, name: str, blob: bytes) -> None:
+        self._run(self._obj.put(name, blob), timeout=120.0)
+
+    def get_upload(self, name: str) -> bytes | None:
+        async def get() -> bytes | None:
+            try:
+                return (await asyncio.wait_for(self._obj.get(name), 60.0)).data
+            except Exception:  # noqa: BLE001 - gone (applied and deleted meanwhile)
+                return None
+
+        return self._run(get(), timeout=120.0)
+
+    def drop_upload(self, name: str) -> None:
+        try:
+            self._run(self._obj.delete(name))
+        except Exception:  # noqa: BLE001 - a leftover upload costs space, nothing else
+            log.debug("upload %s not deleted", name)
+
     # -- worker statuses ---------------------------------------------------------------------------
     def put_status(self, name: str, status: dict[str, Any]) -> None:
         self._run(self._kv.put(f"status.{name}", orjson.dumps(status)))

@@ -7,10 +7,16 @@ holds the event book), so a reward is checked for form and range and acknowledge
 has it. The HTTP app (artbandit.serve.app) and its group commit run on a ranker unchanged: the
 committer's "journal write" is the stream append, and its periodic "checkpoint" loads the newest
 snapshot when the model update period has passed.
+
+Configuration, policy, model and log changes are checked here (the same 400s as the single
+process) and sent to the learner as one `change` message each (`send_change`); the route then
+waits for a snapshot at or past that message's position and reads the learner's outcome from it
+(`change_outcome`), so the answer (and a GET after it on this ranker) shows the change applied.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Sequence
@@ -76,7 +82,9 @@ class StreamRecords(RecordBuffer):
         return None
 
     def properties(self) -> dict[str, Any]:
-        return {"ranks": 0, "records": self.stream.last_seq(), "first_time": None, "last_time": None, "bytes": 0}
+        """The learner's journal (GET /logs/properties), as of its last checkpoint or change."""
+        learner = self.stream.statuses().get("learner", {}).get("logProperties")
+        return learner or {"ranks": 0, "records": 0, "first_time": None, "last_time": None, "bytes": 0}
 
     def close(self) -> None:
         self.commit()
@@ -142,6 +150,9 @@ class Ranker(DecisionService):
         self._probe = None
         self._ids = EventIds(None)
         self.snapshot: dict[str, Any] = {}
+        self.policy_name: str | None = None  # the learner's, from the snapshot (PUT /configurations/policy)
+        self.model_created: float | None = None
+        self._changes: dict[str, str | None] = {}
         self._last_reload = 0.0
         deadline = time.monotonic() + wait_s
         while not self.reload():
@@ -164,6 +175,9 @@ class Ranker(DecisionService):
         self.arguments = meta.get("arguments", "")
         self.policy = import_model(blob, reward_range=self.reward_range, min_probability=self.min_probability, log=None)
         self.snapshot = {k: meta[k] for k in ("version", "modelVersion", "eventsLearned", "time") if k in meta}
+        self.policy_name = meta.get("policyName")
+        self.model_created = meta.get("modelCreated")
+        self._changes = meta.get("changes") or {}
         self.checkpoint_seq = int(meta["version"])
         self.stream.put_status(self.name, self.worker_status())
         return True
@@ -220,9 +234,35 @@ class Ranker(DecisionService):
     def activate(self, event_id: str, *, multislot: bool = False, now: float | None = None) -> None:
         self.journal.add("activate", self._check_id(event_id), self._now(now), {"ms": multislot})
 
+    def send_change(self, op: str, fields: dict[str, Any] | None = None, upload: bytes | None = None) -> int:
+        """Append a change for the learner (alone: it gets a stream position of its own), after
+        storing an uploaded model; its position. Raises JournalWriteError (503) if not stored."""
+        body: dict[str, Any] = {"op": op, **(fields or {})}
+        try:
+            if upload is not None:
+                body["upload"] = f"upload-{hashlib.sha256(upload).hexdigest()[:32]}-{time.time_ns()}"
+                self.stream.put_upload(body["upload"], upload)
+            return self.stream.append([orjson.dumps({"k": "change", "id": "", "t": time.time(), "b": body})])
+        except JournalWriteError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a stream server gone: 503, the client retries
+            raise JournalWriteError(
+                f"the event stream could not be written ({one_line(exc)}); nothing was changed, retry"
+            ) from None
+
+    def change_outcome(self, seq: int) -> bool:
+        """Whether the change at stream position `seq` is applied in the snapshot served (reload
+        first); raises BanditError with the learner's message if the learner refused it."""
+        if int(self.snapshot.get("version") or 0) < seq:
+            return False
+        error = self._changes.get(str(seq))
+        if error:
+            raise BanditError(error)
+        return True
+
     def _refuse(self, *_: Any, **__: Any) -> Any:
         raise BanditError(
-            "not available with --workers/--stream: configuration, model and log changes go to a "
+            "not available with --workers/--stream: applying an evaluation and rolling back go to a "
             "single-process `artbandit serve` on the learner's state folder (docs/serve.md)"
         )
 
