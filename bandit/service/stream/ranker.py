@@ -260,6 +260,12 @@ class Ranker(DecisionService):
             raise BanditError(error)
         return True
 
+    def requeue(self, batch: tuple[list, list]) -> None:
+        """A failed append is not retried: its requests were answered 503 (not stored; the client
+        retries). The single process requeues because its memory already holds the records' effects;
+        a ranker holds none, and a message re-sent after its 503 would be learned unacknowledged."""
+        self.journal.last_seq = self.journal.committed_seq
+
     def _refuse(self, *_: Any, **__: Any) -> Any:
         raise BanditError(
             "not available with --workers/--stream: applying an evaluation and rolling back go to a "

