@@ -248,6 +248,7 @@ class Learner:
             "recentDrops": self.recent_drops,
             "eventsLearned": s["eventsLearned"],
             "eventsPending": s["eventsPending"],
+            "pendingBytes": s["pendingBytes"],
             "learned": s["learned"],
             "checkpointSeq": s["checkpointSeq"],
             "logProperties": self.log_properties,

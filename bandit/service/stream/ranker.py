@@ -35,6 +35,8 @@ from bandit.service.model_export import import_model
 from bandit.service.stream import EventStream
 from safeio.errors import one_line
 
+PENDING_REFRESH_S = 0.25  # how often a ranker reads the learner's pending events' memory
+
 
 class StreamRecords(RecordBuffer):
     """Stands in for the journal on a ranker: records buffer as stream messages; `write` appends them."""
@@ -154,6 +156,7 @@ class Ranker(DecisionService):
         self.model_created: float | None = None
         self._changes: dict[str, str | None] = {}
         self._last_reload = 0.0
+        self._last_pending = 0.0
         deadline = time.monotonic() + wait_s
         while not self.reload():
             if time.monotonic() > deadline:
@@ -205,7 +208,20 @@ class Ranker(DecisionService):
         return False  # only the learner knows; it drops a rank whose id was used (docs/serve.md)
 
     def expire(self, now: float | None = None) -> int:
+        if now is None and time.monotonic() - self._last_pending >= PENDING_REFRESH_S:  # the committer's tick
+            self._refresh_pending()
         return 0
+
+    def _refresh_pending(self) -> None:
+        """Take the learner's pending events' memory as this ranker's, so rank() refuses (503) once
+        the learner's --max-pending-mb budget is full: the budget holds within what arrives between
+        two learner statuses (about 0.75 s of traffic)."""
+        self._last_pending = time.monotonic()
+        try:
+            learner = self.stream.statuses().get("learner") or {}
+        except Exception:  # noqa: BLE001 - the stream is away: keep the last figure
+            return
+        self.pending_bytes = int(learner.get("pendingBytes") or 0)
 
     @staticmethod
     def _check_id(event_id: Any) -> str:
@@ -299,6 +315,7 @@ class Ranker(DecisionService):
                 "worker": self.name,
                 "snapshotVersion": self.snapshot.get("version"),
                 "eventsLearned": self.snapshot.get("eventsLearned", 0),
+                "eventsPending": learner.get("eventsPending", 0),  # the learner holds the open events
                 "journalSeq": last,
                 "learnerSeq": learner.get("streamSeq"),
                 "learnerLag": lag,

@@ -33,7 +33,7 @@ from bandit.service.stream import open_stream
 from bandit.service.stream.embedded import EmbeddedStream
 from bandit.service.stream.learner import apply_message
 from tests.bandit_helpers import run
-from tests.serve_helpers import KEY, Server, free_port, rank_body
+from tests.serve_helpers import KEY, Server, big_context, free_port, rank_body
 
 
 def _status(srv: Server) -> dict:
@@ -333,6 +333,36 @@ def test_the_nats_server_killed_and_restarted_mid_traffic_loses_and_repeats_noth
     counts = _journal_counts(state)
     assert [e for e in ranked if counts["rank"][e] != 1] == []
     assert dict(counts["reward"]) == dict(rewards)
+
+
+def test_the_learners_memory_budget_is_a_503_on_the_rankers(tmp_path):
+    """--max-pending-mb bounds the learner's open events: rankers refuse ranks (503) once the learner
+    reports its budget full, and rewards that close events free it again."""
+    with Server(tmp_path / "s", "--workers", "2", "--max-pending-mb", "16", "--model-update-seconds", "0") as srv:
+        c, codes, events = srv.client, [], []
+        for i in range(80):  # 900 KB contexts: within the 1 MiB body limit
+            body = {"contextFeatures": [big_context(i, 900)], "actions": [{"id": "a", "features": [{"f": 1}]}]}
+            r = c.post("/rank", json=body)
+            codes.append(r.status_code)
+            if r.status_code == 201:
+                events.append(r.json()["eventId"])
+            else:
+                assert r.status_code == 503 and "memory budget" in r.json()["error"]["message"], r.text
+                if len(codes) - codes.index(503) >= 5:
+                    break
+            time.sleep(0.02)
+        assert codes[-5:] == [503] * 5, codes
+        s = _status(srv)
+        assert s["pendingBytes"] >= 16 << 20 and s["eventsPending"] == len(events)
+        for event_id in events:
+            assert c.post(f"/events/{event_id}/reward", json={"value": 1}).status_code == 204
+        _wait(srv, lambda s: s["pendingBytes"] < 16 << 20, "the budget to free")
+        for _ in range(40):  # the ranker that answers has read the learner's figure
+            r = c.post("/rank", json={"contextFeatures": [big_context(99, 900)], "actions": [{"id": "a"}]})
+            if r.status_code == 201:
+                break
+            time.sleep(0.05)
+        assert r.status_code == 201, r.text
 
 
 def test_embedded_stream_orders_appends_from_several_processes(tmp_path):
