@@ -283,6 +283,8 @@ def test_configuration_model_and_log_changes_work_through_any_ranker(tmp_path):
         assert s["workers"]["learner"]["recentDrops"][0].endswith(":reward:e1")  # every change was applied
         text = httpx.get(srv.url + "/metrics", headers=srv.client.headers).text
         assert "artbandit_learner_lag" in text and "artbandit_snapshot_version" in text
+        for worker in ("ranker-0", "ranker-1", "learner"):  # each worker's snapshot, whichever ranker answers
+            assert f'artbandit_worker_snapshot_version{{worker="{worker}"}} ' in text
     assert srv.proc.returncode == 0
     # the learner's state folder kept every change (a single process on it serves them)
     with DecisionService(str(state)) as svc:
