@@ -226,11 +226,14 @@ def _probe(srv: Server, i: int = 0) -> list[float]:
     return [p for _, p in sorted((x["id"], x["probability"]) for x in r.json()["ranking"])]
 
 
-def test_configuration_model_and_log_changes_work_through_any_ranker(tmp_path):
+@pytest.mark.parametrize("kind", ["embedded", "nats"])
+def test_configuration_model_and_log_changes_work_through_any_ranker(tmp_path, kind, request):
     """Personalizer's admin calls on `--workers 2`: checked on the ranker (the single process's 400s and
-    401), applied by the learner in stream order, answered once applied, served by every ranker."""
+    401), applied by the learner in stream order, answered once applied, served by every ranker (with
+    NATS the uploaded model travels through its object store)."""
     state = tmp_path / "s"
-    with Server(state, "--workers", "2", "--model-update-seconds", "0", seed=4) as srv:
+    extra = ("--stream", request.getfixturevalue("nats_url")) if kind == "nats" else ()
+    with Server(state, "--workers", "2", "--model-update-seconds", "0", *extra, seed=4) as srv:
         c = srv.client
         assert httpx.put(srv.url + "/personalizer/v1.0/configurations/service", json={}).status_code == 401
         bad = c.put("/configurations/service", json={"rewardWaitTime": "bogus"})
