@@ -275,6 +275,8 @@ def test_configuration_model_and_log_changes_work_through_any_ranker(tmp_path, k
         assert [_probe(srv) for _ in range(4)] == [pytest.approx(learned, abs=1e-7)] * 4
         assert c.get("/model/properties").json()["eventsLearned"] == 60
         assert c.delete("/logs").status_code == 204
+        evaluation = c.post("/evaluations", json={"name": "e"})  # reads the learner's log: single process
+        assert evaluation.status_code == 400 and "single-process" in evaluation.json()["error"]["message"]
         assert c.delete("/model").status_code == 204
         assert c.get("/model/properties").json()["eventsLearned"] == 0
         reset = c.delete("/configurations/policy")
@@ -357,8 +359,8 @@ def test_the_learners_memory_budget_is_a_503_on_the_rankers(tmp_path):
                     break
             time.sleep(0.02)
         assert codes[-5:] == [503] * 5, codes
-        s = _status(srv)
-        assert s["pendingBytes"] >= 16 << 20 and s["eventsPending"] == len(events)
+        s = _wait(srv, lambda s: s["eventsPending"] == len(events), "the learner's status to show every event")
+        assert s["pendingBytes"] >= 16 << 20
         for event_id in events:
             assert c.post(f"/events/{event_id}/reward", json={"value": 1}).status_code == 204
         _wait(srv, lambda s: s["pendingBytes"] < 16 << 20, "the budget to free")
