@@ -372,6 +372,36 @@ def test_the_learners_memory_budget_is_a_503_on_the_rankers(tmp_path):
         assert r.status_code == 201, r.text
 
 
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+def test_a_change_without_a_learner_is_a_503_and_is_applied_when_the_learner_runs(tmp_path, monkeypatch):
+    """No learner applies the change in time: 503 (not a 2xx), the change stays in the stream, and the
+    learner that starts later applies it; the ranker then serves it."""
+    from fastapi.testclient import TestClient
+
+    from artbandit.serve import deps
+    from artbandit.serve.app import create_app
+    from bandit.service.stream.learner import Learner
+    from bandit.service.stream.ranker import Ranker
+
+    monkeypatch.setattr(deps, "CHANGE_WAIT_S", 0.3)
+    svc = DecisionService(str(tmp_path / "state"), seed=0, autocommit=False)
+    stream = EmbeddedStream(tmp_path / "state")
+    learner = Learner(svc, stream, model_update_s=0)
+    learner.publish(force=True)  # the first snapshot; then the learner stops (is not running)
+    ranker = Ranker(stream, name="ranker-0", model_update_s=0)
+    with TestClient(create_app(ranker, key=None, dashboard=False)) as client:
+        r = client.put("/personalizer/v1.0/configurations/service", json={"rewardWaitTime": "PT3M"})
+        assert r.status_code == 503 and "has not applied it" in r.json()["error"]["message"], r.text
+        assert [orjson.loads(b)["k"] for _, b in stream.read(0)] == ["change"]  # kept in the stream
+        while learner.step():  # the learner runs: it applies the change and publishes
+            learner.publish()
+        assert svc.config.reward_wait_s == 180.0
+        ranker.reload()
+        assert client.get("/personalizer/v1.0/configurations/service").json()["rewardWaitTime"] == "PT3M"
+    svc.close()
+    stream.close()
+
+
 def test_embedded_stream_orders_appends_from_several_processes(tmp_path):
     """Sequence numbers are gapless and in commit order whoever appends (the learner's tail rule)."""
     EmbeddedStream(tmp_path).close()
