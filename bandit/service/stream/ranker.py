@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -156,12 +157,13 @@ class Ranker(DecisionService):
         self.model_created: float | None = None
         self._changes: dict[str, str | None] = {}
         self._last_reload = 0.0
-        self._last_pending = 0.0
+        self._closed = False
         deadline = time.monotonic() + wait_s
         while not self.reload():
             if time.monotonic() > deadline:
                 raise BanditError("no model snapshot was published (is the learner running?)")
             time.sleep(0.05)
+        threading.Thread(target=self._watch_pending, name="artbandit-pending", daemon=True).start()
 
     # -- snapshots -----------------------------------------------------------------------------
     def reload(self) -> bool:
@@ -208,20 +210,20 @@ class Ranker(DecisionService):
         return False  # only the learner knows; it drops a rank whose id was used (docs/serve.md)
 
     def expire(self, now: float | None = None) -> int:
-        if now is None and time.monotonic() - self._last_pending >= PENDING_REFRESH_S:  # the committer's tick
-            self._refresh_pending()
         return 0
 
-    def _refresh_pending(self) -> None:
-        """Take the learner's pending events' memory as this ranker's, so rank() refuses (503) once
-        the learner's --max-pending-mb budget is full: the budget holds within what arrives between
-        two learner statuses (about 0.75 s of traffic)."""
-        self._last_pending = time.monotonic()
-        try:
-            learner = self.stream.statuses().get("learner") or {}
-        except Exception:  # noqa: BLE001 - the stream is away: keep the last figure
-            return
-        self.pending_bytes = int(learner.get("pendingBytes") or 0)
+    def _watch_pending(self) -> None:
+        """Take the learner's pending events' memory as this ranker's, every PENDING_REFRESH_S, so
+        rank() refuses (503) once the learner's --max-pending-mb budget is full: the budget holds
+        within what arrives between two learner statuses (about 0.75 s of traffic). On its own
+        thread: a stream server that stops answering must not stall the event loop."""
+        while not self._closed:
+            time.sleep(PENDING_REFRESH_S)
+            try:
+                learner = self.stream.statuses().get("learner") or {}
+            except Exception:  # noqa: BLE001 - the stream is away: keep the last figure
+                continue
+            self.pending_bytes = int(learner.get("pendingBytes") or 0)
 
     @staticmethod
     def _check_id(event_id: Any) -> str:
@@ -330,4 +332,5 @@ class Ranker(DecisionService):
         return s
 
     def close(self) -> None:
+        self._closed = True
         self.journal.commit()
