@@ -99,8 +99,8 @@ def _range(text: str) -> tuple[float, float]:
     default=1,
     show_default=True,
     type=click.IntRange(1, 256),
-    help="Ranker processes sharing the port, plus one learner process (1: the single process). "
-    "Experimental: see docs/serve.md 'Past one process'.",
+    help="Ranker processes sharing the port, plus one learner process (1: the single process, the default: "
+    "its answers are Personalizer's exactly). Experimental: see docs/serve.md 'Past one process'.",
 )
 @click.option(
     "--stream",

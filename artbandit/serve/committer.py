@@ -55,6 +55,14 @@ class Committer:
         """Run `fn(*args)` on the writer thread (after everything submitted before it)."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
+    async def write(self, fn, *args):
+        """Run a write the answer waits for where the journal's writes run (the loop, or the writer
+        thread with --durable or a remote stream); a failure is JournalUnavailable (503)."""
+        try:
+            return fn(*args) if self.inline else await self.background(fn, *args)
+        except JournalWriteError as exc:
+            raise JournalUnavailable(str(exc)) from None
+
     async def _write_journal(self, records: list) -> None:
         if self.inline:
             self.svc.journal.write(records)

@@ -7,6 +7,7 @@ artbandit.serve.routes (Personalizer's API) and artbandit.serve.dashboard (the d
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,10 @@ from artbandit.serve.committer import Committer
 from artbandit.serve.metrics import Metrics
 from bandit.service import wire
 from bandit.service.decision_service import DecisionService
+from bandit.service.stream.ranker import Ranker
 from safeio.errors import one_line
+
+CHANGE_WAIT_S = 30.0  # how long a ranker waits for the learner to apply a change before a 503
 
 PERSONALIZER = "/personalizer"
 DEFAULT_POLICY_NAME = "artbandit"  # what GET /configurations/policy names a policy nobody named
@@ -54,15 +58,47 @@ class ServeState:
     created: float = field(default_factory=time.time)  # when the model was made (creationTime)
     policy_name: str = DEFAULT_POLICY_NAME
 
+    @property
+    def via_stream(self) -> bool:
+        """Whether changes go through the event stream to the learner (a ranker: `--workers`)."""
+        return isinstance(self.svc, Ranker)
+
+    async def change(self, op: str, fields: dict[str, Any] | None = None, upload: bytes | None = None) -> None:
+        """On a ranker: send a configuration, policy, model or log change to the learner and return
+        once the snapshot this ranker serves has it applied (its refusal is a 400; no learner within
+        CHANGE_WAIT_S is a 503, and the change stays in the stream: it is applied when the learner runs)."""
+        svc = self.svc
+        assert isinstance(svc, Ranker)
+        seq = await self.committer.write(svc.send_change, op, fields, upload)
+        deadline = time.monotonic() + CHANGE_WAIT_S
+        while True:
+            await self.committer.background(svc.reload)
+            if svc.change_outcome(seq):
+                return
+            if time.monotonic() > deadline:
+                from artbandit.serve.committer import JournalUnavailable
+
+                raise JournalUnavailable(
+                    f"the change is stored in the event stream (position {seq}) but the learner has not "
+                    f"applied it within {CHANGE_WAIT_S:g} s; it will be applied when the learner runs"
+                )
+            await asyncio.sleep(0.02)
+
     def model_replaced(self, policy_name: str | None = None) -> None:
         """Note a new model (and, when given, the policy's name) for /model/properties."""
         self.created = time.time()
         if policy_name is not None:
             self.policy_name = policy_name
 
+    @property
+    def model_created(self) -> float:
+        """When the served model was made (on a ranker: when the learner's last model change was)."""
+        return getattr(self.svc, "model_created", None) or self.created
+
     def policy(self) -> Response:
-        """The answer of GET/PUT/DELETE /configurations/policy."""
-        return JSON(wire.policy_to_wire(self.policy_name, self.svc.arguments))
+        """The answer of GET/PUT/DELETE /configurations/policy (a ranker: the learner's name)."""
+        name = getattr(self.svc, "policy_name", None) or self.policy_name
+        return JSON(wire.policy_to_wire(name, self.svc.arguments))
 
     async def acknowledged(self) -> Response:
         """204 once the change just made is committed (the group commit)."""

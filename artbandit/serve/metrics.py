@@ -66,6 +66,13 @@ class Metrics:
             gauges[name] = ("gauge", value)
         for name, (kind, value) in gauges.items():
             lines += [f"# TYPE artbandit_{name} {kind}", f"artbandit_{name} {value}"]
+        workers = status.get("workers") or {}
+        if workers:  # --workers: every ranker's snapshot (a Prometheus scrape reaches one ranker)
+            lines.append("# TYPE artbandit_worker_snapshot_version gauge")
+            for name, w in sorted(workers.items()):
+                version = w.get("snapshotVersion")
+                if version is not None:
+                    lines.append(f'artbandit_worker_snapshot_version{{worker="{_escape(name)}"}} {version}')
         lines += [
             "# TYPE artbandit_model_info gauge",
             f'artbandit_model_info{{version="{_escape(status["modelVersion"])}",'

@@ -109,6 +109,11 @@ class Evaluations:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def create(self, body: Any) -> dict[str, Any]:
+        if not hasattr(self.svc.state, "events_path"):  # a ranker (--workers): the learner writes the log
+            raise EvaluationError(
+                "evaluations read the event log the learner writes: run them on a single-process "
+                "`artbandit serve` on the learner's state folder (docs/serve.md 'Past one process')"
+            )
         if body is None:
             body = {}
         if type(body) is not dict:

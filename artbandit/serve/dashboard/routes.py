@@ -175,7 +175,7 @@ def mount(app: FastAPI, state: ServeState, *, extra_status: Callable[[], dict] |
                 "policy": svc.policy.spec,
                 "colours": colours(),
                 "modelVersion": st["modelVersion"],
-                "modelAgeS": now - state.created,
+                "modelAgeS": now - state.model_created,
                 "learningMode": st["learningMode"],
                 "eventsPending": st["eventsPending"],
                 "eventsLearned": st["eventsLearned"],
@@ -323,7 +323,11 @@ def mount(app: FastAPI, state: ServeState, *, extra_status: Callable[[], dict] |
         refused = guarded(request)
         if refused:
             return refused
-        svc.set_config(wire.service_config_from_wire(svc.config, request_json(request), svc.reward_range))
+        config = wire.service_config_from_wire(svc.config, request_json(request), svc.reward_range)
+        if state.via_stream:
+            await state.change("config", {"body": request_json(request)})
+        else:
+            svc.set_config(config)
         return _json({"service": wire.service_config_to_wire(svc.config)})
 
     # -- evaluations: Personalizer's contract (key) and the dashboard's (session) --------------

@@ -13,6 +13,9 @@ router = APIRouter(prefix=PERSONALIZER)
 
 @router.delete("/logs", status_code=204)
 async def delete_logs(st: ServeState = Depends(state)) -> Response:
+    if st.via_stream:  # the learner holds the journal and the event log
+        await st.change("delete_logs")
+        return Response(status_code=204)
     await st.committer.checkpoint()
     await st.committer.background(st.svc.delete_logs)
     return Response(status_code=204)

@@ -1,5 +1,6 @@
 """/model: export (ARTBANDIT-MODEL/2 with a checksum), import (checked, non-finite refused),
-reset, and /model/properties."""
+reset, and /model/properties. On a ranker (`--workers`) an import or reset is checked here, then
+applied by the learner (ServeState.change)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,9 @@ async def put_model(request: Request, st: ServeState = Depends(state)) -> Respon
     )
     if not model_finite(policy):
         raise BanditError("the uploaded model is non-finite (NaN or infinite state): refused")
+    if st.via_stream:
+        await st.change("model", upload=raw_body(request))
+        return Response(status_code=204)
     await st.committer.publish(svc.replace_policy(policy))
     st.model_replaced()
     return Response(status_code=204)
@@ -37,6 +41,9 @@ async def put_model(request: Request, st: ServeState = Depends(state)) -> Respon
 
 @router.delete("/model", status_code=204)
 async def reset_model(st: ServeState = Depends(state)) -> Response:
+    if st.via_stream:
+        await st.change("reset_model")
+        return Response(status_code=204)
     await st.committer.publish(st.svc.replace_policy(st.svc.new_policy(st.svc.arguments)))
     st.model_replaced()
     return Response(status_code=204)
@@ -47,7 +54,7 @@ async def model_properties(st: ServeState = Depends(state)) -> Response:
     policy = st.svc.policy
     return JSON(
         wire.model_properties(
-            st.created,
+            st.model_created,
             time.time(),
             version=policy.model_version,
             learned=policy.n_learned,

@@ -14,7 +14,11 @@ Two implementations of the same small interface (`EventStream`):
   (bandit.service.stream.nats; needs the `stream` extra).
 
 Messages are orjson objects {"k": kind, "id": event id, "t": time, "b": body}; `append` returns once
-they are durable (the acknowledgement rule), with the sequence number of the last one.
+they are durable (the acknowledgement rule), with the sequence number of the last one. Kinds: rank,
+reward, mreward, activate, tick (the learner's clock), and change: a configuration, policy, model or
+log change sent by a ranker (appended alone, so it has a stream position of its own), applied by the
+learner in stream order (bandit.service.stream.learner.apply_change); an uploaded model travels as an
+upload (`put_upload`), the message names it.
 """
 
 from __future__ import annotations
@@ -42,6 +46,15 @@ class EventStream(Protocol):
 
     def snapshot_blob(self, meta: dict[str, Any]) -> bytes | None:
         """The model bytes of the snapshot `meta` names (None if it was replaced meanwhile)."""
+
+    def put_upload(self, name: str, blob: bytes) -> None:
+        """Store an uploaded model (PUT /model on a ranker) for the learner, durably, under `name`."""
+
+    def get_upload(self, name: str) -> bytes | None:
+        """An upload's bytes (None if it is gone)."""
+
+    def drop_upload(self, name: str) -> None:
+        """Delete an upload the learner has applied."""
 
     def put_status(self, name: str, status: dict[str, Any]) -> None:
         """Publish one worker's status (its snapshot version, the learner's position)."""

@@ -34,6 +34,7 @@ class EmbeddedStream:
         self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
         (self.path / "snapshots").mkdir(mode=0o700, exist_ok=True)
         (self.path / "workers").mkdir(mode=0o700, exist_ok=True)
+        (self.path / "uploads").mkdir(mode=0o700, exist_ok=True)
         db_path = self.path / "stream.sqlite"
         try:
             owner_only(db_path)
@@ -107,6 +108,19 @@ class EmbeddedStream:
             return (self.path / "snapshots" / str(meta["file"])).read_bytes()
         except FileNotFoundError:
             return None
+
+    # -- uploads (PUT /model on a ranker) -------------------------------------------------------
+    def put_upload(self, name: str, blob: bytes) -> None:
+        write_bytes_atomic(self.path / "uploads" / name, blob, mode=0o600)
+
+    def get_upload(self, name: str) -> bytes | None:
+        try:
+            return (self.path / "uploads" / name).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def drop_upload(self, name: str) -> None:
+        (self.path / "uploads" / name).unlink(missing_ok=True)
 
     # -- worker statuses ---------------------------------------------------------------------------
     def put_status(self, name: str, status: dict[str, Any]) -> None:

@@ -12,6 +12,13 @@ with p (bandit.service.journal `stream_seq`), in one transaction. A learner kill
 from its checkpoint plus its journal (the existing recovery) and resumes the stream after the p its
 journal holds. Nothing lost: rankers acknowledge only what the stream holds.
 
+Configuration, policy, model and log changes (PUT /configurations/*, PUT/DELETE /model, DELETE
+/logs sent to any ranker) are `change` messages: the learner applies them between the events around
+them in the stream, checkpoints, and only then commits the message's position, so a learner killed
+half-way applies the change again (every change is idempotent: the same body merged onto the same
+configuration, the same fresh model, the same upload). It publishes a snapshot at once, naming the
+outcome, which the ranker that took the request waits for (docs/serve.md "Past one process").
+
 Messages the service refuses (a reward for an unknown, closed or already-rewarded event, a reused
 event id) are dropped and counted: a ranker cannot know the event book, so it acknowledges any
 well-formed reward (as Personalizer's own REST service does) and the learner decides.
@@ -29,9 +36,12 @@ import orjson
 
 from bandit.errors import BanditError
 from bandit.lifecycle.book import OpenEvent
-from bandit.service.decision_service import DecisionService
-from bandit.service.model_export import export_model
+from bandit.service import wire
+from bandit.service.config import DEFAULT_ARGUMENTS
+from bandit.service.decision_service import DecisionService, model_finite
+from bandit.service.model_export import export_model, import_model
 from bandit.service.stream import EventStream
+from safeio.errors import one_line
 
 log = logging.getLogger("artbandit.learner")
 TICK_S = 0.25  # how often an idle learner appends a clock message when a reward window is due
@@ -75,6 +85,38 @@ def apply_message(svc: DecisionService, message: bytes | dict) -> bool:
     return True
 
 
+DEFAULT_POLICY_NAME = "artbandit"  # the policy's name until a PUT /configurations/policy names it
+CHANGE_OUTCOMES = 100  # how many recent changes' outcomes a snapshot names (a ranker waits for its own)
+
+
+def apply_change(svc: DecisionService, body: dict, stream: EventStream) -> str | None:
+    """Apply one change message's body to the service (its configuration, policy, model or logs);
+    the new policy name for a policy change, else None. Raises BanditError if refused (nothing changed)."""
+    op = body.get("op")
+    if op == "config":
+        svc.set_config(wire.service_config_from_wire(svc.config, body["body"], svc.reward_range))
+    elif op == "policy":
+        arguments = body.get("arguments") or DEFAULT_ARGUMENTS
+        svc.replace_policy(svc.new_policy(arguments), arguments)
+        return body.get("name") or DEFAULT_POLICY_NAME
+    elif op == "model":
+        blob = stream.get_upload(str(body["upload"]))
+        if blob is None:
+            raise BanditError("the uploaded model is no longer in the event stream's store: upload it again")
+        policy = import_model(blob, reward_range=svc.reward_range, min_probability=svc.min_probability, log=None)
+        if not model_finite(policy):
+            raise BanditError("the uploaded model is non-finite (NaN or infinite state): refused")
+        svc.replace_policy(policy)
+    elif op == "reset_model":
+        svc.replace_policy(svc.new_policy(svc.arguments))
+    elif op == "delete_logs":
+        svc.checkpoint()  # as the single process: what the logs lose, the checkpoint keeps
+        svc.delete_logs()
+    else:
+        raise BanditError(f"unknown change {op!r}")
+    return None
+
+
 class Learner:
     """Tail the stream into a DecisionService; publish snapshots and statuses (see the module docstring)."""
 
@@ -101,29 +143,75 @@ class Learner:
         self._last_checkpoint = time.monotonic()
         self._last_tick = 0.0
         self._last_status = 0.0
+        self._publish_now = False
+        meta = stream.snapshot_meta() or {}
+        self.policy_name = str(meta.get("policyName") or DEFAULT_POLICY_NAME)
+        self.model_created = float(meta.get("modelCreated") or time.time())
+        self.changes: dict[str, str | None] = dict(meta.get("changes") or {})  # seq -> error (None: applied)
+        # GET /logs/properties on a ranker: counted at start, checkpoints and changes (a scan of the journal)
+        self.log_properties = svc.journal.properties()
 
     def step(self) -> int:
         """Apply the next batch of messages and commit it with its position; how many were read."""
         messages = self.stream.read(self.position, self.batch)
         svc = self.svc
-        for seq, body in messages:
+        for i, (seq, body) in enumerate(messages):
+            if body[:12] == b'{"k":"change':
+                # what came before is committed with its own position; the change with its own
+                self._commit(messages[i - 1][0] if i else self.position)
+                self._change(int(seq), orjson.loads(body))
+                continue
             if apply_message(svc, body):
                 self.applied += 1
             else:
                 self.dropped += 1
                 m = orjson.loads(body)
                 self.recent_drops = (self.recent_drops + [f"{seq}:{m['k']}:{m.get('id', '')}"])[-10:]
-        if messages:
-            position = int(messages[-1][0])
-            records, joined = svc.take_batch()
-            svc.journal.write(records, stream_seq=position)
-            self.position = position
-            svc.write_joined(joined)
+        if messages and int(messages[-1][0]) > self.position:
+            self._commit(int(messages[-1][0]))
         return len(messages)
+
+    def _commit(self, position: int) -> None:
+        records, joined = self.svc.take_batch()
+        if records or position != self.position:
+            self.svc.journal.write(records, stream_seq=position)
+        self.position = position
+        self.svc.write_joined(joined)
+
+    def _change(self, seq: int, m: dict) -> None:
+        """Apply a change message at stream position `seq`: checkpoint the result, then commit `seq`
+        (a crash in between applies it again, to the same result), and publish a snapshot at once."""
+        svc = self.svc
+        body = m.get("b") or {}
+        svc.expire(float(m["t"]))
+        error = None
+        try:
+            name = apply_change(svc, body, self.stream)
+            if body.get("op") in ("policy", "model", "reset_model"):
+                self.model_created = float(m["t"])
+                if name is not None:
+                    self.policy_name = name
+            self.applied += 1
+        except Exception as exc:  # noqa: BLE001 - refused: nothing changed, the ranker answers 400
+            error = one_line(exc) if isinstance(exc, BanditError) else one_line(exc, typed=True)
+            self.dropped += 1
+            self.recent_drops = (self.recent_drops + [f"{seq}:change:{body.get('op')}"])[-10:]
+        svc.checkpoint()  # the new model, configuration or logs are durable before the position
+        svc.journal.write([], stream_seq=seq)
+        self.position = seq
+        self._last_checkpoint = time.monotonic()
+        if body.get("upload"):
+            self.stream.drop_upload(str(body["upload"]))
+        self.log_properties = svc.journal.properties()
+        self.changes[str(seq)] = error
+        while len(self.changes) > CHANGE_OUTCOMES:
+            del self.changes[next(iter(self.changes))]
+        self._publish_now = True
 
     def publish(self, force: bool = False) -> bool:
         """Publish a model snapshot if the model moved on and the update period has passed."""
         now = time.monotonic()
+        force = force or self._publish_now
         if not force and (self.position == self.snapshot_version or now - self._last_snapshot < self.model_update_s):
             return False
         policy = self.svc.policy
@@ -134,10 +222,14 @@ class Learner:
             "time": time.time(),
             "config": self.svc.config.to_json(),
             "arguments": self.svc.arguments,
+            "policyName": self.policy_name,
+            "modelCreated": self.model_created,
+            "changes": self.changes,
         }
         self.stream.publish_snapshot(meta, export_model(policy))
         self.snapshot_version = self.position
         self._last_snapshot = now
+        self._publish_now = False
         return True
 
     def status(self) -> dict[str, Any]:
@@ -156,8 +248,10 @@ class Learner:
             "recentDrops": self.recent_drops,
             "eventsLearned": s["eventsLearned"],
             "eventsPending": s["eventsPending"],
+            "pendingBytes": s["pendingBytes"],
             "learned": s["learned"],
             "checkpointSeq": s["checkpointSeq"],
+            "logProperties": self.log_properties,
         }
 
     def housekeeping(self) -> None:
@@ -173,6 +267,7 @@ class Learner:
             self._last_checkpoint = time.monotonic()
             # messages the checkpoint covers, past retention, are not needed to recover
             self.stream.trim(self.position, now - self.keep_s)
+            self.log_properties = svc.journal.properties()
         if now - self._last_status >= 0.5:
             self.stream.put_status("learner", self.status())
             self._last_status = now

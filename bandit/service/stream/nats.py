@@ -6,7 +6,8 @@ are exactly the three things the split service needs; clustering it (three serve
 configuration, not code. Layout:
 - stream `ARTBANDIT` on subject `artbandit.events`: one NATS message per ranker group commit (a
   list of messages, orjson), published with an acknowledgement (the server has stored it), so a
-  ranker acknowledges its requests once JetStream has them; the learner's position is the JetStream
+  ranker acknowledges its requests once JetStream has them; while the connection is down nothing is
+  buffered (a publish fails at once: 503), and a publish given up on is cancelled; the learner's position is the JetStream
   sequence of the last batch it learned;
 - object store `artbandit-models`: model snapshots; key-value bucket `artbandit`: `snapshot` (the
   current snapshot's metadata, written after its object, so a reader never sees a missing one) and
@@ -57,7 +58,12 @@ class NatsStream:
             ) from None
 
     def _run(self, coro: Any, timeout: float = TIMEOUT_S) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result(timeout)
+        except BaseException:
+            future.cancel()  # a publish given up on must not go on (and be stored after its 503)
+            raise
 
     async def _connect(self) -> None:
         import nats
@@ -69,7 +75,14 @@ class NatsStream:
         try:
             self._nc = await asyncio.wait_for(
                 nats.connect(
-                    self.url, connect_timeout=5, max_reconnect_attempts=-1, reconnect_time_wait=0.2, error_cb=quiet
+                    self.url,
+                    connect_timeout=5,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.2,
+                    error_cb=quiet,
+                    # no buffering while disconnected: a publish then fails at once (503), instead of
+                    # waiting out its timeout and being sent, and stored, after the 503 on reconnect
+                    pending_size=0,
                 ),
                 8.0,
             )
@@ -153,6 +166,25 @@ class NatsStream:
                 return None
 
         return self._run(get(), timeout=60.0)
+
+    # -- uploads (PUT /model on a ranker): objects of the model store ---------------------------
+    def put_upload(self, name: str, blob: bytes) -> None:
+        self._run(self._obj.put(name, blob), timeout=120.0)
+
+    def get_upload(self, name: str) -> bytes | None:
+        async def get() -> bytes | None:
+            try:
+                return (await asyncio.wait_for(self._obj.get(name), 60.0)).data
+            except Exception:  # noqa: BLE001 - gone (applied and deleted meanwhile)
+                return None
+
+        return self._run(get(), timeout=120.0)
+
+    def drop_upload(self, name: str) -> None:
+        try:
+            self._run(self._obj.delete(name))
+        except Exception:  # noqa: BLE001 - a leftover upload costs space, nothing else
+            log.debug("upload %s not deleted", name)
 
     # -- worker statuses ---------------------------------------------------------------------------
     def put_status(self, name: str, status: dict[str, Any]) -> None:

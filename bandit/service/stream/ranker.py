@@ -7,11 +7,18 @@ holds the event book), so a reward is checked for form and range and acknowledge
 has it. The HTTP app (artbandit.serve.app) and its group commit run on a ranker unchanged: the
 committer's "journal write" is the stream append, and its periodic "checkpoint" loads the newest
 snapshot when the model update period has passed.
+
+Configuration, policy, model and log changes are checked here (the same 400s as the single
+process) and sent to the learner as one `change` message each (`send_change`); the route then
+waits for a snapshot at or past that message's position and reads the learner's outcome from it
+(`change_outcome`), so the answer (and a GET after it on this ranker) shows the change applied.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -28,6 +35,8 @@ from bandit.service.journal import JournalWriteError, RecordBuffer
 from bandit.service.model_export import import_model
 from bandit.service.stream import EventStream
 from safeio.errors import one_line
+
+PENDING_REFRESH_S = 0.25  # how often a ranker reads the learner's pending events' memory
 
 
 class StreamRecords(RecordBuffer):
@@ -76,7 +85,9 @@ class StreamRecords(RecordBuffer):
         return None
 
     def properties(self) -> dict[str, Any]:
-        return {"ranks": 0, "records": self.stream.last_seq(), "first_time": None, "last_time": None, "bytes": 0}
+        """The learner's journal (GET /logs/properties), as of its last checkpoint or change."""
+        learner = self.stream.statuses().get("learner", {}).get("logProperties")
+        return learner or {"ranks": 0, "records": 0, "first_time": None, "last_time": None, "bytes": 0}
 
     def close(self) -> None:
         self.commit()
@@ -142,12 +153,17 @@ class Ranker(DecisionService):
         self._probe = None
         self._ids = EventIds(None)
         self.snapshot: dict[str, Any] = {}
+        self.policy_name: str | None = None  # the learner's, from the snapshot (PUT /configurations/policy)
+        self.model_created: float | None = None
+        self._changes: dict[str, str | None] = {}
         self._last_reload = 0.0
+        self._closed = False
         deadline = time.monotonic() + wait_s
         while not self.reload():
             if time.monotonic() > deadline:
                 raise BanditError("no model snapshot was published (is the learner running?)")
             time.sleep(0.05)
+        threading.Thread(target=self._watch_pending, name="artbandit-pending", daemon=True).start()
 
     # -- snapshots -----------------------------------------------------------------------------
     def reload(self) -> bool:
@@ -164,6 +180,9 @@ class Ranker(DecisionService):
         self.arguments = meta.get("arguments", "")
         self.policy = import_model(blob, reward_range=self.reward_range, min_probability=self.min_probability, log=None)
         self.snapshot = {k: meta[k] for k in ("version", "modelVersion", "eventsLearned", "time") if k in meta}
+        self.policy_name = meta.get("policyName")
+        self.model_created = meta.get("modelCreated")
+        self._changes = meta.get("changes") or {}
         self.checkpoint_seq = int(meta["version"])
         self.stream.put_status(self.name, self.worker_status())
         return True
@@ -193,6 +212,19 @@ class Ranker(DecisionService):
     def expire(self, now: float | None = None) -> int:
         return 0
 
+    def _watch_pending(self) -> None:
+        """Take the learner's pending events' memory as this ranker's, every PENDING_REFRESH_S, so
+        rank() refuses (503) once the learner's --max-pending-mb budget is full: the budget holds
+        within what arrives between two learner statuses (about 0.75 s of traffic). On its own
+        thread: a stream server that stops answering must not stall the event loop."""
+        while not self._closed:
+            time.sleep(PENDING_REFRESH_S)
+            try:
+                learner = self.stream.statuses().get("learner") or {}
+            except Exception:  # noqa: BLE001 - the stream is away: keep the last figure
+                continue
+            self.pending_bytes = int(learner.get("pendingBytes") or 0)
+
     @staticmethod
     def _check_id(event_id: Any) -> str:
         if type(event_id) is not str or not EVENT_ID.fullmatch(event_id):
@@ -220,9 +252,41 @@ class Ranker(DecisionService):
     def activate(self, event_id: str, *, multislot: bool = False, now: float | None = None) -> None:
         self.journal.add("activate", self._check_id(event_id), self._now(now), {"ms": multislot})
 
+    def send_change(self, op: str, fields: dict[str, Any] | None = None, upload: bytes | None = None) -> int:
+        """Append a change for the learner (alone: it gets a stream position of its own), after
+        storing an uploaded model; its position. Raises JournalWriteError (503) if not stored."""
+        body: dict[str, Any] = {"op": op, **(fields or {})}
+        try:
+            if upload is not None:
+                body["upload"] = f"upload-{hashlib.sha256(upload).hexdigest()[:32]}-{time.time_ns()}"
+                self.stream.put_upload(body["upload"], upload)
+            return self.stream.append([orjson.dumps({"k": "change", "id": "", "t": time.time(), "b": body})])
+        except JournalWriteError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a stream server gone: 503, the client retries
+            raise JournalWriteError(
+                f"the event stream could not be written ({one_line(exc)}); nothing was changed, retry"
+            ) from None
+
+    def change_outcome(self, seq: int) -> bool:
+        """Whether the change at stream position `seq` is applied in the snapshot served (reload
+        first); raises BanditError with the learner's message if the learner refused it."""
+        if int(self.snapshot.get("version") or 0) < seq:
+            return False
+        error = self._changes.get(str(seq))
+        if error:
+            raise BanditError(error)
+        return True
+
+    def requeue(self, batch: tuple[list, list]) -> None:
+        """A failed append is not retried: its requests were answered 503 (not stored; the client
+        retries). The single process requeues because its memory already holds the records' effects;
+        a ranker holds none, and a message re-sent after its 503 would be learned unacknowledged."""
+        self.journal.last_seq = self.journal.committed_seq
+
     def _refuse(self, *_: Any, **__: Any) -> Any:
         raise BanditError(
-            "not available with --workers/--stream: configuration, model and log changes go to a "
+            "not available with --workers/--stream: applying an evaluation and rolling back go to a "
             "single-process `artbandit serve` on the learner's state folder (docs/serve.md)"
         )
 
@@ -253,6 +317,7 @@ class Ranker(DecisionService):
                 "worker": self.name,
                 "snapshotVersion": self.snapshot.get("version"),
                 "eventsLearned": self.snapshot.get("eventsLearned", 0),
+                "eventsPending": learner.get("eventsPending", 0),  # the learner holds the open events
                 "journalSeq": last,
                 "learnerSeq": learner.get("streamSeq"),
                 "learnerLag": lag,
@@ -267,4 +332,5 @@ class Ranker(DecisionService):
         return s
 
     def close(self) -> None:
+        self._closed = True
         self.journal.commit()
