@@ -159,3 +159,32 @@ def test_a_multi_slot_event_is_found_by_its_group_and_its_slots_errors_name_the_
         book.find("h")
     with pytest.raises(ExpiredEventError, match="event 'g#hero2'"):
         book.raise_closed("g#hero2", NOT_ACTIVATED)
+
+
+def test_the_ranking_and_the_decision_of_the_hot_path_are_the_plain_ones():
+    """Issue 31's speed work sorts (id, probability) pairs in reverse (stable: ties keep their
+    given order) and builds the frozen Decision in one step: the same lists and objects as the
+    plain forms, ties and zeros of either sign included."""
+    import dataclasses
+    import random
+
+    from bandit.lifecycle.book import Decision, decision
+
+    def plain(ids, pmf, chosen):
+        rest = sorted((i for i in range(len(pmf)) if i != chosen), key=lambda i: -pmf[i])
+        return [(ids[chosen], pmf[chosen])] + [(ids[i], pmf[i]) for i in rest]
+
+    rng = random.Random(0)
+    for _ in range(3000):
+        k = rng.randint(1, 9)
+        pmf = [rng.choice([0.1, 0.2, 0.0, -0.0, 0.3, 1e-300]) for _ in range(k)]
+        ids = [f"a{i}" for i in range(k)]
+        chosen = rng.randrange(k)
+        assert ranking(ids, pmf, chosen) == plain(ids, pmf, chosen)
+    fast, slow = (
+        decision("e", "b", 1, 0.7, [0.3, 0.7], [("b", 0.7), ("a", 0.3)]),
+        Decision("e", "b", 1, 0.7, [0.3, 0.7], [("b", 0.7), ("a", 0.3)]),
+    )
+    assert fast == slow and repr(fast) == repr(slow) and dataclasses.asdict(fast) == dataclasses.asdict(slow)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.index = 0  # type: ignore[misc]
