@@ -307,7 +307,8 @@ class Personalizer(DriftHook, Policy):
             # are given as feature-less examples: the same update, without predicting every
             # action with third-order terms (tests/bandit/policies/test_personalizer.py pins it
             # against full examples). The context is parsed once and moved between the models.
-            examples = [self._context_example(i, prepared)] + self._blanks(i, k)
+            pool = self._blank_pool[i]
+            examples = [self._context_example(i, prepared), *(pool[:k] if k <= len(pool) else self._blanks(i, k))]
             examples[1 + index] = self._labelled_example(i, entry, cost, p)
             pylibvw.vw.learn_multi(vw, examples)
             # VW's cb_adf (mtr) predicts before it updates and leaves that prediction on the first
