@@ -12,8 +12,9 @@ rewards before it learns them, and squarecb acts on the weighted mixture of thei
 It is the default policy (`make_policy("vw")`; docs/defaults.md has the measurements). What it costs:
 every decision predicts with every model whose weight is not negligible and every reward trains all
 of them (with the defaults, one `-q cA` and one `-q cA -q ccA` model). Since issue 31 the models share
-one parse of the context and learn with feature-less stand-ins for the actions not chosen: about 1.5x
-the one-model Personalizer's CPU time per decision in bench/bandit.py (it was 2.5-3x). What it keeps: the Policy
+one parse of the context, learn with feature-less stand-ins for the actions not chosen and keep their
+labelled examples: about 1.3-1.45x the one-model policy's CPU time per decision in bench/bandit.py
+(it was 2.5-3x). What it keeps: the Policy
 contract (the probability floor, every decision logged with the probability it was sampled with, late
 rewards, recovery), the Personalizer's drift hook (bandit.policies.drift_hook); saving and loading continue
 exactly. The decision service runs it from the policy arguments `--cb_explore_adf --select`
@@ -185,7 +186,7 @@ class Personalizer(DriftHook, Policy):
         VW call of a decision, and the models differ only in their interactions, which VW attaches
         when it sets an example up. So the context is parsed once and moved between workspaces
         (`unsetup_example` then `setup_example`, ~1 us against ~7 us for a parse);
-        tests/test_selection.py pins that every model predicts and learns exactly as with its own
+        tests/bandit/policies/test_personalizer.py pins that every model predicts and learns exactly as with its own
         parse. The last SHARED_EXAMPLES contexts are kept, so a reward finds its decision's."""
         contexts = self._contexts
         held = contexts.get(prepared)
