@@ -227,7 +227,7 @@ class Policy(abc.ABC):
         rewarded events and bad values raise (bandit.errors)."""
         if type(event_id) is not str:
             raise UnknownEventError(f"event id must be a string, got {type(event_id).__name__} {event_id!r}")
-        value = self._check_value(value, "reward")
+        value = check_reward(value, self.reward_range, "reward")  # self._check_value
         now = _when(now)
         if self._to_recover:
             self._recover()

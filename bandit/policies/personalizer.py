@@ -248,7 +248,11 @@ class Personalizer(DriftHook, Policy):
             w = weights[i]
             if w < negligible:
                 continue
-            examples = [self._context_example(i, prepared)] + self._action_examples(i, entries)
+            last = self._last_set[i]  # _action_examples' first look, inline: twice per decision
+            examples = [
+                self._context_example(i, prepared),
+                *(last[1] if last[0] == entries else self._action_examples(i, entries)),
+            ]
             pylibvw.vw.predict_multi(vw, examples)
             # the same float64 arithmetic as the numpy form it replaced (0 + w*clip(s), in model order)
             costs = [
