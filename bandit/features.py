@@ -34,8 +34,12 @@ _SCALARS = (str, float, int, bool, type(None))
 
 def check_context(context: Any) -> Context:
     """Validate the shape namespace -> {feature: value}; returns it unchanged."""
-    if type(context) is dict and all(type(ns) is str and ns and type(f) is dict for ns, f in context.items()):
-        return context  # the common case, without the slow abstract-class checks
+    if type(context) is dict:  # the common case, without the slow abstract-class checks
+        for ns, f in context.items():
+            if type(ns) is not str or not ns or type(f) is not dict:
+                break
+        else:
+            return context
     if not isinstance(context, Mapping):
         raise BanditError(f"context must be a mapping of namespace -> features, got {type(context).__name__}")
     for ns, feats in context.items():
@@ -131,9 +135,48 @@ class ActionRegistry:
         self._max = int(max_actions)
         self._max_bytes = int(max_bytes)  # estimated: fresh 200-character ids in every request grew it by count only
         self._bytes = 0
+        self._last: list[ActionEntry] = []  # the last looked-up set, and what describe() made of it
+        self._described: tuple[tuple[int, ...], list[str]] | None = None
 
     def lookup(self, actions: Sequence[Mapping[str, Any]]) -> list[ActionEntry]:
-        """Validate `actions` and return their entries (creating or refreshing as needed)."""
+        """Validate `actions` and return their entries (creating or refreshing as needed). The same
+        actions as the last call (equal ids and features, in the same order) give the same list
+        object back: policies and the log then reuse what they built for it (do not modify it)."""
+        if type(actions) is list and actions:
+            # the common case: every action known with the same features (a dict comparison each)
+            by_id = self._by_id
+            entries = []
+            try:
+                for action in actions:
+                    action_id = action["id"]
+                    entry = by_id[action_id] if type(action_id) is str else None
+                    if entry is None or entry.features != action["features"]:
+                        break
+                    entries.append(entry)
+                else:
+                    last = self._last
+                    if entries == last:  # the same entries (compared by identity first)
+                        return last
+                    if len({e.id for e in entries}) == len(entries):
+                        self._last, self._described = entries, None
+                        return entries
+            except (TypeError, KeyError, IndexError):
+                pass
+        entries = self._lookup(actions)
+        self._last, self._described = entries, None
+        return entries
+
+    def describe(self, entries: list[ActionEntry]) -> tuple[tuple[int, ...], list[str]]:
+        """The candidate set's key for the event log (its entries' uids) and its actions' JSON,
+        computed once for the last looked-up set."""
+        described = self._described
+        if described is None or entries is not self._last:
+            described = (tuple([e.uid for e in entries]), [e.json_text for e in entries])
+            if entries is self._last:
+                self._described = described
+        return described
+
+    def _lookup(self, actions: Sequence[Mapping[str, Any]]) -> list[ActionEntry]:
         if type(actions) is not list:
             if not isinstance(actions, Sequence) or isinstance(actions, (str, bytes)):
                 raise BanditError("actions must be a non-empty list of {'id': str, 'features': {...}}")

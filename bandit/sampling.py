@@ -24,6 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
+_INF = float("inf")
 # The smallest probability the budget may spread a floor down to: importance weights <= 500.
 MIN_PROPENSITY = 0.002
 
@@ -48,23 +49,27 @@ def apply_floor(pmf: "Sequence[float] | np.ndarray", floor: float, budget: float
     that is never shown can never be learned about. Capped at uniform when K * floor >= 1.
     Pure Python: for a handful of actions it is several times faster than numpy.
     """
-    if isinstance(pmf, np.ndarray):
-        pmf = pmf.tolist()  # Python floats: iterating numpy scalars is slow
+    if type(pmf) is not list:
+        pmf = pmf.tolist() if isinstance(pmf, np.ndarray) else list(pmf)  # Python floats: numpy scalars are slow
     k = len(pmf)
     if budget is not None:
         floor = floor_for(k, floor, budget)
-    if min(pmf) < 0.0:
+    low = min(pmf)
+    if low < 0.0:
         pmf = [p if p > 0.0 else 0.0 for p in pmf]
+        low = 0.0
     total = fsum(pmf)  # exactly rounded: the same floored pmf whatever the order of the actions
     if not total > 0.0 or total != total:
         return [1.0 / k] * k
     probs = [p / total for p in pmf]  # VW's pmf is float32: renormalize in double
-    low = min(probs)
-    if floor > 1.0 / k:
-        floor = 1.0 / k
+    # min(probs): dividing by a positive finite number keeps the order, rounding included
+    low = low / total if total < _INF else min(probs)
+    uniform = 1.0 / k
+    if floor > uniform:
+        floor = uniform
     if low < floor:
         # smallest mixing weight w with (1 - w) * low + w / k >= floor
-        w = (floor - low) / (1.0 / k - low)
+        w = (floor - low) / (uniform - low)
         keep, add = 1.0 - w, w / k
         probs = [keep * p + add for p in probs]
     return probs

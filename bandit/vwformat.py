@@ -70,6 +70,12 @@ def unescape(text: str) -> str:
 def format_features(features: Mapping[str, Any], where: str) -> str:
     """`name:value` for numbers, `name=value` for strings; NaN/inf, numbers beyond MAX_ABS_VALUE and
     other types are errors (one home for the rule: every number a client sends VW passes here)."""
+    return _features_text(features, where, "")
+
+
+def _features_text(features: Mapping[str, Any], where: str | None, namespace: str) -> str:
+    """format_features; `where` None: the context namespace `namespace`'s (its message is made
+    only for an error: building it for every namespace of every decision cost more than a feature)."""
     parts = []
     names = _escaped
     lim = MAX_ABS_VALUE
@@ -83,8 +89,10 @@ def format_features(features: Mapping[str, Any], where: str) -> str:
         elif kind is str and type(name) is str:
             parts.append(f"{names.get(name) or escape(name)}={names.get(value) or escape(value)}")
             continue
-        parts.append(_format_other(name, value, where))
-    return " ".join(part for part in parts if part)
+        text = _format_other(name, value, f"context[{namespace!r}]" if where is None else where)
+        if text:
+            parts.append(text)
+    return " ".join(parts)
 
 
 def _number(name: Any, value: Any, where: str) -> float | None:
@@ -166,7 +174,7 @@ def context_line(context: Mapping[str, Mapping[str, Any]]) -> str:
         elif counts[0] >= 64 * _PROBE:
             counts[0] = counts[1] = 0  # probe again: traffic changes
         if text is None:
-            text = f"|{CONTEXT_PREFIX}{escape(ns)} {format_features(feats, f'context[{ns!r}]')}"
+            text = f"|{CONTEXT_PREFIX}{_escaped.get(ns) or escape(ns)} {_features_text(feats, None, ns)}"
             if key is not None:
                 cache.put(key, text, 2 * len(text) + 100 * len(key))  # ~bytes: text, key tuple, items
         else:

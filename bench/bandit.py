@@ -388,7 +388,8 @@ def main() -> None:
         "--pairs",
         type=int,
         default=3,
-        help="then run the headline and the naive loop alternately N more times (the ratio's spread on a busy machine)",
+        help="then run the headline, the naive loop and vw:squarecb (log + hashing) alternately N more times"
+        " (the ratios' spread on a busy machine)",
     )
     args = parser.parse_args()
     world = make_world(args.seed)
@@ -471,18 +472,22 @@ def main() -> None:
             for i in range(args.pairs):
                 (h, h_cpu), _, _ = run_artbandit("vw:select", n, world, args.seed, log=Path(tmp) / f"pair{i}.sqlite")
                 (v, v_cpu), _, _ = run_naive_vw(n, world, args.seed)
-                ratios.append((h / v, h_cpu / v_cpu))
+                (o, o_cpu), _, _ = run_artbandit("vw:squarecb", n, world, args.seed, log=Path(tmp) / f"one{i}.sqlite")
+                ratios.append((h / v, h_cpu / v_cpu, h / o, h_cpu / o_cpu))
                 print(
                     f"pair {i + 1}: headline {h:,.0f}/s ({h_cpu:,.0f}/CPU-s), naive {v:,.0f}/s ({v_cpu:,.0f}/CPU-s):"
-                    f" {h / v:.2f}x wall, {h_cpu / v_cpu:.2f}x CPU",
+                    f" {h / v:.2f}x wall, {h_cpu / v_cpu:.2f}x CPU; vw:squarecb with log + hashing {o:,.0f}/s"
+                    f" ({o_cpu:,.0f}/CPU-s): the default at {h / o:.2f}x wall, {h_cpu / o_cpu:.2f}x CPU of it",
                     flush=True,
                 )
-        wall = sorted(r[0] for r in ratios)
-        cpu = sorted(r[1] for r in ratios)
+
+        def spread(j: int) -> str:
+            values = sorted(r[j] for r in ratios)
+            return f"median {values[len(values) // 2]:.2f}x (range {values[0]:.2f}-{values[-1]:.2f})"
+
         print(
-            f"headline / naive over {args.pairs} alternating pairs: median {wall[len(wall) // 2]:.2f}x wall"
-            f" (range {wall[0]:.2f}-{wall[-1]:.2f}), median {cpu[len(cpu) // 2]:.2f}x CPU"
-            f" (range {cpu[0]:.2f}-{cpu[-1]:.2f})"
+            f"headline / naive over {args.pairs} alternating runs: {spread(0)} wall, {spread(1)} CPU;"
+            f" headline / vw:squarecb (log + hashing): {spread(2)} wall, {spread(3)} CPU"
         )
     if profile:
         print("\nprofile of the headline contender (top functions by own time):\n" + profile)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Callable, NoReturn, Sequence
 
 import numpy as np
@@ -89,10 +90,29 @@ class Decision:
     ranking: list[tuple[str, float]]
 
 
+def decision(
+    event_id: str, action_id: str, index: int, probability: float, pmf: list[float], ranked: list[tuple[str, float]]
+) -> Decision:
+    """`Decision(...)` for rank's hot path: the same frozen object, its fields set in one step
+    instead of one `object.__setattr__` per field (half the cost)."""
+    d = _new_object(Decision)
+    d.__dict__.update(
+        event_id=event_id, action_id=action_id, index=index, probability=probability, pmf=pmf, ranking=ranked
+    )
+    return d
+
+
+_new_object = object.__new__
+_by_probability = itemgetter(1)
+
+
 def ranking(ids: Sequence[str], pmf: Sequence[float], chosen: int) -> list[tuple[str, float]]:
-    """(id, probability) pairs, the chosen one first, then by falling probability (ties: given order)."""
-    rest = sorted((i for i in range(len(pmf)) if i != chosen), key=lambda i: -pmf[i])
-    return [(ids[chosen], pmf[chosen])] + [(ids[i], pmf[i]) for i in rest]
+    """(id, probability) pairs, the chosen one first, then by falling probability (ties: given order,
+    since a reversed sort is stable too)."""
+    pairs = list(zip(ids, pmf))
+    first = pairs.pop(chosen)
+    pairs.sort(key=_by_probability, reverse=True)
+    return [first, *pairs]
 
 
 @dataclass(frozen=True)
@@ -238,7 +258,9 @@ class EventBook:
 
     def expire(self, now: float) -> int:
         """Close every event whose window ended before `now` (at its deadline); how many closed."""
-        if self.window.next_deadline() >= now:
+        window = self.window
+        heap = window.heap  # called twice per decision: the common "nothing due" in one look
+        if not heap or heap[0][0] >= now or not window.has_due(now):
             return 0
         n = 0
         for _, ev in self.window.due(now):

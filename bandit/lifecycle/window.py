@@ -58,6 +58,21 @@ class RewardWindow:
     def next_deadline(self) -> float:
         return self.heap[0][0] if self.heap else float("inf")
 
+    def has_due(self, now: float) -> bool:
+        """Whether a pending event's deadline is before `now`. The stale entries of events that
+        closed early (most of them) are dropped from the top of the heap on the way, as `due`
+        would, without starting an iteration for them."""
+        heap = self.heap
+        pending = self.pending
+        while heap and heap[0][0] < now:
+            _, seq, event_id = heap[0]
+            live = pending.get(event_id)
+            if live is not None and live.seq == seq:
+                return True
+            heapq.heappop(heap)
+            self._stale -= 1
+        return False
+
     def due(self, now: float) -> Iterator[tuple[str, Any]]:
         """Pop every pending event whose deadline is before `now`, in deadline order."""
         heap = self.heap

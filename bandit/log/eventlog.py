@@ -229,9 +229,12 @@ class EventLog:
         with self._buf:
             if set_ref is None and actions_key not in self._new_sets:
                 self._new_sets[actions_key] = "[" + ",".join(actions_json) + "]"
-            self._events.append(row)
+            events = self._events
+            events.append(row)
             self._buffered[event_id] = row
-            n = self._buffered_rows()
+            n = len(events) + len(self._rewards) + len(self._drifts)  # _buffered_rows, inline: once per rank
+            if n == 1:
+                self._since = _monotonic()
         self._after_buffering(n)
 
     def set_reward(self, event_id: str, reward: float, reward_time: float, defaulted: bool = False) -> None:
@@ -274,9 +277,10 @@ class EventLog:
     def _after_buffering(self, n: int) -> None:
         if self._flusher is None:
             self._start_flusher()
+        since, inflight_since = self._since, self._inflight_since
         if (
             n + self._inflight >= self.max_uncommitted
-            or _monotonic() - min(self._since, self._inflight_since) >= self.max_delay_s
+            or _monotonic() - (since if since < inflight_since else inflight_since) >= self.max_delay_s
         ):
             # the committing thread fell behind (a loaded machine, a slow disk): commit here, so a
             # SIGKILL never loses more than the documented bound

@@ -20,7 +20,7 @@ import numpy as np
 
 from bandit.errors import BanditError, UnknownEventError
 from bandit.features import ActionEntry, ActionRegistry, check_context, context_json, validated_context_json
-from bandit.lifecycle.book import Decision, EventBook, OpenEvent, RewardRules, check_reward, ranking
+from bandit.lifecycle.book import Decision, EventBook, OpenEvent, RewardRules, check_reward, decision, ranking
 from bandit.lifecycle.event_ids import EventIds
 from bandit.lifecycle.window import DEFAULTED
 from bandit.log.eventlog import EventLog
@@ -190,24 +190,28 @@ class Policy(abc.ABC):
                 names = schema[ns] = set()
             names.update(feats)
         prepared = self._prepare(ctx)
-        entries = self._registry.lookup(actions)
+        registry = self._registry
+        entries = registry.lookup(actions)
         probs = apply_floor(self._pmf(prepared, entries), self.min_probability, self.exploration_budget)
         index = sample_index(probs, self._rng.random())
         probability = probs[index]
-        if self.log is not None:  # validated before anything is kept
+        action_id = entries[index].id
+        log = self.log
+        if log is not None:  # validated before anything is kept
             ctx_json = validated_context_json(ctx) if self._prepare_validates else context_json(ctx)
-            self.log.append(
+            key, actions_json = registry.describe(entries)
+            log.append(
                 event_id,
                 now,
-                self.model_version,
+                f"{self.model_id}.{self.n_learned}",  # self.model_version
                 self.spec,
                 user,
                 ctx_json,
-                tuple(e.uid for e in entries),
-                [e.json_text for e in entries],
+                key,
+                actions_json,
                 probs,
                 index,
-                entries[index].id,
+                action_id,
                 probability,
             )
         book.open(
@@ -215,9 +219,7 @@ class Policy(abc.ABC):
                 event_id, now, book.deadline(now), index, probability, ReplayStep(self, prepared, entries, probs), ctx
             )
         )
-        return Decision(
-            event_id, entries[index].id, index, probability, probs, ranking([e.id for e in entries], probs, index)
-        )
+        return decision(event_id, action_id, index, probability, probs, ranking([e.id for e in entries], probs, index))
 
     def reward(self, event_id: str, value: float, *, now: float | None = None) -> None:
         """Record the reward of a ranked event, by the event book's rules ('earliest': final at once
@@ -225,7 +227,7 @@ class Policy(abc.ABC):
         rewarded events and bad values raise (bandit.errors)."""
         if type(event_id) is not str:
             raise UnknownEventError(f"event id must be a string, got {type(event_id).__name__} {event_id!r}")
-        value = self._check_value(value, "reward")
+        value = check_reward(value, self.reward_range, "reward")  # self._check_value
         now = _when(now)
         if self._to_recover:
             self._recover()
@@ -280,8 +282,23 @@ class Policy(abc.ABC):
         self, prepared: Any, entries: list[ActionEntry], chosen_index: int, reward: float, probability: float
     ) -> None:
         """Learn from a decision this policy made itself: the base update, never a subclass's
-        off-policy treatment of logs (e.g. the VW policy's importance weights for squarecb)."""
-        Policy._learn_prepared(self, prepared, entries, chosen_index, reward, probability)
+        off-policy treatment of logs (e.g. the VW policy's importance weights for squarecb). What
+        the event book hands over (a checked reward, the index and probability the policy drew)
+        passes the base checks as it is, so they are made inline; anything else (an event
+        recovered from a damaged log) goes through them."""
+        lo, hi = self.reward_range
+        if (
+            type(chosen_index) is int
+            and 0 <= chosen_index < len(entries)
+            and type(probability) is float
+            and 0.0 < probability <= 1.0
+            and type(reward) is float
+            and lo <= reward <= hi
+        ):
+            self._update(prepared, entries, chosen_index, self._to01(reward), probability)
+            self.n_learned += 1
+        else:
+            Policy._learn_prepared(self, prepared, entries, chosen_index, reward, probability)
 
     # the drift test's hooks (bandit.policies.drift_hook overrides them; a plain policy has none)
     drift_events: list[int] = []  # never appended to here: DriftHook gives each policy its own list

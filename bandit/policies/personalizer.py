@@ -12,8 +12,9 @@ rewards before it learns them, and squarecb acts on the weighted mixture of thei
 It is the default policy (`make_policy("vw")`; docs/defaults.md has the measurements). What it costs:
 every decision predicts with every model whose weight is not negligible and every reward trains all
 of them (with the defaults, one `-q cA` and one `-q cA -q ccA` model). Since issue 31 the models share
-one parse of the context and learn with feature-less stand-ins for the actions not chosen: about 1.5x
-the one-model Personalizer's CPU time per decision in bench/bandit.py (it was 2.5-3x). What it keeps: the Policy
+one parse of the context, learn with feature-less stand-ins for the actions not chosen and keep their
+labelled examples: about 1.3-1.6x the one-model policy's CPU time per decision in bench/bandit.py
+(it was 2.5-3x). What it keeps: the Policy
 contract (the probability floor, every decision logged with the probability it was sampled with, late
 rewards, recovery), the Personalizer's drift hook (bandit.policies.drift_hook); saving and loading continue
 exactly. The decision service runs it from the policy arguments `--cb_explore_adf --select`
@@ -55,6 +56,7 @@ DEFAULT_MODELS: tuple[tuple[tuple[str, ...], float | None], ...] = ((("cA",), No
 SELECT_OPTIONS = ("models", "eta", "gamma_scale", "gamma_exponent", "bits")
 DRIFT_OPTIONS = ("drift_boost", "drift_floor")
 BLANKS_KEPT = 64  # feature-less action examples kept per model for learning (see _blanks)
+LABELLED_KEPT = 64  # labelled examples of chosen actions kept per model (see _labelled_example)
 NEGLIGIBLE = 1e-12  # a mixture weight below this: the model is not asked at decision time  # saved, but load(path, drift_boost=0) may turn it off
 
 
@@ -126,6 +128,10 @@ class Personalizer(DriftHook, Policy):
         self._caches = [ExampleCache() for _ in self._vws]  # parsed action examples, one cache per model
         self._contexts: dict[str, list] = {}  # prepared line -> [its parsed example, the model it is set up for]
         self._blank_pool: list[list] = [[] for _ in self._vws]
+        # per model: the last candidate set (its entries) and its parsed examples, asked for again
+        # by the next decision when the candidates did not change (see _action_examples)
+        self._last_set: list[tuple[list, list]] = [([], []) for _ in self._vws]
+        self._labelled: list[dict[tuple, Any]] = [{} for _ in self._vws]
         self._weights_of: Any = None
         self._weights: list[float] = []
         self._from_log = False
@@ -180,7 +186,7 @@ class Personalizer(DriftHook, Policy):
         VW call of a decision, and the models differ only in their interactions, which VW attaches
         when it sets an example up. So the context is parsed once and moved between workspaces
         (`unsetup_example` then `setup_example`, ~1 us against ~7 us for a parse);
-        tests/test_selection.py pins that every model predicts and learns exactly as with its own
+        tests/bandit/policies/test_personalizer.py pins that every model predicts and learns exactly as with its own
         parse. The last SHARED_EXAMPLES contexts are kept, so a reward finds its decision's."""
         contexts = self._contexts
         held = contexts.get(prepared)
@@ -196,7 +202,11 @@ class Personalizer(DriftHook, Policy):
 
     def _action_examples(self, i: int, entries: list[ActionEntry]) -> list:
         """Model `i`'s parsed action examples (vw_policy.cached_examples' bounded cache, per model:
-        an action example stays set up for its workspace)."""
+        an action example stays set up for its workspace). The last candidate set's list is kept:
+        a decision offering the same actions (the same registry entries) reuses it as it is."""
+        last = self._last_set[i]
+        if last[0] == entries:  # the same ActionEntry objects: compared by identity first
+            return last[1]
         vw, actions = self._vws[i], self._caches[i].actions
         label_type = self._label_type
         out = []
@@ -208,6 +218,7 @@ class Personalizer(DriftHook, Policy):
                 example = pylibvw.example(vw, label_type, entry.vw_line)
             actions[entry.uid] = example
             out.append(example)
+        self._last_set[i] = (entries, out)
         return out
 
     def _blanks(self, i: int, k: int) -> list:
@@ -237,7 +248,11 @@ class Personalizer(DriftHook, Policy):
             w = weights[i]
             if w < negligible:
                 continue
-            examples = [self._context_example(i, prepared)] + self._action_examples(i, entries)
+            last = self._last_set[i]  # _action_examples' first look, inline: twice per decision
+            examples = [
+                self._context_example(i, prepared),
+                *(last[1] if last[0] == entries else self._action_examples(i, entries)),
+            ]
             pylibvw.vw.predict_multi(vw, examples)
             # the same float64 arithmetic as the numpy form it replaced (0 + w*clip(s), in model order)
             costs = [
@@ -257,34 +272,53 @@ class Personalizer(DriftHook, Policy):
         pmf[best] = 1.0 - sum(pmf)
         return pmf
 
+    def _labelled_example(self, i: int, entry: ActionEntry, cost: float, p: float) -> Any:
+        """Model `i`'s example of `entry` labelled `0:cost:p`, parsed once and kept (the last
+        LABELLED_KEPT, oldest dropped first): rewards are mostly a few values (a click or not) and
+        VW's cb_adf learns from a labelled example without changing it (its weight and label are
+        restored after the update), so the same example learns the same the next time.
+        Keyed by the floats: equal floats (never -0.0 here: the cost is 1 - r, p > 0) format alike."""
+        cache = self._labelled[i]
+        key = (entry.uid, cost, p)
+        example = cache.get(key)
+        if example is None:
+            if len(cache) >= LABELLED_KEPT:
+                del cache[next(iter(cache))]
+            example = cache[key] = pylibvw.example(self._vws[i], self._label_type, f"0:{cost}:{p} {entry.vw_line}")
+        return example
+
     def _update(
         self, prepared: str, entries: list[ActionEntry], index: int, reward01: float, probability: float
     ) -> None:
         cost = 1.0 - reward01
         # learning its own decisions unweighted, as the Personalizer's squarecb; from a log with 1/p
         p = probability if self._from_log else 1.0
-        label = f"0:{cost}:{p} {entries[index].vw_line}"
+        entry = entries[index]
         k = len(entries)
         loss = self.loss.tolist()
-        vws, owner, labelled = self._vws, 0, None
-        for i, vw in enumerate(vws):
+        vws = self._vws
+        n = len(vws)
+        # the models learn independently, so the order is free: the one the context example is set
+        # up for learns first, which saves moving it there and back
+        held = self._contexts.get(prepared)
+        first = 0 if held is None else held[1]
+        for j in range(n):
+            i = first + j
+            if i >= n:
+                i -= n
+            vw = vws[i]
             # VW's cb_adf regression (mtr) learns from the chosen action's example alone; the others
             # only count (their number scales the update) and get a prediction nobody reads. So they
             # are given as feature-less examples: the same update, without predicting every
-            # action with third-order terms (tests/test_selection.py pins it against full examples).
-            # The labelled example is parsed once and moved between models like the context.
-            if labelled is None:
-                labelled, owner = pylibvw.example(vw, self._label_type, label), i
-            else:
-                pylibvw.vw.unsetup_example(vws[owner], labelled)
-                pylibvw.vw.setup_example(vw, labelled)
-                owner = i
-            examples = [self._context_example(i, prepared)] + self._blanks(i, k)
-            examples[1 + index] = labelled
+            # action with third-order terms (tests/bandit/policies/test_personalizer.py pins it
+            # against full examples). The context is parsed once and moved between the models.
+            pool = self._blank_pool[i]
+            examples = [self._context_example(i, prepared), *(pool[:k] if k <= len(pool) else self._blanks(i, k))]
+            examples[1 + index] = self._labelled_example(i, entry, cost, p)
             pylibvw.vw.learn_multi(vw, examples)
             # VW's cb_adf (mtr) predicts before it updates and leaves that prediction on the first
             # example: the model's cost for this action before it learned this reward, with no second
-            # predict pass (tests/test_selection.py pins it against a separate predict)
+            # predict pass (tests/bandit/policies/test_personalizer.py pins it against a separate predict)
             predicted = examples[0].get_action_scores()[index]
             d = (0.0 if predicted < 0.0 else 1.0 if predicted > 1.0 else predicted) - cost
             loss[i] += d * d  # progressive validation

@@ -127,3 +127,16 @@ def test_an_unusable_key_home_is_a_one_line_error_naming_the_fix(tmp_path, monke
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr.count("\n") == 1 and "cannot read or create the user-id hashing key" in proc.stderr
     assert "Errno" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_user_ids_hash_to_the_keyed_sha256_of_their_text():
+    """The hasher keeps the keyed state and copies it per new id (issue 31's speed work): the
+    digests are HMAC-SHA256's, truncated to 128 bits, for text and integer ids alike."""
+    import hashlib
+    import hmac
+
+    key = "a-secret-of-at-least-16-bytes"
+    hasher = UserHasher(key)
+    for user_id in ("user-1", "café", "", 12345, "user-1"):
+        want = hmac.digest(key.encode(), str(user_id).encode("utf-8"), hashlib.sha256).hex()[:32]
+        assert hasher(user_id) == want

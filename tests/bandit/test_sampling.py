@@ -146,3 +146,50 @@ def test_a_bad_budget_is_a_one_line_error(bad):
 
     with pytest.raises(BanditError, match="exploration_budget"):
         PolicyOptions(exploration_budget=bad)
+
+
+def _plain_floor(pmf, floor, budget=None):
+    """apply_floor as it was written before issue 31's speed work (two passes for the minimum)."""
+    import math
+
+    import numpy as np
+
+    if isinstance(pmf, np.ndarray):
+        pmf = pmf.tolist()
+    k = len(pmf)
+    if budget is not None:
+        floor = floor_for(k, floor, budget)
+    if min(pmf) < 0.0:
+        pmf = [p if p > 0.0 else 0.0 for p in pmf]
+    total = math.fsum(pmf)
+    if not total > 0.0 or total != total:
+        return [1.0 / k] * k
+    probs = [p / total for p in pmf]
+    low = min(probs)
+    if floor > 1.0 / k:
+        floor = 1.0 / k
+    if low < floor:
+        w = (floor - low) / (1.0 / k - low)
+        keep, add = 1.0 - w, w / k
+        probs = [keep * p + add for p in probs]
+    return probs
+
+
+def test_the_floor_is_bit_for_bit_the_plain_two_pass_one():
+    """The minimum of the renormalised pmf is taken as min(pmf) / total (division by a positive
+    finite number keeps the order): the same floats as the plain form, on float32 and float64
+    pmfs, negatives, zeros, NaN and infinities."""
+    import random
+
+    import numpy as np
+
+    rng = random.Random(0)
+    odd = [0.0, -0.0, 1e-9, -1e-7, 1e-300, float("inf"), float("nan")]
+    for t in range(20_000):
+        k = rng.randint(1, 12)
+        pmf = [rng.choice(odd) if rng.random() < 0.2 else rng.random() for _ in range(k)]
+        if t % 3 == 0:
+            pmf = np.array(pmf, dtype=np.float32)
+        floor, budget = rng.choice([0.0, 0.01, 0.05, 0.5]), rng.choice([None, 0.05, 1.0])
+        want = [p.hex() for p in _plain_floor(pmf, floor, budget)]
+        assert [p.hex() for p in apply_floor(pmf, floor, budget)] == want, (pmf, floor, budget)

@@ -198,3 +198,32 @@ def test_rewarded_events_leave_the_deadline_heap_as_stale_entries_that_compactio
         book.reward(ev, 1.0, 1.0)  # closed early: their heap entries go stale
     assert len(book) == 100 and len(book.window.heap) <= 100 + 1024 + 1
     assert book.expire(11.0) == 100 and len(book) == 0
+
+
+def test_the_ranking_and_the_decision_of_the_hot_path_are_the_plain_ones():
+    """Issue 31's speed work sorts (id, probability) pairs in reverse (stable: ties keep their
+    given order) and builds the frozen Decision in one step: the same lists and objects as the
+    plain forms, ties and zeros of either sign included."""
+    import dataclasses
+    import random
+
+    from bandit.lifecycle.book import Decision, decision
+
+    def plain(ids, pmf, chosen):
+        rest = sorted((i for i in range(len(pmf)) if i != chosen), key=lambda i: -pmf[i])
+        return [(ids[chosen], pmf[chosen])] + [(ids[i], pmf[i]) for i in rest]
+
+    rng = random.Random(0)
+    for _ in range(3000):
+        k = rng.randint(1, 9)
+        pmf = [rng.choice([0.1, 0.2, 0.0, -0.0, 0.3, 1e-300]) for _ in range(k)]
+        ids = [f"a{i}" for i in range(k)]
+        chosen = rng.randrange(k)
+        assert ranking(ids, pmf, chosen) == plain(ids, pmf, chosen)
+    fast, slow = (
+        decision("e", "b", 1, 0.7, [0.3, 0.7], [("b", 0.7), ("a", 0.3)]),
+        Decision("e", "b", 1, 0.7, [0.3, 0.7], [("b", 0.7), ("a", 0.3)]),
+    )
+    assert fast == slow and repr(fast) == repr(slow) and dataclasses.asdict(fast) == dataclasses.asdict(slow)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.index = 0  # type: ignore[misc]

@@ -105,3 +105,31 @@ def test_a_callers_event_id_is_checked_against_the_journal_after_a_restart(tmp_p
                 svc.rank({"u": {"x": 3}}, actions, event_id=used, now=4.0)
         assert svc.status()["ranks"] == 0
         svc.rank({"u": {"x": 3}}, actions, event_id="order-3", now=5.0)  # a fresh one is fine
+
+
+def test_generated_ids_start_with_the_clock_so_the_logs_index_grows_at_its_end(monkeypatch):
+    """Issue 31: the event log's unique index on the id took random ids all over it; ids now begin
+    with 12 hex digits of milliseconds since the epoch, then 80 random bits (unguessable, unique)."""
+    import os
+    import time
+
+    from bandit.lifecycle import event_ids
+
+    ids = EventIds()
+    before = time.time_ns() // 1_000_000
+    made = [ids.new() for _ in range(3000)]  # several refills of the random pool
+    after = time.time_ns() // 1_000_000
+    assert all(len(e) == 32 and int(e, 16) >= 0 for e in made) and len(set(made)) == 3000
+    stamps = [int(e[:12], 16) for e in made]
+    assert before <= stamps[0] and stamps == sorted(stamps) and stamps[-1] <= after
+    assert len({e[12:] for e in made}) == 3000  # the random part never repeats
+    # a forked child refills its pool: it never hands out the parent's next random digits
+    monkeypatch.setattr(event_ids, "_clock_ns", lambda: 0)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.write(write, ids.new().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    assert child[:12] == "0" * 12 and child != ids.new()

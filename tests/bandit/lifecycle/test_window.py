@@ -63,3 +63,19 @@ def test_service_heap_follows_open_events_and_multislot_errors_survive_forgettin
     with pytest.raises(ExpiredEventError):
         svc.reward(next(iter(k for k, v in svc.book.window.closed.items() if v == DEFAULTED)), 1.0, now=2_001.0)
     svc.close()
+
+
+def test_has_due_drops_the_stale_entries_on_top_and_finds_a_live_one():
+    """Issue 31: the book asks `has_due` before iterating `due`; the entries of events that closed
+    early are dropped from the top on the way (and counted as stale no more), a live event whose
+    deadline passed is found, and one still in its window is not."""
+    w = RewardWindow(remember_closed=10)
+    for i, deadline in enumerate((1.0, 2.0, 3.0, 10.0)):
+        w.add(f"e{i}", OpenEvent(f"e{i}", 0.0, deadline, 0, 1.0))
+    w.close("e0", REWARDED, early=True)
+    w.close("e1", REWARDED, early=True)
+    assert w._stale == 2 and len(w.heap) == 4
+    assert not w.has_due(2.5) and w._stale == 0 and [e for _, _, e in w.heap] == ["e2", "e3"]
+    assert w.has_due(3.5) and len(w.heap) == 2  # e2 is live and due: left for `due`
+    assert [eid for eid, _ in w.due(3.5)] == ["e2"]
+    assert not w.has_due(9.0) and w.has_due(11.0)
