@@ -134,9 +134,29 @@ def saliency(rgb: np.ndarray) -> np.ndarray:
     return sal / total if total > 0 else np.full_like(sal, 1.0 / sal.size)
 
 
+def quantile(values: np.ndarray, q: float) -> np.floating:
+    """`np.quantile(values, q)` (its default 'linear' method, a Python float `q`), bit for bit, for
+    finite float arrays: the two neighbours partitioned out and interpolated with numpy's own
+    arithmetic (`_lerp`). Why not np.quantile: it calls np.unique, whose first call imports
+    numpy.ma (~15 ms, 1% of a quick extract) for nothing else."""
+    flat = np.asarray(values).ravel()
+    if flat.dtype.kind != "f" or not np.isfinite(flat).all():
+        return np.quantile(values, q)
+    n = flat.size
+    v = (n - 1) * q
+    if v >= n - 1:
+        return flat.max()
+    lo = math.floor(v)
+    part = np.partition(flat, (lo, lo + 1))
+    a, b = part[lo], part[lo + 1]
+    gamma = v - lo
+    d = b - a
+    return b - d * (1 - gamma) if gamma >= 0.5 else a + d * gamma
+
+
 def subject_box(sal: np.ndarray, shape: tuple[int, ...]) -> Box:
     """Bounding box (in an image of `shape`) of the most salient 10% of the map."""
-    thr = np.quantile(sal, 0.9)
+    thr = quantile(sal, 0.9)
     ys, xs = np.nonzero(sal >= thr)
     H, W = shape[:2]
     sy, sx = H / sal.shape[0], W / sal.shape[1]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import cv2
 import numpy as np
 
 from imaging.analysis.frame_metrics import Crop
@@ -41,12 +42,27 @@ def _symmetric(head: int, tail: int, n: int) -> tuple[int, int]:
     return m, m
 
 
+def _lit_shares(image: np.ndarray, level: int) -> tuple[np.ndarray, np.ndarray]:
+    """Share of pixels brighter than `level` per row and per column (float64): `(image > level)
+    .mean(axis=1)` and `.mean(axis=0)`, bit for bit. A uint8 plane (every caller's) is counted with
+    OpenCV, ~4x cheaper on a full-resolution frame (the finalists read several): exact integer
+    counts divided by the same length, as numpy's mean does."""
+    if image.dtype != np.uint8 or image.ndim != 2 or not image.size or level not in range(255):
+        lit = image > level
+        return lit.mean(axis=1), lit.mean(axis=0)
+    h, w = image.shape
+    _, lit8 = cv2.threshold(image, int(level), 1, cv2.THRESH_BINARY)
+    rows = cv2.reduce(lit8, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).reshape(h)
+    cols = cv2.reduce(lit8, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).reshape(w)
+    return rows / float(w), cols / float(h)
+
+
 def detect_bars(max_luma: np.ndarray, level: int = BAR_LEVEL) -> Crop:
     """The content region of a frame whose per-pixel maximum luma over many frames is `max_luma`."""
     h, w = max_luma.shape[:2]
-    lit = max_luma > level
-    dark_rows = lit.mean(axis=1) <= MAX_LIT_FRACTION
-    dark_cols = lit.mean(axis=0) <= MAX_LIT_FRACTION
+    rows, cols = _lit_shares(max_luma, level)
+    dark_rows = rows <= MAX_LIT_FRACTION
+    dark_cols = cols <= MAX_LIT_FRACTION
     top, bottom = _edge_run(dark_rows)
     left, right = _edge_run(dark_cols)
     top, bottom = _symmetric(top, bottom, h)

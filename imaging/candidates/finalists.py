@@ -49,6 +49,14 @@ BRIEF_SHOT_S = 0.5
 BRIEF_PENALTY = 0.15  # a best candidate under this score gets a warning: the clip offers poor thumbnails
 
 
+def _median(values: list[float]) -> float:
+    """`float(np.median(values))` of a few finite floats, bit for bit (the middle one, or the mean
+    of the middle two as (a + b) / 2): np.median's NaN check imports numpy.ma (~8 ms) on first use."""
+    v = sorted(values)
+    m = len(v) // 2
+    return float(v[m]) if len(v) % 2 else (float(v[m - 1]) + float(v[m])) / 2
+
+
 def pick_candidates(
     tracker: ShotTracker, *, min_count: int | None = None, likeness: float = LOOK_ALIKE
 ) -> CandidateSet:
@@ -169,7 +177,7 @@ class _Picker:
                 f"{info.path}: only {distinct} distinct pictures; {len(candidates) - distinct} "
                 f"candidate(s) from other moments look alike (see look_alike)"
             )
-        blocky = float(np.median([f.appeal.blockiness for f in final])) if final else 1.0
+        blocky = _median([f.appeal.blockiness for f in final]) if final else 1.0
         if blocky >= BLOCKY:
             warnings.append(
                 f"{info.path}: the picture is damaged (compression blocks: {blocky:.2f} "
@@ -242,7 +250,8 @@ class _Picker:
         placed exactly using the frame's own full-resolution luma when that agrees within a proxy pixel."""
         luma = rec.frame.luma()
         h, w = luma.shape
-        own = detect_bars(luma).pixels(w, h)
+        own_bars = detect_bars(luma)
+        own = own_bars.pixels(w, h)
         tol = 2 * int(math.ceil(w / self.t.maxgrey.shape[1])) + 4 if self.t.maxgrey is not None else 8
         bars = self.t.shot_bars.get(rec.shot)
         if bars is None:  # a short shot: trust its own bars if other shots have the same, or if they
@@ -252,7 +261,7 @@ class _Picker:
             symmetric = own != (0, 0, w, h) and abs(own[0] - (w - own[2])) <= tol and abs(own[1] - (h - own[3])) <= tol
             if not (same or symmetric):
                 return video_crop
-            bars = detect_bars(luma)
+            bars = own_bars
         approx = bars.pixels(w, h)
         borders = (0, 0, w, h)
         box = [b if a == b else (o if abs(o - a) <= tol else a) for a, o, b in zip(approx, own, borders)]

@@ -62,3 +62,20 @@ def test_bars_never_cut_a_face() -> None:
     assert keep_faces((0, 40, 640, 320), [(100, 20, 60, 60)], (360, 640)) == (0, 20, 640, 320)
     assert keep_faces((0, 40, 640, 320), [(100, 300, 60, 50)], (360, 640)) == (0, 40, 640, 350)
     assert keep_faces((0, 40, 640, 320), [(100, 100, 60, 60)], (360, 640)) == (0, 40, 640, 320)
+
+
+def test_lit_shares_are_numpys_means_bit_for_bit() -> None:
+    """The OpenCV count behind detect_bars gives `(img > level).mean(axis)` exactly, on a strided
+    view of a plane (as the decoder hands luma over) and at the edges of the level range."""
+    from imaging.analysis.bars import _lit_shares
+
+    rng = np.random.default_rng(5)
+    plane = rng.integers(0, 256, (270, 512), dtype=np.uint8)
+    plane[:, :40] = rng.integers(0, 40, (270, 40), dtype=np.uint8)  # a dark edge: shares near the limit
+    view = plane[:, :480]
+    for img in (plane, view, plane[3:200, 7:300]):
+        for level in (32, 0, 254, 255, -1, 31.5):
+            lit = img > level
+            rows, cols = _lit_shares(img, level)
+            assert rows.dtype == np.float64 and np.array_equal(rows, lit.mean(axis=1))
+            assert np.array_equal(cols, lit.mean(axis=0))

@@ -166,3 +166,18 @@ def test_confirming_faces_keeps_the_real_ones() -> None:
         found += _found(faces, truth)
         confirmed += _found(confirm_faces(frame, faces), truth)
     assert found >= 36 and confirmed >= found - 1
+
+
+def test_sorted_unique_is_np_unique() -> None:
+    """The candidate scan's de-duplication gives np.unique's rows and order (so the regions, and the
+    faces, are what they were) without np.unique, whose first call imports numpy.ma."""
+    from imaging.analysis.faces import sorted_unique
+
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 5, 40, 300):
+        rows = rng.integers(-3, 4, (n, 4)).astype(np.int64)
+        want = np.unique(rows, axis=0)
+        got = sorted_unique(rows)
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+        flat = rng.integers(-3, 4, n)
+        assert np.array_equal(sorted_unique(flat), np.unique(flat))
