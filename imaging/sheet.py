@@ -27,7 +27,7 @@ def tile_images(
     cols = columns or min(n, max(1, math.ceil(math.sqrt(n * 1.5))))
     rows = math.ceil(n / cols)
     font = ImageFont.load_default(size=max(12, cell // 20))
-    caption_h = int(font.size * 1.6)
+    caption_h = int(getattr(font, "size", max(12, cell // 20)) * 1.6)  # a bitmap font has no size
     pad = max(4, cell // 40)
     cell_h = max(min(cell, round(cell * im.height / im.width)) if im.width else cell for im in images)
     sheet = Image.new("RGB", (cols * (cell + pad) + pad, rows * (cell_h + caption_h + pad) + pad), background)

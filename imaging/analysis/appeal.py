@@ -27,13 +27,12 @@ per-frame pass stays cheap. Each signal is a number in the manifest (`metrics`) 
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from imaging.analysis.faces import Box, to_gray
+from imaging.analysis.faces import Box, cascade_path, to_gray
 from imaging.analysis.saliency import spectral_residual_saliency
 
 EYE_CASCADES = ("haarcascade_eye_tree_eyeglasses.xml", "haarcascade_eye.xml")
@@ -62,7 +61,7 @@ _eyes: list[cv2.CascadeClassifier] | None = None
 def _eye_cascades() -> list[cv2.CascadeClassifier]:
     global _eyes
     if _eyes is None:
-        found = [cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, n)) for n in EYE_CASCADES]
+        found = [cv2.CascadeClassifier(cascade_path(n)) for n in EYE_CASCADES]
         _eyes = [c for c in found if not c.empty()]
     return _eyes
 

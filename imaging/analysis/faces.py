@@ -66,10 +66,15 @@ CONFIRM_RANGE = 1.3  # sizes confirmed around a candidate: size / 1.3 .. size * 
 _cascade: cv2.CascadeClassifier | None = None
 
 
+def cascade_path(name: str) -> str:
+    """The path of one of the Haar cascades the opencv-python wheel ships (never a download)."""
+    return os.path.join(cv2.data.haarcascades, name)  # type: ignore[attr-defined]  # absent from cv2's stubs
+
+
 def _classifier() -> cv2.CascadeClassifier:
     global _cascade
     if _cascade is None:
-        path = os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_default.xml")
+        path = cascade_path("haarcascade_frontalface_default.xml")
         clf = cv2.CascadeClassifier(path)
         if clf.empty():
             raise ImagingError(
@@ -233,8 +238,8 @@ def _regions(cands: np.ndarray, shape: tuple[int, ...]) -> list[tuple[int, int, 
                     for g in groups
                 ]
             )
-        out += [tuple(int(v) for v in row) for row in r]
-    return out
+        out += [tuple(int(v) for v in row) for row in r]  # type: ignore[misc]  # rows of six ints
+    return out  # type: ignore[return-value]
 
 
 def _iou(a: tuple[int, ...], b: tuple[int, ...]) -> float:
@@ -288,7 +293,7 @@ def confirm_faces(image: np.ndarray, faces: Sequence[Box], max_side: int = 160) 
     if not faces:
         return []
     if _confirmer is None:
-        clf = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, CONFIRM_CASCADE))
+        clf = cv2.CascadeClassifier(cascade_path(CONFIRM_CASCADE))
         if clf.empty():
             return list(faces)  # no second opinion available: keep what the first cascade found
         _confirmer = clf

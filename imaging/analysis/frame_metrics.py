@@ -167,7 +167,7 @@ def measure(grey: np.ndarray, u: np.ndarray | None = None, v: np.ndarray | None 
 def _thirds(grey: np.ndarray) -> float:
     """Rule of thirds: how close the centroid of edge energy sits to a thirds intersection."""
     small = cv2.resize(grey, (64, max(2, grey.shape[0] * 64 // grey.shape[1])), interpolation=cv2.INTER_AREA)
-    mag = cv2.absdiff(cv2.Sobel(small, cv2.CV_32F, 1, 0), 0) + cv2.absdiff(cv2.Sobel(small, cv2.CV_32F, 0, 1), 0)
+    mag = np.abs(cv2.Sobel(small, cv2.CV_32F, 1, 0)) + np.abs(cv2.Sobel(small, cv2.CV_32F, 0, 1))
     mom = cv2.moments(mag)
     if mom["m00"] <= 0:
         return 0.0
@@ -187,7 +187,7 @@ def signature(grey: np.ndarray, u: np.ndarray | None, v: np.ndarray | None) -> n
     for c in (u, v):
         plane = np.full(cs[::-1], 128, np.uint8) if c is None else cv2.resize(c, cs, interpolation=cv2.INTER_AREA)
         parts.append(plane.astype(np.float32).ravel() * (1.0 / 255.0))
-    hist = np.bincount((y >> 4).ravel(), minlength=16).astype(np.float32) / float(y.size)
+    hist = np.bincount(np.right_shift(y, 4).ravel(), minlength=16).astype(np.float32) / float(y.size)
     parts.append(hist)
     return np.concatenate(parts)
 

@@ -141,7 +141,7 @@ def output_size(crop_w: int, aspect: Aspect, width: int | None, max_upscale: flo
         raise ImagingError(f"--width must be >= 1, got {width}")
     limit = crop_w * max_upscale
     limited = target > limit + 1e-9
-    target = min(target, limit)
+    target = min(target, limit)  # type: ignore[assignment]  # int or float: only compared and divided
     n = max(1, int(round(target / aspect.w)))
     if n * aspect.w > limit + 1e-9:
         n = max(1, int(math.floor(limit / aspect.w)))

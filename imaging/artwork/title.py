@@ -149,7 +149,7 @@ def _layout_in(
     box = (int(bx0), int(by0), int(bx0 + bw), int(by0 + bh))
     if box[0] < 0 or box[1] < 0 or box[2] > W or box[3] > H or _overlaps(box, faces):
         return None
-    return TitleLayout(text, size, box, (bx0 + pad - tx0, by0 + pad - ty0), align)
+    return TitleLayout(text, size, box, (int(bx0 + pad - tx0), int(by0 + pad - ty0)), align)
 
 
 def place_title(

@@ -91,10 +91,10 @@ def plan_extract(
     likeness: float | None = None,
 ) -> ExtractPlan:
     """Decide, before decoding anything, what extracting `paths` into `out` will do per video."""
-    paths = [Path(p) for p in paths]
-    videos, errors = expand_inputs(paths)
+    given = [Path(p) for p in paths]
+    videos, errors = expand_inputs(given)
     plan = ExtractPlan(errors=errors, inputs=len(videos) + len(errors))
-    single = len(paths) == 1 and len(videos) == 1 and not paths[0].is_dir()
+    single = len(given) == 1 and len(videos) == 1 and not given[0].is_dir()
     for video, out_dir in zip(videos, output_dirs(videos, Path(out), single)):
         folder = output_folder(video, out_dir, k=k, mode=mode, fmt=fmt, min_count=min_count, likeness=likeness)
         try:

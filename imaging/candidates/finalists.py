@@ -191,7 +191,7 @@ class _Picker:
         return CandidateSet(info, self.mode, self.t.shots, candidates, crop, stats, warnings, self.k)
 
     def _finalist(self, rec: FrameRecord, video_crop: tuple[int, int, int, int]) -> _Finalist:
-        rgb = rec.frame.to_rgb()
+        rgb = rec.held.to_rgb()
         # one grey copy serves every reading that needs grey (faces, eyes, saliency, sharpness,
         # structure): each converted the full-resolution RGB again (per pixel the same values)
         grey_full = to_gray(rgb)
@@ -203,7 +203,7 @@ class _Picker:
         faces = [Box(b.x - x0, b.y - y0, b.w, b.h) for b in faces_full]
         area = faces[0].area / float(image.shape[0] * image.shape[1]) if faces else 0.0
         face_term = min(1.0, math.sqrt(area / FACE_FULL_AREA)) if faces else 0.0
-        appeal = judge(grey, faces, rec.frame.luma())
+        appeal = judge(grey, faces, rec.held.luma())
         if appeal.eyes is not None:  # a face big enough to judge earns its bonus by its open eyes
             face_term *= appeal.eyes / 2.0
         score = (1 - FACE_WEIGHT) * rec.rank + FACE_WEIGHT * face_term + appeal.bonus
@@ -248,7 +248,7 @@ class _Picker:
     def _frame_crop(self, rec: FrameRecord, video_crop: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
         """The bars of this frame's shot (seen over all its frames on the proxy), with each edge
         placed exactly using the frame's own full-resolution luma when that agrees within a proxy pixel."""
-        luma = rec.frame.luma()
+        luma = rec.held.luma()
         h, w = luma.shape
         own_bars = detect_bars(luma)
         own = own_bars.pixels(w, h)
@@ -271,10 +271,9 @@ class _Picker:
         """Bars measured at full resolution on the held frames (they span many shots)."""
         w, h = self.info.width, self.info.height
         if len(held) >= 3:
-            mx = None
-            for r in held:
-                y = r.frame.luma()
-                mx = y.copy() if mx is None else np.maximum(mx, y, out=mx)
+            mx = held[0].held.luma().copy()
+            for r in held[1:]:
+                np.maximum(mx, r.held.luma(), out=mx)
             crop = detect_bars(mx)
             h, w = mx.shape
         else:

@@ -197,7 +197,7 @@ def output_key(
         st = os.stat(path)
         size, mtime = st.st_size, st.st_mtime_ns
     except OSError:
-        size = mtime = None
+        size = mtime = None  # type: ignore[assignment]  # unknown: the key says so
     key = {"video": path, "bytes": size, "mtime_ns": mtime, "k": k, "mode": mode, "format": fmt}
     if min_count is not None:
         key["min_count"] = min_count

@@ -140,7 +140,7 @@ def make_sample_video(
                         src = shots[2] if what == "fadeout" else shots[3]
                         t = j + (int(4 * fps) if what == "fadeout" else 0)
                         level = 1 - (j + 1) / (count + 1) if what == "fadeout" else (j + 1) / (count + 1)
-                        img = src.render(t) * level
+                        img = src.render(t) * level  # type: ignore[assignment]  # float64: encoded below as any
                     else:
                         s = shots[int(what[-1])]
                         t = j + (int(fps) if what == "shot3" else 0)

@@ -88,7 +88,7 @@ class DecodedFrame:
 
     def _plane(self, i: int) -> np.ndarray:
         plane = self.frame.planes[i]
-        buf = np.frombuffer(plane, np.uint8)
+        buf = np.frombuffer(plane, np.uint8)  # type: ignore[call-overload]  # a plane is a buffer
         return buf.reshape(-1, plane.line_size)[: plane.height, : plane.width]
 
     def luma(self) -> np.ndarray:
@@ -205,7 +205,7 @@ class VideoReader:
         seen_key = False
         skip = SKIP_FRAME[self.mode]
         if skip:
-            stream.codec_context.skip_frame = skip
+            stream.codec_context.skip_frame = skip  # type: ignore[assignment]  # one of PyAV's names
         tb = stream.time_base or Fraction(1, 90000)
         start = stream.start_time or 0
         fps = self.info.fps
@@ -239,7 +239,7 @@ class VideoReader:
         except av.FFmpegError as exc:
             if self.decoded == 0:
                 raise ImagingError(f"{self.path}: no decodable video frames ({_cause(exc)})") from None
-            failure = _cause(exc)
+            failure: str | None = _cause(exc)
         else:
             failure = None
         if self.decoded == 0:

@@ -128,6 +128,13 @@ class FrameRecord:
     smear: float = 0.0  # share of cells far less detailed than the segment's best there
 
     @property
+    def held(self) -> DecodedFrame:
+        """The frame, for a record still holding it (finalists are; a released one is an error)."""
+        if self.frame is None:
+            raise RuntimeError(f"frame {self.index} was released before it was read")
+        return self.frame
+
+    @property
     def rank(self) -> float:
         """Quality less the transient-frame penalty: how held frames compete."""
         return (
@@ -290,7 +297,7 @@ class ShotTracker:
             self.detector.scale = 1.0 / max(0.16, (c.x1 - c.x0) * (c.y1 - c.y0))
         self.decoded += 1
         inside = self.crop.apply(grey)
-        m = measure(inside, self.crop.apply(u), self.crop.apply(v))
+        m = measure(inside, None if u is None else self.crop.apply(u), None if v is None else self.crop.apply(v))
         # quick mode's shots are one keyframe each: no other frame of the moment to compare detail
         # with, so smear is always 0 there and its detail grid is not computed
         cells = detail_cells(inside) if self.mode != "quick" else None
