@@ -17,7 +17,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from artbandit.text import grouped_notes, plural
 from safeio.atomic import write_text_atomic
@@ -124,7 +124,7 @@ def run_demo(
         folder.clear_own(keep)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        titles = []
+        titles: list[dict[str, Any]] = []
         for n, video in enumerate(videos):
             name = _title_folder(video, n, len(videos))
             say(f"[2/5] extracting candidate thumbnails from {video}")

@@ -93,7 +93,7 @@ class TitleBar:
         self.failed = 0
         self.unit = "titles"
         self.started = time.monotonic()
-        self._bar = None
+        self._bar: Any = None  # click's progress bar while one is drawn
         self._pos = 0
 
     def __call__(self, done: int, total: int | None, unit: str) -> None:

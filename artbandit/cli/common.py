@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import Iterable, Iterator, TypeVar
+from typing import Any, Iterable, Iterator, TypeVar
 
 import click
 
@@ -62,7 +62,7 @@ class _ProtocolBar:
 
     def __init__(self, label: str, quiet: bool) -> None:
         self.label, self.quiet = label, quiet
-        self._bar = None
+        self._bar: Any = None  # click's progress bar while one is drawn
         self._key: tuple[str, int | None] | None = None
         self._done = 0
 

@@ -162,6 +162,8 @@ def evaluate(
     if folder is not None:
         from simulations.ope.evalreport import write_evaluation_report
 
+        assert out is not None  # a folder is made only for -o OUT
+
         with atomic_dir(Path(out)) as tmp:
             (tmp / "evaluation.json").write_text(json.dumps(json_safe(result), indent=2) + "\n", "utf-8")
             write_evaluation_report(result, tmp / "report.html")

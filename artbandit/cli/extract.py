@@ -119,8 +119,8 @@ def extract(
     if len(plan.jobs) == 1:
         job = plan.jobs[0]
         with progress_reporter(job.video.name, quiet) as report:
-            manifest, err = run_extract_task(job, report)
-        results.append((job.video, job.out_dir, manifest, err))
+            made, err = run_extract_task(job, report)
+        results.append((job.video, job.out_dir, made, err))
     elif plan.jobs:
         from safeio.engine.local import LocalEngine
 
@@ -135,16 +135,16 @@ def extract(
         results = [(j.video, j.out_dir, *done[i]) for i, j in enumerate(plan.jobs)]
 
     failures = list(plan.errors)
-    for video, out_dir, manifest, err in results:
-        if err:
-            failures.append(err)
+    for video, out_dir, written, err in results:
+        if err or written is None:
+            failures.append(err or f"{video}: no manifest")
             continue
-        manifests.append(manifest)
-        for w in manifest.get("warnings", []):  # not chatter: shown even with --quiet
+        manifests.append(written)
+        for w in written.get("warnings", []):  # not chatter: shown even with --quiet
             click.echo(f"warning: {w}", err=True)
         say(
-            f"{video}: {plural(len(manifest['candidates']), 'candidate')} from "
-            f"{plural(len(manifest['shots']), 'shot')} -> {out_dir}",
+            f"{video}: {plural(len(written['candidates']), 'candidate')} from "
+            f"{plural(len(written['shots']), 'shot')} -> {out_dir}",
             quiet,
         )
     for err in failures:

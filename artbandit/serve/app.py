@@ -32,7 +32,7 @@ from bandit.service.decision_service import DecisionService
 log = logging.getLogger("artbandit.serve")
 
 # exception -> (status, Personalizer's error code); the first that matches wins (most specific first)
-ERRORS: tuple[tuple[type[BaseException], int, str], ...] = (
+ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (UnknownEventError, 404, "ResourceNotFound"),
     (DuplicateRewardError, 409, "Conflict"),
     (ExpiredEventError, 409, "Conflict"),

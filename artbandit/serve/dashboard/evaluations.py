@@ -78,7 +78,8 @@ def time_window(body: dict[str, Any]) -> tuple[float | None, float | None] | Non
         bounds.append(seconds)
     if bounds == [None, None]:
         return None
-    if None not in bounds and bounds[0] >= bounds[1]:
+    start, end = bounds
+    if start is not None and end is not None and start >= end:
         raise EvaluationError("startTime must be before endTime")
     return bounds[0], bounds[1]
 

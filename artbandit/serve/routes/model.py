@@ -59,6 +59,6 @@ async def model_properties(st: ServeState = Depends(state)) -> Response:
             version=policy.model_version,
             learned=policy.n_learned,
             checkpoint_seq=st.svc.checkpoint_seq,
-            vw_arguments=policy.vw_args,
+            vw_arguments=getattr(policy, "vw_args", ""),  # both VW policies have them
         )
     )
