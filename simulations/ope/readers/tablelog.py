@@ -45,6 +45,13 @@ def is_index_column(name: str) -> bool:
     return name.strip() == "" or name.lower() == "index" or (name.startswith("Unnamed: ") and name[9:].isdigit())
 
 
+def _column(raw: RawBatch, name: str | None) -> Any:
+    """A mapped column of a batch; only called for a mapping name the caller checked is given."""
+    if name is None:
+        raise OPEError("internal: a column the log mapping does not name was read")
+    return raw.columns[name]
+
+
 class GrowingCatalog:
     """The candidate set "every action in the log" built during the one pass that also reads the rows.
 
@@ -183,7 +190,7 @@ class TableReader:
         """(distinct candidate lists, which one per row) from the candidates column."""
         import pyarrow as pa
 
-        col = raw.columns[self.m.candidates_col]
+        col = _column(raw, self.m.candidates_col)
         sets: list[list[str]] = []
         if isinstance(col, pa.Array) and pa.types.is_string(col.type):
             enc = col.dictionary_encode()
@@ -211,12 +218,12 @@ class TableReader:
             except OPEError as exc:
                 sets.append([])
                 bad_sets[j] = str(exc)
-        for i in np.flatnonzero(idx < 0):
-            idx[i] = len(sets)
+        for row in np.flatnonzero(idx < 0):
+            idx[row] = len(sets)
         if (idx == len(sets)).any():
             sets.append([])
-        for i in np.flatnonzero(np.isin(idx, list(bad_sets))) if bad_sets else ():
-            self._bad(raw, keep, int(i), bad_sets[int(idx[i])])
+        for row in np.flatnonzero(np.isin(idx, list(bad_sets))) if bad_sets else ():
+            self._bad(raw, keep, int(row), bad_sets[int(idx[row])])
         return sets, idx
 
     def _bad(self, raw: RawBatch, keep: np.ndarray, i: int, message: str) -> None:
@@ -253,14 +260,14 @@ class TableReader:
                 if c
             )
         )
-        shared = None
+        shared: Any = None  # the candidate set every event shares, when the log has no candidates column
         deferred = not m.candidates_col and not need_events and self._catalog is None
         if deferred:  # one pass: ids coded as first seen, ranked in the sorted catalog at the end
             shared = GrowingCatalog()
         elif not m.candidates_col:
             ids = self.catalog()
             shared = ([ids], {a: i for i, a in enumerate(ids)})
-        state = {"missing": 0, "last_time": -math.inf, "unordered": False, "rows": 0, "build": None}
+        state: dict[str, Any] = {"missing": 0, "last_time": -math.inf, "unordered": False, "rows": 0, "build": None}
         held: list[EventBatch] = []
         for raw in self.table.batches(wanted, size):
             state["rows"] += raw.size
@@ -312,9 +319,9 @@ class TableReader:
         state["missing"] += int(np.sum(empty & keep))
         n_cand = np.array([len(s) for s in sets] + [0], dtype=np.float64)[set_index] if sets else None
         if has_p:
-            prob, p_empty = floats(raw.columns[m.propensity_col])
+            prob, p_empty = floats(_column(raw, m.propensity_col))
             for i in np.flatnonzero(~((prob >= MIN_PROPENSITY) & (prob <= 1)) | p_empty):
-                v = as_list(raw.columns[m.propensity_col][int(i) : int(i) + 1])[0]
+                v = as_list(_column(raw, m.propensity_col)[int(i) : int(i) + 1])[0]
                 problem = propensity_problem(None if p_empty[i] else float(prob[i]))
                 self._bad(raw, keep, int(i), f"propensity {shown(v)} {problem}")
         elif n_cand is None:
@@ -344,7 +351,7 @@ class TableReader:
 
     def _positions(self, raw: RawBatch, keep: np.ndarray, n_cand: np.ndarray | None) -> np.ndarray:
         """Each row's slot: a whole number from 1 (to the candidate count, when that is known yet)."""
-        col = raw.columns[self.m.position_col]
+        col = _column(raw, self.m.position_col)
         k, empty = floats(col)
         bad = empty | np.isnan(k) | (k < 1) | (k != np.floor(k))
         if n_cand is not None:
@@ -374,7 +381,7 @@ class TableReader:
         return out[inverse]
 
     def _times(self, raw: RawBatch, keep: np.ndarray, state: dict) -> np.ndarray:
-        col = raw.columns[self.m.timestamp_col]
+        col = _column(raw, self.m.timestamp_col)
         t, empty = floats(col)
         t[empty] = np.nan
         todo = np.flatnonzero(np.isnan(t) & ~empty)
