@@ -505,10 +505,10 @@ def test_a_learner_killed_inside_a_change_applies_it_again_to_the_same_model(tmp
     b_svc = DecisionService(str(tmp_path / "b"), seed=1, autocommit=False)
     real_write = b_svc.journal.write
 
-    def killed(records, *, stream_seq=None):
+    def killed(records, *, stream_seq=None, **outcomes):
         if stream_seq == change_seq and not records:
             raise SystemExit("killed between the change's checkpoint and its position")
-        return real_write(records, stream_seq=stream_seq)
+        return real_write(records, stream_seq=stream_seq, **outcomes)
 
     def killed_publish(token):
         if learner.position >= change_seq - 1 and b_svc.arguments == args:
@@ -532,6 +532,36 @@ def test_a_learner_killed_inside_a_change_applies_it_again_to_the_same_model(tmp
     assert (b.arguments, b.policy.n_learned) == (args, 20)
     assert _pmfs(b.policy) == pytest.approx(whole, abs=1e-12)
     b.close()
+    stream.close()
+
+
+def test_a_refused_change_stays_refused_when_the_learner_dies_before_publishing_it(tmp_path):
+    """The learner commits a change's stream position before it publishes the snapshot naming the
+    outcome, and a restarted learner does not apply the change again: the outcome must come from its
+    journal, or the ranker waiting for the change would read the next snapshot as "applied"."""
+    from bandit.service.stream.learner import Learner
+
+    stream = EmbeddedStream(tmp_path / "stream")
+    stream.append([_rank_message(i) for i in range(3)])
+    bad = {"k": "change", "id": "", "t": 1030.5, "b": {"op": "config", "body": {"rewardWaitTime": "bogus"}}}
+    bad_seq = stream.append([orjson.dumps(bad)])
+    good = {"k": "change", "id": "", "t": 1031.0, "b": {"op": "config", "body": {"rewardWaitTime": "PT5M"}}}
+    good_seq = stream.append([orjson.dumps(good)])
+    svc = DecisionService(str(tmp_path / "state"), seed=1, autocommit=False)
+    learner = Learner(svc, stream)
+    while learner.position < stream.last_seq():
+        learner.step()  # applies and commits both changes; killed before `publish`
+    assert stream.snapshot_meta() is None
+    svc.close()
+
+    svc = DecisionService(str(tmp_path / "state"), seed=1, autocommit=False)
+    again = Learner(svc, stream)
+    assert again.position == good_seq and again.step() == 0  # nothing is applied twice
+    again.publish(force=True)
+    changes = stream.snapshot_meta()["changes"]
+    assert "not an ISO-8601 duration" in changes[str(bad_seq)] and changes[str(good_seq)] is None
+    assert svc.config.reward_wait_s == 300.0
+    svc.close()
     stream.close()
 
 
