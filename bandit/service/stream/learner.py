@@ -255,6 +255,9 @@ class Learner:
             "eventsPending": s["eventsPending"],
             "pendingBytes": s["pendingBytes"],
             "learned": s["learned"],
+            # the event counters over every ranker (each one's own are its acknowledgements only)
+            "counters": {name: s[name] for name in self.svc.counters},
+            "apprentice": s["apprentice"],
             "checkpointSeq": s["checkpointSeq"],
             "logProperties": self.log_properties,
         }

@@ -309,6 +309,12 @@ class Ranker(DecisionService):
         workers = self.stream.statuses()
         workers[self.name] = self.worker_status()
         learner = workers.get("learner", {})
+        # the event counters (/metrics ranks_total ...) and Apprentice agreement are the learner's:
+        # it applies what every ranker acknowledged, so they count the whole service, not the ranker
+        # a request happened to reach (a ranker's own acknowledgements are under "workers")
+        s.update(learner.get("counters") or {})
+        if "apprentice" in learner:
+            s["apprentice"] = learner["apprentice"]
         last = self.stream.last_seq()
         lag = max(0, last - int(learner.get("streamSeq", 0)))
         s.update(

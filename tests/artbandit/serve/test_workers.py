@@ -372,6 +372,24 @@ def test_the_learners_memory_budget_is_a_503_on_the_rankers(tmp_path):
         assert r.status_code == 201, r.text
 
 
+def test_metrics_count_the_whole_service_whichever_ranker_answers(tmp_path):
+    """A Prometheus scrape reaches one ranker: its event counters must be the service's (what every
+    ranker acknowledged, as the learner applied it), not that ranker's own share of the traffic."""
+    with Server(tmp_path / "s", "--workers", "2", "--model-update-seconds", "0") as srv:
+        n = 40
+        for i in range(n):  # a new connection per request: the kernel spreads them over both rankers
+            with httpx.Client(base_url=srv.client.base_url, headers=srv.client.headers, timeout=60.0) as c:
+                event_id = c.post("/rank", json=rank_body(i)).json()["eventId"]
+                assert c.post(f"/events/{event_id}/reward", json={"value": 1}).status_code == 204
+        s = _wait(srv, lambda s: s["learnerLag"] == 0 and s["rewards"] == n, "the learner to apply everything")
+        own = {name: w["ranks"] for name, w in s["workers"].items() if name.startswith("ranker")}
+        assert len(own) == 2 and sum(own.values()) <= n  # each ranker acknowledged a share
+        for _ in range(6):  # whichever ranker answers the scrape
+            with httpx.Client(headers=srv.client.headers, timeout=60.0) as c:
+                text = c.get(srv.url + "/metrics").text
+            assert f"artbandit_ranks_total {n}" in text and f"artbandit_rewards_total {n}" in text, text
+
+
 @pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
 def test_a_change_without_a_learner_is_a_503_and_is_applied_when_the_learner_runs(tmp_path, monkeypatch):
     """No learner applies the change in time: 503 (not a 2xx), the change stays in the stream, and the
