@@ -656,14 +656,34 @@ def test_the_personalizer_sdk_works_against_one_process_and_two_workers(tmp_path
         assert admin.reset_policy() == {"name": "artbandit", "arguments": "--cb_explore_adf --select"}
 
 
-def test_catalog_with_workers_is_a_one_line_usage_error(tmp_path):
-    # --catalog is wired into the single process only: with rankers it would be silently ignored
+def test_catalog_works_through_the_rankers_and_a_bad_one_is_a_one_line_usage_error(tmp_path):
+    """--catalog with workers: every ranker reads the catalogue, so a rank may name variants by id
+    alone (the rank message carries their features to the learner) and the dashboard shows the
+    titles; a folder that is no catalogue is refused before anything starts."""
     from click.testing import CliRunner
 
     from artbandit.cli import cli
+    from tests.dashboard_helpers import make_index, rank_ids
 
     result = CliRunner().invoke(
         cli, ["serve", "--state", str(tmp_path / "s"), "--no-auth", "--catalog", str(tmp_path), "--workers", "2"]
     )
-    assert result.exit_code == 2 and "single process only" in result.output
+    assert result.exit_code == 2 and "--catalog:" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "s").exists()
+
+    cat = make_index(tmp_path / "catalogue")
+    with Server(tmp_path / "state", "--workers", "2", "--catalog", str(cat), "--model-update-seconds", "0") as srv:
+        for i in range(20):
+            with httpx.Client(base_url=srv.client.base_url, headers=srv.client.headers, timeout=60.0) as c:
+                event_id = rank_ids(c, ["a0", "a1", "a2", "a3"])["eventId"]
+                assert c.post(f"/events/{event_id}/reward", json={"value": 1}).status_code == 204
+        _wait(srv, lambda s: s["learnerLag"] == 0 and s["rewards"] == 20, "the learner to apply everything")
+        db = sqlite3.connect(f"file:{tmp_path / 'state' / 'journal.sqlite'}?mode=ro", uri=True)
+        sets = [orjson.loads(body) for (body,) in db.execute("SELECT body FROM records WHERE kind='set'")]
+        db.close()
+        features = {a["id"]: a.get("features") for actions in sets for a in actions}
+        assert set(features) == {"a0", "a1", "a2", "a3"} and all(features.values()), sets  # filled in
+        with httpx.Client(base_url=srv.url, timeout=10.0) as c:
+            c.post("/dashboard/login", data={"key": KEY})
+            titles = c.get("/dashboard/api/titles").json()
+        assert titles["catalogue"] is True and "film-a" in {t["id"] for t in titles["titles"]}
