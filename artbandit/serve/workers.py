@@ -192,6 +192,7 @@ def run_ranker(cfg: dict[str, Any], key: bytes | None, fd: int | None) -> int:
             max_actions=cfg["max_actions"],
             model_update_s=cfg["model_update_s"],
             max_pending_bytes=cfg["max_pending_bytes"],
+            state_folder=cfg["state"],
         )
         catalog = None
         if cfg.get("catalog"):  # each ranker reads the catalogue itself (rank fills variant ids from it)

@@ -121,7 +121,10 @@ class Ranker(DecisionService):
         model_update_s: float = 5.0,
         max_pending_bytes: int = DEFAULT_PENDING_BYTES,
         wait_s: float = 60.0,
+        state_folder: str | None = None,
     ) -> None:
+        # the learner's state folder when it is on this machine (evaluations read its event log)
+        self.state_folder = state_folder
         self.seed = int(seed)
         self.reward_range = (float(reward_range[0]), float(reward_range[1]))
         self.max_actions = int(max_actions)

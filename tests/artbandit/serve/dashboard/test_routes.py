@@ -154,8 +154,47 @@ def _finished(client, eid: str) -> dict:
     raise AssertionError("the evaluation did not finish")
 
 
-def test_personalizer_admin_contract_evaluations_importance_reset(tmp_path):
-    with Server(tmp_path / "state", "--catalog", str(make_index(tmp_path / "catalogue"))) as srv:
+def _logged(srv: Server, n: int) -> None:
+    """Wait until the event log holds n closed events (with --workers the learner writes it a moment
+    after the rewards were acknowledged; the single process before it answered)."""
+    import sqlite3
+
+    for _ in range(600):
+        try:
+            db = sqlite3.connect(f"file:{srv.state / 'events.sqlite'}?mode=ro", uri=True)
+            (count,) = db.execute("SELECT COUNT(*) FROM events WHERE reward IS NOT NULL").fetchone()
+            db.close()
+            if count >= n:
+                return
+        except sqlite3.Error:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"the event log never held {n} rewarded events")
+
+
+def _settled(srv: Server) -> None:
+    """With --workers: wait until every ranker serves the learner's newest snapshot (a ranker other
+    than the one that took a change serves it within --model-update-seconds); one process: at once."""
+    for _ in range(600):
+        s = httpx.get(srv.url + "/status", timeout=10.0).json()
+        rankers = [w for name, w in (s.get("workers") or {}).items() if name.startswith("ranker")]
+        if all((w.get("snapshotVersion") or 0) >= s["journalSeq"] for w in rankers) and s.get("learnerLag", 0) == 0:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the rankers never caught up with the learner")
+
+
+WORKERS = [
+    pytest.param((), id="one-process"),
+    pytest.param(("--workers", "2", "--model-update-seconds", "0"), id="workers"),
+]
+
+
+@pytest.mark.parametrize("workers", WORKERS)
+def test_personalizer_admin_contract_evaluations_importance_reset(tmp_path, workers):
+    """The same contract from the single process and from rankers (`--workers`: every ranker lists,
+    reads and deletes the evaluation whichever ranker started it; a new connection per request)."""
+    with Server(tmp_path / "state", "--catalog", str(make_index(tmp_path / "catalogue")), *workers) as srv:
         c = srv.client
         # update_policy answers with the name it was given; reset (was 405) restores the defaults
         assert (
@@ -172,12 +211,17 @@ def test_personalizer_admin_contract_evaluations_importance_reset(tmp_path):
         }
         assert c.get("/evaluations").json() == [] and c.get("/featureimportances").json() == []
         _learnable_traffic(c, 300)
+        _logged(srv, 300)
         r = c.post(
             "/evaluations", json={"name": "<b>week</b>", "policies": [{"name": "sq", "arguments": "vw:squarecb"}]}
         )
         assert r.status_code == 201 and r.headers["location"].endswith("/evaluations/" + r.json()["id"])
         e = _finished(c, r.json()["id"])
         assert e["status"] == "completed" and e["name"] == "<b>week</b>" and e["events"] == 300
+        for _ in range(4):  # whichever process answers a new connection
+            with httpx.Client(base_url=c.base_url, headers=c.headers, timeout=10.0) as fresh:
+                assert fresh.get(f"/evaluations/{e['id']}").json()["events"] == 300
+                assert [x["id"] for x in fresh.get("/evaluations").json()] == [e["id"]]
         names = {p["name"]: p for p in e["policyResults"]}
         assert {"logged", "baseline", "uniform", "vw:squarecb"} <= set(names)
         assert names["baseline"]["policySource"] == "Baseline" and names["uniform"]["policySource"] == "Random"
@@ -196,16 +240,22 @@ def test_personalizer_admin_contract_evaluations_importance_reset(tmp_path):
         assert c.get("/evaluations/nope").status_code == 404
         assert c.delete(f"/evaluations/{e['id']}").status_code == 204
         assert c.get(f"/evaluations/{e['id']}").status_code == 404 and c.get("/evaluations").json() == []
+        for _ in range(4):
+            with httpx.Client(base_url=c.base_url, headers=c.headers, timeout=10.0) as fresh:
+                assert (
+                    fresh.get("/evaluations").json() == [] and fresh.get(f"/evaluations/{e['id']}").status_code == 404
+                )
         # the contract needs the key like every other route
-        import httpx
-
         assert httpx.get(srv.url + "/personalizer/v1.0/evaluations").status_code == 401
 
 
-def test_apply_winner_then_roll_back(tmp_path):
-    with Server(tmp_path / "state", "--catalog", str(make_index(tmp_path / "catalogue"))) as srv:
+@pytest.mark.parametrize("workers", WORKERS)
+def test_apply_winner_then_roll_back(tmp_path, workers):
+    with Server(tmp_path / "state", "--catalog", str(make_index(tmp_path / "catalogue")), *workers) as srv:
         c = srv.client
         _learnable_traffic(c, 240)
+        _logged(srv, 240)
+        _settled(srv)
 
         def pmf(event_id: str) -> dict:
             ranked = rank_ids(c, ["a0", "a1", "a2", "a3"], event_id=event_id, context=[{"user": {"segment": "b"}}])
@@ -221,11 +271,13 @@ def test_apply_winner_then_roll_back(tmp_path):
         assert r.status_code == 200 and r.json()["applied"] == e["optimalPolicy"]
         assert (srv.state / "previous-model.bin").read_bytes().startswith(b"ARTBANDIT-MODEL")  # an export blob
         assert c.get(f"/evaluations/{eid}").json()["status"] == "optimalPolicyApplied"
+        _settled(srv)
         served_applied = pmf("probe-applied")
         assert served_applied != pytest.approx(served_before, abs=1e-6)  # another model answers
         assert max(served_applied, key=served_applied.get) == "a3"  # it learned the log: b viewers want a3
         rb = s.post("/dashboard/api/rollback", headers={"X-Artbandit-Dashboard": "1"})
         assert rb.status_code == 200
+        _settled(srv)
         assert pmf("probe-after") == pytest.approx(served_before, abs=1e-12)  # the previous model is back
         s.close()
 
