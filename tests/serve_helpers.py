@@ -28,11 +28,15 @@ def free_port() -> int:
 
 
 class Server:
-    """Start with `start()`, stop with `stop(sig)`; `client` talks to /personalizer/v1.0."""
+    """Start with `start()`, stop with `stop(sig)`; `client` talks to /personalizer/v1.0.
 
-    def __init__(self, state: Path, *extra: str, seed: int = 0) -> None:
+    The single process (`--workers 1`) unless `extra` names the topology (--workers, --stream, --role)
+    or `topology_default` asks for what `artbandit serve` runs without options (rankers + learner)."""
+
+    def __init__(self, state: Path, *extra: str, seed: int = 0, topology_default: bool = False) -> None:
         self.state = Path(state)
-        self.extra = extra
+        named = {"--workers", "--stream", "--role"} & set(extra)
+        self.extra = extra if named or topology_default else ("--workers", "1", *extra)
         self.seed = seed
         self.port = 0
         self.proc: subprocess.Popen | None = None

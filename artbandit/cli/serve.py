@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import click
 
@@ -33,6 +34,31 @@ def _range(text: str) -> tuple[float, float]:
     if not lo < hi:
         raise click.BadParameter("LOW must be below HIGH")
     return lo, hi
+
+
+def cpus_available() -> int:
+    """The CPUs this process may run on (a container's or taskset's limit, not the machine's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class WorkerCount(click.ParamType):
+    """`auto` or a number of rankers from 1 to 256."""
+
+    name = "auto|N"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if value == "auto" or isinstance(value, int):
+            return value
+        try:
+            number = int(value)
+        except ValueError:
+            self.fail(f"{value!r} is not 'auto' or a whole number", param, ctx)
+        if not 1 <= number <= 256:
+            self.fail(f"{number} is not between 1 and 256", param, ctx)
+        return number
 
 
 @click.command()
@@ -96,11 +122,12 @@ def _range(text: str) -> tuple[float, float]:
 @click.option("--quiet", "-q", is_flag=True, help="No startup line.")
 @click.option(
     "--workers",
-    default=1,
+    default="auto",
     show_default=True,
-    type=click.IntRange(1, 256),
-    help="Ranker processes sharing the port, plus one learner process (1: the single process, the default: "
-    "its answers are Personalizer's exactly). Experimental: see docs/serve.md 'Past one process'.",
+    type=WorkerCount(),
+    help="Ranker processes sharing the port, plus one learner process; auto: one per CPU this process "
+    "may use. 1: the single process instead (learns before it answers; an unknown event's reward is a "
+    "404). See docs/serve.md 'Past one process'.",
 )
 @click.option(
     "--stream",
@@ -148,17 +175,18 @@ def serve(
     state folder that a crash cannot make forget."""
     from artbandit.serve.runner import serve as run
 
-    if workers > 1 or stream or role != "all":
+    if workers == "auto":
+        workers = cpus_available()
+    elif workers == 1 and not stream and role == "all":
+        workers = 0  # the single process
+    if workers > 0 or stream or role != "all":
+        workers = max(1, workers)
         from artbandit.serve.workers import serve_workers
 
         if catalog and role != "learner":  # checked once here: a bad catalogue is a one-line error
             from artbandit.serve.dashboard.catalog import Catalogue
-            from bandit.errors import BanditError
 
-            try:
-                Catalogue(catalog)
-            except BanditError as exc:
-                raise click.UsageError(str(exc)) from None
+            Catalogue(catalog)
 
         cfg = dict(
             state=state,
