@@ -80,6 +80,8 @@ def start(kind: str, state: Path, workers: int = 0) -> tuple[subprocess.Popen, s
         cmd = [sys.executable, "-m", "artbandit", "serve", "--state", str(state), "--port", str(port), "--quiet"]
         if workers:  # rankers + learner on the embedded stream (docs/serve.md "Past one process")
             cmd += ["--workers", str(workers), "--stream", "embedded", "--model-update-seconds", "1"]
+        else:  # the single process (serve's default is one ranker per CPU)
+            cmd += ["--workers", "1"]
     else:
         cmd = [sys.executable, __file__, "--bare-server", str(port)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
