@@ -75,6 +75,8 @@ def create_app(
     """The ASGI application: routes inside the Gate (versions, key, body limit, metrics).
     `catalog`: an artbandit.serve.dashboard.catalog.Catalogue (`--catalog`); `dashboard`: mount /dashboard."""
     state = ServeState(svc, Committer(svc, inline=not durable), Metrics(), key=key, catalog=catalog)
+    if state.via_stream:  # a ranker publishes its request metrics with its status (GET /metrics)
+        svc.status_extras = lambda: {"metrics": state.metrics.to_json()}  # type: ignore[attr-defined]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -29,24 +29,65 @@ class Metrics:
         counts[bisect_left(BUCKETS, seconds)] += 1
         self.sums[route] += seconds
 
+    def to_json(self) -> dict[str, Any]:
+        """The counters as JSON, for a ranker's published status (`--workers`). Read from another
+        thread than the one that counts: a new route added meanwhile makes the copy start again."""
+        for _ in range(10):
+            try:
+                return {
+                    "requests": [[route, code, n] for (route, code), n in list(self.requests.items())],
+                    "hist": {route: list(counts) for route, counts in list(self.hist.items())},
+                    "sums": dict(list(self.sums.items())),
+                }
+            except RuntimeError:  # dictionary changed size during iteration
+                continue
+        return {"requests": [], "hist": {}, "sums": {}}
+
+    @staticmethod
+    def _request_lines(data: dict[str, Any], worker: str | None) -> tuple[list[str], list[str]]:
+        """The request counter and latency histogram lines of one process's `to_json` (labelled with
+        its worker under --workers)."""
+        extra = f',worker="{_escape(worker)}"' if worker is not None else ""
+        counts = [
+            f'artbandit_requests_total{{route="{_escape(route)}",status="{code}"{extra}}} {n}'
+            for route, code, n in sorted(data["requests"], key=lambda r: (r[0], r[1]))
+        ]
+        hist = []
+        for route, buckets in sorted(data["hist"].items()):
+            label = _escape(route)
+            acc = 0
+            for bound, n in zip(BUCKETS, buckets):
+                acc += n
+                hist.append(f'artbandit_request_seconds_bucket{{route="{label}",le="{bound}"{extra}}} {acc}')
+            acc += buckets[-1]
+            hist.append(f'artbandit_request_seconds_bucket{{route="{label}",le="+Inf"{extra}}} {acc}')
+            hist.append(f'artbandit_request_seconds_sum{{route="{label}"{extra}}} {data["sums"].get(route, 0.0):.6f}')
+            hist.append(f'artbandit_request_seconds_count{{route="{label}"{extra}}} {acc}')
+        return counts, hist
+
     def render(self, status: dict[str, Any]) -> str:
         lines = [
             "# HELP artbandit_requests_total HTTP requests by route and status.",
             "# TYPE artbandit_requests_total counter",
         ]
-        for (route, code), n in sorted(self.requests.items()):
-            lines.append(f'artbandit_requests_total{{route="{_escape(route)}",status="{code}"}} {n}')
+        # under --workers a scrape reaches one ranker: every ranker's series, labelled by worker (its
+        # own live, the others' as last published, at most STATUS_EVERY_S old), so that each series
+        # only ever grows and `sum by (route)` is the service's
+        per_process = [(None, self.to_json())]
+        me = status.get("worker")
+        if me is not None:
+            per_process = [
+                (name, self.to_json() if name == me else w.get("metrics"))
+                for name, w in sorted((status.get("workers") or {}).items())
+                if name.startswith("ranker") and (name == me or w.get("metrics"))
+            ]
+        hists: list[str] = []
+        for worker, data in per_process:
+            counts, hist = self._request_lines(data, worker)
+            lines += counts
+            hists += hist
         lines += ["# HELP artbandit_request_seconds Request latency.", "# TYPE artbandit_request_seconds histogram"]
-        for route, counts in sorted(self.hist.items()):
-            label = _escape(route)
-            acc = 0
-            for bound, n in zip(BUCKETS, counts):
-                acc += n
-                lines.append(f'artbandit_request_seconds_bucket{{route="{label}",le="{bound}"}} {acc}')
-            acc += counts[-1]
-            lines.append(f'artbandit_request_seconds_bucket{{route="{label}",le="+Inf"}} {acc}')
-            lines.append(f'artbandit_request_seconds_sum{{route="{label}"}} {self.sums[route]:.6f}')
-            lines.append(f'artbandit_request_seconds_count{{route="{label}"}} {acc}')
+        lines += hists
         gauges = {
             "events_pending": ("gauge", status["eventsPending"]),
             "pending_bytes": ("gauge", status["pendingBytes"]),

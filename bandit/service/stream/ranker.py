@@ -37,6 +37,7 @@ from bandit.service.stream import EventStream
 from safeio.errors import one_line
 
 PENDING_REFRESH_S = 0.25  # how often a ranker reads the learner's pending events' memory
+STATUS_EVERY_S = 1.0  # how often a ranker publishes its status (its acknowledgements, request metrics)
 
 
 class StreamRecords(RecordBuffer):
@@ -159,6 +160,9 @@ class Ranker(DecisionService):
         self.policy_name: str | None = None  # the learner's, from the snapshot (PUT /configurations/policy)
         self.model_created: float | None = None
         self._changes: dict[str, str | None] = {}
+        # what the application adds to this ranker's published status (its HTTP request metrics), so
+        # that a /metrics scrape reaching any ranker reports every ranker's
+        self.status_extras: Any = None
         self._last_reload = 0.0
         self._closed = False
         deadline = time.monotonic() + wait_s
@@ -220,10 +224,14 @@ class Ranker(DecisionService):
         rank() refuses (503) once the learner's --max-pending-mb budget is full: the budget holds
         within what arrives between two learner statuses (about 0.75 s of traffic). On its own
         thread: a stream server that stops answering must not stall the event loop."""
+        published = time.monotonic()
         while not self._closed:
             time.sleep(PENDING_REFRESH_S)
             try:
                 learner = self.stream.statuses().get("learner") or {}
+                if time.monotonic() - published >= STATUS_EVERY_S:
+                    published = time.monotonic()
+                    self.stream.put_status(self.name, self.worker_status())
             except Exception:  # noqa: BLE001 - the stream is away: keep the last figure
                 continue
             self.pending_bytes = int(learner.get("pendingBytes") or 0)
@@ -305,6 +313,7 @@ class Ranker(DecisionService):
             "modelVersion": self.snapshot.get("modelVersion"),
             "ranks": self.counters["ranks"],
             "rewards": self.counters["rewards"],
+            **(self.status_extras() if self.status_extras is not None else {}),
         }
 
     def status(self) -> dict[str, Any]:

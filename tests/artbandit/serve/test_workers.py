@@ -675,3 +675,28 @@ def test_serve_runs_one_ranker_per_cpu_by_default_and_workers_1_is_the_single_pr
         result = CliRunner().invoke(cli, ["serve", "--state", str(tmp_path / "x"), "--no-auth", "--workers", bad])
         assert result.exit_code == 2 and "--workers" in result.output, result.output
     assert cpus_available() == len(os.sched_getaffinity(0))
+
+
+def test_request_metrics_of_every_ranker_whichever_ranker_a_scrape_reaches(tmp_path):
+    """Prometheus counters must only grow: a scrape answered by either ranker lists every ranker's
+    request counts, labelled by worker, and their sum is every request sent."""
+    import re
+
+    with Server(tmp_path / "s", "--workers", "2", "--model-update-seconds", "0") as srv:
+        n = 30
+        for i in range(n):  # a new connection per request: both rankers answer some
+            with httpx.Client(base_url=srv.client.base_url, headers=srv.client.headers, timeout=60.0) as c:
+                assert c.post("/rank", json=rank_body(i)).status_code == 201
+        pattern = re.compile(
+            r'^artbandit_requests_total\{route="POST /personalizer/v1.0/rank",status="201",worker="(ranker-\d)"\} (\d+)$',
+            re.M,
+        )
+        seen: list[dict] = []
+        for _ in range(100):  # each ranker publishes its counts every second; a scrape per connection
+            with httpx.Client(headers=srv.client.headers, timeout=60.0) as c:
+                seen.append(dict(pattern.findall(c.get(srv.url + "/metrics").text)))
+            if len(seen) >= 8 and all(sum(map(int, f.values())) == n for f in seen[-8:]):
+                break
+            time.sleep(0.1)
+        assert all(sorted(f) == ["ranker-0", "ranker-1"] for f in seen[-8:]), seen[-8:]
+        assert [sum(map(int, f.values())) for f in seen[-8:]] == [n] * 8, seen[-8:]
