@@ -159,6 +159,7 @@ def run_learner(cfg: dict[str, Any]) -> int:
     try:
         stream = open_stream(cfg.get("stream"), cfg["state"])
         learner = Learner(svc, stream, model_update_s=cfg["model_update_s"])
+        _publish_dashboard_counts(svc, stream, lambda: stopping["now"])
         learner.run(lambda: stopping["now"])
         svc.close()
     except Exception as exc:  # noqa: BLE001 - one line; the supervisor starts it again, it resumes exactly
@@ -171,6 +172,33 @@ def run_learner(cfg: dict[str, Any]) -> int:
         if stream is not None:
             stream.close()
     return 0
+
+
+def _publish_dashboard_counts(svc: Any, stream: Any, stopping: Any) -> None:
+    """The dashboard's live counts are the learner's (it sees every event, the rankers a share and no
+    closed event): counted here and put in the stream's store every PUBLISH_EVERY_S when they changed,
+    where every ranker's dashboard reads them (artbandit.serve.dashboard.live)."""
+    import threading
+
+    import orjson
+
+    from artbandit.serve.dashboard.live import LIVE_STATS, PUBLISH_EVERY_S, LiveStats, attach_learner
+
+    stats = LiveStats()
+    attach_learner(svc, stats)
+
+    def publish() -> None:
+        published = -1
+        while not stopping():
+            time.sleep(PUBLISH_EVERY_S)
+            if stats.version != published:
+                try:
+                    published = stats.version
+                    stream.put_upload(LIVE_STATS, orjson.dumps(stats.to_json()))
+                except Exception:  # noqa: BLE001 - the stream is away: the next round tries again
+                    published = -1
+
+    threading.Thread(target=publish, name="artbandit-dashboard-counts", daemon=True).start()
 
 
 def run_ranker(cfg: dict[str, Any], key: bytes | None, fd: int | None) -> int:

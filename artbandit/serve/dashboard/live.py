@@ -21,11 +21,16 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Callable
+
+import orjson
 
 from bandit.log.schema import DriftEvent
 
 KEEP_MINUTES = 24 * 60
+PUBLISHED_MINUTES = 120  # what the learner hands the rankers (the dashboard plots the last 120)
+LIVE_STATS = "dashboard-live.json"  # their name in the event stream's store (`--workers`)
+PUBLISH_EVERY_S = 2.0
 MAX_ACTIONS = 20_000  # action ids (<= 256 characters each): a few MB at most
 MAX_DRIFT = 500
 MAX_SEGMENT_CELLS = 20_000  # (segment value, action id) pairs counted for the per-segment view
@@ -72,9 +77,16 @@ class _Minute:
 
 
 class LiveStats:
-    """Thread-safe: ranks and rewards count on the event loop, closed events on the writer thread."""
+    """Thread-safe: ranks and rewards count on the event loop, closed events on the writer thread.
 
-    def __init__(self) -> None:
+    With `--workers` the learner counts (it sees every event: `attach_learner`) and publishes
+    `to_json` to the event stream's store; a ranker's LiveStats has a `source` that reads it back
+    (at most once a second, when the dashboard asks)."""
+
+    def __init__(self, source: Callable[[], bytes | None] | None = None) -> None:
+        self._source = source
+        self._loaded = -1e9
+        self.version = 0  # counts changes, so the learner publishes only when something changed
         self._lock = threading.Lock()
         self._minutes: OrderedDict[int, _Minute] = OrderedDict()
         self.drift: list[dict[str, Any]] = []
@@ -96,15 +108,18 @@ class LiveStats:
 
     def decided(self, n: int = 1, now: float | None = None) -> None:
         with self._lock:
+            self.version += 1
             self._minute(time.time() if now is None else now).decisions += n
 
     def rewarded(self, n: int = 1, now: float | None = None) -> None:
         with self._lock:
+            self.version += 1
             self._minute(time.time() if now is None else now).rewards += n
 
     def closed(self, rows: list) -> None:
         """The rows the service appends to its event log (bandit.service.joined_log.joined_row, DriftEvent)."""
         with self._lock:
+            self.version += 1
             for row in rows:
                 if not isinstance(row, DriftEvent) and row[11] is not None:
                     self._segment(row[4], row[9], float(row[11]))
@@ -165,6 +180,7 @@ class LiveStats:
 
     def segment_counts(self, action_ids: list[str]) -> list[tuple[tuple[str, str, str], dict[str, tuple[int, float]]]]:
         """Per segment value that saw any of `action_ids`: their impressions and reward sums."""
+        self._fresh()
         with self._lock:
             out = []
             for key, cells in self.segments.items():
@@ -173,7 +189,8 @@ class LiveStats:
                     out.append((key, mine))
             return out
 
-    def minutes(self, last: int = 120) -> list[dict[str, Any]]:
+    def minutes(self, last: int = PUBLISHED_MINUTES) -> list[dict[str, Any]]:
+        self._fresh()
         with self._lock:
             keys = list(self._minutes)[-last:]
             return [
@@ -189,9 +206,67 @@ class LiveStats:
             ]
 
     def action(self, action_id: str) -> tuple[int, int, float]:
+        self._fresh()
         with self._lock:
             st = self.actions.get(action_id)
             return (0, 0, 0.0) if st is None else (int(st[0]), int(st[1]), float(st[2]))
+
+    # -- the learner's counts, handed to the rankers (--workers) ---------------------------------
+    def to_json(self) -> dict[str, Any]:
+        """Everything the dashboard reads, bounded: the last PUBLISHED_MINUTES minutes, the drift
+        alarms, the actions' and the segments' counts (each bounded by its MAX_*)."""
+        with self._lock:
+            minutes = list(self._minutes.items())[-PUBLISHED_MINUTES:]
+            return {
+                "minutes": [
+                    [m, b.decisions, b.rewards, *([x.n, x.s, x.ss] for x in (b.live, b.baseline, b.uniform))]
+                    for m, b in minutes
+                ],
+                "drift": list(self.drift),
+                "actions": self.actions,
+                "segments": [[*key, cells] for key, cells in self.segments.items()],
+            }
+
+    def load_json(self, data: dict[str, Any]) -> None:
+        """Replace the counts with the learner's `to_json`."""
+        minutes: OrderedDict[int, _Minute] = OrderedDict()
+        for m, decisions, rewards, *sums in data["minutes"]:
+            b = minutes[int(m)] = _Minute()
+            b.decisions, b.rewards = int(decisions), int(rewards)
+            for target, (n, total, squares) in zip((b.live, b.baseline, b.uniform), sums):
+                target.n, target.s, target.ss = int(n), float(total), float(squares)
+        segments = {(ns, name, value): cells for ns, name, value, cells in data["segments"]}
+        with self._lock:
+            self._minutes = minutes
+            self.drift = list(data["drift"])
+            self.actions = dict(data["actions"])
+            self.segments = segments
+            self._segment_cells = sum(len(c) for c in segments.values())
+
+    def _fresh(self) -> None:
+        """On a ranker: the learner's counts, read again if the last read is over a second old."""
+        if self._source is None or time.monotonic() - self._loaded < 1.0:
+            return
+        self._loaded = time.monotonic()
+        try:
+            raw = self._source()
+            if raw is not None:
+                self.load_json(orjson.loads(raw))
+        except Exception:  # noqa: BLE001 - the stream is away or the copy is damaged: keep the last counts
+            logging.getLogger("artbandit.serve").warning("dashboard: the learner's counts could not be read")
+
+
+def attach_learner(svc: Any, stats: LiveStats) -> None:
+    """Count what a learner applies (`--workers`): every rank message becomes a `_record`, rewards and
+    closed events as in the single process (`attach`), with the messages' own times."""
+    record = svc._record
+
+    def recorded(ev: Any, step: Any) -> None:
+        record(ev, step)
+        stats.decided(now=ev.time)
+
+    attach(svc, stats)
+    svc._record = recorded
 
 
 def _action_id(action_json: str) -> str:

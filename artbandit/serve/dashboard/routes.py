@@ -21,7 +21,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from artbandit.serve.dashboard.catalog import IMAGE_TYPES
 from artbandit.serve.dashboard.evaluations import EvaluationError, Evaluations, last_hours
-from artbandit.serve.dashboard.live import LiveStats, attach
+from artbandit.serve.dashboard.live import LIVE_STATS, LiveStats, attach
 from artbandit.serve.dashboard.sessions import COOKIE, Sessions
 from artbandit.serve.deps import ServeState, body as request_json
 from bandit.service import wire
@@ -89,8 +89,12 @@ def mount(app: FastAPI, state: ServeState, *, extra_status: Callable[[], dict] |
     from simulations.reports.plotstyle import BASELINE_COLOUR, POLICY_COLOURS, policy_colour
 
     sessions = Sessions(key)
-    stats = LiveStats()
-    attach(svc, stats)
+    if state.via_stream:  # a ranker sees a share of the events and none closing: the learner's counts
+        stream = svc.stream  # type: ignore[attr-defined]
+        stats = LiveStats(source=lambda: stream.get_upload(LIVE_STATS))
+    else:
+        stats = LiveStats()
+        attach(svc, stats)
 
     def session_ok(request: Request) -> bool:
         return sessions.valid(request.cookies.get(COOKIE))

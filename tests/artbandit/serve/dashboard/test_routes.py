@@ -20,6 +20,12 @@ def served(tmp_path_factory):
         yield srv
 
 
+WORKERS = [
+    pytest.param((), id="one-process"),
+    pytest.param(("--workers", "2", "--model-update-seconds", "0"), id="workers"),
+]
+
+
 def _session(srv: Server) -> httpx.Client:
     c = httpx.Client(base_url=srv.url, timeout=10.0)
     r = c.post("/dashboard/login", data={"key": KEY})
@@ -100,9 +106,12 @@ def test_title_probabilities_are_what_rank_answers_and_counts_follow_rewards(ser
     c.close()
 
 
-def test_overview_counts_and_reward_estimates(tmp_path):
+@pytest.mark.parametrize("workers", WORKERS)
+def test_overview_counts_and_reward_estimates(tmp_path, workers):
+    """The live view's counts and estimates: the single process counts what it serves; with rankers
+    the learner counts every event and every ranker's dashboard shows its counts."""
     cat = make_index(tmp_path / "catalogue")
-    with Server(tmp_path / "state", "--catalog", str(cat)) as srv:
+    with Server(tmp_path / "state", "--catalog", str(cat), *workers) as srv:
         rewards, base, unif = [], [], []
         for i in range(40):
             r = rank_ids(srv.client, ["a0", "a1", "a2", "a3"], event_id=f"e{i}")
@@ -113,10 +122,11 @@ def test_overview_counts_and_reward_estimates(tmp_path):
             base.append(value / p if r["rewardActionId"] == "a0" else 0.0)
             unif.append(value / (4 * p))
         c = _session(srv)
-        for _ in range(100):  # closed events reach the dashboard from the writer thread, after the commit
+        for _ in range(200):  # closed events reach the dashboard after the commit (rankers: the learner's)
             d = c.get("/dashboard/api/overview").json()
-            if sum((m["live"] or {}).get("n", 0) for m in d["minutes"]) == 40:
+            if sum((m["live"] or {}).get("n", 0) for m in d["minutes"]) == 40 and d["ranks"] == 40:
                 break
+            time.sleep(0.05)
         closed = [m for m in d["minutes"] if m["live"]]
         if len(closed) == 1:  # all in one minute (else the per-minute means are checked summed up)
             assert closed[0]["live"]["mean"] == pytest.approx(sum(rewards) / 40)
@@ -129,6 +139,8 @@ def test_overview_counts_and_reward_estimates(tmp_path):
         assert sum(m["rewards"] for m in d["minutes"]) == 40
         assert d["ranks"] == 40 and d["eventsPending"] in range(41)
         assert d["colours"]["live"] == "#0072B2"  # vw:select's colour in every report
+        title = c.get("/dashboard/api/title", params={"id": "film-a"}).json()
+        assert sum(v["impressions"] for v in title["variants"]) == 40, title  # per variant, from the closed events
         c.close()
 
 
@@ -182,12 +194,6 @@ def _settled(srv: Server) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("the rankers never caught up with the learner")
-
-
-WORKERS = [
-    pytest.param((), id="one-process"),
-    pytest.param(("--workers", "2", "--model-update-seconds", "0"), id="workers"),
-]
 
 
 @pytest.mark.parametrize("workers", WORKERS)
