@@ -4,6 +4,13 @@ Several processes append (each append is one transaction; SQLite lets one writer
 sequence numbers are assigned in commit order and a reader tailing `seq > n` never skips one that
 commits later). WAL with synchronous=NORMAL: an appended message survives the process that wrote it
 being killed, the same guarantee as the single process's journal (docs/serve.md "Durability").
+
+Two costs kept off the rankers' request path (measured 2026-12-07 with 2 rankers under 64 clients,
+appends of 5-80 ms on a loop that answers in under 1 ms): (1) writers queue on an flock of
+`stream.lock` before their transaction, so a ranker waiting for another's commit wakes the moment it
+ends, instead of SQLite's busy handler sleeping 1, 2, 5, 10... ms between retries; (2) no append
+moves the WAL into the database (wal_autocheckpoint off: every ~4 MB, one append would copy and
+fsync it while its requests wait); the reader does, in `read`, at most every CHECKPOINT_S.
 Snapshots are files in `snapshots/`, written to a temporary name and renamed; `current.json` names
 the current one (also renamed into place), so a reader sees the old snapshot or the new, never half.
 Worker statuses are small JSON files in `workers/`.
@@ -11,9 +18,12 @@ Worker statuses are small JSON files in `workers/`.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +34,7 @@ from bandit.service.journal import describe_write_error, owner_only
 from safeio.atomic import write_bytes_atomic
 
 BUSY_MS = 10_000  # how long an append waits for another process's transaction
+CHECKPOINT_S = 1.0  # how often the reader (the learner) copies the WAL into the database
 
 
 class EmbeddedStream:
@@ -43,29 +54,34 @@ class EmbeddedStream:
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA wal_autocheckpoint=0")  # the reader checkpoints (see the module docstring)
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS messages(seq INTEGER PRIMARY KEY AUTOINCREMENT, "
                 "time REAL NOT NULL, body BLOB NOT NULL)"
             )
+            self._lock = os.open(self.path / "stream.lock", os.O_RDWR | os.O_CREAT, 0o600)
         except (sqlite3.Error, OSError) as exc:
             raise BanditError(f"{db_path}: cannot open the event stream ({describe_write_error(exc)})") from None
+        self._checkpointed = time.monotonic()
+        self.checkpoints = 0  # WAL checkpoints this reader ran
 
     # -- messages ----------------------------------------------------------------------------------
     def append(self, messages: list[bytes]) -> int:
         if not messages:
             return self.last_seq()
-        now = time.time()
         db = self._db
         try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                cur = db.executemany("INSERT INTO messages(time, body) VALUES (?, ?)", [(now, m) for m in messages])
-                last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
+            with self._writing():
+                now = time.time()  # taken inside the lock: times follow sequence numbers
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    cur = db.executemany("INSERT INTO messages(time, body) VALUES (?, ?)", [(now, m) for m in messages])
+                    last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
         except (sqlite3.Error, OSError) as exc:
             from bandit.service.journal import JournalWriteError
 
@@ -75,17 +91,35 @@ class EmbeddedStream:
         del cur
         return int(last)
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold the writers' lock (an flock: released by the kernel if the holder is killed)."""
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+
     def read(self, after: int, limit: int = 1000) -> list[tuple[int, bytes]]:
+        if time.monotonic() - self._checkpointed >= CHECKPOINT_S:
+            self.checkpoint_wal()
         return self._db.execute(
             "SELECT seq, body FROM messages WHERE seq > ? ORDER BY seq LIMIT ?", (int(after), int(limit))
         ).fetchall()
+
+    def checkpoint_wal(self) -> None:
+        """Copy the WAL into the database without blocking writers (PASSIVE), so it stops growing."""
+        self._checkpointed = time.monotonic()
+        self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        self.checkpoints += 1
 
     def last_seq(self) -> int:
         row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name='messages'").fetchone()
         return int(row[0]) if row else 0
 
     def trim(self, up_to: int, older_than: float) -> int:
-        cur = self._db.execute("DELETE FROM messages WHERE seq <= ? AND time < ?", (int(up_to), float(older_than)))
+        with self._writing():
+            cur = self._db.execute("DELETE FROM messages WHERE seq <= ? AND time < ?", (int(up_to), float(older_than)))
         return cur.rowcount
 
     # -- snapshots ---------------------------------------------------------------------------------
@@ -145,3 +179,4 @@ class EmbeddedStream:
         if self._db is not None:
             self._db.close()
             self._db = None  # type: ignore[assignment]
+            os.close(self._lock)
