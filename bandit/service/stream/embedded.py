@@ -35,6 +35,7 @@ from safeio.atomic import write_bytes_atomic
 
 BUSY_MS = 10_000  # how long an append waits for another process's transaction
 CHECKPOINT_S = 1.0  # how often the reader (the learner) copies the WAL into the database
+TRIM_CHUNK = 5000  # messages deleted per transaction by retention (an append waits for one at most)
 
 
 class EmbeddedStream:
@@ -118,9 +119,34 @@ class EmbeddedStream:
         return int(row[0]) if row else 0
 
     def trim(self, up_to: int, older_than: float) -> int:
-        with self._writing():
-            cur = self._db.execute("DELETE FROM messages WHERE seq <= ? AND time < ?", (int(up_to), float(older_than)))
-        return cur.rowcount
+        """Delete messages up to `up_to` older than `older_than`. The last such message is found by
+        bisecting on the sequence number (times follow sequence numbers: each is taken under the
+        writers' lock), not by scanning the table under the lock: a day of retention is millions of
+        rows, and every append waited for the scan. Deleted in transactions of TRIM_CHUNK messages,
+        so an append waits for one chunk at most."""
+        db = self._db
+        first = db.execute("SELECT min(seq) FROM messages").fetchone()[0]
+        if first is None:
+            return 0
+        last, lo, hi = None, int(first), int(up_to)
+        while lo <= hi:  # the last message at or below `mid`, by the primary key
+            mid = (lo + hi) // 2
+            row = db.execute(
+                "SELECT seq, time FROM messages WHERE seq <= ? ORDER BY seq DESC LIMIT 1", (mid,)
+            ).fetchone()
+            if row is not None and row[1] < older_than:
+                last, lo = int(row[0]), mid + 1
+            else:
+                hi = mid - 1
+        deleted, start = 0, int(first)
+        while last is not None and start <= last:
+            end = min(last, start + TRIM_CHUNK - 1)
+            with self._writing():
+                deleted += db.execute(
+                    "DELETE FROM messages WHERE seq >= ? AND seq <= ? AND time < ?", (start, end, float(older_than))
+                ).rowcount
+            start = end + 1
+        return deleted
 
     # -- snapshots ---------------------------------------------------------------------------------
     def publish_snapshot(self, meta: dict[str, Any], blob: bytes) -> None:

@@ -61,3 +61,29 @@ def test_appends_never_checkpoint_the_wal_the_reader_does(tmp_path, monkeypatch)
     assert [seq for seq, _ in reader.read(0, limit=100)] == list(range(1, 91))
     writer.close()
     reader.close()
+
+
+def test_retention_deletes_what_is_old_and_covered_in_chunks_without_scanning_the_table(tmp_path, monkeypatch):
+    """`trim` ran one DELETE over every row up to the learner's position while holding the writers'
+    lock: with a day of retention (millions of messages) every ranker's append waited for the scan.
+    It now bisects on the primary key (counted: SQLite VM steps independent of the table's size) and
+    deletes in TRIM_CHUNK transactions; what it deletes is unchanged."""
+    stream = EmbeddedStream(tmp_path)
+    rows = [(float(i // 200), b"m") for i in range(20_000)]  # message seq s was appended at time (s - 1) // 200
+    stream._db.executemany("INSERT INTO messages(time, body) VALUES (?, ?)", rows)
+    steps = [0]
+    stream._db.set_progress_handler(lambda: steps.__setitem__(0, steps[0] + 1) or 0, 100)
+    assert stream.trim(20_000, older_than=0.0) == 0  # none old enough: nothing read but a few keys
+    assert steps[0] < 20  # under 2,000 VM instructions for 20,000 rows (the scan: over 1,000 steps)
+    stream._db.set_progress_handler(None, 0)
+    monkeypatch.setattr(embedded, "TRIM_CHUNK", 150)
+    locks = []
+    real = stream._writing
+    monkeypatch.setattr(stream, "_writing", lambda: locks.append(1) or real())
+    assert stream.trim(900, older_than=3.0) == 600  # times 0, 1, 2 (seq 1-600), not past position 900
+    assert len(locks) == 4  # 600 messages in transactions of 150
+    assert stream.trim(10_000, older_than=50.0) == 9_400  # 601-10,000: older than 50 and covered
+    assert stream.trim(20_000, older_than=50.0) == 0
+    assert [seq for seq, _ in stream.read(0, limit=1)] == [10_001]
+    assert stream.last_seq() == 20_000
+    stream.close()
