@@ -47,18 +47,21 @@ class FastLane:
             return lambda raw: reward_answer(self.st, event_id, raw)
         return None
 
-    async def answer(self, handler: Callable[[bytes], Awaitable[Response]], raw: bytes, send: Callable) -> None:
+    async def answer(
+        self, handler: Callable[[bytes], Awaitable[Response]], raw: bytes, send: Callable, path: str = ""
+    ) -> None:
         """Run a hot route's handler on the body and send its answer (or the app's error answer)."""
         try:
             response = await handler(raw)
         except Exception as exc:  # noqa: BLE001 - the app's table, as its exception handlers answer
-            response = self.error_response(exc)
+            response = self.error_response(exc, path)
         await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
         await send({"type": "http.response.body", "body": response.body})
 
-    def error_response(self, exc: Exception) -> Response:
+    def error_response(self, exc: Exception, path: str = "") -> Response:
+        """The app's answer to an exception (artbandit.serve.app's table; anything else: a logged 500)."""
         for kind, status, code in self.errors:
             if isinstance(exc, kind):
                 return error(status, code, str(exc))
-        log.error("internal error on a hot route", exc_info=exc)
+        log.error("internal error on POST %s", path, exc_info=exc)
         return error(500, "InternalServerError", "internal error (see the server log)")

@@ -148,7 +148,7 @@ class Gate:
             lane = self.lane
             hot = lane.route(method, path) if lane is not None else None
             if lane is not None and hot is not None:
-                await lane.answer(hot, body, send)
+                await lane.answer(hot, body, send, path)
                 return
             delivered = False
 

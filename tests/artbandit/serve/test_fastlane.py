@@ -74,3 +74,18 @@ def test_other_methods_and_paths_still_go_to_fastapi(tmp_path):
         assert client.post(f"{V}/events/a/b/reward", headers=headers, json={"value": 1}).status_code == 404
         assert client.post(f"{V}/rank", json=rank_body(0)).status_code == 401  # the key, before the lane
         assert client.post(f"{V}/rank", content=b"x" * (2 << 20), headers=headers).status_code == 413
+
+
+def test_an_unexpected_error_on_a_hot_route_is_a_logged_500_as_on_fastapis_routes(tmp_path, caplog):
+    svc = DecisionService(str(tmp_path / "s"), seed=3, autocommit=False)
+    gate = create_app(svc, key=None, dashboard=False)
+
+    def broken(*a, **k):
+        raise RuntimeError("boom")
+
+    svc.rank = broken  # type: ignore[method-assign]
+    with TestClient(gate) as client:
+        r = client.post(f"{V}/rank", json=rank_body(0))
+    assert r.status_code == 500
+    assert r.json() == {"error": {"code": "InternalServerError", "message": "internal error (see the server log)"}}
+    assert "internal error on POST /personalizer/rank" in caplog.text and "boom" in caplog.text
