@@ -151,10 +151,14 @@ def serve(
     if workers > 1 or stream or role != "all":
         from artbandit.serve.workers import serve_workers
 
-        if catalog:
-            raise click.UsageError(
-                "--catalog works with the single process only (not with --workers, --stream or --role) in this version"
-            )
+        if catalog and role != "learner":  # checked once here: a bad catalogue is a one-line error
+            from artbandit.serve.dashboard.catalog import Catalogue
+            from bandit.errors import BanditError
+
+            try:
+                Catalogue(catalog)
+            except BanditError as exc:
+                raise click.UsageError(str(exc)) from None
 
         cfg = dict(
             state=state,
@@ -172,6 +176,7 @@ def serve(
             stream=stream,
             model_update_s=model_update_seconds,
             role=role,
+            catalog=os.path.abspath(catalog) if catalog else None,
         )
         raise SystemExit(serve_workers(cfg, None if role == "learner" else _key(api_key_file, no_auth)))
     run(

@@ -63,6 +63,18 @@ class ServeState:
         """Whether changes go through the event stream to the learner (a ranker: `--workers`)."""
         return isinstance(self.svc, Ranker)
 
+    @property
+    def state_folder(self) -> Any:
+        """The state folder whose event log evaluations read: this process's, or on a ranker the
+        learner's when it is on this machine (None: it is not)."""
+        svc = self.svc
+        return svc.state_folder if isinstance(svc, Ranker) else svc.state.path
+
+    async def newest_snapshot(self) -> None:
+        """On a ranker: load the learner's newest snapshot now, not at the next model update."""
+        if isinstance(self.svc, Ranker):
+            await self.committer.background(self.svc.reload)
+
     async def change(self, op: str, fields: dict[str, Any] | None = None, upload: bytes | None = None) -> None:
         """On a ranker: send a configuration, policy, model or log change to the learner and return
         once the snapshot this ranker serves has it applied (its refusal is a 400; no learner within

@@ -192,13 +192,19 @@ def run_ranker(cfg: dict[str, Any], key: bytes | None, fd: int | None) -> int:
             max_actions=cfg["max_actions"],
             model_update_s=cfg["model_update_s"],
             max_pending_bytes=cfg["max_pending_bytes"],
+            state_folder=cfg["state"],
         )
+        catalog = None
+        if cfg.get("catalog"):  # each ranker reads the catalogue itself (rank fills variant ids from it)
+            from artbandit.serve.dashboard.catalog import Catalogue
+
+            catalog = Catalogue(cfg["catalog"])
     except BanditError as exc:
         print(f"artbandit serve: ranker: {exc}", file=sys.stderr)
         return 1
     remote = not (cfg.get("stream") in (None, "", "embedded"))
     # a remote stream's append waits on the network: on the writer thread, the loop keeps parsing
-    app = create_app(svc, key=key, max_body=cfg["max_body"], durable=remote)
+    app = create_app(svc, key=key, max_body=cfg["max_body"], durable=remote, catalog=catalog)
     logging.basicConfig(level=logging.WARNING, format="artbandit serve: %(levelname)s %(message)s")
     config = uvicorn.Config(
         app,

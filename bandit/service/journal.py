@@ -193,10 +193,18 @@ class Journal(RecordBuffer):
             self._set_lists.put(set_seq, actions, SET_LIST_FACTOR * len(row[0]))
         return actions
 
-    def write(self, batch: list[Record], *, stream_seq: int | None = None) -> None:
+    def write(
+        self,
+        batch: list[Record],
+        *,
+        stream_seq: int | None = None,
+        change_outcomes: dict[str, str | None] | None = None,
+    ) -> None:
         """Commit a batch in one transaction (group commit). `stream_seq`: the position of the event
         stream this batch was learned up to (bandit.service.stream's learner), committed in the same
-        transaction, so a restarted learner resumes exactly after what its journal holds."""
+        transaction, so a restarted learner resumes exactly after what its journal holds;
+        `change_outcomes`: the learner's recent change outcomes, committed with the position of the
+        change they include, so a learner killed before it published them still knows them."""
         if not batch and stream_seq is None:
             return
         with self._lock:
@@ -207,6 +215,11 @@ class Journal(RecordBuffer):
                     db.executemany("INSERT INTO records(seq, kind, event_id, time, body) VALUES (?,?,?,?,?)", batch)
                     if stream_seq is not None:
                         db.execute("INSERT OR REPLACE INTO meta VALUES ('stream_seq', ?)", (str(int(stream_seq)),))
+                    if change_outcomes is not None:
+                        db.execute(
+                            "INSERT OR REPLACE INTO meta VALUES ('change_outcomes', ?)",
+                            (orjson.dumps(change_outcomes).decode(),),
+                        )
                     db.execute("COMMIT")
                 except BaseException:
                     _rollback(db)
@@ -223,6 +236,12 @@ class Journal(RecordBuffer):
         with self._lock:
             row = self._db.execute("SELECT value FROM meta WHERE key='stream_seq'").fetchone()
         return int(row[0]) if row else 0
+
+    def change_outcomes(self) -> dict[str, str | None]:
+        """The change outcomes the last change's commit held (stream seq -> error, None: applied)."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key='change_outcomes'").fetchone()
+        return dict(orjson.loads(row[0])) if row else {}
 
     def commit(self) -> None:
         """Write everything buffered now (library use: one call per request)."""

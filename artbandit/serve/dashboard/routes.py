@@ -331,7 +331,7 @@ def mount(app: FastAPI, state: ServeState, *, extra_status: Callable[[], dict] |
         return _json({"service": wire.service_config_to_wire(svc.config)})
 
     # -- evaluations: Personalizer's contract (key) and the dashboard's (session) --------------
-    evals = Evaluations(svc)
+    evals = Evaluations(svc, state.state_folder)
 
     def eval_error(exc: EvaluationError) -> Response:
         code = {404: "ResourceNotFound", 409: "Conflict"}.get(exc.status, "BadRequest")
@@ -359,26 +359,38 @@ def mount(app: FastAPI, state: ServeState, *, extra_status: Callable[[], dict] |
     async def create_evaluation(request: Request) -> Response:
         return await start_evaluation(request)
 
+    async def serve_model(blob: bytes) -> None:
+        """Make a model export the live model, as PUT /model does (on a ranker: through the learner)."""
+        if state.via_stream:
+            await state.change("model", upload=blob)
+            return
+        from bandit.service.model_export import import_model
+
+        policy = await asyncio.to_thread(
+            import_model, blob, reward_range=svc.reward_range, min_probability=svc.min_probability, log=None
+        )
+        await committer.publish(svc.replace_policy(policy))
+        state.model_replaced()
+
     async def apply(eid: str) -> Response:
         # the warm start reads the whole log: its own thread, so neither the loop nor the writer waits
         try:
-            policy, winner = await asyncio.to_thread(evals.build_winner, eid)
+            blob, winner = await asyncio.to_thread(evals.build_winner, eid)
+            await state.newest_snapshot()  # on a ranker: save the learner's newest model, not an older one
             evals.save_previous()  # on the loop, like a checkpoint: the live model is not learning meanwhile
         except EvaluationError as exc:
             return eval_error(exc)
-        await committer.publish(svc.replace_policy(policy))
-        state.model_replaced()
-        evals.applied = {"evaluation": eid, "policy": winner, "time": state.created}
-        evals.get(eid)["status"] = "optimalPolicyApplied"
+        await serve_model(blob)
+        evals.applied = {"evaluation": eid, "policy": winner, "time": state.model_created}
+        evals.mark(eid, "optimalPolicyApplied")
         return _json({"applied": winner, "modelVersion": svc.policy.model_version})
 
     async def rollback() -> Response:
         try:
-            policy = await asyncio.to_thread(evals.previous)
+            blob = await asyncio.to_thread(evals.previous)
         except EvaluationError as exc:
             return eval_error(exc)
-        await committer.publish(svc.replace_policy(policy))
-        state.model_replaced()
+        await serve_model(blob)
         evals.applied = None
         return _json({"rolledBack": True, "modelVersion": svc.policy.model_version})
 

