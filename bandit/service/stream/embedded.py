@@ -10,7 +10,11 @@ appends of 5-80 ms on a loop that answers in under 1 ms): (1) writers queue on a
 `stream.lock` before their transaction, so a ranker waiting for another's commit wakes the moment it
 ends, instead of SQLite's busy handler sleeping 1, 2, 5, 10... ms between retries; (2) no append
 moves the WAL into the database (wal_autocheckpoint off: every ~4 MB, one append would copy and
-fsync it while its requests wait); the reader does, in `read`, at most every CHECKPOINT_S.
+fsync it while its requests wait); the reader does, in `read`, at most every CHECKPOINT_S, without
+blocking writers. Under constant appends that copy never catches up with the WAL's end, and SQLite
+starts the WAL over only once all of it is in the database: so once the WAL passes WAL_RESTART_BYTES,
+the reader copies the remainder (what was appended during the bulk copy) holding the writers' lock,
+and the next append starts the WAL from its beginning (the file is cut back to that size).
 Snapshots are files in `snapshots/`, written to a temporary name and renamed; `current.json` names
 the current one (also renamed into place), so a reader sees the old snapshot or the new, never half.
 Worker statuses are small JSON files in `workers/`.
@@ -35,6 +39,7 @@ from safeio.atomic import write_bytes_atomic
 
 BUSY_MS = 10_000  # how long an append waits for another process's transaction
 CHECKPOINT_S = 1.0  # how often the reader (the learner) copies the WAL into the database
+WAL_RESTART_BYTES = 64 << 20  # past this the reader's checkpoint makes the WAL start over (see above)
 TRIM_CHUNK = 5000  # messages deleted per transaction by retention (an append waits for one at most)
 
 
@@ -56,6 +61,7 @@ class EmbeddedStream:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA wal_autocheckpoint=0")  # the reader checkpoints (see the module docstring)
+            self._db.execute(f"PRAGMA journal_size_limit={WAL_RESTART_BYTES}")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS messages(seq INTEGER PRIMARY KEY AUTOINCREMENT, "
                 "time REAL NOT NULL, body BLOB NOT NULL)"
@@ -109,9 +115,18 @@ class EmbeddedStream:
         ).fetchall()
 
     def checkpoint_wal(self) -> None:
-        """Copy the WAL into the database without blocking writers (PASSIVE), so it stops growing."""
+        """Copy the WAL into the database without blocking writers (PASSIVE); past WAL_RESTART_BYTES,
+        copy what was appended meanwhile holding the writers' lock, so the WAL starts over."""
         self._checkpointed = time.monotonic()
-        self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        db = self._db
+        db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        try:
+            wal = os.path.getsize(self.path / "stream.sqlite-wal")
+        except FileNotFoundError:
+            wal = 0
+        if wal > WAL_RESTART_BYTES:
+            with self._writing():  # appends wait for the few pages written during the copy above
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         self.checkpoints += 1
 
     def last_seq(self) -> int:
