@@ -14,7 +14,9 @@ fsync it while its requests wait); the reader does, in `read`, at most every CHE
 blocking writers. Under constant appends that copy never catches up with the WAL's end, and SQLite
 starts the WAL over only once all of it is in the database: so once the WAL passes WAL_RESTART_BYTES,
 the reader copies the remainder (what was appended during the bulk copy) holding the writers' lock,
-and the next append starts the WAL from its beginning (the file is cut back to that size).
+and the next append starts the WAL from its beginning (the file is cut back to that size). While no
+reader runs (the learner is down), a writer that finds the WAL past WAL_NO_READER_BYTES checkpoints it
+itself (its requests wait for that one copy), so the WAL stays bounded with or without a learner.
 Snapshots are files in `snapshots/`, written to a temporary name and renamed; `current.json` names
 the current one (also renamed into place), so a reader sees the old snapshot or the new, never half.
 Worker statuses are small JSON files in `workers/`.
@@ -40,6 +42,8 @@ from safeio.atomic import write_bytes_atomic
 BUSY_MS = 10_000  # how long an append waits for another process's transaction
 CHECKPOINT_S = 1.0  # how often the reader (the learner) copies the WAL into the database
 WAL_RESTART_BYTES = 64 << 20  # past this the reader's checkpoint makes the WAL start over (see above)
+WAL_NO_READER_BYTES = 4 * WAL_RESTART_BYTES  # past this a writer checkpoints itself (no reader is doing it)
+WAL_CHECK_EVERY = 256  # appends between a writer's looks at the WAL's size
 TRIM_CHUNK = 5000  # messages deleted per transaction by retention (an append waits for one at most)
 
 
@@ -70,7 +74,8 @@ class EmbeddedStream:
         except (sqlite3.Error, OSError) as exc:
             raise BanditError(f"{db_path}: cannot open the event stream ({describe_write_error(exc)})") from None
         self._checkpointed = time.monotonic()
-        self.checkpoints = 0  # WAL checkpoints this reader ran
+        self.checkpoints = 0  # WAL checkpoints this connection ran
+        self._appends = 0
 
     # -- messages ----------------------------------------------------------------------------------
     def append(self, messages: list[bytes]) -> int:
@@ -96,7 +101,16 @@ class EmbeddedStream:
                 f"the event stream could not be written ({describe_write_error(exc)}); nothing was acknowledged, retry"
             ) from None
         del cur
+        self._appends += 1
+        if self._appends % WAL_CHECK_EVERY == 0 and self._wal_bytes() > WAL_NO_READER_BYTES:
+            self.checkpoint_wal()  # no reader has checkpointed (the learner is down): do not grow for ever
         return int(last)
+
+    def _wal_bytes(self) -> int:
+        try:
+            return os.path.getsize(self.path / "stream.sqlite-wal")
+        except FileNotFoundError:
+            return 0
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
@@ -120,11 +134,7 @@ class EmbeddedStream:
         self._checkpointed = time.monotonic()
         db = self._db
         db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        try:
-            wal = os.path.getsize(self.path / "stream.sqlite-wal")
-        except FileNotFoundError:
-            wal = 0
-        if wal > WAL_RESTART_BYTES:
+        if self._wal_bytes() > WAL_RESTART_BYTES:
             with self._writing():  # appends wait for the few pages written during the copy above
                 db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         self.checkpoints += 1

@@ -124,3 +124,20 @@ def test_under_constant_appends_the_wal_still_starts_over_once_past_its_bound(tm
     writer.close()
     reader._db = reader._db.db
     reader.close()
+
+
+def test_without_a_reader_a_writer_keeps_the_wal_bounded(tmp_path, monkeypatch):
+    """The learner down: nobody reads, so the writer checkpoints itself once the WAL passes
+    WAL_NO_READER_BYTES (looked at every WAL_CHECK_EVERY appends), and the WAL starts over."""
+    monkeypatch.setattr(embedded, "WAL_RESTART_BYTES", 1_000_000, raising=False)
+    monkeypatch.setattr(embedded, "WAL_NO_READER_BYTES", 2_000_000, raising=False)
+    monkeypatch.setattr(embedded, "WAL_CHECK_EVERY", 5, raising=False)
+    writer = EmbeddedStream(tmp_path)
+    sizes = []
+    for _ in range(100):  # 10 MB appended
+        writer.append([b"x" * 100_000])
+        sizes.append(_wal_bytes(writer))
+    assert writer.checkpoints >= 3
+    assert max(sizes) < 3_000_000  # 2 MB + one check interval (0.5 MB) + SQLite's own pages
+    assert [seq for seq, _ in writer.read(0, limit=200)] == list(range(1, 101))
+    writer.close()
