@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from artbandit.serve.committer import Committer, JournalUnavailable
 from artbandit.serve.deps import ServeState, error
+from artbandit.serve.fastlane import FastLane
 from artbandit.serve.gate import Gate
 from artbandit.serve.metrics import Metrics
 from artbandit.serve.routes import ROUTERS
@@ -111,4 +112,5 @@ def create_app(
         from artbandit.serve.dashboard import mount
 
         mount(app, state)
-    return Gate(app, key=key, max_body=max_body, max_model=max_model, metrics=state.metrics)
+    lane = FastLane(state, ERRORS)  # POST rank and reward: the same answers, past FastAPI's routing
+    return Gate(app, key=key, max_body=max_body, max_model=max_model, metrics=state.metrics, lane=lane)

@@ -9,7 +9,8 @@ In order, for every HTTP request:
    `/dashboard` checks its own session cookie instead (a browser cannot send the key header);
 3. the body: read whole, at most `max_body` bytes (`max_model` for PUT /model), else 413, so no
    handler ever sees an unbounded upload;
-4. timing and status for /metrics.
+4. the hot routes (POST rank and reward) go to artbandit.serve.fastlane, everything else to FastAPI;
+5. timing and status for /metrics.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, Awaitable, Callable
 
 import orjson
 
+from artbandit.serve.fastlane import FastLane
 from artbandit.serve.metrics import Metrics
 from bandit.service.wire import error_json
 
@@ -53,8 +55,18 @@ def route_label(method: str, path: str) -> str:
 
 
 class Gate:
-    def __init__(self, app: Any, *, key: bytes | None, max_body: int, max_model: int, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        key: bytes | None,
+        max_body: int,
+        max_model: int,
+        metrics: Metrics,
+        lane: FastLane | None = None,
+    ) -> None:
         self.app = app
+        self.lane = lane
         self.key = key
         self.max_body = max_body
         self.max_model = max_model
@@ -133,6 +145,11 @@ class Gate:
                 chunks.append(chunk)
                 more = message.get("more_body", False)
             body = b"".join(chunks)
+            lane = self.lane
+            hot = lane.route(method, path) if lane is not None else None
+            if lane is not None and hot is not None:
+                await lane.answer(hot, body, send, path)
+                return
             delivered = False
 
             async def replay() -> dict:

@@ -5,16 +5,21 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from artbandit.serve.deps import PERSONALIZER, ServeState, body, state
+from artbandit.serve.deps import PERSONALIZER, ServeState, body, raw_body, state
 from bandit.service import wire
 
 router = APIRouter(prefix=PERSONALIZER)
 
 
+async def reward_answer(st: ServeState, event_id: str, raw: bytes) -> Response:
+    """POST /events/{eventId}/reward's answer (the route's, and artbandit.serve.fastlane's)."""
+    st.svc.reward(event_id, wire.reward_value(wire.parse_body(raw)))
+    return await st.acknowledged()
+
+
 @router.post("/events/{event_id}/reward", status_code=204)
 async def reward(event_id: str, request: Request, st: ServeState = Depends(state)) -> Response:
-    st.svc.reward(event_id, wire.reward_value(body(request)))
-    return await st.acknowledged()
+    return await reward_answer(st, event_id, raw_body(request))
 
 
 @router.post("/multislot/events/{event_id}/reward", status_code=204)

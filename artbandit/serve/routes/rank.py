@@ -5,20 +5,25 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from artbandit.serve.deps import JSON, PERSONALIZER, ServeState, body, state
+from artbandit.serve.deps import JSON, PERSONALIZER, ServeState, body, raw_body, state
 from bandit.service import wire
 
 router = APIRouter(prefix=PERSONALIZER)
 
 
-@router.post("/rank", status_code=201)
-async def rank(request: Request, st: ServeState = Depends(state)) -> Response:
-    args = wire.rank_args(body(request))
+async def rank_answer(st: ServeState, raw: bytes) -> Response:
+    """POST /rank's answer to a request body (the route's, and artbandit.serve.fastlane's)."""
+    args = wire.rank_args(wire.parse_body(raw))
     if st.catalog is not None:  # variants named by id alone get their features from the catalogue
         args["actions"] = st.catalog.fill(args["actions"])
     r = st.svc.rank(**args)
     await st.committer.durable()
     return JSON(wire.rank_answer(r), status_code=201)
+
+
+@router.post("/rank", status_code=201)
+async def rank(request: Request, st: ServeState = Depends(state)) -> Response:
+    return await rank_answer(st, raw_body(request))
 
 
 @router.post("/multislot/rank", status_code=201)
