@@ -48,3 +48,15 @@ def console(tmp_path) -> Callable[..., subprocess.CompletedProcess]:
         )
 
     return run
+
+
+@pytest.fixture
+def nats_server(tmp_path):
+    """A real NATS JetStream server on a loopback port (skipped without the `stream` extra), stopped after."""
+    from tests.nats_helpers import NatsServer
+
+    server = NatsServer(tmp_path / "nats")
+    server.start()
+    yield server
+    if server.proc is not None and server.proc.poll() is None:
+        server.stop()

@@ -31,7 +31,6 @@ from bandit.service.stream import open_stream
 from bandit.service.stream.embedded import EmbeddedStream
 from bandit.service.stream.learner import apply_message
 from tests.bandit_helpers import run
-from tests.nats_helpers import NatsServer
 from tests.serve_helpers import KEY, Server, big_context, rank_body
 
 
@@ -78,15 +77,6 @@ ACTIONS = wire.rank_args(rank_body(0))["actions"]
 
 def _pmfs(policy) -> list[float]:
     return sum((list(policy.replay_step(ctx, ACTIONS).pmf) for ctx in PROBES), [])
-
-
-@pytest.fixture
-def nats_server(tmp_path):
-    server = NatsServer(tmp_path / "nats")
-    server.start()
-    yield server
-    if server.proc is not None and server.proc.poll() is None:
-        server.stop()
 
 
 @pytest.fixture

@@ -7,17 +7,6 @@ import time
 import orjson
 import pytest
 
-from tests.nats_helpers import NatsServer
-
-
-@pytest.fixture
-def nats_server(tmp_path):
-    server = NatsServer(tmp_path / "nats")
-    server.start()
-    yield server
-    if server.proc is not None and server.proc.poll() is None:
-        server.stop()
-
 
 def test_a_batch_whose_acknowledgement_is_lost_is_acknowledged_by_its_retry_and_stored_once(nats_server, monkeypatch):
     """JetStream stored the batch but its answer never came back (connection dropped, timeout): the
