@@ -690,3 +690,36 @@ def test_request_metrics_of_every_ranker_whichever_ranker_a_scrape_reaches(tmp_p
             time.sleep(0.1)
         assert all(sorted(f) == ["ranker-0", "ranker-1"] for f in seen[-8:]), seen[-8:]
         assert [sum(map(int, f.values())) for f in seen[-8:]] == [n] * 8, seen[-8:]
+
+
+def test_one_state_folder_moves_between_the_topologies_without_losing_or_repeating_an_event(tmp_path):
+    """An existing deployment upgrades to the rankers default, goes back to `--workers 1`, and forward
+    again, on the same state folder: an event ranked under one topology is rewarded under the next,
+    every reward is learned once, and the model carries over each time."""
+    state = tmp_path / "state"
+
+    def learned(srv: Server) -> int:
+        s = _wait(srv, lambda s: s.get("learnerLag", 0) == 0, "the learner to catch up")
+        return s["workers"]["learner"]["eventsLearned"] if "workers" in s else s["eventsLearned"]
+
+    with Server(state, "--workers", "1") as srv:  # the former default
+        for i in range(10):
+            assert srv.client.post("/rank", json=rank_body(i, eventId=f"a{i}")).status_code == 201
+        for i in range(5):
+            assert srv.client.post(f"/events/a{i}/reward", json={"value": 1.0}).status_code == 204
+        assert learned(srv) == 5
+    with Server(state, "--model-update-seconds", "0", topology_default=True) as srv:  # rankers + learner
+        assert learned(srv) == 5
+        for i in range(5, 10):  # ranked by the single process, rewarded through a ranker
+            assert srv.client.post(f"/events/a{i}/reward", json={"value": 0.0}).status_code == 204
+        for i in range(10):
+            assert srv.client.post("/rank", json=rank_body(i, eventId=f"b{i}")).status_code == 201
+        _wait(srv, lambda s: s["workers"]["learner"]["eventsLearned"] == 10, "the learner to learn a5-a9")
+    with Server(state, "--workers", "1") as srv:  # and back: b0-b9 are still open, a0-a9 closed
+        assert learned(srv) == 10
+        for i in range(10):
+            assert srv.client.post(f"/events/b{i}/reward", json={"value": 1.0}).status_code == 204
+        assert srv.client.post("/events/a0/reward", json={"value": 1.0}).status_code == 409  # once only
+        assert learned(srv) == 20
+    counts = _journal_counts(state)
+    assert set(counts["reward"].values()) == {1} and len(counts["reward"]) == 20
