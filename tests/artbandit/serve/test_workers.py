@@ -653,11 +653,15 @@ def test_serve_runs_one_ranker_per_cpu_by_default_and_workers_1_is_the_single_pr
     from artbandit.cli import cli
     from artbandit.cli.serve import cpus_available
 
+    expected = [f"ranker-{i}" for i in range(cpus_available())]
     with Server(tmp_path / "default", topology_default=True) as srv:
-        s = _status(srv)
+        # the first ranker answers before the others have started: wait for their statuses
+        s = _wait(
+            srv, lambda s: sorted(n for n in s.get("workers", {}) if n.startswith("ranker")) == expected, "rankers"
+        )
         rankers = sorted(name for name in s["workers"] if name.startswith("ranker"))
         assert s["role"] == "ranker" and "learner" in s["workers"]
-        assert rankers == [f"ranker-{i}" for i in range(cpus_available())]
+        assert rankers == expected
     with Server(tmp_path / "single", "--workers", "1") as srv:
         s = _status(srv)
         assert "role" not in s and "workers" not in s  # the single process: no stream, no learner

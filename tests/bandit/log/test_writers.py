@@ -10,16 +10,17 @@ import time
 from bandit import EventLog
 
 _WRITER = """
-import json, sys, time
+import json, os, sys, time
 import numpy as np
 import bandit
-who, path, out, start = int(sys.argv[1]), sys.argv[2], sys.argv[3], float(sys.argv[4])
+who, path, out, gate = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 rng = np.random.default_rng(who)
 shared = [{"id": f"s{i}", "features": {"k": float(i)}} for i in range(3)]
 own = [{"id": f"p{who}-{i}", "features": {"who": f"w{who}", "i": float(i)}} for i in range(2 + who)]
 log = bandit.EventLog(path, batch_size=7)
 p = bandit.make_policy("uniform", seed=who, log=log, secret="test-secret-0123456789")
-while time.time() < start:
+open(f"{gate}.ready{who}", "w").close()  # imported and set up: wait for the others
+while not os.path.exists(gate):
     time.sleep(0.001)
 with open(out, "w") as fh:
     for t in range(300):
@@ -39,11 +40,16 @@ p.close()
 def test_concurrent_writers_log_every_row_as_their_process_decided(tmp_path):
     path = tmp_path / "e.sqlite"
     EventLog(path).close()  # an existing log, as a service's workers would share
-    start = time.time() + 2.0
+    gate = tmp_path / "go"  # a barrier, not a clock: on a loaded machine imports take seconds
     procs = [
-        subprocess.Popen([sys.executable, "-c", _WRITER, str(w), str(path), str(tmp_path / f"w{w}.jsonl"), str(start)])
+        subprocess.Popen([sys.executable, "-c", _WRITER, str(w), str(path), str(tmp_path / f"w{w}.jsonl"), str(gate)])
         for w in range(4)
     ]
+    for _ in range(30_000):
+        if all((tmp_path / f"go.ready{w}").exists() for w in range(4)) or any(p.poll() for p in procs):
+            break
+        time.sleep(0.01)
+    gate.touch()
     for proc in procs:
         assert proc.wait(timeout=300) == 0
     expected = {}
