@@ -133,8 +133,8 @@ class WorkerCount(click.ParamType):
     "--stream",
     default=None,
     metavar="URL",
-    help="Event stream between rankers and the learner: 'embedded' (default with --workers, a log in "
-    "the state folder) or nats://HOST:PORT (NATS JetStream, past one machine).",
+    help="Event stream between rankers and the learner: 'embedded' (the default, a log in the state "
+    "folder) or nats://HOST:PORT (NATS JetStream, past one machine).",
 )
 @click.option(
     "--model-update-seconds",
@@ -142,7 +142,7 @@ class WorkerCount(click.ParamType):
     show_default=True,
     type=click.FloatRange(0, 3600),
     help="How often the learner publishes a model snapshot and rankers look for one (0: as fast as "
-    "possible). Only with --workers/--stream.",
+    "possible). Not used by the single process (--workers 1).",
 )
 @click.option(
     "--role",
