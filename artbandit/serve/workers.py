@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
@@ -28,6 +29,7 @@ from safeio.errors import one_line
 
 ROLE_ENV = "ARTBANDIT_WORKER"  # the child's settings (JSON)
 KEY_ENV = "ARTBANDIT_WORKER_KEY"  # the API key, hex (not on the command line)
+LIFELINE_ENV = "ARTBANDIT_LIFELINE_FD"  # a pipe's read end whose writer is the supervisor
 
 
 def serve_workers(cfg: dict[str, Any], key: bytes | None) -> int:
@@ -40,13 +42,32 @@ def serve_workers(cfg: dict[str, Any], key: bytes | None) -> int:
     return _supervise(cfg, key)
 
 
-def _spawn(cfg: dict[str, Any], key: bytes | None, role: str, **extra: Any) -> subprocess.Popen:
-    env = {**os.environ, ROLE_ENV: json.dumps({**cfg, "role": role, **extra})}
+def _spawn(cfg: dict[str, Any], key: bytes | None, role: str, lifeline: int, **extra: Any) -> subprocess.Popen:
+    env = {**os.environ, ROLE_ENV: json.dumps({**cfg, "role": role, **extra}), LIFELINE_ENV: str(lifeline)}
     env.pop(KEY_ENV, None)
     if key is not None:
         env[KEY_ENV] = key.hex()
-    fds = (extra["fd"],) if "fd" in extra else ()
+    fds = (extra["fd"], lifeline) if "fd" in extra else (lifeline,)
     return subprocess.Popen([sys.executable, "-m", "artbandit.serve.workers"], env=env, pass_fds=fds)
+
+
+def _stop_with_the_supervisor(fd: int) -> None:
+    """Stop this worker (SIGTERM to itself: the usual graceful stop) once the supervisor is gone.
+
+    Why: a supervisor killed with SIGKILL (or OOM) cannot stop its children; left running, they would
+    hold the port and the state folder's lock, so `artbandit serve` could not start again. The pipe's
+    write end lives only in the supervisor and is never written, so reading it returns once the
+    supervisor has exited, however it exited."""
+
+    def watch() -> None:
+        try:
+            while os.read(fd, 1):
+                pass
+        except OSError:
+            pass
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="artbandit-lifeline", daemon=True).start()
 
 
 def _supervise(cfg: dict[str, Any], key: bytes | None) -> int:
@@ -69,7 +90,8 @@ def _supervise(cfg: dict[str, Any], key: bytes | None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    learner = _spawn(cfg, key, "learner")
+    lifeline, lifeline_w = os.pipe()  # the write end stays here: the children stop when it closes
+    learner = _spawn(cfg, key, "learner", lifeline)
     stream = None
     while stream is None or stream.snapshot_meta() is None:  # the rankers start on the learner's first snapshot
         if learner.poll() is not None:
@@ -90,7 +112,7 @@ def _supervise(cfg: dict[str, Any], key: bytes | None) -> int:
                 return 1
         time.sleep(0.05)
     fd = sock.fileno()
-    rankers = {i: _spawn(cfg, key, "ranker", name=f"ranker-{i}", fd=fd) for i in range(cfg["workers"])}
+    rankers = {i: _spawn(cfg, key, "ranker", lifeline, name=f"ranker-{i}", fd=fd) for i in range(cfg["workers"])}
     if not cfg.get("quiet"):
         print(
             f"artbandit serve: listening on http://{cfg['host']}:{cfg['port']}/personalizer "
@@ -106,14 +128,14 @@ def _supervise(cfg: dict[str, Any], key: bytes | None) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
-                rankers[i] = _spawn(cfg, key, "ranker", name=f"ranker-{i}", fd=fd)
+                rankers[i] = _spawn(cfg, key, "ranker", lifeline, name=f"ranker-{i}", fd=fd)
         if learner.poll() is not None and not stopping["now"]:
             print(
                 f"artbandit serve: the learner (pid {learner.pid}) exited {learner.returncode}; starting it again",
                 file=sys.stderr,
                 flush=True,
             )
-            learner = _spawn(cfg, key, "learner")
+            learner = _spawn(cfg, key, "learner", lifeline)
     for proc in rankers.values():  # rankers first: what they acknowledged is in the stream
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -178,8 +200,6 @@ def _publish_dashboard_counts(svc: Any, stream: Any, stopping: Any) -> None:
     """The dashboard's live counts are the learner's (it sees every event, the rankers a share and no
     closed event): counted here and put in the stream's store every PUBLISH_EVERY_S when they changed,
     where every ranker's dashboard reads them (artbandit.serve.dashboard.live)."""
-    import threading
-
     import orjson
 
     from artbandit.serve.dashboard.live import LIVE_STATS, PUBLISH_EVERY_S, LiveStats, attach_learner
@@ -257,6 +277,8 @@ def _child() -> int:
     cfg = json.loads(os.environ[ROLE_ENV])
     key_hex = os.environ.get(KEY_ENV)
     key = bytes.fromhex(key_hex) if key_hex else None
+    if os.environ.get(LIFELINE_ENV):
+        _stop_with_the_supervisor(int(os.environ[LIFELINE_ENV]))
     if cfg["role"] == "learner":
         return run_learner(cfg)
     return run_ranker(cfg, key, fd=cfg.get("fd"))

@@ -727,3 +727,40 @@ def test_one_state_folder_moves_between_the_topologies_without_losing_or_repeati
         assert learned(srv) == 20
     counts = _journal_counts(state)
     assert set(counts["reward"].values()) == {1} and len(counts["reward"]) == 20
+
+
+def test_a_supervisor_killed_with_sigkill_takes_its_workers_with_it_and_serve_starts_again(tmp_path):
+    """A supervisor SIGKILLed (or killed by the OOM killer) cannot stop its children; left running they
+    would keep the port and the state folder's lock and a new `artbandit serve` could not start. They
+    stop on their own (gracefully: what they acknowledged is kept), and the next start has it all."""
+    state = tmp_path / "state"
+    srv = Server(state, "--model-update-seconds", "0", topology_default=True).start()
+    try:
+        s = _wait(srv, lambda s: len(s.get("workers", {})) >= 3, "every worker's status")
+        children = [w["pid"] for w in s["workers"].values()]
+        ranked = [srv.client.post("/rank", json=rank_body(i, eventId=f"k{i}")).status_code for i in range(10)]
+        assert ranked == [201] * 10
+        srv.proc.kill()
+        srv.proc.wait(30)
+        for _ in range(600):
+            alive = [pid for pid in children if _running(pid)]
+            if not alive:
+                break
+            time.sleep(0.05)
+        assert alive == [], "workers outlived their supervisor"
+    finally:
+        for pid in children:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+    with Server(state, "--model-update-seconds", "0", topology_default=True) as again:  # port, lock: free
+        for i in range(10):
+            assert again.client.post(f"/events/k{i}/reward", json={"value": 1.0}).status_code == 204
+        _wait(again, lambda s: s["workers"]["learner"]["eventsLearned"] == 10, "the ten acknowledged ranks learned")
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except OSError:
+        return False
