@@ -168,3 +168,36 @@ def lib_rank(svc):
 def big_context(i: int, kb: int) -> dict:
     """A context of about `kb` KB of JSON that never repeats."""
     return {"big": {f"f{j}_{i}": f"value-{j}-{i}-" + "x" * (kb * 2 - 30) for j in range(500)}}
+
+
+def small_disk(path, size: str):
+    """A tmpfs of `size` mounted at `path` (a real full disk; the test is skipped without root)."""
+    import subprocess
+
+    path.mkdir()
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+        ).returncode
+        != 0
+    ):
+        import pytest
+
+        pytest.skip("needs root to mount a small tmpfs (the injected-failure test covers the logic)")
+    return path
+
+
+def fill_disk(folder) -> None:
+    """Fill the disk under `folder` to the last byte (file `filler`: delete it to free the space)."""
+    with open(folder / "filler", "wb", buffering=0) as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+        except OSError:
+            pass
+        try:
+            while True:
+                fh.write(b"\0" * 512)
+        except OSError:
+            pass

@@ -82,7 +82,7 @@ class Committer:
                     if isinstance(exc, JournalWriteError)
                     else (f"the journal could not be written ({describe_write_error(exc)}); nothing was lost, retry")
                 )
-                log.error("journal write failed (will retry with the next batch): %s", message)
+                log.error("a group commit failed, its requests are answered 503: %s", message)
                 self.svc.requeue(batch)
                 for w in waiters:
                     if not w.done():

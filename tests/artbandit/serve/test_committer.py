@@ -10,7 +10,7 @@ import sys
 import httpx
 
 from bandit.service.decision_service import DecisionService
-from tests.serve_helpers import Server, journal_ids, rank_body
+from tests.serve_helpers import Server, fill_disk, journal_ids, rank_body, small_disk
 
 
 def test_the_journal_wal_stays_bounded_while_the_service_runs(tmp_path):
@@ -91,44 +91,13 @@ def test_durable_acknowledges_only_written_batches_and_answers_503_disk_full(tmp
     svc.state.close()
 
 
-def _tmpfs(path, size: str):
-    import subprocess
-
-    path.mkdir()
-    if (
-        os.geteuid() != 0
-        or subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
-        ).returncode
-        != 0
-    ):
-        import pytest
-
-        pytest.skip("needs root to mount a small tmpfs (the injected-failure test covers the logic)")
-    return path
-
-
-def _fill(folder) -> None:
-    with open(folder / "filler", "wb", buffering=0) as fh:
-        try:
-            while True:
-                fh.write(b"\0" * 65536)
-        except OSError:
-            pass
-        try:
-            while True:
-                fh.write(b"\0" * 512)
-        except OSError:
-            pass
-
-
 def test_a_real_full_disk_says_disk_full_over_http_and_at_restart(tmp_path):
     """A 3 MB tmpfs: 503 'disk full' once it is full, never a 201/204 for a request whose records
     are not on disk, and a restart on the full disk says 'disk full', not 'not an artbandit event log'."""
     import signal
     import subprocess
 
-    disk = _tmpfs(tmp_path / "disk", "3m")
+    disk = small_disk(tmp_path / "disk", "3m")
     try:
         state = disk / "state"
         srv = Server(state, "--durable").start()
@@ -138,7 +107,7 @@ def test_a_real_full_disk_says_disk_full_over_http_and_at_restart(tmp_path):
                 r = srv.client.post("/rank", json=rank_body(i))
                 assert r.status_code == 201
                 acked.append(r.json()["eventId"])
-            _fill(disk)
+            fill_disk(disk)
             codes = []
             for i in range(20, 60):
                 r = srv.client.post("/rank", json=rank_body(i, n_actions=4))

@@ -764,3 +764,53 @@ def _running(pid: int) -> bool:
             return fh.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
     except OSError:
         return False
+
+
+def test_a_full_disk_is_a_503_on_the_rankers_and_nothing_acknowledged_is_lost(tmp_path):
+    """The embedded stream on a real full disk (a 6 MB tmpfs): ranks are 503 'disk full', never 201
+    for what is not stored; with room again they are 201, and after a restart every acknowledged rank
+    is rewarded and learned once."""
+    import subprocess
+
+    from tests.serve_helpers import fill_disk, small_disk
+
+    disk = small_disk(tmp_path / "disk", "6m")
+    try:
+        state = disk / "state"
+        acked = []
+        with Server(state, "--durable", "--model-update-seconds", "0", topology_default=True) as srv:
+            for i in range(20):
+                r = srv.client.post("/rank", json=rank_body(i))
+                assert r.status_code == 201, r.text
+                acked.append(r.json()["eventId"])
+            fill_disk(disk)
+            for i in range(20, 40):
+                r = srv.client.post("/rank", json=rank_body(i))
+                if r.status_code == 201:  # what still fitted
+                    acked.append(r.json()["eventId"])
+                    continue
+                assert r.status_code == 503 and "disk full" in r.json()["error"]["message"], r.text
+            assert r.status_code == 503
+            (disk / "filler").unlink()
+            for i in range(40, 45):
+                r = _post(srv, "/rank", rank_body(i))
+                for _ in range(100):  # the learner, if the full disk stopped it, is started again
+                    if r.status_code != 503:
+                        break
+                    time.sleep(0.1)
+                    r = _post(srv, "/rank", rank_body(i))
+                assert r.status_code == 201, r.text
+                acked.append(r.json()["eventId"])
+            # a learner that met the full disk stopped (its batch is in the stream) and was started
+            # again: it has caught up when its lag is 0 and it has learned nothing twice
+            _wait(srv, lambda s: s["learnerLag"] == 0 and s["workers"]["learner"]["dropped"] == 0, "the learner")
+            code = srv.stop(timeout=120)
+            assert code == 0, srv.stderr
+        with Server(state, "--model-update-seconds", "0", topology_default=True) as again:
+            assert {again.client.post(f"/events/{e}/reward", json={"value": 1}).status_code for e in acked} == {204}
+            s = _wait(
+                again, lambda s: s["workers"]["learner"]["eventsLearned"] == len(acked), "every acknowledged rank"
+            )
+            assert s["workers"]["learner"]["dropped"] == 0
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
