@@ -70,6 +70,30 @@ def _stop_with_the_supervisor(fd: int) -> None:
     threading.Thread(target=watch, name="artbandit-lifeline", daemon=True).start()
 
 
+class RestartPacing:
+    """When to start a worker again after it exited: at once the first time, then, while it keeps
+    dying soon after each start (a full disk, a damaged state folder), after 0.5, 1, 2 ... 30 s, so a
+    crash loop neither burns a core on recoveries nor floods the log; a worker that ran QUIET_S
+    before dying is started at once again."""
+
+    QUIET_S = 30.0
+    LONGEST_S = 30.0
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.quick_deaths = 0
+
+    def start(self, now: float) -> None:
+        self.started = now
+
+    def delay(self, died: float) -> float:
+        """Seconds to wait before the next start, for a worker that exited at `died`."""
+        if died - self.started >= self.QUIET_S:
+            self.quick_deaths = 0
+        self.quick_deaths += 1
+        return 0.0 if self.quick_deaths == 1 else min(self.LONGEST_S, 0.5 * 2 ** (self.quick_deaths - 2))
+
+
 def _supervise(cfg: dict[str, Any], key: bytes | None) -> int:
     from bandit.errors import BanditError
     from bandit.service.stream import open_stream
@@ -119,23 +143,34 @@ def _supervise(cfg: dict[str, Any], key: bytes | None) -> int:
             f"({cfg['workers']} rankers, 1 learner, stream {cfg.get('stream') or 'embedded'}, state {cfg['state']})",
             flush=True,
         )
+    pacing = {name: RestartPacing() for name in ["learner", *(f"ranker-{i}" for i in rankers)]}
+    due: dict[str, float] = {}  # a worker that exited -> when to start it again
+    for p in pacing.values():
+        p.start(time.monotonic())
     while not stopping["now"]:
         time.sleep(0.05)
-        for i, proc in list(rankers.items()):
-            if proc.poll() is not None and not stopping["now"]:
+        now = time.monotonic()
+        procs = {"learner": learner, **{f"ranker-{i}": proc for i, proc in rankers.items()}}
+        for name, proc in procs.items():
+            if proc.poll() is None or stopping["now"]:
+                continue
+            if name not in due:
+                due[name] = now + pacing[name].delay(now)
+                wait = due[name] - now
                 print(
-                    f"artbandit serve: ranker-{i} (pid {proc.pid}) exited {proc.returncode}; starting it again",
+                    f"artbandit serve: {'the learner' if name == 'learner' else name} (pid {proc.pid}) exited "
+                    f"{proc.returncode}; starting it again" + (f" in {wait:g} s" if wait else ""),
                     file=sys.stderr,
                     flush=True,
                 )
-                rankers[i] = _spawn(cfg, key, "ranker", lifeline, name=f"ranker-{i}", fd=fd)
-        if learner.poll() is not None and not stopping["now"]:
-            print(
-                f"artbandit serve: the learner (pid {learner.pid}) exited {learner.returncode}; starting it again",
-                file=sys.stderr,
-                flush=True,
-            )
-            learner = _spawn(cfg, key, "learner", lifeline)
+            if now >= due[name]:
+                del due[name]
+                pacing[name].start(now)
+                if name == "learner":
+                    learner = _spawn(cfg, key, "learner", lifeline)
+                else:
+                    i = int(name.split("-")[1])
+                    rankers[i] = _spawn(cfg, key, "ranker", lifeline, name=name, fd=fd)
     for proc in rankers.values():  # rankers first: what they acknowledged is in the stream
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

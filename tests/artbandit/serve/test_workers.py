@@ -814,3 +814,21 @@ def test_a_full_disk_is_a_503_on_the_rankers_and_nothing_acknowledged_is_lost(tm
             assert s["workers"]["learner"]["dropped"] == 0
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_a_worker_that_keeps_dying_is_started_again_ever_more_slowly():
+    """A crash loop (a full disk, a damaged state folder) must not restart a worker 20 times a second:
+    at once the first time, then 0.5, 1, 2 ... 30 s while it dies soon after each start; after a
+    quiet run, at once again."""
+    from artbandit.serve.workers import RestartPacing
+
+    pacing, t, delays = RestartPacing(), 0.0, []
+    pacing.start(t)
+    for _ in range(9):
+        t += 1.0  # dies a second after each start
+        delays.append(pacing.delay(t))
+        t += delays[-1]
+        pacing.start(t)
+    assert delays == [0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+    t += RestartPacing.QUIET_S + 1  # then runs quietly for a while before dying
+    assert pacing.delay(t) == 0.0
