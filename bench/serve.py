@@ -73,13 +73,13 @@ def bare_app():
     return app
 
 
-def start(kind: str, state: Path, workers: int = 0) -> tuple[subprocess.Popen, str]:
+def start(kind: str, state: Path, workers: int = 0, update_s: float = 1.0) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "ARTBANDIT_API_KEY": KEY}
     if kind == "service":
         cmd = [sys.executable, "-m", "artbandit", "serve", "--state", str(state), "--port", str(port), "--quiet"]
         if workers:  # rankers + learner on the embedded stream (docs/serve.md "Past one process")
-            cmd += ["--workers", str(workers), "--stream", "embedded", "--model-update-seconds", "1"]
+            cmd += ["--workers", str(workers), "--stream", "embedded", "--model-update-seconds", f"{update_s:g}"]
         else:  # the single process (serve's default is one ranker per CPU)
             cmd += ["--workers", "1"]
     else:
@@ -229,6 +229,12 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     ap.add_argument("--policy-arguments", help="the service's VW arguments (default: the service's default, vw:select)")
     ap.add_argument("--workers", default="", help="also measure `serve --workers N` for each N listed, e.g. 1,2")
+    ap.add_argument(
+        "--model-update-seconds",
+        type=float,
+        default=1.0,
+        help="the workers' model update period (serve's default is 5; each snapshot load stalls a ranker)",
+    )
     ap.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.bare_server:
@@ -264,7 +270,7 @@ def main() -> None:
         peers = {"bare": (bare, bare_url), "service": (service, service_url)}
         split: dict[str, tuple[list[int], int]] = {}
         for w in [int(x) for x in args.workers.split(",") if x]:
-            proc, url = start("service", Path(tmp) / f"w{w}", workers=w)
+            proc, url = start("service", Path(tmp) / f"w{w}", workers=w, update_s=args.model_update_seconds)
             peers[f"workers{w}"] = (proc, url)
             split[f"workers{w}"] = worker_pids(url, w)
         offset = 1_000_000
