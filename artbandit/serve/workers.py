@@ -139,7 +139,7 @@ def _supervise(cfg: dict[str, Any], key: bytes | None) -> int:
     rankers = {i: _spawn(cfg, key, "ranker", lifeline, name=f"ranker-{i}", fd=fd) for i in range(cfg["workers"])}
     if not cfg.get("quiet"):
         print(
-            f"artbandit serve: listening on http://{cfg['host']}:{cfg['port']}/personalizer "
+            f"artbandit serve: listening on http://{cfg['host']}:{sock.getsockname()[1]}/personalizer "
             f"({cfg['workers']} rankers, 1 learner, stream {cfg.get('stream') or 'embedded'}, state {cfg['state']})",
             flush=True,
         )

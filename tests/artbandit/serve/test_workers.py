@@ -832,3 +832,22 @@ def test_a_worker_that_keeps_dying_is_started_again_ever_more_slowly():
     assert delays == [0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
     t += RestartPacing.QUIET_S + 1  # then runs quietly for a while before dying
     assert pacing.delay(t) == 0.0
+
+
+def test_serve_on_port_0_says_the_port_it_listens_on(tmp_path):
+    env = {**os.environ, "ARTBANDIT_API_KEY": KEY}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "artbandit", "serve", "--state", str(tmp_path / "s"), "--port", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        url = line.split("listening on ", 1)[1].split("/personalizer", 1)[0]
+        assert not url.endswith(":0"), line
+        assert httpx.get(url + "/status", timeout=10.0).json()["status"] == "ok"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
