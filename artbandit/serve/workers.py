@@ -128,7 +128,7 @@ def _supervise(cfg: dict[str, Any], key: bytes | None) -> int:
             or cfg.get("stream") not in (None, "", "embedded")
         ):
             try:
-                stream = open_stream(cfg.get("stream"), cfg["state"])
+                stream = open_stream(cfg.get("stream"), cfg["state"], durable=cfg["durable"])
             except BanditError as exc:
                 learner.terminate()
                 learner.wait()
@@ -214,7 +214,7 @@ def run_learner(cfg: dict[str, Any]) -> int:
         return 1
     stream = None
     try:
-        stream = open_stream(cfg.get("stream"), cfg["state"])
+        stream = open_stream(cfg.get("stream"), cfg["state"], durable=cfg["durable"])
         learner = Learner(svc, stream, model_update_s=cfg["model_update_s"])
         _publish_dashboard_counts(svc, stream, lambda: stopping["now"])
         learner.run(lambda: stopping["now"])
@@ -266,7 +266,7 @@ def run_ranker(cfg: dict[str, Any], key: bytes | None, fd: int | None) -> int:
     from bandit.service.stream.ranker import Ranker
 
     try:
-        stream = open_stream(cfg.get("stream"), cfg["state"])
+        stream = open_stream(cfg.get("stream"), cfg["state"], durable=cfg["durable"])
         svc = Ranker(
             stream,
             name=cfg.get("name", f"ranker-{os.getpid()}"),

@@ -72,14 +72,15 @@ class EventStream(Protocol):
         """Release connections."""
 
 
-def open_stream(url: str | None, state: str) -> EventStream:
-    """The stream a URL names: None or 'embedded' for the state folder's own, nats://... for JetStream."""
+def open_stream(url: str | None, state: str, *, durable: bool = False) -> EventStream:
+    """The stream a URL names: None or 'embedded' for the state folder's own, nats://... for JetStream.
+    `durable`: the embedded stream fsyncs every append (JetStream's own `sync_interval` decides there)."""
     from bandit.errors import BanditError
 
     if url in (None, "", "embedded"):
         from bandit.service.stream.embedded import EmbeddedStream
 
-        return EmbeddedStream(state)
+        return EmbeddedStream(state, durable=durable)
     if url.startswith("nats://"):
         from bandit.service.stream.nats import NatsStream
 

@@ -141,3 +141,18 @@ def test_without_a_reader_a_writer_keeps_the_wal_bounded(tmp_path, monkeypatch):
     assert max(sizes) < 3_000_000  # 2 MB + one check interval (0.5 MB) + SQLite's own pages
     assert [seq for seq, _ in writer.read(0, limit=200)] == list(range(1, 101))
     writer.close()
+
+
+def test_serve_durable_makes_every_append_survive_power_loss(tmp_path):
+    """`serve --durable` promises fsync per group commit; with rankers the group commit is the
+    stream append, so the stream must be synchronous=FULL (2), and NORMAL (1) otherwise."""
+    from bandit.service.stream import open_stream
+
+    durable = open_stream(None, str(tmp_path / "a"), durable=True)
+    plain = open_stream("embedded", str(tmp_path / "b"))
+    try:
+        assert durable._db.execute("PRAGMA synchronous").fetchone()[0] == 2
+        assert plain._db.execute("PRAGMA synchronous").fetchone()[0] == 1
+    finally:
+        durable.close()
+        plain.close()
