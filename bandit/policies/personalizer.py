@@ -47,7 +47,7 @@ from bandit.policies.model_io import (
     saved_options,
     without_fixed,
 )
-from bandit.policies.vw import SHARED_EXAMPLES, ExampleCache, open_model_file
+from bandit.policies.vw import ExampleCache, open_model_file
 from bandit.vwformat import ACTION_NAMESPACE
 from safeio.errors import one_line
 
@@ -57,6 +57,12 @@ SELECT_OPTIONS = ("models", "eta", "gamma_scale", "gamma_exponent", "bits")
 DRIFT_OPTIONS = ("drift_boost", "drift_floor")
 BLANKS_KEPT = 64  # feature-less action examples kept per model for learning (see _blanks)
 LABELLED_KEPT = 64  # labelled examples of chosen actions kept per model (see _labelled_example)
+# contexts whose parsed example is kept for their rewards: few, on purpose. A parsed example holds
+# ~32 KB; every decision parses a new one and drops the oldest, and with 256 kept (8 MB cycled) each
+# parse landed in memory long out of the CPU's caches: 3-4 us more per decision in bench/bandit.py.
+# Rewards later than 16 decisions mostly come after 256 too (on the simulator's `delayed` scenario
+# 256 kept saved 1% of the parses), and a dropped context is parsed again, to the same example.
+CONTEXTS_KEPT = 16
 NEGLIGIBLE = 1e-12  # a mixture weight below this: the model is not asked at decision time  # saved, but load(path, drift_boost=0) may turn it off
 
 
@@ -187,11 +193,11 @@ class Personalizer(DriftHook, Policy):
         when it sets an example up. So the context is parsed once and moved between workspaces
         (`unsetup_example` then `setup_example`, ~1 us against ~7 us for a parse);
         tests/bandit/policies/test_personalizer.py pins that every model predicts and learns exactly as with its own
-        parse. The last SHARED_EXAMPLES contexts are kept, so a reward finds its decision's."""
+        parse. The last CONTEXTS_KEPT contexts are kept, so a prompt reward finds its decision's."""
         contexts = self._contexts
         held = contexts.get(prepared)
         if held is None:
-            if len(contexts) >= SHARED_EXAMPLES:
+            if len(contexts) >= CONTEXTS_KEPT:
                 del contexts[next(iter(contexts))]  # oldest first
             held = contexts[prepared] = [pylibvw.example(self._vws[i], self._label_type, prepared), i]
         elif held[1] != i:
