@@ -130,7 +130,10 @@ class Personalizer(DriftHook, Policy):
         self._label_type = int(self._vws[0].get_label_type())
         # what VW was given, per model, for people reading /model/properties or a status page
         self.vw_args = " ; ".join(model_args(vw) for vw in self._vws)
-        self.loss = np.zeros(len(self._vws))  # each model's squared error on rewards before it learned them
+        # each model's squared error on rewards before it learned them: a list, replaced at every
+        # update; `loss` (an array) is made from it only when someone asks (see the property)
+        self._loss: list[float] | None = [0.0] * len(self._vws)
+        self._loss_array: np.ndarray | None = None
         self._caches = [ExampleCache() for _ in self._vws]  # parsed action examples, one cache per model
         self._contexts: dict[str, list] = {}  # prepared line -> [its parsed example, the model it is set up for]
         self._blank_pool: list[list] = [[] for _ in self._vws]
@@ -161,6 +164,21 @@ class Personalizer(DriftHook, Policy):
         """Every VW workspace (model import checks each one's stored options)."""
         return list(self._vws)
 
+    @property
+    def loss(self) -> np.ndarray:
+        """Each model's squared error on the rewards before it learned them (progressive validation).
+        Made from the list `_update` keeps only when asked (a status page, save): an array per
+        update cost ~1 us per decision. The array handed out is the one the next update reads, so
+        changing it in place (as `loss[:] = ...` did before) still counts."""
+        if self._loss_array is None:
+            self._loss_array = np.array(self._loss)
+        return self._loss_array
+
+    @loss.setter
+    def loss(self, value: np.ndarray) -> None:
+        self._loss_array = value
+        self._loss = None  # the array is the state now (load assigns it)
+
     def weights(self) -> np.ndarray:
         """Each model's share of the mixture now: exp(-eta x its squared error so far), normalised."""
         w = np.exp(-self.eta * (self.loss - self.loss.min()))
@@ -174,15 +192,16 @@ class Personalizer(DriftHook, Policy):
 
     def _current_weights(self) -> list[float]:
         """`weights()` as Python floats, recomputed only when the squared errors changed (every
-        update replaces `self.loss`, and `load` assigns it), in plain Python: for two models numpy's
+        update replaces `_loss`, and `load` assigns `loss`), in plain Python: for two models numpy's
         per-call overhead was most of the cost. Equal to `weights()` within rounding (1 ulp)."""
-        if self._weights_of is not self.loss:
-            loss = self.loss.tolist()
+        state: Any = self._loss if self._loss is not None else self._loss_array
+        if self._weights_of is not state:
+            loss = state if type(state) is list else state.tolist()
             low, eta = min(loss), self.eta
             w = [math.exp(-eta * (x - low)) for x in loss]
             total = sum(w)
             self._weights = [x / total for x in w]
-            self._weights_of = self.loss
+            self._weights_of = state
         return self._weights
 
     def _context_example(self, i: int, prepared: str) -> Any:
@@ -271,8 +290,10 @@ class Personalizer(DriftHook, Policy):
         costs = self._mixed_costs(prepared, entries)
         gamma = self.gamma_scale * (self.n_learned + 1) ** self.gamma_exponent
         k = len(costs)
-        best = min(range(k), key=costs.__getitem__)  # the first minimum, as numpy's argmin
-        low = costs[best]
+        # the first minimum (min keeps the first of equal values, and list.index finds that very
+        # object): the index min(range(k), key=costs.__getitem__) gave, without a call per action
+        low = min(costs)
+        best = costs.index(low)
         pmf = [1.0 / (k + gamma * (c - low)) for c in costs]  # squarecb (Foster & Rakhlin 2020)
         pmf[best] = 0.0
         pmf[best] = 1.0 - sum(pmf)
@@ -301,7 +322,10 @@ class Personalizer(DriftHook, Policy):
         p = probability if self._from_log else 1.0
         entry = entries[index]
         k = len(entries)
-        loss = self.loss.tolist()
+        # a new list (`_current_weights` sees the change by identity), from the array if one was
+        # handed out (it may have been changed in place)
+        array = self._loss_array
+        loss = array.tolist() if array is not None else self._loss[:]  # type: ignore[index]
         vws = self._vws
         n = len(vws)
         # the models learn independently, so the order is free: the one the context example is set
@@ -319,7 +343,8 @@ class Personalizer(DriftHook, Policy):
             # action with third-order terms (tests/bandit/policies/test_personalizer.py pins it
             # against full examples). The context is parsed once and moved between the models.
             pool = self._blank_pool[i]
-            examples = [self._context_example(i, prepared), *(pool[:k] if k <= len(pool) else self._blanks(i, k))]
+            context = held[0] if j == 0 and held is not None else self._context_example(i, prepared)
+            examples = [context, *(pool[:k] if k <= len(pool) else self._blanks(i, k))]
             examples[1 + index] = self._labelled_example(i, entry, cost, p)
             pylibvw.vw.learn_multi(vw, examples)
             # VW's cb_adf (mtr) predicts before it updates and leaves that prediction on the first
@@ -328,7 +353,7 @@ class Personalizer(DriftHook, Policy):
             predicted = examples[0].get_action_scores()[index]
             d = (0.0 if predicted < 0.0 else 1.0 if predicted > 1.0 else predicted) - cost
             loss[i] += d * d  # progressive validation
-        self.loss = np.array(loss)  # replaced, not changed in place: `_current_weights` sees it
+        self._loss, self._loss_array = loss, None
         if self._drift is not None:
             self._watch(reward01)
 
