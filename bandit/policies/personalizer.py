@@ -13,8 +13,8 @@ It is the default policy (`make_policy("vw")`; docs/defaults.md has the measurem
 every decision predicts with every model whose weight is not negligible and every reward trains all
 of them (with the defaults, one `-q cA` and one `-q cA -q ccA` model). Since issue 31 the models share
 one parse of the context, learn with feature-less stand-ins for the actions not chosen and keep their
-labelled examples: about 1.3-1.6x the one-model policy's CPU time per decision in bench/bandit.py
-(it was 2.5-3x). What it keeps: the Policy
+labelled examples, and keep few parsed contexts (so parsing stays in the CPU's caches): about
+1.2-1.3x the one-model policy's CPU time per decision in bench/bandit.py (it was 2.5-3x). What it keeps: the Policy
 contract (the probability floor, every decision logged with the probability it was sampled with, late
 rewards, recovery), the Personalizer's drift hook (bandit.policies.drift_hook); saving and loading continue
 exactly. The decision service runs it from the policy arguments `--cb_explore_adf --select`
