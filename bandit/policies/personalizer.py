@@ -197,10 +197,18 @@ class Personalizer(DriftHook, Policy):
         state: Any = self._loss if self._loss is not None else self._loss_array
         if self._weights_of is not state:
             loss = state if type(state) is list else state.tolist()
-            low, eta = min(loss), self.eta
-            w = [math.exp(-eta * (x - low)) for x in loss]
-            total = sum(w)
-            self._weights = [x / total for x in w]
+            eta = self.eta
+            if len(loss) == 2:  # the default mixture, without two comprehensions' calls (~0.7 us)
+                a, b = loss
+                low = b if b < a else a  # min(loss), NaN included
+                wa, wb = math.exp(-eta * (a - low)), math.exp(-eta * (b - low))
+                total = wa + wb  # sum(w): 0 + wa + wb, in that order
+                self._weights = [wa / total, wb / total]
+            else:
+                low = min(loss)
+                w = [math.exp(-eta * (x - low)) for x in loss]
+                total = sum(w)
+                self._weights = [x / total for x in w]
             self._weights_of = state
         return self._weights
 

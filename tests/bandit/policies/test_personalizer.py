@@ -467,3 +467,21 @@ def test_the_squared_errors_are_an_array_when_asked_and_an_edit_in_place_carries
     play(b, 60, 40)
     assert a.loss.tolist() == b.loss.tolist() and min(a.loss.tolist()) > 1.0
     assert a.weights().tolist() == b.weights().tolist()
+
+
+def test_the_two_model_weights_are_the_general_formula_bit_for_bit() -> None:
+    """The default mixture's two weights are computed without comprehensions; they must equal the
+    general n-model formula exactly, also for infinite and NaN squared errors."""
+    import math
+    import random
+
+    policy = Personalizer(seed=0)
+    rng = random.Random(1)
+    edges = [0.0, 5e-324, 1.0, 372.5, 745.1, 1e300, math.inf, math.nan]
+    cases = [(a, b) for a in edges for b in edges]
+    cases += [(rng.random() * 10 ** rng.randint(0, 4), rng.random() * 10 ** rng.randint(0, 4)) for _ in range(5000)]
+    for a, b in cases:
+        policy._loss = [a, b]
+        low = min([a, b])
+        w = [math.exp(-policy.eta * (x - low)) for x in (a, b)]
+        assert repr(policy._current_weights()) == repr([x / sum(w) for x in w]), (a, b)
