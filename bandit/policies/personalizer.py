@@ -11,7 +11,7 @@ rewards before it learns them, and squarecb acts on the weighted mixture of thei
 
 It is the default policy (`make_policy("vw")`; docs/defaults.md has the measurements). What it costs:
 every decision predicts with every model whose weight is not negligible and every reward trains all
-of them (with the defaults, one `-q cA` and one `-q cA -q ccA` model). Since issue 31 the models share
+of them (a negligible one: one reward in SPARSE_EVERY, weighted by as many) (with the defaults, one `-q cA` and one `-q cA -q ccA` model). Since issue 31 the models share
 one parse of the context, learn with feature-less stand-ins for the actions not chosen and keep their
 labelled examples, and keep few parsed contexts (so parsing stays in the CPU's caches): about
 1.2-1.3x the one-model policy's CPU time per decision in bench/bandit.py (it was 2.5-3x). What it keeps: the Policy
@@ -63,7 +63,8 @@ LABELLED_KEPT = 64  # labelled examples of chosen actions kept per model (see _l
 # Rewards later than 16 decisions mostly come after 256 too (on the simulator's `delayed` scenario
 # 256 kept saved 1% of the parses), and a dropped context is parsed again, to the same example.
 CONTEXTS_KEPT = 16
-NEGLIGIBLE = 1e-12  # a mixture weight below this: the model is not asked at decision time  # saved, but load(path, drift_boost=0) may turn it off
+NEGLIGIBLE = 1e-12  # a mixture weight below this: the model is not asked at decision time
+SPARSE_EVERY = 8  # ... and learns one reward in this many, weighted by as many (see _update)  # saved, but load(path, drift_boost=0) may turn it off
 
 
 def _check_models(models: Any) -> tuple[tuple[tuple[str, ...], float | None], ...]:
@@ -144,6 +145,8 @@ class Personalizer(DriftHook, Policy):
         self._weights_of: Any = None
         self._weights: list[float] = []
         self._from_log = False
+        # per model: rewards passed over since it last learned while its weight was negligible
+        self._skipped = [0] * len(self._vws)
         self._init_drift(drift_boost, drift_floor)  # bandit.policies.drift_hook, as the Personalizer's
         self.options = {
             **self.policy_options.to_json(),
@@ -273,7 +276,8 @@ class Personalizer(DriftHook, Policy):
         weight is below NEGLIGIBLE is not asked: its share of any cost is below that, and once the
         mixture has chosen (on the simulator the `-q cA` model's weight is 1 - 1e-136 after 30,000
         rewards) that skips the costlier model's prediction at every decision. It still learns and
-        is scored at every reward, so its weight comes back if it starts predicting better."""
+        is scored, on one reward in SPARSE_EVERY weighted by as many (see `_update`), so its weight
+        comes back if it starts predicting better."""
         weights = self._current_weights()
         costs = [0.0] * len(entries)
         negligible = NEGLIGIBLE
@@ -340,11 +344,24 @@ class Personalizer(DriftHook, Policy):
         # up for learns first, which saves moving it there and back
         held = self._contexts.get(prepared)
         first = 0 if held is None else held[1]
+        weights = self._current_weights()  # before this reward: the weights its decision used
+        skipped = self._skipped
         for j in range(n):
             i = first + j
             if i >= n:
                 i -= n
             vw = vws[i]
+            scale = 1
+            if weights[i] < NEGLIGIBLE:
+                # a model nobody asks at decision time learns one reward in SPARSE_EVERY, with
+                # importance weight SPARSE_EVERY (VW label probability p / m) and its squared error
+                # counted as many times: an unbiased estimate of learning every reward at 1/m of
+                # the cost, so its weight still comes back if it starts predicting better
+                skipped[i] += 1
+                if skipped[i] < SPARSE_EVERY:
+                    continue
+                skipped[i] = 0
+                scale = SPARSE_EVERY
             # VW's cb_adf regression (mtr) learns from the chosen action's example alone; the others
             # only count (their number scales the update) and get a prediction nobody reads. So they
             # are given as feature-less examples: the same update, without predicting every
@@ -353,14 +370,14 @@ class Personalizer(DriftHook, Policy):
             pool = self._blank_pool[i]
             context = held[0] if j == 0 and held is not None else self._context_example(i, prepared)
             examples = [context, *(pool[:k] if k <= len(pool) else self._blanks(i, k))]
-            examples[1 + index] = self._labelled_example(i, entry, cost, p)
+            examples[1 + index] = self._labelled_example(i, entry, cost, p if scale == 1 else p / scale)
             pylibvw.vw.learn_multi(vw, examples)
             # VW's cb_adf (mtr) predicts before it updates and leaves that prediction on the first
             # example: the model's cost for this action before it learned this reward, with no second
             # predict pass (tests/bandit/policies/test_personalizer.py pins it against a separate predict)
             predicted = examples[0].get_action_scores()[index]
             d = (0.0 if predicted < 0.0 else 1.0 if predicted > 1.0 else predicted) - cost
-            loss[i] += d * d  # progressive validation
+            loss[i] += d * d if scale == 1 else scale * d * d  # progressive validation
         self._loss, self._loss_array = loss, None
         if self._drift is not None:
             self._watch(reward01)
@@ -386,6 +403,7 @@ class Personalizer(DriftHook, Policy):
             "loss": self.loss.tolist(),
             "state": self._base_state(),
             "drift": self._drift_state(),
+            "skipped": list(self._skipped),
         }
 
         def write(tmp: Path) -> None:
@@ -422,6 +440,10 @@ class Personalizer(DriftHook, Policy):
                 raise ValueError("one squared error per model")
             policy._restore_base_state(meta["state"])
             policy._restore_drift_state(meta.get("drift"))
+            skipped = meta.get("skipped", [0] * n)  # saved before sparse learning: none passed over
+            if len(skipped) != n:
+                raise ValueError("one count of passed-over rewards per model")
+            policy._skipped = [int(x) for x in skipped]
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise BanditError(
                 f"{path}: metadata.json has a damaged state ({type(exc).__name__}: {one_line(exc)})"

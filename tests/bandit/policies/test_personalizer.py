@@ -331,7 +331,10 @@ def test_a_model_with_negligible_weight_is_not_asked_and_nothing_changes(monkeyp
     assert skipping.weights()[1] < 1e-12 and asked_every == 2 * 8000
     assert asked < 0.75 * asked_every  # the -q ccA model was left out of most decisions
     np.testing.assert_allclose(np.array(pmfs), np.array(pmfs_every), atol=1e-9)
-    assert skipping.loss.tolist() == every.loss.tolist()  # still learned and scored every reward
+    # the -q cA model learned every reward alike; the negligible one one reward in SPARSE_EVERY
+    # (weighted by as many), and stayed negligible
+    assert skipping.loss.tolist()[0] == every.loss.tolist()[0]
+    assert skipping.loss.tolist()[1] > skipping.loss.tolist()[0] + 100
 
 
 def test_the_featureless_stand_ins_are_bounded_and_decide_the_same(monkeypatch) -> None:
@@ -485,3 +488,65 @@ def test_the_two_model_weights_are_the_general_formula_bit_for_bit() -> None:
         low = min([a, b])
         w = [math.exp(-policy.eta * (x - low)) for x in (a, b)]
         assert repr(policy._current_weights()) == repr([x / sum(w) for x in w]), (a, b)
+
+
+def test_a_negligible_model_learns_one_reward_in_eight_weighted_and_continues_after_save(monkeypatch, tmp_path) -> None:
+    """Once a model's weight is below NEGLIGIBLE it is not asked at decision time and learns one
+    reward in SPARSE_EVERY (8), with importance weight 8 (label probability 1/8) and its squared
+    error counted 8 times; the count of rewards passed over is saved, so a loaded model continues
+    exactly. With SPARSE_EVERY = 1 it learns every reward, as before this change."""
+    from bandit import load_saved_policy
+    from bandit.policies import personalizer as selection
+
+    rng = np.random.default_rng(0)
+    actions = [
+        {"id": f"v{a}", "features": {"style": f"s{a % 3}", "f": round(float(rng.random()), 3)}} for a in range(6)
+    ]
+    segments = rng.integers(5, size=6000)
+    noise = rng.random((6000, 10)).round(4)
+    coins = rng.random(6000)
+    # rewards linear in segment x action, ten dense features that do not matter: the -q cA model
+    # wins and the -q ccA one's weight falls below 1e-12 after ~2,200 rewards
+    events = [
+        (
+            {
+                "user": {"seg": f"g{g}", "dev": f"d{t % 4}", "lang": f"l{t % 3}"},
+                "now": {f"x{j}": float(v) for j, v in enumerate(row)},
+            },
+            g,
+        )
+        for t, (g, row) in enumerate(zip(segments, noise))
+    ]
+
+    def play(p: Personalizer, lo: int, hi: int) -> list:
+        out = []
+        for t in range(lo, hi):
+            context, g = events[t]
+            d = p.rank(context, actions, now=float(t))
+            out.append((d.index, d.pmf))
+            p.reward(d.event_id, float(coins[t] < (0.6 if d.index == g else 0.1)), now=float(t))
+        return out
+
+    learned = [0, 0]
+    learn = pylibvw.vw.learn_multi
+
+    def counting(vw, examples):
+        for i, mine in enumerate(policy._vws):  # the first policy's models (not the loaded one's)
+            if mine is vw:
+                learned[i] += 1
+        return learn(vw, examples)
+
+    monkeypatch.setattr(pylibvw.vw, "learn_multi", counting)
+    policy = Personalizer(seed=0)
+    play(policy, 0, 4000)
+    # every reward until the weight fell (~2,200), then about one in eight
+    assert learned[0] == 4000 and 2200 < learned[1] < 3000, learned
+    policy.save(tmp_path / "m")
+    loaded = load_saved_policy(tmp_path / "m")
+    assert loaded._skipped == policy._skipped
+    assert (play(policy, 4000, 6000), policy.loss.tolist()) == (play(loaded, 4000, 6000), loaded.loss.tolist())
+    monkeypatch.setattr(selection, "SPARSE_EVERY", 1)
+    learned[:] = [0, 0]
+    policy = Personalizer(seed=0)
+    play(policy, 0, 3000)
+    assert policy.weights()[1] < 1e-10 and learned == [3000, 3000]
