@@ -11,10 +11,10 @@ rewards before it learns them, and squarecb acts on the weighted mixture of thei
 
 It is the default policy (`make_policy("vw")`; docs/defaults.md has the measurements). What it costs:
 every decision predicts with every model whose weight is not negligible and every reward trains all
-of them (with the defaults, one `-q cA` and one `-q cA -q ccA` model). Since issue 31 the models share
+of them (a negligible one: one reward in SPARSE_EVERY, weighted by as many) (with the defaults, one `-q cA` and one `-q cA -q ccA` model). Since issue 31 the models share
 one parse of the context, learn with feature-less stand-ins for the actions not chosen and keep their
-labelled examples: about 1.3-1.6x the one-model policy's CPU time per decision in bench/bandit.py
-(it was 2.5-3x). What it keeps: the Policy
+labelled examples, and keep few parsed contexts (so parsing stays in the CPU's caches): about
+1.2-1.3x the one-model policy's CPU time per decision in bench/bandit.py (it was 2.5-3x). What it keeps: the Policy
 contract (the probability floor, every decision logged with the probability it was sampled with, late
 rewards, recovery), the Personalizer's drift hook (bandit.policies.drift_hook); saving and loading continue
 exactly. The decision service runs it from the policy arguments `--cb_explore_adf --select`
@@ -47,7 +47,7 @@ from bandit.policies.model_io import (
     saved_options,
     without_fixed,
 )
-from bandit.policies.vw import SHARED_EXAMPLES, ExampleCache, open_model_file
+from bandit.policies.vw import ExampleCache, open_model_file
 from bandit.vwformat import ACTION_NAMESPACE
 from safeio.errors import one_line
 
@@ -57,7 +57,14 @@ SELECT_OPTIONS = ("models", "eta", "gamma_scale", "gamma_exponent", "bits")
 DRIFT_OPTIONS = ("drift_boost", "drift_floor")
 BLANKS_KEPT = 64  # feature-less action examples kept per model for learning (see _blanks)
 LABELLED_KEPT = 64  # labelled examples of chosen actions kept per model (see _labelled_example)
-NEGLIGIBLE = 1e-12  # a mixture weight below this: the model is not asked at decision time  # saved, but load(path, drift_boost=0) may turn it off
+# contexts whose parsed example is kept for their rewards: few, on purpose. A parsed example holds
+# ~32 KB; every decision parses a new one and drops the oldest, and with 256 kept (8 MB cycled) each
+# parse landed in memory long out of the CPU's caches: 3-4 us more per decision in bench/bandit.py.
+# Rewards later than 16 decisions mostly come after 256 too (on the simulator's `delayed` scenario
+# 256 kept saved 1% of the parses), and a dropped context is parsed again, to the same example.
+CONTEXTS_KEPT = 16
+NEGLIGIBLE = 1e-12  # a mixture weight below this: the model is not asked at decision time
+SPARSE_EVERY = 8  # ... and learns one reward in this many, weighted by as many (see _update)  # saved, but load(path, drift_boost=0) may turn it off
 
 
 def _check_models(models: Any) -> tuple[tuple[tuple[str, ...], float | None], ...]:
@@ -124,7 +131,10 @@ class Personalizer(DriftHook, Policy):
         self._label_type = int(self._vws[0].get_label_type())
         # what VW was given, per model, for people reading /model/properties or a status page
         self.vw_args = " ; ".join(model_args(vw) for vw in self._vws)
-        self.loss = np.zeros(len(self._vws))  # each model's squared error on rewards before it learned them
+        # each model's squared error on rewards before it learned them: a list, replaced at every
+        # update; `loss` (an array) is made from it only when someone asks (see the property)
+        self._loss: list[float] | None = [0.0] * len(self._vws)
+        self._loss_array: np.ndarray | None = None
         self._caches = [ExampleCache() for _ in self._vws]  # parsed action examples, one cache per model
         self._contexts: dict[str, list] = {}  # prepared line -> [its parsed example, the model it is set up for]
         self._blank_pool: list[list] = [[] for _ in self._vws]
@@ -135,6 +145,8 @@ class Personalizer(DriftHook, Policy):
         self._weights_of: Any = None
         self._weights: list[float] = []
         self._from_log = False
+        # per model: rewards passed over since it last learned while its weight was negligible
+        self._skipped = [0] * len(self._vws)
         self._init_drift(drift_boost, drift_floor)  # bandit.policies.drift_hook, as the Personalizer's
         self.options = {
             **self.policy_options.to_json(),
@@ -155,6 +167,21 @@ class Personalizer(DriftHook, Policy):
         """Every VW workspace (model import checks each one's stored options)."""
         return list(self._vws)
 
+    @property
+    def loss(self) -> np.ndarray:
+        """Each model's squared error on the rewards before it learned them (progressive validation).
+        Made from the list `_update` keeps only when asked (a status page, save): an array per
+        update cost ~1 us per decision. The array handed out is the one the next update reads, so
+        changing it in place (as `loss[:] = ...` did before) still counts."""
+        if self._loss_array is None:
+            self._loss_array = np.array(self._loss)
+        return self._loss_array
+
+    @loss.setter
+    def loss(self, value: np.ndarray) -> None:
+        self._loss_array = value
+        self._loss = None  # the array is the state now (load assigns it)
+
     def weights(self) -> np.ndarray:
         """Each model's share of the mixture now: exp(-eta x its squared error so far), normalised."""
         w = np.exp(-self.eta * (self.loss - self.loss.min()))
@@ -168,15 +195,24 @@ class Personalizer(DriftHook, Policy):
 
     def _current_weights(self) -> list[float]:
         """`weights()` as Python floats, recomputed only when the squared errors changed (every
-        update replaces `self.loss`, and `load` assigns it), in plain Python: for two models numpy's
+        update replaces `_loss`, and `load` assigns `loss`), in plain Python: for two models numpy's
         per-call overhead was most of the cost. Equal to `weights()` within rounding (1 ulp)."""
-        if self._weights_of is not self.loss:
-            loss = self.loss.tolist()
-            low, eta = min(loss), self.eta
-            w = [math.exp(-eta * (x - low)) for x in loss]
-            total = sum(w)
-            self._weights = [x / total for x in w]
-            self._weights_of = self.loss
+        state: Any = self._loss if self._loss is not None else self._loss_array
+        if self._weights_of is not state:
+            loss = state if type(state) is list else state.tolist()
+            eta = self.eta
+            if len(loss) == 2:  # the default mixture, without two comprehensions' calls (~0.7 us)
+                a, b = loss
+                low = b if b < a else a  # min(loss), NaN included
+                wa, wb = math.exp(-eta * (a - low)), math.exp(-eta * (b - low))
+                total = wa + wb  # sum(w): 0 + wa + wb, in that order
+                self._weights = [wa / total, wb / total]
+            else:
+                low = min(loss)
+                w = [math.exp(-eta * (x - low)) for x in loss]
+                total = sum(w)
+                self._weights = [x / total for x in w]
+            self._weights_of = state
         return self._weights
 
     def _context_example(self, i: int, prepared: str) -> Any:
@@ -187,11 +223,11 @@ class Personalizer(DriftHook, Policy):
         when it sets an example up. So the context is parsed once and moved between workspaces
         (`unsetup_example` then `setup_example`, ~1 us against ~7 us for a parse);
         tests/bandit/policies/test_personalizer.py pins that every model predicts and learns exactly as with its own
-        parse. The last SHARED_EXAMPLES contexts are kept, so a reward finds its decision's."""
+        parse. The last CONTEXTS_KEPT contexts are kept, so a prompt reward finds its decision's."""
         contexts = self._contexts
         held = contexts.get(prepared)
         if held is None:
-            if len(contexts) >= SHARED_EXAMPLES:
+            if len(contexts) >= CONTEXTS_KEPT:
                 del contexts[next(iter(contexts))]  # oldest first
             held = contexts[prepared] = [pylibvw.example(self._vws[i], self._label_type, prepared), i]
         elif held[1] != i:
@@ -240,7 +276,8 @@ class Personalizer(DriftHook, Policy):
         weight is below NEGLIGIBLE is not asked: its share of any cost is below that, and once the
         mixture has chosen (on the simulator the `-q cA` model's weight is 1 - 1e-136 after 30,000
         rewards) that skips the costlier model's prediction at every decision. It still learns and
-        is scored at every reward, so its weight comes back if it starts predicting better."""
+        is scored, on one reward in SPARSE_EVERY weighted by as many (see `_update`), so its weight
+        comes back if it starts predicting better."""
         weights = self._current_weights()
         costs = [0.0] * len(entries)
         negligible = NEGLIGIBLE
@@ -265,8 +302,10 @@ class Personalizer(DriftHook, Policy):
         costs = self._mixed_costs(prepared, entries)
         gamma = self.gamma_scale * (self.n_learned + 1) ** self.gamma_exponent
         k = len(costs)
-        best = min(range(k), key=costs.__getitem__)  # the first minimum, as numpy's argmin
-        low = costs[best]
+        # the first minimum (min keeps the first of equal values, and list.index finds that very
+        # object): the index min(range(k), key=costs.__getitem__) gave, without a call per action
+        low = min(costs)
+        best = costs.index(low)
         pmf = [1.0 / (k + gamma * (c - low)) for c in costs]  # squarecb (Foster & Rakhlin 2020)
         pmf[best] = 0.0
         pmf[best] = 1.0 - sum(pmf)
@@ -295,34 +334,51 @@ class Personalizer(DriftHook, Policy):
         p = probability if self._from_log else 1.0
         entry = entries[index]
         k = len(entries)
-        loss = self.loss.tolist()
+        # a new list (`_current_weights` sees the change by identity), from the array if one was
+        # handed out (it may have been changed in place)
+        array = self._loss_array
+        loss = array.tolist() if array is not None else self._loss[:]  # type: ignore[index]
         vws = self._vws
         n = len(vws)
         # the models learn independently, so the order is free: the one the context example is set
         # up for learns first, which saves moving it there and back
         held = self._contexts.get(prepared)
         first = 0 if held is None else held[1]
+        weights = self._current_weights()  # before this reward: the weights its decision used
+        skipped = self._skipped
         for j in range(n):
             i = first + j
             if i >= n:
                 i -= n
             vw = vws[i]
+            scale = 1
+            if weights[i] < NEGLIGIBLE:
+                # a model nobody asks at decision time learns one reward in SPARSE_EVERY, with
+                # importance weight SPARSE_EVERY (VW label probability p / m) and its squared error
+                # counted as many times: an unbiased estimate of learning every reward at 1/m of
+                # the cost, so its weight still comes back if it starts predicting better
+                skipped[i] += 1
+                if skipped[i] < SPARSE_EVERY:
+                    continue
+                skipped[i] = 0
+                scale = SPARSE_EVERY
             # VW's cb_adf regression (mtr) learns from the chosen action's example alone; the others
             # only count (their number scales the update) and get a prediction nobody reads. So they
             # are given as feature-less examples: the same update, without predicting every
             # action with third-order terms (tests/bandit/policies/test_personalizer.py pins it
             # against full examples). The context is parsed once and moved between the models.
             pool = self._blank_pool[i]
-            examples = [self._context_example(i, prepared), *(pool[:k] if k <= len(pool) else self._blanks(i, k))]
-            examples[1 + index] = self._labelled_example(i, entry, cost, p)
+            context = held[0] if j == 0 and held is not None else self._context_example(i, prepared)
+            examples = [context, *(pool[:k] if k <= len(pool) else self._blanks(i, k))]
+            examples[1 + index] = self._labelled_example(i, entry, cost, p if scale == 1 else p / scale)
             pylibvw.vw.learn_multi(vw, examples)
             # VW's cb_adf (mtr) predicts before it updates and leaves that prediction on the first
             # example: the model's cost for this action before it learned this reward, with no second
             # predict pass (tests/bandit/policies/test_personalizer.py pins it against a separate predict)
             predicted = examples[0].get_action_scores()[index]
             d = (0.0 if predicted < 0.0 else 1.0 if predicted > 1.0 else predicted) - cost
-            loss[i] += d * d  # progressive validation
-        self.loss = np.array(loss)  # replaced, not changed in place: `_current_weights` sees it
+            loss[i] += d * d if scale == 1 else scale * d * d  # progressive validation
+        self._loss, self._loss_array = loss, None
         if self._drift is not None:
             self._watch(reward01)
 
@@ -347,6 +403,7 @@ class Personalizer(DriftHook, Policy):
             "loss": self.loss.tolist(),
             "state": self._base_state(),
             "drift": self._drift_state(),
+            "skipped": list(self._skipped),
         }
 
         def write(tmp: Path) -> None:
@@ -383,6 +440,10 @@ class Personalizer(DriftHook, Policy):
                 raise ValueError("one squared error per model")
             policy._restore_base_state(meta["state"])
             policy._restore_drift_state(meta.get("drift"))
+            skipped = meta.get("skipped", [0] * n)  # saved before sparse learning: none passed over
+            if len(skipped) != n:
+                raise ValueError("one count of passed-over rewards per model")
+            policy._skipped = [int(x) for x in skipped]
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise BanditError(
                 f"{path}: metadata.json has a damaged state ({type(exc).__name__}: {one_line(exc)})"
