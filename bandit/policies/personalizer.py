@@ -137,6 +137,7 @@ class Personalizer(DriftHook, Policy):
         self._loss_array: np.ndarray | None = None
         self._caches = [ExampleCache() for _ in self._vws]  # parsed action examples, one cache per model
         self._contexts: dict[str, list] = {}  # prepared line -> [its parsed example, the model it is set up for]
+        self._context_chars = 0  # the kept contexts' text length (their bound in bytes)
         self._blank_pool: list[list] = [[] for _ in self._vws]
         # per model: the last candidate set (its entries) and its parsed examples, asked for again
         # by the next decision when the candidates did not change (see _action_examples)
@@ -223,13 +224,20 @@ class Personalizer(DriftHook, Policy):
         when it sets an example up. So the context is parsed once and moved between workspaces
         (`unsetup_example` then `setup_example`, ~1 us against ~7 us for a parse);
         tests/bandit/policies/test_personalizer.py pins that every model predicts and learns exactly as with its own
-        parse. The last CONTEXTS_KEPT contexts are kept, so a prompt reward finds its decision's."""
+        parse. The last CONTEXTS_KEPT contexts are kept, so a prompt reward finds its decision's, and
+        at most vw_policy.SHARED_CHARS of their text (a parsed example costs a few times its text: a
+        client sending ~1 MB contexts must not make the kept ones tens of MB)."""
         contexts = self._contexts
         held = contexts.get(prepared)
         if held is None:
-            if len(contexts) >= CONTEXTS_KEPT:
-                del contexts[next(iter(contexts))]  # oldest first
+            while contexts and (
+                len(contexts) >= CONTEXTS_KEPT or self._context_chars + len(prepared) > vw_policy.SHARED_CHARS
+            ):
+                oldest = next(iter(contexts))  # oldest first
+                self._context_chars -= len(oldest)
+                del contexts[oldest]
             held = contexts[prepared] = [pylibvw.example(self._vws[i], self._label_type, prepared), i]
+            self._context_chars += len(prepared)
         elif held[1] != i:
             pylibvw.vw.unsetup_example(self._vws[held[1]], held[0])
             pylibvw.vw.setup_example(self._vws[i], held[0])

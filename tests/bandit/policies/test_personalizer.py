@@ -550,3 +550,23 @@ def test_a_negligible_model_learns_one_reward_in_eight_weighted_and_continues_af
     policy = Personalizer(seed=0)
     play(policy, 0, 3000)
     assert policy.weights()[1] < 1e-10 and learned == [3000, 3000]
+
+
+def test_kept_contexts_are_bounded_by_their_text_not_only_their_number(monkeypatch):
+    """Large contexts (a client near the body limit): at most SHARED_CHARS of context text stays
+    parsed, whatever CONTEXTS_KEPT allows; rewards still learn (a dropped context is parsed again).
+    The budget is made small here so that the test stays fast."""
+    from bandit import make_policy
+    from bandit.policies import personalizer as module, vw as vw_policy
+
+    monkeypatch.setattr(vw_policy, "SHARED_CHARS", 20_000)
+    policy = make_policy("vw", seed=0)
+    actions = [{"id": f"a{k}", "features": {"k": float(k)}} for k in range(3)]
+    kept_counts = []
+    for i in range(module.CONTEXTS_KEPT + 4):
+        big = {"ctx": {f"f{j}": float((i * 7919 + j) % 1000) / 1000 for j in range(400)}}  # ~5,000 chars
+        d = policy.rank(big, actions, now=float(i))
+        policy.reward(d.event_id, 1.0, now=float(i))
+        assert sum(len(text) for text in policy._contexts) == policy._context_chars <= 20_000
+        kept_counts.append(len(policy._contexts))
+    assert max(kept_counts) < module.CONTEXTS_KEPT and policy.n_learned == module.CONTEXTS_KEPT + 4
