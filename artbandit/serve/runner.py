@@ -13,6 +13,7 @@ import logging
 import uvicorn
 
 from artbandit.serve.app import create_app
+from artbandit.serve.process import freeze_startup_objects
 from artbandit.serve.protocol import HEADER_TIMEOUT_S, KEEP_ALIVE_S, guarded_protocol
 from bandit.service.decision_service import DecisionService
 
@@ -72,6 +73,7 @@ def serve(
         http=guarded_protocol(header_timeout_s),
         timeout_keep_alive=KEEP_ALIVE_S,
     )
+    freeze_startup_objects()
     try:
         uvicorn.Server(config).run()
     finally:

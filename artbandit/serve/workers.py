@@ -217,6 +217,9 @@ def run_learner(cfg: dict[str, Any]) -> int:
         stream = open_stream(cfg.get("stream"), cfg["state"], durable=cfg["durable"])
         learner = Learner(svc, stream, model_update_s=cfg["model_update_s"])
         _publish_dashboard_counts(svc, stream, lambda: stopping["now"])
+        from artbandit.serve.process import freeze_startup_objects
+
+        freeze_startup_objects()
         learner.run(lambda: stopping["now"])
         svc.close()
     except Exception as exc:  # noqa: BLE001 - one line; the supervisor starts it again, it resumes exactly
@@ -260,6 +263,7 @@ def run_ranker(cfg: dict[str, Any], key: bytes | None, fd: int | None) -> int:
     import uvicorn
 
     from artbandit.serve.app import create_app
+    from artbandit.serve.process import freeze_startup_objects
     from artbandit.serve.protocol import KEEP_ALIVE_S, guarded_protocol
     from bandit.errors import BanditError
     from bandit.service.stream import open_stream
@@ -304,6 +308,7 @@ def run_ranker(cfg: dict[str, Any], key: bytes | None, fd: int | None) -> int:
     # the supervisor's listening socket, as a socket object: uvicorn's own `fd=` takes it for a Unix
     # socket, so asyncio left Nagle on (TCP_NODELAY unset) and every answer waited ~40 ms for an ACK
     sockets = [socket.socket(fileno=fd)] if fd is not None else None
+    freeze_startup_objects()
     uvicorn.Server(config).run(sockets=sockets)
     return 0
 

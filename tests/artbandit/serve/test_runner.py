@@ -258,3 +258,22 @@ def test_a_port_in_use_is_a_clean_exit_that_leaves_the_state_folder_unlocked(tmp
     assert not folder.locked
     with DecisionService(state, id_seed=1) as svc:
         assert svc.status()["ranks"] == 0
+
+
+def test_the_service_freezes_its_startup_objects_before_it_serves(tmp_path, monkeypatch):
+    """Full garbage collections walking the startup object graph (FastAPI, numpy, VW bindings) were
+    most of the slowest ranks (docs/serve.md); the process freezes that graph before serving."""
+    import gc
+
+    import uvicorn
+
+    from artbandit.serve.runner import serve
+
+    seen = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: seen.append(gc.get_freeze_count()))
+    gc.unfreeze()
+    try:
+        serve(str(tmp_path / "state"), host="127.0.0.1", port=0, key=b"k" * 16, quiet=True)
+        assert seen and seen[0] > 10_000  # the whole startup graph, not a handful of objects
+    finally:
+        gc.unfreeze()
