@@ -58,11 +58,18 @@ def _shot(driver, name: str) -> None:
         driver.save_screenshot(str(Path(SHOTS) / name))
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param((), id="one-process"),
+        pytest.param(("--workers", "2", "--model-update-seconds", "0"), id="workers"),
+    ],
+)
+def setup(tmp_path_factory, request):
+    """The dashboard in a real browser, served by the single process and by rankers (the default)."""
     root = tmp_path_factory.mktemp("dashb")
     cat = make_index(root / "catalogue")
-    srv = Server(root / "state", "--catalog", str(cat)).start()
+    srv = Server(root / "state", "--catalog", str(cat), *request.param).start()
     driver = browser()
     try:
         yield srv, driver
