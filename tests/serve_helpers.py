@@ -201,3 +201,15 @@ def fill_disk(folder) -> None:
                 fh.write(b"\0" * 512)
         except OSError:
             pass
+
+
+def settled(srv: "Server") -> None:
+    """With rankers: wait until every ranker serves the learner's newest snapshot (a ranker other than
+    the one that took a change serves it within --model-update-seconds); the single process: at once."""
+    for _ in range(600):
+        s = httpx.get(srv.url + "/status", timeout=10.0).json()
+        rankers = [w for name, w in (s.get("workers") or {}).items() if name.startswith("ranker")]
+        if all((w.get("snapshotVersion") or 0) >= s["journalSeq"] for w in rankers) and s.get("learnerLag", 0) == 0:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the rankers never caught up with the learner")

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.dashboard_helpers import HOSTILE, KEY, make_index, rank_ids
-from tests.serve_helpers import Server
+from tests.serve_helpers import Server, settled
 
 
 @pytest.fixture(scope="module")
@@ -184,18 +184,6 @@ def _logged(srv: Server, n: int) -> None:
     raise AssertionError(f"the event log never held {n} rewarded events")
 
 
-def _settled(srv: Server) -> None:
-    """With --workers: wait until every ranker serves the learner's newest snapshot (a ranker other
-    than the one that took a change serves it within --model-update-seconds); one process: at once."""
-    for _ in range(600):
-        s = httpx.get(srv.url + "/status", timeout=10.0).json()
-        rankers = [w for name, w in (s.get("workers") or {}).items() if name.startswith("ranker")]
-        if all((w.get("snapshotVersion") or 0) >= s["journalSeq"] for w in rankers) and s.get("learnerLag", 0) == 0:
-            return
-        time.sleep(0.05)
-    raise AssertionError("the rankers never caught up with the learner")
-
-
 @pytest.mark.parametrize("workers", WORKERS)
 def test_personalizer_admin_contract_evaluations_importance_reset(tmp_path, workers):
     """The same contract from the single process and from rankers (`--workers`: every ranker lists,
@@ -261,7 +249,7 @@ def test_apply_winner_then_roll_back(tmp_path, workers):
         c = srv.client
         _learnable_traffic(c, 240)
         _logged(srv, 240)
-        _settled(srv)
+        settled(srv)
 
         def pmf(event_id: str) -> dict:
             ranked = rank_ids(c, ["a0", "a1", "a2", "a3"], event_id=event_id, context=[{"user": {"segment": "b"}}])
@@ -277,13 +265,13 @@ def test_apply_winner_then_roll_back(tmp_path, workers):
         assert r.status_code == 200 and r.json()["applied"] == e["optimalPolicy"]
         assert (srv.state / "previous-model.bin").read_bytes().startswith(b"ARTBANDIT-MODEL")  # an export blob
         assert c.get(f"/evaluations/{eid}").json()["status"] == "optimalPolicyApplied"
-        _settled(srv)
+        settled(srv)
         served_applied = pmf("probe-applied")
         assert served_applied != pytest.approx(served_before, abs=1e-6)  # another model answers
         assert max(served_applied, key=served_applied.get) == "a3"  # it learned the log: b viewers want a3
         rb = s.post("/dashboard/api/rollback", headers={"X-Artbandit-Dashboard": "1"})
         assert rb.status_code == 200
-        _settled(srv)
+        settled(srv)
         assert pmf("probe-after") == pytest.approx(served_before, abs=1e-12)  # the previous model is back
         s.close()
 

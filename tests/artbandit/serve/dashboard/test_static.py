@@ -19,7 +19,7 @@ from tests.dashboard_helpers import (
     make_index,
     rank_ids,
 )
-from tests.serve_helpers import Server
+from tests.serve_helpers import Server, settled
 
 pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=chromium_missing() or "")
 SHOTS = os.environ.get("ARTBANDIT_SCREENSHOTS")
@@ -113,6 +113,7 @@ def test_title_page_images_and_probabilities_match_rank(setup):
 
     srv, d = setup
     _traffic(srv, 12, 1000)
+    settled(srv)  # rankers: the page's and the rank's answers come from the same snapshot
     d.get(srv.url + "/dashboard/title?id=film-a&poll=60000")
     cards = _wait(lambda: d.find_elements(By.CSS_SELECTOR, ".variant[data-probability]"))
     shown = {c.get_attribute("data-variant"): float(c.get_attribute("data-probability")) for c in cards}
@@ -311,6 +312,7 @@ def test_configuration_page_edits_a_setting_that_persists_after_reload(setup):
     time.sleep(0.7)
     d.find_element(By.ID, "save-config").click()
     _wait(lambda: d.find_element(By.ID, "config-message").text == "Saved.")
+    settled(srv)  # rankers: the one that took the change answered once it served it; the others follow
     assert srv.client.get("/configurations/service").json() == {
         **before,
         "explorationPercentage": 0.125,
