@@ -336,6 +336,8 @@ class Ranker(DecisionService):
                 "snapshotVersion": self.snapshot.get("version"),
                 "eventsLearned": self.snapshot.get("eventsLearned", 0),
                 "eventsPending": learner.get("eventsPending", 0),  # the learner holds the open events
+                # from the same status as eventsPending (the ranker's own copy refreshes every 0.25 s)
+                "pendingBytes": learner.get("pendingBytes", self.pending_bytes),
                 "journalSeq": last,
                 "learnerSeq": learner.get("streamSeq"),
                 "learnerLag": lag,

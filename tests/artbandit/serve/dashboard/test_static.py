@@ -275,6 +275,7 @@ def test_configuration_page_shows_the_settings(setup):
         "/configurations/service",
         json={**srv.client.get("/configurations/service").json(), "explorationPercentage": 0.05},
     )
+    settled(srv)  # rankers: the page may come from another ranker than the one that took the change
     d.get(srv.url + "/dashboard/configuration")
     _wait(lambda: d.find_elements(By.CSS_SELECTOR, "#service tr[data-key=explorationPercentage]"))
     assert d.find_element(By.ID, "cfg-explorationPercentage").get_attribute("value") == "0.05"
@@ -287,6 +288,7 @@ def test_configuration_page_shows_the_settings(setup):
         "/configurations/service",
         json={**srv.client.get("/configurations/service").json(), "explorationPercentage": 0.0},
     )
+    settled(srv)
     assert _severe(d) == []
 
 
@@ -324,3 +326,4 @@ def test_configuration_page_edits_a_setting_that_persists_after_reload(setup):
     assert Select(d.find_element(By.ID, "cfg-rewardAggregation")).first_selected_option.text == "average"
     assert _severe(d) == []
     srv.client.put("/configurations/service", json=before)
+    settled(srv)
