@@ -63,7 +63,7 @@ def write_text_atomic(path: str | os.PathLike, text: str, *, mode: int | None = 
     write_bytes_atomic(path, text.encode("utf-8"), mode=mode)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """Whether `pid` is a running process. A zombie counts as dead: in a container whose pid 1 does
     not reap orphans, a killed process can stay a zombie indefinitely, and its temporaries must
     still be cleaned."""
@@ -104,7 +104,7 @@ def recover_dir(final: str | os.PathLike) -> None:
     for entry in final.parent.iterdir():
         for tag in (_TMP_TAG, _OLD_TAG):
             pid = _owner_pid(entry, final, tag)
-            if pid is None or (pid != os.getpid() and _pid_alive(pid)):
+            if pid is None or (pid != os.getpid() and pid_alive(pid)):
                 continue
             if tag == _OLD_TAG:
                 olds.append(entry)

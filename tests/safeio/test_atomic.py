@@ -77,7 +77,7 @@ def test_recover_restores_set_aside_folder_of_a_dead_process(tmp_path: Path) -> 
 def test_a_zombie_counts_as_dead_so_its_temporaries_are_cleaned(tmp_path: Path) -> None:
     # In a container whose pid 1 never reaps orphans, a killed worker stays a zombie: kill(pid, 0)
     # still succeeds, yet its temporaries must go.
-    from safeio.atomic import _pid_alive
+    from safeio.atomic import pid_alive
 
     pid = os.fork()
     if pid == 0:
@@ -92,9 +92,9 @@ def test_a_zombie_counts_as_dead_so_its_temporaries_are_cleaned(tmp_path: Path) 
             time.sleep(0.01)
         stale = tmp_path / f".out.abtmp-{pid}-0000"
         stale.mkdir()
-        assert not _pid_alive(pid)
+        assert not pid_alive(pid)
         recover_dir(tmp_path / "out")
         assert not stale.exists()
-        assert _pid_alive(os.getpid())
+        assert pid_alive(os.getpid())
     finally:
         os.waitpid(pid, 0)

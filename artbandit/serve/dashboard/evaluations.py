@@ -27,7 +27,7 @@ import orjson
 
 from bandit.errors import BanditError
 from bandit.service.wire import iso_time
-from safeio.atomic import _pid_alive, write_bytes_atomic
+from safeio.atomic import pid_alive, write_bytes_atomic
 from safeio.errors import one_line
 
 MAX_KEPT = 20
@@ -154,7 +154,7 @@ class Evaluations:
         host, _, pid = owner.rpartition(":")
         if host != socket.gethostname() or not pid.isdigit():
             return True  # another machine's: cannot tell
-        return int(pid) == os.getpid() or _pid_alive(int(pid))
+        return int(pid) == os.getpid() or pid_alive(int(pid))
 
     def _files(self) -> list[Path]:
         if self.folder is None or not self.folder.is_dir():

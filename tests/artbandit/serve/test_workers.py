@@ -30,6 +30,7 @@ from bandit.service.model_export import import_model
 from bandit.service.stream import open_stream
 from bandit.service.stream.embedded import EmbeddedStream
 from bandit.service.stream.learner import apply_message
+from safeio.atomic import pid_alive
 from tests.bandit_helpers import run
 from tests.serve_helpers import KEY, Server, big_context, rank_body
 
@@ -743,27 +744,19 @@ def test_a_supervisor_killed_with_sigkill_takes_its_workers_with_it_and_serve_st
         srv.proc.kill()
         srv.proc.wait(30)
         for _ in range(600):
-            alive = [pid for pid in children if _running(pid)]
+            alive = [pid for pid in children if pid_alive(pid)]
             if not alive:
                 break
             time.sleep(0.05)
         assert alive == [], "workers outlived their supervisor"
     finally:
         for pid in children:
-            if _running(pid):
+            if pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
     with Server(state, "--model-update-seconds", "0", topology_default=True) as again:  # port, lock: free
         for i in range(10):
             assert again.client.post(f"/events/k{i}/reward", json={"value": 1.0}).status_code == 204
         _wait(again, lambda s: s["workers"]["learner"]["eventsLearned"] == 10, "the ten acknowledged ranks learned")
-
-
-def _running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
-    except OSError:
-        return False
 
 
 def test_a_full_disk_is_a_503_on_the_rankers_and_nothing_acknowledged_is_lost(tmp_path):
