@@ -22,6 +22,10 @@ DEFAULT_REWARD_WAIT_S = 600.0
 # Chosen by measurement (docs/defaults.md#exploration-per-decision); models saved before the
 # budget load without it (bandit.policies.model_io.saved_options), so they continue exactly.
 DEFAULT_EXPLORATION_BUDGET = 0.05
+# Learned events (since the start or the last detected drift) after which the floor shrinks as
+# sqrt(decay / n), never below bandit.sampling.MIN_PROPENSITY (docs/defaults.md#a-budget-that-settles).
+# Models saved before it load without it, so they continue exactly.
+DEFAULT_EXPLORATION_DECAY = 5000
 
 
 def real(value: Any, what: str) -> float:
@@ -40,6 +44,9 @@ class PolicyOptions:
     # The probability the floor may guarantee in total per decision, spread over its candidates
     # (bandit.sampling.floor_for); None: `min_probability` for every candidate, however many.
     exploration_budget: float | None = DEFAULT_EXPLORATION_BUDGET
+    # Learned events after which the budget's floor settles as sqrt(decay / n) (bandit.sampling);
+    # None: the floor stays where the budget puts it.
+    exploration_decay: int | None = DEFAULT_EXPLORATION_DECAY
     reward_wait_s: float = DEFAULT_REWARD_WAIT_S
     default_reward: float = 0.0
     reward_range: tuple[float, float] = (0.0, 1.0)
@@ -70,6 +77,11 @@ class PolicyOptions:
             if not 0.0 < budget <= 1.0:
                 raise BanditError(f"exploration_budget must be in (0, 1] or None, got {self.exploration_budget!r}")
             put(self, "exploration_budget", budget)
+        decay = self.exploration_decay
+        if decay is not None:
+            if isinstance(decay, bool) or not isinstance(decay, numbers.Integral) or decay < 1:
+                raise BanditError(f"exploration_decay must be a positive integer or None, got {decay!r}")
+            put(self, "exploration_decay", int(decay))
         wait = real(self.reward_wait_s, "reward_wait_s")
         if not wait >= 0.0:
             raise BanditError(f"reward_wait_s must be >= 0, got {self.reward_wait_s!r}")

@@ -27,7 +27,7 @@ from bandit.log.eventlog import EventLog
 from bandit.log.schema import DriftEvent
 from bandit.options import PolicyOptions, real
 from bandit.privacy import UserHasher
-from bandit.sampling import apply_floor, sample_index
+from bandit.sampling import apply_floor, sample_index, settled_scale
 
 __all__ = ["Decision", "Policy", "ReplayStep", "apply_floor"]
 
@@ -103,6 +103,8 @@ class Policy(abc.ABC):
         self.default_reward = options.default_reward
         self.min_probability = options.min_probability
         self.exploration_budget = options.exploration_budget  # None while a drift boost lasts
+        self.exploration_decay = options.exploration_decay
+        self.exploration_scale = 1.0  # what the budget's floor is multiplied by now (settle_exploration)
         self.reward_wait_s = options.reward_wait_s
         self.aggregation = options.aggregation
         rules = RewardRules(options.reward_wait_s, options.aggregation, options.default_reward, options.reward_range)
@@ -151,7 +153,10 @@ class Policy(abc.ABC):
         prepared = self._prepare(self._filter(context))
         return np.asarray(
             apply_floor(
-                self._pmf(prepared, self._registry.lookup(actions)), self.min_probability, self.exploration_budget
+                self._pmf(prepared, self._registry.lookup(actions)),
+                self.min_probability,
+                self.exploration_budget,
+                self.exploration_scale,
             ),
             dtype=float,
         )
@@ -192,7 +197,9 @@ class Policy(abc.ABC):
         prepared = self._prepare(ctx)
         registry = self._registry
         entries = registry.lookup(actions)
-        probs = apply_floor(self._pmf(prepared, entries), self.min_probability, self.exploration_budget)
+        probs = apply_floor(
+            self._pmf(prepared, entries), self.min_probability, self.exploration_budget, self.exploration_scale
+        )
         index = sample_index(probs, self._rng.random())
         probability = probs[index]
         action_id = entries[index].id
@@ -261,7 +268,9 @@ class Policy(abc.ABC):
             self,
             prepared,
             entries,
-            apply_floor(self._pmf(prepared, entries), self.min_probability, self.exploration_budget),
+            apply_floor(
+                self._pmf(prepared, entries), self.min_probability, self.exploration_budget, self.exploration_scale
+            ),
         )
 
     def _learn_prepared(
@@ -277,6 +286,8 @@ class Policy(abc.ABC):
             raise BanditError(f"probability must be in (0, 1], got {probability!r}")
         self._update(prepared, entries, int(chosen_index), self._to01(reward), probability)
         self.n_learned += 1
+        if self.exploration_decay is not None:
+            self.settle_exploration()
 
     def _learn_own(
         self, prepared: Any, entries: list[ActionEntry], chosen_index: int, reward: float, probability: float
@@ -297,8 +308,16 @@ class Policy(abc.ABC):
         ):
             self._update(prepared, entries, chosen_index, self._to01(reward), probability)
             self.n_learned += 1
+            if self.exploration_decay is not None:
+                self.settle_exploration()
         else:
             Policy._learn_prepared(self, prepared, entries, chosen_index, reward, probability)
+
+    def settle_exploration(self) -> None:
+        """Set `exploration_scale` from the events learned since the start or the last detected drift
+        (bandit.sampling.settled_scale): the floor settles as evidence grows, and a drift restarts it."""
+        since = self.n_learned - (self.drift_events[-1] if self.drift_events else 0)
+        self.exploration_scale = settled_scale(since, self.exploration_decay)
 
     # the drift test's hooks (bandit.policies.drift_hook overrides them; a plain policy has none)
     drift_events: list[int] = []  # never appended to here: DriftHook gives each policy its own list
@@ -446,6 +465,7 @@ class Policy(abc.ABC):
         """The state saved by `_base_state`. With an event log, pending events come from the log
         (recovered on first use), which knows what happened after the save."""
         self.n_learned = int(state["n_learned"])
+        self.settle_exploration()
         self.model_id = str(state["model_id"])
         self._rng.bit_generator.state = state["rng"]
         book = self._book

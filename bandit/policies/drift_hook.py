@@ -15,6 +15,8 @@ scenario, ~1,000 rewards in). `drift_clock(deadline, when)`, called when an own 
 
 from __future__ import annotations
 
+from typing import Callable
+
 from bandit.log.schema import DriftEvent
 from bandit.policies.drift import PageHinkley
 
@@ -28,6 +30,8 @@ class DriftHook:
     exploration_budget: float | None
     n_learned: int
     drift_events: list[int]
+    exploration_scale: float
+    settle_exploration: Callable[[], None]  # Policy's (a stub here would shadow it: DriftHook comes first)
 
     def _init_drift(self, drift_boost: int, drift_floor: float) -> None:
         self.drift_boost, self.drift_floor = int(drift_boost), float(drift_floor)
@@ -77,6 +81,7 @@ class DriftHook:
             return
         if self._drift.update(reward01) == "drop":  # type: ignore[union-attr]
             self.drift_events.append(self.n_learned)
+            self.exploration_scale = 1.0  # the settled budget starts again (Policy.settle_exploration)
             self._boost_left = self.drift_boost
             self.min_probability = max(self._base_floor, self.drift_floor)
             self.exploration_budget = None
@@ -103,6 +108,7 @@ class DriftHook:
         if self._boost_left:
             self.exploration_budget = None
         self.drift_events = list(state["events"])
+        self.settle_exploration()
         watch_from = state.get("watch_from")  # a model saved before the clock: watching already
         self._watch_from = None if watch_from is None else float(watch_from)
         self._watching = bool(state.get("watching", True))

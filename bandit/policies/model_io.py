@@ -181,6 +181,9 @@ def saved_options(meta: dict[str, Any], path: Any, allowed: tuple[str, ...]) -> 
     if "exploration_budget" in allowed:
         # saved before exploration was priced per decision: the per-candidate floor it learned with
         options.setdefault("exploration_budget", None)
+    if "exploration_decay" in allowed:
+        # saved before the budget settled with experience: a floor that stays
+        options.setdefault("exploration_decay", None)
     return options
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bandit.sampling import MIN_PROPENSITY, apply_floor, floor_for, sample_index
+from bandit.sampling import MIN_PROPENSITY, MIN_SHARE, apply_floor, floor_for, sample_index, settled_scale
 
 
 @pytest.mark.parametrize("u, index", [(0.0, 0), (0.2499, 0), (0.25, 1), (0.7499, 1), (0.75, 2), (0.9999, 2)])
@@ -69,8 +69,8 @@ def test_a_uniform_pmf_under_a_floor_capped_at_uniform_stays_uniform():
         (5, 0.01, 0.05, 0.01),  # 5% / 5 = 1% exactly
         (8, 0.01, 0.05, 0.00625),  # 5% / 8
         (18, 0.01, 0.05, 0.05 / 18),  # the title: 5% in total, not 17%
-        (25, 0.01, 0.05, 0.002),  # 5% / 25 = 0.2% = MIN_PROPENSITY
-        (50, 0.01, 0.05, 0.002),  # 5% / 50 = 0.1% < MIN_PROPENSITY: held at 0.2% (weights <= 500)
+        (25, 0.01, 0.05, 0.002),  # 5% / 25 = 0.2% = MIN_SHARE
+        (50, 0.01, 0.05, 0.002),  # 5% / 50 = 0.1% < MIN_SHARE: held at 0.2% (weights <= 500 until it settles)
         (50, 0.001, 0.05, 0.001),  # never above the caller's own floor
         (50, 0.01, 1.0, 0.01),  # a budget of 100%: min(1%, 2%)
         (18, 0.01, None, 0.01),  # no budget: 1% per candidate, as before
@@ -79,7 +79,41 @@ def test_a_uniform_pmf_under_a_floor_capped_at_uniform_stays_uniform():
 )
 def test_the_budget_spreads_the_floor_over_the_candidates(k, floor, budget, expected):
     assert floor_for(k, floor, budget) == pytest.approx(expected, abs=1e-18)
-    assert MIN_PROPENSITY == 0.002 and 1 / MIN_PROPENSITY == 500  # the largest importance weight it lets in
+    assert floor_for(k, floor, budget, 1.0) == floor_for(k, floor, budget)
+    assert MIN_SHARE == 0.002 and 1 / MIN_SHARE == 500  # the largest importance weight before it settles
+
+
+@pytest.mark.parametrize(
+    "n, decay, scale",
+    [
+        (0, 5000, 1.0),
+        (5000, 5000, 1.0),  # the budget as it is up to `decay` learned events
+        (20000, 5000, 0.5),  # then sqrt(decay / n): halved when n is four times decay
+        (500000, 5000, 0.1),
+        (10**9, None, 1.0),  # no decay: a floor that stays
+    ],
+)
+def test_the_floor_settles_as_the_square_root_of_the_evidence(n, decay, scale):
+    assert settled_scale(n, decay) == pytest.approx(scale, rel=1e-15)
+
+
+@pytest.mark.parametrize(
+    "k, floor, budget, scale, expected",
+    [
+        (18, 0.01, 0.05, 0.5, 0.05 / 18 / 2),  # half the budget's share
+        (3, 0.01, 0.05, 0.5, 0.005),  # few candidates: half the per-candidate floor
+        (50, 0.01, 0.05, 0.5, 0.001),  # MIN_SHARE halved
+        (50, 0.01, 0.05, 0.1, 0.0005),  # held at MIN_PROPENSITY: weights <= 2,000 for ever
+        (18, 0.01, 0.05, 1e-9, 0.0005),
+        (18, 0.0003, 0.05, 0.1, 0.0003),  # a caller's floor below MIN_PROPENSITY is never raised
+        (18, 0.01, None, 0.1, 0.01),  # no budget: the per-candidate floor, unsettled
+    ],
+)
+def test_a_settled_floor_never_goes_below_the_minimum_propensity(k, floor, budget, scale, expected):
+    assert floor_for(k, floor, budget, scale) == pytest.approx(expected, abs=1e-18)
+    assert MIN_PROPENSITY == 0.0005 and 1 / MIN_PROPENSITY == 2000  # the largest importance weight ever
+    greedy = apply_floor([1.0] + [0.0] * (k - 1), floor, budget, scale)
+    assert min(greedy) == pytest.approx(min(expected, 1 / k), abs=1e-15)
 
 
 def test_a_greedy_pmf_over_18_candidates_explores_the_budget_not_17_percent():
@@ -137,6 +171,61 @@ def test_a_policy_logs_the_budget_floor_and_a_drift_boost_sets_the_budget_aside(
     assert policy.exploration_budget == 0.05 and policy.min_probability == 0.01
     unbudgeted = Greedy(seed=0, exploration_budget=None)
     assert min(unbudgeted.rank({}, actions, now=0.0).pmf) == pytest.approx(0.01, abs=1e-15)
+
+
+def test_the_floor_settles_with_learned_events_and_a_drift_starts_it_again():
+    from bandit.policies.base import Policy
+    from bandit.policies.drift_hook import DriftHook
+
+    class Greedy(DriftHook, Policy):
+        def _pmf(self, prepared, entries):
+            return [1.0] + [0.0] * (len(entries) - 1)
+
+        def _update(self, prepared, entries, index, reward01, probability):
+            self._watch(reward01)
+
+    actions = [{"id": f"v{i}", "features": {}} for i in range(18)]
+    policy = Greedy(seed=0, exploration_decay=10)
+    policy._init_drift(2, 0.05)
+    policy._watching = False  # the Page-Hinkley test is driven by hand below
+
+    def learn(n):
+        for _ in range(n):
+            policy.learn({}, actions, 0, 1.0, 0.9)
+
+    def lowest():
+        return min(policy.rank({}, actions, now=0.0).pmf)
+
+    learn(10)
+    assert lowest() == pytest.approx(0.05 / 18, abs=1e-15)  # up to `decay` events: the budget
+    learn(30)
+    assert policy.exploration_scale == 0.5 and lowest() == pytest.approx(0.05 / 36, abs=1e-15)
+    learn(99_960)  # 100,000 events: sqrt(10 / 100,000) = 1%, held at MIN_PROPENSITY
+    assert lowest() == pytest.approx(MIN_PROPENSITY, abs=1e-15)
+    policy._watching = True
+    policy._drift.update = lambda reward: "drop"  # a drift is detected by the 100,001st event (recorded as 100,000 learned before it)
+    learn(1)
+    policy._drift.update = lambda reward: None
+    assert policy.drift_events == [100_000] and lowest() == pytest.approx(0.05, abs=1e-15)  # the boost
+    learn(2)  # the boost is over: the budget is back, unsettled (3 events since the drift)
+    assert policy.exploration_scale == 1.0 and lowest() == pytest.approx(0.05 / 18, abs=1e-15)
+    learn(37)  # 40 since the drift
+    assert lowest() == pytest.approx(0.05 / 36, abs=1e-15)
+    fixed = Greedy(seed=0, exploration_decay=None)
+    fixed._init_drift(2, 0.05)
+    fixed._watching = False
+    for _ in range(1000):
+        fixed.learn({}, actions, 0, 1.0, 0.9)
+    assert fixed.exploration_scale == 1.0 and min(fixed.rank({}, actions, now=0.0).pmf) == pytest.approx(0.05 / 18)
+
+
+@pytest.mark.parametrize("bad", [0, -5, 2.5, "5000", True])
+def test_a_bad_decay_is_a_one_line_error(bad):
+    from bandit import BanditError
+    from bandit.options import PolicyOptions
+
+    with pytest.raises(BanditError, match="exploration_decay"):
+        PolicyOptions(exploration_decay=bad)
 
 
 @pytest.mark.parametrize("bad", [0.0, -0.1, 1.5, "5%", True, float("nan")])

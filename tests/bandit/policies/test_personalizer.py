@@ -384,6 +384,38 @@ def test_a_model_saved_before_the_exploration_budget_keeps_its_floor_per_candida
         assert 0.05 / 8 - 1e-12 <= min(policy.predict({"u": {"x": 1.0}}, actions)) < 0.01
 
 
+def test_the_settled_floor_is_saved_with_the_model_and_older_models_keep_theirs(tmp_path) -> None:
+    """The floor settles with the events learned (bandit.sampling.settled_scale), so a model saved
+    after 2,000 events with `exploration_decay=500` loads with the same halved floor and the same pmf;
+    a metadata.json written before the decay has no exploration_decay and keeps the budget's floor."""
+    from bandit.sampling import apply_floor
+
+    actions = [{"id": f"v{i}", "features": {"f": float(i)}} for i in range(8)]
+    ctx = {"u": {"x": 1.0}}
+    for cls, folder in ((Personalizer, "select"), (VWPolicy, "one")):
+        policy = cls(seed=1, exploration_decay=500)
+        for t in range(2000):
+            d = policy.rank({"u": {"x": float(t % 7)}}, actions, now=float(t))
+            policy.reward(d.event_id, float(d.index == 3), now=float(t))
+        assert policy.n_learned == 2000 and policy.exploration_scale == 0.5  # sqrt(500 / 2,000)
+        raw = policy._pmf(policy._prepare(ctx), policy._registry.lookup(actions))
+        settled = policy.predict(ctx, actions).tolist()
+        assert settled == apply_floor(raw, 0.01, 0.05, 0.5)
+        assert min(settled) == pytest.approx(0.05 / 8 / 2, abs=1e-12)  # the settled floor holds the least likely
+        policy.save(tmp_path / folder)
+        again = load_saved_policy(tmp_path / folder)
+        assert (again.exploration_decay, again.exploration_scale) == (500, 0.5)
+        assert again.predict(ctx, actions).tolist() == settled
+        meta_path = tmp_path / folder / "metadata.json"
+        meta = json.loads(meta_path.read_text())
+        del meta["options"]["exploration_decay"]
+        meta_path.write_text(json.dumps(meta))
+        old = load_saved_policy(tmp_path / folder)
+        assert (old.exploration_decay, old.exploration_scale) == (None, 1.0)
+        assert old.predict(ctx, actions).tolist() == apply_floor(raw, 0.01, 0.05)
+        assert min(old.predict(ctx, actions)) == pytest.approx(0.05 / 8, abs=1e-12)
+
+
 def test_kept_labelled_examples_and_candidate_sets_learn_bit_for_bit_like_fresh_ones(monkeypatch, tmp_path) -> None:
     """Issue 31's speed work keeps each model's labelled examples (a click or not, per action) and
     the last candidate set's parsed examples, and learns first with the model the context is set up
