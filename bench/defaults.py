@@ -7,6 +7,7 @@ best fixed, per segment, on the simulator.
                              [--no-sim] [--no-suite]
     python bench/defaults.py --wide-seeds 8        # the wide suite, both halves (90 CPU-s; 6.5 min wall shared)
     python bench/defaults.py --budgets none,0.02,0.05 --budget-variants 0,18 --sim-seeds 0   # exploration budgets
+    python bench/defaults.py --budgets 0.05 --decays none,5000 --sim-seeds 0,1,2,3,4,5      # a budget that settles
 
 Every row is measured in the same run on the same streams (common random numbers), so the paired
 difference to LinUCB per seed is the honest comparison; its standard error over seeds is the noise.
@@ -26,6 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bandit import LinUCB, Personalizer, UniformPolicy, VWPolicy  # noqa: E402
+from bandit.options import DEFAULT_EXPLORATION_DECAY  # noqa: E402
 from simulations.world.benchenvs import SUITE, SyntheticEnv, run_policy  # noqa: E402
 
 RICHER = dict(interactions=("cA", "ccA"), learning_rate=0.25, gamma_scale=50)
@@ -262,6 +264,7 @@ def budget_table(
     world: int,
     variants: list[int],
     catalog: list[str] | None = None,
+    decays: list[int | None] | None = None,
 ) -> None:
     """The default policy under several exploration budgets (None: today's 1% floor per variant), on
     each scenario's world with its own number of variants and with many (`variants`): share of
@@ -269,7 +272,9 @@ def budget_table(
     next to one-artwork-for-everyone's (the worst margin is the column to read), and what offline
     evaluation gets from the log: the largest importance weight logged and the effective sample
     size (ESS) for evaluating one-artwork-for-everyone from it, as a share of the impressions.
-    `catalog`: variants.json folders of real artwork (the demo's, say) instead of the simulated titles."""
+    `catalog`: variants.json folders of real artwork (the demo's, say) instead of the simulated titles.
+    `decays`: `exploration_decay` values to compare for each budget (None: a floor that stays). The
+    worst margin comes with its standard error over the policy seeds (the same segment in each seed)."""
     from simulations.online.metrics import policy_metrics
     from simulations.online.runner import run_policy as run_sim
     from simulations.world.environment import Environment
@@ -299,10 +304,12 @@ def budget_table(
                 + " | ".join(f"{v:.3f}" for v in fixed_seg)
                 + " | | | |"
             )
-            for budget in budgets:
+            for budget, decay in [(b, d) for b in budgets for d in (decays or [DEFAULT_EXPLORATION_DECAY])]:
                 shares, lifts, explored, per_seg, max_w, ess = [], [], [], [], [], []
                 for seed in seeds:
-                    policy = Personalizer(seed=seed, reward_wait_s=sc.reward_wait_s, exploration_budget=budget)
+                    policy = Personalizer(
+                        seed=seed, reward_wait_s=sc.reward_wait_s, exploration_budget=budget, exploration_decay=decay
+                    )
                     probs = np.empty(impressions)
                     rank, t = policy.rank, [0]
 
@@ -325,12 +332,16 @@ def budget_table(
                     max_w.append(float((1.0 / probs).max()))
                     ess.append(float(w.sum() ** 2 / (w**2).sum() / impressions))
                 seg = np.mean(per_seg, axis=0)
-                worst = min(seg[i] - fixed_seg[i] for i in range(len(seg)))
+                worst_i = min(range(len(seg)), key=lambda i: seg[i] - fixed_seg[i])
+                margins = np.array([run[worst_i] - fixed_seg[worst_i] for run in per_seg])
+                se = f" ± {margins.std(ddof=1) / np.sqrt(len(margins)):.3f}" if len(margins) > 1 else ""
                 label = "per variant (1%)" if budget is None else f"{budget:g}"
+                if decays:
+                    label += ", fixed" if decay is None else f", settles after {decay:,}"
                 print(
                     f"| {label} | {np.mean(shares):.4f} | {np.mean(lifts):+.4f} | {np.mean(explored):.3f} | "
                     + " | ".join(f"{v:.3f}" for v in seg)
-                    + f" | {worst:+.3f} | {max(max_w):.0f} | {np.mean(ess):.3f} |",
+                    + f" | {margins.mean():+.3f}{se} | {max(max_w):.0f} | {np.mean(ess):.3f} |",
                     flush=True,
                 )
             print()
@@ -354,6 +365,9 @@ def main() -> None:
     )
     ap.add_argument("--budget-variants", default="0,18", help="variants per title (0: the scenario's own)")
     ap.add_argument(
+        "--decays", default="", help="with --budgets: exploration_decay values to compare (none: a floor that stays)"
+    )
+    ap.add_argument(
         "--budget-catalog", default="", help="comma-separated variants folders (real artwork) for --budgets"
     )
     ap.add_argument(
@@ -375,6 +389,7 @@ def main() -> None:
             args.world_seed,
             [int(k) for k in args.budget_variants.split(",")],
             [c for c in args.budget_catalog.split(",") if c],
+            [None if d in ("none", "None") else int(d) for d in args.decays.split(",") if d] or None,
         )
         return
     if not args.no_suite:
