@@ -203,7 +203,8 @@ def test_the_floor_settles_with_learned_events_and_a_drift_starts_it_again():
     learn(99_960)  # 100,000 events: sqrt(10 / 100,000) = 1%, held at MIN_PROPENSITY
     assert lowest() == pytest.approx(MIN_PROPENSITY, abs=1e-15)
     policy._watching = True
-    policy._drift.update = lambda reward: "drop"  # a drift is detected by the 100,001st event (recorded as 100,000 learned before it)
+    # a drift is detected by the 100,001st event (recorded as the 100,000 learned before it)
+    policy._drift.update = lambda reward: "drop"
     learn(1)
     policy._drift.update = lambda reward: None
     assert policy.drift_events == [100_000] and lowest() == pytest.approx(0.05, abs=1e-15)  # the boost
