@@ -6,6 +6,7 @@ best fixed, per segment, on the simulator.
     python bench/defaults.py [--n 5000] [--seeds 8] [--sim-impressions 100000] [--sim-seeds 0,1,2,3] [--world-seed 0]
                              [--no-sim] [--no-suite]
     python bench/defaults.py --wide-seeds 8        # the wide suite, both halves (90 CPU-s; 6.5 min wall shared)
+    python bench/defaults.py --wide-seeds 24 --wide-halves held-out --jobs 2   # more instances, held-out only
     python bench/defaults.py --budgets none,0.02,0.05 --budget-variants 0,18 --sim-seeds 0   # exploration budgets
     python bench/defaults.py --budgets 0.05 --decays none,5000 --sim-seeds 0,1,2,3,4,5      # a budget that settles
 
@@ -185,34 +186,65 @@ WIDE_POLICIES = {
 PEERS = ("linucb", "VW squarecb (plain)")
 
 
-def wide_runs(seeds: int) -> dict[tuple[str, str, int], tuple[float, float, float, float]]:
-    """(class, policy, seed) -> (mean expected reward, oracle, uniform, seconds) for the wide suite's
-    first `seeds` tuning seeds and first `seeds` held-out seeds (simulations.world.benchenvs.HELD_OUT on)."""
-    from simulations.world.benchenvs import HELD_OUT, WIDE_SUITE, WideEnv
+def _wide_instance(job: tuple[str, int]) -> list[tuple[tuple[str, str, int], tuple[float, float, float, float]]]:
+    """Every policy on one instance of the wide suite (a process pool's unit of work)."""
+    from simulations.world.benchenvs import WIDE_SUITE, WideEnv
 
-    out = {}
-    for spec in WIDE_SUITE:
-        for seed in [*range(seeds), *range(HELD_OUT, HELD_OUT + seeds)]:
-            env = WideEnv(spec, seed)
-            for name, make in WIDE_POLICIES.items():
-                t0 = time.perf_counter()
-                r = run_policy(env, make(seed), env.horizon, seed=seed)
-                out[spec.name, name, seed] = (r["reward"], r["oracle"], r["uniform"], time.perf_counter() - t0)
-        print(f"  {spec.name} done", file=sys.stderr, flush=True)
+    spec = next(sp for sp in WIDE_SUITE if sp.name == job[0])
+    seed = job[1]
+    env = WideEnv(spec, seed)
+    out = []
+    for name, make in WIDE_POLICIES.items():
+        t0 = time.perf_counter()
+        r = run_policy(env, make(seed), env.horizon, seed=seed)
+        out.append(((spec.name, name, seed), (r["reward"], r["oracle"], r["uniform"], time.perf_counter() - t0)))
     return out
 
 
-def wide_tables(seeds: int) -> None:
+def wide_runs(seed_list: list[int], jobs: int = 1) -> dict[tuple[str, str, int], tuple[float, float, float, float]]:
+    """(class, policy, seed) -> (mean expected reward, oracle, uniform, seconds) for the wide suite's
+    instances `seed_list` (tuning seeds from 0, held-out from simulations.world.benchenvs.HELD_OUT), on
+    `jobs` processes (the same numbers with any number: each instance is seeded on its own)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from simulations.world.benchenvs import WIDE_SUITE
+
+    work = [(spec.name, seed) for spec in WIDE_SUITE for seed in seed_list]
+    out: dict[tuple[str, str, int], tuple[float, float, float, float]] = {}
+    if jobs > 1:
+        with ProcessPoolExecutor(jobs) as pool:
+            for i, rows in enumerate(pool.map(_wide_instance, work)):
+                out.update(rows)
+                if (i + 1) % len(seed_list) == 0:
+                    print(f"  {work[i][0]} done", file=sys.stderr, flush=True)
+    else:
+        for i, job in enumerate(work):
+            out.update(_wide_instance(job))
+            if (i + 1) % len(seed_list) == 0:
+                print(f"  {job[0]} done", file=sys.stderr, flush=True)
+    return out
+
+
+def wide_tables(seeds: int, halves: tuple[str, ...] = ("tuning", "held-out"), jobs: int = 1) -> None:
     """The wide suite, tuning half and held-out half in separate tables: mean reward per class and
     the default's paired difference to each peer (points, mean ± standard error over instances)."""
     from simulations.world.benchenvs import HELD_OUT, WIDE_SUITE
 
-    runs = wide_runs(seeds)
+    chosen = [
+        (name, label, seed_list)
+        for name, label, seed_list in (
+            ("tuning", f"tuning half (seeds 0-{seeds - 1})", list(range(seeds))),
+            (
+                "held-out",
+                f"held-out half (seeds {HELD_OUT}-{HELD_OUT + seeds - 1})",
+                list(range(HELD_OUT, HELD_OUT + seeds)),
+            ),
+        )
+        if name in halves
+    ]
+    runs = wide_runs([s for _, _, seed_list in chosen for s in seed_list], jobs)
     names = list(WIDE_POLICIES)
-    for half, seed_list in (
-        (f"tuning half (seeds 0-{seeds - 1})", range(seeds)),
-        (f"held-out half (seeds {HELD_OUT}-{HELD_OUT + seeds - 1})", range(HELD_OUT, HELD_OUT + seeds)),
-    ):
+    for _, half, seed_list in chosen:
         print(
             f"\n## wide suite, {half}: mean expected reward per round over each instance's horizon "
             f"(500-4,000), {seeds} instances per class\n"
@@ -376,9 +408,11 @@ def main() -> None:
         default=0,
         help="run the wide suite with this many instances per class and half instead of the tables",
     )
+    ap.add_argument("--wide-halves", default="tuning,held-out", help="with --wide-seeds: which halves to run")
+    ap.add_argument("--jobs", type=int, default=1, help="with --wide-seeds: processes (the same numbers with any)")
     args = ap.parse_args()
     if args.wide_seeds:
-        wide_tables(args.wide_seeds)
+        wide_tables(args.wide_seeds, tuple(args.wide_halves.split(",")), args.jobs)
         return
     if args.budgets:
         budget_table(
