@@ -22,7 +22,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from artbandit.serve.dashboard.catalog import IMAGE_TYPES
 from artbandit.serve.dashboard.evaluations import EvaluationError, Evaluations, last_hours
 from artbandit.serve.dashboard.live import LIVE_STATS, LiveStats, attach
-from artbandit.serve.dashboard.sessions import COOKIE, Sessions
+from artbandit.serve.dashboard.sessions import COOKIE, Sessions, SharedLogouts
 from artbandit.serve.deps import ServeState, body as request_json
 from bandit.service import wire
 from safeio.errors import one_line
@@ -88,11 +88,13 @@ def mount(app: FastAPI, state: ServeState, *, extra_status: Callable[[], dict] |
     from simulations.online.metrics import is_starved
     from simulations.reports.plotstyle import BASELINE_COLOUR, POLICY_COLOURS, policy_colour
 
-    sessions = Sessions(key)
     if state.via_stream:  # a ranker sees a share of the events and none closing: the learner's counts
         stream = svc.stream  # type: ignore[attr-defined]
         stats = LiveStats(source=lambda: stream.get_upload(LIVE_STATS))
+        # a logout on one ranker is refused by every ranker
+        sessions = Sessions(key, shared=SharedLogouts(stream.put_upload, stream.get_upload, stream.drop_upload))
     else:
+        sessions = Sessions(key)
         stats = LiveStats()
         attach(svc, stats)
 

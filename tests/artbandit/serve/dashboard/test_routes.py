@@ -380,6 +380,37 @@ def test_sessions_are_signed_expire_survive_another_process_and_end_at_logout():
     assert open_service.valid(None) and open_service.key_matches("anything")  # --no-auth: open, like the API
 
 
+def test_a_logout_is_shared_with_every_process_through_the_store():
+    """With rankers, a logout answered by one process is refused by the others: the store holds one
+    entry per logged-out token (named by its digest, never the token), dropped after its expiry by the
+    process that wrote it. A store that fails keeps the local refusal and never raises."""
+    from artbandit.serve.dashboard.sessions import Sessions, SharedLogouts
+
+    store: dict[str, bytes] = {}
+    shared = SharedLogouts(store.__setitem__, store.get, lambda name: store.pop(name, None))
+    one, two = (Sessions(b"k" * 20, ttl_s=10, shared=shared) for _ in range(2))
+    alone = Sessions(b"k" * 20, ttl_s=10)  # no store: the single process
+    t = one.open(now=0.0)
+    assert one.valid(t, now=1.0) and two.valid(t, now=1.0)
+    one.close(t, now=2.0)
+    assert not one.valid(t, now=3.0) and not two.valid(t, now=3.0)  # refused by the other process too
+    assert alone.valid(t, now=3.0)  # (what a second ranker answered before the store held logouts)
+    (name,) = store
+    assert name.startswith("dashboard-logout-") and t.split(".")[1] not in name and store[name] == b"10"
+    later = one.open(now=11.0)
+    one.close(later, now=12.0)  # the first token expired at 10: its entry is dropped
+    assert list(store) != [name] and len(store) == 1
+
+    def broken(*_):
+        raise OSError("the stream is away")
+
+    away = Sessions(b"k" * 20, ttl_s=10, shared=SharedLogouts(broken, broken, broken))
+    u = away.open(now=0.0)
+    assert away.valid(u, now=1.0)  # signature and expiry decide while the store is away
+    away.close(u, now=1.0)
+    assert not away.valid(u, now=2.0)  # this process still refuses it
+
+
 def test_a_dashboard_session_holds_on_every_ranker_of_serve_workers(tmp_path):
     """A browser opens several connections, which the kernel spreads over the rankers: a session opened
     on one ranker must hold on the others, and the configuration form works through a ranker (the
@@ -411,6 +442,11 @@ def test_a_dashboard_session_holds_on_every_ranker_of_serve_workers(tmp_path):
         assert seen[-8:] == [0.3] * 8, seen
         c.post("/dashboard/logout", headers=h)
         c.close()
+        codes = []
+        for _ in range(12):  # the logged-out cookie, copied: refused by whichever ranker answers
+            with fresh() as f:
+                codes.append(f.get("/dashboard/api/configuration").status_code)
+        assert codes == [401] * 12, codes
 
 
 def test_dashboard_edits_the_allowed_service_settings_with_the_services_checks(served):
