@@ -142,7 +142,9 @@ def test_a_pmf_above_the_budget_floor_is_left_alone():
     assert apply_floor(pmf, 0.01)[5] == pytest.approx(0.01, abs=1e-15)  # the per-candidate floor lifts it
 
 
-def test_a_policy_logs_the_budget_floor_and_a_drift_boost_sets_the_budget_aside():
+def _greedy_policy_class():
+    """A policy that always prefers its first candidate (a pmf of 1, 0, 0, ...) and feeds the drift
+    test every learned reward: what is left of the floor is exactly what the tests read."""
     from bandit.policies.base import Policy
     from bandit.policies.drift_hook import DriftHook
 
@@ -153,6 +155,11 @@ def test_a_policy_logs_the_budget_floor_and_a_drift_boost_sets_the_budget_aside(
         def _update(self, prepared, entries, index, reward01, probability):
             self._watch(reward01)
 
+    return Greedy
+
+
+def test_a_policy_logs_the_budget_floor_and_a_drift_boost_sets_the_budget_aside():
+    Greedy = _greedy_policy_class()
     actions = [{"id": f"v{i}", "features": {}} for i in range(18)]
     policy = Greedy(seed=0)
     policy._init_drift(3000, 0.05)
@@ -174,16 +181,7 @@ def test_a_policy_logs_the_budget_floor_and_a_drift_boost_sets_the_budget_aside(
 
 
 def test_the_floor_settles_with_learned_events_and_a_drift_starts_it_again():
-    from bandit.policies.base import Policy
-    from bandit.policies.drift_hook import DriftHook
-
-    class Greedy(DriftHook, Policy):
-        def _pmf(self, prepared, entries):
-            return [1.0] + [0.0] * (len(entries) - 1)
-
-        def _update(self, prepared, entries, index, reward01, probability):
-            self._watch(reward01)
-
+    Greedy = _greedy_policy_class()
     actions = [{"id": f"v{i}", "features": {}} for i in range(18)]
     policy = Greedy(seed=0, exploration_decay=10)
     policy._init_drift(2, 0.05)
