@@ -404,3 +404,49 @@ def test_the_default_leaves_no_segment_behind_by_100k_impressions(scenario: str)
         # measured: every segment at 0.87-0.95 of its oracle; one artwork gives them 0.30-0.86
         assert seg["final_share_of_oracle"] > seg["final_best_fixed_share_of_oracle"] + 0.03, name
         assert seg["final_share_of_oracle"] > 0.85, name
+
+
+def test_the_floor_settles_and_starts_again_when_tastes_drift() -> None:
+    """The default's floor on `drift` (tastes rotate half-way, 6 variants: the budget's floor is
+    0.05 / 6 a variant): settled well below it just before the rotation, back at it once the drift
+    hook's boost is over, settling again by the end, and never below MIN_PROPENSITY. A floor that
+    stays (`exploration_decay=None`) keeps 0.05 / 6 before the rotation."""
+    from bandit.sampling import MIN_PROPENSITY
+
+    sc = load_scenario("drift")
+    env = Environment(sc, seed=0)
+    stream = env.generate(100_000)
+
+    def lowest_by_learned(**options):
+        policy = make_policy("vw", seed=0, reward_wait_s=sc.reward_wait_s, **options)
+        lows: list[tuple[int, float]] = []
+        rank = policy.rank
+
+        def recording(*args, **kwargs):
+            d = rank(*args, **kwargs)
+            lows.append((policy.n_learned, min(d.pmf)))
+            return d
+
+        policy.rank = recording
+        run_policy(env, stream, policy)
+        policy.close()
+        return policy, lows
+
+    policy, lows = lowest_by_learned()
+    (drift,) = policy.drift_events  # measured: the rotation at impression 50,000 is found at 50,057
+    assert 50_000 <= drift < 52_000
+
+    def floor_in(lo: int, hi: int) -> float:
+        return min(p for n, p in lows if lo <= n < hi)
+
+    budget_floor = 0.05 / 6
+    # just before the rotation: sqrt(5,000 / 50,000), about a third of the budget's floor
+    assert floor_in(drift - 1_000, drift) == pytest.approx(budget_floor * (5_000 / drift) ** 0.5, rel=0.02)
+    # the boost (3,000 events at 5% a variant), then the budget's floor again, unsettled
+    assert floor_in(drift + 3_100, drift + 5_000) == pytest.approx(budget_floor, rel=1e-9)
+    # settling again, counted from the drift: sqrt(5,000 / ~50,000) of it by the end
+    last = max(n for n, _ in lows)
+    assert floor_in(last - 1_000, last + 1) == pytest.approx(budget_floor * (5_000 / (last - drift)) ** 0.5, rel=0.02)
+    assert min(p for _, p in lows) >= MIN_PROPENSITY
+    _, fixed = lowest_by_learned(exploration_decay=None)
+    assert min(p for n, p in fixed if 45_000 <= n < 50_000) == pytest.approx(budget_floor, rel=1e-9)
