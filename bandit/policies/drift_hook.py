@@ -30,7 +30,6 @@ class DriftHook:
     exploration_budget: float | None
     n_learned: int
     drift_events: list[int]
-    exploration_scale: float
     settle_exploration: Callable[[], None]  # Policy's (a stub here would shadow it: DriftHook comes first)
 
     def _init_drift(self, drift_boost: int, drift_floor: float) -> None:
@@ -81,7 +80,6 @@ class DriftHook:
             return
         if self._drift.update(reward01) == "drop":  # type: ignore[union-attr]
             self.drift_events.append(self.n_learned)
-            self.exploration_scale = 1.0  # the settled budget starts again (Policy.settle_exploration)
             self._boost_left = self.drift_boost
             self.min_probability = max(self._base_floor, self.drift_floor)
             self.exploration_budget = None
