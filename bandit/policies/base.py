@@ -315,12 +315,18 @@ class Policy(abc.ABC):
 
     def settle_exploration(self) -> None:
         """Set `exploration_scale` from the events learned since the start or the last detected drift
-        (bandit.sampling.settled_scale): the floor settles as evidence grows, and a drift restarts it."""
+        (bandit.sampling.settled_scale): the floor settles as evidence grows, and a drift restarts it.
+        Only a policy that watches for drift settles: without the restart, a settled floor left a
+        segment below one artwork for everyone after tastes changed (docs/defaults.md)."""
+        if not self.watches_drift:
+            self.exploration_scale = 1.0
+            return
         since = self.n_learned - (self.drift_events[-1] if self.drift_events else 0)
         self.exploration_scale = settled_scale(since, self.exploration_decay)
 
     # the drift test's hooks (bandit.policies.drift_hook overrides them; a plain policy has none)
     drift_events: list[int] = []  # never appended to here: DriftHook gives each policy its own list
+    watches_drift = False  # DriftHook: True while its test runs (drift_boost > 0)
 
     def drift_clock(self, deadline: float, when: float) -> None:
         """An event whose window ends at `deadline` is learned at `when` (the drift test's clock)."""

@@ -30,11 +30,13 @@ class DriftHook:
     exploration_budget: float | None
     n_learned: int
     drift_events: list[int]
+    watches_drift: bool
     settle_exploration: Callable[[], None]  # Policy's (a stub here would shadow it: DriftHook comes first)
 
     def _init_drift(self, drift_boost: int, drift_floor: float) -> None:
         self.drift_boost, self.drift_floor = int(drift_boost), float(drift_floor)
         self._drift = PageHinkley() if self.drift_boost > 0 else None
+        self.watches_drift = self._drift is not None  # only then does the floor settle (Policy.settle_exploration)
         self._boost_left = 0
         self._base_floor = self.min_probability
         # a boost raises every candidate's floor, however many: the exploration budget is set

@@ -210,6 +210,14 @@ def test_the_floor_settles_with_learned_events_and_a_drift_starts_it_again():
     assert policy.exploration_scale == 1.0 and lowest() == pytest.approx(0.05 / 18, abs=1e-15)
     learn(37)  # 40 since the drift
     assert lowest() == pytest.approx(0.05 / 36, abs=1e-15)
+    # without a drift test (drift_boost=0, or a policy with no hook) nothing would restart it: no settling
+    blind = Greedy(seed=0, exploration_decay=10)
+    blind._init_drift(0, 0.05)
+    blind._watching = False
+    for _ in range(1000):
+        blind.learn({}, actions, 0, 1.0, 0.9)
+    assert not blind.watches_drift and blind.exploration_scale == 1.0
+    assert min(blind.rank({}, actions, now=0.0).pmf) == pytest.approx(0.05 / 18)
     fixed = Greedy(seed=0, exploration_decay=None)
     fixed._init_drift(2, 0.05)
     fixed._watching = False
