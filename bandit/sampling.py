@@ -16,7 +16,8 @@ the start, or from the last drift the policy detected) the floor is multiplied b
 the rate at which SquareCB's own exploration falls, and never goes below MIN_PROPENSITY. A fixed
 budget kept costing a viewer group whose favourite is everyone's favourite the whole budget for
 ever (the demo's `casual_mobile`: 5% of its clicks at 100,000 impressions); a detected drift
-restarts the count, so the floor is back at the budget when tastes change. No logged probability
+restarts the count, so the floor is back at the budget when tastes change (and a policy that does
+not watch for drift keeps the budget's floor: Policy.settle_exploration). No logged probability
 is ever below MIN_PROPENSITY: the largest importance weight the floor lets into a log is
 1 / MIN_PROPENSITY = 2,000 (unless the caller sets `min_probability` below it). docs/defaults.md
 has the measurements that chose the defaults.
