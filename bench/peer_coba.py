@@ -61,7 +61,8 @@ class ArtbanditLearner(coba.Learner):
 
     def predict(self, context, actions):
         if self._policy is None:  # made in the worker process that runs it
-            self._policy = make_policy(self.spec, seed=self.seed)
+            spec, ridge = self.spec.removesuffix("+ridge"), self.spec.endswith("+ridge")
+            self._policy = make_policy(spec, seed=self.seed, **({"ridge": True} if ridge else {}))
         self._t += 1
         d = self._policy.rank(
             {"x": self._features(context, "x")},
@@ -85,7 +86,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="1,2", help="environment seeds, '1,2' or '1-16' (default: the issue's 1,2)")
     ap.add_argument("--n", type=int, default=4000, help="interactions per environment")
-    ap.add_argument("--specs", default="vw:select,vw:squarecb", help="artbandit policies (make_policy specs)")
+    ap.add_argument(
+        "--specs",
+        default="vw:select,vw:squarecb,vw:select+ridge",
+        help="artbandit policies (make_policy specs; '+ridge': vw:select with its ridge member)",
+    )
     ap.add_argument("--jobs", type=int, default=1, help="coba's processes (the same numbers with any)")
     args = ap.parse_args()
     seeds = seeds_of(args.seeds)

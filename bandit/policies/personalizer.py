@@ -47,13 +47,14 @@ from bandit.policies.model_io import (
     saved_options,
     without_fixed,
 )
+from bandit.policies.ridge import RidgeRegression
 from bandit.policies.vw import ExampleCache, open_model_file
 from bandit.vwformat import ACTION_NAMESPACE
 from safeio.errors import one_line
 
 SPEC = "vw:select"
 DEFAULT_MODELS: tuple[tuple[tuple[str, ...], float | None], ...] = ((("cA",), None), (("cA", "ccA"), 0.25))
-SELECT_OPTIONS = ("models", "eta", "gamma_scale", "gamma_exponent", "bits")
+SELECT_OPTIONS = ("models", "eta", "gamma_scale", "gamma_exponent", "bits", "ridge")
 DRIFT_OPTIONS = ("drift_boost", "drift_floor")
 BLANKS_KEPT = 64  # feature-less action examples kept per model for learning (see _blanks)
 LABELLED_KEPT = 64  # labelled examples of chosen actions kept per model (see _labelled_example)
@@ -64,7 +65,31 @@ LABELLED_KEPT = 64  # labelled examples of chosen actions kept per model (see _l
 # 256 kept saved 1% of the parses), and a dropped context is parsed again, to the same example.
 CONTEXTS_KEPT = 16
 NEGLIGIBLE = 1e-12  # a mixture weight below this: the model is not asked at decision time
+RIDGE_FILE = "ridge.npz"
 SPARSE_EVERY = 8  # ... and learns one reward in this many, weighted by as many (see _update)  # saved, but load(path, drift_boost=0) may turn it off
+
+
+class PreparedLine(str):
+    """The context's VW line, carrying its features as the ridge member reads them (`ridge`)."""
+
+    ridge: dict[str, float]
+
+
+def _check_ridge(ridge: Any) -> tuple[int, int] | None:
+    """None (no ridge member) or (context slots, action slots), each 1-64."""
+    if ridge is None or ridge is False:
+        return None
+    if ridge is True:
+        return (11, 11)
+    try:
+        c, a = (int(x) for x in ridge)
+        if not (1 <= c <= 64 and 1 <= a <= 64):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise BanditError(
+            f"ridge must be None, true or [context slots, action slots] within 1-64, got {ridge!r}"
+        ) from None
+    return (c, a)
 
 
 def _check_models(models: Any) -> tuple[tuple[tuple[str, ...], float | None], ...]:
@@ -102,9 +127,11 @@ class Personalizer(DriftHook, Policy):
         gamma_scale: float = 50.0,
         gamma_exponent: float = 0.5,
         bits: int = 18,
+        ridge: Any = None,
         drift_boost: int = 3000,
         drift_floor: float = 0.05,
         _model_files: Sequence[str] | None = None,
+        _ridge_model: RidgeRegression | None = None,
         **policy_args: Any,
     ) -> None:
         super().__init__(**policy_args)
@@ -129,11 +156,17 @@ class Personalizer(DriftHook, Policy):
         except Exception as exc:  # VW raises plain RuntimeError/ValueError for bad arguments/files
             raise BanditError(f"Vowpal Wabbit rejected the model or arguments: {one_line(exc)}") from None
         self._label_type = int(self._vws[0].get_label_type())
+        # the exact least-squares member (bandit.policies.ridge), last in the mixture when asked for
+        self.ridge = _check_ridge(ridge)
+        self._ridge: RidgeRegression | None = None
+        if self.ridge is not None:
+            self._ridge = _ridge_model if _ridge_model is not None else RidgeRegression(*self.ridge)
+        members = len(self._vws) + (self._ridge is not None)
         # what VW was given, per model, for people reading /model/properties or a status page
         self.vw_args = " ; ".join(model_args(vw) for vw in self._vws)
         # each model's squared error on rewards before it learned them: a list, replaced at every
         # update; `loss` (an array) is made from it only when someone asks (see the property)
-        self._loss: list[float] | None = [0.0] * len(self._vws)
+        self._loss: list[float] | None = [0.0] * members
         self._loss_array: np.ndarray | None = None
         self._caches = [ExampleCache() for _ in self._vws]  # parsed action examples, one cache per model
         self._contexts: dict[str, list] = {}  # prepared line -> [its parsed example, the model it is set up for]
@@ -147,7 +180,7 @@ class Personalizer(DriftHook, Policy):
         self._weights: list[float] = []
         self._from_log = False
         # per model: rewards passed over since it last learned while its weight was negligible
-        self._skipped = [0] * len(self._vws)
+        self._skipped = [0] * members
         self._init_drift(drift_boost, drift_floor)  # bandit.policies.drift_hook, as the Personalizer's
         self.options = {
             **self.policy_options.to_json(),
@@ -156,6 +189,7 @@ class Personalizer(DriftHook, Policy):
             "gamma_scale": self.gamma_scale,
             "gamma_exponent": self.gamma_exponent,
             "bits": self.bits,
+            "ridge": None if self.ridge is None else list(self.ridge),
             "drift_boost": self.drift_boost,
             "drift_floor": self.drift_floor,
         }
@@ -192,7 +226,22 @@ class Personalizer(DriftHook, Policy):
     _prepare_validates = True  # context_line checks every value it formats
 
     def _prepare(self, context: dict) -> str:
-        return context_line(context)
+        line = context_line(context)
+        if self._ridge is None:
+            return line
+        prepared = PreparedLine(line)
+        prepared.ridge = RidgeRegression.context_features(context)
+        return prepared
+
+    def _ridge_actions(self, entries: list[ActionEntry]) -> list[dict[str, float]]:
+        """The actions' features as the ridge member reads them, kept with each registry entry."""
+        out = []
+        for entry in entries:
+            flat = entry.extra.get("ridge")
+            if flat is None:
+                flat = entry.extra["ridge"] = RidgeRegression.action_features(entry.id, entry.features)
+            out.append(flat)
+        return out
 
     def _current_weights(self) -> list[float]:
         """`weights()` as Python floats, recomputed only when the squared errors changed (every
@@ -304,6 +353,14 @@ class Personalizer(DriftHook, Policy):
                 c + w * (0.0 if s < 0.0 else 1.0 if s > 1.0 else s)
                 for c, s in zip(costs, examples[0].get_action_scores())
             ]
+        ridge = self._ridge
+        if ridge is not None:
+            w = weights[-1]
+            if w >= negligible:
+                context = getattr(prepared, "ridge", None)
+                if context is None:  # a plain line (never from _prepare): the ridge sees the bias only
+                    context = {}
+                costs = [c + w * s for c, s in zip(costs, ridge.costs(context, self._ridge_actions(entries)))]
         return costs
 
     def _pmf(self, prepared: str, entries: list[ActionEntry]) -> list[float]:
@@ -386,6 +443,26 @@ class Personalizer(DriftHook, Policy):
             predicted = examples[0].get_action_scores()[index]
             d = (0.0 if predicted < 0.0 else 1.0 if predicted > 1.0 else predicted) - cost
             loss[i] += d * d if scale == 1 else scale * d * d  # progressive validation
+        ridge = self._ridge
+        if ridge is not None:
+            i = n
+            scale = 1
+            if weights[i] < NEGLIGIBLE:  # as the VW models above: one reward in SPARSE_EVERY
+                skipped[i] += 1
+                scale = 0
+                if skipped[i] >= SPARSE_EVERY:
+                    skipped[i] = 0
+                    scale = SPARSE_EVERY
+            if scale:
+                # unweighted for its own decisions, 1/p from a log, as the VW models' labels
+                predicted = ridge.learn(
+                    getattr(prepared, "ridge", None) or {},
+                    self._ridge_actions([entry])[0],
+                    cost,
+                    scale / p,
+                )
+                d = predicted - cost
+                loss[i] += d * d if scale == 1 else scale * d * d
         self._loss, self._loss_array = loss, None
         if self._drift is not None:
             self._watch(reward01)
@@ -413,12 +490,19 @@ class Personalizer(DriftHook, Policy):
             "drift": self._drift_state(),
             "skipped": list(self._skipped),
         }
+        ridge_arrays = None
+        if self._ridge is not None:
+            metadata["ridge_state"], ridge_arrays = self._ridge.state()
 
         def write(tmp: Path) -> None:
             checksums = {}
             for i, vw in enumerate(self._vws):
                 vw.save(str(tmp / f"model{i}.vw"))
                 checksums[f"model{i}.vw"] = file_sha256(tmp / f"model{i}.vw")
+            if ridge_arrays is not None:
+                with open(tmp / RIDGE_FILE, "wb") as f:
+                    np.savez(f, **ridge_arrays)
+                checksums[RIDGE_FILE] = file_sha256(tmp / RIDGE_FILE)
             metadata["model_sha256"] = checksums
 
         save_model_dir(path, metadata, write)
@@ -440,16 +524,27 @@ class Personalizer(DriftHook, Policy):
         for f in files:
             if not f.is_file() or file_sha256(f) != checksums.get(f.name):
                 raise BanditError(f"{f}: missing, or does not match the checksum in metadata.json")
+        ridge_model = None
+        if options.get("ridge") is not None:
+            f = Path(path) / RIDGE_FILE
+            if not f.is_file() or file_sha256(f) != checksums.get(RIDGE_FILE):
+                raise BanditError(f"{f}: missing, or does not match the checksum in metadata.json")
+            try:
+                with np.load(f, allow_pickle=False) as arrays:
+                    ridge_model = RidgeRegression.from_state(meta["ridge_state"], arrays)
+            except (KeyError, TypeError, ValueError, OSError) as exc:
+                raise BanditError(f"{f}: a damaged ridge model ({type(exc).__name__}: {one_line(exc)})") from None
         options.update(overrides)
-        policy = cls(**options, _model_files=[str(f) for f in files])
+        policy = cls(**options, _model_files=[str(f) for f in files], _ridge_model=ridge_model)
         try:
             policy.loss = np.array([float(x) for x in meta["loss"]], dtype=float)
-            if policy.loss.shape != (n,):
+            members = n + (ridge_model is not None)
+            if policy.loss.shape != (members,):
                 raise ValueError("one squared error per model")
             policy._restore_base_state(meta["state"])
             policy._restore_drift_state(meta.get("drift"))
-            skipped = meta.get("skipped", [0] * n)  # saved before sparse learning: none passed over
-            if len(skipped) != n:
+            skipped = meta.get("skipped", [0] * members)  # saved before sparse learning: none passed over
+            if len(skipped) != members:
                 raise ValueError("one count of passed-over rewards per model")
             policy._skipped = [int(x) for x in skipped]
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
