@@ -501,7 +501,7 @@ class Personalizer(DriftHook, Policy):
                 checksums[f"model{i}.vw"] = file_sha256(tmp / f"model{i}.vw")
             if ridge_arrays is not None:
                 with open(tmp / RIDGE_FILE, "wb") as f:
-                    np.savez(f, **ridge_arrays)
+                    np.savez(f, A=ridge_arrays["A"], A_inv=ridge_arrays["A_inv"], b=ridge_arrays["b"])
                 checksums[RIDGE_FILE] = file_sha256(tmp / RIDGE_FILE)
             metadata["model_sha256"] = checksums
 

@@ -120,7 +120,7 @@ class RidgeRegression:
         if not (math.isfinite(denominator) and denominator > 0.0 and np.isfinite(u).all()):
             return predicted  # refused: the model stays as it was
         gain = u / denominator
-        A_inv = self.A_inv - np.outer(gain, u)
+        A_inv: np.ndarray = self.A_inv - np.outer(gain, u)
         new_theta = theta + gain * (y - float(theta[idx] @ val))
         block = np.ix_(idx, idx)
         with np.errstate(over="ignore", invalid="ignore"):  # refused below if anything overflowed
