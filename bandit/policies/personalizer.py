@@ -47,7 +47,7 @@ from bandit.policies.model_io import (
     saved_options,
     without_fixed,
 )
-from bandit.policies.ridge import RidgeRegression
+from bandit.policies.ridge import MAX_SLOTS, RidgeRegression
 from bandit.policies.vw import ExampleCache, open_model_file
 from bandit.vwformat import ACTION_NAMESPACE
 from safeio.errors import one_line
@@ -83,11 +83,11 @@ def _check_ridge(ridge: Any) -> tuple[int, int] | None:
         return (11, 11)
     try:
         c, a = (int(x) for x in ridge)
-        if not (1 <= c <= 64 and 1 <= a <= 64):
+        if not (1 <= c <= MAX_SLOTS and 1 <= a <= MAX_SLOTS):
             raise ValueError
     except (TypeError, ValueError):
         raise BanditError(
-            f"ridge must be None, true or [context slots, action slots] within 1-64, got {ridge!r}"
+            f"ridge must be None, true or [context slots, action slots] within 1-{MAX_SLOTS}, got {ridge!r}"
         ) from None
     return (c, a)
 
@@ -162,6 +162,8 @@ class Personalizer(DriftHook, Policy):
         if self.ridge is not None:
             self._ridge = _ridge_model if _ridge_model is not None else RidgeRegression(*self.ridge)
         members = len(self._vws) + (self._ridge is not None)
+        # the last candidate set's entries and their ridge action matrix (see _mixed_costs)
+        self._ridge_set: tuple[list, tuple] | None = None
         # what VW was given, per model, for people reading /model/properties or a status page
         self.vw_args = " ; ".join(model_args(vw) for vw in self._vws)
         # each model's squared error on rewards before it learned them: a list, replaced at every
@@ -360,7 +362,10 @@ class Personalizer(DriftHook, Policy):
                 context = getattr(prepared, "ridge", None)
                 if context is None:  # a plain line (never from _prepare): the ridge sees the bias only
                     context = {}
-                costs = [c + w * s for c, s in zip(costs, ridge.costs(context, self._ridge_actions(entries)))]
+                kept = self._ridge_set
+                if kept is None or kept[0] != entries or kept[1][2] != ridge.action_slots_used:
+                    kept = self._ridge_set = (entries, ridge.action_matrix(self._ridge_actions(entries)))
+                costs = [c + w * s for c, s in zip(costs, ridge.costs(context, kept[1]))]
         return costs
 
     def _pmf(self, prepared: str, entries: list[ActionEntry]) -> list[float]:
@@ -501,7 +506,8 @@ class Personalizer(DriftHook, Policy):
                 checksums[f"model{i}.vw"] = file_sha256(tmp / f"model{i}.vw")
             if ridge_arrays is not None:
                 with open(tmp / RIDGE_FILE, "wb") as f:
-                    np.savez(f, A=ridge_arrays["A"], A_inv=ridge_arrays["A_inv"], b=ridge_arrays["b"])
+                    a = ridge_arrays
+                    np.savez(f, A=a["A"], A_inv=a["A_inv"], b=a["b"], rows=a["rows"], cols=a["cols"])
                 checksums[RIDGE_FILE] = file_sha256(tmp / RIDGE_FILE)
             metadata["model_sha256"] = checksums
 
