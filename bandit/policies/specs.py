@@ -173,6 +173,8 @@ def vw_arguments(
             interactions.append(pair)
         elif tok == "--importance_weighted":
             parsed["importance_weighted"] = True
+        elif tok == "--ridge":  # vw:select's exact least-squares member (bandit.policies.ridge)
+            parsed["ridge"] = True
         elif tok in PASS_THROUGH:
             if PASS_THROUGH[tok]:
                 if i + 1 >= len(tokens):
@@ -208,6 +210,8 @@ def vw_arguments(
         parsed["bits"] = bits
     if chosen == "select":
         return _select_options(parsed, interactions, extra)
+    if "ridge" in parsed:
+        raise BanditError("policy argument --ridge goes with vw:select (--select) only")
     out: dict[str, Any] = {"exploration": chosen, **parsed}
     if interactions:
         out["interactions"] = interactions
@@ -227,9 +231,9 @@ def _select_options(parsed: dict[str, Any], interactions: list[str], extra: list
     if fixed:
         raise BanditError(
             "vw:select chooses its own interactions and learning rates; with it only "
-            f"--gamma_scale may be given (got {', '.join(fixed)})"
+            f"--gamma_scale and --ridge may be given (got {', '.join(fixed)})"
         )
-    return {"exploration": "select", **{k: parsed[k] for k in ("gamma_scale", "bits") if k in parsed}}
+    return {"exploration": "select", **{k: parsed[k] for k in ("gamma_scale", "bits", "ridge") if k in parsed}}
 
 
 def split_spec(spec: str) -> tuple[str, str]:

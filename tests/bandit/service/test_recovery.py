@@ -23,11 +23,12 @@ def _traffic(svc: DecisionService, start: int, n: int, rewarded_later: list[str]
             rewarded_later.append(d.event_id)
 
 
-def test_a_select_service_restarts_into_the_model_an_uninterrupted_one_has(tmp_path):
+@pytest.mark.parametrize("arguments", [SELECT, SELECT + " --ridge"])
+def test_a_select_service_restarts_into_the_model_an_uninterrupted_one_has(tmp_path, arguments):
     a = DecisionService(tmp_path / "a", seed=4)
     b = DecisionService(tmp_path / "b", seed=4)
     for svc in (a, b):
-        svc.replace_policy(svc.new_policy(SELECT), SELECT)
+        svc.replace_policy(svc.new_policy(arguments), arguments)
         svc.checkpoint()
     later_a: list[str] = []
     later_b: list[str] = []
@@ -39,7 +40,8 @@ def test_a_select_service_restarts_into_the_model_an_uninterrupted_one_has(tmp_p
     b.log.close()
     b.state.close()
     b = DecisionService(tmp_path / "b", seed=4)
-    assert isinstance(b.policy, Personalizer) and b.arguments == SELECT
+    assert isinstance(b.policy, Personalizer) and b.arguments == arguments
+    assert (b.policy.ridge is not None) == ("--ridge" in arguments) and b.policy.loss.shape == a.policy.loss.shape
     assert b.status()["relearned"] > 0 and len(b.book) == len(a.book) == 30
     for event in later_a:  # the late rewards of events ranked before the crash
         a.reward(event, 0.5, now=200.0)
