@@ -76,7 +76,7 @@ class PreparedLine(str):
 
 
 def _check_ridge(ridge: Any) -> tuple[int, int] | None:
-    """None (no ridge member) or (context slots, action slots), each 1-64."""
+    """None (no ridge member) or (context slots, action slots), each 1 to MAX_SLOTS."""
     if ridge is None or ridge is False:
         return None
     if ridge is True:
