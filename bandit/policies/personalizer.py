@@ -70,9 +70,17 @@ SPARSE_EVERY = 8  # ... and learns one reward in this many, weighted by as many 
 
 
 class PreparedLine(str):
-    """The context's VW line, carrying its features as the ridge member reads them (`ridge`)."""
+    """The context's VW line, carrying the context it was made from for the ridge member: a
+    reference (the event book keeps the same dict), not a copy of its features, so a pending
+    event costs no more memory with the ridge member than without it."""
 
-    ridge: dict[str, float]
+    context: dict
+
+
+def _ridge_context(prepared: str) -> dict[str, float]:
+    """The ridge member's view of a prepared context (empty for a plain line: the bias only)."""
+    context = getattr(prepared, "context", None)
+    return {} if context is None else RidgeRegression.context_features(context)
 
 
 def _check_ridge(ridge: Any) -> tuple[int, int] | None:
@@ -232,7 +240,7 @@ class Personalizer(DriftHook, Policy):
         if self._ridge is None:
             return line
         prepared = PreparedLine(line)
-        prepared.ridge = RidgeRegression.context_features(context)
+        prepared.context = context
         return prepared
 
     def _ridge_actions(self, entries: list[ActionEntry]) -> list[dict[str, float]]:
@@ -359,9 +367,7 @@ class Personalizer(DriftHook, Policy):
         if ridge is not None:
             w = weights[-1]
             if w >= negligible:
-                context = getattr(prepared, "ridge", None)
-                if context is None:  # a plain line (never from _prepare): the ridge sees the bias only
-                    context = {}
+                context = _ridge_context(prepared)
                 kept = self._ridge_set
                 if kept is None or kept[0] != entries or kept[1][2] != ridge.action_slots_used:
                     kept = self._ridge_set = (entries, ridge.action_matrix(self._ridge_actions(entries)))
@@ -461,7 +467,7 @@ class Personalizer(DriftHook, Policy):
             if scale:
                 # unweighted for its own decisions, 1/p from a log, as the VW models' labels
                 predicted = ridge.learn(
-                    getattr(prepared, "ridge", None) or {},
+                    _ridge_context(prepared),
                     self._ridge_actions([entry])[0],
                     cost,
                     scale / p,
