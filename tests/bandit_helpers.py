@@ -61,3 +61,15 @@ def run(policy, n: int, seed: int = 0) -> float:
         clicks += click
         policy.reward(d.event_id, float(click), now=float(t))
     return clicks / n
+
+
+def play_env(policy, env, stream: tuple, start: int, stop: int) -> list[tuple[int, float]]:
+    """Rounds start..stop of a SyntheticEnv stream (contexts, mean rewards, coins) with immediate
+    Bernoulli rewards: each decision's (index, probability to 9 places), to compare two runs."""
+    x, mu, u = stream
+    out = []
+    for t in range(start, stop):
+        d = policy.rank(env.context(x[t]), env.actions, now=float(t))
+        policy.reward(d.event_id, float(u[t] < mu[t, d.index]), now=float(t))
+        out.append((d.index, round(d.probability, 9)))
+    return out

@@ -19,6 +19,7 @@ import tests
 from bandit import BanditError, LinUCB, Personalizer, VWPolicy, load_saved_policy, make_policy
 from bandit.features import context_line
 from simulations.world.benchenvs import EnvSpec, SyntheticEnv, run_policy
+from tests.bandit_helpers import play_env
 
 ROOT = Path(tests.__file__).resolve().parents[1]  # the checkout
 
@@ -170,15 +171,10 @@ def test_it_logs_its_decisions_with_the_floor_and_the_probability_it_sampled(tmp
 
 def test_a_saved_model_continues_exactly_and_a_damaged_one_is_refused(tmp_path) -> None:
     env = SyntheticEnv(EnvSpec("kernel", False), 2)
-    x, mu, u = env.stream(800, 3)
+    stream = env.stream(800, 3)
 
     def play(policy, a: int, b: int) -> list[tuple[int, float]]:
-        out = []
-        for t in range(a, b):
-            d = policy.rank(env.context(x[t]), env.actions, now=float(t))
-            policy.reward(d.event_id, float(u[t] < mu[t, d.index]), now=float(t))
-            out.append((d.index, round(d.probability, 9)))
-        return out
+        return play_env(policy, env, stream, a, b)
 
     whole = Personalizer(seed=5, reward_wait_s=0.0)
     straight = play(whole, 0, 800)

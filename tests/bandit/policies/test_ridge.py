@@ -10,6 +10,7 @@ import pytest
 from bandit import BanditError, Personalizer, load_saved_policy
 from bandit.policies.ridge import REFRESH, RidgeRegression
 from simulations.world.benchenvs import EnvSpec, SyntheticEnv
+from tests.bandit_helpers import play_env
 
 
 def _data(n: int, seed: int = 0):
@@ -72,26 +73,17 @@ def test_hostile_numbers_leave_it_as_it_was_and_its_slots_are_bounded() -> None:
     assert len(meta["context_features"]) <= 2 and len(meta["action_features"]) <= 2
 
 
-def _play(policy, env, x, mu, u, a: int, b: int) -> list[tuple[int, float]]:
-    out = []
-    for t in range(a, b):
-        d = policy.rank(env.context(x[t]), env.actions, now=float(t))
-        policy.reward(d.event_id, float(u[t] < mu[t, d.index]), now=float(t))
-        out.append((d.index, round(d.probability, 9)))
-    return out
-
-
 def test_a_mixture_with_it_is_saved_and_continues_exactly_and_a_damaged_one_is_refused(tmp_path) -> None:
     env = SyntheticEnv(EnvSpec("linear", True), 2)
-    x, mu, u = env.stream(600, 3)
+    stream = env.stream(600, 3)
     whole = Personalizer(seed=5, reward_wait_s=0.0, ridge=True)
-    straight = _play(whole, env, x, mu, u, 0, 600)
+    straight = play_env(whole, env, stream, 0, 600)
     first = Personalizer(seed=5, reward_wait_s=0.0, ridge=True)
-    head = _play(first, env, x, mu, u, 0, 300)
+    head = play_env(first, env, stream, 0, 300)
     first.save(tmp_path / "m")
     again = load_saved_policy(tmp_path / "m")
     assert isinstance(again, Personalizer) and again.ridge == (11, 11) and again.loss.shape == (3,)
-    assert head + _play(again, env, x, mu, u, 300, 600) == straight
+    assert head + play_env(again, env, stream, 300, 600) == straight
     np.testing.assert_allclose(again.loss, whole.loss, rtol=1e-9)
     f = tmp_path / "m" / "ridge.npz"
     f.write_bytes(f.read_bytes()[:-10])
