@@ -101,13 +101,13 @@ def main() -> None:
     ours = {f"artbandit {s}": ArtbanditLearner(s) for s in args.specs.split(",")}
     names = [*peers, *ours]
     result = coba.Experiment(envs, [*peers.values(), *ours.values()]).config(processes=args.jobs).run(quiet=True)
-    inter = result.interactions.to_dicts() if hasattr(result.interactions, "to_dicts") else None
+    inter = result.interactions.to_dicts()
     envs_table = {e["environment_id"]: e for e in result.environments.to_dicts()}
     sums: dict[tuple[int, int], list[float]] = {}
     for row in inter:
         sums.setdefault((row["environment_id"], row["learner_id"]), []).append(row["reward"])
     mean = {k: float(np.mean(v)) for k, v in sums.items()}
-    print(f"coba {coba.__version__ if hasattr(coba, '__version__') else ''}: {args.n} interactions, seeds {args.seeds}")
+    print(f"coba {coba.__version__}: {args.n} interactions, seeds {args.seeds}")
     print("| class | " + " | ".join(names) + " |")
     print("|---|" + "---|" * len(names))
     for kind in ("LinearSynthetic", "NeighborsSynthetic"):
