@@ -17,8 +17,8 @@ from safeio.atomic import atomic_dir, recover_dir
 MODEL_SCHEMA = "artbandit.model/1"
 METADATA = "metadata.json"
 # what a save writes into a model folder: the metadata and the VW model files (model.vw; vw:select's
-# model0.vw, model1.vw, ...). Anything else in the folder is the user's.
-_MODEL_ENTRY = re.compile(r"^(metadata\.json|model\d*\.vw)\Z")
+# model0.vw, model1.vw, ... and its ridge member's ridge.npz). Anything else in the folder is the user's.
+_MODEL_ENTRY = re.compile(r"^(metadata\.json|model\d*\.vw|ridge\.npz)\Z")
 
 
 def artbandit_version() -> str:

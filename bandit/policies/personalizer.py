@@ -38,6 +38,7 @@ from bandit.options import PolicyOptions, real
 from bandit.policies import vw as vw_policy
 from bandit.policies.base import Policy
 from bandit.policies.drift_hook import DriftHook
+from bandit.policies.fresh import WINDOW, FreshActions
 from bandit.policies.model_io import (
     artbandit_version,
     file_sha256,
@@ -66,6 +67,13 @@ LABELLED_KEPT = 64  # labelled examples of chosen actions kept per model (see _l
 CONTEXTS_KEPT = 16
 NEGLIGIBLE = 1e-12  # a mixture weight below this: the model is not asked at decision time
 RIDGE_FILE = "ridge.npz"
+RIDGE_AUTO = "auto"  # the default: the ridge member decides only while the actions offered are fresh
+# the share of fresh actions (bandit.policies.fresh) at which the "auto" ridge member joins the
+# mixture, and below which it leaves (apart, so that a share near one line does not flap)
+FRESH_JOIN, FRESH_LEAVE = 0.5, 0.25
+# ... and the early join: this share after this many candidate sets (coba's benchmark: 1.0 from the
+# first; the simulator's catalogues 0.25-0.34 at 32, a 50-title catalogue ~0.74)
+FRESH_EARLY_SETS, FRESH_EARLY_SHARE = 32, 0.9
 SPARSE_EVERY = 8  # ... and learns one reward in this many, weighted by as many (see _update)  # saved, but load(path, drift_boost=0) may turn it off
 
 
@@ -83,21 +91,24 @@ def _ridge_context(prepared: str) -> dict[str, float]:
     return {} if context is None else RidgeRegression.context_features(context)
 
 
-def _check_ridge(ridge: Any) -> tuple[int, int] | None:
-    """None (no ridge member) or (context slots, action slots), each 1 to MAX_SLOTS."""
+def _check_ridge(ridge: Any) -> tuple[str | None, tuple[int, int] | None]:
+    """(mode, (context slots, action slots)): (None, None) for no ridge member, ("auto", (11, 11))
+    for the default (it joins while the actions are fresh: see _gate_ridge), ("always", slots)."""
     if ridge is None or ridge is False:
-        return None
+        return None, None
+    if ridge == RIDGE_AUTO:
+        return RIDGE_AUTO, (11, 11)
     if ridge is True:
-        return (11, 11)
+        return "always", (11, 11)
     try:
         c, a = (int(x) for x in ridge)
         if not (1 <= c <= MAX_SLOTS and 1 <= a <= MAX_SLOTS):
             raise ValueError
     except (TypeError, ValueError):
         raise BanditError(
-            f"ridge must be None, true or [context slots, action slots] within 1-{MAX_SLOTS}, got {ridge!r}"
+            f"ridge must be None, 'auto', true or [context slots, action slots] within 1-{MAX_SLOTS}, got {ridge!r}"
         ) from None
-    return (c, a)
+    return "always", (c, a)
 
 
 def _check_models(models: Any) -> tuple[tuple[tuple[str, ...], float | None], ...]:
@@ -135,11 +146,12 @@ class Personalizer(DriftHook, Policy):
         gamma_scale: float = 50.0,
         gamma_exponent: float = 0.5,
         bits: int = 18,
-        ridge: Any = None,
+        ridge: Any = RIDGE_AUTO,
         drift_boost: int = 3000,
         drift_floor: float = 0.05,
         _model_files: Sequence[str] | None = None,
         _ridge_model: RidgeRegression | None = None,
+        _fresh: FreshActions | None = None,
         **policy_args: Any,
     ) -> None:
         super().__init__(**policy_args)
@@ -165,10 +177,18 @@ class Personalizer(DriftHook, Policy):
             raise BanditError(f"Vowpal Wabbit rejected the model or arguments: {one_line(exc)}") from None
         self._label_type = int(self._vws[0].get_label_type())
         # the exact least-squares member (bandit.policies.ridge), last in the mixture when asked for
-        self.ridge = _check_ridge(ridge)
+        self.ridge_mode, self.ridge = _check_ridge(ridge)
         self._ridge: RidgeRegression | None = None
         if self.ridge is not None:
             self._ridge = _ridge_model if _ridge_model is not None else RidgeRegression(*self.ridge)
+        # "auto": how fresh the actions are (bandit.policies.fresh), and whether the member is in
+        # the mixture now (it learns in the shadow over the first WINDOW rewards, then joins only
+        # while most actions offered are new: _gate_ridge); "always": in it from the start
+        self._fresh: FreshActions | None = None
+        self._ridge_on = self.ridge_mode == "always"
+        if self.ridge_mode == RIDGE_AUTO:
+            self._fresh = _fresh if _fresh is not None else FreshActions()
+            self._ridge_on = self._fresh.sets >= WINDOW and self._fresh.share >= FRESH_JOIN
         members = len(self._vws) + (self._ridge is not None)
         # the last candidate set's entries and their ridge action matrix (see _mixed_costs)
         self._ridge_set: tuple[list, tuple] | None = None
@@ -199,7 +219,7 @@ class Personalizer(DriftHook, Policy):
             "gamma_scale": self.gamma_scale,
             "gamma_exponent": self.gamma_exponent,
             "bits": self.bits,
-            "ridge": None if self.ridge is None else list(self.ridge),
+            "ridge": self.ridge_mode if self.ridge_mode != "always" else list(self.ridge),  # type: ignore[arg-type]
             "drift_boost": self.drift_boost,
             "drift_floor": self.drift_floor,
         }
@@ -228,9 +248,15 @@ class Personalizer(DriftHook, Policy):
         self._loss = None  # the array is the state now (load assigns it)
 
     def weights(self) -> np.ndarray:
-        """Each model's share of the mixture now: exp(-eta x its squared error so far), normalised."""
-        w = np.exp(-self.eta * (self.loss - self.loss.min()))
-        return w / w.sum()
+        """Each model's share of the mixture now: exp(-eta x its squared error so far), normalised
+        (0 for a ridge member out of the mixture: see _gate_ridge)."""
+        loss = self.loss
+        out = self._ridge is not None and not self._ridge_on
+        if out:
+            loss = loss[:-1]
+        w = np.exp(-self.eta * (loss - loss.min()))
+        w = w / w.sum()
+        return np.r_[w, 0.0] if out else w
 
     # -- the two hooks -------------------------------------------------------------------------
     _prepare_validates = True  # context_line checks every value it formats
@@ -260,6 +286,9 @@ class Personalizer(DriftHook, Policy):
         state: Any = self._loss if self._loss is not None else self._loss_array
         if self._weights_of is not state:
             loss = state if type(state) is list else state.tolist()
+            out = self._ridge is not None and not self._ridge_on
+            if out:  # a ridge member out of the mixture: the others' weights as without it, its 0
+                loss = loss[:-1]
             eta = self.eta
             if len(loss) == 2:  # the default mixture, without two comprehensions' calls (~0.7 us)
                 a, b = loss
@@ -272,6 +301,8 @@ class Personalizer(DriftHook, Policy):
                 w = [math.exp(-eta * (x - low)) for x in loss]
                 total = sum(w)
                 self._weights = [x / total for x in w]
+            if out:
+                self._weights.append(0.0)
             self._weights_of = state
         return self._weights
 
@@ -455,10 +486,14 @@ class Personalizer(DriftHook, Policy):
             d = (0.0 if predicted < 0.0 else 1.0 if predicted > 1.0 else predicted) - cost
             loss[i] += d * d if scale == 1 else scale * d * d  # progressive validation
         ridge = self._ridge
-        if ridge is not None:
+        fresh = self._fresh
+        if fresh is not None:
+            fresh.observe(entries)
+        # the ridge member learns while in the mixture, and in the shadow over its trial ("auto")
+        if ridge is not None and (self._ridge_on or fresh is not None and fresh.sets <= WINDOW):
             i = n
             scale = 1
-            if weights[i] < NEGLIGIBLE:  # as the VW models above: one reward in SPARSE_EVERY
+            if self._ridge_on and weights[i] < NEGLIGIBLE:  # as the VW models above: one in SPARSE_EVERY
                 skipped[i] += 1
                 scale = 0
                 if skipped[i] >= SPARSE_EVERY:
@@ -474,9 +509,36 @@ class Personalizer(DriftHook, Policy):
                 )
                 d = predicted - cost
                 loss[i] += d * d if scale == 1 else scale * d * d
+        if fresh is not None:
+            self._gate_ridge(fresh, loss)
         self._loss, self._loss_array = loss, None
         if self._drift is not None:
             self._watch(reward01)
+
+    def _gate_ridge(self, fresh: FreshActions, loss: list[float]) -> None:
+        """Whether the "auto" ridge member is in the mixture after this reward. It learns in the
+        shadow over its trial (the first WINDOW rewards), scored like the others, and joins once
+        the actions offered are plainly fresh (at least FRESH_EARLY_SHARE of them new after
+        FRESH_EARLY_SETS candidate sets: actions new at every round), or after the trial while at
+        least FRESH_JOIN are new; it leaves when that falls below FRESH_LEAVE. On a catalogue of
+        fixed variants it never joins and the policy decides exactly as without it (the other
+        models' weights are normalised among themselves). Out of the mixture after its trial it
+        does not learn, so its squared error is held at the worst model's: if it comes back, it
+        starts from there."""
+        sets, on = fresh.sets, self._ridge_on
+        if sets < FRESH_EARLY_SETS:
+            return
+        if on:
+            on = fresh.share >= FRESH_LEAVE
+        elif sets < WINDOW:
+            on = fresh.share >= FRESH_EARLY_SHARE
+        else:
+            on = fresh.share >= FRESH_JOIN
+        if on != self._ridge_on:
+            self._ridge_on = on
+            self._weights_of = None
+        if not on and sets >= WINDOW:
+            loss[-1] = max(loss[:-1])
 
     def _learn_prepared(self, *args: Any, **kwargs: Any) -> None:
         self._from_log = True  # an event from a log: importance-weighted
@@ -504,6 +566,10 @@ class Personalizer(DriftHook, Policy):
         ridge_arrays = None
         if self._ridge is not None:
             metadata["ridge_state"], ridge_arrays = self._ridge.state()
+            ridge_arrays = dict(ridge_arrays)
+            if self._fresh is not None:
+                metadata["fresh_state"], ridge_arrays["seen"] = self._fresh.state()
+                metadata["fresh_state"]["in_mixture"] = self._ridge_on
 
         def write(tmp: Path) -> None:
             checksums = {}
@@ -513,7 +579,7 @@ class Personalizer(DriftHook, Policy):
             if ridge_arrays is not None:
                 with open(tmp / RIDGE_FILE, "wb") as f:
                     a = ridge_arrays
-                    np.savez(f, A=a["A"], A_inv=a["A_inv"], b=a["b"], rows=a["rows"], cols=a["cols"])
+                    np.savez(f, **{k: a[k] for k in ("A", "A_inv", "b", "rows", "cols", "seen") if k in a})
                 checksums[RIDGE_FILE] = file_sha256(tmp / RIDGE_FILE)
             metadata["model_sha256"] = checksums
 
@@ -536,7 +602,7 @@ class Personalizer(DriftHook, Policy):
         for f in files:
             if not f.is_file() or file_sha256(f) != checksums.get(f.name):
                 raise BanditError(f"{f}: missing, or does not match the checksum in metadata.json")
-        ridge_model = None
+        ridge_model = fresh = None
         if options.get("ridge") is not None:
             f = Path(path) / RIDGE_FILE
             if not f.is_file() or file_sha256(f) != checksums.get(RIDGE_FILE):
@@ -544,10 +610,14 @@ class Personalizer(DriftHook, Policy):
             try:
                 with np.load(f, allow_pickle=False) as arrays:
                     ridge_model = RidgeRegression.from_state(meta["ridge_state"], arrays)
+                    if options["ridge"] == RIDGE_AUTO:
+                        fresh = FreshActions.from_state(meta["fresh_state"], arrays["seen"])
             except (KeyError, TypeError, ValueError, OSError) as exc:
                 raise BanditError(f"{f}: a damaged ridge model ({type(exc).__name__}: {one_line(exc)})") from None
         options.update(overrides)
-        policy = cls(**options, _model_files=[str(f) for f in files], _ridge_model=ridge_model)
+        if "ridge" not in options:  # saved before the ridge member existed: none
+            options["ridge"] = None
+        policy = cls(**options, _model_files=[str(f) for f in files], _ridge_model=ridge_model, _fresh=fresh)
         try:
             policy.loss = np.array([float(x) for x in meta["loss"]], dtype=float)
             members = n + (ridge_model is not None)
@@ -555,6 +625,8 @@ class Personalizer(DriftHook, Policy):
                 raise ValueError("one squared error per model")
             policy._restore_base_state(meta["state"])
             policy._restore_drift_state(meta.get("drift"))
+            if fresh is not None:
+                policy._ridge_on = bool(meta["fresh_state"]["in_mixture"])
             skipped = meta.get("skipped", [0] * members)  # saved before sparse learning: none passed over
             if len(skipped) != members:
                 raise ValueError("one count of passed-over rewards per model")

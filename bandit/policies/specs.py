@@ -173,8 +173,10 @@ def vw_arguments(
             interactions.append(pair)
         elif tok == "--importance_weighted":
             parsed["importance_weighted"] = True
-        elif tok == "--ridge":  # vw:select's exact least-squares member (bandit.policies.ridge)
-            parsed["ridge"] = True
+        elif tok in ("--ridge", "--no_ridge"):  # vw:select's exact least-squares member: always, never
+            if "ridge" in parsed and parsed["ridge"] != (tok == "--ridge"):
+                raise BanditError("policy arguments --ridge and --no_ridge contradict each other")
+            parsed["ridge"] = tok == "--ridge"  # without either: "auto" (bandit.policies.personalizer)
         elif tok in PASS_THROUGH:
             if PASS_THROUGH[tok]:
                 if i + 1 >= len(tokens):
@@ -211,7 +213,7 @@ def vw_arguments(
     if chosen == "select":
         return _select_options(parsed, interactions, extra)
     if "ridge" in parsed:
-        raise BanditError("policy argument --ridge goes with vw:select (--select) only")
+        raise BanditError("policy arguments --ridge and --no_ridge go with vw:select (--select) only")
     out: dict[str, Any] = {"exploration": chosen, **parsed}
     if interactions:
         out["interactions"] = interactions
@@ -231,7 +233,7 @@ def _select_options(parsed: dict[str, Any], interactions: list[str], extra: list
     if fixed:
         raise BanditError(
             "vw:select chooses its own interactions and learning rates; with it only "
-            f"--gamma_scale and --ridge may be given (got {', '.join(fixed)})"
+            f"--gamma_scale, --ridge and --no_ridge may be given (got {', '.join(fixed)})"
         )
     return {"exploration": "select", **{k: parsed[k] for k in ("gamma_scale", "bits", "ridge") if k in parsed}}
 

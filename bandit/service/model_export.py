@@ -31,7 +31,8 @@ MAGIC = b"ARTBANDIT-MODEL/2\n"
 MAGIC_V1 = b"ARTBANDIT-MODEL/1\n"  # one model.vw, digest over metadata + bytes
 MAX_HEADER = 4 << 20
 MAX_FILES = 16
-MODEL_NAME = re.compile(r"^model[0-9]{0,2}\.vw\Z")  # model.vw, model0.vw ... (bandit.policies.personalizer)
+# model.vw, model0.vw ... and vw:select's ridge member's ridge.npz (bandit.policies.personalizer)
+MODEL_NAME = re.compile(r"^(model[0-9]{0,2}\.vw|ridge\.npz)\Z")
 
 
 def _digest(metadata: dict[str, Any], files: list | None, model: bytes) -> str:

@@ -150,7 +150,7 @@ def test_vw_names_the_default_policy_and_takes_only_what_it_allows() -> None:
     assert type(build_policy("vw:squarecb -q ccA")) is VWPolicy
     for spec, named in [("vw -q ccA", "-q"), ("vw:select -l 0.5 --power_t 0", "-l, --power_t")]:
         with pytest.raises(
-            SimulationError, match=f"only --gamma_scale and --ridge may be given \\(got {named}\\)"
+            SimulationError, match=f"only --gamma_scale, --ridge and --no_ridge may be given \\(got {named}\\)"
         ) as err:
             build_policy(spec)
         assert "\n" not in str(err.value)

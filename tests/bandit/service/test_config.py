@@ -18,7 +18,7 @@ def test_select_arguments_give_select_options_and_refuse_what_it_fixes():
         "gamma_scale": 30.0,
     }
     assert policy_kwargs(SELECT + " --ridge", bits=18) == {"exploration": "select", "bits": 18, "ridge": True}
-    with pytest.raises(BanditError, match="--ridge goes with vw:select"):
+    with pytest.raises(BanditError, match="--ridge and --no_ridge go with vw:select"):
         policy_kwargs("--cb_explore_adf --squarecb --ridge", bits=18)
     for extra, named in [
         ("-q cA", "-q"),

@@ -28,7 +28,8 @@ def test_select_export_imports_into_the_same_model_and_damage_is_refused():
     blob = export_model(policy)
     assert blob.startswith(b"ARTBANDIT-MODEL/2\n")
     header = json.loads(blob.split(b"\n", 2)[1])
-    assert [name for name, _ in header["files"]] == ["model0.vw", "model1.vw"]
+    # the two VW models and the ridge member (in the mixture only for fresh actions, saved always)
+    assert [name for name, _ in header["files"]] == ["model0.vw", "model1.vw", "ridge.npz"]
     back = import_model(blob)
     assert isinstance(back, Personalizer)
     ctx, actions = {"user": {"segment": "kids"}}, make_actions()
@@ -42,18 +43,19 @@ def test_select_export_imports_into_the_same_model_and_damage_is_refused():
         return b"ARTBANDIT-MODEL/2\n" + json.dumps(h).encode() + b"\n" + model
 
     sizes = [size for _, size in header["files"]]
+    ridge = ["ridge.npz", sizes[2]]
     for files, message in [
-        ([["../model0.vw", sizes[0]], ["model1.vw", sizes[1]]], "never writes"),
-        ([["model0.vw", sizes[0]], ["model0.vw", sizes[1]]], "never writes"),
-        ([["model0.vw", sizes[0]], ["model1.vw", sizes[1] - 1]], "truncated"),
-        ([["model0.vw", sizes[0] + sizes[1]]], "^model0.vw: missing"),
+        ([["../model0.vw", sizes[0]], ["model1.vw", sizes[1]], ridge], "never writes"),
+        ([["model0.vw", sizes[0]], ["model0.vw", sizes[1]], ridge], "never writes"),
+        ([["model0.vw", sizes[0]], ["model1.vw", sizes[1] - 1], ridge], "truncated"),
+        ([["model0.vw", sizes[0] + sizes[1]], ridge], "^model0.vw: missing"),
         ([], "never writes"),
     ]:
         with pytest.raises(BanditError, match=message):
             import_model(reheader(files=files))
     with pytest.raises(BanditError, match="checksum"):
         import_model(blob[:-5])
-    swapped = reheader(files=[["model1.vw", sizes[0]], ["model0.vw", sizes[1]]])
+    swapped = reheader(files=[["model1.vw", sizes[0]], ["model0.vw", sizes[1]], ridge])
     with pytest.raises(BanditError, match="^model0.vw: missing, or does not match the checksum"):  # each file's own
         import_model(swapped)
 
@@ -69,8 +71,9 @@ def test_every_models_stored_options_are_checked_on_import(tmp_path):
     meta = json.loads((tmp_path / "m" / "metadata.json").read_text())
     meta["model_sha256"]["model1.vw"] = hashlib.sha256((tmp_path / "m" / "model1.vw").read_bytes()).hexdigest()
     (tmp_path / "m" / "metadata.json").write_text(json.dumps(meta))
-    parts = [(tmp_path / "m" / f"model{i}.vw").read_bytes() for i in range(2)]
-    files = [["model0.vw", len(parts[0])], ["model1.vw", len(parts[1])]]
+    names = ["model0.vw", "model1.vw", "ridge.npz"]
+    parts = [(tmp_path / "m" / name).read_bytes() for name in names]
+    files = [[name, len(part)] for name, part in zip(names, parts)]
     model = b"".join(parts)
     header = {"metadata": meta, "files": files, "sha256": _digest(meta, files, model)}
     blob = b"ARTBANDIT-MODEL/2\n" + json.dumps(header).encode() + b"\n" + model

@@ -23,7 +23,7 @@ def _traffic(svc: DecisionService, start: int, n: int, rewarded_later: list[str]
             rewarded_later.append(d.event_id)
 
 
-@pytest.mark.parametrize("arguments", [SELECT, SELECT + " --ridge"])
+@pytest.mark.parametrize("arguments", [SELECT, SELECT + " --ridge", SELECT + " --no_ridge"])
 def test_a_select_service_restarts_into_the_model_an_uninterrupted_one_has(tmp_path, arguments):
     a = DecisionService(tmp_path / "a", seed=4)
     b = DecisionService(tmp_path / "b", seed=4)
@@ -41,7 +41,8 @@ def test_a_select_service_restarts_into_the_model_an_uninterrupted_one_has(tmp_p
     b.state.close()
     b = DecisionService(tmp_path / "b", seed=4)
     assert isinstance(b.policy, Personalizer) and b.arguments == arguments
-    assert (b.policy.ridge is not None) == ("--ridge" in arguments) and b.policy.loss.shape == a.policy.loss.shape
+    mode = {"--ridge": "always", "--no_ridge": None}.get(arguments.split()[-1], "auto")
+    assert b.policy.ridge_mode == mode and b.policy.loss.shape == a.policy.loss.shape
     assert b.status()["relearned"] > 0 and len(b.book) == len(a.book) == 30
     for event in later_a:  # the late rewards of events ranked before the crash
         a.reward(event, 0.5, now=200.0)
