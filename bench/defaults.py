@@ -7,6 +7,7 @@ best fixed, per segment, on the simulator.
                              [--no-sim] [--no-suite]
     python bench/defaults.py --wide-seeds 8        # the wide suite, both halves (90 CPU-s; 6.5 min wall shared)
     python bench/defaults.py --wide-seeds 24 --wide-halves held-out --jobs 2   # more instances, held-out only
+    python bench/defaults.py --fresh-seeds 16 --jobs 2   # actions new at every round, LinUCB on features
     python bench/defaults.py --budgets none,0.02,0.05 --budget-variants 0,18 --sim-seeds 0   # exploration budgets
     python bench/defaults.py --budgets 0.05 --decays none,5000 --sim-seeds 0,1,2,3,4,5      # a budget that settles
 
@@ -284,6 +285,127 @@ def wide_tables(seeds: int, halves: tuple[str, ...] = ("tuning", "held-out"), jo
         print("| all | | | " + " | ".join(f"{secs[k]:.0f} s" for k in names) + " | " + " | ".join(cells) + " |")
 
 
+class FeatureLinUCB:
+    """The peer for actions known only by their features: coba's `LinUCBLearner` (Chu et al. 2011)
+    as coba runs it, in numpy: one ridge regression on [1, a, a (x) x] (the action's features, and
+    their products with the context's), A^-1 by Sherman-Morrison from the identity, alpha 1, the
+    highest upper bound chosen (ties at random). artbandit's `LinUCB` keeps one regression per
+    action id, which learns nothing that carries over to new actions. Same rank/reward calls as a
+    bandit.Policy, for `run_policy`."""
+
+    def __init__(self, seed: int, alpha: float = 1.0) -> None:
+        self.alpha = alpha
+        self._rng = np.random.default_rng(seed)
+        self._a_inv: np.ndarray | None = None
+        self._theta: np.ndarray | None = None
+        self._pending: dict[str, np.ndarray] = {}
+        self._events = 0
+
+    def rank(self, context: dict, actions: list[dict], now: float = 0.0):
+        from types import SimpleNamespace
+
+        x = np.array([float(v) for ns in context.values() for v in ns.values()])
+        a = np.array([[float(v) for v in action["features"].values()] for action in actions])
+        k = len(actions)
+        phi = np.concatenate([np.ones((k, 1)), a, (a[:, :, None] * x[None, None, :]).reshape(k, -1)], axis=1)
+        if self._a_inv is None:
+            self._a_inv, self._theta = np.eye(phi.shape[1]), np.zeros(phi.shape[1])
+        assert self._theta is not None
+        ucb = phi @ self._theta + self.alpha * np.sqrt(np.einsum("kd,de,ke->k", phi, self._a_inv, phi))
+        best = np.flatnonzero(ucb == ucb.max())
+        index = int(best[self._rng.integers(len(best))]) if len(best) > 1 else int(best[0])
+        event_id = str(self._events)
+        self._events += 1
+        self._pending[event_id] = phi[index]
+        return SimpleNamespace(index=index, event_id=event_id)
+
+    def reward(self, event_id: str, value: float, now: float = 0.0) -> None:
+        f = self._pending.pop(event_id)
+        assert self._a_inv is not None and self._theta is not None
+        w = self._a_inv @ f
+        v = float(w @ f)
+        r = float(self._theta @ f)
+        self._a_inv = self._a_inv - np.outer(w, w) / (1 + v)
+        self._theta = self._theta + (value - r) / (1 + v) * w
+
+    def close(self) -> None:
+        pass
+
+
+FRESH_POLICIES = {
+    "default (vw:select)": lambda s: Personalizer(seed=s),
+    "default without its ridge member": lambda s: Personalizer(seed=s, ridge=None),
+    "linucb (features)": lambda s: FeatureLinUCB(s),
+    "VW squarecb (plain)": WIDE_POLICIES["VW squarecb (plain)"],
+    "linucb (per action id)": WIDE_POLICIES["linucb"],
+}
+FRESH_PEERS = ("linucb (features)", "VW squarecb (plain)")
+
+
+def _fresh_instance(job: tuple[str, int]) -> list[tuple[tuple[str, str, int], tuple[float, float, float, float]]]:
+    """Every policy on one instance of a fresh-action class (a process pool's unit of work)."""
+    from simulations.world.benchenvs import FRESH_SUITE, FreshEnv
+
+    spec = next(sp for sp in FRESH_SUITE if sp.name == job[0])
+    env = FreshEnv(spec, job[1])
+    out = []
+    for name, make in FRESH_POLICIES.items():
+        t0 = time.perf_counter()
+        r = run_policy(env, make(job[1]), env.horizon, seed=job[1])
+        out.append(((spec.name, name, job[1]), (r["reward"], r["oracle"], r["uniform"], time.perf_counter() - t0)))
+    return out
+
+
+def fresh_tables(seeds: int, halves: tuple[str, ...] = ("tuning", "held-out"), jobs: int = 1) -> None:
+    """The fresh-action classes (simulations.world.benchenvs.FRESH_SUITE), tuning and held-out halves
+    apart: mean reward per class and the default's paired difference to each peer."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from simulations.world.benchenvs import FRESH_SUITE, HELD_OUT
+
+    halves_seeds = {"tuning": list(range(seeds)), "held-out": list(range(HELD_OUT, HELD_OUT + seeds))}
+    work = [(spec.name, s) for half in halves for spec in FRESH_SUITE for s in halves_seeds[half]]
+    runs: dict[tuple[str, str, int], tuple[float, float, float, float]] = {}
+    with ProcessPoolExecutor(max(1, jobs)) as pool:
+        for rows in pool.map(_fresh_instance, work):
+            runs.update(rows)
+    names = list(FRESH_POLICIES)
+    for half in halves:
+        seed_list = halves_seeds[half]
+        print(
+            f"\n## fresh actions (new at every round), {half} half (seeds {seed_list[0]}-{seed_list[-1]}): "
+            f"mean expected reward per round, {seeds} instances per class\n"
+        )
+        print(
+            "| class | oracle | " + " | ".join(names) + " | " + " | ".join(f"default - {p}" for p in FRESH_PEERS) + " |"
+        )
+        print("|---|---|" + "---|" * (len(names) + len(FRESH_PEERS)))
+        every: dict[str, list[float]] = {p: [] for p in FRESH_PEERS}
+        for spec in FRESH_SUITE:
+            get = {k: np.array([runs[spec.name, k, s][0] for s in seed_list]) for k in names}
+            oracle = np.mean([runs[spec.name, names[0], s][1] for s in seed_list])
+            cells = []
+            for p in FRESH_PEERS:
+                d = (get[names[0]] - get[p]) * 100
+                every[p] += d.tolist()
+                m, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
+                cells.append(f"{m:+.2f} ± {se:.2f} ({verdict(m, se)})")
+            print(
+                f"| {spec.name} | {oracle:.4f} | "
+                + " | ".join(f"{get[k].mean():.4f}" for k in names)
+                + " | "
+                + " | ".join(cells)
+                + " |"
+            )
+        cells = []
+        for p in FRESH_PEERS:
+            d = np.array(every[p])
+            m, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
+            cells.append(f"{m:+.2f} ± {se:.2f} ({verdict(m, se)})")
+        secs = {k: sum(runs[c.name, k, s][3] for c in FRESH_SUITE for s in seed_list) for k in names}
+        print("| all | | " + " | ".join(f"{secs[k]:.0f} s" for k in names) + " | " + " | ".join(cells) + " |")
+
+
 def _budget(value: str) -> float | None:
     return None if value in ("none", "None", "per-variant") else float(value)
 
@@ -409,8 +531,18 @@ def main() -> None:
         help="run the wide suite with this many instances per class and half instead of the tables",
     )
     ap.add_argument("--wide-halves", default="tuning,held-out", help="with --wide-seeds: which halves to run")
+    ap.add_argument(
+        "--fresh-seeds",
+        type=int,
+        default=0,
+        help="run the fresh-action classes (actions new at every round) with this many instances per "
+        "class and half (--wide-halves) instead of the tables",
+    )
     ap.add_argument("--jobs", type=int, default=1, help="with --wide-seeds: processes (the same numbers with any)")
     args = ap.parse_args()
+    if args.fresh_seeds:
+        fresh_tables(args.fresh_seeds, tuple(args.wide_halves.split(",")), args.jobs)
+        return
     if args.wide_seeds:
         wide_tables(args.wide_seeds, tuple(args.wide_halves.split(",")), args.jobs)
         return

@@ -61,8 +61,7 @@ class ArtbanditLearner(coba.Learner):
 
     def predict(self, context, actions):
         if self._policy is None:  # made in the worker process that runs it
-            spec, ridge = self.spec.removesuffix("+ridge"), self.spec.endswith("+ridge")
-            self._policy = make_policy(spec, seed=self.seed, **({"ridge": True} if ridge else {}))
+            self._policy = make_policy(self.spec, seed=self.seed)
         self._t += 1
         d = self._policy.rank(
             {"x": self._features(context, "x")},
@@ -88,8 +87,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=4000, help="interactions per environment")
     ap.add_argument(
         "--specs",
-        default="vw:select,vw:squarecb,vw:select+ridge",
-        help="artbandit policies (make_policy specs; '+ridge': vw:select with its ridge member)",
+        default="vw:select,vw:select --no_ridge,vw:squarecb,vw:select --ridge",
+        help="artbandit policies, comma-separated make_policy specs (the default's ridge member: "
+        "'auto' unless --ridge (always) or --no_ridge)",
     )
     ap.add_argument("--jobs", type=int, default=1, help="coba's processes (the same numbers with any)")
     args = ap.parse_args()

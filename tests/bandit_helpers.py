@@ -64,12 +64,14 @@ def run(policy, n: int, seed: int = 0) -> float:
 
 
 def play_env(policy, env, stream: tuple, start: int, stop: int) -> list[tuple[int, float]]:
-    """Rounds start..stop of a SyntheticEnv stream (contexts, mean rewards, coins) with immediate
-    Bernoulli rewards: each decision's (index, probability to 9 places), to compare two runs."""
+    """Rounds start..stop of a SyntheticEnv (or FreshEnv: new actions every round) stream (contexts,
+    mean rewards, coins) with immediate Bernoulli rewards: each decision's (index, probability to
+    9 places), to compare two runs."""
     x, mu, u = stream
+    offers = getattr(env, "offers", None)
     out = []
     for t in range(start, stop):
-        d = policy.rank(env.context(x[t]), env.actions, now=float(t))
+        d = policy.rank(env.context(x[t]), env.actions if offers is None else offers(t), now=float(t))
         policy.reward(d.event_id, float(u[t] < mu[t, d.index]), now=float(t))
         out.append((d.index, round(d.probability, 9)))
     return out

@@ -10,8 +10,10 @@ helps and leave it out where it hurts.
 
 An action is its id and its features (the same id with other features is another action, as the
 action registry sees it). Each one is hashed once into a bit table of TABLE_BITS bits (32 KB, saved
-with the model, so a loaded policy counts exactly as the original would); a table more than half
-full is cleared (after ~180,000 distinct actions: a catalogue never gets there). The share is an
+with the model, so a loaded policy counts exactly as the original would); a table a quarter full
+is cleared (after ~65,000 distinct actions: until then at most a quarter of the new actions pass
+for known ones, so a stream of new actions never reads below 0.75 fresh; a catalogue of fixed
+variants never gets there). The share is an
 average over the last ~WINDOW candidate sets (exactly the running mean over the first WINDOW).
 """
 
@@ -64,7 +66,7 @@ class FreshActions:
         byte, mask = bit >> 3, 1 << (bit & 7)
         if self.table[byte] & mask:
             return 0
-        if self.ones >= TABLE_BITS // 2:  # half full: start over rather than call everything known
+        if self.ones >= TABLE_BITS // 4:  # a quarter full: start over rather than call more known
             self.table[:] = 0
             self.ones = 0
         self.table[byte] |= mask

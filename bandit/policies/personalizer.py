@@ -487,10 +487,14 @@ class Personalizer(DriftHook, Policy):
             loss[i] += d * d if scale == 1 else scale * d * d  # progressive validation
         ridge = self._ridge
         fresh = self._fresh
+        learns = ridge is not None
         if fresh is not None:
             fresh.observe(entries)
-        # the ridge member learns while in the mixture, and in the shadow over its trial ("auto")
-        if ridge is not None and (self._ridge_on or fresh is not None and fresh.sets <= WINDOW):
+            # "auto": it learns while in the mixture, and in the shadow over its trial while the
+            # actions look fresh (on a catalogue the share falls below FRESH_LEAVE within a few dozen
+            # rewards, and learning stops there: ~100 us of numpy a reward saved)
+            learns = self._ridge_on or (fresh.sets <= WINDOW and fresh.share >= FRESH_LEAVE)
+        if learns and ridge is not None:
             i = n
             scale = 1
             if self._ridge_on and weights[i] < NEGLIGIBLE:  # as the VW models above: one in SPARSE_EVERY
@@ -510,21 +514,23 @@ class Personalizer(DriftHook, Policy):
                 d = predicted - cost
                 loss[i] += d * d if scale == 1 else scale * d * d
         if fresh is not None:
-            self._gate_ridge(fresh, loss)
+            if not learns:  # its squared error is stale: held at the worst model's
+                loss[-1] = max(loss[:-1])
+            self._gate_ridge(fresh)
         self._loss, self._loss_array = loss, None
         if self._drift is not None:
             self._watch(reward01)
 
-    def _gate_ridge(self, fresh: FreshActions, loss: list[float]) -> None:
+    def _gate_ridge(self, fresh: FreshActions) -> None:
         """Whether the "auto" ridge member is in the mixture after this reward. It learns in the
-        shadow over its trial (the first WINDOW rewards), scored like the others, and joins once
-        the actions offered are plainly fresh (at least FRESH_EARLY_SHARE of them new after
-        FRESH_EARLY_SETS candidate sets: actions new at every round), or after the trial while at
-        least FRESH_JOIN are new; it leaves when that falls below FRESH_LEAVE. On a catalogue of
-        fixed variants it never joins and the policy decides exactly as without it (the other
-        models' weights are normalised among themselves). Out of the mixture after its trial it
-        does not learn, so its squared error is held at the worst model's: if it comes back, it
-        starts from there."""
+        shadow over its trial (the first WINDOW rewards, while the share of fresh actions is at
+        least FRESH_LEAVE), scored like the others, and joins once the actions offered are plainly
+        fresh (at least FRESH_EARLY_SHARE of them new after FRESH_EARLY_SETS candidate sets: actions
+        new at every round), or after the trial while at least FRESH_JOIN are new; it leaves when
+        that falls below FRESH_LEAVE. On a catalogue of fixed variants it never joins and the
+        policy decides exactly as without it (the other models' weights are normalised among
+        themselves). Whenever it does not learn its squared error is held at the worst model's
+        (`_update`), so if it comes back it starts from there."""
         sets, on = fresh.sets, self._ridge_on
         if sets < FRESH_EARLY_SETS:
             return
@@ -537,8 +543,6 @@ class Personalizer(DriftHook, Policy):
         if on != self._ridge_on:
             self._ridge_on = on
             self._weights_of = None
-        if not on and sets >= WINDOW:
-            loss[-1] = max(loss[:-1])
 
     def _learn_prepared(self, *args: Any, **kwargs: Any) -> None:
         self._from_log = True  # an event from a log: importance-weighted

@@ -159,3 +159,34 @@ def test_with_many_actions_and_a_few_far_better_the_default_is_ahead_of_both_pee
         }
         gaps.append(got["default"] - max(got["linucb"], got["squarecb"]))
     assert min(gaps) > 0.0 and np.mean(gaps) > 0.05, gaps
+
+
+def test_fresh_instances_offer_new_actions_every_round_and_rewards_follow_their_features() -> None:
+    """simulations.world.benchenvs.FreshEnv: deterministic, ids never repeat, features drawn anew at
+    every round, the expected rewards a function of (context, the round's action) only, and in
+    `few-best` the actions whose first feature is above 1 far better than the rest."""
+    from simulations.world.benchenvs import ACTION_COUNTS, FRESH_SUITE, HELD_OUT, HORIZONS, FreshEnv
+
+    kinds = set()
+    for spec in FRESH_SUITE:
+        for seed in range(6):
+            assert seed < HELD_OUT
+            a, b = FreshEnv(spec, seed), FreshEnv(spec, seed)
+            za, mua, ua = a.stream(200, 1)
+            zb, mub, ub = b.stream(200, 1)
+            assert np.array_equal(za, zb) and np.array_equal(mua, mub) and np.array_equal(ua, ub)
+            assert a.horizon in HORIZONS and a.n_actions in ACTION_COUNTS and mua.shape == (200, a.n_actions)
+            assert np.all((mua >= 0.02) & (mua <= 0.98))
+            ids = [o["id"] for t in range(200) for o in a.offers(t)]
+            assert len(set(ids)) == len(ids) and a.offers(7) == b.offers(7) and a.offers(7) != a.offers(8)
+            assert all(len(o["features"]) == 5 for o in a.offers(0)) and a.actions == []
+            kinds.add(a.nonlinear)
+            if spec.reward == "few-best":
+                good = np.array([[o["features"]["f0"] > 1.0 for o in a.offers(t)] for t in range(200)])
+                assert mua[good].mean() > mua[~good].mean() + 0.15
+        # the same context and action give the same expected reward, whatever round they come in
+        env = FreshEnv(spec, 0)
+        z, mu, _ = env.stream(50, 2)
+        z2 = np.repeat(z[:1], 50, axis=0)
+        assert np.allclose(env._means(z2, env._offers[:1].repeat(50, axis=0)), mu[0])
+    assert kinds == {"", "quadratic", "rbf", "prototypes"}
