@@ -67,6 +67,7 @@ LABELLED_KEPT = 64  # labelled examples of chosen actions kept per model (see _l
 CONTEXTS_KEPT = 16
 NEGLIGIBLE = 1e-12  # a mixture weight below this: the model is not asked at decision time
 RIDGE_FILE = "ridge.npz"
+RIDGE_ARRAYS = ("A", "A_inv", "b", "rows", "cols", "seen")  # what ridge.npz holds ("seen": the fresh table)
 RIDGE_AUTO = "auto"  # the default: the ridge member decides only while the actions offered are fresh
 # the share of fresh actions (bandit.policies.fresh) at which the "auto" ridge member joins the
 # mixture, and below which it leaves (apart, so that a share near one line does not flap)
@@ -582,8 +583,8 @@ class Personalizer(DriftHook, Policy):
                 checksums[f"model{i}.vw"] = file_sha256(tmp / f"model{i}.vw")
             if ridge_arrays is not None:
                 with open(tmp / RIDGE_FILE, "wb") as f:
-                    a = ridge_arrays
-                    np.savez(f, **{k: a[k] for k in ("A", "A_inv", "b", "rows", "cols", "seen") if k in a})
+                    arrays: dict[str, Any] = {k: v for k, v in ridge_arrays.items() if k in RIDGE_ARRAYS}
+                    np.savez(f, **arrays)
                 checksums[RIDGE_FILE] = file_sha256(tmp / RIDGE_FILE)
             metadata["model_sha256"] = checksums
 
