@@ -212,3 +212,27 @@ def test_it_leaves_when_the_actions_stop_being_new_and_continues_exactly_after_a
     loaded = load_saved_policy(tmp_path / "out")
     assert play_env(loaded, fresh, fs, 0, 300) == play_env(policy, fresh, fs, 0, 300)
     assert loaded.loss.tolist() == policy.loss.tolist() and loaded._ridge_on == policy._ridge_on
+
+
+def test_a_saved_fresh_action_state_that_is_damaged_or_missing_is_a_one_line_error(tmp_path) -> None:
+    import json
+
+    policy = Personalizer(seed=0)
+    env = _fresh_env()
+    play_env(policy, env, env.stream(50, 0), 0, 50)
+    policy.save(tmp_path / "m")
+    meta_file = tmp_path / "m" / "metadata.json"
+    meta = json.loads(meta_file.read_text())
+    assert meta["options"]["ridge"] == "auto" and meta["fresh_state"]["in_mixture"] is True
+    for damage, message in (
+        ({**meta["fresh_state"], "share": 1e308 * 10}, "a damaged ridge model"),
+        ({**meta["fresh_state"], "sets": -1}, "a damaged ridge model"),
+        (None, "a damaged ridge model"),
+    ):
+        meta_file.write_text(json.dumps({**meta, "fresh_state": damage}))
+        with pytest.raises(BanditError, match=message) as err:
+            load_saved_policy(tmp_path / "m")
+        assert "\n" not in str(err.value)
+    meta_file.write_text(json.dumps({k: v for k, v in meta.items() if k != "fresh_state"}))
+    with pytest.raises(BanditError, match="a damaged ridge model"):
+        load_saved_policy(tmp_path / "m")

@@ -12,13 +12,24 @@ from tests.bandit_helpers import make_actions
 SELECT = "--cb_explore_adf --select"
 
 
-def _traffic(svc: DecisionService, start: int, n: int, rewarded_later: list[str]) -> None:
+def _fresh_actions(i: int) -> list[dict]:
+    """Request i's actions, new at every request (ids and features), as a news feed's."""
+    return [
+        {"id": f"n{i}.{j}", "features": {"tone": float((i * 7 + j * 3) % 11) / 10, "long": float(j % 2)}}
+        for j in range(6)
+    ]
+
+
+def _traffic(svc: DecisionService, start: int, n: int, rewarded_later: list[str], fresh: bool = False) -> None:
     actions = make_actions()
     for i in range(start, start + n):
+        if fresh:
+            actions = _fresh_actions(i)
         ctx = {"user": {"segment": ("action", "romance", "kids")[i % 3], "hour": i % 24}}
         d = svc.rank(ctx, actions, event_id=f"e{i}", now=float(i))
         if i % 3:
-            svc.reward(d.event_id, float(d.action_id in ("v0", "v1", "v2")), now=float(i))
+            good = d.action_id in ("v0", "v1", "v2") or (fresh and d.action_id.endswith((".1", ".3", ".5")))
+            svc.reward(d.event_id, float(good), now=float(i))
         else:
             rewarded_later.append(d.event_id)
 
@@ -52,6 +63,35 @@ def test_a_select_service_restarts_into_the_model_an_uninterrupted_one_has(tmp_p
     assert b.policy.loss.tolist() == pytest.approx(a.policy.loss.tolist(), abs=1e-9)
     assert b.policy.predict(ctx, actions).tolist() == pytest.approx(a.policy.predict(ctx, actions).tolist(), abs=1e-9)
     assert b.policy.predict(ctx, actions).max() > 0.5  # it learned (uniform would be 0.125)
+    a.close()
+    b.close()
+
+
+def test_a_select_service_with_fresh_actions_restarts_with_its_ridge_member_as_it_was(tmp_path):
+    """Actions new at every request: the default's ridge member joins the mixture (after 32 sets),
+    and a service restarted from a checkpoint taken before that, plus its journal, comes back with the
+    member in, the same squared errors and the same predictions as one that never stopped."""
+    a = DecisionService(tmp_path / "a", seed=4)
+    b = DecisionService(tmp_path / "b", seed=4)
+    for svc in (a, b):
+        svc.replace_policy(svc.new_policy(SELECT), SELECT)
+        svc.checkpoint()
+    later_a: list[str] = []
+    later_b: list[str] = []
+    _traffic(a, 0, 90, later_a, fresh=True)
+    _traffic(b, 0, 20, later_b, fresh=True)
+    b.checkpoint()
+    assert not b.policy._ridge_on
+    _traffic(b, 20, 70, later_b, fresh=True)
+    b.journal.close()
+    b.log.close()
+    b.state.close()
+    b = DecisionService(tmp_path / "b", seed=4)
+    assert b.policy.ridge_mode == "auto" and a.policy._ridge_on and b.policy._ridge_on
+    assert b.policy.n_learned == a.policy.n_learned == 60
+    assert b.policy.loss.tolist() == pytest.approx(a.policy.loss.tolist(), abs=1e-9)
+    ctx, actions = {"user": {"segment": "kids", "hour": 3}}, _fresh_actions(500)
+    assert b.policy.predict(ctx, actions).tolist() == pytest.approx(a.policy.predict(ctx, actions).tolist(), abs=1e-9)
     a.close()
     b.close()
 
