@@ -277,6 +277,8 @@ class Personalizer(DriftHook, Policy):
             flat = entry.extra.get("ridge")
             if flat is None:
                 flat = entry.extra["ridge"] = RidgeRegression.action_features(entry.id, entry.features)
+                # its bytes against the registry's bound (measured ~370 an entry with 5 features)
+                self._registry.charge(120 + 64 * len(flat))
             out.append(flat)
         return out
 
