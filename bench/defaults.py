@@ -23,6 +23,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -226,6 +227,50 @@ def wide_runs(seed_list: list[int], jobs: int = 1) -> dict[tuple[str, str, int],
     return out
 
 
+def _half_table(
+    specs: Sequence[Any],
+    names: list[str],
+    peers: Sequence[str],
+    runs: dict[tuple[str, str, int], tuple[float, float, float, float]],
+    seed_list: list[int],
+) -> None:
+    """One half's table: mean reward per class and policy (the first is the default), its paired
+    difference to each peer (points, mean ± standard error over instances), and CPU seconds."""
+    print(
+        "| class | oracle | uniform | "
+        + " | ".join(names)
+        + " | "
+        + " | ".join(f"default - {p} (points)" for p in peers)
+        + " |"
+    )
+    print("|---|---|---|" + "---|" * (len(names) + len(peers)))
+    every: dict[str, list[float]] = {p: [] for p in peers}
+    for spec in specs:
+        get = {k: np.array([runs[spec.name, k, s][0] for s in seed_list]) for k in names}
+        oracle = np.mean([runs[spec.name, names[0], s][1] for s in seed_list])
+        uniform = np.mean([runs[spec.name, names[0], s][2] for s in seed_list])
+        cells = []
+        for p in peers:
+            d = (get[names[0]] - get[p]) * 100
+            every[p] += d.tolist()
+            m, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
+            cells.append(f"{m:+.2f} ± {se:.2f} ({verdict(m, se)})")
+        print(
+            f"| {spec.name} | {oracle:.4f} | {uniform:.4f} | "
+            + " | ".join(f"{get[k].mean():.4f}" for k in names)
+            + " | "
+            + " | ".join(cells)
+            + " |"
+        )
+    cells = []
+    for p in peers:
+        d = np.array(every[p])
+        m, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
+        cells.append(f"{m:+.2f} ± {se:.2f} ({verdict(m, se)})")
+    secs = {k: sum(runs[c.name, k, s][3] for c in specs for s in seed_list) for k in names}
+    print("| all | | | " + " | ".join(f"{secs[k]:.0f} s" for k in names) + " | " + " | ".join(cells) + " |")
+
+
 def wide_tables(seeds: int, halves: tuple[str, ...] = ("tuning", "held-out"), jobs: int = 1) -> None:
     """The wide suite, tuning half and held-out half in separate tables: mean reward per class and
     the default's paired difference to each peer (points, mean ± standard error over instances)."""
@@ -250,39 +295,7 @@ def wide_tables(seeds: int, halves: tuple[str, ...] = ("tuning", "held-out"), jo
             f"\n## wide suite, {half}: mean expected reward per round over each instance's horizon "
             f"(500-4,000), {seeds} instances per class\n"
         )
-        print(
-            "| class | oracle | uniform | "
-            + " | ".join(names)
-            + " | "
-            + " | ".join(f"default - {p} (points)" for p in PEERS)
-            + " |"
-        )
-        print("|---|---|---|" + "---|" * (len(names) + len(PEERS)))
-        every = {p: [] for p in PEERS}
-        for spec in WIDE_SUITE:
-            get = {k: np.array([runs[spec.name, k, s][0] for s in seed_list]) for k in names}
-            oracle = np.mean([runs[spec.name, names[0], s][1] for s in seed_list])
-            uniform = np.mean([runs[spec.name, names[0], s][2] for s in seed_list])
-            cells = []
-            for p in PEERS:
-                d = (get[names[0]] - get[p]) * 100
-                every[p] += d.tolist()
-                m, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
-                cells.append(f"{m:+.2f} ± {se:.2f} ({verdict(m, se)})")
-            print(
-                f"| {spec.name} | {oracle:.4f} | {uniform:.4f} | "
-                + " | ".join(f"{get[k].mean():.4f}" for k in names)
-                + " | "
-                + " | ".join(cells)
-                + " |"
-            )
-        cells = []
-        for p in PEERS:
-            d = np.array(every[p])
-            m, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
-            cells.append(f"{m:+.2f} ± {se:.2f} ({verdict(m, se)})")
-        secs = {k: sum(runs[c.name, k, s][3] for c in WIDE_SUITE for s in seed_list) for k in names}
-        print("| all | | | " + " | ".join(f"{secs[k]:.0f} s" for k in names) + " | " + " | ".join(cells) + " |")
+        _half_table(WIDE_SUITE, names, PEERS, runs, seed_list)
 
 
 class FeatureLinUCB:
@@ -376,34 +389,7 @@ def fresh_tables(seeds: int, halves: tuple[str, ...] = ("tuning", "held-out"), j
             f"\n## fresh actions (new at every round), {half} half (seeds {seed_list[0]}-{seed_list[-1]}): "
             f"mean expected reward per round, {seeds} instances per class\n"
         )
-        print(
-            "| class | oracle | " + " | ".join(names) + " | " + " | ".join(f"default - {p}" for p in FRESH_PEERS) + " |"
-        )
-        print("|---|---|" + "---|" * (len(names) + len(FRESH_PEERS)))
-        every: dict[str, list[float]] = {p: [] for p in FRESH_PEERS}
-        for spec in FRESH_SUITE:
-            get = {k: np.array([runs[spec.name, k, s][0] for s in seed_list]) for k in names}
-            oracle = np.mean([runs[spec.name, names[0], s][1] for s in seed_list])
-            cells = []
-            for p in FRESH_PEERS:
-                d = (get[names[0]] - get[p]) * 100
-                every[p] += d.tolist()
-                m, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
-                cells.append(f"{m:+.2f} ± {se:.2f} ({verdict(m, se)})")
-            print(
-                f"| {spec.name} | {oracle:.4f} | "
-                + " | ".join(f"{get[k].mean():.4f}" for k in names)
-                + " | "
-                + " | ".join(cells)
-                + " |"
-            )
-        cells = []
-        for p in FRESH_PEERS:
-            d = np.array(every[p])
-            m, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
-            cells.append(f"{m:+.2f} ± {se:.2f} ({verdict(m, se)})")
-        secs = {k: sum(runs[c.name, k, s][3] for c in FRESH_SUITE for s in seed_list) for k in names}
-        print("| all | | " + " | ".join(f"{secs[k]:.0f} s" for k in names) + " | " + " | ".join(cells) + " |")
+        _half_table(FRESH_SUITE, names, FRESH_PEERS, runs, seed_list)
 
 
 def _budget(value: str) -> float | None:

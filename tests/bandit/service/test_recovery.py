@@ -34,23 +34,34 @@ def _traffic(svc: DecisionService, start: int, n: int, rewarded_later: list[str]
             rewarded_later.append(d.event_id)
 
 
-@pytest.mark.parametrize("arguments", [SELECT, SELECT + " --ridge", SELECT + " --no_ridge"])
-def test_a_select_service_restarts_into_the_model_an_uninterrupted_one_has(tmp_path, arguments):
+def _select_twins(tmp_path, arguments: str) -> tuple[DecisionService, DecisionService]:
+    """Two services with the same seed and policy arguments, each checkpointed once."""
     a = DecisionService(tmp_path / "a", seed=4)
     b = DecisionService(tmp_path / "b", seed=4)
     for svc in (a, b):
         svc.replace_policy(svc.new_policy(arguments), arguments)
         svc.checkpoint()
+    return a, b
+
+
+def _crash_and_restart(svc: DecisionService, folder) -> DecisionService:
+    """A crash (no final checkpoint; the state lock goes with the object), then a new service."""
+    svc.journal.close()
+    svc.log.close()
+    svc.state.close()
+    return DecisionService(folder, seed=4)
+
+
+@pytest.mark.parametrize("arguments", [SELECT, SELECT + " --ridge", SELECT + " --no_ridge"])
+def test_a_select_service_restarts_into_the_model_an_uninterrupted_one_has(tmp_path, arguments):
+    a, b = _select_twins(tmp_path, arguments)
     later_a: list[str] = []
     later_b: list[str] = []
     _traffic(a, 0, 90, later_a)
     _traffic(b, 0, 45, later_b)
     b.checkpoint()
     _traffic(b, 45, 45, later_b)  # learned after the checkpoint: re-learned from the journal
-    b.journal.close()  # a crash: no final checkpoint (the state lock goes with the object)
-    b.log.close()
-    b.state.close()
-    b = DecisionService(tmp_path / "b", seed=4)
+    b = _crash_and_restart(b, tmp_path / "b")
     assert isinstance(b.policy, Personalizer) and b.arguments == arguments
     mode = {"--ridge": "always", "--no_ridge": None}.get(arguments.split()[-1], "auto")
     assert b.policy.ridge_mode == mode and b.policy.loss.shape == a.policy.loss.shape
@@ -71,11 +82,7 @@ def test_a_select_service_with_fresh_actions_restarts_with_its_ridge_member_as_i
     """Actions new at every request: the default's ridge member joins the mixture (after 32 sets),
     and a service restarted from a checkpoint taken before that, plus its journal, comes back with the
     member in, the same squared errors and the same predictions as one that never stopped."""
-    a = DecisionService(tmp_path / "a", seed=4)
-    b = DecisionService(tmp_path / "b", seed=4)
-    for svc in (a, b):
-        svc.replace_policy(svc.new_policy(SELECT), SELECT)
-        svc.checkpoint()
+    a, b = _select_twins(tmp_path, SELECT)
     later_a: list[str] = []
     later_b: list[str] = []
     _traffic(a, 0, 90, later_a, fresh=True)
@@ -83,10 +90,7 @@ def test_a_select_service_with_fresh_actions_restarts_with_its_ridge_member_as_i
     b.checkpoint()
     assert not b.policy._ridge_on
     _traffic(b, 20, 70, later_b, fresh=True)
-    b.journal.close()
-    b.log.close()
-    b.state.close()
-    b = DecisionService(tmp_path / "b", seed=4)
+    b = _crash_and_restart(b, tmp_path / "b")
     assert b.policy.ridge_mode == "auto" and a.policy._ridge_on and b.policy._ridge_on
     assert b.policy.n_learned == a.policy.n_learned == 60
     assert b.policy.loss.tolist() == pytest.approx(a.policy.loss.tolist(), abs=1e-9)
