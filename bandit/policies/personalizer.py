@@ -11,7 +11,9 @@ rewards before it learns them, and squarecb acts on the weighted mixture of thei
 
 It is the default policy (`make_policy("vw")`; docs/defaults.md has the measurements). What it costs:
 every decision predicts with every model whose weight is not negligible and every reward trains all
-of them (a negligible one: one reward in SPARSE_EVERY, weighted by as many) (with the defaults, one `-q cA` and one `-q cA -q ccA` model). Since issue 31 the models share
+of them (a negligible one: one reward in SPARSE_EVERY, weighted by as many) (with the defaults, one `-q cA` and one `-q cA -q ccA` model,
+and, only while the actions offered are new at every round, an exact ridge regression:
+bandit.policies.ridge, bandit.policies.fresh and `_gate_ridge`). Since issue 31 the models share
 one parse of the context, learn with feature-less stand-ins for the actions not chosen and keep their
 labelled examples, and keep few parsed contexts (so parsing stays in the CPU's caches): about
 1.2-1.3x the one-model policy's CPU time per decision in bench/bandit.py (it was 2.5-3x). What it keeps: the Policy
@@ -97,7 +99,7 @@ def _check_ridge(ridge: Any) -> tuple[str | None, tuple[int, int] | None]:
     for the default (it joins while the actions are fresh: see _gate_ridge), ("always", slots)."""
     if ridge is None or ridge is False:
         return None, None
-    if ridge == RIDGE_AUTO:
+    if isinstance(ridge, str) and ridge == RIDGE_AUTO:
         return RIDGE_AUTO, (11, 11)
     if ridge is True:
         return "always", (11, 11)
@@ -186,10 +188,9 @@ class Personalizer(DriftHook, Policy):
         # the mixture now (it learns in the shadow over the first WINDOW rewards, then joins only
         # while most actions offered are new: _gate_ridge); "always": in it from the start
         self._fresh: FreshActions | None = None
-        self._ridge_on = self.ridge_mode == "always"
+        self._ridge_on = self.ridge_mode == "always"  # a loaded "auto" one: set by load
         if self.ridge_mode == RIDGE_AUTO:
             self._fresh = _fresh if _fresh is not None else FreshActions()
-            self._ridge_on = self._fresh.sets >= WINDOW and self._fresh.share >= FRESH_JOIN
         members = len(self._vws) + (self._ridge is not None)
         # the last candidate set's entries and their ridge action matrix (see _mixed_costs)
         self._ridge_set: tuple[list, tuple] | None = None

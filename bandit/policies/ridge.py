@@ -7,10 +7,12 @@ exploration or optimizer closed it; an exact ridge regression on the same biline
 squarecb's exploration did (issue 31). SquareCB acts on any online regression, and `vw:select`
 weights its regressions by their squared error on rewards before learning them, so a ridge
 regression joins the mixture as one more member, weighted by its squared error like the others.
-Opt-in (`vw:select --ridge`): on catalogues of fixed variants it measured harmful (the simulator's
-`drift` 0.59 of the oracle against the default's 0.78: it never forgets, and its few context slots
-cannot tell every segment apart yet predict the average well enough to take weight); see
-docs/defaults.md, "The peer's own benchmark".
+By default only while the actions offered are new at every round (`ridge="auto"`, gated by
+bandit.policies.fresh: coba's benchmark 1.90 -> 0.47 points behind coba's LinUCB): always in
+(`vw:select --ridge`) it measured harmful on catalogues of fixed variants (the simulator's `drift`
+0.59 of the oracle against 0.78: it never forgets, and its few context slots cannot tell every
+segment apart yet predict the average well enough to take weight); see docs/defaults.md, "The
+peer's own benchmark".
 
 The features: phi(c, a) = [1, c] (x) [1, a], the outer product of the context's and the action's
 features (strings as indicators `name=value`, the action's id as `id=<id>`, as in VW's lines), i.e.
