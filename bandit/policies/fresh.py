@@ -45,8 +45,9 @@ class FreshActions:
         """Count one candidate set; returns its share of actions never offered before. Each
         registry entry is hashed once (later sets find the mark it leaves), and the same list as
         the last set's (the registry hands it back when nothing changed) costs one comparison."""
-        fresh = 0
+        x = 0.0
         if entries is not self._last:
+            fresh = 0
             for entry in entries:
                 extra = entry.extra
                 if _MARK in extra:
@@ -54,9 +55,10 @@ class FreshActions:
                 extra[_MARK] = True
                 fresh += self._first_sight(entry.json_text)
             self._last = entries if isinstance(entries, list) else None
-        x = fresh / len(entries) if entries else 0.0
-        self.sets += 1
-        self.share += (x - self.share) / min(self.sets, WINDOW)
+            if fresh:
+                x = fresh / len(entries)
+        sets = self.sets = self.sets + 1
+        self.share += (x - self.share) / (sets if sets < WINDOW else WINDOW)
         return x
 
     def _first_sight(self, text: str) -> int:

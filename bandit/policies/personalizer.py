@@ -189,6 +189,10 @@ class Personalizer(DriftHook, Policy):
         # while most actions offered are new: _gate_ridge); "always": in it from the start
         self._fresh: FreshActions | None = None
         self._ridge_on = self.ridge_mode == "always"  # a loaded "auto" one: set by load
+        # whether the member learns the next reward (and so the context goes with its line: _prepare);
+        # "auto": recomputed at every update (_update), and by load. An event decided while it was
+        # dormant and learned once it is back gives it the bias alone (no context): rare, and cheap.
+        self._ridge_learns = self._ridge is not None
         if self.ridge_mode == RIDGE_AUTO:
             self._fresh = _fresh if _fresh is not None else FreshActions()
         members = len(self._vws) + (self._ridge is not None)
@@ -265,7 +269,7 @@ class Personalizer(DriftHook, Policy):
 
     def _prepare(self, context: dict) -> str:
         line = context_line(context)
-        if self._ridge is None:
+        if not self._ridge_learns:  # no ridge member, or one that will neither learn nor be asked
             return line
         prepared = PreparedLine(line)
         prepared.context = context
@@ -521,6 +525,7 @@ class Personalizer(DriftHook, Policy):
             if not learns:  # its squared error is stale: held at the worst model's
                 loss[-1] = max(loss[:-1])
             self._gate_ridge(fresh)
+            self._ridge_learns = self._ridge_on or (fresh.sets < WINDOW and fresh.share >= FRESH_LEAVE)
         self._loss, self._loss_array = loss, None
         if self._drift is not None:
             self._watch(reward01)
@@ -635,6 +640,7 @@ class Personalizer(DriftHook, Policy):
             policy._restore_drift_state(meta.get("drift"))
             if fresh is not None:
                 policy._ridge_on = bool(meta["fresh_state"]["in_mixture"])
+                policy._ridge_learns = policy._ridge_on or (fresh.sets < WINDOW and fresh.share >= FRESH_LEAVE)
             skipped = meta.get("skipped", [0] * members)  # saved before sparse learning: none passed over
             if len(skipped) != members:
                 raise ValueError("one count of passed-over rewards per model")
