@@ -264,6 +264,19 @@ class Personalizer(DriftHook, Policy):
         w = w / w.sum()
         return np.r_[w, 0.0] if out else w
 
+    def mixture_status(self) -> dict[str, Any]:
+        """What the mixture is now, for a status page: each member's weight (the VW models in
+        order, then the ridge member if there is one), the ridge member's mode, whether it is in
+        the mixture, and the share of new actions that decides it ("auto")."""
+        out: dict[str, Any] = {
+            "weights": [round(w, 6) for w in self.weights().tolist()],
+            "ridge": self.ridge_mode,
+            "ridgeInMixture": self._ridge is not None and self._ridge_on,
+        }
+        if self._fresh is not None:
+            out["freshShare"] = round(self._fresh.share, 4)
+        return out
+
     # -- the two hooks -------------------------------------------------------------------------
     _prepare_validates = True  # context_line checks every value it formats
 

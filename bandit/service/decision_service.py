@@ -590,6 +590,8 @@ class DecisionService:
             "modelRejections": self.model_rejections,
             "modelError": self.model_error,
             "apprentice": {"decisions": n, "agreement": (self.apprentice["agreed"] / n) if n else None},
+            # vw:select: its members' weights and whether its ridge member is in (bandit.policies.personalizer)
+            **({"mixture": self.policy.mixture_status()} if hasattr(self.policy, "mixture_status") else {}),
             **self.counters,
         }
 

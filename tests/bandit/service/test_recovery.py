@@ -65,6 +65,10 @@ def test_a_select_service_restarts_into_the_model_an_uninterrupted_one_has(tmp_p
     assert isinstance(b.policy, Personalizer) and b.arguments == arguments
     mode = {"--ridge": "always", "--no_ridge": None}.get(arguments.split()[-1], "auto")
     assert b.policy.ridge_mode == mode and b.policy.loss.shape == a.policy.loss.shape
+    # a catalogue of fixed variants: the auto member stays out (weight 0), --ridge's is in
+    mixture = b.status()["mixture"]
+    assert mixture["ridge"] == mode and mixture["ridgeInMixture"] == (mode == "always")
+    assert len(mixture["weights"]) == (2 if mode is None else 3) and (mode != "auto" or mixture["weights"][2] == 0.0)
     assert b.status()["relearned"] > 0 and len(b.book) == len(a.book) == 30
     for event in later_a:  # the late rewards of events ranked before the crash
         a.reward(event, 0.5, now=200.0)
@@ -92,6 +96,9 @@ def test_a_select_service_with_fresh_actions_restarts_with_its_ridge_member_as_i
     _traffic(b, 20, 70, later_b, fresh=True)
     b = _crash_and_restart(b, tmp_path / "b")
     assert b.policy.ridge_mode == "auto" and a.policy._ridge_on and b.policy._ridge_on
+    mixture = b.status()["mixture"]
+    assert mixture["ridge"] == "auto" and mixture["ridgeInMixture"] and mixture["freshShare"] == 1.0
+    assert len(mixture["weights"]) == 3 and abs(sum(mixture["weights"]) - 1) < 1e-5 and mixture == a.status()["mixture"]
     assert b.policy.n_learned == a.policy.n_learned == 60
     assert b.policy.loss.tolist() == pytest.approx(a.policy.loss.tolist(), abs=1e-9)
     ctx, actions = {"user": {"segment": "kids", "hour": 3}}, _fresh_actions(500)
