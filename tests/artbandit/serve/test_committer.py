@@ -158,6 +158,9 @@ def test_durable_mode_commits_on_the_writer_thread_and_recovers(tmp_path):
             assert srv.client.post(f"/events/{event}/reward", json={"value": 0}).status_code == 204
         for event in events[::2]:
             assert srv.client.post(f"/events/{event}/reward", json={"value": 0}).status_code == 409
-        assert httpx.get(srv.url + "/status").json()["eventsLearned"] == 20
+        status = httpx.get(srv.url + "/status").json()
+        assert status["eventsLearned"] == 20
+        # the default policy's mixture, as JSON: the ridge member is out on these fixed actions
+        assert status["mixture"]["ridge"] == "auto" and status["mixture"]["ridgeInMixture"] is False
     finally:
         srv.stop()
