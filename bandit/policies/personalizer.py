@@ -537,6 +537,11 @@ class Personalizer(DriftHook, Policy):
         if fresh is not None:
             if not learns:  # its squared error is stale: held at the worst model's
                 loss[-1] = max(loss[:-1])
+                if ridge is not None and ridge.updates:
+                    # and its fit is dropped: a member that comes back starts afresh rather than
+                    # from a stale fit, and a dormant one costs a model file ~1 KB, not ~370 KB
+                    self._ridge = RidgeRegression(*self.ridge)  # type: ignore[misc]
+                    self._ridge_set = None
             self._gate_ridge(fresh)
             self._ridge_learns = self._ridge_on or (fresh.sets < WINDOW and fresh.share >= FRESH_LEAVE)
         self._loss, self._loss_array = loss, None
@@ -551,8 +556,8 @@ class Personalizer(DriftHook, Policy):
         new at every round), or after the trial while at least FRESH_JOIN are new; it leaves when
         that falls below FRESH_LEAVE. On a catalogue of fixed variants it never joins and the
         policy decides exactly as without it (the other models' weights are normalised among
-        themselves). Whenever it does not learn its squared error is held at the worst model's
-        (`_update`), so if it comes back it starts from there."""
+        themselves). Whenever it does not learn its squared error is held at the worst model's and
+        its fit is dropped (`_update`), so if it comes back it starts afresh from there."""
         sets, on = fresh.sets, self._ridge_on
         if sets < FRESH_EARLY_SETS:
             return
@@ -605,7 +610,7 @@ class Personalizer(DriftHook, Policy):
             if ridge_arrays is not None:
                 with open(tmp / RIDGE_FILE, "wb") as f:
                     arrays: dict[str, Any] = {k: v for k, v in ridge_arrays.items() if k in RIDGE_ARRAYS}
-                    np.savez(f, **arrays)
+                    np.savez_compressed(f, **arrays)  # the fresh-action table is mostly zeros
                 checksums[RIDGE_FILE] = file_sha256(tmp / RIDGE_FILE)
             metadata["model_sha256"] = checksums
 

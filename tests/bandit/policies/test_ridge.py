@@ -145,20 +145,27 @@ def _fresh_env(reward: str = "linear", seed: int = 3):
     return FreshEnv(WideSpec("fresh", reward), seed)
 
 
-def test_on_a_catalogue_the_auto_member_never_joins_and_the_default_decides_as_without_it() -> None:
+def test_on_a_catalogue_the_auto_member_never_joins_and_the_default_decides_as_without_it(
+    monkeypatch, tmp_path
+) -> None:
     """Fixed actions (the simulator's catalogues, the wide suite): the same decisions and
     probabilities as `ridge=None`, to the bit; the member learned only while the share of new
-    actions was at least FRESH_LEAVE (the first 4 sets: 1, 1/2, 1/3, 1/4 of 5 actions new), and its
-    squared error is held at the worst model's."""
-
+    actions was at least FRESH_LEAVE (the first 4 sets: 1, 1/2, 1/3, 1/4 of 5 actions new), then
+    its fit was dropped and its squared error is held at the worst model's, so a saved model is
+    hardly bigger than one without it."""
+    learned = []
+    real_learn = RidgeRegression.learn
+    monkeypatch.setattr(RidgeRegression, "learn", lambda self, *a, **k: learned.append(1) or real_learn(self, *a, **k))
     env = SyntheticEnv(EnvSpec("linear", True), 0)
     stream = env.stream(1500, 1)
     auto, without = Personalizer(seed=4), Personalizer(seed=4, ridge=None)
     assert auto.ridge_mode == "auto" and without.ridge_mode is None
     assert play_env(auto, env, stream, 0, 1500) == play_env(without, env, stream, 0, 1500)
-    assert not auto._ridge_on and auto._ridge is not None and auto._ridge.updates == 4
+    assert len(learned) == 4 and not auto._ridge_on and auto._ridge is not None and auto._ridge.dims == 1
     assert auto.loss[:2].tolist() == without.loss.tolist() and auto.loss[2] == max(auto.loss[:2])
     assert auto.weights()[2] == 0.0 and auto._fresh is not None and auto._fresh.share < 0.01
+    auto.save(tmp_path / "auto")
+    assert (tmp_path / "auto" / "ridge.npz").stat().st_size < 3000
 
 
 def test_on_fresh_actions_it_joins_after_32_sets_and_collects_more() -> None:
@@ -188,7 +195,7 @@ def test_on_fresh_actions_it_joins_after_32_sets_and_collects_more() -> None:
 
 def test_it_leaves_when_the_actions_stop_being_new_and_continues_exactly_after_a_load(tmp_path) -> None:
     """Fresh actions for 300 rounds (it joins), then a fixed catalogue: it leaves once the share of
-    new actions falls below FRESH_LEAVE, and from then its squared error is the worst model's. A
+    new actions falls below FRESH_LEAVE, its fit is dropped and its squared error is the worst model's. A
     model saved while it is in, and one saved after it left, continue exactly as the original."""
     from bandit.policies.personalizer import FRESH_LEAVE
 
@@ -205,6 +212,7 @@ def test_it_leaves_when_the_actions_stop_being_new_and_continues_exactly_after_a
             left_at = t
             assert policy._fresh is not None and policy._fresh.share < FRESH_LEAVE
     assert left_at is not None and 300 < left_at < 900 and policy.loss[2] == max(policy.loss[:2])
+    assert policy._ridge is not None and policy._ridge.dims == 1  # its fit dropped: a return starts afresh
     loaded = load_saved_policy(tmp_path / "in")
     assert loaded._ridge_on and loaded.ridge_mode == "auto"
     assert play_env(loaded, fixed, xs, 0, 900) == decisions and not loaded._ridge_on
