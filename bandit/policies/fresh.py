@@ -64,7 +64,7 @@ class FreshActions:
     def _first_sight(self, text: str) -> int:
         """1 if the action `text` (id and features) was never seen, and marks it seen; else 0."""
         h = int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big")
-        bit = h % TABLE_BITS
+        bit = h % TABLE_BITS  # (zlib.crc32 is cheaper but clusters near-identical ids: 0.74 fresh read for all-new)
         byte, mask = bit >> 3, 1 << (bit & 7)
         if self.table[byte] & mask:
             return 0

@@ -124,13 +124,22 @@ class RidgeRegression:
         """The actions' slots and values as two k x m arrays (padded with slot 0, value 0, which adds
         nothing), and the number of action slots they were made with: valid while it is unchanged
         (an action's features only gain slots when new ones are added), so callers keep them."""
-        rows = [self._slots(features, self._act, self.action_slots, False) for features in actions]
-        m = max(len(i) for i, _ in rows) if rows else 1
-        ai = np.zeros((len(rows), m), dtype=np.int64)
-        av = np.zeros((len(rows), m))
-        for j, (i, v) in enumerate(rows):
-            ai[j, : len(i)] = i
-            av[j, : len(v)] = v
+        # in plain lists, one array at the end: with 20 new actions a request, two small arrays per
+        # action (as `_slots` makes for one) were most of this member's cost per decision
+        table, clip = self._act, VALUE_CLIP
+        rows_i, rows_v = [], []
+        for features in actions:
+            idx, val = [0], [1.0]
+            for name, value in features.items():
+                slot = table.get(name)
+                if slot is not None:  # no slot: no weight yet (predicting assigns none)
+                    idx.append(slot)
+                    val.append(clip if value > clip else -clip if value < -clip else value)
+            rows_i.append(idx)
+            rows_v.append(val)
+        m = max(map(len, rows_i)) if rows_i else 1
+        ai = np.array([i + [0] * (m - len(i)) for i in rows_i], dtype=np.int64).reshape(len(rows_i), m)
+        av = np.array([v + [0.0] * (m - len(v)) for v in rows_v], dtype=float).reshape(len(rows_v), m)
         return ai, av, len(self._act)
 
     @property
