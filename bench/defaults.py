@@ -8,6 +8,7 @@ best fixed, per segment, on the simulator.
     python bench/defaults.py --wide-seeds 8        # the wide suite, both halves (90 CPU-s; 6.5 min wall shared)
     python bench/defaults.py --wide-seeds 24 --wide-halves held-out --jobs 2   # more instances, held-out only
     python bench/defaults.py --fresh-seeds 16 --jobs 2   # actions new at every round, LinUCB on features
+    python bench/defaults.py --floor-seeds 8 --jobs 2    # ... and what the exploration floor buys there
     python bench/defaults.py --budgets none,0.02,0.05 --budget-variants 0,18 --sim-seeds 0   # exploration budgets
     python bench/defaults.py --budgets 0.05 --decays none,5000 --sim-seeds 0,1,2,3,4,5      # a budget that settles
 
@@ -392,6 +393,59 @@ def fresh_tables(seeds: int, halves: tuple[str, ...] = ("tuning", "held-out"), j
         _half_table(FRESH_SUITE, names, FRESH_PEERS, runs, seed_list)
 
 
+FLOOR_CONFIGS = {"with the floor": {}, "without it": {"exploration_budget": None, "min_probability": 0.0}}
+FLOOR_TARGETS = ("uniform", "largest f0", "softmax on the true means")
+
+
+def _floor_instance(job: tuple[str, int]) -> dict[str, dict[str, tuple[float, float, float, float]]]:
+    """One fresh-action instance: the default's log with and without its exploration floor, and per
+    target policy (IPS estimate, SNIPS estimate, true value, largest importance weight)."""
+    from simulations.world.benchenvs import FreshEnv, WideSpec
+
+    env = FreshEnv(WideSpec("fresh", job[0]), job[1])
+    n, k = env.horizon, env.n_actions
+    x, mu, u = env.stream(n, job[1])
+    out = {}
+    for name, options in FLOOR_CONFIGS.items():
+        policy = Personalizer(seed=job[1], **options)
+        sums = {t: [0.0, 0.0, 0.0, 0.0] for t in FLOOR_TARGETS}
+        for t in range(n):
+            offers = env.offers(t)
+            d = policy.rank(env.context(x[t]), offers, now=float(t))
+            r = float(u[t] < mu[t, d.index])
+            policy.reward(d.event_id, r, now=float(t))
+            greedy = np.zeros(k)
+            greedy[int(np.argmax([o["features"]["f0"] for o in offers]))] = 1.0
+            soft = np.exp((mu[t] - mu[t].max()) / 0.05)
+            for target, pi in zip(FLOOR_TARGETS, (np.full(k, 1.0 / k), greedy, soft / soft.sum())):
+                w = pi[d.index] / d.pmf[d.index]
+                s = sums[target]
+                s[0], s[1], s[2], s[3] = s[0] + w * r, s[1] + w, s[2] + float(pi @ mu[t]), max(s[3], w)
+        out[name] = {t: (s[0] / n, s[0] / s[1], s[2] / n, s[3]) for t, s in sums.items()}
+    return out
+
+
+def floor_table(seeds: int, jobs: int = 1) -> None:
+    """What the exploration floor buys where actions are new at every round: how well the default's
+    own log evaluates other policies (IPS, SNIPS) with and without it (`fresh/linear` and
+    `fresh/few-best`, tuning seeds)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    work = [(c, s) for c in ("linear", "few-best") for s in range(seeds)]
+    with ProcessPoolExecutor(max(1, jobs)) as pool:
+        runs = list(pool.map(_floor_instance, work))
+    print(
+        f"\n## the default's logs evaluating other policies, fresh/linear and fresh/few-best, {seeds} instances "
+        "each: root mean square error against the true value\n"
+    )
+    print("| log | target policy | IPS | SNIPS | largest importance weight |\n|---|---|---|---|---|")
+    for name in FLOOR_CONFIGS:
+        for target in FLOOR_TARGETS:
+            got = np.array([r[name][target] for r in runs])
+            ips, snips = (float(np.sqrt(np.mean((got[:, i] - got[:, 2]) ** 2))) for i in (0, 1))
+            print(f"| {name} | {target} | {ips:.3f} | {snips:.3f} | {got[:, 3].max():,.0f} |")
+
+
 def _budget(value: str) -> float | None:
     return None if value in ("none", "None", "per-variant") else float(value)
 
@@ -524,8 +578,18 @@ def main() -> None:
         help="run the fresh-action classes (actions new at every round) with this many instances per "
         "class and half (--wide-halves) instead of the tables",
     )
+    ap.add_argument(
+        "--floor-seeds",
+        type=int,
+        default=0,
+        help="how well the default's logs evaluate other policies with and without its exploration floor, "
+        "on this many fresh-action instances per class, instead of the tables",
+    )
     ap.add_argument("--jobs", type=int, default=1, help="with --wide-seeds: processes (the same numbers with any)")
     args = ap.parse_args()
+    if args.floor_seeds:
+        floor_table(args.floor_seeds, args.jobs)
+        return
     if args.fresh_seeds:
         fresh_tables(args.fresh_seeds, tuple(args.wide_halves.split(",")), args.jobs)
         return
