@@ -844,3 +844,30 @@ def test_serve_on_port_0_says_the_port_it_listens_on(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0
+
+
+def _fresh_body(i: int) -> dict:
+    """A rank request whose actions are new at every request (a news feed's), 6 of them."""
+    body = rank_body(i)
+    body["actions"] = [
+        {"id": f"n{i}.{k}", "features": [{"tone": ((i * 7 + k * 3) % 11) / 10, "long": float(k % 2)}]} for k in range(6)
+    ]
+    return body
+
+
+def test_actions_new_at_every_request_bring_the_ridge_member_into_the_served_model(tmp_path):
+    """`--workers 2`: the learner's default policy sees only new actions, so its ridge member joins
+    the mixture (after 32 rewards); the model every ranker serves carries it (its `ridge.npz` goes
+    through the stream's snapshots and the export), and `/status` says so."""
+    with Server(tmp_path / "s", "--workers", "2", "--model-update-seconds", "0") as srv:
+        for i in range(60):
+            e = _post(srv, "/rank", _fresh_body(i)).json()
+            r = _post(srv, f"/events/{e['eventId']}/reward", {"value": float(e["rewardActionId"].endswith(".1"))})
+            assert r.status_code == 204
+        s = _wait(srv, lambda s: s["workers"].get("learner", {}).get("eventsLearned") == 60, "60 learned")
+        s = _all_rankers_at(srv, s["workers"]["learner"]["streamSeq"])
+        assert s["mixture"]["ridge"] == "auto" and s["mixture"]["ridgeInMixture"] is True, s.get("mixture")
+        served = import_model(srv.client.get("/model").content)
+        assert served.ridge_mode == "auto" and served._ridge_on and served.n_learned == 60
+        assert served._ridge is not None and served._ridge.updates == 60
+        assert _post(srv, "/rank", _fresh_body(1000)).status_code == 201  # a ranker decides with it
