@@ -8,8 +8,11 @@ import hashlib
 import json
 import os
 import re
+import zipfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Collection
+
+import numpy as np
 
 from bandit.errors import BanditError
 from safeio.atomic import atomic_dir, recover_dir
@@ -196,3 +199,38 @@ def without_fixed(
         if key in overrides and overrides[key] != options.get(key):
             raise BanditError(f"{path}: option {key!r} is fixed by the saved model")
     return {k: v for k, v in overrides.items() if k not in fixed}
+
+
+def read_arrays(path: str | os.PathLike, names: Collection[str], max_bytes: int) -> dict[str, np.ndarray]:
+    """The arrays of an `.npz` a save wrote (np.savez), read without trusting it: a model folder or
+    an uploaded export may be hostile, and numpy would inflate a compressed member, or allocate what
+    an array's header claims, before any shape check. Refused (ValueError) before anything large is
+    read: a member not in `names`, more than `max_bytes` uncompressed in all, an object array, or a
+    header claiming more elements than its member's bytes hold."""
+    out: dict[str, np.ndarray] = {}
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+            if sum(info.file_size for info in infos) > max_bytes:
+                raise ValueError(f"its arrays hold more than {max_bytes:,} bytes")
+            for info in infos:
+                name = info.filename.removesuffix(".npy")
+                if name not in names or not info.filename.endswith(".npy") or name in out:
+                    raise ValueError(f"an unexpected member {info.filename[:80]!r}")
+                with z.open(info) as fh:
+                    version = np.lib.format.read_magic(fh)
+                    header = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0
+                    )
+                    shape, _, dtype = header(fh)
+                if dtype.hasobject:
+                    raise ValueError(f"array {name!r} is an object array")
+                if int(np.prod(shape, dtype=object)) * dtype.itemsize > info.file_size:
+                    raise ValueError(f"array {name!r} claims more than it holds")
+                with z.open(info) as fh:
+                    out[name] = np.lib.format.read_array(fh, allow_pickle=False)
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"not a readable archive ({exc})") from None
+    return out

@@ -45,6 +45,7 @@ from bandit.policies.model_io import (
     artbandit_version,
     file_sha256,
     model_args,
+    read_arrays,
     read_metadata,
     save_model_dir,
     saved_options,
@@ -70,6 +71,9 @@ CONTEXTS_KEPT = 16
 NEGLIGIBLE = 1e-12  # a mixture weight below this: the model is not asked at decision time
 RIDGE_FILE = "ridge.npz"
 RIDGE_ARRAYS = ("A", "A_inv", "b", "rows", "cols", "seen")  # what ridge.npz holds ("seen": the fresh table)
+# ... and at most this many bytes of them uncompressed: A and A^-1 at MAX_SLOTS (289 x 289 doubles,
+# 0.67 MB each), b, the coordinates and the 32 KB table come to ~1.4 MB
+RIDGE_MAX_BYTES = 2 << 20
 RIDGE_AUTO = "auto"  # the default: the ridge member decides only while the actions offered are fresh
 # the share of fresh actions (bandit.policies.fresh) at which the "auto" ridge member joins the
 # mixture, and below which it leaves (apart, so that a share near one line does not flap)
@@ -639,10 +643,10 @@ class Personalizer(DriftHook, Policy):
             if not f.is_file() or file_sha256(f) != checksums.get(RIDGE_FILE):
                 raise BanditError(f"{f}: missing, or does not match the checksum in metadata.json")
             try:
-                with np.load(f, allow_pickle=False) as arrays:
-                    ridge_model = RidgeRegression.from_state(meta["ridge_state"], arrays)
-                    if options["ridge"] == RIDGE_AUTO:
-                        fresh = FreshActions.from_state(meta["fresh_state"], arrays["seen"])
+                arrays = read_arrays(f, RIDGE_ARRAYS, RIDGE_MAX_BYTES)
+                ridge_model = RidgeRegression.from_state(meta["ridge_state"], arrays)
+                if options["ridge"] == RIDGE_AUTO:
+                    fresh = FreshActions.from_state(meta["fresh_state"], arrays["seen"])
             except (KeyError, TypeError, ValueError, OSError) as exc:
                 raise BanditError(f"{f}: a damaged ridge model ({type(exc).__name__}: {one_line(exc)})") from None
         options.update(overrides)

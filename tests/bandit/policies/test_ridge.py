@@ -244,3 +244,50 @@ def test_a_saved_fresh_action_state_that_is_damaged_or_missing_is_a_one_line_err
     meta_file.write_text(json.dumps({k: v for k, v in meta.items() if k != "fresh_state"}))
     with pytest.raises(BanditError, match="a damaged ridge model"):
         load_saved_policy(tmp_path / "m")
+
+
+def test_a_hostile_ridge_file_is_refused_before_it_is_read_into_memory(tmp_path) -> None:
+    """A model folder or an uploaded export may carry any `ridge.npz` (its checksum in the metadata
+    made to match): compressed zeros that inflate to many MB, a header claiming a huge array, a
+    member a save never writes, an object array, a file that is no archive. Each is a one-line
+    error, refused from the archive's directory and the arrays' headers, before numpy reads them."""
+    import hashlib
+    import io
+    import json
+    import zipfile
+
+    policy = Personalizer(seed=0)
+    env = _fresh_env()
+    play_env(policy, env, env.stream(40, 0), 0, 40)
+    policy.save(tmp_path / "m")
+    f, meta_file = tmp_path / "m" / "ridge.npz", tmp_path / "m" / "metadata.json"
+
+    def npy(array=None, header=None, tail=b"") -> bytes:
+        buf = io.BytesIO()
+        if header is None:
+            np.save(buf, array, allow_pickle=True)
+        else:
+            np.lib.format.write_array_header_1_0(buf, header)
+        return buf.getvalue() + tail
+
+    hostile = {
+        "more than": {"A.npy": npy(np.zeros((600, 600)))},  # 2.9 MB of zeros, ~3 KB on disk
+        "claims more than it holds": {
+            "A.npy": npy(header={"descr": "<f8", "fortran_order": False, "shape": (40000, 40000)}, tail=b"\0" * 64)
+        },
+        "an unexpected member": {"A.npy": npy(np.zeros(2)), "../x.npy": npy(np.zeros(2))},
+        "an object array": {"A.npy": npy(np.array([{"a": 1}], dtype=object))},
+    }
+    for what, members in [*hostile.items(), ("not a readable archive", None)]:
+        if members is None:
+            f.write_bytes(b"PK\x03\x04 not a zip at all")
+        else:
+            with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
+                for name, data in members.items():
+                    z.writestr(name, data)
+        meta = json.loads(meta_file.read_text())
+        meta["model_sha256"]["ridge.npz"] = hashlib.sha256(f.read_bytes()).hexdigest()
+        meta_file.write_text(json.dumps(meta))
+        with pytest.raises(BanditError, match=f"a damaged ridge model .*({what})") as err:
+            load_saved_policy(tmp_path / "m")
+        assert "\n" not in str(err.value), what
