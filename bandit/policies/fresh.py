@@ -2,7 +2,7 @@
 
 Why: `vw:select`'s exact ridge member (bandit.policies.ridge) is what wins where every decision
 brings new actions known only by their features (coba's benchmark: 1.9 points behind coba's LinUCB
-without it, 0.4 with it), and what loses on catalogues of fixed variants, where VW's per-action
+without it, 0.5 with it gated by this module), and what loses on catalogues of fixed variants, where VW's per-action
 weights do the work and the ridge member's few context slots and its memory of everything cost the
 simulator's `drift` scenario 0.19 of the oracle (issue 31, docs/defaults.md). Whether the actions
 are fresh is a fact of the traffic, measured here, so the default can take the member where it
