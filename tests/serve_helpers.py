@@ -189,8 +189,10 @@ def small_disk(path, size: str):
 
 
 def fill_disk(folder) -> None:
-    """Fill the disk under `folder` to the last byte (file `filler`: delete it to free the space)."""
-    with open(folder / "filler", "wb", buffering=0) as fh:
+    """Fill the disk under `folder` to the last byte (file `filler`: delete it to free the space).
+    Called again, it tops the filler up with whatever was freed since (a snapshot or checkpoint
+    the service swapped in and the old one deleted), never truncating it."""
+    with open(folder / "filler", "ab", buffering=0) as fh:
         try:
             while True:
                 fh.write(b"\0" * 65536)
